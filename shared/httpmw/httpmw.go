@@ -1,0 +1,250 @@
+// Package httpmw holds the HTTP middlewares every medisync server stacks:
+// request ID, panic recovery, access log with metrics, body size limit,
+// security headers, and a router whose 404 and 405 are problem documents.
+package httpmw
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/gorilla/mux"
+
+	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/requestid"
+)
+
+// Middleware decorates a handler.
+type Middleware func(http.Handler) http.Handler
+
+// Chain applies mws so that the first is the outermost.
+func Chain(h http.Handler, mws ...Middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// Options configure Stack.
+type Options struct {
+	Logger  log.Logger
+	Metrics *metrics.HTTP // nil: no HTTP metrics
+	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+	// Timeout bounds each request's context; 0 means 30 s.
+	Timeout time.Duration
+}
+
+// Stack wraps h with the standard middlewares, outermost first: request ID,
+// access log and metrics, panic recovery, security headers, body limit and
+// request deadline.
+func Stack(h http.Handler, o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	return Chain(h,
+		requestid.Middleware,
+		Observe(o.Logger, o.Metrics),
+		Recover(o.Logger),
+		SecurityHeaders,
+		BodyLimit(o.MaxBodyBytes),
+		Deadline(o.Timeout),
+	)
+}
+
+// info is filled while a request is served and read by Observe afterwards.
+type info struct {
+	route string
+}
+
+type infoKey struct{}
+
+// TagRoute is a mux middleware recording the matched route template, so that
+// metrics and logs group by template rather than by raw path.
+func TagRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if in, ok := r.Context().Value(infoKey{}).(*info); ok {
+			if route := mux.CurrentRoute(r); route != nil {
+				if tpl, err := route.GetPathTemplate(); err == nil {
+					in.route = tpl
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Route returns the route template recorded for the request, "" if none.
+func Route(ctx context.Context) string {
+	if in, ok := ctx.Value(infoKey{}).(*info); ok {
+		return in.route
+	}
+	return ""
+}
+
+// SetRoute records a route name for a handler that does not use mux.
+func SetRoute(ctx context.Context, route string) {
+	if in, ok := ctx.Value(infoKey{}).(*info); ok {
+		in.route = route
+	}
+}
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Flush lets streaming handlers flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Observe logs one line per request and records metrics. It logs the route
+// template and the path, never query strings or bodies, which may hold
+// personal data or tokens.
+func Observe(logger log.Logger, m *metrics.HTTP) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			in := &info{}
+			sw := &statusWriter{ResponseWriter: w}
+			if m != nil {
+				m.InFlight.Inc()
+				defer m.InFlight.Dec()
+			}
+			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, in)))
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			route := in.route
+			if route == "" {
+				route = "unmatched"
+			}
+			if m != nil {
+				m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+				m.Duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+			}
+			lg := level.Info
+			if sw.status >= 500 {
+				lg = level.Warn
+			} else if route == "/health/live" || route == "/health/ready" || route == "/metrics" {
+				lg = level.Debug
+			}
+			_ = lg(logging.FromContext(r.Context(), logger)).Log(
+				"msg", "request", "method", r.Method, "route", route, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(elapsed.Microseconds())/1000,
+			)
+		})
+	}
+}
+
+// Recover turns a panic into a logged 500 problem; the stack goes to the log,
+// never to the client.
+func Recover(logger log.Logger) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					_ = level.Error(logging.FromContext(r.Context(), logger)).Log(
+						"msg", "panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+					problem.Write(w, r, problem.Internal())
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// BodyLimit caps request bodies at n bytes; reading past it fails, and
+// httpjson turns that into a 413 problem.
+func BodyLimit(n int64) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("the request body exceeds %d bytes", n)))
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(w, r.Body, n)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Deadline bounds the request context so that slow dependencies give up.
+func Deadline(d time.Duration) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// SecurityHeaders sets headers that are right for a JSON API.
+func SecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// NewRouter returns a mux router that tags routes for metrics and answers
+// unknown paths with 404 and wrong methods with 405 problems.
+func NewRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.Use(TagRoute)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.NotFound("no resource at this path"))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
+	})
+	return r
+}

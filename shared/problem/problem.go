@@ -1,0 +1,249 @@
+// Package problem writes RFC 9457 problem details (application/problem+json)
+// and maps domain errors to them, so that every service answers bad input and
+// faults in one shape.
+package problem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/medisync/medisync/shared/requestid"
+)
+
+// ContentType is the media type of a problem document.
+const ContentType = "application/problem+json"
+
+// FieldError names one invalid field of a request and why it is invalid.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problem is an RFC 9457 problem details document. It is also an error, so a
+// domain or transport layer can return one and have it written as is.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"requestId,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+
+	// Headers are sent with the response (Retry-After, WWW-Authenticate...).
+	Headers http.Header `json:"-"`
+}
+
+func (p *Problem) Error() string {
+	if p.Detail != "" {
+		return p.Title + ": " + p.Detail
+	}
+	return p.Title
+}
+
+// New returns a problem with the standard title for status.
+func New(status int, detail string) *Problem {
+	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+// Validation returns a 400 problem listing the invalid fields.
+func Validation(errs ...FieldError) *Problem {
+	p := New(http.StatusBadRequest, "the request has invalid fields")
+	p.Title = "Validation failed"
+	p.Errors = errs
+	return p
+}
+
+// BadRequest returns a 400 problem with a detail and, optionally, one field.
+func BadRequest(detail string, errs ...FieldError) *Problem {
+	p := New(http.StatusBadRequest, detail)
+	p.Errors = errs
+	return p
+}
+
+// Unauthorized is the 401 answer for a missing or invalid credential.
+func Unauthorized(detail string) *Problem {
+	p := New(http.StatusUnauthorized, detail)
+	p.Headers = http.Header{"Www-Authenticate": {`Bearer realm="medisync"`}}
+	return p
+}
+
+// Forbidden is the 403 answer for an authenticated caller lacking a right.
+func Forbidden(detail string) *Problem { return New(http.StatusForbidden, detail) }
+
+// NotFound is the 404 answer.
+func NotFound(detail string) *Problem { return New(http.StatusNotFound, detail) }
+
+// Conflict is the 409 answer.
+func Conflict(detail string) *Problem { return New(http.StatusConflict, detail) }
+
+// PreconditionFailed is the 412 answer for a stale If-Match.
+func PreconditionFailed(detail string) *Problem {
+	return New(http.StatusPreconditionFailed, detail)
+}
+
+// TooManyRequests is the 429 answer; retryAfter is in whole seconds.
+func TooManyRequests(detail string, retryAfterSeconds int) *Problem {
+	p := New(http.StatusTooManyRequests, detail)
+	if retryAfterSeconds < 1 {
+		retryAfterSeconds = 1
+	}
+	p.Headers = http.Header{"Retry-After": {strconv.Itoa(retryAfterSeconds)}}
+	return p
+}
+
+// Internal is the 500 answer; it never carries the cause.
+func Internal() *Problem {
+	return New(http.StatusInternalServerError, "an unexpected error occurred; the request ID identifies it in the logs")
+}
+
+// Mapper turns an error that is not already a *Problem into one. It returns
+// nil when it does not know the error. Services declare one mapping their
+// domain errors to statuses.
+type Mapper func(err error) *Problem
+
+// Rule maps errors matching Target (errors.Is) to Status.
+type Rule struct {
+	Target error
+	Status int
+}
+
+// Rules builds a Mapper from a table: the first rule whose target matches
+// wins, and the error's message becomes the detail, so domain errors must
+// carry messages fit for clients.
+func Rules(rules ...Rule) Mapper {
+	return func(err error) *Problem {
+		for _, r := range rules {
+			if errors.Is(err, r.Target) {
+				return New(r.Status, err.Error())
+			}
+		}
+		return nil
+	}
+}
+
+// From finds the problem for err: a *Problem anywhere in its chain, then the
+// mappers in order, then a 500. A FieldErrors in the chain is a 400.
+func From(err error, mappers ...Mapper) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var fe FieldErrors
+	if errors.As(err, &fe) {
+		return Validation(fe...)
+	}
+	for _, m := range mappers {
+		if m == nil {
+			continue
+		}
+		if p := m(err); p != nil {
+			return p
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return New(http.StatusServiceUnavailable, "the request took too long")
+	}
+	return Internal()
+}
+
+// FieldErrors is an error made of field errors; domain validation returns it
+// so that it needs no import of HTTP concerns beyond this small type.
+type FieldErrors []FieldError
+
+func (fe FieldErrors) Error() string {
+	if len(fe) == 0 {
+		return "invalid input"
+	}
+	msg := "invalid " + fe[0].Field + ": " + fe[0].Message
+	if len(fe) > 1 {
+		msg += " (and " + strconv.Itoa(len(fe)-1) + " more)"
+	}
+	return msg
+}
+
+// Add appends a field error.
+func (fe *FieldErrors) Add(field, message string) {
+	*fe = append(*fe, FieldError{Field: field, Message: message})
+}
+
+// Err returns fe as an error, or nil when it is empty.
+func (fe FieldErrors) Err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+// Write sends p as the response. The request ID and instance come from r.
+func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
+	out := *p
+	if out.Type == "" {
+		out.Type = "about:blank"
+	}
+	if out.Title == "" {
+		out.Title = http.StatusText(out.Status)
+	}
+	if r != nil {
+		if out.Instance == "" {
+			out.Instance = r.URL.Path
+		}
+		if out.RequestID == "" {
+			out.RequestID = requestid.From(r.Context())
+		}
+	}
+	h := w.Header()
+	for k, vs := range p.Headers {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	h.Set("Content-Type", ContentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(out.Status)
+	_ = json.NewEncoder(w).Encode(&out)
+}
+
+// WriteError writes the problem for err (see From).
+func WriteError(w http.ResponseWriter, r *http.Request, err error, mappers ...Mapper) {
+	Write(w, r, From(err, mappers...))
+}
+
+// ErrorEncoder returns a go-kit httptransport.ErrorEncoder (same signature)
+// that writes problems with the given mappers. The request is not available
+// to go-kit error encoders, so the request ID comes from ctx.
+func ErrorEncoder(mappers ...Mapper) func(ctx context.Context, err error, w http.ResponseWriter) {
+	return func(ctx context.Context, err error, w http.ResponseWriter) {
+		p := *From(err, mappers...)
+		if p.RequestID == "" {
+			p.RequestID = requestid.From(ctx)
+		}
+		if p.Instance == "" {
+			p.Instance = InstanceFrom(ctx)
+		}
+		Write(w, nil, &p)
+	}
+}
+
+type instanceKey struct{}
+
+// WithInstance stores the request path for ErrorEncoder; use it as a go-kit
+// ServerBefore function: httptransport.ServerBefore(problem.PopulateInstance).
+func WithInstance(ctx context.Context, path string) context.Context {
+	return context.WithValue(ctx, instanceKey{}, path)
+}
+
+// PopulateInstance is a go-kit RequestFunc storing r.URL.Path for problems.
+func PopulateInstance(ctx context.Context, r *http.Request) context.Context {
+	return WithInstance(ctx, r.URL.Path)
+}
+
+// InstanceFrom returns the path stored by WithInstance.
+func InstanceFrom(ctx context.Context) string {
+	s, _ := ctx.Value(instanceKey{}).(string)
+	return s
+}
