@@ -1,0 +1,209 @@
+// Package authn verifies medisync access tokens (JWTs signed by the auth
+// service and published in its JWKS) and carries the caller's identity
+// through request contexts. The gateway and every service use it, so that no
+// service trusts the edge alone.
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The roles a medisync account can hold.
+const (
+	RoleAdmin   = "ADMIN"
+	RoleDoctor  = "DOCTOR"
+	RolePatient = "PATIENT"
+)
+
+// Defaults for the issuer and audience of access tokens.
+const (
+	DefaultIssuer   = "medisync-auth"
+	DefaultAudience = "medisync"
+)
+
+// DefaultMaxTokenBytes bounds a raw token; a larger one is refused before it
+// is parsed, so a 100 KB header costs nothing.
+const DefaultMaxTokenBytes = 8 << 10
+
+// Errors returned by Verify. Both mean 401; callers need not tell them apart
+// to clients.
+var (
+	ErrNoToken      = errors.New("no bearer token")
+	ErrInvalidToken = errors.New("invalid token")
+)
+
+// ValidRole reports whether r is one of the known roles.
+func ValidRole(r string) bool {
+	return r == RoleAdmin || r == RoleDoctor || r == RolePatient
+}
+
+// Principal is the authenticated caller.
+type Principal struct {
+	UserID    string
+	Email     string
+	Roles     []string
+	TokenID   string
+	ExpiresAt time.Time
+}
+
+// Has reports whether p holds role.
+func (p Principal) Has(role string) bool { return slices.Contains(p.Roles, role) }
+
+// HasAny reports whether p holds at least one of roles.
+func (p Principal) HasAny(roles ...string) bool {
+	for _, r := range roles {
+		if p.Has(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// PrimaryRole returns the most privileged role of p, for audit records.
+func (p Principal) PrimaryRole() string {
+	for _, r := range []string{RoleAdmin, RoleDoctor, RolePatient} {
+		if p.Has(r) {
+			return r
+		}
+	}
+	return ""
+}
+
+type principalKey struct{}
+
+// NewContext returns ctx carrying p.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal in ctx.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Claims are the claims of a medisync access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	Roles []string `json:"roles"`
+	Email string   `json:"email,omitempty"`
+}
+
+// Verifier checks a raw access token and returns its principal.
+type Verifier interface {
+	Verify(ctx context.Context, rawToken string) (Principal, error)
+}
+
+// Config tunes a JWTVerifier. The zero value uses the defaults.
+type Config struct {
+	Issuer        string        // default DefaultIssuer
+	Audience      string        // default DefaultAudience
+	Leeway        time.Duration // clock skew allowed on exp, nbf and iat; default 30 s
+	Algorithms    []string      // allow-list; default EdDSA and RS256
+	MaxTokenBytes int           // default DefaultMaxTokenBytes
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Issuer == "" {
+		c.Issuer = DefaultIssuer
+	}
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.Leeway == 0 {
+		c.Leeway = 30 * time.Second
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{"EdDSA", "RS256"}
+	}
+	if c.MaxTokenBytes <= 0 {
+		c.MaxTokenBytes = DefaultMaxTokenBytes
+	}
+	return c
+}
+
+// KeyfuncCtx returns the key for a token, possibly fetching it with ctx.
+type KeyfuncCtx func(ctx context.Context) jwt.Keyfunc
+
+// JWTVerifier verifies signed access tokens with keys from a key source.
+type JWTVerifier struct {
+	keys   KeyfuncCtx
+	parser *jwt.Parser
+	cfg    Config
+}
+
+// NewVerifier returns a verifier using keys to find the verification key of a
+// token by its kid.
+func NewVerifier(keys KeyfuncCtx, cfg Config) *JWTVerifier {
+	cfg = cfg.withDefaults()
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+	}
+	if cfg.Now != nil {
+		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
+	}
+	return &JWTVerifier{keys: keys, parser: jwt.NewParser(opts...), cfg: cfg}
+}
+
+// Verify checks the token's size, algorithm, kid, signature, issuer,
+// audience, expiry, not-before and subject, and returns its principal.
+func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	if raw == "" {
+		return Principal{}, ErrNoToken
+	}
+	if len(raw) > v.cfg.MaxTokenBytes {
+		return Principal{}, fmt.Errorf("%w: token too large", ErrInvalidToken)
+	}
+	var claims Claims
+	keyfunc := v.keys(ctx)
+	tok, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+		// Without a kid a key source may try every key; demand one.
+		if kid, _ := t.Header["kid"].(string); kid == "" {
+			return nil, errors.New("token has no kid")
+		}
+		return keyfunc(t)
+	})
+	if err != nil || !tok.Valid {
+		return Principal{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if claims.Subject == "" {
+		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	if len(claims.Roles) == 0 {
+		return Principal{}, fmt.Errorf("%w: no roles", ErrInvalidToken)
+	}
+	for _, r := range claims.Roles {
+		if !ValidRole(r) {
+			return Principal{}, fmt.Errorf("%w: unknown role", ErrInvalidToken)
+		}
+	}
+	p := Principal{UserID: claims.Subject, Email: claims.Email, Roles: claims.Roles, TokenID: claims.ID}
+	if claims.ExpiresAt != nil {
+		p.ExpiresAt = claims.ExpiresAt.Time
+	}
+	return p, nil
+}
+
+// BearerToken extracts the token from an Authorization header value.
+func BearerToken(header string) (string, bool) {
+	const prefix = "bearer "
+	if len(header) <= len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return "", false
+	}
+	tok := strings.TrimSpace(header[len(prefix):])
+	return tok, tok != ""
+}
