@@ -108,6 +108,9 @@ type Config struct {
 	Leeway        time.Duration // clock skew allowed on exp, nbf and iat; default 30 s
 	Algorithms    []string      // allow-list; default EdDSA and RS256
 	MaxTokenBytes int           // default DefaultMaxTokenBytes
+	// CacheSize bounds the cache of verified tokens (default 10,000);
+	// negative disables it. A cached token is trusted until its exp.
+	CacheSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -128,6 +131,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxTokenBytes <= 0 {
 		c.MaxTokenBytes = DefaultMaxTokenBytes
 	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 10000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
@@ -139,6 +148,7 @@ type JWTVerifier struct {
 	keys   KeyfuncCtx
 	parser *jwt.Parser
 	cfg    Config
+	cache  *verifiedCache // nil when disabled
 }
 
 // NewVerifier returns a verifier using keys to find the verification key of a
@@ -153,10 +163,12 @@ func NewVerifier(keys KeyfuncCtx, cfg Config) *JWTVerifier {
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
 	}
-	if cfg.Now != nil {
-		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
+	opts = append(opts, jwt.WithTimeFunc(cfg.Now))
+	v := &JWTVerifier{keys: keys, parser: jwt.NewParser(opts...), cfg: cfg}
+	if cfg.CacheSize > 0 {
+		v.cache = newVerifiedCache(cfg.CacheSize)
 	}
-	return &JWTVerifier{keys: keys, parser: jwt.NewParser(opts...), cfg: cfg}
+	return v
 }
 
 // Verify checks the token's size, algorithm, kid, signature, issuer,
@@ -167,6 +179,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 	}
 	if len(raw) > v.cfg.MaxTokenBytes {
 		return Principal{}, fmt.Errorf("%w: token too large", ErrInvalidToken)
+	}
+	if v.cache != nil {
+		if p, ok := v.cache.get(raw, v.cfg.Now()); ok {
+			return p, nil
+		}
 	}
 	var claims Claims
 	keyfunc := v.keys(ctx)
@@ -194,6 +211,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 	p := Principal{UserID: claims.Subject, Email: claims.Email, Roles: claims.Roles, TokenID: claims.ID}
 	if claims.ExpiresAt != nil {
 		p.ExpiresAt = claims.ExpiresAt.Time
+	}
+	if v.cache != nil {
+		v.cache.put(raw, p, v.cfg.Now())
 	}
 	return p, nil
 }
