@@ -1,0 +1,209 @@
+package discovery
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// Instancer follows one service through blocking queries and implements
+// go-kit's sd.Instancer: subscribers receive the "host:port" of every UP
+// instance at once on Register and again on every change, so go-kit's sd
+// and lb packages can balance over it.
+type Instancer struct {
+	c       *Client
+	service string
+	logger  log.Logger
+
+	mu        sync.Mutex
+	state     sd.Event
+	instances []Instance
+	index     uint64
+	subs      map[chan<- sd.Event]struct{}
+	changed   chan struct{}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+var _ sd.Instancer = (*Instancer)(nil)
+
+// Instancer starts following service. It asks once before returning, so the
+// first subscriber gets a real answer (or the error of a registry that could
+// not be reached); call Stop to end it.
+func (c *Client) Instancer(service string) *Instancer {
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &Instancer{
+		c:       c,
+		service: service,
+		logger:  log.With(c.logger, "component", "discovery", "watch", service),
+		subs:    map[chan<- sd.Event]struct{}{},
+		changed: make(chan struct{}),
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	index, ok := in.lookup(ctx)
+	go in.loop(ctx, index, ok)
+	return in
+}
+
+// lookup reads the service without blocking and publishes the answer.
+func (in *Instancer) lookup(ctx context.Context) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(ctx, firstLookupTimeout(in.c))
+	defer cancel()
+	v, err := in.c.Lookup(ctx, in.service)
+	if ctx.Err() != nil && err != nil {
+		return 0, false
+	}
+	return in.apply(v, err)
+}
+
+func firstLookupTimeout(c *Client) time.Duration {
+	if c.hc.Timeout > 0 {
+		return c.hc.Timeout
+	}
+	return 5 * time.Second
+}
+
+// loop keeps one blocking query open at a time; after a failure it waits
+// (growing pauses) and starts again with a plain read.
+func (in *Instancer) loop(ctx context.Context, index uint64, ok bool) {
+	defer close(in.done)
+	backoff := in.c.retryMin
+	for ctx.Err() == nil {
+		if ok {
+			v, err := in.c.Watch(ctx, in.service, index, 0)
+			if ctx.Err() != nil {
+				return
+			}
+			index, ok = in.apply(v, err)
+		} else {
+			index, ok = in.lookup(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		if ok {
+			backoff = in.c.retryMin
+			continue
+		}
+		t := time.NewTimer(jitter(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, in.c.retryMax)
+	}
+}
+
+// apply publishes the outcome of one query and returns the index to block
+// on next, and false after an error. A server that restarted, or another
+// server answering, may give a lower index than before; the server answers
+// such a stale index at once, so it needs no special case here.
+func (in *Instancer) apply(v ServiceView, err error) (uint64, bool) {
+	if err != nil {
+		_ = level.Warn(in.logger).Log("msg", "discovery query failed", "err", err)
+		in.update(sd.Event{Err: err}, nil, 0)
+		return 0, false
+	}
+	up := v.Up()
+	hostports := make([]string, len(up))
+	for i, u := range up {
+		hostports[i] = u.HostPort()
+	}
+	in.update(sd.Event{Instances: hostports}, up, v.Index)
+	return v.Index, true
+}
+
+func (in *Instancer) update(ev sd.Event, up []Instance, index uint64) {
+	slices.Sort(ev.Instances)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.index = index
+	in.instances = up
+	if sameEvent(in.state, ev) {
+		return
+	}
+	in.state = ev
+	close(in.changed)
+	in.changed = make(chan struct{})
+	for ch := range in.subs {
+		ch <- copyEvent(ev)
+	}
+}
+
+func sameEvent(a, b sd.Event) bool {
+	if (a.Err == nil) != (b.Err == nil) {
+		return false
+	}
+	if a.Err != nil && a.Err.Error() != b.Err.Error() {
+		return false
+	}
+	return slices.Equal(a.Instances, b.Instances) && (a.Instances == nil) == (b.Instances == nil)
+}
+
+func copyEvent(e sd.Event) sd.Event {
+	if e.Instances != nil {
+		e.Instances = slices.Clone(e.Instances)
+	}
+	return e
+}
+
+// Register implements sd.Instancer: ch receives the current state at once.
+func (in *Instancer) Register(ch chan<- sd.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.subs[ch] = struct{}{}
+	ch <- copyEvent(in.state)
+}
+
+// Deregister implements sd.Instancer.
+func (in *Instancer) Deregister(ch chan<- sd.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.subs, ch)
+}
+
+// Stop implements sd.Instancer: the blocking query is abandoned.
+func (in *Instancer) Stop() {
+	in.once.Do(func() {
+		in.cancel()
+		<-in.done
+	})
+}
+
+// State returns the latest event.
+func (in *Instancer) State() sd.Event {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return copyEvent(in.state)
+}
+
+// Instances returns the UP instances last seen.
+func (in *Instancer) Instances() []Instance {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return slices.Clone(in.instances)
+}
+
+// Changed returns a channel closed at the next change of State.
+func (in *Instancer) Changed() <-chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.changed
+}
+
+// Index returns the registry index of the latest answer (0 after an error).
+func (in *Instancer) Index() uint64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.index
+}
