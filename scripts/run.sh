@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Starts the whole medisync system on this machine, each service its own
+# process: discovery, auth, doctor, patient and the gateway. SQLite files under
+# ./data by default; MEDISYNC_DB=mysql uses the local MariaDB instead (started
+# and prepared by scripts/mariadb-up.sh). Ctrl-C stops everything cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+services=(discovery auth doctor patient gateway)
+declare -A ports=([discovery]=8761 [gateway]=8080 [auth]=8081 [doctor]=8082 [patient]=8083)
+
+mkdir -p bin data/logs
+
+# Development secrets: made once, kept in ./data so restarts reuse them.
+if [ ! -f data/dev-secrets.env ]; then
+  umask 077
+  {
+    echo "MEDISYNC_DISCOVERY_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)"
+    echo "MEDISYNC_ADMIN_EMAIL=admin@medisync.local"
+    echo "MEDISYNC_ADMIN_PASSWORD=Dev-$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20)"
+  } > data/dev-secrets.env
+fi
+set -a
+# shellcheck disable=SC1091
+. data/dev-secrets.env
+set +a
+
+if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
+  bash scripts/mariadb-up.sh
+fi
+
+dsn_for() {
+  if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
+    echo "mysql://medisync:medisync@tcp(127.0.0.1:3306)/medisync_$1_db?parseTime=true"
+  else
+    echo "sqlite:$root/data/$1.db"
+  fi
+}
+
+echo "Building services..."
+built=()
+for s in "${services[@]}"; do
+  if [ -d "$s/cmd/$s" ]; then
+    (cd "$s" && go build -o "$root/bin/$s" "./cmd/$s")
+    built+=("$s")
+  fi
+done
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping..."
+  # Reverse order: the gateway first, discovery last, so deregistrations land.
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+  echo "All services stopped."
+}
+trap stop INT TERM EXIT
+
+for s in "${built[@]}"; do
+  env MEDISYNC_HTTP_ADDR="127.0.0.1:${ports[$s]}" \
+      MEDISYNC_DB_DSN="$(dsn_for "$s")" \
+      MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:8761" \
+      "$root/bin/$s" >"data/logs/$s.log" 2>&1 &
+  pids+=($!)
+  # Wait for readiness (auth needs its database, the others need auth's keys).
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:${ports[$s]}/health/live" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+      echo "$s failed to start; its log (data/logs/$s.log):"; tail -n 20 "data/logs/$s.log"; exit 1
+    fi
+    sleep 0.1
+  done
+done
+for s in "${built[@]}"; do
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:${ports[$s]}/health/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+
+cat <<TXT
+
+medisync is running (database: ${MEDISYNC_DB:-sqlite}; logs in data/logs/).
+  Gateway (the API)      http://localhost:8080/api/v1/...
+  Discovery dashboard    http://localhost:8761/
+  auth                   http://localhost:8081   doctor   http://localhost:8082
+  patient                http://localhost:8083   metrics  /metrics on each
+  Development admin      ${MEDISYNC_ADMIN_EMAIL} / ${MEDISYNC_ADMIN_PASSWORD}
+Press Ctrl-C to stop.
+TXT
+wait -n "${pids[@]}" || true
+echo "A service exited; see data/logs/."
