@@ -1,0 +1,244 @@
+// Package app assembles what every medisync service process has around its
+// own handlers: configuration, logger, metrics registry, health checks, the
+// database with its migrations, the discovery client and registration, token
+// verification through the auth JWKS, and a graceful HTTP lifecycle. A
+// service's main parses its own flags through it and wires its layers.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/config"
+	"github.com/medisync/medisync/shared/discovery"
+	"github.com/medisync/medisync/shared/health"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/server"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// Options describe a service to New.
+type Options struct {
+	Name        string // service name in discovery, logs and metrics
+	DefaultAddr string // e.g. ":8083"
+	// DefaultDSN is the database by default ("sqlite:data/patient.db"); empty
+	// for a service without a database.
+	DefaultDSN string
+	// Migrations hold "sqlite/" and "mysql/" goose folders; nil for none.
+	Migrations fs.FS
+	// Flags defines the service's own flags on the set before parsing.
+	Flags func(fs *flag.FlagSet)
+	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// App is one running service process.
+type App struct {
+	Name        string
+	Config      config.Common
+	Logger      log.Logger
+	Registry    *prometheus.Registry
+	HTTPMetrics *metrics.HTTP
+	Health      *health.Checker
+	DB          *sqldb.DB         // nil without a database
+	Discovery   *discovery.Client // nil when no discovery URL is set
+	HTTPClient  *http.Client      // for calls to other services
+
+	opts Options
+}
+
+// New parses args (flags, then MEDISYNC_* variables through lookup), sets
+// up logging and metrics, opens and migrates the database, and prepares the
+// discovery client. The caller closes the App (Close) when Run is not used.
+func New(ctx context.Context, o Options, args []string, lookup func(string) (string, bool), stderr io.Writer) (*App, error) {
+	a := &App{Name: o.Name, opts: o, Health: &health.Checker{}}
+	fset := flag.NewFlagSet(o.Name, flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	a.Config.Register(fset, o.DefaultAddr, o.DefaultDSN)
+	if o.Flags != nil {
+		o.Flags(fset)
+	}
+	if err := config.Parse(fset, args, lookup); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	logger, err := logging.New(stderr, o.Name, a.Config.LogFormat, a.Config.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	a.Logger = logger
+	a.Registry = metrics.NewRegistry()
+	a.HTTPMetrics = metrics.NewHTTP(a.Registry)
+	a.HTTPClient = server.NewHTTPClient(10 * time.Second)
+
+	if o.DefaultDSN != "" {
+		openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		db, err := sqldb.Open(openCtx, a.Config.DBDSN)
+		if err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		if o.Migrations != nil {
+			if err := db.Migrate(openCtx, o.Migrations); err != nil {
+				_ = db.Close()
+				return nil, fmt.Errorf("database: %w", err)
+			}
+		}
+		a.DB = db
+		a.Health.Add("database", db.Ping)
+		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
+	}
+	if urls := a.Config.DiscoveryList(); len(urls) > 0 {
+		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger)
+		// Calls to http://<service>/... resolve through discovery.
+		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
+	}
+	return a, nil
+}
+
+// Verifier returns the token verifier of the service: the auth JWKS at
+// -jwks-url, or at http://auth/.well-known/jwks.json resolved through
+// discovery. Keys are cached and refreshed until ctx ends.
+func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
+	url := a.Config.JWKSURL
+	if url == "" {
+		if a.Discovery == nil {
+			return nil, errors.New("token verification needs -jwks-url or a discovery URL")
+		}
+		url = "http://auth/.well-known/jwks.json"
+	}
+	return authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
+		URL:    url,
+		Client: a.HTTPClient,
+		OnError: func(err error) {
+			_ = level.Warn(a.Logger).Log("msg", "JWKS refresh failed", "err", err)
+		},
+	}, authn.Config{})
+}
+
+// Router returns a router carrying /metrics, /health/live and /health/ready,
+// with problem 404 and 405 answers; the service adds its API routes to it.
+func (a *App) Router() *mux.Router {
+	r := httpmw.NewRouter()
+	r.Handle("/metrics", metrics.Handler(a.Registry)).Methods(http.MethodGet)
+	r.Handle("/health/live", a.Health.Live()).Methods(http.MethodGet)
+	r.Handle("/health/ready", a.Health.Ready()).Methods(http.MethodGet)
+	return r
+}
+
+// Handler wraps h with the standard middleware stack.
+func (a *App) Handler(h http.Handler) http.Handler {
+	return httpmw.Stack(h, httpmw.Options{Logger: a.Logger, Metrics: a.HTTPMetrics, MaxBodyBytes: a.opts.MaxBodyBytes})
+}
+
+// Run serves h (already wrapped by Handler) until ctx ends, registered in
+// discovery while it serves. On shutdown readiness fails, the instance
+// deregisters, in-flight requests drain, then the hooks in closers and the
+// database close.
+func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) error {
+	srv := server.NewHTTPServer(a.Config.HTTPAddr, h)
+	var registrar *discovery.Registrar
+	runner := &server.Runner{
+		Server:          srv,
+		Logger:          a.Logger,
+		ShutdownTimeout: a.Config.ShutdownTimeout,
+		Started: func(addr net.Addr) {
+			if a.Discovery == nil {
+				return
+			}
+			reg, err := a.registration(addr)
+			if err != nil {
+				_ = level.Error(a.Logger).Log("msg", "not registering with discovery", "err", err)
+				return
+			}
+			registrar = discovery.NewRegistrar(a.Discovery, reg, a.Logger)
+			registrar.Start(ctx)
+		},
+		BeforeDrain: []server.Hook{func(ctx context.Context) error {
+			a.Health.SetDraining()
+			if registrar != nil {
+				if err := registrar.Stop(ctx); err != nil {
+					return fmt.Errorf("deregister: %w", err)
+				}
+			}
+			return nil
+		}},
+	}
+	runner.AfterDrain = append(runner.AfterDrain, closers...)
+	runner.AfterDrain = append(runner.AfterDrain, func(context.Context) error { return a.Close() })
+	return runner.Run(ctx)
+}
+
+// Close releases the database and the discovery client.
+func (a *App) Close() error {
+	if a.Discovery != nil {
+		a.Discovery.Close()
+	}
+	if a.DB != nil {
+		if err := a.DB.Close(); err != nil {
+			return fmt.Errorf("close database: %w", err)
+		}
+	}
+	return nil
+}
+
+// registration describes this instance: the advertised address, or
+// 127.0.0.1 and the bound port.
+func (a *App) registration(bound net.Addr) (discovery.Registration, error) {
+	adv := a.Config.AdvertiseAddr
+	if adv == "" {
+		_, port, err := net.SplitHostPort(bound.String())
+		if err != nil {
+			return discovery.Registration{}, fmt.Errorf("bound address %s: %w", bound, err)
+		}
+		adv = net.JoinHostPort("127.0.0.1", port)
+	}
+	host, portStr, err := net.SplitHostPort(adv)
+	if err != nil {
+		return discovery.Registration{}, fmt.Errorf("advertise address %q: %w", adv, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return discovery.Registration{}, fmt.Errorf("advertise address %q: bad port", adv)
+	}
+	hostname, _ := os.Hostname()
+	id := a.Name + "-" + hostname + "-" + portStr
+	return discovery.Registration{
+		Service:    a.Name,
+		InstanceID: sanitizeID(id),
+		Address:    host,
+		Port:       port,
+		Metadata:   map[string]string{"version": "v1"},
+	}, nil
+}
+
+// sanitizeID keeps the characters discovery accepts in an instance ID.
+func sanitizeID(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c == '-' || c == '_' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return string(b)
+}

@@ -1,0 +1,134 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/app"
+)
+
+// fakeDiscovery records registry writes.
+type fakeDiscovery struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeDiscovery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"service":"x","index":1,"instances":[]}`))
+}
+
+func (f *fakeDiscovery) saw(prefix string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAppLifecycle(t *testing.T) {
+	disc := &fakeDiscovery{}
+	ds := httptest.NewServer(disc)
+	defer ds.Close()
+
+	env := map[string]string{
+		"MEDISYNC_DB_DSN":         "sqlite:" + filepath.Join(t.TempDir(), "svc.db"),
+		"MEDISYNC_DISCOVERY_URLS": ds.URL,
+		"MEDISYNC_HTTP_ADDR":      "127.0.0.1:0",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Options{
+		Name: "widget", DefaultAddr: ":0", DefaultDSN: "sqlite:unused.db",
+		Migrations: os.DirFS("../sqldb/testdata/migrations"),
+	}, nil, lookup, &logs)
+	require.NoError(t, err)
+	require.NotNil(t, a.DB)
+
+	var n int
+	require.NoError(t, a.DB.QueryRow("SELECT COUNT(*) FROM items").Scan(&n), "migrations applied")
+
+	r := a.Router()
+	r.HandleFunc("/api/v1/widgets", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("[]")) })
+	h := a.Handler(r)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	a.Config.HTTPAddr = ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, h) }()
+	base := "http://" + a.Config.HTTPAddr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/health/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+
+	for _, p := range []string{"/metrics", "/health/live", "/api/v1/widgets"} {
+		resp, err := http.Get(base + p)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, p)
+	}
+	resp, err := http.Get(base + "/nope")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	require.Eventually(t, func() bool { return disc.saw("PUT /api/v1/registry/widget/") }, 5*time.Second, 10*time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	assert.True(t, disc.saw("DELETE /api/v1/registry/widget/"), "deregistered on shutdown")
+	assert.Error(t, a.DB.Ping(context.Background()), "database closed after drain")
+}
+
+func TestAppRejectsBadConfig(t *testing.T) {
+	lookup := func(k string) (string, bool) {
+		if k == "MEDISYNC_LOG_FORMAT" {
+			return "xml", true
+		}
+		return "", false
+	}
+	_, err := app.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0"}, nil, lookup, &bytes.Buffer{})
+	require.Error(t, err)
+
+	_, err = app.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0", DefaultDSN: "sqlite:x"},
+		[]string{"-db-dsn", "oracle://x"}, nil, &bytes.Buffer{})
+	require.Error(t, err)
+}
+
+func TestVerifierNeedsASource(t *testing.T) {
+	a, err := app.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0"}, []string{"-discovery-urls", ""}, nil, &bytes.Buffer{})
+	require.NoError(t, err)
+	_, err = a.Verifier(context.Background())
+	require.Error(t, err)
+}
