@@ -224,6 +224,7 @@ func (a *App) registration(bound net.Addr) (discovery.Registration, error) {
 		InstanceID: sanitizeID(id),
 		Address:    host,
 		Port:       port,
+		TTL:        a.Config.DiscoveryTTL,
 		Metadata:   map[string]string{"version": "v1"},
 	}, nil
 }

@@ -45,6 +45,7 @@ type Common struct {
 	DBDSN           string
 	DiscoveryURLs   string
 	DiscoveryToken  string
+	DiscoveryTTL    time.Duration
 	JWKSURL         string
 	LogFormat       string
 	LogLevel        string
@@ -61,6 +62,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultAddr, defaultDSN string) {
 	}
 	fs.StringVar(&c.DiscoveryURLs, "discovery-urls", "http://127.0.0.1:8761", "comma-separated discovery server URLs; empty disables registration")
 	fs.StringVar(&c.DiscoveryToken, "discovery-token", "", "shared token for discovery writes")
+	fs.DurationVar(&c.DiscoveryTTL, "discovery-ttl", 30*time.Second, "lease asked of discovery; heartbeats go every third of it")
 	fs.StringVar(&c.JWKSURL, "jwks-url", "", "URL of the auth JWKS (default: auth found through discovery)")
 	fs.StringVar(&c.LogFormat, "log-format", "logfmt", "log format: logfmt or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
