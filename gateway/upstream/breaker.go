@@ -1,0 +1,107 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/sony/gobreaker/v2"
+)
+
+// BreakerSettings configure the circuit breaker of each instance.
+type BreakerSettings struct {
+	// ConsecutiveFailures opens the circuit after this many failures in a
+	// row (default 5).
+	ConsecutiveFailures uint32
+	// FailureRatio opens the circuit when at least MinRequests were seen in
+	// the current Interval and this share of them failed (default 0.5).
+	FailureRatio float64
+	MinRequests  uint32        // default 20
+	Interval     time.Duration // closed-state counting window; default 30 s
+	// OpenTimeout is how long an open circuit refuses before it lets
+	// probes through (half-open); default 5 s.
+	OpenTimeout time.Duration
+	// HalfOpenRequests is how many probes a half-open circuit admits at
+	// once; they all must succeed to close it (default 1).
+	HalfOpenRequests uint32
+}
+
+func (s BreakerSettings) withDefaults() BreakerSettings {
+	if s.ConsecutiveFailures == 0 {
+		s.ConsecutiveFailures = 5
+	}
+	if s.FailureRatio <= 0 || s.FailureRatio > 1 {
+		s.FailureRatio = 0.5
+	}
+	if s.MinRequests == 0 {
+		s.MinRequests = 20
+	}
+	if s.Interval <= 0 {
+		s.Interval = 30 * time.Second
+	}
+	if s.OpenTimeout <= 0 {
+		s.OpenTimeout = 5 * time.Second
+	}
+	if s.HalfOpenRequests == 0 {
+		s.HalfOpenRequests = 1
+	}
+	return s
+}
+
+func (s BreakerSettings) gobreaker(name string, onChange func(from, to gobreaker.State)) gobreaker.Settings {
+	return gobreaker.Settings{
+		Name:        name,
+		MaxRequests: s.HalfOpenRequests,
+		Interval:    s.Interval,
+		Timeout:     s.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			if c.ConsecutiveFailures >= s.ConsecutiveFailures {
+				return true
+			}
+			return c.Requests >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(c.Requests)
+		},
+		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
+		// A client that went away says nothing about the instance.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+	}
+}
+
+// errBadGateway marks an upstream answer that counts as a failure of the
+// instance although a response came back.
+var errUnhealthyStatus = errors.New("upstream answered 502, 503 or 504")
+
+// unhealthy reports whether an upstream status says the instance itself is
+// failing (a 500 is a fault of one request, not of the instance).
+func unhealthy(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// errOpen is returned without calling the instance when its circuit refuses
+// the request (open, or half-open with its probes in flight).
+var errOpen = errors.New("circuit open")
+
+// breakerMiddleware is the go-kit endpoint middleware guarding one instance.
+// The endpoint's response is an *http.Response; connection errors, timeouts
+// and 502/503/504 answers count as failures.
+func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			done, err := cb.Allow()
+			if err != nil {
+				return nil, errOpen
+			}
+			resp, err := next(ctx, request)
+			switch {
+			case err != nil:
+				done(err)
+			case unhealthy(resp.(*http.Response).StatusCode):
+				done(errUnhealthyStatus)
+			default:
+				done(nil)
+			}
+			return resp, err
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/sony/gobreaker/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// instancer is an sd.Instancer whose instances a test sets.
+type instancer struct {
+	mu    sync.Mutex
+	state sd.Event
+	subs  map[chan<- sd.Event]bool
+}
+
+func newInstancer(instances ...string) *instancer {
+	return &instancer{state: sd.Event{Instances: instances}, subs: map[chan<- sd.Event]bool{}}
+}
+
+func (in *instancer) Register(ch chan<- sd.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.subs[ch] = true
+	ch <- in.state
+}
+
+func (in *instancer) Deregister(ch chan<- sd.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.subs, ch)
+}
+
+func (in *instancer) Stop() {}
+
+func (in *instancer) Set(instances ...string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.state = sd.Event{Instances: instances}
+	for ch := range in.subs {
+		ch <- in.state
+	}
+}
+
+type backend struct {
+	*httptest.Server
+	hits   atomic.Int64
+	status atomic.Int64
+}
+
+func newBackend(t *testing.T) *backend {
+	b := &backend{}
+	b.status.Store(http.StatusOK)
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		w.WriteHeader(int(b.status.Load()))
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *backend) hostport() string { return strings.TrimPrefix(b.URL, "http://") }
+
+// deadAddr is an address where nothing listens.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func newPool(t *testing.T, in sd.Instancer, bs BreakerSettings) (*Pool, *Metrics) {
+	t.Helper()
+	m := NewMetrics(prometheus.NewRegistry())
+	p := NewPool("patient", in, NewTransport(), bs, m, log.NewNopLogger())
+	t.Cleanup(p.Close)
+	return p, m
+}
+
+func waitSize(t *testing.T, p *Pool, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return p.Size() == n }, 2*time.Second, time.Millisecond)
+}
+
+func send(t *testing.T, p *Pool, method string) (int, error) {
+	t.Helper()
+	var body *strings.Reader
+	req, err := http.NewRequest(method, "http://patient/api/v1/patients/1", nil)
+	require.NoError(t, err)
+	if method == http.MethodPost {
+		body = strings.NewReader("{}")
+		req.Body = http.NoBody
+		req, _ = http.NewRequest(method, "http://patient/api/v1/patients", body)
+	}
+	resp, err := p.RoundTrip(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestRoundRobinAcrossInstances(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	p, _ := newPool(t, newInstancer(a.hostport(), "http://"+b.hostport()), BreakerSettings{})
+	waitSize(t, p, 2)
+	for range 10 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.EqualValues(t, 5, a.hits.Load())
+	assert.EqualValues(t, 5, b.hits.Load())
+}
+
+func TestFollowsInstancerChanges(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	in := newInstancer(a.hostport())
+	p, m := newPool(t, in, BreakerSettings{})
+	waitSize(t, p, 1)
+	in.Set(a.hostport(), b.hostport())
+	waitSize(t, p, 2)
+	assert.Equal(t, 2, testutil.CollectAndCount(m.Breaker))
+	in.Set(b.hostport())
+	waitSize(t, p, 1)
+	for range 4 {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 4, b.hits.Load())
+	assert.Equal(t, 1, testutil.CollectAndCount(m.Breaker), "a removed instance's gauge goes too")
+	in.Set()
+	waitSize(t, p, 0)
+	_, err := send(t, p, http.MethodGet)
+	assert.ErrorIs(t, err, ErrNoInstance)
+}
+
+func TestBreakerOpensSkipsAndRecovers(t *testing.T) {
+	good, bad := newBackend(t), newBackend(t)
+	bad.status.Store(http.StatusServiceUnavailable)
+	p, m := newPool(t, newInstancer(good.hostport(), bad.hostport()), BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 50 * time.Millisecond})
+	waitSize(t, p, 2)
+
+	for range 6 {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 3, bad.hits.Load(), "three 503s in a row open the circuit")
+	assert.Equal(t, gobreaker.StateOpen, p.States()[bad.hostport()])
+	assert.Equal(t, 2.0, testutil.ToFloat64(m.Breaker.WithLabelValues("patient", bad.hostport())))
+
+	good.hits.Store(0)
+	for range 10 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.EqualValues(t, 10, good.hits.Load(), "the open instance is skipped")
+	assert.EqualValues(t, 3, bad.hits.Load())
+
+	// After the open timeout one probe goes through; it succeeds and closes.
+	bad.status.Store(http.StatusOK)
+	require.Eventually(t, func() bool { return p.States()[bad.hostport()] == gobreaker.StateHalfOpen }, 2*time.Second, 5*time.Millisecond)
+	for range 4 {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, gobreaker.StateClosed, p.States()[bad.hostport()])
+	assert.EqualValues(t, 5, bad.hits.Load(), "traffic flows again after the probe")
+}
+
+func TestHalfOpenProbeFailureReopens(t *testing.T) {
+	bad := newBackend(t)
+	bad.status.Store(http.StatusBadGateway)
+	p, _ := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: 30 * time.Millisecond})
+	waitSize(t, p, 1)
+	for range 2 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusBadGateway, code, "the upstream's own answer passes through")
+	}
+	_, err := send(t, p, http.MethodGet)
+	assert.ErrorIs(t, err, ErrNoInstance, "the only circuit is open: fail fast")
+	assert.EqualValues(t, 2, bad.hits.Load())
+	require.Eventually(t, func() bool { return p.States()[bad.hostport()] == gobreaker.StateHalfOpen }, 2*time.Second, 5*time.Millisecond)
+	_, err = send(t, p, http.MethodGet)
+	require.NoError(t, err)
+	assert.Equal(t, gobreaker.StateOpen, p.States()[bad.hostport()], "a failed probe opens it again")
+}
+
+func TestFailureRatioOpens(t *testing.T) {
+	b := newBackend(t)
+	var n atomic.Int64
+	b.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusGatewayTimeout)
+		}
+	})
+	p, _ := newPool(t, newInstancer(b.hostport()), BreakerSettings{ConsecutiveFailures: 100, MinRequests: 10, FailureRatio: 0.5})
+	waitSize(t, p, 1)
+	for range 10 {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, gobreaker.StateOpen, p.States()[b.hostport()])
+}
+
+func TestServerErrorsDoNotOpen(t *testing.T) {
+	b := newBackend(t)
+	b.status.Store(http.StatusInternalServerError)
+	p, _ := newPool(t, newInstancer(b.hostport()), BreakerSettings{ConsecutiveFailures: 2})
+	waitSize(t, p, 1)
+	for range 5 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusInternalServerError, code)
+	}
+	assert.Equal(t, gobreaker.StateClosed, p.States()[b.hostport()])
+}
+
+func TestRetryOnceOnConnectFailureForGetOnly(t *testing.T) {
+	good := newBackend(t)
+	dead := deadAddr(t)
+	p, m := newPool(t, newInstancer(good.hostport(), dead), BreakerSettings{ConsecutiveFailures: 100})
+	waitSize(t, p, 2)
+
+	for range 4 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err, "a GET that cannot connect goes to the other instance")
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.EqualValues(t, 4, good.hits.Load())
+	retries := testutil.ToFloat64(m.Retries.WithLabelValues("patient"))
+	assert.Equal(t, 2.0, retries, "every other request met the dead instance first")
+
+	failed := 0
+	for range 4 {
+		if _, err := send(t, p, http.MethodPost); err != nil {
+			failed++
+			assert.True(t, IsConnect(err))
+		}
+	}
+	assert.Equal(t, 2, failed, "a POST is never sent twice")
+	assert.Equal(t, retries, testutil.ToFloat64(m.Retries.WithLabelValues("patient")))
+	assert.Equal(t, 4.0, testutil.ToFloat64(m.Errors.WithLabelValues("patient", "connect")))
+}
+
+func TestRetryAtMostOnce(t *testing.T) {
+	p, _ := newPool(t, newInstancer(deadAddr(t), deadAddr(t), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
+	waitSize(t, p, 3)
+	_, err := send(t, p, http.MethodGet)
+	require.Error(t, err)
+	assert.True(t, IsConnect(err))
+	states := p.States()
+	failures := 0
+	for h := range states {
+		p.mu.Lock()
+		failures += int(p.breakers[h].Counts().TotalFailures)
+		p.mu.Unlock()
+	}
+	assert.Equal(t, 2, failures, "two attempts, not three")
+}
+
+func TestTimeoutIsNotRetried(t *testing.T) {
+	var hits atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-r.Context().Done()
+	}))
+	defer slow.Close()
+	p, m := newPool(t, newInstancer(strings.TrimPrefix(slow.URL, "http://"), newBackend(t).hostport()), BreakerSettings{})
+	waitSize(t, p, 2)
+	for hits.Load() == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://patient/x", nil)
+		resp, err := p.RoundTrip(req)
+		cancel()
+		if err != nil {
+			assert.True(t, IsTimeout(err), "%v", err)
+			assert.False(t, IsConnect(err))
+			continue
+		}
+		resp.Body.Close()
+	}
+	assert.EqualValues(t, 1, hits.Load())
+	assert.Zero(t, testutil.ToFloat64(m.Retries.WithLabelValues("patient")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Errors.WithLabelValues("patient", "timeout")))
+}
+
+func TestBadInstancesAreIgnored(t *testing.T) {
+	b := newBackend(t)
+	p, _ := newPool(t, newInstancer("no-port", "ftp://x:1", b.hostport()), BreakerSettings{})
+	waitSize(t, p, 1)
+	_, err := send(t, p, http.MethodGet)
+	require.NoError(t, err)
+}
+
+func TestErrorKinds(t *testing.T) {
+	assert.True(t, IsTimeout(context.DeadlineExceeded))
+	assert.False(t, IsTimeout(errors.New("x")))
+	assert.False(t, IsConnect(context.DeadlineExceeded))
+}
