@@ -1,0 +1,233 @@
+// Package endpoint turns each discovery use case into a go-kit endpoint with
+// its request and response types.
+package endpoint
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/service"
+)
+
+// Set holds every discovery endpoint.
+type Set struct {
+	Register   endpoint.Endpoint
+	Heartbeat  endpoint.Endpoint
+	SetStatus  endpoint.Endpoint
+	Deregister endpoint.Endpoint
+	Service    endpoint.Endpoint
+	Registry   endpoint.Endpoint
+}
+
+// New builds the endpoints over s.
+func New(s service.Service) Set {
+	return Set{
+		Register:   makeRegister(s),
+		Heartbeat:  makeHeartbeat(s),
+		SetStatus:  makeSetStatus(s),
+		Deregister: makeDeregister(s),
+		Service:    makeService(s),
+		Registry:   makeRegistry(s),
+	}
+}
+
+// InstanceKey names an instance in a path.
+type InstanceKey struct {
+	Service string
+	ID      string
+}
+
+// RegisterRequest registers or replaces an instance.
+type RegisterRequest struct {
+	InstanceKey
+	Address    string
+	Port       int
+	TTLSeconds int
+	Status     string
+	Metadata   map[string]string
+}
+
+// Instance is an instance on the wire.
+type Instance struct {
+	ID             string            `json:"id"`
+	Address        string            `json:"address"`
+	Port           int               `json:"port"`
+	Status         string            `json:"status"`
+	Metadata       map[string]string `json:"metadata"`
+	TTLSeconds     int               `json:"ttlSeconds"`
+	RegisteredAt   time.Time         `json:"registeredAt"`
+	LastHeartbeat  time.Time         `json:"lastHeartbeat"`
+	LeaseExpiresAt time.Time         `json:"leaseExpiresAt"`
+}
+
+// FromInstance converts a domain instance for the wire.
+func FromInstance(i registry.Instance) Instance {
+	md := i.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	return Instance{
+		ID: i.ID, Address: i.Address, Port: i.Port, Status: string(i.Status), Metadata: md,
+		TTLSeconds: int(i.TTL / time.Second), RegisteredAt: i.RegisteredAt,
+		LastHeartbeat: i.LastHeartbeat, LeaseExpiresAt: i.LeaseExpiresAt,
+	}
+}
+
+// InstanceResponse answers a registration or a status change.
+type InstanceResponse struct {
+	Service string `json:"service"`
+	Instance
+	Created bool   `json:"-"`
+	Index   uint64 `json:"-"`
+}
+
+// StatusCode is 201 for a new instance, 200 otherwise.
+func (r InstanceResponse) StatusCode() int {
+	if r.Created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+func makeRegister(s service.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(RegisterRequest)
+		inst, created, err := s.Register(ctx, registry.Registration{
+			Service: req.Service, ID: req.ID, Address: req.Address, Port: req.Port,
+			TTLSeconds: req.TTLSeconds, Status: registry.Status(req.Status), Metadata: req.Metadata,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return InstanceResponse{Service: inst.Service, Instance: FromInstance(inst), Created: created}, nil
+	}
+}
+
+// LeaseResponse answers a heartbeat.
+type LeaseResponse struct {
+	Service        string    `json:"service"`
+	ID             string    `json:"id"`
+	TTLSeconds     int       `json:"ttlSeconds"`
+	LastHeartbeat  time.Time `json:"lastHeartbeat"`
+	LeaseExpiresAt time.Time `json:"leaseExpiresAt"`
+}
+
+func makeHeartbeat(s service.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(InstanceKey)
+		l, err := s.Heartbeat(ctx, req.Service, req.ID)
+		if err != nil {
+			return nil, err
+		}
+		return LeaseResponse{Service: l.Service, ID: l.ID, TTLSeconds: int(l.TTL / time.Second),
+			LastHeartbeat: l.LastHeartbeat, LeaseExpiresAt: l.LeaseExpiresAt}, nil
+	}
+}
+
+// StatusRequest changes an instance's status.
+type StatusRequest struct {
+	InstanceKey
+	Status string
+}
+
+func makeSetStatus(s service.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(StatusRequest)
+		inst, err := s.SetStatus(ctx, req.Service, req.ID, registry.Status(req.Status))
+		if err != nil {
+			return nil, err
+		}
+		return InstanceResponse{Service: inst.Service, Instance: FromInstance(inst)}, nil
+	}
+}
+
+// NoContent is an empty 204 answer.
+type NoContent struct{}
+
+// StatusCode is 204.
+func (NoContent) StatusCode() int { return http.StatusNoContent }
+
+func makeDeregister(s service.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(InstanceKey)
+		if err := s.Deregister(ctx, req.Service, req.ID); err != nil {
+			return nil, err
+		}
+		return NoContent{}, nil
+	}
+}
+
+// ServiceRequest reads one service, optionally blocking.
+type ServiceRequest struct {
+	Service string
+	Query   service.Query
+}
+
+// ServiceResponse is one service's instances at an index.
+type ServiceResponse struct {
+	Service   string     `json:"service"`
+	Index     uint64     `json:"index"`
+	Instances []Instance `json:"instances"`
+}
+
+// Headers sends the index as X-Registry-Index too.
+func (r ServiceResponse) Headers() http.Header {
+	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.Index, 10)}}
+}
+
+// FromServiceView converts a domain view for the wire.
+func FromServiceView(v registry.ServiceView) ServiceResponse {
+	out := ServiceResponse{Service: v.Name, Index: v.Index, Instances: make([]Instance, len(v.Instances))}
+	for i, inst := range v.Instances {
+		out.Instances[i] = FromInstance(inst)
+	}
+	return out
+}
+
+func makeService(s service.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(ServiceRequest)
+		v, err := s.Service(ctx, req.Service, req.Query)
+		if err != nil {
+			return nil, err
+		}
+		return FromServiceView(v), nil
+	}
+}
+
+// RegistryRequest reads every service, optionally blocking.
+type RegistryRequest struct {
+	Query service.Query
+}
+
+// RegistryResponse is every service at an index.
+type RegistryResponse struct {
+	Index     uint64            `json:"index"`
+	StartedAt time.Time         `json:"startedAt"`
+	Services  []ServiceResponse `json:"services"`
+}
+
+// Headers sends the index as X-Registry-Index too.
+func (r RegistryResponse) Headers() http.Header {
+	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.Index, 10)}}
+}
+
+func makeRegistry(s service.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(RegistryRequest)
+		v, err := s.Registry(ctx, req.Query)
+		if err != nil {
+			return nil, err
+		}
+		out := RegistryResponse{Index: v.Index, StartedAt: v.StartedAt, Services: make([]ServiceResponse, len(v.Services))}
+		for i, sv := range v.Services {
+			out.Services[i] = FromServiceView(sv)
+		}
+		return out, nil
+	}
+}

@@ -1,0 +1,204 @@
+// Package registry is the discovery domain: instances of services holding
+// leases, their statuses, the registry index that moves on every change a
+// reader can see, eviction of lapsed leases, and a way to wait for a change.
+// It keeps everything in memory; time is passed in by the caller.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/medisync/medisync/shared/problem"
+)
+
+// Status is an instance's health as the instance itself reports it.
+type Status string
+
+// Statuses an instance can have; only UP instances receive traffic.
+const (
+	Up           Status = "UP"
+	Down         Status = "DOWN"
+	OutOfService Status = "OUT_OF_SERVICE"
+)
+
+// ParseStatus accepts the three statuses, exactly as spelled.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case Up, Down, OutOfService:
+		return st, true
+	}
+	return "", false
+}
+
+// ErrNotFound is returned for an instance the registry does not hold.
+var ErrNotFound = errors.New("instance is not registered")
+
+// Limits bound what one registration may hold.
+type Limits struct {
+	DefaultTTL time.Duration
+	MinTTL     time.Duration
+	MaxTTL     time.Duration
+	// MaxMetadataKeys, MaxMetadataKeyLen, MaxMetadataValueLen and
+	// MaxMetadataBytes (keys and values together) bound metadata.
+	MaxMetadataKeys     int
+	MaxMetadataKeyLen   int
+	MaxMetadataValueLen int
+	MaxMetadataBytes    int
+}
+
+// DefaultLimits are the limits a server starts with.
+func DefaultLimits() Limits {
+	return Limits{
+		DefaultTTL:          30 * time.Second,
+		MinTTL:              5 * time.Second,
+		MaxTTL:              300 * time.Second,
+		MaxMetadataKeys:     32,
+		MaxMetadataKeyLen:   64,
+		MaxMetadataValueLen: 512,
+		MaxMetadataBytes:    4096,
+	}
+}
+
+// Validate checks that the limits make sense together.
+func (l Limits) Validate() error {
+	switch {
+	case l.MinTTL < time.Second:
+		return fmt.Errorf("minimum TTL %s: must be at least 1s", l.MinTTL)
+	case l.MaxTTL < l.MinTTL:
+		return fmt.Errorf("maximum TTL %s is below the minimum %s", l.MaxTTL, l.MinTTL)
+	case l.DefaultTTL < l.MinTTL || l.DefaultTTL > l.MaxTTL:
+		return fmt.Errorf("default TTL %s is outside %s..%s", l.DefaultTTL, l.MinTTL, l.MaxTTL)
+	case l.MaxMetadataKeys < 0 || l.MaxMetadataKeyLen < 1 || l.MaxMetadataValueLen < 0 || l.MaxMetadataBytes < 0:
+		return errors.New("metadata limits must not be negative")
+	}
+	return nil
+}
+
+// Registration is what an instance asks to be registered as.
+type Registration struct {
+	Service string
+	ID      string
+	Address string
+	Port    int
+	// TTLSeconds is the lease; 0 asks for the default.
+	TTLSeconds int
+	// Status "" means UP.
+	Status   Status
+	Metadata map[string]string
+}
+
+var (
+	serviceName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	instanceID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	hostLabel    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	metadataKey  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
+	serviceRules = "1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit"
+	idRules      = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+)
+
+// ValidService reports whether name is a valid service name: a lowercase DNS
+// label, so that it can stand as a host name (http://auth/).
+func ValidService(name string) bool { return serviceName.MatchString(name) }
+
+// ValidInstanceID reports whether id is a valid instance ID.
+func ValidInstanceID(id string) bool { return instanceID.MatchString(id) }
+
+// CheckKey validates a service name and an instance ID as path parts.
+func CheckKey(service, id string) error {
+	var fe problem.FieldErrors
+	checkKey(&fe, service, id)
+	return fe.Err()
+}
+
+// CheckService validates a service name.
+func CheckService(service string) error {
+	if !ValidService(service) {
+		return problem.FieldErrors{{Field: "service", Message: "must be " + serviceRules}}
+	}
+	return nil
+}
+
+func checkKey(fe *problem.FieldErrors, service, id string) {
+	if !ValidService(service) {
+		fe.Add("service", "must be "+serviceRules)
+	}
+	if !ValidInstanceID(id) {
+		fe.Add("instanceId", "must be "+idRules)
+	}
+}
+
+// ValidAddress reports whether a is an IP address or a host name (no port,
+// no scheme).
+func ValidAddress(a string) bool {
+	if a == "" || len(a) > 253 {
+		return false
+	}
+	if ip := net.ParseIP(a); ip != nil {
+		return true
+	}
+	labels := strings.Split(strings.TrimSuffix(a, "."), ".")
+	for _, l := range labels {
+		if !hostLabel.MatchString(l) {
+			return false
+		}
+	}
+	// A name made of digits and dots only is a malformed IPv4 address.
+	return strings.Trim(a, "0123456789.") != ""
+}
+
+// Validate checks a registration against the limits and returns its lease.
+func (r Registration) Validate(l Limits) (time.Duration, error) {
+	var fe problem.FieldErrors
+	checkKey(&fe, r.Service, r.ID)
+	if r.Address == "" {
+		fe.Add("address", "is required")
+	} else if !ValidAddress(r.Address) {
+		fe.Add("address", "must be an IP address or a host name, without scheme or port")
+	}
+	if r.Port < 1 || r.Port > 65535 {
+		fe.Add("port", "must be between 1 and 65535")
+	}
+	ttl := l.DefaultTTL
+	if r.TTLSeconds != 0 {
+		ttl = time.Duration(r.TTLSeconds) * time.Second
+		if r.TTLSeconds < 0 || ttl < l.MinTTL || ttl > l.MaxTTL {
+			fe.Add("ttlSeconds", fmt.Sprintf("must be between %d and %d (or omitted for %d)",
+				int(l.MinTTL/time.Second), int(l.MaxTTL/time.Second), int(l.DefaultTTL/time.Second)))
+		}
+	}
+	if r.Status != "" {
+		if _, ok := ParseStatus(string(r.Status)); !ok {
+			fe.Add("status", "must be UP, DOWN or OUT_OF_SERVICE")
+		}
+	}
+	checkMetadata(&fe, r.Metadata, l)
+	return ttl, fe.Err()
+}
+
+func checkMetadata(fe *problem.FieldErrors, md map[string]string, l Limits) {
+	if len(md) > l.MaxMetadataKeys {
+		fe.Add("metadata", fmt.Sprintf("must have at most %d keys", l.MaxMetadataKeys))
+		return
+	}
+	total := 0
+	for k, v := range md {
+		total += len(k) + len(v)
+		switch {
+		case len(k) > l.MaxMetadataKeyLen || !metadataKey.MatchString(k):
+			fe.Add("metadata", fmt.Sprintf("key %.64q must be 1 to %d letters, digits, '.', '_', '/' or '-'", k, l.MaxMetadataKeyLen))
+		case len(v) > l.MaxMetadataValueLen:
+			fe.Add("metadata."+k, fmt.Sprintf("must be at most %d bytes", l.MaxMetadataValueLen))
+		}
+	}
+	if total > l.MaxMetadataBytes {
+		fe.Add("metadata", fmt.Sprintf("keys and values must total at most %d bytes", l.MaxMetadataBytes))
+	}
+}
+
+func fieldError(field, message string) error {
+	return problem.FieldErrors{{Field: field, Message: message}}
+}

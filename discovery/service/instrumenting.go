@@ -1,0 +1,156 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	kitmetrics "github.com/go-kit/kit/metrics"
+	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/shared/metrics"
+)
+
+// Metrics are the discovery server's own collectors.
+type Metrics struct {
+	Method          metrics.Method
+	Registrations   kitmetrics.Counter // label: outcome (created|replaced)
+	Heartbeats      kitmetrics.Counter // label: outcome (renewed|unknown)
+	Deregistrations kitmetrics.Counter
+	StatusChanges   kitmetrics.Counter // label: status
+	Evictions       kitmetrics.Counter // label: service
+}
+
+// NewMetrics registers the discovery collectors with reg, including the
+// gauges read from the registry at scrape time: instances by service and
+// status, and the registry index.
+func NewMetrics(reg prometheus.Registerer, r *registry.Registry) *Metrics {
+	counter := func(name, help string, labels ...string) kitmetrics.Counter {
+		cv := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "discovery", Name: name, Help: help,
+		}, labels)
+		reg.MustRegister(cv)
+		return kitprometheus.NewCounter(cv)
+	}
+	m := &Metrics{
+		Method:          metrics.NewMethod(reg, "discovery"),
+		Registrations:   counter("registrations_total", "Registrations by outcome (created or replaced; unchanged repeats count as heartbeats).", "outcome"),
+		Heartbeats:      counter("heartbeats_total", "Heartbeats by outcome (renewed, or unknown instance).", "outcome"),
+		Deregistrations: counter("deregistrations_total", "Instances deregistered by their owner."),
+		StatusChanges:   counter("status_changes_total", "Status change requests by requested status.", "status"),
+		Evictions:       counter("evictions_total", "Instances evicted because their lease lapsed, by service.", "service"),
+	}
+	reg.MustRegister(&registryCollector{r: r})
+	return m
+}
+
+var (
+	instancesDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_instances",
+		"Registered instances by service and status.", []string{"service", "status"}, nil)
+	indexDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_registry_index",
+		"The registry index, which moves on every visible change.", nil, nil)
+)
+
+// registryCollector reads the registry when scraped, so the gauges can never
+// drift from what the registry holds.
+type registryCollector struct{ r *registry.Registry }
+
+func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- instancesDesc
+	ch <- indexDesc
+}
+
+func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, sc := range c.r.Counts() {
+		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(sc.Count), sc.Service, string(sc.Status))
+	}
+	ch <- prometheus.MustNewConstMetric(indexDesc, prometheus.GaugeValue, float64(c.r.Index()))
+}
+
+// InstrumentingMiddleware counts and times every method, and counts
+// registrations, heartbeats, deregistrations, status changes and evictions.
+func InstrumentingMiddleware(m *Metrics) func(Service) Service {
+	return func(next Service) Service { return &instrumentingService{next: next, m: m} }
+}
+
+type instrumentingService struct {
+	next Service
+	m    *Metrics
+}
+
+func (s *instrumentingService) observe(method string, begin time.Time, err error) {
+	success := strconv.FormatBool(err == nil)
+	s.m.Method.Count.With("method", method, "success", success).Add(1)
+	s.m.Method.Latency.With("method", method, "success", success).Observe(time.Since(begin).Seconds())
+}
+
+func (s *instrumentingService) Register(ctx context.Context, r registry.Registration) (inst registry.Instance, created bool, err error) {
+	defer func(begin time.Time) {
+		s.observe("Register", begin, err)
+		if err == nil {
+			outcome := "replaced"
+			if created {
+				outcome = "created"
+			}
+			s.m.Registrations.With("outcome", outcome).Add(1)
+		}
+	}(time.Now())
+	return s.next.Register(ctx, r)
+}
+
+func (s *instrumentingService) Heartbeat(ctx context.Context, service, id string) (l registry.Lease, err error) {
+	defer func(begin time.Time) {
+		s.observe("Heartbeat", begin, err)
+		switch {
+		case err == nil:
+			s.m.Heartbeats.With("outcome", "renewed").Add(1)
+		case errors.Is(err, registry.ErrNotFound):
+			s.m.Heartbeats.With("outcome", "unknown").Add(1)
+		}
+	}(time.Now())
+	return s.next.Heartbeat(ctx, service, id)
+}
+
+func (s *instrumentingService) SetStatus(ctx context.Context, service, id string, status registry.Status) (inst registry.Instance, err error) {
+	defer func(begin time.Time) {
+		s.observe("SetStatus", begin, err)
+		if err == nil {
+			s.m.StatusChanges.With("status", string(status)).Add(1)
+		}
+	}(time.Now())
+	return s.next.SetStatus(ctx, service, id, status)
+}
+
+func (s *instrumentingService) Deregister(ctx context.Context, service, id string) (err error) {
+	defer func(begin time.Time) {
+		s.observe("Deregister", begin, err)
+		if err == nil {
+			s.m.Deregistrations.Add(1)
+		}
+	}(time.Now())
+	return s.next.Deregister(ctx, service, id)
+}
+
+func (s *instrumentingService) Service(ctx context.Context, name string, q Query) (v registry.ServiceView, err error) {
+	// Blocking queries are timed too; their latency is mostly the wait.
+	defer func(begin time.Time) { s.observe("Service", begin, err) }(time.Now())
+	return s.next.Service(ctx, name, q)
+}
+
+func (s *instrumentingService) Registry(ctx context.Context, q Query) (v registry.View, err error) {
+	defer func(begin time.Time) { s.observe("Registry", begin, err) }(time.Now())
+	return s.next.Registry(ctx, q)
+}
+
+func (s *instrumentingService) Evict(ctx context.Context) (out []registry.Instance, err error) {
+	defer func(begin time.Time) {
+		s.observe("Evict", begin, err)
+		for _, i := range out {
+			s.m.Evictions.With("service", i.Service).Add(1)
+		}
+	}(time.Now())
+	return s.next.Evict(ctx)
+}

@@ -1,0 +1,255 @@
+// Package transport serves the discovery API over HTTP: the registry routes
+// of DESIGN.md, the write token, the OpenAPI document and the dashboard.
+package transport
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	httptransport "github.com/go-kit/kit/transport/http"
+	"github.com/gorilla/mux"
+
+	"github.com/medisync/medisync/discovery/endpoint"
+	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/service"
+	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/problem"
+)
+
+// DefaultMaxBodyBytes bounds a registration body; metadata is small.
+const DefaultMaxBodyBytes = 16 << 10
+
+// Route templates, also the names under which metrics and logs group.
+const (
+	RouteRegistry  = "/api/v1/registry"
+	RouteService   = "/api/v1/registry/{service}"
+	RouteInstance  = "/api/v1/registry/{service}/{instanceId}"
+	RouteHeartbeat = "/api/v1/registry/{service}/{instanceId}/heartbeat"
+	RouteStatus    = "/api/v1/registry/{service}/{instanceId}/status"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Options configure the handler.
+type Options struct {
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every write. Reads stay open.
+	Token string
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Dashboard shows what the dashboard page needs beyond the registry.
+	Dashboard DashboardInfo
+}
+
+// errorRules maps domain errors to statuses; validation errors are
+// problem.FieldErrors and need no rule.
+var errorRules = problem.Rules(problem.Rule{Target: registry.ErrNotFound, Status: http.StatusNotFound})
+
+// NewHandler returns the router with the registry API, /openapi.yaml and the
+// dashboard at /. The caller adds /metrics and the health routes.
+func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	opts := []httptransport.ServerOption{
+		httptransport.ServerBefore(problem.PopulateInstance),
+		httptransport.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+	}
+	enc := httptransport.EncodeJSONResponse
+	r := httpmw.NewRouter()
+
+	write := r.NewRoute().Subrouter()
+	write.Use(RequireToken(o.Token))
+	write.Methods(http.MethodPut).Path(RouteHeartbeat).Handler(
+		httptransport.NewServer(set.Heartbeat, decodeKey, enc, opts...))
+	write.Methods(http.MethodPut).Path(RouteStatus).Handler(
+		httptransport.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...))
+	write.Methods(http.MethodPut).Path(RouteInstance).Handler(
+		httptransport.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...))
+	write.Methods(http.MethodDelete).Path(RouteInstance).Handler(
+		httptransport.NewServer(set.Deregister, decodeKey, enc, opts...))
+
+	r.Methods(http.MethodGet, http.MethodHead).Path(RouteRegistry).Handler(
+		httptransport.NewServer(set.Registry, decodeRegistry, enc, opts...))
+	r.Methods(http.MethodGet, http.MethodHead).Path(RouteService).Handler(
+		httptransport.NewServer(set.Service, decodeService, enc, opts...))
+
+	r.Methods(http.MethodGet, http.MethodHead).Path("/openapi.yaml").HandlerFunc(serveOpenAPI)
+	r.Methods(http.MethodGet, http.MethodHead).Path("/").Handler(Dashboard(svc, o.Dashboard))
+	return r
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
+}
+
+// RequireToken guards writes with the shared token: a missing credential is
+// a 401, a wrong one a 403. The comparison takes the same time whatever the
+// token, so it leaks nothing; empty token means writes are open.
+func RequireToken(token string) mux.MiddlewareFunc {
+	want := sha256.Sum256([]byte(token))
+	return func(next http.Handler) http.Handler {
+		if token == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			scheme, cred, ok := strings.Cut(h, " ")
+			if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
+				p := problem.Unauthorized("registry writes need the discovery token")
+				p.Errors = []problem.FieldError{{Field: "Authorization", Message: "must be \"Bearer <discovery token>\""}}
+				problem.Write(w, r, p)
+				return
+			}
+			got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				p := problem.Forbidden("the discovery token is not valid")
+				p.Errors = []problem.FieldError{{Field: "Authorization", Message: "does not hold the discovery token"}}
+				problem.Write(w, r, p)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func key(r *http.Request) endpoint.InstanceKey {
+	v := mux.Vars(r)
+	return endpoint.InstanceKey{Service: v["service"], ID: v["instanceId"]}
+}
+
+// decodeKey reads the instance from the path; a heartbeat's or a
+// deregistration's body, if any, is ignored.
+func decodeKey(_ context.Context, r *http.Request) (any, error) {
+	k := key(r)
+	if err := registry.CheckKey(k.Service, k.ID); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+type registerBody struct {
+	Address    string            `json:"address"`
+	Port       int               `json:"port"`
+	TTLSeconds int               `json:"ttlSeconds"`
+	Status     string            `json:"status"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+func decodeRegister(max int64) httptransport.DecodeRequestFunc {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		k := key(r)
+		if err := registry.CheckKey(k.Service, k.ID); err != nil {
+			return nil, err
+		}
+		var b registerBody
+		if err := httpjson.Decode(r, &b, max); err != nil {
+			return nil, err
+		}
+		return endpoint.RegisterRequest{
+			InstanceKey: k, Address: b.Address, Port: b.Port, TTLSeconds: b.TTLSeconds,
+			Status: b.Status, Metadata: b.Metadata,
+		}, nil
+	}
+}
+
+func decodeStatus(max int64) httptransport.DecodeRequestFunc {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		k := key(r)
+		if err := registry.CheckKey(k.Service, k.ID); err != nil {
+			return nil, err
+		}
+		var b struct {
+			Status string `json:"status"`
+		}
+		if err := httpjson.Decode(r, &b, max); err != nil {
+			return nil, err
+		}
+		if _, ok := registry.ParseStatus(b.Status); !ok {
+			return nil, problem.FieldErrors{{Field: "status", Message: "must be UP, DOWN or OUT_OF_SERVICE"}}
+		}
+		return endpoint.StatusRequest{InstanceKey: k, Status: b.Status}, nil
+	}
+}
+
+func decodeService(_ context.Context, r *http.Request) (any, error) {
+	name := mux.Vars(r)["service"]
+	if err := registry.CheckService(name); err != nil {
+		return nil, err
+	}
+	q, err := parseQuery(r)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.ServiceRequest{Service: name, Query: q}, nil
+}
+
+func decodeRegistry(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.RegistryRequest{Query: q}, nil
+}
+
+// parseQuery reads index and wait. A query blocks only when it names an
+// index; the wait then defaults to 30 s and is cut to 5 min. A wait is a Go
+// duration ("30s", "2m") or whole seconds ("30").
+func parseQuery(r *http.Request) (service.Query, error) {
+	var q service.Query
+	var fe problem.FieldErrors
+	vals := r.URL.Query()
+	idx, hasIndex := vals["index"]
+	if hasIndex {
+		n, err := strconv.ParseUint(idx[0], 10, 64)
+		if err != nil {
+			fe.Add("index", "must be a non-negative integer")
+		}
+		q.Index = n
+	}
+	wait := service.DefaultWait
+	if ws, ok := vals["wait"]; ok {
+		d, err := parseWait(ws[0])
+		if err != nil {
+			fe.Add("wait", "must be a duration such as 30s or 2m, or whole seconds, and not negative")
+		}
+		wait = min(d, service.MaxWait)
+	}
+	if err := fe.Err(); err != nil {
+		return q, err
+	}
+	if hasIndex {
+		q.Wait = wait
+	}
+	return q, nil
+}
+
+func parseWait(s string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > int64(service.MaxWait/time.Second) {
+			if n < 0 {
+				return 0, strconv.ErrRange
+			}
+			return service.MaxWait, nil
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 {
+		return 0, strconv.ErrRange
+	}
+	return d, nil
+}
