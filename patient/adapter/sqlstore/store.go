@@ -1,0 +1,199 @@
+// Package sqlstore keeps patients, their history with every revision, and
+// the audit trail in SQLite or MySQL/MariaDB through database/sql, with the
+// schema in embedded goose migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations returns the schema migrations, a folder per dialect.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded folder is fixed at build time
+	}
+	return sub
+}
+
+// Store is the repository of patients, history and audit events.
+type Store struct {
+	db    *sqldb.DB
+	stmts sync.Map // query text -> *sql.Stmt
+}
+
+// New returns a Store on a migrated database.
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// Close releases the prepared statements (not the database).
+func (s *Store) Close() error {
+	var errs []error
+	s.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		s.stmts.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// stmt returns a prepared statement for query, preparing it once. Queries
+// come from fixed templates, so the cache stays small; preparing saves the
+// MySQL driver a prepare and a close round trip on every call.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func parseDate(s string) (patient.Date, error) {
+	if s == "" {
+		return patient.Date{}, nil
+	}
+	return patient.ParseDate(s)
+}
+
+// --- audit -----------------------------------------------------------------
+
+const auditCols = "id, occurred_at, user_id, role, action, resource, patient_id, resource_id, outcome, request_id"
+
+// maxAuditRows bounds one multi-row INSERT.
+const maxAuditRows = 256
+
+// AppendAudit stores events with multi-row INSERTs outside any transaction.
+func (s *Store) AppendAudit(ctx context.Context, evs ...patient.AuditEvent) error {
+	for len(evs) > 0 {
+		n := min(len(evs), maxAuditRows)
+		if _, err := s.exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+func auditInsert(n int) string {
+	row := "(" + placeholders(10) + ")"
+	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+func auditArgs(evs []patient.AuditEvent) []any {
+	args := make([]any, 0, 10*len(evs))
+	for _, e := range evs {
+		args = append(args, e.ID, e.OccurredAt.UTC(), e.UserID, e.Role, string(e.Action), e.Resource,
+			e.PatientID, e.ResourceID, string(e.Outcome), e.RequestID)
+	}
+	return args
+}
+
+func appendAuditTx(ctx context.Context, tx *sql.Tx, ev patient.AuditEvent) error {
+	if _, err := tx.ExecContext(ctx, auditInsert(1), auditArgs([]patient.AuditEvent{ev})...); err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// ListAudit returns a patient's audit events, newest first.
+func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (patient.Page[patient.AuditEvent], error) {
+	limit := clampLimit(q.Limit)
+	args := []any{q.PatientID}
+	where := "patient_id = ?"
+	if q.Cursor != "" {
+		var after []string
+		if err := decodeCursor(q.Cursor, &after); err != nil || len(after) != 1 {
+			return patient.Page[patient.AuditEvent]{}, patient.ErrInvalidCursor
+		}
+		where += " AND id < ?"
+		args = append(args, after[0])
+	}
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit_events WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return patient.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var page patient.Page[patient.AuditEvent]
+	page.Items = []patient.AuditEvent{}
+	for rows.Next() {
+		var e patient.AuditEvent
+		var action, outcome string
+		if err := rows.Scan(&e.ID, &e.OccurredAt, &e.UserID, &e.Role, &action, &e.Resource, &e.PatientID,
+			&e.ResourceID, &outcome, &e.RequestID); err != nil {
+			return patient.Page[patient.AuditEvent]{}, fmt.Errorf("scan audit event: %w", err)
+		}
+		e.Action, e.Outcome, e.OccurredAt = patient.Action(action), patient.Outcome(outcome), e.OccurredAt.UTC()
+		page.Items = append(page.Items, e)
+	}
+	if err := rows.Err(); err != nil {
+		return patient.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = encodeCursor([]string{page.Items[limit-1].ID})
+	}
+	return page, nil
+}
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return patient.DefaultLimit
+	}
+	return min(n, patient.MaxLimit)
+}
