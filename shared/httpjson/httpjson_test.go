@@ -1,0 +1,261 @@
+package httpjson_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/problem"
+)
+
+type address struct {
+	City string `json:"city"`
+	Zip  string `json:"zip"`
+}
+
+type contact struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
+type patientIn struct {
+	Name     string    `json:"name"`
+	Age      int       `json:"age"`
+	Active   bool      `json:"active"`
+	Address  address   `json:"address"`
+	Contacts []contact `json:"contacts"`
+	Weight   *float64  `json:"weight"`
+}
+
+// status is a field type with its own validation, the way domain value
+// objects decode themselves.
+type status string
+
+func (s *status) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v != "OPEN" && v != "CLOSED" {
+		return problem.FieldErrors{{Field: "status", Message: "must be OPEN or CLOSED"}}
+	}
+	*s = status(v)
+	return nil
+}
+
+func request(body string, contentType string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/patients", strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+// problemOf asserts err is a *problem.Problem and returns it.
+func problemOf(t *testing.T, err error) *problem.Problem {
+	t.Helper()
+	require.Error(t, err)
+	var p *problem.Problem
+	require.True(t, errors.As(err, &p), "want a *problem.Problem, got %T: %v", err, err)
+	return p
+}
+
+func TestDecodeValid(t *testing.T) {
+	var in patientIn
+	err := httpjson.Decode(request(`{"name":"Ada","age":36,"active":true,"address":{"city":"Paris"},"contacts":[{"kind":"email","value":"a@b.c"}],"weight":61.5}`+"\n", "application/json; charset=utf-8"), &in, 0)
+
+	require.NoError(t, err)
+	assert.Equal(t, "Ada", in.Name)
+	assert.Equal(t, 36, in.Age)
+	assert.True(t, in.Active)
+	assert.Equal(t, "Paris", in.Address.City)
+	assert.Equal(t, []contact{{Kind: "email", Value: "a@b.c"}}, in.Contacts)
+	require.NotNil(t, in.Weight)
+	assert.InDelta(t, 61.5, *in.Weight, math.SmallestNonzeroFloat64)
+}
+
+func TestDecodeAcceptsJSONContentTypes(t *testing.T) {
+	for _, ct := range []string{"", "application/json", "Application/JSON", "application/merge-patch+json"} {
+		var in patientIn
+		assert.NoError(t, httpjson.Decode(request(`{"name":"Ada"}`, ct), &in, 0), ct)
+	}
+}
+
+func TestDecodeUnknownFieldIsNamed(t *testing.T) {
+	var in patientIn
+	p := problemOf(t, httpjson.Decode(request(`{"name":"Ada","isAdmin":true}`, "application/json"), &in, 0))
+
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Equal(t, []problem.FieldError{{Field: "isAdmin", Message: "unknown field"}}, p.Errors)
+}
+
+func TestDecodeUnknownNestedFieldIsNamed(t *testing.T) {
+	var in patientIn
+	p := problemOf(t, httpjson.Decode(request(`{"address":{"city":"Paris","planet":"Earth"}}`, "application/json"), &in, 0))
+
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	require.Len(t, p.Errors, 1)
+	assert.Contains(t, p.Errors[0].Field, "planet")
+}
+
+func TestDecodeWrongTypeNamesTheField(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  string
+		field string
+		msg   string
+	}{
+		{"string for int", `{"age":"old"}`, "age", "must be an integer, not string"},
+		{"number for string", `{"name":42}`, "name", "must be a string, not number"},
+		{"fraction for int", `{"age":36.5}`, "age", "must be an integer, not number 36.5"},
+		{"string for bool", `{"active":"yes"}`, "active", "must be a boolean, not string"},
+		{"object for array", `{"contacts":{}}`, "contacts", "must be an array, not object"},
+		{"array for object", `{"address":[]}`, "address", "must be an object, not array"},
+		{"string for pointer to number", `{"weight":"heavy"}`, "weight", "must be a number, not string"},
+		{"nested field", `{"address":{"zip":75001}}`, "address.zip", "must be a string, not number"},
+		{"field inside an array", `{"contacts":[{"kind":1}]}`, "contacts.kind", "must be a string, not number"},
+		{"array for the body", `[1,2]`, "body", "must be an object, not array"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var in patientIn
+			p := problemOf(t, httpjson.Decode(request(tc.body, "application/json"), &in, 0))
+			assert.Equal(t, http.StatusBadRequest, p.Status)
+			assert.Equal(t, []problem.FieldError{{Field: tc.field, Message: tc.msg}}, p.Errors)
+		})
+	}
+}
+
+func TestDecodeFieldErrorsFromUnmarshaler(t *testing.T) {
+	var in struct {
+		Status status `json:"status"`
+	}
+	p := problemOf(t, httpjson.Decode(request(`{"status":"LOST"}`, "application/json"), &in, 0))
+
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Equal(t, []problem.FieldError{{Field: "status", Message: "must be OPEN or CLOSED"}}, p.Errors)
+}
+
+func TestDecodeBadBodiesAre400(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   io.Reader
+		detail string
+	}{
+		{"malformed", strings.NewReader(`{"name":"Ada",}`), "malformed JSON at byte"},
+		{"cut short", strings.NewReader(`{"name":"Ada"`), "malformed JSON: the body ends early"},
+		{"trailing object", strings.NewReader(`{"name":"Ada"}{"name":"Bob"}`), "single JSON object"},
+		{"trailing garbage", strings.NewReader(`{"name":"Ada"} x`), "single JSON object"},
+		{"empty reader", strings.NewReader(""), "the request body is empty"},
+		{"blank", strings.NewReader("  \n"), "the request body is empty"},
+		{"no body", nil, "the request body is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", tc.body)
+			if tc.body != nil {
+				// Hide the reader's type so the request looks streamed.
+				r.Body = io.NopCloser(tc.body)
+			}
+			var in patientIn
+			p := problemOf(t, httpjson.Decode(r, &in, 0))
+			assert.Equal(t, http.StatusBadRequest, p.Status)
+			assert.Contains(t, p.Detail, tc.detail)
+		})
+	}
+}
+
+func TestDecodeNilBody(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Body = nil
+	var in patientIn
+	assert.Equal(t, http.StatusBadRequest, problemOf(t, httpjson.Decode(r, &in, 0)).Status)
+}
+
+func TestDecodeOversizeIs413(t *testing.T) {
+	body := `{"name":"` + strings.Repeat("a", 100) + `"}`
+	var in patientIn
+	p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 50))
+
+	assert.Equal(t, http.StatusRequestEntityTooLarge, p.Status)
+	assert.Contains(t, p.Detail, "50 bytes")
+}
+
+func TestDecodeOversizeTrailingDataIs413(t *testing.T) {
+	body := `{"name":"Ada"}` + strings.Repeat(" ", 100) + `{}`
+	var in patientIn
+	p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 50))
+
+	assert.Equal(t, http.StatusRequestEntityTooLarge, p.Status)
+}
+
+func TestDecodeAtLimitIsAccepted(t *testing.T) {
+	body := `{"name":"Ada"}`
+	var in patientIn
+	require.NoError(t, httpjson.Decode(request(body, "application/json"), &in, int64(len(body))))
+	assert.Equal(t, "Ada", in.Name)
+}
+
+func TestDecodeDefaultLimit(t *testing.T) {
+	body := `{"name":"` + strings.Repeat("a", httpjson.DefaultMaxBytes) + `"}`
+	var in patientIn
+	p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
+
+	assert.Equal(t, http.StatusRequestEntityTooLarge, p.Status)
+}
+
+func TestDecodeWrongContentTypeIs415(t *testing.T) {
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		var in patientIn
+		p := problemOf(t, httpjson.Decode(request(`{"name":"Ada"}`, ct), &in, 0))
+		assert.Equal(t, http.StatusUnsupportedMediaType, p.Status, ct)
+		assert.Empty(t, in.Name, "nothing is decoded from a refused body")
+	}
+}
+
+func TestDecodeProblemIsWrittenAs4xx(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in patientIn
+		if err := httpjson.Decode(r, &in, 0); err != nil {
+			problem.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request(`{"age":"x"}`, "application/json"))
+
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
+	assert.Contains(t, rec.Body.String(), `"field":"age"`)
+}
+
+func TestWrite(t *testing.T) {
+	rec := httptest.NewRecorder()
+
+	require.NoError(t, httpjson.Write(rec, http.StatusCreated, map[string]any{"id": "1", "firstName": "Ada"}))
+
+	assert.Equal(t, http.StatusCreated, rec.Code)
+	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	assert.JSONEq(t, `{"id":"1","firstName":"Ada"}`, rec.Body.String())
+}
+
+func TestWriteUnencodableSendsNothing(t *testing.T) {
+	rec := httptest.NewRecorder()
+
+	err := httpjson.Write(rec, http.StatusOK, map[string]any{"bad": make(chan int)})
+
+	require.Error(t, err)
+	assert.False(t, rec.Flushed)
+	assert.Empty(t, rec.Body.String())
+	assert.Empty(t, rec.Header().Get("Content-Type"), "the caller can still write a problem")
+}
