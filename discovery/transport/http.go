@@ -63,27 +63,28 @@ func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
 		httptransport.ServerBefore(problem.PopulateInstance),
 		httptransport.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
 	}
+	// Paths are matched before methods: gorilla/mux 1.8.1 forgets a method
+	// mismatch when a later route matches the method, answering 404 for 405.
 	enc := httptransport.EncodeJSONResponse
 	r := httpmw.NewRouter()
 
-	write := r.NewRoute().Subrouter()
-	write.Use(RequireToken(o.Token))
-	write.Methods(http.MethodPut).Path(RouteHeartbeat).Handler(
-		httptransport.NewServer(set.Heartbeat, decodeKey, enc, opts...))
-	write.Methods(http.MethodPut).Path(RouteStatus).Handler(
-		httptransport.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...))
-	write.Methods(http.MethodPut).Path(RouteInstance).Handler(
-		httptransport.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...))
-	write.Methods(http.MethodDelete).Path(RouteInstance).Handler(
-		httptransport.NewServer(set.Deregister, decodeKey, enc, opts...))
+	guard := RequireToken(o.Token)
+	r.Path(RouteHeartbeat).Methods(http.MethodPut).Handler(guard(
+		httptransport.NewServer(set.Heartbeat, decodeKey, enc, opts...)))
+	r.Path(RouteStatus).Methods(http.MethodPut).Handler(guard(
+		httptransport.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...)))
+	r.Path(RouteInstance).Methods(http.MethodPut).Handler(guard(
+		httptransport.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...)))
+	r.Path(RouteInstance).Methods(http.MethodDelete).Handler(guard(
+		httptransport.NewServer(set.Deregister, decodeKey, enc, opts...)))
 
-	r.Methods(http.MethodGet, http.MethodHead).Path(RouteRegistry).Handler(
+	r.Path(RouteRegistry).Methods(http.MethodGet, http.MethodHead).Handler(
 		httptransport.NewServer(set.Registry, decodeRegistry, enc, opts...))
-	r.Methods(http.MethodGet, http.MethodHead).Path(RouteService).Handler(
+	r.Path(RouteService).Methods(http.MethodGet, http.MethodHead).Handler(
 		httptransport.NewServer(set.Service, decodeService, enc, opts...))
 
-	r.Methods(http.MethodGet, http.MethodHead).Path("/openapi.yaml").HandlerFunc(serveOpenAPI)
-	r.Methods(http.MethodGet, http.MethodHead).Path("/").Handler(Dashboard(svc, o.Dashboard))
+	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).HandlerFunc(serveOpenAPI)
+	r.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(Dashboard(svc, o.Dashboard))
 	return r
 }
 

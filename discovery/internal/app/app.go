@@ -74,9 +74,9 @@ func New(cfg Config) *App {
 			ReapEvery: cfg.ReapEvery, Now: cfg.Clock,
 		},
 	})
-	router.Methods(http.MethodGet).Path("/metrics").Handler(metrics.Handler(prom))
-	router.Methods(http.MethodGet, http.MethodHead).Path("/health/live").Handler(hc.Live())
-	router.Methods(http.MethodGet, http.MethodHead).Path("/health/ready").Handler(hc.Ready())
+	router.Path("/metrics").Methods(http.MethodGet).Handler(metrics.Handler(prom))
+	router.Path("/health/live").Methods(http.MethodGet, http.MethodHead).Handler(hc.Live())
+	router.Path("/health/ready").Methods(http.MethodGet, http.MethodHead).Handler(hc.Ready())
 
 	h := httpmw.Stack(router, httpmw.Options{
 		Logger:       transport.QuietHeartbeats(cfg.Logger, cfg.VerboseAccessLog),

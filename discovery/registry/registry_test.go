@@ -1,0 +1,322 @@
+package registry_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/shared/problem"
+)
+
+var t0 = time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)
+
+func reg(service, id string, port int) registry.Registration {
+	return registry.Registration{Service: service, ID: id, Address: "127.0.0.1", Port: port}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestRegisterCreatesThenRenewsThenReplaces(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	require.Equal(t, uint64(1), r.Index())
+
+	inst, created, err := r.Register(t0, reg("auth", "a1", 8081))
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, registry.Up, inst.Status, "status defaults to UP")
+	assert.Equal(t, 30*time.Second, inst.TTL, "TTL defaults to 30s")
+	assert.Equal(t, t0.Add(30*time.Second), inst.LeaseExpiresAt)
+	assert.Equal(t, uint64(2), r.Index())
+
+	// The same registration again is only a renewal: readers are not woken.
+	v, _, ch := r.Service("auth")
+	later := t0.Add(10 * time.Second)
+	inst, created, err = r.Register(later, reg("auth", "a1", 8081))
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, later.Add(30*time.Second), inst.LeaseExpiresAt)
+	assert.Equal(t, uint64(2), r.Index())
+	assert.False(t, closed(ch))
+
+	// A different port replaces the instance and is a visible change.
+	inst, created, err = r.Register(later, reg("auth", "a1", 9091))
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, 9091, inst.Port)
+	assert.Equal(t, t0, inst.RegisteredAt, "a replacement keeps the first registration time")
+	assert.Equal(t, uint64(3), r.Index())
+	assert.True(t, closed(ch))
+	v2, _, _ := r.Service("auth")
+	assert.Greater(t, v2.Index, v.Index)
+	assert.Equal(t, 1, r.Size())
+}
+
+func TestRegisterMetadataIsCopied(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	md := map[string]string{"version": "1"}
+	in := reg("auth", "a1", 8081)
+	in.Metadata = md
+	_, _, err := r.Register(t0, in)
+	require.NoError(t, err)
+	md["version"] = "2"
+	v, _, _ := r.Service("auth")
+	assert.Equal(t, "1", v.Instances[0].Metadata["version"])
+}
+
+func TestValidation(t *testing.T) {
+	limits := registry.DefaultLimits()
+	tooMany := map[string]string{}
+	for i := 0; i <= limits.MaxMetadataKeys; i++ {
+		tooMany[fmt.Sprintf("k%d", i)] = "v"
+	}
+	big := map[string]string{}
+	for i := 0; i < 10; i++ {
+		big[fmt.Sprintf("k%d", i)] = strings.Repeat("v", 500)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*registry.Registration)
+		field string
+	}{
+		{"uppercase service", func(r *registry.Registration) { r.Service = "Auth" }, "service"},
+		{"empty service", func(r *registry.Registration) { r.Service = "" }, "service"},
+		{"service with dot", func(r *registry.Registration) { r.Service = "auth.v1" }, "service"},
+		{"service too long", func(r *registry.Registration) { r.Service = strings.Repeat("a", 64) }, "service"},
+		{"service ends with dash", func(r *registry.Registration) { r.Service = "auth-" }, "service"},
+		{"id with space", func(r *registry.Registration) { r.ID = "a 1" }, "instanceId"},
+		{"id with slash", func(r *registry.Registration) { r.ID = "a/1" }, "instanceId"},
+		{"id too long", func(r *registry.Registration) { r.ID = strings.Repeat("a", 129) }, "instanceId"},
+		{"missing address", func(r *registry.Registration) { r.Address = "" }, "address"},
+		{"address with scheme", func(r *registry.Registration) { r.Address = "http://host" }, "address"},
+		{"address with port", func(r *registry.Registration) { r.Address = "host:80" }, "address"},
+		{"bad IPv4", func(r *registry.Registration) { r.Address = "999.1.1.1" }, "address"},
+		{"address with underscore", func(r *registry.Registration) { r.Address = "my_host" }, "address"},
+		{"missing port", func(r *registry.Registration) { r.Port = 0 }, "port"},
+		{"negative port", func(r *registry.Registration) { r.Port = -1 }, "port"},
+		{"port too high", func(r *registry.Registration) { r.Port = 65536 }, "port"},
+		{"TTL too short", func(r *registry.Registration) { r.TTLSeconds = 4 }, "ttlSeconds"},
+		{"TTL too long", func(r *registry.Registration) { r.TTLSeconds = 301 }, "ttlSeconds"},
+		{"negative TTL", func(r *registry.Registration) { r.TTLSeconds = -5 }, "ttlSeconds"},
+		{"unknown status", func(r *registry.Registration) { r.Status = "up" }, "status"},
+		{"too many metadata keys", func(r *registry.Registration) { r.Metadata = tooMany }, "metadata"},
+		{"bad metadata key", func(r *registry.Registration) { r.Metadata = map[string]string{"a b": "c"} }, "metadata"},
+		{"metadata value too long", func(r *registry.Registration) { r.Metadata = map[string]string{"k": strings.Repeat("v", 513)} }, "metadata.k"},
+		{"metadata too big", func(r *registry.Registration) { r.Metadata = big }, "metadata"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := registry.New(t0, limits)
+			in := reg("auth", "a1", 8081)
+			tc.edit(&in)
+			_, _, err := r.Register(t0, in)
+			var fe problem.FieldErrors
+			require.ErrorAs(t, err, &fe)
+			fields := make([]string, len(fe))
+			for i, f := range fe {
+				fields[i] = f.Field
+			}
+			assert.Contains(t, fields, tc.field)
+			assert.Equal(t, 0, r.Size())
+			assert.Equal(t, uint64(1), r.Index(), "a rejected registration changes nothing")
+		})
+	}
+}
+
+func TestValidRegistrations(t *testing.T) {
+	for _, edit := range []func(*registry.Registration){
+		func(r *registry.Registration) { r.Address = "::1" },
+		func(r *registry.Registration) { r.Address = "doctor-2.internal.example" },
+		func(r *registry.Registration) { r.Address = "localhost" },
+		func(r *registry.Registration) { r.Port = 65535; r.TTLSeconds = 5 },
+		func(r *registry.Registration) { r.TTLSeconds = 300; r.Status = registry.OutOfService },
+		func(r *registry.Registration) { r.ID = "auth-127.0.0.1:8081"; r.Service = "a" },
+		func(r *registry.Registration) { r.Metadata = map[string]string{"version": "1.2.3", "zone/rack": ""} },
+	} {
+		r := registry.New(t0, registry.DefaultLimits())
+		in := reg("auth", "a1", 8081)
+		edit(&in)
+		_, _, err := r.Register(t0, in)
+		assert.NoError(t, err, "%+v", in)
+	}
+}
+
+func TestHeartbeatRenewsWithoutMovingTheIndex(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	in := reg("auth", "a1", 8081)
+	in.TTLSeconds = 10
+	_, _, err := r.Register(t0, in)
+	require.NoError(t, err)
+	idx := r.Index()
+	_, _, svcChanged := r.Service("auth")
+	_, allChanged := r.All()
+
+	l, err := r.Heartbeat(t0.Add(7*time.Second), "auth", "a1")
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(17*time.Second), l.LeaseExpiresAt)
+	assert.Equal(t, t0.Add(7*time.Second), l.LastHeartbeat)
+	assert.Equal(t, idx, r.Index())
+	assert.False(t, closed(svcChanged), "a heartbeat must not wake readers of the service")
+	assert.False(t, closed(allChanged), "a heartbeat must not wake readers of the registry")
+
+	v, _, _ := r.Service("auth")
+	assert.Equal(t, t0.Add(7*time.Second), v.Instances[0].LastHeartbeat, "readers still see the renewed lease")
+
+	_, err = r.Heartbeat(t0, "auth", "nobody")
+	assert.ErrorIs(t, err, registry.ErrNotFound)
+	_, err = r.Heartbeat(t0, "nothing", "a1")
+	assert.ErrorIs(t, err, registry.ErrNotFound)
+}
+
+func TestSetStatus(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	_, _, err := r.Register(t0, reg("auth", "a1", 8081))
+	require.NoError(t, err)
+	before, _, _ := r.Service("auth")
+
+	inst, err := r.SetStatus(t0.Add(time.Second), "auth", "a1", registry.Down)
+	require.NoError(t, err)
+	assert.Equal(t, registry.Down, inst.Status)
+	assert.Equal(t, t0.Add(31*time.Second), inst.LeaseExpiresAt, "a status change is a sign of life")
+	idx := r.Index()
+	assert.Greater(t, idx, before.Index)
+	assert.Equal(t, registry.Up, before.Instances[0].Status, "views handed out earlier do not change")
+
+	_, err = r.SetStatus(t0, "auth", "a1", registry.Down)
+	require.NoError(t, err)
+	assert.Equal(t, idx, r.Index(), "the same status again is no change")
+
+	_, err = r.SetStatus(t0, "auth", "a1", "SLEEPY")
+	var fe problem.FieldErrors
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "status", fe[0].Field)
+
+	_, err = r.SetStatus(t0, "auth", "zz", registry.Up)
+	assert.ErrorIs(t, err, registry.ErrNotFound)
+}
+
+func TestDeregister(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	_, _, err := r.Register(t0, reg("auth", "a1", 8081))
+	require.NoError(t, err)
+	_, _, ch := r.Service("auth")
+	_, err = r.Deregister("auth", "a1")
+	require.NoError(t, err)
+	assert.True(t, closed(ch))
+	v, _, _ := r.Service("auth")
+	assert.Empty(t, v.Instances)
+	assert.Equal(t, r.Index(), v.Index, "an emptied service keeps its index moving")
+	assert.Equal(t, 0, r.Size())
+	all, _ := r.All()
+	assert.Empty(t, all.Services, "services without instances are not listed")
+
+	_, err = r.Deregister("auth", "a1")
+	assert.ErrorIs(t, err, registry.ErrNotFound)
+}
+
+func TestEvictionFollowsTheLease(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	short := reg("auth", "short", 8081)
+	short.TTLSeconds = 5
+	long := reg("auth", "long", 8082)
+	long.TTLSeconds = 60
+	other := reg("doctor", "d1", 8083)
+	other.TTLSeconds = 5
+	for _, in := range []registry.Registration{short, long, other} {
+		_, _, err := r.Register(t0, in)
+		require.NoError(t, err)
+	}
+	idx := r.Index()
+
+	// Exactly at the end of the lease the instance still holds it.
+	assert.Empty(t, r.Evict(t0.Add(5*time.Second)))
+	assert.Equal(t, idx, r.Index())
+
+	// A heartbeat in time keeps the doctor alive.
+	_, err := r.Heartbeat(t0.Add(4*time.Second), "doctor", "d1")
+	require.NoError(t, err)
+
+	_, _, authChanged := r.Service("auth")
+	_, _, doctorChanged := r.Service("doctor")
+	gone := r.Evict(t0.Add(5*time.Second + time.Nanosecond))
+	require.Len(t, gone, 1)
+	assert.Equal(t, "short", gone[0].ID)
+	assert.Equal(t, "auth", gone[0].Service)
+	assert.Equal(t, idx+1, r.Index())
+	assert.True(t, closed(authChanged))
+	assert.False(t, closed(doctorChanged), "eviction in one service does not wake readers of another")
+
+	gone = r.Evict(t0.Add(10 * time.Minute))
+	require.Len(t, gone, 2)
+	assert.Equal(t, []string{"long", "d1"}, []string{gone[0].ID, gone[1].ID}, "ordered by service, then ID")
+	assert.Equal(t, idx+2, r.Index(), "one sweep moves the index once")
+	assert.Equal(t, 0, r.Size())
+
+	// An evicted instance's heartbeat is refused, so its client registers again.
+	_, err = r.Heartbeat(t0.Add(10*time.Minute), "auth", "short")
+	assert.ErrorIs(t, err, registry.ErrNotFound)
+}
+
+func TestUnknownServiceWaitsOnAnyChange(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	v, global, ch := r.Service("auth")
+	assert.Equal(t, uint64(0), v.Index)
+	assert.Equal(t, uint64(1), global)
+	assert.NotNil(t, v.Instances)
+	_, _, err := r.Register(t0, reg("doctor", "d1", 8083))
+	require.NoError(t, err)
+	assert.True(t, closed(ch), "a reader of an unknown service looks again on any change")
+}
+
+func TestCloseWakesReaders(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	assert.False(t, closed(r.Closed()))
+	r.Close()
+	r.Close()
+	assert.True(t, closed(r.Closed()))
+}
+
+func TestCounts(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	_, _, _ = r.Register(t0, reg("auth", "a1", 1))
+	_, _, _ = r.Register(t0, reg("auth", "a2", 2))
+	_, _ = r.SetStatus(t0, "auth", "a2", registry.OutOfService)
+	counts := map[string]int{}
+	for _, c := range r.Counts() {
+		counts[c.Service+"/"+string(c.Status)] = c.Count
+	}
+	assert.Equal(t, map[string]int{"auth/UP": 1, "auth/DOWN": 0, "auth/OUT_OF_SERVICE": 1}, counts)
+	v, _, _ := r.Service("auth")
+	assert.Equal(t, map[registry.Status]int{registry.Up: 1, registry.OutOfService: 1}, v.Counts())
+}
+
+func TestLimitsValidate(t *testing.T) {
+	assert.NoError(t, registry.DefaultLimits().Validate())
+	l := registry.DefaultLimits()
+	l.MinTTL = 0
+	assert.Error(t, l.Validate())
+	l = registry.DefaultLimits()
+	l.DefaultTTL = time.Hour
+	assert.Error(t, l.Validate())
+	l = registry.DefaultLimits()
+	l.MaxTTL = time.Second
+	assert.Error(t, l.Validate())
+}
+
+func TestErrNotFoundIsASentinel(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	_, err := r.Deregister("auth", "x")
+	assert.True(t, errors.Is(err, registry.ErrNotFound))
+}
