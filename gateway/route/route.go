@@ -351,19 +351,16 @@ func (e *entry) route(method string) *Route {
 	return nil
 }
 
-// Match finds the route for a request. When the path is known but the method
-// is not, it returns nil and the Allow header value; when the path is
-// unknown it returns nil and "".
+// Match finds the route for a request and the methods its path allows (the
+// Allow header value). A known path with another method gives nil and the
+// allowed methods; an unknown path gives nil and "".
 func (t *Table) Match(method, path string) (r *Route, allow string) {
 	if path == "" || path[0] != '/' {
 		return nil, ""
 	}
 	for _, e := range t.entries {
 		if e.match(path) {
-			if r := e.route(method); r != nil {
-				return r, ""
-			}
-			return nil, e.allow
+			return e.route(method), e.allow
 		}
 	}
 	return nil, ""

@@ -42,7 +42,7 @@ func TestDefaultsRouteByPath(t *testing.T) {
 	for _, c := range cases {
 		r, allow := tb.Match(c.method, c.path)
 		require.NotNil(t, r, "%s %s", c.method, c.path)
-		assert.Empty(t, allow)
+		assert.Contains(t, allow, c.method)
 		assert.Equal(t, c.service, r.Service, c.path)
 		assert.Equal(t, c.pattern, r.Pattern, c.path)
 		assert.Equal(t, c.public, r.Public, c.path)
@@ -94,10 +94,9 @@ func TestSpecificityAndMethodSplit(t *testing.T) {
 	r, allow := tb.Match("POST", "/a/x/slots")
 	assert.Nil(t, r)
 	assert.Equal(t, "GET, PUT", allow)
-	r, allow = tb.Match("GET", "/a//slots")
+	r, _ = tb.Match("GET", "/a//slots")
 	require.NotNil(t, r, "an empty segment does not fit *")
 	assert.Equal(t, "wide", r.Service)
-	assert.Empty(t, allow)
 }
 
 func TestSpecValidation(t *testing.T) {

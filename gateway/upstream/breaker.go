@@ -63,12 +63,18 @@ func (s BreakerSettings) gobreaker(name string, onChange func(from, to gobreaker
 			return c.Requests >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(c.Requests)
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
-		// A client that went away says nothing about the instance.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded: clientFault,
 	}
 }
 
-// errBadGateway marks an upstream answer that counts as a failure of the
+// clientFault reports errors that say nothing about the instance: the client
+// went away, or its body was over the limit.
+func clientFault(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.Is(err, context.Canceled) || errors.As(err, &mbe)
+}
+
+// errUnhealthyStatus marks an upstream answer that counts as a failure of the
 // instance although a response came back.
 var errUnhealthyStatus = errors.New("upstream answered 502, 503 or 504")
 

@@ -236,7 +236,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (p *Pool) count(err error) {
 	switch {
-	case errors.Is(err, context.Canceled):
+	case clientFault(err):
 	case IsConnect(err):
 		p.errConnect.Inc()
 	case IsTimeout(err):

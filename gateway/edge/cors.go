@@ -1,0 +1,63 @@
+package edge
+
+import (
+	"strings"
+)
+
+// cors holds the allowed browser origins. Tokens travel in the
+// Authorization header, never in cookies, so credentials are not allowed.
+type cors struct {
+	any     bool
+	origins map[string]bool
+}
+
+func newCORS(origins []string) *cors {
+	c := &cors{origins: map[string]bool{}}
+	for _, o := range origins {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		switch o {
+		case "":
+		case "*":
+			c.any = true
+		default:
+			c.origins[strings.ToLower(o)] = true
+		}
+	}
+	if !c.any && len(c.origins) == 0 {
+		return nil
+	}
+	return c
+}
+
+func (c *cors) allowed(origin string) bool {
+	return c.any || c.origins[strings.ToLower(origin)]
+}
+
+func (c *cors) setOrigin(h map[string][]string, origin string) {
+	if c.any {
+		h["Access-Control-Allow-Origin"] = anyOrigin
+		return
+	}
+	h["Access-Control-Allow-Origin"] = []string{origin}
+}
+
+// decorate adds the CORS answer headers of an actual (not preflight)
+// request from an allowed origin.
+func (c *cors) decorate(h map[string][]string, origin string) {
+	if !c.allowed(origin) {
+		h["Vary"] = varyOrigin
+		return
+	}
+	c.setOrigin(h, origin)
+	h["Vary"] = varyOrigin
+	h["Access-Control-Expose-Headers"] = corsExposeHeaders
+}
+
+var (
+	anyOrigin         = []string{"*"}
+	varyOrigin        = []string{"Origin"}
+	varyPreflight     = []string{"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
+	corsAllowHeaders  = []string{"Authorization, Content-Type, Accept, Accept-Language, If-Match, If-None-Match, X-Request-ID"}
+	corsExposeHeaders = []string{"ETag, Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID"}
+	corsMaxAge        = []string{"600"}
+)

@@ -1,0 +1,421 @@
+// Package edge is the gateway's HTTP front: it matches a request to its
+// route, answers CORS preflights, verifies the access token of protected
+// routes, applies the route's rate-limit class, strips headers a client
+// could use to pass as someone else, and proxies to the service's upstream
+// pool, turning upstream faults into problem documents.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medisync/medisync/gateway/clientip"
+	"github.com/medisync/medisync/gateway/ratelimit"
+	"github.com/medisync/medisync/gateway/route"
+	"github.com/medisync/medisync/gateway/upstream"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/requestid"
+)
+
+// DefaultMaxBodyBytes bounds request bodies when Config names no limit.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config is what the gateway front needs.
+type Config struct {
+	Routes *route.Table
+	// Upstreams send requests to a service by name (upstream.Pool).
+	Upstreams map[string]http.RoundTripper
+	Verifier  authn.Verifier
+	ClientIP  *clientip.Resolver
+	// Limits holds a limiter per rate-limit class; a missing or nil one
+	// leaves the class unlimited.
+	Limits map[string]*ratelimit.Limiter
+	// CORSOrigins are the browser origins allowed to call the API; "*"
+	// allows any. None means no CORS headers at all.
+	CORSOrigins  []string
+	MaxBodyBytes int64
+	Logger       log.Logger
+	HTTPMetrics  *metrics.HTTP
+	Registerer   prometheus.Registerer
+	// Local serves the gateway's own paths (/metrics, /health/live,
+	// /health/ready) for GET and HEAD.
+	Local map[string]http.Handler
+}
+
+type routeHandler struct {
+	route   *route.Route
+	limiter *ratelimit.Limiter
+	proxy   *httputil.ReverseProxy
+}
+
+// Gateway is the front handler.
+type Gateway struct {
+	table    *route.Table
+	routes   []routeHandler
+	verifier authn.Verifier
+	clientIP *clientip.Resolver
+	general  *ratelimit.Limiter
+	cors     *cors
+	maxBody  int64
+	local    map[string]http.Handler
+	logger   log.Logger
+
+	rejected   map[string]prometheus.Counter
+	authFailed *prometheus.CounterVec
+}
+
+// New builds the gateway front and wraps it in the standard middlewares
+// (request ID, access log and metrics, panic recovery, security headers).
+func New(cfg Config) (http.Handler, error) {
+	g, err := newGateway(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return httpmw.Chain(g,
+		requestid.Middleware,
+		httpmw.Observe(g.logger, cfg.HTTPMetrics),
+		httpmw.Recover(g.logger),
+		securityHeaders,
+	), nil
+}
+
+func newGateway(cfg Config) (*Gateway, error) {
+	if cfg.Routes == nil || cfg.Verifier == nil || cfg.ClientIP == nil || cfg.Registerer == nil {
+		return nil, errors.New("edge: routes, verifier, client address resolver and metrics registerer are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.NewNopLogger()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	g := &Gateway{
+		table:    cfg.Routes,
+		verifier: cfg.Verifier,
+		clientIP: cfg.ClientIP,
+		general:  cfg.Limits[route.ClassGeneral],
+		cors:     newCORS(cfg.CORSOrigins),
+		maxBody:  cfg.MaxBodyBytes,
+		local:    cfg.Local,
+		logger:   cfg.Logger,
+		rejected: map[string]prometheus.Counter{},
+	}
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "ratelimit_rejections_total",
+		Help: "Requests refused with 429 by rate-limit class.",
+	}, []string{"class"})
+	g.authFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "auth_rejections_total",
+		Help: "Requests refused with 401 at the edge, by reason (missing, invalid).",
+	}, []string{"reason"})
+	if err := registerAll(cfg.Registerer, rejected, g.authFailed); err != nil {
+		return nil, err
+	}
+	for _, class := range []string{route.ClassStrict, route.ClassGeneral} {
+		g.rejected[class] = rejected.WithLabelValues(class)
+	}
+
+	errorLog := stdlog.New(log.NewStdlibAdapter(level.Warn(log.With(cfg.Logger, "component", "proxy"))), "", 0)
+	proxies := map[string]*httputil.ReverseProxy{}
+	var missing []string
+	for _, s := range cfg.Routes.Services() {
+		up, ok := cfg.Upstreams[s]
+		if !ok || up == nil {
+			missing = append(missing, s)
+			continue
+		}
+		proxies[s] = g.newProxy(s, up, errorLog)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("edge: no upstream for services %s", strings.Join(missing, ", "))
+	}
+	g.routes = make([]routeHandler, len(cfg.Routes.Routes))
+	for i, r := range cfg.Routes.Routes {
+		g.routes[i] = routeHandler{route: r, limiter: cfg.Limits[r.RateLimit], proxy: proxies[r.Service]}
+	}
+	return g, nil
+}
+
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("edge: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if h, ok := g.local[path]; ok {
+		httpmw.SetRoute(r.Context(), path)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
+			return
+		}
+		h.ServeHTTP(w, r)
+		return
+	}
+	if !route.CleanPath(path) {
+		problem.Write(w, r, problem.BadRequest("the path has empty, '.' or '..' segments"))
+		return
+	}
+	if g.cors != nil {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				g.preflight(w, r, origin)
+				return
+			}
+			g.cors.decorate(w.Header(), origin)
+		}
+	}
+	rt, allow := g.table.Match(r.Method, path)
+	if rt == nil {
+		if allow == "" {
+			problem.Write(w, r, problem.NotFound("no resource at this path"))
+			return
+		}
+		w.Header().Set("Allow", allow)
+		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
+		return
+	}
+	rh := &g.routes[rt.ID]
+	httpmw.SetRoute(r.Context(), rt.Pattern)
+
+	if r.ContentLength > g.maxBody {
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", g.maxBody)))
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+	}
+
+	var key ratelimit.Key
+	if !rt.Public {
+		user, ok := g.authenticate(w, r)
+		if !ok {
+			return
+		}
+		key = ratelimit.UserKey(user)
+	}
+	if rh.limiter != nil {
+		if key.User == "" {
+			key = ratelimit.AddrKey(g.clientIP.Client(r))
+		}
+		d := rh.limiter.Allow(key)
+		rh.limiter.SetHeaders(w.Header(), d)
+		if !d.Allowed {
+			g.rejected[rt.RateLimit].Inc()
+			problem.Write(w, r, problem.TooManyRequests("too many requests; slow down", ratelimit.RetryAfterSeconds(d)))
+			return
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), rt.Timeout)
+	defer cancel()
+	rh.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// authenticate verifies the bearer token and returns its subject. A
+// failure answers 401, or 429 once the client's address has spent its
+// general budget on failures, so guessing tokens is throttled too.
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	raw, ok := authn.BearerToken(r.Header.Get("Authorization"))
+	reason, detail := "missing", "a bearer token is required"
+	if ok {
+		p, err := g.verifier.Verify(r.Context(), raw)
+		if err == nil {
+			return p.UserID, true
+		}
+		reason, detail = "invalid", "the token is invalid or expired"
+	}
+	g.authFailed.WithLabelValues(reason).Inc()
+	if g.general != nil {
+		d := g.general.Allow(ratelimit.AddrKey(g.clientIP.Client(r)))
+		if !d.Allowed {
+			g.general.SetHeaders(w.Header(), d)
+			g.rejected[route.ClassGeneral].Inc()
+			problem.Write(w, r, problem.TooManyRequests("too many requests; slow down", ratelimit.RetryAfterSeconds(d)))
+			return "", false
+		}
+	}
+	problem.Write(w, r, problem.Unauthorized(detail))
+	return "", false
+}
+
+func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, origin string) {
+	if !g.cors.allowed(origin) {
+		problem.Write(w, r, problem.Forbidden("this origin is not allowed"))
+		return
+	}
+	_, allow := g.table.Match(r.Header.Get("Access-Control-Request-Method"), r.URL.Path)
+	if allow == "" {
+		problem.Write(w, r, problem.NotFound("no resource at this path"))
+		return
+	}
+	h := w.Header()
+	g.cors.setOrigin(h, origin)
+	h["Vary"] = varyPreflight
+	h.Set("Access-Control-Allow-Methods", allow)
+	h["Access-Control-Allow-Headers"] = corsAllowHeaders
+	h["Access-Control-Max-Age"] = corsMaxAge
+	w.WriteHeader(http.StatusNoContent)
+}
+
+var bufferPool = &bytePool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bytePool struct{ p sync.Pool }
+
+func (b *bytePool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bytePool) Put(x []byte) { b.p.Put(&x) }
+
+func (g *Gateway) newProxy(service string, up http.RoundTripper, errorLog *stdlog.Logger) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			out := pr.Out
+			// The pool puts the chosen instance's address here.
+			out.URL.Scheme = "http"
+			out.URL.Host = service
+			out.Host = ""
+			stripImpersonation(out.Header)
+			if xff := g.clientIP.ForwardedFor(pr.In); xff != "" {
+				out.Header["X-Forwarded-For"] = []string{xff}
+			}
+			if pr.In.TLS != nil {
+				out.Header["X-Forwarded-Proto"] = protoHTTPS
+			} else {
+				out.Header["X-Forwarded-Proto"] = protoHTTP
+			}
+		},
+		Transport:      up,
+		BufferPool:     bufferPool,
+		ModifyResponse: dropGatewayHeaders,
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       errorLog,
+	}
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+// upstreamError answers a request the upstream pool could not serve.
+func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	var p *problem.Problem
+	switch {
+	case errors.As(err, &mbe):
+		p = problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit))
+	case errors.Is(err, upstream.ErrNoInstance):
+		p = problem.New(http.StatusServiceUnavailable, "no instance of the service is available; try again shortly")
+		p.Headers = http.Header{"Retry-After": {"1"}}
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer.
+		p = problem.New(http.StatusBadGateway, "the request was canceled")
+	case upstream.IsConnect(err):
+		p = problem.New(http.StatusBadGateway, "the service could not be reached")
+	case upstream.IsTimeout(err):
+		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
+	default:
+		p = problem.New(http.StatusBadGateway, "the service failed to answer")
+	}
+	if p.Status >= 500 && !errors.Is(err, context.Canceled) {
+		_ = level.Warn(logging.FromContext(r.Context(), g.logger)).Log(
+			"msg", "upstream failed", "host", r.URL.Host, "path", r.URL.Path, "status", p.Status, "err", err)
+	}
+	problem.Write(w, r, p)
+}
+
+// impersonation lists headers only the gateway or a trusted hop may set: a
+// client sending them could pose as another user, address or URL to a
+// service that trusted them. X-Forwarded-* and Forwarded are rebuilt.
+var impersonation = map[string]bool{
+	"Forwarded":                true,
+	"X-Real-Ip":                true,
+	"X-Client-Ip":              true,
+	"True-Client-Ip":           true,
+	"X-Cluster-Client-Ip":      true,
+	"X-Original-Forwarded-For": true,
+	"X-Original-Url":           true,
+	"X-Rewrite-Url":            true,
+	"X-Original-Uri":           true,
+	"X-Http-Method-Override":   true,
+	"X-Http-Method":            true,
+	"X-Method-Override":        true,
+	"X-User":                   true,
+	"X-Userid":                 true,
+	"X-Roles":                  true,
+	"X-Role":                   true,
+	"X-Principal":              true,
+	"X-Remote-User":            true,
+	"Remote-User":              true,
+	"X-Email":                  true,
+}
+
+var impersonationPrefixes = []string{"X-User-", "X-Authenticated-", "X-Forwarded-", "X-Auth-", "X-Remote-", "X-Principal-"}
+
+func stripImpersonation(h http.Header) {
+	for k := range h {
+		if impersonation[k] {
+			delete(h, k)
+			continue
+		}
+		if len(k) < 2 || (k[0] != 'X' && k[0] != 'x') {
+			continue
+		}
+		for _, p := range impersonationPrefixes {
+			if len(k) >= len(p) && strings.EqualFold(k[:len(p)], p) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// dropGatewayHeaders removes from an upstream answer the headers the gateway
+// already set, so each is sent once with the gateway's value.
+func dropGatewayHeaders(res *http.Response) error {
+	h := res.Header
+	delete(h, "X-Request-Id")
+	for k := range securityValues {
+		delete(h, k)
+	}
+	return nil
+}
+
+// securityValues are the headers every answer carries; the slices are
+// shared and never modified, so setting them allocates nothing.
+var securityValues = map[string][]string{
+	"X-Content-Type-Options":  {"nosniff"},
+	"X-Frame-Options":         {"DENY"},
+	"Referrer-Policy":         {"no-referrer"},
+	"Content-Security-Policy": {"default-src 'none'; frame-ancestors 'none'"},
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for k, v := range securityValues {
+			h[k] = v
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,740 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/gateway/clientip"
+	"github.com/medisync/medisync/gateway/edge"
+	"github.com/medisync/medisync/gateway/ratelimit"
+	"github.com/medisync/medisync/gateway/route"
+	"github.com/medisync/medisync/gateway/upstream"
+	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/health"
+	"github.com/medisync/medisync/shared/metrics"
+)
+
+// backend is an upstream service instance that records what it receives.
+type backend struct {
+	*httptest.Server
+	name string
+	hits atomic.Int64
+
+	mu      sync.Mutex
+	last    *http.Request
+	body    string
+	handler http.HandlerFunc
+}
+
+func newBackend(t *testing.T, name string) *backend {
+	b := &backend{name: name}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.last, b.body = r.Clone(context.Background()), string(body)
+		h := b.handler
+		b.mu.Unlock()
+		if h != nil {
+			h(w, r)
+			return
+		}
+		w.Header().Set("X-Served-By", b.name)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Request-ID", r.Header.Get("X-Request-ID"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"service":"`+b.name+`","path":"`+r.URL.Path+`","query":"`+r.URL.RawQuery+`"}`)
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *backend) hostport() string { return strings.TrimPrefix(b.URL, "http://") }
+
+func (b *backend) lastRequest() *http.Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+func (b *backend) setHandler(h http.HandlerFunc) {
+	b.mu.Lock()
+	b.handler = h
+	b.mu.Unlock()
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type harness struct {
+	t        *testing.T
+	iss      *authntest.Issuer
+	handler  http.Handler
+	reg      *prometheus.Registry
+	auth     *backend
+	patients []*backend
+	doctor   *backend
+	pools    map[string]*upstream.Pool
+	upm      *upstream.Metrics
+	clock    *clock
+	health   *health.Checker
+}
+
+type options struct {
+	specs     []route.Spec
+	patients  []string // instance addresses; default: one backend
+	general   ratelimit.Policy
+	strict    ratelimit.Policy
+	trusted   []string
+	origins   []string
+	maxBody   int64
+	breaker   upstream.BreakerSettings
+	noPatient bool
+}
+
+func newHarness(t *testing.T, o options) *harness {
+	t.Helper()
+	h := &harness{
+		t:      t,
+		iss:    authntest.NewIssuer(t),
+		reg:    prometheus.NewRegistry(),
+		auth:   newBackend(t, "auth"),
+		doctor: newBackend(t, "doctor"),
+		pools:  map[string]*upstream.Pool{},
+		clock:  &clock{t: time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)},
+		health: &health.Checker{},
+	}
+	h.upm = upstream.NewMetrics(h.reg)
+	patientInstances := o.patients
+	if patientInstances == nil && !o.noPatient {
+		p := newBackend(t, "patient")
+		h.patients = append(h.patients, p)
+		patientInstances = []string{p.hostport()}
+	}
+	if o.breaker.ConsecutiveFailures == 0 {
+		o.breaker.ConsecutiveFailures = 3
+	}
+	transport := upstream.NewTransport()
+	instances := map[string][]string{
+		"auth":    {h.auth.hostport()},
+		"doctor":  {h.doctor.hostport()},
+		"patient": patientInstances,
+	}
+	ups := map[string]http.RoundTripper{}
+	for s, in := range instances {
+		p := upstream.NewPool(s, sd.FixedInstancer(in), transport, o.breaker, h.upm, log.NewNopLogger())
+		t.Cleanup(p.Close)
+		require.Eventually(t, func() bool { return p.Size() == len(in) }, 2*time.Second, time.Millisecond)
+		h.pools[s] = p
+		ups[s] = p
+	}
+	specs := o.specs
+	if specs == nil {
+		specs = route.Defaults()
+	}
+	table, err := route.New(specs)
+	require.NoError(t, err)
+	resolver, err := clientip.New(o.trusted)
+	require.NoError(t, err)
+	if o.general.Name == "" {
+		o.general = ratelimit.Policy{Name: "general", RPS: 1000, Burst: 1000}
+	}
+	if o.strict.Name == "" {
+		o.strict = ratelimit.Policy{Name: "strict", RPS: 0.1, Burst: 3}
+	}
+	h.handler, err = edge.New(edge.Config{
+		Routes:    table,
+		Upstreams: ups,
+		Verifier:  h.iss.Verifier(),
+		ClientIP:  resolver,
+		Limits: map[string]*ratelimit.Limiter{
+			route.ClassGeneral: ratelimit.New(o.general, ratelimit.WithClock(h.clock.Now)),
+			route.ClassStrict:  ratelimit.New(o.strict, ratelimit.WithClock(h.clock.Now)),
+		},
+		CORSOrigins:  o.origins,
+		MaxBodyBytes: o.maxBody,
+		HTTPMetrics:  metrics.NewHTTP(h.reg),
+		Registerer:   h.reg,
+		Local: map[string]http.Handler{
+			"/metrics":      metrics.Handler(h.reg),
+			"/health/live":  h.health.Live(),
+			"/health/ready": h.health.Ready(),
+		},
+	})
+	require.NoError(t, err)
+	return h
+}
+
+func (h *harness) token(user string) string {
+	return h.iss.Token(h.t, authntest.Claims{UserID: user})
+}
+
+type req struct {
+	method, path, body, token, remote string
+	header                            http.Header
+}
+
+func (h *harness) do(r req) *httptest.ResponseRecorder {
+	h.t.Helper()
+	if r.method == "" {
+		r.method = http.MethodGet
+	}
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	hr := httptest.NewRequest(r.method, r.path, body)
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
+	for k, vs := range r.header {
+		hr.Header[k] = vs
+	}
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, hr)
+	return rec
+}
+
+type problemDoc struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Instance  string `json:"instance"`
+	RequestID string `json:"requestId"`
+}
+
+func requireProblem(t *testing.T, rec *httptest.ResponseRecorder, status int) problemDoc {
+	t.Helper()
+	require.Equal(t, status, rec.Code, rec.Body.String())
+	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+	var p problemDoc
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+	assert.Equal(t, status, p.Status)
+	assert.NotEmpty(t, p.RequestID)
+	assert.Equal(t, rec.Header().Get("X-Request-ID"), p.RequestID)
+	return p
+}
+
+func TestRoutesByPathToServices(t *testing.T) {
+	h := newHarness(t, options{})
+	tok := h.token("u1")
+	cases := []struct{ method, path, service string }{
+		{"GET", "/api/v1/patients/0190?x=1&y=%2F", "patient"},
+		{"GET", "/api/v1/patients", "patient"},
+		{"PUT", "/api/v1/patients/1/history/2", "patient"},
+		{"GET", "/api/v1/doctors/1/slots?from=2027-03-01", "doctor"},
+		{"DELETE", "/api/v1/specializations/9", "doctor"},
+		{"GET", "/api/v1/auth/me", "auth"},
+		{"GET", "/.well-known/jwks.json", "auth"},
+	}
+	for _, c := range cases {
+		rec := h.do(req{method: c.method, path: c.path, token: tok})
+		require.Equal(t, http.StatusOK, rec.Code, c.path)
+		var got map[string]string
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		assert.Equal(t, c.service, got["service"], c.path)
+		p, q, _ := strings.Cut(c.path, "?")
+		assert.Equal(t, p, got["path"], "paths are not rewritten")
+		assert.Equal(t, q, got["query"])
+	}
+}
+
+func TestUnknownPathIs404AndWrongMethod405(t *testing.T) {
+	h := newHarness(t, options{})
+	for _, p := range []string{"/", "/api/v1/nothing", "/api/v2/patients", "/index.html"} {
+		pd := requireProblem(t, h.do(req{path: p, token: h.token("u")}), http.StatusNotFound)
+		assert.Equal(t, p, pd.Instance)
+	}
+	rec := h.do(req{method: "GET", path: "/api/v1/auth/login"})
+	requireProblem(t, rec, http.StatusMethodNotAllowed)
+	assert.Equal(t, "POST", rec.Header().Get("Allow"))
+	rec = h.do(req{method: "TRACE", path: "/api/v1/patients/1", token: h.token("u")})
+	requireProblem(t, rec, http.StatusMethodNotAllowed)
+	assert.Contains(t, rec.Header().Get("Allow"), "GET")
+	assert.Zero(t, h.auth.hits.Load()+h.patients[0].hits.Load())
+}
+
+func TestNonCanonicalPathsRefused(t *testing.T) {
+	h := newHarness(t, options{})
+	for _, p := range []string{"/api/v1/auth/login/../../patients/1", "/api/v1//patients", "/api/v1/auth/./me"} {
+		hr := httptest.NewRequest(http.MethodPost, "/", nil)
+		hr.URL.Path = p
+		rec := httptest.NewRecorder()
+		h.handler.ServeHTTP(rec, hr)
+		requireProblem(t, rec, http.StatusBadRequest)
+	}
+	assert.Zero(t, h.auth.hits.Load()+h.patients[0].hits.Load())
+}
+
+func noneToken(t *testing.T) string {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	claims, err := json.Marshal(map[string]any{
+		"iss": "medisync-auth", "aud": "medisync", "sub": "admin", "roles": []string{"ADMIN"},
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
+	})
+	require.NoError(t, err)
+	return header + "." + enc.EncodeToString(claims) + "."
+}
+
+func TestProtectedRoutesNeedAValidToken(t *testing.T) {
+	h := newHarness(t, options{})
+	other := authntest.NewIssuer(t)
+	valid := h.token("u1")
+	parts := strings.Split(valid, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"admin","roles":["ADMIN"]}`)) + "." + parts[2]
+	cases := map[string]http.Header{
+		"missing":      {},
+		"not bearer":   {"Authorization": {"Basic dXNlcjpwYXNz"}},
+		"empty bearer": {"Authorization": {"Bearer "}},
+		"garbage":      {"Authorization": {"Bearer not.a.jwt"}},
+		"forged":       {"Authorization": {"Bearer " + other.Token(t, authntest.Claims{UserID: "u1"})}},
+		"tampered":     {"Authorization": {"Bearer " + tampered}},
+		"expired": {"Authorization": {"Bearer " + h.iss.Token(t, authntest.Claims{
+			IssuedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(-30 * time.Minute)})}},
+		"alg none":       {"Authorization": {"Bearer " + noneToken(t)}},
+		"wrong audience": {"Authorization": {"Bearer " + h.iss.Token(t, authntest.Claims{Audience: "elsewhere"})}},
+	}
+	for name, hdr := range cases {
+		for _, path := range []string{"/api/v1/patients/1", "/api/v1/doctors", "/api/v1/auth/me", "/api/v1/auth/users"} {
+			rec := h.do(req{path: path, header: hdr})
+			requireProblem(t, rec, http.StatusUnauthorized)
+			assert.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer", name)
+		}
+	}
+	assert.Zero(t, h.patients[0].hits.Load(), "no request reached a service")
+	assert.Zero(t, h.doctor.hits.Load())
+	assert.Zero(t, h.auth.hits.Load())
+	assert.Equal(t, 6.0*4, counter(t, h, "medisync_gateway_auth_rejections_total", "invalid"))
+	assert.Equal(t, 3.0*4, counter(t, h, "medisync_gateway_auth_rejections_total", "missing"))
+
+	rec := h.do(req{path: "/api/v1/patients/1", token: valid})
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "Bearer "+valid, h.patients[0].lastRequest().Header.Get("Authorization"), "passed on unchanged")
+}
+
+// counter reads a counter with one label from the registry (0 if absent).
+func counter(t *testing.T, h *harness, name, label string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func TestPublicRoutesPassWithoutToken(t *testing.T) {
+	h := newHarness(t, options{strict: ratelimit.Policy{Name: "strict", RPS: 10, Burst: 100}})
+	for _, p := range []string{"/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+		"/api/v1/auth/password/forgot", "/api/v1/auth/password/reset"} {
+		rec := h.do(req{method: "POST", path: p, body: `{"email":"a@b.c"}`})
+		assert.Equal(t, http.StatusOK, rec.Code, p)
+		assert.Equal(t, `{"email":"a@b.c"}`, h.auth.body, "the body is passed on")
+	}
+	rec := h.do(req{path: "/.well-known/jwks.json"})
+	assert.Equal(t, http.StatusOK, rec.Code)
+	// A bad token on a public route is not the gateway's business.
+	rec = h.do(req{method: "POST", path: "/api/v1/auth/logout", header: http.Header{"Authorization": {"Bearer junk"}}})
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.EqualValues(t, 8, h.auth.hits.Load())
+}
+
+func TestImpersonationHeadersAreStripped(t *testing.T) {
+	h := newHarness(t, options{})
+	tok := h.token("u1")
+	rec := h.do(req{path: "/api/v1/patients/1", token: tok, remote: "203.0.113.5:4000", header: http.Header{
+		"X-User-Id":              {"admin"},
+		"X-User-Roles":           {"ADMIN"},
+		"X-Forwarded-User":       {"admin"},
+		"X-Forwarded-For":        {"10.0.0.1"},
+		"X-Forwarded-Host":       {"internal"},
+		"X-Authenticated-User":   {"admin"},
+		"X-Authenticated-Roles":  {"ADMIN"},
+		"X-Real-Ip":              {"10.0.0.1"},
+		"Forwarded":              {"for=10.0.0.1"},
+		"X-Http-Method-Override": {"DELETE"},
+		"X-Original-Url":         {"/api/v1/auth/users"},
+		"X-Remote-User":          {"admin"},
+		"X-Roles":                {"ADMIN"},
+		"Accept-Language":        {"fr"},
+		"If-Match":               {`"3"`},
+	}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	got := h.patients[0].lastRequest().Header
+	for _, k := range []string{"X-User-Id", "X-User-Roles", "X-Forwarded-User", "X-Forwarded-Host", "X-Authenticated-User",
+		"X-Authenticated-Roles", "X-Real-Ip", "Forwarded", "X-Http-Method-Override", "X-Original-Url", "X-Remote-User", "X-Roles"} {
+		assert.Empty(t, got.Values(k), k)
+	}
+	assert.Equal(t, []string{"203.0.113.5"}, got.Values("X-Forwarded-For"), "an untrusted peer's chain is replaced")
+	assert.Equal(t, "http", got.Get("X-Forwarded-Proto"))
+	assert.Equal(t, "fr", got.Get("Accept-Language"))
+	assert.Equal(t, `"3"`, got.Get("If-Match"))
+	assert.Equal(t, "Bearer "+tok, got.Get("Authorization"))
+}
+
+func TestForwardedForFromTrustedProxy(t *testing.T) {
+	h := newHarness(t, options{trusted: []string{"10.0.0.0/8"}})
+	rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u"), remote: "10.1.1.1:80",
+		header: http.Header{"X-Forwarded-For": {"198.51.100.7"}}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "198.51.100.7, 10.1.1.1", h.patients[0].lastRequest().Header.Get("X-Forwarded-For"))
+}
+
+func TestStrictRateLimitOnLogin(t *testing.T) {
+	h := newHarness(t, options{strict: ratelimit.Policy{Name: "strict", RPS: 0.1, Burst: 3}})
+	login := req{method: "POST", path: "/api/v1/auth/login", body: "{}", remote: "198.51.100.1:1000"}
+	for i := 2; i >= 0; i-- {
+		rec := h.do(login)
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.Equal(t, `"strict";q=3;w=30`, rec.Header().Get("RateLimit-Policy"))
+		assert.True(t, strings.HasPrefix(rec.Header().Get("RateLimit"), `"strict";r=`+string(rune('0'+i))+";t="), rec.Header().Get("RateLimit"))
+	}
+	rec := h.do(login)
+	requireProblem(t, rec, http.StatusTooManyRequests)
+	assert.Equal(t, "10", rec.Header().Get("Retry-After"))
+	assert.Equal(t, `"strict";r=0;t=10`, rec.Header().Get("RateLimit"))
+	assert.Equal(t, `"strict";q=3;w=30`, rec.Header().Get("RateLimit-Policy"))
+	assert.EqualValues(t, 3, h.auth.hits.Load(), "the refused request never reached auth")
+
+	// Another address has its own bucket; the same address on a protected
+	// general route is not affected by the strict class.
+	rec = h.do(req{method: "POST", path: "/api/v1/auth/login", body: "{}", remote: "198.51.100.2:1000"})
+	assert.Equal(t, http.StatusOK, rec.Code)
+	rec = h.do(req{path: "/api/v1/auth/me", token: h.token("u"), remote: "198.51.100.1:1000"})
+	assert.Equal(t, http.StatusOK, rec.Code)
+
+	// Spoofing X-Forwarded-For from an untrusted address earns no new bucket.
+	rec = h.do(req{method: "POST", path: "/api/v1/auth/login", body: "{}", remote: "198.51.100.1:1000",
+		header: http.Header{"X-Forwarded-For": {"1.2.3.4"}}})
+	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
+
+	h.clock.Add(10 * time.Second)
+	assert.Equal(t, http.StatusOK, h.do(login).Code, "a token came back")
+	assert.Equal(t, 2.0, counter(t, h, "medisync_gateway_ratelimit_rejections_total", "strict"))
+}
+
+func TestGeneralLimitPerUserNotPerAddress(t *testing.T) {
+	h := newHarness(t, options{general: ratelimit.Policy{Name: "general", RPS: 1, Burst: 2}})
+	alice, bob := h.token("alice"), h.token("bob")
+	same := "198.51.100.9:1"
+	assert.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: alice, remote: same}).Code)
+	assert.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: alice, remote: "198.51.100.10:1"}).Code)
+	rec := h.do(req{path: "/api/v1/patients/1", token: alice, remote: "198.51.100.11:1"})
+	requireProblem(t, rec, http.StatusTooManyRequests)
+	assert.Equal(t, `"general";q=2;w=2`, rec.Header().Get("RateLimit-Policy"))
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: bob, remote: same}).Code,
+		"another user behind the same address has a bucket of their own")
+}
+
+func TestClientsBehindTrustedProxyAreKeyedApart(t *testing.T) {
+	h := newHarness(t, options{trusted: []string{"10.0.0.1"}, strict: ratelimit.Policy{Name: "strict", RPS: 0.01, Burst: 1}})
+	viaProxy := func(client string) int {
+		return h.do(req{method: "POST", path: "/api/v1/auth/password/forgot", body: "{}", remote: "10.0.0.1:5555",
+			header: http.Header{"X-Forwarded-For": {client}}}).Code
+	}
+	assert.Equal(t, http.StatusOK, viaProxy("198.51.100.1"))
+	assert.Equal(t, http.StatusTooManyRequests, viaProxy("198.51.100.1"))
+	assert.Equal(t, http.StatusOK, viaProxy("198.51.100.2"))
+}
+
+func TestAuthFailuresSpendTheAddressBudget(t *testing.T) {
+	h := newHarness(t, options{general: ratelimit.Policy{Name: "general", RPS: 1, Burst: 3}})
+	codes := []int{}
+	for range 5 {
+		codes = append(codes, h.do(req{path: "/api/v1/patients/1", header: http.Header{"Authorization": {"Bearer forged"}}}).Code)
+	}
+	assert.Equal(t, []int{401, 401, 401, 429, 429}, codes)
+	assert.Zero(t, h.patients[0].hits.Load())
+}
+
+func TestDisabledGeneralClass(t *testing.T) {
+	h := newHarness(t, options{general: ratelimit.Policy{Name: "general", RPS: 0}})
+	tok := h.token("u")
+	for range 50 {
+		rec := h.do(req{path: "/api/v1/patients/1", token: tok})
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.Empty(t, rec.Header().Get("RateLimit"))
+	}
+}
+
+func TestLoadBalancesAcrossInstances(t *testing.T) {
+	a, b := newBackend(t, "patient-a"), newBackend(t, "patient-b")
+	h := newHarness(t, options{patients: []string{a.hostport(), b.hostport()}})
+	tok := h.token("u")
+	for range 20 {
+		require.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: tok}).Code)
+	}
+	assert.EqualValues(t, 10, a.hits.Load())
+	assert.EqualValues(t, 10, b.hits.Load())
+}
+
+func TestBreakerSkipsFailingInstance(t *testing.T) {
+	a, b := newBackend(t, "patient-a"), newBackend(t, "patient-b")
+	b.setHandler(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	h := newHarness(t, options{patients: []string{a.hostport(), b.hostport()},
+		breaker: upstream.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour}})
+	tok := h.token("u")
+	for range 6 {
+		h.do(req{path: "/api/v1/patients/1", token: tok})
+	}
+	assert.EqualValues(t, 3, b.hits.Load())
+	for range 10 {
+		require.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: tok}).Code)
+	}
+	assert.EqualValues(t, 3, b.hits.Load(), "the open instance gets nothing")
+	assert.Equal(t, 2.0, testutil.ToFloat64(h.upm.Breaker.WithLabelValues("patient", b.hostport())))
+
+	// With every circuit open the answer is a fast 503.
+	a.setHandler(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	for range 3 {
+		h.do(req{path: "/api/v1/patients/1", token: tok})
+	}
+	hitsBefore := a.hits.Load()
+	rec := h.do(req{path: "/api/v1/patients/1", token: tok})
+	pd := requireProblem(t, rec, http.StatusServiceUnavailable)
+	assert.Contains(t, pd.Detail, "no instance")
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, hitsBefore, a.hits.Load())
+}
+
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestRetryOnConnectFailureForGetOnly(t *testing.T) {
+	good := newBackend(t, "patient")
+	h := newHarness(t, options{patients: []string{good.hostport(), deadAddr(t)}, breaker: upstream.BreakerSettings{ConsecutiveFailures: 100}})
+	tok := h.token("u")
+	for range 4 {
+		require.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: tok}).Code)
+	}
+	assert.Equal(t, 2.0, testutil.ToFloat64(h.upm.Retries.WithLabelValues("patient")))
+	codes := map[int]int{}
+	for range 4 {
+		rec := h.do(req{method: "POST", path: "/api/v1/patients", body: "{}", token: tok})
+		codes[rec.Code]++
+		if rec.Code == http.StatusBadGateway {
+			pd := requireProblem(t, rec, http.StatusBadGateway)
+			assert.Contains(t, pd.Detail, "could not be reached")
+		}
+	}
+	assert.Equal(t, map[int]int{200: 2, 502: 2}, codes, "a POST is never sent twice")
+	assert.Equal(t, 2.0, testutil.ToFloat64(h.upm.Retries.WithLabelValues("patient")))
+}
+
+func TestUpstreamFaultsAsProblems(t *testing.T) {
+	t.Run("502 when the only instance is down", func(t *testing.T) {
+		h := newHarness(t, options{patients: []string{deadAddr(t)}})
+		pd := requireProblem(t, h.do(req{path: "/api/v1/patients/1", token: h.token("u")}), http.StatusBadGateway)
+		assert.Equal(t, "/api/v1/patients/1", pd.Instance)
+	})
+	t.Run("503 when no instance is registered", func(t *testing.T) {
+		h := newHarness(t, options{patients: []string{}})
+		rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u")})
+		requireProblem(t, rec, http.StatusServiceUnavailable)
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	})
+	t.Run("504 when the route timeout passes", func(t *testing.T) {
+		h := newHarness(t, options{specs: []route.Spec{
+			{Path: "/api/v1/patients/**", Service: "patient", Timeout: "30ms"},
+			{Path: "/api/v1/auth/**", Service: "auth"},
+			{Path: "/api/v1/doctors/**", Service: "doctor"},
+		}})
+		h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		pd := requireProblem(t, h.do(req{path: "/api/v1/patients/1", token: h.token("u")}), http.StatusGatewayTimeout)
+		assert.Contains(t, pd.Detail, "in time")
+	})
+	t.Run("upstream errors pass through untouched", func(t *testing.T) {
+		h := newHarness(t, options{})
+		h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"status":409}`)
+		})
+		rec := h.do(req{method: "POST", path: "/api/v1/patients", body: "{}", token: h.token("u")})
+		assert.Equal(t, http.StatusConflict, rec.Code)
+		assert.Equal(t, `{"status":409}`, rec.Body.String())
+	})
+}
+
+func TestBodyLimit(t *testing.T) {
+	h := newHarness(t, options{maxBody: 16, strict: ratelimit.Policy{Name: "strict", RPS: 100, Burst: 100}})
+	rec := h.do(req{method: "POST", path: "/api/v1/auth/login", body: strings.Repeat("x", 17)})
+	requireProblem(t, rec, http.StatusRequestEntityTooLarge)
+	assert.Zero(t, h.auth.hits.Load())
+
+	// A chunked body (no Content-Length) is cut off while it streams.
+	hr := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", io.MultiReader(strings.NewReader(strings.Repeat("y", 64))))
+	hr.ContentLength = -1
+	rec = httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, hr)
+	requireProblem(t, rec, http.StatusRequestEntityTooLarge)
+
+	assert.Equal(t, http.StatusOK, h.do(req{method: "POST", path: "/api/v1/auth/login", body: "{}"}).Code)
+}
+
+func TestCORS(t *testing.T) {
+	h := newHarness(t, options{origins: []string{"https://app.medisync.example", "https://admin.medisync.example/"}})
+	pre := http.Header{
+		"Origin":                         {"https://app.medisync.example"},
+		"Access-Control-Request-Method":  {"PUT"},
+		"Access-Control-Request-Headers": {"authorization, if-match, content-type"},
+	}
+	rec := h.do(req{method: "OPTIONS", path: "/api/v1/patients/1", header: pre})
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	hd := rec.Header()
+	assert.Equal(t, "https://app.medisync.example", hd.Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, hd.Get("Access-Control-Allow-Methods"), "PUT")
+	assert.Contains(t, hd.Get("Access-Control-Allow-Headers"), "Authorization")
+	assert.Contains(t, hd.Get("Access-Control-Allow-Headers"), "If-Match")
+	assert.Equal(t, "600", hd.Get("Access-Control-Max-Age"))
+	assert.Contains(t, hd.Get("Vary"), "Origin")
+	assert.Empty(t, hd.Get("Access-Control-Allow-Credentials"))
+	assert.Zero(t, h.patients[0].hits.Load(), "a preflight needs no token and reaches no service")
+
+	rec = h.do(req{method: "OPTIONS", path: "/api/v1/auth/login", header: http.Header{
+		"Origin": {"https://admin.medisync.example"}, "Access-Control-Request-Method": {"POST"}}})
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	assert.Equal(t, "POST", rec.Header().Get("Access-Control-Allow-Methods"))
+
+	rec = h.do(req{method: "OPTIONS", path: "/api/v1/patients/1", header: http.Header{
+		"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"GET"}}})
+	requireProblem(t, rec, http.StatusForbidden)
+	assert.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
+
+	rec = h.do(req{method: "OPTIONS", path: "/api/v1/nowhere", header: pre})
+	requireProblem(t, rec, http.StatusNotFound)
+
+	rec = h.do(req{path: "/api/v1/patients/1", token: h.token("u"), header: http.Header{"Origin": {"https://app.medisync.example"}}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "https://app.medisync.example", rec.Header().Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, rec.Header().Get("Access-Control-Expose-Headers"), "ETag")
+
+	// Errors answered by the gateway carry CORS headers too, so a browser
+	// can read a 401.
+	rec = h.do(req{path: "/api/v1/patients/1", header: http.Header{"Origin": {"https://app.medisync.example"}}})
+	requireProblem(t, rec, http.StatusUnauthorized)
+	assert.Equal(t, "https://app.medisync.example", rec.Header().Get("Access-Control-Allow-Origin"))
+
+	rec = h.do(req{path: "/api/v1/patients/1", token: h.token("u"), header: http.Header{"Origin": {"https://evil.example"}}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
+}
+
+func TestCORSOffByDefault(t *testing.T) {
+	h := newHarness(t, options{})
+	rec := h.do(req{method: "OPTIONS", path: "/api/v1/auth/login", header: http.Header{
+		"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"}}})
+	assert.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
+	assert.NotEqual(t, http.StatusNoContent, rec.Code)
+}
+
+func TestRequestIDPropagation(t *testing.T) {
+	h := newHarness(t, options{})
+	tok := h.token("u")
+	rec := h.do(req{path: "/api/v1/patients/1", token: tok, header: http.Header{"X-Request-Id": {"abc-123"}}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, []string{"abc-123"}, rec.Header().Values("X-Request-ID"), "echoed once")
+	assert.Equal(t, "abc-123", h.patients[0].lastRequest().Header.Get("X-Request-ID"))
+
+	rec = h.do(req{path: "/api/v1/patients/1", token: tok})
+	id := rec.Header().Get("X-Request-ID")
+	require.Len(t, id, 32)
+	assert.Equal(t, id, h.patients[0].lastRequest().Header.Get("X-Request-ID"), "a generated ID goes upstream too")
+	assert.Len(t, rec.Header().Values("X-Request-ID"), 1)
+
+	rec = h.do(req{path: "/api/v1/patients/1", token: tok, header: http.Header{"X-Request-Id": {"bad id with spaces"}}})
+	assert.NotEqual(t, "bad id with spaces", rec.Header().Get("X-Request-ID"))
+	assert.Equal(t, rec.Header().Get("X-Request-ID"), h.patients[0].lastRequest().Header.Get("X-Request-ID"))
+}
+
+func TestSecurityHeadersOnce(t *testing.T) {
+	h := newHarness(t, options{})
+	rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u")})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, []string{"nosniff"}, rec.Header().Values("X-Content-Type-Options"))
+	assert.Equal(t, "DENY", rec.Header().Get("X-Frame-Options"))
+	assert.Equal(t, "no-referrer", rec.Header().Get("Referrer-Policy"))
+	assert.NotEmpty(t, rec.Header().Get("Content-Security-Policy"))
+	assert.Equal(t, "patient", rec.Header().Get("X-Served-By"), "upstream headers pass")
+	rec = h.do(req{path: "/nowhere"})
+	assert.Equal(t, "DENY", rec.Header().Get("X-Frame-Options"))
+}
+
+func TestLocalEndpoints(t *testing.T) {
+	h := newHarness(t, options{})
+	assert.Equal(t, http.StatusOK, h.do(req{path: "/health/live"}).Code)
+	assert.Equal(t, http.StatusOK, h.do(req{path: "/health/ready"}).Code)
+	h.do(req{path: "/api/v1/patients/1", token: h.token("u")})
+	rec := h.do(req{path: "/metrics"})
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	for _, m := range []string{
+		`medisync_http_requests_total{code="200",method="GET",route="/api/v1/patients/**"} 1`,
+		`medisync_http_request_duration_seconds_bucket{method="GET",route="/api/v1/patients/**"`,
+		`medisync_gateway_breaker_state{instance="` + h.patients[0].hostport() + `",service="patient"} 0`,
+	} {
+		assert.Contains(t, body, m)
+	}
+	rec = h.do(req{method: "POST", path: "/metrics"})
+	requireProblem(t, rec, http.StatusMethodNotAllowed)
+	h.health.SetDraining()
+	assert.Equal(t, http.StatusServiceUnavailable, h.do(req{path: "/health/ready"}).Code)
+}
+
+func TestMissingUpstreamIsAConfigError(t *testing.T) {
+	table, err := route.New(route.Defaults())
+	require.NoError(t, err)
+	res, _ := clientip.New(nil)
+	_, err = edge.New(edge.Config{Routes: table, Verifier: authntest.NewIssuer(t).Verifier(), ClientIP: res,
+		Registerer: prometheus.NewRegistry(), Upstreams: map[string]http.RoundTripper{"auth": http.DefaultTransport}})
+	assert.ErrorContains(t, err, "doctor, patient")
+}
