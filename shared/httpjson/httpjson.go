@@ -3,6 +3,7 @@
 package httpjson
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -37,7 +38,14 @@ func Decode(r *http.Request, v any, maxBytes int64) error {
 
 // DecodeReader decodes one JSON object from rd into v, strictly.
 func DecodeReader(rd io.Reader, v any) error {
-	dec := json.NewDecoder(rd)
+	// Small buffer: past the first bytes the decoder reads straight through.
+	br := bufio.NewReaderSize(rd, 64)
+	// A bare null decodes into anything without error and would pass for an
+	// empty object.
+	if isNull(br) {
+		return problem.BadRequest("the request body must be a JSON object, not null")
+	}
+	dec := json.NewDecoder(br)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeProblem(err)
@@ -50,6 +58,24 @@ func DecodeReader(rd io.Reader, v any) error {
 		return problem.BadRequest("the request body must hold a single JSON object")
 	}
 	return nil
+}
+
+// isNull reports whether the next JSON value in br is null, consuming only the
+// whitespace before it.
+func isNull(br *bufio.Reader) bool {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return false // the decoder meets the error again and reports it
+		}
+		switch b {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		_ = br.UnreadByte()
+		next, _ := br.Peek(4)
+		return string(next) == "null"
+	}
 }
 
 func decodeProblem(err error) error {

@@ -259,3 +259,21 @@ func TestWriteUnencodableSendsNothing(t *testing.T) {
 	assert.Empty(t, rec.Body.String())
 	assert.Empty(t, rec.Header().Get("Content-Type"), "the caller can still write a problem")
 }
+
+func TestDecodeNullIsNotAnObject(t *testing.T) {
+	for _, body := range []string{`null`, " \n\tnull "} {
+		in := patientIn{Name: "kept"}
+		p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
+		assert.Equal(t, http.StatusBadRequest, p.Status, "%q", body)
+		assert.Contains(t, p.Detail, "JSON object")
+	}
+}
+
+func TestDecodeLongLeadingWhitespace(t *testing.T) {
+	var in patientIn
+	require.NoError(t, httpjson.Decode(request(strings.Repeat(" ", 300)+`{"name":"Ada"}`, "application/json"), &in, 0))
+	assert.Equal(t, "Ada", in.Name)
+
+	p := problemOf(t, httpjson.Decode(request(strings.Repeat("\n", 300)+`nope`, "application/json"), &in, 0))
+	assert.Contains(t, p.Detail, "malformed JSON")
+}
