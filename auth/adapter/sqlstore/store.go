@@ -1,0 +1,438 @@
+// Package sqlstore implements the auth repositories on database/sql for
+// SQLite and MySQL, with the migrations for both embedded.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/adapter/sqlstore/migrations"
+	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// Migrations returns the sqlite/ and mysql/ migration folders.
+func Migrations() fs.FS { return migrations.FS }
+
+// Store is the service.Store on a database. Inside InTx it works on the
+// transaction.
+type Store struct {
+	db *sqldb.DB
+	q  sqldb.Querier
+	tx *sql.Tx
+}
+
+// New returns a store over db.
+func New(db *sqldb.DB) *Store { return &Store{db: db, q: db.DB} }
+
+var _ service.Store = (*Store)(nil)
+
+// Users returns the user repository.
+func (s *Store) Users() service.Users { return users{s} }
+
+// RefreshTokens returns the refresh-token repository.
+func (s *Store) RefreshTokens() service.RefreshTokens { return refreshTokens{s} }
+
+// ResetTokens returns the reset-token repository.
+func (s *Store) ResetTokens() service.ResetTokens { return resetTokens{s} }
+
+// InTx runs fn in a transaction; nested calls join the outer one.
+func (s *Store) InTx(ctx context.Context, fn func(tx service.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return fn(&Store{db: s.db, q: tx, tx: tx})
+	})
+}
+
+// atomically runs fn on the current transaction, or on a new one.
+func (s *Store) atomically(ctx context.Context, fn func(q sqldb.Querier) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+// ts is how instants are written: UTC at microseconds, which both dialects
+// keep exactly, so that values read back compare equal.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func tsPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return ts(*t)
+}
+
+func fromNull(n sql.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.Time.UTC()
+	return &t
+}
+
+// --- users ---
+
+type users struct{ s *Store }
+
+const userColumns = `u.id, u.email, u.full_name, u.password_hash, u.disabled, u.version, u.created_at, u.updated_at,
+	(SELECT GROUP_CONCAT(r.role) FROM user_roles r WHERE r.user_id = u.id)`
+
+func scanUser(sc interface{ Scan(...any) error }) (account.User, error) {
+	var (
+		u     account.User
+		roles sql.NullString
+	)
+	if err := sc.Scan(&u.ID, &u.Email, &u.FullName, &u.PasswordHash, &u.Disabled, &u.Version,
+		&u.CreatedAt, &u.UpdatedAt, &roles); err != nil {
+		return account.User{}, err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	if roles.Valid && roles.String != "" {
+		u.Roles = strings.Split(roles.String, ",")
+		if norm, err := account.NormalizeRoles(u.Roles); err == nil {
+			u.Roles = norm
+		} else {
+			sort.Strings(u.Roles)
+		}
+	}
+	return u, nil
+}
+
+func insertRoles(ctx context.Context, q sqldb.Querier, id string, roles []string) error {
+	for _, r := range roles {
+		if _, err := q.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
+			return fmt.Errorf("insert role: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r users) Create(ctx context.Context, u account.User) error {
+	return r.s.atomically(ctx, func(q sqldb.Querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO users
+			(id, email, full_name, password_hash, disabled, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Email, u.FullName, u.PasswordHash, u.Disabled, u.Version, ts(u.CreatedAt), ts(u.UpdatedAt))
+		if sqldb.IsUniqueViolation(err) {
+			return account.ErrEmailTaken
+		}
+		if err != nil {
+			return fmt.Errorf("insert user: %w", err)
+		}
+		return insertRoles(ctx, q, u.ID, u.Roles)
+	})
+}
+
+func (r users) one(ctx context.Context, where string, arg any) (account.User, error) {
+	row := r.s.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE `+where, arg)
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.User{}, account.ErrNotFound
+	}
+	if err != nil {
+		return account.User{}, fmt.Errorf("read user: %w", err)
+	}
+	return u, nil
+}
+
+func (r users) ByID(ctx context.Context, id string) (account.User, error) {
+	return r.one(ctx, `u.id = ?`, id)
+}
+
+func (r users) ByEmail(ctx context.Context, email string) (account.User, error) {
+	return r.one(ctx, `u.email = ?`, email)
+}
+
+func (r users) List(ctx context.Context, q service.UserQuery) ([]account.User, error) {
+	query := `SELECT ` + userColumns + ` FROM users u WHERE u.id > ?`
+	args := []any{q.After}
+	if q.Role != "" {
+		query += ` AND EXISTS (SELECT 1 FROM user_roles f WHERE f.user_id = u.id AND f.role = ?)`
+		args = append(args, q.Role)
+	}
+	query += ` ORDER BY u.id LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := r.s.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []account.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+func (r users) Update(ctx context.Context, u account.User) error {
+	return r.s.atomically(ctx, func(q sqldb.Querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE users SET email = ?, full_name = ?, password_hash = ?, disabled = ?,
+			version = ?, updated_at = ? WHERE id = ? AND version = ?`,
+			u.Email, u.FullName, u.PasswordHash, u.Disabled, u.Version, ts(u.UpdatedAt), u.ID, u.Version-1)
+		if sqldb.IsUniqueViolation(err) {
+			return account.ErrEmailTaken
+		}
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		if n == 0 {
+			var one int
+			err := q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, u.ID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return account.ErrNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("update user: %w", err)
+			}
+			return account.ErrVersionConflict
+		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ?`, u.ID); err != nil {
+			return fmt.Errorf("replace roles: %w", err)
+		}
+		return insertRoles(ctx, q, u.ID, u.Roles)
+	})
+}
+
+// --- refresh tokens ---
+
+type refreshTokens struct{ s *Store }
+
+func (r refreshTokens) Create(ctx context.Context, t account.RefreshToken) error {
+	_, err := r.s.q.ExecContext(ctx, `INSERT INTO refresh_tokens
+		(id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.FamilyID, t.UserID, ts(t.IssuedAt), ts(t.ExpiresAt), tsPtr(t.UsedAt), tsPtr(t.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	return nil
+}
+
+func (r refreshTokens) ByHash(ctx context.Context, hash string) (account.RefreshToken, error) {
+	var (
+		t             account.RefreshToken
+		used, revoked sql.NullTime
+	)
+	err := r.s.q.QueryRowContext(ctx, `SELECT id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at
+		FROM refresh_tokens WHERE token_hash = ?`, hash).
+		Scan(&t.ID, &t.Hash, &t.FamilyID, &t.UserID, &t.IssuedAt, &t.ExpiresAt, &used, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.RefreshToken{}, account.ErrInvalidRefresh
+	}
+	if err != nil {
+		return account.RefreshToken{}, fmt.Errorf("read refresh token: %w", err)
+	}
+	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
+	t.UsedAt, t.RevokedAt = fromNull(used), fromNull(revoked)
+	return t, nil
+}
+
+func (r refreshTokens) MarkUsed(ctx context.Context, id string, now time.Time) (bool, error) {
+	res, err := r.s.q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
+		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, ts(now), id)
+	if err != nil {
+		return false, fmt.Errorf("mark refresh token used: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark refresh token used: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (r refreshTokens) revoke(ctx context.Context, where string, arg any, now time.Time) (int64, error) {
+	res, err := r.s.q.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?
+		WHERE `+where+` AND revoked_at IS NULL`, ts(now), arg)
+	if err != nil {
+		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return n, nil
+}
+
+func (r refreshTokens) RevokeFamily(ctx context.Context, familyID string, now time.Time) (int64, error) {
+	return r.revoke(ctx, `family_id = ?`, familyID, now)
+}
+
+func (r refreshTokens) RevokeUser(ctx context.Context, userID string, now time.Time) (int64, error) {
+	return r.revoke(ctx, `user_id = ?`, userID, now)
+}
+
+func (r refreshTokens) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	res, err := r.s.q.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at < ?`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired refresh tokens: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// --- reset tokens ---
+
+type resetTokens struct{ s *Store }
+
+func (r resetTokens) Create(ctx context.Context, t account.ResetToken) error {
+	_, err := r.s.q.ExecContext(ctx, `INSERT INTO reset_tokens (token_hash, user_id, created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?)`, t.Hash, t.UserID, ts(t.CreatedAt), ts(t.ExpiresAt), tsPtr(t.UsedAt))
+	if err != nil {
+		return fmt.Errorf("insert reset token: %w", err)
+	}
+	return nil
+}
+
+func (r resetTokens) ByHash(ctx context.Context, hash string) (account.ResetToken, error) {
+	var (
+		t    account.ResetToken
+		used sql.NullTime
+	)
+	err := r.s.q.QueryRowContext(ctx, `SELECT token_hash, user_id, created_at, expires_at, used_at
+		FROM reset_tokens WHERE token_hash = ?`, hash).Scan(&t.Hash, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.ResetToken{}, account.ErrInvalidReset
+	}
+	if err != nil {
+		return account.ResetToken{}, fmt.Errorf("read reset token: %w", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), fromNull(used)
+	return t, nil
+}
+
+func (r resetTokens) Consume(ctx context.Context, hash string, now time.Time) (bool, error) {
+	res, err := r.s.q.ExecContext(ctx, `UPDATE reset_tokens SET used_at = ?
+		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`, ts(now), hash, ts(now))
+	if err != nil {
+		return false, fmt.Errorf("consume reset token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("consume reset token: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (r resetTokens) InvalidateUser(ctx context.Context, userID string, now time.Time) error {
+	_, err := r.s.q.ExecContext(ctx, `UPDATE reset_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL`,
+		ts(now), userID)
+	if err != nil {
+		return fmt.Errorf("invalidate reset tokens: %w", err)
+	}
+	return nil
+}
+
+func (r resetTokens) CountSince(ctx context.Context, userID string, since time.Time) (int, error) {
+	var n int
+	err := r.s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM reset_tokens WHERE user_id = ? AND created_at > ?`,
+		userID, ts(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count reset tokens: %w", err)
+	}
+	return n, nil
+}
+
+func (r resetTokens) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	res, err := r.s.q.ExecContext(ctx, `DELETE FROM reset_tokens WHERE expires_at < ?`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired reset tokens: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// --- signing keys ---
+
+// Keys is the signing.Repository on a database.
+type Keys struct{ db *sqldb.DB }
+
+// NewKeys returns the key repository over db.
+func NewKeys(db *sqldb.DB) *Keys { return &Keys{db: db} }
+
+var _ signing.Repository = (*Keys)(nil)
+
+// Published returns the keys not retired, or retired after t.
+func (k *Keys) Published(ctx context.Context, retiredAfter time.Time) ([]signing.Record, error) {
+	rows, err := k.db.QueryContext(ctx, `SELECT kid, algorithm, private_key, sealing, public_key,
+		created_at, activates_at, retires_at FROM signing_keys
+		WHERE retires_at IS NULL OR retires_at > ? ORDER BY activates_at DESC, kid`, ts(retiredAfter))
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []signing.Record
+	for rows.Next() {
+		var (
+			r       signing.Record
+			retires sql.NullTime
+		)
+		if err := rows.Scan(&r.KID, &r.Algorithm, &r.Private, &r.Sealing, &r.Public,
+			&r.CreatedAt, &r.ActivatesAt, &retires); err != nil {
+			return nil, fmt.Errorf("list signing keys: %w", err)
+		}
+		r.CreatedAt, r.ActivatesAt, r.RetiresAt = r.CreatedAt.UTC(), r.ActivatesAt.UTC(), fromNull(retires)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	return out, nil
+}
+
+func insertKey(ctx context.Context, q sqldb.Querier, r signing.Record) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO signing_keys
+		(kid, algorithm, private_key, sealing, public_key, created_at, activates_at, retires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.KID, r.Algorithm, r.Private, r.Sealing, r.Public, ts(r.CreatedAt), ts(r.ActivatesAt), tsPtr(r.RetiresAt))
+	if err != nil {
+		return fmt.Errorf("insert signing key: %w", err)
+	}
+	return nil
+}
+
+// Insert stores a key as it is.
+func (k *Keys) Insert(ctx context.Context, r signing.Record) error {
+	return insertKey(ctx, k.db, r)
+}
+
+// Rotate retires every unretired key when next activates and stores next,
+// in one transaction.
+func (k *Keys) Rotate(ctx context.Context, next signing.Record) error {
+	return k.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retires_at = ? WHERE retires_at IS NULL`,
+			ts(next.ActivatesAt)); err != nil {
+			return fmt.Errorf("retire signing keys: %w", err)
+		}
+		return insertKey(ctx, tx, next)
+	})
+}
+
+// Prune deletes the keys retired before t.
+func (k *Keys) Prune(ctx context.Context, retiredBefore time.Time) (int64, error) {
+	res, err := k.db.ExecContext(ctx, `DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at < ?`,
+		ts(retiredBefore))
+	if err != nil {
+		return 0, fmt.Errorf("prune signing keys: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,116 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/signing"
+)
+
+// Users stores accounts. Missing users are account.ErrNotFound; a taken
+// email is account.ErrEmailTaken.
+type Users interface {
+	Create(ctx context.Context, u account.User) error
+	ByID(ctx context.Context, id string) (account.User, error)
+	// ByEmail looks up a normalized (lower-case) address.
+	ByEmail(ctx context.Context, email string) (account.User, error)
+	// List returns users in id order after q.After, at most q.Limit.
+	List(ctx context.Context, q UserQuery) ([]account.User, error)
+	// Update writes u's profile, password hash, roles and disabled flag,
+	// provided the stored version is u.Version-1; otherwise it reports
+	// account.ErrVersionConflict (or account.ErrNotFound).
+	Update(ctx context.Context, u account.User) error
+}
+
+// UserQuery selects a page of users.
+type UserQuery struct {
+	Role  string // "" for every role
+	After string // id of the last user of the previous page, "" for the first
+	Limit int
+}
+
+// RefreshTokens stores refresh-token sessions. A missing token is
+// account.ErrInvalidRefresh.
+type RefreshTokens interface {
+	Create(ctx context.Context, t account.RefreshToken) error
+	ByHash(ctx context.Context, hash string) (account.RefreshToken, error)
+	// MarkUsed sets the token used unless it already is, or is revoked; it
+	// reports whether it did, which makes rotation safe under races.
+	MarkUsed(ctx context.Context, id string, now time.Time) (bool, error)
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int64, error)
+	RevokeUser(ctx context.Context, userID string, now time.Time) (int64, error)
+	DeleteExpired(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ResetTokens stores password reset tokens. A missing token is
+// account.ErrInvalidReset.
+type ResetTokens interface {
+	Create(ctx context.Context, t account.ResetToken) error
+	ByHash(ctx context.Context, hash string) (account.ResetToken, error)
+	// Consume marks the token used if it is unused and unexpired at now, and
+	// reports whether it did.
+	Consume(ctx context.Context, hash string, now time.Time) (bool, error)
+	// InvalidateUser marks every unused token of the user used.
+	InvalidateUser(ctx context.Context, userID string, now time.Time) error
+	CountSince(ctx context.Context, userID string, since time.Time) (int, error)
+	DeleteExpired(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Store hands out the repositories and runs several changes as one
+// transaction: the Store given to fn works inside it.
+type Store interface {
+	Users() Users
+	RefreshTokens() RefreshTokens
+	ResetTokens() ResetTokens
+	InTx(ctx context.Context, fn func(tx Store) error) error
+}
+
+// Hasher hashes and checks passwords (password.Hasher).
+type Hasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+	Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error)
+	VerifyDummy(ctx context.Context, pw string) error
+}
+
+// PasswordPolicy judges new passwords (password.Policy).
+type PasswordPolicy interface {
+	Check(pw, email string) error
+}
+
+// Throttle slows down password guessing (throttle.Login).
+type Throttle interface {
+	Allow(account, client string) (time.Duration, bool)
+	Failed(account, client string)
+	Succeeded(account string)
+}
+
+// AccessTokens signs access tokens (signing.Ring).
+type AccessTokens interface {
+	Issue(a signing.Access) (string, time.Time, error)
+}
+
+// PasswordReset is what a Notifier sends to let a user reset a password.
+type PasswordReset struct {
+	UserID    string
+	Email     string
+	FullName  string
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Notifier delivers password reset tokens to their owners.
+type Notifier interface {
+	PasswordReset(ctx context.Context, r PasswordReset) error
+}
+
+// Clock tells the time.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
