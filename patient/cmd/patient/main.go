@@ -1,0 +1,71 @@
+// Command patient serves patient profiles, medical history and the audit
+// trail of access to them (see ../../README.md).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/patient/auditlog"
+	"github.com/medisync/medisync/patient/endpoint"
+	"github.com/medisync/medisync/patient/service"
+	"github.com/medisync/medisync/patient/transport"
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/metrics"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "patient:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	var audit auditlog.Options
+	a, err := app.New(ctx, app.Options{
+		Name:         "patient",
+		DefaultAddr:  ":8083",
+		DefaultDSN:   "sqlite:data/patient.db",
+		Migrations:   sqlstore.Migrations(),
+		MaxBodyBytes: transport.MaxBodyBytes,
+		Flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
+			fs.IntVar(&audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")
+		},
+	}, args, os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	verifier, err := a.Verifier(ctx)
+	if err != nil {
+		_ = a.Close()
+		return err
+	}
+
+	store := sqlstore.New(a.DB)
+	recorder := auditlog.New(store, audit)
+	var svc service.Service = service.New(service.Deps{
+		Patients: store, History: store, Audit: store, Recorder: recorder,
+		Clock: service.ClockFunc(time.Now), NewID: service.NewID,
+	})
+	svc = service.LoggingMiddleware(a.Logger)(svc)
+	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "patient"))(svc)
+
+	router := a.Router()
+	transport.Register(router, endpoint.MakeEndpoints(svc), verifier)
+	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
+	// After the drain no request is in flight: flush the audit events still
+	// queued, then release the statements; the app closes the database last.
+	return a.Run(ctx, a.Handler(router), recorder.Close, func(context.Context) error { return store.Close() })
+}
