@@ -181,6 +181,9 @@ func (fe FieldErrors) Err() error {
 // Write sends p as the response. The request ID and instance come from r.
 func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	out := *p
+	if out.Status < 400 || out.Status > 599 {
+		out.Status = http.StatusInternalServerError
+	}
 	if out.Type == "" {
 		out.Type = "about:blank"
 	}

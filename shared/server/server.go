@@ -119,6 +119,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	if err := r.Server.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("drain: %w", err))
+		// Requests still running past the deadline are cut off, so the
+		// resources closed next are no longer in use.
+		_ = r.Server.Close()
 	}
 	for _, h := range r.AfterDrain {
 		if err := h(sctx); err != nil {
