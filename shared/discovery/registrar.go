@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -113,7 +114,7 @@ func (r *Registrar) currentStatus() string {
 }
 
 // Stop ends the heartbeats and deregisters from every server, so readers see
-// the instance gone at once.
+// the instance gone at once. It fails only when no server could be told.
 func (r *Registrar) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	if r.cancel != nil {
@@ -128,10 +129,17 @@ func (r *Registrar) Stop(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
-	err := r.c.Deregister(ctx, r.reg.Service, r.reg.InstanceID)
-	if err != nil {
-		_ = level.Warn(r.logger).Log("msg", "deregistration failed", "err", err)
+	// A server that cannot be reached now lets the lease lapse instead; only
+	// when no server took the deregistration is it an error.
+	err := r.c.all(ctx, func(ctx context.Context, base string) error {
+		err := r.c.DeregisterAt(ctx, base, r.reg.Service, r.reg.InstanceID)
+		if err != nil {
+			_ = level.Warn(r.logger).Log("msg", "deregistration failed; the lease will lapse", "discoveryUrl", base, "err", err)
+		}
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("deregister %s/%s: %w", r.reg.Service, r.reg.InstanceID, err)
 	}
 	_ = level.Info(r.logger).Log("msg", "deregistered", "service", r.reg.Service)
 	return nil
