@@ -237,3 +237,9 @@ func TestInstanceFromEmptyContext(t *testing.T) {
 	assert.Empty(t, problem.InstanceFrom(context.Background()))
 	assert.Equal(t, "/p", problem.InstanceFrom(problem.WithInstance(context.Background(), "/p")))
 }
+
+func TestWriteWithoutStatusIsInternalError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	problem.Write(rec, httptest.NewRequest(http.MethodGet, "/x", nil), &problem.Problem{Title: "oops"})
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+}

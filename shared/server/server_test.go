@@ -296,3 +296,32 @@ func TestNewTransportTimeouts(t *testing.T) {
 	assert.Positive(t, tr.IdleConnTimeout)
 	assert.Positive(t, tr.MaxIdleConnsPerHost)
 }
+
+func TestRunnerCutsOffRequestsPastTheDeadline(t *testing.T) {
+	ln := listen(t)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	srv := server.NewHTTPServer("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release // never finishes in time
+	}))
+	ev := &events{}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &server.Runner{Server: srv, Listener: ln, ShutdownTimeout: 50 * time.Millisecond,
+		AfterDrain: []server.Hook{func(context.Context) error { ev.add("after"); return nil }}}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	clientErr := make(chan error, 1)
+	go func() {
+		_, _, err := getBody(freshClient(), "http://"+ln.Addr().String()+"/")
+		clientErr <- err
+	}()
+	<-started
+	cancel()
+	err := <-done
+	require.Error(t, err, "a drain past the deadline is reported")
+	assert.Error(t, <-clientErr, "the stuck request's connection was closed before the after-drain hooks finished")
+	assert.Equal(t, []string{"after"}, ev.get())
+}
