@@ -78,11 +78,17 @@ func (in *Instancer) loop(ctx context.Context, index uint64, ok bool) {
 	backoff := in.c.retryMin
 	for ctx.Err() == nil {
 		if ok {
+			began, prev := time.Now(), index
 			v, err := in.c.Watch(ctx, in.service, index, 0)
 			if ctx.Err() != nil {
 				return
 			}
 			index, ok = in.apply(v, err)
+			// A server answering at once without progress must not make
+			// this loop spin.
+			if ok && index <= prev && time.Since(began) < in.c.retryMin && !sleep(ctx, in.c.retryMin) {
+				return
+			}
 		} else {
 			index, ok = in.lookup(ctx)
 			if ctx.Err() != nil {
@@ -206,4 +212,16 @@ func (in *Instancer) Index() uint64 {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.index
+}
+
+// sleep pauses for d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
