@@ -1,0 +1,272 @@
+// Package profile holds doctors' profiles and the catalog of
+// specializations: their fields, the rules they obey, and the errors the
+// doctor service reports about them.
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medisync/medisync/shared/problem"
+)
+
+// Errors of the doctor domain. Their messages are shown to clients.
+var (
+	ErrDoctorNotFound         = errors.New("no doctor with this id")
+	ErrNoProfile              = errors.New("you have no doctor profile yet")
+	ErrSpecializationNotFound = errors.New("no specialization with this id")
+	ErrLicenseTaken           = errors.New("another doctor already has this license number")
+	ErrUserHasProfile         = errors.New("this user already has a doctor profile")
+	ErrSpecializationNameUsed = errors.New("a specialization with this name already exists")
+	ErrSpecializationInUse    = errors.New("the specialization is assigned to doctors; remove it from them first")
+	ErrStale                  = errors.New("the resource was changed since you read it; read it again and retry")
+)
+
+// Bounds of a doctor's fields.
+const (
+	MaxNameLength           = 100
+	MaxEmailLength          = 254
+	MaxLicenseLength        = 64
+	MaxBioLength            = 4000
+	MaxLanguages            = 20
+	MaxSpecializations      = 20
+	MinAppointmentMinutes   = 5
+	MaxAppointmentMinutes   = 240
+	DefaultAppointmentMins  = 30
+	MaxSpecializationName   = 100
+	MaxSpecializationDetail = 1000
+)
+
+// Specialization is an entry of the catalog.
+type Specialization struct {
+	ID          string
+	Name        string
+	Description string
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// NameKey is the form of a specialization name that must be unique: names
+// differing only in case or surrounding blanks are the same name.
+func NameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// Normalize trims the specialization's fields and checks them.
+func (s *Specialization) Normalize() error {
+	var fe problem.FieldErrors
+	s.Name = strings.Join(strings.Fields(s.Name), " ")
+	s.Description = strings.TrimSpace(s.Description)
+	switch {
+	case s.Name == "":
+		fe.Add("name", "is required")
+	case utf8.RuneCountInString(s.Name) > MaxSpecializationName:
+		fe.Add("name", fmt.Sprintf("must be at most %d characters", MaxSpecializationName))
+	}
+	if utf8.RuneCountInString(s.Description) > MaxSpecializationDetail {
+		fe.Add("description", fmt.Sprintf("must be at most %d characters", MaxSpecializationDetail))
+	}
+	return fe.Err()
+}
+
+// Doctor is a doctor's profile.
+type Doctor struct {
+	ID string
+	// UserID links the profile to its auth account; "" when not linked yet.
+	UserID             string
+	FirstName          string
+	LastName           string
+	Email              string
+	Phone              string
+	LicenseNumber      string
+	SpecializationIDs  []string
+	Specializations    []Specialization // filled on reads, in name order
+	Bio                string
+	Languages          []string
+	TimeZone           string
+	AppointmentMinutes int
+	Active             bool
+	Version            int64
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+var (
+	emailPattern   = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	phonePattern   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	licensePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ./-]*$`)
+	langPattern    = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+)
+
+// Normalize trims and canonicalizes the doctor's fields and checks them,
+// reporting every invalid field. The time zone must be an IANA name known
+// to the time zone database.
+func (d *Doctor) Normalize() error {
+	var fe problem.FieldErrors
+	d.FirstName = strings.Join(strings.Fields(d.FirstName), " ")
+	d.LastName = strings.Join(strings.Fields(d.LastName), " ")
+	d.Email = strings.TrimSpace(d.Email)
+	d.Phone = strings.TrimSpace(d.Phone)
+	d.LicenseNumber = strings.TrimSpace(d.LicenseNumber)
+	d.Bio = strings.TrimSpace(d.Bio)
+	d.TimeZone = strings.TrimSpace(d.TimeZone)
+
+	name := func(field, v string) {
+		switch {
+		case v == "":
+			fe.Add(field, "is required")
+		case utf8.RuneCountInString(v) > MaxNameLength:
+			fe.Add(field, fmt.Sprintf("must be at most %d characters", MaxNameLength))
+		}
+	}
+	name("firstName", d.FirstName)
+	name("lastName", d.LastName)
+	switch {
+	case d.Email == "":
+		fe.Add("email", "is required")
+	case len(d.Email) > MaxEmailLength || !emailPattern.MatchString(d.Email):
+		fe.Add("email", "must be an email address")
+	}
+	if d.Phone != "" && !phonePattern.MatchString(d.Phone) {
+		fe.Add("phone", "must be an E.164 number such as +14155550123")
+	}
+	switch {
+	case d.LicenseNumber == "":
+		fe.Add("licenseNumber", "is required")
+	case len(d.LicenseNumber) > MaxLicenseLength || !licensePattern.MatchString(d.LicenseNumber):
+		fe.Add("licenseNumber", fmt.Sprintf("must be at most %d letters, digits, spaces, dots, slashes or dashes", MaxLicenseLength))
+	}
+	if utf8.RuneCountInString(d.Bio) > MaxBioLength {
+		fe.Add("bio", fmt.Sprintf("must be at most %d characters", MaxBioLength))
+	}
+	if d.AppointmentMinutes == 0 {
+		d.AppointmentMinutes = DefaultAppointmentMins
+	}
+	if d.AppointmentMinutes < MinAppointmentMinutes || d.AppointmentMinutes > MaxAppointmentMinutes {
+		fe.Add("appointmentMinutes", fmt.Sprintf("must be between %d and %d", MinAppointmentMinutes, MaxAppointmentMinutes))
+	}
+	if _, err := LoadZone(d.TimeZone); err != nil {
+		fe.Add("timeZone", err.Error())
+	}
+
+	if len(d.Languages) > MaxLanguages {
+		fe.Add("languages", fmt.Sprintf("must hold at most %d languages", MaxLanguages))
+	} else {
+		seen := map[string]bool{}
+		langs := make([]string, 0, len(d.Languages))
+		for i, l := range d.Languages {
+			c, ok := CanonicalLanguage(l)
+			if !ok {
+				fe.Add(fmt.Sprintf("languages[%d]", i), "must be a language tag such as en, fr or pt-BR")
+				continue
+			}
+			if !seen[c] {
+				seen[c] = true
+				langs = append(langs, c)
+			}
+		}
+		d.Languages = langs
+	}
+
+	if len(d.SpecializationIDs) > MaxSpecializations {
+		fe.Add("specializationIds", fmt.Sprintf("must hold at most %d ids", MaxSpecializations))
+	} else {
+		seen := map[string]bool{}
+		ids := make([]string, 0, len(d.SpecializationIDs))
+		for i, id := range d.SpecializationIDs {
+			c, ok := CanonicalID(id)
+			if !ok {
+				fe.Add(fmt.Sprintf("specializationIds[%d]", i), "must be a UUID")
+				continue
+			}
+			if !seen[c] {
+				seen[c] = true
+				ids = append(ids, c)
+			}
+		}
+		d.SpecializationIDs = ids
+	}
+	return fe.Err()
+}
+
+// LoadZone returns the location of an IANA time zone name. "Local" and
+// names that are not in the time zone database are refused.
+func LoadZone(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, errors.New("is required")
+	}
+	if name == "Local" || strings.ContainsAny(name, `\`) || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
+		return nil, errors.New("must be an IANA time zone such as Europe/Berlin")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errors.New("must be an IANA time zone such as Europe/Berlin")
+	}
+	return loc, nil
+}
+
+// CanonicalLanguage checks a BCP 47 style tag and writes it canonically:
+// language lower case, script title case, region upper case (pt-BR, zh-Hant).
+func CanonicalLanguage(tag string) (string, bool) {
+	tag = strings.TrimSpace(strings.ReplaceAll(tag, "_", "-"))
+	if !langPattern.MatchString(tag) {
+		return "", false
+	}
+	parts := strings.Split(tag, "-")
+	parts[0] = strings.ToLower(parts[0])
+	for i := 1; i < len(parts); i++ {
+		switch p := parts[i]; {
+		case len(p) == 2 && isAlpha(p):
+			parts[i] = strings.ToUpper(p)
+		case len(p) == 4 && isAlpha(p):
+			parts[i] = strings.ToUpper(p[:1]) + strings.ToLower(p[1:])
+		default:
+			parts[i] = strings.ToLower(p)
+		}
+	}
+	return strings.Join(parts, "-"), true
+}
+
+func isAlpha(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// CanonicalID checks a UUID in its canonical 36-character form and returns
+// it in lower case.
+func CanonicalID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	b := []byte(strings.ToLower(s))
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return "", false
+			}
+		}
+	}
+	return string(b), true
+}
+
+// NamePrefixes splits a name search into lower-case words; each must begin
+// the first or the last name of a match.
+func NamePrefixes(q string) []string {
+	words := strings.Fields(strings.ToLower(q))
+	if len(words) > 4 {
+		words = words[:4]
+	}
+	return words
+}

@@ -1,0 +1,109 @@
+package profile
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/problem"
+)
+
+func valid() Doctor {
+	return Doctor{
+		FirstName: "  Ada ", LastName: "Lovelace", Email: "ada@example.org", Phone: "+14155550123",
+		LicenseNumber: "MD-12345", Languages: []string{"EN", "pt_br", "en"},
+		SpecializationIDs: []string{"0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"},
+		TimeZone:          "Europe/Berlin",
+	}
+}
+
+func fields(t *testing.T, err error) []string {
+	t.Helper()
+	var fe problem.FieldErrors
+	require.True(t, errors.As(err, &fe), "%v", err)
+	var out []string
+	for _, f := range fe {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestNormalizeValid(t *testing.T) {
+	d := valid()
+	require.NoError(t, d.Normalize())
+	assert.Equal(t, "Ada", d.FirstName)
+	assert.Equal(t, []string{"en", "pt-BR"}, d.Languages)
+	assert.Equal(t, []string{"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}, d.SpecializationIDs)
+	assert.Equal(t, DefaultAppointmentMins, d.AppointmentMinutes)
+}
+
+func TestNormalizeRefuses(t *testing.T) {
+	cases := map[string]func(d *Doctor){
+		"firstName":            func(d *Doctor) { d.FirstName = " " },
+		"lastName":             func(d *Doctor) { d.LastName = string(make([]byte, 101)) },
+		"email":                func(d *Doctor) { d.Email = "not-an-email" },
+		"phone":                func(d *Doctor) { d.Phone = "555-1234" },
+		"licenseNumber":        func(d *Doctor) { d.LicenseNumber = "" },
+		"timeZone":             func(d *Doctor) { d.TimeZone = "Mars/Olympus_Mons" },
+		"appointmentMinutes":   func(d *Doctor) { d.AppointmentMinutes = 1000 },
+		"languages[1]":         func(d *Doctor) { d.Languages = []string{"en", "english!"} },
+		"specializationIds[0]": func(d *Doctor) { d.SpecializationIDs = []string{"nope"} },
+		"bio":                  func(d *Doctor) { d.Bio = string(make([]rune, 4001)) },
+	}
+	for field, mutate := range cases {
+		t.Run(field, func(t *testing.T) {
+			d := valid()
+			mutate(&d)
+			assert.Equal(t, []string{field}, fields(t, d.Normalize()))
+		})
+	}
+}
+
+func TestLoadZone(t *testing.T) {
+	for _, ok := range []string{"America/New_York", "Asia/Kolkata", "UTC", "Europe/Berlin"} {
+		_, err := LoadZone(ok)
+		assert.NoError(t, err, ok)
+	}
+	for _, bad := range []string{"", "Local", "Nowhere/Town", "../etc/passwd", "/etc/localtime", "EST5EDT\\x"} {
+		_, err := LoadZone(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestCanonicalLanguage(t *testing.T) {
+	for in, want := range map[string]string{"en": "en", "EN": "en", "pt-br": "pt-BR", "zh_hant_tw": "zh-Hant-TW", "de-CH-1996": "de-CH-1996"} {
+		got, ok := CanonicalLanguage(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "e", "english", "en--us", "en us"} {
+		_, ok := CanonicalLanguage(bad)
+		assert.False(t, ok, bad)
+	}
+}
+
+func TestCanonicalID(t *testing.T) {
+	id, ok := CanonicalID("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B")
+	assert.True(t, ok)
+	assert.Equal(t, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", id)
+	for _, bad := range []string{"", "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b", "{0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g", "not-a-uuid"} {
+		_, ok := CanonicalID(bad)
+		assert.False(t, ok, bad)
+	}
+}
+
+func TestSpecializationNormalize(t *testing.T) {
+	s := Specialization{Name: "  Pediatric   Cardiology "}
+	require.NoError(t, s.Normalize())
+	assert.Equal(t, "Pediatric Cardiology", s.Name)
+	assert.Equal(t, NameKey("pediatric cardiology"), NameKey(s.Name))
+	s = Specialization{Name: ""}
+	assert.Equal(t, []string{"name"}, fields(t, s.Normalize()))
+}
+
+func TestNamePrefixes(t *testing.T) {
+	assert.Equal(t, []string{"ada", "lov"}, NamePrefixes("  Ada  Lov "))
+	assert.Empty(t, NamePrefixes("   "))
+}

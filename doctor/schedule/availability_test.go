@@ -1,0 +1,155 @@
+package schedule
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/problem"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestParseClock(t *testing.T) {
+	for in, want := range map[string]int{"00:00": 0, "09:30": 570, "23:59": 1439, "24:00": 1440} {
+		got, ok := ParseClock(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"25:00", "24:01", "9:00", "09:60", "0900", "", "ab:cd", "09:00:00", "-1:00"} {
+		_, ok := ParseClock(in)
+		assert.False(t, ok, in)
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	d, err := ParseDate("2026-03-08")
+	require.NoError(t, err)
+	assert.Equal(t, Date{2026, time.March, 8}, d)
+	assert.Equal(t, "2026-03-08", d.String())
+	assert.Equal(t, time.Sunday, d.Weekday())
+	assert.Equal(t, Date{2026, time.March, 1}, Date{2026, time.February, 28}.AddDays(1))
+	assert.Equal(t, 30, Date{2026, time.March, 1}.DaysUntil(Date{2026, time.March, 31}))
+	for _, bad := range []string{"2026-02-30", "2026-3-8", "08.03.2026", "", "2026-13-01"} {
+		_, err := ParseDate(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func fieldsOf(t *testing.T, err error) map[string]string {
+	t.Helper()
+	var fe problem.FieldErrors
+	require.True(t, errors.As(err, &fe), "want field errors, got %v", err)
+	out := map[string]string{}
+	for _, f := range fe {
+		out[f.Field] = f.Message
+	}
+	return out
+}
+
+func TestParseValid(t *testing.T) {
+	in := Input{
+		SlotMinutes:   ptr(20),
+		BufferMinutes: ptr(5),
+		Weekly: []WeeklyInput{
+			{Day: "MONDAY", Start: "13:00", End: "17:00"},
+			{Day: "MONDAY", Start: "09:00", End: "12:00"},
+			{Day: "MONDAY", Start: "12:00", End: "13:00"}, // touching is not overlapping
+			{Day: "SUNDAY", Start: "22:00", End: "24:00"},
+		},
+		Exceptions: []ExceptionInput{
+			{Date: "2027-12-31", Available: ptr(true), Intervals: []IntervalInput{{Start: "09:00", End: "11:00"}}},
+			{Date: "2027-12-24", Available: ptr(false)},
+		},
+	}
+	a, err := in.Parse("d1", 30)
+	require.NoError(t, err)
+	assert.Equal(t, 20, a.SlotMinutes)
+	assert.Equal(t, 5, a.BufferMinutes)
+	assert.Equal(t, []Interval{{540, 720}, {720, 780}, {780, 1020}}, a.Weekly[time.Monday])
+	assert.Equal(t, []Interval{{1320, 1440}}, a.Weekly[time.Sunday])
+	require.Len(t, a.Exceptions, 2)
+	assert.Equal(t, "2027-12-24", a.Exceptions[0].Date.String(), "exceptions are sorted")
+	assert.False(t, a.Exceptions[0].Available())
+	assert.True(t, a.Exceptions[1].Available())
+
+	assert.False(t, a.WorksOn(Date{2027, time.December, 24}))
+	assert.True(t, a.WorksOn(Date{2027, time.December, 31}))
+	assert.True(t, a.WorksOn(Date{2027, time.December, 27}), "a Monday")
+	assert.False(t, a.WorksOn(Date{2027, time.December, 28}), "a Tuesday")
+
+	out := a.WeeklyOut()
+	require.Len(t, out, 4)
+	assert.Equal(t, WeeklyInput{Day: "MONDAY", Start: "09:00", End: "12:00"}, out[0])
+	assert.Equal(t, WeeklyInput{Day: "SUNDAY", Start: "22:00", End: "24:00"}, out[3])
+}
+
+func TestParseDefaultsSlotLength(t *testing.T) {
+	a, err := Input{}.Parse("d1", 45)
+	require.NoError(t, err)
+	assert.Equal(t, 45, a.SlotMinutes)
+	assert.Equal(t, 0, a.BufferMinutes)
+}
+
+func TestParseRefusesBadInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		in    Input
+		field string
+	}{
+		{"slot zero", Input{SlotMinutes: ptr(0)}, "slotMinutes"},
+		{"slot ten thousand", Input{SlotMinutes: ptr(10000)}, "slotMinutes"},
+		{"slot four", Input{SlotMinutes: ptr(4)}, "slotMinutes"},
+		{"negative buffer", Input{BufferMinutes: ptr(-5)}, "bufferMinutes"},
+		{"huge buffer", Input{BufferMinutes: ptr(241)}, "bufferMinutes"},
+		{"25:00", Input{Weekly: []WeeklyInput{{Day: "MONDAY", Start: "25:00", End: "26:00"}}}, "weekly[0].start"},
+		{"end 24:30", Input{Weekly: []WeeklyInput{{Day: "MONDAY", Start: "09:00", End: "24:30"}}}, "weekly[0].end"},
+		{"end before start", Input{Weekly: []WeeklyInput{{Day: "MONDAY", Start: "12:00", End: "09:00"}}}, "weekly[0].end"},
+		{"empty interval", Input{Weekly: []WeeklyInput{{Day: "MONDAY", Start: "09:00", End: "09:00"}}}, "weekly[0].end"},
+		{"unknown day", Input{Weekly: []WeeklyInput{{Day: "Funday", Start: "09:00", End: "10:00"}}}, "weekly[0].day"},
+		{"lower-case day", Input{Weekly: []WeeklyInput{{Day: "monday", Start: "09:00", End: "10:00"}}}, "weekly[0].day"},
+		{"overlap", Input{Weekly: []WeeklyInput{
+			{Day: "TUESDAY", Start: "09:00", End: "12:00"},
+			{Day: "TUESDAY", Start: "11:30", End: "13:00"},
+		}}, "weekly[1]"},
+		{"overlap reported on the later one", Input{Weekly: []WeeklyInput{
+			{Day: "TUESDAY", Start: "11:30", End: "13:00"},
+			{Day: "TUESDAY", Start: "09:00", End: "12:00"},
+		}}, "weekly[0]"},
+		{"contained", Input{Weekly: []WeeklyInput{
+			{Day: "TUESDAY", Start: "09:00", End: "17:00"},
+			{Day: "WEDNESDAY", Start: "09:00", End: "17:00"},
+			{Day: "TUESDAY", Start: "10:00", End: "11:00"},
+		}}, "weekly[2]"},
+		{"bad exception date", Input{Exceptions: []ExceptionInput{{Date: "2027-02-30", Available: ptr(false)}}}, "exceptions[0].date"},
+		{"exception without available", Input{Exceptions: []ExceptionInput{{Date: "2027-02-03"}}}, "exceptions[0].available"},
+		{"day off with hours", Input{Exceptions: []ExceptionInput{{Date: "2027-02-03", Available: ptr(false),
+			Intervals: []IntervalInput{{Start: "09:00", End: "10:00"}}}}}, "exceptions[0].intervals"},
+		{"available without hours", Input{Exceptions: []ExceptionInput{{Date: "2027-02-03", Available: ptr(true)}}}, "exceptions[0].intervals"},
+		{"exception interval overlap", Input{Exceptions: []ExceptionInput{{Date: "2027-02-03", Available: ptr(true),
+			Intervals: []IntervalInput{{Start: "09:00", End: "10:00"}, {Start: "09:59", End: "11:00"}}}}}, "exceptions[0].intervals[1]"},
+		{"exception interval 25:00", Input{Exceptions: []ExceptionInput{{Date: "2027-02-03", Available: ptr(true),
+			Intervals: []IntervalInput{{Start: "09:00", End: "25:00"}}}}}, "exceptions[0].intervals[0].end"},
+		{"duplicate exception", Input{Exceptions: []ExceptionInput{
+			{Date: "2027-02-03", Available: ptr(false)}, {Date: "2027-02-03", Available: ptr(false)},
+		}}, "exceptions[1].date"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := c.in.Parse("d1", 30)
+			require.Error(t, err)
+			fields := fieldsOf(t, err)
+			assert.Contains(t, fields, c.field, "fields: %v", fields)
+		})
+	}
+}
+
+func TestParseReportsEveryField(t *testing.T) {
+	_, err := Input{SlotMinutes: ptr(0), BufferMinutes: ptr(-1),
+		Weekly: []WeeklyInput{{Day: "MONDAY", Start: "25:00", End: "09:00"}}}.Parse("d1", 30)
+	fields := fieldsOf(t, err)
+	assert.Len(t, fields, 3, "%v", fields)
+}
