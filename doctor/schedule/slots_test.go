@@ -206,7 +206,7 @@ func TestSlotsExcludeThePast(t *testing.T) {
 func TestSlotsExceptions(t *testing.T) {
 	a := onDay(t, time.Monday, 60, "09:00-11:00")
 	a.Exceptions = []Exception{
-		{Date: day("2026-03-09")},                                  // Monday off
+		{Date: day("2026-03-09")},                                    // Monday off
 		{Date: day("2026-03-11"), Intervals: []Interval{{600, 660}}}, // a Wednesday with hours
 		{Date: day("2026-03-16"), Intervals: []Interval{{480, 540}}}, // Monday, other hours
 	}

@@ -627,4 +627,3 @@ func writeHours(ctx context.Context, tx *sql.Tx, a schedule.Availability) error 
 	}
 	return insertRows(ctx, tx, "availability_exception_intervals", []string{"doctor_id", "day", "start_minute", "end_minute"}, intervals)
 }
-
