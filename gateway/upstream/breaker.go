@@ -63,7 +63,7 @@ func (s BreakerSettings) gobreaker(name string, onChange func(from, to gobreaker
 			return c.Requests >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(c.Requests)
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
-		IsExcluded: clientFault,
+		IsExcluded:    clientFault,
 	}
 }
 
