@@ -47,10 +47,11 @@ func Register(r *mux.Router, eps patientep.Endpoints, verifier authn.Verifier) {
 		httptransport.ServerBefore(problem.PopulateInstance),
 		httptransport.ServerErrorEncoder(problem.ErrorEncoder(Errors)),
 	}
-	api := r.PathPrefix("/api/v1/patients").Subrouter()
-	api.Use(authn.Middleware(verifier))
+	// Routes sit on r itself, not on a subrouter, so that r's problem 404
+	// and 405 answers apply to them.
+	requireToken := authn.Middleware(verifier)
 	handle := func(method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc) {
-		api.Handle(path, httptransport.NewServer(ep, dec, encode, opts...)).Methods(method)
+		r.Handle("/api/v1/patients"+path, requireToken(httptransport.NewServer(ep, dec, encode, opts...))).Methods(method)
 	}
 	handle(http.MethodPost, "", eps.CreatePatient, decodeCreatePatient)
 	handle(http.MethodGet, "", eps.SearchPatients, decodeSearch)

@@ -1,0 +1,181 @@
+package transport_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/patient/auditlog"
+	"github.com/medisync/medisync/patient/endpoint"
+	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/patient/service"
+	"github.com/medisync/medisync/patient/transport"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// now is the fixed time of every test; dates are judged against it.
+var now = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+
+// harness is the whole service over one database, driven through its HTTP
+// handler with tokens from a test issuer.
+type harness struct {
+	t       testing.TB
+	handler http.Handler
+	issuer  *authntest.Issuer
+	store   *sqlstore.Store
+}
+
+// failingRecorder refuses every event, to prove reads fail closed.
+type failingRecorder struct{}
+
+func (failingRecorder) Record(context.Context, patient.AuditEvent) error {
+	return io.ErrClosedPipe
+}
+
+func newHarness(t testing.TB, db *sqldb.DB, recorder ...service.AuditRecorder) *harness {
+	t.Helper()
+	store := sqlstore.New(db)
+	var rec service.AuditRecorder
+	if len(recorder) > 0 {
+		rec = recorder[0]
+	} else {
+		b := auditlog.New(store, auditlog.Options{})
+		t.Cleanup(func() { _ = b.Close(context.Background()) })
+		rec = b
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc := service.New(service.Deps{
+		Patients: store, History: store, Audit: store, Recorder: rec,
+		Clock: service.ClockFunc(func() time.Time { return now }), NewID: service.NewID,
+	})
+	iss := authntest.NewIssuer(t)
+	r := httpmw.NewRouter()
+	transport.Register(r, endpoint.MakeEndpoints(svc), iss.Verifier())
+	return &harness{t: t, handler: httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}), issuer: iss, store: store}
+}
+
+// user is a caller with a token.
+type user struct {
+	id    string
+	token string
+}
+
+func (h *harness) user(roles ...string) user {
+	id := service.NewID()
+	tok, err := h.issuer.Sign(authntest.Claims{UserID: id, Roles: roles})
+	require.NoError(h.t, err)
+	return user{id: id, token: tok}
+}
+
+type response struct {
+	*httptest.ResponseRecorder
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &m), "body: %s", r.Body.String())
+	return m
+}
+
+// fields returns the field names of a validation problem.
+func (r response) fields(t testing.TB) []string {
+	t.Helper()
+	var p struct {
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &p))
+	var out []string
+	for _, e := range p.Errors {
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+// do sends a request; token "" sends none. Extra headers come in pairs.
+func (h *harness) do(method, path, token, body string, headers ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	resp := response{rec}
+	// Every answer of this API concerns a patient: none may be cached.
+	assert.Equal(h.t, "no-store", rec.Header().Get("Cache-Control"), "%s %s", method, path)
+	if rec.Code >= 400 {
+		assert.Equal(h.t, "application/problem+json", rec.Header().Get("Content-Type"), "%s %s: %s", method, path, rec.Body)
+	}
+	return resp
+}
+
+const profileJSON = `{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1985-12-10","sex":"female",
+	"email":"ada@example.org","phone":"+441234567890",
+	"address":{"line1":"12 St James's Square","city":"London","postalCode":"SW1Y 4JH","country":"GB"},
+	"emergencyContact":{"name":"William King","relationship":"spouse","phone":"+441234567891"},
+	"preferredLanguage":"en-GB","bloodType":"O+"}`
+
+const entryJSONBody = `{"type":"ALLERGY","description":"Penicillin allergy","code":"91936005",
+	"codeSystem":"http://snomed.info/sct","status":"active","onsetDate":"2001-04-02","severity":"severe","notes":"Rash"}`
+
+// newPatientFor creates, as that patient, the profile of u.
+func (h *harness) newPatientFor(u user) string {
+	h.t.Helper()
+	r := h.do(http.MethodPost, "/api/v1/patients", u.token, profileJSON)
+	require.Equal(h.t, http.StatusCreated, r.Code, r.Body.String())
+	return r.json(h.t)["id"].(string)
+}
+
+// newEntry records a history entry for a patient as doc.
+func (h *harness) newEntry(doc user, patientID string) string {
+	h.t.Helper()
+	r := h.do(http.MethodPost, "/api/v1/patients/"+patientID+"/history", doc.token, entryJSONBody)
+	require.Equal(h.t, http.StatusCreated, r.Code, r.Body.String())
+	return r.json(h.t)["id"].(string)
+}
+
+// audit returns a patient's audit events, read straight from the store.
+func (h *harness) audit(patientID string) []patient.AuditEvent {
+	h.t.Helper()
+	page, err := h.store.ListAudit(context.Background(), patient.AuditQuery{PatientID: patientID, Limit: 100})
+	require.NoError(h.t, err)
+	return page.Items
+}
+
+var roles = struct{ admin, doctor, patient string }{authn.RoleAdmin, authn.RoleDoctor, authn.RolePatient}
+
+// parallel runs fn n times at once and waits for all.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-start; fn(i) }()
+	}
+	close(start)
+	wg.Wait()
+}

@@ -1,0 +1,157 @@
+package transport_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// with returns profileJSON with one field replaced or added.
+func with(field, value string) string { return set(profileJSON, field, value) }
+
+func entryWith(field, value string) string { return set(entryJSONBody, field, value) }
+
+func set(doc, field, value string) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		panic(err)
+	}
+	m[field] = json.RawMessage(value)
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// TestBadInput sends every kind of bad input and expects a 4xx problem,
+// naming the field where there is one, and never a 500.
+func TestBadInput(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	doc := h.user(roles.doctor)
+	pid := h.newPatientFor(h.user(roles.patient))
+	eid := h.newEntry(doc, pid)
+	patients := "/api/v1/patients"
+	one := patients + "/" + pid
+	history := one + "/history"
+	entry := history + "/" + eid
+	long := `"` + strings.Repeat("x", 101) + `"`
+
+	cases := []struct {
+		name, method, path, body string
+		token                    string
+		headers                  []string
+		status                   int
+		fields                   []string
+	}{
+		{"malformed JSON", "POST", patients, `{"firstName": "Ada",`, admin.token, nil, 400, nil},
+		{"not an object", "POST", patients, `["Ada"]`, admin.token, nil, 400, []string{"body"}},
+		{"trailing data", "POST", patients, profileJSON + `{}`, admin.token, nil, 400, nil},
+		{"unknown field", "POST", patients, with("nickname", `"Ada"`), admin.token, nil, 400, []string{"nickname"}},
+		{"server-owned id", "POST", patients, with("id", `"`+pid+`"`), admin.token, nil, 400, []string{"id"}},
+		{"server-owned createdAt", "POST", patients, with("createdAt", `"2020-01-01T00:00:00Z"`), admin.token, nil, 400, []string{"createdAt"}},
+		{"version in body", "POST", patients, with("version", `7`), admin.token, nil, 400, []string{"version"}},
+		{"wrong type", "POST", patients, with("firstName", `42`), admin.token, nil, 400, []string{"firstName"}},
+		{"wrong nested type", "POST", patients, with("address", `"Berlin"`), admin.token, nil, 400, []string{"address"}},
+		{"empty body", "POST", patients, "", admin.token, nil, 400, nil},
+		{"oversize body", "POST", patients, with("notes", `"`+strings.Repeat("x", 70<<10)+`"`), admin.token, nil, 413, nil},
+		{"wrong media type", "POST", patients, profileJSON, admin.token, []string{"Content-Type", "text/plain"}, 415, nil},
+		{"impossible date", "POST", patients, with("dateOfBirth", `"2027-02-30"`), admin.token, nil, 400, []string{"dateOfBirth"}},
+		{"day 31 in a 30-day month", "POST", patients, with("dateOfBirth", `"2001-04-31"`), admin.token, nil, 400, []string{"dateOfBirth"}},
+		{"date with time", "POST", patients, with("dateOfBirth", `"2001-04-01T00:00:00Z"`), admin.token, nil, 400, []string{"dateOfBirth"}},
+		{"date in the future", "POST", patients, with("dateOfBirth", `"2026-06-17"`), admin.token, nil, 400, []string{"dateOfBirth"}},
+		{"date too old", "POST", patients, with("dateOfBirth", `"1850-01-01"`), admin.token, nil, 400, []string{"dateOfBirth"}},
+		{"missing names", "POST", patients, with("firstName", `" "`), admin.token, nil, 400, []string{"firstName"}},
+		{"long name", "POST", patients, with("lastName", long), admin.token, nil, 400, []string{"lastName"}},
+		{"control characters", "POST", patients, with("lastName", `"Love\u0000lace"`), admin.token, nil, 400, []string{"lastName"}},
+		{"bad email", "POST", patients, with("email", `"ada@"`), admin.token, nil, 400, []string{"email"}},
+		{"email with name", "POST", patients, with("email", `"Ada <ada@example.org>"`), admin.token, nil, 400, []string{"email"}},
+		{"phone not E.164", "POST", patients, with("phone", `"0301234567"`), admin.token, nil, 400, []string{"phone"}},
+		{"unknown sex", "POST", patients, with("sex", `"F"`), admin.token, nil, 400, []string{"sex"}},
+		{"unknown blood type", "POST", patients, with("bloodType", `"C+"`), admin.token, nil, 400, []string{"bloodType"}},
+		{"bad language", "POST", patients, with("preferredLanguage", `"English"`), admin.token, nil, 400, []string{"preferredLanguage"}},
+		{"bad address", "POST", patients, with("address", `{"line1":"","city":"Berlin","country":"Germany"}`), admin.token, nil, 400,
+			[]string{"address.line1", "address.country"}},
+		{"bad emergency contact", "POST", patients, with("emergencyContact", `{"name":"Max","phone":"123"}`), admin.token, nil, 400,
+			[]string{"emergencyContact.phone"}},
+		{"several fields at once", "POST", patients, `{"firstName":"","lastName":"X","dateOfBirth":"1990-01-01","sex":"x","email":"no"}`,
+			admin.token, nil, 400, []string{"firstName", "sex", "email"}},
+		{"bad UUID", "GET", patients + "/12345", "", admin.token, nil, 400, []string{"id"}},
+		{"bad UUID in history", "GET", patients + "/not-a-uuid/history", "", admin.token, nil, 400, []string{"id"}},
+		{"bad entry UUID", "GET", history + "/zzz", "", admin.token, nil, 400, []string{"entryId"}},
+		{"bad UUID on update", "PUT", patients + "/" + strings.Repeat("a", 36), profileJSON, admin.token, []string{"If-Match", `"1"`}, 400, []string{"id"}},
+		{"missing If-Match", "PUT", one, profileJSON, admin.token, nil, 428, nil},
+		{"wildcard If-Match", "PUT", one, profileJSON, admin.token, []string{"If-Match", "*"}, 428, nil},
+		{"garbage If-Match", "PUT", one, profileJSON, admin.token, []string{"If-Match", `"v1"`}, 400, nil},
+		{"stale If-Match", "PUT", one, profileJSON, admin.token, []string{"If-Match", `"7"`}, 412, nil},
+		{"limit zero", "GET", patients + "?limit=0", "", admin.token, nil, 400, []string{"limit"}},
+		{"limit too big", "GET", patients + "?limit=101", "", admin.token, nil, 400, []string{"limit"}},
+		{"limit not a number", "GET", patients + "?limit=ten", "", admin.token, nil, 400, []string{"limit"}},
+		{"bad cursor", "GET", patients + "?cursor=abc", "", admin.token, nil, 400, nil},
+		{"bad cursor on history", "GET", history + "?cursor=W10", "", admin.token, nil, 400, nil},
+		{"bad cursor on audit", "GET", one + "/audit?cursor=!!", "", admin.token, nil, 400, nil},
+		{"impossible date in search", "GET", patients + "?dateOfBirth=2027-02-30", "", admin.token, nil, 400, []string{"dateOfBirth"}},
+		{"long search", "GET", patients + "?q=" + strings.Repeat("a", 101), "", admin.token, nil, 400, []string{"q"}},
+		{"unknown history type", "GET", history + "?type=DIAGNOSIS", "", admin.token, nil, 400, []string{"type"}},
+		{"unknown history status", "GET", history + "?status=done", "", admin.token, nil, 400, []string{"status"}},
+		{"entry: unknown type", "POST", history, entryWith("type", `"DIAGNOSIS"`), doc.token, nil, 400, []string{"type"}},
+		{"entry: no description", "POST", history, entryWith("description", `""`), doc.token, nil, 400, []string{"description"}},
+		{"entry: status set directly to entered-in-error", "POST", history, entryWith("status", `"entered-in-error"`), doc.token, nil, 400, []string{"status"}},
+		{"entry: severity on a medication", "POST", history, entryWith("type", `"MEDICATION"`), doc.token, nil, 400, []string{"severity"}},
+		{"entry: unknown severity", "POST", history, entryWith("severity", `"fatal"`), doc.token, nil, 400, []string{"severity"}},
+		{"entry: end before onset", "POST", history, entryWith("endDate", `"2000-01-01"`), doc.token, nil, 400, []string{"endDate"}},
+		{"entry: onset in the future", "POST", history, entryWith("onsetDate", `"2030-01-01"`), doc.token, nil, 400, []string{"onsetDate"}},
+		{"entry: impossible date", "POST", history, entryWith("onsetDate", `"2023-02-29"`), doc.token, nil, 400, []string{"onsetDate"}},
+		{"entry: code without system", "POST", history, `{"type":"NOTE","description":"x","code":"123"}`, doc.token, nil, 400, []string{"codeSystem"}},
+		{"entry: recordedBy", "POST", history, entryWith("recordedBy", `"someone-else"`), doc.token, nil, 400, []string{"recordedBy"}},
+		{"entry: server-owned recordedAt", "POST", history, entryWith("recordedAt", `"2020-01-01T00:00:00Z"`), doc.token, nil, 400, []string{"recordedAt"}},
+		{"entry: server-owned patientId", "POST", history, entryWith("patientId", `"`+pid+`"`), doc.token, nil, 400, []string{"patientId"}},
+		{"entry: missing If-Match", "PUT", entry, entryJSONBody, doc.token, nil, 428, nil},
+		{"entry: stale If-Match", "PUT", entry, entryJSONBody, doc.token, []string{"If-Match", `"2"`}, 412, nil},
+		{"entry: stale If-Match on delete", "DELETE", entry, "", doc.token, []string{"If-Match", `"2"`}, 412, nil},
+		{"entry of another patient", "GET", patients + "/" + eid + "/history/" + eid, "", doc.token, nil, 404, nil},
+		{"unknown path", "GET", "/api/v1/patients/" + pid + "/nothing", "", doc.token, nil, 404, nil},
+		{"wrong method", "PATCH", one, profileJSON, doc.token, nil, 405, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h.t = t
+			r := h.do(c.method, c.path, c.token, c.body, c.headers...)
+			require.Equal(t, c.status, r.Code, r.Body.String())
+			p := r.json(t)
+			assert.EqualValues(t, c.status, p["status"])
+			assert.NotEmpty(t, p["title"])
+			if c.fields != nil {
+				assert.ElementsMatch(t, c.fields, r.fields(t), r.Body.String())
+			}
+		})
+	}
+}
+
+// TestAcceptsEdgesOfValidInput checks that valid input at the limits passes.
+func TestAcceptsEdgesOfValidInput(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	for name, body := range map[string]string{
+		"born today":          with("dateOfBirth", `"2026-06-15"`),
+		"leap day":            with("dateOfBirth", `"2024-02-29"`),
+		"names of 100 chars":  with("lastName", `"`+strings.Repeat("ß", 100)+`"`),
+		"minimal":             `{"firstName":"A","lastName":"B","dateOfBirth":"1970-01-01"}`,
+		"null optional parts": with("address", `null`),
+		"blank trimmed":       with("firstName", `"  Ada  "`),
+	} {
+		r := h.do("POST", "/api/v1/patients", admin.token, body)
+		assert.Equal(t, http.StatusCreated, r.Code, "%s: %s", name, r.Body.String())
+	}
+	r := h.do("POST", "/api/v1/patients", admin.token, `{"firstName":"A","lastName":"B","dateOfBirth":"1970-01-01"}`)
+	require.Equal(t, http.StatusCreated, r.Code)
+	assert.Equal(t, "unknown", r.json(t)["sex"], "sex defaults to unknown")
+}
