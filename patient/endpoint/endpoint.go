@@ -34,7 +34,7 @@ type (
 		Actor service.Actor
 		In    service.NewPatient
 	}
-	MyPatientRequest struct{ Actor service.Actor }
+	MyPatientRequest  struct{ Actor service.Actor }
 	GetPatientRequest struct {
 		Actor service.Actor
 		ID    string
@@ -98,9 +98,13 @@ type (
 		Entry   patient.HistoryEntry
 		Created bool
 	}
-	EntryPageResponse struct{ Page patient.Page[patient.HistoryEntry] }
+	EntryPageResponse struct {
+		Page patient.Page[patient.HistoryEntry]
+	}
 	RevisionsResponse struct{ Revisions []patient.HistoryEntry }
-	AuditPageResponse struct{ Page patient.Page[patient.AuditEvent] }
+	AuditPageResponse struct {
+		Page patient.Page[patient.AuditEvent]
+	}
 	// NoContentResponse answers a request that has nothing to send back.
 	NoContentResponse struct{}
 )

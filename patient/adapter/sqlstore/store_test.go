@@ -24,8 +24,8 @@ func newPatient(first, last, userID string) patient.Patient {
 		Profile: patient.Profile{
 			FirstName: first, LastName: last, DateOfBirth: patient.MustDate("1980-05-17"), Sex: patient.SexFemale,
 			Email: first + "." + last + "@example.org", Phone: "+4915112345678",
-			Address:          patient.Address{Line1: "Hauptstraße 1", City: "Berlin", PostalCode: "10115", Country: "DE"},
-			EmergencyContact: patient.EmergencyContact{Name: "Max", Relationship: "spouse", Phone: "+4915187654321"},
+			Address:           patient.Address{Line1: "Hauptstraße 1", City: "Berlin", PostalCode: "10115", Country: "DE"},
+			EmergencyContact:  patient.EmergencyContact{Name: "Max", Relationship: "spouse", Phone: "+4915187654321"},
 			PreferredLanguage: "de", BloodType: "AB-",
 		},
 		Active: true, Version: 1, CreatedAt: t0, UpdatedAt: t0,
