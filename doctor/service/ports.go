@@ -7,6 +7,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
 )
@@ -102,3 +104,6 @@ type ClockFunc func() time.Time
 
 // Now returns f().
 func (f ClockFunc) Now() time.Time { return f() }
+
+// NewID returns a new resource ID, a UUID v7 (time-ordered).
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }

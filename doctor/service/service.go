@@ -130,11 +130,15 @@ func caller(ctx context.Context) (authn.Principal, error) {
 
 func isAdmin(p authn.Principal) bool { return p.Has(authn.RoleAdmin) }
 
-var (
-	errAdminOnly  = problem.Forbidden("only an administrator may do this")
-	errNotYours   = problem.Forbidden("a doctor may change only their own profile and availability")
-	errNoCreation = problem.Forbidden("only an administrator or a doctor may create a doctor profile")
-)
+func errAdminOnly() error { return problem.Forbidden("only an administrator may do this") }
+
+func errNotYours() error {
+	return problem.Forbidden("a doctor may change only their own profile and availability")
+}
+
+func errNoCreation() error {
+	return problem.Forbidden("only an administrator or a doctor may create a doctor profile")
+}
 
 // mayEdit checks that p may change doctor d: an administrator, or the
 // doctor whose profile it is.
@@ -145,7 +149,7 @@ func mayEdit(p authn.Principal, d profile.Doctor) error {
 	if p.Has(authn.RoleDoctor) && d.UserID != "" && d.UserID == p.UserID {
 		return nil
 	}
-	return errNotYours
+	return errNotYours()
 }
 
 // mayEditSomeDoctor refuses callers who can edit no doctor at all, before
@@ -154,7 +158,7 @@ func mayEditSomeDoctor(p authn.Principal) error {
 	if p.HasAny(authn.RoleAdmin, authn.RoleDoctor) {
 		return nil
 	}
-	return errNotYours
+	return errNotYours()
 }
 
 func parseID(field, id string) (string, error) {
@@ -249,7 +253,7 @@ func (s *service) CreateDoctor(ctx context.Context, in DoctorInput) (profile.Doc
 	}
 	admin := isAdmin(p)
 	if !admin && !p.Has(authn.RoleDoctor) {
-		return profile.Doctor{}, errNoCreation
+		return profile.Doctor{}, errNoCreation()
 	}
 	if err := refuseFields(in, admin, true); err != nil {
 		return profile.Doctor{}, err
@@ -339,7 +343,7 @@ func (s *service) DeactivateDoctor(ctx context.Context, id string) error {
 		return err
 	}
 	if !isAdmin(p) {
-		return errAdminOnly
+		return errAdminOnly()
 	}
 	if id, err = parseID("id", id); err != nil {
 		return err
@@ -499,7 +503,7 @@ func requireAdmin(ctx context.Context) error {
 		return err
 	}
 	if !isAdmin(p) {
-		return errAdminOnly
+		return errAdminOnly()
 	}
 	return nil
 }

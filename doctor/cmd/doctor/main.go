@@ -1,0 +1,62 @@
+// Command doctor serves doctors' profiles, the catalog of specializations,
+// availability and bookable slots (see ../../README.md).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	// The time zone database is compiled in, so doctors' IANA zones load on
+	// minimal images without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/doctor/adapter/taken"
+	"github.com/medisync/medisync/doctor/endpoint"
+	"github.com/medisync/medisync/doctor/service"
+	"github.com/medisync/medisync/doctor/transport"
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/metrics"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "doctor:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	a, err := app.New(ctx, app.Options{
+		Name:         "doctor",
+		DefaultAddr:  ":8082",
+		DefaultDSN:   "sqlite:data/doctor.db",
+		Migrations:   sqlstore.Migrations(),
+		MaxBodyBytes: transport.MaxBodyBytes,
+	}, args, os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	verifier, err := a.Verifier(ctx)
+	if err != nil {
+		_ = a.Close()
+		return err
+	}
+
+	store := sqlstore.New(a.DB)
+	var svc service.Service = service.New(store, taken.None{}, service.ClockFunc(time.Now), service.NewID)
+	svc = service.LoggingMiddleware(a.Logger)(svc)
+	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "doctor"))(svc)
+
+	router := a.Router()
+	transport.Register(router, endpoint.New(svc), verifier)
+	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
+	return a.Run(ctx, a.Handler(router))
+}

@@ -1,0 +1,188 @@
+package transport_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/doctor/adapter/taken"
+	"github.com/medisync/medisync/doctor/endpoint"
+	"github.com/medisync/medisync/doctor/service"
+	"github.com/medisync/medisync/doctor/transport"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// user is a caller with a token.
+type user struct {
+	ID    string
+	Token string
+}
+
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	clock  *clock
+	iss    *authntest.Issuer
+	admin  user
+	doctor user // a DOCTOR without a profile yet
+	other  user // another DOCTOR
+	pat    user // a PATIENT
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	c := &clock{now: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)}
+	svc := service.New(sqlstore.New(db), taken.None{}, c, service.NewID)
+	iss := authntest.NewIssuer(t)
+	r := httpmw.NewRouter()
+	transport.Register(r, endpoint.New(svc), iss.Verifier())
+	srv := httptest.NewServer(httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, clock: c, iss: iss}
+	e.admin = e.newUser(authn.RoleAdmin)
+	e.doctor = e.newUser(authn.RoleDoctor)
+	e.other = e.newUser(authn.RoleDoctor)
+	e.pat = e.newUser(authn.RolePatient)
+	return e
+}
+
+func (e *env) newUser(roles ...string) user {
+	id := uuid.Must(uuid.NewV7()).String()
+	return user{ID: id, Token: e.iss.Token(e.t, authntest.Claims{UserID: id, Email: id[:8] + "@example.org", Roles: roles})}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
+	return m
+}
+
+// Fields returns the field names of a validation problem.
+func (r response) Fields(t *testing.T) []string {
+	t.Helper()
+	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), "body: %s", r.Body)
+	var p struct {
+		Status int `json:"status"`
+		Errors []struct {
+			Field string `json:"field"`
+		} `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &p))
+	var out []string
+	for _, f := range p.Errors {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+// do sends a request; body may be a string (sent as is) or a value (JSON).
+// headers are name, value pairs.
+func (e *env) do(method, path, token string, body any, headers ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	require.NoError(e.t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.srv.Client().Do(req)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(e.t, err)
+	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+// mustDo is do that requires a status.
+func (e *env) mustDo(status int, method, path, token string, body any, headers ...string) response {
+	e.t.Helper()
+	r := e.do(method, path, token, body, headers...)
+	require.Equal(e.t, status, r.Status, "%s %s: %s", method, path, r.Body)
+	return r
+}
+
+// nextLicense returns a license number no other test doctor has.
+func nextLicense() string { return "LIC-" + uuid.NewString()[:13] }
+
+// doctorBody is a valid profile; overrides replace or add fields.
+func doctorBody(overrides map[string]any) map[string]any {
+	b := map[string]any{
+		"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org", "phone": "+14155550123",
+		"licenseNumber": nextLicense(), "languages": []string{"en"}, "timeZone": "America/New_York",
+		"appointmentMinutes": 30, "bio": "Physician.",
+	}
+	for k, v := range overrides {
+		if v == nil {
+			delete(b, k)
+			continue
+		}
+		b[k] = v
+	}
+	return b
+}
+
+// createOwn makes u's own profile (u must be a DOCTOR).
+func (e *env) createOwn(u user, overrides map[string]any) map[string]any {
+	e.t.Helper()
+	return e.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/doctors", u.Token, doctorBody(overrides)).JSON(e.t)
+}
+
+// createByAdmin makes a profile as ADMIN.
+func (e *env) createByAdmin(overrides map[string]any) map[string]any {
+	e.t.Helper()
+	return e.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/doctors", e.admin.Token, doctorBody(overrides)).JSON(e.t)
+}
