@@ -54,7 +54,9 @@ func Routes(r *mux.Router, eps authep.Set, o Options) {
 
 	r.Handle("/.well-known/jwks.json", jwksHandler(o.JWKS)).Methods(http.MethodGet)
 
-	a := r.PathPrefix("/api/v1/auth").Subrouter()
+	// Full paths on the main router rather than a subrouter, so that a wrong
+	// method is a 405 and not a 404.
+	a := prefixed{r: r, prefix: "/api/v1/auth"}
 	a.Handle("/register", h(eps.Register, decodeJSON[authep.RegisterRequest])).Methods(http.MethodPost)
 	a.Handle("/login", h(eps.Login, func(ctx context.Context, r *http.Request) (any, error) {
 		var req authep.LoginRequest
@@ -88,6 +90,13 @@ func Routes(r *mux.Router, eps authep.Set, o Options) {
 	}))).Methods(http.MethodGet)
 	a.Handle("/users/{id}", admin(h(eps.UpdateUser, decodeUpdate))).Methods(http.MethodPatch)
 }
+
+type prefixed struct {
+	r      *mux.Router
+	prefix string
+}
+
+func (p prefixed) Handle(path string, h http.Handler) *mux.Route { return p.r.Handle(p.prefix+path, h) }
 
 // requireAdmin answers 403 before any decoding when the token lacks ADMIN,
 // so that callers without the right learn nothing from validation errors.

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a log sink the server writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func jwksKIDs(t *testing.T, url string) []string {
+	t.Helper()
+	res, err := http.Get(url)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var doc struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&doc))
+	var out []string
+	for _, k := range doc.Keys {
+		out = append(out, k.KID)
+	}
+	return out
+}
+
+func TestServeBootstrapsAndRotateKeyCommand(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
+	addr := freeAddr(t)
+	env := map[string]string{
+		"MEDISYNC_DB_DSN":         dsn,
+		"MEDISYNC_HTTP_ADDR":      addr,
+		"MEDISYNC_DISCOVERY_URLS": "",
+		"MEDISYNC_ADMIN_EMAIL":    "admin@medisync.test",
+		"MEDISYNC_ADMIN_PASSWORD": "correct horse battery",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-hash-memory-kib", "64", "-hash-iterations", "1", "-key-reload-interval", "50ms"}, lookup, logs, logs)
+	}()
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		res, err := http.Get(base + "/health/ready")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, logs.String())
+
+	body := strings.NewReader(`{"email":"admin@medisync.test","password":"correct horse battery"}`)
+	res, err := http.Post(base+"/api/v1/auth/login", "application/json", body)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode, "the first administrator can log in")
+
+	res, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	var m bytes.Buffer
+	_, _ = m.ReadFrom(res.Body)
+	res.Body.Close()
+	assert.Contains(t, m.String(), "medisync_auth_method_calls_total")
+	assert.Contains(t, m.String(), "medisync_auth_password_hash_in_use")
+
+	before := jwksKIDs(t, base+"/.well-known/jwks.json")
+	require.Len(t, before, 1)
+
+	// rotate-key from another process; the server picks it up on reload.
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"rotate-key", "-db-dsn", dsn}, nil, &out, &out), out.String())
+	assert.Contains(t, out.String(), "new signing key")
+	require.Eventually(t, func() bool { return len(jwksKIDs(t, base+"/.well-known/jwks.json")) == 2 },
+		5*time.Second, 20*time.Millisecond)
+	assert.Contains(t, jwksKIDs(t, base+"/.well-known/jwks.json"), before[0], "the old key stays published")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	assert.NotContains(t, logs.String(), "correct horse battery", "no password in the logs")
+}
+
+func TestRunRefusesBadConfiguration(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
+	var out bytes.Buffer
+	for name, args := range map[string][]string{
+		"unknown command": {"explode"},
+		"unknown flag":    {"-no-such-flag"},
+		"bad hash cost":   {"-db-dsn", dsn, "-discovery-urls", "", "-hash-iterations", "0"},
+		"weak admin":      {"-db-dsn", dsn, "-discovery-urls", "", "-admin-email", "a@example.org", "-admin-password", "password1234"},
+		"half admin":      {"-db-dsn", dsn, "-discovery-urls", "", "-admin-email", "a@example.org"},
+		"bad kek":         {"-db-dsn", dsn, "-discovery-urls", "", "-key-encryption-key", "short"},
+	} {
+		err := run(context.Background(), args, func(string) (string, bool) { return "", false }, &out, &out)
+		assert.Error(t, err, name)
+	}
+}

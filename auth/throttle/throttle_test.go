@@ -1,0 +1,97 @@
+package throttle_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/medisync/medisync/auth/throttle"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+var policy = throttle.Policy{Free: 3, Base: time.Second, Max: 10 * time.Second, Forget: time.Hour}
+
+func TestFreeFailuresThenDoublingBlocks(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := throttle.New(policy, c.now)
+	for i := 0; i < 3; i++ {
+		_, ok := l.Check("a")
+		assert.True(t, ok)
+		assert.Zero(t, l.Fail("a"))
+	}
+	assert.Equal(t, time.Second, l.Fail("a"), "4th failure: 1 s")
+	wait, ok := l.Check("a")
+	assert.False(t, ok)
+	assert.Equal(t, time.Second, wait)
+	_, ok = l.Check("b")
+	assert.True(t, ok, "other keys are unaffected")
+
+	c.advance(time.Second)
+	_, ok = l.Check("a")
+	assert.True(t, ok, "the block expires")
+	assert.Equal(t, 2*time.Second, l.Fail("a"))
+	c.advance(2 * time.Second)
+	assert.Equal(t, 4*time.Second, l.Fail("a"))
+	c.advance(4 * time.Second)
+	assert.Equal(t, 8*time.Second, l.Fail("a"))
+	c.advance(8 * time.Second)
+	assert.Equal(t, 10*time.Second, l.Fail("a"), "capped")
+	c.advance(10 * time.Second)
+	assert.Equal(t, 10*time.Second, l.Fail("a"), "still capped: never a permanent lockout")
+	c.advance(10 * time.Second)
+	_, ok = l.Check("a")
+	assert.True(t, ok)
+}
+
+func TestResetAndForget(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := throttle.New(policy, c.now)
+	for i := 0; i < 4; i++ {
+		l.Fail("a")
+	}
+	l.Reset("a")
+	_, ok := l.Check("a")
+	assert.True(t, ok, "a success clears the key")
+	assert.Zero(t, l.Fail("a"), "counting starts over")
+
+	for i := 0; i < 3; i++ {
+		l.Fail("b")
+	}
+	c.advance(time.Hour + time.Second)
+	assert.Zero(t, l.Fail("b"), "failures an hour old are forgotten")
+
+	c.advance(2 * time.Hour)
+	l.Fail("c") // triggers a sweep
+	assert.Equal(t, 1, l.Len(), "quiet keys are swept")
+}
+
+func TestLoginThrottlesAccountAndClient(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	lt := throttle.NewLogin(
+		throttle.Policy{Free: 2, Base: time.Second, Max: time.Minute, Forget: time.Hour},
+		throttle.Policy{Free: 4, Base: time.Second, Max: time.Minute, Forget: time.Hour},
+		c.now)
+	for i := 0; i < 3; i++ {
+		lt.Failed("victim@example.org", "10.0.0.1")
+	}
+	wait, ok := lt.Allow("victim@example.org", "10.0.0.2")
+	assert.False(t, ok, "the account is blocked whatever the address")
+	assert.Equal(t, time.Second, wait)
+
+	_, ok = lt.Allow("other@example.org", "10.0.0.1")
+	assert.True(t, ok, "3 failures from one address are below its limit")
+	lt.Failed("x@example.org", "10.0.0.1")
+	lt.Failed("y@example.org", "10.0.0.1")
+	_, ok = lt.Allow("fresh@example.org", "10.0.0.1")
+	assert.False(t, ok, "credential stuffing from one address is blocked across accounts")
+
+	c.advance(time.Second)
+	lt.Succeeded("victim@example.org")
+	_, ok = lt.Allow("victim@example.org", "10.0.0.9")
+	assert.True(t, ok)
+}

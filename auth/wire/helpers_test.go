@@ -1,0 +1,179 @@
+package wire_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// mailbox is a Notifier that keeps what it is asked to send.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []service.PasswordReset
+}
+
+func (m *mailbox) PasswordReset(_ context.Context, r service.PasswordReset) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, r)
+	return nil
+}
+
+func (m *mailbox) all() []service.PasswordReset {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]service.PasswordReset(nil), m.sent...)
+}
+
+const (
+	adminEmail    = "admin@medisync.test"
+	adminPassword = "correct horse battery"
+)
+
+type env struct {
+	t     *testing.T
+	srv   *httptest.Server
+	auth  *wire.Auth
+	clock *fakeClock
+	mail  *mailbox
+}
+
+func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
+	t.Helper()
+	e := &env{t: t, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, mail: &mailbox{}}
+	cfg := wire.Config{
+		Hash:           password.HasherOptions{Params: password.Cheap},
+		TrustedProxies: []string{"127.0.0.1", "::1"},
+		Notifier:       e.mail,
+		Now:            e.clock.Now,
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	a, err := wire.Build(context.Background(), db, cfg, logging.Nop(), nil)
+	require.NoError(t, err)
+	e.auth = a
+	created, err := a.Bootstrap(context.Background(), adminEmail, adminPassword)
+	require.NoError(t, err)
+	require.True(t, created)
+	r := httpmw.NewRouter()
+	a.Routes(r)
+	e.srv = httptest.NewServer(httpmw.Stack(r, httpmw.Options{Logger: logging.Nop(), MaxBodyBytes: 64 << 10}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r resp) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), string(r.Body))
+	return m
+}
+
+func (r resp) Str(t *testing.T, key string) string {
+	t.Helper()
+	v, _ := r.JSON(t)[key].(string)
+	return v
+}
+
+// problemWithout returns the problem document without its requestId, which
+// differs on every request by design.
+func (r resp) problemWithout(t *testing.T) map[string]any {
+	t.Helper()
+	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), string(r.Body))
+	m := r.JSON(t)
+	delete(m, "requestId")
+	return m
+}
+
+// req sends a request. body may be a string (sent raw) or a value (JSON).
+// headers come in name, value pairs.
+func (e *env) req(method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	r, err := http.NewRequest(method, e.srv.URL+path, rd)
+	require.NoError(e.t, err)
+	if rd != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.srv.Client().Do(r)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(e.t, err)
+	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+type tokens struct {
+	Access, Refresh string
+}
+
+func (e *env) register(email, pw, name string) string {
+	e.t.Helper()
+	r := e.req("POST", "/api/v1/auth/register", map[string]string{"email": email, "password": pw, "fullName": name})
+	require.Equal(e.t, http.StatusCreated, r.Status, string(r.Body))
+	return r.Str(e.t, "id")
+}
+
+func (e *env) login(email, pw string) tokens {
+	e.t.Helper()
+	r := e.req("POST", "/api/v1/auth/login", map[string]string{"email": email, "password": pw})
+	require.Equal(e.t, http.StatusOK, r.Status, string(r.Body))
+	m := r.JSON(e.t)
+	return tokens{Access: m["accessToken"].(string), Refresh: m["refreshToken"].(string)}
+}
+
+func (e *env) admin() tokens { return e.login(adminEmail, adminPassword) }
