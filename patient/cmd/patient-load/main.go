@@ -1,0 +1,322 @@
+// Command patient-load measures the patient service binary on loopback
+// against MariaDB: it seeds patients in bulk (once; later runs reuse them),
+// serves a JWKS of its own and starts the binary trusting it, then drives
+// GET /api/v1/patients/{id} and name searches with valid tokens for a fixed
+// time each, and reports requests/s with p50 and p99 latency. It finally
+// stops the binary and checks that every answered request left its audit
+// event.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	crand "crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/patient/seed"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+type options struct {
+	bin, server, database, addr, logLevel string
+	patients                              int
+	seed                                  uint64
+	duration, searchDuration, warmup      time.Duration
+	clients, searchClients                int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/patient", "patient binary to start")
+	flag.StringVar(&o.server, "mysql", "medisync:medisync@tcp(127.0.0.1:3306)/", "MariaDB server DSN, without database")
+	flag.StringVar(&o.database, "database", "medisync_patient_load", "database to seed and serve (created when missing)")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:18083", "address the binary listens on (loopback)")
+	flag.StringVar(&o.logLevel, "log-level", "info", "log level of the binary")
+	flag.IntVar(&o.patients, "patients", 100_000, "patients in the database")
+	flag.Uint64Var(&o.seed, "seed", 20260615, "seed of the generated patients")
+	flag.DurationVar(&o.duration, "duration", 15*time.Second, "how long to drive GET by id")
+	flag.DurationVar(&o.searchDuration, "search-duration", 10*time.Second, "how long to drive searches")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each phase")
+	flag.IntVar(&o.clients, "clients", 32, "concurrent clients for GET by id")
+	flag.IntVar(&o.searchClients, "search-clients", 4, "concurrent clients for searches")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "patient-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if host, _, err := net.SplitHostPort(o.addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return errors.New("-addr must be a loopback address")
+	}
+	ctx := context.Background()
+
+	// Database: created, migrated and seeded once.
+	admin, err := sqldb.Open(ctx, "mysql://"+o.server+"?parseTime=true")
+	if err != nil {
+		return fmt.Errorf("MariaDB (run scripts/mariadb-up.sh): %w", err)
+	}
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	_ = admin.Close()
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	dsn := "mysql://" + o.server + o.database + "?parseTime=true"
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, sqlstore.Migrations()); err != nil {
+		return err
+	}
+	store := sqlstore.New(db)
+	defer store.Close()
+	start := time.Now()
+	ps, seeded, err := seed.Ensure(ctx, store, o.patients, o.seed)
+	if err != nil {
+		return err
+	}
+	if seeded {
+		fmt.Printf("patients: %d seeded in %s\n", len(ps), time.Since(start).Round(time.Millisecond))
+	} else {
+		fmt.Printf("patients: %d (reused)\n", len(ps))
+	}
+	auditBefore, err := countAudit(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	// Keys: the binary trusts a JWKS served here.
+	pub, priv, err := ed25519.GenerateKey(crand.Reader)
+	if err != nil {
+		return err
+	}
+	kid := "load-" + uuid.NewString()[:8]
+	jwksURL, stopJWKS, err := serveJWKS(pub, kid)
+	if err != nil {
+		return err
+	}
+	defer stopJWKS()
+
+	// The binary under test.
+	logFile, err := os.CreateTemp("", "patient-load-*.log")
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(o.bin)
+	cmd.Env = append(os.Environ(),
+		"MEDISYNC_HTTP_ADDR="+o.addr, "MEDISYNC_DB_DSN="+dsn, "MEDISYNC_JWKS_URL="+jwksURL,
+		"MEDISYNC_DISCOVERY_URLS=", "MEDISYNC_LOG_LEVEL="+o.logLevel)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", o.bin, err)
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		return cmd.Wait()
+	}
+	defer stop()
+	base := "http://" + o.addr
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}}
+	if err := waitReady(client, base+"/health/ready", 30*time.Second); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, logFile.Name())
+	}
+	fmt.Printf("binary: %s on %s, log level %s (log: %s)\n", o.bin, o.addr, o.logLevel, logFile.Name())
+
+	tokens := make([]string, 16)
+	for i := range tokens {
+		if tokens[i], err = mint(priv, kid, authn.RoleDoctor); err != nil {
+			return err
+		}
+	}
+	byID := func(rng *rand.Rand) string { return base + "/api/v1/patients/" + ps[rng.IntN(len(ps))].ID }
+	queries := []string{"s", "smi", "bar", "jo", "m", "zim", "leo", "a", "x", "ros", "win", "car"}
+	search := func(rng *rand.Rand) string {
+		return base + "/api/v1/patients?q=" + queries[rng.IntN(len(queries))]
+	}
+
+	var answered atomic.Int64
+	getRes := drive(client, tokens, byID, o.clients, o.warmup, o.duration, &answered)
+	getRes.print(fmt.Sprintf("GET /api/v1/patients/{id}     %d clients", o.clients))
+	searchRes := drive(client, tokens, search, o.searchClients, o.warmup, o.searchDuration, &answered)
+	searchRes.print(fmt.Sprintf("GET /api/v1/patients?q=prefix %d clients", o.searchClients))
+
+	// Stopping flushes the audit events still queued; every answered
+	// request must have left exactly one.
+	if err := stop(); err != nil {
+		return fmt.Errorf("binary exited with %w (log: %s)", err, logFile.Name())
+	}
+	auditAfter, err := countAudit(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("audit events: %d written for %d answered requests\n", auditAfter-auditBefore, answered.Load())
+	if auditAfter-auditBefore != answered.Load() {
+		return errors.New("audit events and answered requests differ")
+	}
+	if getRes.errors+searchRes.errors > 0 {
+		return fmt.Errorf("%d requests failed", getRes.errors+searchRes.errors)
+	}
+	return nil
+}
+
+type result struct {
+	requests, errors int64
+	elapsed          time.Duration
+	lat              []time.Duration
+}
+
+func (r result) print(label string) {
+	slices.Sort(r.lat)
+	q := func(p float64) string {
+		if len(r.lat) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f ms", float64(r.lat[int(p*float64(len(r.lat)-1))].Microseconds())/1000)
+	}
+	fmt.Printf("%s: %d requests in %s = %.0f req/s, p50 %s, p99 %s, errors %d\n",
+		label, r.requests, r.elapsed.Round(time.Millisecond), float64(r.requests)/r.elapsed.Seconds(), q(0.50), q(0.99), r.errors)
+}
+
+// drive runs clients loops of GETs to next() with a token for warmup, then
+// for d measuring each request; answered counts every 200 (warm-up too).
+func drive(client *http.Client, tokens []string, next func(*rand.Rand) string, clients int,
+	warmup, d time.Duration, answered *atomic.Int64) result {
+	var (
+		mu  sync.Mutex
+		res result
+		wg  sync.WaitGroup
+	)
+	begin := time.Now()
+	measureFrom, end := begin.Add(warmup), begin.Add(warmup+d)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), uint64(time.Now().UnixNano())))
+			token := "Bearer " + tokens[c%len(tokens)]
+			var lat []time.Duration
+			var errs int64
+			for {
+				start := time.Now()
+				if start.After(end) {
+					break
+				}
+				req, _ := http.NewRequest(http.MethodGet, next(rng), nil)
+				req.Header.Set("Authorization", token)
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == http.StatusOK
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+				}
+				if ok {
+					answered.Add(1)
+				}
+				if start.Before(measureFrom) {
+					continue
+				}
+				lat = append(lat, time.Since(start))
+				if !ok {
+					errs++
+				}
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errors += errs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.requests = int64(len(res.lat))
+	res.elapsed = time.Since(measureFrom)
+	return res
+}
+
+func countAudit(ctx context.Context, db *sqldb.DB) (int64, error) {
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_events").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count audit events: %w", err)
+	}
+	return n, nil
+}
+
+func serveJWKS(pub ed25519.PublicKey, kid string) (string, func(), error) {
+	doc, err := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub),
+		"kid": kid, "alg": "EdDSA", "use": "sig",
+	}}})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/.well-known/jwks.json", func() { _ = srv.Close() }, nil
+}
+
+func mint(priv ed25519.PrivateKey, kid, role string) (string, error) {
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: authn.DefaultIssuer, Subject: uuid.Must(uuid.NewV7()).String(),
+			Audience: jwt.ClaimStrings{authn.DefaultAudience}, IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(15 * time.Minute)),
+			ID: uuid.NewString(),
+		},
+		Roles: []string{role},
+	})
+	tok.Header["kid"] = kid
+	return tok.SignedString(priv)
+}
+
+func waitReady(client *http.Client, url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("the binary did not become ready")
+}
+
