@@ -63,6 +63,13 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier) {
 	route(http.MethodGet, "/specializations/{id}", e.GetSpecialization, decodeGetSpecialization, encodeSpecialization)
 	route(http.MethodPut, "/specializations/{id}", e.UpdateSpecialization, decodeUpdateSpecialization, encodeSpecialization)
 	route(http.MethodDelete, "/specializations/{id}", e.DeleteSpecialization, decodeDeleteSpecialization, encodeNoContent)
+
+	// Any other method on a known path is a 405 (mux's own detection does
+	// not survive the subrouter).
+	for _, p := range []string{"/doctors", "/doctors/me", "/doctors/{id}", "/doctors/{id}/availability",
+		"/doctors/{id}/slots", "/specializations", "/specializations/{id}"} {
+		api.Path(p).Handler(r.MethodNotAllowedHandler)
+	}
 }
 
 // ParseIfMatch reads an If-Match header naming one version: "3", W/"3" or
