@@ -277,12 +277,21 @@ func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, origin strin
 	w.WriteHeader(http.StatusNoContent)
 }
 
-var bufferPool = &bytePool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+const copyBufferSize = 32 << 10
+
+// bufferPool lends the proxy its copy buffers; holding array pointers lets
+// Put take a buffer back without allocating.
+var bufferPool = &bytePool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 
 type bytePool struct{ p sync.Pool }
 
-func (b *bytePool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bytePool) Put(x []byte) { b.p.Put(&x) }
+func (b *bytePool) Get() []byte { return b.p.Get().(*[copyBufferSize]byte)[:] }
+
+func (b *bytePool) Put(x []byte) {
+	if len(x) == copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(x))
+	}
+}
 
 func (g *Gateway) newProxy(service string, up http.RoundTripper, errorLog *stdlog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{

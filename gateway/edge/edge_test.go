@@ -43,7 +43,7 @@ type backend struct {
 	handler http.HandlerFunc
 }
 
-func newBackend(t *testing.T, name string) *backend {
+func newBackend(t testing.TB, name string) *backend {
 	b := &backend{name: name}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
@@ -98,7 +98,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	iss      *authntest.Issuer
 	handler  http.Handler
 	reg      *prometheus.Registry
@@ -123,7 +123,7 @@ type options struct {
 	noPatient bool
 }
 
-func newHarness(t *testing.T, o options) *harness {
+func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
 	h := &harness{
 		t:      t,

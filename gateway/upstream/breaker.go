@@ -70,6 +70,9 @@ func (s BreakerSettings) gobreaker(name string, onChange func(from, to gobreaker
 // clientFault reports errors that say nothing about the instance: the client
 // went away, or its body was over the limit.
 func clientFault(err error) bool {
+	if err == nil {
+		return false
+	}
 	var mbe *http.MaxBytesError
 	return errors.Is(err, context.Canceled) || errors.As(err, &mbe)
 }

@@ -1,0 +1,292 @@
+// Command gateway-load measures what the gateway adds to a request: the same
+// authenticated GET is sent straight to a service and through the gateway,
+// first closed-loop at saturation (requests per second), then open-loop at a
+// fixed rate (latency percentiles, measured from each request's scheduled
+// send time so that a stall is not hidden by the requests it delays).
+//
+// With -setup it first registers a user, logs in and creates that user's
+// patient profile through the gateway, and then reads that profile.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type options struct {
+	gateway, direct string
+	path, token     string
+	setup           bool
+	concurrency     int
+	duration        time.Duration
+	warmup          time.Duration
+	rate            int
+	rateDuration    time.Duration
+	jsonOut         string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.gateway, "gateway", "http://127.0.0.1:8080", "gateway base URL")
+	flag.StringVar(&o.direct, "direct", "http://127.0.0.1:8083", "the service's own base URL")
+	flag.StringVar(&o.path, "path", "", "path to GET (default with -setup: the created patient profile)")
+	flag.StringVar(&o.token, "token", "", "bearer token (default with -setup: the registered user's)")
+	flag.BoolVar(&o.setup, "setup", true, "register a user, log in and create a patient profile through the gateway first")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "closed-loop workers for the saturation run")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each saturation run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each run")
+	flag.IntVar(&o.rate, "rate", 2000, "requests per second of the fixed-rate run")
+	flag.DurationVar(&o.rateDuration, "rate-duration", 10*time.Second, "length of each fixed-rate run")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
+	flag.Parse()
+	if err := run(context.Background(), o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway-load:", err)
+		os.Exit(1)
+	}
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        conns * 2,
+			MaxIdleConnsPerHost: conns * 2,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// Result holds one target's figures.
+type Result struct {
+	Target        string  `json:"target"`
+	SaturationRPS float64 `json:"saturationRps"`
+	RateRPS       int     `json:"rateRps"`
+	P50ms         float64 `json:"p50Ms"`
+	P90ms         float64 `json:"p90Ms"`
+	P99ms         float64 `json:"p99Ms"`
+	MaxMs         float64 `json:"maxMs"`
+	Errors        int64   `json:"errors"`
+}
+
+// Report compares the two targets.
+type Report struct {
+	Path        string  `json:"path"`
+	Concurrency int     `json:"concurrency"`
+	Direct      Result  `json:"direct"`
+	Gateway     Result  `json:"gateway"`
+	AddedP50ms  float64 `json:"addedP50Ms"`
+	AddedP99ms  float64 `json:"addedP99Ms"`
+	Throughput  float64 `json:"gatewayShareOfDirectThroughput"`
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	client := newClient(max(o.concurrency, 256))
+	if o.setup {
+		path, token, err := setup(ctx, client, o.gateway)
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if o.path == "" {
+			o.path = path
+		}
+		if o.token == "" {
+			o.token = token
+		}
+	}
+	if o.path == "" || o.token == "" {
+		return errors.New("-path and -token are required without -setup")
+	}
+	targets := []struct{ name, base string }{{"direct", o.direct}, {"gateway", o.gateway}}
+	for _, t := range targets {
+		if code, err := get(ctx, client, t.base+o.path, o.token); err != nil || code != http.StatusOK {
+			return fmt.Errorf("%s GET %s: status %d, %v", t.name, o.path, code, err)
+		}
+	}
+	rep := Report{Path: o.path, Concurrency: o.concurrency}
+	results := map[string]*Result{"direct": &rep.Direct, "gateway": &rep.Gateway}
+	for _, t := range targets {
+		r := results[t.name]
+		r.Target = t.base
+		saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.warmup)
+		rps, errs := saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.duration)
+		r.SaturationRPS, r.Errors = rps, errs
+		fmt.Fprintf(out, "%-8s saturation: %8.0f requests/s (%d workers, %d errors)\n", t.name, rps, o.concurrency, errs)
+	}
+	for _, t := range targets {
+		r := results[t.name]
+		paced(ctx, client, t.base+o.path, o.token, o.rate, o.warmup)
+		lat, errs := paced(ctx, client, t.base+o.path, o.token, o.rate, o.rateDuration)
+		r.RateRPS = o.rate
+		r.P50ms, r.P90ms, r.P99ms, r.MaxMs = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1)
+		r.Errors += errs
+		fmt.Fprintf(out, "%-8s at %d/s: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms (%d errors)\n",
+			t.name, o.rate, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, errs)
+	}
+	rep.AddedP50ms = rep.Gateway.P50ms - rep.Direct.P50ms
+	rep.AddedP99ms = rep.Gateway.P99ms - rep.Direct.P99ms
+	if rep.Direct.SaturationRPS > 0 {
+		rep.Throughput = rep.Gateway.SaturationRPS / rep.Direct.SaturationRPS
+	}
+	fmt.Fprintf(out, "added by the gateway: p50 %+.3f ms, p99 %+.3f ms; throughput %.0f%% of direct\n",
+		rep.AddedP50ms, rep.AddedP99ms, rep.Throughput*100)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if rep.Direct.Errors+rep.Gateway.Errors > 0 {
+		return fmt.Errorf("%d requests failed", rep.Direct.Errors+rep.Gateway.Errors)
+	}
+	return nil
+}
+
+// setup makes a patient through the gateway and returns its path and token.
+func setup(ctx context.Context, c *http.Client, gw string) (string, string, error) {
+	email := fmt.Sprintf("load-%d@medisync.example", time.Now().UnixNano())
+	password := "Load-test-passw0rd!"
+	if _, err := call(ctx, c, http.MethodPost, gw+"/api/v1/auth/register", "",
+		map[string]string{"email": email, "password": password, "fullName": "Load Tester"}, http.StatusCreated); err != nil {
+		return "", "", err
+	}
+	var login struct {
+		AccessToken string `json:"accessToken"`
+	}
+	b, err := call(ctx, c, http.MethodPost, gw+"/api/v1/auth/login", "",
+		map[string]string{"email": email, "password": password}, http.StatusOK)
+	if err != nil {
+		return "", "", err
+	}
+	if err := json.Unmarshal(b, &login); err != nil || login.AccessToken == "" {
+		return "", "", fmt.Errorf("login answer: %v", err)
+	}
+	var profile struct {
+		ID string `json:"id"`
+	}
+	b, err = call(ctx, c, http.MethodPost, gw+"/api/v1/patients", login.AccessToken, map[string]any{
+		"firstName": "Load", "lastName": "Tester", "dateOfBirth": "1980-01-01", "sex": "other", "email": email,
+	}, http.StatusCreated)
+	if err != nil {
+		return "", "", err
+	}
+	if err := json.Unmarshal(b, &profile); err != nil || profile.ID == "" {
+		return "", "", fmt.Errorf("profile answer: %v", err)
+	}
+	return "/api/v1/patients/" + profile.ID, login.AccessToken, nil
+}
+
+func call(ctx context.Context, c *http.Client, method, url, token string, body any, want int) ([]byte, error) {
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}
+
+func get(ctx context.Context, c *http.Client, url, token string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header["Authorization"] = []string{"Bearer " + token}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// saturate runs workers back to back for d and returns completed requests/s.
+func saturate(ctx context.Context, c *http.Client, url, token string, workers int, d time.Duration) (float64, int64) {
+	var done, errs atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				code, err := get(ctx, c, url, token)
+				if err != nil || code != http.StatusOK {
+					errs.Add(1)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(done.Load()) / time.Since(start).Seconds(), errs.Load()
+}
+
+// paced sends rate requests per second for d, each in its own goroutine at
+// its scheduled time, and returns the latencies from the scheduled times.
+func paced(ctx context.Context, c *http.Client, url, token string, rate int, d time.Duration) ([]time.Duration, int64) {
+	n := int(float64(rate) * d.Seconds())
+	lat := make([]time.Duration, n)
+	var errs atomic.Int64
+	interval := time.Second / time.Duration(rate)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(at); wait > 0 {
+			time.Sleep(wait)
+		}
+		wg.Add(1)
+		go func(i int, at time.Time) {
+			defer wg.Done()
+			code, err := get(ctx, c, url, token)
+			lat[i] = time.Since(at)
+			if err != nil || code != http.StatusOK {
+				errs.Add(1)
+			}
+		}(i, at)
+	}
+	wg.Wait()
+	return lat, errs.Load()
+}
+
+func pct(lat []time.Duration, q float64) float64 {
+	if len(lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	i := int(q*float64(len(s))) - 1
+	i = max(0, min(i, len(s)-1))
+	return float64(s[i].Microseconds()) / 1000
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Measures what the gateway adds to an authenticated GET: the real discovery,
+# auth, patient and gateway binaries run on loopback with SQLite in a
+# temporary folder; gateway-load registers a patient through the gateway and
+# then reads that profile straight from the patient service and through the
+# gateway, at saturation (requests/s) and at a fixed rate (p50/p99).
+#
+# Settings (environment): LOAD_CONCURRENCY (32), LOAD_DURATION (10s),
+# LOAD_RATE (2000), LOAD_RATE_DURATION (10s), LOAD_WARMUP (2s),
+# LOAD_LOG_LEVEL (info: every service writes its access log as in
+# production), LOAD_PORT_BASE (18000: ports 18761, 18080, 18081, 18083),
+# LOAD_JSON (a file for the figures as JSON), LOAD_KEEP=1 keeps the logs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+bin=$work/bin
+mkdir -p "$bin" "$work/data" "$work/logs"
+
+base=${LOAD_PORT_BASE:-18000}
+port_discovery=$((base + 761))
+port_gateway=$((base + 80))
+port_auth=$((base + 81))
+port_patient=$((base + 83))
+level=${LOAD_LOG_LEVEL:-info}
+
+echo "Building binaries..."
+for s in discovery auth patient gateway; do
+  (cd "$s" && go build -o "$bin/$s" "./cmd/$s")
+done
+(cd gateway && go build -o "$bin/gateway-load" ./cmd/gateway-load)
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+  if [ "${LOAD_KEEP:-0}" = "1" ]; then
+    echo "Logs kept in $work/logs"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT INT TERM
+
+start() {
+  local name=$1 port=$2
+  shift 2
+  env MEDISYNC_HTTP_ADDR="127.0.0.1:$port" \
+    MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:$port_discovery" \
+    MEDISYNC_LOG_LEVEL="$level" \
+    "$@" "$bin/$name" >"$work/logs/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+      echo "$name failed to start:"
+      tail -n 20 "$work/logs/$name.log"
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$name did not become ready:"
+  tail -n 20 "$work/logs/$name.log"
+  exit 1
+}
+
+start discovery "$port_discovery"
+start auth "$port_auth" MEDISYNC_DB_DSN="sqlite:$work/data/auth.db"
+start patient "$port_patient" MEDISYNC_DB_DSN="sqlite:$work/data/patient.db"
+# The general rate-limit class is off so that it does not cap the load; the
+# strict class (register, login) stays on.
+start gateway "$port_gateway" MEDISYNC_RATE_LIMIT_RPS=0
+
+# Let the gateway's watch see the patient instance.
+sleep 0.5
+
+echo "Measuring on $(nproc) cores..."
+"$bin/gateway-load" \
+  -gateway "http://127.0.0.1:$port_gateway" \
+  -direct "http://127.0.0.1:$port_patient" \
+  -concurrency "${LOAD_CONCURRENCY:-32}" \
+  -duration "${LOAD_DURATION:-10s}" \
+  -warmup "${LOAD_WARMUP:-2s}" \
+  -rate "${LOAD_RATE:-2000}" \
+  -rate-duration "${LOAD_RATE_DURATION:-10s}" \
+  ${LOAD_JSON:+-json "$LOAD_JSON"}
