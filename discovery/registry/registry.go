@@ -108,8 +108,33 @@ func (e *entry) sameVisible(r Registration, status Status, ttl time.Duration) bo
 type service struct {
 	name      string
 	instances map[string]*entry
-	index     uint64
-	changed   chan struct{}
+	// sorted holds the same entries ordered by ID, kept up to date on each
+	// change so that listing, the hot read, needs no sort.
+	sorted  []*entry
+	index   uint64
+	changed chan struct{}
+}
+
+func (s *service) search(id string) (int, bool) {
+	return slices.BinarySearchFunc(s.sorted, id, func(e *entry, id string) int { return strings.Compare(e.id, id) })
+}
+
+// put adds or replaces e in both indexes.
+func (s *service) put(e *entry) {
+	s.instances[e.id] = e
+	i, found := s.search(e.id)
+	if found {
+		s.sorted[i] = e
+		return
+	}
+	s.sorted = slices.Insert(s.sorted, i, e)
+}
+
+func (s *service) remove(id string) {
+	delete(s.instances, id)
+	if i, found := s.search(id); found {
+		s.sorted = slices.Delete(s.sorted, i, i+1)
+	}
 }
 
 // Registry holds every service in memory. It is safe for concurrent use.
@@ -227,7 +252,7 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 		r.size++
 	}
 	e.renew(now)
-	s.instances[reg.ID] = e
+	s.put(e)
 	r.bump(s)
 	return e.view(s.name), old == nil, nil
 }
@@ -272,7 +297,7 @@ func (r *Registry) SetStatus(now time.Time, service, id string, status Status) (
 			id: e.id, address: e.address, port: e.port, status: status,
 			metadata: e.metadata, ttl: e.ttl, registeredAt: e.registeredAt,
 		}
-		s.instances[id] = ne
+		s.put(ne)
 		e = ne
 		r.bump(s)
 	}
@@ -288,7 +313,7 @@ func (r *Registry) Deregister(service, id string) (Instance, error) {
 	if e == nil {
 		return Instance{}, ErrNotFound
 	}
-	delete(s.instances, id)
+	s.remove(id)
 	r.size--
 	r.bump(s)
 	return e.view(s.name), nil
@@ -331,6 +356,7 @@ func (r *Registry) Evict(now time.Time) []Instance {
 			}
 		}
 		if len(out) > n {
+			s.sorted = slices.DeleteFunc(s.sorted, func(e *entry) bool { return s.instances[e.id] != e })
 			touched = append(touched, s)
 		}
 	}
@@ -363,11 +389,10 @@ func (r *Registry) Service(name string) (v ServiceView, global uint64, changed <
 }
 
 func serviceView(s *service) ServiceView {
-	v := ServiceView{Name: s.name, Index: s.index, Instances: make([]Instance, 0, len(s.instances))}
-	for _, e := range s.instances {
-		v.Instances = append(v.Instances, e.view(s.name))
+	v := ServiceView{Name: s.name, Index: s.index, Instances: make([]Instance, len(s.sorted))}
+	for i, e := range s.sorted {
+		v.Instances[i] = e.view(s.name)
 	}
-	slices.SortFunc(v.Instances, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
 	return v
 }
 

@@ -320,3 +320,30 @@ func TestErrNotFoundIsASentinel(t *testing.T) {
 	_, err := r.Deregister("auth", "x")
 	assert.True(t, errors.Is(err, registry.ErrNotFound))
 }
+
+func TestListingIsOrderedByID(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	for _, id := range []string{"m", "c", "x", "a", "k"} {
+		_, _, err := r.Register(t0, reg("auth", id, 1))
+		require.NoError(t, err)
+	}
+	_, err := r.Deregister("auth", "k")
+	require.NoError(t, err)
+	_, err = r.SetStatus(t0, "auth", "c", registry.Down)
+	require.NoError(t, err)
+	_, _, err = r.Register(t0, reg("auth", "m", 2))
+	require.NoError(t, err)
+	in := reg("auth", "b", 1)
+	in.TTLSeconds = 5
+	_, _, err = r.Register(t0, in)
+	require.NoError(t, err)
+	r.Evict(t0.Add(6 * time.Second).Add(-time.Second + time.Nanosecond)) // b lapses, the rest (30 s) stay
+	v, _, _ := r.Service("auth")
+	var ids []string
+	for _, i := range v.Instances {
+		ids = append(ids, i.ID)
+	}
+	assert.Equal(t, []string{"a", "c", "m", "x"}, ids)
+	assert.Equal(t, registry.Down, v.Instances[1].Status)
+	assert.Equal(t, 2, v.Instances[2].Port)
+}

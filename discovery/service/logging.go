@@ -12,7 +12,8 @@ import (
 )
 
 // LoggingMiddleware logs every change to the registry. Heartbeats and reads
-// are frequent and change nothing, so they log at debug level only.
+// are frequent and change nothing: reads log at debug level, heartbeats
+// only when they fail.
 func LoggingMiddleware(logger log.Logger) func(Service) Service {
 	return func(next Service) Service { return &loggingService{next: next, logger: logger} }
 }
@@ -38,11 +39,14 @@ func (s *loggingService) Register(ctx context.Context, r registry.Registration) 
 	return s.next.Register(ctx, r)
 }
 
-func (s *loggingService) Heartbeat(ctx context.Context, service, id string) (l registry.Lease, err error) {
-	defer func(begin time.Time) {
-		s.log(ctx, level.Debug, err, "method", "Heartbeat", "service", service, "instance", id, "took", time.Since(begin))
-	}(time.Now())
-	return s.next.Heartbeat(ctx, service, id)
+func (s *loggingService) Heartbeat(ctx context.Context, service, id string) (registry.Lease, error) {
+	// Successful heartbeats are the bulk of all traffic and are counted in
+	// the metrics; only failures are worth a line.
+	l, err := s.next.Heartbeat(ctx, service, id)
+	if err != nil {
+		s.log(ctx, level.Info, err, "method", "Heartbeat", "service", service, "instance", id)
+	}
+	return l, err
 }
 
 func (s *loggingService) SetStatus(ctx context.Context, service, id string, status registry.Status) (inst registry.Instance, err error) {

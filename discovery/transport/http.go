@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	httptransport "github.com/go-kit/kit/transport/http"
@@ -69,8 +70,9 @@ func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
 	r := httpmw.NewRouter()
 
 	guard := RequireToken(o.Token)
+	views := newViewEncoder()
 	r.Path(RouteHeartbeat).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.Heartbeat, decodeKey, enc, opts...)))
+		httptransport.NewServer(set.Heartbeat, decodeKey, views.encode, opts...)))
 	r.Path(RouteStatus).Methods(http.MethodPut).Handler(guard(
 		httptransport.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...)))
 	r.Path(RouteInstance).Methods(http.MethodPut).Handler(guard(
@@ -79,13 +81,48 @@ func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
 		httptransport.NewServer(set.Deregister, decodeKey, enc, opts...)))
 
 	r.Path(RouteRegistry).Methods(http.MethodGet, http.MethodHead).Handler(
-		httptransport.NewServer(set.Registry, decodeRegistry, enc, opts...))
+		httptransport.NewServer(set.Registry, decodeRegistry, views.encode, opts...))
 	r.Path(RouteService).Methods(http.MethodGet, http.MethodHead).Handler(
-		httptransport.NewServer(set.Service, decodeService, enc, opts...))
+		httptransport.NewServer(set.Service, decodeService, views.encode, opts...))
 
 	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).HandlerFunc(serveOpenAPI)
 	r.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(Dashboard(svc, o.Dashboard))
 	return r
+}
+
+// viewEncoder writes 200 answers that have reflection-free appenders (views
+// and leases) into reused buffers: listings and heartbeats are the hot paths.
+type viewEncoder struct{ bufs sync.Pool }
+
+type jsonAppender interface{ AppendJSON([]byte) []byte }
+
+func newViewEncoder() *viewEncoder {
+	return &viewEncoder{bufs: sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}}
+}
+
+func (e *viewEncoder) encode(ctx context.Context, w http.ResponseWriter, response any) error {
+	a, ok := response.(jsonAppender)
+	if !ok {
+		return httptransport.EncodeJSONResponse(ctx, w, response)
+	}
+	if h, ok := response.(httptransport.Headerer); ok {
+		for k, vs := range h.Headers() {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+	}
+	bp := e.bufs.Get().(*[]byte)
+	b := a.AppendJSON((*bp)[:0])
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(b)
+	if cap(b) <= 1<<20 { // very large buffers are left to the collector
+		*bp = b
+		e.bufs.Put(bp)
+	}
+	return err
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {

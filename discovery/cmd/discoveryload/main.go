@@ -1,0 +1,416 @@
+// Command discoveryload measures a running discovery server over HTTP: it
+// registers many instances, heartbeats them as fast as it can for a bounded
+// time, times one service's listing, reads the server's resident memory,
+// and times how long a change takes to reach a blocked reader. It only
+// talks to the URL it is given, which should be on the loopback interface.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type config struct {
+	url         string
+	token       string
+	instances   int
+	services    int
+	concurrency int
+	duration    time.Duration
+	listSamples int
+	watchRounds int
+	pid         int
+}
+
+func main() {
+	var c config
+	fs := flag.NewFlagSet("discoveryload", flag.ExitOnError)
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:18761", "discovery server to measure (loopback only)")
+	fs.StringVar(&c.token, "token", os.Getenv("MEDISYNC_DISCOVERY_TOKEN"), "write token")
+	fs.IntVar(&c.instances, "instances", 10000, "instances to register")
+	fs.IntVar(&c.services, "services", 100, "services to spread them over")
+	fs.IntVar(&c.concurrency, "concurrency", 32, "concurrent connections for registration and heartbeats")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to heartbeat at full speed")
+	fs.IntVar(&c.listSamples, "list-samples", 5000, "one-service listings to time")
+	fs.IntVar(&c.watchRounds, "watch-rounds", 200, "changes to time until a blocked reader sees them")
+	fs.IntVar(&c.pid, "pid", 0, "server process whose resident memory to read from /proc (0: skip)")
+	_ = fs.Parse(os.Args[1:])
+	if err := run(c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "discoveryload:", err)
+		os.Exit(1)
+	}
+}
+
+func loopbackOnly(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a loopback address; this tool only loads servers on this machine", host)
+}
+
+type loader struct {
+	c  config
+	hc *http.Client
+}
+
+func run(c config, out io.Writer) error {
+	if err := loopbackOnly(c.url); err != nil {
+		return err
+	}
+	c.url = strings.TrimRight(c.url, "/")
+	tr := &http.Transport{
+		MaxIdleConns: c.concurrency * 2, MaxIdleConnsPerHost: c.concurrency * 2, IdleConnTimeout: time.Minute,
+		DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+	}
+	l := &loader{c: c, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	defer tr.CloseIdleConnections()
+
+	fmt.Fprintf(out, "discovery load: %s, %d instances over %d services, %d connections\n",
+		c.url, c.instances, c.services, c.concurrency)
+	rssBefore := rss(c.pid)
+
+	// 1. Registration.
+	start := time.Now()
+	n, errs := l.parallel(c.instances, func(i int) error { return l.register(i, 8080) })
+	took := time.Since(start)
+	if errs > 0 {
+		return fmt.Errorf("%d of %d registrations failed", errs, c.instances)
+	}
+	fmt.Fprintf(out, "registered        %d instances in %s (%.0f/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+
+	// 2. Heartbeats at full speed for a bounded time.
+	hb, hbErrs, lat := l.heartbeats()
+	rate := float64(hb) / c.duration.Seconds()
+	fmt.Fprintf(out, "heartbeats        %d in %s = %.0f/s (errors %d; latency p50 %s p99 %s)\n",
+		hb, c.duration, rate, hbErrs, pct(lat, 50), pct(lat, 99))
+
+	// 3. One service's listing with every instance registered.
+	list, size, listBytes, err := l.listings()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "list one service  %d instances, %d bytes: p50 %s p99 %s max %s (%d samples)\n",
+		size, listBytes, pct(list, 50), pct(list, 99), slices.Max(list), len(list))
+
+	// 4. Memory.
+	rssAfter := rss(c.pid)
+	if c.pid > 0 {
+		fmt.Fprintf(out, "resident memory   %s before, %s with %d instances (peak %s)\n",
+			mb(rssBefore.rss), mb(rssAfter.rss), c.instances, mb(rssAfter.hwm))
+	}
+
+	// 5. Change to blocked reader.
+	seen, err := l.watchLatency()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "change seen       by a blocked reader: p50 %s p99 %s max %s (%d changes)\n",
+		pct(seen, 50), pct(seen, 99), slices.Max(seen), len(seen))
+
+	// 6. Clean up, so the server is left as found.
+	_, _ = l.parallel(c.instances, func(i int) error { return l.deregister(i) })
+
+	fmt.Fprintln(out, "targets:")
+	check(out, "heartbeats/s >= 20000", rate >= 20000)
+	check(out, "list p99 < 1ms", pct(list, 99) < time.Millisecond)
+	if c.pid > 0 {
+		check(out, "resident memory < 100 MB", rssAfter.rss > 0 && rssAfter.rss < 100<<20)
+	}
+	check(out, "change seen < 100ms (p99)", pct(seen, 99) < 100*time.Millisecond)
+	return nil
+}
+
+func check(out io.Writer, what string, ok bool) {
+	mark := "PASS"
+	if !ok {
+		mark = "MISS"
+	}
+	fmt.Fprintf(out, "  %s  %s\n", mark, what)
+}
+
+func (l *loader) name(i int) (service, id string) {
+	return fmt.Sprintf("load-%d", i%l.c.services), fmt.Sprintf("inst-%d", i)
+}
+
+func (l *loader) do(method, path string, body []byte) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, l.c.url+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if l.c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.c.token)
+	}
+	resp, err := l.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func (l *loader) register(i, port int) error {
+	svc, id := l.name(i)
+	body := fmt.Sprintf(`{"address":"10.%d.%d.%d","port":%d,"ttlSeconds":300,"metadata":{"version":"1.4.2","zone":"z%d"}}`,
+		i>>16&255, i>>8&255, i&255, port, i%3)
+	code, err := l.do(http.MethodPut, "/api/v1/registry/"+svc+"/"+id, []byte(body))
+	if err != nil {
+		return err
+	}
+	if code != http.StatusCreated && code != http.StatusOK {
+		return fmt.Errorf("register %s/%s: status %d", svc, id, code)
+	}
+	return nil
+}
+
+func (l *loader) deregister(i int) error {
+	svc, id := l.name(i)
+	_, err := l.do(http.MethodDelete, "/api/v1/registry/"+svc+"/"+id, nil)
+	return err
+}
+
+// parallel runs f for 0..n-1 on the configured number of workers.
+func (l *loader) parallel(n int, f func(i int) error) (done int, errs int) {
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < l.c.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return n, int(failed.Load())
+}
+
+func (l *loader) heartbeats() (int64, int64, []time.Duration) {
+	paths := make([]string, l.c.instances)
+	for i := range paths {
+		svc, id := l.name(i)
+		paths[i] = "/api/v1/registry/" + svc + "/" + id + "/heartbeat"
+	}
+	var count, errs atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	deadline := time.Now().Add(l.c.duration)
+	var wg sync.WaitGroup
+	for w := 0; w < l.c.concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []time.Duration
+			for i := w; time.Now().Before(deadline); i += l.c.concurrency {
+				t := time.Now()
+				code, err := l.do(http.MethodPut, paths[i%len(paths)], nil)
+				// Every 16th request is timed, to keep the bookkeeping light.
+				if i%16 == w%16 {
+					mine = append(mine, time.Since(t))
+				}
+				if err != nil || code != http.StatusOK {
+					errs.Add(1)
+					continue
+				}
+				count.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	return count.Load(), errs.Load(), lat
+}
+
+func (l *loader) listings() ([]time.Duration, int, int, error) {
+	svc, _ := l.name(0)
+	path := l.c.url + "/api/v1/registry/" + svc
+	lat := make([]time.Duration, 0, l.c.listSamples)
+	size, nbytes := 0, 0
+	for i := 0; i < l.c.listSamples; i++ {
+		t := time.Now()
+		resp, err := l.hc.Get(path)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		d := time.Since(t)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return nil, 0, 0, fmt.Errorf("list %s: status %d: %v", svc, resp.StatusCode, err)
+		}
+		if i == 0 {
+			var v struct{ Instances []json.RawMessage }
+			if err := json.Unmarshal(b, &v); err != nil {
+				return nil, 0, 0, fmt.Errorf("list %s: %w", svc, err)
+			}
+			size = len(v.Instances)
+			nbytes = len(b)
+		}
+		lat = append(lat, d)
+	}
+	return lat, size, nbytes, nil
+}
+
+// watchLatency times, for each round, from just before a change is sent
+// until a reader blocked on the service receives the answer.
+func (l *loader) watchLatency() ([]time.Duration, error) {
+	const svc, id = "load-watch", "watched"
+	regBody := func(port int) []byte {
+		return []byte(fmt.Sprintf(`{"address":"127.0.0.1","port":%d,"ttlSeconds":300}`, port))
+	}
+	if code, err := l.do(http.MethodPut, "/api/v1/registry/"+svc+"/"+id, regBody(1)); err != nil || code >= 300 {
+		return nil, fmt.Errorf("register watched instance: %d %v", code, err)
+	}
+	defer func() { _, _ = l.do(http.MethodDelete, "/api/v1/registry/"+svc+"/"+id, nil) }()
+	index, err := l.index(svc)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, 0, l.c.watchRounds)
+	for r := 0; r < l.c.watchRounds; r++ {
+		type answer struct {
+			index uint64
+			at    time.Time
+			err   error
+		}
+		got := make(chan answer, 1)
+		ready := make(chan struct{})
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			u := fmt.Sprintf("%s/api/v1/registry/%s?index=%d&wait=20s", l.c.url, svc, index)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			close(ready)
+			resp, err := l.hc.Do(req)
+			if err != nil {
+				got <- answer{err: err}
+				return
+			}
+			at := time.Now()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			n, _ := strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
+			got <- answer{index: n, at: at}
+		}()
+		<-ready
+		// Give the reader time to be parked on the server before changing.
+		time.Sleep(5 * time.Millisecond)
+		sent := time.Now()
+		if code, err := l.do(http.MethodPut, "/api/v1/registry/"+svc+"/"+id, regBody(2+r%2)); err != nil || code >= 300 {
+			return nil, fmt.Errorf("change watched instance: %d %v", code, err)
+		}
+		a := <-got
+		if a.err != nil {
+			return nil, a.err
+		}
+		if a.index <= index {
+			return nil, errors.New("blocked reader answered without the change")
+		}
+		index = a.index
+		d := a.at.Sub(sent)
+		if d < 0 {
+			d = 0
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (l *loader) index(svc string) (uint64, error) {
+	resp, err := l.hc.Get(l.c.url + "/api/v1/registry/" + svc)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i].Round(time.Microsecond)
+}
+
+type mem struct{ rss, hwm int64 }
+
+// rss reads VmRSS and VmHWM (peak) of pid from /proc, in bytes.
+func rss(pid int) mem {
+	var m mem
+	if pid <= 0 {
+		return m
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			m.rss = n << 10
+		case "VmHWM":
+			m.hwm = n << 10
+		}
+	}
+	return m
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
