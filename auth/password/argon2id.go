@@ -139,7 +139,7 @@ type Hasher struct {
 type HasherOptions struct {
 	Params   Params        // default OWASP
 	Workers  int           // default GOMAXPROCS
-	MaxWait  time.Duration // default 3 s
+	MaxWait  time.Duration // default 5 s
 	MaxQueue int           // default 64 per worker
 }
 
@@ -153,7 +153,7 @@ func NewHasher(o HasherOptions) (*Hasher, error) {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxWait <= 0 {
-		o.MaxWait = 3 * time.Second
+		o.MaxWait = 5 * time.Second
 	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 64 * o.Workers

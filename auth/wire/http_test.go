@@ -1,8 +1,10 @@
 package wire_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/throttle"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/shared/sqldb"
@@ -646,6 +650,8 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 func TestBootstrap(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	e := newEnv(t, db)
+	r := e.req("GET", "/api/v1/auth/users?role=ADMIN", nil, bearer(e.admin().Access)...)
+	require.Len(t, r.JSON(t)["items"], 1, "the first administrator was created")
 	created, err := e.auth.Bootstrap(t.Context(), adminEmail, "a different password")
 	require.NoError(t, err)
 	assert.False(t, created, "an existing account is left alone")
@@ -658,7 +664,7 @@ func TestBootstrap(t *testing.T) {
 	_, err = e.auth.Bootstrap(t.Context(), "not an email", "a fine long password")
 	assert.Error(t, err)
 
-	r := e.req("GET", "/api/v1/auth/me", nil, bearer(e.admin().Access)...)
+	r = e.req("GET", "/api/v1/auth/me", nil, bearer(e.admin().Access)...)
 	assert.Equal(t, []any{"ADMIN"}, r.JSON(t)["roles"])
 }
 
@@ -761,4 +767,40 @@ func TestConcurrentRefreshWithOneToken(t *testing.T) {
 		r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": ok[0]})
 		assert.Equal(t, http.StatusUnauthorized, r.Status, "the replays revoked the family")
 	})
+}
+
+type failingNotifier struct{}
+
+func (failingNotifier) PasswordReset(context.Context, service.PasswordReset) error {
+	return errors.New("mail server down")
+}
+
+func TestForgotAnswersTheSameWhenDeliveryFails(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	e := newEnv(t, db, func(c *wire.Config) { c.Notifier = failingNotifier{} })
+	e.register(patEmail, patPass, "Pat")
+	known := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+	unknown := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": "ghost@example.org"})
+	assert.Equal(t, http.StatusAccepted, known.Status)
+	assert.Equal(t, string(unknown.Body), string(known.Body))
+}
+
+func TestLoginUpgradesOldHashes(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	e := newEnv(t, db)
+	id := e.register(patEmail, patPass, "Pat")
+	before, err := e.auth.Store.Users().ByID(t.Context(), id)
+	require.NoError(t, err)
+	assert.Contains(t, before.PasswordHash, "m=64,t=1,p=1")
+
+	// The same database served with a higher cost: the next login rehashes.
+	stronger := password.Cheap
+	stronger.Time = 3
+	e2 := newEnv(t, db, func(c *wire.Config) { c.Hash.Params = stronger })
+	e2.login(patEmail, patPass)
+	after, err := e2.auth.Store.Users().ByID(t.Context(), id)
+	require.NoError(t, err)
+	assert.Contains(t, after.PasswordHash, "m=64,t=3,p=1")
+	assert.Equal(t, before.Version+1, after.Version)
+	e2.login(patEmail, patPass)
 }

@@ -84,7 +84,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.UintVar(&s.iterations, "hash-iterations", uint(password.OWASP.Time), "argon2id iterations")
 	fs.UintVar(&s.parallelism, "hash-parallelism", uint(password.OWASP.Threads), "argon2id parallelism")
 	fs.IntVar(&s.cfg.Hash.Workers, "hash-workers", 0, "concurrent password hashes (default: the number of cores)")
-	fs.DurationVar(&s.cfg.Hash.MaxWait, "hash-max-wait", 3*time.Second, "longest wait for a hashing worker before answering 503")
+	fs.DurationVar(&s.cfg.Hash.MaxWait, "hash-max-wait", 5*time.Second, "longest wait for a hashing worker before answering 503")
 	fs.StringVar(&s.trustedProxies, "trusted-proxies", "127.0.0.1,::1", "comma-separated proxies (CIDR or address) whose X-Forwarded-For is believed for login throttling")
 	fs.StringVar(&s.cfg.ResetURL, "reset-url", "http://localhost:8080/reset-password", "page that takes a reset token (?token=) in reset links")
 	fs.DurationVar(&s.purgeInterval, "purge-interval", time.Hour, "how often expired tokens and retired keys are deleted")

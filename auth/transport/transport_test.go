@@ -1,0 +1,85 @@
+package transport
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/service"
+)
+
+func TestMapError(t *testing.T) {
+	p := MapError(fmt.Errorf("login: %w", &service.ThrottledError{RetryAfter: 1500 * time.Millisecond}))
+	require.NotNil(t, p)
+	assert.Equal(t, http.StatusTooManyRequests, p.Status)
+	assert.Equal(t, "2", p.Headers.Get("Retry-After"), "rounded up")
+
+	p = MapError(fmt.Errorf("hash: %w", password.ErrBusy))
+	require.NotNil(t, p)
+	assert.Equal(t, http.StatusServiceUnavailable, p.Status, "a saturated hashing pool sheds load")
+	assert.Equal(t, "1", p.Headers.Get("Retry-After"))
+
+	for err, status := range map[error]int{
+		account.ErrInvalidCredentials: 401,
+		account.ErrRefreshReused:      401,
+		account.ErrInvalidReset:       400,
+		account.ErrDisabled:           403,
+		account.ErrForbidden:          403,
+		account.ErrNotFound:           404,
+		account.ErrEmailTaken:         409,
+		account.ErrSelfLockout:        409,
+		service.ErrPreconditionFailed: 412,
+		account.ErrVersionConflict:    409,
+		account.ErrUnauthenticated:    401,
+	} {
+		p := MapError(fmt.Errorf("wrapped: %w", err))
+		require.NotNil(t, p, err)
+		assert.Equal(t, status, p.Status, err)
+	}
+	assert.Nil(t, MapError(fmt.Errorf("database down")), "unknown errors become 500s elsewhere, without detail")
+}
+
+func TestClientIP(t *testing.T) {
+	c, err := NewClientIP([]string{"10.0.0.0/8", "127.0.0.1"})
+	require.NoError(t, err)
+	req := func(remote string, xff ...string) *http.Request {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.RemoteAddr = remote
+		for _, v := range xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		return r
+	}
+	assert.Equal(t, "192.0.2.1", c.Of(req("192.0.2.1:5555", "203.0.113.9")), "untrusted peer: header ignored")
+	assert.Equal(t, "203.0.113.9", c.Of(req("127.0.0.1:5555", "203.0.113.9")))
+	assert.Equal(t, "203.0.113.9", c.Of(req("10.1.2.3:5555", "198.51.100.1, 203.0.113.9, 10.9.9.9")),
+		"rightmost hop that is not a trusted proxy")
+	assert.Equal(t, "198.51.100.1", c.Of(req("127.0.0.1:1", "198.51.100.1", "10.0.0.7")), "several header lines")
+	assert.Equal(t, "127.0.0.1", c.Of(req("127.0.0.1:1", "not-an-ip")), "malformed hop: last believed address")
+	assert.Equal(t, "127.0.0.1", c.Of(req("127.0.0.1:1")))
+
+	_, err = NewClientIP([]string{"10.0.0.0/99"})
+	assert.Error(t, err)
+	_, err = NewClientIP([]string{"nonsense"})
+	assert.Error(t, err)
+}
+
+func TestETag(t *testing.T) {
+	assert.Equal(t, `"7"`, etag(7))
+	for in, want := range map[string]int{`"7"`: 7, `W/"3"`: 3, ` "12" `: 12} {
+		n, ok := parseETag(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, n)
+	}
+	for _, in := range []string{`7`, `""`, `"x"`, `"-1"`, `"0"`, `"`} {
+		_, ok := parseETag(in)
+		assert.False(t, ok, in)
+	}
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Load test of the auth service: starts its own auth instance on a spare
+# port with a fresh database and production password hashing (argon2id,
+# m=19 MiB, t=2, p=1), registers accounts and logs them in with 50
+# concurrent clients, prints throughput and latency percentiles, and fails
+# on any error. Traffic stays on 127.0.0.1; every loop is bounded.
+#
+#   scripts/load-auth.sh                    # SQLite
+#   MEDISYNC_DB=mysql scripts/load-auth.sh  # the local MariaDB (medisync_auth_load_db)
+#   CLIENTS=50 USERS=500 LOGINS=2000 scripts/load-auth.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+clients=${CLIENTS:-50}
+users=${USERS:-500}
+logins=${LOGINS:-2000}
+port=${AUTH_LOAD_PORT:-18081}
+
+work=$(mktemp -d)
+mkdir -p bin
+(cd auth && go build -o "$root/bin/auth" ./cmd/auth && go build -o "$root/bin/authload" ./cmd/authload)
+
+if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
+  bash scripts/mariadb-up.sh >/dev/null
+  mysql --protocol=socket -uroot -e "DROP DATABASE IF EXISTS medisync_auth_load_db;
+    CREATE DATABASE medisync_auth_load_db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+  dsn="mysql://medisync:medisync@tcp(127.0.0.1:3306)/medisync_auth_load_db?parseTime=true"
+else
+  dsn="sqlite:$work/auth.db"
+fi
+
+env MEDISYNC_HTTP_ADDR="127.0.0.1:$port" MEDISYNC_DB_DSN="$dsn" MEDISYNC_DISCOVERY_URLS="" \
+    MEDISYNC_LOG_LEVEL=warn "$root/bin/auth" >"$work/auth.log" 2>&1 &
+pid=$!
+cleanup() {
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
+  if ! kill -0 "$pid" 2>/dev/null; then echo "auth did not start:"; cat "$work/auth.log"; exit 1; fi
+  sleep 0.1
+done
+
+echo "auth load: ${MEDISYNC_DB:-sqlite}, $clients clients, $users registrations, $logins logins, argon2id m=19456 KiB t=2 p=1, $(nproc) cores"
+"$root/bin/authload" -url "http://127.0.0.1:$port" -clients "$clients" -users "$users" -logins "$logins"
