@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestRunRejectsBadSettings(t *testing.T) {
+	for _, args := range [][]string{
+		{"-ttl-min", "0s"},
+		{"-ttl-default", "1h"},
+		{"-ttl-max", "1s"},
+		{"-reap-every", "0s"},
+		{"-log-format", "xml"},
+		{"-no-such-flag"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), append(args, "-http-addr", "127.0.0.1:0"), &out, env(nil))
+		assert.Error(t, err, "%v", args)
+	}
+	err := run(context.Background(), []string{"-http-addr", "127.0.0.1:0"}, &bytes.Buffer{},
+		env(map[string]string{"MEDISYNC_TTL_MIN": "soon"}))
+	assert.Error(t, err)
+}
+
+func TestRunStartsAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stop as soon as it listens
+	var out bytes.Buffer
+	err := run(ctx, []string{"-http-addr", "127.0.0.1:0"}, &out, env(map[string]string{"MEDISYNC_DISCOVERY_TOKEN": "x"}))
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), "discovery dashboard")
+	assert.Contains(t, out.String(), "stopped")
+	assert.NotContains(t, out.String(), "no discovery token set")
+}
