@@ -5,11 +5,11 @@
 # then reads that profile straight from the patient service and through the
 # gateway, at saturation (requests/s) and at a fixed rate (p50/p99).
 #
-# Settings (environment): LOAD_CONCURRENCY (32), LOAD_DURATION (10s),
-# LOAD_RATE (2000), LOAD_RATE_DURATION (10s), LOAD_WARMUP (2s),
+# Settings (environment): LOAD_ROUNDS (3: each round measures both targets,
+# the figures are medians), LOAD_CONCURRENCY (32), LOAD_DURATION (5s),
+# LOAD_RATE (2000), LOAD_RATE_DURATION (5s), LOAD_WARMUP (1s),
 # LOAD_LOG_LEVEL (info: every service writes its access log as in
-# production), LOAD_PORT_BASE (18000: ports 18761, 18080, 18081, 18083),
-# LOAD_JSON (a file for the figures as JSON), LOAD_KEEP=1 keeps the logs.
+# production), LOAD_JSON (a file for the figures as JSON), LOAD_KEEP=1 keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,11 +17,21 @@ work=$(mktemp -d)
 bin=$work/bin
 mkdir -p "$bin" "$work/data" "$work/logs"
 
-base=${LOAD_PORT_BASE:-18000}
-port_discovery=$((base + 761))
-port_gateway=$((base + 80))
-port_auth=$((base + 81))
-port_patient=$((base + 83))
+# A free loopback port: nothing answers a connection to it.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
+port_discovery=$(free_port)
+port_gateway=$(free_port)
+port_auth=$(free_port)
+port_patient=$(free_port)
 level=${LOAD_LOG_LEVEL:-info}
 
 echo "Building binaries..."
@@ -76,16 +86,25 @@ start patient "$port_patient" MEDISYNC_DB_DSN="sqlite:$work/data/patient.db"
 # strict class (register, login) stays on.
 start gateway "$port_gateway" MEDISYNC_RATE_LIMIT_RPS=0
 
-# Let the gateway's watch see the patient instance.
+# Let the gateway's watches settle, and make sure every process is ours and
+# still running (a port taken meanwhile would have stopped one).
 sleep 0.5
+for pid in "${pids[@]}"; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "a service stopped during start-up; logs:"
+    tail -n 5 "$work"/logs/*.log
+    exit 1
+  fi
+done
 
 echo "Measuring on $(nproc) cores..."
 "$bin/gateway-load" \
   -gateway "http://127.0.0.1:$port_gateway" \
   -direct "http://127.0.0.1:$port_patient" \
+  -rounds "${LOAD_ROUNDS:-3}" \
   -concurrency "${LOAD_CONCURRENCY:-32}" \
-  -duration "${LOAD_DURATION:-10s}" \
-  -warmup "${LOAD_WARMUP:-2s}" \
+  -duration "${LOAD_DURATION:-5s}" \
+  -warmup "${LOAD_WARMUP:-1s}" \
   -rate "${LOAD_RATE:-2000}" \
-  -rate-duration "${LOAD_RATE_DURATION:-10s}" \
+  -rate-duration "${LOAD_RATE_DURATION:-5s}" \
   ${LOAD_JSON:+-json "$LOAD_JSON"}

@@ -36,6 +36,7 @@ type options struct {
 	rate            int
 	rateDuration    time.Duration
 	jsonOut         string
+	rounds          int
 }
 
 func main() {
@@ -46,10 +47,11 @@ func main() {
 	flag.StringVar(&o.token, "token", "", "bearer token (default with -setup: the registered user's)")
 	flag.BoolVar(&o.setup, "setup", true, "register a user, log in and create a patient profile through the gateway first")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "closed-loop workers for the saturation run")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each saturation run")
-	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each run")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each saturation run")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
 	flag.IntVar(&o.rate, "rate", 2000, "requests per second of the fixed-rate run")
-	flag.DurationVar(&o.rateDuration, "rate-duration", 10*time.Second, "length of each fixed-rate run")
+	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "length of each fixed-rate run")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds, each measuring both targets; figures are medians")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
@@ -88,6 +90,7 @@ type Result struct {
 type Report struct {
 	Path        string  `json:"path"`
 	Concurrency int     `json:"concurrency"`
+	Rounds      int     `json:"rounds"`
 	Direct      Result  `json:"direct"`
 	Gateway     Result  `json:"gateway"`
 	AddedP50ms  float64 `json:"addedP50Ms"`
@@ -118,25 +121,45 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return fmt.Errorf("%s GET %s: status %d, %v", t.name, o.path, code, err)
 		}
 	}
-	rep := Report{Path: o.path, Concurrency: o.concurrency}
+	rep := Report{Path: o.path, Concurrency: o.concurrency, Rounds: o.rounds}
 	results := map[string]*Result{"direct": &rep.Direct, "gateway": &rep.Gateway}
-	for _, t := range targets {
-		r := results[t.name]
-		r.Target = t.base
-		saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.warmup)
-		rps, errs := saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.duration)
-		r.SaturationRPS, r.Errors = rps, errs
-		fmt.Fprintf(out, "%-8s saturation: %8.0f requests/s (%d workers, %d errors)\n", t.name, rps, o.concurrency, errs)
+	// Rounds alternate the targets so that a burst of other work on the
+	// machine hits both alike; each figure is the median over the rounds.
+	rounds := map[string][]Result{}
+	for round := 1; round <= o.rounds; round++ {
+		for _, t := range targets {
+			var r Result
+			saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.warmup)
+			r.SaturationRPS, r.Errors = saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.duration)
+			fmt.Fprintf(out, "round %d %-8s saturation: %8.0f requests/s (%d workers, %d errors)\n", round, t.name, r.SaturationRPS, o.concurrency, r.Errors)
+			rounds[t.name] = append(rounds[t.name], r)
+		}
+		for _, t := range targets {
+			r := &rounds[t.name][round-1]
+			paced(ctx, client, t.base+o.path, o.token, o.rate, o.warmup)
+			lat, errs := paced(ctx, client, t.base+o.path, o.token, o.rate, o.rateDuration)
+			r.RateRPS = o.rate
+			r.P50ms, r.P90ms, r.P99ms, r.MaxMs = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1)
+			r.Errors += errs
+			fmt.Fprintf(out, "round %d %-8s at %d/s: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms (%d errors)\n",
+				round, t.name, o.rate, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, errs)
+		}
 	}
 	for _, t := range targets {
-		r := results[t.name]
-		paced(ctx, client, t.base+o.path, o.token, o.rate, o.warmup)
-		lat, errs := paced(ctx, client, t.base+o.path, o.token, o.rate, o.rateDuration)
-		r.RateRPS = o.rate
-		r.P50ms, r.P90ms, r.P99ms, r.MaxMs = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1)
-		r.Errors += errs
-		fmt.Fprintf(out, "%-8s at %d/s: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms (%d errors)\n",
-			t.name, o.rate, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, errs)
+		rs := rounds[t.name]
+		res := results[t.name]
+		res.Target = t.base
+		res.RateRPS = o.rate
+		res.SaturationRPS = median(rs, func(r Result) float64 { return r.SaturationRPS })
+		res.P50ms = median(rs, func(r Result) float64 { return r.P50ms })
+		res.P90ms = median(rs, func(r Result) float64 { return r.P90ms })
+		res.P99ms = median(rs, func(r Result) float64 { return r.P99ms })
+		res.MaxMs = median(rs, func(r Result) float64 { return r.MaxMs })
+		for _, r := range rs {
+			res.Errors += r.Errors
+		}
+		fmt.Fprintf(out, "median   %-8s %8.0f requests/s; at %d/s p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n",
+			t.name, res.SaturationRPS, o.rate, res.P50ms, res.P90ms, res.P99ms)
 	}
 	rep.AddedP50ms = rep.Gateway.P50ms - rep.Direct.P50ms
 	rep.AddedP99ms = rep.Gateway.P99ms - rep.Direct.P99ms
@@ -278,6 +301,21 @@ func paced(ctx context.Context, c *http.Client, url, token string, rate int, d t
 	}
 	wg.Wait()
 	return lat, errs.Load()
+}
+
+func median(rs []Result, f func(Result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func pct(lat []time.Duration, q float64) float64 {
