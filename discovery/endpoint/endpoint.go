@@ -168,25 +168,21 @@ type ServiceRequest struct {
 	Query   service.Query
 }
 
-// ServiceResponse is one service's instances at an index.
+// ServiceResponse is one service's instances at an index. It holds the
+// domain view and writes the wire form straight from it (see json.go), so a
+// listing makes no intermediate copy of every instance.
 type ServiceResponse struct {
-	Service   string     `json:"service"`
-	Index     uint64     `json:"index"`
-	Instances []Instance `json:"instances"`
+	View registry.ServiceView
 }
 
 // Headers sends the index as X-Registry-Index too.
 func (r ServiceResponse) Headers() http.Header {
-	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.Index, 10)}}
+	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.View.Index, 10)}}
 }
 
-// FromServiceView converts a domain view for the wire.
-func FromServiceView(v registry.ServiceView) ServiceResponse {
-	out := ServiceResponse{Service: v.Name, Index: v.Index, Instances: make([]Instance, len(v.Instances))}
-	for i, inst := range v.Instances {
-		out.Instances[i] = FromInstance(inst)
-	}
-	return out
+// MarshalJSON writes {"service", "index", "instances"}.
+func (r ServiceResponse) MarshalJSON() ([]byte, error) {
+	return appendServiceView(nil, r.View), nil
 }
 
 func makeService(s service.Service) endpoint.Endpoint {
@@ -196,7 +192,7 @@ func makeService(s service.Service) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		return FromServiceView(v), nil
+		return ServiceResponse{View: v}, nil
 	}
 }
 
@@ -205,16 +201,21 @@ type RegistryRequest struct {
 	Query service.Query
 }
 
-// RegistryResponse is every service at an index.
+// RegistryResponse is every service at an index: {"index", "startedAt",
+// "services"}.
 type RegistryResponse struct {
-	Index     uint64            `json:"index"`
-	StartedAt time.Time         `json:"startedAt"`
-	Services  []ServiceResponse `json:"services"`
+	View registry.View
 }
 
 // Headers sends the index as X-Registry-Index too.
 func (r RegistryResponse) Headers() http.Header {
-	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.Index, 10)}}
+	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.View.Index, 10)}}
+}
+
+// MarshalJSON writes the registry as its wire form.
+func (r RegistryResponse) MarshalJSON() ([]byte, error) {
+	b := r.AppendJSON(nil)
+	return b[:len(b)-1], nil
 }
 
 func makeRegistry(s service.Service) endpoint.Endpoint {
@@ -224,10 +225,6 @@ func makeRegistry(s service.Service) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		out := RegistryResponse{Index: v.Index, StartedAt: v.StartedAt, Services: make([]ServiceResponse, len(v.Services))}
-		for i, sv := range v.Services {
-			out.Services[i] = FromServiceView(sv)
-		}
-		return out, nil
+		return RegistryResponse{View: v}, nil
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/medisync/medisync/discovery/registry"
 )
 
 // Listing a service is the hot read path, and reflection-based encoding of
@@ -14,21 +16,21 @@ import (
 
 // AppendJSON appends r as JSON, followed by a newline as json.Encoder does.
 func (r ServiceResponse) AppendJSON(b []byte) []byte {
-	b = r.appendObject(b)
+	b = appendServiceView(b, r.View)
 	return append(b, '\n')
 }
 
-func (r ServiceResponse) appendObject(b []byte) []byte {
+func appendServiceView(b []byte, v registry.ServiceView) []byte {
 	b = append(b, `{"service":`...)
-	b = appendString(b, r.Service)
+	b = appendString(b, v.Name)
 	b = append(b, `,"index":`...)
-	b = strconv.AppendUint(b, r.Index, 10)
+	b = strconv.AppendUint(b, v.Index, 10)
 	b = append(b, `,"instances":[`...)
-	for i, inst := range r.Instances {
+	for i, inst := range v.Instances {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = inst.appendObject(b)
+		b = appendInstance(b, inst)
 	}
 	return append(b, "]}"...)
 }
@@ -36,20 +38,21 @@ func (r ServiceResponse) appendObject(b []byte) []byte {
 // AppendJSON appends r as JSON, followed by a newline.
 func (r RegistryResponse) AppendJSON(b []byte) []byte {
 	b = append(b, `{"index":`...)
-	b = strconv.AppendUint(b, r.Index, 10)
+	b = strconv.AppendUint(b, r.View.Index, 10)
 	b = append(b, `,"startedAt":`...)
-	b = appendTime(b, r.StartedAt)
+	b = appendTime(b, r.View.StartedAt)
 	b = append(b, `,"services":[`...)
-	for i, s := range r.Services {
+	for i, s := range r.View.Services {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = s.appendObject(b)
+		b = appendServiceView(b, s)
 	}
 	return append(b, "]}\n"...)
 }
 
-func (i Instance) appendObject(b []byte) []byte {
+// appendInstance writes what FromInstance and encoding/json would.
+func appendInstance(b []byte, i registry.Instance) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, i.ID)
 	b = append(b, `,"address":`...)
@@ -57,12 +60,9 @@ func (i Instance) appendObject(b []byte) []byte {
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(i.Port), 10)
 	b = append(b, `,"status":`...)
-	b = appendString(b, i.Status)
-	b = append(b, `,"metadata":`...)
-	if i.Metadata == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
+	b = appendString(b, string(i.Status))
+	b = append(b, `,"metadata":{`...)
+	if len(i.Metadata) > 0 {
 		keys := make([]string, 0, len(i.Metadata))
 		for k := range i.Metadata {
 			keys = append(keys, k)
@@ -76,10 +76,9 @@ func (i Instance) appendObject(b []byte) []byte {
 			b = append(b, ':')
 			b = appendString(b, i.Metadata[k])
 		}
-		b = append(b, '}')
 	}
-	b = append(b, `,"ttlSeconds":`...)
-	b = strconv.AppendInt(b, int64(i.TTLSeconds), 10)
+	b = append(b, `},"ttlSeconds":`...)
+	b = strconv.AppendInt(b, int64(i.TTL/time.Second), 10)
 	b = append(b, `,"registeredAt":`...)
 	b = appendTime(b, i.RegisteredAt)
 	b = append(b, `,"lastHeartbeat":`...)
