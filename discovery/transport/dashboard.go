@@ -54,7 +54,13 @@ type dashService struct {
 	Index     uint64
 	Up, Total int
 	Instances []dashInstance
+	// Hidden counts instances left off the page (see maxRowsPerService).
+	Hidden int
 }
+
+// maxRowsPerService keeps the page light when a service has thousands of
+// instances; the counts still cover all of them and the JSON lists them all.
+const maxRowsPerService = 200
 
 type dashData struct {
 	Refresh        int
@@ -120,7 +126,19 @@ func buildDashboard(v registry.View, info DashboardInfo, now time.Time) dashData
 	}
 	for _, s := range v.Services {
 		ds := dashService{Name: s.Name, Index: s.Index, Total: len(s.Instances)}
-		for _, i := range s.Instances {
+		for n, i := range s.Instances {
+			if n >= maxRowsPerService {
+				ds.Hidden++
+				if i.Status == registry.Up {
+					ds.Up++
+					d.Up++
+				} else if i.Status == registry.Down {
+					d.Down++
+				} else {
+					d.OOS++
+				}
+				continue
+			}
 			di := dashInstance{
 				ID:            i.ID,
 				HostPort:      net.JoinHostPort(i.Address, strconv.Itoa(i.Port)),

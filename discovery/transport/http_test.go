@@ -475,3 +475,16 @@ func TestIndexHeaderMatchesBody(t *testing.T) {
 	r := f.get("/api/v1/registry")
 	assert.Equal(t, fmt.Sprint(r.json(t)["index"]), r.header.Get("X-Registry-Index"))
 }
+
+func TestDashboardCapsRowsPerService(t *testing.T) {
+	f := newFixture(t, "")
+	for i := 0; i < 205; i++ {
+		r := f.do(http.MethodPut, fmt.Sprintf("/api/v1/registry/big/i%03d", i), "", "application/json", `{"address":"h","port":1}`)
+		require.Equal(t, http.StatusCreated, r.status)
+	}
+	page := string(f.get("/").body)
+	assert.Contains(t, page, "i199")
+	assert.NotContains(t, page, "i200")
+	assert.Contains(t, page, "and 5 more")
+	assert.Contains(t, page, "205 of 205 UP")
+}
