@@ -214,8 +214,10 @@ func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (pati
 		where := append(append([]string{}, cond...), filter...)
 		args := append(append([]any{}, cargs...), fargs...)
 		if after != nil {
-			where = append(where, "("+k1+" > ? OR ("+k1+" = ? AND ("+k2+" > ? OR ("+k2+" = ? AND id > ?))))")
-			args = append(args, after[0], after[0], after[1], after[1], after[2])
+			// A row comparison is cheaper to plan than the expanded OR form;
+			// the redundant bound on k1 lets SQLite start its range there too.
+			where = append(where, k1+" >= ?", "("+k1+", "+k2+", id) > (?, ?, ?)")
+			args = append(args, after[0], after[0], after[1], after[2])
 		}
 		sqlText := "SELECT " + patientCols + ", " + k1 + " AS k1, " + k2 + " AS k2 FROM patients"
 		if len(where) > 0 {
