@@ -1,0 +1,126 @@
+package service_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// countingHasher records how much hashing work each call costs.
+type countingHasher struct {
+	*password.Hasher
+	verify, dummy, hash atomic.Int32
+}
+
+func (h *countingHasher) Hash(ctx context.Context, pw string) (string, error) {
+	h.hash.Add(1)
+	return h.Hasher.Hash(ctx, pw)
+}
+
+func (h *countingHasher) Verify(ctx context.Context, pw, enc string) (bool, bool, error) {
+	h.verify.Add(1)
+	return h.Hasher.Verify(ctx, pw, enc)
+}
+
+func (h *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
+	h.dummy.Add(1)
+	return h.Hasher.VerifyDummy(ctx, pw)
+}
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+type noMail struct{}
+
+func (noMail) PasswordReset(context.Context, service.PasswordReset) error { return nil }
+
+func newService(t *testing.T) (service.Service, *countingHasher) {
+	t.Helper()
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+	require.NoError(t, err)
+	h := &countingHasher{Hasher: ph}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	_, err = ring.EnsureKey(context.Background())
+	require.NoError(t, err)
+	svc := service.New(service.Deps{
+		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, func() time.Time { return now }),
+		Tokens:   ring, Notifier: noMail{}, Clock: fixedClock{now},
+	}, service.Config{})
+	return svc, h
+}
+
+func TestLoginSpendsOneHashWhateverTheOutcome(t *testing.T) {
+	ctx := context.Background()
+	svc, h := newService(t)
+	_, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	require.NoError(t, err)
+
+	_, err = svc.Login(ctx, service.LoginInput{Email: "ghost@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	assert.ErrorIs(t, err, account.ErrInvalidCredentials)
+	assert.EqualValues(t, 1, h.dummy.Load(), "an unknown email costs one verification")
+	assert.EqualValues(t, 0, h.verify.Load())
+
+	_, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "wrong password!", ClientIP: "192.0.2.1"})
+	assert.ErrorIs(t, err, account.ErrInvalidCredentials)
+	assert.EqualValues(t, 1, h.verify.Load(), "a wrong password costs one verification")
+
+	_, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, h.verify.Load())
+	assert.EqualValues(t, 1, h.hash.Load(), "no rehash at unchanged parameters")
+}
+
+func TestThrottledLoginsCostNoHashing(t *testing.T) {
+	ctx := context.Background()
+	svc, h := newService(t)
+	for i := 0; i < 6; i++ {
+		_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "guess guess", ClientIP: "192.0.2.1"})
+		require.ErrorIs(t, err, account.ErrInvalidCredentials)
+	}
+	before := h.dummy.Load() + h.verify.Load()
+	_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "guess guess", ClientIP: "192.0.2.1"})
+	var thr *service.ThrottledError
+	require.ErrorAs(t, err, &thr)
+	assert.Equal(t, time.Second, thr.RetryAfter)
+	assert.Equal(t, before, h.dummy.Load()+h.verify.Load(), "refused before any hashing")
+}
+
+func TestRegisterDuplicateCostsNoHashing(t *testing.T) {
+	ctx := context.Background()
+	svc, h := newService(t)
+	_, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	require.NoError(t, err)
+	_, err = svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	assert.ErrorIs(t, err, account.ErrEmailTaken)
+	assert.EqualValues(t, 1, h.hash.Load())
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	id := "0190a4d2-0000-7000-8000-000000000001"
+	got, err := service.DecodeCursor(service.EncodeCursor(id))
+	require.NoError(t, err)
+	assert.Equal(t, id, got)
+	got, err = service.DecodeCursor("")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	for _, c := range []string{"***", service.EncodeCursor("not-a-uuid"), service.EncodeCursor(id + "x")} {
+		_, err := service.DecodeCursor(c)
+		assert.Error(t, err, c)
+	}
+}
