@@ -15,7 +15,6 @@ root=$(pwd)
 clients=${CLIENTS:-50}
 users=${USERS:-500}
 logins=${LOGINS:-2000}
-port=${AUTH_LOAD_PORT:-18081}
 
 work=$(mktemp -d)
 mkdir -p bin
@@ -30,8 +29,9 @@ else
   dsn="sqlite:$work/auth.db"
 fi
 
-env MEDISYNC_HTTP_ADDR="127.0.0.1:$port" MEDISYNC_DB_DSN="$dsn" MEDISYNC_DISCOVERY_URLS="" \
-    MEDISYNC_LOG_LEVEL=warn "$root/bin/auth" >"$work/auth.log" 2>&1 &
+# Port 0: the kernel picks a free port, read back from the "listening" line.
+env MEDISYNC_HTTP_ADDR="127.0.0.1:0" MEDISYNC_DB_DSN="$dsn" MEDISYNC_DISCOVERY_URLS="" \
+    "$root/bin/auth" >"$work/auth.log" 2>&1 &
 pid=$!
 cleanup() {
   kill -TERM "$pid" 2>/dev/null || true
@@ -40,11 +40,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+port=""
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
+  port=$(sed -n 's/.*msg=listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/auth.log" | head -n 1)
+  if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then echo "auth did not start:"; cat "$work/auth.log"; exit 1; fi
   sleep 0.1
 done
+if [ -z "$port" ]; then echo "auth did not report its port:"; cat "$work/auth.log"; exit 1; fi
 
 echo "auth load: ${MEDISYNC_DB:-sqlite}, $clients clients, $users registrations, $logins logins, argon2id m=19456 KiB t=2 p=1, $(nproc) cores"
 "$root/bin/authload" -url "http://127.0.0.1:$port" -clients "$clients" -users "$users" -logins "$logins"
