@@ -315,3 +315,21 @@ func TestErrorKinds(t *testing.T) {
 	assert.False(t, IsTimeout(errors.New("x")))
 	assert.False(t, IsConnect(context.DeadlineExceeded))
 }
+
+func TestKilledInstanceWithIdleConnections(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	p, _ := newPool(t, newInstancer(a.hostport(), b.hostport()), BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour})
+	waitSize(t, p, 2)
+	for range 10 {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	require.Positive(t, b.hits.Load(), "b holds idle keep-alive connections")
+	b.Close()
+	for range 20 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err, "GETs keep succeeding")
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.Equal(t, gobreaker.StateOpen, p.States()[b.hostport()], "and the dead instance's circuit opened")
+}

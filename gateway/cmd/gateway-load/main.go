@@ -37,6 +37,7 @@ type options struct {
 	rateDuration    time.Duration
 	jsonOut         string
 	rounds          int
+	saturation      bool
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
 	flag.IntVar(&o.rate, "rate", 2000, "requests per second of the fixed-rate run")
 	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "length of each fixed-rate run")
+	flag.BoolVar(&o.saturation, "saturation", true, "measure requests/s at saturation (false: only the fixed-rate run)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds, each measuring both targets; figures are medians")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
 	flag.Parse()
@@ -129,6 +131,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	for round := 1; round <= o.rounds; round++ {
 		for _, t := range targets {
 			var r Result
+			if !o.saturation {
+				rounds[t.name] = append(rounds[t.name], r)
+				continue
+			}
 			saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.warmup)
 			r.SaturationRPS, r.Errors = saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.duration)
 			fmt.Fprintf(out, "round %d %-8s saturation: %8.0f requests/s (%d workers, %d errors)\n", round, t.name, r.SaturationRPS, o.concurrency, r.Errors)
