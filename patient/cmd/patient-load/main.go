@@ -319,4 +319,3 @@ func waitReady(client *http.Client, url string, within time.Duration) error {
 	}
 	return errors.New("the binary did not become ready")
 }
-
