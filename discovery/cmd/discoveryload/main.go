@@ -103,10 +103,21 @@ func run(c config, out io.Writer) error {
 	fmt.Fprintf(out, "registered        %d instances in %s (%.0f/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 
 	// 2. Heartbeats at full speed for a bounded time.
-	hb, hbErrs, lat := l.heartbeats()
+	serverCPU, selfCPU := cpuTime(c.pid), cpuTime(os.Getpid())
+	hb, hbErrs, lat, err := l.heartbeats()
+	if err != nil {
+		return err
+	}
 	rate := float64(hb) / c.duration.Seconds()
 	fmt.Fprintf(out, "heartbeats        %d in %s = %.0f/s (errors %d; latency p50 %s p99 %s)\n",
 		hb, c.duration, rate, hbErrs, pct(lat, 50), pct(lat, 99))
+	if c.pid > 0 && hb > 0 {
+		srv := cpuTime(c.pid) - serverCPU
+		self := cpuTime(os.Getpid()) - selfCPU
+		perReq := srv / time.Duration(hb)
+		fmt.Fprintf(out, "                  server CPU %s (%s per heartbeat, about %.0f/s per core), load generator CPU %s\n",
+			srv.Round(10*time.Millisecond), perReq, float64(time.Second)/float64(perReq), self.Round(10*time.Millisecond))
+	}
 
 	// 3. One service's listing with every instance registered.
 	list, size, listBytes, err := l.listings()
@@ -115,6 +126,10 @@ func run(c config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "list one service  %d instances, %d bytes: p50 %s p99 %s max %s (%d samples)\n",
 		size, listBytes, pct(list, 50), pct(list, 99), slices.Max(list), len(list))
+	if share, err := l.serverShare("/api/v1/registry/{service}", http.MethodGet); err == nil {
+		fmt.Fprintf(out, "                  server-side: %.2f%% within 0.5 ms, %.2f%% within 1 ms\n",
+			100*share["0.0005"], 100*share["0.001"])
+	}
 
 	// 4. Memory.
 	rssAfter := rss(c.pid)
@@ -223,11 +238,20 @@ func (l *loader) parallel(n int, f func(i int) error) (done int, errs int) {
 	return n, int(failed.Load())
 }
 
-func (l *loader) heartbeats() (int64, int64, []time.Duration) {
+func (l *loader) heartbeats() (int64, int64, []time.Duration, error) {
 	paths := make([]string, l.c.instances)
 	for i := range paths {
 		svc, id := l.name(i)
 		paths[i] = "/api/v1/registry/" + svc + "/" + id + "/heartbeat"
+	}
+	conns := make([]*rawConn, l.c.concurrency)
+	for w := range conns {
+		rc, err := dialRaw(l.c.url, l.c.token)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		defer rc.conn.Close()
+		conns[w] = rc
 	}
 	var count, errs atomic.Int64
 	var mu sync.Mutex
@@ -238,15 +262,25 @@ func (l *loader) heartbeats() (int64, int64, []time.Duration) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			rc := conns[w]
 			var mine []time.Duration
 			for i := w; time.Now().Before(deadline); i += l.c.concurrency {
 				t := time.Now()
-				code, err := l.do(http.MethodPut, paths[i%len(paths)], nil)
+				code, err := rc.do(http.MethodPut, paths[i%len(paths)])
 				// Every 16th request is timed, to keep the bookkeeping light.
 				if i%16 == w%16 {
 					mine = append(mine, time.Since(t))
 				}
-				if err != nil || code != http.StatusOK {
+				if err != nil {
+					errs.Add(1)
+					// A broken connection is replaced; the loop is bounded by the deadline.
+					_ = rc.conn.Close()
+					if rc, err = dialRaw(l.c.url, l.c.token); err != nil {
+						return
+					}
+					continue
+				}
+				if code != http.StatusOK {
 					errs.Add(1)
 					continue
 				}
@@ -258,37 +292,84 @@ func (l *loader) heartbeats() (int64, int64, []time.Duration) {
 		}(w)
 	}
 	wg.Wait()
-	return count.Load(), errs.Load(), lat
+	return count.Load(), errs.Load(), lat, nil
 }
 
+// listings checks one listing with net/http and encoding/json, then times
+// many over a raw keep-alive connection, whose client side costs little.
 func (l *loader) listings() ([]time.Duration, int, int, error) {
 	svc, _ := l.name(0)
-	path := l.c.url + "/api/v1/registry/" + svc
+	path := "/api/v1/registry/" + svc
+	resp, err := l.hc.Get(l.c.url + path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, 0, 0, fmt.Errorf("list %s: status %d: %v", svc, resp.StatusCode, err)
+	}
+	var v struct{ Instances []json.RawMessage }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, 0, 0, fmt.Errorf("list %s: %w", svc, err)
+	}
+
+	rc, err := dialRaw(l.c.url, "")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer rc.conn.Close()
 	lat := make([]time.Duration, 0, l.c.listSamples)
-	size, nbytes := 0, 0
 	for i := 0; i < l.c.listSamples; i++ {
 		t := time.Now()
-		resp, err := l.hc.Get(path)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		b, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
+		code, err := rc.do(http.MethodGet, path)
 		d := time.Since(t)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return nil, 0, 0, fmt.Errorf("list %s: status %d: %v", svc, resp.StatusCode, err)
-		}
-		if i == 0 {
-			var v struct{ Instances []json.RawMessage }
-			if err := json.Unmarshal(b, &v); err != nil {
-				return nil, 0, 0, fmt.Errorf("list %s: %w", svc, err)
-			}
-			size = len(v.Instances)
-			nbytes = len(b)
+		if err != nil || code != http.StatusOK {
+			return nil, 0, 0, fmt.Errorf("list %s: status %d: %v", svc, code, err)
 		}
 		lat = append(lat, d)
 	}
-	return lat, size, nbytes, nil
+	return lat, len(v.Instances), len(b), nil
+}
+
+// serverShare reads the server's own latency histogram for one route and
+// method and returns the share of requests served within each bound; it
+// shows the server's part apart from the client's and the scheduler's.
+func (l *loader) serverShare(route, method string) (map[string]float64, error) {
+	resp, err := l.hc.Get(l.c.url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	counts := map[string]float64{}
+	var total float64
+	want := fmt.Sprintf(`medisync_http_request_duration_seconds_bucket{method="%s",route="%s",le="`, method, route)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, want)
+		if !ok {
+			continue
+		}
+		le, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseFloat(val, 64)
+		if le == "+Inf" {
+			total = n
+			continue
+		}
+		counts[le] = n
+	}
+	if total == 0 {
+		return nil, errors.New("no latency histogram for " + route)
+	}
+	for k, v := range counts {
+		counts[k] = v / total
+	}
+	return counts, sc.Err()
 }
 
 // watchLatency times, for each round, from just before a change is sent
@@ -411,6 +492,104 @@ func rss(pid int) mem {
 		}
 	}
 	return m
+}
+
+// cpuTime reads the user+system CPU time of pid from /proc/<pid>/stat.
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; fields count from after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
+// rawConn sends bodiless requests over one keep-alive connection with
+// hand-written HTTP/1.1, so that the load generator spends far less CPU per
+// request than net/http's client would and leaves the cores to the server.
+type rawConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	host string
+	auth string
+	buf  []byte
+}
+
+func dialRaw(base, token string) (*rawConn, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	rc := &rawConn{conn: conn, r: bufio.NewReaderSize(conn, 16<<10), host: u.Host}
+	if token != "" {
+		rc.auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	return rc, nil
+}
+
+// do sends one request and returns the status code, the body discarded.
+func (c *rawConn) do(method, path string) (int, error) {
+	c.buf = append(c.buf[:0], method...)
+	c.buf = append(c.buf, ' ')
+	c.buf = append(c.buf, path...)
+	c.buf = append(c.buf, " HTTP/1.1\r\nHost: "...)
+	c.buf = append(c.buf, c.host...)
+	c.buf = append(c.buf, "\r\n"...)
+	c.buf = append(c.buf, c.auth...)
+	c.buf = append(c.buf, "Content-Length: 0\r\n\r\n"...)
+	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.conn.Write(c.buf); err != nil {
+		return 0, err
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	code, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	length := -1
+	for {
+		h, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(h) <= 2 {
+			break
+		}
+		if k, v, ok := bytes.Cut(h, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			length, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without Content-Length")
+	}
+	if _, err := c.r.Discard(length); err != nil {
+		return 0, err
+	}
+	return code, nil
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
