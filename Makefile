@@ -1,6 +1,6 @@
 # medisync: one command runs the system, one runs every test.
 SHELL := /bin/bash
-MODULES := shared discovery auth doctor patient gateway
+MODULES := shared discovery auth doctor patient gateway e2e
 SERVICES := discovery auth doctor patient gateway
 
 .PHONY: run test test-race bench build lint fmt mariadb smoke

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-modules=(shared discovery auth doctor patient gateway)
+modules=(shared discovery auth doctor patient gateway e2e)
 failed=()
 passed=0
 for m in "${modules[@]}"; do

@@ -1,0 +1,332 @@
+package e2e
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	adminEmail    = "admin@e2e.example"
+	adminPassword = "E2e-admin-Passw0rd!"
+	discToken     = "e2e-discovery-token"
+)
+
+// system is the whole medisync system started from its binaries.
+type system struct {
+	disc, auth, doctor, gateway *proc
+	patients                    []*proc
+	dataDir                     string
+}
+
+func (s *system) common(service string) map[string]string {
+	env := map[string]string{
+		"MEDISYNC_DISCOVERY_URLS":  s.disc.url(""),
+		"MEDISYNC_DISCOVERY_TOKEN": discToken,
+		"MEDISYNC_DISCOVERY_TTL":   "5s",
+	}
+	if service != "gateway" {
+		env["MEDISYNC_DB_DSN"] = "sqlite:" + filepath.Join(s.dataDir, service+".db")
+	}
+	return env
+}
+
+func startSystem(t *testing.T) *system {
+	t.Helper()
+	s := &system{dataDir: t.TempDir()}
+	s.disc = start(t, "discovery", "discovery", map[string]string{"MEDISYNC_DISCOVERY_TOKEN": discToken})
+
+	authEnv := s.common("auth")
+	authEnv["MEDISYNC_ADMIN_EMAIL"] = adminEmail
+	authEnv["MEDISYNC_ADMIN_PASSWORD"] = adminPassword
+	// Cheap hashing keeps the story fast; the cost itself is auth's concern.
+	authEnv["MEDISYNC_HASH_MEMORY_KIB"] = "1024"
+	authEnv["MEDISYNC_HASH_ITERATIONS"] = "1"
+	s.auth = start(t, "auth", "auth", authEnv)
+	s.doctor = start(t, "doctor", "doctor", s.common("doctor"))
+	s.patients = []*proc{
+		start(t, "patient-1", "patient", s.common("patient")),
+		start(t, "patient-2", "patient", s.common("patient")),
+	}
+	gwEnv := s.common("gateway")
+	gwEnv["MEDISYNC_RATE_LIMIT_STRICT_BURST"] = "40"
+	gwEnv["MEDISYNC_BREAKER_FAILURES"] = "2"
+	gwEnv["MEDISYNC_BREAKER_OPEN_TIMEOUT"] = "1s"
+	s.gateway = start(t, "gateway", "gateway", gwEnv)
+
+	// The gateway learns of every service through discovery.
+	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
+	waitFor(t, "gateway to reach auth", 20*time.Second, func() bool {
+		return c.do(http.MethodGet, "/.well-known/jwks.json", "", nil).status == http.StatusOK
+	})
+	waitFor(t, "both patient instances registered", 20*time.Second, func() bool {
+		return len(registered(t, s.disc, "patient")) == 2
+	})
+	return s
+}
+
+// registered lists the UP instances of service as discovery sees them.
+func registered(t *testing.T, disc *proc, service string) []string {
+	t.Helper()
+	resp, err := http.Get(disc.url("/api/v1/registry/" + service))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Instances []struct {
+			Address string `json:"address"`
+			Port    int    `json:"port"`
+			Status  string `json:"status"`
+		} `json:"instances"`
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, in := range v.Instances {
+		if in.Status == "UP" {
+			out = append(out, fmt.Sprintf("%s:%d", in.Address, in.Port))
+		}
+	}
+	return out
+}
+
+func login(t *testing.T, c *client, email, password string) string {
+	t.Helper()
+	r := c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	expect(t, r, http.StatusOK, "login "+email)
+	tok, _ := r.json(t)["accessToken"].(string)
+	if tok == "" {
+		t.Fatalf("login %s: no access token: %s", email, r.body)
+	}
+	return tok
+}
+
+func register(t *testing.T, c *client, email, password, name string) {
+	t.Helper()
+	r := c.do(http.MethodPost, "/api/v1/auth/register", "", map[string]any{"email": email, "password": password, "fullName": name})
+	expect(t, r, http.StatusCreated, "register "+email)
+}
+
+func createPatient(t *testing.T, c *client, token, first, last string) string {
+	t.Helper()
+	r := c.do(http.MethodPost, "/api/v1/patients", token, map[string]any{
+		"firstName": first, "lastName": last, "dateOfBirth": "1985-04-12", "sex": "female",
+		"email": strings.ToLower(first) + "@e2e.example", "phone": "+14155550123",
+	})
+	expect(t, r, http.StatusCreated, "create patient profile")
+	return r.json(t)["id"].(string)
+}
+
+func TestStoryThroughTheGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end story skipped in -short mode")
+	}
+	s := startSystem(t)
+	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
+
+	// A patient registers, logs in and creates their profile.
+	register(t, c, "alice@e2e.example", "Alice-long-passw0rd", "Alice Doe")
+	alice := login(t, c, "alice@e2e.example", "Alice-long-passw0rd")
+
+	// A second auth process on the same database, outside discovery, issues
+	// one-second tokens: one of them is checked, once expired, at the end.
+	shortEnv := s.common("auth")
+	shortEnv["MEDISYNC_DISCOVERY_URLS"] = ""
+	shortEnv["MEDISYNC_ACCESS_TTL"] = "1s"
+	shortAuth := start(t, "auth-short", "auth", shortEnv)
+	short := &client{t: t, base: shortAuth.url(""), hc: c.hc}
+	shortLived := login(t, short, "alice@e2e.example", "Alice-long-passw0rd")
+	shortIssued := time.Now()
+	shortAuth.stop()
+	aliceID := createPatient(t, c, alice, "Alice", "Doe")
+	me := c.do(http.MethodGet, "/api/v1/patients/me", alice, nil)
+	expect(t, me, http.StatusOK, "patient reads own profile")
+	if got := me.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("patient data sent with Cache-Control %q", got)
+	}
+	if me.header.Get("X-Request-ID") == "" {
+		t.Error("no X-Request-ID on the answer")
+	}
+
+	// The admin creates a doctor account and a specialization.
+	admin := login(t, c, adminEmail, adminPassword)
+	r := c.do(http.MethodPost, "/api/v1/auth/users", admin, map[string]any{
+		"email": "dr.house@e2e.example", "password": "Doctor-long-passw0rd", "fullName": "Greg House", "roles": []string{"DOCTOR"},
+	})
+	expect(t, r, http.StatusCreated, "admin creates doctor account")
+	r = c.do(http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": "Diagnostic Medicine", "description": "Puzzles"})
+	expect(t, r, http.StatusCreated, "admin creates specialization")
+	specID := r.json(t)["id"].(string)
+
+	// The doctor creates a profile and sets availability.
+	doc := login(t, c, "dr.house@e2e.example", "Doctor-long-passw0rd")
+	r = c.do(http.MethodPost, "/api/v1/doctors", doc, map[string]any{
+		"firstName": "Greg", "lastName": "House", "email": "dr.house@e2e.example", "phone": "+16095550100",
+		"licenseNumber": "NJ-12345", "specializationIds": []string{specID}, "languages": []string{"en"},
+		"timeZone": "America/New_York", "appointmentMinutes": 30,
+	})
+	expect(t, r, http.StatusCreated, "doctor creates profile")
+	doctorID := r.json(t)["id"].(string)
+	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/availability", doc, nil)
+	expect(t, r, http.StatusOK, "doctor reads availability")
+	etag := r.header.Get("ETag")
+	weekly := []map[string]string{}
+	for _, day := range []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"} {
+		weekly = append(weekly, map[string]string{"day": day, "start": "09:00", "end": "12:00"})
+	}
+	r = c.do(http.MethodPut, "/api/v1/doctors/"+doctorID+"/availability", doc,
+		map[string]any{"slotMinutes": 30, "bufferMinutes": 0, "weekly": weekly, "exceptions": []any{}}, "If-Match", etag)
+	expect(t, r, http.StatusOK, "doctor sets availability")
+
+	// The patient lists bookable slots.
+	from := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	to := time.Now().UTC().AddDate(0, 0, 7).Format("2006-01-02")
+	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/slots?from="+from+"&to="+to, alice, nil)
+	expect(t, r, http.StatusOK, "patient lists slots")
+	if slots, _ := r.json(t)["slots"].([]any); len(slots) < 6*7 {
+		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", len(slots), r.body)
+	}
+
+	// The doctor records an allergy; the patient reads it.
+	r = c.do(http.MethodPost, "/api/v1/patients/"+aliceID+"/history", doc, map[string]any{
+		"type": "ALLERGY", "description": "Penicillin", "severity": "severe",
+	})
+	expect(t, r, http.StatusCreated, "doctor records allergy")
+	r = c.do(http.MethodGet, "/api/v1/patients/"+aliceID+"/history", alice, nil)
+	expect(t, r, http.StatusOK, "patient reads own history")
+	if !strings.Contains(string(r.body), "Penicillin") {
+		t.Fatalf("history lacks the allergy: %s", r.body)
+	}
+
+	// Another patient's record is a 404 to Alice, exactly like a missing one.
+	register(t, c, "bob@e2e.example", "Bob-long-passw0rd!", "Bob Roe")
+	bob := login(t, c, "bob@e2e.example", "Bob-long-passw0rd!")
+	bobID := createPatient(t, c, bob, "Bob", "Roe")
+	expect(t, c.do(http.MethodGet, "/api/v1/patients/"+bobID, alice, nil), http.StatusNotFound, "patient reads another patient")
+	expect(t, c.do(http.MethodGet, "/api/v1/patients/"+bobID+"/history", alice, nil), http.StatusNotFound, "patient reads another's history")
+
+	// Forged, tampered and alg-none tokens are refused at the gateway.
+	for name, tok := range badTokens(t, alice) {
+		r := c.do(http.MethodGet, "/api/v1/patients/me", tok, nil)
+		expect(t, r, http.StatusUnauthorized, name+" token")
+		if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("%s token: content type %q", name, ct)
+		}
+	}
+	expect(t, c.do(http.MethodGet, "/api/v1/patients/me", "", nil), http.StatusUnauthorized, "no token")
+
+	// A burst past the login limit gets 429 with Retry-After.
+	var limited response
+	for i := 0; i < 60; i++ {
+		limited = c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]any{"email": "nobody@e2e.example", "password": "whatever-password"})
+		if limited.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	expect(t, limited, http.StatusTooManyRequests, "login burst")
+	if limited.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+
+	// One of two patient instances dies: reads keep succeeding, its breaker
+	// opens, discovery evicts it, and once back it serves again.
+	victim := s.patients[0]
+	victim.kill()
+	for i := 0; i < 20; i++ {
+		expect(t, c.do(http.MethodGet, "/api/v1/patients/me", alice, nil), http.StatusOK, "read while an instance is dead")
+	}
+	waitFor(t, "the breaker of the dead instance to open", 10*time.Second, func() bool {
+		return strings.Contains(metricsOf(t, s.gateway), `medisync_gateway_breaker_state{instance="`+victim.addr+`",service="patient"} 2`)
+	})
+	waitFor(t, "discovery to evict the dead instance", 20*time.Second, func() bool {
+		for _, in := range registered(t, s.disc, "patient") {
+			if in == victim.addr {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The short-lived token, valid for the leeway of 30 s past its expiry,
+	// is refused once that has passed.
+	if wait := time.Until(shortIssued.Add(33 * time.Second)); wait > 0 {
+		time.Sleep(wait)
+	}
+	expect(t, c.do(http.MethodGet, "/api/v1/patients/me", shortLived, nil), http.StatusUnauthorized, "expired token")
+
+	env := s.common("patient")
+	back := startAt(t, "patient-1-again", "patient", victim.addr, env)
+	waitFor(t, "the instance to be registered again", 20*time.Second, func() bool {
+		return len(registered(t, s.disc, "patient")) == 2
+	})
+	waitFor(t, "traffic to reach the instance again", 20*time.Second, func() bool {
+		expect(t, c.do(http.MethodGet, "/api/v1/patients/me", alice, nil), http.StatusOK, "read after recovery")
+		return strings.Contains(back.out.String(), "/api/v1/patients/me")
+	})
+}
+
+func metricsOf(t *testing.T, p *proc) string {
+	t.Helper()
+	resp, err := http.Get(p.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+// badTokens derives tokens the gateway must refuse from a real one.
+func badTokens(t *testing.T, real string) map[string]string {
+	t.Helper()
+	parts := strings.Split(real, ".")
+	header, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	var h map[string]any
+	_ = json.Unmarshal(header, &h)
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims jwt.MapClaims
+	_ = json.Unmarshal(payload, &claims)
+
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	forged := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	forged.Header["kid"] = h["kid"]
+	forgedTok, err := forged.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	escalated := jwt.MapClaims{}
+	for k, v := range claims {
+		escalated[k] = v
+	}
+	escalated["roles"] = []string{"ADMIN"}
+	raw, _ := json.Marshal(escalated)
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + parts[2]
+
+	noneHeader, _ := json.Marshal(map[string]any{"alg": "none", "typ": "JWT", "kid": h["kid"]})
+	algNone := base64.RawURLEncoding.EncodeToString(noneHeader) + "." + parts[1] + "."
+
+	return map[string]string{"forged": forgedTok, "tampered": tampered, "alg none": algNone}
+}
