@@ -1,6 +1,23 @@
 package transport
 
-import "github.com/go-kit/log"
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-kit/log"
+)
+
+// SplitHeartbeats sends heartbeat requests to heartbeats and everything else
+// to rest; both usually wrap the same router.
+func SplitHeartbeats(heartbeats, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/heartbeat") {
+			heartbeats.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
+}
 
 // QuietHeartbeats wraps the access logger so that successful heartbeats,
 // which every instance sends every few seconds, do not flood the log; they

@@ -78,14 +78,22 @@ func New(cfg Config) *App {
 	router.Path("/health/live").Methods(http.MethodGet, http.MethodHead).Handler(hc.Live())
 	router.Path("/health/ready").Methods(http.MethodGet, http.MethodHead).Handler(hc.Ready())
 
-	h := httpmw.Stack(router, httpmw.Options{
-		Logger:       transport.QuietHeartbeats(cfg.Logger, cfg.VerboseAccessLog),
+	opts := httpmw.Options{
+		Logger:       cfg.Logger,
 		Metrics:      httpMetrics,
 		MaxBodyBytes: transport.DefaultMaxBodyBytes,
 		// A blocking query may wait up to MaxWait; the request deadline
 		// must not cut it short.
 		Timeout: service.MaxWait + 30*time.Second,
-	})
+	}
+	var h http.Handler = httpmw.Stack(router, opts)
+	if !cfg.VerboseAccessLog {
+		// Heartbeats get a stack of their own whose access log leaves out
+		// successes, so other lines keep their true caller.
+		quiet := opts
+		quiet.Logger = transport.QuietHeartbeats(cfg.Logger, false)
+		h = transport.SplitHeartbeats(httpmw.Stack(router, quiet), h)
+	}
 	return &App{Handler: h, Registry: reg, Service: svc, Health: hc, Metrics: prom, cfg: cfg}
 }
 
