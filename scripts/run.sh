@@ -48,8 +48,10 @@ for s in "${services[@]}"; do
 done
 
 pids=()
+stopping=0
 stop() {
   trap - INT TERM EXIT
+  stopping=1
   echo
   echo "Stopping..."
   # Reverse order: the gateway first, discovery last, so deregistrations land.
@@ -61,11 +63,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# Each service runs in its own session, so Ctrl-C reaches this script only and
+# the services stop in order: the gateway first, discovery last.
 for s in "${built[@]}"; do
   env MEDISYNC_HTTP_ADDR="127.0.0.1:${ports[$s]}" \
       MEDISYNC_DB_DSN="$(dsn_for "$s")" \
       MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:8761" \
-      "$root/bin/$s" >"data/logs/$s.log" 2>&1 &
+      setsid "$root/bin/$s" >"data/logs/$s.log" 2>&1 &
   pids+=($!)
   # Wait for readiness (auth needs its database, the others need auth's keys).
   for _ in $(seq 1 100); do
@@ -94,4 +98,6 @@ medisync is running (database: ${MEDISYNC_DB:-sqlite}; logs in data/logs/).
 Press Ctrl-C to stop.
 TXT
 wait -n "${pids[@]}" || true
-echo "A service exited; see data/logs/."
+if [ "$stopping" = 0 ]; then
+  echo "A service exited; see data/logs/. Stopping the others."
+fi

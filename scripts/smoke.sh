@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Walks the main story through the gateway of a running system (make run):
+# a patient registers and creates a profile, the admin creates a doctor, the
+# doctor sets availability, the patient lists slots, the doctor records an
+# allergy and the patient reads it. Needs curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GW=${GATEWAY_URL:-http://localhost:8080}
+if [ -f data/dev-secrets.env ]; then
+  set -a; . data/dev-secrets.env; set +a
+fi
+: "${MEDISYNC_ADMIN_EMAIL:?set MEDISYNC_ADMIN_EMAIL (make run writes data/dev-secrets.env)}"
+: "${MEDISYNC_ADMIN_PASSWORD:?set MEDISYNC_ADMIN_PASSWORD}"
+
+run=$(date +%s)-$RANDOM
+step() { printf '\n== %s\n' "$*"; }
+
+# call METHOD PATH TOKEN [BODY] [extra curl args...]: prints the body, fails
+# on a status other than the one in $want (default 2xx).
+call() {
+  local method=$1 path=$2 token=$3 body=${4:-}
+  shift 4 || shift $#
+  local args=(-sS -o /tmp/medisync-smoke.body -w '%{http_code}' -X "$method" "$GW$path" -H 'Accept: application/json')
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
+  local code
+  code=$(curl "${args[@]}" "$@")
+  if [[ ! $code =~ ^${want:-2..}$ ]]; then
+    echo "FAIL $method $path -> $code" >&2; cat /tmp/medisync-smoke.body >&2; echo >&2; exit 1
+  fi
+  echo "   $method $path -> $code" >&2
+  cat /tmp/medisync-smoke.body
+}
+field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+step "patient registers and logs in"
+pemail="patient-$run@example.com"
+call POST /api/v1/auth/register "" "{\"email\":\"$pemail\",\"password\":\"Smoke-test-passw0rd\",\"fullName\":\"Pat Smoke\"}" >/dev/null
+ptoken=$(call POST /api/v1/auth/login "" "{\"email\":\"$pemail\",\"password\":\"Smoke-test-passw0rd\"}" | field '["accessToken"]')
+
+step "patient creates their profile"
+pid=$(call POST /api/v1/patients "$ptoken" '{"firstName":"Pat","lastName":"Smoke","dateOfBirth":"1990-01-31","sex":"unknown","phone":"+14155550123"}' | field '["id"]')
+call GET /api/v1/patients/me "$ptoken" "" >/dev/null
+
+step "admin creates a doctor account and a specialization"
+atoken=$(call POST /api/v1/auth/login "" "{\"email\":\"$MEDISYNC_ADMIN_EMAIL\",\"password\":\"$MEDISYNC_ADMIN_PASSWORD\"}" | field '["accessToken"]')
+demail="doctor-$run@example.com"
+call POST /api/v1/auth/users "$atoken" "{\"email\":\"$demail\",\"password\":\"Doctor-smoke-passw0rd\",\"fullName\":\"Dee Smoke\",\"roles\":[\"DOCTOR\"]}" >/dev/null
+sid=$(call POST /api/v1/specializations "$atoken" "{\"name\":\"Smoke medicine $run\"}" | field '["id"]')
+
+step "doctor creates a profile and sets availability"
+dtoken=$(call POST /api/v1/auth/login "" "{\"email\":\"$demail\",\"password\":\"Doctor-smoke-passw0rd\"}" | field '["accessToken"]')
+did=$(call POST /api/v1/doctors "$dtoken" "{\"firstName\":\"Dee\",\"lastName\":\"Smoke\",\"email\":\"$demail\",\"licenseNumber\":\"SMK-$run\",\"specializationIds\":[\"$sid\"],\"languages\":[\"en\"],\"timeZone\":\"Europe/Berlin\",\"appointmentMinutes\":30}" | field '["id"]')
+etag=$(curl -sS -o /dev/null -D - -H "Authorization: Bearer $dtoken" "$GW/api/v1/doctors/$did/availability" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+call PUT "/api/v1/doctors/$did/availability" "$dtoken" '{"slotMinutes":30,"bufferMinutes":0,"weekly":[{"day":"MONDAY","start":"09:00","end":"12:00"},{"day":"TUESDAY","start":"09:00","end":"12:00"},{"day":"WEDNESDAY","start":"09:00","end":"12:00"},{"day":"THURSDAY","start":"09:00","end":"12:00"},{"day":"FRIDAY","start":"09:00","end":"12:00"}],"exceptions":[]}' -H "If-Match: $etag" >/dev/null
+
+step "patient lists the doctor's slots for the next week"
+from=$(date -u -d tomorrow +%F); to=$(date -u -d '+7 days' +%F)
+n=$(call GET "/api/v1/doctors/$did/slots?from=$from&to=$to" "$ptoken" "" | field '["slots"].__len__()')
+echo "   $n bookable slots"
+
+step "doctor records an allergy; the patient reads their history"
+call POST "/api/v1/patients/$pid/history" "$dtoken" '{"type":"ALLERGY","description":"Penicillin","severity":"severe"}' >/dev/null
+call GET "/api/v1/patients/$pid/history" "$ptoken" "" | grep -q Penicillin
+
+step "no token is a 401 problem"
+want=401 call GET /api/v1/patients/me "" "" >/dev/null
+
+echo
+echo "smoke: the main story works through $GW"
