@@ -58,7 +58,7 @@ func main() {
 	flag.DurationVar(&o.searchDuration, "search-duration", 10*time.Second, "how long to drive searches")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each phase")
 	flag.IntVar(&o.clients, "clients", 32, "concurrent clients for GET by id")
-	flag.IntVar(&o.searchClients, "search-clients", 4, "concurrent clients for searches")
+	flag.IntVar(&o.searchClients, "search-clients", 2, "concurrent clients for searches")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "patient-load:", err)
