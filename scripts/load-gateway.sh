@@ -4,10 +4,15 @@
 # temporary folder; gateway-load registers a patient through the gateway and
 # then reads that profile straight from the patient service and through the
 # gateway, at saturation (requests/s) and at a fixed rate (p50/p99).
+# LOAD_UPSTREAM=stub puts gateway/cmd/loadstub in the patient service's place:
+# the same process frame and token check, answers from memory, so that the
+# database does not blur the gateway's share.
 #
-# Settings (environment): LOAD_ROUNDS (3: each round measures both targets,
-# the figures are medians), LOAD_CONCURRENCY (32), LOAD_DURATION (5s),
-# LOAD_RATE (2000), LOAD_RATE_DURATION (5s), LOAD_WARMUP (1s),
+# Settings (environment): LOAD_ROUNDS (10 rounds, each measuring both targets
+# in short alternating blocks; the figures pool all rounds),
+# LOAD_CONCURRENCY (32), LOAD_DURATION (1s per saturation block),
+# LOAD_RATE (2000), LOAD_RATE_DURATION (1s per fixed-rate block),
+# LOAD_WARMUP (2s per target),
 # LOAD_LOG_LEVEL (info: every service writes its access log as in
 # production), LOAD_JSON (a file for the figures as JSON), LOAD_KEEP=1 keeps the logs.
 set -euo pipefail
@@ -17,11 +22,11 @@ work=$(mktemp -d)
 bin=$work/bin
 mkdir -p "$bin" "$work/data" "$work/logs"
 
-# A free loopback port: nothing answers a connection to it.
+# A free loopback port below the ephemeral range: nothing answers there.
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
@@ -38,7 +43,13 @@ echo "Building binaries..."
 for s in discovery auth patient gateway; do
   (cd "$s" && go build -o "$bin/$s" "./cmd/$s")
 done
-(cd gateway && go build -o "$bin/gateway-load" ./cmd/gateway-load)
+(cd gateway && go build -o "$bin/gateway-load" ./cmd/gateway-load && go build -o "$bin/loadstub" ./cmd/loadstub)
+upstream=${LOAD_UPSTREAM:-patient}
+case "$upstream" in
+  patient) upstream_bin=patient ;;
+  stub) upstream_bin=loadstub ;;
+  *) echo "LOAD_UPSTREAM must be patient or stub"; exit 1 ;;
+esac
 
 pids=()
 cleanup() {
@@ -81,7 +92,7 @@ start() {
 
 start discovery "$port_discovery"
 start auth "$port_auth" MEDISYNC_DB_DSN="sqlite:$work/data/auth.db"
-start patient "$port_patient" MEDISYNC_DB_DSN="sqlite:$work/data/patient.db"
+start "$upstream_bin" "$port_patient" MEDISYNC_DB_DSN="sqlite:$work/data/patient.db"
 # The general rate-limit class is off so that it does not cap the load; the
 # strict class (register, login) stays on.
 start gateway "$port_gateway" MEDISYNC_RATE_LIMIT_RPS=0
@@ -97,14 +108,14 @@ for pid in "${pids[@]}"; do
   fi
 done
 
-echo "Measuring on $(nproc) cores..."
+echo "Measuring on $(nproc) cores against $upstream_bin..."
 "$bin/gateway-load" \
   -gateway "http://127.0.0.1:$port_gateway" \
   -direct "http://127.0.0.1:$port_patient" \
-  -rounds "${LOAD_ROUNDS:-3}" \
+  -rounds "${LOAD_ROUNDS:-10}" \
   -concurrency "${LOAD_CONCURRENCY:-32}" \
-  -duration "${LOAD_DURATION:-5s}" \
-  -warmup "${LOAD_WARMUP:-1s}" \
+  -duration "${LOAD_DURATION:-1s}" \
+  -warmup "${LOAD_WARMUP:-2s}" \
   -rate "${LOAD_RATE:-2000}" \
-  -rate-duration "${LOAD_RATE_DURATION:-5s}" \
+  -rate-duration "${LOAD_RATE_DURATION:-1s}" \
   ${LOAD_JSON:+-json "$LOAD_JSON"}

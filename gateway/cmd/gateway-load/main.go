@@ -48,12 +48,12 @@ func main() {
 	flag.StringVar(&o.token, "token", "", "bearer token (default with -setup: the registered user's)")
 	flag.BoolVar(&o.setup, "setup", true, "register a user, log in and create a patient profile through the gateway first")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "closed-loop workers for the saturation run")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each saturation run")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
+	flag.DurationVar(&o.duration, "duration", time.Second, "length of each saturation block")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load on each target before the rounds")
 	flag.IntVar(&o.rate, "rate", 2000, "requests per second of the fixed-rate run")
-	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "length of each fixed-rate run")
+	flag.DurationVar(&o.rateDuration, "rate-duration", time.Second, "length of each fixed-rate block")
 	flag.BoolVar(&o.saturation, "saturation", true, "measure requests/s at saturation (false: only the fixed-rate run)")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds, each measuring both targets; figures are medians")
+	flag.IntVar(&o.rounds, "rounds", 10, "rounds, each measuring both targets in short blocks; figures pool all rounds")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
@@ -125,47 +125,51 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	rep := Report{Path: o.path, Concurrency: o.concurrency, Rounds: o.rounds}
 	results := map[string]*Result{"direct": &rep.Direct, "gateway": &rep.Gateway}
-	// Rounds alternate the targets so that a burst of other work on the
-	// machine hits both alike; each figure is the median over the rounds.
-	rounds := map[string][]Result{}
-	for round := 1; round <= o.rounds; round++ {
-		for _, t := range targets {
-			var r Result
-			if !o.saturation {
-				rounds[t.name] = append(rounds[t.name], r)
-				continue
-			}
+	for _, t := range targets {
+		if o.saturation {
 			saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.warmup)
-			r.SaturationRPS, r.Errors = saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.duration)
-			fmt.Fprintf(out, "round %d %-8s saturation: %8.0f requests/s (%d workers, %d errors)\n", round, t.name, r.SaturationRPS, o.concurrency, r.Errors)
-			rounds[t.name] = append(rounds[t.name], r)
 		}
-		for _, t := range targets {
-			r := &rounds[t.name][round-1]
-			paced(ctx, client, t.base+o.path, o.token, o.rate, o.warmup)
+		paced(ctx, client, t.base+o.path, o.token, o.rate, o.warmup)
+	}
+	// Many short blocks alternate the targets (in turns of order), so that
+	// other work on the machine weighs on both alike; the figures pool every
+	// block of a target.
+	type totals struct {
+		done    int64
+		elapsed time.Duration
+		lat     []time.Duration
+		errs    int64
+	}
+	tot := map[string]*totals{"direct": {}, "gateway": {}}
+	for round := 1; round <= o.rounds; round++ {
+		order := targets
+		if round%2 == 0 {
+			order = []struct{ name, base string }{targets[1], targets[0]}
+		}
+		if o.saturation {
+			for _, t := range order {
+				done, elapsed, errs := saturate(ctx, client, t.base+o.path, o.token, o.concurrency, o.duration)
+				tt := tot[t.name]
+				tt.done, tt.elapsed, tt.errs = tt.done+done, tt.elapsed+elapsed, tt.errs+errs
+				fmt.Fprintf(out, "round %2d %-8s saturation: %6.0f requests/s\n", round, t.name, float64(done)/elapsed.Seconds())
+			}
+		}
+		for _, t := range order {
 			lat, errs := paced(ctx, client, t.base+o.path, o.token, o.rate, o.rateDuration)
-			r.RateRPS = o.rate
-			r.P50ms, r.P90ms, r.P99ms, r.MaxMs = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1)
-			r.Errors += errs
-			fmt.Fprintf(out, "round %d %-8s at %d/s: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms (%d errors)\n",
-				round, t.name, o.rate, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, errs)
+			tt := tot[t.name]
+			tt.lat, tt.errs = append(tt.lat, lat...), tt.errs+errs
+			fmt.Fprintf(out, "round %2d %-8s at %d/s: p50 %.3f ms  p99 %.3f ms\n", round, t.name, o.rate, pct(lat, 0.5), pct(lat, 0.99))
 		}
 	}
 	for _, t := range targets {
-		rs := rounds[t.name]
-		res := results[t.name]
-		res.Target = t.base
-		res.RateRPS = o.rate
-		res.SaturationRPS = median(rs, func(r Result) float64 { return r.SaturationRPS })
-		res.P50ms = median(rs, func(r Result) float64 { return r.P50ms })
-		res.P90ms = median(rs, func(r Result) float64 { return r.P90ms })
-		res.P99ms = median(rs, func(r Result) float64 { return r.P99ms })
-		res.MaxMs = median(rs, func(r Result) float64 { return r.MaxMs })
-		for _, r := range rs {
-			res.Errors += r.Errors
+		tt, res := tot[t.name], results[t.name]
+		res.Target, res.RateRPS, res.Errors = t.base, o.rate, tt.errs
+		if tt.elapsed > 0 {
+			res.SaturationRPS = float64(tt.done) / tt.elapsed.Seconds()
 		}
-		fmt.Fprintf(out, "median   %-8s %8.0f requests/s; at %d/s p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n",
-			t.name, res.SaturationRPS, o.rate, res.P50ms, res.P90ms, res.P99ms)
+		res.P50ms, res.P90ms, res.P99ms, res.MaxMs = pct(tt.lat, 0.50), pct(tt.lat, 0.90), pct(tt.lat, 0.99), pct(tt.lat, 1)
+		fmt.Fprintf(out, "%-8s %6.0f requests/s at saturation (%d workers); at %d/s: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms; %d errors\n",
+			t.name, res.SaturationRPS, o.concurrency, o.rate, res.P50ms, res.P90ms, res.P99ms, res.MaxMs, res.Errors)
 	}
 	rep.AddedP50ms = rep.Gateway.P50ms - rep.Direct.P50ms
 	rep.AddedP99ms = rep.Gateway.P99ms - rep.Direct.P99ms
@@ -257,8 +261,9 @@ func get(ctx context.Context, c *http.Client, url, token string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// saturate runs workers back to back for d and returns completed requests/s.
-func saturate(ctx context.Context, c *http.Client, url, token string, workers int, d time.Duration) (float64, int64) {
+// saturate runs workers back to back for d and returns the requests done,
+// the time taken and the failures.
+func saturate(ctx context.Context, c *http.Client, url, token string, workers int, d time.Duration) (int64, time.Duration, int64) {
 	var done, errs atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -278,7 +283,7 @@ func saturate(ctx context.Context, c *http.Client, url, token string, workers in
 		}()
 	}
 	wg.Wait()
-	return float64(done.Load()) / time.Since(start).Seconds(), errs.Load()
+	return done.Load(), time.Since(start), errs.Load()
 }
 
 // paced sends rate requests per second for d, each in its own goroutine at
@@ -307,21 +312,6 @@ func paced(ctx context.Context, c *http.Client, url, token string, rate int, d t
 	}
 	wg.Wait()
 	return lat, errs.Load()
-}
-
-func median(rs []Result, f func(Result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	slices.Sort(v)
-	if len(v) == 0 {
-		return 0
-	}
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func pct(lat []time.Duration, q float64) float64 {
