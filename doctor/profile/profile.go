@@ -270,3 +270,25 @@ func NamePrefixes(q string) []string {
 	}
 	return words
 }
+
+// NameTokens returns the lower-case words of a doctor's names that name
+// searches match by prefix: each word, and each part of a hyphenated word.
+func NameTokens(first, last string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(w string) {
+		if w != "" && !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	for _, w := range strings.Fields(strings.ToLower(first + " " + last)) {
+		add(w)
+		if strings.Contains(w, "-") {
+			for _, part := range strings.Split(w, "-") {
+				add(part)
+			}
+		}
+	}
+	return out
+}

@@ -107,3 +107,8 @@ func TestNamePrefixes(t *testing.T) {
 	assert.Equal(t, []string{"ada", "lov"}, NamePrefixes("  Ada  Lov "))
 	assert.Empty(t, NamePrefixes("   "))
 }
+
+func TestNameTokens(t *testing.T) {
+	assert.Equal(t, []string{"mary", "ann", "smith-jones", "smith", "jones"}, NameTokens("Mary Ann", "Smith-Jones"))
+	assert.Equal(t, []string{"ada"}, NameTokens("Ada", "ADA"))
+}

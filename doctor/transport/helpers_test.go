@@ -67,7 +67,7 @@ func newEnv(t *testing.T) *env {
 	svc := service.New(sqlstore.New(db), taken.None{}, c, service.NewID)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
-	transport.Register(r, endpoint.New(svc), iss.Verifier())
+	transport.Register(r, endpoint.New(svc), iss.Verifier(), nil)
 	srv := httptest.NewServer(httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, clock: c, iss: iss}

@@ -10,6 +10,8 @@ import (
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/doctor/endpoint"
@@ -17,6 +19,7 @@ import (
 	"github.com/medisync/medisync/doctor/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -38,11 +41,14 @@ func ErrorMapper() problem.Mapper {
 }
 
 // Register adds the doctor API to r; every route requires a valid bearer
-// token checked by v.
-func Register(r *mux.Router, e endpoint.Set, v authn.Verifier) {
+// token checked by v. Failures answered with a 5xx are logged with their
+// cause, which the client never sees.
+func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger) {
+	mapper := ErrorMapper()
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance),
-		kithttp.ServerErrorEncoder(problem.ErrorEncoder(ErrorMapper())),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(mapper)),
+		kithttp.ServerErrorHandler(faultLogger{logger: logger, mapper: mapper}),
 	}
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Use(authn.Middleware(v))
@@ -70,6 +76,20 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier) {
 		"/doctors/{id}/slots", "/specializations", "/specializations/{id}"} {
 		api.Path(p).Handler(r.MethodNotAllowedHandler)
 	}
+}
+
+// faultLogger logs the errors that become server errors.
+type faultLogger struct {
+	logger log.Logger
+	mapper problem.Mapper
+}
+
+func (f faultLogger) Handle(ctx context.Context, err error) {
+	// A request whose client went away is no fault of the service.
+	if f.logger == nil || ctx.Err() != nil || problem.From(err, f.mapper).Status < 500 {
+		return
+	}
+	_ = level.Error(logging.FromContext(ctx, f.logger)).Log("msg", "request failed", "path", problem.InstanceFrom(ctx), "err", err)
 }
 
 // ParseIfMatch reads an If-Match header naming one version: "3", W/"3" or

@@ -11,6 +11,9 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
@@ -94,6 +97,62 @@ func insertRows(ctx context.Context, q sqldb.Querier, table string, cols []strin
 	return nil
 }
 
+// maxTxAttempts bounds how often a transaction is retried after a deadlock.
+const maxTxAttempts = 4
+
+// inTx runs fn in a transaction. On MySQL it runs at READ COMMITTED, where
+// InnoDB takes no gap locks: writers of neighbouring doctors (UUID v7 keys
+// sort by time, so new doctors are neighbours) then do not deadlock each
+// other, and a deadlock that still happens is retried. The version guards
+// keep the writes correct at that level.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if s.db.Dialect == sqldb.MySQL {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, opts, fn)
+		if err == nil || attempt == maxTxAttempts || !isDeadlock(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// isDeadlock reports a MySQL deadlock or lock wait timeout: the transaction
+// was rolled back and may simply run again.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
 // isForeignKeyViolation also recognizes SQLite's report of an ON DELETE
 // RESTRICT action, which carries a trigger constraint code.
 func isForeignKeyViolation(err error) bool {
@@ -115,7 +174,7 @@ func duplicateError(err error) error {
 var errUnknownSpecialization = problem.FieldErrors{{Field: "specializationIds", Message: "names a specialization that does not exist"}}
 
 func (s *Store) CreateDoctor(ctx context.Context, d profile.Doctor, a schedule.Availability) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO doctors (id, user_id, first_name, last_name, email, phone,
 			license_number, bio, time_zone, appointment_minutes, active, version, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -127,11 +186,11 @@ func (s *Store) CreateDoctor(ctx context.Context, d profile.Doctor, a schedule.A
 			}
 			return fmt.Errorf("insert doctor: %w", err)
 		}
-		if err := writeRelations(ctx, tx, d); err != nil {
+		if err := insertRelations(ctx, tx, d); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO availability (doctor_id, slot_minutes, buffer_minutes, version, updated_at)
-			VALUES (?, ?, ?, ?, ?)`, d.ID, a.SlotMinutes, a.BufferMinutes, a.Version, a.UpdatedAt.UTC()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO availability (doctor_id, slot_minutes, buffer_minutes, weekly_days, version, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, d.ID, a.SlotMinutes, a.BufferMinutes, weeklyDays(a), a.Version, a.UpdatedAt.UTC()); err != nil {
 			return fmt.Errorf("insert availability: %w", err)
 		}
 		return writeHours(ctx, tx, a)
@@ -146,11 +205,19 @@ func writeRelations(ctx context.Context, tx *sql.Tx, d profile.Doctor) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM doctor_languages WHERE doctor_id = ?`, d.ID); err != nil {
 		return fmt.Errorf("clear languages: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM doctor_name_tokens WHERE doctor_id = ?`, d.ID); err != nil {
+		return fmt.Errorf("clear name tokens: %w", err)
+	}
+	return insertRelations(ctx, tx, d)
+}
+
+// insertRelations inserts the doctor's specializations and languages.
+func insertRelations(ctx context.Context, tx *sql.Tx, d profile.Doctor) error {
 	rows := make([][]any, 0, len(d.SpecializationIDs))
 	for _, id := range d.SpecializationIDs {
-		rows = append(rows, []any{d.ID, id})
+		rows = append(rows, []any{d.ID, id, d.LastName, d.FirstName})
 	}
-	if err := insertRows(ctx, tx, "doctor_specializations", []string{"doctor_id", "specialization_id"}, rows); err != nil {
+	if err := insertRows(ctx, tx, "doctor_specializations", []string{"doctor_id", "specialization_id", "last_name", "first_name"}, rows); err != nil {
 		if isForeignKeyViolation(err) {
 			return errUnknownSpecialization
 		}
@@ -158,9 +225,16 @@ func writeRelations(ctx context.Context, tx *sql.Tx, d profile.Doctor) error {
 	}
 	rows = rows[:0]
 	for i, l := range d.Languages {
-		rows = append(rows, []any{d.ID, i, l})
+		rows = append(rows, []any{d.ID, i, l, d.LastName, d.FirstName})
 	}
-	return insertRows(ctx, tx, "doctor_languages", []string{"doctor_id", "position", "language"}, rows)
+	if err := insertRows(ctx, tx, "doctor_languages", []string{"doctor_id", "position", "language", "last_name", "first_name"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, tok := range profile.NameTokens(d.FirstName, d.LastName) {
+		rows = append(rows, []any{tok, d.ID})
+	}
+	return insertRows(ctx, tx, "doctor_name_tokens", []string{"token", "doctor_id"}, rows)
 }
 
 func (s *Store) GetDoctor(ctx context.Context, id string) (profile.Doctor, error) {
@@ -259,7 +333,7 @@ func versionGuard(expected int64) (string, []any) {
 
 func (s *Store) UpdateDoctor(ctx context.Context, d profile.Doctor, expectedVersion int64) (profile.Doctor, error) {
 	var out profile.Doctor
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		guard, gargs := versionGuard(expectedVersion)
 		args := append([]any{nullable(d.UserID), d.FirstName, d.LastName, d.Email, d.Phone, d.LicenseNumber, d.Bio,
 			d.TimeZone, d.AppointmentMinutes, d.Active, d.UpdatedAt.UTC(), d.ID}, gargs...)
@@ -311,43 +385,73 @@ func likePrefix(w string) string {
 	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(w) + "%"
 }
 
+// SearchDoctors walks doctors in name order. With a specialization or a
+// language filter it walks that filter's index instead, which holds the
+// names too, so a page costs about one page of rows however many doctors
+// match; the other filters are checked row by row on primary keys. Name
+// prefixes go through the word index.
 func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.Doctor, error) {
 	var (
-		where = []string{"d.active = 1"}
+		from  string
+		key   [3]string // the columns of the name order: last, first, id
+		where []string
 		args  []any
 	)
+	join := "JOIN"
+	if s.db.Dialect == sqldb.SQLite {
+		join = "CROSS JOIN" // SQLite keeps the written order of a CROSS JOIN
+	}
+	switch {
+	case q.SpecializationID != "":
+		from = "doctor_specializations f " + join + " doctors d ON d.id = f.doctor_id"
+		key = [3]string{"f.last_name", "f.first_name", "f.doctor_id"}
+		where = append(where, "f.specialization_id = ?")
+		args = append(args, q.SpecializationID)
+		if q.Language != "" {
+			from += " " + join + " doctor_languages l ON l.doctor_id = d.id"
+			where = append(where, "l.language = ?")
+			args = append(args, q.Language)
+		}
+	case q.Language != "":
+		from = "doctor_languages f " + join + " doctors d ON d.id = f.doctor_id"
+		key = [3]string{"f.last_name", "f.first_name", "f.doctor_id"}
+		where = append(where, "f.language = ?")
+		args = append(args, q.Language)
+	default:
+		from = "doctors d"
+		key = [3]string{"d.last_name", "d.first_name", "d.id"}
+	}
+	if q.AvailableOn != nil {
+		from += " " + join + " availability a ON a.doctor_id = d.id"
+	}
+	where = append(where, "d.active = 1")
 	if c := q.After; c != nil {
-		where = append(where, `(d.last_name > ? OR (d.last_name = ? AND (d.first_name > ? OR (d.first_name = ? AND d.id > ?))))`)
+		where = append(where, fmt.Sprintf("(%[1]s > ? OR (%[1]s = ? AND (%[2]s > ? OR (%[2]s = ? AND %[3]s > ?))))", key[0], key[1], key[2]))
 		args = append(args, c.LastName, c.LastName, c.FirstName, c.FirstName, c.ID)
 	}
 	for _, w := range q.NamePrefixes {
-		p := likePrefix(w)
-		where = append(where, `(d.last_name LIKE ? ESCAPE '!' OR d.first_name LIKE ? ESCAPE '!')`)
-		args = append(args, p, p)
-	}
-	if q.SpecializationID != "" {
-		where = append(where, `EXISTS (SELECT 1 FROM doctor_specializations ds WHERE ds.doctor_id = d.id AND ds.specialization_id = ?)`)
-		args = append(args, q.SpecializationID)
-	}
-	if q.Language != "" {
-		where = append(where, `EXISTS (SELECT 1 FROM doctor_languages dl WHERE dl.doctor_id = d.id AND dl.language = ?)`)
-		args = append(args, q.Language)
+		where = append(where, `d.id IN (SELECT t.doctor_id FROM doctor_name_tokens t WHERE t.token LIKE ? ESCAPE '!')`)
+		args = append(args, likePrefix(strings.ToLower(w)))
 	}
 	if day := q.AvailableOn; day != nil {
 		// Working hours that day: an exception with hours, or weekly hours
 		// on its weekday and no exception.
-		where = append(where, `(EXISTS (SELECT 1 FROM availability_exceptions e WHERE e.doctor_id = d.id AND e.day = ? AND e.available = 1)
-			OR (EXISTS (SELECT 1 FROM availability_weekly w WHERE w.doctor_id = d.id AND w.weekday = ?)
-				AND NOT EXISTS (SELECT 1 FROM availability_exceptions x WHERE x.doctor_id = d.id AND x.day = ?)))`)
-		args = append(args, day.String(), int(day.Weekday()), day.String())
+		where = append(where, `(d.id IN (SELECT e.doctor_id FROM availability_exceptions e WHERE e.day = ? AND e.available = 1)
+			OR ((a.weekly_days & ?) <> 0 AND d.id NOT IN (SELECT x.doctor_id FROM availability_exceptions x WHERE x.day = ?)))`)
+		args = append(args, day.String(), 1<<int(day.Weekday()), day.String())
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = service.DefaultLimit
 	}
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+doctorColumns+` FROM doctors d WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY d.last_name, d.first_name, d.id LIMIT ?`, args...)
+	straight := ""
+	if s.db.Dialect == sqldb.MySQL {
+		straight = "STRAIGHT_JOIN " // the filter's index leads, as written
+	}
+	query := `SELECT ` + straight + doctorColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + strings.Join(key[:], ", ") + ` LIMIT ?`
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search doctors: %w", err)
 	}
@@ -431,7 +535,7 @@ func (s *Store) ListSpecializations(ctx context.Context, afterKey string, limit 
 
 func (s *Store) UpdateSpecialization(ctx context.Context, sp profile.Specialization, expectedVersion int64) (profile.Specialization, error) {
 	var out profile.Specialization
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		guard, gargs := versionGuard(expectedVersion)
 		res, err := tx.ExecContext(ctx, `UPDATE specializations SET name = ?, name_key = ?, description = ?,
 			version = version + 1, updated_at = ? WHERE id = ?`+guard,
@@ -575,11 +679,11 @@ func getAvailability(ctx context.Context, q sqldb.Querier, doctorID string) (sch
 
 func (s *Store) ReplaceAvailability(ctx context.Context, a schedule.Availability, expectedVersion int64) (schedule.Availability, error) {
 	var out schedule.Availability
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		guard, gargs := versionGuard(expectedVersion)
-		res, err := tx.ExecContext(ctx, `UPDATE availability SET slot_minutes = ?, buffer_minutes = ?, version = version + 1,
-			updated_at = ? WHERE doctor_id = ?`+guard,
-			append([]any{a.SlotMinutes, a.BufferMinutes, a.UpdatedAt.UTC(), a.DoctorID}, gargs...)...)
+		res, err := tx.ExecContext(ctx, `UPDATE availability SET slot_minutes = ?, buffer_minutes = ?, weekly_days = ?,
+			version = version + 1, updated_at = ? WHERE doctor_id = ?`+guard,
+			append([]any{a.SlotMinutes, a.BufferMinutes, weeklyDays(a), a.UpdatedAt.UTC(), a.DoctorID}, gargs...)...)
 		if err != nil {
 			return fmt.Errorf("update availability: %w", err)
 		}
@@ -602,6 +706,17 @@ func (s *Store) ReplaceAvailability(ctx context.Context, a schedule.Availability
 		return err
 	})
 	return out, err
+}
+
+// weeklyDays is the bit set of weekdays with weekly hours (bit 0 Sunday).
+func weeklyDays(a schedule.Availability) int {
+	mask := 0
+	for wd, ivs := range a.Weekly {
+		if len(ivs) > 0 {
+			mask |= 1 << wd
+		}
+	}
+	return mask
 }
 
 // writeHours inserts the weekly hours and exceptions of a.

@@ -239,6 +239,45 @@ func TestSearchDoctors(t *testing.T) {
 			assert.Equal(t, []string{"Ada Lovelace"}, search(service.Query{SpecializationID: card.ID, NamePrefixes: []string{"ada"}}))
 			assert.Empty(t, search(service.Query{SpecializationID: newID()}))
 		})
+		t.Run("hyphenated and multi-word names", func(t *testing.T) {
+			mkDoctor(t, s, "Mary Ann", "Smith-Jones")
+			assert.Equal(t, []string{"Mary Ann Smith-Jones"}, search(service.Query{NamePrefixes: []string{"jon"}}))
+			assert.Equal(t, []string{"Mary Ann Smith-Jones"}, search(service.Query{NamePrefixes: []string{"smith-j"}}))
+			assert.Equal(t, []string{"Mary Ann Smith-Jones"}, search(service.Query{NamePrefixes: []string{"ann", "mar"}}))
+		})
+		t.Run("a renamed doctor moves in every order", func(t *testing.T) {
+			cur, err := s.GetDoctor(ctx, ids["Grace Hopper"])
+			require.NoError(t, err)
+			cur.LastName = "Aaronson"
+			_, err = s.UpdateDoctor(ctx, cur, 0)
+			require.NoError(t, err)
+			assert.Equal(t, "Grace Aaronson", search(service.Query{SpecializationID: card.ID})[0])
+			assert.Equal(t, "Grace Aaronson", search(service.Query{Language: "de"})[0])
+			assert.Equal(t, []string{"Grace Aaronson"}, search(service.Query{NamePrefixes: []string{"aaro"}}))
+			assert.Empty(t, search(service.Query{NamePrefixes: []string{"hop"}}))
+			cur.LastName = "Hopper"
+			_, err = s.UpdateDoctor(ctx, cur, 0)
+			require.NoError(t, err)
+		})
+		t.Run("keyset pages under a filter", func(t *testing.T) {
+			want := search(service.Query{SpecializationID: card.ID, Language: "en"})
+			var got []string
+			var after *service.Cursor
+			for range 10 {
+				docs, err := s.SearchDoctors(ctx, service.Query{SpecializationID: card.ID, Language: "en", Limit: 2, After: after})
+				require.NoError(t, err)
+				for _, d := range docs {
+					got = append(got, d.FirstName+" "+d.LastName)
+				}
+				if len(docs) < 2 {
+					break
+				}
+				last := docs[len(docs)-1]
+				after = &service.Cursor{LastName: last.LastName, FirstName: last.FirstName, ID: last.ID}
+			}
+			assert.Equal(t, want, got)
+			assert.Len(t, got, 9)
+		})
 		t.Run("available on a date", func(t *testing.T) {
 			monday := schedule.Date{Year: 2027, Month: time.March, Day: 1}
 			put := func(name string, a schedule.Availability) {
@@ -259,6 +298,8 @@ func TestSearchDoctors(t *testing.T) {
 			put("Donald Knuth", extra)
 
 			assert.Equal(t, []string{"Donald Knuth", "Ada Lovelace", "Alan Turing"}, search(service.Query{AvailableOn: &monday}))
+			assert.Equal(t, []string{"Ada Lovelace"}, search(service.Query{AvailableOn: &monday, SpecializationID: card.ID, Language: "de"}))
+			assert.Equal(t, []string{"Donald Knuth", "Alan Turing"}, search(service.Query{AvailableOn: &monday, SpecializationID: neuro.ID}))
 			tuesday := monday.AddDays(1)
 			assert.Empty(t, search(service.Query{AvailableOn: &tuesday}))
 			nextMonday := monday.AddDays(7)

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "doctor"))(svc)
 
 	router := a.Router()
-	transport.Register(router, endpoint.New(svc), verifier)
+	transport.Register(router, endpoint.New(svc), verifier, a.Logger)
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
 	return a.Run(ctx, a.Handler(router))
 }

@@ -29,15 +29,30 @@ CREATE TABLE doctors (
   updated_at          DATETIME(6) NOT NULL,
   UNIQUE KEY doctors_user_id (user_id),
   UNIQUE KEY doctors_license_number (license_number),
-  KEY doctors_by_name (active, last_name, first_name, id),
-  KEY doctors_by_first_name (first_name)
+  -- Search walks active doctors in name order.
+  KEY doctors_by_name (active, last_name, first_name, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Every word of a doctor's first and last names, lower-cased, so that name
+-- prefix searches are index range scans.
+CREATE TABLE doctor_name_tokens (
+  token     VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  doctor_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  PRIMARY KEY (token, doctor_id),
+  KEY doctor_name_tokens_by_doctor (doctor_id),
+  CONSTRAINT doctor_name_tokens_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The doctor's names are repeated in doctor_specializations and
+-- doctor_languages so that a search filtered by either walks that index in
+-- name order and stops after one page.
 CREATE TABLE doctor_specializations (
   doctor_id         CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   specialization_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  last_name         VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
+  first_name        VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
   PRIMARY KEY (doctor_id, specialization_id),
-  KEY doctor_specializations_by_specialization (specialization_id, doctor_id),
+  KEY doctor_specializations_by_name (specialization_id, last_name, first_name, doctor_id),
   CONSTRAINT doctor_specializations_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE,
   CONSTRAINT doctor_specializations_specialization FOREIGN KEY (specialization_id) REFERENCES specializations (id) ON DELETE RESTRICT
 ) ENGINE=InnoDB;
@@ -46,8 +61,10 @@ CREATE TABLE doctor_languages (
   doctor_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   position  INT NOT NULL,
   language  VARCHAR(35) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
+  last_name  VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
+  first_name VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
   PRIMARY KEY (doctor_id, language),
-  KEY doctor_languages_by_language (language, doctor_id),
+  KEY doctor_languages_by_name (language, last_name, first_name, doctor_id),
   CONSTRAINT doctor_languages_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
 ) ENGINE=InnoDB;
 
@@ -55,6 +72,8 @@ CREATE TABLE availability (
   doctor_id      CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   slot_minutes   INT NOT NULL,
   buffer_minutes INT NOT NULL,
+  -- Bit n set when weekday n (0 is Sunday) has weekly hours, for searches.
+  weekly_days    TINYINT UNSIGNED NOT NULL DEFAULT 0,
   version        BIGINT NOT NULL,
   updated_at     DATETIME(6) NOT NULL,
   CONSTRAINT availability_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
@@ -75,6 +94,7 @@ CREATE TABLE availability_exceptions (
   day       CHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   available TINYINT(1) NOT NULL,
   PRIMARY KEY (doctor_id, day),
+  KEY availability_exceptions_by_day (day, available, doctor_id),
   CONSTRAINT availability_exceptions_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
 ) ENGINE=InnoDB;
 
@@ -94,6 +114,7 @@ DROP TABLE availability_exceptions;
 DROP TABLE availability_weekly;
 DROP TABLE availability;
 DROP TABLE doctor_languages;
+DROP TABLE doctor_name_tokens;
 DROP TABLE doctor_specializations;
 DROP TABLE doctors;
 DROP TABLE specializations;

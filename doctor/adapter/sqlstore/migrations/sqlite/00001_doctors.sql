@@ -26,29 +26,46 @@ CREATE TABLE doctors (
   created_at          DATETIME NOT NULL,
   updated_at          DATETIME NOT NULL
 );
--- Search walks active doctors in name order; prefix matches use the name indexes.
+-- Search walks active doctors in name order.
 CREATE INDEX doctors_by_name ON doctors (active, last_name, first_name, id);
-CREATE INDEX doctors_by_first_name ON doctors (first_name);
 
+-- Every word of a doctor's first and last names, lower-cased, so that name
+-- prefix searches are index range scans.
+CREATE TABLE doctor_name_tokens (
+  token     TEXT NOT NULL,
+  doctor_id TEXT NOT NULL REFERENCES doctors (id) ON DELETE CASCADE,
+  PRIMARY KEY (token, doctor_id)
+);
+CREATE INDEX doctor_name_tokens_by_doctor ON doctor_name_tokens (doctor_id);
+
+-- The doctor's names are repeated in doctor_specializations and
+-- doctor_languages so that a search filtered by either walks that index in
+-- name order and stops after one page.
 CREATE TABLE doctor_specializations (
   doctor_id         TEXT NOT NULL REFERENCES doctors (id) ON DELETE CASCADE,
   specialization_id TEXT NOT NULL REFERENCES specializations (id) ON DELETE RESTRICT,
+  last_name         TEXT NOT NULL COLLATE NOCASE,
+  first_name        TEXT NOT NULL COLLATE NOCASE,
   PRIMARY KEY (doctor_id, specialization_id)
 );
-CREATE INDEX doctor_specializations_by_specialization ON doctor_specializations (specialization_id, doctor_id);
+CREATE INDEX doctor_specializations_by_name ON doctor_specializations (specialization_id, last_name, first_name, doctor_id);
 
 CREATE TABLE doctor_languages (
-  doctor_id TEXT NOT NULL REFERENCES doctors (id) ON DELETE CASCADE,
-  position  INTEGER NOT NULL,
-  language  TEXT NOT NULL,
+  doctor_id  TEXT NOT NULL REFERENCES doctors (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  language   TEXT NOT NULL,
+  last_name  TEXT NOT NULL COLLATE NOCASE,
+  first_name TEXT NOT NULL COLLATE NOCASE,
   PRIMARY KEY (doctor_id, language)
 );
-CREATE INDEX doctor_languages_by_language ON doctor_languages (language, doctor_id);
+CREATE INDEX doctor_languages_by_name ON doctor_languages (language, last_name, first_name, doctor_id);
 
 CREATE TABLE availability (
   doctor_id      TEXT PRIMARY KEY REFERENCES doctors (id) ON DELETE CASCADE,
   slot_minutes   INTEGER NOT NULL,
   buffer_minutes INTEGER NOT NULL,
+  -- Bit n set when weekday n (0 is Sunday) has weekly hours, for searches.
+  weekly_days    INTEGER NOT NULL DEFAULT 0,
   version        INTEGER NOT NULL,
   updated_at     DATETIME NOT NULL
 );
@@ -68,6 +85,7 @@ CREATE TABLE availability_exceptions (
   available INTEGER NOT NULL,
   PRIMARY KEY (doctor_id, day)
 );
+CREATE INDEX availability_exceptions_by_day ON availability_exceptions (day, available, doctor_id);
 
 CREATE TABLE availability_exception_intervals (
   doctor_id    TEXT NOT NULL,
@@ -84,6 +102,7 @@ DROP TABLE availability_exceptions;
 DROP TABLE availability_weekly;
 DROP TABLE availability;
 DROP TABLE doctor_languages;
+DROP TABLE doctor_name_tokens;
 DROP TABLE doctor_specializations;
 DROP TABLE doctors;
 DROP TABLE specializations;
