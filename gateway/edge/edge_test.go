@@ -738,3 +738,21 @@ func TestMissingUpstreamIsAConfigError(t *testing.T) {
 		Registerer: prometheus.NewRegistry(), Upstreams: map[string]http.RoundTripper{"auth": http.DefaultTransport}})
 	assert.ErrorContains(t, err, "doctor, patient")
 }
+
+func TestClientGoneIsNotAnUpstreamFault(t *testing.T) {
+	h := newHarness(t, options{})
+	started := make(chan struct{})
+	h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	hr := httptest.NewRequest(http.MethodGet, "/api/v1/patients/1", nil).WithContext(ctx)
+	hr.Header.Set("Authorization", "Bearer "+h.token("u"))
+	rec := httptest.NewRecorder()
+	go func() { <-started; cancel() }()
+	h.handler.ServeHTTP(rec, hr)
+	assert.Equal(t, 499, rec.Code)
+	assert.Zero(t, testutil.ToFloat64(h.upm.Errors.WithLabelValues("patient", "other")))
+	assert.Zero(t, h.pools["patient"].States()[h.patients[0].hostport()], "the breaker counts nothing")
+}
