@@ -401,19 +401,21 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 	if s.db.Dialect == sqldb.SQLite {
 		join = "CROSS JOIN" // SQLite keeps the written order of a CROSS JOIN
 	}
+	// With a filter table leading, the cheap index-only checks come before
+	// the doctors row is read.
 	switch {
 	case q.SpecializationID != "":
-		from = "doctor_specializations f " + join + " doctors d ON d.id = f.doctor_id"
+		from = "doctor_specializations f"
 		key = [3]string{"f.last_name", "f.first_name", "f.doctor_id"}
 		where = append(where, "f.specialization_id = ?")
 		args = append(args, q.SpecializationID)
 		if q.Language != "" {
-			from += " " + join + " doctor_languages l ON l.doctor_id = d.id"
+			from += " " + join + " doctor_languages l ON l.doctor_id = f.doctor_id"
 			where = append(where, "l.language = ?")
 			args = append(args, q.Language)
 		}
 	case q.Language != "":
-		from = "doctor_languages f " + join + " doctors d ON d.id = f.doctor_id"
+		from = "doctor_languages f"
 		key = [3]string{"f.last_name", "f.first_name", "f.doctor_id"}
 		where = append(where, "f.language = ?")
 		args = append(args, q.Language)
@@ -422,7 +424,10 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 		key = [3]string{"d.last_name", "d.first_name", "d.id"}
 	}
 	if q.AvailableOn != nil {
-		from += " " + join + " availability a ON a.doctor_id = d.id"
+		from += " " + join + " availability a ON a.doctor_id = " + key[2]
+	}
+	if key[2] == "f.doctor_id" {
+		from += " " + join + " doctors d ON d.id = f.doctor_id"
 	}
 	where = append(where, "d.active = 1")
 	if c := q.After; c != nil {
@@ -446,8 +451,11 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 	}
 	args = append(args, limit)
 	straight := ""
-	if s.db.Dialect == sqldb.MySQL {
-		straight = "STRAIGHT_JOIN " // the filter's index leads, as written
+	if s.db.Dialect == sqldb.MySQL && key[2] == "f.doctor_id" && len(q.NamePrefixes) == 0 {
+		// The filter's index leads, as written. Name words, usually the most
+		// selective filter, are left to the optimizer, which then starts from
+		// the word index.
+		straight = "STRAIGHT_JOIN "
 	}
 	query := `SELECT ` + straight + doctorColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY ` + strings.Join(key[:], ", ") + ` LIMIT ?`
