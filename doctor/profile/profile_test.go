@@ -1,6 +1,9 @@
 package profile
 
 import (
+	// Zones load the same with or without a system time zone database.
+	_ "time/tzdata"
+
 	"errors"
 	"testing"
 

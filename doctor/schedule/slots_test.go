@@ -1,6 +1,9 @@
 package schedule
 
 import (
+	// Zones load the same with or without a system time zone database.
+	_ "time/tzdata"
+
 	"fmt"
 	"testing"
 	"time"

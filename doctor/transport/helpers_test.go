@@ -1,6 +1,9 @@
 package transport_test
 
 import (
+	// Zones load the same with or without a system time zone database.
+	_ "time/tzdata"
+
 	"bytes"
 	"encoding/json"
 	"io"
