@@ -348,7 +348,9 @@ func (s *service) DeactivateDoctor(ctx context.Context, id string) error {
 	if id, err = parseID("id", id); err != nil {
 		return err
 	}
-	for {
+	// Someone may change the profile between the read and the write: read
+	// it again a few times rather than overwrite their change.
+	for attempt := 1; ; attempt++ {
 		cur, err := s.repo.GetDoctor(ctx, id)
 		if err != nil {
 			return err
@@ -359,10 +361,9 @@ func (s *service) DeactivateDoctor(ctx context.Context, id string) error {
 		cur.Active = false
 		cur.UpdatedAt = s.clock.Now().UTC()
 		_, err = s.repo.UpdateDoctor(ctx, cur, cur.Version)
-		if !errors.Is(err, profile.ErrStale) {
+		if !errors.Is(err, profile.ErrStale) || attempt == 5 {
 			return err
 		}
-		// Someone changed the profile meanwhile: read it again.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
