@@ -199,7 +199,10 @@ func IsForeignKeyViolation(err error) bool {
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+		// An ON DELETE RESTRICT action reports a trigger constraint with the
+		// foreign key message, not the foreign key code.
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY ||
+			(se.Code() == sqlite3.SQLITE_CONSTRAINT_TRIGGER && strings.Contains(se.Error(), "FOREIGN KEY"))
 	}
 	return false
 }

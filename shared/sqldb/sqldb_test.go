@@ -65,6 +65,15 @@ func TestMigrationsAndTransactions(t *testing.T) {
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&n))
 		assert.Equal(t, 1, n)
 
+		// Foreign keys hold: a missing parent, and a restricted delete.
+		_, err = db.ExecContext(ctx, "INSERT INTO links (id, item_id) VALUES (?, ?)", "l0", "missing")
+		assert.True(t, sqldb.IsForeignKeyViolation(err), "missing parent: %v", err)
+		_, err = db.ExecContext(ctx, "INSERT INTO links (id, item_id) VALUES (?, ?)", "l1", "a")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "DELETE FROM items WHERE id = ?", "a")
+		assert.True(t, sqldb.IsForeignKeyViolation(err), "restricted delete: %v", err)
+		assert.False(t, sqldb.IsUniqueViolation(err))
+
 		var got time.Time
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT created_at FROM items WHERE id = ?", "a").Scan(&got))
 		assert.True(t, got.Equal(now), "time round-trips: got %v want %v", got, now)

@@ -153,11 +153,6 @@ func isDeadlock(err error) bool {
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
-// isForeignKeyViolation also recognizes SQLite's report of an ON DELETE
-// RESTRICT action, which carries a trigger constraint code.
-func isForeignKeyViolation(err error) bool {
-	return err != nil && (sqldb.IsForeignKeyViolation(err) || strings.Contains(err.Error(), "FOREIGN KEY constraint failed"))
-}
 
 // duplicateError tells which unique rule a doctor write broke.
 func duplicateError(err error) error {
@@ -218,7 +213,7 @@ func insertRelations(ctx context.Context, tx *sql.Tx, d profile.Doctor) error {
 		rows = append(rows, []any{d.ID, id, d.LastName, d.FirstName})
 	}
 	if err := insertRows(ctx, tx, "doctor_specializations", []string{"doctor_id", "specialization_id", "last_name", "first_name"}, rows); err != nil {
-		if isForeignKeyViolation(err) {
+		if sqldb.IsForeignKeyViolation(err) {
 			return errUnknownSpecialization
 		}
 		return err
@@ -565,7 +560,7 @@ func (s *Store) UpdateSpecialization(ctx context.Context, sp profile.Specializat
 
 func (s *Store) DeleteSpecialization(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM specializations WHERE id = ?`, id)
-	if isForeignKeyViolation(err) {
+	if sqldb.IsForeignKeyViolation(err) {
 		return profile.ErrSpecializationInUse
 	}
 	if err != nil {
