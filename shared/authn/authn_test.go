@@ -290,7 +290,6 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
 }
 
-
 func TestCachedTokenExpires(t *testing.T) {
 	iss := authntest.NewIssuer(t)
 	now := time.Now()

@@ -153,7 +153,6 @@ func isDeadlock(err error) bool {
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
-
 // duplicateError tells which unique rule a doctor write broke.
 func duplicateError(err error) error {
 	msg := err.Error()
