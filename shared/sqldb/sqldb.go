@@ -152,8 +152,13 @@ type Querier interface {
 
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise (or on panic).
-func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.InTxOptions(ctx, nil, fn)
+}
+
+// InTxOptions is InTx with transaction options such as an isolation level.
+func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}

@@ -111,7 +111,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, opts, fn)
+		err := s.db.InTxOptions(ctx, opts, fn)
 		if err == nil || attempt == maxTxAttempts || !isDeadlock(err) {
 			return err
 		}
@@ -121,29 +121,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
 		}
 	}
-}
-
-func (s *Store) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, opts)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 // isDeadlock reports a MySQL deadlock or lock wait timeout: the transaction
