@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"encoding/base64"
 	"encoding/json"
+
+	"github.com/google/uuid"
 )
 
 // Cursors are the keyset of the last item on a page, as base64url JSON.
@@ -13,19 +15,36 @@ func encodeCursor(keys []string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(c string, keys *[]string) error {
+// decodeCursor reads a cursor of exactly n keys whose last one is a row id.
+// The id must be a canonical UUID: MySQL refuses to compare the ASCII id
+// columns with a value outside ASCII, which would turn a tampered cursor
+// into a server error instead of a bad request.
+func decodeCursor(c string, n int) ([]string, error) {
 	if len(c) > 1024 {
-		return errTooLong
+		return nil, errTooLong
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return json.Unmarshal(b, keys)
+	var keys []string
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, err
+	}
+	if len(keys) != n {
+		return nil, errMalformed
+	}
+	if id := keys[n-1]; len(id) != 36 || uuid.Validate(id) != nil {
+		return nil, errMalformed
+	}
+	return keys, nil
 }
 
 type cursorError string
 
 func (e cursorError) Error() string { return string(e) }
 
-const errTooLong = cursorError("cursor too long")
+const (
+	errTooLong   = cursorError("cursor too long")
+	errMalformed = cursorError("cursor malformed")
+)

@@ -139,8 +139,8 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (patien
 		args = append(args, string(patient.StatusEnteredInError))
 	}
 	if q.Cursor != "" {
-		var after []string
-		if err := decodeCursor(q.Cursor, &after); err != nil || len(after) != 1 {
+		after, err := decodeCursor(q.Cursor, 1)
+		if err != nil {
 			return patient.Page[patient.HistoryEntry]{}, patient.ErrInvalidCursor
 		}
 		where = append(where, "id > ?")

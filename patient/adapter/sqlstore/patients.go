@@ -196,7 +196,8 @@ func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (pati
 	limit := clampLimit(q.Limit)
 	var after []string
 	if q.Cursor != "" {
-		if err := decodeCursor(q.Cursor, &after); err != nil || len(after) != 3 {
+		var err error
+		if after, err = decodeCursor(q.Cursor, 3); err != nil {
 			return patient.Page[patient.Patient]{}, patient.ErrInvalidCursor
 		}
 	}

@@ -156,8 +156,8 @@ func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (patient.Pa
 	args := []any{q.PatientID}
 	where := "patient_id = ?"
 	if q.Cursor != "" {
-		var after []string
-		if err := decodeCursor(q.Cursor, &after); err != nil || len(after) != 1 {
+		after, err := decodeCursor(q.Cursor, 1)
+		if err != nil {
 			return patient.Page[patient.AuditEvent]{}, patient.ErrInvalidCursor
 		}
 		where += " AND id < ?"

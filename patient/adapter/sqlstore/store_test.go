@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +325,35 @@ func TestAuditRepository(t *testing.T) {
 		_, err = db.ExecContext(ctx, "DELETE FROM audit_events")
 		assert.Error(t, err, "audit events cannot be deleted")
 		assert.Equal(t, 100, auditCount(t, s, pid))
+	})
+}
+
+// TestTamperedCursors checks that a cursor not given out by a list is an
+// invalid cursor on every list and every database, never a query error: on
+// MySQL a key outside ASCII compared with an id column fails the query.
+func TestTamperedCursors(t *testing.T) {
+	forge := func(keys string) string { return base64.RawURLEncoding.EncodeToString([]byte(keys)) }
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := sqlstore.New(db)
+		t.Cleanup(func() { _ = s.Close() })
+		pid := service.NewID()
+		for _, c := range []string{"%%%", forge(`null`), forge(`[1]`), forge(`["é"]`), forge(`["é😀"]`),
+			forge(`["` + strings.ToUpper(pid)[:35] + `"]`), forge(`["a","b"]`)} {
+			_, err := s.ListEntries(ctx, patient.HistoryQuery{PatientID: pid, Cursor: c})
+			assert.ErrorIs(t, err, patient.ErrInvalidCursor, "history %s", c)
+			_, err = s.ListAudit(ctx, patient.AuditQuery{PatientID: pid, Cursor: c})
+			assert.ErrorIs(t, err, patient.ErrInvalidCursor, "audit %s", c)
+		}
+		for _, c := range []string{forge(`["é","é","é"]`), forge(`["a","b"]`), forge(`["a","b","c","d"]`), forge(`["a","b",1]`)} {
+			_, err := s.SearchPatients(ctx, patient.SearchQuery{Query: "a", Cursor: c})
+			assert.ErrorIs(t, err, patient.ErrInvalidCursor, "search %s", c)
+			_, err = s.SearchPatients(ctx, patient.SearchQuery{Cursor: c})
+			assert.ErrorIs(t, err, patient.ErrInvalidCursor, "search %s", c)
+		}
+		// Name keys outside ASCII are fine: they select another page.
+		page, err := s.SearchPatients(ctx, patient.SearchQuery{Query: "é", Cursor: forge(`["😀","é","` + pid + `"]`)})
+		require.NoError(t, err)
+		assert.Empty(t, page.Items)
 	})
 }
