@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +33,16 @@ import (
 	"github.com/medisync/medisync/shared/server"
 )
 
+// gcPercent is the gateway's GC target unless GOGC says otherwise: a proxy
+// keeps little live memory but allocates for every request, so the default
+// (100) collects very often; 400 trades a few megabytes for about a tenth
+// more requests per second.
+const gcPercent = 400
+
 func main() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
