@@ -308,11 +308,7 @@ func (g *Gateway) newProxy(service string, up http.RoundTripper, errorLog *stdlo
 			if xff := g.clientIP.ForwardedFor(pr.In); xff != "" {
 				out.Header["X-Forwarded-For"] = []string{xff}
 			}
-			if pr.In.TLS != nil {
-				out.Header["X-Forwarded-Proto"] = protoHTTPS
-			} else {
-				out.Header["X-Forwarded-Proto"] = protoHTTP
-			}
+			out.Header["X-Forwarded-Proto"] = g.forwardedProto(pr.In)
 		},
 		Transport:      up,
 		BufferPool:     bufferPool,
@@ -326,6 +322,20 @@ var (
 	protoHTTP  = []string{"http"}
 	protoHTTPS = []string{"https"}
 )
+
+// forwardedProto is the scheme the client used: ours, or the one a trusted
+// proxy in front of us (terminating TLS, typically) reports.
+func (g *Gateway) forwardedProto(in *http.Request) []string {
+	if in.TLS != nil {
+		return protoHTTPS
+	}
+	if v := in.Header.Get("X-Forwarded-Proto"); v != "" && g.clientIP.Trusted(clientip.Remote(in)) {
+		if strings.EqualFold(v, "https") {
+			return protoHTTPS
+		}
+	}
+	return protoHTTP
+}
 
 // upstreamError answers a request the upstream pool could not serve.
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {

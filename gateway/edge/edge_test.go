@@ -421,6 +421,17 @@ func TestForwardedForFromTrustedProxy(t *testing.T) {
 		header: http.Header{"X-Forwarded-For": {"198.51.100.7"}}})
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "198.51.100.7, 10.1.1.1", h.patients[0].lastRequest().Header.Get("X-Forwarded-For"))
+	assert.Equal(t, "http", h.patients[0].lastRequest().Header.Get("X-Forwarded-Proto"))
+
+	rec = h.do(req{path: "/api/v1/patients/1", token: h.token("u"), remote: "10.1.1.1:80",
+		header: http.Header{"X-Forwarded-Proto": {"https"}}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "https", h.patients[0].lastRequest().Header.Get("X-Forwarded-Proto"), "a trusted proxy terminated TLS")
+
+	rec = h.do(req{path: "/api/v1/patients/1", token: h.token("u"), remote: "203.0.113.1:80",
+		header: http.Header{"X-Forwarded-Proto": {"https"}}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "http", h.patients[0].lastRequest().Header.Get("X-Forwarded-Proto"), "anyone else's claim is ignored")
 }
 
 func TestStrictRateLimitOnLogin(t *testing.T) {
