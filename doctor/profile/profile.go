@@ -33,6 +33,7 @@ const (
 	MaxLicenseLength        = 64
 	MaxBioLength            = 4000
 	MaxLanguages            = 20
+	MaxLanguageLength       = 35 // the column's width; longer tags are not in use
 	MaxSpecializations      = 20
 	MinAppointmentMinutes   = 5
 	MaxAppointmentMinutes   = 240
@@ -212,7 +213,7 @@ func LoadZone(name string) (*time.Location, error) {
 // language lower case, script title case, region upper case (pt-BR, zh-Hant).
 func CanonicalLanguage(tag string) (string, bool) {
 	tag = strings.TrimSpace(strings.ReplaceAll(tag, "_", "-"))
-	if !langPattern.MatchString(tag) {
+	if len(tag) > MaxLanguageLength || !langPattern.MatchString(tag) {
 		return "", false
 	}
 	parts := strings.Split(tag, "-")

@@ -5,6 +5,7 @@ import (
 	_ "time/tzdata"
 
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -81,7 +82,11 @@ func TestCanonicalLanguage(t *testing.T) {
 		assert.True(t, ok, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "e", "english", "en--us", "en us"} {
+	longest := "en-abcdefgh-abcdefgh-abcdefgh-abcde"
+	got, ok := CanonicalLanguage(longest)
+	assert.True(t, ok, "35 characters fit")
+	assert.Equal(t, longest, got)
+	for _, bad := range []string{"", "e", "english", "en--us", "en us", longest + "f", "en" + strings.Repeat("-abcdefgh", 10)} {
 		_, ok := CanonicalLanguage(bad)
 		assert.False(t, ok, bad)
 	}

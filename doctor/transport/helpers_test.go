@@ -25,6 +25,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -65,7 +66,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
+	return newEnvOn(t, sqltest.SQLite(t, sqlstore.Migrations()))
+}
+
+// newEnvOn is newEnv on a given database.
+func newEnvOn(t *testing.T, db *sqldb.DB) *env {
+	t.Helper()
 	c := &clock{now: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)}
 	svc := service.New(sqlstore.New(db), taken.None{}, c, service.NewID)
 	iss := authntest.NewIssuer(t)
