@@ -330,8 +330,15 @@ func (s *service) SearchPatients(ctx context.Context, a Actor, q patient.SearchQ
 	if err != nil {
 		return patient.Page[patient.Patient]{}, err
 	}
-	if err := s.record(ctx, s.event(ctx, a, patient.ActionSearch, patient.ResourcePatient, "", "", patient.OutcomeAllowed)); err != nil {
-		return patient.Page[patient.Patient]{}, err
+	// The search itself, and for each patient it shows, an event on that
+	// patient's trail: a page of results is a read of every record on it.
+	evs := make([]patient.AuditEvent, 0, len(page.Items)+1)
+	evs = append(evs, s.event(ctx, a, patient.ActionSearch, patient.ResourcePatient, "", "", patient.OutcomeAllowed))
+	for _, p := range page.Items {
+		evs = append(evs, s.event(ctx, a, patient.ActionSearch, patient.ResourcePatient, p.ID, "", patient.OutcomeAllowed))
+	}
+	if err := s.audit.AppendAudit(ctx, evs...); err != nil {
+		return patient.Page[patient.Patient]{}, fmt.Errorf("record audit events: %w", err)
 	}
 	return page, nil
 }

@@ -202,7 +202,16 @@ func TestSearchAccess(t *testing.T) {
 		assert.Equal(t, u.id, ev[0].UserID)
 		assert.Equal(t, patient.ActionSearch, ev[0].Action)
 		assert.Equal(t, patient.OutcomeAllowed, ev[0].Outcome)
+		// The patient shown is told who saw their record in a search.
+		ev = h.audit(pid)
+		assert.Equal(t, u.id, ev[0].UserID)
+		assert.Equal(t, patient.ActionSearch, ev[0].Action)
+		assert.Equal(t, patient.OutcomeAllowed, ev[0].Outcome)
+		assert.Equal(t, r.Header().Get("X-Request-ID"), ev[0].RequestID)
 	}
+	r = h.do("GET", "/api/v1/patients?q=nobody", h.user(roles.doctor).token, "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.Len(t, h.audit(pid), 3, "a search that does not show the patient is not on their trail")
 }
 
 // TestNotFoundLooksTheSame checks that another patient's record and a
