@@ -78,9 +78,11 @@ type PasswordPolicy interface {
 	Check(pw, email string) error
 }
 
-// Throttle slows down password guessing (throttle.Login).
+// Throttle slows down password guessing (throttle.Login). An attempt that
+// Allow admits records its outcome (Failed or Succeeded), then ends with Done.
 type Throttle interface {
 	Allow(account, client string) (time.Duration, bool)
+	Done(account, client string)
 	Failed(account, client string)
 	Succeeded(account string)
 }

@@ -262,6 +262,7 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 	if wait, ok := s.Throttle.Allow(email, in.ClientIP); !ok {
 		return TokenPair{}, &ThrottledError{RetryAfter: wait}
 	}
+	defer s.Throttle.Done(email, in.ClientIP)
 	u, err := s.Store.Users().ByEmail(ctx, email)
 	if errors.Is(err, account.ErrNotFound) {
 		// Same work as a wrong password, so timing does not tell whether
@@ -463,6 +464,7 @@ func (s *service) ChangePassword(ctx context.Context, in ChangePasswordInput) (T
 	if wait, ok := s.Throttle.Allow(u.Email, in.ClientIP); !ok {
 		return TokenPair{}, &ThrottledError{RetryAfter: wait}
 	}
+	defer s.Throttle.Done(u.Email, in.ClientIP)
 	ok, _, err := s.Hasher.Verify(ctx, in.CurrentPassword, u.PasswordHash)
 	if err != nil {
 		return TokenPair{}, err

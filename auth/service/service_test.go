@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,4 +124,63 @@ func TestCursorRoundTrip(t *testing.T) {
 		_, err := service.DecodeCursor(c)
 		assert.Error(t, err, c)
 	}
+}
+
+// reentrantHasher runs during its first verification a hook standing for a
+// request that arrives while that verification is under way.
+type reentrantHasher struct {
+	*countingHasher
+	during func()
+}
+
+func (h *reentrantHasher) Verify(ctx context.Context, pw, enc string) (bool, bool, error) {
+	if f := h.during; f != nil {
+		h.during = nil
+		f()
+	}
+	return h.countingHasher.Verify(ctx, pw, enc)
+}
+
+func (h *reentrantHasher) VerifyDummy(ctx context.Context, pw string) error {
+	if f := h.during; f != nil {
+		h.during = nil
+		f()
+	}
+	return h.countingHasher.VerifyDummy(ctx, pw)
+}
+
+func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+	require.NoError(t, err)
+	h := &reentrantHasher{countingHasher: &countingHasher{Hasher: ph}}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	_, err = ring.EnsureKey(ctx)
+	require.NoError(t, err)
+	svc := service.New(service.Deps{
+		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, func() time.Time { return now }),
+		Tokens:   ring, Notifier: noMail{}, Clock: fixedClock{now},
+	}, service.Config{})
+	_, err = svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	require.NoError(t, err)
+
+	guess := func(ip string) error {
+		_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "guess guess", ClientIP: ip})
+		return err
+	}
+	for i := 0; i < throttle.DefaultAccount.Free-1; i++ {
+		require.ErrorIs(t, guess(fmt.Sprintf("192.0.2.%d", i)), account.ErrInvalidCredentials)
+	}
+	// The last free guess is being hashed when another, from elsewhere,
+	// arrives: it must wait for the outcome rather than be hashed too.
+	var parallel error
+	h.during = func() { parallel = guess("198.51.100.1") }
+	before := h.verify.Load()
+	require.ErrorIs(t, guess("192.0.2.99"), account.ErrInvalidCredentials)
+	var thr *service.ThrottledError
+	require.ErrorAs(t, parallel, &thr)
+	assert.Equal(t, before+1, h.verify.Load(), "only the first of the two was hashed")
 }

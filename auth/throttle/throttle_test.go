@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/auth/throttle"
 )
@@ -93,5 +94,56 @@ func TestLoginThrottlesAccountAndClient(t *testing.T) {
 	c.advance(time.Second)
 	lt.Succeeded("victim@example.org")
 	_, ok = lt.Allow("victim@example.org", "10.0.0.9")
+	assert.True(t, ok)
+}
+
+func TestAttemptsInFlightCannotOutrunTheBlock(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := throttle.New(policy, c.now) // 3 free failures
+	l.Fail("a")
+	l.Fail("a")
+	_, ok := l.Acquire("a")
+	require.True(t, ok, "one attempt in flight")
+	wait, ok := l.Acquire("a")
+	assert.False(t, ok, "2 failures + 1 in flight reach the 3 free: a parallel guess waits")
+	assert.Equal(t, time.Second, wait)
+	l.Fail("a")
+	l.Release("a")
+	_, ok = l.Acquire("a")
+	assert.True(t, ok, "the next attempt runs once the first has its outcome")
+	l.Release("a")
+
+	// A key without failures is bounded only under a strict policy.
+	for i := 0; i < 10; i++ {
+		_, ok := l.Acquire("clean")
+		require.True(t, ok)
+	}
+	strict := policy
+	strict.Strict = true
+	s := throttle.New(strict, c.now)
+	for i := 0; i < 3; i++ {
+		_, ok := s.Acquire("clean")
+		require.True(t, ok, i)
+	}
+	_, ok = s.Acquire("clean")
+	assert.False(t, ok, "a strict policy admits at most Free attempts at once")
+	s.Release("clean")
+	_, ok = s.Acquire("clean")
+	assert.True(t, ok)
+}
+
+func TestLoginAllowHoldsBothKeysUntilDone(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	strict := throttle.Policy{Free: 1, Base: time.Second, Max: time.Minute, Forget: time.Hour, Strict: true}
+	lt := throttle.NewLogin(strict, strict, c.now)
+	_, ok := lt.Allow("a@example.org", "10.0.0.1")
+	require.True(t, ok)
+	_, ok = lt.Allow("b@example.org", "10.0.0.1")
+	assert.False(t, ok, "the client is busy")
+	_, ok = lt.Allow("b@example.org", "10.0.0.2")
+	assert.True(t, ok, "the account refused above was released again")
+	lt.Done("b@example.org", "10.0.0.2")
+	lt.Done("a@example.org", "10.0.0.1")
+	_, ok = lt.Allow("a@example.org", "10.0.0.1")
 	assert.True(t, ok)
 }
