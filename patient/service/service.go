@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/medisync/medisync/patient/patient"
@@ -189,6 +190,10 @@ func canUpdate(a Actor, p patient.Patient) bool { return a.Admin || a.Owns(p) }
 func canAdmin(a Actor, _ patient.Patient) bool  { return a.Admin }
 func canChart(a Actor, _ patient.Patient) bool  { return a.Staff() }
 func canAudit(a Actor, p patient.Patient) bool  { return a.Admin || a.Owns(p) }
+// canonicalID writes a user id as tokens carry it, in lower case, so that
+// the link matches the token's subject on every database.
+func canonicalID(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
 func adminOnlyFields(in NewPatient) problem.FieldErrors {
 	var fe problem.FieldErrors
 	if in.UserID != nil {
@@ -205,7 +210,7 @@ func (s *service) CreatePatient(ctx context.Context, a Actor, in NewPatient) (pa
 	switch {
 	case a.Admin:
 		if in.UserID != nil {
-			p.UserID = *in.UserID
+			p.UserID = canonicalID(*in.UserID)
 		}
 		if in.Active != nil {
 			p.Active = *in.Active
@@ -273,7 +278,7 @@ func (s *service) UpdatePatient(ctx context.Context, a Actor, id string, ifMatch
 	next := cur
 	if a.Admin {
 		if in.UserID != nil {
-			next.UserID = *in.UserID
+			next.UserID = canonicalID(*in.UserID)
 		}
 		if in.Active != nil {
 			next.Active = *in.Active

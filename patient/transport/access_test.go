@@ -172,6 +172,14 @@ func TestCreateProfile(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.Code, "a patient without an account")
 		_, hasUser := r.json(t)["userId"]
 		assert.False(t, hasUser)
+		// A user id written in upper case links to the same account.
+		third := h.user(roles.patient)
+		r = h.do("POST", "/api/v1/patients", admin.token, strings.Replace(profileJSON, "{", `{"userId":"`+strings.ToUpper(third.id)+`",`, 1))
+		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+		assert.Equal(t, third.id, r.json(t)["userId"])
+		thirdID := r.json(t)["id"].(string)
+		assert.Equal(t, http.StatusOK, h.do("GET", "/api/v1/patients/me", third.token, "").Code)
+		assert.Equal(t, http.StatusOK, h.do("GET", "/api/v1/patients/"+thirdID, third.token, "").Code)
 		r = h.do("POST", "/api/v1/patients", admin.token, strings.Replace(profileJSON, "{", `{"userId":"nope",`, 1))
 		assert.Equal(t, http.StatusBadRequest, r.Code)
 		assert.Equal(t, []string{"userId"}, r.fields(t))
