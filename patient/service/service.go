@@ -190,6 +190,7 @@ func canUpdate(a Actor, p patient.Patient) bool { return a.Admin || a.Owns(p) }
 func canAdmin(a Actor, _ patient.Patient) bool  { return a.Admin }
 func canChart(a Actor, _ patient.Patient) bool  { return a.Staff() }
 func canAudit(a Actor, p patient.Patient) bool  { return a.Admin || a.Owns(p) }
+
 // canonicalID writes a user id as tokens carry it, in lower case, so that
 // the link matches the token's subject on every database.
 func canonicalID(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
