@@ -51,11 +51,25 @@ func (c *ClientIP) isTrusted(a netip.Addr) bool {
 }
 
 // Of returns the client address of r: the peer, or when the peer is a
-// trusted proxy the rightmost X-Forwarded-For hop that is not.
+// trusted proxy the rightmost X-Forwarded-For hop that is not. An IPv6
+// client is named by its /64 network: one subscriber commonly holds a whole
+// /64, and counting each of its addresses apart would let it escape the
+// per-address login throttle.
 func (c *ClientIP) Of(r *http.Request) string {
+	return network(c.of(r))
+}
+
+func network(a netip.Addr) string {
+	if a.Is6() {
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return a.String()
+}
+
+func (c *ClientIP) of(r *http.Request) netip.Addr {
 	addr := peer(r)
 	if c == nil || !addr.IsValid() || !c.isTrusted(addr) {
-		return addr.String()
+		return addr
 	}
 	lines := r.Header.Values("X-Forwarded-For")
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -63,15 +77,15 @@ func (c *ClientIP) Of(r *http.Request) string {
 		for j := len(hops) - 1; j >= 0; j-- {
 			hop, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
 			if err != nil {
-				return addr.String()
+				return addr
 			}
 			addr = hop.Unmap()
 			if !c.isTrusted(addr) {
-				return addr.String()
+				return addr
 			}
 		}
 	}
-	return addr.String()
+	return addr
 }
 
 func peer(r *http.Request) netip.Addr {

@@ -65,6 +65,14 @@ func TestClientIP(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", c.Of(req("127.0.0.1:1", "not-an-ip")), "malformed hop: last believed address")
 	assert.Equal(t, "127.0.0.1", c.Of(req("127.0.0.1:1")))
 
+	// IPv6 clients count by /64, so a host cannot rotate through its
+	// network's addresses to escape the throttle.
+	assert.Equal(t, "2001:db8:1:2::/64", c.Of(req("[2001:db8:1:2::1]:5555")))
+	assert.Equal(t, c.Of(req("[2001:db8:1:2::1]:1")), c.Of(req("[2001:db8:1:2:ffff:1:2:3]:1")))
+	assert.NotEqual(t, c.Of(req("[2001:db8:1:2::1]:1")), c.Of(req("[2001:db8:1:3::1]:1")))
+	assert.Equal(t, "2001:db8:9:9::/64", c.Of(req("127.0.0.1:1", "2001:db8:9:9::42")), "forwarded IPv6 hop")
+	assert.Equal(t, "192.0.2.7", c.Of(req("[::ffff:192.0.2.7]:1")), "IPv4-mapped stays IPv4")
+
 	_, err = NewClientIP([]string{"10.0.0.0/99"})
 	assert.Error(t, err)
 	_, err = NewClientIP([]string{"nonsense"})
