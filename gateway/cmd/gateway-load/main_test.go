@@ -82,3 +82,9 @@ func TestPercentiles(t *testing.T) {
 	assert.Equal(t, 100.0, pct(lat, 1))
 	assert.Zero(t, pct(nil, 0.5))
 }
+
+func TestMedian(t *testing.T) {
+	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
+	assert.Zero(t, median(nil))
+}
