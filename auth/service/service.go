@@ -493,6 +493,10 @@ func (s *service) ChangePassword(ctx context.Context, in ChangePasswordInput) (T
 		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 			return err
 		}
+		// A reset link sent before must not undo the change.
+		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
+			return err
+		}
 		pair, err = s.startSession(ctx, tx, u)
 		return err
 	})

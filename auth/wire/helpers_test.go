@@ -52,6 +52,9 @@ func (m *mailbox) PasswordReset(_ context.Context, r service.PasswordReset) erro
 	return nil
 }
 
+// sent returns the reset notices sent so far.
+func (e *env) sent() []service.PasswordReset { return e.mail.all() }
+
 func (m *mailbox) all() []service.PasswordReset {
 	m.mu.Lock()
 	defer m.mu.Unlock()

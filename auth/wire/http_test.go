@@ -339,6 +339,27 @@ func TestChangePassword(t *testing.T) {
 	})
 }
 
+func TestChangePasswordVoidsResetLinks(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		s := e.login(patEmail, patPass)
+		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+		sent := e.sent()
+		require.Len(t, sent, 1)
+
+		const next = "quiet meadow lantern"
+		r := e.req("POST", "/api/v1/auth/password/change",
+			map[string]string{"currentPassword": patPass, "newPassword": next}, bearer(s.Access)...)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": sent[0].Token, "newPassword": "another fine phrase"})
+		assert.Equal(t, http.StatusBadRequest, r.Status, "a link from before the change is void")
+		assert.Contains(t, fields(t, r), "token")
+		e.login(patEmail, next)
+	})
+}
+
 func TestForgotAndResetPassword(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		e := newEnv(t, db)
