@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/medisync/medisync/shared/problem"
@@ -66,6 +67,8 @@ func (s *Specialization) Normalize() error {
 		fe.Add("name", "is required")
 	case utf8.RuneCountInString(s.Name) > MaxSpecializationName:
 		fe.Add("name", fmt.Sprintf("must be at most %d characters", MaxSpecializationName))
+	case hasControl(s.Name):
+		fe.Add("name", "must not contain control characters")
 	}
 	if utf8.RuneCountInString(s.Description) > MaxSpecializationDetail {
 		fe.Add("description", fmt.Sprintf("must be at most %d characters", MaxSpecializationDetail))
@@ -96,7 +99,7 @@ type Doctor struct {
 }
 
 var (
-	emailPattern   = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	emailPattern   = regexp.MustCompile(`^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+$`)
 	phonePattern   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	licensePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ./-]*$`)
 	langPattern    = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
@@ -121,6 +124,8 @@ func (d *Doctor) Normalize() error {
 			fe.Add(field, "is required")
 		case utf8.RuneCountInString(v) > MaxNameLength:
 			fe.Add(field, fmt.Sprintf("must be at most %d characters", MaxNameLength))
+		case hasControl(v):
+			fe.Add(field, "must not contain control characters")
 		}
 	}
 	name("firstName", d.FirstName)
@@ -192,6 +197,10 @@ func (d *Doctor) Normalize() error {
 	}
 	return fe.Err()
 }
+
+// hasControl reports whether s holds a control character (NUL, escape...),
+// which a one-line field has no use for.
+func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
 // LoadZone returns the location of an IANA time zone name. "Local" and
 // names that are not in the time zone database are refused.
