@@ -1,0 +1,56 @@
+package transport_test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// TestEdgesOfInputOnEveryDatabase sends text at the limits of the columns in
+// characters that take four bytes, and tampered cursors, to SQLite and MySQL
+// alike: what fits is stored, the rest is a 400, never a database error.
+func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		h := newHarness(t, db)
+		admin := h.user(roles.admin)
+		doc := h.user(roles.doctor)
+		pid := h.newPatientFor(h.user(roles.patient))
+		history := "/api/v1/patients/" + pid + "/history"
+		wide := func(n int) string { return `"` + strings.Repeat("😀", n) + `"` }
+		for _, body := range []string{
+			with("lastName", wide(100)),
+			with("address", `{"line1":`+wide(200)+`,"city":`+wide(100)+`,"state":`+wide(100)+`,"postalCode":`+wide(20)+`,"country":"DE"}`),
+			with("emergencyContact", `{"name":`+wide(200)+`,"relationship":`+wide(50)+`,"phone":"+4912345678"}`),
+		} {
+			r := h.do("POST", "/api/v1/patients", admin.token, body)
+			assert.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+		}
+		for _, body := range []string{entryWith("notes", wide(4000)), entryWith("description", wide(500)), entryWith("code", wide(64))} {
+			r := h.do("POST", history, doc.token, body)
+			assert.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+		}
+		assert.Equal(t, http.StatusBadRequest, h.do("POST", "/api/v1/patients", admin.token, with("lastName", wide(101))).Code)
+		assert.Equal(t, http.StatusBadRequest, h.do("POST", history, doc.token, entryWith("notes", wide(4001))).Code)
+
+		cursor := func(raw string) string { return url.QueryEscape(base64.RawURLEncoding.EncodeToString([]byte(raw))) }
+		for _, path := range []string{
+			"/api/v1/patients?cursor=" + cursor(`["é","é","é"]`),
+			"/api/v1/patients?q=e&cursor=" + cursor(`["😀","é","é😀"]`),
+			history + "?cursor=" + cursor(`["é😀"]`),
+			"/api/v1/patients/" + pid + "/audit?cursor=" + cursor(`["é😀"]`),
+		} {
+			r := h.do("GET", path, admin.token, "")
+			assert.Equal(t, http.StatusBadRequest, r.Code, "%s: %s", path, r.Body.String())
+		}
+		r := h.do("GET", "/api/v1/patients?q=e&cursor="+cursor(`["😀","é","`+pid+`"]`), admin.token, "")
+		assert.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	})
+}
