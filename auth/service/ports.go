@@ -47,6 +47,10 @@ type RefreshTokens interface {
 // account.ErrInvalidReset.
 type ResetTokens interface {
 	Create(ctx context.Context, t account.ResetToken) error
+	// CreateWithin stores t unless its user already has max tokens created
+	// after since, and reports whether it stored it; concurrent calls for
+	// one user are serialized, so the quota holds under races.
+	CreateWithin(ctx context.Context, t account.ResetToken, since time.Time, max int) (bool, error)
 	ByHash(ctx context.Context, hash string) (account.ResetToken, error)
 	// Consume marks the token used if it is unused and unexpired at now, and
 	// reports whether it did.
@@ -104,6 +108,12 @@ type PasswordReset struct {
 // Notifier delivers password reset tokens to their owners.
 type Notifier interface {
 	PasswordReset(ctx context.Context, r PasswordReset) error
+}
+
+// Background runs work after the answer has gone out. Go reports false when
+// it turns the work away (too much is queued); the work is then dropped.
+type Background interface {
+	Go(ctx context.Context, fn func(ctx context.Context)) bool
 }
 
 // Clock tells the time.

@@ -144,6 +144,9 @@ type Deps struct {
 	Tokens   AccessTokens
 	Notifier Notifier
 	Clock    Clock
+	// Background takes the work of a forgotten-password request off the
+	// request; nil does it before answering.
+	Background Background
 	// Logger records security events (refresh-token reuse, failed
 	// notifications); never secrets.
 	Logger log.Logger
@@ -511,6 +514,28 @@ func (s *service) ForgotPassword(ctx context.Context, rawEmail string) error {
 	if err != nil {
 		return problem.FieldErrors{{Field: "email", Message: err.Error()}}
 	}
+	// Only an existing account costs a token write and a delivery (a mail
+	// server's round trip); done after the answer, that cost cannot tell
+	// whether the address has an account. Failures are logged, never
+	// answered, for the same reason.
+	work := func(ctx context.Context) {
+		if err := s.sendReset(ctx, email); err != nil {
+			_ = level.Error(logging.FromContext(ctx, s.Logger)).Log("msg", "password reset request failed", "err", err)
+		}
+	}
+	if s.Background == nil {
+		work(ctx)
+		return nil
+	}
+	if !s.Background.Go(context.WithoutCancel(ctx), work) {
+		_ = level.Warn(logging.FromContext(ctx, s.Logger)).Log("msg", "password reset request dropped: too many in progress")
+	}
+	return nil
+}
+
+// sendReset issues a reset token to the account with email, if there is
+// an active one within its quota, and hands it to the notifier.
+func (s *service) sendReset(ctx context.Context, email string) error {
 	u, err := s.Store.Users().ByEmail(ctx, email)
 	if errors.Is(err, account.ErrNotFound) {
 		return nil
@@ -522,19 +547,13 @@ func (s *service) ForgotPassword(ctx context.Context, rawEmail string) error {
 		return nil
 	}
 	now := s.now()
-	n, err := s.Store.ResetTokens().CountSince(ctx, u.ID, now.Add(-s.cfg.ResetTTL))
-	if err != nil {
-		return err
-	}
-	if n >= s.cfg.ResetsPerWindow {
-		return nil
-	}
 	raw, err := newOpaque()
 	if err != nil {
 		return err
 	}
 	t := account.ResetToken{Hash: HashToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
-	if err := s.Store.ResetTokens().Create(ctx, t); err != nil {
+	stored, err := s.Store.ResetTokens().CreateWithin(ctx, t, now.Add(-s.cfg.ResetTTL), s.cfg.ResetsPerWindow)
+	if err != nil || !stored {
 		return err
 	}
 	err = s.Notifier.PasswordReset(ctx, PasswordReset{

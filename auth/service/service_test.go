@@ -16,6 +16,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -183,4 +184,55 @@ func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
 	var thr *service.ThrottledError
 	require.ErrorAs(t, parallel, &thr)
 	assert.Equal(t, before+1, h.verify.Load(), "only the first of the two was hashed")
+}
+
+// queue is a Background that keeps the work for the test to run.
+type queue struct{ jobs []func() }
+
+func (q *queue) Go(ctx context.Context, fn func(context.Context)) bool {
+	q.jobs = append(q.jobs, func() { fn(ctx) })
+	return true
+}
+
+type outbox struct{ sent []service.PasswordReset }
+
+func (o *outbox) PasswordReset(_ context.Context, r service.PasswordReset) error {
+	o.sent = append(o.sent, r)
+	return nil
+}
+
+func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+	require.NoError(t, err)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	_, err = ring.EnsureKey(ctx)
+	require.NoError(t, err)
+	q, mail := &queue{}, &outbox{}
+	svc := service.New(service.Deps{
+		Store: sqlstore.New(db), Hasher: ph, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, func() time.Time { return now }),
+		Tokens:   ring, Notifier: mail, Clock: fixedClock{now}, Background: q,
+	}, service.Config{})
+	u, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	require.NoError(t, err)
+
+	require.NoError(t, svc.ForgotPassword(ctx, "pat@example.org"))
+	require.NoError(t, svc.ForgotPassword(ctx, "ghost@example.org"))
+	assert.Empty(t, mail.sent, "nothing is delivered before the answer")
+	assert.Len(t, q.jobs, 2, "both addresses defer the same work")
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM reset_tokens`).Scan(&n))
+	assert.Zero(t, n, "no token is written before the answer")
+
+	for _, job := range q.jobs {
+		job()
+	}
+	require.Len(t, mail.sent, 1, "then the account's owner gets the link")
+	assert.Equal(t, u.ID, mail.sent[0].UserID)
+
+	var fe problem.FieldErrors
+	assert.ErrorAs(t, svc.ForgotPassword(ctx, "not an address"), &fe, "a malformed address is still a 400")
 }

@@ -52,8 +52,13 @@ func (m *mailbox) PasswordReset(_ context.Context, r service.PasswordReset) erro
 	return nil
 }
 
-// sent returns the reset notices sent so far.
-func (e *env) sent() []service.PasswordReset { return e.mail.all() }
+// sent returns the reset notices sent so far, once the deliveries under way
+// have finished.
+func (e *env) sent() []service.PasswordReset {
+	e.t.Helper()
+	require.NoError(e.t, e.auth.Wait(context.Background()))
+	return e.mail.all()
+}
 
 func (m *mailbox) all() []service.PasswordReset {
 	m.mu.Lock()

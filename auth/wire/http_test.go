@@ -371,7 +371,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, known.Status)
 		assert.Equal(t, http.StatusAccepted, unknown.Status)
 		assert.Equal(t, string(known.Body), string(unknown.Body), "the answer does not tell")
-		sent := e.mail.all()
+		sent := e.sent()
 		require.Len(t, sent, 1, "only the real account gets a link")
 		assert.Equal(t, id, sent[0].UserID)
 		assert.Equal(t, e.clock.Now().Add(30*time.Minute), sent[0].ExpiresAt)
@@ -394,7 +394,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 
 		// Expiry: a token 30 minutes old is refused.
 		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
-		sent = e.mail.all()
+		sent = e.sent()
 		require.Len(t, sent, 2)
 		e.clock.Advance(30*time.Minute + time.Second)
 		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": sent[1].Token, "newPassword": "another fine phrase"})
@@ -405,7 +405,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 			r := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
 			assert.Equal(t, http.StatusAccepted, r.Status)
 		}
-		assert.Len(t, e.mail.all(), 5)
+		assert.Len(t, e.sent(), 5)
 	})
 }
 
@@ -420,7 +420,7 @@ func TestResetLiftsLoginBlock(t *testing.T) {
 		r := e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass})
 		require.Equal(t, http.StatusTooManyRequests, r.Status)
 		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
-		tok := e.mail.all()[0].Token
+		tok := e.sent()[0].Token
 		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": tok, "newPassword": "quiet meadow lantern"})
 		require.Equal(t, http.StatusNoContent, r.Status)
 		e.login(patEmail, "quiet meadow lantern")

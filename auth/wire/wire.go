@@ -94,6 +94,7 @@ type Auth struct {
 	Verifier authn.Verifier
 	deps     service.Deps
 	clientIP *transport.ClientIP
+	bg       *background
 }
 
 type clock func() time.Time
@@ -134,10 +135,11 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 		Policy:   password.NewPolicy(),
 		Throttle: throttle.NewLogin(cfg.AccountThrottle, cfg.ClientThrottle, cfg.Now),
 		clientIP: ip,
+		bg:       newBackground(64, 30*time.Second, logger),
 	}
 	a.deps = service.Deps{
 		Store: a.Store, Hasher: a.Hasher, Policy: a.Policy, Throttle: a.Throttle, Tokens: ring,
-		Notifier: notifier, Clock: clock(cfg.Now), Logger: logger,
+		Notifier: notifier, Clock: clock(cfg.Now), Background: a.bg, Logger: logger,
 	}
 	svc := service.New(a.deps, service.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ResetTTL: cfg.ResetTTL})
 	svc = service.LoggingMiddleware(logger)(svc)
@@ -172,6 +174,11 @@ func (a *Auth) Routes(r *mux.Router) {
 func (a *Auth) Bootstrap(ctx context.Context, email, pw string) (bool, error) {
 	return service.Bootstrap(ctx, a.deps, email, pw)
 }
+
+// Wait returns when the work deferred past its answer (password reset
+// deliveries) has finished, or ctx ends; call it before closing the
+// database.
+func (a *Auth) Wait(ctx context.Context) error { return a.bg.wait(ctx) }
 
 // Maintain reloads the keys every KeyReloadInterval and, every
 // purgeInterval, deletes expired tokens and keys past retention, until ctx

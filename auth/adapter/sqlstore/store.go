@@ -304,6 +304,40 @@ func (r resetTokens) Create(ctx context.Context, t account.ResetToken) error {
 	return nil
 }
 
+func (r resetTokens) CreateWithin(ctx context.Context, t account.ResetToken, since time.Time, max int) (bool, error) {
+	var stored bool
+	err := r.s.atomically(ctx, func(q sqldb.Querier) error {
+		// Lock the user's row so that concurrent requests count one after
+		// another. SQLite's write transactions hold the database lock from
+		// their start already.
+		if r.s.db.Dialect == sqldb.MySQL {
+			var id string
+			err := q.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ? FOR UPDATE`, t.UserID).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				return account.ErrNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("lock user: %w", err)
+			}
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM reset_tokens WHERE user_id = ? AND created_at > ?`,
+			t.UserID, ts(since)).Scan(&n); err != nil {
+			return fmt.Errorf("count reset tokens: %w", err)
+		}
+		if n >= max {
+			return nil
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO reset_tokens (token_hash, user_id, created_at, expires_at, used_at)
+			VALUES (?, ?, ?, ?, ?)`, t.Hash, t.UserID, ts(t.CreatedAt), ts(t.ExpiresAt), tsPtr(t.UsedAt)); err != nil {
+			return fmt.Errorf("insert reset token: %w", err)
+		}
+		stored = true
+		return nil
+	})
+	return stored, err
+}
+
 func (r resetTokens) ByHash(ctx context.Context, hash string) (account.ResetToken, error) {
 	var (
 		t    account.ResetToken

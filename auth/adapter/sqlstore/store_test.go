@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,6 +216,45 @@ func TestResetTokens(t *testing.T) {
 		deleted, err := rs.DeleteExpired(ctx, t0.Add(time.Hour))
 		require.NoError(t, err)
 		assert.EqualValues(t, 2, deleted)
+	})
+}
+
+func TestResetTokenQuotaHoldsUnderRaces(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		st := sqlstore.New(db)
+		u := newUser(t, "pat@example.org", account.RolePatient)
+		require.NoError(t, st.Users().Create(ctx, u))
+		mk := func(created time.Time) account.ResetToken {
+			return account.ResetToken{Hash: service.HashToken(uuid.NewString()), UserID: u.ID,
+				CreatedAt: created, ExpiresAt: created.Add(30 * time.Minute)}
+		}
+		old := mk(t0.Add(-time.Hour))
+		require.NoError(t, st.ResetTokens().Create(ctx, old))
+
+		const tries, quota = 8, 3
+		var wg sync.WaitGroup
+		var stored atomic.Int32
+		for i := 0; i < tries; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := st.ResetTokens().CreateWithin(ctx, mk(t0), t0.Add(-30*time.Minute), quota)
+				assert.NoError(t, err)
+				if ok {
+					stored.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		assert.EqualValues(t, quota, stored.Load(), "tokens older than the window do not count; the quota holds")
+		n, err := st.ResetTokens().CountSince(ctx, u.ID, t0.Add(-30*time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, quota, n)
+
+		ok, err := st.ResetTokens().CreateWithin(ctx, mk(t0.Add(31*time.Minute)), t0.Add(time.Minute), quota)
+		require.NoError(t, err)
+		assert.True(t, ok, "a new window")
 	})
 }
 

@@ -141,10 +141,10 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 	}()
 	r := a.Router()
 	auth.Routes(r)
-	return a.Run(ctx, a.Handler(r), server.Hook(func(context.Context) error {
+	return a.Run(ctx, a.Handler(r), server.Hook(func(ctx context.Context) error {
 		stopMaintain()
 		<-done
-		return nil
+		return auth.Wait(ctx)
 	}))
 }
 
