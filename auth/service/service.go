@@ -786,9 +786,15 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// ErrBootstrapNotAdmin means the first administrator's email belongs to an
+// account that is not an active administrator (someone may have registered
+// it first); nothing was created or changed.
+var ErrBootstrapNotAdmin = errors.New("the account with the administrator's email is not an active ADMIN; it was left unchanged and no administrator was created")
+
 // Bootstrap creates the first administrator from the given credentials
 // when no account has that email yet; it never changes an existing account.
-// It reports whether it created one.
+// It reports whether it created one, and ErrBootstrapNotAdmin when the
+// existing account is not an active administrator.
 func Bootstrap(ctx context.Context, d Deps, email, pw string) (bool, error) {
 	s := New(d, Config{}).(*service)
 	norm, err := account.NormalizeEmail(email)
@@ -800,6 +806,13 @@ func Bootstrap(ctx context.Context, d Deps, email, pw string) (bool, error) {
 	}
 	_, err = s.create(ctx, norm, "Administrator", pw, []string{account.RoleAdmin})
 	if errors.Is(err, account.ErrEmailTaken) {
+		u, err := s.Store.Users().ByEmail(ctx, norm)
+		if err != nil {
+			return false, err
+		}
+		if !u.Has(account.RoleAdmin) || u.Disabled {
+			return false, ErrBootstrapNotAdmin
+		}
 		return false, nil
 	}
 	return err == nil, err

@@ -687,6 +687,16 @@ func TestBootstrap(t *testing.T) {
 
 	r = e.req("GET", "/api/v1/auth/me", nil, bearer(e.admin().Access)...)
 	assert.Equal(t, []any{"ADMIN"}, r.JSON(t)["roles"])
+
+	// An address someone registered first is not silently taken for the
+	// administrator's.
+	e.register("root@example.org", patPass, "Squatter")
+	created, err = e.auth.Bootstrap(t.Context(), "Root@example.org", "a fine long password")
+	assert.False(t, created)
+	assert.ErrorIs(t, err, service.ErrBootstrapNotAdmin)
+	r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "root@example.org", "password": patPass})
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, []any{"PATIENT"}, jwtClaims(t, r.Str(t, "accessToken"))["roles"], "left unchanged")
 }
 
 // --- helpers ---

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/shared/app"
@@ -157,6 +159,11 @@ func bootstrap(ctx context.Context, auth *wire.Auth, s settings, a *app.App) err
 		return fmt.Errorf("configuration: MEDISYNC_ADMIN_EMAIL and MEDISYNC_ADMIN_PASSWORD go together")
 	}
 	created, err := auth.Bootstrap(ctx, s.adminEmail, s.adminPassword)
+	if errors.Is(err, service.ErrBootstrapNotAdmin) {
+		// Not fatal: an administrator may have demoted this account since.
+		_ = level.Warn(a.Logger).Log("msg", "first administrator not created", "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("first administrator: %w", err)
 	}

@@ -139,3 +139,45 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+func TestServeWarnsWhenTheAdminEmailIsSomeoneElses(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
+	addr := freeAddr(t)
+	env := map[string]string{"MEDISYNC_DB_DSN": dsn, "MEDISYNC_HTTP_ADDR": addr, "MEDISYNC_DISCOVERY_URLS": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	args := []string{"-hash-memory-kib", "64", "-hash-iterations", "1"}
+	serve := func() (*syncBuffer, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		logs := &syncBuffer{}
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, args, lookup, logs, logs) }()
+		require.Eventually(t, func() bool {
+			res, err := http.Get("http://" + addr + "/health/ready")
+			if err != nil {
+				return false
+			}
+			res.Body.Close()
+			return res.StatusCode == http.StatusOK
+		}, 10*time.Second, 20*time.Millisecond, logs.String())
+		return logs, func() {
+			cancel()
+			require.NoError(t, <-done)
+		}
+	}
+
+	// Someone registers the address before the administrator is configured.
+	_, stop := serve()
+	res, err := http.Post("http://"+addr+"/api/v1/auth/register", "application/json",
+		strings.NewReader(`{"email":"admin@medisync.test","password":"squatter phrase here","fullName":"S"}`))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	stop()
+
+	env["MEDISYNC_ADMIN_EMAIL"] = "admin@medisync.test"
+	env["MEDISYNC_ADMIN_PASSWORD"] = "correct horse battery"
+	logs, stop := serve()
+	defer stop()
+	assert.Contains(t, logs.String(), "first administrator not created")
+	assert.Contains(t, logs.String(), "level=warn")
+}
