@@ -136,6 +136,11 @@ func (r *Ring) EnsureKey(ctx context.Context) (bool, error) {
 // Rotate makes a new key that signs from now+activateIn on; the keys before
 // it retire then and stay published for the retention period.
 func (r *Ring) Rotate(ctx context.Context, activateIn time.Duration) (Key, error) {
+	if activateIn < 0 {
+		// A past activation would backdate the old keys' retirement, and
+		// they could leave the JWKS while tokens they signed still live.
+		return Key{}, errors.New("rotate signing key: the activation delay must not be negative")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.opt.Now().UTC()

@@ -203,6 +203,10 @@ func TestRotateWithDelayedActivation(t *testing.T) {
 	c.Advance(5 * time.Minute)
 	kid, _ = ring.CurrentKID()
 	assert.Equal(t, next.KID, kid)
+
+	_, err = ring.Rotate(ctx, -time.Hour)
+	assert.Error(t, err, "a past activation would cut the old key's retention short")
+	assert.Equal(t, []string{next.KID, first}, ring.PublishedKIDs(), "nothing changed")
 }
 
 func TestRingRefusesWrongKeyEncryptionKey(t *testing.T) {
