@@ -25,6 +25,7 @@ var (
 	ErrSpecializationNameUsed = errors.New("a specialization with this name already exists")
 	ErrSpecializationInUse    = errors.New("the specialization is assigned to doctors; remove it from them first")
 	ErrStale                  = errors.New("the resource was changed since you read it; read it again and retry")
+	ErrPreconditionRequired   = errors.New("send If-Match with the ETag you read; updates without it are refused")
 )
 
 // Bounds of a doctor's fields.

@@ -26,6 +26,8 @@ const (
 
 // Service is the doctor service's use cases. Every method reads the
 // caller from the context (authn.Principal) and checks what they may do.
+// Updates take the version the client read (If-Match) and fail with
+// ErrPreconditionRequired when it is 0, ErrStale when it is no longer current.
 type Service interface {
 	CreateDoctor(ctx context.Context, in DoctorInput) (profile.Doctor, error)
 	MyDoctor(ctx context.Context) (profile.Doctor, error)
@@ -323,7 +325,10 @@ func (s *service) UpdateDoctor(ctx context.Context, id string, ifMatch int64, in
 	if err := refuseFields(in, admin, false); err != nil {
 		return profile.Doctor{}, err
 	}
-	if ifMatch != 0 && ifMatch != cur.Version {
+	if ifMatch == 0 {
+		return profile.Doctor{}, profile.ErrPreconditionRequired
+	}
+	if ifMatch != cur.Version {
 		return profile.Doctor{}, profile.ErrStale
 	}
 	d := cur
@@ -332,9 +337,7 @@ func (s *service) UpdateDoctor(ctx context.Context, id string, ifMatch int64, in
 		return profile.Doctor{}, err
 	}
 	d.UpdatedAt = s.clock.Now().UTC()
-	// The version read above guards the write, so a change made in between
-	// by someone else is not overwritten even without If-Match.
-	return s.repo.UpdateDoctor(ctx, d, cur.Version)
+	return s.repo.UpdateDoctor(ctx, d, ifMatch)
 }
 
 func (s *service) DeactivateDoctor(ctx context.Context, id string) error {
@@ -532,6 +535,9 @@ func (s *service) UpdateSpecialization(ctx context.Context, id string, ifMatch i
 	if err != nil {
 		return profile.Specialization{}, err
 	}
+	if ifMatch == 0 {
+		return profile.Specialization{}, profile.ErrPreconditionRequired
+	}
 	sp := profile.Specialization{ID: id, Name: in.Name, Description: in.Description, UpdatedAt: s.clock.Now().UTC()}
 	if err := sp.Normalize(); err != nil {
 		return profile.Specialization{}, err
@@ -586,6 +592,9 @@ func (s *service) ReplaceAvailability(ctx context.Context, doctorID string, ifMa
 	}
 	if err := mayEdit(p, d); err != nil {
 		return AvailabilityView{}, err
+	}
+	if ifMatch == 0 {
+		return AvailabilityView{}, profile.ErrPreconditionRequired
 	}
 	a, err := in.Parse(doctorID, d.AppointmentMinutes)
 	if err != nil {

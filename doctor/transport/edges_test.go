@@ -48,7 +48,11 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 			{"an exception date that does not exist", "PUT", "/api/v1/doctors/" + id + "/availability",
 				map[string]any{"exceptions": []map[string]any{{"date": "2027-02-29", "available": false}}}, "exceptions[0].date"},
 		} {
-			r := e.mustDo(400, c.method, c.path, e.admin.Token, c.body)
+			var headers []string
+			if c.method == "PUT" {
+				headers = []string{"If-Match", `"1"`}
+			}
+			r := e.mustDo(400, c.method, c.path, e.admin.Token, c.body, headers...)
 			assert.Contains(t, r.Fields(t), c.field, "%s: %s", c.name, r.Body)
 		}
 		e.mustDo(200, "GET", "/api/v1/doctors?cursor="+cursor(`{"l":"é😀","f":"é","i":"`+id+`"}`), e.admin.Token, nil)

@@ -164,6 +164,14 @@ func (e *env) mustDo(status int, method, path, token string, body any, headers .
 	return r
 }
 
+// etag reads the current ETag of the resource at path, as ADMIN.
+func (e *env) etag(path string) string {
+	e.t.Helper()
+	tag := e.mustDo(http.StatusOK, http.MethodGet, path, e.admin.Token, nil).Header.Get("ETag")
+	require.NotEmpty(e.t, tag, "ETag of %s", path)
+	return tag
+}
+
 // nextLicense returns a license number no other test doctor has.
 func nextLicense() string { return "LIC-" + uuid.NewString()[:13] }
 

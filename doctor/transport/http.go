@@ -37,6 +37,7 @@ func ErrorMapper() problem.Mapper {
 		problem.Rule{Target: profile.ErrSpecializationNameUsed, Status: http.StatusConflict},
 		problem.Rule{Target: profile.ErrSpecializationInUse, Status: http.StatusConflict},
 		problem.Rule{Target: profile.ErrStale, Status: http.StatusPreconditionFailed},
+		problem.Rule{Target: profile.ErrPreconditionRequired, Status: http.StatusPreconditionRequired},
 	)
 }
 
@@ -93,7 +94,8 @@ func (f faultLogger) Handle(ctx context.Context, err error) {
 }
 
 // ParseIfMatch reads an If-Match header naming one version: "3", W/"3" or
-// 3. Absent or "*" gives 0: any version.
+// 3. Absent or "*" gives 0, no version: "*" would match any version and so
+// guard against nothing, and the service refuses updates without one.
 func ParseIfMatch(h string) (int64, error) {
 	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {

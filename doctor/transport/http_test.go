@@ -79,7 +79,7 @@ func TestRestrictedFieldsAreRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run("DOCTOR sets "+c.name, func(t *testing.T) {
-			r := e.mustDo(400, "PUT", path, e.doctor.Token, c.body)
+			r := e.mustDo(400, "PUT", path, e.doctor.Token, c.body, "If-Match", `"1"`)
 			assert.Contains(t, r.Fields(t), c.field)
 		})
 	}
@@ -90,7 +90,7 @@ func TestRestrictedFieldsAreRefused(t *testing.T) {
 		e.mustDo(404, "GET", "/api/v1/doctors/me", u.Token, nil)
 	})
 	t.Run("nobody sets version", func(t *testing.T) {
-		r := e.mustDo(400, "PUT", path, e.admin.Token, edit(map[string]any{"version": 1}))
+		r := e.mustDo(400, "PUT", path, e.admin.Token, edit(map[string]any{"version": 1}), "If-Match", `"1"`)
 		assert.Equal(t, []string{"version"}, r.Fields(t))
 	})
 	// None of it was applied.
@@ -101,7 +101,7 @@ func TestRestrictedFieldsAreRefused(t *testing.T) {
 	assert.Equal(t, float64(1), got["version"])
 
 	t.Run("ADMIN sets them", func(t *testing.T) {
-		r := e.mustDo(200, "PUT", path, e.admin.Token, doctorBody(map[string]any{"licenseNumber": "NEW-2", "active": false}))
+		r := e.mustDo(200, "PUT", path, e.admin.Token, doctorBody(map[string]any{"licenseNumber": "NEW-2", "active": false}), "If-Match", `"1"`)
 		got := r.JSON(t)
 		assert.Equal(t, "NEW-2", got["licenseNumber"])
 		assert.Equal(t, false, got["active"])
@@ -109,7 +109,7 @@ func TestRestrictedFieldsAreRefused(t *testing.T) {
 		assert.Equal(t, `"2"`, r.Header.Get("ETag"))
 	})
 	t.Run("DOCTOR edits own editable fields", func(t *testing.T) {
-		r := e.mustDo(200, "PUT", path, e.doctor.Token, edit(map[string]any{"bio": "New bio", "timeZone": "Asia/Kolkata"}))
+		r := e.mustDo(200, "PUT", path, e.doctor.Token, edit(map[string]any{"bio": "New bio", "timeZone": "Asia/Kolkata"}), "If-Match", `"2"`)
 		got := r.JSON(t)
 		assert.Equal(t, "New bio", got["bio"])
 		assert.Equal(t, "Asia/Kolkata", got["timeZone"])
@@ -188,8 +188,11 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var headers []string
-			if c.field == "If-Match" {
+			switch {
+			case c.field == "If-Match":
 				headers = []string{"If-Match", `"abc"`}
+			case c.method == "PUT":
+				headers = []string{"If-Match", `"1"`}
 			}
 			r := e.mustDo(400, c.method, c.path, e.admin.Token, c.body, headers...)
 			assert.Contains(t, r.Fields(t), c.field, "%s", r.Body)
@@ -202,7 +205,7 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 
 	t.Run("malformed JSON", func(t *testing.T) {
 		for _, body := range []string{`{"slotMinutes": 30`, `{"slotMinutes": 30}{}`, `[1,2]`, `not json`} {
-			r := e.mustDo(400, "PUT", avail, e.admin.Token, body)
+			r := e.mustDo(400, "PUT", avail, e.admin.Token, body, "If-Match", `"1"`)
 			assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), body)
 		}
 		r := e.mustDo(400, "POST", "/api/v1/doctors", e.admin.Token, `{"firstName": }`)
@@ -231,7 +234,7 @@ func TestPreconditions(t *testing.T) {
 	r = e.mustDo(412, "PUT", path, e.doctor.Token, body, "If-Match", `"1"`)
 	assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
 	e.mustDo(200, "PUT", path, e.doctor.Token, body, "If-Match", `W/"2"`)
-	e.mustDo(200, "PUT", path, e.doctor.Token, body, "If-Match", `*`)
+	e.mustDo(200, "PUT", path, e.doctor.Token, body, "If-Match", `3`)
 
 	avail := path + "/availability"
 	a := map[string]any{"slotMinutes": 20, "weekly": []map[string]string{{"day": "FRIDAY", "start": "08:00", "end": "10:00"}}}
@@ -247,6 +250,56 @@ func TestPreconditions(t *testing.T) {
 	e.mustDo(412, "PUT", sp, e.admin.Token, map[string]any{"name": "Neuro"}, "If-Match", `"2"`)
 	r = e.mustDo(200, "PUT", sp, e.admin.Token, map[string]any{"name": "Neuro"}, "If-Match", `"1"`)
 	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
+	e.mustDo(412, "PUT", sp, e.admin.Token, map[string]any{"name": "Neurology"}, "If-Match", `"1"`)
+}
+
+// TestUpdatesRequireIfMatch checks that every PUT without a version, or
+// with "*" (which would match any), is refused with 428 and changes nothing.
+func TestUpdatesRequireIfMatch(t *testing.T) {
+	e := newEnv(t)
+	d := e.createOwn(e.doctor, nil)
+	path := "/api/v1/doctors/" + d["id"].(string)
+	avail := path + "/availability"
+	sp := "/api/v1/specializations/" + e.mustDo(201, "POST", "/api/v1/specializations", e.admin.Token,
+		map[string]any{"name": "Neurology"}).JSON(t)["id"].(string)
+
+	routes := []struct {
+		name, path, token string
+		body              any
+	}{
+		{"profile", path, e.doctor.Token, doctorBody(map[string]any{"licenseNumber": nil, "bio": "v2"})},
+		{"availability", avail, e.doctor.Token, map[string]any{"slotMinutes": 20, "weekly": []map[string]string{{"day": "FRIDAY", "start": "08:00", "end": "10:00"}}}},
+		{"specialization", sp, e.admin.Token, map[string]any{"name": "Neuro"}},
+	}
+	for _, rt := range routes {
+		for name, headers := range map[string][]string{"without If-Match": nil, "with If-Match *": {"If-Match", "*"}} {
+			t.Run(rt.name+" "+name, func(t *testing.T) {
+				r := e.mustDo(428, "PUT", rt.path, rt.token, rt.body, headers...)
+				assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
+				p := r.JSON(t)
+				assert.Equal(t, float64(428), p["status"])
+				assert.Equal(t, "Precondition Required", p["title"])
+				assert.Contains(t, p["detail"], "If-Match")
+				assert.NotEmpty(t, p["requestId"])
+			})
+		}
+		t.Run(rt.name+" unchanged", func(t *testing.T) {
+			got := e.mustDo(200, "GET", rt.path, e.pat.Token, nil)
+			assert.Equal(t, `"1"`, got.Header.Get("ETag"))
+		})
+		t.Run(rt.name+" with the ETag read", func(t *testing.T) {
+			etag := e.mustDo(200, "GET", rt.path, e.pat.Token, nil).Header.Get("ETag")
+			r := e.mustDo(200, "PUT", rt.path, rt.token, rt.body, "If-Match", etag)
+			assert.Equal(t, `"2"`, r.Header.Get("ETag"))
+		})
+	}
+
+	// Who may not edit at all hears so before being asked for a version.
+	e.mustDo(403, "PUT", path, e.other.Token, routes[0].body)
+	e.mustDo(403, "PUT", avail, e.pat.Token, routes[1].body)
+	e.mustDo(403, "PUT", sp, e.doctor.Token, routes[2].body)
+	// So does a request for a doctor that does not exist.
+	e.mustDo(404, "PUT", "/api/v1/doctors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", e.admin.Token, routes[0].body)
 }
 
 func TestConcurrentAvailabilityUpdatesOverHTTP(t *testing.T) {
@@ -286,7 +339,7 @@ func TestAvailabilityRoundTrip(t *testing.T) {
 		           {"day": "SUNDAY", "start": "22:00", "end": "24:00"}],
 		"exceptions": [{"date": "2027-12-31", "available": true, "intervals": [{"start": "09:00", "end": "11:00"}]},
 		               {"date": "2027-12-24", "available": false}]}`
-	r := e.mustDo(200, "PUT", avail, e.doctor.Token, body)
+	r := e.mustDo(200, "PUT", avail, e.doctor.Token, body, "If-Match", `"1"`)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &got))
 	want := map[string]any{
@@ -328,7 +381,7 @@ func TestSlotsOverHTTP(t *testing.T) {
 			ws = append(ws, map[string]string{"day": w[0], "start": w[1], "end": w[2]})
 		}
 		e.mustDo(200, "PUT", "/api/v1/doctors/"+d["id"].(string)+"/availability", e.admin.Token,
-			map[string]any{"slotMinutes": 60, "weekly": ws})
+			map[string]any{"slotMinutes": 60, "weekly": ws}, "If-Match", `"1"`)
 		return "/api/v1/doctors/" + d["id"].(string) + "/slots"
 	}
 	ny := setup("America/New_York", [3]string{"SUNDAY", "01:00", "04:00"})
@@ -412,7 +465,7 @@ func TestSearchOverHTTP(t *testing.T) {
 		d := e.createByAdmin(over)
 		if i == 3 {
 			e.mustDo(200, "PUT", "/api/v1/doctors/"+d["id"].(string)+"/availability", e.admin.Token,
-				map[string]any{"weekly": []map[string]string{{"day": "WEDNESDAY", "start": "09:00", "end": "10:00"}}})
+				map[string]any{"weekly": []map[string]string{{"day": "WEDNESDAY", "start": "09:00", "end": "10:00"}}}, "If-Match", `"1"`)
 		}
 	}
 	e.createByAdmin(map[string]any{"firstName": "Zoe", "lastName": "Jones"})
@@ -463,7 +516,7 @@ func TestSpecializationCatalog(t *testing.T) {
 	assert.Contains(t, string(r.Body), "already exists")
 	neuro := mk("Neurology")
 	mk("Allergy")
-	e.mustDo(409, "PUT", "/api/v1/specializations/"+neuro, e.admin.Token, map[string]any{"name": "CARDIOLOGY"})
+	e.mustDo(409, "PUT", "/api/v1/specializations/"+neuro, e.admin.Token, map[string]any{"name": "CARDIOLOGY"}, "If-Match", `"1"`)
 
 	page := e.mustDo(200, "GET", "/api/v1/specializations?limit=2", e.doctor.Token, nil).JSON(t)
 	items := page["items"].([]any)
@@ -478,11 +531,11 @@ func TestSpecializationCatalog(t *testing.T) {
 	r = e.mustDo(409, "DELETE", "/api/v1/specializations/"+card, e.admin.Token, nil)
 	assert.Contains(t, string(r.Body), "assigned")
 	// A renamed specialization shows under its new name on doctors.
-	e.mustDo(200, "PUT", "/api/v1/specializations/"+card, e.admin.Token, map[string]any{"name": "Cardiac Care", "description": "Hearts"})
+	e.mustDo(200, "PUT", "/api/v1/specializations/"+card, e.admin.Token, map[string]any{"name": "Cardiac Care", "description": "Hearts"}, "If-Match", `"1"`)
 	got := e.mustDo(200, "GET", "/api/v1/doctors/"+d["id"].(string), e.pat.Token, nil).JSON(t)
 	assert.Equal(t, "Cardiac Care", got["specializations"].([]any)[0].(map[string]any)["name"])
 	// Once removed from the doctor, it can go.
-	e.mustDo(200, "PUT", "/api/v1/doctors/"+d["id"].(string), e.admin.Token, doctorBody(map[string]any{"licenseNumber": nil, "specializationIds": []string{}}))
+	e.mustDo(200, "PUT", "/api/v1/doctors/"+d["id"].(string), e.admin.Token, doctorBody(map[string]any{"licenseNumber": nil, "specializationIds": []string{}}), "If-Match", `"1"`)
 	e.mustDo(204, "DELETE", "/api/v1/specializations/"+card, e.admin.Token, nil)
 	e.mustDo(404, "GET", "/api/v1/specializations/"+card, e.admin.Token, nil)
 	e.mustDo(404, "DELETE", "/api/v1/specializations/"+card, e.admin.Token, nil)

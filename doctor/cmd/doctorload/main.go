@@ -300,39 +300,44 @@ type client struct {
 	hc   *http.Client
 }
 
-func (c *client) do(ctx context.Context, method, path, token string, body any, out any) (int, error) {
+// do sends a request and decodes a successful answer into out (when not
+// nil); headers are name, value pairs. It returns the answer's headers.
+func (c *client) do(ctx context.Context, method, path, token string, body any, out any, headers ...string) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		return res.StatusCode, err
+		return res.Header, err
 	}
 	if res.StatusCode >= 300 {
-		return res.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
+		return res.Header, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
 	}
 	if out != nil {
-		return res.StatusCode, json.Unmarshal(raw, out)
+		return res.Header, json.Unmarshal(raw, out)
 	}
-	return res.StatusCode, nil
+	return res.Header, nil
 }
 
 // --- seeding ---
@@ -441,8 +446,14 @@ func seedOne(ctx context.Context, c *client, admin string, rng *mrand.Rand, i in
 				"intervals": []map[string]string{{"start": "08:00", "end": "11:00"}}})
 		}
 	}
-	_, err := c.do(ctx, http.MethodPut, "/api/v1/doctors/"+d.ID+"/availability", admin,
-		map[string]any{"weekly": weekly, "exceptions": exceptions}, nil)
+	// Updates must name the version they replace: read it first.
+	avail := "/api/v1/doctors/" + d.ID + "/availability"
+	h, err := c.do(ctx, http.MethodGet, avail, admin, nil, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodPut, avail, admin,
+		map[string]any{"weekly": weekly, "exceptions": exceptions}, nil, "If-Match", h.Get("ETag"))
 	return err
 }
 
