@@ -44,8 +44,11 @@ func main() {
 		debug.SetGCPercent(gcPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
+	logs := newLogWriter(os.Stderr, 64<<10, 100*time.Millisecond)
+	err := run(ctx, os.Args[1:], os.LookupEnv, logs)
+	stop()
+	_ = logs.Close()
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "gateway:", err)
 		}
