@@ -19,11 +19,11 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/medisync/medisync/gateway/clientip"
 	"github.com/medisync/medisync/gateway/ratelimit"
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/gateway/upstream"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clientip"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"

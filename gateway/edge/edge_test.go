@@ -21,12 +21,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/gateway/clientip"
 	"github.com/medisync/medisync/gateway/edge"
 	"github.com/medisync/medisync/gateway/ratelimit"
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/gateway/upstream"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/clientip"
 	"github.com/medisync/medisync/shared/health"
 	"github.com/medisync/medisync/shared/metrics"
 )

@@ -22,12 +22,12 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/medisync/medisync/gateway/clientip"
 	"github.com/medisync/medisync/gateway/edge"
 	"github.com/medisync/medisync/gateway/ratelimit"
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/gateway/upstream"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/clientip"
 	"github.com/medisync/medisync/shared/config"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/server"
