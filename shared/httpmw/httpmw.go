@@ -40,6 +40,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// Timeout bounds each request's context; 0 means 30 s.
 	Timeout time.Duration
+	// QuietRoutes are route templates whose successful requests are logged
+	// at debug level only, like the health and metrics routes: frequent
+	// machine traffic such as heartbeats would drown the access log.
+	QuietRoutes []string
 }
 
 // Stack wraps h with the standard middlewares, outermost first: request ID,
@@ -57,7 +61,7 @@ func Stack(h http.Handler, o Options) http.Handler {
 	}
 	return Chain(h,
 		requestid.Middleware,
-		Observe(o.Logger, o.Metrics),
+		Observe(o.Logger, o.Metrics, o.QuietRoutes...),
 		Recover(o.Logger),
 		SecurityHeaders,
 		BodyLimit(o.MaxBodyBytes),
@@ -138,7 +142,11 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // Observe logs one line per request and records metrics. It logs the route
 // template and the path, never query strings or bodies, which may hold
 // personal data or tokens.
-func Observe(logger log.Logger, m *metrics.HTTP) Middleware {
+func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middleware {
+	quiet := map[string]bool{"/health/live": true, "/health/ready": true, "/metrics": true}
+	for _, r := range quietRoutes {
+		quiet[r] = true
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -164,7 +172,7 @@ func Observe(logger log.Logger, m *metrics.HTTP) Middleware {
 			lg := level.Info
 			if sw.status >= 500 {
 				lg = level.Warn
-			} else if route == "/health/live" || route == "/health/ready" || route == "/metrics" {
+			} else if sw.status < 400 && quiet[route] {
 				lg = level.Debug
 			}
 			_ = lg(logging.FromContext(r.Context(), logger)).Log(

@@ -466,3 +466,24 @@ func TestStackWithoutLoggerOrMetrics(t *testing.T) {
 
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 }
+
+func TestQuietRoutesLogSuccessesAtDebugOnly(t *testing.T) {
+	router := httpmw.NewRouter()
+	router.HandleFunc("/beats/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if mux.Vars(r)["id"] == "gone" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	router.HandleFunc("/other", func(w http.ResponseWriter, r *http.Request) {})
+	f := newFixture(t, router, httpmw.Options{QuietRoutes: []string{"/beats/{id}"}})
+
+	f.serve(httptest.NewRequest(http.MethodGet, "/beats/1", nil))
+	assert.Empty(t, f.logs.String(), "a successful quiet route is not logged at info")
+	assert.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("/beats/{id}", "GET", "200")), "but it is counted")
+
+	f.serve(httptest.NewRequest(http.MethodGet, "/beats/gone", nil))
+	assert.Contains(t, f.logs.String(), "status=404", "a failing quiet route is logged")
+
+	f.serve(httptest.NewRequest(http.MethodGet, "/other", nil))
+	assert.Contains(t, f.logs.String(), "route=/other")
+}

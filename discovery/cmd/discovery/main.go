@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -71,7 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer, lookup func(string) 
 	}
 	a := app.New(app.Config{
 		Limits: limits, Token: common.DiscoveryToken, ReapEvery: *reapEvery, DashboardRefresh: *refresh,
-		Logger: logger, VerboseAccessLog: strings.EqualFold(common.LogLevel, "debug"),
+		Logger: logger,
 	})
 	if common.DiscoveryToken == "" {
 		_ = level.Warn(logger).Log("msg", "no discovery token set: anyone who can reach this server may register; set MEDISYNC_DISCOVERY_TOKEN")

@@ -31,8 +31,6 @@ type Config struct {
 	// DashboardRefresh is how often the dashboard reloads; 0 means 5 s.
 	DashboardRefresh time.Duration
 	Logger           log.Logger
-	// VerboseAccessLog logs successful heartbeats too.
-	VerboseAccessLog bool
 }
 
 // App is an assembled discovery server.
@@ -86,14 +84,10 @@ func New(cfg Config) *App {
 		// must not cut it short.
 		Timeout: service.MaxWait + 30*time.Second,
 	}
-	var h http.Handler = httpmw.Stack(router, opts)
-	if !cfg.VerboseAccessLog {
-		// Heartbeats get a stack of their own whose access log leaves out
-		// successes, so other lines keep their true caller.
-		quiet := opts
-		quiet.Logger = transport.QuietHeartbeats(cfg.Logger, false)
-		h = transport.SplitHeartbeats(httpmw.Stack(router, quiet), h)
-	}
+	// Every instance heartbeats every few seconds: successful ones are
+	// logged at debug level only, and still counted in the metrics.
+	opts.QuietRoutes = []string{transport.RouteHeartbeat}
+	h := httpmw.Stack(router, opts)
 	return &App{Handler: h, Registry: reg, Service: svc, Health: hc, Metrics: prom, cfg: cfg}
 }
 
