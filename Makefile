@@ -25,7 +25,7 @@ bench:
 build:
 	@mkdir -p bin
 	@for s in $(SERVICES); do \
-		if [ -d $$s/cmd/$$s ]; then (cd $$s && go build -o ../bin/$$s ./cmd/$$s) || exit 1; fi; \
+		if [ -d $$s/cmd/$$s ]; then (cd $$s && CGO_ENABLED=0 go build -o ../bin/$$s ./cmd/$$s) || exit 1; fi; \
 	done
 	@ls bin
 
