@@ -162,6 +162,25 @@ func TestStoryThroughTheGateway(t *testing.T) {
 		t.Error("no X-Request-ID on the answer")
 	}
 
+	// A client's request ID travels through the gateway into the service's log.
+	traced := c.do(http.MethodGet, "/api/v1/patients/me", alice, nil, "X-Request-ID", "e2e-trace-0001")
+	expect(t, traced, http.StatusOK, "traced read")
+	if got := traced.header.Get("X-Request-ID"); got != "e2e-trace-0001" {
+		t.Errorf("request ID echoed as %q", got)
+	}
+	waitFor(t, "the request ID in a patient instance's log", 5*time.Second, func() bool {
+		for _, p := range s.patients {
+			if strings.Contains(p.out.String(), "requestId=e2e-trace-0001") {
+				return true
+			}
+		}
+		return false
+	})
+	// The gateway buffers its access log briefly, hence the wait.
+	waitFor(t, "the request ID in the gateway's log", 5*time.Second, func() bool {
+		return strings.Contains(s.gateway.out.String(), "e2e-trace-0001")
+	})
+
 	// The admin creates a doctor account and a specialization.
 	admin := login(t, c, adminEmail, adminPassword)
 	r := c.do(http.MethodPost, "/api/v1/auth/users", admin, map[string]any{
