@@ -88,7 +88,7 @@ type users struct{ s *Store }
 const userColumns = `u.id, u.email, u.full_name, u.password_hash, u.disabled, u.version, u.created_at, u.updated_at,
 	(SELECT GROUP_CONCAT(r.role) FROM user_roles r WHERE r.user_id = u.id)`
 
-func scanUser(sc interface{ Scan(...any) error }) (account.User, error) {
+func scanUser(sc sqldb.Scanner) (account.User, error) {
 	var (
 		u     account.User
 		roles sql.NullString
@@ -167,16 +167,8 @@ func (r users) List(ctx context.Context, q service.UserQuery) ([]account.User, e
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var out []account.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqldb.Collect(rows, scanUser)
+	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
@@ -413,24 +405,24 @@ func (k *Keys) Published(ctx context.Context, retiredAfter time.Time) ([]signing
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
-	defer rows.Close()
-	var out []signing.Record
-	for rows.Next() {
-		var (
-			r       signing.Record
-			retires sql.NullTime
-		)
-		if err := rows.Scan(&r.KID, &r.Algorithm, &r.Private, &r.Sealing, &r.Public,
-			&r.CreatedAt, &r.ActivatesAt, &retires); err != nil {
-			return nil, fmt.Errorf("list signing keys: %w", err)
-		}
-		r.CreatedAt, r.ActivatesAt, r.RetiresAt = r.CreatedAt.UTC(), r.ActivatesAt.UTC(), fromNull(retires)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqldb.Collect(rows, scanKey)
+	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
 	return out, nil
+}
+
+func scanKey(sc sqldb.Scanner) (signing.Record, error) {
+	var (
+		r       signing.Record
+		retires sql.NullTime
+	)
+	if err := sc.Scan(&r.KID, &r.Algorithm, &r.Private, &r.Sealing, &r.Public,
+		&r.CreatedAt, &r.ActivatesAt, &retires); err != nil {
+		return signing.Record{}, err
+	}
+	r.CreatedAt, r.ActivatesAt, r.RetiresAt = r.CreatedAt.UTC(), r.ActivatesAt.UTC(), fromNull(retires)
+	return r, nil
 }
 
 func insertKey(ctx context.Context, q sqldb.Querier, r signing.Record) error {

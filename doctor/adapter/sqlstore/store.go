@@ -48,7 +48,7 @@ func New(db *sqldb.DB) *Store { return &Store{db: db} }
 const doctorColumns = `d.id, d.user_id, d.first_name, d.last_name, d.email, d.phone, d.license_number, d.bio,
 	d.time_zone, d.appointment_minutes, d.active, d.version, d.created_at, d.updated_at`
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqldb.Scanner
 
 func scanDoctor(row scanner) (profile.Doctor, error) {
 	var (
@@ -434,16 +434,8 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 	if err != nil {
 		return nil, fmt.Errorf("search doctors: %w", err)
 	}
-	defer rows.Close()
-	docs := make([]profile.Doctor, 0, limit)
-	for rows.Next() {
-		d, err := scanDoctor(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan doctor: %w", err)
-		}
-		docs = append(docs, d)
-	}
-	if err := rows.Err(); err != nil {
+	docs, err := sqldb.Collect(rows, scanDoctor)
+	if err != nil {
 		return nil, fmt.Errorf("search doctors: %w", err)
 	}
 	if err := loadRelations(ctx, s.db, docs); err != nil {
@@ -497,16 +489,8 @@ func (s *Store) ListSpecializations(ctx context.Context, afterKey string, limit 
 	if err != nil {
 		return nil, fmt.Errorf("list specializations: %w", err)
 	}
-	defer rows.Close()
-	out := []profile.Specialization{}
-	for rows.Next() {
-		sp, err := scanSpecialization(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan specialization: %w", err)
-		}
-		out = append(out, sp)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqldb.Collect(rows, scanSpecialization)
+	if err != nil {
 		return nil, fmt.Errorf("list specializations: %w", err)
 	}
 	return out, nil

@@ -39,6 +39,16 @@ func scanEntry(sc scanner, e *patient.HistoryEntry, lead ...any) error {
 	return nil
 }
 
+// scanEntryRow reads a row of id (or entry_id), patient_id, version and
+// entryCols.
+func scanEntryRow(sc scanner) (patient.HistoryEntry, error) {
+	var e patient.HistoryEntry
+	if err := scanEntry(sc, &e, &e.ID, &e.PatientID, &e.Version); err != nil {
+		return patient.HistoryEntry{}, err
+	}
+	return e, nil
+}
+
 func entryArgs(e patient.HistoryEntry) []any {
 	return []any{string(e.Type), e.Description, e.Code, e.CodeSystem, string(e.Status), e.OnsetDate.String(),
 		e.EndDate.String(), string(e.Severity), e.Notes, e.RecordedBy, e.RecordedAt.UTC(), e.AmendedBy, nullTime(e.AmendedAt)}
@@ -152,18 +162,11 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (patien
 	if err != nil {
 		return patient.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
 	}
-	defer rows.Close()
-	page := patient.Page[patient.HistoryEntry]{Items: []patient.HistoryEntry{}}
-	for rows.Next() {
-		var e patient.HistoryEntry
-		if err := scanEntry(rows, &e, &e.ID, &e.PatientID, &e.Version); err != nil {
-			return patient.Page[patient.HistoryEntry]{}, fmt.Errorf("scan history entry: %w", err)
-		}
-		page.Items = append(page.Items, e)
-	}
-	if err := rows.Err(); err != nil {
+	items, err := sqldb.Collect(rows, scanEntryRow)
+	if err != nil {
 		return patient.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
 	}
+	page := patient.Page[patient.HistoryEntry]{Items: items}
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		page.Next = encodeCursor([]string{page.Items[limit-1].ID})
@@ -178,16 +181,8 @@ func (s *Store) Revisions(ctx context.Context, patientID, entryID string) ([]pat
 	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}
-	defer rows.Close()
-	revs := []patient.HistoryEntry{}
-	for rows.Next() {
-		var e patient.HistoryEntry
-		if err := scanEntry(rows, &e, &e.ID, &e.PatientID, &e.Version); err != nil {
-			return nil, fmt.Errorf("scan revision: %w", err)
-		}
-		revs = append(revs, e)
-	}
-	if err := rows.Err(); err != nil {
+	revs, err := sqldb.Collect(rows, scanEntryRow)
+	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}
 	return revs, nil

@@ -20,7 +20,7 @@ const writeCols = patientCols + ", first_name_norm, last_name_norm, email_norm"
 
 const numWriteCols = 26
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqldb.Scanner
 
 // scanPatient reads patientCols, plus extra trailing columns into extra.
 func scanPatient(sc scanner, extra ...any) (patient.Patient, error) {

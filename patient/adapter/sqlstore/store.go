@@ -168,27 +168,28 @@ func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (patient.Pa
 	if err != nil {
 		return patient.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
-	defer rows.Close()
-	var page patient.Page[patient.AuditEvent]
-	page.Items = []patient.AuditEvent{}
-	for rows.Next() {
-		var e patient.AuditEvent
-		var action, outcome string
-		if err := rows.Scan(&e.ID, &e.OccurredAt, &e.UserID, &e.Role, &action, &e.Resource, &e.PatientID,
-			&e.ResourceID, &outcome, &e.RequestID); err != nil {
-			return patient.Page[patient.AuditEvent]{}, fmt.Errorf("scan audit event: %w", err)
-		}
-		e.Action, e.Outcome, e.OccurredAt = patient.Action(action), patient.Outcome(outcome), e.OccurredAt.UTC()
-		page.Items = append(page.Items, e)
-	}
-	if err := rows.Err(); err != nil {
+	items, err := sqldb.Collect(rows, scanAuditEvent)
+	if err != nil {
 		return patient.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
+	page := patient.Page[patient.AuditEvent]{Items: items}
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		page.Next = encodeCursor([]string{page.Items[limit-1].ID})
 	}
 	return page, nil
+}
+
+// scanAuditEvent reads a row of auditCols.
+func scanAuditEvent(sc scanner) (patient.AuditEvent, error) {
+	var e patient.AuditEvent
+	var action, outcome string
+	if err := sc.Scan(&e.ID, &e.OccurredAt, &e.UserID, &e.Role, &action, &e.Resource, &e.PatientID,
+		&e.ResourceID, &outcome, &e.RequestID); err != nil {
+		return patient.AuditEvent{}, err
+	}
+	e.Action, e.Outcome, e.OccurredAt = patient.Action(action), patient.Outcome(outcome), e.OccurredAt.UTC()
+	return e, nil
 }
 
 func clampLimit(n int) int {
