@@ -419,6 +419,12 @@ func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.V
 			return base, nil
 		}
 		errs = append(errs, err)
+		// The next read starts with the next server: one that hangs would
+		// otherwise use up every caller's deadline before any other server
+		// is asked. A caller giving up says nothing about the server.
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			c.preferred.CompareAndSwap(int64(i), int64((i+1)%n))
+		}
 		if ctx.Err() != nil {
 			break
 		}

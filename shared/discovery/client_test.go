@@ -239,3 +239,29 @@ func TestRegistrationDefaults(t *testing.T) {
 	assert.Equal(t, time.Second, r.interval())
 	assert.Equal(t, "[::1]:80", Instance{Address: "::1", Port: 80}.HostPort())
 }
+
+func TestReadsMovePastAServerThatHangs(t *testing.T) {
+	release := make(chan struct{})
+	var hits atomic.Int64
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	b := newFake(t)
+	c := testClient(hung.URL, b.srv.URL)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, err := c.Lookup(ctx, "auth")
+	cancel()
+	require.Error(t, err, "the hung server used up the caller's deadline")
+
+	v, err := c.Lookup(context.Background(), "auth")
+	require.NoError(t, err)
+	assert.Equal(t, b.srv.URL, v.Source)
+	assert.EqualValues(t, 1, hits.Load(), "the next read did not wait on the hung server again")
+}
