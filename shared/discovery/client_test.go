@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -264,4 +265,26 @@ func TestReadsMovePastAServerThatHangs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, b.srv.URL, v.Source)
 	assert.EqualValues(t, 1, hits.Load(), "the next read did not wait on the hung server again")
+}
+
+func TestInstancesOutliveADiscoveryOutage(t *testing.T) {
+	a := newFake(t)
+	a.known["auth/a1"] = true
+	c := testClient(a.srv.URL)
+	defer c.Close()
+	hc := &http.Client{Transport: c.Transport(nil)}
+	_, err := hc.Get("http://auth/.well-known/jwks.json")
+	require.Error(t, err, "nothing listens on the instance's port")
+	w, err := c.watcher("auth")
+	require.NoError(t, err)
+	require.Len(t, w.Instances(), 1)
+
+	a.down.Store(true)
+	eventually(t, func() bool { return w.State().Err != nil }, "the outage was not noticed")
+	assert.Len(t, w.Instances(), 1, "the last instances seen stay")
+	_, err = hc.Get("http://auth/.well-known/jwks.json")
+	var op *net.OpError
+	require.ErrorAs(t, err, &op, "the known instance is dialled: %v", err)
+	assert.Equal(t, "dial", op.Op)
+	assert.NotErrorIs(t, err, ErrNoInstance)
 }

@@ -134,7 +134,12 @@ func (in *Instancer) update(ev sd.Event, up []Instance, index uint64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.index = index
-	in.instances = up
+	// A failed query says nothing about the instances: the last ones seen
+	// stay usable while discovery is unreachable, as go-kit's endpointer
+	// keeps its endpoints on an error event.
+	if ev.Err == nil {
+		in.instances = up
+	}
 	if sameEvent(in.state, ev) {
 		return
 	}
@@ -193,7 +198,8 @@ func (in *Instancer) State() sd.Event {
 	return copyEvent(in.state)
 }
 
-// Instances returns the UP instances last seen.
+// Instances returns the UP instances last seen; an error since does not
+// clear them.
 func (in *Instancer) Instances() []Instance {
 	in.mu.Lock()
 	defer in.mu.Unlock()
