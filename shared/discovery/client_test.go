@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -287,4 +288,36 @@ func TestInstancesOutliveADiscoveryOutage(t *testing.T) {
 	require.ErrorAs(t, err, &op, "the known instance is dialled: %v", err)
 	assert.Equal(t, "dial", op.Op)
 	assert.NotErrorIs(t, err, ErrNoInstance)
+}
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestTransportTriesAnotherInstanceWhenTheFirstCannotBeDialled(t *testing.T) {
+	c := testClient("http://127.0.0.1:1")
+	done := make(chan struct{})
+	close(done)
+	c.watchers["auth"] = &Instancer{
+		instances: []Instance{{Address: "127.0.0.1", Port: 1, Status: StatusUp}, {Address: "127.0.0.1", Port: 2, Status: StatusUp}},
+		cancel:    func() {}, done: done,
+	}
+	var rt *resolvingTransport
+	var hosts []string
+	rt = c.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		hosts = append(hosts, r.URL.Host)
+		if len(hosts) == 1 {
+			// Another request takes its turn while this one fails to dial.
+			rt.next.Add(1)
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		}
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+	})).(*resolvingTransport)
+	req, err := http.NewRequest(http.MethodGet, "http://auth/.well-known/jwks.json", nil)
+	require.NoError(t, err)
+	resp, err := rt.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"127.0.0.1:1", "127.0.0.1:2"}, hosts)
 }

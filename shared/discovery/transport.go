@@ -64,9 +64,12 @@ func (t *resolvingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if (req.Body == nil || req.Body == http.NoBody) && len(up) > 1 {
 		tries = 2
 	}
+	// The second try takes the instance after the first one, whatever
+	// other requests did to the shared counter meanwhile.
+	start := t.next.Add(1) - 1
 	var lastErr error
 	for k := 0; k < tries; k++ {
-		inst := up[int(t.next.Add(1)-1)%len(up)]
+		inst := up[int((start+uint64(k))%uint64(len(up)))]
 		out := req.Clone(req.Context())
 		out.URL.Host = inst.HostPort()
 		out.Host = inst.HostPort()
