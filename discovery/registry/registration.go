@@ -164,7 +164,9 @@ func (r Registration) Validate(l Limits) (time.Duration, error) {
 	}
 	ttl := l.DefaultTTL
 	if r.TTLSeconds != 0 {
-		ttl = time.Duration(r.TTLSeconds) * time.Second
+		// Bounded before the multiplication, which would wrap around for a
+		// huge value and could land inside the allowed range.
+		ttl = time.Duration(min(max(r.TTLSeconds, 0), int(l.MaxTTL/time.Second)+1)) * time.Second
 		if r.TTLSeconds < 0 || ttl < l.MinTTL || ttl > l.MaxTTL {
 			fe.Add("ttlSeconds", fmt.Sprintf("must be between %d and %d (or omitted for %d)",
 				int(l.MinTTL/time.Second), int(l.MaxTTL/time.Second), int(l.DefaultTTL/time.Second)))

@@ -110,6 +110,7 @@ func TestValidation(t *testing.T) {
 		{"TTL too short", func(r *registry.Registration) { r.TTLSeconds = 4 }, "ttlSeconds"},
 		{"TTL too long", func(r *registry.Registration) { r.TTLSeconds = 301 }, "ttlSeconds"},
 		{"negative TTL", func(r *registry.Registration) { r.TTLSeconds = -5 }, "ttlSeconds"},
+		{"TTL wrapping around to 6s", func(r *registry.Registration) { r.TTLSeconds = 6 + 1<<55 }, "ttlSeconds"},
 		{"unknown status", func(r *registry.Registration) { r.Status = "up" }, "status"},
 		{"too many metadata keys", func(r *registry.Registration) { r.Metadata = tooMany }, "metadata"},
 		{"bad metadata key", func(r *registry.Registration) { r.Metadata = map[string]string{"a b": "c"} }, "metadata"},
