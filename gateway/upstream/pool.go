@@ -196,8 +196,9 @@ func (p *Pool) Size() int {
 }
 
 // RoundTrip sends req to the next instance whose circuit admits it. Only a
-// connection failure of a GET, HEAD or OPTIONS without body is retried, once,
-// on another instance; nothing else is sent twice.
+// connection failure of an idempotent request (GET, HEAD, OPTIONS, PUT,
+// DELETE) without body is retried, once, on another instance; nothing else
+// is sent twice.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	eps, _ := p.endpointer.Endpoints()
 	n := len(eps)
@@ -246,11 +247,11 @@ func (p *Pool) count(err error) {
 	}
 }
 
-// retryable admits requests that are safe to send twice and whose body
-// cannot have been consumed.
+// retryable admits idempotent requests (RFC 9110, 9.2.2) without a body,
+// which cannot have been consumed.
 func retryable(req *http.Request) bool {
 	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
 		return req.Body == nil || req.Body == http.NoBody
 	}
 	return false

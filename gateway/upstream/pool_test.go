@@ -260,6 +260,28 @@ func TestRetryOnceOnConnectFailureForGetOnly(t *testing.T) {
 	assert.Equal(t, 4.0, testutil.ToFloat64(m.Errors.WithLabelValues("patient", "connect")))
 }
 
+func TestRetryOnConnectFailureForIdempotentMethodsWithoutBody(t *testing.T) {
+	good := newBackend(t)
+	p, m := newPool(t, newInstancer(good.hostport(), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
+	waitSize(t, p, 2)
+	for _, method := range []string{http.MethodDelete, http.MethodDelete, http.MethodPut, http.MethodPut} {
+		code, err := send(t, p, method)
+		require.NoError(t, err, "%s without body goes to the other instance", method)
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.Equal(t, 2.0, testutil.ToFloat64(m.Retries.WithLabelValues("patient")))
+
+	failed := 0
+	for range 2 {
+		req, err := http.NewRequest(http.MethodPut, "http://patient/api/v1/patients/1", strings.NewReader("{}"))
+		require.NoError(t, err)
+		if _, err := p.RoundTrip(req); err != nil {
+			failed++
+		}
+	}
+	assert.Equal(t, 1, failed, "a PUT with a body is not sent twice")
+}
+
 func TestRetryAtMostOnce(t *testing.T) {
 	p, _ := newPool(t, newInstancer(deadAddr(t), deadAddr(t), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
 	waitSize(t, p, 3)
