@@ -37,6 +37,10 @@ func ParseStatus(s string) (Status, bool) {
 // ErrNotFound is returned for an instance the registry does not hold.
 var ErrNotFound = errors.New("instance is not registered")
 
+// ErrFull is returned for a new instance or service beyond the registry's
+// bounds, which keep its memory bounded whoever registers.
+var ErrFull = errors.New("the registry is full: no more instances or services may register")
+
 // Limits bound what one registration may hold.
 type Limits struct {
 	DefaultTTL time.Duration
@@ -48,6 +52,10 @@ type Limits struct {
 	MaxMetadataKeyLen   int
 	MaxMetadataValueLen int
 	MaxMetadataBytes    int
+	// MaxInstances and MaxServices bound the registry as a whole (services
+	// stay known after their last instance leaves); 0 means no bound.
+	MaxInstances int
+	MaxServices  int
 }
 
 // DefaultLimits are the limits a server starts with.
@@ -60,6 +68,8 @@ func DefaultLimits() Limits {
 		MaxMetadataKeyLen:   64,
 		MaxMetadataValueLen: 512,
 		MaxMetadataBytes:    4096,
+		MaxInstances:        50_000,
+		MaxServices:         1_000,
 	}
 }
 
@@ -74,6 +84,8 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("default TTL %s is outside %s..%s", l.DefaultTTL, l.MinTTL, l.MaxTTL)
 	case l.MaxMetadataKeys < 0 || l.MaxMetadataKeyLen < 1 || l.MaxMetadataValueLen < 0 || l.MaxMetadataBytes < 0:
 		return errors.New("metadata limits must not be negative")
+	case l.MaxInstances < 0 || l.MaxServices < 0:
+		return errors.New("instance and service limits must not be negative")
 	}
 	return nil
 }

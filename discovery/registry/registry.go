@@ -233,6 +233,12 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.services[reg.Service]
+	if s == nil && r.limits.MaxServices > 0 && len(r.services) >= r.limits.MaxServices {
+		return Instance{}, false, ErrFull
+	}
+	if (s == nil || s.instances[reg.ID] == nil) && r.limits.MaxInstances > 0 && r.size >= r.limits.MaxInstances {
+		return Instance{}, false, ErrFull
+	}
 	if s == nil {
 		s = &service{name: reg.Service, instances: map[string]*entry{}, changed: make(chan struct{})}
 		r.services[reg.Service] = s

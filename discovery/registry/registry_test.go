@@ -227,6 +227,37 @@ func TestDeregister(t *testing.T) {
 	assert.ErrorIs(t, err, registry.ErrNotFound)
 }
 
+func TestRegistryIsBounded(t *testing.T) {
+	limits := registry.DefaultLimits()
+	limits.MaxInstances, limits.MaxServices = 3, 2
+	r := registry.New(t0, limits)
+	for _, x := range []registry.Registration{reg("auth", "a1", 1), reg("auth", "a2", 2), reg("doctor", "d1", 3)} {
+		_, _, err := r.Register(t0, x)
+		require.NoError(t, err)
+	}
+	index := r.Index()
+	_, _, err := r.Register(t0, reg("auth", "a3", 4))
+	assert.ErrorIs(t, err, registry.ErrFull, "one instance too many")
+	assert.Equal(t, index, r.Index())
+	_, _, err = r.Register(t0, reg("auth", "a1", 5))
+	assert.NoError(t, err, "an instance already held may be replaced")
+
+	_, err = r.Deregister("doctor", "d1")
+	require.NoError(t, err)
+	index = r.Index()
+	_, _, err = r.Register(t0, reg("patient", "p1", 6))
+	assert.ErrorIs(t, err, registry.ErrFull, "one service too many: an emptied one is still held")
+	assert.Equal(t, index, r.Index(), "a refused registration changes nothing")
+	v, _, _ := r.Service("patient")
+	assert.Zero(t, v.Index)
+	_, _, err = r.Register(t0, reg("doctor", "d2", 7))
+	assert.NoError(t, err, "a known service may take instances again")
+	assert.Equal(t, 3, r.Size())
+
+	limits.MaxInstances = -1
+	assert.Error(t, limits.Validate())
+}
+
 func TestEvictionFollowsTheLease(t *testing.T) {
 	r := registry.New(t0, registry.DefaultLimits())
 	short := reg("auth", "short", 8081)

@@ -52,7 +52,10 @@ type Options struct {
 
 // errorRules maps domain errors to statuses; validation errors are
 // problem.FieldErrors and need no rule.
-var errorRules = problem.Rules(problem.Rule{Target: registry.ErrNotFound, Status: http.StatusNotFound})
+var errorRules = problem.Rules(
+	problem.Rule{Target: registry.ErrNotFound, Status: http.StatusNotFound},
+	problem.Rule{Target: registry.ErrFull, Status: http.StatusInsufficientStorage},
+)
 
 // NewHandler returns the router with the registry API, /openapi.yaml and the
 // dashboard at /. The caller adds /metrics and the health routes.

@@ -263,6 +263,19 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"], "nothing was registered")
 }
 
+func TestFullRegistryIs507(t *testing.T) {
+	limits := registry.DefaultLimits()
+	limits.MaxInstances = 1
+	a := app.New(app.Config{Limits: limits, Token: token})
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, srv: srv, app: a}
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/a1", auth1).status)
+	r := f.write(http.MethodPut, "/api/v1/registry/auth/a2", auth1)
+	assertProblem(t, r, http.StatusInsufficientStorage)
+	assert.Contains(t, r.json(t)["detail"], "full")
+}
+
 func TestWriteToken(t *testing.T) {
 	f := newFixture(t, token)
 	writes := []struct{ method, path, body string }{

@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, out io.Writer, lookup func(string) 
 	fs.DurationVar(&limits.DefaultTTL, "ttl-default", limits.DefaultTTL, "lease of a registration that names no TTL")
 	fs.DurationVar(&limits.MinTTL, "ttl-min", limits.MinTTL, "shortest lease a registration may ask for")
 	fs.DurationVar(&limits.MaxTTL, "ttl-max", limits.MaxTTL, "longest lease a registration may ask for")
+	fs.IntVar(&limits.MaxInstances, "max-instances", limits.MaxInstances, "most instances held at once; 0 means no bound")
+	fs.IntVar(&limits.MaxServices, "max-services", limits.MaxServices, "most service names held at once; 0 means no bound")
 	reapEvery := fs.Duration("reap-every", time.Second, "pause between sweeps evicting lapsed leases")
 	refresh := fs.Duration("dashboard-refresh", 5*time.Second, "how often the dashboard page reloads itself")
 	if err := config.Parse(fs, args, lookup); err != nil {
