@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer, r *registry.Registry) *Metrics {
 	reg.MustRegister(heartbeats)
 	m := &Metrics{
 		Method:            metrics.NewMethod(reg, "discovery"),
-		Registrations:     counter("registrations_total", "Registrations by outcome (created or replaced; unchanged repeats count as heartbeats).", "outcome"),
+		Registrations:     counter("registrations_total", "Registrations by outcome: created, or replaced (an unchanged repeat, which only renews the lease, counts as replaced).", "outcome"),
 		HeartbeatsRenewed: heartbeats.WithLabelValues("renewed"),
 		HeartbeatsUnknown: heartbeats.WithLabelValues("unknown"),
 		Deregistrations:   counter("deregistrations_total", "Instances deregistered by their owner."),
