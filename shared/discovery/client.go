@@ -354,7 +354,7 @@ func drain(body io.ReadCloser) {
 // Lookup returns a service's instances of every status, from any server.
 func (c *Client) Lookup(ctx context.Context, service string) (ServiceView, error) {
 	var v ServiceView
-	src, err := c.read(ctx, c.hc, "/api/v1/registry/"+url.PathEscape(service), nil, &v)
+	src, err := c.read(ctx, c.hc, "/api/v1/registry/"+url.PathEscape(service), nil, "", &v)
 	v.Source = src
 	return v, err
 }
@@ -371,7 +371,7 @@ func (c *Client) Instances(ctx context.Context, service string) ([]Instance, err
 // Services returns every service, from any server.
 func (c *Client) Services(ctx context.Context) (RegistryView, error) {
 	var v RegistryView
-	src, err := c.read(ctx, c.hc, "/api/v1/registry", nil, &v)
+	src, err := c.read(ctx, c.hc, "/api/v1/registry", nil, "", &v)
 	v.Source = src
 	return v, err
 }
@@ -383,6 +383,13 @@ func (c *Client) Services(ctx context.Context) (RegistryView, error) {
 // fails, another one is asked without blocking, since its indexes are its
 // own; the view's Source tells which server answered.
 func (c *Client) Watch(ctx context.Context, service string, index uint64, wait time.Duration) (ServiceView, error) {
+	return c.watch(ctx, service, index, wait, "")
+}
+
+// watch is Watch for an index that came from the server at source ("" for
+// any): another server is asked without blocking, since the index means
+// nothing to it.
+func (c *Client) watch(ctx context.Context, service string, index uint64, wait time.Duration, source string) (ServiceView, error) {
 	if wait <= 0 {
 		wait = c.watchWait
 	}
@@ -392,14 +399,15 @@ func (c *Client) Watch(ctx context.Context, service string, index uint64, wait t
 	ctx, cancel := context.WithTimeout(ctx, wait+wait/4+10*time.Second)
 	defer cancel()
 	var v ServiceView
-	src, err := c.read(ctx, c.watchHC, "/api/v1/registry/"+url.PathEscape(service), q, &v)
+	src, err := c.read(ctx, c.watchHC, "/api/v1/registry/"+url.PathEscape(service), q, source, &v)
 	v.Source = src
 	return v, err
 }
 
 // read GETs path from the preferred server, then the others in turn. A
-// blocking query parameter set is dropped for servers other than the first.
-func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.Values, out any) (string, error) {
+// blocking query parameter set is dropped for servers other than the first,
+// and for the first too unless it is qFor (when qFor is set).
+func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.Values, qFor string, out any) (string, error) {
 	n := len(c.urls)
 	if n == 0 {
 		return "", ErrNoServers
@@ -410,7 +418,7 @@ func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.V
 		i := (start + k) % n
 		base := c.urls[i]
 		u := base + path
-		if k == 0 && len(q) > 0 {
+		if k == 0 && len(q) > 0 && (qFor == "" || qFor == base) {
 			u += "?" + q.Encode()
 		}
 		err := c.getJSON(ctx, hc, base, u, out)

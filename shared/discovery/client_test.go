@@ -321,3 +321,17 @@ func TestTransportTriesAnotherInstanceWhenTheFirstCannotBeDialled(t *testing.T) 
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"127.0.0.1:1", "127.0.0.1:2"}, hosts)
 }
+
+func TestInstancerSendsAnIndexOnlyToTheServerThatGaveIt(t *testing.T) {
+	a, b := newFake(t), newFake(t)
+	a.index, b.index = 5, 100
+	c := testClient(a.srv.URL, b.srv.URL)
+	in := c.Instancer("auth")
+	defer in.Stop()
+	eventually(t, func() bool { return a.count("GET /api/v1/registry/auth?index=5") > 0 }, "no blocking query to a")
+
+	// Another read of the same client moves on to b.
+	c.preferred.Store(1)
+	eventually(t, func() bool { return b.count("GET /api/v1/registry/auth?index=100") > 0 }, "no blocking query to b")
+	assert.Zero(t, b.count("GET /api/v1/registry/auth?index=5"), "a's index means nothing to b")
+}

@@ -24,8 +24,10 @@ type Instancer struct {
 	state     sd.Event
 	instances []Instance
 	index     uint64
-	subs      map[chan<- sd.Event]struct{}
-	changed   chan struct{}
+	// source is the server that gave index; only it may block on it.
+	source  string
+	subs    map[chan<- sd.Event]struct{}
+	changed chan struct{}
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -79,7 +81,7 @@ func (in *Instancer) loop(ctx context.Context, index uint64, ok bool) {
 	for ctx.Err() == nil {
 		if ok {
 			began, prev := time.Now(), index
-			v, err := in.c.Watch(ctx, in.service, index, 0)
+			v, err := in.c.watch(ctx, in.service, index, 0, in.lastSource())
 			if ctx.Err() != nil {
 				return
 			}
@@ -117,7 +119,7 @@ func (in *Instancer) loop(ctx context.Context, index uint64, ok bool) {
 func (in *Instancer) apply(v ServiceView, err error) (uint64, bool) {
 	if err != nil {
 		_ = level.Warn(in.logger).Log("msg", "discovery query failed", "err", err)
-		in.update(sd.Event{Err: err}, nil, 0)
+		in.update(sd.Event{Err: err}, nil, 0, "")
 		return 0, false
 	}
 	up := v.Up()
@@ -125,15 +127,16 @@ func (in *Instancer) apply(v ServiceView, err error) (uint64, bool) {
 	for i, u := range up {
 		hostports[i] = u.HostPort()
 	}
-	in.update(sd.Event{Instances: hostports}, up, v.Index)
+	in.update(sd.Event{Instances: hostports}, up, v.Index, v.Source)
 	return v.Index, true
 }
 
-func (in *Instancer) update(ev sd.Event, up []Instance, index uint64) {
+func (in *Instancer) update(ev sd.Event, up []Instance, index uint64, source string) {
 	slices.Sort(ev.Instances)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.index = index
+	in.source = source
 	// A failed query says nothing about the instances: the last ones seen
 	// stay usable while discovery is unreachable, as go-kit's endpointer
 	// keeps its endpoints on an error event.
@@ -218,6 +221,13 @@ func (in *Instancer) Index() uint64 {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.index
+}
+
+// lastSource returns the discovery URL of the latest answer ("" after an error).
+func (in *Instancer) lastSource() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.source
 }
 
 // sleep pauses for d; false when ctx ended first.
