@@ -173,8 +173,10 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 		BeforeDrain: []server.Hook{func(ctx context.Context) error {
 			a.Health.SetDraining()
 			if registrar != nil {
+				// Not fatal: an instance that cannot deregister is evicted
+				// when its lease lapses.
 				if err := registrar.Stop(ctx); err != nil {
-					return fmt.Errorf("deregister: %w", err)
+					_ = level.Warn(a.Logger).Log("msg", "could not deregister; the lease will lapse", "err", err)
 				}
 			}
 			return nil

@@ -132,3 +132,20 @@ func TestVerifierNeedsASource(t *testing.T) {
 	_, err = a.Verifier(context.Background())
 	require.Error(t, err)
 }
+
+func TestRunWithoutDiscoveryStopsCleanly(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // nothing answers there any more
+	env := map[string]string{"MEDISYNC_DISCOVERY_URLS": dead.URL, "MEDISYNC_HTTP_ADDR": "127.0.0.1:0"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Options{Name: "widget", DefaultAddr: ":0"}, nil, lookup, &logs)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, a.Handler(a.Router())) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	require.NoError(t, <-done, "an unreachable discovery server is no reason to fail the shutdown")
+	assert.Contains(t, logs.String(), "could not deregister")
+}
