@@ -174,10 +174,8 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 			a.Health.SetDraining()
 			if registrar != nil {
 				// Not fatal: an instance that cannot deregister is evicted
-				// when its lease lapses.
-				if err := registrar.Stop(ctx); err != nil {
-					_ = level.Warn(a.Logger).Log("msg", "could not deregister; the lease will lapse", "err", err)
-				}
+				// when its lease lapses, and the registrar logs each failure.
+				_ = registrar.Stop(ctx)
 			}
 			return nil
 		}},

@@ -147,5 +147,5 @@ func TestRunWithoutDiscoveryStopsCleanly(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	require.NoError(t, <-done, "an unreachable discovery server is no reason to fail the shutdown")
-	assert.Contains(t, logs.String(), "could not deregister")
+	assert.Contains(t, logs.String(), "deregistration failed")
 }
