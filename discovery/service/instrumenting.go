@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	kitmetrics "github.com/go-kit/kit/metrics"
@@ -91,9 +90,7 @@ type instrumentingService struct {
 }
 
 func (s *instrumentingService) observe(method string, begin time.Time, err error) {
-	success := strconv.FormatBool(err == nil)
-	s.m.Method.Count.With("method", method, "success", success).Add(1)
-	s.m.Method.Latency.With("method", method, "success", success).Observe(time.Since(begin).Seconds())
+	s.m.Method.Observe(method, begin, err)
 }
 
 func (s *instrumentingService) Register(ctx context.Context, r registry.Registration) (inst registry.Instance, created bool, err error) {

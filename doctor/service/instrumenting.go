@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/medisync/medisync/doctor/profile"
@@ -22,9 +21,7 @@ type instrumentingService struct {
 }
 
 func (s *instrumentingService) observe(method string, begin time.Time, err error) {
-	lvs := []string{"method", method, "success", strconv.FormatBool(err == nil)}
-	s.m.Count.With(lvs...).Add(1)
-	s.m.Latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	s.m.Observe(method, begin, err)
 }
 
 func (s *instrumentingService) CreateDoctor(ctx context.Context, in DoctorInput) (_ profile.Doctor, err error) {

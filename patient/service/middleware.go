@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
@@ -70,9 +69,11 @@ type instrumented struct {
 }
 
 func (i *instrumented) observe(method string, begin time.Time, err error) {
-	lvs := []string{"method", method, "success", strconv.FormatBool(Expected(err))}
-	i.m.Count.With(lvs...).Add(1)
-	i.m.Latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	// Expected outcomes (not found, conflict...) count as successful calls.
+	if Expected(err) {
+		err = nil
+	}
+	i.m.Observe(method, begin, err)
 }
 
 func (l *logged) CreatePatient(ctx context.Context, a Actor, in NewPatient) (p patient.Patient, err error) {

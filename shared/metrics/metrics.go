@@ -5,6 +5,8 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	kitmetrics "github.com/go-kit/kit/metrics"
 	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
@@ -77,4 +79,11 @@ func NewMethod(reg prometheus.Registerer, service string) Method {
 	}, []string{"method", "success"})
 	reg.MustRegister(cv, hv)
 	return Method{Count: kitprometheus.NewCounter(cv), Latency: kitprometheus.NewHistogram(hv)}
+}
+
+// Observe records one call of method that began at begin and ended with err.
+func (m Method) Observe(method string, begin time.Time, err error) {
+	lvs := []string{"method", method, "success", strconv.FormatBool(err == nil)}
+	m.Count.With(lvs...).Add(1)
+	m.Latency.With(lvs...).Observe(time.Since(begin).Seconds())
 }

@@ -1,11 +1,13 @@
 package metrics_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -122,4 +124,28 @@ func TestNewMethodSameServiceTwiceCollides(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics.NewMethod(reg, "auth")
 	assert.Panics(t, func() { metrics.NewMethod(reg, "auth") })
+}
+
+func TestMethodObserve(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.NewMethod(reg, "svc")
+	m.Observe("Get", time.Now(), nil)
+	m.Observe("Get", time.Now(), errors.New("boom"))
+	m.Observe("Get", time.Now(), nil)
+	out, err := reg.Gather()
+	require.NoError(t, err)
+	counts := map[string]float64{}
+	for _, mf := range out {
+		if mf.GetName() != "medisync_svc_method_calls_total" {
+			continue
+		}
+		for _, mm := range mf.GetMetric() {
+			for _, l := range mm.GetLabel() {
+				if l.GetName() == "success" {
+					counts[l.GetValue()] = mm.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{"true": 2, "false": 1}, counts)
 }
