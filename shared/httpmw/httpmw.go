@@ -248,11 +248,19 @@ func SecurityHeaders(next http.Handler) http.Handler {
 func NewRouter() *mux.Router {
 	r := mux.NewRouter()
 	r.Use(TagRoute)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.NotFound("no resource at this path"))
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
-	})
+	r.NotFoundHandler = NotFound
+	r.MethodNotAllowedHandler = MethodNotAllowed
 	return r
 }
+
+// NotFound answers a path that names no resource: the one 404 of every
+// service and the gateway.
+var NotFound http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	problem.Write(w, r, problem.NotFound("no resource at this path"))
+})
+
+// MethodNotAllowed answers a method a known path does not take: the one 405
+// of every service and the gateway.
+var MethodNotAllowed http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
+})

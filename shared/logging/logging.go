@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/requestid"
 )
 
@@ -53,4 +55,24 @@ func FromContext(ctx context.Context, logger log.Logger) log.Logger {
 		return log.With(logger, "requestId", id)
 	}
 	return logger
+}
+
+// Call logs one service method call, the one rule every logging decorator
+// follows: a fault at error level with its cause; a success or an expected
+// refusal (domainerr.Expected: not found, invalid input...) at debug, with
+// its kind only, since the access log already records every request at info.
+// Arguments and results are never logged: they hold personal data.
+func Call(ctx context.Context, logger log.Logger, method string, begin time.Time, err error) {
+	lg := FromContext(ctx, logger)
+	took := time.Since(begin)
+	switch {
+	case err == nil:
+		_ = level.Debug(lg).Log("method", method, "took", took, "outcome", "ok")
+	case domainerr.Expected(err):
+		_ = level.Debug(lg).Log("method", method, "took", took, "outcome", "refused", "kind", domainerr.KindOf(err).Error())
+	case ctx.Err() != nil:
+		_ = level.Debug(lg).Log("method", method, "took", took, "outcome", "abandoned")
+	default:
+		_ = level.Error(lg).Log("method", method, "took", took, "err", err)
+	}
 }

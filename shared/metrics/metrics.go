@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // Namespace prefixes every medisync metric.
@@ -82,8 +84,10 @@ func NewMethod(reg prometheus.Registerer, service string) Method {
 }
 
 // Observe records one call of method that began at begin and ended with err.
+// Only faults count as failures: a domain outcome such as not found or a
+// stale version is an expected answer (domainerr.Expected).
 func (m Method) Observe(method string, begin time.Time, err error) {
-	lvs := []string{"method", method, "success", strconv.FormatBool(err == nil)}
+	lvs := []string{"method", method, "success", strconv.FormatBool(domainerr.Expected(err))}
 	m.Count.With(lvs...).Add(1)
 	m.Latency.With(lvs...).Observe(time.Since(begin).Seconds())
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/requestid"
 )
 
@@ -17,10 +18,11 @@ import (
 const ContentType = "application/problem+json"
 
 // FieldError names one invalid field of a request and why it is invalid.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// It lives in domainerr, which domain packages may import.
+type FieldError = domainerr.FieldError
+
+// FieldErrors is an error made of field errors (see domainerr).
+type FieldErrors = domainerr.FieldErrors
 
 // Problem is an RFC 9457 problem details document. It is also an error, so a
 // domain or transport layer can return one and have it written as is.
@@ -144,38 +146,35 @@ func From(err error, mappers ...Mapper) *Problem {
 			return p
 		}
 	}
+	var de *domainerr.Error
+	if errors.As(err, &de) {
+		if de.Kind == domainerr.Unauthenticated {
+			return Unauthorized(de.Msg)
+		}
+		if st, ok := kindStatus[de.Kind]; ok {
+			p := New(st, de.Msg)
+			if st == http.StatusServiceUnavailable {
+				p.Headers = http.Header{"Retry-After": {"1"}}
+			}
+			return p
+		}
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return New(http.StatusServiceUnavailable, "the request took too long")
 	}
 	return Internal()
 }
 
-// FieldErrors is an error made of field errors; domain validation returns it
-// so that it needs no import of HTTP concerns beyond this small type.
-type FieldErrors []FieldError
-
-func (fe FieldErrors) Error() string {
-	if len(fe) == 0 {
-		return "invalid input"
-	}
-	msg := "invalid " + fe[0].Field + ": " + fe[0].Message
-	if len(fe) > 1 {
-		msg += " (and " + strconv.Itoa(len(fe)-1) + " more)"
-	}
-	return msg
-}
-
-// Add appends a field error.
-func (fe *FieldErrors) Add(field, message string) {
-	*fe = append(*fe, FieldError{Field: field, Message: message})
-}
-
-// Err returns fe as an error, or nil when it is empty.
-func (fe FieldErrors) Err() error {
-	if len(fe) == 0 {
-		return nil
-	}
-	return fe
+// kindStatus is the one table from domain outcome to HTTP status.
+var kindStatus = map[domainerr.Kind]int{
+	domainerr.Invalid:              http.StatusBadRequest,
+	domainerr.Unauthenticated:      http.StatusUnauthorized,
+	domainerr.Forbidden:            http.StatusForbidden,
+	domainerr.NotFound:             http.StatusNotFound,
+	domainerr.Conflict:             http.StatusConflict,
+	domainerr.Stale:                http.StatusPreconditionFailed,
+	domainerr.PreconditionRequired: http.StatusPreconditionRequired,
+	domainerr.Unavailable:          http.StatusServiceUnavailable,
 }
 
 // Write sends p as the response. The request ID and instance come from r.

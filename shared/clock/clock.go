@@ -1,0 +1,22 @@
+// Package clock is the time port every service shares, so that use cases
+// and tests agree on "now" without a global.
+package clock
+
+import "time"
+
+// Clock tells the time.
+type Clock interface {
+	Now() time.Time
+}
+
+// System is the real clock.
+type System struct{}
+
+// Now returns time.Now().
+func (System) Now() time.Time { return time.Now() }
+
+// Func adapts a function to Clock.
+type Func func() time.Time
+
+// Now calls f.
+func (f Func) Now() time.Time { return f() }

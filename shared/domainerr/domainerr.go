@@ -1,0 +1,123 @@
+// Package domainerr is the error vocabulary every domain shares: field
+// errors for invalid input and a small set of kinds (not found, forbidden,
+// conflict, stale version, precondition required...) that transports map to
+// statuses in one place. It imports nothing outside the standard library and
+// nothing that pulls in net/http, so domain packages may use it.
+package domainerr
+
+import (
+	"context"
+	"errors"
+	"strconv"
+)
+
+// Kind classifies a domain outcome. A Kind is itself an error so that
+// errors.Is(err, domainerr.NotFound) reads naturally.
+type Kind int
+
+// The kinds of domain outcome. Each maps to one HTTP status in shared/problem
+// (see docs/architecture.md, "Errors").
+const (
+	_                    Kind = iota
+	Invalid                   // 400: the request is malformed or breaks a rule
+	Unauthenticated           // 401: no or bad credentials
+	Forbidden                 // 403: the caller lacks the right
+	NotFound                  // 404: no such resource, or not the caller's to see
+	Conflict                  // 409: the state forbids it (duplicate, illegal transition)
+	Stale                     // 412: If-Match names a version that is no longer current
+	PreconditionRequired      // 428: an update without If-Match
+	Unavailable               // 503: a dependency cannot answer now; the only fault kind
+)
+
+var kindNames = [...]string{"", "invalid", "unauthenticated", "forbidden", "not found", "conflict",
+	"stale version", "precondition required", "unavailable"}
+
+func (k Kind) Error() string {
+	if k > 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind " + strconv.Itoa(int(k))
+}
+
+// Error is a domain error of one kind with a message fit for clients.
+type Error struct {
+	Kind Kind
+	Msg  string
+}
+
+// New returns a domain error of kind k; msg is shown to clients as is.
+func New(k Kind, msg string) *Error { return &Error{Kind: k, Msg: msg} }
+
+func (e *Error) Error() string { return e.Msg }
+
+// Is makes errors.Is(err, k) true for the error's kind.
+func (e *Error) Is(target error) bool {
+	k, ok := target.(Kind)
+	return ok && k == e.Kind
+}
+
+// KindOf returns the kind of the first domain error in err's chain: Invalid
+// for field errors, 0 when err carries no kind.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	var k Kind
+	if errors.As(err, &k) {
+		return k
+	}
+	var fe FieldErrors
+	if errors.As(err, &fe) {
+		return Invalid
+	}
+	return 0
+}
+
+// Expected reports whether err is an answer to the caller rather than a fault
+// of the service: nil, field errors, or a domain error of any kind but
+// Unavailable, or the caller's own cancellation. Logging and instrumenting decorators use it, so that a 404
+// is not counted or logged as a failure (docs/architecture.md, "Errors").
+func Expected(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return true // a caller that went away is no fault of the service
+	}
+	k := KindOf(err)
+	return k != 0 && k != Unavailable
+}
+
+// FieldError names one invalid field of a request and why it is invalid.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// FieldErrors is an error made of field errors; validation returns it.
+type FieldErrors []FieldError
+
+func (fe FieldErrors) Error() string {
+	if len(fe) == 0 {
+		return "invalid input"
+	}
+	msg := "invalid " + fe[0].Field + ": " + fe[0].Message
+	if len(fe) > 1 {
+		msg += " (and " + strconv.Itoa(len(fe)-1) + " more)"
+	}
+	return msg
+}
+
+// Add appends a field error.
+func (fe *FieldErrors) Add(field, message string) {
+	*fe = append(*fe, FieldError{Field: field, Message: message})
+}
+
+// Err returns fe as an error, or nil when it is empty.
+func (fe FieldErrors) Err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+// Field returns a one-field error.
+func Field(field, message string) FieldErrors { return FieldErrors{{Field: field, Message: message}} }

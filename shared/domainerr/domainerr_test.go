@@ -1,0 +1,41 @@
+package domainerr_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+func TestKinds(t *testing.T) {
+	errGone := domainerr.New(domainerr.NotFound, "doctor not found")
+	wrapped := fmt.Errorf("get doctor: %w", errGone)
+	assert.ErrorIs(t, wrapped, domainerr.NotFound)
+	assert.ErrorIs(t, wrapped, errGone)
+	assert.NotErrorIs(t, wrapped, domainerr.Conflict)
+	assert.Equal(t, domainerr.NotFound, domainerr.KindOf(wrapped))
+	assert.Equal(t, domainerr.Invalid, domainerr.KindOf(domainerr.Field("x", "bad")))
+	assert.Equal(t, domainerr.Kind(0), domainerr.KindOf(errors.New("disk on fire")))
+}
+
+func TestExpected(t *testing.T) {
+	assert.True(t, domainerr.Expected(nil))
+	assert.True(t, domainerr.Expected(domainerr.Field("limit", "too big")))
+	assert.True(t, domainerr.Expected(fmt.Errorf("x: %w", domainerr.New(domainerr.Stale, "stale"))))
+	assert.True(t, domainerr.Expected(context.Canceled), "a caller that left is not a fault")
+	assert.False(t, domainerr.Expected(domainerr.New(domainerr.Unavailable, "db down")))
+	assert.False(t, domainerr.Expected(errors.New("disk on fire")))
+	assert.False(t, domainerr.Expected(context.DeadlineExceeded))
+}
+
+func TestFieldErrors(t *testing.T) {
+	var fe domainerr.FieldErrors
+	assert.NoError(t, fe.Err())
+	fe.Add("a", "bad")
+	fe.Add("b", "worse")
+	assert.EqualError(t, fe.Err(), "invalid a: bad (and 1 more)")
+}

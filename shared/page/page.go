@@ -1,0 +1,118 @@
+// Package page holds the one list shape every service answers, the limit
+// rule and the opaque cursor codec (keyset pagination,
+// docs/architecture.md, "Lists"). It does not import net/http, so service
+// layers may use it.
+package page
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+// Limits of a page.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
+// MaxCursorLen bounds a cursor before it is decoded; every cursor this
+// project issues is far shorter.
+const MaxCursorLen = 1024
+
+// Page is one page of a list; NextCursor is empty on the last page. Its
+// JSON form is every list body of the API: {"items": [...], "nextCursor":
+// "..." | null}, with items never null.
+type Page[T any] struct {
+	Items      []T
+	NextCursor string
+}
+
+// MarshalJSON writes the list body.
+func (p Page[T]) MarshalJSON() ([]byte, error) {
+	w := struct {
+		Items      []T     `json:"items"`
+		NextCursor *string `json:"nextCursor"`
+	}{Items: p.Items}
+	if w.Items == nil {
+		w.Items = []T{}
+	}
+	if p.NextCursor != "" {
+		w.NextCursor = &p.NextCursor
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads a list body (clients and tests).
+func (p *Page[T]) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Items      []T     `json:"items"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	p.Items, p.NextCursor = w.Items, ""
+	if w.NextCursor != nil {
+		p.NextCursor = *w.NextCursor
+	}
+	return nil
+}
+
+// Map converts a page of T into a page of U (domain to wire shapes).
+func Map[T, U any](p Page[T], f func(T) U) Page[U] {
+	out := Page[U]{Items: make([]U, 0, len(p.Items)), NextCursor: p.NextCursor}
+	for _, it := range p.Items {
+		out.Items = append(out.Items, f(it))
+	}
+	return out
+}
+
+// ErrLimit is the field error of a limit out of range.
+var ErrLimit = domainerr.Field("limit", "must be an integer from 1 to "+strconv.Itoa(MaxLimit))
+
+// ErrCursor is the field error of a cursor this service did not issue.
+var ErrCursor = domainerr.Field("cursor", "is not a cursor this service issued")
+
+// ParseLimit reads a limit: DefaultLimit when s is empty, otherwise an
+// integer from 1 to MaxLimit.
+func ParseLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, ErrLimit
+	}
+	return n, nil
+}
+
+// EncodeCursor makes an opaque cursor of v (the keyset of the last item on
+// a page) as base64url JSON. A tampered cursor can only select another page
+// of the same query, never widen it; stores still check what they decode.
+func EncodeCursor(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Cursor keys are strings, numbers and times: this is a programming error.
+		panic("page: encode cursor: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor into v; any fault is
+// ErrCursor. An empty cursor leaves v as it is.
+func DecodeCursor(s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > MaxCursorLen {
+		return ErrCursor
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, v) != nil {
+		return ErrCursor
+	}
+	return nil
+}

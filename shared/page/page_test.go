@@ -1,0 +1,56 @@
+package page_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/page"
+)
+
+func TestPageJSON(t *testing.T) {
+	b, err := json.Marshal(page.Page[int]{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"items": [], "nextCursor": null}`, string(b))
+
+	b, err = json.Marshal(page.Page[string]{Items: []string{"a"}, NextCursor: "c1"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"items": ["a"], "nextCursor": "c1"}`, string(b))
+
+	var p page.Page[string]
+	require.NoError(t, json.Unmarshal(b, &p))
+	assert.Equal(t, page.Page[string]{Items: []string{"a"}, NextCursor: "c1"}, p)
+
+	m := page.Map(p, func(s string) int { return len(s) })
+	assert.Equal(t, page.Page[int]{Items: []int{1}, NextCursor: "c1"}, m)
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	type key struct {
+		Name string `json:"n"`
+		ID   string `json:"i"`
+	}
+	c := page.EncodeCursor(key{"Smith", "0190a5c4-7b1e-7cc3-8f00-000000000001"})
+	var got key
+	require.NoError(t, page.DecodeCursor(c, &got))
+	assert.Equal(t, key{"Smith", "0190a5c4-7b1e-7cc3-8f00-000000000001"}, got)
+
+	for _, bad := range []string{"!!!", "bm90IGpzb24", string(make([]byte, page.MaxCursorLen+1))} {
+		assert.Equal(t, page.ErrCursor, page.DecodeCursor(bad, &got), bad)
+	}
+	assert.NoError(t, page.DecodeCursor("", &got), "an empty cursor is the first page")
+}
+
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(page.EncodeCursor([]string{"a", "b"}))
+	f.Add("")
+	f.Add("e30")
+	f.Fuzz(func(t *testing.T, s string) {
+		var v []string
+		if err := page.DecodeCursor(s, &v); err != nil && err.Error() != page.ErrCursor.Error() {
+			t.Fatalf("unexpected error %v", err)
+		}
+	})
+}

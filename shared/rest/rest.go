@@ -1,0 +1,82 @@
+// Package rest holds the HTTP conventions every service's transport shares
+// (docs/architecture.md, "HTTP conventions"): entity tags and If-Match,
+// list limits and cursors from the query, UUIDs in the path. One helper per
+// convention, so that the same request gets the same answer everywhere.
+package rest
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+)
+
+// ETag is the strong entity tag of a resource version.
+func ETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ErrIfMatch is the answer to an If-Match that is not one entity tag.
+var ErrIfMatch = domainerr.Field("If-Match", `must be one ETag of this resource, such as "3"`)
+
+// ErrWeakIfMatch is the answer to a weak entity tag in If-Match: RFC 9110
+// compares If-Match strongly, so a weak tag never matches.
+var ErrWeakIfMatch = domainerr.New(domainerr.Stale, "If-Match compares entity tags strongly; a weak tag (W/) never matches")
+
+// ParseIfMatch reads the version an If-Match header names: 0 when it is
+// absent or "*" ("*" would match any version and so guard against nothing;
+// services that need a version answer 428). A weak tag is ErrWeakIfMatch
+// (412); anything but one entity tag ("3", or the bare 3 that older clients
+// send) is ErrIfMatch (400).
+func ParseIfMatch(h string) (int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	if strings.HasPrefix(h, "W/") {
+		if _, err := ParseIfMatch(h[2:]); err != nil || h[2:] == "*" || !strings.HasPrefix(h[2:], `"`) {
+			return 0, ErrIfMatch
+		}
+		return 0, ErrWeakIfMatch
+	}
+	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
+		h = h[1 : len(h)-1]
+	}
+	if h == "" || len(h) > 18 || strings.TrimLeft(h, "0123456789") != "" {
+		return 0, ErrIfMatch
+	}
+	v, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || v < 1 {
+		return 0, ErrIfMatch
+	}
+	return v, nil
+}
+
+// IfMatch reads r's If-Match header (see ParseIfMatch).
+func IfMatch(r *http.Request) (int64, error) { return ParseIfMatch(r.Header.Get("If-Match")) }
+
+// Limit reads the limit query parameter (page.ParseLimit).
+func Limit(r *http.Request) (int, error) { return page.ParseLimit(r.URL.Query().Get("limit")) }
+
+// Cursor returns the cursor query parameter, refusing one too long to be ours
+// before anything decodes it.
+func Cursor(r *http.Request) (string, error) {
+	c := r.URL.Query().Get("cursor")
+	if len(c) > page.MaxCursorLen {
+		return "", page.ErrCursor
+	}
+	return c, nil
+}
+
+// PathUUID returns the path variable name, which must be a UUID, in its
+// canonical lower-case form.
+func PathUUID(r *http.Request, name string) (string, error) {
+	id, ok := ids.Canonical(mux.Vars(r)[name])
+	if !ok {
+		return "", domainerr.Field(name, "must be a UUID")
+	}
+	return id, nil
+}

@@ -1,0 +1,143 @@
+package rest_test
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gorilla/mux"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/rest"
+)
+
+// status is what a client would get for err.
+func status(err error) int { return problem.From(err).Status }
+
+func TestParseIfMatch(t *testing.T) {
+	cases := []struct {
+		in     string
+		want   int64
+		status int // 0: no error
+	}{
+		{"", 0, 0},
+		{"*", 0, 0},
+		{`"3"`, 3, 0},
+		{` "3" `, 3, 0},
+		{"3", 3, 0}, // bare versions from older clients
+		{`"12345"`, 12345, 0},
+		{`W/"3"`, 0, 412}, // RFC 9110: If-Match compares strongly; a weak tag never matches
+		{`W/3`, 0, 400},
+		{`W/`, 0, 400},
+		{`W/*`, 0, 400},
+		{`"0"`, 0, 400},
+		{`"-1"`, 0, 400},
+		{`"+1"`, 0, 400},
+		{`"1e3"`, 0, 400},
+		{`"3", "4"`, 0, 400},
+		{`"abc"`, 0, 400},
+		{`""`, 0, 400},
+		{`"`, 0, 400},
+		{`"99999999999999999999"`, 0, 400},
+	}
+	for _, c := range cases {
+		got, err := rest.ParseIfMatch(c.in)
+		if c.status == 0 {
+			require.NoError(t, err, "%q", c.in)
+			assert.Equal(t, c.want, got, "%q", c.in)
+			continue
+		}
+		require.Error(t, err, "%q", c.in)
+		assert.Equal(t, c.status, status(err), "%q", c.in)
+		if c.status == 400 {
+			assert.Equal(t, "If-Match", problem.From(err).Errors[0].Field, "%q", c.in)
+		}
+	}
+}
+
+func TestETagRoundTrip(t *testing.T) {
+	v, err := rest.ParseIfMatch(rest.ETag(42))
+	require.NoError(t, err)
+	assert.Equal(t, int64(42), v)
+}
+
+func TestLimitAndCursor(t *testing.T) {
+	cases := []struct {
+		query  string
+		limit  int
+		status int
+	}{
+		{"", page.DefaultLimit, 0},
+		{"limit=1", 1, 0},
+		{"limit=100", 100, 0},
+		{"limit=0", 0, 400},
+		{"limit=101", 0, 400},
+		{"limit=-1", 0, 400},
+		{"limit=abc", 0, 400},
+		{"limit=1.5", 0, 400},
+	}
+	for _, c := range cases {
+		n, err := rest.Limit(httptest.NewRequest("GET", "/x?"+c.query, nil))
+		if c.status == 0 {
+			require.NoError(t, err, c.query)
+			assert.Equal(t, c.limit, n, c.query)
+			continue
+		}
+		p := problem.From(err)
+		assert.Equal(t, c.status, p.Status, c.query)
+		assert.Equal(t, "limit", p.Errors[0].Field, c.query)
+	}
+
+	long := make([]byte, page.MaxCursorLen+1)
+	for i := range long {
+		long[i] = 'A'
+	}
+	_, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor="+string(long), nil))
+	assert.Equal(t, "cursor", problem.From(err).Errors[0].Field)
+	c, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor=abc", nil))
+	require.NoError(t, err)
+	assert.Equal(t, "abc", c)
+}
+
+func TestPathUUID(t *testing.T) {
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"0190a5c4-7b1e-7cc3-8f00-000000000001", "0190a5c4-7b1e-7cc3-8f00-000000000001", true},
+		{"0190A5C4-7B1E-7CC3-8F00-000000000001", "0190a5c4-7b1e-7cc3-8f00-000000000001", true},
+		{"0190a5c47b1e7cc38f00000000000001", "", false},
+		{"{0190a5c4-7b1e-7cc3-8f00-000000000001}", "", false},
+		{"urn:uuid:0190a5c4-7b1e-7cc3-8f00-000000000001", "", false},
+		{"nope", "", false},
+		{"", "", false},
+	}
+	for _, c := range cases {
+		r := mux.SetURLVars(httptest.NewRequest("GET", "/x", nil), map[string]string{"id": c.in})
+		got, err := rest.PathUUID(r, "id")
+		if c.ok {
+			require.NoError(t, err, c.in)
+			assert.Equal(t, c.want, got)
+			continue
+		}
+		p := problem.From(err)
+		assert.Equal(t, 400, p.Status, c.in)
+		assert.Equal(t, []problem.FieldError{{Field: "id", Message: "must be a UUID"}}, p.Errors, c.in)
+	}
+}
+
+func TestKindsMapToOneStatus(t *testing.T) {
+	for k, want := range map[domainerr.Kind]int{
+		domainerr.Invalid: 400, domainerr.Unauthenticated: 401, domainerr.Forbidden: 403, domainerr.NotFound: 404,
+		domainerr.Conflict: 409, domainerr.Stale: 412, domainerr.PreconditionRequired: 428, domainerr.Unavailable: 503,
+	} {
+		p := problem.From(domainerr.New(k, "because"))
+		assert.Equal(t, want, p.Status, k.Error())
+		assert.Equal(t, "because", p.Detail)
+	}
+	assert.Equal(t, "1", problem.From(domainerr.New(domainerr.Unavailable, "x")).Headers.Get("Retry-After"))
+	assert.NotEmpty(t, problem.From(domainerr.New(domainerr.Unauthenticated, "x")).Headers.Get("WWW-Authenticate"))
+}
