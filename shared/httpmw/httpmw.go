@@ -165,9 +165,12 @@ func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middlewa
 			if route == "" {
 				route = "unmatched"
 			}
+			// Every label comes from a bounded set: the route template (or
+			// "unmatched"), a known method or OTHER, a status code.
+			method := metrics.MethodLabel(r.Method)
 			if m != nil {
-				m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-				m.Duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+				m.Requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
+				m.Duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 			}
 			lg := level.Info
 			if sw.status >= 500 {
@@ -176,7 +179,7 @@ func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middlewa
 				lg = level.Debug
 			}
 			_ = lg(logging.FromContext(r.Context(), logger)).Log(
-				"msg", "request", "method", r.Method, "route", route, "path", r.URL.Path,
+				"msg", "request", "method", method, "route", route, "path", r.URL.Path,
 				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(elapsed.Microseconds())/1000,
 			)
 		})

@@ -487,3 +487,37 @@ func TestQuietRoutesLogSuccessesAtDebugOnly(t *testing.T) {
 	f.serve(httptest.NewRequest(http.MethodGet, "/other", nil))
 	assert.Contains(t, f.logs.String(), "route=/other")
 }
+
+// Thousands of invented methods and paths, as a client could send them on one
+// connection, must not add a series each: the count of series stays fixed.
+func TestMetricsSeriesStayBoundedUnderInventedMethodsAndPaths(t *testing.T) {
+	router := httpmw.NewRouter()
+	router.HandleFunc("/items/{id}", func(http.ResponseWriter, *http.Request) {}).Methods(http.MethodGet)
+	f := newFixture(t, router, httpmw.Options{})
+
+	series := func() int {
+		mfs, err := f.reg.Gather()
+		require.NoError(t, err)
+		n := 0
+		for _, mf := range mfs {
+			n += len(mf.GetMetric())
+		}
+		return n
+	}
+	warm := func(i int) {
+		f.serve(httptest.NewRequest("GET", "/items/1", nil))
+		f.serve(httptest.NewRequest("POST", "/items/1", nil))
+		f.serve(httptest.NewRequest("GET", fmt.Sprintf("/nope/%d", i), nil))
+		r := httptest.NewRequest("GET", "/items/1", nil)
+		r.Method = fmt.Sprintf("X%d", i)
+		f.serve(r)
+	}
+	warm(0)
+	before := series()
+	for i := 1; i <= 5000; i++ {
+		warm(i)
+	}
+	assert.Equal(t, before, series(), "invented methods and paths created series")
+	assert.Equal(t, 5001.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("unmatched", "OTHER", "405")))
+	assert.NotContains(t, f.logs.String(), "method=X4999", "the access log shows the bounded method too")
+}

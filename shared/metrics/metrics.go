@@ -91,3 +91,15 @@ func (m Method) Observe(method string, begin time.Time, err error) {
 	m.Count.With(lvs...).Add(1)
 	m.Latency.With(lvs...).Observe(time.Since(begin).Seconds())
 }
+
+// MethodLabel bounds an HTTP method for use as a label: the methods of RFC
+// 9110 and PATCH keep their name, anything a client invents is "OTHER", so
+// that no client can create new series (and grow memory) at will.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
