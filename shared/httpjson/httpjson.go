@@ -3,14 +3,15 @@
 package httpjson
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/shared/problem"
 )
@@ -18,8 +19,10 @@ import (
 // DefaultMaxBytes bounds a request body when the caller gives no limit.
 const DefaultMaxBytes = 1 << 20
 
-// Decode reads one JSON object from r's body into v. Unknown fields, wrong
-// types, trailing data, an empty or oversize body are 400 or 413 problems.
+// Decode reads one JSON object from r's body into v. A media type other than
+// application/json or application/*+json is a 415 problem; unknown fields,
+// wrong types, duplicate keys, invalid UTF-8, trailing data and an empty
+// body are 400 problems; an oversize body is 413.
 func Decode(r *http.Request, v any, maxBytes int64) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
@@ -27,55 +30,103 @@ func Decode(r *http.Request, v any, maxBytes int64) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return problem.BadRequest("the request body is empty; a JSON object is expected")
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") &&
-		!strings.Contains(strings.ToLower(ct), "+json") {
-		p := problem.New(http.StatusUnsupportedMediaType, "the request body must be application/json")
-		return p
+	if ct := r.Header.Get("Content-Type"); ct != "" && !IsJSONMediaType(ct) {
+		return problem.New(http.StatusUnsupportedMediaType, "the request body must be application/json")
 	}
-	body := http.MaxBytesReader(nil, r.Body, maxBytes)
-	return DecodeReader(body, v)
+	return DecodeReader(http.MaxBytesReader(nil, r.Body, maxBytes), v)
 }
 
-// DecodeReader decodes one JSON object from rd into v, strictly.
-func DecodeReader(rd io.Reader, v any) error {
-	// Small buffer: past the first bytes the decoder reads straight through.
-	br := bufio.NewReaderSize(rd, 64)
-	// A bare null decodes into anything without error and would pass for an
-	// empty object.
-	if isNull(br) {
-		return problem.BadRequest("the request body must be a JSON object, not null")
+// IsJSONMediaType reports whether a Content-Type names JSON: application/json
+// or a structured-syntax type application/<x>+json, with parameters allowed
+// only after the type, not inside it (text/plain; x=+json is not JSON).
+func IsJSONMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
 	}
-	dec := json.NewDecoder(br)
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// DecodeReader decodes one JSON object from rd into v, strictly. The body is
+// read whole first (callers bound it): JSON that is not valid UTF-8, or that
+// repeats a key (also in another letter case, which encoding/json would
+// otherwise let the last one win), is refused before anything is decoded.
+func DecodeReader(rd io.Reader, v any) error {
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return decodeProblem(err)
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	switch {
+	case len(trimmed) == 0:
+		return problem.BadRequest("the request body is empty; a JSON object is expected")
+	case bytes.HasPrefix(trimmed, []byte("null")):
+		// A bare null decodes into anything without error and would pass for
+		// an empty object.
+		return problem.BadRequest("the request body must be a JSON object, not null")
+	case !utf8.Valid(body):
+		return problem.BadRequest("the request body is not valid UTF-8")
+	}
+	if key, ok := duplicateKey(body); ok {
+		return problem.Validation(problem.FieldError{Field: key, Message: "appears more than once (keys are matched without regard to case)"})
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeProblem(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeProblem(err)
-		}
 		return problem.BadRequest("the request body must hold a single JSON object")
 	}
 	return nil
 }
 
-// isNull reports whether the next JSON value in br is null, consuming only the
-// whitespace before it.
-func isNull(br *bufio.Reader) bool {
-	for {
-		b, err := br.ReadByte()
-		if err != nil {
-			return false // the decoder meets the error again and reports it
-		}
-		switch b {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		_ = br.UnreadByte()
-		next, _ := br.Peek(4)
-		return string(next) == "null"
+// duplicateKey finds a key that an object of body holds twice, compared
+// without regard to case as encoding/json matches fields. Malformed JSON
+// finds none: the decoder reports it with its own message.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	key, dup, err := scanValue(dec)
+	return key, dup && err == nil
+}
+
+func scanValue(dec *json.Decoder) (string, bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, err
 	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return "", false, nil
+	}
+	switch d {
+	case '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			k, _ := kt.(string)
+			folded := strings.ToLower(k)
+			if seen[folded] {
+				return k, true, nil
+			}
+			seen[folded] = true
+			if key, dup, err := scanValue(dec); dup || err != nil {
+				return key, dup, err
+			}
+		}
+	case '[':
+		for dec.More() {
+			if key, dup, err := scanValue(dec); dup || err != nil {
+				return key, dup, err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	return "", false, err
 }
 
 func decodeProblem(err error) error {

@@ -277,3 +277,57 @@ func TestDecodeLongLeadingWhitespace(t *testing.T) {
 	p := problemOf(t, httpjson.Decode(request(strings.Repeat("\n", 300)+`nope`, "application/json"), &in, 0))
 	assert.Contains(t, p.Detail, "malformed JSON")
 }
+
+func TestDecodeRefusesInvalidUTF8(t *testing.T) {
+	var in patientIn
+	p := problemOf(t, httpjson.Decode(request("{\"name\":\"A\xffda\"}", "application/json"), &in, 0))
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Contains(t, p.Detail, "UTF-8")
+}
+
+func TestDecodeRefusesDuplicateKeys(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"name":"Ada","name":"Bob"}`:                      "name",
+		`{"name":"Ada","NAME":"Bob"}`:                      "NAME",
+		`{"address":{"city":"Paris","City":"Lyon"}}`:       "City",
+		`{"contacts":[{"kind":"email","kind":"phone"}]}`:   "kind",
+		`{"name":"Ada","address":{"city":"x"},"Name":"B"}`: "Name",
+	} {
+		var in patientIn
+		p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
+		assert.Equal(t, http.StatusBadRequest, p.Status, body)
+		require.Len(t, p.Errors, 1, body)
+		assert.Equal(t, field, p.Errors[0].Field, body)
+	}
+	var in patientIn
+	assert.NoError(t, httpjson.Decode(request(`{"name":"Ada","address":{"city":"Paris"},"contacts":[{"kind":"a"},{"kind":"b"}]}`, ""), &in, 0),
+		"the same key in sibling objects is no duplicate")
+}
+
+func TestDecodeMediaTypeIsParsed(t *testing.T) {
+	for _, ct := range []string{"text/plain; x=+json", "text/plain+json", "application/jsonx", "application/json-seq", "+json"} {
+		var in patientIn
+		p := problemOf(t, httpjson.Decode(request(`{"name":"Ada"}`, ct), &in, 0))
+		assert.Equal(t, http.StatusUnsupportedMediaType, p.Status, ct)
+	}
+	var in patientIn
+	assert.NoError(t, httpjson.Decode(request(`{"name":"Ada"}`, "application/problem+json; charset=utf-8"), &in, 0))
+}
+
+// FuzzDecode holds that no body makes the decoder panic or answer anything
+// but nil or a 4xx problem.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`{"name":"Ada"}`, `{"name":"Ada","NAME":"x"}`, "{\"name\":\"\xff\"}", `null`, `[]`, `{"address":{"city":1}}`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var in patientIn
+		err := httpjson.Decode(request(string(b), "application/json"), &in, 4096)
+		if err == nil {
+			return
+		}
+		if st := problem.From(err).Status; st < 400 || st > 499 {
+			t.Fatalf("status %d for %q: %v", st, b, err)
+		}
+	})
+}
