@@ -192,6 +192,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 		if kid, _ := t.Header["kid"].(string); kid == "" {
 			return nil, errors.New("token has no kid")
 		}
+		// RFC 7515 4.1.11: a recipient must refuse critical extensions it
+		// does not understand, and this verifier understands none.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("token has critical header extensions")
+		}
 		return keyfunc(t)
 	})
 	if err != nil || !tok.Valid {

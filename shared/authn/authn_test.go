@@ -339,3 +339,64 @@ func BenchmarkVerifyUncached(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
 }
+
+// The allow-list itself must refuse a well-signed token whose algorithm it
+// does not name, and the same token must pass where the algorithm is allowed:
+// so the refusal comes from the list, not from another check.
+func TestAlgorithmAllowListIsEnforced(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	tok := iss.Token(t, authntest.Claims{})
+	keys := func(context.Context) jwt.Keyfunc {
+		return func(*jwt.Token) (any, error) { return iss.Public, nil }
+	}
+
+	_, err := authn.NewVerifier(keys, authn.Config{}).Verify(context.Background(), tok)
+	require.NoError(t, err, "EdDSA is allowed by default")
+
+	_, err = authn.NewVerifier(keys, authn.Config{Algorithms: []string{"RS256"}}).Verify(context.Background(), tok)
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "signing method EdDSA is invalid")
+}
+
+// RFC 7515: a token with critical header extensions the verifier does not
+// understand is refused; the same claims without crit pass.
+func TestCriticalHeaderIsRefused(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	v := iss.Verifier()
+	sign := func(crit bool) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims(validClaims()))
+		tok.Header["kid"] = iss.KID
+		if crit {
+			tok.Header["crit"] = []string{"exp-ext"}
+			tok.Header["exp-ext"] = true
+		}
+		s, err := tok.SignedString(iss.Private)
+		require.NoError(t, err)
+		return s
+	}
+	_, err := v.Verify(context.Background(), sign(false))
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), sign(true))
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "critical header")
+}
+
+// FuzzVerify holds that no token string panics the verifier or passes
+// without a valid signature.
+func FuzzVerify(f *testing.F) {
+	iss := authntest.NewIssuer(f)
+	v := iss.Verifier()
+	good := iss.Token(f, authntest.Claims{})
+	parts := strings.Split(good, ".")
+	f.Add(good)
+	f.Add(parts[0] + "." + parts[1] + ".")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, tok string) {
+		p, err := v.Verify(context.Background(), tok)
+		if err == nil && tok != good {
+			// Another encoding of the same signed bytes is the only way through.
+			require.Equal(t, "", strings.Trim(tok, "."+parts[0]+parts[1]+parts[2]), "accepted %q as %+v", tok, p)
+		}
+	})
+}

@@ -35,14 +35,18 @@ func New() string {
 	return hex.EncodeToString(b[:])
 }
 
-// valid accepts printable ASCII without spaces, so an ID is safe to log and echo.
+// valid accepts letters, digits and . _ : - only, the alphabet of UUIDs,
+// trace ids and every common request-id scheme, so that an ID is safe to log,
+// echo and store in audit events verbatim (no quotes, markup or separators).
 func valid(id string) bool {
 	if id == "" || len(id) > maxLen {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if c <= ' ' || c > '~' {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
 			return false
 		}
 	}

@@ -45,6 +45,12 @@ func TestMiddleware(t *testing.T) {
 		{"space", "a b", false},
 		{"newline", "a\nb", false},
 		{"delete character", "a\x7fb", false},
+		{"trace style", "req_01:abc.def-9", true},
+		{"quote", `a"b`, false},
+		{"markup", "<script>", false},
+		{"sql", "x';--", false},
+		{"comma", "a,b", false},
+		{"non-ASCII", "é", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

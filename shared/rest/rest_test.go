@@ -141,3 +141,22 @@ func TestKindsMapToOneStatus(t *testing.T) {
 	assert.Equal(t, "1", problem.From(domainerr.New(domainerr.Unavailable, "x")).Headers.Get("Retry-After"))
 	assert.NotEmpty(t, problem.From(domainerr.New(domainerr.Unauthenticated, "x")).Headers.Get("WWW-Authenticate"))
 }
+
+// FuzzParseIfMatch holds that any header gives a version, 0, or a 400/412.
+func FuzzParseIfMatch(f *testing.F) {
+	for _, s := range []string{`"3"`, `W/"3"`, "*", "", `"3", "4"`, "3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		v, err := rest.ParseIfMatch(h)
+		if err != nil {
+			if st := status(err); st != 400 && st != 412 {
+				t.Fatalf("status %d for %q", st, h)
+			}
+			return
+		}
+		if v < 0 {
+			t.Fatalf("negative version for %q", h)
+		}
+	})
+}
