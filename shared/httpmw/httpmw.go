@@ -38,6 +38,10 @@ type Options struct {
 	Metrics *metrics.HTTP // nil: no HTTP metrics
 	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and headers; 0 means 64 KiB.
+	// The server's own hard limit (server.NewHTTPServer) sits above it, so
+	// that a client over this one gets a problem document, not Go's text.
+	MaxHeaderBytes int
 	// Timeout bounds each request's context; 0 means 30 s.
 	Timeout time.Duration
 	// QuietRoutes are route templates whose successful requests are logged
@@ -59,11 +63,15 @@ func Stack(h http.Handler, o Options) http.Handler {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	return Chain(h,
 		requestid.Middleware,
 		Observe(o.Logger, o.Metrics, o.QuietRoutes...),
 		Recover(o.Logger),
 		SecurityHeaders,
+		HeaderLimit(o.MaxHeaderBytes),
 		BodyLimit(o.MaxBodyBytes),
 		Deadline(o.Timeout),
 	)
@@ -231,6 +239,30 @@ func Deadline(d time.Duration) Middleware {
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
 			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// DefaultMaxHeaderBytes bounds a request's line and headers.
+const DefaultMaxHeaderBytes = 64 << 10
+
+// HeaderLimit answers a request whose line and headers exceed n bytes with a
+// 431 problem.
+func HeaderLimit(n int) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			size := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host)
+			for k, vs := range r.Header {
+				for _, v := range vs {
+					size += len(k) + len(v) + 4 // ": " and CRLF
+				}
+			}
+			if size > n {
+				problem.Write(w, r, problem.New(http.StatusRequestHeaderFieldsTooLarge,
+					fmt.Sprintf("the request line and headers exceed %d bytes", n)))
+				return
+			}
+			next.ServeHTTP(w, r)
 		})
 	}
 }

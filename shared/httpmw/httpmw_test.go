@@ -521,3 +521,16 @@ func TestMetricsSeriesStayBoundedUnderInventedMethodsAndPaths(t *testing.T) {
 	assert.Equal(t, 5001.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("unmatched", "OTHER", "405")))
 	assert.NotContains(t, f.logs.String(), "method=X4999", "the access log shows the bounded method too")
 }
+
+func TestHeaderLimitIsAProblem(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), httpmw.Options{})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Big", strings.Repeat("a", 100<<10))
+	rec := f.serve(r)
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, rec.Code)
+	assert.Equal(t, float64(431), problemBody(t, rec)["status"])
+
+	r = httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Big", strings.Repeat("a", 32<<10))
+	assert.Equal(t, http.StatusOK, f.serve(r).Code)
+}

@@ -27,7 +27,9 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		// The hard ceiling, above httpmw's 64 KiB limit that answers with a
+		// problem; only a client past this one gets Go's plain-text 431.
+		MaxHeaderBytes: 1 << 20,
 	}
 }
 
