@@ -42,7 +42,8 @@ type Options struct {
 	// The server's own hard limit (server.NewHTTPServer) sits above it, so
 	// that a client over this one gets a problem document, not Go's text.
 	MaxHeaderBytes int
-	// Timeout bounds each request's context; 0 means 30 s.
+	// Timeout bounds each request's context, and so every database and peer
+	// call made for it; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// QuietRoutes are route templates whose successful requests are logged
 	// at debug level only, like the health and metrics routes: frequent
@@ -61,7 +62,7 @@ func Stack(h http.Handler, o Options) http.Handler {
 		o.MaxBodyBytes = 1 << 20
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
+		o.Timeout = DefaultTimeout
 	}
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
@@ -242,6 +243,11 @@ func Deadline(d time.Duration) Middleware {
 		})
 	}
 }
+
+// DefaultTimeout bounds a request inside a service: below the gateway's
+// 15 s route timeout, so that a hung database gives the client this
+// service's 503 problem rather than the gateway's 504.
+const DefaultTimeout = 10 * time.Second
 
 // DefaultMaxHeaderBytes bounds a request's line and headers.
 const DefaultMaxHeaderBytes = 64 << 10

@@ -219,7 +219,7 @@ func TestStackDeadline(t *testing.T) {
 		want    time.Duration
 	}{
 		{"given", 2 * time.Second, 2 * time.Second},
-		{"default", 0, 30 * time.Second},
+		{"default", 0, httpmw.DefaultTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var deadline time.Time

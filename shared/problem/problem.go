@@ -5,10 +5,15 @@ package problem
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/requestid"
@@ -97,6 +102,22 @@ func TooManyRequests(detail string, retryAfterSeconds int) *Problem {
 	return p
 }
 
+// Unavailable is the 503 answer for a fault that passes: a database, broker
+// or peer that is down or hung. Retry-After tells clients when to try again.
+func Unavailable(detail string) *Problem {
+	p := New(http.StatusServiceUnavailable, detail)
+	p.Headers = http.Header{"Retry-After": {"2"}}
+	return p
+}
+
+// unreachable reports a fault of the connection to a dependency (refused,
+// reset, timed out, a pooled connection gone bad), as opposed to a bug.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // Internal is the 500 answer; it never carries the cause.
 func Internal() *Problem {
 	return New(http.StatusInternalServerError, "an unexpected error occurred; the request ID identifies it in the logs")
@@ -152,15 +173,17 @@ func From(err error, mappers ...Mapper) *Problem {
 			return Unauthorized(de.Msg)
 		}
 		if st, ok := kindStatus[de.Kind]; ok {
-			p := New(st, de.Msg)
 			if st == http.StatusServiceUnavailable {
-				p.Headers = http.Header{"Retry-After": {"1"}}
+				return Unavailable(de.Msg)
 			}
-			return p
+			return New(st, de.Msg)
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return New(http.StatusServiceUnavailable, "the request took too long")
+		return Unavailable("the request took too long; a dependency is slow or unreachable")
+	}
+	if unreachable(err) {
+		return Unavailable("a dependency is unreachable")
 	}
 	return Internal()
 }

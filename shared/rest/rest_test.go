@@ -138,7 +138,7 @@ func TestKindsMapToOneStatus(t *testing.T) {
 		assert.Equal(t, want, p.Status, k.Error())
 		assert.Equal(t, "because", p.Detail)
 	}
-	assert.Equal(t, "1", problem.From(domainerr.New(domainerr.Unavailable, "x")).Headers.Get("Retry-After"))
+	assert.Equal(t, "2", problem.From(domainerr.New(domainerr.Unavailable, "x")).Headers.Get("Retry-After"))
 	assert.NotEmpty(t, problem.From(domainerr.New(domainerr.Unauthenticated, "x")).Headers.Get("WWW-Authenticate"))
 }
 

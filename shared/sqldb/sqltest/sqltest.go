@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,13 +62,28 @@ func MySQL(t testing.TB, migrations fs.FS) *sqldb.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	db, err := sqldb.Open(ctx, MySQLDSN(t, migrations))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// MySQLDSN creates a fresh database migrated from migrations, dropped when
+// the test ends, and returns its DSN (mysql://...), for tests that open it
+// themselves: through a Proxy, or in a service started by the test.
+func MySQLDSN(t testing.TB, migrations fs.FS) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	server := MySQLServer()
 	admin, err := sqldb.Open(ctx, "mysql://"+server+"?parseTime=true")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("MySQL is required under CI but does not answer (run scripts/mariadb-up.sh): %v", err)
 		}
-		t.Skipf("MySQL tests skipped: no server answers at %s (run scripts/mariadb-up.sh): %v", "127.0.0.1:3306", err)
+		t.Skipf("MySQL tests skipped: no server answers at %s (run scripts/mariadb-up.sh): %v", serverAddr(server), err)
 	}
 	defer admin.Close()
 	var b [6]byte
@@ -84,15 +100,27 @@ func MySQL(t testing.TB, migrations fs.FS) *sqldb.DB {
 			_ = a.Close()
 		}
 	})
-	db, err := sqldb.Open(ctx, "mysql://"+server+name+"?parseTime=true")
-	if err != nil {
-		t.Fatalf("open %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	dsn := "mysql://" + server + name + "?parseTime=true"
 	if migrations != nil {
+		db, err := sqldb.Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("open %s: %v", name, err)
+		}
+		defer db.Close()
 		if err := db.Migrate(ctx, migrations); err != nil {
 			t.Fatalf("migrate mysql: %v", err)
 		}
 	}
-	return db
+	return dsn
+}
+
+// serverAddr is the address part of a server DSN, for messages: never the
+// credentials.
+func serverAddr(server string) string {
+	if i := strings.Index(server, "tcp("); i >= 0 {
+		if j := strings.Index(server[i:], ")"); j > 0 {
+			return server[i+4 : i+j]
+		}
+	}
+	return "the configured server"
 }

@@ -1,0 +1,153 @@
+package sqltest
+
+import (
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy stands between a service and a real database server on 127.0.0.1
+// and injects the faults a network or server produces: Down refuses and
+// cuts every connection (a stopped server), Hang keeps connections open but
+// lets no byte through (a server process stopped with SIGSTOP, or a black
+// hole), Up restores service. The database itself stays real.
+type Proxy struct {
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	ln    net.Listener
+	hung  bool
+	conns map[net.Conn]struct{}
+}
+
+// NewProxy starts a proxy to target (host:port); it stops when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	p := &Proxy{target: target, conns: map[net.Conn]struct{}{}}
+	p.cond = sync.NewCond(&p.mu)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy listen: %v", err)
+	}
+	p.ln, p.addr = ln, ln.Addr().String()
+	go p.accept(ln)
+	t.Cleanup(p.Down)
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.addr }
+
+// Down closes the listener and every connection: new connections are refused.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	p.closeAllLocked()
+}
+
+// Hang stops every byte in both directions; connections stay open, and new
+// ones are accepted but never answered.
+func (p *Proxy) Hang() {
+	p.mu.Lock()
+	p.hung = true
+	p.mu.Unlock()
+}
+
+// Up serves again. Connections that were held by Hang are cut, as a server
+// that resumes after a long stop finds its clients gone.
+func (p *Proxy) Up() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hung {
+		p.hung = false
+		p.closeAllLocked()
+		p.cond.Broadcast()
+	}
+	if p.ln == nil {
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			return err
+		}
+		p.ln = ln
+		go p.accept(ln)
+	}
+	return nil
+}
+
+func (p *Proxy) closeAllLocked() {
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+	p.cond.Broadcast()
+}
+
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		_ = c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			continue
+		}
+		go p.serve(c)
+	}
+}
+
+func (p *Proxy) serve(client net.Conn) {
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = client.Close()
+		return
+	}
+	if !p.track(server) {
+		_ = client.Close()
+		return
+	}
+	go p.pipe(server, client)
+	p.pipe(client, server)
+}
+
+// pipe copies src to dst, holding each chunk while the proxy hangs.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer func() { _ = dst.Close(); _ = src.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.hung {
+				p.cond.Wait()
+			}
+			_, open := p.conns[dst]
+			p.mu.Unlock()
+			if !open {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil { // io.EOF or a cut connection: both directions end
+			return
+		}
+	}
+}
