@@ -149,6 +149,17 @@ type JWTVerifier struct {
 	parser *jwt.Parser
 	cfg    Config
 	cache  *verifiedCache // nil when disabled
+	health *fetchHealth   // nil when the keys are not fetched (tests)
+}
+
+// Ready reports whether the verifier can check tokens: nil once its keys
+// have been fetched and while the last fetch succeeded; otherwise why not.
+// It retries a failed fetch, so a readiness probe sees auth come back.
+func (v *JWTVerifier) Ready(ctx context.Context) error {
+	if v.health == nil {
+		return nil
+	}
+	return v.health.check(ctx)
 }
 
 // NewVerifier returns a verifier using keys to find the verification key of a
@@ -187,6 +198,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 	}
 	var claims Claims
 	keyfunc := v.keys(ctx)
+	lookupFailed := false
 	tok, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		// Without a kid a key source may try every key; demand one.
 		if kid, _ := t.Header["kid"].(string); kid == "" {
@@ -197,8 +209,13 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 		if _, ok := t.Header["crit"]; ok {
 			return nil, errors.New("token has critical header extensions")
 		}
-		return keyfunc(t)
+		key, err := keyfunc(t)
+		lookupFailed = err != nil
+		return key, err
 	})
+	if lookupFailed && v.health != nil && v.health.last() != nil {
+		return Principal{}, fmt.Errorf("%w: %v", ErrKeysUnavailable, v.health.last())
+	}
 	if err != nil || !tok.Valid {
 		return Principal{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}

@@ -404,3 +404,68 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// flakyJWKS serves a key set, or fails with 503 while down is set.
+type flakyJWKS struct {
+	rotatingJWKS
+	down atomic.Bool
+}
+
+func (f *flakyJWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.down.Load() {
+		f.fetches.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	f.rotatingJWKS.ServeHTTP(w, r)
+}
+
+// When auth cannot be reached, a valid token is no reason to log in again:
+// readiness says why, and an unknown key id is a 503 problem, not a 401.
+func TestJWKSUnreachableIs503AndNotReady(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	newcomer := authntest.NewIssuer(t)
+	src := &flakyJWKS{}
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
+	src.down.Store(true)
+	srv := httptest.NewServer(src)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
+		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
+	}, authn.Config{})
+	require.NoError(t, err)
+	h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	call := func(tok string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+
+	// Auth down from the start.
+	require.Eventually(t, func() bool { return v.Ready(ctx) != nil }, 5*time.Second, 5*time.Millisecond)
+	assert.Contains(t, v.Ready(ctx).Error(), "status 503")
+	rec := call(iss.Token(t, authntest.Claims{}))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+
+	// Auth back: ready, and the token verifies.
+	src.down.Store(false)
+	require.NoError(t, v.Ready(ctx))
+	require.Eventually(t, func() bool { return call(iss.Token(t, authntest.Claims{})).Code == http.StatusOK },
+		5*time.Second, 5*time.Millisecond)
+
+	// Auth down again: known keys still verify, a forgery is still 401, and an
+	// unknown kid (a rotation this verifier cannot fetch) is 503.
+	src.down.Store(true)
+	tok := newcomer.Token(t, authntest.Claims{})
+	require.Eventually(t, func() bool { return call(tok).Code == http.StatusServiceUnavailable }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, http.StatusOK, call(iss.Token(t, authntest.Claims{})).Code)
+	other := authntest.NewIssuer(t)
+	other.KID = iss.KID
+	assert.Equal(t, http.StatusUnauthorized, call(other.Token(t, authntest.Claims{})).Code)
+	assert.Error(t, v.Ready(ctx))
+}

@@ -2,8 +2,11 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -40,9 +43,18 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	if o.UnknownKIDEvery <= 0 {
 		o.UnknownKIDEvery = 5 * time.Second
 	}
+	health := &fetchHealth{url: o.URL, client: o.Client}
+	health.set(errNotFetched)
+	client := *o.Client
+	base := client.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	client.Transport = recordingTransport{base: base, h: health}
+	health.client = &client
 	noErr := true
 	override := keyfunc.Override{
-		Client:                    o.Client,
+		Client:                    &client,
 		HTTPTimeout:               5 * time.Second,
 		NoErrorReturnFirstHTTPReq: &noErr,
 		RefreshInterval:           o.RefreshInterval,
@@ -61,5 +73,64 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	if err != nil {
 		return nil, fmt.Errorf("jwks %s: %w", o.URL, err)
 	}
-	return NewVerifier(kf.KeyfuncCtx, cfg), nil
+	v := NewVerifier(kf.KeyfuncCtx, cfg)
+	v.health = health
+	return v, nil
+}
+
+// ErrKeysUnavailable means a token names a key this verifier does not hold
+// while the JWKS cannot be fetched: the token may well be valid, so the
+// answer is 503, not 401 (which would send clients to log in again in a loop).
+var ErrKeysUnavailable = errors.New("the signing keys cannot be fetched")
+
+var errNotFetched = errors.New("the JWKS has not been fetched yet")
+
+// fetchHealth records whether the last fetch of the JWKS succeeded.
+type fetchHealth struct {
+	url    string
+	client *http.Client
+	err    atomic.Pointer[error] // nil error when the last fetch succeeded
+}
+
+func (h *fetchHealth) set(err error) { h.err.Store(&err) }
+
+func (h *fetchHealth) last() error { return *h.err.Load() }
+
+// check fetches the JWKS once when the last fetch failed, so that readiness
+// recovers as soon as auth answers again.
+func (h *fetchHealth) check(ctx context.Context) error {
+	if h.last() == nil {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.url, nil)
+	if err != nil {
+		return err
+	}
+	if resp, err := h.client.Do(req); err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		_ = resp.Body.Close()
+	}
+	if err := h.last(); err != nil {
+		return fmt.Errorf("jwks %s: %w", h.url, err)
+	}
+	return nil
+}
+
+// recordingTransport notes the outcome of every JWKS fetch.
+type recordingTransport struct {
+	base http.RoundTripper
+	h    *fetchHealth
+}
+
+func (t recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	switch {
+	case err != nil:
+		t.h.set(fmt.Errorf("fetch: %w", err))
+	case resp.StatusCode != http.StatusOK:
+		t.h.set(fmt.Errorf("fetch: status %d", resp.StatusCode))
+	default:
+		t.h.set(nil)
+	}
+	return resp, err
 }

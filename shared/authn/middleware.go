@@ -22,6 +22,10 @@ func Middleware(v Verifier) func(http.Handler) http.Handler {
 				return
 			}
 			p, err := v.Verify(r.Context(), raw)
+			if errors.Is(err, ErrKeysUnavailable) {
+				problem.Write(w, r, problem.Unavailable("the token cannot be checked now: the signing keys cannot be fetched"))
+				return
+			}
 			if err != nil {
 				problem.Write(w, r, problem.Unauthorized("the token is invalid or expired"))
 				return
