@@ -50,6 +50,8 @@ type Principal struct {
 	Email     string
 	Roles     []string
 	TokenID   string
+	SessionID string // the sign-in session (refresh family) the token belongs to
+	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
 
@@ -94,6 +96,9 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Roles []string `json:"roles"`
 	Email string   `json:"email,omitempty"`
+	// SessionID ("sid", OpenID Connect's name) ties the token to the sign-in
+	// session whose logout revokes it.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Verifier checks a raw access token and returns its principal.
@@ -113,6 +118,10 @@ type Config struct {
 	CacheSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Revocations, when set, withdraws tokens before they expire (logout,
+	// password change, disabled account); it is checked on every call,
+	// cached tokens included.
+	Revocations *RevocationList
 }
 
 func (c Config) withDefaults() Config {
@@ -193,7 +202,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 	}
 	if v.cache != nil {
 		if p, ok := v.cache.get(raw, v.cfg.Now()); ok {
-			return p, nil
+			return v.checkRevoked(p)
 		}
 	}
 	var claims Claims
@@ -230,12 +239,25 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 			return Principal{}, fmt.Errorf("%w: unknown role", ErrInvalidToken)
 		}
 	}
-	p := Principal{UserID: claims.Subject, Email: claims.Email, Roles: claims.Roles, TokenID: claims.ID}
+	p := Principal{UserID: claims.Subject, Email: claims.Email, Roles: claims.Roles, TokenID: claims.ID, SessionID: claims.SessionID}
 	if claims.ExpiresAt != nil {
 		p.ExpiresAt = claims.ExpiresAt.Time
 	}
+	if claims.IssuedAt != nil {
+		p.IssuedAt = claims.IssuedAt.Time
+	}
 	if v.cache != nil {
 		v.cache.put(raw, p, v.cfg.Now())
+	}
+	return v.checkRevoked(p)
+}
+
+// ErrRevoked means the token was withdrawn before its expiry.
+var ErrRevoked = fmt.Errorf("%w: revoked", ErrInvalidToken)
+
+func (v *JWTVerifier) checkRevoked(p Principal) (Principal, error) {
+	if v.cfg.Revocations != nil && v.cfg.Revocations.Revoked(p) {
+		return Principal{}, ErrRevoked
 	}
 	return p, nil
 }

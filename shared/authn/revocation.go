@@ -1,0 +1,221 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Revocation withdraws access tokens before they expire: every token of
+// SessionID when it is set (a logout), otherwise every token of UserID
+// issued before NotBefore (a password change, a disabled account). An entry
+// matters only until the last token it can match expires (ExpiresAt), so
+// the list a verifier holds stays bounded by the access-token lifetime.
+type Revocation struct {
+	SessionID string    `json:"sessionId,omitempty"`
+	UserID    string    `json:"userId,omitempty"`
+	NotBefore time.Time `json:"notBefore"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// RevocationPage is the body of the auth service's revocation feed: the
+// entries after the index asked for, and the index to ask after next.
+type RevocationPage struct {
+	Index       uint64       `json:"index"`
+	Revocations []Revocation `json:"revocations"`
+}
+
+// MaxRevocations bounds the entries a verifier holds. Auth lists only
+// entries younger than the token lifetime, so this is never reached in
+// practice; past it, the oldest entries are the ones dropped.
+const MaxRevocations = 200_000
+
+// RevocationList is the set of revocations a verifier applies. It is safe
+// for concurrent use.
+type RevocationList struct {
+	mu       sync.RWMutex
+	sessions map[string]time.Time    // session id -> forget after
+	users    map[string][2]time.Time // user id -> {not before, forget after}
+	now      func() time.Time
+}
+
+// NewRevocationList returns an empty list; now is the clock (nil: time.Now).
+func NewRevocationList(now func() time.Time) *RevocationList {
+	if now == nil {
+		now = time.Now
+	}
+	return &RevocationList{sessions: map[string]time.Time{}, users: map[string][2]time.Time{}, now: now}
+}
+
+// Add applies revocations.
+func (l *RevocationList) Add(rs ...Revocation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	for _, r := range rs {
+		if !now.Before(r.ExpiresAt) {
+			continue
+		}
+		switch {
+		case r.SessionID != "":
+			l.sessions[r.SessionID] = r.ExpiresAt
+		case r.UserID != "":
+			cur, ok := l.users[r.UserID]
+			if !ok || r.NotBefore.After(cur[0]) {
+				cur[0] = r.NotBefore
+			}
+			if r.ExpiresAt.After(cur[1]) {
+				cur[1] = r.ExpiresAt
+			}
+			l.users[r.UserID] = cur
+		}
+	}
+	if len(l.sessions)+len(l.users) > MaxRevocations {
+		l.pruneLocked(now)
+	}
+}
+
+// Revoked reports whether p, a token issued at p.IssuedAt, was withdrawn.
+func (l *RevocationList) Revoked(p Principal) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if p.SessionID != "" {
+		if _, ok := l.sessions[p.SessionID]; ok {
+			return true
+		}
+	}
+	if u, ok := l.users[p.UserID]; ok && p.IssuedAt.Before(u[0]) {
+		return true
+	}
+	return false
+}
+
+// Len is the number of entries held.
+func (l *RevocationList) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.sessions) + len(l.users)
+}
+
+// Prune forgets entries whose tokens have all expired.
+func (l *RevocationList) Prune() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pruneLocked(l.now())
+}
+
+func (l *RevocationList) pruneLocked(now time.Time) {
+	for k, exp := range l.sessions {
+		if !now.Before(exp) {
+			delete(l.sessions, k)
+		}
+	}
+	for k, u := range l.users {
+		if !now.Before(u[1]) {
+			delete(l.users, k)
+		}
+	}
+	// Still over the bound: drop the entries that expire first.
+	for len(l.sessions)+len(l.users) > MaxRevocations {
+		var oldest string
+		var at time.Time
+		for k, exp := range l.sessions {
+			if oldest == "" || exp.Before(at) {
+				oldest, at = k, exp
+			}
+		}
+		delete(l.sessions, oldest)
+	}
+}
+
+// FollowOptions configure Follow.
+type FollowOptions struct {
+	// URL of the feed, e.g. http://auth/internal/revocations.
+	URL string
+	// Client makes the requests; its timeout must exceed Wait.
+	Client *http.Client
+	// Wait is how long the feed may hold a request open; default 30 s.
+	Wait time.Duration
+	// Retry is the pause after a failure; default 1 s.
+	Retry time.Duration
+	// OnError hears failures (for logging).
+	OnError func(error)
+}
+
+// Follow keeps l up to date from the auth service's revocation feed with
+// blocking queries, so a logout reaches every verifier within moments. It
+// returns when ctx ends. While the feed cannot be read, the entries held
+// keep applying and tokens keep their short lifetime as the bound.
+func (l *RevocationList) Follow(ctx context.Context, o FollowOptions) {
+	if o.Wait <= 0 {
+		o.Wait = 30 * time.Second
+	}
+	if o.Retry <= 0 {
+		o.Retry = time.Second
+	}
+	var index uint64
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-prune.C:
+			l.Prune()
+		default:
+		}
+		page, err := fetchRevocations(ctx, o, index)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if o.OnError != nil {
+				o.OnError(err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(o.Retry):
+			}
+			continue
+		}
+		if page.Index < index {
+			index = 0 // auth restarted with a new index: read everything again
+			continue
+		}
+		l.Add(page.Revocations...)
+		index = page.Index
+	}
+}
+
+func fetchRevocations(ctx context.Context, o FollowOptions, after uint64) (RevocationPage, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return RevocationPage{}, fmt.Errorf("revocation feed URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("after", strconv.FormatUint(after, 10))
+	q.Set("wait", o.Wait.String())
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return RevocationPage{}, err
+	}
+	resp, err := o.Client.Do(req)
+	if err != nil {
+		return RevocationPage{}, fmt.Errorf("revocation feed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return RevocationPage{}, fmt.Errorf("revocation feed: status %d", resp.StatusCode)
+	}
+	var page RevocationPage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page); err != nil {
+		return RevocationPage{}, fmt.Errorf("revocation feed: %w", err)
+	}
+	return page, nil
+}

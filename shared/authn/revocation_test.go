@@ -1,0 +1,121 @@
+package authn_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/authn/authntest"
+)
+
+func TestRevocationList(t *testing.T) {
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	l := authn.NewRevocationList(clock)
+	l.Add(
+		authn.Revocation{SessionID: "s1", NotBefore: now, ExpiresAt: now.Add(15 * time.Minute)},
+		authn.Revocation{UserID: "u2", NotBefore: now, ExpiresAt: now.Add(15 * time.Minute)},
+		authn.Revocation{SessionID: "old", NotBefore: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)},
+	)
+	assert.Equal(t, 2, l.Len(), "an entry whose tokens have all expired is not kept")
+
+	assert.True(t, l.Revoked(authn.Principal{UserID: "u1", SessionID: "s1", IssuedAt: now.Add(-time.Minute)}))
+	assert.False(t, l.Revoked(authn.Principal{UserID: "u1", SessionID: "s9", IssuedAt: now.Add(-time.Minute)}))
+	assert.True(t, l.Revoked(authn.Principal{UserID: "u2", SessionID: "s2", IssuedAt: now.Add(-time.Second)}), "issued before the change")
+	assert.False(t, l.Revoked(authn.Principal{UserID: "u2", SessionID: "s3", IssuedAt: now}), "issued at or after the change")
+
+	now = now.Add(16 * time.Minute)
+	l.Prune()
+	assert.Equal(t, 0, l.Len(), "memory is bounded by the token lifetime")
+}
+
+// feed is a blocking revocation feed like the auth service's.
+type feed struct {
+	mu      sync.Mutex
+	entries []authn.Revocation
+	changed chan struct{}
+}
+
+func newFeed() *feed { return &feed{changed: make(chan struct{})} }
+
+func (f *feed) add(r authn.Revocation) {
+	f.mu.Lock()
+	f.entries = append(f.entries, r)
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func (f *feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+	f.mu.Lock()
+	ch := f.changed
+	n := len(f.entries)
+	f.mu.Unlock()
+	if n <= after {
+		select {
+		case <-ch:
+		case <-time.After(wait):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	f.mu.Lock()
+	page := authn.RevocationPage{Index: uint64(len(f.entries)), Revocations: append([]authn.Revocation{}, f.entries[min(after, len(f.entries)):]...)}
+	f.mu.Unlock()
+	_ = json.NewEncoder(w).Encode(page)
+}
+
+// A logout reaches a verifier that follows the feed within moments, also for
+// a token it had already verified and cached.
+func TestFollowRevokesCachedTokensQuickly(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	f := newFeed()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	list := authn.NewRevocationList(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go list.Follow(ctx, authn.FollowOptions{URL: srv.URL, Client: &http.Client{Timeout: 10 * time.Second}, Wait: 5 * time.Second})
+
+	keys := func(context.Context) jwt.Keyfunc { return func(*jwt.Token) (any, error) { return iss.Public, nil } }
+	v := authn.NewVerifier(keys, authn.Config{Revocations: list})
+	sign := func(sid string) string {
+		c := validClaims()
+		c["sid"] = sid
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims(c))
+		tok.Header["kid"] = iss.KID
+		s, err := tok.SignedString(iss.Private)
+		require.NoError(t, err)
+		return s
+	}
+	mine, theirs := sign("session-1"), sign("session-2")
+	p, err := v.Verify(ctx, mine)
+	require.NoError(t, err)
+	assert.Equal(t, "session-1", p.SessionID)
+
+	time.Sleep(50 * time.Millisecond) // let the follower block on the feed
+	start := time.Now()
+	f.add(authn.Revocation{SessionID: "session-1", NotBefore: time.Now(), ExpiresAt: time.Now().Add(15 * time.Minute)})
+	require.Eventually(t, func() bool {
+		_, err := v.Verify(ctx, mine)
+		return err != nil
+	}, 2*time.Second, 5*time.Millisecond)
+	assert.Less(t, time.Since(start), time.Second, "the blocking query carries the revocation at once")
+	_, err = v.Verify(ctx, mine)
+	assert.ErrorIs(t, err, authn.ErrRevoked)
+	assert.ErrorIs(t, err, authn.ErrInvalidToken, "a revoked token is a 401 like any invalid one")
+	_, err = v.Verify(ctx, theirs)
+	assert.NoError(t, err, "another session is untouched")
+}
