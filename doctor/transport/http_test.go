@@ -89,8 +89,8 @@ func TestRestrictedFieldsAreRefused(t *testing.T) {
 		assert.ElementsMatch(t, []string{"userId", "active"}, r.Fields(t))
 		e.mustDo(404, "GET", "/api/v1/doctors/me", u.Token, nil)
 	})
-	t.Run("nobody sets version", func(t *testing.T) {
-		r := e.mustDo(400, "PUT", path, e.admin.Token, edit(map[string]any{"version": 1}), "If-Match", `"1"`)
+	t.Run("nobody changes version", func(t *testing.T) {
+		r := e.mustDo(400, "PUT", path, e.admin.Token, edit(map[string]any{"version": 2}), "If-Match", `"1"`)
 		assert.Equal(t, []string{"version"}, r.Fields(t))
 	})
 	// None of it was applied.
@@ -233,7 +233,9 @@ func TestPreconditions(t *testing.T) {
 	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
 	r = e.mustDo(412, "PUT", path, e.doctor.Token, body, "If-Match", `"1"`)
 	assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
-	e.mustDo(200, "PUT", path, e.doctor.Token, body, "If-Match", `W/"2"`)
+	// If-Match compares strongly: a weak tag never matches.
+	e.mustDo(412, "PUT", path, e.doctor.Token, body, "If-Match", `W/"2"`)
+	e.mustDo(200, "PUT", path, e.doctor.Token, body, "If-Match", `"2"`)
 	e.mustDo(200, "PUT", path, e.doctor.Token, body, "If-Match", `3`)
 
 	avail := path + "/availability"
