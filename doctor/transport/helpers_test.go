@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/doctor/adapter/sqlstore"
@@ -71,7 +70,7 @@ func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 }
 
 func (e *env) newUser(roles ...string) user {
-	id := uuid.Must(uuid.NewV7()).String()
+	id := ids.New()
 	return user{ID: id, Token: e.iss.Token(e.t, authntest.Claims{UserID: id, Email: id[:8] + "@example.org", Roles: roles})}
 }
 
@@ -156,7 +155,7 @@ func (e *env) etag(path string) string {
 }
 
 // nextLicense returns a license number no other test doctor has.
-func nextLicense() string { return "LIC-" + uuid.NewString()[:13] }
+func nextLicense() string { return "LIC-" + ids.New()[24:] }
 
 // doctorBody is a valid profile; overrides replace or add fields.
 func doctorBody(overrides map[string]any) map[string]any {
