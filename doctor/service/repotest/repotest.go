@@ -33,6 +33,7 @@ func Run(t *testing.T, newRepo func(t *testing.T) service.Repository) {
 	}
 }
 
+// t0 has microseconds, which every store must keep.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
 
 func mkSpec(t *testing.T, s service.Repository, name string) profile.Specialization {
