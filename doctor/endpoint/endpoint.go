@@ -5,78 +5,114 @@ package endpoint
 import (
 	"context"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 
 	"github.com/medisync/medisync/doctor/profile"
-	"github.com/medisync/medisync/doctor/schedule"
 	"github.com/medisync/medisync/doctor/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/page"
 )
 
 // Set holds one endpoint per use case.
 type Set struct {
-	CreateDoctor         endpoint.Endpoint
-	MyDoctor             endpoint.Endpoint
-	GetDoctor            endpoint.Endpoint
-	UpdateDoctor         endpoint.Endpoint
-	DeactivateDoctor     endpoint.Endpoint
-	SearchDoctors        endpoint.Endpoint
-	ListSpecializations  endpoint.Endpoint
-	GetSpecialization    endpoint.Endpoint
-	CreateSpecialization endpoint.Endpoint
-	UpdateSpecialization endpoint.Endpoint
-	DeleteSpecialization endpoint.Endpoint
-	GetAvailability      endpoint.Endpoint
-	ReplaceAvailability  endpoint.Endpoint
-	Slots                endpoint.Endpoint
+	CreateDoctor         kitendpoint.Endpoint
+	MyDoctor             kitendpoint.Endpoint
+	GetDoctor            kitendpoint.Endpoint
+	UpdateDoctor         kitendpoint.Endpoint
+	DeactivateDoctor     kitendpoint.Endpoint
+	SearchDoctors        kitendpoint.Endpoint
+	ListSpecializations  kitendpoint.Endpoint
+	GetSpecialization    kitendpoint.Endpoint
+	CreateSpecialization kitendpoint.Endpoint
+	UpdateSpecialization kitendpoint.Endpoint
+	DeleteSpecialization kitendpoint.Endpoint
+	GetAvailability      kitendpoint.Endpoint
+	ReplaceAvailability  kitendpoint.Endpoint
+	Slots                kitendpoint.Endpoint
 }
 
-// Request and response types.
+// Request and response types. Every request carries the caller (Actor),
+// which the transport reads from the verified token.
 type (
-	CreateDoctorRequest struct{ In service.DoctorInput }
-	MyDoctorRequest     struct{}
-	GetDoctorRequest    struct{ ID string }
+	CreateDoctorRequest struct {
+		Actor authn.Principal
+		In    service.DoctorInput
+	}
+	MyDoctorRequest  struct{ Actor authn.Principal }
+	GetDoctorRequest struct {
+		Actor authn.Principal
+		ID    string
+	}
 	UpdateDoctorRequest struct {
+		Actor   authn.Principal
 		ID      string
 		IfMatch int64
 		In      service.DoctorInput
 	}
-	DeactivateDoctorRequest struct{ ID string }
-	SearchDoctorsRequest    struct{ In service.SearchInput }
+	DeactivateDoctorRequest struct {
+		Actor authn.Principal
+		ID    string
+	}
+	SearchDoctorsRequest struct {
+		Actor authn.Principal
+		In    service.SearchInput
+	}
 	// DoctorResponse carries one doctor; Created tells a new one.
 	DoctorResponse struct {
 		Doctor  profile.Doctor
 		Created bool
 	}
-	DoctorPageResponse struct{ Page service.DoctorPage }
+	DoctorPageResponse struct{ Page page.Page[profile.Doctor] }
 	// NoContentResponse answers deletions.
 	NoContentResponse struct{}
 
-	ListSpecializationsRequest  struct{ Limit, Cursor string }
-	GetSpecializationRequest    struct{ ID string }
+	ListSpecializationsRequest struct {
+		Actor  authn.Principal
+		Limit  int
+		Cursor string
+	}
+	GetSpecializationRequest struct {
+		Actor authn.Principal
+		ID    string
+	}
 	CreateSpecializationRequest struct {
-		In service.SpecializationInput
+		Actor authn.Principal
+		In    service.SpecializationInput
 	}
 	UpdateSpecializationRequest struct {
+		Actor   authn.Principal
 		ID      string
 		IfMatch int64
 		In      service.SpecializationInput
 	}
-	DeleteSpecializationRequest struct{ ID string }
-	SpecializationResponse      struct {
+	DeleteSpecializationRequest struct {
+		Actor authn.Principal
+		ID    string
+	}
+	SpecializationResponse struct {
 		Specialization profile.Specialization
 		Created        bool
 	}
-	SpecializationPageResponse struct{ Page service.SpecializationPage }
+	SpecializationPageResponse struct {
+		Page page.Page[profile.Specialization]
+	}
 
-	GetAvailabilityRequest     struct{ DoctorID string }
+	GetAvailabilityRequest struct {
+		Actor    authn.Principal
+		DoctorID string
+	}
 	ReplaceAvailabilityRequest struct {
+		Actor    authn.Principal
 		DoctorID string
 		IfMatch  int64
-		In       schedule.Input
+		In       service.AvailabilityInput
 	}
 	AvailabilityResponse struct{ View service.AvailabilityView }
-	SlotsRequest         struct{ DoctorID, From, To string }
-	SlotsResponse        struct{ List service.SlotList }
+	SlotsRequest         struct {
+		Actor              authn.Principal
+		DoctorID, From, To string
+	}
+	SlotsResponse struct{ List service.SlotList }
 )
 
 // New builds the endpoints of s.
@@ -84,62 +120,69 @@ func New(s service.Service) Set {
 	return Set{
 		CreateDoctor: func(ctx context.Context, req any) (any, error) {
 			r := req.(CreateDoctorRequest)
-			d, err := s.CreateDoctor(ctx, r.In)
+			d, err := s.CreateDoctor(ctx, r.Actor, r.In)
 			return DoctorResponse{Doctor: d, Created: true}, err
 		},
-		MyDoctor: func(ctx context.Context, _ any) (any, error) {
-			d, err := s.MyDoctor(ctx)
+		MyDoctor: func(ctx context.Context, req any) (any, error) {
+			d, err := s.MyDoctor(ctx, req.(MyDoctorRequest).Actor)
 			return DoctorResponse{Doctor: d}, err
 		},
 		GetDoctor: func(ctx context.Context, req any) (any, error) {
-			d, err := s.GetDoctor(ctx, req.(GetDoctorRequest).ID)
+			r := req.(GetDoctorRequest)
+			d, err := s.GetDoctor(ctx, r.Actor, r.ID)
 			return DoctorResponse{Doctor: d}, err
 		},
 		UpdateDoctor: func(ctx context.Context, req any) (any, error) {
 			r := req.(UpdateDoctorRequest)
-			d, err := s.UpdateDoctor(ctx, r.ID, r.IfMatch, r.In)
+			d, err := s.UpdateDoctor(ctx, r.Actor, r.ID, r.IfMatch, r.In)
 			return DoctorResponse{Doctor: d}, err
 		},
 		DeactivateDoctor: func(ctx context.Context, req any) (any, error) {
-			return NoContentResponse{}, s.DeactivateDoctor(ctx, req.(DeactivateDoctorRequest).ID)
+			r := req.(DeactivateDoctorRequest)
+			return NoContentResponse{}, s.DeactivateDoctor(ctx, r.Actor, r.ID)
 		},
 		SearchDoctors: func(ctx context.Context, req any) (any, error) {
-			p, err := s.SearchDoctors(ctx, req.(SearchDoctorsRequest).In)
+			r := req.(SearchDoctorsRequest)
+			p, err := s.SearchDoctors(ctx, r.Actor, r.In)
 			return DoctorPageResponse{Page: p}, err
 		},
 		ListSpecializations: func(ctx context.Context, req any) (any, error) {
 			r := req.(ListSpecializationsRequest)
-			p, err := s.ListSpecializations(ctx, r.Limit, r.Cursor)
+			p, err := s.ListSpecializations(ctx, r.Actor, r.Limit, r.Cursor)
 			return SpecializationPageResponse{Page: p}, err
 		},
 		GetSpecialization: func(ctx context.Context, req any) (any, error) {
-			sp, err := s.GetSpecialization(ctx, req.(GetSpecializationRequest).ID)
+			r := req.(GetSpecializationRequest)
+			sp, err := s.GetSpecialization(ctx, r.Actor, r.ID)
 			return SpecializationResponse{Specialization: sp}, err
 		},
 		CreateSpecialization: func(ctx context.Context, req any) (any, error) {
-			sp, err := s.CreateSpecialization(ctx, req.(CreateSpecializationRequest).In)
+			r := req.(CreateSpecializationRequest)
+			sp, err := s.CreateSpecialization(ctx, r.Actor, r.In)
 			return SpecializationResponse{Specialization: sp, Created: true}, err
 		},
 		UpdateSpecialization: func(ctx context.Context, req any) (any, error) {
 			r := req.(UpdateSpecializationRequest)
-			sp, err := s.UpdateSpecialization(ctx, r.ID, r.IfMatch, r.In)
+			sp, err := s.UpdateSpecialization(ctx, r.Actor, r.ID, r.IfMatch, r.In)
 			return SpecializationResponse{Specialization: sp}, err
 		},
 		DeleteSpecialization: func(ctx context.Context, req any) (any, error) {
-			return NoContentResponse{}, s.DeleteSpecialization(ctx, req.(DeleteSpecializationRequest).ID)
+			r := req.(DeleteSpecializationRequest)
+			return NoContentResponse{}, s.DeleteSpecialization(ctx, r.Actor, r.ID)
 		},
 		GetAvailability: func(ctx context.Context, req any) (any, error) {
-			v, err := s.GetAvailability(ctx, req.(GetAvailabilityRequest).DoctorID)
+			r := req.(GetAvailabilityRequest)
+			v, err := s.GetAvailability(ctx, r.Actor, r.DoctorID)
 			return AvailabilityResponse{View: v}, err
 		},
 		ReplaceAvailability: func(ctx context.Context, req any) (any, error) {
 			r := req.(ReplaceAvailabilityRequest)
-			v, err := s.ReplaceAvailability(ctx, r.DoctorID, r.IfMatch, r.In)
+			v, err := s.ReplaceAvailability(ctx, r.Actor, r.DoctorID, r.IfMatch, r.In)
 			return AvailabilityResponse{View: v}, err
 		},
 		Slots: func(ctx context.Context, req any) (any, error) {
 			r := req.(SlotsRequest)
-			l, err := s.Slots(ctx, r.DoctorID, r.From, r.To)
+			l, err := s.Slots(ctx, r.Actor, r.DoctorID, r.From, r.To)
 			return SlotsResponse{List: l}, err
 		},
 	}

@@ -12,20 +12,27 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
 )
 
-// Errors of the doctor domain. Their messages are shown to clients.
+// Errors of the doctor domain. Their messages are shown to clients; their
+// kinds decide the HTTP status.
 var (
-	ErrDoctorNotFound         = errors.New("no doctor with this id")
-	ErrNoProfile              = errors.New("you have no doctor profile yet")
-	ErrSpecializationNotFound = errors.New("no specialization with this id")
-	ErrLicenseTaken           = errors.New("another doctor already has this license number")
-	ErrUserHasProfile         = errors.New("this user already has a doctor profile")
-	ErrSpecializationNameUsed = errors.New("a specialization with this name already exists")
-	ErrSpecializationInUse    = errors.New("the specialization is assigned to doctors; remove it from them first")
-	ErrStale                  = errors.New("the resource was changed since you read it; read it again and retry")
-	ErrPreconditionRequired   = errors.New("send If-Match with the ETag you read; updates without it are refused")
+	ErrDoctorNotFound         = domainerr.New(domainerr.NotFound, "no doctor with this id")
+	ErrNoProfile              = domainerr.New(domainerr.NotFound, "you have no doctor profile yet")
+	ErrSpecializationNotFound = domainerr.New(domainerr.NotFound, "no specialization with this id")
+	ErrLicenseTaken           = domainerr.New(domainerr.Conflict, "another doctor already has this license number")
+	ErrUserHasProfile         = domainerr.New(domainerr.Conflict, "this user already has a doctor profile")
+	ErrSpecializationNameUsed = domainerr.New(domainerr.Conflict, "a specialization with this name already exists")
+	ErrSpecializationInUse    = domainerr.New(domainerr.Conflict, "the specialization is assigned to doctors; remove it from them first")
+	ErrStale                  = domainerr.New(domainerr.Stale, "the resource was changed since you read it; read it again and retry")
+	ErrPreconditionRequired   = domainerr.New(domainerr.PreconditionRequired, "send If-Match with the ETag you read; updates without it are refused")
+
+	ErrUnauthenticated = domainerr.New(domainerr.Unauthenticated, "a bearer token is required")
+	ErrAdminOnly       = domainerr.New(domainerr.Forbidden, "only an administrator may do this")
+	ErrNotYours        = domainerr.New(domainerr.Forbidden, "a doctor may change only their own profile and availability")
+	ErrNoCreation      = domainerr.New(domainerr.Forbidden, "only an administrator or a doctor may create a doctor profile")
 )
 
 // Bounds of a doctor's fields.
@@ -60,7 +67,7 @@ func NameKey(name string) string { return strings.ToLower(strings.TrimSpace(name
 
 // Normalize trims the specialization's fields and checks them.
 func (s *Specialization) Normalize() error {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	s.Name = strings.Join(strings.Fields(s.Name), " ")
 	s.Description = strings.TrimSpace(s.Description)
 	switch {
@@ -110,7 +117,7 @@ var (
 // reporting every invalid field. The time zone must be an IANA name known
 // to the time zone database.
 func (d *Doctor) Normalize() error {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	d.FirstName = strings.Join(strings.Fields(d.FirstName), " ")
 	d.LastName = strings.Join(strings.Fields(d.LastName), " ")
 	d.Email = strings.TrimSpace(d.Email)
@@ -182,19 +189,19 @@ func (d *Doctor) Normalize() error {
 		fe.Add("specializationIds", fmt.Sprintf("must hold at most %d ids", MaxSpecializations))
 	} else {
 		seen := map[string]bool{}
-		ids := make([]string, 0, len(d.SpecializationIDs))
+		canon := make([]string, 0, len(d.SpecializationIDs))
 		for i, id := range d.SpecializationIDs {
-			c, ok := CanonicalID(id)
+			c, ok := ids.Canonical(id)
 			if !ok {
 				fe.Add(fmt.Sprintf("specializationIds[%d]", i), "must be a UUID")
 				continue
 			}
 			if !seen[c] {
 				seen[c] = true
-				ids = append(ids, c)
+				canon = append(canon, c)
 			}
 		}
-		d.SpecializationIDs = ids
+		d.SpecializationIDs = canon
 	}
 	return fe.Err()
 }
@@ -248,28 +255,6 @@ func isAlpha(s string) bool {
 		}
 	}
 	return true
-}
-
-// CanonicalID checks a UUID in its canonical 36-character form and returns
-// it in lower case.
-func CanonicalID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	b := []byte(strings.ToLower(s))
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-		default:
-			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-				return "", false
-			}
-		}
-	}
-	return string(b), true
 }
 
 // NamePrefixes splits a name search into lower-case words; each must begin

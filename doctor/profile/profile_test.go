@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 func valid() Doctor {
@@ -25,7 +25,7 @@ func valid() Doctor {
 
 func fields(t *testing.T, err error) []string {
 	t.Helper()
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	require.True(t, errors.As(err, &fe), "%v", err)
 	var out []string
 	for _, f := range fe {
@@ -95,14 +95,13 @@ func TestCanonicalLanguage(t *testing.T) {
 	}
 }
 
-func TestCanonicalID(t *testing.T) {
-	id, ok := CanonicalID("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B")
-	assert.True(t, ok)
-	assert.Equal(t, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", id)
-	for _, bad := range []string{"", "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b", "{0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g", "not-a-uuid"} {
-		_, ok := CanonicalID(bad)
-		assert.False(t, ok, bad)
-	}
+func TestErrorsHaveKinds(t *testing.T) {
+	assert.ErrorIs(t, ErrDoctorNotFound, domainerr.NotFound)
+	assert.ErrorIs(t, ErrLicenseTaken, domainerr.Conflict)
+	assert.ErrorIs(t, ErrStale, domainerr.Stale)
+	assert.ErrorIs(t, ErrPreconditionRequired, domainerr.PreconditionRequired)
+	assert.ErrorIs(t, ErrNotYours, domainerr.Forbidden)
+	assert.Equal(t, "no doctor with this id", ErrDoctorNotFound.Error(), "messages are what clients read")
 }
 
 func TestSpecializationNormalize(t *testing.T) {

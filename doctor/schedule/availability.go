@@ -1,3 +1,6 @@
+// Package schedule holds a doctor's working hours (weekly intervals and date
+// exceptions, in the doctor's time zone) and turns them into bookable slots
+// as UTC instants, correctly across daylight-saving changes.
 package schedule
 
 import (
@@ -6,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // Bounds of an availability.
@@ -33,7 +37,7 @@ func (iv Interval) String() string { return FormatClock(iv.Start) + "-" + Format
 
 // Exception replaces the weekly hours on one date: no intervals is a day off.
 type Exception struct {
-	Date      Date
+	Date      civil.Date
 	Intervals []Interval
 }
 
@@ -64,7 +68,7 @@ func Default(doctorID string, slotMinutes int) Availability {
 
 // IntervalsOn returns the working intervals of date d: the exception's when
 // there is one, the weekday's otherwise.
-func (a Availability) IntervalsOn(d Date) []Interval {
+func (a Availability) IntervalsOn(d civil.Date) []Interval {
 	if e, ok := a.exception(d); ok {
 		return e.Intervals
 	}
@@ -72,9 +76,9 @@ func (a Availability) IntervalsOn(d Date) []Interval {
 }
 
 // WorksOn reports whether the doctor has any working hours on d.
-func (a Availability) WorksOn(d Date) bool { return len(a.IntervalsOn(d)) > 0 }
+func (a Availability) WorksOn(d civil.Date) bool { return len(a.IntervalsOn(d)) > 0 }
 
-func (a Availability) exception(d Date) (Exception, bool) {
+func (a Availability) exception(d civil.Date) (Exception, bool) {
 	i := sort.Search(len(a.Exceptions), func(i int) bool { return !a.Exceptions[i].Date.Before(d) })
 	if i < len(a.Exceptions) && a.Exceptions[i].Date == d {
 		return a.Exceptions[i], true
@@ -153,7 +157,7 @@ const clockMessage = "must be a time HH:MM between 00:00 and 24:00"
 // problem is reported with the JSON path of its field. defaultSlot is used
 // when slotMinutes is absent.
 func (in Input) Parse(doctorID string, defaultSlot int) (Availability, error) {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	a := Availability{DoctorID: doctorID, SlotMinutes: defaultSlot}
 	if in.SlotMinutes != nil {
 		a.SlotMinutes = *in.SlotMinutes
@@ -191,7 +195,7 @@ func (in Input) Parse(doctorID string, defaultSlot int) (Availability, error) {
 	if len(in.Exceptions) > MaxExceptions {
 		fe.Add("exceptions", fmt.Sprintf("must hold at most %d dates", MaxExceptions))
 	} else {
-		seen := map[Date]string{}
+		seen := map[civil.Date]string{}
 		for i, e := range in.Exceptions {
 			path := fmt.Sprintf("exceptions[%d]", i)
 			ex, ok := parseException(&fe, path, e)
@@ -218,7 +222,7 @@ type labelled struct {
 	path string
 }
 
-func parseInterval(fe *problem.FieldErrors, path, start, end string) (Interval, bool) {
+func parseInterval(fe *domainerr.FieldErrors, path, start, end string) (Interval, bool) {
 	s, okS := ParseClock(start)
 	if !okS {
 		fe.Add(path+".start", clockMessage)
@@ -239,7 +243,7 @@ func parseInterval(fe *problem.FieldErrors, path, start, end string) (Interval, 
 
 // sortedNoOverlap sorts one day's intervals and reports every overlap.
 // Intervals that only touch (09:00-12:00 and 12:00-13:00) do not overlap.
-func sortedNoOverlap(fe *problem.FieldErrors, ivs []labelled) []Interval {
+func sortedNoOverlap(fe *domainerr.FieldErrors, ivs []labelled) []Interval {
 	if len(ivs) == 0 {
 		return nil
 	}
@@ -261,9 +265,9 @@ func sortedNoOverlap(fe *problem.FieldErrors, ivs []labelled) []Interval {
 	return out
 }
 
-func parseException(fe *problem.FieldErrors, path string, e ExceptionInput) (Exception, bool) {
+func parseException(fe *domainerr.FieldErrors, path string, e ExceptionInput) (Exception, bool) {
 	n := len(*fe)
-	d, err := ParseDate(e.Date)
+	d, err := civil.Parse(e.Date)
 	if err != nil {
 		fe.Add(path+".date", err.Error())
 	}

@@ -8,7 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -25,23 +26,9 @@ func TestParseClock(t *testing.T) {
 	}
 }
 
-func TestParseDate(t *testing.T) {
-	d, err := ParseDate("2026-03-08")
-	require.NoError(t, err)
-	assert.Equal(t, Date{2026, time.March, 8}, d)
-	assert.Equal(t, "2026-03-08", d.String())
-	assert.Equal(t, time.Sunday, d.Weekday())
-	assert.Equal(t, Date{2026, time.March, 1}, Date{2026, time.February, 28}.AddDays(1))
-	assert.Equal(t, 30, Date{2026, time.March, 1}.DaysUntil(Date{2026, time.March, 31}))
-	for _, bad := range []string{"2026-02-30", "2026-3-8", "08.03.2026", "", "2026-13-01"} {
-		_, err := ParseDate(bad)
-		assert.Error(t, err, bad)
-	}
-}
-
 func fieldsOf(t *testing.T, err error) map[string]string {
 	t.Helper()
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	require.True(t, errors.As(err, &fe), "want field errors, got %v", err)
 	out := map[string]string{}
 	for _, f := range fe {
@@ -76,10 +63,10 @@ func TestParseValid(t *testing.T) {
 	assert.False(t, a.Exceptions[0].Available())
 	assert.True(t, a.Exceptions[1].Available())
 
-	assert.False(t, a.WorksOn(Date{2027, time.December, 24}))
-	assert.True(t, a.WorksOn(Date{2027, time.December, 31}))
-	assert.True(t, a.WorksOn(Date{2027, time.December, 27}), "a Monday")
-	assert.False(t, a.WorksOn(Date{2027, time.December, 28}), "a Tuesday")
+	assert.False(t, a.WorksOn(civil.New(2027, time.December, 24)))
+	assert.True(t, a.WorksOn(civil.New(2027, time.December, 31)))
+	assert.True(t, a.WorksOn(civil.New(2027, time.December, 27)), "a Monday")
+	assert.False(t, a.WorksOn(civil.New(2027, time.December, 28)), "a Tuesday")
 
 	out := a.WeeklyOut()
 	require.Len(t, out, 4)

@@ -3,6 +3,8 @@ package schedule
 import (
 	"slices"
 	"time"
+
+	"github.com/medisync/medisync/shared/civil"
 )
 
 // Range is a span of time between two instants, End excluded.
@@ -29,7 +31,7 @@ type Range struct {
 //   - A slot whose real end passes the end of its interval, or which would
 //     overlap the slot before it (possible only right after a skipped hour),
 //     is dropped.
-func (a Availability) Slots(loc *time.Location, from, to Date, now time.Time, taken []Range) []Range {
+func (a Availability) Slots(loc *time.Location, from, to civil.Date, now time.Time, taken []Range) []Range {
 	if a.SlotMinutes <= 0 || from.After(to) {
 		return nil
 	}
@@ -94,7 +96,7 @@ func (a Availability) Slots(loc *time.Location, from, to Date, now time.Time, ta
 
 // estimate counts the weekly slots of the range, so the result is
 // allocated once.
-func (a Availability) estimate(from, to Date, step int) int {
+func (a Availability) estimate(from, to civil.Date, step int) int {
 	var perDay [7]int
 	for d, ivs := range a.Weekly {
 		for _, iv := range ivs {
@@ -129,7 +131,7 @@ func overlapsAny(rs []Range, start, stop time.Time) bool {
 
 // dayClock turns wall-clock minutes of one local date into instants.
 type dayClock struct {
-	date Date
+	date civil.Date
 	loc  *time.Location
 	// fast is set when one UTC offset holds for the whole day and well around
 	// it: then minute m is simply base+m. Only days near a transition take
@@ -142,12 +144,12 @@ type dayClock struct {
 // times could also occur in a neighbouring zone period.
 const transitionMargin = 48 * time.Hour
 
-func newDayClock(d Date, loc *time.Location) dayClock {
+func newDayClock(d civil.Date, loc *time.Location) dayClock {
 	c := dayClock{date: d, loc: loc}
-	noon := time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, loc)
+	noon := time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, loc)
 	_, off := noon.Zone()
 	start, end := noon.ZoneBounds()
-	lo := d.utc().Add(-time.Duration(off) * time.Second)
+	lo := d.In(time.UTC).Add(-time.Duration(off) * time.Second)
 	hi := lo.Add(24 * time.Hour)
 	if (start.IsZero() || !start.After(lo.Add(-transitionMargin))) &&
 		(end.IsZero() || end.After(hi.Add(transitionMargin))) {
@@ -164,7 +166,7 @@ func (c dayClock) at(m int) (t time.Time, ok bool) {
 	if c.fast {
 		return c.base.Add(time.Duration(m) * time.Minute), true
 	}
-	return resolveWall(time.Date(c.date.Year, c.date.Month, c.date.Day, 0, m, 0, 0, time.UTC), c.loc)
+	return resolveWall(time.Date(c.date.Year(), c.date.Month(), c.date.Day(), 0, m, 0, 0, time.UTC), c.loc)
 }
 
 // probes are the moments around a wall time whose UTC offsets are tried.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/civil"
 )
 
 func mustLoad(t testing.TB, name string) *time.Location {
@@ -52,13 +54,7 @@ func starts(rs []Range) []string {
 	return out
 }
 
-func day(s string) Date {
-	d, err := ParseDate(s)
-	if err != nil {
-		panic(err)
-	}
-	return d
-}
+func day(s string) civil.Date { return civil.MustParse(s) }
 
 func TestSlotsOrdinaryDay(t *testing.T) {
 	ny := mustLoad(t, "America/New_York")
@@ -267,7 +263,7 @@ func TestSlotsWholeYears(t *testing.T) {
 	for _, z := range zones {
 		loc := mustLoad(t, z)
 		for _, year := range []int{2011, 2026} {
-			from, to := Date{year, time.January, 1}, Date{year, time.December, 31}
+			from, to := civil.New(year, time.January, 1), civil.New(year, time.December, 31)
 			got := a.Slots(loc, from, to, longAgo, nil)
 			require.NotEmpty(t, got, z)
 			assertWellFormed(t, got, 25*time.Minute)
@@ -298,7 +294,7 @@ func TestFastPathAgreesWithSlowPath(t *testing.T) {
 	for _, z := range []string{"America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "America/Santiago", "Asia/Kolkata"} {
 		loc := mustLoad(t, z)
 		fast := 0
-		for d := (Date{2026, time.January, 1}); d.Year == 2026; d = d.AddDays(1) {
+		for d := civil.New(2026, time.January, 1); d.Year() == 2026; d = d.AddDays(1) {
 			c := newDayClock(d, loc)
 			if !c.fast {
 				continue
@@ -345,7 +341,7 @@ func benchAvailability() Availability {
 		a.Weekly[d] = []Interval{{480, 720}, {780, 1080}}
 	}
 	a.Weekly[time.Saturday] = []Interval{{540, 780}}
-	a.Exceptions = []Exception{{Date: Date{2026, time.March, 17}}, {Date: Date{2026, time.March, 22}, Intervals: []Interval{{600, 720}}}}
+	a.Exceptions = []Exception{{Date: civil.New(2026, time.March, 17)}, {Date: civil.New(2026, time.March, 22), Intervals: []Interval{{600, 720}}}}
 	return a
 }
 
@@ -354,7 +350,7 @@ func benchAvailability() Availability {
 func BenchmarkSlots31Days(b *testing.B) {
 	loc := mustLoad(b, "America/New_York")
 	a := benchAvailability()
-	from, to := Date{2026, time.March, 1}, Date{2026, time.March, 31}
+	from, to := civil.New(2026, time.March, 1), civil.New(2026, time.March, 31)
 	now := utc("2026-02-15T00:00:00Z")
 	b.ReportAllocs()
 	var n int
@@ -372,7 +368,7 @@ func BenchmarkSlots31DaysDense(b *testing.B) {
 	for d := range a.Weekly {
 		a.Weekly[d] = []Interval{{0, 1440}}
 	}
-	from, to := Date{2026, time.March, 15}, Date{2026, time.April, 14}
+	from, to := civil.New(2026, time.March, 15), civil.New(2026, time.April, 14)
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
@@ -385,7 +381,7 @@ func ExampleAvailability_Slots() {
 	ny, _ := time.LoadLocation("America/New_York")
 	a := Availability{SlotMinutes: 60}
 	a.Weekly[time.Sunday] = []Interval{{60, 240}} // 01:00-04:00
-	for _, s := range a.Slots(ny, Date{2026, time.March, 8}, Date{2026, time.March, 8}, time.Time{}, nil) {
+	for _, s := range a.Slots(ny, civil.New(2026, time.March, 8), civil.New(2026, time.March, 8), time.Time{}, nil) {
 		fmt.Println(s.Start.Format(time.RFC3339), s.Start.In(ny).Format("15:04 MST"))
 	}
 	// Output:

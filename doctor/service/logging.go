@@ -5,15 +5,15 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/doctor/profile"
-	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/page"
 )
 
-// LoggingMiddleware logs each call with its duration and outcome. It logs
-// resource IDs only: never names, contact details or free text.
+// LoggingMiddleware logs each call with its duration and outcome by the one
+// rule of logging.Call: never arguments or results, which hold personal data.
 func LoggingMiddleware(logger log.Logger) func(Service) Service {
 	return func(next Service) Service { return &loggingService{next: next, logger: logger} }
 }
@@ -23,97 +23,72 @@ type loggingService struct {
 	logger log.Logger
 }
 
-func (s *loggingService) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
-	l := logging.FromContext(ctx, s.logger)
-	lv := level.Debug(l)
-	if err != nil {
-		lv = level.Info(l)
-	}
-	_ = lv.Log(append([]any{"method", method, "took", time.Since(begin), "err", errString(err)}, kv...)...)
+func (s *loggingService) CreateDoctor(ctx context.Context, actor authn.Principal, in DoctorInput) (_ profile.Doctor, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "CreateDoctor", begin, err) }(time.Now())
+	return s.next.CreateDoctor(ctx, actor, in)
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
+func (s *loggingService) MyDoctor(ctx context.Context, actor authn.Principal) (_ profile.Doctor, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "MyDoctor", begin, err) }(time.Now())
+	return s.next.MyDoctor(ctx, actor)
 }
 
-func (s *loggingService) CreateDoctor(ctx context.Context, in DoctorInput) (d profile.Doctor, err error) {
-	defer func(begin time.Time) { s.log(ctx, "CreateDoctor", begin, err, "doctorId", d.ID) }(time.Now())
-	return s.next.CreateDoctor(ctx, in)
+func (s *loggingService) GetDoctor(ctx context.Context, actor authn.Principal, id string) (_ profile.Doctor, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "GetDoctor", begin, err) }(time.Now())
+	return s.next.GetDoctor(ctx, actor, id)
 }
 
-func (s *loggingService) MyDoctor(ctx context.Context) (d profile.Doctor, err error) {
-	defer func(begin time.Time) { s.log(ctx, "MyDoctor", begin, err, "doctorId", d.ID) }(time.Now())
-	return s.next.MyDoctor(ctx)
+func (s *loggingService) UpdateDoctor(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in DoctorInput) (_ profile.Doctor, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "UpdateDoctor", begin, err) }(time.Now())
+	return s.next.UpdateDoctor(ctx, actor, id, ifMatch, in)
 }
 
-func (s *loggingService) GetDoctor(ctx context.Context, id string) (d profile.Doctor, err error) {
-	defer func(begin time.Time) { s.log(ctx, "GetDoctor", begin, err, "doctorId", id) }(time.Now())
-	return s.next.GetDoctor(ctx, id)
+func (s *loggingService) DeactivateDoctor(ctx context.Context, actor authn.Principal, id string) (err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "DeactivateDoctor", begin, err) }(time.Now())
+	return s.next.DeactivateDoctor(ctx, actor, id)
 }
 
-func (s *loggingService) UpdateDoctor(ctx context.Context, id string, ifMatch int64, in DoctorInput) (d profile.Doctor, err error) {
-	defer func(begin time.Time) {
-		s.log(ctx, "UpdateDoctor", begin, err, "doctorId", id, "ifMatch", ifMatch, "version", d.Version)
-	}(time.Now())
-	return s.next.UpdateDoctor(ctx, id, ifMatch, in)
+func (s *loggingService) SearchDoctors(ctx context.Context, actor authn.Principal, in SearchInput) (_ page.Page[profile.Doctor], err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "SearchDoctors", begin, err) }(time.Now())
+	return s.next.SearchDoctors(ctx, actor, in)
 }
 
-func (s *loggingService) DeactivateDoctor(ctx context.Context, id string) (err error) {
-	defer func(begin time.Time) { s.log(ctx, "DeactivateDoctor", begin, err, "doctorId", id) }(time.Now())
-	return s.next.DeactivateDoctor(ctx, id)
+func (s *loggingService) ListSpecializations(ctx context.Context, actor authn.Principal, limit int, cursor string) (_ page.Page[profile.Specialization], err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "ListSpecializations", begin, err) }(time.Now())
+	return s.next.ListSpecializations(ctx, actor, limit, cursor)
 }
 
-func (s *loggingService) SearchDoctors(ctx context.Context, in SearchInput) (p DoctorPage, err error) {
-	defer func(begin time.Time) { s.log(ctx, "SearchDoctors", begin, err, "results", len(p.Items)) }(time.Now())
-	return s.next.SearchDoctors(ctx, in)
+func (s *loggingService) GetSpecialization(ctx context.Context, actor authn.Principal, id string) (_ profile.Specialization, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "GetSpecialization", begin, err) }(time.Now())
+	return s.next.GetSpecialization(ctx, actor, id)
 }
 
-func (s *loggingService) ListSpecializations(ctx context.Context, limit, cursor string) (p SpecializationPage, err error) {
-	defer func(begin time.Time) { s.log(ctx, "ListSpecializations", begin, err, "results", len(p.Items)) }(time.Now())
-	return s.next.ListSpecializations(ctx, limit, cursor)
+func (s *loggingService) CreateSpecialization(ctx context.Context, actor authn.Principal, in SpecializationInput) (_ profile.Specialization, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "CreateSpecialization", begin, err) }(time.Now())
+	return s.next.CreateSpecialization(ctx, actor, in)
 }
 
-func (s *loggingService) GetSpecialization(ctx context.Context, id string) (sp profile.Specialization, err error) {
-	defer func(begin time.Time) { s.log(ctx, "GetSpecialization", begin, err, "specializationId", id) }(time.Now())
-	return s.next.GetSpecialization(ctx, id)
+func (s *loggingService) UpdateSpecialization(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in SpecializationInput) (_ profile.Specialization, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "UpdateSpecialization", begin, err) }(time.Now())
+	return s.next.UpdateSpecialization(ctx, actor, id, ifMatch, in)
 }
 
-func (s *loggingService) CreateSpecialization(ctx context.Context, in SpecializationInput) (sp profile.Specialization, err error) {
-	defer func(begin time.Time) { s.log(ctx, "CreateSpecialization", begin, err, "specializationId", sp.ID) }(time.Now())
-	return s.next.CreateSpecialization(ctx, in)
+func (s *loggingService) DeleteSpecialization(ctx context.Context, actor authn.Principal, id string) (err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "DeleteSpecialization", begin, err) }(time.Now())
+	return s.next.DeleteSpecialization(ctx, actor, id)
 }
 
-func (s *loggingService) UpdateSpecialization(ctx context.Context, id string, ifMatch int64, in SpecializationInput) (sp profile.Specialization, err error) {
-	defer func(begin time.Time) {
-		s.log(ctx, "UpdateSpecialization", begin, err, "specializationId", id, "ifMatch", ifMatch)
-	}(time.Now())
-	return s.next.UpdateSpecialization(ctx, id, ifMatch, in)
+func (s *loggingService) GetAvailability(ctx context.Context, actor authn.Principal, doctorID string) (_ AvailabilityView, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "GetAvailability", begin, err) }(time.Now())
+	return s.next.GetAvailability(ctx, actor, doctorID)
 }
 
-func (s *loggingService) DeleteSpecialization(ctx context.Context, id string) (err error) {
-	defer func(begin time.Time) { s.log(ctx, "DeleteSpecialization", begin, err, "specializationId", id) }(time.Now())
-	return s.next.DeleteSpecialization(ctx, id)
+func (s *loggingService) ReplaceAvailability(ctx context.Context, actor authn.Principal, doctorID string, ifMatch int64, in AvailabilityInput) (_ AvailabilityView, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "ReplaceAvailability", begin, err) }(time.Now())
+	return s.next.ReplaceAvailability(ctx, actor, doctorID, ifMatch, in)
 }
 
-func (s *loggingService) GetAvailability(ctx context.Context, doctorID string) (v AvailabilityView, err error) {
-	defer func(begin time.Time) { s.log(ctx, "GetAvailability", begin, err, "doctorId", doctorID) }(time.Now())
-	return s.next.GetAvailability(ctx, doctorID)
-}
-
-func (s *loggingService) ReplaceAvailability(ctx context.Context, doctorID string, ifMatch int64, in schedule.Input) (v AvailabilityView, err error) {
-	defer func(begin time.Time) {
-		s.log(ctx, "ReplaceAvailability", begin, err, "doctorId", doctorID, "ifMatch", ifMatch,
-			"version", v.Availability.Version, "availability", v.Availability.Describe())
-	}(time.Now())
-	return s.next.ReplaceAvailability(ctx, doctorID, ifMatch, in)
-}
-
-func (s *loggingService) Slots(ctx context.Context, doctorID, from, to string) (l SlotList, err error) {
-	defer func(begin time.Time) {
-		s.log(ctx, "Slots", begin, err, "doctorId", doctorID, "from", from, "to", to, "slots", len(l.Slots))
-	}(time.Now())
-	return s.next.Slots(ctx, doctorID, from, to)
+func (s *loggingService) Slots(ctx context.Context, actor authn.Principal, doctorID, from, to string) (_ SlotList, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Slots", begin, err) }(time.Now())
+	return s.next.Slots(ctx, actor, doctorID, from, to)
 }

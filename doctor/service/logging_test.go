@@ -11,6 +11,7 @@ import (
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/service"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/metrics"
 )
 
@@ -21,7 +22,7 @@ type stub struct {
 	err error
 }
 
-func (s stub) CreateDoctor(context.Context, service.DoctorInput) (profile.Doctor, error) {
+func (s stub) CreateDoctor(context.Context, authn.Principal, service.DoctorInput) (profile.Doctor, error) {
 	return profile.Doctor{ID: "doc-1", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org"}, s.err
 }
 
@@ -30,11 +31,10 @@ func TestLoggingKeepsPersonalDataOut(t *testing.T) {
 	logger := log.NewLogfmtLogger(&buf)
 	svc := service.LoggingMiddleware(logger)(stub{err: errors.New("boom")})
 	in := service.DoctorInput{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org", Phone: "+14155550123", Bio: "secret"}
-	_, err := svc.CreateDoctor(context.Background(), in)
+	_, err := svc.CreateDoctor(context.Background(), authn.Principal{UserID: "u-1"}, in)
 	assert.Error(t, err)
 	out := buf.String()
 	assert.Contains(t, out, "method=CreateDoctor")
-	assert.Contains(t, out, "doctorId=doc-1")
 	assert.Contains(t, out, "err=boom")
 	for _, secret := range []string{"Ada", "Lovelace", "ada@example.org", "+14155550123", "secret"} {
 		assert.NotContains(t, out, secret)
@@ -44,7 +44,7 @@ func TestLoggingKeepsPersonalDataOut(t *testing.T) {
 func TestInstrumentingCountsCalls(t *testing.T) {
 	reg := metrics.NewRegistry()
 	svc := service.InstrumentingMiddleware(metrics.NewMethod(reg, "doctor"))(stub{})
-	_, err := svc.CreateDoctor(context.Background(), service.DoctorInput{})
+	_, err := svc.CreateDoctor(context.Background(), authn.Principal{UserID: "u-1"}, service.DoctorInput{})
 	assert.NoError(t, err)
 	families, err := reg.Gather()
 	assert.NoError(t, err)

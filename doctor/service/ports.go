@@ -1,16 +1,15 @@
 // Package service holds the doctor service's use cases behind the Service
-// interface, the ports they need (repositories, clock, taken slots), and
-// the logging and instrumenting middlewares that decorate it.
+// interface, the ports they need (repositories, taken slots), and the
+// logging and instrumenting middlewares that decorate it.
 package service
 
 import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/civil"
 )
 
 // DoctorRepository stores doctors' profiles.
@@ -39,7 +38,7 @@ type Query struct {
 	NamePrefixes []string
 	Language     string
 	// AvailableOn keeps doctors with working hours on that local date.
-	AvailableOn *schedule.Date
+	AvailableOn *civil.Date
 	// After is the keyset position to continue from.
 	After *Cursor
 	Limit int
@@ -90,20 +89,7 @@ type Repository interface {
 // TakenSlots tells which times of a doctor are already booked, so that
 // they are not offered. The appointment side of the system implements it.
 type TakenSlots interface {
-	// Taken returns the booked ranges overlapping [from, to).
+	// Taken returns the booked ranges of the doctor that overlap [from, to),
+	// in any order. An error means the bookings cannot be known now.
 	Taken(ctx context.Context, doctorID string, from, to time.Time) ([]schedule.Range, error)
 }
-
-// Clock tells the time; tests inject a fixed one.
-type Clock interface {
-	Now() time.Time
-}
-
-// ClockFunc adapts a function to Clock.
-type ClockFunc func() time.Time
-
-// Now returns f().
-func (f ClockFunc) Now() time.Time { return f() }
-
-// NewID returns a new resource ID, a UUID v7 (time-ordered).
-func NewID() string { return uuid.Must(uuid.NewV7()).String() }

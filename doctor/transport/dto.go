@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/medisync/medisync/doctor/profile"
@@ -59,42 +60,37 @@ func toDoctorJSON(d profile.Doctor) doctorJSON {
 }
 
 // doctorWrite is the body of POST and PUT /doctors. The pointer fields are
-// restricted: the service refuses them from callers who may not set them.
+// restricted: the service refuses them from callers who may not change
+// them. A doctor as read may be written back whole: specializations, which
+// repeats specializationIds with names, is ignored.
 type doctorWrite struct {
-	FirstName          string   `json:"firstName"`
-	LastName           string   `json:"lastName"`
-	Email              string   `json:"email"`
-	Phone              string   `json:"phone"`
-	LicenseNumber      *string  `json:"licenseNumber"`
-	SpecializationIDs  []string `json:"specializationIds"`
-	Bio                string   `json:"bio"`
-	Languages          []string `json:"languages"`
-	TimeZone           string   `json:"timeZone"`
-	AppointmentMinutes int      `json:"appointmentMinutes"`
-	UserID             *string  `json:"userId"`
-	Active             *bool    `json:"active"`
-	Version            *int64   `json:"version"`
+	ID                 *string         `json:"id"`
+	FirstName          string          `json:"firstName"`
+	LastName           string          `json:"lastName"`
+	Email              string          `json:"email"`
+	Phone              string          `json:"phone"`
+	LicenseNumber      *string         `json:"licenseNumber"`
+	SpecializationIDs  []string        `json:"specializationIds"`
+	Bio                string          `json:"bio"`
+	Languages          []string        `json:"languages"`
+	TimeZone           string          `json:"timeZone"`
+	AppointmentMinutes int             `json:"appointmentMinutes"`
+	UserID             *string         `json:"userId"`
+	Active             *bool           `json:"active"`
+	Version            *int64          `json:"version"`
+	CreatedAt          *time.Time      `json:"createdAt"`
+	UpdatedAt          *time.Time      `json:"updatedAt"`
+	Specializations    json.RawMessage `json:"specializations"`
 }
 
 func (w doctorWrite) input() service.DoctorInput {
 	return service.DoctorInput{
-		FirstName: w.FirstName, LastName: w.LastName, Email: w.Email, Phone: w.Phone,
+		ServerFields: service.ServerFields{ID: w.ID, Version: w.Version, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt},
+		FirstName:    w.FirstName, LastName: w.LastName, Email: w.Email, Phone: w.Phone,
 		LicenseNumber: w.LicenseNumber, SpecializationIDs: w.SpecializationIDs, Bio: w.Bio,
 		Languages: w.Languages, TimeZone: w.TimeZone, AppointmentMinutes: w.AppointmentMinutes,
-		UserID: w.UserID, Active: w.Active, Version: w.Version,
+		UserID: w.UserID, Active: w.Active,
 	}
-}
-
-type pageJSON[T any] struct {
-	Items      []T     `json:"items"`
-	NextCursor *string `json:"nextCursor"`
-}
-
-func cursorOrNull(c string) *string {
-	if c == "" {
-		return nil
-	}
-	return &c
 }
 
 type specializationJSON struct {
@@ -111,13 +107,22 @@ func toSpecializationJSON(s profile.Specialization) specializationJSON {
 		CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}
 }
 
+// specializationWrite is the body of POST and PUT /specializations; the
+// server's fields are accepted as read.
 type specializationWrite struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
+	ID          *string    `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Version     *int64     `json:"version"`
+	CreatedAt   *time.Time `json:"createdAt"`
+	UpdatedAt   *time.Time `json:"updatedAt"`
 }
 
 func (w specializationWrite) input() service.SpecializationInput {
-	return service.SpecializationInput{Name: w.Name, Description: w.Description}
+	return service.SpecializationInput{
+		ServerFields: service.ServerFields{ID: w.ID, Version: w.Version, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt},
+		Name:         w.Name, Description: w.Description,
+	}
 }
 
 type intervalJSON struct {
@@ -168,16 +173,25 @@ func toAvailabilityJSON(v service.AvailabilityView) availabilityJSON {
 	return out
 }
 
-// availabilityWrite is the body of PUT /doctors/{id}/availability.
+// availabilityWrite is the body of PUT /doctors/{id}/availability; what GET
+// adds to the writable fields is accepted as read.
 type availabilityWrite struct {
+	DoctorID      *string         `json:"doctorId"`
+	TimeZone      *string         `json:"timeZone"`
 	SlotMinutes   *int            `json:"slotMinutes"`
 	BufferMinutes *int            `json:"bufferMinutes"`
 	Weekly        []weeklyJSON    `json:"weekly"`
 	Exceptions    []exceptionJSON `json:"exceptions"`
+	Version       *int64          `json:"version"`
+	UpdatedAt     *time.Time      `json:"updatedAt"`
 }
 
-func (w availabilityWrite) input() schedule.Input {
-	in := schedule.Input{SlotMinutes: w.SlotMinutes, BufferMinutes: w.BufferMinutes}
+func (w availabilityWrite) input() service.AvailabilityInput {
+	in := service.AvailabilityInput{
+		ServerFields: service.ServerFields{ID: w.DoctorID, Version: w.Version, UpdatedAt: w.UpdatedAt},
+		TimeZone:     w.TimeZone,
+	}
+	in.SlotMinutes, in.BufferMinutes = w.SlotMinutes, w.BufferMinutes
 	for _, x := range w.Weekly {
 		in.Weekly = append(in.Weekly, schedule.WeeklyInput(x))
 	}

@@ -10,11 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/doctor/adapter/sqlstore"
@@ -24,28 +22,12 @@ import (
 	"github.com/medisync/medisync/doctor/transport"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
-
-// clock is a settable clock for tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // user is a caller with a token.
 type user struct {
@@ -56,7 +38,7 @@ type user struct {
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
-	clock  *clock
+	clock  *clocktest.Clock
 	iss    *authntest.Issuer
 	admin  user
 	doctor user // a DOCTOR without a profile yet
@@ -72,8 +54,8 @@ func newEnv(t *testing.T) *env {
 // newEnvOn is newEnv on a given database.
 func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)}
-	svc := service.New(sqlstore.New(db), taken.None{}, c, service.NewID)
+	c := clocktest.New(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
+	svc := service.New(sqlstore.New(db), taken.None{}, c, ids.New)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier(), nil)
@@ -88,7 +70,7 @@ func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 }
 
 func (e *env) newUser(roles ...string) user {
-	id := uuid.Must(uuid.NewV7()).String()
+	id := ids.New()
 	return user{ID: id, Token: e.iss.Token(e.t, authntest.Claims{UserID: id, Email: id[:8] + "@example.org", Roles: roles})}
 }
 
@@ -173,7 +155,7 @@ func (e *env) etag(path string) string {
 }
 
 // nextLicense returns a license number no other test doctor has.
-func nextLicense() string { return "LIC-" + uuid.NewString()[:13] }
+func nextLicense() string { return "LIC-" + ids.New()[24:] }
 
 // doctorBody is a valid profile; overrides replace or add fields.
 func doctorBody(overrides map[string]any) map[string]any {

@@ -1,15 +1,11 @@
 package taken
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/assert"
+	"github.com/medisync/medisync/doctor/service/takentest"
 )
 
-func TestNoneReportsNothing(t *testing.T) {
-	got, err := None{}.Taken(context.Background(), "d", time.Now(), time.Now().Add(time.Hour))
-	assert.NoError(t, err)
-	assert.Empty(t, got)
+func TestNoneKeepsTheContract(t *testing.T) {
+	takentest.Run(t, func(*testing.T) takentest.Fixture { return takentest.Fixture{Port: None{}} })
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 	// The time zone database is compiled in, so doctors' IANA zones load on
 	// minimal images without /usr/share/zoneinfo.
 	_ "time/tzdata"
@@ -21,6 +20,8 @@ import (
 	"github.com/medisync/medisync/doctor/service"
 	"github.com/medisync/medisync/doctor/transport"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/metrics"
 )
 
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	store := sqlstore.New(a.DB)
-	var svc service.Service = service.New(store, taken.None{}, service.ClockFunc(time.Now), service.NewID)
+	var svc service.Service = service.New(store, taken.None{}, clock.System{}, ids.New)
 	svc = service.LoggingMiddleware(a.Logger)(svc)
 	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "doctor"))(svc)
 

@@ -1,0 +1,63 @@
+package transport_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSearchOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	card := e.mustDo(201, "POST", "/api/v1/specializations", e.admin.Token, map[string]any{"name": "Cardiology"}).JSON(t)["id"].(string)
+	for i := range 7 {
+		over := map[string]any{"firstName": fmt.Sprintf("Doc%d", i), "lastName": fmt.Sprintf("Smith%d", i)}
+		if i%2 == 0 {
+			over["specializationIds"] = []string{card}
+			over["languages"] = []string{"fr"}
+		}
+		d := e.createByAdmin(over)
+		if i == 3 {
+			e.mustDo(200, "PUT", "/api/v1/doctors/"+d["id"].(string)+"/availability", e.admin.Token,
+				map[string]any{"weekly": []map[string]string{{"day": "WEDNESDAY", "start": "09:00", "end": "10:00"}}}, "If-Match", `"1"`)
+		}
+	}
+	e.createByAdmin(map[string]any{"firstName": "Zoe", "lastName": "Jones"})
+
+	names := func(r response) []string {
+		var p struct {
+			Items []struct {
+				FirstName string `json:"firstName"`
+			} `json:"items"`
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &p))
+		out := []string{}
+		for _, d := range p.Items {
+			out = append(out, d.FirstName)
+		}
+		return out
+	}
+	var all []string
+	next := "/api/v1/doctors?q=smi&limit=3"
+	for pages := 0; next != "" && pages < 5; pages++ {
+		r := e.mustDo(200, "GET", next, e.pat.Token, nil).JSON(t)
+		for _, it := range r["items"].([]any) {
+			all = append(all, it.(map[string]any)["firstName"].(string))
+		}
+		next = ""
+		if c, ok := r["nextCursor"].(string); ok {
+			next = "/api/v1/doctors?q=smi&limit=3&cursor=" + c
+		}
+	}
+	assert.Equal(t, []string{"Doc0", "Doc1", "Doc2", "Doc3", "Doc4", "Doc5", "Doc6"}, all)
+
+	last := e.mustDo(200, "GET", "/api/v1/doctors?q=jo", e.pat.Token, nil).JSON(t)
+	assert.Nil(t, last["nextCursor"])
+	assert.Equal(t, []string{"Doc0", "Doc2", "Doc4", "Doc6"}, names(e.mustDo(200, "GET", "/api/v1/doctors?specialization="+card, e.pat.Token, nil)))
+	assert.Equal(t, []string{"Doc0", "Doc2", "Doc4", "Doc6"}, names(e.mustDo(200, "GET", "/api/v1/doctors?language=FR", e.pat.Token, nil)))
+	assert.Equal(t, []string{"Doc3"}, names(e.mustDo(200, "GET", "/api/v1/doctors?availableOn=2026-02-04", e.pat.Token, nil)))
+	assert.Equal(t, []string{"Zoe"}, names(e.mustDo(200, "GET", "/api/v1/doctors?q=zoe%20jon", e.pat.Token, nil)))
+	assert.Empty(t, names(e.mustDo(200, "GET", "/api/v1/doctors?q=%25", e.pat.Token, nil)))
+}
