@@ -5,84 +5,86 @@ package endpoint
 import (
 	"context"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/page"
 )
 
-// Endpoints holds one endpoint per use case.
-type Endpoints struct {
-	CreatePatient     endpoint.Endpoint
-	MyPatient         endpoint.Endpoint
-	GetPatient        endpoint.Endpoint
-	UpdatePatient     endpoint.Endpoint
-	DeactivatePatient endpoint.Endpoint
-	SearchPatients    endpoint.Endpoint
-	ListHistory       endpoint.Endpoint
-	GetHistoryEntry   endpoint.Endpoint
-	RecordHistory     endpoint.Endpoint
-	AmendHistory      endpoint.Endpoint
-	RetractHistory    endpoint.Endpoint
-	HistoryRevisions  endpoint.Endpoint
-	AuditTrail        endpoint.Endpoint
+// Set holds one endpoint per use case.
+type Set struct {
+	CreatePatient     kitendpoint.Endpoint
+	MyPatient         kitendpoint.Endpoint
+	GetPatient        kitendpoint.Endpoint
+	UpdatePatient     kitendpoint.Endpoint
+	DeactivatePatient kitendpoint.Endpoint
+	SearchPatients    kitendpoint.Endpoint
+	ListHistory       kitendpoint.Endpoint
+	GetHistoryEntry   kitendpoint.Endpoint
+	RecordHistory     kitendpoint.Endpoint
+	AmendHistory      kitendpoint.Endpoint
+	RetractHistory    kitendpoint.Endpoint
+	HistoryRevisions  kitendpoint.Endpoint
+	AuditTrail        kitendpoint.Endpoint
 }
 
-// Requests: each carries the actor the transport authenticated.
+// Requests: each carries the caller the transport authenticated.
 type (
 	CreatePatientRequest struct {
-		Actor service.Actor
+		Actor authn.Principal
 		In    service.NewPatient
 	}
-	MyPatientRequest  struct{ Actor service.Actor }
+	MyPatientRequest  struct{ Actor authn.Principal }
 	GetPatientRequest struct {
-		Actor service.Actor
+		Actor authn.Principal
 		ID    string
 	}
 	UpdatePatientRequest struct {
-		Actor   service.Actor
+		Actor   authn.Principal
 		ID      string
 		IfMatch int64
 		In      service.PatientUpdate
 	}
 	DeactivatePatientRequest struct {
-		Actor   service.Actor
+		Actor   authn.Principal
 		ID      string
 		IfMatch int64
 	}
 	SearchPatientsRequest struct {
-		Actor service.Actor
+		Actor authn.Principal
 		Query patient.SearchQuery
 	}
 	ListHistoryRequest struct {
-		Actor service.Actor
+		Actor authn.Principal
 		Query patient.HistoryQuery
 	}
 	EntryRequest struct {
-		Actor     service.Actor
+		Actor     authn.Principal
 		PatientID string
 		EntryID   string
 	}
 	RecordHistoryRequest struct {
-		Actor     service.Actor
+		Actor     authn.Principal
 		PatientID string
 		In        service.EntryInput
 	}
 	AmendHistoryRequest struct {
-		Actor     service.Actor
+		Actor     authn.Principal
 		PatientID string
 		EntryID   string
 		IfMatch   int64
-		In        service.EntryInput
+		In        service.EntryAmendment
 	}
 	RetractHistoryRequest struct {
-		Actor     service.Actor
+		Actor     authn.Principal
 		PatientID string
 		EntryID   string
 		IfMatch   int64
 	}
 	AuditTrailRequest struct {
-		Actor service.Actor
+		Actor authn.Principal
 		Query patient.AuditQuery
 	}
 )
@@ -93,25 +95,25 @@ type (
 		Patient patient.Patient
 		Created bool
 	}
-	PatientPageResponse struct{ Page patient.Page[patient.Patient] }
+	PatientPageResponse struct{ Page page.Page[patient.Patient] }
 	EntryResponse       struct {
 		Entry   patient.HistoryEntry
 		Created bool
 	}
 	EntryPageResponse struct {
-		Page patient.Page[patient.HistoryEntry]
+		Page page.Page[patient.HistoryEntry]
 	}
 	RevisionsResponse struct{ Revisions []patient.HistoryEntry }
 	AuditPageResponse struct {
-		Page patient.Page[patient.AuditEvent]
+		Page page.Page[patient.AuditEvent]
 	}
 	// NoContentResponse answers a request that has nothing to send back.
 	NoContentResponse struct{}
 )
 
-// MakeEndpoints returns the endpoints of s.
-func MakeEndpoints(s service.Service) Endpoints {
-	return Endpoints{
+// New returns the endpoints of s.
+func New(s service.Service) Set {
+	return Set{
 		CreatePatient: func(ctx context.Context, r any) (any, error) {
 			req := r.(CreatePatientRequest)
 			p, err := s.CreatePatient(ctx, req.Actor, req.In)
@@ -137,13 +139,13 @@ func MakeEndpoints(s service.Service) Endpoints {
 		},
 		SearchPatients: func(ctx context.Context, r any) (any, error) {
 			req := r.(SearchPatientsRequest)
-			page, err := s.SearchPatients(ctx, req.Actor, req.Query)
-			return respond(PatientPageResponse{Page: page}, err)
+			found, err := s.SearchPatients(ctx, req.Actor, req.Query)
+			return respond(PatientPageResponse{Page: found}, err)
 		},
 		ListHistory: func(ctx context.Context, r any) (any, error) {
 			req := r.(ListHistoryRequest)
-			page, err := s.ListHistory(ctx, req.Actor, req.Query)
-			return respond(EntryPageResponse{Page: page}, err)
+			entries, err := s.ListHistory(ctx, req.Actor, req.Query)
+			return respond(EntryPageResponse{Page: entries}, err)
 		},
 		GetHistoryEntry: func(ctx context.Context, r any) (any, error) {
 			req := r.(EntryRequest)
@@ -171,8 +173,8 @@ func MakeEndpoints(s service.Service) Endpoints {
 		},
 		AuditTrail: func(ctx context.Context, r any) (any, error) {
 			req := r.(AuditTrailRequest)
-			page, err := s.AuditTrail(ctx, req.Actor, req.Query)
-			return respond(AuditPageResponse{Page: page}, err)
+			trail, err := s.AuditTrail(ctx, req.Actor, req.Query)
+			return respond(AuditPageResponse{Page: trail}, err)
 		},
 	}
 }

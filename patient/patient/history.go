@@ -4,7 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // EntryType is the kind of a medical history entry.
@@ -84,8 +85,8 @@ type Clinical struct {
 	Code        string
 	CodeSystem  string
 	Status      EntryStatus
-	OnsetDate   Date
-	EndDate     Date
+	OnsetDate   civil.Date
+	EndDate     civil.Date
 	Severity    Severity
 	Notes       string
 }
@@ -115,8 +116,8 @@ func (c *Clinical) Normalize() {
 }
 
 // Validate checks c as of today. Call Normalize first.
-func (c Clinical) Validate(today Date) problem.FieldErrors {
-	var fe problem.FieldErrors
+func (c Clinical) Validate(today civil.Date) domainerr.FieldErrors {
+	var fe domainerr.FieldErrors
 	if !c.Type.Valid() {
 		fe.Add("type", "must be one of CONDITION, ALLERGY, MEDICATION, PROCEDURE, IMMUNIZATION, FAMILY_HISTORY, NOTE")
 	}

@@ -4,7 +4,6 @@
 package patient
 
 import (
-	"errors"
 	"net/mail"
 	"regexp"
 	"strconv"
@@ -13,18 +12,19 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
-// Domain errors; their messages are fit for clients.
+// Domain errors, each of the kind that decides its status; their messages
+// are fit for clients.
 var (
-	ErrNotFound             = errors.New("no such record")
-	ErrForbidden            = errors.New("your role may not do this")
-	ErrProfileExists        = errors.New("this user already has a patient profile")
-	ErrStaleVersion         = errors.New("the record has changed since the version given in If-Match")
-	ErrPreconditionRequired = errors.New("send If-Match with the version you read")
-	ErrEnteredInError       = errors.New("the entry is marked entered-in-error and cannot change")
-	ErrInvalidCursor        = errors.New("the cursor is not one this list gave out")
+	ErrNotFound             = domainerr.New(domainerr.NotFound, "no such record")
+	ErrForbidden            = domainerr.New(domainerr.Forbidden, "your role may not do this")
+	ErrProfileExists        = domainerr.New(domainerr.Conflict, "this user already has a patient profile")
+	ErrStaleVersion         = domainerr.New(domainerr.Stale, "the record has changed since the version given in If-Match")
+	ErrPreconditionRequired = domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
+	ErrEnteredInError       = domainerr.New(domainerr.Conflict, "the entry is marked entered-in-error and cannot change")
 )
 
 // Sex is administrative sex.
@@ -77,7 +77,7 @@ func (e EmergencyContact) IsZero() bool { return e == EmergencyContact{} }
 type Profile struct {
 	FirstName         string
 	LastName          string
-	DateOfBirth       Date
+	DateOfBirth       civil.Date
 	Sex               Sex
 	Email             string
 	Phone             string
@@ -116,7 +116,7 @@ var (
 )
 
 // EarliestBirth bounds dates of birth from below, to catch typos.
-var EarliestBirth = MustDate("1900-01-01")
+var EarliestBirth = civil.MustParse("1900-01-01")
 
 // Normalize trims surrounding blanks from every text field and fills
 // defaults, so that validation and storage see one canonical form.
@@ -133,8 +133,8 @@ func (p *Profile) Normalize() {
 
 // Validate checks p as of today and returns field errors (nil if valid).
 // Call Normalize first.
-func (p Profile) Validate(today Date) problem.FieldErrors {
-	var fe problem.FieldErrors
+func (p Profile) Validate(today civil.Date) domainerr.FieldErrors {
+	var fe domainerr.FieldErrors
 	text(&fe, "firstName", p.FirstName, MaxNameLen, true)
 	text(&fe, "lastName", p.LastName, MaxNameLen, true)
 	switch {
@@ -197,7 +197,7 @@ func ValidEmail(s string) bool {
 
 // text validates a free-text field: required or not, a length bound in
 // characters, and no control characters.
-func text(fe *problem.FieldErrors, field, v string, max int, required bool) {
+func text(fe *domainerr.FieldErrors, field, v string, max int, required bool) {
 	switch {
 	case v == "":
 		if required {

@@ -5,44 +5,37 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
-func TestParseDate(t *testing.T) {
-	for _, ok := range []string{"2024-02-29", "1900-01-01", "2026-12-31"} {
-		d, err := patient.ParseDate(ok)
-		require.NoError(t, err, ok)
-		assert.Equal(t, ok, d.String())
+func TestErrorsAreKinded(t *testing.T) {
+	for err, kind := range map[error]domainerr.Kind{
+		patient.ErrNotFound: domainerr.NotFound, patient.ErrForbidden: domainerr.Forbidden,
+		patient.ErrProfileExists: domainerr.Conflict, patient.ErrEnteredInError: domainerr.Conflict,
+		patient.ErrStaleVersion: domainerr.Stale, patient.ErrPreconditionRequired: domainerr.PreconditionRequired,
+	} {
+		assert.ErrorIs(t, err, kind, err.Error())
+		assert.True(t, domainerr.Expected(err), err.Error())
 	}
-	for _, bad := range []string{"", "2027-02-30", "2023-02-29", "2026-04-31", "2026-13-01", "2026-1-1", "26-01-01",
-		"2026-01-01T00:00:00Z", "2026/01/01", " 2026-01-01"} {
-		_, err := patient.ParseDate(bad)
-		assert.Error(t, err, bad)
-	}
-	a, b := patient.MustDate("2026-01-31"), patient.MustDate("2026-02-01")
-	assert.True(t, a.Before(b))
-	assert.True(t, b.After(a))
-	assert.False(t, a.Before(a))
-	assert.True(t, patient.Date{}.IsZero())
-	assert.Equal(t, "", patient.Date{}.String())
 }
 
 func validProfile() patient.Profile {
-	return patient.Profile{FirstName: "Ada", LastName: "Lovelace", DateOfBirth: patient.MustDate("1985-12-10"), Sex: patient.SexFemale}
+	return patient.Profile{FirstName: "Ada", LastName: "Lovelace", DateOfBirth: civil.MustParse("1985-12-10"), Sex: patient.SexFemale}
 }
 
 func TestProfileValidation(t *testing.T) {
-	today := patient.MustDate("2026-06-15")
+	today := civil.MustParse("2026-06-15")
 	cases := map[string]struct {
 		edit   func(p *patient.Profile)
 		fields []string
 	}{
 		"valid":            {func(p *patient.Profile) {}, nil},
 		"born today":       {func(p *patient.Profile) { p.DateOfBirth = today }, nil},
-		"born tomorrow":    {func(p *patient.Profile) { p.DateOfBirth = patient.MustDate("2026-06-16") }, []string{"dateOfBirth"}},
-		"no date of birth": {func(p *patient.Profile) { p.DateOfBirth = patient.Date{} }, []string{"dateOfBirth"}},
+		"born tomorrow":    {func(p *patient.Profile) { p.DateOfBirth = civil.MustParse("2026-06-16") }, []string{"dateOfBirth"}},
+		"no date of birth": {func(p *patient.Profile) { p.DateOfBirth = civil.Date{} }, []string{"dateOfBirth"}},
 		"blank names":      {func(p *patient.Profile) { p.FirstName, p.LastName = "  ", "" }, []string{"firstName", "lastName"}},
 		"name too long":    {func(p *patient.Profile) { p.LastName = strings.Repeat("é", 101) }, []string{"lastName"}},
 		"name at limit":    {func(p *patient.Profile) { p.LastName = strings.Repeat("é", 100) }, nil},
@@ -71,10 +64,10 @@ func TestProfileValidation(t *testing.T) {
 }
 
 func TestClinicalValidation(t *testing.T) {
-	today := patient.MustDate("2026-06-15")
+	today := civil.MustParse("2026-06-15")
 	base := func() patient.Clinical {
 		return patient.Clinical{Type: patient.TypeAllergy, Description: "Peanuts", Severity: patient.SeverityMild,
-			OnsetDate: patient.MustDate("2020-01-01")}
+			OnsetDate: civil.MustParse("2020-01-01")}
 	}
 	cases := map[string]struct {
 		edit   func(c *patient.Clinical)
@@ -84,8 +77,8 @@ func TestClinicalValidation(t *testing.T) {
 		"unknown type":           {func(c *patient.Clinical) { c.Type = "X" }, []string{"type"}},
 		"severity on a note":     {func(c *patient.Clinical) { c.Type = patient.TypeNote }, []string{"severity"}},
 		"entered-in-error":       {func(c *patient.Clinical) { c.Status = patient.StatusEnteredInError }, []string{"status"}},
-		"end before onset":       {func(c *patient.Clinical) { c.EndDate = patient.MustDate("2019-12-31") }, []string{"endDate"}},
-		"end in the future":      {func(c *patient.Clinical) { c.EndDate = patient.MustDate("2027-01-01") }, []string{"endDate"}},
+		"end before onset":       {func(c *patient.Clinical) { c.EndDate = civil.MustParse("2019-12-31") }, []string{"endDate"}},
+		"end in the future":      {func(c *patient.Clinical) { c.EndDate = civil.MustParse("2027-01-01") }, []string{"endDate"}},
 		"code needs a system":    {func(c *patient.Clinical) { c.Code = "123" }, []string{"codeSystem"}},
 		"notes may be multiline": {func(c *patient.Clinical) { c.Notes = "a\nb\tc" }, nil},
 		"notes too long":         {func(c *patient.Clinical) { c.Notes = strings.Repeat("x", 4001) }, []string{"notes"}},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
 	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/civil"
 )
 
 var firstNames = []string{
@@ -46,7 +47,7 @@ func Patients(n int, seed uint64) []patient.Patient {
 			UserID: deterministicV7(created, rng),
 			Profile: patient.Profile{
 				FirstName: first, LastName: last,
-				DateOfBirth: patient.DateOf(time.Date(1930, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(33000))),
+				DateOfBirth: civil.Of(time.Date(1930, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(33000))),
 				Sex:         []patient.Sex{patient.SexFemale, patient.SexMale, patient.SexOther, patient.SexUnknown}[rng.IntN(4)],
 				Email:       fmt.Sprintf("%s.%s.%d@example.org", first, last, i),
 				Phone:       fmt.Sprintf("+4930%08d", rng.IntN(100000000)),

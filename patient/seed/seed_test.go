@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/seed"
+	"github.com/medisync/medisync/shared/civil"
 )
 
 func TestPatientsAreDeterministicAndValid(t *testing.T) {
@@ -24,6 +24,6 @@ func TestPatientsAreDeterministicAndValid(t *testing.T) {
 		ids[p.ID] = true
 		prof := p.Profile
 		prof.Normalize()
-		assert.Empty(t, prof.Validate(patient.MustDate("2026-01-01")), "%+v", p.Profile)
+		assert.Empty(t, prof.Validate(civil.MustParse("2026-01-01")), "%+v", p.Profile)
 	}
 }

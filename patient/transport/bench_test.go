@@ -162,8 +162,8 @@ func BenchmarkSearchQuery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if page.Next != "" {
-			q.Cursor = page.Next
+		if page.NextCursor != "" {
+			q.Cursor = page.NextCursor
 			queries = append(queries, q)
 		}
 	}

@@ -5,7 +5,8 @@ import (
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // Wire shapes, camelCase as DESIGN.md names them.
@@ -60,7 +61,7 @@ func toPatientJSON(p patient.Patient) patientJSON {
 	return out
 }
 
-// patientBody is what POST and PUT accept. userId and active are for
+// patientBody is what POST accepts. userId and active are for
 // administrators; version is refused (the version travels in If-Match).
 // Fields the server owns (id, createdAt, updatedAt) are unknown fields.
 type patientBody struct {
@@ -80,7 +81,30 @@ type patientBody struct {
 }
 
 func (b patientBody) toInput() (service.NewPatient, error) {
-	var fe problem.FieldErrors
+	in, fe := b.profile()
+	if b.Version != nil {
+		fe.Add("version", "is set by the server; send the version you read in If-Match")
+	}
+	return in, fe.Err()
+}
+
+// patientPutBody is what PUT accepts: the whole representation GET gives,
+// so that a client may send back what it read with one field changed. The
+// service refuses the server's fields when they differ from the record's.
+type patientPutBody struct {
+	patientBody
+	ID        *string    `json:"id"`
+	CreatedAt *time.Time `json:"createdAt"`
+	UpdatedAt *time.Time `json:"updatedAt"`
+}
+
+func (b patientPutBody) toUpdate() (service.PatientUpdate, error) {
+	in, fe := b.profile()
+	return service.PatientUpdate{NewPatient: in, ID: b.ID, Version: b.Version, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}, fe.Err()
+}
+
+func (b patientBody) profile() (service.NewPatient, domainerr.FieldErrors) {
+	var fe domainerr.FieldErrors
 	in := service.NewPatient{
 		Profile: patient.Profile{
 			FirstName: b.FirstName, LastName: b.LastName, Sex: patient.Sex(b.Sex), Email: b.Email, Phone: b.Phone,
@@ -89,7 +113,7 @@ func (b patientBody) toInput() (service.NewPatient, error) {
 		UserID: b.UserID, Active: b.Active,
 	}
 	if b.DateOfBirth != "" {
-		d, err := patient.ParseDate(b.DateOfBirth)
+		d, err := civil.Parse(b.DateOfBirth)
 		if err != nil {
 			fe.Add("dateOfBirth", err.Error())
 		}
@@ -101,10 +125,7 @@ func (b patientBody) toInput() (service.NewPatient, error) {
 	if c := b.EmergencyContact; c != nil {
 		in.EmergencyContact = patient.EmergencyContact{Name: c.Name, Relationship: c.Relationship, Phone: c.Phone}
 	}
-	if b.Version != nil {
-		fe.Add("version", "is set by the server; send the version you read in If-Match")
-	}
-	return in, fe.Err()
+	return in, fe
 }
 
 type entryJSON struct {
@@ -140,7 +161,7 @@ func toEntryJSON(e patient.HistoryEntry) entryJSON {
 	return out
 }
 
-// entryBody is what POST and PUT of a history entry accept; recordedBy is
+// entryBody is what POST of a history entry accepts; recordedBy is
 // refused, the server's own fields are unknown fields.
 type entryBody struct {
 	Type        string  `json:"type"`
@@ -155,8 +176,26 @@ type entryBody struct {
 	RecordedBy  *string `json:"recordedBy"`
 }
 
+// entryPutBody is what PUT of a history entry accepts: the whole
+// representation GET gives (see patientPutBody).
+type entryPutBody struct {
+	entryBody
+	ID         *string    `json:"id"`
+	PatientID  *string    `json:"patientId"`
+	RecordedAt *time.Time `json:"recordedAt"`
+	AmendedBy  *string    `json:"amendedBy"`
+	AmendedAt  *time.Time `json:"amendedAt"`
+	Version    *int64     `json:"version"`
+}
+
+func (b entryPutBody) toAmendment() (service.EntryAmendment, error) {
+	in, err := b.toInput()
+	return service.EntryAmendment{EntryInput: in, ID: b.ID, PatientID: b.PatientID, RecordedAt: b.RecordedAt,
+		AmendedBy: b.AmendedBy, AmendedAt: b.AmendedAt, Version: b.Version}, err
+}
+
 func (b entryBody) toInput() (service.EntryInput, error) {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	in := service.EntryInput{
 		Clinical: patient.Clinical{
 			Type: patient.EntryType(b.Type), Description: b.Description, Code: b.Code, CodeSystem: b.CodeSystem,
@@ -166,12 +205,12 @@ func (b entryBody) toInput() (service.EntryInput, error) {
 	}
 	for _, d := range []struct {
 		field, value string
-		into         *patient.Date
+		into         *civil.Date
 	}{{"onsetDate", b.OnsetDate, &in.OnsetDate}, {"endDate", b.EndDate, &in.EndDate}} {
 		if d.value == "" {
 			continue
 		}
-		v, err := patient.ParseDate(d.value)
+		v, err := civil.Parse(d.value)
 		if err != nil {
 			fe.Add(d.field, err.Error())
 		}
@@ -196,22 +235,4 @@ type auditJSON struct {
 func toAuditJSON(e patient.AuditEvent) auditJSON {
 	return auditJSON{ID: e.ID, OccurredAt: e.OccurredAt.UTC(), UserID: e.UserID, Role: e.Role, Action: string(e.Action),
 		Resource: e.Resource, PatientID: e.PatientID, ResourceID: e.ResourceID, Outcome: string(e.Outcome), RequestID: e.RequestID}
-}
-
-// listJSON is every list's shape; nextCursor is null on the last page.
-type listJSON[T any] struct {
-	Items      []T     `json:"items"`
-	NextCursor *string `json:"nextCursor"`
-}
-
-func toList[S, T any](page patient.Page[S], conv func(S) T) listJSON[T] {
-	out := listJSON[T]{Items: make([]T, 0, len(page.Items))}
-	for _, it := range page.Items {
-		out.Items = append(out.Items, conv(it))
-	}
-	if page.Next != "" {
-		next := page.Next
-		out.NextCursor = &next
-	}
-	return out
 }

@@ -22,7 +22,9 @@ import (
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -59,11 +61,11 @@ func newHarness(t testing.TB, db *sqldb.DB, recorder ...service.AuditRecorder) *
 	t.Cleanup(func() { _ = store.Close() })
 	svc := service.New(service.Deps{
 		Patients: store, History: store, Audit: store, Recorder: rec,
-		Clock: service.ClockFunc(func() time.Time { return now }), NewID: service.NewID,
+		Clock: clocktest.New(now),
 	})
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
-	transport.Register(r, endpoint.MakeEndpoints(svc), iss.Verifier())
+	transport.Register(r, endpoint.New(svc), iss.Verifier())
 	return &harness{t: t, handler: httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}), issuer: iss, store: store}
 }
 
@@ -74,7 +76,7 @@ type user struct {
 }
 
 func (h *harness) user(roles ...string) user {
-	id := service.NewID()
+	id := ids.New()
 	tok, err := h.issuer.Sign(authntest.Claims{UserID: id, Roles: roles})
 	require.NoError(h.t, err)
 	return user{id: id, token: tok}

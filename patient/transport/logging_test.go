@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -18,6 +17,7 @@ import (
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
@@ -37,12 +37,12 @@ func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	var svc service.Service = service.New(service.Deps{Patients: store, History: store, Audit: store, Recorder: rec,
-		Clock: service.ClockFunc(func() time.Time { return now }), NewID: service.NewID})
+		Clock: clocktest.New(now)})
 	svc = service.LoggingMiddleware(logger)(svc)
 	svc = service.InstrumentingMiddleware(metrics.NewMethod(reg, "patient"))(svc)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
-	transport.Register(r, endpoint.MakeEndpoints(svc), iss.Verifier())
+	transport.Register(r, endpoint.New(svc), iss.Verifier())
 	h := &harness{t: t, issuer: iss, store: store,
 		handler: httpmw.Stack(r, httpmw.Options{Logger: logger, Metrics: metrics.NewHTTP(reg)})}
 

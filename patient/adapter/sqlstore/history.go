@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -129,7 +130,7 @@ func (s *Store) EntryByID(ctx context.Context, patientID, entryID string) (patie
 }
 
 // ListEntries returns a patient's entries in the order they were recorded.
-func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (patient.Page[patient.HistoryEntry], error) {
+func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (page.Page[patient.HistoryEntry], error) {
 	limit := clampLimit(q.Limit)
 	where := []string{"patient_id = ?"}
 	args := []any{q.PatientID}
@@ -149,9 +150,9 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (patien
 		args = append(args, string(patient.StatusEnteredInError))
 	}
 	if q.Cursor != "" {
-		after, err := decodeCursor(q.Cursor, 1)
+		after, err := decodeKeys(q.Cursor, 1)
 		if err != nil {
-			return patient.Page[patient.HistoryEntry]{}, patient.ErrInvalidCursor
+			return page.Page[patient.HistoryEntry]{}, err
 		}
 		where = append(where, "id > ?")
 		args = append(args, after[0])
@@ -160,18 +161,18 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (patien
 	rows, err := s.query(ctx, "SELECT id, patient_id, version, "+entryCols+" FROM history_entries WHERE "+
 		strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
-		return patient.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
+		return page.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
 	}
 	items, err := sqldb.Collect(rows, scanEntryRow)
 	if err != nil {
-		return patient.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
+		return page.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
 	}
-	page := patient.Page[patient.HistoryEntry]{Items: items}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = encodeCursor([]string{page.Items[limit-1].ID})
+	out := page.Page[patient.HistoryEntry]{Items: items}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
 	}
-	return page, nil
+	return out, nil
 }
 
 // Revisions returns every revision of an entry, oldest first.

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -39,7 +41,7 @@ func scanPatient(sc scanner, extra ...any) (patient.Patient, error) {
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return patient.Patient{}, err
 	}
-	d, err := patient.ParseDate(dob)
+	d, err := civil.Parse(dob)
 	if err != nil {
 		return patient.Patient{}, fmt.Errorf("stored date of birth: %w", err)
 	}
@@ -192,13 +194,13 @@ func oneRow(ctx context.Context, tx *sql.Tx, res sql.Result, table, where string
 // last, id). Each is read with LIMIT from its own index and the union is
 // ordered by (matched name, other name, id), which is also the keyset of
 // the cursor, so every page costs two short range scans at any table size.
-func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (patient.Page[patient.Patient], error) {
+func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (page.Page[patient.Patient], error) {
 	limit := clampLimit(q.Limit)
 	var after []string
 	if q.Cursor != "" {
 		var err error
-		if after, err = decodeCursor(q.Cursor, 3); err != nil {
-			return patient.Page[patient.Patient]{}, patient.ErrInvalidCursor
+		if after, err = decodeKeys(q.Cursor, 3); err != nil {
+			return page.Page[patient.Patient]{}, err
 		}
 	}
 	var filter []string
@@ -241,29 +243,29 @@ func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (pati
 	}
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
-		return patient.Page[patient.Patient]{}, fmt.Errorf("search patients: %w", err)
+		return page.Page[patient.Patient]{}, fmt.Errorf("search patients: %w", err)
 	}
 	defer rows.Close()
-	page := patient.Page[patient.Patient]{Items: []patient.Patient{}}
+	out := page.Page[patient.Patient]{Items: []patient.Patient{}}
 	var keys [][2]string
 	for rows.Next() {
 		var k1, k2 string
 		p, err := scanPatient(rows, &k1, &k2)
 		if err != nil {
-			return patient.Page[patient.Patient]{}, fmt.Errorf("scan patient: %w", err)
+			return page.Page[patient.Patient]{}, fmt.Errorf("scan patient: %w", err)
 		}
-		page.Items = append(page.Items, p)
+		out.Items = append(out.Items, p)
 		keys = append(keys, [2]string{k1, k2})
 	}
 	if err := rows.Err(); err != nil {
-		return patient.Page[patient.Patient]{}, fmt.Errorf("search patients: %w", err)
+		return page.Page[patient.Patient]{}, fmt.Errorf("search patients: %w", err)
 	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
 		last := limit - 1
-		page.Next = encodeCursor([]string{keys[last][0], keys[last][1], page.Items[last].ID})
+		out.NextCursor = page.EncodeCursor([]string{keys[last][0], keys[last][1], out.Items[last].ID})
 	}
-	return page, nil
+	return out, nil
 }
 
 // escapeLike escapes LIKE's wildcards with '!', the ESCAPE character.

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -103,11 +106,31 @@ func nullString(s string) any {
 	return s
 }
 
-func parseDate(s string) (patient.Date, error) {
+// parseDate reads a stored date; "" is the zero date.
+func parseDate(s string) (civil.Date, error) {
 	if s == "" {
-		return patient.Date{}, nil
+		return civil.Date{}, nil
 	}
-	return patient.ParseDate(s)
+	return civil.Parse(s)
+}
+
+// decodeKeys reads a cursor of exactly n keys whose last one is a row id,
+// answering page.ErrCursor for anything else. The id must be a canonical
+// UUID: MySQL refuses to compare the ASCII id columns with a value outside
+// ASCII, which would turn a tampered cursor into a server error instead of
+// a bad request.
+func decodeKeys(c string, n int) ([]string, error) {
+	var keys []string
+	if err := page.DecodeCursor(c, &keys); err != nil {
+		return nil, err
+	}
+	if len(keys) != n {
+		return nil, page.ErrCursor
+	}
+	if id, ok := ids.Canonical(keys[n-1]); !ok || id != keys[n-1] {
+		return nil, page.ErrCursor
+	}
+	return keys, nil
 }
 
 // --- audit -----------------------------------------------------------------
@@ -151,14 +174,14 @@ func appendAuditTx(ctx context.Context, tx *sql.Tx, ev patient.AuditEvent) error
 }
 
 // ListAudit returns a patient's audit events, newest first.
-func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (patient.Page[patient.AuditEvent], error) {
+func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (page.Page[patient.AuditEvent], error) {
 	limit := clampLimit(q.Limit)
 	args := []any{q.PatientID}
 	where := "patient_id = ?"
 	if q.Cursor != "" {
-		after, err := decodeCursor(q.Cursor, 1)
+		after, err := decodeKeys(q.Cursor, 1)
 		if err != nil {
-			return patient.Page[patient.AuditEvent]{}, patient.ErrInvalidCursor
+			return page.Page[patient.AuditEvent]{}, err
 		}
 		where += " AND id < ?"
 		args = append(args, after[0])
@@ -166,18 +189,18 @@ func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (patient.Pa
 	args = append(args, limit+1)
 	rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit_events WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
-		return patient.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+		return page.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
 	items, err := sqldb.Collect(rows, scanAuditEvent)
 	if err != nil {
-		return patient.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+		return page.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
-	page := patient.Page[patient.AuditEvent]{Items: items}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = encodeCursor([]string{page.Items[limit-1].ID})
+	out := page.Page[patient.AuditEvent]{Items: items}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
 	}
-	return page, nil
+	return out, nil
 }
 
 // scanAuditEvent reads a row of auditCols.
@@ -194,7 +217,7 @@ func scanAuditEvent(sc scanner) (patient.AuditEvent, error) {
 
 func clampLimit(n int) int {
 	if n <= 0 {
-		return patient.DefaultLimit
+		return page.DefaultLimit
 	}
-	return min(n, patient.MaxLimit)
+	return min(n, page.MaxLimit)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/go-kit/log/level"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 )
 
@@ -57,13 +57,13 @@ func run(ctx context.Context, args []string) error {
 	recorder := auditlog.New(store, audit)
 	var svc service.Service = service.New(service.Deps{
 		Patients: store, History: store, Audit: store, Recorder: recorder,
-		Clock: service.ClockFunc(time.Now), NewID: service.NewID,
+		Clock: clock.System{},
 	})
 	svc = service.LoggingMiddleware(a.Logger)(svc)
 	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "patient"))(svc)
 
 	router := a.Router()
-	transport.Register(router, endpoint.MakeEndpoints(svc), verifier)
+	transport.Register(router, endpoint.New(svc), verifier)
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
 	// After the drain no request is in flight: flush the audit events still
 	// queued, then release the statements; the app closes the database last.

@@ -1,23 +1,12 @@
 package patient
 
-// Page limits.
-const (
-	DefaultLimit = 20
-	MaxLimit     = 100
-)
-
-// Page is one page of a keyset-paginated list; Next is the opaque cursor of
-// the following page, "" on the last.
-type Page[T any] struct {
-	Items []T
-	Next  string
-}
+import "github.com/medisync/medisync/shared/civil"
 
 // SearchQuery finds patients. Query is a name prefix matched against the
 // start of the last or first name; the other filters match exactly.
 type SearchQuery struct {
 	Query       string
-	DateOfBirth Date
+	DateOfBirth civil.Date
 	Email       string
 	Limit       int
 	Cursor      string

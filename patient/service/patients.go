@@ -1,0 +1,176 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+)
+
+// adminOnlyFields refuses userId and active from a caller who is not an
+// administrator, unless they come back unchanged from cur (nil on create,
+// where there is nothing to send back).
+func adminOnlyFields(in NewPatient, cur *patient.Patient) domainerr.FieldErrors {
+	var fe domainerr.FieldErrors
+	if in.UserID != nil && (cur == nil || canonicalID(*in.UserID) != cur.UserID) {
+		fe.Add("userId", "may be set by an administrator only")
+	}
+	if in.Active != nil && (cur == nil || *in.Active != cur.Active) {
+		fe.Add("active", "may be set by an administrator only")
+	}
+	return fe
+}
+
+func (s *service) CreatePatient(ctx context.Context, actor authn.Principal, in NewPatient) (patient.Patient, error) {
+	p := patient.Patient{Active: true, Version: 1}
+	switch {
+	case admin(actor):
+		if in.UserID != nil {
+			p.UserID = canonicalID(*in.UserID)
+		}
+		if in.Active != nil {
+			p.Active = *in.Active
+		}
+	case actor.Has(authn.RolePatient):
+		if fe := adminOnlyFields(in, nil); len(fe) > 0 {
+			return patient.Patient{}, s.deny(ctx, actor, patient.ActionCreate, patient.ResourcePatient, "", "", fe)
+		}
+		p.UserID = actor.UserID
+	default:
+		return patient.Patient{}, s.deny(ctx, actor, patient.ActionCreate, patient.ResourcePatient, "", "", patient.ErrForbidden)
+	}
+	prof := in.Profile
+	prof.Normalize()
+	fe := prof.Validate(s.today())
+	if p.UserID != "" && !ids.Valid(p.UserID) {
+		fe.Add("userId", "must be a UUID")
+	}
+	if err := fe.Err(); err != nil {
+		return patient.Patient{}, err
+	}
+	if p.UserID != "" {
+		if _, err := s.patients.PatientByUserID(ctx, p.UserID); err == nil {
+			return patient.Patient{}, patient.ErrProfileExists
+		} else if !errors.Is(err, patient.ErrNotFound) {
+			return patient.Patient{}, err
+		}
+	}
+	now := s.now()
+	p.ID, p.Profile, p.CreatedAt, p.UpdatedAt = s.newID(), prof, now, now
+	ev := s.event(ctx, actor, patient.ActionCreate, patient.ResourcePatient, p.ID, "", patient.OutcomeAllowed)
+	if err := s.patients.CreatePatient(ctx, p, ev); err != nil {
+		return patient.Patient{}, err
+	}
+	return p, nil
+}
+
+func (s *service) MyPatient(ctx context.Context, actor authn.Principal) (patient.Patient, error) {
+	p, err := s.patients.PatientByUserID(ctx, actor.UserID)
+	if err != nil {
+		return patient.Patient{}, err
+	}
+	if err := s.record(ctx, s.event(ctx, actor, patient.ActionRead, patient.ResourcePatient, p.ID, "", patient.OutcomeAllowed)); err != nil {
+		return patient.Patient{}, err
+	}
+	return p, nil
+}
+
+func (s *service) GetPatient(ctx context.Context, actor authn.Principal, id string) (patient.Patient, error) {
+	p, err := s.load(ctx, actor, id, patient.ActionRead, patient.ResourcePatient, "", canRead)
+	if err != nil {
+		return patient.Patient{}, err
+	}
+	if err := s.record(ctx, s.event(ctx, actor, patient.ActionRead, patient.ResourcePatient, p.ID, "", patient.OutcomeAllowed)); err != nil {
+		return patient.Patient{}, err
+	}
+	return p, nil
+}
+
+func (s *service) UpdatePatient(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in PatientUpdate) (patient.Patient, error) {
+	cur, err := s.load(ctx, actor, id, patient.ActionUpdate, patient.ResourcePatient, "", canUpdate)
+	if err != nil {
+		return patient.Patient{}, err
+	}
+	next := cur
+	if admin(actor) {
+		if in.UserID != nil {
+			next.UserID = canonicalID(*in.UserID)
+		}
+		if in.Active != nil {
+			next.Active = *in.Active
+		}
+	} else if fe := adminOnlyFields(in.NewPatient, &cur); len(fe) > 0 {
+		return patient.Patient{}, s.deny(ctx, actor, patient.ActionUpdate, patient.ResourcePatient, cur.ID, "", fe)
+	}
+	if ifMatch == 0 {
+		return patient.Patient{}, patient.ErrPreconditionRequired
+	}
+	if ifMatch != cur.Version {
+		return patient.Patient{}, patient.ErrStaleVersion
+	}
+	prof := in.Profile
+	prof.Normalize()
+	fe := prof.Validate(s.today())
+	if next.UserID != "" && !ids.Valid(next.UserID) {
+		fe.Add("userId", "must be a UUID")
+	}
+	if in.ID != nil && canonicalID(*in.ID) != cur.ID {
+		fe.Add("id", serverSet)
+	}
+	sentBackVersion(&fe, in.Version, cur.Version)
+	sentBackTime(&fe, "createdAt", in.CreatedAt, cur.CreatedAt)
+	sentBackTime(&fe, "updatedAt", in.UpdatedAt, cur.UpdatedAt)
+	if err := fe.Err(); err != nil {
+		return patient.Patient{}, err
+	}
+	next.Profile, next.Version, next.UpdatedAt = prof, ifMatch+1, s.now()
+	ev := s.event(ctx, actor, patient.ActionUpdate, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
+	if err := s.patients.UpdatePatient(ctx, next, ev); err != nil {
+		return patient.Patient{}, err
+	}
+	return next, nil
+}
+
+func (s *service) DeactivatePatient(ctx context.Context, actor authn.Principal, id string, ifMatch int64) error {
+	cur, err := s.load(ctx, actor, id, patient.ActionDelete, patient.ResourcePatient, "", canAdmin)
+	if err != nil {
+		return err
+	}
+	if ifMatch != 0 && ifMatch != cur.Version {
+		return patient.ErrStaleVersion
+	}
+	ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
+	if !cur.Active {
+		// Already inactive: nothing changes, but the request is still on record.
+		return s.record(ctx, ev)
+	}
+	next := cur
+	next.Active, next.Version, next.UpdatedAt = false, cur.Version+1, s.now()
+	return s.patients.UpdatePatient(ctx, next, ev)
+}
+
+func (s *service) SearchPatients(ctx context.Context, actor authn.Principal, q patient.SearchQuery) (page.Page[patient.Patient], error) {
+	if !staff(actor) {
+		return page.Page[patient.Patient]{}, s.deny(ctx, actor, patient.ActionSearch, patient.ResourcePatient, "", "", patient.ErrForbidden)
+	}
+	found, err := s.patients.SearchPatients(ctx, q)
+	if err != nil {
+		return page.Page[patient.Patient]{}, err
+	}
+	// The search itself, and for each patient it shows, an event on that
+	// patient's trail: a page of results is a read of every record on it.
+	evs := make([]patient.AuditEvent, 0, len(found.Items)+1)
+	evs = append(evs, s.event(ctx, actor, patient.ActionSearch, patient.ResourcePatient, "", "", patient.OutcomeAllowed))
+	for _, p := range found.Items {
+		evs = append(evs, s.event(ctx, actor, patient.ActionSearch, patient.ResourcePatient, p.ID, "", patient.OutcomeAllowed))
+	}
+	if err := s.audit.AppendAudit(ctx, evs...); err != nil {
+		return page.Page[patient.Patient]{}, fmt.Errorf("record audit events: %w", err)
+	}
+	return found, nil
+}
