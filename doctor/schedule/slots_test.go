@@ -92,6 +92,12 @@ func TestSlotsNewYorkSpringForward(t *testing.T) {
 		a := onDay(t, time.Sunday, 30, "02:30-04:00")
 		assert.Equal(t, []string{"2026-03-08T07:00:00Z", "2026-03-08T07:30:00Z"}, starts(a.Slots(ny, d, d, longAgo, nil)))
 	})
+	t.Run("a skipped wall time starts no slot, and the grid is not moved", func(t *testing.T) {
+		a := onDay(t, time.Sunday, 60, "02:15-04:00")
+		// 02:15 does not exist; 03:15 EDT + 60 min passes 04:00. Clipping the
+		// interval to 03:00 would offer 03:00, off the doctor's grid.
+		assert.Empty(t, a.Slots(ny, d, d, longAgo, nil))
+	})
 	t.Run("interval ending inside the skipped hour is clipped", func(t *testing.T) {
 		a := onDay(t, time.Sunday, 60, "00:00-02:30")
 		// 00:00-01:00 and 01:00-02:00 EST fit; 02:00 does not exist.
