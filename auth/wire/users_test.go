@@ -88,12 +88,13 @@ func TestAdministration(t *testing.T) {
 		}
 		assert.Len(t, ids, 3)
 
-		for name, q := range map[string]string{
-			"limit 0": "?limit=0", "limit 101": "?limit=101", "limit text": "?limit=ten",
-			"bad role": "?role=ROOT", "bad cursor": "?cursor=***", "forged cursor": "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x' OR 1=1")),
+		for q, field := range map[string]string{
+			"?limit=0": "limit", "?limit=101": "limit", "?limit=ten": "limit",
+			"?role=ROOT": "role", "?cursor=***": "cursor", "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x' OR 1=1")): "cursor",
 		} {
 			r = e.req("GET", "/api/v1/auth/users"+q, nil, as...)
-			assert.Equal(t, http.StatusBadRequest, r.Status, name)
+			assert.Equal(t, http.StatusBadRequest, r.Status, q)
+			assert.Equal(t, []string{field}, fields(t, r), q)
 		}
 
 		r = e.req("GET", "/api/v1/auth/users/"+docID, nil, as...)
@@ -101,6 +102,7 @@ func TestAdministration(t *testing.T) {
 		assert.Equal(t, `"1"`, r.Header.Get("ETag"))
 		r = e.req("GET", "/api/v1/auth/users/not-a-uuid", nil, as...)
 		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assert.Equal(t, []string{"id"}, fields(t, r))
 		r = e.req("GET", "/api/v1/auth/users/0190a4d2-0000-7000-8000-000000000001", nil, as...)
 		assert.Equal(t, http.StatusNotFound, r.Status)
 
