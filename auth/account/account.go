@@ -1,6 +1,4 @@
-// Package account holds the auth domain: users with their roles, the rules
-// an email address and a name must follow, refresh-token sessions, password
-// reset tokens, and the domain errors the use cases report.
+// Package account holds the auth domain: users, the rules an email address and a name follow, sessions, reset tokens and the domain errors.
 package account
 
 import (
@@ -11,35 +9,25 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/domainerr"
 )
-
-// Roles a user may hold; the same strings appear in access tokens.
-const (
-	RoleAdmin   = "ADMIN"
-	RoleDoctor  = "DOCTOR"
-	RolePatient = "PATIENT"
-)
-
-// AllRoles lists every role, in the order they are stored and shown.
-var allRoles = []string{RoleAdmin, RoleDoctor, RolePatient}
-
-// IsRole reports whether r names a known role.
-func IsRole(r string) bool { return slices.Contains(allRoles, r) }
 
 // Domain errors. Their messages are fit for clients: the transport shows them.
 var (
-	ErrNotFound           = errors.New("no user with this id")
-	ErrEmailTaken         = errors.New("an account with this email address already exists")
-	ErrInvalidCredentials = errors.New("the email address or password is wrong")
-	ErrDisabled           = errors.New("the account is disabled")
-	ErrVersionConflict    = errors.New("the user was changed by someone else; read it again and retry")
-	ErrForbidden          = errors.New("this action needs the ADMIN role")
-	ErrSelfLockout        = errors.New("an administrator cannot disable their own account or drop their own ADMIN role")
-	ErrInvalidRefresh     = errors.New("the refresh token is invalid, expired or revoked")
-	ErrRefreshReused      = errors.New("the refresh token was already used; the session has been revoked")
-	ErrInvalidReset       = errors.New("the reset token is invalid, expired or already used")
-	ErrUnauthenticated    = errors.New("the access token does not name an active account")
+	ErrNotFound           = domainerr.New(domainerr.NotFound, "no user with this id")
+	ErrEmailTaken         = domainerr.New(domainerr.Conflict, "an account with this email address already exists")
+	ErrInvalidCredentials = domainerr.New(domainerr.Unauthenticated, "the email address or password is wrong")
+	ErrDisabled           = domainerr.New(domainerr.Forbidden, "the account is disabled")
+	ErrVersionConflict    = domainerr.New(domainerr.Conflict, "the user was changed by someone else; read it again and retry")
+	ErrForbidden          = domainerr.New(domainerr.Forbidden, "this action needs the ADMIN role")
+	ErrSelfLockout        = domainerr.New(domainerr.Conflict, "an administrator cannot disable their own account or drop their own ADMIN role")
+	ErrInvalidRefresh     = domainerr.New(domainerr.Unauthenticated, "the refresh token is invalid, expired or revoked")
+	ErrRefreshReused      = domainerr.New(domainerr.Unauthenticated, "the refresh token was already used; the session has been revoked")
+	ErrUnauthenticated    = domainerr.New(domainerr.Unauthenticated, "the access token does not name an active account")
+	// ErrInvalidReset is a 400 naming the token field; the transport says so.
+	ErrInvalidReset = domainerr.New(domainerr.Invalid, "the reset token is invalid, expired or already used")
+	// ErrPreconditionFailed means If-Match named a version that is not current.
+	ErrPreconditionFailed = domainerr.New(domainerr.Stale, "the user has changed since the version given in If-Match")
 )
 
 // MaxEmailLength is the longest address SMTP carries (RFC 5321 path limit).
@@ -174,35 +162,10 @@ func NormalizeFullName(s string) (string, error) {
 	return s, nil
 }
 
-// NormalizeRoles checks a role list and returns it deduplicated, in the
-// canonical order. allowed limits which roles may appear.
-func NormalizeRoles(roles []string, allowed ...string) ([]string, error) {
-	if len(roles) == 0 {
-		return nil, errors.New("must name at least one role")
-	}
-	if len(allowed) == 0 {
-		allowed = allRoles
-	}
-	set := map[string]bool{}
-	for _, r := range roles {
-		if !slices.Contains(allowed, r) {
-			return nil, errors.New("may hold only " + strings.Join(allowed, ", "))
-		}
-		set[r] = true
-	}
-	out := make([]string, 0, len(set))
-	for _, r := range allRoles {
-		if set[r] {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
 // Validate gathers the field errors of a new user's profile fields and
 // returns the normalized email and name.
 func Validate(email, fullName string) (string, string, error) {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		fe.Add("email", err.Error())

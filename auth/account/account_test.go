@@ -74,19 +74,6 @@ func TestNormalizeFullName(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-func TestNormalizeRoles(t *testing.T) {
-	got, err := account.NormalizeRoles([]string{"PATIENT", "ADMIN", "PATIENT"})
-	require.NoError(t, err)
-	assert.Equal(t, []string{"ADMIN", "PATIENT"}, got, "deduplicated, canonical order")
-
-	_, err = account.NormalizeRoles(nil)
-	assert.Error(t, err)
-	_, err = account.NormalizeRoles([]string{"admin"})
-	assert.Error(t, err, "roles are case-sensitive")
-	_, err = account.NormalizeRoles([]string{"PATIENT"}, account.RoleAdmin, account.RoleDoctor)
-	assert.Error(t, err, "outside the allowed set")
-}
-
 func TestValidateGathersFields(t *testing.T) {
 	_, _, err := account.Validate("nope", "")
 	require.Error(t, err)

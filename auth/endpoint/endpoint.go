@@ -1,38 +1,39 @@
-// Package endpoint adapts the auth service to go-kit endpoints, with the
-// request and response types the transport decodes and encodes.
+// Package endpoint adapts the auth service to go-kit endpoints with the request and response types the transport uses.
 package endpoint
 
 import (
 	"context"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/page"
 )
 
 // Set holds one endpoint per use case.
 type Set struct {
-	Register       endpoint.Endpoint
-	Login          endpoint.Endpoint
-	Refresh        endpoint.Endpoint
-	Logout         endpoint.Endpoint
-	Me             endpoint.Endpoint
-	ChangePassword endpoint.Endpoint
-	ForgotPassword endpoint.Endpoint
-	ResetPassword  endpoint.Endpoint
-	CreateUser     endpoint.Endpoint
-	ListUsers      endpoint.Endpoint
-	GetUser        endpoint.Endpoint
-	UpdateUser     endpoint.Endpoint
+	Register       kitendpoint.Endpoint
+	Login          kitendpoint.Endpoint
+	Refresh        kitendpoint.Endpoint
+	Logout         kitendpoint.Endpoint
+	Me             kitendpoint.Endpoint
+	ChangePassword kitendpoint.Endpoint
+	ForgotPassword kitendpoint.Endpoint
+	ResetPassword  kitendpoint.Endpoint
+	CreateUser     kitendpoint.Endpoint
+	ListUsers      kitendpoint.Endpoint
+	GetUser        kitendpoint.Endpoint
+	UpdateUser     kitendpoint.Endpoint
 }
 
-// New builds the endpoints of s. Endpoints acting for a caller take the
-// principal from the context and refuse without one; the administrative
-// ones also demand the ADMIN role in the token (the service checks it again
-// against the database).
+// New builds the endpoints of s. Endpoints acting for a caller refuse a
+// context without a principal; the administrative ones also demand the
+// ADMIN role in the token (the service checks it again against the
+// database). The caller itself travels in the request's Actor, which the
+// transport fills from the same context.
 func New(s service.Service) Set {
 	signedIn := authn.RequireRoles()
 	admin := authn.RequireRoles(authn.RoleAdmin)
@@ -108,12 +109,6 @@ type Accepted struct {
 	Detail string `json:"detail"`
 }
 
-// UserPage is a page of users.
-type UserPage struct {
-	Items      []User `json:"items"`
-	NextCursor string `json:"nextCursor"`
-}
-
 // RegisterRequest is a self-registration.
 type RegisterRequest struct {
 	Email    string `json:"email"`
@@ -121,7 +116,7 @@ type RegisterRequest struct {
 	FullName string `json:"fullName"`
 }
 
-func makeRegister(s service.Service) endpoint.Endpoint {
+func makeRegister(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(RegisterRequest)
 		u, err := s.Register(ctx, service.RegisterInput{Email: req.Email, Password: req.Password, FullName: req.FullName})
@@ -139,7 +134,7 @@ type LoginRequest struct {
 	ClientIP string `json:"-"`
 }
 
-func makeLogin(s service.Service) endpoint.Endpoint {
+func makeLogin(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(LoginRequest)
 		p, err := s.Login(ctx, service.LoginInput{Email: req.Email, Password: req.Password, ClientIP: req.ClientIP})
@@ -155,7 +150,7 @@ type RefreshTokenRequest struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
-func makeRefresh(s service.Service) endpoint.Endpoint {
+func makeRefresh(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		p, err := s.Refresh(ctx, request.(RefreshTokenRequest).RefreshToken)
 		if err != nil {
@@ -165,7 +160,7 @@ func makeRefresh(s service.Service) endpoint.Endpoint {
 	}
 }
 
-func makeLogout(s service.Service) endpoint.Endpoint {
+func makeLogout(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		if err := s.Logout(ctx, request.(RefreshTokenRequest).RefreshToken); err != nil {
 			return nil, err
@@ -175,12 +170,13 @@ func makeLogout(s service.Service) endpoint.Endpoint {
 }
 
 // MeRequest asks for the caller's account.
-type MeRequest struct{}
+type MeRequest struct {
+	Actor authn.Principal
+}
 
-func makeMe(s service.Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		p, _ := authn.FromContext(ctx)
-		u, err := s.Me(ctx, p.UserID)
+func makeMe(s service.Service) kitendpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		u, err := s.Me(ctx, request.(MeRequest).Actor)
 		if err != nil {
 			return nil, err
 		}
@@ -190,17 +186,17 @@ func makeMe(s service.Service) endpoint.Endpoint {
 
 // ChangePasswordRequest changes the caller's password.
 type ChangePasswordRequest struct {
-	CurrentPassword string `json:"currentPassword"`
-	NewPassword     string `json:"newPassword"`
-	ClientIP        string `json:"-"`
+	CurrentPassword string          `json:"currentPassword"`
+	NewPassword     string          `json:"newPassword"`
+	ClientIP        string          `json:"-"`
+	Actor           authn.Principal `json:"-"`
 }
 
-func makeChangePassword(s service.Service) endpoint.Endpoint {
+func makeChangePassword(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ChangePasswordRequest)
-		p, _ := authn.FromContext(ctx)
-		pair, err := s.ChangePassword(ctx, service.ChangePasswordInput{
-			UserID: p.UserID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, ClientIP: req.ClientIP,
+		pair, err := s.ChangePassword(ctx, req.Actor, service.ChangePasswordInput{
+			CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, ClientIP: req.ClientIP,
 		})
 		if err != nil {
 			return nil, err
@@ -222,7 +218,7 @@ func ForgotAccepted() Accepted {
 	}
 }
 
-func makeForgot(s service.Service) endpoint.Endpoint {
+func makeForgot(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		if err := s.ForgotPassword(ctx, request.(ForgotPasswordRequest).Email); err != nil {
 			return nil, err
@@ -237,7 +233,7 @@ type ResetPasswordRequest struct {
 	NewPassword string `json:"newPassword"`
 }
 
-func makeReset(s service.Service) endpoint.Endpoint {
+func makeReset(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ResetPasswordRequest)
 		if err := s.ResetPassword(ctx, req.Token, req.NewPassword); err != nil {
@@ -249,17 +245,17 @@ func makeReset(s service.Service) endpoint.Endpoint {
 
 // CreateUserRequest is an account an administrator creates.
 type CreateUserRequest struct {
-	Email    string   `json:"email"`
-	Password string   `json:"password"`
-	FullName string   `json:"fullName"`
-	Roles    []string `json:"roles"`
+	Email    string          `json:"email"`
+	Password string          `json:"password"`
+	FullName string          `json:"fullName"`
+	Roles    []string        `json:"roles"`
+	Actor    authn.Principal `json:"-"`
 }
 
-func makeCreateUser(s service.Service) endpoint.Endpoint {
+func makeCreateUser(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(CreateUserRequest)
-		p, _ := authn.FromContext(ctx)
-		u, err := s.CreateUser(ctx, p.UserID, service.CreateUserInput{
+		u, err := s.CreateUser(ctx, req.Actor, service.CreateUserInput{
 			Email: req.Email, Password: req.Password, FullName: req.FullName, Roles: req.Roles,
 		})
 		if err != nil {
@@ -274,33 +270,30 @@ type ListUsersRequest struct {
 	Role   string
 	Cursor string
 	Limit  int
+	Actor  authn.Principal
 }
 
-func makeListUsers(s service.Service) endpoint.Endpoint {
+func makeListUsers(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ListUsersRequest)
-		p, _ := authn.FromContext(ctx)
-		page, err := s.ListUsers(ctx, p.UserID, service.ListUsersInput{Role: req.Role, Cursor: req.Cursor, Limit: req.Limit})
+		users, err := s.ListUsers(ctx, req.Actor, service.ListUsersInput{Role: req.Role, Cursor: req.Cursor, Limit: req.Limit})
 		if err != nil {
 			return nil, err
 		}
-		out := UserPage{Items: make([]User, 0, len(page.Items)), NextCursor: page.NextCursor}
-		for _, u := range page.Items {
-			out.Items = append(out.Items, NewUser(u))
-		}
-		return out, nil
+		return page.Map(users, NewUser), nil
 	}
 }
 
 // GetUserRequest names a user.
 type GetUserRequest struct {
-	ID string
+	ID    string
+	Actor authn.Principal
 }
 
-func makeGetUser(s service.Service) endpoint.Endpoint {
+func makeGetUser(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		p, _ := authn.FromContext(ctx)
-		u, err := s.GetUser(ctx, p.UserID, request.(GetUserRequest).ID)
+		req := request.(GetUserRequest)
+		u, err := s.GetUser(ctx, req.Actor, req.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -310,17 +303,17 @@ func makeGetUser(s service.Service) endpoint.Endpoint {
 
 // UpdateUserRequest changes roles and/or the disabled flag.
 type UpdateUserRequest struct {
-	ID       string    `json:"-"`
-	IfMatch  *int      `json:"-"`
-	Roles    *[]string `json:"roles"`
-	Disabled *bool     `json:"disabled"`
+	ID       string          `json:"-"`
+	IfMatch  *int            `json:"-"`
+	Actor    authn.Principal `json:"-"`
+	Roles    *[]string       `json:"roles"`
+	Disabled *bool           `json:"disabled"`
 }
 
-func makeUpdateUser(s service.Service) endpoint.Endpoint {
+func makeUpdateUser(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(UpdateUserRequest)
-		p, _ := authn.FromContext(ctx)
-		u, err := s.UpdateUser(ctx, p.UserID, service.UpdateUserInput{
+		u, err := s.UpdateUser(ctx, req.Actor, service.UpdateUserInput{
 			ID: req.ID, Roles: req.Roles, Disabled: req.Disabled, IfMatch: req.IfMatch,
 		})
 		if err != nil {

@@ -135,11 +135,14 @@ type Hasher struct {
 	dummy    string
 }
 
+// DefaultMaxWait is how long a hash waits for a worker by default.
+const DefaultMaxWait = 5 * time.Second
+
 // HasherOptions configure NewHasher; zero values take the defaults.
 type HasherOptions struct {
 	Params   Params        // default OWASP
 	Workers  int           // default GOMAXPROCS
-	MaxWait  time.Duration // default 5 s
+	MaxWait  time.Duration // default DefaultMaxWait
 	MaxQueue int           // default 64 per worker
 }
 
@@ -153,7 +156,7 @@ func NewHasher(o HasherOptions) (*Hasher, error) {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxWait <= 0 {
-		o.MaxWait = 5 * time.Second
+		o.MaxWait = DefaultMaxWait
 	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 64 * o.Workers

@@ -115,14 +115,3 @@ type Notifier interface {
 type Background interface {
 	Go(ctx context.Context, fn func(ctx context.Context)) bool
 }
-
-// Clock tells the time.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }

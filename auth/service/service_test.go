@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/throttle"
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -41,10 +44,6 @@ func (h *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
 	return h.Hasher.VerifyDummy(ctx, pw)
 }
 
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-
 type noMail struct{}
 
 func (noMail) PasswordReset(context.Context, service.PasswordReset) error { return nil }
@@ -55,14 +54,14 @@ func newService(t *testing.T) (service.Service, *countingHasher) {
 	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
 	require.NoError(t, err)
 	h := &countingHasher{Hasher: ph}
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
 	_, err = ring.EnsureKey(context.Background())
 	require.NoError(t, err)
 	svc := service.New(service.Deps{
 		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, func() time.Time { return now }),
-		Tokens:   ring, Notifier: noMail{}, Clock: fixedClock{now},
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Tokens:   ring, Notifier: noMail{}, Clock: clk,
 	}, service.Config{})
 	return svc, h
 }
@@ -115,15 +114,16 @@ func TestRegisterDuplicateCostsNoHashing(t *testing.T) {
 
 func TestCursorRoundTrip(t *testing.T) {
 	id := "0190a4d2-0000-7000-8000-000000000001"
-	got, err := service.DecodeCursor(service.EncodeCursor(id))
+	got, err := service.DecodeUserCursor(page.EncodeCursor(id))
 	require.NoError(t, err)
 	assert.Equal(t, id, got)
-	got, err = service.DecodeCursor("")
+	got, err = service.DecodeUserCursor("")
 	require.NoError(t, err)
 	assert.Empty(t, got)
-	for _, c := range []string{"***", service.EncodeCursor("not-a-uuid"), service.EncodeCursor(id + "x")} {
-		_, err := service.DecodeCursor(c)
-		assert.Error(t, err, c)
+	for _, c := range []string{"***", page.EncodeCursor("not-a-uuid"), page.EncodeCursor(id + "x"),
+		page.EncodeCursor(strings.ToUpper(id)), page.EncodeCursor(7)} {
+		_, err := service.DecodeUserCursor(c)
+		assert.Equal(t, error(page.ErrCursor), err, c)
 	}
 }
 
@@ -156,14 +156,14 @@ func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
 	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
 	require.NoError(t, err)
 	h := &reentrantHasher{countingHasher: &countingHasher{Hasher: ph}}
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
 	_, err = ring.EnsureKey(ctx)
 	require.NoError(t, err)
 	svc := service.New(service.Deps{
 		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, func() time.Time { return now }),
-		Tokens:   ring, Notifier: noMail{}, Clock: fixedClock{now},
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Tokens:   ring, Notifier: noMail{}, Clock: clk,
 	}, service.Config{})
 	_, err = svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
 	require.NoError(t, err)
@@ -206,15 +206,15 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
 	require.NoError(t, err)
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
 	_, err = ring.EnsureKey(ctx)
 	require.NoError(t, err)
 	q, mail := &queue{}, &outbox{}
 	svc := service.New(service.Deps{
 		Store: sqlstore.New(db), Hasher: ph, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, func() time.Time { return now }),
-		Tokens:   ring, Notifier: mail, Clock: fixedClock{now}, Background: q,
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Tokens:   ring, Notifier: mail, Clock: clk, Background: q,
 	}, service.Config{})
 	u, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
 	require.NoError(t, err)
@@ -233,6 +233,6 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 	require.Len(t, mail.sent, 1, "then the account's owner gets the link")
 	assert.Equal(t, u.ID, mail.sent[0].UserID)
 
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	assert.ErrorAs(t, svc.ForgotPassword(ctx, "not an address"), &fe, "a malformed address is still a 400")
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +16,9 @@ import (
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func kek(t *testing.T) string {
 	t.Helper()
@@ -97,13 +80,13 @@ func TestSealOpen(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func verifier(r *signing.Ring, c *clock) *authn.JWTVerifier {
+func verifier(r *signing.Ring, c *clocktest.Clock) *authn.JWTVerifier {
 	return authn.NewVerifier(func(context.Context) jwt.Keyfunc { return r.Keyfunc }, authn.Config{Now: c.Now, CacheSize: -1})
 }
 
 func TestRingSignsPublishesAndRotates(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	sealer, err := signing.NewSealer(kek(t))
 	require.NoError(t, err)
@@ -189,7 +172,7 @@ func TestRingSignsPublishesAndRotates(t *testing.T) {
 
 func TestRotateWithDelayedActivation(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: c.Now})
 	_, err := ring.EnsureKey(ctx)

@@ -8,18 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 )
-
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 var policy = throttle.Policy{Free: 3, Base: time.Second, Max: 10 * time.Second, Forget: time.Hour}
 
 func TestFreeFailuresThenDoublingBlocks(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := throttle.New(policy, c.now)
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := throttle.New(policy, c.Now)
 	for i := 0; i < 3; i++ {
 		_, ok := l.Check("a")
 		assert.True(t, ok)
@@ -32,26 +28,26 @@ func TestFreeFailuresThenDoublingBlocks(t *testing.T) {
 	_, ok = l.Check("b")
 	assert.True(t, ok, "other keys are unaffected")
 
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	_, ok = l.Check("a")
 	assert.True(t, ok, "the block expires")
 	assert.Equal(t, 2*time.Second, l.Fail("a"))
-	c.advance(2 * time.Second)
+	c.Advance(2 * time.Second)
 	assert.Equal(t, 4*time.Second, l.Fail("a"))
-	c.advance(4 * time.Second)
+	c.Advance(4 * time.Second)
 	assert.Equal(t, 8*time.Second, l.Fail("a"))
-	c.advance(8 * time.Second)
+	c.Advance(8 * time.Second)
 	assert.Equal(t, 10*time.Second, l.Fail("a"), "capped")
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	assert.Equal(t, 10*time.Second, l.Fail("a"), "still capped: never a permanent lockout")
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	_, ok = l.Check("a")
 	assert.True(t, ok)
 }
 
 func TestResetAndForget(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := throttle.New(policy, c.now)
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := throttle.New(policy, c.Now)
 	for i := 0; i < 4; i++ {
 		l.Fail("a")
 	}
@@ -63,20 +59,20 @@ func TestResetAndForget(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		l.Fail("b")
 	}
-	c.advance(time.Hour + time.Second)
+	c.Advance(time.Hour + time.Second)
 	assert.Zero(t, l.Fail("b"), "failures an hour old are forgotten")
 
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	l.Fail("c") // triggers a sweep
 	assert.Equal(t, 1, l.Len(), "quiet keys are swept")
 }
 
 func TestLoginThrottlesAccountAndClient(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	lt := throttle.NewLogin(
 		throttle.Policy{Free: 2, Base: time.Second, Max: time.Minute, Forget: time.Hour},
 		throttle.Policy{Free: 4, Base: time.Second, Max: time.Minute, Forget: time.Hour},
-		c.now)
+		c.Now)
 	for i := 0; i < 3; i++ {
 		lt.Failed("victim@example.org", "10.0.0.1")
 	}
@@ -91,15 +87,15 @@ func TestLoginThrottlesAccountAndClient(t *testing.T) {
 	_, ok = lt.Allow("fresh@example.org", "10.0.0.1")
 	assert.False(t, ok, "credential stuffing from one address is blocked across accounts")
 
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	lt.Succeeded("victim@example.org")
 	_, ok = lt.Allow("victim@example.org", "10.0.0.9")
 	assert.True(t, ok)
 }
 
 func TestAttemptsInFlightCannotOutrunTheBlock(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := throttle.New(policy, c.now) // 3 free failures
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := throttle.New(policy, c.Now) // 3 free failures
 	l.Fail("a")
 	l.Fail("a")
 	_, ok := l.Acquire("a")
@@ -120,7 +116,7 @@ func TestAttemptsInFlightCannotOutrunTheBlock(t *testing.T) {
 	}
 	strict := policy
 	strict.Strict = true
-	s := throttle.New(strict, c.now)
+	s := throttle.New(strict, c.Now)
 	for i := 0; i < 3; i++ {
 		_, ok := s.Acquire("clean")
 		require.True(t, ok, i)
@@ -133,9 +129,9 @@ func TestAttemptsInFlightCannotOutrunTheBlock(t *testing.T) {
 }
 
 func TestLoginAllowHoldsBothKeysUntilDone(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	strict := throttle.Policy{Free: 1, Base: time.Second, Max: time.Minute, Forget: time.Hour, Strict: true}
-	lt := throttle.NewLogin(strict, strict, c.now)
+	lt := throttle.NewLogin(strict, strict, c.Now)
 	_, ok := lt.Allow("a@example.org", "10.0.0.1")
 	require.True(t, ok)
 	_, ok = lt.Allow("b@example.org", "10.0.0.1")

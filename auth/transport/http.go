@@ -1,31 +1,27 @@
-// Package transport serves the auth endpoints over HTTP: routes under
-// /api/v1/auth, the JWKS at /.well-known/jwks.json, strict JSON decoding and
-// problem+json errors.
+// Package transport serves the auth endpoints over HTTP: routes under /api/v1/auth, the JWKS, problem+json errors.
 package transport
 
 import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 
-	"github.com/go-kit/kit/endpoint"
-	httptransport "github.com/go-kit/kit/transport/http"
-	"github.com/google/uuid"
+	kitendpoint "github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/auth/account"
-	authep "github.com/medisync/medisync/auth/endpoint"
+	"github.com/medisync/medisync/auth/endpoint"
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/rest"
 )
 
-// maxBody bounds every auth request body; none needs more.
-const maxBody = 64 << 10
+// MaxBodyBytes bounds every auth request body; none needs more.
+const MaxBodyBytes = 64 << 10
 
 // Options configure the routes.
 type Options struct {
@@ -39,14 +35,14 @@ type Options struct {
 	ClientIP *ClientIP
 }
 
-// Routes adds the auth routes to r.
-func Routes(r *mux.Router, eps authep.Set, o Options) {
-	opts := []httptransport.ServerOption{
-		httptransport.ServerErrorEncoder(problem.ErrorEncoder(MapError)),
-		httptransport.ServerBefore(problem.PopulateInstance),
+// Register adds the auth routes to r.
+func Register(r *mux.Router, eps endpoint.Set, o Options) {
+	opts := []kithttp.ServerOption{
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+		kithttp.ServerBefore(problem.PopulateInstance),
 	}
-	h := func(e endpoint.Endpoint, dec httptransport.DecodeRequestFunc) http.Handler {
-		return httptransport.NewServer(e, dec, encode, opts...)
+	h := func(e kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc) http.Handler {
+		return kithttp.NewServer(e, dec, encode, opts...)
 	}
 	bearer := authn.Middleware(o.Verifier)
 	admin := func(next http.Handler) http.Handler { return bearer(requireAdmin(next)) }
@@ -57,37 +53,39 @@ func Routes(r *mux.Router, eps authep.Set, o Options) {
 	// Full paths on the main router rather than a subrouter, so that a wrong
 	// method is a 405 and not a 404.
 	a := prefixed{r: r, prefix: "/api/v1/auth"}
-	a.Handle("/register", h(eps.Register, decodeJSON[authep.RegisterRequest])).Methods(http.MethodPost)
+	a.Handle("/register", h(eps.Register, decodeJSON[endpoint.RegisterRequest])).Methods(http.MethodPost)
 	a.Handle("/login", h(eps.Login, func(ctx context.Context, r *http.Request) (any, error) {
-		var req authep.LoginRequest
-		if err := httpjson.Decode(r, &req, maxBody); err != nil {
+		var req endpoint.LoginRequest
+		if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
 			return nil, err
 		}
 		req.ClientIP = ip.Of(r)
 		return req, nil
 	})).Methods(http.MethodPost)
-	a.Handle("/refresh", h(eps.Refresh, decodeJSON[authep.RefreshTokenRequest])).Methods(http.MethodPost)
-	a.Handle("/logout", h(eps.Logout, decodeJSON[authep.RefreshTokenRequest])).Methods(http.MethodPost)
-	a.Handle("/me", bearer(h(eps.Me, func(context.Context, *http.Request) (any, error) {
-		return authep.MeRequest{}, nil
+	a.Handle("/refresh", h(eps.Refresh, decodeJSON[endpoint.RefreshTokenRequest])).Methods(http.MethodPost)
+	a.Handle("/logout", h(eps.Logout, decodeJSON[endpoint.RefreshTokenRequest])).Methods(http.MethodPost)
+	a.Handle("/me", bearer(h(eps.Me, func(ctx context.Context, _ *http.Request) (any, error) {
+		actor, err := authn.Require(ctx)
+		return endpoint.MeRequest{Actor: actor}, err
 	}))).Methods(http.MethodGet)
 	a.Handle("/password/change", bearer(h(eps.ChangePassword, func(ctx context.Context, r *http.Request) (any, error) {
-		var req authep.ChangePasswordRequest
-		if err := httpjson.Decode(r, &req, maxBody); err != nil {
+		actor, err := authn.Require(ctx)
+		if err != nil {
 			return nil, err
 		}
-		req.ClientIP = ip.Of(r)
+		var req endpoint.ChangePasswordRequest
+		if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
+			return nil, err
+		}
+		req.ClientIP, req.Actor = ip.Of(r), actor
 		return req, nil
 	}))).Methods(http.MethodPost)
-	a.Handle("/password/forgot", h(eps.ForgotPassword, decodeJSON[authep.ForgotPasswordRequest])).Methods(http.MethodPost)
-	a.Handle("/password/reset", h(eps.ResetPassword, decodeJSON[authep.ResetPasswordRequest])).Methods(http.MethodPost)
+	a.Handle("/password/forgot", h(eps.ForgotPassword, decodeJSON[endpoint.ForgotPasswordRequest])).Methods(http.MethodPost)
+	a.Handle("/password/reset", h(eps.ResetPassword, decodeJSON[endpoint.ResetPasswordRequest])).Methods(http.MethodPost)
 
-	a.Handle("/users", admin(h(eps.CreateUser, decodeJSON[authep.CreateUserRequest]))).Methods(http.MethodPost)
+	a.Handle("/users", admin(h(eps.CreateUser, decodeCreate))).Methods(http.MethodPost)
 	a.Handle("/users", admin(h(eps.ListUsers, decodeList))).Methods(http.MethodGet)
-	a.Handle("/users/{id}", admin(h(eps.GetUser, func(_ context.Context, r *http.Request) (any, error) {
-		id, err := pathID(r)
-		return authep.GetUserRequest{ID: id}, err
-	}))).Methods(http.MethodGet)
+	a.Handle("/users/{id}", admin(h(eps.GetUser, decodeGet))).Methods(http.MethodGet)
 	a.Handle("/users/{id}", admin(h(eps.UpdateUser, decodeUpdate))).Methods(http.MethodPatch)
 }
 
@@ -121,68 +119,76 @@ func jwksHandler(jwks func() []byte) http.Handler {
 
 func decodeJSON[T any](_ context.Context, r *http.Request) (any, error) {
 	var req T
-	if err := httpjson.Decode(r, &req, maxBody); err != nil {
+	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
 		return nil, err
 	}
 	return req, nil
 }
 
-func pathID(r *http.Request) (string, error) {
-	raw := mux.Vars(r)["id"]
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
-		return "", problem.Validation(problem.FieldError{Field: "id", Message: "must be a UUID"})
-	}
-	return id.String(), nil
-}
-
-func decodeList(_ context.Context, r *http.Request) (any, error) {
-	q := r.URL.Query()
-	req := authep.ListUsersRequest{Role: q.Get("role"), Cursor: q.Get("cursor")}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return nil, problem.Validation(problem.FieldError{Field: "limit", Message: "must be an integer between 1 and 100"})
-		}
-		if n == 0 {
-			n = -1 // an explicit 0 is out of range, not "default"
-		}
-		req.Limit = n
-	}
-	return req, nil
-}
-
-func decodeUpdate(_ context.Context, r *http.Request) (any, error) {
-	id, err := pathID(r)
+func decodeCreate(ctx context.Context, r *http.Request) (any, error) {
+	actor, err := authn.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var req authep.UpdateUserRequest
-	if err := httpjson.Decode(r, &req, maxBody); err != nil {
+	var req endpoint.CreateUserRequest
+	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
 		return nil, err
 	}
-	req.ID = id
-	if v := r.Header.Get("If-Match"); v != "" && v != "*" {
-		n, ok := parseETag(v)
-		if !ok {
-			return nil, problem.BadRequest("If-Match must be an ETag this service sent, such as \"3\"",
-				problem.FieldError{Field: "If-Match", Message: "malformed"})
-		}
-		req.IfMatch = &n
-	}
+	req.Actor = actor
 	return req, nil
 }
 
-// etag is the entity tag of a user version.
-func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
-
-func parseETag(v string) (int, bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
-	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
-		return 0, false
+func decodeList(ctx context.Context, r *http.Request) (any, error) {
+	actor, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
 	}
-	n, err := strconv.Atoi(v[1 : len(v)-1])
-	return n, err == nil && n > 0
+	limit, err := rest.Limit(r)
+	if err != nil {
+		return nil, err
+	}
+	cursor, err := rest.Cursor(r)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.ListUsersRequest{Role: r.URL.Query().Get("role"), Cursor: cursor, Limit: limit, Actor: actor}, nil
+}
+
+func decodeGet(ctx context.Context, r *http.Request) (any, error) {
+	actor, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := rest.PathUUID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.GetUserRequest{ID: id, Actor: actor}, nil
+}
+
+func decodeUpdate(ctx context.Context, r *http.Request) (any, error) {
+	actor, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := rest.PathUUID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	version, err := rest.IfMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	var req endpoint.UpdateUserRequest
+	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	req.ID, req.Actor = id, actor
+	if version > 0 {
+		v := int(version)
+		req.IfMatch = &v
+	}
+	return req, nil
 }
 
 func encode(_ context.Context, w http.ResponseWriter, response any) error {
@@ -190,20 +196,20 @@ func encode(_ context.Context, w http.ResponseWriter, response any) error {
 	// Everything here is personal or a credential.
 	h.Set("Cache-Control", "no-store")
 	switch resp := response.(type) {
-	case authep.UserResponse:
-		h.Set("ETag", etag(resp.User.Version))
+	case endpoint.UserResponse:
+		h.Set("ETag", rest.ETag(int64(resp.User.Version)))
 		status := http.StatusOK
 		if resp.Created {
 			h.Set("Location", "/api/v1/auth/users/"+resp.User.ID)
 			status = http.StatusCreated
 		}
 		return httpjson.Write(w, status, resp.User)
-	case authep.Tokens:
+	case endpoint.Tokens:
 		h.Set("Pragma", "no-cache")
 		return httpjson.Write(w, http.StatusOK, resp)
-	case authep.Accepted:
+	case endpoint.Accepted:
 		return httpjson.Write(w, http.StatusAccepted, resp)
-	case authep.NoContent:
+	case endpoint.NoContent:
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	default:
@@ -211,33 +217,22 @@ func encode(_ context.Context, w http.ResponseWriter, response any) error {
 	}
 }
 
-// MapError turns the service's errors into problems.
-func MapError(err error) *problem.Problem {
+// errorRules says what the error kinds cannot: problem.From maps every
+// other domain error by its kind.
+var errorRules problem.Mapper = func(err error) *problem.Problem {
 	var thr *service.ThrottledError
 	switch {
 	case errors.As(err, &thr):
 		secs := int((thr.RetryAfter + 999_999_999) / 1_000_000_000)
 		return problem.TooManyRequests("too many failed attempts; retry after the time in Retry-After", secs)
 	case errors.Is(err, password.ErrBusy):
-		p := problem.New(http.StatusServiceUnavailable, err.Error())
+		// A saturated hashing pool sheds load; the detail is the pool's own.
+		p := problem.New(http.StatusServiceUnavailable, password.ErrBusy.Error())
 		p.Headers = http.Header{"Retry-After": {"1"}}
 		return p
-	case errors.Is(err, account.ErrInvalidCredentials),
-		errors.Is(err, account.ErrInvalidRefresh),
-		errors.Is(err, account.ErrRefreshReused),
-		errors.Is(err, account.ErrUnauthenticated):
-		return problem.Unauthorized(err.Error())
 	case errors.Is(err, account.ErrInvalidReset):
-		return problem.BadRequest(err.Error(), problem.FieldError{Field: "token", Message: "is invalid, expired or already used"})
-	case errors.Is(err, account.ErrDisabled), errors.Is(err, account.ErrForbidden):
-		return problem.Forbidden(err.Error())
-	case errors.Is(err, account.ErrNotFound):
-		return problem.NotFound(err.Error())
-	case errors.Is(err, account.ErrEmailTaken), errors.Is(err, account.ErrSelfLockout),
-		errors.Is(err, account.ErrVersionConflict):
-		return problem.Conflict(err.Error())
-	case errors.Is(err, service.ErrPreconditionFailed):
-		return problem.PreconditionFailed(err.Error())
+		return problem.BadRequest(account.ErrInvalidReset.Error(),
+			problem.FieldError{Field: "token", Message: "is invalid, expired or already used"})
 	}
 	return nil
 }

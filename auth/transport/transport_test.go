@@ -13,18 +13,18 @@ import (
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/shared/problem"
 )
 
-func TestMapError(t *testing.T) {
-	p := MapError(fmt.Errorf("login: %w", &service.ThrottledError{RetryAfter: 1500 * time.Millisecond}))
-	require.NotNil(t, p)
+func TestErrorRules(t *testing.T) {
+	p := problem.From(fmt.Errorf("login: %w", &service.ThrottledError{RetryAfter: 1500 * time.Millisecond}), errorRules)
 	assert.Equal(t, http.StatusTooManyRequests, p.Status)
 	assert.Equal(t, "2", p.Headers.Get("Retry-After"), "rounded up")
 
-	p = MapError(fmt.Errorf("hash: %w", password.ErrBusy))
-	require.NotNil(t, p)
+	p = problem.From(fmt.Errorf("hash: %w", password.ErrBusy), errorRules)
 	assert.Equal(t, http.StatusServiceUnavailable, p.Status, "a saturated hashing pool sheds load")
 	assert.Equal(t, "1", p.Headers.Get("Retry-After"))
+	assert.Equal(t, password.ErrBusy.Error(), p.Detail)
 
 	for err, status := range map[error]int{
 		account.ErrInvalidCredentials: 401,
@@ -35,15 +35,18 @@ func TestMapError(t *testing.T) {
 		account.ErrNotFound:           404,
 		account.ErrEmailTaken:         409,
 		account.ErrSelfLockout:        409,
-		service.ErrPreconditionFailed: 412,
+		account.ErrPreconditionFailed: 412,
 		account.ErrVersionConflict:    409,
 		account.ErrUnauthenticated:    401,
 	} {
-		p := MapError(fmt.Errorf("wrapped: %w", err))
-		require.NotNil(t, p, err)
+		p := problem.From(fmt.Errorf("wrapped: %w", err), errorRules)
 		assert.Equal(t, status, p.Status, err)
+		assert.Equal(t, err.Error(), p.Detail, "the domain message is the detail")
 	}
-	assert.Nil(t, MapError(fmt.Errorf("database down")), "unknown errors become 500s elsewhere, without detail")
+	p = problem.From(fmt.Errorf("consume: %w", account.ErrInvalidReset), errorRules)
+	assert.Equal(t, []problem.FieldError{{Field: "token", Message: "is invalid, expired or already used"}}, p.Errors)
+	assert.Nil(t, errorRules(fmt.Errorf("database down")), "unknown errors become 500s elsewhere, without detail")
+	assert.Nil(t, errorRules(account.ErrNotFound), "kinds need no rule")
 }
 
 func TestClientIP(t *testing.T) {
@@ -77,17 +80,4 @@ func TestClientIP(t *testing.T) {
 	assert.Error(t, err)
 	_, err = NewClientIP([]string{"nonsense"})
 	assert.Error(t, err)
-}
-
-func TestETag(t *testing.T) {
-	assert.Equal(t, `"7"`, etag(7))
-	for in, want := range map[string]int{`"7"`: 7, `W/"3"`: 3, ` "12" `: 12} {
-		n, ok := parseETag(in)
-		assert.True(t, ok, in)
-		assert.Equal(t, want, n)
-	}
-	for _, in := range []string{`7`, `""`, `"x"`, `"-1"`, `"0"`, `"`} {
-		_, ok := parseETag(in)
-		assert.False(t, ok, in)
-	}
 }

@@ -17,7 +17,12 @@ type background struct {
 	slots   chan struct{}
 	timeout time.Duration
 	logger  log.Logger
-	wg      sync.WaitGroup
+
+	// A WaitGroup cannot serve here: wait may give up while work is still
+	// running, and a WaitGroup must not grow again before its Wait returns.
+	mu      sync.Mutex
+	running int
+	idle    chan struct{} // closed when running drops to zero
 }
 
 func newBackground(n int, timeout time.Duration, logger log.Logger) *background {
@@ -30,9 +35,14 @@ func (b *background) Go(ctx context.Context, fn func(context.Context)) bool {
 	default:
 		return false
 	}
-	b.wg.Add(1)
+	b.mu.Lock()
+	if b.running == 0 {
+		b.idle = make(chan struct{})
+	}
+	b.running++
+	b.mu.Unlock()
 	go func() {
-		defer b.wg.Done()
+		defer b.done()
 		defer func() { <-b.slots }()
 		defer func() {
 			// Outside a request no middleware recovers; keep the process.
@@ -47,15 +57,26 @@ func (b *background) Go(ctx context.Context, fn func(context.Context)) bool {
 	return true
 }
 
+func (b *background) done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.running--
+	if b.running == 0 {
+		close(b.idle)
+	}
+}
+
 // wait returns when the work started so far has finished, or ctx ends.
 func (b *background) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		b.wg.Wait()
-		close(done)
-	}()
+	b.mu.Lock()
+	if b.running == 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	idle := b.idle
+	b.mu.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for background work: %w", ctx.Err())

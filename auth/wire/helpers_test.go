@@ -16,28 +16,13 @@ import (
 
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/transport"
 	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/sqldb"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // mailbox is a Notifier that keeps what it is asked to send.
 type mailbox struct {
@@ -75,18 +60,18 @@ type env struct {
 	t     *testing.T
 	srv   *httptest.Server
 	auth  *wire.Auth
-	clock *fakeClock
+	clock *clocktest.Clock
 	mail  *mailbox
 }
 
 func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, mail: &mailbox{}}
+	e := &env{t: t, clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), mail: &mailbox{}}
 	cfg := wire.Config{
 		Hash:           password.HasherOptions{Params: password.Cheap},
 		TrustedProxies: []string{"127.0.0.1", "::1"},
 		Notifier:       e.mail,
-		Now:            e.clock.Now,
+		Clock:          e.clock,
 	}
 	for _, f := range tune {
 		f(&cfg)
@@ -98,7 +83,7 @@ func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 	require.NoError(t, err)
 	r := httpmw.NewRouter()
 	a.Routes(r)
-	e.srv = httptest.NewServer(httpmw.Stack(r, httpmw.Options{Logger: logging.Nop(), MaxBodyBytes: 64 << 10}))
+	e.srv = httptest.NewServer(httpmw.Stack(r, httpmw.Options{Logger: logging.Nop(), MaxBodyBytes: transport.MaxBodyBytes}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -1,15 +1,14 @@
-// Package wire assembles the auth service from its parts: repositories on a
-// database, signing keys, the password hasher and policy, the login
-// throttle, the service with its middlewares, endpoints and HTTP routes. The
-// command and the HTTP tests build it the same way.
+// Package wire assembles the auth service from its parts, the same way for the command and the tests.
 package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,63 +22,83 @@ import (
 	"github.com/medisync/medisync/auth/throttle"
 	"github.com/medisync/medisync/auth/transport"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
 // Config holds every setting of the service beyond the common ones.
+// DefaultConfig owns the defaults: the flags start from it, and Build fills
+// the zero fields of a partial Config from it.
 type Config struct {
-	AccessTTL  time.Duration // default 15 min
-	RefreshTTL time.Duration // default 7 days
-	ResetTTL   time.Duration // default 30 min
+	service.Config // token lifetimes and the reset quota
 	// KeyReloadInterval is how often keys are re-read, to pick up a
-	// rotation made by another process; default 30 s.
+	// rotation made by another process.
 	KeyReloadInterval time.Duration
-	// KeyRetention keeps retired keys published; default AccessTTL +
-	// KeyReloadInterval + 5 min.
+	// KeyRetention keeps retired keys published; zero is AccessTTL +
+	// KeyReloadInterval + 5 min, the longest a token they signed can be in use.
 	KeyRetention time.Duration
 	// KeyEncryptionKey (base64, 32 bytes) seals private keys at rest; ""
 	// stores them unsealed.
 	KeyEncryptionKey string
 	Hash             password.HasherOptions
-	AccountThrottle  throttle.Policy // zero: throttle.DefaultAccount
-	ClientThrottle   throttle.Policy // zero: throttle.DefaultClient
-	TrustedProxies   []string
-	ResetURL         string
+	AccountThrottle  throttle.Policy
+	ClientThrottle   throttle.Policy
+	// TrustedProxies are believed in X-Forwarded-For; nil trusts none.
+	TrustedProxies []string
+	ResetURL       string
+	// PurgeInterval is how often Start deletes expired tokens and keys.
+	PurgeInterval time.Duration
+	// AdminEmail and AdminPassword name the first administrator, whom Start
+	// creates when no account has the email; both empty creates none.
+	AdminEmail, AdminPassword string
 	// Notifier delivers reset links; nil logs them (notify.Log).
 	Notifier service.Notifier
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time; nil is clock.System.
+	Clock clock.Clock
 }
 
-func (c *Config) defaults() {
-	if c.AccessTTL <= 0 {
-		c.AccessTTL = 15 * time.Minute
+// DefaultConfig is the one source of the auth defaults.
+func DefaultConfig() Config {
+	return Config{
+		Config:            service.DefaultConfig(),
+		KeyReloadInterval: 30 * time.Second,
+		Hash:              password.HasherOptions{Params: password.OWASP, MaxWait: password.DefaultMaxWait},
+		AccountThrottle:   throttle.DefaultAccount,
+		ClientThrottle:    throttle.DefaultClient,
+		TrustedProxies:    []string{"127.0.0.1", "::1"},
+		ResetURL:          "http://localhost:8080/reset-password",
+		PurgeInterval:     time.Hour,
 	}
-	if c.RefreshTTL <= 0 {
-		c.RefreshTTL = 7 * 24 * time.Hour
-	}
-	if c.ResetTTL <= 0 {
-		c.ResetTTL = 30 * time.Minute
-	}
+}
+
+// withDefaults fills the zero fields from DefaultConfig, except
+// TrustedProxies, where nil means none.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.Config = c.Config.WithDefaults()
 	if c.KeyReloadInterval <= 0 {
-		c.KeyReloadInterval = 30 * time.Second
+		c.KeyReloadInterval = d.KeyReloadInterval
 	}
 	if c.KeyRetention <= 0 {
 		c.KeyRetention = c.AccessTTL + c.KeyReloadInterval + 5*time.Minute
 	}
 	if c.AccountThrottle == (throttle.Policy{}) {
-		c.AccountThrottle = throttle.DefaultAccount
+		c.AccountThrottle = d.AccountThrottle
 	}
 	if c.ClientThrottle == (throttle.Policy{}) {
-		c.ClientThrottle = throttle.DefaultClient
+		c.ClientThrottle = d.ClientThrottle
 	}
 	if c.ResetURL == "" {
-		c.ResetURL = "http://localhost:8080/reset-password"
+		c.ResetURL = d.ResetURL
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = d.PurgeInterval
 	}
+	if c.Clock == nil {
+		c.Clock = clock.System{}
+	}
+	return c
 }
 
 // Auth is the assembled service.
@@ -95,15 +114,12 @@ type Auth struct {
 	deps     service.Deps
 	clientIP *transport.ClientIP
 	bg       *background
+	logger   log.Logger
 }
-
-type clock func() time.Time
-
-func (c clock) Now() time.Time { return c() }
 
 // Build assembles the service on db. reg may be nil (no metrics).
 func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg prometheus.Registerer) (*Auth, error) {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
@@ -111,7 +127,7 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	if err != nil {
 		return nil, err
 	}
-	ring := NewRing(db, cfg, sealer)
+	ring := newRing(db, cfg, sealer)
 	if _, err := ring.EnsureKey(ctx); err != nil {
 		return nil, err
 	}
@@ -133,15 +149,16 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 		Ring:     ring,
 		Hasher:   hasher,
 		Policy:   password.NewPolicy(),
-		Throttle: throttle.NewLogin(cfg.AccountThrottle, cfg.ClientThrottle, cfg.Now),
+		Throttle: throttle.NewLogin(cfg.AccountThrottle, cfg.ClientThrottle, cfg.Clock.Now),
 		clientIP: ip,
 		bg:       newBackground(64, 30*time.Second, logger),
+		logger:   logger,
 	}
 	a.deps = service.Deps{
 		Store: a.Store, Hasher: a.Hasher, Policy: a.Policy, Throttle: a.Throttle, Tokens: ring,
-		Notifier: notifier, Clock: clock(cfg.Now), Background: a.bg, Logger: logger,
+		Notifier: notifier, Clock: cfg.Clock, Background: a.bg, Logger: logger,
 	}
-	svc := service.New(a.deps, service.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ResetTTL: cfg.ResetTTL})
+	svc := service.New(a.deps, cfg.Config)
 	svc = service.LoggingMiddleware(logger)(svc)
 	if reg != nil {
 		svc = service.InstrumentingMiddleware(metrics.NewMethod(reg, "auth"))(svc)
@@ -150,22 +167,20 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	a.Service = svc
 	// The service verifies tokens on its own routes exactly as every other
 	// service does, with the keys in hand instead of fetched.
-	a.Verifier = authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc }, authn.Config{Now: cfg.Now})
+	a.Verifier = authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc }, authn.Config{Now: cfg.Clock.Now})
 	return a, nil
 }
 
-// NewRing returns the key ring over db, for the server and the key commands.
-func NewRing(db *sqldb.DB, cfg Config, sealer *signing.Sealer) *signing.Ring {
-	cfg.defaults()
+func newRing(db *sqldb.DB, cfg Config, sealer *signing.Sealer) *signing.Ring {
 	return signing.NewRing(sqlstore.NewKeys(db), signing.Options{
 		Issuer: authn.DefaultIssuer, Audience: authn.DefaultAudience,
-		Retention: cfg.KeyRetention, Now: cfg.Now, Sealer: sealer,
+		Retention: cfg.KeyRetention, Now: cfg.Clock.Now, Sealer: sealer,
 	})
 }
 
 // Routes adds the auth API and JWKS routes to r.
 func (a *Auth) Routes(r *mux.Router) {
-	transport.Routes(r, endpoint.New(a.Service), transport.Options{
+	transport.Register(r, endpoint.New(a.Service), transport.Options{
 		Verifier: a.Verifier, JWKS: a.Ring.JWKS, ClientIP: a.clientIP,
 	})
 }
@@ -175,24 +190,76 @@ func (a *Auth) Bootstrap(ctx context.Context, email, pw string) (bool, error) {
 	return service.Bootstrap(ctx, a.deps, email, pw)
 }
 
+// Start makes the configured first administrator and starts the key
+// reloads and purges. The returned stop ends them and waits for the work
+// deferred past its answer (reset deliveries); call it before the database
+// closes.
+func (a *Auth) Start(ctx context.Context) (stop func(context.Context) error, err error) {
+	if kid, err := a.Ring.CurrentKID(); err == nil {
+		_ = level.Info(a.logger).Log("msg", "signing key ready", "kid", kid, "published", len(a.Ring.PublishedKIDs()))
+	}
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	maintain, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.maintain(maintain, func(err error) {
+			_ = level.Warn(a.logger).Log("msg", "maintenance failed", "err", err)
+		})
+	}()
+	return func(ctx context.Context) error {
+		cancel()
+		<-done
+		return a.Wait(ctx)
+	}, nil
+}
+
+func (a *Auth) bootstrapAdmin(ctx context.Context) error {
+	email, pw := a.Config.AdminEmail, a.Config.AdminPassword
+	if email == "" && pw == "" {
+		_ = level.Info(a.logger).Log("msg", "no first administrator configured (MEDISYNC_ADMIN_EMAIL, MEDISYNC_ADMIN_PASSWORD)")
+		return nil
+	}
+	if email == "" || pw == "" {
+		return errors.New("configuration: MEDISYNC_ADMIN_EMAIL and MEDISYNC_ADMIN_PASSWORD go together")
+	}
+	created, err := a.Bootstrap(ctx, email, pw)
+	if errors.Is(err, service.ErrBootstrapNotAdmin) {
+		// Not fatal: an administrator may have demoted this account since.
+		_ = level.Warn(a.logger).Log("msg", "first administrator not created", "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("first administrator: %w", err)
+	}
+	if created {
+		_ = level.Info(a.logger).Log("msg", "first administrator created")
+	} else {
+		_ = level.Info(a.logger).Log("msg", "first administrator already exists; left unchanged")
+	}
+	return nil
+}
+
 // Wait returns when the work deferred past its answer (password reset
 // deliveries) has finished, or ctx ends; call it before closing the
 // database.
 func (a *Auth) Wait(ctx context.Context) error { return a.bg.wait(ctx) }
 
-// Maintain reloads the keys every KeyReloadInterval and, every
-// purgeInterval, deletes expired tokens and keys past retention, until ctx
+// maintain reloads the keys every KeyReloadInterval and, every
+// PurgeInterval, deletes expired tokens and keys past retention, until ctx
 // ends. Failures go to onErr.
-func (a *Auth) Maintain(ctx context.Context, purgeInterval time.Duration, onErr func(error)) {
+func (a *Auth) maintain(ctx context.Context, onErr func(error)) {
 	go a.Ring.Run(ctx, a.Config.KeyReloadInterval, onErr)
-	t := time.NewTicker(purgeInterval)
+	t := time.NewTicker(a.Config.PurgeInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := service.Purge(ctx, a.Store, a.Config.Now()); err != nil && ctx.Err() == nil {
+			if _, err := service.Purge(ctx, a.Store, a.Config.Clock.Now()); err != nil && ctx.Err() == nil {
 				onErr(fmt.Errorf("purge expired tokens: %w", err))
 			}
 			if _, err := a.Ring.Prune(ctx); err != nil && ctx.Err() == nil {
@@ -200,6 +267,27 @@ func (a *Auth) Maintain(ctx context.Context, purgeInterval time.Duration, onErr 
 			}
 		}
 	}
+}
+
+// RotateKey makes a new signing key on db that signs after activateIn; the
+// current keys stay published. It refuses when the current keys cannot be
+// opened: a wrong key encryption key would otherwise leave keys nobody can
+// use. It returns the new key and the key ids published after the rotation.
+func RotateKey(ctx context.Context, db *sqldb.DB, cfg Config, activateIn time.Duration) (signing.Key, []string, error) {
+	cfg = cfg.withDefaults()
+	sealer, err := signing.NewSealer(cfg.KeyEncryptionKey)
+	if err != nil {
+		return signing.Key{}, nil, err
+	}
+	ring := newRing(db, cfg, sealer)
+	if err := ring.Load(ctx); err != nil {
+		return signing.Key{}, nil, err
+	}
+	k, err := ring.Rotate(ctx, activateIn)
+	if err != nil {
+		return signing.Key{}, nil, err
+	}
+	return k, ring.PublishedKIDs(), nil
 }
 
 func registerGauges(reg prometheus.Registerer, h *password.Hasher, t *throttle.Login) {

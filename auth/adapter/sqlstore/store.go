@@ -100,11 +100,9 @@ func scanUser(sc sqldb.Scanner) (account.User, error) {
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	if roles.Valid && roles.String != "" {
 		u.Roles = strings.Split(roles.String, ",")
-		if norm, err := account.NormalizeRoles(u.Roles); err == nil {
-			u.Roles = norm
-		} else {
-			sort.Strings(u.Roles)
-		}
+		// GROUP_CONCAT has no order; the canonical one (ADMIN, DOCTOR,
+		// PATIENT) is alphabetical.
+		sort.Strings(u.Roles)
 	}
 	return u, nil
 }

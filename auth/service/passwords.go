@@ -1,0 +1,203 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/logging"
+)
+
+func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in ChangePasswordInput) (TokenPair, error) {
+	var fe domainerr.FieldErrors
+	if in.CurrentPassword == "" {
+		fe.Add("currentPassword", "is required")
+	} else if len([]rune(in.CurrentPassword)) > password.MaxLength {
+		fe.Add("currentPassword", "is incorrect")
+	}
+	u, err := s.activeUser(ctx, actor)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if err := s.Policy.Check(in.NewPassword, u.Email); err != nil {
+		fe.Add("newPassword", err.Error())
+	}
+	if len(fe) > 0 {
+		return TokenPair{}, fe
+	}
+	if wait, ok := s.Throttle.Allow(u.Email, in.ClientIP); !ok {
+		return TokenPair{}, &ThrottledError{RetryAfter: wait}
+	}
+	defer s.Throttle.Done(u.Email, in.ClientIP)
+	ok, _, err := s.Hasher.Verify(ctx, in.CurrentPassword, u.PasswordHash)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !ok {
+		// A stolen access token must not become a way to guess passwords.
+		s.Throttle.Failed(u.Email, in.ClientIP)
+		return TokenPair{}, domainerr.Field("currentPassword", "is incorrect")
+	}
+	s.Throttle.Succeeded(u.Email)
+	if in.NewPassword == in.CurrentPassword {
+		return TokenPair{}, domainerr.Field("newPassword", "must differ from the current password")
+	}
+	hash, err := s.Hasher.Hash(ctx, in.NewPassword)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("hash password: %w", err)
+	}
+	var pair TokenPair
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		now := s.now()
+		u.PasswordHash, u.UpdatedAt = hash, now
+		u.Version++
+		if err := tx.Users().Update(ctx, u); err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		// A reset link sent before must not undo the change.
+		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
+			return fmt.Errorf("invalidate reset tokens: %w", err)
+		}
+		pair, err = s.startSession(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return pair, nil
+}
+
+func (s *service) ForgotPassword(ctx context.Context, rawEmail string) error {
+	email, err := account.NormalizeEmail(rawEmail)
+	if err != nil {
+		return domainerr.Field("email", err.Error())
+	}
+	// Only an existing account costs a token write and a delivery (a mail
+	// server's round trip); done after the answer, that cost cannot tell
+	// whether the address has an account. Failures are logged, never
+	// answered, for the same reason.
+	work := func(ctx context.Context) {
+		if err := s.sendReset(ctx, email); err != nil {
+			_ = level.Error(logging.FromContext(ctx, s.Logger)).Log("msg", "password reset request failed", "err", err)
+		}
+	}
+	if s.Background == nil {
+		work(ctx)
+		return nil
+	}
+	if !s.Background.Go(context.WithoutCancel(ctx), work) {
+		_ = level.Warn(logging.FromContext(ctx, s.Logger)).Log("msg", "password reset request dropped: too many in progress")
+	}
+	return nil
+}
+
+// sendReset issues a reset token to the account with email, if there is
+// an active one within its quota, and hands it to the notifier.
+func (s *service) sendReset(ctx context.Context, email string) error {
+	u, err := s.Store.Users().ByEmail(ctx, email)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		return nil
+	}
+	now := s.now()
+	raw, err := newOpaque()
+	if err != nil {
+		return err
+	}
+	t := account.ResetToken{Hash: HashToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
+	stored, err := s.Store.ResetTokens().CreateWithin(ctx, t, now.Add(-s.cfg.ResetTTL), s.cfg.ResetsPerWindow)
+	if err != nil {
+		return fmt.Errorf("store reset token: %w", err)
+	}
+	if !stored {
+		return nil
+	}
+	err = s.Notifier.PasswordReset(ctx, PasswordReset{
+		UserID: u.ID, Email: u.Email, FullName: u.FullName, Token: raw, ExpiresAt: t.ExpiresAt,
+	})
+	if err != nil {
+		// The answer stays the same, or it would tell that the address exists.
+		_ = level.Error(logging.FromContext(ctx, s.Logger)).Log(
+			"msg", "password reset notification failed", "userId", u.ID, "err", err)
+	}
+	return nil
+}
+
+func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) error {
+	if !wellFormed(raw) {
+		return account.ErrInvalidReset
+	}
+	hashTok := HashToken(raw)
+	now := s.now()
+	t, err := s.Store.ResetTokens().ByHash(ctx, hashTok)
+	if err != nil {
+		return fmt.Errorf("load reset token: %w", err)
+	}
+	if t.UsedAt != nil || !now.Before(t.ExpiresAt) {
+		return account.ErrInvalidReset
+	}
+	u, err := s.Store.Users().ByID(ctx, t.UserID)
+	if errors.Is(err, account.ErrNotFound) {
+		return account.ErrInvalidReset
+	}
+	if err != nil {
+		return fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		return account.ErrDisabled
+	}
+	if err := s.Policy.Check(newPassword, u.Email); err != nil {
+		return domainerr.Field("newPassword", err.Error())
+	}
+	hash, err := s.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		now := s.now()
+		ok, err := tx.ResetTokens().Consume(ctx, hashTok, now)
+		if err != nil {
+			return fmt.Errorf("consume reset token: %w", err)
+		}
+		if !ok {
+			return account.ErrInvalidReset
+		}
+		// Read again inside the transaction: the version may have moved.
+		cur, err := tx.Users().ByID(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		cur.PasswordHash, cur.UpdatedAt = hash, now
+		cur.Version++
+		if err := tx.Users().Update(ctx, cur); err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
+			return fmt.Errorf("invalidate reset tokens: %w", err)
+		}
+		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Proving control of the mailbox lifts any login block on the account.
+	s.Throttle.Succeeded(u.Email)
+	return nil
+}

@@ -1,0 +1,237 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/logging"
+)
+
+// opaque tokens are 256 random bits in base64url (43 characters).
+const opaqueLen = 43
+
+func newOpaque() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("read random token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// wellFormed tells a token that could be ours from garbage, before any
+// database lookup.
+func wellFormed(tok string) bool {
+	if len(tok) != opaqueLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(tok)
+	return err == nil
+}
+
+// HashToken is how opaque tokens are stored: the hex SHA-256. Their 256
+// random bits make a slow hash unnecessary.
+func HashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
+	var fe domainerr.FieldErrors
+	email, err := account.NormalizeEmail(in.Email)
+	if err != nil {
+		fe.Add("email", err.Error())
+	}
+	switch {
+	case in.Password == "":
+		fe.Add("password", "is required")
+	case len([]rune(in.Password)) > password.MaxLength:
+		fe.Add("password", "must be at most 128 characters")
+	}
+	if len(fe) > 0 {
+		return TokenPair{}, fe
+	}
+	if wait, ok := s.Throttle.Allow(email, in.ClientIP); !ok {
+		return TokenPair{}, &ThrottledError{RetryAfter: wait}
+	}
+	defer s.Throttle.Done(email, in.ClientIP)
+	u, err := s.Store.Users().ByEmail(ctx, email)
+	if errors.Is(err, account.ErrNotFound) {
+		// Same work as a wrong password, so timing does not tell whether
+		// the address has an account.
+		if err := s.Hasher.VerifyDummy(ctx, in.Password); err != nil {
+			return TokenPair{}, fmt.Errorf("verify password: %w", err)
+		}
+		s.Throttle.Failed(email, in.ClientIP)
+		return TokenPair{}, account.ErrInvalidCredentials
+	}
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("load user: %w", err)
+	}
+	ok, rehash, err := s.Hasher.Verify(ctx, in.Password, u.PasswordHash)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !ok {
+		s.Throttle.Failed(email, in.ClientIP)
+		return TokenPair{}, account.ErrInvalidCredentials
+	}
+	s.Throttle.Succeeded(email)
+	if u.Disabled {
+		return TokenPair{}, account.ErrDisabled
+	}
+	if rehash {
+		s.rehash(ctx, u, in.Password)
+	}
+	return s.startSession(ctx, s.Store, u)
+}
+
+// rehash upgrades a hash made with older parameters; failing is harmless.
+func (s *service) rehash(ctx context.Context, u account.User, pw string) {
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return
+	}
+	u.PasswordHash = hash
+	u.Version++
+	u.UpdatedAt = s.now()
+	if err := s.Store.Users().Update(ctx, u); err != nil && !errors.Is(err, account.ErrVersionConflict) {
+		_ = level.Warn(logging.FromContext(ctx, s.Logger)).Log("msg", "password rehash failed", "userId", u.ID, "err", err)
+	}
+}
+
+// startSession makes a new refresh-token family for u and its first pair.
+func (s *service) startSession(ctx context.Context, st Store, u account.User) (TokenPair, error) {
+	return s.issuePair(ctx, st, u, ids.New())
+}
+
+func (s *service) issuePair(ctx context.Context, st Store, u account.User, family string) (TokenPair, error) {
+	now := s.now()
+	raw, err := newOpaque()
+	if err != nil {
+		return TokenPair{}, err
+	}
+	rt := account.RefreshToken{
+		ID: ids.New(), Hash: HashToken(raw), FamilyID: family, UserID: u.ID,
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
+	}
+	if err := st.RefreshTokens().Create(ctx, rt); err != nil {
+		return TokenPair{}, fmt.Errorf("store refresh token: %w", err)
+	}
+	access, _, err := s.Tokens.Issue(signing.Access{
+		UserID: u.ID, Email: u.Email, Roles: u.Roles, IssuedAt: now, TTL: s.cfg.AccessTTL,
+	})
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("sign access token: %w", err)
+	}
+	return TokenPair{
+		AccessToken: access, ExpiresIn: s.cfg.AccessTTL,
+		RefreshToken: raw, RefreshExpiresIn: s.cfg.RefreshTTL,
+	}, nil
+}
+
+func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
+	if !wellFormed(raw) {
+		return TokenPair{}, account.ErrInvalidRefresh
+	}
+	now := s.now()
+	old, err := s.Store.RefreshTokens().ByHash(ctx, HashToken(raw))
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("load refresh token: %w", err)
+	}
+	switch {
+	case old.RevokedAt != nil:
+		return TokenPair{}, account.ErrInvalidRefresh
+	case old.UsedAt != nil:
+		return TokenPair{}, s.reuse(ctx, old)
+	case !now.Before(old.ExpiresAt):
+		return TokenPair{}, account.ErrInvalidRefresh
+	}
+	u, err := s.Store.Users().ByID(ctx, old.UserID)
+	if errors.Is(err, account.ErrNotFound) {
+		return TokenPair{}, account.ErrInvalidRefresh
+	}
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		if _, err := s.Store.RefreshTokens().RevokeFamily(ctx, old.FamilyID, now); err != nil {
+			return TokenPair{}, fmt.Errorf("revoke session: %w", err)
+		}
+		return TokenPair{}, account.ErrDisabled
+	}
+	var pair TokenPair
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		marked, err := tx.RefreshTokens().MarkUsed(ctx, old.ID, now)
+		if err != nil {
+			return fmt.Errorf("mark refresh token used: %w", err)
+		}
+		if !marked {
+			return account.ErrRefreshReused
+		}
+		pair, err = s.issuePair(ctx, tx, u, old.FamilyID)
+		return err
+	})
+	if errors.Is(err, account.ErrRefreshReused) {
+		// Another request used the token between the read and the update.
+		return TokenPair{}, s.reuse(ctx, old)
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return pair, nil
+}
+
+// reuse revokes the family of a replayed refresh token: either the client
+// or a thief used it before, and the two cannot be told apart.
+func (s *service) reuse(ctx context.Context, t account.RefreshToken) error {
+	n, err := s.Store.RefreshTokens().RevokeFamily(ctx, t.FamilyID, s.now())
+	if err != nil {
+		return fmt.Errorf("revoke reused session: %w", err)
+	}
+	_ = level.Warn(logging.FromContext(ctx, s.Logger)).Log(
+		"msg", "refresh token reused; session revoked", "userId", t.UserID, "familyId", t.FamilyID, "revoked", n)
+	return account.ErrRefreshReused
+}
+
+func (s *service) Logout(ctx context.Context, raw string) error {
+	if !wellFormed(raw) {
+		return nil
+	}
+	t, err := s.Store.RefreshTokens().ByHash(ctx, HashToken(raw))
+	if errors.Is(err, account.ErrInvalidRefresh) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load refresh token: %w", err)
+	}
+	if _, err := s.Store.RefreshTokens().RevokeFamily(ctx, t.FamilyID, s.now()); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes expired refresh and reset tokens.
+func Purge(ctx context.Context, st Store, now time.Time) (int64, error) {
+	a, err := st.RefreshTokens().DeleteExpired(ctx, now)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired refresh tokens: %w", err)
+	}
+	b, err := st.ResetTokens().DeleteExpired(ctx, now)
+	if err != nil {
+		return a, fmt.Errorf("delete expired reset tokens: %w", err)
+	}
+	return a + b, nil
+}

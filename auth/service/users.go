@@ -1,0 +1,245 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+)
+
+// roleOrder lists every role in the order they are stored and shown.
+var roleOrder = []string{authn.RoleAdmin, authn.RoleDoctor, authn.RolePatient}
+
+// normalizeRoles checks a role list and returns it deduplicated, in the
+// canonical order. allowed limits which roles may appear (default: all).
+func normalizeRoles(roles []string, allowed ...string) ([]string, error) {
+	if len(roles) == 0 {
+		return nil, errors.New("must name at least one role")
+	}
+	if len(allowed) == 0 {
+		allowed = roleOrder
+	}
+	set := map[string]bool{}
+	for _, r := range roles {
+		if !slices.Contains(allowed, r) {
+			return nil, errors.New("may hold only " + strings.Join(allowed, ", "))
+		}
+		set[r] = true
+	}
+	out := make([]string, 0, len(set))
+	for _, r := range roleOrder {
+		if set[r] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *service) Register(ctx context.Context, in RegisterInput) (account.User, error) {
+	email, name, ferr := account.Validate(in.Email, in.FullName)
+	fe, _ := ferr.(domainerr.FieldErrors)
+	if err := s.Policy.Check(in.Password, email); err != nil {
+		fe.Add("password", err.Error())
+	}
+	if len(fe) > 0 {
+		return account.User{}, fe
+	}
+	return s.create(ctx, email, name, in.Password, []string{authn.RolePatient})
+}
+
+func (s *service) create(ctx context.Context, email, name, pw string, roles []string) (account.User, error) {
+	// Checked before hashing so a duplicate costs no hashing work; the
+	// unique index still decides under races.
+	if _, err := s.Store.Users().ByEmail(ctx, email); err == nil {
+		return account.User{}, account.ErrEmailTaken
+	} else if !errors.Is(err, account.ErrNotFound) {
+		return account.User{}, fmt.Errorf("look up email: %w", err)
+	}
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return account.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.now()
+	u := account.User{
+		ID: ids.New(), Email: email, FullName: name, PasswordHash: hash, Roles: roles,
+		Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Store.Users().Create(ctx, u); err != nil {
+		return account.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// activeUser loads the account the actor's token names: a token outlives
+// a deletion or a disabling, the stored account is what counts.
+func (s *service) activeUser(ctx context.Context, actor authn.Principal) (account.User, error) {
+	u, err := s.Store.Users().ByID(ctx, actor.UserID)
+	if errors.Is(err, account.ErrNotFound) {
+		return account.User{}, account.ErrUnauthenticated
+	}
+	if err != nil {
+		return account.User{}, fmt.Errorf("load caller: %w", err)
+	}
+	if u.Disabled {
+		return account.User{}, account.ErrDisabled
+	}
+	return u, nil
+}
+
+func (s *service) Me(ctx context.Context, actor authn.Principal) (account.User, error) {
+	return s.activeUser(ctx, actor)
+}
+
+// requireAdmin checks the caller against the database, not only the token:
+// a disabled or demoted administrator loses access at once.
+func (s *service) requireAdmin(ctx context.Context, actor authn.Principal) (account.User, error) {
+	u, err := s.activeUser(ctx, actor)
+	if err != nil {
+		return account.User{}, err
+	}
+	if !u.Has(authn.RoleAdmin) {
+		return account.User{}, account.ErrForbidden
+	}
+	return u, nil
+}
+
+func (s *service) CreateUser(ctx context.Context, actor authn.Principal, in CreateUserInput) (account.User, error) {
+	if _, err := s.requireAdmin(ctx, actor); err != nil {
+		return account.User{}, err
+	}
+	email, name, ferr := account.Validate(in.Email, in.FullName)
+	fe, _ := ferr.(domainerr.FieldErrors)
+	if err := s.Policy.Check(in.Password, email); err != nil {
+		fe.Add("password", err.Error())
+	}
+	roles, err := normalizeRoles(in.Roles, authn.RoleAdmin, authn.RoleDoctor)
+	if err != nil {
+		fe.Add("roles", err.Error())
+	}
+	if len(fe) > 0 {
+		return account.User{}, fe
+	}
+	return s.create(ctx, email, name, in.Password, roles)
+}
+
+func (s *service) ListUsers(ctx context.Context, actor authn.Principal, in ListUsersInput) (page.Page[account.User], error) {
+	if _, err := s.requireAdmin(ctx, actor); err != nil {
+		return page.Page[account.User]{}, err
+	}
+	var fe domainerr.FieldErrors
+	limit := in.Limit
+	switch {
+	case limit == 0:
+		limit = page.DefaultLimit
+	case limit < 1 || limit > page.MaxLimit:
+		fe = append(fe, page.ErrLimit...)
+	}
+	if in.Role != "" && !authn.ValidRole(in.Role) {
+		fe.Add("role", "must be ADMIN, DOCTOR or PATIENT")
+	}
+	after, err := decodeUserCursor(in.Cursor)
+	if err != nil {
+		fe = append(fe, page.ErrCursor...)
+	}
+	if len(fe) > 0 {
+		return page.Page[account.User]{}, fe
+	}
+	users, err := s.Store.Users().List(ctx, UserQuery{Role: in.Role, After: after, Limit: limit + 1})
+	if err != nil {
+		return page.Page[account.User]{}, fmt.Errorf("list users: %w", err)
+	}
+	p := page.Page[account.User]{Items: users}
+	if len(users) > limit {
+		p.Items = users[:limit]
+		p.NextCursor = page.EncodeCursor(users[limit-1].ID)
+	}
+	return p, nil
+}
+
+// decodeUserCursor returns the id a users cursor follows; "" for the first
+// page. Only a canonical UUID is one this service issued.
+func decodeUserCursor(c string) (string, error) {
+	var id string
+	if err := page.DecodeCursor(c, &id); err != nil {
+		return "", err
+	}
+	if c == "" {
+		return "", nil
+	}
+	if canon, ok := ids.Canonical(id); !ok || canon != id {
+		return "", page.ErrCursor
+	}
+	return id, nil
+}
+
+func (s *service) GetUser(ctx context.Context, actor authn.Principal, id string) (account.User, error) {
+	if _, err := s.requireAdmin(ctx, actor); err != nil {
+		return account.User{}, err
+	}
+	u, err := s.Store.Users().ByID(ctx, id)
+	if err != nil {
+		return account.User{}, fmt.Errorf("load user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in UpdateUserInput) (account.User, error) {
+	admin, err := s.requireAdmin(ctx, actor)
+	if err != nil {
+		return account.User{}, err
+	}
+	var fe domainerr.FieldErrors
+	var roles []string
+	if in.Roles == nil && in.Disabled == nil {
+		fe.Add("body", "must change roles or disabled")
+	}
+	if in.Roles != nil {
+		if roles, err = normalizeRoles(*in.Roles); err != nil {
+			fe.Add("roles", err.Error())
+		}
+	}
+	if len(fe) > 0 {
+		return account.User{}, fe
+	}
+	if in.ID == admin.ID && ((in.Disabled != nil && *in.Disabled) || (roles != nil && !slices.Contains(roles, authn.RoleAdmin))) {
+		return account.User{}, account.ErrSelfLockout
+	}
+	var out account.User
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.Users().ByID(ctx, in.ID)
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		if in.IfMatch != nil && *in.IfMatch != u.Version {
+			return account.ErrPreconditionFailed
+		}
+		now := s.now()
+		disabling := in.Disabled != nil && *in.Disabled && !u.Disabled
+		if roles != nil {
+			u.Roles = roles
+		}
+		if in.Disabled != nil {
+			u.Disabled = *in.Disabled
+		}
+		u.Version++
+		u.UpdatedAt = now
+		if err := tx.Users().Update(ctx, u); err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		if disabling {
+			if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
+				return fmt.Errorf("revoke sessions: %w", err)
+			}
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,72 @@
+package wire
+
+import (
+	"errors"
+	"flag"
+	"strings"
+
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/shared/config"
+)
+
+// Flags are the auth command's own flags, starting from DefaultConfig.
+type Flags struct {
+	cfg            Config
+	trustedProxies string
+	memKiB         uint
+	iterations     uint
+	parallelism    uint
+}
+
+// NewFlags returns flags holding the defaults.
+func NewFlags() *Flags {
+	f := &Flags{cfg: DefaultConfig()}
+	p := f.cfg.Hash.Params
+	f.memKiB, f.iterations, f.parallelism = uint(p.MemoryKiB), uint(p.Time), uint(p.Threads)
+	f.trustedProxies = strings.Join(f.cfg.TrustedProxies, ",")
+	return f
+}
+
+// RegisterKeys defines the flags the key commands share with serve.
+func (f *Flags) RegisterKeys(fs *flag.FlagSet) {
+	c := &f.cfg
+	fs.DurationVar(&c.AccessTTL, "access-ttl", c.AccessTTL, "lifetime of access tokens")
+	fs.StringVar(&c.KeyEncryptionKey, "key-encryption-key", c.KeyEncryptionKey, "base64 32-byte key sealing the signing keys at rest (AES-256-GCM); empty stores them unsealed")
+	fs.DurationVar(&c.KeyReloadInterval, "key-reload-interval", c.KeyReloadInterval, "how often signing keys are re-read, to pick up a rotation")
+	fs.DurationVar(&c.KeyRetention, "key-retention", c.KeyRetention, "how long a retired key stays in the JWKS (default access-ttl + key-reload-interval + 5m)")
+}
+
+// Register defines every flag of serve.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	f.RegisterKeys(fs)
+	c := &f.cfg
+	fs.StringVar(&c.AdminEmail, "admin-email", c.AdminEmail, "email of the first ADMIN, created at start when no account has it")
+	fs.StringVar(&c.AdminPassword, "admin-password", c.AdminPassword, "password of the first ADMIN (prefer the environment variable: flags show in process lists)")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", c.RefreshTTL, "lifetime of refresh tokens (each refresh starts a new one)")
+	fs.DurationVar(&c.ResetTTL, "reset-ttl", c.ResetTTL, "lifetime of password reset tokens")
+	fs.UintVar(&f.memKiB, "hash-memory-kib", f.memKiB, "argon2id memory in KiB")
+	fs.UintVar(&f.iterations, "hash-iterations", f.iterations, "argon2id iterations")
+	fs.UintVar(&f.parallelism, "hash-parallelism", f.parallelism, "argon2id parallelism")
+	fs.IntVar(&c.Hash.Workers, "hash-workers", c.Hash.Workers, "concurrent password hashes (default: the number of cores)")
+	fs.DurationVar(&c.Hash.MaxWait, "hash-max-wait", c.Hash.MaxWait, "longest wait for a hashing worker before answering 503")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", f.trustedProxies, "comma-separated proxies (CIDR or address) whose X-Forwarded-For is believed for login throttling")
+	fs.StringVar(&c.ResetURL, "reset-url", c.ResetURL, "page that takes a reset token (?token=) in reset links")
+	fs.DurationVar(&c.PurgeInterval, "purge-interval", c.PurgeInterval, "how often expired tokens and retired keys are deleted")
+}
+
+// Config returns the configuration the parsed flags describe.
+func (f *Flags) Config() (Config, error) {
+	if f.memKiB < 8 || f.memKiB > 1<<20 || f.iterations < 1 || f.iterations > 64 || f.parallelism < 1 || f.parallelism > 255 {
+		return Config{}, errors.New("argon2id parameters out of range")
+	}
+	if f.cfg.PurgeInterval <= 0 {
+		return Config{}, errors.New("purge-interval must be positive")
+	}
+	c := f.cfg
+	c.Hash.Params = password.Params{
+		MemoryKiB: uint32(f.memKiB), Time: uint32(f.iterations), Threads: uint8(f.parallelism),
+		SaltLen: password.OWASP.SaltLen, KeyLen: password.OWASP.KeyLen,
+	}
+	c.TrustedProxies = config.SplitList(f.trustedProxies)
+	return c, nil
+}

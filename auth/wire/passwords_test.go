@@ -1,0 +1,165 @@
+package wire_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+func TestChangePassword(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		s1 := e.login(patEmail, patPass)
+		s2 := e.login(patEmail, patPass)
+		const next = "quiet meadow lantern"
+		change := func(cur, nw string) resp {
+			return e.req("POST", "/api/v1/auth/password/change",
+				map[string]string{"currentPassword": cur, "newPassword": nw}, bearer(s1.Access)...)
+		}
+
+		r := e.req("POST", "/api/v1/auth/password/change", map[string]string{"currentPassword": patPass, "newPassword": next})
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "needs a token")
+		r = change("wrong password!", next)
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assert.Contains(t, fields(t, r), "currentPassword")
+		r = change(patPass, "too short")
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assert.Contains(t, fields(t, r), "newPassword")
+		r = change(patPass, "iloveyou1234")
+		assert.Contains(t, fields(t, r), "newPassword", "common")
+		r = change(patPass, patPass)
+		assert.Contains(t, fields(t, r), "newPassword", "unchanged")
+
+		r = change(patPass, next)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		fresh := r.Str(t, "refreshToken")
+
+		for _, old := range []string{s1.Refresh, s2.Refresh} {
+			r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": old})
+			assert.Equal(t, http.StatusUnauthorized, r.Status, "every other session is revoked")
+		}
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": fresh})
+		assert.Equal(t, http.StatusOK, r.Status, "the caller's new session works")
+
+		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass})
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
+		e.login(patEmail, next)
+	})
+}
+
+func TestChangePasswordVoidsResetLinks(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		s := e.login(patEmail, patPass)
+		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+		sent := e.sent()
+		require.Len(t, sent, 1)
+
+		const next = "quiet meadow lantern"
+		r := e.req("POST", "/api/v1/auth/password/change",
+			map[string]string{"currentPassword": patPass, "newPassword": next}, bearer(s.Access)...)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": sent[0].Token, "newPassword": "another fine phrase"})
+		assert.Equal(t, http.StatusBadRequest, r.Status, "a link from before the change is void")
+		assert.Contains(t, fields(t, r), "token")
+		e.login(patEmail, next)
+	})
+}
+
+func TestForgotAndResetPassword(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		id := e.register(patEmail, patPass, "Pat")
+		session := e.login(patEmail, patPass)
+
+		known := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": "PAT@example.org"})
+		unknown := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": "ghost@example.org"})
+		assert.Equal(t, http.StatusAccepted, known.Status)
+		assert.Equal(t, http.StatusAccepted, unknown.Status)
+		assert.Equal(t, string(known.Body), string(unknown.Body), "the answer does not tell")
+		sent := e.sent()
+		require.Len(t, sent, 1, "only the real account gets a link")
+		assert.Equal(t, id, sent[0].UserID)
+		assert.Equal(t, e.clock.Now().Add(30*time.Minute), sent[0].ExpiresAt)
+		tok := sent[0].Token
+
+		const next = "quiet meadow lantern"
+		r := e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": tok, "newPassword": "password1234"})
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assert.Contains(t, fields(t, r), "newPassword")
+
+		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": tok, "newPassword": next})
+		require.Equal(t, http.StatusNoContent, r.Status, string(r.Body))
+		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": tok, "newPassword": "another fine phrase"})
+		assert.Equal(t, http.StatusBadRequest, r.Status, "single use")
+		assert.Contains(t, fields(t, r), "token")
+
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": session.Refresh})
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "a reset revokes every session")
+		e.login(patEmail, next)
+
+		// Expiry: a token 30 minutes old is refused.
+		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+		sent = e.sent()
+		require.Len(t, sent, 2)
+		e.clock.Advance(30*time.Minute + time.Second)
+		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": sent[1].Token, "newPassword": "another fine phrase"})
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+
+		// At most 3 links per 30 minutes; the answer stays the same.
+		for i := 0; i < 5; i++ {
+			r := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+			assert.Equal(t, http.StatusAccepted, r.Status)
+		}
+		assert.Len(t, e.sent(), 5)
+	})
+}
+
+func TestResetLiftsLoginBlock(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		for i := 0; i < 6; i++ {
+			e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": "attacker guess"},
+				"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+		}
+		r := e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass})
+		require.Equal(t, http.StatusTooManyRequests, r.Status)
+		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+		tok := e.sent()[0].Token
+		r = e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": tok, "newPassword": "quiet meadow lantern"})
+		require.Equal(t, http.StatusNoContent, r.Status)
+		e.login(patEmail, "quiet meadow lantern")
+	})
+}
+
+type failingNotifier struct{}
+
+func (failingNotifier) PasswordReset(context.Context, service.PasswordReset) error {
+	return errors.New("mail server down")
+}
+
+func TestForgotAnswersTheSameWhenDeliveryFails(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	e := newEnv(t, db, func(c *wire.Config) { c.Notifier = failingNotifier{} })
+	e.register(patEmail, patPass, "Pat")
+	known := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+	unknown := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": "ghost@example.org"})
+	assert.Equal(t, http.StatusAccepted, known.Status)
+	assert.Equal(t, string(unknown.Body), string(known.Body))
+}

@@ -1,0 +1,353 @@
+package wire_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+const (
+	patEmail = "pat@example.org"
+	patPass  = "violet tram cupboard"
+)
+
+func TestRegisterLoginMe(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		r := e.req("POST", "/api/v1/auth/register", map[string]string{
+			"email": "  Pat@Example.ORG ", "password": patPass, "fullName": "Pat Q",
+		})
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		u := r.JSON(t)
+		assert.Equal(t, "pat@example.org", u["email"], "stored normalized")
+		assert.Equal(t, []any{"PATIENT"}, u["roles"])
+		assert.Equal(t, false, u["disabled"])
+		assert.EqualValues(t, 1, u["version"])
+		assert.NotContains(t, u, "passwordHash")
+		assert.Equal(t, `"1"`, r.Header.Get("ETag"))
+		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+		assert.Equal(t, "/api/v1/auth/users/"+u["id"].(string), r.Header.Get("Location"))
+		created, err := time.Parse(time.RFC3339Nano, u["createdAt"].(string))
+		require.NoError(t, err)
+		assert.Equal(t, time.UTC, created.Location())
+
+		// Same address in other case: 409.
+		r = e.req("POST", "/api/v1/auth/register", map[string]string{
+			"email": "PAT@example.org", "password": patPass, "fullName": "Pat Again",
+		})
+		assert.Equal(t, http.StatusConflict, r.Status)
+		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
+
+		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "PAT@EXAMPLE.ORG", "password": patPass})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		m := r.JSON(t)
+		assert.Equal(t, "Bearer", m["tokenType"])
+		assert.EqualValues(t, 900, m["expiresIn"])
+		assert.EqualValues(t, 7*24*3600, m["refreshExpiresIn"])
+		assert.Len(t, m["refreshToken"], 43, "256 random bits")
+		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+
+		me := e.req("GET", "/api/v1/auth/me", nil, bearer(m["accessToken"].(string))...)
+		require.Equal(t, http.StatusOK, me.Status, string(me.Body))
+		assert.Equal(t, u["id"], me.JSON(t)["id"])
+		assert.Equal(t, "no-store", me.Header.Get("Cache-Control"))
+
+		// The access token carries what DESIGN.md promises.
+		claims := jwtClaims(t, m["accessToken"].(string))
+		assert.Equal(t, "medisync-auth", claims["iss"])
+		assert.Equal(t, []any{"medisync"}, claims["aud"])
+		assert.Equal(t, u["id"], claims["sub"])
+		assert.Equal(t, "pat@example.org", claims["email"])
+		assert.Equal(t, []any{"PATIENT"}, claims["roles"])
+		assert.EqualValues(t, 900, claims["exp"].(float64)-claims["iat"].(float64))
+		assert.Equal(t, claims["iat"], claims["nbf"])
+		assert.NotEmpty(t, claims["jti"])
+	})
+}
+
+func TestMeNeedsAValidToken(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		tok := e.login(patEmail, patPass)
+		for name, h := range map[string][]string{
+			"none":     nil,
+			"basic":    {"Authorization", "Basic cGF0OnB3"},
+			"garbage":  bearer("not-a-jwt"),
+			"tampered": bearer(tamper(t, tok.Access)),
+			"100 KB":   bearer(strings.Repeat("a", 100<<10)),
+			"refresh":  bearer(tok.Refresh),
+			"alg none": bearer(unsigned(t, tok.Access)),
+		} {
+			r := e.req("GET", "/api/v1/auth/me", nil, h...)
+			assert.Equal(t, http.StatusUnauthorized, r.Status, name)
+			assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), name)
+		}
+		// Expired: 15 minutes and the leeway later.
+		e.clock.Advance(16 * time.Minute)
+		r := e.req("GET", "/api/v1/auth/me", nil, bearer(tok.Access)...)
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
+	})
+}
+
+func TestBadInputIsA4xxProblem(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		reg := func(email, pw, name string) map[string]string {
+			return map[string]string{"email": email, "password": pw, "fullName": name}
+		}
+		cases := []struct {
+			name, path string
+			body       any
+			status     int
+			field      string
+		}{
+			{"quoted email", "/register", reg(`"pat q"@example.org`, patPass, "Pat"), 400, "email"},
+			{"sql in email", "/register", reg(`x'); DROP TABLE users;--@example.org`, patPass, "Pat"), 400, "email"},
+			{"unicode email", "/register", reg("pät@exämple.org", patPass, "Pat"), 400, "email"},
+			{"300-char email", "/register", reg(strings.Repeat("a", 288)+"@example.org", patPass, "Pat"), 400, "email"},
+			{"no name", "/register", reg(patEmail, patPass, "  "), 400, "fullName"},
+			{"11-char password", "/register", reg(patEmail, "short-pass1", "Pat"), 400, "password"},
+			{"129-char password", "/register", reg(patEmail, strings.Repeat("ab", 64)+"c", "Pat"), 400, "password"},
+			{"common password", "/register", reg(patEmail, "Password1234", "Pat"), 400, "password"},
+			{"email as password", "/register", reg(patEmail, patEmail, "Pat"), 400, "password"},
+			{"unknown field", "/register", `{"email":"a@b.org","password":"x","fullName":"y","role":"ADMIN"}`, 400, "role"},
+			{"wrong type", "/register", `{"email":42,"password":"x","fullName":"y"}`, 400, "email"},
+			{"malformed JSON", "/register", `{"email":`, 400, ""},
+			{"empty body", "/register", ``, 400, ""},
+			{"array body", "/login", `[]`, 400, ""},
+			{"login bad email", "/login", map[string]string{"email": "nope", "password": "x"}, 400, "email"},
+			{"login no password", "/login", map[string]string{"email": patEmail}, 400, "password"},
+			{"refresh wrong type", "/refresh", `{"refreshToken":true}`, 400, "refreshToken"},
+			{"forgot bad email", "/password/forgot", map[string]string{"email": "a@b"}, 400, "email"},
+			{"reset bad token", "/password/reset", map[string]string{"token": "x", "newPassword": patPass}, 400, "token"},
+			{"oversize", "/register", `{"email":"` + strings.Repeat("a", 70<<10) + `"}`, 413, ""},
+		}
+		for _, c := range cases {
+			r := e.req("POST", "/api/v1/auth"+c.path, c.body)
+			assert.Equal(t, c.status, r.Status, "%s: %s", c.name, r.Body)
+			assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), c.name)
+			if c.field != "" {
+				assert.Contains(t, fields(t, r), c.field, "%s: %s", c.name, r.Body)
+			}
+			assert.NotContains(t, strings.ToLower(string(r.Body)), "sql", c.name)
+		}
+		r := e.req("POST", "/api/v1/auth/register", "email=a", "Content-Type", "application/x-www-form-urlencoded")
+		assert.Equal(t, http.StatusUnsupportedMediaType, r.Status)
+		r = e.req("GET", "/api/v1/auth/register", nil)
+		assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
+		r = e.req("GET", "/api/v1/auth/nothing", nil)
+		assert.Equal(t, http.StatusNotFound, r.Status)
+
+		// The harmless-looking ones did no harm either.
+		admin := e.admin()
+		list := e.req("GET", "/api/v1/auth/users", nil, bearer(admin.Access)...)
+		require.Equal(t, http.StatusOK, list.Status)
+		assert.Len(t, list.JSON(t)["items"], 1, "nothing was created")
+	})
+}
+
+func TestSameAnswerForUnknownEmailAndWrongPassword(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		wrong := e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": "not the password"})
+		unknown := e.req("POST", "/api/v1/auth/login", map[string]string{"email": "ghost@example.org", "password": "not the password"})
+		require.Equal(t, http.StatusUnauthorized, wrong.Status)
+		require.Equal(t, http.StatusUnauthorized, unknown.Status)
+		assert.Equal(t, wrong.problemWithout(t), unknown.problemWithout(t))
+		assert.Equal(t, wrong.Header.Get("WWW-Authenticate"), unknown.Header.Get("WWW-Authenticate"))
+	})
+}
+
+func TestLoginThrottling(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
+		bad := map[string]string{"email": patEmail, "password": "guess guess guess"}
+
+		// Per account: 5 free failures, from any address.
+		for i := 0; i < 5; i++ {
+			r := e.req("POST", "/api/v1/auth/login", bad, from(fmt.Sprintf("198.51.100.%d", i))...)
+			require.Equal(t, http.StatusUnauthorized, r.Status)
+		}
+		r := e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.9")...)
+		require.Equal(t, http.StatusUnauthorized, r.Status, "the 6th failure is answered, then blocks")
+		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass}, from("198.51.100.10")...)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, "even the right password waits")
+		assert.Equal(t, "1", r.Header.Get("Retry-After"))
+		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
+
+		e.clock.Advance(time.Second)
+		r = e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.11")...)
+		require.Equal(t, http.StatusUnauthorized, r.Status)
+		r = e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.12")...)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status)
+		assert.Equal(t, "2", r.Header.Get("Retry-After"), "the window doubles")
+
+		// The block expires: no permanent lockout; a success clears it.
+		e.clock.Advance(2 * time.Second)
+		e.login(patEmail, patPass)
+		r = e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.13")...)
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "counting starts over after a success")
+
+		// Per client address: 20 free failures across accounts.
+		for i := 0; i < 21; i++ {
+			r := e.req("POST", "/api/v1/auth/login",
+				map[string]string{"email": fmt.Sprintf("nobody%d@example.org", i), "password": "guess guess"},
+				from("203.0.113.7")...)
+			require.Equal(t, http.StatusUnauthorized, r.Status, i)
+		}
+		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "fresh@example.org", "password": "guess guess"},
+			from("203.0.113.7")...)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status)
+		assert.NotEmpty(t, r.Header.Get("Retry-After"))
+		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "fresh@example.org", "password": "guess guess"},
+			from("203.0.113.8")...)
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "other addresses are not affected")
+	})
+}
+
+func TestUntrustedForwardedForIsIgnored(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db, func(c *wire.Config) {
+			c.TrustedProxies = nil
+			c.ClientThrottle = throttle.Policy{Free: 2, Base: time.Minute, Max: time.Minute, Forget: time.Hour}
+		})
+		for i := 0; i < 3; i++ {
+			r := e.req("POST", "/api/v1/auth/login",
+				map[string]string{"email": fmt.Sprintf("n%d@example.org", i), "password": "guess guess"},
+				"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+			require.Equal(t, http.StatusUnauthorized, r.Status)
+		}
+		r := e.req("POST", "/api/v1/auth/login", map[string]string{"email": "z@example.org", "password": "guess guess"},
+			"X-Forwarded-For", "192.0.2.99")
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, "a spoofed header does not escape the peer's limit")
+	})
+}
+
+func TestRefreshRotationAndReuseDetection(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		first := e.login(patEmail, patPass)
+		other := e.login(patEmail, patPass) // a second session, on another device
+
+		r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": first.Refresh})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		second := r.Str(t, "refreshToken")
+		assert.NotEqual(t, first.Refresh, second, "rotated")
+		assert.NotEmpty(t, r.Str(t, "accessToken"))
+
+		// The first token again: theft is assumed, the family dies.
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": first.Refresh})
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": second})
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "the rotated token of the same family is revoked too")
+
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": other.Refresh})
+		assert.Equal(t, http.StatusOK, r.Status, "other sessions live on")
+
+		for name, tok := range map[string]string{
+			"empty": "", "short": "abc", "unknown": base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
+			"access token": first.Access,
+		} {
+			r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": tok})
+			assert.Equal(t, http.StatusUnauthorized, r.Status, name)
+		}
+	})
+}
+
+func TestRefreshExpiresAndLogoutRevokes(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		s := e.login(patEmail, patPass)
+		r := e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": s.Refresh})
+		assert.Equal(t, http.StatusNoContent, r.Status)
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
+		r = e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": s.Refresh})
+		assert.Equal(t, http.StatusNoContent, r.Status, "idempotent")
+		r = e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": "unknown"})
+		assert.Equal(t, http.StatusNoContent, r.Status)
+
+		s = e.login(patEmail, patPass)
+		e.clock.Advance(7*24*time.Hour + time.Second)
+		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "expired")
+	})
+}
+
+func TestConcurrentRefreshWithOneToken(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register(patEmail, patPass, "Pat")
+		s := e.login(patEmail, patPass)
+		const n = 6
+		type result struct {
+			status  int
+			refresh string
+		}
+		results := make(chan result, n)
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			go func() {
+				<-start
+				r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+				res := result{status: r.Status}
+				if r.Status == http.StatusOK {
+					res.refresh = r.Str(t, "refreshToken")
+				}
+				results <- res
+			}()
+		}
+		close(start)
+		var ok []string
+		for i := 0; i < n; i++ {
+			r := <-results
+			if r.status == http.StatusOK {
+				ok = append(ok, r.refresh)
+			} else {
+				assert.Equal(t, http.StatusUnauthorized, r.status)
+			}
+		}
+		require.Len(t, ok, 1, "a refresh token works exactly once, even under a race")
+		r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": ok[0]})
+		assert.Equal(t, http.StatusUnauthorized, r.Status, "the replays revoked the family")
+	})
+}
+
+func TestLoginUpgradesOldHashes(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	e := newEnv(t, db)
+	id := e.register(patEmail, patPass, "Pat")
+	before, err := e.auth.Store.Users().ByID(t.Context(), id)
+	require.NoError(t, err)
+	assert.Contains(t, before.PasswordHash, "m=64,t=1,p=1")
+
+	// The same database served with a higher cost: the next login rehashes.
+	stronger := password.Cheap
+	stronger.Time = 3
+	e2 := newEnv(t, db, func(c *wire.Config) { c.Hash.Params = stronger })
+	e2.login(patEmail, patPass)
+	after, err := e2.auth.Store.Users().ByID(t.Context(), id)
+	require.NoError(t, err)
+	assert.Contains(t, after.PasswordHash, "m=64,t=3,p=1")
+	assert.Equal(t, before.Version+1, after.Version)
+	e2.login(patEmail, patPass)
+}
