@@ -1,9 +1,9 @@
-// Command authload drives a running auth service with concurrent clients:
+// Command auth-load drives a running auth service with concurrent clients:
 // it registers accounts, then logs them in, and reports throughput, errors
 // and latency percentiles for each phase. Every loop is bounded in count and
 // time. It exits non-zero when any request failed.
 //
-//	authload -url http://127.0.0.1:18081 -clients 50 -users 500 -logins 2000
+//	auth-load -url http://127.0.0.1:18081 -clients 50 -users 500 -logins 2000
 package main
 
 import (
@@ -27,7 +27,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "authload:", err)
+		fmt.Fprintln(os.Stderr, "auth-load:", err)
 		os.Exit(1)
 	}
 }
@@ -43,7 +43,7 @@ type options struct {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	var o options
-	fs := flag.NewFlagSet("authload", flag.ContinueOnError)
+	fs := flag.NewFlagSet("auth-load", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:18081", "base URL of the auth service")
 	fs.IntVar(&o.clients, "clients", 50, "concurrent clients")
 	fs.IntVar(&o.users, "users", 500, "accounts to register")

@@ -1,4 +1,4 @@
-// Command discoveryload measures a running discovery server over HTTP: it
+// Command discovery-load measures a running discovery server over HTTP: it
 // registers many instances, heartbeats them as fast as it can for a bounded
 // time, times one service's listing, reads the server's resident memory,
 // and times how long a change takes to reach a blocked reader. It only
@@ -40,7 +40,7 @@ type config struct {
 
 func main() {
 	var c config
-	fs := flag.NewFlagSet("discoveryload", flag.ExitOnError)
+	fs := flag.NewFlagSet("discovery-load", flag.ExitOnError)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:18761", "discovery server to measure (loopback only)")
 	fs.StringVar(&c.token, "token", os.Getenv("MEDISYNC_DISCOVERY_TOKEN"), "write token")
 	fs.IntVar(&c.instances, "instances", 10000, "instances to register")
@@ -52,7 +52,7 @@ func main() {
 	fs.IntVar(&c.pid, "pid", 0, "server process whose resident memory to read from /proc (0: skip)")
 	_ = fs.Parse(os.Args[1:])
 	if err := run(c, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "discoveryload:", err)
+		fmt.Fprintln(os.Stderr, "discovery-load:", err)
 		os.Exit(1)
 	}
 }

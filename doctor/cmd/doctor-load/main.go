@@ -1,4 +1,4 @@
-// Command doctorload measures the doctor service's search latency against
+// Command doctor-load measures the doctor service's search latency against
 // MariaDB/MySQL. It starts the doctor binary on a loopback address with a
 // fresh database, serves it a JWKS of its own, seeds doctors with their
 // availability over the HTTP API, then sends a bounded number of searches
@@ -58,7 +58,7 @@ type options struct {
 
 func main() {
 	var o options
-	fs := flag.NewFlagSet("doctorload", flag.ExitOnError)
+	fs := flag.NewFlagSet("doctor-load", flag.ExitOnError)
 	fs.StringVar(&o.doctorBin, "doctor-bin", "bin/doctor", "the doctor service binary to start")
 	fs.StringVar(&o.mysqlServer, "mysql-server", "medisync:medisync@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server DSN without database")
 	fs.StringVar(&o.database, "database", "medisync_doctor_load", "database to (re)create for the run")
@@ -78,7 +78,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, o.maxDuration)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "doctorload:", err)
+		fmt.Fprintln(os.Stderr, "doctor-load:", err)
 		os.Exit(1)
 	}
 }
