@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/medisync/medisync/shared/loadkit"
 )
 
 type config struct {
@@ -447,17 +449,11 @@ func (l *loader) index(svc string) (uint64, error) {
 	return strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
 }
 
+// pct is the percentile p (in percent) of d, to the microsecond.
 func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i].Round(time.Microsecond)
+	return loadkit.Percentile(s, float64(p)/100).Round(time.Microsecond)
 }
 
 type mem struct{ rss, hwm int64 }
