@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
@@ -406,7 +406,7 @@ func TestGoKitBalancerOverTheInstancer(t *testing.T) {
 		}
 	}
 
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+	factory := func(instance string) (kitendpoint.Endpoint, io.Closer, error) {
 		return func(context.Context, any) (any, error) { return instance, nil }, nil, nil
 	}
 	endpointer := sd.NewEndpointer(in, factory, log.NewNopLogger())

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	httptransport "github.com/go-kit/kit/transport/http"
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/discovery/endpoint"
@@ -63,30 +63,30 @@ func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	opts := []httptransport.ServerOption{
-		httptransport.ServerBefore(problem.PopulateInstance),
-		httptransport.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+	opts := []kithttp.ServerOption{
+		kithttp.ServerBefore(problem.PopulateInstance),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
 	}
 	// Paths are matched before methods: gorilla/mux 1.8.1 forgets a method
 	// mismatch when a later route matches the method, answering 404 for 405.
-	enc := httptransport.EncodeJSONResponse
+	enc := kithttp.EncodeJSONResponse
 	r := httpmw.NewRouter()
 
 	guard := RequireToken(o.Token)
 	views := newViewEncoder()
 	r.Path(RouteHeartbeat).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.Heartbeat, decodeKey, views.encode, opts...)))
+		kithttp.NewServer(set.Heartbeat, decodeKey, views.encode, opts...)))
 	r.Path(RouteStatus).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...)))
+		kithttp.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...)))
 	r.Path(RouteInstance).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...)))
+		kithttp.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...)))
 	r.Path(RouteInstance).Methods(http.MethodDelete).Handler(guard(
-		httptransport.NewServer(set.Deregister, decodeKey, enc, opts...)))
+		kithttp.NewServer(set.Deregister, decodeKey, enc, opts...)))
 
 	r.Path(RouteRegistry).Methods(http.MethodGet, http.MethodHead).Handler(
-		httptransport.NewServer(set.Registry, decodeRegistry, views.encode, opts...))
+		kithttp.NewServer(set.Registry, decodeRegistry, views.encode, opts...))
 	r.Path(RouteService).Methods(http.MethodGet, http.MethodHead).Handler(
-		httptransport.NewServer(set.Service, decodeService, views.encode, opts...))
+		kithttp.NewServer(set.Service, decodeService, views.encode, opts...))
 
 	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).HandlerFunc(serveOpenAPI)
 	r.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(Dashboard(svc, o.Dashboard))
@@ -106,9 +106,9 @@ func newViewEncoder() *viewEncoder {
 func (e *viewEncoder) encode(ctx context.Context, w http.ResponseWriter, response any) error {
 	a, ok := response.(jsonAppender)
 	if !ok {
-		return httptransport.EncodeJSONResponse(ctx, w, response)
+		return kithttp.EncodeJSONResponse(ctx, w, response)
 	}
-	if h, ok := response.(httptransport.Headerer); ok {
+	if h, ok := response.(kithttp.Headerer); ok {
 		for k, vs := range h.Headers() {
 			for _, v := range vs {
 				w.Header().Add(k, v)
@@ -187,7 +187,7 @@ type registerBody struct {
 	Metadata   map[string]string `json:"metadata"`
 }
 
-func decodeRegister(max int64) httptransport.DecodeRequestFunc {
+func decodeRegister(max int64) kithttp.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
 		k := key(r)
 		if err := registry.CheckKey(k.Service, k.ID); err != nil {
@@ -204,7 +204,7 @@ func decodeRegister(max int64) httptransport.DecodeRequestFunc {
 	}
 }
 
-func decodeStatus(max int64) httptransport.DecodeRequestFunc {
+func decodeStatus(max int64) kithttp.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
 		k := key(r)
 		if err := registry.CheckKey(k.Service, k.ID); err != nil {
