@@ -14,8 +14,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
@@ -201,45 +199,16 @@ func (a *App) Close() error {
 // registration describes this instance: the advertised address, or
 // 127.0.0.1 and the bound port.
 func (a *App) registration(bound net.Addr) (discovery.Registration, error) {
-	adv := a.Config.AdvertiseAddr
-	if adv == "" {
-		_, port, err := net.SplitHostPort(bound.String())
-		if err != nil {
-			return discovery.Registration{}, fmt.Errorf("bound address %s: %w", bound, err)
-		}
-		adv = net.JoinHostPort("127.0.0.1", port)
-	}
-	host, portStr, err := net.SplitHostPort(adv)
+	host, port, err := discovery.Advertised(a.Config.AdvertiseAddr, bound)
 	if err != nil {
-		return discovery.Registration{}, fmt.Errorf("advertise address %q: %w", adv, err)
+		return discovery.Registration{}, fmt.Errorf("advertise address: %w", err)
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return discovery.Registration{}, fmt.Errorf("advertise address %q: bad port", adv)
-	}
-	hostname, _ := os.Hostname()
-	id := a.Name + "-" + hostname + "-" + portStr
 	return discovery.Registration{
 		Service:    a.Name,
-		InstanceID: sanitizeID(id),
+		InstanceID: discovery.InstanceID(a.Name, host, port),
 		Address:    host,
 		Port:       port,
 		TTL:        a.Config.DiscoveryTTL,
 		Metadata:   map[string]string{"version": "v1"},
 	}, nil
-}
-
-// sanitizeID keeps the characters discovery accepts in an instance ID.
-func sanitizeID(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		ok := c == '-' || c == '_' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-		if !ok {
-			b[i] = '-'
-		}
-	}
-	if len(b) > 128 {
-		b = b[:128]
-	}
-	return string(b)
 }
