@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/medisync/medisync/discovery/internal/app"
 	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/discovery"
 )
 
@@ -33,29 +33,12 @@ const token = "integration-token"
 // is a safety net, not a speed target.
 const generous = 10 * time.Second
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // server is a discovery server on 127.0.0.1 that can be stopped and started
 // again, empty, on the same port.
 type server struct {
 	t     *testing.T
 	addr  string
-	clock *clock
+	clock *clocktest.Clock
 	app   *app.App
 	http  *http.Server
 	stop  context.CancelFunc
@@ -69,7 +52,7 @@ func startServer(t *testing.T, addr string) *server {
 	}
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	s := &server{t: t, addr: ln.Addr().String(), clock: &clock{now: time.Now().UTC()}}
+	s := &server{t: t, addr: ln.Addr().String(), clock: clocktest.New(time.Now().UTC())}
 	s.app = app.New(app.Config{
 		Limits: registry.DefaultLimits(), Token: token, Clock: s.clock.Now, ReapEvery: 5 * time.Millisecond,
 	})

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,37 +17,21 @@ import (
 
 	"github.com/medisync/medisync/discovery/internal/app"
 	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 )
 
 const token = "t0ken-for-tests"
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type fixture struct {
 	t     *testing.T
 	srv   *httptest.Server
 	app   *app.App
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newFixture(t *testing.T, tok string) *fixture {
 	t.Helper()
-	c := &clock{now: time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
 	a := app.New(app.Config{Limits: registry.DefaultLimits(), Token: tok, Clock: c.Now})
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
