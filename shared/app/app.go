@@ -45,6 +45,15 @@ type Options struct {
 	Flags func(fs *flag.FlagSet)
 	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// RequestTimeout bounds each request; 0 means the httpmw default.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds writing a response; 0 means the server default.
+	WriteTimeout time.Duration
+	// QuietRoutes are routes whose successes are logged at debug only.
+	QuietRoutes []string
+	// IsRegistry marks the discovery server itself: it neither registers
+	// nor resolves through discovery, whatever -discovery-urls says.
+	IsRegistry bool
 }
 
 // App is one running service process.
@@ -59,7 +68,9 @@ type App struct {
 	Discovery   *discovery.Client // nil when no discovery URL is set
 	HTTPClient  *http.Client      // for calls to other services
 
-	opts Options
+	opts        Options
+	beforeDrain []server.Hook
+	started     []func(net.Addr)
 }
 
 // New parses args (flags, then MEDISYNC_* variables through lookup), sets
@@ -102,7 +113,7 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 		a.Health.Add("database", db.Ping)
 		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
 	}
-	if urls := a.Config.DiscoveryList(); len(urls) > 0 {
+	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
 		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger)
 		// Calls to http://<service>/... resolve through discovery.
 		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
@@ -135,15 +146,25 @@ func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
 func (a *App) Router() *mux.Router {
 	r := httpmw.NewRouter()
 	r.Handle("/metrics", metrics.Handler(a.Registry)).Methods(http.MethodGet)
-	r.Handle("/health/live", a.Health.Live()).Methods(http.MethodGet)
-	r.Handle("/health/ready", a.Health.Ready()).Methods(http.MethodGet)
+	r.Handle("/health/live", a.Health.Live()).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/health/ready", a.Health.Ready()).Methods(http.MethodGet, http.MethodHead)
 	return r
 }
 
 // Handler wraps h with the standard middleware stack.
 func (a *App) Handler(h http.Handler) http.Handler {
-	return httpmw.Stack(h, httpmw.Options{Logger: a.Logger, Metrics: a.HTTPMetrics, MaxBodyBytes: a.opts.MaxBodyBytes})
+	return httpmw.Stack(h, httpmw.Options{
+		Logger: a.Logger, Metrics: a.HTTPMetrics, MaxBodyBytes: a.opts.MaxBodyBytes,
+		Timeout: a.opts.RequestTimeout, QuietRoutes: a.opts.QuietRoutes,
+	})
 }
+
+// OnDrain adds hooks run when shutdown begins, after readiness fails and
+// before in-flight requests drain: e.g. answering blocked requests at once.
+func (a *App) OnDrain(hooks ...server.Hook) { a.beforeDrain = append(a.beforeDrain, hooks...) }
+
+// OnStarted adds a function called with the bound address once Run listens.
+func (a *App) OnStarted(f func(net.Addr)) { a.started = append(a.started, f) }
 
 // Run serves h (already wrapped by Handler) until ctx ends, registered in
 // discovery while it serves. On shutdown readiness fails, the instance
@@ -151,12 +172,18 @@ func (a *App) Handler(h http.Handler) http.Handler {
 // database close.
 func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) error {
 	srv := server.NewHTTPServer(a.Config.HTTPAddr, h)
+	if a.opts.WriteTimeout > 0 {
+		srv.WriteTimeout = a.opts.WriteTimeout
+	}
 	var registrar *discovery.Registrar
 	runner := &server.Runner{
 		Server:          srv,
 		Logger:          a.Logger,
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Started: func(addr net.Addr) {
+			for _, f := range a.started {
+				f(addr)
+			}
 			if a.Discovery == nil {
 				return
 			}
@@ -178,6 +205,7 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 			return nil
 		}},
 	}
+	runner.BeforeDrain = append(runner.BeforeDrain, a.beforeDrain...)
 	runner.AfterDrain = append(runner.AfterDrain, closers...)
 	runner.AfterDrain = append(runner.AfterDrain, func(context.Context) error { return a.Close() })
 	return runner.Run(ctx)
