@@ -21,8 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/discovery/internal/app"
-	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/wire"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/discovery"
 )
@@ -39,7 +38,7 @@ type server struct {
 	t     *testing.T
 	addr  string
 	clock *clocktest.Clock
-	app   *app.App
+	app   *wire.Server
 	http  *http.Server
 	stop  context.CancelFunc
 	done  chan struct{}
@@ -53,9 +52,10 @@ func startServer(t *testing.T, addr string) *server {
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	s := &server{t: t, addr: ln.Addr().String(), clock: clocktest.New(time.Now().UTC())}
-	s.app = app.New(app.Config{
-		Limits: registry.DefaultLimits(), Token: token, Clock: s.clock.Now, ReapEvery: 5 * time.Millisecond,
-	})
+	cfg := wire.DefaultConfig()
+	cfg.Clock, cfg.ReapEvery = s.clock, 5*time.Millisecond
+	s.app, err = wire.New(cfg, []string{"-discovery-token", token}, io.Discard)
+	require.NoError(t, err)
 	s.http = &http.Server{Handler: s.app.Handler}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel

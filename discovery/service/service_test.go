@@ -21,7 +21,7 @@ func setup(t *testing.T) (service.Service, *registry.Registry, *clocktest.Clock)
 	t.Helper()
 	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
 	r := registry.New(c.Now(), registry.DefaultLimits())
-	return service.New(r, c.Now), r, c
+	return service.New(r, c), r, c
 }
 
 func register(t *testing.T, s service.Service, svc, id string, port int) {

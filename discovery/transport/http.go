@@ -20,7 +20,6 @@ import (
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
 	"github.com/medisync/medisync/shared/httpjson"
-	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -50,16 +49,17 @@ type Options struct {
 	Dashboard DashboardInfo
 }
 
-// errorRules maps domain errors to statuses; validation errors are
-// problem.FieldErrors and need no rule.
+// errorRules maps what the error kinds cannot say: a not-found detail names
+// the instance the service wrapped around the kinded error, and a full
+// registry is 507.
 var errorRules = problem.Rules(
 	problem.Rule{Target: registry.ErrNotFound, Status: http.StatusNotFound},
 	problem.Rule{Target: registry.ErrFull, Status: http.StatusInsufficientStorage},
 )
 
-// NewHandler returns the router with the registry API, /openapi.yaml and the
-// dashboard at /. The caller adds /metrics and the health routes.
-func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
+// Register adds the registry API, /openapi.yaml and the dashboard at / to r,
+// which answers unknown paths and methods (httpmw.NewRouter).
+func Register(r *mux.Router, set endpoint.Set, svc service.Service, o Options) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -70,7 +70,6 @@ func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
 	// Paths are matched before methods: gorilla/mux 1.8.1 forgets a method
 	// mismatch when a later route matches the method, answering 404 for 405.
 	enc := kithttp.EncodeJSONResponse
-	r := httpmw.NewRouter()
 
 	guard := RequireToken(o.Token)
 	views := newViewEncoder()
@@ -90,7 +89,6 @@ func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
 
 	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).HandlerFunc(serveOpenAPI)
 	r.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(Dashboard(svc, o.Dashboard))
-	return r
 }
 
 // viewEncoder writes 200 answers that have reflection-free appenders (views

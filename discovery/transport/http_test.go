@@ -15,8 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/discovery/internal/app"
-	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/wire"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 )
 
@@ -25,14 +24,17 @@ const token = "t0ken-for-tests"
 type fixture struct {
 	t     *testing.T
 	srv   *httptest.Server
-	app   *app.App
+	app   *wire.Server
 	clock *clocktest.Clock
 }
 
 func newFixture(t *testing.T, tok string) *fixture {
 	t.Helper()
 	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
-	a := app.New(app.Config{Limits: registry.DefaultLimits(), Token: tok, Clock: c.Now})
+	cfg := wire.DefaultConfig()
+	cfg.Clock = c
+	a, err := wire.New(cfg, []string{"-discovery-token", tok}, io.Discard)
+	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, srv: srv, app: a, clock: c}
@@ -247,9 +249,10 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 }
 
 func TestFullRegistryIs507(t *testing.T) {
-	limits := registry.DefaultLimits()
-	limits.MaxInstances = 1
-	a := app.New(app.Config{Limits: limits, Token: token})
+	cfg := wire.DefaultConfig()
+	cfg.Limits.MaxInstances = 1
+	a, err := wire.New(cfg, []string{"-discovery-token", token}, io.Discard)
+	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, srv: srv, app: a}
