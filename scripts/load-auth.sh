@@ -18,7 +18,7 @@ logins=${LOGINS:-2000}
 
 work=$(mktemp -d)
 mkdir -p bin
-(cd auth && go build -o "$root/bin/auth" ./cmd/auth && go build -o "$root/bin/authload" ./cmd/authload)
+(cd auth && go build -o "$root/bin/auth" ./cmd/auth && go build -o "$root/bin/auth-load" ./cmd/auth-load)
 
 if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
   bash scripts/mariadb-up.sh >/dev/null
@@ -50,4 +50,4 @@ done
 if [ -z "$port" ]; then echo "auth did not report its port:"; cat "$work/auth.log"; exit 1; fi
 
 echo "auth load: ${MEDISYNC_DB:-sqlite}, $clients clients, $users registrations, $logins logins, argon2id m=19456 KiB t=2 p=1, $(nproc) cores"
-"$root/bin/authload" -url "http://127.0.0.1:$port" -clients "$clients" -users "$users" -logins "$logins"
+"$root/bin/auth-load" -url "http://127.0.0.1:$port" -clients "$clients" -users "$users" -logins "$logins"

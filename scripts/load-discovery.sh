@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of the discovery server on this machine: builds it, starts it on
-# a loopback port, and runs discoveryload against it (10,000 instances,
+# a loopback port, and runs discovery-load against it (10,000 instances,
 # heartbeats at full speed for a bounded time, one-service listing latency,
 # resident memory, change-to-blocked-reader latency). Stops by itself.
 #
@@ -27,8 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "building discovery and discoveryload..."
-(cd "$ROOT/discovery" && go build -o "$WORK/discovery" ./cmd/discovery && go build -o "$WORK/discoveryload" ./cmd/discoveryload)
+echo "building discovery and discovery-load..."
+(cd "$ROOT/discovery" && go build -o "$WORK/discovery" ./cmd/discovery && go build -o "$WORK/discovery-load" ./cmd/discovery-load)
 
 MEDISYNC_HTTP_ADDR="127.0.0.1:$PORT" MEDISYNC_DISCOVERY_TOKEN="$TOKEN" MEDISYNC_LOG_LEVEL=warn \
   "$WORK/discovery" >"$WORK/discovery.log" 2>&1 &
@@ -40,5 +40,5 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-"$WORK/discoveryload" -url "http://127.0.0.1:$PORT" -token "$TOKEN" -instances "$INSTANCES" \
+"$WORK/discovery-load" -url "http://127.0.0.1:$PORT" -token "$TOKEN" -instances "$INSTANCES" \
   -services "$SERVICES" -duration "$DURATION" -concurrency "$CONCURRENCY" -pid "$SERVER_PID"

@@ -3,7 +3,7 @@
 # binary and its load tool, makes sure MariaDB runs, then lets the tool start
 # the service on 127.0.0.1 with a fresh database, seed 10,000 doctors with
 # availability over HTTP, and report search latency percentiles.
-# Extra arguments go to the tool (see: bin/doctorload -h), for example
+# Extra arguments go to the tool (see: bin/doctor-load -h), for example
 #   scripts/load-doctor.sh -doctors 10000 -requests 6000 -concurrency 4 -fail-over-p99 20ms
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,5 +13,5 @@ if ! mysqladmin ping --silent >/dev/null 2>&1; then
 fi
 mkdir -p bin
 go build -o bin/doctor ./doctor/cmd/doctor
-go build -o bin/doctorload ./doctor/cmd/doctorload
-exec bin/doctorload -doctor-bin bin/doctor "$@"
+go build -o bin/doctor-load ./doctor/cmd/doctor-load
+exec bin/doctor-load -doctor-bin bin/doctor "$@"

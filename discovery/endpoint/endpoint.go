@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
@@ -16,12 +16,12 @@ import (
 
 // Set holds every discovery endpoint.
 type Set struct {
-	Register   endpoint.Endpoint
-	Heartbeat  endpoint.Endpoint
-	SetStatus  endpoint.Endpoint
-	Deregister endpoint.Endpoint
-	Service    endpoint.Endpoint
-	Registry   endpoint.Endpoint
+	Register   kitendpoint.Endpoint
+	Heartbeat  kitendpoint.Endpoint
+	SetStatus  kitendpoint.Endpoint
+	Deregister kitendpoint.Endpoint
+	Service    kitendpoint.Endpoint
+	Registry   kitendpoint.Endpoint
 }
 
 // New builds the endpoints over s.
@@ -94,7 +94,7 @@ func (r InstanceResponse) StatusCode() int {
 	return http.StatusOK
 }
 
-func makeRegister(s service.Service) endpoint.Endpoint {
+func makeRegister(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(RegisterRequest)
 		inst, created, err := s.Register(ctx, registry.Registration{
@@ -117,7 +117,7 @@ type LeaseResponse struct {
 	LeaseExpiresAt time.Time `json:"leaseExpiresAt"`
 }
 
-func makeHeartbeat(s service.Service) endpoint.Endpoint {
+func makeHeartbeat(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(InstanceKey)
 		l, err := s.Heartbeat(ctx, req.Service, req.ID)
@@ -135,7 +135,7 @@ type StatusRequest struct {
 	Status string
 }
 
-func makeSetStatus(s service.Service) endpoint.Endpoint {
+func makeSetStatus(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(StatusRequest)
 		inst, err := s.SetStatus(ctx, req.Service, req.ID, registry.Status(req.Status))
@@ -152,7 +152,7 @@ type NoContent struct{}
 // StatusCode is 204.
 func (NoContent) StatusCode() int { return http.StatusNoContent }
 
-func makeDeregister(s service.Service) endpoint.Endpoint {
+func makeDeregister(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(InstanceKey)
 		if err := s.Deregister(ctx, req.Service, req.ID); err != nil {
@@ -185,7 +185,7 @@ func (r ServiceResponse) MarshalJSON() ([]byte, error) {
 	return appendServiceView(nil, r.View), nil
 }
 
-func makeService(s service.Service) endpoint.Endpoint {
+func makeService(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ServiceRequest)
 		v, err := s.Service(ctx, req.Service, req.Query)
@@ -218,7 +218,7 @@ func (r RegistryResponse) MarshalJSON() ([]byte, error) {
 	return b[:len(b)-1], nil
 }
 
-func makeRegistry(s service.Service) endpoint.Endpoint {
+func makeRegistry(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(RegistryRequest)
 		v, err := s.Registry(ctx, req.Query)

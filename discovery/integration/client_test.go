@@ -11,19 +11,18 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/kit/sd/lb"
 	"github.com/go-kit/log"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/discovery/internal/app"
-	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/wire"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/discovery"
 )
 
@@ -33,30 +32,13 @@ const token = "integration-token"
 // is a safety net, not a speed target.
 const generous = 10 * time.Second
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // server is a discovery server on 127.0.0.1 that can be stopped and started
 // again, empty, on the same port.
 type server struct {
 	t     *testing.T
 	addr  string
-	clock *clock
-	app   *app.App
+	clock *clocktest.Clock
+	app   *wire.Server
 	http  *http.Server
 	stop  context.CancelFunc
 	done  chan struct{}
@@ -69,10 +51,11 @@ func startServer(t *testing.T, addr string) *server {
 	}
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	s := &server{t: t, addr: ln.Addr().String(), clock: &clock{now: time.Now().UTC()}}
-	s.app = app.New(app.Config{
-		Limits: registry.DefaultLimits(), Token: token, Clock: s.clock.Now, ReapEvery: 5 * time.Millisecond,
-	})
+	s := &server{t: t, addr: ln.Addr().String(), clock: clocktest.New(time.Now().UTC())}
+	cfg := wire.DefaultConfig()
+	cfg.Clock, cfg.ReapEvery = s.clock, 5*time.Millisecond
+	s.app, err = wire.New(cfg, []string{"-discovery-token", token}, io.Discard)
+	require.NoError(t, err)
 	s.http = &http.Server{Handler: s.app.Handler}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -406,7 +389,7 @@ func TestGoKitBalancerOverTheInstancer(t *testing.T) {
 		}
 	}
 
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+	factory := func(instance string) (kitendpoint.Endpoint, io.Closer, error) {
 		return func(context.Context, any) (any, error) { return instance, nil }, nil, nil
 	}
 	endpointer := sd.NewEndpointer(in, factory, log.NewNopLogger())

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // Status is an instance's health as the instance itself reports it.
@@ -35,7 +35,7 @@ func ParseStatus(s string) (Status, bool) {
 }
 
 // ErrNotFound is returned for an instance the registry does not hold.
-var ErrNotFound = errors.New("instance is not registered")
+var ErrNotFound = domainerr.New(domainerr.NotFound, "instance is not registered")
 
 // ErrFull is returned for a new instance or service beyond the registry's
 // bounds, which keep its memory bounded whoever registers.
@@ -121,7 +121,7 @@ func ValidInstanceID(id string) bool { return instanceID.MatchString(id) }
 
 // CheckKey validates a service name and an instance ID as path parts.
 func CheckKey(service, id string) error {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	checkKey(&fe, service, id)
 	return fe.Err()
 }
@@ -129,12 +129,12 @@ func CheckKey(service, id string) error {
 // CheckService validates a service name.
 func CheckService(service string) error {
 	if !ValidService(service) {
-		return problem.FieldErrors{{Field: "service", Message: "must be " + serviceRules}}
+		return domainerr.Field("service", "must be "+serviceRules)
 	}
 	return nil
 }
 
-func checkKey(fe *problem.FieldErrors, service, id string) {
+func checkKey(fe *domainerr.FieldErrors, service, id string) {
 	if !ValidService(service) {
 		fe.Add("service", "must be "+serviceRules)
 	}
@@ -164,7 +164,7 @@ func ValidAddress(a string) bool {
 
 // Validate checks a registration against the limits and returns its lease.
 func (r Registration) Validate(l Limits) (time.Duration, error) {
-	var fe problem.FieldErrors
+	var fe domainerr.FieldErrors
 	checkKey(&fe, r.Service, r.ID)
 	if r.Address == "" {
 		fe.Add("address", "is required")
@@ -193,7 +193,7 @@ func (r Registration) Validate(l Limits) (time.Duration, error) {
 	return ttl, fe.Err()
 }
 
-func checkMetadata(fe *problem.FieldErrors, md map[string]string, l Limits) {
+func checkMetadata(fe *domainerr.FieldErrors, md map[string]string, l Limits) {
 	if len(md) > l.MaxMetadataKeys {
 		fe.Add("metadata", fmt.Sprintf("must have at most %d keys", l.MaxMetadataKeys))
 		return
@@ -214,5 +214,5 @@ func checkMetadata(fe *problem.FieldErrors, md map[string]string, l Limits) {
 }
 
 func fieldError(field, message string) error {
-	return problem.FieldErrors{{Field: field, Message: message}}
+	return domainerr.Field(field, message)
 }

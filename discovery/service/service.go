@@ -5,10 +5,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/shared/clock"
 )
 
 // Waits of blocking queries.
@@ -18,9 +20,6 @@ const (
 	// MaxWait caps any wait; longer ones are shortened to it.
 	MaxWait = 5 * time.Minute
 )
-
-// Clock tells the time; tests pass a fake one.
-type Clock func() time.Time
 
 // Query asks for a view, optionally blocking: with a Wait above zero the
 // answer comes once the view's index passes Index, or when Wait has passed.
@@ -43,32 +42,32 @@ type Service interface {
 
 type discovery struct {
 	reg   *registry.Registry
-	clock Clock
+	clock clock.Clock
 }
 
-// New returns the service over reg; clock nil means time.Now.
-func New(reg *registry.Registry, clock Clock) Service {
-	if clock == nil {
-		clock = time.Now
+// New returns the service over reg; c nil means the system clock.
+func New(reg *registry.Registry, c clock.Clock) Service {
+	if c == nil {
+		c = clock.System{}
 	}
-	return &discovery{reg: reg, clock: clock}
+	return &discovery{reg: reg, clock: c}
 }
 
 func (d *discovery) Register(_ context.Context, r registry.Registration) (registry.Instance, bool, error) {
-	return d.reg.Register(d.clock(), r)
+	return d.reg.Register(d.clock.Now(), r)
 }
 
 func (d *discovery) Heartbeat(_ context.Context, service, id string) (registry.Lease, error) {
 	if err := registry.CheckKey(service, id); err != nil {
 		return registry.Lease{}, err
 	}
-	l, err := d.reg.Heartbeat(d.clock(), service, id)
+	l, err := d.reg.Heartbeat(d.clock.Now(), service, id)
 	return l, notFound(err, service, id)
 }
 
 // notFound names the instance in a not-found error, for the client's sake.
 func notFound(err error, service, id string) error {
-	if err == registry.ErrNotFound {
+	if errors.Is(err, registry.ErrNotFound) {
 		return fmt.Errorf("instance %q of service %q: %w", id, service, err)
 	}
 	return err
@@ -78,7 +77,7 @@ func (d *discovery) SetStatus(_ context.Context, service, id string, status regi
 	if err := registry.CheckKey(service, id); err != nil {
 		return registry.Instance{}, err
 	}
-	inst, err := d.reg.SetStatus(d.clock(), service, id, status)
+	inst, err := d.reg.SetStatus(d.clock.Now(), service, id, status)
 	return inst, notFound(err, service, id)
 }
 
@@ -91,7 +90,7 @@ func (d *discovery) Deregister(_ context.Context, service, id string) error {
 }
 
 func (d *discovery) Evict(_ context.Context) ([]registry.Instance, error) {
-	return d.reg.Evict(d.clock()), nil
+	return d.reg.Evict(d.clock.Now()), nil
 }
 
 func (d *discovery) Service(ctx context.Context, name string, q Query) (registry.ServiceView, error) {

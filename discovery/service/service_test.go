@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,35 +10,18 @@ import (
 
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 )
-
-// clock is a settable fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // generous bounds how long a test waits for something that should happen
 // at once; it is a safety net, not a speed target.
 const generous = 10 * time.Second
 
-func setup(t *testing.T) (service.Service, *registry.Registry, *clock) {
+func setup(t *testing.T) (service.Service, *registry.Registry, *clocktest.Clock) {
 	t.Helper()
-	c := &clock{now: time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
 	r := registry.New(c.Now(), registry.DefaultLimits())
-	return service.New(r, c.Now), r, c
+	return service.New(r, c), r, c
 }
 
 func register(t *testing.T, s service.Service, svc, id string, port int) {

@@ -10,14 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medisync/medisync/discovery/internal/app"
-	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/wire"
 )
 
 // benchServer returns a handler holding 100 services of 100 instances.
-func benchServer(b *testing.B) (*app.App, []string) {
+func benchServer(b *testing.B) (*wire.Server, []string) {
 	b.Helper()
-	a := app.New(app.Config{Limits: registry.DefaultLimits(), Token: token})
+	a, err := wire.New(wire.DefaultConfig(), []string{"-discovery-token", token}, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var paths []string
 	for s := 0; s < 100; s++ {
 		for i := 0; i < 100; i++ {

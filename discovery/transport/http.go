@@ -13,14 +13,13 @@ import (
 	"sync"
 	"time"
 
-	httptransport "github.com/go-kit/kit/transport/http"
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/discovery/endpoint"
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
 	"github.com/medisync/medisync/shared/httpjson"
-	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -50,47 +49,46 @@ type Options struct {
 	Dashboard DashboardInfo
 }
 
-// errorRules maps domain errors to statuses; validation errors are
-// problem.FieldErrors and need no rule.
+// errorRules maps what the error kinds cannot say: a not-found detail names
+// the instance the service wrapped around the kinded error, and a full
+// registry is 507.
 var errorRules = problem.Rules(
 	problem.Rule{Target: registry.ErrNotFound, Status: http.StatusNotFound},
 	problem.Rule{Target: registry.ErrFull, Status: http.StatusInsufficientStorage},
 )
 
-// NewHandler returns the router with the registry API, /openapi.yaml and the
-// dashboard at /. The caller adds /metrics and the health routes.
-func NewHandler(set endpoint.Set, svc service.Service, o Options) *mux.Router {
+// Register adds the registry API, /openapi.yaml and the dashboard at / to r,
+// which answers unknown paths and methods (httpmw.NewRouter).
+func Register(r *mux.Router, set endpoint.Set, svc service.Service, o Options) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	opts := []httptransport.ServerOption{
-		httptransport.ServerBefore(problem.PopulateInstance),
-		httptransport.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+	opts := []kithttp.ServerOption{
+		kithttp.ServerBefore(problem.PopulateInstance),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
 	}
 	// Paths are matched before methods: gorilla/mux 1.8.1 forgets a method
 	// mismatch when a later route matches the method, answering 404 for 405.
-	enc := httptransport.EncodeJSONResponse
-	r := httpmw.NewRouter()
+	enc := kithttp.EncodeJSONResponse
 
 	guard := RequireToken(o.Token)
 	views := newViewEncoder()
 	r.Path(RouteHeartbeat).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.Heartbeat, decodeKey, views.encode, opts...)))
+		kithttp.NewServer(set.Heartbeat, decodeKey, views.encode, opts...)))
 	r.Path(RouteStatus).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...)))
+		kithttp.NewServer(set.SetStatus, decodeStatus(o.MaxBodyBytes), enc, opts...)))
 	r.Path(RouteInstance).Methods(http.MethodPut).Handler(guard(
-		httptransport.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...)))
+		kithttp.NewServer(set.Register, decodeRegister(o.MaxBodyBytes), enc, opts...)))
 	r.Path(RouteInstance).Methods(http.MethodDelete).Handler(guard(
-		httptransport.NewServer(set.Deregister, decodeKey, enc, opts...)))
+		kithttp.NewServer(set.Deregister, decodeKey, enc, opts...)))
 
 	r.Path(RouteRegistry).Methods(http.MethodGet, http.MethodHead).Handler(
-		httptransport.NewServer(set.Registry, decodeRegistry, views.encode, opts...))
+		kithttp.NewServer(set.Registry, decodeRegistry, views.encode, opts...))
 	r.Path(RouteService).Methods(http.MethodGet, http.MethodHead).Handler(
-		httptransport.NewServer(set.Service, decodeService, views.encode, opts...))
+		kithttp.NewServer(set.Service, decodeService, views.encode, opts...))
 
 	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).HandlerFunc(serveOpenAPI)
 	r.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(Dashboard(svc, o.Dashboard))
-	return r
 }
 
 // viewEncoder writes 200 answers that have reflection-free appenders (views
@@ -106,9 +104,9 @@ func newViewEncoder() *viewEncoder {
 func (e *viewEncoder) encode(ctx context.Context, w http.ResponseWriter, response any) error {
 	a, ok := response.(jsonAppender)
 	if !ok {
-		return httptransport.EncodeJSONResponse(ctx, w, response)
+		return kithttp.EncodeJSONResponse(ctx, w, response)
 	}
-	if h, ok := response.(httptransport.Headerer); ok {
+	if h, ok := response.(kithttp.Headerer); ok {
 		for k, vs := range h.Headers() {
 			for _, v := range vs {
 				w.Header().Add(k, v)
@@ -187,7 +185,7 @@ type registerBody struct {
 	Metadata   map[string]string `json:"metadata"`
 }
 
-func decodeRegister(max int64) httptransport.DecodeRequestFunc {
+func decodeRegister(max int64) kithttp.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
 		k := key(r)
 		if err := registry.CheckKey(k.Service, k.ID); err != nil {
@@ -204,7 +202,7 @@ func decodeRegister(max int64) httptransport.DecodeRequestFunc {
 	}
 }
 
-func decodeStatus(max int64) httptransport.DecodeRequestFunc {
+func decodeStatus(max int64) kithttp.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
 		k := key(r)
 		if err := registry.CheckKey(k.Service, k.ID); err != nil {

@@ -9,47 +9,32 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/discovery/internal/app"
-	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/wire"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 )
 
 const token = "t0ken-for-tests"
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	t     *testing.T
 	srv   *httptest.Server
-	app   *app.App
-	clock *clock
+	app   *wire.Server
+	clock *clocktest.Clock
 }
 
 func newFixture(t *testing.T, tok string) *fixture {
 	t.Helper()
-	c := &clock{now: time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)}
-	a := app.New(app.Config{Limits: registry.DefaultLimits(), Token: tok, Clock: c.Now})
+	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
+	cfg := wire.DefaultConfig()
+	cfg.Clock = c
+	a, err := wire.New(cfg, []string{"-discovery-token", tok}, io.Discard)
+	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, srv: srv, app: a, clock: c}
@@ -264,9 +249,10 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 }
 
 func TestFullRegistryIs507(t *testing.T) {
-	limits := registry.DefaultLimits()
-	limits.MaxInstances = 1
-	a := app.New(app.Config{Limits: limits, Token: token})
+	cfg := wire.DefaultConfig()
+	cfg.Limits.MaxInstances = 1
+	a, err := wire.New(cfg, []string{"-discovery-token", token}, io.Discard)
+	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, srv: srv, app: a}

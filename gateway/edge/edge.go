@@ -168,7 +168,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpmw.SetRoute(r.Context(), path)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
+			httpmw.MethodNotAllowed.ServeHTTP(w, r)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -190,11 +190,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, allow := g.table.Match(r.Method, path)
 	if rt == nil {
 		if allow == "" {
-			problem.Write(w, r, problem.NotFound("no resource at this path"))
+			httpmw.NotFound.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Allow", allow)
-		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
+		httpmw.MethodNotAllowed.ServeHTTP(w, r)
 		return
 	}
 	rh := &g.routes[rt.ID]
@@ -268,7 +268,7 @@ func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, origin strin
 	}
 	_, allow := g.table.Match(r.Header.Get("Access-Control-Request-Method"), r.URL.Path)
 	if allow == "" {
-		problem.Write(w, r, problem.NotFound("no resource at this path"))
+		httpmw.NotFound.ServeHTTP(w, r)
 		return
 	}
 	h := w.Header()

@@ -27,6 +27,7 @@ import (
 	"github.com/medisync/medisync/gateway/upstream"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clientip"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/health"
 	"github.com/medisync/medisync/shared/metrics"
 )
@@ -80,23 +81,6 @@ func (b *backend) setHandler(h http.HandlerFunc) {
 	b.mu.Unlock()
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type harness struct {
 	t        testing.TB
 	iss      *authntest.Issuer
@@ -107,7 +91,7 @@ type harness struct {
 	doctor   *backend
 	pools    map[string]*upstream.Pool
 	upm      *upstream.Metrics
-	clock    *clock
+	clock    *clocktest.Clock
 	health   *health.Checker
 }
 
@@ -132,7 +116,7 @@ func newHarness(t testing.TB, o options) *harness {
 		auth:   newBackend(t, "auth"),
 		doctor: newBackend(t, "doctor"),
 		pools:  map[string]*upstream.Pool{},
-		clock:  &clock{t: time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock:  clocktest.New(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)),
 		health: &health.Checker{},
 	}
 	h.upm = upstream.NewMetrics(h.reg)
@@ -462,7 +446,7 @@ func TestStrictRateLimitOnLogin(t *testing.T) {
 		header: http.Header{"X-Forwarded-For": {"1.2.3.4"}}})
 	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
 
-	h.clock.Add(10 * time.Second)
+	h.clock.Advance(10 * time.Second)
 	assert.Equal(t, http.StatusOK, h.do(login).Code, "a token came back")
 	assert.Equal(t, 2.0, counter(t, h, "medisync_gateway_ratelimit_rejections_total", "strict"))
 }

@@ -4,32 +4,16 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/clock/clocktest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClock() *clock { return &clock{t: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func TestBucketAndHeaders(t *testing.T) {
 	c := newClock()
@@ -52,7 +36,7 @@ func TestBucketAndHeaders(t *testing.T) {
 	assert.Equal(t, `"strict";q=3;w=6`, h.Get("RateLimit-Policy"))
 	assert.Equal(t, `"strict";r=0;t=2`, h.Get("RateLimit"))
 
-	c.Add(2 * time.Second)
+	c.Advance(2 * time.Second)
 	d = l.Allow(k)
 	assert.True(t, d.Allowed, "refilled")
 	assert.Equal(t, 6*time.Second, d.Reset, "full again in 6 s")
@@ -87,11 +71,11 @@ func TestIdleBucketsAreEvicted(t *testing.T) {
 		l.Allow(AddrKey(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})))
 	}
 	assert.Equal(t, 1000, l.Len())
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	active := AddrKey(netip.MustParseAddr("192.0.2.1"))
 	l.Allow(active)
 	assert.Equal(t, 0, l.Sweep(), "not idle yet: the buckets are not full again")
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	assert.Equal(t, 1000, l.Sweep(), "full again after burst/rps = 2 s: dropped")
 	assert.Equal(t, 1, l.Len(), "the recently seen bucket stays")
 	assert.EqualValues(t, 1000, l.Evicted())
@@ -101,7 +85,7 @@ func TestMaxKeysBoundsMemory(t *testing.T) {
 	c := newClock()
 	l := New(Policy{Name: "general", RPS: 1, Burst: 5}, WithClock(c.Now), WithMaxKeys(320))
 	for i := range 10_000 {
-		c.Add(time.Millisecond)
+		c.Advance(time.Millisecond)
 		l.Allow(UserKey("user-" + strconv.Itoa(i)))
 	}
 	assert.LessOrEqual(t, l.Len(), 320+shardCount, "each shard holds at most its share")

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -94,8 +94,8 @@ var errOpen = errors.New("circuit open")
 // breakerMiddleware is the go-kit endpoint middleware guarding one instance.
 // The endpoint's response is an *http.Response; connection errors, timeouts
 // and 502/503/504 answers count as failures.
-func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) endpoint.Middleware {
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
+func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) kitendpoint.Middleware {
+	return func(next kitendpoint.Endpoint) kitendpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
 			done, err := cb.Allow()
 			if err != nil {

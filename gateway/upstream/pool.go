@@ -19,11 +19,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
+	kitendpoint "github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/medisync/medisync/shared/metrics"
 )
 
 // ErrNoInstance means no instance of the service could take the request:
@@ -41,15 +43,15 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "medisync", Subsystem: "gateway", Name: "upstream_errors_total",
+			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "upstream_errors_total",
 			Help: "Upstream failures by service and kind (connect, timeout, unavailable, status, other).",
 		}, []string{"service", "kind"}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "medisync", Subsystem: "gateway", Name: "upstream_retries_total",
+			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "upstream_retries_total",
 			Help: "Requests sent again to another instance after a connection failure.",
 		}, []string{"service"}),
 		Breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "medisync", Subsystem: "gateway", Name: "breaker_state",
+			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "breaker_state",
 			Help: "Circuit breaker state per instance: 0 closed, 1 half-open, 2 open.",
 		}, []string{"service", "instance"}),
 	}
@@ -106,7 +108,7 @@ func NewPool(service string, instancer sd.Instancer, base http.RoundTripper, bs 
 	p.errUnavailable = m.Errors.WithLabelValues(service, "unavailable")
 	p.errOther = m.Errors.WithLabelValues(service, "other")
 	p.retries = m.Retries.WithLabelValues(service)
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+	factory := func(instance string) (kitendpoint.Endpoint, io.Closer, error) {
 		scheme, host, err := splitInstance(instance)
 		if err != nil {
 			return nil, nil, err
@@ -156,7 +158,7 @@ func splitInstance(instance string) (scheme, host string, err error) {
 }
 
 // instanceEndpoint is the go-kit endpoint sending a request to one instance.
-func instanceEndpoint(base http.RoundTripper, scheme, host string) endpoint.Endpoint {
+func instanceEndpoint(base http.RoundTripper, scheme, host string) kitendpoint.Endpoint {
 	return func(_ context.Context, request any) (any, error) {
 		req := request.(*http.Request)
 		req.URL.Scheme = scheme

@@ -14,8 +14,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
@@ -47,6 +45,15 @@ type Options struct {
 	Flags func(fs *flag.FlagSet)
 	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// RequestTimeout bounds each request; 0 means the httpmw default.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds writing a response; 0 means the server default.
+	WriteTimeout time.Duration
+	// QuietRoutes are routes whose successes are logged at debug only.
+	QuietRoutes []string
+	// IsRegistry marks the discovery server itself: it neither registers
+	// nor resolves through discovery, whatever -discovery-urls says.
+	IsRegistry bool
 }
 
 // App is one running service process.
@@ -61,7 +68,9 @@ type App struct {
 	Discovery   *discovery.Client // nil when no discovery URL is set
 	HTTPClient  *http.Client      // for calls to other services
 
-	opts Options
+	opts        Options
+	beforeDrain []server.Hook
+	started     []func(net.Addr)
 }
 
 // New parses args (flags, then MEDISYNC_* variables through lookup), sets
@@ -104,7 +113,7 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 		a.Health.Add("database", db.Ping)
 		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
 	}
-	if urls := a.Config.DiscoveryList(); len(urls) > 0 {
+	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
 		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger)
 		// Calls to http://<service>/... resolve through discovery.
 		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
@@ -137,15 +146,25 @@ func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
 func (a *App) Router() *mux.Router {
 	r := httpmw.NewRouter()
 	r.Handle("/metrics", metrics.Handler(a.Registry)).Methods(http.MethodGet)
-	r.Handle("/health/live", a.Health.Live()).Methods(http.MethodGet)
-	r.Handle("/health/ready", a.Health.Ready()).Methods(http.MethodGet)
+	r.Handle("/health/live", a.Health.Live()).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/health/ready", a.Health.Ready()).Methods(http.MethodGet, http.MethodHead)
 	return r
 }
 
 // Handler wraps h with the standard middleware stack.
 func (a *App) Handler(h http.Handler) http.Handler {
-	return httpmw.Stack(h, httpmw.Options{Logger: a.Logger, Metrics: a.HTTPMetrics, MaxBodyBytes: a.opts.MaxBodyBytes})
+	return httpmw.Stack(h, httpmw.Options{
+		Logger: a.Logger, Metrics: a.HTTPMetrics, MaxBodyBytes: a.opts.MaxBodyBytes,
+		Timeout: a.opts.RequestTimeout, QuietRoutes: a.opts.QuietRoutes,
+	})
 }
+
+// OnDrain adds hooks run when shutdown begins, after readiness fails and
+// before in-flight requests drain: e.g. answering blocked requests at once.
+func (a *App) OnDrain(hooks ...server.Hook) { a.beforeDrain = append(a.beforeDrain, hooks...) }
+
+// OnStarted adds a function called with the bound address once Run listens.
+func (a *App) OnStarted(f func(net.Addr)) { a.started = append(a.started, f) }
 
 // Run serves h (already wrapped by Handler) until ctx ends, registered in
 // discovery while it serves. On shutdown readiness fails, the instance
@@ -153,12 +172,18 @@ func (a *App) Handler(h http.Handler) http.Handler {
 // database close.
 func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) error {
 	srv := server.NewHTTPServer(a.Config.HTTPAddr, h)
+	if a.opts.WriteTimeout > 0 {
+		srv.WriteTimeout = a.opts.WriteTimeout
+	}
 	var registrar *discovery.Registrar
 	runner := &server.Runner{
 		Server:          srv,
 		Logger:          a.Logger,
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Started: func(addr net.Addr) {
+			for _, f := range a.started {
+				f(addr)
+			}
 			if a.Discovery == nil {
 				return
 			}
@@ -180,6 +205,7 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 			return nil
 		}},
 	}
+	runner.BeforeDrain = append(runner.BeforeDrain, a.beforeDrain...)
 	runner.AfterDrain = append(runner.AfterDrain, closers...)
 	runner.AfterDrain = append(runner.AfterDrain, func(context.Context) error { return a.Close() })
 	return runner.Run(ctx)
@@ -201,45 +227,16 @@ func (a *App) Close() error {
 // registration describes this instance: the advertised address, or
 // 127.0.0.1 and the bound port.
 func (a *App) registration(bound net.Addr) (discovery.Registration, error) {
-	adv := a.Config.AdvertiseAddr
-	if adv == "" {
-		_, port, err := net.SplitHostPort(bound.String())
-		if err != nil {
-			return discovery.Registration{}, fmt.Errorf("bound address %s: %w", bound, err)
-		}
-		adv = net.JoinHostPort("127.0.0.1", port)
-	}
-	host, portStr, err := net.SplitHostPort(adv)
+	host, port, err := discovery.Advertised(a.Config.AdvertiseAddr, bound)
 	if err != nil {
-		return discovery.Registration{}, fmt.Errorf("advertise address %q: %w", adv, err)
+		return discovery.Registration{}, fmt.Errorf("advertise address: %w", err)
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return discovery.Registration{}, fmt.Errorf("advertise address %q: bad port", adv)
-	}
-	hostname, _ := os.Hostname()
-	id := a.Name + "-" + hostname + "-" + portStr
 	return discovery.Registration{
 		Service:    a.Name,
-		InstanceID: sanitizeID(id),
+		InstanceID: discovery.InstanceID(a.Name, host, port),
 		Address:    host,
 		Port:       port,
 		TTL:        a.Config.DiscoveryTTL,
 		Metadata:   map[string]string{"version": "v1"},
 	}, nil
-}
-
-// sanitizeID keeps the characters discovery accepts in an instance ID.
-func sanitizeID(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		ok := c == '-' || c == '_' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-		if !ok {
-			b[i] = '-'
-		}
-	}
-	if len(b) > 128 {
-		b = b[:128]
-	}
-	return string(b)
 }

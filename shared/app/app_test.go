@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +79,9 @@ func TestAppLifecycle(t *testing.T) {
 	a.Config.HTTPAddr = ln.Addr().String()
 	require.NoError(t, ln.Close())
 
+	var started, drained atomic.Bool
+	a.OnStarted(func(net.Addr) { started.Store(true) })
+	a.OnDrain(func(context.Context) error { drained.Store(true); return nil })
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, h) }()
 	base := "http://" + a.Config.HTTPAddr
@@ -108,6 +114,8 @@ func TestAppLifecycle(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 	assert.True(t, disc.saw("DELETE /api/v1/registry/widget/"), "deregistered on shutdown")
+	assert.True(t, started.Load(), "started hook called")
+	assert.True(t, drained.Load(), "drain hook called")
 	assert.Error(t, a.DB.Ping(context.Background()), "database closed after drain")
 }
 
@@ -148,4 +156,29 @@ func TestRunWithoutDiscoveryStopsCleanly(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done, "an unreachable discovery server is no reason to fail the shutdown")
 	assert.Contains(t, logs.String(), "deregistration failed")
+}
+
+func TestHelpPrintsUsageAndExitsZero(t *testing.T) {
+	for _, arg := range []string{"-h", "-help"} {
+		var out bytes.Buffer
+		_, err := app.New(context.Background(), app.Options{Name: "widget", DefaultAddr: ":0"}, []string{arg}, nil, &out)
+		require.Error(t, err)
+		assert.Contains(t, out.String(), "-http-addr", arg)
+		var msg bytes.Buffer
+		assert.Equal(t, 0, app.ExitCode(&msg, "widget", err), arg)
+		assert.Empty(t, msg.String(), arg)
+	}
+	var msg bytes.Buffer
+	assert.Equal(t, 1, app.ExitCode(&msg, "widget", errors.New("configuration: bad")))
+	assert.Equal(t, "widget: configuration: bad\n", msg.String())
+	assert.Equal(t, 0, app.ExitCode(&msg, "widget", nil))
+}
+
+func TestRegistryNeitherRegistersNorResolves(t *testing.T) {
+	env := map[string]string{"MEDISYNC_DISCOVERY_URLS": "http://127.0.0.1:1"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	a, err := app.New(context.Background(), app.Options{Name: "discovery", DefaultAddr: ":0", IsRegistry: true}, nil, lookup, io.Discard)
+	require.NoError(t, err)
+	defer a.Close()
+	assert.Nil(t, a.Discovery)
 }

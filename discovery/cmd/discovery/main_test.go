@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/app"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -40,4 +43,12 @@ func TestRunStartsAndStops(t *testing.T) {
 	assert.Contains(t, out.String(), "discovery dashboard")
 	assert.Contains(t, out.String(), "stopped")
 	assert.NotContains(t, out.String(), "no discovery token set")
+}
+
+func TestHelpPrintsUsage(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, &out, env(nil))
+	assert.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, out.String(), "-ttl-min")
+	assert.Equal(t, 0, app.ExitCode(&out, "discovery", err))
 }

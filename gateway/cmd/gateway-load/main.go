@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/medisync/medisync/shared/loadkit"
 )
 
 type options struct {
@@ -150,7 +152,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	var addP50, addP99, share []float64
 	for round := 1; round <= o.rounds; round++ {
 		rps := map[string]float64{}
-		lats := map[string][]time.Duration{}
+		lats := map[string]loadkit.Summary{}
 		order := targets
 		if round%2 == 0 {
 			order = []struct{ name, base string }{targets[1], targets[0]}
@@ -171,11 +173,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			lat, errs := paced(ctx, client, t.base+o.path, o.token, o.rate, o.rateDuration)
 			tt := tot[t.name]
 			tt.lat, tt.errs = append(tt.lat, lat...), tt.errs+errs
-			lats[t.name] = lat
-			fmt.Fprintf(out, "round %2d %-8s at %d/s: p50 %.3f ms  p99 %.3f ms\n", round, t.name, o.rate, pct(lat, 0.5), pct(lat, 0.99))
+			sum := loadkit.Summarize(lat, errs, o.rateDuration)
+			lats[t.name] = sum
+			fmt.Fprintf(out, "round %2d %-8s at %d/s: p50 %.3f ms  p99 %.3f ms\n", round, t.name, o.rate, loadkit.Ms(sum.P50), loadkit.Ms(sum.P99))
 		}
-		addP50 = append(addP50, pct(lats["gateway"], 0.5)-pct(lats["direct"], 0.5))
-		addP99 = append(addP99, pct(lats["gateway"], 0.99)-pct(lats["direct"], 0.99))
+		addP50 = append(addP50, loadkit.Ms(lats["gateway"].P50)-loadkit.Ms(lats["direct"].P50))
+		addP99 = append(addP99, loadkit.Ms(lats["gateway"].P99)-loadkit.Ms(lats["direct"].P99))
 	}
 	for _, t := range targets {
 		tt, res := tot[t.name], results[t.name]
@@ -183,7 +186,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if tt.elapsed > 0 {
 			res.SaturationRPS = float64(tt.done) / tt.elapsed.Seconds()
 		}
-		res.P50ms, res.P90ms, res.P99ms, res.MaxMs = pct(tt.lat, 0.50), pct(tt.lat, 0.90), pct(tt.lat, 0.99), pct(tt.lat, 1)
+		sum := loadkit.Summarize(tt.lat, tt.errs, 0)
+		res.P50ms, res.P90ms, res.P99ms, res.MaxMs = loadkit.Ms(sum.P50), loadkit.Ms(sum.P90), loadkit.Ms(sum.P99), loadkit.Ms(sum.Max)
 		fmt.Fprintf(out, "%-8s %6.0f requests/s at saturation (%d workers); at %d/s: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms; %d errors\n",
 			t.name, res.SaturationRPS, o.concurrency, o.rate, res.P50ms, res.P90ms, res.P99ms, res.MaxMs, res.Errors)
 	}
@@ -343,15 +347,4 @@ func median(v []float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-func pct(lat []time.Duration, q float64) float64 {
-	if len(lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	i := int(q*float64(len(s))) - 1
-	i = max(0, min(i, len(s)-1))
-	return float64(s[i].Microseconds()) / 1000
 }

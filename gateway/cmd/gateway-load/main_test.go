@@ -72,17 +72,6 @@ func TestRunFailsOnErrors(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestPercentiles(t *testing.T) {
-	lat := make([]time.Duration, 100)
-	for i := range lat {
-		lat[i] = time.Duration(100-i) * time.Millisecond
-	}
-	assert.Equal(t, 50.0, pct(lat, 0.5))
-	assert.Equal(t, 99.0, pct(lat, 0.99))
-	assert.Equal(t, 100.0, pct(lat, 1))
-	assert.Zero(t, pct(nil, 0.5))
-}
-
 func TestMedian(t *testing.T) {
 	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
 	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))

@@ -6,31 +6,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-kit/kit/sd"
-	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
-
-	"github.com/medisync/medisync/gateway/edge"
-	"github.com/medisync/medisync/gateway/ratelimit"
-	"github.com/medisync/medisync/gateway/route"
-	"github.com/medisync/medisync/gateway/upstream"
+	"github.com/medisync/medisync/gateway/wire"
 	"github.com/medisync/medisync/shared/app"
-	"github.com/medisync/medisync/shared/clientip"
-	"github.com/medisync/medisync/shared/config"
-	"github.com/medisync/medisync/shared/metrics"
-	"github.com/medisync/medisync/shared/server"
 )
 
 // gcPercent is the gateway's GC target unless GOGC says otherwise: a proxy
@@ -43,179 +25,23 @@ func main() {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(gcPercent)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	logs := newLogWriter(os.Stderr, 64<<10, 100*time.Millisecond)
-	err := run(ctx, os.Args[1:], os.LookupEnv, logs)
-	stop()
-	_ = logs.Close()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "gateway:", err)
-		}
-		os.Exit(1)
-	}
-}
-
-// settings are the gateway's own flags (each also MEDISYNC_<NAME>).
-type settings struct {
-	RoutesFile     string
-	RPS            float64
-	Burst          int
-	StrictRPS      float64
-	StrictBurst    int
-	CORSOrigins    string
-	TrustedProxies string
-	MaxBodyBytes   int64
-	Upstreams      string
-	Breaker        upstream.BreakerSettings
-}
-
-func (s *settings) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.RoutesFile, "routes-file", "", "route table file (YAML or JSON); empty means the built-in table")
-	fs.Float64Var(&s.RPS, "rate-limit-rps", 50, "general class: requests per second per user or client address; 0 turns the class off")
-	fs.IntVar(&s.Burst, "rate-limit-burst", 100, "general class: bucket size")
-	fs.Float64Var(&s.StrictRPS, "rate-limit-strict-rps", 0.2, "strict class (login, register, password forgot and reset): requests per second per client address")
-	fs.IntVar(&s.StrictBurst, "rate-limit-strict-burst", 10, "strict class: bucket size")
-	fs.StringVar(&s.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (* for any); empty sends no CORS headers")
-	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For is believed")
-	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", edge.DefaultMaxBodyBytes, "largest request body accepted")
-	fs.StringVar(&s.Upstreams, "upstreams", "", "fixed instances instead of discovery, e.g. patient=127.0.0.1:8083,patient=127.0.0.1:9083")
-	fs.Func("breaker-failures", "consecutive failures that open an instance's circuit (default 5)", uintFlag(&s.Breaker.ConsecutiveFailures))
-	fs.Float64Var(&s.Breaker.FailureRatio, "breaker-failure-ratio", 0.5, "failure share that opens a circuit once breaker-min-requests were seen in a window")
-	fs.Func("breaker-min-requests", "requests in a window before the failure ratio counts (default 20)", uintFlag(&s.Breaker.MinRequests))
-	fs.DurationVar(&s.Breaker.Interval, "breaker-window", 30*time.Second, "window over which a closed circuit counts requests and failures")
-	fs.DurationVar(&s.Breaker.OpenTimeout, "breaker-open-timeout", 5*time.Second, "how long an open circuit refuses before a probe goes through")
-}
-
-func uintFlag(dst *uint32) func(string) error {
-	return func(v string) error {
-		var n uint32
-		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n == 0 {
-			return fmt.Errorf("want a positive whole number, got %q", v)
-		}
-		*dst = n
-		return nil
-	}
-}
-
-// fixedInstances parses -upstreams: service=host:port entries.
-func fixedInstances(s string) (map[string][]string, error) {
-	out := map[string][]string{}
-	for _, e := range config.SplitList(s) {
-		svc, addr, ok := strings.Cut(e, "=")
-		svc, addr = strings.TrimSpace(svc), strings.TrimSpace(addr)
-		if !ok || svc == "" || addr == "" {
-			return nil, fmt.Errorf("upstreams: %q is not service=host:port", e)
-		}
-		out[svc] = append(out[svc], addr)
-	}
-	return out, nil
+	app.Main("gateway", func(ctx context.Context, args []string) error {
+		defer logs.Close()
+		return run(ctx, args, os.LookupEnv, logs)
+	})
 }
 
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer) error {
-	var s settings
-	a, err := app.New(ctx, app.Options{Name: "gateway", DefaultAddr: ":8080", Flags: s.register}, args, lookup, stderr)
+	var s wire.Settings
+	a, err := app.New(ctx, wire.Options(&s), args, lookup, stderr)
 	if err != nil {
 		return err
 	}
-	logger := a.Logger
-
-	specs := route.Defaults()
-	if s.RoutesFile != "" {
-		if specs, err = route.Load(s.RoutesFile); err != nil {
-			_ = a.Close()
-			return err
-		}
-	}
-	table, err := route.New(specs)
-	if err != nil {
-		_ = a.Close()
-		return fmt.Errorf("routes: %w", err)
-	}
-	for _, r := range table.Routes {
-		auth := "token"
-		if r.Public {
-			auth = "public"
-		}
-		_ = level.Debug(logger).Log("msg", "route", "path", r.Pattern, "service", r.Service,
-			"methods", strings.Join(r.Methods, ","), "auth", auth, "timeout", r.Timeout, "rateLimit", r.RateLimit)
-	}
-	resolver, err := clientip.New(config.SplitList(s.TrustedProxies))
+	h, closers, err := wire.Build(ctx, a, s)
 	if err != nil {
 		_ = a.Close()
 		return err
 	}
-	fixed, err := fixedInstances(s.Upstreams)
-	if err != nil {
-		_ = a.Close()
-		return err
-	}
-
-	verifier, err := a.Verifier(ctx)
-	if err != nil {
-		_ = a.Close()
-		return fmt.Errorf("token verification: %w", err)
-	}
-
-	upm := upstream.NewMetrics(a.Registry)
-	transport := upstream.NewTransport()
-	pools := map[string]http.RoundTripper{}
-	var closers []server.Hook
-	for _, svc := range table.Services() {
-		var in sd.Instancer
-		switch {
-		case len(fixed[svc]) > 0:
-			in = sd.FixedInstancer(fixed[svc])
-		case a.Discovery != nil:
-			in = a.Discovery.Instancer(svc)
-		default:
-			_ = a.Close()
-			return fmt.Errorf("service %s: no discovery URL and no -upstreams entry", svc)
-		}
-		p := upstream.NewPool(svc, in, transport, s.Breaker, upm, logger)
-		pools[svc] = p
-		closers = append(closers, func(context.Context) error { p.Close(); return nil })
-	}
-
-	limits := map[string]*ratelimit.Limiter{
-		route.ClassGeneral: ratelimit.New(ratelimit.Policy{Name: "general", RPS: s.RPS, Burst: s.Burst}),
-		route.ClassStrict:  ratelimit.New(ratelimit.Policy{Name: "strict", RPS: s.StrictRPS, Burst: s.StrictBurst}),
-	}
-	for _, l := range limits {
-		go l.Run(ctx, 30*time.Second)
-	}
-	if limits[route.ClassStrict] == nil {
-		_ = level.Warn(logger).Log("msg", "strict rate-limit class is off")
-	}
-
-	if a.Discovery != nil {
-		a.Health.Add("discovery", func(ctx context.Context) error {
-			_, err := a.Discovery.Services(ctx)
-			return err
-		})
-	}
-	handler, err := edge.New(edge.Config{
-		Routes:       table,
-		Upstreams:    pools,
-		Verifier:     verifier,
-		ClientIP:     resolver,
-		Limits:       limits,
-		CORSOrigins:  config.SplitList(s.CORSOrigins),
-		MaxBodyBytes: s.MaxBodyBytes,
-		Logger:       logger,
-		HTTPMetrics:  a.HTTPMetrics,
-		Registerer:   a.Registry,
-		Local: map[string]http.Handler{
-			"/metrics":      metrics.Handler(a.Registry),
-			"/health/live":  a.Health.Live(),
-			"/health/ready": a.Health.Ready(),
-		},
-	})
-	if err != nil {
-		_ = a.Close()
-		return err
-	}
-	_ = level.Info(log.With(logger)).Log("msg", "gateway configured", "routes", len(table.Routes),
-		"services", strings.Join(table.Services(), ","), "generalRps", s.RPS, "strictRps", s.StrictRPS)
-	return a.Run(ctx, handler, closers...)
+	return a.Run(ctx, h, closers...)
 }

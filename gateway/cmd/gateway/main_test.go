@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/discovery"
 )
@@ -280,4 +282,12 @@ func TestConfigurationErrors(t *testing.T) {
 			func(string) (string, bool) { return "", false }, io.Discard)
 		assert.Error(t, err, name)
 	}
+}
+
+func TestHelpPrintsUsage(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"-help"}, func(string) (string, bool) { return "", false }, &out)
+	assert.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, out.String(), "-rate-limit-rps")
+	assert.Equal(t, 0, app.ExitCode(io.Discard, "gateway", err))
 }

@@ -10,31 +10,21 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/ids"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "loadstub:", err)
-		}
-		os.Exit(1)
-	}
+	app.Main("loadstub", func(ctx context.Context, args []string) error {
+		return run(ctx, args, os.LookupEnv, os.Stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer) error {
@@ -53,7 +43,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	api.HandleFunc("", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		_, _ = io.WriteString(w, `{"id":"`+uuid.Must(uuid.NewV7()).String()+`"}`)
+		_, _ = io.WriteString(w, `{"id":"`+ids.New()+`"}`)
 	}).Methods(http.MethodPost)
 	api.HandleFunc("/{id}", func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

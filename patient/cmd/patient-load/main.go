@@ -9,9 +9,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	crand "crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,18 +19,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
-
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
 	"github.com/medisync/medisync/patient/seed"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/loadkit"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -109,12 +103,11 @@ func run(o options) error {
 	}
 
 	// Keys: the binary trusts a JWKS served here.
-	pub, priv, err := ed25519.GenerateKey(crand.Reader)
+	minter, err := loadkit.NewMinter()
 	if err != nil {
 		return err
 	}
-	kid := "load-" + uuid.NewString()[:8]
-	jwksURL, stopJWKS, err := serveJWKS(pub, kid)
+	jwksURL, stopJWKS, err := minter.ServeJWKS()
 	if err != nil {
 		return err
 	}
@@ -154,7 +147,7 @@ func run(o options) error {
 
 	tokens := make([]string, 16)
 	for i := range tokens {
-		if tokens[i], err = mint(priv, kid, authn.RoleDoctor); err != nil {
+		if tokens[i], err = minter.Sign(loadkit.Claims{Roles: []string{authn.RoleDoctor}}); err != nil {
 			return err
 		}
 	}
@@ -166,9 +159,9 @@ func run(o options) error {
 
 	var answered atomic.Int64
 	getRes := drive(client, tokens, byID, false, o.clients, o.warmup, o.duration, &answered)
-	getRes.print(fmt.Sprintf("GET /api/v1/patients/{id}     %d clients", o.clients))
+	fmt.Println(getRes.Line(fmt.Sprintf("GET /api/v1/patients/{id}     %d clients", o.clients)))
 	searchRes := drive(client, tokens, search, true, o.searchClients, o.warmup, o.searchDuration, &answered)
-	searchRes.print(fmt.Sprintf("GET /api/v1/patients?q=prefix %d clients", o.searchClients))
+	fmt.Println(searchRes.Line(fmt.Sprintf("GET /api/v1/patients?q=prefix %d clients", o.searchClients)))
 
 	// Stopping flushes the audit events still queued; every answered
 	// request must have left exactly its events.
@@ -183,28 +176,10 @@ func run(o options) error {
 	if auditAfter-auditBefore != answered.Load() {
 		return errors.New("audit events and answered requests differ")
 	}
-	if getRes.errors+searchRes.errors > 0 {
-		return fmt.Errorf("%d requests failed", getRes.errors+searchRes.errors)
+	if getRes.Errors+searchRes.Errors > 0 {
+		return fmt.Errorf("%d requests failed", getRes.Errors+searchRes.Errors)
 	}
 	return nil
-}
-
-type result struct {
-	requests, errors int64
-	elapsed          time.Duration
-	lat              []time.Duration
-}
-
-func (r result) print(label string) {
-	slices.Sort(r.lat)
-	q := func(p float64) string {
-		if len(r.lat) == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.2f ms", float64(r.lat[int(p*float64(len(r.lat)-1))].Microseconds())/1000)
-	}
-	fmt.Printf("%s: %d requests in %s = %.0f req/s, p50 %s, p99 %s, errors %d\n",
-		label, r.requests, r.elapsed.Round(time.Millisecond), float64(r.requests)/r.elapsed.Seconds(), q(0.50), q(0.99), r.errors)
 }
 
 // drive runs clients loops of GETs to next() with a token for warmup, then
@@ -212,11 +187,12 @@ func (r result) print(label string) {
 // must have left (warm-up too): one, and for a list one more per patient on
 // the page, since a search records a read of each patient it shows.
 func drive(client *http.Client, tokens []string, next func(*rand.Rand) string, list bool, clients int,
-	warmup, d time.Duration, answered *atomic.Int64) result {
+	warmup, d time.Duration, answered *atomic.Int64) loadkit.Summary {
 	var (
-		mu  sync.Mutex
-		res result
-		wg  sync.WaitGroup
+		mu      sync.Mutex
+		allLat  []time.Duration
+		allErrs int64
+		wg      sync.WaitGroup
 	)
 	begin := time.Now()
 	measureFrom, end := begin.Add(warmup), begin.Add(warmup+d)
@@ -261,15 +237,13 @@ func drive(client *http.Client, tokens []string, next func(*rand.Rand) string, l
 				}
 			}
 			mu.Lock()
-			res.lat = append(res.lat, lat...)
-			res.errors += errs
+			allLat = append(allLat, lat...)
+			allErrs += errs
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	res.requests = int64(len(res.lat))
-	res.elapsed = time.Since(measureFrom)
-	return res
+	return loadkit.Summarize(allLat, allErrs, time.Since(measureFrom))
 }
 
 func countAudit(ctx context.Context, db *sqldb.DB) (int64, error) {
@@ -278,41 +252,6 @@ func countAudit(ctx context.Context, db *sqldb.DB) (int64, error) {
 		return 0, fmt.Errorf("count audit events: %w", err)
 	}
 	return n, nil
-}
-
-func serveJWKS(pub ed25519.PublicKey, kid string) (string, func(), error) {
-	doc, err := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub),
-		"kid": kid, "alg": "EdDSA", "use": "sig",
-	}}})
-	if err != nil {
-		return "", nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(doc)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/.well-known/jwks.json", func() { _ = srv.Close() }, nil
-}
-
-func mint(priv ed25519.PrivateKey, kid, role string) (string, error) {
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: authn.DefaultIssuer, Subject: uuid.Must(uuid.NewV7()).String(),
-			Audience: jwt.ClaimStrings{authn.DefaultAudience}, IssuedAt: jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(15 * time.Minute)),
-			ID: uuid.NewString(),
-		},
-		Roles: []string{role},
-	})
-	tok.Header["kid"] = kid
-	return tok.SignedString(priv)
 }
 
 func waitReady(client *http.Client, url string, within time.Duration) error {

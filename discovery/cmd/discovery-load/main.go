@@ -1,4 +1,4 @@
-// Command discoveryload measures a running discovery server over HTTP: it
+// Command discovery-load measures a running discovery server over HTTP: it
 // registers many instances, heartbeats them as fast as it can for a bounded
 // time, times one service's listing, reads the server's resident memory,
 // and times how long a change takes to reach a blocked reader. It only
@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/medisync/medisync/shared/loadkit"
 )
 
 type config struct {
@@ -40,7 +42,7 @@ type config struct {
 
 func main() {
 	var c config
-	fs := flag.NewFlagSet("discoveryload", flag.ExitOnError)
+	fs := flag.NewFlagSet("discovery-load", flag.ExitOnError)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:18761", "discovery server to measure (loopback only)")
 	fs.StringVar(&c.token, "token", os.Getenv("MEDISYNC_DISCOVERY_TOKEN"), "write token")
 	fs.IntVar(&c.instances, "instances", 10000, "instances to register")
@@ -52,7 +54,7 @@ func main() {
 	fs.IntVar(&c.pid, "pid", 0, "server process whose resident memory to read from /proc (0: skip)")
 	_ = fs.Parse(os.Args[1:])
 	if err := run(c, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "discoveryload:", err)
+		fmt.Fprintln(os.Stderr, "discovery-load:", err)
 		os.Exit(1)
 	}
 }
@@ -447,17 +449,11 @@ func (l *loader) index(svc string) (uint64, error) {
 	return strconv.ParseUint(resp.Header.Get("X-Registry-Index"), 10, 64)
 }
 
+// pct is the percentile p (in percent) of d, to the microsecond.
 func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i].Round(time.Microsecond)
+	return loadkit.Percentile(s, float64(p)/100).Round(time.Microsecond)
 }
 
 type mem struct{ rss, hwm int64 }

@@ -1,4 +1,4 @@
-// Command doctorload measures the doctor service's search latency against
+// Command doctor-load measures the doctor service's search latency against
 // MariaDB/MySQL. It starts the doctor binary on a loopback address with a
 // fresh database, serves it a JWKS of its own, seeds doctors with their
 // availability over the HTTP API, then sends a bounded number of searches
@@ -9,14 +9,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -33,11 +30,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/MicahParks/jwkset"
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/loadkit"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -58,7 +54,7 @@ type options struct {
 
 func main() {
 	var o options
-	fs := flag.NewFlagSet("doctorload", flag.ExitOnError)
+	fs := flag.NewFlagSet("doctor-load", flag.ExitOnError)
 	fs.StringVar(&o.doctorBin, "doctor-bin", "bin/doctor", "the doctor service binary to start")
 	fs.StringVar(&o.mysqlServer, "mysql-server", "medisync:medisync@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server DSN without database")
 	fs.StringVar(&o.database, "database", "medisync_doctor_load", "database to (re)create for the run")
@@ -78,7 +74,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, o.maxDuration)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "doctorload:", err)
+		fmt.Fprintln(os.Stderr, "doctor-load:", err)
 		os.Exit(1)
 	}
 }
@@ -88,11 +84,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil || !net.ParseIP(host).IsLoopback() {
 		return fmt.Errorf("-addr must be a loopback address, not %q", o.addr)
 	}
-	iss, err := newIssuer()
+	minter, err := loadkit.NewMinter()
 	if err != nil {
 		return err
 	}
-	jwksURL, stopJWKS, err := iss.serve()
+	jwksURL, stopJWKS, err := minter.ServeJWKS()
 	if err != nil {
 		return err
 	}
@@ -113,8 +109,16 @@ func run(ctx context.Context, o options) error {
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64},
 	}}
-	admin := iss.token(uuid.NewString(), authn.RoleAdmin)
-	reader := iss.token(uuid.NewString(), authn.RolePatient)
+	// The tokens outlive the longest run.
+	expires := time.Now().Add(o.maxDuration + time.Hour)
+	admin, err := minter.Sign(loadkit.Claims{Roles: []string{authn.RoleAdmin}, ExpiresAt: expires})
+	if err != nil {
+		return err
+	}
+	reader, err := minter.Sign(loadkit.Claims{Roles: []string{authn.RolePatient}, ExpiresAt: expires})
+	if err != nil {
+		return err
+	}
 
 	var specs []string
 	if fresh {
@@ -142,68 +146,6 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("p99 %s exceeds %s", p99, o.failOverP99)
 	}
 	return nil
-}
-
-// --- tokens ---
-
-type issuer struct {
-	kid  string
-	priv ed25519.PrivateKey
-	pub  ed25519.PublicKey
-}
-
-func newIssuer() (*issuer, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate key: %w", err)
-	}
-	return &issuer{kid: "load-" + uuid.NewString()[:8], priv: priv, pub: pub}, nil
-}
-
-func (i *issuer) serve() (string, func(), error) {
-	jwk, err := jwkset.NewJWKFromKey(i.pub, jwkset.JWKOptions{
-		Metadata: jwkset.JWKMetadataOptions{KID: i.kid, ALG: jwkset.AlgEdDSA, USE: jwkset.UseSig},
-	})
-	if err != nil {
-		return "", nil, fmt.Errorf("jwk: %w", err)
-	}
-	store := jwkset.NewMemoryStorage()
-	if err := store.KeyWrite(context.Background(), jwk); err != nil {
-		return "", nil, fmt.Errorf("jwk: %w", err)
-	}
-	raw, err := store.JSONPublic(context.Background())
-	if err != nil {
-		return "", nil, fmt.Errorf("jwks: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("jwks listener: %w", err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(raw)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/.well-known/jwks.json", func() { _ = srv.Close() }, nil
-}
-
-func (i *issuer) token(userID string, roles ...string) string {
-	now := time.Now()
-	claims := authn.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: authn.DefaultIssuer, Subject: userID, Audience: jwt.ClaimStrings{authn.DefaultAudience},
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)), ID: uuid.NewString(),
-		},
-		Roles: roles,
-	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	tok.Header["kid"] = i.kid
-	s, err := tok.SignedString(i.priv)
-	if err != nil {
-		panic(fmt.Sprintf("sign token: %v", err)) // an Ed25519 key always signs
-	}
-	return s
 }
 
 // --- database and service process ---
@@ -578,14 +520,6 @@ func measure(ctx context.Context, c *client, token string, queries []query, n, c
 	return out, runErr
 }
 
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	k := int(math.Ceil(p/100*float64(len(ds)))) - 1
-	return ds[max(0, min(k, len(ds)-1))]
-}
-
 func report(res []sample, elapsed time.Duration, o options) time.Duration {
 	byKind := map[string][]time.Duration{}
 	var all []time.Duration
@@ -598,20 +532,19 @@ func report(res []sample, elapsed time.Duration, o options) time.Duration {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", loadkit.Ms(d)) }
 	fmt.Printf("\n%d searches over %d doctors, %d concurrent, in %s (%.0f req/s), client-side latency in ms:\n",
 		len(all), o.doctors, o.concurrency, elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "query\tn\tp50\tp90\tp99\tmax\t")
 	line := func(name string, ds []time.Duration) {
-		slices.Sort(ds)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", name, len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 90)),
-			ms(percentile(ds, 99)), ms(ds[len(ds)-1]))
+		s := loadkit.Summarize(ds, 0, elapsed)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", name, s.Requests, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max))
 	}
 	for _, k := range kinds {
 		line(k, byKind[k])
 	}
 	line("ALL", all)
 	_ = tw.Flush()
-	return percentile(all, 99)
+	return loadkit.Summarize(all, 0, elapsed).P99
 }

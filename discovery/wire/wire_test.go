@@ -1,4 +1,4 @@
-package app
+package wire_test
 
 import (
 	"bytes"
@@ -10,15 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/discovery/registry"
-	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/discovery/wire"
 )
 
 func TestHeartbeatSuccessesStayOutOfTheAccessLog(t *testing.T) {
 	var out bytes.Buffer
-	logger, err := logging.New(&out, "discovery", "logfmt", "info")
+	a, err := wire.New(wire.DefaultConfig(), nil, &out)
 	require.NoError(t, err)
-	a := New(Config{Logger: logger, Limits: registry.DefaultLimits()})
 
 	do := func(method, path, body string) int {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
