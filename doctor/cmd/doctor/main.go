@@ -4,10 +4,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
 	// The time zone database is compiled in, so doctors' IANA zones load on
 	// minimal images without /usr/share/zoneinfo.
 	_ "time/tzdata"
@@ -25,14 +23,7 @@ import (
 	"github.com/medisync/medisync/shared/metrics"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "doctor:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("doctor", run) }
 
 func run(ctx context.Context, args []string) error {
 	a, err := app.New(ctx, app.Options{

@@ -5,10 +5,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/go-kit/log/level"
 
@@ -22,14 +19,7 @@ import (
 	"github.com/medisync/medisync/shared/metrics"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "patient:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("patient", run) }
 
 func run(ctx context.Context, args []string) error {
 	var audit auditlog.Options
