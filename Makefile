@@ -1,9 +1,11 @@
 # medisync: one command runs the system, one runs every test.
 SHELL := /bin/bash
-MODULES := shared discovery auth doctor patient gateway e2e
-SERVICES := discovery auth doctor patient gateway
+# The services come from services.txt (name, port, database; start order);
+# the modules are the services plus the shared kit and the end-to-end tests.
+SERVICES := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' services.txt)
+MODULES := shared $(SERVICES) e2e
 
-.PHONY: run test test-race bench build lint fmt mariadb smoke
+.PHONY: run test test-race bench build lint fmt mariadb smoke check-services
 
 ## run: start every service on this machine (SQLite by default; MEDISYNC_DB=mysql for MariaDB)
 run:
@@ -44,3 +46,29 @@ mariadb:
 ## smoke: walk the main story through the gateway of a running system
 smoke:
 	@bash scripts/smoke.sh
+
+## check-services: the files that still name every service by hand agree with services.txt
+check-services:
+	@fail=0; \
+	while read -r name port db; do \
+		case "$$name" in ""|\#*) continue;; esac; \
+		miss() { echo "$$1: $$2"; fail=1; }; \
+		[ -f "$$name/cmd/$$name/main.go" ] || miss "$$name" "no cmd/$$name/main.go"; \
+		grep -q "^[[:space:]]*\./$$name$$" go.work || miss go.work "no ./$$name"; \
+		grep -q "\"$$name:$$port\"" docker/prometheus.yml || miss docker/prometheus.yml "no target $$name:$$port"; \
+		grep -q "^  $$name:" docker/docker-compose.yml || miss docker/docker-compose.yml "no service $$name"; \
+		grep -q "MEDISYNC_HTTP_ADDR: \":$$port\"" docker/docker-compose.yml || miss docker/docker-compose.yml "no listen address :$$port"; \
+		grep -q "^COPY $$name/go.mod" docker/Dockerfile || miss docker/Dockerfile "no COPY $$name/go.mod"; \
+		grep -q "^var services = .*\"$$name\"" e2e/harness_test.go || miss e2e/harness_test.go "$$name not in services"; \
+		grep -q "localhost:$$port" README.md || miss README.md "no localhost:$$port in the service URLs"; \
+		if [ "$$db" != "-" ]; then \
+			grep -q "/$$db?" docker/docker-compose.yml || miss docker/docker-compose.yml "no DSN for $$db"; \
+			grep -q "DATABASE IF NOT EXISTS $$db " docker/mariadb-init.sql || miss docker/mariadb-init.sql "no $$db"; \
+			grep -q "DATABASE IF NOT EXISTS $$db " scripts/mariadb-up.sh || miss scripts/mariadb-up.sh "no $$db"; \
+		fi; \
+	done < services.txt; \
+	want=$$(awk '!/^#/ && NF' services.txt | wc -l); \
+	got=$$(grep -o '"[a-z0-9-]*:[0-9]*"' docker/prometheus.yml | wc -l); \
+	[ "$$want" -eq "$$got" ] || { echo "docker/prometheus.yml: $$got targets for $$want services"; fail=1; }; \
+	if [ $$fail -ne 0 ]; then echo "see docs/adding-a-service.md"; exit 1; fi; \
+	echo "check-services: $$want services agree with services.txt"

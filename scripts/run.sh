@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Starts the whole medisync system on this machine, each service its own
-# process: discovery, auth, doctor, patient and the gateway. SQLite files under
+# process, in the order of services.txt (discovery first, the gateway last),
+# each on the port that file gives it. SQLite files under
 # ./data by default; MEDISYNC_DB=mysql uses the local MariaDB instead (started
 # and prepared by scripts/mariadb-up.sh). Ctrl-C stops everything cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-services=(discovery auth doctor patient gateway)
-declare -A ports=([discovery]=8761 [gateway]=8080 [auth]=8081 [doctor]=8082 [patient]=8083)
+services=()
+declare -A ports=() databases=()
+while read -r name port db _; do
+  case "$name" in ''|'#'*) continue ;; esac
+  services+=("$name")
+  ports[$name]=$port
+  databases[$name]=$db
+done < services.txt
 
 mkdir -p bin data/logs
 
@@ -30,9 +37,14 @@ if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
   bash scripts/mariadb-up.sh
 fi
 
+# The database of service $1 as a DSN; nothing for a service without one.
 dsn_for() {
+  local db=${databases[$1]}
+  if [ "$db" = "-" ]; then
+    return
+  fi
   if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
-    echo "mysql://medisync:medisync@tcp(127.0.0.1:3306)/medisync_$1_db?parseTime=true"
+    echo "mysql://medisync:medisync@tcp(127.0.0.1:3306)/$db?parseTime=true"
   else
     echo "sqlite:$root/data/$1.db"
   fi
@@ -66,9 +78,12 @@ trap stop INT TERM EXIT
 # Each service runs in its own session, so Ctrl-C reaches this script only and
 # the services stop in order: the gateway first, discovery last.
 for s in "${built[@]}"; do
+  db=()
+  dsn=$(dsn_for "$s")
+  if [ -n "$dsn" ]; then db=(MEDISYNC_DB_DSN="$dsn"); fi
   env MEDISYNC_HTTP_ADDR="127.0.0.1:${ports[$s]}" \
-      MEDISYNC_DB_DSN="$(dsn_for "$s")" \
-      MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:8761" \
+      "${db[@]}" \
+      MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:${ports[discovery]}" \
       setsid "$root/bin/$s" >"data/logs/$s.log" 2>&1 &
   pids+=($!)
   # Wait for readiness (auth needs its database, the others need auth's keys).
@@ -87,16 +102,17 @@ for s in "${built[@]}"; do
   done
 done
 
-cat <<TXT
-
-medisync is running (database: ${MEDISYNC_DB:-sqlite}; logs in data/logs/).
-  Gateway (the API)      http://localhost:8080/api/v1/...
-  Discovery dashboard    http://localhost:8761/
-  auth                   http://localhost:8081   doctor   http://localhost:8082
-  patient                http://localhost:8083   metrics  /metrics on each
-  Development admin      ${MEDISYNC_ADMIN_EMAIL} / ${MEDISYNC_ADMIN_PASSWORD}
-Press Ctrl-C to stop.
-TXT
+echo
+echo "medisync is running (database: ${MEDISYNC_DB:-sqlite}; logs in data/logs/)."
+echo "  Gateway (the API)      http://localhost:${ports[gateway]}/api/v1/..."
+echo "  Discovery dashboard    http://localhost:${ports[discovery]}/"
+for s in "${built[@]}"; do
+  case "$s" in gateway|discovery) continue ;; esac
+  printf '  %-22s http://localhost:%s\n' "$s" "${ports[$s]}"
+done
+echo "  Metrics                /metrics on each"
+echo "  Development admin      ${MEDISYNC_ADMIN_EMAIL} / ${MEDISYNC_ADMIN_PASSWORD}"
+echo "Press Ctrl-C to stop."
 wait -n "${pids[@]}" || true
 if [ "$stopping" = 0 ]; then
   echo "A service exited; see data/logs/. Stopping the others."

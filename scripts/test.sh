@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Runs every test of every module of the workspace. MySQL contract tests run
-# against the MariaDB on 127.0.0.1:3306 when it answers (scripts/mariadb-up.sh)
-# and are skipped with a reason when it does not; under CI=true they must run.
+# Runs every test of every module of the workspace: shared, each service of
+# services.txt, then e2e. Naming modules (scripts/test.sh shared doctor) runs
+# only those. MySQL contract tests run against the MariaDB on 127.0.0.1:3306
+# when it answers (scripts/mariadb-up.sh) and are skipped with a reason when it
+# does not; under CI=true they must run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-modules=(shared discovery auth doctor patient gateway e2e)
+if [ $# -gt 0 ]; then
+  modules=("$@")
+else
+  modules=(shared)
+  while read -r name _; do
+    case "$name" in ''|'#'*) continue ;; esac
+    modules+=("$name")
+  done < services.txt
+  modules+=(e2e)
+fi
+for m in "${modules[@]}"; do
+  if [ ! -f "$m/go.mod" ]; then
+    echo "test.sh: $m is not a module of this workspace" >&2
+    exit 2
+  fi
+done
 failed=()
 passed=0
 for m in "${modules[@]}"; do
