@@ -32,7 +32,7 @@ build:
 	@ls bin
 
 ## lint: gofmt and go vet on every module
-lint:
+lint: check-services
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
 
