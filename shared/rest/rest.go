@@ -5,6 +5,7 @@
 package rest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,12 +62,14 @@ func IfMatch(r *http.Request) (int64, error) { return ParseIfMatch(r.Header.Get(
 // Limit reads the limit query parameter (page.ParseLimit).
 func Limit(r *http.Request) (int, error) { return page.ParseLimit(r.URL.Query().Get("limit")) }
 
-// Cursor returns the cursor query parameter, refusing one too long to be ours
-// before anything decodes it.
+// Cursor returns the cursor query parameter, refusing at once one that no
+// service of this project could have issued (too long, not base64url JSON),
+// so that the answer does not depend on what the store checks first.
 func Cursor(r *http.Request) (string, error) {
 	c := r.URL.Query().Get("cursor")
-	if len(c) > page.MaxCursorLen {
-		return "", page.ErrCursor
+	var v json.RawMessage
+	if err := page.DecodeCursor(c, &v); err != nil {
+		return "", err
 	}
 	return c, nil
 }

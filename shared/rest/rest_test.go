@@ -97,9 +97,14 @@ func TestLimitAndCursor(t *testing.T) {
 	}
 	_, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor="+string(long), nil))
 	assert.Equal(t, "cursor", problem.From(err).Errors[0].Field)
-	c, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor=abc", nil))
+	_, err = rest.Cursor(httptest.NewRequest("GET", "/x?cursor=!!!", nil))
+	assert.Equal(t, "cursor", problem.From(err).Errors[0].Field, "not base64url")
+	_, err = rest.Cursor(httptest.NewRequest("GET", "/x?cursor=bm90IGpzb24", nil))
+	assert.Equal(t, "cursor", problem.From(err).Errors[0].Field, "not JSON")
+	ours := page.EncodeCursor([]string{"a"})
+	c, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor="+ours, nil))
 	require.NoError(t, err)
-	assert.Equal(t, "abc", c)
+	assert.Equal(t, ours, c)
 }
 
 func TestPathUUID(t *testing.T) {
