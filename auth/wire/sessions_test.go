@@ -88,7 +88,7 @@ func TestMeNeedsAValidToken(t *testing.T) {
 			"basic":    {"Authorization", "Basic cGF0OnB3"},
 			"garbage":  bearer("not-a-jwt"),
 			"tampered": bearer(tamper(t, tok.Access)),
-			"100 KB":   bearer(strings.Repeat("a", 100<<10)),
+			"20 KB":    bearer(strings.Repeat("a", 20<<10)),
 			"refresh":  bearer(tok.Refresh),
 			"alg none": bearer(unsigned(t, tok.Access)),
 		} {
@@ -96,6 +96,11 @@ func TestMeNeedsAValidToken(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, r.Status, name)
 			assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), name)
 		}
+		// Headers past the service's 64 KiB bound are refused before any
+		// token check, with a problem too.
+		r := e.req("GET", "/api/v1/auth/me", nil, bearer(strings.Repeat("a", 100<<10))...)
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, r.Status)
+		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
 		// Expired: 15 minutes and the leeway later.
 		e.clock.Advance(16 * time.Minute)
 		r := e.req("GET", "/api/v1/auth/me", nil, bearer(tok.Access)...)

@@ -43,6 +43,9 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	if o.UnknownKIDEvery <= 0 {
 		o.UnknownKIDEvery = 5 * time.Second
 	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 5 * time.Second}
+	}
 	health := &fetchHealth{url: o.URL, client: o.Client}
 	health.set(errNotFetched)
 	client := *o.Client
