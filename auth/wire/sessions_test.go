@@ -98,9 +98,9 @@ func TestMeNeedsAValidToken(t *testing.T) {
 		}
 		// Headers past the service's 64 KiB bound are refused before any
 		// token check, with a problem too.
-		r := e.req("GET", "/api/v1/auth/me", nil, bearer(strings.Repeat("a", 100<<10))...)
-		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, r.Status)
-		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
+		big := e.req("GET", "/api/v1/auth/me", nil, bearer(strings.Repeat("a", 100<<10))...)
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, big.Status)
+		assert.Equal(t, "application/problem+json", big.Header.Get("Content-Type"))
 		// Expired: 15 minutes and the leeway later.
 		e.clock.Advance(16 * time.Minute)
 		r := e.req("GET", "/api/v1/auth/me", nil, bearer(tok.Access)...)
