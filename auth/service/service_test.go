@@ -17,6 +17,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/page"
@@ -235,4 +236,27 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 
 	var fe domainerr.FieldErrors
 	assert.ErrorAs(t, svc.ForgotPassword(ctx, "not an address"), &fe, "a malformed address is still a 400")
+}
+
+func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t)
+	u, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	require.NoError(t, err)
+	actor := authn.Principal{UserID: u.ID, Roles: []string{authn.RolePatient}}
+	// A stolen access token guessing the password through the change form
+	// spends the same allowance as guesses at the login.
+	// The free failures, then one more that starts the block.
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+			CurrentPassword: fmt.Sprintf("guess number %d", i), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+		})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "currentPassword", fe[0].Field)
+	}
+	_, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "198.51.100.7"})
+	var thr *service.ThrottledError
+	require.ErrorAs(t, err, &thr, "the account is throttled, from any address, even for the right password")
+	assert.Positive(t, thr.RetryAfter)
 }
