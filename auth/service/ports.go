@@ -105,9 +105,19 @@ type PasswordReset struct {
 	ExpiresAt time.Time
 }
 
-// Notifier delivers password reset tokens to their owners.
+// AccountExists tells an account's owner that someone tried to register
+// their address again, in place of the answer that would tell the caller.
+type AccountExists struct {
+	UserID   string
+	Email    string
+	FullName string
+}
+
+// Notifier tells account owners what they must hear privately: reset
+// tokens, and attempts to register their address.
 type Notifier interface {
 	PasswordReset(ctx context.Context, r PasswordReset) error
+	AccountExists(ctx context.Context, a AccountExists) error
 }
 
 // Background runs work after the answer has gone out. Go reports false when

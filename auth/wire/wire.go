@@ -52,8 +52,13 @@ type Config struct {
 	// AdminEmail and AdminPassword name the first administrator, whom Start
 	// creates when no account has the email; both empty creates none.
 	AdminEmail, AdminPassword string
-	// Notifier delivers reset links; nil logs them (notify.Log).
+	// Notifier tells account owners about resets and repeated
+	// registrations; nil picks the one named by NotifierName.
 	Notifier service.Notifier
+	// NotifierName picks a log notifier (notify.New): "log" (the default)
+	// reveals no link, "dev-log" logs reset links and is for development
+	// only.
+	NotifierName string
 	// Clock tells the time; nil is clock.System.
 	Clock clock.Clock
 }
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		ClientThrottle:    throttle.DefaultClient,
 		TrustedProxies:    []string{"127.0.0.1", "::1"},
 		ResetURL:          "http://localhost:8080/reset-password",
+		NotifierName:      notify.NameLog,
 		PurgeInterval:     time.Hour,
 	}
 }
@@ -141,7 +147,9 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	}
 	notifier := cfg.Notifier
 	if notifier == nil {
-		notifier = notify.Log{Logger: logger, BaseURL: cfg.ResetURL}
+		if notifier, err = notify.New(cfg.NotifierName, logger, cfg.ResetURL); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
 	}
 	a := &Auth{
 		Config:   cfg,

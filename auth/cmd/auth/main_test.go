@@ -171,7 +171,7 @@ func TestServeWarnsWhenTheAdminEmailIsSomeoneElses(t *testing.T) {
 		strings.NewReader(`{"email":"admin@medisync.test","password":"squatter phrase here","fullName":"S"}`))
 	require.NoError(t, err)
 	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
 	stop()
 
 	env["MEDISYNC_ADMIN_EMAIL"] = "admin@medisync.test"

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	reg := phase(ctx, "register", o.clients, o.users, func(ctx context.Context, i int) error {
 		return post(ctx, client, o.url+"/api/v1/auth/register", map[string]string{
 			"email": email(i), "password": o.password, "fullName": fmt.Sprintf("Load User %d", i),
-		}, http.StatusCreated)
+		}, http.StatusAccepted)
 	})
 	reg.print(out)
 	login := phase(ctx, "login", o.clients, o.logins, func(ctx context.Context, i int) error {
