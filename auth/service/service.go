@@ -142,6 +142,9 @@ type Deps struct {
 	// Background takes the work of a forgotten-password request and of a
 	// repeated registration off the request; nil does it before answering.
 	Background Background
+	// Listener hears of revocations once committed (the feed's waiters,
+	// the service's own verifier); nil is nobody.
+	Listener RevocationListener
 	// Logger records security events (refresh-token reuse, failed
 	// notifications); never secrets.
 	Logger log.Logger

@@ -262,7 +262,10 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 	if in.ID == admin.ID && ((in.Disabled != nil && *in.Disabled) || (roles != nil && !slices.Contains(roles, authn.RoleAdmin))) {
 		return account.User{}, account.ErrSelfLockout
 	}
-	var out account.User
+	var (
+		out     account.User
+		revoked []authn.Revocation
+	)
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		u, err := tx.Users().ByID(ctx, in.ID)
 		if err != nil {
@@ -273,6 +276,7 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 		}
 		now := s.now()
 		disabling := in.Disabled != nil && *in.Disabled && !u.Disabled
+		rolesChange := roles != nil && !slices.Equal(roles, u.Roles)
 		if roles != nil {
 			u.Roles = roles
 		}
@@ -284,13 +288,26 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 		if err := tx.Users().Update(ctx, u); err != nil {
 			return fmt.Errorf("update user: %w", err)
 		}
-		if disabling {
+		// Tokens issued before carry the old roles or come from a disabled
+		// account: withdraw them. Disabling also ends the sessions, with
+		// the tokens of the current second.
+		switch {
+		case disabling:
+			if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+				return err
+			}
 			if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 				return fmt.Errorf("revoke sessions: %w", err)
 			}
+		case rolesChange:
+			revoked = []authn.Revocation{s.userRevocation(u.ID, now)}
 		}
 		out = u
-		return nil
+		return tx.Revocations().Add(ctx, revoked...)
 	})
-	return out, err
+	if err != nil {
+		return account.User{}, err
+	}
+	s.published(revoked)
+	return out, nil
 }
