@@ -123,9 +123,9 @@ type Auth struct {
 	Revocations *authn.RevocationList
 	revIndex    uint64 // feed index up to which Revocations was loaded
 	deps        service.Deps
-	clientIP *transport.ClientIP
-	bg       *background
-	logger   log.Logger
+	clientIP    *transport.ClientIP
+	bg          *background
+	logger      log.Logger
 }
 
 // Build assembles the service on db. reg may be nil (no metrics).
