@@ -118,7 +118,7 @@ func login(t *testing.T, c *client, email, password string) string {
 func register(t *testing.T, c *client, email, password, name string) {
 	t.Helper()
 	r := c.do(http.MethodPost, "/api/v1/auth/register", "", map[string]any{"email": email, "password": password, "fullName": name})
-	expect(t, r, http.StatusCreated, "register "+email)
+	expect(t, r, http.StatusAccepted, "register "+email)
 }
 
 func createPatient(t *testing.T, c *client, token, first, last string) string {

@@ -102,8 +102,8 @@ func newTokens(p service.TokenPair) Tokens {
 // NoContent is the answer of endpoints with nothing to say (204).
 type NoContent struct{}
 
-// Accepted is the answer to a forgotten password (202), the same whatever
-// the address.
+// Accepted is the answer to a registration or a forgotten password (202),
+// the same whatever the address.
 type Accepted struct {
 	Status string `json:"status"`
 	Detail string `json:"detail"`
@@ -119,11 +119,10 @@ type RegisterRequest struct {
 func makeRegister(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(RegisterRequest)
-		u, err := s.Register(ctx, service.RegisterInput{Email: req.Email, Password: req.Password, FullName: req.FullName})
-		if err != nil {
+		if err := s.Register(ctx, service.RegisterInput{Email: req.Email, Password: req.Password, FullName: req.FullName}); err != nil {
 			return nil, err
 		}
-		return UserResponse{User: NewUser(u), Created: true}, nil
+		return RegisterAccepted(), nil
 	}
 }
 
@@ -202,6 +201,16 @@ func makeChangePassword(s service.Service) kitendpoint.Endpoint {
 			return nil, err
 		}
 		return newTokens(pair), nil
+	}
+}
+
+// RegisterAccepted is the one answer to a valid registration, whether the
+// address was new or already had an account: telling them apart would tell
+// anyone who has an account.
+func RegisterAccepted() Accepted {
+	return Accepted{
+		Status: "accepted",
+		Detail: "If this address can be registered, the account is ready: sign in. If you already have an account, sign in or reset your password.",
 	}
 }
 

@@ -48,7 +48,8 @@ var ErrMalformed = errors.New("malformed argon2id hash")
 // allowed wait; the caller should answer 503 and let the client retry.
 var ErrBusy = errors.New("the service is busy; retry shortly")
 
-var b64 = base64.RawStdEncoding
+// b64 is strict: unused bits must be zero, so each value has one spelling.
+var b64 = base64.RawStdEncoding.Strict()
 
 // Encode hashes pw with p and a fresh random salt, in PHC string format:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
@@ -62,7 +63,9 @@ func Encode(pw string, p Params) (string, error) {
 		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Decode parses a PHC argon2id string.
+// Decode parses a PHC argon2id string. Only the canonical spelling Encode
+// writes parses: parameters in m, t, p order, once each, without leading
+// zeros, and unpadded base64 without line breaks.
 func Decode(encoded string) (Params, []byte, []byte, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
@@ -108,6 +111,13 @@ func Decode(encoded string) (Params, []byte, []byte, error) {
 		return Params{}, nil, nil, ErrMalformed
 	}
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	// The checks above admit variants (order, repeats, leading zeros, line
+	// breaks the base64 decoder skips); the canonical form rules them out.
+	canon := fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+	if canon != encoded {
+		return Params{}, nil, nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	}
 	return p, salt, key, nil
 }
 

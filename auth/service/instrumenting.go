@@ -21,7 +21,7 @@ type instrumentingService struct {
 	m    metrics.Method
 }
 
-func (s *instrumentingService) Register(ctx context.Context, in RegisterInput) (_ account.User, err error) {
+func (s *instrumentingService) Register(ctx context.Context, in RegisterInput) (err error) {
 	defer func(b time.Time) { s.m.Observe("Register", b, err) }(time.Now())
 	return s.next.Register(ctx, in)
 }

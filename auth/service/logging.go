@@ -23,7 +23,7 @@ type loggingService struct {
 	logger log.Logger
 }
 
-func (s *loggingService) Register(ctx context.Context, in RegisterInput) (_ account.User, err error) {
+func (s *loggingService) Register(ctx context.Context, in RegisterInput) (err error) {
 	defer func(b time.Time) { logging.Call(ctx, s.logger, "Register", b, err) }(time.Now())
 	return s.next.Register(ctx, in)
 }

@@ -52,13 +52,20 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("hash password: %w", err)
 	}
-	var pair TokenPair
+	var (
+		pair    TokenPair
+		revoked []authn.Revocation
+	)
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		now := s.now()
 		u.PasswordHash, u.UpdatedAt = hash, now
 		u.Version++
 		if err := tx.Users().Update(ctx, u); err != nil {
 			return fmt.Errorf("update user: %w", err)
+		}
+		// Every session ends, the access tokens in use with them.
+		if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+			return err
 		}
 		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
@@ -67,12 +74,16 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
 			return fmt.Errorf("invalidate reset tokens: %w", err)
 		}
-		pair, err = s.startSession(ctx, tx, u)
-		return err
+		if pair, err = s.startSession(ctx, tx, u); err != nil {
+			return err
+		}
+		// Last, so that the feed's writers hold their turn briefly.
+		return tx.Revocations().Add(ctx, revoked...)
 	})
 	if err != nil {
 		return TokenPair{}, err
 	}
+	s.published(revoked)
 	return pair, nil
 }
 
@@ -167,6 +178,7 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
+	var revoked []authn.Revocation
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		now := s.now()
 		ok, err := tx.ResetTokens().Consume(ctx, hashTok, now)
@@ -189,14 +201,18 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
 			return fmt.Errorf("invalidate reset tokens: %w", err)
 		}
+		if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+			return err
+		}
 		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
-		return nil
+		return tx.Revocations().Add(ctx, revoked...)
 	})
 	if err != nil {
 		return err
 	}
+	s.published(revoked)
 	// Proving control of the mailbox lifts any login block on the account.
 	s.Throttle.Succeeded(u.Email)
 	return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/shared/authn"
 )
 
 // Users stores accounts. Missing users are account.ErrNotFound; a taken
@@ -40,6 +41,10 @@ type RefreshTokens interface {
 	MarkUsed(ctx context.Context, id string, now time.Time) (bool, error)
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int64, error)
 	RevokeUser(ctx context.Context, userID string, now time.Time) (int64, error)
+	// LiveFamilies returns the families (sign-in sessions) of the user with
+	// an unrevoked token issued after since: those whose access tokens may
+	// still be in use.
+	LiveFamilies(ctx context.Context, userID string, since time.Time) ([]string, error)
 	DeleteExpired(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -61,12 +66,32 @@ type ResetTokens interface {
 	DeleteExpired(ctx context.Context, before time.Time) (int64, error)
 }
 
+// Revocations stores the revocation feed: withdrawn access tokens, each
+// entry with an increasing index. Entries written in one transaction with
+// the change that causes them stand or fall with it.
+type Revocations interface {
+	// Add stores rs in order, each with the next index.
+	Add(ctx context.Context, rs ...authn.Revocation) error
+	// After reads at most limit entries with an index above after, in
+	// index order, and returns those not expired at now with the index of
+	// the last entry read (after when none was).
+	After(ctx context.Context, after uint64, now time.Time, limit int) ([]authn.Revocation, uint64, error)
+	// DeleteExpired deletes the entries expired before before.
+	DeleteExpired(ctx context.Context, before time.Time) (int64, error)
+}
+
+// RevocationListener hears of revocations once they are committed.
+type RevocationListener interface {
+	Revoked(rs []authn.Revocation)
+}
+
 // Store hands out the repositories and runs several changes as one
 // transaction: the Store given to fn works inside it.
 type Store interface {
 	Users() Users
 	RefreshTokens() RefreshTokens
 	ResetTokens() ResetTokens
+	Revocations() Revocations
 	InTx(ctx context.Context, fn func(tx Store) error) error
 }
 
@@ -105,9 +130,19 @@ type PasswordReset struct {
 	ExpiresAt time.Time
 }
 
-// Notifier delivers password reset tokens to their owners.
+// AccountExists tells an account's owner that someone tried to register
+// their address again, in place of the answer that would tell the caller.
+type AccountExists struct {
+	UserID   string
+	Email    string
+	FullName string
+}
+
+// Notifier tells account owners what they must hear privately: reset
+// tokens, and attempts to register their address.
 type Notifier interface {
 	PasswordReset(ctx context.Context, r PasswordReset) error
+	AccountExists(ctx context.Context, a AccountExists) error
 }
 
 // Background runs work after the answer has gone out. Go reports false when

@@ -18,7 +18,9 @@ import (
 // change and reset, and user administration. Use cases acting for a signed-in
 // caller take that caller as actor.
 type Service interface {
-	Register(ctx context.Context, in RegisterInput) (account.User, error)
+	// Register answers a taken address like a new one (nil) and tells the
+	// address's owner instead.
+	Register(ctx context.Context, in RegisterInput) error
 	Login(ctx context.Context, in LoginInput) (TokenPair, error)
 	Refresh(ctx context.Context, refreshToken string) (TokenPair, error)
 	Logout(ctx context.Context, refreshToken string) error
@@ -137,9 +139,12 @@ type Deps struct {
 	Tokens   AccessTokens
 	Notifier Notifier
 	Clock    clock.Clock // nil is clock.System
-	// Background takes the work of a forgotten-password request off the
-	// request; nil does it before answering.
+	// Background takes the work of a forgotten-password request and of a
+	// repeated registration off the request; nil does it before answering.
 	Background Background
+	// Listener hears of revocations once committed (the feed's waiters,
+	// the service's own verifier); nil is nobody.
+	Listener RevocationListener
 	// Logger records security events (refresh-token reuse, failed
 	// notifications); never secrets.
 	Logger log.Logger

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/page"
@@ -47,6 +49,7 @@ func (h *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
 type noMail struct{}
 
 func (noMail) PasswordReset(context.Context, service.PasswordReset) error { return nil }
+func (noMail) AccountExists(context.Context, service.AccountExists) error { return nil }
 
 func newService(t *testing.T) (service.Service, *countingHasher) {
 	t.Helper()
@@ -69,10 +72,9 @@ func newService(t *testing.T) (service.Service, *countingHasher) {
 func TestLoginSpendsOneHashWhateverTheOutcome(t *testing.T) {
 	ctx := context.Background()
 	svc, h := newService(t)
-	_, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
-	require.NoError(t, err)
+	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
 
-	_, err = svc.Login(ctx, service.LoginInput{Email: "ghost@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	_, err := svc.Login(ctx, service.LoginInput{Email: "ghost@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
 	assert.ErrorIs(t, err, account.ErrInvalidCredentials)
 	assert.EqualValues(t, 1, h.dummy.Load(), "an unknown email costs one verification")
 	assert.EqualValues(t, 0, h.verify.Load())
@@ -102,14 +104,50 @@ func TestThrottledLoginsCostNoHashing(t *testing.T) {
 	assert.Equal(t, before, h.dummy.Load()+h.verify.Load(), "refused before any hashing")
 }
 
-func TestRegisterDuplicateCostsNoHashing(t *testing.T) {
+func TestRegisterAnswersATakenAddressLikeANewOne(t *testing.T) {
 	ctx := context.Background()
-	svc, h := newService(t)
-	_, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
 	require.NoError(t, err)
-	_, err = svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "violet tram cupboard", FullName: "Pat"})
-	assert.ErrorIs(t, err, account.ErrEmailTaken)
+	h := &countingHasher{Hasher: ph}
+	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	q, mail := &queue{}, &outbox{}
+	svc := service.New(service.Deps{
+		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Notifier: mail, Clock: clk, Background: q,
+	}, service.Config{})
+	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
 	assert.EqualValues(t, 1, h.hash.Load())
+	assert.Empty(t, q.jobs)
+
+	err = svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "amber kettle horizon", FullName: "Mallory"})
+	require.NoError(t, err, "the same answer as for a new address")
+	assert.EqualValues(t, 2, h.hash.Load(), "the same hashing work as for a new address")
+	assert.Empty(t, mail.exists, "nothing is delivered before the answer")
+	require.Len(t, q.jobs, 1)
+	q.jobs[0]()
+	require.Len(t, mail.exists, 1, "then the owner hears of it")
+	assert.Equal(t, "pat@example.org", mail.exists[0].Email)
+	assert.Equal(t, "Pat", mail.exists[0].FullName, "the account is left as it was")
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM users`).Scan(&n))
+	assert.Equal(t, 1, n)
+
+	var fe domainerr.FieldErrors
+	require.ErrorAs(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "short", FullName: "Pat"}), &fe,
+		"an invalid request is still a 400, for a taken address too")
+}
+
+// userID signs in and returns the subject of the access token.
+func userID(t *testing.T, svc service.Service, email, pw string) string {
+	t.Helper()
+	pair, err := svc.Login(context.Background(), service.LoginInput{Email: email, Password: pw, ClientIP: "192.0.2.200"})
+	require.NoError(t, err)
+	var c jwt.RegisteredClaims
+	_, _, err = jwt.NewParser().ParseUnverified(pair.AccessToken, &c)
+	require.NoError(t, err)
+	return c.Subject
 }
 
 func TestCursorRoundTrip(t *testing.T) {
@@ -165,8 +203,7 @@ func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
 		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
 		Tokens:   ring, Notifier: noMail{}, Clock: clk,
 	}, service.Config{})
-	_, err = svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
-	require.NoError(t, err)
+	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
 
 	guess := func(ip string) error {
 		_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "guess guess", ClientIP: ip})
@@ -194,7 +231,15 @@ func (q *queue) Go(ctx context.Context, fn func(context.Context)) bool {
 	return true
 }
 
-type outbox struct{ sent []service.PasswordReset }
+type outbox struct {
+	sent   []service.PasswordReset
+	exists []service.AccountExists
+}
+
+func (o *outbox) AccountExists(_ context.Context, a service.AccountExists) error {
+	o.exists = append(o.exists, a)
+	return nil
+}
 
 func (o *outbox) PasswordReset(_ context.Context, r service.PasswordReset) error {
 	o.sent = append(o.sent, r)
@@ -216,8 +261,8 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
 		Tokens:   ring, Notifier: mail, Clock: clk, Background: q,
 	}, service.Config{})
-	u, err := svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"})
-	require.NoError(t, err)
+	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 
 	require.NoError(t, svc.ForgotPassword(ctx, "pat@example.org"))
 	require.NoError(t, svc.ForgotPassword(ctx, "ghost@example.org"))
@@ -231,8 +276,31 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 		job()
 	}
 	require.Len(t, mail.sent, 1, "then the account's owner gets the link")
-	assert.Equal(t, u.ID, mail.sent[0].UserID)
+	assert.Equal(t, u, mail.sent[0].UserID)
 
 	var fe domainerr.FieldErrors
 	assert.ErrorAs(t, svc.ForgotPassword(ctx, "not an address"), &fe, "a malformed address is still a 400")
+}
+
+func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t)
+	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
+	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
+	// A stolen access token guessing the password through the change form
+	// spends the same allowance as guesses at the login.
+	// The free failures, then one more that starts the block.
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+			CurrentPassword: fmt.Sprintf("guess number %d", i), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+		})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "currentPassword", fe[0].Field)
+	}
+	_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "198.51.100.7"})
+	var thr *service.ThrottledError
+	require.ErrorAs(t, err, &thr, "the account is throttled, from any address, even for the right password")
+	assert.Positive(t, thr.RetryAfter)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/logging"
@@ -131,7 +132,7 @@ func (s *service) issuePair(ctx context.Context, st Store, u account.User, famil
 		return TokenPair{}, fmt.Errorf("store refresh token: %w", err)
 	}
 	access, _, err := s.Tokens.Issue(signing.Access{
-		UserID: u.ID, Email: u.Email, Roles: u.Roles, IssuedAt: now, TTL: s.cfg.AccessTTL,
+		UserID: u.ID, Email: u.Email, Roles: u.Roles, SessionID: family, IssuedAt: now, TTL: s.cfg.AccessTTL,
 	})
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("sign access token: %w", err)
@@ -197,7 +198,7 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 // reuse revokes the family of a replayed refresh token: either the client
 // or a thief used it before, and the two cannot be told apart.
 func (s *service) reuse(ctx context.Context, t account.RefreshToken) error {
-	n, err := s.Store.RefreshTokens().RevokeFamily(ctx, t.FamilyID, s.now())
+	n, err := s.endSession(ctx, t.FamilyID)
 	if err != nil {
 		return fmt.Errorf("revoke reused session: %w", err)
 	}
@@ -217,13 +218,36 @@ func (s *service) Logout(ctx context.Context, raw string) error {
 	if err != nil {
 		return fmt.Errorf("load refresh token: %w", err)
 	}
-	if _, err := s.Store.RefreshTokens().RevokeFamily(ctx, t.FamilyID, s.now()); err != nil {
+	if _, err := s.endSession(ctx, t.FamilyID); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }
 
-// Purge deletes expired refresh and reset tokens.
+// endSession revokes a refresh-token family and, in the same transaction,
+// the access tokens of that session; it reports how many refresh tokens
+// it revoked. A session already ended writes nothing, so replayed logouts
+// cannot grow the feed.
+func (s *service) endSession(ctx context.Context, family string) (int64, error) {
+	var n int64
+	var written []authn.Revocation
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		now := s.now()
+		var err error
+		if n, err = tx.RefreshTokens().RevokeFamily(ctx, family, now); err != nil || n == 0 {
+			return err
+		}
+		written = []authn.Revocation{s.sessionRevocation(family, now)}
+		return tx.Revocations().Add(ctx, written...)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.published(written)
+	return n, nil
+}
+
+// Purge deletes expired refresh and reset tokens and revocations.
 func Purge(ctx context.Context, st Store, now time.Time) (int64, error) {
 	a, err := st.RefreshTokens().DeleteExpired(ctx, now)
 	if err != nil {
@@ -233,5 +257,9 @@ func Purge(ctx context.Context, st Store, now time.Time) (int64, error) {
 	if err != nil {
 		return a, fmt.Errorf("delete expired reset tokens: %w", err)
 	}
-	return a + b, nil
+	c, err := st.Revocations().DeleteExpired(ctx, now)
+	if err != nil {
+		return a + b, fmt.Errorf("delete expired revocations: %w", err)
+	}
+	return a + b + c, nil
 }

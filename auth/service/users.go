@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/page"
 )
 
@@ -42,21 +45,65 @@ func normalizeRoles(roles []string, allowed ...string) ([]string, error) {
 	return out, nil
 }
 
-func (s *service) Register(ctx context.Context, in RegisterInput) (account.User, error) {
+func (s *service) Register(ctx context.Context, in RegisterInput) error {
 	email, name, ferr := account.Validate(in.Email, in.FullName)
 	fe, _ := ferr.(domainerr.FieldErrors)
 	if err := s.Policy.Check(in.Password, email); err != nil {
 		fe.Add("password", err.Error())
 	}
 	if len(fe) > 0 {
-		return account.User{}, fe
+		return fe
 	}
-	return s.create(ctx, email, name, in.Password, []string{authn.RolePatient})
+	// A taken address is answered like a new one, so the answer does not
+	// tell who has an account; the password is hashed either way so the
+	// time does not tell either, and the owner hears of the attempt.
+	hash, err := s.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	owner, err := s.Store.Users().ByEmail(ctx, email)
+	switch {
+	case err == nil:
+		s.tellOwner(ctx, owner)
+		return nil
+	case !errors.Is(err, account.ErrNotFound):
+		return fmt.Errorf("look up email: %w", err)
+	}
+	_, err = s.insertUser(ctx, email, name, hash, []string{authn.RolePatient})
+	if errors.Is(err, account.ErrEmailTaken) {
+		// Registered in the meantime by a parallel request.
+		if owner, err := s.Store.Users().ByEmail(ctx, email); err == nil {
+			s.tellOwner(ctx, owner)
+		}
+		return nil
+	}
+	return err
+}
+
+// tellOwner lets the owner of u know that their address was registered
+// again, after the answer (like a reset link) so that a mail server's round
+// trip does not tell either. Failures are logged, never answered.
+func (s *service) tellOwner(ctx context.Context, u account.User) {
+	work := func(ctx context.Context) {
+		err := s.Notifier.AccountExists(ctx, AccountExists{UserID: u.ID, Email: u.Email, FullName: u.FullName})
+		if err != nil {
+			_ = level.Error(logging.FromContext(ctx, s.Logger)).Log(
+				"msg", "existing account notification failed", "userId", u.ID, "err", err)
+		}
+	}
+	if s.Background == nil {
+		work(ctx)
+		return
+	}
+	if !s.Background.Go(context.WithoutCancel(ctx), work) {
+		_ = level.Warn(logging.FromContext(ctx, s.Logger)).Log("msg", "existing account notification dropped: too many in progress")
+	}
 }
 
 func (s *service) create(ctx context.Context, email, name, pw string, roles []string) (account.User, error) {
 	// Checked before hashing so a duplicate costs no hashing work; the
-	// unique index still decides under races.
+	// unique index still decides under races. Only administrators and the
+	// bootstrap create accounts this way, and they may know who has one.
 	if _, err := s.Store.Users().ByEmail(ctx, email); err == nil {
 		return account.User{}, account.ErrEmailTaken
 	} else if !errors.Is(err, account.ErrNotFound) {
@@ -66,6 +113,10 @@ func (s *service) create(ctx context.Context, email, name, pw string, roles []st
 	if err != nil {
 		return account.User{}, fmt.Errorf("hash password: %w", err)
 	}
+	return s.insertUser(ctx, email, name, hash, roles)
+}
+
+func (s *service) insertUser(ctx context.Context, email, name, hash string, roles []string) (account.User, error) {
 	now := s.now()
 	u := account.User{
 		ID: ids.New(), Email: email, FullName: name, PasswordHash: hash, Roles: roles,
@@ -211,7 +262,10 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 	if in.ID == admin.ID && ((in.Disabled != nil && *in.Disabled) || (roles != nil && !slices.Contains(roles, authn.RoleAdmin))) {
 		return account.User{}, account.ErrSelfLockout
 	}
-	var out account.User
+	var (
+		out     account.User
+		revoked []authn.Revocation
+	)
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		u, err := tx.Users().ByID(ctx, in.ID)
 		if err != nil {
@@ -222,6 +276,7 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 		}
 		now := s.now()
 		disabling := in.Disabled != nil && *in.Disabled && !u.Disabled
+		rolesChange := roles != nil && !slices.Equal(roles, u.Roles)
 		if roles != nil {
 			u.Roles = roles
 		}
@@ -233,13 +288,26 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 		if err := tx.Users().Update(ctx, u); err != nil {
 			return fmt.Errorf("update user: %w", err)
 		}
-		if disabling {
+		// Tokens issued before carry the old roles or come from a disabled
+		// account: withdraw them. Disabling also ends the sessions, with
+		// the tokens of the current second.
+		switch {
+		case disabling:
+			if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+				return err
+			}
 			if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 				return fmt.Errorf("revoke sessions: %w", err)
 			}
+		case rolesChange:
+			revoked = []authn.Revocation{s.userRevocation(u.ID, now)}
 		}
 		out = u
-		return nil
+		return tx.Revocations().Add(ctx, revoked...)
 	})
-	return out, err
+	if err != nil {
+		return account.User{}, err
+	}
+	s.published(revoked)
+	return out, nil
 }

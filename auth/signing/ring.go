@@ -258,15 +258,19 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Roles []string `json:"roles"`
 	Email string   `json:"email"`
+	// SessionID is the sign-in session (refresh-token family): a logout
+	// revokes the tokens that carry it (authn.Claims.SessionID).
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Access describes the access token to issue.
 type Access struct {
-	UserID   string
-	Email    string
-	Roles    []string
-	IssuedAt time.Time
-	TTL      time.Duration
+	UserID    string
+	Email     string
+	Roles     []string
+	SessionID string
+	IssuedAt  time.Time
+	TTL       time.Duration
 }
 
 // Issue signs an access token with the current key and returns it with its
@@ -292,8 +296,9 @@ func (r *Ring) Issue(a Access) (string, time.Time, error) {
 			ExpiresAt: jwt.NewNumericDate(exp),
 			ID:        jti.String(),
 		},
-		Roles: append([]string{}, a.Roles...),
-		Email: a.Email,
+		Roles:     append([]string{}, a.Roles...),
+		Email:     a.Email,
+		SessionID: a.SessionID,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
 	tok.Header["kid"] = k.KID

@@ -1,4 +1,4 @@
-// Package transport serves the auth endpoints over HTTP: routes under /api/v1/auth, the JWKS, problem+json errors.
+// Package transport serves the auth endpoints over HTTP: routes under /api/v1/auth, the JWKS, the internal revocation feed, problem+json errors.
 package transport
 
 import (
@@ -33,6 +33,9 @@ type Options struct {
 	// ClientIP finds the client address for login throttling; nil uses the
 	// connection's peer.
 	ClientIP *ClientIP
+	// Revocations serves the revocation feed at RevocationsPath; nil
+	// serves none.
+	Revocations RevocationFeed
 }
 
 // Register adds the auth routes to r.
@@ -49,6 +52,9 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 	ip := o.ClientIP
 
 	r.Handle("/.well-known/jwks.json", jwksHandler(o.JWKS)).Methods(http.MethodGet)
+	if o.Revocations != nil {
+		r.Handle(RevocationsPath, revocationsHandler(o.Revocations)).Methods(http.MethodGet)
+	}
 
 	// Full paths on the main router rather than a subrouter, so that a wrong
 	// method is a 405 and not a 404.

@@ -3,8 +3,11 @@ package wire
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/medisync/medisync/auth/adapter/notify"
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/shared/config"
 )
@@ -50,6 +53,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Hash.Workers, "hash-workers", c.Hash.Workers, "concurrent password hashes (default: the number of cores)")
 	fs.DurationVar(&c.Hash.MaxWait, "hash-max-wait", c.Hash.MaxWait, "longest wait for a hashing worker before answering 503")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", f.trustedProxies, "comma-separated proxies (CIDR or address) whose X-Forwarded-For is believed for login throttling")
+	fs.StringVar(&c.NotifierName, "notifier", c.NotifierName, "who hears of password resets and repeated registrations: log (records that one happened, for the user id; no link) or dev-log (DEVELOPMENT ONLY: writes reset links, which take over accounts, to the log)")
 	fs.StringVar(&c.ResetURL, "reset-url", c.ResetURL, "page that takes a reset token (?token=) in reset links")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", c.PurgeInterval, "how often expired tokens and retired keys are deleted")
 }
@@ -58,6 +62,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 func (f *Flags) Config() (Config, error) {
 	if f.memKiB < 8 || f.memKiB > 1<<20 || f.iterations < 1 || f.iterations > 64 || f.parallelism < 1 || f.parallelism > 255 {
 		return Config{}, errors.New("argon2id parameters out of range")
+	}
+	if !slices.Contains(notify.Names, f.cfg.NotifierName) {
+		return Config{}, fmt.Errorf("notifier must be one of %s", strings.Join(notify.Names, ", "))
 	}
 	if f.cfg.PurgeInterval <= 0 {
 		return Config{}, errors.New("purge-interval must be positive")

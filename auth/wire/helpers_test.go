@@ -26,8 +26,22 @@ import (
 
 // mailbox is a Notifier that keeps what it is asked to send.
 type mailbox struct {
-	mu   sync.Mutex
-	sent []service.PasswordReset
+	mu     sync.Mutex
+	sent   []service.PasswordReset
+	exists []service.AccountExists
+}
+
+func (m *mailbox) AccountExists(_ context.Context, a service.AccountExists) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.exists = append(m.exists, a)
+	return nil
+}
+
+func (m *mailbox) existing() []service.AccountExists {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]service.AccountExists(nil), m.exists...)
 }
 
 func (m *mailbox) PasswordReset(_ context.Context, r service.PasswordReset) error {
@@ -156,8 +170,11 @@ type tokens struct {
 func (e *env) register(email, pw, name string) string {
 	e.t.Helper()
 	r := e.req("POST", "/api/v1/auth/register", map[string]string{"email": email, "password": pw, "fullName": name})
-	require.Equal(e.t, http.StatusCreated, r.Status, string(r.Body))
-	return r.Str(e.t, "id")
+	require.Equal(e.t, http.StatusAccepted, r.Status, string(r.Body))
+	// The answer names no account; the store does.
+	u, err := e.auth.Store.Users().ByEmail(context.Background(), strings.ToLower(strings.TrimSpace(email)))
+	require.NoError(e.t, err)
+	return u.ID
 }
 
 func (e *env) login(email, pw string) tokens {

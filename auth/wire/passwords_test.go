@@ -154,6 +154,10 @@ func (failingNotifier) PasswordReset(context.Context, service.PasswordReset) err
 	return errors.New("mail server down")
 }
 
+func (failingNotifier) AccountExists(context.Context, service.AccountExists) error {
+	return errors.New("mail server down")
+}
+
 func TestForgotAnswersTheSameWhenDeliveryFails(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	e := newEnv(t, db, func(c *wire.Config) { c.Notifier = failingNotifier{} })

@@ -150,11 +150,12 @@ func TestAdministration(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, r.Status)
 		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": drRefresh})
 		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, r.Status)
-		// Its still-valid access token no longer opens administration or /me.
+		// Its unexpired access token is withdrawn: it opens neither
+		// administration nor /me.
 		r = e.req("GET", "/api/v1/auth/users", nil, bearer(drTok.Access)...)
-		assert.Equal(t, http.StatusForbidden, r.Status)
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
 		r = e.req("GET", "/api/v1/auth/me", nil, bearer(drTok.Access)...)
-		assert.Equal(t, http.StatusForbidden, r.Status)
+		assert.Equal(t, http.StatusUnauthorized, r.Status)
 
 		// Enabling again lets them in.
 		r = e.req("PATCH", "/api/v1/auth/users/"+docID, map[string]any{"disabled": false}, as...)

@@ -52,8 +52,13 @@ type Config struct {
 	// AdminEmail and AdminPassword name the first administrator, whom Start
 	// creates when no account has the email; both empty creates none.
 	AdminEmail, AdminPassword string
-	// Notifier delivers reset links; nil logs them (notify.Log).
+	// Notifier tells account owners about resets and repeated
+	// registrations; nil picks the one named by NotifierName.
 	Notifier service.Notifier
+	// NotifierName picks a log notifier (notify.New): "log" (the default)
+	// reveals no link, "dev-log" logs reset links and is for development
+	// only.
+	NotifierName string
 	// Clock tells the time; nil is clock.System.
 	Clock clock.Clock
 }
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		ClientThrottle:    throttle.DefaultClient,
 		TrustedProxies:    []string{"127.0.0.1", "::1"},
 		ResetURL:          "http://localhost:8080/reset-password",
+		NotifierName:      notify.NameLog,
 		PurgeInterval:     time.Hour,
 	}
 }
@@ -111,10 +117,15 @@ type Auth struct {
 	Throttle *throttle.Login
 	Service  service.Service
 	Verifier authn.Verifier
-	deps     service.Deps
-	clientIP *transport.ClientIP
-	bg       *background
-	logger   log.Logger
+	// Feed serves the revocation feed; Revocations is what the service's
+	// own verifier applies, kept current from the same entries.
+	Feed        *service.Feed
+	Revocations *authn.RevocationList
+	revIndex    uint64 // feed index up to which Revocations was loaded
+	deps        service.Deps
+	clientIP    *transport.ClientIP
+	bg          *background
+	logger      log.Logger
 }
 
 // Build assembles the service on db. reg may be nil (no metrics).
@@ -141,7 +152,9 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	}
 	notifier := cfg.Notifier
 	if notifier == nil {
-		notifier = notify.Log{Logger: logger, BaseURL: cfg.ResetURL}
+		if notifier, err = notify.New(cfg.NotifierName, logger, cfg.ResetURL); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
 	}
 	a := &Auth{
 		Config:   cfg,
@@ -154,9 +167,15 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 		bg:       newBackground(64, 30*time.Second, logger),
 		logger:   logger,
 	}
+	a.Feed = service.NewFeed(a.Store, cfg.Clock, service.FeedOptions{})
+	a.Revocations = authn.NewRevocationList(cfg.Clock.Now)
+	if err := a.loadRevocations(ctx); err != nil {
+		return nil, err
+	}
 	a.deps = service.Deps{
 		Store: a.Store, Hasher: a.Hasher, Policy: a.Policy, Throttle: a.Throttle, Tokens: ring,
 		Notifier: notifier, Clock: cfg.Clock, Background: a.bg, Logger: logger,
+		Listener: revocationSink{list: a.Revocations, feed: a.Feed},
 	}
 	svc := service.New(a.deps, cfg.Config)
 	svc = service.LoggingMiddleware(logger)(svc)
@@ -167,8 +186,57 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	a.Service = svc
 	// The service verifies tokens on its own routes exactly as every other
 	// service does, with the keys in hand instead of fetched.
-	a.Verifier = authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc }, authn.Config{Now: cfg.Clock.Now})
+	a.Verifier = authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc },
+		authn.Config{Now: cfg.Clock.Now, Revocations: a.Revocations})
 	return a, nil
+}
+
+// revocationSink applies the revocations this instance commits to its own
+// verifier at once, and wakes the feed's held requests.
+type revocationSink struct {
+	list *authn.RevocationList
+	feed *service.Feed
+}
+
+func (s revocationSink) Revoked(rs []authn.Revocation) {
+	s.list.Add(rs...)
+	s.feed.Revoked(rs)
+}
+
+// loadRevocations reads the stored revocations into the verifier's list.
+func (a *Auth) loadRevocations(ctx context.Context) error {
+	for {
+		page, err := a.Feed.Page(ctx, a.revIndex, 0)
+		if err != nil {
+			return fmt.Errorf("load revocations: %w", err)
+		}
+		a.Revocations.Add(page.Revocations...)
+		if page.Index == a.revIndex {
+			return nil
+		}
+		a.revIndex = page.Index
+	}
+}
+
+// followRevocations keeps the verifier's list current with the revocations
+// other instances sharing the database write, until ctx ends.
+func (a *Auth) followRevocations(ctx context.Context, onErr func(error)) {
+	index := a.revIndex
+	for ctx.Err() == nil {
+		page, err := a.Feed.Page(ctx, index, transport.DefaultRevocationsWait)
+		if err != nil {
+			if ctx.Err() == nil {
+				onErr(err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		a.Revocations.Add(page.Revocations...)
+		index = page.Index
+	}
 }
 
 func newRing(db *sqldb.DB, cfg Config, sealer *signing.Sealer) *signing.Ring {
@@ -181,7 +249,7 @@ func newRing(db *sqldb.DB, cfg Config, sealer *signing.Sealer) *signing.Ring {
 // Routes adds the auth API and JWKS routes to r.
 func (a *Auth) Routes(r *mux.Router) {
 	transport.Register(r, endpoint.New(a.Service), transport.Options{
-		Verifier: a.Verifier, JWKS: a.Ring.JWKS, ClientIP: a.clientIP,
+		Verifier: a.Verifier, JWKS: a.Ring.JWKS, ClientIP: a.clientIP, Revocations: a.Feed,
 	})
 }
 
@@ -201,16 +269,27 @@ func (a *Auth) Start(ctx context.Context) (stop func(context.Context) error, err
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
+	// Held feed requests are answered when shutdown begins, so they do
+	// not hold up the drain.
+	context.AfterFunc(ctx, a.Feed.Close)
 	maintain, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(done)
+		defer func() { done <- struct{}{} }()
 		a.maintain(maintain, func(err error) {
 			_ = level.Warn(a.logger).Log("msg", "maintenance failed", "err", err)
 		})
 	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		a.followRevocations(maintain, func(err error) {
+			_ = level.Warn(a.logger).Log("msg", "reading revocations failed", "err", err)
+		})
+	}()
 	return func(ctx context.Context) error {
 		cancel()
+		a.Feed.Close()
+		<-done
 		<-done
 		return a.Wait(ctx)
 	}, nil
@@ -248,8 +327,8 @@ func (a *Auth) bootstrapAdmin(ctx context.Context) error {
 func (a *Auth) Wait(ctx context.Context) error { return a.bg.wait(ctx) }
 
 // maintain reloads the keys every KeyReloadInterval and, every
-// PurgeInterval, deletes expired tokens and keys past retention, until ctx
-// ends. Failures go to onErr.
+// PurgeInterval, deletes expired tokens, revocations and keys past
+// retention, until ctx ends. Failures go to onErr.
 func (a *Auth) maintain(ctx context.Context, onErr func(error)) {
 	go a.Ring.Run(ctx, a.Config.KeyReloadInterval, onErr)
 	t := time.NewTicker(a.Config.PurgeInterval)
@@ -262,6 +341,7 @@ func (a *Auth) maintain(ctx context.Context, onErr func(error)) {
 			if _, err := service.Purge(ctx, a.Store, a.Config.Clock.Now()); err != nil && ctx.Err() == nil {
 				onErr(fmt.Errorf("purge expired tokens: %w", err))
 			}
+			a.Revocations.Prune()
 			if _, err := a.Ring.Prune(ctx); err != nil && ctx.Err() == nil {
 				onErr(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/medisync/medisync/auth/adapter/sqlstore/migrations"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -43,6 +44,9 @@ func (s *Store) RefreshTokens() service.RefreshTokens { return refreshTokens{s} 
 
 // ResetTokens returns the reset-token repository.
 func (s *Store) ResetTokens() service.ResetTokens { return resetTokens{s} }
+
+// Revocations returns the revocation feed repository.
+func (s *Store) Revocations() service.Revocations { return revocations{s} }
 
 // InTx runs fn in a transaction; nested calls join the outer one.
 func (s *Store) InTx(ctx context.Context, fn func(tx service.Store) error) error {
@@ -273,6 +277,23 @@ func (r refreshTokens) RevokeUser(ctx context.Context, userID string, now time.T
 	return r.revoke(ctx, `user_id = ?`, userID, now)
 }
 
+func (r refreshTokens) LiveFamilies(ctx context.Context, userID string, since time.Time) ([]string, error) {
+	rows, err := r.s.q.QueryContext(ctx, `SELECT DISTINCT family_id FROM refresh_tokens
+		WHERE user_id = ? AND revoked_at IS NULL AND issued_at > ? ORDER BY family_id`, userID, ts(since))
+	if err != nil {
+		return nil, fmt.Errorf("list live sessions: %w", err)
+	}
+	out, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (string, error) {
+		var f string
+		err := sc.Scan(&f)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list live sessions: %w", err)
+	}
+	return out, nil
+}
+
 func (r refreshTokens) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
 	res, err := r.s.q.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at < ?`, ts(before))
 	if err != nil {
@@ -381,6 +402,78 @@ func (r resetTokens) DeleteExpired(ctx context.Context, before time.Time) (int64
 	res, err := r.s.q.ExecContext(ctx, `DELETE FROM reset_tokens WHERE expires_at < ?`, ts(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired reset tokens: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// --- revocations ---
+
+type revocations struct{ s *Store }
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (r revocations) Add(ctx context.Context, rs ...authn.Revocation) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	return r.s.atomically(ctx, func(q sqldb.Querier) error {
+		// See the migration: MySQL writers take turns, so that ids commit
+		// in order. SQLite has one writer at a time already.
+		if r.s.db.Dialect == sqldb.MySQL {
+			if _, err := q.ExecContext(ctx, `UPDATE revocation_writer SET writes = writes + 1 WHERE id = 1`); err != nil {
+				return fmt.Errorf("lock revocation feed: %w", err)
+			}
+		}
+		for _, rv := range rs {
+			if _, err := q.ExecContext(ctx, `INSERT INTO revocations (session_id, user_id, not_before, expires_at)
+				VALUES (?, ?, ?, ?)`, nullString(rv.SessionID), nullString(rv.UserID), ts(rv.NotBefore), ts(rv.ExpiresAt)); err != nil {
+				return fmt.Errorf("insert revocation: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func (r revocations) After(ctx context.Context, after uint64, now time.Time, limit int) ([]authn.Revocation, uint64, error) {
+	rows, err := r.s.q.QueryContext(ctx, `SELECT id, session_id, user_id, not_before, expires_at
+		FROM revocations WHERE id > ? ORDER BY id LIMIT ?`, int64(after), limit)
+	if err != nil {
+		return nil, after, fmt.Errorf("read revocations: %w", err)
+	}
+	defer rows.Close()
+	index, now := after, ts(now)
+	var out []authn.Revocation
+	for rows.Next() {
+		var (
+			id            int64
+			session, user sql.NullString
+			rv            authn.Revocation
+		)
+		if err := rows.Scan(&id, &session, &user, &rv.NotBefore, &rv.ExpiresAt); err != nil {
+			return nil, after, fmt.Errorf("read revocations: %w", err)
+		}
+		index = uint64(id)
+		rv.SessionID, rv.UserID = session.String, user.String
+		rv.NotBefore, rv.ExpiresAt = rv.NotBefore.UTC(), rv.ExpiresAt.UTC()
+		if rv.ExpiresAt.After(now) {
+			out = append(out, rv)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, fmt.Errorf("read revocations: %w", err)
+	}
+	return out, index, nil
+}
+
+func (r revocations) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	res, err := r.s.q.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired revocations: %w", err)
 	}
 	return res.RowsAffected()
 }

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	reg := phase(ctx, o.clients, o.users, func(ctx context.Context, i int) error {
 		return post(ctx, client, o.url+"/api/v1/auth/register", map[string]string{
 			"email": email(i), "password": o.password, "fullName": fmt.Sprintf("Load User %d", i),
-		}, http.StatusCreated)
+		}, http.StatusAccepted)
 	})
 	reg.Print(out, "register")
 	login := phase(ctx, o.clients, o.logins, func(ctx context.Context, i int) error {

@@ -128,12 +128,13 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
 	var out bytes.Buffer
 	for name, args := range map[string][]string{
-		"unknown command": {"explode"},
-		"unknown flag":    {"-no-such-flag"},
-		"bad hash cost":   {"-db-dsn", dsn, "-discovery-urls", "", "-hash-iterations", "0"},
-		"weak admin":      {"-db-dsn", dsn, "-discovery-urls", "", "-admin-email", "a@example.org", "-admin-password", "password1234"},
-		"half admin":      {"-db-dsn", dsn, "-discovery-urls", "", "-admin-email", "a@example.org"},
-		"bad kek":         {"-db-dsn", dsn, "-discovery-urls", "", "-key-encryption-key", "short"},
+		"unknown command":  {"explode"},
+		"unknown flag":     {"-no-such-flag"},
+		"bad hash cost":    {"-db-dsn", dsn, "-discovery-urls", "", "-hash-iterations", "0"},
+		"weak admin":       {"-db-dsn", dsn, "-discovery-urls", "", "-admin-email", "a@example.org", "-admin-password", "password1234"},
+		"half admin":       {"-db-dsn", dsn, "-discovery-urls", "", "-admin-email", "a@example.org"},
+		"bad kek":          {"-db-dsn", dsn, "-discovery-urls", "", "-key-encryption-key", "short"},
+		"unknown notifier": {"-db-dsn", dsn, "-discovery-urls", "", "-notifier", "mail"},
 	} {
 		err := run(context.Background(), args, func(string) (string, bool) { return "", false }, &out, &out)
 		assert.Error(t, err, name)
@@ -171,7 +172,7 @@ func TestServeWarnsWhenTheAdminEmailIsSomeoneElses(t *testing.T) {
 		strings.NewReader(`{"email":"admin@medisync.test","password":"squatter phrase here","fullName":"S"}`))
 	require.NoError(t, err)
 	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
 	stop()
 
 	env["MEDISYNC_ADMIN_EMAIL"] = "admin@medisync.test"

@@ -282,4 +282,141 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 		_, err = st.Users().ByID(ctx, a.ID)
 		assert.NoError(t, err, "committed")
 	})
+	t.Run("live sessions", func(t *testing.T) {
+		ctx := context.Background()
+		st := newStore(t)
+		u := newUser(t, unique("pat"), authn.RolePatient)
+		require.NoError(t, st.Users().Create(ctx, u))
+		mk := func(fam string, issued time.Time) account.RefreshToken {
+			return account.RefreshToken{
+				ID: uuid.NewString(), Hash: service.HashToken(uuid.NewString()), FamilyID: fam, UserID: u.ID,
+				IssuedAt: issued, ExpiresAt: issued.Add(time.Hour),
+			}
+		}
+		fresh, stale, loggedOut := ids.New(), ids.New(), ids.New()
+		for _, x := range []account.RefreshToken{
+			mk(fresh, t0.Add(-time.Hour)), mk(fresh, t0.Add(-time.Minute)), mk(stale, t0.Add(-time.Hour)), mk(loggedOut, t0.Add(-time.Minute)),
+		} {
+			require.NoError(t, st.RefreshTokens().Create(ctx, x))
+		}
+		_, err := st.RefreshTokens().RevokeFamily(ctx, loggedOut, t0)
+		require.NoError(t, err)
+		got, err := st.RefreshTokens().LiveFamilies(ctx, u.ID, t0.Add(-15*time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, []string{fresh}, got, "once each; neither sessions idle longer than since nor revoked ones")
+	})
+	t.Run("revocations", func(t *testing.T) {
+		ctx := context.Background()
+		st := newStore(t)
+		rv := st.Revocations()
+		base := lastIndex(t, rv)
+		session := authn.Revocation{SessionID: ids.New(), NotBefore: t0, ExpiresAt: t0.Add(15 * time.Minute)}
+		user := authn.Revocation{UserID: ids.New(), NotBefore: t0.Truncate(time.Second), ExpiresAt: t0.Add(16 * time.Minute)}
+		require.NoError(t, rv.Add(ctx, session, user))
+
+		got, index, err := rv.After(ctx, base, t0, 100)
+		require.NoError(t, err)
+		assert.Equal(t, []authn.Revocation{session, user}, got, "every field survives, in order")
+		assert.Greater(t, index, base)
+
+		first, i1, err := rv.After(ctx, base, t0, 1)
+		require.NoError(t, err)
+		assert.Equal(t, []authn.Revocation{session}, first, "at most limit")
+		rest, i2, err := rv.After(ctx, i1, t0, 100)
+		require.NoError(t, err)
+		assert.Equal(t, []authn.Revocation{user}, rest, "the next page goes on from the index")
+		assert.Equal(t, index, i2)
+
+		none, same, err := rv.After(ctx, index, t0, 100)
+		require.NoError(t, err)
+		assert.Empty(t, none)
+		assert.Equal(t, index, same, "nothing newer: the index asked after")
+
+		got, i3, err := rv.After(ctx, base, t0.Add(15*time.Minute), 100)
+		require.NoError(t, err)
+		assert.Equal(t, []authn.Revocation{user}, got, "expired entries are left out")
+		assert.Equal(t, index, i3, "but still move the index on")
+
+		// A failed transaction leaves no entry.
+		boom := errors.New("boom")
+		err = st.InTx(ctx, func(tx service.Store) error {
+			require.NoError(t, tx.Revocations().Add(ctx, authn.Revocation{UserID: ids.New(), NotBefore: t0, ExpiresAt: t0.Add(time.Hour)}))
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		none, _, err = rv.After(ctx, index, t0, 100)
+		require.NoError(t, err)
+		assert.Empty(t, none, "rolled back")
+
+		n, err := rv.DeleteExpired(ctx, t0.Add(15*time.Minute+time.Second))
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, n)
+		n, err = rv.DeleteExpired(ctx, t0.Add(17*time.Minute))
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, n)
+		// Deleting the newest entries frees no index for reuse: a follower
+		// that read them must still see what comes next.
+		next := authn.Revocation{SessionID: ids.New(), NotBefore: t0, ExpiresAt: t0.Add(time.Hour)}
+		require.NoError(t, rv.Add(ctx, next))
+		got, i4, err := rv.After(ctx, index, t0, 100)
+		require.NoError(t, err)
+		assert.Equal(t, []authn.Revocation{next}, got)
+		assert.Greater(t, i4, index)
+	})
+	t.Run("revocations commit in index order", func(t *testing.T) {
+		// A follower that has read index n must never see an index below n
+		// appear later, or it would miss that entry for good.
+		ctx := context.Background()
+		st := newStore(t)
+		base := lastIndex(t, st.Revocations())
+		const writers = 12
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := st.InTx(ctx, func(tx service.Store) error {
+					if err := tx.Revocations().Add(ctx, authn.Revocation{SessionID: ids.New(), NotBefore: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+						return err
+					}
+					time.Sleep(time.Duration(i%4) * 3 * time.Millisecond) // commit late, in a mixed order
+					return nil
+				})
+				assert.NoError(t, err)
+			}()
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		seen, index := 0, base
+		follow := func() {
+			got, next, err := st.Revocations().After(ctx, index, t0, 1000)
+			require.NoError(t, err)
+			seen += len(got)
+			index = next
+		}
+		for running := true; running; {
+			select {
+			case <-done:
+				running = false
+			default:
+				follow()
+			}
+		}
+		follow()
+		assert.Equal(t, writers, seen, "a follower reading while writers commit misses nothing")
+	})
+}
+
+// lastIndex returns the index of the newest revocation stored.
+func lastIndex(t *testing.T, rv service.Revocations) uint64 {
+	t.Helper()
+	var index uint64
+	for {
+		_, next, err := rv.After(context.Background(), index, time.Time{}, 1000)
+		require.NoError(t, err)
+		if next == index {
+			return index
+		}
+		index = next
+	}
 }

@@ -1,0 +1,52 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/medisync/medisync/shared/authn"
+)
+
+// verifierLeeway is the clock skew verifiers allow on exp (authn.Config's
+// default): a token is accepted that long past its expiry, so its
+// revocation must be listed that long too.
+const verifierLeeway = 30 * time.Second
+
+// sessionRevocation withdraws every access token of a sign-in session; the
+// newest was issued at now at the latest.
+func (s *service) sessionRevocation(family string, now time.Time) authn.Revocation {
+	return authn.Revocation{SessionID: family, NotBefore: now, ExpiresAt: now.Add(s.cfg.AccessTTL + verifierLeeway)}
+}
+
+// userRevocation withdraws the user's access tokens issued before now,
+// floored to the second: iat has second resolution, and flooring keeps a
+// token issued right after the change valid. Tokens of the same second from
+// before the change go by their session's entry.
+func (s *service) userRevocation(userID string, now time.Time) authn.Revocation {
+	nb := now.Truncate(time.Second)
+	return authn.Revocation{UserID: userID, NotBefore: nb, ExpiresAt: nb.Add(s.cfg.AccessTTL + verifierLeeway)}
+}
+
+// revokeUser lists, in tx, the revocations that end the user's live
+// sessions and withdraw the tokens issued before now; call it before the
+// user's refresh tokens are revoked, and store what it returns last in the
+// transaction.
+func (s *service) revokeUser(ctx context.Context, tx Store, userID string, now time.Time) ([]authn.Revocation, error) {
+	families, err := tx.RefreshTokens().LiveFamilies(ctx, userID, now.Add(-s.cfg.AccessTTL-verifierLeeway))
+	if err != nil {
+		return nil, fmt.Errorf("list live sessions: %w", err)
+	}
+	out := make([]authn.Revocation, 0, len(families)+1)
+	for _, f := range families {
+		out = append(out, s.sessionRevocation(f, now))
+	}
+	return append(out, s.userRevocation(userID, now)), nil
+}
+
+// published tells the listener of revocations once they are committed.
+func (s *service) published(rs []authn.Revocation) {
+	if len(rs) > 0 && s.Listener != nil {
+		s.Listener.Revoked(rs)
+	}
+}
