@@ -25,7 +25,7 @@ import (
 )
 
 // TestLogsAndMetricsHoldNoPatientData wires the service as main does, with
-// its logging and instrumenting middlewares at debug level, and checks that
+// its logging and instrumenting middleware at debug level, and checks that
 // neither logs nor metrics carry patient details or tokens.
 func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
@@ -38,8 +38,7 @@ func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var svc service.Service = service.New(service.Deps{Patients: store, History: store, Audit: store, Recorder: rec,
 		Clock: clocktest.New(now)})
-	svc = service.LoggingMiddleware(logger)(svc)
-	svc = service.InstrumentingMiddleware(metrics.NewMethod(reg, "patient"))(svc)
+	svc = service.Middleware(logger, metrics.NewMethod(reg, "patient"))(svc)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier())
