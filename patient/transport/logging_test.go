@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -32,7 +32,7 @@ func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	store := sqlstore.New(db)
 	rec := auditlog.New(store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	var logs bytes.Buffer
+	var logs logtest.Buffer
 	logger, err := logging.New(&logs, "patient", "logfmt", "debug")
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
