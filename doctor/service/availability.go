@@ -21,15 +21,11 @@ func (s *service) GetAvailability(ctx context.Context, actor authn.Principal, do
 	if err := authenticated(actor); err != nil {
 		return AvailabilityView{}, err
 	}
-	doctorID, err := parseID("id", doctorID)
+	d, err := s.doctor(ctx, doctorID)
 	if err != nil {
 		return AvailabilityView{}, err
 	}
-	d, err := s.repo.GetDoctor(ctx, doctorID)
-	if err != nil {
-		return AvailabilityView{}, err
-	}
-	a, err := s.repo.GetAvailability(ctx, doctorID)
+	a, err := s.repo.GetAvailability(ctx, d.ID)
 	if err != nil {
 		return AvailabilityView{}, err
 	}
@@ -40,14 +36,11 @@ func (s *service) ReplaceAvailability(ctx context.Context, actor authn.Principal
 	if err := mayEditSomeDoctor(actor); err != nil {
 		return AvailabilityView{}, err
 	}
-	doctorID, err := parseID("id", doctorID)
+	d, err := s.doctor(ctx, doctorID)
 	if err != nil {
 		return AvailabilityView{}, err
 	}
-	d, err := s.repo.GetDoctor(ctx, doctorID)
-	if err != nil {
-		return AvailabilityView{}, err
-	}
+	doctorID = d.ID
 	if err := mayEdit(actor, d); err != nil {
 		return AvailabilityView{}, err
 	}

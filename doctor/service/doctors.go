@@ -151,6 +151,11 @@ func (s *service) GetDoctor(ctx context.Context, actor authn.Principal, id strin
 	if err := authenticated(actor); err != nil {
 		return profile.Doctor{}, err
 	}
+	return s.doctor(ctx, id)
+}
+
+// doctor loads the doctor of id, which must be a UUID (field "id").
+func (s *service) doctor(ctx context.Context, id string) (profile.Doctor, error) {
 	id, err := parseID("id", id)
 	if err != nil {
 		return profile.Doctor{}, err
@@ -162,11 +167,7 @@ func (s *service) UpdateDoctor(ctx context.Context, actor authn.Principal, id st
 	if err := mayEditSomeDoctor(actor); err != nil {
 		return profile.Doctor{}, err
 	}
-	id, err := parseID("id", id)
-	if err != nil {
-		return profile.Doctor{}, err
-	}
-	cur, err := s.repo.GetDoctor(ctx, id)
+	cur, err := s.doctor(ctx, id)
 	if err != nil {
 		return profile.Doctor{}, err
 	}

@@ -94,6 +94,39 @@ func callerAndID(ctx context.Context, r *http.Request) (authn.Principal, string,
 	return p, id, err
 }
 
+// pageParams reads the ?limit= and ?cursor= of a list.
+func pageParams(r *http.Request) (int, string, error) {
+	limit, err := rest.Limit(r)
+	if err != nil {
+		return 0, "", err
+	}
+	cursor, err := rest.Cursor(r)
+	return limit, cursor, err
+}
+
+// create reads what a POST carries: the caller and the body into dst.
+func create(ctx context.Context, r *http.Request, dst any) (authn.Principal, error) {
+	p, err := actor(ctx)
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	return p, httpjson.Decode(r, dst, MaxBodyBytes)
+}
+
+// replace reads what a PUT carries: the caller, the {id}, the If-Match
+// version and the body into dst, in that order.
+func replace(ctx context.Context, r *http.Request, dst any) (authn.Principal, string, int64, error) {
+	p, id, err := callerAndID(ctx, r)
+	if err != nil {
+		return authn.Principal{}, "", 0, err
+	}
+	ifMatch, err := rest.IfMatch(r)
+	if err != nil {
+		return authn.Principal{}, "", 0, err
+	}
+	return p, id, ifMatch, httpjson.Decode(r, dst, MaxBodyBytes)
+}
+
 func decodeMyDoctor(ctx context.Context, _ *http.Request) (any, error) {
 	p, err := actor(ctx)
 	return endpoint.MyDoctorRequest{Actor: p}, err
@@ -104,31 +137,18 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := rest.Limit(r)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := rest.Cursor(r)
-	if err != nil {
-		return nil, err
-	}
+	limit, cursor, err := pageParams(r)
 	q := r.URL.Query()
 	return endpoint.SearchDoctorsRequest{Actor: p, In: service.SearchInput{
 		Specialization: q.Get("specialization"), Q: q.Get("q"), Language: q.Get("language"),
 		AvailableOn: q.Get("availableOn"), Limit: limit, Cursor: cursor,
-	}}, nil
+	}}, err
 }
 
 func decodeCreateDoctor(ctx context.Context, r *http.Request) (any, error) {
-	p, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var w doctorWrite
-	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	return endpoint.CreateDoctorRequest{Actor: p, In: w.input()}, nil
+	p, err := create(ctx, r, &w)
+	return endpoint.CreateDoctorRequest{Actor: p, In: w.input()}, err
 }
 
 func decodeGetDoctor(ctx context.Context, r *http.Request) (any, error) {
@@ -137,19 +157,9 @@ func decodeGetDoctor(ctx context.Context, r *http.Request) (any, error) {
 }
 
 func decodeUpdateDoctor(ctx context.Context, r *http.Request) (any, error) {
-	p, id, err := callerAndID(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	ifMatch, err := rest.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
 	var w doctorWrite
-	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	return endpoint.UpdateDoctorRequest{Actor: p, ID: id, IfMatch: ifMatch, In: w.input()}, nil
+	p, id, ifMatch, err := replace(ctx, r, &w)
+	return endpoint.UpdateDoctorRequest{Actor: p, ID: id, IfMatch: ifMatch, In: w.input()}, err
 }
 
 func decodeDeactivateDoctor(ctx context.Context, r *http.Request) (any, error) {
@@ -163,28 +173,15 @@ func decodeGetAvailability(ctx context.Context, r *http.Request) (any, error) {
 }
 
 func decodeReplaceAvailability(ctx context.Context, r *http.Request) (any, error) {
-	p, id, err := callerAndID(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	ifMatch, err := rest.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
 	var w availabilityWrite
-	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	return endpoint.ReplaceAvailabilityRequest{Actor: p, DoctorID: id, IfMatch: ifMatch, In: w.input()}, nil
+	p, id, ifMatch, err := replace(ctx, r, &w)
+	return endpoint.ReplaceAvailabilityRequest{Actor: p, DoctorID: id, IfMatch: ifMatch, In: w.input()}, err
 }
 
 func decodeSlots(ctx context.Context, r *http.Request) (any, error) {
 	p, id, err := callerAndID(ctx, r)
-	if err != nil {
-		return nil, err
-	}
 	q := r.URL.Query()
-	return endpoint.SlotsRequest{Actor: p, DoctorID: id, From: q.Get("from"), To: q.Get("to")}, nil
+	return endpoint.SlotsRequest{Actor: p, DoctorID: id, From: q.Get("from"), To: q.Get("to")}, err
 }
 
 func decodeListSpecializations(ctx context.Context, r *http.Request) (any, error) {
@@ -192,27 +189,14 @@ func decodeListSpecializations(ctx context.Context, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	limit, err := rest.Limit(r)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := rest.Cursor(r)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.ListSpecializationsRequest{Actor: p, Limit: limit, Cursor: cursor}, nil
+	limit, cursor, err := pageParams(r)
+	return endpoint.ListSpecializationsRequest{Actor: p, Limit: limit, Cursor: cursor}, err
 }
 
 func decodeCreateSpecialization(ctx context.Context, r *http.Request) (any, error) {
-	p, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var w specializationWrite
-	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	return endpoint.CreateSpecializationRequest{Actor: p, In: w.input()}, nil
+	p, err := create(ctx, r, &w)
+	return endpoint.CreateSpecializationRequest{Actor: p, In: w.input()}, err
 }
 
 func decodeGetSpecialization(ctx context.Context, r *http.Request) (any, error) {
@@ -221,19 +205,9 @@ func decodeGetSpecialization(ctx context.Context, r *http.Request) (any, error) 
 }
 
 func decodeUpdateSpecialization(ctx context.Context, r *http.Request) (any, error) {
-	p, id, err := callerAndID(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	ifMatch, err := rest.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
 	var w specializationWrite
-	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	return endpoint.UpdateSpecializationRequest{Actor: p, ID: id, IfMatch: ifMatch, In: w.input()}, nil
+	p, id, ifMatch, err := replace(ctx, r, &w)
+	return endpoint.UpdateSpecializationRequest{Actor: p, ID: id, IfMatch: ifMatch, In: w.input()}, err
 }
 
 func decodeDeleteSpecialization(ctx context.Context, r *http.Request) (any, error) {

@@ -87,48 +87,70 @@ func multi(r *http.Request, name string) []string {
 	return out
 }
 
+// patientPath reads the caller and the patient named by {id}, where most
+// requests start.
+func patientPath(ctx context.Context, r *http.Request) (authn.Principal, string, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return authn.Principal{}, "", err
+	}
+	id, err := rest.PathUUID(r, "id")
+	return a, id, err
+}
+
+// entryPath reads the caller, the patient of {id} and the history entry of
+// {entryId}.
+func entryPath(ctx context.Context, r *http.Request) (authn.Principal, string, string, error) {
+	a, id, err := patientPath(ctx, r)
+	if err != nil {
+		return authn.Principal{}, "", "", err
+	}
+	entryID, err := rest.PathUUID(r, "entryId")
+	return a, id, entryID, err
+}
+
+// pageParams reads the ?limit= and ?cursor= of a list.
+func pageParams(r *http.Request) (int, string, error) {
+	n, err := rest.Limit(r)
+	if err != nil {
+		return 0, "", err
+	}
+	cursor, err := rest.Cursor(r)
+	return n, cursor, err
+}
+
+// readBody decodes the JSON body into a B and turns it into the use case's
+// input with conv.
+func readBody[B, In any](r *http.Request, conv func(B) (In, error)) (In, error) {
+	var body B
+	if err := httpjson.Decode(r, &body, MaxBodyBytes); err != nil {
+		var zero In
+		return zero, err
+	}
+	return conv(body)
+}
+
 func decodeCreatePatient(ctx context.Context, r *http.Request) (any, error) {
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var body patientBody
-	if err := httpjson.Decode(r, &body, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	in, err := body.toInput()
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.CreatePatientRequest{Actor: a, In: in}, nil
+	in, err := readBody(r, patientBody.toInput)
+	return endpoint.CreatePatientRequest{Actor: a, In: in}, err
 }
 
 func decodeMe(ctx context.Context, _ *http.Request) (any, error) {
 	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.MyPatientRequest{Actor: a}, nil
+	return endpoint.MyPatientRequest{Actor: a}, err
 }
 
 func decodeGetPatient(ctx context.Context, r *http.Request) (any, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rest.PathUUID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.GetPatientRequest{Actor: a, ID: id}, nil
+	a, id, err := patientPath(ctx, r)
+	return endpoint.GetPatientRequest{Actor: a, ID: id}, err
 }
 
 func decodeUpdatePatient(ctx context.Context, r *http.Request) (any, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rest.PathUUID(r, "id")
+	a, id, err := patientPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -136,31 +158,17 @@ func decodeUpdatePatient(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var body patientPutBody
-	if err := httpjson.Decode(r, &body, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	in, err := body.toUpdate()
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.UpdatePatientRequest{Actor: a, ID: id, IfMatch: v, In: in}, nil
+	in, err := readBody(r, patientPutBody.toUpdate)
+	return endpoint.UpdatePatientRequest{Actor: a, ID: id, IfMatch: v, In: in}, err
 }
 
 func decodeDeactivate(ctx context.Context, r *http.Request) (any, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rest.PathUUID(r, "id")
+	a, id, err := patientPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	v, err := rest.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.DeactivatePatientRequest{Actor: a, ID: id, IfMatch: v}, nil
+	return endpoint.DeactivatePatientRequest{Actor: a, ID: id, IfMatch: v}, err
 }
 
 func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
@@ -168,11 +176,7 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := rest.Limit(r)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := rest.Cursor(r)
+	n, cursor, err := pageParams(r)
 	if err != nil {
 		return nil, err
 	}
@@ -199,19 +203,11 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 }
 
 func decodeListHistory(ctx context.Context, r *http.Request) (any, error) {
-	a, err := actor(ctx)
+	a, id, err := patientPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	id, err := rest.PathUUID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	n, err := rest.Limit(r)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := rest.Cursor(r)
+	n, cursor, err := pageParams(r)
 	if err != nil {
 		return nil, err
 	}
@@ -240,52 +236,22 @@ func decodeListHistory(ctx context.Context, r *http.Request) (any, error) {
 	return endpoint.ListHistoryRequest{Actor: a, Query: hq}, nil
 }
 
-func entryIDs(ctx context.Context, r *http.Request) (authn.Principal, string, string, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return authn.Principal{}, "", "", err
-	}
-	id, err := rest.PathUUID(r, "id")
-	if err != nil {
-		return authn.Principal{}, "", "", err
-	}
-	entryID, err := rest.PathUUID(r, "entryId")
-	if err != nil {
-		return authn.Principal{}, "", "", err
-	}
-	return a, id, entryID, nil
-}
-
 func decodeEntry(ctx context.Context, r *http.Request) (any, error) {
-	a, id, entryID, err := entryIDs(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.EntryRequest{Actor: a, PatientID: id, EntryID: entryID}, nil
+	a, id, entryID, err := entryPath(ctx, r)
+	return endpoint.EntryRequest{Actor: a, PatientID: id, EntryID: entryID}, err
 }
 
 func decodeRecordHistory(ctx context.Context, r *http.Request) (any, error) {
-	a, err := actor(ctx)
+	a, id, err := patientPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	id, err := rest.PathUUID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	var body entryBody
-	if err := httpjson.Decode(r, &body, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	in, err := body.toInput()
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.RecordHistoryRequest{Actor: a, PatientID: id, In: in}, nil
+	in, err := readBody(r, entryBody.toInput)
+	return endpoint.RecordHistoryRequest{Actor: a, PatientID: id, In: in}, err
 }
 
 func decodeAmendHistory(ctx context.Context, r *http.Request) (any, error) {
-	a, id, entryID, err := entryIDs(ctx, r)
+	a, id, entryID, err := entryPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -293,47 +259,26 @@ func decodeAmendHistory(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var body entryPutBody
-	if err := httpjson.Decode(r, &body, MaxBodyBytes); err != nil {
-		return nil, err
-	}
-	in, err := body.toAmendment()
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.AmendHistoryRequest{Actor: a, PatientID: id, EntryID: entryID, IfMatch: v, In: in}, nil
+	in, err := readBody(r, entryPutBody.toAmendment)
+	return endpoint.AmendHistoryRequest{Actor: a, PatientID: id, EntryID: entryID, IfMatch: v, In: in}, err
 }
 
 func decodeRetractHistory(ctx context.Context, r *http.Request) (any, error) {
-	a, id, entryID, err := entryIDs(ctx, r)
+	a, id, entryID, err := entryPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	v, err := rest.IfMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.RetractHistoryRequest{Actor: a, PatientID: id, EntryID: entryID, IfMatch: v}, nil
+	return endpoint.RetractHistoryRequest{Actor: a, PatientID: id, EntryID: entryID, IfMatch: v}, err
 }
 
 func decodeAudit(ctx context.Context, r *http.Request) (any, error) {
-	a, err := actor(ctx)
+	a, id, err := patientPath(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	id, err := rest.PathUUID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	n, err := rest.Limit(r)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := rest.Cursor(r)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.AuditTrailRequest{Actor: a, Query: patient.AuditQuery{PatientID: id, Limit: n, Cursor: cursor}}, nil
+	n, cursor, err := pageParams(r)
+	return endpoint.AuditTrailRequest{Actor: a, Query: patient.AuditQuery{PatientID: id, Limit: n, Cursor: cursor}}, err
 }
 
 // --- encoding --------------------------------------------------------------

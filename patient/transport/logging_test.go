@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -20,26 +19,26 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // TestLogsAndMetricsHoldNoPatientData wires the service as main does, with
-// its logging and instrumenting middlewares at debug level, and checks that
+// its logging and instrumenting middleware at debug level, and checks that
 // neither logs nor metrics carry patient details or tokens.
 func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	store := sqlstore.New(db)
 	rec := auditlog.New(store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	var logs bytes.Buffer
+	var logs logtest.Buffer
 	logger, err := logging.New(&logs, "patient", "logfmt", "debug")
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	var svc service.Service = service.New(service.Deps{Patients: store, History: store, Audit: store, Recorder: rec,
 		Clock: clocktest.New(now)})
-	svc = service.LoggingMiddleware(logger)(svc)
-	svc = service.InstrumentingMiddleware(metrics.NewMethod(reg, "patient"))(svc)
+	svc = service.Middleware(logger, metrics.NewMethod(reg, "patient"))(svc)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier())

@@ -1,7 +1,6 @@
 package httpmw_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,31 +22,14 @@ import (
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/requestid"
 )
 
-// syncBuffer is a log sink safe to read while a server writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	reg     *prometheus.Registry
 	metrics *metrics.HTTP
 	handler http.Handler
@@ -57,7 +38,7 @@ type fixture struct {
 // newFixture stacks the standard middlewares around h with an info logger.
 func newFixture(t *testing.T, h http.Handler, o httpmw.Options) *fixture {
 	t.Helper()
-	f := &fixture{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	f := &fixture{logs: &logtest.Buffer{}, reg: prometheus.NewRegistry()}
 	logger, err := logging.New(f.logs, "test", "logfmt", "info")
 	require.NoError(t, err)
 	f.metrics = metrics.NewHTTP(f.reg)

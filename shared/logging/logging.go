@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/requestid"
 )
 
@@ -75,4 +76,20 @@ func Call(ctx context.Context, logger log.Logger, method string, begin time.Time
 	default:
 		_ = level.Error(lg).Log("method", method, "took", took, "err", err)
 	}
+}
+
+// Observer is what a service decorator does at the end of every call: log
+// it by Call and count it by metrics.Method.Observe, so that one decorator
+// per service does both.
+type Observer struct {
+	Logger  log.Logger
+	Metrics metrics.Method
+}
+
+// Done ends a call of method that began at begin. A decorator defers it
+// with a pointer to its named error result, so that it sees the error the
+// call returns.
+func (o Observer) Done(ctx context.Context, method string, begin time.Time, err *error) {
+	Call(ctx, o.Logger, method, begin, *err)
+	o.Metrics.Observe(method, begin, *err)
 }

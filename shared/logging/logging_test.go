@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/requestid"
 )
 
@@ -132,4 +135,24 @@ func TestBadFormatOrLevel(t *testing.T) {
 
 func TestNop(t *testing.T) {
 	assert.NoError(t, logging.Nop().Log("msg", "dropped"))
+}
+
+func TestObserverLogsAndCountsACall(t *testing.T) {
+	var buf bytes.Buffer
+	logger, err := logging.New(&buf, "svc", "logfmt", "debug")
+	require.NoError(t, err)
+	reg := metrics.NewRegistry()
+	o := logging.Observer{Logger: logger, Metrics: metrics.NewMethod(reg, "svc")}
+
+	call := func() (err error) {
+		defer o.Done(context.Background(), "Fail", time.Now(), &err)
+		return errors.New("boom")
+	}
+	require.Error(t, call())
+
+	assert.Contains(t, buf.String(), "method=Fail")
+	assert.Contains(t, buf.String(), "err=boom", "the deferred Done sees the error the call returns")
+	n, err := testutil.GatherAndCount(reg, "medisync_svc_method_calls_total")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
 }

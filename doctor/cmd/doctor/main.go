@@ -44,8 +44,7 @@ func run(ctx context.Context, args []string) error {
 
 	store := sqlstore.New(a.DB)
 	var svc service.Service = service.New(store, taken.None{}, clock.System{}, ids.New)
-	svc = service.LoggingMiddleware(a.Logger)(svc)
-	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "doctor"))(svc)
+	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "doctor"))(svc)
 
 	router := a.Router()
 	transport.Register(router, endpoint.New(svc), verifier, a.Logger)

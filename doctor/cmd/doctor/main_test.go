@@ -3,60 +3,40 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/runtest"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // TestRunServesAndStops starts the service as main does, with a JWKS URL
 // and no discovery, checks health, metrics and one API call, then stops it.
 func TestRunServesAndStops(t *testing.T) {
 	iss := authntest.NewIssuer(t)
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{
-			"-http-addr", addr,
-			"-db-dsn", "sqlite:" + filepath.Join(t.TempDir(), "doctor.db"),
-			"-discovery-urls", "",
-			"-jwks-url", iss.JWKSURL(),
-			"-log-level", "error",
-		})
-	}()
-	base := "http://" + addr
+	svc := runtest.Start(t, run,
+		"-db-dsn", "sqlite:"+filepath.Join(t.TempDir(), "doctor.db"),
+		"-discovery-urls", "",
+		"-jwks-url", iss.JWKSURL(),
+		"-log-level", "error",
+	)
 	get := func(path, token string) (int, string) {
-		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		req, err := http.NewRequest(http.MethodGet, svc.URL+path, nil)
 		require.NoError(t, err)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
+		require.NoError(t, err)
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	require.Eventually(t, func() bool { code, _ := get("/health/ready", ""); return code == 200 }, 10*time.Second, 20*time.Millisecond)
 
 	code, _ := get("/health/live", "")
 	assert.Equal(t, 200, code)
@@ -72,13 +52,7 @@ func TestRunServesAndStops(t *testing.T) {
 	assert.True(t, strings.Contains(body, `medisync_http_requests_total{code="200",method="GET",route="/api/v1/specializations"}`), body)
 	assert.Contains(t, body, `medisync_doctor_method_calls_total{method="SearchDoctors",success="true"}`)
 
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the service did not stop")
-	}
+	svc.Stop(t)
 }
 
 func TestRunRefusesBadConfiguration(t *testing.T) {

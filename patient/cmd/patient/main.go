@@ -49,8 +49,7 @@ func run(ctx context.Context, args []string) error {
 		Patients: store, History: store, Audit: store, Recorder: recorder,
 		Clock: clock.System{},
 	})
-	svc = service.LoggingMiddleware(a.Logger)(svc)
-	svc = service.InstrumentingMiddleware(metrics.NewMethod(a.Registry, "patient"))(svc)
+	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "patient"))(svc)
 
 	router := a.Router()
 	transport.Register(router, endpoint.New(svc), verifier)

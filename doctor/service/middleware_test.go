@@ -29,7 +29,7 @@ func (s stub) CreateDoctor(context.Context, authn.Principal, service.DoctorInput
 func TestLoggingKeepsPersonalDataOut(t *testing.T) {
 	var buf bytes.Buffer
 	logger := log.NewLogfmtLogger(&buf)
-	svc := service.LoggingMiddleware(logger)(stub{err: errors.New("boom")})
+	svc := service.Middleware(logger, metrics.NewMethod(metrics.NewRegistry(), "doctor"))(stub{err: errors.New("boom")})
 	in := service.DoctorInput{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org", Phone: "+14155550123", Bio: "secret"}
 	_, err := svc.CreateDoctor(context.Background(), authn.Principal{UserID: "u-1"}, in)
 	assert.Error(t, err)
@@ -43,7 +43,7 @@ func TestLoggingKeepsPersonalDataOut(t *testing.T) {
 
 func TestInstrumentingCountsCalls(t *testing.T) {
 	reg := metrics.NewRegistry()
-	svc := service.InstrumentingMiddleware(metrics.NewMethod(reg, "doctor"))(stub{})
+	svc := service.Middleware(log.NewNopLogger(), metrics.NewMethod(reg, "doctor"))(stub{})
 	_, err := svc.CreateDoctor(context.Background(), authn.Principal{UserID: "u-1"}, service.DoctorInput{})
 	assert.NoError(t, err)
 	families, err := reg.Gather()
