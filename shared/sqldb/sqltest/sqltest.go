@@ -122,7 +122,7 @@ func MySQLRuntimeDSN(t testing.TB, migrations fs.FS) (ownerDSN, runtimeDSN strin
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if a, err := sqldb.Open(ctx, "mysql://"+server+"?parseTime=true"); err == nil {
-			_, _ = a.ExecContext(ctx, "REVOKE SELECT, INSERT, UPDATE, DELETE ON "+on+" FROM "+to)
+			_, _ = a.ExecContext(ctx, "REVOKE ALL PRIVILEGES ON "+on+" FROM "+to)
 			_ = a.Close()
 		}
 	})
