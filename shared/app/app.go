@@ -99,15 +99,9 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	if o.DefaultDSN != "" {
 		openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		db, err := sqldb.Open(openCtx, a.Config.DBDSN)
+		db, err := openDatabase(openCtx, a.Config, o.Migrations)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
-		}
-		if o.Migrations != nil {
-			if err := db.Migrate(openCtx, o.Migrations); err != nil {
-				_ = db.Close()
-				return nil, fmt.Errorf("database: %w", err)
-			}
 		}
 		a.DB = db
 		a.Health.Add("database", db.Ping)
@@ -119,6 +113,54 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
 	}
 	return a, nil
+}
+
+// openDatabase opens the database the service serves with (-db-dsn) and
+// applies the migrations. With -db-migrate-dsn they run as that account, the
+// schema owner, whose connection closes once they are done: the serving
+// account then needs no right to change the schema, so it cannot drop what
+// protects the data (the audit triggers, for one).
+func openDatabase(ctx context.Context, c config.Common, migrations fs.FS) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, c.DBDSN)
+	if err != nil {
+		return nil, err
+	}
+	if migrations == nil {
+		return db, nil
+	}
+	if c.DBMigrateDSN == "" {
+		if err := db.Migrate(ctx, migrations); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
+	if err := migrateAs(ctx, c.DBMigrateDSN, db.Dialect, migrations); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// migrateAs applies the migrations through dsn, which must be of the serving
+// database's dialect, and closes that connection.
+func migrateAs(ctx context.Context, dsn string, dialect sqldb.Dialect, migrations fs.FS) (err error) {
+	owner, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("migration account: %w", err)
+	}
+	defer func() {
+		if cerr := owner.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close migration connection: %w", cerr)
+		}
+	}()
+	if owner.Dialect != dialect {
+		return fmt.Errorf("-db-migrate-dsn is %s but -db-dsn is %s: both must name the same database", owner.Dialect, dialect)
+	}
+	if err := owner.Migrate(ctx, migrations); err != nil {
+		return fmt.Errorf("migration account: %w", err)
+	}
+	return nil
 }
 
 // Verifier returns the token verifier of the service: the auth JWKS at

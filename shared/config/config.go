@@ -40,9 +40,13 @@ func Parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) 
 
 // Common holds the settings every service has.
 type Common struct {
-	HTTPAddr        string
-	AdvertiseAddr   string
-	DBDSN           string
+	HTTPAddr      string
+	AdvertiseAddr string
+	DBDSN         string
+	// DBMigrateDSN, when set, is the database user that applies the
+	// migrations (the schema owner); DBDSN then only serves, and may lack
+	// the rights to change the schema.
+	DBMigrateDSN    string
 	DiscoveryURLs   string
 	DiscoveryToken  string
 	DiscoveryTTL    time.Duration
@@ -59,6 +63,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultAddr, defaultDSN string) {
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "host:port others reach this instance at (default: 127.0.0.1 and the listening port)")
 	if defaultDSN != "" {
 		fs.StringVar(&c.DBDSN, "db-dsn", defaultDSN, "database: sqlite:<path> or mysql://user:pass@tcp(host:port)/db?parseTime=true")
+		fs.StringVar(&c.DBMigrateDSN, "db-migrate-dsn", "", "database user that applies the migrations, same database as -db-dsn (default: -db-dsn itself)")
 	}
 	fs.StringVar(&c.DiscoveryURLs, "discovery-urls", "http://127.0.0.1:8761", "comma-separated discovery server URLs; empty disables registration")
 	fs.StringVar(&c.DiscoveryToken, "discovery-token", "", "shared token for discovery writes")

@@ -73,6 +73,7 @@ func TestCommonDefaults(t *testing.T) {
 	assert.Equal(t, ":8083", c.HTTPAddr)
 	assert.Empty(t, c.AdvertiseAddr)
 	assert.Equal(t, "sqlite:./data/patient.db", c.DBDSN)
+	assert.Empty(t, c.DBMigrateDSN, "migrations use -db-dsn unless told otherwise")
 	assert.Equal(t, "http://127.0.0.1:8761", c.DiscoveryURLs)
 	assert.Empty(t, c.DiscoveryToken)
 	assert.Empty(t, c.JWKSURL)
@@ -114,6 +115,7 @@ func TestRegisterWithoutDatabase(t *testing.T) {
 	c.Register(fs, ":8080", "")
 
 	assert.Nil(t, fs.Lookup("db-dsn"))
+	assert.Nil(t, fs.Lookup("db-migrate-dsn"))
 	require.NoError(t, config.Parse(fs, nil, env(map[string]string{"MEDISYNC_DB_DSN": "sqlite:/x.db"})))
 	assert.Empty(t, c.DBDSN)
 }
@@ -166,4 +168,22 @@ func TestSplitList(t *testing.T) {
 	assert.Nil(t, config.SplitList(" , ,"))
 	assert.Equal(t, []string{"a"}, config.SplitList("a"))
 	assert.Equal(t, []string{"a", "b c", "d"}, config.SplitList(" a ,b c,, d "))
+}
+
+func TestMigrateDSNFromFlagOrEnv(t *testing.T) {
+	owner := "mysql://owner:pw@tcp(db:3306)/medisync_auth_db?parseTime=true"
+	for name, args := range map[string][]string{"env": nil, "flag": {"-db-migrate-dsn", owner}} {
+		t.Run(name, func(t *testing.T) {
+			var c config.Common
+			fs := newFlagSet()
+			c.Register(fs, ":8081", "sqlite:./data/auth.db")
+			lookup := env(map[string]string{"MEDISYNC_DB_MIGRATE_DSN": owner})
+			if args != nil {
+				lookup = env(nil)
+			}
+			require.NoError(t, config.Parse(fs, args, lookup))
+			assert.Equal(t, owner, c.DBMigrateDSN)
+			assert.Equal(t, "sqlite:./data/auth.db", c.DBDSN)
+		})
+	}
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -75,9 +77,92 @@ func MySQL(t testing.TB, migrations fs.FS) *sqldb.DB {
 // themselves: through a Proxy, or in a service started by the test.
 func MySQLDSN(t testing.TB, migrations fs.FS) string {
 	t.Helper()
+	server, name := createDatabase(t, migrations)
+	return "mysql://" + server + name + "?parseTime=true"
+}
+
+// RuntimeUser is the MySQL account that plays a service's runtime user in
+// tests: scripts/mariadb-up.sh creates it without any right, and each test
+// grants it SELECT, INSERT, UPDATE and DELETE on its own database only. Its
+// password is its name; like the medisync test user it exists for
+// 127.0.0.1 only. A server named by MEDISYNC_TEST_MYSQL_DSN needs it too.
+const RuntimeUser = "medisync_test_runtime"
+
+// MySQLRuntimeDSN creates a fresh database migrated from migrations by the
+// test user, who owns it, and grants RuntimeUser exactly what a service's
+// runtime user holds in production: SELECT, INSERT, UPDATE and DELETE on that
+// database, no DDL, no TRIGGER, no DROP. It returns both DSNs (mysql://...);
+// the grant is revoked and the database dropped when the test ends.
+func MySQLRuntimeDSN(t testing.TB, migrations fs.FS) (ownerDSN, runtimeDSN string) {
+	t.Helper()
+	server, name := createDatabase(t, migrations)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sqldb.Open(ctx, "mysql://"+server+"?parseTime=true")
+	if err != nil {
+		t.Fatalf("open %s: %v", serverAddr(server), err)
+	}
+	defer admin.Close()
+	// The runtime account is matched from the same client host as the test
+	// user, so it is granted at the host the test user's account names.
+	var current string
+	if err := admin.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&current); err != nil {
+		t.Fatalf("current user: %v", err)
+	}
+	host := current[strings.LastIndex(current, "@")+1:]
+	// In a GRANT, _ in a database name is a wildcard: escape it so the grant
+	// names this database alone.
+	on := "`" + strings.ReplaceAll(name, "_", `\_`) + "`.*"
+	to := "'" + RuntimeUser + "'@'" + host + "'"
+	if _, err := admin.ExecContext(ctx, "GRANT SELECT, INSERT, UPDATE, DELETE ON "+on+" TO "+to); err != nil {
+		t.Fatalf("grant %s on %s (run scripts/mariadb-up.sh, which creates %s): %v", RuntimeUser, name, RuntimeUser, err)
+	}
+	// Registered after createDatabase's cleanup, so it runs before the drop.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if a, err := sqldb.Open(ctx, "mysql://"+server+"?parseTime=true"); err == nil {
+			_, _ = a.ExecContext(ctx, "REVOKE ALL PRIVILEGES ON "+on+" FROM "+to)
+			_ = a.Close()
+		}
+	})
+	cfg, err := mysql.ParseDSN(server)
+	if err != nil {
+		t.Fatalf("invalid MySQL server DSN for tests")
+	}
+	cfg.User, cfg.Passwd, cfg.DBName, cfg.ParseTime = RuntimeUser, RuntimeUser, name, true
+	return "mysql://" + server + name + "?parseTime=true", "mysql://" + cfg.FormatDSN()
+}
+
+// MySQLWithRuntimeUser is MySQLRuntimeDSN with both databases opened: owner
+// as the test user, runtime as RuntimeUser. Both close when the test ends.
+func MySQLWithRuntimeUser(t testing.TB, migrations fs.FS) (owner, runtime *sqldb.DB) {
+	t.Helper()
+	ownerDSN, runtimeDSN := MySQLRuntimeDSN(t, migrations)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	owner, err := sqldb.Open(ctx, ownerDSN)
+	if err != nil {
+		t.Fatalf("open as owner: %v", err)
+	}
+	t.Cleanup(func() { _ = owner.Close() })
+	runtime, err = sqldb.Open(ctx, runtimeDSN)
+	if err != nil {
+		t.Fatalf("open as %s: %v", RuntimeUser, err)
+	}
+	t.Cleanup(func() { _ = runtime.Close() })
+	return owner, runtime
+}
+
+// createDatabase creates a database medisync_test_<random> on the test
+// server, migrated from migrations (nil for none) and dropped when the test
+// ends, and returns the server DSN and the database name. It skips when no
+// server answers, or fails under CI.
+func createDatabase(t testing.TB, migrations fs.FS) (server, name string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	server := MySQLServer()
+	server = MySQLServer()
 	admin, err := sqldb.Open(ctx, "mysql://"+server+"?parseTime=true")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -88,7 +173,7 @@ func MySQLDSN(t testing.TB, migrations fs.FS) string {
 	defer admin.Close()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	name := "medisync_test_" + hex.EncodeToString(b[:])
+	name = "medisync_test_" + hex.EncodeToString(b[:])
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
@@ -100,9 +185,8 @@ func MySQLDSN(t testing.TB, migrations fs.FS) string {
 			_ = a.Close()
 		}
 	})
-	dsn := "mysql://" + server + name + "?parseTime=true"
 	if migrations != nil {
-		db, err := sqldb.Open(ctx, dsn)
+		db, err := sqldb.Open(ctx, "mysql://"+server+name+"?parseTime=true")
 		if err != nil {
 			t.Fatalf("open %s: %v", name, err)
 		}
@@ -111,7 +195,7 @@ func MySQLDSN(t testing.TB, migrations fs.FS) string {
 			t.Fatalf("migrate mysql: %v", err)
 		}
 	}
-	return dsn
+	return server, name
 }
 
 // serverAddr is the address part of a server DSN, for messages: never the

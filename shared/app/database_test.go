@@ -1,0 +1,73 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+var testMigrations = os.DirFS("../sqldb/testdata/migrations")
+
+func newWithEnv(t *testing.T, env map[string]string) (*app.App, error) {
+	t.Helper()
+	env["MEDISYNC_DISCOVERY_URLS"] = ""
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	a, err := app.New(context.Background(), app.Options{
+		Name: "widget", DefaultAddr: ":0", DefaultDSN: "sqlite:unused.db", Migrations: testMigrations,
+	}, nil, lookup, io.Discard)
+	if err == nil {
+		t.Cleanup(func() { _ = a.Close() })
+	}
+	return a, err
+}
+
+func hasItems(db *sqldb.DB) bool {
+	var n int
+	return db.QueryRow("SELECT COUNT(*) FROM items").Scan(&n) == nil
+}
+
+func TestMigrationsRunThroughTheMigrateDSN(t *testing.T) {
+	dir := t.TempDir()
+	migrated, served := "sqlite:"+filepath.Join(dir, "owner.db"), "sqlite:"+filepath.Join(dir, "runtime.db")
+	a, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": served, "MEDISYNC_DB_MIGRATE_DSN": migrated})
+	require.NoError(t, err)
+
+	// Two files stand for two accounts: only the migrate DSN's was migrated,
+	// and the app serves with the other.
+	assert.False(t, hasItems(a.DB), "the serving connection did not migrate")
+	owner, err := sqldb.Open(context.Background(), migrated)
+	require.NoError(t, err)
+	defer owner.Close()
+	assert.True(t, hasItems(owner), "the migrate DSN was migrated")
+}
+
+func TestMigrateDSNOfAnotherDialectIsRefused(t *testing.T) {
+	_, err := newWithEnv(t, map[string]string{
+		"MEDISYNC_DB_DSN":         "sqlite:" + filepath.Join(t.TempDir(), "svc.db"),
+		"MEDISYNC_DB_MIGRATE_DSN": sqltest.MySQLDSN(t, nil),
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "same database")
+}
+
+func TestServingAccountWithoutSchemaRights(t *testing.T) {
+	ownerDSN, runtimeDSN := sqltest.MySQLRuntimeDSN(t, nil)
+
+	_, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": runtimeDSN})
+	require.Error(t, err, "the runtime account cannot apply migrations itself")
+
+	a, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": runtimeDSN, "MEDISYNC_DB_MIGRATE_DSN": ownerDSN})
+	require.NoError(t, err)
+	assert.True(t, hasItems(a.DB), "the runtime account serves the tables the owner created")
+	_, err = a.DB.Exec("DROP TABLE links")
+	assert.Error(t, err, "and cannot drop them")
+}
