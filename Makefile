@@ -64,7 +64,6 @@ check-services:
 		if [ "$$db" != "-" ]; then \
 			grep -q "/$$db?" docker/docker-compose.yml || miss docker/docker-compose.yml "no DSN for $$db"; \
 			grep -q "DATABASE IF NOT EXISTS $$db " docker/mariadb-init.sql || miss docker/mariadb-init.sql "no $$db"; \
-			grep -q "DATABASE IF NOT EXISTS $$db " scripts/mariadb-up.sh || miss scripts/mariadb-up.sh "no $$db"; \
 		fi; \
 	done < services.txt; \
 	want=$$(awk '!/^#/ && NF' services.txt | wc -l); \

@@ -37,16 +37,19 @@ if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
   bash scripts/mariadb-up.sh
 fi
 
-# The database of service $1 as a DSN; nothing for a service without one.
-dsn_for() {
+# The database settings of service $1, one VAR=value a line; nothing for a
+# service without one. On MariaDB the service serves as its data-only account
+# and migrates as its owner (the accounts scripts/mariadb-up.sh makes).
+db_env() {
   local db=${databases[$1]}
   if [ "$db" = "-" ]; then
     return
   fi
   if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
-    echo "mysql://medisync:medisync@tcp(127.0.0.1:3306)/$db?parseTime=true"
+    echo "MEDISYNC_DB_DSN=mysql://medisync_$1:medisync_$1@tcp(127.0.0.1:3306)/$db?parseTime=true"
+    echo "MEDISYNC_DB_MIGRATE_DSN=mysql://medisync_$1_owner:medisync_$1_owner@tcp(127.0.0.1:3306)/$db?parseTime=true"
   else
-    echo "sqlite:$root/data/$1.db"
+    echo "MEDISYNC_DB_DSN=sqlite:$root/data/$1.db"
   fi
 }
 
@@ -78,9 +81,10 @@ trap stop INT TERM EXIT
 # Each service runs in its own session, so Ctrl-C reaches this script only and
 # the services stop in order: the gateway first, discovery last.
 for s in "${built[@]}"; do
-  db=()
-  dsn=$(dsn_for "$s")
-  if [ -n "$dsn" ]; then db=(MEDISYNC_DB_DSN="$dsn"); fi
+  mapfile -t db < <(db_env "$s")
+  # On one developer's machine, reset links go to auth's log: a development
+  # shortcut asked for by name (auth's default notifier never shows them).
+  if [ "$s" = auth ]; then db+=(MEDISYNC_NOTIFIER=dev-log); fi
   env MEDISYNC_HTTP_ADDR="127.0.0.1:${ports[$s]}" \
       "${db[@]}" \
       MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:${ports[discovery]}" \
