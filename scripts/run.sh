@@ -28,6 +28,10 @@ if [ ! -f data/dev-secrets.env ]; then
     echo "MEDISYNC_ADMIN_PASSWORD=Dev-$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20)"
   } > data/dev-secrets.env
 fi
+# Auth seals its signing keys with this key (older ./data folders gain it).
+if ! grep -q '^MEDISYNC_KEY_ENCRYPTION_KEY=' data/dev-secrets.env; then
+  (umask 077; echo "MEDISYNC_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
+fi
 set -a
 # shellcheck disable=SC1091
 . data/dev-secrets.env

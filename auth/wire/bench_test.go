@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,7 +23,7 @@ import (
 func benchServer(b *testing.B) *httptest.Server {
 	b.Helper()
 	db := sqltest.SQLite(b, sqlstore.Migrations())
-	a, err := wire.Build(context.Background(), db, wire.Config{Hash: password.HasherOptions{Params: password.OWASP}}, logging.Nop(), nil)
+	a, err := wire.Build(context.Background(), db, wire.Config{Hash: password.HasherOptions{Params: password.OWASP}, KeyEncryptionKey: base64.StdEncoding.EncodeToString(make([]byte, 32))}, logging.Nop(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,6 +35,7 @@ func (f *Flags) RegisterKeys(fs *flag.FlagSet) {
 	c := &f.cfg
 	fs.DurationVar(&c.AccessTTL, "access-ttl", c.AccessTTL, "lifetime of access tokens")
 	fs.StringVar(&c.KeyEncryptionKey, "key-encryption-key", c.KeyEncryptionKey, "base64 32-byte key sealing the signing keys at rest (AES-256-GCM); empty stores them unsealed")
+	fs.BoolVar(&c.InsecureUnsealedKeys, "insecure-unsealed-keys", c.InsecureUnsealedKeys, "DEVELOPMENT ONLY: let a server database hold the signing keys unsealed, without -key-encryption-key")
 	fs.DurationVar(&c.KeyReloadInterval, "key-reload-interval", c.KeyReloadInterval, "how often signing keys are re-read, to pick up a rotation")
 	fs.DurationVar(&c.KeyRetention, "key-retention", c.KeyRetention, "how long a retired key stays in the JWKS (default access-ttl + key-reload-interval + 5m)")
 }

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -70,6 +71,9 @@ const (
 	adminPassword = "correct horse battery"
 )
 
+// testKEK seals the tests' signing keys, as a server database requires.
+var testKEK = base64.StdEncoding.EncodeToString(make([]byte, 32))
+
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
@@ -82,10 +86,11 @@ func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), mail: &mailbox{}}
 	cfg := wire.Config{
-		Hash:           password.HasherOptions{Params: password.Cheap},
-		TrustedProxies: []string{"127.0.0.1", "::1"},
-		Notifier:       e.mail,
-		Clock:          e.clock,
+		Hash:             password.HasherOptions{Params: password.Cheap},
+		TrustedProxies:   []string{"127.0.0.1", "::1"},
+		Notifier:         e.mail,
+		Clock:            e.clock,
+		KeyEncryptionKey: testKEK,
 	}
 	for _, f := range tune {
 		f(&cfg)

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -55,4 +59,20 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 		require.Len(t, keys, 1)
 		assert.Equal(t, nk.KID, keys[0]["kid"])
 	})
+}
+
+// A server database never holds signing keys unsealed unless development
+// asks for it by name; SQLite, one machine's embedded default, may.
+func TestUnsealedKeysOnlyWhereAllowed(t *testing.T) {
+	ctx := context.Background()
+	cheap := password.HasherOptions{Params: password.Cheap}
+	_, err := wire.Build(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, logging.Nop(), nil)
+	require.ErrorIs(t, err, wire.ErrUnsealedKeys)
+	_, _, err = wire.RotateKey(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, 0)
+	require.ErrorIs(t, err, wire.ErrUnsealedKeys)
+
+	_, err = wire.Build(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap, InsecureUnsealedKeys: true}, logging.Nop(), nil)
+	require.NoError(t, err)
+	_, err = wire.Build(ctx, sqltest.SQLite(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, logging.Nop(), nil)
+	require.NoError(t, err)
 }

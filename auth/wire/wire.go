@@ -39,8 +39,13 @@ type Config struct {
 	// KeyReloadInterval + 5 min, the longest a token they signed can be in use.
 	KeyRetention time.Duration
 	// KeyEncryptionKey (base64, 32 bytes) seals private keys at rest; ""
-	// stores them unsealed.
+	// stores them unsealed, which Build allows on a server database only
+	// with InsecureUnsealedKeys.
 	KeyEncryptionKey string
+	// InsecureUnsealedKeys lets a server database (MariaDB) hold signing
+	// keys unsealed: a development shortcut asked for by name. SQLite, the
+	// embedded default of one machine, needs no such flag.
+	InsecureUnsealedKeys bool
 	Hash             password.HasherOptions
 	AccountThrottle  throttle.Policy
 	ClientThrottle   throttle.Policy
@@ -134,7 +139,7 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	sealer, err := signing.NewSealer(cfg.KeyEncryptionKey)
+	sealer, err := sealerFor(db, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -349,13 +354,30 @@ func (a *Auth) maintain(ctx context.Context, onErr func(error)) {
 	}
 }
 
+// ErrUnsealedKeys refuses to keep signing keys unsealed in a server database.
+var ErrUnsealedKeys = errors.New("signing keys would be stored unsealed in a server database: set -key-encryption-key " +
+	"(MEDISYNC_KEY_ENCRYPTION_KEY, base64 of 32 random bytes), or -insecure-unsealed-keys for development only")
+
+// sealerFor seals keys with the configured key; without one it allows
+// unsealed keys on SQLite (one machine's embedded default) with a warning,
+// and on a server database only when InsecureUnsealedKeys asks for it.
+func sealerFor(db *sqldb.DB, cfg Config, logger log.Logger) (*signing.Sealer, error) {
+	if cfg.KeyEncryptionKey == "" {
+		if db.Dialect != sqldb.SQLite && !cfg.InsecureUnsealedKeys {
+			return nil, ErrUnsealedKeys
+		}
+		_ = level.Warn(logger).Log("msg", "signing keys are stored unsealed; set -key-encryption-key to seal them")
+	}
+	return signing.NewSealer(cfg.KeyEncryptionKey)
+}
+
 // RotateKey makes a new signing key on db that signs after activateIn; the
 // current keys stay published. It refuses when the current keys cannot be
 // opened: a wrong key encryption key would otherwise leave keys nobody can
 // use. It returns the new key and the key ids published after the rotation.
 func RotateKey(ctx context.Context, db *sqldb.DB, cfg Config, activateIn time.Duration) (signing.Key, []string, error) {
 	cfg = cfg.withDefaults()
-	sealer, err := signing.NewSealer(cfg.KeyEncryptionKey)
+	sealer, err := sealerFor(db, cfg, log.NewNopLogger())
 	if err != nil {
 		return signing.Key{}, nil, err
 	}

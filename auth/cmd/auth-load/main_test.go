@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http/httptest"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 
 func TestLoadRunAgainstTheService(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
-	a, err := wire.Build(context.Background(), db, wire.Config{Hash: password.HasherOptions{Params: password.Cheap}}, logging.Nop(), nil)
+	a, err := wire.Build(context.Background(), db, wire.Config{Hash: password.HasherOptions{Params: password.Cheap}, KeyEncryptionKey: base64.StdEncoding.EncodeToString(make([]byte, 32))}, logging.Nop(), nil)
 	require.NoError(t, err)
 	r := httpmw.NewRouter()
 	a.Routes(r)
