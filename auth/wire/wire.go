@@ -46,9 +46,9 @@ type Config struct {
 	// keys unsealed: a development shortcut asked for by name. SQLite, the
 	// embedded default of one machine, needs no such flag.
 	InsecureUnsealedKeys bool
-	Hash             password.HasherOptions
-	AccountThrottle  throttle.Policy
-	ClientThrottle   throttle.Policy
+	Hash                 password.HasherOptions
+	AccountThrottle      throttle.Policy
+	ClientThrottle       throttle.Policy
 	// TrustedProxies are believed in X-Forwarded-For; nil trusts none.
 	TrustedProxies []string
 	ResetURL       string
