@@ -49,6 +49,13 @@ func (failingRecorder) Record(context.Context, patient.AuditEvent) error {
 
 func newHarness(t testing.TB, db *sqldb.DB, recorder ...service.AuditRecorder) *harness {
 	t.Helper()
+	return newHarnessWith(t, db, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}, recorder...)
+}
+
+// newHarnessWith is newHarness with the HTTP stack's options (a shorter
+// request deadline, say).
+func newHarnessWith(t testing.TB, db *sqldb.DB, o httpmw.Options, recorder ...service.AuditRecorder) *harness {
+	t.Helper()
 	store := sqlstore.New(db)
 	var rec service.AuditRecorder
 	if len(recorder) > 0 {
@@ -66,7 +73,7 @@ func newHarness(t testing.TB, db *sqldb.DB, recorder ...service.AuditRecorder) *
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier())
-	return &harness{t: t, handler: httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}), issuer: iss, store: store}
+	return &harness{t: t, handler: httpmw.Stack(r, o), issuer: iss, store: store}
 }
 
 // user is a caller with a token.

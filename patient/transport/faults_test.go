@@ -1,0 +1,63 @@
+package transport_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/patient/transport"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// The real MariaDB behind a fault-injecting proxy: while it is down or hung,
+// reads and writes get 503 problems with Retry-After within the request
+// deadline; when it returns, the same service answers again, no restart.
+func TestDatabaseFaultsAre503AndTheServiceRecovers(t *testing.T) {
+	dsn := sqltest.MySQLDSN(t, sqlstore.Migrations())
+	addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
+	proxy := sqltest.NewProxy(t, addr)
+	db, err := sqldb.Open(context.Background(), strings.Replace(dsn, addr, proxy.Addr(), 1))
+	require.NoError(t, err)
+	const deadline = 2 * time.Second
+	h := newHarnessWith(t, db, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes, Timeout: deadline})
+	pat := h.user(roles.patient)
+	pid := h.newPatientFor(pat)
+	read := func() response { return h.do(http.MethodGet, "/api/v1/patients/"+pid, pat.token, "") }
+	write := func() response {
+		return h.do(http.MethodPost, "/api/v1/patients", h.user(roles.patient).token, profileJSON)
+	}
+	unavailable := func(what string, call func() response) {
+		t.Helper()
+		start := time.Now()
+		r := call()
+		require.Equal(t, http.StatusServiceUnavailable, r.Code, "%s: %s", what, r.Body)
+		assert.NotEmpty(t, r.Header().Get("Retry-After"), what)
+		assert.Less(t, time.Since(start), deadline+time.Second, "%s: answered after the deadline", what)
+	}
+	recovered := func(what string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return read().Code == http.StatusOK }, 15*time.Second, 100*time.Millisecond, what)
+		require.Equal(t, http.StatusCreated, write().Code, what)
+	}
+	require.Equal(t, http.StatusOK, read().Code)
+
+	proxy.Down()
+	unavailable("read, database down", read)
+	unavailable("write, database down", write)
+	require.NoError(t, proxy.Up())
+	recovered("after down")
+
+	proxy.Hang()
+	unavailable("read, database hung", read)
+	unavailable("write, database hung", write)
+	require.NoError(t, proxy.Up())
+	recovered("after hang")
+}
