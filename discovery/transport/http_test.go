@@ -413,8 +413,20 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 		got <- answer{index: resp.Header.Get("X-Registry-Index"), n: len(v.Instances), at: time.Now(), err: err}
 	}()
 
+	// The barrier: the change is made only once the reader is known to be
+	// parked in the registry, so the answer proves the request blocked.
+	deadline := time.Now().Add(10 * time.Second)
+	for f.app.Registry.Blocked() < 1 {
+		require.False(t, time.Now().After(deadline), "the HTTP reader never blocked")
+		time.Sleep(time.Millisecond)
+	}
 	// Heartbeats do not answer the reader; a new instance does.
 	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "").status)
+	select {
+	case a := <-got:
+		t.Fatalf("reader answered before the change: %+v", a)
+	default:
+	}
 	changed := time.Now()
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2",
 		`{"address":"127.0.0.1","port":9081}`).status)
@@ -426,6 +438,7 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 		old, _ := strconv.Atoi(idx)
 		now, _ := strconv.Atoi(a.index)
 		assert.Greater(t, now, old)
+		assert.False(t, a.at.Before(changed), "the answer came after the change")
 		t.Logf("change seen by the blocked HTTP reader after %s", a.at.Sub(changed))
 	case <-time.After(10 * time.Second):
 		t.Fatal("blocked reader not answered")
