@@ -179,14 +179,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.BadRequest("the path has empty, '.' or '..' segments"))
 		return
 	}
-	if g.cors != nil {
-		if origin := r.Header.Get("Origin"); origin != "" {
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				g.preflight(w, r, origin)
-				return
-			}
-			g.cors.decorate(w.Header(), origin)
-		}
+	origin := r.Header.Get("Origin")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		// A browser's preflight never carries a token: it is answered here
+		// whether CORS is on or not, never with a 401 (docs/architecture.md,
+		// "CORS" in gateway/README.md).
+		g.preflight(w, r, origin)
+		return
+	}
+	if g.cors != nil && origin != "" {
+		g.cors.decorate(w.Header(), origin)
 	}
 	rt, allow := g.table.Match(r.Method, path)
 	if rt == nil {
@@ -273,7 +275,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 }
 
 func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, origin string) {
-	if !g.cors.allowed(origin) {
+	if g.cors == nil || origin == "" || !g.cors.allowed(origin) {
 		problem.Write(w, r, problem.Forbidden("this origin is not allowed"))
 		return
 	}
