@@ -234,10 +234,11 @@ func TestEvictWithInjectedClock(t *testing.T) {
 }
 
 func TestReaperEvictsAndWakesReaders(t *testing.T) {
-	s, _, c := setup(t)
+	s, reg, c := setup(t)
 	register(t, s, "auth", "a1", 8081)
 	v, _ := s.Service(context.Background(), "auth", service.Query{})
 	got := blockOn(s, "auth", service.Query{Index: v.Index, Wait: time.Minute})
+	parked(t, reg, 1)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
