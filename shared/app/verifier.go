@@ -19,11 +19,11 @@ import (
 	"github.com/medisync/medisync/shared/server"
 )
 
-// TrustedServices are the services whose instances are used only when the
+// trustedService is the service whose instances are used only when the
 // discovery server authenticated their registration with the service's own
 // token: auth signs the tokens, publishes the keys and the revocations, and
 // receives the passwords (docs/adr/0011-authenticated-registrations.md).
-var trustedServices = []string{"auth"}
+const trustedService = "auth"
 
 // RevocationWait is how long one request to the revocation feed may be held
 // open by auth.
@@ -51,7 +51,7 @@ func (a *App) discoveryOptions() []discovery.Option {
 		_ = level.Warn(a.Logger).Log("msg", "INSECURE: -insecure-trust-registry is set: any instance registered as auth is trusted with logins and signing keys; development only")
 		return nil
 	}
-	return []discovery.Option{discovery.WithAuthenticated(trustedServices...)}
+	return []discovery.Option{discovery.WithAuthenticated(trustedService)}
 }
 
 // Verifier returns the token verifier of the service: the auth JWKS at
