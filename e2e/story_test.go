@@ -34,6 +34,9 @@ func (s *system) common(service string) map[string]string {
 		"MEDISYNC_DISCOVERY_TOKEN": discToken,
 		"MEDISYNC_DISCOVERY_TTL":   "5s",
 	}
+	if service == "auth" {
+		env["MEDISYNC_DISCOVERY_TOKEN"] = authDiscToken
+	}
 	if service != "gateway" {
 		env["MEDISYNC_DB_DSN"] = "sqlite:" + filepath.Join(s.dataDir, service+".db")
 	}
@@ -43,7 +46,7 @@ func (s *system) common(service string) map[string]string {
 func startSystem(t *testing.T) *system {
 	t.Helper()
 	s := &system{dataDir: t.TempDir()}
-	s.disc = start(t, "discovery", "discovery", map[string]string{"MEDISYNC_DISCOVERY_TOKEN": discToken})
+	s.disc = start(t, "discovery", "discovery", discoveryEnv())
 
 	authEnv := s.common("auth")
 	authEnv["MEDISYNC_ADMIN_EMAIL"] = adminEmail
@@ -61,6 +64,7 @@ func startSystem(t *testing.T) *system {
 	gwEnv["MEDISYNC_RATE_LIMIT_STRICT_BURST"] = "40"
 	gwEnv["MEDISYNC_BREAKER_FAILURES"] = "2"
 	gwEnv["MEDISYNC_BREAKER_OPEN_TIMEOUT"] = "1s"
+	gwEnv["MEDISYNC_METRICS_ADDR"] = "" // the story reads breaker states on the public port
 	s.gateway = start(t, "gateway", "gateway", gwEnv)
 
 	// The gateway learns of every service through discovery.

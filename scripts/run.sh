@@ -32,10 +32,35 @@ fi
 if ! grep -q '^MEDISYNC_KEY_ENCRYPTION_KEY=' data/dev-secrets.env; then
   (umask 077; echo "MEDISYNC_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
 fi
+# Each service registers in discovery with a write token of its own, so
+# that no service can register as another (discovery/README.md, "Who may do
+# what"); files made before this existed get them added.
+for s in "${services[@]}"; do
+  [ "$s" = discovery ] && continue
+  var="MEDISYNC_DISCOVERY_TOKEN_$(echo "$s" | tr 'a-z-' 'A-Z_')"
+  if ! grep -q "^$var=" data/dev-secrets.env; then
+    (umask 077; echo "$var=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)" >> data/dev-secrets.env)
+  fi
+done
 set -a
 # shellcheck disable=SC1091
 . data/dev-secrets.env
 set +a
+
+# The write token of service $1: its own.
+token_for() {
+  local var
+  var="MEDISYNC_DISCOVERY_TOKEN_$(echo "$1" | tr 'a-z-' 'A-Z_')"
+  echo "${!var}"
+}
+service_tokens=""
+for s in "${services[@]}"; do
+  [ "$s" = discovery ] && continue
+  service_tokens="${service_tokens:+$service_tokens,}$s=$(token_for "$s")"
+  # Only the service itself (and discovery) sees its token.
+  export -n "MEDISYNC_DISCOVERY_TOKEN_$(echo "$s" | tr 'a-z-' 'A-Z_')"
+done
+export -n MEDISYNC_DISCOVERY_TOKEN
 
 if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
   bash scripts/mariadb-up.sh
@@ -89,8 +114,13 @@ for s in "${built[@]}"; do
   # On one developer's machine, reset links go to auth's log: a development
   # shortcut asked for by name (auth's default notifier never shows them).
   if [ "$s" = auth ]; then db+=(MEDISYNC_NOTIFIER=dev-log); fi
+  if [ "$s" = discovery ]; then
+    tokens=(MEDISYNC_DISCOVERY_TOKEN="$MEDISYNC_DISCOVERY_TOKEN" MEDISYNC_DISCOVERY_SERVICE_TOKENS="$service_tokens")
+  else
+    tokens=(MEDISYNC_DISCOVERY_TOKEN="$(token_for "$s")")
+  fi
   env MEDISYNC_HTTP_ADDR="127.0.0.1:${ports[$s]}" \
-      "${db[@]}" \
+      "${db[@]}" "${tokens[@]}" \
       MEDISYNC_DISCOVERY_URLS="http://127.0.0.1:${ports[discovery]}" \
       setsid "$root/bin/$s" >"data/logs/$s.log" 2>&1 &
   pids+=($!)
@@ -118,7 +148,7 @@ for s in "${built[@]}"; do
   case "$s" in gateway|discovery) continue ;; esac
   printf '  %-22s http://localhost:%s\n' "$s" "${ports[$s]}"
 done
-echo "  Metrics                /metrics on each"
+echo "  Metrics                /metrics on each service; the gateway's at http://127.0.0.1:9080/metrics"
 echo "  Development admin      ${MEDISYNC_ADMIN_EMAIL} / ${MEDISYNC_ADMIN_PASSWORD}"
 echo "Press Ctrl-C to stop."
 wait -n "${pids[@]}" || true

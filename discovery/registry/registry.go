@@ -149,6 +149,8 @@ type Registry struct {
 	changed  chan struct{} // closed on any change, then replaced
 	closed   chan struct{}
 	isClosed bool
+
+	blocked atomic.Int64 // readers parked on a change
 }
 
 // New returns an empty registry started at now. Its index starts at 1, so a
@@ -197,6 +199,17 @@ func (r *Registry) Close() {
 
 // Closed is closed once Close has been called.
 func (r *Registry) Closed() <-chan struct{} { return r.closed }
+
+// Park counts a reader as blocked on a change until the returned function
+// is called; Blocked reads the count (for metrics, and for tests that must
+// know a reader waits before they make the change that wakes it).
+func (r *Registry) Park() (unpark func()) {
+	r.blocked.Add(1)
+	return func() { r.blocked.Add(-1) }
+}
+
+// Blocked is the number of readers parked on a change now.
+func (r *Registry) Blocked() int { return int(r.blocked.Load()) }
 
 // bump records a visible change to the services given; callers hold the
 // write lock. Waiting readers are woken by closing the channels.

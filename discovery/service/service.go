@@ -127,6 +127,7 @@ func wait[V any](ctx context.Context, reg *registry.Registry, q Query, look func
 	}
 	t := time.NewTimer(min(q.Wait, MaxWait))
 	defer t.Stop()
+	defer reg.Park()()
 	for {
 		select {
 		case <-changed:

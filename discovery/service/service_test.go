@@ -56,14 +56,28 @@ func await(t *testing.T, ch <-chan result) result {
 	}
 }
 
+// parked waits until n readers are blocked in the registry: the barrier
+// that proves a query blocked before the change meant to wake it is made.
+func parked(t *testing.T, r *registry.Registry, n int) {
+	t.Helper()
+	deadline := time.Now().Add(generous)
+	for r.Blocked() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d readers blocked, want %d", r.Blocked(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestBlockedReaderIsWokenByAChange(t *testing.T) {
-	s, _, _ := setup(t)
+	s, reg, _ := setup(t)
 	ctx := context.Background()
 	register(t, s, "auth", "a1", 8081)
 	v, err := s.Service(ctx, "auth", service.Query{})
 	require.NoError(t, err)
 
 	got := blockOn(s, "auth", service.Query{Index: v.Index, Wait: time.Minute})
+	parked(t, reg, 1)
 	// A heartbeat and a change to another service must not answer the reader.
 	_, err = s.Heartbeat(ctx, "auth", "a1")
 	require.NoError(t, err)
@@ -74,10 +88,12 @@ func TestBlockedReaderIsWokenByAChange(t *testing.T) {
 	default:
 	}
 
+	parked(t, reg, 1)
 	changed := time.Now()
 	register(t, s, "auth", "a2", 8083)
 	r := await(t, got)
 	require.NoError(t, r.err)
+	assert.False(t, r.at.Before(changed), "the answer came after the change")
 	assert.Greater(t, r.v.Index, v.Index)
 	assert.Len(t, r.v.Instances, 2)
 	t.Logf("change seen by the blocked reader after %s", r.at.Sub(changed))
@@ -111,13 +127,20 @@ func TestBlockingQueryEndsWithTheWait(t *testing.T) {
 }
 
 func TestBlockingOnAnUnknownServiceWakesWhenItAppears(t *testing.T) {
-	s, _, _ := setup(t)
+	s, reg, _ := setup(t)
 	v, err := s.Service(context.Background(), "patient", service.Query{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(0), v.Index)
 
 	got := blockOn(s, "patient", service.Query{Index: 0, Wait: time.Minute})
+	parked(t, reg, 1)
 	register(t, s, "auth", "a1", 8081) // another service: the reader looks and waits on
+	parked(t, reg, 1)
+	select {
+	case <-got:
+		t.Fatal("reader answered by a change to another service")
+	default:
+	}
 	register(t, s, "patient", "p1", 8083)
 	r := await(t, got)
 	require.NoError(t, r.err)
@@ -126,7 +149,7 @@ func TestBlockingOnAnUnknownServiceWakesWhenItAppears(t *testing.T) {
 }
 
 func TestRegistryQueryBlocksOnAnyChange(t *testing.T) {
-	s, _, _ := setup(t)
+	s, reg, _ := setup(t)
 	v, err := s.Registry(context.Background(), service.Query{})
 	require.NoError(t, err)
 	out := make(chan registry.View, 1)
@@ -134,6 +157,7 @@ func TestRegistryQueryBlocksOnAnyChange(t *testing.T) {
 		got, _ := s.Registry(context.Background(), service.Query{Index: v.Index, Wait: time.Minute})
 		out <- got
 	}()
+	parked(t, reg, 1)
 	register(t, s, "doctor", "d1", 8082)
 	select {
 	case got := <-out:
@@ -157,6 +181,7 @@ func TestShutdownAndCancelAnswerBlockedReaders(t *testing.T) {
 		cancelled <- err
 	}()
 	got := blockOn(s, "auth", service.Query{Index: v.Index, Wait: time.Hour})
+	parked(t, r, 2)
 
 	cancel()
 	select {
@@ -209,10 +234,11 @@ func TestEvictWithInjectedClock(t *testing.T) {
 }
 
 func TestReaperEvictsAndWakesReaders(t *testing.T) {
-	s, _, c := setup(t)
+	s, reg, c := setup(t)
 	register(t, s, "auth", "a1", 8081)
 	v, _ := s.Service(context.Background(), "auth", service.Query{})
 	got := blockOn(s, "auth", service.Query{Index: v.Index, Wait: time.Minute})
+	parked(t, reg, 1)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -4,12 +4,9 @@ package transport
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,9 +37,8 @@ var openAPI []byte
 
 // Options configure the handler.
 type Options struct {
-	// Token, when set, is required as "Authorization: Bearer <token>" on
-	// every write. Reads stay open.
-	Token string
+	// Writers says which tokens writes need; reads stay open.
+	Writers Writers
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Dashboard shows what the dashboard page needs beyond the registry.
@@ -71,7 +67,7 @@ func Register(r *mux.Router, set endpoint.Set, svc service.Service, o Options) {
 	// mismatch when a later route matches the method, answering 404 for 405.
 	enc := kithttp.EncodeJSONResponse
 
-	guard := RequireToken(o.Token)
+	guard := RequireWriter(o.Writers)
 	views := newViewEncoder()
 	r.Path(RouteHeartbeat).Methods(http.MethodPut).Handler(guard(
 		kithttp.NewServer(set.Heartbeat, decodeKey, views.encode, opts...)))
@@ -132,36 +128,6 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(openAPI)
 }
 
-// RequireToken guards writes with the shared token: a missing credential is
-// a 401, a wrong one a 403. The comparison takes the same time whatever the
-// token, so it leaks nothing; empty token means writes are open.
-func RequireToken(token string) mux.MiddlewareFunc {
-	want := sha256.Sum256([]byte(token))
-	return func(next http.Handler) http.Handler {
-		if token == "" {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			scheme, cred, ok := strings.Cut(h, " ")
-			if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
-				p := problem.Unauthorized("registry writes need the discovery token")
-				p.Errors = []problem.FieldError{{Field: "Authorization", Message: "must be \"Bearer <discovery token>\""}}
-				problem.Write(w, r, p)
-				return
-			}
-			got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
-			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-				p := problem.Forbidden("the discovery token is not valid")
-				p.Errors = []problem.FieldError{{Field: "Authorization", Message: "does not hold the discovery token"}}
-				problem.Write(w, r, p)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
 func key(r *http.Request) endpoint.InstanceKey {
 	v := mux.Vars(r)
 	return endpoint.InstanceKey{Service: v["service"], ID: v["instanceId"]}
@@ -186,7 +152,7 @@ type registerBody struct {
 }
 
 func decodeRegister(max int64) kithttp.DecodeRequestFunc {
-	return func(_ context.Context, r *http.Request) (any, error) {
+	return func(ctx context.Context, r *http.Request) (any, error) {
 		k := key(r)
 		if err := registry.CheckKey(k.Service, k.ID); err != nil {
 			return nil, err
@@ -197,7 +163,7 @@ func decodeRegister(max int64) kithttp.DecodeRequestFunc {
 		}
 		return endpoint.RegisterRequest{
 			InstanceKey: k, Address: b.Address, Port: b.Port, TTLSeconds: b.TTLSeconds,
-			Status: b.Status, Metadata: b.Metadata,
+			Status: b.Status, Metadata: markAuthenticated(ctx, b.Metadata),
 		}, nil
 	}
 }

@@ -28,12 +28,12 @@ type fixture struct {
 	clock *clocktest.Clock
 }
 
-func newFixture(t *testing.T, tok string) *fixture {
+func newFixture(t *testing.T, tok string, args ...string) *fixture {
 	t.Helper()
 	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
 	cfg := wire.DefaultConfig()
 	cfg.Clock = c
-	a, err := wire.New(cfg, []string{"-discovery-token", tok}, io.Discard)
+	a, err := wire.New(cfg, append([]string{"-discovery-token", tok}, args...), io.Discard)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
@@ -293,10 +293,75 @@ func TestWriteToken(t *testing.T) {
 	assert.Equal(t, http.StatusOK, f.get("/").status)
 }
 
-func TestNoTokenMeansOpenWrites(t *testing.T) {
+func TestNoTokenMeansNoWrites(t *testing.T) {
+	// Secure by default: without any token every write is refused, with or
+	// without a credential, and reads still work.
 	f := newFixture(t, "")
+	for _, hdr := range []string{"", "Bearer anything"} {
+		r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", hdr, "application/json", auth1)
+		assertProblem(t, r, http.StatusForbidden)
+		assert.Contains(t, r.json(t)["detail"], "no write token")
+	}
+	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"])
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").status)
+	assert.Contains(t, string(f.get("/").body), "required")
+}
+
+func TestInsecureOpenRegistryAcceptsAnonymousWrites(t *testing.T) {
+	f := newFixture(t, "", "-insecure-open-registry")
 	r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", "", "application/json", auth1)
 	assert.Equal(t, http.StatusCreated, r.status)
+	_, marked := r.json(t)["metadata"].(map[string]any)["authenticated"]
+	assert.False(t, marked, "an anonymous registration is not authenticated")
+}
+
+func TestServiceTokens(t *testing.T) {
+	const authTok, doctorTok = "auth-own-token", "doctor-own-token"
+	f := newFixture(t, token, "-discovery-service-tokens", "auth="+authTok+", doctor="+doctorTok)
+	put := func(path, tok, body string) response {
+		return f.do(http.MethodPut, path, "Bearer "+tok, "application/json", body)
+	}
+	// The shared token cannot write under a service that has its own.
+	for _, w := range []struct{ path, body string }{
+		{"/api/v1/registry/auth/rogue", auth1},
+		{"/api/v1/registry/auth/rogue/heartbeat", ""},
+		{"/api/v1/registry/auth/rogue/status", `{"status":"UP"}`},
+	} {
+		r := put(w.path, token, w.body)
+		assertProblem(t, r, http.StatusForbidden)
+		assert.Equal(t, []string{"Authorization"}, r.fields(t))
+	}
+	// Nor can another service's own token.
+	assertProblem(t, put("/api/v1/registry/auth/rogue", doctorTok, auth1), http.StatusForbidden)
+	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"])
+
+	// Auth's own token registers auth, marked authenticated by the server
+	// whatever the client claimed.
+	r := put("/api/v1/registry/auth/a1", authTok,
+		`{"address":"127.0.0.1","port":8081,"metadata":{"authenticated":"false","version":"1"}}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, map[string]any{"authenticated": "true", "version": "1"}, r.json(t)["metadata"])
+	assert.Equal(t, http.StatusOK, put("/api/v1/registry/auth/a1/heartbeat", authTok, "").status)
+
+	// A service without its own token takes the shared one, and a client's
+	// claim to be authenticated is removed.
+	r = put("/api/v1/registry/patient/p1", token,
+		`{"address":"127.0.0.1","port":8083,"metadata":{"authenticated":"true"}}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Nil(t, r.json(t)["metadata"].(map[string]any)["authenticated"])
+	// The shared token cannot delete auth's instance either.
+	assertProblem(t, f.do(http.MethodDelete, "/api/v1/registry/auth/a1", "Bearer "+token, "", ""), http.StatusForbidden)
+	assert.Equal(t, http.StatusNoContent, f.do(http.MethodDelete, "/api/v1/registry/auth/a1", "Bearer "+authTok, "", "").status)
+}
+
+func TestBadServiceTokensAreRefused(t *testing.T) {
+	for _, v := range []string{"auth", "auth=", "=x", "Auth=x", "auth=x,auth=y"} {
+		_, err := wire.New(wire.DefaultConfig(), []string{"-discovery-service-tokens", v}, io.Discard)
+		assert.Error(t, err, v)
+		if err != nil {
+			assert.NotContains(t, err.Error(), "=x", "the token is not echoed")
+		}
+	}
 }
 
 func TestQueryParameters(t *testing.T) {
@@ -348,8 +413,20 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 		got <- answer{index: resp.Header.Get("X-Registry-Index"), n: len(v.Instances), at: time.Now(), err: err}
 	}()
 
+	// The barrier: the change is made only once the reader is known to be
+	// parked in the registry, so the answer proves the request blocked.
+	deadline := time.Now().Add(10 * time.Second)
+	for f.app.Registry.Blocked() < 1 {
+		require.False(t, time.Now().After(deadline), "the HTTP reader never blocked")
+		time.Sleep(time.Millisecond)
+	}
 	// Heartbeats do not answer the reader; a new instance does.
 	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "").status)
+	select {
+	case a := <-got:
+		t.Fatalf("reader answered before the change: %+v", a)
+	default:
+	}
 	changed := time.Now()
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2",
 		`{"address":"127.0.0.1","port":9081}`).status)
@@ -361,6 +438,7 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 		old, _ := strconv.Atoi(idx)
 		now, _ := strconv.Atoi(a.index)
 		assert.Greater(t, now, old)
+		assert.False(t, a.at.Before(changed), "the answer came after the change")
 		t.Logf("change seen by the blocked HTTP reader after %s", a.at.Sub(changed))
 	case <-time.After(10 * time.Second):
 		t.Fatal("blocked reader not answered")
@@ -433,7 +511,7 @@ func TestDashboard(t *testing.T) {
 }
 
 func TestDashboardEmpty(t *testing.T) {
-	f := newFixture(t, "")
+	f := newFixture(t, "", "-insecure-open-registry")
 	page := string(f.get("/").body)
 	assert.Contains(t, page, "No instance is registered")
 	assert.Contains(t, page, "not required")
@@ -476,7 +554,7 @@ func TestIndexHeaderMatchesBody(t *testing.T) {
 }
 
 func TestDashboardCapsRowsPerService(t *testing.T) {
-	f := newFixture(t, "")
+	f := newFixture(t, "", "-insecure-open-registry")
 	for i := 0; i < 205; i++ {
 		r := f.do(http.MethodPut, fmt.Sprintf("/api/v1/registry/big/i%03d", i), "", "application/json", `{"address":"h","port":1}`)
 		require.Equal(t, http.StatusCreated, r.status)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -20,6 +21,7 @@ import (
 	"github.com/medisync/medisync/discovery/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/config"
 )
 
 // Config holds what the server is built from beyond the common settings.
@@ -31,6 +33,12 @@ type Config struct {
 	ReapEvery time.Duration
 	// DashboardRefresh is how often the dashboard reloads.
 	DashboardRefresh time.Duration
+	// ServiceTokens are the per-service write tokens,
+	// "auth=<token>,doctor=<token>" (-discovery-service-tokens).
+	ServiceTokens string
+	// InsecureOpenRegistry lets anyone write (-insecure-open-registry):
+	// for development on a machine of one's own only.
+	InsecureOpenRegistry bool
 }
 
 // DefaultConfig is the configuration before flags and environment.
@@ -66,6 +74,28 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxServices, "max-services", l.MaxServices, "most service names held at once; 0 means no bound")
 	fs.DurationVar(&c.ReapEvery, "reap-every", c.ReapEvery, "pause between sweeps evicting lapsed leases")
 	fs.DurationVar(&c.DashboardRefresh, "dashboard-refresh", c.DashboardRefresh, "how often the dashboard page reloads itself")
+	fs.StringVar(&c.ServiceTokens, "discovery-service-tokens", c.ServiceTokens,
+		"per-service write tokens, service=token,...: writes under such a service need its own token, and its registrations are marked authenticated")
+	fs.BoolVar(&c.InsecureOpenRegistry, "insecure-open-registry", c.InsecureOpenRegistry,
+		"INSECURE: accept registry writes without a token, so anyone may register as auth (development only)")
+}
+
+// writers turns the configured tokens into the transport's write rules.
+func (c Config) writers(shared string) (transport.Writers, error) {
+	w := transport.Writers{Shared: shared, Services: map[string]string{}, Open: c.InsecureOpenRegistry}
+	for _, e := range config.SplitList(c.ServiceTokens) {
+		svc, tok, ok := strings.Cut(e, "=")
+		svc, tok = strings.TrimSpace(svc), strings.TrimSpace(tok)
+		if !ok || tok == "" || registry.CheckKey(svc, "x") != nil {
+			// Never echo the entry: it holds a secret.
+			return w, fmt.Errorf("configuration: discovery-service-tokens: an entry is not service=token (service %q)", svc)
+		}
+		if _, dup := w.Services[svc]; dup {
+			return w, fmt.Errorf("configuration: discovery-service-tokens: %s named twice", svc)
+		}
+		w.Services[svc] = tok
+	}
+	return w, nil
 }
 
 // Server is an assembled discovery server.
@@ -91,9 +121,17 @@ func Build(a *app.App, cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System{}
 	}
-	token := a.Config.DiscoveryToken
-	if token == "" {
-		_ = level.Warn(a.Logger).Log("msg", "no discovery token set: anyone who can reach this server may register; set MEDISYNC_DISCOVERY_TOKEN")
+	writers, err := cfg.writers(a.Config.DiscoveryToken)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case writers.Open:
+		_ = level.Warn(a.Logger).Log("msg", "INSECURE: -insecure-open-registry is set: anyone who can reach this server may register, even as auth; development only")
+	case writers.Closed():
+		// Secure by default: it still serves reads, and says why every
+		// write fails (docs/adr/0011-authenticated-registrations.md).
+		_ = level.Error(a.Logger).Log("msg", "no discovery token set: every registry write is refused; set MEDISYNC_DISCOVERY_TOKEN and MEDISYNC_DISCOVERY_SERVICE_TOKENS, or MEDISYNC_INSECURE_OPEN_REGISTRY=true for development")
 	}
 	reg := registry.New(cfg.Clock.Now(), cfg.Limits)
 	var svc service.Service = service.New(reg, cfg.Clock)
@@ -102,9 +140,9 @@ func Build(a *app.App, cfg Config) (*Server, error) {
 
 	router := a.Router()
 	transport.Register(router, endpoint.New(svc), svc, transport.Options{
-		Token: token,
+		Writers: writers,
 		Dashboard: transport.DashboardInfo{
-			Refresh: cfg.DashboardRefresh, TokenRequired: token != "", Limits: cfg.Limits,
+			Refresh: cfg.DashboardRefresh, TokenRequired: !writers.Open, Limits: cfg.Limits,
 			ReapEvery: cfg.ReapEvery, Now: cfg.Clock.Now,
 		},
 	})

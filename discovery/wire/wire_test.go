@@ -15,7 +15,7 @@ import (
 
 func TestHeartbeatSuccessesStayOutOfTheAccessLog(t *testing.T) {
 	var out bytes.Buffer
-	a, err := wire.New(wire.DefaultConfig(), nil, &out)
+	a, err := wire.New(wire.DefaultConfig(), []string{"-insecure-open-registry"}, &out)
 	require.NoError(t, err)
 
 	do := func(method, path, body string) int {

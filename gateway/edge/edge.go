@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -178,14 +179,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.BadRequest("the path has empty, '.' or '..' segments"))
 		return
 	}
-	if g.cors != nil {
-		if origin := r.Header.Get("Origin"); origin != "" {
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				g.preflight(w, r, origin)
-				return
-			}
-			g.cors.decorate(w.Header(), origin)
-		}
+	origin := r.Header.Get("Origin")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		// A browser's preflight never carries a token: it is answered here
+		// whether CORS is on or not, never with a 401 (docs/architecture.md,
+		// "CORS" in gateway/README.md).
+		g.preflight(w, r, origin)
+		return
+	}
+	if g.cors != nil && origin != "" {
+		g.cors.decorate(w.Header(), origin)
 	}
 	rt, allow := g.table.Match(r.Method, path)
 	if rt == nil {
@@ -231,6 +234,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), rt.Timeout)
 	defer cancel()
+	if r.Body != nil && r.Body != http.NoBody {
+		// A client that stops sending its body would hold the upstream
+		// transport (which waits for its body reader) past the route
+		// timeout, until the server's read timeout; cutting the read short
+		// lets the gateway answer 408 on time.
+		stop := context.AfterFunc(ctx, func() {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		})
+		defer stop()
+	}
 	rh.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -262,7 +275,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 }
 
 func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, origin string) {
-	if !g.cors.allowed(origin) {
+	if g.cors == nil || origin == "" || !g.cors.allowed(origin) {
 		problem.Write(w, r, problem.Forbidden("this origin is not allowed"))
 		return
 	}
@@ -340,10 +353,22 @@ func (g *Gateway) forwardedProto(in *http.Request) []string {
 // upstreamError answers a request the upstream pool could not serve.
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
+	var cbe *upstream.ClientBodyError
 	var p *problem.Problem
 	switch {
 	case errors.As(err, &mbe):
 		p = problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit))
+	case errors.As(err, &cbe) && !errors.Is(err, context.Canceled):
+		// The client's own body failed: its fault, answered as such, never
+		// a 5xx and never held against the instance.
+		if cbe.Stalled {
+			p = problem.New(http.StatusRequestTimeout, "the request body did not arrive in time")
+		} else {
+			p = problem.BadRequest("the request body could not be read")
+		}
+		// The rest of the body may never come: the connection is not reused,
+		// so the server does not wait to drain it before answering.
+		w.Header().Set("Connection", "close")
 	case errors.Is(err, upstream.ErrNoInstance):
 		p = problem.New(http.StatusServiceUnavailable, "no instance of the service is available; try again shortly")
 		p.Headers = http.Header{"Retry-After": {"1"}}

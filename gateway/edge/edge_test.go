@@ -672,6 +672,24 @@ func TestCORSOffByDefault(t *testing.T) {
 	assert.NotEqual(t, http.StatusNoContent, rec.Code)
 }
 
+func TestPreflightNeverNeedsAToken(t *testing.T) {
+	// Without CORS, and with CORS for another origin, a preflight to a
+	// protected path is refused as a preflight (403), never 401, and
+	// reaches no service.
+	for _, origins := range [][]string{nil, {"https://app.medisync.example"}} {
+		h := newHarness(t, options{origins: origins})
+		for _, path := range []string{"/api/v1/patients/1", "/api/v1/doctors/me", "/api/v1/auth/login"} {
+			rec := h.do(req{method: "OPTIONS", path: path, header: http.Header{
+				"Origin": {"https://elsewhere.example"}, "Access-Control-Request-Method": {"GET"}}})
+			requireProblem(t, rec, http.StatusForbidden)
+			assert.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"), path)
+			assert.Empty(t, rec.Header().Get("Access-Control-Allow-Methods"), path)
+		}
+		assert.Zero(t, h.patients[0].hits.Load())
+		assert.Zero(t, h.doctor.hits.Load())
+	}
+}
+
 func TestRequestIDPropagation(t *testing.T) {
 	h := newHarness(t, options{})
 	tok := h.token("u")

@@ -68,13 +68,13 @@ func (s BreakerSettings) gobreaker(name string, onChange func(from, to gobreaker
 }
 
 // clientFault reports errors that say nothing about the instance: the client
-// went away, or its body was over the limit.
+// went away, its body was over the limit, malformed, or stalled.
 func clientFault(err error) bool {
 	if err == nil {
 		return false
 	}
 	var mbe *http.MaxBytesError
-	return errors.Is(err, context.Canceled) || errors.As(err, &mbe)
+	return errors.Is(err, context.Canceled) || errors.As(err, &mbe) || isClientBody(err)
 }
 
 // errUnhealthyStatus marks an upstream answer that counts as a failure of the

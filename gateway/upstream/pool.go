@@ -165,6 +165,9 @@ func instanceEndpoint(base http.RoundTripper, scheme, host string) kitendpoint.E
 		req.URL.Host = host
 		resp, err := base.RoundTrip(req)
 		if err != nil {
+			if b, ok := req.Body.(*clientBody); ok {
+				err = b.blame(err)
+			}
 			return nil, err
 		}
 		return resp, nil
@@ -191,6 +194,17 @@ func (p *Pool) States() map[string]gobreaker.State {
 	return out
 }
 
+// Counts returns each known instance's circuit counts in the current window.
+func (p *Pool) Counts() map[string]gobreaker.Counts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]gobreaker.Counts, len(p.breakers))
+	for h, cb := range p.breakers {
+		out[h] = cb.Counts()
+	}
+	return out
+}
+
 // Size returns the number of instances currently followed.
 func (p *Pool) Size() int {
 	eps, _ := p.endpointer.Endpoints()
@@ -208,6 +222,9 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.errUnavailable.Inc()
 		return nil, ErrNoInstance
 	}
+	// A failure to read the client's body must not count against the
+	// instance: the body is watched so that its faults can be told apart.
+	req.Body = watchBody(req.Body)
 	start := int(p.next.Add(1) % uint64(n))
 	retried := false
 	var connErr error

@@ -150,10 +150,12 @@ func TestFollowsInstancerChanges(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoInstance)
 }
 
-func TestBreakerOpensSkipsAndRecovers(t *testing.T) {
+func TestBreakerOpensAndSkips(t *testing.T) {
+	// An open timeout of an hour: the open phase cannot end while the test
+	// looks at it, however slow the machine.
 	good, bad := newBackend(t), newBackend(t)
 	bad.status.Store(http.StatusServiceUnavailable)
-	p, m := newPool(t, newInstancer(good.hostport(), bad.hostport()), BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 50 * time.Millisecond})
+	p, m := newPool(t, newInstancer(good.hostport(), bad.hostport()), BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour})
 	waitSize(t, p, 2)
 
 	for range 6 {
@@ -173,34 +175,74 @@ func TestBreakerOpensSkipsAndRecovers(t *testing.T) {
 	assert.EqualValues(t, 10, good.hits.Load(), "the open instance is skipped")
 	assert.EqualValues(t, 3, bad.hits.Load())
 
-	// After the open timeout one probe goes through; it succeeds and closes.
-	bad.status.Store(http.StatusOK)
-	require.Eventually(t, func() bool { return p.States()[bad.hostport()] == gobreaker.StateHalfOpen }, 2*time.Second, 5*time.Millisecond)
-	for range 4 {
+	// With the only other instance open too, the pool fails fast.
+	only, _ := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	waitSize(t, only, 1)
+	for range 2 {
+		code, err := send(t, only, http.MethodGet)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusServiceUnavailable, code, "the upstream's own answer passes through")
+	}
+	_, err := send(t, only, http.MethodGet)
+	assert.ErrorIs(t, err, ErrNoInstance, "the only circuit is open: fail fast")
+	assert.EqualValues(t, 5, bad.hits.Load())
+}
+
+// awaitHalfOpen waits, with a generous deadline, for the open timeout to
+// pass: the test waits on the state change, not on a guess of how long it
+// takes on this machine.
+func awaitHalfOpen(t *testing.T, p *Pool, host string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return p.States()[host] == gobreaker.StateHalfOpen }, 10*time.Second, 5*time.Millisecond)
+}
+
+func TestHalfOpenProbeSuccessCloses(t *testing.T) {
+	bad := newBackend(t)
+	bad.status.Store(http.StatusServiceUnavailable)
+	p, m := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: 50 * time.Millisecond})
+	waitSize(t, p, 1)
+	gauge := m.Breaker.WithLabelValues("patient", bad.hostport())
+	for range 2 {
 		_, err := send(t, p, http.MethodGet)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, gobreaker.StateClosed, p.States()[bad.hostport()])
-	assert.EqualValues(t, 5, bad.hits.Load(), "traffic flows again after the probe")
+	// The gauge moves on the transition itself, so it says "open" even if
+	// the open timeout has already passed.
+	assert.Equal(t, 2.0, testutil.ToFloat64(gauge), "two failures open the circuit")
+
+	bad.status.Store(http.StatusOK)
+	awaitHalfOpen(t, p, bad.hostport())
+	code, err := send(t, p, http.MethodGet)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, gobreaker.StateClosed, p.States()[bad.hostport()], "the probe succeeded: closed")
+	for range 3 {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 6, bad.hits.Load(), "traffic flows again after the probe")
 }
 
 func TestHalfOpenProbeFailureReopens(t *testing.T) {
 	bad := newBackend(t)
 	bad.status.Store(http.StatusBadGateway)
-	p, _ := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: 30 * time.Millisecond})
+	p, m := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: 30 * time.Millisecond})
 	waitSize(t, p, 1)
+	gauge := m.Breaker.WithLabelValues("patient", bad.hostport())
 	for range 2 {
 		code, err := send(t, p, http.MethodGet)
 		require.NoError(t, err)
 		assert.Equal(t, http.StatusBadGateway, code, "the upstream's own answer passes through")
 	}
+	assert.Equal(t, 2.0, testutil.ToFloat64(gauge))
+	awaitHalfOpen(t, p, bad.hostport())
+	assert.Equal(t, 1.0, testutil.ToFloat64(gauge))
 	_, err := send(t, p, http.MethodGet)
-	assert.ErrorIs(t, err, ErrNoInstance, "the only circuit is open: fail fast")
-	assert.EqualValues(t, 2, bad.hits.Load())
-	require.Eventually(t, func() bool { return p.States()[bad.hostport()] == gobreaker.StateHalfOpen }, 2*time.Second, 5*time.Millisecond)
-	_, err = send(t, p, http.MethodGet)
 	require.NoError(t, err)
-	assert.Equal(t, gobreaker.StateOpen, p.States()[bad.hostport()], "a failed probe opens it again")
+	// Read from the gauge, set on the transition: asking the breaker its
+	// state could already find the next open timeout passed.
+	assert.Equal(t, 2.0, testutil.ToFloat64(gauge), "a failed probe opens it again")
+	assert.EqualValues(t, 3, bad.hits.Load())
 }
 
 func TestFailureRatioOpens(t *testing.T) {

@@ -5,8 +5,10 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -42,7 +44,14 @@ type Settings struct {
 	MaxBodyBytes   int64
 	Upstreams      string
 	Breaker        upstream.BreakerSettings
+	// MetricsAddr is the internal listener of /metrics and /health/*;
+	// empty serves /metrics on the public port instead.
+	MetricsAddr string
 }
+
+// DefaultMetricsAddr keeps the metrics, which name upstream addresses, off
+// the public port and off the network by default.
+const DefaultMetricsAddr = "127.0.0.1:9080"
 
 func (s *Settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.RoutesFile, "routes-file", "", "route table file (YAML or JSON); empty means the built-in table")
@@ -53,6 +62,8 @@ func (s *Settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (* for any); empty sends no CORS headers")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For is believed")
 	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", edge.DefaultMaxBodyBytes, "largest request body accepted")
+	fs.StringVar(&s.MetricsAddr, "metrics-addr", DefaultMetricsAddr,
+		"internal listener for /metrics and /health/* (never the public port); empty serves /metrics on the public port")
 	fs.StringVar(&s.Upstreams, "upstreams", "", "fixed instances instead of discovery, e.g. patient=127.0.0.1:8083,patient=127.0.0.1:9083")
 	fs.Func("breaker-failures", "consecutive failures that open an instance's circuit (default 5)", uintFlag(&s.Breaker.ConsecutiveFailures))
 	fs.Float64Var(&s.Breaker.FailureRatio, "breaker-failure-ratio", 0.5, "failure share that opens a circuit once breaker-min-requests were seen in a window")
@@ -161,6 +172,14 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 			return err
 		})
 	}
+	local := map[string]http.Handler{
+		"/health/live":  a.Health.Live(),
+		"/health/ready": a.Health.Ready(),
+	}
+	if s.MetricsAddr == "" {
+		_ = level.Warn(logger).Log("msg", "metrics served on the public port (-metrics-addr is empty): they name upstream addresses")
+		local["/metrics"] = metrics.Handler(a.Registry)
+	}
 	handler, err := edge.New(edge.Config{
 		Routes:       table,
 		Upstreams:    pools,
@@ -172,16 +191,38 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		Logger:       logger,
 		HTTPMetrics:  a.HTTPMetrics,
 		Registerer:   a.Registry,
-		Local: map[string]http.Handler{
-			"/metrics":      metrics.Handler(a.Registry),
-			"/health/live":  a.Health.Live(),
-			"/health/ready": a.Health.Ready(),
-		},
+		Local:        local,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.MetricsAddr != "" {
+		stop, err := serveInternal(ctx, a, s.MetricsAddr)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, stop)
+	}
 	_ = level.Info(logger).Log("msg", "gateway configured", "routes", len(table.Routes),
 		"services", strings.Join(table.Services(), ","), "generalRps", s.RPS, "strictRps", s.StrictRPS)
 	return handler, closers, nil
+}
+
+// serveInternal serves /metrics, /health/live and /health/ready on addr, a
+// listener for the monitoring network only (gateway/README.md, "Gateway
+// endpoints"). It listens at once, so a taken port fails the start; the
+// returned hook shuts it down.
+func serveInternal(ctx context.Context, a *app.App, addr string) (server.Hook, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	srv := server.NewHTTPServer(addr, a.Handler(a.Router()))
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = level.Error(a.Logger).Log("msg", "metrics listener failed", "err", err)
+		}
+	}()
+	_ = level.Info(a.Logger).Log("msg", "metrics and health listening", "addr", ln.Addr().String())
+	return srv.Shutdown, nil
 }

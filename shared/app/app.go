@@ -7,7 +7,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/config"
 	"github.com/medisync/medisync/shared/discovery"
 	"github.com/medisync/medisync/shared/health"
@@ -69,6 +67,7 @@ type App struct {
 	HTTPClient  *http.Client      // for calls to other services
 
 	opts        Options
+	trust       trustSettings
 	beforeDrain []server.Hook
 	started     []func(net.Addr)
 }
@@ -81,6 +80,7 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	fset := flag.NewFlagSet(o.Name, flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	a.Config.Register(fset, o.DefaultAddr, o.DefaultDSN)
+	a.trust.register(fset)
 	if o.Flags != nil {
 		o.Flags(fset)
 	}
@@ -108,7 +108,7 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
 	}
 	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
-		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger)
+		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger, a.discoveryOptions()...)
 		// Calls to http://<service>/... resolve through discovery.
 		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
 	}
@@ -161,26 +161,6 @@ func migrateAs(ctx context.Context, dsn string, dialect sqldb.Dialect, migration
 		return fmt.Errorf("migration account: %w", err)
 	}
 	return nil
-}
-
-// Verifier returns the token verifier of the service: the auth JWKS at
-// -jwks-url, or at http://auth/.well-known/jwks.json resolved through
-// discovery. Keys are cached and refreshed until ctx ends.
-func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
-	url := a.Config.JWKSURL
-	if url == "" {
-		if a.Discovery == nil {
-			return nil, errors.New("token verification needs -jwks-url or a discovery URL")
-		}
-		url = "http://auth/.well-known/jwks.json"
-	}
-	return authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
-		URL:    url,
-		Client: a.HTTPClient,
-		OnError: func(err error) {
-			_ = level.Warn(a.Logger).Log("msg", "JWKS refresh failed", "err", err)
-		},
-	}, authn.Config{})
 }
 
 // Router returns a router carrying /metrics, /health/live and /health/ready,

@@ -150,6 +150,9 @@ type Client struct {
 	retryMax  time.Duration
 
 	preferred atomic.Int64
+	// authenticated names the services whose unauthenticated instances
+	// are ignored (WithAuthenticated).
+	authenticated map[string]bool
 
 	mu       sync.Mutex
 	watchers map[string]*Instancer
@@ -365,7 +368,7 @@ func (c *Client) Instances(ctx context.Context, service string) ([]Instance, err
 	if err != nil {
 		return nil, err
 	}
-	return v.Up(), nil
+	return c.usable(service, v), nil
 }
 
 // Services returns every service, from any server.

@@ -122,7 +122,7 @@ func (in *Instancer) apply(v ServiceView, err error) (uint64, bool) {
 		in.update(sd.Event{Err: err}, nil, 0, "")
 		return 0, false
 	}
-	up := v.Up()
+	up := in.c.usable(in.service, v)
 	hostports := make([]string, len(up))
 	for i, u := range up {
 		hostports[i] = u.HostPort()

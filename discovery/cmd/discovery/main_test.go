@@ -45,6 +45,19 @@ func TestRunStartsAndStops(t *testing.T) {
 	assert.NotContains(t, out.String(), "no discovery token set")
 }
 
+func TestWithoutTokensWritesAreRefusedLoudly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	require.NoError(t, run(ctx, []string{"-http-addr", "127.0.0.1:0"}, &out, env(nil)))
+	assert.Contains(t, out.String(), "every registry write is refused")
+
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"-http-addr", "127.0.0.1:0"}, &out,
+		env(map[string]string{"MEDISYNC_INSECURE_OPEN_REGISTRY": "true"})))
+	assert.Contains(t, out.String(), "INSECURE")
+}
+
 func TestHelpPrintsUsage(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-h"}, &out, env(nil))

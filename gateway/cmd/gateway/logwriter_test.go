@@ -52,14 +52,19 @@ func TestLogWriterFlushesOnItsOwn(t *testing.T) {
 	var out lockedBuffer
 	lw := newLogWriter(&out, 1024, 5*time.Millisecond)
 	defer lw.Close()
+	// The writers start together, behind a barrier, so that their lines do
+	// race for the buffer.
+	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			_, _ = lw.Write([]byte(strings.Repeat(string(rune('a'+i)), 10) + "\n"))
 		}()
 	}
+	close(start)
 	wg.Wait()
 	require.Eventually(t, func() bool { return strings.Count(out.String(), "\n") == 8 }, 2*time.Second, time.Millisecond)
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {

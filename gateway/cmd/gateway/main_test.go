@@ -47,9 +47,16 @@ func (r *registry) set(service string, addrs ...string) {
 	defer r.mu.Unlock()
 	var in []discovery.Instance
 	for i, a := range addrs {
+		// As a server with per-service tokens would, the stand-in marks an
+		// instance authenticated, unless its address says "rogue:" (one
+		// registered with the shared token only).
+		md := map[string]string{discovery.MetaAuthenticated: "true"}
+		if rest, ok := strings.CutPrefix(a, "rogue:"); ok {
+			a, md = rest, nil
+		}
 		host, port, _ := net.SplitHostPort(a)
 		p, _ := strconv.Atoi(port)
-		in = append(in, discovery.Instance{ID: service + "-" + strconv.Itoa(i), Address: host, Port: p, Status: discovery.StatusUp})
+		in = append(in, discovery.Instance{ID: service + "-" + strconv.Itoa(i), Address: host, Port: p, Status: discovery.StatusUp, Metadata: md})
 	}
 	r.services[service] = in
 	r.index++
@@ -112,6 +119,18 @@ func instance(t *testing.T, name string, jwks []byte) (*httptest.Server, *atomic
 			_, _ = w.Write(jwks)
 			return
 		}
+		if r.URL.Path == "/internal/revocations" && jwks != nil {
+			// Auth's revocation feed with nothing to report: hold the
+			// request for its wait, as auth does.
+			wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+			select {
+			case <-time.After(wait):
+			case <-r.Context().Done():
+				return
+			}
+			_, _ = io.WriteString(w, `{"index":0,"revocations":[]}`)
+			return
+		}
 		hits.Add(1)
 		w.Header().Set("X-Served-By", name)
 		_, _ = io.WriteString(w, `{"ok":true}`)
@@ -130,14 +149,15 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// start runs the gateway until the test ends and waits until it is ready.
-func start(t *testing.T, args []string, env map[string]string) string {
+// start runs the gateway until the test ends and waits until it is ready;
+// it returns the public and the internal (metrics) base URLs.
+func start(t *testing.T, args []string, env map[string]string) (string, string) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr, internal := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-http-addr", addr, "-log-level", "warn"}, args...),
+		done <- run(ctx, append([]string{"-http-addr", addr, "-metrics-addr", internal, "-log-level", "warn"}, args...),
 			func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
 	}()
 	t.Cleanup(func() {
@@ -163,7 +183,7 @@ func start(t *testing.T, args []string, env map[string]string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 10*time.Second, 10*time.Millisecond)
-	return base
+	return base, "http://" + internal
 }
 
 func get(t *testing.T, url, token string) *http.Response {
@@ -183,25 +203,43 @@ func get(t *testing.T, url, token string) *http.Response {
 func TestGatewayFollowsDiscovery(t *testing.T) {
 	iss := authntest.NewIssuer(t)
 	reg, regSrv := newRegistry(t)
-	auth, _ := instance(t, "auth", iss.JWKS(t))
+	auth, authHits := instance(t, "auth", iss.JWKS(t))
+	rogueIss := authntest.NewIssuer(t)
+	rogue, rogueHits := instance(t, "rogue", rogueIss.JWKS(t))
 	a, aHits := instance(t, "patient-a", nil)
 	b, bHits := instance(t, "patient-b", nil)
-	reg.set("auth", hostport(auth))
+	reg.set("auth", hostport(auth), "rogue:"+hostport(rogue))
 	reg.set("patient", hostport(a))
 
 	// The JWKS is fetched from http://auth/... through discovery.
-	base := start(t, nil, map[string]string{"MEDISYNC_DISCOVERY_URLS": regSrv.URL, "MEDISYNC_RATE_LIMIT_RPS": "0"})
+	base, internal := start(t, nil, map[string]string{"MEDISYNC_DISCOVERY_URLS": regSrv.URL, "MEDISYNC_RATE_LIMIT_RPS": "0"})
 	tok := iss.Token(t, authntest.Claims{UserID: "u1"})
 
-	resp := get(t, base+"/api/v1/patients/1", tok)
+	// An auth instance discovery did not authenticate gets no login, and
+	// its key signs nothing the gateway accepts.
+	for range 4 {
+		req, err := http.NewRequest(http.MethodPost, base+"/api/v1/auth/login", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, "auth", resp.Header.Get("X-Served-By"))
+	}
+	assert.EqualValues(t, 4, authHits.Load())
+	assert.Zero(t, rogueHits.Load(), "the rogue saw no login")
+	resp := get(t, base+"/api/v1/patients/1", rogueIss.Token(t, authntest.Claims{UserID: "u1", Roles: []string{"ADMIN"}}))
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	resp = get(t, base+"/api/v1/patients/1", tok)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "patient-a", resp.Header.Get("X-Served-By"))
+	assert.EqualValues(t, 1, aHits.Load())
 
 	resp = get(t, base+"/api/v1/patients/1", iss.Token(t, authntest.Claims{ExpiresAt: time.Now().Add(-time.Minute), IssuedAt: time.Now().Add(-time.Hour)}))
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	resp = get(t, base+"/api/v1/patients/1", authntest.NewIssuer(t).Token(t, authntest.Claims{}))
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	assert.EqualValues(t, 1, aHits.Load())
+	assert.EqualValues(t, 1, aHits.Load(), "refused tokens reach no service")
 
 	// A new instance gets traffic as soon as discovery says so.
 	reg.set("patient", hostport(a), hostport(b))
@@ -226,8 +264,12 @@ func TestGatewayFollowsDiscovery(t *testing.T) {
 		return get(t, base+"/api/v1/patients/1", tok).StatusCode == http.StatusServiceUnavailable
 	}, 5*time.Second, 5*time.Millisecond)
 
-	resp = get(t, base+"/metrics", "")
+	// Metrics name upstream addresses: internal listener only.
+	assert.Equal(t, http.StatusNotFound, get(t, base+"/metrics", "").StatusCode)
+	resp = get(t, internal+"/metrics", "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, http.StatusOK, get(t, internal+"/health/ready", "").StatusCode)
+	assert.Equal(t, http.StatusOK, get(t, base+"/health/ready", "").StatusCode, "probes keep their public path")
 	assert.True(t, reg.wrote("PUT /api/v1/registry/gateway/"), "the gateway registers itself")
 }
 
@@ -245,7 +287,7 @@ routes:
     auth: public
     rateLimit: none
 `), 0o600))
-	base := start(t, []string{"-routes-file", routes, "-discovery-urls", "", "-jwks-url", iss.JWKSURL()},
+	base, _ := start(t, []string{"-routes-file", routes, "-discovery-urls", "", "-jwks-url", iss.JWKSURL()},
 		map[string]string{"MEDISYNC_UPSTREAMS": "things=" + hostport(things), "MEDISYNC_CORS_ORIGINS": "https://app.example"})
 
 	assert.Equal(t, http.StatusOK, get(t, base+"/api/v1/things/1", iss.Token(t, authntest.Claims{})).StatusCode)
@@ -274,6 +316,7 @@ func TestConfigurationErrors(t *testing.T) {
 		"bad upstreams":       {"-upstreams", "patient"},
 		"no way to find":      {"-discovery-urls", ""},
 		"bad breaker":         {"-breaker-failures", "0"},
+		"bad metrics address": {"-metrics-addr", "127.0.0.1:99999"},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

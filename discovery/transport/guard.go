@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/medisync/medisync/shared/problem"
+)
+
+// MetaAuthenticated is the metadata key the server sets to "true" on an
+// instance registered with its own service's write token, and removes from
+// every other registration: clients cannot set it themselves, so a verifier
+// can tell auth's real instances from a holder of the shared token.
+const MetaAuthenticated = "authenticated"
+
+// Writers says who may write under /api/v1/registry/{service}/...
+type Writers struct {
+	// Shared is the token accepted for every service without a token of
+	// its own; empty accepts none.
+	Shared string
+	// Services maps a service to its own token: writes under that service
+	// need exactly it (the shared token is refused), and its registrations
+	// are marked authenticated.
+	Services map[string]string
+	// Open accepts writes without a valid token (development only). A write
+	// with a service's own token is still marked authenticated.
+	Open bool
+}
+
+// Closed reports whether no write can ever succeed: no token of any kind
+// and not open.
+func (w Writers) Closed() bool { return !w.Open && w.Shared == "" && len(w.Services) == 0 }
+
+type authenticatedKey struct{}
+
+// authenticated reports whether the guard accepted the request with the
+// service's own token.
+func authenticated(ctx context.Context) bool {
+	ok, _ := ctx.Value(authenticatedKey{}).(bool)
+	return ok
+}
+
+// RequireWriter guards the writes of a route with a {service} variable: a
+// missing credential is a 401, a wrong one a 403. Comparisons run over
+// SHA-256 digests in constant time, so neither a token nor its length leaks.
+func RequireWriter(w Writers) mux.MiddlewareFunc {
+	digest := func(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+	shared := digest(w.Shared)
+	own := make(map[string][32]byte, len(w.Services))
+	for svc, tok := range w.Services {
+		own[svc] = digest(tok)
+	}
+	equal := func(a, b [32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			cred, present := bearer(r)
+			got := digest(cred)
+			svcDigest, hasOwn := own[mux.Vars(r)["service"]]
+			switch {
+			case present && hasOwn && equal(got, svcDigest):
+				r = r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, true))
+			case present && !hasOwn && w.Shared != "" && equal(got, shared):
+			case w.Open:
+			case w.Closed():
+				// Secure by default: a server started without any token
+				// accepts no write at all (docs/adr/0011).
+				p := problem.Forbidden("registry writes are disabled: the server has no write token")
+				p.Errors = []problem.FieldError{{Field: "Authorization", Message: "no token is accepted by this server"}}
+				problem.Write(rw, r, p)
+				return
+			case !present:
+				p := problem.Unauthorized("registry writes need the discovery token")
+				p.Errors = []problem.FieldError{{Field: "Authorization", Message: "must be \"Bearer <discovery token>\""}}
+				problem.Write(rw, r, p)
+				return
+			default:
+				p := problem.Forbidden("the discovery token is not valid")
+				msg := "does not hold the discovery token"
+				if hasOwn {
+					msg = "does not hold this service's own discovery token"
+				}
+				p.Errors = []problem.FieldError{{Field: "Authorization", Message: msg}}
+				problem.Write(rw, r, p)
+				return
+			}
+			next.ServeHTTP(rw, r)
+		})
+	}
+}
+
+// bearer returns the credential of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, cred, ok := strings.Cut(h, " ")
+	cred = strings.TrimSpace(cred)
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return "", false
+	}
+	return cred, true
+}
+
+// markAuthenticated sets or removes MetaAuthenticated on a registration's
+// metadata: only the guard decides it, never the client.
+func markAuthenticated(ctx context.Context, md map[string]string) map[string]string {
+	if md != nil {
+		delete(md, MetaAuthenticated)
+	}
+	if authenticated(ctx) {
+		if md == nil {
+			md = map[string]string{}
+		}
+		md[MetaAuthenticated] = "true"
+	}
+	return md
+}
