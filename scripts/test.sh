@@ -28,36 +28,37 @@ done
 # package lines, and the output of the tests that fail. Each skipped test
 # adds its reason (the first line it logged) to the file skips.
 plain() {
-  awk -v skips="$1" '
-    function field(name,   v) {
-      if (!match($0, "\"" name "\":\"([^\"\\\\]|\\\\.)*\"")) return ""
-      v = substr($0, RSTART + length(name) + 4, RLENGTH - length(name) - 5)
-      gsub(/\\\\/, "\001", v); gsub(/\\n/, "\n", v); gsub(/\\t/, "\t", v); gsub(/\\"/, "\"", v)
-      gsub(/\\u003c/, "<", v); gsub(/\\u003e/, ">", v); gsub(/\\u0026/, "\\&", v); gsub(/\001/, "\\", v)
-      return v
-    }
-    !/^\{/ { print; next }
-    {
-      action = field("Action"); test = field("Test"); out = field("Output")
-      key = field("Package") " " test
-    }
-    action == "build-output" { printf "%s", out; next }
-    action == "output" && test == "" { if (out != "PASS\n") printf "%s", out; next }
-    action == "output" { if (out !~ /^=== (RUN|PAUSE|CONT|NAME)/) buf[key] = buf[key] out; next }
-    action == "fail" && test != "" { printf "%s", buf[key]; delete buf[key]; next }
-    action == "pass" { delete buf[key]; next }
-    action == "skip" && test != "" {
-      reason = ""
-      n = split(buf[key], lines, "\n")
-      for (i = 1; i <= n && reason == ""; i++) {
-        if (lines[i] ~ /^[ \t]*--- SKIP/ || lines[i] ~ /^[ \t]*$/) continue
-        reason = lines[i]
-        sub(/^[ \t]*[A-Za-z0-9_.-]+\.go:[0-9]+: /, "", reason)
-      }
-      print (reason == "" ? "(no reason given)" : reason) >> skips
-      delete buf[key]
-    }
-  '
+  python3 -u -c '
+import json, re, sys
+held, skips = {}, open(sys.argv[1], "a")
+for line in sys.stdin:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        sys.stdout.write(line)  # build errors and the like
+        continue
+    act, test, out = e.get("Action"), e.get("Test"), e.get("Output", "")
+    key = (e.get("Package"), test)
+    if act == "build-output":
+        sys.stdout.write(out)
+    elif act == "output" and test is None:
+        if out != "PASS\n":
+            sys.stdout.write(out)
+    elif act == "output":
+        if not re.match(r"=== (RUN|PAUSE|CONT|NAME)", out):
+            held.setdefault(key, []).append(out)
+    elif act == "fail" and test is not None:
+        sys.stdout.write("".join(held.pop(key, [])))
+    elif act == "pass":
+        held.pop(key, None)
+    elif act == "skip" and test is not None:
+        reason = ""
+        for l in "".join(held.pop(key, [])).splitlines():
+            if l.strip() and not l.strip().startswith("--- SKIP"):
+                reason = re.sub(r"^\s*[A-Za-z0-9_.-]+\.go:[0-9]+: ", "", l)
+                break
+        skips.write((reason or "(no reason given)") + "\n")
+' "$1"
 }
 
 failed=()

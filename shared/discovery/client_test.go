@@ -330,8 +330,12 @@ func TestInstancerSendsAnIndexOnlyToTheServerThatGaveIt(t *testing.T) {
 	defer in.Stop()
 	eventually(t, func() bool { return a.count("GET /api/v1/registry/auth?index=5") > 0 }, "no blocking query to a")
 
-	// Another read of the same client moves on to b.
-	c.preferred.Store(1)
-	eventually(t, func() bool { return b.count("GET /api/v1/registry/auth?index=100") > 0 }, "no blocking query to b")
+	// Another read of the same client moves on to b. A read of a that was
+	// under way when the preference moved stores a back, so keep moving it
+	// until the instancer's next read has gone to b.
+	eventually(t, func() bool {
+		c.preferred.Store(1)
+		return b.count("GET /api/v1/registry/auth?index=100") > 0
+	}, "no blocking query to b")
 	assert.Zero(t, b.count("GET /api/v1/registry/auth?index=5"), "a's index means nothing to b")
 }
