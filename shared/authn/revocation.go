@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -168,7 +169,13 @@ func (l *RevocationList) Follow(ctx context.Context, o FollowOptions) {
 			l.Prune()
 		default:
 		}
+		began := time.Now()
 		page, err := fetchRevocations(ctx, o, index)
+		if err == nil && page.Index == index && time.Since(began) < o.Retry/10 {
+			// A feed that answers at once without progress (not holding the
+			// request as it should) must not make this loop spin.
+			err = errors.New("revocation feed answered at once without news")
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return

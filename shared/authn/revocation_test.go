@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,4 +119,19 @@ func TestFollowRevokesCachedTokensQuickly(t *testing.T) {
 	assert.ErrorIs(t, err, authn.ErrInvalidToken, "a revoked token is a 401 like any invalid one")
 	_, err = v.Verify(ctx, theirs)
 	assert.NoError(t, err, "another session is untouched")
+}
+
+// A feed that answers at once without news (not holding requests) is asked
+// again only after a pause, not in a tight loop.
+func TestFollowDoesNotSpinOnAFeedThatDoesNotBlock(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		_ = json.NewEncoder(w).Encode(authn.RevocationPage{Index: 0})
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	authn.NewRevocationList(nil).Follow(ctx, authn.FollowOptions{URL: srv.URL, Client: srv.Client(), Retry: 100 * time.Millisecond})
+	assert.LessOrEqual(t, calls.Load(), int32(8), "asked %d times in half a second", calls.Load())
 }
