@@ -55,7 +55,7 @@ check-services:
 		miss() { echo "$$1: $$2"; fail=1; }; \
 		[ -f "$$name/cmd/$$name/main.go" ] || miss "$$name" "no cmd/$$name/main.go"; \
 		grep -q "^[[:space:]]*\./$$name$$" go.work || miss go.work "no ./$$name"; \
-		grep -q "\"$$name:$$port\"" docker/prometheus.yml || miss docker/prometheus.yml "no target $$name:$$port"; \
+		grep -q "\"$$name:[0-9]*\"" docker/prometheus.yml || miss docker/prometheus.yml "no target $$name"; \
 		grep -q "^  $$name:" docker/docker-compose.yml || miss docker/docker-compose.yml "no service $$name"; \
 		grep -q "MEDISYNC_HTTP_ADDR: \":$$port\"" docker/docker-compose.yml || miss docker/docker-compose.yml "no listen address :$$port"; \
 		grep -q "^COPY $$name/go.mod" docker/Dockerfile || miss docker/Dockerfile "no COPY $$name/go.mod"; \

@@ -42,8 +42,11 @@ for var in $(uses ':?'); do
 done
 # And the other way: a secret listed in the example that the compose file
 # never reads (the key-encryption key, say) is a setting silently dropped.
+# (Read once into a variable: grep -q ending a pipe early would fail it
+# under pipefail.)
+uncommented=$(grep -v '^[[:space:]]*#' "$compose")
 for var in $(grep -o '^[A-Za-z0-9_]*=' "$example" | tr -d =); do
-  grep -v '^[[:space:]]*#' "$compose" | grep -q "\${$var[:}]" || { echo "$compose: never reads $var of $example" >&2; fail=1; }
+  grep -q "\${$var[:}]" <<<"$uncommented" || { echo "$compose: never reads $var of $example" >&2; fail=1; }
 done
 
 [ "$fail" -eq 0 ] || exit 1
