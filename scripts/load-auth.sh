@@ -31,6 +31,7 @@ fi
 
 # Port 0: the kernel picks a free port, read back from the "listening" line.
 env MEDISYNC_HTTP_ADDR="127.0.0.1:0" MEDISYNC_DB_DSN="$dsn" MEDISYNC_DISCOVERY_URLS="" \
+  MEDISYNC_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" \
     "$root/bin/auth" >"$work/auth.log" 2>&1 &
 pid=$!
 cleanup() {

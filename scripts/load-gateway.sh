@@ -90,12 +90,16 @@ start() {
   exit 1
 }
 
-start discovery "$port_discovery"
-start auth "$port_auth" MEDISYNC_DB_DSN="sqlite:$work/data/auth.db"
-start "$upstream_bin" "$port_patient" MEDISYNC_DB_DSN="sqlite:$work/data/patient.db"
+# Registry writes need tokens, auth's its own (discovery/README.md).
+shared_token=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+auth_token=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+start discovery "$port_discovery" MEDISYNC_DISCOVERY_TOKEN="$shared_token" MEDISYNC_DISCOVERY_SERVICE_TOKENS="auth=$auth_token"
+start auth "$port_auth" MEDISYNC_DB_DSN="sqlite:$work/data/auth.db" MEDISYNC_DISCOVERY_TOKEN="$auth_token"
+start "$upstream_bin" "$port_patient" MEDISYNC_DB_DSN="sqlite:$work/data/patient.db" MEDISYNC_DISCOVERY_TOKEN="$shared_token"
 # The general rate-limit class is off so that it does not cap the load; the
 # strict class (register, login) stays on.
-start gateway "$port_gateway" MEDISYNC_RATE_LIMIT_RPS=0
+start gateway "$port_gateway" MEDISYNC_RATE_LIMIT_RPS=0 MEDISYNC_DISCOVERY_TOKEN="$shared_token" \
+  MEDISYNC_METRICS_ADDR="127.0.0.1:$(free_port)"
 
 # Let the gateway's watches settle, and make sure every process is ours and
 # still running (a port taken meanwhile would have stopped one).
