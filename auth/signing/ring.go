@@ -13,7 +13,7 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
+	"github.com/medisync/medisync/shared/ids"
 )
 
 // Repository stores signing keys. Its adapters live in adapter/sqlstore.
@@ -282,10 +282,7 @@ func (r *Ring) Issue(a Access) (string, time.Time, error) {
 	}
 	iat := a.IssuedAt.UTC().Truncate(time.Second)
 	exp := iat.Add(a.TTL)
-	jti, err := uuid.NewV7()
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("token id: %w", err)
-	}
+	jti := ids.New()
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    r.opt.Issuer,
@@ -294,7 +291,7 @@ func (r *Ring) Issue(a Access) (string, time.Time, error) {
 			IssuedAt:  jwt.NewNumericDate(iat),
 			NotBefore: jwt.NewNumericDate(iat),
 			ExpiresAt: jwt.NewNumericDate(exp),
-			ID:        jti.String(),
+			ID:        jti,
 		},
 		Roles:     append([]string{}, a.Roles...),
 		Email:     a.Email,

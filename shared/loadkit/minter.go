@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/ids"
 )
 
 // Claims describe a token to mint. Zero fields get sensible defaults: a new
@@ -89,7 +90,7 @@ func (m *Minter) ServeJWKS() (url string, stop func(), err error) {
 func (m *Minter) Sign(c Claims) (string, error) {
 	now := time.Now()
 	if c.UserID == "" {
-		c.UserID = uuid.Must(uuid.NewV7()).String()
+		c.UserID = ids.New()
 	}
 	if len(c.Roles) == 0 {
 		c.Roles = []string{authn.RolePatient}
