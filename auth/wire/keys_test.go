@@ -13,15 +13,12 @@ import (
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/shared/logging"
-	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestJWKSAndKeyRotation(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		before := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		before := e.pat()
 		oldKID := jwtHeader(t, before.Access)["kid"].(string)
 
 		r := e.req("GET", "/.well-known/jwks.json", nil)
