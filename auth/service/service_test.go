@@ -22,6 +22,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -51,7 +52,10 @@ type noMail struct{}
 func (noMail) PasswordReset(context.Context, service.PasswordReset) error { return nil }
 func (noMail) AccountExists(context.Context, service.AccountExists) error { return nil }
 
-func newService(t *testing.T) (service.Service, *countingHasher) {
+// newDeps returns the dependencies of a service on a fresh SQLite database:
+// cheap hashing that counts its work, a fixed clock, one signing key and no
+// mail. Tests change what they need before service.New.
+func newDeps(t *testing.T) (service.Deps, *countingHasher, *sqldb.DB) {
 	t.Helper()
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
@@ -61,12 +65,17 @@ func newService(t *testing.T) (service.Service, *countingHasher) {
 	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
 	_, err = ring.EnsureKey(context.Background())
 	require.NoError(t, err)
-	svc := service.New(service.Deps{
+	return service.Deps{
 		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
 		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
 		Tokens:   ring, Notifier: noMail{}, Clock: clk,
-	}, service.Config{})
-	return svc, h
+	}, h, db
+}
+
+func newService(t *testing.T) (service.Service, *countingHasher) {
+	t.Helper()
+	deps, h, _ := newDeps(t)
+	return service.New(deps, service.Config{}), h
 }
 
 func TestLoginSpendsOneHashWhateverTheOutcome(t *testing.T) {
@@ -106,22 +115,15 @@ func TestThrottledLoginsCostNoHashing(t *testing.T) {
 
 func TestRegisterAnswersATakenAddressLikeANewOne(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
-	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-	require.NoError(t, err)
-	h := &countingHasher{Hasher: ph}
-	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	deps, h, db := newDeps(t)
 	q, mail := &queue{}, &outbox{}
-	svc := service.New(service.Deps{
-		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-		Notifier: mail, Clock: clk, Background: q,
-	}, service.Config{})
+	deps.Notifier, deps.Background = mail, q
+	svc := service.New(deps, service.Config{})
 	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
 	assert.EqualValues(t, 1, h.hash.Load())
 	assert.Empty(t, q.jobs)
 
-	err = svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "amber kettle horizon", FullName: "Mallory"})
+	err := svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "amber kettle horizon", FullName: "Mallory"})
 	require.NoError(t, err, "the same answer as for a new address")
 	assert.EqualValues(t, 2, h.hash.Load(), "the same hashing work as for a new address")
 	assert.Empty(t, mail.exists, "nothing is delivered before the answer")
@@ -190,19 +192,10 @@ func (h *reentrantHasher) VerifyDummy(ctx context.Context, pw string) error {
 
 func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
-	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-	require.NoError(t, err)
-	h := &reentrantHasher{countingHasher: &countingHasher{Hasher: ph}}
-	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
-	_, err = ring.EnsureKey(ctx)
-	require.NoError(t, err)
-	svc := service.New(service.Deps{
-		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-		Tokens:   ring, Notifier: noMail{}, Clock: clk,
-	}, service.Config{})
+	deps, counting, _ := newDeps(t)
+	h := &reentrantHasher{countingHasher: counting}
+	deps.Hasher = h
+	svc := service.New(deps, service.Config{})
 	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
 
 	guess := func(ip string) error {
@@ -248,19 +241,10 @@ func (o *outbox) PasswordReset(_ context.Context, r service.PasswordReset) error
 
 func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
-	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-	require.NoError(t, err)
-	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
-	_, err = ring.EnsureKey(ctx)
-	require.NoError(t, err)
+	deps, _, db := newDeps(t)
 	q, mail := &queue{}, &outbox{}
-	svc := service.New(service.Deps{
-		Store: sqlstore.New(db), Hasher: ph, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-		Tokens:   ring, Notifier: mail, Clock: clk, Background: q,
-	}, service.Config{})
+	deps.Notifier, deps.Background = mail, q
+	svc := service.New(deps, service.Config{})
 	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 
