@@ -78,10 +78,19 @@ func newService(t *testing.T) (service.Service, *countingHasher) {
 	return service.New(deps, service.Config{}), h
 }
 
+// registerPat registers the patient Pat, pat@example.org with the password
+// "violet tram cupboard".
+func registerPat(t *testing.T, svc service.Service) {
+	t.Helper()
+	require.NoError(t, svc.Register(context.Background(), service.RegisterInput{
+		Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat",
+	}))
+}
+
 func TestLoginSpendsOneHashWhateverTheOutcome(t *testing.T) {
 	ctx := context.Background()
 	svc, h := newService(t)
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 
 	_, err := svc.Login(ctx, service.LoginInput{Email: "ghost@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
 	assert.ErrorIs(t, err, account.ErrInvalidCredentials)
@@ -119,7 +128,7 @@ func TestRegisterAnswersATakenAddressLikeANewOne(t *testing.T) {
 	q, mail := &queue{}, &outbox{}
 	deps.Notifier, deps.Background = mail, q
 	svc := service.New(deps, service.Config{})
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 	assert.EqualValues(t, 1, h.hash.Load())
 	assert.Empty(t, q.jobs)
 
@@ -196,7 +205,7 @@ func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
 	h := &reentrantHasher{countingHasher: counting}
 	deps.Hasher = h
 	svc := service.New(deps, service.Config{})
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 
 	guess := func(ip string) error {
 		_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "guess guess", ClientIP: ip})
@@ -245,7 +254,7 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 	q, mail := &queue{}, &outbox{}
 	deps.Notifier, deps.Background = mail, q
 	svc := service.New(deps, service.Config{})
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 
 	require.NoError(t, svc.ForgotPassword(ctx, "pat@example.org"))
@@ -269,7 +278,7 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
 	ctx := context.Background()
 	svc, _ := newService(t)
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
 	// A stolen access token guessing the password through the change form
