@@ -3,7 +3,6 @@ package wire_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/transport"
 	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/auth/wire/wiretest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
@@ -74,9 +74,6 @@ const (
 	adminPassword = "correct horse battery"
 )
 
-// testKEK seals the tests' signing keys, as a server database requires.
-var testKEK = base64.StdEncoding.EncodeToString(make([]byte, 32))
-
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
@@ -93,7 +90,7 @@ func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 		TrustedProxies:   []string{"127.0.0.1", "::1"},
 		Notifier:         e.mail,
 		Clock:            e.clock,
-		KeyEncryptionKey: testKEK,
+		KeyEncryptionKey: wiretest.KEK,
 	}
 	for _, f := range tune {
 		f(&cfg)
