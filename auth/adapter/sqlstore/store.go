@@ -192,18 +192,14 @@ func (r users) List(ctx context.Context, q service.UserQuery) ([]account.User, e
 
 func (r users) Update(ctx context.Context, u account.User) error {
 	return r.s.atomically(ctx, func(q sqldb.Querier) error {
-		res, err := q.ExecContext(ctx, `UPDATE users SET email = ?, full_name = ?, password_hash = ?, disabled = ?,
+		n, err := affected(ctx, q, "update user", `UPDATE users SET email = ?, full_name = ?, password_hash = ?, disabled = ?,
 			version = ?, updated_at = ? WHERE id = ? AND version = ?`,
 			u.Email, u.FullName, u.PasswordHash, u.Disabled, u.Version, ts(u.UpdatedAt), u.ID, u.Version-1)
 		if sqldb.IsUniqueViolation(err) {
 			return account.ErrEmailTaken
 		}
 		if err != nil {
-			return fmt.Errorf("update user: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update user: %w", err)
+			return err
 		}
 		if n == 0 {
 			var one int
