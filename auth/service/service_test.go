@@ -125,8 +125,7 @@ func TestThrottledLoginsCostNoHashing(t *testing.T) {
 func TestRegisterAnswersATakenAddressLikeANewOne(t *testing.T) {
 	ctx := context.Background()
 	deps, h, db := newDeps(t)
-	q, mail := &queue{}, &outbox{}
-	deps.Notifier, deps.Background = mail, q
+	q, mail := deferred(&deps)
 	svc := service.New(deps, service.Config{})
 	registerPat(t, svc)
 	assert.EqualValues(t, 1, h.hash.Load())
@@ -233,6 +232,14 @@ func (q *queue) Go(ctx context.Context, fn func(context.Context)) bool {
 	return true
 }
 
+// deferred makes deps hand their deliveries to a queue that the test runs
+// by hand, and deliver into an outbox.
+func deferred(deps *service.Deps) (*queue, *outbox) {
+	q, mail := &queue{}, &outbox{}
+	deps.Notifier, deps.Background = mail, q
+	return q, mail
+}
+
 type outbox struct {
 	sent   []service.PasswordReset
 	exists []service.AccountExists
@@ -251,8 +258,7 @@ func (o *outbox) PasswordReset(_ context.Context, r service.PasswordReset) error
 func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T) {
 	ctx := context.Background()
 	deps, _, db := newDeps(t)
-	q, mail := &queue{}, &outbox{}
-	deps.Notifier, deps.Background = mail, q
+	q, mail := deferred(&deps)
 	svc := service.New(deps, service.Config{})
 	registerPat(t, svc)
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
