@@ -99,6 +99,30 @@ func newTokens(p service.TokenPair) Tokens {
 	}
 }
 
+// answer is ok when the use case succeeded, else the use case's error.
+func answer(ok any, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return ok, nil
+}
+
+// tokens answers with the pair a use case issued, or its error.
+func tokens(p service.TokenPair, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return newTokens(p), nil
+}
+
+// user answers with the account a use case returned, or its error.
+func user(u account.User, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return UserResponse{User: NewUser(u)}, nil
+}
+
 // NoContent is the answer of endpoints with nothing to say (204).
 type NoContent struct{}
 
@@ -119,10 +143,7 @@ type RegisterRequest struct {
 func makeRegister(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(RegisterRequest)
-		if err := s.Register(ctx, service.RegisterInput{Email: req.Email, Password: req.Password, FullName: req.FullName}); err != nil {
-			return nil, err
-		}
-		return RegisterAccepted(), nil
+		return answer(RegisterAccepted(), s.Register(ctx, service.RegisterInput{Email: req.Email, Password: req.Password, FullName: req.FullName}))
 	}
 }
 
@@ -136,11 +157,7 @@ type LoginRequest struct {
 func makeLogin(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(LoginRequest)
-		p, err := s.Login(ctx, service.LoginInput{Email: req.Email, Password: req.Password, ClientIP: req.ClientIP})
-		if err != nil {
-			return nil, err
-		}
-		return newTokens(p), nil
+		return tokens(s.Login(ctx, service.LoginInput{Email: req.Email, Password: req.Password, ClientIP: req.ClientIP}))
 	}
 }
 
@@ -151,20 +168,13 @@ type RefreshTokenRequest struct {
 
 func makeRefresh(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		p, err := s.Refresh(ctx, request.(RefreshTokenRequest).RefreshToken)
-		if err != nil {
-			return nil, err
-		}
-		return newTokens(p), nil
+		return tokens(s.Refresh(ctx, request.(RefreshTokenRequest).RefreshToken))
 	}
 }
 
 func makeLogout(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		if err := s.Logout(ctx, request.(RefreshTokenRequest).RefreshToken); err != nil {
-			return nil, err
-		}
-		return NoContent{}, nil
+		return answer(NoContent{}, s.Logout(ctx, request.(RefreshTokenRequest).RefreshToken))
 	}
 }
 
@@ -175,11 +185,7 @@ type MeRequest struct {
 
 func makeMe(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		u, err := s.Me(ctx, request.(MeRequest).Actor)
-		if err != nil {
-			return nil, err
-		}
-		return UserResponse{User: NewUser(u)}, nil
+		return user(s.Me(ctx, request.(MeRequest).Actor))
 	}
 }
 
@@ -194,13 +200,9 @@ type ChangePasswordRequest struct {
 func makeChangePassword(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ChangePasswordRequest)
-		pair, err := s.ChangePassword(ctx, req.Actor, service.ChangePasswordInput{
+		return tokens(s.ChangePassword(ctx, req.Actor, service.ChangePasswordInput{
 			CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, ClientIP: req.ClientIP,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return newTokens(pair), nil
+		}))
 	}
 }
 
@@ -229,10 +231,7 @@ func ForgotAccepted() Accepted {
 
 func makeForgot(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		if err := s.ForgotPassword(ctx, request.(ForgotPasswordRequest).Email); err != nil {
-			return nil, err
-		}
-		return ForgotAccepted(), nil
+		return answer(ForgotAccepted(), s.ForgotPassword(ctx, request.(ForgotPasswordRequest).Email))
 	}
 }
 
@@ -245,10 +244,7 @@ type ResetPasswordRequest struct {
 func makeReset(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ResetPasswordRequest)
-		if err := s.ResetPassword(ctx, req.Token, req.NewPassword); err != nil {
-			return nil, err
-		}
-		return NoContent{}, nil
+		return answer(NoContent{}, s.ResetPassword(ctx, req.Token, req.NewPassword))
 	}
 }
 
@@ -302,11 +298,7 @@ type GetUserRequest struct {
 func makeGetUser(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(GetUserRequest)
-		u, err := s.GetUser(ctx, req.Actor, req.ID)
-		if err != nil {
-			return nil, err
-		}
-		return UserResponse{User: NewUser(u)}, nil
+		return user(s.GetUser(ctx, req.Actor, req.ID))
 	}
 }
 
@@ -322,12 +314,8 @@ type UpdateUserRequest struct {
 func makeUpdateUser(s service.Service) kitendpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(UpdateUserRequest)
-		u, err := s.UpdateUser(ctx, req.Actor, service.UpdateUserInput{
+		return user(s.UpdateUser(ctx, req.Actor, service.UpdateUserInput{
 			ID: req.ID, Roles: req.Roles, Disabled: req.Disabled, IfMatch: req.IfMatch,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return UserResponse{User: NewUser(u)}, nil
+		}))
 	}
 }

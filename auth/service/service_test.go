@@ -22,6 +22,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -51,7 +52,10 @@ type noMail struct{}
 func (noMail) PasswordReset(context.Context, service.PasswordReset) error { return nil }
 func (noMail) AccountExists(context.Context, service.AccountExists) error { return nil }
 
-func newService(t *testing.T) (service.Service, *countingHasher) {
+// newDeps returns the dependencies of a service on a fresh SQLite database:
+// cheap hashing that counts its work, a fixed clock, one signing key and no
+// mail. Tests change what they need before service.New.
+func newDeps(t *testing.T) (service.Deps, *countingHasher, *sqldb.DB) {
 	t.Helper()
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
@@ -61,18 +65,32 @@ func newService(t *testing.T) (service.Service, *countingHasher) {
 	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
 	_, err = ring.EnsureKey(context.Background())
 	require.NoError(t, err)
-	svc := service.New(service.Deps{
+	return service.Deps{
 		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
 		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
 		Tokens:   ring, Notifier: noMail{}, Clock: clk,
-	}, service.Config{})
-	return svc, h
+	}, h, db
+}
+
+func newService(t *testing.T) (service.Service, *countingHasher) {
+	t.Helper()
+	deps, h, _ := newDeps(t)
+	return service.New(deps, service.Config{}), h
+}
+
+// registerPat registers the patient Pat, pat@example.org with the password
+// "violet tram cupboard".
+func registerPat(t *testing.T, svc service.Service) {
+	t.Helper()
+	require.NoError(t, svc.Register(context.Background(), service.RegisterInput{
+		Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat",
+	}))
 }
 
 func TestLoginSpendsOneHashWhateverTheOutcome(t *testing.T) {
 	ctx := context.Background()
 	svc, h := newService(t)
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 
 	_, err := svc.Login(ctx, service.LoginInput{Email: "ghost@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
 	assert.ErrorIs(t, err, account.ErrInvalidCredentials)
@@ -106,22 +124,14 @@ func TestThrottledLoginsCostNoHashing(t *testing.T) {
 
 func TestRegisterAnswersATakenAddressLikeANewOne(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
-	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-	require.NoError(t, err)
-	h := &countingHasher{Hasher: ph}
-	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	q, mail := &queue{}, &outbox{}
-	svc := service.New(service.Deps{
-		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-		Notifier: mail, Clock: clk, Background: q,
-	}, service.Config{})
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	deps, h, db := newDeps(t)
+	q, mail := deferred(&deps)
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
 	assert.EqualValues(t, 1, h.hash.Load())
 	assert.Empty(t, q.jobs)
 
-	err = svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "amber kettle horizon", FullName: "Mallory"})
+	err := svc.Register(ctx, service.RegisterInput{Email: "PAT@example.org", Password: "amber kettle horizon", FullName: "Mallory"})
 	require.NoError(t, err, "the same answer as for a new address")
 	assert.EqualValues(t, 2, h.hash.Load(), "the same hashing work as for a new address")
 	assert.Empty(t, mail.exists, "nothing is delivered before the answer")
@@ -190,20 +200,11 @@ func (h *reentrantHasher) VerifyDummy(ctx context.Context, pw string) error {
 
 func TestParallelGuessesCannotOutrunTheThrottle(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
-	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-	require.NoError(t, err)
-	h := &reentrantHasher{countingHasher: &countingHasher{Hasher: ph}}
-	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
-	_, err = ring.EnsureKey(ctx)
-	require.NoError(t, err)
-	svc := service.New(service.Deps{
-		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-		Tokens:   ring, Notifier: noMail{}, Clock: clk,
-	}, service.Config{})
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	deps, counting, _ := newDeps(t)
+	h := &reentrantHasher{countingHasher: counting}
+	deps.Hasher = h
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
 
 	guess := func(ip string) error {
 		_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "guess guess", ClientIP: ip})
@@ -231,6 +232,14 @@ func (q *queue) Go(ctx context.Context, fn func(context.Context)) bool {
 	return true
 }
 
+// deferred makes deps hand their deliveries to a queue that the test runs
+// by hand, and deliver into an outbox.
+func deferred(deps *service.Deps) (*queue, *outbox) {
+	q, mail := &queue{}, &outbox{}
+	deps.Notifier, deps.Background = mail, q
+	return q, mail
+}
+
 type outbox struct {
 	sent   []service.PasswordReset
 	exists []service.AccountExists
@@ -248,20 +257,10 @@ func (o *outbox) PasswordReset(_ context.Context, r service.PasswordReset) error
 
 func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t, sqlstore.Migrations())
-	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-	require.NoError(t, err)
-	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
-	_, err = ring.EnsureKey(ctx)
-	require.NoError(t, err)
-	q, mail := &queue{}, &outbox{}
-	svc := service.New(service.Deps{
-		Store: sqlstore.New(db), Hasher: ph, Policy: password.NewPolicy(),
-		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-		Tokens:   ring, Notifier: mail, Clock: clk, Background: q,
-	}, service.Config{})
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	deps, _, db := newDeps(t)
+	q, mail := deferred(&deps)
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 
 	require.NoError(t, svc.ForgotPassword(ctx, "pat@example.org"))
@@ -285,7 +284,7 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
 	ctx := context.Background()
 	svc, _ := newService(t)
-	require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: "pat@example.org", Password: "violet tram cupboard", FullName: "Pat"}))
+	registerPat(t, svc)
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
 	// A stolen access token guessing the password through the change form

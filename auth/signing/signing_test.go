@@ -15,6 +15,7 @@ import (
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/auth/signing/signingtest"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -131,7 +132,7 @@ func TestRingSignsPublishesAndRotates(t *testing.T) {
 		assert.Contains(t, claims, k)
 	}
 
-	jwks := parseJWKS(t, ring.JWKS())
+	jwks := signingtest.JWKSKeys(t, ring.JWKS())
 	require.Len(t, jwks, 1)
 	assertPublicOnly(t, jwks[0], first)
 
@@ -143,7 +144,7 @@ func TestRingSignsPublishesAndRotates(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, nk.KID, kid)
 	assert.NotEqual(t, first, kid)
-	jwks = parseJWKS(t, ring.JWKS())
+	jwks = signingtest.JWKSKeys(t, ring.JWKS())
 	require.Len(t, jwks, 2)
 	for _, k := range jwks {
 		assertPublicOnly(t, k, k["kid"].(string))
@@ -214,15 +215,6 @@ func decode(t *testing.T, tok string) (map[string]any, map[string]any) {
 		require.NoError(t, json.Unmarshal(b, dst))
 	}
 	return h, c
-}
-
-func parseJWKS(t *testing.T, raw []byte) []map[string]any {
-	t.Helper()
-	var doc struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &doc))
-	return doc.Keys
 }
 
 func assertPublicOnly(t *testing.T, k map[string]any, kid string) {

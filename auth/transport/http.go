@@ -60,13 +60,11 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 	// method is a 405 and not a 404.
 	a := prefixed{r: r, prefix: "/api/v1/auth"}
 	a.Handle("/register", h(eps.Register, decodeJSON[endpoint.RegisterRequest])).Methods(http.MethodPost)
-	a.Handle("/login", h(eps.Login, func(ctx context.Context, r *http.Request) (any, error) {
+	a.Handle("/login", h(eps.Login, func(_ context.Context, r *http.Request) (any, error) {
 		var req endpoint.LoginRequest
-		if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
-			return nil, err
-		}
+		err := httpjson.Decode(r, &req, MaxBodyBytes)
 		req.ClientIP = ip.Of(r)
-		return req, nil
+		return req, err
 	})).Methods(http.MethodPost)
 	a.Handle("/refresh", h(eps.Refresh, decodeJSON[endpoint.RefreshTokenRequest])).Methods(http.MethodPost)
 	a.Handle("/logout", h(eps.Logout, decodeJSON[endpoint.RefreshTokenRequest])).Methods(http.MethodPost)
@@ -75,16 +73,10 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 		return endpoint.MeRequest{Actor: actor}, err
 	}))).Methods(http.MethodGet)
 	a.Handle("/password/change", bearer(h(eps.ChangePassword, func(ctx context.Context, r *http.Request) (any, error) {
-		actor, err := authn.Require(ctx)
-		if err != nil {
-			return nil, err
-		}
 		var req endpoint.ChangePasswordRequest
-		if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
-			return nil, err
-		}
+		actor, err := callerAndBody(ctx, r, &req)
 		req.ClientIP, req.Actor = ip.Of(r), actor
-		return req, nil
+		return req, err
 	}))).Methods(http.MethodPost)
 	a.Handle("/password/forgot", h(eps.ForgotPassword, decodeJSON[endpoint.ForgotPasswordRequest])).Methods(http.MethodPost)
 	a.Handle("/password/reset", h(eps.ResetPassword, decodeJSON[endpoint.ResetPasswordRequest])).Methods(http.MethodPost)
@@ -131,17 +123,30 @@ func decodeJSON[T any](_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-func decodeCreate(ctx context.Context, r *http.Request) (any, error) {
+// callerAndBody reads the caller, then the JSON body into dst.
+func callerAndBody(ctx context.Context, r *http.Request, dst any) (authn.Principal, error) {
 	actor, err := authn.Require(ctx)
 	if err != nil {
-		return nil, err
+		return authn.Principal{}, err
 	}
+	return actor, httpjson.Decode(r, dst, MaxBodyBytes)
+}
+
+// callerAndID reads the caller, then the {id} of the path.
+func callerAndID(ctx context.Context, r *http.Request) (authn.Principal, string, error) {
+	actor, err := authn.Require(ctx)
+	if err != nil {
+		return authn.Principal{}, "", err
+	}
+	id, err := rest.PathUUID(r, "id")
+	return actor, id, err
+}
+
+func decodeCreate(ctx context.Context, r *http.Request) (any, error) {
 	var req endpoint.CreateUserRequest
-	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
-		return nil, err
-	}
+	actor, err := callerAndBody(ctx, r, &req)
 	req.Actor = actor
-	return req, nil
+	return req, err
 }
 
 func decodeList(ctx context.Context, r *http.Request) (any, error) {
@@ -154,30 +159,16 @@ func decodeList(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	cursor, err := rest.Cursor(r)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.ListUsersRequest{Role: r.URL.Query().Get("role"), Cursor: cursor, Limit: limit, Actor: actor}, nil
+	return endpoint.ListUsersRequest{Role: r.URL.Query().Get("role"), Cursor: cursor, Limit: limit, Actor: actor}, err
 }
 
 func decodeGet(ctx context.Context, r *http.Request) (any, error) {
-	actor, err := authn.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rest.PathUUID(r, "id")
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.GetUserRequest{ID: id, Actor: actor}, nil
+	actor, id, err := callerAndID(ctx, r)
+	return endpoint.GetUserRequest{ID: id, Actor: actor}, err
 }
 
 func decodeUpdate(ctx context.Context, r *http.Request) (any, error) {
-	actor, err := authn.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rest.PathUUID(r, "id")
+	actor, id, err := callerAndID(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +177,13 @@ func decodeUpdate(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	var req endpoint.UpdateUserRequest
-	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
-		return nil, err
-	}
+	err = httpjson.Decode(r, &req, MaxBodyBytes)
 	req.ID, req.Actor = id, actor
 	if version > 0 {
 		v := int(version)
 		req.IfMatch = &v
 	}
-	return req, nil
+	return req, err
 }
 
 func encode(_ context.Context, w http.ResponseWriter, response any) error {

@@ -59,12 +59,3 @@ func unsigned(t *testing.T, tok string) string {
 	require.NoError(t, err)
 	return base64.RawURLEncoding.EncodeToString(b) + "." + parts[1] + "."
 }
-
-func jwksKeys(t *testing.T, body []byte) []map[string]any {
-	t.Helper()
-	var doc struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	require.NoError(t, json.Unmarshal(body, &doc))
-	return doc.Keys
-}

@@ -2,37 +2,15 @@ package wire_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
-	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/password"
-	"github.com/medisync/medisync/auth/wire"
-	"github.com/medisync/medisync/shared/httpmw"
-	"github.com/medisync/medisync/shared/logging"
-	"github.com/medisync/medisync/shared/sqldb/sqltest"
+	"github.com/medisync/medisync/auth/wire/wiretest"
 )
-
-// benchServer runs the whole HTTP stack on SQLite with production hashing.
-func benchServer(b *testing.B) *httptest.Server {
-	b.Helper()
-	db := sqltest.SQLite(b, sqlstore.Migrations())
-	a, err := wire.Build(context.Background(), db, wire.Config{Hash: password.HasherOptions{Params: password.OWASP}, KeyEncryptionKey: base64.StdEncoding.EncodeToString(make([]byte, 32))}, logging.Nop(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := httpmw.NewRouter()
-	a.Routes(r)
-	srv := httptest.NewServer(httpmw.Stack(r, httpmw.Options{Logger: logging.Nop()}))
-	b.Cleanup(srv.Close)
-	return srv
-}
 
 func postJSON(b *testing.B, c *http.Client, url string, body any, want int) {
 	raw, _ := json.Marshal(body)
@@ -49,10 +27,10 @@ func postJSON(b *testing.B, c *http.Client, url string, body any, want int) {
 // BenchmarkLogin measures one login over HTTP at OWASP argon2id cost:
 // throttle check, user lookup, verification, refresh token insert, signing.
 func BenchmarkLogin(b *testing.B) {
-	srv := benchServer(b)
+	srv := wiretest.Server(b, password.OWASP)
 	c := srv.Client()
 	body := map[string]string{"email": "bench@example.org", "password": "violet tram cupboard", "fullName": "Bench"}
-	postJSON(b, c, srv.URL+"/api/v1/auth/register", body, http.StatusCreated)
+	postJSON(b, c, srv.URL+"/api/v1/auth/register", body, http.StatusAccepted)
 	login := map[string]string{"email": "bench@example.org", "password": "violet tram cupboard"}
 	b.ResetTimer()
 	for b.Loop() {
@@ -63,13 +41,13 @@ func BenchmarkLogin(b *testing.B) {
 // BenchmarkLoginParallel is the same with concurrent clients; the hashing
 // pool bounds the work to one hash per core.
 func BenchmarkLoginParallel(b *testing.B) {
-	srv := benchServer(b)
+	srv := wiretest.Server(b, password.OWASP)
 	c := srv.Client()
 	const users = 16
 	for i := 0; i < users; i++ {
 		postJSON(b, c, srv.URL+"/api/v1/auth/register", map[string]string{
 			"email": fmt.Sprintf("bench%d@example.org", i), "password": "violet tram cupboard", "fullName": "Bench",
-		}, http.StatusCreated)
+		}, http.StatusAccepted)
 	}
 	var next atomic.Int64
 	b.ResetTimer()
@@ -86,11 +64,11 @@ func BenchmarkLoginParallel(b *testing.B) {
 // BenchmarkRefresh measures a refresh-token rotation over HTTP: lookup,
 // transaction marking the old token and inserting the new, signing.
 func BenchmarkRefresh(b *testing.B) {
-	srv := benchServer(b)
+	srv := wiretest.Server(b, password.OWASP)
 	c := srv.Client()
 	postJSON(b, c, srv.URL+"/api/v1/auth/register", map[string]string{
 		"email": "bench@example.org", "password": "violet tram cupboard", "fullName": "Bench",
-	}, http.StatusCreated)
+	}, http.StatusAccepted)
 	raw, _ := json.Marshal(map[string]string{"email": "bench@example.org", "password": "violet tram cupboard"})
 	res, err := c.Post(srv.URL+"/api/v1/auth/login", "application/json", bytes.NewReader(raw))
 	if err != nil {

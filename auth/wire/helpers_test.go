@@ -3,7 +3,6 @@ package wire_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,41 +14,51 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/transport"
 	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/auth/wire/wiretest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // mailbox is a Notifier that keeps what it is asked to send.
 type mailbox struct {
-	mu     sync.Mutex
-	sent   []service.PasswordReset
-	exists []service.AccountExists
+	resets kept[service.PasswordReset]
+	exists kept[service.AccountExists]
 }
 
 func (m *mailbox) AccountExists(_ context.Context, a service.AccountExists) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.exists = append(m.exists, a)
+	m.exists.add(a)
 	return nil
-}
-
-func (m *mailbox) existing() []service.AccountExists {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]service.AccountExists(nil), m.exists...)
 }
 
 func (m *mailbox) PasswordReset(_ context.Context, r service.PasswordReset) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, r)
+	m.resets.add(r)
 	return nil
+}
+
+// kept is a list that the deliveries' goroutines add to while a test reads it.
+type kept[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+func (k *kept[T]) add(v T) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.items = append(k.items, v)
+}
+
+func (k *kept[T]) all() []T {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]T(nil), k.items...)
 }
 
 // sent returns the reset notices sent so far, once the deliveries under way
@@ -57,22 +66,13 @@ func (m *mailbox) PasswordReset(_ context.Context, r service.PasswordReset) erro
 func (e *env) sent() []service.PasswordReset {
 	e.t.Helper()
 	require.NoError(e.t, e.auth.Wait(context.Background()))
-	return e.mail.all()
-}
-
-func (m *mailbox) all() []service.PasswordReset {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]service.PasswordReset(nil), m.sent...)
+	return e.mail.resets.all()
 }
 
 const (
 	adminEmail    = "admin@medisync.test"
 	adminPassword = "correct horse battery"
 )
-
-// testKEK seals the tests' signing keys, as a server database requires.
-var testKEK = base64.StdEncoding.EncodeToString(make([]byte, 32))
 
 type env struct {
 	t     *testing.T
@@ -90,7 +90,7 @@ func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 		TrustedProxies:   []string{"127.0.0.1", "::1"},
 		Notifier:         e.mail,
 		Clock:            e.clock,
-		KeyEncryptionKey: testKEK,
+		KeyEncryptionKey: wiretest.KEK,
 	}
 	for _, f := range tune {
 		f(&cfg)
@@ -105,6 +105,12 @@ func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 	e.srv = httptest.NewServer(httpmw.Stack(r, httpmw.Options{Logger: logging.Nop(), MaxBodyBytes: transport.MaxBodyBytes}))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// eachEnv runs test on a service built afresh over each database that
+// sqltest.Each offers.
+func eachEnv(t *testing.T, test func(t *testing.T, e *env), tune ...func(*wire.Config)) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) { test(t, newEnv(t, db, tune...)) })
 }
 
 type resp struct {
@@ -191,3 +197,22 @@ func (e *env) login(email, pw string) tokens {
 }
 
 func (e *env) admin() tokens { return e.login(adminEmail, adminPassword) }
+
+// pat registers the patient Pat and logs her in.
+func (e *env) pat() tokens {
+	e.t.Helper()
+	e.register(patEmail, patPass, "Pat")
+	return e.login(patEmail, patPass)
+}
+
+// refresh trades a refresh token for a new pair.
+func (e *env) refresh(tok string) resp {
+	e.t.Helper()
+	return e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": tok})
+}
+
+// logout ends the session of a refresh token.
+func (e *env) logout(tok string) resp {
+	e.t.Helper()
+	return e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": tok})
+}

@@ -11,22 +11,20 @@ import (
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/signing/signingtest"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/shared/logging"
-	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestJWKSAndKeyRotation(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		before := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		before := e.pat()
 		oldKID := jwtHeader(t, before.Access)["kid"].(string)
 
 		r := e.req("GET", "/.well-known/jwks.json", nil)
 		require.Equal(t, http.StatusOK, r.Status)
-		keys := jwksKeys(t, r.Body)
+		keys := signingtest.JWKSKeys(t, r.Body)
 		require.Len(t, keys, 1)
 		assert.Equal(t, oldKID, keys[0]["kid"])
 		assert.NotContains(t, keys[0], "d")
@@ -39,7 +37,7 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 		assert.Equal(t, nk.KID, jwtHeader(t, after.Access)["kid"], "the new key signs")
 		assert.NotEqual(t, oldKID, nk.KID)
 
-		keys = jwksKeys(t, e.req("GET", "/.well-known/jwks.json", nil).Body)
+		keys = signingtest.JWKSKeys(t, e.req("GET", "/.well-known/jwks.json", nil).Body)
 		var kids []string
 		for _, k := range keys {
 			kids = append(kids, k["kid"].(string))
@@ -55,7 +53,7 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 		// Once the old key's tokens have expired, the key leaves the JWKS.
 		e.clock.Advance(e.auth.Config.KeyRetention)
 		require.NoError(t, e.auth.Ring.Load(t.Context()))
-		keys = jwksKeys(t, e.req("GET", "/.well-known/jwks.json", nil).Body)
+		keys = signingtest.JWKSKeys(t, e.req("GET", "/.well-known/jwks.json", nil).Body)
 		require.Len(t, keys, 1)
 		assert.Equal(t, nk.KID, keys[0]["kid"])
 	})

@@ -14,15 +14,12 @@ import (
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/wire"
-	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestChangePassword(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		s1 := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		s1 := e.pat()
 		s2 := e.login(patEmail, patPass)
 		const next = "quiet meadow lantern"
 		change := func(cur, nw string) resp {
@@ -48,10 +45,10 @@ func TestChangePassword(t *testing.T) {
 		fresh := r.Str(t, "refreshToken")
 
 		for _, old := range []string{s1.Refresh, s2.Refresh} {
-			r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": old})
+			r = e.refresh(old)
 			assert.Equal(t, http.StatusUnauthorized, r.Status, "every other session is revoked")
 		}
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": fresh})
+		r = e.refresh(fresh)
 		assert.Equal(t, http.StatusOK, r.Status, "the caller's new session works")
 
 		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass})
@@ -61,10 +58,8 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestChangePasswordVoidsResetLinks(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		s := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		s := e.pat()
 		e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
 		sent := e.sent()
 		require.Len(t, sent, 1)
@@ -82,8 +77,7 @@ func TestChangePasswordVoidsResetLinks(t *testing.T) {
 }
 
 func TestForgotAndResetPassword(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := e.register(patEmail, patPass, "Pat")
 		session := e.login(patEmail, patPass)
 
@@ -109,7 +103,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, r.Status, "single use")
 		assert.Contains(t, fields(t, r), "token")
 
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": session.Refresh})
+		r = e.refresh(session.Refresh)
 		assert.Equal(t, http.StatusUnauthorized, r.Status, "a reset revokes every session")
 		e.login(patEmail, next)
 
@@ -131,8 +125,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 }
 
 func TestResetLiftsLoginBlock(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		e.register(patEmail, patPass, "Pat")
 		for i := 0; i < 6; i++ {
 			e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": "attacker guess"},

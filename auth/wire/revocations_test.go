@@ -33,9 +33,25 @@ func (e *env) feed(after uint64, wait string) authn.RevocationPage {
 	return p
 }
 
+// held asks e's feed for the revocations after index, letting the server
+// hold the request up to 8 s, and hands over the answer when it comes.
+func (e *env) held(index uint64) <-chan authn.RevocationPage {
+	answered := make(chan authn.RevocationPage, 1)
+	go func() {
+		r, err := http.Get(fmt.Sprintf("%s/internal/revocations?after=%d&wait=8s", e.srv.URL, index))
+		if !assert.NoError(e.t, err) {
+			return
+		}
+		defer r.Body.Close()
+		var p authn.RevocationPage
+		assert.NoError(e.t, json.NewDecoder(r.Body).Decode(&p))
+		answered <- p
+	}()
+	return answered
+}
+
 func TestAccessTokensAreWithdrawnAtOnce(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := e.register(patEmail, patPass, "Pat")
 		me := func(tok string) int { return e.req("GET", "/api/v1/auth/me", nil, bearer(tok)...).Status }
 
@@ -44,13 +60,13 @@ func TestAccessTokensAreWithdrawnAtOnce(t *testing.T) {
 		sid, _ := jwtClaims(t, s.Access)["sid"].(string)
 		require.NotEmpty(t, sid, "the token names its sign-in session")
 		require.Equal(t, http.StatusOK, me(s.Access))
-		r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+		r := e.refresh(s.Refresh)
 		require.Equal(t, http.StatusOK, r.Status)
 		refreshed := r.Str(t, "accessToken")
 		assert.Equal(t, sid, jwtClaims(t, refreshed)["sid"], "a refresh stays in the session")
 		other := e.login(patEmail, patPass)
 		assert.NotEqual(t, sid, jwtClaims(t, other.Access)["sid"])
-		require.Equal(t, http.StatusNoContent, e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": r.Str(t, "refreshToken")}).Status)
+		require.Equal(t, http.StatusNoContent, e.logout(r.Str(t, "refreshToken")).Status)
 		e.withdrawn(s.Access, "logout withdraws the session's tokens")
 		e.withdrawn(refreshed, "all of them")
 		assert.Equal(t, http.StatusOK, me(other.Access), "other sessions go on")
@@ -108,29 +124,17 @@ func TestAccessTokensAreWithdrawnAtOnce(t *testing.T) {
 }
 
 func TestRevocationFeedHoldsARequestUntilALogout(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		s := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		s := e.pat()
 		index := e.feed(0, "0s").Index
 
-		answered := make(chan authn.RevocationPage, 1)
-		go func() {
-			r, err := http.Get(fmt.Sprintf("%s/internal/revocations?after=%d&wait=8s", e.srv.URL, index))
-			if !assert.NoError(t, err) {
-				return
-			}
-			defer r.Body.Close()
-			var p authn.RevocationPage
-			assert.NoError(t, json.NewDecoder(r.Body).Decode(&p))
-			answered <- p
-		}()
+		answered := e.held(index)
 		select {
 		case <-answered:
 			t.Fatal("answered while nothing was newer")
 		case <-time.After(300 * time.Millisecond):
 		}
-		require.Equal(t, http.StatusNoContent, e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": s.Refresh}).Status)
+		require.Equal(t, http.StatusNoContent, e.logout(s.Refresh).Status)
 		loggedOut := time.Now()
 		select {
 		case p := <-answered:
@@ -147,22 +151,11 @@ func TestRevocationFeedHoldsARequestUntilALogout(t *testing.T) {
 func TestRevocationFeedHearsOtherInstancesOnTheDatabase(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		one, two := newEnv(t, db), newEnv(t, db)
-		one.register(patEmail, patPass, "Pat")
-		s := one.login(patEmail, patPass)
+		s := one.pat()
 		index := two.feed(0, "0s").Index
-		answered := make(chan authn.RevocationPage, 1)
-		go func() {
-			r, err := http.Get(fmt.Sprintf("%s/internal/revocations?after=%d&wait=8s", two.srv.URL, index))
-			if !assert.NoError(t, err) {
-				return
-			}
-			defer r.Body.Close()
-			var p authn.RevocationPage
-			assert.NoError(t, json.NewDecoder(r.Body).Decode(&p))
-			answered <- p
-		}()
+		answered := two.held(index)
 		time.Sleep(100 * time.Millisecond)
-		require.Equal(t, http.StatusNoContent, one.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": s.Refresh}).Status)
+		require.Equal(t, http.StatusNoContent, one.logout(s.Refresh).Status)
 		select {
 		case p := <-answered:
 			require.Len(t, p.Revocations, 1, "the held request read the database again")

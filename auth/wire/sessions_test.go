@@ -15,7 +15,6 @@ import (
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/throttle"
 	"github.com/medisync/medisync/auth/wire"
-	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -25,8 +24,7 @@ const (
 )
 
 func TestRegisterLoginMe(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		r := e.req("POST", "/api/v1/auth/register", map[string]string{
 			"email": "  Pat@Example.ORG ", "password": patPass, "fullName": "Pat Q",
 		})
@@ -44,7 +42,7 @@ func TestRegisterLoginMe(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, r.Status)
 		assert.Equal(t, string(fresh), string(r.Body))
 		require.NoError(t, e.auth.Wait(t.Context()))
-		exists := e.mail.existing()
+		exists := e.mail.exists.all()
 		require.Len(t, exists, 1)
 		assert.Equal(t, "pat@example.org", exists[0].Email)
 
@@ -87,10 +85,8 @@ func TestRegisterLoginMe(t *testing.T) {
 }
 
 func TestMeNeedsAValidToken(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		tok := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		tok := e.pat()
 		for name, h := range map[string][]string{
 			"none":     nil,
 			"basic":    {"Authorization", "Basic cGF0OnB3"},
@@ -118,8 +114,7 @@ func TestMeNeedsAValidToken(t *testing.T) {
 }
 
 func TestBadInputIsA4xxProblem(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		reg := func(email, pw, name string) map[string]string {
 			return map[string]string{"email": email, "password": pw, "fullName": name}
 		}
@@ -175,8 +170,7 @@ func TestBadInputIsA4xxProblem(t *testing.T) {
 }
 
 func TestSameAnswerForUnknownEmailAndWrongPassword(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		e.register(patEmail, patPass, "Pat")
 		wrong := e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": "not the password"})
 		unknown := e.req("POST", "/api/v1/auth/login", map[string]string{"email": "ghost@example.org", "password": "not the password"})
@@ -188,8 +182,7 @@ func TestSameAnswerForUnknownEmailAndWrongPassword(t *testing.T) {
 }
 
 func TestLoginThrottling(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		e.register(patEmail, patPass, "Pat")
 		from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
 		bad := map[string]string{"email": patEmail, "password": "guess guess guess"}
@@ -237,11 +230,11 @@ func TestLoginThrottling(t *testing.T) {
 }
 
 func TestUntrustedForwardedForIsIgnored(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db, func(c *wire.Config) {
-			c.TrustedProxies = nil
-			c.ClientThrottle = throttle.Policy{Free: 2, Base: time.Minute, Max: time.Minute, Forget: time.Hour}
-		})
+	untrusting := func(c *wire.Config) {
+		c.TrustedProxies = nil
+		c.ClientThrottle = throttle.Policy{Free: 2, Base: time.Minute, Max: time.Minute, Forget: time.Hour}
+	}
+	eachEnv(t, func(t *testing.T, e *env) {
 		for i := 0; i < 3; i++ {
 			r := e.req("POST", "/api/v1/auth/login",
 				map[string]string{"email": fmt.Sprintf("n%d@example.org", i), "password": "guess guess"},
@@ -251,67 +244,61 @@ func TestUntrustedForwardedForIsIgnored(t *testing.T) {
 		r := e.req("POST", "/api/v1/auth/login", map[string]string{"email": "z@example.org", "password": "guess guess"},
 			"X-Forwarded-For", "192.0.2.99")
 		assert.Equal(t, http.StatusTooManyRequests, r.Status, "a spoofed header does not escape the peer's limit")
-	})
+	}, untrusting)
 }
 
 func TestRefreshRotationAndReuseDetection(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		first := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		first := e.pat()
 		other := e.login(patEmail, patPass) // a second session, on another device
 
-		r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": first.Refresh})
+		r := e.refresh(first.Refresh)
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 		second := r.Str(t, "refreshToken")
 		assert.NotEqual(t, first.Refresh, second, "rotated")
 		assert.NotEmpty(t, r.Str(t, "accessToken"))
 
 		// The first token again: theft is assumed, the family dies.
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": first.Refresh})
+		r = e.refresh(first.Refresh)
 		assert.Equal(t, http.StatusUnauthorized, r.Status)
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": second})
+		r = e.refresh(second)
 		assert.Equal(t, http.StatusUnauthorized, r.Status, "the rotated token of the same family is revoked too")
 
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": other.Refresh})
+		r = e.refresh(other.Refresh)
 		assert.Equal(t, http.StatusOK, r.Status, "other sessions live on")
 
 		for name, tok := range map[string]string{
 			"empty": "", "short": "abc", "unknown": base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
 			"access token": first.Access,
 		} {
-			r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": tok})
+			r := e.refresh(tok)
 			assert.Equal(t, http.StatusUnauthorized, r.Status, name)
 		}
 	})
 }
 
 func TestRefreshExpiresAndLogoutRevokes(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		s := e.login(patEmail, patPass)
-		r := e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": s.Refresh})
+	eachEnv(t, func(t *testing.T, e *env) {
+		s := e.pat()
+		r := e.logout(s.Refresh)
 		assert.Equal(t, http.StatusNoContent, r.Status)
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+		r = e.refresh(s.Refresh)
 		assert.Equal(t, http.StatusUnauthorized, r.Status)
-		r = e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": s.Refresh})
+		r = e.logout(s.Refresh)
 		assert.Equal(t, http.StatusNoContent, r.Status, "idempotent")
-		r = e.req("POST", "/api/v1/auth/logout", map[string]string{"refreshToken": "unknown"})
+		r = e.logout("unknown")
 		assert.Equal(t, http.StatusNoContent, r.Status)
 
 		s = e.login(patEmail, patPass)
 		e.clock.Advance(7*24*time.Hour + time.Second)
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+		r = e.refresh(s.Refresh)
 		assert.Equal(t, http.StatusUnauthorized, r.Status, "expired")
 	})
 }
 
 func TestConcurrentRefreshWithOneToken(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
-		e.register(patEmail, patPass, "Pat")
-		s := e.login(patEmail, patPass)
+	eachEnv(t, func(t *testing.T, e *env) {
+		s := e.pat()
 		const n = 6
 		type result struct {
 			status  int
@@ -322,7 +309,7 @@ func TestConcurrentRefreshWithOneToken(t *testing.T) {
 		for i := 0; i < n; i++ {
 			go func() {
 				<-start
-				r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": s.Refresh})
+				r := e.refresh(s.Refresh)
 				res := result{status: r.Status}
 				if r.Status == http.StatusOK {
 					res.refresh = r.Str(t, "refreshToken")
@@ -341,7 +328,7 @@ func TestConcurrentRefreshWithOneToken(t *testing.T) {
 			}
 		}
 		require.Len(t, ok, 1, "a refresh token works exactly once, even under a race")
-		r := e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": ok[0]})
+		r := e.refresh(ok[0])
 		assert.Equal(t, http.StatusUnauthorized, r.Status, "the replays revoked the family")
 	})
 }

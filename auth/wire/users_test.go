@@ -12,13 +12,11 @@ import (
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/service"
-	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestAdministration(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		admin := e.admin()
 		as := bearer(admin.Access)
 
@@ -137,7 +135,7 @@ func TestAdministration(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, r.Status)
 
 		// Refresh picks up the new roles.
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": drTok.Refresh})
+		r = e.refresh(drTok.Refresh)
 		require.Equal(t, http.StatusOK, r.Status)
 		assert.Equal(t, []any{"ADMIN", "DOCTOR"}, jwtClaims(t, r.Str(t, "accessToken"))["roles"])
 		drRefresh := r.Str(t, "refreshToken")
@@ -148,7 +146,7 @@ func TestAdministration(t *testing.T) {
 		assert.Equal(t, true, r.JSON(t)["disabled"])
 		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "dr.who@example.org", "password": "tardis blue box"})
 		assert.Equal(t, http.StatusForbidden, r.Status)
-		r = e.req("POST", "/api/v1/auth/refresh", map[string]string{"refreshToken": drRefresh})
+		r = e.refresh(drRefresh)
 		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, r.Status)
 		// Its unexpired access token is withdrawn: it opens neither
 		// administration nor /me.
@@ -172,8 +170,7 @@ func TestAdministration(t *testing.T) {
 }
 
 func TestAdministrationForbiddenMatrix(t *testing.T) {
-	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		admin := e.admin()
 		pat := e.register(patEmail, patPass, "Pat")
 		r := e.req("POST", "/api/v1/auth/users", map[string]any{

@@ -111,6 +111,20 @@ func scanUser(sc sqldb.Scanner) (account.User, error) {
 	return u, nil
 }
 
+// affected runs a statement that changes rows and says how many it changed;
+// what names the change in errors.
+func affected(ctx context.Context, q sqldb.Querier, what, query string, args ...any) (int64, error) {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return n, nil
+}
+
 func insertRoles(ctx context.Context, q sqldb.Querier, id string, roles []string) error {
 	for _, r := range roles {
 		if _, err := q.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
@@ -178,18 +192,14 @@ func (r users) List(ctx context.Context, q service.UserQuery) ([]account.User, e
 
 func (r users) Update(ctx context.Context, u account.User) error {
 	return r.s.atomically(ctx, func(q sqldb.Querier) error {
-		res, err := q.ExecContext(ctx, `UPDATE users SET email = ?, full_name = ?, password_hash = ?, disabled = ?,
+		n, err := affected(ctx, q, "update user", `UPDATE users SET email = ?, full_name = ?, password_hash = ?, disabled = ?,
 			version = ?, updated_at = ? WHERE id = ? AND version = ?`,
 			u.Email, u.FullName, u.PasswordHash, u.Disabled, u.Version, ts(u.UpdatedAt), u.ID, u.Version-1)
 		if sqldb.IsUniqueViolation(err) {
 			return account.ErrEmailTaken
 		}
 		if err != nil {
-			return fmt.Errorf("update user: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update user: %w", err)
+			return err
 		}
 		if n == 0 {
 			var one int
@@ -244,29 +254,14 @@ func (r refreshTokens) ByHash(ctx context.Context, hash string) (account.Refresh
 }
 
 func (r refreshTokens) MarkUsed(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := r.s.q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
+	n, err := affected(ctx, r.s.q, "mark refresh token used", `UPDATE refresh_tokens SET used_at = ?
 		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, ts(now), id)
-	if err != nil {
-		return false, fmt.Errorf("mark refresh token used: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("mark refresh token used: %w", err)
-	}
-	return n == 1, nil
+	return n == 1, err
 }
 
 func (r refreshTokens) revoke(ctx context.Context, where string, arg any, now time.Time) (int64, error) {
-	res, err := r.s.q.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?
+	return affected(ctx, r.s.q, "revoke refresh tokens", `UPDATE refresh_tokens SET revoked_at = ?
 		WHERE `+where+` AND revoked_at IS NULL`, ts(now), arg)
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
-	}
-	return n, nil
 }
 
 func (r refreshTokens) RevokeFamily(ctx context.Context, familyID string, now time.Time) (int64, error) {
@@ -295,11 +290,7 @@ func (r refreshTokens) LiveFamilies(ctx context.Context, userID string, since ti
 }
 
 func (r refreshTokens) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
-	res, err := r.s.q.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at < ?`, ts(before))
-	if err != nil {
-		return 0, fmt.Errorf("delete expired refresh tokens: %w", err)
-	}
-	return res.RowsAffected()
+	return affected(ctx, r.s.q, "delete expired refresh tokens", `DELETE FROM refresh_tokens WHERE expires_at < ?`, ts(before))
 }
 
 // --- reset tokens ---
@@ -367,16 +358,9 @@ func (r resetTokens) ByHash(ctx context.Context, hash string) (account.ResetToke
 }
 
 func (r resetTokens) Consume(ctx context.Context, hash string, now time.Time) (bool, error) {
-	res, err := r.s.q.ExecContext(ctx, `UPDATE reset_tokens SET used_at = ?
+	n, err := affected(ctx, r.s.q, "consume reset token", `UPDATE reset_tokens SET used_at = ?
 		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`, ts(now), hash, ts(now))
-	if err != nil {
-		return false, fmt.Errorf("consume reset token: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("consume reset token: %w", err)
-	}
-	return n == 1, nil
+	return n == 1, err
 }
 
 func (r resetTokens) InvalidateUser(ctx context.Context, userID string, now time.Time) error {
@@ -399,11 +383,7 @@ func (r resetTokens) CountSince(ctx context.Context, userID string, since time.T
 }
 
 func (r resetTokens) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
-	res, err := r.s.q.ExecContext(ctx, `DELETE FROM reset_tokens WHERE expires_at < ?`, ts(before))
-	if err != nil {
-		return 0, fmt.Errorf("delete expired reset tokens: %w", err)
-	}
-	return res.RowsAffected()
+	return affected(ctx, r.s.q, "delete expired reset tokens", `DELETE FROM reset_tokens WHERE expires_at < ?`, ts(before))
 }
 
 // --- revocations ---
@@ -471,11 +451,7 @@ func (r revocations) After(ctx context.Context, after uint64, now time.Time, lim
 }
 
 func (r revocations) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
-	res, err := r.s.q.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, ts(before))
-	if err != nil {
-		return 0, fmt.Errorf("delete expired revocations: %w", err)
-	}
-	return res.RowsAffected()
+	return affected(ctx, r.s.q, "delete expired revocations", `DELETE FROM revocations WHERE expires_at < ?`, ts(before))
 }
 
 // --- signing keys ---
@@ -546,10 +522,6 @@ func (k *Keys) Rotate(ctx context.Context, next signing.Record) error {
 
 // Prune deletes the keys retired before t.
 func (k *Keys) Prune(ctx context.Context, retiredBefore time.Time) (int64, error) {
-	res, err := k.db.ExecContext(ctx, `DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at < ?`,
+	return affected(ctx, k.db, "prune signing keys", `DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at < ?`,
 		ts(retiredBefore))
-	if err != nil {
-		return 0, fmt.Errorf("prune signing keys: %w", err)
-	}
-	return res.RowsAffected()
 }

@@ -4,43 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/logging/logtest"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
-// syncBuffer is a log sink the server writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+// runWith is run as runtest.Start calls it, with the environment lookup
+// and the log sink of the test.
+func runWith(lookup func(string) (string, bool), logs io.Writer) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error { return run(ctx, args, lookup, logs, logs) }
 }
 
 func jwksKIDs(t *testing.T, url string) []string {
@@ -63,31 +44,16 @@ func jwksKIDs(t *testing.T, url string) []string {
 
 func TestServeBootstrapsAndRotateKeyCommand(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
-	addr := freeAddr(t)
 	env := map[string]string{
 		"MEDISYNC_DB_DSN":         dsn,
-		"MEDISYNC_HTTP_ADDR":      addr,
 		"MEDISYNC_DISCOVERY_URLS": "",
 		"MEDISYNC_ADMIN_EMAIL":    "admin@medisync.test",
 		"MEDISYNC_ADMIN_PASSWORD": "correct horse battery",
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-hash-memory-kib", "64", "-hash-iterations", "1", "-key-reload-interval", "50ms"}, lookup, logs, logs)
-	}()
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		res, err := http.Get(base + "/health/ready")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond, logs.String())
+	logs := &logtest.Buffer{}
+	svc := runtest.Start(t, runWith(lookup, logs), "-hash-memory-kib", "64", "-hash-iterations", "1", "-key-reload-interval", "50ms")
+	base := svc.URL
 
 	body := strings.NewReader(`{"email":"admin@medisync.test","password":"correct horse battery"}`)
 	res, err := http.Post(base+"/api/v1/auth/login", "application/json", body)
@@ -114,13 +80,7 @@ func TestServeBootstrapsAndRotateKeyCommand(t *testing.T) {
 		5*time.Second, 20*time.Millisecond)
 	assert.Contains(t, jwksKIDs(t, base+"/.well-known/jwks.json"), before[0], "the old key stays published")
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	svc.Stop(t)
 	assert.NotContains(t, logs.String(), "correct horse battery", "no password in the logs")
 }
 
@@ -143,42 +103,26 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 
 func TestServeWarnsWhenTheAdminEmailIsSomeoneElses(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
-	addr := freeAddr(t)
-	env := map[string]string{"MEDISYNC_DB_DSN": dsn, "MEDISYNC_HTTP_ADDR": addr, "MEDISYNC_DISCOVERY_URLS": ""}
+	env := map[string]string{"MEDISYNC_DB_DSN": dsn, "MEDISYNC_DISCOVERY_URLS": ""}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	args := []string{"-hash-memory-kib", "64", "-hash-iterations", "1"}
-	serve := func() (*syncBuffer, func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		logs := &syncBuffer{}
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, args, lookup, logs, logs) }()
-		require.Eventually(t, func() bool {
-			res, err := http.Get("http://" + addr + "/health/ready")
-			if err != nil {
-				return false
-			}
-			res.Body.Close()
-			return res.StatusCode == http.StatusOK
-		}, 10*time.Second, 20*time.Millisecond, logs.String())
-		return logs, func() {
-			cancel()
-			require.NoError(t, <-done)
-		}
+	serve := func() (*logtest.Buffer, *runtest.Service) {
+		logs := &logtest.Buffer{}
+		return logs, runtest.Start(t, runWith(lookup, logs), "-hash-memory-kib", "64", "-hash-iterations", "1")
 	}
 
 	// Someone registers the address before the administrator is configured.
-	_, stop := serve()
-	res, err := http.Post("http://"+addr+"/api/v1/auth/register", "application/json",
+	_, svc := serve()
+	res, err := http.Post(svc.URL+"/api/v1/auth/register", "application/json",
 		strings.NewReader(`{"email":"admin@medisync.test","password":"squatter phrase here","fullName":"S"}`))
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusAccepted, res.StatusCode)
-	stop()
+	svc.Stop(t)
 
 	env["MEDISYNC_ADMIN_EMAIL"] = "admin@medisync.test"
 	env["MEDISYNC_ADMIN_PASSWORD"] = "correct horse battery"
-	logs, stop := serve()
-	defer stop()
+	logs, svc := serve()
+	defer svc.Stop(t)
 	assert.Contains(t, logs.String(), "first administrator not created")
 	assert.Contains(t, logs.String(), "level=warn")
 }

@@ -35,6 +35,14 @@ func newUser(t *testing.T, email string, roles ...string) account.User {
 	}
 }
 
+// createPatient stores a new patient that no other subtest knows of.
+func createPatient(t *testing.T, st service.Store) account.User {
+	t.Helper()
+	u := newUser(t, unique("pat"), authn.RolePatient)
+	require.NoError(t, st.Users().Create(context.Background(), u))
+	return u
+}
+
 // RunStoreContract checks what the service expects of a service.Store.
 // newStore may return stores over one database for every subtest: each
 // subtest makes its own users and keeps to its own times.
@@ -128,8 +136,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 	t.Run("refresh tokens", func(t *testing.T) {
 		ctx := context.Background()
 		st := newStore(t)
-		u := newUser(t, unique("pat"), authn.RolePatient)
-		require.NoError(t, st.Users().Create(ctx, u))
+		u := createPatient(t, st)
 		rt := st.RefreshTokens()
 		family := uuid.NewString()
 		mk := func(fam string) account.RefreshToken {
@@ -180,8 +187,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 	t.Run("reset tokens", func(t *testing.T) {
 		ctx := context.Background()
 		st := newStore(t)
-		u := newUser(t, unique("pat"), authn.RolePatient)
-		require.NoError(t, st.Users().Create(ctx, u))
+		u := createPatient(t, st)
 		rs := st.ResetTokens()
 		mk := func(created time.Time) account.ResetToken {
 			return account.ResetToken{Hash: service.HashToken(uuid.NewString()), UserID: u.ID,
@@ -227,8 +233,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 		// Later than the other subtests' tokens, which their purges delete.
 		t0 := t0.Add(48 * time.Hour)
 		st := newStore(t)
-		u := newUser(t, unique("pat"), authn.RolePatient)
-		require.NoError(t, st.Users().Create(ctx, u))
+		u := createPatient(t, st)
 		mk := func(created time.Time) account.ResetToken {
 			return account.ResetToken{Hash: service.HashToken(uuid.NewString()), UserID: u.ID,
 				CreatedAt: created, ExpiresAt: created.Add(30 * time.Minute)}
@@ -285,8 +290,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 	t.Run("live sessions", func(t *testing.T) {
 		ctx := context.Background()
 		st := newStore(t)
-		u := newUser(t, unique("pat"), authn.RolePatient)
-		require.NoError(t, st.Users().Create(ctx, u))
+		u := createPatient(t, st)
 		mk := func(fam string, issued time.Time) account.RefreshToken {
 			return account.RefreshToken{
 				ID: uuid.NewString(), Hash: service.HashToken(uuid.NewString()), FamilyID: fam, UserID: u.ID,

@@ -1,4 +1,4 @@
-// Package signingtest holds the contract suite of the signing key port (signing.Repository), which every adapter runs.
+// Package signingtest holds the contract suite of the signing key port (signing.Repository), which every adapter runs, and a JWKS reader for tests.
 package signingtest
 
 import (
