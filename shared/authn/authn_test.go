@@ -469,3 +469,26 @@ func TestJWKSUnreachableIs503AndNotReady(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, call(other.Token(t, authntest.Claims{})).Code)
 	assert.Error(t, v.Ready(ctx))
 }
+
+// A refresh for an unknown kid gets time to finish: a JWKS that takes tens
+// of milliseconds to answer (a real network) still yields the new key.
+func TestUnknownKIDRefreshOverASlowJWKS(t *testing.T) {
+	first, second := authntest.NewIssuer(t), authntest.NewIssuer(t)
+	src := &rotatingJWKS{}
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{first.KID: first.Public}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		src.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{URL: srv.URL, UnknownKIDEvery: time.Millisecond}, authn.Config{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return v.Ready(ctx) == nil }, 5*time.Second, 10*time.Millisecond)
+
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{first.KID: first.Public, second.KID: second.Public}))
+	_, err = v.Verify(ctx, second.Token(t, authntest.Claims{}))
+	require.NoError(t, err, "the refresh was cut short")
+	require.NoError(t, v.Ready(ctx))
+}

@@ -62,8 +62,11 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 		NoErrorReturnFirstHTTPReq: &noErr,
 		RefreshInterval:           o.RefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(o.UnknownKIDEvery), 1),
-		// Waiting for the limiter fails at once rather than holding requests.
-		RateLimitWaitMax: time.Millisecond,
+		// jwkset bounds both the wait for the limiter and the refresh itself
+		// with this one deadline, so it must leave the fetch time to finish.
+		// A request whose turn is further off than this fails at once
+		// (rate.Limiter sees the deadline), so no request waits longer.
+		RateLimitWaitMax: unknownKIDFetchTimeout,
 		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
 				if o.OnError != nil {
@@ -80,6 +83,10 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	v.health = health
 	return v, nil
 }
+
+// unknownKIDFetchTimeout bounds the refresh a token with an unknown kid
+// triggers, waiting for the limiter included.
+const unknownKIDFetchTimeout = 3 * time.Second
 
 // ErrKeysUnavailable means a token names a key this verifier does not hold
 // while the JWKS cannot be fetched: the token may well be valid, so the
@@ -128,6 +135,8 @@ type recordingTransport struct {
 func (t recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(r)
 	switch {
+	case err != nil && errors.Is(r.Context().Err(), context.Canceled):
+		// The caller went away: that says nothing about the JWKS.
 	case err != nil:
 		t.h.set(fmt.Errorf("fetch: %w", err))
 	case resp.StatusCode != http.StatusOK:
