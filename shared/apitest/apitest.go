@@ -90,8 +90,16 @@ func Do(t testing.TB, c *http.Client, req *http.Request) Response {
 	return Response{Status: res.StatusCode, Header: res.Header, Body: raw}
 }
 
-// Serve hands req to h in-process and returns what it wrote.
+// Serve hands req to h in-process, as a server would have received it from
+// the address httptest.NewRequest uses, and returns what h wrote.
 func Serve(h http.Handler, req *http.Request) Response {
+	if req.Host == "" {
+		req.Host = "example.com"
+	}
+	if req.RemoteAddr == "" {
+		req.RemoteAddr = "192.0.2.1:1234"
+	}
+	req.RequestURI = req.URL.RequestURI()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return Response{Status: rec.Code, Header: rec.Result().Header, Body: rec.Body.Bytes()}
