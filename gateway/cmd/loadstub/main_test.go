@@ -4,12 +4,11 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/runtest"
 )
@@ -23,15 +22,8 @@ func TestStubAnswersWithAValidToken(t *testing.T) {
 	base := svc.URL
 
 	call := func(method, path, token string) (int, string) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		r := apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, base+path, "{}", apitest.Bearer(token)...))
+		return r.Status, string(r.Body)
 	}
 	tok := iss.Token(t, authntest.Claims{})
 	code, body := call(http.MethodPost, "/api/v1/patients", tok)
