@@ -176,17 +176,10 @@ func TestJWKSVerifierRefreshesOnUnknownKID(t *testing.T) {
 	second := authntest.NewIssuer(t)
 	src := &rotatingJWKS{}
 	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{first.KID: first.Public}))
-	srv := httptest.NewServer(src)
-	defer srv.Close()
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
-		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
-	}, authn.Config{})
-	require.NoError(t, err)
-
-	_, err = v.Verify(ctx, first.Token(t, authntest.Claims{}))
+	_, err := v.Verify(ctx, first.Token(t, authntest.Claims{}))
 	require.NoError(t, err)
 	before := src.fetches.Load()
 
@@ -323,6 +316,21 @@ func TestCacheStaysBounded(t *testing.T) {
 	assert.LessOrEqual(t, authn.CacheLen(v), 8)
 }
 
+// jwksVerifier verifies against the JWKS that jwks serves, refetching it
+// for an unknown kid at most every millisecond, until the test ends.
+func jwksVerifier(t *testing.T, jwks http.Handler) *authn.JWTVerifier {
+	t.Helper()
+	srv := httptest.NewServer(jwks)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
+		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
+	}, authn.Config{})
+	require.NoError(t, err)
+	return v
+}
+
 func keysOf(iss *authntest.Issuer) authn.KeyfuncCtx {
 	return func(context.Context) jwt.Keyfunc {
 		return func(*jwt.Token) (any, error) { return iss.Public, nil }
@@ -417,14 +425,8 @@ func TestJWKSUnreachableIs503AndNotReady(t *testing.T) {
 	src := &flakyJWKS{}
 	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
 	src.down.Store(true)
-	srv := httptest.NewServer(src)
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
-		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
-	}, authn.Config{})
-	require.NoError(t, err)
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
 	h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	call := func(tok string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
