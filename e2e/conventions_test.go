@@ -93,10 +93,10 @@ func TestConventionsAreTheSameInEveryService(t *testing.T) {
 // problemShape is a problem document without what differs per request.
 func problemShape(t *testing.T, r response) map[string]any {
 	t.Helper()
-	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("not a problem (%d, %s): %s", r.status, ct, r.body)
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("not a problem (%d, %s): %s", r.Status, ct, r.Body)
 	}
-	p := r.json(t)
+	p := r.JSON(t)
 	delete(p, "instance")
 	delete(p, "requestId")
 	return p

@@ -1,21 +1,19 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/medisync/medisync/shared/apitest"
+	"github.com/medisync/medisync/shared/logging/logtest"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 // binaries maps a service name to its built binary, built once in TestMain.
@@ -47,56 +45,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output for the failure report.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one running service binary.
 type proc struct {
 	name string
 	addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logtest.Buffer
 	done chan struct{}
 }
 
 func (p *proc) url(path string) string { return "http://" + p.addr + path }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // start runs a service binary on a free loopback port with env on top of the
 // common settings, and waits until it is live.
 func start(t *testing.T, name, service string, env map[string]string) *proc {
 	t.Helper()
-	return startAt(t, name, service, freeAddr(t), env)
+	return startAt(t, name, service, runtest.FreeAddr(t), env)
 }
 
 // startAt is start on a given address, to bring an instance back where it was.
 func startAt(t *testing.T, name, service, addr string, env map[string]string) *proc {
 	t.Helper()
-	p := &proc{name: name, addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, addr: addr, out: &logtest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binaries[service])
 	p.cmd.Env = append(os.Environ(), "MEDISYNC_HTTP_ADDR="+p.addr, "MEDISYNC_LOG_LEVEL=debug")
 	for k, v := range env {
@@ -183,59 +153,18 @@ type client struct {
 	hc   *http.Client
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
-	}
-	return m
-}
+type response = apitest.Response
 
 func (c *client) do(method, path, token string, body any, headers ...string) response {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+	req := apitest.NewRequest(c.t, method, c.base+path, body, append(apitest.Bearer(token), headers...)...)
+	return apitest.Do(c.t, c.hc, req)
 }
 
 // expect fails the test unless r has the status.
 func expect(t *testing.T, r response, status int, what string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("%s: status %d, want %d: %s", what, r.status, status, r.body)
+	if r.Status != status {
+		t.Fatalf("%s: status %d, want %d: %s", what, r.Status, status, r.Body)
 	}
 }

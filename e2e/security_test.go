@@ -182,8 +182,8 @@ func assertRogueGetsNothing(t *testing.T, s *system, c *client, r *rogue) {
 	for i := 0; i < 6; i++ {
 		r := c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{
 			"email": fmt.Sprintf("nobody-%d@e2e.example", i), "password": "Wrong-passw0rd-long"})
-		if r.status != http.StatusUnauthorized && r.status != http.StatusTooManyRequests {
-			t.Fatalf("login %d answered %d, not by the real auth: %s", i, r.status, r.body)
+		if r.Status != http.StatusUnauthorized && r.Status != http.StatusTooManyRequests {
+			t.Fatalf("login %d answered %d, not by the real auth: %s", i, r.Status, r.Body)
 		}
 	}
 	expect(t, c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": adminEmail, "password": adminPassword}),

@@ -70,7 +70,7 @@ func startSystem(t *testing.T) *system {
 	// The gateway learns of every service through discovery.
 	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
 	waitFor(t, "gateway to reach auth", 20*time.Second, func() bool {
-		return c.do(http.MethodGet, "/.well-known/jwks.json", "", nil).status == http.StatusOK
+		return c.do(http.MethodGet, "/.well-known/jwks.json", "", nil).Status == http.StatusOK
 	})
 	waitFor(t, "both patient instances registered", 20*time.Second, func() bool {
 		return len(registered(t, s.disc, "patient")) == 2
@@ -112,9 +112,9 @@ func login(t *testing.T, c *client, email, password string) string {
 	t.Helper()
 	r := c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]any{"email": email, "password": password})
 	expect(t, r, http.StatusOK, "login "+email)
-	tok, _ := r.json(t)["accessToken"].(string)
+	tok, _ := r.JSON(t)["accessToken"].(string)
 	if tok == "" {
-		t.Fatalf("login %s: no access token: %s", email, r.body)
+		t.Fatalf("login %s: no access token: %s", email, r.Body)
 	}
 	return tok
 }
@@ -132,7 +132,7 @@ func createPatient(t *testing.T, c *client, token, first, last string) string {
 		"email": strings.ToLower(first) + "@e2e.example", "phone": "+14155550123",
 	})
 	expect(t, r, http.StatusCreated, "create patient profile")
-	return r.json(t)["id"].(string)
+	return r.JSON(t)["id"].(string)
 }
 
 func TestStoryThroughTheGateway(t *testing.T) {
@@ -159,17 +159,17 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	aliceID := createPatient(t, c, alice, "Alice", "Doe")
 	me := c.do(http.MethodGet, "/api/v1/patients/me", alice, nil)
 	expect(t, me, http.StatusOK, "patient reads own profile")
-	if got := me.header.Get("Cache-Control"); got != "no-store" {
+	if got := me.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("patient data sent with Cache-Control %q", got)
 	}
-	if me.header.Get("X-Request-ID") == "" {
+	if me.Header.Get("X-Request-ID") == "" {
 		t.Error("no X-Request-ID on the answer")
 	}
 
 	// A client's request ID travels through the gateway into the service's log.
 	traced := c.do(http.MethodGet, "/api/v1/patients/me", alice, nil, "X-Request-ID", "e2e-trace-0001")
 	expect(t, traced, http.StatusOK, "traced read")
-	if got := traced.header.Get("X-Request-ID"); got != "e2e-trace-0001" {
+	if got := traced.Header.Get("X-Request-ID"); got != "e2e-trace-0001" {
 		t.Errorf("request ID echoed as %q", got)
 	}
 	waitFor(t, "the request ID in a patient instance's log", 5*time.Second, func() bool {
@@ -193,7 +193,7 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	expect(t, r, http.StatusCreated, "admin creates doctor account")
 	r = c.do(http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": "Diagnostic Medicine", "description": "Puzzles"})
 	expect(t, r, http.StatusCreated, "admin creates specialization")
-	specID := r.json(t)["id"].(string)
+	specID := r.JSON(t)["id"].(string)
 
 	// The doctor creates a profile and sets availability.
 	doc := login(t, c, "dr.house@e2e.example", "Doctor-long-passw0rd")
@@ -203,10 +203,10 @@ func TestStoryThroughTheGateway(t *testing.T) {
 		"timeZone": "America/New_York", "appointmentMinutes": 30,
 	})
 	expect(t, r, http.StatusCreated, "doctor creates profile")
-	doctorID := r.json(t)["id"].(string)
+	doctorID := r.JSON(t)["id"].(string)
 	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/availability", doc, nil)
 	expect(t, r, http.StatusOK, "doctor reads availability")
-	etag := r.header.Get("ETag")
+	etag := r.Header.Get("ETag")
 	weekly := []map[string]string{}
 	for _, day := range []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"} {
 		weekly = append(weekly, map[string]string{"day": day, "start": "09:00", "end": "12:00"})
@@ -220,8 +220,8 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	to := time.Now().UTC().AddDate(0, 0, 7).Format("2006-01-02")
 	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/slots?from="+from+"&to="+to, alice, nil)
 	expect(t, r, http.StatusOK, "patient lists slots")
-	if slots, _ := r.json(t)["slots"].([]any); len(slots) < 6*7 {
-		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", len(slots), r.body)
+	if slots, _ := r.JSON(t)["slots"].([]any); len(slots) < 6*7 {
+		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", len(slots), r.Body)
 	}
 
 	// The doctor records an allergy; the patient reads it.
@@ -231,8 +231,8 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	expect(t, r, http.StatusCreated, "doctor records allergy")
 	r = c.do(http.MethodGet, "/api/v1/patients/"+aliceID+"/history", alice, nil)
 	expect(t, r, http.StatusOK, "patient reads own history")
-	if !strings.Contains(string(r.body), "Penicillin") {
-		t.Fatalf("history lacks the allergy: %s", r.body)
+	if !strings.Contains(string(r.Body), "Penicillin") {
+		t.Fatalf("history lacks the allergy: %s", r.Body)
 	}
 
 	// Another patient's record is a 404 to Alice, exactly like a missing one.
@@ -246,7 +246,7 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	for name, tok := range badTokens(t, alice) {
 		r := c.do(http.MethodGet, "/api/v1/patients/me", tok, nil)
 		expect(t, r, http.StatusUnauthorized, name+" token")
-		if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Errorf("%s token: content type %q", name, ct)
 		}
 	}
@@ -256,12 +256,12 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	var limited response
 	for i := 0; i < 60; i++ {
 		limited = c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]any{"email": "nobody@e2e.example", "password": "whatever-password"})
-		if limited.status == http.StatusTooManyRequests {
+		if limited.Status == http.StatusTooManyRequests {
 			break
 		}
 	}
 	expect(t, limited, http.StatusTooManyRequests, "login burst")
-	if limited.header.Get("Retry-After") == "" {
+	if limited.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
 

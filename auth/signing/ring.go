@@ -13,6 +13,7 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
 )
 
@@ -171,18 +172,11 @@ func (r *Ring) Prune(ctx context.Context) (int64, error) {
 // Run reloads the keys every interval until ctx ends, reporting failures to
 // onErr; the last good set stays in use meanwhile.
 func (r *Ring) Run(ctx context.Context, interval time.Duration, onErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.Load(ctx); err != nil && ctx.Err() == nil && onErr != nil {
-				onErr(err)
-			}
+	clock.Every(ctx, interval, func() {
+		if err := r.Load(ctx); err != nil && ctx.Err() == nil && onErr != nil {
+			onErr(err)
 		}
-	}
+	})
 }
 
 func (r *Ring) current() (Key, error) {

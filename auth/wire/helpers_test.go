@@ -1,10 +1,7 @@
 package wire_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/medisync/medisync/auth/transport"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/auth/wire/wiretest"
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
@@ -113,28 +111,12 @@ func eachEnv(t *testing.T, test func(t *testing.T, e *env), tune ...func(*wire.C
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) { test(t, newEnv(t, db, tune...)) })
 }
 
-type resp struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+// resp is an answer of the service.
+type resp = apitest.Response
 
-func (r resp) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.Body, &m), string(r.Body))
-	return m
-}
-
-func (r resp) Str(t *testing.T, key string) string {
-	t.Helper()
-	v, _ := r.JSON(t)[key].(string)
-	return v
-}
-
-// problemWithout returns the problem document without its requestId, which
-// differs on every request by design.
-func (r resp) problemWithout(t *testing.T) map[string]any {
+// problemWithout returns the problem document of r without its requestId,
+// which differs on every request by design.
+func problemWithout(t *testing.T, r resp) map[string]any {
 	t.Helper()
 	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), string(r.Body))
 	m := r.JSON(t)
@@ -146,33 +128,10 @@ func (r resp) problemWithout(t *testing.T) map[string]any {
 // headers come in name, value pairs.
 func (e *env) req(method, path string, body any, headers ...string) resp {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(raw)
-	}
-	r, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	if rd != nil {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := e.srv.Client().Do(r)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
+	return apitest.Do(e.t, e.srv.Client(), apitest.NewRequest(e.t, method, e.srv.URL+path, body, headers...))
 }
 
-func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+func bearer(tok string) []string { return apitest.Bearer(tok) }
 
 type tokens struct {
 	Access, Refresh string

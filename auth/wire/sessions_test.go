@@ -176,7 +176,7 @@ func TestSameAnswerForUnknownEmailAndWrongPassword(t *testing.T) {
 		unknown := e.req("POST", "/api/v1/auth/login", map[string]string{"email": "ghost@example.org", "password": "not the password"})
 		require.Equal(t, http.StatusUnauthorized, wrong.Status)
 		require.Equal(t, http.StatusUnauthorized, unknown.Status)
-		assert.Equal(t, wrong.problemWithout(t), unknown.problemWithout(t))
+		assert.Equal(t, problemWithout(t, wrong), problemWithout(t, unknown))
 		assert.Equal(t, wrong.Header.Get("WWW-Authenticate"), unknown.Header.Get("WWW-Authenticate"))
 	})
 }

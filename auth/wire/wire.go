@@ -339,22 +339,15 @@ func (a *Auth) Wait(ctx context.Context) error { return a.bg.wait(ctx) }
 // retention, until ctx ends. Failures go to onErr.
 func (a *Auth) maintain(ctx context.Context, onErr func(error)) {
 	go a.Ring.Run(ctx, a.Config.KeyReloadInterval, onErr)
-	t := time.NewTicker(a.Config.PurgeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := service.Purge(ctx, a.Store, a.Config.Clock.Now()); err != nil && ctx.Err() == nil {
-				onErr(fmt.Errorf("purge expired tokens: %w", err))
-			}
-			a.Revocations.Prune()
-			if _, err := a.Ring.Prune(ctx); err != nil && ctx.Err() == nil {
-				onErr(err)
-			}
+	clock.Every(ctx, a.Config.PurgeInterval, func() {
+		if _, err := service.Purge(ctx, a.Store, a.Config.Clock.Now()); err != nil && ctx.Err() == nil {
+			onErr(fmt.Errorf("purge expired tokens: %w", err))
 		}
-	}
+		a.Revocations.Prune()
+		if _, err := a.Ring.Prune(ctx); err != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+	})
 }
 
 // ErrUnsealedKeys refuses to keep signing keys unsealed in a server database.

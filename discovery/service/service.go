@@ -146,14 +146,5 @@ func wait[V any](ctx context.Context, reg *registry.Registry, q Query, look func
 
 // RunReaper evicts lapsed leases every period until ctx ends.
 func RunReaper(ctx context.Context, s Service, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = s.Evict(ctx)
-		}
-	}
+	clock.Every(ctx, period, func() { _, _ = s.Evict(ctx) })
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/discovery/wire"
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 )
 
@@ -40,53 +41,24 @@ func newFixture(t *testing.T, tok string, args ...string) *fixture {
 	return &fixture{t: t, srv: srv, app: a, clock: c}
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = apitest.Response
 
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
-	return m
-}
-
-// fields returns the fields named by a validation problem.
-func (r response) fields(t *testing.T) []string {
-	t.Helper()
-	var p struct {
-		Errors []struct{ Field string } `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(r.body, &p), string(r.body))
-	out := make([]string, len(p.Errors))
-	for i, e := range p.Errors {
-		out[i] = e.Field
-	}
-	return out
-}
-
+// do sends body ("" for none) with the Authorization and Content-Type
+// headers given ("" for none).
 func (f *fixture) do(method, path, auth, contentType, body string) response {
 	f.t.Helper()
-	var rd io.Reader
+	var b any
 	if body != "" {
-		rd = strings.NewReader(body)
+		b = body
 	}
-	req, err := http.NewRequest(method, f.srv.URL+path, rd)
-	require.NoError(f.t, err)
+	var headers []string
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		headers = append(headers, "Authorization", auth)
 	}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		headers = append(headers, "Content-Type", contentType)
 	}
-	resp, err := f.srv.Client().Do(req)
-	require.NoError(f.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(f.t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return apitest.Do(f.t, f.srv.Client(), apitest.NewRequest(f.t, method, f.srv.URL+path, b, headers...))
 }
 
 func (f *fixture) write(method, path, body string) response {
@@ -101,10 +73,10 @@ func (f *fixture) get(path string) response {
 
 func assertProblem(t *testing.T, r response, status int) {
 	t.Helper()
-	assert.Equal(t, status, r.status, string(r.body))
-	assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+	assert.Equal(t, status, r.Status, string(r.Body))
+	assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
 	var p map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &p))
+	require.NoError(t, json.Unmarshal(r.Body, &p))
 	assert.EqualValues(t, status, p["status"])
 	assert.NotEmpty(t, p["requestId"])
 }
@@ -115,8 +87,8 @@ func TestRegisterLookupAndDeregister(t *testing.T) {
 	f := newFixture(t, token)
 
 	r := f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1)
-	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	body := r.json(t)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	body := r.JSON(t)
 	assert.Equal(t, "auth", body["service"])
 	assert.Equal(t, "auth-1", body["id"])
 	assert.Equal(t, "UP", body["status"])
@@ -124,14 +96,14 @@ func TestRegisterLookupAndDeregister(t *testing.T) {
 	assert.Equal(t, "2027-03-15T09:00:10Z", body["leaseExpiresAt"])
 
 	r = f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1)
-	assert.Equal(t, http.StatusOK, r.status, "registering again replaces")
+	assert.Equal(t, http.StatusOK, r.Status, "registering again replaces")
 
 	r = f.get("/api/v1/registry/auth")
-	require.Equal(t, http.StatusOK, r.status)
-	body = r.json(t)
+	require.Equal(t, http.StatusOK, r.Status)
+	body = r.JSON(t)
 	assert.Equal(t, "auth", body["service"])
 	idx := body["index"].(float64)
-	assert.Equal(t, strconv.Itoa(int(idx)), r.header.Get("X-Registry-Index"))
+	assert.Equal(t, strconv.Itoa(int(idx)), r.Header.Get("X-Registry-Index"))
 	insts := body["instances"].([]any)
 	require.Len(t, insts, 1)
 	inst := insts[0].(map[string]any)
@@ -141,61 +113,61 @@ func TestRegisterLookupAndDeregister(t *testing.T) {
 	assert.Equal(t, map[string]any{"version": "1.4.0"}, inst["metadata"])
 
 	r = f.get("/api/v1/registry")
-	require.Equal(t, http.StatusOK, r.status)
-	all := r.json(t)
-	assert.NotEmpty(t, r.header.Get("X-Registry-Index"))
+	require.Equal(t, http.StatusOK, r.Status)
+	all := r.JSON(t)
+	assert.NotEmpty(t, r.Header.Get("X-Registry-Index"))
 	assert.Len(t, all["services"], 1)
 	assert.Contains(t, all, "index")
 
 	r = f.get("/api/v1/registry/patient")
-	require.Equal(t, http.StatusOK, r.status, "an unknown service is an empty list")
-	assert.Equal(t, []any{}, r.json(t)["instances"])
-	assert.Equal(t, "0", r.header.Get("X-Registry-Index"))
+	require.Equal(t, http.StatusOK, r.Status, "an unknown service is an empty list")
+	assert.Equal(t, []any{}, r.JSON(t)["instances"])
+	assert.Equal(t, "0", r.Header.Get("X-Registry-Index"))
 
 	r = f.write(http.MethodDelete, "/api/v1/registry/auth/auth-1", "")
-	assert.Equal(t, http.StatusNoContent, r.status)
-	assert.Empty(t, r.body)
+	assert.Equal(t, http.StatusNoContent, r.Status)
+	assert.Empty(t, r.Body)
 	r = f.write(http.MethodDelete, "/api/v1/registry/auth/auth-1", "")
 	assertProblem(t, r, http.StatusNotFound)
-	assert.Empty(t, f.get("/api/v1/registry/auth").json(t)["instances"])
+	assert.Empty(t, f.get("/api/v1/registry/auth").JSON(t)["instances"])
 }
 
 func TestHeartbeat(t *testing.T) {
 	f := newFixture(t, token)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).status)
-	idx := f.get("/api/v1/registry/auth").header.Get("X-Registry-Index")
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
+	idx := f.get("/api/v1/registry/auth").Header.Get("X-Registry-Index")
 
 	f.clock.Advance(4 * time.Second)
 	r := f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "")
-	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	assert.Equal(t, "2027-03-15T09:00:14Z", r.json(t)["leaseExpiresAt"])
-	assert.Equal(t, idx, f.get("/api/v1/registry/auth").header.Get("X-Registry-Index"), "a heartbeat moves no index")
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	assert.Equal(t, "2027-03-15T09:00:14Z", r.JSON(t)["leaseExpiresAt"])
+	assert.Equal(t, idx, f.get("/api/v1/registry/auth").Header.Get("X-Registry-Index"), "a heartbeat moves no index")
 
 	r = f.write(http.MethodPut, "/api/v1/registry/auth/ghost/heartbeat", "")
 	assertProblem(t, r, http.StatusNotFound)
-	assert.Contains(t, r.json(t)["detail"], "ghost")
+	assert.Contains(t, r.JSON(t)["detail"], "ghost")
 
 	r = f.write(http.MethodPut, "/api/v1/registry/auth/bad%20id/heartbeat", "")
 	assertProblem(t, r, http.StatusBadRequest)
-	assert.Equal(t, []string{"instanceId"}, r.fields(t))
+	assert.Equal(t, []string{"instanceId"}, r.Fields(t))
 }
 
 func TestStatus(t *testing.T) {
 	f := newFixture(t, token)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).status)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
 
 	r := f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/status", `{"status":"OUT_OF_SERVICE"}`)
-	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	assert.Equal(t, "OUT_OF_SERVICE", r.json(t)["status"])
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	assert.Equal(t, "OUT_OF_SERVICE", r.JSON(t)["status"])
 
 	for _, body := range []string{`{"status":"down"}`, `{}`, `{"status":3}`} {
 		r = f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/status", body)
 		assertProblem(t, r, http.StatusBadRequest)
-		assert.Equal(t, []string{"status"}, r.fields(t), body)
+		assert.Equal(t, []string{"status"}, r.Fields(t), body)
 	}
 	r = f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/status", `{"status":"UP","extra":true}`)
 	assertProblem(t, r, http.StatusBadRequest)
-	assert.Equal(t, []string{"extra"}, r.fields(t))
+	assert.Equal(t, []string{"extra"}, r.Fields(t))
 
 	r = f.write(http.MethodPut, "/api/v1/registry/auth/ghost/status", `{"status":"UP"}`)
 	assertProblem(t, r, http.StatusNotFound)
@@ -237,7 +209,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 			r := f.write(http.MethodPut, tc.path, tc.body)
 			assertProblem(t, r, tc.status)
 			if tc.fields != nil {
-				assert.ElementsMatch(t, tc.fields, r.fields(t))
+				assert.ElementsMatch(t, tc.fields, r.Fields(t))
 			}
 		})
 	}
@@ -245,7 +217,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 		r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", "Bearer "+token, "text/plain", `{"address":"h","port":1}`)
 		assertProblem(t, r, http.StatusUnsupportedMediaType)
 	})
-	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"], "nothing was registered")
+	assert.Empty(t, f.get("/api/v1/registry").JSON(t)["services"], "nothing was registered")
 }
 
 func TestFullRegistryIs507(t *testing.T) {
@@ -256,10 +228,10 @@ func TestFullRegistryIs507(t *testing.T) {
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, srv: srv, app: a}
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/a1", auth1).status)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/a1", auth1).Status)
 	r := f.write(http.MethodPut, "/api/v1/registry/auth/a2", auth1)
 	assertProblem(t, r, http.StatusInsufficientStorage)
-	assert.Contains(t, r.json(t)["detail"], "full")
+	assert.Contains(t, r.JSON(t)["detail"], "full")
 }
 
 func TestWriteToken(t *testing.T) {
@@ -274,23 +246,23 @@ func TestWriteToken(t *testing.T) {
 		for _, hdr := range []string{"", "Basic dXNlcjpwYXNz", "Bearer", "Bearer "} {
 			r := f.do(w.method, w.path, hdr, "application/json", w.body)
 			assertProblem(t, r, http.StatusUnauthorized)
-			assert.Equal(t, []string{"Authorization"}, r.fields(t))
-			assert.NotEmpty(t, r.header.Get("WWW-Authenticate"))
+			assert.Equal(t, []string{"Authorization"}, r.Fields(t))
+			assert.NotEmpty(t, r.Header.Get("WWW-Authenticate"))
 		}
 		for _, hdr := range []string{"Bearer wrong", "Bearer " + token + "x", "Bearer " + token[:5]} {
 			r := f.do(w.method, w.path, hdr, "application/json", w.body)
 			assertProblem(t, r, http.StatusForbidden)
-			assert.Equal(t, []string{"Authorization"}, r.fields(t))
+			assert.Equal(t, []string{"Authorization"}, r.Fields(t))
 		}
 	}
-	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"], "a rogue writer registered nothing")
+	assert.Empty(t, f.get("/api/v1/registry").JSON(t)["services"], "a rogue writer registered nothing")
 
 	// The scheme is case-insensitive; reads need no token.
 	r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", "bearer "+token, "application/json", auth1)
-	assert.Equal(t, http.StatusCreated, r.status)
-	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").status)
-	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry").status)
-	assert.Equal(t, http.StatusOK, f.get("/").status)
+	assert.Equal(t, http.StatusCreated, r.Status)
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").Status)
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry").Status)
+	assert.Equal(t, http.StatusOK, f.get("/").Status)
 }
 
 func TestNoTokenMeansNoWrites(t *testing.T) {
@@ -300,18 +272,18 @@ func TestNoTokenMeansNoWrites(t *testing.T) {
 	for _, hdr := range []string{"", "Bearer anything"} {
 		r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", hdr, "application/json", auth1)
 		assertProblem(t, r, http.StatusForbidden)
-		assert.Contains(t, r.json(t)["detail"], "no write token")
+		assert.Contains(t, r.JSON(t)["detail"], "no write token")
 	}
-	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"])
-	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").status)
-	assert.Contains(t, string(f.get("/").body), "required")
+	assert.Empty(t, f.get("/api/v1/registry").JSON(t)["services"])
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").Status)
+	assert.Contains(t, string(f.get("/").Body), "required")
 }
 
 func TestInsecureOpenRegistryAcceptsAnonymousWrites(t *testing.T) {
 	f := newFixture(t, "", "-insecure-open-registry")
 	r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", "", "application/json", auth1)
-	assert.Equal(t, http.StatusCreated, r.status)
-	_, marked := r.json(t)["metadata"].(map[string]any)["authenticated"]
+	assert.Equal(t, http.StatusCreated, r.Status)
+	_, marked := r.JSON(t)["metadata"].(map[string]any)["authenticated"]
 	assert.False(t, marked, "an anonymous registration is not authenticated")
 }
 
@@ -329,29 +301,29 @@ func TestServiceTokens(t *testing.T) {
 	} {
 		r := put(w.path, token, w.body)
 		assertProblem(t, r, http.StatusForbidden)
-		assert.Equal(t, []string{"Authorization"}, r.fields(t))
+		assert.Equal(t, []string{"Authorization"}, r.Fields(t))
 	}
 	// Nor can another service's own token.
 	assertProblem(t, put("/api/v1/registry/auth/rogue", doctorTok, auth1), http.StatusForbidden)
-	assert.Empty(t, f.get("/api/v1/registry").json(t)["services"])
+	assert.Empty(t, f.get("/api/v1/registry").JSON(t)["services"])
 
 	// Auth's own token registers auth, marked authenticated by the server
 	// whatever the client claimed.
 	r := put("/api/v1/registry/auth/a1", authTok,
 		`{"address":"127.0.0.1","port":8081,"metadata":{"authenticated":"false","version":"1"}}`)
-	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	assert.Equal(t, map[string]any{"authenticated": "true", "version": "1"}, r.json(t)["metadata"])
-	assert.Equal(t, http.StatusOK, put("/api/v1/registry/auth/a1/heartbeat", authTok, "").status)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	assert.Equal(t, map[string]any{"authenticated": "true", "version": "1"}, r.JSON(t)["metadata"])
+	assert.Equal(t, http.StatusOK, put("/api/v1/registry/auth/a1/heartbeat", authTok, "").Status)
 
 	// A service without its own token takes the shared one, and a client's
 	// claim to be authenticated is removed.
 	r = put("/api/v1/registry/patient/p1", token,
 		`{"address":"127.0.0.1","port":8083,"metadata":{"authenticated":"true"}}`)
-	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	assert.Nil(t, r.json(t)["metadata"].(map[string]any)["authenticated"])
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	assert.Nil(t, r.JSON(t)["metadata"].(map[string]any)["authenticated"])
 	// The shared token cannot delete auth's instance either.
 	assertProblem(t, f.do(http.MethodDelete, "/api/v1/registry/auth/a1", "Bearer "+token, "", ""), http.StatusForbidden)
-	assert.Equal(t, http.StatusNoContent, f.do(http.MethodDelete, "/api/v1/registry/auth/a1", "Bearer "+authTok, "", "").status)
+	assert.Equal(t, http.StatusNoContent, f.do(http.MethodDelete, "/api/v1/registry/auth/a1", "Bearer "+authTok, "", "").Status)
 }
 
 func TestBadServiceTokensAreRefused(t *testing.T) {
@@ -375,24 +347,24 @@ func TestQueryParameters(t *testing.T) {
 	} {
 		r := f.get("/api/v1/registry/auth?" + q.query)
 		assertProblem(t, r, http.StatusBadRequest)
-		assert.Equal(t, []string{q.field}, r.fields(t), q.query)
+		assert.Equal(t, []string{q.field}, r.Fields(t), q.query)
 		r = f.get("/api/v1/registry?" + q.query)
 		assertProblem(t, r, http.StatusBadRequest)
 	}
 	r := f.get("/api/v1/registry/NotAService")
 	assertProblem(t, r, http.StatusBadRequest)
-	assert.Equal(t, []string{"service"}, r.fields(t))
+	assert.Equal(t, []string{"service"}, r.Fields(t))
 
 	// A wait without an index does not block; a stale index answers at once.
-	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?wait=10m").status)
-	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?index=999999&wait=300").status)
-	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?index=0&wait=1ms").status)
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?wait=10m").Status)
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?index=999999&wait=300").Status)
+	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?index=0&wait=1ms").Status)
 }
 
 func TestBlockingQueryOverHTTP(t *testing.T) {
 	f := newFixture(t, token)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).status)
-	idx := f.get("/api/v1/registry/auth").header.Get("X-Registry-Index")
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
+	idx := f.get("/api/v1/registry/auth").Header.Get("X-Registry-Index")
 
 	type answer struct {
 		index string
@@ -421,7 +393,7 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Heartbeats do not answer the reader; a new instance does.
-	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "").status)
+	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "").Status)
 	select {
 	case a := <-got:
 		t.Fatalf("reader answered before the change: %+v", a)
@@ -429,7 +401,7 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 	}
 	changed := time.Now()
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2",
-		`{"address":"127.0.0.1","port":9081}`).status)
+		`{"address":"127.0.0.1","port":9081}`).Status)
 
 	select {
 	case a := <-got:
@@ -447,28 +419,28 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 
 func TestEvictionOverHTTP(t *testing.T) {
 	f := newFixture(t, token)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).status)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
 	f.clock.Advance(10*time.Second + time.Millisecond)
 	gone, err := f.app.Service.Evict(context.Background())
 	require.NoError(t, err)
 	require.Len(t, gone, 1)
-	assert.Empty(t, f.get("/api/v1/registry/auth").json(t)["instances"])
+	assert.Empty(t, f.get("/api/v1/registry/auth").JSON(t)["instances"])
 	r := f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "")
 	assertProblem(t, r, http.StatusNotFound)
-	metrics := string(f.get("/metrics").body)
+	metrics := string(f.get("/metrics").Body)
 	assert.Contains(t, metrics, `medisync_discovery_evictions_total{service="auth"} 1`)
 }
 
 func TestMetrics(t *testing.T) {
 	f := newFixture(t, token)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).status)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2", auth1).status)
-	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2/status", `{"status":"DOWN"}`).status)
-	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "").status)
-	require.Equal(t, http.StatusNotFound, f.write(http.MethodPut, "/api/v1/registry/auth/x/heartbeat", "").status)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2", auth1).Status)
+	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-2/status", `{"status":"DOWN"}`).Status)
+	require.Equal(t, http.StatusOK, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/heartbeat", "").Status)
+	require.Equal(t, http.StatusNotFound, f.write(http.MethodPut, "/api/v1/registry/auth/x/heartbeat", "").Status)
 	r := f.get("/metrics")
-	require.Equal(t, http.StatusOK, r.status)
-	m := string(r.body)
+	require.Equal(t, http.StatusOK, r.Status)
+	m := string(r.Body)
 	for _, want := range []string{
 		`medisync_discovery_instances{service="auth",status="UP"} 1`,
 		`medisync_discovery_instances{service="auth",status="DOWN"} 1`,
@@ -488,16 +460,16 @@ func TestMetrics(t *testing.T) {
 
 func TestDashboard(t *testing.T) {
 	f := newFixture(t, token)
-	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).status)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/doctor/doc-1",
-		`{"address":"10.1.2.3","port":8082,"status":"DOWN","metadata":{"note":"<script>x</script>"}}`).status)
+		`{"address":"10.1.2.3","port":8082,"status":"DOWN","metadata":{"note":"<script>x</script>"}}`).Status)
 	f.clock.Advance(3*time.Second + 10*time.Minute)
 
 	r := f.get("/")
-	require.Equal(t, http.StatusOK, r.status)
-	assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
-	assert.Contains(t, r.header.Get("Content-Security-Policy"), "default-src 'none'")
-	page := string(r.body)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
+	assert.Contains(t, r.Header.Get("Content-Security-Policy"), "default-src 'none'")
+	page := string(r.Body)
 	for _, want := range []string{
 		`<meta http-equiv="refresh" content="5">`,
 		"auth", "auth-1", "127.0.0.1:8081", ">UP<", "version=1.4.0",
@@ -512,7 +484,7 @@ func TestDashboard(t *testing.T) {
 
 func TestDashboardEmpty(t *testing.T) {
 	f := newFixture(t, "", "-insecure-open-registry")
-	page := string(f.get("/").body)
+	page := string(f.get("/").Body)
 	assert.Contains(t, page, "No instance is registered")
 	assert.Contains(t, page, "not required")
 }
@@ -520,9 +492,9 @@ func TestDashboardEmpty(t *testing.T) {
 func TestOpenAPIAndHealth(t *testing.T) {
 	f := newFixture(t, token)
 	r := f.get("/openapi.yaml")
-	require.Equal(t, http.StatusOK, r.status)
-	assert.Equal(t, "application/yaml", r.header.Get("Content-Type"))
-	doc := string(r.body)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "application/yaml", r.Header.Get("Content-Type"))
+	doc := string(r.Body)
 	assert.True(t, strings.HasPrefix(doc, "openapi: 3."))
 	for _, p := range []string{
 		"/api/v1/registry:", "/api/v1/registry/{service}:", "/api/v1/registry/{service}/{instanceId}:",
@@ -530,10 +502,10 @@ func TestOpenAPIAndHealth(t *testing.T) {
 	} {
 		assert.Contains(t, doc, "  "+p+"\n")
 	}
-	assert.Equal(t, http.StatusOK, f.get("/health/live").status)
-	assert.Equal(t, http.StatusOK, f.get("/health/ready").status)
+	assert.Equal(t, http.StatusOK, f.get("/health/live").Status)
+	assert.Equal(t, http.StatusOK, f.get("/health/ready").Status)
 	require.NoError(t, f.app.BeforeDrain(context.Background()))
-	assert.Equal(t, http.StatusServiceUnavailable, f.get("/health/ready").status)
+	assert.Equal(t, http.StatusServiceUnavailable, f.get("/health/ready").Status)
 }
 
 func TestUnknownRoutesAndMethods(t *testing.T) {
@@ -547,19 +519,19 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 func TestIndexHeaderMatchesBody(t *testing.T) {
 	f := newFixture(t, token)
 	for i := 0; i < 3; i++ {
-		require.Equal(t, http.StatusCreated, f.write(http.MethodPut, fmt.Sprintf("/api/v1/registry/auth/a%d", i), auth1).status)
+		require.Equal(t, http.StatusCreated, f.write(http.MethodPut, fmt.Sprintf("/api/v1/registry/auth/a%d", i), auth1).Status)
 	}
 	r := f.get("/api/v1/registry")
-	assert.Equal(t, fmt.Sprint(r.json(t)["index"]), r.header.Get("X-Registry-Index"))
+	assert.Equal(t, fmt.Sprint(r.JSON(t)["index"]), r.Header.Get("X-Registry-Index"))
 }
 
 func TestDashboardCapsRowsPerService(t *testing.T) {
 	f := newFixture(t, "", "-insecure-open-registry")
 	for i := 0; i < 205; i++ {
 		r := f.do(http.MethodPut, fmt.Sprintf("/api/v1/registry/big/i%03d", i), "", "application/json", `{"address":"h","port":1}`)
-		require.Equal(t, http.StatusCreated, r.status)
+		require.Equal(t, http.StatusCreated, r.Status)
 	}
-	page := string(f.get("/").body)
+	page := string(f.get("/").Body)
 	assert.Contains(t, page, "i199")
 	assert.NotContains(t, page, "i200")
 	assert.Contains(t, page, "and 5 more")

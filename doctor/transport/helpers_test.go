@@ -4,12 +4,8 @@ import (
 	// Zones load the same with or without a system time zone database.
 	_ "time/tzdata"
 
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/medisync/medisync/doctor/endpoint"
 	"github.com/medisync/medisync/doctor/service"
 	"github.com/medisync/medisync/doctor/transport"
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
@@ -74,68 +71,14 @@ func (e *env) newUser(roles ...string) user {
 	return user{ID: id, Token: e.iss.Token(e.t, authntest.Claims{UserID: id, Email: id[:8] + "@example.org", Roles: roles})}
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
-	return m
-}
-
-// Fields returns the field names of a validation problem.
-func (r response) Fields(t *testing.T) []string {
-	t.Helper()
-	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), "body: %s", r.Body)
-	var p struct {
-		Status int `json:"status"`
-		Errors []struct {
-			Field string `json:"field"`
-		} `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(r.Body, &p))
-	var out []string
-	for _, f := range p.Errors {
-		out = append(out, f.Field)
-	}
-	return out
-}
+type response = apitest.Response
 
 // do sends a request; body may be a string (sent as is) or a value (JSON).
 // headers are name, value pairs.
 func (e *env) do(method, path, token string, body any, headers ...string) response {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := e.srv.Client().Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	req := apitest.NewRequest(e.t, method, e.srv.URL+path, body, append(apitest.Bearer(token), headers...)...)
+	return apitest.Do(e.t, e.srv.Client(), req)
 }
 
 // mustDo is do that requires a status.

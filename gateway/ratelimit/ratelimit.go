@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/medisync/medisync/shared/clock"
 )
 
 // Policy is one class: a bucket of Burst tokens refilled at RPS per second.
@@ -248,16 +250,7 @@ func (l *Limiter) Run(ctx context.Context, interval time.Duration) {
 	if l == nil {
 		return
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			l.Sweep()
-		}
-	}
+	clock.Every(ctx, interval, func() { l.Sweep() })
 }
 
 // SetHeaders writes RateLimit-Policy and RateLimit for d; a refusal's

@@ -89,9 +89,9 @@ func TestWhoMayDoWhat(t *testing.T) {
 						headers = []string{"If-Match", c.ifMatch}
 					}
 					r := h.do(c.method, path, caller.token, c.body, headers...)
-					require.Equal(t, w.status, r.Code, r.Body.String())
+					require.Equal(t, w.status, r.Status, string(r.Body))
 					if w.status >= 400 {
-						assert.NotContains(t, r.Body.String(), "Lovelace", "a refusal carries no patient data")
+						assert.NotContains(t, string(r.Body), "Lovelace", "a refusal carries no patient data")
 					}
 
 					events := h.audit(pid)
@@ -102,7 +102,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 					assert.Equal(t, w.outcome, ev.Outcome)
 					assert.Equal(t, c.resource, ev.Resource)
 					assert.Equal(t, pid, ev.PatientID)
-					assert.Equal(t, r.Header().Get("X-Request-ID"), ev.RequestID)
+					assert.Equal(t, r.Header.Get("X-Request-ID"), ev.RequestID)
 					assert.Equal(t, strings.ToUpper(map[string]string{"self": "patient", "other": "patient", "doctor": "doctor", "admin": "admin"}[who]), ev.Role)
 				})
 			}
@@ -115,31 +115,31 @@ func TestCreateProfile(t *testing.T) {
 	pat := h.user(roles.patient)
 
 	r := h.do("POST", "/api/v1/patients", pat.token, profileJSON)
-	require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
-	body := r.json(t)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	body := r.JSON(t)
 	id := body["id"].(string)
 	assert.Equal(t, pat.id, body["userId"], "bound to the token's subject")
 	assert.Equal(t, true, body["active"])
 	assert.EqualValues(t, 1, body["version"])
-	assert.Equal(t, `"1"`, r.Header().Get("ETag"))
-	assert.Equal(t, "/api/v1/patients/"+id, r.Header().Get("Location"))
+	assert.Equal(t, `"1"`, r.Header.Get("ETag"))
+	assert.Equal(t, "/api/v1/patients/"+id, r.Header.Get("Location"))
 	assert.Equal(t, map[string]any{"line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "country": "GB"}, body["address"])
 	ev := h.audit(id)
 	require.Len(t, ev, 1)
 	assert.Equal(t, patient.ActionCreate, ev[0].Action)
 
 	r = h.do("POST", "/api/v1/patients", pat.token, profileJSON)
-	assert.Equal(t, http.StatusConflict, r.Code, "one profile per patient")
+	assert.Equal(t, http.StatusConflict, r.Status, "one profile per patient")
 
 	r = h.do("GET", "/api/v1/patients/me", pat.token, "")
-	require.Equal(t, http.StatusOK, r.Code)
-	assert.Equal(t, id, r.json(t)["id"])
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, id, r.JSON(t)["id"])
 	assert.Len(t, h.audit(id), 2, "reading one's own profile is on the trail")
 
 	doc := h.user(roles.doctor)
-	assert.Equal(t, http.StatusNotFound, h.do("GET", "/api/v1/patients/me", doc.token, "").Code)
+	assert.Equal(t, http.StatusNotFound, h.do("GET", "/api/v1/patients/me", doc.token, "").Status)
 	r = h.do("POST", "/api/v1/patients", doc.token, profileJSON)
-	assert.Equal(t, http.StatusForbidden, r.Code)
+	assert.Equal(t, http.StatusForbidden, r.Status)
 	denials := h.audit("")
 	require.NotEmpty(t, denials)
 	assert.Equal(t, doc.id, denials[0].UserID)
@@ -151,8 +151,8 @@ func TestCreateProfile(t *testing.T) {
 		for _, extra := range []string{`"userId":"` + pat.id + `"`, `"active":false`} {
 			p := h.user(roles.patient)
 			r := h.do("POST", "/api/v1/patients", p.token, strings.Replace(profileJSON, "{", "{"+extra+",", 1))
-			require.Equal(t, http.StatusBadRequest, r.Code, r.Body.String())
-			assert.Len(t, r.fields(t), 1)
+			require.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+			assert.Len(t, r.Fields(t), 1)
 		}
 		assert.Equal(t, patient.OutcomeDenied, h.audit("")[0].Outcome, "the attempt is on the trail")
 	})
@@ -162,27 +162,27 @@ func TestCreateProfile(t *testing.T) {
 		admin := h.user(roles.admin)
 		someone := h.user(roles.patient)
 		r := h.do("POST", "/api/v1/patients", admin.token, strings.Replace(profileJSON, "{", `{"userId":"`+someone.id+`",`, 1))
-		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
-		assert.Equal(t, someone.id, r.json(t)["userId"])
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		assert.Equal(t, someone.id, r.JSON(t)["userId"])
 		r = h.do("GET", "/api/v1/patients/me", someone.token, "")
-		assert.Equal(t, http.StatusOK, r.Code)
+		assert.Equal(t, http.StatusOK, r.Status)
 		r = h.do("POST", "/api/v1/patients", admin.token, strings.Replace(profileJSON, "{", `{"userId":"`+someone.id+`",`, 1))
-		assert.Equal(t, http.StatusConflict, r.Code)
+		assert.Equal(t, http.StatusConflict, r.Status)
 		r = h.do("POST", "/api/v1/patients", admin.token, profileJSON)
-		require.Equal(t, http.StatusCreated, r.Code, "a patient without an account")
-		_, hasUser := r.json(t)["userId"]
+		require.Equal(t, http.StatusCreated, r.Status, "a patient without an account")
+		_, hasUser := r.JSON(t)["userId"]
 		assert.False(t, hasUser)
 		// A user id written in upper case links to the same account.
 		third := h.user(roles.patient)
 		r = h.do("POST", "/api/v1/patients", admin.token, strings.Replace(profileJSON, "{", `{"userId":"`+strings.ToUpper(third.id)+`",`, 1))
-		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
-		assert.Equal(t, third.id, r.json(t)["userId"])
-		thirdID := r.json(t)["id"].(string)
-		assert.Equal(t, http.StatusOK, h.do("GET", "/api/v1/patients/me", third.token, "").Code)
-		assert.Equal(t, http.StatusOK, h.do("GET", "/api/v1/patients/"+thirdID, third.token, "").Code)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		assert.Equal(t, third.id, r.JSON(t)["userId"])
+		thirdID := r.JSON(t)["id"].(string)
+		assert.Equal(t, http.StatusOK, h.do("GET", "/api/v1/patients/me", third.token, "").Status)
+		assert.Equal(t, http.StatusOK, h.do("GET", "/api/v1/patients/"+thirdID, third.token, "").Status)
 		r = h.do("POST", "/api/v1/patients", admin.token, strings.Replace(profileJSON, "{", `{"userId":"nope",`, 1))
-		assert.Equal(t, http.StatusBadRequest, r.Code)
-		assert.Equal(t, []string{"userId"}, r.fields(t))
+		assert.Equal(t, http.StatusBadRequest, r.Status)
+		assert.Equal(t, []string{"userId"}, r.Fields(t))
 	})
 }
 
@@ -192,7 +192,7 @@ func TestSearchAccess(t *testing.T) {
 	pid := h.newPatientFor(pat)
 
 	r := h.do("GET", "/api/v1/patients?q=lov", pat.token, "")
-	assert.Equal(t, http.StatusForbidden, r.Code)
+	assert.Equal(t, http.StatusForbidden, r.Status)
 	ev := h.audit("")
 	require.Len(t, ev, 1)
 	assert.Equal(t, patient.ActionSearch, ev[0].Action)
@@ -201,11 +201,11 @@ func TestSearchAccess(t *testing.T) {
 	for _, role := range []string{roles.doctor, roles.admin} {
 		u := h.user(role)
 		r := h.do("GET", "/api/v1/patients?q=LOV&dateOfBirth=1985-12-10&email=ADA@example.org", u.token, "")
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		items := r.json(t)["items"].([]any)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		items := r.JSON(t)["items"].([]any)
 		require.Len(t, items, 1)
 		assert.Equal(t, pid, items[0].(map[string]any)["id"])
-		assert.Nil(t, r.json(t)["nextCursor"])
+		assert.Nil(t, r.JSON(t)["nextCursor"])
 		ev := h.audit("")
 		assert.Equal(t, u.id, ev[0].UserID)
 		assert.Equal(t, patient.ActionSearch, ev[0].Action)
@@ -215,10 +215,10 @@ func TestSearchAccess(t *testing.T) {
 		assert.Equal(t, u.id, ev[0].UserID)
 		assert.Equal(t, patient.ActionSearch, ev[0].Action)
 		assert.Equal(t, patient.OutcomeAllowed, ev[0].Outcome)
-		assert.Equal(t, r.Header().Get("X-Request-ID"), ev[0].RequestID)
+		assert.Equal(t, r.Header.Get("X-Request-ID"), ev[0].RequestID)
 	}
 	r = h.do("GET", "/api/v1/patients?q=nobody", h.user(roles.doctor).token, "")
-	require.Equal(t, http.StatusOK, r.Code)
+	require.Equal(t, http.StatusOK, r.Status)
 	assert.Len(t, h.audit(pid), 3, "a search that does not show the patient is not on their trail")
 }
 
@@ -234,7 +234,7 @@ func TestNotFoundLooksTheSame(t *testing.T) {
 	missing := "0190a0c0-0000-7000-8000-000000000000"
 
 	strip := func(r response) map[string]any {
-		m := r.json(t)
+		m := r.JSON(t)
 		delete(m, "instance")
 		delete(m, "requestId")
 		return m
@@ -242,8 +242,8 @@ func TestNotFoundLooksTheSame(t *testing.T) {
 	for _, p := range []string{"", "/history", "/history/" + eid, "/history/" + eid + "/revisions", "/audit"} {
 		a := h.do("GET", "/api/v1/patients/"+pid+p, nosy.token, "")
 		b := h.do("GET", "/api/v1/patients/"+missing+strings.ReplaceAll(p, eid, missing), nosy.token, "")
-		assert.Equal(t, http.StatusNotFound, a.Code, p)
-		assert.Equal(t, b.Code, a.Code, p)
+		assert.Equal(t, http.StatusNotFound, a.Status, p)
+		assert.Equal(t, b.Status, a.Status, p)
 		assert.Equal(t, strip(b), strip(a), p)
 	}
 }
@@ -268,8 +268,8 @@ func TestUnauthenticated(t *testing.T) {
 		for name, tok := range map[string]string{"none": "", "garbage": "not.a.jwt", "foreign key": foreign,
 			"expired": expired, "wrong audience": wrongAudience} {
 			r := h.do(rt[0], rt[1], tok, `{}`)
-			assert.Equal(t, http.StatusUnauthorized, r.Code, "%s %s with %s token", rt[0], rt[1], name)
-			assert.NotEmpty(t, r.Header().Get("WWW-Authenticate"))
+			assert.Equal(t, http.StatusUnauthorized, r.Status, "%s %s with %s token", rt[0], rt[1], name)
+			assert.NotEmpty(t, r.Header.Get("WWW-Authenticate"))
 		}
 	}
 	assert.Len(t, h.audit(pid), before, "unauthenticated requests never reach patient data")
@@ -285,8 +285,8 @@ func TestReadsFailClosedWithoutAudit(t *testing.T) {
 	doc, err := broken.issuer.Sign(authntest.Claims{Roles: []string{roles.doctor}})
 	require.NoError(t, err)
 	r := broken.do("GET", "/api/v1/patients/"+pid, doc, "")
-	assert.Equal(t, http.StatusInternalServerError, r.Code)
-	assert.NotContains(t, r.Body.String(), "Lovelace", "no data leaves without its audit event")
-	assert.NotContains(t, r.Body.String(), "closed pipe", "no internals in the body")
+	assert.Equal(t, http.StatusInternalServerError, r.Status)
+	assert.NotContains(t, string(r.Body), "Lovelace", "no data leaves without its audit event")
+	assert.NotContains(t, string(r.Body), "closed pipe", "no internals in the body")
 	_ = context.Background()
 }

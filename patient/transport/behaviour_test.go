@@ -22,45 +22,45 @@ func TestUpdateProfile(t *testing.T) {
 	one := "/api/v1/patients/" + pid
 
 	r := h.do("PUT", one, pat.token, with("lastName", `"King"`), "If-Match", `"1"`)
-	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-	assert.Equal(t, "King", r.json(t)["lastName"])
-	assert.EqualValues(t, 2, r.json(t)["version"])
-	assert.Equal(t, `"2"`, r.Header().Get("ETag"))
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	assert.Equal(t, "King", r.JSON(t)["lastName"])
+	assert.EqualValues(t, 2, r.JSON(t)["version"])
+	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
 
 	r = h.do("PUT", one, pat.token, with("lastName", `"Byron"`), "If-Match", `"1"`)
-	assert.Equal(t, http.StatusPreconditionFailed, r.Code, "a stale version loses")
+	assert.Equal(t, http.StatusPreconditionFailed, r.Status, "a stale version loses")
 	r = h.do("GET", one, pat.token, "")
-	assert.Equal(t, "King", r.json(t)["lastName"])
-	assert.Equal(t, `"2"`, r.Header().Get("ETag"))
+	assert.Equal(t, "King", r.JSON(t)["lastName"])
+	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
 
 	t.Run("a patient may not change administrator fields", func(t *testing.T) {
 		h.t = t
 		for _, body := range []string{with("userId", `"`+h.user(roles.patient).id+`"`), with("active", "false")} {
 			r := h.do("PUT", one, pat.token, body, "If-Match", `"2"`)
-			assert.Equal(t, http.StatusBadRequest, r.Code, r.Body.String())
+			assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
 		}
 		r := h.do("GET", one, pat.token, "")
-		assert.Equal(t, pat.id, r.json(t)["userId"])
-		assert.Equal(t, true, r.json(t)["active"])
-		assert.EqualValues(t, 2, r.json(t)["version"])
+		assert.Equal(t, pat.id, r.JSON(t)["userId"])
+		assert.Equal(t, true, r.JSON(t)["active"])
+		assert.EqualValues(t, 2, r.JSON(t)["version"])
 	})
 
 	t.Run("an administrator deactivates and reactivates", func(t *testing.T) {
 		h.t = t
 		admin := h.user(roles.admin)
-		assert.Equal(t, http.StatusPreconditionFailed, h.do("DELETE", one, admin.token, "", "If-Match", `"1"`).Code)
+		assert.Equal(t, http.StatusPreconditionFailed, h.do("DELETE", one, admin.token, "", "If-Match", `"1"`).Status)
 		r := h.do("DELETE", one, admin.token, "", "If-Match", `"2"`)
-		require.Equal(t, http.StatusNoContent, r.Code)
-		assert.Empty(t, r.Body.String())
+		require.Equal(t, http.StatusNoContent, r.Status)
+		assert.Empty(t, string(r.Body))
 		r = h.do("GET", one, admin.token, "")
-		assert.Equal(t, false, r.json(t)["active"])
-		assert.EqualValues(t, 3, r.json(t)["version"])
-		assert.Equal(t, http.StatusNoContent, h.do("DELETE", one, admin.token, "").Code, "deactivating twice is harmless")
-		assert.Equal(t, http.StatusOK, h.do("GET", one, pat.token, "").Code, "the patient still sees their record")
-		assert.Equal(t, http.StatusOK, h.do("GET", one+"/history", pat.token, "").Code, "history is kept")
+		assert.Equal(t, false, r.JSON(t)["active"])
+		assert.EqualValues(t, 3, r.JSON(t)["version"])
+		assert.Equal(t, http.StatusNoContent, h.do("DELETE", one, admin.token, "").Status, "deactivating twice is harmless")
+		assert.Equal(t, http.StatusOK, h.do("GET", one, pat.token, "").Status, "the patient still sees their record")
+		assert.Equal(t, http.StatusOK, h.do("GET", one+"/history", pat.token, "").Status, "history is kept")
 		r = h.do("PUT", one, admin.token, with("active", "true"), "If-Match", `"3"`)
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		assert.Equal(t, true, r.json(t)["active"])
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		assert.Equal(t, true, r.JSON(t)["active"])
 	})
 }
 
@@ -73,38 +73,38 @@ func TestHistoryRevisions(t *testing.T) {
 	history := "/api/v1/patients/" + pid + "/history"
 
 	r := h.do("POST", history, doc.token, entryJSONBody)
-	require.Equal(t, http.StatusCreated, r.Code)
-	created := r.json(t)
+	require.Equal(t, http.StatusCreated, r.Status)
+	created := r.JSON(t)
 	eid := created["id"].(string)
 	assert.Equal(t, doc.id, created["recordedBy"], "the recorder comes from the token")
 	assert.Equal(t, "2026-06-15T12:00:00Z", created["recordedAt"])
-	assert.Equal(t, history+"/"+eid, r.Header().Get("Location"))
+	assert.Equal(t, history+"/"+eid, r.Header.Get("Location"))
 	entry := history + "/" + eid
 
 	r = h.do("PUT", entry, doc2.token, entryWith("status", `"resolved"`), "If-Match", `"1"`)
-	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-	amended := r.json(t)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	amended := r.JSON(t)
 	assert.Equal(t, "resolved", amended["status"])
 	assert.Equal(t, doc.id, amended["recordedBy"], "the original recorder stays")
 	assert.Equal(t, doc2.id, amended["amendedBy"])
 	assert.EqualValues(t, 2, amended["version"])
 
 	r = h.do("DELETE", entry, doc.token, "", "If-Match", `"2"`)
-	require.Equal(t, http.StatusNoContent, r.Code)
+	require.Equal(t, http.StatusNoContent, r.Status)
 	r = h.do("GET", entry, pat.token, "")
-	require.Equal(t, http.StatusOK, r.Code)
-	assert.Equal(t, "entered-in-error", r.json(t)["status"], "a delete marks, never erases")
-	assert.Equal(t, "Penicillin allergy", r.json(t)["description"])
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "entered-in-error", r.JSON(t)["status"], "a delete marks, never erases")
+	assert.Equal(t, "Penicillin allergy", r.JSON(t)["description"])
 
 	r = h.do("PUT", entry, doc.token, entryJSONBody, "If-Match", `"3"`)
-	assert.Equal(t, http.StatusConflict, r.Code, "an entry in error is closed")
+	assert.Equal(t, http.StatusConflict, r.Status, "an entry in error is closed")
 
 	r = h.do("GET", entry+"/revisions", pat.token, "")
-	require.Equal(t, http.StatusOK, r.Code)
+	require.Equal(t, http.StatusOK, r.Status)
 	var revs struct {
 		Items []map[string]any `json:"items"`
 	}
-	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &revs))
+	require.NoError(t, json.Unmarshal(r.Body, &revs))
 	require.Len(t, revs.Items, 3)
 	for i, status := range []string{"active", "resolved", "entered-in-error"} {
 		assert.Equal(t, status, revs.Items[i]["status"])
@@ -115,13 +115,13 @@ func TestHistoryRevisions(t *testing.T) {
 
 	t.Run("lists filter by type and status and hide entries in error", func(t *testing.T) {
 		h.t = t
-		cond := h.do("POST", history, doc.token, entryWith("type", `"CONDITION"`)).json(t)["id"]
-		med := h.do("POST", history, doc.token, `{"type":"MEDICATION","description":"Metformin 500 mg","status":"inactive"}`).json(t)["id"]
+		cond := h.do("POST", history, doc.token, entryWith("type", `"CONDITION"`)).JSON(t)["id"]
+		med := h.do("POST", history, doc.token, `{"type":"MEDICATION","description":"Metformin 500 mg","status":"inactive"}`).JSON(t)["id"]
 		ids := func(query string) []any {
 			r := h.do("GET", history+query, pat.token, "")
-			require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 			var out []any
-			for _, it := range r.json(t)["items"].([]any) {
+			for _, it := range r.JSON(t)["items"].([]any) {
 				out = append(out, it.(map[string]any)["id"])
 			}
 			return out
@@ -134,10 +134,10 @@ func TestHistoryRevisions(t *testing.T) {
 		assert.Equal(t, []any{eid, cond}, ids("?type=ALLERGY&type=CONDITION&status=active&status=entered-in-error"))
 
 		r := h.do("GET", history+"?limit=1", pat.token, "")
-		next := r.json(t)["nextCursor"].(string)
+		next := r.JSON(t)["nextCursor"].(string)
 		r = h.do("GET", history+"?limit=1&cursor="+next, pat.token, "")
-		assert.Equal(t, med, r.json(t)["items"].([]any)[0].(map[string]any)["id"])
-		assert.Nil(t, r.json(t)["nextCursor"])
+		assert.Equal(t, med, r.JSON(t)["items"].([]any)[0].(map[string]any)["id"])
+		assert.Nil(t, r.JSON(t)["nextCursor"])
 	})
 }
 
@@ -156,8 +156,8 @@ func TestAuditTrail(t *testing.T) {
 	h.do("PUT", one, pat.token, profileJSON, "If-Match", `"1"`)
 
 	r := h.do("GET", one+"/audit?limit=4", pat.token, "")
-	require.Equal(t, http.StatusOK, r.Code)
-	body := r.Body.String()
+	require.Equal(t, http.StatusOK, r.Status)
+	body := string(r.Body)
 	for _, secret := range []string{"Lovelace", "ada@example.org", "1985-12-10", "+441234567890", "London"} {
 		assert.NotContains(t, body, secret, "audit events hold no patient data")
 	}
@@ -165,7 +165,7 @@ func TestAuditTrail(t *testing.T) {
 		Items      []map[string]any `json:"items"`
 		NextCursor string           `json:"nextCursor"`
 	}
-	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &page))
+	require.NoError(t, json.Unmarshal(r.Body, &page))
 	require.Len(t, page.Items, 4)
 	got := func(i int) string {
 		it := page.Items[i]
@@ -185,11 +185,11 @@ func TestAuditTrail(t *testing.T) {
 	require.NotEmpty(t, page.NextCursor)
 
 	r = h.do("GET", one+"/audit?limit=100&cursor="+page.NextCursor, pat.token, "")
-	require.Equal(t, http.StatusOK, r.Code)
+	require.Equal(t, http.StatusOK, r.Status)
 	var rest struct {
 		Items []map[string]any `json:"items"`
 	}
-	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &rest))
+	require.NoError(t, json.Unmarshal(r.Body, &rest))
 	// Two more doctor reads, then the creation; the second audit read came after the first page.
 	require.Len(t, rest.Items, 3)
 	assert.Equal(t, "create", rest.Items[2]["action"])
@@ -210,7 +210,7 @@ func TestConcurrentUpdates(t *testing.T) {
 			callers := []user{pat, admin}
 			codes := make([]int, 2)
 			parallel(2, func(i int) {
-				codes[i] = h.do("PUT", one, callers[i].token, bodies[i], "If-Match", `"1"`).Code
+				codes[i] = h.do("PUT", one, callers[i].token, bodies[i], "If-Match", `"1"`).Status
 			})
 			assert.ElementsMatch(t, []int{200, 412}, codes, "round %d", round)
 			loser := 0
@@ -218,13 +218,13 @@ func TestConcurrentUpdates(t *testing.T) {
 				loser = 1
 			}
 			cur := h.do("GET", one, admin.token, "")
-			require.Equal(t, `"2"`, cur.Header().Get("ETag"))
+			require.Equal(t, `"2"`, cur.Header.Get("ETag"))
 			// The loser re-reads and re-applies its change on top of the winner's.
 			merged := set(bodies[loser], "phone", `"+441111111111"`)
 			merged = set(merged, "email", `"king@example.org"`)
 			r := h.do("PUT", one, callers[loser].token, merged, "If-Match", `"2"`)
-			require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-			final := h.do("GET", one, admin.token, "").json(t)
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+			final := h.do("GET", one, admin.token, "").JSON(t)
 			assert.Equal(t, "+441111111111", final["phone"])
 			assert.Equal(t, "king@example.org", final["email"])
 			assert.EqualValues(t, 3, final["version"])
@@ -245,11 +245,11 @@ func TestConcurrentUpdates(t *testing.T) {
 			entry := "/api/v1/patients/" + pid + "/history/" + eid
 			codes := make([]int, 2)
 			parallel(2, func(i int) {
-				codes[i] = h.do("PUT", entry, doc.token, entryWith("notes", `"amendment `+string(rune('A'+i))+`"`), "If-Match", `"1"`).Code
+				codes[i] = h.do("PUT", entry, doc.token, entryWith("notes", `"amendment `+string(rune('A'+i))+`"`), "If-Match", `"1"`).Status
 			})
 			assert.ElementsMatch(t, []int{200, 412}, codes)
 			r := h.do("GET", entry+"/revisions", doc.token, "")
-			assert.Len(t, r.json(t)["items"].([]any), 2, "the first revision and the winner's")
+			assert.Len(t, r.JSON(t)["items"].([]any), 2, "the first revision and the winner's")
 		})
 	})
 }

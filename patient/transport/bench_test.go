@@ -102,8 +102,8 @@ func BenchmarkGetPatient(b *testing.B) {
 			start := time.Now()
 			r := h.do(http.MethodGet, "/api/v1/patients/"+ps[i%len(ps)].ID, doc.token, "")
 			mine = append(mine, time.Since(start))
-			if r.Code != http.StatusOK {
-				b.Errorf("status %d: %s", r.Code, r.Body)
+			if r.Status != http.StatusOK {
+				b.Errorf("status %d: %s", r.Status, r.Body)
 				return
 			}
 		}
@@ -127,7 +127,7 @@ func BenchmarkSearch(b *testing.B) {
 	// Second pages: a cursor from each first page.
 	for _, q := range queries[:8] {
 		r := h.do(http.MethodGet, "/api/v1/patients"+q, doc.token, "")
-		if next, ok := r.json(b)["nextCursor"].(string); ok {
+		if next, ok := r.JSON(b)["nextCursor"].(string); ok {
 			queries = append(queries, q+"&cursor="+next)
 		}
 	}
@@ -138,8 +138,8 @@ func BenchmarkSearch(b *testing.B) {
 		start := time.Now()
 		r := h.do(http.MethodGet, "/api/v1/patients"+queries[i%len(queries)], doc.token, "")
 		d = append(d, time.Since(start))
-		if r.Code != http.StatusOK {
-			b.Fatalf("status %d: %s", r.Code, r.Body)
+		if r.Status != http.StatusOK {
+			b.Fatalf("status %d: %s", r.Status, r.Body)
 		}
 	}
 	b.StopTimer()

@@ -38,16 +38,16 @@ func TestDatabaseFaultsAre503AndTheServiceRecovers(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		r := call()
-		require.Equal(t, http.StatusServiceUnavailable, r.Code, "%s: %s", what, r.Body)
-		assert.NotEmpty(t, r.Header().Get("Retry-After"), what)
+		require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s: %s", what, r.Body)
+		assert.NotEmpty(t, r.Header.Get("Retry-After"), what)
 		assert.Less(t, time.Since(start), deadline+time.Second, "%s: answered after the deadline", what)
 	}
 	recovered := func(what string) {
 		t.Helper()
-		require.Eventually(t, func() bool { return read().Code == http.StatusOK }, 15*time.Second, 100*time.Millisecond, what)
-		require.Equal(t, http.StatusCreated, write().Code, what)
+		require.Eventually(t, func() bool { return read().Status == http.StatusOK }, 15*time.Second, 100*time.Millisecond, what)
+		require.Equal(t, http.StatusCreated, write().Status, what)
 	}
-	require.Equal(t, http.StatusOK, read().Code)
+	require.Equal(t, http.StatusOK, read().Status)
 
 	proxy.Down()
 	unavailable("read, database down", read)

@@ -2,11 +2,8 @@ package transport_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
@@ -89,55 +87,20 @@ func (h *harness) user(roles ...string) user {
 	return user{id: id, token: tok}
 }
 
-type response struct {
-	*httptest.ResponseRecorder
-}
-
-func (r response) json(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &m), "body: %s", r.Body.String())
-	return m
-}
-
-// fields returns the field names of a validation problem.
-func (r response) fields(t testing.TB) []string {
-	t.Helper()
-	var p struct {
-		Errors []struct{ Field string } `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &p))
-	var out []string
-	for _, e := range p.Errors {
-		out = append(out, e.Field)
-	}
-	return out
-}
+type response = apitest.Response
 
 // do sends a request; token "" sends none. Extra headers come in pairs.
 func (h *harness) do(method, path, token, body string, headers ...string) response {
 	h.t.Helper()
-	var rd io.Reader
+	var b any
 	if body != "" {
-		rd = strings.NewReader(body)
+		b = body
 	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.handler.ServeHTTP(rec, req)
-	resp := response{rec}
+	resp := apitest.Serve(h.handler, apitest.NewRequest(h.t, method, path, b, append(apitest.Bearer(token), headers...)...))
 	// Every answer of this API concerns a patient: none may be cached.
-	assert.Equal(h.t, "no-store", rec.Header().Get("Cache-Control"), "%s %s", method, path)
-	if rec.Code >= 400 {
-		assert.Equal(h.t, "application/problem+json", rec.Header().Get("Content-Type"), "%s %s: %s", method, path, rec.Body)
+	assert.Equal(h.t, "no-store", resp.Header.Get("Cache-Control"), "%s %s", method, path)
+	if resp.Status >= 400 {
+		assert.Equal(h.t, "application/problem+json", resp.Header.Get("Content-Type"), "%s %s: %s", method, path, resp.Body)
 	}
 	return resp
 }
@@ -155,16 +118,16 @@ const entryJSONBody = `{"type":"ALLERGY","description":"Penicillin allergy","cod
 func (h *harness) newPatientFor(u user) string {
 	h.t.Helper()
 	r := h.do(http.MethodPost, "/api/v1/patients", u.token, profileJSON)
-	require.Equal(h.t, http.StatusCreated, r.Code, r.Body.String())
-	return r.json(h.t)["id"].(string)
+	require.Equal(h.t, http.StatusCreated, r.Status, string(r.Body))
+	return r.JSON(h.t)["id"].(string)
 }
 
 // newEntry records a history entry for a patient as doc.
 func (h *harness) newEntry(doc user, patientID string) string {
 	h.t.Helper()
 	r := h.do(http.MethodPost, "/api/v1/patients/"+patientID+"/history", doc.token, entryJSONBody)
-	require.Equal(h.t, http.StatusCreated, r.Code, r.Body.String())
-	return r.json(h.t)["id"].(string)
+	require.Equal(h.t, http.StatusCreated, r.Status, string(r.Body))
+	return r.JSON(h.t)["id"].(string)
 }
 
 // audit returns a patient's audit events, read straight from the store.

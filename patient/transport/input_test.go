@@ -127,12 +127,12 @@ func TestBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h.t = t
 			r := h.do(c.method, c.path, c.token, c.body, c.headers...)
-			require.Equal(t, c.status, r.Code, r.Body.String())
-			p := r.json(t)
+			require.Equal(t, c.status, r.Status, string(r.Body))
+			p := r.JSON(t)
 			assert.EqualValues(t, c.status, p["status"])
 			assert.NotEmpty(t, p["title"])
 			if c.fields != nil {
-				assert.ElementsMatch(t, c.fields, r.fields(t), r.Body.String())
+				assert.ElementsMatch(t, c.fields, r.Fields(t), string(r.Body))
 			}
 		})
 	}
@@ -151,9 +151,9 @@ func TestAcceptsEdgesOfValidInput(t *testing.T) {
 		"blank trimmed":       with("firstName", `"  Ada  "`),
 	} {
 		r := h.do("POST", "/api/v1/patients", admin.token, body)
-		assert.Equal(t, http.StatusCreated, r.Code, "%s: %s", name, r.Body.String())
+		assert.Equal(t, http.StatusCreated, r.Status, "%s: %s", name, string(r.Body))
 	}
 	r := h.do("POST", "/api/v1/patients", admin.token, `{"firstName":"A","lastName":"B","dateOfBirth":"1970-01-01"}`)
-	require.Equal(t, http.StatusCreated, r.Code)
-	assert.Equal(t, "unknown", r.json(t)["sex"], "sex defaults to unknown")
+	require.Equal(t, http.StatusCreated, r.Status)
+	assert.Equal(t, "unknown", r.JSON(t)["sex"], "sex defaults to unknown")
 }

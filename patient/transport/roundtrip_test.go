@@ -25,16 +25,16 @@ func TestPatientRoundTrip(t *testing.T) {
 	read := func(u user) (string, string) {
 		t.Helper()
 		r := h.do("GET", one, u.token, "")
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		return r.Body.String(), r.Header().Get("ETag")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		return string(r.Body), r.Header.Get("ETag")
 	}
 
 	for _, u := range []user{pat, admin} {
 		body, etag := read(u)
 		r := h.do("PUT", one, u.token, set(body, "phone", `"+441234567899"`), "If-Match", etag)
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		assert.Equal(t, "+441234567899", r.json(t)["phone"])
-		assert.Equal(t, pat.id, r.json(t)["userId"])
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		assert.Equal(t, "+441234567899", r.JSON(t)["phone"])
+		assert.Equal(t, pat.id, r.JSON(t)["userId"])
 	}
 
 	body, etag := read(pat)
@@ -47,8 +47,8 @@ func TestPatientRoundTrip(t *testing.T) {
 		"active":    `false`,
 	} {
 		r := h.do("PUT", one, pat.token, set(set(body, "firstName", `"Augusta"`), field, value), "If-Match", etag)
-		require.Equal(t, http.StatusBadRequest, r.Code, "%s: %s", field, r.Body.String())
-		assert.Equal(t, []string{field}, r.fields(t), field)
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", field, string(r.Body))
+		assert.Equal(t, []string{field}, r.Fields(t), field)
 	}
 	after, etagAfter := read(pat)
 	assert.Equal(t, etag, etagAfter, "no refused PUT changed the record")
@@ -57,11 +57,11 @@ func TestPatientRoundTrip(t *testing.T) {
 	t.Run("an administrator changes what a patient may not", func(t *testing.T) {
 		h.t = t
 		r := h.do("PUT", one, admin.token, set(body, "active", `false`), "If-Match", etag)
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		assert.Equal(t, false, r.json(t)["active"])
-		r = h.do("PUT", one, admin.token, set(r.Body.String(), "createdAt", `"2020-01-01T00:00:00Z"`), "If-Match", r.Header().Get("ETag"))
-		require.Equal(t, http.StatusBadRequest, r.Code, "not even an administrator rewrites the server's fields")
-		assert.Equal(t, []string{"createdAt"}, r.fields(t))
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		assert.Equal(t, false, r.JSON(t)["active"])
+		r = h.do("PUT", one, admin.token, set(string(r.Body), "createdAt", `"2020-01-01T00:00:00Z"`), "If-Match", r.Header.Get("ETag"))
+		require.Equal(t, http.StatusBadRequest, r.Status, "not even an administrator rewrites the server's fields")
+		assert.Equal(t, []string{"createdAt"}, r.Fields(t))
 	})
 }
 
@@ -77,14 +77,14 @@ func TestHistoryRoundTrip(t *testing.T) {
 	read := func() (string, string) {
 		t.Helper()
 		r := h.do("GET", entry, doc.token, "")
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		return r.Body.String(), r.Header().Get("ETag")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		return string(r.Body), r.Header.Get("ETag")
 	}
 	for i, u := range []user{doc2, doc} {
 		body, etag := read()
 		r := h.do("PUT", entry, u.token, set(body, "notes", `"revision `+string(rune('2'+i))+`"`), "If-Match", etag)
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		got := r.json(t)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		got := r.JSON(t)
 		assert.Equal(t, doc.id, got["recordedBy"], "the original recorder stays")
 		assert.Equal(t, u.id, got["amendedBy"])
 	}
@@ -100,8 +100,8 @@ func TestHistoryRoundTrip(t *testing.T) {
 		"version":    `1`,
 	} {
 		r := h.do("PUT", entry, doc.token, set(set(body, "notes", `"changed"`), field, value), "If-Match", etag)
-		require.Equal(t, http.StatusBadRequest, r.Code, "%s: %s", field, r.Body.String())
-		assert.Equal(t, []string{field}, r.fields(t), field)
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", field, string(r.Body))
+		assert.Equal(t, []string{field}, r.Fields(t), field)
 	}
 	after, etagAfter := read()
 	assert.Equal(t, etag, etagAfter, "no refused PUT changed the entry")

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/discovery"
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
 // fakeAuth serves an issuer's JWKS and a revocation feed that holds each
@@ -86,27 +86,9 @@ func (f *fakeAuth) hostport() (string, int) {
 	return host, p
 }
 
-// lockedBuffer collects logs written by background goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newApp(t *testing.T, env map[string]string) (*app.App, *lockedBuffer) {
+func newApp(t *testing.T, env map[string]string) (*app.App, *logtest.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	a, err := app.New(context.Background(), app.Options{Name: "widget", DefaultAddr: ":0"}, nil, lookup, logs)
 	require.NoError(t, err)

@@ -176,17 +176,10 @@ func TestJWKSVerifierRefreshesOnUnknownKID(t *testing.T) {
 	second := authntest.NewIssuer(t)
 	src := &rotatingJWKS{}
 	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{first.KID: first.Public}))
-	srv := httptest.NewServer(src)
-	defer srv.Close()
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
-		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
-	}, authn.Config{})
-	require.NoError(t, err)
-
-	_, err = v.Verify(ctx, first.Token(t, authntest.Claims{}))
+	_, err := v.Verify(ctx, first.Token(t, authntest.Claims{}))
 	require.NoError(t, err)
 	before := src.fetches.Load()
 
@@ -280,7 +273,11 @@ func TestBearerToken(t *testing.T) {
 // one-core figure. BenchmarkVerifyUncached measures the full path.
 func BenchmarkVerify(b *testing.B) {
 	iss := authntest.NewIssuer(b)
-	v := iss.Verifier()
+	benchmarkVerify(b, iss, iss.Verifier())
+}
+
+// benchmarkVerify verifies one token of iss with v b.N times.
+func benchmarkVerify(b *testing.B, iss *authntest.Issuer, v authn.Verifier) {
 	tok, err := iss.Sign(authntest.Claims{Roles: []string{authn.RolePatient}, Email: "p@example.com"})
 	require.NoError(b, err)
 	ctx := context.Background()
@@ -319,6 +316,21 @@ func TestCacheStaysBounded(t *testing.T) {
 	assert.LessOrEqual(t, authn.CacheLen(v), 8)
 }
 
+// jwksVerifier verifies against the JWKS that jwks serves, refetching it
+// for an unknown kid at most every millisecond, until the test ends.
+func jwksVerifier(t *testing.T, jwks http.Handler) *authn.JWTVerifier {
+	t.Helper()
+	srv := httptest.NewServer(jwks)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
+		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
+	}, authn.Config{})
+	require.NoError(t, err)
+	return v
+}
+
 func keysOf(iss *authntest.Issuer) authn.KeyfuncCtx {
 	return func(context.Context) jwt.Keyfunc {
 		return func(*jwt.Token) (any, error) { return iss.Public, nil }
@@ -328,20 +340,7 @@ func keysOf(iss *authntest.Issuer) authn.KeyfuncCtx {
 // BenchmarkVerifyUncached measures the signature path alone.
 func BenchmarkVerifyUncached(b *testing.B) {
 	iss := authntest.NewIssuer(b)
-	v := authn.NewVerifier(func(context.Context) jwt.Keyfunc {
-		return func(*jwt.Token) (any, error) { return iss.Public, nil }
-	}, authn.Config{CacheSize: -1})
-	tok, err := iss.Sign(authntest.Claims{Roles: []string{authn.RolePatient}, Email: "p@example.com"})
-	require.NoError(b, err)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := v.Verify(ctx, tok); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+	benchmarkVerify(b, iss, authn.NewVerifier(keysOf(iss), authn.Config{CacheSize: -1}))
 }
 
 // The allow-list itself must refuse a well-signed token whose algorithm it
@@ -350,9 +349,7 @@ func BenchmarkVerifyUncached(b *testing.B) {
 func TestAlgorithmAllowListIsEnforced(t *testing.T) {
 	iss := authntest.NewIssuer(t)
 	tok := iss.Token(t, authntest.Claims{})
-	keys := func(context.Context) jwt.Keyfunc {
-		return func(*jwt.Token) (any, error) { return iss.Public, nil }
-	}
+	keys := keysOf(iss)
 
 	_, err := authn.NewVerifier(keys, authn.Config{}).Verify(context.Background(), tok)
 	require.NoError(t, err, "EdDSA is allowed by default")
@@ -428,14 +425,8 @@ func TestJWKSUnreachableIs503AndNotReady(t *testing.T) {
 	src := &flakyJWKS{}
 	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
 	src.down.Store(true)
-	srv := httptest.NewServer(src)
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
-		URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, UnknownKIDEvery: time.Millisecond,
-	}, authn.Config{})
-	require.NoError(t, err)
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
 	h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	call := func(tok string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)

@@ -2,7 +2,10 @@
 // and tests agree on "now" without a global.
 package clock
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock tells the time.
 type Clock interface {
@@ -20,3 +23,19 @@ type Func func() time.Time
 
 // Now calls f.
 func (f Func) Now() time.Time { return f() }
+
+// Every calls fn every interval, on real time, until ctx ends; it returns
+// when ctx ends. The background maintenance loops of the services (sweeps,
+// reloads, purges) run on it.
+func Every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/runtest"
 )
@@ -26,16 +25,8 @@ func TestRunServesAndStops(t *testing.T) {
 		"-log-level", "error",
 	)
 	get := func(path, token string) (int, string) {
-		req, err := http.NewRequest(http.MethodGet, svc.URL+path, nil)
-		require.NoError(t, err)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		r := apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, http.MethodGet, svc.URL+path, nil, apitest.Bearer(token)...))
+		return r.Status, string(r.Body)
 	}
 
 	code, _ := get("/health/live", "")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"sync"
 	"testing"
@@ -9,27 +8,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogWriterBatchesAndFlushes(t *testing.T) {
-	var out lockedBuffer
+	var out logtest.Buffer
 	lw := newLogWriter(&out, 1024, time.Hour)
 	_, err := lw.Write([]byte("line 1\n"))
 	require.NoError(t, err)
@@ -49,7 +33,7 @@ func TestLogWriterBatchesAndFlushes(t *testing.T) {
 }
 
 func TestLogWriterFlushesOnItsOwn(t *testing.T) {
-	var out lockedBuffer
+	var out logtest.Buffer
 	lw := newLogWriter(&out, 1024, 5*time.Millisecond)
 	defer lw.Close()
 	// The writers start together, behind a barrier, so that their lines do

@@ -23,6 +23,7 @@ import (
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/discovery"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 // registry is a small stand-in for the discovery server: it answers the
@@ -141,49 +142,16 @@ func instance(t *testing.T, name string, jwks []byte) (*httptest.Server, *atomic
 
 func hostport(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // start runs the gateway until the test ends and waits until it is ready;
 // it returns the public and the internal (metrics) base URLs.
 func start(t *testing.T, args []string, env map[string]string) (string, string) {
 	t.Helper()
-	addr, internal := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-http-addr", addr, "-metrics-addr", internal, "-log-level", "warn"}, args...),
-			func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not stop")
-		}
-	})
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			require.NoError(t, err, "gateway stopped early")
-		default:
-		}
-		resp, err := http.Get(base + "/health/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 10*time.Millisecond)
-	return base, "http://" + internal
+	internal := runtest.FreeAddr(t)
+	svc := runtest.Start(t, func(ctx context.Context, args []string) error {
+		return run(ctx, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
+	}, append([]string{"-metrics-addr", internal, "-log-level", "warn"}, args...)...)
+	t.Cleanup(func() { svc.Stop(t) })
+	return svc.URL, "http://" + internal
 }
 
 func get(t *testing.T, url, token string) *http.Response {

@@ -3,55 +3,27 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 func TestStubAnswersWithAValidToken(t *testing.T) {
 	iss := authntest.NewIssuer(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-http-addr", addr, "-discovery-urls", "", "-jwks-url", iss.JWKSURL(), "-log-level", "error"},
-			func(string) (string, bool) { return "", false }, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		assert.NoError(t, <-done)
-	}()
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/health/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 5*time.Second, 10*time.Millisecond)
+	svc := runtest.Start(t, func(ctx context.Context, args []string) error {
+		return run(ctx, args, func(string) (string, bool) { return "", false }, io.Discard)
+	}, "-discovery-urls", "", "-jwks-url", iss.JWKSURL(), "-log-level", "error")
+	defer svc.Stop(t)
+	base := svc.URL
 
 	call := func(method, path, token string) (int, string) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		r := apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, base+path, "{}", apitest.Bearer(token)...))
+		return r.Status, string(r.Body)
 	}
 	tok := iss.Token(t, authntest.Claims{})
 	code, body := call(http.MethodPost, "/api/v1/patients", tok)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/runtest"
 )
@@ -23,24 +23,17 @@ func TestRun(t *testing.T) {
 	base := svc.URL
 
 	tok := iss.Token(t, authntest.Claims{Roles: []string{"PATIENT"}})
-	req, _ := http.NewRequest("POST", base+"/api/v1/patients",
-		strings.NewReader(`{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1985-12-10"}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	send := func(method, path string, body any) apitest.Response {
+		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, base+path, body, apitest.Bearer(tok)...))
+	}
+	r := send("POST", "/api/v1/patients", `{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1985-12-10"}`)
+	assert.Equal(t, http.StatusCreated, r.Status)
 
-	req, _ = http.NewRequest("GET", base+"/api/v1/patients/me", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	r = send("GET", "/api/v1/patients/me", nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 
-	resp, err = http.Get(base + "/metrics")
+	resp, err := http.Get(base + "/metrics")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
