@@ -18,7 +18,7 @@ import (
 var migrations = os.DirFS("testdata/migrations")
 
 func TestOpenRejectsUnknownDSN(t *testing.T) {
-	_, err := sqldb.Open(context.Background(), "postgres://x")
+	_, err := sqldb.Open(context.Background(), "oracle://x")
 	require.Error(t, err)
 }
 
