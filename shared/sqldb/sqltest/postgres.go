@@ -58,8 +58,9 @@ func PostgresDSN(t testing.TB, migrations fs.FS) string {
 // PostgresRuntimeDSN creates a fresh database migrated from migrations by
 // the test role, who owns it, and grants RuntimeUser what a service's
 // runtime role holds (scripts/postgres-up.sh): SELECT, INSERT, UPDATE and
-// DELETE on its tables, USAGE on its sequences, no DDL. It returns both
-// DSNs; the database, grants included, is dropped when the test ends.
+// DELETE on its tables, USAGE on its sequences, also on those the owner
+// creates later, and no DDL. It returns both DSNs; the database, grants
+// included, is dropped when the test ends.
 func PostgresRuntimeDSN(t testing.TB, migrations fs.FS) (ownerDSN, runtimeDSN string) {
 	t.Helper()
 	server, name := createPostgresDatabase(t, migrations)
@@ -68,9 +69,13 @@ func PostgresRuntimeDSN(t testing.TB, migrations fs.FS) (ownerDSN, runtimeDSN st
 	defer owner.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// What exists now, and through the owner's default privileges what its
+	// later migrations create, as scripts/postgres-up.sh sets them up.
 	for _, grant := range []string{
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + RuntimeUser,
 		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " + RuntimeUser,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + RuntimeUser,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO " + RuntimeUser,
 	} {
 		if _, err := owner.ExecContext(ctx, grant); err != nil {
 			t.Fatalf("grant %s on %s (run scripts/postgres-up.sh, which creates %s): %v", RuntimeUser, name, RuntimeUser, err)
