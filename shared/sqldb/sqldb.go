@@ -171,6 +171,9 @@ func redact(err error, password string) error {
 // ("sqlite/", "mysql/" or "postgres/"), each file "NNNNN_name.sql" in
 // goose's format.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
+	if info, err := fs.Stat(fsys, string(db.Dialect)); err != nil || !info.IsDir() {
+		return fmt.Errorf("no migrations for %s: the service has no %s/ folder", db.Dialect, db.Dialect)
+	}
 	sub, err := fs.Sub(fsys, string(db.Dialect))
 	if err != nil {
 		return fmt.Errorf("migrations for %s: %w", db.Dialect, err)

@@ -161,3 +161,10 @@ func TestEachRunsPostgresOnlyWithItsMigrations(t *testing.T) {
 		})
 	}
 }
+
+func TestMigrateWithoutTheDialectsFolder(t *testing.T) {
+	db := sqltest.SQLite(t, nil)
+	err := db.Migrate(context.Background(), fstest.MapFS{"mysql/00001_items.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no sqlite/ folder")
+}
