@@ -5,13 +5,13 @@ SHELL := /bin/bash
 SERVICES := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' services.txt)
 MODULES := shared $(SERVICES) e2e
 
-.PHONY: run test test-race bench build lint fmt mariadb smoke check-services
+.PHONY: run test test-race bench build lint fmt mariadb postgres smoke check-services
 
-## run: start every service on this machine (SQLite by default; MEDISYNC_DB=mysql for MariaDB)
+## run: start every service on this machine (SQLite by default; MEDISYNC_DB=mysql for MariaDB, MEDISYNC_DB=postgres for PostgreSQL)
 run:
 	@bash scripts/run.sh
 
-## test: run every test of every module (MySQL tests run when MariaDB answers; required under CI=true)
+## test: run every test of every module (MySQL and PostgreSQL tests run when their servers answer; required under CI=true)
 test:
 	@bash scripts/test.sh
 
@@ -42,6 +42,10 @@ fmt:
 ## mariadb: install (if needed), start and prepare the local MariaDB
 mariadb:
 	@bash scripts/mariadb-up.sh
+
+## postgres: install (if needed), start and prepare the local PostgreSQL
+postgres:
+	@bash scripts/postgres-up.sh
 
 ## smoke: walk the main story through the gateway of a running system
 smoke:

@@ -3,7 +3,8 @@
 # process, in the order of services.txt (discovery first, the gateway last),
 # each on the port that file gives it. SQLite files under
 # ./data by default; MEDISYNC_DB=mysql uses the local MariaDB instead (started
-# and prepared by scripts/mariadb-up.sh). Ctrl-C stops everything cleanly.
+# and prepared by scripts/mariadb-up.sh), MEDISYNC_DB=postgres the local
+# PostgreSQL (scripts/postgres-up.sh). Ctrl-C stops everything cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -62,13 +63,17 @@ for s in "${services[@]}"; do
 done
 export -n MEDISYNC_DISCOVERY_TOKEN
 
-if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
-  bash scripts/mariadb-up.sh
-fi
+case "${MEDISYNC_DB:-sqlite}" in
+  sqlite) ;;
+  mysql) bash scripts/mariadb-up.sh ;;
+  postgres) bash scripts/postgres-up.sh ;;
+  *) echo "run: MEDISYNC_DB must be sqlite, mysql or postgres" >&2; exit 1 ;;
+esac
 
 # The database settings of service $1, one VAR=value a line; nothing for a
-# service without one. On MariaDB the service serves as its data-only account
-# and migrates as its owner (the accounts scripts/mariadb-up.sh makes).
+# service without one. On MariaDB and PostgreSQL the service serves as its
+# data-only account and migrates as its owner (the accounts
+# scripts/mariadb-up.sh and scripts/postgres-up.sh make).
 db_env() {
   local db=${databases[$1]}
   if [ "$db" = "-" ]; then
@@ -77,6 +82,9 @@ db_env() {
   if [ "${MEDISYNC_DB:-sqlite}" = "mysql" ]; then
     echo "MEDISYNC_DB_DSN=mysql://medisync_$1:medisync_$1@tcp(127.0.0.1:3306)/$db?parseTime=true"
     echo "MEDISYNC_DB_MIGRATE_DSN=mysql://medisync_$1_owner:medisync_$1_owner@tcp(127.0.0.1:3306)/$db?parseTime=true"
+  elif [ "${MEDISYNC_DB:-sqlite}" = "postgres" ]; then
+    echo "MEDISYNC_DB_DSN=postgres://medisync_$1:medisync_$1@127.0.0.1:5432/$db?sslmode=disable"
+    echo "MEDISYNC_DB_MIGRATE_DSN=postgres://medisync_$1_owner:medisync_$1_owner@127.0.0.1:5432/$db?sslmode=disable"
   else
     echo "MEDISYNC_DB_DSN=sqlite:$root/data/$1.db"
   fi

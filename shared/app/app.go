@@ -37,7 +37,7 @@ type Options struct {
 	// DefaultDSN is the database by default ("sqlite:data/patient.db"); empty
 	// for a service without a database.
 	DefaultDSN string
-	// Migrations hold "sqlite/" and "mysql/" goose folders; nil for none.
+	// Migrations hold "sqlite/", "mysql/" and "postgres/" goose folders; nil for none.
 	Migrations fs.FS
 	// Flags defines the service's own flags on the set before parsing.
 	Flags func(fs *flag.FlagSet)

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -60,14 +61,21 @@ func TestMigrateDSNOfAnotherDialectIsRefused(t *testing.T) {
 }
 
 func TestServingAccountWithoutSchemaRights(t *testing.T) {
-	ownerDSN, runtimeDSN := sqltest.MySQLRuntimeDSN(t, nil)
+	for name, runtimeDSN := range map[string]func(testing.TB, fs.FS) (string, string){
+		"mysql":    sqltest.MySQLRuntimeDSN,
+		"postgres": sqltest.PostgresRuntimeDSN,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ownerDSN, runtimeDSN := runtimeDSN(t, nil)
 
-	_, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": runtimeDSN})
-	require.Error(t, err, "the runtime account cannot apply migrations itself")
+			_, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": runtimeDSN})
+			require.Error(t, err, "the runtime account cannot apply migrations itself")
 
-	a, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": runtimeDSN, "MEDISYNC_DB_MIGRATE_DSN": ownerDSN})
-	require.NoError(t, err)
-	assert.True(t, hasItems(a.DB), "the runtime account serves the tables the owner created")
-	_, err = a.DB.Exec("DROP TABLE links")
-	assert.Error(t, err, "and cannot drop them")
+			a, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": runtimeDSN, "MEDISYNC_DB_MIGRATE_DSN": ownerDSN})
+			require.NoError(t, err)
+			assert.True(t, hasItems(a.DB), "the runtime account serves the tables the owner created")
+			_, err = a.DB.Exec("DROP TABLE links")
+			assert.Error(t, err, "and cannot drop them")
+		})
+	}
 }

@@ -19,16 +19,27 @@ import (
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
-// A real MariaDB behind a fault-injecting proxy, under the standard stack:
-// a database that is down or hung gives 503 problems with Retry-After within
-// the request deadline, piles nothing up, and the service recovers when the
-// database returns, without a restart.
+// A real MariaDB or PostgreSQL behind a fault-injecting proxy, under the
+// standard stack: a database that is down or hung gives 503 problems with
+// Retry-After within the request deadline, piles nothing up, and the service
+// recovers when the database returns, without a restart.
 func TestDatabaseFaultsAre503AndRecover(t *testing.T) {
-	dsn := sqltest.MySQLDSN(t, nil)
-	addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
-	proxy := sqltest.NewProxy(t, addr)
+	t.Run("mysql", func(t *testing.T) {
+		dsn := sqltest.MySQLDSN(t, nil)
+		addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
+		proxy := sqltest.NewProxy(t, addr)
+		testFaults(t, proxy, strings.Replace(dsn, addr, proxy.Addr(), 1))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := sqltest.PostgresDSN(t, nil)
+		proxy := sqltest.NewProxy(t, sqltest.PostgresAddr(dsn))
+		testFaults(t, proxy, sqltest.PostgresVia(dsn, proxy.Addr()))
+	})
+}
+
+func testFaults(t *testing.T, proxy *sqltest.Proxy, dsn string) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, strings.Replace(dsn, addr, proxy.Addr(), 1))
+	db, err := sqldb.Open(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 

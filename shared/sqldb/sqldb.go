@@ -1,6 +1,7 @@
 // Package sqldb opens the databases medisync services use, from a DSN of the
-// form "sqlite:<path>" or "mysql://user:pass@tcp(host:port)/db?parseTime=true",
-// applies embedded per-dialect migrations with goose, and runs transactions.
+// form "sqlite:<path>", "mysql://user:pass@tcp(host:port)/db?parseTime=true" or
+// "postgres://user:pass@host:port/db?sslmode=disable", applies embedded
+// per-dialect migrations with goose, and runs transactions.
 package sqldb
 
 import (
@@ -16,9 +17,10 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialect names a SQL dialect; it is also the folder of its migrations.
@@ -26,8 +28,9 @@ type Dialect string
 
 // The dialects medisync supports.
 const (
-	SQLite Dialect = "sqlite"
-	MySQL  Dialect = "mysql"
+	SQLite   Dialect = "sqlite"
+	MySQL    Dialect = "mysql"
+	Postgres Dialect = "postgres"
 )
 
 // DB is a database handle that knows its dialect.
@@ -45,8 +48,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "mysql://"):
 		return openMySQL(ctx, strings.TrimPrefix(dsn, "mysql://"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
 	default:
-		return nil, fmt.Errorf("database DSN must start with sqlite: or mysql://")
+		return nil, fmt.Errorf("database DSN must start with sqlite:, mysql:// or postgres://")
 	}
 }
 
@@ -121,16 +126,64 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{DB: db, Dialect: MySQL}, nil
 }
 
+// openPostgres opens PostgreSQL through pgx's database/sql adapter, behind a
+// connector that rewrites the stores' ? placeholders to $n (rebind.go).
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// The parser's message may quote the DSN, password included.
+		return nil, errors.New("invalid postgres DSN")
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	// Sessions speak UTC, and timestamptz values scan as UTC times, as they
+	// do on MySQL (Loc = UTC) and SQLite.
+	cfg.RuntimeParams["timezone"] = "UTC"
+	utc := stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+		c.TypeMap().RegisterType(&pgtype.Type{
+			Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+		})
+		return nil
+	})
+	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, utc)})
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("ping postgres %s@%s:%d/%s: %w", cfg.User, cfg.Host, cfg.Port, cfg.Database, redact(err, cfg.Password))
+	}
+	return &DB{DB: db, Dialect: Postgres}, nil
+}
+
+// redact hides password in err's message, should a driver ever quote it.
+func redact(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), password, "xxxxx"))
+}
+
 // Migrate applies the migrations under the dialect's folder of fsys
-// ("sqlite/" or "mysql/"), each file "NNNNN_name.sql" in goose's format.
+// ("sqlite/", "mysql/" or "postgres/"), each file "NNNNN_name.sql" in
+// goose's format.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
+	if info, err := fs.Stat(fsys, string(db.Dialect)); err != nil || !info.IsDir() {
+		return fmt.Errorf("no migrations for %s: the service has no %s/ folder", db.Dialect, db.Dialect)
+	}
 	sub, err := fs.Sub(fsys, string(db.Dialect))
 	if err != nil {
 		return fmt.Errorf("migrations for %s: %w", db.Dialect, err)
 	}
 	dialect := goose.DialectSQLite3
-	if db.Dialect == MySQL {
+	switch db.Dialect {
+	case MySQL:
 		dialect = goose.DialectMySQL
+	case Postgres:
+		dialect = goose.DialectPostgres
 	}
 	p, err := goose.NewProvider(dialect, db.DB, sub)
 	if err != nil {
@@ -182,32 +235,3 @@ func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *
 
 // Ping is a readiness check.
 func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
-
-// IsUniqueViolation reports whether err is a unique or primary key violation.
-func IsUniqueViolation(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1062
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
-}
-
-// IsForeignKeyViolation reports whether err is a foreign key violation.
-func IsForeignKeyViolation(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1451 || me.Number == 1452
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		// An ON DELETE RESTRICT action reports a trigger constraint with the
-		// foreign key message, not the foreign key code.
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY ||
-			(se.Code() == sqlite3.SQLITE_CONSTRAINT_TRIGGER && strings.Contains(se.Error(), "FOREIGN KEY"))
-	}
-	return false
-}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -18,7 +20,7 @@ import (
 var migrations = os.DirFS("testdata/migrations")
 
 func TestOpenRejectsUnknownDSN(t *testing.T) {
-	_, err := sqldb.Open(context.Background(), "postgres://x")
+	_, err := sqldb.Open(context.Background(), "oracle://x")
 	require.Error(t, err)
 }
 
@@ -79,4 +81,90 @@ func TestMigrationsAndTransactions(t *testing.T) {
 		assert.True(t, got.Equal(now), "time round-trips: got %v want %v", got, now)
 		assert.NoError(t, db.Ping(ctx))
 	})
+}
+
+func TestOpenPostgresErrorsHidePassword(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://user:s3cret@127.0.0.1:5432/x?sslmode=bogus",
+		"postgresql://user:s3cret@127.0.0.1:1/x?sslmode=disable", // nothing listens
+	} {
+		_, err := sqldb.Open(context.Background(), dsn)
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "s3cret")
+	}
+}
+
+// The ? placeholders reach PostgreSQL as $n on every path database/sql
+// offers: the pool, a reserved connection, a transaction, a prepared
+// statement; a ? in a string stays a character.
+func TestPostgresPlaceholdersOnEveryPath(t *testing.T) {
+	db := sqltest.Postgres(t, migrations)
+	ctx := context.Background()
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
+	insert := "INSERT INTO items (id, name, created_at) VALUES (?, ? || '?', ?)"
+
+	_, err := db.ExecContext(ctx, insert, "a", "pool", now)
+	require.NoError(t, err)
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, insert, "b", "conn", now)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	require.NoError(t, db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, insert, "c", "tx", now)
+		return err
+	}))
+	stmt, err := db.PrepareContext(ctx, insert)
+	require.NoError(t, err)
+	_, err = stmt.ExecContext(ctx, "d", "stmt", now)
+	require.NoError(t, err)
+	require.NoError(t, stmt.Close())
+
+	rows, err := db.QueryContext(ctx, "SELECT name, created_at FROM items WHERE id IN (?, ?, ?, ?) ORDER BY id", "a", "b", "c", "d")
+	require.NoError(t, err)
+	type row struct {
+		name string
+		at   time.Time
+	}
+	got, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.name, &r.at)
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	for i, want := range []string{"pool?", "conn?", "tx?", "stmt?"} {
+		assert.Equal(t, want, got[i].name)
+		assert.True(t, got[i].at.Equal(now))
+		assert.Equal(t, time.UTC, got[i].at.Location(), "timestamptz scans as UTC")
+	}
+}
+
+// Services gain PostgreSQL migrations one by one: without a postgres/
+// folder there is no postgres subtest at all.
+func TestEachRunsPostgresOnlyWithItsMigrations(t *testing.T) {
+	without := fstest.MapFS{
+		"sqlite/00001_items.sql": {Data: []byte("-- +goose Up\nCREATE TABLE items (id TEXT);\n")},
+		"mysql/00001_items.sql":  {Data: []byte("-- +goose Up\nCREATE TABLE items (id TEXT);\n")},
+	}
+	for name, tc := range map[string]struct {
+		migrations fs.FS
+		want       bool
+	}{"without": {without, false}, "with": {migrations, true}} {
+		t.Run(name, func(t *testing.T) {
+			ran := false
+			sqltest.Each(t, tc.migrations, func(t *testing.T, db *sqldb.DB) {
+				if db.Dialect == sqldb.Postgres {
+					ran = true
+				}
+			})
+			assert.Equal(t, tc.want, ran)
+		})
+	}
+}
+
+func TestMigrateWithoutTheDialectsFolder(t *testing.T) {
+	db := sqltest.SQLite(t, nil)
+	err := db.Migrate(context.Background(), fstest.MapFS{"mysql/00001_items.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no sqlite/ folder")
 }

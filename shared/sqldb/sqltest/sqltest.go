@@ -1,7 +1,8 @@
 // Package sqltest gives contract tests real databases: a fresh SQLite file
-// always, and a fresh MariaDB/MySQL database when a server answers. Under CI
-// (CI=true) a MySQL server that does not answer fails the test instead of
-// skipping it, so the MySQL adapters are always proven there.
+// always, and a fresh MariaDB/MySQL or PostgreSQL database when a server
+// answers. Under CI (CI=true) a server that does not answer fails the test
+// instead of skipping it, so the MySQL and PostgreSQL adapters are always
+// proven there.
 package sqltest
 
 import (
@@ -24,12 +25,16 @@ import (
 // MEDISYNC_TEST_MYSQL_DSN names another server (a DSN without database).
 const DefaultMySQLServer = "medisync:medisync@tcp(127.0.0.1:3306)/"
 
-// Each runs fn as a subtest "sqlite" and a subtest "mysql", each with a fresh
-// database migrated from migrations.
+// Each runs fn as a subtest "sqlite", a subtest "mysql" and, when
+// migrations hold a postgres/ folder, a subtest "postgres", each with a
+// fresh database migrated from migrations.
 func Each(t *testing.T, migrations fs.FS, fn func(t *testing.T, db *sqldb.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, migrations)) })
 	t.Run("mysql", func(t *testing.T) { fn(t, MySQL(t, migrations)) })
+	if HasPostgres(migrations) {
+		t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t, migrations)) })
+	}
 }
 
 // SQLite returns a migrated database in a temporary file.
@@ -81,11 +86,13 @@ func MySQLDSN(t testing.TB, migrations fs.FS) string {
 	return "mysql://" + server + name + "?parseTime=true"
 }
 
-// RuntimeUser is the MySQL account that plays a service's runtime user in
-// tests: scripts/mariadb-up.sh creates it without any right, and each test
-// grants it SELECT, INSERT, UPDATE and DELETE on its own database only. Its
-// password is its name; like the medisync test user it exists for
-// 127.0.0.1 only. A server named by MEDISYNC_TEST_MYSQL_DSN needs it too.
+// RuntimeUser is the MySQL account (and PostgreSQL role) that plays a
+// service's runtime user in tests: scripts/mariadb-up.sh and
+// scripts/postgres-up.sh create it without any right, and each test grants
+// it SELECT, INSERT, UPDATE and DELETE on its own database only. Its password
+// is its name; like the medisync test user it exists for 127.0.0.1 only. A
+// server named by MEDISYNC_TEST_MYSQL_DSN or MEDISYNC_TEST_POSTGRES_DSN
+// needs it too.
 const RuntimeUser = "medisync_test_runtime"
 
 // MySQLRuntimeDSN creates a fresh database migrated from migrations by the
