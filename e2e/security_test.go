@@ -150,19 +150,6 @@ func edgeSystem(t *testing.T, discEnv map[string]string) (*system, *client) {
 // gateway all reach the real auth, never the rogue.
 func assertRogueGetsNothing(t *testing.T, s *system, c *client, r *rogue) {
 	t.Helper()
-	// Until a verifier has fetched the real auth's keys, any unknown key is
-	// a 503 (the keys cannot be fetched), not a 401: wait for readiness,
-	// which includes the keys.
-	for _, p := range append([]*proc{s.gateway}, s.patients...) {
-		waitFor(t, p.name+" ready", 20*time.Second, func() bool {
-			resp, err := http.Get(p.url("/health/ready"))
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-	}
 	tok := r.adminToken(t)
 	// Two tries, further apart than the 5 s limit on refreshes for an
 	// unknown kid: each may make a verifier fetch the JWKS again, from
