@@ -1,0 +1,51 @@
+// Package inbox makes a consumer's effect happen once per event: the event
+// id is claimed in the transaction of the effect, so a redelivered event
+// finds its claim and changes nothing.
+//
+// Every consumer's database holds this table, in its own migrations:
+//
+//	processed_events(
+//	  event_id     VARCHAR(36) NOT NULL PRIMARY KEY,
+//	  type         VARCHAR(100) NOT NULL,
+//	  processed_at timestamp NOT NULL
+//	)
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// Execer is what Claim needs of a transaction: *sql.Tx has it.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Claim records ev as processed inside tx and reports whether this is its
+// first delivery. On false the caller commits nothing else: the effect
+// happened when the event was first claimed. A concurrent delivery of the
+// same event waits for the first one's transaction, then finds its claim.
+func Claim(ctx context.Context, tx Execer, dialect sqldb.Dialect, ev events.Event, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, insertIgnore[dialect], ev.ID, ev.Type, now.UTC())
+	if err != nil {
+		return false, fmt.Errorf("inbox: claim %s: %w", ev.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("inbox: claim %s: %w", ev.ID, err)
+	}
+	return n == 1, nil
+}
+
+// insertIgnore inserts a claim unless one exists, without an error that
+// would abort a PostgreSQL transaction.
+var insertIgnore = map[sqldb.Dialect]string{
+	sqldb.SQLite:   `INSERT OR IGNORE INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?)`,
+	sqldb.MySQL:    `INSERT IGNORE INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?)`,
+	sqldb.Postgres: `INSERT INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+}
