@@ -71,6 +71,10 @@ func TestUnsealedKeysOnlyWhereAllowed(t *testing.T) {
 
 	_, err = wire.Build(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap, InsecureUnsealedKeys: true}, logging.Nop(), nil)
 	require.NoError(t, err)
+	_, err = wire.Build(ctx, sqltest.Postgres(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, logging.Nop(), nil)
+	require.ErrorIs(t, err, wire.ErrUnsealedKeys)
+	_, err = wire.Build(ctx, sqltest.Postgres(t, sqlstore.Migrations()), wire.Config{Hash: cheap, InsecureUnsealedKeys: true}, logging.Nop(), nil)
+	require.NoError(t, err)
 	_, err = wire.Build(ctx, sqltest.SQLite(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, logging.Nop(), nil)
 	require.NoError(t, err)
 }

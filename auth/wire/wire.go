@@ -43,9 +43,9 @@ type Config struct {
 	// stores them unsealed, which Build allows on a server database only
 	// with InsecureUnsealedKeys.
 	KeyEncryptionKey string
-	// InsecureUnsealedKeys lets a server database (MariaDB) hold signing
-	// keys unsealed: a development shortcut asked for by name. SQLite, the
-	// embedded default of one machine, needs no such flag.
+	// InsecureUnsealedKeys lets a server database (MariaDB, PostgreSQL) hold
+	// signing keys unsealed: a development shortcut asked for by name.
+	// SQLite, the embedded default of one machine, needs no such flag.
 	InsecureUnsealedKeys bool
 	Hash                 password.HasherOptions
 	AccountThrottle      throttle.Policy

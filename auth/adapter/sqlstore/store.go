@@ -1,5 +1,5 @@
 // Package sqlstore implements the auth repositories on database/sql for
-// SQLite and MySQL, with the migrations for both embedded.
+// SQLite, MySQL and PostgreSQL, with the migrations for each embedded.
 package sqlstore
 
 import (
@@ -20,7 +20,7 @@ import (
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
-// Migrations returns the sqlite/ and mysql/ migration folders.
+// Migrations returns the sqlite/, mysql/ and postgres/ migration folders.
 func Migrations() fs.FS { return migrations.FS }
 
 // Store is the service.Store on a database. Inside InTx it works on the
@@ -66,7 +66,7 @@ func (s *Store) atomically(ctx context.Context, fn func(q sqldb.Querier) error) 
 	return s.db.InTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
 }
 
-// ts is how instants are written: UTC at microseconds, which both dialects
+// ts is how instants are written: UTC at microseconds, which every dialect
 // keep exactly, so that values read back compare equal.
 func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
@@ -89,8 +89,16 @@ func fromNull(n sql.NullTime) *time.Time {
 
 type users struct{ s *Store }
 
-const userColumns = `u.id, u.email, u.full_name, u.password_hash, u.disabled, u.version, u.created_at, u.updated_at,
-	(SELECT GROUP_CONCAT(r.role) FROM user_roles r WHERE r.user_id = u.id)`
+// columns are the columns scanUser reads, roles joined by commas:
+// PostgreSQL names that aggregate string_agg, SQLite and MySQL GROUP_CONCAT.
+func (r users) columns() string {
+	agg := "GROUP_CONCAT(r.role)"
+	if r.s.db.Dialect == sqldb.Postgres {
+		agg = "string_agg(r.role, ',')"
+	}
+	return `u.id, u.email, u.full_name, u.password_hash, u.disabled, u.version, u.created_at, u.updated_at,
+	(SELECT ` + agg + ` FROM user_roles r WHERE r.user_id = u.id)`
+}
 
 func scanUser(sc sqldb.Scanner) (account.User, error) {
 	var (
@@ -104,7 +112,7 @@ func scanUser(sc sqldb.Scanner) (account.User, error) {
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	if roles.Valid && roles.String != "" {
 		u.Roles = strings.Split(roles.String, ",")
-		// GROUP_CONCAT has no order; the canonical one (ADMIN, DOCTOR,
+		// The aggregate has no order; the canonical one (ADMIN, DOCTOR,
 		// PATIENT) is alphabetical.
 		sort.Strings(u.Roles)
 	}
@@ -151,7 +159,7 @@ func (r users) Create(ctx context.Context, u account.User) error {
 }
 
 func (r users) one(ctx context.Context, where string, arg any) (account.User, error) {
-	row := r.s.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE `+where, arg)
+	row := r.s.q.QueryRowContext(ctx, `SELECT `+r.columns()+` FROM users u WHERE `+where, arg)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.User{}, account.ErrNotFound
@@ -171,7 +179,7 @@ func (r users) ByEmail(ctx context.Context, email string) (account.User, error) 
 }
 
 func (r users) List(ctx context.Context, q service.UserQuery) ([]account.User, error) {
-	query := `SELECT ` + userColumns + ` FROM users u WHERE u.id > ?`
+	query := `SELECT ` + r.columns() + ` FROM users u WHERE u.id > ?`
 	args := []any{q.After}
 	if q.Role != "" {
 		query += ` AND EXISTS (SELECT 1 FROM user_roles f WHERE f.user_id = u.id AND f.role = ?)`
@@ -310,9 +318,11 @@ func (r resetTokens) CreateWithin(ctx context.Context, t account.ResetToken, sin
 	var stored bool
 	err := r.s.atomically(ctx, func(q sqldb.Querier) error {
 		// Lock the user's row so that concurrent requests count one after
-		// another. SQLite's write transactions hold the database lock from
-		// their start already.
-		if r.s.db.Dialect == sqldb.MySQL {
+		// another: the count below then sees what the previous holder
+		// committed (MySQL and PostgreSQL at their default isolation read
+		// each statement's newest commits). SQLite's write transactions hold
+		// the database lock from their start already.
+		if r.s.db.Dialect != sqldb.SQLite {
 			var id string
 			err := q.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ? FOR UPDATE`, t.UserID).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -402,9 +412,9 @@ func (r revocations) Add(ctx context.Context, rs ...authn.Revocation) error {
 		return nil
 	}
 	return r.s.atomically(ctx, func(q sqldb.Querier) error {
-		// See the migration: MySQL writers take turns, so that ids commit
-		// in order. SQLite has one writer at a time already.
-		if r.s.db.Dialect == sqldb.MySQL {
+		// See the migration: MySQL and PostgreSQL writers take turns, so
+		// that ids commit in order. SQLite has one writer at a time already.
+		if r.s.db.Dialect != sqldb.SQLite {
 			if _, err := q.ExecContext(ctx, `UPDATE revocation_writer SET writes = writes + 1 WHERE id = 1`); err != nil {
 				return fmt.Errorf("lock revocation feed: %w", err)
 			}
