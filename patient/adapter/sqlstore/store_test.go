@@ -39,6 +39,21 @@ func TestPatientRepository(t *testing.T) { contract(t, servicetest.RunPatientRep
 
 func TestSearchPatients(t *testing.T) { contract(t, servicetest.RunPatientSearchContract) }
 
+// TestSearchPatientsUnderGenericPlans runs the search contract on
+// PostgreSQL with every statement planned generically, as prepared
+// statements are after a few runs: the prefix bounds passed as parameters
+// must select exactly what LIKE does.
+func TestSearchPatientsUnderGenericPlans(t *testing.T) {
+	dsn := sqltest.PostgresDSN(t, sqlstore.Migrations())
+	db, err := sqldb.Open(context.Background(), dsn+"&plan_cache_mode=force_generic_plan")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var mode string
+	require.NoError(t, db.QueryRowContext(context.Background(), "SHOW plan_cache_mode").Scan(&mode))
+	require.Equal(t, "force_generic_plan", mode)
+	servicetest.RunPatientSearchContract(t, func(t *testing.T) servicetest.Repositories { return store(t, db) })
+}
+
 func TestHistoryRepository(t *testing.T) { contract(t, servicetest.RunHistoryRepositoryContract) }
 
 func TestAuditRepository(t *testing.T) {
