@@ -15,7 +15,7 @@ import (
 )
 
 // TestEdgesOfInputOnEveryDatabase sends text at the limits of the columns in
-// characters that take four bytes, and tampered cursors, to SQLite and MySQL
+// characters that take four bytes, and tampered cursors, to every database
 // alike: what fits is stored, the rest is a 400, never a database error.
 func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {

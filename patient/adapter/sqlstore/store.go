@@ -1,6 +1,6 @@
 // Package sqlstore keeps patients, their history with every revision, and
-// the audit trail in SQLite or MySQL/MariaDB through database/sql, with the
-// schema in embedded goose migrations.
+// the audit trail in SQLite, MySQL/MariaDB or PostgreSQL through
+// database/sql, with the schema in embedded goose migrations.
 package sqlstore
 
 import (

@@ -27,7 +27,7 @@ func store(t *testing.T, db *sqldb.DB) *sqlstore.Store {
 	return s
 }
 
-// contract runs a repository contract suite on both databases, each on a
+// contract runs a repository contract suite on every database, each on a
 // fresh one.
 func contract(t *testing.T, run func(t *testing.T, newRepos func(t *testing.T) servicetest.Repositories)) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
