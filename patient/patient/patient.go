@@ -207,13 +207,25 @@ func text(fe *domainerr.FieldErrors, field, v string, max int, required bool) {
 		fe.Add(field, "must be valid UTF-8 text")
 	case utf8.RuneCountInString(v) > max:
 		fe.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
-	case strings.IndexFunc(v, unicode.IsControl) >= 0 && !allowsNewlines(field):
+	case HasControl(v, allowsNewlines(field)):
 		fe.Add(field, "must not contain control characters")
 	}
 }
 
 // allowsNewlines names the multi-line fields.
 func allowsNewlines(field string) bool { return field == "notes" }
+
+// HasControl reports whether s holds a control character; with multiLine,
+// line breaks and tabs are text. NUL in particular is never stored:
+// PostgreSQL refuses it in any text column.
+func HasControl(s string, multiLine bool) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		if multiLine && (r == '\n' || r == '\r' || r == '\t') {
+			return false
+		}
+		return unicode.IsControl(r)
+	}) >= 0
+}
 
 // NormalizeName is the searchable form of a name: lower case, blanks trimmed.
 func NormalizeName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -15,7 +15,7 @@ import (
 )
 
 // TestEdgesOfInputOnEveryDatabase sends text at the limits of the columns in
-// characters that take four bytes, and tampered cursors, to SQLite and MySQL
+// characters that take four bytes, and tampered cursors, to every database
 // alike: what fits is stored, the rest is a 400, never a database error.
 func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
@@ -52,5 +52,27 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 		}
 		r := h.do("GET", "/api/v1/patients?q=e&cursor="+cursor(`["😀","é","`+pid+`"]`), admin.token, "")
 		assert.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		// Bytes no text column takes (PostgreSQL refuses NUL and invalid
+		// UTF-8 outright) are a 400 naming the field, on every database.
+		for _, c := range []struct{ method, path, body, field string }{
+			{"POST", history, entryWith("notes", `"line one\u0000"`), "notes"},
+			{"POST", history, entryWith("notes", `"bell\u0007"`), "notes"},
+			{"GET", "/api/v1/patients?q=ada%00", "", "q"},
+			{"GET", "/api/v1/patients?q=%FFada", "", "q"},
+			{"GET", "/api/v1/patients?email=ada%00@example.org", "", "email"},
+			{"GET", "/api/v1/patients?email=%FF@example.org", "", "email"},
+			{"GET", "/api/v1/patients?q=a&cursor=" + cursor(`["a\u0000","b","`+pid+`"]`), "", "cursor"},
+			{"GET", "/api/v1/patients?cursor=" + cursor(`["a","b\u0000","`+pid+`"]`), "", "cursor"},
+		} {
+			r := h.do(c.method, c.path, admin.token, c.body)
+			if c.method == "POST" {
+				r = h.do(c.method, c.path, doc.token, c.body)
+			}
+			assert.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", c.path, string(r.Body))
+			assert.Contains(t, string(r.Body), `"`+c.field+`"`, c.path)
+		}
+		r = h.do("POST", history, doc.token, entryWith("notes", `"line one\r\nline two\ttabbed"`))
+		assert.Equal(t, http.StatusCreated, r.Status, "notes keep line breaks and tabs: %s", string(r.Body))
 	})
 }

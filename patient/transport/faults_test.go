@@ -17,15 +17,42 @@ import (
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
-// The real MariaDB behind a fault-injecting proxy: while it is down or hung,
-// reads and writes get 503 problems with Retry-After within the request
-// deadline; when it returns, the same service answers again, no restart.
+// proxied opens a fresh, migrated database of a real server through a
+// fault-injecting proxy.
+type proxied func(t *testing.T) (*sqldb.DB, *sqltest.Proxy)
+
+var faultServers = map[string]proxied{
+	"mysql": func(t *testing.T) (*sqldb.DB, *sqltest.Proxy) {
+		dsn := sqltest.MySQLDSN(t, sqlstore.Migrations())
+		addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
+		proxy := sqltest.NewProxy(t, addr)
+		db, err := sqldb.Open(context.Background(), strings.Replace(dsn, addr, proxy.Addr(), 1))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		return db, proxy
+	},
+	"postgres": func(t *testing.T) (*sqldb.DB, *sqltest.Proxy) {
+		dsn := sqltest.PostgresDSN(t, sqlstore.Migrations())
+		proxy := sqltest.NewProxy(t, sqltest.PostgresAddr(dsn))
+		db, err := sqldb.Open(context.Background(), sqltest.PostgresVia(dsn, proxy.Addr()))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		return db, proxy
+	},
+}
+
+// A real MariaDB and a real PostgreSQL behind a fault-injecting proxy:
+// while the server is down or hung, reads and writes get 503 problems with
+// Retry-After within the request deadline; when it returns, the same service
+// answers again, no restart.
 func TestDatabaseFaultsAre503AndTheServiceRecovers(t *testing.T) {
-	dsn := sqltest.MySQLDSN(t, sqlstore.Migrations())
-	addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
-	proxy := sqltest.NewProxy(t, addr)
-	db, err := sqldb.Open(context.Background(), strings.Replace(dsn, addr, proxy.Addr(), 1))
-	require.NoError(t, err)
+	for name, open := range faultServers {
+		t.Run(name, func(t *testing.T) { faultsAre503(t, open) })
+	}
+}
+
+func faultsAre503(t *testing.T, open proxied) {
+	db, proxy := open(t)
 	const deadline = 2 * time.Second
 	h := newHarnessWith(t, db, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes, Timeout: deadline})
 	pat := h.user(roles.patient)

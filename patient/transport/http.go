@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -183,10 +184,16 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	sq := patient.SearchQuery{Query: strings.TrimSpace(q.Get("q")), Email: strings.TrimSpace(q.Get("email")), Limit: n, Cursor: cursor}
 	var fe domainerr.FieldErrors
-	if len([]rune(sq.Query)) > maxQueryLen {
+	switch {
+	case !utf8.ValidString(sq.Query) || patient.HasControl(sq.Query, false):
+		fe.Add("q", "must be text without control characters")
+	case len([]rune(sq.Query)) > maxQueryLen:
 		fe.Add("q", "must be at most 100 characters")
 	}
-	if len(sq.Email) > patient.MaxEmailLen {
+	switch {
+	case !utf8.ValidString(sq.Email) || patient.HasControl(sq.Email, false):
+		fe.Add("email", "must be text without control characters")
+	case len(sq.Email) > patient.MaxEmailLen:
 		fe.Add("email", "must be at most 254 characters")
 	}
 	if s := q.Get("dateOfBirth"); s != "" {

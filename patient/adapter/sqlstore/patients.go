@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/shared/civil"
@@ -233,9 +234,28 @@ func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (page
 	var args []any
 	if prefix := patient.NormalizeName(q.Query); prefix != "" {
 		like := escapeLike(prefix) + "%"
-		a, aargs := branch("last_name_norm", "first_name_norm", []string{"last_name_norm LIKE ? ESCAPE '!'"}, []any{like})
+		starts := func(col string) ([]string, []any) {
+			cond, args := []string{col + " LIKE ? ESCAPE '!'"}, []any{like}
+			if s.db.Dialect == sqldb.Postgres {
+				// PostgreSQL turns LIKE 'x%' into an index range only when it
+				// sees the pattern: a prepared statement's generic plan, used
+				// after a few runs, does not, and scans the whole index. The
+				// same range as bounds on the parameters survives in any
+				// plan; the columns' "C" collation orders by code point, as
+				// prefixRange does.
+				lo, hi, bounded := prefixRange(prefix)
+				cond, args = append(cond, col+" >= ?"), append(args, lo)
+				if bounded {
+					cond, args = append(cond, col+" < ?"), append(args, hi)
+				}
+			}
+			return cond, args
+		}
+		lastCond, lastArgs := starts("last_name_norm")
+		firstCond, firstArgs := starts("first_name_norm")
+		a, aargs := branch("last_name_norm", "first_name_norm", lastCond, lastArgs)
 		b, bargs := branch("first_name_norm", "last_name_norm",
-			[]string{"first_name_norm LIKE ? ESCAPE '!'", "last_name_norm NOT LIKE ? ESCAPE '!'"}, []any{like, like})
+			append(firstCond, "last_name_norm NOT LIKE ? ESCAPE '!'"), append(firstArgs, like))
 		query = "SELECT * FROM (" + a + ") by_last UNION ALL SELECT * FROM (" + b + ") by_first ORDER BY k1, k2, id LIMIT ?"
 		args = append(append(aargs, bargs...), limit+1)
 	} else {
@@ -266,6 +286,24 @@ func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (page
 		out.NextCursor = page.EncodeCursor([]string{keys[last][0], keys[last][1], out.Items[last].ID})
 	}
 	return out, nil
+}
+
+// prefixRange returns the strings that start with prefix as a half-open
+// range [lo, hi) in code point order; bounded is false when no string
+// follows them all (a prefix of U+10FFFF only).
+func prefixRange(prefix string) (lo, hi string, bounded bool) {
+	rs := []rune(prefix)
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i] == unicode.MaxRune {
+			continue
+		}
+		next := rs[i] + 1
+		if next == 0xD800 { // surrogates are no characters
+			next = 0xE000
+		}
+		return prefix, string(append(rs[:i:i], next)), true
+	}
+	return prefix, "", false
 }
 
 // escapeLike escapes LIKE's wildcards with '!', the ESCAPE character.

@@ -1,6 +1,6 @@
 // Package sqlstore keeps patients, their history with every revision, and
-// the audit trail in SQLite or MySQL/MariaDB through database/sql, with the
-// schema in embedded goose migrations.
+// the audit trail in SQLite, MySQL/MariaDB or PostgreSQL through
+// database/sql, with the schema in embedded goose migrations.
 package sqlstore
 
 import (
@@ -118,7 +118,7 @@ func parseDate(s string) (civil.Date, error) {
 // answering page.ErrCursor for anything else. The id must be a canonical
 // UUID: MySQL refuses to compare the ASCII id columns with a value outside
 // ASCII, which would turn a tampered cursor into a server error instead of
-// a bad request.
+// a bad request; so would a NUL on PostgreSQL.
 func decodeKeys(c string, n int) ([]string, error) {
 	var keys []string
 	if err := page.DecodeCursor(c, &keys); err != nil {
@@ -126,6 +126,12 @@ func decodeKeys(c string, n int) ([]string, error) {
 	}
 	if len(keys) != n {
 		return nil, page.ErrCursor
+	}
+	for _, k := range keys {
+		// Stored keys hold no control character, and PostgreSQL refuses NUL.
+		if patient.HasControl(k, false) {
+			return nil, page.ErrCursor
+		}
 	}
 	if id, ok := ids.Canonical(keys[n-1]); !ok || id != keys[n-1] {
 		return nil, page.ErrCursor

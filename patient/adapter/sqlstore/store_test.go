@@ -27,7 +27,7 @@ func store(t *testing.T, db *sqldb.DB) *sqlstore.Store {
 	return s
 }
 
-// contract runs a repository contract suite on both databases, each on a
+// contract runs a repository contract suite on every database, each on a
 // fresh one.
 func contract(t *testing.T, run func(t *testing.T, newRepos func(t *testing.T) servicetest.Repositories)) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
@@ -38,6 +38,21 @@ func contract(t *testing.T, run func(t *testing.T, newRepos func(t *testing.T) s
 func TestPatientRepository(t *testing.T) { contract(t, servicetest.RunPatientRepositoryContract) }
 
 func TestSearchPatients(t *testing.T) { contract(t, servicetest.RunPatientSearchContract) }
+
+// TestSearchPatientsUnderGenericPlans runs the search contract on
+// PostgreSQL with every statement planned generically, as prepared
+// statements are after a few runs: the prefix bounds passed as parameters
+// must select exactly what LIKE does.
+func TestSearchPatientsUnderGenericPlans(t *testing.T) {
+	dsn := sqltest.PostgresDSN(t, sqlstore.Migrations())
+	db, err := sqldb.Open(context.Background(), dsn+"&plan_cache_mode=force_generic_plan")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var mode string
+	require.NoError(t, db.QueryRowContext(context.Background(), "SHOW plan_cache_mode").Scan(&mode))
+	require.Equal(t, "force_generic_plan", mode)
+	servicetest.RunPatientSearchContract(t, func(t *testing.T) servicetest.Repositories { return store(t, db) })
+}
 
 func TestHistoryRepository(t *testing.T) { contract(t, servicetest.RunHistoryRepositoryContract) }
 

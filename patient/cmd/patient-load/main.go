@@ -1,5 +1,5 @@
 // Command patient-load measures the patient service binary on loopback
-// against MariaDB: it seeds patients in bulk (once; later runs reuse them),
+// against MariaDB, or PostgreSQL with -postgres: it seeds patients in bulk (once; later runs reuse them),
 // serves a JWKS of its own and starts the binary trusting it, then drives
 // GET /api/v1/patients/{id} and name searches with valid tokens for a fixed
 // time each, and reports requests/s with p50 and p99 latency. It finally
@@ -17,8 +17,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,17 +34,19 @@ import (
 )
 
 type options struct {
-	bin, server, database, addr, logLevel string
-	patients                              int
-	seed                                  uint64
-	duration, searchDuration, warmup      time.Duration
-	clients, searchClients                int
+	bin, server, pgServer, database, addr, logLevel string
+	patients                                        int
+	seed                                            uint64
+	duration, searchDuration, warmup                time.Duration
+	clients, searchClients                          int
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/patient", "patient binary to start")
 	flag.StringVar(&o.server, "mysql", "medisync:medisync@tcp(127.0.0.1:3306)/", "MariaDB server DSN, without database")
+	flag.StringVar(&o.pgServer, "postgres", "", "PostgreSQL server DSN naming any database it may connect to, "+
+		"e.g. postgres://medisync:medisync@127.0.0.1:5432/postgres?sslmode=disable; when set, the load runs on PostgreSQL instead of MariaDB")
 	flag.StringVar(&o.database, "database", "medisync_patient_load", "database to seed and serve (created when missing)")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:18083", "address the binary listens on (loopback)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "log level of the binary")
@@ -67,16 +71,10 @@ func run(o options) error {
 	ctx := context.Background()
 
 	// Database: created, migrated and seeded once.
-	admin, err := sqldb.Open(ctx, "mysql://"+o.server+"?parseTime=true")
+	dsn, err := createDatabase(ctx, o)
 	if err != nil {
-		return fmt.Errorf("MariaDB (run scripts/mariadb-up.sh): %w", err)
+		return err
 	}
-	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-	_ = admin.Close()
-	if err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	dsn := "mysql://" + o.server + o.database + "?parseTime=true"
 	db, err := sqldb.Open(ctx, dsn)
 	if err != nil {
 		return err
@@ -91,6 +89,13 @@ func run(o options) error {
 	ps, seeded, err := seed.Ensure(ctx, store, o.patients, o.seed)
 	if err != nil {
 		return err
+	}
+	if seeded && db.Dialect == sqldb.Postgres {
+		// Statistics now, not when autovacuum gets round to the new rows, so
+		// the first searches are planned on the indexes.
+		if _, err := db.ExecContext(ctx, "ANALYZE patients"); err != nil {
+			return fmt.Errorf("analyze: %w", err)
+		}
 	}
 	if seeded {
 		fmt.Printf("patients: %d seeded in %s\n", len(ps), time.Since(start).Round(time.Millisecond))
@@ -245,6 +250,49 @@ func drive(client *http.Client, tokens []string, next func(*rand.Rand) string, l
 	wg.Wait()
 	return loadkit.Summarize(allLat, allErrs, time.Since(measureFrom))
 }
+
+// createDatabase creates o.database on the chosen server when missing and
+// returns its DSN.
+func createDatabase(ctx context.Context, o options) (string, error) {
+	if !validName.MatchString(o.database) {
+		return "", errors.New("-database must be lower-case letters, digits and _")
+	}
+	if o.pgServer == "" {
+		admin, err := sqldb.Open(ctx, "mysql://"+o.server+"?parseTime=true")
+		if err != nil {
+			return "", fmt.Errorf("MariaDB (run scripts/mariadb-up.sh): %w", err)
+		}
+		defer admin.Close()
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+			return "", fmt.Errorf("create database: %w", err)
+		}
+		return "mysql://" + o.server + o.database + "?parseTime=true", nil
+	}
+	u, err := url.Parse(o.pgServer)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// The parser's message may quote the DSN, password included.
+		return "", errors.New("-postgres must be a postgres:// URL")
+	}
+	admin, err := sqldb.Open(ctx, o.pgServer)
+	if err != nil {
+		return "", fmt.Errorf("PostgreSQL (run scripts/postgres-up.sh): %w", err)
+	}
+	defer admin.Close()
+	var exists bool
+	if err := admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = ?)", o.database).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up database: %w", err)
+	}
+	if !exists {
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+o.database+" ENCODING 'UTF8'"); err != nil {
+			return "", fmt.Errorf("create database: %w", err)
+		}
+	}
+	u.Path, u.RawPath = "/"+o.database, ""
+	return u.String(), nil
+}
+
+// validName is a database name both servers take unquoted.
+var validName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 func countAudit(ctx context.Context, db *sqldb.DB) (int64, error) {
 	var n int64
