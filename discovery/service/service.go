@@ -85,7 +85,7 @@ func (d *discovery) Deregister(_ context.Context, service, id string) error {
 	if err := registry.CheckKey(service, id); err != nil {
 		return err
 	}
-	_, err := d.reg.Deregister(service, id)
+	_, err := d.reg.Deregister(d.clock.Now(), service, id)
 	return notFound(err, service, id)
 }
 
