@@ -380,6 +380,17 @@ func (r *Registry) find(service, id string) (*service, *entry) {
 	return s, s.instances[id]
 }
 
+// Instance returns one instance.
+func (r *Registry) Instance(service, id string) (Instance, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, e := r.find(service, id)
+	if e == nil {
+		return Instance{}, ErrNotFound
+	}
+	return e.view(s.name), nil
+}
+
 // Heartbeat renews the instance's lease. It moves no index: a renewal is
 // not a change readers wait for.
 func (r *Registry) Heartbeat(now time.Time, service, id string) (Lease, error) {
