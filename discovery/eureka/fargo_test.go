@@ -23,7 +23,7 @@ import (
 const token = "eureka-test-token"
 
 // server starts a discovery server on 127.0.0.1 with the shared token.
-func server(t *testing.T, args ...string) (*wire.Server, *httptest.Server) {
+func server(t testing.TB, args ...string) (*wire.Server, *httptest.Server) {
 	t.Helper()
 	s, err := wire.New(wire.DefaultConfig(), append([]string{"-discovery-token", token}, args...), io.Discard)
 	require.NoError(t, err)
