@@ -18,17 +18,26 @@ import (
 // Status is an instance's health as the instance itself reports it.
 type Status string
 
-// Statuses an instance can have; only UP instances receive traffic.
+// Statuses an instance can have; only UP instances receive traffic. They
+// are Eureka's five, so that both APIs map one to one.
 const (
 	Up           Status = "UP"
 	Down         Status = "DOWN"
 	OutOfService Status = "OUT_OF_SERVICE"
+	Starting     Status = "STARTING"
+	Unknown      Status = "UNKNOWN"
 )
 
-// ParseStatus accepts the three statuses, exactly as spelled.
+// Statuses lists every status, in the order the dashboard shows them.
+var Statuses = []Status{Up, Down, OutOfService, Starting, Unknown}
+
+// StatusRule says which statuses are accepted, for field errors.
+const StatusRule = "must be UP, DOWN, OUT_OF_SERVICE, STARTING or UNKNOWN"
+
+// ParseStatus accepts the five statuses, exactly as spelled.
 func ParseStatus(s string) (Status, bool) {
 	switch st := Status(s); st {
-	case Up, Down, OutOfService:
+	case Up, Down, OutOfService, Starting, Unknown:
 		return st, true
 	}
 	return "", false
@@ -56,6 +65,10 @@ type Limits struct {
 	// stay known after their last instance leaves); 0 means no bound.
 	MaxInstances int
 	MaxServices  int
+	// ChangeRetention is how long the log of recent changes (the Eureka
+	// delta) keeps a change; MaxChanges bounds its length. 0 keeps none.
+	ChangeRetention time.Duration
+	MaxChanges      int
 }
 
 // DefaultLimits are the limits a server starts with.
@@ -70,6 +83,8 @@ func DefaultLimits() Limits {
 		MaxMetadataBytes:    4096,
 		MaxInstances:        50_000,
 		MaxServices:         1_000,
+		ChangeRetention:     3 * time.Minute,
+		MaxChanges:          100_000,
 	}
 }
 
@@ -86,6 +101,8 @@ func (l Limits) Validate() error {
 		return errors.New("metadata limits must not be negative")
 	case l.MaxInstances < 0 || l.MaxServices < 0:
 		return errors.New("instance and service limits must not be negative")
+	case l.ChangeRetention < 0 || l.MaxChanges < 0:
+		return errors.New("change log limits must not be negative")
 	}
 	return nil
 }
@@ -101,6 +118,23 @@ type Registration struct {
 	// Status "" means UP.
 	Status   Status
 	Metadata map[string]string
+	// Extra is what an adapter keeps beyond these fields (the Eureka
+	// adapter keeps the instance document); nil for none.
+	Extra Extra
+}
+
+// Extra is data an adapter keeps with an instance; the registry holds it
+// without looking inside. It must not be modified once registered. Equal
+// tells a repeated registration, which is only a renewal, from a change.
+type Extra interface {
+	Equal(other Extra) bool
+}
+
+func sameExtra(a, b Extra) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(b)
 }
 
 var (
@@ -186,7 +220,7 @@ func (r Registration) Validate(l Limits) (time.Duration, error) {
 	}
 	if r.Status != "" {
 		if _, ok := ParseStatus(string(r.Status)); !ok {
-			fe.Add("status", "must be UP, DOWN or OUT_OF_SERVICE")
+			fe.Add("status", StatusRule)
 		}
 	}
 	checkMetadata(&fe, r.Metadata, l)

@@ -22,15 +22,23 @@ type Instance struct {
 	RegisteredAt   time.Time
 	LastHeartbeat  time.Time
 	LeaseExpiresAt time.Time
+	// UpdatedAt is the time of the instance's last visible change.
+	UpdatedAt time.Time
+	// Extra is the adapter's data (Registration.Extra), shared with the
+	// registry.
+	Extra Extra
 }
 
-// Lease is what a heartbeat renews.
+// Lease is what a heartbeat renews, with the instance's status and extra
+// data so that a renewal can be checked against what the client holds.
 type Lease struct {
 	Service        string
 	ID             string
 	TTL            time.Duration
 	LastHeartbeat  time.Time
 	LeaseExpiresAt time.Time
+	Status         Status
+	Extra          Extra
 }
 
 // ServiceView is one service at an index: the index of the last change to
@@ -69,6 +77,8 @@ type entry struct {
 	metadata     map[string]string
 	ttl          time.Duration
 	registeredAt time.Time
+	updatedAt    time.Time
+	extra        Extra
 
 	lastHeartbeat atomic.Int64 // unix nanoseconds
 	leaseExpires  atomic.Int64 // unix nanoseconds
@@ -93,6 +103,8 @@ func (e *entry) view(service string) Instance {
 		RegisteredAt:   e.registeredAt,
 		LastHeartbeat:  time.Unix(0, e.lastHeartbeat.Load()).UTC(),
 		LeaseExpiresAt: time.Unix(0, e.leaseExpires.Load()).UTC(),
+		UpdatedAt:      e.updatedAt,
+		Extra:          e.extra,
 	}
 }
 
@@ -100,7 +112,7 @@ func (e *entry) view(service string) Instance {
 // repeated registration is only a renewal.
 func (e *entry) sameVisible(r Registration, status Status, ttl time.Duration) bool {
 	return e.address == r.Address && e.port == r.Port && e.status == status && e.ttl == ttl &&
-		maps.Equal(e.metadata, r.Metadata)
+		maps.Equal(e.metadata, r.Metadata) && sameExtra(e.extra, r.Extra)
 }
 
 // service holds one service's instances. It stays, empty, after its last
@@ -150,7 +162,39 @@ type Registry struct {
 	closed   chan struct{}
 	isClosed bool
 
+	// recent logs the visible changes of the last ChangeRetention, oldest
+	// first, at most MaxChanges of them; totals counts instances by status.
+	recent []Change
+	totals map[Status]int
+
 	blocked atomic.Int64 // readers parked on a change
+}
+
+// Action says what a change did to an instance.
+type Action string
+
+// Actions of the change log, named as Eureka's delta names them.
+const (
+	Added    Action = "ADDED"
+	Modified Action = "MODIFIED"
+	Deleted  Action = "DELETED"
+)
+
+// Change is one visible change to one instance: the instance as it was
+// after the change (as it was before, for a deletion).
+type Change struct {
+	At       time.Time
+	Action   Action
+	Instance Instance
+}
+
+// Delta is the change log at an index, with the number of instances in
+// each status then, so that a client applying the changes can check that it
+// arrives at the same registry.
+type Delta struct {
+	Index   uint64
+	Changes []Change
+	Totals  map[Status]int
 }
 
 // New returns an empty registry started at now. Its index starts at 1, so a
@@ -160,6 +204,7 @@ func New(now time.Time, limits Limits) *Registry {
 		limits:    limits,
 		startedAt: now.UTC(),
 		services:  map[string]*service{},
+		totals:    map[Status]int{},
 		index:     1,
 		changed:   make(chan struct{}),
 		closed:    make(chan struct{}),
@@ -224,6 +269,51 @@ func (r *Registry) bump(svcs ...*service) {
 	r.changed = make(chan struct{})
 }
 
+// record logs a change, dropping those past the retention or the bound;
+// callers hold the write lock.
+func (r *Registry) record(now time.Time, a Action, inst Instance) {
+	if r.limits.ChangeRetention <= 0 || r.limits.MaxChanges <= 0 {
+		return
+	}
+	r.recent = append(r.recent, Change{At: now, Action: a, Instance: inst})
+	cut := 0
+	for cut < len(r.recent) && (len(r.recent)-cut > r.limits.MaxChanges || now.Sub(r.recent[cut].At) > r.limits.ChangeRetention) {
+		cut++
+	}
+	if cut > 0 {
+		r.recent = slices.Delete(r.recent, 0, cut)
+	}
+}
+
+// Recent returns the changes logged within the retention before now, and
+// the status totals and index they lead to.
+func (r *Registry) Recent(now time.Time) Delta {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d := Delta{Index: r.index, Totals: maps.Clone(r.totals)}
+	for _, c := range r.recent {
+		if now.Sub(c.At) <= r.limits.ChangeRetention {
+			d.Changes = append(d.Changes, c)
+		}
+	}
+	return d
+}
+
+// Totals returns the number of instances in each status.
+func (r *Registry) Totals() map[Status]int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return maps.Clone(r.totals)
+}
+
+// count moves the status totals for an entry added (+1) or removed (-1).
+func (r *Registry) count(e *entry, n int) {
+	r.totals[e.status] += n
+	if r.totals[e.status] == 0 {
+		delete(r.totals, e.status)
+	}
+}
+
 // Register adds the instance or replaces it. It reports whether the
 // instance is new. Registering again with nothing changed only renews the
 // lease and leaves the index alone.
@@ -263,17 +353,23 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 	}
 	e := &entry{
 		id: reg.ID, address: reg.Address, port: reg.Port, status: status,
-		metadata: md, ttl: ttl, registeredAt: now,
+		metadata: md, ttl: ttl, registeredAt: now, updatedAt: now, extra: reg.Extra,
 	}
+	action := Added
 	if old != nil {
 		e.registeredAt = old.registeredAt
+		r.count(old, -1)
+		action = Modified
 	} else {
 		r.size++
 	}
+	r.count(e, 1)
 	e.renew(now)
 	s.put(e)
 	r.bump(s)
-	return e.view(s.name), old == nil, nil
+	v := e.view(s.name)
+	r.record(now, action, v)
+	return v, old == nil, nil
 }
 
 func (r *Registry) find(service, id string) (*service, *entry) {
@@ -282,6 +378,17 @@ func (r *Registry) find(service, id string) (*service, *entry) {
 		return nil, nil
 	}
 	return s, s.instances[id]
+}
+
+// Instance returns one instance.
+func (r *Registry) Instance(service, id string) (Instance, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, e := r.find(service, id)
+	if e == nil {
+		return Instance{}, ErrNotFound
+	}
+	return e.view(s.name), nil
 }
 
 // Heartbeat renews the instance's lease. It moves no index: a renewal is
@@ -294,15 +401,16 @@ func (r *Registry) Heartbeat(now time.Time, service, id string) (Lease, error) {
 		return Lease{}, ErrNotFound
 	}
 	last, exp := e.renew(now.UTC())
-	return Lease{Service: service, ID: id, TTL: e.ttl, LastHeartbeat: last, LeaseExpiresAt: exp}, nil
+	return Lease{Service: service, ID: id, TTL: e.ttl, LastHeartbeat: last, LeaseExpiresAt: exp, Status: e.status, Extra: e.extra}, nil
 }
 
 // SetStatus changes the instance's status and, as a sign of life, renews
 // its lease.
 func (r *Registry) SetStatus(now time.Time, service, id string, status Status) (Instance, error) {
 	if _, ok := ParseStatus(string(status)); !ok {
-		return Instance{}, fieldError("status", "must be UP, DOWN or OUT_OF_SERVICE")
+		return Instance{}, fieldError("status", StatusRule)
 	}
+	now = now.UTC()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, e := r.find(service, id)
@@ -315,17 +423,23 @@ func (r *Registry) SetStatus(now time.Time, service, id string, status Status) (
 		ne := &entry{
 			id: e.id, address: e.address, port: e.port, status: status,
 			metadata: e.metadata, ttl: e.ttl, registeredAt: e.registeredAt,
+			updatedAt: now, extra: e.extra,
 		}
+		r.count(e, -1)
+		r.count(ne, 1)
 		s.put(ne)
-		e = ne
+		ne.renew(now)
 		r.bump(s)
+		v := ne.view(s.name)
+		r.record(now, Modified, v)
+		return v, nil
 	}
-	e.renew(now.UTC())
+	e.renew(now)
 	return e.view(s.name), nil
 }
 
-// Deregister removes the instance.
-func (r *Registry) Deregister(service, id string) (Instance, error) {
+// Deregister removes the instance at now.
+func (r *Registry) Deregister(now time.Time, service, id string) (Instance, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, e := r.find(service, id)
@@ -334,8 +448,11 @@ func (r *Registry) Deregister(service, id string) (Instance, error) {
 	}
 	s.remove(id)
 	r.size--
+	r.count(e, -1)
 	r.bump(s)
-	return e.view(s.name), nil
+	v := e.view(s.name)
+	r.record(now.UTC(), Deleted, v)
+	return v, nil
 }
 
 // Evict removes every instance whose lease ended before now and returns
@@ -372,6 +489,7 @@ func (r *Registry) Evict(now time.Time) []Instance {
 			if e.leaseExpires.Load() < cutoff {
 				out = append(out, e.view(s.name))
 				delete(s.instances, id)
+				r.count(e, -1)
 			}
 		}
 		if len(out) > n {
@@ -382,6 +500,9 @@ func (r *Registry) Evict(now time.Time) []Instance {
 	if len(out) > 0 {
 		r.size -= len(out)
 		r.bump(touched...)
+		for _, inst := range out {
+			r.record(now.UTC(), Deleted, inst)
+		}
 	}
 	slices.SortFunc(out, func(a, b Instance) int {
 		if c := strings.Compare(a.Service, b.Service); c != 0 {
@@ -442,21 +563,15 @@ type StatusCount struct {
 func (r *Registry) Counts() []StatusCount {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]StatusCount, 0, 3*len(r.services))
+	out := make([]StatusCount, 0, len(Statuses)*len(r.services))
 	for _, s := range r.services {
-		var up, down, oos int
+		n := map[Status]int{}
 		for _, e := range s.instances {
-			switch e.status {
-			case Up:
-				up++
-			case Down:
-				down++
-			case OutOfService:
-				oos++
-			}
+			n[e.status]++
 		}
-		out = append(out,
-			StatusCount{s.name, Up, up}, StatusCount{s.name, Down, down}, StatusCount{s.name, OutOfService, oos})
+		for _, st := range Statuses {
+			out = append(out, StatusCount{s.name, st, n[st]})
+		}
 	}
 	return out
 }

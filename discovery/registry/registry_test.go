@@ -213,7 +213,7 @@ func TestDeregister(t *testing.T) {
 	_, _, err := r.Register(t0, reg("auth", "a1", 8081))
 	require.NoError(t, err)
 	_, _, ch := r.Service("auth")
-	_, err = r.Deregister("auth", "a1")
+	_, err = r.Deregister(t0, "auth", "a1")
 	require.NoError(t, err)
 	assert.True(t, closed(ch))
 	v, _, _ := r.Service("auth")
@@ -223,7 +223,7 @@ func TestDeregister(t *testing.T) {
 	all, _ := r.All()
 	assert.Empty(t, all.Services, "services without instances are not listed")
 
-	_, err = r.Deregister("auth", "a1")
+	_, err = r.Deregister(t0, "auth", "a1")
 	assert.ErrorIs(t, err, registry.ErrNotFound)
 }
 
@@ -242,7 +242,7 @@ func TestRegistryIsBounded(t *testing.T) {
 	_, _, err = r.Register(t0, reg("auth", "a1", 5))
 	assert.NoError(t, err, "an instance already held may be replaced")
 
-	_, err = r.Deregister("doctor", "d1")
+	_, err = r.Deregister(t0, "doctor", "d1")
 	require.NoError(t, err)
 	index = r.Index()
 	_, _, err = r.Register(t0, reg("patient", "p1", 6))
@@ -329,7 +329,8 @@ func TestCounts(t *testing.T) {
 	for _, c := range r.Counts() {
 		counts[c.Service+"/"+string(c.Status)] = c.Count
 	}
-	assert.Equal(t, map[string]int{"auth/UP": 1, "auth/DOWN": 0, "auth/OUT_OF_SERVICE": 1}, counts)
+	assert.Equal(t, map[string]int{"auth/UP": 1, "auth/DOWN": 0, "auth/OUT_OF_SERVICE": 1, "auth/STARTING": 0, "auth/UNKNOWN": 0}, counts)
+	assert.Equal(t, map[registry.Status]int{registry.Up: 1, registry.OutOfService: 1}, r.Totals())
 	v, _, _ := r.Service("auth")
 	assert.Equal(t, map[registry.Status]int{registry.Up: 1, registry.OutOfService: 1}, v.Counts())
 }
@@ -349,7 +350,7 @@ func TestLimitsValidate(t *testing.T) {
 
 func TestErrNotFoundIsASentinel(t *testing.T) {
 	r := registry.New(t0, registry.DefaultLimits())
-	_, err := r.Deregister("auth", "x")
+	_, err := r.Deregister(t0, "auth", "x")
 	assert.True(t, errors.Is(err, registry.ErrNotFound))
 }
 
@@ -359,7 +360,7 @@ func TestListingIsOrderedByID(t *testing.T) {
 		_, _, err := r.Register(t0, reg("auth", id, 1))
 		require.NoError(t, err)
 	}
-	_, err := r.Deregister("auth", "k")
+	_, err := r.Deregister(t0, "auth", "k")
 	require.NoError(t, err)
 	_, err = r.SetStatus(t0, "auth", "c", registry.Down)
 	require.NoError(t, err)

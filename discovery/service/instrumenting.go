@@ -160,3 +160,13 @@ func (s *instrumentingService) Evict(ctx context.Context) (out []registry.Instan
 	}(time.Now())
 	return s.next.Evict(ctx)
 }
+
+func (s *instrumentingService) Instance(ctx context.Context, service, id string) (inst registry.Instance, err error) {
+	defer func(begin time.Time) { s.observe("Instance", begin, err) }(time.Now())
+	return s.next.Instance(ctx, service, id)
+}
+
+func (s *instrumentingService) Recent(ctx context.Context) (d registry.Delta, err error) {
+	defer func(begin time.Time) { s.observe("Recent", begin, err) }(time.Now())
+	return s.next.Recent(ctx)
+}

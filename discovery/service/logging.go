@@ -68,3 +68,13 @@ func (s *loggingService) Evict(ctx context.Context) (out []registry.Instance, er
 	}
 	return out, err
 }
+
+func (s *loggingService) Instance(ctx context.Context, service, id string) (inst registry.Instance, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Instance", begin, err) }(time.Now())
+	return s.next.Instance(ctx, service, id)
+}
+
+func (s *loggingService) Recent(ctx context.Context) (d registry.Delta, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Recent", begin, err) }(time.Now())
+	return s.next.Recent(ctx)
+}

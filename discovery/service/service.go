@@ -36,6 +36,10 @@ type Service interface {
 	Deregister(ctx context.Context, service, id string) error
 	Service(ctx context.Context, name string, q Query) (registry.ServiceView, error)
 	Registry(ctx context.Context, q Query) (registry.View, error)
+	// Instance returns one instance, whatever its status.
+	Instance(ctx context.Context, service, id string) (registry.Instance, error)
+	// Recent returns the changes of the last few minutes (the Eureka delta).
+	Recent(ctx context.Context) (registry.Delta, error)
 	// Evict removes the instances whose lease has lapsed.
 	Evict(ctx context.Context) ([]registry.Instance, error)
 }
@@ -85,8 +89,20 @@ func (d *discovery) Deregister(_ context.Context, service, id string) error {
 	if err := registry.CheckKey(service, id); err != nil {
 		return err
 	}
-	_, err := d.reg.Deregister(service, id)
+	_, err := d.reg.Deregister(d.clock.Now(), service, id)
 	return notFound(err, service, id)
+}
+
+func (d *discovery) Instance(_ context.Context, service, id string) (registry.Instance, error) {
+	if err := registry.CheckKey(service, id); err != nil {
+		return registry.Instance{}, err
+	}
+	inst, err := d.reg.Instance(service, id)
+	return inst, notFound(err, service, id)
+}
+
+func (d *discovery) Recent(context.Context) (registry.Delta, error) {
+	return d.reg.Recent(d.clock.Now()), nil
 }
 
 func (d *discovery) Evict(_ context.Context) ([]registry.Instance, error) {

@@ -181,7 +181,7 @@ func decodeStatus(max int64) kithttp.DecodeRequestFunc {
 			return nil, err
 		}
 		if _, ok := registry.ParseStatus(b.Status); !ok {
-			return nil, problem.FieldErrors{{Field: "status", Message: "must be UP, DOWN or OUT_OF_SERVICE"}}
+			return nil, problem.FieldErrors{{Field: "status", Message: registry.StatusRule}}
 		}
 		return endpoint.StatusRequest{InstanceKey: k, Status: b.Status}, nil
 	}

@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -243,13 +244,13 @@ func TestWriteToken(t *testing.T) {
 		{http.MethodDelete, "/api/v1/registry/auth/a1", ""},
 	}
 	for _, w := range writes {
-		for _, hdr := range []string{"", "Basic dXNlcjpwYXNz", "Bearer", "Bearer "} {
+		for _, hdr := range []string{"", "Basic dXNlcjo=", "Bearer", "Bearer "} {
 			r := f.do(w.method, w.path, hdr, "application/json", w.body)
 			assertProblem(t, r, http.StatusUnauthorized)
 			assert.Equal(t, []string{"Authorization"}, r.Fields(t))
 			assert.NotEmpty(t, r.Header.Get("WWW-Authenticate"))
 		}
-		for _, hdr := range []string{"Bearer wrong", "Bearer " + token + "x", "Bearer " + token[:5]} {
+		for _, hdr := range []string{"Bearer wrong", "Bearer " + token + "x", "Bearer " + token[:5], "Basic dXNlcjpwYXNz"} {
 			r := f.do(w.method, w.path, hdr, "application/json", w.body)
 			assertProblem(t, r, http.StatusForbidden)
 			assert.Equal(t, []string{"Authorization"}, r.Fields(t))
@@ -260,6 +261,9 @@ func TestWriteToken(t *testing.T) {
 	// The scheme is case-insensitive; reads need no token.
 	r := f.do(http.MethodPut, "/api/v1/registry/auth/a1", "bearer "+token, "application/json", auth1)
 	assert.Equal(t, http.StatusCreated, r.Status)
+	// HTTP basic with the token as the password, as Eureka clients send it.
+	r = f.do(http.MethodPut, "/api/v1/registry/auth/a1/heartbeat", "Basic "+base64.StdEncoding.EncodeToString([]byte("any:"+token)), "", "")
+	assert.Equal(t, http.StatusOK, r.Status)
 	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").Status)
 	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry").Status)
 	assert.Equal(t, http.StatusOK, f.get("/").Status)

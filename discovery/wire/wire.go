@@ -16,6 +16,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/discovery/endpoint"
+	"github.com/medisync/medisync/discovery/eureka"
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
 	"github.com/medisync/medisync/discovery/transport"
@@ -60,7 +61,7 @@ func Options(cfg *Config) app.Options {
 		WriteTimeout:   service.MaxWait + time.Minute,
 		// Every instance heartbeats every few seconds: successful ones are
 		// logged at debug level only, and still counted in the metrics.
-		QuietRoutes: []string{transport.RouteHeartbeat},
+		QuietRoutes: []string{transport.RouteHeartbeat, eureka.RouteRenew, "/eureka/v2/apps/{app}/{id}"},
 		Flags:       cfg.register,
 	}
 }
@@ -146,6 +147,7 @@ func Build(a *app.App, cfg Config) (*Server, error) {
 			ReapEvery: cfg.ReapEvery, Now: cfg.Clock.Now,
 		},
 	})
+	eureka.Register(router, svc, eureka.Options{Writers: writers, Limits: cfg.Limits, Now: cfg.Clock.Now})
 	s := &Server{Handler: a.Handler(router), Registry: reg, Service: svc, app: a, cfg: cfg}
 	a.OnDrain(s.BeforeDrain)
 	a.OnStarted(func(addr net.Addr) {

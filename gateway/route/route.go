@@ -46,7 +46,8 @@ var AllMethods = []string{
 type Spec struct {
 	// Path is an exact path or a pattern: "*" matches one segment and a
 	// trailing "/**" matches the rest of the path, including nothing.
-	Path    string   `yaml:"path" json:"path"`
+	Path string `yaml:"path" json:"path"`
+	// Service is the service (or Eureka application) name, in any case.
 	Service string   `yaml:"service" json:"service"`
 	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
 	// Auth is "required" (the default) or "public".
@@ -200,7 +201,10 @@ func New(specs []Spec) (*Table, error) {
 }
 
 func compile(s Spec) (*Route, error) {
-	r := &Route{Pattern: s.Path, Service: strings.TrimSpace(s.Service), Timeout: DefaultTimeout}
+	// Service names are matched without regard to case: discovery holds
+	// them in lower case, while Eureka clients register theirs upper case
+	// (LEGACY-BILLING is the service legacy-billing).
+	r := &Route{Pattern: s.Path, Service: strings.ToLower(strings.TrimSpace(s.Service)), Timeout: DefaultTimeout}
 	if !strings.HasPrefix(s.Path, "/") {
 		return nil, errors.New("path must start with /")
 	}

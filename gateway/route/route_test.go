@@ -135,6 +135,8 @@ routes:
     rateLimit: strict
   - path: /api/v1/things/**
     service: things
+  - path: /api/v1/legacy/**
+    service: LEGACY-BILLING
 `))
 	require.NoError(t, err)
 	tb, err := New(specs)
@@ -148,7 +150,10 @@ routes:
 	require.NotNil(t, r)
 	assert.False(t, r.Public)
 	assert.Equal(t, DefaultTimeout, r.Timeout)
-	assert.Equal(t, []string{"auth", "things"}, tb.Services())
+	r, _ = tb.Match("GET", "/api/v1/legacy/invoices/7")
+	require.NotNil(t, r)
+	assert.Equal(t, "legacy-billing", r.Service, "a Eureka application name, in any case")
+	assert.Equal(t, []string{"auth", "legacy-billing", "things"}, tb.Services())
 
 	// JSON is YAML too.
 	specs, err = Parse(strings.NewReader(`{"routes": [{"path": "/x", "service": "x", "auth": "public"}]}`))

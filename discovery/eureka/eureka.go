@@ -1,0 +1,678 @@
+// Package eureka serves Netflix Eureka's REST API over the discovery
+// registry, so that Spring Cloud, go-kit (fargo) and Prometheus Eureka
+// clients register, renew and read unchanged.
+package eureka
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/service"
+	"github.com/medisync/medisync/discovery/transport"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/problem"
+)
+
+// Prefixes the API is served under: Spring Cloud's, and Netflix's own.
+var Prefixes = []string{"/eureka", "/eureka/v2"}
+
+// RouteRenew is the renewal's route template under the first prefix; the
+// renewals are the bulk of the traffic and logged at debug level only.
+const RouteRenew = "/eureka/apps/{app}/{id}"
+
+// maxDocBytes bounds an instance document once decompressed.
+const maxDocBytes = 64 << 10
+
+// Options configure the API.
+type Options struct {
+	// Writers says who may write, as for the registry API.
+	Writers transport.Writers
+	// Limits are the registry's, for clamping a lease into range.
+	Limits registry.Limits
+	// Now tells the time (lastDirtyTimestamp of status changes).
+	Now func() time.Time
+}
+
+type api struct {
+	svc   service.Service
+	check func(*http.Request, string) (bool, *problem.Problem)
+	o     Options
+
+	mu    sync.Mutex
+	cache cached // the last full listing, by registry index
+}
+
+type cached struct {
+	index uint64
+	body  [2][2][]byte // [xml][gzip]
+}
+
+var errorRules = problem.Rules(
+	problem.Rule{Target: registry.ErrNotFound, Status: http.StatusNotFound},
+	problem.Rule{Target: registry.ErrFull, Status: http.StatusInsufficientStorage},
+)
+
+// Register adds the Eureka API under each of Prefixes to r.
+func Register(r *mux.Router, svc service.Service, o Options) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &api{svc: svc, check: o.Writers.Checker(), o: o}
+	for _, p := range Prefixes {
+		r.Path(p+"/apps").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.apps)
+		r.Path(p+"/apps/delta").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.delta)
+		r.Path(p + "/apps/{app}").Methods(http.MethodPost).HandlerFunc(a.guard(a.register))
+		r.Path(p+"/apps/{app}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.app)
+		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodPut).HandlerFunc(a.guard(a.renew))
+		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodDelete).HandlerFunc(a.guard(a.cancel))
+		r.Path(p+"/apps/{app}/{id}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.instance)
+		r.Path(p + "/apps/{app}/{id}/status").Methods(http.MethodPut).HandlerFunc(a.guard(a.setOverride))
+		r.Path(p + "/apps/{app}/{id}/status").Methods(http.MethodDelete).HandlerFunc(a.guard(a.deleteOverride))
+		r.Path(p + "/apps/{app}/{id}/metadata").Methods(http.MethodPut).HandlerFunc(a.guard(a.metadata))
+		r.Path(p+"/instances/{id}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.byID)
+		r.Path(p+"/vips/{vip}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.vips(false))
+		r.Path(p+"/svips/{vip}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.vips(true))
+	}
+}
+
+type authKey struct{}
+
+// guard applies the write tokens of the registry API to the service the
+// Eureka application names.
+func (a *api) guard(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ok, p := a.check(r, serviceOf(mux.Vars(r)["app"]))
+		if p != nil {
+			problem.Write(w, r, p)
+			return
+		}
+		if ok {
+			r = r.WithContext(context.WithValue(r.Context(), authKey{}, true))
+		}
+		next(w, r)
+	}
+}
+
+func authenticated(ctx context.Context) bool { ok, _ := ctx.Value(authKey{}).(bool); return ok }
+
+// serviceOf maps a Eureka application name to the registry's service name:
+// Eureka names are upper case, ours lower case, and matching ignores case.
+func serviceOf(app string) string { return strings.ToLower(app) }
+
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	problem.WriteError(w, r, err, errorRules)
+}
+
+func field(name, msg string) error { return domainerr.Field(name, msg) }
+
+// key reads and checks the application and instance ID of the path.
+func key(r *http.Request) (svc, id string, err error) {
+	v := mux.Vars(r)
+	svc, id = serviceOf(v["app"]), v["id"]
+	var fe problem.FieldErrors
+	if !registry.ValidService(svc) {
+		fe.Add("app", "must be 1 to 63 letters, digits or '-', starting and ending with a letter or digit")
+	}
+	if _, ok := v["id"]; ok && !registry.ValidInstanceID(id) {
+		fe.Add("id", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+	}
+	return svc, id, fe.Err()
+}
+
+// readBody reads a request body, gunzipping it when the client compressed
+// it, within maxDocBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	var rd io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, field("body", "is not valid gzip")
+		}
+		defer zr.Close()
+		rd = zr
+	}
+	b, err := io.ReadAll(io.LimitReader(rd, maxDocBytes+1))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, problem.New(http.StatusRequestEntityTooLarge, "the request body is too large")
+	case err != nil:
+		return nil, field("body", "could not be read")
+	case len(b) > maxDocBytes:
+		return nil, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the instance document must be at most %d bytes", maxDocBytes))
+	}
+	return b, nil
+}
+
+func isXMLType(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.Contains(ct, "xml")
+}
+
+// register is POST /apps/{app}: the instance document, JSON or XML,
+// possibly gzipped; 204 once registered.
+func (a *api) register(w http.ResponseWriter, r *http.Request) {
+	svc, _, err := key(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !isXMLType(ct) && !strings.Contains(strings.ToLower(ct), "json") {
+		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "the instance document must be application/json or application/xml"))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	in, err := decodeInstance(body, isXMLType(ct))
+	if err != nil {
+		fail(w, r, problem.BadRequest(err.Error(), problem.FieldError{Field: "instance", Message: "must be a Eureka instance document"}))
+		return
+	}
+	if in.App != "" && serviceOf(in.App) != svc {
+		fail(w, r, field("instance.app", "must name the application of the path"))
+		return
+	}
+	id := in.InstanceID
+	if id == "" {
+		id = in.HostName // Eureka's InstanceInfo.getId outside Amazon
+	}
+	var prev *Doc
+	if old, err := a.svc.Instance(r.Context(), svc, id); err == nil {
+		prev = docOf(old)
+	}
+	reg, err := a.registration(svc, id, in, prev, authenticated(r.Context()))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if _, _, err := a.svc.Register(r.Context(), reg); err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// registration turns an instance document into a registration, keeping a
+// status override set earlier (prev).
+func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) (registry.Registration, error) {
+	var fe problem.FieldErrors
+	if !registry.ValidInstanceID(id) {
+		fe.Add("instance.instanceId", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+	}
+	address := in.HostName
+	if !registry.ValidAddress(address) {
+		address = in.IPAddr
+	}
+	if !registry.ValidAddress(address) {
+		fe.Add("instance.hostName", "hostName or ipAddr must be an IP address or a host name")
+	}
+	if in.Port == nil || in.Port.Number < 1 || in.Port.Number > 65535 {
+		fe.Add("instance.port", "must be between 1 and 65535")
+	}
+	reported := registry.Up
+	if in.Status != "" {
+		st, ok := registry.ParseStatus(in.Status)
+		if !ok {
+			fe.Add("instance.status", registry.StatusRule)
+		}
+		reported = st
+	}
+	if err := fe.Err(); err != nil {
+		return registry.Registration{}, err
+	}
+	d := &Doc{core: core{
+		App: strings.ToUpper(svc), HostName: in.HostName, IPAddr: in.IPAddr,
+		VIPAddress: in.VIPAddress, SecureVIPAddress: in.SecureVIPAddress,
+		Port: int(in.Port.Number), PortEnabled: bool(in.Port.Enabled),
+		HomePageURL: in.HomePageURL, StatusPageURL: in.StatusPageURL, HealthCheckURL: in.HealthCheckURL,
+		SecureHealthCheckURL: in.SecureHealthCheckURL, CountryID: int64(in.CountryID),
+		DataCenterClass: in.DataCenterInfo.Class, DataCenterName: in.DataCenterInfo.Name,
+		RenewalIntervalSecs: int64(in.LeaseInfo.RenewalIntervalInSecs), DurationSecs: int64(in.LeaseInfo.DurationInSecs),
+		AppGroupName: in.AppGroupName, ASGName: in.ASGName, Reported: reported,
+		LastDirty: int64(in.LastDirtyTimestamp), Coord: bool(in.Coord),
+	}}
+	if in.App != "" {
+		d.App = in.App
+	}
+	if in.SecurePort != nil {
+		d.SecurePort, d.SecurePortEnabled = int(in.SecurePort.Number), bool(in.SecurePort.Enabled)
+	}
+	if d.DataCenterName == "" {
+		d.DataCenterName = "MyOwn"
+	}
+	if d.DataCenterClass == "" {
+		d.DataCenterClass = ClassMyOwn
+		if d.DataCenterName == "Amazon" {
+			d.DataCenterClass = ClassAmazon
+		}
+	}
+	if len(in.DataCenterInfo.Metadata) > 0 {
+		if len(in.DataCenterInfo.Metadata) > 32 {
+			return registry.Registration{}, field("instance.dataCenterInfo.metadata", "must have at most 32 keys")
+		}
+		d.DataCenterMetadata = map[string]string(in.DataCenterInfo.Metadata)
+	}
+	if d.RenewalIntervalSecs <= 0 {
+		d.RenewalIntervalSecs = defaultRenewal
+	}
+	if d.DurationSecs <= 0 {
+		d.DurationSecs = defaultDuration
+	}
+	if d.VIPAddress == "" {
+		d.VIPAddress = svc
+	}
+	status := reported
+	if prev != nil && prev.Override != "" {
+		d.Override = prev.Override
+		status = prev.Override
+	}
+	return registry.Registration{
+		Service: svc, ID: id, Address: address, Port: int(in.Port.Number),
+		TTLSeconds: a.ttl(d.DurationSecs), Status: status,
+		Metadata: transport.MarkAuthenticated(map[string]string(in.Metadata), auth), Extra: d,
+	}, nil
+}
+
+// ttl clamps a Eureka lease duration into the registry's range: Eureka
+// clients cannot be told that theirs is refused.
+func (a *api) ttl(secs int64) int {
+	lo, hi := int64(a.o.Limits.MinTTL/time.Second), int64(a.o.Limits.MaxTTL/time.Second)
+	return int(min(max(secs, lo), hi))
+}
+
+// renew is PUT /apps/{app}/{id}: 200, or 404 for an unknown instance or one
+// the client has newer information about (lastDirtyTimestamp), so that the
+// client registers again. A status the client reports is applied unless an
+// override holds.
+func (a *api) renew(w http.ResponseWriter, r *http.Request) {
+	svc, id, err := key(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	lease, err := a.svc.Heartbeat(r.Context(), svc, id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		d, _ := lease.Extra.(*Doc)
+		if s := q.Get("lastDirtyTimestamp"); s != "" && d != nil {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > d.LastDirty {
+				problem.Write(w, r, problem.NotFound("the client holds a newer instance document: register again"))
+				return
+			}
+		}
+		if s := q.Get("status"); s != "" {
+			st, ok := registry.ParseStatus(s)
+			if !ok {
+				fail(w, r, field("status", registry.StatusRule))
+				return
+			}
+			if err := a.report(r.Context(), svc, id, lease, d, st); err != nil {
+				fail(w, r, err)
+				return
+			}
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// report applies the status an instance reports with its renewal.
+func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, d *Doc, st registry.Status) error {
+	switch {
+	case d == nil:
+		if lease.Status != st {
+			_, err := a.svc.SetStatus(ctx, svc, id, st)
+			return err
+		}
+	case d.Reported != st:
+		nd := *d
+		nd.Reported = st
+		return a.replace(ctx, svc, id, &nd, nil)
+	}
+	return nil
+}
+
+// replace registers the instance again with a new document and, when md is
+// not nil, new metadata; the status is the override, if any, or the
+// reported one.
+func (a *api) replace(ctx context.Context, svc, id string, d *Doc, md map[string]string) error {
+	inst, err := a.svc.Instance(ctx, svc, id)
+	if err != nil {
+		return err
+	}
+	if md == nil {
+		md = inst.Metadata
+	}
+	status := d.Reported
+	if d.Override != "" {
+		status = d.Override
+	}
+	_, _, err = a.svc.Register(ctx, registry.Registration{
+		Service: svc, ID: id, Address: inst.Address, Port: inst.Port,
+		TTLSeconds: int(inst.TTL / time.Second), Status: status, Metadata: maps.Clone(md), Extra: d,
+	})
+	return err
+}
+
+// cancel is DELETE /apps/{app}/{id}: 200.
+func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
+	svc, id, err := key(r)
+	if err == nil {
+		err = a.svc.Deregister(r.Context(), svc, id)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// setOverride is PUT /apps/{app}/{id}/status?value=OUT_OF_SERVICE: the
+// status holds whatever the instance reports, until removed.
+func (a *api) setOverride(w http.ResponseWriter, r *http.Request) {
+	a.override(w, r, true)
+}
+
+// deleteOverride is DELETE /apps/{app}/{id}/status[?value=UP]: the
+// override goes, and the status becomes value (UNKNOWN without one) until
+// the instance reports its own.
+func (a *api) deleteOverride(w http.ResponseWriter, r *http.Request) {
+	a.override(w, r, false)
+}
+
+func (a *api) override(w http.ResponseWriter, r *http.Request, set bool) {
+	svc, id, err := key(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	st := registry.Unknown
+	if v := r.URL.Query().Get("value"); v != "" || set {
+		var ok bool
+		if st, ok = registry.ParseStatus(v); !ok {
+			fail(w, r, field("value", registry.StatusRule))
+			return
+		}
+	}
+	inst, err := a.svc.Instance(r.Context(), svc, id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	d := docOf(inst)
+	if d == nil {
+		// Registered through our own API: a plain status change.
+		if _, err := a.svc.SetStatus(r.Context(), svc, id, st); err != nil {
+			fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	nd := *d
+	nd.Override, nd.LastDirty = "", a.o.Now().UnixMilli()
+	if set {
+		nd.Override = st
+	} else {
+		nd.Reported = st
+	}
+	if err := a.replace(r.Context(), svc, id, &nd, nil); err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// metadata is PUT /apps/{app}/{id}/metadata?key=value...: the pairs are
+// added to the instance's metadata.
+func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
+	svc, id, err := key(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	inst, err := a.svc.Instance(r.Context(), svc, id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	md := maps.Clone(inst.Metadata)
+	if md == nil {
+		md = map[string]string{}
+	}
+	for k, vs := range r.URL.Query() {
+		md[k] = vs[len(vs)-1]
+	}
+	md = transport.MarkAuthenticated(md, authenticated(r.Context()))
+	d := docOf(inst)
+	if d == nil {
+		_, _, err = a.svc.Register(r.Context(), registry.Registration{
+			Service: svc, ID: id, Address: inst.Address, Port: inst.Port,
+			TTLSeconds: int(inst.TTL / time.Second), Status: inst.Status, Metadata: md,
+		})
+	} else {
+		err = a.replace(r.Context(), svc, id, d, md)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// wantsXML reads the Accept header: XML when it names XML before (or
+// without) JSON; JSON otherwise.
+func wantsXML(r *http.Request) bool {
+	acc := strings.ToLower(r.Header.Get("Accept"))
+	x, j := strings.Index(acc, "xml"), strings.Index(acc, "json")
+	return x >= 0 && (j < 0 || x < j)
+}
+
+func wantsGzip(r *http.Request) bool {
+	return strings.Contains(strings.ToLower(r.Header.Get("Accept-Encoding")), "gzip")
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// write sends an encoded body, compressed when the client asks.
+func write(w http.ResponseWriter, r *http.Request, body []byte, asXML, zipped bool) {
+	h := w.Header()
+	if asXML {
+		h.Set("Content-Type", "application/xml")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Add("Vary", "Accept, Accept-Encoding")
+	if zipped {
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// send encodes v under root as the client asks.
+func send(w http.ResponseWriter, r *http.Request, root string, v any) {
+	asXML := wantsXML(r)
+	b, err := encode(root, v, asXML)
+	if err != nil {
+		fail(w, r, fmt.Errorf("encode %s: %w", root, err))
+		return
+	}
+	zipped := wantsGzip(r)
+	if zipped {
+		b = gz(b)
+	}
+	write(w, r, b, asXML, zipped)
+}
+
+// apps is GET /apps, the full registry. Its encodings are kept until the
+// registry changes (the index moves), so a fleet of clients fetching every
+// 30 s costs one encoding per change; renewal timestamps in it are those of
+// the last change, as Eureka's response cache shows them.
+func (a *api) apps(w http.ResponseWriter, r *http.Request) {
+	v, err := a.svc.Registry(r.Context(), service.Query{})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	asXML, zipped := wantsXML(r), wantsGzip(r)
+	x, z := 0, 0
+	if asXML {
+		x = 1
+	}
+	if zipped {
+		z = 1
+	}
+	a.mu.Lock()
+	if a.cache.index != v.Index {
+		a.cache = cached{index: v.Index}
+	}
+	body := a.cache.body[x][z]
+	a.mu.Unlock()
+	if body == nil {
+		if body, err = encode("applications", fullListing(v), asXML); err != nil {
+			fail(w, r, fmt.Errorf("encode applications: %w", err))
+			return
+		}
+		if zipped {
+			body = gz(body)
+		}
+		a.mu.Lock()
+		if a.cache.index == v.Index {
+			a.cache.body[x][z] = body
+		}
+		a.mu.Unlock()
+	}
+	write(w, r, body, asXML, zipped)
+}
+
+// delta is GET /apps/delta: the changes of the last few minutes, each
+// instance with its actionType, and the hash code of the whole registry.
+func (a *api) delta(w http.ResponseWriter, r *http.Request) {
+	d, err := a.svc.Recent(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	send(w, r, "applications", deltaListing(d))
+}
+
+// app is GET /apps/{app}: 404 when it has no instance.
+func (a *api) app(w http.ResponseWriter, r *http.Request) {
+	svc, _, err := key(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	v, err := a.svc.Service(r.Context(), svc, service.Query{})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if len(v.Instances) == 0 {
+		problem.Write(w, r, problem.NotFound(fmt.Sprintf("application %q has no instance", AppName(svc))))
+		return
+	}
+	app := &Application{Name: AppName(svc)}
+	for _, i := range v.Instances {
+		app.Instances = append(app.Instances, render(i, registry.Added))
+	}
+	app.Name = app.Instances[0].App
+	send(w, r, "application", app)
+}
+
+// instance is GET /apps/{app}/{id}.
+func (a *api) instance(w http.ResponseWriter, r *http.Request) {
+	svc, id, err := key(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	inst, err := a.svc.Instance(r.Context(), svc, id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	send(w, r, "instance", render(inst, registry.Added))
+}
+
+// byID is GET /instances/{id}: the instance of any application.
+func (a *api) byID(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	if !registry.ValidInstanceID(id) {
+		fail(w, r, field("id", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"))
+		return
+	}
+	v, err := a.svc.Registry(r.Context(), service.Query{})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	for _, s := range v.Services {
+		for _, i := range s.Instances {
+			if i.ID == id {
+				send(w, r, "instance", render(i, registry.Added))
+				return
+			}
+		}
+	}
+	problem.Write(w, r, problem.NotFound(fmt.Sprintf("no instance %q", id)))
+}
+
+// vips is GET /vips/{vip} and /svips/{vip}: the instances whose (secure) VIP
+// address, one of a comma-separated list, is vip, whatever the case.
+func (a *api) vips(secure bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vip := mux.Vars(r)["vip"]
+		if vip == "" || len(vip) > 255 {
+			fail(w, r, field("vip", "must be 1 to 255 characters"))
+			return
+		}
+		v, err := a.svc.Registry(r.Context(), service.Query{})
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		send(w, r, "applications", listingOf(v, func(_ registry.Instance, out *Instance) bool {
+			addrs := out.VIPAddress
+			if secure {
+				addrs = out.SecureVIPAddress
+			}
+			for _, a := range strings.Split(addrs, ",") {
+				if strings.EqualFold(strings.TrimSpace(a), vip) {
+					return true
+				}
+			}
+			return false
+		}))
+	}
+}
