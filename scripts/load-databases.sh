@@ -6,7 +6,8 @@
 # measurement and database. A load command runs on PostgreSQL when its -h
 # lists a -postgres or -postgres-server flag (a postgres:// server URL; the
 # command creates -database there); otherwise its PostgreSQL column reads
-# "n/a". Raw outputs stay in the folder printed at the end.
+# "n/a". Database names end in _load_cmp: the local MariaDB lets the medisync
+# user create medisync_*_load* databases. Raw outputs stay in the folder printed at the end.
 #
 # Adding a measurement: write a function load_<name> DIALECT FLAG SERVER OUT
 # that runs the command with its output in OUT and prints lines
@@ -56,7 +57,7 @@ summary_line() {
 }
 
 load_patient() {
-  local dialect=$1 flag=$2 server=$3 log=$4 db=medisync_patient_cmp
+  local dialect=$1 flag=$2 server=$3 log=$4 db=medisync_patient_load_cmp
   fresh_db "$dialect" "$db"
   bin/patient-load -bin bin/patient "$flag" "$server" -database "$db" >"$log" 2>&1
   grep 'GET /api/v1/patients/{id}' "$log" | summary_line "patient GET by id (100,000 patients)"
@@ -64,7 +65,7 @@ load_patient() {
 }
 
 load_doctor() {
-  local dialect=$1 flag=$2 server=$3 log=$4 db=medisync_doctor_cmp
+  local dialect=$1 flag=$2 server=$3 log=$4 db=medisync_doctor_load_cmp
   fresh_db "$dialect" "$db"
   bin/doctor-load -doctor-bin bin/doctor "$flag" "$server" -database "$db" >"$log" 2>&1
   local rps; rps=$(sed -n 's/.*(\([0-9.]*\) req\/s).*/\1/p' "$log" | tail -1)
