@@ -23,11 +23,14 @@ test-race:
 bench:
 	@for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...) || exit 1; done
 
-## build: build every service binary into bin/
+## build: build every service binary and the shared commands (shared/cmd/*) into bin/
 build:
 	@mkdir -p bin
 	@for s in $(SERVICES); do \
 		if [ -d $$s/cmd/$$s ]; then (cd $$s && CGO_ENABLED=0 go build -o ../bin/$$s ./cmd/$$s) || exit 1; fi; \
+	done
+	@for c in shared/cmd/*/; do \
+		c=$$(basename $$c); (cd shared && CGO_ENABLED=0 go build -o ../bin/$$c ./cmd/$$c) || exit 1; \
 	done
 	@ls bin
 
