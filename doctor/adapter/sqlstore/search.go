@@ -61,7 +61,7 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 	if key[2] == "f.doctor_id" {
 		from += " " + join + " doctors d ON d.id = f.doctor_id"
 	}
-	where = append(where, "d.active = 1")
+	where = append(where, "d.active = TRUE")
 	if c := q.After; c != nil {
 		where = append(where, fmt.Sprintf("(%[1]s > ? OR (%[1]s = ? AND (%[2]s > ? OR (%[2]s = ? AND %[3]s > ?))))", key[0], key[1], key[2]))
 		args = append(args, c.LastName, c.LastName, c.FirstName, c.FirstName, c.ID)
@@ -73,7 +73,7 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 	if day := q.AvailableOn; day != nil {
 		// Working hours that day: an exception with hours, or weekly hours
 		// on its weekday and no exception.
-		where = append(where, `(d.id IN (SELECT e.doctor_id FROM availability_exceptions e WHERE e.day = ? AND e.available = 1)
+		where = append(where, `(d.id IN (SELECT e.doctor_id FROM availability_exceptions e WHERE e.day = ? AND e.available = TRUE)
 			OR ((a.weekly_days & ?) <> 0 AND d.id NOT IN (SELECT x.doctor_id FROM availability_exceptions x WHERE x.day = ?)))`)
 		args = append(args, day.String(), 1<<int(day.Weekday()), day.String())
 	}
