@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -114,6 +115,11 @@ func (s *Store) GetDoctor(ctx context.Context, id string) (profile.Doctor, error
 }
 
 func (s *Store) GetDoctorByUser(ctx context.Context, userID string) (profile.Doctor, error) {
+	if !ids.Valid(userID) {
+		// Profiles are linked to UUIDs only; PostgreSQL's uuid column would
+		// refuse the comparison instead of finding nothing.
+		return profile.Doctor{}, profile.ErrDoctorNotFound
+	}
 	return getDoctor(ctx, s.db, `d.user_id = ?`, userID)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/service"
@@ -11,10 +12,25 @@ import (
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
-// likePrefix turns a search word into a LIKE pattern matching names that
-// begin with it; '!' escapes the wildcards.
-func likePrefix(w string) string {
-	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(w) + "%"
+// prefixEnd returns the least string greater than every string beginning
+// with w, in code point order, so that the words beginning with w are the
+// range [w, end). ok is false when no such string exists (w is empty, or
+// only of U+10FFFF). A range, unlike LIKE with a parameter, stays an index
+// range scan in PostgreSQL's generic plans of prepared statements; the
+// token columns compare in code point order on every database.
+func prefixEnd(w string) (end string, ok bool) {
+	rs := []rune(w)
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i] + 1
+		if r >= 0xD800 && r <= 0xDFFF {
+			r = 0xE000 // surrogates are not characters
+		}
+		if r <= utf8.MaxRune {
+			rs[i] = r
+			return string(rs[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // SearchDoctors walks doctors in name order. With a specialization or a
@@ -61,19 +77,25 @@ func (s *Store) SearchDoctors(ctx context.Context, q service.Query) ([]profile.D
 	if key[2] == "f.doctor_id" {
 		from += " " + join + " doctors d ON d.id = f.doctor_id"
 	}
-	where = append(where, "d.active = 1")
+	where = append(where, "d.active = TRUE")
 	if c := q.After; c != nil {
 		where = append(where, fmt.Sprintf("(%[1]s > ? OR (%[1]s = ? AND (%[2]s > ? OR (%[2]s = ? AND %[3]s > ?))))", key[0], key[1], key[2]))
 		args = append(args, c.LastName, c.LastName, c.FirstName, c.FirstName, c.ID)
 	}
 	for _, w := range q.NamePrefixes {
-		where = append(where, `d.id IN (SELECT t.doctor_id FROM doctor_name_tokens t WHERE t.token LIKE ? ESCAPE '!')`)
-		args = append(args, likePrefix(strings.ToLower(w)))
+		w = strings.ToLower(w)
+		if end, ok := prefixEnd(w); ok {
+			where = append(where, `d.id IN (SELECT t.doctor_id FROM doctor_name_tokens t WHERE t.token >= ? AND t.token < ?)`)
+			args = append(args, w, end)
+		} else {
+			where = append(where, `d.id IN (SELECT t.doctor_id FROM doctor_name_tokens t WHERE t.token >= ?)`)
+			args = append(args, w)
+		}
 	}
 	if day := q.AvailableOn; day != nil {
 		// Working hours that day: an exception with hours, or weekly hours
 		// on its weekday and no exception.
-		where = append(where, `(d.id IN (SELECT e.doctor_id FROM availability_exceptions e WHERE e.day = ? AND e.available = 1)
+		where = append(where, `(d.id IN (SELECT e.doctor_id FROM availability_exceptions e WHERE e.day = ? AND e.available = TRUE)
 			OR ((a.weekly_days & ?) <> 0 AND d.id NOT IN (SELECT x.doctor_id FROM availability_exceptions x WHERE x.day = ?)))`)
 		args = append(args, day.String(), 1<<int(day.Weekday()), day.String())
 	}

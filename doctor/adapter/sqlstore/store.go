@@ -1,5 +1,5 @@
 // Package sqlstore is the doctor service's repository on database/sql, for
-// SQLite and MySQL/MariaDB alike, with its migrations embedded.
+// SQLite, MySQL/MariaDB and PostgreSQL alike, with its migrations embedded.
 package sqlstore
 
 import (
@@ -11,8 +11,6 @@ import (
 	"io/fs"
 	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/service"
@@ -77,13 +75,16 @@ func insertRows(ctx context.Context, q sqldb.Querier, table string, cols []strin
 	return nil
 }
 
-// maxTxAttempts bounds how often a transaction is retried after a deadlock.
+// maxTxAttempts bounds how often a transaction is retried after a deadlock
+// or a serialization failure.
 const maxTxAttempts = 4
 
 // inTx runs fn in a transaction. On MySQL it runs at READ COMMITTED, where
 // InnoDB takes no gap locks: writers of neighbouring doctors (UUID v7 keys
 // sort by time, so new doctors are neighbours) then do not deadlock each
-// other, and a deadlock that still happens is retried. The version guards
+// other. PostgreSQL runs at its default, READ COMMITTED too. On every
+// database a transaction aborted only because of concurrent ones (deadlock,
+// serialization failure, busy SQLite file) runs again. The version guards
 // keep the writes correct at that level.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	var opts *sql.TxOptions
@@ -92,7 +93,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.db.InTxOptions(ctx, opts, fn)
-		if err == nil || attempt == maxTxAttempts || !isDeadlock(err) {
+		if err == nil || attempt == maxTxAttempts || !sqldb.IsRetryable(err) {
 			return err
 		}
 		select {
@@ -101,13 +102,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
 		}
 	}
-}
-
-// isDeadlock reports a MySQL deadlock or lock wait timeout: the transaction
-// was rolled back and may simply run again.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // versionGuard returns the WHERE clause part and argument checking a

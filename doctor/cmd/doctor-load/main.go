@@ -1,5 +1,5 @@
 // Command doctor-load measures the doctor service's search latency against
-// MariaDB/MySQL. It starts the doctor binary on a loopback address with a
+// MariaDB/MySQL or PostgreSQL. It starts the doctor binary on a loopback address with a
 // fresh database, serves it a JWKS of its own, seeds doctors with their
 // availability over the HTTP API, then sends a bounded number of searches
 // with a mix of filters and reports latency percentiles. Every request goes
@@ -40,6 +40,7 @@ import (
 type options struct {
 	doctorBin       string
 	mysqlServer     string
+	postgresServer  string
 	database        string
 	addr            string
 	doctors         int
@@ -57,6 +58,7 @@ func main() {
 	fs := flag.NewFlagSet("doctor-load", flag.ExitOnError)
 	fs.StringVar(&o.doctorBin, "doctor-bin", "bin/doctor", "the doctor service binary to start")
 	fs.StringVar(&o.mysqlServer, "mysql-server", "medisync:medisync@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server DSN without database")
+	fs.StringVar(&o.postgresServer, "postgres-server", "", "PostgreSQL server DSN (postgres://user:pass@host:port/postgres?sslmode=disable) of a role that may create databases; when set, the run uses PostgreSQL instead of MySQL")
 	fs.StringVar(&o.database, "database", "medisync_doctor_load", "database to (re)create for the run")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:18082", "loopback address the doctor service listens on")
 	fs.IntVar(&o.doctors, "doctors", 10000, "doctors to seed")
@@ -94,11 +96,23 @@ func run(ctx context.Context, o options) error {
 	}
 	defer stopJWKS()
 
-	fresh, err := prepareDatabase(ctx, o)
+	if strings.ContainsAny(o.database, "`'\" ;") || !strings.HasPrefix(o.database, "medisync_") {
+		return fmt.Errorf("-database must be a plain name starting with medisync_")
+	}
+	prepare, dsn := prepareDatabase, "mysql://"+o.mysqlServer+o.database+"?parseTime=true"
+	if o.postgresServer != "" {
+		u, err := url.Parse(o.postgresServer)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			// The parser's message may quote the DSN, password included.
+			return fmt.Errorf("-postgres-server must be a postgres:// URL")
+		}
+		u.Path, u.RawPath = "/"+o.database, ""
+		prepare, dsn = preparePostgres, u.String()
+	}
+	fresh, err := prepare(ctx, o)
 	if err != nil {
 		return err
 	}
-	dsn := "mysql://" + o.mysqlServer + o.database + "?parseTime=true"
 	svc, err := startDoctor(ctx, o, dsn, jwksURL)
 	if err != nil {
 		return err
@@ -153,9 +167,6 @@ func run(ctx context.Context, o options) error {
 // prepareDatabase recreates the load database, or keeps it when asked and
 // already seeded; it reports whether seeding is needed.
 func prepareDatabase(ctx context.Context, o options) (bool, error) {
-	if strings.ContainsAny(o.database, "`'\" ;") || !strings.HasPrefix(o.database, "medisync_") {
-		return false, fmt.Errorf("-database must be a plain name starting with medisync_")
-	}
 	admin, err := sqldb.Open(ctx, "mysql://"+o.mysqlServer+"?parseTime=true")
 	if err != nil {
 		return false, fmt.Errorf("MySQL server (run scripts/mariadb-up.sh): %w", err)
@@ -176,6 +187,49 @@ func prepareDatabase(ctx context.Context, o options) (bool, error) {
 		return false, fmt.Errorf("create database: %w", err)
 	}
 	return true, nil
+}
+
+// preparePostgres is prepareDatabase on the PostgreSQL server.
+func preparePostgres(ctx context.Context, o options) (bool, error) {
+	admin, err := sqldb.Open(ctx, o.postgresServer)
+	if err != nil {
+		return false, fmt.Errorf("PostgreSQL server (run scripts/postgres-up.sh): %w", err)
+	}
+	defer admin.Close()
+	if o.keepDB {
+		var exists bool
+		err := admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = ?)", o.database).Scan(&exists)
+		if err != nil {
+			return false, fmt.Errorf("look for database: %w", err)
+		}
+		if exists {
+			if n, err := countPostgresDoctors(ctx, o); err == nil && n >= o.doctors {
+				fmt.Printf("reusing %s with %d doctors\n", o.database, n)
+				return false, nil
+			}
+		}
+	}
+	// FORCE ends the sessions of a previous run's service, if any is left.
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+o.database+" WITH (FORCE)"); err != nil {
+		return false, fmt.Errorf("drop database: %w", err)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+o.database+" ENCODING 'UTF8'"); err != nil {
+		return false, fmt.Errorf("create database: %w", err)
+	}
+	return true, nil
+}
+
+func countPostgresDoctors(ctx context.Context, o options) (int, error) {
+	u, _ := url.Parse(o.postgresServer)
+	u.Path, u.RawPath = "/"+o.database, ""
+	db, err := sqldb.Open(ctx, u.String())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM doctors").Scan(&n)
+	return n, err
 }
 
 type process struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/runtest"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // TestRunServesAndStops starts the service as main does, with a JWKS URL
@@ -51,4 +52,35 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 	assert.Error(t, err)
 	err = run(context.Background(), []string{"-log-format", "xml"})
 	assert.Error(t, err)
+}
+
+// TestRunOnPostgresAsRuntimeRole starts the service on a fresh, empty
+// PostgreSQL database: the owner DSN migrates it, the runtime role, which
+// may not change the schema, serves reads and writes.
+func TestRunOnPostgresAsRuntimeRole(t *testing.T) {
+	ownerDSN, runtimeDSN := sqltest.PostgresRuntimeDSN(t, nil)
+	iss := authntest.NewIssuer(t)
+	svc := runtest.Start(t, run,
+		"-db-dsn", runtimeDSN,
+		"-db-migrate-dsn", ownerDSN,
+		"-discovery-urls", "",
+		"-jwks-url", iss.JWKSURL(),
+		"-log-level", "error",
+	)
+	do := func(method, path, token string, body any) apitest.Response {
+		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, body, apitest.Bearer(token)...))
+	}
+	assert.Equal(t, 200, do(http.MethodGet, "/health/ready", "", nil).Status)
+	admin := iss.Token(t, authntest.Claims{Roles: []string{"ADMIN"}})
+	r := do(http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": "Cardiology"})
+	assert.Equal(t, 201, r.Status, string(r.Body))
+	r = do(http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": "CARDIOLOGY"})
+	assert.Equal(t, 409, r.Status, string(r.Body))
+	r = do(http.MethodPost, "/api/v1/doctors", admin, map[string]any{"firstName": "Ada", "lastName": "Lovelace",
+		"email": "ada@example.org", "licenseNumber": "MD-1", "timeZone": "Europe/London"})
+	assert.Equal(t, 201, r.Status, string(r.Body))
+	r = do(http.MethodGet, "/api/v1/doctors?q=love", admin, nil)
+	assert.Equal(t, 200, r.Status, string(r.Body))
+	assert.Contains(t, string(r.Body), "Lovelace")
+	svc.Stop(t)
 }

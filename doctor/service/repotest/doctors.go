@@ -47,6 +47,8 @@ func testDoctors(t *testing.T, s service.Repository) {
 	assert.ErrorIs(t, err, profile.ErrDoctorNotFound)
 	_, err = s.GetDoctorByUser(ctx, ids.New())
 	assert.ErrorIs(t, err, profile.ErrDoctorNotFound)
+	_, err = s.GetDoctorByUser(ctx, "not-a-uuid")
+	assert.ErrorIs(t, err, profile.ErrDoctorNotFound, "a user id that is no UUID has no profile")
 
 	t.Run("license numbers are unique regardless of case", func(t *testing.T) {
 		mkDoctor(t, s, "B", "B", func(x *profile.Doctor) { x.LicenseNumber = "abc-1" })

@@ -25,6 +25,7 @@ func Run(t *testing.T, newRepo func(t *testing.T) service.Repository) {
 	}{
 		{"doctors", testDoctors},
 		{"search", testSearchDoctors},
+		{"name order ignores case", testNameOrderIgnoresCase},
 		{"specializations", testSpecializations},
 		{"availability", testAvailability},
 		{"concurrent availability updates", testConcurrentAvailabilityUpdates},

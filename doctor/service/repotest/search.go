@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +167,36 @@ func testSearchDoctors(t *testing.T, s service.Repository) {
 		nextMonday := monday.AddDays(7)
 		assert.Equal(t, []string{"Grace Hopper", "Ada Lovelace", "Alan Turing"}, search(service.Query{AvailableOn: &nextMonday}))
 	})
+}
+
+// testNameOrderIgnoresCase checks that doctors are listed, and paged, in
+// name order regardless of case, on every walk search takes, as a clinic's
+// staff expect "de Vries" beside "Davis" rather than after "Evans".
+func testNameOrderIgnoresCase(t *testing.T, s service.Repository) {
+	ctx := context.Background()
+	sp := mkSpec(t, s, "General practice")
+	for _, n := range [][2]string{{"Cy", "Evans"}, {"dan", "DEVLIN"}, {"Anna", "de Vries"}, {"Bob", "Davis"}, {"al", "Davis"}, {"Al", "davis"}} {
+		mkDoctor(t, s, n[0], n[1], func(d *profile.Doctor) {
+			d.SpecializationIDs = []string{sp.ID}
+			d.Languages = []string{"nl"}
+		})
+	}
+	for _, q := range []service.Query{{}, {SpecializationID: sp.ID}, {Language: "nl"}, {SpecializationID: sp.ID, Language: "nl"}} {
+		var got []string
+		var after *service.Cursor
+		for range 10 {
+			q.Limit, q.After = 1, after
+			docs, err := s.SearchDoctors(ctx, q)
+			require.NoError(t, err)
+			if len(docs) == 0 {
+				break
+			}
+			d := docs[0]
+			got = append(got, strings.ToLower(d.FirstName+" "+d.LastName))
+			after = &service.Cursor{LastName: d.LastName, FirstName: d.FirstName, ID: d.ID}
+		}
+		require.Len(t, got, 6, "%+v: every doctor once, one per page: %v", q, got)
+		// "al Davis" and "Al davis" are equal names, in id order.
+		assert.Equal(t, []string{"al davis", "al davis", "bob davis", "anna de vries", "dan devlin", "cy evans"}, got, "%+v", q)
+	}
 }
