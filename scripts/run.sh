@@ -33,6 +33,10 @@ fi
 if ! grep -q '^MEDISYNC_KEY_ENCRYPTION_KEY=' data/dev-secrets.env; then
   (umask 077; echo "MEDISYNC_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
 fi
+# Auth seals reset links in its events with this key; notification opens them.
+if ! grep -q '^MEDISYNC_EVENT_SEAL_KEY=' data/dev-secrets.env; then
+  (umask 077; echo "MEDISYNC_EVENT_SEAL_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
+fi
 # Each service registers in discovery with a write token of its own, so
 # that no service can register as another (discovery/README.md, "Who may do
 # what"); files made before this existed get them added.
@@ -122,6 +126,9 @@ for s in "${built[@]}"; do
   # On one developer's machine, reset links go to auth's log: a development
   # shortcut asked for by name (auth's default notifier never shows them).
   if [ "$s" = auth ]; then db+=(MEDISYNC_NOTIFIER=dev-log); fi
+  # No mail server here: mail goes to ./data/mail, a development shortcut
+  # asked for by name (production refuses to start without SMTP).
+  if [ "$s" = notification ]; then db+=(MEDISYNC_MAIL=dev-mailbox "MEDISYNC_MAIL_DIR=$root/data/mail"); fi
   if [ "$s" = discovery ]; then
     tokens=(MEDISYNC_DISCOVERY_TOKEN="$MEDISYNC_DISCOVERY_TOKEN" MEDISYNC_DISCOVERY_SERVICE_TOKENS="$service_tokens")
   else
@@ -156,6 +163,9 @@ for s in "${built[@]}"; do
   case "$s" in gateway|discovery) continue ;; esac
   printf '  %-22s http://localhost:%s\n' "$s" "${ports[$s]}"
 done
+if [ -n "${ports[notification]:-}" ]; then
+  echo "  Development mailbox    http://localhost:${ports[notification]}/dev/mail (files in data/mail/)"
+fi
 echo "  Metrics                /metrics on each service; the gateway's at http://127.0.0.1:9080/metrics"
 echo "  Development admin      ${MEDISYNC_ADMIN_EMAIL} / ${MEDISYNC_ADMIN_PASSWORD}"
 echo "Press Ctrl-C to stop."

@@ -1,0 +1,59 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/notification/adapter/consumer"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/shared/events"
+)
+
+// recording is a Subscriber that keeps what it was asked for.
+type recording struct {
+	consumer string
+	topics   []string
+	h        func(context.Context, events.Event) error
+}
+
+func (r *recording) Subscribe(_ context.Context, c string, topics []string, h func(context.Context, events.Event) error) error {
+	r.consumer, r.topics, r.h = c, topics, h
+	return nil
+}
+
+type handler struct{ got []events.Event }
+
+func (h *handler) HandleEvent(_ context.Context, ev events.Event) error {
+	h.got = append(h.got, ev)
+	return nil
+}
+
+func TestRunSubscribesTheServiceToItsTopics(t *testing.T) {
+	sub, h := &recording{}, &handler{}
+	require.NoError(t, consumer.Run(context.Background(), sub, h))
+	assert.Equal(t, "notification", sub.consumer)
+	assert.Equal(t, service.Topics, sub.topics)
+	for _, typ := range []string{"auth.user_registered", "auth.password_reset_requested", "appointment.booked",
+		"appointment.rescheduled", "appointment.cancelled", "appointment.status_changed"} {
+		ev, err := events.New(typ, 1, "s", nil, time.Now())
+		require.NoError(t, err)
+		assert.Contains(t, sub.topics, ev.Topic())
+		require.NoError(t, sub.h(context.Background(), ev))
+	}
+	assert.Len(t, h.got, 6)
+}
+
+type failing struct{}
+
+func (failing) Subscribe(context.Context, string, []string, func(context.Context, events.Event) error) error {
+	return errors.New("broker down")
+}
+
+func TestRunReportsASubscriptionThatFails(t *testing.T) {
+	assert.ErrorContains(t, consumer.Run(context.Background(), failing{}, &handler{}), "broker down")
+}

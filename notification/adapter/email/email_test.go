@@ -1,0 +1,128 @@
+package email_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/notification/adapter/email"
+	"github.com/medisync/medisync/notification/adapter/email/emailtest"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/shared/ids"
+)
+
+func mail() service.Mail {
+	return service.Mail{ID: ids.New(), To: "ada@example.org", Subject: "Ihr Termin bei Dr. Müller ist gebucht",
+		Text: "Guten Tag,\nIhr Termin ist gebucht.", HTML: "<p>Guten Tag,</p><p>Ihr Termin ist <strong>gebucht</strong>.</p>",
+		Date: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
+}
+
+func TestSMTPSendsMultipartOverSTARTTLSWithAuth(t *testing.T) {
+	srv := emailtest.NewServer(t)
+	m, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	msg := mail()
+	require.NoError(t, m.Send(context.Background(), msg))
+
+	got := srv.Messages()
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"ada@example.org"}, got[0].To)
+	assert.Equal(t, "no-reply@medisync.test", got[0].From)
+	p := emailtest.Parse(t, got[0].Raw)
+	assert.Equal(t, "multipart/alternative", p.MediaType)
+	assert.Equal(t, msg.Subject, p.Subject, "a non-ASCII subject survives encoding")
+	assert.Equal(t, "<"+msg.ID+"@medisync>", p.MessageID)
+	assert.Equal(t, msg.Text, p.Text)
+	assert.Equal(t, msg.HTML, p.HTML)
+}
+
+func TestSMTPRefusesWrongCredentials(t *testing.T) {
+	srv := emailtest.NewServer(t)
+	cfg := srv.Config()
+	cfg.Password = "wrong"
+	m, err := email.NewSMTP(cfg)
+	require.NoError(t, err)
+	assert.Error(t, m.Send(context.Background(), mail()))
+	assert.Empty(t, srv.Messages())
+}
+
+func TestSMTPNeedsTLSItTrusts(t *testing.T) {
+	srv := emailtest.NewServer(t)
+	cfg := srv.Config()
+	cfg.TLSConfig = nil // the system roots do not know the test certificate
+	m, err := email.NewSMTP(cfg)
+	require.NoError(t, err)
+	assert.Error(t, m.Send(context.Background(), mail()))
+	assert.Empty(t, srv.Messages(), "nothing goes out over an unverified connection")
+}
+
+func TestSMTPErrors(t *testing.T) {
+	srv := emailtest.NewServer(t)
+	m, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+
+	srv.Reject(true)
+	err = m.Send(context.Background(), mail())
+	assert.ErrorIs(t, err, service.ErrMailRejected, "a 550 is permanent")
+
+	srv.Reject(false)
+	srv.Down()
+	err = m.Send(context.Background(), mail())
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, service.ErrMailRejected, "a server that is down is worth another attempt")
+}
+
+func TestNewSMTPChecksItsConfiguration(t *testing.T) {
+	for name, cfg := range map[string]email.SMTPConfig{
+		"no port":           {Addr: "mail.example.org", From: "a@example.org"},
+		"no from":           {Addr: "mail.example.org:587"},
+		"bad tls":           {Addr: "mail.example.org:587", From: "a@example.org", TLS: "maybe"},
+		"password in clear": {Addr: "mail.example.org:25", From: "a@example.org", TLS: email.NoTLS, Username: "u", Password: "p"},
+	} {
+		_, err := email.NewSMTP(cfg)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestMailboxWritesEMLFilesAndListsThem(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mail")
+	b, err := email.NewMailbox(dir, "MediSync <no-reply@medisync.local>")
+	require.NoError(t, err)
+	msg := mail()
+	require.NoError(t, b.Send(context.Background(), msg))
+	require.NoError(t, b.Send(context.Background(), msg), "a repeat overwrites the same file")
+
+	files, err := b.Files()
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	raw, err := os.ReadFile(filepath.Join(dir, files[0]))
+	require.NoError(t, err)
+	p := emailtest.Parse(t, raw)
+	assert.Equal(t, msg.Subject, p.Subject)
+	assert.Equal(t, msg.Text, p.Text)
+	assert.Equal(t, msg.HTML, p.HTML)
+
+	h := b.Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/mail", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), files[0])
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/mail/"+files[0], nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "multipart/alternative")
+
+	for _, bad := range []string{"/dev/mail/..%2f..%2fetc%2fpasswd", "/dev/mail/x.eml"} {
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, bad, nil))
+		assert.Equal(t, http.StatusNotFound, rec.Code, bad)
+	}
+}

@@ -1,0 +1,503 @@
+// Package sqlstore keeps the notification service's directory,
+// preferences, inbox, mail queue and reminders in SQLite, MySQL/MariaDB or
+// PostgreSQL through database/sql, with the schema in embedded goose
+// migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/inbox"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations returns the schema migrations, a folder per dialect.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded folder is fixed at build time
+	}
+	return sub
+}
+
+// Store is the service's Repository.
+type Store struct{ db *sqldb.DB }
+
+var _ service.Repository = (*Store)(nil)
+
+// New returns a Store on a migrated database.
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// skipLocked makes a SELECT ... FOR UPDATE pass over rows another
+// transaction holds, so that two instances take different work. SQLite has
+// one writer at a time and needs none: the guarded UPDATE that follows
+// every such SELECT is what keeps a row from being taken twice anywhere.
+func (s *Store) skipLocked() string {
+	if s.db.Dialect == sqldb.SQLite {
+		return ""
+	}
+	return " FOR UPDATE SKIP LOCKED"
+}
+
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return utc(t)
+}
+
+func timeOf(n sql.NullTime) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return n.Time.UTC()
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// idCursor is the keyset of a list ordered by id, newest first.
+type idCursor struct {
+	ID string `json:"id"`
+}
+
+// decodeIDCursor reads a cursor whose id must be a canonical UUID: MySQL
+// refuses to compare the ASCII id columns with a value outside ASCII.
+func decodeIDCursor(s string) (string, error) {
+	var c idCursor
+	if err := page.DecodeCursor(s, &c); err != nil {
+		return "", err
+	}
+	if s != "" && !ids.Valid(c.ID) {
+		return "", page.ErrCursor
+	}
+	return c.ID, nil
+}
+
+// --- events ------------------------------------------------------------------
+
+// Apply claims ev and runs fn in the same transaction.
+func (s *Store) Apply(ctx context.Context, ev events.Event, now time.Time, fn func(ctx context.Context, tx service.Tx) error) (bool, error) {
+	var fresh bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if fresh, err = inbox.Claim(ctx, tx, s.db.Dialect, ev, now); err != nil || !fresh {
+			return err
+		}
+		return fn(ctx, &txRepo{tx: tx, dialect: s.db.Dialect})
+	})
+	if err != nil {
+		return false, err
+	}
+	return fresh, nil
+}
+
+const reminderCols = `appointment_id, patient_user_id, doctor_name, time_zone, start_at, end_at, due_at, status, version, updated_at`
+
+func scanReminder(sc sqldb.Scanner) (notice.Reminder, error) {
+	var r notice.Reminder
+	var end sql.NullTime
+	err := sc.Scan(&r.AppointmentID, &r.PatientUserID, &r.DoctorName, &r.TimeZone, &r.Start, &end, &r.DueAt, &r.Status, &r.Version, &r.UpdatedAt)
+	r.Start, r.End, r.DueAt, r.UpdatedAt = r.Start.UTC(), timeOf(end), r.DueAt.UTC(), r.UpdatedAt.UTC()
+	return r, err
+}
+
+// FireDueReminders marks due reminders sent, each with fn's effect, in one
+// transaction per pass.
+func (s *Store) FireDueReminders(ctx context.Context, now time.Time, limit int, fn func(ctx context.Context, tx service.Tx, r notice.Reminder) error) (int, error) {
+	now = utc(now)
+	fired := 0
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		fired = 0
+		// A reminder whose appointment has begun (the service was down) is
+		// pointless now.
+		if _, err := tx.ExecContext(ctx, `UPDATE reminders SET status = 'skipped', updated_at = ? WHERE status = 'pending' AND start_at <= ?`, now, now); err != nil {
+			return fmt.Errorf("skip past reminders: %w", err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+reminderCols+` FROM reminders WHERE status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?`+s.skipLocked(), now, limit)
+		if err != nil {
+			return fmt.Errorf("select due reminders: %w", err)
+		}
+		due, err := sqldb.Collect(rows, scanReminder)
+		if err != nil {
+			return fmt.Errorf("select due reminders: %w", err)
+		}
+		repo := &txRepo{tx: tx, dialect: s.db.Dialect}
+		for _, r := range due {
+			res, err := tx.ExecContext(ctx, `UPDATE reminders SET status = 'sent', updated_at = ? WHERE appointment_id = ? AND status = 'pending' AND version = ?`, now, r.AppointmentID, r.Version)
+			if err != nil {
+				return fmt.Errorf("take reminder: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				continue // taken or moved meanwhile
+			}
+			r.Status = notice.ReminderSent
+			if err := fn(ctx, repo, r); err != nil {
+				return err
+			}
+			fired++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return fired, nil
+}
+
+// --- the mail queue ------------------------------------------------------------
+
+const deliveryCols = `id, user_id, kind, recipient, subject, status, attempts, last_error, next_attempt_at, expires_at, created_at, updated_at, sent_at`
+
+func scanDelivery(sc sqldb.Scanner, bodies bool) (notice.Delivery, error) {
+	var d notice.Delivery
+	var expires, sent sql.NullTime
+	dest := []any{&d.ID, &d.UserID, &d.Kind, &d.Recipient, &d.Subject, &d.Status, &d.Attempts, &d.LastError, &d.NextAttemptAt, &expires, &d.CreatedAt, &d.UpdatedAt, &sent}
+	if bodies {
+		dest = append(dest, &d.Text, &d.HTML)
+	}
+	err := sc.Scan(dest...)
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = d.NextAttemptAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	d.ExpiresAt, d.SentAt = timeOf(expires), timeOf(sent)
+	return d, err
+}
+
+const dueMail = `((status = 'queued' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?))`
+
+// ClaimMail leases due deliveries; the guarded UPDATE takes each one once
+// even where SKIP LOCKED does not exist.
+func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]notice.Delivery, error) {
+	now = utc(now)
+	var out []notice.Delivery
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM deliveries WHERE `+dueMail+` ORDER BY next_attempt_at LIMIT ?`+s.skipLocked(), now, now, limit)
+		if err != nil {
+			return fmt.Errorf("select due mail: %w", err)
+		}
+		due, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		})
+		if err != nil {
+			return fmt.Errorf("select due mail: %w", err)
+		}
+		for _, id := range due {
+			res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND `+dueMail,
+				now.Add(lease), now, id, now, now)
+			if err != nil {
+				return fmt.Errorf("lease mail: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				continue
+			}
+			d, err := scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryCols+`, body_text, body_html FROM deliveries WHERE id = ?`, id), true)
+			if err != nil {
+				return fmt.Errorf("read mail: %w", err)
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MarkSent records a sent mail and erases its bodies.
+func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', sent_at = ?, updated_at = ?, lease_until = NULL, last_error = '', body_text = '', body_html = '' WHERE id = ? AND status = 'sending'`,
+		utc(now), utc(now), id)
+	if err != nil {
+		return fmt.Errorf("mark sent: %w", err)
+	}
+	return nil
+}
+
+// MarkRetry puts a mail back in the queue until next.
+func (s *Store) MarkRetry(ctx context.Context, id, reason string, next, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
+		reason, utc(next), utc(now), id)
+	if err != nil {
+		return fmt.Errorf("mark retry: %w", err)
+	}
+	return nil
+}
+
+// MarkFailed gives a mail up with its reason and erases its bodies.
+func (s *Store) MarkFailed(ctx context.Context, id, reason string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = '' WHERE id = ? AND status = 'sending'`,
+		reason, utc(now), id)
+	if err != nil {
+		return fmt.Errorf("mark failed: %w", err)
+	}
+	return nil
+}
+
+// ListDeliveries pages the delivery report, newest first, without bodies.
+func (s *Store) ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (page.Page[notice.Delivery], error) {
+	after, err := decodeIDCursor(q.Cursor)
+	if err != nil {
+		return page.Page[notice.Delivery]{}, err
+	}
+	var where []string
+	var args []any
+	if q.Status != "" {
+		where, args = append(where, "status = ?"), append(args, q.Status)
+	}
+	if after != "" {
+		where, args = append(where, "id < ?"), append(args, after)
+	}
+	query := `SELECT ` + deliveryCols + ` FROM deliveries`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit+1)...)
+	if err != nil {
+		return page.Page[notice.Delivery]{}, fmt.Errorf("list deliveries: %w", err)
+	}
+	items, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (notice.Delivery, error) { return scanDelivery(sc, false) })
+	if err != nil {
+		return page.Page[notice.Delivery]{}, fmt.Errorf("list deliveries: %w", err)
+	}
+	return pageOf(items, q.Limit, func(d notice.Delivery) string { return d.ID }), nil
+}
+
+func pageOf[T any](items []T, limit int, id func(T) string) page.Page[T] {
+	p := page.Page[T]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = page.EncodeCursor(idCursor{ID: id(items[limit-1])})
+	}
+	return p
+}
+
+// --- the inbox ---------------------------------------------------------------
+
+const notificationCols = `id, user_id, kind, title, body, created_at, read_at`
+
+func scanNotification(sc sqldb.Scanner) (notice.Notification, error) {
+	var n notice.Notification
+	var read sql.NullTime
+	err := sc.Scan(&n.ID, &n.UserID, &n.Kind, &n.Title, &n.Body, &n.CreatedAt, &read)
+	n.CreatedAt, n.ReadAt = n.CreatedAt.UTC(), timeOf(read)
+	return n, err
+}
+
+// ListNotifications pages a user's inbox, newest first.
+func (s *Store) ListNotifications(ctx context.Context, q notice.InboxQuery) (page.Page[notice.Notification], error) {
+	after, err := decodeIDCursor(q.Cursor)
+	if err != nil {
+		return page.Page[notice.Notification]{}, err
+	}
+	query, args := `SELECT `+notificationCols+` FROM notifications WHERE user_id = ?`, []any{q.UserID}
+	if q.UnreadOnly {
+		query += ` AND read_at IS NULL`
+	}
+	if after != "" {
+		query, args = query+` AND id < ?`, append(args, after)
+	}
+	rows, err := s.db.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit+1)...)
+	if err != nil {
+		return page.Page[notice.Notification]{}, fmt.Errorf("list notifications: %w", err)
+	}
+	items, err := sqldb.Collect(rows, scanNotification)
+	if err != nil {
+		return page.Page[notice.Notification]{}, fmt.Errorf("list notifications: %w", err)
+	}
+	return pageOf(items, q.Limit, func(n notice.Notification) string { return n.ID }), nil
+}
+
+// UnreadCount counts a user's unread notifications.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count unread: %w", err)
+	}
+	return n, nil
+}
+
+// MarkRead marks one of a user's notifications read, keeping the first
+// time it was read.
+func (s *Store) MarkRead(ctx context.Context, userID, id string, now time.Time) (notice.Notification, error) {
+	if _, err := s.db.ExecContext(ctx, `UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`, utc(now), id, userID); err != nil {
+		return notice.Notification{}, fmt.Errorf("mark read: %w", err)
+	}
+	n, err := scanNotification(s.db.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = ? AND user_id = ?`, id, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return notice.Notification{}, notice.ErrNotificationNotFound
+	}
+	if err != nil {
+		return notice.Notification{}, fmt.Errorf("read notification: %w", err)
+	}
+	return n, nil
+}
+
+// MarkAllRead marks every unread notification of a user read.
+func (s *Store) MarkAllRead(ctx context.Context, userID string, now time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`, utc(now), userID)
+	if err != nil {
+		return 0, fmt.Errorf("mark all read: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("mark all read: %w", err)
+	}
+	return int(n), nil
+}
+
+// --- preferences ---------------------------------------------------------------
+
+func preferences(ctx context.Context, q sqldb.Querier, userID string) (notice.Preferences, error) {
+	p := notice.Preferences{UserID: userID}
+	err := q.QueryRowContext(ctx, `SELECT email, in_app, reminders, version, updated_at FROM preferences WHERE user_id = ?`, userID).
+		Scan(&p.Email, &p.InApp, &p.Reminders, &p.Version, &p.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notice.DefaultPreferences(userID), nil
+	}
+	if err != nil {
+		return notice.Preferences{}, fmt.Errorf("load preferences: %w", err)
+	}
+	p.UpdatedAt = p.UpdatedAt.UTC()
+	return p, nil
+}
+
+// Preferences returns a user's preferences, the defaults when none are stored.
+func (s *Store) Preferences(ctx context.Context, userID string) (notice.Preferences, error) {
+	return preferences(ctx, s.db, userID)
+}
+
+// SavePreferences stores p over version ifMatch; no stored row is version 1.
+func (s *Store) SavePreferences(ctx context.Context, p notice.Preferences, ifMatch int64) (notice.Preferences, error) {
+	p.Version, p.UpdatedAt = ifMatch+1, utc(p.UpdatedAt)
+	res, err := s.db.ExecContext(ctx, `UPDATE preferences SET email = ?, in_app = ?, reminders = ?, version = ?, updated_at = ? WHERE user_id = ? AND version = ?`,
+		p.Email, p.InApp, p.Reminders, p.Version, p.UpdatedAt, p.UserID, ifMatch)
+	if err != nil {
+		return notice.Preferences{}, fmt.Errorf("update preferences: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return notice.Preferences{}, fmt.Errorf("update preferences: %w", err)
+	} else if n == 1 {
+		return p, nil
+	}
+	if ifMatch != 1 {
+		return notice.Preferences{}, notice.ErrPreferencesChanged
+	}
+	// Version 1 is the defaults, stored by the first change; a concurrent
+	// first change makes this insert fail, and the caller is stale.
+	_, err = s.db.ExecContext(ctx, `INSERT INTO preferences (user_id, email, in_app, reminders, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.UserID, p.Email, p.InApp, p.Reminders, p.Version, p.UpdatedAt)
+	if sqldb.IsUniqueViolation(err) {
+		return notice.Preferences{}, notice.ErrPreferencesChanged
+	}
+	if err != nil {
+		return notice.Preferences{}, fmt.Errorf("insert preferences: %w", err)
+	}
+	return p, nil
+}
+
+// --- inside an event's transaction ---------------------------------------------
+
+type txRepo struct {
+	tx      *sql.Tx
+	dialect sqldb.Dialect
+}
+
+func (t *txRepo) User(ctx context.Context, id string) (notice.User, bool, error) {
+	u := notice.User{ID: id}
+	err := t.tx.QueryRowContext(ctx, `SELECT email, role, language FROM users WHERE user_id = ?`, id).Scan(&u.Email, &u.Role, &u.Language)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notice.User{ID: id}, false, nil
+	}
+	if err != nil {
+		return notice.User{}, false, fmt.Errorf("load user: %w", err)
+	}
+	return u, true, nil
+}
+
+// upsert returns the dialect's insert-or-update of cols into table keyed by
+// its first column.
+func (t *txRepo) upsert(table string, cols []string) string {
+	q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + placeholders(len(cols)) + `)`
+	var set []string
+	for _, c := range cols[1:] {
+		if t.dialect == sqldb.MySQL {
+			set = append(set, c+" = VALUES("+c+")")
+		} else {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	if t.dialect == sqldb.MySQL {
+		return q + ` ON DUPLICATE KEY UPDATE ` + strings.Join(set, ", ")
+	}
+	return q + ` ON CONFLICT (` + cols[0] + `) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+func (t *txRepo) PutUser(ctx context.Context, u notice.User) error {
+	_, err := t.tx.ExecContext(ctx, t.upsert("users", []string{"user_id", "email", "role", "language"}), u.ID, u.Email, u.Role, u.Language)
+	if err != nil {
+		return fmt.Errorf("put user: %w", err)
+	}
+	return nil
+}
+
+func (t *txRepo) Preferences(ctx context.Context, userID string) (notice.Preferences, error) {
+	return preferences(ctx, t.tx, userID)
+}
+
+func (t *txRepo) AddNotification(ctx context.Context, n notice.Notification) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.UserID, n.Kind, n.Title, n.Body, utc(n.CreatedAt), nullTime(n.ReadAt))
+	if err != nil {
+		return fmt.Errorf("add notification: %w", err)
+	}
+	return nil
+}
+
+func (t *txRepo) QueueMail(ctx context.Context, d notice.Delivery) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO deliveries (id, user_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error, next_attempt_at, expires_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?)`,
+		d.ID, d.UserID, d.Kind, d.Recipient, d.Subject, d.Text, d.HTML, notice.Queued, utc(d.NextAttemptAt), nullTime(d.ExpiresAt), utc(d.CreatedAt), utc(d.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("queue mail: %w", err)
+	}
+	return nil
+}
+
+func (t *txRepo) Reminder(ctx context.Context, appointmentID string) (notice.Reminder, bool, error) {
+	r, err := scanReminder(t.tx.QueryRowContext(ctx, `SELECT `+reminderCols+` FROM reminders WHERE appointment_id = ?`, appointmentID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return notice.Reminder{}, false, nil
+	}
+	if err != nil {
+		return notice.Reminder{}, false, fmt.Errorf("load reminder: %w", err)
+	}
+	return r, true, nil
+}
+
+func (t *txRepo) PutReminder(ctx context.Context, r notice.Reminder) error {
+	cols := strings.Split(strings.ReplaceAll(reminderCols, " ", ""), ",")
+	_, err := t.tx.ExecContext(ctx, t.upsert("reminders", cols),
+		r.AppointmentID, r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, utc(r.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("put reminder: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+// Command notification sends the messages of medisync: password reset
+// mail, appointment confirmations, changes and reminders, by email and in
+// an in-app inbox (see ../../README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/notification/adapter/email"
+	"github.com/medisync/medisync/notification/adapter/sqlstore"
+	"github.com/medisync/medisync/notification/endpoint"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/notification/templates"
+	"github.com/medisync/medisync/notification/transport"
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/seal"
+)
+
+func main() { app.Main("notification", run) }
+
+// options are the service's own flags.
+type options struct {
+	mail, mailDir, mailFrom                string
+	smtp                                   email.SMTPConfig
+	smtpTLS                                string
+	sealKey                                string
+	reminderLead, reminderEvery, mailEvery time.Duration
+	maxAttempts                            int
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.mail, "mail", "smtp", "mail channel: smtp (a real server, -smtp-addr) or dev-mailbox (.eml files under -mail-dir and a page at /dev/mail; development only)")
+	fs.StringVar(&o.mailDir, "mail-dir", "data/mail", "folder of the development mailbox")
+	fs.StringVar(&o.mailFrom, "mail-from", "MediSync <no-reply@medisync.local>", "From address of every mail")
+	fs.StringVar(&o.smtp.Addr, "smtp-addr", "", "SMTP server host:port (required with -mail smtp)")
+	fs.StringVar(&o.smtp.Username, "smtp-username", "", "SMTP account (PLAIN authentication over TLS); empty for none")
+	fs.StringVar(&o.smtp.Password, "smtp-password", "", "SMTP password")
+	fs.StringVar(&o.smtpTLS, "smtp-tls", "starttls", "SMTP protection: starttls (required), tls (implicit, port 465) or none")
+	fs.StringVar(&o.sealKey, "event-seal-key", "", "base64 key (32 bytes) that opens the reset links auth seals in its events")
+	fs.DurationVar(&o.reminderLead, "reminder-lead", 24*time.Hour, "how long before an appointment its reminder goes out")
+	fs.DurationVar(&o.reminderEvery, "reminder-interval", 30*time.Second, "how often due reminders are looked for")
+	fs.DurationVar(&o.mailEvery, "mail-interval", 5*time.Second, "how often the mail queue is worked")
+	fs.IntVar(&o.maxAttempts, "mail-max-attempts", 10, "attempts at a mail before it is given up")
+}
+
+// mailer opens the mail channel. Production needs a real SMTP server: the
+// development mailbox must be asked for by name.
+func (o *options) mailer() (service.Mailer, *email.Mailbox, error) {
+	switch o.mail {
+	case "smtp":
+		if o.smtp.Addr == "" {
+			return nil, nil, errors.New("the mail channel needs an SMTP server (-smtp-addr); on a development machine, -mail dev-mailbox writes mail to files instead")
+		}
+		o.smtp.From, o.smtp.TLS = o.mailFrom, email.TLSMode(o.smtpTLS)
+		m, err := email.NewSMTP(o.smtp)
+		return m, nil, err
+	case "dev-mailbox":
+		b, err := email.NewMailbox(o.mailDir, o.mailFrom)
+		return b, b, err
+	default:
+		return nil, nil, fmt.Errorf("-mail %q: want smtp or dev-mailbox", o.mail)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	var o options
+	a, err := app.New(ctx, app.Options{
+		Name:         "notification",
+		DefaultAddr:  ":8086",
+		DefaultDSN:   "sqlite:data/notification.db",
+		Migrations:   sqlstore.Migrations(),
+		MaxBodyBytes: transport.MaxBodyBytes,
+		Flags:        o.register,
+	}, args, os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	svc, mailbox, err := build(a, &o)
+	if err != nil {
+		_ = a.Close()
+		return err
+	}
+	verifier, err := a.Verifier(ctx)
+	if err != nil {
+		_ = a.Close()
+		return err
+	}
+
+	router := a.Router()
+	transport.Register(router, endpoint.New(svc), verifier)
+	if mailbox != nil {
+		router.PathPrefix("/dev/mail").Handler(mailbox.Handler())
+		_ = level.Warn(a.Logger).Log("msg", "development mailbox: mail is written to files, not sent", "dir", mailbox.Dir(), "page", "/dev/mail")
+	}
+
+	// The background work: reminders and the mail queue, on every
+	// instance (the store hands each item to one of them).
+	work, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	loop := func(name string, every time.Duration, fn func(context.Context) (int, error)) {
+		wg.Go(func() {
+			clock.Every(work, every, func() {
+				if _, err := fn(work); err != nil && work.Err() == nil {
+					_ = level.Error(a.Logger).Log("msg", name+" failed", "err", err)
+				}
+			})
+		})
+	}
+	loop("reminders", o.reminderEvery, svc.FireDueReminders)
+	loop("mail queue", o.mailEvery, svc.DeliverMail)
+
+	// Events: the broker subscription goes here, on the same work context:
+	//
+	//	sub, err := broker.Open(ctx, brokerURL, a.Logger, a.Registry)
+	//	wg.Go(func() { _ = consumer.Run(work, sub, svc) })
+	//
+	// and the dead-letter routes on the router, for ADMIN only.
+
+	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "mail", o.mail)
+	return a.Run(ctx, a.Handler(router), func(context.Context) error {
+		stop()
+		wg.Wait()
+		return nil
+	})
+}
+
+// build makes the service on the app's database and the configured channels.
+func build(a *app.App, o *options) (service.Service, *email.Mailbox, error) {
+	cfg := service.DefaultConfig()
+	if o.sealKey == "" {
+		return nil, nil, errors.New("-event-seal-key is required: it opens the password reset links of auth's events")
+	}
+	key, err := seal.ParseKey(o.sealKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-event-seal-key: %w", err)
+	}
+	cfg.SealKey = &key
+	if o.reminderLead <= 0 || o.reminderEvery <= 0 || o.mailEvery <= 0 || o.maxAttempts < 1 {
+		return nil, nil, errors.New("-reminder-lead, -reminder-interval and -mail-interval must be positive, -mail-max-attempts at least 1")
+	}
+	cfg.ReminderLead, cfg.MaxAttempts = o.reminderLead, o.maxAttempts
+	mailer, mailbox, err := o.mailer()
+	if err != nil {
+		return nil, nil, err
+	}
+	tpl, err := templates.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	var svc service.Service = service.New(service.Deps{
+		Repo: sqlstore.New(a.DB), Mailer: mailer, Templates: tpl, Clock: clock.System{}, Config: cfg,
+	})
+	return service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "notification"))(svc), mailbox, nil
+}

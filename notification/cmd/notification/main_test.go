@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/apitest"
+	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/runtest"
+)
+
+var testKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+
+// TestRun starts the real wiring on SQLite with the development mailbox and
+// a test JWKS, and goes through the HTTP API.
+func TestRun(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	dir := t.TempDir()
+	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+filepath.Join(dir, "n.db"), "-jwks-url", iss.JWKSURL(),
+		"-discovery-urls", "", "-log-level", "warn", "-mail", "dev-mailbox", "-mail-dir", filepath.Join(dir, "mail"),
+		"-event-seal-key", testKey)
+	me := ids.New()
+	patient := iss.Token(t, authntest.Claims{UserID: me, Roles: []string{"PATIENT"}})
+	admin := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"ADMIN"}})
+	send := func(tok, method, path string, body any, headers ...string) apitest.Response {
+		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, body, append(apitest.Bearer(tok), headers...)...))
+	}
+
+	r := send(patient, "GET", "/api/v1/notifications/me", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+	assert.JSONEq(t, `{"items":[],"nextCursor":null,"unreadCount":0}`, string(r.Body))
+
+	r = send(patient, "GET", "/api/v1/notifications/me/preferences", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, `"1"`, r.Header.Get("ETag"))
+	prefs := r.JSON(t)
+	prefs["reminders"] = false
+	r = send(patient, "PUT", "/api/v1/notifications/me/preferences", prefs)
+	assert.Equal(t, http.StatusPreconditionRequired, r.Status)
+	r = send(patient, "PUT", "/api/v1/notifications/me/preferences", prefs, "If-Match", `"1"`)
+	require.Equal(t, http.StatusOK, r.Status, "the GET body goes back as it came: %s", r.Body)
+	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
+	assert.Equal(t, false, r.JSON(t)["reminders"])
+	r = send(patient, "PUT", "/api/v1/notifications/me/preferences", prefs, "If-Match", `"1"`)
+	assert.Equal(t, http.StatusPreconditionFailed, r.Status)
+	prefs["userId"] = ids.New()
+	r = send(patient, "PUT", "/api/v1/notifications/me/preferences", prefs, "If-Match", `"2"`)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "userId")
+	r = send(patient, "PUT", "/api/v1/notifications/me/preferences", `{"email":true}`, "If-Match", `"2"`)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "inApp")
+
+	r = send(patient, "POST", "/api/v1/notifications/me/"+ids.New()+"/read", nil)
+	assert.Equal(t, http.StatusNotFound, r.Status, "not the caller's")
+	r = send(patient, "POST", "/api/v1/notifications/me/not-a-uuid/read", nil)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	r = send(patient, "POST", "/api/v1/notifications/me/read-all", nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	r = send(patient, "GET", "/api/v1/notifications/me?limit=0", nil)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+
+	r = send(patient, "GET", "/api/v1/notifications/admin/deliveries", nil)
+	assert.Equal(t, http.StatusForbidden, r.Status)
+	r = send(admin, "GET", "/api/v1/notifications/admin/deliveries?status=failed", nil)
+	assert.Equal(t, http.StatusOK, r.Status)
+	r = send(admin, "GET", "/api/v1/notifications/admin/deliveries?status=lost", nil)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "status")
+	r = send("", "GET", "/api/v1/notifications/me", nil)
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+
+	resp, err := http.Get(svc.URL + "/dev/mail")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the development mailbox page")
+	resp, err = http.Get(svc.URL + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	svc.Stop(t)
+}
+
+func TestNoDevMailboxUnlessAskedFor(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	dir := t.TempDir()
+	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+filepath.Join(dir, "n.db"), "-jwks-url", iss.JWKSURL(),
+		"-discovery-urls", "", "-log-level", "warn", "-smtp-addr", "127.0.0.1:1", "-event-seal-key", testKey)
+	resp, err := http.Get(svc.URL + "/dev/mail")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	svc.Stop(t)
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "n.db")
+	for name, args := range map[string][]string{
+		"no SMTP server":  {"-event-seal-key", testKey},
+		"unknown channel": {"-mail", "pigeon", "-event-seal-key", testKey},
+		"no seal key":     {"-mail", "dev-mailbox"},
+		"bad seal key":    {"-mail", "dev-mailbox", "-event-seal-key", "short"},
+		"bad TLS mode":    {"-smtp-addr", "mail.example.org:587", "-smtp-tls", "maybe", "-event-seal-key", testKey},
+		"bad interval":    {"-mail", "dev-mailbox", "-event-seal-key", testKey, "-mail-interval", "0s"},
+	} {
+		err := run(context.Background(), append([]string{"-db-dsn", db, "-discovery-urls", "", "-jwks-url", "http://127.0.0.1:1/jwks"}, args...))
+		assert.Error(t, err, name)
+	}
+	err := run(context.Background(), []string{"-db-dsn", db, "-discovery-urls", "", "-event-seal-key", testKey})
+	assert.ErrorContains(t, err, "dev-mailbox", "the refusal names the development shortcut")
+}

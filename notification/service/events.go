@@ -1,0 +1,275 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/notification/templates"
+	"github.com/medisync/medisync/shared/events"
+)
+
+// The event types the service consumes (the event contract, schema version 1).
+const (
+	TypeUserRegistered         = "auth.user_registered"
+	TypePasswordResetRequested = "auth.password_reset_requested"
+	TypeAppointmentBooked      = "appointment.booked"
+	TypeAppointmentRescheduled = "appointment.rescheduled"
+	TypeAppointmentCancelled   = "appointment.cancelled"
+	TypeAppointmentStatus      = "appointment.status_changed"
+)
+
+// Topics are the broker subjects the service subscribes to.
+var Topics = []string{
+	"medisync." + TypeUserRegistered, "medisync." + TypePasswordResetRequested,
+	"medisync." + TypeAppointmentBooked, "medisync." + TypeAppointmentRescheduled,
+	"medisync." + TypeAppointmentCancelled, "medisync." + TypeAppointmentStatus,
+}
+
+// ErrMalformed marks an event no retry can apply: unknown schema version,
+// missing fields, a sealed link that does not open. The broker dead-letters it.
+var ErrMalformed = errors.New("malformed event")
+
+func malformed(ev events.Event, format string, args ...any) error {
+	return fmt.Errorf("%w: %s %s: %s", ErrMalformed, ev.Type, ev.ID, fmt.Sprintf(format, args...))
+}
+
+type userRegistered struct {
+	UserID   string `json:"userId"`
+	Email    string `json:"email"`
+	Role     string `json:"role"`
+	Language string `json:"language"`
+}
+
+type passwordReset struct {
+	UserID     string    `json:"userId"`
+	Email      string    `json:"email"`
+	Language   string    `json:"language"`
+	SealedLink string    `json:"sealedLink"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+type appointment struct {
+	AppointmentID      string    `json:"appointmentId"`
+	PatientUserID      string    `json:"patientUserId"`
+	DoctorUserID       string    `json:"doctorUserId"`
+	DoctorName         string    `json:"doctorName"`
+	TimeZone           string    `json:"timeZone"`
+	Start              time.Time `json:"start"`
+	End                time.Time `json:"end"`
+	Status             string    `json:"status"`
+	PreviousStart      time.Time `json:"previousStart"`
+	CancellationReason string    `json:"cancellationReason"`
+	Version            int64     `json:"version"`
+}
+
+func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
+	var apply func(ctx context.Context, tx Tx) error
+	switch ev.Type {
+	case TypeUserRegistered:
+		var d userRegistered
+		if err := decode(ev, &d); err != nil {
+			return err
+		}
+		if d.UserID == "" || !validEmail(d.Email) {
+			return malformed(ev, "userId and a valid email are required")
+		}
+		apply = func(ctx context.Context, tx Tx) error {
+			return tx.PutUser(ctx, notice.User{ID: d.UserID, Email: d.Email, Role: d.Role, Language: templates.Match(d.Language)})
+		}
+	case TypePasswordResetRequested:
+		var d passwordReset
+		if err := decode(ev, &d); err != nil {
+			return err
+		}
+		m, err := s.resetMail(ev, d)
+		if err != nil {
+			return err
+		}
+		apply = func(ctx context.Context, tx Tx) error { return tx.QueueMail(ctx, m) }
+	case TypeAppointmentBooked, TypeAppointmentRescheduled, TypeAppointmentCancelled, TypeAppointmentStatus:
+		var d appointment
+		if err := decode(ev, &d); err != nil {
+			return err
+		}
+		if err := d.check(ev); err != nil {
+			return err
+		}
+		apply = func(ctx context.Context, tx Tx) error { return s.applyAppointment(ctx, tx, ev, d) }
+	default:
+		// Not ours: the subscription names its topics, so this is a
+		// producer's new type, harmless to pass over.
+		return nil
+	}
+	if _, err := s.repo.Apply(ctx, ev, s.now(), apply); err != nil {
+		return fmt.Errorf("apply %s %s: %w", ev.Type, ev.ID, err)
+	}
+	return nil
+}
+
+func decode(ev events.Event, v any) error {
+	if !strings.HasSuffix(ev.DataSchema, ".v1.json") {
+		return malformed(ev, "schema %q is not version 1", ev.DataSchema)
+	}
+	if err := ev.Decode(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+// resetMail opens the sealed link and renders the reset mail. The link is
+// never logged: it appears only in the mail.
+func (s *svc) resetMail(ev events.Event, d passwordReset) (notice.Delivery, error) {
+	if !validEmail(d.Email) {
+		return notice.Delivery{}, malformed(ev, "a valid email is required")
+	}
+	if s.cfg.SealKey == nil {
+		return notice.Delivery{}, fmt.Errorf("%s %s: no event seal key is configured to open the link", ev.Type, ev.ID)
+	}
+	link, err := s.cfg.SealKey.Open(d.SealedLink, []byte(ev.ID))
+	if err != nil {
+		return notice.Delivery{}, malformed(ev, "the sealed link does not open with this key")
+	}
+	expires := d.ExpiresAt
+	if expires.IsZero() {
+		expires = ev.Time.Add(s.cfg.DefaultExpiry)
+	}
+	msg, err := s.tpl.Render(notice.PasswordReset, d.Language, templates.Data{Link: string(link), ExpiresAt: expires})
+	if err != nil {
+		return notice.Delivery{}, err
+	}
+	now := s.now()
+	return notice.Delivery{
+		ID: newID(), UserID: d.UserID, Kind: notice.PasswordReset, Recipient: d.Email,
+		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Status: notice.Queued,
+		NextAttemptAt: now, ExpiresAt: expires.UTC(), CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+func (d appointment) check(ev events.Event) error {
+	if d.AppointmentID == "" || d.PatientUserID == "" || d.Start.IsZero() {
+		return malformed(ev, "appointmentId, patientUserId and start are required")
+	}
+	if d.TimeZone == "" {
+		return malformed(ev, "timeZone is required")
+	}
+	if _, err := time.LoadLocation(d.TimeZone); err != nil {
+		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
+	}
+	return nil
+}
+
+// applyAppointment moves the appointment's reminder and tells the patient
+// and the doctor. An event older than the last one applied to the
+// appointment (by its version) changes nothing: a late "booked" must not
+// revive a cancelled appointment's reminder.
+func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d appointment) error {
+	now := s.now()
+	r, found, err := tx.Reminder(ctx, d.AppointmentID)
+	if err != nil {
+		return err
+	}
+	if found && d.Version != 0 && d.Version <= r.Version {
+		return nil
+	}
+	r = notice.Reminder{
+		AppointmentID: d.AppointmentID, PatientUserID: d.PatientUserID, DoctorName: d.DoctorName,
+		TimeZone: d.TimeZone, Start: d.Start.UTC(), End: d.End.UTC(), DueAt: d.Start.Add(-s.cfg.ReminderLead).UTC(),
+		Status: r.Status, Version: max(d.Version, r.Version), UpdatedAt: now,
+	}
+	var kind notice.Kind
+	switch ev.Type {
+	case TypeAppointmentBooked:
+		kind, r.Status = notice.AppointmentBooked, notice.ReminderPending
+	case TypeAppointmentRescheduled:
+		kind, r.Status = notice.AppointmentRescheduled, notice.ReminderPending
+	case TypeAppointmentCancelled:
+		kind, r.Status = notice.AppointmentCancelled, notice.ReminderWithdrawn
+	case TypeAppointmentStatus:
+		// Only a booked appointment keeps its reminder; any other status
+		// (fulfilled, noshow, entered-in-error...) withdraws it.
+		if d.Status != "booked" {
+			r.Status = notice.ReminderWithdrawn
+		} else if r.Status == "" {
+			r.Status = notice.ReminderPending
+		}
+	}
+	if r.Status == notice.ReminderPending && !r.DueAt.After(now) {
+		// Booked or moved within the lead time: the confirmation just sent
+		// serves as the reminder.
+		r.Status = notice.ReminderSkipped
+	}
+	if err := tx.PutReminder(ctx, r); err != nil {
+		return err
+	}
+	if kind == "" {
+		return nil
+	}
+	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start, PreviousFrom: d.PreviousStart, Reason: d.CancellationReason}
+	if err := s.notify(ctx, tx, d.PatientUserID, kind, data, false); err != nil {
+		return err
+	}
+	if d.DoctorUserID != "" {
+		data.ForDoctor = true
+		return s.notify(ctx, tx, d.DoctorUserID, kind, data, false)
+	}
+	return nil
+}
+
+// notify sends kind to userID on the channels they chose: an inbox entry,
+// and a mail when the directory knows their address. A reminder also
+// needs their consent to reminders.
+func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind, data templates.Data, reminder bool) error {
+	prefs, err := tx.Preferences(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if reminder && !prefs.Reminders {
+		return nil
+	}
+	user, known, err := tx.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	msg, err := s.tpl.Render(kind, user.Language, data)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if prefs.InApp {
+		n := notice.Notification{ID: newID(), UserID: userID, Kind: kind, Title: msg.Subject, Body: msg.Summary, CreatedAt: now}
+		if err := tx.AddNotification(ctx, n); err != nil {
+			return err
+		}
+	}
+	if prefs.Email && known {
+		m := notice.Delivery{
+			ID: newID(), UserID: userID, Kind: kind, Recipient: user.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
+			Status: notice.Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := tx.QueueMail(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *svc) FireDueReminders(ctx context.Context) (int, error) {
+	n, err := s.repo.FireDueReminders(ctx, s.now(), s.cfg.Batch, func(ctx context.Context, tx Tx, r notice.Reminder) error {
+		data := templates.Data{DoctorName: r.DoctorName, TimeZone: r.TimeZone, Start: r.Start}
+		return s.notify(ctx, tx, r.PatientUserID, notice.AppointmentReminder, data, true)
+	})
+	if err != nil {
+		return n, fmt.Errorf("fire reminders: %w", err)
+	}
+	return n, nil
+}

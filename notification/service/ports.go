@@ -1,0 +1,76 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/page"
+)
+
+// Repository keeps the directory, preferences, inbox, mail queue and
+// reminders. Every effect of an event happens in one transaction with the
+// event's inbox claim, so a redelivered event changes nothing.
+type Repository interface {
+	// Apply claims ev and runs fn in the same transaction; when ev was
+	// claimed before, fn does not run and Apply reports false.
+	Apply(ctx context.Context, ev events.Event, now time.Time, fn func(ctx context.Context, tx Tx) error) (bool, error)
+	// FireDueReminders takes up to limit pending reminders due at now, each
+	// marked sent in the transaction in which fn queues its messages; a
+	// reminder another instance holds is skipped, never taken twice.
+	FireDueReminders(ctx context.Context, now time.Time, limit int, fn func(ctx context.Context, tx Tx, r notice.Reminder) error) (int, error)
+
+	// ClaimMail leases up to limit deliveries due at now (queued, or sending
+	// with a lapsed lease) until now+lease and counts the attempt.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]notice.Delivery, error)
+	// MarkSent, MarkRetry and MarkFailed end a leased attempt.
+	MarkSent(ctx context.Context, id string, now time.Time) error
+	MarkRetry(ctx context.Context, id, reason string, next, now time.Time) error
+	MarkFailed(ctx context.Context, id, reason string, now time.Time) error
+	ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (page.Page[notice.Delivery], error)
+
+	ListNotifications(ctx context.Context, q notice.InboxQuery) (page.Page[notice.Notification], error)
+	UnreadCount(ctx context.Context, userID string) (int, error)
+	// MarkRead marks one of userID's notifications read; ErrNotificationNotFound
+	// when it is not theirs.
+	MarkRead(ctx context.Context, userID, id string, now time.Time) (notice.Notification, error)
+	MarkAllRead(ctx context.Context, userID string, now time.Time) (int, error)
+
+	// Preferences returns userID's preferences, the defaults when none are stored.
+	Preferences(ctx context.Context, userID string) (notice.Preferences, error)
+	// SavePreferences stores p if the stored version is ifMatch
+	// (ErrPreferencesChanged otherwise) and returns it at the next version.
+	SavePreferences(ctx context.Context, p notice.Preferences, ifMatch int64) (notice.Preferences, error)
+}
+
+// Tx is the repository inside the transaction of one event's effect.
+type Tx interface {
+	User(ctx context.Context, id string) (notice.User, bool, error)
+	PutUser(ctx context.Context, u notice.User) error
+	Preferences(ctx context.Context, userID string) (notice.Preferences, error)
+	AddNotification(ctx context.Context, n notice.Notification) error
+	QueueMail(ctx context.Context, d notice.Delivery) error
+	Reminder(ctx context.Context, appointmentID string) (notice.Reminder, bool, error)
+	PutReminder(ctx context.Context, r notice.Reminder) error
+}
+
+// Mail is one message to send.
+type Mail struct {
+	ID      string // the delivery id, made into the Message-ID
+	To      string
+	Subject string
+	Text    string
+	HTML    string
+	Date    time.Time
+}
+
+// Mailer sends mail. An error wrapping ErrMailRejected is permanent (the
+// server refused the message); any other is worth another attempt.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// ErrMailRejected marks a permanent refusal by the mail server.
+var ErrMailRejected = errors.New("rejected by the mail server")

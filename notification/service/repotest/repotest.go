@@ -1,0 +1,275 @@
+// Package repotest holds the contract suite of the service's Repository
+// port, so that every adapter proves the same behaviour with the same tests.
+package repotest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
+)
+
+// t0 has microseconds, the finest precision every store keeps.
+var t0 = time.Date(2027, 3, 1, 10, 0, 0, 123456000, time.UTC)
+
+func delivery(now time.Time) notice.Delivery {
+	return notice.Delivery{ID: ids.New(), UserID: ids.New(), Kind: notice.AppointmentBooked, Recipient: "ada@example.org",
+		Subject: "Subject", Text: "text", HTML: "<p>html</p>", Status: notice.Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+}
+
+// RunRepositoryContract checks a Repository made fresh by newRepo for each subtest.
+func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repository) {
+	ctx := context.Background()
+
+	t.Run("an event applies once", func(t *testing.T) {
+		r := newRepo(t)
+		ev, err := events.New("auth.user_registered", 1, "u", nil, t0)
+		require.NoError(t, err)
+		u := notice.User{ID: ids.New(), Email: "ada@example.org", Role: "PATIENT", Language: "en"}
+		runs := 0
+		apply := func(ctx context.Context, tx service.Tx) error {
+			runs++
+			return tx.PutUser(ctx, u)
+		}
+		fresh, err := r.Apply(ctx, ev, t0, apply)
+		require.NoError(t, err)
+		assert.True(t, fresh)
+		fresh, err = r.Apply(ctx, ev, t0, apply)
+		require.NoError(t, err)
+		assert.False(t, fresh)
+		assert.Equal(t, 1, runs)
+
+		ev2, err := events.New("auth.user_registered", 1, "u", nil, t0)
+		require.NoError(t, err)
+		u.Email = "ada@example.com"
+		_, err = r.Apply(ctx, ev2, t0, func(ctx context.Context, tx service.Tx) error {
+			if err := tx.PutUser(ctx, u); err != nil {
+				return err
+			}
+			got, found, err := tx.User(ctx, u.ID)
+			require.True(t, found)
+			assert.Equal(t, u, got, "a user upserts")
+			return err
+		})
+		require.NoError(t, err)
+	})
+
+	t.Run("a failed effect leaves no claim", func(t *testing.T) {
+		r := newRepo(t)
+		ev, err := events.New("auth.user_registered", 1, "u", nil, t0)
+		require.NoError(t, err)
+		_, err = r.Apply(ctx, ev, t0, func(ctx context.Context, tx service.Tx) error {
+			require.NoError(t, tx.QueueMail(ctx, delivery(t0)))
+			return assert.AnError
+		})
+		require.ErrorIs(t, err, assert.AnError)
+		d, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Limit: 10})
+		require.NoError(t, err)
+		assert.Empty(t, d.Items, "rolled back with the claim")
+		fresh, err := r.Apply(ctx, ev, t0, func(context.Context, service.Tx) error { return nil })
+		require.NoError(t, err)
+		assert.True(t, fresh, "the redelivery applies")
+	})
+
+	t.Run("mail is leased once and ends sent, retried or failed", func(t *testing.T) {
+		r := newRepo(t)
+		var queued []notice.Delivery
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			for range 3 {
+				d := delivery(t0)
+				queued = append(queued, d)
+				if err := tx.QueueMail(ctx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+
+		// Concurrent workers never take the same mail.
+		var mu sync.Mutex
+		taken := map[string]int{}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := r.ClaimMail(ctx, t0, time.Minute, 10)
+				if err != nil {
+					return // a busy database refuses a worker; it tries again next pass
+				}
+				mu.Lock()
+				for _, d := range got {
+					taken[d.ID]++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for id, n := range taken {
+			assert.Equal(t, 1, n, id)
+		}
+		rest, err := r.ClaimMail(ctx, t0, time.Minute, 10)
+		require.NoError(t, err)
+		for _, d := range rest {
+			taken[d.ID]++
+		}
+		require.Len(t, taken, 3)
+		again, err := r.ClaimMail(ctx, t0.Add(30*time.Second), time.Minute, 10)
+		require.NoError(t, err)
+		assert.Empty(t, again, "leased")
+
+		require.NoError(t, r.MarkSent(ctx, queued[0].ID, t0))
+		require.NoError(t, r.MarkRetry(ctx, queued[1].ID, "421 try later", t0.Add(time.Hour), t0))
+		require.NoError(t, r.MarkFailed(ctx, queued[2].ID, "550 no such mailbox", t0))
+
+		lapsed, err := r.ClaimMail(ctx, t0.Add(2*time.Hour), time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, lapsed, 1, "only the retry is due")
+		assert.Equal(t, queued[1].ID, lapsed[0].ID)
+		assert.Equal(t, 2, lapsed[0].Attempts)
+		assert.Equal(t, "text", lapsed[0].Text, "a queued mail keeps its body")
+		relapsed, err := r.ClaimMail(ctx, t0.Add(3*time.Hour), time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, relapsed, 1, "a lapsed lease is taken again")
+
+		failed, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, failed.Items, 1)
+		assert.Equal(t, "550 no such mailbox", failed.Items[0].LastError)
+		sent, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Status: notice.Sent, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, sent.Items, 1)
+		assert.Equal(t, t0, sent.Items[0].SentAt)
+		assert.Empty(t, sent.Items[0].Text)
+
+		all, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Limit: 2})
+		require.NoError(t, err)
+		require.Len(t, all.Items, 2)
+		more, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Limit: 2, Cursor: all.NextCursor})
+		require.NoError(t, err)
+		require.Len(t, more.Items, 1)
+		assert.Empty(t, more.NextCursor)
+	})
+
+	t.Run("reminders fire once, newer versions win", func(t *testing.T) {
+		r := newRepo(t)
+		rem := notice.Reminder{AppointmentID: ids.New(), PatientUserID: ids.New(), DoctorName: "Dr. Weber", TimeZone: "Europe/Berlin",
+			Start: t0.Add(48 * time.Hour), End: t0.Add(48*time.Hour + 30*time.Minute), DueAt: t0.Add(24 * time.Hour),
+			Status: notice.ReminderPending, Version: 1, UpdatedAt: t0}
+		past := rem
+		past.AppointmentID, past.Start, past.DueAt = ids.New(), t0.Add(-time.Hour), t0.Add(-25*time.Hour)
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			if err := tx.PutReminder(ctx, rem); err != nil {
+				return err
+			}
+			got, found, err := tx.Reminder(ctx, rem.AppointmentID)
+			require.NoError(t, err)
+			require.True(t, found)
+			assert.Equal(t, rem, got)
+			_, found, _ = tx.Reminder(ctx, ids.New())
+			assert.False(t, found)
+			return tx.PutReminder(ctx, past)
+		})
+		require.NoError(t, err)
+
+		var fired []notice.Reminder
+		fire := func(now time.Time) int {
+			n, err := r.FireDueReminders(ctx, now, 10, func(_ context.Context, _ service.Tx, r notice.Reminder) error {
+				fired = append(fired, r)
+				return nil
+			})
+			require.NoError(t, err)
+			return n
+		}
+		assert.Zero(t, fire(t0), "not due; the past one is skipped")
+		assert.Equal(t, 1, fire(t0.Add(24*time.Hour)))
+		assert.Zero(t, fire(t0.Add(25*time.Hour)))
+		require.Len(t, fired, 1)
+		assert.Equal(t, rem.AppointmentID, fired[0].AppointmentID)
+		assert.Equal(t, notice.ReminderSent, fired[0].Status)
+	})
+
+	t.Run("inbox pages, counts and reads per user", func(t *testing.T) {
+		r := newRepo(t)
+		me, other := ids.New(), ids.New()
+		var mine []notice.Notification
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			for i := range 3 {
+				n := notice.Notification{ID: ids.New(), UserID: me, Kind: notice.AppointmentBooked, Title: "Gebucht ✓", Body: "Ihr Termin", CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+				mine = append(mine, n)
+				if err := tx.AddNotification(ctx, n); err != nil {
+					return err
+				}
+			}
+			return tx.AddNotification(ctx, notice.Notification{ID: ids.New(), UserID: other, Kind: notice.AppointmentBooked, Title: "t", Body: "b", CreatedAt: t0})
+		})
+		require.NoError(t, err)
+		p, err := r.ListNotifications(ctx, notice.InboxQuery{UserID: me, Limit: 2})
+		require.NoError(t, err)
+		require.Len(t, p.Items, 2)
+		assert.Equal(t, mine[2], p.Items[0], "newest first")
+		p2, err := r.ListNotifications(ctx, notice.InboxQuery{UserID: me, Limit: 2, Cursor: p.NextCursor})
+		require.NoError(t, err)
+		require.Len(t, p2.Items, 1)
+		assert.Equal(t, mine[0], p2.Items[0])
+
+		_, err = r.MarkRead(ctx, other, mine[0].ID, t0)
+		assert.ErrorIs(t, err, notice.ErrNotificationNotFound)
+		n, err := r.MarkRead(ctx, me, mine[0].ID, t0.Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, t0.Add(time.Minute), n.ReadAt)
+		n, err = r.MarkRead(ctx, me, mine[0].ID, t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, t0.Add(time.Minute), n.ReadAt, "the first reading stays")
+		unread, err := r.ListNotifications(ctx, notice.InboxQuery{UserID: me, UnreadOnly: true, Limit: 10})
+		require.NoError(t, err)
+		assert.Len(t, unread.Items, 2)
+		c, err := r.UnreadCount(ctx, me)
+		require.NoError(t, err)
+		assert.Equal(t, 2, c)
+		all, err := r.MarkAllRead(ctx, me, t0)
+		require.NoError(t, err)
+		assert.Equal(t, 2, all)
+		c, err = r.UnreadCount(ctx, other)
+		require.NoError(t, err)
+		assert.Equal(t, 1, c, "another user's inbox is untouched")
+	})
+
+	t.Run("preferences default, then change by version", func(t *testing.T) {
+		r := newRepo(t)
+		u := ids.New()
+		p, err := r.Preferences(ctx, u)
+		require.NoError(t, err)
+		assert.Equal(t, notice.DefaultPreferences(u), p)
+		p.Email, p.UpdatedAt = false, t0
+		saved, err := r.SavePreferences(ctx, p, 1)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), saved.Version)
+		_, err = r.SavePreferences(ctx, p, 1)
+		assert.ErrorIs(t, err, notice.ErrPreferencesChanged)
+		p.Reminders = false
+		saved, err = r.SavePreferences(ctx, p, 2)
+		require.NoError(t, err)
+		got, err := r.Preferences(ctx, u)
+		require.NoError(t, err)
+		assert.Equal(t, saved, got)
+		assert.False(t, got.Email)
+		assert.False(t, got.Reminders)
+		assert.True(t, got.InApp)
+	})
+}
+
+func mustEvent(t *testing.T) events.Event {
+	ev, err := events.New("appointment.booked", 1, "a", nil, t0)
+	require.NoError(t, err)
+	return ev
+}

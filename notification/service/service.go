@@ -1,0 +1,218 @@
+// Package service holds the notification use cases: applying the events of
+// auth and appointment (directory, password reset mail, appointment
+// messages, reminders), the mail queue, the in-app inbox, preferences and
+// the delivery report for admins.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/notification/templates"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/seal"
+)
+
+// Service is the notification use cases.
+type Service interface {
+	// HandleEvent applies one event once, however often it is delivered.
+	HandleEvent(ctx context.Context, ev events.Event) error
+	// FireDueReminders queues the reminders due now and reports how many.
+	FireDueReminders(ctx context.Context) (int, error)
+	// DeliverMail makes one pass over the mail queue and reports how many
+	// mails it attempted.
+	DeliverMail(ctx context.Context) (int, error)
+
+	MyNotifications(ctx context.Context, actor authn.Principal, q notice.InboxQuery) (Inbox, error)
+	MarkRead(ctx context.Context, actor authn.Principal, id string) (notice.Notification, error)
+	MarkAllRead(ctx context.Context, actor authn.Principal) (int, error)
+	MyPreferences(ctx context.Context, actor authn.Principal) (notice.Preferences, error)
+	UpdatePreferences(ctx context.Context, actor authn.Principal, ifMatch int64, in PreferencesInput) (notice.Preferences, error)
+	Deliveries(ctx context.Context, actor authn.Principal, q notice.DeliveryQuery) (page.Page[notice.Delivery], error)
+}
+
+// Inbox is a page of a user's notifications with their unread count.
+type Inbox struct {
+	page.Page[notice.Notification]
+	Unread int
+}
+
+// PreferencesInput is what a user may change of their preferences.
+type PreferencesInput struct {
+	Email     bool
+	InApp     bool
+	Reminders bool
+}
+
+// Config tunes the service.
+type Config struct {
+	ReminderLead  time.Duration // how long before an appointment its reminder is due
+	MaxAttempts   int           // attempts of a mail before it is given up
+	RetryBase     time.Duration // the wait after the first failed attempt, doubled after each
+	RetryMax      time.Duration // the longest wait between attempts
+	Lease         time.Duration // how long a worker holds a mail it is sending
+	Batch         int           // mails or reminders taken in one pass
+	SealKey       *seal.Key     // opens reset links; nil refuses reset events
+	DefaultExpiry time.Duration // a reset link's lifetime when its event gives none
+}
+
+// DefaultConfig is the configuration unless flags say otherwise.
+func DefaultConfig() Config {
+	return Config{
+		ReminderLead: 24 * time.Hour, MaxAttempts: 10, RetryBase: 30 * time.Second, RetryMax: time.Hour,
+		Lease: 2 * time.Minute, Batch: 50, DefaultExpiry: time.Hour,
+	}
+}
+
+// Deps are the service's ports.
+type Deps struct {
+	Repo      Repository
+	Mailer    Mailer
+	Templates *templates.Set
+	Clock     clock.Clock
+	Config    Config
+}
+
+type svc struct {
+	repo   Repository
+	mailer Mailer
+	tpl    *templates.Set
+	clock  clock.Clock
+	cfg    Config
+}
+
+// New returns the service on its ports.
+func New(d Deps) Service {
+	return &svc{repo: d.Repo, mailer: d.Mailer, tpl: d.Templates, clock: d.Clock, cfg: d.Config}
+}
+
+func (s *svc) now() time.Time { return s.clock.Now().UTC() }
+
+// --- the mail queue ----------------------------------------------------------
+
+func (s *svc) DeliverMail(ctx context.Context) (int, error) {
+	now := s.now()
+	batch, err := s.repo.ClaimMail(ctx, now, s.cfg.Lease, s.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("claim mail: %w", err)
+	}
+	for i, d := range batch {
+		if err := s.deliver(ctx, d); err != nil {
+			return i, err
+		}
+	}
+	return len(batch), nil
+}
+
+// deliver makes one attempt at d, which the caller has leased.
+func (s *svc) deliver(ctx context.Context, d notice.Delivery) error {
+	now := s.now()
+	if !d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt) {
+		return s.repo.MarkFailed(ctx, d.ID, "expired before it could be sent", now)
+	}
+	err := s.mailer.Send(ctx, Mail{ID: d.ID, To: d.Recipient, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Date: d.CreatedAt})
+	now = s.now()
+	switch {
+	case err == nil:
+		return s.repo.MarkSent(ctx, d.ID, now)
+	case ctx.Err() != nil:
+		// Shutting down: the lease lapses and another pass sends it.
+		return ctx.Err()
+	case errors.Is(err, ErrMailRejected) || d.Attempts >= s.cfg.MaxAttempts:
+		return s.repo.MarkFailed(ctx, d.ID, reason(err), now)
+	default:
+		return s.repo.MarkRetry(ctx, d.ID, reason(err), now.Add(s.backoff(d.Attempts)), now)
+	}
+}
+
+// backoff is the wait after the attempts-th failed attempt.
+func (s *svc) backoff(attempts int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < attempts && d < s.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.RetryMax)
+}
+
+// maxReason bounds the reason kept for admins.
+const maxReason = 500
+
+func reason(err error) string {
+	r := err.Error()
+	if len(r) > maxReason {
+		r = r[:maxReason]
+	}
+	return r
+}
+
+// --- the inbox, preferences, deliveries ---------------------------------------
+
+func (s *svc) MyNotifications(ctx context.Context, actor authn.Principal, q notice.InboxQuery) (Inbox, error) {
+	q.UserID = actor.UserID
+	p, err := s.repo.ListNotifications(ctx, q)
+	if err != nil {
+		return Inbox{}, fmt.Errorf("list notifications: %w", err)
+	}
+	n, err := s.repo.UnreadCount(ctx, actor.UserID)
+	if err != nil {
+		return Inbox{}, fmt.Errorf("count unread: %w", err)
+	}
+	return Inbox{Page: p, Unread: n}, nil
+}
+
+func (s *svc) MarkRead(ctx context.Context, actor authn.Principal, id string) (notice.Notification, error) {
+	n, err := s.repo.MarkRead(ctx, actor.UserID, id, s.now())
+	if err != nil {
+		return notice.Notification{}, fmt.Errorf("mark read: %w", err)
+	}
+	return n, nil
+}
+
+func (s *svc) MarkAllRead(ctx context.Context, actor authn.Principal) (int, error) {
+	n, err := s.repo.MarkAllRead(ctx, actor.UserID, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("mark all read: %w", err)
+	}
+	return n, nil
+}
+
+func (s *svc) MyPreferences(ctx context.Context, actor authn.Principal) (notice.Preferences, error) {
+	p, err := s.repo.Preferences(ctx, actor.UserID)
+	if err != nil {
+		return notice.Preferences{}, fmt.Errorf("load preferences: %w", err)
+	}
+	return p, nil
+}
+
+func (s *svc) UpdatePreferences(ctx context.Context, actor authn.Principal, ifMatch int64, in PreferencesInput) (notice.Preferences, error) {
+	if ifMatch == 0 {
+		return notice.Preferences{}, notice.ErrIfMatchRequired
+	}
+	p := notice.Preferences{UserID: actor.UserID, Email: in.Email, InApp: in.InApp, Reminders: in.Reminders, UpdatedAt: s.now()}
+	saved, err := s.repo.SavePreferences(ctx, p, ifMatch)
+	if err != nil {
+		return notice.Preferences{}, fmt.Errorf("save preferences: %w", err)
+	}
+	return saved, nil
+}
+
+func (s *svc) Deliveries(ctx context.Context, actor authn.Principal, q notice.DeliveryQuery) (page.Page[notice.Delivery], error) {
+	if !actor.Has(authn.RoleAdmin) {
+		return page.Page[notice.Delivery]{}, notice.ErrAdminOnly
+	}
+	p, err := s.repo.ListDeliveries(ctx, q)
+	if err != nil {
+		return page.Page[notice.Delivery]{}, fmt.Errorf("list deliveries: %w", err)
+	}
+	return p, nil
+}
+
+// newID is a new row id.
+func newID() string { return ids.New() }

@@ -1,0 +1,474 @@
+package service_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/notification/adapter/email"
+	"github.com/medisync/medisync/notification/adapter/email/emailtest"
+	"github.com/medisync/medisync/notification/adapter/sqlstore"
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/notification/templates"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/seal"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// t0 is a Monday morning in UTC.
+var t0 = time.Date(2027, 3, 8, 9, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	svc   service.Service
+	repo  *sqlstore.Store
+	smtp  *emailtest.Server
+	clock *clocktest.Clock
+	key   seal.Key
+	ctx   context.Context
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	key, err := seal.NewKey([]byte(strings.Repeat("k", seal.KeySize)))
+	require.NoError(t, err)
+	srv := emailtest.NewServer(t)
+	mailer, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	tpl, err := templates.Load()
+	require.NoError(t, err)
+	repo := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	clk := clocktest.New(t0)
+	cfg := service.DefaultConfig()
+	cfg.SealKey = &key
+	return &fixture{
+		svc:  service.New(service.Deps{Repo: repo, Mailer: mailer, Templates: tpl, Clock: clk, Config: cfg}),
+		repo: repo, smtp: srv, clock: clk, key: key, ctx: context.Background(),
+	}
+}
+
+func (f *fixture) event(t *testing.T, typ, subject string, data any) events.Event {
+	t.Helper()
+	ev, err := events.New(typ, 1, subject, data, f.clock.Now())
+	require.NoError(t, err)
+	return ev
+}
+
+func (f *fixture) handle(t *testing.T, ev events.Event) {
+	t.Helper()
+	require.NoError(t, f.svc.HandleEvent(f.ctx, ev))
+}
+
+// register puts a user in the directory.
+func (f *fixture) register(t *testing.T, userID, addr, role, lang string) {
+	f.handle(t, f.event(t, "auth.user_registered", userID, map[string]string{"userId": userID, "email": addr, "role": role, "language": lang}))
+}
+
+// deliver makes passes over the mail queue and returns what reached the server.
+func (f *fixture) deliver(t *testing.T) []emailtest.Parsed {
+	t.Helper()
+	_, err := f.svc.DeliverMail(f.ctx)
+	require.NoError(t, err)
+	var out []emailtest.Parsed
+	for _, m := range f.smtp.Messages() {
+		out = append(out, emailtest.Parse(t, m.Raw))
+	}
+	return out
+}
+
+func (f *fixture) inbox(t *testing.T, userID string) service.Inbox {
+	t.Helper()
+	in, err := f.svc.MyNotifications(f.ctx, authn.Principal{UserID: userID, Roles: []string{"PATIENT"}}, notice.InboxQuery{Limit: 100})
+	require.NoError(t, err)
+	return in
+}
+
+type appt struct {
+	id, patient, doctor string
+	start               time.Time
+	version             int64
+}
+
+func (a appt) data(extra map[string]any) map[string]any {
+	d := map[string]any{
+		"appointmentId": a.id, "patientId": ids.New(), "patientUserId": a.patient, "doctorId": ids.New(), "doctorUserId": a.doctor,
+		"doctorName": "Dr. Lena Weber", "timeZone": "Europe/Berlin", "start": a.start, "end": a.start.Add(30 * time.Minute),
+		"status": "booked", "version": a.version,
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return d
+}
+
+func (f *fixture) book(t *testing.T, a appt) {
+	f.handle(t, f.event(t, "appointment.booked", a.id, a.data(nil)))
+}
+
+func newAppt(start time.Time) appt {
+	return appt{id: ids.New(), patient: ids.New(), doctor: ids.New(), start: start, version: 1}
+}
+
+func TestRedeliveredEventSendsOnce(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	ev := f.event(t, "appointment.booked", a.id, a.data(nil))
+	f.handle(t, ev)
+	f.handle(t, ev)
+
+	mails := f.deliver(t)
+	require.Len(t, mails, 1, "one email for two deliveries of the event")
+	assert.Equal(t, "Your appointment with Dr. Lena Weber is booked", mails[0].Subject)
+	assert.Contains(t, mails[0].Text, "Thursday, 11 March 2027, 10:00", "the time in the doctor's zone")
+	assert.Equal(t, 1, f.inbox(t, a.patient).Unread, "one inbox entry")
+	assert.Len(t, f.inbox(t, a.doctor).Items, 1, "the doctor is told too")
+}
+
+func TestBookingConfirmationIsMultipartAndHoldsNoReason(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	// A producer that wrongly sent a reason: it never reaches the message.
+	f.handle(t, f.event(t, "appointment.booked", a.id, a.data(map[string]any{"reason": "chest pain"})))
+	mails := f.deliver(t)
+	require.Len(t, mails, 1)
+	assert.Equal(t, "multipart/alternative", mails[0].MediaType)
+	assert.Contains(t, mails[0].HTML, "<strong>Thursday, 11 March 2027, 10:00</strong>")
+	assert.NotContains(t, mails[0].Text+mails[0].HTML, "chest pain")
+}
+
+func TestTemplatesFollowTheUsersLanguage(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "max@example.de", "PATIENT", "de-AT")
+	f.register(t, a.doctor, "weber@example.de", "DOCTOR", "xx-unknown")
+	f.book(t, a)
+	mails := f.deliver(t)
+	require.Len(t, mails, 2)
+	byTo := map[string]emailtest.Parsed{}
+	for _, m := range mails {
+		byTo[m.To] = m
+	}
+	de := byTo["<max@example.de>"]
+	assert.Equal(t, "Ihr Termin bei Dr. Lena Weber ist gebucht", de.Subject)
+	assert.Contains(t, de.Text, "Donnerstag, 11. März 2027, 10:00 Uhr")
+	assert.Contains(t, de.HTML, `lang="de"`)
+	en := byTo["<weber@example.de>"]
+	assert.Equal(t, "New appointment on Thursday, 11 March 2027, 10:00", en.Subject, "an unknown language falls back to English")
+}
+
+func TestReminderFiresOnceWhenDue(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	f.deliver(t)
+
+	f.clock.Set(a.start.Add(-24*time.Hour - time.Minute))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "not due yet")
+
+	f.clock.Set(a.start.Add(-24 * time.Hour))
+	n, err = f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	n, err = f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a reminder fires once")
+
+	mails := f.deliver(t)
+	require.Len(t, mails, 2)
+	assert.Equal(t, "Reminder: your appointment with Dr. Lena Weber on Thursday, 11 March 2027, 10:00", mails[1].Subject)
+}
+
+func TestCancelledAppointmentGetsNoReminder(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	a.version = 2
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, a.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+
+	f.clock.Set(a.start.Add(-time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	mails := f.deliver(t)
+	require.Len(t, mails, 2, "the confirmation and the cancellation, no reminder")
+	assert.Equal(t, "Your appointment with Dr. Lena Weber is cancelled", mails[1].Subject)
+	assert.Contains(t, mails[1].Text, "at the doctor's request")
+	for _, m := range mails {
+		assert.NotContains(t, m.Subject, "Reminder")
+	}
+}
+
+func TestLateBookedEventDoesNotReviveACancelledAppointment(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	cancelled := a
+	cancelled.version = 2
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, cancelled.data(map[string]any{"status": "cancelled"})))
+	f.book(t, a) // version 1 arrives late
+
+	f.clock.Set(a.start.Add(-time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Len(t, f.inbox(t, a.patient).Items, 1, "only the cancellation")
+}
+
+func TestRescheduleMovesTheReminder(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	moved := a
+	moved.start, moved.version = a.start.Add(48*time.Hour), 2
+	f.handle(t, f.event(t, "appointment.rescheduled", a.id, moved.data(map[string]any{"previousStart": a.start, "previousEnd": a.start.Add(30 * time.Minute)})))
+
+	f.clock.Set(a.start.Add(-24 * time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing at the old time")
+
+	f.clock.Set(moved.start.Add(-24 * time.Hour))
+	n, err = f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the reminder at the new time")
+
+	mails := f.deliver(t)
+	require.Len(t, mails, 3)
+	assert.Contains(t, mails[1].Text, "moved from Thursday, 11 March 2027, 10:00 to Saturday, 13 March 2027, 10:00")
+	assert.Contains(t, mails[2].Subject, "Saturday, 13 March 2027, 10:00")
+}
+
+func TestStatusChangeWithdrawsTheReminder(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.book(t, a)
+	a.version = 2
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, a.data(map[string]any{"status": "entered-in-error", "previousStatus": "booked"})))
+	f.clock.Set(a.start.Add(-time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func TestPreferencesAreHonoured(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	me := authn.Principal{UserID: a.patient, Roles: []string{"PATIENT"}}
+	p, err := f.svc.MyPreferences(f.ctx, me)
+	require.NoError(t, err)
+	assert.Equal(t, notice.DefaultPreferences(a.patient), p)
+
+	_, err = f.svc.UpdatePreferences(f.ctx, me, 0, service.PreferencesInput{})
+	assert.ErrorIs(t, err, notice.ErrIfMatchRequired)
+	p, err = f.svc.UpdatePreferences(f.ctx, me, 1, service.PreferencesInput{Email: false, InApp: true, Reminders: false})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), p.Version)
+	_, err = f.svc.UpdatePreferences(f.ctx, me, 1, service.PreferencesInput{Email: true})
+	assert.ErrorIs(t, err, notice.ErrPreferencesChanged)
+
+	f.book(t, a)
+	f.clock.Set(a.start.Add(-24 * time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the reminder is taken")
+	assert.Empty(t, f.deliver(t), "email is off")
+	in := f.inbox(t, a.patient)
+	require.Len(t, in.Items, 1, "in-app on, reminders off: the confirmation only")
+	assert.Equal(t, notice.AppointmentBooked, in.Items[0].Kind)
+}
+
+func TestPasswordResetAlwaysGoesByEmail(t *testing.T) {
+	f := newFixture(t)
+	user := ids.New()
+	f.register(t, user, "ada@example.org", "PATIENT", "de")
+	me := authn.Principal{UserID: user, Roles: []string{"PATIENT"}}
+	_, err := f.svc.UpdatePreferences(f.ctx, me, 1, service.PreferencesInput{})
+	require.NoError(t, err, "every channel off")
+
+	link := "https://medisync.example/reset?token=very-secret"
+	ev := f.event(t, "auth.password_reset_requested", user, nil)
+	sealed, err := f.key.Seal([]byte(link), []byte(ev.ID))
+	require.NoError(t, err)
+	ev = f.withData(t, ev, map[string]any{"userId": user, "email": "ada@example.org", "language": "de", "sealedLink": sealed, "expiresAt": t0.Add(time.Hour)})
+	f.handle(t, ev)
+	f.handle(t, ev)
+
+	mails := f.deliver(t)
+	require.Len(t, mails, 1)
+	assert.Equal(t, "Ihr MediSync-Passwort zurücksetzen", mails[0].Subject)
+	assert.Contains(t, mails[0].Text, link)
+	assert.Contains(t, mails[0].HTML, `href="https://medisync.example/reset?token=very-secret"`)
+	assert.Empty(t, f.inbox(t, user).Items, "the link never sits in the inbox")
+
+	// Admins see the delivery, never its body.
+	d, err := f.svc.Deliveries(f.ctx, authn.Principal{UserID: ids.New(), Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, d.Items, 1)
+	assert.Equal(t, notice.Sent, d.Items[0].Status)
+	assert.Equal(t, notice.PasswordReset, d.Items[0].Kind)
+}
+
+// withData replaces ev's data, keeping its id (the sealed link is bound to it).
+func (f *fixture) withData(t *testing.T, ev events.Event, data any) events.Event {
+	t.Helper()
+	other := f.event(t, ev.Type, ev.Subject, data)
+	ev.Data = other.Data
+	return ev
+}
+
+func TestResetEventsThatCannotBeOpenedAreMalformed(t *testing.T) {
+	f := newFixture(t)
+	user := ids.New()
+	ev := f.event(t, "auth.password_reset_requested", user, nil)
+	other, err := f.key.Seal([]byte("https://x"), []byte("another-event"))
+	require.NoError(t, err)
+	ev = f.withData(t, ev, map[string]any{"userId": user, "email": "ada@example.org", "sealedLink": other})
+	assert.ErrorIs(t, f.svc.HandleEvent(f.ctx, ev), service.ErrMalformed, "a link sealed for another event")
+
+	bad := f.event(t, "appointment.booked", "x", map[string]any{"appointmentId": "x"})
+	assert.ErrorIs(t, f.svc.HandleEvent(f.ctx, bad), service.ErrMalformed)
+	v2, err := events.New("auth.user_registered", 2, user, map[string]string{"userId": user}, t0)
+	require.NoError(t, err)
+	assert.ErrorIs(t, f.svc.HandleEvent(f.ctx, v2), service.ErrMalformed)
+	unknown := f.event(t, "appointment.slot_freed", "d", map[string]string{})
+	assert.NoError(t, f.svc.HandleEvent(f.ctx, unknown), "a type the service does not use is passed over")
+}
+
+func TestExpiredResetLinkIsNotSent(t *testing.T) {
+	f := newFixture(t)
+	f.smtp.Down()
+	user := ids.New()
+	ev := f.event(t, "auth.password_reset_requested", user, nil)
+	sealed, err := f.key.Seal([]byte("https://x/reset"), []byte(ev.ID))
+	require.NoError(t, err)
+	f.handle(t, f.withData(t, ev, map[string]any{"userId": user, "email": "ada@example.org", "sealedLink": sealed, "expiresAt": t0.Add(time.Hour)}))
+	f.deliver(t)
+	f.smtp.Up()
+	f.clock.Advance(2 * time.Hour)
+	assert.Empty(t, f.deliver(t))
+	d, err := f.svc.Deliveries(f.ctx, authn.Principal{Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, d.Items, 1)
+	assert.Contains(t, d.Items[0].LastError, "expired")
+}
+
+func TestSMTPOutageQueuesMailUntilTheServerReturns(t *testing.T) {
+	f := newFixture(t)
+	admin := authn.Principal{UserID: ids.New(), Roles: []string{"ADMIN"}}
+	f.smtp.Down()
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.register(t, a.doctor, "weber@example.org", "DOCTOR", "en")
+	f.book(t, a)
+
+	n, err := f.svc.DeliverMail(f.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "both attempted")
+	queued, err := f.svc.Deliveries(f.ctx, admin, notice.DeliveryQuery{Status: notice.Queued, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, queued.Items, 2, "both wait for the server")
+	assert.Equal(t, 1, queued.Items[0].Attempts)
+	assert.NotEmpty(t, queued.Items[0].LastError)
+
+	f.smtp.Up()
+	n, err = f.svc.DeliverMail(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "the next attempt waits for its backoff")
+
+	f.clock.Advance(time.Minute)
+	f.deliver(t)
+	f.clock.Advance(time.Hour)
+	mails := f.deliver(t)
+	assert.Len(t, mails, 2, "each mail exactly once")
+	sent, err := f.svc.Deliveries(f.ctx, admin, notice.DeliveryQuery{Status: notice.Sent, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, sent.Items, 2)
+	assert.Equal(t, 2, sent.Items[0].Attempts)
+}
+
+func TestRejectedMailFailsWithItsReasonAndRetriesEnd(t *testing.T) {
+	f := newFixture(t)
+	admin := authn.Principal{Roles: []string{"ADMIN"}}
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.smtp.Reject(true)
+	f.book(t, a)
+	f.deliver(t)
+	failed, err := f.svc.Deliveries(f.ctx, admin, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, failed.Items, 1, "a 550 is not retried")
+	assert.Contains(t, failed.Items[0].LastError, "550")
+
+	f.smtp.Reject(false)
+	f.smtp.Down()
+	b := newAppt(t0.Add(96 * time.Hour))
+	b.patient = a.patient
+	f.book(t, b)
+	for range service.DefaultConfig().MaxAttempts {
+		f.deliver(t)
+		f.clock.Advance(2 * time.Hour)
+	}
+	failed, err = f.svc.Deliveries(f.ctx, admin, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, failed.Items, 2, "given up after the last attempt")
+	assert.Equal(t, service.DefaultConfig().MaxAttempts, failed.Items[0].Attempts)
+}
+
+func TestInboxReadAndAccess(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.book(t, a)
+	b := newAppt(t0.Add(96 * time.Hour))
+	b.patient = a.patient
+	f.book(t, b)
+	me := authn.Principal{UserID: a.patient, Roles: []string{"PATIENT"}}
+	in := f.inbox(t, a.patient)
+	require.Len(t, in.Items, 2)
+	assert.Equal(t, 2, in.Unread)
+	assert.True(t, in.Items[0].CreatedAt.Equal(in.Items[1].CreatedAt) || in.Items[0].CreatedAt.After(in.Items[1].CreatedAt), "newest first")
+
+	first, err := f.svc.MyNotifications(f.ctx, me, notice.InboxQuery{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, first.Items, 1)
+	require.NotEmpty(t, first.NextCursor)
+	second, err := f.svc.MyNotifications(f.ctx, me, notice.InboxQuery{Limit: 1, Cursor: first.NextCursor})
+	require.NoError(t, err)
+	require.Len(t, second.Items, 1)
+	assert.NotEqual(t, first.Items[0].ID, second.Items[0].ID)
+
+	other := authn.Principal{UserID: a.doctor, Roles: []string{"DOCTOR"}}
+	_, err = f.svc.MarkRead(f.ctx, other, in.Items[0].ID)
+	assert.ErrorIs(t, err, notice.ErrNotificationNotFound, "another user's notification")
+
+	n, err := f.svc.MarkRead(f.ctx, me, in.Items[0].ID)
+	require.NoError(t, err)
+	assert.True(t, n.Read())
+	assert.Equal(t, 1, f.inbox(t, a.patient).Unread)
+	count, err := f.svc.MarkAllRead(f.ctx, me)
+	require.NoError(t, err)
+	assert.Equal(t, 1, count)
+	assert.Zero(t, f.inbox(t, a.patient).Unread)
+
+	_, err = f.svc.Deliveries(f.ctx, me, notice.DeliveryQuery{Limit: 10})
+	assert.ErrorIs(t, err, notice.ErrAdminOnly)
+	_, err = f.svc.MyNotifications(f.ctx, me, notice.InboxQuery{Limit: 10, Cursor: "garbage!"})
+	var fe domainerr.FieldErrors
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, page.ErrCursor, fe)
+}
