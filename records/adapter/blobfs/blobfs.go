@@ -117,7 +117,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 	if _, err := f.Write(hdr); err != nil {
 		return 0, fmt.Errorf("write blob: %w", err)
 	}
-	w, err := sio.EncryptWriter(f, sio.Config{Key: dataKey, MinVersion: sio.Version20})
+	// The writer is hidden behind io.Writer: sio closes a Closer it writes to.
+	w, err := sio.EncryptWriter(struct{ io.Writer }{f}, sio.Config{Key: dataKey, MinVersion: sio.Version20})
 	if err != nil {
 		return 0, fmt.Errorf("encrypt blob: %w", err)
 	}
@@ -125,7 +126,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 	if err != nil {
 		return 0, fmt.Errorf("write blob: %w", err)
 	}
-	if err := w.Close(); err != nil { // writes the final package; does not close f
+	if err := w.Close(); err != nil { // writes the final package
 		return 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := f.Sync(); err != nil {

@@ -273,3 +273,11 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, c
 	}
 	return req.URL, nil
 }
+
+// DeleteBucket removes the (empty) bucket; for tests and tools.
+func (s *Store) DeleteBucket(ctx context.Context) error {
+	if _, err := s.c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &s.cfg.Bucket}); err != nil {
+		return fault("delete bucket", err)
+	}
+	return nil
+}
