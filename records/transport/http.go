@@ -160,8 +160,12 @@ func decodeOpenEncounter(ctx context.Context, r *http.Request) (any, error) {
 	return endpoint.OpenEncounterRequest{Actor: it.Actor, PatientID: it.PatientID, In: b.toClinical()}, err
 }
 
-func decodeEncounterItem(ctx context.Context, r *http.Request) (any, error) { return item(ctx, r, "encounterId") }
-func decodeDocumentItem(ctx context.Context, r *http.Request) (any, error)  { return item(ctx, r, "documentId") }
+func decodeEncounterItem(ctx context.Context, r *http.Request) (any, error) {
+	return item(ctx, r, "encounterId")
+}
+func decodeDocumentItem(ctx context.Context, r *http.Request) (any, error) {
+	return item(ctx, r, "documentId")
+}
 
 func decodeUpdateEncounter(ctx context.Context, r *http.Request) (any, error) {
 	it, err := item(ctx, r, "encounterId")

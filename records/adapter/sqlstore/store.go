@@ -13,8 +13,8 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
-	"unicode"
 	"time"
+	"unicode"
 
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/shared/ids"
