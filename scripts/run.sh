@@ -33,6 +33,10 @@ fi
 if ! grep -q '^MEDISYNC_KEY_ENCRYPTION_KEY=' data/dev-secrets.env; then
   (umask 077; echo "MEDISYNC_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
 fi
+# Records seals each stored document's key with this one (data/blobs).
+if ! grep -q '^MEDISYNC_BLOB_MASTER_KEY=' data/dev-secrets.env; then
+  (umask 077; echo "MEDISYNC_BLOB_MASTER_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
+fi
 # Auth seals reset links in its events with this key; notification opens them.
 if ! grep -q '^MEDISYNC_EVENT_SEAL_KEY=' data/dev-secrets.env; then
   (umask 077; echo "MEDISYNC_EVENT_SEAL_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
@@ -65,7 +69,7 @@ for s in "${services[@]}"; do
   # Only the service itself (and discovery) sees its token.
   export -n "MEDISYNC_DISCOVERY_TOKEN_$(echo "$s" | tr 'a-z-' 'A-Z_')"
 done
-export -n MEDISYNC_DISCOVERY_TOKEN
+export -n MEDISYNC_DISCOVERY_TOKEN MEDISYNC_BLOB_MASTER_KEY
 
 case "${MEDISYNC_DB:-sqlite}" in
   sqlite) ;;
@@ -126,6 +130,7 @@ for s in "${built[@]}"; do
   # On one developer's machine, reset links go to auth's log: a development
   # shortcut asked for by name (auth's default notifier never shows them).
   if [ "$s" = auth ]; then db+=(MEDISYNC_NOTIFIER=dev-log); fi
+  if [ "$s" = records ]; then db+=(MEDISYNC_BLOB_DIR="$root/data/blobs" MEDISYNC_BLOB_MASTER_KEY="$MEDISYNC_BLOB_MASTER_KEY"); fi
   # No mail server here: mail goes to ./data/mail, a development shortcut
   # asked for by name (production refuses to start without SMTP).
   if [ "$s" = notification ]; then db+=(MEDISYNC_MAIL=dev-mailbox "MEDISYNC_MAIL_DIR=$root/data/mail"); fi

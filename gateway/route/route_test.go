@@ -36,6 +36,7 @@ func TestDefaultsRouteByPath(t *testing.T) {
 		{"GET", "/api/v1/patients", "patient", "/api/v1/patients/**", false, ClassGeneral},
 		{"GET", "/api/v1/patients/", "patient", "/api/v1/patients/**", false, ClassGeneral},
 		{"PUT", "/api/v1/patients/abc/history/def", "patient", "/api/v1/patients/**", false, ClassGeneral},
+		{"GET", "/api/v1/records/documents/abc/content", "records", "/api/v1/records/**", false, ClassGeneral},
 		{"POST", "/api/v1/notifications/me/abc/read", "notification", "/api/v1/notifications/**", false, ClassGeneral},
 		{"GET", "/api/v1/doctors/abc/slots", "doctor", "/api/v1/doctors/**", false, ClassGeneral},
 		{"DELETE", "/api/v1/specializations/x", "doctor", "/api/v1/specializations/**", false, ClassGeneral},

@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+const docCols = "id, patient_id, status, type, category, title, content_type, size, sha256, author_id, doc_date, " +
+	"encounter_id, replaces, blob_key, error_reason, version"
+
+func scanDocument(sc scanner) (record.Document, error) {
+	var d record.Document
+	var status string
+	if err := sc.Scan(&d.ID, &d.PatientID, &status, &d.Type, &d.Category, &d.Title, &d.ContentType, &d.Size, &d.SHA256,
+		&d.AuthorID, &d.Date, &d.EncounterID, &d.Replaces, &d.BlobKey, &d.ErrorReason, &d.Version); err != nil {
+		return record.Document{}, err
+	}
+	d.Status, d.Date = record.DocumentStatus(status), d.Date.UTC()
+	return d, nil
+}
+
+// CreateDocument stores d with ev; when d replaces a document, that one
+// becomes superseded in the same transaction.
+func (s *Store) CreateDocument(ctx context.Context, d record.Document, ev record.AuditEvent) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if d.Replaces != "" {
+			res, err := tx.ExecContext(ctx, "UPDATE documents SET status = ?, version = version + 1 WHERE id = ? AND patient_id = ? AND status = ?",
+				string(record.DocumentSuperseded), d.Replaces, d.PatientID, string(record.DocumentCurrent))
+			if err != nil {
+				return fmt.Errorf("supersede document: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("supersede document: %w", err)
+			} else if n != 1 {
+				return record.ErrNotCurrent
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO documents ("+docCols+") VALUES ("+placeholders(16)+")",
+			d.ID, d.PatientID, string(d.Status), d.Type, d.Category, d.Title, d.ContentType, d.Size, d.SHA256, d.AuthorID,
+			d.Date.UTC(), d.EncounterID, d.Replaces, d.BlobKey, d.ErrorReason, d.Version); err != nil {
+			return fmt.Errorf("insert document: %w", err)
+		}
+		return appendAuditTx(ctx, tx, ev)
+	})
+}
+
+// DocumentByID returns a document of a patient.
+func (s *Store) DocumentByID(ctx context.Context, patientID, id string) (record.Document, error) {
+	rows, err := s.query(ctx, "SELECT "+docCols+" FROM documents WHERE id = ? AND patient_id = ?", id, patientID)
+	if err != nil {
+		return record.Document{}, fmt.Errorf("get document: %w", err)
+	}
+	items, err := sqldb.Collect(rows, scanDocument)
+	if err != nil {
+		return record.Document{}, fmt.Errorf("get document: %w", err)
+	}
+	if len(items) == 0 {
+		return record.Document{}, record.ErrNotFound
+	}
+	return items[0], nil
+}
+
+// RetractDocument marks d entered-in-error if its stored version is
+// d.Version-1.
+func (s *Store) RetractDocument(ctx context.Context, d record.Document, ev record.AuditEvent) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE documents SET status = ?, error_reason = ?, version = ? WHERE id = ? AND patient_id = ? AND version = ? AND status <> ?",
+			string(record.DocumentEnteredInError), d.ErrorReason, d.Version, d.ID, d.PatientID, d.Version-1, string(record.DocumentEnteredInError))
+		if err != nil {
+			return fmt.Errorf("retract document: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("retract document: %w", err)
+		} else if n != 1 {
+			var status string
+			var version int64
+			err := tx.QueryRowContext(ctx, "SELECT status, version FROM documents WHERE id = ? AND patient_id = ?", d.ID, d.PatientID).Scan(&status, &version)
+			switch {
+			case err == sql.ErrNoRows:
+				return record.ErrNotFound
+			case err != nil:
+				return fmt.Errorf("read document: %w", err)
+			case status == string(record.DocumentEnteredInError):
+				return record.ErrEnteredInError
+			default:
+				return record.ErrStaleVersion
+			}
+		}
+		return appendAuditTx(ctx, tx, ev)
+	})
+}
+
+// ListDocuments returns a patient's documents, newest first.
+func (s *Store) ListDocuments(ctx context.Context, q record.DocumentQuery) (page.Page[record.Document], error) {
+	limit := clampLimit(q.Limit)
+	where, args := []string{"patient_id = ?"}, []any{q.PatientID}
+	statuses := q.Statuses
+	if len(statuses) == 0 {
+		statuses = []record.DocumentStatus{record.DocumentCurrent}
+	}
+	where = append(where, "status IN ("+placeholders(len(statuses))+")")
+	for _, st := range statuses {
+		args = append(args, string(st))
+	}
+	if q.Cursor != "" {
+		after, err := decodeKeys(q.Cursor, 1)
+		if err != nil {
+			return page.Page[record.Document]{}, err
+		}
+		where = append(where, "id < ?")
+		args = append(args, after[0])
+	}
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, "SELECT "+docCols+" FROM documents WHERE "+strings.Join(where, " AND ")+" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return page.Page[record.Document]{}, fmt.Errorf("list documents: %w", err)
+	}
+	items, err := sqldb.Collect(rows, scanDocument)
+	if err != nil {
+		return page.Page[record.Document]{}, fmt.Errorf("list documents: %w", err)
+	}
+	out := page.Page[record.Document]{Items: items}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
+	}
+	return out, nil
+}
+
+// KnownBlobKeys returns which of keys a document names.
+func (s *Store) KnownBlobKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	known := make(map[string]bool, len(keys))
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		args := make([]any, n)
+		for i, k := range keys[:n] {
+			args[i] = k
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT blob_key FROM documents WHERE blob_key IN ("+placeholders(n)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("match blob keys: %w", err)
+		}
+		found, err := sqldb.Collect(rows, func(sc scanner) (string, error) {
+			var k string
+			return k, sc.Scan(&k)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("match blob keys: %w", err)
+		}
+		for _, k := range found {
+			known[k] = true
+		}
+		keys = keys[n:]
+	}
+	return known, nil
+}

@@ -1,0 +1,218 @@
+// Package sqlstore keeps encounters with every revision and addendum,
+// document metadata and the audit trail in SQLite, MySQL/MariaDB or
+// PostgreSQL through database/sql, with the schema in embedded goose
+// migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations returns the schema migrations, a folder per dialect.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded folder is fixed at build time
+	}
+	return sub
+}
+
+// Store is the repository of encounters, documents and audit events.
+type Store struct {
+	db    *sqldb.DB
+	stmts sync.Map // query text -> *sql.Stmt
+}
+
+// New returns a Store on a migrated database.
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// Close releases the prepared statements (not the database).
+func (s *Store) Close() error {
+	var errs []error
+	s.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		s.stmts.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// stmt returns a prepared statement for query, preparing it once. Queries
+// come from fixed templates, so the cache stays small; preparing saves the
+// MySQL driver a prepare and a close round trip on every call.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// decodeKeys reads a cursor of exactly n keys whose last one is a row id,
+// answering page.ErrCursor for anything else. The id must be a canonical
+// UUID: MySQL refuses to compare the ASCII id columns with a value outside
+// ASCII, which would turn a tampered cursor into a server error instead of
+// a bad request; so would a NUL on PostgreSQL.
+func decodeKeys(c string, n int) ([]string, error) {
+	var keys []string
+	if err := page.DecodeCursor(c, &keys); err != nil {
+		return nil, err
+	}
+	if len(keys) != n {
+		return nil, page.ErrCursor
+	}
+	for _, k := range keys {
+		// Stored keys hold no control character, and PostgreSQL refuses NUL.
+		if strings.ContainsFunc(k, unicode.IsControl) {
+			return nil, page.ErrCursor
+		}
+	}
+	if id, ok := ids.Canonical(keys[n-1]); !ok || id != keys[n-1] {
+		return nil, page.ErrCursor
+	}
+	return keys, nil
+}
+
+// --- audit -----------------------------------------------------------------
+
+const auditCols = "id, occurred_at, user_id, role, action, resource, patient_id, resource_id, outcome, request_id, reason"
+
+// maxAuditRows bounds one multi-row INSERT.
+const maxAuditRows = 256
+
+// AppendAudit stores events with multi-row INSERTs outside any transaction.
+func (s *Store) AppendAudit(ctx context.Context, evs ...record.AuditEvent) error {
+	for len(evs) > 0 {
+		n := min(len(evs), maxAuditRows)
+		if _, err := s.exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+func auditInsert(n int) string {
+	row := "(" + placeholders(11) + ")"
+	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+func auditArgs(evs []record.AuditEvent) []any {
+	args := make([]any, 0, 11*len(evs))
+	for _, e := range evs {
+		args = append(args, e.ID, e.OccurredAt.UTC(), e.UserID, e.Role, string(e.Action), e.Resource,
+			e.PatientID, e.ResourceID, string(e.Outcome), e.RequestID, e.Reason)
+	}
+	return args
+}
+
+func appendAuditTx(ctx context.Context, tx *sql.Tx, ev record.AuditEvent) error {
+	if _, err := tx.ExecContext(ctx, auditInsert(1), auditArgs([]record.AuditEvent{ev})...); err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// ListAudit returns a patient's audit events, newest first.
+func (s *Store) ListAudit(ctx context.Context, q record.AuditQuery) (page.Page[record.AuditEvent], error) {
+	limit := clampLimit(q.Limit)
+	args := []any{q.PatientID}
+	where := "patient_id = ?"
+	if q.Cursor != "" {
+		after, err := decodeKeys(q.Cursor, 1)
+		if err != nil {
+			return page.Page[record.AuditEvent]{}, err
+		}
+		where += " AND id < ?"
+		args = append(args, after[0])
+	}
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit_events WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return page.Page[record.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+	}
+	items, err := sqldb.Collect(rows, scanAuditEvent)
+	if err != nil {
+		return page.Page[record.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+	}
+	out := page.Page[record.AuditEvent]{Items: items}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
+	}
+	return out, nil
+}
+
+// scanAuditEvent reads a row of auditCols.
+func scanAuditEvent(sc scanner) (record.AuditEvent, error) {
+	var e record.AuditEvent
+	var action, outcome string
+	if err := sc.Scan(&e.ID, &e.OccurredAt, &e.UserID, &e.Role, &action, &e.Resource, &e.PatientID,
+		&e.ResourceID, &outcome, &e.RequestID, &e.Reason); err != nil {
+		return record.AuditEvent{}, err
+	}
+	e.Action, e.Outcome, e.OccurredAt = record.Action(action), record.Outcome(outcome), e.OccurredAt.UTC()
+	return e, nil
+}
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return page.DefaultLimit
+	}
+	return min(n, page.MaxLimit)
+}
+
+// scanner is a row being read.
+type scanner = sqldb.Scanner

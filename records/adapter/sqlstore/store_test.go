@@ -1,0 +1,163 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/medisync/medisync/records/adapter/sqlstore"
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+func ev(patientID string) record.AuditEvent {
+	return record.AuditEvent{ID: ids.New(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), UserID: "u", Role: "DOCTOR",
+		Action: record.ActionCreate, Resource: record.ResourceEncounter, PatientID: patientID, Outcome: record.OutcomeAllowed}
+}
+
+func TestStore(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s := sqlstore.New(db)
+		t.Cleanup(func() { _ = s.Close() })
+		ctx := context.Background()
+		pid, doc := ids.New(), ids.New()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: doc, Status: record.EncounterOpen,
+			Clinical: record.Clinical{Note: record.Note{Subjective: "cough\nthree days"},
+				Diagnoses:     []record.Diagnosis{{Code: "J06.9", CodeSystem: "http://hl7.org/fhir/sid/icd-10", Display: "URTI"}},
+				Prescriptions: []record.Prescription{{Medication: "paracetamol", Dosage: "500 mg"}}},
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		if err := s.CreateEncounter(ctx, e, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.EncounterByID(ctx, pid, e.ID)
+		if err != nil || got.Note.Subjective != e.Note.Subjective || len(got.Diagnoses) != 1 || got.Diagnoses[0].Code != "J06.9" || got.Prescriptions[0].Dosage != "500 mg" {
+			t.Fatalf("EncounterByID = %+v, %v", got, err)
+		}
+		if _, err := s.EncounterByID(ctx, ids.New(), e.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("another patient's encounter: %v", err)
+		}
+		if ok, err := s.Treats(ctx, doc, pid); !ok || err != nil {
+			t.Fatalf("Treats = %v, %v", ok, err)
+		}
+		if ok, _ := s.Treats(ctx, ids.New(), pid); ok {
+			t.Fatal("another doctor treats")
+		}
+
+		// Edit, sign; then the signed note refuses change, even if the service were bypassed.
+		e.Note.Plan, e.Version = "rest", 2
+		if err := s.UpdateEncounter(ctx, e, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		stale := e
+		stale.Version = 2
+		if err := s.UpdateEncounter(ctx, stale, ev(pid)); !errors.Is(err, record.ErrStaleVersion) {
+			t.Fatalf("stale update = %v", err)
+		}
+		e.Status, e.SignedAt, e.Version = record.EncounterSigned, now, 3
+		if err := s.UpdateEncounter(ctx, e, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		changed := e
+		changed.Note.Plan, changed.Status, changed.Version = "changed", record.EncounterOpen, 4
+		if err := s.UpdateEncounter(ctx, changed, ev(pid)); !errors.Is(err, record.ErrSigned) {
+			t.Fatalf("update of a signed note = %v, want ErrSigned", err)
+		}
+		if _, err := db.ExecContext(ctx, "UPDATE encounters SET plan = ? WHERE id = ?", "sneaky", e.ID); err == nil {
+			t.Fatal("the database let a signed note change")
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM encounters WHERE id = ?", e.ID); err == nil {
+			t.Fatal("the database let an encounter be deleted")
+		}
+
+		a := record.Addendum{ID: ids.New(), EncounterID: e.ID, PatientID: pid, AuthorID: doc, Text: "correction", CreatedAt: now}
+		if err := s.AddAddendum(ctx, a, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		add, err := s.Addenda(ctx, pid, e.ID)
+		if err != nil || len(add) != 1 || add[0].Text != "correction" {
+			t.Fatalf("Addenda = %+v, %v", add, err)
+		}
+		e.Status, e.ErrorReason, e.Version = record.EncounterEnteredInError, "wrong patient", 4
+		if err := s.UpdateEncounter(ctx, e, ev(pid)); err != nil {
+			t.Fatalf("retract a signed note: %v", err)
+		}
+		revs, err := s.EncounterRevisions(ctx, pid, e.ID)
+		if err != nil || len(revs) != 4 || revs[0].Note.Plan != "" || revs[1].Note.Plan != "rest" || revs[3].Status != record.EncounterEnteredInError {
+			t.Fatalf("revisions = %d, %v", len(revs), err)
+		}
+		for _, q := range []string{"UPDATE encounter_revisions SET plan = 'x'", "DELETE FROM encounter_revisions",
+			"UPDATE encounter_addenda SET text = 'x'", "DELETE FROM audit_events"} {
+			if _, err := db.ExecContext(ctx, q); err == nil {
+				t.Errorf("%s succeeded on an append-only table", q)
+			}
+		}
+
+		// Lists page newest first.
+		for range 3 {
+			x := e
+			x.ID, x.Status, x.Version = ids.New(), record.EncounterOpen, 1
+			if err := s.CreateEncounter(ctx, x, ev(pid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p1, err := s.ListEncounters(ctx, record.EncounterQuery{PatientID: pid, Limit: 3})
+		if err != nil || len(p1.Items) != 3 || p1.NextCursor == "" || p1.Items[0].ID < p1.Items[1].ID {
+			t.Fatalf("page 1 = %d %q %v", len(p1.Items), p1.NextCursor, err)
+		}
+		p2, err := s.ListEncounters(ctx, record.EncounterQuery{PatientID: pid, Limit: 3, Cursor: p1.NextCursor})
+		if err != nil || len(p2.Items) != 1 || p2.NextCursor != "" || p2.Items[0].ID != e.ID {
+			t.Fatalf("page 2 = %+v %v", p2, err)
+		}
+
+		// Documents: a new version supersedes the old one, in one transaction.
+		d := record.Document{ID: ids.New(), PatientID: pid, Status: record.DocumentCurrent, Type: "lab", Title: "CBC",
+			ContentType: record.TypePDF, Size: 10, SHA256: "ab", AuthorID: doc, Date: now, BlobKey: "documents/1", Version: 1}
+		if err := s.CreateDocument(ctx, d, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		d2 := d
+		d2.ID, d2.BlobKey, d2.Replaces = ids.New(), "documents/2", d.ID
+		if err := s.CreateDocument(ctx, d2, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		d3 := d2
+		d3.ID, d3.BlobKey = ids.New(), "documents/3"
+		if err := s.CreateDocument(ctx, d3, ev(pid)); !errors.Is(err, record.ErrNotCurrent) {
+			t.Fatalf("replacing a superseded document = %v", err)
+		}
+		old, _ := s.DocumentByID(ctx, pid, d.ID)
+		if old.Status != record.DocumentSuperseded || old.Version != 2 {
+			t.Fatalf("old version = %+v", old)
+		}
+		list, err := s.ListDocuments(ctx, record.DocumentQuery{PatientID: pid})
+		if err != nil || len(list.Items) != 1 || list.Items[0].ID != d2.ID || list.Items[0].Replaces != d.ID {
+			t.Fatalf("current documents = %+v %v", list.Items, err)
+		}
+		d2.Status, d2.ErrorReason, d2.Version = record.DocumentEnteredInError, "wrong file", 2
+		if err := s.RetractDocument(ctx, d2, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RetractDocument(ctx, d2, ev(pid)); !errors.Is(err, record.ErrEnteredInError) {
+			t.Fatalf("second retraction = %v", err)
+		}
+		known, err := s.KnownBlobKeys(ctx, []string{"documents/1", "documents/2", "documents/3"})
+		if err != nil || !known["documents/1"] || !known["documents/2"] || known["documents/3"] {
+			t.Fatalf("KnownBlobKeys = %v %v", known, err)
+		}
+
+		// The audit trail, with a break-glass reason, newest first.
+		bg := ev(pid)
+		bg.Reason, bg.Action = "emergency", record.ActionRead
+		if err := s.AppendAudit(ctx, bg); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := s.ListAudit(ctx, record.AuditQuery{PatientID: pid, Limit: 1})
+		if err != nil || len(tr.Items) != 1 || tr.Items[0].Reason != "emergency" {
+			t.Fatalf("audit = %+v %v", tr.Items, err)
+		}
+	})
+}

@@ -1,0 +1,177 @@
+// Command records serves patients' clinical encounters and documents, with
+// the audit trail of every access to them (see ../../README.md).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/records/adapter/blobfs"
+	"github.com/medisync/medisync/records/adapter/blobs3"
+	"github.com/medisync/medisync/records/adapter/patientdir"
+	"github.com/medisync/medisync/records/adapter/sqlstore"
+	"github.com/medisync/medisync/records/auditlog"
+	"github.com/medisync/medisync/records/endpoint"
+	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/records/transport"
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/server"
+)
+
+func main() { app.Main("records", run) }
+
+type settings struct {
+	audit          auditlog.Options
+	blobStore      string
+	blobDir        string
+	masterKey      string
+	s3             blobs3.Config
+	maxBytes       int64
+	linkTTL        time.Duration
+	doctorsReadAll bool
+	patientURL     string
+	sweepEvery     time.Duration
+	sweepGrace     time.Duration
+}
+
+// uploadCeiling bounds any request body before the routes' own limits
+// (JSON bodies 1 MiB, documents -max-document-bytes) apply.
+const uploadCeiling = 5 << 30
+
+func run(ctx context.Context, args []string) error {
+	var c settings
+	a, err := app.New(ctx, app.Options{
+		Name:         "records",
+		DefaultAddr:  ":8085",
+		DefaultDSN:   "sqlite:data/records.db",
+		Migrations:   sqlstore.Migrations(),
+		MaxBodyBytes: uploadCeiling,
+		// Uploads and downloads of large files take longer than a JSON call;
+		// below the gateway's longest route timeout.
+		RequestTimeout: 50 * time.Second,
+		WriteTimeout:   55 * time.Second,
+		Flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&c.audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
+			fs.IntVar(&c.audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")
+			fs.StringVar(&c.blobStore, "blob-store", "fs", "where document content lives: fs (encrypted files) or s3")
+			fs.StringVar(&c.blobDir, "blob-dir", "data/blobs", "folder of the fs blob store")
+			fs.StringVar(&c.masterKey, "blob-master-key", "", "base64 of the 32-byte key sealing the fs store's data keys (kept in <blob-dir>.key when empty)")
+			fs.StringVar(&c.s3.Endpoint, "s3-endpoint", "", "S3 endpoint URL; empty for AWS")
+			fs.StringVar(&c.s3.Region, "s3-region", "us-east-1", "S3 region")
+			fs.StringVar(&c.s3.Bucket, "s3-bucket", "medisync-records", "S3 bucket")
+			fs.StringVar(&c.s3.AccessKey, "s3-access-key", "", "S3 access key")
+			fs.StringVar(&c.s3.SecretKey, "s3-secret-key", "", "S3 secret key")
+			fs.BoolVar(&c.s3.PathStyle, "s3-path-style", true, "address the bucket in the path")
+			fs.StringVar(&c.s3.SSE, "s3-sse", "", "server-side encryption of every object: AES256, aws:kms, or empty where the server has none")
+			fs.Int64Var(&c.maxBytes, "max-document-bytes", service.DefaultMaxDocumentBytes, "largest document accepted")
+			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")
+			fs.BoolVar(&c.doctorsReadAll, "doctors-read-all", false, "clinic policy: every doctor reads every patient's records")
+			fs.StringVar(&c.patientURL, "patient-url", "http://patient", "the patient service, by discovery name or address")
+			fs.DurationVar(&c.sweepEvery, "sweep-every", time.Hour, "how often orphan objects are looked for")
+			fs.DurationVar(&c.sweepGrace, "sweep-grace", time.Hour, "age before an object without metadata counts as an orphan")
+		},
+	}, args, os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error { _ = a.Close(); return err }
+	verifier, err := a.Verifier(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	blobs, err := openBlobs(ctx, a, c)
+	if err != nil {
+		return fail(fmt.Errorf("blob store: %w", err))
+	}
+
+	store := sqlstore.New(a.DB)
+	recorder := auditlog.New(store, c.audit)
+	var svc service.Service = service.New(service.Deps{
+		Encounters: store, Documents: store, Audit: store, Recorder: recorder, Blobs: blobs,
+		Patients:       patientdir.New(c.patientURL, a.HTTPClient, 10_000, 30*time.Second),
+		Clock:          clock.System{},
+		DoctorsReadAll: c.doctorsReadAll, MaxDocumentBytes: c.maxBytes, LinkTTL: c.linkTTL,
+	})
+	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "records"))(svc)
+
+	sweeper := service.Sweeper{Blobs: blobs, Documents: store, Clock: clock.System{}, Grace: c.sweepGrace}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	go clock.Every(sweepCtx, c.sweepEvery, func() {
+		if n, err := sweeper.Sweep(sweepCtx); err != nil {
+			_ = level.Error(a.Logger).Log("msg", "sweep orphan objects", "err", err)
+		} else if n > 0 {
+			_ = level.Info(a.Logger).Log("msg", "removed orphan objects", "count", n)
+		}
+	})
+
+	router := a.Router()
+	transport.Register(router, endpoint.New(svc), verifier, transport.Options{MaxDocumentBytes: c.maxBytes})
+	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "blobStore", c.blobStore)
+	return a.Run(ctx, a.Handler(router),
+		func(context.Context) error { stopSweep(); return nil },
+		recorder.Close,
+		func(context.Context) error { return store.Close() })
+}
+
+// openBlobs opens the configured blob store and adds it to readiness.
+func openBlobs(ctx context.Context, a *app.App, c settings) (service.BlobStore, error) {
+	switch c.blobStore {
+	case "fs":
+		key, err := masterKey(c)
+		if err != nil {
+			return nil, err
+		}
+		return blobfs.New(c.blobDir, key)
+	case "s3":
+		s := blobs3.New(c.s3, server.NewHTTPClient(0))
+		if err := s.EnsureBucket(ctx); err != nil {
+			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", err)
+		}
+		a.Health.Add("blob-store", s.Ping)
+		return s, nil
+	}
+	return nil, fmt.Errorf("-blob-store must be fs or s3, not %q", c.blobStore)
+}
+
+// masterKey reads -blob-master-key, or for a development machine started
+// with no configuration keeps a generated one beside (never inside) the
+// blob folder, so that a copy of the folder alone reveals nothing.
+func masterKey(c settings) ([]byte, error) {
+	if c.masterKey != "" {
+		k, err := base64.StdEncoding.DecodeString(c.masterKey)
+		if err != nil || len(k) != 32 {
+			return nil, errors.New("-blob-master-key must be the base64 of 32 bytes")
+		}
+		return k, nil
+	}
+	path := filepath.Clean(c.blobDir) + ".key"
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := base64.StdEncoding.DecodeString(string(b))
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("%s does not hold the base64 of 32 bytes", path)
+		}
+		return k, nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)), 0o600); err != nil {
+		return nil, fmt.Errorf("keep blob master key: %w", err)
+	}
+	return k, nil
+}

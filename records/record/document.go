@@ -1,0 +1,179 @@
+package record
+
+import (
+	"bytes"
+	"mime"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+// DocumentStatus follows FHIR DocumentReference.status.
+type DocumentStatus string
+
+// Document statuses: a new version makes the one it replaces superseded;
+// a document filed by mistake is entered-in-error. Neither is ever deleted.
+const (
+	DocumentCurrent        DocumentStatus = "current"
+	DocumentSuperseded     DocumentStatus = "superseded"
+	DocumentEnteredInError DocumentStatus = "entered-in-error"
+)
+
+// Valid reports whether s is a known status.
+func (s DocumentStatus) Valid() bool {
+	return s == DocumentCurrent || s == DocumentSuperseded || s == DocumentEnteredInError
+}
+
+// The content types a document may have.
+const (
+	TypePDF   = "application/pdf"
+	TypePNG   = "image/png"
+	TypeJPEG  = "image/jpeg"
+	TypeDICOM = "application/dicom"
+	TypeText  = "text/plain; charset=utf-8"
+)
+
+// Limits of document metadata.
+const (
+	MaxTitleLen    = 200
+	MaxTypeLen     = 100
+	MaxCategoryLen = 100
+	// SniffLen is how many leading bytes Sniff needs: DICOM's "DICM" sits
+	// after a 128-byte preamble.
+	SniffLen = 512
+)
+
+// Document is a file of a patient with its metadata, after FHIR
+// DocumentReference. The bytes live in the blob store under BlobKey, which
+// never leaves the service.
+type Document struct {
+	ID          string
+	PatientID   string
+	Status      DocumentStatus
+	Type        string // e.g. a LOINC document type code or "lab-report"
+	Category    string
+	Title       string
+	ContentType string
+	Size        int64
+	SHA256      string // hex
+	AuthorID    string // the uploader's user id
+	Date        time.Time
+	EncounterID string
+	Replaces    string // the document this version supersedes (relatesTo: replaces)
+	BlobKey     string
+	ErrorReason string
+	Version     int64
+}
+
+// DocumentMeta is what a client gives with an upload.
+type DocumentMeta struct {
+	Type        string
+	Category    string
+	Title       string
+	ContentType string
+	EncounterID string
+}
+
+// Validate checks the metadata and normalises the content type, naming each
+// bad field.
+func (m *DocumentMeta) Validate() error {
+	var fe domainerr.FieldErrors
+	cleanText(&fe, "title", m.Title, MaxTitleLen, true, false)
+	cleanText(&fe, "type", m.Type, MaxTypeLen, true, false)
+	cleanText(&fe, "category", m.Category, MaxCategoryLen, false, false)
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	ct, ok := NormalizeContentType(m.ContentType)
+	if !ok {
+		return ErrUnsupportedType
+	}
+	m.ContentType = ct
+	return nil
+}
+
+// ErrUnsupportedType and ErrContentMismatch are 415s; the transport maps
+// them, as no error kind says "unsupported media type".
+var (
+	ErrUnsupportedType = domainerr.New(domainerr.Invalid, "Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain")
+	ErrContentMismatch = domainerr.New(domainerr.Invalid, "the file's content does not match its declared Content-Type")
+	ErrTooLarge        = domainerr.New(domainerr.Invalid, "the document exceeds the size limit")
+)
+
+// NormalizeContentType maps a declared Content-Type to one the service
+// stores, or reports false. Text must be UTF-8 (or ASCII, a subset).
+func NormalizeContentType(s string) (string, bool) {
+	mt, params, err := mime.ParseMediaType(s)
+	if err != nil {
+		return "", false
+	}
+	switch mt {
+	case "application/pdf", "image/png", "image/jpeg", "application/dicom":
+		return mt, true
+	case "text/plain":
+		if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
+			return "", false
+		}
+		return TypeText, true
+	}
+	return "", false
+}
+
+var (
+	magicPDF  = []byte("%PDF-")
+	magicPNG  = []byte("\x89PNG\r\n\x1a\n")
+	magicJPEG = []byte{0xff, 0xd8, 0xff}
+	magicDICM = []byte("DICM")
+)
+
+// Sniff reports whether head, the first SniffLen bytes of a file (fewer
+// when the file is shorter), is of the normalised content type ct.
+func Sniff(ct string, head []byte) bool {
+	switch ct {
+	case TypePDF:
+		return bytes.HasPrefix(head, magicPDF)
+	case TypePNG:
+		return bytes.HasPrefix(head, magicPNG)
+	case TypeJPEG:
+		return bytes.HasPrefix(head, magicJPEG)
+	case TypeDICOM:
+		return len(head) >= 132 && bytes.Equal(head[128:132], magicDICM)
+	case TypeText:
+		return looksLikeText(head)
+	}
+	return false
+}
+
+// looksLikeText: valid UTF-8 (a sequence cut at the end of head allowed),
+// no NUL and no other control character than whitespace, and not one of
+// the binary formats in disguise.
+func looksLikeText(head []byte) bool {
+	if bytes.HasPrefix(head, magicPDF) || bytes.HasPrefix(head, magicPNG) || bytes.HasPrefix(head, magicJPEG) {
+		return false
+	}
+	for i := 0; i < len(head); {
+		r, n := utf8.DecodeRune(head[i:])
+		if r == utf8.RuneError && n <= 1 {
+			if len(head)-i < utf8.UTFMax && !utf8.FullRune(head[i:]) {
+				break // cut in the middle of a character
+			}
+			return false
+		}
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' && r != '\f' || r == 0x7f {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// DocumentQuery lists a patient's documents, newest first; no status means
+// current documents only.
+type DocumentQuery struct {
+	PatientID string
+	Statuses  []DocumentStatus
+	Limit     int
+	Cursor    string
+}

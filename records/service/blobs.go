@@ -1,0 +1,46 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// BlobStore keeps document content under keys the service chooses. Put is
+// atomic: a reader never sees part of an object, and a Put that fails
+// leaves no object behind. A key never leaves the service.
+type BlobStore interface {
+	// Put stores everything r yields under key and returns its size.
+	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// Open returns the object for reading at any offset; ErrBlobNotFound
+	// when absent.
+	Open(ctx context.Context, key string) (Blob, error)
+	// Delete removes an object; an absent one is no error.
+	Delete(ctx context.Context, key string) error
+	// List returns up to limit objects whose keys start with prefix and
+	// sort after after, in key order.
+	List(ctx context.Context, prefix, after string, limit int) ([]BlobInfo, error)
+}
+
+// Blob is a stored object being read.
+type Blob interface {
+	io.ReadSeekCloser
+	Size() int64
+}
+
+// BlobInfo describes a stored object.
+type BlobInfo struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// Presigner is a BlobStore that can hand out a short-lived URL from which a
+// client fetches an object directly.
+type Presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration, contentType, filename string) (string, error)
+}
+
+// ErrBlobNotFound is answered by Open for an absent key.
+var ErrBlobNotFound = errors.New("blob not found")

@@ -1,0 +1,148 @@
+// Package blobtest is the contract suite of the service.BlobStore port,
+// which every blob store adapter runs.
+package blobtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/medisync/medisync/records/service"
+)
+
+// failingReader yields n bytes then fails, as a client that goes away.
+type failingReader struct {
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, f.err
+	}
+	k := min(len(p), f.n)
+	for i := range p[:k] {
+		p[i] = byte(i)
+	}
+	f.n -= k
+	return k, nil
+}
+
+// Run runs the contract against stores made by newStore, each empty.
+func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
+	ctx := context.Background()
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return b
+	}
+
+	t.Run("put then read whole and in ranges", func(t *testing.T) {
+		s := newStore(t)
+		data := random(3<<20 + 12345) // several encryption packages and an odd tail
+		n, err := s.Put(ctx, "documents/a", bytes.NewReader(data))
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("Put = %d, %v", n, err)
+		}
+		b, err := s.Open(ctx, "documents/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if b.Size() != int64(len(data)) {
+			t.Fatalf("Size = %d, want %d", b.Size(), len(data))
+		}
+		if end, err := b.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
+			t.Fatalf("Seek end = %d, %v", end, err)
+		}
+		for _, r := range [][2]int{{0, 10}, {65535, 65540}, {1 << 20, 2<<20 + 7}, {len(data) - 5, len(data)}} {
+			if _, err := b.Seek(int64(r[0]), io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, r[1]-r[0])
+			if _, err := io.ReadFull(b, got); err != nil {
+				t.Fatalf("range %v: %v", r, err)
+			}
+			if !bytes.Equal(got, data[r[0]:r[1]]) {
+				t.Fatalf("range %v differs", r)
+			}
+		}
+		if _, err := b.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		all, err := io.ReadAll(b)
+		if err != nil || !bytes.Equal(all, data) {
+			t.Fatalf("whole read differs: %v", err)
+		}
+	})
+
+	t.Run("empty object", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Put(ctx, "documents/empty", bytes.NewReader(nil)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.Open(ctx, "documents/empty")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		all, err := io.ReadAll(b)
+		if err != nil || len(all) != 0 {
+			t.Fatalf("read %d bytes, %v", len(all), err)
+		}
+	})
+
+	t.Run("absent object", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Open(ctx, "documents/none"); !errors.Is(err, service.ErrBlobNotFound) {
+			t.Fatalf("Open = %v, want ErrBlobNotFound", err)
+		}
+		if err := s.Delete(ctx, "documents/none"); err != nil {
+			t.Fatalf("Delete of an absent object = %v", err)
+		}
+	})
+
+	t.Run("a failed put leaves nothing", func(t *testing.T) {
+		s := newStore(t)
+		boom := errors.New("client went away")
+		if _, err := s.Put(ctx, "documents/half", &failingReader{n: 7 << 20, err: boom}); err == nil {
+			t.Fatal("Put succeeded over a failing reader")
+		}
+		if _, err := s.Open(ctx, "documents/half"); !errors.Is(err, service.ErrBlobNotFound) {
+			t.Fatalf("Open after a failed Put = %v, want ErrBlobNotFound", err)
+		}
+		infos, err := s.List(ctx, "documents/", "", 100)
+		if err != nil || len(infos) != 0 {
+			t.Fatalf("List after a failed Put = %v, %v", infos, err)
+		}
+	})
+
+	t.Run("list in key order, after, limit; delete", func(t *testing.T) {
+		s := newStore(t)
+		for _, k := range []string{"documents/c", "documents/a", "documents/b", "other/x"} {
+			if _, err := s.Put(ctx, k, bytes.NewReader([]byte(k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		infos, err := s.List(ctx, "documents/", "", 2)
+		if err != nil || len(infos) != 2 || infos[0].Key != "documents/a" || infos[1].Key != "documents/b" {
+			t.Fatalf("List = %+v, %v", infos, err)
+		}
+		if infos[0].Size != int64(len("documents/a")) || infos[0].Modified.IsZero() {
+			t.Fatalf("List info = %+v", infos[0])
+		}
+		infos, err = s.List(ctx, "documents/", "documents/b", 10)
+		if err != nil || len(infos) != 1 || infos[0].Key != "documents/c" {
+			t.Fatalf("List after = %+v, %v", infos, err)
+		}
+		if err := s.Delete(ctx, "documents/a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Open(ctx, "documents/a"); !errors.Is(err, service.ErrBlobNotFound) {
+			t.Fatalf("Open after Delete = %v", err)
+		}
+	})
+}

@@ -1,0 +1,269 @@
+package service
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/page"
+)
+
+// BlobPrefix is where document content lives in the blob store.
+const BlobPrefix = "documents/"
+
+// UploadDocument stores a new document of a patient: the patient themself
+// or a doctor treating them.
+func (s *service) UploadDocument(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader) (record.Document, error) {
+	if err := meta.Validate(); err != nil {
+		return record.Document{}, err
+	}
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Document{}, err
+	}
+	if !r.own && !r.treats {
+		return record.Document{}, s.deny(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, "", refusal(r))
+	}
+	return s.store(ctx, actor, patientID, meta, body, "")
+}
+
+// ReplaceDocument stores a new version of a current document, which
+// becomes superseded: the patient, a treating doctor, or its author.
+func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, patientID, id string, meta record.DocumentMeta, body io.Reader) (record.Document, error) {
+	if err := meta.Validate(); err != nil {
+		return record.Document{}, err
+	}
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Document{}, err
+	}
+	if !r.own && !r.treats {
+		return record.Document{}, s.deny(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, id, refusal(r))
+	}
+	old, err := s.Documents.DocumentByID(ctx, patientID, id)
+	if err != nil {
+		return record.Document{}, err
+	}
+	if old.Status != record.DocumentCurrent {
+		return record.Document{}, record.ErrNotCurrent
+	}
+	return s.store(ctx, actor, patientID, meta, body, id)
+}
+
+// store streams body to the blob store (hashing it, checking its first
+// bytes against the declared type and its size against the limit), then
+// writes the metadata in one transaction. A failure at any step removes the
+// object; the sweeper removes what a crash leaves.
+func (s *service) store(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader,
+	replaces string) (record.Document, error) {
+	if meta.EncounterID != "" {
+		if _, err := s.Encounters.EncounterByID(ctx, patientID, meta.EncounterID); err != nil {
+			if errors.Is(err, record.ErrNotFound) {
+				return record.Document{}, record.ErrUnknownEncounter
+			}
+			return record.Document{}, err
+		}
+	}
+	lim := &limitReader{r: body, left: s.MaxDocumentBytes}
+	br := bufio.NewReaderSize(lim, record.SniffLen)
+	head, err := br.Peek(record.SniffLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if lim.over {
+			return record.Document{}, record.ErrTooLarge
+		}
+		return record.Document{}, fmt.Errorf("read upload: %w", err)
+	}
+	if !record.Sniff(meta.ContentType, head) {
+		return record.Document{}, record.ErrContentMismatch
+	}
+	id := s.NewID()
+	key := BlobPrefix + id
+	h := sha256.New()
+	n, err := s.Blobs.Put(ctx, key, io.TeeReader(br, h))
+	if err != nil {
+		s.discard(key)
+		if lim.over {
+			return record.Document{}, record.ErrTooLarge
+		}
+		return record.Document{}, fmt.Errorf("store document content: %w", err)
+	}
+	now := s.now()
+	d := record.Document{
+		ID: id, PatientID: patientID, Status: record.DocumentCurrent, Type: meta.Type, Category: meta.Category,
+		Title: meta.Title, ContentType: meta.ContentType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)),
+		AuthorID: actor.UserID, Date: now, EncounterID: meta.EncounterID, Replaces: replaces, BlobKey: key, Version: 1,
+	}
+	ev := s.event(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, id, record.OutcomeAllowed, "")
+	if err := s.Documents.CreateDocument(ctx, d, ev); err != nil {
+		s.discard(key)
+		return record.Document{}, err
+	}
+	return d, nil
+}
+
+// discard removes an object whose metadata was never written; it runs on
+// its own deadline, as the request's may be what ended the upload. What it
+// cannot remove the sweeper will.
+func (s *service) discard(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.Blobs.Delete(ctx, key)
+}
+
+// limitReader fails once more than left bytes are read, and remembers it.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		l.over = true
+		return 0, record.ErrTooLarge
+	}
+	// Read one byte past the limit to tell "exactly at" from "beyond".
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.over = true
+		return n, record.ErrTooLarge
+	}
+	return n, err
+}
+
+// GetDocument returns a document's metadata.
+func (s *service) GetDocument(ctx context.Context, actor authn.Principal, patientID, id string) (record.Document, error) {
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Document{}, err
+	}
+	if err := s.metadata(ctx, actor, r, record.ActionRead, record.ResourceDocument, id); err != nil {
+		return record.Document{}, err
+	}
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
+	if err != nil {
+		return record.Document{}, err
+	}
+	if err := s.allow(ctx, actor, record.ActionRead, record.ResourceDocument, patientID, id, ""); err != nil {
+		return record.Document{}, err
+	}
+	return d, nil
+}
+
+// ListDocuments lists a patient's documents' metadata, newest first.
+func (s *service) ListDocuments(ctx context.Context, actor authn.Principal, q record.DocumentQuery) (page.Page[record.Document], error) {
+	r, err := s.relate(ctx, actor, q.PatientID)
+	if err != nil {
+		return page.Page[record.Document]{}, err
+	}
+	if err := s.metadata(ctx, actor, r, record.ActionList, record.ResourceDocument, ""); err != nil {
+		return page.Page[record.Document]{}, err
+	}
+	out, err := s.Documents.ListDocuments(ctx, q)
+	if err != nil {
+		return page.Page[record.Document]{}, err
+	}
+	if err := s.allow(ctx, actor, record.ActionList, record.ResourceDocument, q.PatientID, "", ""); err != nil {
+		return page.Page[record.Document]{}, err
+	}
+	return out, nil
+}
+
+// RetractDocument marks a document entered-in-error: its author or an
+// administrator.
+func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Document, error) {
+	if err := record.ValidateReason("reason", why); err != nil {
+		return record.Document{}, err
+	}
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Document{}, err
+	}
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
+	if err != nil {
+		if r.readsClinical() || r.admin {
+			return record.Document{}, err
+		}
+		return record.Document{}, s.deny(ctx, actor, record.ActionRetract, record.ResourceDocument, patientID, id, record.ErrNotFound)
+	}
+	if !r.admin && (actor.UserID == "" || d.AuthorID != actor.UserID) {
+		return record.Document{}, s.deny(ctx, actor, record.ActionRetract, record.ResourceDocument, patientID, id, refusal(r))
+	}
+	switch {
+	case d.Status == record.DocumentEnteredInError:
+		return record.Document{}, record.ErrEnteredInError
+	case d.Version != ifMatch:
+		return record.Document{}, record.ErrStaleVersion
+	}
+	d.Status, d.ErrorReason, d.Version = record.DocumentEnteredInError, why, d.Version+1
+	ev := s.event(ctx, actor, record.ActionRetract, record.ResourceDocument, patientID, id, record.OutcomeAllowed, "")
+	if err := s.Documents.RetractDocument(ctx, d, ev); err != nil {
+		return record.Document{}, err
+	}
+	return d, nil
+}
+
+// content checks that actor may read a document's content and records the
+// access before any byte or link is handed out.
+func (s *service) content(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, error) {
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Document{}, err
+	}
+	why, err := s.clinical(ctx, actor, r, reason, action, record.ResourceContent, id)
+	if err != nil {
+		return record.Document{}, err
+	}
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
+	if err != nil {
+		return record.Document{}, err
+	}
+	if err := s.allow(ctx, actor, action, record.ResourceContent, patientID, id, why); err != nil {
+		return record.Document{}, err
+	}
+	return d, nil
+}
+
+// OpenContent returns a document's content for streaming; the caller
+// closes the Blob.
+func (s *service) OpenContent(ctx context.Context, actor authn.Principal, reason, patientID, id string) (record.Document, Blob, error) {
+	d, err := s.content(ctx, actor, reason, patientID, id, record.ActionDownload)
+	if err != nil {
+		return record.Document{}, nil, err
+	}
+	b, err := s.Blobs.Open(ctx, d.BlobKey)
+	if err != nil {
+		return record.Document{}, nil, fmt.Errorf("open document content: %w", err)
+	}
+	return d, b, nil
+}
+
+// ContentLink mints a short-lived URL for a document's content, when the
+// blob store can presign.
+func (s *service) ContentLink(ctx context.Context, actor authn.Principal, reason, patientID, id string) (Link, error) {
+	p, ok := s.Blobs.(Presigner)
+	if !ok {
+		return Link{}, record.ErrPresignDisabled
+	}
+	d, err := s.content(ctx, actor, reason, patientID, id, record.ActionLink)
+	if err != nil {
+		return Link{}, err
+	}
+	expires := s.now().Add(s.LinkTTL)
+	u, err := p.PresignGet(ctx, d.BlobKey, s.LinkTTL, d.ContentType, d.ID)
+	if err != nil {
+		return Link{}, fmt.Errorf("presign document content: %w", err)
+	}
+	return Link{URL: u, ExpiresAt: expires}, nil
+}

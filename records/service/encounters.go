@@ -1,0 +1,215 @@
+package service
+
+import (
+	"context"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/page"
+)
+
+var errInactive = domainerr.New(domainerr.Conflict, "the patient's profile is inactive")
+
+// OpenEncounter lets a doctor open an encounter for an active patient.
+func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, patientID string, in record.Clinical) (record.Encounter, error) {
+	if err := in.Validate(); err != nil {
+		return record.Encounter{}, err
+	}
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	if !actor.Has(authn.RoleDoctor) || actor.UserID == "" {
+		return record.Encounter{}, s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", refusal(r))
+	}
+	if !r.patient.Active {
+		return record.Encounter{}, errInactive
+	}
+	now := s.now()
+	e := record.Encounter{
+		ID: s.NewID(), PatientID: patientID, DoctorID: actor.UserID, Status: record.EncounterOpen,
+		Clinical: in, CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	ev := s.event(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, e.ID, record.OutcomeAllowed, "")
+	if err := s.Encounters.CreateEncounter(ctx, e, ev); err != nil {
+		return record.Encounter{}, err
+	}
+	return e, nil
+}
+
+// readEncounter loads an encounter the caller may read, recording the read.
+func (s *service) readEncounter(ctx context.Context, actor authn.Principal, reason, patientID, id, resource string) (record.Encounter, error) {
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	why, err := s.clinical(ctx, actor, r, reason, record.ActionRead, resource, id)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	e, err := s.Encounters.EncounterByID(ctx, patientID, id)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	if err := s.allow(ctx, actor, record.ActionRead, resource, patientID, id, why); err != nil {
+		return record.Encounter{}, err
+	}
+	return e, nil
+}
+
+// GetEncounter returns an encounter with its addenda.
+func (s *service) GetEncounter(ctx context.Context, actor authn.Principal, reason, patientID, id string) (EncounterView, error) {
+	e, err := s.readEncounter(ctx, actor, reason, patientID, id, record.ResourceEncounter)
+	if err != nil {
+		return EncounterView{}, err
+	}
+	add, err := s.Encounters.Addenda(ctx, patientID, id)
+	if err != nil {
+		return EncounterView{}, err
+	}
+	return EncounterView{Encounter: e, Addenda: add}, nil
+}
+
+// EncounterRevisions returns every version of an encounter, oldest first.
+func (s *service) EncounterRevisions(ctx context.Context, actor authn.Principal, reason, patientID, id string) ([]record.Encounter, error) {
+	if _, err := s.readEncounter(ctx, actor, reason, patientID, id, record.ResourceRevisions); err != nil {
+		return nil, err
+	}
+	return s.Encounters.EncounterRevisions(ctx, patientID, id)
+}
+
+// ListEncounters lists a patient's encounters, newest first.
+func (s *service) ListEncounters(ctx context.Context, actor authn.Principal, reason string, q record.EncounterQuery) (page.Page[record.Encounter], error) {
+	r, err := s.relate(ctx, actor, q.PatientID)
+	if err != nil {
+		return page.Page[record.Encounter]{}, err
+	}
+	why, err := s.clinical(ctx, actor, r, reason, record.ActionList, record.ResourceEncounter, "")
+	if err != nil {
+		return page.Page[record.Encounter]{}, err
+	}
+	out, err := s.Encounters.ListEncounters(ctx, q)
+	if err != nil {
+		return page.Page[record.Encounter]{}, err
+	}
+	if err := s.allow(ctx, actor, record.ActionList, record.ResourceEncounter, q.PatientID, "", why); err != nil {
+		return page.Page[record.Encounter]{}, err
+	}
+	return out, nil
+}
+
+// authored loads an encounter for a change only its author may make
+// (admins too when admin is set), checking If-Match.
+func (s *service) authored(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, action record.Action,
+	admin bool) (record.Encounter, error) {
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	e, err := s.Encounters.EncounterByID(ctx, patientID, id)
+	if err != nil {
+		if r.readsClinical() || r.admin {
+			return record.Encounter{}, err
+		}
+		return record.Encounter{}, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, record.ErrNotFound)
+	}
+	mine := actor.Has(authn.RoleDoctor) && actor.UserID != "" && e.DoctorID == actor.UserID
+	if !mine && !(admin && r.admin) {
+		return record.Encounter{}, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, refusal(r))
+	}
+	switch {
+	case e.Status == record.EncounterEnteredInError:
+		return record.Encounter{}, record.ErrEnteredInError
+	case e.Version != ifMatch:
+		return record.Encounter{}, record.ErrStaleVersion
+	}
+	return e, nil
+}
+
+// UpdateEncounter replaces the note of an open encounter; its author only.
+func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in record.Clinical) (record.Encounter, error) {
+	if err := in.Validate(); err != nil {
+		return record.Encounter{}, err
+	}
+	e, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionUpdate, false)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	if e.Status == record.EncounterSigned {
+		return record.Encounter{}, record.ErrSigned
+	}
+	e.Clinical, e.UpdatedAt, e.Version = in, s.now(), e.Version+1
+	ev := s.event(ctx, actor, record.ActionUpdate, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
+	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
+		return record.Encounter{}, err
+	}
+	return e, nil
+}
+
+// SignEncounter signs an open note; from then on it never changes.
+func (s *service) SignEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64) (record.Encounter, error) {
+	e, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionSign, false)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	if e.Status == record.EncounterSigned {
+		return record.Encounter{}, record.ErrSigned
+	}
+	now := s.now()
+	e.Status, e.SignedAt, e.UpdatedAt, e.Version = record.EncounterSigned, now, now, e.Version+1
+	ev := s.event(ctx, actor, record.ActionSign, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
+	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
+		return record.Encounter{}, err
+	}
+	return e, nil
+}
+
+// RetractEncounter marks an encounter entered-in-error, keeping every
+// version: its author or an administrator.
+func (s *service) RetractEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Encounter, error) {
+	if err := record.ValidateReason("reason", why); err != nil {
+		return record.Encounter{}, err
+	}
+	e, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionRetract, true)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	e.Status, e.ErrorReason, e.UpdatedAt, e.Version = record.EncounterEnteredInError, why, s.now(), e.Version+1
+	ev := s.event(ctx, actor, record.ActionRetract, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
+	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
+		return record.Encounter{}, err
+	}
+	return e, nil
+}
+
+// AddAddendum adds a correction to a signed note: a doctor who treats the
+// patient.
+func (s *service) AddAddendum(ctx context.Context, actor authn.Principal, patientID, id, text string) (record.Addendum, error) {
+	if err := record.ValidateAddendum(text); err != nil {
+		return record.Addendum{}, err
+	}
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Addendum{}, err
+	}
+	if !r.treats {
+		return record.Addendum{}, s.deny(ctx, actor, record.ActionCreate, record.ResourceAddendum, patientID, id, refusal(r))
+	}
+	e, err := s.Encounters.EncounterByID(ctx, patientID, id)
+	if err != nil {
+		return record.Addendum{}, err
+	}
+	switch e.Status {
+	case record.EncounterOpen:
+		return record.Addendum{}, record.ErrNotSigned
+	case record.EncounterEnteredInError:
+		return record.Addendum{}, record.ErrEnteredInError
+	}
+	a := record.Addendum{ID: s.NewID(), EncounterID: id, PatientID: patientID, AuthorID: actor.UserID, Text: text, CreatedAt: s.now()}
+	ev := s.event(ctx, actor, record.ActionCreate, record.ResourceAddendum, patientID, id, record.OutcomeAllowed, "")
+	if err := s.Encounters.AddAddendum(ctx, a, ev); err != nil {
+		return record.Addendum{}, err
+	}
+	return a, nil
+}

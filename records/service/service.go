@@ -1,0 +1,306 @@
+// Package service holds the records use cases behind the Service interface,
+// the ports they need (repositories, audit recorder, blob store, patient
+// directory, clock), and the access rules: who may read or write which
+// patient's encounters and documents.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/requestid"
+)
+
+// Service is the records use cases. Every method takes the caller the
+// request is made for, decides whether they may act, and records an audit
+// event for every access to, and every denial of, a patient's records.
+// reason is an administrator's break-glass justification; others may leave
+// it empty.
+type Service interface {
+	OpenEncounter(ctx context.Context, actor authn.Principal, patientID string, in record.Clinical) (record.Encounter, error)
+	GetEncounter(ctx context.Context, actor authn.Principal, reason, patientID, id string) (EncounterView, error)
+	ListEncounters(ctx context.Context, actor authn.Principal, reason string, q record.EncounterQuery) (page.Page[record.Encounter], error)
+	UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in record.Clinical) (record.Encounter, error)
+	SignEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64) (record.Encounter, error)
+	RetractEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Encounter, error)
+	AddAddendum(ctx context.Context, actor authn.Principal, patientID, id, text string) (record.Addendum, error)
+	EncounterRevisions(ctx context.Context, actor authn.Principal, reason, patientID, id string) ([]record.Encounter, error)
+
+	UploadDocument(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader) (record.Document, error)
+	ReplaceDocument(ctx context.Context, actor authn.Principal, patientID, id string, meta record.DocumentMeta, body io.Reader) (record.Document, error)
+	GetDocument(ctx context.Context, actor authn.Principal, patientID, id string) (record.Document, error)
+	ListDocuments(ctx context.Context, actor authn.Principal, q record.DocumentQuery) (page.Page[record.Document], error)
+	RetractDocument(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Document, error)
+	OpenContent(ctx context.Context, actor authn.Principal, reason, patientID, id string) (record.Document, Blob, error)
+	ContentLink(ctx context.Context, actor authn.Principal, reason, patientID, id string) (Link, error)
+
+	AuditTrail(ctx context.Context, actor authn.Principal, q record.AuditQuery) (page.Page[record.AuditEvent], error)
+}
+
+// EncounterView is an encounter with its addenda, oldest first.
+type EncounterView struct {
+	record.Encounter
+	Addenda []record.Addendum
+}
+
+// Link is a short-lived URL from which the content can be fetched directly.
+type Link struct {
+	URL       string
+	ExpiresAt time.Time
+}
+
+// EncounterRepository stores encounters, every revision of them and their
+// addenda.
+type EncounterRepository interface {
+	// CreateEncounter stores e as its first revision, with ev, in one
+	// transaction.
+	CreateEncounter(ctx context.Context, e record.Encounter, ev record.AuditEvent) error
+	// EncounterByID answers record.ErrNotFound for an encounter that is not
+	// the patient's.
+	EncounterByID(ctx context.Context, patientID, id string) (record.Encounter, error)
+	// UpdateEncounter stores e, whose Version is one more than the stored
+	// one, as a new revision with ev in one transaction; another stored
+	// version is record.ErrStaleVersion. A signed or retracted stored
+	// encounter is never overwritten: record.ErrSigned or
+	// record.ErrEnteredInError, unless e only retracts a signed one.
+	UpdateEncounter(ctx context.Context, e record.Encounter, ev record.AuditEvent) error
+	// ListEncounters answers page.ErrCursor for a cursor it did not issue.
+	ListEncounters(ctx context.Context, q record.EncounterQuery) (page.Page[record.Encounter], error)
+	// EncounterRevisions returns every revision, oldest first.
+	EncounterRevisions(ctx context.Context, patientID, id string) ([]record.Encounter, error)
+	// AddAddendum stores a with ev in one transaction, if the encounter is
+	// signed (record.ErrNotSigned otherwise).
+	AddAddendum(ctx context.Context, a record.Addendum, ev record.AuditEvent) error
+	Addenda(ctx context.Context, patientID, encounterID string) ([]record.Addendum, error)
+	// Treats reports whether doctorID authored an encounter of the patient.
+	Treats(ctx context.Context, doctorID, patientID string) (bool, error)
+}
+
+// DocumentRepository stores document metadata.
+type DocumentRepository interface {
+	// CreateDocument stores d with ev in one transaction. When d.Replaces is
+	// set, the replaced document, which must be current
+	// (record.ErrNotCurrent), becomes superseded in the same transaction.
+	CreateDocument(ctx context.Context, d record.Document, ev record.AuditEvent) error
+	DocumentByID(ctx context.Context, patientID, id string) (record.Document, error)
+	// RetractDocument marks a document entered-in-error if its stored
+	// version is d.Version-1, storing d's reason and version, with ev.
+	RetractDocument(ctx context.Context, d record.Document, ev record.AuditEvent) error
+	ListDocuments(ctx context.Context, q record.DocumentQuery) (page.Page[record.Document], error)
+	// KnownBlobKeys returns which of keys a document row names.
+	KnownBlobKeys(ctx context.Context, keys []string) (map[string]bool, error)
+}
+
+// AuditRepository stores audit events; it can append and list, never change.
+type AuditRepository interface {
+	AppendAudit(ctx context.Context, evs ...record.AuditEvent) error
+	ListAudit(ctx context.Context, q record.AuditQuery) (page.Page[record.AuditEvent], error)
+}
+
+// AuditRecorder durably records an event that is not part of a write
+// transaction (reads and denials); it returns once the event is stored.
+type AuditRecorder interface {
+	Record(ctx context.Context, ev record.AuditEvent) error
+}
+
+// PatientRef is what the records service needs to know of a patient.
+type PatientRef struct {
+	ID     string
+	UserID string // "" when the profile is linked to no account
+	Active bool
+}
+
+// PatientDirectory tells whether a patient exists and whose account owns
+// the profile; an unknown patient is record.ErrNotFound, an unreachable
+// directory a domainerr.Unavailable error.
+type PatientDirectory interface {
+	Patient(ctx context.Context, patientID string) (PatientRef, error)
+}
+
+// Appointments tells whether a doctor has an appointment with a patient,
+// which lets the doctor read the patient's records before any encounter.
+type Appointments interface {
+	HasAppointment(ctx context.Context, doctorUserID, patientID string) (bool, error)
+}
+
+// Deps are what New needs.
+type Deps struct {
+	Encounters   EncounterRepository
+	Documents    DocumentRepository
+	Audit        AuditRepository
+	Recorder     AuditRecorder
+	Blobs        BlobStore
+	Patients     PatientDirectory
+	Appointments Appointments // nil: only encounters make a doctor a treating one
+	Clock        clock.Clock
+	NewID        func() string // nil: ids.New
+	// DoctorsReadAll is the clinic policy by which every doctor may read
+	// every patient's records.
+	DoctorsReadAll bool
+	// MaxDocumentBytes bounds an upload; 0 means DefaultMaxDocumentBytes.
+	MaxDocumentBytes int64
+	// LinkTTL is how long a presigned URL lives; 0 means DefaultLinkTTL.
+	LinkTTL time.Duration
+}
+
+// Defaults of Deps.
+const (
+	DefaultMaxDocumentBytes = 50 << 20
+	DefaultLinkTTL          = 5 * time.Minute
+)
+
+type service struct {
+	Deps
+}
+
+// New returns the Service.
+func New(d Deps) Service {
+	if d.NewID == nil {
+		d.NewID = ids.New
+	}
+	if d.MaxDocumentBytes <= 0 {
+		d.MaxDocumentBytes = DefaultMaxDocumentBytes
+	}
+	if d.LinkTTL <= 0 {
+		d.LinkTTL = DefaultLinkTTL
+	}
+	return &service{Deps: d}
+}
+
+func (s *service) now() time.Time { return s.Clock.Now().UTC().Truncate(time.Microsecond) }
+
+// --- access rules ------------------------------------------------------------
+
+// relation is how the caller stands to one patient's records.
+type relation struct {
+	patient PatientRef
+	own     bool // the patient themself
+	treats  bool // a doctor treating the patient (or the clinic lets every doctor read)
+	admin   bool
+}
+
+// readsClinical reports whether the relation lets the caller read clinical
+// content without breaking glass.
+func (r relation) readsClinical() bool { return r.own || r.treats }
+
+// relate finds the patient and how actor stands to them.
+func (s *service) relate(ctx context.Context, actor authn.Principal, patientID string) (relation, error) {
+	p, err := s.Patients.Patient(ctx, patientID)
+	if err != nil {
+		if errors.Is(err, domainerr.NotFound) {
+			// Unknown, or not the caller's to see: the same answer, audited.
+			return relation{}, s.deny(ctx, actor, record.ActionRead, "patient", patientID, "", record.ErrNotFound)
+		}
+		return relation{}, fmt.Errorf("find patient: %w", err)
+	}
+	r := relation{patient: p, admin: actor.Has(authn.RoleAdmin)}
+	r.own = actor.Has(authn.RolePatient) && actor.UserID != "" && p.UserID == actor.UserID
+	if actor.Has(authn.RoleDoctor) && actor.UserID != "" {
+		r.treats = s.DoctorsReadAll
+		if !r.treats {
+			if r.treats, err = s.Encounters.Treats(ctx, actor.UserID, patientID); err != nil {
+				return relation{}, fmt.Errorf("check care relation: %w", err)
+			}
+		}
+		if !r.treats && s.Appointments != nil {
+			if r.treats, err = s.Appointments.HasAppointment(ctx, actor.UserID, patientID); err != nil {
+				return relation{}, fmt.Errorf("check appointments: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// clinical checks that actor may read the clinical content of the patient
+// in r: the patient, a treating doctor, or an administrator who gives a
+// reason (break glass). It returns the reason to audit.
+func (s *service) clinical(ctx context.Context, actor authn.Principal, r relation, reason string, action record.Action,
+	resource, resourceID string) (string, error) {
+	switch {
+	case r.readsClinical():
+		return "", nil
+	case r.admin && reason != "":
+		if err := record.ValidateReason("reason", reason); err != nil {
+			return "", err
+		}
+		return reason, nil
+	case r.admin:
+		return "", s.deny(ctx, actor, action, resource, r.patient.ID, resourceID, record.ErrReasonRequired)
+	}
+	return "", s.deny(ctx, actor, action, resource, r.patient.ID, resourceID, record.ErrNotFound)
+}
+
+// metadata checks that actor may see the patient's document metadata: the
+// patient, a treating doctor, or an administrator.
+func (s *service) metadata(ctx context.Context, actor authn.Principal, r relation, action record.Action, resource, resourceID string) error {
+	if r.readsClinical() || r.admin {
+		return nil
+	}
+	return s.deny(ctx, actor, action, resource, r.patient.ID, resourceID, record.ErrNotFound)
+}
+
+// refusal is the error for a caller who may not write: one who may see the
+// records learns it is forbidden, anyone else learns nothing.
+func refusal(r relation) error {
+	if r.readsClinical() || r.admin {
+		return record.ErrForbidden
+	}
+	return record.ErrNotFound
+}
+
+// --- audit -------------------------------------------------------------------
+
+func (s *service) event(ctx context.Context, actor authn.Principal, action record.Action, resource, patientID, resourceID string,
+	outcome record.Outcome, reason string) record.AuditEvent {
+	return record.AuditEvent{
+		ID: s.NewID(), OccurredAt: s.now(), UserID: actor.UserID, Role: actor.PrimaryRole(),
+		Action: action, Resource: resource, PatientID: patientID, ResourceID: resourceID,
+		Outcome: outcome, RequestID: requestid.From(ctx), Reason: reason,
+	}
+}
+
+// record stores an event outside a write transaction.
+func (s *service) record(ctx context.Context, ev record.AuditEvent) error {
+	if err := s.Recorder.Record(ctx, ev); err != nil {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}
+
+// allow records a granted read.
+func (s *service) allow(ctx context.Context, actor authn.Principal, action record.Action, resource, patientID, resourceID, reason string) error {
+	return s.record(ctx, s.event(ctx, actor, action, resource, patientID, resourceID, record.OutcomeAllowed, reason))
+}
+
+// deny records a denial and returns err, or the recording failure.
+func (s *service) deny(ctx context.Context, actor authn.Principal, action record.Action, resource, patientID, resourceID string, err error) error {
+	if rerr := s.record(ctx, s.event(ctx, actor, action, resource, patientID, resourceID, record.OutcomeDenied, "")); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// AuditTrail lists who accessed a patient's records: for the patient and
+// administrators.
+func (s *service) AuditTrail(ctx context.Context, actor authn.Principal, q record.AuditQuery) (page.Page[record.AuditEvent], error) {
+	r, err := s.relate(ctx, actor, q.PatientID)
+	if err != nil {
+		return page.Page[record.AuditEvent]{}, err
+	}
+	if !r.own && !r.admin {
+		return page.Page[record.AuditEvent]{}, s.deny(ctx, actor, record.ActionList, record.ResourceAudit, q.PatientID, "", refusal(r))
+	}
+	if err := s.allow(ctx, actor, record.ActionList, record.ResourceAudit, q.PatientID, "", ""); err != nil {
+		return page.Page[record.AuditEvent]{}, err
+	}
+	return s.Audit.ListAudit(ctx, q)
+}

@@ -1,0 +1,377 @@
+// Package transport serves the records endpoints over HTTP under
+// /api/v1/records: strict request decoding, problem+json errors, ETag and
+// If-Match, streamed uploads and downloads (with ranges), and
+// Cache-Control: no-store on every answer, since every answer concerns a
+// patient.
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	kitendpoint "github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/gorilla/mux"
+
+	"github.com/medisync/medisync/records/endpoint"
+	"github.com/medisync/medisync/records/peer"
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/rest"
+)
+
+// MaxJSONBytes bounds a JSON request body; the largest valid one (an
+// encounter with four full SOAP sections) is below it.
+const MaxJSONBytes = 1 << 20
+
+// Prefix is where the records API lives, as clients see it through the
+// gateway.
+const Prefix = "/api/v1/records"
+
+// ReasonHeader carries an administrator's break-glass reason; the query
+// parameter reason does too.
+const ReasonHeader = "X-Access-Reason"
+
+// errorRules maps what the error kinds cannot say: the media type and size
+// of an upload, and an encounter named in a body that does not exist.
+var errorRules = problem.Rules(
+	problem.Rule{Target: record.ErrUnsupportedType, Status: http.StatusUnsupportedMediaType},
+	problem.Rule{Target: record.ErrContentMismatch, Status: http.StatusUnsupportedMediaType},
+	problem.Rule{Target: record.ErrTooLarge, Status: http.StatusRequestEntityTooLarge},
+	problem.Rule{Target: record.ErrUnknownEncounter, Status: http.StatusUnprocessableEntity},
+)
+
+// Options tune Register.
+type Options struct {
+	// MaxDocumentBytes is the upload limit, checked against Content-Length
+	// before any byte of the body is read; the service enforces it while
+	// reading too.
+	MaxDocumentBytes int64
+}
+
+type requestKey struct{}
+
+// Register adds the records API to r. Every route requires a bearer token
+// that verifier accepts.
+func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Options) {
+	if o.MaxDocumentBytes <= 0 {
+		o.MaxDocumentBytes = service.DefaultMaxDocumentBytes
+	}
+	opts := []kithttp.ServerOption{
+		kithttp.ServerBefore(problem.PopulateInstance, keepRequest, carryBearer),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+	}
+	requireToken := authn.Middleware(verifier)
+	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
+		r.Handle(Prefix+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
+	}
+	const enc = "/patients/{patientId}/encounters"
+	const doc = "/patients/{patientId}/documents"
+	handle(http.MethodPost, enc, set.OpenEncounter, decodeOpenEncounter, encodeCreated)
+	handle(http.MethodGet, enc, set.ListEncounters, decodeListEncounters, encode)
+	handle(http.MethodGet, enc+"/{encounterId}", set.GetEncounter, decodeEncounterItem, encode)
+	handle(http.MethodPut, enc+"/{encounterId}", set.UpdateEncounter, decodeUpdateEncounter, encode)
+	handle(http.MethodPost, enc+"/{encounterId}/sign", set.SignEncounter, decodeSign, encode)
+	handle(http.MethodPost, enc+"/{encounterId}/entered-in-error", set.RetractEncounter, decodeRetract("encounterId"), encode)
+	handle(http.MethodPost, enc+"/{encounterId}/addenda", set.AddAddendum, decodeAddendum, encodeCreated)
+	handle(http.MethodGet, enc+"/{encounterId}/revisions", set.EncounterRevisions, decodeEncounterItem, encode)
+	handle(http.MethodPost, doc, set.UploadDocument, decodeUpload(o.MaxDocumentBytes, false), encodeCreated)
+	handle(http.MethodGet, doc, set.ListDocuments, decodeListDocuments, encode)
+	handle(http.MethodGet, doc+"/{documentId}", set.GetDocument, decodeDocumentItem, encode)
+	handle(http.MethodPost, doc+"/{documentId}/versions", set.ReplaceDocument, decodeUpload(o.MaxDocumentBytes, true), encodeCreated)
+	handle(http.MethodPost, doc+"/{documentId}/entered-in-error", set.RetractDocument, decodeRetract("documentId"), encode)
+	handle(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
+	handle(http.MethodPost, doc+"/{documentId}/link", set.ContentLink, decodeDocumentItem, encode)
+	handle(http.MethodGet, "/patients/{patientId}/audit", set.AuditTrail, decodeAudit, encode)
+}
+
+// keepRequest puts the request in the context for encodeContent, which
+// answers ranges and conditional requests through http.ServeContent.
+func keepRequest(ctx context.Context, r *http.Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// --- decoding --------------------------------------------------------------
+
+// carryBearer keeps the caller's token for the services this one calls on
+// their behalf (the patient directory).
+func carryBearer(ctx context.Context, r *http.Request) context.Context {
+	if raw, ok := authn.BearerToken(r.Header.Get("Authorization")); ok {
+		return peer.WithBearer(ctx, raw)
+	}
+	return ctx
+}
+
+// caller reads the caller the token names.
+func caller(ctx context.Context, _ *http.Request) (authn.Principal, error) {
+	p, ok := authn.FromContext(ctx)
+	if !ok {
+		return authn.Principal{}, problem.Unauthorized("a bearer token is required")
+	}
+	return p, nil
+}
+
+// reason reads the break-glass reason from the header or the query.
+func reason(r *http.Request) string {
+	if s := strings.TrimSpace(r.Header.Get(ReasonHeader)); s != "" {
+		return s
+	}
+	return strings.TrimSpace(r.URL.Query().Get("reason"))
+}
+
+func item(ctx context.Context, r *http.Request, idVar string) (endpoint.ItemRequest, error) {
+	a, err := caller(ctx, r)
+	if err != nil {
+		return endpoint.ItemRequest{}, err
+	}
+	pid, err := rest.PathUUID(r, "patientId")
+	if err != nil {
+		return endpoint.ItemRequest{}, err
+	}
+	out := endpoint.ItemRequest{Actor: a, Reason: reason(r), PatientID: pid}
+	if idVar != "" {
+		if out.ID, err = rest.PathUUID(r, idVar); err != nil {
+			return endpoint.ItemRequest{}, err
+		}
+	}
+	return out, nil
+}
+
+func body[B any](r *http.Request) (B, error) {
+	var b B
+	err := httpjson.Decode(r, &b, MaxJSONBytes)
+	return b, err
+}
+
+func decodeOpenEncounter(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "")
+	if err != nil {
+		return nil, err
+	}
+	b, err := body[clinicalBody](r)
+	return endpoint.OpenEncounterRequest{Actor: it.Actor, PatientID: it.PatientID, In: b.toClinical()}, err
+}
+
+func decodeEncounterItem(ctx context.Context, r *http.Request) (any, error) {
+	return item(ctx, r, "encounterId")
+}
+func decodeDocumentItem(ctx context.Context, r *http.Request) (any, error) {
+	return item(ctx, r, "documentId")
+}
+
+func decodeUpdateEncounter(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "encounterId")
+	if err != nil {
+		return nil, err
+	}
+	v, err := ifMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := body[clinicalBody](r)
+	return endpoint.UpdateEncounterRequest{ItemRequest: it, IfMatch: v, In: b.toClinical()}, err
+}
+
+// ifMatch reads If-Match, which every change of state requires.
+func ifMatch(r *http.Request) (int64, error) {
+	if h := strings.TrimSpace(r.Header.Get("If-Match")); h == "" || h == "*" {
+		return 0, domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
+	}
+	return rest.IfMatch(r)
+}
+
+func decodeSign(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "encounterId")
+	if err != nil {
+		return nil, err
+	}
+	v, err := ifMatch(r)
+	return endpoint.SignEncounterRequest{ItemRequest: it, IfMatch: v}, err
+}
+
+func decodeRetract(idVar string) kithttp.DecodeRequestFunc {
+	return func(ctx context.Context, r *http.Request) (any, error) {
+		it, err := item(ctx, r, idVar)
+		if err != nil {
+			return nil, err
+		}
+		v, err := ifMatch(r)
+		if err != nil {
+			return nil, err
+		}
+		b, err := body[reasonBody](r)
+		return endpoint.RetractRequest{ItemRequest: it, IfMatch: v, Why: b.Reason}, err
+	}
+}
+
+func decodeAddendum(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "encounterId")
+	if err != nil {
+		return nil, err
+	}
+	b, err := body[addendumBody](r)
+	return endpoint.AddendumRequest{ItemRequest: it, Text: b.Text}, err
+}
+
+func pageParams(r *http.Request) (int, string, error) {
+	n, err := rest.Limit(r)
+	if err != nil {
+		return 0, "", err
+	}
+	c, err := rest.Cursor(r)
+	return n, c, err
+}
+
+func decodeListEncounters(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "")
+	if err != nil {
+		return nil, err
+	}
+	n, c, err := pageParams(r)
+	return endpoint.ListEncountersRequest{Actor: it.Actor, Reason: it.Reason,
+		Query: record.EncounterQuery{PatientID: it.PatientID, Limit: n, Cursor: c}}, err
+}
+
+func decodeListDocuments(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "")
+	if err != nil {
+		return nil, err
+	}
+	n, c, err := pageParams(r)
+	if err != nil {
+		return nil, err
+	}
+	q := record.DocumentQuery{PatientID: it.PatientID, Limit: n, Cursor: c}
+	for _, v := range r.URL.Query()["status"] {
+		for _, s := range strings.Split(v, ",") {
+			st := record.DocumentStatus(strings.TrimSpace(s))
+			if !st.Valid() {
+				return nil, domainerr.Field("status", "must be one of current, superseded, entered-in-error")
+			}
+			q.Statuses = append(q.Statuses, st)
+		}
+	}
+	if len(q.Statuses) > 3 {
+		return nil, domainerr.Field("status", "too many values")
+	}
+	return endpoint.ListDocumentsRequest{Actor: it.Actor, Query: q}, nil
+}
+
+func decodeAudit(ctx context.Context, r *http.Request) (any, error) {
+	it, err := item(ctx, r, "")
+	if err != nil {
+		return nil, err
+	}
+	n, c, err := pageParams(r)
+	return endpoint.AuditRequest{Actor: it.Actor, Query: record.AuditQuery{PatientID: it.PatientID, Limit: n, Cursor: c}}, err
+}
+
+// decodeUpload takes the file as the raw body, its type from Content-Type,
+// and the metadata from the query: the body streams to the blob store and
+// is never held whole. A declared length over the limit is refused before
+// a byte is read.
+func decodeUpload(max int64, replace bool) kithttp.DecodeRequestFunc {
+	return func(ctx context.Context, r *http.Request) (any, error) {
+		idVar := ""
+		if replace {
+			idVar = "documentId"
+		}
+		it, err := item(ctx, r, idVar)
+		if err != nil {
+			return nil, err
+		}
+		if r.ContentLength > max {
+			return nil, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the document exceeds %d bytes", max))
+		}
+		q := r.URL.Query()
+		meta := record.DocumentMeta{
+			Type: q.Get("type"), Category: q.Get("category"), Title: q.Get("title"),
+			ContentType: r.Header.Get("Content-Type"), EncounterID: q.Get("encounterId"),
+		}
+		if meta.EncounterID != "" {
+			id, ok := ids.Canonical(meta.EncounterID)
+			if !ok {
+				return nil, domainerr.Field("encounterId", "must be a UUID")
+			}
+			meta.EncounterID = id
+		}
+		return endpoint.UploadRequest{Actor: it.Actor, PatientID: it.PatientID, Replaces: it.ID, Meta: meta, Body: r.Body}, nil
+	}
+}
+
+// --- encoding --------------------------------------------------------------
+
+func encodeCreated(ctx context.Context, w http.ResponseWriter, resp any) error {
+	return write(w, http.StatusCreated, resp)
+}
+
+func encode(ctx context.Context, w http.ResponseWriter, resp any) error {
+	return write(w, http.StatusOK, resp)
+}
+
+func write(w http.ResponseWriter, status int, resp any) error {
+	w.Header().Set("Cache-Control", "no-store")
+	var body any
+	switch v := resp.(type) {
+	case record.Encounter:
+		w.Header().Set("ETag", rest.ETag(v.Version))
+		body = toEncounterJSON(v)
+	case service.EncounterView:
+		w.Header().Set("ETag", rest.ETag(v.Version))
+		body = toViewJSON(v)
+	case []record.Encounter:
+		items := make([]encounterJSON, len(v))
+		for i, e := range v {
+			items[i] = toEncounterJSON(e)
+		}
+		body = map[string]any{"items": items}
+	case page.Page[record.Encounter]:
+		body = page.Map(v, toEncounterJSON)
+	case record.Addendum:
+		body = toAddendumJSON(v)
+	case record.Document:
+		w.Header().Set("ETag", rest.ETag(v.Version))
+		body = toDocumentJSON(v)
+	case page.Page[record.Document]:
+		body = page.Map(v, toDocumentJSON)
+	case page.Page[record.AuditEvent]:
+		body = page.Map(v, toAuditJSON)
+	case service.Link:
+		body = linkJSON{URL: v.URL, ExpiresAt: v.ExpiresAt}
+	default:
+		return fmt.Errorf("encode: unexpected response %T", resp)
+	}
+	return httpjson.Write(w, status, body)
+}
+
+// extensions name the file a client saves, by content type.
+var extensions = map[string]string{
+	record.TypePDF: ".pdf", record.TypePNG: ".png", record.TypeJPEG: ".jpg", record.TypeDICOM: ".dcm", record.TypeText: ".txt",
+}
+
+// encodeContent streams a document's bytes, answering Range, If-Range and
+// If-None-Match requests through http.ServeContent.
+func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
+	c := resp.(endpoint.ContentResponse)
+	defer c.Blob.Close()
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	if r == nil {
+		return fmt.Errorf("encode content: no request in context")
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", c.Doc.ContentType)
+	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
+	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.ID+extensions[c.Doc.ContentType]+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", c.Doc.Date, c.Blob)
+	return nil
+}

@@ -1,0 +1,302 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medisync/medisync/records/adapter/blobfs"
+	"github.com/medisync/medisync/records/adapter/sqlstore"
+	"github.com/medisync/medisync/records/auditlog"
+	"github.com/medisync/medisync/records/endpoint"
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/records/transport"
+	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// directory is the patient service as this one sees it: the peer is
+// outside the module, so the test stands in for it with a map.
+type directory map[string]service.PatientRef
+
+func (d directory) Patient(_ context.Context, id string) (service.PatientRef, error) {
+	if p, ok := d[id]; ok {
+		return p, nil
+	}
+	return service.PatientRef{}, record.ErrNotFound
+}
+
+type harness struct {
+	t       *testing.T
+	srv     *httptest.Server
+	issuer  *authntest.Issuer
+	store   *sqlstore.Store
+	blobs   *blobfs.Store
+	patient string // patient id
+	tokens  map[string]string
+}
+
+func newHarness(t *testing.T, maxBytes int64) *harness {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	store := sqlstore.New(db)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	blobs, err := blobfs.New(t.TempDir(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := auditlog.New(store, auditlog.Options{})
+	t.Cleanup(func() { _ = rec.Close(context.Background()) })
+	h := &harness{t: t, issuer: authntest.NewIssuer(t), store: store, blobs: blobs, patient: ids.New(), tokens: map[string]string{}}
+	users := map[string][]string{"patient": {"PATIENT"}, "other": {"PATIENT"}, "doctor": {"DOCTOR"}, "doctor2": {"DOCTOR"}, "admin": {"ADMIN"}}
+	uids := map[string]string{}
+	for name, roles := range users {
+		uids[name] = ids.New()
+		h.tokens[name] = h.issuer.Token(t, authntest.Claims{UserID: uids[name], Roles: roles})
+	}
+	dir := directory{h.patient: {ID: h.patient, UserID: uids["patient"], Active: true}}
+	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
+		Patients: dir, Clock: clock.System{}, MaxDocumentBytes: maxBytes})
+	r := httpmw.NewRouter()
+	transport.Register(r, endpoint.New(svc), h.issuer.Verifier(), transport.Options{MaxDocumentBytes: maxBytes})
+	h.srv = httptest.NewServer(r)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+type resp struct {
+	code int
+	body []byte
+	h    http.Header
+}
+
+func (r resp) json(t *testing.T) map[string]any {
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return m
+}
+
+func (h *harness) do(who, method, path string, body io.Reader, headers ...string) resp {
+	req, err := http.NewRequest(method, h.srv.URL+"/api/v1/records/patients/"+h.patient+path, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.tokens[who])
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, b, res.Header}
+}
+
+func js(v any) io.Reader {
+	b, _ := json.Marshal(v)
+	return bytes.NewReader(b)
+}
+
+func TestEncounters(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(map[string]any{
+		"note":      map[string]string{"subjective": "cough", "assessment": "URTI"},
+		"diagnoses": []map[string]string{{"code": "J06.9", "codeSystem": "http://hl7.org/fhir/sid/icd-10", "display": "URTI"}},
+	}), "Content-Type", "application/json")
+	if r.code != 201 {
+		t.Fatalf("open = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+
+	if r := h.do("patient", "GET", "/encounters", nil); r.code != 200 || !strings.Contains(string(r.body), "URTI") {
+		t.Fatalf("patient's own list = %d %s", r.code, r.body)
+	}
+	if r := h.do("other", "GET", "/encounters/"+id, nil); r.code != 404 {
+		t.Fatalf("another patient = %d", r.code)
+	}
+	if r := h.do("doctor2", "GET", "/encounters/"+id, nil); r.code != 404 {
+		t.Fatalf("a doctor without a relation = %d", r.code)
+	}
+	if r := h.do("admin", "GET", "/encounters/"+id, nil); r.code != 403 {
+		t.Fatalf("admin without reason = %d", r.code)
+	}
+	if r := h.do("admin", "GET", "/encounters/"+id, nil, transport.ReasonHeader, "patient unconscious in ER"); r.code != 200 {
+		t.Fatalf("admin breaking glass = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor", "GET", "/encounters/not-a-uuid", nil); r.code != 400 {
+		t.Fatalf("bad uuid = %d", r.code)
+	}
+	if r := h.do("doctor", "POST", "/encounters", strings.NewReader(`{"nope":1}`), "Content-Type", "application/json"); r.code != 400 {
+		t.Fatalf("unknown field = %d", r.code)
+	}
+
+	if r := h.do("doctor", "PUT", "/encounters/"+id, js(map[string]any{"note": map[string]string{"plan": "rest"}}), "If-Match", `"1"`, "Content-Type", "application/json"); r.code != 200 {
+		t.Fatalf("edit open note = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor2", "POST", "/encounters/"+id+"/sign", nil, "If-Match", `"2"`); r.code != 404 {
+		t.Fatalf("sign by another doctor = %d", r.code)
+	}
+	if r := h.do("doctor", "POST", "/encounters/"+id+"/sign", nil, "If-Match", `"2"`); r.code != 200 {
+		t.Fatalf("sign = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor", "PUT", "/encounters/"+id, js(map[string]any{"note": map[string]string{"plan": "x"}}), "If-Match", `"3"`, "Content-Type", "application/json"); r.code != 409 {
+		t.Fatalf("edit signed note = %d", r.code)
+	}
+	if r := h.do("doctor", "POST", "/encounters/"+id+"/addenda", js(map[string]string{"text": "allergy noted later"}), "Content-Type", "application/json"); r.code != 201 {
+		t.Fatalf("addendum = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor", "GET", "/encounters/"+id+"/revisions", nil); r.code != 200 || len(r.json(t)["items"].([]any)) != 3 {
+		t.Fatalf("revisions = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor", "POST", "/encounters/"+id+"/entered-in-error", js(map[string]string{"reason": "wrong patient"}), "If-Match", `"3"`, "Content-Type", "application/json"); r.code != 200 {
+		t.Fatalf("entered-in-error = %d %s", r.code, r.body)
+	}
+
+	r = h.do("patient", "GET", "/audit?limit=100", nil)
+	if r.code != 200 {
+		t.Fatalf("audit = %d", r.code)
+	}
+	var trail struct {
+		Items []struct {
+			UserID, Outcome string
+			BreakGlass      bool
+			Reason          *string
+		}
+	}
+	_ = json.Unmarshal(r.body, &trail)
+	var glass, denied int
+	for _, e := range trail.Items {
+		if e.BreakGlass && e.Reason != nil && *e.Reason == "patient unconscious in ER" {
+			glass++
+		}
+		if e.Outcome == "denied" {
+			denied++
+		}
+	}
+	if glass != 1 || denied < 3 {
+		t.Fatalf("audit trail: %d break-glass, %d denials: %s", glass, denied, r.body)
+	}
+	// The doctor's only encounter is entered-in-error: no relation is left.
+	if r := h.do("doctor", "GET", "/audit", nil); r.code != 404 {
+		t.Fatalf("doctor reading the audit = %d", r.code)
+	}
+}
+
+func TestDocuments(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	pdf := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("lab results "), 50000)[:500000]...)
+	r := h.do("patient", "POST", "/documents?title=CBC&type=lab-report", bytes.NewReader(pdf), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("upload = %d %s", r.code, r.body)
+	}
+	doc := r.json(t)
+	sum := sha256.Sum256(pdf)
+	if doc["sha256"] != hex.EncodeToString(sum[:]) || doc["size"].(float64) != float64(len(pdf)) || doc["status"] != "current" {
+		t.Fatalf("document = %v", doc)
+	}
+	id := doc["id"].(string)
+
+	// Lying or unknown content types, oversize bodies, unknown encounters.
+	if r := h.do("patient", "POST", "/documents?title=x&type=t", bytes.NewReader([]byte("plain text")), "Content-Type", "image/png"); r.code != 415 {
+		t.Fatalf("lying type = %d", r.code)
+	}
+	if r := h.do("patient", "POST", "/documents?title=x&type=t", bytes.NewReader(pdf), "Content-Type", "application/zip"); r.code != 415 {
+		t.Fatalf("unknown type = %d", r.code)
+	}
+	big := append([]byte("%PDF-"), make([]byte, 2<<20)...)
+	if r := h.do("patient", "POST", "/documents?title=x&type=t", bytes.NewReader(big), "Content-Type", "application/pdf"); r.code != 413 {
+		t.Fatalf("oversize = %d", r.code)
+	}
+	if r := h.do("patient", "POST", "/documents?title=x&type=t", io.MultiReader(bytes.NewReader(big)), "Content-Type", "application/pdf"); r.code != 413 {
+		t.Fatalf("oversize without Content-Length = %d", r.code)
+	}
+	if r := h.do("patient", "POST", "/documents?title=x&type=t&encounterId="+ids.New(), bytes.NewReader(pdf), "Content-Type", "application/pdf"); r.code != 422 {
+		t.Fatalf("unknown encounter = %d %s", r.code, r.body)
+	}
+	dicom := append(make([]byte, 128), []byte("DICM....")...)
+	if r := h.do("patient", "POST", "/documents?title=scan&type=imaging", bytes.NewReader(dicom), "Content-Type", "application/dicom"); r.code != 201 {
+		t.Fatalf("dicom = %d %s", r.code, r.body)
+	}
+	infos, _ := h.blobs.List(context.Background(), service.BlobPrefix, "", 100)
+	if len(infos) != 2 {
+		t.Fatalf("%d objects stored, want 2 (refused uploads leave none)", len(infos))
+	}
+
+	// Ranged download.
+	r = h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=100-199")
+	if r.code != 206 || !bytes.Equal(r.body, pdf[100:200]) {
+		t.Fatalf("range = %d, %d bytes", r.code, len(r.body))
+	}
+	if r := h.do("patient", "GET", "/documents/"+id+"/content", nil); r.code != 200 || !bytes.Equal(r.body, pdf) || r.h.Get("Cache-Control") != "no-store" {
+		t.Fatalf("whole download = %d", r.code)
+	}
+	if r := h.do("other", "GET", "/documents/"+id+"/content", nil); r.code != 404 {
+		t.Fatalf("another patient's document = %d", r.code)
+	}
+	if r := h.do("admin", "GET", "/documents/"+id, nil); r.code != 200 {
+		t.Fatalf("admin reads metadata = %d", r.code)
+	}
+	if r := h.do("admin", "GET", "/documents/"+id+"/content", nil); r.code != 403 {
+		t.Fatalf("admin reads content without reason = %d", r.code)
+	}
+	if r := h.do("patient", "POST", "/documents/"+id+"/link", nil); r.code != 409 {
+		t.Fatalf("link from the filesystem store = %d", r.code)
+	}
+
+	// A new version supersedes the old one, which stays readable.
+	v2 := append([]byte("%PDF-1.7\n"), []byte("corrected")...)
+	r = h.do("patient", "POST", "/documents/"+id+"/versions?title=CBC&type=lab-report", bytes.NewReader(v2), "Content-Type", "application/pdf")
+	if r.code != 201 || !strings.Contains(string(r.body), `"replaces"`) {
+		t.Fatalf("new version = %d %s", r.code, r.body)
+	}
+	if r := h.do("patient", "GET", "/documents/"+id, nil); r.json(t)["status"] != "superseded" {
+		t.Fatalf("old version = %s", r.body)
+	}
+	if r := h.do("patient", "GET", "/documents/"+id+"/content", nil); r.code != 200 || !bytes.Equal(r.body, pdf) {
+		t.Fatalf("old content = %d", r.code)
+	}
+}
+
+// The sweeper removes an object no document names once it is old enough,
+// and keeps documents' content and fresh uploads.
+func TestSweeper(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	ctx := context.Background()
+	if r := h.do("patient", "POST", "/documents?title=a&type=t", strings.NewReader("hello"), "Content-Type", "text/plain"); r.code != 201 {
+		t.Fatalf("upload = %d %s", r.code, r.body)
+	}
+	if _, err := h.blobs.Put(ctx, service.BlobPrefix+ids.New(), strings.NewReader("orphan")); err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktest.New(time.Now())
+	sw := service.Sweeper{Blobs: h.blobs, Documents: h.store, Clock: clk, Grace: time.Hour, Batch: 1}
+	if n, err := sw.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("fresh sweep removed %d, %v", n, err)
+	}
+	clk.Advance(2 * time.Hour)
+	if n, err := sw.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep removed %d, %v; want 1", n, err)
+	}
+	infos, _ := h.blobs.List(ctx, service.BlobPrefix, "", 10)
+	if len(infos) != 1 {
+		t.Fatalf("%d objects left, want the document's", len(infos))
+	}
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs (when absent) and starts a local S3 server, versitygw over a
+# folder, for the records service's S3 blob store and its tests. Safe to run
+# again: it does nothing when the server already answers.
+#   MEDISYNC_S3_PORT (7070), MEDISYNC_S3_DIR (/var/lib/medisync-s3)
+# Development credentials: access key medisync, secret medisync-secret
+# (127.0.0.1 only, like the MariaDB accounts of scripts/mariadb-up.sh).
+set -euo pipefail
+
+port=${MEDISYNC_S3_PORT:-7070}
+dir=${MEDISYNC_S3_DIR:-/var/lib/medisync-s3}
+bin="$(go env GOPATH)/bin/versitygw"
+
+if [ ! -x "$bin" ]; then
+  echo "s3-up: installing versitygw"
+  go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
+answers() { curl -s -o /dev/null "http://127.0.0.1:$port/" ; }
+if answers; then
+  exit 0
+fi
+
+mkdir -p "$dir" /var/log
+echo "s3-up: starting versitygw on 127.0.0.1:$port over $dir"
+ROOT_ACCESS_KEY=medisync ROOT_SECRET_KEY=medisync-secret \
+  setsid nohup "$bin" --port "127.0.0.1:$port" posix "$dir" >/var/log/medisync-s3.log 2>&1 &
+
+for _ in $(seq 1 50); do
+  answers && exit 0
+  sleep 0.2
+done
+echo "s3-up: versitygw did not answer within 10s; see /var/log/medisync-s3.log" >&2
+exit 1
