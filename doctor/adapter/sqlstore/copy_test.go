@@ -96,7 +96,7 @@ func TestCopyToPostgres(t *testing.T) {
 
 	var doctorIDs []string
 	for i, d := range []struct {
-		first, last string
+		first, last  string
 		specs, langs []string
 		tz           string
 	}{
