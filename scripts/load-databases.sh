@@ -38,7 +38,7 @@ psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
 fresh_db() {
   case $1 in
     mariadb) mysql -h 127.0.0.1 -P 3306 -umedisync -pmedisync -e "DROP DATABASE IF EXISTS \`$2\`" ;;
-    postgres) "$psql_bin" -q "$POSTGRES_SERVER" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" ;;
+    postgres) PGOPTIONS="-c client_min_messages=warning" "$psql_bin" -q "$POSTGRES_SERVER" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" ;;
   esac
 }
 
