@@ -91,8 +91,10 @@ load_appointment() {
   local bin_flag; bin_flag=$(help_flag bin/appointment-load -appointment-bin -bin)
   fresh_db "$dialect" "$db"
   bin/appointment-load ${bin_flag:+"$bin_flag" bin/appointment} "$flag" "$server" -database "$db" >"$log" 2>&1
-  grep -E ' req/s +p50 ' "$log" | while read -r phase _; do
-    grep -E "^$phase .* req/s +p50 " "$log" | tail -1 | summary_line "appointment $phase"
+  # The label is what precedes the first number ("POST /bookings", "book").
+  grep -E ' req/s +p50 ' "$log" | while IFS= read -r line; do
+    label=$(awk '{ l = ""; for (i = 1; i <= NF && $i !~ /^[0-9]+$/; i++) l = l (l == "" ? "" : " ") $i; print l }' <<<"$line")
+    summary_line "appointment $label" <<<"$line"
   done
 }
 
