@@ -11,11 +11,14 @@
 #
 # Adding a measurement: write a function load_<name> DIALECT FLAG SERVER OUT
 # that runs the command with its output in OUT and prints lines
-# "label<TAB>req/s<TAB>p50 ms<TAB>p99 ms", then add <name> to LOADS.
+# "label<TAB>req/s<TAB>p50 ms<TAB>p99 ms", then add <name> to LOADS. The
+# appointment service's load command (appointment/cmd/appointment-load) joins
+# on its own once it exists: every loadkit report line it prints becomes a row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LOADS=(patient doctor)
+[ -d appointment/cmd/appointment-load ] && LOADS+=(appointment)
 MYSQL_SERVER=${MYSQL_SERVER:-medisync:medisync@tcp(127.0.0.1:3306)/}
 POSTGRES_SERVER=${POSTGRES_SERVER:-postgres://medisync:medisync@127.0.0.1:5432/postgres?sslmode=disable}
 out=$(mktemp -d /tmp/medisync-load-databases.XXXXXX)
@@ -25,6 +28,9 @@ bash scripts/postgres-up.sh >/dev/null
 mkdir -p bin
 (cd patient && go build -o ../bin/patient ./cmd/patient && go build -o ../bin/patient-load ./cmd/patient-load)
 (cd doctor && go build -o ../bin/doctor ./cmd/doctor && go build -o ../bin/doctor-load ./cmd/doctor-load)
+if [[ " ${LOADS[*]} " == *" appointment "* ]]; then
+  (cd appointment && go build -o ../bin/appointment ./cmd/appointment && go build -o ../bin/appointment-load ./cmd/appointment-load)
+fi
 
 psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
 
@@ -32,7 +38,7 @@ psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
 fresh_db() {
   case $1 in
     mariadb) mysql -h 127.0.0.1 -P 3306 -umedisync -pmedisync -e "DROP DATABASE IF EXISTS \`$2\`" ;;
-    postgres) "$psql_bin" -q "$POSTGRES_SERVER" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" ;;
+    postgres) PGOPTIONS="-c client_min_messages=warning" "$psql_bin" -q "$POSTGRES_SERVER" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" ;;
   esac
 }
 
@@ -41,10 +47,7 @@ fresh_db() {
 server_flag() {
   local cmd=$1 dialect=$2 mysql_flag=$3
   if [ "$dialect" = mariadb ]; then echo "$mysql_flag"; return; fi
-  local help; help=$("$cmd" -h 2>&1 || true)
-  for f in -postgres-server -postgres; do
-    if grep -qE -- "^[[:space:]]*$f([[:space:]]|$)" <<<"$help"; then echo "$f"; return; fi
-  done
+  help_flag "$cmd" -postgres-server -postgres
 }
 
 # summary_line LABEL reads a loadkit report line ("... R req/s  p50 X p90 Y
@@ -72,7 +75,31 @@ load_doctor() {
   awk -v rps="$rps" '$1 == "ALL" { printf "doctor search (10,000 doctors)\t%s\t%s\t%s\n", rps, $3, $5 }' "$log"
 }
 
+# help_flag CMD FLAG... prints the first FLAG that CMD's -h lists.
+help_flag() {
+  local cmd=$1 help; shift
+  help=$("$cmd" -h 2>&1 || true)
+  for f in "$@"; do
+    if grep -qE -- "^[[:space:]]*$f([[:space:]]|$)" <<<"$help"; then echo "$f"; return; fi
+  done
+}
+
+# load_appointment runs the appointment load command and turns each loadkit
+# report line it prints ("phase N requests ... R req/s p50 ...") into a row.
+load_appointment() {
+  local dialect=$1 flag=$2 server=$3 log=$4 db=medisync_appointment_load_cmp
+  local bin_flag; bin_flag=$(help_flag bin/appointment-load -appointment-bin -bin)
+  fresh_db "$dialect" "$db"
+  bin/appointment-load ${bin_flag:+"$bin_flag" bin/appointment} "$flag" "$server" -database "$db" >"$log" 2>&1
+  # The label is what precedes the first number ("POST /bookings", "book").
+  grep -E ' req/s +p50 ' "$log" | while IFS= read -r line; do
+    label=$(awk '{ l = ""; for (i = 1; i <= NF && $i !~ /^[0-9]+$/; i++) l = l (l == "" ? "" : " ") $i; print l }' <<<"$line")
+    summary_line "appointment $label" <<<"$line"
+  done
+}
+
 declare -A mysql_flags=([patient]=-mysql [doctor]=-mysql-server)
+[[ " ${LOADS[*]} " == *" appointment "* ]] && mysql_flags[appointment]=$(help_flag bin/appointment-load -mysql-server -mysql)
 declare -A bins=([patient]=bin/patient-load [doctor]=bin/doctor-load)
 declare -A result
 labels=()

@@ -94,3 +94,48 @@ func testConcurrentAvailabilityUpdates(t *testing.T, s service.Repository) {
 	winner := got.SlotMinutes - 10
 	assert.Equal(t, []schedule.Interval{{Start: 540 + winner, End: 600}}, got.Weekly[time.Monday], "the winner's hours, whole")
 }
+
+// testConcurrentDoctorUpdates sends writers that all read version 1 at
+// once: exactly one profile update lands, whole (its languages and
+// specializations with it), and the others are ErrStale.
+func testConcurrentDoctorUpdates(t *testing.T, s service.Repository) {
+	ctx := context.Background()
+	d := mkDoctor(t, s, "Ada", "Lovelace")
+	specs := []profile.Specialization{mkSpec(t, s, "Cardiology"), mkSpec(t, s, "Dermatology"), mkSpec(t, s, "Neurology")}
+	const writers = 6
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := d
+			w.Bio = fmt.Sprint("writer ", i)
+			w.Languages = []string{[]string{"de", "fr", "es"}[i%3]}
+			w.SpecializationIDs = []string{specs[i%3].ID}
+			w.UpdatedAt = t0.Add(time.Duration(i+1) * time.Minute)
+			<-start
+			_, errs[i] = s.UpdateDoctor(ctx, w, 1)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+			continue
+		}
+		assert.ErrorIs(t, err, profile.ErrStale)
+	}
+	assert.Equal(t, 1, wins, "exactly one writer wins: %v", fmt.Sprint(errs))
+	got, err := s.GetDoctor(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), got.Version)
+	var winner int
+	_, err = fmt.Sscanf(got.Bio, "writer %d", &winner)
+	require.NoError(t, err)
+	assert.Equal(t, []string{[]string{"de", "fr", "es"}[winner%3]}, got.Languages, "the winner's languages, whole")
+	assert.Equal(t, []string{specs[winner%3].ID}, got.SpecializationIDs, "the winner's specializations, whole")
+}

@@ -29,6 +29,7 @@ func Run(t *testing.T, newRepo func(t *testing.T) service.Repository) {
 		{"specializations", testSpecializations},
 		{"availability", testAvailability},
 		{"concurrent availability updates", testConcurrentAvailabilityUpdates},
+		{"concurrent doctor updates", testConcurrentDoctorUpdates},
 	} {
 		t.Run(part.name, func(t *testing.T) { part.fn(t, newRepo(t)) })
 	}

@@ -32,9 +32,10 @@ var (
 
 // Options tune Copy.
 type Options struct {
-	// Migrations, when set, hold the service's "postgres/" goose folder:
-	// the target must then have no table at all, and Copy migrates it
-	// first. Rows those migrations insert (seeded rows) are replaced by the
+	// Migrations, when set, are the service's migrations as its sqlstore
+	// embeds them (Migrations()): a folder holding a "postgres/" goose
+	// folder. The target must then have no table at all, and Copy migrates
+	// it first. Rows those migrations insert (seeded rows) are replaced by the
 	// source's. When nil the target must already be migrated and every
 	// table must be empty.
 	Migrations fs.FS

@@ -1,0 +1,172 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/auth/account"
+	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
+	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/auth/throttle"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/dbcopy"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+type noMail struct{}
+
+func (noMail) PasswordReset(context.Context, service.PasswordReset) error { return nil }
+func (noMail) AccountExists(context.Context, service.AccountExists) error { return nil }
+
+// authService is the service over db, as cmd/auth wires it, with cheap
+// hashing and the clock given.
+func authService(t *testing.T, db *sqldb.DB, clk *clocktest.Clock) (service.Service, *sqlstore.Store, service.Deps) {
+	t.Helper()
+	h, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+	require.NoError(t, err)
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
+	_, err = ring.EnsureKey(context.Background())
+	require.NoError(t, err)
+	store := sqlstore.New(db)
+	deps := service.Deps{
+		Store: store, Hasher: h, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Tokens:   ring, Notifier: noMail{}, Clock: clk,
+	}
+	return service.New(deps, service.Config{}), store, deps
+}
+
+// authSnapshot is what the service and the revocation feed tell.
+type authSnapshot struct {
+	Users       []account.User
+	Revocations []authn.Revocation
+	FeedIndex   uint64
+}
+
+func readAuth(t *testing.T, svc service.Service, store *sqlstore.Store, admin authn.Principal, now time.Time) authSnapshot {
+	t.Helper()
+	ctx := context.Background()
+	var snap authSnapshot
+	for in := (service.ListUsersInput{Limit: 2}); ; {
+		pg, err := svc.ListUsers(ctx, admin, in)
+		require.NoError(t, err)
+		for _, u := range pg.Items {
+			got, err := svc.GetUser(ctx, admin, u.ID)
+			require.NoError(t, err)
+			require.Equal(t, u, got)
+		}
+		snap.Users = append(snap.Users, pg.Items...)
+		if in.Cursor = pg.NextCursor; in.Cursor == "" {
+			break
+		}
+	}
+	var err error
+	snap.Revocations, snap.FeedIndex, err = store.Revocations().After(ctx, 0, now, 1000)
+	require.NoError(t, err)
+	return snap
+}
+
+// TestCopyToPostgres fills a MariaDB database through the service (accounts
+// with roles, sign-ins, rotated and revoked refresh tokens, a password reset
+// request, role changes that revoke sessions), copies it with dbcopy into an
+// empty PostgreSQL database migrated from the embedded migrations (whose
+// revocation_writer row the copy replaces), and serves the copy: the same
+// accounts, passwords and signing keys, refresh tokens issued before the copy
+// still rotate, revoked ones stay refused, and the revocation feed goes on
+// after the copied index.
+func TestCopyToPostgres(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktest.New(time.Date(2026, 2, 1, 8, 30, 0, 123456789, time.UTC))
+	const pw = "correct horse battery staple"
+
+	src := sqltest.MySQL(t, sqlstore.Migrations())
+	svc, store, deps := authService(t, src, clk)
+	_, err := service.Bootstrap(ctx, deps, "admin@example.org", pw)
+	require.NoError(t, err)
+	adminUser, err := store.Users().ByEmail(ctx, "admin@example.org")
+	require.NoError(t, err)
+	admin := authn.Principal{UserID: adminUser.ID, Roles: []string{authn.RoleAdmin}}
+	doctor, err := svc.CreateUser(ctx, admin, service.CreateUserInput{Email: "dr.mueller@example.org", Password: pw, FullName: "Jürgen Müller", Roles: []string{authn.RoleDoctor}})
+	require.NoError(t, err)
+	for _, u := range []struct{ email, name string }{{"zoe@example.org", "Zoë Ōtsuka"}, {"liam@example.org", "Liam O'Brien"}} {
+		clk.Advance(time.Minute)
+		require.NoError(t, svc.Register(ctx, service.RegisterInput{Email: u.email, Password: pw, FullName: u.name}))
+	}
+
+	login := func(svc service.Service, email string) service.TokenPair {
+		t.Helper()
+		tp, err := svc.Login(ctx, service.LoginInput{Email: email, Password: pw, ClientIP: "203.0.113.7"})
+		require.NoError(t, err)
+		return tp
+	}
+	clk.Advance(time.Minute)
+	kept := login(svc, "zoe@example.org")                    // still valid at the copy
+	rotated := login(svc, "liam@example.org")                // used once: its successor is valid
+	successor, err := svc.Refresh(ctx, rotated.RefreshToken) // the family goes on
+	require.NoError(t, err)
+	loggedOut := login(svc, "zoe@example.org")
+	require.NoError(t, svc.Logout(ctx, loggedOut.RefreshToken))
+	login(svc, "dr.mueller@example.org")
+	clk.Advance(time.Minute)
+	roles := []string{authn.RoleDoctor, authn.RoleAdmin}
+	one := 1
+	_, err = svc.UpdateUser(ctx, admin, service.UpdateUserInput{ID: doctor.ID, Roles: &roles, IfMatch: &one})
+	require.NoError(t, err)
+	require.NoError(t, svc.ForgotPassword(ctx, "liam@example.org"))
+
+	want := readAuth(t, svc, store, admin, clk.Now())
+	require.Len(t, want.Users, 4)
+	require.NotEmpty(t, want.Revocations, "the logout and the role change revoke sessions")
+
+	// The copy, into an empty database the copy migrates.
+	dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dst.Close() })
+	rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations(), BatchRows: 2})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), rep.Differences())
+	rows := map[string]int64{}
+	for _, tr := range rep.Tables {
+		rows[tr.Table] = tr.TargetRows
+	}
+	assert.EqualValues(t, 4, rows["users"])
+	assert.EqualValues(t, 5, rows["user_roles"], "tables: %v", rows)
+	assert.EqualValues(t, 5, rows["refresh_tokens"])
+	assert.EqualValues(t, 1, rows["revocation_writer"])
+	again, err := dbcopy.Verify(ctx, src, dst)
+	require.NoError(t, err)
+	require.True(t, again.OK())
+
+	// The copy, served.
+	pg, pgStore, _ := authService(t, dst, clk)
+	assert.Equal(t, want, readAuth(t, pg, pgStore, admin, clk.Now()))
+	clk.Advance(time.Minute)
+	_, err = pg.Refresh(ctx, kept.RefreshToken)
+	require.NoError(t, err, "a session from before the copy goes on")
+	next, err := pg.Refresh(ctx, successor.RefreshToken)
+	require.NoError(t, err)
+	_, err = pg.Refresh(ctx, loggedOut.RefreshToken)
+	require.Error(t, err, "a logged-out session stays closed")
+	_, err = pg.Refresh(ctx, rotated.RefreshToken)
+	require.Error(t, err, "a refresh token used before the copy stays used")
+	_, err = pg.Refresh(ctx, next.RefreshToken)
+	require.Error(t, err, "its reuse closed the whole family")
+	login(pg, "dr.mueller@example.org")
+	_, err = pg.UpdateUser(ctx, admin, service.UpdateUserInput{ID: doctor.ID, Roles: &roles, IfMatch: &one})
+	require.Error(t, err, "the copy keeps the versions")
+	disabled := true
+	_, err = pg.UpdateUser(ctx, admin, service.UpdateUserInput{ID: doctor.ID, Disabled: &disabled})
+	require.NoError(t, err)
+	feed, index, err := pgStore.Revocations().After(ctx, want.FeedIndex, clk.Now(), 1000)
+	require.NoError(t, err)
+	assert.NotEmpty(t, feed, "the new revocation follows the copied ones")
+	assert.Greater(t, index, want.FeedIndex)
+}
