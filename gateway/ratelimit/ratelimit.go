@@ -139,7 +139,7 @@ func (l *Limiter) shard(k Key) *shard {
 }
 
 // Allow takes one token from k's bucket.
-func (l *Limiter) Allow(k Key) Decision {
+func (l *Limiter) Allow(ctx context.Context, k Key) Decision {
 	if l == nil {
 		return Decision{Allowed: true}
 	}

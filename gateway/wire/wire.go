@@ -8,8 +8,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -47,6 +49,13 @@ type Settings struct {
 	// MetricsAddr is the internal listener of /metrics and /health/*;
 	// empty serves /metrics on the public port instead.
 	MetricsAddr string
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there, for
+	// profiling under load; keep it on loopback.
+	DebugAddr string
+	// AccessLog, set by the command (not a flag), is where the process
+	// logs: the access-log lines are then encoded by the gateway itself
+	// (edge.Config.AccessLog); nil sends them through the app's logger.
+	AccessLog io.Writer
 }
 
 // DefaultMetricsAddr keeps the metrics, which name upstream addresses, off
@@ -64,6 +73,7 @@ func (s *Settings) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", edge.DefaultMaxBodyBytes, "largest request body accepted")
 	fs.StringVar(&s.MetricsAddr, "metrics-addr", DefaultMetricsAddr,
 		"internal listener for /metrics and /health/* (never the public port); empty serves /metrics on the public port")
+	fs.StringVar(&s.DebugAddr, "debug-addr", "", "listener for Go's profiler (/debug/pprof/), loopback only; empty (the default) serves none")
 	fs.StringVar(&s.Upstreams, "upstreams", "", "fixed instances instead of discovery, e.g. patient=127.0.0.1:8083,patient=127.0.0.1:9083")
 	fs.Func("breaker-failures", "consecutive failures that open an instance's circuit (default 5)", uintFlag(&s.Breaker.ConsecutiveFailures))
 	fs.Float64Var(&s.Breaker.FailureRatio, "breaker-failure-ratio", 0.5, "failure share that opens a circuit once breaker-min-requests were seen in a window")
@@ -192,12 +202,23 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		HTTPMetrics:  a.HTTPMetrics,
 		Registerer:   a.Registry,
 		Local:        local,
+		AccessLog:    s.AccessLog,
+		LogFormat:    a.Config.LogFormat,
+		LogLevel:     a.Config.LogLevel,
+		Service:      a.Name,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if s.MetricsAddr != "" {
 		stop, err := serveInternal(ctx, a, s.MetricsAddr)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, stop)
+	}
+	if s.DebugAddr != "" {
+		stop, err := serveDebug(ctx, a, s.DebugAddr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -224,5 +245,37 @@ func serveInternal(ctx context.Context, a *app.App, addr string) (server.Hook, e
 		}
 	}()
 	_ = level.Info(a.Logger).Log("msg", "metrics and health listening", "addr", ln.Addr().String())
+	return srv.Shutdown, nil
+}
+
+// serveDebug serves Go's profiler on addr. The profiles show code paths and
+// may hold request data in memory dumps, so addr must be a loopback address.
+func serveDebug(ctx context.Context, a *app.App, addr string) (server.Hook, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("debug listener %s: only a loopback address is allowed", addr)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := server.NewHTTPServer(addr, mux)
+	// A CPU profile takes its seconds to answer.
+	srv.WriteTimeout = 0
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = level.Error(a.Logger).Log("msg", "debug listener failed", "err", err)
+		}
+	}()
+	_ = level.Warn(a.Logger).Log("msg", "profiler listening", "addr", ln.Addr().String())
 	return srv.Shutdown, nil
 }
