@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medisync/medisync/gateway/edge"
 	"github.com/medisync/medisync/gateway/ratelimit"
@@ -41,6 +42,9 @@ type Settings struct {
 	Burst          int
 	StrictRPS      float64
 	StrictBurst    int
+	// RateLimitRedisURL, when set, keeps the buckets in Redis, shared by
+	// every gateway using it.
+	RateLimitRedisURL string
 	CORSOrigins    string
 	TrustedProxies string
 	MaxBodyBytes   int64
@@ -68,6 +72,8 @@ func (s *Settings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.Burst, "rate-limit-burst", 100, "general class: bucket size")
 	fs.Float64Var(&s.StrictRPS, "rate-limit-strict-rps", 0.2, "strict class (login, register, password forgot and reset): requests per second per client address")
 	fs.IntVar(&s.StrictBurst, "rate-limit-strict-burst", 10, "strict class: bucket size")
+	fs.StringVar(&s.RateLimitRedisURL, "rate-limit-redis-url", "",
+		"Redis holding the rate-limit buckets shared by several gateways (redis://host:port/db); empty keeps them in this process")
 	fs.StringVar(&s.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (* for any); empty sends no CORS headers")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For is believed")
 	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", edge.DefaultMaxBodyBytes, "largest request body accepted")
@@ -165,9 +171,16 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		closers = append(closers, func(context.Context) error { p.Close(); return nil })
 	}
 
+	sharedOpts, closeShared, err := sharedLimits(a, s.RateLimitRedisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if closeShared != nil {
+		closers = append(closers, closeShared)
+	}
 	limits := map[string]*ratelimit.Limiter{
-		route.ClassGeneral: ratelimit.New(ratelimit.Policy{Name: "general", RPS: s.RPS, Burst: s.Burst}),
-		route.ClassStrict:  ratelimit.New(ratelimit.Policy{Name: "strict", RPS: s.StrictRPS, Burst: s.StrictBurst}),
+		route.ClassGeneral: ratelimit.New(ratelimit.Policy{Name: "general", RPS: s.RPS, Burst: s.Burst}, sharedOpts(route.ClassGeneral)...),
+		route.ClassStrict:  ratelimit.New(ratelimit.Policy{Name: "strict", RPS: s.StrictRPS, Burst: s.StrictBurst}, sharedOpts(route.ClassStrict)...),
 	}
 	for _, l := range limits {
 		go l.Run(ctx, 30*time.Second)
@@ -278,4 +291,40 @@ func serveDebug(ctx context.Context, a *app.App, addr string) (server.Hook, erro
 	}()
 	_ = level.Warn(a.Logger).Log("msg", "profiler listening", "addr", ln.Addr().String())
 	return srv.Shutdown, nil
+}
+
+// sharedLimits returns, per class, the limiter options that keep its
+// buckets in the Redis at url, or none when url is empty. When Redis fails
+// the limiters fall back to their local buckets: logged once per outage,
+// and each local decision counted in
+// medisync_gateway_ratelimit_fallbacks_total (gateway/README.md, "Rate
+// limits").
+func sharedLimits(a *app.App, url string) (func(class string) []ratelimit.Option, server.Hook, error) {
+	if url == "" {
+		return func(string) []ratelimit.Option { return nil }, nil, nil
+	}
+	client, err := ratelimit.NewRedisClient(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	store := ratelimit.NewRedis(client, "medisync:ratelimit:")
+	fallbacks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "ratelimit_fallbacks_total",
+		Help: "Rate-limit decisions taken with local buckets because the shared store (Redis) failed, by class.",
+	}, []string{"class"})
+	a.Registry.MustRegister(fallbacks)
+	opts := func(class string) []ratelimit.Option {
+		counter := fallbacks.WithLabelValues(class)
+		return []ratelimit.Option{ratelimit.WithShared(store, ratelimit.SharedObserver{
+			Down: func(err error) {
+				_ = level.Warn(a.Logger).Log("msg", "shared rate limits unavailable; deciding with local buckets", "class", class, "err", err)
+			},
+			Up: func() {
+				_ = level.Info(a.Logger).Log("msg", "shared rate limits back", "class", class)
+			},
+			Fallback: counter.Inc,
+		})}
+	}
+	_ = level.Info(a.Logger).Log("msg", "rate-limit buckets shared in Redis", "addr", client.Options().Addr)
+	return opts, func(context.Context) error { return client.Close() }, nil
 }
