@@ -82,7 +82,10 @@ type Limiter struct {
 	seed    maphash.Seed
 	shards  [shardCount]shard
 	header  string
-	evicted atomic.Int64
+	// policyHeader is the RateLimit-Policy value, shared by every answer
+	// and never modified.
+	policyHeader []string
+	evicted      atomic.Int64
 
 	shared   Shared
 	observer SharedObserver
@@ -150,6 +153,7 @@ func New(p Policy, opts ...Option) *Limiter {
 	}
 	window := int(math.Ceil(float64(p.Burst) / p.RPS))
 	l.header = `"` + p.Name + `";q=` + strconv.Itoa(p.Burst) + ";w=" + strconv.Itoa(window)
+	l.policyHeader = []string{l.header}
 	return l
 }
 
@@ -337,7 +341,7 @@ func (l *Limiter) SetHeaders(h http.Header, d Decision) {
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, reset, 10)
-	h["Ratelimit-Policy"] = []string{l.header}
+	h["Ratelimit-Policy"] = l.policyHeader
 	h["Ratelimit"] = []string{string(b)}
 }
 

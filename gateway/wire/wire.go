@@ -37,19 +37,19 @@ func Options(s *Settings) app.Options {
 
 // Settings are the gateway's own flags (each also MEDISYNC_<NAME>).
 type Settings struct {
-	RoutesFile     string
-	RPS            float64
-	Burst          int
-	StrictRPS      float64
-	StrictBurst    int
+	RoutesFile  string
+	RPS         float64
+	Burst       int
+	StrictRPS   float64
+	StrictBurst int
 	// RateLimitRedisURL, when set, keeps the buckets in Redis, shared by
 	// every gateway using it.
 	RateLimitRedisURL string
-	CORSOrigins    string
-	TrustedProxies string
-	MaxBodyBytes   int64
-	Upstreams      string
-	Breaker        upstream.BreakerSettings
+	CORSOrigins       string
+	TrustedProxies    string
+	MaxBodyBytes      int64
+	Upstreams         string
+	Breaker           upstream.BreakerSettings
 	// MetricsAddr is the internal listener of /metrics and /health/*;
 	// empty serves /metrics on the public port instead.
 	MetricsAddr string
