@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net/http"
 	"net/http/httputil"
@@ -29,7 +30,6 @@ import (
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/problem"
-	"github.com/medisync/medisync/shared/requestid"
 )
 
 // statusClientClosed is logged when the client went away before the answer.
@@ -58,12 +58,23 @@ type Config struct {
 	// Local serves the gateway's own paths (/metrics, /health/live,
 	// /health/ready) for GET and HEAD.
 	Local map[string]http.Handler
+	// AccessLog, when set, receives the access-log lines, encoded by the
+	// gateway in the format of shared/logging (LogFormat, LogLevel,
+	// Service); otherwise they go through Logger.
+	AccessLog io.Writer
+	LogFormat string
+	LogLevel  string
+	Service   string
 }
 
 type routeHandler struct {
 	route   *route.Route
 	limiter *ratelimit.Limiter
-	proxy   *httputil.ReverseProxy
+	up      http.RoundTripper
+	rm      *routeMetrics
+	// proxy serves the requests the lean path leaves to the standard
+	// library: protocol upgrades.
+	proxy *httputil.ReverseProxy
 }
 
 // Gateway is the front handler.
@@ -75,26 +86,28 @@ type Gateway struct {
 	general  *ratelimit.Limiter
 	cors     *cors
 	maxBody  int64
-	local    map[string]http.Handler
+	local    map[string]localHandler
 	logger   log.Logger
+	access   *accessLog
+	ids      *requestIDs
+	inFlight prometheus.Gauge
+	// unmatched counts the requests that matched no route.
+	unmatched *routeMetrics
 
 	rejected   map[string]prometheus.Counter
 	authFailed *prometheus.CounterVec
 }
 
-// New builds the gateway front and wraps it in the standard middlewares
-// (request ID, access log and metrics, panic recovery, security headers).
+type localHandler struct {
+	h  http.Handler
+	rm *routeMetrics
+}
+
+// New builds the gateway front. It does what the standard middlewares do
+// (request ID, access log and metrics, panic recovery, security headers) in
+// its own front handler (front.go).
 func New(cfg Config) (http.Handler, error) {
-	g, err := newGateway(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return httpmw.Chain(g,
-		requestid.Middleware,
-		httpmw.Observe(g.logger, cfg.HTTPMetrics),
-		httpmw.Recover(g.logger),
-		securityHeaders,
-	), nil
+	return newGateway(cfg)
 }
 
 func newGateway(cfg Config) (*Gateway, error) {
@@ -114,9 +127,26 @@ func newGateway(cfg Config) (*Gateway, error) {
 		general:  cfg.Limits[route.ClassGeneral],
 		cors:     newCORS(cfg.CORSOrigins),
 		maxBody:  cfg.MaxBodyBytes,
-		local:    cfg.Local,
+		local:    map[string]localHandler{},
 		logger:   cfg.Logger,
+		ids:      newRequestIDs(),
 		rejected: map[string]prometheus.Counter{},
+	}
+	if cfg.AccessLog != nil {
+		a, err := newAccessLog(cfg.AccessLog, cfg.Service, cfg.LogFormat, cfg.LogLevel)
+		if err != nil {
+			return nil, fmt.Errorf("edge: access log: %w", err)
+		}
+		g.access = a
+	}
+	if cfg.HTTPMetrics != nil {
+		g.inFlight = cfg.HTTPMetrics.InFlight
+	}
+	g.unmatched = newRouteMetrics(cfg.HTTPMetrics, "unmatched", false)
+	for path, h := range cfg.Local {
+		// Probes and scrapes are frequent machine traffic: their successes
+		// are logged at debug level only.
+		g.local[path] = localHandler{h: h, rm: newRouteMetrics(cfg.HTTPMetrics, path, true)}
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "ratelimit_rejections_total",
@@ -149,7 +179,8 @@ func newGateway(cfg Config) (*Gateway, error) {
 	}
 	g.routes = make([]routeHandler, len(cfg.Routes.Routes))
 	for i, r := range cfg.Routes.Routes {
-		g.routes[i] = routeHandler{route: r, limiter: cfg.Limits[r.RateLimit], proxy: proxies[r.Service]}
+		g.routes[i] = routeHandler{route: r, limiter: cfg.Limits[r.RateLimit], up: cfg.Upstreams[r.Service],
+			proxy: proxies[r.Service], rm: newRouteMetrics(cfg.HTTPMetrics, r.Pattern, false)}
 	}
 	return g, nil
 }
@@ -163,16 +194,18 @@ func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	return nil
 }
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve does the gateway's work for one request; rt and allow are the
+// route table's answer for the request's method and path.
+func (g *Gateway) serve(w *exchange, r *http.Request, rt *route.Route, allow string) {
 	path := r.URL.Path
-	if h, ok := g.local[path]; ok {
-		httpmw.SetRoute(r.Context(), path)
+	if lh, ok := g.local[path]; ok {
+		w.rm = lh.rm
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			httpmw.MethodNotAllowed.ServeHTTP(w, r)
 			return
 		}
-		h.ServeHTTP(w, r)
+		lh.h.ServeHTTP(w, r)
 		return
 	}
 	if !route.CleanPath(path) {
@@ -190,7 +223,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.cors != nil && origin != "" {
 		g.cors.decorate(w.Header(), origin)
 	}
-	rt, allow := g.table.Match(r.Method, path)
 	if rt == nil {
 		if allow == "" {
 			httpmw.NotFound.ServeHTTP(w, r)
@@ -201,7 +233,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rh := &g.routes[rt.ID]
-	httpmw.SetRoute(r.Context(), rt.Pattern)
+	w.rm = rh.rm
 
 	if r.ContentLength > g.maxBody {
 		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", g.maxBody)))
@@ -223,7 +255,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if key.User == "" {
 			key = ratelimit.AddrKey(g.clientIP.Client(r))
 		}
-		d := rh.limiter.Allow(key)
+		d := rh.limiter.Allow(r.Context(), key)
 		rh.limiter.SetHeaders(w.Header(), d)
 		if !d.Allowed {
 			g.rejected[rt.RateLimit].Inc()
@@ -232,19 +264,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), rt.Timeout)
-	defer cancel()
 	if r.Body != nil && r.Body != http.NoBody {
 		// A client that stops sending its body would hold the upstream
 		// transport (which waits for its body reader) past the route
 		// timeout, until the server's read timeout; cutting the read short
 		// lets the gateway answer 408 on time.
-		stop := context.AfterFunc(ctx, func() {
+		stop := context.AfterFunc(r.Context(), func() {
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 		})
 		defer stop()
 	}
-	rh.proxy.ServeHTTP(w, r.WithContext(ctx))
+	g.forward(w, r, rh)
 }
 
 // authenticate verifies the bearer token and returns its subject. A
@@ -262,7 +292,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	g.authFailed.WithLabelValues(reason).Inc()
 	if g.general != nil {
-		d := g.general.Allow(ratelimit.AddrKey(g.clientIP.Client(r)))
+		d := g.general.Allow(r.Context(), ratelimit.AddrKey(g.clientIP.Client(r)))
 		if !d.Allowed {
 			g.general.SetHeaders(w.Header(), d)
 			g.rejected[route.ClassGeneral].Inc()
@@ -457,14 +487,4 @@ var securityValues = map[string][]string{
 	"X-Frame-Options":         {"DENY"},
 	"Referrer-Policy":         {"no-referrer"},
 	"Content-Security-Policy": {"default-src 'none'; frame-ancestors 'none'"},
-}
-
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		for k, v := range securityValues {
-			h[k] = v
-		}
-		next.ServeHTTP(w, r)
-	})
 }

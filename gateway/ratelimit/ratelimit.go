@@ -82,8 +82,34 @@ type Limiter struct {
 	seed    maphash.Seed
 	shards  [shardCount]shard
 	header  string
-	evicted atomic.Int64
+	// policyHeader is the RateLimit-Policy value, shared by every answer
+	// and never modified.
+	policyHeader []string
+	evicted      atomic.Int64
+
+	shared   Shared
+	observer SharedObserver
+	// sharedDownUntil is when the shared store is tried again after a
+	// failure (unix nanoseconds); until then decisions are local.
+	sharedDownUntil atomic.Int64
+	sharedDown      atomic.Bool
 }
+
+// SharedObserver is told when the shared store fails and the limiter falls
+// back to its local buckets, and when it answers again.
+type SharedObserver struct {
+	// Down is called once per outage, with the error that began it.
+	Down func(err error)
+	// Up is called when the store answers again after an outage.
+	Up func()
+	// Fallback is called for every decision taken locally during an outage.
+	Fallback func()
+}
+
+// SharedRetry is how long the limiter decides locally after the shared
+// store failed before it tries the store again: a dead store then costs one
+// failed round trip a second, not one per request.
+const SharedRetry = time.Second
 
 // Option configures a Limiter.
 type Option func(*Limiter)
@@ -95,6 +121,13 @@ func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = 
 // bucket of a shard is dropped, which can only ever let a client through
 // more often, never less.
 func WithMaxKeys(n int) Option { return func(l *Limiter) { l.maxKeys = n } }
+
+// WithShared keeps the buckets in s, shared with other gateways. When s
+// fails, the limiter decides with its own local buckets (as if it were
+// alone) and tries s again after SharedRetry; obs hears of it.
+func WithShared(s Shared, obs SharedObserver) Option {
+	return func(l *Limiter) { l.shared, l.observer = s, obs }
+}
 
 // New returns a limiter for p, or nil when p.RPS is not positive (the class
 // is off). A nil *Limiter allows everything.
@@ -120,6 +153,7 @@ func New(p Policy, opts ...Option) *Limiter {
 	}
 	window := int(math.Ceil(float64(p.Burst) / p.RPS))
 	l.header = `"` + p.Name + `";q=` + strconv.Itoa(p.Burst) + ";w=" + strconv.Itoa(window)
+	l.policyHeader = []string{l.header}
 	return l
 }
 
@@ -139,11 +173,16 @@ func (l *Limiter) shard(k Key) *shard {
 }
 
 // Allow takes one token from k's bucket.
-func (l *Limiter) Allow(k Key) Decision {
+func (l *Limiter) Allow(ctx context.Context, k Key) Decision {
 	if l == nil {
 		return Decision{Allowed: true}
 	}
 	now := l.now()
+	if l.shared != nil {
+		if d, ok := l.allowShared(ctx, k, now); ok {
+			return d
+		}
+	}
 	s := l.shard(k)
 	s.mu.Lock()
 	b, ok := s.buckets[k]
@@ -166,6 +205,41 @@ func (l *Limiter) Allow(k Key) Decision {
 		d.Reset = l.seconds(1 - tokens)
 	}
 	return d
+}
+
+// allowShared asks the shared store unless it is resting after a failure;
+// false means the decision is to be taken locally.
+func (l *Limiter) allowShared(ctx context.Context, k Key, now time.Time) (Decision, bool) {
+	if now.UnixNano() < l.sharedDownUntil.Load() {
+		if l.observer.Fallback != nil {
+			l.observer.Fallback()
+		}
+		return Decision{}, false
+	}
+	d, err := l.shared.Take(ctx, k.String(), l.policy)
+	if err != nil {
+		l.sharedDownUntil.Store(now.Add(SharedRetry).UnixNano())
+		if !l.sharedDown.Swap(true) && l.observer.Down != nil {
+			l.observer.Down(err)
+		}
+		if l.observer.Fallback != nil {
+			l.observer.Fallback()
+		}
+		return Decision{}, false
+	}
+	if l.sharedDown.Swap(false) && l.observer.Up != nil {
+		l.observer.Up()
+	}
+	return d, true
+}
+
+// String is the key's name in a shared store: "u:" and the user ID, or
+// "a:" and the address.
+func (k Key) String() string {
+	if k.User != "" {
+		return "u:" + k.User
+	}
+	return "a:" + k.Addr.String()
 }
 
 // seconds is how long n tokens take to arrive.
@@ -267,7 +341,7 @@ func (l *Limiter) SetHeaders(h http.Header, d Decision) {
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, reset, 10)
-	h["Ratelimit-Policy"] = []string{l.header}
+	h["Ratelimit-Policy"] = l.policyHeader
 	h["Ratelimit"] = []string{string(b)}
 }
 

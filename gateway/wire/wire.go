@@ -8,13 +8,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
 	"github.com/go-kit/kit/sd"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medisync/medisync/gateway/edge"
 	"github.com/medisync/medisync/gateway/ratelimit"
@@ -34,19 +37,29 @@ func Options(s *Settings) app.Options {
 
 // Settings are the gateway's own flags (each also MEDISYNC_<NAME>).
 type Settings struct {
-	RoutesFile     string
-	RPS            float64
-	Burst          int
-	StrictRPS      float64
-	StrictBurst    int
-	CORSOrigins    string
-	TrustedProxies string
-	MaxBodyBytes   int64
-	Upstreams      string
-	Breaker        upstream.BreakerSettings
+	RoutesFile  string
+	RPS         float64
+	Burst       int
+	StrictRPS   float64
+	StrictBurst int
+	// RateLimitRedisURL, when set, keeps the buckets in Redis, shared by
+	// every gateway using it.
+	RateLimitRedisURL string
+	CORSOrigins       string
+	TrustedProxies    string
+	MaxBodyBytes      int64
+	Upstreams         string
+	Breaker           upstream.BreakerSettings
 	// MetricsAddr is the internal listener of /metrics and /health/*;
 	// empty serves /metrics on the public port instead.
 	MetricsAddr string
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) there, for
+	// profiling under load; keep it on loopback.
+	DebugAddr string
+	// AccessLog, set by the command (not a flag), is where the process
+	// logs: the access-log lines are then encoded by the gateway itself
+	// (edge.Config.AccessLog); nil sends them through the app's logger.
+	AccessLog io.Writer
 }
 
 // DefaultMetricsAddr keeps the metrics, which name upstream addresses, off
@@ -59,11 +72,14 @@ func (s *Settings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.Burst, "rate-limit-burst", 100, "general class: bucket size")
 	fs.Float64Var(&s.StrictRPS, "rate-limit-strict-rps", 0.2, "strict class (login, register, password forgot and reset): requests per second per client address")
 	fs.IntVar(&s.StrictBurst, "rate-limit-strict-burst", 10, "strict class: bucket size")
+	fs.StringVar(&s.RateLimitRedisURL, "rate-limit-redis-url", "",
+		"Redis holding the rate-limit buckets shared by several gateways (redis://host:port/db); empty keeps them in this process")
 	fs.StringVar(&s.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (* for any); empty sends no CORS headers")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For is believed")
 	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", edge.DefaultMaxBodyBytes, "largest request body accepted")
 	fs.StringVar(&s.MetricsAddr, "metrics-addr", DefaultMetricsAddr,
 		"internal listener for /metrics and /health/* (never the public port); empty serves /metrics on the public port")
+	fs.StringVar(&s.DebugAddr, "debug-addr", "", "listener for Go's profiler (/debug/pprof/), loopback only; empty (the default) serves none")
 	fs.StringVar(&s.Upstreams, "upstreams", "", "fixed instances instead of discovery, e.g. patient=127.0.0.1:8083,patient=127.0.0.1:9083")
 	fs.Func("breaker-failures", "consecutive failures that open an instance's circuit (default 5)", uintFlag(&s.Breaker.ConsecutiveFailures))
 	fs.Float64Var(&s.Breaker.FailureRatio, "breaker-failure-ratio", 0.5, "failure share that opens a circuit once breaker-min-requests were seen in a window")
@@ -155,9 +171,16 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		closers = append(closers, func(context.Context) error { p.Close(); return nil })
 	}
 
+	sharedOpts, closeShared, err := sharedLimits(a, s.RateLimitRedisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if closeShared != nil {
+		closers = append(closers, closeShared)
+	}
 	limits := map[string]*ratelimit.Limiter{
-		route.ClassGeneral: ratelimit.New(ratelimit.Policy{Name: "general", RPS: s.RPS, Burst: s.Burst}),
-		route.ClassStrict:  ratelimit.New(ratelimit.Policy{Name: "strict", RPS: s.StrictRPS, Burst: s.StrictBurst}),
+		route.ClassGeneral: ratelimit.New(ratelimit.Policy{Name: "general", RPS: s.RPS, Burst: s.Burst}, sharedOpts(route.ClassGeneral)...),
+		route.ClassStrict:  ratelimit.New(ratelimit.Policy{Name: "strict", RPS: s.StrictRPS, Burst: s.StrictBurst}, sharedOpts(route.ClassStrict)...),
 	}
 	for _, l := range limits {
 		go l.Run(ctx, 30*time.Second)
@@ -192,12 +215,23 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		HTTPMetrics:  a.HTTPMetrics,
 		Registerer:   a.Registry,
 		Local:        local,
+		AccessLog:    s.AccessLog,
+		LogFormat:    a.Config.LogFormat,
+		LogLevel:     a.Config.LogLevel,
+		Service:      a.Name,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if s.MetricsAddr != "" {
 		stop, err := serveInternal(ctx, a, s.MetricsAddr)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, stop)
+	}
+	if s.DebugAddr != "" {
+		stop, err := serveDebug(ctx, a, s.DebugAddr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -225,4 +259,72 @@ func serveInternal(ctx context.Context, a *app.App, addr string) (server.Hook, e
 	}()
 	_ = level.Info(a.Logger).Log("msg", "metrics and health listening", "addr", ln.Addr().String())
 	return srv.Shutdown, nil
+}
+
+// serveDebug serves Go's profiler on addr. The profiles show code paths and
+// may hold request data in memory dumps, so addr must be a loopback address.
+func serveDebug(ctx context.Context, a *app.App, addr string) (server.Hook, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("debug listener %s: only a loopback address is allowed", addr)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := server.NewHTTPServer(addr, mux)
+	// A CPU profile takes its seconds to answer.
+	srv.WriteTimeout = 0
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = level.Error(a.Logger).Log("msg", "debug listener failed", "err", err)
+		}
+	}()
+	_ = level.Warn(a.Logger).Log("msg", "profiler listening", "addr", ln.Addr().String())
+	return srv.Shutdown, nil
+}
+
+// sharedLimits returns, per class, the limiter options that keep its
+// buckets in the Redis at url, or none when url is empty. When Redis fails
+// the limiters fall back to their local buckets: logged once per outage,
+// and each local decision counted in
+// medisync_gateway_ratelimit_fallbacks_total (gateway/README.md, "Rate
+// limits").
+func sharedLimits(a *app.App, url string) (func(class string) []ratelimit.Option, server.Hook, error) {
+	if url == "" {
+		return func(string) []ratelimit.Option { return nil }, nil, nil
+	}
+	client, err := ratelimit.NewRedisClient(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	store := ratelimit.NewRedis(client, "medisync:ratelimit:")
+	fallbacks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "ratelimit_fallbacks_total",
+		Help: "Rate-limit decisions taken with local buckets because the shared store (Redis) failed, by class.",
+	}, []string{"class"})
+	a.Registry.MustRegister(fallbacks)
+	opts := func(class string) []ratelimit.Option {
+		counter := fallbacks.WithLabelValues(class)
+		return []ratelimit.Option{ratelimit.WithShared(store, ratelimit.SharedObserver{
+			Down: func(err error) {
+				_ = level.Warn(a.Logger).Log("msg", "shared rate limits unavailable; deciding with local buckets", "class", class, "err", err)
+			},
+			Up: func() {
+				_ = level.Info(a.Logger).Log("msg", "shared rate limits back", "class", class)
+			},
+			Fallback: counter.Inc,
+		})}
+	}
+	_ = level.Info(a.Logger).Log("msg", "rate-limit buckets shared in Redis", "addr", client.Options().Addr)
+	return opts, func(context.Context) error { return client.Close() }, nil
 }

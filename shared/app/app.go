@@ -1,12 +1,15 @@
 // Package app assembles what every medisync service process has around its
 // own handlers: configuration, logger, metrics registry, health checks, the
-// database with its migrations, the discovery client and registration, token
-// verification through the auth JWKS, and a graceful HTTP lifecycle. A
-// service's main parses its own flags through it and wires its layers.
+// discovery client and registration, token verification through the auth
+// JWKS, and a graceful HTTP lifecycle. A service's main parses its own flags
+// through it and wires its layers; a service with a database starts through
+// app/appdb instead, so that a process without one (the gateway) links no
+// database driver.
 package app
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,7 +30,6 @@ import (
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/server"
-	"github.com/medisync/medisync/shared/sqldb"
 )
 
 // Options describe a service to New.
@@ -35,9 +37,11 @@ type Options struct {
 	Name        string // service name in discovery, logs and metrics
 	DefaultAddr string // e.g. ":8083"
 	// DefaultDSN is the database by default ("sqlite:data/patient.db"); empty
-	// for a service without a database.
+	// for a service without a database. It defines the -db-dsn flags; the
+	// database itself is opened by appdb.New.
 	DefaultDSN string
-	// Migrations hold "sqlite/", "mysql/" and "postgres/" goose folders; nil for none.
+	// Migrations hold "sqlite/", "mysql/" and "postgres/" goose folders; nil
+	// for none (applied by appdb.New).
 	Migrations fs.FS
 	// Flags defines the service's own flags on the set before parsing.
 	Flags func(fs *flag.FlagSet)
@@ -62,7 +66,6 @@ type App struct {
 	Registry    *prometheus.Registry
 	HTTPMetrics *metrics.HTTP
 	Health      *health.Checker
-	DB          *sqldb.DB         // nil without a database
 	Discovery   *discovery.Client // nil when no discovery URL is set
 	HTTPClient  *http.Client      // for calls to other services
 
@@ -70,6 +73,7 @@ type App struct {
 	trust       trustSettings
 	beforeDrain []server.Hook
 	started     []func(net.Addr)
+	onClose     []func() error
 }
 
 // New parses args (flags, then MEDISYNC_* variables through lookup), sets
@@ -96,71 +100,12 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	a.HTTPMetrics = metrics.NewHTTP(a.Registry)
 	a.HTTPClient = server.NewHTTPClient(10 * time.Second)
 
-	if o.DefaultDSN != "" {
-		openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		db, err := openDatabase(openCtx, a.Config, o.Migrations)
-		if err != nil {
-			return nil, fmt.Errorf("database: %w", err)
-		}
-		a.DB = db
-		a.Health.Add("database", db.Ping)
-		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
-	}
 	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
 		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger, a.discoveryOptions()...)
 		// Calls to http://<service>/... resolve through discovery.
 		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
 	}
 	return a, nil
-}
-
-// openDatabase opens the database the service serves with (-db-dsn) and
-// applies the migrations. With -db-migrate-dsn they run as that account, the
-// schema owner, whose connection closes once they are done: the serving
-// account then needs no right to change the schema, so it cannot drop what
-// protects the data (the audit triggers, for one).
-func openDatabase(ctx context.Context, c config.Common, migrations fs.FS) (*sqldb.DB, error) {
-	db, err := sqldb.Open(ctx, c.DBDSN)
-	if err != nil {
-		return nil, err
-	}
-	if migrations == nil {
-		return db, nil
-	}
-	if c.DBMigrateDSN == "" {
-		if err := db.Migrate(ctx, migrations); err != nil {
-			_ = db.Close()
-			return nil, err
-		}
-		return db, nil
-	}
-	if err := migrateAs(ctx, c.DBMigrateDSN, db.Dialect, migrations); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// migrateAs applies the migrations through dsn, which must be of the serving
-// database's dialect, and closes that connection.
-func migrateAs(ctx context.Context, dsn string, dialect sqldb.Dialect, migrations fs.FS) (err error) {
-	owner, err := sqldb.Open(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("migration account: %w", err)
-	}
-	defer func() {
-		if cerr := owner.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close migration connection: %w", cerr)
-		}
-	}()
-	if owner.Dialect != dialect {
-		return fmt.Errorf("-db-migrate-dsn is %s but -db-dsn is %s: both must name the same database", owner.Dialect, dialect)
-	}
-	if err := owner.Migrate(ctx, migrations); err != nil {
-		return fmt.Errorf("migration account: %w", err)
-	}
-	return nil
 }
 
 // Router returns a router carrying /metrics, /health/live and /health/ready,
@@ -233,17 +178,24 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 	return runner.Run(ctx)
 }
 
-// Close releases the database and the discovery client.
+// Options returns the options the App was made with.
+func (a *App) Options() Options { return a.opts }
+
+// OnClose adds a function Close calls after releasing the discovery client,
+// in the order added: e.g. closing the database (appdb).
+func (a *App) OnClose(f func() error) { a.onClose = append(a.onClose, f) }
+
+// Close releases the discovery client, then what OnClose added.
 func (a *App) Close() error {
 	if a.Discovery != nil {
 		a.Discovery.Close()
 	}
-	if a.DB != nil {
-		if err := a.DB.Close(); err != nil {
-			return fmt.Errorf("close database: %w", err)
-		}
+	var errs []error
+	for _, f := range a.onClose {
+		errs = append(errs, f())
 	}
-	return nil
+	a.onClose = nil
+	return errors.Join(errs...)
 }
 
 // registration describes this instance: the advertised address, or

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 )
 
 // fakeDiscovery records registry writes.
@@ -60,7 +61,7 @@ func TestAppLifecycle(t *testing.T) {
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var logs bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Options{
+	a, err := appdb.New(ctx, app.Options{
 		Name: "widget", DefaultAddr: ":0", DefaultDSN: "sqlite:unused.db",
 		Migrations: os.DirFS("../sqldb/testdata/migrations"),
 	}, nil, lookup, &logs)
@@ -129,7 +130,7 @@ func TestAppRejectsBadConfig(t *testing.T) {
 	_, err := app.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0"}, nil, lookup, &bytes.Buffer{})
 	require.Error(t, err)
 
-	_, err = app.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0", DefaultDSN: "sqlite:x"},
+	_, err = appdb.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0", DefaultDSN: "sqlite:x"},
 		[]string{"-db-dsn", "oracle://x"}, nil, &bytes.Buffer{})
 	require.Error(t, err)
 }

@@ -12,17 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 var testMigrations = os.DirFS("../sqldb/testdata/migrations")
 
-func newWithEnv(t *testing.T, env map[string]string) (*app.App, error) {
+func newWithEnv(t *testing.T, env map[string]string) (*appdb.App, error) {
 	t.Helper()
 	env["MEDISYNC_DISCOVERY_URLS"] = ""
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	a, err := app.New(context.Background(), app.Options{
+	a, err := appdb.New(context.Background(), app.Options{
 		Name: "widget", DefaultAddr: ":0", DefaultDSN: "sqlite:unused.db", Migrations: testMigrations,
 	}, nil, lookup, io.Discard)
 	if err == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/medisync/medisync/auth/transport"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 )
 
 func main() {
@@ -53,7 +54,7 @@ func options(flags func(*flag.FlagSet)) app.Options {
 
 func serve(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer) error {
 	flags := wire.NewFlags()
-	a, err := app.New(ctx, options(flags.Register), args, lookup, stderr)
+	a, err := appdb.New(ctx, options(flags.Register), args, lookup, stderr)
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 func rotateKey(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	flags := wire.NewFlags()
 	var activateIn time.Duration
-	a, err := app.New(ctx, options(func(fs *flag.FlagSet) {
+	a, err := appdb.New(ctx, options(func(fs *flag.FlagSet) {
 		flags.RegisterKeys(fs)
 		fs.DurationVar(&activateIn, "activate-in", 0, "delay before the new key starts signing (it is published at once)")
 	}), append([]string{"-discovery-urls", ""}, args...), lookup, stderr)

@@ -18,6 +18,7 @@ import (
 	"github.com/medisync/medisync/doctor/service"
 	"github.com/medisync/medisync/doctor/transport"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/metrics"
@@ -26,7 +27,7 @@ import (
 func main() { app.Main("doctor", run) }
 
 func run(ctx context.Context, args []string) error {
-	a, err := app.New(ctx, app.Options{
+	a, err := appdb.New(ctx, app.Options{
 		Name:         "doctor",
 		DefaultAddr:  ":8082",
 		DefaultDSN:   "sqlite:data/doctor.db",

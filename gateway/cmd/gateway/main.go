@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
+	s.AccessLog = stderr
 	h, closers, err := wire.Build(ctx, a, s)
 	if err != nil {
 		_ = a.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 )
@@ -23,7 +24,7 @@ func main() { app.Main("patient", run) }
 
 func run(ctx context.Context, args []string) error {
 	var audit auditlog.Options
-	a, err := app.New(ctx, app.Options{
+	a, err := appdb.New(ctx, app.Options{
 		Name:         "patient",
 		DefaultAddr:  ":8083",
 		DefaultDSN:   "sqlite:data/patient.db",

@@ -1,0 +1,102 @@
+// Package appdb starts a service that owns a database: the app of shared/app
+// plus the database of -db-dsn, migrated, checked by readiness and closed
+// with the app. It is apart from app so that a process without a database
+// links no database driver nor goose.
+package appdb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/config"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// App is a service process with its database.
+type App struct {
+	*app.App
+	DB *sqldb.DB
+}
+
+// New is app.New, then opens and migrates the database named by -db-dsn
+// (o.DefaultDSN must be set): with -db-migrate-dsn the migrations run as
+// that account.
+func New(ctx context.Context, o app.Options, args []string, lookup func(string) (string, bool), stderr io.Writer) (*App, error) {
+	if o.DefaultDSN == "" {
+		return nil, fmt.Errorf("appdb: %s has no default database (Options.DefaultDSN)", o.Name)
+	}
+	a, err := app.New(ctx, o, args, lookup, stderr)
+	if err != nil {
+		return nil, err
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	db, err := openDatabase(openCtx, a.Config, o.Migrations)
+	if err != nil {
+		_ = a.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	a.Health.Add("database", db.Ping)
+	a.OnClose(func() error {
+		if err := db.Close(); err != nil {
+			return fmt.Errorf("close database: %w", err)
+		}
+		return nil
+	})
+	_ = level.Info(a.Logger).Log("msg", "database ready", "dialect", db.Dialect)
+	return &App{App: a, DB: db}, nil
+}
+
+// openDatabase opens the database the service serves with (-db-dsn) and
+// applies the migrations. With -db-migrate-dsn they run as that account, the
+// schema owner, whose connection closes once they are done: the serving
+// account then needs no right to change the schema, so it cannot drop what
+// protects the data (the audit triggers, for one).
+func openDatabase(ctx context.Context, c config.Common, migrations fs.FS) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, c.DBDSN)
+	if err != nil {
+		return nil, err
+	}
+	if migrations == nil {
+		return db, nil
+	}
+	if c.DBMigrateDSN == "" {
+		if err := db.Migrate(ctx, migrations); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
+	if err := migrateAs(ctx, c.DBMigrateDSN, db.Dialect, migrations); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// migrateAs applies the migrations through dsn, which must be of the serving
+// database's dialect, and closes that connection.
+func migrateAs(ctx context.Context, dsn string, dialect sqldb.Dialect, migrations fs.FS) (err error) {
+	owner, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("migration account: %w", err)
+	}
+	defer func() {
+		if cerr := owner.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close migration connection: %w", cerr)
+		}
+	}()
+	if owner.Dialect != dialect {
+		return fmt.Errorf("-db-migrate-dsn is %s but -db-dsn is %s: both must name the same database", owner.Dialect, dialect)
+	}
+	if err := owner.Migrate(ctx, migrations); err != nil {
+		return fmt.Errorf("migration account: %w", err)
+	}
+	return nil
+}
