@@ -21,6 +21,7 @@ import (
 	"github.com/medisync/medisync/notification/templates"
 	"github.com/medisync/medisync/notification/transport"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/seal"
@@ -74,7 +75,7 @@ func (o *options) mailer() (service.Mailer, *email.Mailbox, error) {
 
 func run(ctx context.Context, args []string) error {
 	var o options
-	a, err := app.New(ctx, app.Options{
+	a, err := appdb.New(ctx, app.Options{
 		Name:         "notification",
 		DefaultAddr:  ":8086",
 		DefaultDSN:   "sqlite:data/notification.db",
@@ -135,7 +136,7 @@ func run(ctx context.Context, args []string) error {
 }
 
 // build makes the service on the app's database and the configured channels.
-func build(a *app.App, o *options) (service.Service, *email.Mailbox, error) {
+func build(a *appdb.App, o *options) (service.Service, *email.Mailbox, error) {
 	cfg := service.DefaultConfig()
 	if o.sealKey == "" {
 		return nil, nil, errors.New("-event-seal-key is required: it opens the password reset links of auth's events")

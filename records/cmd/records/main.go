@@ -24,6 +24,7 @@ import (
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/transport"
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/server"
@@ -51,7 +52,7 @@ const uploadCeiling = 5 << 30
 
 func run(ctx context.Context, args []string) error {
 	var c settings
-	a, err := app.New(ctx, app.Options{
+	a, err := appdb.New(ctx, app.Options{
 		Name:         "records",
 		DefaultAddr:  ":8085",
 		DefaultDSN:   "sqlite:data/records.db",
@@ -125,7 +126,7 @@ func run(ctx context.Context, args []string) error {
 }
 
 // openBlobs opens the configured blob store and adds it to readiness.
-func openBlobs(ctx context.Context, a *app.App, c settings) (service.BlobStore, error) {
+func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore, error) {
 	switch c.blobStore {
 	case "fs":
 		key, err := masterKey(c)
