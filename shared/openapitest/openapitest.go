@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -29,9 +30,20 @@ type Doc struct {
 	router routers.Router
 }
 
+// registerDecoders teaches the validator the media types served as opaque
+// text (pages, documents); their schemas are plain strings.
+var registerDecoders = sync.OnceFunc(func() {
+	for _, ct := range []string{"text/html", "text/javascript"} {
+		if openapi3filter.RegisteredBodyDecoder(ct) == nil {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+		}
+	}
+})
+
 // Parse loads raw and validates it as an OpenAPI document. The document's
 // servers are dropped, so that requests to any test server match its paths.
 func Parse(raw []byte) (*Doc, error) {
+	registerDecoders()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(raw)
 	if err != nil {
