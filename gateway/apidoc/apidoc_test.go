@@ -60,6 +60,9 @@ func TestMergeOfTheServicesDocuments(t *testing.T) {
 		assert.NotNil(t, rt, "%s is not routed", op)
 	}
 
+	assert.NotContains(t, doc.T.Components.Schemas, "RevocationPage", "the internal feed's schema goes with it")
+	assert.NotContains(t, doc.T.Components.Schemas, "Health")
+
 	login := doc.T.Paths.Find("/api/v1/auth/login").Post
 	require.NotNil(t, login.Security)
 	assert.Empty(t, *login.Security, "a public route needs no token")

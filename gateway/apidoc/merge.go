@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -48,12 +47,11 @@ func Merge(table *route.Table, docs map[string][]byte) ([]byte, error) {
 	var tags []any
 	seenTags := map[string]bool{}
 
-	names := make([]string, 0, len(docs))
-	for n := range docs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, svc := range names {
+	// Only the services the table routes to; their order makes renames stable.
+	for _, svc := range table.Services() {
+		if docs[svc] == nil {
+			continue
+		}
 		var doc map[string]any
 		if err := yaml.Unmarshal(docs[svc], &doc); err != nil {
 			return nil, fmt.Errorf("%s document: %w", svc, err)
@@ -82,6 +80,7 @@ func Merge(table *route.Table, docs map[string][]byte) ([]byte, error) {
 		}
 	}
 	addGatewayAnswers(paths, components)
+	prune(paths, components)
 	out["paths"] = paths
 	out["components"] = components
 	if len(tags) > 0 {
@@ -272,6 +271,52 @@ func addGatewayAnswers(paths, components map[string]any) {
 					res[status] = map[string]any{"$ref": "#/components/responses/" + name}
 				}
 			}
+		}
+	}
+}
+
+// prune drops the components no kept operation reaches: the services'
+// internal routes took their references with them.
+func prune(paths, components map[string]any) {
+	used := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && k == "$ref" && !used[s] {
+					used[s] = true
+					kind, name, _ := strings.Cut(strings.TrimPrefix(s, "#/components/"), "/")
+					walk(asMap(components[kind])[name])
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(paths)
+	schemes := map[string]bool{}
+	for _, item := range paths {
+		for _, m := range methods {
+			for _, req := range asSlice(asMap(asMap(item)[m])["security"]) {
+				for name := range asMap(req) {
+					schemes[name] = true
+				}
+			}
+		}
+	}
+	for kind, defs := range components {
+		for name := range asMap(defs) {
+			if kind == "securitySchemes" && schemes[name] || used["#/components/"+kind+"/"+name] {
+				continue
+			}
+			delete(asMap(defs), name)
+		}
+		if len(asMap(defs)) == 0 {
+			delete(components, kind)
 		}
 	}
 }
