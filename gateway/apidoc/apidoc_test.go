@@ -53,7 +53,11 @@ func TestMergeOfTheServicesDocuments(t *testing.T) {
 	assert.Contains(t, ops, openapitest.Operation{Method: "GET", Path: "/api/v1/doctors/{id}"})
 	assert.Contains(t, ops, openapitest.Operation{Method: "POST", Path: "/api/v1/auth/login"})
 	assert.Contains(t, ops, openapitest.Operation{Method: "GET", Path: "/.well-known/jwks.json"})
+	own := map[string]bool{apidoc.DocumentPath: true, apidoc.PagePath: true, apidoc.ScriptPath: true}
 	for _, op := range ops {
+		if own[op.Path] {
+			continue // the gateway's own reference paths
+		}
 		assert.True(t, strings.HasPrefix(op.Path, "/api/v1/") || op.Path == "/.well-known/jwks.json",
 			"%s is not a route of the gateway", op)
 		rt, _ := table.Match(op.Method, strings.NewReplacer("{id}", "x", "{entryId}", "y").Replace(op.Path))

@@ -80,6 +80,10 @@ func Merge(table *route.Table, docs map[string][]byte) ([]byte, error) {
 		}
 	}
 	addGatewayAnswers(paths, components)
+	for p, item := range ownPaths() {
+		paths[p] = item
+	}
+	tags = append(tags, map[string]any{"name": "reference", "description": "This document and the page that renders it."})
 	prune(paths, components)
 	out["paths"] = paths
 	out["components"] = components
@@ -272,6 +276,35 @@ func addGatewayAnswers(paths, components map[string]any) {
 				}
 			}
 		}
+	}
+}
+
+// ownPaths are the gateway's own reference paths.
+func ownPaths() map[string]any {
+	text := func(summary, opID, desc, mediaType string) map[string]any {
+		return map[string]any{"get": map[string]any{
+			"tags": []any{"reference"}, "summary": summary, "operationId": opID, "security": []any{},
+			"responses": map[string]any{"200": map[string]any{
+				"description": desc,
+				"content":     map[string]any{mediaType: map[string]any{"schema": map[string]any{"type": "string"}}},
+			}},
+		}}
+	}
+	doc := map[string]any{"get": map[string]any{
+		"tags": []any{"reference"}, "summary": "This document", "operationId": "gatewayOpenAPI", "security": []any{},
+		"responses": map[string]any{
+			"200": map[string]any{
+				"description": "The OpenAPI document of the public API.",
+				"content": map[string]any{"application/yaml": map[string]any{
+					"schema": map[string]any{"type": "object", "description": "An OpenAPI 3.0 document."}}},
+			},
+			"503": map[string]any{"$ref": "#/components/responses/GatewayUnavailable"},
+		},
+	}}
+	return map[string]any{
+		DocumentPath: doc,
+		PagePath:     text("The API reference page", "gatewayDocs", "The page; Redoc renders this document in it.", "text/html"),
+		ScriptPath:   text("Redoc's script", "gatewayDocsScript", "Redoc's standalone bundle.", "text/javascript"),
 	}
 }
 
