@@ -295,12 +295,3 @@ func (r *recorder) Flush() {
 		f.Flush()
 	}
 }
-
-// String lists operations, one a line.
-func String(ops []Operation) string {
-	var b strings.Builder
-	for _, o := range ops {
-		b.WriteString(o.String() + "\n")
-	}
-	return b.String()
-}
