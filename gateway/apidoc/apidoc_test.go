@@ -66,6 +66,9 @@ func TestMergeOfTheServicesDocuments(t *testing.T) {
 
 	assert.NotContains(t, doc.T.Components.Schemas, "RevocationPage", "the internal feed's schema goes with it")
 	assert.NotContains(t, doc.T.Components.Schemas, "Health")
+	for _, tag := range doc.T.Tags {
+		assert.NotEqual(t, "operations", tag.Name, "a tag no kept operation names is dropped")
+	}
 
 	login := doc.T.Paths.Find("/api/v1/auth/login").Post
 	require.NotNil(t, login.Security)

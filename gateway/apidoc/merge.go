@@ -85,6 +85,7 @@ func Merge(table *route.Table, docs map[string][]byte) ([]byte, error) {
 	}
 	tags = append(tags, map[string]any{"name": "reference", "description": "This document and the page that renders it."})
 	prune(paths, components)
+	tags = usedTags(tags, paths)
 	out["paths"] = paths
 	out["components"] = components
 	if len(tags) > 0 {
@@ -306,6 +307,27 @@ func ownPaths() map[string]any {
 		PagePath:     text("The API reference page", "gatewayDocs", "The page; Redoc renders this document in it.", "text/html"),
 		ScriptPath:   text("Redoc's script", "gatewayDocsScript", "Redoc's standalone bundle.", "text/javascript"),
 	}
+}
+
+// usedTags keeps the tags some operation names.
+func usedTags(tags []any, paths map[string]any) []any {
+	used := map[string]bool{}
+	for _, item := range paths {
+		for _, m := range methods {
+			for _, t := range asSlice(asMap(asMap(item)[m])["tags"]) {
+				if s, ok := t.(string); ok {
+					used[s] = true
+				}
+			}
+		}
+	}
+	var out []any
+	for _, t := range tags {
+		if name, _ := asMap(t)["name"].(string); used[name] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // prune drops the components no kept operation reaches: the services'
