@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/medisync/medisync/e2e/apiclient"
 )
 
 const (
@@ -142,9 +147,23 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	s := startSystem(t)
 	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
 
+	// The main calls go through the client generated from the gateway's
+	// document, which checks every exchange against it.
+	ctx := context.Background()
+	a := newAPI(t, s.gateway.url(""))
+	c.hc = a.hc // the raw requests below are checked against the document too
+	for path, ct := range map[string]string{"/docs": "text/html", "/docs/redoc.standalone.js": "text/javascript"} {
+		r := c.do(http.MethodGet, path, "", nil)
+		expect(t, r, http.StatusOK, "the API reference "+path)
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), ct) {
+			t.Errorf("%s served as %q", path, r.Header.Get("Content-Type"))
+		}
+	}
+
 	// A patient registers, logs in and creates their profile.
-	register(t, c, "alice@e2e.example", "Alice-long-passw0rd", "Alice Doe")
-	alice := login(t, c, "alice@e2e.example", "Alice-long-passw0rd")
+	reg, err := a.RegisterWithResponse(ctx, apiclient.RegisterRequest{Email: "alice@e2e.example", Password: "Alice-long-passw0rd", FullName: "Alice Doe"})
+	answered(t, "register alice", http.StatusAccepted, reg, reg.Body, err)
+	alice := a.login("alice@e2e.example", "Alice-long-passw0rd")
 
 	// A second auth process on the same database, outside discovery, issues
 	// one-second tokens: one of them is checked, once expired, at the end.
@@ -156,20 +175,28 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	shortLived := login(t, short, "alice@e2e.example", "Alice-long-passw0rd")
 	shortIssued := time.Now()
 	shortAuth.stop()
-	aliceID := createPatient(t, c, alice, "Alice", "Doe")
-	me := c.do(http.MethodGet, "/api/v1/patients/me", alice, nil)
-	expect(t, me, http.StatusOK, "patient reads own profile")
-	if got := me.Header.Get("Cache-Control"); got != "no-store" {
+	created, err := a.CreatePatientWithResponse(ctx, apiclient.PatientCreate{
+		FirstName: ptr("Alice"), LastName: ptr("Doe"), DateOfBirth: ptr("1985-04-12"), Sex: ptr("female"),
+		Email: ptr("alice@e2e.example"), Phone: ptr("+14155550123"),
+	}, bearer(alice))
+	answered(t, "create patient profile", http.StatusCreated, created, created.Body, err)
+	aliceID := created.JSON201.Id
+	me, err := a.GetMyPatientWithResponse(ctx, bearer(alice))
+	answered(t, "patient reads own profile", http.StatusOK, me, me.Body, err)
+	if me.JSON200.Id != aliceID || me.JSON200.FirstName != "Alice" {
+		t.Errorf("own profile: %s", me.Body)
+	}
+	if got := me.HTTPResponse.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("patient data sent with Cache-Control %q", got)
 	}
-	if me.Header.Get("X-Request-ID") == "" {
+	if me.HTTPResponse.Header.Get("X-Request-ID") == "" {
 		t.Error("no X-Request-ID on the answer")
 	}
 
 	// A client's request ID travels through the gateway into the service's log.
-	traced := c.do(http.MethodGet, "/api/v1/patients/me", alice, nil, "X-Request-ID", "e2e-trace-0001")
-	expect(t, traced, http.StatusOK, "traced read")
-	if got := traced.Header.Get("X-Request-ID"); got != "e2e-trace-0001" {
+	traced, err := a.GetMyPatientWithResponse(ctx, bearer(alice), header("X-Request-ID", "e2e-trace-0001"))
+	answered(t, "traced read", http.StatusOK, traced, traced.Body, err)
+	if got := traced.HTTPResponse.Header.Get("X-Request-ID"); got != "e2e-trace-0001" {
 		t.Errorf("request ID echoed as %q", got)
 	}
 	waitFor(t, "the request ID in a patient instance's log", 5*time.Second, func() bool {
@@ -186,61 +213,76 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	})
 
 	// The admin creates a doctor account and a specialization.
-	admin := login(t, c, adminEmail, adminPassword)
-	r := c.do(http.MethodPost, "/api/v1/auth/users", admin, map[string]any{
-		"email": "dr.house@e2e.example", "password": "Doctor-long-passw0rd", "fullName": "Greg House", "roles": []string{"DOCTOR"},
-	})
-	expect(t, r, http.StatusCreated, "admin creates doctor account")
-	r = c.do(http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": "Diagnostic Medicine", "description": "Puzzles"})
-	expect(t, r, http.StatusCreated, "admin creates specialization")
-	specID := r.JSON(t)["id"].(string)
+	admin := a.login(adminEmail, adminPassword)
+	user, err := a.CreateUserWithResponse(ctx, apiclient.CreateUserRequest{
+		Email: "dr.house@e2e.example", Password: "Doctor-long-passw0rd", FullName: "Greg House",
+		Roles: &[]apiclient.Role{apiclient.RoleDOCTOR},
+	}, bearer(admin))
+	answered(t, "admin creates doctor account", http.StatusCreated, user, user.Body, err)
+	spec, err := a.CreateSpecializationWithResponse(ctx, apiclient.SpecializationWrite{Name: "Diagnostic Medicine", Description: ptr("Puzzles")}, bearer(admin))
+	answered(t, "admin creates specialization", http.StatusCreated, spec, spec.Body, err)
+	specID := spec.JSON201.Id.String()
 
 	// The doctor creates a profile and sets availability.
-	doc := login(t, c, "dr.house@e2e.example", "Doctor-long-passw0rd")
-	r = c.do(http.MethodPost, "/api/v1/doctors", doc, map[string]any{
-		"firstName": "Greg", "lastName": "House", "email": "dr.house@e2e.example", "phone": "+16095550100",
-		"licenseNumber": "NJ-12345", "specializationIds": []string{specID}, "languages": []string{"en"},
-		"timeZone": "America/New_York", "appointmentMinutes": 30,
-	})
-	expect(t, r, http.StatusCreated, "doctor creates profile")
-	doctorID := r.JSON(t)["id"].(string)
-	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/availability", doc, nil)
-	expect(t, r, http.StatusOK, "doctor reads availability")
-	etag := r.Header.Get("ETag")
-	weekly := []map[string]string{}
-	for _, day := range []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"} {
-		weekly = append(weekly, map[string]string{"day": day, "start": "09:00", "end": "12:00"})
+	doc := a.login("dr.house@e2e.example", "Doctor-long-passw0rd")
+	profile, err := a.CreateDoctorWithResponse(ctx, apiclient.DoctorWrite{
+		FirstName: "Greg", LastName: "House", Email: "dr.house@e2e.example", Phone: ptr("+16095550100"),
+		LicenseNumber: ptr("NJ-12345"), SpecializationIds: &[]string{specID}, Languages: &[]string{"en"},
+		TimeZone: ptr("America/New_York"), AppointmentMinutes: ptr(30),
+	}, bearer(doc))
+	answered(t, "doctor creates profile", http.StatusCreated, profile, profile.Body, err)
+	doctorID := profile.JSON201.Id
+	if got := profile.JSON201.Specializations; len(got) != 1 || got[0].Name != "Diagnostic Medicine" {
+		t.Errorf("profile's specializations: %s", profile.Body)
 	}
-	r = c.do(http.MethodPut, "/api/v1/doctors/"+doctorID+"/availability", doc,
-		map[string]any{"slotMinutes": 30, "bufferMinutes": 0, "weekly": weekly, "exceptions": []any{}}, "If-Match", etag)
-	expect(t, r, http.StatusOK, "doctor sets availability")
+	avail, err := a.GetAvailabilityWithResponse(ctx, doctorID, bearer(doc))
+	answered(t, "doctor reads availability", http.StatusOK, avail, avail.Body, err)
+	weekly := []apiclient.Weekly{}
+	for _, day := range []apiclient.WeeklyDay{apiclient.MONDAY, apiclient.TUESDAY, apiclient.WEDNESDAY, apiclient.THURSDAY,
+		apiclient.FRIDAY, apiclient.SATURDAY, apiclient.SUNDAY} {
+		weekly = append(weekly, apiclient.Weekly{Day: day, Start: "09:00", End: "12:00"})
+	}
+	set, err := a.ReplaceAvailabilityWithResponse(ctx, doctorID,
+		&apiclient.ReplaceAvailabilityParams{IfMatch: avail.HTTPResponse.Header.Get("ETag")},
+		apiclient.AvailabilityWrite{SlotMinutes: ptr(30), BufferMinutes: ptr(0), Weekly: &weekly, Exceptions: &[]apiclient.Exception{}},
+		bearer(doc))
+	answered(t, "doctor sets availability", http.StatusOK, set, set.Body, err)
 
 	// The patient lists bookable slots.
-	from := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
-	to := time.Now().UTC().AddDate(0, 0, 7).Format("2006-01-02")
-	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/slots?from="+from+"&to="+to, alice, nil)
-	expect(t, r, http.StatusOK, "patient lists slots")
-	if slots, _ := r.JSON(t)["slots"].([]any); len(slots) < 6*7 {
-		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", len(slots), r.Body)
+	from := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 1)}
+	to := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 7)}
+	slots, err := a.ListSlotsWithResponse(ctx, doctorID, &apiclient.ListSlotsParams{From: &from, To: &to}, bearer(alice))
+	answered(t, "patient lists slots", http.StatusOK, slots, slots.Body, err)
+	if n := len(slots.JSON200.Slots); n < 6*7 {
+		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", n, slots.Body)
 	}
 
 	// The doctor records an allergy; the patient reads it.
-	r = c.do(http.MethodPost, "/api/v1/patients/"+aliceID+"/history", doc, map[string]any{
-		"type": "ALLERGY", "description": "Penicillin", "severity": "severe",
-	})
-	expect(t, r, http.StatusCreated, "doctor records allergy")
-	r = c.do(http.MethodGet, "/api/v1/patients/"+aliceID+"/history", alice, nil)
-	expect(t, r, http.StatusOK, "patient reads own history")
-	if !strings.Contains(string(r.Body), "Penicillin") {
-		t.Fatalf("history lacks the allergy: %s", r.Body)
+	entry, err := a.RecordHistoryWithResponse(ctx, aliceID, apiclient.EntryCreate{
+		Type: ptr("ALLERGY"), Description: ptr("Penicillin"), Severity: ptr("severe"),
+	}, bearer(doc))
+	answered(t, "doctor records allergy", http.StatusCreated, entry, entry.Body, err)
+	history, err := a.ListHistoryWithResponse(ctx, aliceID, nil, bearer(alice))
+	answered(t, "patient reads own history", http.StatusOK, history, history.Body, err)
+	if items := history.JSON200.Items; len(items) != 1 || items[0].Description != "Penicillin" || items[0].Type != apiclient.ALLERGY {
+		t.Fatalf("history lacks the allergy: %s", history.Body)
 	}
 
 	// Another patient's record is a 404 to Alice, exactly like a missing one.
 	register(t, c, "bob@e2e.example", "Bob-long-passw0rd!", "Bob Roe")
 	bob := login(t, c, "bob@e2e.example", "Bob-long-passw0rd!")
 	bobID := createPatient(t, c, bob, "Bob", "Roe")
-	expect(t, c.do(http.MethodGet, "/api/v1/patients/"+bobID, alice, nil), http.StatusNotFound, "patient reads another patient")
-	expect(t, c.do(http.MethodGet, "/api/v1/patients/"+bobID+"/history", alice, nil), http.StatusNotFound, "patient reads another's history")
+	bobUUID, err := uuid.Parse(bobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := a.GetPatientWithResponse(ctx, bobUUID, bearer(alice))
+	answered(t, "patient reads another patient", http.StatusNotFound, other, other.Body, err)
+	if other.ApplicationproblemJSON404 == nil || other.ApplicationproblemJSON404.Status != http.StatusNotFound {
+		t.Errorf("404 without its problem document: %s", other.Body)
+	}
+	otherHistory, err := a.ListHistoryWithResponse(ctx, bobUUID, nil, bearer(alice))
+	answered(t, "patient reads another's history", http.StatusNotFound, otherHistory, otherHistory.Body, err)
 
 	// Forged, tampered and alg-none tokens are refused at the gateway.
 	for name, tok := range badTokens(t, alice) {

@@ -3,6 +3,7 @@ package transport
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"net/http"
 
@@ -22,6 +23,12 @@ import (
 
 // MaxBodyBytes bounds every auth request body; none needs more.
 const MaxBodyBytes = 64 << 10
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
 
 // Options configure the routes.
 type Options struct {
@@ -52,6 +59,7 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 	ip := o.ClientIP
 
 	r.Handle("/.well-known/jwks.json", jwksHandler(o.JWKS)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", serveOpenAPI()).Methods(http.MethodGet)
 	if o.Revocations != nil {
 		r.Handle(RevocationsPath, revocationsHandler(o.Revocations)).Methods(http.MethodGet)
 	}
@@ -103,6 +111,15 @@ func requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// serveOpenAPI serves the document, public like the JWKS.
+func serveOpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(openAPI)
 	})
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -100,7 +101,9 @@ func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 	require.NoError(t, err)
 	r := httpmw.NewRouter()
 	a.Routes(r)
-	e.srv = httptest.NewServer(httpmw.Stack(r, httpmw.Options{Logger: logging.Nop(), MaxBodyBytes: transport.MaxBodyBytes}))
+	// Every exchange of the tests is held to the OpenAPI document.
+	doc := openapitest.Load(t, transport.OpenAPI())
+	e.srv = httptest.NewServer(doc.Handler(t, httpmw.Stack(r, httpmw.Options{Logger: logging.Nop(), MaxBodyBytes: transport.MaxBodyBytes})))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -122,6 +122,9 @@ func (e *viewEncoder) encode(ctx context.Context, w http.ResponseWriter, respons
 	return err
 }
 
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
+
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Header().Set("Cache-Control", "public, max-age=300")

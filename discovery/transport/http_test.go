@@ -16,9 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/discovery/transport"
 	"github.com/medisync/medisync/discovery/wire"
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/openapitest"
 )
 
 const token = "t0ken-for-tests"
@@ -37,7 +39,8 @@ func newFixture(t *testing.T, tok string, args ...string) *fixture {
 	cfg.Clock = c
 	a, err := wire.New(cfg, append([]string{"-discovery-token", tok}, args...), io.Discard)
 	require.NoError(t, err)
-	srv := httptest.NewServer(a.Handler)
+	// Every exchange of the tests is held to the OpenAPI document.
+	srv := httptest.NewServer(openapitest.Load(t, transport.OpenAPI()).Handler(t, a.Handler))
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, srv: srv, app: a, clock: c}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -56,7 +57,9 @@ func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier(), nil)
-	srv := httptest.NewServer(httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}))
+	// Every exchange of the tests is held to the OpenAPI document.
+	doc := openapitest.Load(t, transport.OpenAPI())
+	srv := httptest.NewServer(doc.Handler(t, httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes})))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, clock: c, iss: iss}
 	e.admin = e.newUser(authn.RoleAdmin)

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"context"
+	_ "embed"
 	"net/http"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
@@ -25,6 +26,12 @@ import (
 // MaxBodyBytes bounds request bodies of the doctor API.
 const MaxBodyBytes = 256 << 10
 
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
+
 // errorRules maps the errors whose status their domain kind cannot say.
 // Every doctor error is a kinded domain error, so the table is empty and
 // problem.From maps each by its kind.
@@ -45,6 +52,7 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle("/api/v1"+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
 	}
+	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
 	route(http.MethodGet, "/doctors", e.SearchDoctors, decodeSearch, encodeDoctorPage)
 	route(http.MethodPost, "/doctors", e.CreateDoctor, decodeCreateDoctor, encodeDoctor)
 	// "me" is registered before {id} so that it is not taken for an id.
@@ -60,6 +68,13 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodGet, "/specializations/{id}", e.GetSpecialization, decodeGetSpecialization, encodeSpecialization)
 	route(http.MethodPut, "/specializations/{id}", e.UpdateSpecialization, decodeUpdateSpecialization, encodeSpecialization)
 	route(http.MethodDelete, "/specializations/{id}", e.DeleteSpecialization, decodeDeleteSpecialization, encodeNoContent)
+}
+
+// serveOpenAPI serves the document; it is public, like the API's shape.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
 }
 
 // faultLogger logs the errors that become server errors.

@@ -19,6 +19,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medisync/medisync/gateway/apidoc"
 	"github.com/medisync/medisync/gateway/edge"
 	"github.com/medisync/medisync/gateway/ratelimit"
 	"github.com/medisync/medisync/gateway/route"
@@ -195,9 +196,15 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 			return err
 		})
 	}
+	// The API reference: the routed services' documents merged, and a page
+	// rendering it (gateway/README.md, "API reference").
+	docs := &apidoc.Source{Table: table, Upstreams: pools, Logger: logger}
 	local := map[string]http.Handler{
-		"/health/live":  a.Health.Live(),
-		"/health/ready": a.Health.Ready(),
+		"/health/live":      a.Health.Live(),
+		"/health/ready":     a.Health.Ready(),
+		apidoc.DocumentPath: docs.DocumentHandler(),
+		apidoc.PagePath:     apidoc.PageHandler(),
+		apidoc.ScriptPath:   apidoc.ScriptHandler(),
 	}
 	if s.MetricsAddr == "" {
 		_ = level.Warn(logger).Log("msg", "metrics served on the public port (-metrics-addr is empty): they name upstream addresses")

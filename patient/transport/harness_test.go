@@ -23,6 +23,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -71,7 +72,13 @@ func newHarnessWith(t testing.TB, db *sqldb.DB, o httpmw.Options, recorder ...se
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier())
-	return &harness{t: t, handler: httpmw.Stack(r, o), issuer: iss, store: store}
+	var h http.Handler = httpmw.Stack(r, o)
+	if _, bench := t.(*testing.B); !bench {
+		// Every exchange of the tests is held to the OpenAPI document;
+		// benchmarks measure the service alone.
+		h = openapitest.Load(t, transport.OpenAPI()).Handler(t, h)
+	}
+	return &harness{t: t, handler: h, issuer: iss, store: store}
 }
 
 // user is a caller with a token.

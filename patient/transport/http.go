@@ -6,6 +6,7 @@ package transport
 
 import (
 	"context"
+	_ "embed"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -32,6 +33,12 @@ const MaxBodyBytes = 64 << 10
 // maxQueryLen bounds the name prefix of a search.
 const maxQueryLen = 100
 
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
+
 // errorRules maps what the error kinds cannot say. Every patient error is a
 // kinded domain error that problem.From maps by itself, so it is empty.
 var errorRules = problem.Rules()
@@ -49,6 +56,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc) {
 		r.Handle("/api/v1/patients"+path, requireToken(kithttp.NewServer(ep, dec, encode, opts...))).Methods(method)
 	}
+	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
 	handle(http.MethodPost, "", set.CreatePatient, decodeCreatePatient)
 	handle(http.MethodGet, "", set.SearchPatients, decodeSearch)
 	// "me" is registered before {id} so that it is not taken for an id.
@@ -63,6 +71,13 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	handle(http.MethodDelete, "/{id}/history/{entryId}", set.RetractHistory, decodeRetractHistory)
 	handle(http.MethodGet, "/{id}/history/{entryId}/revisions", set.HistoryRevisions, decodeEntry)
 	handle(http.MethodGet, "/{id}/audit", set.AuditTrail, decodeAudit)
+}
+
+// serveOpenAPI serves the document; it holds no patient data and is public.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
 }
 
 // --- decoding --------------------------------------------------------------

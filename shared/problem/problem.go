@@ -51,22 +51,55 @@ func (p *Problem) Error() string {
 	return p.Title
 }
 
-// New returns a problem with the standard title for status.
+// The problem types of the kinds a client acts on differently from the bare
+// status (docs/errors.md). Every other problem is "about:blank": its status
+// and title say all there is.
+const (
+	TypeBlank                = "about:blank"
+	TypeValidation           = "urn:medisync:problem:validation"
+	TypeConflict             = "urn:medisync:problem:conflict"
+	TypeStaleVersion         = "urn:medisync:problem:stale-version"
+	TypePreconditionRequired = "urn:medisync:problem:precondition-required"
+	TypeRateLimited          = "urn:medisync:problem:rate-limited"
+)
+
+// ValidationTitle is the title of every validation problem.
+const ValidationTitle = "Validation failed"
+
+// statusType gives the kinds whose status alone names them their type, so
+// that a 409 or 412 made anywhere (a kind, a rule, a constructor) carries it.
+var statusType = map[int]string{
+	http.StatusConflict:             TypeConflict,
+	http.StatusPreconditionFailed:   TypeStaleVersion,
+	http.StatusPreconditionRequired: TypePreconditionRequired,
+	http.StatusTooManyRequests:      TypeRateLimited,
+}
+
+// New returns a problem with the standard title for status, and the type of
+// the status's kind (about:blank for most).
 func New(status int, detail string) *Problem {
-	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
+	typ, ok := statusType[status]
+	if !ok {
+		typ = TypeBlank
+	}
+	return &Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail}
 }
 
 // Validation returns a 400 problem listing the invalid fields.
 func Validation(errs ...FieldError) *Problem {
 	p := New(http.StatusBadRequest, "the request has invalid fields")
-	p.Title = "Validation failed"
+	p.Type, p.Title = TypeValidation, ValidationTitle
 	p.Errors = errs
 	return p
 }
 
-// BadRequest returns a 400 problem with a detail and, optionally, one field.
+// BadRequest returns a 400 problem with a detail and, optionally, the
+// fields at fault; with fields it is a validation problem.
 func BadRequest(detail string, errs ...FieldError) *Problem {
 	p := New(http.StatusBadRequest, detail)
+	if len(errs) > 0 {
+		p.Type, p.Title = TypeValidation, ValidationTitle
+	}
 	p.Errors = errs
 	return p
 }
@@ -207,7 +240,7 @@ func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 		out.Status = http.StatusInternalServerError
 	}
 	if out.Type == "" {
-		out.Type = "about:blank"
+		out.Type = TypeBlank
 	}
 	if out.Title == "" {
 		out.Title = http.StatusText(out.Status)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/requestid"
 )
@@ -125,7 +126,7 @@ func TestWrite(t *testing.T) {
 	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"))
 	body := decode(t, rec)
-	assert.Equal(t, "about:blank", body["type"])
+	assert.Equal(t, problem.TypeValidation, body["type"])
 	assert.Equal(t, "Validation failed", body["title"])
 	assert.EqualValues(t, 400, body["status"])
 	assert.Equal(t, "/api/v1/patients", body["instance"], "the instance is the path without the query")
@@ -175,21 +176,25 @@ func TestConstructors(t *testing.T) {
 	tests := []struct {
 		p      *problem.Problem
 		status int
+		typ    string
 	}{
-		{problem.BadRequest("bad"), http.StatusBadRequest},
-		{problem.Validation(), http.StatusBadRequest},
-		{problem.Unauthorized("who"), http.StatusUnauthorized},
-		{problem.Forbidden("no"), http.StatusForbidden},
-		{problem.NotFound("none"), http.StatusNotFound},
-		{problem.Conflict("dup"), http.StatusConflict},
-		{problem.PreconditionFailed("stale"), http.StatusPreconditionFailed},
-		{problem.TooManyRequests("slow", 1), http.StatusTooManyRequests},
-		{problem.Internal(), http.StatusInternalServerError},
+		{problem.BadRequest("bad"), http.StatusBadRequest, problem.TypeBlank},
+		{problem.BadRequest("bad", problem.FieldError{Field: "f", Message: "m"}), http.StatusBadRequest, problem.TypeValidation},
+		{problem.Validation(), http.StatusBadRequest, problem.TypeValidation},
+		{problem.Unauthorized("who"), http.StatusUnauthorized, problem.TypeBlank},
+		{problem.Forbidden("no"), http.StatusForbidden, problem.TypeBlank},
+		{problem.NotFound("none"), http.StatusNotFound, problem.TypeBlank},
+		{problem.Conflict("dup"), http.StatusConflict, problem.TypeConflict},
+		{problem.PreconditionFailed("stale"), http.StatusPreconditionFailed, problem.TypeStaleVersion},
+		{problem.New(http.StatusPreconditionRequired, "If-Match"), http.StatusPreconditionRequired, problem.TypePreconditionRequired},
+		{problem.TooManyRequests("slow", 1), http.StatusTooManyRequests, problem.TypeRateLimited},
+		{problem.Unavailable("down"), http.StatusServiceUnavailable, problem.TypeBlank},
+		{problem.Internal(), http.StatusInternalServerError, problem.TypeBlank},
 	}
 	for _, tc := range tests {
 		assert.Equal(t, tc.status, tc.p.Status)
 		assert.NotEmpty(t, tc.p.Title)
-		assert.Equal(t, "about:blank", tc.p.Type)
+		assert.Equal(t, tc.typ, tc.p.Type, tc.p.Title)
 	}
 	assert.Equal(t, "Not Found: none", problem.NotFound("none").Error())
 	assert.Equal(t, "Internal Server Error", (&problem.Problem{Title: "Internal Server Error"}).Error())
@@ -242,4 +247,22 @@ func TestWriteWithoutStatusIsInternalError(t *testing.T) {
 	rec := httptest.NewRecorder()
 	problem.Write(rec, httptest.NewRequest(http.MethodGet, "/x", nil), &problem.Problem{Title: "oops"})
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+}
+
+func TestFromKindsCarryTheirTypes(t *testing.T) {
+	for kind, typ := range map[domainerr.Kind]string{
+		domainerr.Invalid:              problem.TypeBlank,
+		domainerr.Forbidden:            problem.TypeBlank,
+		domainerr.NotFound:             problem.TypeBlank,
+		domainerr.Conflict:             problem.TypeConflict,
+		domainerr.Stale:                problem.TypeStaleVersion,
+		domainerr.PreconditionRequired: problem.TypePreconditionRequired,
+		domainerr.Unavailable:          problem.TypeBlank,
+	} {
+		got := problem.From(fmt.Errorf("use case: %w", domainerr.New(kind, "msg")))
+		assert.Equal(t, typ, got.Type, kind.Error())
+	}
+	got := problem.From(domainerr.Field("email", "is required"))
+	assert.Equal(t, problem.TypeValidation, got.Type)
+	assert.Equal(t, problem.ValidationTitle, got.Title)
 }

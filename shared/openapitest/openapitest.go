@@ -1,0 +1,296 @@
+// Package openapitest holds a service to its OpenAPI document in tests: the
+// routes of its router against the document's paths, and every request and
+// answer of its HTTP tests against the document's schemas.
+package openapitest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gorilla/mux"
+)
+
+// Doc is a loaded, valid OpenAPI document.
+type Doc struct {
+	T      *openapi3.T
+	router routers.Router
+}
+
+// registerDecoders teaches the validator the media types served as opaque
+// text (pages, documents); their schemas are plain strings.
+var registerDecoders = sync.OnceFunc(func() {
+	for _, ct := range []string{"text/html", "text/javascript"} {
+		if openapi3filter.RegisteredBodyDecoder(ct) == nil {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+		}
+	}
+})
+
+// Parse loads raw and validates it as an OpenAPI document. The document's
+// servers are dropped, so that requests to any test server match its paths.
+func Parse(raw []byte) (*Doc, error) {
+	registerDecoders()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("load document: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("invalid document: %w", err)
+	}
+	doc.Servers = nil
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("route document: %w", err)
+	}
+	return &Doc{T: doc, router: r}, nil
+}
+
+// Load is Parse that fails the test on an error.
+func Load(t testing.TB, raw []byte) *Doc {
+	t.Helper()
+	d, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Operation is one method on one path template.
+type Operation struct{ Method, Path string }
+
+func (o Operation) String() string { return o.Method + " " + o.Path }
+
+// Operations lists the document's operations, sorted.
+func (d *Doc) Operations() []Operation {
+	var out []Operation
+	for path, item := range d.T.Paths.Map() {
+		for method := range item.Operations() {
+			out = append(out, Operation{Method: method, Path: path})
+		}
+	}
+	sortOps(out)
+	return out
+}
+
+// RouterOperations walks r (mux.Router.Walk) and lists its operations. HEAD
+// is left out where GET is served on the same path: the document's GET
+// describes both.
+func RouterOperations(r *mux.Router) ([]Operation, error) {
+	var out []Operation
+	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		path, err := route.GetPathTemplate()
+		if err != nil {
+			return nil // a route without a path (a matcher only) serves no operation of its own
+		}
+		methods, err := route.GetMethods()
+		if err != nil {
+			return fmt.Errorf("route %s has no method: every route names its methods", path)
+		}
+		for _, m := range methods {
+			if m == http.MethodHead && slices.Contains(methods, http.MethodGet) {
+				continue
+			}
+			out = append(out, Operation{Method: m, Path: path})
+		}
+		return nil
+	})
+	sortOps(out)
+	return out, err
+}
+
+func sortOps(ops []Operation) {
+	sort.Slice(ops, func(i, j int) bool {
+		if ops[i].Path != ops[j].Path {
+			return ops[i].Path < ops[j].Path
+		}
+		return ops[i].Method < ops[j].Method
+	})
+}
+
+// CheckRoutes fails the test when a route of r is missing from the document
+// or the document names an operation r does not serve.
+func (d *Doc) CheckRoutes(t testing.TB, r *mux.Router) {
+	t.Helper()
+	served, err := RouterOperations(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := d.Operations()
+	for _, op := range served {
+		if !slices.Contains(documented, op) {
+			t.Errorf("route %s is served but not in the OpenAPI document", op)
+		}
+	}
+	for _, op := range documented {
+		if !slices.Contains(served, op) {
+			t.Errorf("the OpenAPI document names %s, which the router does not serve", op)
+		}
+	}
+}
+
+// Exchange is one request and its answer, read in full.
+type Exchange struct {
+	Request      *http.Request
+	RequestBody  []byte
+	Status       int
+	Header       http.Header
+	ResponseBody []byte
+}
+
+// Check holds one exchange to the document:
+//   - a request to a path or method the document does not name must have
+//     been answered 404 or 405;
+//   - a request the document refuses must have been refused (4xx), so a
+//     field renamed in the code and not in the document is caught;
+//   - every answer, problems included, must be one the document declares
+//     for the operation: its status, headers and body.
+func (d *Doc) Check(x Exchange) error {
+	req := x.Request.Clone(context.Background())
+	req.Body = io.NopCloser(bytes.NewReader(x.RequestBody))
+	method := req.Method
+	if method == http.MethodHead {
+		req.Method = http.MethodGet
+	}
+	route, params, err := d.router.FindRoute(req)
+	if err != nil {
+		if x.Status == http.StatusNotFound || x.Status == http.StatusMethodNotAllowed {
+			return nil
+		}
+		return fmt.Errorf("%s %s is not in the document, yet answered %d", method, req.URL.Path, x.Status)
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	if reqErr := openapi3filter.ValidateRequest(context.Background(), in); reqErr != nil && x.Status < 400 {
+		return fmt.Errorf("%s %s: the document refuses the request, yet it was answered %d:\n%v\nbody: %s",
+			method, req.URL.Path, x.Status, reqErr, x.RequestBody)
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 x.Status,
+		Header:                 x.Header,
+		Body:                   io.NopCloser(bytes.NewReader(x.ResponseBody)),
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus: true, MultiError: true,
+			ExcludeResponseBody: method == http.MethodHead || x.Status == http.StatusNotModified,
+		},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		return fmt.Errorf("%s %s answered %d, which the document does not allow:\n%v\nbody: %s",
+			method, req.URL.Path, x.Status, err, x.ResponseBody)
+	}
+	return nil
+}
+
+// Handler serves h, checking every exchange against the document; a
+// mismatch fails t. Answers reach the client as h writes them.
+func (d *Doc) Handler(t testing.TB, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readAll(r)
+		if err != nil {
+			t.Errorf("openapitest: read request body: %v", err)
+		}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		u := *r.URL
+		req := r.Clone(context.Background())
+		req.URL = &u
+		if err := d.Check(Exchange{Request: req, RequestBody: body, Status: rec.status, Header: w.Header(), ResponseBody: rec.body.Bytes()}); err != nil {
+			t.Errorf("openapitest: %v", err)
+		}
+	})
+}
+
+// Transport sends requests with base (http.DefaultTransport when nil),
+// checking every exchange against the document; a mismatch fails t.
+func (d *Doc) Transport(t testing.TB, base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		body, err := readAll(r)
+		if err != nil {
+			return nil, err
+		}
+		res, err := base.RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("openapitest: read answer: %w", err)
+		}
+		res.Body = io.NopCloser(bytes.NewReader(raw))
+		req := r.Clone(context.Background())
+		req.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+		if err := d.Check(Exchange{Request: req, RequestBody: body, Status: res.StatusCode, Header: res.Header, ResponseBody: raw}); err != nil {
+			t.Errorf("openapitest: %v", err)
+		}
+		return res, nil
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// readAll reads r's body and puts it back for the handler.
+func readAll(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	raw, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return raw, err
+	}
+	return raw, nil
+}
+
+// recorder copies what a handler writes.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush passes flushes through.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
