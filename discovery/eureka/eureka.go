@@ -488,12 +488,13 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// wantsXML reads the Accept header: XML when it names XML before (or
-// without) JSON; JSON otherwise.
+// wantsXML reads the Accept header: JSON when it names JSON before (or
+// without) XML; XML otherwise, also without an Accept header, as Eureka's
+// server answers (Prometheus's eureka_sd_configs sends none and reads XML).
 func wantsXML(r *http.Request) bool {
 	acc := strings.ToLower(r.Header.Get("Accept"))
 	x, j := strings.Index(acc, "xml"), strings.Index(acc, "json")
-	return x >= 0 && (j < 0 || x < j)
+	return j < 0 || x >= 0 && x < j
 }
 
 func wantsGzip(r *http.Request) bool {
