@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -193,16 +192,16 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = in.HostName // Eureka's InstanceInfo.getId outside Amazon
 	}
-	var prev *Doc
-	if old, err := a.svc.Instance(r.Context(), svc, id); err == nil {
-		prev = docOf(old)
-	}
-	reg, err := a.registration(svc, id, in, prev, authenticated(r.Context()))
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	if _, _, err := a.svc.Register(r.Context(), reg); err != nil {
+	// The override an operator set is kept, read under the registry's lock
+	// so that one set meanwhile is not lost.
+	auth := authenticated(r.Context())
+	if _, _, err := a.svc.Update(r.Context(), svc, id, true, func(cur *registry.Instance) (registry.Registration, error) {
+		var prev *Doc
+		if cur != nil {
+			prev = docOf(*cur)
+		}
+		return a.registration(svc, id, in, prev, auth)
+	}); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -327,7 +326,7 @@ func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 				fail(w, r, field("status", registry.StatusRule))
 				return
 			}
-			if err := a.report(r.Context(), svc, id, lease, d, st); err != nil {
+			if err := a.report(r.Context(), svc, id, lease, st); err != nil {
 				fail(w, r, err)
 				return
 			}
@@ -336,42 +335,70 @@ func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// report applies the status an instance reports with its renewal.
-func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, d *Doc, st registry.Status) error {
-	switch {
-	case d == nil:
-		if lease.Status != st {
-			_, err := a.svc.SetStatus(ctx, svc, id, st)
-			return err
+// report applies the status an instance reports with its renewal, to the
+// instance as it is then: an override set since the renewal read it holds.
+// A status the lease already shows, by far the most common case, costs no
+// write lock.
+func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, st registry.Status) error {
+	if d, _ := lease.Extra.(*Doc); d != nil && d.Reported == st || d == nil && lease.Status == st {
+		return nil
+	}
+	_, _, err := a.svc.Update(ctx, svc, id, false, func(cur *registry.Instance) (registry.Registration, error) {
+		if cur == nil {
+			return registry.Registration{}, registry.ErrNotFound
 		}
-	case d.Reported != st:
-		nd := *d
-		nd.Reported = st
-		return a.replace(ctx, svc, id, &nd, nil)
-	}
-	return nil
-}
-
-// replace registers the instance again with a new document and, when md is
-// not nil, new metadata; the status is the override, if any, or the
-// reported one.
-func (a *api) replace(ctx context.Context, svc, id string, d *Doc, md map[string]string) error {
-	inst, err := a.svc.Instance(ctx, svc, id)
-	if err != nil {
-		return err
-	}
-	if md == nil {
-		md = inst.Metadata
-	}
-	status := d.Reported
-	if d.Override != "" {
-		status = d.Override
-	}
-	_, _, err = a.svc.Register(ctx, registry.Registration{
-		Service: svc, ID: id, Address: inst.Address, Port: inst.Port,
-		TTLSeconds: int(inst.TTL / time.Second), Status: status, Metadata: maps.Clone(md), Extra: d,
+		reg := registrationOf(*cur)
+		if d := docOf(*cur); d == nil {
+			reg.Status = st
+		} else if d.Reported != st {
+			nd := *d
+			nd.Reported = st
+			withDoc(&reg, &nd)
+		}
+		return reg, nil
 	})
 	return err
+}
+
+// change applies f to the instance's registration and, for one registered
+// through Eureka, a copy of its document (nil otherwise), under the
+// registry's lock; the lease is left alone.
+func (a *api) change(ctx context.Context, svc, id string, f func(reg *registry.Registration, d *Doc)) error {
+	_, _, err := a.svc.Update(ctx, svc, id, false, func(cur *registry.Instance) (registry.Registration, error) {
+		if cur == nil {
+			return registry.Registration{}, registry.ErrNotFound
+		}
+		reg := registrationOf(*cur)
+		var nd *Doc
+		if d := docOf(*cur); d != nil {
+			c := *d
+			nd = &c
+		}
+		f(&reg, nd)
+		if nd != nil {
+			withDoc(&reg, nd)
+		}
+		return reg, nil
+	})
+	return err
+}
+
+// registrationOf is the registration that leaves inst as it is.
+func registrationOf(inst registry.Instance) registry.Registration {
+	return registry.Registration{
+		Service: inst.Service, ID: inst.ID, Address: inst.Address, Port: inst.Port,
+		TTLSeconds: int(inst.TTL / time.Second), Status: inst.Status, Metadata: inst.Metadata, Extra: inst.Extra,
+	}
+}
+
+// withDoc sets a Eureka document on reg, with the status it implies: the
+// override, if any, or the reported one.
+func withDoc(reg *registry.Registration, d *Doc) {
+	reg.Extra = d
+	reg.Status = d.Reported
+	if d.Override != "" {
+		reg.Status = d.Override
+	}
 }
 
 // cancel is DELETE /apps/{app}/{id}: 200.
@@ -414,29 +441,21 @@ func (a *api) override(w http.ResponseWriter, r *http.Request, set bool) {
 			return
 		}
 	}
-	inst, err := a.svc.Instance(r.Context(), svc, id)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	d := docOf(inst)
-	if d == nil {
-		// Registered through our own API: a plain status change.
-		if _, err := a.svc.SetStatus(r.Context(), svc, id, st); err != nil {
-			fail(w, r, err)
+	now := a.o.Now().UnixMilli()
+	err = a.change(r.Context(), svc, id, func(reg *registry.Registration, d *Doc) {
+		if d == nil {
+			// Registered through our own API: a plain status change.
+			reg.Status = st
 			return
 		}
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	nd := *d
-	nd.Override, nd.LastDirty = "", a.o.Now().UnixMilli()
-	if set {
-		nd.Override = st
-	} else {
-		nd.Reported = st
-	}
-	if err := a.replace(r.Context(), svc, id, &nd, nil); err != nil {
+		d.Override, d.LastDirty = "", now
+		if set {
+			d.Override = st
+		} else {
+			d.Reported = st
+		}
+	})
+	if err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -451,28 +470,17 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	inst, err := a.svc.Instance(r.Context(), svc, id)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	md := maps.Clone(inst.Metadata)
-	if md == nil {
-		md = map[string]string{}
-	}
-	for k, vs := range r.URL.Query() {
-		md[k] = vs[len(vs)-1]
-	}
-	md = transport.MarkAuthenticated(md, authenticated(r.Context()))
-	d := docOf(inst)
-	if d == nil {
-		_, _, err = a.svc.Register(r.Context(), registry.Registration{
-			Service: svc, ID: id, Address: inst.Address, Port: inst.Port,
-			TTLSeconds: int(inst.TTL / time.Second), Status: inst.Status, Metadata: md,
-		})
-	} else {
-		err = a.replace(r.Context(), svc, id, d, md)
-	}
+	auth := authenticated(r.Context())
+	err = a.change(r.Context(), svc, id, func(reg *registry.Registration, _ *Doc) {
+		md := reg.Metadata // a copy, for this update alone
+		if md == nil {
+			md = map[string]string{}
+		}
+		for k, vs := range r.URL.Query() {
+			md[k] = vs[len(vs)-1]
+		}
+		reg.Metadata = transport.MarkAuthenticated(md, auth)
+	})
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -480,12 +488,13 @@ func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// wantsXML reads the Accept header: XML when it names XML before (or
-// without) JSON; JSON otherwise.
+// wantsXML reads the Accept header: JSON when it names JSON before (or
+// without) XML; XML otherwise, also without an Accept header, as Eureka's
+// server answers (Prometheus's eureka_sd_configs sends none and reads XML).
 func wantsXML(r *http.Request) bool {
 	acc := strings.ToLower(r.Header.Get("Accept"))
 	x, j := strings.Index(acc, "xml"), strings.Index(acc, "json")
-	return x >= 0 && (j < 0 || x < j)
+	return j < 0 || x >= 0 && x < j
 }
 
 func wantsGzip(r *http.Request) bool {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -322,6 +323,52 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 	if err != nil {
 		return Instance{}, false, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.put(now.UTC(), reg, ttl, true)
+}
+
+// Update changes one instance under the registry's write lock, so that
+// writers that each read an instance, change it and write it back cannot
+// lose each other's changes. f is given a copy of the instance as it is (nil
+// when there is none; its Metadata may be modified) and returns the
+// registration it is to become, for the same service and ID, or an error
+// that Update returns as is (ErrNotFound when only an existing instance may
+// change, say). f runs under the lock: it must be quick and must not call
+// the registry.
+//
+// A new instance's lease starts now. An existing one's is renewed when
+// renew is set, as a registration renews it; otherwise it keeps its last
+// heartbeat, since a change made by someone else is no sign of the
+// instance's life. An unchanged result changes nothing.
+func (r *Registry) Update(now time.Time, service, id string, renew bool, f func(cur *Instance) (Registration, error)) (Instance, bool, error) {
+	now = now.UTC()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var cur *Instance
+	if s, e := r.find(service, id); e != nil {
+		v := e.view(s.name)
+		v.Metadata = maps.Clone(v.Metadata)
+		cur = &v
+	}
+	reg, err := f(cur)
+	if err != nil {
+		return Instance{}, false, err
+	}
+	if reg.Service != service || reg.ID != id {
+		return Instance{}, false, fmt.Errorf("update of %s/%s returned a registration for %s/%s", service, id, reg.Service, reg.ID)
+	}
+	ttl, err := reg.Validate(r.limits)
+	if err != nil {
+		return Instance{}, false, err
+	}
+	return r.put(now, reg, ttl, renew || cur == nil)
+}
+
+// put adds or replaces the instance reg describes, its lease ttl, renewing
+// an existing instance's lease when renew is set; callers hold the write
+// lock and have validated reg.
+func (r *Registry) put(now time.Time, reg Registration, ttl time.Duration, renew bool) (Instance, bool, error) {
 	status := reg.Status
 	if status == "" {
 		status = Up
@@ -331,10 +378,7 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 		md = nil
 	}
 	reg.Metadata = md
-	now = now.UTC()
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	s := r.services[reg.Service]
 	if s == nil && r.limits.MaxServices > 0 && len(r.services) >= r.limits.MaxServices {
 		return Instance{}, false, ErrFull
@@ -348,7 +392,9 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 	}
 	old := s.instances[reg.ID]
 	if old != nil && old.sameVisible(reg, status, ttl) {
-		old.renew(now)
+		if renew {
+			old.renew(now)
+		}
 		return old.view(s.name), false, nil
 	}
 	e := &entry{
@@ -364,7 +410,13 @@ func (r *Registry) Register(now time.Time, reg Registration) (Instance, bool, er
 		r.size++
 	}
 	r.count(e, 1)
-	e.renew(now)
+	if renew || old == nil {
+		e.renew(now)
+	} else {
+		last := old.lastHeartbeat.Load()
+		e.lastHeartbeat.Store(last)
+		e.leaseExpires.Store(last + int64(ttl))
+	}
 	s.put(e)
 	r.bump(s)
 	v := e.view(s.name)

@@ -130,6 +130,16 @@ func (s *instrumentingService) SetStatus(ctx context.Context, service, id string
 	return s.next.SetStatus(ctx, service, id, status)
 }
 
+func (s *instrumentingService) Update(ctx context.Context, service, id string, renew bool, f UpdateFunc) (inst registry.Instance, created bool, err error) {
+	defer func(begin time.Time) {
+		s.observe("Update", begin, err)
+		if err == nil && created {
+			s.m.Registrations.With("outcome", "created").Add(1)
+		}
+	}(time.Now())
+	return s.next.Update(ctx, service, id, renew, f)
+}
+
 func (s *instrumentingService) Deregister(ctx context.Context, service, id string) (err error) {
 	defer func(begin time.Time) {
 		s.observe("Deregister", begin, err)

@@ -43,6 +43,11 @@ func (s *loggingService) SetStatus(ctx context.Context, service, id string, stat
 	return s.next.SetStatus(ctx, service, id, status)
 }
 
+func (s *loggingService) Update(ctx context.Context, service, id string, renew bool, f UpdateFunc) (inst registry.Instance, created bool, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Update", begin, err) }(time.Now())
+	return s.next.Update(ctx, service, id, renew, f)
+}
+
 func (s *loggingService) Deregister(ctx context.Context, service, id string) (err error) {
 	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Deregister", begin, err) }(time.Now())
 	return s.next.Deregister(ctx, service, id)

@@ -33,6 +33,10 @@ type Service interface {
 	Register(ctx context.Context, reg registry.Registration) (inst registry.Instance, created bool, err error)
 	Heartbeat(ctx context.Context, service, id string) (registry.Lease, error)
 	SetStatus(ctx context.Context, service, id string, status registry.Status) (registry.Instance, error)
+	// Update changes one instance atomically (registry.Registry.Update):
+	// f gets the instance as it is, nil when absent, and returns what it is
+	// to become.
+	Update(ctx context.Context, service, id string, renew bool, f UpdateFunc) (inst registry.Instance, created bool, err error)
 	Deregister(ctx context.Context, service, id string) error
 	Service(ctx context.Context, name string, q Query) (registry.ServiceView, error)
 	Registry(ctx context.Context, q Query) (registry.View, error)
@@ -43,6 +47,10 @@ type Service interface {
 	// Evict removes the instances whose lease has lapsed.
 	Evict(ctx context.Context) ([]registry.Instance, error)
 }
+
+// UpdateFunc turns an instance as it is (nil when absent) into the
+// registration it is to become.
+type UpdateFunc = func(cur *registry.Instance) (registry.Registration, error)
 
 type discovery struct {
 	reg   *registry.Registry
@@ -83,6 +91,14 @@ func (d *discovery) SetStatus(_ context.Context, service, id string, status regi
 	}
 	inst, err := d.reg.SetStatus(d.clock.Now(), service, id, status)
 	return inst, notFound(err, service, id)
+}
+
+func (d *discovery) Update(_ context.Context, service, id string, renew bool, f UpdateFunc) (registry.Instance, bool, error) {
+	if err := registry.CheckKey(service, id); err != nil {
+		return registry.Instance{}, false, err
+	}
+	inst, created, err := d.reg.Update(d.clock.Now(), service, id, renew, f)
+	return inst, created, notFound(err, service, id)
 }
 
 func (d *discovery) Deregister(_ context.Context, service, id string) error {

@@ -1,14 +1,17 @@
 // Command discovery-load measures a running discovery server over HTTP: it
-// registers many instances, heartbeats them as fast as it can for a bounded
-// time, times one service's listing, reads the server's resident memory,
-// and times how long a change takes to reach a blocked reader. It only
-// talks to the URL it is given, which should be on the loopback interface.
+// registers many instances (half through the registry API, half through the
+// Eureka API), renews them as fast as it can for a bounded time through both
+// APIs side by side, times one service's listing and the full registry
+// fetch of both APIs, reads the server's resident memory, and times how
+// long a change takes to reach a blocked reader. It only talks to the URL
+// it is given, which should be on the loopback interface.
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -35,7 +38,9 @@ type config struct {
 	services    int
 	concurrency int
 	duration    time.Duration
+	rounds      int
 	listSamples int
+	fetches     int
 	watchRounds int
 	pid         int
 }
@@ -48,8 +53,10 @@ func main() {
 	fs.IntVar(&c.instances, "instances", 10000, "instances to register")
 	fs.IntVar(&c.services, "services", 100, "services to spread them over")
 	fs.IntVar(&c.concurrency, "concurrency", 32, "concurrent connections for registration and heartbeats")
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to heartbeat at full speed")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to renew at full speed through each API")
+	fs.IntVar(&c.rounds, "rounds", 5, "alternations of the two APIs' renewals within the duration, so that both meet the same background load")
 	fs.IntVar(&c.listSamples, "list-samples", 5000, "one-service listings to time")
+	fs.IntVar(&c.fetches, "fetches", 40, "full registry fetches to time through each API")
 	fs.IntVar(&c.watchRounds, "watch-rounds", 200, "changes to time until a blocked reader sees them")
 	fs.IntVar(&c.pid, "pid", 0, "server process whose resident memory to read from /proc (0: skip)")
 	_ = fs.Parse(os.Args[1:])
@@ -95,31 +102,34 @@ func run(c config, out io.Writer) error {
 		c.url, c.instances, c.services, c.concurrency)
 	rssBefore := rss(c.pid)
 
-	// 1. Registration.
+	// 1. Registration: even instances through our API, odd ones through
+	// Eureka's, so that each API renews instances of both kinds.
 	start := time.Now()
-	n, errs := l.parallel(c.instances, func(i int) error { return l.register(i, 8080) })
+	n, errs := l.parallel(c.instances, func(i int) error {
+		if i%2 == 1 {
+			return l.registerEureka(i, 8080)
+		}
+		return l.register(i, 8080)
+	})
 	took := time.Since(start)
 	if errs > 0 {
 		return fmt.Errorf("%d of %d registrations failed", errs, c.instances)
 	}
-	fmt.Fprintf(out, "registered        %d instances in %s (%.0f/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	fmt.Fprintf(out, "registered        %d instances in %s (%.0f/s), half through each API\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 
-	// 2. Heartbeats at full speed for a bounded time.
-	serverCPU, selfCPU := cpuTime(c.pid), cpuTime(os.Getpid())
-	hb, hbErrs, lat, err := l.heartbeats()
+	// 2. Renewals at full speed through both APIs, alternating.
+	own, eur, err := l.renewals()
 	if err != nil {
 		return err
 	}
-	rate := float64(hb) / c.duration.Seconds()
-	fmt.Fprintf(out, "heartbeats        %d in %s = %.0f/s (errors %d; latency p50 %s p99 %s)\n",
-		hb, c.duration, rate, hbErrs, pct(lat, 50), pct(lat, 99))
-	if c.pid > 0 && hb > 0 {
-		srv := cpuTime(c.pid) - serverCPU
-		self := cpuTime(os.Getpid()) - selfCPU
-		perReq := srv / time.Duration(hb)
-		fmt.Fprintf(out, "                  server CPU %s (%s per heartbeat, about %.0f/s per core), load generator CPU %s\n",
-			srv.Round(10*time.Millisecond), perReq, float64(time.Second)/float64(perReq), self.Round(10*time.Millisecond))
+	rate := own.print(out, "heartbeats", c.pid)
+	eurekaRate := eur.print(out, "eureka renewals", c.pid)
+	ratio := eurekaRate / rate
+	fmt.Fprintf(out, "                  Eureka/own renewal rate %.2f", ratio)
+	if c.pid > 0 && own.serverCPU > 0 && eur.serverCPU > 0 {
+		fmt.Fprintf(out, " (by server CPU per request %.2f)", float64(own.perRequest())/float64(eur.perRequest()))
 	}
+	fmt.Fprintln(out)
 
 	// 3. One service's listing with every instance registered.
 	list, size, listBytes, err := l.listings()
@@ -133,14 +143,28 @@ func run(c config, out io.Writer) error {
 			100*share["0.0005"], 100*share["0.001"])
 	}
 
-	// 4. Memory.
+	// 4. Memory, before the full fetches, whose encodings the server
+	// keeps (Eureka's, until the next change) or builds per request.
 	rssAfter := rss(c.pid)
 	if c.pid > 0 {
 		fmt.Fprintf(out, "resident memory   %s before, %s with %d instances (peak %s)\n",
 			mb(rssBefore.rss), mb(rssAfter.rss), c.instances, mb(rssAfter.hwm))
 	}
 
-	// 5. Change to blocked reader.
+	// 5. The full registry through both APIs.
+	ownFetch, eurFetch, err := l.fullFetches()
+	if err != nil {
+		return err
+	}
+	ownFetch.print(out, "full fetch (ours)")
+	eurFetch.print(out, "full fetch (Eureka)")
+
+	if c.pid > 0 {
+		m := rss(c.pid)
+		fmt.Fprintf(out, "                  resident memory after the full fetches %s (peak %s)\n", mb(m.rss), mb(m.hwm))
+	}
+
+	// 6. Change to blocked reader.
 	seen, err := l.watchLatency()
 	if err != nil {
 		return err
@@ -148,11 +172,12 @@ func run(c config, out io.Writer) error {
 	fmt.Fprintf(out, "change seen       by a blocked reader: p50 %s p99 %s max %s (%d changes)\n",
 		pct(seen, 50), pct(seen, 99), slices.Max(seen), len(seen))
 
-	// 6. Clean up, so the server is left as found.
+	// 7. Clean up, so the server is left as found.
 	_, _ = l.parallel(c.instances, func(i int) error { return l.deregister(i) })
 
 	fmt.Fprintln(out, "targets:")
 	check(out, "heartbeats/s >= 20000", rate >= 20000)
+	check(out, "Eureka renewals/s >= 0.8 x heartbeats/s", ratio >= 0.8)
 	check(out, "list p99 < 1ms", pct(list, 99) < time.Millisecond)
 	if c.pid > 0 {
 		check(out, "resident memory < 100 MB", rssAfter.rss > 0 && rssAfter.rss < 100<<20)
@@ -211,6 +236,31 @@ func (l *loader) register(i, port int) error {
 	return nil
 }
 
+// lastDirty is the lastDirtyTimestamp of the instance documents the load
+// registers through Eureka, which their renewals carry back.
+const lastDirty = 1767225600000
+
+// registerEureka registers instance i through the Eureka API, with the
+// document a Spring Cloud client sends (JSON).
+func (l *loader) registerEureka(i, port int) error {
+	svc, id := l.name(i)
+	app := strings.ToUpper(svc)
+	addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+	body := fmt.Sprintf(`{"instance":{"instanceId":%q,"hostName":%q,"app":%q,"ipAddr":%q,"status":"UP",`+
+		`"port":{"$":%d,"@enabled":"true"},"securePort":{"$":443,"@enabled":"false"},"vipAddress":%q,`+
+		`"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"},`+
+		`"leaseInfo":{"renewalIntervalInSecs":30,"durationInSecs":300},"lastDirtyTimestamp":"%d",`+
+		`"metadata":{"version":"1.4.2","zone":"z%d"}}}`, id, addr, app, addr, port, svc, lastDirty, i%3)
+	code, err := l.do(http.MethodPost, "/eureka/apps/"+app, []byte(body))
+	if err != nil {
+		return err
+	}
+	if code != http.StatusNoContent {
+		return fmt.Errorf("register %s/%s through Eureka: status %d", app, id, code)
+	}
+	return nil
+}
+
 func (l *loader) deregister(i int) error {
 	svc, id := l.name(i)
 	_, err := l.do(http.MethodDelete, "/api/v1/registry/"+svc+"/"+id, nil)
@@ -240,25 +290,96 @@ func (l *loader) parallel(n int, f func(i int) error) (done int, errs int) {
 	return n, int(failed.Load())
 }
 
-func (l *loader) heartbeats() (int64, int64, []time.Duration, error) {
-	paths := make([]string, l.c.instances)
-	for i := range paths {
+// phase is what one kind of renewal achieved over its share of the rounds.
+type phase struct {
+	count, errs int64
+	elapsed     time.Duration
+	lat         []time.Duration
+	serverCPU   time.Duration
+	selfCPU     time.Duration
+}
+
+func (p *phase) add(q phase) {
+	p.count += q.count
+	p.errs += q.errs
+	p.elapsed += q.elapsed
+	p.lat = append(p.lat, q.lat...)
+	p.serverCPU += q.serverCPU
+	p.selfCPU += q.selfCPU
+}
+
+func (p phase) rate() float64 { return float64(p.count) / p.elapsed.Seconds() }
+
+func (p phase) perRequest() time.Duration {
+	if p.count == 0 {
+		return 0
+	}
+	return p.serverCPU / time.Duration(p.count)
+}
+
+// print writes the phase's line and returns its rate.
+func (p phase) print(out io.Writer, what string, pid int) float64 {
+	fmt.Fprintf(out, "%-17s %d in %s = %.0f/s (errors %d; latency p50 %s p99 %s)\n",
+		what, p.count, p.elapsed.Round(time.Millisecond), p.rate(), p.errs, pct(p.lat, 50), pct(p.lat, 99))
+	if pid > 0 && p.count > 0 {
+		per := p.perRequest()
+		fmt.Fprintf(out, "                  server CPU %s (%s per request, about %.0f/s per core), load generator CPU %s\n",
+			p.serverCPU.Round(10*time.Millisecond), per, float64(time.Second)/float64(per), p.selfCPU.Round(10*time.Millisecond))
+	}
+	return p.rate()
+}
+
+// renewals renews every instance through our heartbeat and through Eureka's
+// renewal, as Spring's client sends it (?status=UP&lastDirtyTimestamp=),
+// alternating between the two for the configured rounds so that both meet
+// the same background load.
+func (l *loader) renewals() (own, eureka phase, err error) {
+	hb := make([]string, l.c.instances)
+	er := make([]string, l.c.instances)
+	for i := range hb {
 		svc, id := l.name(i)
-		paths[i] = "/api/v1/registry/" + svc + "/" + id + "/heartbeat"
+		hb[i] = "/api/v1/registry/" + svc + "/" + id + "/heartbeat"
+		er[i] = "/eureka/apps/" + strings.ToUpper(svc) + "/" + id + "?status=UP&lastDirtyTimestamp=" + strconv.FormatInt(lastDirty, 10)
+	}
+	rounds := max(l.c.rounds, 1)
+	slice := l.c.duration / time.Duration(rounds)
+	for range rounds {
+		p, err := l.renew(hb, "Bearer "+l.c.token, slice)
+		if err != nil {
+			return own, eureka, err
+		}
+		own.add(p)
+		// Eureka clients carry the token as the password of the service URL.
+		p, err = l.renew(er, "Basic "+base64.StdEncoding.EncodeToString([]byte("load:"+l.c.token)), slice)
+		if err != nil {
+			return own, eureka, err
+		}
+		eureka.add(p)
+	}
+	return own, eureka, nil
+}
+
+// renew sends PUTs to paths, round robin, over the configured number of
+// raw keep-alive connections for d.
+func (l *loader) renew(paths []string, auth string, d time.Duration) (phase, error) {
+	if l.c.token == "" {
+		auth = ""
 	}
 	conns := make([]*rawConn, l.c.concurrency)
 	for w := range conns {
-		rc, err := dialRaw(l.c.url, l.c.token)
+		rc, err := dialRaw(l.c.url, auth)
 		if err != nil {
-			return 0, 0, nil, err
+			return phase{}, err
 		}
-		defer rc.conn.Close()
+		defer func() { _ = rc.conn.Close() }()
 		conns[w] = rc
 	}
+	serverCPU, selfCPU := cpuTime(l.c.pid), cpuTime(os.Getpid())
 	var count, errs atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
-	deadline := time.Now().Add(l.c.duration)
+	begin := time.Now()
+	deadline := begin.Add(d)
 	var wg sync.WaitGroup
 	for w := 0; w < l.c.concurrency; w++ {
 		wg.Add(1)
@@ -277,9 +398,10 @@ func (l *loader) heartbeats() (int64, int64, []time.Duration, error) {
 					errs.Add(1)
 					// A broken connection is replaced; the loop is bounded by the deadline.
 					_ = rc.conn.Close()
-					if rc, err = dialRaw(l.c.url, l.c.token); err != nil {
+					if rc, err = dialRaw(l.c.url, auth); err != nil {
 						return
 					}
+					conns[w] = rc
 					continue
 				}
 				if code != http.StatusOK {
@@ -294,7 +416,91 @@ func (l *loader) heartbeats() (int64, int64, []time.Duration, error) {
 		}(w)
 	}
 	wg.Wait()
-	return count.Load(), errs.Load(), lat, nil
+	p := phase{count: count.Load(), errs: errs.Load(), elapsed: time.Since(begin), lat: lat}
+	if l.c.pid > 0 {
+		p.serverCPU = cpuTime(l.c.pid) - serverCPU
+		p.selfCPU = cpuTime(os.Getpid()) - selfCPU
+	}
+	return p, nil
+}
+
+// fetch is the timing of one full registry listing.
+type fetch struct {
+	lat       []time.Duration
+	bytes     int
+	instances int
+}
+
+func (f fetch) print(out io.Writer, what string) {
+	fmt.Fprintf(out, "%-19s %d instances, %.1f MB: p50 %s p99 %s max %s (%d fetches)\n",
+		what, f.instances, float64(f.bytes)/(1<<20), pct(f.lat, 50), pct(f.lat, 99), slices.Max(f.lat), len(f.lat))
+}
+
+// fullFetches times the whole registry through our API and through
+// Eureka's (JSON, uncompressed), alternating, each read to its end over a
+// keep-alive connection; the first answer of each is decoded and counted.
+func (l *loader) fullFetches() (own, eureka fetch, err error) {
+	get := func(path, accept string) ([]byte, time.Duration, error) {
+		req, err := http.NewRequest(http.MethodGet, l.c.url+path, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		req.Header.Set("Accept", accept)
+		t := time.Now()
+		resp, err := l.hc.Do(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		d := time.Since(t)
+		_ = resp.Body.Close()
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: status %d", path, resp.StatusCode)
+		}
+		return b, d, err
+	}
+	for i := range max(l.c.fetches, 1) {
+		b, d, err := get("/api/v1/registry", "application/json")
+		if err != nil {
+			return own, eureka, err
+		}
+		own.lat = append(own.lat, d)
+		if i == 0 {
+			var v struct {
+				Services []struct{ Instances []json.RawMessage }
+			}
+			if err := json.Unmarshal(b, &v); err != nil {
+				return own, eureka, fmt.Errorf("registry listing: %w", err)
+			}
+			for _, s := range v.Services {
+				own.instances += len(s.Instances)
+			}
+			own.bytes = len(b)
+		}
+		b, d, err = get("/eureka/apps", "application/json")
+		if err != nil {
+			return own, eureka, err
+		}
+		eureka.lat = append(eureka.lat, d)
+		if i == 0 {
+			var v struct {
+				Applications struct {
+					Application []struct{ Instance []json.RawMessage }
+				}
+			}
+			if err := json.Unmarshal(b, &v); err != nil {
+				return own, eureka, fmt.Errorf("Eureka listing: %w", err)
+			}
+			for _, a := range v.Applications.Application {
+				eureka.instances += len(a.Instance)
+			}
+			eureka.bytes = len(b)
+		}
+	}
+	if own.instances < l.c.instances || eureka.instances < l.c.instances {
+		return own, eureka, fmt.Errorf("full listings hold %d (ours) and %d (Eureka) instances, want %d", own.instances, eureka.instances, l.c.instances)
+	}
+	return own, eureka, nil
 }
 
 // listings checks one listing with net/http and encoding/json, then times
@@ -320,7 +526,7 @@ func (l *loader) listings() ([]time.Duration, int, int, error) {
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	defer rc.conn.Close()
+	defer func() { _ = rc.conn.Close() }()
 	lat := make([]time.Duration, 0, l.c.listSamples)
 	for i := 0; i < l.c.listSamples; i++ {
 		t := time.Now()
@@ -525,7 +731,9 @@ type rawConn struct {
 	buf  []byte
 }
 
-func dialRaw(base, token string) (*rawConn, error) {
+// dialRaw connects to base; auth is the Authorization header's value, or
+// empty for none.
+func dialRaw(base, auth string) (*rawConn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -535,8 +743,8 @@ func dialRaw(base, token string) (*rawConn, error) {
 		return nil, err
 	}
 	rc := &rawConn{conn: conn, r: bufio.NewReaderSize(conn, 16<<10), host: u.Host}
-	if token != "" {
-		rc.auth = "Authorization: Bearer " + token + "\r\n"
+	if auth != "" {
+		rc.auth = "Authorization: " + auth + "\r\n"
 	}
 	return rc, nil
 }

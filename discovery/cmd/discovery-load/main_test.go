@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/discovery/wire"
 )
 
 func TestLoopbackOnly(t *testing.T) {
@@ -25,4 +32,24 @@ func TestPercentile(t *testing.T) {
 	assert.Equal(t, 99*time.Millisecond, pct(d, 99))
 	assert.Equal(t, 100*time.Millisecond, pct(d, 100))
 	assert.Equal(t, time.Duration(0), pct(nil, 99))
+}
+
+// A short run against an in-process server goes through every phase with
+// both APIs and reports no error; figures are not checked here.
+func TestRunAgainstAServer(t *testing.T) {
+	s, err := wire.New(wire.DefaultConfig(), []string{"-discovery-token", "load-token"}, io.Discard)
+	require.NoError(t, err)
+	srv := httptest.NewServer(s.Handler)
+	t.Cleanup(srv.Close)
+	var out bytes.Buffer
+	require.NoError(t, run(config{
+		url: srv.URL, token: "load-token", instances: 200, services: 10, concurrency: 4,
+		duration: 100 * time.Millisecond, rounds: 2, listSamples: 10, fetches: 2, watchRounds: 3,
+	}, &out))
+	for _, want := range []string{"half through each API", "heartbeats ", "eureka renewals ", "(errors 0;",
+		"Eureka/own renewal rate", "full fetch (ours)   200 instances", "full fetch (Eureka) 200 instances"} {
+		assert.Contains(t, out.String(), want)
+	}
+	assert.Equal(t, 2, strings.Count(out.String(), "(errors 0;"), "both renewal phases without error:\n%s", out.String())
+	assert.Zero(t, s.Registry.Size(), "the run deregisters what it registered")
 }
