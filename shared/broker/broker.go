@@ -246,4 +246,4 @@ func (Disabled) Close() error { return nil }
 type disabledDLQ struct{}
 
 func (disabledDLQ) List(context.Context, int) ([]DeadLetter, error) { return nil, nil }
-func (disabledDLQ) Replay(context.Context, string) error          { return ErrNotFound }
+func (disabledDLQ) Replay(context.Context, string) error            { return ErrNotFound }

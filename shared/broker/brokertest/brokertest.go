@@ -106,7 +106,9 @@ func Embedded(t testing.TB) *Server {
 }
 
 // URL is where clients connect.
-func (s *Server) URL() string { return "nats://" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port)) }
+func (s *Server) URL() string {
+	return "nats://" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
+}
 
 // Start starts the server (again).
 func (s *Server) Start() {
