@@ -80,6 +80,10 @@ func (b *amqpBroker) Consume(ctx context.Context, c Consumer) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
+	return keepConsuming(ctx, b.o.Logger, c.Name, func(ctx context.Context) error { return b.consumeOnce(ctx, c) })
+}
+
+func (b *amqpBroker) consumeOnce(ctx context.Context, c Consumer) error {
 	if err := b.declareDLQ(c.Name); err != nil {
 		return err
 	}

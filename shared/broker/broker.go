@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medisync/medisync/shared/events"
@@ -88,8 +89,8 @@ func namePattern(s string) bool {
 // Broker is a connection to the broker.
 type Broker interface {
 	Publisher
-	// Consume runs c until ctx ends, then returns nil; an error means the
-	// consumer could not start.
+	// Consume runs c until ctx ends, then returns nil, starting it again
+	// after broker outages; an error means c is invalid.
 	Consume(ctx context.Context, c Consumer) error
 	// DeadLetters reads and replays the dead letters of a consumer.
 	DeadLetters(consumer string) DeadLetters
@@ -222,6 +223,30 @@ func decode(payload []byte, traceparent string) (events.Event, error) {
 		ev.TraceParent = traceparent
 	}
 	return ev, nil
+}
+
+// keepConsuming runs once until ctx ends, starting it again with backoff
+// when it cannot start or its subscriptions end (the broker was away when
+// the service started, or went away), so a consumer outlives outages.
+func keepConsuming(ctx context.Context, logger log.Logger, name string, once func(ctx context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := once(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			_ = level.Warn(logger).Log("msg", "consumer not running; trying again", "consumer", name, "err", err, "in", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // Disabled is the broker of a service started without one (development):

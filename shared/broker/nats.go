@@ -28,6 +28,7 @@ const dlqStream = "MEDISYNC_DLQ"
 // first use by whichever side comes first, a durable consumer per
 // consuming service and event type.
 type natsBroker struct {
+	servers  string
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	pub      *wmnats.Publisher
@@ -44,9 +45,41 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 	if err != nil {
 		return nil, err
 	}
-	logger := o.Logger
-	nc, err := nats.Connect(servers,
-		nats.Name("medisync"),
+	b := &natsBroker{servers: servers, o: o, replicas: replicas,
+		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}}
+	nc, err := b.connect("medisync")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("broker: jetstream: %w", err)
+	}
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		JetStream: wmnats.JetStreamConfig{
+			// The event id is the Nats-Msg-Id: a relay that publishes an
+			// event again within the duplicate window stores it once.
+			TrackMsgId:     true,
+			ConnectOptions: []nats.JSOpt{nats.MaxWait(5 * time.Second)},
+		},
+	}, watermillLogger{o.Logger})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("broker: publisher: %w", err)
+	}
+	b.nc, b.js, b.pub = nc, js, pub
+	return b, nil
+}
+
+// connect opens a connection; each consumer has its own, which its
+// Watermill subscriber closes when it stops.
+func (b *natsBroker) connect(name string) (*nats.Conn, error) {
+	logger := b.o.Logger
+	nc, err := nats.Connect(b.servers,
+		nats.Name(name),
 		// Start even while the broker is away, and keep reconnecting: the
 		// outbox keeps the events meanwhile.
 		nats.RetryOnFailedConnect(true),
@@ -65,27 +98,7 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 	if err != nil {
 		return nil, fmt.Errorf("broker: connect to nats: %w", err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("broker: jetstream: %w", err)
-	}
-	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
-		Marshaler:         &wmnats.NATSMarshaler{},
-		SubjectCalculator: wmnats.DefaultSubjectCalculator,
-		JetStream: wmnats.JetStreamConfig{
-			// The event id is the Nats-Msg-Id: a relay that publishes an
-			// event again within the duplicate window stores it once.
-			TrackMsgId:     true,
-			ConnectOptions: []nats.JSOpt{nats.MaxWait(5 * time.Second)},
-		},
-	}, watermillLogger{logger})
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("broker: publisher: %w", err)
-	}
-	return &natsBroker{nc: nc, js: js, pub: pub, o: o, replicas: replicas,
-		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}}, nil
+	return nc, nil
 }
 
 // natsServers splits the URL list and reads ?replicas=N (for the streams
@@ -192,6 +205,10 @@ func (b *natsBroker) Consume(ctx context.Context, c Consumer) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
+	return keepConsuming(ctx, b.o.Logger, c.Name, func(ctx context.Context) error { return b.consumeOnce(ctx, c) })
+}
+
+func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) error {
 	topics := make([]string, 0, len(c.Types)+1)
 	for _, t := range c.Types {
 		if err := b.ensureProducerStream(ctx, t); err != nil {
@@ -203,7 +220,14 @@ func (b *natsBroker) Consume(ctx context.Context, c Consumer) error {
 		return err
 	}
 	topics = append(topics, replayTopic(c.Name))
-	sub, err := wmnats.NewSubscriberWithNatsConn(b.nc, wmnats.SubscriberSubscriptionConfig{
+	if err := b.ensureDurables(c, topics); err != nil {
+		return err
+	}
+	nc, err := b.connect("medisync-" + c.Name)
+	if err != nil {
+		return err
+	}
+	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
 		Unmarshaler:       &wmnats.NATSMarshaler{},
 		SubscribersCount:  c.Concurrency,
 		AckWaitTimeout:    30 * time.Second,
@@ -211,22 +235,57 @@ func (b *natsBroker) Consume(ctx context.Context, c Consumer) error {
 		SubjectCalculator: wmnats.DefaultSubjectCalculator,
 		QueueGroupPrefix:  c.Name,
 		JetStream: wmnats.JetStreamConfig{
-			SubscribeOptions: []nats.SubOpt{
-				nats.ManualAck(), nats.AckExplicit(), nats.DeliverAll(),
-				nats.AckWait(30 * time.Second), nats.MaxAckPending(1024),
-			},
-			// One durable per consumer and subject, shared by its instances.
-			DurablePrefix: c.Name,
-			DurableCalculator: func(prefix, topic string) string {
-				return prefix + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
-			},
+			SubscribeOptions: []nats.SubOpt{nats.ManualAck()},
+			// The durables exist (ensureDurables): bound, not created, so
+			// a stopping instance leaves them, with their acks, in place.
+			DurablePrefix:     c.Name,
+			DurableCalculator: durableName,
 		},
 	}, watermillLogger{b.o.Logger})
 	if err != nil {
+		nc.Close()
 		return fmt.Errorf("broker: subscriber %s: %w", c.Name, err)
 	}
-	defer sub.Close()
+	defer sub.Close() // closes nc too
 	return runRouter(ctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics)
+}
+
+// durableName is the durable of a consumer on one subject, shared by its
+// instances.
+func durableName(consumer, topic string) string {
+	return consumer + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
+}
+
+// ensureDurables creates (or updates) c's durable push consumers: one per
+// subject, delivering to its instances as a queue group.
+func (b *natsBroker) ensureDurables(c Consumer, topics []string) error {
+	js, err := b.nc.JetStream(nats.MaxWait(5 * time.Second))
+	if err != nil {
+		return fmt.Errorf("broker: jetstream: %w", err)
+	}
+	for _, t := range topics {
+		stream := dlqStream
+		if !strings.HasPrefix(t, replayPrefix) {
+			stream = streamName(events.Producer(strings.TrimPrefix(t, "medisync.")))
+		}
+		durable := durableName(c.Name, t)
+		cfg := &nats.ConsumerConfig{
+			Durable:        durable,
+			DeliverSubject: "_deliver.medisync." + durable,
+			DeliverGroup:   c.Name,
+			DeliverPolicy:  nats.DeliverAllPolicy,
+			AckPolicy:      nats.AckExplicitPolicy,
+			AckWait:        30 * time.Second,
+			MaxAckPending:  1024,
+			FilterSubject:  t,
+		}
+		if _, err := js.AddConsumer(stream, cfg); err != nil {
+			if _, uerr := js.UpdateConsumer(stream, cfg); uerr != nil {
+				return fmt.Errorf("broker: durable %s: %w", durable, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Ping asks JetStream for the account's state.
