@@ -20,12 +20,14 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/config"
 	"github.com/medisync/medisync/shared/discovery"
 	"github.com/medisync/medisync/shared/health"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/outbox"
 	"github.com/medisync/medisync/shared/server"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -49,6 +51,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// QuietRoutes are routes whose successes are logged at debug only.
 	QuietRoutes []string
+	// Outbox marks a service whose database holds an outbox: the app
+	// opens the broker (-broker-url), runs the relay while it serves and
+	// stops it after the requests drain.
+	Outbox bool
 	// IsRegistry marks the discovery server itself: it neither registers
 	// nor resolves through discovery, whatever -discovery-urls says.
 	IsRegistry bool
@@ -65,9 +71,15 @@ type App struct {
 	DB          *sqldb.DB         // nil without a database
 	Discovery   *discovery.Client // nil when no discovery URL is set
 	HTTPClient  *http.Client      // for calls to other services
+	// Broker is the event broker: broker.Disabled without -broker-url.
+	Broker broker.Broker
+	// Relay publishes the outbox (Options.Outbox); call its Notify after
+	// committing events for the lowest latency.
+	Relay *outbox.Relay
 
 	opts        Options
 	trust       trustSettings
+	brokerURL   string
 	beforeDrain []server.Hook
 	started     []func(net.Addr)
 }
@@ -81,6 +93,7 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	fset.SetOutput(stderr)
 	a.Config.Register(fset, o.DefaultAddr, o.DefaultDSN)
 	a.trust.register(fset)
+	fset.StringVar(&a.brokerURL, "broker-url", "", "event broker: nats://host:4222 (NATS JetStream; comma-separated for a cluster) or amqp://user:pass@host:5672/ (RabbitMQ); empty: events wait in the outbox")
 	if o.Flags != nil {
 		o.Flags(fset)
 	}
@@ -106,6 +119,10 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 		a.DB = db
 		a.Health.Add("database", db.Ping)
 		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
+	}
+	if err := a.openBroker(ctx); err != nil {
+		_ = a.Close()
+		return nil, err
 	}
 	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
 		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger, a.discoveryOptions()...)
@@ -228,15 +245,33 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 		}},
 	}
 	runner.BeforeDrain = append(runner.BeforeDrain, a.beforeDrain...)
+	if a.Relay != nil {
+		relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+		relayDone := make(chan struct{})
+		go func() { defer close(relayDone); _ = a.Relay.Run(relayCtx) }()
+		// After the drain, so events of the last requests still go out.
+		runner.AfterDrain = append(runner.AfterDrain, func(ctx context.Context) error {
+			stopRelay()
+			select {
+			case <-relayDone:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("outbox relay: %w", ctx.Err())
+			}
+		})
+	}
 	runner.AfterDrain = append(runner.AfterDrain, closers...)
 	runner.AfterDrain = append(runner.AfterDrain, func(context.Context) error { return a.Close() })
 	return runner.Run(ctx)
 }
 
-// Close releases the database and the discovery client.
+// Close releases the database, the broker and the discovery client.
 func (a *App) Close() error {
 	if a.Discovery != nil {
 		a.Discovery.Close()
+	}
+	if a.Broker != nil {
+		_ = a.Broker.Close()
 	}
 	if a.DB != nil {
 		if err := a.DB.Close(); err != nil {
