@@ -51,6 +51,11 @@ for s in "${services[@]}"; do
     (umask 077; echo "$var=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)" >> data/dev-secrets.env)
   fi
 done
+# Auth seals reset links in its events with this key, which the
+# notification service reads too (older ./data folders gain it).
+if ! grep -q '^MEDISYNC_EVENT_SEAL_KEY=' data/dev-secrets.env; then
+  (umask 077; echo "MEDISYNC_EVENT_SEAL_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
+fi
 set -a
 # shellcheck disable=SC1091
 . data/dev-secrets.env
@@ -107,8 +112,24 @@ for s in "${services[@]}"; do
   fi
 done
 
+# The broker: a NATS server with JetStream, its own process, its store
+# under ./data/nats; one already listening on 4222 is used as it is.
+export MEDISYNC_BROKER_URL=${MEDISYNC_BROKER_URL:-nats://127.0.0.1:4222}
 pids=()
 stopping=0
+if [ ! -x bin/nats-server ]; then
+  echo "Building nats-server..."
+  (cd shared && CGO_ENABLED=0 go build -o "$root/bin/nats-server" github.com/nats-io/nats-server/v2)
+fi
+if ! curl -fsS "http://127.0.0.1:8222/healthz" >/dev/null 2>&1; then
+  mkdir -p data/nats
+  setsid bin/nats-server -a 127.0.0.1 -p 4222 -http_port 8222 -js -sd data/nats >data/logs/nats.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:8222/healthz?js-enabled-only=true" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
 stop() {
   trap - INT TERM EXIT
   stopping=1

@@ -130,7 +130,21 @@ func (s *service) sendReset(ctx context.Context, email string) error {
 		return err
 	}
 	t := account.ResetToken{Hash: HashToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
-	stored, err := s.Store.ResetTokens().CreateWithin(ctx, t, now.Add(-s.cfg.ResetTTL), s.cfg.ResetsPerWindow)
+	var stored bool
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		var err error
+		stored, err = tx.ResetTokens().CreateWithin(ctx, t, now.Add(-s.cfg.ResetTTL), s.cfg.ResetsPerWindow)
+		if err != nil || !stored || s.EventSeal == nil {
+			return err
+		}
+		// The notification service delivers the link: the token and its
+		// event commit together.
+		ev, err := s.passwordResetRequested(u, raw, t.ExpiresAt, now)
+		if err != nil {
+			return err
+		}
+		return tx.Outbox().Write(ctx, ev)
+	})
 	if err != nil {
 		return fmt.Errorf("store reset token: %w", err)
 	}

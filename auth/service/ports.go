@@ -7,6 +7,7 @@ import (
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/events"
 )
 
 // Users stores accounts. Missing users are account.ErrNotFound; a taken
@@ -92,7 +93,14 @@ type Store interface {
 	RefreshTokens() RefreshTokens
 	ResetTokens() ResetTokens
 	Revocations() Revocations
+	// Outbox records events in the transaction of the change they tell of.
+	Outbox() Outbox
 	InTx(ctx context.Context, fn func(tx Store) error) error
+}
+
+// Outbox records events for the relay to publish (shared/outbox).
+type Outbox interface {
+	Write(ctx context.Context, evs ...events.Event) error
 }
 
 // Hasher hashes and checks passwords (password.Hasher).

@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/seal"
 )
 
 // Service is what the auth service does: registration, login with
@@ -145,6 +146,12 @@ type Deps struct {
 	// Listener hears of revocations once committed (the feed's waiters,
 	// the service's own verifier); nil is nobody.
 	Listener RevocationListener
+	// EventSeal seals the reset link in auth.password_reset_requested
+	// (MEDISYNC_EVENT_SEAL_KEY, shared with the notification service); nil
+	// writes no such event.
+	EventSeal *seal.Key
+	// ResetURL is the page that takes a reset token (?token=) in links.
+	ResetURL string
 	// Logger records security events (refresh-token reuse, failed
 	// notifications); never secrets.
 	Logger log.Logger

@@ -122,8 +122,18 @@ func (s *service) insertUser(ctx context.Context, email, name, hash string, role
 		ID: ids.New(), Email: email, FullName: name, PasswordHash: hash, Roles: roles,
 		Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Store.Users().Create(ctx, u); err != nil {
-		return account.User{}, fmt.Errorf("create user: %w", err)
+	ev, err := userRegistered(u, now)
+	if err != nil {
+		return account.User{}, err
+	}
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		if err := tx.Users().Create(ctx, u); err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		return tx.Outbox().Write(ctx, ev)
+	})
+	if err != nil {
+		return account.User{}, err
 	}
 	return u, nil
 }

@@ -55,6 +55,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Hash.MaxWait, "hash-max-wait", c.Hash.MaxWait, "longest wait for a hashing worker before answering 503")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", f.trustedProxies, "comma-separated proxies (CIDR or address) whose X-Forwarded-For is believed for login throttling")
 	fs.StringVar(&c.NotifierName, "notifier", c.NotifierName, "who hears of password resets and repeated registrations: log (records that one happened, for the user id; no link) or dev-log (DEVELOPMENT ONLY: writes reset links, which take over accounts, to the log)")
+	fs.StringVar(&c.EventSealKey, "event-seal-key", c.EventSealKey, "base64 32-byte key (AES-256-GCM) sealing reset links in events for the notification service, which holds the same key; empty sends none (prefer the environment variable)")
 	fs.StringVar(&c.ResetURL, "reset-url", c.ResetURL, "page that takes a reset token (?token=) in reset links")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", c.PurgeInterval, "how often expired tokens and retired keys are deleted")
 }

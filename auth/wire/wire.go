@@ -25,6 +25,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/seal"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -53,6 +54,10 @@ type Config struct {
 	// TrustedProxies are believed in X-Forwarded-For; nil trusts none.
 	TrustedProxies []string
 	ResetURL       string
+	// EventSealKey (base64, 32 bytes; MEDISYNC_EVENT_SEAL_KEY) seals reset
+	// links in auth.password_reset_requested for the notification service,
+	// which holds the same key; "" writes no such event.
+	EventSealKey string
 	// PurgeInterval is how often Start deletes expired tokens and keys.
 	PurgeInterval time.Duration
 	// AdminEmail and AdminPassword name the first administrator, whom Start
@@ -178,7 +183,18 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	if err := a.loadRevocations(ctx); err != nil {
 		return nil, err
 	}
+	var eventSeal *seal.Key
+	if cfg.EventSealKey != "" {
+		k, err := seal.ParseKey(cfg.EventSealKey)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: event-seal-key: %w", err)
+		}
+		eventSeal = &k
+	} else {
+		_ = level.Warn(logger).Log("msg", "no -event-seal-key: password reset requests write no event, so the notification service sends no link")
+	}
 	a.deps = service.Deps{
+		EventSeal: eventSeal, ResetURL: cfg.ResetURL,
 		Store: a.Store, Hasher: a.Hasher, Policy: a.Policy, Throttle: a.Throttle, Tokens: ring,
 		Notifier: notifier, Clock: cfg.Clock, Background: a.bg, Logger: logger,
 		Listener: revocationSink{list: a.Revocations, feed: a.Feed},

@@ -53,6 +53,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// QuietRoutes are routes whose successes are logged at debug only.
 	QuietRoutes []string
+	// Outbox marks a service whose database holds an outbox: appdb opens
+	// the broker (-broker-url), runs the relay while it serves and stops
+	// it after the requests drain.
+	Outbox bool
 	// IsRegistry marks the discovery server itself: it neither registers
 	// nor resolves through discovery, whatever -discovery-urls says.
 	IsRegistry bool

@@ -17,6 +17,8 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/outbox"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -47,6 +49,15 @@ func (s *Store) ResetTokens() service.ResetTokens { return resetTokens{s} }
 
 // Revocations returns the revocation feed repository.
 func (s *Store) Revocations() service.Revocations { return revocations{s} }
+
+// Outbox returns the outbox, which writes in the store's transaction.
+func (s *Store) Outbox() service.Outbox { return outboxWriter{s} }
+
+type outboxWriter struct{ s *Store }
+
+func (o outboxWriter) Write(ctx context.Context, evs ...events.Event) error {
+	return outbox.Write(ctx, o.s.q, evs...)
+}
 
 // InTx runs fn in a transaction; nested calls join the outer one.
 func (s *Store) InTx(ctx context.Context, fn func(tx service.Store) error) error {

@@ -49,6 +49,7 @@ func options(flags func(*flag.FlagSet)) app.Options {
 	return app.Options{
 		Name: "auth", DefaultAddr: ":8081", DefaultDSN: "sqlite:data/auth.db",
 		Migrations: sqlstore.Migrations(), MaxBodyBytes: transport.MaxBodyBytes, Flags: flags,
+		Outbox: true,
 	}
 }
 

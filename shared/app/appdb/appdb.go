@@ -1,11 +1,13 @@
 // Package appdb starts a service that owns a database: the app of shared/app
 // plus the database of -db-dsn, migrated, checked by readiness and closed
-// with the app. It is apart from app so that a process without a database
-// links no database driver nor goose.
+// with the app, and the event broker and outbox relay of a service that
+// publishes or consumes events. It is apart from app so that a process
+// without a database links no database driver, goose nor broker client.
 package appdb
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,7 +16,9 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/config"
+	"github.com/medisync/medisync/shared/outbox"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -22,6 +26,13 @@ import (
 type App struct {
 	*app.App
 	DB *sqldb.DB
+	// Broker is the event broker: broker.Disabled without -broker-url.
+	Broker broker.Broker
+	// Relay publishes the outbox (Options.Outbox); call its Notify after
+	// committing events for the lowest latency. Nil without a broker.
+	Relay *outbox.Relay
+
+	brokerURL string
 }
 
 // New is app.New, then opens and migrates the database named by -db-dsn
@@ -31,10 +42,19 @@ func New(ctx context.Context, o app.Options, args []string, lookup func(string) 
 	if o.DefaultDSN == "" {
 		return nil, fmt.Errorf("appdb: %s has no default database (Options.DefaultDSN)", o.Name)
 	}
+	d := &App{}
+	flags := o.Flags
+	o.Flags = func(fs *flag.FlagSet) {
+		fs.StringVar(&d.brokerURL, "broker-url", "", "event broker: nats://host:4222 (NATS JetStream; comma-separated for a cluster) or amqp://user:pass@host:5672/ (RabbitMQ); empty: events wait in the outbox")
+		if flags != nil {
+			flags(fs)
+		}
+	}
 	a, err := app.New(ctx, o, args, lookup, stderr)
 	if err != nil {
 		return nil, err
 	}
+	d.App = a
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	db, err := openDatabase(openCtx, a.Config, o.Migrations)
@@ -50,7 +70,12 @@ func New(ctx context.Context, o app.Options, args []string, lookup func(string) 
 		return nil
 	})
 	_ = level.Info(a.Logger).Log("msg", "database ready", "dialect", db.Dialect)
-	return &App{App: a, DB: db}, nil
+	d.DB = db
+	if err := d.openBroker(ctx, o.Outbox); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // openDatabase opens the database the service serves with (-db-dsn) and

@@ -1,0 +1,15 @@
+-- +goose Up
+-- The events of a change, written in its transaction (shared/outbox).
+CREATE TABLE outbox (
+  seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+  event_id VARCHAR(36) NOT NULL UNIQUE,
+  type VARCHAR(100) NOT NULL,
+  subject VARCHAR(100) NOT NULL,
+  envelope MEDIUMTEXT NOT NULL,
+  created_at DATETIME(6) NOT NULL,
+  published_at DATETIME(6) NULL,
+  attempts INT NOT NULL DEFAULT 0,
+  KEY outbox_pending (published_at, seq)
+) ENGINE=InnoDB;
+-- +goose Down
+DROP TABLE outbox;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds (when absent) and starts a local NATS server with JetStream for
+# medisync's broker adapter and tests: 127.0.0.1:4222, monitoring on
+# 127.0.0.1:8222, file store under ./data/nats. Safe to run again: a server
+# that already answers is left alone. The server is the official one, built
+# from its Go module at the version shared/go.mod pins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port=${NATS_PORT:-4222}
+monitor=${NATS_MONITOR_PORT:-8222}
+store=${NATS_STORE_DIR:-data/nats}
+
+if [ ! -x bin/nats-server ]; then
+  echo "nats-up: building nats-server into bin/"
+  mkdir -p bin
+  (cd shared && CGO_ENABLED=0 go build -o ../bin/nats-server github.com/nats-io/nats-server/v2)
+fi
+
+healthy() { curl -fsS "http://127.0.0.1:$monitor/healthz?js-enabled-only=true" >/dev/null 2>&1; }
+
+if ! healthy; then
+  echo "nats-up: starting nats-server"
+  mkdir -p "$store" data/logs
+  setsid bin/nats-server -a 127.0.0.1 -p "$port" -http_port "$monitor" -js -sd "$store" \
+    >>data/logs/nats.log 2>&1 < /dev/null &
+fi
+
+for _ in $(seq 1 100); do
+  healthy && break
+  sleep 0.1
+done
+if ! healthy; then
+  echo "nats-up: nats-server did not answer within 10s; see data/logs/nats.log" >&2
+  exit 1
+fi
+echo "nats-up: NATS with JetStream ready on 127.0.0.1:$port (monitoring on 127.0.0.1:$monitor)"

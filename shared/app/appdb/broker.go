@@ -1,0 +1,62 @@
+package appdb
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/shared/broker"
+	"github.com/medisync/medisync/shared/outbox"
+	"github.com/medisync/medisync/shared/server"
+)
+
+// openBroker connects to -broker-url. Without one (development), the
+// broker is broker.Disabled: the relay does not run, events wait in the
+// outbox until the service starts with a broker, and readiness does not
+// depend on it. With one, readiness reports it; a broker that is down at
+// start is retried in the background (NATS), the outbox keeping the events.
+func (a *App) openBroker(ctx context.Context, withOutbox bool) error {
+	if a.brokerURL == "" {
+		a.Broker = broker.Disabled{}
+		if withOutbox {
+			_ = level.Warn(a.Logger).Log("msg", "no -broker-url: events wait in the outbox, unpublished, until the service starts with one")
+		}
+		return nil
+	}
+	b, err := broker.Open(ctx, a.brokerURL, broker.Options{Logger: a.Logger, Registerer: a.Registry})
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	a.Broker = b
+	a.Health.Add("broker", b.Ping)
+	a.OnClose(b.Close)
+	_ = level.Info(a.Logger).Log("msg", "broker configured", "url", broker.Redact(a.brokerURL))
+	if withOutbox && a.DB != nil {
+		a.Relay = outbox.NewRelay(a.DB, b, outbox.RelayOptions{Logger: a.Logger, Registerer: a.Registry})
+	}
+	return nil
+}
+
+// Run is app.Run with the outbox relay publishing while the service serves;
+// the relay stops after the requests drain, so the events of the last
+// requests still go out.
+func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) error {
+	if a.Relay == nil {
+		return a.App.Run(ctx, h, closers...)
+	}
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = a.Relay.Run(relayCtx) }()
+	stop := func(ctx context.Context) error {
+		stopRelay()
+		select {
+		case <-relayDone:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("outbox relay: %w", ctx.Err())
+		}
+	}
+	return a.App.Run(ctx, h, append([]server.Hook{stop}, closers...)...)
+}

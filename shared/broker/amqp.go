@@ -1,0 +1,283 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/medisync/medisync/shared/events"
+)
+
+// amqpBroker publishes and consumes through RabbitMQ (AMQP 0-9-1): a
+// durable fanout exchange per event type (named as the NATS subject), a
+// durable queue per consumer and type (<type subject>_<consumer>) shared by
+// the consumer's instances, persistent messages and publisher confirms.
+// Unlike a JetStream stream, an exchange keeps nothing for a queue that
+// does not exist yet: a consumer's queues exist from its first start on.
+type amqpBroker struct {
+	url     string
+	conn    *wmamqp.ConnectionWrapper
+	pub     *wmamqp.Publisher
+	o       Options
+	metrics *consumerMetrics
+}
+
+func amqpConfig(url, consumer string) wmamqp.Config {
+	gen := wmamqp.GenerateQueueNameTopicName
+	if consumer != "" {
+		gen = wmamqp.GenerateQueueNameTopicNameWithSuffix(consumer)
+	}
+	cfg := wmamqp.NewDurablePubSubConfig(url, gen)
+	cfg.Publish.ConfirmDelivery = true
+	cfg.Publish.ChannelPoolSize = 8
+	cfg.Consume.Qos.PrefetchCount = 64
+	return cfg
+}
+
+func openAMQP(_ context.Context, rawURL string, o Options) (*amqpBroker, error) {
+	if strings.Contains(rawURL, ",") {
+		return nil, errors.New("broker: amqp takes one URL")
+	}
+	cfg := amqpConfig(rawURL, "")
+	conn, err := wmamqp.NewConnection(cfg.Connection, watermillLogger{o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("broker: connect to amqp %s: %w", Redact(rawURL), errors.Unwrap(err))
+	}
+	pub, err := wmamqp.NewPublisherWithConnection(cfg, watermillLogger{o.Logger}, conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("broker: amqp publisher: %w", err)
+	}
+	return &amqpBroker{url: rawURL, conn: conn, pub: pub, o: o, metrics: newConsumerMetrics(o.Registerer)}, nil
+}
+
+// Publish sends ev to its type's exchange and waits for the confirm.
+func (b *amqpBroker) Publish(ctx context.Context, ev events.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("broker: encode %s: %w", ev.Type, err)
+	}
+	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload)); err != nil {
+		return fmt.Errorf("broker: publish %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// Consume declares c's queues and its dead-letter queue, then runs c until
+// ctx ends.
+func (b *amqpBroker) Consume(ctx context.Context, c Consumer) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	return keepConsuming(ctx, b.o.Logger, c.Name, func(ctx context.Context) error { return b.consumeOnce(ctx, c) })
+}
+
+func (b *amqpBroker) consumeOnce(ctx context.Context, c Consumer) error {
+	if err := b.declareDLQ(c.Name); err != nil {
+		return err
+	}
+	topics := make([]string, 0, len(c.Types)+1)
+	for _, t := range c.Types {
+		topics = append(topics, topic(t))
+	}
+	topics = append(topics, replayTopic(c.Name))
+	cfg := amqpConfig(b.url, c.Name)
+	cfg.Consume.Qos.PrefetchCount = 2 * c.Concurrency
+	sub, err := wmamqp.NewSubscriberWithConnection(cfg, watermillLogger{b.o.Logger}, b.conn)
+	if err != nil {
+		return fmt.Errorf("broker: amqp subscriber %s: %w", c.Name, err)
+	}
+	for _, t := range topics {
+		// Declared before Consume runs the router, so what is published
+		// from now on waits in the consumer's queues.
+		if err := sub.SubscribeInitialize(t); err != nil {
+			return fmt.Errorf("broker: amqp queue %s: %w", t, err)
+		}
+	}
+	// Not closed: it would close the shared connection; the router's end
+	// stops its consumers.
+	var s message.Subscriber = sub
+	if c.Concurrency > 1 {
+		s = fanIn{sub, c.Concurrency}
+	}
+	return runRouter(ctx, c, s, b.pub, topics, b.o.Logger, b.metrics)
+}
+
+// fanIn subscribes n times to a topic, so n messages are handled at once.
+type fanIn struct {
+	sub *wmamqp.Subscriber
+	n   int
+}
+
+func (f fanIn) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	done := make(chan struct{})
+	for i := 0; i < f.n; i++ {
+		ch, err := f.sub.Subscribe(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for m := range ch {
+				out <- m
+			}
+		}()
+	}
+	go func() {
+		for i := 0; i < f.n; i++ {
+			<-done
+		}
+		close(out)
+	}()
+	return out, nil
+}
+
+func (f fanIn) Close() error { return nil }
+
+// declareDLQ makes the dead-letter exchange and its queue, named as the
+// topic, so PoisonQueue's messages are kept until an admin reads them.
+func (b *amqpBroker) declareDLQ(consumer string) error {
+	sub, err := wmamqp.NewSubscriberWithConnection(amqpConfig(b.url, ""), watermillLogger{b.o.Logger}, b.conn)
+	if err != nil {
+		return fmt.Errorf("broker: dead letters of %s: %w", consumer, err)
+	}
+	if err := sub.SubscribeInitialize(DeadLetterTopic(consumer)); err != nil {
+		return fmt.Errorf("broker: dead letters of %s: %w", consumer, err)
+	}
+	return nil
+}
+
+// Ping reports the connection's state.
+func (b *amqpBroker) Ping(context.Context) error {
+	if !b.conn.IsConnected() {
+		return errors.New("broker: amqp not connected")
+	}
+	return nil
+}
+
+func (b *amqpBroker) Close() error {
+	if err := b.pub.Close(); err != nil {
+		return fmt.Errorf("broker: close amqp: %w", err)
+	}
+	return nil
+}
+
+// DeadLetters reads the queue medisync.dlq.<consumer>.
+func (b *amqpBroker) DeadLetters(consumer string) DeadLetters {
+	return amqpDLQ{b: b, consumer: consumer}
+}
+
+type amqpDLQ struct {
+	b        *amqpBroker
+	consumer string
+}
+
+// walk gets the dead letters one by one without acknowledging them, calls
+// fn on each until it returns true (take: acknowledged, so removed) or the
+// queue is read, then gives the others back to the queue in their order.
+func (d amqpDLQ) walk(limit int, fn func(DeadLetter) (take, stop bool)) error {
+	if err := d.b.declareDLQ(d.consumer); err != nil {
+		return err
+	}
+	conn, err := amqp.DialConfig(d.b.url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+	if err != nil {
+		return fmt.Errorf("broker: dead letters: %w", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("broker: dead letters: %w", err)
+	}
+	defer ch.Close()
+	q := DeadLetterTopic(d.consumer)
+	var last uint64
+	for n := 0; limit <= 0 || n < limit; n++ {
+		m, ok, err := ch.Get(q, false)
+		if err != nil {
+			return fmt.Errorf("broker: dead letters: %w", err)
+		}
+		if !ok {
+			break
+		}
+		last = m.DeliveryTag
+		ev, derr := decode(m.Body, "")
+		dl := DeadLetter{ID: ev.ID, Consumer: d.consumer, Event: ev}
+		if derr != nil {
+			dl.ID = m.MessageId
+		}
+		if r, ok := m.Headers["reason_poisoned"].(string); ok {
+			dl.Reason = r
+		}
+		take, stop := fn(dl)
+		if take {
+			if err := m.Ack(false); err != nil {
+				return fmt.Errorf("broker: dead letters: %w", err)
+			}
+		}
+		if stop {
+			break
+		}
+	}
+	if last > 0 {
+		// Every unacknowledged one goes back.
+		if err := ch.Nack(last, true, true); err != nil {
+			return fmt.Errorf("broker: dead letters: %w", err)
+		}
+	}
+	return nil
+}
+
+func (d amqpDLQ) List(_ context.Context, limit int) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	var out []DeadLetter
+	err := d.walk(limit, func(dl DeadLetter) (bool, bool) {
+		out = append(out, dl)
+		return false, false
+	})
+	return out, err
+}
+
+func (d amqpDLQ) Replay(_ context.Context, id string) error {
+	found := false
+	var perr error
+	err := d.walk(0, func(dl DeadLetter) (bool, bool) {
+		if dl.ID != id {
+			return false, false
+		}
+		found = true
+		payload, err := json.Marshal(dl.Event)
+		if err == nil {
+			msg := toMessage(dl.Event, payload)
+			msg.UUID = watermill.NewUUID()
+			err = d.b.pub.Publish(replayTopic(d.consumer), msg)
+		}
+		if err != nil {
+			perr = fmt.Errorf("broker: replay: %w", err)
+			return false, true
+		}
+		return true, true
+	})
+	switch {
+	case err != nil:
+		return err
+	case perr != nil:
+		return perr
+	case !found:
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/broker"
+	"github.com/medisync/medisync/shared/broker/brokertest"
+	"github.com/medisync/medisync/shared/events"
+)
+
+// recorder collects what a handler saw, by event id.
+type recorder struct {
+	mu    sync.Mutex
+	calls map[string]int
+	seen  map[string]events.Event
+	ch    chan string
+}
+
+func newRecorder() *recorder {
+	return &recorder{calls: map[string]int{}, seen: map[string]events.Event{}, ch: make(chan string, 1000)}
+}
+
+func (r *recorder) record(ev events.Event) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls[ev.ID]++
+	r.seen[ev.ID] = ev
+	return r.calls[ev.ID]
+}
+
+func (r *recorder) count(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[id]
+}
+
+// await waits for n ids to be reported on the channel.
+func (r *recorder) await(t *testing.T, n int) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(30 * time.Second)
+	for len(got) < n {
+		select {
+		case id := <-r.ch:
+			got = append(got, id)
+		case <-deadline:
+			t.Fatalf("got %d of %d events", len(got), n)
+		}
+	}
+	return got
+}
+
+type fixture struct {
+	b        broker.Broker
+	producer string // a fresh producer service name: its own stream
+	consumer string
+}
+
+func setup(t *testing.T, url string) fixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := broker.Open(ctx, url, broker.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	require.Eventually(t, func() bool { return b.Ping(ctx) == nil }, 10*time.Second, 50*time.Millisecond)
+	return fixture{b: b, producer: brokertest.Name("p"), consumer: brokertest.Name("c")}
+}
+
+func (f fixture) event(t *testing.T, name string) events.Event {
+	t.Helper()
+	ev, err := events.New(f.producer+"."+name, 1, "s1", map[string]string{"k": "v"}, time.Now())
+	require.NoError(t, err)
+	ev.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	return ev
+}
+
+// consume runs c in the background until the test ends, and waits until
+// its subscriptions are in place.
+func (f fixture) consume(t *testing.T, c broker.Consumer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.b.Consume(ctx, c) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(20 * time.Second):
+			t.Error("consumer did not stop")
+		}
+	})
+	// A probe through the consumer's own types proves it is subscribed
+	// (sent again, in case the first went before its queue existed).
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		probe := f.event(t, c.Types[0][len(f.producer)+1:])
+		probe.Subject = "probe"
+		require.NoError(t, f.b.Publish(context.Background(), probe))
+		for {
+			select {
+			case id := <-probeSeen(c):
+				if id == probe.ID {
+					return
+				}
+				continue
+			case err := <-done:
+				t.Fatalf("consumer ended: %v", err)
+			case <-deadline:
+				t.Fatal("consumer never subscribed")
+			case <-tick.C:
+			}
+			break
+		}
+	}
+}
+
+var probes sync.Map // consumer name -> chan string
+
+func probeSeen(c broker.Consumer) chan string {
+	ch, _ := probes.LoadOrStore(c.Name, make(chan string, 1))
+	return ch.(chan string)
+}
+
+// handler wraps fn so that probes are answered, not recorded.
+func handler(name string, fn broker.Handler) broker.Handler {
+	return func(ctx context.Context, ev events.Event) error {
+		if ev.Subject == "probe" {
+			select {
+			case probeSeen(broker.Consumer{Name: name}) <- ev.ID:
+			default: // nobody waits for it any more
+			}
+			return nil
+		}
+		return fn(ctx, ev)
+	}
+}
+
+func TestContract(t *testing.T) {
+	brokertest.Each(t, func(t *testing.T, url string) {
+		t.Run("delivers events whole, with their trace context", func(t *testing.T) {
+			f := setup(t, url)
+			rec := newRecorder()
+			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done", f.producer + ".other_done"},
+				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+					rec.record(ev)
+					rec.ch <- ev.ID
+					return nil
+				})})
+			sent := map[string]events.Event{}
+			for i := 0; i < 20; i++ {
+				name := "thing_done"
+				if i%2 == 1 {
+					name = "other_done"
+				}
+				ev := f.event(t, name)
+				sent[ev.ID] = ev
+				require.NoError(t, f.b.Publish(context.Background(), ev))
+			}
+			rec.await(t, 20)
+			for id, ev := range sent {
+				got := rec.seen[id]
+				assert.Equal(t, ev.Type, got.Type)
+				assert.JSONEq(t, string(ev.Data), string(got.Data))
+				assert.Equal(t, ev.TraceParent, got.TraceParent)
+				assert.True(t, ev.Time.Equal(got.Time))
+			}
+		})
+
+		t.Run("a failing event is retried until it succeeds", func(t *testing.T) {
+			f := setup(t, url)
+			rec := newRecorder()
+			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 5, Backoff: time.Millisecond,
+				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+					if rec.record(ev) < 3 {
+						return errors.New("database away")
+					}
+					rec.ch <- ev.ID
+					return nil
+				})})
+			ev := f.event(t, "thing_done")
+			require.NoError(t, f.b.Publish(context.Background(), ev))
+			rec.await(t, 1)
+			assert.Equal(t, 3, rec.count(ev.ID))
+			dl, err := f.b.DeadLetters(f.consumer).List(context.Background(), 10)
+			require.NoError(t, err)
+			assert.Empty(t, dl)
+		})
+
+		t.Run("a poison event is dead-lettered, the stream flows on, and a replay reaches its consumer alone", func(t *testing.T) {
+			f := setup(t, url)
+			rec := newRecorder()
+			var mu sync.Mutex
+			poisoned := map[string]bool{}
+			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 3, Backoff: time.Millisecond,
+				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+					rec.record(ev)
+					mu.Lock()
+					bad := poisoned[ev.ID]
+					mu.Unlock()
+					if bad {
+						return errors.New("cannot apply")
+					}
+					rec.ch <- ev.ID
+					return nil
+				})})
+			other := brokertest.Name("o")
+			otherRec := newRecorder()
+			f.consume(t, broker.Consumer{Name: other, Types: []string{f.producer + ".thing_done"},
+				Handler: handler(other, func(_ context.Context, ev events.Event) error {
+					otherRec.record(ev)
+					otherRec.ch <- ev.ID
+					return nil
+				})})
+
+			bad := f.event(t, "thing_done")
+			mu.Lock()
+			poisoned[bad.ID] = true
+			mu.Unlock()
+			require.NoError(t, f.b.Publish(context.Background(), bad))
+			good := f.event(t, "thing_done")
+			require.NoError(t, f.b.Publish(context.Background(), good))
+			assert.Equal(t, []string{good.ID}, rec.await(t, 1), "the event after the poison one is handled")
+			otherRec.await(t, 2)
+
+			dlq := f.b.DeadLetters(f.consumer)
+			var list []broker.DeadLetter
+			require.Eventually(t, func() bool {
+				var err error
+				list, err = dlq.List(context.Background(), 10)
+				return err == nil && len(list) == 1
+			}, 10*time.Second, 50*time.Millisecond)
+			assert.Equal(t, bad.ID, list[0].ID)
+			assert.Equal(t, bad.Type, list[0].Event.Type)
+			assert.Contains(t, list[0].Reason, "cannot apply")
+			assert.Equal(t, 3, rec.count(bad.ID), "tried MaxAttempts times")
+			again, err := dlq.List(context.Background(), 10)
+			require.NoError(t, err)
+			assert.Len(t, again, 1, "listing leaves the dead letters in place")
+			otherDL, err := f.b.DeadLetters(other).List(context.Background(), 10)
+			require.NoError(t, err)
+			assert.Empty(t, otherDL)
+
+			assert.ErrorIs(t, dlq.Replay(context.Background(), "0190d3c8-0000-7000-8000-000000000000"), broker.ErrNotFound)
+			mu.Lock()
+			poisoned[bad.ID] = false
+			mu.Unlock()
+			require.NoError(t, dlq.Replay(context.Background(), bad.ID))
+			assert.Equal(t, []string{bad.ID}, rec.await(t, 1))
+			list, err = dlq.List(context.Background(), 10)
+			require.NoError(t, err)
+			assert.Empty(t, list, "a replayed dead letter is gone")
+			assert.Equal(t, 1, otherRec.count(bad.ID), "the other consumer does not see the replay")
+		})
+
+		t.Run("a permanent failure is dead-lettered at once", func(t *testing.T) {
+			f := setup(t, url)
+			rec := newRecorder()
+			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 5, Backoff: time.Millisecond,
+				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+					rec.record(ev)
+					return broker.Permanent(errors.New("unknown schema version"))
+				})})
+			ev := f.event(t, "thing_done")
+			require.NoError(t, f.b.Publish(context.Background(), ev))
+			require.Eventually(t, func() bool {
+				list, err := f.b.DeadLetters(f.consumer).List(context.Background(), 10)
+				return err == nil && len(list) == 1
+			}, 10*time.Second, 50*time.Millisecond)
+			assert.Equal(t, 1, rec.count(ev.ID))
+		})
+
+		t.Run("instances of one consumer share the events", func(t *testing.T) {
+			f := setup(t, url)
+			rec := newRecorder()
+			h := handler(f.consumer, func(_ context.Context, ev events.Event) error {
+				rec.record(ev)
+				rec.ch <- ev.ID
+				return nil
+			})
+			c := broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, Handler: h, Concurrency: 2}
+			f.consume(t, c)
+			second := setup(t, url)
+			second.producer, second.consumer = f.producer, f.consumer
+			second.consume(t, c)
+			for i := 0; i < 30; i++ {
+				require.NoError(t, f.b.Publish(context.Background(), f.event(t, "thing_done")))
+			}
+			got := rec.await(t, 30)
+			seen := map[string]bool{}
+			for _, id := range got {
+				assert.False(t, seen[id], "delivered once across instances")
+				seen[id] = true
+			}
+		})
+	})
+}
+
+func TestOpenRefusesOtherSchemes(t *testing.T) {
+	for _, u := range []string{"", "http://x", "redis://127.0.0.1", "nats://127.0.0.1:4222?replicas=9"} {
+		_, err := broker.Open(context.Background(), u, broker.Options{})
+		assert.Error(t, err, u)
+	}
+}
+
+func TestRedactHidesPasswords(t *testing.T) {
+	assert.Equal(t, "amqp://guest:xxxxx@127.0.0.1:5672/", broker.Redact("amqp://guest:secret@127.0.0.1:5672/"))
+}
+
+func TestPermanent(t *testing.T) {
+	base := errors.New("x")
+	assert.True(t, broker.IsPermanent(broker.Permanent(base)))
+	assert.ErrorIs(t, broker.Permanent(base), base)
+	assert.False(t, broker.IsPermanent(base))
+	assert.Nil(t, broker.Permanent(nil))
+}
+
+func TestConsumerNeedsANameTypesAndAHandler(t *testing.T) {
+	var d broker.Disabled
+	ctx := context.Background()
+	b, err := broker.Open(ctx, brokertest.NATS(t), broker.Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	h := func(context.Context, events.Event) error { return nil }
+	for _, c := range []broker.Consumer{
+		{Name: "", Types: []string{"a.b"}, Handler: h},
+		{Name: "Bad.Name", Types: []string{"a.b"}, Handler: h},
+		{Name: "ok", Handler: h},
+		{Name: "ok", Types: []string{"a.>"}, Handler: h},
+		{Name: "ok", Types: []string{"a.b"}},
+	} {
+		assert.Error(t, b.Consume(ctx, c), "%+v", c)
+	}
+	assert.ErrorIs(t, d.Publish(ctx, events.Event{}), broker.ErrNotConfigured)
+	assert.NoError(t, d.Ping(ctx))
+}

@@ -1,0 +1,136 @@
+// Package brokertest gives tests real brokers on 127.0.0.1: the NATS server
+// scripts/nats-up.sh starts, the RabbitMQ server scripts/rabbitmq-up.sh
+// starts, or a NATS server run in the test's own process that the test can
+// stop and start again. Under CI (CI=true) a server that does not answer
+// fails the test instead of skipping it.
+package brokertest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Default servers, unless MEDISYNC_TEST_NATS_URL or MEDISYNC_TEST_AMQP_URL
+// name others.
+const (
+	DefaultNATS = "nats://127.0.0.1:4222"
+	DefaultAMQP = "amqp://guest:guest@127.0.0.1:5672/"
+)
+
+// Each runs fn as a subtest "nats" and a subtest "amqp", each with the URL
+// of a running server.
+func Each(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Helper()
+	t.Run("nats", func(t *testing.T) { fn(t, NATS(t)) })
+	t.Run("amqp", func(t *testing.T) { fn(t, AMQP(t)) })
+}
+
+// NATS returns the URL of the shared NATS server (JetStream on).
+func NATS(t testing.TB) string {
+	t.Helper()
+	return require(t, env("MEDISYNC_TEST_NATS_URL", DefaultNATS), "scripts/nats-up.sh")
+}
+
+// AMQP returns the URL of the shared RabbitMQ server.
+func AMQP(t testing.TB) string {
+	t.Helper()
+	return require(t, env("MEDISYNC_TEST_AMQP_URL", DefaultAMQP), "scripts/rabbitmq-up.sh")
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// require skips (or fails under CI) when nothing listens at rawURL.
+func require(t testing.TB, rawURL, script string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("invalid broker URL for tests")
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI but %s does not answer (run %s): %v", u.Scheme, u.Host, script, err)
+		}
+		t.Skipf("%s tests skipped: nothing answers at %s (run %s)", u.Scheme, u.Host, script)
+	}
+	_ = c.Close()
+	return rawURL
+}
+
+// Name returns a fresh lower-case name for a producer or consumer, so tests
+// sharing a server never see each other's streams and durables.
+func Name(prefix string) string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// Server is a NATS server with JetStream inside the test process, on a
+// port of its own, with its store in a temporary folder that outlives
+// Stop, so Start brings back what it held.
+type Server struct {
+	t    testing.TB
+	opts server.Options
+	srv  *server.Server
+}
+
+// Embedded starts a server that stops when the test ends.
+func Embedded(t testing.TB) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	s := &Server{t: t, opts: server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true,
+	}}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is where clients connect.
+func (s *Server) URL() string {
+	return "nats://" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
+}
+
+// Start starts the server (again).
+func (s *Server) Start() {
+	s.t.Helper()
+	opts := s.opts
+	srv, err := server.NewServer(&opts)
+	if err != nil {
+		s.t.Fatalf("nats server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		s.t.Fatalf("nats server not ready")
+	}
+	s.srv = srv
+}
+
+// Stop shuts the server down; its store stays for Start.
+func (s *Server) Stop() {
+	if s.srv == nil {
+		return
+	}
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+	s.srv = nil
+}

@@ -1,0 +1,425 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/medisync/medisync/shared/events"
+)
+
+// dlqStream holds every consumer's dead letters and replays.
+const dlqStream = "MEDISYNC_DLQ"
+
+// natsBroker publishes and consumes through JetStream: a stream per
+// producer (MEDISYNC_<SERVICE> over medisync.<service>.>), created on
+// first use by whichever side comes first, a durable consumer per
+// consuming service and event type.
+type natsBroker struct {
+	servers  string
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	pub      *wmnats.Publisher
+	o        Options
+	replicas int
+	metrics  *consumerMetrics
+
+	mu      sync.Mutex
+	streams map[string]bool // streams known to exist
+}
+
+func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error) {
+	servers, replicas, err := natsServers(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	b := &natsBroker{servers: servers, o: o, replicas: replicas,
+		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}}
+	nc, err := b.connect("medisync")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("broker: jetstream: %w", err)
+	}
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		JetStream: wmnats.JetStreamConfig{
+			// The event id is the Nats-Msg-Id: a relay that publishes an
+			// event again within the duplicate window stores it once.
+			TrackMsgId:     true,
+			ConnectOptions: []nats.JSOpt{nats.MaxWait(5 * time.Second)},
+		},
+	}, watermillLogger{o.Logger})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("broker: publisher: %w", err)
+	}
+	b.nc, b.js, b.pub = nc, js, pub
+	return b, nil
+}
+
+// connect opens a connection; each consumer has its own, which its
+// Watermill subscriber closes when it stops.
+func (b *natsBroker) connect(name string) (*nats.Conn, error) {
+	logger := b.o.Logger
+	nc, err := nats.Connect(b.servers,
+		nats.Name(name),
+		// Start even while the broker is away, and keep reconnecting: the
+		// outbox keeps the events meanwhile.
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+		// No client-side buffering while disconnected: a publish fails at
+		// once and the event stays in the outbox.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			_ = logger.Log("level", "warn", "msg", "broker disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			_ = logger.Log("level", "info", "msg", "broker reconnected")
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("broker: connect to nats: %w", err)
+	}
+	return nc, nil
+}
+
+// natsServers splits the URL list and reads ?replicas=N (for the streams
+// a cluster creates) off the first URL.
+func natsServers(rawURL string) (string, int, error) {
+	parts := strings.Split(rawURL, ",")
+	replicas := 1
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.Host == "" {
+			return "", 0, errors.New("broker: invalid nats URL")
+		}
+		if r := u.Query().Get("replicas"); r != "" {
+			n, err := strconv.Atoi(r)
+			if err != nil || n < 1 || n > 5 {
+				return "", 0, errors.New("broker: nats replicas must be 1 to 5")
+			}
+			replicas = n
+		}
+		u.RawQuery = ""
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ","), replicas, nil
+}
+
+// streamName is the stream of the producer of subject medisync.<service>.x.
+func streamName(service string) string {
+	return "MEDISYNC_" + strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
+}
+
+// ensureStream creates the stream over subjects unless it is known.
+func (b *natsBroker) ensureStream(ctx context.Context, name string, subjects ...string) error {
+	b.mu.Lock()
+	known := b.streams[name]
+	b.mu.Unlock()
+	if known {
+		return nil
+	}
+	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   subjects,
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     b.o.StreamMaxAge,
+		Duplicates: 2 * time.Minute,
+		Replicas:   b.replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("broker: stream %s: %w", name, err)
+	}
+	b.mu.Lock()
+	b.streams[name] = true
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error {
+	svc := events.Producer(typ)
+	return b.ensureStream(ctx, streamName(svc), "medisync."+svc+".>")
+}
+
+func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
+	return b.ensureStream(ctx, dlqStream, dlqPrefix+">", replayPrefix+">")
+}
+
+// Publish stores ev in its producer's stream and waits for the ack.
+func (b *natsBroker) Publish(ctx context.Context, ev events.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := b.ensureProducerStream(ctx, ev.Type); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("broker: encode %s: %w", ev.Type, err)
+	}
+	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload)); err != nil {
+		return fmt.Errorf("broker: publish %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// deadLetterPublisher publishes PoisonQueue's messages into the DLQ stream.
+type deadLetterPublisher struct{ b *natsBroker }
+
+func (p deadLetterPublisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.b.ensureDLQStream(ctx); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		// A message id of its own: the event id would collide, in the
+		// stream's duplicate window, with the event's replay.
+		m.UUID = watermill.NewUUID()
+	}
+	return p.b.pub.Publish(topic, msgs...)
+}
+func (p deadLetterPublisher) Close() error { return nil }
+
+// Consume subscribes c's durables and runs them until ctx ends.
+func (b *natsBroker) Consume(ctx context.Context, c Consumer) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	return keepConsuming(ctx, b.o.Logger, c.Name, func(ctx context.Context) error { return b.consumeOnce(ctx, c) })
+}
+
+func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) error {
+	topics := make([]string, 0, len(c.Types)+1)
+	for _, t := range c.Types {
+		if err := b.ensureProducerStream(ctx, t); err != nil {
+			return err
+		}
+		topics = append(topics, topic(t))
+	}
+	if err := b.ensureDLQStream(ctx); err != nil {
+		return err
+	}
+	topics = append(topics, replayTopic(c.Name))
+	if err := b.ensureDurables(c, topics); err != nil {
+		return err
+	}
+	nc, err := b.connect("medisync-" + c.Name)
+	if err != nil {
+		return err
+	}
+	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
+		Unmarshaler:       &wmnats.NATSMarshaler{},
+		SubscribersCount:  c.Concurrency,
+		AckWaitTimeout:    30 * time.Second,
+		CloseTimeout:      15 * time.Second,
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		QueueGroupPrefix:  c.Name,
+		JetStream: wmnats.JetStreamConfig{
+			SubscribeOptions: []nats.SubOpt{nats.ManualAck()},
+			// The durables exist (ensureDurables): bound, not created, so
+			// a stopping instance leaves them, with their acks, in place.
+			DurablePrefix:     c.Name,
+			DurableCalculator: durableName,
+		},
+	}, watermillLogger{b.o.Logger})
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("broker: subscriber %s: %w", c.Name, err)
+	}
+	defer sub.Close() // closes nc too
+	return runRouter(ctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics)
+}
+
+// durableName is the durable of a consumer on one subject, shared by its
+// instances.
+func durableName(consumer, topic string) string {
+	return consumer + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
+}
+
+// ensureDurables creates (or updates) c's durable push consumers: one per
+// subject, delivering to its instances as a queue group.
+func (b *natsBroker) ensureDurables(c Consumer, topics []string) error {
+	js, err := b.nc.JetStream(nats.MaxWait(5 * time.Second))
+	if err != nil {
+		return fmt.Errorf("broker: jetstream: %w", err)
+	}
+	for _, t := range topics {
+		stream := dlqStream
+		if !strings.HasPrefix(t, replayPrefix) {
+			stream = streamName(events.Producer(strings.TrimPrefix(t, "medisync.")))
+		}
+		durable := durableName(c.Name, t)
+		cfg := &nats.ConsumerConfig{
+			Durable:        durable,
+			DeliverSubject: "_deliver.medisync." + durable,
+			DeliverGroup:   c.Name,
+			DeliverPolicy:  nats.DeliverAllPolicy,
+			AckPolicy:      nats.AckExplicitPolicy,
+			AckWait:        30 * time.Second,
+			MaxAckPending:  1024,
+			FilterSubject:  t,
+		}
+		if _, err := js.AddConsumer(stream, cfg); err != nil {
+			if _, uerr := js.UpdateConsumer(stream, cfg); uerr != nil {
+				return fmt.Errorf("broker: durable %s: %w", durable, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Ping asks JetStream for the account's state.
+func (b *natsBroker) Ping(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		return errors.New("broker: nats not connected")
+	}
+	if _, err := b.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("broker: jetstream: %w", err)
+	}
+	return nil
+}
+
+// Close drains nothing: the relay and the consumers have stopped by then.
+func (b *natsBroker) Close() error {
+	b.nc.Close()
+	return nil
+}
+
+// DeadLetters reads medisync.dlq.<consumer> in the DLQ stream.
+func (b *natsBroker) DeadLetters(consumer string) DeadLetters {
+	return natsDLQ{b: b, consumer: consumer}
+}
+
+type natsDLQ struct {
+	b        *natsBroker
+	consumer string
+}
+
+type natsDeadLetter struct {
+	DeadLetter
+	seq uint64
+}
+
+// scan reads the consumer's dead letters in order, at most limit (0: all),
+// through an ordered consumer that leaves no state behind.
+func (d natsDLQ) scan(ctx context.Context, limit int) ([]natsDeadLetter, error) {
+	if err := d.b.ensureDLQStream(ctx); err != nil {
+		return nil, err
+	}
+	stream, err := d.b.js.Stream(ctx, dlqStream)
+	if err != nil {
+		return nil, fmt.Errorf("broker: dead letters: %w", err)
+	}
+	subject := DeadLetterTopic(d.consumer)
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return nil, fmt.Errorf("broker: dead letters: %w", err)
+	}
+	pending := int(info.State.Subjects[subject])
+	if limit > 0 && pending > limit {
+		pending = limit
+	}
+	if pending == 0 {
+		return nil, nil
+	}
+	oc, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		return nil, fmt.Errorf("broker: dead letters: %w", err)
+	}
+	out := make([]natsDeadLetter, 0, pending)
+	for len(out) < pending {
+		batch, err := oc.Fetch(pending-len(out), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("broker: dead letters: %w", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return nil, fmt.Errorf("broker: dead letters: %w", err)
+			}
+			ev, err := decode(msg.Data(), "")
+			dl := DeadLetter{Consumer: d.consumer, Reason: msg.Headers().Get("reason_poisoned"), Event: ev}
+			dl.ID = ev.ID
+			if err != nil {
+				dl.ID = fmt.Sprintf("seq-%d", meta.Sequence.Stream)
+			}
+			out = append(out, natsDeadLetter{DeadLetter: dl, seq: meta.Sequence.Stream})
+		}
+		if batch.Error() != nil && n == 0 {
+			return nil, fmt.Errorf("broker: dead letters: %w", batch.Error())
+		}
+		if n == 0 {
+			break // deleted meanwhile
+		}
+	}
+	return out, nil
+}
+
+func (d natsDLQ) List(ctx context.Context, limit int) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	got, err := d.scan(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, len(got))
+	for i, g := range got {
+		out[i] = g.DeadLetter
+	}
+	return out, nil
+}
+
+func (d natsDLQ) Replay(ctx context.Context, id string) error {
+	all, err := d.scan(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, g := range all {
+		if g.ID != id {
+			continue
+		}
+		payload, err := json.Marshal(g.Event)
+		if err != nil {
+			return fmt.Errorf("broker: replay: %w", err)
+		}
+		// Published before the dead letter goes: a crash in between leaves
+		// a duplicate, which the consumer's inbox absorbs.
+		msg := toMessage(g.Event, payload)
+		msg.UUID = watermill.NewUUID() // a replay is a new message
+		if err := d.b.pub.Publish(replayTopic(d.consumer), msg); err != nil {
+			return fmt.Errorf("broker: replay: %w", err)
+		}
+		stream, err := d.b.js.Stream(ctx, dlqStream)
+		if err != nil {
+			return fmt.Errorf("broker: replay: %w", err)
+		}
+		if err := stream.DeleteMsg(ctx, g.seq); err != nil {
+			return fmt.Errorf("broker: replay: remove dead letter: %w", err)
+		}
+		return nil
+	}
+	return ErrNotFound
+}

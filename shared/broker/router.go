@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medisync/medisync/shared/events"
+)
+
+// Metadata keys beside the payload (message headers on the wire).
+const (
+	metaTraceParent = "traceparent"
+	metaType        = "ce-type"
+)
+
+// toMessage wraps an envelope: the message id is the event id, so that the
+// broker's duplicate detection and the consumers' inbox agree.
+func toMessage(ev events.Event, payload []byte) *message.Message {
+	m := message.NewMessage(ev.ID, payload)
+	m.Metadata.Set(metaType, ev.Type)
+	if ev.TraceParent != "" {
+		m.Metadata.Set(metaTraceParent, ev.TraceParent)
+	}
+	return m
+}
+
+// consumerMetrics count what consumers do with events.
+type consumerMetrics struct {
+	handled *prometheus.CounterVec
+}
+
+func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
+	m := &consumerMetrics{handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "medisync_events_consumed_total",
+		Help: "Event deliveries handled by a consumer, by outcome: ok, retry (failed, to be tried again), dead (dead-lettered).",
+	}, []string{"consumer", "outcome"})}
+	if reg != nil {
+		if err := reg.Register(m.handled); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				m.handled = are.ExistingCollector.(*prometheus.CounterVec)
+			}
+		}
+	}
+	return m
+}
+
+// runRouter runs c on a Watermill router over sub until ctx ends: each
+// event type (and the consumer's replay topic) is a handler; Retry tries a
+// failing event again with exponential backoff, then PoisonQueue publishes
+// it on the dead-letter topic through dlq and acknowledges it, so the
+// stream keeps flowing.
+func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq message.Publisher, topics []string, logger log.Logger, m *consumerMetrics) error {
+	wlog := watermillLogger{logger}
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	if err != nil {
+		return fmt.Errorf("broker: router: %w", err)
+	}
+	poison, err := middleware.PoisonQueueWithFilter(dlq, DeadLetterTopic(c.Name), func(err error) bool {
+		// A consumer stopping mid-retry leaves the event to be redelivered.
+		dead := !errors.Is(err, context.Canceled)
+		if dead {
+			m.handled.WithLabelValues(c.Name, "dead").Inc()
+			_ = level.Warn(logger).Log("msg", "event dead-lettered", "consumer", c.Name, "err", err)
+		}
+		return dead
+	})
+	if err != nil {
+		return fmt.Errorf("broker: poison queue: %w", err)
+	}
+	r.AddMiddleware(
+		middleware.Recoverer,
+		poison,
+		middleware.Retry{
+			MaxRetries:          c.MaxAttempts - 1,
+			InitialInterval:     c.Backoff,
+			MaxInterval:         5 * time.Second,
+			Multiplier:          2,
+			RandomizationFactor: 0.2,
+			ResetContextOnRetry: true,
+			ShouldRetry: func(p middleware.RetryParams) bool {
+				if IsPermanent(p.Err) {
+					return false
+				}
+				m.handled.WithLabelValues(c.Name, "retry").Inc()
+				return true
+			},
+		}.Middleware,
+	)
+	handle := func(msg *message.Message) error {
+		ev, err := decode(msg.Payload, msg.Metadata.Get(metaTraceParent))
+		if err != nil {
+			return err
+		}
+		if err := c.Handler(msg.Context(), ev); err != nil {
+			return fmt.Errorf("%s %s: %w", ev.Type, ev.ID, err)
+		}
+		m.handled.WithLabelValues(c.Name, "ok").Inc()
+		return nil
+	}
+	for _, t := range topics {
+		r.AddConsumerHandler(c.Name+"/"+t, t, sub, handle)
+	}
+	if err := r.Run(ctx); err != nil {
+		return fmt.Errorf("broker: consumer %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// watermillLogger sends Watermill's log lines to go-kit: errors as
+// warnings (each is retried or dead-lettered), the rest at debug.
+type watermillLogger struct{ l log.Logger }
+
+func (w watermillLogger) fields(msg string, f watermill.LogFields) []any {
+	kv := []any{"msg", msg, "component", "broker"}
+	for k, v := range f {
+		kv = append(kv, k, v)
+	}
+	return kv
+}
+
+func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
+	_ = level.Warn(w.l).Log(append(w.fields(msg, f), "err", err)...)
+}
+func (w watermillLogger) Info(msg string, f watermill.LogFields) {
+	_ = level.Debug(w.l).Log(w.fields(msg, f)...)
+}
+func (w watermillLogger) Debug(msg string, f watermill.LogFields) {
+	_ = level.Debug(w.l).Log(w.fields(msg, f)...)
+}
+func (w watermillLogger) Trace(string, watermill.LogFields) {}
+func (w watermillLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
+	kv := make([]any, 0, 2*len(f))
+	for k, v := range f {
+		kv = append(kv, k, v)
+	}
+	return watermillLogger{log.With(w.l, kv...)}
+}

@@ -1,0 +1,300 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// Publisher is where the relay hands events (broker.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, ev events.Event) error
+}
+
+// RelayOptions tune a Relay; zero values take the defaults.
+type RelayOptions struct {
+	Logger log.Logger
+	// Registerer receives the relay's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Interval is the wait between polls of an empty outbox; 200 ms.
+	Interval time.Duration
+	// Batch is how many events one transaction takes; 200.
+	Batch int
+	// MaxBackoff bounds the wait after failures, which doubles from
+	// Interval; 30 s.
+	MaxBackoff time.Duration
+	// Retention is how long published rows are kept (to answer "was it
+	// sent?") before Purge deletes them; 7 days.
+	Retention time.Duration
+	// Now is the clock; time.Now.
+	Now func() time.Time
+}
+
+// Relay publishes the outbox: it takes the oldest unpublished rows in a
+// transaction (FOR UPDATE SKIP LOCKED on MySQL and PostgreSQL, so several
+// relays share the work; SQLite has one writer), hands them to the
+// publisher in order and marks them published in the same transaction. A
+// crash after a publish and before the commit publishes those events
+// again: the broker's duplicate window and the consumers' inbox absorb it.
+type Relay struct {
+	db    *sqldb.DB
+	pub   Publisher
+	o     RelayOptions
+	nudge chan struct{}
+	m     relayMetrics
+	// failing is set while the publisher fails, so the log says it once.
+	failing atomic.Bool
+}
+
+type relayMetrics struct {
+	backlog   prometheus.Gauge
+	published prometheus.Counter
+	failures  prometheus.Counter
+	purged    prometheus.Counter
+}
+
+// NewRelay makes a relay of db's outbox to pub.
+func NewRelay(db *sqldb.DB, pub Publisher, o RelayOptions) *Relay {
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
+	if o.Interval <= 0 {
+		o.Interval = 200 * time.Millisecond
+	}
+	if o.Batch <= 0 {
+		o.Batch = 200
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Retention <= 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &Relay{db: db, pub: pub, o: o, nudge: make(chan struct{}, 1), m: relayMetrics{
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "medisync_outbox_backlog", Help: "Events written to the outbox and not yet published.",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "medisync_outbox_published_total", Help: "Events the relay published.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "medisync_outbox_publish_failures_total", Help: "Relay passes that failed (broker or database away).",
+		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "medisync_outbox_purged_total", Help: "Published rows deleted after the retention.",
+		}),
+	}}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{r.m.backlog, r.m.published, r.m.failures, r.m.purged} {
+			_ = o.Registerer.Register(c)
+		}
+	}
+	return r
+}
+
+// Notify asks the relay to look at the outbox now rather than at its next
+// poll: call it after committing a transaction that wrote events. It never
+// blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx ends. A batch under way when it does completes, so
+// its events are marked as published.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := r.o.Interval
+	lastPurge := time.Time{}
+	lastBacklog := time.Time{}
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		// Detached, so a stop does not abandon published events unmarked.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		n, err := r.RelayOnce(bctx)
+		if err == nil && time.Since(lastBacklog) >= time.Second {
+			lastBacklog = time.Now()
+			if err := r.updateBacklog(bctx); err != nil {
+				_ = level.Warn(r.o.Logger).Log("msg", "outbox backlog unknown", "err", err)
+			}
+		}
+		if err == nil && time.Since(lastPurge) >= time.Hour {
+			lastPurge = time.Now()
+			if _, err := r.Purge(bctx); err != nil {
+				_ = level.Warn(r.o.Logger).Log("msg", "outbox purge failed", "err", err)
+			}
+		}
+		cancel()
+		wait := r.o.Interval
+		switch {
+		case err != nil:
+			r.m.failures.Inc()
+			if !r.failing.Swap(true) {
+				_ = level.Warn(r.o.Logger).Log("msg", "outbox relay failing; events wait in the outbox", "err", err)
+			}
+			wait, backoff = backoff, min(2*backoff, r.o.MaxBackoff)
+		case n == r.o.Batch:
+			wait = 0 // more waits
+			fallthrough
+		default:
+			backoff = r.o.Interval
+			if r.failing.Swap(false) {
+				_ = level.Info(r.o.Logger).Log("msg", "outbox relay publishing again")
+			}
+		}
+		if wait == 0 {
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-r.nudge:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// pending is one outbox row to publish.
+type pending struct {
+	seq int64
+	ev  events.Event
+}
+
+// RelayOnce publishes at most one batch and reports how many events it
+// published. It stops at the first event the publisher refuses: order is
+// kept, and that event's attempts count up.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	published := 0
+	var pubErr error
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		published, pubErr = 0, nil
+		rows, err := r.take(ctx, tx)
+		if err != nil {
+			return err
+		}
+		done := make([]any, 0, len(rows))
+		for _, p := range rows {
+			if err := r.pub.Publish(ctx, p.ev); err != nil {
+				pubErr = fmt.Errorf("outbox: publish %s %s: %w", p.ev.Type, p.ev.ID, err)
+				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?`, p.seq); err != nil {
+					return fmt.Errorf("outbox: count attempt: %w", err)
+				}
+				break
+			}
+			done = append(done, p.seq)
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		args := append([]any{r.o.Now().UTC()}, done...)
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE outbox SET published_at = ? WHERE seq IN (?`+strings.Repeat(", ?", len(done)-1)+`)`, args...); err != nil {
+			return fmt.Errorf("outbox: mark published: %w", err)
+		}
+		published = len(done)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	r.m.published.Add(float64(published))
+	return published, pubErr
+}
+
+// take locks the oldest unpublished rows of the outbox.
+func (r *Relay) take(ctx context.Context, tx *sql.Tx) ([]pending, error) {
+	q := `SELECT seq, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`
+	if r.db.Dialect != sqldb.SQLite {
+		// Rows another relay holds are skipped, not waited for.
+		q += ` FOR UPDATE SKIP LOCKED`
+	}
+	rows, err := tx.QueryContext(ctx, q, r.o.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: read: %w", err)
+	}
+	defer rows.Close()
+	var out []pending
+	for rows.Next() {
+		var p pending
+		var raw string
+		if err := rows.Scan(&p.seq, &raw); err != nil {
+			return nil, fmt.Errorf("outbox: read: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &p.ev); err != nil {
+			return nil, fmt.Errorf("outbox: row %d: %w", p.seq, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox: read: %w", err)
+	}
+	return out, nil
+}
+
+// Backlog counts the events not yet published.
+func (r *Relay) Backlog(ctx context.Context) (int, error) {
+	var n int
+	if err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("outbox: backlog: %w", err)
+	}
+	return n, nil
+}
+
+func (r *Relay) updateBacklog(ctx context.Context) error {
+	n, err := r.Backlog(ctx)
+	if err != nil {
+		return err
+	}
+	r.m.backlog.Set(float64(n))
+	return nil
+}
+
+// purgeChunk bounds one delete, so a large purge never holds long locks.
+const purgeChunk = 1000
+
+// Purge deletes the rows published longer ago than the retention and
+// reports how many.
+func (r *Relay) Purge(ctx context.Context) (int64, error) {
+	before := r.o.Now().UTC().Add(-r.o.Retention)
+	q := `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < ? ORDER BY seq LIMIT ?)`
+	if r.db.Dialect == sqldb.MySQL {
+		// MySQL takes no LIMIT in an IN subquery, but one on DELETE.
+		q = `DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ? ORDER BY seq LIMIT ?`
+	}
+	var total int64
+	for {
+		res, err := r.db.ExecContext(ctx, q, before, purgeChunk)
+		if err != nil {
+			return total, fmt.Errorf("outbox: purge: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("outbox: purge: %w", err)
+		}
+		total += n
+		r.m.purged.Add(float64(n))
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
