@@ -353,27 +353,29 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // Open returns the object behind a reader that fetches from any offset
-// with a ranged GET.
+// with a ranged GET. Open itself GETs the whole object, whose answer gives
+// the size and serves a read from the start without a second round trip.
 func (s *Store) Open(ctx context.Context, key string) (service.Blob, error) {
-	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 	if err != nil {
 		if notFound(err) {
 			return nil, service.ErrBlobNotFound
 		}
-		return nil, fault("head object", err)
+		return nil, fault("get object", err)
 	}
-	return &ranged{ctx: ctx, s: s, key: key, size: aws.ToInt64(out.ContentLength)}, nil
+	return &ranged{ctx: ctx, s: s, key: key, size: aws.ToInt64(out.ContentLength), body: out.Body}, nil
 }
 
 // ranged reads an object from its current offset with one open-ended
-// ranged GET, reopened after each Seek.
+// ranged GET, reopened when a read follows a Seek elsewhere.
 type ranged struct {
-	ctx  context.Context
-	s    *Store
-	key  string
-	size int64
-	off  int64
-	body io.ReadCloser
+	ctx     context.Context
+	s       *Store
+	key     string
+	size    int64
+	off     int64         // where the next Read reads
+	body    io.ReadCloser // the open GET, if any
+	bodyOff int64         // where body's next byte is
 }
 
 func (r *ranged) Size() int64 { return r.size }
@@ -382,16 +384,21 @@ func (r *ranged) Read(p []byte) (int, error) {
 	if r.off >= r.size {
 		return 0, io.EOF
 	}
+	if r.body != nil && r.bodyOff != r.off {
+		_ = r.body.Close()
+		r.body = nil
+	}
 	if r.body == nil {
 		rng := "bytes=" + strconv.FormatInt(r.off, 10) + "-"
 		out, err := r.s.c.GetObject(r.ctx, &s3.GetObjectInput{Bucket: &r.s.cfg.Bucket, Key: &r.key, Range: &rng})
 		if err != nil {
 			return 0, fault("get object", err)
 		}
-		r.body = out.Body
+		r.body, r.bodyOff = out.Body, r.off
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
+	r.bodyOff = r.off
 	if err == io.EOF && r.off < r.size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -413,10 +420,8 @@ func (r *ranged) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, errors.New("seek: negative position")
 	}
-	if abs != r.off && r.body != nil {
-		_ = r.body.Close()
-		r.body = nil
-	}
+	// The open GET is kept: a Seek to the end and back (finding the size)
+	// costs nothing; the next Read reopens only if the offset moved.
 	r.off = abs
 	return abs, nil
 }

@@ -218,7 +218,10 @@ func TestCache(t *testing.T) {
 	}
 
 	// A found patient is answered from the cache while the service fails.
-	d.front.Store(func(w http.ResponseWriter, _ *http.Request) bool { w.WriteHeader(http.StatusServiceUnavailable); return true })
+	d.front.Store(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
 	if p, err := c.Patient(as(doctor), aliceID); err != nil || p.ID != aliceID {
 		t.Fatalf("cached patient during a fault: %+v, %v", p, err)
 	}
