@@ -68,7 +68,7 @@ func main() {
 	flag.StringVar(&o.s3Endpoint, "s3-endpoint", "http://127.0.0.1:7070", "S3 server (scripts/s3-up.sh)")
 	flag.StringVar(&o.s3Access, "s3-access-key", "medisync", "S3 access key")
 	flag.StringVar(&o.s3Secret, "s3-secret-key", "medisync-secret", "S3 secret key")
-	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "bucket of the service and of the direct copies")
+	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "prefix of the run's bucket (the service's and the direct copies'), removed with its objects at the end")
 	flag.StringVar(&o.partBuffers, "part-buffers", "", "the binary's -s3-part-buffers; empty keeps its default")
 	flag.IntVar(&o.notes, "notes", 100_000, "encounter notes in the database")
 	flag.IntVar(&o.patients, "patients", 1_000, "patients the notes are spread over")
@@ -152,11 +152,13 @@ func run(o options) error {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	if _, err := direct.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &o.bucket}); err != nil {
-		if _, err := direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &o.bucket}); err != nil {
-			return fmt.Errorf("S3 bucket (run scripts/s3-up.sh): %w", err)
-		}
+	// A bucket of this run's own, emptied and removed at the end: the
+	// service never deletes documents, and each run uploads gigabytes.
+	o.bucket += "-" + strconv.FormatInt(time.Now().Unix(), 36)
+	if _, err := direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &o.bucket}); err != nil {
+		return fmt.Errorf("S3 bucket (run scripts/s3-up.sh): %w", err)
 	}
+	defer removeBucket(direct, o.bucket)
 
 	// The binary under test.
 	logFile, err := os.CreateTemp("", "records-load-*.log")
@@ -580,6 +582,25 @@ func idsOf(args []any, n int) []any {
 		out = append(out, args[i*11])
 	}
 	return out
+}
+
+// removeBucket deletes every object of bucket, then the bucket.
+func removeBucket(c *s3.Client, bucket string) {
+	ctx := context.Background()
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "records-load: list bucket %s: %v\n", bucket, err)
+			return
+		}
+		for _, obj := range page.Contents {
+			_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: obj.Key})
+		}
+	}
+	if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
+		fmt.Fprintf(os.Stderr, "records-load: remove bucket %s: %v\n", bucket, err)
+	}
 }
 
 // validName is a database name MariaDB takes unquoted.
