@@ -92,6 +92,8 @@ func Defaults() []Spec {
 		{Path: "/api/v1/auth/**", Service: "auth"},
 		{Path: "/api/v1/patients/**", Service: "patient"},
 		{Path: "/api/v1/records/**", Service: "records"},
+		// Document uploads and downloads stream whole files: the longest timeout.
+		{Path: "/api/v1/records/patients/*/documents/**", Service: "records", Timeout: "55s"},
 		{Path: "/api/v1/notifications/**", Service: "notification"},
 		{Path: "/api/v1/doctors/**", Service: "doctor"},
 		{Path: "/api/v1/specializations/**", Service: "doctor"},

@@ -37,6 +37,8 @@ func TestDefaultsRouteByPath(t *testing.T) {
 		{"GET", "/api/v1/patients/", "patient", "/api/v1/patients/**", false, ClassGeneral},
 		{"PUT", "/api/v1/patients/abc/history/def", "patient", "/api/v1/patients/**", false, ClassGeneral},
 		{"GET", "/api/v1/records/documents/abc/content", "records", "/api/v1/records/**", false, ClassGeneral},
+		{"POST", "/api/v1/records/patients/p/documents", "records", "/api/v1/records/patients/*/documents/**", false, ClassGeneral},
+		{"GET", "/api/v1/records/patients/p/encounters", "records", "/api/v1/records/**", false, ClassGeneral},
 		{"POST", "/api/v1/notifications/me/abc/read", "notification", "/api/v1/notifications/**", false, ClassGeneral},
 		{"GET", "/api/v1/doctors/abc/slots", "doctor", "/api/v1/doctors/**", false, ClassGeneral},
 		{"DELETE", "/api/v1/specializations/x", "doctor", "/api/v1/specializations/**", false, ClassGeneral},
@@ -51,6 +53,16 @@ func TestDefaultsRouteByPath(t *testing.T) {
 		assert.Equal(t, c.class, r.RateLimit, c.path)
 		assert.Same(t, tb.Routes[r.ID], r)
 	}
+}
+
+func TestRecordsDocumentsHaveTheLongestTimeout(t *testing.T) {
+	tb := defaults(t)
+	r, _ := tb.Match("POST", "/api/v1/records/patients/p/documents")
+	require.NotNil(t, r)
+	assert.Equal(t, maxTimeout, r.Timeout)
+	r, _ = tb.Match("GET", "/api/v1/records/patients/p/encounters")
+	require.NotNil(t, r)
+	assert.Equal(t, DefaultTimeout, r.Timeout)
 }
 
 func TestUnknownPathAndWrongMethod(t *testing.T) {

@@ -1,10 +1,11 @@
 // Package blobs3 is the blob store on S3 or an S3-compatible server
-// (aws-sdk-go-v2): multipart uploads that stream in bounded parts, ranged
-// GETs behind a seekable reader, presigned GET URLs, and server-side
-// encryption when the server offers it.
+// (aws-sdk-go-v2): uploads in parts drawn from one bounded pool of part
+// buffers shared by every upload, ranged GETs behind a seekable reader,
+// presigned GET URLs, and server-side encryption when the server offers it.
 package blobs3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -35,10 +35,12 @@ type Config struct {
 	// SSE is the server-side encryption asked of every PUT: "" (none, for
 	// servers that offer none), "AES256" or "aws:kms".
 	SSE string
-	// PartSize and Concurrency bound an upload's memory to about
-	// PartSize*(Concurrency+1); defaults 5 MiB (S3's minimum) and 2.
+	// PartSize is the size of an upload part (default 5 MiB, S3's
+	// minimum); PartBuffers (default 8) how many part buffers all uploads
+	// together hold at most: the store's upload memory is bounded by
+	// PartSize*PartBuffers whatever the number of uploads (ADR 0037).
 	PartSize    int64
-	Concurrency int
+	PartBuffers int
 }
 
 // ErrUnavailable is a storage fault: the server cannot be reached or
@@ -47,10 +49,10 @@ var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the document store is
 
 // Store is a service.BlobStore and service.Presigner on one bucket.
 type Store struct {
-	c        *s3.Client
-	presign  *s3.PresignClient
-	uploader *manager.Uploader
-	cfg      Config
+	c       *s3.Client
+	presign *s3.PresignClient
+	parts   *partPool
+	cfg     Config
 }
 
 var (
@@ -63,11 +65,11 @@ func New(c Config, hc *http.Client) *Store {
 	if c.Region == "" {
 		c.Region = "us-east-1"
 	}
-	if c.PartSize <= 0 {
-		c.PartSize = manager.MinUploadPartSize
+	if c.PartSize < minPartSize {
+		c.PartSize = minPartSize
 	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 2
+	if c.PartBuffers <= 0 {
+		c.PartBuffers = 8
 	}
 	client := s3.New(s3.Options{
 		Region:      c.Region,
@@ -86,12 +88,7 @@ func New(c Config, hc *http.Client) *Store {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		RetryMaxAttempts:           2,
 	})
-	up := manager.NewUploader(client, func(u *manager.Uploader) {
-		u.PartSize = c.PartSize
-		u.Concurrency = c.Concurrency
-		u.LeavePartsOnError = false // abort the multipart upload: no orphan parts
-	})
-	return &Store{c: client, presign: s3.NewPresignClient(client), uploader: up, cfg: c}
+	return &Store{c: client, presign: s3.NewPresignClient(client), parts: newPartPool(c.PartBuffers, int(c.PartSize)), cfg: c}
 }
 
 // EnsureBucket creates the bucket when absent (development and tests).
@@ -127,22 +124,217 @@ func notFound(err error) bool {
 	return errors.As(err, &nsk) || errors.As(err, &nf) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound)
 }
 
-// Put streams r as a multipart upload in PartSize parts; a failure aborts
-// it, leaving no object and no parts.
+// Put stores r. Content that fits one part goes up in one PutObject;
+// longer content as a multipart upload whose parts are read into buffers
+// of the shared pool, one part in flight while the next is read when a
+// spare buffer is free. A failure aborts the multipart upload, leaving no
+// object and no parts.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	cr := &countingReader{r: r}
-	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &key, Body: cr}
-	if s.cfg.SSE != "" {
-		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
+	buf, err := s.parts.get(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("wait for a part buffer: %w", err)
 	}
-	if _, err := s.uploader.Upload(ctx, in); err != nil {
+	n, last, err := fill(cr, buf)
+	if err != nil {
+		s.parts.put(buf)
+		return 0, fmt.Errorf("read upload: %w", err)
+	}
+	if last {
+		defer s.parts.put(buf)
+		in := s.putInput(key)
+		in.Body = bytes.NewReader(buf[:n])
+		if _, err := s.c.PutObject(ctx, in); err != nil {
+			return 0, fault("put object", err)
+		}
+		return cr.n, nil
+	}
+	if err := s.putMultipart(ctx, key, cr, buf, n); err != nil {
 		if cr.err != nil { // the client's body failed, not the store
 			return 0, fmt.Errorf("read upload: %w", cr.err)
 		}
-		return 0, fault("upload object", err)
+		return 0, err
 	}
 	return cr.n, nil
 }
+
+// minPartSize is S3's smallest part but the last.
+const minPartSize = 5 << 20
+
+func (s *Store) putInput(key string) *s3.PutObjectInput {
+	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &key}
+	if s.cfg.SSE != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
+	}
+	return in
+}
+
+// fill reads r into buf until it is full or r ends; last tells whether r
+// ended (a full buffer is not last: more may follow).
+func fill(r io.Reader, buf []byte) (n int, last bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	switch {
+	case err == nil:
+		return n, false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return n, true, nil
+	}
+	return n, false, err
+}
+
+// partDone is the outcome of one part's upload, with its buffer.
+type partDone struct {
+	part types.CompletedPart
+	buf  []byte
+	err  error
+}
+
+// putMultipart uploads r as parts, the first already read into buf (n
+// bytes); it owns buf and returns every buffer it takes to the pool.
+func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf []byte, n int) (err error) {
+	in := s.putInput(key)
+	created, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, ServerSideEncryption: in.ServerSideEncryption,
+	})
+	if err != nil {
+		s.parts.put(buf)
+		return fault("create multipart upload", err)
+	}
+	id := created.UploadId
+	defer func() {
+		if err != nil {
+			// Abort even when the request was cancelled: no orphan parts.
+			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_, _ = s.c.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: id})
+		}
+	}()
+
+	var (
+		completed []types.CompletedPart
+		inflight  chan partDone // the part being uploaded, if any
+	)
+	// wait collects the part in flight and returns its buffer.
+	wait := func() ([]byte, error) {
+		d := <-inflight
+		inflight = nil
+		if d.err != nil {
+			return d.buf, fault("upload part", d.err)
+		}
+		completed = append(completed, d.part)
+		return d.buf, nil
+	}
+	defer func() {
+		if inflight != nil {
+			b, _ := wait()
+			s.parts.put(b)
+		}
+	}()
+	last := false
+	for num := int32(1); ; num++ {
+		ch := make(chan partDone, 1)
+		go func(num int32, buf []byte, n int) {
+			out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket: &s.cfg.Bucket, Key: &key, UploadId: id, PartNumber: aws.Int32(num),
+				Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
+			})
+			d := partDone{buf: buf, err: err}
+			if err == nil {
+				d.part = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)}
+			}
+			ch <- d
+		}(num, buf, n)
+		inflight = ch
+		if last {
+			break
+		}
+
+		// The next part goes into a spare buffer when the pool has one, so
+		// reading overlaps the upload; otherwise into this part's buffer
+		// once it is up.
+		next, ok := s.parts.tryGet()
+		if !ok {
+			if next, err = wait(); err != nil {
+				s.parts.put(next)
+				return err
+			}
+		}
+		if n, last, err = fill(r, next); err != nil {
+			s.parts.put(next)
+			return fmt.Errorf("read upload: %w", err)
+		}
+		if inflight != nil {
+			b, err := wait()
+			s.parts.put(b)
+			if err != nil {
+				s.parts.put(next)
+				return err
+			}
+		}
+		if n == 0 { // the part before was the last
+			s.parts.put(next)
+			break
+		}
+		buf = next
+	}
+	if inflight != nil {
+		b, err := wait()
+		s.parts.put(b)
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.cfg.Bucket, Key: &key, UploadId: id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
+	}); err != nil {
+		return fault("complete multipart upload", err)
+	}
+	return nil
+}
+
+// partPool holds at most size part buffers, made when first needed and
+// reused after; an upload waits for a buffer while all are in use.
+type partPool struct {
+	free chan []byte // nil entries stand for buffers not yet made
+	size int
+}
+
+func newPartPool(buffers, size int) *partPool {
+	p := &partPool{free: make(chan []byte, buffers), size: size}
+	for range buffers {
+		p.free <- nil
+	}
+	return p
+}
+
+func (p *partPool) get(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-p.free:
+		return p.made(b), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// tryGet returns a buffer only when one is free now.
+func (p *partPool) tryGet() ([]byte, bool) {
+	select {
+	case b := <-p.free:
+		return p.made(b), true
+	default:
+		return nil, false
+	}
+}
+
+func (p *partPool) made(b []byte) []byte {
+	if b == nil {
+		b = make([]byte, p.size)
+	}
+	return b
+}
+
+func (p *partPool) put(b []byte) { p.free <- b }
 
 // countingReader counts what it reads and remembers its reader's failure.
 type countingReader struct {
@@ -161,27 +353,29 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // Open returns the object behind a reader that fetches from any offset
-// with a ranged GET.
+// with a ranged GET. Open itself GETs the whole object, whose answer gives
+// the size and serves a read from the start without a second round trip.
 func (s *Store) Open(ctx context.Context, key string) (service.Blob, error) {
-	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 	if err != nil {
 		if notFound(err) {
 			return nil, service.ErrBlobNotFound
 		}
-		return nil, fault("head object", err)
+		return nil, fault("get object", err)
 	}
-	return &ranged{ctx: ctx, s: s, key: key, size: aws.ToInt64(out.ContentLength)}, nil
+	return &ranged{ctx: ctx, s: s, key: key, size: aws.ToInt64(out.ContentLength), body: out.Body}, nil
 }
 
 // ranged reads an object from its current offset with one open-ended
-// ranged GET, reopened after each Seek.
+// ranged GET, reopened when a read follows a Seek elsewhere.
 type ranged struct {
-	ctx  context.Context
-	s    *Store
-	key  string
-	size int64
-	off  int64
-	body io.ReadCloser
+	ctx     context.Context
+	s       *Store
+	key     string
+	size    int64
+	off     int64         // where the next Read reads
+	body    io.ReadCloser // the open GET, if any
+	bodyOff int64         // where body's next byte is
 }
 
 func (r *ranged) Size() int64 { return r.size }
@@ -190,16 +384,21 @@ func (r *ranged) Read(p []byte) (int, error) {
 	if r.off >= r.size {
 		return 0, io.EOF
 	}
+	if r.body != nil && r.bodyOff != r.off {
+		_ = r.body.Close()
+		r.body = nil
+	}
 	if r.body == nil {
 		rng := "bytes=" + strconv.FormatInt(r.off, 10) + "-"
 		out, err := r.s.c.GetObject(r.ctx, &s3.GetObjectInput{Bucket: &r.s.cfg.Bucket, Key: &r.key, Range: &rng})
 		if err != nil {
 			return 0, fault("get object", err)
 		}
-		r.body = out.Body
+		r.body, r.bodyOff = out.Body, r.off
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
+	r.bodyOff = r.off
 	if err == io.EOF && r.off < r.size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -221,10 +420,8 @@ func (r *ranged) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, errors.New("seek: negative position")
 	}
-	if abs != r.off && r.body != nil {
-		_ = r.body.Close()
-		r.body = nil
-	}
+	// The open GET is kept: a Seek to the end and back (finding the size)
+	// costs nothing; the next Read reopens only if the offset moved.
 	r.off = abs
 	return abs, nil
 }

@@ -6,13 +6,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/service"
@@ -130,5 +136,153 @@ func TestUnreachable(t *testing.T) {
 	}
 	if _, err := s.Open(ctx, "documents/x"); !errors.Is(err, domainerr.Unavailable) {
 		t.Fatalf("Open = %v, want Unavailable", err)
+	}
+}
+
+// newStoreWith is newStore with part buffers limited to buffers.
+func newStoreWith(t *testing.T, buffers int) (*blobs3.Store, blobs3.Config) {
+	t.Helper()
+	c := config(t)
+	c.PartBuffers = buffers
+	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		infos, _ := s.List(ctx, "", "", 1000)
+		for _, in := range infos {
+			_ = s.Delete(ctx, in.Key)
+		}
+		_ = s.DeleteBucket(ctx)
+	})
+	return s, c
+}
+
+func readAll(t *testing.T, s *blobs3.Store, key string) []byte {
+	t.Helper()
+	b, err := s.Open(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestMultipartSizes(t *testing.T) {
+	s, _ := newStoreWith(t, 8)
+	ctx := context.Background()
+	const part = 5 << 20
+	for _, size := range []int{0, 1, part - 1, part, part + 1, 2 * part, 2*part + 777} {
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		key := fmt.Sprintf("documents/size-%d", size)
+		// A reader that is no bytes.Reader: the store cannot know the size.
+		n, err := s.Put(ctx, key, io.MultiReader(bytes.NewReader(data)))
+		if err != nil || n != int64(size) {
+			t.Fatalf("Put %d bytes = %d, %v", size, n, err)
+		}
+		if got := readAll(t, s, key); !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes put, %d different bytes read back", size, len(got))
+		}
+	}
+}
+
+// With one part buffer for the whole store, concurrent uploads take turns
+// instead of each holding its own parts, and all complete.
+func TestOneBufferSharedByConcurrentUploads(t *testing.T) {
+	s, _ := newStoreWith(t, 1)
+	ctx := context.Background()
+	data := make([]byte, 11<<20+5)
+	_, _ = rand.Read(data)
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			_, err := s.Put(ctx, fmt.Sprintf("documents/c%d", i), io.MultiReader(bytes.NewReader(data)))
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if got := readAll(t, s, fmt.Sprintf("documents/c%d", i)); !bytes.Equal(got, data) {
+			t.Fatalf("upload %d read back differs", i)
+		}
+	}
+}
+
+// blockingReader yields one byte, then blocks until released.
+type blockingReader struct {
+	release chan struct{}
+	sent    bool
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		p[0] = '%'
+		return 1, nil
+	}
+	<-b.release
+	return 0, io.EOF
+}
+
+// An upload waiting for a part buffer gives up when its request ends.
+func TestWaitForABufferEndsWithTheRequest(t *testing.T) {
+	s, _ := newStoreWith(t, 1)
+	holder := &blockingReader{release: make(chan struct{})}
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.Put(context.Background(), "documents/holder", holder)
+		held <- err
+	}()
+	// The holder has the only buffer once its first byte was read.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := s.Put(ctx, "documents/waiter", bytes.NewReader([]byte("x")))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiting upload did not end with its request: %v", err)
+		}
+	}
+	close(holder.release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, "documents/holder"); string(got) != "%" {
+		t.Fatalf("holder read back %q", got)
+	}
+}
+
+// A multipart upload whose client fails midway is aborted: no parts stay.
+func TestFailedMultipartLeavesNoParts(t *testing.T) {
+	s, c := newStoreWith(t, 2)
+	ctx := context.Background()
+	boom := errors.New("client went away")
+	data := make([]byte, 12<<20)
+	r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(boom))
+	if _, err := s.Put(ctx, "documents/broken", r); !errors.Is(err, boom) {
+		t.Fatalf("Put = %v, want the reader's failure", err)
+	}
+	raw := s3.New(s3.Options{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
+		BaseEndpoint: aws.String(c.Endpoint), UsePathStyle: true,
+	})
+	out, err := raw.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &c.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Uploads) != 0 {
+		t.Fatalf("%d multipart uploads left open", len(out.Uploads))
 	}
 }

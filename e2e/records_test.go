@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRecords runs the records service in s, on the encrypted filesystem
+// store, and waits until the gateway routes to it.
+func startRecords(t *testing.T, s *system, c *client, token string) *proc {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := s.common("records")
+	env["MEDISYNC_BLOB_DIR"] = filepath.Join(s.dataDir, "blobs")
+	env["MEDISYNC_BLOB_MASTER_KEY"] = base64.StdEncoding.EncodeToString(key)
+	p := start(t, "records", "records", env)
+	waitFor(t, "the gateway to route to records", 20*time.Second, func() bool {
+		st := c.do(http.MethodGet, "/api/v1/records/patients/00000000-0000-7000-8000-000000000000/encounters", token, nil).Status
+		return st != http.StatusBadGateway && st != http.StatusServiceUnavailable
+	})
+	return p
+}
+
+// subject is the user ID a token names.
+func subject(t *testing.T, token string) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims.Sub
+}
+
+func TestRecordsStoryThroughTheGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end story skipped in -short mode")
+	}
+	s := startSystem(t)
+	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
+
+	register(t, c, "carol@e2e.example", "Carol-long-passw0rd", "Carol Poe")
+	carol := login(t, c, "carol@e2e.example", "Carol-long-passw0rd")
+	carolID := createPatient(t, c, carol, "Carol", "Poe")
+	register(t, c, "dave@e2e.example", "Dave-long-passw0rd!", "Dave Moe")
+	dave := login(t, c, "dave@e2e.example", "Dave-long-passw0rd!")
+	createPatient(t, c, dave, "Dave", "Moe")
+	admin := login(t, c, adminEmail, adminPassword)
+	r := c.do(http.MethodPost, "/api/v1/auth/users", admin, map[string]any{
+		"email": "dr.grey@e2e.example", "password": "Doctor-long-passw0rd", "fullName": "Meredith Grey", "roles": []string{"DOCTOR"},
+	})
+	expect(t, r, http.StatusCreated, "admin creates doctor account")
+	doc := login(t, c, "dr.grey@e2e.example", "Doctor-long-passw0rd")
+	startRecords(t, s, c, carol)
+	base := "/api/v1/records/patients/" + carolID
+
+	// The doctor opens an encounter, writes the note and signs it.
+	r = c.do(http.MethodPost, base+"/encounters", doc, map[string]any{
+		"note": map[string]string{
+			"subjective": "Headache for two days", "objective": "BP 128/82",
+			"assessment": "Tension-type headache", "plan": "Ibuprofen, review in a week",
+		},
+		"diagnoses":     []map[string]string{{"display": "Tension-type headache", "code": "G44.2", "codeSystem": "http://hl7.org/fhir/sid/icd-10"}},
+		"prescriptions": []map[string]string{{"medication": "Ibuprofen 400 mg", "dosage": "1 tablet up to 3 times a day"}},
+	})
+	expect(t, r, http.StatusCreated, "doctor opens an encounter")
+	encID := r.JSON(t)["id"].(string)
+	r = c.do(http.MethodPost, base+"/encounters/"+encID+"/sign", doc, nil, "If-Match", r.Header.Get("ETag"))
+	expect(t, r, http.StatusOK, "doctor signs the note")
+
+	// The patient reads the signed note.
+	r = c.do(http.MethodGet, base+"/encounters/"+encID, carol, nil)
+	expect(t, r, http.StatusOK, "patient reads the encounter")
+	if enc := r.JSON(t); enc["status"] != "signed" || !strings.Contains(string(r.Body), "Tension-type headache") {
+		t.Fatalf("the patient reads %s", r.Body)
+	}
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("clinical note sent with Cache-Control %q", r.Header.Get("Cache-Control"))
+	}
+
+	// The patient uploads a small PDF and reads part of it back.
+	pdf := "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+	r = c.do(http.MethodPost, base+"/documents?title=Blood%20test&type=lab-report", carol, pdf, "Content-Type", "application/pdf")
+	expect(t, r, http.StatusCreated, "patient uploads a PDF")
+	docID := r.JSON(t)["id"].(string)
+	r = c.do(http.MethodGet, base+"/documents/"+docID+"/content", carol, nil, "Range", "bytes=0-7")
+	expect(t, r, http.StatusPartialContent, "patient downloads a range")
+	if string(r.Body) != "%PDF-1.4" || r.Header.Get("Content-Range") != "bytes 0-7/"+strconv.Itoa(len(pdf)) {
+		t.Fatalf("range read %q, Content-Range %q", r.Body, r.Header.Get("Content-Range"))
+	}
+	r = c.do(http.MethodGet, base+"/documents/"+docID+"/content", carol, nil)
+	expect(t, r, http.StatusOK, "patient downloads the whole document")
+	if string(r.Body) != pdf {
+		t.Fatalf("downloaded %q", r.Body)
+	}
+
+	// Another patient learns nothing: 404, as for records that do not exist.
+	for _, path := range []string{"/encounters", "/encounters/" + encID, "/documents/" + docID, "/documents/" + docID + "/content", "/audit"} {
+		expect(t, c.do(http.MethodGet, base+path, dave, nil), http.StatusNotFound, "another patient reads "+path)
+	}
+
+	// The patient's audit trail shows the doctor's accesses.
+	r = c.do(http.MethodGet, base+"/audit", carol, nil)
+	expect(t, r, http.StatusOK, "patient reads the audit trail")
+	var trail struct {
+		Items []struct {
+			UserID   string `json:"userId"`
+			Role     string `json:"role"`
+			Action   string `json:"action"`
+			Resource string `json:"resource"`
+			Outcome  string `json:"outcome"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(r.Body, &trail); err != nil {
+		t.Fatal(err)
+	}
+	doctorID := subject(t, doc)
+	actions := map[string]bool{}
+	for _, e := range trail.Items {
+		if e.UserID == doctorID {
+			actions[e.Action] = true
+			if e.Role != "DOCTOR" {
+				t.Errorf("the doctor's access recorded with role %q", e.Role)
+			}
+		}
+	}
+	if len(actions) < 2 {
+		t.Fatalf("the audit trail lacks the doctor's create and sign: %s", r.Body)
+	}
+}

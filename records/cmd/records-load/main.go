@@ -1,0 +1,622 @@
+// Command records-load measures the records service binary on loopback, on
+// MariaDB and an S3 server: upload and download throughput of 1 MB and
+// 100 MB documents through the service against a direct S3 client moving
+// the same bytes (the ceiling), the service's resident memory during
+// parallel 100 MB uploads (VmRSS sampled, VmHWM at the end, from /proc),
+// and latency percentiles of an encounter list with 100,000 notes seeded
+// in the database (once; later runs reuse them). It serves a JWKS and a
+// patient directory of its own, so no other service runs.
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/medisync/medisync/records/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/loadkit"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+type options struct {
+	bin, server, database, addr, logLevel   string
+	s3Endpoint, s3Access, s3Secret, bucket  string
+	partBuffers                             string
+	notes, patients                         int
+	smallRounds, largeRounds, parallel      int
+	listClients                             int
+	listDuration, warmup                    time.Duration
+	skipThroughput, skipMemory, skipListing bool
+}
+
+const (
+	mb    = 1_000_000
+	small = 1 * mb
+	large = 100 * mb
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/records", "records binary to start")
+	flag.StringVar(&o.server, "mysql", "medisync:medisync@tcp(127.0.0.1:3306)/", "MariaDB server DSN, without database")
+	flag.StringVar(&o.database, "database", "medisync_records_load", "database to seed and serve (created when missing)")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:18085", "address the binary listens on (loopback)")
+	flag.StringVar(&o.logLevel, "log-level", "info", "log level of the binary")
+	flag.StringVar(&o.s3Endpoint, "s3-endpoint", "http://127.0.0.1:7070", "S3 server (scripts/s3-up.sh)")
+	flag.StringVar(&o.s3Access, "s3-access-key", "medisync", "S3 access key")
+	flag.StringVar(&o.s3Secret, "s3-secret-key", "medisync-secret", "S3 secret key")
+	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "prefix of the run's bucket (the service's and the direct copies'), removed with its objects at the end")
+	flag.StringVar(&o.partBuffers, "part-buffers", "", "the binary's -s3-part-buffers; empty keeps its default")
+	flag.IntVar(&o.notes, "notes", 100_000, "encounter notes in the database")
+	flag.IntVar(&o.patients, "patients", 1_000, "patients the notes are spread over")
+	flag.IntVar(&o.smallRounds, "small-rounds", 20, "1 MB files moved each way, one at a time")
+	flag.IntVar(&o.largeRounds, "large-rounds", 3, "100 MB files moved each way, one at a time")
+	flag.IntVar(&o.parallel, "parallel", 10, "parallel 100 MB uploads of the memory phase")
+	flag.IntVar(&o.listClients, "list-clients", 4, "concurrent clients listing encounters")
+	flag.DurationVar(&o.listDuration, "list-duration", 10*time.Second, "how long to drive encounter lists")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before the list phase")
+	flag.BoolVar(&o.skipThroughput, "skip-throughput", false, "skip the throughput phase")
+	flag.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory phase")
+	flag.BoolVar(&o.skipListing, "skip-list", false, "skip the encounter list phase")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "records-load:", err)
+		os.Exit(1)
+	}
+}
+
+// seedDoctor authors every seeded note, so its token reads every patient.
+const seedDoctor = "0190a0a0-0000-7000-8000-00000000d0c1"
+
+func run(o options) error {
+	if host, _, err := net.SplitHostPort(o.addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return errors.New("-addr must be a loopback address")
+	}
+	if !validName.MatchString(o.database) {
+		return errors.New("-database must be lower-case letters, digits and _")
+	}
+	ctx := context.Background()
+
+	// Database: created, migrated and seeded once.
+	admin, err := sqldb.Open(ctx, "mysql://"+o.server+"?parseTime=true")
+	if err != nil {
+		return fmt.Errorf("MariaDB (run scripts/mariadb-up.sh): %w", err)
+	}
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	_ = admin.Close()
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	dsn := "mysql://" + o.server + o.database + "?parseTime=true"
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, sqlstore.Migrations()); err != nil {
+		return err
+	}
+	start := time.Now()
+	patients, seeded, err := seed(ctx, db, o.notes, o.patients)
+	if err != nil {
+		return err
+	}
+	if seeded {
+		fmt.Printf("encounters: %d over %d patients seeded in %s\n", o.notes, len(patients), time.Since(start).Round(time.Millisecond))
+	} else {
+		fmt.Printf("encounters: %d over %d patients (reused)\n", o.notes, len(patients))
+	}
+
+	// Keys and the patient directory: the binary trusts both.
+	minter, err := loadkit.NewMinter()
+	if err != nil {
+		return err
+	}
+	jwksURL, stopJWKS, err := minter.ServeJWKS()
+	if err != nil {
+		return err
+	}
+	defer stopJWKS()
+	dirURL, stopDir, err := serveDirectory()
+	if err != nil {
+		return err
+	}
+	defer stopDir()
+
+	direct := s3.New(s3.Options{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(o.s3Access, o.s3Secret, ""),
+		BaseEndpoint: aws.String(o.s3Endpoint), UsePathStyle: true,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	// A bucket of this run's own, emptied and removed at the end: the
+	// service never deletes documents, and each run uploads gigabytes.
+	o.bucket += "-" + strconv.FormatInt(time.Now().Unix(), 36)
+	if _, err := direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &o.bucket}); err != nil {
+		return fmt.Errorf("S3 bucket (run scripts/s3-up.sh): %w", err)
+	}
+	defer removeBucket(direct, o.bucket)
+
+	// The binary under test.
+	logFile, err := os.CreateTemp("", "records-load-*.log")
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(o.bin)
+	cmd.Env = append(os.Environ(),
+		"MEDISYNC_HTTP_ADDR="+o.addr, "MEDISYNC_DB_DSN="+dsn, "MEDISYNC_JWKS_URL="+jwksURL,
+		"MEDISYNC_DISCOVERY_URLS=", "MEDISYNC_LOG_LEVEL="+o.logLevel, "MEDISYNC_PATIENT_URL="+dirURL,
+		"MEDISYNC_BLOB_STORE=s3", "MEDISYNC_S3_ENDPOINT="+o.s3Endpoint, "MEDISYNC_S3_BUCKET="+o.bucket,
+		"MEDISYNC_S3_ACCESS_KEY="+o.s3Access, "MEDISYNC_S3_SECRET_KEY="+o.s3Secret,
+		"MEDISYNC_MAX_DOCUMENT_BYTES="+strconv.Itoa(128<<20), "MEDISYNC_DOCTORS_READ_ALL=true")
+	if o.partBuffers != "" {
+		cmd.Env = append(cmd.Env, "MEDISYNC_S3_PART_BUFFERS="+o.partBuffers)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", o.bin, err)
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		return cmd.Wait()
+	}
+	defer stop()
+	base := "http://" + o.addr + "/api/v1/records"
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
+		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
+	if err := waitReady(client, "http://"+o.addr+"/health/ready", 30*time.Second); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, logFile.Name())
+	}
+	fmt.Printf("binary: %s on %s, pid %d, S3 %s, log level %s (log: %s)\n", o.bin, o.addr, cmd.Process.Pid, o.s3Endpoint, o.logLevel, logFile.Name())
+	rss, _ := memory(cmd.Process.Pid)
+	fmt.Printf("memory at start: VmRSS %.1f MB\n", rss.rss)
+
+	token, err := minter.Sign(loadkit.Claims{UserID: seedDoctor, Roles: []string{authn.RoleDoctor}})
+	if err != nil {
+		return err
+	}
+	svc := &service{hc: client, base: base, token: "Bearer " + token}
+	failed := false
+
+	// Memory first, so that VmHWM is the peak of this phase and of startup.
+	if !o.skipMemory {
+		ok, err := memoryPhase(svc, cmd.Process.Pid, patients[0], o.parallel)
+		if err != nil {
+			return err
+		}
+		failed = failed || !ok
+	}
+	if !o.skipThroughput {
+		for _, c := range []struct {
+			size, rounds int
+		}{{small, o.smallRounds}, {large, o.largeRounds}} {
+			ok, err := throughput(ctx, svc, direct, o.bucket, patients[1], c.size, c.rounds)
+			if err != nil {
+				return err
+			}
+			failed = failed || !ok
+		}
+	}
+	if !o.skipListing {
+		res := listPhase(svc, patients, o.listClients, o.warmup, o.listDuration)
+		fmt.Println(res.Line(fmt.Sprintf("GET /encounters (%d notes, %d clients)", o.notes, o.listClients)))
+		verdict(res.P99 < 20*time.Millisecond, "encounter list p99 %.2f ms (target < 20 ms)", loadkit.Ms(res.P99))
+		if res.FirstErr != nil || res.Errors > 0 {
+			return fmt.Errorf("%d list requests failed: %v", res.Errors, res.FirstErr)
+		}
+		failed = failed || res.P99 >= 20*time.Millisecond
+	}
+	if err := stop(); err != nil {
+		return fmt.Errorf("binary exited with %w (log: %s)", err, logFile.Name())
+	}
+	if failed {
+		return errors.New("a target was missed")
+	}
+	return nil
+}
+
+func verdict(ok bool, format string, args ...any) {
+	mark := "ok  "
+	if !ok {
+		mark = "MISS"
+	}
+	fmt.Printf("%s %s\n", mark, fmt.Sprintf(format, args...))
+}
+
+// service is the records API as the load drives it.
+type service struct {
+	hc    *http.Client
+	base  string
+	token string
+}
+
+// upload stores data as a PDF of the patient and returns its id.
+func (s *service) upload(patientID string, data []byte) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/patients/"+patientID+"/documents?title=load&type=report", bytes.NewReader(data))
+	req.Header.Set("Authorization", s.token)
+	req.Header.Set("Content-Type", "application/pdf")
+	res, err := s.hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("upload: %w", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("upload: status %d: %s", res.StatusCode, body)
+	}
+	m := idField.FindSubmatch(body)
+	if m == nil {
+		return "", fmt.Errorf("upload: no id in %s", body)
+	}
+	return string(m[1]), nil
+}
+
+var idField = regexp.MustCompile(`"id"\s*:\s*"([0-9a-f-]{36})"`)
+
+// download reads a document's content and returns its length.
+func (s *service) download(patientID, id string) (int64, error) {
+	req, _ := http.NewRequest(http.MethodGet, s.base+"/patients/"+patientID+"/documents/"+id+"/content", nil)
+	req.Header.Set("Authorization", s.token)
+	res, err := s.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("download: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("download: status %d", res.StatusCode)
+	}
+	n, err := io.Copy(io.Discard, res.Body)
+	if err != nil {
+		return n, fmt.Errorf("download: %w", err)
+	}
+	return n, nil
+}
+
+// pdf returns size random bytes that start as a PDF does.
+func pdf(size int) []byte {
+	b := make([]byte, size)
+	_, _ = crand.Read(b)
+	copy(b, "%PDF-1.7\n")
+	return b
+}
+
+// throughput moves rounds files of size through the service and directly,
+// alternating, and compares MB/s each way.
+func throughput(ctx context.Context, svc *service, direct *s3.Client, bucket, patientID string, size, rounds int) (bool, error) {
+	data := pdf(size)
+	var svcUp, svcDown, s3Up, s3Down time.Duration
+	for i := range rounds {
+		key := "load/direct-" + strconv.Itoa(i)
+		t := time.Now()
+		if _, err := direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)}); err != nil {
+			return false, fmt.Errorf("direct put: %w", err)
+		}
+		s3Up += time.Since(t)
+		t = time.Now()
+		out, err := direct.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+		if err != nil {
+			return false, fmt.Errorf("direct get: %w", err)
+		}
+		n, err := io.Copy(io.Discard, out.Body)
+		_ = out.Body.Close()
+		if err != nil || n != int64(size) {
+			return false, fmt.Errorf("direct get: %d bytes: %v", n, err)
+		}
+		s3Down += time.Since(t)
+		_, _ = direct.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key})
+
+		t = time.Now()
+		id, err := svc.upload(patientID, data)
+		if err != nil {
+			return false, err
+		}
+		svcUp += time.Since(t)
+		t = time.Now()
+		if n, err := svc.download(patientID, id); err != nil || n != int64(size) {
+			return false, fmt.Errorf("download %d bytes: %v", n, err)
+		}
+		svcDown += time.Since(t)
+	}
+	rate := func(d time.Duration) float64 { return float64(size*rounds) / mb / d.Seconds() }
+	label := fmt.Sprintf("%d MB x %d", size/mb, rounds)
+	upShare, downShare := rate(svcUp)/rate(s3Up), rate(svcDown)/rate(s3Down)
+	fmt.Printf("%-11s upload   service %7.1f MB/s  direct S3 %7.1f MB/s  %3.0f%%\n", label, rate(svcUp), rate(s3Up), 100*upShare)
+	fmt.Printf("%-11s download service %7.1f MB/s  direct S3 %7.1f MB/s  %3.0f%%\n", label, rate(svcDown), rate(s3Down), 100*downShare)
+	verdict(upShare >= 0.7, "%s upload at %.0f%% of direct S3 (target >= 70%%)", label, 100*upShare)
+	verdict(downShare >= 0.7, "%s download at %.0f%% of direct S3 (target >= 70%%)", label, 100*downShare)
+	return upShare >= 0.7 && downShare >= 0.7, nil
+}
+
+// memoryPhase uploads parallel 100 MB files at once while sampling the
+// service's resident memory.
+func memoryPhase(svc *service, pid int, patientID string, parallel int) (bool, error) {
+	data := pdf(large) // one buffer shared by every client: the load's own memory stays flat
+	var peakRSS atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if m, err := memory(pid); err == nil && int64(m.rss*1000) > peakRSS.Load() {
+				peakRSS.Store(int64(m.rss * 1000))
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, parallel)
+	for i := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = svc.upload(patientID, data)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(done)
+	<-sampled
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	m, err := memory(pid)
+	if err != nil {
+		return false, err
+	}
+	peak := float64(peakRSS.Load()) / 1000
+	fmt.Printf("%d parallel 100 MB uploads in %s (%.1f MB/s together): peak VmRSS %.1f MB, VmHWM %.1f MB\n",
+		parallel, elapsed.Round(time.Millisecond), float64(parallel*large)/mb/elapsed.Seconds(), peak, m.hwm)
+	verdict(m.hwm < 100, "resident memory peak (VmHWM) %.1f MB (target < 100 MB)", m.hwm)
+	return m.hwm < 100, nil
+}
+
+type mem struct{ rss, hwm float64 } // MB (10^6 bytes)
+
+// memory reads VmRSS and VmHWM of the process from /proc.
+func memory(pid int) (mem, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return mem{}, fmt.Errorf("read memory: %w", err)
+	}
+	var m mem
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[2] != "kB" {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			m.rss = kb * 1024 / mb
+		case "VmHWM:":
+			m.hwm = kb * 1024 / mb
+		}
+	}
+	return m, nil
+}
+
+// listPhase drives the first page of random patients' encounter lists.
+func listPhase(svc *service, patients []string, clients int, warmup, d time.Duration) loadkit.Summary {
+	rec := loadkit.NewRecorder()
+	begin := time.Now()
+	measureFrom, end := begin.Add(warmup), begin.Add(warmup+d)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), uint64(time.Now().UnixNano())))
+			var lat []time.Duration
+			var errs int64
+			var first error
+			for {
+				t := time.Now()
+				if t.After(end) {
+					break
+				}
+				req, _ := http.NewRequest(http.MethodGet, svc.base+"/patients/"+patients[rng.IntN(len(patients))]+"/encounters", nil)
+				req.Header.Set("Authorization", svc.token)
+				res, err := svc.hc.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					_ = res.Body.Close()
+					if res.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", res.StatusCode)
+					}
+				}
+				if t.Before(measureFrom) {
+					continue
+				}
+				lat = append(lat, time.Since(t))
+				if err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+				}
+			}
+			rec.Merge(lat, errs, first)
+		}()
+	}
+	wg.Wait()
+	s := rec.Summary()
+	// Requests per second over the measured time only, not the warm-up.
+	s.Elapsed = time.Since(measureFrom)
+	return s
+}
+
+// serveDirectory answers GET /api/v1/patients/{id} as the patient service
+// does for a doctor who may see every patient.
+func serveDirectory() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("directory listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/patients/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !ids.Valid(id) {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":%q,"userId":null,"active":true}`, strings.ToLower(id))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// seed inserts notes signed encounters spread evenly over patients, in
+// multi-row INSERTs, unless the database already holds that many; it
+// returns the patients' ids.
+func seed(ctx context.Context, db *sqldb.DB, notes, patients int) ([]string, bool, error) {
+	var have int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM encounters").Scan(&have); err != nil {
+		return nil, false, fmt.Errorf("count encounters: %w", err)
+	}
+	if have >= notes {
+		rows, err := db.QueryContext(ctx, "SELECT DISTINCT patient_id FROM encounters")
+		if err != nil {
+			return nil, false, fmt.Errorf("list patients: %w", err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return nil, false, err
+			}
+			out = append(out, id)
+		}
+		return out, false, rows.Err()
+	}
+	if have > 0 {
+		return nil, false, fmt.Errorf("database holds %d encounters, fewer than %d: drop it and run again", have, notes)
+	}
+	pids := make([]string, patients)
+	for i := range pids {
+		pids[i] = ids.New()
+	}
+	const batch = 500
+	cols := "(id, version, patient_id, doctor_id, status, appointment_id, subjective, objective, assessment, plan, " +
+		"diagnoses, prescriptions, created_at, updated_at, signed_at, error_reason)"
+	row := "(?, 1, ?, ?, 'signed', '', ?, ?, ?, ?, ?, '[]', ?, ?, ?, '')"
+	at := time.Now().UTC().Add(-time.Duration(notes) * time.Minute)
+	for from := 0; from < notes; from += batch {
+		n := min(batch, notes-from)
+		var args []any
+		for i := range n {
+			k := from + i
+			when := at.Add(time.Duration(k) * time.Minute)
+			args = append(args, ids.New(), pids[k%patients], seedDoctor,
+				"Cough for three days, no fever.", "Chest clear, temperature 36.9 C.", "Viral upper respiratory infection.",
+				"Fluids, rest; come back if short of breath.", `[{"display":"Acute upper respiratory infection"}]`,
+				when, when, when)
+		}
+		vals := strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO encounters "+cols+" VALUES "+vals, args...); err != nil {
+				return fmt.Errorf("seed encounters: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO encounter_revisions (encounter_id, version, patient_id, doctor_id, status, appointment_id, "+
+				"subjective, objective, assessment, plan, diagnoses, prescriptions, created_at, updated_at, signed_at, error_reason) "+
+				"SELECT id, version, patient_id, doctor_id, status, appointment_id, subjective, objective, assessment, plan, "+
+				"diagnoses, prescriptions, created_at, updated_at, signed_at, error_reason FROM encounters e "+
+				"WHERE NOT EXISTS (SELECT 1 FROM encounter_revisions r WHERE r.encounter_id = e.id) AND e.id IN ("+
+				strings.TrimSuffix(strings.Repeat("?,", n), ",")+")", idsOf(args, n)...); err != nil {
+				return fmt.Errorf("seed revisions: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE encounters"); err != nil {
+		return nil, false, fmt.Errorf("analyze: %w", err)
+	}
+	return pids, true, nil
+}
+
+// idsOf picks the encounter ids out of a batch's arguments (11 a row).
+func idsOf(args []any, n int) []any {
+	out := make([]any, 0, n)
+	for i := range n {
+		out = append(out, args[i*11])
+	}
+	return out
+}
+
+// removeBucket deletes every object of bucket, then the bucket.
+func removeBucket(c *s3.Client, bucket string) {
+	ctx := context.Background()
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "records-load: list bucket %s: %v\n", bucket, err)
+			return
+		}
+		for _, obj := range page.Contents {
+			_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: obj.Key})
+		}
+	}
+	if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
+		fmt.Fprintf(os.Stderr, "records-load: remove bucket %s: %v\n", bucket, err)
+	}
+}
+
+// validName is a database name MariaDB takes unquoted.
+var validName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+func waitReady(client *http.Client, url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("the binary did not become ready")
+}
