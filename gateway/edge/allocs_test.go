@@ -51,9 +51,13 @@ func leanGateway(t testing.TB, logs io.Writer) (http.Handler, string) {
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	up := cannedUpstream{body: []byte(`[{"id":"0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee","name":"Cardiology"}]`)}
+	upstreams := map[string]http.RoundTripper{}
+	for _, sp := range route.Defaults() {
+		upstreams[sp.Service] = up
+	}
 	h, err := edge.New(edge.Config{
 		Routes:    table,
-		Upstreams: map[string]http.RoundTripper{"auth": up, "doctor": up, "patient": up},
+		Upstreams: upstreams,
 		Verifier:  iss.Verifier(),
 		ClientIP:  resolver,
 		Limits: map[string]*ratelimit.Limiter{
