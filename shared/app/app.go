@@ -19,6 +19,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/medisync/medisync/shared/config"
 	"github.com/medisync/medisync/shared/discovery"
@@ -104,6 +105,9 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		a.DB = db
+		// Pool use (open, in use, idle, waits): what tells a saturated pool
+		// from a slow database. db_name is the service's name.
+		a.Registry.MustRegister(collectors.NewDBStatsCollector(db.DB, o.Name))
 		a.Health.Add("database", db.Ping)
 		_ = level.Info(logger).Log("msg", "database ready", "dialect", db.Dialect)
 	}
