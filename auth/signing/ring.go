@@ -189,6 +189,16 @@ func (r *Ring) current() (Key, error) {
 	return Key{}, ErrNoKey
 }
 
+// SigningKeyAge returns how long ago the key that signs now was created,
+// false when no key signs: what tells that a rotation is overdue.
+func (r *Ring) SigningKeyAge() (time.Duration, bool) {
+	k, err := r.current()
+	if err != nil {
+		return 0, false
+	}
+	return r.opt.Now().Sub(k.CreatedAt), true
+}
+
 // CurrentKID returns the kid that signs now.
 func (r *Ring) CurrentKID() (string, error) {
 	k, err := r.current()

@@ -184,13 +184,25 @@ func TestRotateWithDelayedActivation(t *testing.T) {
 	kid, _ := ring.CurrentKID()
 	assert.Equal(t, first, kid, "the old key signs until the new one activates")
 	assert.Contains(t, ring.PublishedKIDs(), next.KID, "the new key is published ahead")
-	c.Advance(5 * time.Minute)
+	c.Advance(4 * time.Minute)
+	age, ok := ring.SigningKeyAge()
+	assert.True(t, ok)
+	assert.Equal(t, 4*time.Minute, age, "the age of the key that signs, not of the newest")
+	c.Advance(time.Minute)
 	kid, _ = ring.CurrentKID()
 	assert.Equal(t, next.KID, kid)
+	age, _ = ring.SigningKeyAge()
+	assert.Equal(t, 5*time.Minute, age, "created at the rotation, five minutes ago")
 
 	_, err = ring.Rotate(ctx, -time.Hour)
 	assert.Error(t, err, "a past activation would cut the old key's retention short")
 	assert.Equal(t, []string{next.KID, first}, ring.PublishedKIDs(), "nothing changed")
+}
+
+func TestSigningKeyAgeWithoutKey(t *testing.T) {
+	ring := signing.NewRing(sqlstore.NewKeys(sqltest.SQLite(t, sqlstore.Migrations())), signing.Options{Retention: time.Hour})
+	_, ok := ring.SigningKeyAge()
+	assert.False(t, ok)
 }
 
 func TestRingRefusesWrongKeyEncryptionKey(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -36,6 +37,9 @@ func revocationsHandler(feed RevocationFeed) http.Handler {
 		if err != nil {
 			problem.WriteError(w, r, err)
 			return
+		}
+		if wait > 0 {
+			httpmw.LongPoll(r.Context())
 		}
 		page, err := feed.Page(r.Context(), after, wait)
 		if err != nil {

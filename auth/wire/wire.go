@@ -205,6 +205,7 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	if reg != nil {
 		methods = metrics.NewMethod(reg, "auth")
 		registerGauges(reg, hasher, a.Throttle)
+		reg.MustRegister(keyAgeCollector{ring})
 	}
 	svc = service.Middleware(logger, methods)(svc)
 	a.Service = svc
@@ -402,6 +403,22 @@ func RotateKey(ctx context.Context, db *sqldb.DB, cfg Config, activateIn time.Du
 		return signing.Key{}, nil, err
 	}
 	return k, ring.PublishedKIDs(), nil
+}
+
+var keyAgeDesc = prometheus.NewDesc(metrics.Namespace+"_auth_signing_key_age_seconds",
+	"Age of the key that signs access tokens now, since its creation: rotation is overdue when it grows past the policy (auth rotate-key).",
+	nil, nil)
+
+// keyAgeCollector reports the signing key's age when scraped, and nothing
+// while no key signs, so that an alert sees the gap instead of a zero.
+type keyAgeCollector struct{ ring *signing.Ring }
+
+func (c keyAgeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keyAgeDesc }
+
+func (c keyAgeCollector) Collect(ch chan<- prometheus.Metric) {
+	if age, ok := c.ring.SigningKeyAge(); ok {
+		ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, age.Seconds())
+	}
 }
 
 func registerGauges(reg prometheus.Registerer, h *password.Hasher, t *throttle.Login) {

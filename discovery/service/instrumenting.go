@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	kitmetrics "github.com/go-kit/kit/metrics"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/metrics"
 )
 
@@ -24,6 +26,10 @@ type Metrics struct {
 	Deregistrations   kitmetrics.Counter
 	StatusChanges     kitmetrics.Counter // label: status
 	Evictions         kitmetrics.Counter // label: service
+	// Waits times the blocking queries (label method): they wait for a
+	// change by design, so they stay out of the method latency histogram,
+	// whose percentiles would otherwise be their wait.
+	Waits kitmetrics.Histogram
 }
 
 // NewMetrics registers the discovery collectors with reg, including the
@@ -42,7 +48,14 @@ func NewMetrics(reg prometheus.Registerer, r *registry.Registry) *Metrics {
 		Help: "Heartbeats by outcome (renewed, or unknown instance).",
 	}, []string{"outcome"})
 	reg.MustRegister(heartbeats)
+	waits := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: metrics.Namespace, Subsystem: "discovery", Name: "blocking_query_duration_seconds",
+		Help:    "Blocking queries by method (Service, Registry), from arrival to answer: mostly the wait for a change.",
+		Buckets: []float64{.01, .1, 1, 5, 15, 30, 45, 60, 120, 300},
+	}, []string{"method"})
+	reg.MustRegister(waits)
 	m := &Metrics{
+		Waits:             kitprometheus.NewHistogram(waits),
 		Method:            metrics.NewMethod(reg, "discovery"),
 		Registrations:     counter("registrations_total", "Registrations by outcome: created, or replaced (an unchanged repeat, which only renews the lease, counts as replaced).", "outcome"),
 		HeartbeatsRenewed: heartbeats.WithLabelValues("renewed"),
@@ -91,6 +104,17 @@ type instrumentingService struct {
 
 func (s *instrumentingService) observe(method string, begin time.Time, err error) {
 	s.m.Method.Observe(method, begin, err)
+}
+
+// observeQuery records a read: a blocking one is counted with the calls but
+// timed in Waits.
+func (s *instrumentingService) observeQuery(method string, q Query, begin time.Time, err error) {
+	if q.Wait <= 0 {
+		s.observe(method, begin, err)
+		return
+	}
+	s.m.Method.Count.With("method", method, "success", strconv.FormatBool(domainerr.Expected(err))).Add(1)
+	s.m.Waits.With("method", method).Observe(time.Since(begin).Seconds())
 }
 
 func (s *instrumentingService) Register(ctx context.Context, r registry.Registration) (inst registry.Instance, created bool, err error) {
@@ -151,13 +175,12 @@ func (s *instrumentingService) Deregister(ctx context.Context, service, id strin
 }
 
 func (s *instrumentingService) Service(ctx context.Context, name string, q Query) (v registry.ServiceView, err error) {
-	// Blocking queries are timed too; their latency is mostly the wait.
-	defer func(begin time.Time) { s.observe("Service", begin, err) }(time.Now())
+	defer func(begin time.Time) { s.observeQuery("Service", q, begin, err) }(time.Now())
 	return s.next.Service(ctx, name, q)
 }
 
 func (s *instrumentingService) Registry(ctx context.Context, q Query) (v registry.View, err error) {
-	defer func(begin time.Time) { s.observe("Registry", begin, err) }(time.Now())
+	defer func(begin time.Time) { s.observeQuery("Registry", q, begin, err) }(time.Now())
 	return s.next.Registry(ctx, q)
 }
 

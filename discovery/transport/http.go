@@ -17,6 +17,7 @@ import (
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
 	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -199,6 +200,7 @@ func decodeService(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	markBlocking(r, q)
 	return endpoint.ServiceRequest{Service: name, Query: q}, nil
 }
 
@@ -207,7 +209,17 @@ func decodeRegistry(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	markBlocking(r, q)
 	return endpoint.RegistryRequest{Query: q}, nil
+}
+
+// markBlocking times a blocking query apart from the other requests: it
+// waits for a change by design, up to minutes, and would otherwise put the
+// request-latency percentiles at its wait.
+func markBlocking(r *http.Request, q service.Query) {
+	if q.Wait > 0 {
+		httpmw.LongPoll(r.Context())
+	}
 }
 
 // parseQuery reads index and wait. A query blocks only when it names an

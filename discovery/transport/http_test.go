@@ -465,6 +465,33 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// A blocking read waits for a change by design: it is timed apart, so that
+// the latency percentiles of the other requests are not its wait.
+func TestBlockingReadsTimedApart(t *testing.T) {
+	f := newFixture(t, token)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
+	// The index has passed 0, so these answer at once, yet they are blocking queries.
+	require.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth?index=0&wait=30s").Status)
+	require.Equal(t, http.StatusOK, f.get("/api/v1/registry?index=0").Status)
+	require.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").Status)
+
+	m := string(f.get("/metrics").Body)
+	for _, want := range []string{
+		`medisync_http_request_duration_seconds_count{method="GET",route="/api/v1/registry/{service}"} 1`,
+		`medisync_http_long_poll_duration_seconds_count{method="GET",route="/api/v1/registry/{service}"} 1`,
+		`medisync_http_long_poll_duration_seconds_count{method="GET",route="/api/v1/registry"} 1`,
+		`medisync_http_requests_total{code="200",method="GET",route="/api/v1/registry/{service}"} 2`,
+		`medisync_discovery_method_duration_seconds_count{method="Service",success="true"} 1`,
+		`medisync_discovery_method_calls_total{method="Service",success="true"} 2`,
+		`medisync_discovery_blocking_query_duration_seconds_count{method="Service"} 1`,
+		`medisync_discovery_blocking_query_duration_seconds_count{method="Registry"} 1`,
+	} {
+		assert.Contains(t, m, want)
+	}
+	assert.NotContains(t, m, `medisync_http_request_duration_seconds_count{method="GET",route="/api/v1/registry"}`)
+	assert.NotContains(t, m, `medisync_discovery_method_duration_seconds_count{method="Registry"`)
+}
+
 func TestDashboard(t *testing.T) {
 	f := newFixture(t, token)
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -78,5 +79,27 @@ func TestServingAccountWithoutSchemaRights(t *testing.T) {
 			_, err = a.DB.Exec("DROP TABLE links")
 			assert.Error(t, err, "and cannot drop them")
 		})
+	}
+}
+
+func TestDatabasePoolMetrics(t *testing.T) {
+	a, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": "sqlite:" + filepath.Join(t.TempDir(), "svc.db")})
+	require.NoError(t, err)
+
+	for name, want := range map[string]int{
+		"go_sql_open_connections": 1, "go_sql_in_use_connections": 1, "go_sql_wait_count_total": 1,
+		"go_sql_max_open_connections": 1,
+	} {
+		n, err := testutil.GatherAndCount(a.Registry, name)
+		require.NoError(t, err)
+		assert.Equal(t, want, n, name)
+	}
+	mfs, err := a.Registry.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "go_sql_open_connections" {
+			assert.Equal(t, "db_name", mf.GetMetric()[0].GetLabel()[0].GetName())
+			assert.Equal(t, "widget", mf.GetMetric()[0].GetLabel()[0].GetValue(), "the service's name")
+		}
 	}
 }

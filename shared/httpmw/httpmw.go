@@ -80,7 +80,8 @@ func Stack(h http.Handler, o Options) http.Handler {
 
 // info is filled while a request is served and read by Observe afterwards.
 type info struct {
-	route string
+	route    string
+	longPoll bool
 }
 
 type infoKey struct{}
@@ -112,6 +113,15 @@ func Route(ctx context.Context) string {
 func SetRoute(ctx context.Context, route string) {
 	if in, ok := ctx.Value(infoKey{}).(*info); ok {
 		in.route = route
+	}
+}
+
+// LongPoll marks the request as a blocking read that waits for a change
+// (a watch, a feed): its latency goes to the long-poll histogram rather than
+// the request-duration one, whose percentiles stay those of real work.
+func LongPoll(ctx context.Context) {
+	if in, ok := ctx.Value(infoKey{}).(*info); ok {
+		in.longPoll = true
 	}
 }
 
@@ -179,7 +189,11 @@ func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middlewa
 			method := metrics.MethodLabel(r.Method)
 			if m != nil {
 				m.Requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
-				m.Duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+				hist := m.Duration
+				if in.longPoll {
+					hist = m.LongPoll
+				}
+				hist.WithLabelValues(route, method).Observe(elapsed.Seconds())
 			}
 			lg := level.Info
 			if sw.status >= 500 {
@@ -189,7 +203,7 @@ func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middlewa
 			}
 			_ = lg(logging.FromContext(r.Context(), logger)).Log(
 				"msg", "request", "method", method, "route", route, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(elapsed.Microseconds())/1000,
+				"status", sw.status, "bytes", sw.bytes, logging.KeyDuration, logging.Millis(elapsed),
 			)
 		})
 	}

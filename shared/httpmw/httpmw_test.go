@@ -331,6 +331,41 @@ func TestSetRouteForPlainHandler(t *testing.T) {
 	httpmw.SetRoute(context.Background(), "/ignored") // no request info: a no-op, not a panic
 }
 
+func TestLongPollHasItsOwnHistogram(t *testing.T) {
+	router := httpmw.NewRouter()
+	router.HandleFunc("/watch", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("index") {
+			httpmw.LongPoll(r.Context())
+		}
+	})
+	f := newFixture(t, router, httpmw.Options{})
+
+	f.serve(httptest.NewRequest(http.MethodGet, "/watch?index=3", nil))
+	f.serve(httptest.NewRequest(http.MethodGet, "/watch?index=4", nil))
+	f.serve(httptest.NewRequest(http.MethodGet, "/watch", nil))
+
+	// Both kinds are counted as requests; only the plain read is timed
+	// with the requests whose percentiles the dashboards show.
+	assert.Equal(t, 3.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("/watch", "GET", "200")))
+	assert.Equal(t, 1, histogramCount(t, f.reg, "medisync_http_request_duration_seconds"))
+	assert.Equal(t, 2, histogramCount(t, f.reg, "medisync_http_long_poll_duration_seconds"))
+	httpmw.LongPoll(context.Background()) // no request info: a no-op, not a panic
+}
+
+// histogramCount returns the observations of the one series of name in reg.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1)
+			return int(mf.GetMetric()[0].GetHistogram().GetSampleCount())
+		}
+	}
+	return 0
+}
+
 func TestAccessLog(t *testing.T) {
 	router := httpmw.NewRouter()
 	router.HandleFunc("/api/v1/patients/{id}", func(w http.ResponseWriter, r *http.Request) {

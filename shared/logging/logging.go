@@ -1,5 +1,6 @@
 // Package logging sets up go-kit/log loggers: logfmt or JSON lines with ts,
-// level, service and caller, and the request ID of the context.
+// level, service and caller, and the request ID of the context. The keys are
+// catalogued in docs/logging.md.
 package logging
 
 import (
@@ -42,9 +43,60 @@ func New(w io.Writer, service, format, lvl string) (log.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", lvl)
 	}
-	logger = level.NewFilter(logger, opt)
-	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "service", service, "caller", log.DefaultCaller)
+	logger = level.NewFilter(uniqueKeys{logger}, opt)
+	logger = log.With(logger, KeyTime, log.DefaultTimestampUTC, KeyService, service, KeyCaller, log.DefaultCaller)
 	return logger, nil
+}
+
+// The keys every pipeline may rely on (docs/logging.md).
+const (
+	KeyTime      = "ts"         // RFC 3339 UTC instant
+	KeyLevel     = "level"      // debug, info, warn, error
+	KeyService   = "service"    // the service that wrote the line, never another
+	KeyCaller    = "caller"     // file:line of the call
+	KeyMsg       = "msg"        // what happened, a fixed text
+	KeyRequestID = "requestId"  // X-Request-ID of the request being served
+	KeyDuration  = "durationMs" // every duration: milliseconds, a number
+	KeyPeer      = "peer"       // another service a line is about (an upstream, a registered instance)
+	KeyErr       = "err"        // the cause of a fault
+)
+
+// Millis is d as the number that KeyDuration holds: milliseconds with
+// microsecond precision, so that pipelines sum and compare them as numbers.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// uniqueKeys keeps every key of a line unique. A JSON line is an object, so a
+// repeated key would silently replace the first (a line about an upstream
+// logged with "service" would claim to come from it); a repeated "service"
+// is therefore written as "peer", any other repeat as "<key>2", "<key>3"...
+type uniqueKeys struct{ next log.Logger }
+
+func (u uniqueKeys) Log(keyvals ...any) error {
+	seen := make(map[string]int, len(keyvals)/2)
+	var out []any
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		k, ok := keyvals[i].(string)
+		if !ok {
+			continue
+		}
+		seen[k]++
+		if seen[k] == 1 {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), keyvals...)
+		}
+		if k == KeyService && seen[KeyPeer] == 0 {
+			seen[KeyPeer]++
+			out[i] = KeyPeer
+			continue
+		}
+		out[i] = fmt.Sprintf("%s%d", k, seen[k])
+	}
+	if out == nil {
+		return u.next.Log(keyvals...)
+	}
+	return u.next.Log(out...)
 }
 
 // Nop returns a logger that discards everything, for tests.
@@ -53,7 +105,7 @@ func Nop() log.Logger { return log.NewNopLogger() }
 // FromContext adds the context's request ID to logger.
 func FromContext(ctx context.Context, logger log.Logger) log.Logger {
 	if id := requestid.From(ctx); id != "" {
-		return log.With(logger, "requestId", id)
+		return log.With(logger, KeyRequestID, id)
 	}
 	return logger
 }
@@ -64,17 +116,16 @@ func FromContext(ctx context.Context, logger log.Logger) log.Logger {
 // its kind only, since the access log already records every request at info.
 // Arguments and results are never logged: they hold personal data.
 func Call(ctx context.Context, logger log.Logger, method string, begin time.Time, err error) {
-	lg := FromContext(ctx, logger)
-	took := time.Since(begin)
+	lg := log.With(FromContext(ctx, logger), KeyMsg, "call", "method", method, KeyDuration, Millis(time.Since(begin)))
 	switch {
 	case err == nil:
-		_ = level.Debug(lg).Log("method", method, "took", took, "outcome", "ok")
+		_ = level.Debug(lg).Log("outcome", "ok")
 	case domainerr.Expected(err):
-		_ = level.Debug(lg).Log("method", method, "took", took, "outcome", "refused", "kind", domainerr.KindOf(err).Error())
+		_ = level.Debug(lg).Log("outcome", "refused", "kind", domainerr.KindOf(err).Error())
 	case ctx.Err() != nil:
-		_ = level.Debug(lg).Log("method", method, "took", took, "outcome", "abandoned")
+		_ = level.Debug(lg).Log("outcome", "abandoned")
 	default:
-		_ = level.Error(lg).Log("method", method, "took", took, "err", err)
+		_ = level.Error(lg).Log("outcome", "fault", KeyErr, err)
 	}
 }
 

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/requestid"
@@ -155,4 +159,114 @@ func TestObserverLogsAndCountsACall(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "medisync_svc_method_calls_total")
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
+}
+
+// decodeLines parses each JSON line of buf.
+func decodeLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		out = append(out, m)
+	}
+	return out
+}
+
+func keysOf(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// The access line is what a log pipeline indexes most: its keys and their
+// types are a contract (docs/logging.md), not an accident of the code.
+func TestRequestLineHasStableKeys(t *testing.T) {
+	var buf bytes.Buffer
+	logger, err := logging.New(&buf, "doctor", "json", "info")
+	require.NoError(t, err)
+	router := httpmw.NewRouter()
+	router.HandleFunc("/api/v1/doctors/{id}", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("{}"))
+	})
+	h := httpmw.Stack(router, httpmw.Options{Logger: logger})
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/doctors/d-1?email=x", nil)
+	req.Header.Set(requestid.Header, "rid-1")
+
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	lines := decodeLines(t, &buf)
+	require.Len(t, lines, 1)
+	line := lines[0]
+	assert.Equal(t, []string{
+		"bytes", "caller", logging.KeyDuration, "level", "method", "msg", "path", logging.KeyRequestID,
+		"route", "service", "status", "ts",
+	}, keysOf(line))
+	assert.Equal(t, "doctor", line[logging.KeyService])
+	assert.Equal(t, "info", line[logging.KeyLevel])
+	assert.Equal(t, "request", line[logging.KeyMsg])
+	assert.Equal(t, "rid-1", line[logging.KeyRequestID])
+	assert.Equal(t, "GET", line["method"])
+	assert.Equal(t, "/api/v1/doctors/{id}", line["route"])
+	assert.Equal(t, "/api/v1/doctors/d-1", line["path"])
+	assert.EqualValues(t, 200, line["status"])
+	assert.EqualValues(t, 2, line["bytes"])
+	assert.IsType(t, float64(0), line[logging.KeyDuration], "a duration is a number of milliseconds")
+	assert.Regexp(t, `^httpmw\.go:\d+$`, line[logging.KeyCaller])
+}
+
+func TestCallLineHasStableKeys(t *testing.T) {
+	var buf bytes.Buffer
+	logger, err := logging.New(&buf, "patient", "json", "debug")
+	require.NoError(t, err)
+	ctx := requestid.With(context.Background(), "rid-2")
+
+	logging.Call(ctx, logger, "GetPatient", time.Now().Add(-1500*time.Microsecond), nil)
+	logging.Call(ctx, logger, "GetPatient", time.Now(), errors.New("db down"))
+
+	lines := decodeLines(t, &buf)
+	require.Len(t, lines, 2)
+	assert.Equal(t, []string{"caller", logging.KeyDuration, "level", "method", "msg", "outcome", logging.KeyRequestID, "service", "ts"}, keysOf(lines[0]))
+	assert.Equal(t, "call", lines[0][logging.KeyMsg])
+	assert.Equal(t, "ok", lines[0]["outcome"])
+	assert.GreaterOrEqual(t, lines[0][logging.KeyDuration], 1.5)
+	assert.Equal(t, "fault", lines[1]["outcome"])
+	assert.Equal(t, "db down", lines[1][logging.KeyErr])
+	assert.Equal(t, "error", lines[1][logging.KeyLevel])
+}
+
+func TestNoKeyIsOverwritten(t *testing.T) {
+	for _, format := range []string{"json", "logfmt"} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger, err := logging.New(&buf, "gateway", format, "info")
+			require.NoError(t, err)
+
+			// A line about an upstream that names it by the common key.
+			require.NoError(t, level.Warn(logger).Log("msg", "upstream down", "service", "auth", "n", 1, "n", 2, "n", 3))
+
+			if format == "logfmt" {
+				line := buf.String()
+				assert.Equal(t, 1, strings.Count(line, " service="), line)
+				assert.Contains(t, line, " service=gateway ")
+				assert.Contains(t, line, " peer=auth ")
+				assert.Contains(t, line, " n=1 n2=2 n3=3")
+				return
+			}
+			line := decodeLines(t, &buf)[0]
+			assert.Equal(t, "gateway", line[logging.KeyService], "the writer's name is never replaced")
+			assert.Equal(t, "auth", line[logging.KeyPeer])
+			assert.EqualValues(t, 1, line["n"])
+			assert.EqualValues(t, 2, line["n2"])
+			assert.EqualValues(t, 3, line["n3"])
+		})
+	}
+}
+
+func TestMillis(t *testing.T) {
+	assert.Equal(t, 1.5, logging.Millis(1500*time.Microsecond))
+	assert.Equal(t, 2000.0, logging.Millis(2*time.Second))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/broker"
@@ -62,6 +63,9 @@ func New(ctx context.Context, o app.Options, args []string, lookup func(string) 
 		_ = a.Close()
 		return nil, fmt.Errorf("database: %w", err)
 	}
+	// Pool use (open, in use, idle, waits): what tells a saturated pool
+	// from a slow database. db_name is the service's name.
+	a.Registry.MustRegister(collectors.NewDBStatsCollector(db.DB, o.Name))
 	a.Health.Add("database", db.Ping)
 	a.OnClose(func() error {
 		if err := db.Close(); err != nil {
