@@ -417,6 +417,9 @@ func (p *problemWriter) WriteHeader(status int) {
 	problem.Write(p.ResponseWriter, p.r, problem.New(status, detail))
 }
 
+// Unwrap lets http.ResponseController reach the real writer.
+func (p *problemWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
 // Write drops the plain-text body of an error already answered.
 func (p *problemWriter) Write(b []byte) (int, error) {
 	if p.failed {
