@@ -6,6 +6,7 @@ package transport
 
 import (
 	"context"
+	_ "embed"
 	"net/http"
 	"time"
 
@@ -27,6 +28,12 @@ import (
 // MaxBodyBytes bounds a request body; preferences are a few fields.
 const MaxBodyBytes = 4 << 10
 
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
+
 // errorRules maps what the error kinds cannot say: nothing, every error is kinded.
 var errorRules = problem.Rules()
 
@@ -41,6 +48,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc) {
 		r.Handle("/api/v1/notifications"+path, requireToken(kithttp.NewServer(ep, dec, encode, opts...))).Methods(method)
 	}
+	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
 	handle(http.MethodGet, "/me", set.MyNotifications, decodeInbox)
 	handle(http.MethodPost, "/me/read-all", set.MarkAllRead, decodeActor)
 	handle(http.MethodGet, "/me/preferences", set.MyPreferences, decodeActor)
@@ -51,6 +59,13 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	// The dead-letter routes (/api/v1/notifications/admin/dead-letters...)
 	// are mounted by main from the broker's dead-letter library, on this
 	// router with the same verifier and the ADMIN role.
+}
+
+// serveOpenAPI serves the document; it holds no user data and is public.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
 }
 
 // --- decoding --------------------------------------------------------------

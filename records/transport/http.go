@@ -7,6 +7,7 @@ package transport
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"net/http"
 	"strings"
@@ -39,6 +40,12 @@ const Prefix = "/api/v1/records"
 // ReasonHeader carries an administrator's break-glass reason; the query
 // parameter reason does too.
 const ReasonHeader = "X-Access-Reason"
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
 
 // errorRules maps what the error kinds cannot say: the media type and size
 // of an upload, and an encounter named in a body that does not exist.
@@ -73,6 +80,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle(Prefix+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
 	}
+	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
 	const enc = "/patients/{patientId}/encounters"
 	const doc = "/patients/{patientId}/documents"
 	handle(http.MethodPost, enc, set.OpenEncounter, decodeOpenEncounter, encodeCreated)
@@ -91,6 +99,13 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
 	handle(http.MethodPost, doc+"/{documentId}/link", set.ContentLink, decodeDocumentItem, encode)
 	handle(http.MethodGet, "/patients/{patientId}/audit", set.AuditTrail, decodeAudit, encode)
+}
+
+// serveOpenAPI serves the document; it holds no patient data and is public.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
 }
 
 // keepRequest puts the request in the context for encodeContent, which
@@ -372,6 +387,43 @@ func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
 	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
 	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.ID+extensions[c.Doc.ContentType]+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", c.Doc.Date, c.Blob)
+	http.ServeContent(&problemWriter{ResponseWriter: w, r: r}, r, "", c.Doc.Date, c.Blob)
 	return nil
+}
+
+// problemWriter turns the plain-text errors of http.ServeContent (a range
+// outside the content, a failed precondition, a failed read) into problem
+// documents, as every other error of the service is.
+type problemWriter struct {
+	http.ResponseWriter
+	r      *http.Request
+	failed bool
+}
+
+func (p *problemWriter) WriteHeader(status int) {
+	if status < http.StatusBadRequest {
+		p.ResponseWriter.WriteHeader(status)
+		return
+	}
+	p.failed = true
+	h := p.Header()
+	for _, k := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options", "Content-Length"} {
+		h.Del(k)
+	}
+	detail := http.StatusText(status)
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		detail = "the range lies outside the content"
+	}
+	problem.Write(p.ResponseWriter, p.r, problem.New(status, detail))
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (p *problemWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+// Write drops the plain-text body of an error already answered.
+func (p *problemWriter) Write(b []byte) (int, error) {
+	if p.failed {
+		return len(b), nil
+	}
+	return p.ResponseWriter.Write(b)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+
 	"github.com/medisync/medisync/records/adapter/blobfs"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/records/auditlog"
@@ -26,6 +28,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -38,6 +41,14 @@ func (d directory) Patient(_ context.Context, id string) (service.PatientRef, er
 		return p, nil
 	}
 	return service.PatientRef{}, record.ErrNotFound
+}
+
+// The document types travel as opaque bytes; the validator reads them as
+// such.
+func init() {
+	for _, ct := range []string{"application/pdf", "image/png", "image/jpeg", "application/dicom"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+	}
 }
 
 type harness struct {
@@ -73,7 +84,8 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 		Patients: dir, Clock: clock.System{}, MaxDocumentBytes: maxBytes})
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), h.issuer.Verifier(), transport.Options{MaxDocumentBytes: maxBytes})
-	h.srv = httptest.NewServer(r)
+	// Every exchange of the tests is held to the OpenAPI document.
+	h.srv = httptest.NewServer(openapitest.Load(t, transport.OpenAPI()).Handler(t, r))
 	t.Cleanup(h.srv.Close)
 	return h
 }

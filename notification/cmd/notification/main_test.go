@@ -11,9 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/notification/transport"
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/runtest"
 )
 
@@ -30,8 +32,10 @@ func TestRun(t *testing.T) {
 	me := ids.New()
 	patient := iss.Token(t, authntest.Claims{UserID: me, Roles: []string{"PATIENT"}})
 	admin := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"ADMIN"}})
+	// Every exchange through send is held to the OpenAPI document.
+	client := &http.Client{Transport: openapitest.Load(t, transport.OpenAPI()).Transport(t, nil)}
 	send := func(tok, method, path string, body any, headers ...string) apitest.Response {
-		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, body, append(apitest.Bearer(tok), headers...)...))
+		return apitest.Do(t, client, apitest.NewRequest(t, method, svc.URL+path, body, append(apitest.Bearer(tok), headers...)...))
 	}
 
 	r := send(patient, "GET", "/api/v1/notifications/me", nil)
@@ -79,6 +83,11 @@ func TestRun(t *testing.T) {
 	r = send("", "GET", "/api/v1/notifications/me", nil)
 	assert.Equal(t, http.StatusUnauthorized, r.Status)
 
+	r = send("", "GET", "/openapi.yaml", nil)
+	assert.Equal(t, http.StatusOK, r.Status, "the document is public")
+	assert.Equal(t, transport.OpenAPI(), r.Body)
+
+	// The development mailbox is not in the document.
 	resp, err := http.Get(svc.URL + "/dev/mail")
 	require.NoError(t, err)
 	resp.Body.Close()
