@@ -13,20 +13,37 @@ import (
 )
 
 // startRecords runs the records service in s, on the encrypted filesystem
-// store, and waits until the gateway routes to it.
-func startRecords(t *testing.T, s *system, c *client, token string) *proc {
+// blob store under the system's data folder.
+func startRecords(t *testing.T, s *system) *proc {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	env := s.common("records")
 	env["MEDISYNC_BLOB_DIR"] = filepath.Join(s.dataDir, "blobs")
 	env["MEDISYNC_BLOB_MASTER_KEY"] = base64.StdEncoding.EncodeToString(key)
-	p := start(t, "records", "records", env)
+	return start(t, "records", "records", env)
+}
+
+// startNotification runs the notification service in s, its mail in the
+// development mailbox under the system's data folder.
+func startNotification(t *testing.T, s *system) *proc {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := s.common("notification")
+	env["MEDISYNC_MAIL"] = "dev-mailbox"
+	env["MEDISYNC_MAIL_DIR"] = filepath.Join(s.dataDir, "mail")
+	env["MEDISYNC_EVENT_SEAL_KEY"] = base64.StdEncoding.EncodeToString(key)
+	return start(t, "notification", "notification", env)
+}
+
+// waitForRecords waits until the gateway routes to records.
+func waitForRecords(t *testing.T, c *client, token string) {
+	t.Helper()
 	waitFor(t, "the gateway to route to records", 20*time.Second, func() bool {
 		st := c.do(http.MethodGet, "/api/v1/records/patients/00000000-0000-7000-8000-000000000000/encounters", token, nil).Status
 		return st != http.StatusBadGateway && st != http.StatusServiceUnavailable
 	})
-	return p
 }
 
 // subject is the user ID a token names.
@@ -64,7 +81,7 @@ func TestRecordsStoryThroughTheGateway(t *testing.T) {
 	})
 	expect(t, r, http.StatusCreated, "admin creates doctor account")
 	doc := login(t, c, "dr.grey@e2e.example", "Doctor-long-passw0rd")
-	startRecords(t, s, c, carol)
+	waitForRecords(t, c, carol)
 	base := "/api/v1/records/patients/" + carolID
 
 	// The doctor opens an encounter, writes the note and signs it.

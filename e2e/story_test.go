@@ -29,6 +29,7 @@ const (
 // system is the whole medisync system started from its binaries.
 type system struct {
 	disc, auth, doctor, gateway *proc
+	records, notification       *proc
 	patients                    []*proc
 	dataDir                     string
 }
@@ -65,6 +66,8 @@ func startSystem(t *testing.T) *system {
 		start(t, "patient-1", "patient", s.common("patient")),
 		start(t, "patient-2", "patient", s.common("patient")),
 	}
+	s.records = startRecords(t, s)
+	s.notification = startNotification(t, s)
 	gwEnv := s.common("gateway")
 	gwEnv["MEDISYNC_RATE_LIMIT_STRICT_BURST"] = "40"
 	gwEnv["MEDISYNC_BREAKER_FAILURES"] = "2"
