@@ -5,7 +5,9 @@ go 1.26.0
 replace github.com/medisync/medisync/shared => ../shared
 
 require (
+	github.com/go-kit/kit v0.13.0
 	github.com/go-kit/log v0.2.1
+	github.com/gorilla/mux v1.8.1
 	github.com/medisync/medisync/shared v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 )
@@ -17,7 +19,6 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
-	github.com/go-kit/kit v0.13.0 // indirect
 	github.com/go-logfmt/logfmt v0.5.1 // indirect
 	github.com/go-sql-driver/mysql v1.10.1 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect

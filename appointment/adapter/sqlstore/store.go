@@ -350,6 +350,9 @@ func (s *Store) List(ctx context.Context, q service.Query) ([]appointment.Appoin
 
 // Taken implements service.Repository.
 func (s *Store) Taken(ctx context.Context, doctorID string, from, to time.Time) ([]service.Range, error) {
+	if !to.After(from) {
+		return []service.Range{}, nil
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT start_at, end_at FROM appointments
 		WHERE doctor_id = ? AND start_at < ? AND start_at > ? AND end_at > ? AND status NOT IN `+free+`
 		ORDER BY start_at LIMIT ?`,
