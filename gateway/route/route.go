@@ -90,6 +90,7 @@ func Defaults() []Spec {
 		{Path: "/api/v1/auth/password/reset", Service: "auth", Methods: post, Auth: AuthPublic, RateLimit: ClassStrict},
 		{Path: "/api/v1/auth/**", Service: "auth"},
 		{Path: "/api/v1/patients/**", Service: "patient"},
+		{Path: "/api/v1/appointments/**", Service: "appointment"},
 		{Path: "/api/v1/doctors/**", Service: "doctor"},
 		{Path: "/api/v1/specializations/**", Service: "doctor"},
 	}

@@ -36,6 +36,9 @@ func TestDefaultsRouteByPath(t *testing.T) {
 		{"GET", "/api/v1/patients", "patient", "/api/v1/patients/**", false, ClassGeneral},
 		{"GET", "/api/v1/patients/", "patient", "/api/v1/patients/**", false, ClassGeneral},
 		{"PUT", "/api/v1/patients/abc/history/def", "patient", "/api/v1/patients/**", false, ClassGeneral},
+		{"POST", "/api/v1/appointments", "appointment", "/api/v1/appointments/**", false, ClassGeneral},
+		{"GET", "/api/v1/appointments/taken", "appointment", "/api/v1/appointments/**", false, ClassGeneral},
+		{"POST", "/api/v1/appointments/abc/cancel", "appointment", "/api/v1/appointments/**", false, ClassGeneral},
 		{"GET", "/api/v1/doctors/abc/slots", "doctor", "/api/v1/doctors/**", false, ClassGeneral},
 		{"DELETE", "/api/v1/specializations/x", "doctor", "/api/v1/specializations/**", false, ClassGeneral},
 	}

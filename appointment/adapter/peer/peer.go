@@ -184,7 +184,9 @@ type Patients struct{ c *client }
 var _ service.Patients = (*Patients)(nil)
 
 // NewPatients returns the patient service's client.
-func NewPatients(hc *http.Client, o Options) *Patients { return &Patients{c: newClient(hc, "patient", o)} }
+func NewPatients(hc *http.Client, o Options) *Patients {
+	return &Patients{c: newClient(hc, "patient", o)}
+}
 
 type patientJSON struct {
 	ID     string `json:"id"`
