@@ -24,6 +24,7 @@ const (
 // system is the whole medisync system started from its binaries.
 type system struct {
 	disc, auth, doctor, gateway *proc
+	appointment                 *proc
 	patients                    []*proc
 	dataDir                     string
 }
@@ -60,6 +61,7 @@ func startSystem(t *testing.T) *system {
 		start(t, "patient-1", "patient", s.common("patient")),
 		start(t, "patient-2", "patient", s.common("patient")),
 	}
+	s.appointment = start(t, "appointment", "appointment", s.common("appointment"))
 	gwEnv := s.common("gateway")
 	gwEnv["MEDISYNC_RATE_LIMIT_STRICT_BURST"] = "40"
 	gwEnv["MEDISYNC_BREAKER_FAILURES"] = "2"
@@ -74,6 +76,9 @@ func startSystem(t *testing.T) *system {
 	})
 	waitFor(t, "both patient instances registered", 20*time.Second, func() bool {
 		return len(registered(t, s.disc, "patient")) == 2
+	})
+	waitFor(t, "the appointment and doctor services registered", 20*time.Second, func() bool {
+		return len(registered(t, s.disc, "appointment")) == 1 && len(registered(t, s.disc, "doctor")) == 1
 	})
 	return s
 }
@@ -220,8 +225,46 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	to := time.Now().UTC().AddDate(0, 0, 7).Format("2006-01-02")
 	r = c.do(http.MethodGet, "/api/v1/doctors/"+doctorID+"/slots?from="+from+"&to="+to, alice, nil)
 	expect(t, r, http.StatusOK, "patient lists slots")
-	if slots, _ := r.JSON(t)["slots"].([]any); len(slots) < 6*7 {
+	slots, _ := r.JSON(t)["slots"].([]any)
+	if len(slots) < 6*7 {
 		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", len(slots), r.Body)
+	}
+
+	// Alice books the first slot: it is gone from everyone's slots until
+	// she cancels, and a second booking of it is refused.
+	first := slots[0].(map[string]any)
+	slotsPath := "/api/v1/doctors/" + doctorID + "/slots?from=" + from + "&to=" + to
+	offered := func(token string) bool {
+		r := c.do(http.MethodGet, slotsPath, token, nil)
+		expect(t, r, http.StatusOK, "slots")
+		for _, s := range r.JSON(t)["slots"].([]any) {
+			if s.(map[string]any)["start"] == first["start"] {
+				return true
+			}
+		}
+		return false
+	}
+	booking := map[string]any{"doctorId": doctorID, "start": first["start"], "end": first["end"], "reason": "Headache"}
+	r = c.do(http.MethodPost, "/api/v1/appointments", alice, booking, "Idempotency-Key", "alice-first-booking")
+	expect(t, r, http.StatusCreated, "patient books a slot")
+	appt := r.JSON(t)
+	if appt["patientId"] != aliceID || appt["status"] != "booked" {
+		t.Fatalf("booked appointment: %s", r.Body)
+	}
+	apptID := appt["id"].(string)
+	again := c.do(http.MethodPost, "/api/v1/appointments", alice, booking, "Idempotency-Key", "alice-first-booking")
+	expect(t, again, http.StatusCreated, "a retried booking")
+	if again.JSON(t)["id"] != apptID {
+		t.Fatalf("the retry booked another appointment: %s", again.Body)
+	}
+	if offered(alice) || offered(doc) {
+		t.Fatal("a booked slot is still offered")
+	}
+	expect(t, c.do(http.MethodGet, "/api/v1/appointments/"+apptID, doc, nil), http.StatusOK, "the doctor reads the appointment")
+	r = c.do(http.MethodPost, "/api/v1/appointments/"+apptID+"/cancel", alice, map[string]any{"cancellationReason": "patient-request"})
+	expect(t, r, http.StatusOK, "patient cancels")
+	if !offered(alice) {
+		t.Fatal("a cancelled slot is not offered again")
 	}
 
 	// The doctor records an allergy; the patient reads it.
