@@ -292,11 +292,22 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		}
 	}
 
+	// The two directories answer independently: ask both at once.
+	type slotAnswer struct {
+		check SlotCheck
+		err   error
+	}
+	slotCh := make(chan slotAnswer, 1)
+	go func() {
+		c, err := s.doctors.CheckSlot(ctx, doctorID, start, end)
+		slotCh <- slotAnswer{c, err}
+	}()
 	pat, err := s.bookingPatient(ctx, actor, patientID)
+	answer := <-slotCh
 	if err != nil {
 		return BookResult{}, err
 	}
-	check, err := s.doctors.CheckSlot(ctx, doctorID, start, end)
+	check, err := answer.check, answer.err
 	switch {
 	case errors.Is(err, ErrUnknownDoctor):
 		return BookResult{}, domainerr.Field("doctorId", "no such doctor")
