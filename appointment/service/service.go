@@ -315,7 +315,9 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		return BookResult{}, fmt.Errorf("check slot: %w", err)
 	}
 	doc := check.Doctor
-	if isDoctor(actor) && !actor.Has(authn.RolePatient) && doc.UserID != actor.UserID {
+	// A doctor books for a patient only with themselves; one who is also a
+	// patient may book their own care with any doctor.
+	if isDoctor(actor) && doc.UserID != actor.UserID && (patientID != "" || !actor.Has(authn.RolePatient)) {
 		return BookResult{}, domainerr.New(domainerr.Forbidden, "a doctor books follow-ups with themselves only")
 	}
 	if !doc.Active {
