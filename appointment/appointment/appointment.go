@@ -142,3 +142,25 @@ func SlotTaken(start, end time.Time) error {
 func IllegalTransition(from, to Status) error {
 	return domainerr.New(domainerr.Conflict, fmt.Sprintf("an appointment that is %s cannot become %s", from, to))
 }
+
+// WaitlistEntry is a patient waiting for a slot of a doctor on one of the
+// doctor's local dates. When a slot of that day is freed, the first entry
+// is offered it (appointment.slot_freed) and leaves the list.
+type WaitlistEntry struct {
+	ID            string
+	DoctorID      string
+	Day           string // YYYY-MM-DD in the doctor's time zone
+	PatientID     string
+	PatientUserID string
+	CreatedAt     time.Time
+}
+
+// MaxWaitlistEntries bounds the entries one patient holds at once.
+const MaxWaitlistEntries = 20
+
+// Waitlist errors.
+var (
+	ErrAlreadyWaiting   = domainerr.New(domainerr.Conflict, "you are already on this doctor's waitlist for that day")
+	ErrWaitlistFull     = domainerr.New(domainerr.Conflict, fmt.Sprintf("a patient may wait for at most %d days at once; leave one first", MaxWaitlistEntries))
+	ErrWaitlistNotFound = domainerr.New(domainerr.NotFound, "waitlist entry not found")
+)

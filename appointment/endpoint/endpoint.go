@@ -15,13 +15,16 @@ import (
 
 // Set holds one endpoint per use case.
 type Set struct {
-	Book         kitendpoint.Endpoint
-	Get          kitendpoint.Endpoint
-	List         kitendpoint.Endpoint
-	Reschedule   kitendpoint.Endpoint
-	Cancel       kitendpoint.Endpoint
-	ChangeStatus kitendpoint.Endpoint
-	Taken        kitendpoint.Endpoint
+	Book          kitendpoint.Endpoint
+	Get           kitendpoint.Endpoint
+	List          kitendpoint.Endpoint
+	Reschedule    kitendpoint.Endpoint
+	Cancel        kitendpoint.Endpoint
+	ChangeStatus  kitendpoint.Endpoint
+	Taken         kitendpoint.Endpoint
+	JoinWaitlist  kitendpoint.Endpoint
+	MyWaitlist    kitendpoint.Endpoint
+	LeaveWaitlist kitendpoint.Endpoint
 }
 
 // Request and response types. Every request carries the caller (Actor).
@@ -72,6 +75,19 @@ type (
 		DoctorID string
 		Ranges   []service.Range
 	}
+	JoinWaitlistRequest struct {
+		Actor authn.Principal
+		In    service.WaitlistInput
+	}
+	WaitlistEntryResponse struct{ Entry appointment.WaitlistEntry }
+	MyWaitlistRequest     struct{ Actor authn.Principal }
+	WaitlistResponse      struct{ Entries []appointment.WaitlistEntry }
+	LeaveWaitlistRequest  struct {
+		Actor authn.Principal
+		ID    string
+	}
+	// NoContentResponse answers deletions.
+	NoContentResponse struct{}
 )
 
 // New builds the endpoints of s.
@@ -111,6 +127,19 @@ func New(s service.Service) Set {
 			r := req.(TakenRequest)
 			rs, err := s.Taken(ctx, r.Actor, r.DoctorID, r.From, r.To)
 			return TakenResponse{DoctorID: r.DoctorID, Ranges: rs}, err
+		},
+		JoinWaitlist: func(ctx context.Context, req any) (any, error) {
+			r := req.(JoinWaitlistRequest)
+			e, err := s.JoinWaitlist(ctx, r.Actor, r.In)
+			return WaitlistEntryResponse{Entry: e}, err
+		},
+		MyWaitlist: func(ctx context.Context, req any) (any, error) {
+			es, err := s.MyWaitlist(ctx, req.(MyWaitlistRequest).Actor)
+			return WaitlistResponse{Entries: es}, err
+		},
+		LeaveWaitlist: func(ctx context.Context, req any) (any, error) {
+			r := req.(LeaveWaitlistRequest)
+			return NoContentResponse{}, s.LeaveWaitlist(ctx, r.Actor, r.ID)
 		},
 	}
 }

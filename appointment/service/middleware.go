@@ -60,3 +60,18 @@ func (s *observed) Taken(ctx context.Context, actor authn.Principal, doctorID, f
 	defer s.o.Done(ctx, "Taken", time.Now(), &err)
 	return s.next.Taken(ctx, actor, doctorID, from, to)
 }
+
+func (s *observed) JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (_ appointment.WaitlistEntry, err error) {
+	defer s.o.Done(ctx, "JoinWaitlist", time.Now(), &err)
+	return s.next.JoinWaitlist(ctx, actor, in)
+}
+
+func (s *observed) MyWaitlist(ctx context.Context, actor authn.Principal) (_ []appointment.WaitlistEntry, err error) {
+	defer s.o.Done(ctx, "MyWaitlist", time.Now(), &err)
+	return s.next.MyWaitlist(ctx, actor)
+}
+
+func (s *observed) LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) (err error) {
+	defer s.o.Done(ctx, "LeaveWaitlist", time.Now(), &err)
+	return s.next.LeaveWaitlist(ctx, actor, id)
+}

@@ -26,6 +26,19 @@ type Repository interface {
 	// the new version. appointment.ErrStale, ErrNotFound, ErrSlotTaken (a new
 	// time that overlaps another appointment of the doctor).
 	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error
+	// UpdateAndOffer is Update for a change that frees the appointment's
+	// former time: in the same transaction the first entry of the doctor's
+	// waitlist for offer.Day, if any, leaves the list and offer.Event's
+	// event is written.
+	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer Offer, evs ...events.Event) error
+	// JoinWaitlist stores e: appointment.ErrAlreadyWaiting,
+	// appointment.ErrWaitlistFull.
+	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error
+	// Waitlist returns the patient user's entries, oldest first.
+	Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error)
+	// LeaveWaitlist deletes the patient user's entry:
+	// appointment.ErrWaitlistNotFound.
+	LeaveWaitlist(ctx context.Context, patientUserID, id string) error
 	// List returns up to q.Limit appointments matching q in q's order.
 	List(ctx context.Context, q Query) ([]appointment.Appointment, error)
 	// Taken returns the times held by the doctor's appointments that
@@ -35,6 +48,14 @@ type Repository interface {
 	IdempotentBooking(ctx context.Context, userID, key string) (IdempotencyRecord, error)
 	// PurgeKeys deletes the keys stored before before, returning how many.
 	PurgeKeys(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Offer describes a freed time to offer to the doctor's waitlist: Event
+// builds the event for the entry that gets it.
+type Offer struct {
+	DoctorID string
+	Day      string
+	Event    func(e appointment.WaitlistEntry) (events.Event, error)
 }
 
 // IdempotencyKey is a client's Idempotency-Key with what it answered.

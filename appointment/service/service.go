@@ -58,6 +58,12 @@ type Service interface {
 	Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error)
 	ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error)
 	Taken(ctx context.Context, actor authn.Principal, doctorID, from, to string) ([]Range, error)
+
+	// The waitlist: a patient waits for a slot of a doctor on a day; when
+	// one is freed, the first waiting patient is offered it.
+	JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error)
+	MyWaitlist(ctx context.Context, actor authn.Principal) ([]appointment.WaitlistEntry, error)
+	LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error
 }
 
 // BookInput is a booking as a client writes it. PatientID is required from
@@ -484,7 +490,7 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.repo.Update(ctx, next, cur.Version, ev); err != nil {
+	if err := s.update(ctx, cur, next, ev); err != nil {
 		if errors.Is(err, appointment.ErrSlotTaken) {
 			return appointment.Appointment{}, appointment.SlotTaken(start, end)
 		}
@@ -535,7 +541,7 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.repo.Update(ctx, next, cur.Version, ev); err != nil {
+	if err := s.update(ctx, cur, next, ev); err != nil {
 		return appointment.Appointment{}, err
 	}
 	return next, nil
@@ -577,7 +583,7 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.repo.Update(ctx, next, cur.Version, ev); err != nil {
+	if err := s.update(ctx, cur, next, ev); err != nil {
 		if errors.Is(err, appointment.ErrSlotTaken) {
 			// Only a move back to a status that holds the slot can collide.
 			return appointment.Appointment{}, appointment.SlotTaken(cur.Start, cur.End)

@@ -52,6 +52,9 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodGet, "", e.List, decodeList, encodeList)
 	// "taken" is registered before {id} so that it is not taken for an id.
 	route(http.MethodGet, "/taken", e.Taken, decodeTaken, encodeTaken)
+	route(http.MethodPost, "/waitlist", e.JoinWaitlist, decodeJoinWaitlist, encodeWaitlistEntry)
+	route(http.MethodGet, "/waitlist", e.MyWaitlist, decodeMyWaitlist, encodeWaitlist)
+	route(http.MethodDelete, "/waitlist/{id}", e.LeaveWaitlist, decodeLeaveWaitlist, encodeNoContent)
 	route(http.MethodGet, "/{id}", e.Get, decodeGet, encodeAppointment)
 	route(http.MethodPost, "/{id}/reschedule", e.Reschedule, decodeReschedule, encodeAppointment)
 	route(http.MethodPost, "/{id}/cancel", e.Cancel, decodeCancel, encodeAppointment)
@@ -271,4 +274,68 @@ func encodeTaken(_ context.Context, w http.ResponseWriter, resp any) error {
 		out.Taken[i] = rangeJSON{Start: rg.Start.UTC(), End: rg.End.UTC()}
 	}
 	return write(w, http.StatusOK, out)
+}
+
+// --- waitlist ---------------------------------------------------------------
+
+type waitlistWrite struct {
+	DoctorID string `json:"doctorId"`
+	Date     string `json:"date"`
+}
+
+func decodeJoinWaitlist(ctx context.Context, r *http.Request) (any, error) {
+	p, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var w waitlistWrite
+	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	return endpoint.JoinWaitlistRequest{Actor: p, In: service.WaitlistInput{DoctorID: w.DoctorID, Date: w.Date}}, nil
+}
+
+func decodeMyWaitlist(ctx context.Context, _ *http.Request) (any, error) {
+	p, err := actor(ctx)
+	return endpoint.MyWaitlistRequest{Actor: p}, err
+}
+
+func decodeLeaveWaitlist(ctx context.Context, r *http.Request) (any, error) {
+	p, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := rest.PathUUID(r, "id")
+	return endpoint.LeaveWaitlistRequest{Actor: p, ID: id}, err
+}
+
+type waitlistJSON struct {
+	ID        string    `json:"id"`
+	DoctorID  string    `json:"doctorId"`
+	Date      string    `json:"date"`
+	PatientID string    `json:"patientId"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func toWaitlistJSON(e appointment.WaitlistEntry) waitlistJSON {
+	return waitlistJSON{ID: e.ID, DoctorID: e.DoctorID, Date: e.Day, PatientID: e.PatientID, CreatedAt: e.CreatedAt.UTC()}
+}
+
+func encodeWaitlistEntry(_ context.Context, w http.ResponseWriter, resp any) error {
+	e := resp.(endpoint.WaitlistEntryResponse).Entry
+	w.Header().Set("Location", "/api/v1/appointments/waitlist/"+e.ID)
+	return write(w, http.StatusCreated, toWaitlistJSON(e))
+}
+
+// encodeWaitlist answers the list shape of every list; a patient holds at
+// most appointment.MaxWaitlistEntries entries, so there is one page.
+func encodeWaitlist(_ context.Context, w http.ResponseWriter, resp any) error {
+	es := resp.(endpoint.WaitlistResponse).Entries
+	return write(w, http.StatusOK, page.Map(page.Page[appointment.WaitlistEntry]{Items: es}, toWaitlistJSON))
+}
+
+func encodeNoContent(_ context.Context, w http.ResponseWriter, _ any) error {
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

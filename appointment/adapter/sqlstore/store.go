@@ -196,6 +196,15 @@ func (s *Store) Book(ctx context.Context, a appointment.Appointment, key *servic
 
 // Update implements service.Repository.
 func (s *Store) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, nil, evs)
+}
+
+// UpdateAndOffer implements service.Repository.
+func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer service.Offer, evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, &offer, evs)
+}
+
+func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
 	return s.withDoctorLock(ctx, a.DoctorID, func(tx *sql.Tx) error {
 		if a.Status.Occupies() {
 			if err := s.lockDoctor(ctx, tx, a.DoctorID); err != nil {
@@ -238,8 +247,109 @@ func (s *Store) Update(ctx context.Context, a appointment.Appointment, expectedV
 			}
 			return appointment.ErrStale
 		}
-		return outbox.Write(ctx, tx, evs...)
+		if err := outbox.Write(ctx, tx, evs...); err != nil {
+			return err
+		}
+		if offer != nil {
+			return s.offer(ctx, tx, *offer)
+		}
+		return nil
 	})
+}
+
+// offer gives a freed time to the first patient waiting for the doctor's
+// day: the entry leaves the list and the offer's event is written. Entries
+// another transaction is offering are skipped, so two freed slots go to
+// two patients.
+func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
+	q := `SELECT ` + waitlistColumns + ` FROM waitlist WHERE doctor_id = ? AND day = ? ORDER BY created_at, id LIMIT 1`
+	if s.db.Dialect != sqldb.SQLite {
+		q += ` FOR UPDATE SKIP LOCKED`
+	}
+	rows, err := tx.QueryContext(ctx, q, o.DoctorID, o.Day)
+	if err != nil {
+		return fmt.Errorf("first waiting patient: %w", err)
+	}
+	entries, err := scanWaitlist(rows)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	e := entries[0]
+	if _, err := tx.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ?`, e.ID); err != nil {
+		return fmt.Errorf("take waitlist entry: %w", err)
+	}
+	ev, err := o.Event(e)
+	if err != nil {
+		return err
+	}
+	return outbox.Write(ctx, tx, ev)
+}
+
+const waitlistColumns = `id, doctor_id, day, patient_id, patient_user_id, created_at`
+
+func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
+	defer rows.Close()
+	out := []appointment.WaitlistEntry{}
+	for rows.Next() {
+		var e appointment.WaitlistEntry
+		if err := rows.Scan(&e.ID, &e.DoctorID, &e.Day, &e.PatientID, &e.PatientUserID, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("scan waitlist entry: %w", err)
+		}
+		e.CreatedAt = e.CreatedAt.UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read waitlist: %w", err)
+	}
+	return out, nil
+}
+
+// JoinWaitlist implements service.Repository.
+func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_user_id = ?`, e.PatientUserID).Scan(&n); err != nil {
+			return fmt.Errorf("count waitlist entries: %w", err)
+		}
+		if n >= appointment.MaxWaitlistEntries {
+			return appointment.ErrWaitlistFull
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO waitlist (`+waitlistColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.ID, e.DoctorID, e.Day, e.PatientID, e.PatientUserID, e.CreatedAt.UTC())
+		if sqldb.IsUniqueViolation(err) {
+			return appointment.ErrAlreadyWaiting
+		}
+		if err != nil {
+			return fmt.Errorf("join waitlist: %w", err)
+		}
+		return nil
+	})
+}
+
+// Waitlist implements service.Repository.
+func (s *Store) Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+waitlistColumns+` FROM waitlist WHERE patient_user_id = ?
+		ORDER BY created_at, id LIMIT ?`, patientUserID, appointment.MaxWaitlistEntries*2)
+	if err != nil {
+		return nil, fmt.Errorf("list waitlist: %w", err)
+	}
+	return scanWaitlist(rows)
+}
+
+// LeaveWaitlist implements service.Repository.
+func (s *Store) LeaveWaitlist(ctx context.Context, patientUserID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ? AND patient_user_id = ?`, id, patientUserID)
+	if err != nil {
+		return fmt.Errorf("leave waitlist: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 0 {
+		return appointment.ErrWaitlistNotFound
+	}
+	return nil
 }
 
 // Get implements service.Repository.

@@ -23,7 +23,7 @@ func TestRepositoryContract(t *testing.T) {
 			// Each case needs empty tables: the first uses the fresh
 			// database, the others start from a cleared one.
 			if !first {
-				for _, table := range []string{"appointments", "idempotency_keys", "outbox"} {
+				for _, table := range []string{"appointments", "idempotency_keys", "outbox", "waitlist"} {
 					_, err := db.ExecContext(context.Background(), "DELETE FROM "+table)
 					require.NoError(t, err)
 				}

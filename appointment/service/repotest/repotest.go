@@ -5,6 +5,7 @@ package repotest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -213,6 +214,57 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		got, err := f.Repo.Taken(ctx, doctor, at(0), at(180))
 		require.NoError(t, err)
 		assert.Equal(t, []service.Range{{Start: at(0), End: at(40)}, {Start: at(60), End: at(90)}}, got)
+	})
+
+	t.Run("waitlist: first come, first offered, once", func(t *testing.T) {
+		f := newFixture(t)
+		doctor, user := ids.New(), ids.New()
+		entry := func(userID, day string, minute int) appointment.WaitlistEntry {
+			return appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: ids.New(),
+				PatientUserID: userID, CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
+		}
+		first, second := entry(user, "2031-03-03", 1), entry(ids.New(), "2031-03-03", 2)
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, second))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, first))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0)))
+		again := first
+		again.ID = ids.New()
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again), appointment.ErrAlreadyWaiting)
+		for i := 0; i < appointment.MaxWaitlistEntries-1; i++ {
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0)))
+		}
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0)), appointment.ErrWaitlistFull)
+		mine, err := f.Repo.Waitlist(ctx, user)
+		require.NoError(t, err)
+		assert.Len(t, mine, appointment.MaxWaitlistEntries)
+
+		a := New(doctor, 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		before := f.Count(t, "outbox")
+		var offered []string
+		offer := service.Offer{DoctorID: doctor, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+			offered = append(offered, e.PatientUserID)
+			return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientUserId": e.PatientUserID}, base)
+		}}
+		c := a
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer, event(t, c)))
+		assert.Equal(t, []string{user}, offered, "the earliest entry of the day")
+		assert.Equal(t, before+2, f.Count(t, "outbox"), "the change's event and the offer")
+		mine, err = f.Repo.Waitlist(ctx, user)
+		require.NoError(t, err)
+		assert.Len(t, mine, appointment.MaxWaitlistEntries-1, "an offered entry leaves the list")
+
+		require.NoError(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID))
+		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID), appointment.ErrWaitlistNotFound)
+		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, ids.New(), mine[0].ID), appointment.ErrWaitlistNotFound, "only one's own")
+
+		b := New(doctor, 60, 90)
+		require.NoError(t, f.Repo.Book(ctx, b, nil))
+		c = b
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer))
+		assert.Len(t, offered, 1, "nobody left waiting for that day")
 	})
 
 	t.Run("lists: filters, order and keyset pages", func(t *testing.T) {
