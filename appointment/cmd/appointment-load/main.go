@@ -145,11 +145,21 @@ func run(ctx context.Context, o options) error {
 		booked = make([]string, o.bookings)
 		rec    = loadkit.NewRecorder()
 	)
+	// The rate of each tenth of the bookings shows whether it falls as the
+	// tables grow.
+	tenth := max(o.bookings/10, 1)
+	var lastMark atomic.Int64
+	lastMark.Store(time.Now().UnixNano())
 	parallel(o.concurrency, func() {
 		for {
 			i := int(next.Add(1)) - 1
 			if i >= o.bookings || ctx.Err() != nil {
 				return
+			}
+			if i > 0 && i%tenth == 0 {
+				now := time.Now().UnixNano()
+				prev := lastMark.Swap(now)
+				fmt.Printf("  %7d booked: %.0f/s over the last %d\n", i, float64(tenth)/time.Duration(now-prev).Seconds(), tenth)
 			}
 			s, e := slot(i / o.doctors)
 			var out struct{ ID string }
