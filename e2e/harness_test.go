@@ -19,7 +19,7 @@ import (
 // binaries maps a service name to its built binary, built once in TestMain.
 var binaries = map[string]string{}
 
-var services = []string{"discovery", "auth", "doctor", "patient", "records", "notification", "gateway"}
+var services = []string{"discovery", "auth", "doctor", "patient", "appointment", "records", "notification", "gateway"}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "medisync-e2e-")

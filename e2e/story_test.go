@@ -30,6 +30,7 @@ const (
 type system struct {
 	disc, auth, doctor, gateway *proc
 	records, notification       *proc
+	appointment                 *proc
 	patients                    []*proc
 	dataDir                     string
 }
@@ -66,6 +67,7 @@ func startSystem(t *testing.T) *system {
 		start(t, "patient-1", "patient", s.common("patient")),
 		start(t, "patient-2", "patient", s.common("patient")),
 	}
+	s.appointment = start(t, "appointment", "appointment", s.common("appointment"))
 	s.records = startRecords(t, s)
 	s.notification = startNotification(t, s)
 	gwEnv := s.common("gateway")
@@ -82,6 +84,9 @@ func startSystem(t *testing.T) *system {
 	})
 	waitFor(t, "both patient instances registered", 20*time.Second, func() bool {
 		return len(registered(t, s.disc, "patient")) == 2
+	})
+	waitFor(t, "the appointment and doctor services registered", 20*time.Second, func() bool {
+		return len(registered(t, s.disc, "appointment")) == 1 && len(registered(t, s.disc, "doctor")) == 1
 	})
 	return s
 }
@@ -258,6 +263,44 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	answered(t, "patient lists slots", http.StatusOK, slots, slots.Body, err)
 	if n := len(slots.JSON200.Slots); n < 6*7 {
 		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", n, slots.Body)
+	}
+
+	// Alice books the first slot: it is gone from everyone's slots until
+	// she cancels, and a second booking of it is refused.
+	first := slots.JSON200.Slots[0]
+	firstStart := first.Start.UTC().Format(time.RFC3339)
+	slotsPath := "/api/v1/doctors/" + doctorID.String() + "/slots?from=" + from.Format("2006-01-02") + "&to=" + to.Format("2006-01-02")
+	offered := func(token string) bool {
+		r := c.do(http.MethodGet, slotsPath, token, nil)
+		expect(t, r, http.StatusOK, "slots")
+		for _, s := range r.JSON(t)["slots"].([]any) {
+			if s.(map[string]any)["start"] == firstStart {
+				return true
+			}
+		}
+		return false
+	}
+	booking := map[string]any{"doctorId": doctorID.String(), "start": firstStart, "end": first.End.UTC().Format(time.RFC3339), "reason": "Headache"}
+	r := c.do(http.MethodPost, "/api/v1/appointments", alice, booking, "Idempotency-Key", "alice-first-booking")
+	expect(t, r, http.StatusCreated, "patient books a slot")
+	appt := r.JSON(t)
+	if appt["patientId"] != aliceID || appt["status"] != "booked" {
+		t.Fatalf("booked appointment: %s", r.Body)
+	}
+	apptID := appt["id"].(string)
+	again := c.do(http.MethodPost, "/api/v1/appointments", alice, booking, "Idempotency-Key", "alice-first-booking")
+	expect(t, again, http.StatusCreated, "a retried booking")
+	if again.JSON(t)["id"] != apptID {
+		t.Fatalf("the retry booked another appointment: %s", again.Body)
+	}
+	if offered(alice) || offered(doc) {
+		t.Fatal("a booked slot is still offered")
+	}
+	expect(t, c.do(http.MethodGet, "/api/v1/appointments/"+apptID, doc, nil), http.StatusOK, "the doctor reads the appointment")
+	r = c.do(http.MethodPost, "/api/v1/appointments/"+apptID+"/cancel", alice, map[string]any{"cancellationReason": "patient-request"})
+	expect(t, r, http.StatusOK, "patient cancels")
+	if !offered(alice) {
+		t.Fatal("a cancelled slot is not offered again")
 	}
 
 	// The doctor records an allergy; the patient reads it.

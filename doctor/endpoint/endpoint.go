@@ -29,6 +29,7 @@ type Set struct {
 	GetAvailability      kitendpoint.Endpoint
 	ReplaceAvailability  kitendpoint.Endpoint
 	Slots                kitendpoint.Endpoint
+	CheckSlot            kitendpoint.Endpoint
 }
 
 // Request and response types. Every request carries the caller (Actor),
@@ -113,6 +114,14 @@ type (
 		DoctorID, From, To string
 	}
 	SlotsResponse struct{ List service.SlotList }
+	// CheckSlotRequest asks whether [Start, End) is on the doctor's grid.
+	CheckSlotRequest struct {
+		Actor    authn.Principal
+		DoctorID string
+		Start    string
+		End      string
+	}
+	CheckSlotResponse struct{ Check service.SlotCheck }
 )
 
 // New builds the endpoints of s.
@@ -184,6 +193,11 @@ func New(s service.Service) Set {
 			r := req.(SlotsRequest)
 			l, err := s.Slots(ctx, r.Actor, r.DoctorID, r.From, r.To)
 			return SlotsResponse{List: l}, err
+		},
+		CheckSlot: func(ctx context.Context, req any) (any, error) {
+			r := req.(CheckSlotRequest)
+			c, err := s.CheckSlot(ctx, r.Actor, r.DoctorID, r.Start, r.End)
+			return CheckSlotResponse{Check: c}, err
 		},
 	}
 }

@@ -96,3 +96,8 @@ func (s *observed) Slots(ctx context.Context, actor authn.Principal, doctorID, f
 	defer s.o.Done(ctx, "Slots", time.Now(), &err)
 	return s.next.Slots(ctx, actor, doctorID, from, to)
 }
+
+func (s *observed) CheckSlot(ctx context.Context, actor authn.Principal, doctorID, start, end string) (_ SlotCheck, err error) {
+	defer s.o.Done(ctx, "CheckSlot", time.Now(), &err)
+	return s.next.CheckSlot(ctx, actor, doctorID, start, end)
+}

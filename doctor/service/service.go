@@ -39,6 +39,7 @@ type Service interface {
 	GetAvailability(ctx context.Context, actor authn.Principal, doctorID string) (AvailabilityView, error)
 	ReplaceAvailability(ctx context.Context, actor authn.Principal, doctorID string, ifMatch int64, in AvailabilityInput) (AvailabilityView, error)
 	Slots(ctx context.Context, actor authn.Principal, doctorID, from, to string) (SlotList, error)
+	CheckSlot(ctx context.Context, actor authn.Principal, doctorID, start, end string) (SlotCheck, error)
 }
 
 // ServerFields are the fields of a resource the server manages. A client

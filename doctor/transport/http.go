@@ -63,6 +63,7 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodGet, "/doctors/{id}/availability", e.GetAvailability, decodeGetAvailability, encodeAvailability)
 	route(http.MethodPut, "/doctors/{id}/availability", e.ReplaceAvailability, decodeReplaceAvailability, encodeAvailability)
 	route(http.MethodGet, "/doctors/{id}/slots", e.Slots, decodeSlots, encodeSlots)
+	route(http.MethodGet, "/doctors/{id}/slot-check", e.CheckSlot, decodeCheckSlot, encodeCheckSlot)
 	route(http.MethodGet, "/specializations", e.ListSpecializations, decodeListSpecializations, encodeSpecializationPage)
 	route(http.MethodPost, "/specializations", e.CreateSpecialization, decodeCreateSpecialization, encodeSpecialization)
 	route(http.MethodGet, "/specializations/{id}", e.GetSpecialization, decodeGetSpecialization, encodeSpecialization)

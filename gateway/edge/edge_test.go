@@ -89,6 +89,7 @@ type harness struct {
 	auth     *backend
 	patients []*backend
 	doctor   *backend
+	appt     *backend
 	pools    map[string]*upstream.Pool
 	upm      *upstream.Metrics
 	clock    *clocktest.Clock
@@ -115,6 +116,7 @@ func newHarness(t testing.TB, o options) *harness {
 		reg:    prometheus.NewRegistry(),
 		auth:   newBackend(t, "auth"),
 		doctor: newBackend(t, "doctor"),
+		appt:   newBackend(t, "appointment"),
 		pools:  map[string]*upstream.Pool{},
 		clock:  clocktest.New(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)),
 		health: &health.Checker{},
@@ -131,9 +133,10 @@ func newHarness(t testing.TB, o options) *harness {
 	}
 	transport := upstream.NewTransport()
 	instances := map[string][]string{
-		"auth":    {h.auth.hostport()},
-		"doctor":  {h.doctor.hostport()},
-		"patient": patientInstances,
+		"auth":        {h.auth.hostport()},
+		"doctor":      {h.doctor.hostport()},
+		"appointment": {h.appt.hostport()},
+		"patient":     patientInstances,
 	}
 	specs := o.specs
 	if specs == nil {
@@ -249,6 +252,8 @@ func TestRoutesByPathToServices(t *testing.T) {
 		{"PUT", "/api/v1/patients/1/history/2", "patient"},
 		{"GET", "/api/v1/doctors/1/slots?from=2027-03-01", "doctor"},
 		{"DELETE", "/api/v1/specializations/9", "doctor"},
+		{"POST", "/api/v1/appointments", "appointment"},
+		{"GET", "/api/v1/appointments/0190/cancel", "appointment"},
 		{"GET", "/api/v1/auth/me", "auth"},
 		{"GET", "/.well-known/jwks.json", "auth"},
 	}

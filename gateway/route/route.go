@@ -91,6 +91,7 @@ func Defaults() []Spec {
 		{Path: "/api/v1/auth/password/reset", Service: "auth", Methods: post, Auth: AuthPublic, RateLimit: ClassStrict},
 		{Path: "/api/v1/auth/**", Service: "auth"},
 		{Path: "/api/v1/patients/**", Service: "patient"},
+		{Path: "/api/v1/appointments/**", Service: "appointment"},
 		{Path: "/api/v1/records/**", Service: "records"},
 		// Document uploads and downloads stream whole files: the longest timeout.
 		{Path: "/api/v1/records/patients/*/documents/**", Service: "records", Timeout: "55s"},

@@ -91,6 +91,20 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
+type tokenKey struct{}
+
+// WithToken returns ctx carrying the caller's raw bearer token, which a
+// service passes on when it calls another service on the caller's behalf.
+func WithToken(ctx context.Context, raw string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, raw)
+}
+
+// TokenFrom returns the caller's raw bearer token in ctx, or "".
+func TokenFrom(ctx context.Context) string {
+	raw, _ := ctx.Value(tokenKey{}).(string)
+	return raw
+}
+
 // Claims are the claims of a medisync access token.
 type Claims struct {
 	jwt.RegisteredClaims

@@ -215,8 +215,10 @@ func TestJWKSVerifierStartsBeforeAuthIsUp(t *testing.T) {
 func TestMiddleware(t *testing.T) {
 	iss := authntest.NewIssuer(t)
 	var seen authn.Principal
+	var seenToken string
 	h := authn.Middleware(iss.Verifier())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen, _ = authn.FromContext(r.Context())
+		seenToken = authn.TokenFrom(r.Context())
 		w.WriteHeader(http.StatusNoContent)
 	}))
 
@@ -238,10 +240,12 @@ func TestMiddleware(t *testing.T) {
 
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/x", nil)
-	req.Header.Set("Authorization", "bearer "+iss.Token(t, authntest.Claims{UserID: "u9"}))
+	tok := iss.Token(t, authntest.Claims{UserID: "u9"})
+	req.Header.Set("Authorization", "bearer "+tok)
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusNoContent, rec.Code)
 	assert.Equal(t, "u9", seen.UserID)
+	assert.Equal(t, tok, seenToken, "the token travels on for calls made on the caller's behalf")
 }
 
 func TestRequireRoles(t *testing.T) {

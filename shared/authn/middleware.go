@@ -11,7 +11,7 @@ import (
 )
 
 // Middleware requires a valid bearer token on every request it wraps and
-// puts the principal in the request context; otherwise it answers a 401
+// puts the principal and the token (TokenFrom) in the request context; otherwise it answers a 401
 // problem and the handler never runs.
 func Middleware(v Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -30,7 +30,7 @@ func Middleware(v Verifier) func(http.Handler) http.Handler {
 				problem.Write(w, r, problem.Unauthorized("the token is invalid or expired"))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
+			next.ServeHTTP(w, r.WithContext(WithToken(NewContext(r.Context(), p), raw)))
 		})
 	}
 }

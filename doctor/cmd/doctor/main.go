@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
+	"time"
 
 	// The time zone database is compiled in, so doctors' IANA zones load on
 	// minimal images without /usr/share/zoneinfo.
@@ -27,7 +29,16 @@ import (
 func main() { app.Main("doctor", run) }
 
 func run(ctx context.Context, args []string) error {
+	var (
+		appointmentURL string
+		takenTimeout   time.Duration
+	)
 	a, err := appdb.New(ctx, app.Options{
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&appointmentURL, "appointment-url", "http://appointment",
+				`where booked times are read: "http://appointment" through discovery; empty offers every slot of the working hours (no booking service)`)
+			fs.DurationVar(&takenTimeout, "appointment-timeout", 2*time.Second, "bound on one call for booked times")
+		},
 		Name:         "doctor",
 		DefaultAddr:  ":8082",
 		DefaultDSN:   "sqlite:data/doctor.db",
@@ -44,7 +55,13 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	store := sqlstore.New(a.DB)
-	var svc service.Service = service.New(store, taken.None{}, clock.System{}, ids.New)
+	// Slots leave out the times the appointment service has booked; when it
+	// cannot answer, the slots request fails rather than offer taken times.
+	var booked service.TakenSlots = taken.None{}
+	if appointmentURL != "" {
+		booked = taken.NewHTTP(a.HTTPClient, taken.HTTPOptions{BaseURL: appointmentURL, Timeout: takenTimeout})
+	}
+	var svc service.Service = service.New(store, booked, clock.System{}, ids.New)
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "doctor"))(svc)
 
 	router := a.Router()

@@ -1,0 +1,78 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+func TestDoctorsAndPatientsOnTheCallersBehalf(t *testing.T) {
+	var auth atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"))
+		switch r.URL.Path {
+		case "/api/v1/doctors/d1/slot-check":
+			assert.Equal(t, "2030-01-15T10:00:00Z", r.URL.Query().Get("start"))
+			_, _ = w.Write([]byte(`{"doctorId":"d1","userId":"u1","firstName":"Greg","lastName":"House","timeZone":"America/New_York","active":true,"onGrid":true}`))
+		case "/api/v1/patients/me":
+			_, _ = w.Write([]byte(`{"id":"p1","userId":"u2","active":true,"firstName":"Alice"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	ctx := authn.WithToken(context.Background(), "tok")
+	docs := NewDoctors(srv.Client(), Options{BaseURL: srv.URL})
+	start := time.Date(2030, 1, 15, 10, 0, 0, 0, time.UTC)
+	c, err := docs.CheckSlot(ctx, "d1", start, start.Add(30*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, service.SlotCheck{Doctor: service.Doctor{ID: "d1", UserID: "u1", Name: "Greg House",
+		TimeZone: "America/New_York", Active: true}, OnGrid: true}, c)
+	assert.Equal(t, "Bearer tok", auth.Load())
+	_, err = docs.Get(ctx, "nobody")
+	assert.ErrorIs(t, err, service.ErrUnknownDoctor)
+
+	pats := NewPatients(srv.Client(), Options{BaseURL: srv.URL})
+	p, err := pats.Me(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, service.Patient{ID: "p1", UserID: "u2", Active: true}, p)
+	_, err = pats.Get(ctx, "nobody")
+	assert.ErrorIs(t, err, service.ErrUnknownPatient)
+}
+
+func TestAPeerThatCannotAnswerIsUnavailable(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	docs := NewDoctors(srv.Client(), Options{BaseURL: srv.URL, Failures: 2, OpenTimeout: time.Hour})
+	for range 5 {
+		_, err := docs.Get(context.Background(), "d1")
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, domainerr.Unavailable), "%v", err)
+	}
+	assert.EqualValues(t, 2, calls.Load(), "the open breaker stops calling")
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	_, err := NewPatients(slow.Client(), Options{BaseURL: slow.URL, Timeout: 50 * time.Millisecond}).Me(context.Background())
+	assert.True(t, errors.Is(err, domainerr.Unavailable), "%v", err)
+}

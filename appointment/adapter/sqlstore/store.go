@@ -1,0 +1,526 @@
+// Package sqlstore is the appointment service's repository on database/sql,
+// for SQLite, MySQL/MariaDB and PostgreSQL, with its migrations embedded. It
+// is where "no double booking" is enforced: see
+// docs/adr/0026-no-double-booking.md.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/outbox"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+//go:embed migrations
+var embedded embed.FS
+
+// Migrations returns the goose migrations, one folder per dialect.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(embedded, "migrations")
+	if err != nil {
+		// The folder is embedded at build time; it cannot be missing.
+		panic(err)
+	}
+	return sub
+}
+
+// Store implements service.Repository.
+type Store struct {
+	db *sqldb.DB
+}
+
+var _ service.Repository = (*Store)(nil)
+
+// New returns a store on a migrated database.
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// MaxSpan is the longest appointment the stores look back for when they
+// search overlaps by start (the doctor service's longest slot is 240
+// minutes; a day leaves room).
+const MaxSpan = 24 * time.Hour
+
+// MaxTaken bounds the ranges one Taken call returns.
+const MaxTaken = 20000
+
+// maxTxAttempts bounds how often a transaction is retried after a deadlock
+// or serialization failure.
+const maxTxAttempts = 5
+
+const columns = `id, patient_id, patient_user_id, doctor_id, doctor_user_id, doctor_name, time_zone,
+	start_at, end_at, status, reason, cancellation_reason, cancellation_note, booked_by,
+	created_at, updated_at, version`
+
+// free is the SQL list of statuses that do not hold a slot.
+var free = func() string {
+	q := make([]string, len(appointment.FreeStatuses))
+	for i, s := range appointment.FreeStatuses {
+		q[i] = "'" + string(s) + "'"
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}()
+
+// inTx runs fn in a transaction, again when it failed only because of a
+// concurrent one. On MySQL it runs at READ COMMITTED: InnoDB takes no gap
+// locks there, and every read sees what committed before it, which the
+// overlap check needs once it holds the doctor's lock.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if s.db.Dialect == sqldb.MySQL {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.db.InTxOptions(ctx, opts, fn)
+		if err == nil || attempt == maxTxAttempts || !sqldb.IsRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 3 * time.Millisecond):
+		}
+	}
+}
+
+// isSlotViolation reports the database refusing an overlapping appointment:
+// the exclusion constraint (PostgreSQL) or the unique index on the start of
+// appointments that hold their time (MySQL, SQLite).
+func isSlotViolation(err error) bool {
+	return sqldb.IsExclusionViolation(err) || sqldb.IsUniqueViolation(err)
+}
+
+// errNoLockRow: the doctor has no lock row yet (MySQL).
+var errNoLockRow = errors.New("doctor lock row missing")
+
+// withDoctorLock runs fn in a transaction (inTx). On MySQL, when fn finds
+// the doctor's lock row missing, the row is created outside any transaction,
+// so that concurrent first bookings of a doctor do not deadlock on
+// inserting it, and fn runs again.
+func (s *Store) withDoctorLock(ctx context.Context, doctorID string, fn func(tx *sql.Tx) error) error {
+	err := s.inTx(ctx, fn)
+	if !errors.Is(err, errNoLockRow) {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO doctor_locks (doctor_id) VALUES (?)`, doctorID); err != nil {
+		return fmt.Errorf("create doctor lock: %w", err)
+	}
+	return s.inTx(ctx, fn)
+}
+
+// lockDoctor makes the writers of one doctor's times queue (MySQL): the
+// overlap check that follows then sees every appointment committed before
+// and none can be added before this transaction ends. SQLite needs no lock
+// (its writers run one at a time) and PostgreSQL's exclusion constraint
+// refuses overlaps by itself.
+func (s *Store) lockDoctor(ctx context.Context, tx *sql.Tx, doctorID string) error {
+	if s.db.Dialect != sqldb.MySQL {
+		return nil
+	}
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT doctor_id FROM doctor_locks WHERE doctor_id = ? FOR UPDATE`, doctorID).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errNoLockRow
+	case err != nil:
+		return fmt.Errorf("lock doctor: %w", err)
+	}
+	return nil
+}
+
+// overlapping reports whether another appointment of the doctor holds a
+// time overlapping [start, end).
+func overlapping(ctx context.Context, tx *sql.Tx, doctorID, exceptID string, start, end time.Time) (bool, error) {
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM appointments
+		WHERE doctor_id = ? AND start_at < ? AND start_at > ? AND end_at > ? AND id <> ? AND status NOT IN `+free+` LIMIT 1`,
+		doctorID, end.UTC(), start.UTC().Add(-MaxSpan), start.UTC(), exceptID).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("check overlap: %w", err)
+	}
+	return true, nil
+}
+
+// Book implements service.Repository.
+func (s *Store) Book(ctx context.Context, a appointment.Appointment, key *service.IdempotencyKey, evs ...events.Event) error {
+	return s.withDoctorLock(ctx, a.DoctorID, func(tx *sql.Tx) error {
+		// The key first: a concurrent request with the same key waits here
+		// for this one to end, then finds the key and answers what it booked.
+		if key != nil {
+			_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, appointment_id, created_at)
+				VALUES (?, ?, ?, ?, ?)`, key.UserID, key.Key, key.RequestHash, a.ID, key.CreatedAt.UTC())
+			if sqldb.IsUniqueViolation(err) {
+				return service.ErrKeyUsed
+			}
+			if err != nil {
+				return fmt.Errorf("store idempotency key: %w", err)
+			}
+		}
+		if err := s.lockDoctor(ctx, tx, a.DoctorID); err != nil {
+			return err
+		}
+		if s.db.Dialect != sqldb.Postgres {
+			taken, err := overlapping(ctx, tx, a.DoctorID, a.ID, a.Start, a.End)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return appointment.ErrSlotTaken
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+columns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.PatientID, a.PatientUserID, a.DoctorID, a.DoctorUserID, a.DoctorName, a.TimeZone,
+			a.Start.UTC(), a.End.UTC(), string(a.Status), a.Reason, string(a.CancellationReason), a.CancellationNote, a.BookedBy,
+			a.CreatedAt.UTC(), a.UpdatedAt.UTC(), a.Version)
+		if isSlotViolation(err) {
+			return appointment.ErrSlotTaken
+		}
+		if err != nil {
+			return fmt.Errorf("insert appointment: %w", err)
+		}
+		return outbox.Write(ctx, tx, evs...)
+	})
+}
+
+// Update implements service.Repository.
+func (s *Store) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, nil, evs)
+}
+
+// UpdateAndOffer implements service.Repository.
+func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer service.Offer, evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, &offer, evs)
+}
+
+func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
+	return s.withDoctorLock(ctx, a.DoctorID, func(tx *sql.Tx) error {
+		if a.Status.Occupies() {
+			if err := s.lockDoctor(ctx, tx, a.DoctorID); err != nil {
+				return err
+			}
+			if s.db.Dialect != sqldb.Postgres {
+				taken, err := overlapping(ctx, tx, a.DoctorID, a.ID, a.Start, a.End)
+				if err != nil {
+					return err
+				}
+				if taken {
+					return appointment.ErrSlotTaken
+				}
+			}
+		}
+		// One statement frees the old time and takes the new one.
+		res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?,
+			cancellation_reason = ?, cancellation_note = ?, updated_at = ?, version = ?
+			WHERE id = ? AND version = ?`,
+			a.Start.UTC(), a.End.UTC(), string(a.Status), string(a.CancellationReason), a.CancellationNote,
+			a.UpdatedAt.UTC(), a.Version, a.ID, expectedVersion)
+		if isSlotViolation(err) {
+			return appointment.ErrSlotTaken
+		}
+		if err != nil {
+			return fmt.Errorf("update appointment: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("rows affected: %w", err)
+		}
+		if n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM appointments WHERE id = ?`, a.ID).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return appointment.ErrNotFound
+			case err != nil:
+				return fmt.Errorf("check existence: %w", err)
+			}
+			return appointment.ErrStale
+		}
+		if err := outbox.Write(ctx, tx, evs...); err != nil {
+			return err
+		}
+		if offer != nil {
+			return s.offer(ctx, tx, *offer)
+		}
+		return nil
+	})
+}
+
+// offer gives a freed time to the first patient waiting for the doctor's
+// day: the entry leaves the list and the offer's event is written. Entries
+// another transaction is offering are skipped, so two freed slots go to
+// two patients.
+func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
+	q := `SELECT ` + waitlistColumns + ` FROM waitlist WHERE doctor_id = ? AND day = ? ORDER BY created_at, id LIMIT 1`
+	if s.db.Dialect != sqldb.SQLite {
+		q += ` FOR UPDATE SKIP LOCKED`
+	}
+	rows, err := tx.QueryContext(ctx, q, o.DoctorID, o.Day)
+	if err != nil {
+		return fmt.Errorf("first waiting patient: %w", err)
+	}
+	entries, err := scanWaitlist(rows)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	e := entries[0]
+	if _, err := tx.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ?`, e.ID); err != nil {
+		return fmt.Errorf("take waitlist entry: %w", err)
+	}
+	ev, err := o.Event(e)
+	if err != nil {
+		return err
+	}
+	return outbox.Write(ctx, tx, ev)
+}
+
+const waitlistColumns = `id, doctor_id, day, patient_id, patient_user_id, created_at`
+
+func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
+	defer rows.Close()
+	out := []appointment.WaitlistEntry{}
+	for rows.Next() {
+		var e appointment.WaitlistEntry
+		if err := rows.Scan(&e.ID, &e.DoctorID, &e.Day, &e.PatientID, &e.PatientUserID, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("scan waitlist entry: %w", err)
+		}
+		e.CreatedAt = e.CreatedAt.UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read waitlist: %w", err)
+	}
+	return out, nil
+}
+
+// JoinWaitlist implements service.Repository.
+func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_user_id = ?`, e.PatientUserID).Scan(&n); err != nil {
+			return fmt.Errorf("count waitlist entries: %w", err)
+		}
+		if n >= appointment.MaxWaitlistEntries {
+			return appointment.ErrWaitlistFull
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO waitlist (`+waitlistColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.ID, e.DoctorID, e.Day, e.PatientID, e.PatientUserID, e.CreatedAt.UTC())
+		if sqldb.IsUniqueViolation(err) {
+			return appointment.ErrAlreadyWaiting
+		}
+		if err != nil {
+			return fmt.Errorf("join waitlist: %w", err)
+		}
+		return nil
+	})
+}
+
+// Waitlist implements service.Repository.
+func (s *Store) Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+waitlistColumns+` FROM waitlist WHERE patient_user_id = ?
+		ORDER BY created_at, id LIMIT ?`, patientUserID, appointment.MaxWaitlistEntries*2)
+	if err != nil {
+		return nil, fmt.Errorf("list waitlist: %w", err)
+	}
+	return scanWaitlist(rows)
+}
+
+// LeaveWaitlist implements service.Repository.
+func (s *Store) LeaveWaitlist(ctx context.Context, patientUserID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ? AND patient_user_id = ?`, id, patientUserID)
+	if err != nil {
+		return fmt.Errorf("leave waitlist: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 0 {
+		return appointment.ErrWaitlistNotFound
+	}
+	return nil
+}
+
+// Get implements service.Repository.
+func (s *Store) Get(ctx context.Context, id string) (appointment.Appointment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM appointments WHERE id = ?`, id)
+	if err != nil {
+		return appointment.Appointment{}, fmt.Errorf("get appointment: %w", err)
+	}
+	list, err := scanAll(rows)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if len(list) == 0 {
+		return appointment.Appointment{}, appointment.ErrNotFound
+	}
+	return list[0], nil
+}
+
+func scanAll(rows *sql.Rows) ([]appointment.Appointment, error) {
+	defer rows.Close()
+	out := []appointment.Appointment{}
+	for rows.Next() {
+		var (
+			a              appointment.Appointment
+			status, reason string
+		)
+		if err := rows.Scan(&a.ID, &a.PatientID, &a.PatientUserID, &a.DoctorID, &a.DoctorUserID, &a.DoctorName, &a.TimeZone,
+			&a.Start, &a.End, &status, &a.Reason, &reason, &a.CancellationNote, &a.BookedBy,
+			&a.CreatedAt, &a.UpdatedAt, &a.Version); err != nil {
+			return nil, fmt.Errorf("scan appointment: %w", err)
+		}
+		a.Status, a.CancellationReason = appointment.Status(status), appointment.CancellationReason(reason)
+		a.Start, a.End, a.CreatedAt, a.UpdatedAt = a.Start.UTC(), a.End.UTC(), a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read appointments: %w", err)
+	}
+	return out, nil
+}
+
+// List implements service.Repository.
+func (s *Store) List(ctx context.Context, q service.Query) ([]appointment.Appointment, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v ...any) { where = append(where, cond); args = append(args, v...) }
+	if q.PatientUserID != "" {
+		add("patient_user_id = ?", q.PatientUserID)
+	}
+	if q.DoctorUserID != "" {
+		add("doctor_user_id = ?", q.DoctorUserID)
+	}
+	if q.PatientID != "" {
+		add("patient_id = ?", q.PatientID)
+	}
+	if q.DoctorID != "" {
+		add("doctor_id = ?", q.DoctorID)
+	}
+	if len(q.Statuses) > 0 {
+		ph := make([]string, len(q.Statuses))
+		for i, st := range q.Statuses {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		where = append(where, "status IN ("+strings.Join(ph, ", ")+")")
+	}
+	if q.StartFrom != nil {
+		add("start_at >= ?", q.StartFrom.UTC())
+	}
+	if q.StartBefore != nil {
+		add("start_at < ?", q.StartBefore.UTC())
+	}
+	// An appointment ends at most MaxSpan after it starts: bounding the
+	// start as well lets the (…, start_at, id) indexes skip the rest.
+	if q.EndAfter != nil {
+		add("end_at > ?", q.EndAfter.UTC())
+		add("start_at > ?", q.EndAfter.UTC().Add(-MaxSpan))
+	}
+	if q.EndNotAfter != nil {
+		add("end_at <= ?", q.EndNotAfter.UTC())
+		add("start_at < ?", q.EndNotAfter.UTC())
+	}
+	order := "start_at, id"
+	if q.After != nil {
+		op := ">"
+		if q.Order == service.Descending {
+			op = "<"
+		}
+		add("(start_at "+op+" ? OR (start_at = ? AND id "+op+" ?))", q.After.Start.UTC(), q.After.Start.UTC(), q.After.ID)
+	}
+	if q.Order == service.Descending {
+		order = "start_at DESC, id DESC"
+	}
+	query := `SELECT ` + columns + ` FROM appointments`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + order + " LIMIT ?"
+	args = append(args, q.Limit)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list appointments: %w", err)
+	}
+	return scanAll(rows)
+}
+
+// Taken implements service.Repository.
+func (s *Store) Taken(ctx context.Context, doctorID string, from, to time.Time) ([]service.Range, error) {
+	if !to.After(from) {
+		return []service.Range{}, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT start_at, end_at FROM appointments
+		WHERE doctor_id = ? AND start_at < ? AND start_at > ? AND end_at > ? AND status NOT IN `+free+`
+		ORDER BY start_at LIMIT ?`,
+		doctorID, to.UTC(), from.UTC().Add(-MaxSpan), from.UTC(), MaxTaken)
+	if err != nil {
+		return nil, fmt.Errorf("taken times: %w", err)
+	}
+	defer rows.Close()
+	out := []service.Range{}
+	for rows.Next() {
+		var r service.Range
+		if err := rows.Scan(&r.Start, &r.End); err != nil {
+			return nil, fmt.Errorf("scan taken time: %w", err)
+		}
+		r.Start, r.End = r.Start.UTC(), r.End.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read taken times: %w", err)
+	}
+	return out, nil
+}
+
+// IdempotentBooking implements service.Repository.
+func (s *Store) IdempotentBooking(ctx context.Context, userID, key string) (service.IdempotencyRecord, error) {
+	var r service.IdempotencyRecord
+	err := s.db.QueryRowContext(ctx, `SELECT request_hash, appointment_id FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`,
+		userID, key).Scan(&r.RequestHash, &r.AppointmentID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return r, service.ErrKeyUnknown
+	case err != nil:
+		return r, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return r, nil
+}
+
+// PurgeKeys implements service.Repository, in batches so that no statement
+// holds locks for long.
+func (s *Store) PurgeKeys(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		q := `DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000`
+		if s.db.Dialect != sqldb.MySQL {
+			q = `DELETE FROM idempotency_keys WHERE (user_id, idem_key) IN
+				(SELECT user_id, idem_key FROM idempotency_keys WHERE created_at < ? LIMIT 1000)`
+		}
+		res, err := s.db.ExecContext(ctx, q, before.UTC())
+		if err != nil {
+			return total, fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("rows affected: %w", err)
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}

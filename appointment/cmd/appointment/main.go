@@ -1,0 +1,77 @@
+// Command appointment books, reschedules and cancels doctors' slots for
+// patients, and never books one time twice (see ../../README.md).
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"time"
+
+	// Doctors' IANA zones load on minimal images without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/appointment/adapter/peer"
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/endpoint"
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/appointment/transport"
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/metrics"
+)
+
+func main() { app.Main("appointment", run) }
+
+func run(ctx context.Context, args []string) error {
+	var (
+		doctorURL, patientURL string
+		peerTimeout           time.Duration
+		notice, keyRetention  time.Duration
+	)
+	a, err := appdb.New(ctx, app.Options{
+		Name:         "appointment",
+		DefaultAddr:  ":8084",
+		DefaultDSN:   "sqlite:data/appointment.db",
+		Migrations:   sqlstore.Migrations(),
+		MaxBodyBytes: transport.MaxBodyBytes,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&doctorURL, "doctor-url", "http://doctor", "the doctor service (through discovery by default)")
+			fs.StringVar(&patientURL, "patient-url", "http://patient", "the patient service (through discovery by default)")
+			fs.DurationVar(&peerTimeout, "peer-timeout", 2*time.Second, "bound on one call to the doctor or patient service")
+			fs.DurationVar(&notice, "cancel-notice", service.DefaultCancelNotice, "a patient may not cancel or move an appointment starting sooner than this")
+			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries")
+		},
+	}, args, os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	verifier, err := a.Verifier(ctx)
+	if err != nil {
+		_ = a.Close()
+		return err
+	}
+
+	store := sqlstore.New(a.DB)
+	doctors := peer.NewDoctors(a.HTTPClient, peer.Options{BaseURL: doctorURL, Timeout: peerTimeout})
+	patients := peer.NewPatients(a.HTTPClient, peer.Options{BaseURL: patientURL, Timeout: peerTimeout})
+	var svc service.Service = service.New(store, doctors, patients, clock.System{}, ids.New,
+		service.Options{CancelNotice: notice, KeyRetention: keyRetention})
+	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "appointment"))(svc)
+
+	// Idempotency keys answer retries for keyRetention, then go.
+	go clock.Every(ctx, 10*time.Minute, func() {
+		if _, err := store.PurgeKeys(ctx, time.Now().Add(-keyRetention)); err != nil && ctx.Err() == nil {
+			_ = level.Warn(a.Logger).Log("msg", "purge idempotency keys", "err", err)
+		}
+	})
+
+	router := a.Router()
+	transport.Register(router, endpoint.New(svc), verifier, a.Logger)
+	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
+	return a.Run(ctx, a.Handler(router))
+}

@@ -1,0 +1,157 @@
+// Package service holds the appointment service's use cases behind the
+// Service interface, the ports they need (the store, the doctor and patient
+// directories), and the decorator that logs and instruments them.
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/shared/events"
+)
+
+// Repository stores appointments, their events (outbox) and the answers to
+// idempotent bookings. Every write stores its events in its transaction.
+type Repository interface {
+	// Book stores a new appointment. The database refuses a second
+	// appointment holding an overlapping time of the same doctor:
+	// appointment.ErrSlotTaken. With key set, the key is stored in the same
+	// transaction; a key already stored fails with ErrKeyUsed.
+	Book(ctx context.Context, a appointment.Appointment, key *IdempotencyKey, evs ...events.Event) error
+	// Get fails with appointment.ErrNotFound.
+	Get(ctx context.Context, id string) (appointment.Appointment, error)
+	// Update replaces the appointment's mutable fields (times, status,
+	// cancellation) when its version is still expectedVersion; a.Version is
+	// the new version. appointment.ErrStale, ErrNotFound, ErrSlotTaken (a new
+	// time that overlaps another appointment of the doctor).
+	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error
+	// UpdateAndOffer is Update for a change that frees the appointment's
+	// former time: in the same transaction the first entry of the doctor's
+	// waitlist for offer.Day, if any, leaves the list and offer.Event's
+	// event is written.
+	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer Offer, evs ...events.Event) error
+	// JoinWaitlist stores e: appointment.ErrAlreadyWaiting,
+	// appointment.ErrWaitlistFull.
+	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error
+	// Waitlist returns the patient user's entries, oldest first.
+	Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error)
+	// LeaveWaitlist deletes the patient user's entry:
+	// appointment.ErrWaitlistNotFound.
+	LeaveWaitlist(ctx context.Context, patientUserID, id string) error
+	// List returns up to q.Limit appointments matching q in q's order.
+	List(ctx context.Context, q Query) ([]appointment.Appointment, error)
+	// Taken returns the times held by the doctor's appointments that
+	// overlap [from, to).
+	Taken(ctx context.Context, doctorID string, from, to time.Time) ([]Range, error)
+	// IdempotentBooking returns what a stored key answered; ErrKeyUnknown.
+	IdempotentBooking(ctx context.Context, userID, key string) (IdempotencyRecord, error)
+	// PurgeKeys deletes the keys stored before before, returning how many.
+	PurgeKeys(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Offer describes a freed time to offer to the doctor's waitlist: Event
+// builds the event for the entry that gets it.
+type Offer struct {
+	DoctorID string
+	Day      string
+	Event    func(e appointment.WaitlistEntry) (events.Event, error)
+}
+
+// IdempotencyKey is a client's Idempotency-Key with what it answered.
+type IdempotencyKey struct {
+	UserID      string
+	Key         string
+	RequestHash string
+	CreatedAt   time.Time
+}
+
+// IdempotencyRecord is a stored key: the hash of its request and the
+// appointment it booked.
+type IdempotencyRecord struct {
+	RequestHash   string
+	AppointmentID string
+}
+
+// Range is a span of time, End excluded.
+type Range struct {
+	Start time.Time
+	End   time.Time
+}
+
+// Order of a list.
+type Order int
+
+// The orders of a list: by start, then id.
+const (
+	Ascending Order = iota
+	Descending
+)
+
+// Query selects appointments. Empty fields do not filter.
+type Query struct {
+	PatientUserID string
+	DoctorUserID  string
+	PatientID     string
+	DoctorID      string
+	Statuses      []appointment.Status
+	// StartFrom and StartBefore bound the start: StartFrom <= start < StartBefore.
+	StartFrom   *time.Time
+	StartBefore *time.Time
+	// EndAfter keeps appointments ending after it; EndNotAfter those ending
+	// at or before it.
+	EndAfter    *time.Time
+	EndNotAfter *time.Time
+	Order       Order
+	After       *Cursor
+	Limit       int
+}
+
+// Cursor is a position in a list: the last appointment shown.
+type Cursor struct {
+	Start time.Time `json:"s"`
+	ID    string    `json:"i"`
+}
+
+// Doctor is what the appointment service needs to know of a doctor.
+type Doctor struct {
+	ID       string
+	UserID   string
+	Name     string
+	TimeZone string
+	Active   bool
+}
+
+// SlotCheck is the doctor directory's answer about a time: the doctor,
+// and whether [start, end) is one slot of their published availability.
+type SlotCheck struct {
+	Doctor Doctor
+	OnGrid bool
+}
+
+// Doctors reads the doctor service. It never asks which times are taken:
+// the booking check reads the availability grid only, so that the doctor
+// service, which asks this service for taken times, is never called back.
+type Doctors interface {
+	// CheckSlot answers for [start, end) of the doctor; ErrUnknownDoctor.
+	CheckSlot(ctx context.Context, doctorID string, start, end time.Time) (SlotCheck, error)
+	// Me is the doctor profile of the calling doctor; ErrUnknownDoctor.
+	Me(ctx context.Context) (Doctor, error)
+	// Get is a doctor's profile; ErrUnknownDoctor.
+	Get(ctx context.Context, doctorID string) (Doctor, error)
+}
+
+// Patient is what the appointment service needs to know of a patient.
+type Patient struct {
+	ID     string
+	UserID string
+	Active bool
+}
+
+// Patients reads the patient service on the caller's behalf.
+type Patients interface {
+	// Me is the calling patient's profile; ErrUnknownPatient when they have none.
+	Me(ctx context.Context) (Patient, error)
+	// Get is a patient's profile; ErrUnknownPatient.
+	Get(ctx context.Context, patientID string) (Patient, error)
+}

@@ -1,0 +1,358 @@
+// Package repotest is the contract of the service.Repository port, run by
+// every adapter of it against real databases.
+package repotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
+)
+
+// Fixture is one repository under test; Count returns how many rows a
+// table holds, so the suite can check what was written besides the answers.
+type Fixture struct {
+	Repo  service.Repository
+	Count func(t *testing.T, table string) int
+}
+
+// base is a Monday morning well in the future.
+var base = time.Date(2031, 3, 3, 9, 0, 0, 0, time.UTC)
+
+func at(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+
+// New returns an appointment of doctor from minute a to minute b of base.
+func New(doctorID string, a, b int) appointment.Appointment {
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	return appointment.Appointment{
+		ID: ids.New(), PatientID: ids.New(), PatientUserID: ids.New(), DoctorID: doctorID, DoctorUserID: ids.New(),
+		DoctorName: "Ada Lovelace", TimeZone: "Europe/Paris", Start: at(a), End: at(b), Status: appointment.Booked,
+		Reason: "Follow-up", BookedBy: ids.New(), CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+}
+
+func event(t *testing.T, a appointment.Appointment) events.Event {
+	t.Helper()
+	ev, err := events.New("appointment.booked", 1, a.ID, map[string]string{"appointmentId": a.ID}, a.UpdatedAt)
+	require.NoError(t, err)
+	return ev
+}
+
+// Run checks the promises of service.Repository.
+func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
+	ctx := context.Background()
+
+	t.Run("book, get, event in the outbox", func(t *testing.T) {
+		f := newFixture(t)
+		a := New(ids.New(), 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, nil, event(t, a)))
+		got, err := f.Repo.Get(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, a, got)
+		assert.Equal(t, 1, f.Count(t, "outbox"))
+		_, err = f.Repo.Get(ctx, ids.New())
+		assert.ErrorIs(t, err, appointment.ErrNotFound)
+	})
+
+	t.Run("fifty concurrent bookers of one slot: one wins", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		errs := concurrently(50, func(i int) error {
+			a := New(doctor, 0, 30)
+			return f.Repo.Book(ctx, a, nil, event(t, a))
+		})
+		assertOneWins(t, errs)
+		assert.Equal(t, 1, f.Count(t, "appointments"))
+		assert.Equal(t, 1, f.Count(t, "outbox"), "a refused booking leaves no event")
+	})
+
+	t.Run("overlapping unequal slots are refused; touching ones are not", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 0, 30), nil))
+		for _, span := range [][2]int{{15, 45}, {-15, 15}, {-60, 120}, {10, 20}} {
+			err := f.Repo.Book(ctx, New(doctor, span[0], span[1]), nil)
+			assert.ErrorIs(t, err, appointment.ErrSlotTaken, "%v overlaps 0-30", span)
+		}
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 30, 60), nil), "a slot that starts where another ends")
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, -20, 0), nil), "a slot that ends where another starts")
+		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 0, 30), nil), "another doctor's slot")
+	})
+
+	t.Run("fifty concurrent bookers of overlapping unequal slots: one wins", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		errs := concurrently(50, func(i int) error {
+			// Spans of 20 to 69 minutes all covering minute 19.
+			return f.Repo.Book(ctx, New(doctor, 0, 20+i), nil)
+		})
+		assertOneWins(t, errs)
+		assert.Equal(t, 1, f.Count(t, "appointments"))
+	})
+
+	t.Run("cancel then book again", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		a := New(doctor, 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		c := a
+		c.Status, c.CancellationReason, c.Version = appointment.Cancelled, appointment.PatientRequest, 2
+		require.NoError(t, f.Repo.Update(ctx, c, 1, event(t, c)))
+		b := New(doctor, 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, b, nil))
+		// Taking the cancelled one back would double-book.
+		back := c
+		back.Status, back.Version = appointment.Booked, 3
+		assert.ErrorIs(t, f.Repo.Update(ctx, back, 2), appointment.ErrSlotTaken)
+		got, err := f.Repo.Get(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, appointment.Cancelled, got.Status)
+		assert.Equal(t, appointment.PatientRequest, got.CancellationReason)
+	})
+
+	t.Run("update checks the version", func(t *testing.T) {
+		f := newFixture(t)
+		a := New(ids.New(), 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		a.Status, a.Version = appointment.Arrived, 2
+		assert.ErrorIs(t, f.Repo.Update(ctx, a, 5), appointment.ErrStale)
+		ghost := New(ids.New(), 0, 30)
+		assert.ErrorIs(t, f.Repo.Update(ctx, ghost, 1), appointment.ErrNotFound)
+	})
+
+	t.Run("reschedule frees the old time and takes the new one at once", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		a := New(doctor, 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 60, 90), nil))
+		moved := a
+		moved.Start, moved.End, moved.Version = at(60), at(90), 2
+		assert.ErrorIs(t, f.Repo.Update(ctx, moved, 1), appointment.ErrSlotTaken)
+		moved.Start, moved.End = at(15), at(45)
+		require.NoError(t, f.Repo.Update(ctx, moved, 1), "overlapping its own old time is no conflict")
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, -30, 0), nil))
+		got, err := f.Repo.Get(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, at(15), got.Start)
+	})
+
+	t.Run("fifty concurrent reschedules into one slot: one wins", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		var apps []appointment.Appointment
+		for i := range 50 {
+			a := New(doctor, 60*(i+1), 60*(i+1)+30)
+			require.NoError(t, f.Repo.Book(ctx, a, nil))
+			apps = append(apps, a)
+		}
+		errs := concurrently(50, func(i int) error {
+			m := apps[i]
+			m.Start, m.End, m.Version = at(0), at(30), 2
+			return f.Repo.Update(ctx, m, 1)
+		})
+		assertOneWins(t, errs)
+		taken, err := f.Repo.Taken(ctx, doctor, at(0), at(30))
+		require.NoError(t, err)
+		assert.Len(t, taken, 1)
+	})
+
+	t.Run("one idempotency key, many concurrent requests: one appointment", func(t *testing.T) {
+		f := newFixture(t)
+		doctor, user := ids.New(), ids.New()
+		errs := concurrently(10, func(i int) error {
+			a := New(doctor, 0, 30)
+			key := &service.IdempotencyKey{UserID: user, Key: "k-1", RequestHash: "h", CreatedAt: a.CreatedAt}
+			return f.Repo.Book(ctx, a, key)
+		})
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+				continue
+			}
+			assert.ErrorIs(t, err, service.ErrKeyUsed)
+		}
+		assert.Equal(t, 1, won)
+		assert.Equal(t, 1, f.Count(t, "appointments"))
+		rec, err := f.Repo.IdempotentBooking(ctx, user, "k-1")
+		require.NoError(t, err)
+		assert.Equal(t, "h", rec.RequestHash)
+		_, err = f.Repo.Get(ctx, rec.AppointmentID)
+		require.NoError(t, err)
+		_, err = f.Repo.IdempotentBooking(ctx, ids.New(), "k-1")
+		assert.ErrorIs(t, err, service.ErrKeyUnknown, "keys are scoped per user")
+
+		n, err := f.Repo.PurgeKeys(ctx, time.Date(2031, 1, 1, 0, 0, 1, 0, time.UTC))
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, n)
+		_, err = f.Repo.IdempotentBooking(ctx, user, "k-1")
+		assert.ErrorIs(t, err, service.ErrKeyUnknown)
+	})
+
+	t.Run("taken: the held times overlapping the window, and only those", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		inside, across, before, cancelled := New(doctor, 60, 90), New(doctor, 0, 40), New(doctor, -30, 0), New(doctor, 120, 150)
+		for _, a := range []appointment.Appointment{inside, across, before, cancelled} {
+			require.NoError(t, f.Repo.Book(ctx, a, nil))
+		}
+		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 60, 90), nil))
+		c := cancelled
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.Update(ctx, c, 1))
+		got, err := f.Repo.Taken(ctx, doctor, at(0), at(180))
+		require.NoError(t, err)
+		assert.Equal(t, []service.Range{{Start: at(0), End: at(40)}, {Start: at(60), End: at(90)}}, got)
+	})
+
+	t.Run("waitlist: first come, first offered, once", func(t *testing.T) {
+		f := newFixture(t)
+		doctor, user := ids.New(), ids.New()
+		entry := func(userID, day string, minute int) appointment.WaitlistEntry {
+			return appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: ids.New(),
+				PatientUserID: userID, CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
+		}
+		first, second := entry(user, "2031-03-03", 1), entry(ids.New(), "2031-03-03", 2)
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, second))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, first))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0)))
+		again := first
+		again.ID = ids.New()
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again), appointment.ErrAlreadyWaiting)
+		for i := 0; i < appointment.MaxWaitlistEntries-1; i++ {
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0)))
+		}
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0)), appointment.ErrWaitlistFull)
+		mine, err := f.Repo.Waitlist(ctx, user)
+		require.NoError(t, err)
+		assert.Len(t, mine, appointment.MaxWaitlistEntries)
+
+		a := New(doctor, 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		before := f.Count(t, "outbox")
+		var offered []string
+		offer := service.Offer{DoctorID: doctor, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+			offered = append(offered, e.PatientUserID)
+			return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientUserId": e.PatientUserID}, base)
+		}}
+		c := a
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer, event(t, c)))
+		assert.Equal(t, []string{user}, offered, "the earliest entry of the day")
+		assert.Equal(t, before+2, f.Count(t, "outbox"), "the change's event and the offer")
+		mine, err = f.Repo.Waitlist(ctx, user)
+		require.NoError(t, err)
+		assert.Len(t, mine, appointment.MaxWaitlistEntries-1, "an offered entry leaves the list")
+
+		require.NoError(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID))
+		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID), appointment.ErrWaitlistNotFound)
+		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, ids.New(), mine[0].ID), appointment.ErrWaitlistNotFound, "only one's own")
+
+		b := New(doctor, 60, 90)
+		require.NoError(t, f.Repo.Book(ctx, b, nil))
+		c = b
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer))
+		assert.Len(t, offered, 1, "nobody left waiting for that day")
+	})
+
+	t.Run("lists: filters, order and keyset pages", func(t *testing.T) {
+		f := newFixture(t)
+		doctor, patientUser := ids.New(), ids.New()
+		var mine []appointment.Appointment
+		for i := range 5 {
+			a := New(doctor, 60*i, 60*i+30)
+			a.PatientUserID = patientUser
+			require.NoError(t, f.Repo.Book(ctx, a, nil))
+			mine = append(mine, a)
+		}
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 400, 430), nil))
+
+		q := service.Query{PatientUserID: patientUser, Limit: 3}
+		got, err := f.Repo.List(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		assert.Equal(t, mine[0].ID, got[0].ID)
+		q.After = &service.Cursor{Start: got[2].Start, ID: got[2].ID}
+		got, err = f.Repo.List(ctx, q)
+		require.NoError(t, err)
+		assert.Equal(t, []string{mine[3].ID, mine[4].ID}, idsOf(got))
+
+		q = service.Query{DoctorID: doctor, Order: service.Descending, Limit: 2}
+		got, err = f.Repo.List(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		assert.Equal(t, mine[4].ID, got[1].ID)
+
+		from, to := at(60), at(180)
+		got, err = f.Repo.List(ctx, service.Query{DoctorID: doctor, StartFrom: &from, StartBefore: &to, Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, []string{mine[1].ID, mine[2].ID}, idsOf(got))
+
+		now := at(100)
+		got, err = f.Repo.List(ctx, service.Query{PatientUserID: patientUser, EndAfter: &now, Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, []string{mine[2].ID, mine[3].ID, mine[4].ID}, idsOf(got), "upcoming")
+		got, err = f.Repo.List(ctx, service.Query{PatientUserID: patientUser, EndNotAfter: &now, Order: service.Descending, Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, []string{mine[1].ID, mine[0].ID}, idsOf(got), "past, latest first")
+
+		got, err = f.Repo.List(ctx, service.Query{DoctorID: doctor, Statuses: []appointment.Status{appointment.Cancelled}, Limit: 10})
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
+}
+
+func idsOf(as []appointment.Appointment) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.ID
+	}
+	return out
+}
+
+// concurrently runs fn n times at once and returns each call's error.
+func concurrently(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func assertOneWins(t *testing.T, errs []error) {
+	t.Helper()
+	won, lost := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, appointment.ErrSlotTaken):
+			lost++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	assert.Equal(t, 1, won, "successes")
+	assert.Equal(t, len(errs)-1, lost, "conflicts")
+}

@@ -1,0 +1,780 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/page"
+)
+
+// Errors of the ports.
+var (
+	// ErrKeyUsed: the Idempotency-Key is stored already (Repository.Book).
+	ErrKeyUsed = errors.New("idempotency key already stored")
+	// ErrKeyUnknown: no such stored key (Repository.IdempotentBooking).
+	ErrKeyUnknown = errors.New("idempotency key unknown")
+	// ErrUnknownDoctor: the doctor directory has no such doctor.
+	ErrUnknownDoctor = errors.New("unknown doctor")
+	// ErrUnknownPatient: the patient directory has no such patient, or not
+	// one the caller may see.
+	ErrUnknownPatient = errors.New("unknown patient")
+)
+
+// Bounds of requests.
+const (
+	// MaxKeyLen bounds an Idempotency-Key.
+	MaxKeyLen = 255
+	// MaxTakenDays bounds the window of a taken-times request.
+	MaxTakenDays = 40
+	// MaxAgendaDays bounds the dates of one agenda request (a week).
+	MaxAgendaDays = 7
+	// DefaultCancelNotice is how long before its start a patient may still
+	// cancel or move an appointment.
+	DefaultCancelNotice = 24 * time.Hour
+	// DefaultKeyRetention is how long an Idempotency-Key answers retries.
+	DefaultKeyRetention = 24 * time.Hour
+)
+
+// Service is the appointment service's use cases. Every method takes the
+// caller right after the context and checks what they may do. Actions on an
+// appointment take the version the client read (If-Match), 0 for any.
+type Service interface {
+	Book(ctx context.Context, actor authn.Principal, in BookInput) (BookResult, error)
+	Get(ctx context.Context, actor authn.Principal, id string) (appointment.Appointment, error)
+	List(ctx context.Context, actor authn.Principal, in ListInput) (page.Page[appointment.Appointment], error)
+	Reschedule(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in RescheduleInput) (appointment.Appointment, error)
+	Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error)
+	ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error)
+	Taken(ctx context.Context, actor authn.Principal, doctorID, from, to string) ([]Range, error)
+
+	// The waitlist: a patient waits for a slot of a doctor on a day; when
+	// one is freed, the first waiting patient is offered it.
+	JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error)
+	MyWaitlist(ctx context.Context, actor authn.Principal) ([]appointment.WaitlistEntry, error)
+	LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error
+}
+
+// BookInput is a booking as a client writes it. PatientID is required from
+// staff and optional (their own) from a patient.
+type BookInput struct {
+	DoctorID       string
+	PatientID      string
+	Start          string
+	End            string
+	Reason         string
+	IdempotencyKey string
+}
+
+// BookResult is the booked appointment; Replayed tells a retry answered
+// from its Idempotency-Key.
+type BookResult struct {
+	Appointment appointment.Appointment
+	Replayed    bool
+}
+
+// RescheduleInput is the new time of an appointment.
+type RescheduleInput struct {
+	Start string
+	End   string
+}
+
+// CancelInput is a cancellation: a reason code and optional free text.
+type CancelInput struct {
+	Reason string
+	Note   string
+}
+
+// ListInput holds the query parameters of a list.
+type ListInput struct {
+	// When is "upcoming" (the default without Date) or "past".
+	When string
+	// Date and Days select Days local days (1-7) from Date, in the doctor's
+	// time zone.
+	Date      string
+	Days      int
+	DoctorID  string
+	PatientID string
+	Status    string
+	Limit     int
+	Cursor    string
+}
+
+// Options tune the service.
+type Options struct {
+	// CancelNotice: a patient may not cancel or move an appointment that
+	// starts sooner than this. Staff are exempt.
+	CancelNotice time.Duration
+	// KeyRetention: how long an Idempotency-Key answers retries.
+	KeyRetention time.Duration
+}
+
+type service struct {
+	repo     Repository
+	doctors  Doctors
+	patients Patients
+	clock    clock.Clock
+	newID    func() string
+	opts     Options
+}
+
+// New returns the service. newID makes resource IDs (ids.New in production).
+func New(repo Repository, doctors Doctors, patients Patients, clk clock.Clock, newID func() string, o Options) Service {
+	if o.CancelNotice == 0 {
+		o.CancelNotice = DefaultCancelNotice
+	}
+	if o.KeyRetention == 0 {
+		o.KeyRetention = DefaultKeyRetention
+	}
+	return &service{repo: repo, doctors: doctors, patients: patients, clock: clk, newID: newID, opts: o}
+}
+
+// now is the service's time at the precision every database keeps.
+func (s *service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// --- who may do what --------------------------------------------------------
+
+func isAdmin(a authn.Principal) bool  { return a.Has(authn.RoleAdmin) }
+func isDoctor(a authn.Principal) bool { return a.Has(authn.RoleDoctor) && !isAdmin(a) }
+func isStaff(a authn.Principal) bool  { return a.HasAny(authn.RoleAdmin, authn.RoleDoctor) }
+
+func authenticated(a authn.Principal) error {
+	if a.UserID == "" {
+		return appointment.ErrUnauthenticated
+	}
+	return nil
+}
+
+// visible reports whether actor may see ap: an administrator, the doctor
+// of the appointment, or its patient. Anyone else learns nothing of it.
+func visible(actor authn.Principal, ap appointment.Appointment) bool {
+	switch {
+	case isAdmin(actor):
+		return true
+	case actor.Has(authn.RoleDoctor) && ap.DoctorUserID != "" && ap.DoctorUserID == actor.UserID:
+		return true
+	case actor.Has(authn.RolePatient) && ap.PatientUserID != "" && ap.PatientUserID == actor.UserID:
+		return true
+	}
+	return false
+}
+
+// staffOf reports whether actor acts on ap as staff: an administrator or
+// its doctor. Staff are exempt from the notice period.
+func staffOf(actor authn.Principal, ap appointment.Appointment) bool {
+	return isAdmin(actor) || (actor.Has(authn.RoleDoctor) && ap.DoctorUserID != "" && ap.DoctorUserID == actor.UserID)
+}
+
+// load fetches an appointment actor may see; others are not found.
+func (s *service) load(ctx context.Context, actor authn.Principal, id string) (appointment.Appointment, error) {
+	if err := authenticated(actor); err != nil {
+		return appointment.Appointment{}, err
+	}
+	cid, ok := ids.Canonical(id)
+	if !ok {
+		return appointment.Appointment{}, domainerr.Field("id", "must be a UUID")
+	}
+	ap, err := s.repo.Get(ctx, cid)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if !visible(actor, ap) {
+		return appointment.Appointment{}, appointment.ErrNotFound
+	}
+	return ap, nil
+}
+
+// --- parsing ----------------------------------------------------------------
+
+func parseInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) {
+	if v == "" {
+		fe.Add(field, "is required (an RFC 3339 instant)")
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		fe.Add(field, "must be an RFC 3339 instant such as 2027-03-15T13:00:00Z")
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// parseSlot reads start and end, which must be a future span.
+func (s *service) parseSlot(fe *domainerr.FieldErrors, startS, endS string) (time.Time, time.Time, bool) {
+	start, okS := parseInstant(fe, "start", startS)
+	end, okE := parseInstant(fe, "end", endS)
+	if !okS || !okE {
+		return start, end, false
+	}
+	ok := true
+	if !end.After(start) {
+		fe.Add("end", "must be after start")
+		ok = false
+	}
+	if !start.After(s.clock.Now()) {
+		fe.Add("start", "must be in the future")
+		ok = false
+	}
+	return start, end, ok
+}
+
+func validKey(k string) bool {
+	if k == "" || len(k) > MaxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// requestHash identifies a booking request, so that a key sent again with
+// another request is recognized.
+func requestHash(in BookInput) string {
+	h := sha256.New()
+	for _, f := range []string{in.DoctorID, in.PatientID, in.Start, in.End, in.Reason} {
+		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// --- use cases --------------------------------------------------------------
+
+func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput) (BookResult, error) {
+	if err := authenticated(actor); err != nil {
+		return BookResult{}, err
+	}
+	if !actor.HasAny(authn.RoleAdmin, authn.RoleDoctor, authn.RolePatient) {
+		return BookResult{}, appointment.ErrCannotBook
+	}
+	var fe domainerr.FieldErrors
+	doctorID, ok := ids.Canonical(in.DoctorID)
+	if !ok {
+		if in.DoctorID == "" {
+			fe.Add("doctorId", "is required")
+		} else {
+			fe.Add("doctorId", "must be a UUID")
+		}
+	}
+	patientID := ""
+	if in.PatientID != "" {
+		if patientID, ok = ids.Canonical(in.PatientID); !ok {
+			fe.Add("patientId", "must be a UUID")
+		}
+	} else if isStaff(actor) {
+		fe.Add("patientId", "is required when staff book for a patient")
+	}
+	start, end, _ := s.parseSlot(&fe, in.Start, in.End)
+	if utf8.RuneCountInString(in.Reason) > appointment.MaxReasonLen {
+		fe.Add("reason", fmt.Sprintf("must be at most %d characters", appointment.MaxReasonLen))
+	} else if !utf8.ValidString(in.Reason) {
+		fe.Add("reason", "must be valid UTF-8 text")
+	}
+	if in.IdempotencyKey != "" && !validKey(in.IdempotencyKey) {
+		fe.Add("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxKeyLen))
+	}
+	if err := fe.Err(); err != nil {
+		return BookResult{}, err
+	}
+
+	var key *IdempotencyKey
+	if in.IdempotencyKey != "" {
+		key = &IdempotencyKey{UserID: actor.UserID, Key: in.IdempotencyKey, RequestHash: requestHash(in), CreatedAt: s.now()}
+		if res, done, err := s.replay(ctx, actor, key); done || err != nil {
+			return res, err
+		}
+	}
+
+	// The two directories answer independently: ask both at once.
+	type slotAnswer struct {
+		check SlotCheck
+		err   error
+	}
+	slotCh := make(chan slotAnswer, 1)
+	go func() {
+		c, err := s.doctors.CheckSlot(ctx, doctorID, start, end)
+		slotCh <- slotAnswer{c, err}
+	}()
+	pat, err := s.bookingPatient(ctx, actor, patientID)
+	answer := <-slotCh
+	if err != nil {
+		return BookResult{}, err
+	}
+	check, err := answer.check, answer.err
+	switch {
+	case errors.Is(err, ErrUnknownDoctor):
+		return BookResult{}, domainerr.Field("doctorId", "no such doctor")
+	case err != nil:
+		return BookResult{}, fmt.Errorf("check slot: %w", err)
+	}
+	doc := check.Doctor
+	// A doctor books for a patient only with themselves; one who is also a
+	// patient may book their own care with any doctor.
+	if isDoctor(actor) && doc.UserID != actor.UserID && (patientID != "" || !actor.Has(authn.RolePatient)) {
+		return BookResult{}, domainerr.New(domainerr.Forbidden, "a doctor books follow-ups with themselves only")
+	}
+	if !doc.Active {
+		return BookResult{}, domainerr.Field("doctorId", "the doctor does not take appointments")
+	}
+	if !check.OnGrid {
+		return BookResult{}, domainerr.Field("start", "start and end are not a slot of the doctor's published availability")
+	}
+
+	now := s.now()
+	ap := appointment.Appointment{
+		ID: s.newID(), PatientID: pat.ID, PatientUserID: pat.UserID,
+		DoctorID: doc.ID, DoctorUserID: doc.UserID, DoctorName: doc.Name, TimeZone: doc.TimeZone,
+		Start: start, End: end, Status: appointment.Booked, Reason: in.Reason,
+		BookedBy: actor.UserID, CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	ev, err := newEvent(TypeBooked, ap, now, nil)
+	if err != nil {
+		return BookResult{}, err
+	}
+	err = s.repo.Book(ctx, ap, key, ev)
+	switch {
+	case errors.Is(err, appointment.ErrSlotTaken):
+		return BookResult{}, appointment.SlotTaken(start, end)
+	case errors.Is(err, ErrKeyUsed):
+		// A concurrent request with the same key won the race.
+		res, done, err := s.replay(ctx, actor, key)
+		if err == nil && !done {
+			err = fmt.Errorf("idempotency key vanished after a conflict")
+		}
+		return res, err
+	case err != nil:
+		return BookResult{}, err
+	}
+	return BookResult{Appointment: ap}, nil
+}
+
+// replay answers a booking whose key is stored: the appointment it made, or
+// ErrKeyReused when the request differs. done is false for an unknown key.
+func (s *service) replay(ctx context.Context, actor authn.Principal, key *IdempotencyKey) (BookResult, bool, error) {
+	rec, err := s.repo.IdempotentBooking(ctx, key.UserID, key.Key)
+	switch {
+	case errors.Is(err, ErrKeyUnknown):
+		return BookResult{}, false, nil
+	case err != nil:
+		return BookResult{}, true, err
+	}
+	if rec.RequestHash != key.RequestHash {
+		return BookResult{}, true, appointment.ErrKeyReused
+	}
+	ap, err := s.repo.Get(ctx, rec.AppointmentID)
+	if err != nil {
+		return BookResult{}, true, err
+	}
+	if !visible(actor, ap) && ap.BookedBy != actor.UserID {
+		return BookResult{}, true, appointment.ErrNotFound
+	}
+	return BookResult{Appointment: ap, Replayed: true}, true, nil
+}
+
+// bookingPatient resolves the patient of a booking: the given one for
+// staff, the caller's own profile for a patient.
+func (s *service) bookingPatient(ctx context.Context, actor authn.Principal, patientID string) (Patient, error) {
+	var (
+		p   Patient
+		err error
+	)
+	if isStaff(actor) && patientID != "" {
+		p, err = s.patients.Get(ctx, patientID)
+		if errors.Is(err, ErrUnknownPatient) {
+			return Patient{}, domainerr.Field("patientId", "no such patient")
+		}
+	} else {
+		p, err = s.patients.Me(ctx)
+		if errors.Is(err, ErrUnknownPatient) {
+			return Patient{}, appointment.ErrNoProfile
+		}
+		if err == nil && patientID != "" && patientID != p.ID {
+			return Patient{}, domainerr.Field("patientId", "must be your own patient id, or left out")
+		}
+	}
+	if err != nil {
+		return Patient{}, fmt.Errorf("look up patient: %w", err)
+	}
+	if !p.Active {
+		return Patient{}, domainerr.Field("patientId", "the patient's record is inactive")
+	}
+	return p, nil
+}
+
+func (s *service) Get(ctx context.Context, actor authn.Principal, id string) (appointment.Appointment, error) {
+	return s.load(ctx, actor, id)
+}
+
+// checkVersion compares the If-Match version, when one is given.
+func checkVersion(ifMatch int64, ap appointment.Appointment) error {
+	if ifMatch != 0 && ifMatch != ap.Version {
+		return appointment.ErrStale
+	}
+	return nil
+}
+
+// checkNotice refuses a patient's change too close to the start.
+func (s *service) checkNotice(actor authn.Principal, ap appointment.Appointment, what string) error {
+	if staffOf(actor, ap) {
+		return nil
+	}
+	if ap.Start.Sub(s.clock.Now()) < s.opts.CancelNotice {
+		return domainerr.New(domainerr.Conflict, fmt.Sprintf(
+			"an appointment may be %s by the patient no later than %s before it starts; please contact the clinic",
+			what, formatNotice(s.opts.CancelNotice)))
+	}
+	return nil
+}
+
+func formatNotice(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d hours", int(d/time.Hour))
+	}
+	return d.String()
+}
+
+func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
+	cur, err := s.load(ctx, actor, id)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := checkVersion(ifMatch, cur); err != nil {
+		return appointment.Appointment{}, err
+	}
+	if cur.Status != appointment.Booked {
+		return appointment.Appointment{}, domainerr.New(domainerr.Conflict,
+			fmt.Sprintf("an appointment that is %s cannot be rescheduled", cur.Status))
+	}
+	var fe domainerr.FieldErrors
+	start, end, _ := s.parseSlot(&fe, in.Start, in.End)
+	if err := fe.Err(); err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := s.checkNotice(actor, cur, "moved"); err != nil {
+		return appointment.Appointment{}, err
+	}
+	if start.Equal(cur.Start) && end.Equal(cur.End) {
+		return cur, nil
+	}
+	check, err := s.doctors.CheckSlot(ctx, cur.DoctorID, start, end)
+	switch {
+	case errors.Is(err, ErrUnknownDoctor):
+		return appointment.Appointment{}, domainerr.New(domainerr.Conflict, "the doctor of this appointment no longer exists")
+	case err != nil:
+		return appointment.Appointment{}, fmt.Errorf("check slot: %w", err)
+	}
+	if !check.Doctor.Active {
+		return appointment.Appointment{}, domainerr.New(domainerr.Conflict, "the doctor no longer takes appointments")
+	}
+	if !check.OnGrid {
+		return appointment.Appointment{}, domainerr.Field("start", "start and end are not a slot of the doctor's published availability")
+	}
+	next := cur
+	next.Start, next.End = start, end
+	next.UpdatedAt = s.now()
+	next.Version = cur.Version + 1
+	ev, err := newEvent(TypeRescheduled, next, next.UpdatedAt, &cur)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := s.update(ctx, cur, next, ev); err != nil {
+		if errors.Is(err, appointment.ErrSlotTaken) {
+			return appointment.Appointment{}, appointment.SlotTaken(start, end)
+		}
+		return appointment.Appointment{}, err
+	}
+	return next, nil
+}
+
+func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
+	cur, err := s.load(ctx, actor, id)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	var fe domainerr.FieldErrors
+	reason, ok := appointment.ParseCancellationReason(in.Reason)
+	switch {
+	case in.Reason == "" && !staffOf(actor, cur):
+		reason = appointment.PatientRequest
+	case in.Reason == "":
+		fe.Add("cancellationReason", "is required: patient-request, doctor-request, clinic or other")
+	case !ok:
+		fe.Add("cancellationReason", "must be one of patient-request, doctor-request, clinic, other")
+	}
+	if utf8.RuneCountInString(in.Note) > appointment.MaxNoteLen {
+		fe.Add("cancellationNote", fmt.Sprintf("must be at most %d characters", appointment.MaxNoteLen))
+	} else if !utf8.ValidString(in.Note) {
+		fe.Add("cancellationNote", "must be valid UTF-8 text")
+	}
+	if err := fe.Err(); err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := checkVersion(ifMatch, cur); err != nil {
+		return appointment.Appointment{}, err
+	}
+	if !appointment.CanMove(cur.Status, appointment.Cancelled) {
+		return appointment.Appointment{}, appointment.IllegalTransition(cur.Status, appointment.Cancelled)
+	}
+	if err := s.checkNotice(actor, cur, "cancelled"); err != nil {
+		return appointment.Appointment{}, err
+	}
+	next := cur
+	next.Status = appointment.Cancelled
+	next.CancellationReason = reason
+	next.CancellationNote = strings.TrimSpace(in.Note)
+	next.UpdatedAt = s.now()
+	next.Version = cur.Version + 1
+	ev, err := newEvent(TypeCancelled, next, next.UpdatedAt, nil)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := s.update(ctx, cur, next, ev); err != nil {
+		return appointment.Appointment{}, err
+	}
+	return next, nil
+}
+
+func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error) {
+	cur, err := s.load(ctx, actor, id)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	to, ok := appointment.ParseStatus(status)
+	switch {
+	case status == "":
+		return appointment.Appointment{}, domainerr.Field("status", "is required")
+	case !ok:
+		return appointment.Appointment{}, domainerr.Field("status", "must be one of booked, arrived, checked-in, fulfilled, noshow, entered-in-error")
+	case to == appointment.Cancelled:
+		return appointment.Appointment{}, domainerr.Field("status", "cancel through POST /api/v1/appointments/{id}/cancel, which takes a reason")
+	}
+	if err := checkVersion(ifMatch, cur); err != nil {
+		return appointment.Appointment{}, err
+	}
+	if !staffOf(actor, cur) {
+		return appointment.Appointment{}, domainerr.New(domainerr.Conflict,
+			fmt.Sprintf("a patient cannot mark an appointment %s; only its doctor or an administrator can", to))
+	}
+	if !appointment.CanMove(cur.Status, to) {
+		return appointment.Appointment{}, appointment.IllegalTransition(cur.Status, to)
+	}
+	if (to == appointment.NoShow || to == appointment.Fulfilled) && s.clock.Now().Before(cur.Start) {
+		return appointment.Appointment{}, domainerr.New(domainerr.Conflict,
+			fmt.Sprintf("an appointment cannot be marked %s before it starts", to))
+	}
+	next := cur
+	next.Status = to
+	next.UpdatedAt = s.now()
+	next.Version = cur.Version + 1
+	ev, err := newEvent(TypeStatusChanged, next, next.UpdatedAt, &cur)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := s.update(ctx, cur, next, ev); err != nil {
+		if errors.Is(err, appointment.ErrSlotTaken) {
+			// Only a move back to a status that holds the slot can collide.
+			return appointment.Appointment{}, appointment.SlotTaken(cur.Start, cur.End)
+		}
+		return appointment.Appointment{}, err
+	}
+	return next, nil
+}
+
+func (s *service) Taken(ctx context.Context, actor authn.Principal, doctorID, fromS, toS string) ([]Range, error) {
+	if err := authenticated(actor); err != nil {
+		return nil, err
+	}
+	var fe domainerr.FieldErrors
+	id, ok := ids.Canonical(doctorID)
+	if !ok {
+		fe.Add("doctorId", "must be a UUID")
+	}
+	from, okF := parseInstant(&fe, "from", fromS)
+	to, okT := parseInstant(&fe, "to", toS)
+	if okF && okT {
+		switch {
+		case to.Before(from):
+			fe.Add("to", "must not be before from")
+		case to.Sub(from) > MaxTakenDays*24*time.Hour:
+			fe.Add("to", fmt.Sprintf("the window may cover at most %d days", MaxTakenDays))
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	rs, err := s.repo.Taken(ctx, id, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if rs == nil {
+		rs = []Range{}
+	}
+	return rs, nil
+}
+
+func (s *service) List(ctx context.Context, actor authn.Principal, in ListInput) (page.Page[appointment.Appointment], error) {
+	var none page.Page[appointment.Appointment]
+	if err := authenticated(actor); err != nil {
+		return none, err
+	}
+	q, err := s.query(ctx, actor, in)
+	if err != nil {
+		return none, err
+	}
+	items, err := s.repo.List(ctx, q)
+	if err != nil {
+		return none, err
+	}
+	out := page.Page[appointment.Appointment]{Items: items}
+	if len(items) > q.Limit-1 {
+		out.Items = items[:q.Limit-1]
+		last := out.Items[len(out.Items)-1]
+		out.NextCursor = page.EncodeCursor(Cursor{Start: last.Start, ID: last.ID})
+	}
+	return out, nil
+}
+
+// query builds the store query of a list: the caller's own appointments
+// for a patient or a doctor, any for an administrator; Limit is one more
+// than the page, to know whether another follows.
+func (s *service) query(ctx context.Context, actor authn.Principal, in ListInput) (Query, error) {
+	var (
+		q  Query
+		fe domainerr.FieldErrors
+	)
+	switch {
+	case in.Limit == 0:
+		q.Limit = page.DefaultLimit
+	case in.Limit < 0 || in.Limit > page.MaxLimit:
+		return Query{}, page.ErrLimit
+	default:
+		q.Limit = in.Limit
+	}
+	q.Limit++
+	if in.DoctorID != "" {
+		id, ok := ids.Canonical(in.DoctorID)
+		if !ok {
+			fe.Add("doctorId", "must be a UUID")
+		}
+		q.DoctorID = id
+	}
+	if in.PatientID != "" {
+		id, ok := ids.Canonical(in.PatientID)
+		if !ok {
+			fe.Add("patientId", "must be a UUID")
+		}
+		q.PatientID = id
+	}
+	if in.Status != "" {
+		for _, v := range strings.Split(in.Status, ",") {
+			st, ok := appointment.ParseStatus(strings.TrimSpace(v))
+			if !ok {
+				fe.Add("status", "must be one or more of booked, arrived, checked-in, fulfilled, cancelled, noshow, entered-in-error")
+				break
+			}
+			q.Statuses = append(q.Statuses, st)
+		}
+	}
+	var date civil.Date
+	hasDate := in.Date != ""
+	if hasDate {
+		d, err := civil.Parse(in.Date)
+		if err != nil {
+			fe.Add("date", err.Error())
+		}
+		date = d
+	}
+	days := in.Days
+	switch {
+	case days == 0:
+		days = 1
+	case !hasDate:
+		fe.Add("days", "goes with date")
+	case days < 0 || days > MaxAgendaDays:
+		fe.Add("days", fmt.Sprintf("must be from 1 to %d", MaxAgendaDays))
+	}
+	switch in.When {
+	case "", "upcoming", "past":
+	default:
+		fe.Add("when", "must be upcoming or past")
+	}
+	if in.Cursor != "" {
+		var c Cursor
+		if err := page.DecodeCursor(in.Cursor, &c); err != nil {
+			return Query{}, page.ErrCursor
+		}
+		cid, ok := ids.Canonical(c.ID)
+		if !ok || c.Start.IsZero() {
+			return Query{}, page.ErrCursor
+		}
+		c.ID = cid
+		q.After = &c
+	}
+	if err := fe.Err(); err != nil {
+		return Query{}, err
+	}
+
+	// Whose appointments.
+	zone := "UTC"
+	switch {
+	case isAdmin(actor):
+		if hasDate && q.DoctorID != "" {
+			d, err := s.doctors.Get(ctx, q.DoctorID)
+			switch {
+			case errors.Is(err, ErrUnknownDoctor):
+				return Query{}, domainerr.Field("doctorId", "no such doctor")
+			case err != nil:
+				return Query{}, fmt.Errorf("look up doctor: %w", err)
+			}
+			zone = d.TimeZone
+		}
+	case actor.Has(authn.RoleDoctor):
+		q.DoctorUserID = actor.UserID
+		if hasDate {
+			d, err := s.doctors.Me(ctx)
+			switch {
+			case errors.Is(err, ErrUnknownDoctor):
+				return Query{}, domainerr.New(domainerr.Forbidden, "a doctor profile is required to read an agenda")
+			case err != nil:
+				return Query{}, fmt.Errorf("look up doctor: %w", err)
+			}
+			zone = d.TimeZone
+		}
+	case actor.Has(authn.RolePatient):
+		q.PatientUserID = actor.UserID
+	default:
+		return Query{}, appointment.ErrForbidden
+	}
+
+	now := s.clock.Now().UTC()
+	if hasDate {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return Query{}, fmt.Errorf("time zone %q: %w", zone, err)
+		}
+		lo := date.In(loc)
+		hi := date.AddDays(days).In(loc)
+		q.StartFrom, q.StartBefore = &lo, &hi
+	}
+	switch {
+	case in.When == "past":
+		q.EndNotAfter = &now
+		q.Order = Descending
+	case in.When == "upcoming" || !hasDate:
+		q.EndAfter = &now
+	}
+	return q, nil
+}

@@ -1,0 +1,134 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
+)
+
+// TypeSlotFreed is the event offering a freed slot to a waiting patient.
+const TypeSlotFreed = "appointment.slot_freed"
+
+// SlotFreedData is the data of appointment.slot_freed.
+type SlotFreedData struct {
+	DoctorID               string    `json:"doctorId"`
+	Start                  time.Time `json:"start"`
+	End                    time.Time `json:"end"`
+	OfferedToPatientID     string    `json:"offeredToPatientId"`
+	OfferedToPatientUserID string    `json:"offeredToPatientUserId"`
+}
+
+// WaitlistInput is a patient's wish for a slot of a doctor on a date.
+type WaitlistInput struct {
+	DoctorID string
+	Date     string
+}
+
+// offerOf describes the time ap held, freed by a change, for the doctor's
+// waitlist of that local day; nil when the time has already begun.
+func (s *service) offerOf(ap appointment.Appointment) *Offer {
+	if !ap.Start.After(s.clock.Now()) {
+		return nil
+	}
+	loc, err := time.LoadLocation(ap.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	start, end, doctor, now := ap.Start.UTC(), ap.End.UTC(), ap.DoctorID, s.now()
+	return &Offer{DoctorID: doctor, Day: civil.Of(start.In(loc)).String(),
+		Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+			ev, err := events.New(TypeSlotFreed, EventVersion, doctor, SlotFreedData{DoctorID: doctor, Start: start, End: end,
+				OfferedToPatientID: e.PatientID, OfferedToPatientUserID: e.PatientUserID}, now)
+			if err != nil {
+				return events.Event{}, fmt.Errorf("event %s: %w", TypeSlotFreed, err)
+			}
+			return ev, nil
+		}}
+}
+
+// update stores next; when its change freed prev's time, the doctor's
+// waitlist is offered it in the same transaction.
+func (s *service) update(ctx context.Context, prev, next appointment.Appointment, ev events.Event) error {
+	// A move to a time overlapping the old one frees no whole slot.
+	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
+	freed := prev.Status.Occupies() && (!next.Status.Occupies() || moved)
+	if freed {
+		if o := s.offerOf(prev); o != nil {
+			return s.repo.UpdateAndOffer(ctx, next, prev.Version, *o, ev)
+		}
+	}
+	return s.repo.Update(ctx, next, prev.Version, ev)
+}
+
+func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error) {
+	if err := authenticated(actor); err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	if !actor.Has(authn.RolePatient) {
+		return appointment.WaitlistEntry{}, domainerr.New(domainerr.Forbidden, "only patients join a waitlist")
+	}
+	var fe domainerr.FieldErrors
+	doctorID, ok := ids.Canonical(in.DoctorID)
+	if !ok {
+		fe.Add("doctorId", "must be a UUID")
+	}
+	day, err := civil.Parse(in.Date)
+	if err != nil {
+		fe.Add("date", err.Error())
+	}
+	if err := fe.Err(); err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	doc, err := s.doctors.Get(ctx, doctorID)
+	switch {
+	case errors.Is(err, ErrUnknownDoctor):
+		return appointment.WaitlistEntry{}, domainerr.Field("doctorId", "no such doctor")
+	case err != nil:
+		return appointment.WaitlistEntry{}, fmt.Errorf("look up doctor: %w", err)
+	case !doc.Active:
+		return appointment.WaitlistEntry{}, domainerr.Field("doctorId", "the doctor does not take appointments")
+	}
+	loc, err := time.LoadLocation(doc.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	if day.Before(civil.Of(s.clock.Now().In(loc))) {
+		return appointment.WaitlistEntry{}, domainerr.Field("date", "must be today or later in the doctor's time zone")
+	}
+	pat, err := s.bookingPatient(ctx, actor, "")
+	if err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	e := appointment.WaitlistEntry{ID: s.newID(), DoctorID: doctorID, Day: day.String(), PatientID: pat.ID,
+		PatientUserID: actor.UserID, CreatedAt: s.now()}
+	if err := s.repo.JoinWaitlist(ctx, e); err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	return e, nil
+}
+
+func (s *service) MyWaitlist(ctx context.Context, actor authn.Principal) ([]appointment.WaitlistEntry, error) {
+	if err := authenticated(actor); err != nil {
+		return nil, err
+	}
+	return s.repo.Waitlist(ctx, actor.UserID)
+}
+
+func (s *service) LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error {
+	if err := authenticated(actor); err != nil {
+		return err
+	}
+	cid, ok := ids.Canonical(id)
+	if !ok {
+		return domainerr.Field("id", "must be a UUID")
+	}
+	return s.repo.LeaveWaitlist(ctx, actor.UserID, cid)
+}

@@ -1,0 +1,40 @@
+package transport_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/events"
+)
+
+func TestWaitlistIsOfferedAFreedSlot(t *testing.T) {
+	e := newEnv(t)
+	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 10, 0, nil)).JSON(t)["id"].(string)
+
+	w := e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"}).JSON(t)
+	assert.Equal(t, e.pat2.PatientID, w["patientId"])
+	e.mustDo(409, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+	assert.Equal(t, []string{"date"}, e.mustDo(400, "POST", "/api/v1/appointments/waitlist", e.pat2.Token,
+		map[string]any{"doctorId": e.DoctorID, "date": "2030-01-01"}).Fields(t))
+	e.mustDo(403, "POST", "/api/v1/appointments/waitlist", e.doc.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+	assert.Len(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", e.pat2.Token, nil).JSON(t)["items"], 1)
+
+	e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token, map[string]any{})
+	var data map[string]any
+	var env string
+	require.NoError(t, e.db.QueryRow("SELECT envelope FROM outbox WHERE type = 'appointment.slot_freed'").Scan(&env))
+	var ev events.Event
+	require.NoError(t, json.Unmarshal([]byte(env), &ev))
+	require.NoError(t, ev.Decode(&data))
+	assert.Equal(t, map[string]any{"doctorId": e.DoctorID, "start": "2030-01-15T10:00:00Z", "end": "2030-01-15T10:30:00Z",
+		"offeredToPatientId": e.pat2.PatientID, "offeredToPatientUserId": e.pat2.ID}, data)
+	assert.Equal(t, e.DoctorID, ev.Subject)
+	assert.Empty(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", e.pat2.Token, nil).JSON(t)["items"], "the offer took the entry")
+
+	w = e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-16"}).JSON(t)
+	e.mustDo(404, "DELETE", "/api/v1/appointments/waitlist/"+w["id"].(string), e.pat.Token, nil)
+	e.mustDo(204, "DELETE", "/api/v1/appointments/waitlist/"+w["id"].(string), e.pat2.Token, nil)
+}

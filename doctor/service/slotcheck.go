@@ -1,0 +1,75 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/medisync/medisync/doctor/profile"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+// SlotCheck answers whether a span is one slot of a doctor's published
+// availability, with the doctor it concerns.
+type SlotCheck struct {
+	Doctor profile.Doctor
+	OnGrid bool
+}
+
+// CheckSlot tells whether [start, end) is a slot of the doctor's published
+// availability, whether booked or not: it reads the availability grid only
+// and never asks the TakenSlots port, so the booking side, which calls it
+// and is itself the TakenSlots adapter, is never called back. Past slots
+// count: whether a time is still bookable is the booking side's rule.
+func (s *service) CheckSlot(ctx context.Context, actor authn.Principal, doctorID, startS, endS string) (SlotCheck, error) {
+	if err := authenticated(actor); err != nil {
+		return SlotCheck{}, err
+	}
+	var fe domainerr.FieldErrors
+	id, err := parseID("id", doctorID)
+	if err != nil {
+		fe.Add("id", "must be a UUID")
+	}
+	start, errS := time.Parse(time.RFC3339, startS)
+	if errS != nil {
+		fe.Add("start", "must be an RFC 3339 instant")
+	}
+	end, errE := time.Parse(time.RFC3339, endS)
+	if errE != nil {
+		fe.Add("end", "must be an RFC 3339 instant")
+	}
+	if errS == nil && errE == nil && !end.After(start) {
+		fe.Add("end", "must be after start")
+	}
+	if err := fe.Err(); err != nil {
+		return SlotCheck{}, err
+	}
+	d, err := s.repo.GetDoctor(ctx, id)
+	if err != nil {
+		return SlotCheck{}, err
+	}
+	out := SlotCheck{Doctor: d}
+	if !d.Active {
+		return out, nil
+	}
+	loc, err := profile.LoadZone(d.TimeZone)
+	if err != nil {
+		return SlotCheck{}, fmt.Errorf("doctor %s time zone %q: %w", id, d.TimeZone, err)
+	}
+	a, err := s.repo.GetAvailability(ctx, id)
+	if err != nil {
+		return SlotCheck{}, err
+	}
+	// The local date of start, and its neighbours for slots that cross
+	// midnight in the other direction of the offset.
+	day := civil.Of(start.In(loc))
+	for _, slot := range a.Slots(loc, day.AddDays(-1), day.AddDays(1), time.Time{}, nil) {
+		if slot.Start.Equal(start) && slot.End.Equal(end) {
+			out.OnGrid = true
+			break
+		}
+	}
+	return out, nil
+}
