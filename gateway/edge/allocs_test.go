@@ -53,7 +53,7 @@ func leanGateway(t testing.TB, logs io.Writer) (http.Handler, string) {
 	up := cannedUpstream{body: []byte(`[{"id":"0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee","name":"Cardiology"}]`)}
 	h, err := edge.New(edge.Config{
 		Routes:    table,
-		Upstreams: map[string]http.RoundTripper{"auth": up, "doctor": up, "patient": up},
+		Upstreams: map[string]http.RoundTripper{"auth": up, "doctor": up, "patient": up, "records": up, "notification": up},
 		Verifier:  iss.Verifier(),
 		ClientIP:  resolver,
 		Limits: map[string]*ratelimit.Limiter{

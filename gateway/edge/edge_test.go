@@ -134,6 +134,9 @@ func newHarness(t testing.TB, o options) *harness {
 		"auth":    {h.auth.hostport()},
 		"doctor":  {h.doctor.hostport()},
 		"patient": patientInstances,
+		// Routed services the tests do not exercise answer as doctor does.
+		"records":      {h.doctor.hostport()},
+		"notification": {h.doctor.hostport()},
 	}
 	ups := map[string]http.RoundTripper{}
 	for s, in := range instances {
@@ -749,7 +752,7 @@ func TestMissingUpstreamIsAConfigError(t *testing.T) {
 	res, _ := clientip.New(nil)
 	_, err = edge.New(edge.Config{Routes: table, Verifier: authntest.NewIssuer(t).Verifier(), ClientIP: res,
 		Registerer: prometheus.NewRegistry(), Upstreams: map[string]http.RoundTripper{"auth": http.DefaultTransport}})
-	assert.ErrorContains(t, err, "doctor, patient")
+	assert.ErrorContains(t, err, "doctor, notification, patient, records")
 }
 
 func TestClientGoneIsNotAnUpstreamFault(t *testing.T) {
