@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/metrics"
@@ -50,10 +51,15 @@ func New(w io.Writer, service, format, lvl string) (log.Logger, error) {
 // Nop returns a logger that discards everything, for tests.
 func Nop() log.Logger { return log.NewNopLogger() }
 
-// FromContext adds the context's request ID to logger.
+// FromContext adds the context's request ID to logger, and the trace and
+// span ids of the span the context holds (tracing on, or a trace continued
+// from an event).
 func FromContext(ctx context.Context, logger log.Logger) log.Logger {
 	if id := requestid.From(ctx); id != "" {
-		return log.With(logger, "requestId", id)
+		logger = log.With(logger, "requestId", id)
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		logger = log.With(logger, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
 	}
 	return logger
 }
