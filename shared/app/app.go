@@ -61,6 +61,9 @@ type Options struct {
 	// IsRegistry marks the discovery server itself: it neither registers
 	// nor resolves through discovery, whatever -discovery-urls says.
 	IsRegistry bool
+	// Tracing, when set, is used instead of what -otlp-endpoint sets up:
+	// tests of several services in one process share one span recorder.
+	Tracing *tracing.Tracing
 }
 
 // App is one running service process.
@@ -107,8 +110,11 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	a.Registry = metrics.NewRegistry()
 	a.HTTPMetrics = metrics.NewHTTP(a.Registry)
 	a.HTTPClient = server.NewHTTPClient(10 * time.Second)
-	if a.Tracing, err = tracing.Setup(ctx, o.Name, a.Config.OTLPEndpoint); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+	a.Tracing = o.Tracing
+	if a.Tracing == nil {
+		if a.Tracing, err = tracing.Setup(ctx, o.Name, a.Config.OTLPEndpoint); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
 	}
 
 	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
