@@ -23,7 +23,8 @@ var levelNames = [...]string{"debug", "info", "warn", "error"}
 
 // accessLog writes the access-log line of each request in the format of
 // shared/logging (logfmt or JSON; ts, level, service, requestId, msg,
-// method, route, path, status, bytes, durationMs), encoded by hand into a
+// method, route, path, status, bytes, durationMs, and traceId and spanId
+// when the request has a span), encoded by hand into a
 // pooled buffer: the general-purpose encoder boxes every value, looks up
 // its caller's file and line, and was a tenth of the gateway's CPU time.
 type accessLog struct {
@@ -60,7 +61,7 @@ func newAccessLog(w io.Writer, service, format, lvl string) (*accessLog, error) 
 	return a, nil
 }
 
-func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path string, status int, bytes int64, elapsed time.Duration) {
+func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path string, status int, bytes int64, elapsed time.Duration, traceID, spanID string) {
 	if lvl < a.min {
 		return
 	}
@@ -88,6 +89,14 @@ func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path st
 		b = strconv.AppendInt(b, bytes, 10)
 		b = append(b, `,"durationMs":`...)
 		b = strconv.AppendFloat(b, ms, 'f', -1, 64)
+		if traceID != "" {
+			// Hex ids: nothing to escape.
+			b = append(b, `,"traceId":"`...)
+			b = append(b, traceID...)
+			b = append(b, `","spanId":"`...)
+			b = append(b, spanID...)
+			b = append(b, '"')
+		}
 		b = append(b, "}\n"...)
 	} else {
 		b = append(b, "ts="...)
@@ -110,6 +119,12 @@ func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path st
 		b = strconv.AppendInt(b, bytes, 10)
 		b = append(b, " durationMs="...)
 		b = strconv.AppendFloat(b, ms, 'f', -1, 64)
+		if traceID != "" {
+			b = append(b, " traceId="...)
+			b = append(b, traceID...)
+			b = append(b, " spanId="...)
+			b = append(b, spanID...)
+		}
 		b = append(b, '\n')
 	}
 	a.mu.Lock()

@@ -30,6 +30,7 @@ import (
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // statusClientClosed is logged when the client went away before the answer.
@@ -65,6 +66,11 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 	Service   string
+	// Tracing, when on, makes a server span of each request, continuing
+	// the caller's trace, and a client span of each call upstream, whose
+	// traceparent the service continues. Off (nil), the path has no
+	// tracing code at all.
+	Tracing *tracing.Tracing
 }
 
 type routeHandler struct {
@@ -96,6 +102,9 @@ type Gateway struct {
 
 	rejected   map[string]prometheus.Counter
 	authFailed *prometheus.CounterVec
+	// traced is set when tracing is on: spans are named by route and the
+	// access log shows their ids.
+	traced bool
 }
 
 type localHandler struct {
@@ -107,7 +116,11 @@ type localHandler struct {
 // (request ID, access log and metrics, panic recovery, security headers) in
 // its own front handler (front.go).
 func New(cfg Config) (http.Handler, error) {
-	return newGateway(cfg)
+	g, err := newGateway(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Tracing.Handler(g, "gateway"), nil
 }
 
 func newGateway(cfg Config) (*Gateway, error) {
@@ -131,6 +144,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 		logger:   cfg.Logger,
 		ids:      newRequestIDs(),
 		rejected: map[string]prometheus.Counter{},
+		traced:   cfg.Tracing.Enabled(),
 	}
 	if cfg.AccessLog != nil {
 		a, err := newAccessLog(cfg.AccessLog, cfg.Service, cfg.LogFormat, cfg.LogLevel)
@@ -165,6 +179,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 
 	errorLog := stdlog.New(log.NewStdlibAdapter(level.Warn(log.With(cfg.Logger, "component", "proxy"))), "", 0)
 	proxies := map[string]*httputil.ReverseProxy{}
+	ups := map[string]http.RoundTripper{}
 	var missing []string
 	for _, s := range cfg.Routes.Services() {
 		up, ok := cfg.Upstreams[s]
@@ -172,6 +187,8 @@ func newGateway(cfg Config) (*Gateway, error) {
 			missing = append(missing, s)
 			continue
 		}
+		up = cfg.Tracing.Transport(up)
+		ups[s] = up
 		proxies[s] = g.newProxy(s, up, errorLog)
 	}
 	if len(missing) > 0 {
@@ -179,7 +196,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 	}
 	g.routes = make([]routeHandler, len(cfg.Routes.Routes))
 	for i, r := range cfg.Routes.Routes {
-		g.routes[i] = routeHandler{route: r, limiter: cfg.Limits[r.RateLimit], up: cfg.Upstreams[r.Service],
+		g.routes[i] = routeHandler{route: r, limiter: cfg.Limits[r.RateLimit], up: ups[r.Service],
 			proxy: proxies[r.Service], rm: newRouteMetrics(cfg.HTTPMetrics, r.Pattern, false)}
 	}
 	return g, nil

@@ -30,6 +30,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/health"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // backend is an upstream service instance that records what it receives.
@@ -106,6 +107,8 @@ type options struct {
 	maxBody   int64
 	breaker   upstream.BreakerSettings
 	noPatient bool
+	tracing   *tracing.Tracing
+	accessLog io.Writer
 }
 
 func newHarness(t testing.TB, o options) *harness {
@@ -184,6 +187,9 @@ func newHarness(t testing.TB, o options) *harness {
 			"/health/live":  h.health.Live(),
 			"/health/ready": h.health.Ready(),
 		},
+		Tracing:   o.tracing,
+		AccessLog: o.accessLog,
+		Service:   "gateway",
 	})
 	require.NoError(t, err)
 	return h

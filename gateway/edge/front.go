@@ -12,13 +12,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/requestid"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // The gateway's front does in one handler what the services stack as
@@ -227,6 +231,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
 		defer cancel()
+		if g.traced {
+			nameSpan(ctx, r.Method, rt.Pattern)
+		}
 	}
 	r = r.WithContext(ctx)
 	defer func() {
@@ -250,6 +257,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.finish(ex, r, id, start)
 }
 
+// nameSpan names the request's server span by its route, once matched.
+func nameSpan(ctx context.Context, method, route string) {
+	span := trace.SpanFromContext(ctx)
+	span.SetName(method + " " + route)
+	span.SetAttributes(semconv.HTTPRoute(route))
+}
+
 // finish records the request's metrics and access-log line.
 func (g *Gateway) finish(ex *exchange, r *http.Request, id string, start time.Time) {
 	end := time.Now()
@@ -265,8 +279,12 @@ func (g *Gateway) finish(ex *exchange, r *http.Request, id string, start time.Ti
 	} else if ex.status < 400 && ex.rm.quiet {
 		lvl = levelDebug
 	}
+	var traceID, spanID string
+	if g.traced {
+		traceID, spanID, _ = tracing.IDs(r.Context())
+	}
 	if g.access != nil {
-		g.access.write(end, lvl, id, methods[method], ex.rm.route, r.URL.Path, ex.status, ex.bytes, elapsed)
+		g.access.write(end, lvl, id, methods[method], ex.rm.route, r.URL.Path, ex.status, ex.bytes, elapsed, traceID, spanID)
 		return
 	}
 	lg := level.Info
@@ -276,7 +294,11 @@ func (g *Gateway) finish(ex *exchange, r *http.Request, id string, start time.Ti
 	case levelDebug:
 		lg = level.Debug
 	}
-	_ = lg(g.logger).Log("requestId", id,
+	logger := g.logger
+	if traceID != "" {
+		logger = log.With(logger, "traceId", traceID, "spanId", spanID)
+	}
+	_ = lg(logger).Log("requestId", id,
 		"msg", "request", "method", methods[method], "route", ex.rm.route, "path", r.URL.Path,
 		"status", ex.status, "bytes", ex.bytes, "durationMs", float64(elapsed.Microseconds())/1000,
 	)

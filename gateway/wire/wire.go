@@ -226,6 +226,7 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		LogFormat:    a.Config.LogFormat,
 		LogLevel:     a.Config.LogLevel,
 		Service:      a.Name,
+		Tracing:      a.Tracing,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -30,6 +30,7 @@ import (
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/server"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // Options describe a service to New.
@@ -60,6 +61,9 @@ type Options struct {
 	// IsRegistry marks the discovery server itself: it neither registers
 	// nor resolves through discovery, whatever -discovery-urls says.
 	IsRegistry bool
+	// Tracing, when set, is used instead of what -otlp-endpoint sets up:
+	// tests of several services in one process share one span recorder.
+	Tracing *tracing.Tracing
 }
 
 // App is one running service process.
@@ -72,6 +76,9 @@ type App struct {
 	Health      *health.Checker
 	Discovery   *discovery.Client // nil when no discovery URL is set
 	HTTPClient  *http.Client      // for calls to other services
+	// Tracing is on when -otlp-endpoint is set: the handler and HTTPClient
+	// then carry spans, and brokers opened for the app too.
+	Tracing *tracing.Tracing
 
 	opts        Options
 	trust       trustSettings
@@ -103,12 +110,20 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	a.Registry = metrics.NewRegistry()
 	a.HTTPMetrics = metrics.NewHTTP(a.Registry)
 	a.HTTPClient = server.NewHTTPClient(10 * time.Second)
+	a.Tracing = o.Tracing
+	if a.Tracing == nil {
+		if a.Tracing, err = tracing.Setup(ctx, o.Name, a.Config.OTLPEndpoint); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+	}
 
 	if urls := a.Config.DiscoveryList(); len(urls) > 0 && !o.IsRegistry {
 		a.Discovery = discovery.NewClient(urls, a.Config.DiscoveryToken, nil, logger, a.discoveryOptions()...)
 		// Calls to http://<service>/... resolve through discovery.
 		a.HTTPClient.Transport = a.Discovery.Transport(a.HTTPClient.Transport)
 	}
+	// Outermost, so a client span names the service, not the instance.
+	a.HTTPClient.Transport = a.Tracing.Transport(a.HTTPClient.Transport)
 	return a, nil
 }
 
@@ -122,12 +137,13 @@ func (a *App) Router() *mux.Router {
 	return r
 }
 
-// Handler wraps h with the standard middleware stack.
+// Handler wraps h with the standard middleware stack, inside a server span
+// per request when tracing is on.
 func (a *App) Handler(h http.Handler) http.Handler {
-	return httpmw.Stack(h, httpmw.Options{
+	return a.Tracing.Handler(httpmw.Stack(h, httpmw.Options{
 		Logger: a.Logger, Metrics: a.HTTPMetrics, MaxBodyBytes: a.opts.MaxBodyBytes,
 		Timeout: a.opts.RequestTimeout, QuietRoutes: a.opts.QuietRoutes,
-	})
+	}), a.Name)
 }
 
 // OnDrain adds hooks run when shutdown begins, after readiness fails and
@@ -189,7 +205,8 @@ func (a *App) Options() Options { return a.opts }
 // in the order added: e.g. closing the database (appdb).
 func (a *App) OnClose(f func() error) { a.onClose = append(a.onClose, f) }
 
-// Close releases the discovery client, then what OnClose added.
+// Close releases the discovery client, then what OnClose added, then
+// flushes the spans not yet exported.
 func (a *App) Close() error {
 	if a.Discovery != nil {
 		a.Discovery.Close()
@@ -199,6 +216,9 @@ func (a *App) Close() error {
 		errs = append(errs, f())
 	}
 	a.onClose = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errs = append(errs, a.Tracing.Shutdown(ctx))
 	return errors.Join(errs...)
 }
 

@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // amqpBroker publishes and consumes through RabbitMQ (AMQP 0-9-1): a
@@ -64,11 +65,18 @@ func (b *amqpBroker) Publish(ctx context.Context, ev events.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := startPublish(ctx, b.o.Tracing.Tracer(), systemAMQP, ev)
+	err := b.publish(ctx, ev)
+	endSpan(span, err)
+	return err
+}
+
+func (b *amqpBroker) publish(ctx context.Context, ev events.Event) error {
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("broker: encode %s: %w", ev.Type, err)
 	}
-	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload)); err != nil {
+	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload, tracing.TraceParent(ctx))); err != nil {
 		return fmt.Errorf("broker: publish %s: %w", ev.Type, err)
 	}
 	return nil
@@ -111,7 +119,7 @@ func (b *amqpBroker) consumeOnce(ctx context.Context, c Consumer) error {
 	if c.Concurrency > 1 {
 		s = fanIn{sub, c.Concurrency}
 	}
-	return runRouter(ctx, c, s, b.pub, topics, b.o.Logger, b.metrics)
+	return runRouter(ctx, c, s, b.pub, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
 }
 
 // fanIn subscribes n times to a topic, so n messages are handled at once.
@@ -261,7 +269,7 @@ func (d amqpDLQ) Replay(_ context.Context, id string) error {
 		found = true
 		payload, err := json.Marshal(dl.Event)
 		if err == nil {
-			msg := toMessage(dl.Event, payload)
+			msg := toMessage(dl.Event, payload, "")
 			msg.UUID = watermill.NewUUID()
 			err = d.b.pub.Publish(replayTopic(d.consumer), msg)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // Publisher hands an event to the broker; nil means the broker has stored it.
@@ -154,6 +155,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// StreamMaxAge bounds how long JetStream keeps events; 0 means 7 days.
 	StreamMaxAge time.Duration
+	// Tracing makes a span of each publish and each delivery handled, in
+	// the trace the event carries; nil records none, the trace context
+	// still passing from envelope to handler.
+	Tracing *tracing.Tracing
 }
 
 // Open connects to the broker rawURL names: nats://host:4222 (several

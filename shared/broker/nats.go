@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // dlqStream holds every consumer's dead letters and replays.
@@ -169,6 +170,13 @@ func (b *natsBroker) Publish(ctx context.Context, ev events.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := startPublish(ctx, b.o.Tracing.Tracer(), systemNATS, ev)
+	err := b.publish(ctx, ev)
+	endSpan(span, err)
+	return err
+}
+
+func (b *natsBroker) publish(ctx context.Context, ev events.Event) error {
 	if err := b.ensureProducerStream(ctx, ev.Type); err != nil {
 		return err
 	}
@@ -176,7 +184,7 @@ func (b *natsBroker) Publish(ctx context.Context, ev events.Event) error {
 	if err != nil {
 		return fmt.Errorf("broker: encode %s: %w", ev.Type, err)
 	}
-	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload)); err != nil {
+	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload, tracing.TraceParent(ctx))); err != nil {
 		return fmt.Errorf("broker: publish %s: %w", ev.Type, err)
 	}
 	return nil
@@ -247,7 +255,7 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) error {
 		return fmt.Errorf("broker: subscriber %s: %w", c.Name, err)
 	}
 	defer sub.Close() // closes nc too
-	return runRouter(ctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics)
+	return runRouter(ctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
 }
 
 // durableName is the durable of a consumer on one subject, shared by its
@@ -407,7 +415,7 @@ func (d natsDLQ) Replay(ctx context.Context, id string) error {
 		}
 		// Published before the dead letter goes: a crash in between leaves
 		// a duplicate, which the consumer's inbox absorbs.
-		msg := toMessage(g.Event, payload)
+		msg := toMessage(g.Event, payload, "")
 		msg.UUID = watermill.NewUUID() // a replay is a new message
 		if err := d.b.pub.Publish(replayTopic(d.consumer), msg); err != nil {
 			return fmt.Errorf("broker: replay: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/medisync/medisync/shared/events"
 )
@@ -23,12 +24,16 @@ const (
 )
 
 // toMessage wraps an envelope: the message id is the event id, so that the
-// broker's duplicate detection and the consumers' inbox agree.
-func toMessage(ev events.Event, payload []byte) *message.Message {
+// broker's duplicate detection and the consumers' inbox agree. The header
+// carries traceparent, the publishing span's, or else the envelope's.
+func toMessage(ev events.Event, payload []byte, traceparent string) *message.Message {
 	m := message.NewMessage(ev.ID, payload)
 	m.Metadata.Set(metaType, ev.Type)
-	if ev.TraceParent != "" {
-		m.Metadata.Set(metaTraceParent, ev.TraceParent)
+	if traceparent == "" {
+		traceparent = ev.TraceParent
+	}
+	if traceparent != "" {
+		m.Metadata.Set(metaTraceParent, traceparent)
 	}
 	return m
 }
@@ -59,7 +64,7 @@ func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 // failing event again with exponential backoff, then PoisonQueue publishes
 // it on the dead-letter topic through dlq and acknowledges it, so the
 // stream keeps flowing.
-func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq message.Publisher, topics []string, logger log.Logger, m *consumerMetrics) error {
+func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq message.Publisher, topics []string, logger log.Logger, m *consumerMetrics, tr trace.Tracer) error {
 	wlog := watermillLogger{logger}
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
 	if err != nil {
@@ -97,11 +102,15 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 		}.Middleware,
 	)
 	handle := func(msg *message.Message) error {
-		ev, err := decode(msg.Payload, msg.Metadata.Get(metaTraceParent))
+		header := msg.Metadata.Get(metaTraceParent)
+		ev, err := decode(msg.Payload, header)
 		if err != nil {
 			return err
 		}
-		if err := c.Handler(msg.Context(), ev); err != nil {
+		ctx, span := startProcess(msg.Context(), tr, c.Name, header, ev)
+		err = c.Handler(ctx, ev)
+		endSpan(span, err)
+		if err != nil {
 			return fmt.Errorf("%s %s: %w", ev.Type, ev.ID, err)
 		}
 		m.handled.WithLabelValues(c.Name, "ok").Inc()

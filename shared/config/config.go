@@ -54,6 +54,9 @@ type Common struct {
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	// OTLPEndpoint, when set, receives the traces over OTLP/HTTP; empty
+	// turns tracing off.
+	OTLPEndpoint string
 }
 
 // Register defines the common flags on fs with the service's defaults.
@@ -72,6 +75,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultAddr, defaultDSN string) {
 	fs.StringVar(&c.LogFormat, "log-format", "logfmt", "log format: logfmt or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain in-flight requests on shutdown")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "OpenTelemetry collector receiving the traces over OTLP/HTTP (http://collector:4318); empty turns tracing off")
 }
 
 // DiscoveryList returns the discovery URLs as a list, empty entries dropped.

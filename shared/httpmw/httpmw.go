@@ -14,6 +14,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/gorilla/mux"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
@@ -90,11 +92,12 @@ type infoKey struct{}
 // metrics and logs group by template rather than by raw path.
 func TagRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if in, ok := r.Context().Value(infoKey{}).(*info); ok {
-			if route := mux.CurrentRoute(r); route != nil {
-				if tpl, err := route.GetPathTemplate(); err == nil {
+		if route := mux.CurrentRoute(r); route != nil {
+			if tpl, err := route.GetPathTemplate(); err == nil {
+				if in, ok := r.Context().Value(infoKey{}).(*info); ok {
 					in.route = tpl
 				}
+				nameSpan(r, tpl)
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -122,6 +125,16 @@ func SetRoute(ctx context.Context, route string) {
 func LongPoll(ctx context.Context) {
 	if in, ok := ctx.Value(infoKey{}).(*info); ok {
 		in.longPoll = true
+	}
+}
+
+// nameSpan names the request's server span, if one records, by its route
+// template ("GET /api/v1/patients/{id}"): the tracing handler starts it
+// before routing, knowing only the method.
+func nameSpan(r *http.Request, route string) {
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(semconv.HTTPRoute(route))
 	}
 }
 

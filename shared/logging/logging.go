@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/metrics"
@@ -56,6 +57,8 @@ const (
 	KeyCaller    = "caller"     // file:line of the call
 	KeyMsg       = "msg"        // what happened, a fixed text
 	KeyRequestID = "requestId"  // X-Request-ID of the request being served
+	KeyTraceID   = "traceId"    // W3C trace id of the span the line belongs to
+	KeySpanID    = "spanId"     // W3C span id of that span
 	KeyDuration  = "durationMs" // every duration: milliseconds, a number
 	KeyPeer      = "peer"       // another service a line is about (an upstream, a registered instance)
 	KeyErr       = "err"        // the cause of a fault
@@ -102,10 +105,15 @@ func (u uniqueKeys) Log(keyvals ...any) error {
 // Nop returns a logger that discards everything, for tests.
 func Nop() log.Logger { return log.NewNopLogger() }
 
-// FromContext adds the context's request ID to logger.
+// FromContext adds the context's request ID to logger, and the trace and
+// span ids of the span the context holds (tracing on, or a trace continued
+// from an event).
 func FromContext(ctx context.Context, logger log.Logger) log.Logger {
 	if id := requestid.From(ctx); id != "" {
-		return log.With(logger, KeyRequestID, id)
+		logger = log.With(logger, KeyRequestID, id)
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		logger = log.With(logger, KeyTraceID, sc.TraceID().String(), KeySpanID, sc.SpanID().String())
 	}
 	return logger
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // Execer is what Write needs of a transaction: *sql.Tx has it.
@@ -34,9 +35,14 @@ type Execer interface {
 }
 
 // Write adds evs to the outbox through tx, which must be the transaction
-// that makes the change they describe.
+// that makes the change they describe. An event without a traceparent takes
+// the one of ctx's span, so that its consumers continue the request's trace.
 func Write(ctx context.Context, tx Execer, evs ...events.Event) error {
+	traceparent := tracing.TraceParent(ctx)
 	for _, ev := range evs {
+		if ev.TraceParent == "" {
+			ev.TraceParent = traceparent
+		}
 		raw, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("outbox: encode %s: %w", ev.Type, err)

@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string) error {
 		DefaultDSN:   "sqlite:data/appointment.db",
 		Migrations:   sqlstore.Migrations(),
 		MaxBodyBytes: transport.MaxBodyBytes,
+		// Every change writes its event to the outbox; the relay publishes them.
+		Outbox: true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&doctorURL, "doctor-url", "http://doctor", "the doctor service (through discovery by default)")
 			fs.StringVar(&patientURL, "patient-url", "http://patient", "the patient service (through discovery by default)")

@@ -25,7 +25,7 @@ func (a *App) openBroker(ctx context.Context, withOutbox bool) error {
 		}
 		return nil
 	}
-	b, err := broker.Open(ctx, a.brokerURL, broker.Options{Logger: a.Logger, Registerer: a.Registry})
+	b, err := broker.Open(ctx, a.brokerURL, broker.Options{Logger: a.Logger, Registerer: a.Registry, Tracing: a.Tracing})
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}

@@ -1,0 +1,133 @@
+package tracing_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/medisync/medisync/shared/tracing"
+)
+
+func recorded(t *testing.T) (*tracing.Tracing, *tracetest.SpanRecorder) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return tracing.New(tp), rec
+}
+
+func TestOffWrapsNothing(t *testing.T) {
+	tr, err := tracing.Setup(context.Background(), "patient", "")
+	require.NoError(t, err)
+	assert.False(t, tr.Enabled())
+	h := http.NewServeMux()
+	assert.Equal(t, http.Handler(h), tr.Handler(h, "patient"), "no handler wrapping when off")
+	rt := http.DefaultTransport
+	assert.Equal(t, rt, tr.Transport(rt), "no transport wrapping when off")
+	_, span := tr.Tracer().Start(context.Background(), "x")
+	assert.False(t, span.IsRecording())
+	require.NoError(t, tr.Shutdown(context.Background()))
+
+	var none *tracing.Tracing
+	assert.False(t, none.Enabled())
+	require.NoError(t, none.Shutdown(context.Background()))
+}
+
+func TestSetupRejectsAnEndpointThatIsNoURL(t *testing.T) {
+	for _, e := range []string{"collector:4318", "ftp://collector", "http://"} {
+		_, err := tracing.Setup(context.Background(), "patient", e)
+		assert.ErrorContains(t, err, "OTLP endpoint", e)
+	}
+}
+
+// Spans reach an OTLP/HTTP collector at the default path when the process
+// shuts its tracing down.
+func TestSetupExportsOverOTLP(t *testing.T) {
+	var posts atomic.Int32
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/traces" {
+			_, _ = io.Copy(io.Discard, r.Body)
+			posts.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer collector.Close()
+	tr, err := tracing.Setup(context.Background(), "patient", collector.URL)
+	require.NoError(t, err)
+	require.True(t, tr.Enabled())
+	_, span := tr.Tracer().Start(context.Background(), "work")
+	span.End()
+	require.NoError(t, tr.Shutdown(context.Background()))
+	assert.Equal(t, int32(1), posts.Load())
+}
+
+// A client span's traceparent makes the server's span its child.
+func TestHandlerAndTransportJoinOneTrace(t *testing.T) {
+	tr, rec := recorded(t)
+	var seen string
+	srv := httptest.NewServer(tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = tracing.TraceParent(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	}), "server"))
+	defer srv.Close()
+	client := &http.Client{Transport: tr.Transport(nil)}
+
+	ctx, root := tr.Tracer().Start(context.Background(), "root")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x", nil)
+	require.NoError(t, err)
+	res, err := client.Do(req)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	root.End()
+
+	spans := rec.Ended()
+	require.Len(t, spans, 3)
+	want := root.SpanContext().TraceID()
+	kinds := map[trace.SpanKind]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		assert.Equal(t, want, s.SpanContext().TraceID(), s.Name())
+		kinds[s.SpanKind()] = s
+	}
+	require.Contains(t, kinds, trace.SpanKindServer)
+	require.Contains(t, kinds, trace.SpanKindClient)
+	assert.Equal(t, kinds[trace.SpanKindClient].SpanContext().SpanID(), kinds[trace.SpanKindServer].Parent().SpanID())
+	assert.Contains(t, seen, kinds[trace.SpanKindServer].SpanContext().SpanID().String())
+}
+
+func TestProbesAreNotTraced(t *testing.T) {
+	tr, rec := recorded(t)
+	h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), "server")
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/health/ready", nil))
+	assert.Empty(t, rec.Ended())
+}
+
+func TestTraceParentRoundTrip(t *testing.T) {
+	tr, _ := recorded(t)
+	assert.Empty(t, tracing.TraceParent(context.Background()))
+	_, _, ok := tracing.IDs(context.Background())
+	assert.False(t, ok)
+
+	ctx, span := tr.Tracer().Start(context.Background(), "x")
+	defer span.End()
+	tp := tracing.TraceParent(ctx)
+	assert.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`, tp)
+
+	back := tracing.WithTraceParent(context.Background(), tp)
+	traceID, spanID, ok := tracing.IDs(back)
+	require.True(t, ok)
+	assert.Equal(t, span.SpanContext().TraceID().String(), traceID)
+	assert.Equal(t, span.SpanContext().SpanID().String(), spanID)
+	assert.True(t, trace.SpanContextFromContext(back).IsRemote())
+
+	_, _, ok = tracing.IDs(tracing.WithTraceParent(context.Background(), "garbage"))
+	assert.False(t, ok)
+}
