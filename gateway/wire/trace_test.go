@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/gateway/wire"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn"
@@ -78,8 +79,12 @@ func TestOneTraceThroughGatewayServiceAndJWKS(t *testing.T) {
 	gw := newApp("gateway", "-jwks-url", jwksURL)
 	addr := strings.TrimPrefix(patientSrv.URL, "http://")
 	var fixed []string
-	for _, s := range []string{"auth", "doctor", "patient", "records", "notification"} {
-		fixed = append(fixed, s+"="+addr)
+	seen := map[string]bool{}
+	for _, sp := range route.Defaults() {
+		if !seen[sp.Service] {
+			seen[sp.Service] = true
+			fixed = append(fixed, sp.Service+"="+addr)
+		}
 	}
 	h, closers, err := wire.Build(ctx, gw, wire.Settings{Upstreams: strings.Join(fixed, ","), RPS: 100, Burst: 100, StrictRPS: 1, StrictBurst: 1})
 	require.NoError(t, err)
