@@ -1,9 +1,10 @@
 # medisync: one command runs the system, one runs every test.
 SHELL := /bin/bash
 # The services come from services.txt (name, port, database; start order);
-# the modules are the services plus the shared kit and the end-to-end tests.
+# the modules are the services plus the shared kit, the end-to-end tests and
+# the deployment checks (deploy/).
 SERVICES := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' services.txt)
-MODULES := shared $(SERVICES) e2e
+MODULES := shared $(SERVICES) e2e deploy
 
 .PHONY: run test test-race bench build lint fmt mariadb postgres smoke check-services
 

@@ -95,6 +95,12 @@ func TestContainers(t *testing.T) {
 	pm.script(t, "scripts/smoke.sh", "GATEWAY_URL="+gw,
 		"MEDISYNC_ADMIN_EMAIL="+adminEmail, "MEDISYNC_ADMIN_PASSWORD="+adminPassword)
 
+	// The peak resident memory of each service after the story: the figures
+	// the Kubernetes requests and limits are sized from (deploy/README.md).
+	for _, s := range names {
+		t.Logf("peak RSS %-12s %s", s, pm.peakRSS(t, s))
+	}
+
 	// A patient written before the restart is read back after it: the
 	// database lives in the volume, not in the container.
 	email := "container-" + randomHex(t, 4) + "@example.com"
@@ -217,6 +223,26 @@ func (p *podman) waitHealthy(t *testing.T, service string, timeout time.Duration
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// peakRSS is the high-water mark of the container's process's resident
+// memory (VmHWM), read on the host.
+func (p *podman) peakRSS(t *testing.T, service string) string {
+	t.Helper()
+	out, err := p.cmd("inspect", "--format", "{{.State.Pid}}", p.name(service)).Output()
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	status, err := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(out)), "status"))
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "unknown"
 }
 
 // restart stops the container gracefully (SIGTERM) and starts it again.
