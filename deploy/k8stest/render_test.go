@@ -31,14 +31,14 @@ var overlays = []string{"dev", "prod"}
 
 // rendered holds one overlay's objects, decoded strictly into the API types.
 type rendered struct {
-	overlay      string
-	workloads    []workload
-	services     []corev1.Service
-	configMaps   []corev1.ConfigMap
-	pdbs         []policyv1.PodDisruptionBudget
-	hpas         []autoscalingv2.HorizontalPodAutoscaler
-	policies     []networkingv1.NetworkPolicy
-	namespaces   []corev1.Namespace
+	overlay    string
+	workloads  []workload
+	services   []corev1.Service
+	configMaps []corev1.ConfigMap
+	pdbs       []policyv1.PodDisruptionBudget
+	hpas       []autoscalingv2.HorizontalPodAutoscaler
+	policies   []networkingv1.NetworkPolicy
+	namespaces []corev1.Namespace
 }
 
 // workload is a Deployment or a StatefulSet, by what the rules need.
