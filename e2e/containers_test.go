@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/runtest"
 )
 
@@ -94,6 +95,23 @@ func TestContainers(t *testing.T) {
 	})
 	pm.script(t, "scripts/smoke.sh", "GATEWAY_URL="+gw,
 		"MEDISYNC_ADMIN_EMAIL="+adminEmail, "MEDISYNC_ADMIN_PASSWORD="+adminPassword)
+
+	// The build linked in by scripts/images.sh shows in the metric and, for
+	// each instance, on the discovery dashboard.
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse: %v", err)
+	}
+	commit := strings.TrimSpace(string(head))
+	metricsBody := apitest.Do(t, c.hc, apitest.NewRequest(t, http.MethodGet, "http://"+addrs["patient"]+"/metrics", nil)).Body
+	if !strings.Contains(string(metricsBody), `medisync_build_info{commit="`+commit+`"`) {
+		t.Errorf("patient's medisync_build_info does not name commit %s", commit)
+	}
+	reg := apitest.Do(t, c.hc, apitest.NewRequest(t, http.MethodGet, discURL+"/api/v1/registry/patient", nil))
+	expect(t, reg, http.StatusOK, "registry")
+	if !strings.Contains(string(reg.Body), `"build":"`) || !strings.Contains(string(reg.Body), commit[:12]) {
+		t.Errorf("patient's registration shows no build of commit %s: %s", commit[:12], reg.Body)
+	}
 
 	// The peak resident memory of each service after the story: the figures
 	// the Kubernetes requests and limits are sized from (deploy/README.md).
