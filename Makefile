@@ -1,11 +1,12 @@
 # medisync: one command runs the system, one runs every test.
 SHELL := /bin/bash
 # The services come from services.txt (name, port, database; start order);
-# the modules are the services plus the shared kit and the end-to-end tests.
+# the modules are the services plus the shared kit, the end-to-end tests and
+# the deployment checks (deploy/).
 SERVICES := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' services.txt)
-MODULES := shared $(SERVICES) e2e
+MODULES := shared $(SERVICES) e2e deploy
 
-.PHONY: run test test-race bench build lint fmt mariadb postgres smoke check-services
+.PHONY: run test test-race bench build images lint fmt mariadb postgres smoke check-services
 
 ## run: start every service on this machine (SQLite by default; MEDISYNC_DB=mysql for MariaDB, MEDISYNC_DB=postgres for PostgreSQL)
 run:
@@ -33,6 +34,10 @@ build:
 		c=$$(basename $$c); (cd shared && CGO_ENABLED=0 go build -o ../bin/$$c ./cmd/$$c) || exit 1; \
 	done
 	@ls bin
+
+## images: build every service's container image with podman, FROM scratch (scripts/images.sh)
+images:
+	@bash scripts/images.sh
 
 ## lint: gofmt and go vet on every module
 lint: check-services

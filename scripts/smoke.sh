@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GW=${GATEWAY_URL:-http://localhost:8080}
-if [ -f data/dev-secrets.env ]; then
+# The secrets of make run, unless the caller gives the administrator's own.
+if [ -z "${MEDISYNC_ADMIN_PASSWORD:-}" ] && [ -f data/dev-secrets.env ]; then
   set -a; . data/dev-secrets.env; set +a
 fi
 : "${MEDISYNC_ADMIN_EMAIL:?set MEDISYNC_ADMIN_EMAIL (make run writes data/dev-secrets.env)}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of every module of the workspace: shared, each service of
-# services.txt, then e2e. Naming modules (scripts/test.sh shared doctor) runs
+# services.txt, then e2e and deploy (the rendered Kubernetes manifests). Naming modules (scripts/test.sh shared doctor) runs
 # only those. MySQL contract tests run against the MariaDB on 127.0.0.1:3306
 # when it answers (scripts/mariadb-up.sh) and are skipped with a reason when it
 # does not; under CI=true they must run. The summary counts the skipped tests
@@ -16,7 +16,7 @@ else
     case "$name" in ''|'#'*) continue ;; esac
     modules+=("$name")
   done < services.txt
-  modules+=(e2e)
+  modules+=(e2e deploy)
 fi
 for m in "${modules[@]}"; do
   if [ ! -f "$m/go.mod" ]; then

@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medisync/medisync/shared/buildinfo"
 	"github.com/medisync/medisync/shared/config"
 	"github.com/medisync/medisync/shared/discovery"
 	"github.com/medisync/medisync/shared/health"
@@ -96,11 +97,15 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	fset.SetOutput(stderr)
 	a.Config.Register(fset, o.DefaultAddr, o.DefaultDSN)
 	a.trust.register(fset)
+	modes := registerModes(fset)
 	if o.Flags != nil {
 		o.Flags(fset)
 	}
-	if err := config.Parse(fset, args, lookup); err != nil {
+	if err := config.Parse(fset, args, modes.hide(lookup)); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if err := modes.run(ctx, o.Name, a.Config.HTTPAddr, stderr); err != nil {
+		return nil, err
 	}
 	logger, err := logging.New(stderr, o.Name, a.Config.LogFormat, a.Config.LogLevel)
 	if err != nil {
@@ -109,6 +114,9 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	a.Logger = logger
 	a.Registry = metrics.NewRegistry()
 	a.HTTPMetrics = metrics.NewHTTP(a.Registry)
+	if err := buildinfo.Register(a.Registry, buildinfo.Get()); err != nil {
+		return nil, err
+	}
 	a.HTTPClient = server.NewHTTPClient(10 * time.Second)
 	a.Tracing = o.Tracing
 	if a.Tracing == nil {
@@ -235,6 +243,8 @@ func (a *App) registration(bound net.Addr) (discovery.Registration, error) {
 		Address:    host,
 		Port:       port,
 		TTL:        a.Config.DiscoveryTTL,
-		Metadata:   map[string]string{"version": "v1"},
+		// "build" shows on the discovery dashboard which build each
+		// instance runs (the same as its medisync_build_info metric).
+		Metadata: map[string]string{"version": "v1", "build": build()},
 	}, nil
 }

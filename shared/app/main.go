@@ -22,10 +22,11 @@ func Main(name string, run func(ctx context.Context, args []string) error) {
 }
 
 // ExitCode returns the exit status of the command called name that ended
-// with err: 0 for none and for -h or -help (whose usage the flag set has
-// printed), otherwise 1 after writing "<name>: <err>" to w.
+// with err: 0 for none, for -h or -help (whose usage the flag set has
+// printed) and for ErrDone (-version, a passing -healthcheck), otherwise 1
+// after writing "<name>: <err>" to w.
 func ExitCode(w io.Writer, name string, err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	if err == nil || errors.Is(err, flag.ErrHelp) || errors.Is(err, ErrDone) {
 		return 0
 	}
 	fmt.Fprintf(w, "%s: %v\n", name, err)
