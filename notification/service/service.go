@@ -117,7 +117,17 @@ func (s *svc) deliver(ctx context.Context, d notice.Delivery) error {
 	if !d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt) {
 		return s.repo.MarkFailed(ctx, d.ID, "expired before it could be sent", now)
 	}
-	err := s.mailer.Send(ctx, Mail{ID: d.ID, To: d.Recipient, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Date: d.CreatedAt})
+	// The batch's lease began when it was claimed; earlier mails of the
+	// batch may have taken most of it. Renewing it now gives this send the
+	// whole lease, and refuses a mail another worker took meanwhile.
+	held, err := s.repo.RenewLease(ctx, d.ID, d.Attempts, now.Add(s.cfg.Lease))
+	if err != nil {
+		return fmt.Errorf("renew mail lease: %w", err)
+	}
+	if !held {
+		return nil
+	}
+	err = s.mailer.Send(ctx, Mail{ID: d.ID, To: d.Recipient, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Date: d.CreatedAt})
 	now = s.now()
 	switch {
 	case err == nil:

@@ -472,3 +472,52 @@ func TestInboxReadAndAccess(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, page.ErrCursor, fe)
 }
+
+// slowMailer is a mail server whose every message takes step on the clock;
+// during the second message, another instance works the queue.
+type slowMailer struct {
+	clock  *clocktest.Clock
+	step   time.Duration
+	sent   map[string]int
+	during func()
+}
+
+func (m *slowMailer) Send(_ context.Context, mail service.Mail) error {
+	m.sent[mail.ID]++
+	m.clock.Advance(m.step)
+	if len(m.sent) == 2 && m.during != nil {
+		during := m.during
+		m.during = nil
+		during()
+	}
+	return nil
+}
+
+// A worker whose batch outlasts the batch's lease must neither send a mail
+// another instance has taken meanwhile nor have the one it is sending taken
+// from it: each mail goes out once.
+func TestSlowBatchDoesNotSendTwice(t *testing.T) {
+	f := newFixture(t)
+	tpl, err := templates.Load()
+	require.NoError(t, err)
+	cfg := service.DefaultConfig()
+	cfg.Lease = 2 * time.Minute
+	mailer := &slowMailer{clock: f.clock, step: 90 * time.Second, sent: map[string]int{}}
+	a := service.New(service.Deps{Repo: f.repo, Mailer: mailer, Templates: tpl, Clock: f.clock, Config: cfg})
+	b := service.New(service.Deps{Repo: f.repo, Mailer: mailer, Templates: tpl, Clock: f.clock, Config: cfg})
+	for range 3 {
+		ap := newAppt(t0.Add(72 * time.Hour))
+		f.register(t, ap.patient, "p-"+ap.patient[:8]+"@example.org", "PATIENT", "en")
+		f.book(t, ap) // one mail to the patient; the doctor is not in the directory
+	}
+	mailer.during = func() {
+		_, err := b.DeliverMail(f.ctx)
+		require.NoError(t, err)
+	}
+	_, err = a.DeliverMail(f.ctx)
+	require.NoError(t, err)
+	require.Len(t, mailer.sent, 3)
+	for id, n := range mailer.sent {
+		assert.Equal(t, 1, n, "mail %s sent %d times", id, n)
+	}
+}
