@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/notification/notice"
 	"github.com/medisync/medisync/notification/templates"
@@ -154,10 +157,19 @@ func (s *svc) backoff(attempts int) time.Duration {
 // maxReason bounds the reason kept for admins.
 const maxReason = 500
 
+// reason is err's message as the report keeps it: a mail server's reply
+// may hold any bytes, and MariaDB and PostgreSQL refuse invalid UTF-8 and
+// NUL, which would leave the attempt unended and the mail stuck. Control
+// characters become spaces; the cut falls between characters.
 func reason(err error) string {
-	r := err.Error()
-	if len(r) > maxReason {
-		r = r[:maxReason]
+	r := strings.Map(func(c rune) rune {
+		if unicode.IsControl(c) {
+			return ' '
+		}
+		return c
+	}, strings.ToValidUTF8(err.Error(), "\uFFFD"))
+	if utf8.RuneCountInString(r) > maxReason {
+		r = string([]rune(r)[:maxReason])
 	}
 	return r
 }

@@ -2,9 +2,12 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +25,7 @@ import (
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/seal"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -520,4 +524,49 @@ func TestSlowBatchDoesNotSendTwice(t *testing.T) {
 	for id, n := range mailer.sent {
 		assert.Equal(t, 1, n, "mail %s sent %d times", id, n)
 	}
+}
+
+// failingMailer answers every message with err.
+type failingMailer struct{ err error }
+
+func (m failingMailer) Send(context.Context, service.Mail) error { return m.err }
+
+// A server's reason for refusing a mail is kept for admins as valid text of
+// at most 500 characters, whatever bytes the server sent: MariaDB and
+// PostgreSQL refuse invalid UTF-8 and NUL, which would leave the mail
+// stuck in the queue.
+func TestFailureReasonIsStoredAsText(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		tpl, err := templates.Load()
+		require.NoError(t, err)
+		repo := sqlstore.New(db)
+		clk := clocktest.New(t0)
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"cut inside a character", errors.New("x" + strings.Repeat("é", 400))},
+			{"NUL and invalid UTF-8", fmt.Errorf("%w: 550 \x00bad\xff\xfe", service.ErrMailRejected)},
+		} {
+			svc := service.New(service.Deps{Repo: repo, Mailer: failingMailer{c.err}, Templates: tpl, Clock: clk, Config: service.DefaultConfig()})
+			a := newAppt(t0.Add(72 * time.Hour))
+			ev, err := events.New("auth.user_registered", 1, a.patient, map[string]string{"userId": a.patient, "email": "ada@example.org"}, clk.Now())
+			require.NoError(t, err)
+			require.NoError(t, svc.HandleEvent(context.Background(), ev))
+			ev, err = events.New("appointment.booked", 1, a.id, a.data(nil), clk.Now())
+			require.NoError(t, err)
+			require.NoError(t, svc.HandleEvent(context.Background(), ev))
+			n, err := svc.DeliverMail(context.Background())
+			require.NoError(t, err, c.name)
+			require.Equal(t, 1, n, c.name)
+			all, err := repo.ListDeliveries(context.Background(), notice.DeliveryQuery{Limit: 100})
+			require.NoError(t, err)
+			for _, d := range all.Items {
+				assert.NotEqual(t, notice.Sending, d.Status, "%s: the attempt ended", c.name)
+				assert.True(t, utf8.ValidString(d.LastError), c.name)
+				assert.NotContains(t, d.LastError, "\x00", c.name)
+				assert.LessOrEqual(t, utf8.RuneCountInString(d.LastError), 500, c.name)
+			}
+		}
+	})
 }
