@@ -570,3 +570,45 @@ func TestFailureReasonIsStoredAsText(t *testing.T) {
 		}
 	})
 }
+
+// Fields no column can hold (too long, NUL, not an id) make an event
+// malformed, for the dead-letter stream, instead of a database error that
+// would have the broker redeliver it without end.
+func TestEventsWithUnstorableFieldsAreMalformed(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		tpl, err := templates.Load()
+		require.NoError(t, err)
+		clk := clocktest.New(t0)
+		svc := service.New(service.Deps{Repo: sqlstore.New(db), Mailer: failingMailer{}, Templates: tpl, Clock: clk, Config: service.DefaultConfig()})
+		user := ids.New()
+		reg := func(extra map[string]string) map[string]string {
+			d := map[string]string{"userId": user, "email": "ada@example.org", "role": "PATIENT", "language": "en"}
+			for k, v := range extra {
+				d[k] = v
+			}
+			return d
+		}
+		a := newAppt(t0.Add(72 * time.Hour))
+		cases := []struct {
+			name, typ string
+			data      any
+		}{
+			{"user id too long", "auth.user_registered", reg(map[string]string{"userId": strings.Repeat("1", 65)})},
+			{"user id not ASCII", "auth.user_registered", reg(map[string]string{"userId": "ü" + user[2:]})},
+			{"role too long", "auth.user_registered", reg(map[string]string{"role": strings.Repeat("R", 17)})},
+			{"email too long", "auth.user_registered", reg(map[string]string{"email": strings.Repeat("a", 250) + "@example.org"})},
+			{"doctor name too long", "appointment.booked", a.data(map[string]any{"doctorName": strings.Repeat("W", 201)})},
+			{"doctor name with NUL", "appointment.booked", a.data(map[string]any{"doctorName": "Dr.\x00Weber"})},
+			{"appointment id too long", "appointment.booked", a.data(map[string]any{"appointmentId": strings.Repeat("a", 65)})},
+			{"patient user id not an id", "appointment.booked", a.data(map[string]any{"patientUserId": "x\x00"})},
+		}
+		for _, c := range cases {
+			ev, err := events.New(c.typ, 1, user, c.data, clk.Now())
+			require.NoError(t, err)
+			assert.ErrorIs(t, svc.HandleEvent(context.Background(), ev), service.ErrMalformed, c.name)
+		}
+		ok, err := events.New("appointment.booked", 1, a.id, a.data(map[string]any{"doctorName": strings.Repeat("W", 200)}), clk.Now())
+		require.NoError(t, err)
+		assert.NoError(t, svc.HandleEvent(context.Background(), ok), "a name of 200 characters fits")
+	})
+}
