@@ -7,10 +7,13 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/notification/notice"
 	"github.com/medisync/medisync/notification/templates"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
 )
 
 // The event types the service consumes (the event contract, schema version 1).
@@ -75,8 +78,11 @@ func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
 		if err := decode(ev, &d); err != nil {
 			return err
 		}
-		if d.UserID == "" || !validEmail(d.Email) {
+		if !ids.Valid(d.UserID) || !validEmail(d.Email) {
 			return malformed(ev, "userId and a valid email are required")
+		}
+		if len(d.Role) > maxRole || !cleanText(d.Role) {
+			return malformed(ev, "role is not a role")
 		}
 		apply = func(ctx context.Context, tx Tx) error {
 			return tx.PutUser(ctx, notice.User{ID: d.UserID, Email: d.Email, Role: d.Role, Language: templates.Match(d.Language)})
@@ -121,9 +127,27 @@ func decode(ev events.Event, v any) error {
 	return nil
 }
 
+// Bounds of the event fields the service stores, from its columns: a field
+// beyond them makes the event malformed rather than a database error that
+// the broker would redeliver without end.
+const (
+	maxEmail      = 254
+	maxRole       = 16
+	maxDoctorName = 200
+)
+
 func validEmail(s string) bool {
+	if len(s) > maxEmail {
+		return false
+	}
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && a.Name == ""
+}
+
+// cleanText reports whether s is UTF-8 without control characters (NUL,
+// which PostgreSQL refuses, among them).
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
 // resetMail opens the sealed link and renders the reset mail. The link is
@@ -131,6 +155,9 @@ func validEmail(s string) bool {
 func (s *svc) resetMail(ev events.Event, d passwordReset) (notice.Delivery, error) {
 	if !validEmail(d.Email) {
 		return notice.Delivery{}, malformed(ev, "a valid email is required")
+	}
+	if d.UserID != "" && !ids.Valid(d.UserID) {
+		return notice.Delivery{}, malformed(ev, "userId is not an id")
 	}
 	if s.cfg.SealKey == nil {
 		return notice.Delivery{}, fmt.Errorf("%s %s: no event seal key is configured to open the link", ev.Type, ev.ID)
@@ -158,6 +185,12 @@ func (s *svc) resetMail(ev events.Event, d passwordReset) (notice.Delivery, erro
 func (d appointment) check(ev events.Event) error {
 	if d.AppointmentID == "" || d.PatientUserID == "" || d.Start.IsZero() {
 		return malformed(ev, "appointmentId, patientUserId and start are required")
+	}
+	if !ids.Valid(d.AppointmentID) || !ids.Valid(d.PatientUserID) || (d.DoctorUserID != "" && !ids.Valid(d.DoctorUserID)) {
+		return malformed(ev, "appointmentId, patientUserId and doctorUserId must be ids")
+	}
+	if utf8.RuneCountInString(d.DoctorName) > maxDoctorName || !cleanText(d.DoctorName) {
+		return malformed(ev, "doctorName must be text of at most %d characters", maxDoctorName)
 	}
 	if d.TimeZone == "" {
 		return malformed(ev, "timeZone is required")

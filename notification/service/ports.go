@@ -25,6 +25,12 @@ type Repository interface {
 	// ClaimMail leases up to limit deliveries due at now (queued, or sending
 	// with a lapsed lease) until now+lease and counts the attempt.
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]notice.Delivery, error)
+	// RenewLease extends the lease of attempt (the delivery's Attempts as
+	// ClaimMail answered it) until until, and reports false when the mail
+	// is no longer that attempt's: another worker took it after the lease
+	// lapsed. A worker renews right before sending, so that a batch that
+	// outlasts its first lease never sends a mail twice.
+	RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error)
 	// MarkSent, MarkRetry and MarkFailed end a leased attempt.
 	MarkSent(ctx context.Context, id string, now time.Time) error
 	MarkRetry(ctx context.Context, id, reason string, next, now time.Time) error

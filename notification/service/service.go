@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/notification/notice"
 	"github.com/medisync/medisync/notification/templates"
@@ -117,7 +120,17 @@ func (s *svc) deliver(ctx context.Context, d notice.Delivery) error {
 	if !d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt) {
 		return s.repo.MarkFailed(ctx, d.ID, "expired before it could be sent", now)
 	}
-	err := s.mailer.Send(ctx, Mail{ID: d.ID, To: d.Recipient, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Date: d.CreatedAt})
+	// The batch's lease began when it was claimed; earlier mails of the
+	// batch may have taken most of it. Renewing it now gives this send the
+	// whole lease, and refuses a mail another worker took meanwhile.
+	held, err := s.repo.RenewLease(ctx, d.ID, d.Attempts, now.Add(s.cfg.Lease))
+	if err != nil {
+		return fmt.Errorf("renew mail lease: %w", err)
+	}
+	if !held {
+		return nil
+	}
+	err = s.mailer.Send(ctx, Mail{ID: d.ID, To: d.Recipient, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Date: d.CreatedAt})
 	now = s.now()
 	switch {
 	case err == nil:
@@ -144,10 +157,19 @@ func (s *svc) backoff(attempts int) time.Duration {
 // maxReason bounds the reason kept for admins.
 const maxReason = 500
 
+// reason is err's message as the report keeps it: a mail server's reply
+// may hold any bytes, and MariaDB and PostgreSQL refuse invalid UTF-8 and
+// NUL, which would leave the attempt unended and the mail stuck. Control
+// characters become spaces; the cut falls between characters.
 func reason(err error) string {
-	r := err.Error()
-	if len(r) > maxReason {
-		r = r[:maxReason]
+	r := strings.Map(func(c rune) rune {
+		if unicode.IsControl(c) {
+			return ' '
+		}
+		return c
+	}, strings.ToValidUTF8(err.Error(), "\uFFFD"))
+	if utf8.RuneCountInString(r) > maxReason {
+		r = string([]rune(r)[:maxReason])
 	}
 	return r
 }

@@ -2,9 +2,12 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +25,7 @@ import (
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/seal"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -471,4 +475,140 @@ func TestInboxReadAndAccess(t *testing.T) {
 	var fe domainerr.FieldErrors
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, page.ErrCursor, fe)
+}
+
+// slowMailer is a mail server whose every message takes step on the clock;
+// during the second message, another instance works the queue.
+type slowMailer struct {
+	clock  *clocktest.Clock
+	step   time.Duration
+	sent   map[string]int
+	during func()
+}
+
+func (m *slowMailer) Send(_ context.Context, mail service.Mail) error {
+	m.sent[mail.ID]++
+	m.clock.Advance(m.step)
+	if len(m.sent) == 2 && m.during != nil {
+		during := m.during
+		m.during = nil
+		during()
+	}
+	return nil
+}
+
+// A worker whose batch outlasts the batch's lease must neither send a mail
+// another instance has taken meanwhile nor have the one it is sending taken
+// from it: each mail goes out once.
+func TestSlowBatchDoesNotSendTwice(t *testing.T) {
+	f := newFixture(t)
+	tpl, err := templates.Load()
+	require.NoError(t, err)
+	cfg := service.DefaultConfig()
+	cfg.Lease = 2 * time.Minute
+	mailer := &slowMailer{clock: f.clock, step: 90 * time.Second, sent: map[string]int{}}
+	a := service.New(service.Deps{Repo: f.repo, Mailer: mailer, Templates: tpl, Clock: f.clock, Config: cfg})
+	b := service.New(service.Deps{Repo: f.repo, Mailer: mailer, Templates: tpl, Clock: f.clock, Config: cfg})
+	for range 3 {
+		ap := newAppt(t0.Add(72 * time.Hour))
+		f.register(t, ap.patient, "p-"+ap.patient[:8]+"@example.org", "PATIENT", "en")
+		f.book(t, ap) // one mail to the patient; the doctor is not in the directory
+	}
+	mailer.during = func() {
+		_, err := b.DeliverMail(f.ctx)
+		require.NoError(t, err)
+	}
+	_, err = a.DeliverMail(f.ctx)
+	require.NoError(t, err)
+	require.Len(t, mailer.sent, 3)
+	for id, n := range mailer.sent {
+		assert.Equal(t, 1, n, "mail %s sent %d times", id, n)
+	}
+}
+
+// failingMailer answers every message with err.
+type failingMailer struct{ err error }
+
+func (m failingMailer) Send(context.Context, service.Mail) error { return m.err }
+
+// A server's reason for refusing a mail is kept for admins as valid text of
+// at most 500 characters, whatever bytes the server sent: MariaDB and
+// PostgreSQL refuse invalid UTF-8 and NUL, which would leave the mail
+// stuck in the queue.
+func TestFailureReasonIsStoredAsText(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		tpl, err := templates.Load()
+		require.NoError(t, err)
+		repo := sqlstore.New(db)
+		clk := clocktest.New(t0)
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"cut inside a character", errors.New("x" + strings.Repeat("é", 400))},
+			{"NUL and invalid UTF-8", fmt.Errorf("%w: 550 \x00bad\xff\xfe", service.ErrMailRejected)},
+		} {
+			svc := service.New(service.Deps{Repo: repo, Mailer: failingMailer{c.err}, Templates: tpl, Clock: clk, Config: service.DefaultConfig()})
+			a := newAppt(t0.Add(72 * time.Hour))
+			ev, err := events.New("auth.user_registered", 1, a.patient, map[string]string{"userId": a.patient, "email": "ada@example.org"}, clk.Now())
+			require.NoError(t, err)
+			require.NoError(t, svc.HandleEvent(context.Background(), ev))
+			ev, err = events.New("appointment.booked", 1, a.id, a.data(nil), clk.Now())
+			require.NoError(t, err)
+			require.NoError(t, svc.HandleEvent(context.Background(), ev))
+			n, err := svc.DeliverMail(context.Background())
+			require.NoError(t, err, c.name)
+			require.Equal(t, 1, n, c.name)
+			all, err := repo.ListDeliveries(context.Background(), notice.DeliveryQuery{Limit: 100})
+			require.NoError(t, err)
+			for _, d := range all.Items {
+				assert.NotEqual(t, notice.Sending, d.Status, "%s: the attempt ended", c.name)
+				assert.True(t, utf8.ValidString(d.LastError), c.name)
+				assert.NotContains(t, d.LastError, "\x00", c.name)
+				assert.LessOrEqual(t, utf8.RuneCountInString(d.LastError), 500, c.name)
+			}
+		}
+	})
+}
+
+// Fields no column can hold (too long, NUL, not an id) make an event
+// malformed, for the dead-letter stream, instead of a database error that
+// would have the broker redeliver it without end.
+func TestEventsWithUnstorableFieldsAreMalformed(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		tpl, err := templates.Load()
+		require.NoError(t, err)
+		clk := clocktest.New(t0)
+		svc := service.New(service.Deps{Repo: sqlstore.New(db), Mailer: failingMailer{}, Templates: tpl, Clock: clk, Config: service.DefaultConfig()})
+		user := ids.New()
+		reg := func(extra map[string]string) map[string]string {
+			d := map[string]string{"userId": user, "email": "ada@example.org", "role": "PATIENT", "language": "en"}
+			for k, v := range extra {
+				d[k] = v
+			}
+			return d
+		}
+		a := newAppt(t0.Add(72 * time.Hour))
+		cases := []struct {
+			name, typ string
+			data      any
+		}{
+			{"user id too long", "auth.user_registered", reg(map[string]string{"userId": strings.Repeat("1", 65)})},
+			{"user id not ASCII", "auth.user_registered", reg(map[string]string{"userId": "ü" + user[2:]})},
+			{"role too long", "auth.user_registered", reg(map[string]string{"role": strings.Repeat("R", 17)})},
+			{"email too long", "auth.user_registered", reg(map[string]string{"email": strings.Repeat("a", 250) + "@example.org"})},
+			{"doctor name too long", "appointment.booked", a.data(map[string]any{"doctorName": strings.Repeat("W", 201)})},
+			{"doctor name with NUL", "appointment.booked", a.data(map[string]any{"doctorName": "Dr.\x00Weber"})},
+			{"appointment id too long", "appointment.booked", a.data(map[string]any{"appointmentId": strings.Repeat("a", 65)})},
+			{"patient user id not an id", "appointment.booked", a.data(map[string]any{"patientUserId": "x\x00"})},
+		}
+		for _, c := range cases {
+			ev, err := events.New(c.typ, 1, user, c.data, clk.Now())
+			require.NoError(t, err)
+			assert.ErrorIs(t, svc.HandleEvent(context.Background(), ev), service.ErrMalformed, c.name)
+		}
+		ok, err := events.New("appointment.booked", 1, a.id, a.data(map[string]any{"doctorName": strings.Repeat("W", 200)}), clk.Now())
+		require.NoError(t, err)
+		assert.NoError(t, svc.HandleEvent(context.Background(), ok), "a name of 200 characters fits")
+	})
 }

@@ -100,6 +100,9 @@ var (
 	ErrUnsupportedType = domainerr.New(domainerr.Invalid, "Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain")
 	ErrContentMismatch = domainerr.New(domainerr.Invalid, "the file's content does not match its declared Content-Type")
 	ErrTooLarge        = domainerr.New(domainerr.Invalid, "the document exceeds the size limit")
+	// ErrEmpty refuses a body without a byte: no type's content is empty,
+	// and an empty "document" would only clutter the record.
+	ErrEmpty = domainerr.Field("content", "the document is empty")
 )
 
 // NormalizeContentType maps a declared Content-Type to one the service

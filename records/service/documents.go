@@ -80,6 +80,9 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 		}
 		return record.Document{}, fmt.Errorf("read upload: %w", err)
 	}
+	if len(head) == 0 {
+		return record.Document{}, record.ErrEmpty
+	}
 	if !record.Sniff(meta.ContentType, head) {
 		return record.Document{}, record.ErrContentMismatch
 	}

@@ -383,12 +383,30 @@ func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
+	if n := rangeCount(r.Header.Get("Range")); n > MaxRanges {
+		problem.Write(w, r, problem.New(http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("at most %d byte range per request", MaxRanges)))
+		return nil
+	}
 	h.Set("Content-Type", c.Doc.ContentType)
 	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
 	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.ID+extensions[c.Doc.ContentType]+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(&problemWriter{ResponseWriter: w, r: r}, r, "", c.Doc.Date, c.Blob)
 	return nil
+}
+
+// MaxRanges bounds the ranges of one request, as the API documents: every
+// range reopens the stored object (a ranged GET on S3, a seek and a package
+// decrypted on the filesystem), so a header of thousands of one-byte ranges
+// would cost thousands of reads for a few bytes of answer.
+const MaxRanges = 1
+
+// rangeCount counts the ranges a Range header asks for.
+func rangeCount(h string) int {
+	if h == "" {
+		return 0
+	}
+	return strings.Count(h, ",") + 1
 }
 
 // problemWriter turns the plain-text errors of http.ServeContent (a range

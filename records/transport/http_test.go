@@ -58,6 +58,7 @@ type harness struct {
 	store   *sqlstore.Store
 	blobs   *blobfs.Store
 	patient string // patient id
+	other   string // the patient id of the user "other"
 	tokens  map[string]string
 }
 
@@ -72,14 +73,15 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 	}
 	rec := auditlog.New(store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	h := &harness{t: t, issuer: authntest.NewIssuer(t), store: store, blobs: blobs, patient: ids.New(), tokens: map[string]string{}}
+	h := &harness{t: t, issuer: authntest.NewIssuer(t), store: store, blobs: blobs, patient: ids.New(), other: ids.New(), tokens: map[string]string{}}
 	users := map[string][]string{"patient": {"PATIENT"}, "other": {"PATIENT"}, "doctor": {"DOCTOR"}, "doctor2": {"DOCTOR"}, "admin": {"ADMIN"}}
 	uids := map[string]string{}
 	for name, roles := range users {
 		uids[name] = ids.New()
 		h.tokens[name] = h.issuer.Token(t, authntest.Claims{UserID: uids[name], Roles: roles})
 	}
-	dir := directory{h.patient: {ID: h.patient, UserID: uids["patient"], Active: true}}
+	dir := directory{h.patient: {ID: h.patient, UserID: uids["patient"], Active: true},
+		h.other: {ID: h.other, UserID: uids["other"], Active: true}}
 	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
 		Patients: dir, Clock: clock.System{}, MaxDocumentBytes: maxBytes})
 	r := httpmw.NewRouter()
@@ -105,7 +107,12 @@ func (r resp) json(t *testing.T) map[string]any {
 }
 
 func (h *harness) do(who, method, path string, body io.Reader, headers ...string) resp {
-	req, err := http.NewRequest(method, h.srv.URL+"/api/v1/records/patients/"+h.patient+path, body)
+	return h.doAt(who, h.patient, method, path, body, headers...)
+}
+
+// doAt is do on the records of patient pid.
+func (h *harness) doAt(who, pid, method, path string, body io.Reader, headers ...string) resp {
+	req, err := http.NewRequest(method, h.srv.URL+"/api/v1/records/patients/"+pid+path, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}

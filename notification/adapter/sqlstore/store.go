@@ -221,6 +221,21 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 	return out, nil
 }
 
+// RenewLease extends an attempt's lease if no other worker has claimed the
+// mail since: a claim counts an attempt, so the count is the lease's token.
+func (s *Store) RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending' AND attempts = ?`,
+		utc(until), id, attempt)
+	if err != nil {
+		return false, fmt.Errorf("renew mail lease: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("renew mail lease: %w", err)
+	}
+	return n == 1, nil
+}
+
 // MarkSent records a sent mail and erases its bodies.
 func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', sent_at = ?, updated_at = ?, lease_until = NULL, last_error = '', body_text = '', body_html = '' WHERE id = ? AND status = 'sending'`,

@@ -161,3 +161,82 @@ func TestStore(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent writers race for one state change: two new versions of one
+// document, two signatures of one note. Exactly one of each wins; the
+// others are told why, and nothing is half-written. A version never
+// supersedes another patient's document.
+func TestConcurrentChanges(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s := sqlstore.New(db)
+		t.Cleanup(func() { _ = s.Close() })
+		ctx := context.Background()
+		pid := ids.New()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		doc := func(replaces string) record.Document {
+			id := ids.New()
+			return record.Document{ID: id, PatientID: pid, Status: record.DocumentCurrent, Type: "t", Title: "t",
+				ContentType: record.TypePDF, Size: 1, SHA256: "00", AuthorID: "a", Date: now, Replaces: replaces,
+				BlobKey: "documents/" + id, Version: 1}
+		}
+		first := doc("")
+		if err := s.CreateDocument(ctx, first, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		foreign := doc(first.ID)
+		foreign.PatientID = ids.New()
+		if err := s.CreateDocument(ctx, foreign, ev(foreign.PatientID)); !errors.Is(err, record.ErrNotCurrent) {
+			t.Fatalf("a version on another patient superseding this one's document: %v", err)
+		}
+
+		const n = 4
+		errs := make(chan error, n)
+		for range n {
+			go func() { errs <- s.CreateDocument(ctx, doc(first.ID), ev(pid)) }()
+		}
+		won := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case errors.Is(err, record.ErrNotCurrent), sqldb.IsRetryable(err):
+			default:
+				t.Fatalf("concurrent version: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d versions superseded one document", won)
+		}
+		all, err := s.ListDocuments(ctx, record.DocumentQuery{PatientID: pid, Limit: 100,
+			Statuses: []record.DocumentStatus{record.DocumentCurrent, record.DocumentSuperseded}})
+		if err != nil || len(all.Items) != 2 {
+			t.Fatalf("documents after the race: %d, %v", len(all.Items), err)
+		}
+
+		e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: "d", Status: record.EncounterOpen, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if err := s.CreateEncounter(ctx, e, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			go func() {
+				signed := e
+				signed.Status, signed.SignedAt, signed.Version = record.EncounterSigned, now, 2
+				errs <- s.UpdateEncounter(ctx, signed, ev(pid))
+			}()
+		}
+		won = 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case errors.Is(err, record.ErrStaleVersion), errors.Is(err, record.ErrSigned), sqldb.IsRetryable(err):
+			default:
+				t.Fatalf("concurrent signature: %v", err)
+			}
+		}
+		revs, err := s.EncounterRevisions(ctx, pid, e.ID)
+		if won != 1 || err != nil || len(revs) != 2 {
+			t.Fatalf("%d signatures won, %d revisions, %v", won, len(revs), err)
+		}
+	})
+}

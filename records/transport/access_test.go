@@ -1,0 +1,139 @@
+package transport_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/medisync/medisync/records/transport"
+)
+
+// openSigned opens a signed encounter of patient pid by the doctor who
+// and returns its id.
+func (h *harness) openSigned(who, pid string) string {
+	h.t.Helper()
+	r := h.doAt(who, pid, "POST", "/encounters", js(map[string]any{"note": map[string]string{"subjective": "s"}}), "Content-Type", "application/json")
+	if r.code != 201 {
+		h.t.Fatalf("open = %d %s", r.code, r.body)
+	}
+	id := r.json(h.t)["id"].(string)
+	if r := h.doAt(who, pid, "POST", "/encounters/"+id+"/sign", nil, "If-Match", `"1"`); r.code != 200 {
+		h.t.Fatalf("sign = %d %s", r.code, r.body)
+	}
+	return id
+}
+
+func (h *harness) upload(who, pid string, body []byte) string {
+	h.t.Helper()
+	r := h.doAt(who, pid, "POST", "/documents?title=t&type=lab-report", bytes.NewReader(body), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		h.t.Fatalf("upload = %d %s", r.code, r.body)
+	}
+	return r.json(h.t)["id"].(string)
+}
+
+// Ids of one patient's records given on another patient's path name
+// nothing: an encounter attached to a document, an addendum's note, a
+// document superseded by a new version.
+func TestIdsOfAnotherPatientNameNothing(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	pdf := []byte("%PDF-1.7\nx")
+	// The doctor treats both patients.
+	mine := h.openSigned("doctor", h.patient)
+	theirs := h.openSigned("doctor", h.other)
+	theirDoc := h.upload("other", h.other, pdf)
+
+	if r := h.do("doctor", "POST", "/documents?title=t&type=t&encounterId="+theirs, bytes.NewReader(pdf), "Content-Type", "application/pdf"); r.code != 422 {
+		t.Fatalf("document of one patient attached to another's encounter = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor", "POST", "/encounters/"+theirs+"/addenda", js(map[string]string{"text": "x"}), "Content-Type", "application/json"); r.code != 404 {
+		t.Fatalf("addendum on another patient's note = %d %s", r.code, r.body)
+	}
+	if r := h.do("doctor", "POST", "/documents/"+theirDoc+"/versions?title=t&type=t", bytes.NewReader(pdf), "Content-Type", "application/pdf"); r.code != 404 {
+		t.Fatalf("new version of another patient's document = %d %s", r.code, r.body)
+	}
+	if r := h.doAt("patient", h.other, "POST", "/documents/"+theirDoc+"/versions?title=t&type=t", bytes.NewReader(pdf), "Content-Type", "application/pdf"); r.code != 404 {
+		t.Fatalf("a patient replacing another's document = %d %s", r.code, r.body)
+	}
+	if r := h.doAt("other", h.other, "GET", "/documents/"+theirDoc, nil); r.json(t)["status"] != "current" {
+		t.Fatalf("the other patient's document changed: %s", r.body)
+	}
+	if r := h.do("doctor", "GET", "/encounters/"+theirs, nil); r.code != 404 {
+		t.Fatalf("another patient's encounter on this path = %d", r.code)
+	}
+	if r := h.do("patient", "GET", "/encounters/"+mine, nil); r.code != 200 {
+		t.Fatalf("own encounter = %d", r.code)
+	}
+	// Every path of the other patient's records is 404 for this patient.
+	for _, p := range []string{"/encounters", "/encounters/" + theirs, "/encounters/" + theirs + "/revisions", "/documents",
+		"/documents/" + theirDoc, "/documents/" + theirDoc + "/content", "/audit"} {
+		if r := h.doAt("patient", h.other, "GET", p, nil); r.code != 404 {
+			t.Fatalf("GET %s of another patient = %d", p, r.code)
+		}
+	}
+}
+
+// An empty file is no document, whatever its declared type.
+func TestEmptyUploadRefused(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	for _, ct := range []string{"text/plain", "application/pdf"} {
+		r := h.do("patient", "POST", "/documents?title=t&type=t", bytes.NewReader(nil), "Content-Type", ct)
+		if r.code != 400 || !strings.Contains(string(r.body), `"content"`) {
+			t.Fatalf("empty %s = %d %s", ct, r.code, r.body)
+		}
+	}
+}
+
+// A request for many ranges would reopen the stored object once per range
+// (a ranged GET on S3 each): one range is served, more are refused.
+func TestManyRangesRefused(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	body := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("0123456789"), 1000)...)
+	id := h.upload("patient", h.patient, body)
+	var rs []string
+	for i := 0; i < 200; i++ {
+		rs = append(rs, itoa(i*20)+"-"+itoa(i*20))
+	}
+	for _, rng := range []string{strings.Join(rs, ","), "0-1,10-11"} {
+		r := h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes="+rng)
+		if r.code != 416 || r.h.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("ranges %.20s... = %d %s", rng, r.code, r.h.Get("Content-Type"))
+		}
+	}
+	if r := h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=9-18"); r.code != 206 || string(r.body) != "0123456789" {
+		t.Fatalf("one range = %d %q", r.code, r.body)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// Bad input in the query, the headers and the path is a 4xx naming the
+// field, never a 500.
+func TestBadInputNamesTheField(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	pdf := []byte("%PDF-1.7\nx")
+	id := h.upload("patient", h.patient, pdf)
+	cases := []struct {
+		name, who, method, path string
+		headers                 []string
+		field                   string
+	}{
+		{"title with a control character", "patient", "POST", "/documents?title=a%00b&type=t", []string{"Content-Type", "application/pdf"}, "title"},
+		{"title not UTF-8", "patient", "POST", "/documents?title=%FF&type=t", []string{"Content-Type", "application/pdf"}, "title"},
+		{"title too long", "patient", "POST", "/documents?type=t&title=" + strings.Repeat("a", 201), []string{"Content-Type", "application/pdf"}, "title"},
+		{"encounter id not a UUID", "patient", "POST", "/documents?title=t&type=t&encounterId=1%00", []string{"Content-Type", "application/pdf"}, "encounterId"},
+		{"reason with a control character", "admin", "GET", "/documents/" + id + "/content?reason=a%01b", nil, "reason"},
+		{"reason header with a control character", "admin", "GET", "/documents/" + id + "/content", []string{transport.ReasonHeader, "a\tb"}, "reason"},
+		{"reason too long", "admin", "GET", "/documents/" + id + "/content?reason=" + strings.Repeat("r", 501), nil, "reason"},
+		{"huge limit", "patient", "GET", "/documents?limit=100000000000000000000", nil, "limit"},
+		{"bad status", "patient", "GET", "/documents?status=gone", nil, "status"},
+		{"bad cursor", "patient", "GET", "/audit?cursor=%00", nil, "cursor"},
+	}
+	for _, c := range cases {
+		r := h.do(c.who, c.method, c.path, bytes.NewReader(pdf), c.headers...)
+		if r.code != 400 || !strings.Contains(string(r.body), `"`+c.field+`"`) {
+			t.Errorf("%s = %d %s", c.name, r.code, r.body)
+		}
+	}
+}
