@@ -23,7 +23,10 @@ var (
 	ErrEnteredInError   = domainerr.New(domainerr.Conflict, "the record is marked entered-in-error and cannot change")
 	ErrNotCurrent       = domainerr.New(domainerr.Conflict, "only the current version of a document can be replaced or retracted")
 	ErrUnknownEncounter = domainerr.New(domainerr.Invalid, "encounterId names no encounter of this patient")
-	ErrPresignDisabled  = domainerr.New(domainerr.Conflict, "this store hands out no links: ask for the content itself")
+	// ErrNotYourDocument refuses a patient's new version of a document a
+	// clinician filed.
+	ErrNotYourDocument = domainerr.New(domainerr.Forbidden, "a patient may replace only the documents they uploaded; ask the clinic to file a new version")
+	ErrPresignDisabled = domainerr.New(domainerr.Conflict, "this store hands out no links: ask for the content itself")
 )
 
 // cleanText checks a free-text field: valid UTF-8, no control characters

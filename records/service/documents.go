@@ -35,7 +35,10 @@ func (s *service) UploadDocument(ctx context.Context, actor authn.Principal, pat
 }
 
 // ReplaceDocument stores a new version of a current document, which
-// becomes superseded: the patient, a treating doctor, or its author.
+// becomes superseded: a treating doctor may replace any of the patient's
+// documents; the patient only those they uploaded themselves, so that a
+// lab report or a scan a clinician filed cannot be pushed out of the
+// current list by the patient.
 func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, patientID, id string, meta record.DocumentMeta, body io.Reader) (record.Document, error) {
 	if err := meta.Validate(); err != nil {
 		return record.Document{}, err
@@ -53,6 +56,9 @@ func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, pa
 	}
 	if old.Status != record.DocumentCurrent {
 		return record.Document{}, record.ErrNotCurrent
+	}
+	if !r.treats && old.AuthorID != actor.UserID {
+		return record.Document{}, s.deny(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, id, record.ErrNotYourDocument)
 	}
 	return s.store(ctx, actor, patientID, meta, body, id)
 }

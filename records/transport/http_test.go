@@ -319,3 +319,31 @@ func TestSweeper(t *testing.T) {
 		t.Fatalf("%d objects left, want the document's", len(infos))
 	}
 }
+
+// A patient may file new versions of their own uploads only: a document a
+// treating doctor filed stays current until a clinician replaces it.
+func TestPatientReplacesOnlyOwnDocuments(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	// The doctor treats the patient once an encounter is open.
+	if r := h.do("doctor", "POST", "/encounters", js(map[string]any{"note": map[string]string{"subjective": "follow-up"}}), "Content-Type", "application/json"); r.code != 201 {
+		t.Fatalf("open = %d %s", r.code, r.body)
+	}
+	report := append([]byte("%PDF-1.7\n"), []byte("lab report")...)
+	r := h.do("doctor", "POST", "/documents?title=CBC&type=lab-report", bytes.NewReader(report), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("doctor files = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	forged := append([]byte("%PDF-1.7\n"), []byte("all normal")...)
+	r = h.do("patient", "POST", "/documents/"+id+"/versions?title=CBC&type=lab-report", bytes.NewReader(forged), "Content-Type", "application/pdf")
+	if r.code != 403 || !strings.Contains(string(r.body), "only the documents they uploaded") {
+		t.Fatalf("patient replaces the doctor's report = %d %s", r.code, r.body)
+	}
+	if r := h.do("patient", "GET", "/documents/"+id, nil); r.json(t)["status"] != "current" {
+		t.Fatalf("the doctor's report = %s", r.body)
+	}
+	r = h.do("doctor", "POST", "/documents/"+id+"/versions?title=CBC&type=lab-report", bytes.NewReader(forged), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("the doctor replaces it = %d %s", r.code, r.body)
+	}
+}
