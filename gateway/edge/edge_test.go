@@ -105,6 +105,8 @@ type options struct {
 	maxBody   int64
 	breaker   upstream.BreakerSettings
 	noPatient bool
+	// instances of other services (records...), by service name.
+	instances map[string][]string
 }
 
 func newHarness(t testing.TB, o options) *harness {
@@ -134,6 +136,9 @@ func newHarness(t testing.TB, o options) *harness {
 		"auth":    {h.auth.hostport()},
 		"doctor":  {h.doctor.hostport()},
 		"patient": patientInstances,
+	}
+	for s, in := range o.instances {
+		instances[s] = in
 	}
 	specs := o.specs
 	if specs == nil {
