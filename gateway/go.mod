@@ -3,6 +3,7 @@ module github.com/medisync/medisync/gateway
 go 1.26.0
 
 require (
+	github.com/dustin/go-humanize v1.1.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-kit/kit v0.13.0
 	github.com/go-kit/log v0.2.1

@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-kit/log"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -177,13 +179,19 @@ func TestSourceCachesAndSurvivesAServiceDown(t *testing.T) {
 	a, d := &docServer{doc: docA}, &docServer{doc: docB}
 	d.down.Store(true)
 	c := clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
-	src := &apidoc.Source{Table: table, Upstreams: map[string]http.RoundTripper{"auth": a, "doctor": d}, TTL: time.Minute, Clock: c}
+	var logs syncBuffer
+	src := &apidoc.Source{Table: table, Upstreams: map[string]http.RoundTripper{"auth": a, "doctor": d}, TTL: time.Minute, Clock: c,
+		Logger: log.NewLogfmtLogger(&logs)}
 	ctx := context.Background()
 
 	doc, err := src.Document(ctx)
 	require.NoError(t, err)
 	assert.Contains(t, string(doc), "/api/v1/auth/me")
 	assert.NotContains(t, string(doc), "/api/v1/doctors/{id}", "a service down is left out")
+	// The service is the line's peer: "service" names the process writing
+	// it (docs/logging.md).
+	assert.Contains(t, logs.String(), "peer=doctor ")
+	assert.NotContains(t, logs.String(), "service=")
 
 	d.down.Store(false)
 	doc, err = src.Document(ctx)
@@ -237,4 +245,22 @@ func TestPageAndScriptAreEmbedded(t *testing.T) {
 	assert.Equal(t, 200, rec.Code)
 	assert.Contains(t, rec.Header().Get("Content-Type"), "javascript")
 	assert.Greater(t, rec.Body.Len(), 500_000, "the Redoc bundle")
+}
+
+// syncBuffer collects log lines written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

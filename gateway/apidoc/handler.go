@@ -16,6 +16,7 @@ import (
 
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -113,7 +114,7 @@ func (s *Source) fetchAll(ctx context.Context) map[string][]byte {
 			doc, err := fetch(ctx, up, svc)
 			if err != nil {
 				if s.Logger != nil {
-					_ = level.Warn(s.Logger).Log("msg", "service OpenAPI document unavailable", "service", svc, "err", err)
+					_ = level.Warn(s.Logger).Log("msg", "service OpenAPI document unavailable", logging.KeyPeer, svc, "err", err)
 				}
 				return
 			}

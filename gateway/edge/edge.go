@@ -51,7 +51,9 @@ type Config struct {
 	Limits map[string]*ratelimit.Limiter
 	// CORSOrigins are the browser origins allowed to call the API; "*"
 	// allows any. None means no CORS headers at all.
-	CORSOrigins  []string
+	CORSOrigins []string
+	// MaxBodyBytes bounds request bodies on routes that set no limit of
+	// their own (route.Route.MaxBody).
 	MaxBodyBytes int64
 	Logger       log.Logger
 	HTTPMetrics  *metrics.HTTP
@@ -78,6 +80,8 @@ type routeHandler struct {
 	limiter *ratelimit.Limiter
 	up      http.RoundTripper
 	rm      *routeMetrics
+	// maxBody is the route's request-body limit, or the gateway's.
+	maxBody int64
 	// proxy serves the requests the lean path leaves to the standard
 	// library: protocol upgrades.
 	proxy *httputil.ReverseProxy
@@ -91,7 +95,6 @@ type Gateway struct {
 	clientIP *clientip.Resolver
 	general  *ratelimit.Limiter
 	cors     *cors
-	maxBody  int64
 	local    map[string]localHandler
 	logger   log.Logger
 	access   *accessLog
@@ -139,7 +142,6 @@ func newGateway(cfg Config) (*Gateway, error) {
 		clientIP: cfg.ClientIP,
 		general:  cfg.Limits[route.ClassGeneral],
 		cors:     newCORS(cfg.CORSOrigins),
-		maxBody:  cfg.MaxBodyBytes,
 		local:    map[string]localHandler{},
 		logger:   cfg.Logger,
 		ids:      newRequestIDs(),
@@ -196,8 +198,12 @@ func newGateway(cfg Config) (*Gateway, error) {
 	}
 	g.routes = make([]routeHandler, len(cfg.Routes.Routes))
 	for i, r := range cfg.Routes.Routes {
+		maxBody := r.MaxBody
+		if maxBody <= 0 {
+			maxBody = cfg.MaxBodyBytes
+		}
 		g.routes[i] = routeHandler{route: r, limiter: cfg.Limits[r.RateLimit], up: ups[r.Service],
-			proxy: proxies[r.Service], rm: newRouteMetrics(cfg.HTTPMetrics, r.Pattern, false)}
+			proxy: proxies[r.Service], rm: newRouteMetrics(cfg.HTTPMetrics, r.Pattern, false), maxBody: maxBody}
 	}
 	return g, nil
 }
@@ -252,12 +258,18 @@ func (g *Gateway) serve(w *exchange, r *http.Request, rt *route.Route, allow str
 	rh := &g.routes[rt.ID]
 	w.rm = rh.rm
 
-	if r.ContentLength > g.maxBody {
-		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", g.maxBody)))
+	// The body streams through to the service; its limit is checked
+	// against Content-Length before a byte is read, and counted while a
+	// chunked body streams.
+	if r.ContentLength > rh.maxBody {
+		// The connection is closed after the answer, so the server does not
+		// read what the client is still sending.
+		w.Header()["Connection"] = connectionClose
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", rh.maxBody)))
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, rh.maxBody)
 	}
 
 	var key ratelimit.Key
@@ -377,6 +389,8 @@ func (g *Gateway) newProxy(service string, up http.RoundTripper, errorLog *stdlo
 		ErrorLog:       errorLog,
 	}
 }
+
+var connectionClose = []string{"close"}
 
 var (
 	protoHTTP  = []string{"http"}

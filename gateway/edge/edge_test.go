@@ -109,6 +109,8 @@ type options struct {
 	noPatient bool
 	tracing   *tracing.Tracing
 	accessLog io.Writer
+	// instances of other services (records...), by service name.
+	instances map[string][]string
 }
 
 func newHarness(t testing.TB, o options) *harness {
@@ -140,6 +142,9 @@ func newHarness(t testing.TB, o options) *harness {
 		"doctor":      {h.doctor.hostport()},
 		"appointment": {h.appt.hostport()},
 		"patient":     patientInstances,
+	}
+	for s, in := range o.instances {
+		instances[s] = in
 	}
 	specs := o.specs
 	if specs == nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -36,6 +37,10 @@ const DefaultTimeout = 15 * time.Second
 // maxTimeout keeps a configured timeout below the server's write timeout.
 const maxTimeout = 55 * time.Second
 
+// maxBodyCeiling bounds a route's body limit, so that a typo ("60GiB" for
+// "60MiB") cannot open the gateway to unbounded uploads.
+const maxBodyCeiling = 1 << 30
+
 // AllMethods is what a route without a methods list accepts.
 var AllMethods = []string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
@@ -56,6 +61,9 @@ type Spec struct {
 	Timeout string `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// RateLimit is "general" (the default), "strict" or "none".
 	RateLimit string `yaml:"rateLimit,omitempty" json:"rateLimit,omitempty"`
+	// MaxBody is the largest request body, in bytes or with a unit ("60MiB",
+	// "512KiB", "10MB"); empty means the gateway's -max-body-bytes.
+	MaxBody string `yaml:"maxBody,omitempty" json:"maxBody,omitempty"`
 }
 
 // File is the configuration file's shape.
@@ -74,6 +82,9 @@ type Route struct {
 	Public    bool
 	Timeout   time.Duration
 	RateLimit string
+	// MaxBody is the route's request-body limit in bytes; 0 means the
+	// gateway's own.
+	MaxBody int64
 }
 
 // Defaults returns the built-in route table. Public routes are the ones a
@@ -93,8 +104,10 @@ func Defaults() []Spec {
 		{Path: "/api/v1/patients/**", Service: "patient"},
 		{Path: "/api/v1/appointments/**", Service: "appointment"},
 		{Path: "/api/v1/records/**", Service: "records"},
-		// Document uploads and downloads stream whole files: the longest timeout.
-		{Path: "/api/v1/records/patients/*/documents/**", Service: "records", Timeout: "55s"},
+		// Document uploads and downloads stream whole files: the longest
+		// timeout, and room for the records service's largest document
+		// (50 MiB by default) where other routes take JSON of 1 MiB.
+		{Path: "/api/v1/records/patients/*/documents/**", Service: "records", Timeout: "55s", MaxBody: "60MiB"},
 		{Path: "/api/v1/notifications/**", Service: "notification"},
 		{Path: "/api/v1/doctors/**", Service: "doctor"},
 		{Path: "/api/v1/specializations/**", Service: "doctor"},
@@ -232,6 +245,16 @@ func compile(s Spec) (*Route, error) {
 			return nil, fmt.Errorf("timeout %s: want more than 0 and at most %s", d, maxTimeout)
 		}
 		r.Timeout = d
+	}
+	if s.MaxBody != "" {
+		n, err := humanize.ParseBytes(s.MaxBody)
+		if err != nil {
+			return nil, fmt.Errorf("maxBody %q: want bytes or a size such as 60MiB: %w", s.MaxBody, err)
+		}
+		if n == 0 || n > maxBodyCeiling {
+			return nil, fmt.Errorf("maxBody %q: want more than 0 and at most 1GiB", s.MaxBody)
+		}
+		r.MaxBody = int64(n)
 	}
 	switch s.RateLimit {
 	case "":

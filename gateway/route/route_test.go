@@ -58,14 +58,21 @@ func TestDefaultsRouteByPath(t *testing.T) {
 	}
 }
 
-func TestRecordsDocumentsHaveTheLongestTimeout(t *testing.T) {
+func TestRecordsDocumentsHaveTheLongestTimeoutAndLargestBody(t *testing.T) {
 	tb := defaults(t)
 	r, _ := tb.Match("POST", "/api/v1/records/patients/p/documents")
 	require.NotNil(t, r)
 	assert.Equal(t, maxTimeout, r.Timeout)
+	assert.EqualValues(t, 60<<20, r.MaxBody)
 	r, _ = tb.Match("GET", "/api/v1/records/patients/p/encounters")
 	require.NotNil(t, r)
 	assert.Equal(t, DefaultTimeout, r.Timeout)
+	assert.Zero(t, r.MaxBody, "JSON routes keep the gateway's limit")
+	for _, r := range tb.Routes {
+		if r.Pattern != "/api/v1/records/patients/*/documents/**" {
+			assert.Zero(t, r.MaxBody, r.Pattern)
+		}
+	}
 }
 
 func TestUnknownPathAndWrongMethod(t *testing.T) {
@@ -130,6 +137,10 @@ func TestSpecValidation(t *testing.T) {
 		{Path: "/a", Service: "x", Timeout: "10m"},
 		{Path: "/a", Service: "x", RateLimit: "fast"},
 		{Path: "/a", Service: "x", Methods: []string{"FETCH"}},
+		{Path: "/a", Service: "x", MaxBody: "lots"},
+		{Path: "/a", Service: "x", MaxBody: "0"},
+		{Path: "/a", Service: "x", MaxBody: "-1MiB"},
+		{Path: "/a", Service: "x", MaxBody: "2GiB"},
 	}
 	for _, s := range bad {
 		_, err := New([]Spec{s})
@@ -152,6 +163,12 @@ routes:
     rateLimit: strict
   - path: /api/v1/things/**
     service: things
+  - path: /api/v1/things/*/files/**
+    service: things
+    maxBody: 60MiB
+  - path: /api/v1/things/*/notes
+    service: things
+    maxBody: 65536
   - path: /api/v1/legacy/**
     service: LEGACY-BILLING
 `))
@@ -167,6 +184,13 @@ routes:
 	require.NotNil(t, r)
 	assert.False(t, r.Public)
 	assert.Equal(t, DefaultTimeout, r.Timeout)
+	assert.Zero(t, r.MaxBody, "the gateway's own limit")
+	r, _ = tb.Match("POST", "/api/v1/things/1/files/scan.pdf")
+	require.NotNil(t, r)
+	assert.EqualValues(t, 60<<20, r.MaxBody)
+	r, _ = tb.Match("POST", "/api/v1/things/1/notes")
+	require.NotNil(t, r)
+	assert.EqualValues(t, 65536, r.MaxBody, "a plain number is bytes")
 	r, _ = tb.Match("GET", "/api/v1/legacy/invoices/7")
 	require.NotNil(t, r)
 	assert.Equal(t, "legacy-billing", r.Service, "a Eureka application name, in any case")
@@ -176,6 +200,11 @@ routes:
 	specs, err = Parse(strings.NewReader(`{"routes": [{"path": "/x", "service": "x", "auth": "public"}]}`))
 	require.NoError(t, err)
 	assert.Equal(t, AuthPublic, specs[0].Auth)
+	specs, err = Parse(strings.NewReader(`{"routes": [{"path": "/x", "service": "x", "maxBody": 2048}]}`))
+	require.NoError(t, err)
+	tb, err = New(specs)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2048, tb.Routes[0].MaxBody)
 
 	_, err = Parse(strings.NewReader("routes:\n  - path: /x\n    service: x\n    public: true\n"))
 	assert.ErrorContains(t, err, "public", "an unknown field is an error")

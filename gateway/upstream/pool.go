@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 )
 
@@ -133,7 +134,7 @@ func NewPool(service string, instancer sd.Instancer, base http.RoundTripper, bs 
 		})
 		return ep, closer, nil
 	}
-	p.endpointer = sd.NewEndpointer(instancer, factory, log.With(logger, "component", "upstream", "service", service))
+	p.endpointer = sd.NewEndpointer(instancer, factory, log.With(logger, "component", "upstream", logging.KeyPeer, service))
 	return p
 }
 

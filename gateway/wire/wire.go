@@ -27,6 +27,7 @@ import (
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/clientip"
 	"github.com/medisync/medisync/shared/config"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/server"
 )
@@ -136,7 +137,7 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 		if r.Public {
 			auth = "public"
 		}
-		_ = level.Debug(logger).Log("msg", "route", "path", r.Pattern, "service", r.Service,
+		_ = level.Debug(logger).Log("msg", "route", "path", r.Pattern, logging.KeyPeer, r.Service,
 			"methods", strings.Join(r.Methods, ","), "auth", auth, "timeout", r.Timeout, "rateLimit", r.RateLimit)
 	}
 	resolver, err := clientip.New(config.SplitList(s.TrustedProxies))

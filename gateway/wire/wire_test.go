@@ -1,10 +1,17 @@
 package wire
 
 import (
+	"context"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/go-kit/log"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/authn/authntest"
 )
 
 func TestFixedInstances(t *testing.T) {
@@ -15,4 +22,45 @@ func TestFixedInstances(t *testing.T) {
 		_, err := fixedInstances(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+func TestRouteLinesNameTheServicePeer(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	var s Settings
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, Options(&s), []string{"-discovery-urls", "", "-jwks-url", iss.JWKSURL(), "-metrics-addr", "",
+		"-upstreams", "auth=127.0.0.1:1,patient=127.0.0.1:1,appointment=127.0.0.1:1,records=127.0.0.1:1,notification=127.0.0.1:1,doctor=127.0.0.1:1"},
+		func(string) (string, bool) { return "", false }, &strings.Builder{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	// A plain logger: the process logger would rename a second "service"
+	// to "peer" itself, hiding a call site that wrote the wrong key.
+	var logs syncBuffer
+	a.Logger = log.NewLogfmtLogger(&logs)
+	_, closers, err := Build(ctx, a, s)
+	require.NoError(t, err)
+	for _, c := range closers {
+		t.Cleanup(func() { _ = c(context.Background()) })
+	}
+	assert.Contains(t, logs.String(), "msg=route path=/api/v1/patients/** peer=patient ")
+	assert.NotContains(t, logs.String(), "service=")
+}
+
+// syncBuffer collects log lines written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

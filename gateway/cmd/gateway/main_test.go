@@ -254,6 +254,10 @@ routes:
     service: things
     auth: public
     rateLimit: none
+  - path: /api/v1/things/*/files
+    service: things
+    methods: [POST]
+    maxBody: 4KiB
 `), 0o600))
 	base, _ := start(t, []string{"-routes-file", routes, "-discovery-urls", "", "-jwks-url", iss.JWKSURL()},
 		map[string]string{"MEDISYNC_UPSTREAMS": "things=" + hostport(things), "MEDISYNC_CORS_ORIGINS": "https://app.example"})
@@ -263,6 +267,20 @@ routes:
 	assert.Equal(t, http.StatusOK, get(t, base+"/api/v1/open", "").StatusCode)
 	assert.Equal(t, http.StatusNotFound, get(t, base+"/api/v1/patients/1", "").StatusCode, "the file replaces the defaults")
 	assert.EqualValues(t, 2, hits.Load())
+
+	// The files route has a body limit of its own.
+	post := func(size int) int {
+		req, err := http.NewRequest(http.MethodPost, base+"/api/v1/things/1/files", strings.NewReader(strings.Repeat("x", size)))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+iss.Token(t, authntest.Claims{}))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusOK, post(4096))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, post(4097))
+	assert.EqualValues(t, 3, hits.Load())
 
 	req, _ := http.NewRequest(http.MethodOptions, base+"/api/v1/things/1", nil)
 	req.Header.Set("Origin", "https://app.example")
@@ -277,8 +295,11 @@ routes:
 func TestConfigurationErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("routes:\n  - path: /x\n    service: x\n    auth: sometimes\n"), 0o600))
+	badBody := filepath.Join(t.TempDir(), "bad-body.yaml")
+	require.NoError(t, os.WriteFile(badBody, []byte("routes:\n  - path: /x\n    service: x\n    maxBody: 60 potatoes\n"), 0o600))
 	cases := map[string][]string{
 		"bad route file":      {"-routes-file", bad},
+		"bad route body size": {"-routes-file", badBody},
 		"missing route file":  {"-routes-file", filepath.Join(t.TempDir(), "none.yaml")},
 		"bad trusted proxies": {"-trusted-proxies", "10.0.0.0/99"},
 		"bad upstreams":       {"-upstreams", "patient"},
