@@ -15,13 +15,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/apitest"
+	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
-	"github.com/medisync/medisync/shared/seal"
-	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/runtest"
+	"github.com/medisync/medisync/shared/seal"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
