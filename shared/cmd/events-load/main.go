@@ -47,12 +47,14 @@ var migrations embed.FS
 
 const eventType = "loadgen.thing_happened"
 
-func main() { app.Main("events-load", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout) }) }
+func main() {
+	app.Main("events-load", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout) })
+}
 
 type options struct {
 	producerDSN, consumerDSN, natsBin string
-	backlog, rate, batch, workers    int
-	latencyFor, outage               time.Duration
+	backlog, rate, batch, workers     int
+	latencyFor, outage                time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
