@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -53,6 +54,7 @@ func main() {
 
 type options struct {
 	producerDSN, consumerDSN, natsBin string
+	cpuProfile                        string
 	backlog, rate, batch, workers     int
 	latencyFor, outage                time.Duration
 }
@@ -69,6 +71,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.outage, "outage", 60*time.Second, "how long the broker is down in the outage run (0 skips it)")
 	fs.IntVar(&o.batch, "relay-batch", 0, "events per relay transaction; 0: the relay's default")
 	fs.IntVar(&o.workers, "consumer-workers", 8, "events the consumer applies at once")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,6 +126,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	relay := outbox.NewRelay(prod, b, outbox.RelayOptions{Batch: o.batch, Logger: log.NewNopLogger()})
 	relayCtx, stopRelay := context.WithCancel(ctx)
 	relayDone := make(chan struct{})
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	go func() { defer close(relayDone); _ = relay.Run(relayCtx) }()
 	defer func() { stopRelay(); <-relayDone }()
@@ -138,6 +151,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	took := time.Since(start)
+	pprof.StopCPUProfile()
 	if published == 0 {
 		published = took
 	}
