@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if o.backlog < 1 || o.rate < 1 || o.workers < 1 || o.batch < 0 || o.latencyFor <= 0 || o.outage < 0 {
+		return errors.New("-backlog, -rate, -consumer-workers and -latency-duration must be positive, -relay-batch and -outage not negative")
+	}
 	dir, err := os.MkdirTemp("", "events-load-")
 	if err != nil {
 		return err
@@ -124,8 +127,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	relay := outbox.NewRelay(prod, b, outbox.RelayOptions{Batch: o.batch, Logger: log.NewNopLogger()})
-	relayCtx, stopRelay := context.WithCancel(ctx)
-	relayDone := make(chan struct{})
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -136,6 +137,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	relayDone := make(chan struct{})
 	start := time.Now()
 	go func() { defer close(relayDone); _ = relay.Run(relayCtx) }()
 	defer func() { stopRelay(); <-relayDone }()
