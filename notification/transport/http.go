@@ -57,8 +57,8 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	admin := authn.RequireRoles(authn.RoleAdmin)
 	handle(http.MethodGet, "/admin/deliveries", admin(set.Deliveries), decodeDeliveries)
 	// The dead-letter routes (/api/v1/notifications/admin/dead-letters...)
-	// are mounted by main from the broker's dead-letter library, on this
-	// router with the same verifier and the ADMIN role.
+	// are mounted by main (shared/broker/dlqhttp), with the same verifier
+	// and the ADMIN role.
 }
 
 // serveOpenAPI serves the document; it holds no user data and is public.

@@ -190,6 +190,48 @@ func (b *natsBroker) publish(ctx context.Context, ev events.Event) error {
 	return nil
 }
 
+// PublishBatch stores evs in order through JetStream's asynchronous
+// publishing: all are sent, then the acknowledgements awaited together, so
+// a batch costs about one round trip instead of one per event. It reports
+// how many leading events were stored (outbox.BatchPublisher).
+func (b *natsBroker) PublishBatch(ctx context.Context, evs []events.Event) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	var sendErr error
+	for _, ev := range evs {
+		if sendErr = b.ensureProducerStream(ctx, ev.Type); sendErr != nil {
+			break
+		}
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			sendErr = fmt.Errorf("broker: encode %s: %w", ev.Type, err)
+			break
+		}
+		msg, err := (&wmnats.NATSMarshaler{}).Marshal(ev.Topic(), toMessage(ev, payload))
+		if err != nil {
+			sendErr = fmt.Errorf("broker: encode %s: %w", ev.Type, err)
+			break
+		}
+		f, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
+		if err != nil {
+			sendErr = fmt.Errorf("broker: publish %s: %w", ev.Type, err)
+			break
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return i, fmt.Errorf("broker: publish %s: %w", evs[i].Type, err)
+		case <-ctx.Done():
+			return i, fmt.Errorf("broker: publish %s: %w", evs[i].Type, ctx.Err())
+		}
+	}
+	return len(futures), sendErr
+}
+
 // deadLetterPublisher publishes PoisonQueue's messages into the DLQ stream.
 type deadLetterPublisher struct{ b *natsBroker }
 
@@ -244,6 +286,10 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) error {
 		QueueGroupPrefix:  c.Name,
 		JetStream: wmnats.JetStreamConfig{
 			SubscribeOptions: []nats.SubOpt{nats.ManualAck()},
+			// An ack is not awaited: one lost redelivers the event after
+			// AckWait, which the consumer's inbox absorbs, and a
+			// round trip per event would bound a worker's rate.
+			AckAsync: true,
 			// The durables exist (ensureDurables): bound, not created, so
 			// a stopping instance leaves them, with their acks, in place.
 			DurablePrefix:     c.Name,

@@ -32,7 +32,8 @@ type RelayOptions struct {
 	// Batch is how many events one transaction takes; 200.
 	Batch int
 	// MaxBackoff bounds the wait after failures, which doubles from
-	// Interval; 30 s.
+	// Interval; 5 s, which is also about how long the relay takes to notice
+	// that the broker is back.
 	MaxBackoff time.Duration
 	// Retention is how long published rows are kept (to answer "was it
 	// sent?") before Purge deletes them; 7 days.
@@ -41,12 +42,13 @@ type RelayOptions struct {
 	Now func() time.Time
 }
 
-// Relay publishes the outbox: it takes the oldest unpublished rows in a
-// transaction (FOR UPDATE SKIP LOCKED on MySQL and PostgreSQL, so several
-// relays share the work; SQLite has one writer), hands them to the
-// publisher in order and marks them published in the same transaction. A
-// crash after a publish and before the commit publishes those events
-// again: the broker's duplicate window and the consumers' inbox absorb it.
+// Relay publishes the outbox: it takes the oldest unpublished rows
+// (locked with FOR UPDATE SKIP LOCKED on MySQL and PostgreSQL, so several
+// relays share the work; on SQLite, read without the single write lock),
+// hands them to the publisher in order, as one batch when it can, and marks
+// them published with one statement. A crash after a publish and before
+// the mark publishes those events again: the broker's duplicate window and
+// the consumers' inbox absorb it.
 type Relay struct {
 	db    *sqldb.DB
 	pub   Publisher
@@ -76,7 +78,7 @@ func NewRelay(db *sqldb.DB, pub Publisher, o RelayOptions) *Relay {
 		o.Batch = 200
 	}
 	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 30 * time.Second
+		o.MaxBackoff = 5 * time.Second
 	}
 	if o.Retention <= 0 {
 		o.Retention = 7 * 24 * time.Hour
@@ -162,12 +164,18 @@ func (r *Relay) Run(ctx context.Context) error {
 		if wait == 0 {
 			continue
 		}
+		// While failing the relay keeps to its backoff: a busy service's
+		// nudges would otherwise send it at the broker after every commit.
+		nudge := r.nudge
+		if err != nil {
+			nudge = nil
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
-		case <-r.nudge:
+		case <-nudge:
 			t.Stop()
 		case <-t.C:
 		}
@@ -180,55 +188,116 @@ type pending struct {
 	ev  events.Event
 }
 
+// BatchPublisher is a Publisher that can hand the broker a batch at once
+// and wait for all its acknowledgements together (JetStream's asynchronous
+// publishing): the relay uses it when the publisher has it.
+type BatchPublisher interface {
+	Publisher
+	// PublishBatch publishes evs in order and reports how many leading
+	// events the broker stored, with the error that stopped the next.
+	PublishBatch(ctx context.Context, evs []events.Event) (int, error)
+}
+
 // RelayOnce publishes at most one batch and reports how many events it
 // published. It stops at the first event the publisher refuses: order is
 // kept, and that event's attempts count up.
+//
+// On MySQL and PostgreSQL the batch is locked (FOR UPDATE SKIP LOCKED, at
+// READ COMMITTED so that no gap lock holds back the service's inserts)
+// while it is published. SQLite has a single writer, and a write
+// transaction open while the broker answers slowly would stop every write
+// of the service: the batch is read outside a transaction and marked in a
+// short one afterwards. Two relays on one SQLite file may then publish an
+// event twice, which the broker's duplicate window and the inbox absorb.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
-	published := 0
+	var published int
 	var pubErr error
-	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
-		published, pubErr = 0, nil
-		rows, err := r.take(ctx, tx)
+	if r.db.Dialect == sqldb.SQLite {
+		rows, err := r.take(ctx, r.db.DB)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		done := make([]any, 0, len(rows))
-		for _, p := range rows {
-			if err := r.pub.Publish(ctx, p.ev); err != nil {
-				pubErr = fmt.Errorf("outbox: publish %s %s: %w", p.ev.Type, p.ev.ID, err)
-				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?`, p.seq); err != nil {
-					return fmt.Errorf("outbox: count attempt: %w", err)
-				}
-				break
+		done, failed, perr := r.publish(ctx, rows)
+		err = r.db.InTx(ctx, func(tx *sql.Tx) error { return r.mark(ctx, tx, done, failed) })
+		if err != nil {
+			return 0, err
+		}
+		published, pubErr = len(done), perr
+	} else {
+		err := r.db.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+			rows, err := r.take(ctx, tx)
+			if err != nil {
+				return err
 			}
-			done = append(done, p.seq)
+			done, failed, perr := r.publish(ctx, rows)
+			published, pubErr = len(done), perr
+			return r.mark(ctx, tx, done, failed)
+		})
+		if err != nil {
+			return 0, err
 		}
-		if len(done) == 0 {
-			return nil
-		}
-		args := append([]any{r.o.Now().UTC()}, done...)
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE outbox SET published_at = ? WHERE seq IN (?`+strings.Repeat(", ?", len(done)-1)+`)`, args...); err != nil {
-			return fmt.Errorf("outbox: mark published: %w", err)
-		}
-		published = len(done)
-		return nil
-	})
-	if err != nil {
-		return 0, err
 	}
 	r.m.published.Add(float64(published))
 	return published, pubErr
 }
 
-// take locks the oldest unpublished rows of the outbox.
-func (r *Relay) take(ctx context.Context, tx *sql.Tx) ([]pending, error) {
-	q := `SELECT seq, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`
+// publish hands rows to the publisher in order, a batch at once when it can,
+// and returns the seqs published, the seq of the row refused (0: none) and
+// the refusal.
+func (r *Relay) publish(ctx context.Context, rows []pending) (done []any, failed int64, err error) {
+	done = make([]any, 0, len(rows))
+	n := 0
+	if bp, ok := r.pub.(BatchPublisher); ok && len(rows) > 0 {
+		evs := make([]events.Event, len(rows))
+		for i, p := range rows {
+			evs[i] = p.ev
+		}
+		n, err = bp.PublishBatch(ctx, evs)
+	} else {
+		for _, p := range rows {
+			if err = r.pub.Publish(ctx, p.ev); err != nil {
+				break
+			}
+			n++
+		}
+	}
+	for _, p := range rows[:n] {
+		done = append(done, p.seq)
+	}
+	if err != nil && n < len(rows) {
+		p := rows[n]
+		return done, p.seq, fmt.Errorf("outbox: publish %s %s: %w", p.ev.Type, p.ev.ID, err)
+	}
+	return done, 0, err
+}
+
+// mark records the batch: published rows in one statement, and an attempt
+// on the refused row.
+func (r *Relay) mark(ctx context.Context, tx *sql.Tx, done []any, failed int64) error {
+	if failed != 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?`, failed); err != nil {
+			return fmt.Errorf("outbox: count attempt: %w", err)
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	args := append([]any{r.o.Now().UTC()}, done...)
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE outbox SET published_at = ? WHERE seq IN (?`+strings.Repeat(", ?", len(done)-1)+`)`, args...); err != nil {
+		return fmt.Errorf("outbox: mark published: %w", err)
+	}
+	return nil
+}
+
+// take reads the oldest unpublished rows, locking them unless on SQLite.
+func (r *Relay) take(ctx context.Context, q sqldb.Querier) ([]pending, error) {
+	query := `SELECT seq, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`
 	if r.db.Dialect != sqldb.SQLite {
 		// Rows another relay holds are skipped, not waited for.
-		q += ` FOR UPDATE SKIP LOCKED`
+		query += ` FOR UPDATE SKIP LOCKED`
 	}
-	rows, err := tx.QueryContext(ctx, q, r.o.Batch)
+	rows, err := q.QueryContext(ctx, query, r.o.Batch)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read: %w", err)
 	}

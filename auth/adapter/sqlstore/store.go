@@ -31,6 +31,21 @@ type Store struct {
 	db *sqldb.DB
 	q  sqldb.Querier
 	tx *sql.Tx
+	// afterEvents runs once a change that wrote events is committed;
+	// wroteEvents marks the transaction under way as one that did.
+	afterEvents func()
+	wroteEvents *bool
+}
+
+// AfterEvents sets f to run after each commit that wrote events to the
+// outbox: the relay's Notify, so they go out without waiting for its next
+// poll. Set it before the store is used.
+func (s *Store) AfterEvents(f func()) { s.afterEvents = f }
+
+func (s *Store) eventsCommitted() {
+	if s.afterEvents != nil {
+		s.afterEvents()
+	}
 }
 
 // New returns a store over db.
@@ -56,7 +71,15 @@ func (s *Store) Outbox() service.Outbox { return outboxWriter{s} }
 type outboxWriter struct{ s *Store }
 
 func (o outboxWriter) Write(ctx context.Context, evs ...events.Event) error {
-	return outbox.Write(ctx, o.s.q, evs...)
+	if err := outbox.Write(ctx, o.s.q, evs...); err != nil {
+		return err
+	}
+	if o.s.tx == nil {
+		o.s.eventsCommitted()
+	} else if len(evs) > 0 {
+		*o.s.wroteEvents = true
+	}
+	return nil
 }
 
 // InTx runs fn in a transaction; nested calls join the outer one.
@@ -64,9 +87,15 @@ func (s *Store) InTx(ctx context.Context, fn func(tx service.Store) error) error
 	if s.tx != nil {
 		return fn(s)
 	}
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		return fn(&Store{db: s.db, q: tx, tx: tx})
+	wrote := false
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		wrote = false // a retried transaction starts over
+		return fn(&Store{db: s.db, q: tx, tx: tx, afterEvents: s.afterEvents, wroteEvents: &wrote})
 	})
+	if err == nil && wrote {
+		s.eventsCommitted()
+	}
+	return err
 }
 
 // atomically runs fn on the current transaction, or on a new one.

@@ -2,8 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +15,7 @@ import (
 	"github.com/medisync/medisync/auth/service/servicetest"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/signing/signingtest"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -68,4 +71,34 @@ func TestPostgresEmails(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE email = ?`, "Zoe@EXAMPLE.org").Scan(&n))
 	assert.Equal(t, 1, n)
+}
+
+// AfterEvents runs after a commit that wrote events, and only then.
+func TestAfterEventsFollowsCommitsThatWroteEvents(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := sqlstore.New(db)
+		calls := 0
+		s.AfterEvents(func() { calls++ })
+		ev := func() events.Event {
+			e, err := events.New("auth.user_registered", 1, ids.New(), map[string]string{}, time.Now())
+			require.NoError(t, err)
+			return e
+		}
+		require.NoError(t, s.InTx(ctx, func(tx service.Store) error {
+			require.NoError(t, tx.Outbox().Write(ctx, ev()))
+			assert.Zero(t, calls, "not before the commit")
+			return tx.Outbox().Write(ctx, ev())
+		}))
+		assert.Equal(t, 1, calls, "once per commit")
+		require.Error(t, s.InTx(ctx, func(tx service.Store) error {
+			require.NoError(t, tx.Outbox().Write(ctx, ev()))
+			return errors.New("rolled back")
+		}))
+		assert.Equal(t, 1, calls, "a rollback wrote nothing")
+		require.NoError(t, s.InTx(ctx, func(service.Store) error { return nil }))
+		assert.Equal(t, 1, calls, "no events, no call")
+		require.NoError(t, s.Outbox().Write(ctx, ev()))
+		assert.Equal(t, 2, calls, "a write outside a transaction commits at once")
+	})
 }

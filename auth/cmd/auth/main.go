@@ -69,6 +69,10 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 		_ = a.Close()
 		return err
 	}
+	if a.Relay != nil {
+		// Events go out as soon as their change commits, not at the relay's next poll.
+		auth.Store.AfterEvents(a.Relay.Notify)
+	}
 	stopAuth, err := auth.Start(ctx)
 	if err != nil {
 		_ = a.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/medisync/medisync/notification/adapter/consumer"
 	"github.com/medisync/medisync/notification/adapter/email"
 	"github.com/medisync/medisync/notification/adapter/sqlstore"
 	"github.com/medisync/medisync/notification/endpoint"
@@ -22,6 +23,7 @@ import (
 	"github.com/medisync/medisync/notification/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/broker/dlqhttp"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/seal"
@@ -36,7 +38,7 @@ type options struct {
 	smtpTLS                                string
 	sealKey                                string
 	reminderLead, reminderEvery, mailEvery time.Duration
-	maxAttempts                            int
+	maxAttempts, eventWorkers              int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -52,6 +54,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.reminderEvery, "reminder-interval", 30*time.Second, "how often due reminders are looked for")
 	fs.DurationVar(&o.mailEvery, "mail-interval", 5*time.Second, "how often the mail queue is worked")
 	fs.IntVar(&o.maxAttempts, "mail-max-attempts", 10, "attempts at a mail before it is given up")
+	fs.IntVar(&o.eventWorkers, "event-workers", 4, "events an instance applies at once")
 }
 
 // mailer opens the mail channel. Production needs a real SMTP server: the
@@ -120,12 +123,15 @@ func run(ctx context.Context, args []string) error {
 	loop("reminders", o.reminderEvery, svc.FireDueReminders)
 	loop("mail queue", o.mailEvery, svc.DeliverMail)
 
-	// Events: the broker subscription goes here, on the same work context:
-	//
-	//	sub, err := broker.Open(ctx, brokerURL, a.Logger, a.Registry)
-	//	wg.Go(func() { _ = consumer.Run(work, sub, svc) })
-	//
-	// and the dead-letter routes on the router, for ADMIN only.
+	// Events, on the same work context: the consumer stops with the
+	// background work, after the requests drain. Without -broker-url the
+	// broker is disabled and nothing arrives.
+	wg.Go(func() {
+		if err := consumer.Run(work, consumer.Broker{B: a.Broker, Concurrency: o.eventWorkers}, svc); err != nil {
+			_ = level.Error(a.Logger).Log("msg", "event consumer stopped", "err", err)
+		}
+	})
+	dlqhttp.Register(router, "/api/v1/notifications/admin", a.Broker.DeadLetters(consumer.Name), verifier)
 
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "mail", o.mail)
 	return a.Run(ctx, a.Handler(router), func(context.Context) error {
@@ -146,8 +152,8 @@ func build(a *appdb.App, o *options) (service.Service, *email.Mailbox, error) {
 		return nil, nil, fmt.Errorf("-event-seal-key: %w", err)
 	}
 	cfg.SealKey = &key
-	if o.reminderLead <= 0 || o.reminderEvery <= 0 || o.mailEvery <= 0 || o.maxAttempts < 1 {
-		return nil, nil, errors.New("-reminder-lead, -reminder-interval and -mail-interval must be positive, -mail-max-attempts at least 1")
+	if o.reminderLead <= 0 || o.reminderEvery <= 0 || o.mailEvery <= 0 || o.maxAttempts < 1 || o.eventWorkers < 1 || o.eventWorkers > 64 {
+		return nil, nil, errors.New("-reminder-lead, -reminder-interval and -mail-interval must be positive, -mail-max-attempts at least 1, -event-workers from 1 to 64")
 	}
 	cfg.ReminderLead, cfg.MaxAttempts = o.reminderLead, o.maxAttempts
 	mailer, mailbox, err := o.mailer()

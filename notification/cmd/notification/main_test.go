@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,9 +17,13 @@ import (
 	"github.com/medisync/medisync/notification/transport"
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/broker"
+	"github.com/medisync/medisync/shared/broker/brokertest"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/runtest"
+	"github.com/medisync/medisync/shared/seal"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
@@ -127,4 +134,79 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 	err := run(context.Background(), []string{"-db-dsn", db, "-discovery-urls", "", "-event-seal-key", testKey})
 	assert.ErrorContains(t, err, "dev-mailbox", "the refusal names the development shortcut")
+}
+
+// TestRunConsumesEventsFromTheBroker starts the real wiring with a NATS
+// server in the test process: a reset event becomes a mail in the
+// development mailbox, a malformed one a dead letter the admin endpoints
+// list and replay, and readiness follows the broker.
+func TestRunConsumesEventsFromTheBroker(t *testing.T) {
+	nats := brokertest.Embedded(t)
+	iss := authntest.NewIssuer(t)
+	dir := t.TempDir()
+	mailDir := filepath.Join(dir, "mail")
+	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+filepath.Join(dir, "n.db"), "-jwks-url", iss.JWKSURL(),
+		"-discovery-urls", "", "-log-level", "warn", "-mail", "dev-mailbox", "-mail-dir", mailDir,
+		"-mail-interval", "50ms", "-event-seal-key", testKey, "-broker-url", nats.URL())
+	admin := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"ADMIN"}})
+	patient := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"PATIENT"}})
+	send := func(tok, method, path string) apitest.Response {
+		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, nil, apitest.Bearer(tok)...))
+	}
+
+	b, err := broker.Open(context.Background(), nats.URL(), broker.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	key, err := seal.ParseKey(testKey)
+	require.NoError(t, err)
+	publish := func(typ string, data func(id string) any) events.Event {
+		ev, err := events.New(typ, 1, "u1", nil, time.Now())
+		require.NoError(t, err)
+		raw, err := json.Marshal(data(ev.ID))
+		require.NoError(t, err)
+		ev.Data = raw
+		require.Eventually(t, func() bool { return b.Publish(context.Background(), ev) == nil }, 10*time.Second, 50*time.Millisecond)
+		return ev
+	}
+	const link = "https://app.example/reset?token=tok-123"
+	publish("auth.password_reset_requested", func(id string) any {
+		sealed, err := key.Seal([]byte(link), []byte(id))
+		require.NoError(t, err)
+		return map[string]any{"userId": "u1", "email": "ada@example.org", "language": "en", "sealedLink": sealed,
+			"expiresAt": time.Now().Add(time.Hour).UTC()}
+	})
+	require.Eventually(t, func() bool {
+		files, _ := filepath.Glob(filepath.Join(mailDir, "*.eml"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "tok-123") {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "the reset mail reaches the mailbox")
+
+	bad := publish("auth.user_registered", func(string) any { return map[string]any{"userId": "u2", "email": "not an address"} })
+	var items []any
+	require.Eventually(t, func() bool {
+		r := send(admin, "GET", "/api/v1/notifications/admin/dead-letters")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		items, _ = r.JSON(t)["items"].([]any)
+		return len(items) == 1
+	}, 20*time.Second, 50*time.Millisecond, "the malformed event is dead-lettered")
+	assert.Equal(t, bad.ID, items[0].(map[string]any)["id"])
+	assert.Equal(t, http.StatusForbidden, send(patient, "GET", "/api/v1/notifications/admin/dead-letters").Status)
+	assert.Equal(t, http.StatusForbidden, send(patient, "POST", "/api/v1/notifications/admin/dead-letters/"+bad.ID+"/replay").Status)
+	assert.Equal(t, http.StatusAccepted, send(admin, "POST", "/api/v1/notifications/admin/dead-letters/"+bad.ID+"/replay").Status)
+	require.Eventually(t, func() bool {
+		r := send(admin, "GET", "/api/v1/notifications/admin/dead-letters")
+		return r.Status == http.StatusOK && strings.Contains(string(r.Body), bad.ID)
+	}, 20*time.Second, 50*time.Millisecond, "still malformed on replay, so dead-lettered again")
+
+	nats.Stop()
+	require.Eventually(t, func() bool { return send("", "GET", "/health/ready").Status == http.StatusServiceUnavailable },
+		10*time.Second, 50*time.Millisecond, "readiness reports the broker")
+	nats.Start()
+	require.Eventually(t, func() bool { return send("", "GET", "/health/ready").Status == http.StatusOK },
+		10*time.Second, 50*time.Millisecond)
+	svc.Stop(t)
 }
