@@ -208,7 +208,11 @@ func (b *natsBroker) PublishBatch(ctx context.Context, evs []events.Event) (int,
 			sendErr = fmt.Errorf("broker: encode %s: %w", ev.Type, err)
 			break
 		}
-		msg, err := (&wmnats.NATSMarshaler{}).Marshal(ev.Topic(), toMessage(ev, payload))
+		// Each event gets its producer span, as Publish gives it; the span
+		// ends once the event is sent, the acks being awaited together.
+		spanCtx, span := startPublish(ctx, b.o.Tracing.Tracer(), systemNATS, ev)
+		msg, err := (&wmnats.NATSMarshaler{}).Marshal(ev.Topic(), toMessage(ev, payload, tracing.TraceParent(spanCtx)))
+		endSpan(span, err)
 		if err != nil {
 			sendErr = fmt.Errorf("broker: encode %s: %w", ev.Type, err)
 			break
