@@ -280,25 +280,27 @@ func TestStoryThroughTheGateway(t *testing.T) {
 		}
 		return false
 	}
-	booking := map[string]any{"doctorId": doctorID.String(), "start": firstStart, "end": first.End.UTC().Format(time.RFC3339), "reason": "Headache"}
-	r := c.do(http.MethodPost, "/api/v1/appointments", alice, booking, "Idempotency-Key", "alice-first-booking")
-	expect(t, r, http.StatusCreated, "patient books a slot")
-	appt := r.JSON(t)
-	if appt["patientId"] != aliceID || appt["status"] != "booked" {
-		t.Fatalf("booked appointment: %s", r.Body)
+	booking := apiclient.AppointmentBook{DoctorId: doctorID, Start: first.Start, End: first.End, Reason: ptr("Headache")}
+	key := &apiclient.BookAppointmentParams{IdempotencyKey: ptr("alice-first-booking")}
+	booked, err := a.BookAppointmentWithResponse(ctx, key, booking, bearer(alice))
+	answered(t, "patient books a slot", http.StatusCreated, booked, booked.Body, err)
+	if booked.JSON201.PatientId != aliceID || booked.JSON201.Status != apiclient.AppointmentStatusBooked {
+		t.Fatalf("booked appointment: %s", booked.Body)
 	}
-	apptID := appt["id"].(string)
-	again := c.do(http.MethodPost, "/api/v1/appointments", alice, booking, "Idempotency-Key", "alice-first-booking")
-	expect(t, again, http.StatusCreated, "a retried booking")
-	if again.JSON(t)["id"] != apptID {
+	apptID := booked.JSON201.Id
+	again, err := a.BookAppointmentWithResponse(ctx, key, booking, bearer(alice))
+	answered(t, "a retried booking", http.StatusCreated, again, again.Body, err)
+	if again.JSON201.Id != apptID || again.HTTPResponse.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("the retry booked another appointment: %s", again.Body)
 	}
 	if offered(alice) || offered(doc) {
 		t.Fatal("a booked slot is still offered")
 	}
-	expect(t, c.do(http.MethodGet, "/api/v1/appointments/"+apptID, doc, nil), http.StatusOK, "the doctor reads the appointment")
-	r = c.do(http.MethodPost, "/api/v1/appointments/"+apptID+"/cancel", alice, map[string]any{"cancellationReason": "patient-request"})
-	expect(t, r, http.StatusOK, "patient cancels")
+	read, err := a.GetAppointmentWithResponse(ctx, apptID, bearer(doc))
+	answered(t, "the doctor reads the appointment", http.StatusOK, read, read.Body, err)
+	cancelled, err := a.CancelAppointmentWithResponse(ctx, apptID, nil,
+		apiclient.AppointmentCancel{CancellationReason: ptr(apiclient.CancellationReasonPatientRequest)}, bearer(alice))
+	answered(t, "patient cancels", http.StatusOK, cancelled, cancelled.Body, err)
 	if !offered(alice) {
 		t.Fatal("a cancelled slot is not offered again")
 	}

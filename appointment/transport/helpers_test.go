@@ -20,6 +20,7 @@ import (
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -112,6 +113,7 @@ type env struct {
 	clock    *clocktest.Clock
 	dir      *directory
 	db       *sqldb.DB
+	issuer   *authntest.Issuer
 	admin    user
 	doc      user // the doctor of DoctorID
 	other    user // another doctor
@@ -133,9 +135,11 @@ func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier(), nil)
-	srv := httptest.NewServer(httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}))
+	// Every exchange of the tests is held to the OpenAPI document.
+	h := openapitest.Load(t, transport.OpenAPI()).Handler(t, httpmw.Stack(r, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes}))
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, clock: c, dir: dir, db: db}
+	e := &env{t: t, srv: srv, clock: c, dir: dir, db: db, issuer: iss}
 	tok := func(roles ...string) user {
 		id := ids.New()
 		return user{ID: id, Token: iss.Token(t, authntest.Claims{UserID: id, Roles: roles})}

@@ -5,6 +5,7 @@ package transport
 
 import (
 	"context"
+	_ "embed"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,12 +33,18 @@ const MaxBodyBytes = 16 << 10
 // IdempotencyHeader names the key of a retried booking.
 const IdempotencyHeader = "Idempotency-Key"
 
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
+func OpenAPI() []byte { return openAPI }
+
 // errorRules maps what the kinds cannot say: a key reused with another
 // request is 422, as the IETF Idempotency-Key draft asks.
 var errorRules = problem.Rules(problem.Rule{Target: appointment.ErrKeyReused, Status: http.StatusUnprocessableEntity})
 
-// Register adds the appointment API to r; every route requires a valid
-// bearer token checked by v. 5xx answers are logged with their cause.
+// Register adds the appointment API to r, and its OpenAPI document at
+// /openapi.yaml; every API route requires a valid bearer token checked by v. 5xx answers are logged with their cause.
 func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger) {
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance),
@@ -48,6 +55,7 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle("/api/v1/appointments"+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
 	}
+	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
 	route(http.MethodPost, "", e.Book, decodeBook, encodeBook)
 	route(http.MethodGet, "", e.List, decodeList, encodeList)
 	// "taken" is registered before {id} so that it is not taken for an id.
@@ -59,6 +67,14 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodPost, "/{id}/reschedule", e.Reschedule, decodeReschedule, encodeAppointment)
 	route(http.MethodPost, "/{id}/cancel", e.Cancel, decodeCancel, encodeAppointment)
 	route(http.MethodPost, "/{id}/status", e.ChangeStatus, decodeStatus, encodeAppointment)
+}
+
+// serveOpenAPI serves the document; it holds no appointment data and is
+// public.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
 }
 
 type faultLogger struct{ logger log.Logger }

@@ -35,6 +35,66 @@ func (e AcceptedStatus) Valid() bool {
 	}
 }
 
+// Defines values for AppointmentStatus.
+const (
+	AppointmentStatusArrived        AppointmentStatus = "arrived"
+	AppointmentStatusBooked         AppointmentStatus = "booked"
+	AppointmentStatusCancelled      AppointmentStatus = "cancelled"
+	AppointmentStatusCheckedIn      AppointmentStatus = "checked-in"
+	AppointmentStatusEnteredInError AppointmentStatus = "entered-in-error"
+	AppointmentStatusFulfilled      AppointmentStatus = "fulfilled"
+	AppointmentStatusNoshow         AppointmentStatus = "noshow"
+)
+
+// Valid indicates whether the value is a known member of the AppointmentStatus enum.
+func (e AppointmentStatus) Valid() bool {
+	switch e {
+	case AppointmentStatusArrived:
+		return true
+	case AppointmentStatusBooked:
+		return true
+	case AppointmentStatusCancelled:
+		return true
+	case AppointmentStatusCheckedIn:
+		return true
+	case AppointmentStatusEnteredInError:
+		return true
+	case AppointmentStatusFulfilled:
+		return true
+	case AppointmentStatusNoshow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AppointmentStatusChangeStatus.
+const (
+	AppointmentStatusChangeStatusArrived        AppointmentStatusChangeStatus = "arrived"
+	AppointmentStatusChangeStatusCheckedIn      AppointmentStatusChangeStatus = "checked-in"
+	AppointmentStatusChangeStatusEnteredInError AppointmentStatusChangeStatus = "entered-in-error"
+	AppointmentStatusChangeStatusFulfilled      AppointmentStatusChangeStatus = "fulfilled"
+	AppointmentStatusChangeStatusNoshow         AppointmentStatusChangeStatus = "noshow"
+)
+
+// Valid indicates whether the value is a known member of the AppointmentStatusChangeStatus enum.
+func (e AppointmentStatusChangeStatus) Valid() bool {
+	switch e {
+	case AppointmentStatusChangeStatusArrived:
+		return true
+	case AppointmentStatusChangeStatusCheckedIn:
+		return true
+	case AppointmentStatusChangeStatusEnteredInError:
+		return true
+	case AppointmentStatusChangeStatusFulfilled:
+		return true
+	case AppointmentStatusChangeStatusNoshow:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuditEventAction.
 const (
 	AuditEventActionCreate AuditEventAction = "create"
@@ -98,6 +158,30 @@ func (e AuditEventResource) Valid() bool {
 	case AuditEventResourceHistoryRevisions:
 		return true
 	case AuditEventResourcePatient:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CancellationReason.
+const (
+	CancellationReasonClinic         CancellationReason = "clinic"
+	CancellationReasonDoctorRequest  CancellationReason = "doctor-request"
+	CancellationReasonOther          CancellationReason = "other"
+	CancellationReasonPatientRequest CancellationReason = "patient-request"
+)
+
+// Valid indicates whether the value is a known member of the CancellationReason enum.
+func (e CancellationReason) Valid() bool {
+	switch e {
+	case CancellationReasonClinic:
+		return true
+	case CancellationReasonDoctorRequest:
+		return true
+	case CancellationReasonOther:
+		return true
+	case CancellationReasonPatientRequest:
 		return true
 	default:
 		return false
@@ -556,22 +640,22 @@ func (e Role) Valid() bool {
 
 // Defines values for Sex.
 const (
-	Female  Sex = "female"
-	Male    Sex = "male"
-	Other   Sex = "other"
-	Unknown Sex = "unknown"
+	SexFemale  Sex = "female"
+	SexMale    Sex = "male"
+	SexOther   Sex = "other"
+	SexUnknown Sex = "unknown"
 )
 
 // Valid indicates whether the value is a known member of the Sex enum.
 func (e Sex) Valid() bool {
 	switch e {
-	case Female:
+	case SexFemale:
 		return true
-	case Male:
+	case SexMale:
 		return true
-	case Other:
+	case SexOther:
 		return true
-	case Unknown:
+	case SexUnknown:
 		return true
 	default:
 		return false
@@ -620,6 +704,24 @@ func (e WeeklyDay) Valid() bool {
 	case TUESDAY:
 		return true
 	case WEDNESDAY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAppointmentsParamsWhen.
+const (
+	Past     ListAppointmentsParamsWhen = "past"
+	Upcoming ListAppointmentsParamsWhen = "upcoming"
+)
+
+// Valid indicates whether the value is a known member of the ListAppointmentsParamsWhen enum.
+func (e ListAppointmentsParamsWhen) Valid() bool {
+	switch e {
+	case Past:
+		return true
+	case Upcoming:
 		return true
 	default:
 		return false
@@ -723,6 +825,101 @@ type AddressWrite struct {
 	State      *string `json:"state,omitempty"`
 }
 
+// Appointment An appointment; times are UTC instants, `timeZone` is the doctor's.
+type Appointment struct {
+	// BookedBy The user who booked it.
+	BookedBy string `json:"bookedBy"`
+
+	// CancellationNote Free text of the cancellation (may be empty); null unless cancelled.
+	CancellationNote *string `json:"cancellationNote"`
+
+	// CancellationReason The code of the cancellation, a CancellationReason (patient-request, doctor-request, clinic or other); null unless cancelled.
+	//
+	// Example: patient-request
+	CancellationReason *string            `json:"cancellationReason"`
+	CreatedAt          time.Time          `json:"createdAt"`
+	DoctorId           openapi_types.UUID `json:"doctorId"`
+
+	// DoctorName Example: Greg House
+	DoctorName string `json:"doctorName"`
+
+	// End Example: 2027-03-15T13:30:00Z
+	End       time.Time          `json:"end"`
+	Id        openapi_types.UUID `json:"id"`
+	PatientId openapi_types.UUID `json:"patientId"`
+
+	// Reason The reason for the visit; may be empty.
+	//
+	// Example: Headache
+	Reason string `json:"reason"`
+
+	// Start Example: 2027-03-15T13:00:00Z
+	Start time.Time `json:"start"`
+
+	// Status The FHIR R4 Appointment status.
+	Status AppointmentStatus `json:"status"`
+
+	// TimeZone The doctor's IANA zone.
+	//
+	// Example: America/New_York
+	TimeZone  string    `json:"timeZone"`
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Version Example: 1
+	Version int64 `json:"version"`
+}
+
+// AppointmentBook The body of a booking.
+type AppointmentBook struct {
+	// DoctorId A known, active doctor.
+	DoctorId openapi_types.UUID `json:"doctorId"`
+
+	// End An RFC 3339 instant after `start`.
+	End time.Time `json:"end"`
+
+	// PatientId Required of staff; a PATIENT leaves it out or gives their own.
+	PatientId *openapi_types.UUID `json:"patientId,omitempty"`
+
+	// Reason The reason for the visit.
+	Reason *string `json:"reason,omitempty"`
+
+	// Start An RFC 3339 instant in the future; with `end`, one slot of the doctor's published availability.
+	Start time.Time `json:"start"`
+}
+
+// AppointmentCancel The body of a cancellation; `{}` is a PATIENT's `patient-request`.
+type AppointmentCancel struct {
+	CancellationNote *string `json:"cancellationNote,omitempty"`
+
+	// CancellationReason The coded reason of a cancellation.
+	CancellationReason *CancellationReason `json:"cancellationReason,omitempty"`
+}
+
+// AppointmentPage defines model for AppointmentPage.
+type AppointmentPage struct {
+	Items []Appointment `json:"items"`
+
+	// NextCursor The cursor of the next page; null on the last page.
+	NextCursor *string `json:"nextCursor"`
+}
+
+// AppointmentReschedule The body of a reschedule, the new slot.
+type AppointmentReschedule struct {
+	End   time.Time `json:"end"`
+	Start time.Time `json:"start"`
+}
+
+// AppointmentStatus The FHIR R4 Appointment status.
+type AppointmentStatus string
+
+// AppointmentStatusChange The body of a status change.
+type AppointmentStatusChange struct {
+	Status AppointmentStatusChangeStatus `json:"status"`
+}
+
+// AppointmentStatusChangeStatus defines model for AppointmentStatusChange.Status.
+type AppointmentStatusChangeStatus string
+
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
 	Action     AuditEventAction   `json:"action"`
@@ -778,6 +975,9 @@ type AvailabilityWrite struct {
 	Version       *int64       `json:"version,omitempty"`
 	Weekly        *[]Weekly    `json:"weekly,omitempty"`
 }
+
+// CancellationReason The coded reason of a cancellation.
+type CancellationReason string
 
 // ChangePasswordRequest defines model for ChangePasswordRequest.
 type ChangePasswordRequest struct {
@@ -1595,6 +1795,29 @@ type Role string
 // Sex defines model for Sex.
 type Sex string
 
+// SlotCheck defines model for SlotCheck.
+type SlotCheck struct {
+	Active   bool               `json:"active"`
+	DoctorId openapi_types.UUID `json:"doctorId"`
+
+	// FirstName Example: Ada
+	FirstName string `json:"firstName"`
+
+	// LastName Example: Lovelace
+	LastName string `json:"lastName"`
+
+	// OnGrid Whether `[start, end)` is one slot of the published availability; false for an inactive doctor.
+	OnGrid bool `json:"onGrid"`
+
+	// TimeZone An IANA zone.
+	//
+	// Example: Europe/Berlin
+	TimeZone string `json:"timeZone"`
+
+	// UserId The doctor's auth user; null while unlinked.
+	UserId *openapi_types.UUID `json:"userId"`
+}
+
 // Slots defines model for Slots.
 type Slots struct {
 	DoctorId openapi_types.UUID `json:"doctorId"`
@@ -1644,6 +1867,18 @@ type SpecializationWrite struct {
 	Name        string              `json:"name"`
 	UpdatedAt   *time.Time          `json:"updatedAt,omitempty"`
 	Version     *int64              `json:"version,omitempty"`
+}
+
+// TakenTimes defines model for TakenTimes.
+type TakenTimes struct {
+	DoctorId openapi_types.UUID `json:"doctorId"`
+	Taken    []struct {
+		// End Example: 2027-03-15T13:30:00Z
+		End time.Time `json:"end"`
+
+		// Start Example: 2027-03-15T13:00:00Z
+		Start time.Time `json:"start"`
+	} `json:"taken"`
 }
 
 // Tokens defines model for Tokens.
@@ -1701,6 +1936,32 @@ type UserPage struct {
 	NextCursor *string `json:"nextCursor"`
 }
 
+// WaitlistEntry defines model for WaitlistEntry.
+type WaitlistEntry struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Date Example: 2027-03-15
+	Date      openapi_types.Date `json:"date"`
+	DoctorId  openapi_types.UUID `json:"doctorId"`
+	Id        openapi_types.UUID `json:"id"`
+	PatientId openapi_types.UUID `json:"patientId"`
+}
+
+// WaitlistJoin defines model for WaitlistJoin.
+type WaitlistJoin struct {
+	// Date A day in the doctor's time zone, today or later.
+	Date     openapi_types.Date `json:"date"`
+	DoctorId openapi_types.UUID `json:"doctorId"`
+}
+
+// WaitlistPage defines model for WaitlistPage.
+type WaitlistPage struct {
+	Items []WaitlistEntry `json:"items"`
+
+	// NextCursor Always null.
+	NextCursor *string `json:"nextCursor"`
+}
+
 // Weekly defines model for Weekly.
 type Weekly struct {
 	Day WeeklyDay `json:"day"`
@@ -1720,6 +1981,9 @@ type AccessReason = string
 
 // AccessReasonQuery defines model for AccessReasonQuery.
 type AccessReasonQuery = string
+
+// AppointmentID defines model for AppointmentID.
+type AppointmentID = openapi_types.UUID
 
 // Cursor defines model for Cursor.
 type Cursor = string
@@ -1741,6 +2005,9 @@ type DocumentType = string
 
 // EncounterId defines model for EncounterId.
 type EncounterId = openapi_types.UUID
+
+// IdempotencyKey Example: 4f1c2a9e-book-1
+type IdempotencyKey = string
 
 // IfMatchOptional Example: "3"
 type IfMatchOptional = string
@@ -1778,6 +2045,9 @@ type GatewayUnavailable = Problem
 // HeadersTooLarge An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type HeadersTooLarge = Problem
 
+// IdempotencyKeyReused An RFC 9457 problem document; `type` names the kind (docs/errors.md).
+type IdempotencyKeyReused = Problem
+
 // Internal An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type Internal = Problem
 
@@ -1810,6 +2080,72 @@ type UnsupportedDocumentType = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type UnsupportedMediaType = Problem
+
+// ListAppointmentsParams defines parameters for ListAppointments.
+type ListAppointmentsParams struct {
+	// When `upcoming` (the default without `date`) or `past`.
+	When *ListAppointmentsParamsWhen `form:"when,omitempty" json:"when,omitempty"`
+
+	// Date The first day, YYYY-MM-DD, in the doctor's time zone.
+	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
+
+	// Days How many days from `date`, 1 to 7; 1 when absent. Only with `date`.
+	Days *int `form:"days,omitempty" json:"days,omitempty"`
+
+	// DoctorId Only the appointments with this doctor.
+	DoctorId *openapi_types.UUID `form:"doctorId,omitempty" json:"doctorId,omitempty"`
+
+	// PatientId Only the appointments of this patient.
+	PatientId *openapi_types.UUID `form:"patientId,omitempty" json:"patientId,omitempty"`
+
+	// Status One or more statuses, comma-separated: booked, arrived, checked-in, fulfilled, cancelled, noshow, entered-in-error.
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size, 1 to 100; 20 when absent.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page, as given; opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListAppointmentsParamsWhen defines parameters for ListAppointments.
+type ListAppointmentsParamsWhen string
+
+// BookAppointmentParams defines parameters for BookAppointment.
+type BookAppointmentParams struct {
+	// IdempotencyKey 1 to 255 visible ASCII characters chosen by the client, new for each booking; a retry with the same key and request answers the first appointment.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListTakenTimesParams defines parameters for ListTakenTimes.
+type ListTakenTimesParams struct {
+	// DoctorId The doctor profile id.
+	DoctorId openapi_types.UUID `form:"doctorId" json:"doctorId"`
+
+	// From The window's start, an RFC 3339 instant.
+	From time.Time `form:"from" json:"from"`
+
+	// To The window's end, an RFC 3339 instant not before `from`, at most 40 days after it.
+	To time.Time `form:"to" json:"to"`
+}
+
+// CancelAppointmentParams defines parameters for CancelAppointment.
+type CancelAppointmentParams struct {
+	// IfMatch The ETag last read; when given, a version no longer current is a 412.
+	IfMatch *IfMatchOptional `json:"If-Match,omitempty"`
+}
+
+// RescheduleAppointmentParams defines parameters for RescheduleAppointment.
+type RescheduleAppointmentParams struct {
+	// IfMatch The ETag last read; when given, a version no longer current is a 412.
+	IfMatch *IfMatchOptional `json:"If-Match,omitempty"`
+}
+
+// ChangeAppointmentStatusParams defines parameters for ChangeAppointmentStatus.
+type ChangeAppointmentStatusParams struct {
+	// IfMatch The ETag last read; when given, a version no longer current is a 412.
+	IfMatch *IfMatchOptional `json:"If-Match,omitempty"`
+}
 
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
@@ -1863,6 +2199,15 @@ type UpdateDoctorParams struct {
 type ReplaceAvailabilityParams struct {
 	// IfMatch The ETag last read (`"3"`; a bare `3` is accepted). Without it, or with `*`: 428. A version no longer current, or a weak tag: 412.
 	IfMatch IfMatchRequired `json:"If-Match"`
+}
+
+// CheckSlotParams defines parameters for CheckSlot.
+type CheckSlotParams struct {
+	// Start The slot's start, an RFC 3339 instant.
+	Start time.Time `form:"start" json:"start"`
+
+	// End The slot's end, an RFC 3339 instant after `start`.
+	End time.Time `form:"end" json:"end"`
 }
 
 // ListSlotsParams defines parameters for ListSlots.
@@ -2135,6 +2480,21 @@ type UpdateSpecializationParams struct {
 	IfMatch IfMatchRequired `json:"If-Match"`
 }
 
+// BookAppointmentJSONRequestBody defines body for BookAppointment for application/json ContentType.
+type BookAppointmentJSONRequestBody = AppointmentBook
+
+// JoinWaitlistJSONRequestBody defines body for JoinWaitlist for application/json ContentType.
+type JoinWaitlistJSONRequestBody = WaitlistJoin
+
+// CancelAppointmentJSONRequestBody defines body for CancelAppointment for application/json ContentType.
+type CancelAppointmentJSONRequestBody = AppointmentCancel
+
+// RescheduleAppointmentJSONRequestBody defines body for RescheduleAppointment for application/json ContentType.
+type RescheduleAppointmentJSONRequestBody = AppointmentReschedule
+
+// ChangeAppointmentStatusJSONRequestBody defines body for ChangeAppointmentStatus for application/json ContentType.
+type ChangeAppointmentStatusJSONRequestBody = AppointmentStatusChange
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -2293,6 +2653,177 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `Jwks` operationId).
 	Jwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAppointments List appointments
+	//
+	// Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
+	// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+	// gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
+	// doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
+	// otherwise. Every filter given applies.
+	//
+	// Corresponds with GET /api/v1/appointments (the `ListAppointments` operationId).
+	ListAppointments(ctx context.Context, params *ListAppointmentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BookAppointmentWithBody Book an appointment
+	//
+	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+	// required). `start` and `end` must be in the future and together one slot of the doctor's published
+	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	//
+	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+	BookAppointmentWithBody(ctx context.Context, params *BookAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BookAppointment Book an appointment
+	//
+	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+	// required). `start` and `end` must be in the future and together one slot of the doctor's published
+	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	//
+	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+	BookAppointment(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTakenTimes A doctor's booked times
+	//
+	// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
+	// doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
+	// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+	//
+	// Corresponds with GET /api/v1/appointments/taken (the `ListTakenTimes` operationId).
+	ListTakenTimes(ctx context.Context, params *ListTakenTimesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MyWaitlist The caller's waitlist entries
+	//
+	// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+	//
+	// Corresponds with GET /api/v1/appointments/waitlist (the `MyWaitlist` operationId).
+	MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// JoinWaitlistWithBody Join a doctor's waitlist for a day
+	//
+	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+	JoinWaitlistWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// JoinWaitlist Join a doctor's waitlist for a day
+	//
+	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+	JoinWaitlist(ctx context.Context, body JoinWaitlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LeaveWaitlist Leave a waitlist
+	//
+	// The entry's PATIENT; anyone else's entry answers the 404 of one that does not exist.
+	//
+	// Corresponds with DELETE /api/v1/appointments/waitlist/{id} (the `LeaveWaitlist` operationId).
+	LeaveWaitlist(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAppointment One appointment
+	//
+	// Its PATIENT, its DOCTOR, ADMIN; anyone else gets the 404 of an appointment that does not exist.
+	//
+	// Corresponds with GET /api/v1/appointments/{id} (the `GetAppointment` operationId).
+	GetAppointment(ctx context.Context, id AppointmentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelAppointmentWithBody Cancel an appointment
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+	// (24 hours by default): 409; staff may. The note is never sent in an event.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+	CancelAppointmentWithBody(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelAppointment Cancel an appointment
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+	// (24 hours by default): 409; staff may. The note is never sent in an event.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+	CancelAppointment(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, body CancelAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RescheduleAppointmentWithBody Move an appointment to another slot
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+	RescheduleAppointmentWithBody(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RescheduleAppointment Move an appointment to another slot
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+	RescheduleAppointment(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, body RescheduleAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeAppointmentStatusWithBody Move an appointment to another status
+	//
+	// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+	// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+	// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+	// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+	// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+	ChangeAppointmentStatusWithBody(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeAppointmentStatus Move an appointment to another status
+	//
+	// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+	// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+	// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+	// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+	// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+	ChangeAppointmentStatus(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, body ChangeAppointmentStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LoginWithBody Log in
 	//
@@ -2577,6 +3108,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/v1/doctors/{id}/availability (the `ReplaceAvailability` operationId).
 	ReplaceAvailability(ctx context.Context, id openapi_types.UUID, params *ReplaceAvailabilityParams, body ReplaceAvailabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CheckSlot Is a span one published slot
+	//
+	// Any signed-in caller; read by the appointment service before it books. Whether `[start, end)` is exactly one slot
+	// of the doctor's published availability, booked or not, past or not: it reads the availability grid alone. An
+	// inactive doctor answers `active: false` and `onGrid: false`. No patient data.
+	//
+	// Corresponds with GET /api/v1/doctors/{id}/slot-check (the `CheckSlot` operationId).
+	CheckSlot(ctx context.Context, id openapi_types.UUID, params *CheckSlotParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSlots Bookable slots
 	//
@@ -3108,6 +3648,327 @@ type ClientInterface interface {
 // Corresponds with GET /.well-known/jwks.json (the `Jwks` operationId).
 func (c *Client) Jwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewJwksRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAppointments List appointments
+//
+// Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
+// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+// gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
+// doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
+// otherwise. Every filter given applies.
+//
+// Corresponds with GET /api/v1/appointments (the `ListAppointments` operationId).
+func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAppointmentsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BookAppointmentWithBody Book an appointment
+//
+// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+// required). `start` and `end` must be in the future and together one slot of the doctor's published
+// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+// rule is a 400 naming the field. A slot another appointment holds is a 409.
+//
+// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBookAppointmentRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BookAppointment Book an appointment
+//
+// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+// required). `start` and `end` must be in the future and together one slot of the doctor's published
+// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+// rule is a 400 naming the field. A slot another appointment holds is a 409.
+//
+// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+func (c *Client) BookAppointment(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBookAppointmentRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTakenTimes A doctor's booked times
+//
+// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
+// doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
+// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+//
+// Corresponds with GET /api/v1/appointments/taken (the `ListTakenTimes` operationId).
+func (c *Client) ListTakenTimes(ctx context.Context, params *ListTakenTimesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTakenTimesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MyWaitlist The caller's waitlist entries
+//
+// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+//
+// Corresponds with GET /api/v1/appointments/waitlist (the `MyWaitlist` operationId).
+func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMyWaitlistRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// JoinWaitlistWithBody Join a doctor's waitlist for a day
+//
+// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewJoinWaitlistRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// JoinWaitlist Join a doctor's waitlist for a day
+//
+// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+func (c *Client) JoinWaitlist(ctx context.Context, body JoinWaitlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewJoinWaitlistRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LeaveWaitlist Leave a waitlist
+//
+// The entry's PATIENT; anyone else's entry answers the 404 of one that does not exist.
+//
+// Corresponds with DELETE /api/v1/appointments/waitlist/{id} (the `LeaveWaitlist` operationId).
+func (c *Client) LeaveWaitlist(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLeaveWaitlistRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAppointment One appointment
+//
+// Its PATIENT, its DOCTOR, ADMIN; anyone else gets the 404 of an appointment that does not exist.
+//
+// Corresponds with GET /api/v1/appointments/{id} (the `GetAppointment` operationId).
+func (c *Client) GetAppointment(ctx context.Context, id AppointmentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAppointmentRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelAppointmentWithBody Cancel an appointment
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+// (24 hours by default): 409; staff may. The note is never sent in an event.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+func (c *Client) CancelAppointmentWithBody(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelAppointmentRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelAppointment Cancel an appointment
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+// (24 hours by default): 409; staff may. The note is never sent in an event.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+func (c *Client) CancelAppointment(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, body CancelAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelAppointmentRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RescheduleAppointmentWithBody Move an appointment to another slot
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+func (c *Client) RescheduleAppointmentWithBody(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRescheduleAppointmentRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RescheduleAppointment Move an appointment to another slot
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+func (c *Client) RescheduleAppointment(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, body RescheduleAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRescheduleAppointmentRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeAppointmentStatusWithBody Move an appointment to another status
+//
+// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+func (c *Client) ChangeAppointmentStatusWithBody(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeAppointmentStatusRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeAppointmentStatus Move an appointment to another status
+//
+// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+func (c *Client) ChangeAppointmentStatus(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, body ChangeAppointmentStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeAppointmentStatusRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3712,6 +4573,25 @@ func (c *Client) ReplaceAvailabilityWithBody(ctx context.Context, id openapi_typ
 // Corresponds with PUT /api/v1/doctors/{id}/availability (the `ReplaceAvailability` operationId).
 func (c *Client) ReplaceAvailability(ctx context.Context, id openapi_types.UUID, params *ReplaceAvailabilityParams, body ReplaceAvailabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReplaceAvailabilityRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CheckSlot Is a span one published slot
+//
+// Any signed-in caller; read by the appointment service before it books. Whether `[start, end)` is exactly one slot
+// of the doctor's published availability, booked or not, past or not: it reads the availability grid alone. An
+// inactive doctor answers `active: false` and `onGrid: false`. No patient data.
+//
+// Corresponds with GET /api/v1/doctors/{id}/slot-check (the `CheckSlot` operationId).
+func (c *Client) CheckSlot(ctx context.Context, id openapi_types.UUID, params *CheckSlotParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCheckSlotRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4871,6 +5751,586 @@ func NewJwksRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListAppointmentsRequest constructs an http.Request for the ListAppointments method
+func NewListAppointmentsRequest(server string, params *ListAppointmentsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.When != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "when", *params.When, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Date != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "date", *params.Date, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Days != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "days", *params.Days, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DoctorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "doctorId", *params.DoctorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PatientId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "patientId", *params.PatientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewBookAppointmentRequest calls the generic BookAppointment builder with application/json body
+func NewBookAppointmentRequest(server string, params *BookAppointmentParams, body BookAppointmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBookAppointmentRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewBookAppointmentRequestWithBody constructs an http.Request for the BookAppointment method, with any body, and a specified content type
+func NewBookAppointmentRequestWithBody(server string, params *BookAppointmentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListTakenTimesRequest constructs an http.Request for the ListTakenTimes method
+func NewListTakenTimesRequest(server string, params *ListTakenTimesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/taken")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "doctorId", params.DoctorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewMyWaitlistRequest constructs an http.Request for the MyWaitlist method
+func NewMyWaitlistRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/waitlist")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewJoinWaitlistRequest calls the generic JoinWaitlist builder with application/json body
+func NewJoinWaitlistRequest(server string, body JoinWaitlistJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewJoinWaitlistRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewJoinWaitlistRequestWithBody constructs an http.Request for the JoinWaitlist method, with any body, and a specified content type
+func NewJoinWaitlistRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/waitlist")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewLeaveWaitlistRequest constructs an http.Request for the LeaveWaitlist method
+func NewLeaveWaitlistRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/waitlist/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAppointmentRequest constructs an http.Request for the GetAppointment method
+func NewGetAppointmentRequest(server string, id AppointmentID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelAppointmentRequest calls the generic CancelAppointment builder with application/json body
+func NewCancelAppointmentRequest(server string, id AppointmentID, params *CancelAppointmentParams, body CancelAppointmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelAppointmentRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewCancelAppointmentRequestWithBody constructs an http.Request for the CancelAppointment method, with any body, and a specified content type
+func NewCancelAppointmentRequestWithBody(server string, id AppointmentID, params *CancelAppointmentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRescheduleAppointmentRequest calls the generic RescheduleAppointment builder with application/json body
+func NewRescheduleAppointmentRequest(server string, id AppointmentID, params *RescheduleAppointmentParams, body RescheduleAppointmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRescheduleAppointmentRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRescheduleAppointmentRequestWithBody constructs an http.Request for the RescheduleAppointment method, with any body, and a specified content type
+func NewRescheduleAppointmentRequestWithBody(server string, id AppointmentID, params *RescheduleAppointmentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/%s/reschedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewChangeAppointmentStatusRequest calls the generic ChangeAppointmentStatus builder with application/json body
+func NewChangeAppointmentStatusRequest(server string, id AppointmentID, params *ChangeAppointmentStatusParams, body ChangeAppointmentStatusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeAppointmentStatusRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewChangeAppointmentStatusRequestWithBody constructs an http.Request for the ChangeAppointmentStatus method, with any body, and a specified content type
+func NewChangeAppointmentStatusRequestWithBody(server string, id AppointmentID, params *ChangeAppointmentStatusParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/%s/status", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5790,6 +7250,71 @@ func NewReplaceAvailabilityRequestWithBody(server string, id openapi_types.UUID,
 
 		req.Header.Set("If-Match", headerParam0)
 
+	}
+
+	return req, nil
+}
+
+// NewCheckSlotRequest constructs an http.Request for the CheckSlot method
+func NewCheckSlotRequest(server string, id openapi_types.UUID, params *CheckSlotParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/doctors/%s/slot-check", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -8586,6 +10111,187 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /.well-known/jwks.json (the `Jwks` operationId).
 	JwksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*JwksResponse, error)
 
+	// ListAppointmentsWithResponse List appointments
+	//
+	// Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
+	// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+	// gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
+	// doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
+	// otherwise. Every filter given applies.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/appointments (the `ListAppointments` operationId).
+	ListAppointmentsWithResponse(ctx context.Context, params *ListAppointmentsParams, reqEditors ...RequestEditorFn) (*ListAppointmentsResponse, error)
+
+	// BookAppointmentWithBodyWithResponse Book an appointment
+	//
+	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+	// required). `start` and `end` must be in the future and together one slot of the doctor's published
+	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	//
+	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+	BookAppointmentWithBodyWithResponse(ctx context.Context, params *BookAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BookAppointmentResponse, error)
+
+	// BookAppointmentWithResponse Book an appointment
+	//
+	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+	// required). `start` and `end` must be in the future and together one slot of the doctor's published
+	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	//
+	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+	BookAppointmentWithResponse(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*BookAppointmentResponse, error)
+
+	// ListTakenTimesWithResponse A doctor's booked times
+	//
+	// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
+	// doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
+	// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/appointments/taken (the `ListTakenTimes` operationId).
+	ListTakenTimesWithResponse(ctx context.Context, params *ListTakenTimesParams, reqEditors ...RequestEditorFn) (*ListTakenTimesResponse, error)
+
+	// MyWaitlistWithResponse The caller's waitlist entries
+	//
+	// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/appointments/waitlist (the `MyWaitlist` operationId).
+	MyWaitlistWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MyWaitlistResponse, error)
+
+	// JoinWaitlistWithBodyWithResponse Join a doctor's waitlist for a day
+	//
+	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+	JoinWaitlistWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*JoinWaitlistResponse, error)
+
+	// JoinWaitlistWithResponse Join a doctor's waitlist for a day
+	//
+	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+	JoinWaitlistWithResponse(ctx context.Context, body JoinWaitlistJSONRequestBody, reqEditors ...RequestEditorFn) (*JoinWaitlistResponse, error)
+
+	// LeaveWaitlistWithResponse Leave a waitlist
+	//
+	// The entry's PATIENT; anyone else's entry answers the 404 of one that does not exist.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/appointments/waitlist/{id} (the `LeaveWaitlist` operationId).
+	LeaveWaitlistWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*LeaveWaitlistResponse, error)
+
+	// GetAppointmentWithResponse One appointment
+	//
+	// Its PATIENT, its DOCTOR, ADMIN; anyone else gets the 404 of an appointment that does not exist.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/appointments/{id} (the `GetAppointment` operationId).
+	GetAppointmentWithResponse(ctx context.Context, id AppointmentID, reqEditors ...RequestEditorFn) (*GetAppointmentResponse, error)
+
+	// CancelAppointmentWithBodyWithResponse Cancel an appointment
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+	// (24 hours by default): 409; staff may. The note is never sent in an event.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+	CancelAppointmentWithBodyWithResponse(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelAppointmentResponse, error)
+
+	// CancelAppointmentWithResponse Cancel an appointment
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+	// (24 hours by default): 409; staff may. The note is never sent in an event.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+	CancelAppointmentWithResponse(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, body CancelAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelAppointmentResponse, error)
+
+	// RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+	RescheduleAppointmentWithBodyWithResponse(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RescheduleAppointmentResponse, error)
+
+	// RescheduleAppointmentWithResponse Move an appointment to another slot
+	//
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+	RescheduleAppointmentWithResponse(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, body RescheduleAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*RescheduleAppointmentResponse, error)
+
+	// ChangeAppointmentStatusWithBodyWithResponse Move an appointment to another status
+	//
+	// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+	// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+	// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+	// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+	// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+	ChangeAppointmentStatusWithBodyWithResponse(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeAppointmentStatusResponse, error)
+
+	// ChangeAppointmentStatusWithResponse Move an appointment to another status
+	//
+	// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+	// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+	// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+	// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+	// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+	ChangeAppointmentStatusWithResponse(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, body ChangeAppointmentStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeAppointmentStatusResponse, error)
+
 	// LoginWithBodyWithResponse Log in
 	//
 	// Anyone. One answer (401) for an unknown address and a wrong password.
@@ -8885,6 +10591,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/v1/doctors/{id}/availability (the `ReplaceAvailability` operationId).
 	ReplaceAvailabilityWithResponse(ctx context.Context, id openapi_types.UUID, params *ReplaceAvailabilityParams, body ReplaceAvailabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplaceAvailabilityResponse, error)
+
+	// CheckSlotWithResponse Is a span one published slot
+	//
+	// Any signed-in caller; read by the appointment service before it books. Whether `[start, end)` is exactly one slot
+	// of the doctor's published availability, booked or not, past or not: it reads the availability grid alone. An
+	// inactive doctor answers `active: false` and `onGrid: false`. No patient data.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/doctors/{id}/slot-check (the `CheckSlot` operationId).
+	CheckSlotWithResponse(ctx context.Context, id openapi_types.UUID, params *CheckSlotParams, reqEditors ...RequestEditorFn) (*CheckSlotResponse, error)
 
 	// ListSlotsWithResponse Bookable slots
 	//
@@ -9550,6 +11267,1405 @@ func (r JwksResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r JwksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAppointmentsResponse401Headers the declared response headers of an HTTP 401 response for ListAppointments
+type ListAppointmentsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAppointmentsResponse429Headers the declared response headers of an HTTP 429 response for ListAppointments
+type ListAppointmentsResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListAppointmentsResponse503Headers the declared response headers of an HTTP 503 response for ListAppointments
+type ListAppointmentsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListAppointmentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AppointmentPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAppointmentsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAppointmentsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAppointmentsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAppointmentsResponse) GetJSON200() *AppointmentPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListAppointmentsResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAppointmentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAppointmentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAppointmentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAppointmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BookAppointmentResponse201Headers the declared response headers of an HTTP 201 response for BookAppointment
+type BookAppointmentResponse201Headers struct {
+	ETag               *string
+	IdempotentReplayed *string
+	Location           *string
+}
+
+// BookAppointmentResponse401Headers the declared response headers of an HTTP 401 response for BookAppointment
+type BookAppointmentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// BookAppointmentResponse429Headers the declared response headers of an HTTP 429 response for BookAppointment
+type BookAppointmentResponse429Headers struct {
+	RetryAfter *int
+}
+
+// BookAppointmentResponse503Headers the declared response headers of an HTTP 503 response for BookAppointment
+type BookAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+type BookAppointmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Appointment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *IdempotencyKeyReused
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *BookAppointmentResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BookAppointmentResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *BookAppointmentResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *BookAppointmentResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r BookAppointmentResponse) GetJSON201() *Appointment {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON422() *IdempotencyKeyReused {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r BookAppointmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BookAppointmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BookAppointmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BookAppointmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListTakenTimesResponse401Headers the declared response headers of an HTTP 401 response for ListTakenTimes
+type ListTakenTimesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListTakenTimesResponse429Headers the declared response headers of an HTTP 429 response for ListTakenTimes
+type ListTakenTimesResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListTakenTimesResponse503Headers the declared response headers of an HTTP 503 response for ListTakenTimes
+type ListTakenTimesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListTakenTimesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TakenTimes
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListTakenTimesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTakenTimesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListTakenTimesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTakenTimesResponse) GetJSON200() *TakenTimes {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListTakenTimesResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTakenTimesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTakenTimesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTakenTimesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTakenTimesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// MyWaitlistResponse401Headers the declared response headers of an HTTP 401 response for MyWaitlist
+type MyWaitlistResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// MyWaitlistResponse429Headers the declared response headers of an HTTP 429 response for MyWaitlist
+type MyWaitlistResponse429Headers struct {
+	RetryAfter *int
+}
+
+// MyWaitlistResponse503Headers the declared response headers of an HTTP 503 response for MyWaitlist
+type MyWaitlistResponse503Headers struct {
+	RetryAfter *int
+}
+
+type MyWaitlistResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WaitlistPage
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *MyWaitlistResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MyWaitlistResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MyWaitlistResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MyWaitlistResponse) GetJSON200() *WaitlistPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r MyWaitlistResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r MyWaitlistResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MyWaitlistResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MyWaitlistResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MyWaitlistResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// JoinWaitlistResponse201Headers the declared response headers of an HTTP 201 response for JoinWaitlist
+type JoinWaitlistResponse201Headers struct {
+	Location *string
+}
+
+// JoinWaitlistResponse401Headers the declared response headers of an HTTP 401 response for JoinWaitlist
+type JoinWaitlistResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// JoinWaitlistResponse429Headers the declared response headers of an HTTP 429 response for JoinWaitlist
+type JoinWaitlistResponse429Headers struct {
+	RetryAfter *int
+}
+
+// JoinWaitlistResponse503Headers the declared response headers of an HTTP 503 response for JoinWaitlist
+type JoinWaitlistResponse503Headers struct {
+	RetryAfter *int
+}
+
+type JoinWaitlistResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WaitlistEntry
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *JoinWaitlistResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *JoinWaitlistResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *JoinWaitlistResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *JoinWaitlistResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r JoinWaitlistResponse) GetJSON201() *WaitlistEntry {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r JoinWaitlistResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r JoinWaitlistResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r JoinWaitlistResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r JoinWaitlistResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r JoinWaitlistResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LeaveWaitlistResponse401Headers the declared response headers of an HTTP 401 response for LeaveWaitlist
+type LeaveWaitlistResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// LeaveWaitlistResponse429Headers the declared response headers of an HTTP 429 response for LeaveWaitlist
+type LeaveWaitlistResponse429Headers struct {
+	RetryAfter *int
+}
+
+// LeaveWaitlistResponse503Headers the declared response headers of an HTTP 503 response for LeaveWaitlist
+type LeaveWaitlistResponse503Headers struct {
+	RetryAfter *int
+}
+
+type LeaveWaitlistResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LeaveWaitlistResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LeaveWaitlistResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LeaveWaitlistResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r LeaveWaitlistResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r LeaveWaitlistResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LeaveWaitlistResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LeaveWaitlistResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LeaveWaitlistResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAppointmentResponse200Headers the declared response headers of an HTTP 200 response for GetAppointment
+type GetAppointmentResponse200Headers struct {
+	ETag *string
+}
+
+// GetAppointmentResponse401Headers the declared response headers of an HTTP 401 response for GetAppointment
+type GetAppointmentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetAppointmentResponse429Headers the declared response headers of an HTTP 429 response for GetAppointment
+type GetAppointmentResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetAppointmentResponse503Headers the declared response headers of an HTTP 503 response for GetAppointment
+type GetAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetAppointmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Appointment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetAppointmentResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetAppointmentResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAppointmentResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAppointmentResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAppointmentResponse) GetJSON200() *Appointment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetAppointmentResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAppointmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAppointmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAppointmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAppointmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelAppointmentResponse200Headers the declared response headers of an HTTP 200 response for CancelAppointment
+type CancelAppointmentResponse200Headers struct {
+	ETag *string
+}
+
+// CancelAppointmentResponse401Headers the declared response headers of an HTTP 401 response for CancelAppointment
+type CancelAppointmentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CancelAppointmentResponse429Headers the declared response headers of an HTTP 429 response for CancelAppointment
+type CancelAppointmentResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CancelAppointmentResponse503Headers the declared response headers of an HTTP 503 response for CancelAppointment
+type CancelAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CancelAppointmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Appointment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CancelAppointmentResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelAppointmentResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CancelAppointmentResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CancelAppointmentResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelAppointmentResponse) GetJSON200() *Appointment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r CancelAppointmentResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelAppointmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelAppointmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelAppointmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelAppointmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RescheduleAppointmentResponse200Headers the declared response headers of an HTTP 200 response for RescheduleAppointment
+type RescheduleAppointmentResponse200Headers struct {
+	ETag *string
+}
+
+// RescheduleAppointmentResponse401Headers the declared response headers of an HTTP 401 response for RescheduleAppointment
+type RescheduleAppointmentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RescheduleAppointmentResponse429Headers the declared response headers of an HTTP 429 response for RescheduleAppointment
+type RescheduleAppointmentResponse429Headers struct {
+	RetryAfter *int
+}
+
+// RescheduleAppointmentResponse503Headers the declared response headers of an HTTP 503 response for RescheduleAppointment
+type RescheduleAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RescheduleAppointmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Appointment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RescheduleAppointmentResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RescheduleAppointmentResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RescheduleAppointmentResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RescheduleAppointmentResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RescheduleAppointmentResponse) GetJSON200() *Appointment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r RescheduleAppointmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RescheduleAppointmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RescheduleAppointmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RescheduleAppointmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ChangeAppointmentStatusResponse200Headers the declared response headers of an HTTP 200 response for ChangeAppointmentStatus
+type ChangeAppointmentStatusResponse200Headers struct {
+	ETag *string
+}
+
+// ChangeAppointmentStatusResponse401Headers the declared response headers of an HTTP 401 response for ChangeAppointmentStatus
+type ChangeAppointmentStatusResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ChangeAppointmentStatusResponse429Headers the declared response headers of an HTTP 429 response for ChangeAppointmentStatus
+type ChangeAppointmentStatusResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ChangeAppointmentStatusResponse503Headers the declared response headers of an HTTP 503 response for ChangeAppointmentStatus
+type ChangeAppointmentStatusResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ChangeAppointmentStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Appointment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ChangeAppointmentStatusResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangeAppointmentStatusResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeAppointmentStatusResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangeAppointmentStatusResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeAppointmentStatusResponse) GetJSON200() *Appointment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ChangeAppointmentStatusResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeAppointmentStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeAppointmentStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeAppointmentStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeAppointmentStatusResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12101,6 +15217,124 @@ func (r ReplaceAvailabilityResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReplaceAvailabilityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CheckSlotResponse401Headers the declared response headers of an HTTP 401 response for CheckSlot
+type CheckSlotResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CheckSlotResponse429Headers the declared response headers of an HTTP 429 response for CheckSlot
+type CheckSlotResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CheckSlotResponse503Headers the declared response headers of an HTTP 503 response for CheckSlot
+type CheckSlotResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CheckSlotResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SlotCheck
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CheckSlotResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CheckSlotResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CheckSlotResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CheckSlotResponse) GetJSON200() *SlotCheck {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CheckSlotResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CheckSlotResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CheckSlotResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CheckSlotResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18281,6 +21515,277 @@ func (c *ClientWithResponses) JwksWithResponse(ctx context.Context, reqEditors .
 	return ParseJwksResponse(rsp)
 }
 
+// ListAppointmentsWithResponse List appointments
+//
+// Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
+// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+// gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
+// doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
+// otherwise. Every filter given applies.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/appointments (the `ListAppointments` operationId).
+func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, params *ListAppointmentsParams, reqEditors ...RequestEditorFn) (*ListAppointmentsResponse, error) {
+	rsp, err := c.ListAppointments(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAppointmentsResponse(rsp)
+}
+
+// BookAppointmentWithBodyWithResponse Book an appointment
+//
+// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+// required). `start` and `end` must be in the future and together one slot of the doctor's published
+// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+// rule is a 400 naming the field. A slot another appointment holds is a 409.
+//
+// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Context, params *BookAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BookAppointmentResponse, error) {
+	rsp, err := c.BookAppointmentWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBookAppointmentResponse(rsp)
+}
+
+// BookAppointmentWithResponse Book an appointment
+//
+// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
+// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
+// required). `start` and `end` must be in the future and together one slot of the doctor's published
+// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
+// rule is a 400 naming the field. A slot another appointment holds is a 409.
+//
+// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
+func (c *ClientWithResponses) BookAppointmentWithResponse(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*BookAppointmentResponse, error) {
+	rsp, err := c.BookAppointment(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBookAppointmentResponse(rsp)
+}
+
+// ListTakenTimesWithResponse A doctor's booked times
+//
+// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
+// doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
+// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/appointments/taken (the `ListTakenTimes` operationId).
+func (c *ClientWithResponses) ListTakenTimesWithResponse(ctx context.Context, params *ListTakenTimesParams, reqEditors ...RequestEditorFn) (*ListTakenTimesResponse, error) {
+	rsp, err := c.ListTakenTimes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTakenTimesResponse(rsp)
+}
+
+// MyWaitlistWithResponse The caller's waitlist entries
+//
+// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/appointments/waitlist (the `MyWaitlist` operationId).
+func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MyWaitlistResponse, error) {
+	rsp, err := c.MyWaitlist(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMyWaitlistResponse(rsp)
+}
+
+// JoinWaitlistWithBodyWithResponse Join a doctor's waitlist for a day
+//
+// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*JoinWaitlistResponse, error) {
+	rsp, err := c.JoinWaitlistWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseJoinWaitlistResponse(rsp)
+}
+
+// JoinWaitlistWithResponse Join a doctor's waitlist for a day
+//
+// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
+// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
+// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/waitlist (the `JoinWaitlist` operationId).
+func (c *ClientWithResponses) JoinWaitlistWithResponse(ctx context.Context, body JoinWaitlistJSONRequestBody, reqEditors ...RequestEditorFn) (*JoinWaitlistResponse, error) {
+	rsp, err := c.JoinWaitlist(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseJoinWaitlistResponse(rsp)
+}
+
+// LeaveWaitlistWithResponse Leave a waitlist
+//
+// The entry's PATIENT; anyone else's entry answers the 404 of one that does not exist.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/appointments/waitlist/{id} (the `LeaveWaitlist` operationId).
+func (c *ClientWithResponses) LeaveWaitlistWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*LeaveWaitlistResponse, error) {
+	rsp, err := c.LeaveWaitlist(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLeaveWaitlistResponse(rsp)
+}
+
+// GetAppointmentWithResponse One appointment
+//
+// Its PATIENT, its DOCTOR, ADMIN; anyone else gets the 404 of an appointment that does not exist.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/appointments/{id} (the `GetAppointment` operationId).
+func (c *ClientWithResponses) GetAppointmentWithResponse(ctx context.Context, id AppointmentID, reqEditors ...RequestEditorFn) (*GetAppointmentResponse, error) {
+	rsp, err := c.GetAppointment(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAppointmentResponse(rsp)
+}
+
+// CancelAppointmentWithBodyWithResponse Cancel an appointment
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+// (24 hours by default): 409; staff may. The note is never sent in an event.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+func (c *ClientWithResponses) CancelAppointmentWithBodyWithResponse(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelAppointmentResponse, error) {
+	rsp, err := c.CancelAppointmentWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelAppointmentResponse(rsp)
+}
+
+// CancelAppointmentWithResponse Cancel an appointment
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
+// (24 hours by default): 409; staff may. The note is never sent in an event.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/{id}/cancel (the `CancelAppointment` operationId).
+func (c *ClientWithResponses) CancelAppointmentWithResponse(ctx context.Context, id AppointmentID, params *CancelAppointmentParams, body CancelAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelAppointmentResponse, error) {
+	rsp, err := c.CancelAppointment(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelAppointmentResponse(rsp)
+}
+
+// RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+func (c *ClientWithResponses) RescheduleAppointmentWithBodyWithResponse(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RescheduleAppointmentResponse, error) {
+	rsp, err := c.RescheduleAppointmentWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRescheduleAppointmentResponse(rsp)
+}
+
+// RescheduleAppointmentWithResponse Move an appointment to another slot
+//
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
+// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/{id}/reschedule (the `RescheduleAppointment` operationId).
+func (c *ClientWithResponses) RescheduleAppointmentWithResponse(ctx context.Context, id AppointmentID, params *RescheduleAppointmentParams, body RescheduleAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*RescheduleAppointmentResponse, error) {
+	rsp, err := c.RescheduleAppointment(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRescheduleAppointmentResponse(rsp)
+}
+
+// ChangeAppointmentStatusWithBodyWithResponse Move an appointment to another status
+//
+// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+func (c *ClientWithResponses) ChangeAppointmentStatusWithBodyWithResponse(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeAppointmentStatusResponse, error) {
+	rsp, err := c.ChangeAppointmentStatusWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeAppointmentStatusResponse(rsp)
+}
+
+// ChangeAppointmentStatusWithResponse Move an appointment to another status
+//
+// Its DOCTOR, ADMIN; its PATIENT gets 409 (a patient cannot mark a no-show), anyone else 404. The legal moves
+// (FHIR R4): booked to arrived, checked-in, fulfilled, noshow or entered-in-error; arrived to checked-in,
+// fulfilled or entered-in-error; checked-in to fulfilled or entered-in-error; fulfilled, cancelled and noshow to
+// entered-in-error. Any other move is a 409, and so are `noshow` and `fulfilled` before the start. Cancelling goes
+// through `/cancel` (here a 400). `entered-in-error` frees the slot.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/{id}/status (the `ChangeAppointmentStatus` operationId).
+func (c *ClientWithResponses) ChangeAppointmentStatusWithResponse(ctx context.Context, id AppointmentID, params *ChangeAppointmentStatusParams, body ChangeAppointmentStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeAppointmentStatusResponse, error) {
+	rsp, err := c.ChangeAppointmentStatus(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeAppointmentStatusResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Log in
 //
 // Anyone. One answer (401) for an unknown address and a wrong password.
@@ -18771,6 +22276,23 @@ func (c *ClientWithResponses) ReplaceAvailabilityWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseReplaceAvailabilityResponse(rsp)
+}
+
+// CheckSlotWithResponse Is a span one published slot
+//
+// Any signed-in caller; read by the appointment service before it books. Whether `[start, end)` is exactly one slot
+// of the doctor's published availability, booked or not, past or not: it reads the availability grid alone. An
+// inactive doctor answers `active: false` and `onGrid: false`. No patient data.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/doctors/{id}/slot-check (the `CheckSlot` operationId).
+func (c *ClientWithResponses) CheckSlotWithResponse(ctx context.Context, id openapi_types.UUID, params *CheckSlotParams, reqEditors ...RequestEditorFn) (*CheckSlotResponse, error) {
+	rsp, err := c.CheckSlot(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCheckSlotResponse(rsp)
 }
 
 // ListSlotsWithResponse Bookable slots
@@ -19783,6 +23305,1408 @@ func ParseJwksResponse(rsp *http.Response) (*JwksResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers JwksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAppointmentsResponse parses an HTTP response from a ListAppointmentsWithResponse call
+func ParseListAppointmentsResponse(rsp *http.Response) (*ListAppointmentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAppointmentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AppointmentPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAppointmentsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAppointmentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAppointmentsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBookAppointmentResponse parses an HTTP response from a BookAppointmentWithResponse call
+func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BookAppointmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Appointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyReused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers BookAppointmentResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers BookAppointmentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers BookAppointmentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers BookAppointmentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListTakenTimesResponse parses an HTTP response from a ListTakenTimesWithResponse call
+func ParseListTakenTimesResponse(rsp *http.Response) (*ListTakenTimesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTakenTimesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TakenTimes
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListTakenTimesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListTakenTimesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListTakenTimesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseMyWaitlistResponse parses an HTTP response from a MyWaitlistWithResponse call
+func ParseMyWaitlistResponse(rsp *http.Response) (*MyWaitlistResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MyWaitlistResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WaitlistPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers MyWaitlistResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers MyWaitlistResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers MyWaitlistResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseJoinWaitlistResponse parses an HTTP response from a JoinWaitlistWithResponse call
+func ParseJoinWaitlistResponse(rsp *http.Response) (*JoinWaitlistResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &JoinWaitlistResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WaitlistEntry
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers JoinWaitlistResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers JoinWaitlistResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers JoinWaitlistResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers JoinWaitlistResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLeaveWaitlistResponse parses an HTTP response from a LeaveWaitlistWithResponse call
+func ParseLeaveWaitlistResponse(rsp *http.Response) (*LeaveWaitlistResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LeaveWaitlistResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers LeaveWaitlistResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers LeaveWaitlistResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LeaveWaitlistResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetAppointmentResponse parses an HTTP response from a GetAppointmentWithResponse call
+func ParseGetAppointmentResponse(rsp *http.Response) (*GetAppointmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAppointmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Appointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetAppointmentResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetAppointmentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetAppointmentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetAppointmentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelAppointmentResponse parses an HTTP response from a CancelAppointmentWithResponse call
+func ParseCancelAppointmentResponse(rsp *http.Response) (*CancelAppointmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelAppointmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Appointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CancelAppointmentResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers CancelAppointmentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CancelAppointmentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CancelAppointmentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRescheduleAppointmentResponse parses an HTTP response from a RescheduleAppointmentWithResponse call
+func ParseRescheduleAppointmentResponse(rsp *http.Response) (*RescheduleAppointmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RescheduleAppointmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Appointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RescheduleAppointmentResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RescheduleAppointmentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RescheduleAppointmentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RescheduleAppointmentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseChangeAppointmentStatusResponse parses an HTTP response from a ChangeAppointmentStatusWithResponse call
+func ParseChangeAppointmentStatusResponse(rsp *http.Response) (*ChangeAppointmentStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeAppointmentStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Appointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ChangeAppointmentStatusResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ChangeAppointmentStatusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ChangeAppointmentStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangeAppointmentStatusResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -22313,6 +27237,121 @@ func ParseReplaceAvailabilityResponse(rsp *http.Response) (*ReplaceAvailabilityR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceAvailabilityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCheckSlotResponse parses an HTTP response from a CheckSlotWithResponse call
+func ParseCheckSlotResponse(rsp *http.Response) (*CheckSlotResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CheckSlotResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SlotCheck
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CheckSlotResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CheckSlotResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CheckSlotResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

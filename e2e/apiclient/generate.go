@@ -11,5 +11,5 @@ import _ "embed"
 //go:embed openapi.yaml
 var Document []byte
 
-//go:generate go run ../../gateway/cmd/gateway-openapi -o openapi.yaml auth=../../auth/transport/openapi.yaml doctor=../../doctor/transport/openapi.yaml patient=../../patient/transport/openapi.yaml records=../../records/transport/openapi.yaml notification=../../notification/transport/openapi.yaml
+//go:generate go run ../../gateway/cmd/gateway-openapi -o openapi.yaml auth=../../auth/transport/openapi.yaml doctor=../../doctor/transport/openapi.yaml patient=../../patient/transport/openapi.yaml records=../../records/transport/openapi.yaml notification=../../notification/transport/openapi.yaml appointment=../../appointment/transport/openapi.yaml
 //go:generate go tool oapi-codegen -config oapi-codegen.yaml openapi.yaml
