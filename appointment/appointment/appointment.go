@@ -90,7 +90,23 @@ func ParseCancellationReason(s string) (CancellationReason, bool) {
 const (
 	MaxReasonLen = 500
 	MaxNoteLen   = 500
+	// MaxDoctorNameLen bounds the doctor's name kept with an appointment,
+	// as the events' contract does: the doctor service's two names of up
+	// to 100 characters each, joined by a space, are one longer.
+	MaxDoctorNameLen = 200
 )
+
+// Clip cuts s to at most n characters, between characters.
+func Clip(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
 
 // Appointment is one booked visit. Start and End are UTC instants on the
 // doctor's slot grid; the doctor's and patient's user ids say who may see it.

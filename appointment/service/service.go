@@ -336,8 +336,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	now := s.now()
 	ap := appointment.Appointment{
 		ID: s.newID(), PatientID: pat.ID, PatientUserID: pat.UserID,
-		DoctorID: doc.ID, DoctorUserID: doc.UserID, DoctorName: doc.Name, TimeZone: doc.TimeZone,
-		Start: start, End: end, Status: appointment.Booked, Reason: in.Reason,
+		DoctorID: doc.ID, DoctorUserID: doc.UserID, DoctorName: appointment.Clip(doc.Name, appointment.MaxDoctorNameLen),
+		TimeZone: doc.TimeZone, Start: start, End: end, Status: appointment.Booked, Reason: in.Reason,
 		BookedBy: actor.UserID, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	ev, err := newEvent(TypeBooked, ap, now, nil)
