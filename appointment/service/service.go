@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/authn"
@@ -278,10 +277,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		fe.Add("patientId", "is required when staff book for a patient")
 	}
 	start, end, _ := s.parseSlot(&fe, in.Start, in.End)
-	if utf8.RuneCountInString(in.Reason) > appointment.MaxReasonLen {
-		fe.Add("reason", fmt.Sprintf("must be at most %d characters", appointment.MaxReasonLen))
-	} else if !utf8.ValidString(in.Reason) {
-		fe.Add("reason", "must be valid UTF-8 text")
+	if msg := appointment.CheckText(in.Reason, appointment.MaxReasonLen); msg != "" {
+		fe.Add("reason", msg)
 	}
 	if in.IdempotencyKey != "" && !validKey(in.IdempotencyKey) {
 		fe.Add("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxKeyLen))
@@ -514,10 +511,8 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 	case !ok:
 		fe.Add("cancellationReason", "must be one of patient-request, doctor-request, clinic, other")
 	}
-	if utf8.RuneCountInString(in.Note) > appointment.MaxNoteLen {
-		fe.Add("cancellationNote", fmt.Sprintf("must be at most %d characters", appointment.MaxNoteLen))
-	} else if !utf8.ValidString(in.Note) {
-		fe.Add("cancellationNote", "must be valid UTF-8 text")
+	if msg := appointment.CheckText(in.Note, appointment.MaxNoteLen); msg != "" {
+		fe.Add("cancellationNote", msg)
 	}
 	if err := fe.Err(); err != nil {
 		return appointment.Appointment{}, err

@@ -1,0 +1,35 @@
+package transport_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// TestFreeTextIsTextOnEveryDatabase: control characters (NUL, which
+// PostgreSQL refuses in text, among them) are a 400 naming the field, never
+// a database error; line breaks and tabs are text.
+func TestFreeTextIsTextOnEveryDatabase(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnvOn(t, db)
+		for _, bad := range []string{"Head\x00ache", "Head\x1bache", "Head\u0085ache", "\x7f"} {
+			assert.Equal(t, []string{"reason"}, e.mustDo(400, "POST", "/api/v1/appointments", e.pat.Token,
+				e.booking(15, 10, 0, map[string]any{"reason": bad})).Fields(t), "%q", bad)
+		}
+		assert.Equal(t, []string{"reason"}, e.mustDo(400, "POST", "/api/v1/appointments", e.pat.Token,
+			e.booking(15, 10, 0, map[string]any{"reason": strings.Repeat("x", 501)})).Fields(t))
+		id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token,
+			e.booking(15, 10, 0, map[string]any{"reason": "Headache\nsince\tMonday"})).JSON(t)["id"].(string)
+		for _, bad := range []string{"away\x00", "away\x1b[31m"} {
+			assert.Equal(t, []string{"cancellationNote"}, e.mustDo(400, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token,
+				map[string]any{"cancellationNote": bad}).Fields(t), "%q", bad)
+		}
+		e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token, map[string]any{"cancellationNote": "away\nall week"})
+		assert.Equal(t, 1, e.count("appointments"))
+	})
+}
