@@ -196,6 +196,16 @@ func (s *service) load(ctx context.Context, actor authn.Principal, id string) (a
 
 // --- parsing ----------------------------------------------------------------
 
+// Instants and dates a client may name lie in [minTime, maxTime): every
+// database keeps them (MariaDB's DATETIME starts in the year 1000) with a
+// day's margin either side, which the stores' overlap searches take.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+const timeRange = "must lie between the years 1970 and 9000"
+
 func parseInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) {
 	if v == "" {
 		fe.Add(field, "is required (an RFC 3339 instant)")
@@ -206,7 +216,16 @@ func parseInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) 
 		fe.Add(field, "must be an RFC 3339 instant such as 2027-03-15T13:00:00Z")
 		return time.Time{}, false
 	}
+	if t.Before(minTime) || !t.Before(maxTime) {
+		fe.Add(field, timeRange)
+		return time.Time{}, false
+	}
 	return t.UTC(), true
+}
+
+// inRange reports whether the local date d lies in the range clients may name.
+func inRange(d civil.Date) bool {
+	return !d.Before(civil.Of(minTime)) && d.Before(civil.Of(maxTime))
 }
 
 // parseSlot reads start and end, which must be a future span.
@@ -687,8 +706,11 @@ func (s *service) query(ctx context.Context, actor authn.Principal, in ListInput
 	hasDate := in.Date != ""
 	if hasDate {
 		d, err := civil.Parse(in.Date)
-		if err != nil {
+		switch {
+		case err != nil:
 			fe.Add("date", err.Error())
+		case !inRange(d):
+			fe.Add("date", timeRange)
 		}
 		date = d
 	}
