@@ -529,6 +529,10 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 		fe.Add("cancellationReason", "is required: patient-request, doctor-request, clinic or other")
 	case !ok:
 		fe.Add("cancellationReason", "must be one of patient-request, doctor-request, clinic, other")
+	case !staffOf(actor, cur) && reason != appointment.PatientRequest && reason != appointment.Other:
+		// The record and its event say who cancelled: a patient cannot
+		// speak for the doctor or the clinic.
+		fe.Add("cancellationReason", "a patient cancels with patient-request or other")
 	}
 	if msg := appointment.CheckText(in.Note, appointment.MaxNoteLen); msg != "" {
 		fe.Add("cancellationNote", msg)

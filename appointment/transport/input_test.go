@@ -33,3 +33,17 @@ func TestFreeTextIsTextOnEveryDatabase(t *testing.T) {
 		assert.Equal(t, 1, e.count("appointments"))
 	})
 }
+
+func TestAPatientCannotCancelInTheClinicsName(t *testing.T) {
+	e := newEnv(t)
+	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 10, 0, nil)).JSON(t)["id"].(string)
+	for _, code := range []string{"doctor-request", "clinic"} {
+		assert.Equal(t, []string{"cancellationReason"}, e.mustDo(400, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token,
+			map[string]any{"cancellationReason": code}).Fields(t), code)
+	}
+	assert.Equal(t, "other", e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token,
+		map[string]any{"cancellationReason": "other"}).JSON(t)["cancellationReason"])
+	id = e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 11, 0, nil)).JSON(t)["id"].(string)
+	assert.Equal(t, "clinic", e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.doc.Token,
+		map[string]any{"cancellationReason": "clinic"}).JSON(t)["cancellationReason"])
+}
