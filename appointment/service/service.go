@@ -633,6 +633,17 @@ func (s *service) Taken(ctx context.Context, actor authn.Principal, doctorID, fr
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
+	// Patients learn which times are gone, as the slots show them, not a
+	// doctor's past: their window starts a day ago at the earliest, which
+	// still holds every appointment that has not ended.
+	if !isStaff(actor) {
+		if floor := s.clock.Now().UTC().Add(-24 * time.Hour); from.Before(floor) {
+			from = floor
+		}
+		if !to.After(from) {
+			return []Range{}, nil
+		}
+	}
 	rs, err := s.repo.Taken(ctx, id, from, to)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -46,4 +47,24 @@ func TestAPatientCannotCancelInTheClinicsName(t *testing.T) {
 	id = e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 11, 0, nil)).JSON(t)["id"].(string)
 	assert.Equal(t, "clinic", e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.doc.Token,
 		map[string]any{"cancellationReason": "clinic"}).JSON(t)["cancellationReason"])
+}
+
+func TestTakenTimesShowPatientsNoPast(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 10, 0, nil))
+	e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(20, 10, 0, nil))
+	e.clock.Set(time.Date(2030, 1, 18, 8, 0, 0, 0, time.UTC))
+	path := "/api/v1/appointments/taken?doctorId=" + e.DoctorID + "&from=2030-01-14T00:00:00Z&to=2030-01-21T00:00:00Z"
+	starts := func(token string) []string {
+		var out []string
+		for _, r := range e.mustDo(200, "GET", path, token, nil).JSON(t)["taken"].([]any) {
+			out = append(out, r.(map[string]any)["start"].(string))
+		}
+		return out
+	}
+	assert.Equal(t, []string{"2030-01-20T10:00:00Z"}, starts(e.pat2.Token), "a patient sees no past")
+	assert.Equal(t, []string{"2030-01-15T10:00:00Z", "2030-01-20T10:00:00Z"}, starts(e.admin.Token))
+	assert.Equal(t, []string{"2030-01-15T10:00:00Z", "2030-01-20T10:00:00Z"}, starts(e.doc.Token))
+	assert.Empty(t, e.mustDo(200, "GET", "/api/v1/appointments/taken?doctorId="+e.DoctorID+
+		"&from=2030-01-14T00:00:00Z&to=2030-01-15T00:00:00Z", e.pat2.Token, nil).JSON(t)["taken"])
 }
