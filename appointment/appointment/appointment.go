@@ -115,6 +115,11 @@ func CheckText(s string, max int) string {
 	return ""
 }
 
+// MaxSpan bounds an appointment's length. The stores' overlap searches
+// look back this far from a start, so no longer appointment may exist,
+// whatever the doctor's grid says.
+const MaxSpan = 24 * time.Hour
+
 // Clip cuts s to at most n characters, between characters.
 func Clip(s string, n int) string {
 	i := 0

@@ -236,8 +236,12 @@ func (s *service) parseSlot(fe *domainerr.FieldErrors, startS, endS string) (tim
 		return start, end, false
 	}
 	ok := true
-	if !end.After(start) {
+	switch {
+	case !end.After(start):
 		fe.Add("end", "must be after start")
+		ok = false
+	case end.Sub(start) > appointment.MaxSpan:
+		fe.Add("end", "must be at most 24 hours after start")
 		ok = false
 	}
 	if !start.After(s.clock.Now()) {
