@@ -4,7 +4,10 @@ package appointment
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/shared/domainerr"
 )
@@ -90,7 +93,44 @@ func ParseCancellationReason(s string) (CancellationReason, bool) {
 const (
 	MaxReasonLen = 500
 	MaxNoteLen   = 500
+	// MaxDoctorNameLen bounds the doctor's name kept with an appointment,
+	// as the events' contract does: the doctor service's two names of up
+	// to 100 characters each, joined by a space, are one longer.
+	MaxDoctorNameLen = 200
 )
+
+// CheckText reports what is wrong with a free-text field of at most max
+// characters, or "": valid UTF-8 without control characters but line
+// breaks and tabs. NUL in particular never reaches a store: PostgreSQL
+// refuses it in any text column.
+func CheckText(s string, max int) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8 text"
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0:
+		return "must be text without control characters other than line breaks and tabs"
+	case utf8.RuneCountInString(s) > max:
+		return fmt.Sprintf("must be at most %d characters", max)
+	}
+	return ""
+}
+
+// MaxSpan bounds an appointment's length. The stores' overlap searches
+// look back this far from a start, so no longer appointment may exist,
+// whatever the doctor's grid says.
+const MaxSpan = 24 * time.Hour
+
+// Clip cuts s to at most n characters, between characters.
+func Clip(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
 
 // Appointment is one booked visit. Start and End are UTC instants on the
 // doctor's slot grid; the doctor's and patient's user ids say who may see it.

@@ -27,3 +27,14 @@ func TestTransitions(t *testing.T) {
 	_, ok = ParseCancellationReason("bored")
 	assert.False(t, ok)
 }
+
+func TestCheckTextAndClip(t *testing.T) {
+	assert.Empty(t, CheckText("Headache\nsince\tMonday\r\n", 500))
+	assert.Contains(t, CheckText("bad \xff byte", 500), "UTF-8")
+	assert.Contains(t, CheckText("nul\x00", 500), "control")
+	assert.Contains(t, CheckText("\u200e\u0085", 500), "control")
+	assert.Contains(t, CheckText("ééé", 2), "at most 2")
+	assert.Equal(t, "éé", Clip("ééé", 2))
+	assert.Equal(t, "ab", Clip("ab", 2))
+	assert.Equal(t, "", Clip("ab", 0))
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/authn"
@@ -197,6 +196,16 @@ func (s *service) load(ctx context.Context, actor authn.Principal, id string) (a
 
 // --- parsing ----------------------------------------------------------------
 
+// Instants and dates a client may name lie in [minTime, maxTime): every
+// database keeps them (MariaDB's DATETIME starts in the year 1000) with a
+// day's margin either side, which the stores' overlap searches take.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+const timeRange = "must lie between the years 1970 and 9000"
+
 func parseInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) {
 	if v == "" {
 		fe.Add(field, "is required (an RFC 3339 instant)")
@@ -207,7 +216,16 @@ func parseInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) 
 		fe.Add(field, "must be an RFC 3339 instant such as 2027-03-15T13:00:00Z")
 		return time.Time{}, false
 	}
+	if t.Before(minTime) || !t.Before(maxTime) {
+		fe.Add(field, timeRange)
+		return time.Time{}, false
+	}
 	return t.UTC(), true
+}
+
+// inRange reports whether the local date d lies in the range clients may name.
+func inRange(d civil.Date) bool {
+	return !d.Before(civil.Of(minTime)) && d.Before(civil.Of(maxTime))
 }
 
 // parseSlot reads start and end, which must be a future span.
@@ -218,8 +236,12 @@ func (s *service) parseSlot(fe *domainerr.FieldErrors, startS, endS string) (tim
 		return start, end, false
 	}
 	ok := true
-	if !end.After(start) {
+	switch {
+	case !end.After(start):
 		fe.Add("end", "must be after start")
+		ok = false
+	case end.Sub(start) > appointment.MaxSpan:
+		fe.Add("end", "must be at most 24 hours after start")
 		ok = false
 	}
 	if !start.After(s.clock.Now()) {
@@ -278,10 +300,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		fe.Add("patientId", "is required when staff book for a patient")
 	}
 	start, end, _ := s.parseSlot(&fe, in.Start, in.End)
-	if utf8.RuneCountInString(in.Reason) > appointment.MaxReasonLen {
-		fe.Add("reason", fmt.Sprintf("must be at most %d characters", appointment.MaxReasonLen))
-	} else if !utf8.ValidString(in.Reason) {
-		fe.Add("reason", "must be valid UTF-8 text")
+	if msg := appointment.CheckText(in.Reason, appointment.MaxReasonLen); msg != "" {
+		fe.Add("reason", msg)
 	}
 	if in.IdempotencyKey != "" && !validKey(in.IdempotencyKey) {
 		fe.Add("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxKeyLen))
@@ -336,8 +356,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	now := s.now()
 	ap := appointment.Appointment{
 		ID: s.newID(), PatientID: pat.ID, PatientUserID: pat.UserID,
-		DoctorID: doc.ID, DoctorUserID: doc.UserID, DoctorName: doc.Name, TimeZone: doc.TimeZone,
-		Start: start, End: end, Status: appointment.Booked, Reason: in.Reason,
+		DoctorID: doc.ID, DoctorUserID: doc.UserID, DoctorName: appointment.Clip(doc.Name, appointment.MaxDoctorNameLen),
+		TimeZone: doc.TimeZone, Start: start, End: end, Status: appointment.Booked, Reason: in.Reason,
 		BookedBy: actor.UserID, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	ev, err := newEvent(TypeBooked, ap, now, nil)
@@ -513,11 +533,13 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 		fe.Add("cancellationReason", "is required: patient-request, doctor-request, clinic or other")
 	case !ok:
 		fe.Add("cancellationReason", "must be one of patient-request, doctor-request, clinic, other")
+	case !staffOf(actor, cur) && reason != appointment.PatientRequest && reason != appointment.Other:
+		// The record and its event say who cancelled: a patient cannot
+		// speak for the doctor or the clinic.
+		fe.Add("cancellationReason", "a patient cancels with patient-request or other")
 	}
-	if utf8.RuneCountInString(in.Note) > appointment.MaxNoteLen {
-		fe.Add("cancellationNote", fmt.Sprintf("must be at most %d characters", appointment.MaxNoteLen))
-	} else if !utf8.ValidString(in.Note) {
-		fe.Add("cancellationNote", "must be valid UTF-8 text")
+	if msg := appointment.CheckText(in.Note, appointment.MaxNoteLen); msg != "" {
+		fe.Add("cancellationNote", msg)
 	}
 	if err := fe.Err(); err != nil {
 		return appointment.Appointment{}, err
@@ -615,6 +637,17 @@ func (s *service) Taken(ctx context.Context, actor authn.Principal, doctorID, fr
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
+	// Patients learn which times are gone, as the slots show them, not a
+	// doctor's past: their window starts a day ago at the earliest, which
+	// still holds every appointment that has not ended.
+	if !isStaff(actor) {
+		if floor := s.clock.Now().UTC().Add(-24 * time.Hour); from.Before(floor) {
+			from = floor
+		}
+		if !to.After(from) {
+			return []Range{}, nil
+		}
+	}
 	rs, err := s.repo.Taken(ctx, id, from, to)
 	if err != nil {
 		return nil, err
@@ -692,8 +725,11 @@ func (s *service) query(ctx context.Context, actor authn.Principal, in ListInput
 	hasDate := in.Date != ""
 	if hasDate {
 		d, err := civil.Parse(in.Date)
-		if err != nil {
+		switch {
+		case err != nil:
 			fe.Add("date", err.Error())
+		case !inRange(d):
+			fe.Add("date", timeRange)
 		}
 		date = d
 	}

@@ -81,8 +81,11 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 		fe.Add("doctorId", "must be a UUID")
 	}
 	day, err := civil.Parse(in.Date)
-	if err != nil {
+	switch {
+	case err != nil:
 		fe.Add("date", err.Error())
+	case !inRange(day):
+		fe.Add("date", timeRange)
 	}
 	if err := fe.Err(); err != nil {
 		return appointment.WaitlistEntry{}, err

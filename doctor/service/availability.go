@@ -98,6 +98,9 @@ func (s *service) Slots(ctx context.Context, actor authn.Principal, doctorID, fr
 	}
 	if err == nil && err2 == nil {
 		switch {
+		case from.Before(minSlotDate) || !to.Before(maxSlotDate):
+			// The appointment service reads booked times in these years.
+			fe.Add("from", "the range must lie between the years 1970 and 9000")
 		case from.After(to):
 			fe.Add("from", "must not be after to")
 		case from.DaysUntil(to)+1 > MaxSlotDays:
@@ -137,6 +140,14 @@ func (s *service) Slots(ctx context.Context, actor authn.Principal, doctorID, fr
 	}
 	return out, nil
 }
+
+// The dates of a slots request lie in [minSlotDate, maxSlotDate): with
+// the margins of the booked-times window, in any zone, inside the years
+// 1970 to 9000 the appointment service reads.
+var (
+	minSlotDate = civil.MustParse("1970-01-03")
+	maxSlotDate = civil.MustParse("8999-12-30")
+)
 
 func parseRequiredDate(s string) (civil.Date, error) {
 	if s == "" {

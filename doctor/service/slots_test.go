@@ -96,6 +96,14 @@ func TestSlotsLeaveOutTakenTimes(t *testing.T) {
 	b.book(ids.New(), schedule.Range{Start: at(9), End: at(10)})
 	assert.Equal(t, []time.Time{at(9), at(11)}, starts())
 
+	t.Run("dates the booking side cannot read are a 400, not its 503", func(t *testing.T) {
+		for _, r := range [][2]string{{"0001-01-01", "0001-01-02"}, {"9999-12-30", "9999-12-31"}} {
+			_, err := svc.Slots(ctx, admin, d.ID, r[0], r[1])
+			var fe domainerr.FieldErrors
+			require.ErrorAs(t, err, &fe, "%v", r)
+			assert.Equal(t, "from", fe[0].Field)
+		}
+	})
 	t.Run("bookings that cannot be read fail the call as unavailable", func(t *testing.T) {
 		b.err = errors.New("booking system down")
 		defer func() { b.err = nil }()

@@ -37,8 +37,17 @@ type Options struct {
 // errFault marks a failure of the peer, which the breaker counts.
 var errFault = errors.New("peer failed")
 
+// errCallerGone marks a call abandoned because the caller went away
+// (its request was cancelled): no fault of the peer, so the breaker leaves
+// it out, and clients that hang up cannot open it for everyone.
+var errCallerGone = errors.New("caller went away")
+
 // errNotFound is a 404 (or 403: not the caller's to see) of the peer.
 var errNotFound = errors.New("peer: not found")
+
+// errTokenRefused: the peer refused the caller's token; the caller signs
+// in again.
+var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
 
 type client struct {
 	http    *http.Client
@@ -63,6 +72,7 @@ func newClient(hc *http.Client, name string, o Options) *client {
 		Timeout:      o.OpenTimeout,
 		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= o.Failures },
 		IsSuccessful: func(err error) bool { return err == nil || !errors.Is(err, errFault) },
+		IsExcluded:   func(err error) bool { return errors.Is(err, errCallerGone) },
 	})
 	return &client{http: hc, base: o.BaseURL, timeout: o.Timeout, breaker: cb,
 		down: domainerr.New(domainerr.Unavailable, "the "+name+" service cannot answer now; try again shortly")}
@@ -71,6 +81,7 @@ func newClient(hc *http.Client, name string, o Options) *client {
 // get fetches path into dst. A peer that cannot answer (unreachable, slow,
 // 5xx, open breaker) is the Unavailable domain error, with its cause.
 func (c *client) get(ctx context.Context, path string, dst any) error {
+	caller := ctx
 	body, err := c.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(ctx, c.timeout)
 		defer cancel()
@@ -84,6 +95,9 @@ func (c *client) get(ctx context.Context, path string, dst any) error {
 		req.Header.Set("Accept", "application/json")
 		res, err := c.http.Do(req)
 		if err != nil {
+			if errors.Is(caller.Err(), context.Canceled) {
+				return nil, fmt.Errorf("%w: %w", errCallerGone, err)
+			}
 			return nil, fmt.Errorf("%w: %w", errFault, err)
 		}
 		defer res.Body.Close()
@@ -95,6 +109,9 @@ func (c *client) get(ctx context.Context, path string, dst any) error {
 			return b, nil
 		case res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusForbidden:
 			return nil, errNotFound
+		case res.StatusCode == http.StatusUnauthorized:
+			// The caller's token, valid here a moment ago, has expired.
+			return nil, errTokenRefused
 		case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests:
 			return nil, fmt.Errorf("%w: status %d", errFault, res.StatusCode)
 		default:

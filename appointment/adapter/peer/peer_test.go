@@ -76,3 +76,35 @@ func TestAPeerThatCannotAnswerIsUnavailable(t *testing.T) {
 	_, err := NewPatients(slow.Client(), Options{BaseURL: slow.URL, Timeout: 50 * time.Millisecond}).Me(context.Background())
 	assert.True(t, errors.Is(err, domainerr.Unavailable), "%v", err)
 }
+
+func TestCallersThatHangUpDoNotOpenTheBreaker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"id":"p1","userId":"u2","active":true}`))
+	}))
+	defer srv.Close()
+	pats := NewPatients(srv.Client(), Options{BaseURL: srv.URL, Failures: 2, OpenTimeout: time.Hour})
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 5 {
+		_, err := pats.Me(gone)
+		require.Error(t, err)
+	}
+	p, err := pats.Me(context.Background())
+	require.NoError(t, err, "callers that went away are no failure of the patient service")
+	assert.Equal(t, "p1", p.ID)
+}
+
+func TestATokenThePeerRefusesIsUnauthenticated(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	docs := NewDoctors(srv.Client(), Options{BaseURL: srv.URL, Failures: 2, OpenTimeout: time.Hour})
+	for range 4 {
+		_, err := docs.Me(context.Background())
+		assert.True(t, errors.Is(err, domainerr.Unauthenticated), "%v", err)
+	}
+	assert.EqualValues(t, 4, calls.Load(), "a refused token is no failure of the doctor service")
+}

@@ -46,8 +46,8 @@ func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // MaxSpan is the longest appointment the stores look back for when they
 // search overlaps by start (the doctor service's longest slot is 240
-// minutes; a day leaves room).
-const MaxSpan = 24 * time.Hour
+// minutes; the service refuses anything longer than a day).
+const MaxSpan = appointment.MaxSpan
 
 // MaxTaken bounds the ranges one Taken call returns.
 const MaxTaken = 20000

@@ -45,6 +45,11 @@ type HTTPOptions struct {
 // counts; answers the caller caused (4xx) are not its failures.
 var errPeer = errors.New("appointment service failed")
 
+// errCallerGone marks a call abandoned because the caller went away (its
+// request was cancelled): no fault of the appointment service, so the
+// breaker leaves it out, and clients that hang up cannot open it for all.
+var errCallerGone = errors.New("caller went away")
+
 // NewHTTP returns the adapter calling through client.
 func NewHTTP(client *http.Client, o HTTPOptions) *HTTP {
 	if o.Timeout <= 0 {
@@ -63,6 +68,7 @@ func NewHTTP(client *http.Client, o HTTPOptions) *HTTP {
 		IsSuccessful: func(err error) bool {
 			return err == nil || !errors.Is(err, errPeer)
 		},
+		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
 	})
 	return &HTTP{client: client, base: o.BaseURL, timeout: o.Timeout, breaker: cb}
 }
@@ -75,8 +81,8 @@ func (h *HTTP) Taken(ctx context.Context, doctorID string, from, to time.Time) (
 	return h.breaker.Execute(func() ([]schedule.Range, error) { return h.call(ctx, doctorID, from, to) })
 }
 
-func (h *HTTP) call(ctx context.Context, doctorID string, from, to time.Time) ([]schedule.Range, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+func (h *HTTP) call(caller context.Context, doctorID string, from, to time.Time) ([]schedule.Range, error) {
+	ctx, cancel := context.WithTimeout(caller, h.timeout)
 	defer cancel()
 	q := url.Values{}
 	q.Set("doctorId", doctorID)
@@ -92,6 +98,9 @@ func (h *HTTP) call(ctx context.Context, doctorID string, from, to time.Time) ([
 	req.Header.Set("Accept", "application/json")
 	res, err := h.client.Do(req)
 	if err != nil {
+		if errors.Is(caller.Err(), context.Canceled) {
+			return nil, fmt.Errorf("%w: %w", errCallerGone, err)
+		}
 		return nil, fmt.Errorf("%w: %w", errPeer, err)
 	}
 	defer res.Body.Close()

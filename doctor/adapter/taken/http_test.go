@@ -103,3 +103,34 @@ func TestHTTPFailsWhenTheServiceCannotAnswer(t *testing.T) {
 	_, err := NewHTTP(http.DefaultClient, HTTPOptions{BaseURL: url}).Taken(context.Background(), "d", time.Now(), time.Now())
 	require.Error(t, err, "an unreachable service is an error, never an empty answer")
 }
+
+func TestHTTPCallersThatHangUpDoNotOpenTheBreaker(t *testing.T) {
+	b := &bookings{ranges: map[string][]schedule.Range{}}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	h := NewHTTP(srv.Client(), HTTPOptions{BaseURL: srv.URL, Failures: 2, OpenTimeout: time.Hour})
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 5 {
+		_, err := h.Taken(gone, "d", time.Now(), time.Now().Add(time.Hour))
+		require.Error(t, err)
+	}
+	_, err := h.Taken(context.Background(), "d", time.Now(), time.Now().Add(time.Hour))
+	require.NoError(t, err, "callers that went away are no failure of the appointment service")
+}
+
+func TestHTTPAHungServiceFailsWithinTheTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	h := NewHTTP(srv.Client(), HTTPOptions{BaseURL: srv.URL, Timeout: 50 * time.Millisecond})
+	_, err := h.Taken(context.Background(), "d", time.Now(), time.Now().Add(time.Hour))
+	require.Error(t, err, "a hung service is an error, never an empty answer")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}

@@ -1,0 +1,57 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// anyGrid is a doctor directory whose grid holds every span.
+type anyGrid struct{ doctor service.Doctor }
+
+func (g anyGrid) CheckSlot(context.Context, string, time.Time, time.Time) (service.SlotCheck, error) {
+	return service.SlotCheck{Doctor: g.doctor, OnGrid: true}, nil
+}
+func (g anyGrid) Me(context.Context) (service.Doctor, error)          { return g.doctor, nil }
+func (g anyGrid) Get(context.Context, string) (service.Doctor, error) { return g.doctor, nil }
+
+type onePatient struct{ patient service.Patient }
+
+func (p onePatient) Me(context.Context) (service.Patient, error)          { return p.patient, nil }
+func (p onePatient) Get(context.Context, string) (service.Patient, error) { return p.patient, nil }
+
+// TestNoAppointmentOutlastsADay: the stores' overlap searches look back a
+// day from a start, so a longer span is refused whatever the doctor's grid
+// says, on booking and on rescheduling.
+func TestNoAppointmentOutlastsADay(t *testing.T) {
+	ctx := context.Background()
+	userID := ids.New()
+	doc := service.Doctor{ID: ids.New(), UserID: ids.New(), Name: "Ada Lovelace", TimeZone: "UTC", Active: true}
+	svc := service.New(sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations())), anyGrid{doc},
+		onePatient{service.Patient{ID: ids.New(), UserID: userID, Active: true}},
+		clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), ids.New, service.Options{})
+	pat := authn.Principal{UserID: userID, Roles: []string{authn.RolePatient}}
+
+	_, err := svc.Book(ctx, pat, service.BookInput{DoctorID: doc.ID, Start: "2030-01-10T09:00:00Z", End: "2030-01-11T09:00:01Z"})
+	var fe domainerr.FieldErrors
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "end", fe[0].Field)
+	assert.Len(t, fe, 1)
+
+	res, err := svc.Book(ctx, pat, service.BookInput{DoctorID: doc.ID, Start: "2030-01-10T09:00:00Z", End: "2030-01-11T09:00:00Z"})
+	require.NoError(t, err, "a day is the longest")
+	_, err = svc.Reschedule(ctx, pat, res.Appointment.ID, 0, service.RescheduleInput{Start: "2030-01-12T09:00:00Z", End: "2030-01-14T09:00:00Z"})
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, domainerr.FieldErrors{{Field: "end", Message: "must be at most 24 hours after start"}}, fe)
+}
