@@ -178,6 +178,17 @@ func SlotTaken(start, end time.Time) error {
 		start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)))
 }
 
+// ErrTooManyActive: the patient already holds as many active future
+// appointments as allowed (Repository.Book); the service answers it with
+// TooManyActive.
+var ErrTooManyActive = domainerr.New(domainerr.Conflict, "the patient holds too many upcoming appointments")
+
+// TooManyActive is the conflict naming the cap on a patient's active
+// future appointments.
+func TooManyActive(max int) error {
+	return domainerr.New(domainerr.Conflict, fmt.Sprintf("a patient may hold at most %d upcoming appointments at once; cancel one first", max))
+}
+
 // IllegalTransition is the conflict of a move the status does not allow.
 func IllegalTransition(from, to Status) error {
 	return domainerr.New(domainerr.Conflict, fmt.Sprintf("an appointment that is %s cannot become %s", from, to))

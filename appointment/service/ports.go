@@ -16,9 +16,13 @@ import (
 type Repository interface {
 	// Book stores a new appointment. The database refuses a second
 	// appointment holding an overlapping time of the same doctor:
-	// appointment.ErrSlotTaken. With key set, the key is stored in the same
-	// transaction; a key already stored fails with ErrKeyUsed.
-	Book(ctx context.Context, a appointment.Appointment, key *IdempotencyKey, evs ...events.Event) error
+	// appointment.ErrSlotTaken. With o.Key set, the key is stored in the
+	// same transaction; a key already stored (and not expired) fails with
+	// ErrKeyUsed. With o.MaxActive set, a patient who already holds that
+	// many active appointments ending after o.Now is refused with
+	// appointment.ErrTooManyActive, counted so that concurrent bookings of
+	// one patient cannot pass the cap together.
+	Book(ctx context.Context, a appointment.Appointment, o BookOptions, evs ...events.Event) error
 	// Get fails with appointment.ErrNotFound.
 	Get(ctx context.Context, id string) (appointment.Appointment, error)
 	// Update replaces the appointment's mutable fields (times, status,
@@ -32,7 +36,9 @@ type Repository interface {
 	// event is written.
 	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer Offer, evs ...events.Event) error
 	// JoinWaitlist stores e: appointment.ErrAlreadyWaiting,
-	// appointment.ErrWaitlistFull.
+	// appointment.ErrWaitlistFull when the patient already holds
+	// appointment.MaxWaitlistEntries entries, counted so that concurrent
+	// requests of one patient cannot pass the cap together.
 	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error
 	// Waitlist returns the patient user's entries, oldest first.
 	Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error)
@@ -58,19 +64,32 @@ type Offer struct {
 	Event    func(e appointment.WaitlistEntry) (events.Event, error)
 }
 
+// BookOptions go with a booking: its Idempotency-Key, and the cap on the
+// patient's active appointments (0: none).
+type BookOptions struct {
+	Key       *IdempotencyKey
+	MaxActive int
+	// Now: appointments ending after it count towards MaxActive.
+	Now time.Time
+}
+
 // IdempotencyKey is a client's Idempotency-Key with what it answered.
 type IdempotencyKey struct {
 	UserID      string
 	Key         string
 	RequestHash string
 	CreatedAt   time.Time
+	// ExpiredBefore: a key of the same name stored before this instant is
+	// past its retention; Book replaces it.
+	ExpiredBefore time.Time
 }
 
-// IdempotencyRecord is a stored key: the hash of its request and the
-// appointment it booked.
+// IdempotencyRecord is a stored key: the hash of its request, the
+// appointment it booked and when it was stored.
 type IdempotencyRecord struct {
 	RequestHash   string
 	AppointmentID string
+	CreatedAt     time.Time
 }
 
 // Range is a span of time, End excluded.

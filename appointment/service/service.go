@@ -44,6 +44,9 @@ const (
 	DefaultCancelNotice = 24 * time.Hour
 	// DefaultKeyRetention is how long an Idempotency-Key answers retries.
 	DefaultKeyRetention = 24 * time.Hour
+	// DefaultMaxActivePerPatient caps a patient's active future
+	// appointments, so that nobody hoards a doctor's slots.
+	DefaultMaxActivePerPatient = 10
 )
 
 // Service is the appointment service's use cases. Every method takes the
@@ -117,6 +120,11 @@ type Options struct {
 	CancelNotice time.Duration
 	// KeyRetention: how long an Idempotency-Key answers retries.
 	KeyRetention time.Duration
+	// MaxActivePerPatient caps the appointments a patient holds that have
+	// not ended (booked, arrived, checked-in), whoever booked them. A
+	// patient's or a doctor's booking past it is refused; an administrator
+	// may exceed it.
+	MaxActivePerPatient int
 }
 
 type service struct {
@@ -135,6 +143,9 @@ func New(repo Repository, doctors Doctors, patients Patients, clk clock.Clock, n
 	}
 	if o.KeyRetention == 0 {
 		o.KeyRetention = DefaultKeyRetention
+	}
+	if o.MaxActivePerPatient == 0 {
+		o.MaxActivePerPatient = DefaultMaxActivePerPatient
 	}
 	return &service{repo: repo, doctors: doctors, patients: patients, clock: clk, newID: newID, opts: o}
 }
@@ -312,7 +323,9 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 
 	var key *IdempotencyKey
 	if in.IdempotencyKey != "" {
-		key = &IdempotencyKey{UserID: actor.UserID, Key: in.IdempotencyKey, RequestHash: requestHash(in), CreatedAt: s.now()}
+		now := s.now()
+		key = &IdempotencyKey{UserID: actor.UserID, Key: in.IdempotencyKey, RequestHash: requestHash(in), CreatedAt: now,
+			ExpiredBefore: now.Add(-s.opts.KeyRetention)}
 		if res, done, err := s.replay(ctx, actor, key); done || err != nil {
 			return res, err
 		}
@@ -364,10 +377,16 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	if err != nil {
 		return BookResult{}, err
 	}
-	err = s.repo.Book(ctx, ap, key, ev)
+	o := BookOptions{Key: key, Now: now}
+	if !isAdmin(actor) {
+		o.MaxActive = s.opts.MaxActivePerPatient
+	}
+	err = s.repo.Book(ctx, ap, o, ev)
 	switch {
 	case errors.Is(err, appointment.ErrSlotTaken):
 		return BookResult{}, appointment.SlotTaken(start, end)
+	case errors.Is(err, appointment.ErrTooManyActive):
+		return BookResult{}, appointment.TooManyActive(o.MaxActive)
 	case errors.Is(err, ErrKeyUsed):
 		// A concurrent request with the same key won the race.
 		res, done, err := s.replay(ctx, actor, key)
@@ -390,6 +409,10 @@ func (s *service) replay(ctx context.Context, actor authn.Principal, key *Idempo
 		return BookResult{}, false, nil
 	case err != nil:
 		return BookResult{}, true, err
+	case rec.CreatedAt.Before(key.ExpiredBefore):
+		// Past its retention, a key is gone even before the purge removes
+		// it: the booking stores it anew.
+		return BookResult{}, false, nil
 	}
 	if rec.RequestHash != key.RequestHash {
 		return BookResult{}, true, appointment.ErrKeyReused

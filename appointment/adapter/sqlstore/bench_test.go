@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/service/repotest"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -28,7 +29,7 @@ func BenchmarkBookMySQL(b *testing.B) {
 			i := int(n.Add(1))
 			k := i / len(doctors)
 			a := repotest.New(doctors[i%len(doctors)], 30*k, 30*k+30)
-			if err := s.Book(context.Background(), a, nil); err != nil {
+			if err := s.Book(context.Background(), a, service.BookOptions{}); err != nil {
 				b.Error(err)
 				return
 			}

@@ -98,40 +98,88 @@ func isSlotViolation(err error) bool {
 	return sqldb.IsExclusionViolation(err) || sqldb.IsUniqueViolation(err)
 }
 
-// errNoLockRow: the doctor has no lock row yet (MySQL).
-var errNoLockRow = errors.New("doctor lock row missing")
+// missingLock: a lock row fn needs does not exist yet.
+type missingLock struct{ table, column, id string }
 
-// withDoctorLock runs fn in a transaction (inTx). On MySQL, when fn finds
-// the doctor's lock row missing, the row is created outside any transaction,
-// so that concurrent first bookings of a doctor do not deadlock on
-// inserting it, and fn runs again.
-func (s *Store) withDoctorLock(ctx context.Context, doctorID string, fn func(tx *sql.Tx) error) error {
-	err := s.inTx(ctx, fn)
-	if !errors.Is(err, errNoLockRow) {
-		return err
-	}
-	if _, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO doctor_locks (doctor_id) VALUES (?)`, doctorID); err != nil {
-		return fmt.Errorf("create doctor lock: %w", err)
+func (m missingLock) Error() string { return fmt.Sprintf("%s row missing", m.table) }
+
+// withLocks runs fn in a transaction (inTx). When fn finds a lock row
+// missing (lockRow), the row is created outside any transaction, so that
+// concurrent first writers do not deadlock on inserting it, and fn runs
+// again.
+func (s *Store) withLocks(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for range 3 {
+		err := s.inTx(ctx, fn)
+		var m missingLock
+		if !errors.As(err, &m) {
+			return err
+		}
+		q := `INSERT IGNORE INTO ` + m.table + ` (` + m.column + `) VALUES (?)`
+		if s.db.Dialect == sqldb.Postgres {
+			q = `INSERT INTO ` + m.table + ` (` + m.column + `) VALUES (?) ON CONFLICT DO NOTHING`
+		}
+		if _, err := s.db.ExecContext(ctx, q, m.id); err != nil {
+			return fmt.Errorf("create %s row: %w", m.table, err)
+		}
 	}
 	return s.inTx(ctx, fn)
 }
 
+// lockRow takes the row of id in a lock table FOR UPDATE: the writers that
+// take it queue, and a read that follows sees what the previous ones
+// committed (READ COMMITTED on MySQL and PostgreSQL). SQLite needs no lock:
+// its write transactions begin IMMEDIATE and run one at a time.
+func (s *Store) lockRow(ctx context.Context, tx *sql.Tx, table, column, id string) error {
+	if s.db.Dialect == sqldb.SQLite {
+		return nil
+	}
+	var got string
+	err := tx.QueryRowContext(ctx, `SELECT `+column+` FROM `+table+` WHERE `+column+` = ? FOR UPDATE`, id).Scan(&got)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return missingLock{table: table, column: column, id: id}
+	case err != nil:
+		return fmt.Errorf("lock %s: %w", table, err)
+	}
+	return nil
+}
+
 // lockDoctor makes the writers of one doctor's times queue (MySQL): the
 // overlap check that follows then sees every appointment committed before
-// and none can be added before this transaction ends. SQLite needs no lock
-// (its writers run one at a time) and PostgreSQL's exclusion constraint
-// refuses overlaps by itself.
+// and none can be added before this transaction ends. PostgreSQL's
+// exclusion constraint refuses overlaps by itself.
 func (s *Store) lockDoctor(ctx context.Context, tx *sql.Tx, doctorID string) error {
 	if s.db.Dialect != sqldb.MySQL {
 		return nil
 	}
-	var id string
-	err := tx.QueryRowContext(ctx, `SELECT doctor_id FROM doctor_locks WHERE doctor_id = ? FOR UPDATE`, doctorID).Scan(&id)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return errNoLockRow
-	case err != nil:
-		return fmt.Errorf("lock doctor: %w", err)
+	return s.lockRow(ctx, tx, "doctor_locks", "doctor_id", doctorID)
+}
+
+// lockPatient makes the writers of one patient's bookings and waitlist
+// entries queue, so that the count of what the patient holds, read next,
+// stays true until this transaction ends. It is taken after the doctor's
+// lock, never before, so the two cannot deadlock.
+func (s *Store) lockPatient(ctx context.Context, tx *sql.Tx, patientID string) error {
+	return s.lockRow(ctx, tx, "patient_locks", "patient_id", patientID)
+}
+
+// active is the SQL list of statuses of an appointment that is still to
+// come or under way.
+var active = "('" + string(appointment.Booked) + "', '" + string(appointment.Arrived) + "', '" + string(appointment.CheckedIn) + "')"
+
+// checkActive refuses a booking of a patient who already holds max active
+// appointments ending after now.
+func checkActive(ctx context.Context, tx *sql.Tx, patientID string, max int, now time.Time) error {
+	var n int
+	// The start bound lets the (patient_id, start_at, id) index skip the past.
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM appointments
+		WHERE patient_id = ? AND status IN `+active+` AND end_at > ? AND start_at > ?`,
+		patientID, now.UTC(), now.UTC().Add(-MaxSpan)).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("count active appointments: %w", err)
+	}
+	if n >= max {
+		return appointment.ErrTooManyActive
 	}
 	return nil
 }
@@ -153,11 +201,17 @@ func overlapping(ctx context.Context, tx *sql.Tx, doctorID, exceptID string, sta
 }
 
 // Book implements service.Repository.
-func (s *Store) Book(ctx context.Context, a appointment.Appointment, key *service.IdempotencyKey, evs ...events.Event) error {
-	return s.withDoctorLock(ctx, a.DoctorID, func(tx *sql.Tx) error {
+func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.BookOptions, evs ...events.Event) error {
+	key := o.Key
+	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The key first: a concurrent request with the same key waits here
 		// for this one to end, then finds the key and answers what it booked.
 		if key != nil {
+			// A key past its retention is gone, even before the purge.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ? AND created_at < ?`,
+				key.UserID, key.Key, key.ExpiredBefore.UTC()); err != nil {
+				return fmt.Errorf("drop expired idempotency key: %w", err)
+			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, appointment_id, created_at)
 				VALUES (?, ?, ?, ?, ?)`, key.UserID, key.Key, key.RequestHash, a.ID, key.CreatedAt.UTC())
 			if sqldb.IsUniqueViolation(err) {
@@ -177,6 +231,14 @@ func (s *Store) Book(ctx context.Context, a appointment.Appointment, key *servic
 			}
 			if taken {
 				return appointment.ErrSlotTaken
+			}
+		}
+		if o.MaxActive > 0 {
+			if err := s.lockPatient(ctx, tx, a.PatientID); err != nil {
+				return err
+			}
+			if err := checkActive(ctx, tx, a.PatientID, o.MaxActive, o.Now); err != nil {
+				return err
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+columns+`)
@@ -205,7 +267,7 @@ func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, e
 }
 
 func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
-	return s.withDoctorLock(ctx, a.DoctorID, func(tx *sql.Tx) error {
+	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		if a.Status.Occupies() {
 			if err := s.lockDoctor(ctx, tx, a.DoctorID); err != nil {
 				return err
@@ -306,9 +368,13 @@ func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
 
 // JoinWaitlist implements service.Repository.
 func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.withLocks(ctx, func(tx *sql.Tx) error {
+		// The patient's lock makes the count true until the insert commits.
+		if err := s.lockPatient(ctx, tx, e.PatientID); err != nil {
+			return err
+		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_user_id = ?`, e.PatientUserID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_id = ?`, e.PatientID).Scan(&n); err != nil {
 			return fmt.Errorf("count waitlist entries: %w", err)
 		}
 		if n >= appointment.MaxWaitlistEntries {
@@ -489,14 +555,15 @@ func (s *Store) Taken(ctx context.Context, doctorID string, from, to time.Time) 
 // IdempotentBooking implements service.Repository.
 func (s *Store) IdempotentBooking(ctx context.Context, userID, key string) (service.IdempotencyRecord, error) {
 	var r service.IdempotencyRecord
-	err := s.db.QueryRowContext(ctx, `SELECT request_hash, appointment_id FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`,
-		userID, key).Scan(&r.RequestHash, &r.AppointmentID)
+	err := s.db.QueryRowContext(ctx, `SELECT request_hash, appointment_id, created_at FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`,
+		userID, key).Scan(&r.RequestHash, &r.AppointmentID, &r.CreatedAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return r, service.ErrKeyUnknown
 	case err != nil:
 		return r, fmt.Errorf("read idempotency key: %w", err)
 	}
+	r.CreatedAt = r.CreatedAt.UTC()
 	return r, nil
 }
 

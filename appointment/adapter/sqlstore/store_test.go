@@ -46,7 +46,9 @@ func TestServesWithDataRightsOnly(t *testing.T) {
 		s := sqlstore.New(db)
 		a := repotest.New(ids.New(), 0, 30)
 		key := &service.IdempotencyKey{UserID: ids.New(), Key: "k", RequestHash: "h", CreatedAt: a.CreatedAt}
-		require.NoError(t, s.Book(ctx, a, key))
+		require.NoError(t, s.Book(ctx, a, service.BookOptions{Key: key, MaxActive: 10, Now: a.CreatedAt}))
+		require.NoError(t, s.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: a.DoctorID, Day: "2031-03-04",
+			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}))
 		a.Status, a.Version = appointment.Cancelled, 2
 		require.NoError(t, s.Update(ctx, a, 1))
 		_, err := s.PurgeKeys(ctx, a.CreatedAt.Add(time.Second))

@@ -55,7 +55,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("book, get, event in the outbox", func(t *testing.T) {
 		f := newFixture(t)
 		a := New(ids.New(), 0, 30)
-		require.NoError(t, f.Repo.Book(ctx, a, nil, event(t, a)))
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}, event(t, a)))
 		got, err := f.Repo.Get(ctx, a.ID)
 		require.NoError(t, err)
 		assert.Equal(t, a, got)
@@ -69,7 +69,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		doctor := ids.New()
 		errs := concurrently(50, func(i int) error {
 			a := New(doctor, 0, 30)
-			return f.Repo.Book(ctx, a, nil, event(t, a))
+			return f.Repo.Book(ctx, a, service.BookOptions{}, event(t, a))
 		})
 		assertOneWins(t, errs)
 		assert.Equal(t, 1, f.Count(t, "appointments"))
@@ -79,14 +79,14 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("overlapping unequal slots are refused; touching ones are not", func(t *testing.T) {
 		f := newFixture(t)
 		doctor := ids.New()
-		require.NoError(t, f.Repo.Book(ctx, New(doctor, 0, 30), nil))
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 0, 30), service.BookOptions{}))
 		for _, span := range [][2]int{{15, 45}, {-15, 15}, {-60, 120}, {10, 20}} {
-			err := f.Repo.Book(ctx, New(doctor, span[0], span[1]), nil)
+			err := f.Repo.Book(ctx, New(doctor, span[0], span[1]), service.BookOptions{})
 			assert.ErrorIs(t, err, appointment.ErrSlotTaken, "%v overlaps 0-30", span)
 		}
-		require.NoError(t, f.Repo.Book(ctx, New(doctor, 30, 60), nil), "a slot that starts where another ends")
-		require.NoError(t, f.Repo.Book(ctx, New(doctor, -20, 0), nil), "a slot that ends where another starts")
-		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 0, 30), nil), "another doctor's slot")
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 30, 60), service.BookOptions{}), "a slot that starts where another ends")
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, -20, 0), service.BookOptions{}), "a slot that ends where another starts")
+		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 0, 30), service.BookOptions{}), "another doctor's slot")
 	})
 
 	t.Run("fifty concurrent bookers of overlapping unequal slots: one wins", func(t *testing.T) {
@@ -94,7 +94,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		doctor := ids.New()
 		errs := concurrently(50, func(i int) error {
 			// Spans of 20 to 69 minutes all covering minute 19.
-			return f.Repo.Book(ctx, New(doctor, 0, 20+i), nil)
+			return f.Repo.Book(ctx, New(doctor, 0, 20+i), service.BookOptions{})
 		})
 		assertOneWins(t, errs)
 		assert.Equal(t, 1, f.Count(t, "appointments"))
@@ -104,12 +104,12 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		f := newFixture(t)
 		doctor := ids.New()
 		a := New(doctor, 0, 30)
-		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		c := a
 		c.Status, c.CancellationReason, c.Version = appointment.Cancelled, appointment.PatientRequest, 2
 		require.NoError(t, f.Repo.Update(ctx, c, 1, event(t, c)))
 		b := New(doctor, 0, 30)
-		require.NoError(t, f.Repo.Book(ctx, b, nil))
+		require.NoError(t, f.Repo.Book(ctx, b, service.BookOptions{}))
 		// Taking the cancelled one back would double-book.
 		back := c
 		back.Status, back.Version = appointment.Booked, 3
@@ -123,7 +123,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("update checks the version", func(t *testing.T) {
 		f := newFixture(t)
 		a := New(ids.New(), 0, 30)
-		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		a.Status, a.Version = appointment.Arrived, 2
 		assert.ErrorIs(t, f.Repo.Update(ctx, a, 5), appointment.ErrStale)
 		ghost := New(ids.New(), 0, 30)
@@ -134,14 +134,14 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		f := newFixture(t)
 		doctor := ids.New()
 		a := New(doctor, 0, 30)
-		require.NoError(t, f.Repo.Book(ctx, a, nil))
-		require.NoError(t, f.Repo.Book(ctx, New(doctor, 60, 90), nil))
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 60, 90), service.BookOptions{}))
 		moved := a
 		moved.Start, moved.End, moved.Version = at(60), at(90), 2
 		assert.ErrorIs(t, f.Repo.Update(ctx, moved, 1), appointment.ErrSlotTaken)
 		moved.Start, moved.End = at(15), at(45)
 		require.NoError(t, f.Repo.Update(ctx, moved, 1), "overlapping its own old time is no conflict")
-		require.NoError(t, f.Repo.Book(ctx, New(doctor, -30, 0), nil))
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, -30, 0), service.BookOptions{}))
 		got, err := f.Repo.Get(ctx, a.ID)
 		require.NoError(t, err)
 		assert.Equal(t, at(15), got.Start)
@@ -153,7 +153,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		var apps []appointment.Appointment
 		for i := range 50 {
 			a := New(doctor, 60*(i+1), 60*(i+1)+30)
-			require.NoError(t, f.Repo.Book(ctx, a, nil))
+			require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 			apps = append(apps, a)
 		}
 		errs := concurrently(50, func(i int) error {
@@ -173,7 +173,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		errs := concurrently(10, func(i int) error {
 			a := New(doctor, 0, 30)
 			key := &service.IdempotencyKey{UserID: user, Key: "k-1", RequestHash: "h", CreatedAt: a.CreatedAt}
-			return f.Repo.Book(ctx, a, key)
+			return f.Repo.Book(ctx, a, service.BookOptions{Key: key})
 		})
 		won := 0
 		for _, err := range errs {
@@ -205,9 +205,9 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		doctor := ids.New()
 		inside, across, before, cancelled := New(doctor, 60, 90), New(doctor, 0, 40), New(doctor, -30, 0), New(doctor, 120, 150)
 		for _, a := range []appointment.Appointment{inside, across, before, cancelled} {
-			require.NoError(t, f.Repo.Book(ctx, a, nil))
+			require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		}
-		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 60, 90), nil))
+		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 60, 90), service.BookOptions{}))
 		c := cancelled
 		c.Status, c.Version = appointment.Cancelled, 2
 		require.NoError(t, f.Repo.Update(ctx, c, 1))
@@ -219,8 +219,12 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("waitlist: first come, first offered, once", func(t *testing.T) {
 		f := newFixture(t)
 		doctor, user := ids.New(), ids.New()
+		patients := map[string]string{} // patient id by user
 		entry := func(userID, day string, minute int) appointment.WaitlistEntry {
-			return appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: ids.New(),
+			if patients[userID] == "" {
+				patients[userID] = ids.New()
+			}
+			return appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: patients[userID],
 				PatientUserID: userID, CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
 		}
 		first, second := entry(user, "2031-03-03", 1), entry(ids.New(), "2031-03-03", 2)
@@ -239,7 +243,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Len(t, mine, appointment.MaxWaitlistEntries)
 
 		a := New(doctor, 0, 30)
-		require.NoError(t, f.Repo.Book(ctx, a, nil))
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		before := f.Count(t, "outbox")
 		var offered []string
 		offer := service.Offer{DoctorID: doctor, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
@@ -260,11 +264,96 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, ids.New(), mine[0].ID), appointment.ErrWaitlistNotFound, "only one's own")
 
 		b := New(doctor, 60, 90)
-		require.NoError(t, f.Repo.Book(ctx, b, nil))
+		require.NoError(t, f.Repo.Book(ctx, b, service.BookOptions{}))
 		c = b
 		c.Status, c.Version = appointment.Cancelled, 2
 		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer))
 		assert.Len(t, offered, 1, "nobody left waiting for that day")
+	})
+
+	t.Run("waitlist cap holds under concurrent requests", func(t *testing.T) {
+		f := newFixture(t)
+		doctor, patient, user := ids.New(), ids.New(), ids.New()
+		n := 2 * appointment.MaxWaitlistEntries
+		errs := concurrently(n, func(i int) error {
+			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor,
+				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base})
+		})
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+				continue
+			}
+			assert.ErrorIs(t, err, appointment.ErrWaitlistFull)
+		}
+		assert.Equal(t, appointment.MaxWaitlistEntries, won)
+		assert.Equal(t, appointment.MaxWaitlistEntries, f.Count(t, "waitlist"))
+	})
+
+	t.Run("cap on a patient's active appointments", func(t *testing.T) {
+		f := newFixture(t)
+		now := at(0)
+		o := service.BookOptions{MaxActive: 3, Now: now}
+		patient := ids.New()
+		mine := func(a appointment.Appointment) appointment.Appointment { a.PatientID = patient; return a }
+		// Ended, cancelled and fulfilled appointments do not count.
+		require.NoError(t, f.Repo.Book(ctx, mine(New(ids.New(), -60, -30)), o))
+		c := mine(New(ids.New(), 60, 90))
+		require.NoError(t, f.Repo.Book(ctx, c, o))
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.Update(ctx, c, 1))
+		d := mine(New(ids.New(), 60, 90))
+		require.NoError(t, f.Repo.Book(ctx, d, o))
+		d.Status, d.Version = appointment.Fulfilled, 2
+		require.NoError(t, f.Repo.Update(ctx, d, 1))
+		for i := range 3 {
+			require.NoError(t, f.Repo.Book(ctx, mine(New(ids.New(), 60*i+10, 60*i+40)), o))
+		}
+		assert.ErrorIs(t, f.Repo.Book(ctx, mine(New(ids.New(), 300, 330)), o), appointment.ErrTooManyActive)
+		require.NoError(t, f.Repo.Book(ctx, mine(New(ids.New(), 300, 330)), service.BookOptions{}), "no cap, no refusal")
+		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 300, 330), o), "another patient")
+	})
+
+	t.Run("cap on a patient's active appointments holds under concurrent bookings", func(t *testing.T) {
+		f := newFixture(t)
+		patient := ids.New()
+		o := service.BookOptions{MaxActive: 5, Now: at(0)}
+		errs := concurrently(30, func(i int) error {
+			// Each with another doctor: no doctor's lock orders them.
+			a := New(ids.New(), 30, 60)
+			a.PatientID = patient
+			return f.Repo.Book(ctx, a, o)
+		})
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+				continue
+			}
+			assert.ErrorIs(t, err, appointment.ErrTooManyActive)
+		}
+		assert.Equal(t, 5, won)
+		assert.Equal(t, 5, f.Count(t, "appointments"))
+	})
+
+	t.Run("an idempotency key past its retention is replaced", func(t *testing.T) {
+		f := newFixture(t)
+		user := ids.New()
+		old := New(ids.New(), 0, 30)
+		key := &service.IdempotencyKey{UserID: user, Key: "k", RequestHash: "h1", CreatedAt: old.CreatedAt,
+			ExpiredBefore: old.CreatedAt.Add(-time.Hour)}
+		require.NoError(t, f.Repo.Book(ctx, old, service.BookOptions{Key: key}))
+		again := *key
+		again.RequestHash, again.CreatedAt, again.ExpiredBefore = "h2", old.CreatedAt.Add(time.Hour), old.CreatedAt
+		assert.ErrorIs(t, f.Repo.Book(ctx, New(ids.New(), 0, 30), service.BookOptions{Key: &again}), service.ErrKeyUsed,
+			"a key stored at the cut-off is still kept")
+		again.CreatedAt, again.ExpiredBefore = old.CreatedAt.Add(25*time.Hour), old.CreatedAt.Add(time.Hour)
+		fresh := New(ids.New(), 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, fresh, service.BookOptions{Key: &again}))
+		rec, err := f.Repo.IdempotentBooking(ctx, user, "k")
+		require.NoError(t, err)
+		assert.Equal(t, service.IdempotencyRecord{RequestHash: "h2", AppointmentID: fresh.ID, CreatedAt: again.CreatedAt}, rec)
 	})
 
 	t.Run("lists: filters, order and keyset pages", func(t *testing.T) {
@@ -274,10 +363,10 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		for i := range 5 {
 			a := New(doctor, 60*i, 60*i+30)
 			a.PatientUserID = patientUser
-			require.NoError(t, f.Repo.Book(ctx, a, nil))
+			require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 			mine = append(mine, a)
 		}
-		require.NoError(t, f.Repo.Book(ctx, New(doctor, 400, 430), nil))
+		require.NoError(t, f.Repo.Book(ctx, New(doctor, 400, 430), service.BookOptions{}))
 
 		q := service.Query{PatientUserID: patientUser, Limit: 3}
 		got, err := f.Repo.List(ctx, q)
