@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,8 +369,13 @@ func start(ctx context.Context, o options, dsn, jwksURL, peersURL string) (*proc
 		return nil, fmt.Errorf("%s is in use: %w", o.addr, err)
 	}
 	_ = ln.Close()
+	// Each patient books about bookings/patients appointments, and may win
+	// the race: the cap on a patient's active appointments is raised past
+	// that, so that it is checked on every booking but refuses none.
+	maxActive := (o.bookings+o.patients-1)/o.patients + 1
 	cmd := exec.Command(o.bin, "-http-addr", o.addr, "-db-dsn", dsn, "-discovery-urls", "", "-jwks-url", jwksURL,
-		"-doctor-url", peersURL, "-patient-url", peersURL, "-log-level", "warn")
+		"-doctor-url", peersURL, "-patient-url", peersURL, "-log-level", "warn",
+		"-max-active-per-patient", strconv.Itoa(maxActive))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// The service ends with this tool, however the tool ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

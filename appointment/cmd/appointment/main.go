@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -32,6 +33,7 @@ func run(ctx context.Context, args []string) error {
 		doctorURL, patientURL string
 		peerTimeout           time.Duration
 		notice, keyRetention  time.Duration
+		maxActive             int
 	)
 	a, err := appdb.New(ctx, app.Options{
 		Name:         "appointment",
@@ -47,10 +49,15 @@ func run(ctx context.Context, args []string) error {
 			fs.DurationVar(&peerTimeout, "peer-timeout", 2*time.Second, "bound on one call to the doctor or patient service")
 			fs.DurationVar(&notice, "cancel-notice", service.DefaultCancelNotice, "a patient may not cancel or move an appointment starting sooner than this")
 			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries")
+			fs.IntVar(&maxActive, "max-active-per-patient", service.DefaultMaxActivePerPatient, "most appointments a patient holds that have not ended (an administrator may book past it)")
 		},
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
 		return err
+	}
+	if maxActive < 1 {
+		_ = a.Close()
+		return fmt.Errorf("-max-active-per-patient must be at least 1, not %d", maxActive)
 	}
 	verifier, err := a.Verifier(ctx)
 	if err != nil {
@@ -62,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 	doctors := peer.NewDoctors(a.HTTPClient, peer.Options{BaseURL: doctorURL, Timeout: peerTimeout})
 	patients := peer.NewPatients(a.HTTPClient, peer.Options{BaseURL: patientURL, Timeout: peerTimeout})
 	var svc service.Service = service.New(store, doctors, patients, clock.System{}, ids.New,
-		service.Options{CancelNotice: notice, KeyRetention: keyRetention})
+		service.Options{CancelNotice: notice, KeyRetention: keyRetention, MaxActivePerPatient: maxActive})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "appointment"))(svc)
 
 	// Idempotency keys answer retries for keyRetention, then go.
