@@ -169,10 +169,11 @@ func TestRunConsumesEventsFromTheBroker(t *testing.T) {
 		return ev
 	}
 	const link = "https://app.example/reset?token=tok-123"
+	user := ids.New()
 	publish("auth.password_reset_requested", func(id string) any {
 		sealed, err := key.Seal([]byte(link), []byte(id))
 		require.NoError(t, err)
-		return map[string]any{"userId": "u1", "email": "ada@example.org", "language": "en", "sealedLink": sealed,
+		return map[string]any{"userId": user, "email": "ada@example.org", "language": "en", "sealedLink": sealed,
 			"expiresAt": time.Now().Add(time.Hour).UTC()}
 	})
 	require.Eventually(t, func() bool {
@@ -185,7 +186,7 @@ func TestRunConsumesEventsFromTheBroker(t *testing.T) {
 		return false
 	}, 20*time.Second, 50*time.Millisecond, "the reset mail reaches the mailbox")
 
-	bad := publish("auth.user_registered", func(string) any { return map[string]any{"userId": "u2", "email": "not an address"} })
+	bad := publish("auth.user_registered", func(string) any { return map[string]any{"userId": ids.New(), "email": "not an address"} })
 	var items []any
 	require.Eventually(t, func() bool {
 		r := send(admin, "GET", "/api/v1/notifications/admin/dead-letters")
