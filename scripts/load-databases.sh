@@ -12,8 +12,9 @@
 # Adding a measurement: write a function load_<name> DIALECT FLAG SERVER OUT
 # that runs the command with its output in OUT and prints lines
 # "label<TAB>req/s<TAB>p50 ms<TAB>p99 ms", then add <name> to LOADS. The
-# appointment service's load command (appointment/cmd/appointment-load) joins
-# on its own once it exists: every loadkit report line it prints becomes a row.
+# appointment load command (appointment/cmd/appointment-load) gives
+# bookings/s, the patient's list with 100,000 stored, a doctor's day and
+# cancellations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,17 +85,25 @@ help_flag() {
   done
 }
 
-# load_appointment runs the appointment load command and turns each loadkit
-# report line it prints ("phase N requests ... R req/s p50 ...") into a row.
+# load_appointment runs the appointment load command (100,000 bookings in
+# distinct slots, then lists, a doctor's day and cancellations with them all
+# stored) and turns each loadkit report line it prints ("book N requests ...
+# R req/s  p50 ...") into a row: bookings/s first, then the patient's list.
 load_appointment() {
   local dialect=$1 flag=$2 server=$3 log=$4 db=medisync_appointment_load_cmp
   local bin_flag; bin_flag=$(help_flag bin/appointment-load -appointment-bin -bin)
   fresh_db "$dialect" "$db"
   bin/appointment-load ${bin_flag:+"$bin_flag" bin/appointment} "$flag" "$server" -database "$db" >"$log" 2>&1
-  # The label is what precedes the first number ("POST /bookings", "book").
   grep -E ' req/s +p50 ' "$log" | while IFS= read -r line; do
-    label=$(awk '{ l = ""; for (i = 1; i <= NF && $i !~ /^[0-9]+$/; i++) l = l (l == "" ? "" : " ") $i; print l }' <<<"$line")
-    summary_line "appointment $label" <<<"$line"
+    phase=$(awk '{ l = ""; for (i = 1; i <= NF && $i !~ /^[0-9]+$/; i++) l = l (l == "" ? "" : " ") $i; print l }' <<<"$line")
+    case $phase in
+      book) label="appointment booking (100,000, 16 clients)" ;;
+      list) label="appointment patient list (100,000 stored)" ;;
+      day) label="appointment doctor's day" ;;
+      cancel) label="appointment cancel" ;;
+      *) label="appointment $phase" ;;
+    esac
+    summary_line "$label" <<<"$line"
   done
 }
 

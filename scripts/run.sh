@@ -51,11 +51,6 @@ for s in "${services[@]}"; do
     (umask 077; echo "$var=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)" >> data/dev-secrets.env)
   fi
 done
-# Auth seals reset links in its events with this key, which the
-# notification service reads too (older ./data folders gain it).
-if ! grep -q '^MEDISYNC_EVENT_SEAL_KEY=' data/dev-secrets.env; then
-  (umask 077; echo "MEDISYNC_EVENT_SEAL_KEY=$(head -c 32 /dev/urandom | base64)" >> data/dev-secrets.env)
-fi
 set -a
 # shellcheck disable=SC1091
 . data/dev-secrets.env

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Walks the main story through the gateway of a running system (make run):
 # a patient registers and creates a profile, the admin creates a doctor, the
-# doctor sets availability, the patient lists slots, the doctor records an
-# allergy and the patient reads it. Needs curl and python3.
+# doctor sets availability, the patient lists slots, books one (the slot
+# disappears from the list, the appointment appears in theirs), cancels it
+# (the slot is back), the doctor records an allergy and the patient reads it.
+# Needs curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,8 +60,36 @@ call PUT "/api/v1/doctors/$did/availability" "$dtoken" '{"slotMinutes":30,"buffe
 
 step "patient lists the doctor's slots for the next week"
 from=$(date -u -d tomorrow +%F); to=$(date -u -d '+7 days' +%F)
-n=$(call GET "/api/v1/doctors/$did/slots?from=$from&to=$to" "$ptoken" "" | field '["slots"].__len__()')
+call GET "/api/v1/doctors/$did/slots?from=$from&to=$to" "$ptoken" "" >/tmp/medisync-smoke.slots
+n=$(field '["slots"].__len__()' </tmp/medisync-smoke.slots)
 echo "   $n bookable slots"
+
+step "patient books a slot; it leaves the doctor's slots and joins their list"
+# The first slot more than a day ahead: a patient may cancel it (24 h notice).
+read -r start end < <(python3 -c '
+import json, sys, datetime
+later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=25)
+for s in json.load(sys.stdin)["slots"]:
+    if datetime.datetime.fromisoformat(s["start"].replace("Z", "+00:00")) > later:
+        print(s["start"], s["end"]); break
+' </tmp/medisync-smoke.slots)
+[ -n "${start:-}" ] || { echo "FAIL no slot more than a day ahead" >&2; exit 1; }
+aid=$(call POST /api/v1/appointments "$ptoken" "{\"doctorId\":\"$did\",\"start\":\"$start\",\"end\":\"$end\",\"reason\":\"Smoke check-up\"}" -H "Idempotency-Key: smoke-$run" | field '["id"]')
+echo "   booked $aid at $start"
+has_slot() { call GET "/api/v1/doctors/$did/slots?from=$from&to=$to" "$ptoken" "" | python3 -c 'import json,sys; sys.exit(0 if any(s["start"]==sys.argv[1] for s in json.load(sys.stdin)["slots"]) else 1)' "$start"; }
+if has_slot; then echo "FAIL the booked slot $start is still offered" >&2; exit 1; fi
+call GET /api/v1/appointments "$ptoken" "" | grep -q "$aid"
+
+step "another patient cannot take the same slot"
+oemail="other-$run@example.com"
+call POST /api/v1/auth/register "" "{\"email\":\"$oemail\",\"password\":\"Smoke-test-passw0rd\",\"fullName\":\"Otto Smoke\"}" >/dev/null
+otoken=$(call POST /api/v1/auth/login "" "{\"email\":\"$oemail\",\"password\":\"Smoke-test-passw0rd\"}" | field '["accessToken"]')
+call POST /api/v1/patients "$otoken" '{"firstName":"Otto","lastName":"Smoke","dateOfBirth":"1985-06-15","sex":"unknown","phone":"+14155550124"}' >/dev/null
+want=409 call POST /api/v1/appointments "$otoken" "{\"doctorId\":\"$did\",\"start\":\"$start\",\"end\":\"$end\"}" >/dev/null
+
+step "patient cancels; the slot is offered again"
+call POST "/api/v1/appointments/$aid/cancel" "$ptoken" '{"cancellationReason":"patient-request"}' | grep -q '"cancelled"'
+has_slot || { echo "FAIL the cancelled slot $start is not offered again" >&2; exit 1; }
 
 step "doctor records an allergy; the patient reads their history"
 call POST "/api/v1/patients/$pid/history" "$dtoken" '{"type":"ALLERGY","description":"Penicillin","severity":"severe"}' >/dev/null

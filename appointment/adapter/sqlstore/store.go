@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ const MaxTaken = 20000
 
 // maxTxAttempts bounds how often a transaction is retried after a deadlock
 // or serialization failure.
-const maxTxAttempts = 5
+const maxTxAttempts = 8
 
 const columns = `id, patient_id, patient_user_id, doctor_id, doctor_user_id, doctor_name, time_zone,
 	start_at, end_at, status, reason, cancellation_reason, cancellation_note, booked_by,
@@ -86,7 +87,10 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt*attempt) * 3 * time.Millisecond):
+		// Jitter, so that the writers a deadlock chose between do not
+		// meet again in step (PostgreSQL's exclusion constraint can
+		// deadlock concurrent writers of one slot).
+		case <-time.After(time.Duration(attempt*attempt)*3*time.Millisecond + rand.N(5*time.Millisecond)):
 		}
 	}
 }

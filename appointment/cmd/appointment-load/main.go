@@ -1,5 +1,5 @@
-// Command appointment-load measures the appointment service on MariaDB/MySQL.
-// It starts the appointment binary on a loopback address with a fresh
+// Command appointment-load measures the appointment service on MariaDB/MySQL
+// or PostgreSQL. It starts the appointment binary on a loopback address with a fresh
 // database, serves it a JWKS of its own and stand-ins for the doctor and
 // patient services (every doctor works around the clock in 30-minute slots;
 // every token's user has an active patient profile), then books appointments
@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -38,6 +39,7 @@ import (
 type options struct {
 	bin          string
 	mysqlServer  string
+	pgServer     string
 	database     string
 	addr         string
 	bookings     int
@@ -54,6 +56,7 @@ func main() {
 	fs := flag.NewFlagSet("appointment-load", flag.ExitOnError)
 	fs.StringVar(&o.bin, "appointment-bin", "bin/appointment", "the appointment service binary to start")
 	fs.StringVar(&o.mysqlServer, "mysql-server", "medisync:medisync@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server DSN without database")
+	fs.StringVar(&o.pgServer, "postgres-server", "", "PostgreSQL server DSN (postgres://user:pass@host:port/postgres?sslmode=disable) of a role that may create databases; when set, the run uses PostgreSQL instead of MySQL")
 	fs.StringVar(&o.database, "database", "medisync_appointment_load", "database to (re)create for the run")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:18084", "loopback address the appointment service listens on")
 	fs.IntVar(&o.bookings, "bookings", 100000, "appointments to book, each in a distinct slot")
@@ -107,10 +110,22 @@ func run(ctx context.Context, o options) error {
 	}
 	defer stopPeers()
 
-	if err := prepareDatabase(ctx, o); err != nil {
+	if strings.ContainsAny(o.database, "`'\" ;") || !strings.HasPrefix(o.database, "medisync_") {
+		return fmt.Errorf("-database must be a plain name starting with medisync_")
+	}
+	prepare, dsn := prepareDatabase, "mysql://"+o.mysqlServer+o.database+"?parseTime=true"
+	if o.pgServer != "" {
+		u, err := url.Parse(o.pgServer)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			// The parser's message may quote the DSN, password included.
+			return errors.New("-postgres-server must be a postgres:// URL")
+		}
+		u.Path, u.RawPath = "/"+o.database, ""
+		prepare, dsn = preparePostgres, u.String()
+	}
+	if err := prepare(ctx, o); err != nil {
 		return err
 	}
-	dsn := "mysql://" + o.mysqlServer + o.database + "?parseTime=true"
 	svc, err := start(ctx, o, dsn, jwksURL, peersURL)
 	if err != nil {
 		return err
@@ -340,10 +355,8 @@ func subject(r *http.Request) string {
 	return c.Sub
 }
 
+// prepareDatabase recreates the load database on the MySQL server.
 func prepareDatabase(ctx context.Context, o options) error {
-	if strings.ContainsAny(o.database, "`'\" ;") || !strings.HasPrefix(o.database, "medisync_") {
-		return fmt.Errorf("-database must be a plain name starting with medisync_")
-	}
 	admin, err := sqldb.Open(ctx, "mysql://"+o.mysqlServer+"?parseTime=true")
 	if err != nil {
 		return fmt.Errorf("MySQL server (run scripts/mariadb-up.sh): %w", err)
@@ -353,6 +366,23 @@ func prepareDatabase(ctx context.Context, o options) error {
 		return fmt.Errorf("drop database: %w", err)
 	}
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	return nil
+}
+
+// preparePostgres is prepareDatabase on the PostgreSQL server.
+func preparePostgres(ctx context.Context, o options) error {
+	admin, err := sqldb.Open(ctx, o.pgServer)
+	if err != nil {
+		return fmt.Errorf("PostgreSQL server (run scripts/postgres-up.sh): %w", err)
+	}
+	defer admin.Close()
+	// FORCE ends the sessions of a previous run's service, if any is left.
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+o.database+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database: %w", err)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+o.database+" ENCODING 'UTF8'"); err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
 	return nil

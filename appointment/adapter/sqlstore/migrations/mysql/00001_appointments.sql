@@ -52,20 +52,6 @@ CREATE TABLE idempotency_keys (
   KEY idempotency_keys_created (created_at)
 ) ENGINE=InnoDB;
 
--- Patients waiting for a slot of a doctor on one local day, first come
--- first offered.
-CREATE TABLE waitlist (
-  id              CHAR(36) NOT NULL PRIMARY KEY,
-  doctor_id       CHAR(36) NOT NULL,
-  day             CHAR(10) NOT NULL,
-  patient_id      CHAR(36) NOT NULL,
-  patient_user_id VARCHAR(36) NOT NULL,
-  created_at      DATETIME(6) NOT NULL,
-  UNIQUE KEY waitlist_once (doctor_id, day, patient_id),
-  KEY waitlist_queue (doctor_id, day, created_at, id),
-  KEY waitlist_patient (patient_user_id, created_at)
-) ENGINE=InnoDB;
-
 CREATE TABLE outbox (
   seq BIGINT AUTO_INCREMENT PRIMARY KEY,
   event_id VARCHAR(36) NOT NULL UNIQUE,
@@ -80,7 +66,6 @@ CREATE TABLE outbox (
 
 -- +goose Down
 DROP TABLE outbox;
-DROP TABLE waitlist;
 DROP TABLE idempotency_keys;
 DROP TABLE doctor_locks;
 DROP TABLE appointments;

@@ -45,20 +45,6 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 
--- Patients waiting for a slot of a doctor on one local day, first come
--- first offered.
-CREATE TABLE waitlist (
-  id              VARCHAR(36) NOT NULL PRIMARY KEY,
-  doctor_id       VARCHAR(36) NOT NULL,
-  day             CHAR(10) NOT NULL,
-  patient_id      VARCHAR(36) NOT NULL,
-  patient_user_id VARCHAR(36) NOT NULL,
-  created_at      TIMESTAMPTZ(6) NOT NULL
-);
-CREATE UNIQUE INDEX waitlist_once ON waitlist (doctor_id, day, patient_id);
-CREATE INDEX waitlist_queue ON waitlist (doctor_id, day, created_at, id);
-CREATE INDEX waitlist_patient ON waitlist (patient_user_id, created_at);
-
 CREATE TABLE outbox (
   seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   event_id VARCHAR(36) NOT NULL UNIQUE,
@@ -74,6 +60,5 @@ CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL;
 
 -- +goose Down
 DROP TABLE outbox;
-DROP TABLE waitlist;
 DROP TABLE idempotency_keys;
 DROP TABLE appointments;

@@ -41,20 +41,6 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 
--- Patients waiting for a slot of a doctor on one local day, first come
--- first offered.
-CREATE TABLE waitlist (
-  id              TEXT NOT NULL PRIMARY KEY,
-  doctor_id       TEXT NOT NULL,
-  day             TEXT NOT NULL,
-  patient_id      TEXT NOT NULL,
-  patient_user_id TEXT NOT NULL,
-  created_at      DATETIME NOT NULL
-);
-CREATE UNIQUE INDEX waitlist_once ON waitlist (doctor_id, day, patient_id);
-CREATE INDEX waitlist_queue ON waitlist (doctor_id, day, created_at, id);
-CREATE INDEX waitlist_patient ON waitlist (patient_user_id, created_at);
-
 CREATE TABLE outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   event_id VARCHAR(36) NOT NULL UNIQUE,
@@ -69,6 +55,5 @@ CREATE INDEX outbox_pending ON outbox (published_at, seq);
 
 -- +goose Down
 DROP TABLE outbox;
-DROP TABLE waitlist;
 DROP TABLE idempotency_keys;
 DROP TABLE appointments;

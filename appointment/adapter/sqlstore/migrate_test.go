@@ -1,0 +1,51 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// A database migrated to version 1 before the waitlist existed gains it, and
+// one whose early version 1 already made it migrates without error.
+func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		backToVersionOne := func(dropWaitlist bool) {
+			// What the later migrations made goes too (00003: the patient
+			// locks and the waitlist's patient index).
+			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
+			require.NoError(t, err)
+			dropIndex := "DROP INDEX waitlist_patient_id"
+			if db.Dialect == sqldb.MySQL {
+				dropIndex += " ON waitlist"
+			}
+			_, err = db.ExecContext(ctx, dropIndex)
+			require.NoError(t, err)
+			if dropWaitlist {
+				_, err := db.ExecContext(ctx, "DROP TABLE waitlist")
+				require.NoError(t, err)
+			}
+			_, err = db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id > 1")
+			require.NoError(t, err)
+		}
+		countWaitlist := func() error {
+			var n int
+			return db.QueryRowContext(ctx, "SELECT COUNT(*) FROM waitlist").Scan(&n)
+		}
+
+		backToVersionOne(true)
+		require.Error(t, countWaitlist())
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		require.NoError(t, countWaitlist())
+
+		backToVersionOne(false)
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		require.NoError(t, countWaitlist())
+	})
+}
