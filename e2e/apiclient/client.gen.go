@@ -874,7 +874,7 @@ type AppointmentBook struct {
 	// DoctorId A known, active doctor.
 	DoctorId openapi_types.UUID `json:"doctorId"`
 
-	// End An RFC 3339 instant after `start`.
+	// End An RFC 3339 instant after `start`, at most 24 hours later, before the year 9000.
 	End time.Time `json:"end"`
 
 	// PatientId Required of staff; a PATIENT leaves it out or gives their own.
@@ -883,7 +883,7 @@ type AppointmentBook struct {
 	// Reason The reason for the visit.
 	Reason *string `json:"reason,omitempty"`
 
-	// Start An RFC 3339 instant in the future; with `end`, one slot of the doctor's published availability.
+	// Start An RFC 3339 instant in the future, before the year 9000; with `end`, one slot of the doctor's published availability.
 	Start time.Time `json:"start"`
 }
 
@@ -891,7 +891,7 @@ type AppointmentBook struct {
 type AppointmentCancel struct {
 	CancellationNote *string `json:"cancellationNote,omitempty"`
 
-	// CancellationReason The coded reason of a cancellation.
+	// CancellationReason Required of staff. A PATIENT gives `patient-request` (the default) or `other`.
 	CancellationReason *CancellationReason `json:"cancellationReason,omitempty"`
 }
 
@@ -905,7 +905,10 @@ type AppointmentPage struct {
 
 // AppointmentReschedule The body of a reschedule, the new slot.
 type AppointmentReschedule struct {
-	End   time.Time `json:"end"`
+	// End An RFC 3339 instant after `start`, at most 24 hours later, before the year 9000.
+	End time.Time `json:"end"`
+
+	// Start An RFC 3339 instant in the future, before the year 9000.
 	Start time.Time `json:"start"`
 }
 
@@ -1949,7 +1952,7 @@ type WaitlistEntry struct {
 
 // WaitlistJoin defines model for WaitlistJoin.
 type WaitlistJoin struct {
-	// Date A day in the doctor's time zone, today or later.
+	// Date A day in the doctor's time zone, today or later, before the year 9000.
 	Date     openapi_types.Date `json:"date"`
 	DoctorId openapi_types.UUID `json:"doctorId"`
 }
@@ -2027,6 +2030,9 @@ type BadGateway = Problem
 // BadRequest An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type BadRequest = Problem
 
+// BookingConflict An RFC 9457 problem document; `type` names the kind (docs/errors.md).
+type BookingConflict = Problem
+
 // Conflict An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type Conflict = Problem
 
@@ -2086,7 +2092,7 @@ type ListAppointmentsParams struct {
 	// When `upcoming` (the default without `date`) or `past`.
 	When *ListAppointmentsParamsWhen `form:"when,omitempty" json:"when,omitempty"`
 
-	// Date The first day, YYYY-MM-DD, in the doctor's time zone.
+	// Date The first day, YYYY-MM-DD, in the doctor's time zone, between the years 1970 and 9000.
 	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
 
 	// Days How many days from `date`, 1 to 7; 1 when absent. Only with `date`.
@@ -2122,10 +2128,10 @@ type ListTakenTimesParams struct {
 	// DoctorId The doctor profile id.
 	DoctorId openapi_types.UUID `form:"doctorId" json:"doctorId"`
 
-	// From The window's start, an RFC 3339 instant.
+	// From The window's start, an RFC 3339 instant between the years 1970 and 9000; for a PATIENT, moved up to a day ago when earlier.
 	From time.Time `form:"from" json:"from"`
 
-	// To The window's end, an RFC 3339 instant not before `from`, at most 40 days after it.
+	// To The window's end, an RFC 3339 instant between the years 1970 and 9000, not before `from`, at most 40 days after it.
 	To time.Time `form:"to" json:"to"`
 }
 
@@ -2669,12 +2675,18 @@ type ClientInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be in the future and together one slot of the doctor's published
-	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+	// naming the field. A slot another appointment holds is a 409.
+	//
+	// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2685,12 +2697,18 @@ type ClientInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be in the future and together one slot of the doctor's published
-	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+	// naming the field. A slot another appointment holds is a 409.
+	//
+	// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2701,7 +2719,10 @@ type ClientInterface interface {
 	//
 	// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
 	// doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
-	// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+	// `[from, to)`, in start order; no patient data. `from` and `to` lie between the years 1970 and 9000, and the
+	// window covers at most 40 days. For a caller who is neither DOCTOR nor ADMIN the window starts a day ago at the
+	// earliest (no doctor's past; every appointment that has not ended is still there): an earlier `from` is moved
+	// up, and a window that ends before then is answered with no times.
 	//
 	// Corresponds with GET /api/v1/appointments/taken (the `ListTakenTimes` operationId).
 	ListTakenTimes(ctx context.Context, params *ListTakenTimesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2754,7 +2775,9 @@ type ClientInterface interface {
 	// CancelAppointmentWithBody Cancel an appointment
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 	// (24 hours by default): 409; staff may. The note is never sent in an event.
 	//
@@ -2766,7 +2789,9 @@ type ClientInterface interface {
 	// CancelAppointment Cancel an appointment
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 	// (24 hours by default): 409; staff may. The note is never sent in an event.
 	//
@@ -2778,7 +2803,8 @@ type ClientInterface interface {
 	// RescheduleAppointmentWithBody Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 	//
@@ -2790,7 +2816,8 @@ type ClientInterface interface {
 	// RescheduleAppointment Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 	//
@@ -3683,12 +3710,18 @@ func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsP
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be in the future and together one slot of the doctor's published
-// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-// rule is a 400 naming the field. A slot another appointment holds is a 409.
+// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+// naming the field. A slot another appointment holds is a 409.
+//
+// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+// `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3709,12 +3742,18 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be in the future and together one slot of the doctor's published
-// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-// rule is a 400 naming the field. A slot another appointment holds is a 409.
+// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+// naming the field. A slot another appointment holds is a 409.
+//
+// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+// `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3735,7 +3774,10 @@ func (c *Client) BookAppointment(ctx context.Context, params *BookAppointmentPar
 //
 // Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
 // doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
-// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+// `[from, to)`, in start order; no patient data. `from` and `to` lie between the years 1970 and 9000, and the
+// window covers at most 40 days. For a caller who is neither DOCTOR nor ADMIN the window starts a day ago at the
+// earliest (no doctor's past; every appointment that has not ended is still there): an earlier `from` is moved
+// up, and a window that ends before then is answered with no times.
 //
 // Corresponds with GET /api/v1/appointments/taken (the `ListTakenTimes` operationId).
 func (c *Client) ListTakenTimes(ctx context.Context, params *ListTakenTimesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3848,7 +3890,9 @@ func (c *Client) GetAppointment(ctx context.Context, id AppointmentID, reqEditor
 // CancelAppointmentWithBody Cancel an appointment
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+// `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 // (24 hours by default): 409; staff may. The note is never sent in an event.
 //
@@ -3870,7 +3914,9 @@ func (c *Client) CancelAppointmentWithBody(ctx context.Context, id AppointmentID
 // CancelAppointment Cancel an appointment
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+// `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 // (24 hours by default): 409; staff may. The note is never sent in an event.
 //
@@ -3892,7 +3938,8 @@ func (c *Client) CancelAppointment(ctx context.Context, id AppointmentID, params
 // RescheduleAppointmentWithBody Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 //
@@ -3914,7 +3961,8 @@ func (c *Client) RescheduleAppointmentWithBody(ctx context.Context, id Appointme
 // RescheduleAppointment Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 //
@@ -10128,12 +10176,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be in the future and together one slot of the doctor's published
-	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+	// naming the field. A slot another appointment holds is a 409.
+	//
+	// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10144,12 +10198,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be in the future and together one slot of the doctor's published
-	// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-	// rule is a 400 naming the field. A slot another appointment holds is a 409.
+	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+	// naming the field. A slot another appointment holds is a 409.
+	//
+	// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10160,7 +10220,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
 	// doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
-	// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+	// `[from, to)`, in start order; no patient data. `from` and `to` lie between the years 1970 and 9000, and the
+	// window covers at most 40 days. For a caller who is neither DOCTOR nor ADMIN the window starts a day ago at the
+	// earliest (no doctor's past; every appointment that has not ended is still there): an earlier `from` is moved
+	// up, and a window that ends before then is answered with no times.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10221,7 +10284,9 @@ type ClientWithResponsesInterface interface {
 	// CancelAppointmentWithBodyWithResponse Cancel an appointment
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 	// (24 hours by default): 409; staff may. The note is never sent in an event.
 	//
@@ -10233,7 +10298,9 @@ type ClientWithResponsesInterface interface {
 	// CancelAppointmentWithResponse Cancel an appointment
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 	// (24 hours by default): 409; staff may. The note is never sent in an event.
 	//
@@ -10245,7 +10312,8 @@ type ClientWithResponsesInterface interface {
 	// RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 	//
@@ -10257,7 +10325,8 @@ type ClientWithResponsesInterface interface {
 	// RescheduleAppointmentWithResponse Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 	//
@@ -11432,7 +11501,7 @@ type BookAppointmentResponse struct {
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *BookingConflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -11482,7 +11551,7 @@ func (r BookAppointmentResponse) GetApplicationproblemJSON403() *Forbidden {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r BookAppointmentResponse) GetApplicationproblemJSON409() *Conflict {
+func (r BookAppointmentResponse) GetApplicationproblemJSON409() *BookingConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -21538,12 +21607,18 @@ func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, 
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be in the future and together one slot of the doctor's published
-// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-// rule is a 400 naming the field. A slot another appointment holds is a 409.
+// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+// naming the field. A slot another appointment holds is a 409.
+//
+// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+// `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21560,12 +21635,18 @@ func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Co
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be in the future and together one slot of the doctor's published
-// availability (asked of the doctor service); the doctor and the patient must be known and active. Each broken
-// rule is a 400 naming the field. A slot another appointment holds is a 409.
+// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
+// naming the field. A slot another appointment holds is a 409.
+//
+// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
+// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
+// `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours.
+// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21582,7 +21663,10 @@ func (c *ClientWithResponses) BookAppointmentWithResponse(ctx context.Context, p
 //
 // Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
 // doctor's appointments that hold their slot (any status but cancelled and entered-in-error) and overlap
-// `[from, to)`, in start order; no patient data. The window covers at most 40 days.
+// `[from, to)`, in start order; no patient data. `from` and `to` lie between the years 1970 and 9000, and the
+// window covers at most 40 days. For a caller who is neither DOCTOR nor ADMIN the window starts a day ago at the
+// earliest (no doctor's past; every appointment that has not ended is still there): an earlier `from` is moved
+// up, and a window that ends before then is answered with no times.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -21679,7 +21763,9 @@ func (c *ClientWithResponses) GetAppointmentWithResponse(ctx context.Context, id
 // CancelAppointmentWithBodyWithResponse Cancel an appointment
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+// `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 // (24 hours by default): 409; staff may. The note is never sent in an event.
 //
@@ -21697,7 +21783,9 @@ func (c *ClientWithResponses) CancelAppointmentWithBodyWithResponse(ctx context.
 // CancelAppointmentWithResponse Cancel an appointment
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT.
+// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
+// `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
 // (24 hours by default): 409; staff may. The note is never sent in an event.
 //
@@ -21715,7 +21803,8 @@ func (c *ClientWithResponses) CancelAppointmentWithResponse(ctx context.Context,
 // RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 //
@@ -21733,7 +21822,8 @@ func (c *ClientWithResponses) RescheduleAppointmentWithBodyWithResponse(ctx cont
 // RescheduleAppointmentWithResponse Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
 //
@@ -23483,7 +23573,7 @@ func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse,
 		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest BookingConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
