@@ -73,6 +73,18 @@ func Map[T, U any](p Page[T], f func(T) U) Page[U] {
 	return out
 }
 
+// Cut makes the page of items a store fetched with limit+1 rows: the first
+// limit items and, when there was one more, the cursor of keys of the last
+// item kept.
+func Cut[T any](items []T, limit int, keys func(last T) []string) Page[T] {
+	out := Page[T]{Items: items}
+	if len(items) > limit {
+		out.Items = items[:limit]
+		out.NextCursor = EncodeCursor(keys(items[limit-1]))
+	}
+	return out
+}
+
 // ErrLimit is the field error of a limit out of range.
 var ErrLimit = domainerr.Field("limit", "must be an integer from 1 to "+strconv.Itoa(MaxLimit))
 

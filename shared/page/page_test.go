@@ -2,6 +2,7 @@ package page_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,4 +81,14 @@ func TestDecodeKeys(t *testing.T) {
 		_, err := page.DecodeKeys(c, 2)
 		assert.Equal(t, page.ErrCursor, err, name)
 	}
+}
+
+func TestCut(t *testing.T) {
+	keys := func(last int) []string { return []string{strconv.Itoa(last)} }
+	assert.Equal(t, page.Page[int]{Items: []int{1, 2}}, page.Cut([]int{1, 2}, 2, keys), "no more rows: the last page")
+	p := page.Cut([]int{1, 2, 3}, 2, keys)
+	assert.Equal(t, []int{1, 2}, p.Items)
+	var after []string
+	require.NoError(t, page.DecodeCursor(p.NextCursor, &after))
+	assert.Equal(t, []string{"2"}, after, "the cursor holds the keys of the last item kept")
 }

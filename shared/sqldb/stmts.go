@@ -70,3 +70,10 @@ func (s *Stmts) Close() error {
 func Placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// Rows returns "(?, ?), (?, ?)" for n rows of cols values, the VALUES of a
+// multi-row INSERT.
+func Rows(cols, n int) string {
+	row := "(" + Placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}

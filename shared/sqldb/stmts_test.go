@@ -50,3 +50,8 @@ func TestPlaceholders(t *testing.T) {
 	assert.Equal(t, "?", sqldb.Placeholders(1))
 	assert.Equal(t, "?, ?, ?", sqldb.Placeholders(3))
 }
+
+func TestRows(t *testing.T) {
+	assert.Equal(t, "(?, ?)", sqldb.Rows(2, 1))
+	assert.Equal(t, "(?, ?, ?), (?, ?, ?)", sqldb.Rows(3, 2))
+}

@@ -167,12 +167,7 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (page.P
 	if err != nil {
 		return page.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
 	}
-	out := page.Page[patient.HistoryEntry]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last patient.HistoryEntry) []string { return []string{last.ID} }), nil
 }
 
 // Revisions returns every revision of an entry, oldest first.

@@ -78,7 +78,6 @@ func (s *Store) CreatePatient(ctx context.Context, p patient.Patient, ev patient
 // INSERTs, for seeding large data sets. No audit events are written.
 func (s *Store) BulkInsertPatients(ctx context.Context, ps []patient.Patient) error {
 	const chunk = 500
-	row := "(" + sqldb.Placeholders(numWriteCols) + ")"
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for len(ps) > 0 {
 			n := min(len(ps), chunk)
@@ -86,7 +85,7 @@ func (s *Store) BulkInsertPatients(ctx context.Context, ps []patient.Patient) er
 			for _, p := range ps[:n] {
 				args = append(args, patientArgs(p)...)
 			}
-			q := "INSERT INTO patients (" + writeCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+			q := "INSERT INTO patients (" + writeCols + ") VALUES " + sqldb.Rows(numWriteCols, n)
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("bulk insert patients: %w", err)
 			}

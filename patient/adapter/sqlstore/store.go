@@ -9,7 +9,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/medisync/medisync/patient/patient"
@@ -84,8 +83,7 @@ func (s *Store) AppendAudit(ctx context.Context, evs ...patient.AuditEvent) erro
 }
 
 func auditInsert(n int) string {
-	row := "(" + sqldb.Placeholders(10) + ")"
-	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + sqldb.Rows(10, n)
 }
 
 func auditArgs(evs []patient.AuditEvent) []any {
@@ -126,12 +124,7 @@ func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (page.Page[
 	if err != nil {
 		return page.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
-	out := page.Page[patient.AuditEvent]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last patient.AuditEvent) []string { return []string{last.ID} }), nil
 }
 
 // scanAuditEvent reads a row of auditCols.

@@ -125,12 +125,7 @@ func (s *Store) ListDocuments(ctx context.Context, q record.DocumentQuery) (page
 	if err != nil {
 		return page.Page[record.Document]{}, fmt.Errorf("list documents: %w", err)
 	}
-	out := page.Page[record.Document]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last record.Document) []string { return []string{last.ID} }), nil
 }
 
 // KnownBlobKeys returns which of keys a document names.

@@ -209,12 +209,7 @@ func (s *Store) ListEncounters(ctx context.Context, q record.EncounterQuery) (pa
 	if err != nil {
 		return page.Page[record.Encounter]{}, fmt.Errorf("list encounters: %w", err)
 	}
-	out := page.Page[record.Encounter]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last record.Encounter) []string { return []string{last.ID} }), nil
 }
 
 // EncounterRevisions returns every revision of an encounter, oldest first.

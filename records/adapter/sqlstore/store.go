@@ -10,7 +10,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/medisync/medisync/records/record"
@@ -69,8 +68,7 @@ func (s *Store) AppendAudit(ctx context.Context, evs ...record.AuditEvent) error
 }
 
 func auditInsert(n int) string {
-	row := "(" + sqldb.Placeholders(11) + ")"
-	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + sqldb.Rows(11, n)
 }
 
 func auditArgs(evs []record.AuditEvent) []any {
@@ -111,12 +109,7 @@ func (s *Store) ListAudit(ctx context.Context, q record.AuditQuery) (page.Page[r
 	if err != nil {
 		return page.Page[record.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
-	out := page.Page[record.AuditEvent]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last record.AuditEvent) []string { return []string{last.ID} }), nil
 }
 
 // scanAuditEvent reads a row of auditCols.
