@@ -12,12 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
-	"github.com/medisync/medisync/patient/auditlog"
 	"github.com/medisync/medisync/patient/endpoint"
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/apitest"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
@@ -60,7 +60,7 @@ func newHarnessWith(t testing.TB, db *sqldb.DB, o httpmw.Options, recorder ...se
 	if len(recorder) > 0 {
 		rec = recorder[0]
 	} else {
-		b := auditlog.New(store, auditlog.Options{})
+		b := auditlog.New[patient.AuditEvent](store, auditlog.Options{})
 		t.Cleanup(func() { _ = b.Close(context.Background()) })
 		rec = b
 	}

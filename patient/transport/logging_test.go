@@ -11,10 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
-	"github.com/medisync/medisync/patient/auditlog"
 	"github.com/medisync/medisync/patient/endpoint"
+	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
@@ -30,7 +31,7 @@ import (
 func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	store := sqlstore.New(db)
-	rec := auditlog.New(store, auditlog.Options{})
+	rec := auditlog.New[patient.AuditEvent](store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
 	var logs logtest.Buffer
 	logger, err := logging.New(&logs, "patient", "logfmt", "debug")

@@ -18,11 +18,11 @@ import (
 
 	"github.com/medisync/medisync/records/adapter/blobfs"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
-	"github.com/medisync/medisync/records/auditlog"
 	"github.com/medisync/medisync/records/endpoint"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/transport"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/clock/clocktest"
@@ -71,7 +71,7 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := auditlog.New(store, auditlog.Options{})
+	rec := auditlog.New[record.AuditEvent](store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
 	h := &harness{t: t, issuer: authntest.NewIssuer(t), store: store, blobs: blobs, patient: ids.New(), other: ids.New(), tokens: map[string]string{}}
 	users := map[string][]string{"patient": {"PATIENT"}, "other": {"PATIENT"}, "doctor": {"DOCTOR"}, "doctor2": {"DOCTOR"}, "admin": {"ADMIN"}}

@@ -1,5 +1,6 @@
-// Package loadkit holds what the load tools share: latency figures and a
-// token minter whose JWKS a service under load can trust.
+// Package loadkit holds what the load tools share: latency figures, a
+// token minter whose JWKS a service under load can trust, the service
+// process under load and a JSON client of its API.
 package loadkit
 
 import (

@@ -8,8 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
 )
 
 // Limits of a page.
@@ -70,6 +73,18 @@ func Map[T, U any](p Page[T], f func(T) U) Page[U] {
 	return out
 }
 
+// Cut makes the page of items a store fetched with limit+1 rows: the first
+// limit items and, when there was one more, the cursor of keys of the last
+// item kept.
+func Cut[T any](items []T, limit int, keys func(last T) []string) Page[T] {
+	out := Page[T]{Items: items}
+	if len(items) > limit {
+		out.Items = items[:limit]
+		out.NextCursor = EncodeCursor(keys(items[limit-1]))
+	}
+	return out
+}
+
 // ErrLimit is the field error of a limit out of range.
 var ErrLimit = domainerr.Field("limit", "must be an integer from 1 to "+strconv.Itoa(MaxLimit))
 
@@ -87,6 +102,15 @@ func ParseLimit(s string) (int, error) {
 		return 0, ErrLimit
 	}
 	return n, nil
+}
+
+// ClampLimit is the limit a store applies: DefaultLimit for zero or less,
+// at most MaxLimit.
+func ClampLimit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return min(n, MaxLimit)
 }
 
 // EncodeCursor makes an opaque cursor of v (the keyset of the last item on
@@ -115,4 +139,29 @@ func DecodeCursor(s string, v any) error {
 		return ErrCursor
 	}
 	return nil
+}
+
+// DecodeKeys reads a cursor of exactly n string keys whose last one is a
+// row id, answering ErrCursor for anything else. The id must be a
+// canonical UUID and no key may hold a control character: MySQL refuses to
+// compare ASCII id columns with a value outside ASCII and PostgreSQL
+// refuses NUL, which would turn a tampered cursor into a server error
+// instead of a bad request.
+func DecodeKeys(c string, n int) ([]string, error) {
+	var keys []string
+	if err := DecodeCursor(c, &keys); err != nil {
+		return nil, err
+	}
+	if len(keys) != n {
+		return nil, ErrCursor
+	}
+	for _, k := range keys {
+		if strings.ContainsFunc(k, unicode.IsControl) {
+			return nil, ErrCursor
+		}
+	}
+	if id, ok := ids.Canonical(keys[n-1]); !ok || id != keys[n-1] {
+		return nil, ErrCursor
+	}
+	return keys, nil
 }

@@ -2,6 +2,8 @@ package page_test
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,4 +55,40 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Fatalf("unexpected error %v", err)
 		}
 	})
+}
+
+func TestClampLimit(t *testing.T) {
+	assert.Equal(t, page.DefaultLimit, page.ClampLimit(0))
+	assert.Equal(t, page.DefaultLimit, page.ClampLimit(-3))
+	assert.Equal(t, 7, page.ClampLimit(7))
+	assert.Equal(t, page.MaxLimit, page.ClampLimit(page.MaxLimit+1))
+}
+
+func TestDecodeKeys(t *testing.T) {
+	id := "01890a5d-ac96-774b-bcce-b302099a8057"
+	keys, err := page.DecodeKeys(page.EncodeCursor([]string{"Smith", id}), 2)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Smith", id}, keys)
+
+	for name, c := range map[string]string{
+		"not a cursor":      "%%%",
+		"too few keys":      page.EncodeCursor([]string{id}),
+		"not strings":       page.EncodeCursor([]int{1, 2}),
+		"id not a uuid":     page.EncodeCursor([]string{"Smith", "x"}),
+		"id not canonical":  page.EncodeCursor([]string{"Smith", strings.ToUpper(id)}),
+		"control character": page.EncodeCursor([]string{"Sm\x00ith", id}),
+	} {
+		_, err := page.DecodeKeys(c, 2)
+		assert.Equal(t, page.ErrCursor, err, name)
+	}
+}
+
+func TestCut(t *testing.T) {
+	keys := func(last int) []string { return []string{strconv.Itoa(last)} }
+	assert.Equal(t, page.Page[int]{Items: []int{1, 2}}, page.Cut([]int{1, 2}, 2, keys), "no more rows: the last page")
+	p := page.Cut([]int{1, 2, 3}, 2, keys)
+	assert.Equal(t, []int{1, 2}, p.Items)
+	var after []string
+	require.NoError(t, page.DecodeCursor(p.NextCursor, &after))
+	assert.Equal(t, []string{"2"}, after, "the cursor holds the keys of the last item kept")
 }

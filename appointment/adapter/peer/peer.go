@@ -1,46 +1,24 @@
 // Package peer holds the HTTP clients of the doctor and patient services,
 // implementing the service's Doctors and Patients ports on the caller's
 // behalf (their bearer token travels on), each call bounded by a timeout
-// and guarded by a circuit breaker.
+// and guarded by a circuit breaker (shared/peerhttp).
 package peer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
-
 	"github.com/medisync/medisync/appointment/service"
-	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/peerhttp"
 )
 
 // Options configure a client.
-type Options struct {
-	// BaseURL of the peer: "http://doctor" resolves through discovery with
-	// the service's HTTP client.
-	BaseURL string
-	// Timeout bounds one call (default 2 s).
-	Timeout time.Duration
-	// Failures in a row that open the breaker (default 5), and how long it
-	// stays open before a probe (default 5 s).
-	Failures    uint32
-	OpenTimeout time.Duration
-}
-
-// errFault marks a failure of the peer, which the breaker counts.
-var errFault = errors.New("peer failed")
-
-// errCallerGone marks a call abandoned because the caller went away
-// (its request was cancelled): no fault of the peer, so the breaker leaves
-// it out, and clients that hang up cannot open it for everyone.
-var errCallerGone = errors.New("caller went away")
+type Options = peerhttp.Options
 
 // errNotFound is a 404 (or 403: not the caller's to see) of the peer.
 var errNotFound = errors.New("peer: not found")
@@ -50,86 +28,33 @@ var errNotFound = errors.New("peer: not found")
 var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
 
 type client struct {
-	http    *http.Client
-	base    string
-	timeout time.Duration
-	breaker *gobreaker.CircuitBreaker[[]byte]
-	down    error
+	peer *peerhttp.Client
+	down error
 }
 
 func newClient(hc *http.Client, name string, o Options) *client {
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Second
-	}
-	if o.Failures == 0 {
-		o.Failures = 5
-	}
-	if o.OpenTimeout <= 0 {
-		o.OpenTimeout = 5 * time.Second
-	}
-	cb := gobreaker.NewCircuitBreaker[[]byte](gobreaker.Settings{
-		Name:         name,
-		Timeout:      o.OpenTimeout,
-		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= o.Failures },
-		IsSuccessful: func(err error) bool { return err == nil || !errors.Is(err, errFault) },
-		IsExcluded:   func(err error) bool { return errors.Is(err, errCallerGone) },
-	})
-	return &client{http: hc, base: o.BaseURL, timeout: o.Timeout, breaker: cb,
+	return &client{peer: peerhttp.New(hc, name, o),
 		down: domainerr.New(domainerr.Unavailable, "the "+name+" service cannot answer now; try again shortly")}
 }
 
 // get fetches path into dst. A peer that cannot answer (unreachable, slow,
-// 5xx, open breaker) is the Unavailable domain error, with its cause.
+// 5xx, an unreadable answer, open breaker) is the Unavailable domain error,
+// with its cause.
 func (c *client) get(ctx context.Context, path string, dst any) error {
-	caller := ctx
-	body, err := c.breaker.Execute(func() ([]byte, error) {
-		ctx, cancel := context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-		if err != nil {
-			return nil, fmt.Errorf("request: %w", err)
-		}
-		if tok := authn.TokenFrom(ctx); tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		req.Header.Set("Accept", "application/json")
-		res, err := c.http.Do(req)
-		if err != nil {
-			if errors.Is(caller.Err(), context.Canceled) {
-				return nil, fmt.Errorf("%w: %w", errCallerGone, err)
-			}
-			return nil, fmt.Errorf("%w: %w", errFault, err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("%w: read: %w", errFault, err)
-		case res.StatusCode == http.StatusOK:
-			return b, nil
-		case res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusForbidden:
-			return nil, errNotFound
-		case res.StatusCode == http.StatusUnauthorized:
-			// The caller's token, valid here a moment ago, has expired.
-			return nil, errTokenRefused
-		case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests:
-			return nil, fmt.Errorf("%w: status %d", errFault, res.StatusCode)
-		default:
-			return nil, fmt.Errorf("%s answered %d", c.base, res.StatusCode)
-		}
-	})
-	switch {
-	case errors.Is(err, errNotFound):
-		return err
-	case errors.Is(err, errFault), errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+	err := c.peer.GetJSON(ctx, path, dst)
+	switch status := peerhttp.Status(err); {
+	case err == nil:
+		return nil
+	case status == http.StatusNotFound || status == http.StatusForbidden:
+		return errNotFound
+	case status == http.StatusUnauthorized:
+		// The caller's token, valid here a moment ago, has expired.
+		return errTokenRefused
+	case peerhttp.Down(err):
 		return fmt.Errorf("%w: %w", c.down, err)
-	case err != nil:
+	default:
 		return err
 	}
-	if err := json.Unmarshal(body, dst); err != nil {
-		return fmt.Errorf("%w: decode %s: %w", c.down, path, err)
-	}
-	return nil
 }
 
 // Doctors implements service.Doctors on the doctor service.

@@ -9,14 +9,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -126,13 +124,19 @@ func run(ctx context.Context, o options) error {
 	if err := prepare(ctx, o); err != nil {
 		return err
 	}
-	svc, err := start(ctx, o, dsn, jwksURL, peersURL)
+	// Each patient books about bookings/patients appointments, and may win
+	// the race: the cap on a patient's active appointments is raised past
+	// that, so that it is checked on every booking but refuses none.
+	maxActive := (o.bookings+o.patients-1)/o.patients + 1
+	svc, err := loadkit.Start(ctx, "appointment", exec.Command(o.bin, "-http-addr", o.addr, "-db-dsn", dsn,
+		"-discovery-urls", "", "-jwks-url", jwksURL, "-doctor-url", peersURL, "-patient-url", peersURL,
+		"-log-level", "warn", "-max-active-per-patient", strconv.Itoa(maxActive)), o.addr)
 	if err != nil {
 		return err
 	}
-	defer svc.stop()
+	defer svc.Stop()
 
-	c := &client{base: "http://" + o.addr, hc: &http.Client{
+	c := &loadkit.Client{Base: "http://" + o.addr, HTTP: &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 128},
 	}}
@@ -180,7 +184,7 @@ func run(ctx context.Context, o options) error {
 			s, e := slot(i / o.doctors)
 			var out struct{ ID string }
 			began := time.Now()
-			_, err := c.do(ctx, http.MethodPost, "/api/v1/appointments", patientTokens[i%o.patients],
+			_, err := c.Do(ctx, http.MethodPost, "/api/v1/appointments", patientTokens[i%o.patients],
 				map[string]any{"doctorId": doctorIDs[i%o.doctors], "start": s, "end": e, "reason": "Load test"}, &out)
 			rec.Observe(time.Since(began), err)
 			booked[i] = out.ID
@@ -207,7 +211,7 @@ func run(ctx context.Context, o options) error {
 			}
 			began := time.Now()
 			var out struct{ Items []json.RawMessage }
-			_, err := c.do(ctx, http.MethodGet, "/api/v1/appointments"+q, patientTokens[i%o.patients], nil, &out)
+			_, err := c.Do(ctx, http.MethodGet, "/api/v1/appointments"+q, patientTokens[i%o.patients], nil, &out)
 			if err == nil && i%2 == 0 && len(out.Items) == 0 {
 				err = errors.New("a patient's upcoming list is empty")
 			}
@@ -220,7 +224,7 @@ func run(ctx context.Context, o options) error {
 	for i := 0; i < o.listRequests/5 && ctx.Err() == nil; i++ {
 		began := time.Now()
 		var out struct{ Items []json.RawMessage }
-		_, err := c.do(ctx, http.MethodGet, "/api/v1/appointments?limit=100&date="+day, doctorToken, nil, &out)
+		_, err := c.Do(ctx, http.MethodGet, "/api/v1/appointments?limit=100&date="+day, doctorToken, nil, &out)
 		if err == nil && len(out.Items) == 0 {
 			err = errors.New("the doctor's day is empty")
 		}
@@ -234,13 +238,13 @@ func run(ctx context.Context, o options) error {
 	began := time.Now()
 	parallel(50, func() {
 		i := int(next.Add(1)) % o.patients
-		_, err := c.do(ctx, http.MethodPost, "/api/v1/appointments", patientTokens[i],
+		_, err := c.Do(ctx, http.MethodPost, "/api/v1/appointments", patientTokens[i],
 			map[string]any{"doctorId": doctorIDs[0], "start": s, "end": e}, nil)
-		var se statusError
+		var se *loadkit.StatusError
 		switch {
 		case err == nil:
 			won.Add(1)
-		case errors.As(err, &se) && se.status == http.StatusConflict:
+		case errors.As(err, &se) && se.Status == http.StatusConflict:
 			lost.Add(1)
 		default:
 			other.Add(1)
@@ -262,7 +266,7 @@ func run(ctx context.Context, o options) error {
 				continue
 			}
 			began := time.Now()
-			_, err := c.do(ctx, http.MethodPost, "/api/v1/appointments/"+booked[i]+"/cancel", patientTokens[i%o.patients],
+			_, err := c.Do(ctx, http.MethodPost, "/api/v1/appointments/"+booked[i]+"/cancel", patientTokens[i%o.patients],
 				map[string]any{"cancellationReason": "patient-request"}, nil)
 			cancelRec.Observe(time.Since(began), err)
 		}
@@ -386,113 +390,4 @@ func preparePostgres(ctx context.Context, o options) error {
 		return fmt.Errorf("create database: %w", err)
 	}
 	return nil
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func start(ctx context.Context, o options, dsn, jwksURL, peersURL string) (*process, error) {
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s is in use: %w", o.addr, err)
-	}
-	_ = ln.Close()
-	// Each patient books about bookings/patients appointments, and may win
-	// the race: the cap on a patient's active appointments is raised past
-	// that, so that it is checked on every booking but refuses none.
-	maxActive := (o.bookings+o.patients-1)/o.patients + 1
-	cmd := exec.Command(o.bin, "-http-addr", o.addr, "-db-dsn", dsn, "-discovery-urls", "", "-jwks-url", jwksURL,
-		"-doctor-url", peersURL, "-patient-url", peersURL, "-log-level", "warn",
-		"-max-active-per-patient", strconv.Itoa(maxActive))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// The service ends with this tool, however the tool ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", o.bin, err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get("http://" + o.addr + "/health/ready")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		select {
-		case <-p.done:
-			return nil, errors.New("the appointment service exited while starting")
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, errors.New("the appointment service did not become ready within 30s")
-		}
-	}
-}
-
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-type client struct {
-	base string
-	hc   *http.Client
-}
-
-type statusError struct {
-	status int
-	body   string
-}
-
-func (e statusError) Error() string { return fmt.Sprintf("status %d: %s", e.status, e.body) }
-
-func (c *client) do(ctx context.Context, method, path, token string, body, out any) (http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode >= 300 {
-		return res.Header, statusError{status: res.StatusCode, body: string(raw)}
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return res.Header, fmt.Errorf("decode %s: %w", path, err)
-		}
-	}
-	return res.Header, nil
 }

@@ -7,13 +7,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -113,13 +109,14 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	svc, err := startDoctor(ctx, o, dsn, jwksURL)
+	svc, err := loadkit.Start(ctx, "doctor", exec.Command(o.doctorBin,
+		"-http-addr", o.addr, "-db-dsn", dsn, "-discovery-urls", "", "-jwks-url", jwksURL, "-log-level", "warn"), o.addr)
 	if err != nil {
 		return err
 	}
-	defer svc.stop()
+	defer svc.Stop()
 
-	c := &client{base: "http://" + o.addr, hc: &http.Client{
+	c := &loadkit.Client{Base: "http://" + o.addr, HTTP: &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64},
 	}}
@@ -232,110 +229,6 @@ func countPostgresDoctors(ctx context.Context, o options) (int, error) {
 	return n, err
 }
 
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startDoctor(ctx context.Context, o options, dsn, jwksURL string) (*process, error) {
-	// Another server on the address would answer in the child's place.
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s is in use: %w", o.addr, err)
-	}
-	_ = ln.Close()
-	cmd := exec.Command(o.doctorBin,
-		"-http-addr", o.addr, "-db-dsn", dsn, "-discovery-urls", "", "-jwks-url", jwksURL, "-log-level", "warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// The service ends with this tool, however the tool ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", o.doctorBin, err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get("http://" + o.addr + "/health/ready")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		select {
-		case <-p.done:
-			return nil, errors.New("the doctor service exited while starting")
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, errors.New("the doctor service did not become ready within 30s")
-		}
-	}
-}
-
-// stop ends the child process this tool started: SIGTERM, then SIGKILL.
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// --- HTTP ---
-
-type client struct {
-	base string
-	hc   *http.Client
-}
-
-// do sends a request and decodes a successful answer into out (when not
-// nil); headers are name, value pairs. It returns the answer's headers.
-func (c *client) do(ctx context.Context, method, path, token string, body any, out any, headers ...string) (http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.Header, err
-	}
-	if res.StatusCode >= 300 {
-		return res.Header, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
-	}
-	if out != nil {
-		return res.Header, json.Unmarshal(raw, out)
-	}
-	return res.Header, nil
-}
-
 // --- seeding ---
 
 var (
@@ -354,13 +247,13 @@ var (
 	weekdays = []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"}
 )
 
-func seed(ctx context.Context, c *client, admin string, o options) ([]string, error) {
+func seed(ctx context.Context, c *loadkit.Client, admin string, o options) ([]string, error) {
 	var specs []string
 	for _, name := range specialties {
 		var out struct {
 			ID string `json:"id"`
 		}
-		if _, err := c.do(ctx, http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": name}, &out); err != nil {
+		if _, err := c.Do(ctx, http.MethodPost, "/api/v1/specializations", admin, map[string]any{"name": name}, &out); err != nil {
 			return nil, err
 		}
 		specs = append(specs, out.ID)
@@ -406,7 +299,7 @@ func pick[T any](rng *mrand.Rand, xs []T, n int) []T {
 	return out
 }
 
-func seedOne(ctx context.Context, c *client, admin string, rng *mrand.Rand, i int, specs []string) error {
+func seedOne(ctx context.Context, c *loadkit.Client, admin string, rng *mrand.Rand, i int, specs []string) error {
 	body := map[string]any{
 		"firstName":          firstNames[rng.IntN(len(firstNames))],
 		"lastName":           fmt.Sprintf("%s%s", lastNames[rng.IntN(len(lastNames))], suffix(i)),
@@ -421,7 +314,7 @@ func seedOne(ctx context.Context, c *client, admin string, rng *mrand.Rand, i in
 	var d struct {
 		ID string `json:"id"`
 	}
-	if _, err := c.do(ctx, http.MethodPost, "/api/v1/doctors", admin, body, &d); err != nil {
+	if _, err := c.Do(ctx, http.MethodPost, "/api/v1/doctors", admin, body, &d); err != nil {
 		return err
 	}
 	var weekly []map[string]string
@@ -444,11 +337,11 @@ func seedOne(ctx context.Context, c *client, admin string, rng *mrand.Rand, i in
 	}
 	// Updates must name the version they replace: read it first.
 	avail := "/api/v1/doctors/" + d.ID + "/availability"
-	h, err := c.do(ctx, http.MethodGet, avail, admin, nil, nil)
+	h, err := c.Do(ctx, http.MethodGet, avail, admin, nil, nil)
 	if err != nil {
 		return err
 	}
-	_, err = c.do(ctx, http.MethodPut, avail, admin,
+	_, err = c.Do(ctx, http.MethodPut, avail, admin,
 		map[string]any{"weekly": weekly, "exceptions": exceptions}, nil, "If-Match", h.Get("ETag"))
 	return err
 }
@@ -462,13 +355,13 @@ func suffix(i int) string {
 	return string([]byte{letters[i%26], letters[(i/26)%26]})
 }
 
-func listSpecializations(ctx context.Context, c *client, token string) ([]string, error) {
+func listSpecializations(ctx context.Context, c *loadkit.Client, token string) ([]string, error) {
 	var page struct {
 		Items []struct {
 			ID string `json:"id"`
 		} `json:"items"`
 	}
-	if _, err := c.do(ctx, http.MethodGet, "/api/v1/specializations?limit=100", token, nil, &page); err != nil {
+	if _, err := c.Do(ctx, http.MethodGet, "/api/v1/specializations?limit=100", token, nil, &page); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -522,7 +415,7 @@ type sample struct {
 	d    time.Duration
 }
 
-func measure(ctx context.Context, c *client, token string, queries []query, n, conc int) ([]sample, error) {
+func measure(ctx context.Context, c *loadkit.Client, token string, queries []query, n, conc int) ([]sample, error) {
 	var (
 		next    atomic.Int64
 		mu      sync.Mutex
@@ -557,7 +450,7 @@ func measure(ctx context.Context, c *client, token string, queries []query, n, c
 					NextCursor *string `json:"nextCursor"`
 				}
 				start := time.Now()
-				_, err := c.do(ctx, http.MethodGet, "/api/v1/doctors?"+v.Encode(), token, nil, &page)
+				_, err := c.Do(ctx, http.MethodGet, "/api/v1/doctors?"+v.Encode(), token, nil, &page)
 				d := time.Since(start)
 				if err != nil {
 					errOnce.Do(func() { runErr = err; cancel() })

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
-	"github.com/medisync/medisync/patient/auditlog"
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/clock/clocktest"
@@ -25,12 +25,12 @@ import (
 type running struct {
 	svc      service.Service
 	store    *sqlstore.Store
-	recorder *auditlog.Batcher
+	recorder *auditlog.Batcher[patient.AuditEvent]
 }
 
 func run(t *testing.T, db *sqldb.DB, clk *clocktest.Clock) running {
 	store := sqlstore.New(db)
-	recorder := auditlog.New(store, auditlog.Options{})
+	recorder := auditlog.New[patient.AuditEvent](store, auditlog.Options{})
 	t.Cleanup(func() {
 		_ = recorder.Close(context.Background())
 		_ = store.Close()

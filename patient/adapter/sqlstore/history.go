@@ -56,8 +56,8 @@ func entryArgs(e patient.HistoryEntry) []any {
 }
 
 var (
-	insertEntry = "INSERT INTO history_entries (id, patient_id, version, " + entryCols + ") VALUES (" + placeholders(16) + ")"
-	insertRev   = "INSERT INTO history_revisions (entry_id, patient_id, version, " + entryCols + ") VALUES (" + placeholders(16) + ")"
+	insertEntry = "INSERT INTO history_entries (id, patient_id, version, " + entryCols + ") VALUES (" + sqldb.Placeholders(16) + ")"
+	insertRev   = "INSERT INTO history_revisions (entry_id, patient_id, version, " + entryCols + ") VALUES (" + sqldb.Placeholders(16) + ")"
 	updateEntry = "UPDATE history_entries SET version = ?, type = ?, description = ?, code = ?, code_system = ?, " +
 		"status = ?, onset_date = ?, end_date = ?, severity = ?, notes = ?, recorded_by = ?, recorded_at = ?, " +
 		"amended_by = ?, amended_at = ? WHERE id = ? AND patient_id = ? AND version = ?"
@@ -110,7 +110,7 @@ func (s *Store) UpdateEntry(ctx context.Context, e patient.HistoryEntry, ev pati
 
 // EntryByID returns an entry of a patient at its current revision.
 func (s *Store) EntryByID(ctx context.Context, patientID, entryID string) (patient.HistoryEntry, error) {
-	rows, err := s.query(ctx, "SELECT id, patient_id, version, "+entryCols+
+	rows, err := s.stmts.Query(ctx, "SELECT id, patient_id, version, "+entryCols+
 		" FROM history_entries WHERE id = ? AND patient_id = ?", entryID, patientID)
 	if err != nil {
 		return patient.HistoryEntry{}, fmt.Errorf("get history entry: %w", err)
@@ -131,17 +131,17 @@ func (s *Store) EntryByID(ctx context.Context, patientID, entryID string) (patie
 
 // ListEntries returns a patient's entries in the order they were recorded.
 func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (page.Page[patient.HistoryEntry], error) {
-	limit := clampLimit(q.Limit)
+	limit := page.ClampLimit(q.Limit)
 	where := []string{"patient_id = ?"}
 	args := []any{q.PatientID}
 	if len(q.Types) > 0 {
-		where = append(where, "type IN ("+placeholders(len(q.Types))+")")
+		where = append(where, "type IN ("+sqldb.Placeholders(len(q.Types))+")")
 		for _, t := range q.Types {
 			args = append(args, string(t))
 		}
 	}
 	if len(q.Statuses) > 0 {
-		where = append(where, "status IN ("+placeholders(len(q.Statuses))+")")
+		where = append(where, "status IN ("+sqldb.Placeholders(len(q.Statuses))+")")
 		for _, st := range q.Statuses {
 			args = append(args, string(st))
 		}
@@ -150,7 +150,7 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (page.P
 		args = append(args, string(patient.StatusEnteredInError))
 	}
 	if q.Cursor != "" {
-		after, err := decodeKeys(q.Cursor, 1)
+		after, err := page.DecodeKeys(q.Cursor, 1)
 		if err != nil {
 			return page.Page[patient.HistoryEntry]{}, err
 		}
@@ -158,7 +158,7 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (page.P
 		args = append(args, after[0])
 	}
 	args = append(args, limit+1)
-	rows, err := s.query(ctx, "SELECT id, patient_id, version, "+entryCols+" FROM history_entries WHERE "+
+	rows, err := s.stmts.Query(ctx, "SELECT id, patient_id, version, "+entryCols+" FROM history_entries WHERE "+
 		strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
 		return page.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
@@ -167,17 +167,12 @@ func (s *Store) ListEntries(ctx context.Context, q patient.HistoryQuery) (page.P
 	if err != nil {
 		return page.Page[patient.HistoryEntry]{}, fmt.Errorf("list history: %w", err)
 	}
-	out := page.Page[patient.HistoryEntry]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last patient.HistoryEntry) []string { return []string{last.ID} }), nil
 }
 
 // Revisions returns every revision of an entry, oldest first.
 func (s *Store) Revisions(ctx context.Context, patientID, entryID string) ([]patient.HistoryEntry, error) {
-	rows, err := s.query(ctx, "SELECT entry_id, patient_id, version, "+entryCols+
+	rows, err := s.stmts.Query(ctx, "SELECT entry_id, patient_id, version, "+entryCols+
 		" FROM history_revisions WHERE entry_id = ? AND patient_id = ? ORDER BY version", entryID, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)

@@ -59,7 +59,7 @@ func patientArgs(p patient.Patient) []any {
 		patient.NormalizeName(p.FirstName), patient.NormalizeName(p.LastName), patient.NormalizeEmail(p.Email)}
 }
 
-var insertPatient = "INSERT INTO patients (" + writeCols + ") VALUES (" + placeholders(numWriteCols) + ")"
+var insertPatient = "INSERT INTO patients (" + writeCols + ") VALUES (" + sqldb.Placeholders(numWriteCols) + ")"
 
 // CreatePatient stores p and ev in one transaction.
 func (s *Store) CreatePatient(ctx context.Context, p patient.Patient, ev patient.AuditEvent) error {
@@ -78,7 +78,6 @@ func (s *Store) CreatePatient(ctx context.Context, p patient.Patient, ev patient
 // INSERTs, for seeding large data sets. No audit events are written.
 func (s *Store) BulkInsertPatients(ctx context.Context, ps []patient.Patient) error {
 	const chunk = 500
-	row := "(" + placeholders(numWriteCols) + ")"
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for len(ps) > 0 {
 			n := min(len(ps), chunk)
@@ -86,7 +85,7 @@ func (s *Store) BulkInsertPatients(ctx context.Context, ps []patient.Patient) er
 			for _, p := range ps[:n] {
 				args = append(args, patientArgs(p)...)
 			}
-			q := "INSERT INTO patients (" + writeCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+			q := "INSERT INTO patients (" + writeCols + ") VALUES " + sqldb.Rows(numWriteCols, n)
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("bulk insert patients: %w", err)
 			}
@@ -106,7 +105,7 @@ func (s *Store) CountPatients(ctx context.Context) (int, error) {
 }
 
 func (s *Store) onePatient(ctx context.Context, query, arg string) (patient.Patient, error) {
-	rows, err := s.query(ctx, query, arg)
+	rows, err := s.stmts.Query(ctx, query, arg)
 	if err != nil {
 		return patient.Patient{}, fmt.Errorf("get patient: %w", err)
 	}
@@ -196,11 +195,11 @@ func oneRow(ctx context.Context, tx *sql.Tx, res sql.Result, table, where string
 // ordered by (matched name, other name, id), which is also the keyset of
 // the cursor, so every page costs two short range scans at any table size.
 func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (page.Page[patient.Patient], error) {
-	limit := clampLimit(q.Limit)
+	limit := page.ClampLimit(q.Limit)
 	var after []string
 	if q.Cursor != "" {
 		var err error
-		if after, err = decodeKeys(q.Cursor, 3); err != nil {
+		if after, err = page.DecodeKeys(q.Cursor, 3); err != nil {
 			return page.Page[patient.Patient]{}, err
 		}
 	}
@@ -261,7 +260,7 @@ func (s *Store) SearchPatients(ctx context.Context, q patient.SearchQuery) (page
 	} else {
 		query, args = branch("last_name_norm", "first_name_norm", nil, nil)
 	}
-	rows, err := s.query(ctx, query, args...)
+	rows, err := s.stmts.Query(ctx, query, args...)
 	if err != nil {
 		return page.Page[patient.Patient]{}, fmt.Errorf("search patients: %w", err)
 	}

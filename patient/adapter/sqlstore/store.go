@@ -7,16 +7,12 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/shared/civil"
-	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -36,61 +32,14 @@ func Migrations() fs.FS {
 // Store is the repository of patients, history and audit events.
 type Store struct {
 	db    *sqldb.DB
-	stmts sync.Map // query text -> *sql.Stmt
+	stmts *sqldb.Stmts
 }
 
 // New returns a Store on a migrated database.
-func New(db *sqldb.DB) *Store { return &Store{db: db} }
+func New(db *sqldb.DB) *Store { return &Store{db: db, stmts: sqldb.NewStmts(db)} }
 
 // Close releases the prepared statements (not the database).
-func (s *Store) Close() error {
-	var errs []error
-	s.stmts.Range(func(k, v any) bool {
-		errs = append(errs, v.(*sql.Stmt).Close())
-		s.stmts.Delete(k)
-		return true
-	})
-	return errors.Join(errs...)
-}
-
-// stmt returns a prepared statement for query, preparing it once. Queries
-// come from fixed templates, so the cache stays small; preparing saves the
-// MySQL driver a prepare and a close round trip on every call.
-func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if v, ok := s.stmts.Load(query); ok {
-		return v.(*sql.Stmt), nil
-	}
-	st, err := s.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		_ = st.Close()
-		return v.(*sql.Stmt), nil
-	}
-	return st, nil
-}
-
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
-}
-
-// placeholders returns "?, ?, ?" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
+func (s *Store) Close() error { return s.stmts.Close() }
 
 func nullTime(t time.Time) any {
 	if t.IsZero() {
@@ -114,31 +63,6 @@ func parseDate(s string) (civil.Date, error) {
 	return civil.Parse(s)
 }
 
-// decodeKeys reads a cursor of exactly n keys whose last one is a row id,
-// answering page.ErrCursor for anything else. The id must be a canonical
-// UUID: MySQL refuses to compare the ASCII id columns with a value outside
-// ASCII, which would turn a tampered cursor into a server error instead of
-// a bad request; so would a NUL on PostgreSQL.
-func decodeKeys(c string, n int) ([]string, error) {
-	var keys []string
-	if err := page.DecodeCursor(c, &keys); err != nil {
-		return nil, err
-	}
-	if len(keys) != n {
-		return nil, page.ErrCursor
-	}
-	for _, k := range keys {
-		// Stored keys hold no control character, and PostgreSQL refuses NUL.
-		if patient.HasControl(k, false) {
-			return nil, page.ErrCursor
-		}
-	}
-	if id, ok := ids.Canonical(keys[n-1]); !ok || id != keys[n-1] {
-		return nil, page.ErrCursor
-	}
-	return keys, nil
-}
-
 // --- audit -----------------------------------------------------------------
 
 const auditCols = "id, occurred_at, user_id, role, action, resource, patient_id, resource_id, outcome, request_id"
@@ -150,7 +74,7 @@ const maxAuditRows = 256
 func (s *Store) AppendAudit(ctx context.Context, evs ...patient.AuditEvent) error {
 	for len(evs) > 0 {
 		n := min(len(evs), maxAuditRows)
-		if _, err := s.exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
+		if _, err := s.stmts.Exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
 			return fmt.Errorf("append audit events: %w", err)
 		}
 		evs = evs[n:]
@@ -159,8 +83,7 @@ func (s *Store) AppendAudit(ctx context.Context, evs ...patient.AuditEvent) erro
 }
 
 func auditInsert(n int) string {
-	row := "(" + placeholders(10) + ")"
-	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + sqldb.Rows(10, n)
 }
 
 func auditArgs(evs []patient.AuditEvent) []any {
@@ -181,11 +104,11 @@ func appendAuditTx(ctx context.Context, tx *sql.Tx, ev patient.AuditEvent) error
 
 // ListAudit returns a patient's audit events, newest first.
 func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (page.Page[patient.AuditEvent], error) {
-	limit := clampLimit(q.Limit)
+	limit := page.ClampLimit(q.Limit)
 	args := []any{q.PatientID}
 	where := "patient_id = ?"
 	if q.Cursor != "" {
-		after, err := decodeKeys(q.Cursor, 1)
+		after, err := page.DecodeKeys(q.Cursor, 1)
 		if err != nil {
 			return page.Page[patient.AuditEvent]{}, err
 		}
@@ -193,7 +116,7 @@ func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (page.Page[
 		args = append(args, after[0])
 	}
 	args = append(args, limit+1)
-	rows, err := s.query(ctx, "SELECT "+auditCols+" FROM audit_events WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
+	rows, err := s.stmts.Query(ctx, "SELECT "+auditCols+" FROM audit_events WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
 		return page.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
@@ -201,12 +124,7 @@ func (s *Store) ListAudit(ctx context.Context, q patient.AuditQuery) (page.Page[
 	if err != nil {
 		return page.Page[patient.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
 	}
-	out := page.Page[patient.AuditEvent]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last patient.AuditEvent) []string { return []string{last.ID} }), nil
 }
 
 // scanAuditEvent reads a row of auditCols.
@@ -219,11 +137,4 @@ func scanAuditEvent(sc scanner) (patient.AuditEvent, error) {
 	}
 	e.Action, e.Outcome, e.OccurredAt = patient.Action(action), patient.Outcome(outcome), e.OccurredAt.UTC()
 	return e, nil
-}
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return page.DefaultLimit
-	}
-	return min(n, page.MaxLimit)
 }

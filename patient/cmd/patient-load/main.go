@@ -23,7 +23,6 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
@@ -129,25 +128,14 @@ func run(o options) error {
 		"MEDISYNC_HTTP_ADDR="+o.addr, "MEDISYNC_DB_DSN="+dsn, "MEDISYNC_JWKS_URL="+jwksURL,
 		"MEDISYNC_DISCOVERY_URLS=", "MEDISYNC_LOG_LEVEL="+o.logLevel)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", o.bin, err)
+	bin, err := loadkit.Start(ctx, "patient", cmd, o.addr)
+	if err != nil {
+		return fmt.Errorf("%w (log: %s)", err, logFile.Name())
 	}
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		return cmd.Wait()
-	}
-	defer stop()
+	defer bin.Stop()
 	base := "http://" + o.addr
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}}
-	if err := waitReady(client, base+"/health/ready", 30*time.Second); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, logFile.Name())
-	}
 	fmt.Printf("binary: %s on %s, log level %s (log: %s)\n", o.bin, o.addr, o.logLevel, logFile.Name())
 
 	tokens := make([]string, 16)
@@ -170,7 +158,7 @@ func run(o options) error {
 
 	// Stopping flushes the audit events still queued; every answered
 	// request must have left exactly its events.
-	if err := stop(); err != nil {
+	if err := bin.Stop(); err != nil {
 		return fmt.Errorf("binary exited with %w (log: %s)", err, logFile.Name())
 	}
 	auditAfter, err := countAudit(ctx, db)
@@ -300,19 +288,4 @@ func countAudit(ctx context.Context, db *sqldb.DB) (int64, error) {
 		return 0, fmt.Errorf("count audit events: %w", err)
 	}
 	return n, nil
-}
-
-func waitReady(client *http.Client, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("the binary did not become ready")
 }

@@ -10,12 +10,13 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
-	"github.com/medisync/medisync/patient/auditlog"
 	"github.com/medisync/medisync/patient/endpoint"
+	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 )
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	store := sqlstore.New(a.DB)
-	recorder := auditlog.New(store, audit)
+	recorder := auditlog.New[patient.AuditEvent](store, audit)
 	var svc service.Service = service.New(service.Deps{
 		Patients: store, History: store, Audit: store, Recorder: recorder,
 		Clock: clock.System{},

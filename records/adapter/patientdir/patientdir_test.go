@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
-	"github.com/medisync/medisync/patient/auditlog"
 	"github.com/medisync/medisync/patient/endpoint"
+	"github.com/medisync/medisync/patient/patient"
 	patientsvc "github.com/medisync/medisync/patient/service"
 	patienthttp "github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/records/adapter/patientdir"
 	"github.com/medisync/medisync/records/peer"
 	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock"
@@ -44,7 +45,7 @@ func newDirectory(t *testing.T) *directory {
 	t.Helper()
 	d := &directory{t: t, db: sqltest.SQLite(t, sqlstore.Migrations()), issuer: authntest.NewIssuer(t)}
 	store := sqlstore.New(d.db)
-	rec := auditlog.New(store, auditlog.Options{})
+	rec := auditlog.New[patient.AuditEvent](store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()); _ = store.Close() })
 	svc := patientsvc.New(patientsvc.Deps{Patients: store, History: store, Audit: store, Recorder: rec, Clock: clock.System{}})
 	r := httpmw.NewRouter()

@@ -41,7 +41,7 @@ func (s *Store) CreateDocument(ctx context.Context, d record.Document, ev record
 				return record.ErrNotCurrent
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO documents ("+docCols+") VALUES ("+placeholders(16)+")",
+		if _, err := tx.ExecContext(ctx, "INSERT INTO documents ("+docCols+") VALUES ("+sqldb.Placeholders(16)+")",
 			d.ID, d.PatientID, string(d.Status), d.Type, d.Category, d.Title, d.ContentType, d.Size, d.SHA256, d.AuthorID,
 			d.Date.UTC(), d.EncounterID, d.Replaces, d.BlobKey, d.ErrorReason, d.Version); err != nil {
 			return fmt.Errorf("insert document: %w", err)
@@ -52,7 +52,7 @@ func (s *Store) CreateDocument(ctx context.Context, d record.Document, ev record
 
 // DocumentByID returns a document of a patient.
 func (s *Store) DocumentByID(ctx context.Context, patientID, id string) (record.Document, error) {
-	rows, err := s.query(ctx, "SELECT "+docCols+" FROM documents WHERE id = ? AND patient_id = ?", id, patientID)
+	rows, err := s.stmts.Query(ctx, "SELECT "+docCols+" FROM documents WHERE id = ? AND patient_id = ?", id, patientID)
 	if err != nil {
 		return record.Document{}, fmt.Errorf("get document: %w", err)
 	}
@@ -98,18 +98,18 @@ func (s *Store) RetractDocument(ctx context.Context, d record.Document, ev recor
 
 // ListDocuments returns a patient's documents, newest first.
 func (s *Store) ListDocuments(ctx context.Context, q record.DocumentQuery) (page.Page[record.Document], error) {
-	limit := clampLimit(q.Limit)
+	limit := page.ClampLimit(q.Limit)
 	where, args := []string{"patient_id = ?"}, []any{q.PatientID}
 	statuses := q.Statuses
 	if len(statuses) == 0 {
 		statuses = []record.DocumentStatus{record.DocumentCurrent}
 	}
-	where = append(where, "status IN ("+placeholders(len(statuses))+")")
+	where = append(where, "status IN ("+sqldb.Placeholders(len(statuses))+")")
 	for _, st := range statuses {
 		args = append(args, string(st))
 	}
 	if q.Cursor != "" {
-		after, err := decodeKeys(q.Cursor, 1)
+		after, err := page.DecodeKeys(q.Cursor, 1)
 		if err != nil {
 			return page.Page[record.Document]{}, err
 		}
@@ -117,7 +117,7 @@ func (s *Store) ListDocuments(ctx context.Context, q record.DocumentQuery) (page
 		args = append(args, after[0])
 	}
 	args = append(args, limit+1)
-	rows, err := s.query(ctx, "SELECT "+docCols+" FROM documents WHERE "+strings.Join(where, " AND ")+" ORDER BY id DESC LIMIT ?", args...)
+	rows, err := s.stmts.Query(ctx, "SELECT "+docCols+" FROM documents WHERE "+strings.Join(where, " AND ")+" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
 		return page.Page[record.Document]{}, fmt.Errorf("list documents: %w", err)
 	}
@@ -125,12 +125,7 @@ func (s *Store) ListDocuments(ctx context.Context, q record.DocumentQuery) (page
 	if err != nil {
 		return page.Page[record.Document]{}, fmt.Errorf("list documents: %w", err)
 	}
-	out := page.Page[record.Document]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last record.Document) []string { return []string{last.ID} }), nil
 }
 
 // KnownBlobKeys returns which of keys a document names.
@@ -142,7 +137,7 @@ func (s *Store) KnownBlobKeys(ctx context.Context, keys []string) (map[string]bo
 		for i, k := range keys[:n] {
 			args[i] = k
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT blob_key FROM documents WHERE blob_key IN ("+placeholders(n)+")", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT blob_key FROM documents WHERE blob_key IN ("+sqldb.Placeholders(n)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("match blob keys: %w", err)
 		}

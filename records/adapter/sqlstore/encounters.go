@@ -86,8 +86,8 @@ func scanEncounter(sc scanner) (record.Encounter, error) {
 }
 
 var (
-	insertEncounter = "INSERT INTO encounters (id, version, " + encCols + ") VALUES (" + placeholders(16) + ")"
-	insertEncRev    = "INSERT INTO encounter_revisions (encounter_id, version, " + encCols + ") VALUES (" + placeholders(16) + ")"
+	insertEncounter = "INSERT INTO encounters (id, version, " + encCols + ") VALUES (" + sqldb.Placeholders(16) + ")"
+	insertEncRev    = "INSERT INTO encounter_revisions (encounter_id, version, " + encCols + ") VALUES (" + sqldb.Placeholders(16) + ")"
 	// The status conditions keep a signed note from being overwritten even
 	// by a caller who skipped the service's checks; the triggers refuse it
 	// whatever the caller.
@@ -173,7 +173,7 @@ func whyNotUpdated(ctx context.Context, tx *sql.Tx, e record.Encounter) error {
 
 // EncounterByID returns an encounter of a patient at its current revision.
 func (s *Store) EncounterByID(ctx context.Context, patientID, id string) (record.Encounter, error) {
-	rows, err := s.query(ctx, "SELECT id, version, "+encCols+" FROM encounters WHERE id = ? AND patient_id = ?", id, patientID)
+	rows, err := s.stmts.Query(ctx, "SELECT id, version, "+encCols+" FROM encounters WHERE id = ? AND patient_id = ?", id, patientID)
 	if err != nil {
 		return record.Encounter{}, fmt.Errorf("get encounter: %w", err)
 	}
@@ -190,10 +190,10 @@ func (s *Store) EncounterByID(ctx context.Context, patientID, id string) (record
 // ListEncounters returns a patient's encounters, newest first (ids are
 // UUID v7, ordered by time).
 func (s *Store) ListEncounters(ctx context.Context, q record.EncounterQuery) (page.Page[record.Encounter], error) {
-	limit := clampLimit(q.Limit)
+	limit := page.ClampLimit(q.Limit)
 	where, args := "patient_id = ?", []any{q.PatientID}
 	if q.Cursor != "" {
-		after, err := decodeKeys(q.Cursor, 1)
+		after, err := page.DecodeKeys(q.Cursor, 1)
 		if err != nil {
 			return page.Page[record.Encounter]{}, err
 		}
@@ -201,7 +201,7 @@ func (s *Store) ListEncounters(ctx context.Context, q record.EncounterQuery) (pa
 		args = append(args, after[0])
 	}
 	args = append(args, limit+1)
-	rows, err := s.query(ctx, "SELECT id, version, "+encCols+" FROM encounters WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
+	rows, err := s.stmts.Query(ctx, "SELECT id, version, "+encCols+" FROM encounters WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
 		return page.Page[record.Encounter]{}, fmt.Errorf("list encounters: %w", err)
 	}
@@ -209,17 +209,12 @@ func (s *Store) ListEncounters(ctx context.Context, q record.EncounterQuery) (pa
 	if err != nil {
 		return page.Page[record.Encounter]{}, fmt.Errorf("list encounters: %w", err)
 	}
-	out := page.Page[record.Encounter]{Items: items}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = page.EncodeCursor([]string{out.Items[limit-1].ID})
-	}
-	return out, nil
+	return page.Cut(items, limit, func(last record.Encounter) []string { return []string{last.ID} }), nil
 }
 
 // EncounterRevisions returns every revision of an encounter, oldest first.
 func (s *Store) EncounterRevisions(ctx context.Context, patientID, id string) ([]record.Encounter, error) {
-	rows, err := s.query(ctx, "SELECT encounter_id, version, "+encCols+
+	rows, err := s.stmts.Query(ctx, "SELECT encounter_id, version, "+encCols+
 		" FROM encounter_revisions WHERE encounter_id = ? AND patient_id = ? ORDER BY version", id, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list encounter revisions: %w", err)
@@ -259,7 +254,7 @@ func (s *Store) AddAddendum(ctx context.Context, a record.Addendum, ev record.Au
 
 // Addenda returns an encounter's addenda, oldest first.
 func (s *Store) Addenda(ctx context.Context, patientID, encounterID string) ([]record.Addendum, error) {
-	rows, err := s.query(ctx, "SELECT id, encounter_id, patient_id, author_id, text, created_at FROM encounter_addenda "+
+	rows, err := s.stmts.Query(ctx, "SELECT id, encounter_id, patient_id, author_id, text, created_at FROM encounter_addenda "+
 		"WHERE encounter_id = ? AND patient_id = ? ORDER BY id", encounterID, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list addenda: %w", err)
@@ -279,7 +274,7 @@ func (s *Store) Addenda(ctx context.Context, patientID, encounterID string) ([]r
 // Treats reports whether doctorID authored an encounter of the patient that
 // was not entered in error.
 func (s *Store) Treats(ctx context.Context, doctorID, patientID string) (bool, error) {
-	rows, err := s.query(ctx, "SELECT 1 FROM encounters WHERE patient_id = ? AND doctor_id = ? AND status <> ? LIMIT 1",
+	rows, err := s.stmts.Query(ctx, "SELECT 1 FROM encounters WHERE patient_id = ? AND doctor_id = ? AND status <> ? LIMIT 1",
 		patientID, doctorID, string(record.EncounterEnteredInError))
 	if err != nil {
 		return false, fmt.Errorf("check care relation: %w", err)

@@ -27,7 +27,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -177,27 +176,16 @@ func run(o options) error {
 		cmd.Env = append(cmd.Env, "MEDISYNC_S3_PART_BUFFERS="+o.partBuffers)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", o.bin, err)
+	bin, err := loadkit.Start(ctx, "records", cmd, o.addr)
+	if err != nil {
+		return fmt.Errorf("%w (log: %s)", err, logFile.Name())
 	}
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		return cmd.Wait()
-	}
-	defer stop()
+	defer bin.Stop()
 	base := "http://" + o.addr + "/api/v1/records"
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
-	if err := waitReady(client, "http://"+o.addr+"/health/ready", 30*time.Second); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, logFile.Name())
-	}
-	fmt.Printf("binary: %s on %s, pid %d, S3 %s, log level %s (log: %s)\n", o.bin, o.addr, cmd.Process.Pid, o.s3Endpoint, o.logLevel, logFile.Name())
-	rss, _ := memory(cmd.Process.Pid)
+	fmt.Printf("binary: %s on %s, pid %d, S3 %s, log level %s (log: %s)\n", o.bin, o.addr, bin.PID(), o.s3Endpoint, o.logLevel, logFile.Name())
+	rss, _ := memory(bin.PID())
 	fmt.Printf("memory at start: VmRSS %.1f MB\n", rss.rss)
 
 	token, err := minter.Sign(loadkit.Claims{UserID: seedDoctor, Roles: []string{authn.RoleDoctor}})
@@ -209,7 +197,7 @@ func run(o options) error {
 
 	// Memory first, so that VmHWM is the peak of this phase and of startup.
 	if !o.skipMemory {
-		ok, err := memoryPhase(svc, cmd.Process.Pid, patients[0], o.parallel)
+		ok, err := memoryPhase(svc, bin.PID(), patients[0], o.parallel)
 		if err != nil {
 			return err
 		}
@@ -235,7 +223,7 @@ func run(o options) error {
 		}
 		failed = failed || res.P99 >= 20*time.Millisecond
 	}
-	if err := stop(); err != nil {
+	if err := bin.Stop(); err != nil {
 		return fmt.Errorf("binary exited with %w (log: %s)", err, logFile.Name())
 	}
 	if failed {
@@ -605,18 +593,3 @@ func removeBucket(c *s3.Client, bucket string) {
 
 // validName is a database name MariaDB takes unquoted.
 var validName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-
-func waitReady(client *http.Client, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("the binary did not become ready")
-}

@@ -19,12 +19,13 @@ import (
 	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/adapter/patientdir"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
-	"github.com/medisync/medisync/records/auditlog"
 	"github.com/medisync/medisync/records/endpoint"
+	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/server"
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	store := sqlstore.New(a.DB)
-	recorder := auditlog.New(store, c.audit)
+	recorder := auditlog.New[record.AuditEvent](store, c.audit)
 	var svc service.Service = service.New(service.Deps{
 		Encounters: store, Documents: store, Audit: store, Recorder: recorder, Blobs: blobs,
 		Patients:       patientdir.New(c.patientURL, a.HTTPClient, 10_000, 30*time.Second),

@@ -4,7 +4,7 @@
 // waits until its own event is stored before it answers. Batching saves a
 // round trip and a log flush per request under load without ever answering
 // before the event is durable, so a crash loses no event of an answered
-// request.
+// request (docs/adr/0005-patient-audit-group-commit.md).
 package auditlog
 
 import (
@@ -13,16 +13,14 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/medisync/medisync/records/record"
 )
 
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit log is closed")
 
-// Appender stores events; the SQL store is one.
-type Appender interface {
-	AppendAudit(ctx context.Context, evs ...record.AuditEvent) error
+// Appender stores events of type E; a service's SQL store is one.
+type Appender[E any] interface {
+	AppendAudit(ctx context.Context, evs ...E) error
 }
 
 // Options tune a Batcher; zero values take the defaults.
@@ -33,26 +31,26 @@ type Options struct {
 	WriteTimeout time.Duration // bound on one INSERT, default 5 s
 }
 
-// Batcher is a service.AuditRecorder with group commit.
-type Batcher struct {
-	store Appender
+// Batcher records events of type E with group commit; it is a service's
+// AuditRecorder.
+type Batcher[E any] struct {
+	store Appender[E]
 	opts  Options
-	queue chan *pending
+	queue chan *pending[E]
+	pool  sync.Pool // *pending[E]
 	wg    sync.WaitGroup
 
 	mu     sync.RWMutex
 	closed bool
 }
 
-type pending struct {
-	ev   record.AuditEvent
+type pending[E any] struct {
+	ev   E
 	done chan error
 }
 
-var pendingPool = sync.Pool{New: func() any { return &pending{done: make(chan error, 1)} }}
-
 // New starts a Batcher writing to store; Close stops it.
-func New(store Appender, o Options) *Batcher {
+func New[E any](store Appender[E], o Options) *Batcher[E] {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
 	}
@@ -65,7 +63,8 @@ func New(store Appender, o Options) *Batcher {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 5 * time.Second
 	}
-	b := &Batcher{store: store, opts: o, queue: make(chan *pending, o.QueueSize)}
+	b := &Batcher[E]{store: store, opts: o, queue: make(chan *pending[E], o.QueueSize)}
+	b.pool.New = func() any { return &pending[E]{done: make(chan error, 1)} }
 	b.wg.Add(o.Writers)
 	for range o.Writers {
 		go b.write()
@@ -76,13 +75,13 @@ func New(store Appender, o Options) *Batcher {
 // Record queues ev and returns once it is stored, or with the error that
 // kept it from being stored. When ctx ends first the event may still be
 // written; the caller must treat the event as not recorded and fail.
-func (b *Batcher) Record(ctx context.Context, ev record.AuditEvent) error {
-	p := pendingPool.Get().(*pending)
+func (b *Batcher[E]) Record(ctx context.Context, ev E) error {
+	p := b.pool.Get().(*pending[E])
 	p.ev = ev
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		pendingPool.Put(p)
+		b.pool.Put(p)
 		return ErrClosed
 	}
 	select {
@@ -90,13 +89,14 @@ func (b *Batcher) Record(ctx context.Context, ev record.AuditEvent) error {
 		b.mu.RUnlock()
 	case <-ctx.Done():
 		b.mu.RUnlock()
-		pendingPool.Put(p)
+		b.pool.Put(p)
 		return fmt.Errorf("queue audit event: %w", ctx.Err())
 	}
 	select {
 	case err := <-p.done:
-		p.ev = record.AuditEvent{}
-		pendingPool.Put(p) // only once its answer is taken, so it is never reused early
+		var zero E
+		p.ev = zero
+		b.pool.Put(p) // only once its answer is taken, so it is never reused early
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("store audit event: %w", ctx.Err())
@@ -105,10 +105,10 @@ func (b *Batcher) Record(ctx context.Context, ev record.AuditEvent) error {
 
 // write takes whatever is queued, up to MaxBatch events, stores it in one
 // INSERT and answers every waiting request, until the queue is closed.
-func (b *Batcher) write() {
+func (b *Batcher[E]) write() {
 	defer b.wg.Done()
-	batch := make([]*pending, 0, b.opts.MaxBatch)
-	evs := make([]record.AuditEvent, 0, b.opts.MaxBatch)
+	batch := make([]*pending[E], 0, b.opts.MaxBatch)
+	evs := make([]E, 0, b.opts.MaxBatch)
 	for first := range b.queue {
 		batch = append(batch[:0], first)
 	fill:
@@ -138,7 +138,7 @@ func (b *Batcher) write() {
 
 // Close refuses new events, writes every queued one and waits for the
 // writers, or for ctx. Call it after the HTTP server has drained.
-func (b *Batcher) Close(ctx context.Context) error {
+func (b *Batcher[E]) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true

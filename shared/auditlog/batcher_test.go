@@ -11,21 +11,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/medisync/medisync/patient/auditlog"
-	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/auditlog"
 )
+
+// event stands for a service's audit event.
+type event struct{ ID string }
 
 // store records batches; when gate is set, each INSERT waits on it, so a
 // test can make events pile up deterministically.
 type store struct {
 	mu      sync.Mutex
-	batches [][]patient.AuditEvent
+	batches [][]event
 	gate    chan struct{}
 	entered chan struct{}
 	err     error
 }
 
-func (s *store) AppendAudit(_ context.Context, evs ...patient.AuditEvent) error {
+func (s *store) AppendAudit(_ context.Context, evs ...event) error {
 	if s.entered != nil {
 		s.entered <- struct{}{}
 	}
@@ -34,7 +36,7 @@ func (s *store) AppendAudit(_ context.Context, evs ...patient.AuditEvent) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.batches = append(s.batches, append([]patient.AuditEvent(nil), evs...))
+	s.batches = append(s.batches, append([]event(nil), evs...))
 	return s.err
 }
 
@@ -52,23 +54,23 @@ func (s *store) events() []string {
 
 func TestRecordWaitsUntilStored(t *testing.T) {
 	st := &store{}
-	b := auditlog.New(st, auditlog.Options{})
-	require.NoError(t, b.Record(context.Background(), patient.AuditEvent{ID: "a"}))
+	b := auditlog.New[event](st, auditlog.Options{})
+	require.NoError(t, b.Record(context.Background(), event{ID: "a"}))
 	assert.Equal(t, []string{"a"}, st.events(), "stored before Record returns")
 	require.NoError(t, b.Close(context.Background()))
-	assert.ErrorIs(t, b.Record(context.Background(), patient.AuditEvent{ID: "b"}), auditlog.ErrClosed)
+	assert.ErrorIs(t, b.Record(context.Background(), event{ID: "b"}), auditlog.ErrClosed)
 }
 
 func TestConcurrentEventsShareAnInsert(t *testing.T) {
 	st := &store{gate: make(chan struct{}), entered: make(chan struct{}, 100)}
-	b := auditlog.New(st, auditlog.Options{Writers: 1})
+	b := auditlog.New[event](st, auditlog.Options{Writers: 1})
 	errs := make(chan error, 51)
-	go func() { errs <- b.Record(context.Background(), patient.AuditEvent{ID: "first"}) }()
+	go func() { errs <- b.Record(context.Background(), event{ID: "first"}) }()
 	<-st.entered // the only writer is now busy with "first"
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs <- b.Record(context.Background(), patient.AuditEvent{ID: fmt.Sprint(i)}) }()
+		go func() { defer wg.Done(); errs <- b.Record(context.Background(), event{ID: fmt.Sprint(i)}) }()
 	}
 	// Let the 50 queue up behind the busy writer, then release it; they
 	// must land in one more INSERT (batches of up to 256).
@@ -85,18 +87,18 @@ func TestConcurrentEventsShareAnInsert(t *testing.T) {
 
 func TestStoreErrorReachesEveryWaiter(t *testing.T) {
 	st := &store{err: errors.New("disk full")}
-	b := auditlog.New(st, auditlog.Options{})
+	b := auditlog.New[event](st, auditlog.Options{})
 	defer b.Close(context.Background())
-	assert.EqualError(t, b.Record(context.Background(), patient.AuditEvent{ID: "a"}), "disk full")
+	assert.EqualError(t, b.Record(context.Background(), event{ID: "a"}), "disk full")
 }
 
 func TestCloseFlushesQueuedEvents(t *testing.T) {
 	st := &store{gate: make(chan struct{}), entered: make(chan struct{}, 100)}
-	b := auditlog.New(st, auditlog.Options{Writers: 1})
+	b := auditlog.New[event](st, auditlog.Options{Writers: 1})
 	var wg sync.WaitGroup
 	record := func(id string) {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = b.Record(context.Background(), patient.AuditEvent{ID: id}) }()
+		go func() { defer wg.Done(); _ = b.Record(context.Background(), event{ID: id}) }()
 	}
 	record("first")
 	<-st.entered // the only writer is busy
@@ -114,10 +116,10 @@ func TestCloseFlushesQueuedEvents(t *testing.T) {
 
 func TestRecordGivesUpWithItsContext(t *testing.T) {
 	st := &store{gate: make(chan struct{})}
-	b := auditlog.New(st, auditlog.Options{Writers: 1})
+	b := auditlog.New[event](st, auditlog.Options{Writers: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := b.Record(ctx, patient.AuditEvent{ID: "a"})
+	err := b.Record(ctx, event{ID: "a"})
 	assert.ErrorIs(t, err, context.Canceled)
 	close(st.gate)
 	require.NoError(t, b.Close(context.Background()))

@@ -1,4 +1,4 @@
 package auditlog
 
 // QueueLen tells how many events wait for a writer.
-func QueueLen(b *Batcher) int { return len(b.queue) }
+func QueueLen[E any](b *Batcher[E]) int { return len(b.queue) }

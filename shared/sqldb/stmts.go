@@ -1,0 +1,79 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Stmts prepares each query once and reuses the statement. Stores build
+// their queries from fixed templates, so the cache stays small; preparing
+// once saves the MySQL driver a prepare and a close round trip on every
+// call.
+type Stmts struct {
+	db *DB
+	m  sync.Map // query text -> *sql.Stmt
+}
+
+// NewStmts returns an empty statement cache on db.
+func NewStmts(db *DB) *Stmts { return &Stmts{db: db} }
+
+// Stmt returns the prepared statement for query, preparing it on first use.
+func (s *Stmts) Stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := s.m.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if v, loaded := s.m.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// Query runs query through its prepared statement.
+func (s *Stmts) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.Stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// Exec runs query through its prepared statement.
+func (s *Stmts) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.Stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// Close releases the prepared statements (not the database).
+func (s *Stmts) Close() error {
+	var errs []error
+	s.m.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		s.m.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// Placeholders returns "?, ?, ?" for n values.
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Rows returns "(?, ?), (?, ?)" for n rows of cols values, the VALUES of a
+// multi-row INSERT.
+func Rows(cols, n int) string {
+	row := "(" + Placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
