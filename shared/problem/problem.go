@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/medisync/medisync/shared/domainerr"
@@ -148,7 +149,11 @@ func Unavailable(detail string) *Problem {
 func unreachable(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		// The MySQL driver's ErrInvalidConn, for a connection that broke
+		// mid-query; matched by its text because this package must not
+		// link the driver (the gateway has no database).
+		strings.Contains(err.Error(), "invalid connection")
 }
 
 // Internal is the 500 answer; it never carries the cause.

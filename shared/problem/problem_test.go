@@ -2,11 +2,14 @@ package problem_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -265,4 +268,18 @@ func TestFromKindsCarryTheirTypes(t *testing.T) {
 	got := problem.From(domainerr.Field("email", "is required"))
 	assert.Equal(t, problem.TypeValidation, got.Type)
 	assert.Equal(t, problem.ValidationTitle, got.Title)
+}
+
+// A connection that broke mid-query is a fault of the dependency, whatever
+// the driver calls it: reset, or the MySQL driver's "invalid connection".
+func TestBrokenConnectionsAre503(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("load patient: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}),
+		fmt.Errorf("load patient: %w", errors.New("invalid connection")),
+		fmt.Errorf("commit: %w", driver.ErrBadConn),
+	} {
+		got := problem.From(err)
+		assert.Equal(t, http.StatusServiceUnavailable, got.Status, err.Error())
+		assert.Equal(t, "2", got.Headers.Get("Retry-After"))
+	}
 }
