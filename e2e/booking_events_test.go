@@ -211,7 +211,7 @@ func (b *bookingSystem) slotAfter(t *testing.T, p practice, t0 time.Time) (time.
 	return time.Time{}, time.Time{}
 }
 
-// inbox returns the kind and text of the entries of the caller's inbox.
+// inbox returns the entries of the caller's inbox, newest first.
 func inbox(t *testing.T, c *client, token string) []map[string]any {
 	t.Helper()
 	r := c.do(http.MethodGet, "/api/v1/notifications/me", token, nil)
