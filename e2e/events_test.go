@@ -96,10 +96,11 @@ func TestEventsReachTheNotificationService(t *testing.T) {
 	expect(t, r, http.StatusUnauthorized, "login with the old password")
 
 	for _, p := range procs {
+		// The gateway buffers its access log briefly.
+		waitFor(t, p.name+" to log something, or the check below would prove nothing", 5*time.Second, func() bool {
+			return p.out.String() != ""
+		})
 		out := p.out.String()
-		if out == "" {
-			t.Fatalf("%s logged nothing: the check below would prove nothing", p.name)
-		}
 		for _, secret := range []string{token, url.QueryEscape(token), link} {
 			if strings.Contains(out, secret) {
 				t.Errorf("the reset link appears in the log of %s", p.name)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -312,13 +313,46 @@ func SecurityHeaders(next http.Handler) http.Handler {
 }
 
 // NewRouter returns a mux router that tags routes for metrics and answers
-// unknown paths with 404 and wrong methods with 405 problems.
+// unknown paths with 404 and wrong methods with 405 problems whose Allow
+// header lists the methods the path takes (RFC 9110, section 15.5.6).
 func NewRouter() *mux.Router {
 	r := mux.NewRouter()
 	r.Use(TagRoute)
 	r.NotFoundHandler = NotFound
-	r.MethodNotAllowedHandler = MethodNotAllowed
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if allow := allowed(r, req); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		MethodNotAllowed.ServeHTTP(w, req)
+	})
 	return r
+}
+
+// allowed lists the methods of router's routes that match req's path (and
+// its other matchers), in the order the routes were registered. Mux keeps
+// no record of them once a method is refused, so each route is asked again.
+func allowed(router *mux.Router, req *http.Request) string {
+	var methods []string
+	seen := map[string]bool{}
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		ms, err := route.GetMethods()
+		if err != nil {
+			return nil // a route without a method matcher, a subrouter's prefix
+		}
+		for _, m := range ms {
+			if seen[m] {
+				continue
+			}
+			probe := req.Clone(req.Context())
+			probe.Method = m
+			if route.Match(probe, &mux.RouteMatch{}) {
+				seen[m] = true
+				methods = append(methods, m)
+			}
+		}
+		return nil
+	})
+	return strings.Join(methods, ", ")
 }
 
 // NotFound answers a path that names no resource: the one 404 of every
@@ -328,7 +362,8 @@ var NotFound http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http
 })
 
 // MethodNotAllowed answers a method a known path does not take: the one 405
-// of every service and the gateway.
+// of every service and the gateway. The caller sets the Allow header
+// (NewRouter's routers do).
 var MethodNotAllowed http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "this method is not allowed on this path"))
 })

@@ -249,6 +249,29 @@ func TestNewRouterNotFoundAndMethodNotAllowed(t *testing.T) {
 	body = problemBody(t, rec)
 	assert.EqualValues(t, 405, body["status"])
 	assert.Equal(t, "/api/v1/items/7", body["instance"])
+	assert.Equal(t, "GET", rec.Header().Get("Allow"))
+}
+
+// The Allow header of a 405 lists every method the path takes, from routes
+// registered apart, and none of another path's.
+func TestMethodNotAllowedListsTheMethodsOfThePath(t *testing.T) {
+	router := httpmw.NewRouter()
+	noop := func(http.ResponseWriter, *http.Request) {}
+	router.HandleFunc("/api/v1/items", noop).Methods(http.MethodGet, http.MethodHead)
+	router.HandleFunc("/api/v1/items", noop).Methods(http.MethodPost)
+	router.HandleFunc("/api/v1/items/{id}", noop).Methods(http.MethodPut)
+	router.HandleFunc("/api/v1/items/{id}/read", noop).Methods(http.MethodPost)
+	f := newFixture(t, router, httpmw.Options{})
+
+	for path, want := range map[string]string{
+		"/api/v1/items":        "GET, HEAD, POST",
+		"/api/v1/items/7":      "PUT",
+		"/api/v1/items/7/read": "POST",
+	} {
+		rec := f.serve(httptest.NewRequest(http.MethodPatch, path, nil))
+		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, path)
+		assert.Equal(t, want, rec.Header().Get("Allow"), path)
+	}
 }
 
 func TestStackMetricsUseRouteTemplate(t *testing.T) {
