@@ -103,9 +103,12 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 // headers.
 func Propagator() propagation.TextMapPropagator { return propagation.TraceContext{} }
 
-// untraced are the probe and scrape paths: frequent machine traffic that
-// would only crowd the traces.
-var untraced = map[string]bool{"/metrics": true, "/health/live": true, "/health/ready": true}
+// untraced are the probe and scrape paths and the revocation feed's long
+// polls: frequent machine traffic, apart from any request, that would only
+// crowd the traces.
+var untraced = map[string]bool{"/metrics": true, "/health/live": true, "/health/ready": true, "/internal/revocations": true}
+
+func traced(r *http.Request) bool { return !untraced[r.URL.Path] }
 
 // Handler wraps h in a server span per request, continuing the caller's
 // trace; h itself is returned when tracing is off. The span is named
@@ -119,7 +122,7 @@ func (t *Tracing) Handler(h http.Handler, operation string) http.Handler {
 		otelhttp.WithPropagators(Propagator()),
 		// Request metrics are the Prometheus ones (shared/metrics).
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-		otelhttp.WithFilter(func(r *http.Request) bool { return !untraced[r.URL.Path] }),
+		otelhttp.WithFilter(traced),
 	)
 }
 
@@ -137,6 +140,7 @@ func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
 		otelhttp.WithPropagators(Propagator()),
 		// Request metrics are the Prometheus ones (shared/metrics).
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelhttp.WithFilter(traced),
 	)
 }
 

@@ -103,11 +103,19 @@ func TestHandlerAndTransportJoinOneTrace(t *testing.T) {
 	assert.Contains(t, seen, kinds[trace.SpanKindServer].SpanContext().SpanID().String())
 }
 
-func TestProbesAreNotTraced(t *testing.T) {
+func TestProbesAndFeedPollsAreNotTraced(t *testing.T) {
 	tr, rec := recorded(t)
 	h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), "server")
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/health/ready", nil))
-	assert.Empty(t, rec.Ended())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client := &http.Client{Transport: tr.Transport(nil)}
+	for _, path := range []string{"/health/ready", "/metrics", "/internal/revocations"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+		res, err := client.Get(srv.URL + path)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+	}
+	assert.Empty(t, rec.Ended(), "neither a server nor a client span")
 }
 
 func TestTraceParentRoundTrip(t *testing.T) {
