@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"testing"
@@ -167,4 +168,28 @@ func TestMigrateWithoutTheDialectsFolder(t *testing.T) {
 	err := db.Migrate(context.Background(), fstest.MapFS{"mysql/00001_items.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no sqlite/ folder")
+}
+
+// Arguments travel inside the statement on MySQL (one round trip): quotes,
+// backslashes, NUL-free control characters and non-ASCII text still arrive
+// as values, never as SQL.
+func TestArgumentsStayValues(t *testing.T) {
+	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		for i, name := range []string{
+			`'); DROP TABLE items; --`,
+			`\'; SELECT 1; -- \\`,
+			"Zoë \"Ω\" \t\n O'Brien \\x27 \u2028",
+		} {
+			id := fmt.Sprintf("00000000-0000-7000-8000-00000000000%d", i)
+			_, err := db.ExecContext(ctx, `INSERT INTO items (id, name, created_at) VALUES (?, ?, ?)`, id, name, time.Now().UTC())
+			require.NoError(t, err)
+			var got string
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT name FROM items WHERE id = ?`, id).Scan(&got))
+			assert.Equal(t, name, got)
+		}
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM items`).Scan(&n))
+		assert.Equal(t, 3, n)
+	})
 }
