@@ -55,7 +55,7 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle("/api/v1/appointments"+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
 	}
-	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	route(http.MethodPost, "", e.Book, decodeBook, encodeBook)
 	route(http.MethodGet, "", e.List, decodeList, encodeList)
 	// "taken" is registered before {id} so that it is not taken for an id.
@@ -67,14 +67,6 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodPost, "/{id}/reschedule", e.Reschedule, decodeReschedule, encodeAppointment)
 	route(http.MethodPost, "/{id}/cancel", e.Cancel, decodeCancel, encodeAppointment)
 	route(http.MethodPost, "/{id}/status", e.ChangeStatus, decodeStatus, encodeAppointment)
-}
-
-// serveOpenAPI serves the document; it holds no appointment data and is
-// public.
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(openAPI)
 }
 
 type faultLogger struct{ logger log.Logger }

@@ -59,7 +59,7 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 	ip := o.ClientIP
 
 	r.Handle("/.well-known/jwks.json", jwksHandler(o.JWKS)).Methods(http.MethodGet)
-	r.Handle("/openapi.yaml", serveOpenAPI()).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	if o.Revocations != nil {
 		r.Handle(RevocationsPath, revocationsHandler(o.Revocations)).Methods(http.MethodGet)
 	}
@@ -111,15 +111,6 @@ func requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// serveOpenAPI serves the document, public like the JWKS.
-func serveOpenAPI() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(openAPI)
 	})
 }
 

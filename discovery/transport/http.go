@@ -19,6 +19,7 @@ import (
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/rest"
 )
 
 // DefaultMaxBodyBytes bounds a registration body; metadata is small.
@@ -84,7 +85,7 @@ func Register(r *mux.Router, set endpoint.Set, svc service.Service, o Options) {
 	r.Path(RouteService).Methods(http.MethodGet, http.MethodHead).Handler(
 		kithttp.NewServer(set.Service, decodeService, views.encode, opts...))
 
-	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).HandlerFunc(serveOpenAPI)
+	r.Path("/openapi.yaml").Methods(http.MethodGet, http.MethodHead).Handler(rest.OpenAPI(openAPI))
 	r.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(Dashboard(svc, o.Dashboard))
 }
 
@@ -125,12 +126,6 @@ func (e *viewEncoder) encode(ctx context.Context, w http.ResponseWriter, respons
 
 // OpenAPI returns the service's OpenAPI document, served at /openapi.yaml.
 func OpenAPI() []byte { return openAPI }
-
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(openAPI)
-}
 
 func key(r *http.Request) endpoint.InstanceKey {
 	v := mux.Vars(r)

@@ -52,7 +52,7 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle("/api/v1"+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
 	}
-	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	route(http.MethodGet, "/doctors", e.SearchDoctors, decodeSearch, encodeDoctorPage)
 	route(http.MethodPost, "/doctors", e.CreateDoctor, decodeCreateDoctor, encodeDoctor)
 	// "me" is registered before {id} so that it is not taken for an id.
@@ -69,13 +69,6 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodGet, "/specializations/{id}", e.GetSpecialization, decodeGetSpecialization, encodeSpecialization)
 	route(http.MethodPut, "/specializations/{id}", e.UpdateSpecialization, decodeUpdateSpecialization, encodeSpecialization)
 	route(http.MethodDelete, "/specializations/{id}", e.DeleteSpecialization, decodeDeleteSpecialization, encodeNoContent)
-}
-
-// serveOpenAPI serves the document; it is public, like the API's shape.
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(openAPI)
 }
 
 // faultLogger logs the errors that become server errors.

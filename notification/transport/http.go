@@ -48,7 +48,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc) {
 		r.Handle("/api/v1/notifications"+path, requireToken(kithttp.NewServer(ep, dec, encode, opts...))).Methods(method)
 	}
-	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	handle(http.MethodGet, "/me", set.MyNotifications, decodeInbox)
 	handle(http.MethodPost, "/me/read-all", set.MarkAllRead, decodeActor)
 	handle(http.MethodGet, "/me/preferences", set.MyPreferences, decodeActor)
@@ -59,13 +59,6 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	// The dead-letter routes (/api/v1/notifications/admin/dead-letters...)
 	// are mounted by main (shared/broker/dlqhttp), with the same verifier
 	// and the ADMIN role.
-}
-
-// serveOpenAPI serves the document; it holds no user data and is public.
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(openAPI)
 }
 
 // --- decoding --------------------------------------------------------------

@@ -56,7 +56,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc) {
 		r.Handle("/api/v1/patients"+path, requireToken(kithttp.NewServer(ep, dec, encode, opts...))).Methods(method)
 	}
-	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	handle(http.MethodPost, "", set.CreatePatient, decodeCreatePatient)
 	handle(http.MethodGet, "", set.SearchPatients, decodeSearch)
 	// "me" is registered before {id} so that it is not taken for an id.
@@ -71,13 +71,6 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	handle(http.MethodDelete, "/{id}/history/{entryId}", set.RetractHistory, decodeRetractHistory)
 	handle(http.MethodGet, "/{id}/history/{entryId}/revisions", set.HistoryRevisions, decodeEntry)
 	handle(http.MethodGet, "/{id}/audit", set.AuditTrail, decodeAudit)
-}
-
-// serveOpenAPI serves the document; it holds no patient data and is public.
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(openAPI)
 }
 
 // --- decoding --------------------------------------------------------------

@@ -81,7 +81,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle(Prefix+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
 	}
-	r.Handle("/openapi.yaml", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	const enc = "/patients/{patientId}/encounters"
 	const doc = "/patients/{patientId}/documents"
 	handle(http.MethodPost, enc, set.OpenEncounter, decodeOpenEncounter, encodeCreated)
@@ -100,13 +100,6 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
 	handle(http.MethodPost, doc+"/{documentId}/link", set.ContentLink, decodeDocumentItem, encode)
 	handle(http.MethodGet, "/patients/{patientId}/audit", set.AuditTrail, decodeAudit, encode)
-}
-
-// serveOpenAPI serves the document; it holds no patient data and is public.
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(openAPI)
 }
 
 // keepRequest puts the request in the context for encodeContent, which

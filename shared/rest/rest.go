@@ -83,3 +83,13 @@ func PathUUID(r *http.Request, name string) (string, error) {
 	}
 	return id, nil
 }
+
+// OpenAPI serves a service's OpenAPI document: public, like the API's
+// shape, and cacheable for a few minutes (the gateway merges it).
+func OpenAPI(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(doc)
+	})
+}

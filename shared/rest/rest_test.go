@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -164,4 +165,13 @@ func FuzzParseIfMatch(f *testing.F) {
 			t.Fatalf("negative version for %q", h)
 		}
 	})
+}
+
+func TestOpenAPI(t *testing.T) {
+	rec := httptest.NewRecorder()
+	rest.OpenAPI([]byte("openapi: 3.0.3\n")).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "application/yaml", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "public, max-age=300", rec.Header().Get("Cache-Control"))
+	assert.Equal(t, "openapi: 3.0.3\n", rec.Body.String())
 }
