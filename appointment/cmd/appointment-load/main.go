@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,7 +30,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/loadkit"
-	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/loadkit/loaddb"
 )
 
 type options struct {
@@ -108,20 +107,12 @@ func run(ctx context.Context, o options) error {
 	}
 	defer stopPeers()
 
-	if strings.ContainsAny(o.database, "`'\" ;") || !strings.HasPrefix(o.database, "medisync_") {
-		return fmt.Errorf("-database must be a plain name starting with medisync_")
+	db := loaddb.Database{MySQLServer: o.mysqlServer, PostgresServer: o.pgServer, Name: o.database}
+	dsn, err := db.DSN()
+	if err != nil {
+		return err
 	}
-	prepare, dsn := prepareDatabase, "mysql://"+o.mysqlServer+o.database+"?parseTime=true"
-	if o.pgServer != "" {
-		u, err := url.Parse(o.pgServer)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			// The parser's message may quote the DSN, password included.
-			return errors.New("-postgres-server must be a postgres:// URL")
-		}
-		u.Path, u.RawPath = "/"+o.database, ""
-		prepare, dsn = preparePostgres, u.String()
-	}
-	if err := prepare(ctx, o); err != nil {
+	if err := db.Recreate(ctx); err != nil {
 		return err
 	}
 	// Each patient books about bookings/patients appointments, and may win
@@ -357,37 +348,4 @@ func subject(r *http.Request) string {
 	}
 	_ = json.Unmarshal(raw, &c)
 	return c.Sub
-}
-
-// prepareDatabase recreates the load database on the MySQL server.
-func prepareDatabase(ctx context.Context, o options) error {
-	admin, err := sqldb.Open(ctx, "mysql://"+o.mysqlServer+"?parseTime=true")
-	if err != nil {
-		return fmt.Errorf("MySQL server (run scripts/mariadb-up.sh): %w", err)
-	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+o.database+"`"); err != nil {
-		return fmt.Errorf("drop database: %w", err)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	return nil
-}
-
-// preparePostgres is prepareDatabase on the PostgreSQL server.
-func preparePostgres(ctx context.Context, o options) error {
-	admin, err := sqldb.Open(ctx, o.pgServer)
-	if err != nil {
-		return fmt.Errorf("PostgreSQL server (run scripts/postgres-up.sh): %w", err)
-	}
-	defer admin.Close()
-	// FORCE ends the sessions of a previous run's service, if any is left.
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+o.database+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database: %w", err)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+o.database+" ENCODING 'UTF8'"); err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	return nil
 }

@@ -30,7 +30,7 @@ import (
 
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/loadkit"
-	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/loadkit/loaddb"
 )
 
 type options struct {
@@ -92,22 +92,22 @@ func run(ctx context.Context, o options) error {
 	}
 	defer stopJWKS()
 
-	if strings.ContainsAny(o.database, "`'\" ;") || !strings.HasPrefix(o.database, "medisync_") {
-		return fmt.Errorf("-database must be a plain name starting with medisync_")
-	}
-	prepare, dsn := prepareDatabase, "mysql://"+o.mysqlServer+o.database+"?parseTime=true"
-	if o.postgresServer != "" {
-		u, err := url.Parse(o.postgresServer)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			// The parser's message may quote the DSN, password included.
-			return fmt.Errorf("-postgres-server must be a postgres:// URL")
-		}
-		u.Path, u.RawPath = "/"+o.database, ""
-		prepare, dsn = preparePostgres, u.String()
-	}
-	fresh, err := prepare(ctx, o)
+	db := loaddb.Database{MySQLServer: o.mysqlServer, PostgresServer: o.postgresServer, Name: o.database}
+	dsn, err := db.DSN()
 	if err != nil {
 		return err
+	}
+	fresh := true
+	if o.keepDB {
+		if n, err := db.Count(ctx, "doctors"); err == nil && n >= o.doctors {
+			fmt.Printf("reusing %s with %d doctors\n", o.database, n)
+			fresh = false
+		}
+	}
+	if fresh {
+		if err := db.Recreate(ctx); err != nil {
+			return err
+		}
 	}
 	svc, err := loadkit.Start(ctx, "doctor", exec.Command(o.doctorBin,
 		"-http-addr", o.addr, "-db-dsn", dsn, "-discovery-urls", "", "-jwks-url", jwksURL, "-log-level", "warn"), o.addr)
@@ -160,74 +160,6 @@ func run(ctx context.Context, o options) error {
 }
 
 // --- database and service process ---
-
-// prepareDatabase recreates the load database, or keeps it when asked and
-// already seeded; it reports whether seeding is needed.
-func prepareDatabase(ctx context.Context, o options) (bool, error) {
-	admin, err := sqldb.Open(ctx, "mysql://"+o.mysqlServer+"?parseTime=true")
-	if err != nil {
-		return false, fmt.Errorf("MySQL server (run scripts/mariadb-up.sh): %w", err)
-	}
-	defer admin.Close()
-	if o.keepDB {
-		var n int
-		err := admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+o.database+"`.doctors").Scan(&n)
-		if err == nil && n >= o.doctors {
-			fmt.Printf("reusing %s with %d doctors\n", o.database, n)
-			return false, nil
-		}
-	}
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+o.database+"`"); err != nil {
-		return false, fmt.Errorf("drop database: %w", err)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+o.database+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
-		return false, fmt.Errorf("create database: %w", err)
-	}
-	return true, nil
-}
-
-// preparePostgres is prepareDatabase on the PostgreSQL server.
-func preparePostgres(ctx context.Context, o options) (bool, error) {
-	admin, err := sqldb.Open(ctx, o.postgresServer)
-	if err != nil {
-		return false, fmt.Errorf("PostgreSQL server (run scripts/postgres-up.sh): %w", err)
-	}
-	defer admin.Close()
-	if o.keepDB {
-		var exists bool
-		err := admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = ?)", o.database).Scan(&exists)
-		if err != nil {
-			return false, fmt.Errorf("look for database: %w", err)
-		}
-		if exists {
-			if n, err := countPostgresDoctors(ctx, o); err == nil && n >= o.doctors {
-				fmt.Printf("reusing %s with %d doctors\n", o.database, n)
-				return false, nil
-			}
-		}
-	}
-	// FORCE ends the sessions of a previous run's service, if any is left.
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+o.database+" WITH (FORCE)"); err != nil {
-		return false, fmt.Errorf("drop database: %w", err)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+o.database+" ENCODING 'UTF8'"); err != nil {
-		return false, fmt.Errorf("create database: %w", err)
-	}
-	return true, nil
-}
-
-func countPostgresDoctors(ctx context.Context, o options) (int, error) {
-	u, _ := url.Parse(o.postgresServer)
-	u.Path, u.RawPath = "/"+o.database, ""
-	db, err := sqldb.Open(ctx, u.String())
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	var n int
-	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM doctors").Scan(&n)
-	return n, err
-}
 
 // --- seeding ---
 
