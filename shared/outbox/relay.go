@@ -203,7 +203,8 @@ type BatchPublisher interface {
 // kept, and that event's attempts count up.
 //
 // On MySQL and PostgreSQL the batch is locked (FOR UPDATE SKIP LOCKED, at
-// READ COMMITTED so that no gap lock holds back the service's inserts)
+// READ COMMITTED, the level sqldb opens MySQL sessions at, so that no gap
+// lock holds back the service's inserts)
 // while it is published. SQLite has a single writer, and a write
 // transaction open while the broker answers slowly would stop every write
 // of the service: the batch is read outside a transaction and marked in a
@@ -224,7 +225,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		published, pubErr = len(done), perr
 	} else {
-		err := r.db.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+		err := r.db.InTx(ctx, func(tx *sql.Tx) error {
 			rows, err := r.take(ctx, tx)
 			if err != nil {
 				return err

@@ -118,7 +118,7 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, errors.New("invalid mysql DSN")
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(readCommitted{connector})
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)

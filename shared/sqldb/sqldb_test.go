@@ -193,3 +193,31 @@ func TestArgumentsStayValues(t *testing.T) {
 		assert.Equal(t, 3, n)
 	})
 }
+
+// A transaction on a server database sees what others committed after it
+// began (READ COMMITTED): on MySQL, the session level every connection is
+// opened with, without options on the transaction.
+func TestServerTransactionsReadCommitted(t *testing.T) {
+	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		if db.Dialect == sqldb.SQLite {
+			return // one writer at a time: no commit can land inside a transaction
+		}
+		ctx := context.Background()
+		now := time.Now().UTC()
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			var before, after int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&before); err != nil {
+				return err
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO items (id, name, created_at) VALUES (?, ?, ?)", "rc", "committed", now); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&after); err != nil {
+				return err
+			}
+			assert.Equal(t, before+1, after, "a row committed by another connection is seen (REPEATABLE READ would not)")
+			return nil
+		})
+		require.NoError(t, err)
+	})
+}

@@ -71,16 +71,13 @@ var free = func() string {
 }()
 
 // inTx runs fn in a transaction, again when it failed only because of a
-// concurrent one. On MySQL it runs at READ COMMITTED: InnoDB takes no gap
-// locks there, and every read sees what committed before it, which the
-// overlap check needs once it holds the doctor's lock.
+// concurrent one. On MySQL and PostgreSQL it runs at READ COMMITTED (sqldb
+// opens every MySQL session at that level): InnoDB takes no gap locks
+// there, and every statement sees what committed before it began, which
+// the overlap check needs once it holds the doctor's lock.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	var opts *sql.TxOptions
-	if s.db.Dialect == sqldb.MySQL {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
 	for attempt := 1; ; attempt++ {
-		err := s.db.InTxOptions(ctx, opts, fn)
+		err := s.db.InTx(ctx, fn)
 		if err == nil || attempt == maxTxAttempts || !sqldb.IsRetryable(err) {
 			return err
 		}
@@ -102,14 +99,20 @@ func isSlotViolation(err error) bool {
 	return sqldb.IsExclusionViolation(err) || sqldb.IsUniqueViolation(err)
 }
 
-// missingLock: a lock row fn needs does not exist yet.
-type missingLock struct{ table, column, id string }
+// lockRef names one row of a lock table.
+type lockRef struct{ table, column, id string }
 
-func (m missingLock) Error() string { return fmt.Sprintf("%s row missing", m.table) }
+func doctorLock(id string) lockRef  { return lockRef{"doctor_locks", "doctor_id", id} }
+func patientLock(id string) lockRef { return lockRef{"patient_locks", "patient_id", id} }
+
+// missingLock: a lock row fn needs may not exist yet.
+type missingLock []lockRef
+
+func (m missingLock) Error() string { return fmt.Sprintf("%s row missing", m[0].table) }
 
 // withLocks runs fn in a transaction (inTx). When fn finds a lock row
-// missing (lockRow), the row is created outside any transaction, so that
-// concurrent first writers do not deadlock on inserting it, and fn runs
+// missing (lockRows), the rows are created outside any transaction, so that
+// concurrent first writers do not deadlock on inserting them, and fn runs
 // again.
 func (s *Store) withLocks(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	for range 3 {
@@ -118,95 +121,155 @@ func (s *Store) withLocks(ctx context.Context, fn func(tx *sql.Tx) error) error 
 		if !errors.As(err, &m) {
 			return err
 		}
-		q := `INSERT IGNORE INTO ` + m.table + ` (` + m.column + `) VALUES (?)`
-		if s.db.Dialect == sqldb.Postgres {
-			q = `INSERT INTO ` + m.table + ` (` + m.column + `) VALUES (?) ON CONFLICT DO NOTHING`
-		}
-		if _, err := s.db.ExecContext(ctx, q, m.id); err != nil {
-			return fmt.Errorf("create %s row: %w", m.table, err)
+		for _, r := range m {
+			q := `INSERT IGNORE INTO ` + r.table + ` (` + r.column + `) VALUES (?)`
+			if s.db.Dialect == sqldb.Postgres {
+				q = `INSERT INTO ` + r.table + ` (` + r.column + `) VALUES (?) ON CONFLICT DO NOTHING`
+			}
+			if _, err := s.db.ExecContext(ctx, q, r.id); err != nil {
+				return fmt.Errorf("create %s row: %w", r.table, err)
+			}
 		}
 	}
 	return s.inTx(ctx, fn)
 }
 
-// lockRow takes the row of id in a lock table FOR UPDATE: the writers that
-// take it queue, and a read that follows sees what the previous ones
-// committed (READ COMMITTED on MySQL and PostgreSQL). SQLite needs no lock:
-// its write transactions begin IMMEDIATE and run one at a time.
-func (s *Store) lockRow(ctx context.Context, tx *sql.Tx, table, column, id string) error {
-	if s.db.Dialect == sqldb.SQLite {
+// lockRows takes rows of the lock tables FOR UPDATE, in one statement and
+// in the order given: the writers that take a row queue, and a statement
+// that follows sees what the previous ones committed (READ COMMITTED on
+// MySQL and PostgreSQL). SQLite needs no lock: its write transactions begin
+// IMMEDIATE and run one at a time.
+func (s *Store) lockRows(ctx context.Context, tx *sql.Tx, rows ...lockRef) error {
+	if s.db.Dialect == sqldb.SQLite || len(rows) == 0 {
 		return nil
 	}
+	// STRAIGHT_JOIN (MySQL) reads, and so locks, the tables in the order
+	// written; every statement that takes two rows takes them doctor first.
+	q := `SELECT `
+	if s.db.Dialect == sqldb.MySQL && len(rows) > 1 {
+		q += `STRAIGHT_JOIN `
+	}
+	var from, where []string
+	args := make([]any, len(rows))
+	for i, r := range rows {
+		t := fmt.Sprintf("l%d", i)
+		if i == 0 {
+			q += t + `.` + r.column
+		}
+		from = append(from, r.table+` `+t)
+		where = append(where, t+`.`+r.column+` = ?`)
+		args[i] = r.id
+	}
+	q += ` FROM ` + strings.Join(from, `, `) + ` WHERE ` + strings.Join(where, ` AND `) + ` FOR UPDATE`
 	var got string
-	err := tx.QueryRowContext(ctx, `SELECT `+column+` FROM `+table+` WHERE `+column+` = ? FOR UPDATE`, id).Scan(&got)
+	err := tx.QueryRowContext(ctx, q, args...).Scan(&got)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return missingLock{table: table, column: column, id: id}
+		return missingLock(rows)
 	case err != nil:
-		return fmt.Errorf("lock %s: %w", table, err)
+		return fmt.Errorf("lock %s: %w", rows[0].table, err)
 	}
 	return nil
 }
 
-// lockDoctor makes the writers of one doctor's times queue (MySQL): the
-// overlap check that follows then sees every appointment committed before
-// and none can be added before this transaction ends. PostgreSQL's
-// exclusion constraint refuses overlaps by itself.
-func (s *Store) lockDoctor(ctx context.Context, tx *sql.Tx, doctorID string) error {
+// doctorLocks are the rows a write that takes a doctor's time locks
+// first: the doctor's on MySQL, where the overlap check that follows then
+// sees every appointment committed before and none can be added before the
+// transaction ends; none on PostgreSQL, whose exclusion constraint refuses
+// overlaps by itself. A patient's row, when taken too, comes after the
+// doctor's, never before, so the two cannot deadlock.
+func (s *Store) doctorLocks(doctorID string) []lockRef {
 	if s.db.Dialect != sqldb.MySQL {
 		return nil
 	}
-	return s.lockRow(ctx, tx, "doctor_locks", "doctor_id", doctorID)
-}
-
-// lockPatient makes the writers of one patient's bookings and waitlist
-// entries queue, so that the count of what the patient holds, read next,
-// stays true until this transaction ends. It is taken after the doctor's
-// lock, never before, so the two cannot deadlock.
-func (s *Store) lockPatient(ctx context.Context, tx *sql.Tx, patientID string) error {
-	return s.lockRow(ctx, tx, "patient_locks", "patient_id", patientID)
+	return []lockRef{doctorLock(doctorID)}
 }
 
 // active is the SQL list of statuses of an appointment that is still to
 // come or under way.
 var active = "('" + string(appointment.Booked) + "', '" + string(appointment.Arrived) + "', '" + string(appointment.CheckedIn) + "')"
 
-// checkActive refuses a booking of a patient who already holds max active
-// appointments ending after now.
-func checkActive(ctx context.Context, tx *sql.Tx, patientID string, max int, now time.Time) error {
-	var n int
-	// The start bound lets the (patient_id, start_at, id) index skip the past.
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM appointments
-		WHERE patient_id = ? AND status IN `+active+` AND end_at > ? AND start_at > ?`,
-		patientID, now.UTC(), now.UTC().Add(-MaxSpan)).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("count active appointments: %w", err)
+// overlapSQL matches another appointment of a doctor holding a time that
+// overlaps [start, end); its arguments are doctorID, end, start - MaxSpan
+// (so that the (doctor_id, start_at) index bounds the scan), start and the
+// id to leave out.
+var overlapSQL = `SELECT 1 FROM appointments
+	WHERE doctor_id = ? AND start_at < ? AND start_at > ? AND end_at > ? AND id <> ? AND status NOT IN ` + free
+
+func overlapArgs(doctorID, exceptID string, start, end time.Time) []any {
+	return []any{doctorID, end.UTC(), start.UTC().Add(-MaxSpan), start.UTC(), exceptID}
+}
+
+// activeSQL counts a patient's active appointments ending after now; its
+// arguments are patientID, now and now - MaxSpan (the start bound lets the
+// (patient_id, start_at, id) index skip the past).
+var activeSQL = `SELECT COUNT(*) FROM appointments
+	WHERE patient_id = ? AND status IN ` + active + ` AND end_at > ? AND start_at > ?`
+
+// check is a condition a booking must meet: SQL that is true when it
+// does, its arguments, and the error when it does not.
+type check struct {
+	cond   string
+	args   []any
+	refuse error
+}
+
+// overlapChecks: no other appointment overlaps a's time, unless the
+// database refuses overlaps by itself (PostgreSQL).
+func (s *Store) overlapChecks(a appointment.Appointment) []check {
+	if s.db.Dialect == sqldb.Postgres {
+		return nil
 	}
-	if n >= max {
-		return appointment.ErrTooManyActive
+	return []check{{`NOT EXISTS (` + overlapSQL + `)`, overlapArgs(a.DoctorID, a.ID, a.Start, a.End), appointment.ErrSlotTaken}}
+}
+
+// bookingChecks are what booking a must meet: no other appointment
+// overlaps its time (unless the database refuses overlaps by itself) and,
+// with a cap, the patient holds fewer than maxActive active appointments.
+func (s *Store) bookingChecks(a appointment.Appointment, maxActive int, now time.Time) []check {
+	cs := s.overlapChecks(a)
+	if maxActive > 0 {
+		cs = append(cs, check{`(` + activeSQL + `) < ?`, []any{a.PatientID, now.UTC(), now.UTC().Add(-MaxSpan), maxActive}, appointment.ErrTooManyActive})
+	}
+	return cs
+}
+
+// checkAll refuses a write that fails a check, reading them all in
+// one statement.
+func checkAll(ctx context.Context, tx *sql.Tx, checks []check) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	conds := make([]string, len(checks))
+	ok := make([]bool, len(checks))
+	dest := make([]any, len(checks))
+	var args []any
+	for i, c := range checks {
+		conds[i], dest[i] = c.cond, &ok[i]
+		args = append(args, c.args...)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(conds, `, `), args...).Scan(dest...); err != nil {
+		return fmt.Errorf("check booking: %w", err)
+	}
+	for i, c := range checks {
+		if !ok[i] {
+			return c.refuse
+		}
 	}
 	return nil
 }
 
-// overlapping reports whether another appointment of the doctor holds a
-// time overlapping [start, end).
-func overlapping(ctx context.Context, tx *sql.Tx, doctorID, exceptID string, start, end time.Time) (bool, error) {
-	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM appointments
-		WHERE doctor_id = ? AND start_at < ? AND start_at > ? AND end_at > ? AND id <> ? AND status NOT IN `+free+` LIMIT 1`,
-		doctorID, end.UTC(), start.UTC().Add(-MaxSpan), start.UTC(), exceptID).Scan(&id)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("check overlap: %w", err)
-	}
-	return true, nil
-}
-
-// Book implements service.Repository.
+// Book implements service.Repository. On MySQL a booking is six round
+// trips: begin, the locks, the checks, two inserts and commit.
 func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.BookOptions, evs ...events.Event) error {
 	key := o.Key
+	locks := s.doctorLocks(a.DoctorID)
+	if o.MaxActive > 0 {
+		// The patient's lock makes the count, read next, stay true until
+		// this transaction ends.
+		locks = append(locks, patientLock(a.PatientID))
+	}
+	checks := s.bookingChecks(a, o.MaxActive, o.Now)
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The key first: a concurrent request with the same key waits here
 		// for this one to end, then finds the key and answers what it booked.
@@ -225,25 +288,11 @@ func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.B
 				return fmt.Errorf("store idempotency key: %w", err)
 			}
 		}
-		if err := s.lockDoctor(ctx, tx, a.DoctorID); err != nil {
+		if err := s.lockRows(ctx, tx, locks...); err != nil {
 			return err
 		}
-		if s.db.Dialect != sqldb.Postgres {
-			taken, err := overlapping(ctx, tx, a.DoctorID, a.ID, a.Start, a.End)
-			if err != nil {
-				return err
-			}
-			if taken {
-				return appointment.ErrSlotTaken
-			}
-		}
-		if o.MaxActive > 0 {
-			if err := s.lockPatient(ctx, tx, a.PatientID); err != nil {
-				return err
-			}
-			if err := checkActive(ctx, tx, a.PatientID, o.MaxActive, o.Now); err != nil {
-				return err
-			}
+		if err := checkAll(ctx, tx, checks); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+columns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -273,17 +322,11 @@ func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, e
 func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		if a.Status.Occupies() {
-			if err := s.lockDoctor(ctx, tx, a.DoctorID); err != nil {
+			if err := s.lockRows(ctx, tx, s.doctorLocks(a.DoctorID)...); err != nil {
 				return err
 			}
-			if s.db.Dialect != sqldb.Postgres {
-				taken, err := overlapping(ctx, tx, a.DoctorID, a.ID, a.Start, a.End)
-				if err != nil {
-					return err
-				}
-				if taken {
-					return appointment.ErrSlotTaken
-				}
+			if err := checkAll(ctx, tx, s.overlapChecks(a)); err != nil {
+				return err
 			}
 		}
 		// One statement frees the old time and takes the new one.
@@ -374,7 +417,7 @@ func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
 func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The patient's lock makes the count true until the insert commits.
-		if err := s.lockPatient(ctx, tx, e.PatientID); err != nil {
+		if err := s.lockRows(ctx, tx, patientLock(e.PatientID)); err != nil {
 			return err
 		}
 		var n int

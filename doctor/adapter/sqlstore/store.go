@@ -79,20 +79,16 @@ func insertRows(ctx context.Context, q sqldb.Querier, table string, cols []strin
 // or a serialization failure.
 const maxTxAttempts = 4
 
-// inTx runs fn in a transaction. On MySQL it runs at READ COMMITTED, where
-// InnoDB takes no gap locks: writers of neighbouring doctors (UUID v7 keys
-// sort by time, so new doctors are neighbours) then do not deadlock each
-// other. PostgreSQL runs at its default, READ COMMITTED too. On every
+// inTx runs fn in a transaction, at READ COMMITTED on MySQL and PostgreSQL
+// (sqldb opens every MySQL session at that level): InnoDB takes no gap
+// locks there, so writers of neighbouring doctors (UUID v7 keys sort by
+// time, so new doctors are neighbours) do not deadlock each other. On every
 // database a transaction aborted only because of concurrent ones (deadlock,
 // serialization failure, busy SQLite file) runs again. The version guards
 // keep the writes correct at that level.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	var opts *sql.TxOptions
-	if s.db.Dialect == sqldb.MySQL {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
 	for attempt := 1; ; attempt++ {
-		err := s.db.InTxOptions(ctx, opts, fn)
+		err := s.db.InTx(ctx, fn)
 		if err == nil || attempt == maxTxAttempts || !sqldb.IsRetryable(err) {
 			return err
 		}
