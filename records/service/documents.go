@@ -3,8 +3,6 @@ package service
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -94,8 +92,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	id := s.NewID()
 	key := BlobPrefix + id
-	h := sha256.New()
-	n, err := s.Blobs.Put(ctx, key, io.TeeReader(br, h))
+	st, err := s.Blobs.Put(ctx, key, br)
 	if err != nil {
 		s.discard(key)
 		if lim.over {
@@ -106,7 +103,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	now := s.now()
 	d := record.Document{
 		ID: id, PatientID: patientID, Status: record.DocumentCurrent, Type: meta.Type, Category: meta.Category,
-		Title: meta.Title, ContentType: meta.ContentType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)),
+		Title: meta.Title, ContentType: meta.ContentType, Size: st.Size, SHA256: st.SHA256,
 		AuthorID: actor.UserID, Date: now, EncounterID: meta.EncounterID, Replaces: replaces, BlobKey: key, Version: 1,
 	}
 	ev := s.event(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, id, record.OutcomeAllowed, "")
