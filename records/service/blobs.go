@@ -11,8 +11,10 @@ import (
 // atomic: a reader never sees part of an object, and a Put that fails
 // leaves no object behind. A key never leaves the service.
 type BlobStore interface {
-	// Put stores everything r yields under key and returns its size.
-	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// Put stores everything r yields under key and returns its size and
+	// SHA-256: the store hashes what it reads anyway (an S3 request signs
+	// its payload's hash), so the service need not hash the bytes again.
+	Put(ctx context.Context, key string, r io.Reader) (Stored, error)
 	// Open returns the object for reading at any offset; ErrBlobNotFound
 	// when absent.
 	Open(ctx context.Context, key string) (Blob, error)
@@ -27,6 +29,12 @@ type BlobStore interface {
 type Blob interface {
 	io.ReadSeekCloser
 	Size() int64
+}
+
+// Stored is what Put stored.
+type Stored struct {
+	Size   int64
+	SHA256 string // hex
 }
 
 // BlobInfo describes a stored object.

@@ -3,8 +3,6 @@ package service
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -94,8 +92,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	id := s.NewID()
 	key := BlobPrefix + id
-	h := sha256.New()
-	n, err := s.Blobs.Put(ctx, key, io.TeeReader(br, h))
+	st, err := s.Blobs.Put(ctx, key, br)
 	if err != nil {
 		s.discard(key)
 		if lim.over {
@@ -106,7 +103,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	now := s.now()
 	d := record.Document{
 		ID: id, PatientID: patientID, Status: record.DocumentCurrent, Type: meta.Type, Category: meta.Category,
-		Title: meta.Title, ContentType: meta.ContentType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)),
+		Title: meta.Title, ContentType: meta.ContentType, Size: st.Size, SHA256: st.SHA256,
 		AuthorID: actor.UserID, Date: now, EncounterID: meta.EncounterID, Replaces: replaces, BlobKey: key, Version: 1,
 	}
 	ev := s.event(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, id, record.OutcomeAllowed, "")
@@ -226,15 +223,7 @@ func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, pa
 // content checks that actor may read a document's content and records the
 // access before any byte or link is handed out.
 func (s *service) content(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, error) {
-	r, err := s.relate(ctx, actor, patientID)
-	if err != nil {
-		return record.Document{}, err
-	}
-	why, err := s.clinical(ctx, actor, r, reason, action, record.ResourceContent, id)
-	if err != nil {
-		return record.Document{}, err
-	}
-	d, err := s.Documents.DocumentByID(ctx, patientID, id)
+	d, why, err := s.readable(ctx, actor, reason, patientID, id, action)
 	if err != nil {
 		return record.Document{}, err
 	}
@@ -244,18 +233,70 @@ func (s *service) content(ctx context.Context, actor authn.Principal, reason, pa
 	return d, nil
 }
 
+// readable checks that actor may read a document's content and returns the
+// document and the reason to audit; it records only a denial.
+func (s *service) readable(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, string, error) {
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return record.Document{}, "", err
+	}
+	why, err := s.clinical(ctx, actor, r, reason, action, record.ResourceContent, id)
+	if err != nil {
+		return record.Document{}, "", err
+	}
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
+	if err != nil {
+		return record.Document{}, "", err
+	}
+	return d, why, nil
+}
+
 // OpenContent returns a document's content for streaming; the caller
-// closes the Blob.
+// closes the Blob. Once access is granted the object is opened while the
+// access's audit event commits, so that the two round trips overlap; the
+// Blob is handed out only after the event is durable, and is closed unread
+// when the event cannot be recorded (ADR 0044).
 func (s *service) OpenContent(ctx context.Context, actor authn.Principal, reason, patientID, id string) (record.Document, Blob, error) {
-	d, err := s.content(ctx, actor, reason, patientID, id, record.ActionDownload)
+	d, why, err := s.readable(ctx, actor, reason, patientID, id, record.ActionDownload)
 	if err != nil {
 		return record.Document{}, nil, err
 	}
-	b, err := s.Blobs.Open(ctx, d.BlobKey)
-	if err != nil {
-		return record.Document{}, nil, fmt.Errorf("open document content: %w", err)
+	openCtx, cancel := context.WithCancel(ctx)
+	opened := make(chan openResult, 1)
+	go func() {
+		b, err := s.Blobs.Open(openCtx, d.BlobKey)
+		opened <- openResult{b, err}
+	}()
+	if err := s.allow(ctx, actor, record.ActionDownload, record.ResourceContent, patientID, id, why); err != nil {
+		cancel()
+		if o := <-opened; o.err == nil {
+			_ = o.blob.Close()
+		}
+		return record.Document{}, nil, err
 	}
-	return d, b, nil
+	o := <-opened
+	if o.err != nil {
+		cancel()
+		return record.Document{}, nil, fmt.Errorf("open document content: %w", o.err)
+	}
+	return d, &cancelOnClose{Blob: o.blob, cancel: cancel}, nil
+}
+
+type openResult struct {
+	blob Blob
+	err  error
+}
+
+// cancelOnClose ends the context the Blob reads under when it is closed.
+type cancelOnClose struct {
+	Blob
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.Blob.Close()
+	c.cancel()
+	return err
 }
 
 // ContentLink mints a short-lived URL for a document's content, when the

@@ -62,7 +62,9 @@ type harness struct {
 	tokens  map[string]string
 }
 
-func newHarness(t *testing.T, maxBytes int64) *harness {
+// newHarness serves the API on SQLite and the filesystem store; adjust, if
+// given, changes the service's dependencies first.
+func newHarness(t *testing.T, maxBytes int64, adjust ...func(*service.Deps)) *harness {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	store := sqlstore.New(db)
 	key := make([]byte, 32)
@@ -82,8 +84,12 @@ func newHarness(t *testing.T, maxBytes int64) *harness {
 	}
 	dir := directory{h.patient: {ID: h.patient, UserID: uids["patient"], Active: true},
 		h.other: {ID: h.other, UserID: uids["other"], Active: true}}
-	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
-		Patients: dir, Clock: clock.System{}, MaxDocumentBytes: maxBytes})
+	deps := service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
+		Patients: dir, Clock: clock.System{}, MaxDocumentBytes: maxBytes}
+	for _, f := range adjust {
+		f(&deps)
+	}
+	svc := service.New(deps)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), h.issuer.Verifier(), transport.Options{MaxDocumentBytes: maxBytes})
 	// Every exchange of the tests is held to the OpenAPI document.

@@ -11,6 +11,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -86,17 +88,17 @@ func (s *Store) path(key string) (string, error) {
 
 // Put encrypts r into a temporary file and renames it into place once
 // complete and synced, so that no reader sees a partial object.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (_ service.Stored, err error) {
 	p, err := s.path(key)
 	if err != nil {
-		return 0, err
+		return service.Stored{}, err
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return 0, fmt.Errorf("blob directory: %w", err)
+		return service.Stored{}, fmt.Errorf("blob directory: %w", err)
 	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDirName), "put-*")
 	if err != nil {
-		return 0, fmt.Errorf("create blob: %w", err)
+		return service.Stored{}, fmt.Errorf("create blob: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -107,38 +109,39 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 	dataKey := make([]byte, 32)
 	nonce := make([]byte, nonceLen)
 	if _, err := rand.Read(dataKey); err != nil {
-		return 0, fmt.Errorf("data key: %w", err)
+		return service.Stored{}, fmt.Errorf("data key: %w", err)
 	}
 	if _, err := rand.Read(nonce); err != nil {
-		return 0, fmt.Errorf("nonce: %w", err)
+		return service.Stored{}, fmt.Errorf("nonce: %w", err)
 	}
 	hdr := append([]byte(magic), nonce...)
 	hdr = s.master.Seal(hdr, nonce, dataKey, []byte(key))
 	if _, err := f.Write(hdr); err != nil {
-		return 0, fmt.Errorf("write blob: %w", err)
+		return service.Stored{}, fmt.Errorf("write blob: %w", err)
 	}
 	// The writer is hidden behind io.Writer: sio closes a Closer it writes to.
 	w, err := sio.EncryptWriter(struct{ io.Writer }{f}, sio.Config{Key: dataKey, MinVersion: sio.Version20})
 	if err != nil {
-		return 0, fmt.Errorf("encrypt blob: %w", err)
+		return service.Stored{}, fmt.Errorf("encrypt blob: %w", err)
 	}
-	n, err = io.Copy(w, ctxReader{ctx: ctx, r: r})
+	h := sha256.New()
+	n, err := io.Copy(w, ctxReader{ctx: ctx, r: io.TeeReader(r, h)})
 	if err != nil {
-		return 0, fmt.Errorf("write blob: %w", err)
+		return service.Stored{}, fmt.Errorf("write blob: %w", err)
 	}
 	if err := w.Close(); err != nil { // writes the final package
-		return 0, fmt.Errorf("write blob: %w", err)
+		return service.Stored{}, fmt.Errorf("write blob: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		return 0, fmt.Errorf("sync blob: %w", err)
+		return service.Stored{}, fmt.Errorf("sync blob: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return 0, fmt.Errorf("close blob: %w", err)
+		return service.Stored{}, fmt.Errorf("close blob: %w", err)
 	}
 	if err := os.Rename(f.Name(), p); err != nil {
-		return 0, fmt.Errorf("place blob: %w", err)
+		return service.Stored{}, fmt.Errorf("place blob: %w", err)
 	}
-	return n, nil
+	return service.Stored{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // ctxReader stops a copy once ctx ends.

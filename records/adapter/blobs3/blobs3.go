@@ -7,6 +7,8 @@ package blobs3
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/medisync/medisync/records/service"
@@ -128,34 +132,52 @@ func notFound(err error) bool {
 // longer content as a multipart upload whose parts are read into buffers
 // of the shared pool, one part in flight while the next is read when a
 // spare buffer is free. A failure aborts the multipart upload, leaving no
-// object and no parts.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
-	cr := &countingReader{r: r}
+// object and no parts. The content is hashed once as it is read: the hash
+// is the document's and, for a single PutObject, the signed payload hash
+// the SDK would otherwise compute again over plain HTTP (the server still
+// checks it against the bytes it receives).
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (service.Stored, error) {
+	h := sha256.New()
+	cr := &countingReader{r: io.TeeReader(r, h)}
 	buf, err := s.parts.get(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("wait for a part buffer: %w", err)
+		return service.Stored{}, fmt.Errorf("wait for a part buffer: %w", err)
 	}
 	n, last, err := fill(cr, buf)
 	if err != nil {
 		s.parts.put(buf)
-		return 0, fmt.Errorf("read upload: %w", err)
+		return service.Stored{}, fmt.Errorf("read upload: %w", err)
 	}
 	if last {
 		defer s.parts.put(buf)
+		sum := hex.EncodeToString(h.Sum(nil))
 		in := s.putInput(key)
 		in.Body = bytes.NewReader(buf[:n])
-		if _, err := s.c.PutObject(ctx, in); err != nil {
-			return 0, fault("put object", err)
+		if _, err := s.c.PutObject(ctx, in, withPayloadHash(sum)); err != nil {
+			return service.Stored{}, fault("put object", err)
 		}
-		return cr.n, nil
+		return service.Stored{Size: cr.n, SHA256: sum}, nil
 	}
 	if err := s.putMultipart(ctx, key, cr, buf, n); err != nil {
 		if cr.err != nil { // the client's body failed, not the store
-			return 0, fmt.Errorf("read upload: %w", cr.err)
+			return service.Stored{}, fmt.Errorf("read upload: %w", cr.err)
 		}
-		return 0, err
+		return service.Stored{}, err
 	}
-	return cr.n, nil
+	return service.Stored{Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// withPayloadHash hands the SigV4 signer the hex SHA-256 of the request's
+// payload, already known, in place of hashing the body once more.
+func withPayloadHash(sum string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("KnownPayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, sum), in)
+				}), "ComputePayloadHash", middleware.Before)
+		})
+	}
 }
 
 // minPartSize is S3's smallest part but the last.

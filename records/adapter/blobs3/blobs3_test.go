@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -182,9 +183,10 @@ func TestMultipartSizes(t *testing.T) {
 		_, _ = rand.Read(data)
 		key := fmt.Sprintf("documents/size-%d", size)
 		// A reader that is no bytes.Reader: the store cannot know the size.
-		n, err := s.Put(ctx, key, io.MultiReader(bytes.NewReader(data)))
-		if err != nil || n != int64(size) {
-			t.Fatalf("Put %d bytes = %d, %v", size, n, err)
+		st, err := s.Put(ctx, key, io.MultiReader(bytes.NewReader(data)))
+		sum := sha256.Sum256(data)
+		if err != nil || st.Size != int64(size) || st.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Fatalf("Put %d bytes = %+v, %v", size, st, err)
 		}
 		if got := readAll(t, s, key); !bytes.Equal(got, data) {
 			t.Fatalf("%d bytes put, %d different bytes read back", size, len(got))
@@ -284,5 +286,22 @@ func TestFailedMultipartLeavesNoParts(t *testing.T) {
 	}
 	if len(out.Uploads) != 0 {
 		t.Fatalf("%d multipart uploads left open", len(out.Uploads))
+	}
+}
+
+// The hash Put hands the signer is the one the request carries, and the
+// server checks it against the bytes: a wrong one is refused, so reusing
+// the document's hash keeps the payload's integrity check.
+func TestPayloadHashIsChecked(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	body := []byte("%PDF-1.7 the payload")
+	sum := sha256.Sum256(body)
+	if err := s.PutSigned(ctx, "documents/right", body, hex.EncodeToString(sum[:])); err != nil {
+		t.Fatalf("right hash: %v", err)
+	}
+	other := sha256.Sum256([]byte("other bytes"))
+	if err := s.PutSigned(ctx, "documents/wrong", body, hex.EncodeToString(other[:])); err == nil {
+		t.Fatal("a payload whose hash differs from the signed one was stored")
 	}
 }

@@ -71,7 +71,7 @@ func main() {
 	flag.StringVar(&o.partBuffers, "part-buffers", "", "the binary's -s3-part-buffers; empty keeps its default")
 	flag.IntVar(&o.notes, "notes", 100_000, "encounter notes in the database")
 	flag.IntVar(&o.patients, "patients", 1_000, "patients the notes are spread over")
-	flag.IntVar(&o.smallRounds, "small-rounds", 20, "1 MB files moved each way, one at a time")
+	flag.IntVar(&o.smallRounds, "small-rounds", 200, "1 MB files moved each way, one at a time")
 	flag.IntVar(&o.largeRounds, "large-rounds", 3, "100 MB files moved each way, one at a time")
 	flag.IntVar(&o.parallel, "parallel", 10, "parallel 100 MB uploads of the memory phase")
 	flag.IntVar(&o.listClients, "list-clients", 4, "concurrent clients listing encounters")
@@ -298,41 +298,58 @@ func pdf(size int) []byte {
 }
 
 // throughput moves rounds files of size through the service and directly,
-// alternating, and compares MB/s each way.
+// one at a time, and compares MB/s each way. The two alternate round by
+// round, and which goes first alternates too, so that the machine's noise
+// and any warmth left by the other's last request fall on both alike.
 func throughput(ctx context.Context, svc *service, direct *s3.Client, bucket, patientID string, size, rounds int) (bool, error) {
 	data := pdf(size)
 	var svcUp, svcDown, s3Up, s3Down time.Duration
-	for i := range rounds {
+	viaS3 := func(i int) error {
 		key := "load/direct-" + strconv.Itoa(i)
 		t := time.Now()
 		if _, err := direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)}); err != nil {
-			return false, fmt.Errorf("direct put: %w", err)
+			return fmt.Errorf("direct put: %w", err)
 		}
 		s3Up += time.Since(t)
 		t = time.Now()
 		out, err := direct.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 		if err != nil {
-			return false, fmt.Errorf("direct get: %w", err)
+			return fmt.Errorf("direct get: %w", err)
 		}
 		n, err := io.Copy(io.Discard, out.Body)
 		_ = out.Body.Close()
 		if err != nil || n != int64(size) {
-			return false, fmt.Errorf("direct get: %d bytes: %v", n, err)
+			return fmt.Errorf("direct get: %d bytes: %v", n, err)
 		}
 		s3Down += time.Since(t)
 		_, _ = direct.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key})
-
-		t = time.Now()
+		return nil
+	}
+	viaService := func() error {
+		t := time.Now()
 		id, err := svc.upload(patientID, data)
 		if err != nil {
-			return false, err
+			return err
 		}
 		svcUp += time.Since(t)
 		t = time.Now()
 		if n, err := svc.download(patientID, id); err != nil || n != int64(size) {
-			return false, fmt.Errorf("download %d bytes: %v", n, err)
+			return fmt.Errorf("download %d bytes: %v", n, err)
 		}
 		svcDown += time.Since(t)
+		return nil
+	}
+	for i := range rounds {
+		first, second := func() error { return viaS3(i) }, viaService
+		if i%2 == 1 {
+			first, second = second, first
+		}
+		if err := first(); err != nil {
+			return false, err
+		}
+		if err := second(); err != nil {
+			return false, err
+		}
 	}
 	rate := func(d time.Duration) float64 { return float64(size*rounds) / mb / d.Seconds() }
 	label := fmt.Sprintf("%d MB x %d", size/mb, rounds)

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"testing"
@@ -43,9 +45,10 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 	t.Run("put then read whole and in ranges", func(t *testing.T) {
 		s := newStore(t)
 		data := random(3<<20 + 12345) // several encryption packages and an odd tail
-		n, err := s.Put(ctx, "documents/a", bytes.NewReader(data))
-		if err != nil || n != int64(len(data)) {
-			t.Fatalf("Put = %d, %v", n, err)
+		st, err := s.Put(ctx, "documents/a", bytes.NewReader(data))
+		sum := sha256.Sum256(data)
+		if err != nil || st.Size != int64(len(data)) || st.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Fatalf("Put = %+v, %v; want size %d, SHA-256 %x", st, err, len(data), sum)
 		}
 		b, err := s.Open(ctx, "documents/a")
 		if err != nil {
@@ -81,8 +84,12 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 
 	t.Run("empty object", func(t *testing.T) {
 		s := newStore(t)
-		if _, err := s.Put(ctx, "documents/empty", bytes.NewReader(nil)); err != nil {
+		st, err := s.Put(ctx, "documents/empty", bytes.NewReader(nil))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if empty := sha256.Sum256(nil); st.Size != 0 || st.SHA256 != hex.EncodeToString(empty[:]) {
+			t.Fatalf("Put = %+v", st)
 		}
 		b, err := s.Open(ctx, "documents/empty")
 		if err != nil {

@@ -1,0 +1,112 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
+)
+
+// failingRecorder fails every audit event while fail is set; it waits
+// until the document's object has been opened, so that the failure
+// arrives while an open reader is there to be closed.
+type failingRecorder struct {
+	service.AuditRecorder
+	fail   atomic.Bool
+	opened chan struct{}
+}
+
+func (f *failingRecorder) Record(ctx context.Context, ev record.AuditEvent) error {
+	if !f.fail.Load() {
+		return f.AuditRecorder.Record(ctx, ev)
+	}
+	select {
+	case <-f.opened:
+	case <-ctx.Done():
+	}
+	return errors.New("audit store down")
+}
+
+// countingBlobs counts the readers opened and closed.
+type countingBlobs struct {
+	service.BlobStore
+	mu             sync.Mutex
+	opens, closes  int
+	once           sync.Once
+	onFirstOpening func()
+}
+
+func (c *countingBlobs) Open(ctx context.Context, key string) (service.Blob, error) {
+	b, err := c.BlobStore.Open(ctx, key)
+	if err == nil {
+		c.mu.Lock()
+		c.opens++
+		c.mu.Unlock()
+		b = &countedBlob{Blob: b, c: c}
+	}
+	c.once.Do(c.onFirstOpening)
+	return b, err
+}
+
+func (c *countingBlobs) counts() (int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opens, c.closes
+}
+
+type countedBlob struct {
+	service.Blob
+	c *countingBlobs
+}
+
+func (b *countedBlob) Close() error {
+	b.c.mu.Lock()
+	b.c.closes++
+	b.c.mu.Unlock()
+	return b.Blob.Close()
+}
+
+// A download whose audit event cannot be stored sends no content, leaves
+// no reader open, and answers as a failed audit always has: a problem.
+func TestDownloadWithoutAuditSendsNothing(t *testing.T) {
+	var rec *failingRecorder
+	var blobs *countingBlobs
+	h := newHarness(t, 1<<20, func(d *service.Deps) {
+		rec = &failingRecorder{AuditRecorder: d.Recorder, opened: make(chan struct{})}
+		blobs = &countingBlobs{BlobStore: d.Blobs, onFirstOpening: func() { close(rec.opened) }}
+		d.Recorder, d.Blobs = rec, blobs
+	})
+	content := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("confidential "), 1000)...)
+	r := h.do("patient", "POST", "/documents?title=CBC&type=lab-report", bytes.NewReader(content), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("upload = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+
+	rec.fail.Store(true)
+	r = h.do("patient", "GET", "/documents/"+id+"/content", nil)
+	if r.code != 500 || !strings.HasPrefix(r.h.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("download without audit = %d %s %q", r.code, r.h.Get("Content-Type"), r.body)
+	}
+	if bytes.Contains(r.body, []byte("confidential")) || r.h.Get("ETag") != "" || r.h.Get("Content-Disposition") != "" {
+		t.Fatalf("content or its headers went out: %v %q", r.h, r.body)
+	}
+	if opens, closes := blobs.counts(); opens != closes {
+		t.Fatalf("%d readers opened, %d closed", opens, closes)
+	}
+
+	rec.fail.Store(false)
+	if r := h.do("patient", "GET", "/documents/"+id+"/content", nil); r.code != 200 || !bytes.Equal(r.body, content) {
+		t.Fatalf("download = %d, %d bytes", r.code, len(r.body))
+	}
+	h.srv.Close() // waits for the handler, which closes the reader after the last byte
+	if opens, closes := blobs.counts(); opens != 2 || closes != 2 {
+		t.Fatalf("%d readers opened, %d closed; want 2, 2", opens, closes)
+	}
+}
