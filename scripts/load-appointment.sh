@@ -6,7 +6,7 @@
 # patient services, book 100,000 appointments in distinct slots, measure a
 # patient's list and a doctor's day, race 50 bookers for one slot and cancel.
 # Extra arguments go to the tool (see: bin/appointment-load -h), for example
-#   scripts/load-appointment.sh -bookings 100000 -concurrency 32
+#   scripts/load-appointment.sh -bookings 100000 -concurrency 16
 #   scripts/load-appointment.sh -postgres-server 'postgres://medisync:medisync@127.0.0.1:5432/postgres?sslmode=disable'
 # scripts/load-databases.sh runs it on both databases side by side.
 set -euo pipefail

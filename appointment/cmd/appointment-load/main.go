@@ -59,7 +59,7 @@ func main() {
 	fs.IntVar(&o.bookings, "bookings", 100000, "appointments to book, each in a distinct slot")
 	fs.IntVar(&o.doctors, "doctors", 500, "doctors the bookings are spread over")
 	fs.IntVar(&o.patients, "patients", 2000, "patients who book")
-	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent bookers and cancellers")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent bookers and cancellers (enough to keep both cores busy: the database then flushes several commits per log write)")
 	fs.IntVar(&o.listRequests, "list-requests", 5000, "measured list requests (patient's list, doctor's day)")
 	fs.IntVar(&o.cancels, "cancels", 2000, "appointments to cancel")
 	fs.DurationVar(&o.maxDuration, "max-duration", 10*time.Minute, "the whole run stops after this long")
