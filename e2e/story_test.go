@@ -257,8 +257,11 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	answered(t, "doctor sets availability", http.StatusOK, set, set.Body, err)
 
 	// The patient lists bookable slots.
-	from := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 1)}
-	to := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 7)}
+	// From the day after tomorrow: the first slot is then always more than
+	// the 24 hours of notice ahead that a patient's cancellation needs,
+	// whatever the time of day the test runs.
+	from := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 2)}
+	to := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 8)}
 	slots, err := a.ListSlotsWithResponse(ctx, doctorID, &apiclient.ListSlotsParams{From: &from, To: &to}, bearer(alice))
 	answered(t, "patient lists slots", http.StatusOK, slots, slots.Body, err)
 	if n := len(slots.JSON200.Slots); n < 6*7 {
