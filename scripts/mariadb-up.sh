@@ -15,7 +15,10 @@ chown mysql:mysql /run/mysqld
 
 if ! mysqladmin ping --silent >/dev/null 2>&1; then
   echo "mariadb-up: starting mariadbd"
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  # The pid file, not the executable alone, tells whether this server runs:
+  # another mariadbd on this machine (a second datadir and port) is not it.
+  start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid \
+    --exec /usr/sbin/mariadbd -- --user=mysql --pid-file=/run/mysqld/mysqld.pid
 fi
 
 for _ in $(seq 1 60); do
