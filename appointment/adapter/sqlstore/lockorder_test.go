@@ -10,6 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/appointment/service/repotest"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -19,8 +22,8 @@ import (
 // doctor's, so no writer can hold them the other way round.
 func TestLockRowsTakesTheDoctorFirst(t *testing.T) {
 	sqltest.Each(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
-		if db.Dialect != sqldb.MySQL {
-			return // only MySQL takes two lock rows in one statement
+		if db.Dialect == sqldb.SQLite {
+			return // SQLite takes no lock rows: its writers run one at a time
 		}
 		ctx := context.Background()
 		s := New(db)
@@ -59,5 +62,37 @@ func TestLockRowsTakesTheDoctorFirst(t *testing.T) {
 
 		require.NoError(t, holder.Rollback())
 		assert.NoError(t, <-done, "the booking gets both rows once the patient's is free")
+	})
+}
+
+// A booking waits for the doctor's lock row on PostgreSQL too: writers of
+// one doctor's times queue there instead of inserting side by side, where
+// the exclusion constraint's check makes each wait for the other's
+// uncommitted entry and one of them dies in a deadlock.
+func TestBookingQueuesBehindTheDoctorsRow(t *testing.T) {
+	sqltest.Each(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		if db.Dialect == sqldb.SQLite {
+			return // SQLite takes no lock rows: its writers run one at a time
+		}
+		ctx := context.Background()
+		s := New(db)
+		a := repotest.New(ids.New(), 0, 30)
+		_, err := db.ExecContext(ctx, `INSERT INTO doctor_locks (doctor_id) VALUES (?)`, a.DoctorID)
+		require.NoError(t, err)
+
+		holder, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer holder.Rollback() //nolint:errcheck
+		require.NoError(t, s.lockRows(ctx, holder, doctorLock(a.DoctorID)))
+
+		done := make(chan error, 1)
+		go func() { done <- s.Book(ctx, a, service.BookOptions{MaxActive: 10, Now: a.CreatedAt}) }()
+		select {
+		case err := <-done:
+			t.Fatalf("the booking did not wait for the doctor's row (%v)", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		require.NoError(t, holder.Rollback())
+		assert.NoError(t, <-done, "the booking goes on once the row is free")
 	})
 }

@@ -18,9 +18,14 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 		ctx := context.Background()
 		backToVersionOne := func(dropWaitlist bool) {
 			// What the later migrations made goes too (00003: the patient
-			// locks and the waitlist's patient index).
+			// locks and the waitlist's patient index; 00005 on PostgreSQL:
+			// the doctor locks).
 			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
 			require.NoError(t, err)
+			if db.Dialect == sqldb.Postgres {
+				_, err = db.ExecContext(ctx, "DROP TABLE doctor_locks")
+				require.NoError(t, err)
+			}
 			dropIndex := "DROP INDEX waitlist_patient_id"
 			if db.Dialect == sqldb.MySQL {
 				dropIndex += " ON waitlist"

@@ -85,8 +85,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		case <-ctx.Done():
 			return err
 		// Jitter, so that the writers a deadlock chose between do not
-		// meet again in step (PostgreSQL's exclusion constraint can
-		// deadlock concurrent writers of one slot).
+		// meet again in step.
 		case <-time.After(time.Duration(attempt*attempt)*3*time.Millisecond + rand.N(5*time.Millisecond)):
 		}
 	}
@@ -173,13 +172,17 @@ func (s *Store) lockRows(ctx context.Context, tx *sql.Tx, rows ...lockRef) error
 }
 
 // doctorLocks are the rows a write that takes a doctor's time locks
-// first: the doctor's on MySQL, where the overlap check that follows then
-// sees every appointment committed before and none can be added before the
-// transaction ends; none on PostgreSQL, whose exclusion constraint refuses
-// overlaps by itself. A patient's row, when taken too, comes after the
-// doctor's, never before, so the two cannot deadlock.
+// first: the doctor's, so that the writers of one doctor's times queue.
+// On MySQL the overlap check that follows then sees every appointment
+// committed before, and none can be added before the transaction ends. On
+// PostgreSQL the exclusion constraint refuses overlaps by itself, but
+// concurrent inserts of overlapping times each wait for the other's
+// uncommitted index entry and deadlock; queued, each finds the committed
+// one and is refused at once. SQLite writers already run one at a time. A
+// patient's row, when taken too, comes after the doctor's, never before,
+// so the two cannot deadlock.
 func (s *Store) doctorLocks(doctorID string) []lockRef {
-	if s.db.Dialect != sqldb.MySQL {
+	if s.db.Dialect == sqldb.SQLite {
 		return nil
 	}
 	return []lockRef{doctorLock(doctorID)}
