@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 )
 
@@ -236,11 +237,7 @@ func (s *service) content(ctx context.Context, actor authn.Principal, reason, pa
 // readable checks that actor may read a document's content and returns the
 // document and the reason to audit; it records only a denial.
 func (s *service) readable(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, string, error) {
-	r, err := s.relate(ctx, actor, patientID)
-	if err != nil {
-		return record.Document{}, "", err
-	}
-	why, err := s.clinical(ctx, actor, r, reason, action, record.ResourceContent, id)
+	why, err := s.mayReadContent(ctx, actor, reason, patientID, id, action)
 	if err != nil {
 		return record.Document{}, "", err
 	}
@@ -251,40 +248,94 @@ func (s *service) readable(ctx context.Context, actor authn.Principal, reason, p
 	return d, why, nil
 }
 
+// mayReadContent checks that actor may read the patient's clinical content
+// and returns the reason to audit; it records only a denial.
+func (s *service) mayReadContent(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (string, error) {
+	r, err := s.relate(ctx, actor, patientID)
+	if err != nil {
+		return "", err
+	}
+	return s.clinical(ctx, actor, r, reason, action, record.ResourceContent, id)
+}
+
 // OpenContent returns a document's content for streaming; the caller
-// closes the Blob. Once access is granted the object is opened while the
-// access's audit event commits, so that the two round trips overlap; the
-// Blob is handed out only after the event is durable, and is closed unread
-// when the event cannot be recorded (ADR 0044).
+// closes the Blob. Once the caller may read the patient's content, the
+// object is opened while the document's row is read and the access's
+// audit event commits, so that the round trips overlap; the Blob is handed
+// out only after the event is durable, and is closed unread when the
+// document is not the patient's or the event cannot be recorded (ADR 0044).
 func (s *service) OpenContent(ctx context.Context, actor authn.Principal, reason, patientID, id string) (record.Document, Blob, error) {
-	d, why, err := s.readable(ctx, actor, reason, patientID, id, record.ActionDownload)
+	why, err := s.mayReadContent(ctx, actor, reason, patientID, id, record.ActionDownload)
 	if err != nil {
 		return record.Document{}, nil, err
 	}
-	openCtx, cancel := context.WithCancel(ctx)
-	opened := make(chan openResult, 1)
-	go func() {
-		b, err := s.Blobs.Open(openCtx, d.BlobKey)
-		opened <- openResult{b, err}
-	}()
-	if err := s.allow(ctx, actor, record.ActionDownload, record.ResourceContent, patientID, id, why); err != nil {
-		cancel()
-		if o := <-opened; o.err == nil {
-			_ = o.blob.Close()
-		}
+	// Uploads store a document under BlobPrefix + its id; the row, read
+	// meanwhile, has the last word.
+	var o *opening
+	if c, ok := ids.Canonical(id); ok && c == id {
+		o = s.startOpen(ctx, BlobPrefix+id)
+	}
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
+	if err != nil {
+		o.abandon()
 		return record.Document{}, nil, err
 	}
-	o := <-opened
-	if o.err != nil {
-		cancel()
-		return record.Document{}, nil, fmt.Errorf("open document content: %w", o.err)
+	if o == nil || o.key != d.BlobKey {
+		o.abandon()
+		o = s.startOpen(ctx, d.BlobKey)
 	}
-	return d, &cancelOnClose{Blob: o.blob, cancel: cancel}, nil
+	if err := s.allow(ctx, actor, record.ActionDownload, record.ResourceContent, patientID, id, why); err != nil {
+		o.abandon()
+		return record.Document{}, nil, err
+	}
+	b, err := o.blob()
+	if err != nil {
+		return record.Document{}, nil, fmt.Errorf("open document content: %w", err)
+	}
+	return d, b, nil
+}
+
+// opening is a blob store Open under way.
+type opening struct {
+	key    string
+	cancel context.CancelFunc
+	done   chan openResult
 }
 
 type openResult struct {
 	blob Blob
 	err  error
+}
+
+func (s *service) startOpen(ctx context.Context, key string) *opening {
+	ctx, cancel := context.WithCancel(ctx)
+	o := &opening{key: key, cancel: cancel, done: make(chan openResult, 1)}
+	go func() {
+		b, err := s.Blobs.Open(ctx, key)
+		o.done <- openResult{b, err}
+	}()
+	return o
+}
+
+// abandon ends the open and closes what it opened, unread.
+func (o *opening) abandon() {
+	if o == nil {
+		return
+	}
+	o.cancel()
+	if r := <-o.done; r.err == nil {
+		_ = r.blob.Close()
+	}
+}
+
+// blob waits for the open; closing the Blob ends the open's context.
+func (o *opening) blob() (Blob, error) {
+	r := <-o.done
+	if r.err != nil {
+		o.cancel()
+		return nil, r.err
+	}
+	return &cancelOnClose{Blob: r.blob, cancel: o.cancel}, nil
 }
 
 // cancelOnClose ends the context the Blob reads under when it is closed.

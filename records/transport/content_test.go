@@ -110,3 +110,27 @@ func TestDownloadWithoutAuditSendsNothing(t *testing.T) {
 		t.Fatalf("%d readers opened, %d closed; want 2, 2", opens, closes)
 	}
 }
+
+// A document id of another patient, asked for under the caller's own
+// patient, is not found: the object the service starts to open before the
+// row says whose it is goes back closed and unread.
+func TestDownloadOfAnotherPatientsDocumentOpensNothingItKeeps(t *testing.T) {
+	var blobs *countingBlobs
+	h := newHarness(t, 1<<20, func(d *service.Deps) {
+		blobs = &countingBlobs{BlobStore: d.Blobs, onFirstOpening: func() {}}
+		d.Blobs = blobs
+	})
+	content := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("theirs "), 1000)...)
+	theirDoc := h.upload("other", h.other, content)
+
+	r := h.do("patient", "GET", "/documents/"+theirDoc+"/content", nil)
+	if r.code != 404 || bytes.Contains(r.body, []byte("theirs")) || r.h.Get("Content-Disposition") != "" {
+		t.Fatalf("another patient's document under one's own = %d %v %q", r.code, r.h, r.body)
+	}
+	if opens, closes := blobs.counts(); opens != closes {
+		t.Fatalf("%d readers opened, %d closed", opens, closes)
+	}
+	if r := h.doAt("other", h.other, "GET", "/documents/"+theirDoc+"/content", nil); r.code != 200 || !bytes.Equal(r.body, content) {
+		t.Fatalf("the owner's download = %d, %d bytes", r.code, len(r.body))
+	}
+}
