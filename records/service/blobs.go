@@ -14,7 +14,10 @@ type BlobStore interface {
 	// Put stores everything r yields under key and returns its size and
 	// SHA-256: the store hashes what it reads anyway (an S3 request signs
 	// its payload's hash), so the service need not hash the bytes again.
-	Put(ctx context.Context, key string, r io.Reader) (Stored, error)
+	// When read is not nil, Put calls it once, on its own goroutine, as soon
+	// as r has ended, with what Put will return if the storing succeeds:
+	// the caller can prepare what follows while the last bytes are stored.
+	Put(ctx context.Context, key string, r io.Reader, read func(Stored)) (Stored, error)
 	// Open returns the object for reading at any offset; ErrBlobNotFound
 	// when absent.
 	Open(ctx context.Context, key string) (Blob, error)

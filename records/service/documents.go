@@ -63,9 +63,11 @@ func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, pa
 }
 
 // store streams body to the blob store (hashing it, checking its first
-// bytes against the declared type and its size against the limit), then
-// writes the metadata in one transaction. A failure at any step removes the
-// object; the sweeper removes what a crash leaves.
+// bytes against the declared type and its size against the limit) and
+// writes the metadata in one transaction, begun as soon as the body has
+// ended so that it overlaps the storing of the last bytes, and committed
+// once the content is stored. A failure at any step rolls the transaction
+// back and removes the object; the sweeper removes what a crash leaves.
 func (s *service) store(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader,
 	replaces string) (record.Document, error) {
 	if meta.EncounterID != "" {
@@ -93,26 +95,77 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	id := s.NewID()
 	key := BlobPrefix + id
-	st, err := s.Blobs.Put(ctx, key, br)
+	document := func(st Stored) record.Document {
+		return record.Document{
+			ID: id, PatientID: patientID, Status: record.DocumentCurrent, Type: meta.Type, Category: meta.Category,
+			Title: meta.Title, ContentType: meta.ContentType, Size: st.Size, SHA256: st.SHA256,
+			AuthorID: actor.UserID, Date: s.now(), EncounterID: meta.EncounterID, Replaces: replaces, BlobKey: key, Version: 1,
+		}
+	}
+	var w *staging
+	st, err := s.Blobs.Put(ctx, key, br, func(st Stored) { w = s.stage(ctx, actor, document(st)) })
 	if err != nil {
+		w.drop()
 		s.discard(key)
 		if lim.over {
 			return record.Document{}, record.ErrTooLarge
 		}
 		return record.Document{}, fmt.Errorf("store document content: %w", err)
 	}
-	now := s.now()
-	d := record.Document{
-		ID: id, PatientID: patientID, Status: record.DocumentCurrent, Type: meta.Type, Category: meta.Category,
-		Title: meta.Title, ContentType: meta.ContentType, Size: st.Size, SHA256: st.SHA256,
-		AuthorID: actor.UserID, Date: now, EncounterID: meta.EncounterID, Replaces: replaces, BlobKey: key, Version: 1,
+	if w == nil || w.d.Size != st.Size || w.d.SHA256 != st.SHA256 {
+		w.drop() // a store that did not say, or said otherwise
+		w = s.stage(ctx, actor, document(st))
 	}
-	ev := s.event(ctx, actor, record.ActionUpload, record.ResourceDocument, patientID, id, record.OutcomeAllowed, "")
-	if err := s.Documents.CreateDocument(ctx, d, ev); err != nil {
+	d, err := w.commit()
+	if err != nil {
 		s.discard(key)
 		return record.Document{}, err
 	}
 	return d, nil
+}
+
+// staging is a document's metadata being written, with its audit event,
+// in a transaction left open.
+type staging struct {
+	d    record.Document
+	done chan stageResult
+}
+
+type stageResult struct {
+	p   Pending
+	err error
+}
+
+func (s *service) stage(ctx context.Context, actor authn.Principal, d record.Document) *staging {
+	ev := s.event(ctx, actor, record.ActionUpload, record.ResourceDocument, d.PatientID, d.ID, record.OutcomeAllowed, "")
+	w := &staging{d: d, done: make(chan stageResult, 1)}
+	go func() {
+		p, err := s.Documents.StageDocument(ctx, d, ev)
+		w.done <- stageResult{p, err}
+	}()
+	return w
+}
+
+// commit waits for the write and commits it.
+func (w *staging) commit() (record.Document, error) {
+	r := <-w.done
+	if r.err != nil {
+		return record.Document{}, r.err
+	}
+	if err := r.p.Commit(); err != nil {
+		return record.Document{}, fmt.Errorf("commit document: %w", err)
+	}
+	return w.d, nil
+}
+
+// drop waits for the write, if any, and rolls it back.
+func (w *staging) drop() {
+	if w == nil {
+		return
+	}
+	if r := <-w.done; r.err == nil {
+		_ = r.p.Rollback()
+	}
 }
 
 // discard removes an object whose metadata was never written; it runs on

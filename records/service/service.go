@@ -85,12 +85,20 @@ type EncounterRepository interface {
 	Treats(ctx context.Context, doctorID, patientID string) (bool, error)
 }
 
+// Pending is a write made but not yet committed; *sql.Tx is one. Its
+// context bounds it: when that ends, the write is rolled back.
+type Pending interface {
+	Commit() error
+	Rollback() error
+}
+
 // DocumentRepository stores document metadata.
 type DocumentRepository interface {
-	// CreateDocument stores d with ev in one transaction. When d.Replaces is
-	// set, the replaced document, which must be current
+	// StageDocument writes d with ev in one transaction and leaves it open:
+	// the caller commits it once the content is stored, or rolls it back.
+	// When d.Replaces is set, the replaced document, which must be current
 	// (record.ErrNotCurrent), becomes superseded in the same transaction.
-	CreateDocument(ctx context.Context, d record.Document, ev record.AuditEvent) error
+	StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (Pending, error)
 	DocumentByID(ctx context.Context, patientID, id string) (record.Document, error)
 	// RetractDocument marks a document entered-in-error if its stored
 	// version is d.Version-1, storing d's reason and version, with ev.

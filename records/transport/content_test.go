@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // failingRecorder fails every audit event while fail is set; it waits
@@ -132,5 +135,45 @@ func TestDownloadOfAnotherPatientsDocumentOpensNothingItKeeps(t *testing.T) {
 	}
 	if r := h.doAt("other", h.other, "GET", "/documents/"+theirDoc+"/content", nil); r.code != 200 || !bytes.Equal(r.body, content) {
 		t.Fatalf("the owner's download = %d, %d bytes", r.code, len(r.body))
+	}
+}
+
+// lateFailingBlobs stores the content, says the body has ended, then fails
+// as a store whose last part or final sync fails would.
+type lateFailingBlobs struct{ service.BlobStore }
+
+func (l lateFailingBlobs) Put(ctx context.Context, key string, r io.Reader, read func(service.Stored)) (service.Stored, error) {
+	if _, err := l.BlobStore.Put(ctx, key, r, read); err != nil {
+		return service.Stored{}, err
+	}
+	time.Sleep(50 * time.Millisecond) // the metadata is written meanwhile
+	return service.Stored{}, domainerr.New(domainerr.Unavailable, "the document store is unavailable")
+}
+
+// An upload whose storing fails after the body has ended, while its
+// metadata is already written, commits nothing: no document, no audit
+// event of the upload, no object.
+func TestUploadFailingLateLeavesNothing(t *testing.T) {
+	var blobs service.BlobStore
+	h := newHarness(t, 1<<20, func(d *service.Deps) {
+		blobs = d.Blobs
+		d.Blobs = lateFailingBlobs{d.Blobs}
+	})
+	before := h.do("patient", "GET", "/audit?limit=100", nil).json(t)["items"].([]any)
+	r := h.do("patient", "POST", "/documents?title=CBC&type=lab-report", strings.NewReader("%PDF-1.7\nlate"), "Content-Type", "application/pdf")
+	if r.code != 503 {
+		t.Fatalf("upload = %d %s", r.code, r.body)
+	}
+	if items := h.do("patient", "GET", "/documents", nil).json(t)["items"].([]any); len(items) != 0 {
+		t.Fatalf("documents after a failed upload: %v", items)
+	}
+	after := h.do("patient", "GET", "/audit?limit=100", nil).json(t)["items"].([]any)
+	for _, it := range after[:len(after)-len(before)] {
+		if it.(map[string]any)["action"] == "upload" {
+			t.Fatalf("an upload that failed is in the audit trail: %v", it)
+		}
+	}
+	if infos, err := blobs.List(context.Background(), service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects after a failed upload: %v %v", infos, err)
 	}
 }

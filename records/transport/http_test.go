@@ -308,7 +308,7 @@ func TestSweeper(t *testing.T) {
 	if r := h.do("patient", "POST", "/documents?title=a&type=t", strings.NewReader("hello"), "Content-Type", "text/plain"); r.code != 201 {
 		t.Fatalf("upload = %d %s", r.code, r.body)
 	}
-	if _, err := h.blobs.Put(ctx, service.BlobPrefix+ids.New(), strings.NewReader("orphan")); err != nil {
+	if _, err := h.blobs.Put(ctx, service.BlobPrefix+ids.New(), strings.NewReader("orphan"), nil); err != nil {
 		t.Fatal(err)
 	}
 	clk := clocktest.New(time.Now())

@@ -88,7 +88,7 @@ func (s *Store) path(key string) (string, error) {
 
 // Put encrypts r into a temporary file and renames it into place once
 // complete and synced, so that no reader sees a partial object.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (_ service.Stored, err error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(service.Stored)) (_ service.Stored, err error) {
 	p, err := s.path(key)
 	if err != nil {
 		return service.Stored{}, err
@@ -129,6 +129,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (_ service.Sto
 	if err != nil {
 		return service.Stored{}, fmt.Errorf("write blob: %w", err)
 	}
+	st := service.Stored{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if read != nil {
+		read(st)
+	}
 	if err := w.Close(); err != nil { // writes the final package
 		return service.Stored{}, fmt.Errorf("write blob: %w", err)
 	}
@@ -141,7 +145,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (_ service.Sto
 	if err := os.Rename(f.Name(), p); err != nil {
 		return service.Stored{}, fmt.Errorf("place blob: %w", err)
 	}
-	return service.Stored{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return st, nil
 }
 
 // ctxReader stops a copy once ctx ends.

@@ -39,7 +39,7 @@ func TestEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := bytes.Repeat([]byte("diagnosis: confidential "), 5000)
-	if _, err := s.Put(ctx, "documents/x", bytes.NewReader(secret)); err != nil {
+	if _, err := s.Put(ctx, "documents/x", bytes.NewReader(secret), nil); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "documents", "x"))
@@ -82,7 +82,7 @@ func TestRefusesEscapingKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"../x", "/etc/passwd", "documents/../../x", ".tmp/x", ""} {
-		if _, err := s.Put(context.Background(), k, bytes.NewReader(nil)); err == nil {
+		if _, err := s.Put(context.Background(), k, bytes.NewReader(nil), nil); err == nil {
 			t.Errorf("Put(%q) succeeded", k)
 		}
 	}

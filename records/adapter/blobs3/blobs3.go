@@ -136,7 +136,7 @@ func notFound(err error) bool {
 // is the document's and, for a single PutObject, the signed payload hash
 // the SDK would otherwise compute again over plain HTTP (the server still
 // checks it against the bytes it receives).
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (service.Stored, error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(service.Stored)) (service.Stored, error) {
 	h := sha256.New()
 	cr := &countingReader{r: io.TeeReader(r, h)}
 	buf, err := s.parts.get(ctx)
@@ -148,23 +148,33 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (service.Store
 		s.parts.put(buf)
 		return service.Stored{}, fmt.Errorf("read upload: %w", err)
 	}
+	// stored is what a Put that succeeds returns, known once r has ended.
+	stored := func() service.Stored { return service.Stored{Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))} }
+	readAll := func() {
+		if read != nil {
+			read(stored())
+		}
+	}
 	if last {
 		defer s.parts.put(buf)
-		sum := hex.EncodeToString(h.Sum(nil))
+		st := stored()
+		if read != nil {
+			read(st)
+		}
 		in := s.putInput(key)
 		in.Body = bytes.NewReader(buf[:n])
-		if _, err := s.c.PutObject(ctx, in, withPayloadHash(sum)); err != nil {
+		if _, err := s.c.PutObject(ctx, in, withPayloadHash(st.SHA256)); err != nil {
 			return service.Stored{}, fault("put object", err)
 		}
-		return service.Stored{Size: cr.n, SHA256: sum}, nil
+		return st, nil
 	}
-	if err := s.putMultipart(ctx, key, cr, buf, n); err != nil {
+	if err := s.putMultipart(ctx, key, cr, buf, n, readAll); err != nil {
 		if cr.err != nil { // the client's body failed, not the store
 			return service.Stored{}, fmt.Errorf("read upload: %w", cr.err)
 		}
 		return service.Stored{}, err
 	}
-	return service.Stored{Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return stored(), nil
 }
 
 // withPayloadHash hands the SigV4 signer the hex SHA-256 of the request's
@@ -213,7 +223,7 @@ type partDone struct {
 
 // putMultipart uploads r as parts, the first already read into buf (n
 // bytes); it owns buf and returns every buffer it takes to the pool.
-func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf []byte, n int) (err error) {
+func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf []byte, n int, readAll func()) (err error) {
 	in := s.putInput(key)
 	created, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: in.Bucket, Key: in.Key, ServerSideEncryption: in.ServerSideEncryption,
@@ -284,6 +294,9 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 		if n, last, err = fill(r, next); err != nil {
 			s.parts.put(next)
 			return fmt.Errorf("read upload: %w", err)
+		}
+		if last {
+			readAll()
 		}
 		if inflight != nil {
 			b, err := wait()

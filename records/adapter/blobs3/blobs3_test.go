@@ -78,7 +78,7 @@ func TestPresignedURL(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	data := []byte("%PDF-1.7 a lab report")
-	if _, err := s.Put(ctx, "documents/p", bytes.NewReader(data)); err != nil {
+	if _, err := s.Put(ctx, "documents/p", bytes.NewReader(data), nil); err != nil {
 		t.Fatal(err)
 	}
 	get := func(u string) (int, []byte, http.Header) {
@@ -131,7 +131,7 @@ func TestUnreachable(t *testing.T) {
 	s := blobs3.New(blobs3.Config{Endpoint: "http://" + addr, Bucket: "b", AccessKey: "k", SecretKey: "s", PathStyle: true},
 		&http.Client{Timeout: 2 * time.Second})
 	ctx := context.Background()
-	_, err = s.Put(ctx, "documents/x", bytes.NewReader([]byte("x")))
+	_, err = s.Put(ctx, "documents/x", bytes.NewReader([]byte("x")), nil)
 	if !errors.Is(err, domainerr.Unavailable) {
 		t.Fatalf("Put = %v, want Unavailable", err)
 	}
@@ -183,7 +183,7 @@ func TestMultipartSizes(t *testing.T) {
 		_, _ = rand.Read(data)
 		key := fmt.Sprintf("documents/size-%d", size)
 		// A reader that is no bytes.Reader: the store cannot know the size.
-		st, err := s.Put(ctx, key, io.MultiReader(bytes.NewReader(data)))
+		st, err := s.Put(ctx, key, io.MultiReader(bytes.NewReader(data)), nil)
 		sum := sha256.Sum256(data)
 		if err != nil || st.Size != int64(size) || st.SHA256 != hex.EncodeToString(sum[:]) {
 			t.Fatalf("Put %d bytes = %+v, %v", size, st, err)
@@ -204,7 +204,7 @@ func TestOneBufferSharedByConcurrentUploads(t *testing.T) {
 	errs := make(chan error, 3)
 	for i := range 3 {
 		go func() {
-			_, err := s.Put(ctx, fmt.Sprintf("documents/c%d", i), io.MultiReader(bytes.NewReader(data)))
+			_, err := s.Put(ctx, fmt.Sprintf("documents/c%d", i), io.MultiReader(bytes.NewReader(data)), nil)
 			errs <- err
 		}()
 	}
@@ -242,13 +242,13 @@ func TestWaitForABufferEndsWithTheRequest(t *testing.T) {
 	holder := &blockingReader{release: make(chan struct{})}
 	held := make(chan error, 1)
 	go func() {
-		_, err := s.Put(context.Background(), "documents/holder", holder)
+		_, err := s.Put(context.Background(), "documents/holder", holder, nil)
 		held <- err
 	}()
 	// The holder has the only buffer once its first byte was read.
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		_, err := s.Put(ctx, "documents/waiter", bytes.NewReader([]byte("x")))
+		_, err := s.Put(ctx, "documents/waiter", bytes.NewReader([]byte("x")), nil)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			break
@@ -273,7 +273,7 @@ func TestFailedMultipartLeavesNoParts(t *testing.T) {
 	boom := errors.New("client went away")
 	data := make([]byte, 12<<20)
 	r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(boom))
-	if _, err := s.Put(ctx, "documents/broken", r); !errors.Is(err, boom) {
+	if _, err := s.Put(ctx, "documents/broken", r, nil); !errors.Is(err, boom) {
 		t.Fatalf("Put = %v, want the reader's failure", err)
 	}
 	raw := s3.New(s3.Options{

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -25,29 +26,39 @@ func scanDocument(sc scanner) (record.Document, error) {
 	return d, nil
 }
 
-// CreateDocument stores d with ev; when d replaces a document, that one
-// becomes superseded in the same transaction.
-func (s *Store) CreateDocument(ctx context.Context, d record.Document, ev record.AuditEvent) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if d.Replaces != "" {
-			res, err := tx.ExecContext(ctx, "UPDATE documents SET status = ?, version = version + 1 WHERE id = ? AND patient_id = ? AND status = ?",
-				string(record.DocumentSuperseded), d.Replaces, d.PatientID, string(record.DocumentCurrent))
-			if err != nil {
-				return fmt.Errorf("supersede document: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("supersede document: %w", err)
-			} else if n != 1 {
-				return record.ErrNotCurrent
-			}
+// StageDocument writes d with ev in a transaction it leaves open; when d
+// replaces a document, that one becomes superseded in it.
+func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (service.Pending, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := writeDocument(ctx, tx, d, ev); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+func writeDocument(ctx context.Context, tx *sql.Tx, d record.Document, ev record.AuditEvent) error {
+	if d.Replaces != "" {
+		res, err := tx.ExecContext(ctx, "UPDATE documents SET status = ?, version = version + 1 WHERE id = ? AND patient_id = ? AND status = ?",
+			string(record.DocumentSuperseded), d.Replaces, d.PatientID, string(record.DocumentCurrent))
+		if err != nil {
+			return fmt.Errorf("supersede document: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO documents ("+docCols+") VALUES ("+sqldb.Placeholders(16)+")",
-			d.ID, d.PatientID, string(d.Status), d.Type, d.Category, d.Title, d.ContentType, d.Size, d.SHA256, d.AuthorID,
-			d.Date.UTC(), d.EncounterID, d.Replaces, d.BlobKey, d.ErrorReason, d.Version); err != nil {
-			return fmt.Errorf("insert document: %w", err)
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("supersede document: %w", err)
+		} else if n != 1 {
+			return record.ErrNotCurrent
 		}
-		return appendAuditTx(ctx, tx, ev)
-	})
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO documents ("+docCols+") VALUES ("+sqldb.Placeholders(16)+")",
+		d.ID, d.PatientID, string(d.Status), d.Type, d.Category, d.Title, d.ContentType, d.Size, d.SHA256, d.AuthorID,
+		d.Date.UTC(), d.EncounterID, d.Replaces, d.BlobKey, d.ErrorReason, d.Version); err != nil {
+		return fmt.Errorf("insert document: %w", err)
+	}
+	return appendAuditTx(ctx, tx, ev)
 }
 
 // DocumentByID returns a document of a patient.

@@ -116,17 +116,17 @@ func TestStore(t *testing.T) {
 		// Documents: a new version supersedes the old one, in one transaction.
 		d := record.Document{ID: ids.New(), PatientID: pid, Status: record.DocumentCurrent, Type: "lab", Title: "CBC",
 			ContentType: record.TypePDF, Size: 10, SHA256: "ab", AuthorID: doc, Date: now, BlobKey: "documents/1", Version: 1}
-		if err := s.CreateDocument(ctx, d, ev(pid)); err != nil {
+		if err := createDocument(ctx, s, d, ev(pid)); err != nil {
 			t.Fatal(err)
 		}
 		d2 := d
 		d2.ID, d2.BlobKey, d2.Replaces = ids.New(), "documents/2", d.ID
-		if err := s.CreateDocument(ctx, d2, ev(pid)); err != nil {
+		if err := createDocument(ctx, s, d2, ev(pid)); err != nil {
 			t.Fatal(err)
 		}
 		d3 := d2
 		d3.ID, d3.BlobKey = ids.New(), "documents/3"
-		if err := s.CreateDocument(ctx, d3, ev(pid)); !errors.Is(err, record.ErrNotCurrent) {
+		if err := createDocument(ctx, s, d3, ev(pid)); !errors.Is(err, record.ErrNotCurrent) {
 			t.Fatalf("replacing a superseded document = %v", err)
 		}
 		old, _ := s.DocumentByID(ctx, pid, d.ID)
@@ -180,19 +180,19 @@ func TestConcurrentChanges(t *testing.T) {
 				BlobKey: "documents/" + id, Version: 1}
 		}
 		first := doc("")
-		if err := s.CreateDocument(ctx, first, ev(pid)); err != nil {
+		if err := createDocument(ctx, s, first, ev(pid)); err != nil {
 			t.Fatal(err)
 		}
 		foreign := doc(first.ID)
 		foreign.PatientID = ids.New()
-		if err := s.CreateDocument(ctx, foreign, ev(foreign.PatientID)); !errors.Is(err, record.ErrNotCurrent) {
+		if err := createDocument(ctx, s, foreign, ev(foreign.PatientID)); !errors.Is(err, record.ErrNotCurrent) {
 			t.Fatalf("a version on another patient superseding this one's document: %v", err)
 		}
 
 		const n = 4
 		errs := make(chan error, n)
 		for range n {
-			go func() { errs <- s.CreateDocument(ctx, doc(first.ID), ev(pid)) }()
+			go func() { errs <- createDocument(ctx, s, doc(first.ID), ev(pid)) }()
 		}
 		won := 0
 		for range n {
@@ -237,6 +237,81 @@ func TestConcurrentChanges(t *testing.T) {
 		revs, err := s.EncounterRevisions(ctx, pid, e.ID)
 		if won != 1 || err != nil || len(revs) != 2 {
 			t.Fatalf("%d signatures won, %d revisions, %v", won, len(revs), err)
+		}
+	})
+}
+
+// createDocument stages a document and commits it.
+func createDocument(ctx context.Context, s *sqlstore.Store, d record.Document, ev record.AuditEvent) error {
+	p, err := s.StageDocument(ctx, d, ev)
+	if err != nil {
+		return err
+	}
+	return p.Commit()
+}
+
+// A staged document is seen by no one until committed, and a rolled-back
+// one leaves neither its row, nor its audit event, nor a superseded
+// version behind.
+func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s := sqlstore.New(db)
+		t.Cleanup(func() { _ = s.Close() })
+		ctx := context.Background()
+		pid := ids.New()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		doc := func(replaces string) record.Document {
+			id := ids.New()
+			return record.Document{ID: id, PatientID: pid, Status: record.DocumentCurrent, Type: "t", Title: "t",
+				ContentType: record.TypePDF, Size: 1, SHA256: "00", AuthorID: "a", Date: now, Replaces: replaces,
+				BlobKey: "documents/" + id, Version: 1}
+		}
+		first := doc("")
+		if err := createDocument(ctx, s, first, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		audits := func() int {
+			tr, err := s.ListAudit(ctx, record.AuditQuery{PatientID: pid, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(tr.Items)
+		}
+		before := audits()
+
+		second := doc(first.ID)
+		p, err := s.StageDocument(ctx, second, ev(pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DocumentByID(ctx, pid, second.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("a staged document is seen before its commit: %v", err)
+		}
+		if err := p.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DocumentByID(ctx, pid, second.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("a rolled-back document = %v", err)
+		}
+		if old, err := s.DocumentByID(ctx, pid, first.ID); err != nil || old.Status != record.DocumentCurrent || old.Version != 1 {
+			t.Fatalf("the version a rolled-back one replaced = %+v %v", old, err)
+		}
+		if n := audits(); n != before {
+			t.Fatalf("audit events %d after a rollback, %d before", n, before)
+		}
+
+		p, err = s.StageDocument(ctx, second, ev(pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.DocumentByID(ctx, pid, second.ID); err != nil || got.Replaces != first.ID {
+			t.Fatalf("a committed document = %+v %v", got, err)
+		}
+		if n := audits(); n != before+1 {
+			t.Fatalf("audit events %d after a commit, %d before", n, before)
 		}
 	})
 }

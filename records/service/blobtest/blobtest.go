@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -45,7 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 	t.Run("put then read whole and in ranges", func(t *testing.T) {
 		s := newStore(t)
 		data := random(3<<20 + 12345) // several encryption packages and an odd tail
-		st, err := s.Put(ctx, "documents/a", bytes.NewReader(data))
+		st, err := s.Put(ctx, "documents/a", bytes.NewReader(data), nil)
 		sum := sha256.Sum256(data)
 		if err != nil || st.Size != int64(len(data)) || st.SHA256 != hex.EncodeToString(sum[:]) {
 			t.Fatalf("Put = %+v, %v; want size %d, SHA-256 %x", st, err, len(data), sum)
@@ -82,9 +83,26 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 		}
 	})
 
+	// Put says once what it stores as soon as the body has ended, before it
+	// returns, for one part and for many.
+	for _, size := range []int{1 << 20, 11<<20 + 3} {
+		t.Run(fmt.Sprintf("put says what it read, %d bytes", size), func(t *testing.T) {
+			s := newStore(t)
+			data := random(size)
+			var said []service.Stored
+			st, err := s.Put(ctx, "documents/r", bytes.NewReader(data), func(st service.Stored) { said = append(said, st) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(said) != 1 || said[0] != st {
+				t.Fatalf("read said %+v; Put returned %+v", said, st)
+			}
+		})
+	}
+
 	t.Run("empty object", func(t *testing.T) {
 		s := newStore(t)
-		st, err := s.Put(ctx, "documents/empty", bytes.NewReader(nil))
+		st, err := s.Put(ctx, "documents/empty", bytes.NewReader(nil), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,8 +133,12 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 	t.Run("a failed put leaves nothing", func(t *testing.T) {
 		s := newStore(t)
 		boom := errors.New("client went away")
-		if _, err := s.Put(ctx, "documents/half", &failingReader{n: 7 << 20, err: boom}); err == nil {
+		called := false
+		if _, err := s.Put(ctx, "documents/half", &failingReader{n: 7 << 20, err: boom}, func(service.Stored) { called = true }); err == nil {
 			t.Fatal("Put succeeded over a failing reader")
+		}
+		if called {
+			t.Fatal("Put said a reader that failed had ended")
 		}
 		if _, err := s.Open(ctx, "documents/half"); !errors.Is(err, service.ErrBlobNotFound) {
 			t.Fatalf("Open after a failed Put = %v, want ErrBlobNotFound", err)
@@ -130,7 +152,7 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 	t.Run("list in key order, after, limit; delete", func(t *testing.T) {
 		s := newStore(t)
 		for _, k := range []string{"documents/c", "documents/a", "documents/b", "other/x"} {
-			if _, err := s.Put(ctx, k, bytes.NewReader([]byte(k))); err != nil {
+			if _, err := s.Put(ctx, k, bytes.NewReader([]byte(k)), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
