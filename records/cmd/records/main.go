@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,23 +29,25 @@ import (
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/requestid"
 	"github.com/medisync/medisync/shared/server"
 )
 
 func main() { app.Main("records", run) }
 
 type settings struct {
-	audit          auditlog.Options
-	blobStore      string
-	blobDir        string
-	masterKey      string
-	s3             blobs3.Config
-	maxBytes       int64
-	linkTTL        time.Duration
-	doctorsReadAll bool
-	patientURL     string
-	sweepEvery     time.Duration
-	sweepGrace     time.Duration
+	audit           auditlog.Options
+	blobStore       string
+	blobDir         string
+	masterKey       string
+	s3              blobs3.Config
+	s3ReceiveBuffer int
+	maxBytes        int64
+	linkTTL         time.Duration
+	doctorsReadAll  bool
+	patientURL      string
+	sweepEvery      time.Duration
+	sweepGrace      time.Duration
 }
 
 // uploadCeiling bounds any request body before the routes' own limits
@@ -76,6 +79,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&c.s3.SecretKey, "s3-secret-key", "", "S3 secret key")
 			fs.BoolVar(&c.s3.PathStyle, "s3-path-style", true, "address the bucket in the path")
 			fs.IntVar(&c.s3.PartBuffers, "s3-part-buffers", 8, "5 MiB part buffers all S3 uploads together hold at most (bounds upload memory)")
+			fs.IntVar(&c.s3ReceiveBuffer, "s3-receive-buffer", 4<<20, "receive buffer in bytes of each connection to S3, so that a fresh connection takes an object at once; 0 leaves the kernel's autotuning")
 			fs.StringVar(&c.s3.SSE, "s3-sse", "", "server-side encryption of every object: AES256, aws:kms, or empty where the server has none")
 			fs.Int64Var(&c.maxBytes, "max-document-bytes", service.DefaultMaxDocumentBytes, "largest document accepted")
 			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")
@@ -137,7 +141,9 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 		}
 		return blobfs.New(c.blobDir, key)
 	case "s3":
-		s := blobs3.New(c.s3, server.NewHTTPClient(0))
+		tr := server.NewTransport()
+		tr.DialContext = blobs3.WithReceiveBuffer(tr.DialContext, c.s3ReceiveBuffer)
+		s := blobs3.New(c.s3, &http.Client{Transport: requestid.Transport{Base: tr}})
 		if err := s.EnsureBucket(ctx); err != nil {
 			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", err)
 		}
