@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/ids"
@@ -44,6 +45,7 @@ type options struct {
 	bin, server, database, addr, logLevel   string
 	s3Endpoint, s3Access, s3Secret, bucket  string
 	partBuffers                             string
+	receiveBuffer                           int
 	notes, patients                         int
 	smallRounds, largeRounds, parallel      int
 	listClients                             int
@@ -69,6 +71,7 @@ func main() {
 	flag.StringVar(&o.s3Secret, "s3-secret-key", "medisync-secret", "S3 secret key")
 	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "prefix of the run's bucket (the service's and the direct copies'), removed with its objects at the end")
 	flag.StringVar(&o.partBuffers, "part-buffers", "", "the binary's -s3-part-buffers; empty keeps its default")
+	flag.IntVar(&o.receiveBuffer, "s3-receive-buffer", 4<<20, "receive buffer of every S3 connection, the binary's (-s3-receive-buffer) and the direct client's alike, so that the ceiling is measured as the service is tuned")
 	flag.IntVar(&o.notes, "notes", 100_000, "encounter notes in the database")
 	flag.IntVar(&o.patients, "patients", 1_000, "patients the notes are spread over")
 	flag.IntVar(&o.smallRounds, "small-rounds", 200, "1 MB files moved each way, one at a time")
@@ -150,6 +153,7 @@ func run(o options) error {
 		BaseEndpoint: aws.String(o.s3Endpoint), UsePathStyle: true,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		HTTPClient:                 directHTTPClient(o.receiveBuffer),
 	})
 	// A bucket of this run's own, emptied and removed at the end: the
 	// service never deletes documents, and each run uploads gigabytes.
@@ -171,7 +175,8 @@ func run(o options) error {
 		"MEDISYNC_DISCOVERY_URLS=", "MEDISYNC_LOG_LEVEL="+o.logLevel, "MEDISYNC_PATIENT_URL="+dirURL,
 		"MEDISYNC_BLOB_STORE=s3", "MEDISYNC_S3_ENDPOINT="+o.s3Endpoint, "MEDISYNC_S3_BUCKET="+o.bucket,
 		"MEDISYNC_S3_ACCESS_KEY="+o.s3Access, "MEDISYNC_S3_SECRET_KEY="+o.s3Secret,
-		"MEDISYNC_MAX_DOCUMENT_BYTES="+strconv.Itoa(128<<20), "MEDISYNC_DOCTORS_READ_ALL=true")
+		"MEDISYNC_MAX_DOCUMENT_BYTES="+strconv.Itoa(128<<20), "MEDISYNC_DOCTORS_READ_ALL=true",
+		"MEDISYNC_S3_RECEIVE_BUFFER="+strconv.Itoa(o.receiveBuffer))
 	if o.partBuffers != "" {
 		cmd.Env = append(cmd.Env, "MEDISYNC_S3_PART_BUFFERS="+o.partBuffers)
 	}
@@ -610,3 +615,12 @@ func removeBucket(c *s3.Client, bucket string) {
 
 // validName is a database name MariaDB takes unquoted.
 var validName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// directHTTPClient is the direct client's: the standard transport, its
+// connections given the receive buffer the service's have, so that the
+// ceiling gains what the service gains from it.
+func directHTTPClient(receiveBuffer int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = blobs3.WithReceiveBuffer(tr.DialContext, receiveBuffer)
+	return &http.Client{Transport: tr}
+}
