@@ -23,8 +23,11 @@ fi
 
 mkdir -p "$dir" /var/log
 echo "s3-up: starting versitygw on 127.0.0.1:$port over $dir"
+# --keep-alive: versitygw otherwise closes the connection after every
+# answer, where S3 itself keeps it open; clients would dial for every
+# request and start each transfer on a cold socket.
 ROOT_ACCESS_KEY=medisync ROOT_SECRET_KEY=medisync-secret \
-  setsid nohup "$bin" --port "127.0.0.1:$port" posix "$dir" >/var/log/medisync-s3.log 2>&1 &
+  setsid nohup "$bin" --keep-alive --port "127.0.0.1:$port" posix "$dir" >/var/log/medisync-s3.log 2>&1 &
 
 for _ in $(seq 1 50); do
   answers && exit 0
