@@ -172,13 +172,7 @@ func TestConcurrentChanges(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		ctx := context.Background()
 		pid := ids.New()
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		doc := func(replaces string) record.Document {
-			id := ids.New()
-			return record.Document{ID: id, PatientID: pid, Status: record.DocumentCurrent, Type: "t", Title: "t",
-				ContentType: record.TypePDF, Size: 1, SHA256: "00", AuthorID: "a", Date: now, Replaces: replaces,
-				BlobKey: "documents/" + id, Version: 1}
-		}
+		doc := func(replaces string) record.Document { return newDocument(pid, replaces) }
 		first := doc("")
 		if err := createDocument(ctx, s, first, ev(pid)); err != nil {
 			t.Fatal(err)
@@ -213,6 +207,7 @@ func TestConcurrentChanges(t *testing.T) {
 			t.Fatalf("documents after the race: %d, %v", len(all.Items), err)
 		}
 
+		now := time.Now().UTC().Truncate(time.Microsecond)
 		e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: "d", Status: record.EncounterOpen, CreatedAt: now, UpdatedAt: now, Version: 1}
 		if err := s.CreateEncounter(ctx, e, ev(pid)); err != nil {
 			t.Fatal(err)
@@ -259,13 +254,7 @@ func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		ctx := context.Background()
 		pid := ids.New()
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		doc := func(replaces string) record.Document {
-			id := ids.New()
-			return record.Document{ID: id, PatientID: pid, Status: record.DocumentCurrent, Type: "t", Title: "t",
-				ContentType: record.TypePDF, Size: 1, SHA256: "00", AuthorID: "a", Date: now, Replaces: replaces,
-				BlobKey: "documents/" + id, Version: 1}
-		}
+		doc := func(replaces string) record.Document { return newDocument(pid, replaces) }
 		first := doc("")
 		if err := createDocument(ctx, s, first, ev(pid)); err != nil {
 			t.Fatal(err)
@@ -314,4 +303,13 @@ func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
 			t.Fatalf("audit events %d after a commit, %d before", n, before)
 		}
 	})
+}
+
+// newDocument is a current document of patient pid, replacing replaces
+// when set.
+func newDocument(pid, replaces string) record.Document {
+	id := ids.New()
+	return record.Document{ID: id, PatientID: pid, Status: record.DocumentCurrent, Type: "t", Title: "t",
+		ContentType: record.TypePDF, Size: 1, SHA256: "00", AuthorID: "a", Date: time.Now().UTC().Truncate(time.Microsecond),
+		Replaces: replaces, BlobKey: "documents/" + id, Version: 1}
 }
