@@ -112,9 +112,14 @@ done
 # Root logs in over the socket only (Debian's unix_socket auth); everything
 # else logs in over TCP with the accounts above.
 # A server already running (started earlier, or by another script) gets the
-# same size: InnoDB resizes its pool online.
+# size asked for by name, or at least the default; InnoDB resizes its pool
+# online. A larger pool someone gave it is left alone unless asked.
 bytes=$(numfmt --from=iec "$pool")
-sql+="SET GLOBAL innodb_buffer_pool_size = $bytes;"$'\n'
+if [ -n "${MEDISYNC_MARIADB_BUFFER_POOL:-}" ]; then
+  sql+="SET GLOBAL innodb_buffer_pool_size = $bytes;"$'\n'
+elif [ "$(mysql --protocol=socket -uroot -N -e 'SELECT @@innodb_buffer_pool_size')" -lt "$bytes" ]; then
+  sql+="SET GLOBAL innodb_buffer_pool_size = $bytes;"$'\n'
+fi
 
 mysql --protocol=socket -uroot <<<"$sql"
 if [ "$(mysql --protocol=socket -uroot -N -e 'SELECT @@thread_handling')" != "pool-of-threads" ]; then

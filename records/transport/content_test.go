@@ -130,8 +130,8 @@ func TestDownloadOfAnotherPatientsDocumentOpensNothingItKeeps(t *testing.T) {
 	if r.code != 404 || bytes.Contains(r.body, []byte("theirs")) || r.h.Get("Content-Disposition") != "" {
 		t.Fatalf("another patient's document under one's own = %d %v %q", r.code, r.h, r.body)
 	}
-	if opens, closes := blobs.counts(); opens != closes {
-		t.Fatalf("%d readers opened, %d closed", opens, closes)
+	if opens, closes := blobs.counts(); opens != 1 || closes != 1 {
+		t.Fatalf("%d readers opened, %d closed; want the early one, closed", opens, closes)
 	}
 	if r := h.doAt("other", h.other, "GET", "/documents/"+theirDoc+"/content", nil); r.code != 200 || !bytes.Equal(r.body, content) {
 		t.Fatalf("the owner's download = %d, %d bytes", r.code, len(r.body))
@@ -155,9 +155,12 @@ func (l lateFailingBlobs) Put(ctx context.Context, key string, r io.Reader, read
 // event of the upload, no object.
 func TestUploadFailingLateLeavesNothing(t *testing.T) {
 	var blobs service.BlobStore
+	docs := &countingDocuments{}
 	h := newHarness(t, 1<<20, func(d *service.Deps) {
 		blobs = d.Blobs
 		d.Blobs = lateFailingBlobs{d.Blobs}
+		docs.DocumentRepository = d.Documents
+		d.Documents = docs
 	})
 	before := h.do("patient", "GET", "/audit?limit=100", nil).json(t)["items"].([]any)
 	r := h.do("patient", "POST", "/documents?title=CBC&type=lab-report", strings.NewReader("%PDF-1.7\nlate"), "Content-Type", "application/pdf")
@@ -176,4 +179,39 @@ func TestUploadFailingLateLeavesNothing(t *testing.T) {
 	if infos, err := blobs.List(context.Background(), service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
 		t.Fatalf("objects after a failed upload: %v %v", infos, err)
 	}
+	if c, r := docs.counts(); c != 0 || r != 1 {
+		t.Fatalf("staged writes: %d committed, %d rolled back; want 0, 1", c, r)
+	}
+}
+
+// countingDocuments counts the staged document writes committed and rolled
+// back.
+type countingDocuments struct {
+	service.DocumentRepository
+	commits, rollbacks atomic.Int32
+}
+
+func (c *countingDocuments) StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (service.Pending, error) {
+	p, err := c.DocumentRepository.StageDocument(ctx, d, ev)
+	if err != nil {
+		return nil, err
+	}
+	return countedPending{p, c}, nil
+}
+
+func (c *countingDocuments) counts() (int32, int32) { return c.commits.Load(), c.rollbacks.Load() }
+
+type countedPending struct {
+	service.Pending
+	c *countingDocuments
+}
+
+func (p countedPending) Commit() error {
+	p.c.commits.Add(1)
+	return p.Pending.Commit()
+}
+
+func (p countedPending) Rollback() error {
+	p.c.rollbacks.Add(1)
+	return p.Pending.Rollback()
 }

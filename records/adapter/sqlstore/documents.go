@@ -27,8 +27,14 @@ func scanDocument(sc scanner) (record.Document, error) {
 }
 
 // StageDocument writes d with ev in a transaction it leaves open; when d
-// replaces a document, that one becomes superseded in it.
+// replaces a document, that one becomes superseded in it. On SQLite, whose
+// one write transaction at a time would hold every other write back while
+// the content is stored (up to two parts and the completion of a multipart
+// upload), the write waits for Commit instead.
 func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (service.Pending, error) {
+	if s.db.Dialect == sqldb.SQLite {
+		return deferredWrite{s: s, ctx: ctx, d: d, ev: ev}, nil
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
@@ -39,6 +45,20 @@ func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.
 	}
 	return tx, nil
 }
+
+// deferredWrite writes a document in one transaction when committed.
+type deferredWrite struct {
+	s   *Store
+	ctx context.Context
+	d   record.Document
+	ev  record.AuditEvent
+}
+
+func (w deferredWrite) Commit() error {
+	return w.s.db.InTx(w.ctx, func(tx *sql.Tx) error { return writeDocument(w.ctx, tx, w.d, w.ev) })
+}
+
+func (w deferredWrite) Rollback() error { return nil }
 
 func writeDocument(ctx context.Context, tx *sql.Tx, d record.Document, ev record.AuditEvent) error {
 	if d.Replaces != "" {

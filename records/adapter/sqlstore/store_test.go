@@ -276,6 +276,13 @@ func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
 		if _, err := s.DocumentByID(ctx, pid, second.ID); !errors.Is(err, record.ErrNotFound) {
 			t.Fatalf("a staged document is seen before its commit: %v", err)
 		}
+		// Other writes go on meanwhile, on SQLite too, whose writers take
+		// turns: the content of a staged document may take a while to store.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := s.AppendAudit(wctx, ev(ids.New())); err != nil {
+			t.Fatalf("a write while a document is staged: %v", err)
+		}
 		if err := p.Rollback(); err != nil {
 			t.Fatal(err)
 		}

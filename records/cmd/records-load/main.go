@@ -71,7 +71,7 @@ func main() {
 	flag.StringVar(&o.s3Secret, "s3-secret-key", "medisync-secret", "S3 secret key")
 	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "prefix of the run's bucket (the service's and the direct copies'), removed with its objects at the end")
 	flag.StringVar(&o.partBuffers, "part-buffers", "", "the binary's -s3-part-buffers; empty keeps its default")
-	flag.IntVar(&o.receiveBuffer, "s3-receive-buffer", 4<<20, "receive buffer of every S3 connection, the binary's (-s3-receive-buffer) and the direct client's alike, so that the ceiling is measured as the service is tuned")
+	flag.IntVar(&o.receiveBuffer, "s3-receive-buffer", 0, "fixed receive buffer of every S3 connection, the binary's (-s3-receive-buffer) and the direct client's alike, so that the ceiling is measured as the service is tuned; 0 keeps the kernel's autotuning")
 	flag.IntVar(&o.notes, "notes", 100_000, "encounter notes in the database")
 	flag.IntVar(&o.patients, "patients", 1_000, "patients the notes are spread over")
 	flag.IntVar(&o.smallRounds, "small-rounds", 200, "1 MB files moved each way, one at a time")

@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&c.s3.SecretKey, "s3-secret-key", "", "S3 secret key")
 			fs.BoolVar(&c.s3.PathStyle, "s3-path-style", true, "address the bucket in the path")
 			fs.IntVar(&c.s3.PartBuffers, "s3-part-buffers", 8, "5 MiB part buffers all S3 uploads together hold at most (bounds upload memory)")
-			fs.IntVar(&c.s3ReceiveBuffer, "s3-receive-buffer", 4<<20, "receive buffer in bytes of each connection to S3, so that a fresh connection takes an object at once; 0 leaves the kernel's autotuning")
+			fs.IntVar(&c.s3ReceiveBuffer, "s3-receive-buffer", 0, "fixed receive buffer in bytes of each connection to S3, for servers that close the connection after every answer; 0 keeps the kernel's autotuning")
 			fs.StringVar(&c.s3.SSE, "s3-sse", "", "server-side encryption of every object: AES256, aws:kms, or empty where the server has none")
 			fs.Int64Var(&c.maxBytes, "max-document-bytes", service.DefaultMaxDocumentBytes, "largest document accepted")
 			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")

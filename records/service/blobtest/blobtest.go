@@ -84,8 +84,9 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 	})
 
 	// Put says once what it stores as soon as the body has ended, before it
-	// returns, for one part and for many.
-	for _, size := range []int{1 << 20, 11<<20 + 3} {
+	// returns: for one part, for many, and for a body that ends exactly at
+	// a part's end.
+	for _, size := range []int{1 << 20, 11<<20 + 3, 10 << 20} {
 		t.Run(fmt.Sprintf("put says what it read, %d bytes", size), func(t *testing.T) {
 			s := newStore(t)
 			data := random(size)
