@@ -138,7 +138,7 @@ func (b *natsBroker) ensureStream(ctx context.Context, name string, subjects ...
 	if known {
 		return nil
 	}
-	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:       name,
 		Subjects:   subjects,
 		Storage:    jetstream.FileStorage,
@@ -146,7 +146,15 @@ func (b *natsBroker) ensureStream(ctx context.Context, name string, subjects ...
 		MaxAge:     b.o.StreamMaxAge,
 		Duplicates: 2 * time.Minute,
 		Replicas:   b.replicas,
-	})
+	}
+	// Create first: the server answers an existing stream of the same
+	// configuration without touching it. Only a changed configuration is
+	// an update, which rewrites the stream's store (and, in nats-server,
+	// races a consumer being created on it at that moment).
+	_, err := b.js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = b.js.UpdateStream(ctx, cfg)
+	}
 	if err != nil {
 		return fmt.Errorf("broker: stream %s: %w", name, err)
 	}
