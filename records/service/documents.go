@@ -112,8 +112,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 		}
 		return record.Document{}, fmt.Errorf("store document content: %w", err)
 	}
-	if w == nil || w.d.Size != st.Size || w.d.SHA256 != st.SHA256 {
-		w.drop() // a store that did not say, or said otherwise
+	if w == nil { // a store that did not say when the body ended
 		w = s.stage(ctx, actor, document(st))
 	}
 	d, err := w.commit()
@@ -277,7 +276,11 @@ func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, pa
 // content checks that actor may read a document's content and records the
 // access before any byte or link is handed out.
 func (s *service) content(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, error) {
-	d, why, err := s.readable(ctx, actor, reason, patientID, id, action)
+	why, err := s.mayReadContent(ctx, actor, reason, patientID, id, action)
+	if err != nil {
+		return record.Document{}, err
+	}
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
 	if err != nil {
 		return record.Document{}, err
 	}
@@ -285,20 +288,6 @@ func (s *service) content(ctx context.Context, actor authn.Principal, reason, pa
 		return record.Document{}, err
 	}
 	return d, nil
-}
-
-// readable checks that actor may read a document's content and returns the
-// document and the reason to audit; it records only a denial.
-func (s *service) readable(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, string, error) {
-	why, err := s.mayReadContent(ctx, actor, reason, patientID, id, action)
-	if err != nil {
-		return record.Document{}, "", err
-	}
-	d, err := s.Documents.DocumentByID(ctx, patientID, id)
-	if err != nil {
-		return record.Document{}, "", err
-	}
-	return d, why, nil
 }
 
 // mayReadContent checks that actor may read the patient's clinical content

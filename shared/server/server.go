@@ -36,9 +36,14 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 // NewHTTPClient returns a client for calls between services: a total timeout,
 // pooled keep-alive connections, and the request ID passed on.
 func NewHTTPClient(timeout time.Duration) *http.Client {
+	return NewHTTPClientOver(timeout, NewTransport())
+}
+
+// NewHTTPClientOver is NewHTTPClient over a transport the caller tuned.
+func NewHTTPClientOver(timeout time.Duration, tr *http.Transport) *http.Client {
 	return &http.Client{
 		Timeout:   timeout,
-		Transport: requestid.Transport{Base: NewTransport()},
+		Transport: requestid.Transport{Base: tr},
 	}
 }
 

@@ -21,23 +21,11 @@ import (
 // statement: while it waits for the patient's row it already holds the
 // doctor's, so no writer can hold them the other way round.
 func TestLockRowsTakesTheDoctorFirst(t *testing.T) {
-	sqltest.Each(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
-		if db.Dialect == sqldb.SQLite {
-			return // SQLite takes no lock rows: its writers run one at a time
-		}
+	eachLockingServer(t, func(t *testing.T, db *sqldb.DB, s *Store) {
 		ctx := context.Background()
-		s := New(db)
 		const doctor, patient = "00000000-0000-7000-8000-00000000000d", "00000000-0000-7000-8000-00000000000p"
-		for _, r := range []lockRef{doctorLock(doctor), patientLock(patient)} {
-			_, err := db.ExecContext(ctx, `INSERT INTO `+r.table+` (`+r.column+`) VALUES (?)`, r.id)
-			require.NoError(t, err)
-		}
-
 		// Someone holds the patient's row.
-		holder, err := db.BeginTx(ctx, nil)
-		require.NoError(t, err)
-		defer holder.Rollback() //nolint:errcheck
-		require.NoError(t, s.lockRows(ctx, holder, patientLock(patient)))
+		holder := holdLock(t, db, s, patientLock(patient), doctorLock(doctor))
 
 		// A booking asks for both and waits for the patient's.
 		booking, err := db.BeginTx(ctx, nil)
@@ -70,20 +58,10 @@ func TestLockRowsTakesTheDoctorFirst(t *testing.T) {
 // the exclusion constraint's check makes each wait for the other's
 // uncommitted entry and one of them dies in a deadlock.
 func TestBookingQueuesBehindTheDoctorsRow(t *testing.T) {
-	sqltest.Each(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
-		if db.Dialect == sqldb.SQLite {
-			return // SQLite takes no lock rows: its writers run one at a time
-		}
+	eachLockingServer(t, func(t *testing.T, db *sqldb.DB, s *Store) {
 		ctx := context.Background()
-		s := New(db)
 		a := repotest.New(ids.New(), 0, 30)
-		_, err := db.ExecContext(ctx, `INSERT INTO doctor_locks (doctor_id) VALUES (?)`, a.DoctorID)
-		require.NoError(t, err)
-
-		holder, err := db.BeginTx(ctx, nil)
-		require.NoError(t, err)
-		defer holder.Rollback() //nolint:errcheck
-		require.NoError(t, s.lockRows(ctx, holder, doctorLock(a.DoctorID)))
+		holder := holdLock(t, db, s, doctorLock(a.DoctorID))
 
 		done := make(chan error, 1)
 		go func() { done <- s.Book(ctx, a, service.BookOptions{MaxActive: 10, Now: a.CreatedAt}) }()
@@ -95,4 +73,30 @@ func TestBookingQueuesBehindTheDoctorsRow(t *testing.T) {
 		require.NoError(t, holder.Rollback())
 		assert.NoError(t, <-done, "the booking goes on once the row is free")
 	})
+}
+
+// eachLockingServer runs fn on a store over each database that takes lock
+// rows: SQLite takes none, its writers run one at a time.
+func eachLockingServer(t *testing.T, fn func(t *testing.T, db *sqldb.DB, s *Store)) {
+	sqltest.Each(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		if db.Dialect != sqldb.SQLite {
+			fn(t, db, New(db))
+		}
+	})
+}
+
+// holdLock creates the rows of held and of others, then holds held's in a
+// transaction of its own until the test rolls it back or ends.
+func holdLock(t *testing.T, db *sqldb.DB, s *Store, held lockRef, others ...lockRef) *sql.Tx {
+	t.Helper()
+	ctx := context.Background()
+	for _, r := range append([]lockRef{held}, others...) {
+		_, err := db.ExecContext(ctx, `INSERT INTO `+r.table+` (`+r.column+`) VALUES (?)`, r.id)
+		require.NoError(t, err)
+	}
+	holder, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = holder.Rollback() })
+	require.NoError(t, s.lockRows(ctx, holder, held))
+	return holder
 }

@@ -148,19 +148,18 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 		s.parts.put(buf)
 		return service.Stored{}, fmt.Errorf("read upload: %w", err)
 	}
-	// stored is what a Put that succeeds returns, known once r has ended.
-	stored := func() service.Stored { return service.Stored{Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))} }
-	readAll := func() {
+	// ended notes, once r has ended, what a Put that succeeds returns, and
+	// tells read.
+	var st service.Stored
+	ended := func() {
+		st = service.Stored{Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))}
 		if read != nil {
-			read(stored())
+			read(st)
 		}
 	}
 	if last {
 		defer s.parts.put(buf)
-		st := stored()
-		if read != nil {
-			read(st)
-		}
+		ended()
 		in := s.putInput(key)
 		in.Body = bytes.NewReader(buf[:n])
 		if _, err := s.c.PutObject(ctx, in, withPayloadHash(st.SHA256)); err != nil {
@@ -168,13 +167,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 		}
 		return st, nil
 	}
-	if err := s.putMultipart(ctx, key, cr, buf, n, readAll); err != nil {
+	if err := s.putMultipart(ctx, key, cr, buf, n, ended); err != nil {
 		if cr.err != nil { // the client's body failed, not the store
 			return service.Stored{}, fmt.Errorf("read upload: %w", cr.err)
 		}
 		return service.Stored{}, err
 	}
-	return stored(), nil
+	return st, nil
 }
 
 // withPayloadHash hands the SigV4 signer the hex SHA-256 of the request's
@@ -223,7 +222,7 @@ type partDone struct {
 
 // putMultipart uploads r as parts, the first already read into buf (n
 // bytes); it owns buf and returns every buffer it takes to the pool.
-func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf []byte, n int, readAll func()) (err error) {
+func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf []byte, n int, ended func()) (err error) {
 	in := s.putInput(key)
 	created, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: in.Bucket, Key: in.Key, ServerSideEncryption: in.ServerSideEncryption,
@@ -296,7 +295,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 			return fmt.Errorf("read upload: %w", err)
 		}
 		if last {
-			readAll()
+			ended()
 		}
 		if inflight != nil {
 			b, err := wait()

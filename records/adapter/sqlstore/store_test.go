@@ -168,15 +168,9 @@ func TestStore(t *testing.T) {
 // supersedes another patient's document.
 func TestConcurrentChanges(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		s := sqlstore.New(db)
-		t.Cleanup(func() { _ = s.Close() })
-		ctx := context.Background()
-		pid := ids.New()
+		s, first := storeWithDocument(t, db)
+		ctx, pid := context.Background(), first.PatientID
 		doc := func(replaces string) record.Document { return newDocument(pid, replaces) }
-		first := doc("")
-		if err := createDocument(ctx, s, first, ev(pid)); err != nil {
-			t.Fatal(err)
-		}
 		foreign := doc(first.ID)
 		foreign.PatientID = ids.New()
 		if err := createDocument(ctx, s, foreign, ev(foreign.PatientID)); !errors.Is(err, record.ErrNotCurrent) {
@@ -250,15 +244,9 @@ func createDocument(ctx context.Context, s *sqlstore.Store, d record.Document, e
 // version behind.
 func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
-		s := sqlstore.New(db)
-		t.Cleanup(func() { _ = s.Close() })
-		ctx := context.Background()
-		pid := ids.New()
+		s, first := storeWithDocument(t, db)
+		ctx, pid := context.Background(), first.PatientID
 		doc := func(replaces string) record.Document { return newDocument(pid, replaces) }
-		first := doc("")
-		if err := createDocument(ctx, s, first, ev(pid)); err != nil {
-			t.Fatal(err)
-		}
 		audits := func() int {
 			tr, err := s.ListAudit(ctx, record.AuditQuery{PatientID: pid, Limit: 100})
 			if err != nil {
@@ -319,4 +307,17 @@ func newDocument(pid, replaces string) record.Document {
 	return record.Document{ID: id, PatientID: pid, Status: record.DocumentCurrent, Type: "t", Title: "t",
 		ContentType: record.TypePDF, Size: 1, SHA256: "00", AuthorID: "a", Date: time.Now().UTC().Truncate(time.Microsecond),
 		Replaces: replaces, BlobKey: "documents/" + id, Version: 1}
+}
+
+// storeWithDocument is a store on db holding one current document of a
+// fresh patient.
+func storeWithDocument(t *testing.T, db *sqldb.DB) (*sqlstore.Store, record.Document) {
+	t.Helper()
+	s := sqlstore.New(db)
+	t.Cleanup(func() { _ = s.Close() })
+	first := newDocument(ids.New(), "")
+	if err := createDocument(context.Background(), s, first, ev(first.PatientID)); err != nil {
+		t.Fatal(err)
+	}
+	return s, first
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,7 +28,6 @@ import (
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
-	"github.com/medisync/medisync/shared/requestid"
 	"github.com/medisync/medisync/shared/server"
 )
 
@@ -143,7 +141,7 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 	case "s3":
 		tr := server.NewTransport()
 		tr.DialContext = blobs3.WithReceiveBuffer(tr.DialContext, c.s3ReceiveBuffer)
-		s := blobs3.New(c.s3, &http.Client{Transport: requestid.Transport{Base: tr}})
+		s := blobs3.New(c.s3, server.NewHTTPClientOver(0, tr))
 		if err := s.EnsureBucket(ctx); err != nil {
 			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", err)
 		}
