@@ -4,11 +4,14 @@
 # and its load tool, then lets the tool seed 100,000 encounter notes (once;
 # later runs reuse them), start the binary on loopback on the S3 store
 # trusting a JWKS and a patient directory of its own, and measure: upload
-# and download throughput of 1 MB and 100 MB files through the service
-# against a direct S3 client moving the same bytes; the service's resident
-# memory (VmRSS, VmHWM) during ten parallel 100 MB uploads; p50/p99 of an
-# encounter list. It fails when a target is missed. Extra arguments go to
-# the tool (see: bin/records-load -h), e.g. -large-rounds 5 -list-duration 30s.
+# and download throughput of 1 MB files (one at a time, and 16 at once) and
+# of 100 MB files through the service against a direct S3 client moving the
+# same bytes, downloads also through a presigned link and through a bare
+# relay that only copies the bytes (what any process in the path costs);
+# the service's resident memory (VmRSS, VmHWM) during ten parallel 100 MB
+# uploads; p50/p99 of an encounter list. It fails when a target is missed.
+# Extra arguments go to the tool (see: bin/records-load -h), e.g.
+# -large-rounds 10 -list-duration 30s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
