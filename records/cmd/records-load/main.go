@@ -1,14 +1,14 @@
 // Command records-load measures the records service binary on loopback, on
-// MariaDB and an S3 server: upload and download throughput of 1 MB and
-// 100 MB documents through the service against a direct S3 client moving
-// the same bytes (the ceiling), 1 MB files both one at a time and many at
-// once; downloads also through a presigned link and through a bare relay,
-// a second process of this tool that only copies bytes from S3, which
-// shows what any process in the path costs; the service's resident memory during
-// parallel 100 MB uploads (VmRSS sampled, VmHWM at the end, from /proc),
-// and latency percentiles of an encounter list with 100,000 notes seeded
-// in the database (once; later runs reuse them). It serves a JWKS and a
-// patient directory of its own, so no other service runs.
+// MariaDB and an S3 server: upload and download throughput of 1 MB (one at
+// a time and many at once) and 100 MB documents through the service
+// against a direct S3 client moving the same bytes (the ceiling), downloads
+// also through a presigned link and through a bare relay, a second process
+// of this tool that only copies bytes from S3, which shows what any
+// process in the path costs; the service's resident memory during parallel
+// 100 MB uploads (VmRSS sampled, VmHWM at the end, from /proc); and latency
+// percentiles of an encounter list with 100,000 notes seeded in the
+// database (once; later runs reuse them). It serves a JWKS and a patient
+// directory of its own, so no other service runs.
 package main
 
 import (
@@ -41,9 +41,11 @@ import (
 
 	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
+	recordsvc "github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/loadkit"
+	"github.com/medisync/medisync/shared/server"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -78,9 +80,9 @@ func main() {
 	flag.StringVar(&o.s3Endpoint, "s3-endpoint", "http://127.0.0.1:7070", "S3 server (scripts/s3-up.sh)")
 	flag.StringVar(&o.s3Access, "s3-access-key", "medisync", "S3 access key")
 	flag.StringVar(&o.s3Secret, "s3-secret-key", "medisync-secret", "S3 secret key")
-	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "prefix of the run's bucket (the service's and the direct copies'), removed with its objects at the end")
+	flag.StringVar(&o.bucket, "bucket", "medisync-records-load", "prefix of the run's bucket (the service's and the direct copies'), removed with its objects at the end; with -serve-relay, the bucket itself")
 	flag.StringVar(&o.partBuffers, "part-buffers", "", "the binary's -s3-part-buffers; empty keeps its default")
-	flag.IntVar(&o.receiveBuffer, "s3-receive-buffer", 0, "fixed receive buffer of every S3 connection, the binary's (-s3-receive-buffer) and the direct client's alike, so that the ceiling is measured as the service is tuned; 0 keeps the kernel's autotuning")
+	flag.IntVar(&o.receiveBuffer, "s3-receive-buffer", 0, "fixed receive buffer of every S3 connection, the binary's (-s3-receive-buffer), the direct client's and the bare relay's alike, so that the ceiling is measured as the service is tuned; 0 keeps the kernel's autotuning")
 	flag.IntVar(&o.notes, "notes", 100_000, "encounter notes in the database")
 	flag.IntVar(&o.patients, "patients", 1_000, "patients the notes are spread over")
 	flag.IntVar(&o.smallRounds, "small-rounds", 200, "1 MB files moved each way, one at a time")
@@ -100,6 +102,9 @@ func main() {
 	do := run
 	if o.serveRelay {
 		do = serveRelay
+		if v, ok := os.LookupEnv(relaySecretEnv); ok {
+			o.s3Secret = v
+		}
 	}
 	if err := do(o); err != nil {
 		fmt.Fprintln(os.Stderr, "records-load:", err)
@@ -113,6 +118,9 @@ const seedDoctor = "0190a0a0-0000-7000-8000-00000000d0c1"
 func run(o options) error {
 	if host, _, err := net.SplitHostPort(o.addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		return errors.New("-addr must be a loopback address")
+	}
+	if host, _, err := net.SplitHostPort(o.relayAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return errors.New("-relay-addr must be a loopback address")
 	}
 	if !validName.MatchString(o.database) {
 		return errors.New("-database must be lower-case letters, digits and _")
@@ -199,7 +207,7 @@ func run(o options) error {
 	defer bin.Stop()
 	base := "http://" + o.addr + "/api/v1/records"
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
-		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
+		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}}
 	fmt.Printf("binary: %s on %s, pid %d, S3 %s, log level %s (log: %s)\n", o.bin, o.addr, bin.PID(), o.s3Endpoint, o.logLevel, logFile.Name())
 	rss, _ := memory(bin.PID())
 	fmt.Printf("memory at start: VmRSS %.1f MB\n", rss.rss)
@@ -208,7 +216,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	svc := &service{hc: client, base: base, token: "Bearer " + token}
+	svc := &service{hc: client, s3: directHTTPClient(o.receiveBuffer), base: base, token: "Bearer " + token}
 	failed := false
 
 	// Memory first, so that VmHWM is the peak of this phase and of startup.
@@ -225,15 +233,18 @@ func run(o options) error {
 			return err
 		}
 		defer relay.Stop()
-		arms := arms{svc: svc, direct: direct, relay: "http://" + o.relayAddr + "/objects/", bucket: o.bucket, patientID: patients[1]}
+		ways := arms{svc: svc, direct: direct, relay: "http://" + o.relayAddr + "/objects/", bucket: o.bucket, patientID: patients[1]}
 		for _, c := range []struct{ size, rounds, streams int }{
 			{small, o.smallRounds, 1}, {small, o.streamRounds, o.streams}, {large, o.largeRounds, 1},
 		} {
-			ok, err := arms.throughput(ctx, c.size, c.rounds, c.streams)
+			ok, err := ways.throughput(ctx, c.size, c.rounds, c.streams)
 			if err != nil {
 				return err
 			}
 			failed = failed || !ok
+		}
+		if err := relay.Stop(); err != nil {
+			return fmt.Errorf("bare relay exited with %w", err)
 		}
 	}
 	if !o.skipListing {
@@ -265,6 +276,7 @@ func verdict(ok bool, format string, args ...any) {
 // service is the records API as the load drives it.
 type service struct {
 	hc    *http.Client
+	s3    *http.Client // for presigned links: S3 itself, as the direct client sees it
 	base  string
 	token string
 }
@@ -294,7 +306,7 @@ var idField = regexp.MustCompile(`"id"\s*:\s*"([0-9a-f-]{36})"`)
 
 // download reads a document's content and returns its length.
 func (s *service) download(patientID, id string) (int64, error) {
-	return s.get(s.base+"/patients/"+patientID+"/documents/"+id+"/content", s.token)
+	return fetch(s.hc, s.base+"/patients/"+patientID+"/documents/"+id+"/content", s.token)
 }
 
 // viaLink asks the service for a presigned link to a document's content
@@ -313,16 +325,16 @@ func (s *service) viaLink(patientID, id string) (int64, error) {
 	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&l); err != nil || res.StatusCode != http.StatusOK || l.URL == "" {
 		return 0, fmt.Errorf("link: status %d: %v", res.StatusCode, err)
 	}
-	return s.get(l.URL, "")
+	return fetch(s.s3, l.URL, "")
 }
 
-// get reads url with the service's client and returns the body's length.
-func (s *service) get(url, token string) (int64, error) {
+// fetch reads url with hc and returns the body's length.
+func fetch(hc *http.Client, url, token string) (int64, error) {
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if token != "" {
 		req.Header.Set("Authorization", token)
 	}
-	res, err := s.hc.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("download: %w", err)
 	}
@@ -371,7 +383,7 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 	data := pdf(size)
 	var svcUp, svcDown, linkDown, s3Up, s3Down, relayDown time.Duration
 	viaS3 := func(i int) error {
-		key := func(j int) string { return "load/direct-" + strconv.Itoa(i) + "-" + strconv.Itoa(j) }
+		key := func(j int) string { return directKey(i, j) }
 		d, err := together(streams, func(j int) error {
 			k := key(j)
 			if _, err := a.direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &a.bucket, Key: &k, Body: bytes.NewReader(data)}); err != nil {
@@ -400,11 +412,15 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 			return err
 		}
 		s3Down += d
+		return nil
+	}
+	// The direct copies are removed after both ways of a round, so that
+	// versitygw unlinking them does not slow the other way's transfers.
+	removeDirect := func(i int) {
 		for j := range streams {
-			k := key(j)
+			k := directKey(i, j)
 			_, _ = a.direct.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &a.bucket, Key: &k})
 		}
-		return nil
 	}
 	viaService := func(i int) error {
 		ids := make([]string, streams)
@@ -427,7 +443,7 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 		}{
 			{&svcDown, func(id string) (int64, error) { return a.svc.download(a.patientID, id) }},
 			{&linkDown, func(id string) (int64, error) { return a.svc.viaLink(a.patientID, id) }},
-			{&relayDown, func(id string) (int64, error) { return a.svc.get(a.relay+"documents/"+id, "") }},
+			{&relayDown, func(id string) (int64, error) { return fetch(a.svc.hc, a.relay+recordsvc.BlobPrefix+id, "") }},
 		}
 		for k := range ways {
 			w := ways[(i+k)%len(ways)]
@@ -449,12 +465,17 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 		if i%2 == 1 {
 			first, second = second, first
 		}
+		// Before each way the disk is settled, untimed: what the last one
+		// wrote, flushed by the kernel later, would otherwise slow this one.
+		syscall.Sync()
 		if err := first(); err != nil {
 			return false, err
 		}
+		syscall.Sync()
 		if err := second(); err != nil {
 			return false, err
 		}
+		removeDirect(i)
 	}
 	rate := func(d time.Duration) float64 { return float64(size*rounds*streams) / mb / d.Seconds() }
 	label := fmt.Sprintf("%d MB x %d", size/mb, rounds*streams)
@@ -475,6 +496,9 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 	return upShare >= 0.7 && downShare >= 0.7, nil
 }
 
+// directKey names the direct client's copy j of round i.
+func directKey(i, j int) string { return "load/direct-" + strconv.Itoa(i) + "-" + strconv.Itoa(j) }
+
 // together runs f(0) to f(n-1) at once and returns how long they took
 // together.
 func together(n int, f func(j int) error) (time.Duration, error) {
@@ -492,6 +516,9 @@ func together(n int, f func(j int) error) (time.Duration, error) {
 	return time.Since(t), errors.Join(errs...)
 }
 
+// relaySecretEnv passes the S3 secret key to the bare relay.
+const relaySecretEnv = "RECORDS_LOAD_S3_SECRET_KEY"
+
 // startRelay starts this tool again as the bare relay.
 func startRelay(ctx context.Context, o options) (*loadkit.Process, error) {
 	self, err := os.Executable()
@@ -499,7 +526,9 @@ func startRelay(ctx context.Context, o options) (*loadkit.Process, error) {
 		return nil, fmt.Errorf("bare relay: %w", err)
 	}
 	cmd := exec.Command(self, "-serve-relay", "-relay-addr", o.relayAddr, "-bucket", o.bucket, "-s3-endpoint", o.s3Endpoint,
-		"-s3-access-key", o.s3Access, "-s3-secret-key", o.s3Secret, "-s3-receive-buffer", strconv.Itoa(o.receiveBuffer))
+		"-s3-access-key", o.s3Access, "-s3-receive-buffer", strconv.Itoa(o.receiveBuffer))
+	// The secret goes in the environment, which other users cannot read.
+	cmd.Env = append(os.Environ(), relaySecretEnv+"="+o.s3Secret)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return loadkit.Start(ctx, "bare relay", cmd, o.relayAddr)
 }
@@ -520,31 +549,37 @@ func serveRelay(o options) error {
 			return
 		}
 		defer out.Body.Close()
-		w.Header().Set("Content-Length", strconv.FormatInt(aws.ToInt64(out.ContentLength), 10))
+		if out.ContentLength != nil {
+			w.Header().Set("Content-Length", strconv.FormatInt(*out.ContentLength, 10))
+		}
 		// The service copies in chunks of this size too (transport.copyBufferSize).
 		_, _ = io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{out.Body}, make([]byte, 256<<10))
 	})
 	srv := &http.Server{Addr: o.relayAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	drained := make(chan struct{})
 	go func() {
 		<-ctx.Done()
 		_ = srv.Shutdown(context.Background())
+		close(drained)
 	}()
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("bare relay: %w", err)
 	}
+	<-drained
 	return nil
 }
 
-// s3Client is the direct client: the SDK with the settings the service
-// gives it.
+// s3Client is the direct client and the bare relay's: the SDK with the
+// settings the service gives it (records/adapter/blobs3).
 func s3Client(o options) *s3.Client {
 	return s3.New(s3.Options{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(o.s3Access, o.s3Secret, ""),
 		BaseEndpoint: aws.String(o.s3Endpoint), UsePathStyle: true,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		RetryMaxAttempts:           2,
 		HTTPClient:                 directHTTPClient(o.receiveBuffer),
 	})
 }
@@ -819,15 +854,13 @@ func removeBucket(c *s3.Client, bucket string) {
 // validName is a database name MariaDB takes unquoted.
 var validName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// directHTTPClient is the direct client's and the bare relay's: the
-// standard transport, keeping as many idle connections as the service's
-// client does, its connections given the receive buffer the service's
-// have, so that the ceiling gains what the service gains from both. (The
-// standard transport keeps two idle connections per host: transfers at
-// once would open new ones, all the time.)
+// directHTTPClient is the direct client's, the presigned links' and the
+// bare relay's: the transport the service gives its S3 client, with the
+// same receive buffer, so that the ceiling gains what the service gains
+// from it. (Go's default transport keeps two idle connections per host:
+// with transfers at once, it would open new ones all the time.)
 func directHTTPClient(receiveBuffer int) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 256
+	tr := server.NewTransport()
 	tr.DialContext = blobs3.WithReceiveBuffer(tr.DialContext, receiveBuffer)
-	return &http.Client{Transport: tr}
+	return server.NewHTTPClientOver(0, tr)
 }
