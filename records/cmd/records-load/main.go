@@ -173,7 +173,10 @@ func run(o options) error {
 	}
 	defer stopDir()
 
-	direct := s3Client(o)
+	// One pool of S3 connections for the direct client and the presigned
+	// links' GETs: both are S3 as a client next to the service sees it.
+	s3hc := directHTTPClient(o.receiveBuffer)
+	direct := s3Client(o, s3hc)
 	// A bucket of this run's own, emptied and removed at the end: the
 	// service never deletes documents, and each run uploads gigabytes.
 	o.bucket += "-" + strconv.FormatInt(time.Now().Unix(), 36)
@@ -216,7 +219,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	svc := &service{hc: client, s3: directHTTPClient(o.receiveBuffer), base: base, token: "Bearer " + token}
+	svc := &service{hc: client, s3: s3hc, base: base, token: "Bearer " + token}
 	failed := false
 
 	// Memory first, so that VmHWM is the peak of this phase and of startup.
@@ -233,11 +236,11 @@ func run(o options) error {
 			return err
 		}
 		defer relay.Stop()
-		ways := arms{svc: svc, direct: direct, relay: "http://" + o.relayAddr + "/objects/", bucket: o.bucket, patientID: patients[1]}
+		a := arms{svc: svc, direct: direct, relay: "http://" + o.relayAddr + "/objects/", bucket: o.bucket, patientID: patients[1]}
 		for _, c := range []struct{ size, rounds, streams int }{
 			{small, o.smallRounds, 1}, {small, o.streamRounds, o.streams}, {large, o.largeRounds, 1},
 		} {
-			ok, err := ways.throughput(ctx, c.size, c.rounds, c.streams)
+			ok, err := a.throughput(ctx, c.size, c.rounds, c.streams)
 			if err != nil {
 				return err
 			}
@@ -328,7 +331,8 @@ func (s *service) viaLink(patientID, id string) (int64, error) {
 	return fetch(s.s3, l.URL, "")
 }
 
-// fetch reads url with hc and returns the body's length.
+// fetch GETs url with hc, the token when not empty, and returns the
+// length of a 200 answer's body.
 func fetch(hc *http.Client, url, token string) (int64, error) {
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if token != "" {
@@ -336,15 +340,15 @@ func fetch(hc *http.Client, url, token string) (int64, error) {
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("download: %w", err)
+		return 0, fmt.Errorf("get: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("download: status %d", res.StatusCode)
+		return 0, fmt.Errorf("get: status %d", res.StatusCode)
 	}
 	n, err := io.Copy(io.Discard, res.Body)
 	if err != nil {
-		return n, fmt.Errorf("download: %w", err)
+		return n, fmt.Errorf("get: %w", err)
 	}
 	return n, nil
 }
@@ -383,9 +387,8 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 	data := pdf(size)
 	var svcUp, svcDown, linkDown, s3Up, s3Down, relayDown time.Duration
 	viaS3 := func(i int) error {
-		key := func(j int) string { return directKey(i, j) }
 		d, err := together(streams, func(j int) error {
-			k := key(j)
+			k := directKey(i, j)
 			if _, err := a.direct.PutObject(ctx, &s3.PutObjectInput{Bucket: &a.bucket, Key: &k, Body: bytes.NewReader(data)}); err != nil {
 				return fmt.Errorf("direct put: %w", err)
 			}
@@ -396,7 +399,7 @@ func (a arms) throughput(ctx context.Context, size, rounds, streams int) (bool, 
 		}
 		s3Up += d
 		d, err = together(streams, func(j int) error {
-			k := key(j)
+			k := directKey(i, j)
 			out, err := a.direct.GetObject(ctx, &s3.GetObjectInput{Bucket: &a.bucket, Key: &k})
 			if err != nil {
 				return fmt.Errorf("direct get: %w", err)
@@ -538,7 +541,7 @@ func startRelay(ctx context.Context, o options) (*loadkit.Process, error) {
 // else: no token, no database, no audit. What it loses against the direct
 // client is what any process between the client and S3 costs.
 func serveRelay(o options) error {
-	c := s3Client(o)
+	c := s3Client(o, directHTTPClient(o.receiveBuffer))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health/ready", func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("GET /objects/{key...}", func(w http.ResponseWriter, r *http.Request) {
@@ -573,14 +576,14 @@ func serveRelay(o options) error {
 
 // s3Client is the direct client and the bare relay's: the SDK with the
 // settings the service gives it (records/adapter/blobs3).
-func s3Client(o options) *s3.Client {
+func s3Client(o options, hc *http.Client) *s3.Client {
 	return s3.New(s3.Options{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(o.s3Access, o.s3Secret, ""),
 		BaseEndpoint: aws.String(o.s3Endpoint), UsePathStyle: true,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		RetryMaxAttempts:           2,
-		HTTPClient:                 directHTTPClient(o.receiveBuffer),
+		HTTPClient:                 hc,
 	})
 }
 
@@ -665,18 +668,8 @@ func memory(pid int) (mem, error) {
 // clinic's running one is; then the warm-up runs, unmeasured.
 func listPhase(svc *service, patients []string, clients int, warmup, d time.Duration) loadkit.Summary {
 	list := func(patientID string) error {
-		req, _ := http.NewRequest(http.MethodGet, svc.base+"/patients/"+patientID+"/encounters", nil)
-		req.Header.Set("Authorization", svc.token)
-		res, err := svc.hc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		_ = res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", res.StatusCode)
-		}
-		return nil
+		_, err := fetch(svc.hc, svc.base+"/patients/"+patientID+"/encounters", svc.token)
+		return err
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
