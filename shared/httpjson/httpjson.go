@@ -21,8 +21,8 @@ const DefaultMaxBytes = 1 << 20
 
 // Decode reads one JSON object from r's body into v. A media type other than
 // application/json or application/*+json is a 415 problem; unknown fields,
-// wrong types, duplicate keys, invalid UTF-8, trailing data and an empty
-// body are 400 problems; an oversize body is 413.
+// wrong types, duplicate keys, nesting deeper than 64 levels, invalid UTF-8,
+// trailing data and an empty body are 400 problems; an oversize body is 413.
 func Decode(r *http.Request, v any, maxBytes int64) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
@@ -50,7 +50,8 @@ func IsJSONMediaType(ct string) bool {
 // DecodeReader decodes one JSON object from rd into v, strictly. The body is
 // read whole first (callers bound it): JSON that is not valid UTF-8, or that
 // repeats a key (also in another letter case, which encoding/json would
-// otherwise let the last one win), is refused before anything is decoded.
+// otherwise let the last one win), or that nests more than maxDepth
+// levels, is refused before anything is decoded.
 func DecodeReader(rd io.Reader, v any) error {
 	body, err := io.ReadAll(rd)
 	if err != nil {
@@ -67,8 +68,8 @@ func DecodeReader(rd io.Reader, v any) error {
 	case !utf8.Valid(body):
 		return problem.BadRequest("the request body is not valid UTF-8")
 	}
-	if key, ok := duplicateKey(body); ok {
-		return problem.Validation(problem.FieldError{Field: key, Message: "appears more than once (keys are matched without regard to case)"})
+	if err := scanKeys(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -81,17 +82,36 @@ func DecodeReader(rd io.Reader, v any) error {
 	return nil
 }
 
-// duplicateKey finds a key that an object of body holds twice, compared
-// without regard to case as encoding/json matches fields. Malformed JSON
-// finds none: the decoder reports it with its own message.
-func duplicateKey(body []byte) (string, bool) {
+// maxDepth bounds how deeply a body may nest objects and arrays. No request
+// of the project nests more than a handful of levels; without a bound, a
+// body of brackets alone would cost the scan below a stack frame per byte
+// (a 1 MiB body grew a goroutine stack of hundreds of megabytes) before
+// encoding/json's own, far deeper, limit refused it.
+const maxDepth = 64
+
+// errTooDeep is the scan's refusal of a body nesting beyond maxDepth.
+var errTooDeep = errors.New("nests too deeply")
+
+// scanKeys refuses a body that nests beyond maxDepth or whose object holds
+// a key twice, compared without regard to case as encoding/json matches
+// fields. Malformed JSON passes: the decoder reports it with its own
+// message.
+func scanKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	key, dup, err := scanValue(dec)
-	return key, dup && err == nil
+	key, dup, err := scanValue(dec, 0)
+	switch {
+	case errors.Is(err, errTooDeep):
+		return problem.BadRequest(fmt.Sprintf("malformed JSON: the body nests objects and arrays more than %d levels deep", maxDepth))
+	case dup && err == nil:
+		return problem.Validation(problem.FieldError{Field: key, Message: "appears more than once (keys are matched without regard to case)"})
+	}
+	return nil
 }
 
-func scanValue(dec *json.Decoder) (string, bool, error) {
+// scanValue scans the value at depth, the number of objects and arrays
+// around it; the recursion stops at maxDepth, so its stack stays small.
+func scanValue(dec *json.Decoder, depth int) (string, bool, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return "", false, err
@@ -99,6 +119,9 @@ func scanValue(dec *json.Decoder) (string, bool, error) {
 	d, ok := tok.(json.Delim)
 	if !ok {
 		return "", false, nil
+	}
+	if depth++; depth > maxDepth {
+		return "", false, errTooDeep
 	}
 	switch d {
 	case '{':
@@ -114,13 +137,13 @@ func scanValue(dec *json.Decoder) (string, bool, error) {
 				return k, true, nil
 			}
 			seen[folded] = true
-			if key, dup, err := scanValue(dec); dup || err != nil {
+			if key, dup, err := scanValue(dec, depth); dup || err != nil {
 				return key, dup, err
 			}
 		}
 	case '[':
 		for dec.More() {
-			if key, dup, err := scanValue(dec); dup || err != nil {
+			if key, dup, err := scanValue(dec, depth); dup || err != nil {
 				return key, dup, err
 			}
 		}

@@ -7,8 +7,10 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -302,6 +304,51 @@ func TestDecodeRefusesDuplicateKeys(t *testing.T) {
 	var in patientIn
 	assert.NoError(t, httpjson.Decode(request(`{"name":"Ada","address":{"city":"Paris"},"contacts":[{"kind":"a"},{"kind":"b"}]}`, ""), &in, 0),
 		"the same key in sibling objects is no duplicate")
+}
+
+// node nests in itself, as deep as a body asks.
+type node struct {
+	N *node `json:"n"`
+}
+
+// nestedObjects is a body of depth objects, each the n of the one around it.
+func nestedObjects(depth int) string {
+	return strings.Repeat(`{"n":`, depth-1) + "{}" + strings.Repeat("}", depth-1)
+}
+
+// A body nesting deeper than the limit is refused early, before its depth
+// costs a stack frame per level: under a stack bound far below what
+// recursing through a mebibyte of brackets takes, which would crash the
+// test binary, it is a 400 problem.
+func TestDecodeRefusesDeepNesting(t *testing.T) {
+	defer debug.SetMaxStack(debug.SetMaxStack(8 << 20))
+	for name, body := range map[string]string{
+		"brackets":          strings.Repeat("[", httpjson.DefaultMaxBytes),
+		"objects":           strings.Repeat(`{"a":`, httpjson.DefaultMaxBytes/5),
+		"arrays in objects": strings.Repeat(`{"a":[`, httpjson.DefaultMaxBytes/6),
+		"one level too far": nestedObjects(65),
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			var in node
+			p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
+			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Equal(t, http.StatusBadRequest, p.Status)
+			assert.Equal(t, "malformed JSON: the body nests objects and arrays more than 64 levels deep", p.Detail)
+		})
+	}
+}
+
+func TestDecodeAcceptsModerateNesting(t *testing.T) {
+	for _, depth := range []int{20, 64} {
+		var in node
+		require.NoError(t, httpjson.Decode(request(nestedObjects(depth), "application/json"), &in, 0), depth)
+		levels := 0
+		for n := &in; n != nil; n = n.N {
+			levels++
+		}
+		assert.Equal(t, depth, levels)
+	}
 }
 
 func TestDecodeMediaTypeIsParsed(t *testing.T) {
