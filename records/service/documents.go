@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 )
@@ -331,11 +332,20 @@ func (s *service) OpenContent(ctx context.Context, actor authn.Principal, reason
 		return record.Document{}, nil, err
 	}
 	b, err := o.blob()
+	if errors.Is(err, ErrBlobNotFound) {
+		// Documents are never removed, so the store has lost or cannot see
+		// the object the row names: a storage fault, not the client's 404.
+		return record.Document{}, nil, fmt.Errorf("open document content: %w: %w", errContentMissing, err)
+	}
 	if err != nil {
 		return record.Document{}, nil, fmt.Errorf("open document content: %w", err)
 	}
 	return d, b, nil
 }
+
+// errContentMissing is the answer for a document whose stored content is
+// missing.
+var errContentMissing = domainerr.New(domainerr.Unavailable, "the document's content is unavailable")
 
 // opening is a blob store Open under way.
 type opening struct {

@@ -26,6 +26,7 @@ import (
 	"github.com/minio/sio"
 
 	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // header is what precedes the DARE stream in each file: magic, the nonce
@@ -45,6 +46,16 @@ type Store struct {
 }
 
 var _ service.BlobStore = (*Store)(nil)
+
+// ErrUnavailable is a storage fault: the filesystem failed a read or a
+// write (EIO, ENOSPC, ESTALE, a permission lost...); the request is
+// answered 503 and may be retried, as with the S3 store.
+var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the document store is unavailable")
+
+// fault wraps a filesystem failure as ErrUnavailable.
+func fault(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
 
 // New returns a Store under dir, created when absent, sealing data keys
 // with masterKey (32 bytes). Temporary files older than an hour, left by a
@@ -94,11 +105,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 		return service.Stored{}, err
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return service.Stored{}, fmt.Errorf("blob directory: %w", err)
+		return service.Stored{}, fault("blob directory", err)
 	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDirName), "put-*")
 	if err != nil {
-		return service.Stored{}, fmt.Errorf("create blob: %w", err)
+		return service.Stored{}, fault("create blob", err)
 	}
 	defer func() {
 		if err != nil {
@@ -117,7 +128,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 	hdr := append([]byte(magic), nonce...)
 	hdr = s.master.Seal(hdr, nonce, dataKey, []byte(key))
 	if _, err := f.Write(hdr); err != nil {
-		return service.Stored{}, fmt.Errorf("write blob: %w", err)
+		return service.Stored{}, fault("write blob", err)
 	}
 	// The writer is hidden behind io.Writer: sio closes a Closer it writes to.
 	w, err := sio.EncryptWriter(struct{ io.Writer }{f}, sio.Config{Key: dataKey, MinVersion: sio.Version20})
@@ -125,40 +136,51 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 		return service.Stored{}, fmt.Errorf("encrypt blob: %w", err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(w, ctxReader{ctx: ctx, r: io.TeeReader(r, h)})
+	src := &ctxReader{ctx: ctx, r: io.TeeReader(r, h)}
+	n, err := io.Copy(w, src)
 	if err != nil {
-		return service.Stored{}, fmt.Errorf("write blob: %w", err)
+		if src.err != nil { // the client's body failed, not the store
+			return service.Stored{}, fmt.Errorf("read upload: %w", src.err)
+		}
+		return service.Stored{}, fault("write blob", err)
 	}
 	st := service.Stored{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 	if read != nil {
 		read(st)
 	}
 	if err := w.Close(); err != nil { // writes the final package
-		return service.Stored{}, fmt.Errorf("write blob: %w", err)
+		return service.Stored{}, fault("write blob", err)
 	}
 	if err := f.Sync(); err != nil {
-		return service.Stored{}, fmt.Errorf("sync blob: %w", err)
+		return service.Stored{}, fault("sync blob", err)
 	}
 	if err := f.Close(); err != nil {
-		return service.Stored{}, fmt.Errorf("close blob: %w", err)
+		return service.Stored{}, fault("close blob", err)
 	}
 	if err := os.Rename(f.Name(), p); err != nil {
-		return service.Stored{}, fmt.Errorf("place blob: %w", err)
+		return service.Stored{}, fault("place blob", err)
 	}
 	return st, nil
 }
 
-// ctxReader stops a copy once ctx ends.
+// ctxReader stops a copy once ctx ends, and remembers how its reader
+// failed, to tell the client's failure from the store's.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
+	err error
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
+func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
+		c.err = err
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
 }
 
 // blob is an open object: a section over the decrypting ReaderAt.
@@ -180,7 +202,7 @@ func (s *Store) Open(_ context.Context, key string) (service.Blob, error) {
 		return nil, service.ErrBlobNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open blob: %w", err)
+		return nil, fault("open blob", err)
 	}
 	b, err := s.decrypting(f, key)
 	if err != nil {
@@ -193,10 +215,16 @@ func (s *Store) Open(_ context.Context, key string) (service.Blob, error) {
 func (s *Store) decrypting(f *os.File, key string) (service.Blob, error) {
 	info, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat blob: %w", err)
+		return nil, fault("stat blob", err)
 	}
 	hdr := make([]byte, headerLen)
-	if _, err := io.ReadFull(f, hdr); err != nil || string(hdr[:len(magic)]) != magic {
+	_, err = io.ReadFull(f, hdr)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fault("read blob", err)
+	}
+	// A file too short for the header, or of another format, is damaged:
+	// no retry helps, so it is no fault of the kind that asks for one.
+	if err != nil || string(hdr[:len(magic)]) != magic {
 		return nil, fmt.Errorf("blob %s: not an encrypted object", key)
 	}
 	nonce := hdr[len(magic) : len(magic)+nonceLen]
@@ -209,11 +237,24 @@ func (s *Store) decrypting(f *os.File, key string) (service.Blob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", key, err)
 	}
-	ra, err := sio.DecryptReaderAt(io.NewSectionReader(f, int64(headerLen), encSize), sio.Config{Key: dataKey, MinVersion: sio.Version20})
+	ra, err := sio.DecryptReaderAt(io.NewSectionReader(fileReaderAt{f}, int64(headerLen), encSize), sio.Config{Key: dataKey, MinVersion: sio.Version20})
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", key, err)
 	}
 	return blob{SectionReader: io.NewSectionReader(ra, 0, int64(size)), f: f}, nil
+}
+
+// fileReaderAt marks the file's read failures as faults; io.EOF stays bare,
+// as the decrypting reader above expects it, and a failed authentication,
+// the decrypting reader's own, stays an integrity error.
+type fileReaderAt struct{ f *os.File }
+
+func (r fileReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.f.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		err = fault("read blob", err)
+	}
+	return n, err
 }
 
 // Delete removes an object; an absent one is no error.
@@ -223,7 +264,7 @@ func (s *Store) Delete(_ context.Context, key string) error {
 		return err
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete blob: %w", err)
+		return fault("delete blob", err)
 	}
 	return nil
 }
@@ -248,6 +289,9 @@ func (s *Store) List(_ context.Context, prefix, after string, limit int) ([]serv
 			return nil
 		}
 		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) { // deleted since the directory was read
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -256,7 +300,7 @@ func (s *Store) List(_ context.Context, prefix, after string, limit int) ([]serv
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list blobs: %w", err)
+		return nil, fault("list blobs", err)
 	}
 	// WalkDir visits in lexical order per directory, which is key order for
 	// flat prefixes; sort to be sure for nested ones.

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 
 	"github.com/medisync/medisync/records/adapter/blobfs"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/service/blobtest"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 func key(t *testing.T) []byte {
@@ -85,5 +89,152 @@ func TestRefusesEscapingKeys(t *testing.T) {
 		if _, err := s.Put(context.Background(), k, bytes.NewReader(nil), nil); err == nil {
 			t.Errorf("Put(%q) succeeded", k)
 		}
+	}
+}
+
+// newFaultStore returns a store under dir holding the object documents/x.
+func newFaultStore(t *testing.T) (*blobfs.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := blobfs.New(dir, key(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(context.Background(), "documents/x", bytes.NewReader([]byte("%PDF-1.7 x")), nil); err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
+}
+
+// replaceWithDir puts a non-empty directory where the file p was: no
+// object can be read from, written to or removed at p, even by root.
+func replaceWithDir(t *testing.T, p string) {
+	t.Helper()
+	if err := os.RemoveAll(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(p, "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantFault(t *testing.T, op string, err error) {
+	t.Helper()
+	if !errors.Is(err, domainerr.Unavailable) || !errors.Is(err, blobfs.ErrUnavailable) {
+		t.Fatalf("%s = %v, want a fault of the Unavailable kind", op, err)
+	}
+}
+
+// A filesystem that fails a read or a write is a storage fault, answered
+// 503 with Retry-After, not an error of the service.
+func TestFilesystemFailuresAreFaults(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("put where a directory cannot be made", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		if err := os.WriteFile(filepath.Join(dir, "reports"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Put(ctx, "reports/y", bytes.NewReader([]byte("y")), nil)
+		wantFault(t, "Put", err)
+	})
+	t.Run("put where no temporary file can be made", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		tmp := filepath.Join(dir, ".tmp")
+		if err := os.RemoveAll(tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Put(ctx, "documents/y", bytes.NewReader([]byte("y")), nil)
+		wantFault(t, "Put", err)
+	})
+	t.Run("put that cannot be placed", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		replaceWithDir(t, filepath.Join(dir, "documents", "x"))
+		_, err := s.Put(ctx, "documents/x", bytes.NewReader([]byte("x")), nil)
+		wantFault(t, "Put", err)
+		if left, _ := os.ReadDir(filepath.Join(dir, ".tmp")); len(left) != 0 {
+			t.Fatalf("%d temporary files left", len(left))
+		}
+	})
+	t.Run("open of an object that cannot be read", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		replaceWithDir(t, filepath.Join(dir, "documents", "x"))
+		_, err := s.Open(ctx, "documents/x")
+		wantFault(t, "Open", err)
+	})
+	t.Run("open of an object that may not be read", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		p := filepath.Join(dir, "documents", "x")
+		if err := os.Chmod(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := os.Open(p); err == nil {
+			_ = f.Close()
+			t.Skip("permissions do not bite for this user (root)")
+		}
+		_, err := s.Open(ctx, "documents/x")
+		wantFault(t, "Open", err)
+	})
+	// Once open, a file fails a read only when its disk does; the read of
+	// a closed file is the one such failure a test can cause.
+	t.Run("read that the file fails", func(t *testing.T) {
+		s, _ := newFaultStore(t)
+		b, err := s.Open(ctx, "documents/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = b.Close()
+		_, err = b.Read(make([]byte, 10))
+		wantFault(t, "Read", err)
+	})
+	t.Run("delete that the filesystem refuses", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		replaceWithDir(t, filepath.Join(dir, "documents", "x"))
+		wantFault(t, "Delete", s.Delete(ctx, "documents/x"))
+	})
+	t.Run("list of a folder gone", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.List(ctx, "documents/", "", 10)
+		wantFault(t, "List", err)
+	})
+	t.Run("list of a folder that may not be read", func(t *testing.T) {
+		s, dir := newFaultStore(t)
+		sub := filepath.Join(dir, "documents")
+		if err := os.Chmod(sub, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(sub, 0o700) })
+		if _, err := os.ReadDir(sub); err == nil {
+			t.Skip("permissions do not bite for this user (root)")
+		}
+		_, err := s.List(ctx, "documents/", "", 10)
+		wantFault(t, "List", err)
+	})
+}
+
+// What is no fault of the filesystem stays what it was: an absent object
+// is not found, a client's failing body is the client's, and a damaged
+// file, which no retry mends, is no fault that asks for one.
+func TestNotFaults(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newFaultStore(t)
+	if _, err := s.Open(ctx, "documents/none"); !errors.Is(err, service.ErrBlobNotFound) || errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("Open of an absent object = %v, want ErrBlobNotFound alone", err)
+	}
+	_, err := s.Put(ctx, "documents/y", iotest.ErrReader(io.ErrUnexpectedEOF), nil)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("Put of a body cut short = %v, want the body's failure alone", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "documents", "short"), []byte("MSB1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, "documents/short"); err == nil || errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("Open of a damaged object = %v, want an error of no kind", err)
 	}
 }

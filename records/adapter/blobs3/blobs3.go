@@ -201,16 +201,22 @@ func (s *Store) putInput(key string) *s3.PutObjectInput {
 }
 
 // fill reads r into buf until it is full or r ends; last tells whether r
-// ended (a full buffer is not last: more may follow).
+// ended (a full buffer is not last: more may follow). Only io.EOF ends r:
+// net/http answers a body cut short of its Content-Length with
+// io.ErrUnexpectedEOF, which io.ReadFull would pass off as a short end, so
+// any other error, that one included, fails the upload.
 func fill(r io.Reader, buf []byte) (n int, last bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	switch {
-	case err == nil:
-		return n, false, nil
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return n, true, nil
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
 	}
-	return n, false, err
+	return n, false, nil
 }
 
 // partDone is the outcome of one part's upload, with its buffer.

@@ -305,3 +305,32 @@ func TestPayloadHashIsChecked(t *testing.T) {
 		t.Fatal("a payload whose hash differs from the signed one was stored")
 	}
 }
+
+// Only io.EOF ends an upload's body, wherever it falls in a part buffer;
+// any other failure, io.ErrUnexpectedEOF of a body cut short of its
+// Content-Length included, is the upload's failure.
+func TestFillEndsOnlyOnEOF(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), 1000)
+	for _, tc := range []struct {
+		name    string
+		r       io.Reader
+		n       int
+		last    bool
+		wantErr error
+	}{
+		{"ends within the buffer", bytes.NewReader(data), 1000, true, nil},
+		{"ends within the buffer, a byte at a time", iotest.OneByteReader(bytes.NewReader(data)), 1000, true, nil},
+		{"ends with its last bytes", iotest.DataErrReader(bytes.NewReader(data)), 1000, true, nil},
+		{"ends at once", bytes.NewReader(nil), 0, true, nil},
+		{"fills the buffer", bytes.NewReader(append(data, data...)), 1024, false, nil},
+		{"cut short", io.MultiReader(bytes.NewReader(data), iotest.ErrReader(io.ErrUnexpectedEOF)), 1000, false, io.ErrUnexpectedEOF},
+		{"fails", io.MultiReader(bytes.NewReader(data), iotest.ErrReader(iotest.ErrTimeout)), 1000, false, iotest.ErrTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, last, err := blobs3.Fill(tc.r, make([]byte, 1024))
+			if n != tc.n || last != tc.last || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("Fill = %d, %v, %v; want %d, %v, %v", n, last, err, tc.n, tc.last, tc.wantErr)
+			}
+		})
+	}
+}

@@ -131,24 +131,37 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 		}
 	})
 
-	t.Run("a failed put leaves nothing", func(t *testing.T) {
-		s := newStore(t)
-		boom := errors.New("client went away")
-		called := false
-		if _, err := s.Put(ctx, "documents/half", &failingReader{n: 7 << 20, err: boom}, func(service.Stored) { called = true }); err == nil {
-			t.Fatal("Put succeeded over a failing reader")
-		}
-		if called {
-			t.Fatal("Put said a reader that failed had ended")
-		}
-		if _, err := s.Open(ctx, "documents/half"); !errors.Is(err, service.ErrBlobNotFound) {
-			t.Fatalf("Open after a failed Put = %v, want ErrBlobNotFound", err)
-		}
-		infos, err := s.List(ctx, "documents/", "", 100)
-		if err != nil || len(infos) != 0 {
-			t.Fatalf("List after a failed Put = %v, %v", infos, err)
-		}
-	})
+	// A reader that fails, after less than a part or midway through a
+	// multipart upload, fails the Put and leaves nothing. io.ErrUnexpectedEOF
+	// is what net/http answers for a body shorter than its Content-Length:
+	// a cut-off upload, not an end.
+	for _, tc := range []struct {
+		n   int
+		err error
+	}{
+		{1000, errors.New("client went away")},
+		{7 << 20, errors.New("client went away")},
+		{1000, io.ErrUnexpectedEOF},
+		{7 << 20, io.ErrUnexpectedEOF},
+	} {
+		t.Run(fmt.Sprintf("a put failing with %q after %d bytes leaves nothing", tc.err, tc.n), func(t *testing.T) {
+			s := newStore(t)
+			called := false
+			if _, err := s.Put(ctx, "documents/half", &failingReader{n: tc.n, err: tc.err}, func(service.Stored) { called = true }); !errors.Is(err, tc.err) {
+				t.Fatalf("Put = %v, want the reader's failure", err)
+			}
+			if called {
+				t.Fatal("Put said a reader that failed had ended")
+			}
+			if _, err := s.Open(ctx, "documents/half"); !errors.Is(err, service.ErrBlobNotFound) {
+				t.Fatalf("Open after a failed Put = %v, want ErrBlobNotFound", err)
+			}
+			infos, err := s.List(ctx, "documents/", "", 100)
+			if err != nil || len(infos) != 0 {
+				t.Fatalf("List after a failed Put = %v, %v", infos, err)
+			}
+		})
+	}
 
 	t.Run("list in key order, after, limit; delete", func(t *testing.T) {
 		s := newStore(t)
