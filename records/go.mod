@@ -16,6 +16,12 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/medisync/medisync/shared v0.0.0
 	github.com/minio/sio v0.4.1
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
 
 require (
@@ -56,6 +62,7 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/lithammer/shortuuid/v3 v3.0.7 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/medisync/medisync/appointment v0.0.0-00010101000000-000000000000
 	github.com/medisync/medisync/patient v0.0.0-00010101000000-000000000000
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -104,3 +111,5 @@ require (
 )
 
 replace github.com/medisync/medisync/patient => ../patient
+
+replace github.com/medisync/medisync/appointment => ../appointment

@@ -351,7 +351,7 @@ func TestStatelessServicesScale(t *testing.T) {
 var peerCalls = map[string][]string{
 	"appointment": {"doctor", "patient"},
 	"doctor":      {"appointment"},
-	"records":     {"patient"},
+	"records":     {"patient", "appointment"},
 }
 
 func TestNetworkPoliciesAllowOnlyTheCallsTheSystemMakes(t *testing.T) {

@@ -23,6 +23,10 @@ var (
 	ErrEnteredInError   = domainerr.New(domainerr.Conflict, "the record is marked entered-in-error and cannot change")
 	ErrNotCurrent       = domainerr.New(domainerr.Conflict, "only the current version of a document can be replaced or retracted")
 	ErrUnknownEncounter = domainerr.New(domainerr.Invalid, "encounterId names no encounter of this patient")
+	// ErrUnknownAppointment refuses an encounter linked to an appointment
+	// the doctor does not hold with this patient, or one that did not or
+	// will not take place.
+	ErrUnknownAppointment = domainerr.New(domainerr.Invalid, "appointmentId names no appointment of yours with this patient that is booked, under way or fulfilled")
 	// ErrNotYourDocument refuses a patient's new version of a document a
 	// clinician filed.
 	ErrNotYourDocument = domainerr.New(domainerr.Forbidden, "a patient may replace only the documents they uploaded; ask the clinic to file a new version")

@@ -2,10 +2,14 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/page"
 )
 
@@ -23,6 +27,16 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 	if !actor.Has(authn.RoleDoctor) || actor.UserID == "" {
 		return record.Encounter{}, s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", refusal(r))
 	}
+	// A doctor opens an encounter only for a patient they already treat, or
+	// for an appointment of theirs with the patient: opening one would
+	// otherwise give any doctor every patient's records.
+	if in.AppointmentID != "" {
+		if err := s.checkAppointment(ctx, patientID, in.AppointmentID); err != nil {
+			return record.Encounter{}, err
+		}
+	} else if !r.treats {
+		return record.Encounter{}, s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", refusal(r))
+	}
 	if !r.patient.Active {
 		return record.Encounter{}, errInactive
 	}
@@ -36,6 +50,25 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 		return record.Encounter{}, err
 	}
 	return e, nil
+}
+
+// checkAppointment checks that the caller's appointment id is one of theirs
+// with the patient that did not fall through, asking the appointment
+// service with the caller's token.
+func (s *service) checkAppointment(ctx context.Context, patientID, id string) error {
+	if s.Appointments == nil {
+		return record.ErrUnknownAppointment
+	}
+	a, err := s.Appointments.Appointment(ctx, id)
+	switch {
+	case errors.Is(err, domainerr.NotFound):
+		return record.ErrUnknownAppointment
+	case err != nil:
+		return fmt.Errorf("check appointment: %w", err)
+	case a.PatientID != patientID || !a.happens():
+		return record.ErrUnknownAppointment
+	}
+	return nil
 }
 
 // readEncounter loads an encounter the caller may read, recording the read.
@@ -139,6 +172,11 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 	if e.Status == record.EncounterSigned {
 		return record.Encounter{}, record.ErrSigned
 	}
+	if in.AppointmentID != "" && in.AppointmentID != e.AppointmentID {
+		if err := s.checkAppointment(ctx, patientID, in.AppointmentID); err != nil {
+			return record.Encounter{}, err
+		}
+	}
 	e.Clinical, e.UpdatedAt, e.Version = in, s.now(), e.Version+1
 	ev := s.event(ctx, actor, record.ActionUpdate, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
 	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
@@ -159,10 +197,31 @@ func (s *service) SignEncounter(ctx context.Context, actor authn.Principal, pati
 	now := s.now()
 	e.Status, e.SignedAt, e.UpdatedAt, e.Version = record.EncounterSigned, now, now, e.Version+1
 	ev := s.event(ctx, actor, record.ActionSign, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
-	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
+	signed, err := signedEvent(e)
+	if err != nil {
+		return record.Encounter{}, err
+	}
+	if err := s.Encounters.UpdateEncounter(ctx, e, ev, signed); err != nil {
 		return record.Encounter{}, err
 	}
 	return e, nil
+}
+
+// signedEvent tells other services that e's note is signed: the appointment
+// service marks the encounter's appointment fulfilled. No clinical content
+// travels.
+func signedEvent(e record.Encounter) (events.Event, error) {
+	var appointment *string
+	if e.AppointmentID != "" {
+		appointment = &e.AppointmentID
+	}
+	return events.New(EncounterSigned, 1, e.ID, struct {
+		EncounterID   string    `json:"encounterId"`
+		PatientID     string    `json:"patientId"`
+		DoctorUserID  string    `json:"doctorUserId"`
+		AppointmentID *string   `json:"appointmentId"`
+		SignedAt      time.Time `json:"signedAt"`
+	}{e.ID, e.PatientID, e.DoctorID, appointment, e.SignedAt}, e.SignedAt)
 }
 
 // RetractEncounter marks an encounter entered-in-error, keeping every

@@ -15,6 +15,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/requestid"
@@ -71,8 +72,9 @@ type EncounterRepository interface {
 	// one, as a new revision with ev in one transaction; another stored
 	// version is record.ErrStaleVersion. A signed or retracted stored
 	// encounter is never overwritten: record.ErrSigned or
-	// record.ErrEnteredInError, unless e only retracts a signed one.
-	UpdateEncounter(ctx context.Context, e record.Encounter, ev record.AuditEvent) error
+	// record.ErrEnteredInError, unless e only retracts a signed one. The
+	// events of out go to the outbox in the same transaction.
+	UpdateEncounter(ctx context.Context, e record.Encounter, ev record.AuditEvent, out ...events.Event) error
 	// ListEncounters answers page.ErrCursor for a cursor it did not issue.
 	ListEncounters(ctx context.Context, q record.EncounterQuery) (page.Page[record.Encounter], error)
 	// EncounterRevisions returns every revision, oldest first.
@@ -134,11 +136,39 @@ type PatientDirectory interface {
 	Patient(ctx context.Context, patientID string) (PatientRef, error)
 }
 
-// Appointments tells whether a doctor has an appointment with a patient,
-// which lets the doctor read the patient's records before any encounter.
+// Appointments asks the appointment service, on the caller's behalf: a
+// doctor's appointment with a patient lets the doctor read the patient's
+// records before any encounter, and open one. An unreachable service is a
+// domainerr.Unavailable error.
 type Appointments interface {
+	// HasAppointment reports whether the doctor has an appointment with
+	// the patient that is booked, under way or fulfilled.
 	HasAppointment(ctx context.Context, doctorUserID, patientID string) (bool, error)
+	// Appointment returns an appointment the caller may see (a doctor:
+	// their own), record.ErrNotFound for any other.
+	Appointment(ctx context.Context, id string) (AppointmentRef, error)
 }
+
+// AppointmentRef is what records needs of an appointment.
+type AppointmentRef struct {
+	ID, PatientID string
+	// Status is the appointment's FHIR status: booked, arrived,
+	// checked-in, fulfilled, cancelled, noshow or entered-in-error.
+	Status string
+}
+
+// happens reports whether the appointment took, takes or will take place.
+func (a AppointmentRef) happens() bool {
+	switch a.Status {
+	case "booked", "arrived", "checked-in", "fulfilled":
+		return true
+	}
+	return false
+}
+
+// EncounterSigned is the type of the event a signing writes to the outbox
+// (docs/events/records.encounter_signed.v1.json).
+const EncounterSigned = "records.encounter_signed"
 
 // Deps are what New needs.
 type Deps struct {
@@ -148,7 +178,7 @@ type Deps struct {
 	Recorder     AuditRecorder
 	Blobs        BlobStore
 	Patients     PatientDirectory
-	Appointments Appointments // nil: only encounters make a doctor a treating one
+	Appointments Appointments // nil: no appointment links a doctor to a patient
 	Clock        clock.Clock
 	NewID        func() string // nil: ids.New
 	// DoctorsReadAll is the clinic policy by which every doctor may read

@@ -18,7 +18,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/records/endpoint"
-	"github.com/medisync/medisync/records/peer"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/authn"
@@ -49,12 +48,14 @@ var openAPI []byte
 func OpenAPI() []byte { return openAPI }
 
 // errorRules maps what the error kinds cannot say: the media type and size
-// of an upload, and an encounter named in a body that does not exist.
+// of an upload, and an encounter or appointment named in a body that does
+// not exist (for the caller).
 var errorRules = problem.Rules(
 	problem.Rule{Target: record.ErrUnsupportedType, Status: http.StatusUnsupportedMediaType},
 	problem.Rule{Target: record.ErrContentMismatch, Status: http.StatusUnsupportedMediaType},
 	problem.Rule{Target: record.ErrTooLarge, Status: http.StatusRequestEntityTooLarge},
 	problem.Rule{Target: record.ErrUnknownEncounter, Status: http.StatusUnprocessableEntity},
+	problem.Rule{Target: record.ErrUnknownAppointment, Status: http.StatusUnprocessableEntity},
 )
 
 // Options tune Register.
@@ -111,10 +112,10 @@ func keepRequest(ctx context.Context, r *http.Request) context.Context {
 // --- decoding --------------------------------------------------------------
 
 // carryBearer keeps the caller's token for the services this one calls on
-// their behalf (the patient directory).
+// their behalf (the patient directory, the appointment service).
 func carryBearer(ctx context.Context, r *http.Request) context.Context {
 	if raw, ok := authn.BearerToken(r.Header.Get("Authorization")); ok {
-		return peer.WithBearer(ctx, raw)
+		return authn.WithToken(ctx, raw)
 	}
 	return ctx
 }

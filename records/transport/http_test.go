@@ -23,12 +23,14 @@ import (
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/transport"
 	"github.com/medisync/medisync/shared/auditlog"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/openapitest"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -41,6 +43,28 @@ func (d directory) Patient(_ context.Context, id string) (service.PatientRef, er
 		return p, nil
 	}
 	return service.PatientRef{}, record.ErrNotFound
+}
+
+// appointments is the appointment service as this one sees it: each
+// appointment's doctor (user id), patient and status. Like the real one,
+// it shows a doctor only their own.
+type appointments map[string]struct{ doctor, patient, status string }
+
+func (a appointments) HasAppointment(_ context.Context, doctorUserID, patientID string) (bool, error) {
+	for _, x := range a {
+		if x.doctor == doctorUserID && x.patient == patientID && x.status != "cancelled" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (a appointments) Appointment(ctx context.Context, id string) (service.AppointmentRef, error) {
+	p, _ := authn.FromContext(ctx)
+	if x, ok := a[id]; ok && x.doctor == p.UserID {
+		return service.AppointmentRef{ID: id, PatientID: x.patient, Status: x.status}, nil
+	}
+	return service.AppointmentRef{}, record.ErrNotFound
 }
 
 // The document types travel as opaque bytes; the validator reads them as
@@ -56,10 +80,15 @@ type harness struct {
 	srv     *httptest.Server
 	issuer  *authntest.Issuer
 	store   *sqlstore.Store
+	db      *sqldb.DB
 	blobs   *blobfs.Store
 	patient string // patient id
 	other   string // the patient id of the user "other"
 	tokens  map[string]string
+	uids    map[string]string // user ids by name
+	// appts holds an appointment of "doctor" with each patient
+	// ("apptPatient", "apptOther"); "doctor2" has none.
+	appts appointments
 }
 
 // newHarness serves the API on SQLite and the filesystem store; adjust, if
@@ -75,17 +104,22 @@ func newHarness(t *testing.T, maxBytes int64, adjust ...func(*service.Deps)) *ha
 	}
 	rec := auditlog.New[record.AuditEvent](store, auditlog.Options{})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	h := &harness{t: t, issuer: authntest.NewIssuer(t), store: store, blobs: blobs, patient: ids.New(), other: ids.New(), tokens: map[string]string{}}
+	h := &harness{t: t, issuer: authntest.NewIssuer(t), store: store, db: db, blobs: blobs, patient: ids.New(), other: ids.New(), tokens: map[string]string{}}
 	users := map[string][]string{"patient": {"PATIENT"}, "other": {"PATIENT"}, "doctor": {"DOCTOR"}, "doctor2": {"DOCTOR"}, "admin": {"ADMIN"}}
 	uids := map[string]string{}
+	h.uids = uids
 	for name, roles := range users {
 		uids[name] = ids.New()
 		h.tokens[name] = h.issuer.Token(t, authntest.Claims{UserID: uids[name], Roles: roles})
 	}
 	dir := directory{h.patient: {ID: h.patient, UserID: uids["patient"], Active: true},
 		h.other: {ID: h.other, UserID: uids["other"], Active: true}}
+	h.appts = appointments{
+		"0190a0a0-0000-7000-8000-00000000a001": {uids["doctor"], h.patient, "booked"},
+		"0190a0a0-0000-7000-8000-00000000a002": {uids["doctor"], h.other, "booked"},
+	}
 	deps := service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
-		Patients: dir, Clock: clock.System{}, MaxDocumentBytes: maxBytes}
+		Patients: dir, Appointments: h.appts, Clock: clock.System{}, MaxDocumentBytes: maxBytes}
 	for _, f := range adjust {
 		f(&deps)
 	}
@@ -219,7 +253,11 @@ func TestEncounters(t *testing.T) {
 	if glass != 1 || denied < 3 {
 		t.Fatalf("audit trail: %d break-glass, %d denials: %s", glass, denied, r.body)
 	}
-	// The doctor's only encounter is entered-in-error: no relation is left.
+	// The doctor's only encounter is entered-in-error and their appointment
+	// was cancelled: no relation is left.
+	a := h.appts["0190a0a0-0000-7000-8000-00000000a001"]
+	a.status = "cancelled"
+	h.appts["0190a0a0-0000-7000-8000-00000000a001"] = a
 	if r := h.do("doctor", "GET", "/audit", nil); r.code != 404 {
 		t.Fatalf("doctor reading the audit = %d", r.code)
 	}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
-	"github.com/medisync/medisync/records/peer"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/requestid"
 )
@@ -52,7 +52,7 @@ func (c *Client) Patient(ctx context.Context, patientID string) (service.Patient
 		return service.PatientRef{}, fmt.Errorf("patient request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if tok := peer.Bearer(ctx); tok != "" {
+	if tok := authn.TokenFrom(ctx); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if id := requestid.From(ctx); id != "" {

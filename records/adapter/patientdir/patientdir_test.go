@@ -16,7 +16,6 @@ import (
 	patientsvc "github.com/medisync/medisync/patient/service"
 	patienthttp "github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/records/adapter/patientdir"
-	"github.com/medisync/medisync/records/peer"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn"
@@ -97,7 +96,7 @@ func (d *directory) client(size int, timeout time.Duration) *patientdir.Client {
 	return patientdir.New(d.srv.URL, &http.Client{Timeout: timeout}, size, time.Minute)
 }
 
-func as(token string) context.Context { return peer.WithBearer(context.Background(), token) }
+func as(token string) context.Context { return authn.WithToken(context.Background(), token) }
 
 func unavailable(err error) bool {
 	return domainerr.KindOf(err) == domainerr.Unavailable && errors.Is(err, patientdir.ErrUnavailable)

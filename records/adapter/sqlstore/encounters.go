@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/outbox"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -127,7 +129,7 @@ func (s *Store) CreateEncounter(ctx context.Context, e record.Encounter, ev reco
 
 // UpdateEncounter stores e as a new revision if the stored one is
 // e.Version-1 and may still change.
-func (s *Store) UpdateEncounter(ctx context.Context, e record.Encounter, ev record.AuditEvent) error {
+func (s *Store) UpdateEncounter(ctx context.Context, e record.Encounter, ev record.AuditEvent, out ...events.Event) error {
 	args, err := encArgs(e)
 	if err != nil {
 		return err
@@ -145,6 +147,9 @@ func (s *Store) UpdateEncounter(ctx context.Context, e record.Encounter, ev reco
 			return whyNotUpdated(ctx, tx, e)
 		}
 		if err := insertEncounterRevision(ctx, tx, e); err != nil {
+			return err
+		}
+		if err := outbox.Write(ctx, tx, out...); err != nil {
 			return err
 		}
 		return appendAuditTx(ctx, tx, ev)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/medisync/medisync/records/adapter/appointmentdir"
 	"github.com/medisync/medisync/records/adapter/blobfs"
 	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/adapter/patientdir"
@@ -28,6 +29,7 @@ import (
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/peerhttp"
 	"github.com/medisync/medisync/shared/server"
 )
 
@@ -44,6 +46,7 @@ type settings struct {
 	linkTTL         time.Duration
 	doctorsReadAll  bool
 	patientURL      string
+	appointmentURL  string
 	sweepEvery      time.Duration
 	sweepGrace      time.Duration
 }
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string) error {
 		// below the gateway's longest route timeout.
 		RequestTimeout: 50 * time.Second,
 		WriteTimeout:   55 * time.Second,
+		// A signed encounter's event goes to the outbox; the relay publishes it.
+		Outbox: true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&c.audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
 			fs.IntVar(&c.audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")
@@ -83,6 +88,7 @@ func run(ctx context.Context, args []string) error {
 			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")
 			fs.BoolVar(&c.doctorsReadAll, "doctors-read-all", false, "clinic policy: every doctor reads every patient's records")
 			fs.StringVar(&c.patientURL, "patient-url", "http://patient", "the patient service, by discovery name or address")
+			fs.StringVar(&c.appointmentURL, "appointment-url", "http://appointment", "the appointment service, by discovery name or address")
 			fs.DurationVar(&c.sweepEvery, "sweep-every", time.Hour, "how often orphan objects are looked for")
 			fs.DurationVar(&c.sweepGrace, "sweep-grace", time.Hour, "age before an object without metadata counts as an orphan")
 		},
@@ -105,6 +111,7 @@ func run(ctx context.Context, args []string) error {
 	var svc service.Service = service.New(service.Deps{
 		Encounters: store, Documents: store, Audit: store, Recorder: recorder, Blobs: blobs,
 		Patients:       patientdir.New(c.patientURL, a.HTTPClient, 10_000, 30*time.Second),
+		Appointments:   appointmentdir.New(a.HTTPClient, peerhttp.Options{BaseURL: c.appointmentURL}),
 		Clock:          clock.System{},
 		DoctorsReadAll: c.doctorsReadAll, MaxDocumentBytes: c.maxBytes, LinkTTL: c.linkTTL,
 	})

@@ -38,6 +38,7 @@ func samples() map[string]any {
 		"appointment.cancelled":         appt(map[string]any{"status": "cancelled", "cancellationReason": "patient-request"}),
 		"appointment.status_changed":    appt(map[string]any{"status": "fulfilled", "previousStatus": "booked"}),
 		"appointment.slot_freed":        map[string]any{"doctorId": u1, "start": "2027-03-15T13:00:00Z", "end": "2027-03-15T13:30:00Z", "offeredToPatientId": u2, "offeredToPatientUserId": u1},
+		"records.encounter_signed":      map[string]any{"encounterId": u1, "patientId": u2, "doctorUserId": u1, "appointmentId": nil, "signedAt": "2027-03-15T13:40:00Z"},
 	}
 }
 
@@ -84,6 +85,11 @@ func TestSchemasRefuseWhatTheContractForbids(t *testing.T) {
 	ev, err := events.New("auth.user_registered", 1, u1, map[string]any{"userId": u1, "email": "ada@example.org", "role": "ROOT", "language": "en"}, time.Now())
 	require.NoError(t, err)
 	assert.Error(t, schematest.Check(dir, ev), "unknown role")
+	signed := samples()["records.encounter_signed"].(map[string]any)
+	signed["assessment"] = "tension-type headache"
+	ev, err = events.New("records.encounter_signed", 1, u1, signed, time.Now())
+	require.NoError(t, err)
+	assert.Error(t, schematest.Check(dir, ev), "a signed encounter carries no clinical content")
 	_, err = os.Stat(filepath.Join(dir, "README.md"))
 	assert.NoError(t, err, "docs/events/README.md describes the contracts")
 }

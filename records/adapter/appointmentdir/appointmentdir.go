@@ -1,0 +1,86 @@
+// Package appointmentdir asks the appointment service about a doctor's
+// appointments on the caller's behalf: their token travels on, so the
+// appointment service answers with what the caller may see, each call
+// bounded by a timeout and guarded by a breaker (shared/peerhttp).
+package appointmentdir
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/peerhttp"
+)
+
+// ErrUnavailable is answered when the appointment service cannot answer now.
+var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the appointment service cannot answer now; try again shortly")
+
+// errTokenRefused: the token, valid here a moment ago, has expired.
+var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
+
+// Client is a service.Appointments over HTTP.
+type Client struct{ peer *peerhttp.Client }
+
+var _ service.Appointments = (*Client)(nil)
+
+// New returns the client of the appointment service at o.BaseURL (e.g.
+// "http://appointment", resolved through discovery by hc).
+func New(hc *http.Client, o peerhttp.Options) *Client {
+	return &Client{peer: peerhttp.New(hc, "appointment", o)}
+}
+
+type appointmentJSON struct {
+	ID        string `json:"id"`
+	PatientID string `json:"patientId"`
+	Status    string `json:"status"`
+}
+
+// HasAppointment asks for one of the caller's appointments with the
+// patient that is booked, under way or fulfilled, upcoming first, then
+// past. The appointment service lists a doctor's own appointments only.
+func (c *Client) HasAppointment(ctx context.Context, _, patientID string) (bool, error) {
+	for _, when := range []string{"upcoming", "past"} {
+		q := url.Values{"patientId": {patientID}, "status": {"booked,arrived,checked-in,fulfilled"}, "when": {when}, "limit": {"1"}}
+		var page struct {
+			Items []appointmentJSON `json:"items"`
+		}
+		if err := c.get(ctx, "/api/v1/appointments?"+q.Encode(), &page); err != nil {
+			return false, fmt.Errorf("list appointments: %w", err)
+		}
+		if len(page.Items) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Appointment returns one appointment the caller may see.
+func (c *Client) Appointment(ctx context.Context, id string) (service.AppointmentRef, error) {
+	var a appointmentJSON
+	if err := c.get(ctx, "/api/v1/appointments/"+url.PathEscape(id), &a); err != nil {
+		return service.AppointmentRef{}, fmt.Errorf("get appointment: %w", err)
+	}
+	return service.AppointmentRef{ID: a.ID, PatientID: a.PatientID, Status: a.Status}, nil
+}
+
+// get fetches path into dst, turning the peer's answers into domain errors.
+func (c *Client) get(ctx context.Context, path string, dst any) error {
+	err := c.peer.GetJSON(ctx, path, dst)
+	switch status := peerhttp.Status(err); {
+	case err == nil:
+		return nil
+	case status == http.StatusNotFound || status == http.StatusForbidden:
+		return record.ErrNotFound
+	case status == http.StatusUnauthorized:
+		return errTokenRefused
+	case peerhttp.Down(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	default:
+		// Another 4xx: this request was wrong, a defect rather than a fault.
+		return err
+	}
+}

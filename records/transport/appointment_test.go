@@ -1,0 +1,122 @@
+package transport_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/events/schematest"
+)
+
+const (
+	apptPatient = "0190a0a0-0000-7000-8000-00000000a001" // "doctor" with the patient
+	apptOther   = "0190a0a0-0000-7000-8000-00000000a002" // "doctor" with the other patient
+)
+
+func openBody(appointmentID string) map[string]any {
+	b := map[string]any{"note": map[string]string{"subjective": "chest pain since Tuesday"}}
+	if appointmentID != "" {
+		b["appointmentId"] = appointmentID
+	}
+	return b
+}
+
+// A doctor who neither treats the patient nor holds an appointment with
+// them cannot open an encounter, which would make them a treating doctor.
+func TestOpeningAnEncounterNeedsACareRelation(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor2", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json")
+	require.Equal(t, 404, r.code, "%s", r.body)
+	id := h.openSigned("doctor", h.patient)
+	assert.Equal(t, 404, h.do("doctor2", "GET", "/encounters/"+id, nil).code, "doctor2 gained no access")
+
+	denied := 0
+	var trail struct {
+		Items []struct{ UserID, Action, Outcome string }
+	}
+	require.NoError(t, json.Unmarshal(h.do("patient", "GET", "/audit?limit=100", nil).body, &trail))
+	for _, e := range trail.Items {
+		if e.UserID == h.uids["doctor2"] && e.Outcome == "denied" {
+			denied++
+		}
+	}
+	assert.Equal(t, 2, denied, "both refusals are in the patient's audit trail: %+v", trail.Items)
+
+	// The clinic's policy lets every doctor read, and so open.
+	h = newHarness(t, 1<<20, func(d *service.Deps) { d.DoctorsReadAll = true })
+	assert.Equal(t, 201, h.do("doctor2", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json").code)
+}
+
+func TestAnEncounterForAnAppointment(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	// An appointment of theirs with the patient makes the doctor a treating
+	// one, and an encounter may name it.
+	r := h.do("doctor", "POST", "/encounters", js(openBody(apptPatient)), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	assert.Equal(t, apptPatient, r.json(t)["appointmentId"])
+	id := r.json(t)["id"].(string)
+
+	refused := func(who, appointmentID string) {
+		t.Helper()
+		r := h.do(who, "POST", "/encounters", js(openBody(appointmentID)), "Content-Type", "application/json")
+		require.Equal(t, 422, r.code, "%s", r.body)
+		assert.Contains(t, string(r.body), "appointmentId")
+	}
+	refused("doctor", apptOther)                              // with another patient
+	refused("doctor", "0190a0a0-0000-7000-8000-00000000a0ff") // none
+	refused("doctor2", apptPatient)                           // another doctor's
+	a := h.appts[apptPatient]
+	a.status = "cancelled"
+	h.appts[apptPatient] = a
+	refused("doctor", apptPatient) // one that will not take place
+
+	// Nor may an open note be moved to such an appointment.
+	r = h.do("doctor", "PUT", "/encounters/"+id, js(openBody(apptOther)), "Content-Type", "application/json", "If-Match", `"1"`)
+	require.Equal(t, 422, r.code, "%s", r.body)
+	// Keeping the appointment it has asks nothing again.
+	r = h.do("doctor", "PUT", "/encounters/"+id, js(openBody(apptPatient)), "Content-Type", "application/json", "If-Match", `"1"`)
+	require.Equal(t, 200, r.code, "%s", r.body)
+}
+
+// Signing writes records.encounter_signed to the outbox in the signing's
+// transaction, with the appointment (null without one) and no clinical
+// content.
+func TestSigningWritesItsEvent(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	withAppt := h.do("doctor", "POST", "/encounters", js(openBody(apptPatient)), "Content-Type", "application/json").json(t)["id"].(string)
+	require.Equal(t, 200, h.do("doctor", "POST", "/encounters/"+withAppt+"/sign", nil, "If-Match", `"1"`).code)
+	without := h.openSigned("doctor", h.patient)
+	// An open note and a failed signing write nothing.
+	h.do("doctor", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json")
+	require.Equal(t, 409, h.do("doctor", "POST", "/encounters/"+without+"/sign", nil, "If-Match", `"2"`).code)
+
+	rows, err := h.db.Query("SELECT envelope FROM outbox ORDER BY seq")
+	require.NoError(t, err)
+	defer rows.Close()
+	var got []map[string]any
+	for rows.Next() {
+		var raw string
+		require.NoError(t, rows.Scan(&raw))
+		assert.NotContains(t, raw, "chest pain")
+		var ev events.Event
+		require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+		schematest.Validate(t, ev)
+		assert.Equal(t, service.EncounterSigned, ev.Type)
+		var data map[string]any
+		require.NoError(t, json.Unmarshal(ev.Data, &data))
+		assert.Equal(t, ev.Subject, data["encounterId"])
+		assert.Equal(t, h.patient, data["patientId"])
+		assert.Equal(t, h.uids["doctor"], data["doctorUserId"])
+		got = append(got, data)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, got, 2)
+	assert.Equal(t, withAppt, got[0]["encounterId"])
+	assert.Equal(t, apptPatient, got[0]["appointmentId"])
+	assert.Equal(t, without, got[1]["encounterId"])
+	assert.Nil(t, got[1]["appointmentId"])
+}
