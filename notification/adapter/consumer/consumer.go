@@ -4,9 +4,7 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/medisync/medisync/notification/service"
 	"github.com/medisync/medisync/shared/broker"
@@ -36,33 +34,9 @@ func Run(ctx context.Context, sub Subscriber, h Handler) error {
 	return nil
 }
 
-// Broker is the Subscriber over the event broker (shared/broker): a
-// durable consumer that retries a failing event with backoff and
-// dead-letters at once one the service calls malformed.
-type Broker struct {
-	B broker.Broker
-	// Concurrency is how many events an instance applies at once; 0 means 1.
-	Concurrency int
-}
-
-// Subscribe consumes topics ("medisync.<type>") until ctx ends.
-func (b Broker) Subscribe(ctx context.Context, consumer string, topics []string, h func(context.Context, events.Event) error) error {
-	types := make([]string, len(topics))
-	for i, t := range topics {
-		typ, ok := strings.CutPrefix(t, "medisync.")
-		if !ok {
-			return fmt.Errorf("topic %q is not medisync.<type>", t)
-		}
-		types[i] = typ
-	}
-	return b.B.Consume(ctx, broker.Consumer{
-		Name: consumer, Types: types, Concurrency: b.Concurrency,
-		Handler: func(ctx context.Context, ev events.Event) error {
-			err := h(ctx, ev)
-			if errors.Is(err, service.ErrMalformed) {
-				return broker.Permanent(err)
-			}
-			return err
-		},
-	})
+// NewBroker returns the Subscriber over the event broker, which
+// dead-letters at once an event the service calls malformed; concurrency
+// is how many events an instance applies at once (0 means 1).
+func NewBroker(b broker.Broker, concurrency int) broker.Subscriber {
+	return broker.Subscriber{B: b, Concurrency: concurrency, Malformed: service.ErrMalformed}
 }

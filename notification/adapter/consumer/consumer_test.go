@@ -3,8 +3,6 @@ package consumer_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"github.com/medisync/medisync/notification/adapter/consumer"
 	"github.com/medisync/medisync/notification/service"
 	"github.com/medisync/medisync/shared/broker"
-	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
 )
 
@@ -62,79 +59,10 @@ func TestRunReportsASubscriptionThatFails(t *testing.T) {
 	assert.ErrorContains(t, consumer.Run(context.Background(), failing{}, &handler{}), "broker down")
 }
 
-// TestBrokerAppliesEventsAndDeadLettersMalformedOnes runs the subscriber on
-// a NATS server in the test process.
-func TestBrokerAppliesEventsAndDeadLettersMalformedOnes(t *testing.T) {
-	srv := brokertest.Embedded(t)
-	b, err := broker.Open(context.Background(), srv.URL(), broker.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
-
-	var mu sync.Mutex
-	calls := map[string]int{}
-	applied := make(chan string, 10)
-	h := handlerFunc(func(_ context.Context, ev events.Event) error {
-		mu.Lock()
-		calls[ev.Subject]++
-		n := calls[ev.Subject]
-		mu.Unlock()
-		switch {
-		case ev.Subject == "bad":
-			return fmt.Errorf("%w: no email", service.ErrMalformed)
-		case ev.Subject == "flaky" && n == 1:
-			return errors.New("database away")
-		}
-		applied <- ev.Subject
-		return nil
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- consumer.Run(ctx, consumer.Broker{B: b}, h) }()
-
-	publish := func(subject string) events.Event {
-		ev, err := events.New(service.TypeUserRegistered, 1, subject, map[string]string{}, time.Now())
-		require.NoError(t, err)
-		require.Eventually(t, func() bool { return b.Publish(context.Background(), ev) == nil }, 10*time.Second, 50*time.Millisecond)
-		return ev
-	}
-	bad := publish("bad")
-	publish("flaky")
-	publish("good")
-	got := map[string]bool{}
-	for len(got) < 2 {
-		select {
-		case s := <-applied:
-			got[s] = true
-		case <-time.After(20 * time.Second):
-			t.Fatalf("applied only %v", got)
-		}
-	}
-	var dead []broker.DeadLetter
-	require.Eventually(t, func() bool {
-		dead, err = b.DeadLetters(consumer.Name).List(context.Background(), 10)
-		return err == nil && len(dead) == 1
-	}, 20*time.Second, 50*time.Millisecond)
-	assert.Equal(t, bad.ID, dead[0].ID)
-	assert.Contains(t, dead[0].Reason, "malformed")
-	mu.Lock()
-	assert.Equal(t, 1, calls["bad"], "a malformed event is not retried")
-	assert.Equal(t, 2, calls["flaky"], "a failing one is")
-	mu.Unlock()
-
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err, "the subscription ends with its context")
-	case <-time.After(20 * time.Second):
-		t.Fatal("the consumer did not stop")
-	}
+// The broker's subscriber dead-letters at once what the service calls
+// malformed (shared/broker tests the subscriber on every broker).
+func TestNewBrokerNamesTheServicesMalformedError(t *testing.T) {
+	s := consumer.NewBroker(broker.Disabled{}, 3)
+	assert.Equal(t, service.ErrMalformed, s.Malformed)
+	assert.Equal(t, 3, s.Concurrency)
 }
-
-func TestBrokerRefusesForeignTopics(t *testing.T) {
-	err := consumer.Broker{B: broker.Disabled{}}.Subscribe(context.Background(), "n", []string{"other.x"}, nil)
-	assert.Error(t, err)
-}
-
-type handlerFunc func(context.Context, events.Event) error
-
-func (f handlerFunc) HandleEvent(ctx context.Context, ev events.Event) error { return f(ctx, ev) }

@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string) error {
 	// background work, after the requests drain. Without -broker-url the
 	// broker is disabled and nothing arrives.
 	wg.Go(func() {
-		if err := consumer.Run(work, consumer.Broker{B: a.Broker, Concurrency: o.eventWorkers}, svc); err != nil {
+		if err := consumer.Run(work, consumer.NewBroker(a.Broker, o.eventWorkers), svc); err != nil {
 			_ = level.Error(a.Logger).Log("msg", "event consumer stopped", "err", err)
 		}
 	})
