@@ -8,6 +8,7 @@ import (
 
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/page"
@@ -74,4 +75,9 @@ func (s *observed) MyWaitlist(ctx context.Context, actor authn.Principal) (_ []a
 func (s *observed) LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) (err error) {
 	defer s.o.Done(ctx, "LeaveWaitlist", time.Now(), &err)
 	return s.next.LeaveWaitlist(ctx, actor, id)
+}
+
+func (s *observed) HandleEvent(ctx context.Context, ev events.Event) (err error) {
+	defer s.o.Done(ctx, "HandleEvent", time.Now(), &err)
+	return s.next.HandleEvent(ctx, ev)
 }

@@ -54,6 +54,19 @@ type Repository interface {
 	IdempotentBooking(ctx context.Context, userID, key string) (IdempotencyRecord, error)
 	// PurgeKeys deletes the keys stored before before, returning how many.
 	PurgeKeys(ctx context.Context, before time.Time) (int64, error)
+	// Apply claims the consumed event ev (its id, at now) and runs fn in
+	// the same transaction. When ev was claimed before, fn does not run and
+	// Apply reports false; when fn fails, the claim is undone with the rest,
+	// so that a redelivery tries again.
+	Apply(ctx context.Context, ev events.Event, now time.Time, fn func(ctx context.Context, tx Tx) error) (bool, error)
+}
+
+// Tx is the repository inside the transaction of one consumed event.
+type Tx interface {
+	// Get fails with appointment.ErrNotFound.
+	Get(ctx context.Context, id string) (appointment.Appointment, error)
+	// Update is Repository.Update inside the transaction.
+	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error
 }
 
 // Offer describes a freed time to offer to the doctor's waitlist: Event

@@ -9,11 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 )
@@ -66,6 +69,10 @@ type Service interface {
 	JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error)
 	MyWaitlist(ctx context.Context, actor authn.Principal) ([]appointment.WaitlistEntry, error)
 	LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error
+
+	// HandleEvent applies one consumed event once, however often it is
+	// delivered; an error wrapping ErrMalformed is one no retry can cure.
+	HandleEvent(ctx context.Context, ev events.Event) error
 }
 
 // BookInput is a booking as a client writes it. PatientID is required from
@@ -125,6 +132,10 @@ type Options struct {
 	// patient's or a doctor's booking past it is refused; an administrator
 	// may exceed it.
 	MaxActivePerPatient int
+	// Logger records the consumed events the service passes over (a link
+	// it does not trust, an appointment it cannot change); ids only, never
+	// clinical detail. nil logs nothing.
+	Logger log.Logger
 }
 
 type service struct {
@@ -146,6 +157,9 @@ func New(repo Repository, doctors Doctors, patients Patients, clk clock.Clock, n
 	}
 	if o.MaxActivePerPatient == 0 {
 		o.MaxActivePerPatient = DefaultMaxActivePerPatient
+	}
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
 	}
 	return &service{repo: repo, doctors: doctors, patients: patients, clock: clk, newID: newID, opts: o}
 }
@@ -620,11 +634,7 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 		return appointment.Appointment{}, domainerr.New(domainerr.Conflict,
 			fmt.Sprintf("an appointment cannot be marked %s before it starts", to))
 	}
-	next := cur
-	next.Status = to
-	next.UpdatedAt = s.now()
-	next.Version = cur.Version + 1
-	ev, err := newEvent(TypeStatusChanged, next, next.UpdatedAt, &cur)
+	next, ev, err := s.statusChanged(cur, to)
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -636,6 +646,21 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 		return appointment.Appointment{}, err
 	}
 	return next, nil
+}
+
+// statusChanged is cur moved to status to, now, at the next version, with
+// its appointment.status_changed event: one shape for every status change,
+// whether a caller or a consumed event asks for it.
+func (s *service) statusChanged(cur appointment.Appointment, to appointment.Status) (appointment.Appointment, events.Event, error) {
+	next := cur
+	next.Status = to
+	next.UpdatedAt = s.now()
+	next.Version = cur.Version + 1
+	ev, err := newEvent(TypeStatusChanged, next, next.UpdatedAt, &cur)
+	if err != nil {
+		return appointment.Appointment{}, events.Event{}, err
+	}
+	return next, ev, nil
 }
 
 func (s *service) Taken(ctx context.Context, actor authn.Principal, doctorID, fromS, toS string) ([]Range, error) {

@@ -1,15 +1,18 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/appointment/service/repotest"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
@@ -54,4 +57,29 @@ func TestNoAppointmentOutlastsADay(t *testing.T) {
 	_, err = svc.Reschedule(ctx, pat, res.Appointment.ID, 0, service.RescheduleInput{Start: "2030-01-12T09:00:00Z", End: "2030-01-14T09:00:00Z"})
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, domainerr.FieldErrors{{Field: "end", Message: "must be at most 24 hours after start"}}, fe)
+}
+
+// TestPassedOverEventsAreLoggedWithIdsOnly: an encounter that does not
+// match its appointment is acknowledged with a warning naming the event
+// and the appointment, and no patient or doctor.
+func TestPassedOverEventsAreLoggedWithIdsOnly(t *testing.T) {
+	ctx := context.Background()
+	store := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	var buf bytes.Buffer
+	svc := service.New(store, nil, nil, clocktest.New(time.Date(2031, 3, 4, 0, 0, 0, 0, time.UTC)), ids.New,
+		service.Options{Logger: log.NewLogfmtLogger(&buf)})
+	a := repotest.New(ids.New(), 0, 30)
+	require.NoError(t, store.Book(ctx, a, service.BookOptions{}))
+	other := a
+	other.PatientID = ids.New()
+	ev := repotest.Signed(t, other, a.End)
+	require.NoError(t, svc.HandleEvent(ctx, ev))
+	line := buf.String()
+	assert.Contains(t, line, "level=warn")
+	assert.Contains(t, line, "does not match")
+	assert.Contains(t, line, "eventId="+ev.ID)
+	assert.Contains(t, line, "appointmentId="+a.ID)
+	for _, secret := range []string{a.PatientID, other.PatientID, a.DoctorUserID, a.Reason} {
+		assert.NotContains(t, line, secret)
+	}
 }

@@ -19,8 +19,10 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 		backToVersionOne := func(dropWaitlist bool) {
 			// What the later migrations made goes too (00003: the patient
 			// locks and the waitlist's patient index; 00005 on PostgreSQL:
-			// the doctor locks).
+			// the doctor locks; 00006: the inbox of consumed events).
 			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
+			require.NoError(t, err)
+			_, err = db.ExecContext(ctx, "DROP TABLE processed_events")
 			require.NoError(t, err)
 			if db.Dialect == sqldb.Postgres {
 				_, err = db.ExecContext(ctx, "DROP TABLE doctor_locks")

@@ -18,6 +18,7 @@ import (
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/inbox"
 	"github.com/medisync/medisync/shared/outbox"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -324,49 +325,89 @@ func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, e
 
 func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
-		if a.Status.Occupies() {
-			if err := s.lockRows(ctx, tx, s.doctorLocks(a.DoctorID)...); err != nil {
-				return err
-			}
-			if err := checkAll(ctx, tx, s.overlapChecks(a)); err != nil {
-				return err
-			}
-		}
-		// One statement frees the old time and takes the new one.
-		res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?,
-			cancellation_reason = ?, cancellation_note = ?, updated_at = ?, version = ?
-			WHERE id = ? AND version = ?`,
-			a.Start.UTC(), a.End.UTC(), string(a.Status), string(a.CancellationReason), a.CancellationNote,
-			a.UpdatedAt.UTC(), a.Version, a.ID, expectedVersion)
-		if isSlotViolation(err) {
-			return appointment.ErrSlotTaken
-		}
-		if err != nil {
-			return fmt.Errorf("update appointment: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("rows affected: %w", err)
-		}
-		if n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM appointments WHERE id = ?`, a.ID).Scan(&one)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				return appointment.ErrNotFound
-			case err != nil:
-				return fmt.Errorf("check existence: %w", err)
-			}
-			return appointment.ErrStale
-		}
-		if err := outbox.Write(ctx, tx, evs...); err != nil {
+		return s.updateIn(ctx, tx, a, expectedVersion, offer, evs)
+	})
+}
+
+// updateIn is Update (UpdateAndOffer with an offer) inside tx, which
+// withLocks runs.
+func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
+	if a.Status.Occupies() {
+		if err := s.lockRows(ctx, tx, s.doctorLocks(a.DoctorID)...); err != nil {
 			return err
 		}
-		if offer != nil {
-			return s.offer(ctx, tx, *offer)
+		if err := checkAll(ctx, tx, s.overlapChecks(a)); err != nil {
+			return err
 		}
-		return nil
+	}
+	// One statement frees the old time and takes the new one.
+	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?,
+		cancellation_reason = ?, cancellation_note = ?, updated_at = ?, version = ?
+		WHERE id = ? AND version = ?`,
+		a.Start.UTC(), a.End.UTC(), string(a.Status), string(a.CancellationReason), a.CancellationNote,
+		a.UpdatedAt.UTC(), a.Version, a.ID, expectedVersion)
+	if isSlotViolation(err) {
+		return appointment.ErrSlotTaken
+	}
+	if err != nil {
+		return fmt.Errorf("update appointment: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM appointments WHERE id = ?`, a.ID).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return appointment.ErrNotFound
+		case err != nil:
+			return fmt.Errorf("check existence: %w", err)
+		}
+		return appointment.ErrStale
+	}
+	if err := outbox.Write(ctx, tx, evs...); err != nil {
+		return err
+	}
+	if offer != nil {
+		return s.offer(ctx, tx, *offer)
+	}
+	return nil
+}
+
+// Apply implements service.Repository. The claim comes first: a
+// concurrent delivery of the same event waits on it, then finds it and
+// changes nothing. withLocks may run fn again (a missing lock row), each
+// time in a fresh transaction with a fresh claim.
+func (s *Store) Apply(ctx context.Context, ev events.Event, now time.Time, fn func(ctx context.Context, tx service.Tx) error) (bool, error) {
+	var fresh bool
+	err := s.withLocks(ctx, func(tx *sql.Tx) error {
+		var err error
+		if fresh, err = inbox.Claim(ctx, tx, s.db.Dialect, ev, now); err != nil || !fresh {
+			return err
+		}
+		return fn(ctx, txRepo{s: s, tx: tx})
 	})
+	if err != nil {
+		return false, err
+	}
+	return fresh, nil
+}
+
+// txRepo is the store inside the transaction of one consumed event.
+type txRepo struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (r txRepo) Get(ctx context.Context, id string) (appointment.Appointment, error) {
+	rows, err := r.tx.QueryContext(ctx, `SELECT `+columns+` FROM appointments WHERE id = ?`, id)
+	return one(rows, err)
+}
+
+func (r txRepo) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error {
+	return r.s.updateIn(ctx, r.tx, a, expectedVersion, nil, evs)
 }
 
 // offer gives a freed time to the first patient waiting for the doctor's
@@ -471,6 +512,11 @@ func (s *Store) LeaveWaitlist(ctx context.Context, patientUserID, id string) err
 // Get implements service.Repository.
 func (s *Store) Get(ctx context.Context, id string) (appointment.Appointment, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM appointments WHERE id = ?`, id)
+	return one(rows, err)
+}
+
+// one reads the appointment of a query by id; appointment.ErrNotFound.
+func one(rows *sql.Rows, err error) (appointment.Appointment, error) {
 	if err != nil {
 		return appointment.Appointment{}, fmt.Errorf("get appointment: %w", err)
 	}

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/service/repotest"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -23,7 +25,7 @@ func TestRepositoryContract(t *testing.T) {
 			// Each case needs empty tables: the first uses the fresh
 			// database, the others start from a cleared one.
 			if !first {
-				for _, table := range []string{"appointments", "idempotency_keys", "outbox", "waitlist"} {
+				for _, table := range []string{"appointments", "idempotency_keys", "outbox", "waitlist", "processed_events"} {
 					_, err := db.ExecContext(context.Background(), "DELETE FROM "+table)
 					require.NoError(t, err)
 				}
@@ -33,6 +35,20 @@ func TestRepositoryContract(t *testing.T) {
 				var n int
 				require.NoError(t, db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n))
 				return n
+			}, Outbox: func(t *testing.T) []events.Event {
+				rows, err := db.QueryContext(context.Background(), "SELECT envelope FROM outbox ORDER BY seq")
+				require.NoError(t, err)
+				defer rows.Close()
+				var out []events.Event
+				for rows.Next() {
+					var raw string
+					require.NoError(t, rows.Scan(&raw))
+					var ev events.Event
+					require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+					out = append(out, ev)
+				}
+				require.NoError(t, rows.Err())
+				return out
 			}}
 		})
 	})

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	// Doctors' IANA zones load on minimal images without /usr/share/zoneinfo.
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/medisync/medisync/appointment/adapter/consumer"
 	"github.com/medisync/medisync/appointment/adapter/peer"
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/endpoint"
@@ -21,6 +23,7 @@ import (
 	"github.com/medisync/medisync/appointment/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/broker/dlqhttp"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/metrics"
@@ -34,6 +37,7 @@ func run(ctx context.Context, args []string) error {
 		peerTimeout           time.Duration
 		notice, keyRetention  time.Duration
 		maxActive             int
+		eventWorkers          int
 	)
 	a, err := appdb.New(ctx, app.Options{
 		Name:         "appointment",
@@ -50,6 +54,7 @@ func run(ctx context.Context, args []string) error {
 			fs.DurationVar(&notice, "cancel-notice", service.DefaultCancelNotice, "a patient may not cancel or move an appointment starting sooner than this")
 			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries")
 			fs.IntVar(&maxActive, "max-active-per-patient", service.DefaultMaxActivePerPatient, "most appointments a patient holds that have not ended (an administrator may book past it)")
+			fs.IntVar(&eventWorkers, "event-workers", 4, "events an instance applies at once")
 		},
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
@@ -58,6 +63,10 @@ func run(ctx context.Context, args []string) error {
 	if maxActive < 1 {
 		_ = a.Close()
 		return fmt.Errorf("-max-active-per-patient must be at least 1, not %d", maxActive)
+	}
+	if eventWorkers < 1 || eventWorkers > 64 {
+		_ = a.Close()
+		return fmt.Errorf("-event-workers must be from 1 to 64, not %d", eventWorkers)
 	}
 	verifier, err := a.Verifier(ctx)
 	if err != nil {
@@ -69,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 	doctors := peer.NewDoctors(a.HTTPClient, peer.Options{BaseURL: doctorURL, Timeout: peerTimeout})
 	patients := peer.NewPatients(a.HTTPClient, peer.Options{BaseURL: patientURL, Timeout: peerTimeout})
 	var svc service.Service = service.New(store, doctors, patients, clock.System{}, ids.New,
-		service.Options{CancelNotice: notice, KeyRetention: keyRetention, MaxActivePerPatient: maxActive})
+		service.Options{CancelNotice: notice, KeyRetention: keyRetention, MaxActivePerPatient: maxActive, Logger: a.Logger})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "appointment"))(svc)
 
 	// Idempotency keys answer retries for keyRetention, then go.
@@ -80,7 +89,27 @@ func run(ctx context.Context, args []string) error {
 	})
 
 	router := a.Router()
+	// The dead-letter routes first: their paths have more segments than
+	// /api/v1/appointments/{id}, so neither set can take the other's
+	// requests, whatever the order.
+	dlqhttp.Register(router, "/api/v1/appointments/admin", a.Broker.DeadLetters(consumer.Name), verifier)
 	transport.Register(router, endpoint.New(svc), verifier, a.Logger)
+
+	// Events (records.encounter_signed), on a context that ends after the
+	// requests drain. Without -broker-url the broker is disabled and
+	// nothing arrives.
+	work, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := consumer.Run(work, consumer.NewBroker(a.Broker, eventWorkers), svc); err != nil {
+			_ = level.Error(a.Logger).Log("msg", "event consumer stopped", "err", err)
+		}
+	})
+
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
-	return a.Run(ctx, a.Handler(router))
+	return a.Run(ctx, a.Handler(router), func(context.Context) error {
+		stop()
+		wg.Wait()
+		return nil
+	})
 }

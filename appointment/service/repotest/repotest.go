@@ -4,6 +4,7 @@ package repotest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/events/schematest"
 	"github.com/medisync/medisync/shared/ids"
 )
 
@@ -24,6 +27,8 @@ import (
 type Fixture struct {
 	Repo  service.Repository
 	Count func(t *testing.T, table string) int
+	// Outbox returns the events written to the outbox, oldest first.
+	Outbox func(t *testing.T) []events.Event
 }
 
 // base is a Monday morning well in the future.
@@ -401,6 +406,254 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, err)
 		assert.Empty(t, got)
 	})
+
+	runConsumed(t, newFixture)
+}
+
+// runConsumed checks Apply, the transaction of a consumed event, and the
+// service's use of it for records.encounter_signed.
+func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
+	ctx := context.Background()
+
+	t.Run("apply: the effect of an event happens once, or not at all", func(t *testing.T) {
+		f := newFixture(t)
+		a := New(ids.New(), 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+		ev, err := events.New(service.TypeEncounterSigned, 1, ids.New(), map[string]string{}, base)
+		require.NoError(t, err)
+		fulfil := func(ctx context.Context, tx service.Tx) error {
+			cur, err := tx.Get(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			next := cur
+			next.Status, next.Version = appointment.Fulfilled, cur.Version+1
+			return tx.Update(ctx, next, cur.Version, event(t, next))
+		}
+
+		boom := errors.New("boom")
+		fresh, err := f.Repo.Apply(ctx, ev, base, func(ctx context.Context, tx service.Tx) error {
+			if err := fulfil(ctx, tx); err != nil {
+				return err
+			}
+			return boom
+		})
+		assert.ErrorIs(t, err, boom)
+		assert.False(t, fresh)
+		assert.Equal(t, 0, f.Count(t, "processed_events"), "a failed effect leaves no claim")
+		assert.Equal(t, 0, f.Count(t, "outbox"), "nor its event")
+		got, err := f.Repo.Get(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, appointment.Booked, got.Status, "nor its change")
+
+		fresh, err = f.Repo.Apply(ctx, ev, base, fulfil)
+		require.NoError(t, err)
+		assert.True(t, fresh, "a redelivery after a failure applies")
+		ran := false
+		fresh, err = f.Repo.Apply(ctx, ev, base, func(context.Context, service.Tx) error { ran = true; return nil })
+		require.NoError(t, err)
+		assert.False(t, fresh)
+		assert.False(t, ran, "a claimed event's effect does not run again")
+		got, err = f.Repo.Get(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, appointment.Fulfilled, got.Status)
+		assert.Equal(t, 1, f.Count(t, "processed_events"))
+		assert.Equal(t, 1, f.Count(t, "outbox"))
+
+		_, err = f.Repo.Apply(ctx, otherEvent(t), base, func(ctx context.Context, tx service.Tx) error {
+			_, err := tx.Get(ctx, ids.New())
+			return err
+		})
+		assert.ErrorIs(t, err, appointment.ErrNotFound)
+		_, err = f.Repo.Apply(ctx, otherEvent(t), base, func(ctx context.Context, tx service.Tx) error {
+			return tx.Update(ctx, got, 1)
+		})
+		assert.ErrorIs(t, err, appointment.ErrStale)
+	})
+
+	// now is when the service applies the events: after every appointment
+	// of the cases below has begun.
+	now := at(120)
+	newService := func(f Fixture) service.Service {
+		return service.New(f.Repo, nil, nil, clocktest.New(now), ids.New, service.Options{})
+	}
+	// book stores an appointment from minute 0 to 30 in status st.
+	book := func(t *testing.T, f Fixture, st appointment.Status) appointment.Appointment {
+		a := New(ids.New(), 0, 30)
+		a.Status = st
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+		return a
+	}
+
+	t.Run("encounter signed: a booked, arrived or checked-in appointment is fulfilled once", func(t *testing.T) {
+		f := newFixture(t)
+		svc := newService(f)
+		for i, st := range []appointment.Status{appointment.Booked, appointment.Arrived, appointment.CheckedIn} {
+			a := book(t, f, st)
+			ev := Signed(t, a, at(25))
+			require.NoError(t, svc.HandleEvent(ctx, ev))
+			got, err := f.Repo.Get(ctx, a.ID)
+			require.NoError(t, err)
+			want := a
+			want.Status, want.Version, want.UpdatedAt = appointment.Fulfilled, 2, now
+			assert.Equal(t, want, got, "from %s", st)
+
+			out := f.Outbox(t)
+			require.Len(t, out, i+1, "one event per fulfilment")
+			last := out[i]
+			assert.Equal(t, service.TypeStatusChanged, last.Type)
+			assert.Equal(t, a.ID, last.Subject)
+			var d service.EventData
+			require.NoError(t, last.Decode(&d))
+			assert.Equal(t, string(appointment.Fulfilled), d.Status)
+			assert.Equal(t, string(st), d.PreviousStatus)
+			assert.EqualValues(t, 2, d.Version)
+			schematest.Validate(t, last)
+
+			require.NoError(t, svc.HandleEvent(ctx, ev), "a redelivery")
+			again, err := f.Repo.Get(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Equal(t, got, again, "changes nothing")
+			assert.Len(t, f.Outbox(t), i+1, "and writes no second event")
+
+			require.NoError(t, svc.HandleEvent(ctx, Signed(t, a, at(40))), "another signed encounter of the visit")
+			again, err = f.Repo.Get(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Equal(t, got, again, "leaves a fulfilled appointment as it is")
+			assert.Len(t, f.Outbox(t), i+1)
+		}
+	})
+
+	t.Run("encounter signed: nothing changes what the event cannot fulfil", func(t *testing.T) {
+		f := newFixture(t)
+		svc := newService(f)
+		cases := map[string]func() (appointment.Appointment, events.Event){}
+		for _, st := range []appointment.Status{appointment.Cancelled, appointment.NoShow, appointment.EnteredInError} {
+			cases[string(st)] = func() (appointment.Appointment, events.Event) {
+				a := book(t, f, st)
+				return a, Signed(t, a, at(25))
+			}
+		}
+		cases["another patient"] = func() (appointment.Appointment, events.Event) {
+			a := book(t, f, appointment.Booked)
+			other := a
+			other.PatientID = ids.New()
+			return a, Signed(t, other, at(25))
+		}
+		cases["another doctor user"] = func() (appointment.Appointment, events.Event) {
+			a := book(t, f, appointment.Booked)
+			other := a
+			other.DoctorUserID = ids.New()
+			return a, Signed(t, other, at(25))
+		}
+		cases["signed before the start"] = func() (appointment.Appointment, events.Event) {
+			a := book(t, f, appointment.Booked)
+			return a, Signed(t, a, at(-1))
+		}
+		cases["an unknown appointment"] = func() (appointment.Appointment, events.Event) {
+			a := book(t, f, appointment.Booked)
+			other := a
+			other.ID = ids.New()
+			return a, Signed(t, other, at(25))
+		}
+		cases["no appointment"] = func() (appointment.Appointment, events.Event) {
+			a := book(t, f, appointment.Booked)
+			return a, SignedWithout(t, a, at(25))
+		}
+		claims := 0
+		for name, c := range cases {
+			a, ev := c()
+			require.NoError(t, svc.HandleEvent(ctx, ev), name)
+			claims++
+			got, err := f.Repo.Get(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Equal(t, a, got, name)
+			assert.Empty(t, f.Outbox(t), name)
+			assert.Equal(t, claims, f.Count(t, "processed_events"), "%s: acknowledged, once", name)
+		}
+	})
+
+	t.Run("encounter signed: a malformed event is refused before anything is written", func(t *testing.T) {
+		f := newFixture(t)
+		svc := newService(f)
+		a := book(t, f, appointment.Booked)
+		good := Signed(t, a, at(25))
+		for name, change := range map[string]func(ev *events.Event){
+			"not JSON":           func(ev *events.Event) { ev.Data = []byte(`{"encounterId":`) },
+			"wrong types":        func(ev *events.Event) { ev.Data = []byte(`{"encounterId":1}`) },
+			"schema version 2":   func(ev *events.Event) { ev.DataSchema = "docs/events/records.encounter_signed.v2.json" },
+			"patientId":          func(ev *events.Event) { setData(t, ev, "patientId", "p-1") },
+			"doctorUserId":       func(ev *events.Event) { setData(t, ev, "doctorUserId", nil) },
+			"encounterId":        func(ev *events.Event) { setData(t, ev, "encounterId", "") },
+			"appointmentId":      func(ev *events.Event) { setData(t, ev, "appointmentId", "not-a-uuid") },
+			"appointmentId type": func(ev *events.Event) { setData(t, ev, "appointmentId", 7) },
+			"no appointmentId":   func(ev *events.Event) { deleteData(t, ev, "appointmentId") },
+			"no signedAt":        func(ev *events.Event) { deleteData(t, ev, "signedAt") },
+		} {
+			ev := good
+			ev.ID = ids.New()
+			change(&ev)
+			assert.ErrorIs(t, svc.HandleEvent(ctx, ev), service.ErrMalformed, name)
+		}
+		assert.Equal(t, 0, f.Count(t, "processed_events"))
+		got, err := f.Repo.Get(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, a, got)
+		require.NoError(t, svc.HandleEvent(ctx, good), "the well-formed one applies")
+		require.Len(t, f.Outbox(t), 1)
+	})
+}
+
+// Signed is a records.encounter_signed event of a's patient and doctor
+// user, for a, signed at signedAt; it follows its schema.
+func Signed(t *testing.T, a appointment.Appointment, signedAt time.Time) events.Event {
+	t.Helper()
+	return signedEvent(t, map[string]any{"patientId": a.PatientID, "doctorUserId": a.DoctorUserID,
+		"appointmentId": a.ID, "signedAt": signedAt})
+}
+
+// SignedWithout is Signed for an encounter opened without an appointment.
+func SignedWithout(t *testing.T, a appointment.Appointment, signedAt time.Time) events.Event {
+	t.Helper()
+	return signedEvent(t, map[string]any{"patientId": a.PatientID, "doctorUserId": a.DoctorUserID,
+		"appointmentId": nil, "signedAt": signedAt})
+}
+
+func signedEvent(t *testing.T, data map[string]any) events.Event {
+	t.Helper()
+	encounter := ids.New()
+	data["encounterId"] = encounter
+	ev, err := events.New(service.TypeEncounterSigned, 1, encounter, data, base)
+	require.NoError(t, err)
+	schematest.Validate(t, ev)
+	return ev
+}
+
+func setData(t *testing.T, ev *events.Event, key string, v any) {
+	t.Helper()
+	editData(t, ev, func(m map[string]any) { m[key] = v })
+}
+
+func deleteData(t *testing.T, ev *events.Event, key string) {
+	t.Helper()
+	editData(t, ev, func(m map[string]any) { delete(m, key) })
+}
+
+func editData(t *testing.T, ev *events.Event, fn func(map[string]any)) {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(ev.Data, &m))
+	fn(m)
+	raw, err := json.Marshal(m)
+	require.NoError(t, err)
+	ev.Data = raw
+}
+
+func otherEvent(t *testing.T) events.Event {
+	t.Helper()
+	ev, err := events.New(service.TypeEncounterSigned, 1, ids.New(), map[string]string{}, base)
+	require.NoError(t, err)
+	return ev
 }
 
 func idsOf(as []appointment.Appointment) []string {
