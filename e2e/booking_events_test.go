@@ -157,9 +157,8 @@ type practice struct {
 	patientToken            string
 }
 
-func (b *bookingSystem) practice(t *testing.T, patientEmail string) practice {
+func newPractice(t *testing.T, c *client, patientEmail string) practice {
 	t.Helper()
-	c := b.c
 	admin := login(t, c, adminEmail, adminPassword)
 	const doctorEmail, doctorPassword = "dr.grey@e2e.example", "Doctor-long-passw0rd"
 	r := c.do(http.MethodPost, "/api/v1/auth/users", admin, map[string]any{
@@ -195,10 +194,10 @@ func (b *bookingSystem) practice(t *testing.T, patientEmail string) practice {
 
 // slotAfter returns the start and end of the first free slot of p's doctor
 // that starts after t0.
-func (b *bookingSystem) slotAfter(t *testing.T, p practice, t0 time.Time) (time.Time, time.Time) {
+func slotAfter(t *testing.T, c *client, p practice, t0 time.Time) (time.Time, time.Time) {
 	t.Helper()
 	from, to := t0.UTC().Format("2006-01-02"), t0.UTC().AddDate(0, 0, 3).Format("2006-01-02")
-	r := b.c.do(http.MethodGet, "/api/v1/doctors/"+p.doctorID+"/slots?from="+from+"&to="+to, p.patientToken, nil)
+	r := c.do(http.MethodGet, "/api/v1/doctors/"+p.doctorID+"/slots?from="+from+"&to="+to, p.patientToken, nil)
 	expect(t, r, http.StatusOK, "patient lists slots")
 	for _, s := range r.JSON(t)["slots"].([]any) {
 		start, _ := time.Parse(time.RFC3339, s.(map[string]any)["start"].(string))
@@ -255,9 +254,9 @@ func TestBookingReachesThePatientAndOnlyAKeptOneIsRemindedOf(t *testing.T) {
 	}
 	b := startBookingSystem(t, nil)
 	c := b.c
-	p := b.practice(t, "pat@e2e.example")
+	p := newPractice(t, b.c, "pat@e2e.example")
 	// Beyond the patients' cancellation notice (24 hours).
-	start, end := b.slotAfter(t, p, time.Now().Add(25*time.Hour))
+	start, end := slotAfter(t, b.c, p, time.Now().Add(25*time.Hour))
 
 	// A reminder goes out only for a booking made before it is due (one
 	// made within the lead has its confirmation for a reminder): the lead
@@ -268,7 +267,7 @@ func TestBookingReachesThePatientAndOnlyAKeptOneIsRemindedOf(t *testing.T) {
 	// Each event type has its own durable, so a booking could overtake the
 	// registration that gives the patient's address: it is applied first.
 	waitFor(t, "the registrations applied by notification", 20*time.Second, func() bool {
-		return consumed(t, notif) >= 3
+		return consumed(t, notif, "notification") >= 3
 	})
 
 	const reason, note = "Recurring chest pain after exercise", "Feeling better, private detail"
@@ -478,12 +477,12 @@ func TestBookingIsOneTraceFromGatewayToNotification(t *testing.T) {
 		// The SDK's batcher exports every 5 s by default.
 		"OTEL_BSP_SCHEDULE_DELAY": "100",
 	})
-	p := b.practice(t, "tracy@e2e.example")
+	p := newPractice(t, b.c, "tracy@e2e.example")
 	notif := b.startNotification(t, 24*time.Hour)
 	waitFor(t, "the registrations applied by notification", 20*time.Second, func() bool {
-		return consumed(t, notif) >= 3
+		return consumed(t, notif, "notification") >= 3
 	})
-	start, end := b.slotAfter(t, p, time.Now().Add(time.Hour))
+	start, end := slotAfter(t, b.c, p, time.Now().Add(time.Hour))
 	r := b.c.do(http.MethodPost, "/api/v1/appointments", p.patientToken, map[string]any{
 		"doctorId": p.doctorID, "start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339),
 	})

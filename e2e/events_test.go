@@ -67,7 +67,7 @@ func TestEventsReachTheNotificationService(t *testing.T) {
 	const email, oldPassword, newPassword = "carol@e2e.example", "Carol-first-passw0rd!", "Carol-second-passw0rd!"
 	register(t, c, email, oldPassword, "Carol Poe")
 	waitFor(t, "the registration applied by notification", 20*time.Second, func() bool {
-		return consumed(t, notif) >= 1
+		return consumed(t, notif, "notification") >= 1
 	})
 
 	r := c.do(http.MethodPost, "/api/v1/auth/password/forgot", "", map[string]any{"email": email})
@@ -109,8 +109,9 @@ func TestEventsReachTheNotificationService(t *testing.T) {
 	}
 }
 
-// consumed reads the events the notification service applied from its metrics.
-func consumed(t *testing.T, p *proc) int {
+// consumed reads how many events the consumer applied, from the metrics of
+// the service p.
+func consumed(t *testing.T, p *proc, consumer string) int {
 	t.Helper()
 	resp, err := http.Get(p.url("/metrics"))
 	if err != nil {
@@ -118,7 +119,7 @@ func consumed(t *testing.T, p *proc) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`medisync_events_consumed_total\{consumer="notification",outcome="ok"\} (\d+)`).FindSubmatch(b)
+	m := regexp.MustCompile(`medisync_events_consumed_total\{consumer="` + regexp.QuoteMeta(consumer) + `",outcome="ok"\} (\d+)`).FindSubmatch(b)
 	if m == nil {
 		return 0
 	}

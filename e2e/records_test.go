@@ -13,12 +13,16 @@ import (
 )
 
 // startRecords runs the records service in s, on the encrypted filesystem
-// blob store under the system's data folder.
-func startRecords(t *testing.T, s *system) *proc {
+// blob store under the system's data folder, publishing its events to
+// brokerURL when it is not empty.
+func startRecords(t *testing.T, s *system, brokerURL string) *proc {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	env := s.common("records")
+	if brokerURL != "" {
+		env["MEDISYNC_BROKER_URL"] = brokerURL
+	}
 	env["MEDISYNC_BLOB_DIR"] = filepath.Join(s.dataDir, "blobs")
 	env["MEDISYNC_BLOB_MASTER_KEY"] = base64.StdEncoding.EncodeToString(key)
 	return start(t, "records", "records", env)
@@ -69,23 +73,31 @@ func TestRecordsStoryThroughTheGateway(t *testing.T) {
 	s := startSystem(t)
 	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
 
-	register(t, c, "carol@e2e.example", "Carol-long-passw0rd", "Carol Poe")
-	carol := login(t, c, "carol@e2e.example", "Carol-long-passw0rd")
-	carolID := createPatient(t, c, carol, "Carol", "Poe")
+	// Carol books a visit with the doctor: the appointment makes the doctor
+	// one who treats her, and the encounter is opened for it.
+	p := newPractice(t, c, "carol@e2e.example")
+	carol, carolID, doc := p.patientToken, p.patientID, p.doctorToken
 	register(t, c, "dave@e2e.example", "Dave-long-passw0rd!", "Dave Moe")
 	dave := login(t, c, "dave@e2e.example", "Dave-long-passw0rd!")
 	createPatient(t, c, dave, "Dave", "Moe")
-	admin := login(t, c, adminEmail, adminPassword)
-	r := c.do(http.MethodPost, "/api/v1/auth/users", admin, map[string]any{
-		"email": "dr.grey@e2e.example", "password": "Doctor-long-passw0rd", "fullName": "Meredith Grey", "roles": []string{"DOCTOR"},
-	})
-	expect(t, r, http.StatusCreated, "admin creates doctor account")
-	doc := login(t, c, "dr.grey@e2e.example", "Doctor-long-passw0rd")
 	waitForRecords(t, c, carol)
 	base := "/api/v1/records/patients/" + carolID
 
-	// The doctor opens an encounter, writes the note and signs it.
+	// Without an appointment or an encounter, the doctor cannot open one.
+	expect(t, c.do(http.MethodPost, base+"/encounters", doc, map[string]any{"note": map[string]string{"subjective": "x"}}),
+		http.StatusNotFound, "a doctor without a care relation opens an encounter")
+	start, end := slotAfter(t, c, p, time.Now().Add(time.Hour))
+	r := c.do(http.MethodPost, "/api/v1/appointments", carol, map[string]any{
+		"doctorId": p.doctorID, "start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339), "reason": "Headache",
+	})
+	expect(t, r, http.StatusCreated, "patient books a visit")
+	appointmentID := r.JSON(t)["id"].(string)
+
+	// The doctor opens an encounter for the appointment (records asks the
+	// appointment service, through discovery, with the doctor's token),
+	// writes the note and signs it.
 	r = c.do(http.MethodPost, base+"/encounters", doc, map[string]any{
+		"appointmentId": appointmentID,
 		"note": map[string]string{
 			"subjective": "Headache for two days", "objective": "BP 128/82",
 			"assessment": "Tension-type headache", "plan": "Ibuprofen, review in a week",
@@ -156,5 +168,43 @@ func TestRecordsStoryThroughTheGateway(t *testing.T) {
 	}
 	if len(actions) < 2 {
 		t.Fatalf("the audit trail lacks the doctor's create and sign: %s", r.Body)
+	}
+}
+
+// A signed encounter's event travels from records' outbox through the
+// broker to the appointment service, which applies it. The visit has not
+// begun, so the appointment stays booked: a note signed before the start
+// fulfils nothing (the appointment module's tests fulfil one that began).
+func TestASignedEncounterReachesTheAppointmentService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end story skipped in -short mode")
+	}
+	b := startBookingSystem(t, nil)
+	b.records = startRecords(t, b.system, b.nats.URL())
+	c := b.c
+	p := newPractice(t, c, "erin@e2e.example")
+	waitForRecords(t, c, p.patientToken)
+	start, end := slotAfter(t, c, p, time.Now().Add(time.Hour))
+	r := c.do(http.MethodPost, "/api/v1/appointments", p.patientToken, map[string]any{
+		"doctorId": p.doctorID, "start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339), "reason": "Check-up",
+	})
+	expect(t, r, http.StatusCreated, "patient books a visit")
+	appointmentID := r.JSON(t)["id"].(string)
+
+	base := "/api/v1/records/patients/" + p.patientID
+	r = c.do(http.MethodPost, base+"/encounters", p.doctorToken, map[string]any{
+		"appointmentId": appointmentID, "note": map[string]string{"subjective": "Routine check-up"},
+	})
+	expect(t, r, http.StatusCreated, "doctor opens an encounter for the appointment")
+	r = c.do(http.MethodPost, base+"/encounters/"+r.JSON(t)["id"].(string)+"/sign", p.doctorToken, nil, "If-Match", r.Header.Get("ETag"))
+	expect(t, r, http.StatusOK, "doctor signs the note")
+
+	waitFor(t, "the appointment service to apply records.encounter_signed", 20*time.Second, func() bool {
+		return consumed(t, b.appointment, "appointment") >= 1
+	})
+	r = c.do(http.MethodGet, "/api/v1/appointments/"+appointmentID, p.patientToken, nil)
+	expect(t, r, http.StatusOK, "patient reads the appointment")
+	if st := r.JSON(t)["status"]; st != "booked" {
+		t.Fatalf("an appointment that has not begun became %v", st)
 	}
 }

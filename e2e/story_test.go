@@ -68,7 +68,7 @@ func startSystem(t *testing.T) *system {
 		start(t, "patient-2", "patient", s.common("patient")),
 	}
 	s.appointment = start(t, "appointment", "appointment", s.common("appointment"))
-	s.records = startRecords(t, s)
+	s.records = startRecords(t, s, "")
 	s.notification = startNotification(t, s)
 	gwEnv := s.common("gateway")
 	gwEnv["MEDISYNC_RATE_LIMIT_STRICT_BURST"] = "40"

@@ -1019,7 +1019,7 @@ type CreateUserRequest struct {
 
 // DeadLetter defines model for DeadLetter.
 type DeadLetter struct {
-	// Consumer Example: notification
+	// Consumer Example: appointment
 	Consumer string `json:"consumer"`
 
 	// Event An event in its CloudEvents 1.0 envelope (structured JSON), as published.
@@ -1375,7 +1375,7 @@ type Event struct {
 	Dataschema      string `json:"dataschema"`
 	Id              string `json:"id"`
 
-	// Source Example: /medisync/appointment
+	// Source Example: /medisync/records
 	Source string `json:"source"`
 
 	// Specversion Example: 1.0
@@ -1386,7 +1386,7 @@ type Event struct {
 	// Traceparent The W3C trace context of the producer.
 	Traceparent *string `json:"traceparent,omitempty"`
 
-	// Type Example: appointment.booked
+	// Type Example: records.encounter_signed
 	Type string `json:"type"`
 }
 
@@ -1979,6 +1979,51 @@ type Weekly struct {
 // WeeklyDay defines model for Weekly.Day.
 type WeeklyDay string
 
+// NotificationDeadLetter defines model for notification_DeadLetter.
+type NotificationDeadLetter struct {
+	// Consumer Example: notification
+	Consumer string `json:"consumer"`
+
+	// Event An event in its CloudEvents 1.0 envelope (structured JSON), as published.
+	Event NotificationEvent `json:"event"`
+
+	// Id The event id.
+	Id string `json:"id"`
+
+	// Reason The handler's last error.
+	Reason string `json:"reason"`
+}
+
+// NotificationDeadLetters defines model for notification_DeadLetters.
+type NotificationDeadLetters struct {
+	Items []NotificationDeadLetter `json:"items"`
+}
+
+// NotificationEvent An event in its CloudEvents 1.0 envelope (structured JSON), as published.
+type NotificationEvent struct {
+	// Data The event's payload, per its type and schema version.
+	Data interface{} `json:"data"`
+
+	// Datacontenttype Example: application/json
+	Datacontenttype string `json:"datacontenttype"`
+	Dataschema      string `json:"dataschema"`
+	Id              string `json:"id"`
+
+	// Source Example: /medisync/appointment
+	Source string `json:"source"`
+
+	// Specversion Example: 1.0
+	Specversion string    `json:"specversion"`
+	Subject     string    `json:"subject"`
+	Time        time.Time `json:"time"`
+
+	// Traceparent The W3C trace context of the producer.
+	Traceparent *string `json:"traceparent,omitempty"`
+
+	// Type Example: appointment.booked
+	Type string `json:"type"`
+}
+
 // AccessReason defines model for AccessReason.
 type AccessReason = string
 
@@ -2078,6 +2123,9 @@ type Unauthorized = Problem
 // Unavailable An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type Unavailable = Problem
 
+// UnknownAppointment An RFC 9457 problem document; `type` names the kind (docs/errors.md).
+type UnknownAppointment = Problem
+
 // UnknownEncounter An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type UnknownEncounter = Problem
 
@@ -2121,6 +2169,12 @@ type ListAppointmentsParamsWhen string
 type BookAppointmentParams struct {
 	// IdempotencyKey 1 to 255 visible ASCII characters chosen by the client, new for each booking; a retry with the same key and request answers the first appointment.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListAppointmentDeadLettersParams defines parameters for ListAppointmentDeadLetters.
+type ListAppointmentDeadLettersParams struct {
+	// Limit Page size, 1 to 100; 20 when absent.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListTakenTimesParams defines parameters for ListTakenTimes.
@@ -2714,6 +2768,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
 	BookAppointment(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAppointmentDeadLetters Events the consumer could not apply
+	//
+	// ADMIN. The events this service's consumer (`appointment`) dead-lettered after its retries, or at once
+	// when malformed, oldest first, left in place; the broker away: 503. Without a broker the list is empty.
+	//
+	// Corresponds with GET /api/v1/appointments/admin/dead-letters (the `ListAppointmentDeadLetters` operationId).
+	ListAppointmentDeadLetters(ctx context.Context, params *ListAppointmentDeadLettersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplayAppointmentDeadLetter Replay a dead letter
+	//
+	// ADMIN. The event goes back to this service's consumer alone (other consumers do not see it again),
+	// and the dead letter is removed; its id is the event's. Unknown id: 404; the broker away: 503.
+	//
+	// Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
+	ReplayAppointmentDeadLetter(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTakenTimes A doctor's booked times
 	//
@@ -3493,9 +3563,15 @@ type ClientInterface interface {
 
 	// OpenEncounterWithBody Open an encounter
 	//
-	// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-	// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-	// who may see the records: 403; anyone else: 404.
+	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+	// author) until signed; signing writes the event `records.encounter_signed`, by which the
+	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+	// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+	// included: 404. The appointment service unreachable: 503.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3504,9 +3580,15 @@ type ClientInterface interface {
 
 	// OpenEncounter Open an encounter
 	//
-	// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-	// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-	// who may see the records: 403; anyone else: 404.
+	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+	// author) until signed; signing writes the event `records.encounter_signed`, by which the
+	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+	// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+	// included: 404. The appointment service unreachable: 503.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3523,7 +3605,8 @@ type ClientInterface interface {
 	// UpdateEncounterWithBody Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+	// `appointmentId` is checked as on opening (422).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3533,7 +3616,8 @@ type ClientInterface interface {
 	// UpdateEncounter Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+	// `appointmentId` is checked as on opening (422).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3760,6 +3844,42 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 // Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
 func (c *Client) BookAppointment(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewBookAppointmentRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAppointmentDeadLetters Events the consumer could not apply
+//
+// ADMIN. The events this service's consumer (`appointment`) dead-lettered after its retries, or at once
+// when malformed, oldest first, left in place; the broker away: 503. Without a broker the list is empty.
+//
+// Corresponds with GET /api/v1/appointments/admin/dead-letters (the `ListAppointmentDeadLetters` operationId).
+func (c *Client) ListAppointmentDeadLetters(ctx context.Context, params *ListAppointmentDeadLettersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAppointmentDeadLettersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplayAppointmentDeadLetter Replay a dead letter
+//
+// ADMIN. The event goes back to this service's consumer alone (other consumers do not see it again),
+// and the dead letter is removed; its id is the event's. Unknown id: 404; the broker away: 503.
+//
+// Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
+func (c *Client) ReplayAppointmentDeadLetter(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplayAppointmentDeadLetterRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -5388,9 +5508,15 @@ func (c *Client) ListEncounters(ctx context.Context, patientId PatientId, params
 
 // OpenEncounterWithBody Open an encounter
 //
-// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-// who may see the records: 403; anyone else: 404.
+// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+// author) until signed; signing writes the event `records.encounter_signed`, by which the
+// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+// included: 404. The appointment service unreachable: 503.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5409,9 +5535,15 @@ func (c *Client) OpenEncounterWithBody(ctx context.Context, patientId PatientId,
 
 // OpenEncounter Open an encounter
 //
-// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-// who may see the records: 403; anyone else: 404.
+// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+// author) until signed; signing writes the event `records.encounter_signed`, by which the
+// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+// included: 404. The appointment service unreachable: 503.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5448,7 +5580,8 @@ func (c *Client) GetEncounter(ctx context.Context, patientId PatientId, encounte
 // UpdateEncounterWithBody Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+// `appointmentId` is checked as on opening (422).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5468,7 +5601,8 @@ func (c *Client) UpdateEncounterWithBody(ctx context.Context, patientId PatientI
 // UpdateEncounter Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+// `appointmentId` is checked as on opening (422).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5987,6 +6121,94 @@ func NewBookAppointmentRequestWithBody(server string, params *BookAppointmentPar
 			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListAppointmentDeadLettersRequest constructs an http.Request for the ListAppointmentDeadLetters method
+func NewListAppointmentDeadLettersRequest(server string, params *ListAppointmentDeadLettersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/admin/dead-letters")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReplayAppointmentDeadLetterRequest constructs an http.Request for the ReplayAppointmentDeadLetter method
+func NewReplayAppointmentDeadLetterRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/admin/dead-letters/%s/replay", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -10216,6 +10438,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/appointments (the `BookAppointment` operationId).
 	BookAppointmentWithResponse(ctx context.Context, params *BookAppointmentParams, body BookAppointmentJSONRequestBody, reqEditors ...RequestEditorFn) (*BookAppointmentResponse, error)
 
+	// ListAppointmentDeadLettersWithResponse Events the consumer could not apply
+	//
+	// ADMIN. The events this service's consumer (`appointment`) dead-lettered after its retries, or at once
+	// when malformed, oldest first, left in place; the broker away: 503. Without a broker the list is empty.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/appointments/admin/dead-letters (the `ListAppointmentDeadLetters` operationId).
+	ListAppointmentDeadLettersWithResponse(ctx context.Context, params *ListAppointmentDeadLettersParams, reqEditors ...RequestEditorFn) (*ListAppointmentDeadLettersResponse, error)
+
+	// ReplayAppointmentDeadLetterWithResponse Replay a dead letter
+	//
+	// ADMIN. The event goes back to this service's consumer alone (other consumers do not see it again),
+	// and the dead letter is removed; its id is the event's. Unknown id: 404; the broker away: 503.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
+	ReplayAppointmentDeadLetterWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ReplayAppointmentDeadLetterResponse, error)
+
 	// ListTakenTimesWithResponse A doctor's booked times
 	//
 	// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
@@ -11066,9 +11308,15 @@ type ClientWithResponsesInterface interface {
 
 	// OpenEncounterWithBodyWithResponse Open an encounter
 	//
-	// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-	// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-	// who may see the records: 403; anyone else: 404.
+	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+	// author) until signed; signing writes the event `records.encounter_signed`, by which the
+	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+	// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+	// included: 404. The appointment service unreachable: 503.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11077,9 +11325,15 @@ type ClientWithResponsesInterface interface {
 
 	// OpenEncounterWithResponse Open an encounter
 	//
-	// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-	// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-	// who may see the records: 403; anyone else: 404.
+	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+	// author) until signed; signing writes the event `records.encounter_signed`, by which the
+	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+	// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+	// included: 404. The appointment service unreachable: 503.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11098,7 +11352,8 @@ type ClientWithResponsesInterface interface {
 	// UpdateEncounterWithBodyWithResponse Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+	// `appointmentId` is checked as on opening (422).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11108,7 +11363,8 @@ type ClientWithResponsesInterface interface {
 	// UpdateEncounterWithResponse Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+	// `appointmentId` is checked as on opening (422).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11623,6 +11879,256 @@ func (r BookAppointmentResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r BookAppointmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAppointmentDeadLettersResponse401Headers the declared response headers of an HTTP 401 response for ListAppointmentDeadLetters
+type ListAppointmentDeadLettersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAppointmentDeadLettersResponse429Headers the declared response headers of an HTTP 429 response for ListAppointmentDeadLetters
+type ListAppointmentDeadLettersResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListAppointmentDeadLettersResponse503Headers the declared response headers of an HTTP 503 response for ListAppointmentDeadLetters
+type ListAppointmentDeadLettersResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListAppointmentDeadLettersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeadLetters
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAppointmentDeadLettersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAppointmentDeadLettersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAppointmentDeadLettersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAppointmentDeadLettersResponse) GetJSON200() *DeadLetters {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListAppointmentDeadLettersResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAppointmentDeadLettersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAppointmentDeadLettersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAppointmentDeadLettersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAppointmentDeadLettersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReplayAppointmentDeadLetterResponse401Headers the declared response headers of an HTTP 401 response for ReplayAppointmentDeadLetter
+type ReplayAppointmentDeadLetterResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ReplayAppointmentDeadLetterResponse429Headers the declared response headers of an HTTP 429 response for ReplayAppointmentDeadLetter
+type ReplayAppointmentDeadLetterResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ReplayAppointmentDeadLetterResponse503Headers the declared response headers of an HTTP 503 response for ReplayAppointmentDeadLetter
+type ReplayAppointmentDeadLetterResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ReplayAppointmentDeadLetterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ReplayAppointmentDeadLetterResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReplayAppointmentDeadLetterResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReplayAppointmentDeadLetterResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ReplayAppointmentDeadLetterResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ReplayAppointmentDeadLetterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReplayAppointmentDeadLetterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReplayAppointmentDeadLetterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReplayAppointmentDeadLetterResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15547,7 +16053,7 @@ type ListNotificationDeadLettersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *DeadLetters
+	JSON200 *NotificationDeadLetters
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -15575,7 +16081,7 @@ type ListNotificationDeadLettersResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListNotificationDeadLettersResponse) GetJSON200() *DeadLetters {
+func (r ListNotificationDeadLettersResponse) GetJSON200() *NotificationDeadLetters {
 	return r.JSON200
 }
 
@@ -19718,6 +20224,8 @@ type OpenEncounterResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnknownAppointment
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *GatewayTooManyRequests
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
@@ -19778,6 +20286,11 @@ func (r OpenEncounterResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r OpenEncounterResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r OpenEncounterResponse) GetApplicationproblemJSON422() *UnknownAppointment {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -20019,6 +20532,8 @@ type UpdateEncounterResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnknownAppointment
 	// ApplicationproblemJSON428 the response for an HTTP 428 `application/problem+json` response
 	ApplicationproblemJSON428 *PreconditionRequired
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -20086,6 +20601,11 @@ func (r UpdateEncounterResponse) GetApplicationproblemJSON413() *PayloadTooLarge
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateEncounterResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateEncounterResponse) GetApplicationproblemJSON422() *UnknownAppointment {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON428 returns the response for an HTTP 428 `application/problem+json` response
@@ -21659,6 +22179,38 @@ func (c *ClientWithResponses) BookAppointmentWithResponse(ctx context.Context, p
 	return ParseBookAppointmentResponse(rsp)
 }
 
+// ListAppointmentDeadLettersWithResponse Events the consumer could not apply
+//
+// ADMIN. The events this service's consumer (`appointment`) dead-lettered after its retries, or at once
+// when malformed, oldest first, left in place; the broker away: 503. Without a broker the list is empty.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/appointments/admin/dead-letters (the `ListAppointmentDeadLetters` operationId).
+func (c *ClientWithResponses) ListAppointmentDeadLettersWithResponse(ctx context.Context, params *ListAppointmentDeadLettersParams, reqEditors ...RequestEditorFn) (*ListAppointmentDeadLettersResponse, error) {
+	rsp, err := c.ListAppointmentDeadLetters(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAppointmentDeadLettersResponse(rsp)
+}
+
+// ReplayAppointmentDeadLetterWithResponse Replay a dead letter
+//
+// ADMIN. The event goes back to this service's consumer alone (other consumers do not see it again),
+// and the dead letter is removed; its id is the event's. Unknown id: 404; the broker away: 503.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
+func (c *ClientWithResponses) ReplayAppointmentDeadLetterWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ReplayAppointmentDeadLetterResponse, error) {
+	rsp, err := c.ReplayAppointmentDeadLetter(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplayAppointmentDeadLetterResponse(rsp)
+}
+
 // ListTakenTimesWithResponse A doctor's booked times
 //
 // Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
@@ -23013,9 +23565,15 @@ func (c *ClientWithResponses) ListEncountersWithResponse(ctx context.Context, pa
 
 // OpenEncounterWithBodyWithResponse Open an encounter
 //
-// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-// who may see the records: 403; anyone else: 404.
+// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+// author) until signed; signing writes the event `records.encounter_signed`, by which the
+// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+// included: 404. The appointment service unreachable: 503.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23030,9 +23588,15 @@ func (c *ClientWithResponses) OpenEncounterWithBodyWithResponse(ctx context.Cont
 
 // OpenEncounterWithResponse Open an encounter
 //
-// DOCTOR; the caller becomes its author and a treating doctor of the patient. The note stays open
-// (editable by its author) until signed. An inactive patient's profile: 409. A PATIENT or ADMIN
-// who may see the records: 403; anyone else: 404.
+// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
+// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
+// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
+// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// becomes its author and a treating doctor of the patient. The note stays open (editable by its
+// author) until signed; signing writes the event `records.encounter_signed`, by which the
+// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
+// PATIENT or ADMIN who may see the records: 403; anyone else, a doctor without such a relation
+// included: 404. The appointment service unreachable: 503.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23063,7 +23627,8 @@ func (c *ClientWithResponses) GetEncounterWithResponse(ctx context.Context, pati
 // UpdateEncounterWithBodyWithResponse Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+// `appointmentId` is checked as on opening (422).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23079,7 +23644,8 @@ func (c *ClientWithResponses) UpdateEncounterWithBodyWithResponse(ctx context.Co
 // UpdateEncounterWithResponse Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
+// `appointmentId` is checked as on opening (422).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23691,6 +24257,253 @@ func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers BookAppointmentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAppointmentDeadLettersResponse parses an HTTP response from a ListAppointmentDeadLettersWithResponse call
+func ParseListAppointmentDeadLettersResponse(rsp *http.Response) (*ListAppointmentDeadLettersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAppointmentDeadLettersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeadLetters
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAppointmentDeadLettersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAppointmentDeadLettersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAppointmentDeadLettersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReplayAppointmentDeadLetterResponse parses an HTTP response from a ReplayAppointmentDeadLetterWithResponse call
+func ParseReplayAppointmentDeadLetterResponse(rsp *http.Response) (*ReplayAppointmentDeadLetterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReplayAppointmentDeadLetterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ReplayAppointmentDeadLetterResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ReplayAppointmentDeadLetterResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ReplayAppointmentDeadLetterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -27585,7 +28398,7 @@ func ParseListNotificationDeadLettersResponse(rsp *http.Response) (*ListNotifica
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest DeadLetters
+		var dest NotificationDeadLetters
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -31818,6 +32631,13 @@ func ParseOpenEncounterResponse(rsp *http.Response) (*OpenEncounterResponse, err
 		}
 		response.ApplicationproblemJSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnknownAppointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest GatewayTooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32123,6 +32943,13 @@ func ParseUpdateEncounterResponse(rsp *http.Response) (*UpdateEncounterResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnknownAppointment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
 		var dest PreconditionRequired
