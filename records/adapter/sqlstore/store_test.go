@@ -8,6 +8,7 @@ import (
 
 	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -16,6 +17,15 @@ import (
 func ev(patientID string) record.AuditEvent {
 	return record.AuditEvent{ID: ids.New(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), UserID: "u", Role: "DOCTOR",
 		Action: record.ActionCreate, Resource: record.ResourceEncounter, PatientID: patientID, Outcome: record.OutcomeAllowed}
+}
+
+func event(t *testing.T, subject string) events.Event {
+	t.Helper()
+	e, err := events.New("records.encounter_signed", 1, subject, map[string]string{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func TestStore(t *testing.T) {
@@ -57,14 +67,20 @@ func TestStore(t *testing.T) {
 		if err := s.UpdateEncounter(ctx, stale, ev(pid)); !errors.Is(err, record.ErrStaleVersion) {
 			t.Fatalf("stale update = %v", err)
 		}
+		// The signing's event goes to the outbox with it; a refused update
+		// writes none.
 		e.Status, e.SignedAt, e.Version = record.EncounterSigned, now, 3
-		if err := s.UpdateEncounter(ctx, e, ev(pid)); err != nil {
+		if err := s.UpdateEncounter(ctx, e, ev(pid), event(t, e.ID)); err != nil {
 			t.Fatal(err)
 		}
 		changed := e
 		changed.Note.Plan, changed.Status, changed.Version = "changed", record.EncounterOpen, 4
-		if err := s.UpdateEncounter(ctx, changed, ev(pid)); !errors.Is(err, record.ErrSigned) {
+		if err := s.UpdateEncounter(ctx, changed, ev(pid), event(t, e.ID)); !errors.Is(err, record.ErrSigned) {
 			t.Fatalf("update of a signed note = %v, want ErrSigned", err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE subject = ?", e.ID).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("outbox holds %d events of the encounter, %v; want 1", n, err)
 		}
 		if _, err := db.ExecContext(ctx, "UPDATE encounters SET plan = ? WHERE id = ?", "sneaky", e.ID); err == nil {
 			t.Fatal("the database let a signed note change")
