@@ -51,6 +51,40 @@ type Config struct {
 // failed; the request is answered 503 and may be retried.
 var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the document store is unavailable")
 
+// ErrNotEncrypted is an object the server stored without the server-side
+// encryption asked of it. Some S3-compatible servers (versitygw) take the
+// header and store the bytes in the clear, so the store checks that the
+// answer names the encryption asked; a server that does not is
+// misconfigured, a fault like any other.
+var ErrNotEncrypted = errors.New("the S3 server did not apply the server-side encryption asked (-s3-sse): use one that does, or -s3-sse none")
+
+// encrypted checks the encryption a PUT's answer names against the one asked.
+func (s *Store) encrypted(got types.ServerSideEncryption) error {
+	if s.cfg.SSE != "" && string(got) != s.cfg.SSE {
+		return ErrNotEncrypted
+	}
+	return nil
+}
+
+// CheckEncryption stores and removes an empty probe object, and reports
+// ErrNotEncrypted when the server does not apply the encryption asked, so
+// that a misconfigured store is found at start rather than at the first
+// upload. A server that cannot be reached is a fault (ErrUnavailable).
+func (s *Store) CheckEncryption(ctx context.Context) error {
+	if s.cfg.SSE == "" {
+		return nil
+	}
+	key := ".medisync-encryption-probe"
+	in := s.putInput(key)
+	in.Body = bytes.NewReader(nil)
+	out, err := s.c.PutObject(ctx, in)
+	if err != nil {
+		return fault("put probe", err)
+	}
+	_, _ = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
+	return s.encrypted(out.ServerSideEncryption)
+}
+
 // Store is a service.BlobStore and service.Presigner on one bucket.
 type Store struct {
 	c       *s3.Client
@@ -162,7 +196,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 		ended()
 		in := s.putInput(key)
 		in.Body = bytes.NewReader(buf[:n])
-		if _, err := s.c.PutObject(ctx, in, withPayloadHash(st.SHA256)); err != nil {
+		out, err := s.c.PutObject(ctx, in, withPayloadHash(st.SHA256))
+		if err != nil {
+			return service.Stored{}, fault("put object", err)
+		}
+		if err := s.encrypted(out.ServerSideEncryption); err != nil {
+			s.remove(ctx, key)
 			return service.Stored{}, fault("put object", err)
 		}
 		return st, nil
@@ -187,6 +226,22 @@ func withPayloadHash(sum string) func(*s3.Options) {
 				}), "ComputePayloadHash", middleware.Before)
 		})
 	}
+}
+
+// abort abandons a multipart upload, even when the request was cancelled:
+// no orphan parts.
+func (s *Store) abort(ctx context.Context, key string, id *string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, _ = s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: id})
+}
+
+// remove deletes an object the store refuses to keep, even when the
+// request was cancelled.
+func (s *Store) remove(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, _ = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 }
 
 // minPartSize is S3's smallest part but the last.
@@ -238,12 +293,15 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 		return fault("create multipart upload", err)
 	}
 	id := created.UploadId
+	if err = s.encrypted(created.ServerSideEncryption); err != nil {
+		s.parts.put(buf)
+		err = fault("create multipart upload", err)
+		s.abort(ctx, key, id)
+		return err
+	}
 	defer func() {
 		if err != nil {
-			// Abort even when the request was cancelled: no orphan parts.
-			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			_, _ = s.c.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: id})
+			s.abort(ctx, key, id)
 		}
 	}()
 

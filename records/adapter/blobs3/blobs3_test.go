@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/service"
@@ -276,17 +277,23 @@ func TestFailedMultipartLeavesNoParts(t *testing.T) {
 	if _, err := s.Put(ctx, "documents/broken", r, nil); !errors.Is(err, boom) {
 		t.Fatalf("Put = %v, want the reader's failure", err)
 	}
+	if open, err := listUploads(ctx, c); err != nil || len(open) != 0 {
+		t.Fatalf("multipart uploads left open: %v, %v", open, err)
+	}
+}
+
+// listUploads lists the bucket's open multipart uploads, with a client of
+// its own.
+func listUploads(ctx context.Context, c blobs3.Config) ([]types.MultipartUpload, error) {
 	raw := s3.New(s3.Options{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
 		BaseEndpoint: aws.String(c.Endpoint), UsePathStyle: true,
 	})
 	out, err := raw.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &c.Bucket})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	if len(out.Uploads) != 0 {
-		t.Fatalf("%d multipart uploads left open", len(out.Uploads))
-	}
+	return out.Uploads, nil
 }
 
 // The hash Put hands the signer is the one the request carries, and the
@@ -332,5 +339,43 @@ func TestFillEndsOnlyOnEOF(t *testing.T) {
 				t.Fatalf("Fill = %d, %v, %v; want %d, %v, %v", n, last, err, tc.n, tc.last, tc.wantErr)
 			}
 		})
+	}
+}
+
+// A store asked for server-side encryption keeps nothing on a server that
+// takes the header and stores the bytes in the clear (versitygw), and says
+// so at its start.
+func TestEncryptionAskedButNotApplied(t *testing.T) {
+	c := config(t)
+	c.SSE = "AES256"
+	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.DeleteBucket(ctx) })
+	err := s.CheckEncryption(ctx)
+	if err == nil {
+		t.Skip("this S3 server applies server-side encryption")
+	}
+	if !errors.Is(err, blobs3.ErrNotEncrypted) {
+		t.Fatalf("CheckEncryption = %v, want ErrNotEncrypted", err)
+	}
+	for _, size := range []int{10, 6 << 20} { // one PutObject, a multipart upload
+		_, err := s.Put(ctx, fmt.Sprintf("documents/clear-%d", size), bytes.NewReader(make([]byte, size)), nil)
+		if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
+			t.Fatalf("Put of %d bytes = %v, want a fault naming ErrNotEncrypted", size, err)
+		}
+	}
+	if infos, err := s.List(ctx, "", "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects left behind: %v, %v", infos, err)
+	}
+	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
+		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
+	}
+
+	c.SSE = ""
+	if err := blobs3.New(c, http.DefaultClient).CheckEncryption(ctx); err != nil {
+		t.Fatalf("no encryption asked, none checked: %v", err)
 	}
 }

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string) error {
 			fs.BoolVar(&c.s3.PathStyle, "s3-path-style", true, "address the bucket in the path")
 			fs.IntVar(&c.s3.PartBuffers, "s3-part-buffers", 8, "5 MiB part buffers all S3 uploads together hold at most (bounds upload memory)")
 			fs.IntVar(&c.s3ReceiveBuffer, "s3-receive-buffer", 0, "fixed receive buffer in bytes of each connection to S3, for servers that close the connection after every answer; 0 keeps the kernel's autotuning")
-			fs.StringVar(&c.s3.SSE, "s3-sse", "", "server-side encryption of every object: AES256, aws:kms, or empty where the server has none")
+			fs.StringVar(&c.s3.SSE, "s3-sse", "AES256", "server-side encryption of every object: AES256, aws:kms, or none for a server that has none (the content is then stored in the clear)")
 			fs.Int64Var(&c.maxBytes, "max-document-bytes", service.DefaultMaxDocumentBytes, "largest document accepted")
 			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")
 			fs.BoolVar(&c.doctorsReadAll, "doctors-read-all", false, "clinic policy: every doctor reads every patient's records")
@@ -146,11 +146,26 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 		}
 		return blobfs.New(c.blobDir, key)
 	case "s3":
+		switch c.s3.SSE {
+		case "AES256", "aws:kms":
+		case "none":
+			c.s3.SSE = ""
+		default:
+			return nil, fmt.Errorf("-s3-sse must be AES256, aws:kms or none, not %q", c.s3.SSE)
+		}
 		tr := server.NewTransport()
 		tr.DialContext = blobs3.WithReceiveBuffer(tr.DialContext, c.s3ReceiveBuffer)
 		s := blobs3.New(c.s3, server.NewHTTPClientOver(0, tr))
 		if err := s.EnsureBucket(ctx); err != nil {
 			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", err)
+		}
+		// A server that takes the encryption header and ignores it would
+		// keep documents in the clear: refuse to start on one. Every
+		// upload checks it again.
+		if err := s.CheckEncryption(ctx); errors.Is(err, blobs3.ErrNotEncrypted) {
+			return nil, err
+		} else if err != nil {
+			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: the store cannot be reached", "err", err)
 		}
 		a.Health.Add("blob-store", s.Ping)
 		return s, nil
