@@ -435,6 +435,10 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		p.Headers = http.Header{"Retry-After": {"1"}}
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
+		// Cutting the body's read at the timeout (serve) may have cancelled
+		// the connection's context in Go's server, which every later
+		// request on it would inherit: the connection is not reused.
+		w.Header()["Connection"] = connectionClose
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer, but the access
 		// log tells it apart from an upstream fault (nginx's 499).

@@ -35,6 +35,29 @@ import (
 // requestIDKey is requestid.Header in the canonical form of http.Header keys.
 const requestIDKey = "X-Request-Id"
 
+// readGrace keeps a route's read deadline past its timeout, so that the
+// answer given at the timeout goes out first: once a request is read, Go's
+// server keeps reading its connection in the background, and a deadline
+// passing there cancels the connection's context, this request's and every
+// later one's on it.
+const readGrace = time.Second
+
+// setReadDeadline is http.ResponseController's SetReadDeadline, ignoring a
+// writer that cannot set one without allocating the error it would return.
+func setReadDeadline(w http.ResponseWriter, deadline time.Time) {
+	for {
+		switch t := w.(type) {
+		case interface{ SetReadDeadline(time.Time) error }:
+			_ = t.SetReadDeadline(deadline)
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
 // exchange is one request's state: the response writer that remembers the
 // status and size, and what the access log and metrics need.
 type exchange struct {
@@ -231,6 +254,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
 		defer cancel()
+		// The server's ReadTimeout bounds reading the whole request, body
+		// included, whatever the route: the route's timeout bounds it
+		// instead, so a long upload route reads a slow body for as long as
+		// the route allows (a stalled body is cut at the route timeout
+		// itself, in serve). The server sets the deadline anew for the next
+		// request on the connection.
+		setReadDeadline(w, time.Now().Add(rt.Timeout+readGrace))
 		if g.traced {
 			nameSpan(ctx, r.Method, rt.Pattern)
 		}

@@ -51,6 +51,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request; 0 means the httpmw default.
 	RequestTimeout time.Duration
+	// ReadTimeout bounds reading a request, body included; 0 means the
+	// server default.
+	ReadTimeout time.Duration
 	// WriteTimeout bounds writing a response; 0 means the server default.
 	WriteTimeout time.Duration
 	// QuietRoutes are routes whose successes are logged at debug only.
@@ -167,6 +170,9 @@ func (a *App) OnStarted(f func(net.Addr)) { a.started = append(a.started, f) }
 // database close.
 func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) error {
 	srv := server.NewHTTPServer(a.Config.HTTPAddr, h)
+	if a.opts.ReadTimeout > 0 {
+		srv.ReadTimeout = a.opts.ReadTimeout
+	}
 	if a.opts.WriteTimeout > 0 {
 		srv.WriteTimeout = a.opts.WriteTimeout
 	}

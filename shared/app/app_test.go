@@ -183,3 +183,37 @@ func TestRegistryNeitherRegistersNorResolves(t *testing.T) {
 	defer a.Close()
 	assert.Nil(t, a.Discovery)
 }
+
+func TestReadTimeoutBoundsReadingTheBody(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, app.Options{Name: "widget", DefaultAddr: ":0", ReadTimeout: 200 * time.Millisecond},
+		[]string{"-discovery-urls", "", "-http-addr", "127.0.0.1:0"}, nil, io.Discard)
+	require.NoError(t, err)
+	addrc := make(chan net.Addr, 1)
+	a.OnStarted(func(addr net.Addr) { addrc <- addr })
+	readErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		readErr <- err
+	})
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, h) }()
+	addr := <-addrc
+
+	// Promises 100 bytes, sends 10 and stalls: the configured timeout, not
+	// the server's default of many seconds, ends the read.
+	c, err := net.Dial("tcp", addr.String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: widget\r\nContent-Length: 100\r\n\r\n0123456789")
+	require.NoError(t, err)
+	select {
+	case err := <-readErr:
+		require.Error(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the body's read outlived the configured read timeout")
+	}
+	cancel()
+	require.NoError(t, <-done)
+}

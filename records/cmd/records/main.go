@@ -64,8 +64,11 @@ func run(ctx context.Context, args []string) error {
 		Migrations:   sqlstore.Migrations(),
 		MaxBodyBytes: uploadCeiling,
 		// Uploads and downloads of large files take longer than a JSON call;
-		// below the gateway's longest route timeout.
+		// below the gateway's longest route timeout. An upload's body may
+		// take the whole request deadline to arrive, and the server's read
+		// timeout would otherwise cut it sooner.
 		RequestTimeout: 50 * time.Second,
+		ReadTimeout:    50 * time.Second,
 		WriteTimeout:   55 * time.Second,
 		// A signed encounter's event goes to the outbox; the relay publishes it.
 		Outbox: true,
