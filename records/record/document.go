@@ -100,6 +100,9 @@ var (
 	ErrUnsupportedType = domainerr.New(domainerr.Invalid, "Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain")
 	ErrContentMismatch = domainerr.New(domainerr.Invalid, "the file's content does not match its declared Content-Type")
 	ErrTooLarge        = domainerr.New(domainerr.Invalid, "the document exceeds the size limit")
+	// ErrTooManyUploads refuses an upload while the same user has the most
+	// uploads in flight that one user may; the transport answers 429.
+	ErrTooManyUploads = domainerr.New(domainerr.Conflict, "you have too many uploads in progress; wait for one to finish")
 	// ErrEmpty refuses a body without a byte: no type's content is empty,
 	// and an empty "document" would only clutter the record.
 	ErrEmpty = domainerr.Field("content", "the document is empty")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/medisync/medisync/records/record"
@@ -71,6 +72,10 @@ func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, pa
 // back and removes the object; the sweeper removes what a crash leaves.
 func (s *service) store(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader,
 	replaces string) (record.Document, error) {
+	if !s.uploads.take(actor.UserID) {
+		return record.Document{}, record.ErrTooManyUploads
+	}
+	defer s.uploads.give(actor.UserID)
 	if meta.EncounterID != "" {
 		if _, err := s.Encounters.EncounterByID(ctx, patientID, meta.EncounterID); err != nil {
 			if errors.Is(err, record.ErrNotFound) {
@@ -419,4 +424,42 @@ func (s *service) ContentLink(ctx context.Context, actor authn.Principal, reason
 		return Link{}, fmt.Errorf("presign document content: %w", err)
 	}
 	return Link{URL: u, ExpiresAt: expires}, nil
+}
+
+// uploadSlots counts each user's uploads in flight. An upload holds a part
+// buffer of the blob store's shared pool while its client's bytes arrive
+// (ADR 0037), so a few slow clients of one account could otherwise hold
+// every buffer and stall everyone's uploads. A user's entry lives only
+// while they upload: the map never holds more entries than uploads under
+// way.
+type uploadSlots struct {
+	mu      sync.Mutex
+	max     int
+	running map[string]int
+}
+
+func newUploadSlots(max int) *uploadSlots {
+	return &uploadSlots{max: max, running: map[string]int{}}
+}
+
+// take reserves one of user's slots, false when all are in use.
+func (u *uploadSlots) take(user string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.running[user] >= u.max {
+		return false
+	}
+	u.running[user]++
+	return true
+}
+
+// give returns a slot take reserved.
+func (u *uploadSlots) give(user string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.running[user] <= 1 {
+		delete(u.running, user)
+		return
+	}
+	u.running[user]--
 }

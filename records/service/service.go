@@ -188,16 +188,22 @@ type Deps struct {
 	MaxDocumentBytes int64
 	// LinkTTL is how long a presigned URL lives; 0 means DefaultLinkTTL.
 	LinkTTL time.Duration
+	// MaxUploadsPerUser bounds the uploads one user has in flight at once;
+	// 0 means DefaultMaxUploadsPerUser.
+	MaxUploadsPerUser int
 }
 
 // Defaults of Deps.
 const (
 	DefaultMaxDocumentBytes = 50 << 20
 	DefaultLinkTTL          = 5 * time.Minute
+	// DefaultMaxUploadsPerUser lets a user upload two files at once.
+	DefaultMaxUploadsPerUser = 2
 )
 
 type service struct {
 	Deps
+	uploads *uploadSlots
 }
 
 // New returns the Service.
@@ -211,7 +217,10 @@ func New(d Deps) Service {
 	if d.LinkTTL <= 0 {
 		d.LinkTTL = DefaultLinkTTL
 	}
-	return &service{Deps: d}
+	if d.MaxUploadsPerUser <= 0 {
+		d.MaxUploadsPerUser = DefaultMaxUploadsPerUser
+	}
+	return &service{Deps: d, uploads: newUploadSlots(d.MaxUploadsPerUser)}
 }
 
 func (s *service) now() time.Time { return s.Clock.Now().UTC().Truncate(time.Microsecond) }

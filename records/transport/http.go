@@ -8,6 +8,7 @@ package transport
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,6 +59,15 @@ var errorRules = problem.Rules(
 	problem.Rule{Target: record.ErrUnknownAppointment, Status: http.StatusUnprocessableEntity},
 )
 
+// tooManyUploads answers a user's upload past their limit 429, with the
+// seconds after which one of theirs has likely finished.
+func tooManyUploads(err error) *problem.Problem {
+	if errors.Is(err, record.ErrTooManyUploads) {
+		return problem.TooManyRequests(record.ErrTooManyUploads.Error(), 5)
+	}
+	return nil
+}
+
 // Options tune Register.
 type Options struct {
 	// MaxDocumentBytes is the upload limit, checked against Content-Length
@@ -76,7 +86,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	}
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance, keepRequest, carryBearer),
-		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(tooManyUploads, errorRules)),
 	}
 	requireToken := authn.Middleware(verifier)
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {

@@ -203,6 +203,8 @@ func run(o options) error {
 		"MEDISYNC_BLOB_STORE=s3", "MEDISYNC_S3_ENDPOINT="+o.s3Endpoint, "MEDISYNC_S3_BUCKET="+o.bucket,
 		"MEDISYNC_S3_ACCESS_KEY="+o.s3Access, "MEDISYNC_S3_SECRET_KEY="+o.s3Secret, "MEDISYNC_S3_SSE=none", // versitygw has none
 		"MEDISYNC_MAX_DOCUMENT_BYTES="+strconv.Itoa(128<<20), "MEDISYNC_DOCTORS_READ_ALL=true",
+		// One token makes every upload, up to -streams and -parallel at once.
+		"MEDISYNC_MAX_UPLOADS_PER_USER="+strconv.Itoa(max(o.streams, o.parallel)),
 		"MEDISYNC_S3_RECEIVE_BUFFER="+strconv.Itoa(o.receiveBuffer))
 	if o.partBuffers != "" {
 		cmd.Env = append(cmd.Env, "MEDISYNC_S3_PART_BUFFERS="+o.partBuffers)

@@ -44,6 +44,7 @@ type settings struct {
 	s3ReceiveBuffer int
 	maxBytes        int64
 	linkTTL         time.Duration
+	maxUploads      int
 	doctorsReadAll  bool
 	patientURL      string
 	appointmentURL  string
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&c.s3.SSE, "s3-sse", "AES256", "server-side encryption of every object: AES256, aws:kms, or none for a server that has none (the content is then stored in the clear)")
 			fs.Int64Var(&c.maxBytes, "max-document-bytes", service.DefaultMaxDocumentBytes, "largest document accepted")
 			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")
+			fs.IntVar(&c.maxUploads, "max-uploads-per-user", service.DefaultMaxUploadsPerUser, "uploads one user may have in flight at once (each holds a part buffer while its bytes arrive)")
 			fs.BoolVar(&c.doctorsReadAll, "doctors-read-all", false, "clinic policy: every doctor reads every patient's records")
 			fs.StringVar(&c.patientURL, "patient-url", "http://patient", "the patient service, by discovery name or address")
 			fs.StringVar(&c.appointmentURL, "appointment-url", "http://appointment", "the appointment service, by discovery name or address")
@@ -116,7 +118,7 @@ func run(ctx context.Context, args []string) error {
 		Patients:       patientdir.New(c.patientURL, a.HTTPClient, 10_000, 30*time.Second),
 		Appointments:   appointmentdir.New(a.HTTPClient, peerhttp.Options{BaseURL: c.appointmentURL}),
 		Clock:          clock.System{},
-		DoctorsReadAll: c.doctorsReadAll, MaxDocumentBytes: c.maxBytes, LinkTTL: c.linkTTL,
+		DoctorsReadAll: c.doctorsReadAll, MaxDocumentBytes: c.maxBytes, LinkTTL: c.linkTTL, MaxUploadsPerUser: c.maxUploads,
 	})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "records"))(svc)
 

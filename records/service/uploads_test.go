@@ -1,0 +1,86 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/medisync/medisync/records/adapter/blobfs"
+	"github.com/medisync/medisync/records/adapter/sqlstore"
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
+	"github.com/medisync/medisync/shared/auditlog"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// twoPatients knows two patients, each owned by their own account.
+type twoPatients [2]service.PatientRef
+
+func (d twoPatients) Patient(_ context.Context, id string) (service.PatientRef, error) {
+	for _, p := range d {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	return service.PatientRef{}, record.ErrNotFound
+}
+
+// A user's upload past their limit is refused while theirs is in flight;
+// another user's is not, and a finished upload frees its slot.
+func TestUploadsInFlightPerUser(t *testing.T) {
+	ctx := context.Background()
+	store := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	blobs, err := blobfs.New(t.TempDir(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := auditlog.New[record.AuditEvent](store, auditlog.Options{})
+	t.Cleanup(func() { _ = rec.Close(context.Background()) })
+	pats := twoPatients{{ID: ids.New(), UserID: ids.New(), Active: true}, {ID: ids.New(), UserID: ids.New(), Active: true}}
+	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
+		Patients: pats, Clock: clock.System{}, MaxUploadsPerUser: 1})
+	as := func(p service.PatientRef) authn.Principal { return authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}} }
+	meta := record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf"}
+	pdf := []byte("%PDF-1.7\nresults")
+	upload := func(p service.PatientRef, body io.Reader) error {
+		_, err := svc.UploadDocument(ctx, as(p), p.ID, meta, body)
+		return err
+	}
+
+	// The first patient's upload waits for the rest of its body.
+	pr, pw := io.Pipe()
+	first := make(chan error, 1)
+	go func() { first <- upload(pats[0], pr) }()
+	if _, err := pw.Write(pdf[:9]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for err = upload(pats[0], bytes.NewReader(pdf)); !errors.Is(err, record.ErrTooManyUploads); err = upload(pats[0], bytes.NewReader(pdf)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a second upload of the same user while the first is in flight = %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := upload(pats[1], bytes.NewReader(pdf)); err != nil {
+		t.Fatalf("another user's upload meanwhile: %v", err)
+	}
+	if _, err := pw.Write(pdf[9:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = pw.Close()
+	if err := <-first; err != nil {
+		t.Fatalf("the first upload: %v", err)
+	}
+	if err := upload(pats[0], bytes.NewReader(pdf)); err != nil {
+		t.Fatalf("the slot is free again: %v", err)
+	}
+}
