@@ -2117,6 +2117,9 @@ type PreconditionRequired = Problem
 // TooManyRequests An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type TooManyRequests = Problem
 
+// TooManyUploads An RFC 9457 problem document; `type` names the kind (docs/errors.md).
+type TooManyUploads = Problem
+
 // Unauthorized An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type Unauthorized = Problem
 
@@ -19147,7 +19150,7 @@ type UploadDocumentResponse struct {
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnknownEncounter
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *GatewayTooManyRequests
+	ApplicationproblemJSON429 *TooManyUploads
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
 	ApplicationproblemJSON431 *HeadersTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19209,7 +19212,7 @@ func (r UploadDocumentResponse) GetApplicationproblemJSON422() *UnknownEncounter
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r UploadDocumentResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+func (r UploadDocumentResponse) GetApplicationproblemJSON429() *TooManyUploads {
 	return r.ApplicationproblemJSON429
 }
 
@@ -19928,7 +19931,7 @@ type ReplaceDocumentResponse struct {
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnknownEncounter
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *GatewayTooManyRequests
+	ApplicationproblemJSON429 *TooManyUploads
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
 	ApplicationproblemJSON431 *HeadersTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19995,7 +19998,7 @@ func (r ReplaceDocumentResponse) GetApplicationproblemJSON422() *UnknownEncounte
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r ReplaceDocumentResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+func (r ReplaceDocumentResponse) GetApplicationproblemJSON429() *TooManyUploads {
 	return r.ApplicationproblemJSON429
 }
 
@@ -31506,7 +31509,7 @@ func ParseUploadDocumentResponse(rsp *http.Response) (*UploadDocumentResponse, e
 		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest GatewayTooManyRequests
+		var dest TooManyUploads
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32343,7 +32346,7 @@ func ParseReplaceDocumentResponse(rsp *http.Response) (*ReplaceDocumentResponse,
 		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest GatewayTooManyRequests
+		var dest TooManyUploads
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
