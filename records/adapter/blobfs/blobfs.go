@@ -19,7 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -272,9 +272,27 @@ func (s *Store) Delete(_ context.Context, key string) error {
 // List returns up to limit objects under prefix after the key after, in
 // key order.
 func (s *Store) List(_ context.Context, prefix, after string, limit int) ([]service.BlobInfo, error) {
-	var out []service.BlobInfo
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+	if limit <= 0 {
+		return nil, nil
+	}
+	// Only the folder the prefix names can hold its keys; the keys kept
+	// are the limit smallest after after, so memory stays O(limit)
+	// however many objects the folder holds, and only those are stat'ed.
+	root := s.dir
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		root = filepath.Join(s.dir, filepath.FromSlash(prefix[:i]))
+	}
+	var keys []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if p == root && p != s.dir && errors.Is(err, fs.ErrNotExist) {
+				// Nothing stored under the prefix yet, unless the store's
+				// own folder is gone, a fault.
+				if _, serr := os.Stat(s.dir); serr != nil {
+					return serr
+				}
+				return fs.SkipAll
+			}
 			return err
 		}
 		rel, _ := filepath.Rel(s.dir, p)
@@ -288,25 +306,30 @@ func (s *Store) List(_ context.Context, prefix, after string, limit int) ([]serv
 		if !strings.HasPrefix(rel, prefix) || rel <= after {
 			return nil
 		}
-		info, err := d.Info()
-		if errors.Is(err, fs.ErrNotExist) { // deleted since the directory was read
+		if len(keys) == limit && rel >= keys[limit-1] {
 			return nil
 		}
-		if err != nil {
-			return err
+		i, _ := slices.BinarySearch(keys, rel)
+		keys = slices.Insert(keys, i, rel)
+		if len(keys) > limit {
+			keys = keys[:limit]
 		}
-		size, _ := sio.DecryptedSize(uint64(max(info.Size()-int64(headerLen), 0)))
-		out = append(out, service.BlobInfo{Key: rel, Size: int64(size), Modified: info.ModTime()})
 		return nil
 	})
 	if err != nil {
 		return nil, fault("list blobs", err)
 	}
-	// WalkDir visits in lexical order per directory, which is key order for
-	// flat prefixes; sort to be sure for nested ones.
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	if len(out) > limit {
-		out = out[:limit]
+	out := make([]service.BlobInfo, 0, len(keys))
+	for _, k := range keys {
+		info, err := os.Lstat(filepath.Join(s.dir, filepath.FromSlash(k)))
+		if errors.Is(err, fs.ErrNotExist) { // deleted since the folder was read
+			continue
+		}
+		if err != nil {
+			return nil, fault("list blobs", err)
+		}
+		size, _ := sio.DecryptedSize(uint64(max(info.Size()-int64(headerLen), 0)))
+		out = append(out, service.BlobInfo{Key: k, Size: int64(size), Modified: info.ModTime()})
 	}
 	return out, nil
 }

@@ -187,5 +187,19 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 		if _, err := s.Open(ctx, "documents/a"); !errors.Is(err, service.ErrBlobNotFound) {
 			t.Fatalf("Open after Delete = %v", err)
 		}
+		// Keys inserted out of order are still listed smallest first when
+		// more than limit wait.
+		for _, k := range []string{"documents/f", "documents/d", "documents/e"} {
+			if _, err := s.Put(ctx, k, bytes.NewReader([]byte(k)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		infos, err = s.List(ctx, "documents/", "documents/b", 2)
+		if err != nil || len(infos) != 2 || infos[0].Key != "documents/c" || infos[1].Key != "documents/d" {
+			t.Fatalf("List after, limit = %+v, %v", infos, err)
+		}
+		if infos, err := s.List(ctx, "nothing-yet/", "", 10); err != nil || len(infos) != 0 {
+			t.Fatalf("List of a prefix holding nothing = %+v, %v", infos, err)
+		}
 	})
 }
