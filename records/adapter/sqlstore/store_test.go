@@ -85,6 +85,19 @@ func TestStore(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "UPDATE encounters SET plan = ? WHERE id = ?", "sneaky", e.ID); err == nil {
 			t.Fatal("the database let a signed note change")
 		}
+		// Marking it entered-in-error changes its status only: not a byte
+		// of the note (not even its case, which MariaDB's collation calls
+		// equal), nor whom or what it is about.
+		for _, change := range []struct{ col, val string }{
+			{"subjective", "Cough\nthree days"},
+			{"doctor_id", ids.New()},
+			{"patient_id", ids.New()},
+			{"appointment_id", ids.New()},
+		} {
+			if _, err := db.ExecContext(ctx, "UPDATE encounters SET status = 'entered-in-error', "+change.col+" = ? WHERE id = ?", change.val, e.ID); err == nil {
+				t.Fatalf("the database let a signed note's %s change as it was marked entered-in-error", change.col)
+			}
+		}
 		if _, err := db.ExecContext(ctx, "DELETE FROM encounters WHERE id = ?", e.ID); err == nil {
 			t.Fatal("the database let an encounter be deleted")
 		}
