@@ -48,7 +48,9 @@ func TestUploadsInFlightPerUser(t *testing.T) {
 	pats := twoPatients{{ID: ids.New(), UserID: ids.New(), Active: true}, {ID: ids.New(), UserID: ids.New(), Active: true}}
 	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
 		Patients: pats, Clock: clock.System{}, MaxUploadsPerUser: 1})
-	as := func(p service.PatientRef) authn.Principal { return authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}} }
+	as := func(p service.PatientRef) authn.Principal {
+		return authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}}
+	}
 	meta := record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf"}
 	pdf := []byte("%PDF-1.7\nresults")
 	upload := func(p service.PatientRef, body io.Reader) error {
