@@ -213,6 +213,7 @@ type appointmentJSON struct {
 	ID                 string    `json:"id"`
 	PatientID          string    `json:"patientId"`
 	DoctorID           string    `json:"doctorId"`
+	DoctorUserID       string    `json:"doctorUserId"`
 	DoctorName         string    `json:"doctorName"`
 	TimeZone           string    `json:"timeZone"`
 	Start              time.Time `json:"start"`
@@ -229,7 +230,7 @@ type appointmentJSON struct {
 
 func toJSON(a appointment.Appointment) appointmentJSON {
 	out := appointmentJSON{
-		ID: a.ID, PatientID: a.PatientID, DoctorID: a.DoctorID, DoctorName: a.DoctorName, TimeZone: a.TimeZone,
+		ID: a.ID, PatientID: a.PatientID, DoctorID: a.DoctorID, DoctorUserID: a.DoctorUserID, DoctorName: a.DoctorName, TimeZone: a.TimeZone,
 		Start: a.Start.UTC(), End: a.End.UTC(), Status: string(a.Status), Reason: a.Reason, BookedBy: a.BookedBy,
 		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(), Version: a.Version,
 	}

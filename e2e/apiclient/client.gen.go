@@ -843,6 +843,9 @@ type Appointment struct {
 	// DoctorName Example: Greg House
 	DoctorName string `json:"doctorName"`
 
+	// DoctorUserId The doctor's user id; empty when the doctor has no account. Other services compare it with their caller.
+	DoctorUserId string `json:"doctorUserId"`
+
 	// End Example: 2027-03-15T13:30:00Z
 	End       time.Time          `json:"end"`
 	Id        openapi_types.UUID `json:"id"`
@@ -3567,9 +3570,10 @@ type ClientInterface interface {
 	// OpenEncounterWithBody Open an encounter
 	//
 	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+	// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+	// patient (asked of the appointment service with the caller's token; a doctor who treats the
+	// patient may name a follow-up they booked; any other: 422, audited). The caller
 	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
 	// author) until signed; signing writes the event `records.encounter_signed`, by which the
 	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -3584,9 +3588,10 @@ type ClientInterface interface {
 	// OpenEncounter Open an encounter
 	//
 	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+	// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+	// patient (asked of the appointment service with the caller's token; a doctor who treats the
+	// patient may name a follow-up they booked; any other: 422, audited). The caller
 	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
 	// author) until signed; signing writes the event `records.encounter_signed`, by which the
 	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -5512,9 +5517,10 @@ func (c *Client) ListEncounters(ctx context.Context, patientId PatientId, params
 // OpenEncounterWithBody Open an encounter
 //
 // DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+// patient (asked of the appointment service with the caller's token; a doctor who treats the
+// patient may name a follow-up they booked; any other: 422, audited). The caller
 // becomes its author and a treating doctor of the patient. The note stays open (editable by its
 // author) until signed; signing writes the event `records.encounter_signed`, by which the
 // appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -5539,9 +5545,10 @@ func (c *Client) OpenEncounterWithBody(ctx context.Context, patientId PatientId,
 // OpenEncounter Open an encounter
 //
 // DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+// patient (asked of the appointment service with the caller's token; a doctor who treats the
+// patient may name a follow-up they booked; any other: 422, audited). The caller
 // becomes its author and a treating doctor of the patient. The note stays open (editable by its
 // author) until signed; signing writes the event `records.encounter_signed`, by which the
 // appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -11312,9 +11319,10 @@ type ClientWithResponsesInterface interface {
 	// OpenEncounterWithBodyWithResponse Open an encounter
 	//
 	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+	// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+	// patient (asked of the appointment service with the caller's token; a doctor who treats the
+	// patient may name a follow-up they booked; any other: 422, audited). The caller
 	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
 	// author) until signed; signing writes the event `records.encounter_signed`, by which the
 	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -11329,9 +11337,10 @@ type ClientWithResponsesInterface interface {
 	// OpenEncounterWithResponse Open an encounter
 	//
 	// DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-	// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-	// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-	// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+	// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+	// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+	// patient (asked of the appointment service with the caller's token; a doctor who treats the
+	// patient may name a follow-up they booked; any other: 422, audited). The caller
 	// becomes its author and a treating doctor of the patient. The note stays open (editable by its
 	// author) until signed; signing writes the event `records.encounter_signed`, by which the
 	// appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -23569,9 +23578,10 @@ func (c *ClientWithResponses) ListEncountersWithResponse(ctx context.Context, pa
 // OpenEncounterWithBodyWithResponse Open an encounter
 //
 // DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+// patient (asked of the appointment service with the caller's token; a doctor who treats the
+// patient may name a follow-up they booked; any other: 422, audited). The caller
 // becomes its author and a treating doctor of the patient. The note stays open (editable by its
 // author) until signed; signing writes the event `records.encounter_signed`, by which the
 // appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
@@ -23592,9 +23602,10 @@ func (c *ClientWithResponses) OpenEncounterWithBodyWithResponse(ctx context.Cont
 // OpenEncounterWithResponse Open an encounter
 //
 // DOCTOR who already treats the patient (an encounter of theirs, an appointment with the patient
-// that is booked, under way or fulfilled, or the clinic's policy `-doctors-read-all`), or who names
-// in `appointmentId` an appointment of theirs with the patient that is booked, under way or
-// fulfilled (asked of the appointment service with the caller's token; any other: 422). The caller
+// that is booked, under way or fulfilled and that someone else booked, or the clinic's policy
+// `-doctors-read-all`), or who names in `appointmentId` such an appointment of theirs with the
+// patient (asked of the appointment service with the caller's token; a doctor who treats the
+// patient may name a follow-up they booked; any other: 422, audited). The caller
 // becomes its author and a treating doctor of the patient. The note stays open (editable by its
 // author) until signed; signing writes the event `records.encounter_signed`, by which the
 // appointment service marks the appointment fulfilled. An inactive patient's profile: 409. A
