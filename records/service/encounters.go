@@ -31,7 +31,7 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 	// for an appointment of theirs with the patient: opening one would
 	// otherwise give any doctor every patient's records.
 	if in.AppointmentID != "" {
-		if err := s.checkAppointment(ctx, patientID, in.AppointmentID); err != nil {
+		if err := s.checkAppointment(ctx, actor, r, patientID, in.AppointmentID); err != nil {
 			return record.Encounter{}, err
 		}
 	} else if !r.treats {
@@ -52,23 +52,24 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 	return e, nil
 }
 
-// checkAppointment checks that the caller's appointment id is one of theirs
-// with the patient that did not fall through, asking the appointment
-// service with the caller's token.
-func (s *service) checkAppointment(ctx context.Context, patientID, id string) error {
+// checkAppointment checks that id names an appointment of the caller with
+// the patient that did not fall through, asking the appointment service
+// with the caller's token. A doctor who does not yet treat the patient
+// needs one someone else booked (AppointmentRef.relates); a refusal is
+// audited like any other.
+func (s *service) checkAppointment(ctx context.Context, actor authn.Principal, r relation, patientID, id string) error {
 	if s.Appointments == nil {
-		return record.ErrUnknownAppointment
+		return s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", record.ErrUnknownAppointment)
 	}
 	a, err := s.Appointments.Appointment(ctx, id)
 	switch {
 	case errors.Is(err, domainerr.NotFound):
-		return record.ErrUnknownAppointment
 	case err != nil:
 		return fmt.Errorf("check appointment: %w", err)
-	case a.PatientID != patientID || !a.happens():
-		return record.ErrUnknownAppointment
+	case a.PatientID == patientID && a.DoctorUserID == actor.UserID && a.happens() && (r.treats || a.relates(actor.UserID)):
+		return nil
 	}
-	return nil
+	return s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", record.ErrUnknownAppointment)
 }
 
 // readEncounter loads an encounter the caller may read, recording the read.
@@ -173,7 +174,8 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 		return record.Encounter{}, record.ErrSigned
 	}
 	if in.AppointmentID != "" && in.AppointmentID != e.AppointmentID {
-		if err := s.checkAppointment(ctx, patientID, in.AppointmentID); err != nil {
+		// The author of an open encounter of the patient treats them.
+		if err := s.checkAppointment(ctx, actor, relation{treats: true}, patientID, in.AppointmentID); err != nil {
 			return record.Encounter{}, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/medisync/medisync/records/record"
@@ -141,9 +142,11 @@ type PatientDirectory interface {
 // records before any encounter, and open one. An unreachable service is a
 // domainerr.Unavailable error.
 type Appointments interface {
-	// HasAppointment reports whether the doctor has an appointment with
-	// the patient that is booked, under way or fulfilled.
-	HasAppointment(ctx context.Context, doctorUserID, patientID string) (bool, error)
+	// WithPatient returns the appointments with the patient the caller
+	// may see that are booked, under way or fulfilled (a doctor: their own),
+	// the soonest upcoming and the latest past ones, a hundred of each at
+	// most.
+	WithPatient(ctx context.Context, patientID string) ([]AppointmentRef, error)
 	// Appointment returns an appointment the caller may see (a doctor:
 	// their own), record.ErrNotFound for any other.
 	Appointment(ctx context.Context, id string) (AppointmentRef, error)
@@ -152,6 +155,8 @@ type Appointments interface {
 // AppointmentRef is what records needs of an appointment.
 type AppointmentRef struct {
 	ID, PatientID string
+	DoctorUserID  string // "" for a doctor without an account
+	BookedBy      string // the user who booked it
 	// Status is the appointment's FHIR status: booked, arrived,
 	// checked-in, fulfilled, cancelled, noshow or entered-in-error.
 	Status string
@@ -164,6 +169,15 @@ func (a AppointmentRef) happens() bool {
 		return true
 	}
 	return false
+}
+
+// relates reports whether the appointment makes doctor a treating doctor
+// of its patient: it is theirs, it took, takes or will take place, and
+// someone else booked it (the patient, or the clinic). A doctor's own
+// booking does not count, or any doctor could give themselves every
+// patient's records by booking a visit.
+func (a AppointmentRef) relates(doctor string) bool {
+	return doctor != "" && a.DoctorUserID == doctor && a.BookedBy != doctor && a.happens()
 }
 
 // EncounterSigned is the type of the event a signing writes to the outbox
@@ -259,9 +273,11 @@ func (s *service) relate(ctx context.Context, actor authn.Principal, patientID s
 			}
 		}
 		if !r.treats && s.Appointments != nil {
-			if r.treats, err = s.Appointments.HasAppointment(ctx, actor.UserID, patientID); err != nil {
+			as, err := s.Appointments.WithPatient(ctx, patientID)
+			if err != nil {
 				return relation{}, fmt.Errorf("check appointments: %w", err)
 			}
+			r.treats = slices.ContainsFunc(as, func(a AppointmentRef) bool { return a.relates(actor.UserID) })
 		}
 	}
 	return r, nil

@@ -74,6 +74,29 @@ func TestAnEncounterForAnAppointment(t *testing.T) {
 	h.appts[apptPatient] = a
 	refused("doctor", apptPatient) // one that will not take place
 
+	// A visit a doctor booked themself makes no relation: any doctor may
+	// book one with any patient. A doctor who already treats the patient
+	// opens an encounter for their own follow-up.
+	h.appts["0190a0a0-0000-7000-8000-00000000a003"] = struct{ doctor, patient, status, bookedBy string }{
+		h.uids["doctor2"], h.patient, "booked", h.uids["doctor2"]}
+	h.appts["0190a0a0-0000-7000-8000-00000000a004"] = struct{ doctor, patient, status, bookedBy string }{
+		h.uids["doctor"], h.patient, "booked", h.uids["doctor"]}
+	refused("doctor2", "0190a0a0-0000-7000-8000-00000000a003")
+	assert.Equal(t, 404, h.do("doctor2", "GET", "/encounters", nil).code, "a self-booked visit gives no access")
+	var trail struct {
+		Items []struct{ UserID, Action, Outcome string }
+	}
+	require.NoError(t, json.Unmarshal(h.do("patient", "GET", "/audit?limit=100", nil).body, &trail))
+	denied := 0
+	for _, e := range trail.Items {
+		if e.UserID == h.uids["doctor2"] && e.Action == "create" && e.Outcome == "denied" {
+			denied++
+		}
+	}
+	assert.Equal(t, 2, denied, "doctor2's refused opens are audited: %+v", trail.Items)
+	r = h.do("doctor", "POST", "/encounters", js(openBody("0190a0a0-0000-7000-8000-00000000a004")), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+
 	// Nor may an open note be moved to such an appointment.
 	r = h.do("doctor", "PUT", "/encounters/"+id, js(openBody(apptOther)), "Content-Type", "application/json", "If-Match", `"1"`)
 	require.Equal(t, 422, r.code, "%s", r.body)

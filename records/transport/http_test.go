@@ -46,23 +46,25 @@ func (d directory) Patient(_ context.Context, id string) (service.PatientRef, er
 }
 
 // appointments is the appointment service as this one sees it: each
-// appointment's doctor (user id), patient and status. Like the real one,
-// it shows a doctor only their own.
-type appointments map[string]struct{ doctor, patient, status string }
+// appointment's doctor (user id), patient, status and who booked it. Like
+// the real one, it shows a doctor only their own.
+type appointments map[string]struct{ doctor, patient, status, bookedBy string }
 
-func (a appointments) HasAppointment(_ context.Context, doctorUserID, patientID string) (bool, error) {
-	for _, x := range a {
-		if x.doctor == doctorUserID && x.patient == patientID && x.status != "cancelled" {
-			return true, nil
+func (a appointments) WithPatient(ctx context.Context, patientID string) ([]service.AppointmentRef, error) {
+	p, _ := authn.FromContext(ctx)
+	var out []service.AppointmentRef
+	for id, x := range a {
+		if x.doctor == p.UserID && x.patient == patientID && x.status != "cancelled" {
+			out = append(out, service.AppointmentRef{ID: id, PatientID: x.patient, DoctorUserID: x.doctor, BookedBy: x.bookedBy, Status: x.status})
 		}
 	}
-	return false, nil
+	return out, nil
 }
 
 func (a appointments) Appointment(ctx context.Context, id string) (service.AppointmentRef, error) {
 	p, _ := authn.FromContext(ctx)
 	if x, ok := a[id]; ok && x.doctor == p.UserID {
-		return service.AppointmentRef{ID: id, PatientID: x.patient, Status: x.status}, nil
+		return service.AppointmentRef{ID: id, PatientID: x.patient, DoctorUserID: x.doctor, BookedBy: x.bookedBy, Status: x.status}, nil
 	}
 	return service.AppointmentRef{}, record.ErrNotFound
 }
@@ -115,8 +117,8 @@ func newHarness(t *testing.T, maxBytes int64, adjust ...func(*service.Deps)) *ha
 	dir := directory{h.patient: {ID: h.patient, UserID: uids["patient"], Active: true},
 		h.other: {ID: h.other, UserID: uids["other"], Active: true}}
 	h.appts = appointments{
-		"0190a0a0-0000-7000-8000-00000000a001": {uids["doctor"], h.patient, "booked"},
-		"0190a0a0-0000-7000-8000-00000000a002": {uids["doctor"], h.other, "booked"},
+		"0190a0a0-0000-7000-8000-00000000a001": {uids["doctor"], h.patient, "booked", uids["patient"]},
+		"0190a0a0-0000-7000-8000-00000000a002": {uids["doctor"], h.other, "booked", uids["other"]},
 	}
 	deps := service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
 		Patients: dir, Appointments: h.appts, Clock: clock.System{}, MaxDocumentBytes: maxBytes}

@@ -34,28 +34,35 @@ func New(hc *http.Client, o peerhttp.Options) *Client {
 }
 
 type appointmentJSON struct {
-	ID        string `json:"id"`
-	PatientID string `json:"patientId"`
-	Status    string `json:"status"`
+	ID           string `json:"id"`
+	PatientID    string `json:"patientId"`
+	DoctorUserID string `json:"doctorUserId"`
+	BookedBy     string `json:"bookedBy"`
+	Status       string `json:"status"`
 }
 
-// HasAppointment asks for one of the caller's appointments with the
-// patient that is booked, under way or fulfilled, upcoming first, then
-// past. The appointment service lists a doctor's own appointments only.
-func (c *Client) HasAppointment(ctx context.Context, _, patientID string) (bool, error) {
+func (a appointmentJSON) ref() service.AppointmentRef {
+	return service.AppointmentRef{ID: a.ID, PatientID: a.PatientID, DoctorUserID: a.DoctorUserID, BookedBy: a.BookedBy, Status: a.Status}
+}
+
+// WithPatient lists the caller's appointments with the patient that are
+// booked, under way or fulfilled: the first page of upcoming ones, then of
+// past ones, a hundred each.
+func (c *Client) WithPatient(ctx context.Context, patientID string) ([]service.AppointmentRef, error) {
+	var out []service.AppointmentRef
 	for _, when := range []string{"upcoming", "past"} {
-		q := url.Values{"patientId": {patientID}, "status": {"booked,arrived,checked-in,fulfilled"}, "when": {when}, "limit": {"1"}}
+		q := url.Values{"patientId": {patientID}, "status": {"booked,arrived,checked-in,fulfilled"}, "when": {when}, "limit": {"100"}}
 		var page struct {
 			Items []appointmentJSON `json:"items"`
 		}
 		if err := c.get(ctx, "/api/v1/appointments?"+q.Encode(), &page); err != nil {
-			return false, fmt.Errorf("list appointments: %w", err)
+			return nil, fmt.Errorf("list appointments: %w", err)
 		}
-		if len(page.Items) > 0 {
-			return true, nil
+		for _, a := range page.Items {
+			out = append(out, a.ref())
 		}
 	}
-	return false, nil
+	return out, nil
 }
 
 // Appointment returns one appointment the caller may see.
@@ -64,7 +71,7 @@ func (c *Client) Appointment(ctx context.Context, id string) (service.Appointmen
 	if err := c.get(ctx, "/api/v1/appointments/"+url.PathEscape(id), &a); err != nil {
 		return service.AppointmentRef{}, fmt.Errorf("get appointment: %w", err)
 	}
-	return service.AppointmentRef{ID: a.ID, PatientID: a.PatientID, Status: a.Status}, nil
+	return a.ref(), nil
 }
 
 // get fetches path into dst, turning the peer's answers into domain errors.

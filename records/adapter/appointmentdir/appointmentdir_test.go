@@ -83,23 +83,31 @@ func newClient(s *service) *appointmentdir.Client {
 	return appointmentdir.New(s.srv.Client(), peerhttp.Options{BaseURL: s.srv.URL, Timeout: time.Second, Failures: 100})
 }
 
-func TestHasAppointment(t *testing.T) {
+func TestWithPatient(t *testing.T) {
 	s := newService(t)
 	c := newClient(s)
-	doctor, other := ids.New(), ids.New()
-	upcoming, past, cancelledOnly, none := ids.New(), ids.New(), ids.New(), ids.New()
+	doctor, other, patient := ids.New(), ids.New(), ids.New()
 	hour := time.Now().UTC().Truncate(time.Hour)
-	s.book(t, doctor, upcoming, hour.Add(48*time.Hour), appointment.Booked)
-	s.book(t, doctor, past, hour.Add(-48*time.Hour), appointment.Fulfilled)
-	s.book(t, doctor, cancelledOnly, hour.Add(72*time.Hour), appointment.Cancelled)
-	s.book(t, other, none, hour.Add(96*time.Hour), appointment.Booked)
+	upcoming := s.book(t, doctor, patient, hour.Add(48*time.Hour), appointment.Booked)
+	past := s.book(t, doctor, patient, hour.Add(-48*time.Hour), appointment.Fulfilled)
+	s.book(t, doctor, patient, hour.Add(72*time.Hour), appointment.Cancelled)
+	s.book(t, other, patient, hour.Add(96*time.Hour), appointment.Booked)
+	s.book(t, doctor, ids.New(), hour.Add(120*time.Hour), appointment.Booked)
 
-	ctx := s.as(t, doctor, authn.RoleDoctor)
-	for patient, want := range map[string]bool{upcoming: true, past: true, cancelledOnly: false, none: false} {
-		got, err := c.HasAppointment(ctx, doctor, patient)
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "patient %s", patient)
+	got, err := c.WithPatient(s.as(t, doctor, authn.RoleDoctor), patient)
+	require.NoError(t, err)
+	var idsGot []string
+	for _, a := range got {
+		idsGot = append(idsGot, a.ID)
+		assert.Equal(t, doctor, a.DoctorUserID)
+		assert.Equal(t, patient, a.PatientID)
+		assert.Equal(t, doctor, a.BookedBy)
 	}
+	assert.Equal(t, []string{upcoming, past}, idsGot, "the doctor's own, not cancelled, upcoming then past")
+
+	got, err = c.WithPatient(s.as(t, ids.New(), authn.RoleDoctor), patient)
+	require.NoError(t, err)
+	assert.Empty(t, got, "another doctor sees none")
 }
 
 func TestAppointment(t *testing.T) {
@@ -113,6 +121,7 @@ func TestAppointment(t *testing.T) {
 	assert.Equal(t, id, a.ID)
 	assert.Equal(t, patient, a.PatientID)
 	assert.Equal(t, "booked", a.Status)
+	assert.Equal(t, doctor, a.DoctorUserID)
 
 	// Another doctor's appointment, and none at all, are the same answer.
 	_, err = c.Appointment(s.as(t, ids.New(), authn.RoleDoctor), id)
@@ -128,7 +137,7 @@ func TestRefusedTokenAndFaults(t *testing.T) {
 	assert.True(t, errors.Is(err, domainerr.Unauthenticated), "a refused token: %v", err)
 
 	s.down.Store(true)
-	_, err = c.HasAppointment(s.as(t, ids.New(), authn.RoleDoctor), "", ids.New())
+	_, err = c.WithPatient(s.as(t, ids.New(), authn.RoleDoctor), ids.New())
 	assert.ErrorIs(t, err, appointmentdir.ErrUnavailable)
 	assert.True(t, errors.Is(err, domainerr.Unavailable))
 }
