@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-kit/log/level"
 
-	"github.com/medisync/medisync/appointment/adapter/consumer"
 	"github.com/medisync/medisync/appointment/adapter/peer"
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/endpoint"
@@ -23,6 +22,7 @@ import (
 	"github.com/medisync/medisync/appointment/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/dlqhttp"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
@@ -30,6 +30,10 @@ import (
 )
 
 func main() { app.Main("appointment", run) }
+
+// consumerName is the service's durable consumer on the broker; its dead
+// letters go to medisync.dlq.appointment.
+const consumerName = "appointment"
 
 func run(ctx context.Context, args []string) error {
 	var (
@@ -92,7 +96,7 @@ func run(ctx context.Context, args []string) error {
 	// The dead-letter routes first: their paths have more segments than
 	// /api/v1/appointments/{id}, so neither set can take the other's
 	// requests, whatever the order.
-	dlqhttp.Register(router, "/api/v1/appointments/admin", a.Broker.DeadLetters(consumer.Name), verifier)
+	dlqhttp.Register(router, "/api/v1/appointments/admin", a.Broker.DeadLetters(consumerName), verifier)
 	transport.Register(router, endpoint.New(svc), verifier, a.Logger)
 
 	// Events (records.encounter_signed), on a context that ends after the
@@ -101,7 +105,8 @@ func run(ctx context.Context, args []string) error {
 	work, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := consumer.Run(work, consumer.NewBroker(a.Broker, eventWorkers), svc); err != nil {
+		sub := broker.Subscriber{B: a.Broker, Concurrency: eventWorkers, Malformed: service.ErrMalformed}
+		if err := sub.Subscribe(work, consumerName, service.Topics, svc.HandleEvent); err != nil {
 			_ = level.Error(a.Logger).Log("msg", "event consumer stopped", "err", err)
 		}
 	})
