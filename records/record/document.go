@@ -100,6 +100,10 @@ var (
 	ErrUnsupportedType = domainerr.New(domainerr.Invalid, "Content-Type must be one of application/pdf, image/png, image/jpeg, application/dicom, text/plain")
 	ErrContentMismatch = domainerr.New(domainerr.Invalid, "the file's content does not match its declared Content-Type")
 	ErrTooLarge        = domainerr.New(domainerr.Invalid, "the document exceeds the size limit")
+	// ErrUploadCut is an upload whose body could not be read to its end:
+	// the client sent less than its Content-Length, or its connection
+	// broke. The client's doing, not the store's.
+	ErrUploadCut = domainerr.New(domainerr.Invalid, "the upload ended before its declared length or could not be read; send it again")
 	// ErrTooManyUploads refuses an upload while the same user has the most
 	// uploads in flight that one user may; the transport answers 429.
 	ErrTooManyUploads = domainerr.New(domainerr.Conflict, "you have too many uploads in progress; wait for one to finish")

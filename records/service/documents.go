@@ -88,10 +88,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	br := bufio.NewReaderSize(lim, record.SniffLen)
 	head, err := br.Peek(record.SniffLen)
 	if err != nil && !errors.Is(err, io.EOF) {
-		if lim.over {
-			return record.Document{}, record.ErrTooLarge
-		}
-		return record.Document{}, fmt.Errorf("read upload: %w", err)
+		return record.Document{}, lim.blame(fmt.Errorf("read upload: %w", err))
 	}
 	if len(head) == 0 {
 		return record.Document{}, record.ErrEmpty
@@ -113,10 +110,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	if err != nil {
 		w.drop()
 		s.discard(key)
-		if lim.over {
-			return record.Document{}, record.ErrTooLarge
-		}
-		return record.Document{}, fmt.Errorf("store document content: %w", err)
+		return record.Document{}, lim.blame(fmt.Errorf("store document content: %w", err))
 	}
 	if w == nil { // a store that did not say when the body ended
 		w = s.stage(ctx, actor, document(st))
@@ -184,9 +178,10 @@ func (s *service) discard(key string) {
 
 // limitReader fails once more than left bytes are read, and remembers it.
 type limitReader struct {
-	r    io.Reader
-	left int64
-	over bool
+	r      io.Reader
+	left   int64
+	over   bool
+	failed error // the client's body failed (cut short, connection broken)
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -204,7 +199,23 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		l.over = true
 		return n, record.ErrTooLarge
 	}
+	if err != nil && err != io.EOF && l.failed == nil {
+		l.failed = err
+	}
 	return n, err
+}
+
+// blame turns err, the failure of an upload, into the client's error when
+// the client's body caused it: too large (413), or cut short (400).
+// Anything else stays the store's.
+func (l *limitReader) blame(err error) error {
+	switch {
+	case l.over:
+		return record.ErrTooLarge
+	case l.failed != nil:
+		return fmt.Errorf("%w: %w", record.ErrUploadCut, l.failed)
+	}
+	return err
 }
 
 // GetDocument returns a document's metadata.

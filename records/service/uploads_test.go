@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -84,5 +86,56 @@ func TestUploadsInFlightPerUser(t *testing.T) {
 	}
 	if err := upload(pats[0], bytes.NewReader(pdf)); err != nil {
 		t.Fatalf("the slot is free again: %v", err)
+	}
+}
+
+// cutReader yields n bytes of a PDF, then fails as net/http does for a
+// body shorter than its Content-Length.
+type cutReader struct{ n int }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.n == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	k := min(len(p), c.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	copy(p, "%PDF-1.7\n")
+	c.n -= k
+	return k, nil
+}
+
+// An upload whose body ends short is the client's error (400), before or
+// after the first bytes are checked, and leaves nothing stored.
+func TestAnUploadCutShortIsTheClients(t *testing.T) {
+	ctx := context.Background()
+	store := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	dir := t.TempDir()
+	blobs, err := blobfs.New(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := auditlog.New[record.AuditEvent](store, auditlog.Options{})
+	t.Cleanup(func() { _ = rec.Close(context.Background()) })
+	p := service.PatientRef{ID: ids.New(), UserID: ids.New(), Active: true}
+	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
+		Patients: twoPatients{p}, Clock: clock.System{}})
+	actor := authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}}
+	for _, n := range []int{100, 64 << 10} {
+		_, err := svc.UploadDocument(ctx, actor, p.ID, record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf"},
+			&cutReader{n: n})
+		if !errors.Is(err, record.ErrUploadCut) || problem.From(err).Status != http.StatusBadRequest {
+			t.Fatalf("an upload cut after %d bytes = %v, want ErrUploadCut (400)", n, err)
+		}
+	}
+	page, err := svc.ListDocuments(ctx, actor, record.DocumentQuery{PatientID: p.ID, Limit: 10})
+	if err != nil || len(page.Items) != 0 {
+		t.Fatalf("documents after cut uploads: %+v, %v", page.Items, err)
+	}
+	if infos, err := blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects after cut uploads: %+v, %v", infos, err)
 	}
 }
