@@ -67,7 +67,8 @@ func (s *Store) encrypted(got types.ServerSideEncryption) error {
 }
 
 // CheckEncryption stores and removes an empty probe object, and reports
-// ErrNotEncrypted when the server does not apply the encryption asked, so
+// ErrNotEncrypted when the server does not apply the encryption asked (or
+// refuses it with a 400 or 501), so
 // that a misconfigured store is found at start rather than at the first
 // upload. A server that cannot be reached is a fault (ErrUnavailable).
 func (s *Store) CheckEncryption(ctx context.Context) error {
@@ -78,6 +79,12 @@ func (s *Store) CheckEncryption(ctx context.Context) error {
 	in := s.putInput(key)
 	in.Body = bytes.NewReader(nil)
 	out, err := s.c.PutObject(ctx, in)
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusBadRequest || re.HTTPStatusCode() == http.StatusNotImplemented) {
+		// A server without the encryption asked (MinIO without a KMS)
+		// refuses the header itself: as misconfigured as one ignoring it.
+		return fmt.Errorf("%w: %w", ErrNotEncrypted, err)
+	}
 	if err != nil {
 		return fault("put probe", err)
 	}

@@ -11,8 +11,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -377,5 +379,29 @@ func TestEncryptionAskedButNotApplied(t *testing.T) {
 	c.SSE = ""
 	if err := blobs3.New(c, http.DefaultClient).CheckEncryption(ctx); err != nil {
 		t.Fatalf("no encryption asked, none checked: %v", err)
+	}
+}
+
+// A server that refuses the encryption header itself (as MinIO without a
+// KMS does, 501) is as misconfigured as one that ignores it; one that
+// cannot answer is only unavailable.
+func TestEncryptionRefused(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusNotImplemented)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(int(status.Load()))
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>no KMS</Message></Error>`)
+	}))
+	t.Cleanup(srv.Close)
+	s := blobs3.New(blobs3.Config{Endpoint: srv.URL, Bucket: "b", AccessKey: "k", SecretKey: "s", PathStyle: true, SSE: "AES256"},
+		&http.Client{Timeout: 2 * time.Second})
+	if err := s.CheckEncryption(context.Background()); !errors.Is(err, blobs3.ErrNotEncrypted) {
+		t.Fatalf("CheckEncryption against a 501 = %v, want ErrNotEncrypted", err)
+	}
+	status.Store(http.StatusServiceUnavailable)
+	err := s.CheckEncryption(context.Background())
+	if errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("CheckEncryption against a 503 = %v, want only Unavailable", err)
 	}
 }
