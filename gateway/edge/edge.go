@@ -294,6 +294,12 @@ func (g *Gateway) serve(w *exchange, r *http.Request, rt *route.Route, allow str
 	}
 
 	if r.Body != nil && r.Body != http.NoBody {
+		// The server's ReadTimeout bounds reading the whole request, body
+		// included, whatever the route: once the caller is known, the
+		// route's timeout bounds it instead, so a long upload route reads
+		// a slow body for as long as the route allows. The server sets the
+		// deadline anew for the next request on the connection.
+		setReadDeadline(w, time.Now().Add(rt.Timeout+readGrace))
 		// A client that stops sending its body would hold the upstream
 		// transport (which waits for its body reader) past the route
 		// timeout, until the server's read timeout; cutting the read short

@@ -254,13 +254,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
 		defer cancel()
-		// The server's ReadTimeout bounds reading the whole request, body
-		// included, whatever the route: the route's timeout bounds it
-		// instead, so a long upload route reads a slow body for as long as
-		// the route allows (a stalled body is cut at the route timeout
-		// itself, in serve). The server sets the deadline anew for the next
-		// request on the connection.
-		setReadDeadline(w, time.Now().Add(rt.Timeout+readGrace))
 		if g.traced {
 			nameSpan(ctx, r.Method, rt.Pattern)
 		}
