@@ -3,53 +3,25 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/medisync/medisync/records/adapter/blobfs"
-	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
-	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn"
-	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/problem"
-	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
-
-// twoPatients knows two patients, each owned by their own account.
-type twoPatients [2]service.PatientRef
-
-func (d twoPatients) Patient(_ context.Context, id string) (service.PatientRef, error) {
-	for _, p := range d {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return service.PatientRef{}, record.ErrNotFound
-}
 
 // A user's upload past their limit is refused while theirs is in flight;
 // another user's is not, and a finished upload frees its slot.
 func TestUploadsInFlightPerUser(t *testing.T) {
 	ctx := context.Background()
-	store := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	blobs, err := blobfs.New(t.TempDir(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := auditlog.New[record.AuditEvent](store, auditlog.Options{})
-	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	pats := twoPatients{{ID: ids.New(), UserID: ids.New(), Active: true}, {ID: ids.New(), UserID: ids.New(), Active: true}}
-	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
-		Patients: pats, Clock: clock.System{}, MaxUploadsPerUser: 1})
+	pats := patients{{ID: ids.New(), UserID: ids.New(), Active: true}, {ID: ids.New(), UserID: ids.New(), Active: true}}
+	svc, _ := newService(t, pats, func(d *service.Deps) { d.MaxUploadsPerUser = 1 })
 	as := func(p service.PatientRef) authn.Principal {
 		return authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}}
 	}
@@ -68,7 +40,7 @@ func TestUploadsInFlightPerUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for err = upload(pats[0], bytes.NewReader(pdf)); !errors.Is(err, record.ErrTooManyUploads); err = upload(pats[0], bytes.NewReader(pdf)) {
+	for err := upload(pats[0], bytes.NewReader(pdf)); !errors.Is(err, record.ErrTooManyUploads); err = upload(pats[0], bytes.NewReader(pdf)) {
 		if time.Now().After(deadline) {
 			t.Fatalf("a second upload of the same user while the first is in flight = %v", err)
 		}
@@ -110,19 +82,8 @@ func (c *cutReader) Read(p []byte) (int, error) {
 // after the first bytes are checked, and leaves nothing stored.
 func TestAnUploadCutShortIsTheClients(t *testing.T) {
 	ctx := context.Background()
-	store := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	dir := t.TempDir()
-	blobs, err := blobfs.New(dir, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := auditlog.New[record.AuditEvent](store, auditlog.Options{})
-	t.Cleanup(func() { _ = rec.Close(context.Background()) })
 	p := service.PatientRef{ID: ids.New(), UserID: ids.New(), Active: true}
-	svc := service.New(service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
-		Patients: twoPatients{p}, Clock: clock.System{}})
+	svc, blobs := newService(t, patients{p})
 	actor := authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}}
 	for _, n := range []int{100, 64 << 10} {
 		_, err := svc.UploadDocument(ctx, actor, p.ID, record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf"},
