@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -79,8 +81,7 @@ func (s *Store) CheckEncryption(ctx context.Context) error {
 	in := s.putInput(key)
 	in.Body = bytes.NewReader(nil)
 	out, err := s.c.PutObject(ctx, in)
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusBadRequest || re.HTTPStatusCode() == http.StatusNotImplemented) {
+	if refusesEncryption(err) {
 		// A server without the encryption asked (MinIO without a KMS)
 		// refuses the header itself: as misconfigured as one ignoring it.
 		return fmt.Errorf("%w: %w", ErrNotEncrypted, err)
@@ -233,6 +234,26 @@ func withPayloadHash(sum string) func(*s3.Options) {
 				}), "ComputePayloadHash", middleware.Before)
 		})
 	}
+}
+
+// refusesEncryption reports whether err is a server's refusal of the
+// encryption asked: 501 (a feature it lacks), or a 400 whose code names
+// encryption or its keys. Other 400s (a wrong region, a bad token) are
+// no reason to turn encryption off and stay plain faults.
+func refusesEncryption(err error) bool {
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	if re.HTTPStatusCode() == http.StatusNotImplemented {
+		return true
+	}
+	var api smithy.APIError
+	if re.HTTPStatusCode() != http.StatusBadRequest || !errors.As(err, &api) {
+		return false
+	}
+	code := strings.ToLower(api.ErrorCode())
+	return strings.Contains(code, "encryption") || strings.Contains(code, "kms")
 }
 
 // abort abandons a multipart upload, even when the request was cancelled:

@@ -383,15 +383,17 @@ func TestEncryptionAskedButNotApplied(t *testing.T) {
 }
 
 // A server that refuses the encryption header itself (as MinIO without a
-// KMS does, 501) is as misconfigured as one that ignores it; one that
-// cannot answer is only unavailable.
+// KMS does, 501, or a 400 naming the encryption) is as misconfigured as
+// one that ignores it; any other refusal or failure is only unavailable.
 func TestEncryptionRefused(t *testing.T) {
 	var status atomic.Int32
+	var code atomic.Value
 	status.Store(http.StatusNotImplemented)
+	code.Store("NotImplemented")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(int(status.Load()))
-		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>no KMS</Message></Error>`)
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code.Load().(string)+`</Code><Message>refused</Message></Error>`)
 	}))
 	t.Cleanup(srv.Close)
 	s := blobs3.New(blobs3.Config{Endpoint: srv.URL, Bucket: "b", AccessKey: "k", SecretKey: "s", PathStyle: true, SSE: "AES256"},
@@ -399,9 +401,22 @@ func TestEncryptionRefused(t *testing.T) {
 	if err := s.CheckEncryption(context.Background()); !errors.Is(err, blobs3.ErrNotEncrypted) {
 		t.Fatalf("CheckEncryption against a 501 = %v, want ErrNotEncrypted", err)
 	}
-	status.Store(http.StatusServiceUnavailable)
-	err := s.CheckEncryption(context.Background())
-	if errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
-		t.Fatalf("CheckEncryption against a 503 = %v, want only Unavailable", err)
+	status.Store(http.StatusBadRequest)
+	code.Store("InvalidEncryptionAlgorithmError")
+	if err := s.CheckEncryption(context.Background()); !errors.Is(err, blobs3.ErrNotEncrypted) {
+		t.Fatalf("CheckEncryption against a 400 refusing the algorithm = %v, want ErrNotEncrypted", err)
+	}
+	// A wrong region or a server that cannot answer is no reason to turn
+	// encryption off.
+	for _, c := range []struct {
+		status int
+		code   string
+	}{{http.StatusBadRequest, "AuthorizationHeaderMalformed"}, {http.StatusServiceUnavailable, "SlowDown"}} {
+		status.Store(int32(c.status))
+		code.Store(c.code)
+		err := s.CheckEncryption(context.Background())
+		if errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
+			t.Fatalf("CheckEncryption against a %d %s = %v, want only Unavailable", c.status, c.code, err)
+		}
 	}
 }

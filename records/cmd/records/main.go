@@ -170,7 +170,7 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 		if err := s.CheckEncryption(ctx); errors.Is(err, blobs3.ErrNotEncrypted) {
 			return nil, err
 		} else if err != nil {
-			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: the store cannot be reached", "err", err)
+			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: the probe upload failed", "err", err)
 		}
 		a.Health.Add("blob-store", s.Ping)
 		return s, nil
