@@ -104,6 +104,10 @@ var (
 	// the client sent less than its Content-Length, or its connection
 	// broke. The client's doing, not the store's.
 	ErrUploadCut = domainerr.New(domainerr.Invalid, "the upload ended before its declared length or could not be read; send it again")
+	// ErrUploadTooSlow is an upload whose body had not arrived when the
+	// server stopped waiting for it (its read deadline); the transport
+	// answers 408.
+	ErrUploadTooSlow = domainerr.New(domainerr.Invalid, "the upload did not arrive in time; send it again")
 	// ErrTooManyUploads refuses an upload while the same user has the most
 	// uploads in flight that one user may; the transport answers 429.
 	ErrTooManyUploads = domainerr.New(domainerr.Conflict, "you have too many uploads in progress; wait for one to finish")

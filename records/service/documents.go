@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -206,16 +208,27 @@ func (l *limitReader) Read(p []byte) (int, error) {
 }
 
 // blame turns err, the failure of an upload, into the client's error when
-// the client's body caused it: too large (413), or cut short (400).
+// the client's body caused it: too large (413), not there in time (408),
+// or cut short (400).
 // Anything else stays the store's.
 func (l *limitReader) blame(err error) error {
 	switch {
 	case l.over:
 		return record.ErrTooLarge
+	case l.failed != nil && timedOut(l.failed):
+		return fmt.Errorf("%w: %w", record.ErrUploadTooSlow, l.failed)
 	case l.failed != nil:
 		return fmt.Errorf("%w: %w", record.ErrUploadCut, l.failed)
 	}
 	return err
+}
+
+// timedOut reports whether a body's read failed on a deadline: the body
+// was not cut, it was not all there in time (a slow client, or a store
+// that held the reading up).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // GetDocument returns a document's metadata.

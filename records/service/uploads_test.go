@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -61,12 +63,18 @@ func TestUploadsInFlightPerUser(t *testing.T) {
 	}
 }
 
-// cutReader yields n bytes of a PDF, then fails as net/http does for a
-// body shorter than its Content-Length.
-type cutReader struct{ n int }
+// cutReader yields n bytes of a PDF, then fails with err (net/http's
+// io.ErrUnexpectedEOF for a body shorter than its Content-Length when nil).
+type cutReader struct {
+	n   int
+	err error
+}
 
 func (c *cutReader) Read(p []byte) (int, error) {
 	if c.n == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
 		return 0, io.ErrUnexpectedEOF
 	}
 	k := min(len(p), c.n)
@@ -91,6 +99,13 @@ func TestAnUploadCutShortIsTheClients(t *testing.T) {
 		if !errors.Is(err, record.ErrUploadCut) || problem.From(err).Status != http.StatusBadRequest {
 			t.Fatalf("an upload cut after %d bytes = %v, want ErrUploadCut (400)", n, err)
 		}
+	}
+	// A body still arriving when the server's read deadline passes was not
+	// there in time: 408, not a cut.
+	_, err := svc.UploadDocument(ctx, actor, p.ID, record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf"},
+		&cutReader{n: 64 << 10, err: fmt.Errorf("read tcp: %w", os.ErrDeadlineExceeded)})
+	if !errors.Is(err, record.ErrUploadTooSlow) {
+		t.Fatalf("an upload past the read deadline = %v, want ErrUploadTooSlow", err)
 	}
 	page, err := svc.ListDocuments(ctx, actor, record.DocumentQuery{PatientID: p.ID, Limit: 10})
 	if err != nil || len(page.Items) != 0 {

@@ -55,6 +55,7 @@ var errorRules = problem.Rules(
 	problem.Rule{Target: record.ErrUnsupportedType, Status: http.StatusUnsupportedMediaType},
 	problem.Rule{Target: record.ErrContentMismatch, Status: http.StatusUnsupportedMediaType},
 	problem.Rule{Target: record.ErrTooLarge, Status: http.StatusRequestEntityTooLarge},
+	problem.Rule{Target: record.ErrUploadTooSlow, Status: http.StatusRequestTimeout},
 	problem.Rule{Target: record.ErrUnknownEncounter, Status: http.StatusUnprocessableEntity},
 	problem.Rule{Target: record.ErrUnknownAppointment, Status: http.StatusUnprocessableEntity},
 )

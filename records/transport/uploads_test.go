@@ -20,3 +20,10 @@ func TestTooManyUploadsIs429(t *testing.T) {
 	assert.Equal(t, "5", p.Headers.Get("Retry-After"))
 	assert.Nil(t, transport.TooManyUploads(record.ErrTooLarge))
 }
+
+// An upload whose body did not arrive in time is a 408; one cut short a
+// 400 (the service tells them apart, tested there).
+func TestUploadFailuresOfTheClient(t *testing.T) {
+	assert.Equal(t, 408, transport.ErrorStatus(fmt.Errorf("store: %w", record.ErrUploadTooSlow)))
+	assert.Equal(t, 0, transport.ErrorStatus(fmt.Errorf("store: %w", record.ErrUploadCut)), "the Invalid kind's 400")
+}
