@@ -31,7 +31,7 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 	// for an appointment of theirs with the patient: opening one would
 	// otherwise give any doctor every patient's records.
 	if in.AppointmentID != "" {
-		if err := s.checkAppointment(ctx, actor, r, patientID, in.AppointmentID); err != nil {
+		if err := s.checkAppointment(ctx, actor, r, record.ActionCreate, patientID, "", in.AppointmentID); err != nil {
 			return record.Encounter{}, err
 		}
 	} else if !r.treats {
@@ -57,9 +57,10 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 // with the caller's token. A doctor who does not yet treat the patient
 // needs one someone else booked (AppointmentRef.relates); a refusal is
 // audited like any other.
-func (s *service) checkAppointment(ctx context.Context, actor authn.Principal, r relation, patientID, id string) error {
+func (s *service) checkAppointment(ctx context.Context, actor authn.Principal, r relation, action record.Action,
+	patientID, encounterID, id string) error {
 	if s.Appointments == nil {
-		return s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", record.ErrUnknownAppointment)
+		return s.deny(ctx, actor, action, record.ResourceEncounter, patientID, encounterID, record.ErrUnknownAppointment)
 	}
 	a, err := s.Appointments.Appointment(ctx, id)
 	switch {
@@ -69,7 +70,7 @@ func (s *service) checkAppointment(ctx context.Context, actor authn.Principal, r
 	case a.PatientID == patientID && a.DoctorUserID == actor.UserID && a.happens() && (r.treats || a.relates(actor.UserID)):
 		return nil
 	}
-	return s.deny(ctx, actor, record.ActionCreate, record.ResourceEncounter, patientID, "", record.ErrUnknownAppointment)
+	return s.deny(ctx, actor, action, record.ResourceEncounter, patientID, encounterID, record.ErrUnknownAppointment)
 }
 
 // readEncounter loads an encounter the caller may read, recording the read.
@@ -175,7 +176,7 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 	}
 	if in.AppointmentID != "" && in.AppointmentID != e.AppointmentID {
 		// The author of an open encounter of the patient treats them.
-		if err := s.checkAppointment(ctx, actor, relation{treats: true}, patientID, in.AppointmentID); err != nil {
+		if err := s.checkAppointment(ctx, actor, relation{treats: true}, record.ActionUpdate, patientID, id, in.AppointmentID); err != nil {
 			return record.Encounter{}, err
 		}
 	}

@@ -69,6 +69,9 @@ func TestAnEncounterForAnAppointment(t *testing.T) {
 	refused("doctor", apptOther)                              // with another patient
 	refused("doctor", "0190a0a0-0000-7000-8000-00000000a0ff") // none
 	refused("doctor2", apptPatient)                           // another doctor's
+	refused("docadmin", apptPatient)                          // another doctor's, though an administrator sees it
+	assert.Equal(t, 403, h.do("docadmin", "GET", "/encounters", nil).code,
+		"a doctor who is also an administrator reads another doctor's patient only by breaking glass")
 	a := h.appts[apptPatient]
 	a.status = "cancelled"
 	h.appts[apptPatient] = a
