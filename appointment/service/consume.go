@@ -152,9 +152,10 @@ func (s *service) fulfil(ctx context.Context, tx Tx, ev events.Event, d signed) 
 	case !appointment.CanMove(cur.Status, appointment.Fulfilled):
 		warn("signed encounter's appointment can no longer be fulfilled")
 		return nil
-	case d.SignedAt.Before(cur.Start):
-		// The signature proves a visit only from the appointment's start:
-		// a note signed before it began documents another visit.
+	case d.SignedAt.Before(cur.Start) && cur.Status == appointment.Booked:
+		// Before its start, a signature proves the visit only once the
+		// patient is there (arrived, checked in, seen early); for a visit
+		// merely booked it documents another one.
 		warn("signed encounter predates its appointment's start")
 		return nil
 	}

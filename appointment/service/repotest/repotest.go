@@ -524,6 +524,18 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		}
 	})
 
+	t.Run("encounter signed before the start: fulfilled once the patient is there", func(t *testing.T) {
+		f := newFixture(t)
+		svc := newService(f)
+		for _, st := range []appointment.Status{appointment.Arrived, appointment.CheckedIn} {
+			a := book(t, f, st)
+			require.NoError(t, svc.HandleEvent(ctx, Signed(t, a, at(-10))))
+			got, err := f.Repo.Get(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Equal(t, appointment.Fulfilled, got.Status, "%s, seen early", st)
+		}
+	})
+
 	t.Run("encounter signed: nothing changes what the event cannot fulfil", func(t *testing.T) {
 		f := newFixture(t)
 		svc := newService(f)
@@ -546,7 +558,7 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			other.DoctorUserID = ids.New()
 			return a, Signed(t, other, at(25))
 		}
-		cases["signed before the start"] = func() (appointment.Appointment, events.Event) {
+		cases["booked, signed before the start"] = func() (appointment.Appointment, events.Event) {
 			a := book(t, f, appointment.Booked)
 			return a, Signed(t, a, at(-1))
 		}
