@@ -312,6 +312,29 @@ func (g *Gateway) serve(w *exchange, r *http.Request, rt *route.Route, allow str
 	g.forward(w, r, rh)
 }
 
+// readGrace keeps a route's read deadline past its timeout, so that the
+// answer given at the timeout goes out first: once a request is read, Go's
+// server keeps reading its connection in the background, and a deadline
+// passing there cancels the connection's context, this request's and every
+// later one's on it.
+const readGrace = time.Second
+
+// setReadDeadline is http.ResponseController's SetReadDeadline, ignoring a
+// writer that cannot set one without allocating the error it would return.
+func setReadDeadline(w http.ResponseWriter, deadline time.Time) {
+	for {
+		switch t := w.(type) {
+		case interface{ SetReadDeadline(time.Time) error }:
+			_ = t.SetReadDeadline(deadline)
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
 // authenticate verifies the bearer token and returns its subject. A
 // failure answers 401, or 429 once the client's address has spent its
 // general budget on failures, so guessing tokens is throttled too.

@@ -35,29 +35,6 @@ import (
 // requestIDKey is requestid.Header in the canonical form of http.Header keys.
 const requestIDKey = "X-Request-Id"
 
-// readGrace keeps a route's read deadline past its timeout, so that the
-// answer given at the timeout goes out first: once a request is read, Go's
-// server keeps reading its connection in the background, and a deadline
-// passing there cancels the connection's context, this request's and every
-// later one's on it.
-const readGrace = time.Second
-
-// setReadDeadline is http.ResponseController's SetReadDeadline, ignoring a
-// writer that cannot set one without allocating the error it would return.
-func setReadDeadline(w http.ResponseWriter, deadline time.Time) {
-	for {
-		switch t := w.(type) {
-		case interface{ SetReadDeadline(time.Time) error }:
-			_ = t.SetReadDeadline(deadline)
-			return
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = t.Unwrap()
-		default:
-			return
-		}
-	}
-}
-
 // exchange is one request's state: the response writer that remembers the
 // status and size, and what the access log and metrics need.
 type exchange struct {

@@ -3,8 +3,11 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // BlobStore keeps document content under keys the service chooses. Put is
@@ -55,3 +58,12 @@ type Presigner interface {
 
 // ErrBlobNotFound is answered by Open for an absent key.
 var ErrBlobNotFound = errors.New("blob not found")
+
+// ErrBlobStoreDown marks a blob store's own failure (unreachable, failing
+// reads or writes); the request is answered 503 and may be retried.
+var ErrBlobStoreDown = domainerr.New(domainerr.Unavailable, "the document store is unavailable")
+
+// BlobFault wraps err, a blob store's failure in op, as ErrBlobStoreDown.
+func BlobFault(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrBlobStoreDown, err)
+}

@@ -67,7 +67,7 @@ func (s *service) checkAppointment(ctx context.Context, actor authn.Principal, r
 	case errors.Is(err, domainerr.NotFound):
 	case err != nil:
 		return fmt.Errorf("check appointment: %w", err)
-	case a.PatientID == patientID && a.DoctorUserID == actor.UserID && a.happens() && (r.treats || a.relates(actor.UserID)):
+	case a.PatientID == patientID && (a.relates(actor.UserID) || r.treats && a.ours(actor.UserID)):
 		return nil
 	}
 	return s.deny(ctx, actor, action, record.ResourceEncounter, patientID, encounterID, record.ErrUnknownAppointment)

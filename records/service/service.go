@@ -171,13 +171,18 @@ func (a AppointmentRef) happens() bool {
 	return false
 }
 
+// ours reports whether the appointment is doctor's and took, takes or will
+// take place.
+func (a AppointmentRef) ours(doctor string) bool {
+	return doctor != "" && a.DoctorUserID == doctor && a.happens()
+}
+
 // relates reports whether the appointment makes doctor a treating doctor
-// of its patient: it is theirs, it took, takes or will take place, and
-// someone else booked it (the patient, or the clinic). A doctor's own
-// booking does not count, or any doctor could give themselves every
-// patient's records by booking a visit.
+// of its patient: it is theirs (ours) and someone else booked it (the
+// patient, or the clinic). A doctor's own booking does not count, or any
+// doctor could give themselves every patient's records by booking a visit.
 func (a AppointmentRef) relates(doctor string) bool {
-	return doctor != "" && a.DoctorUserID == doctor && a.BookedBy != doctor && a.happens()
+	return a.ours(doctor) && a.BookedBy != doctor
 }
 
 // EncounterSigned is the type of the event a signing writes to the outbox

@@ -12,7 +12,7 @@ import (
 // Subscriber consumes the events of topics ("medisync.<type>") under a
 // durable consumer: an event whose handler fails is retried with backoff,
 // then dead-lettered; one whose error wraps Malformed is dead-lettered at
-// once. A consuming service's adapter wraps it with its own name and
+// once. Each consuming service gives it its durable name and its own
 // malformed error.
 type Subscriber struct {
 	B Broker

@@ -26,7 +26,6 @@ import (
 	"github.com/minio/sio"
 
 	"github.com/medisync/medisync/records/service"
-	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // header is what precedes the DARE stream in each file: magic, the nonce
@@ -47,15 +46,9 @@ type Store struct {
 
 var _ service.BlobStore = (*Store)(nil)
 
-// ErrUnavailable is a storage fault: the filesystem failed a read or a
-// write (EIO, ENOSPC, ESTALE, a permission lost...); the request is
-// answered 503 and may be retried, as with the S3 store.
-var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the document store is unavailable")
-
-// fault wraps a filesystem failure as ErrUnavailable.
-func fault(op string, err error) error {
-	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
-}
+// fault marks a filesystem failure (EIO, ENOSPC, ESTALE, a permission
+// lost...) as the store's, answered 503 like the S3 store's.
+var fault = service.BlobFault
 
 // New returns a Store under dir, created when absent, sealing data keys
 // with masterKey (32 bytes). Temporary files older than an hour, left by a

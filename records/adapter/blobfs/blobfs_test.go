@@ -120,7 +120,7 @@ func replaceWithDir(t *testing.T, p string) {
 
 func wantFault(t *testing.T, op string, err error) {
 	t.Helper()
-	if !errors.Is(err, domainerr.Unavailable) || !errors.Is(err, blobfs.ErrUnavailable) {
+	if !errors.Is(err, domainerr.Unavailable) || !errors.Is(err, service.ErrBlobStoreDown) {
 		t.Fatalf("%s = %v, want a fault of the Unavailable kind", op, err)
 	}
 }

@@ -27,7 +27,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/medisync/medisync/records/service"
-	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // Config says where the bucket is and how to reach it.
@@ -49,10 +48,6 @@ type Config struct {
 	PartBuffers int
 }
 
-// ErrUnavailable is a storage fault: the server cannot be reached or
-// failed; the request is answered 503 and may be retried.
-var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the document store is unavailable")
-
 // ErrNotEncrypted is an object the server stored without the server-side
 // encryption asked of it. Some S3-compatible servers (versitygw) take the
 // header and store the bytes in the clear, so the store checks that the
@@ -70,9 +65,8 @@ func (s *Store) encrypted(got types.ServerSideEncryption) error {
 
 // CheckEncryption stores and removes an empty probe object, and reports
 // ErrNotEncrypted when the server does not apply the encryption asked (or
-// refuses it with a 400 or 501), so
-// that a misconfigured store is found at start rather than at the first
-// upload. A server that cannot be reached is a fault (ErrUnavailable).
+// refuses it, see refusesEncryption), so that a misconfigured store is
+// found at start rather than at the first upload. A server that cannot be reached is a fault (service.ErrBlobStoreDown).
 func (s *Store) CheckEncryption(ctx context.Context) error {
 	if s.cfg.SSE == "" {
 		return nil
@@ -89,7 +83,7 @@ func (s *Store) CheckEncryption(ctx context.Context) error {
 	if err != nil {
 		return fault("put probe", err)
 	}
-	_, _ = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
+	s.remove(ctx, key)
 	return s.encrypted(out.ServerSideEncryption)
 }
 
@@ -158,10 +152,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// fault wraps a storage failure as ErrUnavailable.
-func fault(op string, err error) error {
-	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
-}
+// fault marks a failure of the server (unreachable, failing) as the
+// store's, answered 503.
+var fault = service.BlobFault
 
 func notFound(err error) bool {
 	var nsk *types.NoSuchKey
@@ -269,7 +262,7 @@ func (s *Store) abort(ctx context.Context, key string, id *string) {
 func (s *Store) remove(ctx context.Context, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, _ = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
+	_ = s.Delete(ctx, key)
 }
 
 // minPartSize is S3's smallest part but the last.
