@@ -183,10 +183,12 @@ func (s *svc) resetMail(ev events.Event, d passwordReset) (notice.Delivery, erro
 }
 
 func (d appointment) check(ev events.Event) error {
-	if d.AppointmentID == "" || d.PatientUserID == "" || d.Start.IsZero() {
-		return malformed(ev, "appointmentId, patientUserId and start are required")
+	// patientUserId is empty when the patient has no account (the clinic
+	// books for them): the doctor is still told.
+	if d.AppointmentID == "" || d.Start.IsZero() {
+		return malformed(ev, "appointmentId and start are required")
 	}
-	if !ids.Valid(d.AppointmentID) || !ids.Valid(d.PatientUserID) || (d.DoctorUserID != "" && !ids.Valid(d.DoctorUserID)) {
+	if !ids.Valid(d.AppointmentID) || (d.PatientUserID != "" && !ids.Valid(d.PatientUserID)) || (d.DoctorUserID != "" && !ids.Valid(d.DoctorUserID)) {
 		return malformed(ev, "appointmentId, patientUserId and doctorUserId must be ids")
 	}
 	if utf8.RuneCountInString(d.DoctorName) > maxDoctorName || !cleanText(d.DoctorName) {
@@ -236,9 +238,10 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 			r.Status = notice.ReminderPending
 		}
 	}
-	if r.Status == notice.ReminderPending && !r.DueAt.After(now) {
+	if r.Status == notice.ReminderPending && (!r.DueAt.After(now) || r.PatientUserID == "") {
 		// Booked or moved within the lead time: the confirmation just sent
-		// serves as the reminder.
+		// serves as the reminder. A patient without an account has no one
+		// to remind.
 		r.Status = notice.ReminderSkipped
 	}
 	if err := tx.PutReminder(ctx, r); err != nil {
@@ -248,8 +251,10 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 		return nil
 	}
 	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start, PreviousFrom: d.PreviousStart, Reason: d.CancellationReason}
-	if err := s.notify(ctx, tx, d.PatientUserID, kind, data, false); err != nil {
-		return err
+	if d.PatientUserID != "" {
+		if err := s.notify(ctx, tx, d.PatientUserID, kind, data, false); err != nil {
+			return err
+		}
 	}
 	if d.DoctorUserID != "" {
 		data.ForDoctor = true

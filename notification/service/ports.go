@@ -58,7 +58,13 @@ type Tx interface {
 	Preferences(ctx context.Context, userID string) (notice.Preferences, error)
 	AddNotification(ctx context.Context, n notice.Notification) error
 	QueueMail(ctx context.Context, d notice.Delivery) error
+	// Reminder reads an appointment's reminder and holds it to the end of
+	// the transaction, so that two events of one appointment apply one
+	// after the other.
 	Reminder(ctx context.Context, appointmentID string) (notice.Reminder, bool, error)
+	// PutReminder stores r, and fails rather than replace a reminder of a
+	// later version (another event's, stored since Reminder read); the
+	// event is then applied again.
 	PutReminder(ctx context.Context, r notice.Reminder) error
 }
 

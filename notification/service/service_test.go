@@ -232,6 +232,20 @@ func TestLateBookedEventDoesNotReviveACancelledAppointment(t *testing.T) {
 	assert.Len(t, f.inbox(t, a.patient).Items, 1, "only the cancellation")
 }
 
+func TestBookingForAPatientWithoutAccountTellsTheDoctor(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	a.patient = "" // the clinic booked for a patient who has no account
+	f.book(t, a)
+	assert.Len(t, f.inbox(t, a.doctor).Items, 1, "the doctor is told")
+
+	f.clock.Set(a.start.Add(-time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no one to remind")
+	assert.Empty(t, f.inbox(t, "").Items)
+}
+
 func TestRescheduleMovesTheReminder(t *testing.T) {
 	f := newFixture(t)
 	a := newAppt(t0.Add(72 * time.Hour))

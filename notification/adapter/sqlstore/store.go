@@ -497,7 +497,14 @@ func (t *txRepo) QueueMail(ctx context.Context, d notice.Delivery) error {
 }
 
 func (t *txRepo) Reminder(ctx context.Context, appointmentID string) (notice.Reminder, bool, error) {
-	r, err := scanReminder(t.tx.QueryRowContext(ctx, `SELECT `+reminderCols+` FROM reminders WHERE appointment_id = ?`, appointmentID))
+	q := `SELECT ` + reminderCols + ` FROM reminders WHERE appointment_id = ?`
+	if t.dialect != sqldb.SQLite {
+		// Held to the end of the event's transaction: another event of the
+		// appointment waits here and then reads this one's version. SQLite
+		// runs one writer at a time anyway.
+		q += ` FOR UPDATE`
+	}
+	r, err := scanReminder(t.tx.QueryRowContext(ctx, q, appointmentID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return notice.Reminder{}, false, nil
 	}
@@ -508,9 +515,24 @@ func (t *txRepo) Reminder(ctx context.Context, appointmentID string) (notice.Rem
 }
 
 func (t *txRepo) PutReminder(ctx context.Context, r notice.Reminder) error {
-	cols := strings.Split(strings.ReplaceAll(reminderCols, " ", ""), ",")
-	_, err := t.tx.ExecContext(ctx, t.upsert("reminders", cols),
+	args := []any{r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, utc(r.UpdatedAt), r.AppointmentID}
+	res, err := t.tx.ExecContext(ctx, `UPDATE reminders SET patient_user_id = ?, doctor_name = ?, time_zone = ?, start_at = ?, end_at = ?,
+		due_at = ?, status = ?, version = ?, updated_at = ? WHERE appointment_id = ? AND version <= ?`, append(args, r.Version)...)
+	if err != nil {
+		return fmt.Errorf("put reminder: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	// None of this version or older: a plain insert, which fails when a
+	// newer event stored the reminder meanwhile (replacing it could bring
+	// back a cancelled appointment's reminder); the event is applied again
+	// on its next delivery and then finds itself outdated.
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+placeholders(10)+`)`,
 		r.AppointmentID, r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, utc(r.UpdatedAt))
+	if sqldb.IsUniqueViolation(err) {
+		return fmt.Errorf("put reminder: another event of appointment %s added it meanwhile: %w", r.AppointmentID, err)
+	}
 	if err != nil {
 		return fmt.Errorf("put reminder: %w", err)
 	}

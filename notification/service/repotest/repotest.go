@@ -169,6 +169,84 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		assert.Empty(t, more.NextCursor)
 	})
 
+	t.Run("events of one appointment apply one after the other", func(t *testing.T) {
+		// applyVersion is the service's rule: an event older than the
+		// reminder changes nothing. held is called between the read and
+		// the write.
+		applyVersion := func(r service.Repository, id string, version int64, held func()) error {
+			_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+				rem, found, err := tx.Reminder(ctx, id)
+				if err != nil || (found && version <= rem.Version) {
+					return err
+				}
+				held()
+				return tx.PutReminder(ctx, notice.Reminder{AppointmentID: id, PatientUserID: ids.New(), DoctorName: "Dr. Weber",
+					TimeZone: "Europe/Berlin", Start: t0.Add(48 * time.Hour), DueAt: t0.Add(24 * time.Hour),
+					Status: notice.ReminderPending, Version: version, UpdatedAt: t0})
+			})
+			return err
+		}
+		// race applies the older event, holding it between its read and
+		// its write while the newer one runs, then again if it failed (as
+		// a redelivery would); the newer one must win.
+		race := func(t *testing.T, r service.Repository, id string, older, newer int64) {
+			read := make(chan struct{})
+			first := make(chan error, 1)
+			go func() {
+				first <- applyVersion(r, id, older, func() {
+					close(read)
+					time.Sleep(300 * time.Millisecond) // the newer event reaches its read meanwhile
+				})
+			}()
+			<-read
+			require.NoError(t, applyVersion(r, id, newer, func() {}))
+			if err := <-first; err != nil {
+				require.NoError(t, applyVersion(r, id, older, func() {}), "applied again after %v", err)
+			}
+			_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+				got, found, err := tx.Reminder(ctx, id)
+				require.True(t, found)
+				assert.Equal(t, newer, got.Version, "the newer event's reminder stays")
+				return err
+			})
+			require.NoError(t, err)
+		}
+		r := newRepo(t)
+		t.Run("no reminder yet", func(t *testing.T) { race(t, r, ids.New(), 1, 2) })
+		t.Run("an older event waits for a newer one", func(t *testing.T) {
+			// The older event reads once the newer one has committed its
+			// reminder, and finds itself outdated at the first attempt.
+			id := ids.New()
+			require.NoError(t, applyVersion(r, id, 1, func() {}))
+			read := make(chan struct{})
+			newer := make(chan error, 1)
+			go func() {
+				_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+					rem, _, err := tx.Reminder(ctx, id)
+					if err != nil {
+						return err
+					}
+					rem.Version = 3
+					if err := tx.PutReminder(ctx, rem); err != nil {
+						return err
+					}
+					close(read)
+					time.Sleep(300 * time.Millisecond) // stored, not yet committed
+					return nil
+				})
+				newer <- err
+			}()
+			<-read
+			require.NoError(t, applyVersion(r, id, 2, func() {}), "no retry needed")
+			require.NoError(t, <-newer)
+		})
+		t.Run("a reminder to change", func(t *testing.T) {
+			id := ids.New()
+			require.NoError(t, applyVersion(r, id, 1, func() {}))
+			race(t, r, id, 2, 3)
+		})
+	})
+
 	t.Run("reminders fire once, newer versions win", func(t *testing.T) {
 		r := newRepo(t)
 		rem := notice.Reminder{AppointmentID: ids.New(), PatientUserID: ids.New(), DoctorName: "Dr. Weber", TimeZone: "Europe/Berlin",
