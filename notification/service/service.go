@@ -69,7 +69,7 @@ type Config struct {
 // DefaultConfig is the configuration unless flags say otherwise.
 func DefaultConfig() Config {
 	return Config{
-		ReminderLead: 24 * time.Hour, MaxAttempts: 10, RetryBase: 30 * time.Second, RetryMax: time.Hour,
+		ReminderLead: 24 * time.Hour, MaxAttempts: 100, RetryBase: 30 * time.Second, RetryMax: time.Hour,
 		Lease: 2 * time.Minute, Batch: 50, DefaultExpiry: time.Hour,
 	}
 }
