@@ -151,9 +151,13 @@ type Appointment struct {
 	// CancellationNote is free text kept with the code; never in an event.
 	CancellationNote string
 	BookedBy         string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Version          int64
+	// UpdatedBy is the user who made the last change, the booker at first:
+	// a cancellation's code alone does not tell who cancelled. Empty for a
+	// change made before it was recorded.
+	UpdatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // Domain errors, with messages fit for clients.

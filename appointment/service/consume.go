@@ -159,7 +159,9 @@ func (s *service) fulfil(ctx context.Context, tx Tx, ev events.Event, d signed) 
 		warn("signed encounter predates its appointment's start")
 		return nil
 	}
-	next, out, err := s.statusChanged(cur, appointment.Fulfilled)
+	// The doctor who signed made the change: the event names them, and they
+	// are the appointment's doctor (checked above).
+	next, out, err := s.statusChanged(cur, appointment.Fulfilled, d.DoctorUserID)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,11 @@ type EventData struct {
 	PreviousEnd        *time.Time `json:"previousEnd,omitempty"`
 	CancellationReason string     `json:"cancellationReason,omitempty"`
 	PreviousStatus     string     `json:"previousStatus,omitempty"`
-	Version            int64      `json:"version"`
+	// ChangedBy is the user who made a reschedule, a cancellation or a
+	// status change (the signing doctor for a fulfilment by a signed
+	// encounter); a booking's event has none.
+	ChangedBy string `json:"changedBy,omitempty"`
+	Version   int64  `json:"version"`
 }
 
 // newEvent describes ap after a change of type typ; prev is the
@@ -44,6 +48,9 @@ func newEvent(typ string, ap appointment.Appointment, now time.Time, prev *appoi
 		AppointmentID: ap.ID, PatientID: ap.PatientID, PatientUserID: ap.PatientUserID,
 		DoctorID: ap.DoctorID, DoctorUserID: ap.DoctorUserID, DoctorName: ap.DoctorName, TimeZone: ap.TimeZone,
 		Start: ap.Start.UTC(), End: ap.End.UTC(), Status: string(ap.Status), Version: ap.Version,
+	}
+	if typ != TypeBooked {
+		d.ChangedBy = ap.UpdatedBy
 	}
 	switch typ {
 	case TypeRescheduled:

@@ -26,9 +26,10 @@ type Repository interface {
 	// Get fails with appointment.ErrNotFound.
 	Get(ctx context.Context, id string) (appointment.Appointment, error)
 	// Update replaces the appointment's mutable fields (times, status,
-	// cancellation) when its version is still expectedVersion; a.Version is
-	// the new version. appointment.ErrStale, ErrNotFound, ErrSlotTaken (a new
-	// time that overlaps another appointment of the doctor).
+	// cancellation, who changed it) when its version is still
+	// expectedVersion; a.Version is the new version. appointment.ErrStale,
+	// ErrNotFound, ErrSlotTaken (a new time that overlaps another
+	// appointment of the doctor).
 	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error
 	// UpdateAndOffer is Update for a change that frees the appointment's
 	// former time: in the same transaction the first entry of the doctor's

@@ -253,10 +253,22 @@ func inRange(d civil.Date) bool {
 	return !d.Before(civil.Of(minTime)) && d.Before(civil.Of(maxTime))
 }
 
+// parseSlotInstant is parseInstant for the bounds of a slot, which must be
+// whole seconds: the doctor's grid is, and a fraction would store a time
+// just off it that holds the slots on either side.
+func parseSlotInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) {
+	t, ok := parseInstant(fe, field, v)
+	if ok && t.Nanosecond() != 0 {
+		fe.Add(field, "must be whole seconds, without a fraction, such as 2027-03-15T13:00:00Z")
+		return t, false
+	}
+	return t, ok
+}
+
 // parseSlot reads start and end, which must be a future span.
 func (s *service) parseSlot(fe *domainerr.FieldErrors, startS, endS string) (time.Time, time.Time, bool) {
-	start, okS := parseInstant(fe, "start", startS)
-	end, okE := parseInstant(fe, "end", endS)
+	start, okS := parseSlotInstant(fe, "start", startS)
+	end, okE := parseSlotInstant(fe, "end", endS)
 	if !okS || !okE {
 		return start, end, false
 	}
@@ -321,7 +333,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		if patientID, ok = ids.Canonical(in.PatientID); !ok {
 			fe.Add("patientId", "must be a UUID")
 		}
-	} else if isStaff(actor) {
+	} else if isStaff(actor) && !actor.Has(authn.RolePatient) {
+		// One who is also a patient and names nobody books their own care.
 		fe.Add("patientId", "is required when staff book for a patient")
 	}
 	start, end, _ := s.parseSlot(&fe, in.Start, in.End)
@@ -370,7 +383,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	doc := check.Doctor
 	// A doctor books for a patient only with themselves; one who is also a
 	// patient may book their own care with any doctor.
-	if isDoctor(actor) && doc.UserID != actor.UserID && (patientID != "" || !actor.Has(authn.RolePatient)) {
+	own := actor.Has(authn.RolePatient) && pat.UserID != "" && pat.UserID == actor.UserID
+	if isDoctor(actor) && doc.UserID != actor.UserID && !own {
 		return BookResult{}, domainerr.New(domainerr.Forbidden, "a doctor books follow-ups with themselves only")
 	}
 	if !doc.Active {
@@ -385,7 +399,7 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		ID: s.newID(), PatientID: pat.ID, PatientUserID: pat.UserID,
 		DoctorID: doc.ID, DoctorUserID: doc.UserID, DoctorName: appointment.Clip(doc.Name, appointment.MaxDoctorNameLen),
 		TimeZone: doc.TimeZone, Start: start, End: end, Status: appointment.Booked, Reason: in.Reason,
-		BookedBy: actor.UserID, CreatedAt: now, UpdatedAt: now, Version: 1,
+		BookedBy: actor.UserID, UpdatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	ev, err := newEvent(TypeBooked, ap, now, nil)
 	if err != nil {
@@ -442,7 +456,8 @@ func (s *service) replay(ctx context.Context, actor authn.Principal, key *Idempo
 }
 
 // bookingPatient resolves the patient of a booking: the given one for
-// staff, the caller's own profile for a patient.
+// staff, the caller's own profile for a patient, and for staff who are also
+// patients when they give none.
 func (s *service) bookingPatient(ctx context.Context, actor authn.Principal, patientID string) (Patient, error) {
 	var (
 		p   Patient
@@ -541,6 +556,7 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 	}
 	next := cur
 	next.Start, next.End = start, end
+	next.UpdatedBy = actor.UserID
 	next.UpdatedAt = s.now()
 	next.Version = cur.Version + 1
 	ev, err := newEvent(TypeRescheduled, next, next.UpdatedAt, &cur)
@@ -594,6 +610,7 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 	next.Status = appointment.Cancelled
 	next.CancellationReason = reason
 	next.CancellationNote = strings.TrimSpace(in.Note)
+	next.UpdatedBy = actor.UserID
 	next.UpdatedAt = s.now()
 	next.Version = cur.Version + 1
 	ev, err := newEvent(TypeCancelled, next, next.UpdatedAt, nil)
@@ -634,7 +651,7 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 		return appointment.Appointment{}, domainerr.New(domainerr.Conflict,
 			fmt.Sprintf("an appointment cannot be marked %s before it starts", to))
 	}
-	next, ev, err := s.statusChanged(cur, to)
+	next, ev, err := s.statusChanged(cur, to, actor.UserID)
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -648,12 +665,13 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 	return next, nil
 }
 
-// statusChanged is cur moved to status to, now, at the next version, with
-// its appointment.status_changed event: one shape for every status change,
-// whether a caller or a consumed event asks for it.
-func (s *service) statusChanged(cur appointment.Appointment, to appointment.Status) (appointment.Appointment, events.Event, error) {
+// statusChanged is cur moved to status to by the user by, now, at the next
+// version, with its appointment.status_changed event: one shape for every
+// status change, whether a caller or a consumed event asks for it.
+func (s *service) statusChanged(cur appointment.Appointment, to appointment.Status, by string) (appointment.Appointment, events.Event, error) {
 	next := cur
 	next.Status = to
+	next.UpdatedBy = by
 	next.UpdatedAt = s.now()
 	next.Version = cur.Version + 1
 	ev, err := newEvent(TypeStatusChanged, next, next.UpdatedAt, &cur)

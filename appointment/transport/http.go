@@ -223,6 +223,7 @@ type appointmentJSON struct {
 	CancellationReason *string   `json:"cancellationReason"`
 	CancellationNote   *string   `json:"cancellationNote"`
 	BookedBy           string    `json:"bookedBy"`
+	UpdatedBy          *string   `json:"updatedBy"`
 	CreatedAt          time.Time `json:"createdAt"`
 	UpdatedAt          time.Time `json:"updatedAt"`
 	Version            int64     `json:"version"`
@@ -237,6 +238,11 @@ func toJSON(a appointment.Appointment) appointmentJSON {
 	if a.CancellationReason != "" {
 		r, n := string(a.CancellationReason), a.CancellationNote
 		out.CancellationReason, out.CancellationNote = &r, &n
+	}
+	// null: last changed before who changed it was recorded.
+	if a.UpdatedBy != "" {
+		by := a.UpdatedBy
+		out.UpdatedBy = &by
 	}
 	return out
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 )
@@ -22,6 +25,7 @@ func TestBookSeeAndCancel(t *testing.T) {
 	assert.Equal(t, e.pat.PatientID, r["patientId"])
 	assert.Equal(t, "2030-01-15T10:00:00Z", r["start"])
 	assert.Equal(t, float64(1), r["version"])
+	assert.Equal(t, e.pat.ID, r["updatedBy"], "the booking is the first change")
 
 	e.mustDo(200, "GET", "/api/v1/appointments/"+id, e.pat.Token, nil)
 	e.mustDo(200, "GET", "/api/v1/appointments/"+id, e.doc.Token, nil)
@@ -38,6 +42,7 @@ func TestBookSeeAndCancel(t *testing.T) {
 		map[string]any{"cancellationReason": "patient-request", "cancellationNote": "away"}, "If-Match", `"1"`).JSON(t)
 	assert.Equal(t, "cancelled", c["status"])
 	assert.Equal(t, "patient-request", c["cancellationReason"])
+	assert.Equal(t, e.pat.ID, c["updatedBy"])
 	e.mustDo(201, "POST", "/api/v1/appointments", e.pat2.Token, e.booking(15, 10, 0, nil))
 
 	// Every change left its event; none carries the reason or the note.
@@ -57,6 +62,11 @@ func TestBookSeeAndCancel(t *testing.T) {
 		require.NoError(t, ev.Decode(&data))
 		assert.Equal(t, e.doc.ID, data["doctorUserId"])
 		assert.NotEmpty(t, data["patientUserId"])
+		if typ == "appointment.cancelled" {
+			assert.Equal(t, e.pat.ID, data["changedBy"])
+		} else {
+			assert.NotContains(t, data, "changedBy", "appointment.booked carries no changedBy")
+		}
 	}
 	assert.Equal(t, []string{"appointment.booked", "appointment.cancelled", "appointment.booked"}, types)
 }
@@ -114,6 +124,35 @@ func TestBadBookingsAreProblemsNamingTheField(t *testing.T) {
 		assert.Equal(t, before, e.count("appointments"))
 	})
 	e.mustDo(401, "POST", "/api/v1/appointments", "", e.booking(15, 10, 0, nil))
+}
+
+// TestADoctorWhoIsAPatientBooksTheirOwnCare: a caller holding the patient
+// role books for themselves with any doctor, whatever other roles they
+// hold, leaving patientId out or giving their own; a patient of theirs they
+// still book with themselves only.
+func TestADoctorWhoIsAPatientBooksTheirOwnCare(t *testing.T) {
+	e := newEnv(t)
+	both := user{ID: ids.New(), PatientID: ids.New()}
+	both.Token = e.issuer.Token(t, authntest.Claims{UserID: both.ID, Roles: []string{authn.RoleDoctor, authn.RolePatient}})
+	e.dir.mu.Lock()
+	e.dir.patients[both.PatientID] = service.Patient{ID: both.PatientID, UserID: both.ID, Active: true}
+	ownDoctor := ids.New()
+	e.dir.doctors[ownDoctor] = service.Doctor{ID: ownDoctor, UserID: both.ID, Name: "Cy Both", TimeZone: "UTC", Active: true}
+	e.dir.mu.Unlock()
+
+	r := e.mustDo(201, "POST", "/api/v1/appointments", both.Token, e.booking(15, 10, 0, nil)).JSON(t)
+	assert.Equal(t, both.PatientID, r["patientId"], "their own care, with another doctor")
+	assert.Equal(t, e.doc.ID, r["doctorUserId"])
+	assert.Equal(t, both.ID, r["bookedBy"])
+	r = e.mustDo(201, "POST", "/api/v1/appointments", both.Token,
+		e.booking(15, 11, 0, map[string]any{"patientId": both.PatientID})).JSON(t)
+	assert.Equal(t, both.PatientID, r["patientId"], "their own patient id, with another doctor")
+
+	e.mustDo(403, "POST", "/api/v1/appointments", both.Token, e.booking(15, 12, 0, map[string]any{"patientId": e.pat.PatientID}))
+	e.mustDo(201, "POST", "/api/v1/appointments", both.Token,
+		e.booking(15, 12, 0, map[string]any{"doctorId": ownDoctor, "patientId": e.pat.PatientID}))
+	assert.Equal(t, []string{"patientId"}, e.mustDo(400, "POST", "/api/v1/appointments", e.doc.Token,
+		e.booking(15, 13, 0, nil)).Fields(t), "a doctor who is not a patient names the patient")
 }
 
 func TestIdempotencyKey(t *testing.T) {

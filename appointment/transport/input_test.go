@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/shared/sqldb"
@@ -45,8 +46,11 @@ func TestAPatientCannotCancelInTheClinicsName(t *testing.T) {
 	assert.Equal(t, "other", e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token,
 		map[string]any{"cancellationReason": "other"}).JSON(t)["cancellationReason"])
 	id = e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 11, 0, nil)).JSON(t)["id"].(string)
-	assert.Equal(t, "clinic", e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.doc.Token,
-		map[string]any{"cancellationReason": "clinic"}).JSON(t)["cancellationReason"])
+	c := e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.doc.Token,
+		map[string]any{"cancellationReason": "clinic"}).JSON(t)
+	assert.Equal(t, "clinic", c["cancellationReason"])
+	assert.Equal(t, e.doc.ID, c["updatedBy"], "who cancelled is recorded beside the code")
+	assert.Equal(t, e.pat.ID, c["bookedBy"])
 }
 
 func TestTakenTimesShowPatientsNoPast(t *testing.T) {
@@ -67,4 +71,31 @@ func TestTakenTimesShowPatientsNoPast(t *testing.T) {
 	assert.Equal(t, []string{"2030-01-15T10:00:00Z", "2030-01-20T10:00:00Z"}, starts(e.doc.Token))
 	assert.Empty(t, e.mustDo(200, "GET", "/api/v1/appointments/taken?doctorId="+e.DoctorID+
 		"&from=2030-01-14T00:00:00Z&to=2030-01-15T00:00:00Z", e.pat2.Token, nil).JSON(t)["taken"])
+}
+
+// TestSlotInstantsAreWholeSeconds: the doctor's grid is in whole minutes,
+// and a fraction of a second would store an appointment just off it,
+// holding the slots on either side; such a start or end is a 400 naming the
+// field, on booking and on rescheduling, and nothing is written.
+func TestSlotInstantsAreWholeSeconds(t *testing.T) {
+	e := newEnv(t)
+	book := func(start, end string) response {
+		return e.do("POST", "/api/v1/appointments", e.pat.Token,
+			map[string]any{"doctorId": e.DoctorID, "start": start, "end": end, "reason": "Checkup"})
+	}
+	for _, frac := range []string{".5", ".999", ".000000001"} {
+		r := book("2030-01-15T10:00:00"+frac+"Z", "2030-01-15T10:30:00"+frac+"Z")
+		require.Equal(t, 400, r.Status, "%s: %s", frac, r.Body)
+		assert.Equal(t, []string{"start", "end"}, r.Fields(t), frac)
+	}
+	assert.Equal(t, 0, e.count("appointments"))
+
+	// A fraction of zero is a whole second.
+	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, map[string]any{"doctorId": e.DoctorID,
+		"start": "2030-01-15T10:00:00.000Z", "end": "2030-01-15T10:30:00Z"}).JSON(t)["id"].(string)
+	assert.Equal(t, []string{"end"}, e.mustDo(400, "POST", "/api/v1/appointments/"+id+"/reschedule", e.pat.Token,
+		map[string]any{"start": "2030-01-15T11:00:00Z", "end": "2030-01-15T11:30:00.25Z"}).Fields(t))
+	// Both neighbours of the slot are free.
+	e.mustDo(201, "POST", "/api/v1/appointments", e.pat2.Token, e.booking(15, 9, 30, nil))
+	e.mustDo(201, "POST", "/api/v1/appointments", e.pat2.Token, e.booking(15, 10, 30, nil))
 }

@@ -868,6 +868,9 @@ type Appointment struct {
 	TimeZone  string    `json:"timeZone"`
 	UpdatedAt time.Time `json:"updatedAt"`
 
+	// UpdatedBy The user who made the last change (booking, reschedule, cancellation, status change), the booker until another change: it tells a cancellation by staff from the patient's own, whatever its code. For a fulfilment by a signed encounter, the doctor who signed. null for an appointment last changed before this was recorded.
+	UpdatedBy *string `json:"updatedBy"`
+
 	// Version Example: 1
 	Version int64 `json:"version"`
 }
@@ -877,16 +880,16 @@ type AppointmentBook struct {
 	// DoctorId A known, active doctor.
 	DoctorId openapi_types.UUID `json:"doctorId"`
 
-	// End An RFC 3339 instant after `start`, at most 24 hours later, before the year 9000.
+	// End An RFC 3339 instant in whole seconds, after `start`, at most 24 hours later, before the year 9000.
 	End time.Time `json:"end"`
 
-	// PatientId Required of staff; a PATIENT leaves it out or gives their own.
+	// PatientId Required of staff who are not also PATIENT; a PATIENT leaves it out or gives their own.
 	PatientId *openapi_types.UUID `json:"patientId,omitempty"`
 
 	// Reason The reason for the visit.
 	Reason *string `json:"reason,omitempty"`
 
-	// Start An RFC 3339 instant in the future, before the year 9000; with `end`, one slot of the doctor's published availability.
+	// Start An RFC 3339 instant in whole seconds, in the future, before the year 9000; with `end`, one slot of the doctor's published availability.
 	Start time.Time `json:"start"`
 }
 
@@ -908,10 +911,10 @@ type AppointmentPage struct {
 
 // AppointmentReschedule The body of a reschedule, the new slot.
 type AppointmentReschedule struct {
-	// End An RFC 3339 instant after `start`, at most 24 hours later, before the year 9000.
+	// End An RFC 3339 instant in whole seconds, after `start`, at most 24 hours later, before the year 9000.
 	End time.Time `json:"end"`
 
-	// Start An RFC 3339 instant in the future, before the year 9000.
+	// Start An RFC 3339 instant in whole seconds, in the future, before the year 9000.
 	Start time.Time `json:"start"`
 }
 
@@ -2738,7 +2741,9 @@ type ClientInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
@@ -2760,7 +2765,9 @@ type ClientInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
@@ -2882,7 +2889,7 @@ type ClientInterface interface {
 	// RescheduleAppointmentWithBody Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -2895,7 +2902,7 @@ type ClientInterface interface {
 	// RescheduleAppointment Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -3805,7 +3812,9 @@ func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsP
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 // `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
@@ -3837,7 +3846,9 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 // `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
@@ -4069,7 +4080,7 @@ func (c *Client) CancelAppointment(ctx context.Context, id AppointmentID, params
 // RescheduleAppointmentWithBody Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -4092,7 +4103,7 @@ func (c *Client) RescheduleAppointmentWithBody(ctx context.Context, id Appointme
 // RescheduleAppointment Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -10411,7 +10422,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
@@ -10433,7 +10446,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-	// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
@@ -10567,7 +10582,7 @@ type ClientWithResponsesInterface interface {
 	// RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -10580,7 +10595,7 @@ type ClientWithResponsesInterface interface {
 	// RescheduleAppointmentWithResponse Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -22156,7 +22171,9 @@ func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, 
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 // `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
@@ -22184,7 +22201,9 @@ func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Co
 //
 // A PATIENT for themselves (`patientId` left out or their own; without a patient profile: 403); a DOCTOR a
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
-// required). `start` and `end` must be RFC 3339 instants between the years 1970 and 9000, `start` in the future,
+// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
+// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
 // `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
@@ -22384,7 +22403,7 @@ func (c *ClientWithResponses) CancelAppointmentWithResponse(ctx context.Context,
 // RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
@@ -22403,7 +22422,7 @@ func (c *ClientWithResponses) RescheduleAppointmentWithBodyWithResponse(ctx cont
 // RescheduleAppointmentWithResponse Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants between the years 1970 and 9000, `end` at most 24 hours
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.

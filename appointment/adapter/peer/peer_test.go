@@ -40,6 +40,17 @@ func TestDoctorsAndPatientsOnTheCallersBehalf(t *testing.T) {
 	assert.Equal(t, service.SlotCheck{Doctor: service.Doctor{ID: "d1", UserID: "u1", Name: "Greg House",
 		TimeZone: "America/New_York", Active: true}, OnGrid: true}, c)
 	assert.Equal(t, "Bearer tok", auth.Load())
+	// The doctor service compares the very instants the booking would store.
+	var sent atomic.Value
+	exact := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Store(r.URL.Query().Get("start") + " " + r.URL.Query().Get("end"))
+		_, _ = w.Write([]byte(`{"doctorId":"d1","active":true,"onGrid":false}`))
+	}))
+	defer exact.Close()
+	_, err = NewDoctors(exact.Client(), Options{BaseURL: exact.URL}).CheckSlot(ctx, "d1",
+		start.Add(500*time.Millisecond), start.Add(30*time.Minute+time.Nanosecond))
+	require.NoError(t, err)
+	assert.Equal(t, "2030-01-15T10:00:00.5Z 2030-01-15T10:30:00.000000001Z", sent.Load())
 	_, err = docs.Get(ctx, "nobody")
 	assert.ErrorIs(t, err, service.ErrUnknownDoctor)
 

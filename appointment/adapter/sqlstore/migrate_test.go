@@ -4,9 +4,14 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/appointment/service/repotest"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -19,8 +24,11 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 		backToVersionOne := func(dropWaitlist bool) {
 			// What the later migrations made goes too (00003: the patient
 			// locks and the waitlist's patient index; 00005 on PostgreSQL:
-			// the doctor locks; 00006: the inbox of consumed events).
+			// the doctor locks; 00006: the inbox of consumed events; 00007:
+			// who last changed an appointment).
 			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
+			require.NoError(t, err)
+			_, err = db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
 			require.NoError(t, err)
 			_, err = db.ExecContext(ctx, "DROP TABLE processed_events")
 			require.NoError(t, err)
@@ -54,5 +62,35 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 		backToVersionOne(false)
 		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
 		require.NoError(t, countWaitlist())
+	})
+}
+
+// Appointments stored before who changed them was recorded: one never
+// changed since its booking was last changed by its booker; of one changed
+// since, nobody knows.
+func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		store := sqlstore.New(db)
+		unchanged, changed := repotest.New(ids.New(), 0, 30), repotest.New(ids.New(), 0, 30)
+		for _, a := range []appointment.Appointment{unchanged, changed} {
+			require.NoError(t, store.Book(ctx, a, service.BookOptions{}))
+		}
+		changed.Status, changed.Version, changed.UpdatedBy = appointment.Arrived, 2, ids.New()
+		require.NoError(t, store.Update(ctx, changed, 1))
+
+		_, err := db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = 7")
+		require.NoError(t, err)
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+
+		got, err := store.Get(ctx, unchanged.ID)
+		require.NoError(t, err)
+		assert.Equal(t, unchanged.BookedBy, got.UpdatedBy)
+		got, err = store.Get(ctx, changed.ID)
+		require.NoError(t, err)
+		assert.Empty(t, got.UpdatedBy)
+		assert.Equal(t, changed.BookedBy, got.BookedBy)
 	})
 }

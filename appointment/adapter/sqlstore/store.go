@@ -59,7 +59,7 @@ const MaxTaken = 20000
 const maxTxAttempts = 8
 
 const columns = `id, patient_id, patient_user_id, doctor_id, doctor_user_id, doctor_name, time_zone,
-	start_at, end_at, status, reason, cancellation_reason, cancellation_note, booked_by,
+	start_at, end_at, status, reason, cancellation_reason, cancellation_note, booked_by, updated_by,
 	created_at, updated_at, version`
 
 // free is the SQL list of statuses that do not hold a slot.
@@ -299,10 +299,10 @@ func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.B
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+columns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.PatientID, a.PatientUserID, a.DoctorID, a.DoctorUserID, a.DoctorName, a.TimeZone,
 			a.Start.UTC(), a.End.UTC(), string(a.Status), a.Reason, string(a.CancellationReason), a.CancellationNote, a.BookedBy,
-			a.CreatedAt.UTC(), a.UpdatedAt.UTC(), a.Version)
+			a.UpdatedBy, a.CreatedAt.UTC(), a.UpdatedAt.UTC(), a.Version)
 		if isSlotViolation(err) {
 			return appointment.ErrSlotTaken
 		}
@@ -342,10 +342,10 @@ func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointm
 	}
 	// One statement frees the old time and takes the new one.
 	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?,
-		cancellation_reason = ?, cancellation_note = ?, updated_at = ?, version = ?
+		cancellation_reason = ?, cancellation_note = ?, updated_by = ?, updated_at = ?, version = ?
 		WHERE id = ? AND version = ?`,
 		a.Start.UTC(), a.End.UTC(), string(a.Status), string(a.CancellationReason), a.CancellationNote,
-		a.UpdatedAt.UTC(), a.Version, a.ID, expectedVersion)
+		a.UpdatedBy, a.UpdatedAt.UTC(), a.Version, a.ID, expectedVersion)
 	if isSlotViolation(err) {
 		return appointment.ErrSlotTaken
 	}
@@ -539,7 +539,7 @@ func scanAll(rows *sql.Rows) ([]appointment.Appointment, error) {
 			status, reason string
 		)
 		if err := rows.Scan(&a.ID, &a.PatientID, &a.PatientUserID, &a.DoctorID, &a.DoctorUserID, &a.DoctorName, &a.TimeZone,
-			&a.Start, &a.End, &status, &a.Reason, &reason, &a.CancellationNote, &a.BookedBy,
+			&a.Start, &a.End, &status, &a.Reason, &reason, &a.CancellationNote, &a.BookedBy, &a.UpdatedBy,
 			&a.CreatedAt, &a.UpdatedAt, &a.Version); err != nil {
 			return nil, fmt.Errorf("scan appointment: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/events/schematest"
@@ -39,10 +40,11 @@ func at(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
 // New returns an appointment of doctor from minute a to minute b of base.
 func New(doctorID string, a, b int) appointment.Appointment {
 	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	booker := ids.New()
 	return appointment.Appointment{
 		ID: ids.New(), PatientID: ids.New(), PatientUserID: ids.New(), DoctorID: doctorID, DoctorUserID: ids.New(),
 		DoctorName: "Ada Lovelace", TimeZone: "Europe/Paris", Start: at(a), End: at(b), Status: appointment.Booked,
-		Reason: "Follow-up", BookedBy: ids.New(), CreatedAt: now, UpdatedAt: now, Version: 1,
+		Reason: "Follow-up", BookedBy: booker, UpdatedBy: booker, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 }
 
@@ -112,6 +114,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		c := a
 		c.Status, c.CancellationReason, c.Version = appointment.Cancelled, appointment.PatientRequest, 2
+		c.UpdatedBy = ids.New()
 		require.NoError(t, f.Repo.Update(ctx, c, 1, event(t, c)))
 		b := New(doctor, 0, 30)
 		require.NoError(t, f.Repo.Book(ctx, b, service.BookOptions{}))
@@ -123,6 +126,8 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, err)
 		assert.Equal(t, appointment.Cancelled, got.Status)
 		assert.Equal(t, appointment.PatientRequest, got.CancellationReason)
+		assert.Equal(t, c.UpdatedBy, got.UpdatedBy, "who changed it")
+		assert.Equal(t, a.BookedBy, got.BookedBy, "who booked it stays")
 	})
 
 	t.Run("update checks the version", func(t *testing.T) {
@@ -407,7 +412,67 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Empty(t, got)
 	})
 
+	runChangedBy(t, newFixture)
 	runConsumed(t, newFixture)
+}
+
+// anyGrid is a doctor directory whose grid holds every span of an active
+// doctor.
+type anyGrid struct{}
+
+func (anyGrid) CheckSlot(context.Context, string, time.Time, time.Time) (service.SlotCheck, error) {
+	return service.SlotCheck{Doctor: service.Doctor{Active: true}, OnGrid: true}, nil
+}
+func (anyGrid) Me(context.Context) (service.Doctor, error) {
+	return service.Doctor{}, service.ErrUnknownDoctor
+}
+func (anyGrid) Get(context.Context, string) (service.Doctor, error) {
+	return service.Doctor{}, service.ErrUnknownDoctor
+}
+
+// runChangedBy checks that the service's changes, stored by the
+// repository, name who made them in the row and in their event.
+func runChangedBy(t *testing.T, newFixture func(t *testing.T) Fixture) {
+	ctx := context.Background()
+
+	t.Run("every change names who made it, in the row and in its event", func(t *testing.T) {
+		f := newFixture(t)
+		svc := service.New(f.Repo, anyGrid{}, nil, clocktest.New(base.AddDate(0, -1, 0)), ids.New, service.Options{})
+		a := New(ids.New(), 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+		patient := authn.Principal{UserID: a.PatientUserID, Roles: []string{authn.RolePatient}}
+		doctor := authn.Principal{UserID: a.DoctorUserID, Roles: []string{authn.RoleDoctor}}
+		admin := authn.Principal{UserID: ids.New(), Roles: []string{authn.RoleAdmin}}
+		changedBy := func(who authn.Principal, typ string) {
+			t.Helper()
+			got, err := f.Repo.Get(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Equal(t, who.UserID, got.UpdatedBy, "%s: the row", typ)
+			assert.Equal(t, a.BookedBy, got.BookedBy, "%s: the booker stays", typ)
+			out := f.Outbox(t)
+			require.NotEmpty(t, out)
+			last := out[len(out)-1]
+			require.Equal(t, typ, last.Type)
+			var d map[string]any
+			require.NoError(t, last.Decode(&d))
+			assert.Equal(t, who.UserID, d["changedBy"], "%s: the event", typ)
+			schematest.Validate(t, last)
+		}
+
+		_, err := svc.Reschedule(ctx, patient, a.ID, 1, service.RescheduleInput{
+			Start: at(60).Format(time.RFC3339), End: at(90).Format(time.RFC3339)})
+		require.NoError(t, err)
+		changedBy(patient, service.TypeRescheduled)
+		_, err = svc.ChangeStatus(ctx, admin, a.ID, 2, string(appointment.Arrived))
+		require.NoError(t, err)
+		changedBy(admin, service.TypeStatusChanged)
+		// The code a doctor gives may be the patient's; the record still
+		// tells the doctor's cancellation from the patient's own.
+		ap, err := svc.Cancel(ctx, doctor, a.ID, 3, service.CancelInput{Reason: string(appointment.PatientRequest)})
+		require.NoError(t, err)
+		assert.Equal(t, doctor.UserID, ap.UpdatedBy, "the answer")
+		changedBy(doctor, service.TypeCancelled)
+	})
 }
 
 // runConsumed checks Apply, the transaction of a consumed event, and the
@@ -496,7 +561,8 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			require.NoError(t, err)
 			want := a
 			want.Status, want.Version, want.UpdatedAt = appointment.Fulfilled, 2, now
-			assert.Equal(t, want, got, "from %s", st)
+			want.UpdatedBy = a.DoctorUserID
+			assert.Equal(t, want, got, "from %s: changed by the doctor who signed", st)
 
 			out := f.Outbox(t)
 			require.Len(t, out, i+1, "one event per fulfilment")
@@ -507,6 +573,7 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			require.NoError(t, last.Decode(&d))
 			assert.Equal(t, string(appointment.Fulfilled), d.Status)
 			assert.Equal(t, string(st), d.PreviousStatus)
+			assert.Equal(t, a.DoctorUserID, d.ChangedBy)
 			assert.EqualValues(t, 2, d.Version)
 			schematest.Validate(t, last)
 
