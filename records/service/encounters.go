@@ -135,31 +135,39 @@ func (s *service) ListEncounters(ctx context.Context, actor authn.Principal, rea
 }
 
 // authored loads an encounter for a change only its author may make
-// (admins too when admin is set), checking If-Match.
+// (admins too when admin is set), checking If-Match. It also returns the
+// caller's relation to the patient.
 func (s *service) authored(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, action record.Action,
-	admin bool) (record.Encounter, error) {
+	admin bool) (record.Encounter, relation, error) {
 	r, err := s.relate(ctx, actor, patientID)
 	if err != nil {
-		return record.Encounter{}, err
+		return record.Encounter{}, relation{}, err
 	}
 	e, err := s.Encounters.EncounterByID(ctx, patientID, id)
 	if err != nil {
 		if r.readsClinical() || r.admin {
-			return record.Encounter{}, err
+			return record.Encounter{}, r, err
 		}
-		return record.Encounter{}, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, record.ErrNotFound)
+		return record.Encounter{}, r, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, record.ErrNotFound)
 	}
 	mine := actor.Has(authn.RoleDoctor) && actor.UserID != "" && e.DoctorID == actor.UserID
 	if !mine && !(admin && r.admin) {
-		return record.Encounter{}, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, refusal(r))
+		return record.Encounter{}, r, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, refusal(r))
 	}
 	switch {
 	case e.Status == record.EncounterEnteredInError:
-		return record.Encounter{}, record.ErrEnteredInError
+		err = record.ErrEnteredInError
 	case e.Version != ifMatch:
-		return record.Encounter{}, record.ErrStaleVersion
+		err = record.ErrStaleVersion
+	default:
+		return e, r, nil
 	}
-	return e, nil
+	if !mine {
+		// An administrator's failed attempt is audited too, so that trying
+		// version after version leaves a trace.
+		err = s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, err)
+	}
+	return record.Encounter{}, r, err
 }
 
 // UpdateEncounter replaces the note of an open encounter; its author only.
@@ -167,7 +175,7 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 	if err := in.Validate(); err != nil {
 		return record.Encounter{}, err
 	}
-	e, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionUpdate, false)
+	e, _, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionUpdate, false)
 	if err != nil {
 		return record.Encounter{}, err
 	}
@@ -190,7 +198,7 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 
 // SignEncounter signs an open note; from then on it never changes.
 func (s *service) SignEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64) (record.Encounter, error) {
-	e, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionSign, false)
+	e, _, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionSign, false)
 	if err != nil {
 		return record.Encounter{}, err
 	}
@@ -233,7 +241,7 @@ func (s *service) RetractEncounter(ctx context.Context, actor authn.Principal, p
 	if err := record.ValidateReason("reason", why); err != nil {
 		return record.Encounter{}, err
 	}
-	e, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionRetract, true)
+	e, r, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionRetract, true)
 	if err != nil {
 		return record.Encounter{}, err
 	}
@@ -241,6 +249,11 @@ func (s *service) RetractEncounter(ctx context.Context, actor authn.Principal, p
 	ev := s.event(ctx, actor, record.ActionRetract, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
 	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
 		return record.Encounter{}, err
+	}
+	if !r.readsClinical() {
+		// An administrator manages the record but reads its clinical
+		// content only with a reason (break glass): the answer leaves it out.
+		e.Clinical = record.Clinical{AppointmentID: e.AppointmentID}
 	}
 	return e, nil
 }

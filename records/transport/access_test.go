@@ -137,3 +137,51 @@ func TestBadInputNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// An administrator marks a note entered-in-error without reading it: the
+// answer leaves the clinical content out, and an attempt at a wrong version
+// is audited, so that guessing versions leaves a trace.
+func TestAdminRetractReadsNoNote(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(map[string]any{"note": map[string]string{"subjective": "confidential history"}}),
+		"Content-Type", "application/json")
+	if r.code != 201 {
+		t.Fatalf("open = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	retract := func(version string) resp {
+		return h.do("admin", "POST", "/encounters/"+id+"/entered-in-error", js(map[string]string{"reason": "duplicate"}),
+			"If-Match", version, "Content-Type", "application/json")
+	}
+	if r := retract(`"7"`); r.code != 412 {
+		t.Fatalf("wrong version = %d %s", r.code, r.body)
+	}
+	r = retract(`"1"`)
+	if r.code != 200 || r.json(t)["status"] != "entered-in-error" {
+		t.Fatalf("retract = %d %s", r.code, r.body)
+	}
+	if strings.Contains(string(r.body), "confidential history") {
+		t.Fatalf("the administrator's answer holds the note: %s", r.body)
+	}
+	// The author still reads every version.
+	if r := h.do("doctor", "GET", "/encounters/"+id, nil); !strings.Contains(string(r.body), "confidential history") {
+		t.Fatalf("author's read = %d %s", r.code, r.body)
+	}
+
+	r = h.do("patient", "GET", "/audit?limit=100", nil)
+	var trail struct {
+		Items []struct{ Role, Action, Outcome string }
+	}
+	if err := json.Unmarshal(r.body, &trail); err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	for _, e := range trail.Items {
+		if e.Role == "ADMIN" && e.Action == "retract" {
+			outcomes[e.Outcome]++
+		}
+	}
+	if outcomes["denied"] != 1 || outcomes["allowed"] != 1 {
+		t.Fatalf("the administrator's retractions in the trail: %v; %s", outcomes, r.body)
+	}
+}
