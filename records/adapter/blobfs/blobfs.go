@@ -42,6 +42,9 @@ const (
 type Store struct {
 	dir    string
 	master cipher.AEAD
+	// syncDir makes a directory's entries durable: a renamed object's, a
+	// created directory's.
+	syncDir func(dir string) error
 }
 
 var _ service.BlobStore = (*Store)(nil)
@@ -68,7 +71,7 @@ func New(dir string, masterKey []byte) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, tmpDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("blob directory: %w", err)
 	}
-	s := &Store{dir: dir, master: gcm}
+	s := &Store{dir: dir, master: gcm, syncDir: syncDir}
 	s.removeStaleTemps(time.Now().Add(-time.Hour))
 	return s, nil
 }
@@ -97,7 +100,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 	if err != nil {
 		return service.Stored{}, err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	dir := filepath.Dir(p)
+	_, err = os.Stat(dir)
+	created := errors.Is(err, fs.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return service.Stored{}, fault("blob directory", err)
 	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDirName), "put-*")
@@ -153,7 +159,32 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 	if err := os.Rename(f.Name(), p); err != nil {
 		return service.Stored{}, fault("place blob", err)
 	}
+	// The rename is durable only once its directory is synced, and a new
+	// directory once its parent is: the document's row commits after Put
+	// returns, and must never name an object a power cut takes back.
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := s.syncDir(d); err != nil {
+			_ = os.Remove(p) // may yet be lost: not to be relied on
+			return service.Stored{}, fault("sync blob directory", err)
+		}
+		if !created || d == filepath.Clean(s.dir) || d == filepath.Dir(d) {
+			break
+		}
+	}
 	return st, nil
+}
+
+// syncDir fsyncs a directory.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ctxReader stops a copy once ctx ends, and remembers how its reader

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/iotest"
 
@@ -210,5 +211,42 @@ func TestNotFaults(t *testing.T) {
 	}
 	if _, err := s.Open(ctx, "documents/short"); err == nil || errors.Is(err, domainerr.Unavailable) {
 		t.Fatalf("Open of a damaged object = %v, want an error of no kind", err)
+	}
+}
+
+// An object is durable before Put returns: its directory is synced after
+// the rename, and a directory Put creates is synced into its parent, so
+// that a power cut never takes back an object whose row has committed. A
+// failing sync is the store's fault.
+func TestPutSyncsTheObjectsDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := blobfs.New(dir, key(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := blobfs.WatchDirSyncs(s, nil)
+	if _, err := s.Put(ctx, "documents/a", bytes.NewReader([]byte("first")), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "documents"), dir}
+	if !slices.Equal(*synced, want) {
+		t.Fatalf("a new directory: synced %q, want %q", *synced, want)
+	}
+	*synced = nil
+	if _, err := s.Put(ctx, "documents/b", bytes.NewReader([]byte("second")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := want[:1]; !slices.Equal(*synced, want) {
+		t.Fatalf("an existing directory: synced %q, want %q", *synced, want)
+	}
+
+	blobfs.WatchDirSyncs(s, errors.New("input/output error"))
+	_, err = s.Put(ctx, "documents/c", bytes.NewReader([]byte("third")), nil)
+	if !errors.Is(err, service.ErrBlobStoreDown) {
+		t.Fatalf("a failed sync: %v, want the store's fault", err)
+	}
+	if _, err := s.Open(ctx, "documents/c"); !errors.Is(err, service.ErrBlobNotFound) {
+		t.Fatalf("the object of a failed sync is left: %v", err)
 	}
 }
