@@ -64,7 +64,7 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 			return fmt.Errorf("update user: %w", err)
 		}
 		// Every session ends, the access tokens in use with them.
-		if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+		if revoked, err = s.revokeUser(ctx, tx, u.ID, now, thisSecond(now)); err != nil {
 			return err
 		}
 		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
@@ -215,7 +215,7 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
 			return fmt.Errorf("invalidate reset tokens: %w", err)
 		}
-		if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+		if revoked, err = s.revokeUser(ctx, tx, u.ID, now, thisSecond(now)); err != nil {
 			return err
 		}
 		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {

@@ -19,20 +19,29 @@ func (s *service) sessionRevocation(family string, now time.Time) authn.Revocati
 	return authn.Revocation{SessionID: family, NotBefore: now, ExpiresAt: now.Add(s.cfg.AccessTTL + verifierLeeway)}
 }
 
-// userRevocation withdraws the user's access tokens issued before now,
-// floored to the second: iat has second resolution, and flooring keeps a
-// token issued right after the change valid. Tokens of the same second from
-// before the change go by their session's entry.
-func (s *service) userRevocation(userID string, now time.Time) authn.Revocation {
-	nb := now.Truncate(time.Second)
-	return authn.Revocation{UserID: userID, NotBefore: nb, ExpiresAt: nb.Add(s.cfg.AccessTTL + verifierLeeway)}
+// userRevocation withdraws the user's access tokens issued before
+// notBefore, a whole second: iat has second resolution.
+func (s *service) userRevocation(userID string, notBefore time.Time) authn.Revocation {
+	return authn.Revocation{UserID: userID, NotBefore: notBefore, ExpiresAt: notBefore.Add(s.cfg.AccessTTL + verifierLeeway)}
 }
 
+// thisSecond is the NotBefore for a change that ends every session as well
+// (password change and reset): the tokens of now's second from before the
+// change go by their session's entry, and a token issued right after it,
+// in a new session, stays valid.
+func thisSecond(now time.Time) time.Time { return now.Truncate(time.Second) }
+
+// nextSecond is the NotBefore for a change that leaves sessions open (a role
+// change) or admits no new token (disabling): a token issued earlier in
+// now's second cannot be told from one issued after, so the whole second
+// goes; the client's refresh in a later second gets a token that passes.
+func nextSecond(now time.Time) time.Time { return now.Truncate(time.Second).Add(time.Second) }
+
 // revokeUser lists, in tx, the revocations that end the user's live
-// sessions and withdraw the tokens issued before now; call it before the
-// user's refresh tokens are revoked, and store what it returns last in the
-// transaction.
-func (s *service) revokeUser(ctx context.Context, tx Store, userID string, now time.Time) ([]authn.Revocation, error) {
+// sessions and withdraw the user's tokens issued before notBefore; call it
+// before the user's refresh tokens are revoked, and store what it returns
+// last in the transaction.
+func (s *service) revokeUser(ctx context.Context, tx Store, userID string, now, notBefore time.Time) ([]authn.Revocation, error) {
 	families, err := tx.RefreshTokens().LiveFamilies(ctx, userID, now.Add(-s.cfg.AccessTTL-verifierLeeway))
 	if err != nil {
 		return nil, fmt.Errorf("list live sessions: %w", err)
@@ -41,7 +50,7 @@ func (s *service) revokeUser(ctx context.Context, tx Store, userID string, now t
 	for _, f := range families {
 		out = append(out, s.sessionRevocation(f, now))
 	}
-	return append(out, s.userRevocation(userID, now)), nil
+	return append(out, s.userRevocation(userID, notBefore)), nil
 }
 
 // published tells the listener of revocations once they are committed.

@@ -93,10 +93,52 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 	if u.Disabled {
 		return TokenPair{}, account.ErrDisabled
 	}
+	var pair TokenPair
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		cur, err := s.issuable(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash {
+			// Changed while the old one was being checked: the change
+			// revoked the sessions it saw, not this one.
+			return account.ErrInvalidCredentials
+		}
+		pair, err = s.startSession(ctx, tx, cur)
+		return err
+	})
+	if errors.Is(err, account.ErrNotFound) {
+		return TokenPair{}, account.ErrInvalidCredentials
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+	// Only now: the check above compares the stored hash with the one just
+	// verified, which a rehash replaces.
 	if rehash {
 		s.rehash(ctx, u, in.Password)
 	}
-	return s.startSession(ctx, s.Store, u)
+	return pair, nil
+}
+
+// issuable re-reads, in the transaction that issues a token, the user it is
+// for: a token carries the roles stored when it is issued, and none is
+// issued to an account disabled since it was first read. A demotion or a
+// disabled account committed between that read and this one would
+// otherwise yield a token with the old roles, in a second after the one
+// the change's revocation withdraws.
+func (s *service) issuable(ctx context.Context, tx Store, id string) (account.User, error) {
+	u, err := tx.Users().ByID(ctx, id)
+	if err != nil {
+		if errors.Is(err, account.ErrNotFound) {
+			return account.User{}, err
+		}
+		return account.User{}, fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		return account.User{}, account.ErrDisabled
+	}
+	return u, nil
 }
 
 // rehash upgrades a hash made with older parameters; failing is harmless.
@@ -182,12 +224,21 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		if !marked {
 			return account.ErrRefreshReused
 		}
-		pair, err = s.issuePair(ctx, tx, u, old.FamilyID)
+		// A disabled account's refresh tokens are revoked with it, so a
+		// rolled-back MarkUsed leaves nothing to undo.
+		cur, err := s.issuable(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		pair, err = s.issuePair(ctx, tx, cur, old.FamilyID)
 		return err
 	})
 	if errors.Is(err, account.ErrRefreshReused) {
 		// Another request used the token between the read and the update.
 		return TokenPair{}, s.reuse(ctx, old)
+	}
+	if errors.Is(err, account.ErrNotFound) {
+		return TokenPair{}, account.ErrInvalidRefresh
 	}
 	if err != nil {
 		return TokenPair{}, err

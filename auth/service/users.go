@@ -299,18 +299,18 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 			return fmt.Errorf("update user: %w", err)
 		}
 		// Tokens issued before carry the old roles or come from a disabled
-		// account: withdraw them. Disabling also ends the sessions, with
-		// the tokens of the current second.
+		// account: withdraw them, those of the current second included.
+		// Disabling also ends the sessions.
 		switch {
 		case disabling:
-			if revoked, err = s.revokeUser(ctx, tx, u.ID, now); err != nil {
+			if revoked, err = s.revokeUser(ctx, tx, u.ID, now, nextSecond(now)); err != nil {
 				return err
 			}
 			if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 				return fmt.Errorf("revoke sessions: %w", err)
 			}
 		case rolesChange:
-			revoked = []authn.Revocation{s.userRevocation(u.ID, now)}
+			revoked = []authn.Revocation{s.userRevocation(u.ID, nextSecond(now))}
 		}
 		out = u
 		return tx.Revocations().Add(ctx, revoked...)

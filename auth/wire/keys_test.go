@@ -13,6 +13,7 @@ import (
 	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/signing/signingtest"
 	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/auth/wire/wiretest"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -66,7 +67,7 @@ func TestUnsealedKeysOnlyWhereAllowed(t *testing.T) {
 	cheap := password.HasherOptions{Params: password.Cheap}
 	_, err := wire.Build(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, logging.Nop(), nil)
 	require.ErrorIs(t, err, wire.ErrUnsealedKeys)
-	_, _, err = wire.RotateKey(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, 0)
+	_, _, err = wire.RotateKey(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, wire.Rotation{Now: true})
 	require.ErrorIs(t, err, wire.ErrUnsealedKeys)
 
 	_, err = wire.Build(ctx, sqltest.MySQL(t, sqlstore.Migrations()), wire.Config{Hash: cheap, InsecureUnsealedKeys: true}, logging.Nop(), nil)
@@ -77,4 +78,41 @@ func TestUnsealedKeysOnlyWhereAllowed(t *testing.T) {
 	require.NoError(t, err)
 	_, err = wire.Build(ctx, sqltest.SQLite(t, sqlstore.Migrations()), wire.Config{Hash: cheap}, logging.Nop(), nil)
 	require.NoError(t, err)
+}
+
+// Two instances on one database, each re-reading the keys on its own tick.
+// At the shortest activation a rotation allows, the instance that reloads
+// last has published the new key before the first signs with it, so a token
+// verifies wherever it is presented and a JWKS fetched from either holds its
+// key.
+func TestRotatedKeySignsOnlyOnceEveryInstancePublishesIt(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	a := newEnv(t, db)
+	b := newEnv(t, db, func(c *wire.Config) { c.Clock = a.clock })
+	cfg := wire.Config{KeyEncryptionKey: wiretest.KEK, Clock: a.clock}
+	a.pat()
+
+	_, _, err := wire.RotateKey(ctx, db, cfg, wire.Rotation{})
+	require.ErrorIs(t, err, wire.ErrActivationTooSoon, "not without asking by name")
+
+	reload := a.auth.Config.KeyReloadInterval
+	k, _, err := wire.RotateKey(ctx, db, cfg, wire.Rotation{ActivateIn: cfg.MinKeyActivation()})
+	require.NoError(t, err)
+	require.NoError(t, a.auth.Ring.Load(ctx)) // A's tick comes right after the rotation
+	assert.NotEqual(t, k.KID, jwtHeader(t, a.login(patEmail, patPass).Access)["kid"], "published, not signing yet")
+
+	a.clock.Advance(reload)
+	require.NoError(t, b.auth.Ring.Load(ctx)) // B's, a whole interval later
+	a.clock.Advance(reload)
+	require.NoError(t, a.auth.Ring.Load(ctx))
+	tok := a.login(patEmail, patPass).Access
+	require.Equal(t, k.KID, jwtHeader(t, tok)["kid"], "the new key signs at its activation")
+
+	var kids []string
+	for _, j := range signingtest.JWKSKeys(t, b.req("GET", "/.well-known/jwks.json", nil).Body) {
+		kids = append(kids, j["kid"].(string))
+	}
+	assert.Contains(t, kids, k.KID, "the other instance publishes it")
+	assert.Equal(t, http.StatusOK, b.req("GET", "/api/v1/auth/me", nil, bearer(tok)...).Status, "and verifies its tokens")
 }

@@ -112,6 +112,7 @@ func TestAccessTokensAreWithdrawnAtOnce(t *testing.T) {
 		r = e.req("PATCH", "/api/v1/auth/users/"+id, map[string]any{"roles": []string{"DOCTOR", "PATIENT"}}, as...)
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 		e.withdrawn(d.Access, "roles changed")
+		e.clock.Advance(time.Second) // the change's second is withdrawn whole
 		d = e.login(patEmail, patPass)
 		assert.Equal(t, []any{"DOCTOR", "PATIENT"}, jwtClaims(t, d.Access)["roles"])
 		assert.Equal(t, http.StatusOK, me(d.Access))
@@ -188,4 +189,32 @@ func TestRevocationFeedQuery(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusMethodNotAllowed, e.req("POST", "/internal/revocations", nil).Status)
 	assert.Equal(t, http.StatusNotFound, e.req("GET", "/api/v1/auth/revocations", nil).Status, "not under /api/v1, which the gateway routes")
+}
+
+// iat has second resolution: a role change withdraws every token of its
+// second, those issued earlier in it with the old roles included. A refresh
+// in a later second gets a token with the new roles.
+func TestRoleChangeWithdrawsTheTokensOfItsSecond(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		as := bearer(e.admin().Access)
+		r := e.req("POST", "/api/v1/auth/users", map[string]any{
+			"email": "eve@medisync.test", "password": "purple otter machine", "fullName": "Eve", "roles": []string{"ADMIN"},
+		}, as...)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		id := r.Str(t, "id")
+		e.clock.Advance(2300 * time.Millisecond) // into a fresh second
+		eve := e.login("eve@medisync.test", "purple otter machine")
+		require.Equal(t, []any{"ADMIN"}, jwtClaims(t, eve.Access)["roles"])
+		e.clock.Advance(400 * time.Millisecond) // the same second, after the login
+		r = e.req("PATCH", "/api/v1/auth/users/"+id, map[string]any{"roles": []string{"PATIENT"}}, as...)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		e.withdrawn(eve.Access, "the ADMIN token issued before the demotion, in its second")
+
+		e.clock.Advance(time.Second)
+		r = e.refresh(eve.Refresh)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		next := r.Str(t, "accessToken")
+		assert.Equal(t, []any{"PATIENT"}, jwtClaims(t, next)["roles"])
+		assert.Equal(t, http.StatusOK, e.req("GET", "/api/v1/auth/me", nil, bearer(next)...).Status)
+	})
 }

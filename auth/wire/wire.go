@@ -384,12 +384,42 @@ func sealerFor(db *sqldb.DB, cfg Config, logger log.Logger) (*signing.Sealer, er
 	return signing.NewSealer(cfg.KeyEncryptionKey)
 }
 
-// RotateKey makes a new signing key on db that signs after activateIn; the
-// current keys stay published. It refuses when the current keys cannot be
-// opened: a wrong key encryption key would otherwise leave keys nobody can
-// use. It returns the new key and the key ids published after the rotation.
-func RotateKey(ctx context.Context, db *sqldb.DB, cfg Config, activateIn time.Duration) (signing.Key, []string, error) {
+// Rotation says when a new signing key starts signing; it is published at
+// once.
+type Rotation struct {
+	// ActivateIn delays the signing; it must be at least
+	// Config.MinKeyActivation unless Now is set.
+	ActivateIn time.Duration
+	// Now signs with the new key at once, whatever ActivateIn says: for a
+	// single instance, or a key that must stop signing now. Instances that
+	// have not reloaded yet refuse the new key's tokens until they do.
+	Now bool
+}
+
+// MinKeyActivation is the shortest delay before a new key signs: every
+// instance re-reads the keys within KeyReloadInterval, so after twice that
+// each publishes the key (with a reload's worth to spare) before any signs
+// with it, and a JWKS fetched from any of them verifies its tokens.
+func (c Config) MinKeyActivation() time.Duration { return 2 * c.withDefaults().KeyReloadInterval }
+
+// ErrActivationTooSoon refuses a rotation whose key would sign before every
+// instance publishes it.
+var ErrActivationTooSoon = errors.New("the new key would sign before every instance publishes it")
+
+// RotateKey makes a new signing key on db that signs as r says; the current
+// keys stay published. It refuses when the current keys cannot be opened: a
+// wrong key encryption key would otherwise leave keys nobody can use. It
+// returns the new key and the key ids published after the rotation.
+func RotateKey(ctx context.Context, db *sqldb.DB, cfg Config, r Rotation) (signing.Key, []string, error) {
 	cfg = cfg.withDefaults()
+	activateIn := r.ActivateIn
+	switch {
+	case r.Now:
+		activateIn = 0
+	case activateIn < cfg.MinKeyActivation():
+		return signing.Key{}, nil, fmt.Errorf("%w: activation in %s with keys reloaded every %s; activate in %s or later (-activate-in), or at once with -activate-now",
+			ErrActivationTooSoon, activateIn, cfg.KeyReloadInterval, cfg.MinKeyActivation())
+	}
 	sealer, err := sealerFor(db, cfg, log.NewNopLogger())
 	if err != nil {
 		return signing.Key{}, nil, err

@@ -3110,8 +3110,9 @@ type ClientInterface interface {
 	// UpdateUserWithBody Change an account's roles or disable it
 	//
 	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it. An administrator cannot disable themselves or drop their
-	// own ADMIN role (409).
+	// access tokens issued before it, and those of the second it happens in (the client
+	// refreshes once more for a token with the new roles). An administrator cannot disable
+	// themselves or drop their own ADMIN role (409).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3121,8 +3122,9 @@ type ClientInterface interface {
 	// UpdateUser Change an account's roles or disable it
 	//
 	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it. An administrator cannot disable themselves or drop their
-	// own ADMIN role (409).
+	// access tokens issued before it, and those of the second it happens in (the client
+	// refreshes once more for a token with the new roles). An administrator cannot disable
+	// themselves or drop their own ADMIN role (409).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4531,8 +4533,9 @@ func (c *Client) GetUser(ctx context.Context, id openapi_types.UUID, reqEditors 
 // UpdateUserWithBody Change an account's roles or disable it
 //
 // ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it. An administrator cannot disable themselves or drop their
-// own ADMIN role (409).
+// access tokens issued before it, and those of the second it happens in (the client
+// refreshes once more for a token with the new roles). An administrator cannot disable
+// themselves or drop their own ADMIN role (409).
 //
 // Takes any type of body and a specified content type.
 //
@@ -4552,8 +4555,9 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id openapi_types.UUID, 
 // UpdateUser Change an account's roles or disable it
 //
 // ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it. An administrator cannot disable themselves or drop their
-// own ADMIN role (409).
+// access tokens issued before it, and those of the second it happens in (the client
+// refreshes once more for a token with the new roles). An administrator cannot disable
+// themselves or drop their own ADMIN role (409).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10809,8 +10813,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateUserWithBodyWithResponse Change an account's roles or disable it
 	//
 	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it. An administrator cannot disable themselves or drop their
-	// own ADMIN role (409).
+	// access tokens issued before it, and those of the second it happens in (the client
+	// refreshes once more for a token with the new roles). An administrator cannot disable
+	// themselves or drop their own ADMIN role (409).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10820,8 +10825,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateUserWithResponse Change an account's roles or disable it
 	//
 	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it. An administrator cannot disable themselves or drop their
-	// own ADMIN role (409).
+	// access tokens issued before it, and those of the second it happens in (the client
+	// refreshes once more for a token with the new roles). An administrator cannot disable
+	// themselves or drop their own ADMIN role (409).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -22768,8 +22774,9 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id openap
 // UpdateUserWithBodyWithResponse Change an account's roles or disable it
 //
 // ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it. An administrator cannot disable themselves or drop their
-// own ADMIN role (409).
+// access tokens issued before it, and those of the second it happens in (the client
+// refreshes once more for a token with the new roles). An administrator cannot disable
+// themselves or drop their own ADMIN role (409).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22785,8 +22792,9 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 // UpdateUserWithResponse Change an account's roles or disable it
 //
 // ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it. An administrator cannot disable themselves or drop their
-// own ADMIN role (409).
+// access tokens issued before it, and those of the second it happens in (the client
+// refreshes once more for a token with the new roles). An administrator cannot disable
+// themselves or drop their own ADMIN role (409).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

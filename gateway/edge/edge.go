@@ -337,7 +337,10 @@ func setReadDeadline(w http.ResponseWriter, deadline time.Time) {
 
 // authenticate verifies the bearer token and returns its subject. A
 // failure answers 401, or 429 once the client's address has spent its
-// general budget on failures, so guessing tokens is throttled too.
+// general budget on failures, so guessing tokens is throttled too. A token
+// that cannot be judged because auth's keys cannot be fetched is a 503,
+// like shared/authn's middleware answers: the client should retry, not sign
+// in again, and spends no budget, which is for failed guesses.
 func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
 	raw, ok := authn.BearerToken(r.Header.Get("Authorization"))
 	reason, detail := "missing", "a bearer token is required"
@@ -345,6 +348,10 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 		p, err := g.verifier.Verify(r.Context(), raw)
 		if err == nil {
 			return p.UserID, true
+		}
+		if errors.Is(err, authn.ErrKeysUnavailable) {
+			problem.Write(w, r, problem.Unavailable("the token cannot be checked now: the signing keys cannot be fetched"))
+			return "", false
 		}
 		reason, detail = "invalid", "the token is invalid or expired"
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/medisync/medisync/gateway/ratelimit"
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/gateway/upstream"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/clientip"
 	"github.com/medisync/medisync/shared/clock/clocktest"
@@ -111,6 +112,8 @@ type options struct {
 	accessLog io.Writer
 	// instances of other services (records...), by service name.
 	instances map[string][]string
+	// verifier replaces the one trusting the harness's issuer.
+	verifier authn.Verifier
 }
 
 func newHarness(t testing.TB, o options) *harness {
@@ -174,10 +177,14 @@ func newHarness(t testing.TB, o options) *harness {
 	if o.strict.Name == "" {
 		o.strict = ratelimit.Policy{Name: "strict", RPS: 0.1, Burst: 3}
 	}
+	verifier := o.verifier
+	if verifier == nil {
+		verifier = h.iss.Verifier()
+	}
 	h.handler, err = edge.New(edge.Config{
 		Routes:    table,
 		Upstreams: ups,
-		Verifier:  h.iss.Verifier(),
+		Verifier:  verifier,
 		ClientIP:  resolver,
 		Limits: map[string]*ratelimit.Limiter{
 			route.ClassGeneral: ratelimit.New(o.general, ratelimit.WithClock(h.clock.Now)),
@@ -352,6 +359,36 @@ func TestProtectedRoutesNeedAValidToken(t *testing.T) {
 	rec := h.do(req{path: "/api/v1/patients/1", token: valid})
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "Bearer "+valid, h.patients[0].lastRequest().Header.Get("Authorization"), "passed on unchanged")
+}
+
+// While auth's JWKS cannot be fetched, a token naming a key the gateway does
+// not hold cannot be judged: a 503 with Retry-After, as shared/authn's
+// middleware answers, not a 401 that sends the client to sign in again, and
+// no spending of the client's budget, which is for failed guesses.
+func TestUnfetchableKeysAreA503(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	v, err := authn.NewJWKSVerifier(context.Background(), authn.JWKSOptions{URL: down.URL + "/.well-known/jwks.json",
+		Client: &http.Client{Timeout: time.Second}, UnknownKIDEvery: time.Nanosecond}, authn.Config{})
+	require.NoError(t, err)
+	h := newHarness(t, options{verifier: v, general: ratelimit.Policy{Name: "general", RPS: 0.001, Burst: 2}})
+
+	for i := 0; i < 3; i++ {
+		rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u1")})
+		requireProblem(t, rec, http.StatusServiceUnavailable)
+		assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+		assert.Empty(t, rec.Header().Get("WWW-Authenticate"))
+	}
+	assert.Zero(t, h.patients[0].hits.Load())
+	assert.Zero(t, counter(t, h, "medisync_gateway_auth_rejections_total", "invalid"), "not a refused token")
+
+	// A missing token is still a 401, and spends the budget.
+	for i := 0; i < 2; i++ {
+		requireProblem(t, h.do(req{path: "/api/v1/patients/1"}), http.StatusUnauthorized)
+	}
+	requireProblem(t, h.do(req{path: "/api/v1/patients/1"}), http.StatusTooManyRequests)
 }
 
 // counter reads a counter with one label from the registry (0 if absent).

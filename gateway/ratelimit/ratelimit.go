@@ -217,6 +217,13 @@ func (l *Limiter) allowShared(ctx context.Context, k Key, now time.Time) (Decisi
 		return Decision{}, false
 	}
 	d, err := l.shared.Take(ctx, k.String(), l.policy)
+	if err != nil && ctx.Err() != nil {
+		// The caller went away (the client hung up): that is no outage of
+		// the store, and marking it down would send every client to local
+		// buckets. The request goes nowhere (forwarding a cancelled request
+		// fails at once), so it is allowed, spending nobody's budget.
+		return Decision{Allowed: true}, true
+	}
 	if err != nil {
 		l.sharedDownUntil.Store(now.Add(SharedRetry).UnixNano())
 		if !l.sharedDown.Swap(true) && l.observer.Down != nil {

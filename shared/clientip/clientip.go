@@ -67,43 +67,57 @@ func Remote(req *http.Request) netip.Addr {
 // proxy, else the rightmost X-Forwarded-For entry that is not a trusted
 // proxy. A malformed entry stops the walk at the last hop believed.
 func (r *Resolver) Client(req *http.Request) netip.Addr {
-	addr := Remote(req)
-	if len(r.trusted) == 0 || !r.Trusted(addr) {
-		return addr
-	}
-	lines := req.Header["X-Forwarded-For"]
-	for i := len(lines) - 1; i >= 0; i-- {
-		line := lines[i]
-		for line != "" {
-			var entry string
-			if j := strings.LastIndexByte(line, ','); j >= 0 {
-				entry, line = line[j+1:], line[:j]
-			} else {
-				entry, line = line, ""
-			}
-			entry = strings.TrimSpace(entry)
-			hop, err := netip.ParseAddr(entry)
-			if err != nil {
-				return addr
-			}
-			addr = hop.Unmap()
-			if !r.Trusted(addr) {
-				return addr
-			}
-		}
-	}
+	addr, _, _ := r.walk(req)
 	return addr
 }
 
-// ForwardedFor is the X-Forwarded-For value to send upstream: the chain
-// received from a trusted proxy with the peer appended, or only the peer.
+// walk finds the client as Client describes, and where the believed part of
+// the X-Forwarded-For lines starts: at byte off of line li, the client's
+// entry; li is the number of lines when no entry is believed.
+func (r *Resolver) walk(req *http.Request) (addr netip.Addr, li, off int) {
+	addr = Remote(req)
+	lines := req.Header["X-Forwarded-For"]
+	li = len(lines)
+	if len(r.trusted) == 0 || !r.Trusted(addr) {
+		return addr, li, 0
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := lines[i]
+		for end := len(line); end > 0; {
+			start := strings.LastIndexByte(line[:end], ',') + 1
+			hop, err := netip.ParseAddr(strings.TrimSpace(line[start:end]))
+			if err != nil {
+				return addr, li, off
+			}
+			addr, li, off = hop.Unmap(), i, start
+			if !r.Trusted(addr) {
+				return addr, li, off
+			}
+			end = start - 1
+		}
+	}
+	return addr, li, off
+}
+
+// ForwardedFor is the X-Forwarded-For value to send upstream: the part of
+// the chain received from a trusted proxy that Client believes (the client
+// it picked and the proxies after it) with the peer appended, or only the
+// peer. Entries left of the client are whatever the client wrote: a service
+// that trusts this header (auth's login throttle behind the gateway) must
+// not key on them.
 func (r *Resolver) ForwardedFor(req *http.Request) string {
 	peer := Remote(req)
 	if !peer.IsValid() {
 		return ""
 	}
-	if lines := req.Header["X-Forwarded-For"]; len(lines) > 0 && r.Trusted(peer) {
-		return strings.Join(lines, ", ") + ", " + peer.String()
+	_, li, off := r.walk(req)
+	lines := req.Header["X-Forwarded-For"]
+	if li == len(lines) {
+		return peer.String()
 	}
-	return peer.String()
+	first := strings.TrimLeft(lines[li][off:], " \t")
+	if li == len(lines)-1 {
+		return first + ", " + peer.String()
+	}
+	return first + ", " + strings.Join(lines[li+1:], ", ") + ", " + peer.String()
 }

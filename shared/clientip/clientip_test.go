@@ -1,6 +1,7 @@
 package clientip
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestClientBehindTrustedProxies(t *testing.T) {
 	req.RemoteAddr = "10.1.2.3:5000"
 	req.Header["X-Forwarded-For"] = []string{"6.6.6.6, 198.51.100.1", "192.0.2.7"}
 	assert.Equal(t, "198.51.100.1", r.Client(req).String(), "rightmost untrusted hop")
-	assert.Equal(t, "6.6.6.6, 198.51.100.1, 192.0.2.7, 10.1.2.3", r.ForwardedFor(req))
+	assert.Equal(t, "198.51.100.1, 192.0.2.7, 10.1.2.3", r.ForwardedFor(req), "from the client on")
 
 	req.Header["X-Forwarded-For"] = []string{"10.9.9.9"}
 	assert.Equal(t, "10.9.9.9", r.Client(req).String(), "all trusted: the leftmost")
@@ -51,4 +52,44 @@ func TestBadProxies(t *testing.T) {
 	assert.Error(t, err)
 	_, err = New([]string{"proxy.local"})
 	assert.Error(t, err)
+}
+
+// The gateway behind a trusted load balancer (10.0.0.0/8) sends upstream
+// only the part of the chain it believes, so a service trusting the gateway
+// with every address (auth as shipped: MEDISYNC_TRUSTED_PROXIES=0.0.0.0/0,
+// for its login throttle) finds the same client, not one the client wrote.
+func TestForwardedForCarriesOnlyTheBelievedChain(t *testing.T) {
+	gw, err := New([]string{"10.0.0.0/8"})
+	require.NoError(t, err)
+	auth, err := New([]string{"0.0.0.0/0"})
+	require.NoError(t, err)
+	upstream := func(in *http.Request) *http.Request {
+		out := httptest.NewRequest("POST", "/api/v1/auth/login", nil)
+		out.RemoteAddr = "10.1.0.7:40000" // the gateway
+		out.Header.Set("X-Forwarded-For", gw.ForwardedFor(in))
+		return out
+	}
+
+	in := httptest.NewRequest("POST", "/api/v1/auth/login", nil)
+	in.RemoteAddr = "10.0.0.2:5555"                          // the load balancer
+	in.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.9") // the client wrote 6.6.6.6; the balancer appended its peer
+	require.Equal(t, "203.0.113.9", gw.Client(in).String())
+	out := upstream(in)
+	assert.Equal(t, "203.0.113.9, 10.0.0.2", out.Header.Get("X-Forwarded-For"))
+	assert.Equal(t, "203.0.113.9", auth.Client(out).String(), "auth's throttle keys the same client")
+
+	for name, c := range map[string]struct {
+		lines []string
+		want  string
+	}{
+		"several lines":      {[]string{"6.6.6.6", "7.7.7.7, 203.0.113.9", "10.0.0.1"}, "203.0.113.9, 10.0.0.1, 10.0.0.2"},
+		"the client's line":  {[]string{"6.6.6.6,203.0.113.9", "10.0.0.1"}, "203.0.113.9, 10.0.0.1, 10.0.0.2"},
+		"all trusted":        {[]string{"10.0.0.9, 10.0.0.1"}, "10.0.0.9, 10.0.0.1, 10.0.0.2"},
+		"malformed, trusted": {[]string{"6.6.6.6, garbage, 10.0.0.1"}, "10.0.0.1, 10.0.0.2"},
+		"malformed last":     {[]string{"6.6.6.6, garbage"}, "10.0.0.2"},
+	} {
+		in.Header["X-Forwarded-For"] = c.lines
+		assert.Equal(t, c.want, gw.ForwardedFor(in), name)
+		assert.Equal(t, gw.Client(in), auth.Client(upstream(in)), name)
+	}
 }

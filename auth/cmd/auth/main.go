@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -85,24 +86,45 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 
 func rotateKey(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	flags := wire.NewFlags()
-	var activateIn time.Duration
-	a, err := appdb.New(ctx, options(func(fs *flag.FlagSet) {
-		flags.RegisterKeys(fs)
-		fs.DurationVar(&activateIn, "activate-in", 0, "delay before the new key starts signing (it is published at once)")
+	var (
+		r  wire.Rotation
+		fs *flag.FlagSet
+	)
+	a, err := appdb.New(ctx, options(func(f *flag.FlagSet) {
+		fs = f
+		flags.RegisterKeys(f)
+		f.DurationVar(&r.ActivateIn, "activate-in", defaultActivateIn,
+			"delay before the new key starts signing (it is published at once); at least twice -key-reload-interval, so that every instance publishes it first")
+		f.BoolVar(&r.Now, "activate-now", false,
+			"sign with the new key at once: for a single instance, or a key that must stop signing now (instances that have not reloaded refuse its tokens until they do)")
 	}), append([]string{"-discovery-urls", ""}, args...), lookup, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if r.Now && isSet(fs, "activate-in") {
+		return errors.New("-activate-now and -activate-in contradict each other: give one")
+	}
 	cfg, err := flags.Config()
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	k, published, err := wire.RotateKey(ctx, a.DB, cfg, activateIn)
+	k, published, err := wire.RotateKey(ctx, a.DB, cfg, r)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "new signing key %s signs from %s; published keys: %s\n",
 		k.KID, k.ActivatesAt.Format(time.RFC3339), strings.Join(published, ", "))
 	return nil
+}
+
+// defaultActivateIn is wire's MinKeyActivation at the default reload
+// interval (30 s).
+const defaultActivateIn = time.Minute
+
+// isSet tells whether the command line gave the flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/runtest"
 )
@@ -125,4 +126,43 @@ func TestServeWarnsWhenTheAdminEmailIsSomeoneElses(t *testing.T) {
 	defer svc.Stop(t)
 	assert.Contains(t, logs.String(), "first administrator not created")
 	assert.Contains(t, logs.String(), "level=warn")
+}
+
+// Instances re-read the keys every -key-reload-interval: by default a new
+// key signs only after twice that, once every instance publishes it, and a
+// sooner activation must be asked for by name.
+func TestRotateKeyWaitsForEveryInstanceToPublish(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "auth.db")
+	none := func(string) (string, bool) { return "", false }
+	rotate := func(args ...string) (time.Time, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"rotate-key", "-db-dsn", dsn}, args...), none, &out, &out)
+		if err != nil {
+			return time.Time{}, err
+		}
+		_, after, ok := strings.Cut(out.String(), " signs from ")
+		require.True(t, ok, out.String())
+		at, err := time.Parse(time.RFC3339, strings.TrimSuffix(strings.Fields(after)[0], ";"))
+		require.NoError(t, err, out.String())
+		return at, nil
+	}
+	assert.Equal(t, wire.DefaultConfig().MinKeyActivation(), defaultActivateIn, "the default is the shortest safe delay")
+
+	at, err := rotate()
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), at, 2*time.Second, "by default, twice the 30 s reload")
+
+	_, err = rotate("-activate-in", "10s")
+	assert.ErrorIs(t, err, wire.ErrActivationTooSoon)
+	_, err = rotate("-activate-in", "90s", "-key-reload-interval", "1m")
+	assert.ErrorIs(t, err, wire.ErrActivationTooSoon, "held to the reload interval given")
+	at, err = rotate("-activate-in", "5m")
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(5*time.Minute), at, 2*time.Second)
+
+	at, err = rotate("-activate-now")
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now(), at, 2*time.Second, "at once when asked by name")
+	_, err = rotate("-activate-now", "-activate-in", "2m")
+	assert.Error(t, err, "the two contradict each other")
 }
