@@ -303,23 +303,6 @@ func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, pa
 	return d, nil
 }
 
-// content checks that actor may read a document's content and records the
-// access before any byte or link is handed out.
-func (s *service) content(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (record.Document, error) {
-	why, err := s.mayReadContent(ctx, actor, reason, patientID, id, action)
-	if err != nil {
-		return record.Document{}, err
-	}
-	d, err := s.Documents.DocumentByID(ctx, patientID, id)
-	if err != nil {
-		return record.Document{}, err
-	}
-	if err := s.allow(ctx, actor, action, record.ResourceContent, patientID, id, why); err != nil {
-		return record.Document{}, err
-	}
-	return d, nil
-}
-
 // mayReadContent checks that actor may read the patient's clinical content
 // and returns the reason to audit; it records only a denial.
 func (s *service) mayReadContent(ctx context.Context, actor authn.Principal, reason, patientID, id string, action record.Action) (string, error) {
@@ -434,12 +417,22 @@ func (c *cancelOnClose) Close() error {
 // ContentLink mints a short-lived URL for a document's content, when the
 // blob store can presign.
 func (s *service) ContentLink(ctx context.Context, actor authn.Principal, reason, patientID, id string) (Link, error) {
+	// Access first, so that a stranger's request is refused and audited
+	// as such whatever the store.
+	why, err := s.mayReadContent(ctx, actor, reason, patientID, id, record.ActionLink)
+	if err != nil {
+		return Link{}, err
+	}
 	p, ok := s.Blobs.(Presigner)
 	if !ok {
 		return Link{}, record.ErrPresignDisabled
 	}
-	d, err := s.content(ctx, actor, reason, patientID, id, record.ActionLink)
+	d, err := s.Documents.DocumentByID(ctx, patientID, id)
 	if err != nil {
+		return Link{}, err
+	}
+	// The access is recorded before the link is made.
+	if err := s.allow(ctx, actor, record.ActionLink, record.ResourceContent, patientID, id, why); err != nil {
 		return Link{}, err
 	}
 	expires := s.now().Add(s.LinkTTL)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -326,6 +327,13 @@ func TestDocuments(t *testing.T) {
 	}
 	if r := h.do("patient", "POST", "/documents/"+id+"/link", nil); r.code != 409 {
 		t.Fatalf("link from the filesystem store = %d", r.code)
+	}
+	// Whatever the store, a stranger is refused as a stranger, and audited.
+	if r := h.do("doctor2", "POST", "/documents/"+id+"/link", nil); r.code != 404 {
+		t.Fatalf("a stranger's link request = %d %s", r.code, r.body)
+	}
+	if r := h.do("patient", "GET", "/audit?limit=100", nil); !regexp.MustCompile(`"action":"link"[^}]*"outcome":"denied"`).Match(r.body) {
+		t.Fatalf("the refused link request is not in the trail: %s", r.body)
 	}
 
 	// A new version supersedes the old one, which stays readable.
