@@ -35,6 +35,14 @@ const RouteRenew = "/eureka/apps/{app}/{id}"
 // maxDocBytes bounds an instance document once decompressed.
 const maxDocBytes = 64 << 10
 
+// maxURLBytes and maxNameBytes bound the document's strings the registry
+// keeps: every replacement stays in the change log for minutes, so a
+// document must not be able to hold much more than its metadata may.
+const (
+	maxURLBytes  = 2048
+	maxNameBytes = 255
+)
+
 // Options configure the API.
 type Options struct {
 	// Writers says who may write, as for the registry API.
@@ -72,10 +80,14 @@ func Register(r *mux.Router, svc service.Service, o Options) {
 	a := &api{svc: svc, check: o.Writers.Checker(), o: o}
 	for _, p := range Prefixes {
 		r.Path(p+"/apps").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.apps)
+		// Spring's and Netflix's Java clients fetch the full registry at
+		// "<serviceUrl>apps/"; every other path they call has no trailing
+		// slash.
+		r.Path(p+"/apps/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.apps)
 		r.Path(p+"/apps/delta").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.delta)
 		r.Path(p + "/apps/{app}").Methods(http.MethodPost).HandlerFunc(a.guard(a.register))
 		r.Path(p+"/apps/{app}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.app)
-		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodPut).HandlerFunc(a.guard(a.renew))
+		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodPut).HandlerFunc(bare(a.guard(a.renew)))
 		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodDelete).HandlerFunc(a.guard(a.cancel))
 		r.Path(p+"/apps/{app}/{id}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.instance)
 		r.Path(p + "/apps/{app}/{id}/status").Methods(http.MethodPut).HandlerFunc(a.guard(a.setOverride))
@@ -95,7 +107,7 @@ func (a *api) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ok, p := a.check(r, serviceOf(mux.Vars(r)["app"]))
 		if p != nil {
-			problem.Write(w, r, p)
+			reply(w, r, p)
 			return
 		}
 		if ok {
@@ -112,7 +124,42 @@ func authenticated(ctx context.Context) bool { ok, _ := ctx.Value(authKey{}).(bo
 func serviceOf(app string) string { return strings.ToLower(app) }
 
 func fail(w http.ResponseWriter, r *http.Request, err error) {
-	problem.WriteError(w, r, err, errorRules)
+	reply(w, r, problem.From(err, errorRules))
+}
+
+type bareKey struct{}
+
+// bare marks a route whose error answers carry no body: the renewal, whose
+// answer Spring's client decodes as an instance document whatever its
+// status, and fails to decode a problem (application/problem+json is an
+// application/*+json to it) instead of registering again.
+func bare(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next(w, r.WithContext(context.WithValue(r.Context(), bareKey{}, true)))
+	}
+}
+
+// reply answers with p: a problem document, except for a 404 and on a bare
+// route, which answer with the status alone, as Eureka's server does.
+func reply(w http.ResponseWriter, r *http.Request, p *problem.Problem) {
+	isBare, _ := r.Context().Value(bareKey{}).(bool)
+	if p.Status != http.StatusNotFound && !isBare {
+		problem.Write(w, r, p)
+		return
+	}
+	status := p.Status
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	for k, vs := range p.Headers {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", "0")
+	w.WriteHeader(status)
 }
 
 func field(name, msg string) error { return domainerr.Field(name, msg) }
@@ -171,7 +218,7 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !isXMLType(ct) && !strings.Contains(strings.ToLower(ct), "json") {
-		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "the instance document must be application/json or application/xml"))
+		reply(w, r, problem.New(http.StatusUnsupportedMediaType, "the instance document must be application/json or application/xml"))
 		return
 	}
 	body, err := readBody(r)
@@ -186,6 +233,10 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.App != "" && serviceOf(in.App) != svc {
 		fail(w, r, field("instance.app", "must name the application of the path"))
+		return
+	}
+	if err := a.checkVIPs(r, svc, in); err != nil {
+		fail(w, r, err)
 		return
 	}
 	id := in.InstanceID
@@ -208,10 +259,78 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// checkVIPs refuses a (secure) VIP address naming another service that has
+// a token of its own, unless the request could write under that service.
+// Spring clients find http://auth/ by VIP, so without it the shared token
+// could draw the traffic of such a service (docs/adr/0011). Other names are
+// free, as registering under them is.
+func (a *api) checkVIPs(r *http.Request, svc string, in inInstance) error {
+	var fe problem.FieldErrors
+	for _, f := range []struct{ name, vips string }{
+		{"instance.vipAddress", in.VIPAddress}, {"instance.secureVipAddress", in.SecureVIPAddress},
+	} {
+		for _, vip := range strings.Split(f.vips, ",") {
+			// Matched as the VIP queries match: trimmed, whatever the case.
+			other := serviceOf(strings.TrimSpace(vip))
+			if _, own := a.o.Writers.Services[other]; !own || other == svc {
+				continue
+			}
+			if _, refused := a.check(r, other); refused != nil {
+				fe.Add(f.name, fmt.Sprintf("names %q, a service whose own token this request does not hold", other))
+				break
+			}
+		}
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	p := problem.Forbidden("a VIP address names a service this request may not register")
+	p.Errors = fe
+	return p
+}
+
 // registration turns an instance document into a registration, keeping a
 // status override set earlier (prev).
 func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) (registry.Registration, error) {
 	var fe problem.FieldErrors
+	// The strings kept with the instance are bounded one by one and, with
+	// the data center's metadata, together as its metadata is.
+	total := 0
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{
+		{"instance.hostName", in.HostName, maxNameBytes},
+		{"instance.ipAddr", in.IPAddr, maxNameBytes},
+		{"instance.app", in.App, maxNameBytes},
+		{"instance.appGroupName", in.AppGroupName, maxNameBytes},
+		{"instance.asgName", in.ASGName, maxNameBytes},
+		{"instance.vipAddress", in.VIPAddress, maxNameBytes},
+		{"instance.secureVipAddress", in.SecureVIPAddress, maxNameBytes},
+		{"instance.dataCenterInfo.name", in.DataCenterInfo.Name, maxNameBytes},
+		{"instance.dataCenterInfo.@class", in.DataCenterInfo.Class, maxNameBytes},
+		{"instance.homePageUrl", in.HomePageURL, maxURLBytes},
+		{"instance.statusPageUrl", in.StatusPageURL, maxURLBytes},
+		{"instance.healthCheckUrl", in.HealthCheckURL, maxURLBytes},
+		{"instance.secureHealthCheckUrl", in.SecureHealthCheckURL, maxURLBytes},
+	} {
+		total += len(f.v)
+		if len(f.v) > f.max {
+			fe.Add(f.name, fmt.Sprintf("must be at most %d bytes", f.max))
+		}
+	}
+	if err := a.o.Limits.CheckMetadata("instance.dataCenterInfo.metadata", in.DataCenterInfo.Metadata); err != nil {
+		var dfe problem.FieldErrors
+		if errors.As(err, &dfe) {
+			fe = append(fe, dfe...)
+		}
+	}
+	for k, v := range in.DataCenterInfo.Metadata {
+		total += len(k) + len(v)
+	}
+	if total > a.o.Limits.MaxMetadataBytes {
+		fe.Add("instance", fmt.Sprintf("its URLs, names and dataCenterInfo.metadata must total at most %d bytes", a.o.Limits.MaxMetadataBytes))
+	}
 	if !registry.ValidInstanceID(id) {
 		fe.Add("instance.instanceId", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
@@ -263,9 +382,6 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 		}
 	}
 	if len(in.DataCenterInfo.Metadata) > 0 {
-		if len(in.DataCenterInfo.Metadata) > 32 {
-			return registry.Registration{}, field("instance.dataCenterInfo.metadata", "must have at most 32 keys")
-		}
 		d.DataCenterMetadata = map[string]string(in.DataCenterInfo.Metadata)
 	}
 	if d.RenewalIntervalSecs <= 0 {
@@ -316,7 +432,7 @@ func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 		d, _ := lease.Extra.(*Doc)
 		if s := q.Get("lastDirtyTimestamp"); s != "" && d != nil {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > d.LastDirty {
-				problem.Write(w, r, problem.NotFound("the client holds a newer instance document: register again"))
+				reply(w, r, problem.NotFound("the client holds a newer instance document: register again"))
 				return
 			}
 		}
@@ -608,7 +724,7 @@ func (a *api) app(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(v.Instances) == 0 {
-		problem.Write(w, r, problem.NotFound(fmt.Sprintf("application %q has no instance", AppName(svc))))
+		reply(w, r, problem.NotFound(fmt.Sprintf("application %q has no instance", AppName(svc))))
 		return
 	}
 	app := &Application{Name: AppName(svc)}
@@ -654,7 +770,7 @@ func (a *api) byID(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	problem.Write(w, r, problem.NotFound(fmt.Sprintf("no instance %q", id)))
+	reply(w, r, problem.NotFound(fmt.Sprintf("no instance %q", id)))
 }
 
 // vips is GET /vips/{vip} and /svips/{vip}: the instances whose (secure) VIP

@@ -101,11 +101,14 @@ func TestSpringClientGolden(t *testing.T) {
 	id := "10.0.0.7:legacy-billing:8080"
 	resp = c.do(http.MethodPut, "/eureka/apps/LEGACY-BILLING/"+id+"?status=UP&lastDirtyTimestamp=1767261600000", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	// A client holding a newer document is told to register again.
+	// A client holding a newer document is told to register again, with a
+	// bare 404 its client can read.
 	resp = c.do(http.MethodPut, "/eureka/apps/LEGACY-BILLING/"+id+"?status=UP&lastDirtyTimestamp=1767261600001", nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	requireNoBody(t, resp)
 	resp = c.do(http.MethodPut, "/eureka/apps/LEGACY-BILLING/unknown-1?status=UP&lastDirtyTimestamp=1", nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	requireNoBody(t, resp)
 
 	// One more, through our own API, to show both in one registry.
 	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/registry/doctor/doctor-1",
@@ -117,8 +120,10 @@ func TestSpringClientGolden(t *testing.T) {
 	r2.Body.Close()
 	require.Equal(t, http.StatusCreated, r2.StatusCode)
 
+	// Spring's client fetches the full registry at "apps/".
 	resp = c.do(http.MethodGet, "/eureka/apps/", nil, nil)
-	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the trailing slash is another path")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	golden(t, "spring-full.json", gunzip(t, resp))
 	resp = c.do(http.MethodGet, "/eureka/apps", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	full := golden(t, "spring-full.json", gunzip(t, resp))
@@ -157,4 +162,84 @@ func requireSpringFields(t *testing.T, inst map[string]any) {
 	for _, f := range []string{"renewalIntervalInSecs", "durationInSecs", "registrationTimestamp", "lastRenewalTimestamp", "evictionTimestamp", "serviceUpTimestamp"} {
 		assert.Contains(t, inst["leaseInfo"].(map[string]any), f)
 	}
+}
+
+func requireNoBody(t *testing.T, resp *http.Response) {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Empty(t, string(b), "Content-Type %q", resp.Header.Get("Content-Type"))
+	require.Empty(t, resp.Header.Get("Content-Type"))
+}
+
+// Spring's RestTemplate, RestClient and WebClient clients and Netflix's
+// Jersey client fetch the full registry at "<serviceUrl>apps/": it answers
+// as "apps" does, under both prefixes.
+func TestFullRegistryFetchWithTrailingSlash(t *testing.T) {
+	_, srv := server(t)
+	body, err := os.ReadFile("testdata/spring-register.json")
+	require.NoError(t, err)
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/LEGACY-BILLING", token, body, jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	for _, prefix := range []string{"/eureka", "/eureka/v2"} {
+		for _, accept := range []string{"application/json, application/*+json", "application/xml"} {
+			hdr := map[string]string{"Accept": accept}
+			_, want := request(t, http.MethodGet, srv.URL+prefix+"/apps", "", nil, hdr)
+			resp, got := request(t, http.MethodGet, srv.URL+prefix+"/apps/", "", nil, hdr)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%s/apps/: %s", prefix, got)
+			assert.Equal(t, string(want), string(got))
+			assert.Contains(t, string(got), "10.0.0.7:legacy-billing:8080")
+			resp, got = request(t, http.MethodHead, srv.URL+prefix+"/apps/", "", nil, hdr)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Empty(t, got)
+		}
+	}
+}
+
+// Eureka answers an unknown application or instance with a bare 404, and
+// Spring's client decodes any application/*+json body of a renewal's answer
+// as an instance document: a problem there fails the heartbeat instead of
+// making the client register again. So every 404, and every error of the
+// renewal, carries no body; other errors keep their problem document.
+func TestEurekaNotFoundAndRenewalErrorsCarryNoBody(t *testing.T) {
+	_, srv := server(t)
+	springAccept := map[string]string{"Accept": "application/json, application/*+json"}
+	for _, tc := range []struct {
+		name, method, path, tok string
+		status                  int
+	}{
+		{"renewal of an unknown instance", http.MethodPut, "/eureka/apps/LEGACY-BILLING/10.0.0.7:legacy-billing:8080?status=UP&lastDirtyTimestamp=1", token, http.StatusNotFound},
+		{"renewal through v2", http.MethodPut, "/eureka/v2/apps/LEGACY-BILLING/x-1?status=UP", token, http.StatusNotFound},
+		{"renewal with a wrong token", http.MethodPut, "/eureka/apps/LEGACY-BILLING/x-1?status=UP", "wrong", http.StatusForbidden},
+		{"renewal without a token", http.MethodPut, "/eureka/apps/LEGACY-BILLING/x-1?status=UP", "", http.StatusUnauthorized},
+		{"renewal with a bad id", http.MethodPut, "/eureka/apps/LEGACY-BILLING/-x?status=UP", token, http.StatusBadRequest},
+		{"cancel of an unknown instance", http.MethodDelete, "/eureka/apps/LEGACY-BILLING/x-1", token, http.StatusNotFound},
+		{"override of an unknown instance", http.MethodPut, "/eureka/apps/LEGACY-BILLING/x-1/status?value=DOWN", token, http.StatusNotFound},
+		{"metadata of an unknown instance", http.MethodPut, "/eureka/apps/LEGACY-BILLING/x-1/metadata?a=b", token, http.StatusNotFound},
+		{"unknown application", http.MethodGet, "/eureka/apps/LEGACY-BILLING", "", http.StatusNotFound},
+		{"unknown instance", http.MethodGet, "/eureka/apps/LEGACY-BILLING/x-1", "", http.StatusNotFound},
+		{"unknown instance by id", http.MethodGet, "/eureka/instances/x-1", "", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			require.NoError(t, err)
+			if tc.tok != "" {
+				req.SetBasicAuth("x", tc.tok)
+			}
+			for k, v := range springAccept {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, tc.status, resp.StatusCode)
+			requireNoBody(t, resp)
+		})
+	}
+
+	// A refused registration still says why: its answer is not decoded.
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/LEGACY-BILLING", token, []byte(`{"instance":{"instanceId":"b-1"}}`), jsonBody)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	assert.Contains(t, problemFields(t, b), "instance.port")
 }

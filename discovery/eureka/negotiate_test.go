@@ -1,7 +1,10 @@
 package eureka_test
 
 import (
+	"encoding/json"
+	"encoding/xml"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -30,4 +33,69 @@ func TestListingEncodingFollowsEurekasDefault(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, want, resp.Header.Get("Content-Type"), "Accept %q", accept)
 	}
+}
+
+// In XML a metadata key is an element name: keys the registry accepts but
+// XML does not (prometheus.io/scrape, 1st) are left out of XML answers,
+// which must stay well-formed for Prometheus, and kept in JSON ones.
+func TestXMLListingLeavesOutKeysThatAreNotXMLNames(t *testing.T) {
+	_, srv := server(t)
+	req, err := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/registry/doctor/doctor-1",
+		strings.NewReader(`{"address":"10.0.0.8","port":8082,"metadata":{"prometheus.io/scrape":"true","1st":"x","version":"1.4"}}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, http.StatusCreated, r.StatusCode)
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, eurekaDoc("b-1",
+		`,"dataCenterInfo":{"@class":"x","name":"MyOwn","metadata":{"zone/rack":"r1","az":"a"}}`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+
+	for _, path := range []string{"/eureka/apps", "/eureka/apps/DOCTOR", "/eureka/apps/delta", "/eureka/vips/doctor", "/eureka/apps/BILLING/b-1"} {
+		resp, b = request(t, http.MethodGet, srv.URL+path, "", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Equal(t, "application/xml", resp.Header.Get("Content-Type"))
+		dec := xml.NewDecoder(strings.NewReader(string(b)))
+		for {
+			_, err := dec.Token()
+			if err != nil {
+				require.ErrorContains(t, err, "EOF", "%s must be well-formed XML:\n%s", path, b)
+				break
+			}
+		}
+		assert.NotContains(t, string(b), "prometheus.io/scrape", path)
+		assert.NotContains(t, string(b), "zone/rack", path)
+	}
+	_, b = request(t, http.MethodGet, srv.URL+"/eureka/apps", "", nil, nil)
+	assert.Contains(t, string(b), "<version>1.4</version>")
+	assert.Contains(t, string(b), "<az>a</az>")
+
+	_, b = request(t, http.MethodGet, srv.URL+"/eureka/apps", "", nil, map[string]string{"Accept": "application/json"})
+	var v struct {
+		Applications struct {
+			Application []struct {
+				Instance []struct {
+					Metadata       map[string]string
+					DataCenterInfo struct{ Metadata map[string]string }
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
+	md, dc := map[string]string{}, map[string]string{}
+	for _, a := range v.Applications.Application {
+		for _, i := range a.Instance {
+			for k, x := range i.Metadata {
+				md[k] = x
+			}
+			for k, x := range i.DataCenterInfo.Metadata {
+				dc[k] = x
+			}
+		}
+	}
+	assert.Equal(t, "true", md["prometheus.io/scrape"])
+	assert.Equal(t, "x", md["1st"])
+	assert.Equal(t, "r1", dc["zone/rack"])
 }

@@ -68,9 +68,10 @@ func TestPrometheusEurekaSD(t *testing.T) {
 		<hostName>billing-2.internal</hostName><app>LEGACY-BILLING</app><ipAddr>10.1.0.2</ipAddr><status>UP</status>
 		<port enabled="true">9002</port><dataCenterInfo class="com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo">
 		<name>MyOwn</name></dataCenterInfo><metadata><version>7.3</version></metadata></instance>`)
-	// Through our own API, one of them DOWN.
+	// Through our own API, one of them DOWN; a metadata key XML cannot
+	// name is left out of the XML, which Prometheus must still read.
 	do(http.MethodPut, "/api/v1/registry/doctor/doctor-1", "application/json",
-		`{"address":"10.2.0.1","port":8082,"metadata":{"version":"1.4.0"}}`)
+		`{"address":"10.2.0.1","port":8082,"metadata":{"version":"1.4.0","prometheus.io/scrape":"true"}}`)
 	do(http.MethodPut, "/api/v1/registry/patient/patient-1", "application/json",
 		`{"address":"10.3.0.1","port":8083,"status":"DOWN"}`)
 

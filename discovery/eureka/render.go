@@ -36,7 +36,9 @@ func (p outPort) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 }
 
 // outMetadata writes a string map with sorted keys; an empty one carries
-// Java's empty-map class, as Eureka writes it.
+// Java's empty-map class, as Eureka writes it. In XML each key is an
+// element name, so keys that cannot be one (prometheus.io/scrape, 1st) are
+// left out there: written raw they would break the whole listing.
 type outMetadata map[string]string
 
 func (m outMetadata) MarshalJSON() ([]byte, error) {
@@ -47,18 +49,34 @@ func (m outMetadata) MarshalJSON() ([]byte, error) {
 }
 
 func (m outMetadata) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
-	if len(m) == 0 {
+	keys := slices.DeleteFunc(slices.Sorted(maps.Keys(m)), func(k string) bool { return !xmlName(k) })
+	if len(keys) == 0 {
 		start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "class"}, Value: classEmptyMap})
 	}
 	if err := e.EncodeToken(start); err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	for _, k := range keys {
 		if err := e.EncodeElement(m[k], xml.StartElement{Name: xml.Name{Local: k}}); err != nil {
 			return err
 		}
 	}
 	return e.EncodeToken(start.End())
+}
+
+// xmlName reports whether k can stand as an XML element name, within
+// ASCII and without a namespace prefix: a letter or '_', then letters,
+// digits, '_', '-' or '.'.
+func xmlName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return k != ""
 }
 
 type outDataCenter struct {

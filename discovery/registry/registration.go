@@ -61,8 +61,9 @@ type Limits struct {
 	MaxMetadataKeyLen   int
 	MaxMetadataValueLen int
 	MaxMetadataBytes    int
-	// MaxInstances and MaxServices bound the registry as a whole (services
-	// stay known after their last instance leaves); 0 means no bound.
+	// MaxInstances and MaxServices bound the registry as a whole: services
+	// count while they have instances, an emptied one staying known only
+	// until a new service needs its room; 0 means no bound.
 	MaxInstances int
 	MaxServices  int
 	// ChangeRetention is how long the log of recent changes (the Eureka
@@ -223,13 +224,22 @@ func (r Registration) Validate(l Limits) (time.Duration, error) {
 			fe.Add("status", StatusRule)
 		}
 	}
-	checkMetadata(&fe, r.Metadata, l)
+	checkMetadata(&fe, "metadata", r.Metadata, l)
 	return ttl, fe.Err()
 }
 
-func checkMetadata(fe *domainerr.FieldErrors, md map[string]string, l Limits) {
+// CheckMetadata checks a string map an adapter keeps beside the metadata
+// (the Eureka data center's) by the metadata's rules, so that it is as
+// bounded and as safe to render; field names it in the errors.
+func (l Limits) CheckMetadata(field string, md map[string]string) error {
+	var fe domainerr.FieldErrors
+	checkMetadata(&fe, field, md, l)
+	return fe.Err()
+}
+
+func checkMetadata(fe *domainerr.FieldErrors, field string, md map[string]string, l Limits) {
 	if len(md) > l.MaxMetadataKeys {
-		fe.Add("metadata", fmt.Sprintf("must have at most %d keys", l.MaxMetadataKeys))
+		fe.Add(field, fmt.Sprintf("must have at most %d keys", l.MaxMetadataKeys))
 		return
 	}
 	total := 0
@@ -237,13 +247,13 @@ func checkMetadata(fe *domainerr.FieldErrors, md map[string]string, l Limits) {
 		total += len(k) + len(v)
 		switch {
 		case len(k) > l.MaxMetadataKeyLen || !metadataKey.MatchString(k):
-			fe.Add("metadata", fmt.Sprintf("key %.64q must be 1 to %d letters, digits, '.', '_', '/' or '-'", k, l.MaxMetadataKeyLen))
+			fe.Add(field, fmt.Sprintf("key %.64q must be 1 to %d letters, digits, '.', '_', '/' or '-'", k, l.MaxMetadataKeyLen))
 		case len(v) > l.MaxMetadataValueLen:
-			fe.Add("metadata."+k, fmt.Sprintf("must be at most %d bytes", l.MaxMetadataValueLen))
+			fe.Add(field+"."+k, fmt.Sprintf("must be at most %d bytes", l.MaxMetadataValueLen))
 		}
 	}
 	if total > l.MaxMetadataBytes {
-		fe.Add("metadata", fmt.Sprintf("keys and values must total at most %d bytes", l.MaxMetadataBytes))
+		fe.Add(field, fmt.Sprintf("keys and values must total at most %d bytes", l.MaxMetadataBytes))
 	}
 }
 

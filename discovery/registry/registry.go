@@ -117,7 +117,8 @@ func (e *entry) sameVisible(r Registration, status Status, ttl time.Duration) bo
 }
 
 // service holds one service's instances. It stays, empty, after its last
-// instance leaves, so that its index keeps moving forward.
+// instance leaves, so that its index keeps moving forward, until the room
+// it takes is needed for a new service (Registry.forgetEmpty).
 type service struct {
 	name      string
 	instances map[string]*entry
@@ -162,6 +163,12 @@ type Registry struct {
 	changed  chan struct{} // closed on any change, then replaced
 	closed   chan struct{}
 	isClosed bool
+
+	// live counts the services with instances, the ones MaxServices
+	// bounds; forgotten is the highest index of an emptied service dropped
+	// to make room, which an unknown service reports.
+	live      int
+	forgotten uint64
 
 	// recent logs the visible changes of the last ChangeRetention, oldest
 	// first, at most MaxChanges of them; totals counts instances by status.
@@ -380,15 +387,21 @@ func (r *Registry) put(now time.Time, reg Registration, ttl time.Duration, renew
 	reg.Metadata = md
 
 	s := r.services[reg.Service]
-	if s == nil && r.limits.MaxServices > 0 && len(r.services) >= r.limits.MaxServices {
+	if (s == nil || len(s.instances) == 0) && r.limits.MaxServices > 0 && r.live >= r.limits.MaxServices {
 		return Instance{}, false, ErrFull
 	}
 	if (s == nil || s.instances[reg.ID] == nil) && r.limits.MaxInstances > 0 && r.size >= r.limits.MaxInstances {
 		return Instance{}, false, ErrFull
 	}
 	if s == nil {
+		if r.limits.MaxServices > 0 && len(r.services) >= r.limits.MaxServices {
+			r.forgetEmpty()
+		}
 		s = &service{name: reg.Service, instances: map[string]*entry{}, changed: make(chan struct{})}
 		r.services[reg.Service] = s
+	}
+	if len(s.instances) == 0 {
+		r.live++
 	}
 	old := s.instances[reg.ID]
 	if old != nil && old.sameVisible(reg, status, ttl) {
@@ -422,6 +435,27 @@ func (r *Registry) put(now time.Time, reg Registration, ttl time.Duration, renew
 	v := e.view(s.name)
 	r.record(now, action, v)
 	return v, old == nil, nil
+}
+
+// forgetEmpty drops the service emptied longest ago, making room for a new
+// one; callers hold the write lock and know that one is empty (live is
+// below the bound, the services held are not). Nothing visible changes, so
+// the index stays; its readers are woken to look again, and from then on
+// find an unknown service at index forgotten, which is no older than
+// anything they were answered.
+func (r *Registry) forgetEmpty() {
+	var oldest *service
+	for _, s := range r.services {
+		if len(s.instances) == 0 && (oldest == nil || s.index < oldest.index) {
+			oldest = s
+		}
+	}
+	if oldest == nil {
+		return
+	}
+	delete(r.services, oldest.name)
+	r.forgotten = max(r.forgotten, oldest.index)
+	close(oldest.changed)
 }
 
 func (r *Registry) find(service, id string) (*service, *entry) {
@@ -500,6 +534,9 @@ func (r *Registry) Deregister(now time.Time, service, id string) (Instance, erro
 	}
 	s.remove(id)
 	r.size--
+	if len(s.instances) == 0 {
+		r.live--
+	}
 	r.count(e, -1)
 	r.bump(s)
 	v := e.view(s.name)
@@ -547,6 +584,9 @@ func (r *Registry) Evict(now time.Time) []Instance {
 		if len(out) > n {
 			s.sorted = slices.DeleteFunc(s.sorted, func(e *entry) bool { return s.instances[e.id] != e })
 			touched = append(touched, s)
+			if len(s.instances) == 0 {
+				r.live--
+			}
 		}
 	}
 	if len(out) > 0 {
@@ -568,14 +608,16 @@ func (r *Registry) Evict(now time.Time) []Instance {
 // Service returns one service's view, the registry's own index (a reader
 // holding a higher one has a stale index from an earlier run and must get
 // an answer at once), and a channel closed at the service's next change.
-// An unknown service has index 0 and no instances.
+// An unknown service has no instances and index 0, or, once an emptied
+// service was forgotten, the index it had then: a reader of a forgotten
+// service that missed its emptying learns of it at once.
 func (r *Registry) Service(name string) (v ServiceView, global uint64, changed <-chan struct{}) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s := r.services[name]
 	if s == nil {
 		// Nothing to wait on yet: wake on any change, and look again.
-		return ServiceView{Name: name, Instances: []Instance{}}, r.index, r.changed
+		return ServiceView{Name: name, Index: r.forgotten, Instances: []Instance{}}, r.index, r.changed
 	}
 	return serviceView(s), r.index, s.changed
 }
@@ -611,7 +653,8 @@ type StatusCount struct {
 }
 
 // Counts returns instance counts by service and status, for every service
-// the registry has seen (zero counts included, so gauges fall to zero).
+// the registry holds, emptied ones included (zero counts, so gauges fall to
+// zero).
 func (r *Registry) Counts() []StatusCount {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

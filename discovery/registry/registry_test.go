@@ -242,20 +242,67 @@ func TestRegistryIsBounded(t *testing.T) {
 	_, _, err = r.Register(t0, reg("auth", "a1", 5))
 	assert.NoError(t, err, "an instance already held may be replaced")
 
-	_, err = r.Deregister(t0, "doctor", "d1")
+	_, err = r.Deregister(t0, "auth", "a2")
 	require.NoError(t, err)
 	index = r.Index()
 	_, _, err = r.Register(t0, reg("patient", "p1", 6))
-	assert.ErrorIs(t, err, registry.ErrFull, "one service too many: an emptied one is still held")
+	assert.ErrorIs(t, err, registry.ErrFull, "one service too many")
 	assert.Equal(t, index, r.Index(), "a refused registration changes nothing")
 	v, _, _ := r.Service("patient")
 	assert.Zero(t, v.Index)
 	_, _, err = r.Register(t0, reg("doctor", "d2", 7))
-	assert.NoError(t, err, "a known service may take instances again")
+	assert.NoError(t, err, "a known service may take instances")
 	assert.Equal(t, 3, r.Size())
 
 	limits.MaxInstances = -1
 	assert.Error(t, limits.Validate())
+}
+
+// Only services with instances count toward MaxServices: one whose last
+// instance left is forgotten when a new service needs its room, and its
+// readers learn of it without missing what comes next.
+func TestEmptiedServicesMakeRoomForNewOnes(t *testing.T) {
+	limits := registry.DefaultLimits()
+	limits.MaxServices = 2
+	r := registry.New(t0, limits)
+	for i := range 50 {
+		name := fmt.Sprintf("short-lived-%d", i)
+		_, _, err := r.Register(t0, reg(name, "i1", 80))
+		require.NoError(t, err, "service %d of a registry holding none", i)
+		_, err = r.Deregister(t0, name, "i1")
+		require.NoError(t, err)
+	}
+
+	_, _, err := r.Register(t0, reg("auth", "a1", 1))
+	require.NoError(t, err)
+	_, _, err = r.Register(t0, reg("doctor", "d1", 2))
+	require.NoError(t, err)
+	_, _, err = r.Register(t0, reg("patient", "p1", 3))
+	assert.ErrorIs(t, err, registry.ErrFull, "both services have instances")
+
+	_, err = r.Deregister(t0, "doctor", "d1")
+	require.NoError(t, err)
+	emptied, _, ch := r.Service("doctor")
+	assert.Empty(t, emptied.Instances)
+	_, _, err = r.Register(t0, reg("patient", "p1", 3))
+	require.NoError(t, err, "the emptied service makes room")
+	assert.True(t, closed(ch), "a reader of the forgotten service looks again")
+	v, global, ch := r.Service("doctor")
+	assert.Empty(t, v.Instances)
+	assert.Equal(t, emptied.Index, v.Index, "what its reader holds is still current")
+	assert.Less(t, v.Index, global)
+	_, _, err = r.Register(t0, reg("doctor", "d2", 2))
+	assert.ErrorIs(t, err, registry.ErrFull)
+	assert.False(t, closed(ch))
+
+	_, err = r.Deregister(t0, "auth", "a1")
+	require.NoError(t, err)
+	assert.True(t, closed(ch), "a reader of an unknown service wakes on any change")
+	_, _, err = r.Register(t0, reg("doctor", "d2", 2))
+	require.NoError(t, err)
+	v, _, _ = r.Service("doctor")
+	assert.Len(t, v.Instances, 1)
+	assert.Greater(t, v.Index, emptied.Index, "its index moved forward")
 }
 
 func TestEvictionFollowsTheLease(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -122,16 +123,31 @@ func (l *RevocationList) pruneLocked(now time.Time) {
 			delete(l.users, k)
 		}
 	}
-	// Still over the bound: drop the entries that expire first.
-	for len(l.sessions)+len(l.users) > MaxRevocations {
-		var oldest string
-		var at time.Time
-		for k, exp := range l.sessions {
-			if oldest == "" || exp.Before(at) {
-				oldest, at = k, exp
-			}
+	// Still over the bound: drop the entries that expire first, sessions
+	// and users alike, ordered once.
+	over := len(l.sessions) + len(l.users) - MaxRevocations
+	if over <= 0 {
+		return
+	}
+	type held struct {
+		key     string
+		user    bool
+		expires time.Time
+	}
+	all := make([]held, 0, len(l.sessions)+len(l.users))
+	for k, exp := range l.sessions {
+		all = append(all, held{k, false, exp})
+	}
+	for k, u := range l.users {
+		all = append(all, held{k, true, u[1]})
+	}
+	slices.SortFunc(all, func(a, b held) int { return a.expires.Compare(b.expires) })
+	for _, h := range all[:over] {
+		if h.user {
+			delete(l.users, h.key)
+		} else {
+			delete(l.sessions, h.key)
 		}
-		delete(l.sessions, oldest)
 	}
 }
 

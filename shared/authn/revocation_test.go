@@ -40,6 +40,53 @@ func TestRevocationList(t *testing.T) {
 	assert.Equal(t, 0, l.Len(), "memory is bounded by the token lifetime")
 }
 
+// Past MaxRevocations the list drops the entries that expire first,
+// sessions and users alike, and Add returns.
+func TestRevocationListPastItsBoundDropsTheEarliestToExpire(t *testing.T) {
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	l := authn.NewRevocationList(func() time.Time { return now })
+	at := func(i int) time.Time { return now.Add(time.Minute + time.Duration(i)*time.Millisecond) }
+	add := func(rs ...authn.Revocation) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { defer close(done); l.Add(rs...) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Add did not return")
+		}
+	}
+	revoked := func(user, session string) bool {
+		return l.Revoked(authn.Principal{UserID: user, SessionID: session, IssuedAt: now.Add(-time.Second)})
+	}
+
+	// Users alone over the bound.
+	users := make([]authn.Revocation, authn.MaxRevocations+10)
+	for i := range users {
+		users[i] = authn.Revocation{UserID: "u" + strconv.Itoa(i), NotBefore: now, ExpiresAt: at(i + 10)}
+	}
+	add(users...)
+	assert.Equal(t, authn.MaxRevocations, l.Len())
+	assert.False(t, revoked("u9", ""), "among the first to expire")
+	assert.True(t, revoked("u10", ""))
+	assert.True(t, revoked("u"+strconv.Itoa(len(users)-1), ""))
+
+	// Sessions expiring before every user and after: the earlier ones go,
+	// with as many users of the earliest expiry.
+	var sessions []authn.Revocation
+	for i := range 5 {
+		sessions = append(sessions,
+			authn.Revocation{SessionID: "early" + strconv.Itoa(i), ExpiresAt: at(i)},
+			authn.Revocation{SessionID: "late" + strconv.Itoa(i), ExpiresAt: at(len(users) + 20 + i)})
+	}
+	add(sessions...)
+	assert.Equal(t, authn.MaxRevocations, l.Len())
+	assert.False(t, revoked("", "early4"))
+	assert.True(t, revoked("", "late0"))
+	assert.False(t, revoked("u14", ""))
+	assert.True(t, revoked("u15", ""))
+}
+
 // feed is a blocking revocation feed like the auth service's.
 type feed struct {
 	mu      sync.Mutex

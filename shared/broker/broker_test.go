@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,6 +305,36 @@ func TestContract(t *testing.T) {
 			}
 		})
 	})
+}
+
+// A handler that panics is tried MaxAttempts times, as one that fails is,
+// and its event then goes to the dead letters instead of coming back for
+// ever.
+func TestPanickingHandlerIsDeadLettered(t *testing.T) {
+	f := setup(t, brokertest.Embedded(t).URL())
+	var calls atomic.Int64
+	f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 3, Backoff: time.Millisecond,
+		Handler: handler(f.consumer, func(context.Context, events.Event) error {
+			calls.Add(1)
+			panic("assignment to entry in nil map")
+		})})
+	ev := f.event(t, "thing_done")
+	require.NoError(t, f.b.Publish(context.Background(), ev))
+	var list []broker.DeadLetter
+	deadline := time.Now().Add(10 * time.Second)
+	for len(list) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not dead-lettered; the handler ran %d times", calls.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+		var err error
+		list, err = f.b.DeadLetters(f.consumer).List(context.Background(), 10)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, ev.ID, list[0].ID)
+	assert.Contains(t, list[0].Reason, "assignment to entry in nil map")
+	time.Sleep(100 * time.Millisecond) // a redelivery would show by now
+	assert.Equal(t, int64(3), calls.Load(), "tried MaxAttempts times")
 }
 
 func TestOpenRefusesOtherSchemes(t *testing.T) {

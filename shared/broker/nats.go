@@ -37,6 +37,10 @@ type natsBroker struct {
 	replicas int
 	metrics  *consumerMetrics
 
+	// consumerCheck is how often a running consumer makes sure its
+	// durables still exist.
+	consumerCheck time.Duration
+
 	mu      sync.Mutex
 	streams map[string]bool // streams known to exist
 }
@@ -47,7 +51,7 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 		return nil, err
 	}
 	b := &natsBroker{servers: servers, o: o, replicas: replicas,
-		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}}
+		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second}
 	nc, err := b.connect("medisync")
 	if err != nil {
 		return nil, err
@@ -130,7 +134,11 @@ func streamName(service string) string {
 	return "MEDISYNC_" + strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
 }
 
-// ensureStream creates the stream over subjects unless it is known.
+// ensureStream creates the stream over subjects unless it is known to
+// exist. It is known until a publish or a consumer on it fails
+// (forgetStream): a stream can disappear under a running broker (a NATS
+// back without its store, an operator's delete), and only creating it
+// again brings its publishers and consumers back.
 func (b *natsBroker) ensureStream(ctx context.Context, name string, subjects ...string) error {
 	b.mu.Lock()
 	known := b.streams[name]
@@ -164,6 +172,18 @@ func (b *natsBroker) ensureStream(ctx context.Context, name string, subjects ...
 	return nil
 }
 
+// forgetStream makes the next ensureStream of name ask the server again.
+// Asking again costs a round trip, so any failure may forget: a stream
+// that still exists is left as it is.
+func (b *natsBroker) forgetStream(name string) {
+	b.mu.Lock()
+	delete(b.streams, name)
+	b.mu.Unlock()
+}
+
+// producerStream is the stream of events of type typ.
+func producerStream(typ string) string { return streamName(events.Producer(typ)) }
+
 func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error {
 	svc := events.Producer(typ)
 	return b.ensureStream(ctx, streamName(svc), "medisync."+svc+".>")
@@ -193,6 +213,7 @@ func (b *natsBroker) publish(ctx context.Context, ev events.Event) error {
 		return fmt.Errorf("broker: encode %s: %w", ev.Type, err)
 	}
 	if err := b.pub.Publish(ev.Topic(), toMessage(ev, payload, tracing.TraceParent(ctx))); err != nil {
+		b.forgetStream(producerStream(ev.Type))
 		return fmt.Errorf("broker: publish %s: %w", ev.Type, err)
 	}
 	return nil
@@ -227,6 +248,7 @@ func (b *natsBroker) PublishBatch(ctx context.Context, evs []events.Event) (int,
 		}
 		f, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
 		if err != nil {
+			b.forgetStream(producerStream(ev.Type))
 			sendErr = fmt.Errorf("broker: publish %s: %w", ev.Type, err)
 			break
 		}
@@ -236,6 +258,7 @@ func (b *natsBroker) PublishBatch(ctx context.Context, evs []events.Event) (int,
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
+			b.forgetStream(producerStream(evs[i].Type))
 			return i, fmt.Errorf("broker: publish %s: %w", evs[i].Type, err)
 		case <-ctx.Done():
 			return i, fmt.Errorf("broker: publish %s: %w", evs[i].Type, ctx.Err())
@@ -258,7 +281,11 @@ func (p deadLetterPublisher) Publish(topic string, msgs ...*message.Message) err
 		// stream's duplicate window, with the event's replay.
 		m.UUID = watermill.NewUUID()
 	}
-	return p.b.pub.Publish(topic, msgs...)
+	if err := p.b.pub.Publish(topic, msgs...); err != nil {
+		p.b.forgetStream(dlqStream)
+		return fmt.Errorf("broker: dead letter: %w", err)
+	}
+	return nil
 }
 func (p deadLetterPublisher) Close() error { return nil }
 
@@ -270,18 +297,30 @@ func (b *natsBroker) Consume(ctx context.Context, c Consumer) error {
 	return keepConsuming(ctx, b.o.Logger, c.Name, func(ctx context.Context) error { return b.consumeOnce(ctx, c) })
 }
 
-func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) error {
+// consumeOnce runs c until ctx ends or one of its durables disappears
+// (with its stream, say); on any failure the streams are forgotten, so the
+// next pass creates again whatever is missing.
+func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 	topics := make([]string, 0, len(c.Types)+1)
+	for _, t := range c.Types {
+		topics = append(topics, topic(t))
+	}
+	topics = append(topics, replayTopic(c.Name))
+	defer func() {
+		if err != nil {
+			for _, t := range topics {
+				b.forgetStream(topicStream(t))
+			}
+		}
+	}()
 	for _, t := range c.Types {
 		if err := b.ensureProducerStream(ctx, t); err != nil {
 			return err
 		}
-		topics = append(topics, topic(t))
 	}
 	if err := b.ensureDLQStream(ctx); err != nil {
 		return err
 	}
-	topics = append(topics, replayTopic(c.Name))
 	if err := b.ensureDurables(c, topics); err != nil {
 		return err
 	}
@@ -313,7 +352,53 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) error {
 		return fmt.Errorf("broker: subscriber %s: %w", c.Name, err)
 	}
 	defer sub.Close() // closes nc too
-	return runRouter(ctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
+	// A push subscription whose durable is deleted just stops receiving:
+	// nothing tells the router, so a watch ends the pass instead.
+	rctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go b.watchDurables(rctx, stop, c, topics)
+	if err := runRouter(rctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer()); err != nil {
+		return err
+	}
+	if cause := context.Cause(rctx); ctx.Err() == nil && cause != nil {
+		return cause
+	}
+	return nil
+}
+
+// watchDurables asks every consumerCheck whether c's durables still exist
+// and ends the pass through lost when one is gone. Other failures (the
+// broker away) end nothing: the connection comes back by itself.
+func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCauseFunc, c Consumer, topics []string) {
+	js, err := b.nc.JetStream()
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(b.consumerCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, tp := range topics {
+			durable := durableName(c.Name, tp)
+			_, err := js.ConsumerInfo(topicStream(tp), durable, nats.Context(ctx))
+			if errors.Is(err, nats.ErrConsumerNotFound) || errors.Is(err, nats.ErrStreamNotFound) {
+				lost(fmt.Errorf("broker: durable %s is gone: %w", durable, err))
+				return
+			}
+		}
+	}
+}
+
+// topicStream is the stream that holds a consumer's subject.
+func topicStream(t string) string {
+	if strings.HasPrefix(t, replayPrefix) {
+		return dlqStream
+	}
+	return streamName(events.Producer(strings.TrimPrefix(t, "medisync.")))
 }
 
 // durableName is the durable of a consumer on one subject, shared by its
@@ -330,10 +415,7 @@ func (b *natsBroker) ensureDurables(c Consumer, topics []string) error {
 		return fmt.Errorf("broker: jetstream: %w", err)
 	}
 	for _, t := range topics {
-		stream := dlqStream
-		if !strings.HasPrefix(t, replayPrefix) {
-			stream = streamName(events.Producer(strings.TrimPrefix(t, "medisync.")))
-		}
+		stream := topicStream(t)
 		durable := durableName(c.Name, t)
 		cfg := &nats.ConsumerConfig{
 			Durable:        durable,
@@ -394,6 +476,7 @@ func (d natsDLQ) scan(ctx context.Context, limit int) ([]natsDeadLetter, error) 
 	}
 	stream, err := d.b.js.Stream(ctx, dlqStream)
 	if err != nil {
+		d.b.forgetStream(dlqStream)
 		return nil, fmt.Errorf("broker: dead letters: %w", err)
 	}
 	subject := DeadLetterTopic(d.consumer)
@@ -476,6 +559,7 @@ func (d natsDLQ) Replay(ctx context.Context, id string) error {
 		msg := toMessage(g.Event, payload, "")
 		msg.UUID = watermill.NewUUID() // a replay is a new message
 		if err := d.b.pub.Publish(replayTopic(d.consumer), msg); err != nil {
+			d.b.forgetStream(dlqStream)
 			return fmt.Errorf("broker: replay: %w", err)
 		}
 		stream, err := d.b.js.Stream(ctx, dlqStream)

@@ -63,7 +63,7 @@ func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 // event type (and the consumer's replay topic) is a handler; Retry tries a
 // failing event again with exponential backoff, then PoisonQueue publishes
 // it on the dead-letter topic through dlq and acknowledges it, so the
-// stream keeps flowing.
+// stream keeps flowing. A handler that panics has failed an attempt.
 func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq message.Publisher, topics []string, logger log.Logger, m *consumerMetrics, tr trace.Tracer) error {
 	wlog := watermillLogger{logger}
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
@@ -82,8 +82,11 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 	if err != nil {
 		return fmt.Errorf("broker: poison queue: %w", err)
 	}
+	// The first middleware added is the outermost: Recoverer comes last,
+	// around the handler alone, so a panic is a failed attempt that Retry
+	// and PoisonQueue see, not an error that skips them and redelivers the
+	// event for ever.
 	r.AddMiddleware(
-		middleware.Recoverer,
 		poison,
 		middleware.Retry{
 			MaxRetries:          c.MaxAttempts - 1,
@@ -100,6 +103,7 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 				return true
 			},
 		}.Middleware,
+		middleware.Recoverer,
 	)
 	handle := func(msg *message.Message) error {
 		header := msg.Metadata.Get(metaTraceParent)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/broker"
@@ -57,4 +58,66 @@ func TestNATSStreamIsUpdatedOnlyWhenItsConfigurationChanges(t *testing.T) {
 	publish(2 * time.Hour)
 	require.Equal(t, 2*time.Hour, info().Config.MaxAge, "another configuration updates it")
 	require.Equal(t, uint64(3), info().State.Msgs)
+}
+
+// A producer's stream that disappears (a NATS back without its store, an
+// operator's delete) is created again by the next publish, single or
+// batched, and a consumer running on it finds its events again.
+func TestNATSStreamLostIsCreatedAgain(t *testing.T) {
+	srv := brokertest.Embedded(t)
+	f := setup(t, srv.URL())
+	stream := "MEDISYNC_" + strings.ToUpper(f.producer)
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	lose := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, js.DeleteStream(ctx, stream))
+	}
+	// publishes tries a few times, as the relay's next passes do: the first
+	// may fail, finding the stream gone.
+	publishes := func(publish func(ctx context.Context) error) {
+		t.Helper()
+		var err error
+		for range 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = publish(ctx)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		t.Fatalf("publishing still fails: %v", err)
+	}
+
+	bp, ok := f.b.(interface {
+		PublishBatch(context.Context, []events.Event) (int, error)
+	})
+	require.True(t, ok, "NATS publishes batches")
+	require.NoError(t, f.b.Publish(context.Background(), f.event(t, "thing_done")))
+	lose()
+	publishes(func(ctx context.Context) error { return f.b.Publish(ctx, f.event(t, "thing_done")) })
+	lose()
+	publishes(func(ctx context.Context) error {
+		_, err := bp.PublishBatch(ctx, []events.Event{f.event(t, "thing_done"), f.event(t, "thing_done")})
+		return err
+	})
+
+	rec := newRecorder()
+	broker.SetConsumerCheck(f.b, 100*time.Millisecond)
+	f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"},
+		Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+			rec.record(ev)
+			rec.ch <- ev.ID
+			return nil
+		})})
+	rec.await(t, 2) // the batch, all the stream holds now
+	lose()
+	ev := f.event(t, "thing_done")
+	publishes(func(ctx context.Context) error { return f.b.Publish(ctx, ev) })
+	assert.Equal(t, []string{ev.ID}, rec.await(t, 1), "the consumer follows the stream created again")
 }

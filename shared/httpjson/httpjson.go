@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/medisync/medisync/shared/problem"
@@ -132,7 +133,7 @@ func scanValue(dec *json.Decoder, depth int) (string, bool, error) {
 				return "", false, err
 			}
 			k, _ := kt.(string)
-			folded := strings.ToLower(k)
+			folded := foldKey(k)
 			if seen[folded] {
 				return k, true, nil
 			}
@@ -150,6 +151,23 @@ func scanValue(dec *json.Decoder, depth int) (string, bool, error) {
 	}
 	_, err = dec.Token() // the closing delimiter
 	return "", false, err
+}
+
+// foldKey returns k with each rune replaced by the smallest of the runes
+// simple case folding makes it equal to, so that keys encoding/json would
+// match to one field (as bytes.EqualFold does: the long s is an s, the
+// Kelvin sign a k) fold alike, where lower-casing would keep them apart.
+func foldKey(k string) string {
+	var b strings.Builder
+	b.Grow(len(k))
+	for _, r := range k {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 func decodeProblem(err error) error {

@@ -294,6 +294,10 @@ func TestDecodeRefusesDuplicateKeys(t *testing.T) {
 		`{"address":{"city":"Paris","City":"Lyon"}}`:       "City",
 		`{"contacts":[{"kind":"email","kind":"phone"}]}`:   "kind",
 		`{"name":"Ada","address":{"city":"x"},"Name":"B"}`: "Name",
+		// Case as encoding/json folds it: the long s is an s, the Kelvin
+		// sign a k.
+		`{"address":{"city":"Paris"},"addre\u017fs":{"city":"Lyon"}}`: "addre\u017fs",
+		`{"contacts":[{"kind":"email","\u212aind":"phone"}]}`:         "\u212aind",
 	} {
 		var in patientIn
 		p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))

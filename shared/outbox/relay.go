@@ -38,6 +38,9 @@ type RelayOptions struct {
 	// Retention is how long published rows are kept (to answer "was it
 	// sent?") before Purge deletes them; 7 days.
 	Retention time.Duration
+	// StopTimeout bounds the last passes Run makes when it is stopped, to
+	// publish the events of the service's last requests; 5 s.
+	StopTimeout time.Duration
 	// Now is the clock; time.Now.
 	Now func() time.Time
 }
@@ -83,6 +86,9 @@ func NewRelay(db *sqldb.DB, pub Publisher, o RelayOptions) *Relay {
 	if o.Retention <= 0 {
 		o.Retention = 7 * 24 * time.Hour
 	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 5 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -119,13 +125,16 @@ func (r *Relay) Notify() {
 }
 
 // Run relays until ctx ends. A batch under way when it does completes, so
-// its events are marked as published.
+// its events are marked as published, and what the outbox holds then is
+// published too, within StopTimeout: events committed just before the stop
+// would otherwise wait for the service's next start.
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := r.o.Interval
 	lastPurge := time.Time{}
 	lastBacklog := time.Time{}
 	for {
 		if ctx.Err() != nil {
+			r.finish(ctx)
 			return nil
 		}
 		// Detached, so a stop does not abandon published events unmarked.
@@ -174,10 +183,28 @@ func (r *Relay) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			r.finish(ctx)
 			return nil
 		case <-nudge:
 			t.Stop()
 		case <-t.C:
+		}
+	}
+}
+
+// finish makes the last passes of a stopped relay, on a context of their
+// own bounded by StopTimeout, until one finds less than a batch or fails.
+func (r *Relay) finish(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.StopTimeout)
+	defer cancel()
+	for {
+		n, err := r.RelayOnce(fctx)
+		if err != nil {
+			_ = level.Warn(r.o.Logger).Log("msg", "outbox relay stopped with events unpublished; they go out at the next start", "err", err)
+			return
+		}
+		if n < r.o.Batch {
+			return
 		}
 	}
 }

@@ -319,6 +319,36 @@ func TestEveryEventArrivesOnceThroughCrashesAndOutages(t *testing.T) {
 	})
 }
 
+// A relay stopped just after the last requests committed their events
+// publishes them before Run returns, whole batches of them: the service
+// stops it after the requests drain for that.
+func TestStoppedRelayPublishesTheLastEvents(t *testing.T) {
+	sqltest.Each(t, migrations(t), func(t *testing.T, db *sqldb.DB) {
+		b := openBroker(t, brokertest.Embedded(t).URL())
+		producer := brokertest.Name("p")
+		eff := newEffects(t)
+		consume(t, b, producer, eff.handle)
+		// An interval longer than the test: only a pass at the stop can
+		// publish what is written once the relay idles.
+		r := outbox.NewRelay(db, b, outbox.RelayOptions{Interval: time.Hour, Batch: 2})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); _ = r.Run(ctx) }()
+		time.Sleep(100 * time.Millisecond) // past its first pass
+		ids := write(t, db, producer, 5)
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the relay did not stop")
+		}
+		backlog, err := r.Backlog(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, backlog, "published and marked before Run returned")
+		eff.await(t, ids)
+	})
+}
+
 // inserting writes one event in a transaction of its own while the relay
 // publishes: the relay's batch must not hold back the service's writes.
 type inserting struct {

@@ -1,0 +1,176 @@
+package eureka_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// request makes one request with the token as basic password, as Eureka
+// clients send it, and returns the answer with its body read.
+func request(t *testing.T, method, url, tok string, body []byte, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.SetBasicAuth("x", tok)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, b
+}
+
+var jsonBody = map[string]string{"Content-Type": "application/json"}
+
+// problemFields reads the fields a problem document names.
+func problemFields(t *testing.T, body []byte) []string {
+	t.Helper()
+	var p struct {
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(body, &p), "%s", body)
+	var fields []string
+	for _, e := range p.Errors {
+		fields = append(fields, e.Field)
+	}
+	return fields
+}
+
+// eurekaDoc is an instance document of app BILLING with extra fields
+// (a JSON fragment, with its leading comma) added.
+func eurekaDoc(id, extra string) []byte {
+	return []byte(fmt.Sprintf(`{"instance":{"instanceId":%q,"hostName":"10.0.0.9","app":"BILLING","ipAddr":"10.0.0.9",
+"status":"UP","port":{"$":9000,"@enabled":"true"},"dataCenterInfo":{"@class":"x","name":"MyOwn"}%s}}`, id, extra))
+}
+
+// The data center's metadata is held to the metadata's rules: its keys are
+// written as XML element names, so one like `a b="c"><x` would inject
+// markup into every XML listing.
+func TestDataCenterMetadataFollowsTheMetadataRules(t *testing.T) {
+	_, srv := server(t)
+	many := map[string]string{}
+	for i := range 33 {
+		many[fmt.Sprintf("k%d", i)] = "v"
+	}
+	manyJSON, _ := json.Marshal(many)
+	for name, tc := range map[string]struct{ metadata, field string }{
+		"markup in a key":   {`{"a b=\"c\"><x":"1"}`, "instance.dataCenterInfo.metadata"},
+		"value too long":    {`{"k":"` + strings.Repeat("v", 513) + `"}`, "instance.dataCenterInfo.metadata.k"},
+		"too many keys":     {string(manyJSON), "instance.dataCenterInfo.metadata"},
+		"key starts with -": {`{"-k":"1"}`, "instance.dataCenterInfo.metadata"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := `{"instance":{"instanceId":"b-1","hostName":"10.0.0.9","app":"BILLING","ipAddr":"10.0.0.9","status":"UP",
+"port":{"$":9000,"@enabled":"true"},"dataCenterInfo":{"@class":"x","name":"MyOwn","metadata":` + tc.metadata + `}}}`
+			resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, []byte(doc), jsonBody)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+			assert.Contains(t, problemFields(t, b), tc.field)
+		})
+	}
+	assert.Empty(t, ours(t, srv, "billing"))
+}
+
+// The strings of a document are kept with the instance and, for every
+// replacement, in the change log for minutes: each is bounded, and all of
+// them with the data center's metadata as the metadata is, so a writer
+// cannot fill the server's memory through them.
+func TestEurekaDocumentStringsAreBounded(t *testing.T) {
+	_, srv := server(t)
+	url := func(n int) string { return `"http://10.0.0.9/` + strings.Repeat("a", n) + `"` }
+	for name, tc := range map[string]struct{ extra, field string }{
+		"huge homePageUrl, gzipped":    {`,"homePageUrl":` + url(60_000), "instance.homePageUrl"},
+		"statusPageUrl over 2 KiB":     {`,"statusPageUrl":` + url(2048), "instance.statusPageUrl"},
+		"healthCheckUrl over 2 KiB":    {`,"healthCheckUrl":` + url(2048), "instance.healthCheckUrl"},
+		"vipAddress over 255 bytes":    {`,"vipAddress":"` + strings.Repeat("v", 256) + `"`, "instance.vipAddress"},
+		"asgName over 255 bytes":       {`,"asgName":"` + strings.Repeat("a", 256) + `"`, "instance.asgName"},
+		"hostName over 255 bytes":      {`,"hostName":"` + strings.Repeat("h", 256) + `"`, "instance.hostName"},
+		"data center name over 255":    {`,"dataCenterInfo":{"name":"` + strings.Repeat("n", 256) + `"}`, "instance.dataCenterInfo.name"},
+		"URLs together over the limit": {`,"homePageUrl":` + url(1500) + `,"statusPageUrl":` + url(1500) + `,"healthCheckUrl":` + url(1500), "instance"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := eurekaDoc("b-1", tc.extra)
+			hdr := jsonBody
+			if strings.Contains(name, "gzip") {
+				var zb bytes.Buffer
+				zw := gzip.NewWriter(&zb)
+				_, _ = zw.Write(body)
+				require.NoError(t, zw.Close())
+				body = zb.Bytes()
+				hdr = map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}
+			}
+			resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, body, hdr)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+			assert.Contains(t, problemFields(t, b), tc.field)
+		})
+	}
+	assert.Empty(t, ours(t, srv, "billing"))
+
+	// Within the bounds, a document registers.
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("b-1", `,"homePageUrl":`+url(2000)+`,"vipAddress":"`+strings.Repeat("v", 255)+`"`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	assert.Len(t, ours(t, srv, "billing"), 1)
+}
+
+// Spring clients find a service by VIP address (http://auth/ reads
+// /vips/auth): a VIP naming a service that has its own token is refused
+// without that token, so the shared token cannot draw auth's traffic by
+// another application's name.
+func TestVIPOfAServiceWithItsOwnTokenNeedsThatToken(t *testing.T) {
+	_, srv := server(t, "-discovery-service-tokens", "auth=auth-own-token,doctor=doctor-own-token")
+	const authToken = "auth-own-token"
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/AUTH", authToken,
+		[]byte(`{"instance":{"instanceId":"auth-1","hostName":"10.0.0.1","app":"AUTH","ipAddr":"10.0.0.1","status":"UP",
+"port":{"$":8081,"@enabled":"true"},"vipAddress":"auth,login","secureVipAddress":"auth","dataCenterInfo":{"@class":"x","name":"MyOwn"}}}`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "auth claims its own VIP and a free one: %s", b)
+	resp, b = request(t, http.MethodPost, srv.URL+"/eureka/apps/AUTH", authToken,
+		[]byte(`{"instance":{"instanceId":"auth-2","hostName":"10.0.0.2","app":"AUTH","ipAddr":"10.0.0.2","status":"UP",
+"port":{"$":8081,"@enabled":"true"},"vipAddress":"doctor","dataCenterInfo":{"@class":"x","name":"MyOwn"}}}`), jsonBody)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "one service's token does not claim another's VIP: %s", b)
+
+	evil := func(vip, svip string) []byte {
+		return []byte(fmt.Sprintf(`{"instance":{"instanceId":"evil-1","hostName":"6.6.6.6","app":"EVIL","ipAddr":"6.6.6.6","status":"UP",
+"port":{"$":8081,"@enabled":"true"},"vipAddress":%q,"secureVipAddress":%q,"dataCenterInfo":{"@class":"x","name":"MyOwn"}}}`, vip, svip))
+	}
+	resp, _ = request(t, http.MethodPost, srv.URL+"/eureka/apps/AUTH", token, evil("auth", "auth"), jsonBody)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the shared token may not write under AUTH")
+	for _, tc := range []struct{ vip, svip, field string }{
+		{"auth", "evil", "instance.vipAddress"},
+		{"evil, AUTH ", "evil", "instance.vipAddress"},
+		{"evil", "evil,auth", "instance.secureVipAddress"},
+	} {
+		resp, b = request(t, http.MethodPost, srv.URL+"/eureka/apps/EVIL", token, evil(tc.vip, tc.svip), jsonBody)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "VIP %q, secure VIP %q: %s", tc.vip, tc.svip, b)
+		assert.Equal(t, []string{tc.field}, problemFields(t, b))
+	}
+	assert.Empty(t, ours(t, srv, "evil"))
+	for _, path := range []string{"/eureka/vips/auth", "/eureka/svips/auth"} {
+		resp, b = request(t, http.MethodGet, srv.URL+path, "", nil, map[string]string{"Accept": "application/json"})
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var v struct {
+			Applications struct {
+				Application []struct{ Name string }
+			}
+		}
+		require.NoError(t, json.Unmarshal(b, &v))
+		require.Len(t, v.Applications.Application, 1, "%s", b)
+		assert.Equal(t, "AUTH", v.Applications.Application[0].Name)
+	}
+
+	// A VIP naming no service with a token of its own is free, as
+	// registering under that name is.
+	resp, b = request(t, http.MethodPost, srv.URL+"/eureka/apps/EVIL", token, evil("evil,billing", "billing.internal"), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+}
