@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
@@ -210,7 +212,9 @@ func scrape(t *testing.T, url string, into map[string]bool) {
 // TestDashboardsAndRulesQueryExportedMetrics: every metric a Grafana panel
 // or a Prometheus rule of deploy/ asks for is one the services export, after
 // the traffic that makes each appear (a counter with labels shows only once
-// counted): requests, a status change, a deregistration and an eviction.
+// counted): requests, a status change, a deregistration, an eviction and an
+// event consumed. Every service runs, on a broker: the outbox relays and the
+// consumers register their metrics only with one.
 func TestDashboardsAndRulesQueryExportedMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the whole system")
@@ -219,9 +223,21 @@ func TestDashboardsAndRulesQueryExportedMetrics(t *testing.T) {
 	rules, recorded := ruleQueries(t)
 	pending := pendingMetrics(t)
 
-	s := startSystem(t)
-	c := &client{t: t, base: s.gateway.url(""), hc: &http.Client{Timeout: 15 * time.Second}}
+	b := startBookingSystem(t, nil)
+	s := b.system
+	s.patients = append(s.patients, start(t, "patient-2", "patient", b.env("patient")))
+	s.records = startRecords(t, s, b.nats.URL())
+	b.startNotification(t, 24*time.Hour)
+	waitFor(t, "both patient instances registered", 20*time.Second, func() bool {
+		return len(registered(t, s.disc, "patient")) == 2
+	})
+	c := b.c
 	tok := login(t, c, adminEmail, adminPassword)
+	// An event through auth's outbox, the broker and notification's consumer.
+	register(t, c, "olive@e2e.example", "Olive-e2e-Passw0rd!", "Olive Observed")
+	waitFor(t, "the registration applied by notification", 20*time.Second, func() bool {
+		return consumed(t, s.notification, "notification") >= 1
+	})
 	expect(t, c.do(http.MethodGet, "/api/v1/doctors?limit=1", tok, nil), http.StatusOK, "list doctors")
 	expect(t, c.do(http.MethodGet, "/api/v1/patients/not-a-uuid", tok, nil), http.StatusBadRequest, "bad patient id")
 	expect(t, c.do(http.MethodGet, "/api/v1/patients?limit=1", "", nil), http.StatusUnauthorized, "no token at the edge")
@@ -253,7 +269,7 @@ func TestDashboardsAndRulesQueryExportedMetrics(t *testing.T) {
 	})
 
 	exported := map[string]bool{"up": true} // written by Prometheus itself
-	for _, p := range []*proc{s.disc, s.auth, s.doctor, s.patients[0], s.gateway} {
+	for _, p := range []*proc{s.disc, s.auth, s.doctor, s.patients[0], s.appointment, s.records, s.notification, s.gateway} {
 		scrape(t, p.url("/metrics"), exported)
 	}
 	for _, name := range pending {
@@ -346,5 +362,76 @@ func TestPrometheusRules(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "check", "config", tmp).CombinedOutput(); err != nil {
 		t.Errorf("promtool check config docker/prometheus.yml: %v\n%s", err, out)
+	}
+}
+
+// TestKubernetesScrapeConfigNamesJobs applies the relabelling of
+// deploy/prometheus/kubernetes.yml to pods as Kubernetes discovery lists
+// them: a pod of medisync that asks to be scraped is, on the port it names,
+// under job = its app.kubernetes.io/name, as the rules and dashboards expect.
+func TestKubernetesScrapeConfigNamesJobs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(deployDir, "prometheus", "kubernetes.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		ScrapeConfigs []struct {
+			JobName        string            `yaml:"job_name"`
+			RelabelConfigs []*relabel.Config `yaml:"relabel_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &conf); err != nil {
+		t.Fatalf("kubernetes.yml: %v", err)
+	}
+	if len(conf.ScrapeConfigs) != 1 {
+		t.Fatalf("kubernetes.yml: %d scrape configs, want 1", len(conf.ScrapeConfigs))
+	}
+	for i, c := range conf.ScrapeConfigs[0].RelabelConfigs {
+		if err := c.Validate(model.UTF8Validation); err != nil {
+			t.Fatalf("kubernetes.yml: relabel_configs[%d]: %v", i, err)
+		}
+	}
+	pod := func(name, ip, port string, scrape bool, partOf string) map[string]string {
+		l := map[string]string{
+			"__address__":                                        ip + ":" + port,
+			"__meta_kubernetes_namespace":                        "medisync",
+			"__meta_kubernetes_pod_name":                         name + "-7d9f",
+			"__meta_kubernetes_pod_ip":                           ip,
+			"__meta_kubernetes_pod_label_app_kubernetes_io_name": name,
+			"__meta_kubernetes_pod_container_port_number":        port,
+		}
+		if strings.Contains(ip, ":") {
+			l["__address__"] = "[" + ip + "]:" + port
+		}
+		if partOf != "" {
+			l["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"] = partOf
+		}
+		if scrape {
+			l["__meta_kubernetes_pod_annotation_prometheus_io_scrape"] = "true"
+			l["__meta_kubernetes_pod_annotation_prometheus_io_port"] = map[string]string{"gateway": "9080", "auth": "8081"}[name]
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		what         string
+		labels       map[string]string
+		keep         bool
+		address, job string
+	}{
+		{"the gateway, on its metrics port", pod("gateway", "10.1.2.3", "8080", true, "medisync"), true, "10.1.2.3:9080", "gateway"},
+		{"auth on IPv6", pod("auth", "fd00::5", "8081", true, "medisync"), true, "[fd00::5]:8081", "auth"},
+		{"a pod not asking", pod("auth", "10.1.2.4", "8081", false, "medisync"), false, "", ""},
+		{"a pod of another system", pod("auth", "10.1.2.5", "8081", true, ""), false, "", ""},
+	} {
+		lb := labels.NewBuilder(labels.FromMap(tc.labels))
+		keep := relabel.ProcessBuilder(lb, conf.ScrapeConfigs[0].RelabelConfigs...)
+		got := lb.Labels()
+		if keep != tc.keep {
+			t.Errorf("%s: kept=%v, want %v", tc.what, keep, tc.keep)
+			continue
+		}
+		if keep && (got.Get("__address__") != tc.address || got.Get("job") != tc.job) {
+			t.Errorf("%s: scraped at %q as job %q, want %q as %q", tc.what, got.Get("__address__"), got.Get("job"), tc.address, tc.job)
+		}
 	}
 }

@@ -393,6 +393,93 @@ func TestNetworkPoliciesAllowOnlyTheCallsTheSystemMakes(t *testing.T) {
 			if got := ingressAllows(r.policies, outside, from.template.Labels, servicePort(from), false); got != (from.name == "gateway") {
 				t.Errorf("outside -> %s allowed=%v", from.name, got)
 			}
+			// Another pod of the system (a job, say) is no caller: it may
+			// register with discovery and reach the gateway, nothing else.
+			stranger := map[string]string{"app.kubernetes.io/name": "stranger", "app.kubernetes.io/part-of": "medisync"}
+			if got := ingressAllows(r.policies, stranger, from.template.Labels, servicePort(from), true); got != (from.name == "gateway" || from.name == "discovery") {
+				t.Errorf("another medisync pod -> %s allowed=%v", from.name, got)
+			}
+		}
+	})
+}
+
+// backing are the servers the clinic runs beside the services, in the
+// namespace: each is reached on its port by exactly the workloads whose
+// variable names it.
+var backing = []struct {
+	name, env string
+	port      int32
+}{
+	{"nats", "MEDISYNC_BROKER_URL", 4222},
+	{"redis", "MEDISYNC_RATE_LIMIT_REDIS_URL", 6379},
+}
+
+func TestNetworkPoliciesAllowTheBackingServersToTheirClientsOnly(t *testing.T) {
+	each(t, func(t *testing.T, r *rendered) {
+		for _, b := range backing {
+			server := map[string]string{"app.kubernetes.io/name": b.name}
+			for _, w := range r.workloads {
+				uses := r.envValue(w, b.env) != ""
+				if got := allowed(r.policies, w.template.Labels, server, b.port); got != uses {
+					t.Errorf("%s -> %s:%d allowed=%v, want %v (%s set: %v)", w.name, b.name, b.port, got, uses, b.env, uses)
+				}
+				if got := allowed(r.policies, server, w.template.Labels, servicePort(w)); got {
+					t.Errorf("%s -> %s:%d allowed", b.name, w.name, servicePort(w))
+				}
+			}
+		}
+		// The NATS servers of a cluster route to each other.
+		nats := map[string]string{"app.kubernetes.io/name": "nats"}
+		if !allowed(r.policies, nats, nats, 6222) {
+			t.Error("nats -> nats:6222 (cluster routes) refused")
+		}
+	})
+}
+
+// envValue is a variable of the workload's first container as the pod sees
+// it: its value, or the ConfigMap key it names.
+func (r *rendered) envValue(w workload, name string) string {
+	for _, e := range w.template.Spec.Containers[0].Env {
+		if e.Name != name {
+			continue
+		}
+		if e.ValueFrom == nil {
+			return e.Value
+		}
+		if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
+			for _, c := range r.configMaps {
+				if c.Name == ref.Name {
+					return c.Data[ref.Key]
+				}
+			}
+		}
+		return "(from " + e.ValueFrom.String() + ")"
+	}
+	return ""
+}
+
+// TestProductionSetsTheSiteValues: production runs several gateways behind
+// an ingress controller, and mails links to a public page.
+func TestProductionSetsTheSiteValues(t *testing.T) {
+	each(t, func(t *testing.T, r *rendered) {
+		if r.overlay != "prod" {
+			return
+		}
+		want := []struct{ workload, env, prefix string }{
+			{"gateway", "MEDISYNC_TRUSTED_PROXIES", ""},
+			{"gateway", "MEDISYNC_RATE_LIMIT_REDIS_URL", "redis"},
+			{"auth", "MEDISYNC_RESET_URL", "https://"},
+			{"notification", "MEDISYNC_MAIL_FROM", ""},
+		}
+		for _, v := range want {
+			w := r.workload(v.workload)
+			if w == nil {
+				t.Errorf("no %s", v.workload)
+				continue
+			}
+			if got := r.envValue(*w, v.env); got == "" || !strings.HasPrefix(got, v.prefix) {
+				t.Errorf("%s: %s is %q, want a value starting %q", v.workload, v.env, got, v.prefix)
+			}
 		}
 	})
 }
