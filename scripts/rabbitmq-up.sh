@@ -13,9 +13,18 @@ if ! command -v rabbitmq-server >/dev/null 2>&1; then
   apt-get install -y rabbitmq-server
   # On a systemd host the package starts Debian's service, on every
   # interface: this script runs its own node instead.
+  # Its epmd socket unit listens on every interface too.
   if [ -d /run/systemd/system ]; then
-    systemctl disable --now rabbitmq-server 2>/dev/null || true
+    systemctl disable --now rabbitmq-server epmd.socket epmd.service 2>/dev/null || true
   fi
+fi
+
+# A node that already answers under its default name (started before this
+# script chose names) is left alone.
+if rabbitmqctl -q status >/dev/null 2>&1; then
+  rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+  echo "rabbitmq-up: RabbitMQ ready on 127.0.0.1:5672"
+  exit 0
 fi
 
 # The node is rabbit@<short host name>, and rabbitmqctl reaches it at the

@@ -15,6 +15,9 @@ import (
 type Users interface {
 	Create(ctx context.Context, u account.User) error
 	ByID(ctx context.Context, id string) (account.User, error)
+	// Lock holds the user's row to the end of the transaction, so that a
+	// change of the account and a token issued for it take turns.
+	Lock(ctx context.Context, id string) error
 	// ByEmail looks up a normalized (lower-case) address.
 	ByEmail(ctx context.Context, email string) (account.User, error)
 	// List returns users in id order after q.After, at most q.Limit.

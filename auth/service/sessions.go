@@ -94,20 +94,38 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 		return TokenPair{}, account.ErrDisabled
 	}
 	var pair TokenPair
-	err = s.Store.InTx(ctx, func(tx Store) error {
-		cur, err := s.issuable(ctx, tx, u.ID)
-		if err != nil {
+	for checked := false; ; checked = true {
+		var stored account.User
+		err = s.Store.InTx(ctx, func(tx Store) error {
+			cur, err := s.issuable(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			if cur.PasswordHash != u.PasswordHash {
+				// Changed while the old one was being checked: a password
+				// change revoked the sessions it saw, not this one.
+				stored = cur
+				return errHashChanged
+			}
+			pair, err = s.startSession(ctx, tx, cur)
 			return err
+		})
+		if !errors.Is(err, errHashChanged) || checked {
+			break
 		}
-		if cur.PasswordHash != u.PasswordHash {
-			// Changed while the old one was being checked: the change
-			// revoked the sessions it saw, not this one.
-			return account.ErrInvalidCredentials
+		// Another login's upgrade of the hash keeps the password; a change
+		// does not. The stored hash decides, checked once more outside the
+		// transaction.
+		ok, again, verr := s.Hasher.Verify(ctx, in.Password, stored.PasswordHash)
+		if verr != nil {
+			return TokenPair{}, fmt.Errorf("verify password: %w", verr)
 		}
-		pair, err = s.startSession(ctx, tx, cur)
-		return err
-	})
-	if errors.Is(err, account.ErrNotFound) {
+		if !ok {
+			return TokenPair{}, account.ErrInvalidCredentials
+		}
+		u, rehash = stored, again
+	}
+	if errors.Is(err, account.ErrNotFound) || errors.Is(err, errHashChanged) {
 		return TokenPair{}, account.ErrInvalidCredentials
 	}
 	if err != nil {
@@ -121,6 +139,10 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 	return pair, nil
 }
 
+// errHashChanged ends a login's transaction that found another password
+// hash than the one it checked.
+var errHashChanged = errors.New("the password hash changed during the login")
+
 // issuable re-reads, in the transaction that issues a token, the user it is
 // for: a token carries the roles stored when it is issued, and none is
 // issued to an account disabled since it was first read. A demotion or a
@@ -128,7 +150,13 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 // otherwise yield a token with the old roles, in a second after the one
 // the change's revocation withdraws.
 func (s *service) issuable(ctx context.Context, tx Store, id string) (account.User, error) {
-	u, err := tx.Users().ByID(ctx, id)
+	// Locked, so that a change committing meanwhile waits for this token
+	// and then withdraws it, instead of missing it.
+	err := tx.Users().Lock(ctx, id)
+	u := account.User{}
+	if err == nil {
+		u, err = tx.Users().ByID(ctx, id)
+	}
 	if err != nil {
 		if errors.Is(err, account.ErrNotFound) {
 			return account.User{}, err

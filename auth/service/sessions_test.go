@@ -85,6 +85,18 @@ func TestLoginFollowsChangesCommittedDuringThePasswordCheck(t *testing.T) {
 	}
 	_, err = svc.Login(ctx, in)
 	assert.ErrorIs(t, err, account.ErrInvalidCredentials)
+
+	// Another login's upgrade of the hash keeps the password: this login
+	// goes through.
+	svc, st, h = newAdminService(t)
+	h.during = func() {
+		upgraded, err := h.countingHasher.Hash(ctx, in.Password)
+		require.NoError(t, err)
+		change(t, st, in.Email, func(u *account.User) { u.PasswordHash = upgraded })
+	}
+	pair, err = svc.Login(ctx, in)
+	require.NoError(t, err, "a rehash of the same password")
+	assert.Equal(t, []string{authn.RoleAdmin}, roles(t, pair.AccessToken))
 }
 
 // hookedStore runs before its first transaction a hook standing for a

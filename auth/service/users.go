@@ -277,7 +277,13 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 		revoked []authn.Revocation
 	)
 	err = s.Store.InTx(ctx, func(tx Store) error {
-		u, err := tx.Users().ByID(ctx, in.ID)
+		// Locked first, and the time taken after: a token issued while this
+		// waited is then of an earlier second than the change's NotBefore.
+		err := tx.Users().Lock(ctx, in.ID)
+		u := account.User{}
+		if err == nil {
+			u, err = tx.Users().ByID(ctx, in.ID)
+		}
 		if err != nil {
 			return fmt.Errorf("load user: %w", err)
 		}

@@ -254,6 +254,7 @@ func TestRescheduleMovesTheReminder(t *testing.T) {
 	moved := a
 	moved.start, moved.version = a.start.Add(48*time.Hour), 2
 	f.handle(t, f.event(t, "appointment.rescheduled", a.id, moved.data(map[string]any{"previousStart": a.start, "previousEnd": a.start.Add(30 * time.Minute)})))
+	f.deliver(t) // as the mail worker does every few seconds
 
 	f.clock.Set(a.start.Add(-24 * time.Hour))
 	n, err := f.svc.FireDueReminders(f.ctx)
@@ -418,6 +419,24 @@ func TestSMTPOutageQueuesMailUntilTheServerReturns(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sent.Items, 2)
 	assert.Equal(t, 2, sent.Items[0].Attempts)
+}
+
+func TestAppointmentMailIsNotSentOnceTheAppointmentBegan(t *testing.T) {
+	f := newFixture(t)
+	admin := authn.Principal{UserID: ids.New(), Roles: []string{"ADMIN"}}
+	f.smtp.Down()
+	a := newAppt(t0.Add(3 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	f.deliver(t)
+
+	f.clock.Set(a.start.Add(time.Minute))
+	f.smtp.Up()
+	assert.Empty(t, f.deliver(t), "the confirmation comes too late")
+	failed, err := f.svc.Deliveries(f.ctx, admin, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, failed.Items, 1)
+	assert.Contains(t, failed.Items[0].LastError, "expired")
 }
 
 func TestRejectedMailFailsWithItsReasonAndRetriesEnd(t *testing.T) {

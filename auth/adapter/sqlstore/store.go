@@ -214,6 +214,22 @@ func (r users) ByID(ctx context.Context, id string) (account.User, error) {
 	return r.one(ctx, `u.id = ?`, id)
 }
 
+func (r users) Lock(ctx context.Context, id string) error {
+	q := `SELECT id FROM users WHERE id = ?`
+	if r.s.db.Dialect != sqldb.SQLite { // whose transactions take turns already (begun IMMEDIATE)
+		q += ` FOR UPDATE`
+	}
+	var got string
+	err := r.s.q.QueryRowContext(ctx, q, id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	return nil
+}
+
 func (r users) ByEmail(ctx context.Context, email string) (account.User, error) {
 	return r.one(ctx, `u.email = ?`, email)
 }

@@ -287,6 +287,40 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 		_, err = st.Users().ByID(ctx, a.ID)
 		assert.NoError(t, err, "committed")
 	})
+	t.Run("a locked user's change waits for the lock's transaction", func(t *testing.T) {
+		ctx := context.Background()
+		st := newStore(t)
+		u := createPatient(t, st)
+		assert.ErrorIs(t, st.InTx(ctx, func(tx service.Store) error { return tx.Users().Lock(ctx, "no-such-user") }), account.ErrNotFound)
+
+		locked := make(chan struct{})
+		var committed time.Time
+		done := make(chan error, 1)
+		go func() {
+			done <- st.InTx(ctx, func(tx service.Store) error {
+				if err := tx.Users().Lock(ctx, u.ID); err != nil {
+					return err
+				}
+				close(locked)
+				time.Sleep(300 * time.Millisecond) // the change below starts meanwhile
+				committed = time.Now()
+				return nil
+			})
+		}()
+		<-locked
+		err := st.InTx(ctx, func(tx service.Store) error {
+			cur, err := tx.Users().ByID(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			cur.Version++
+			return tx.Users().Update(ctx, cur)
+		})
+		changed := time.Now()
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+		assert.False(t, changed.Before(committed), "the change went through while the user was locked")
+	})
 	t.Run("live sessions", func(t *testing.T) {
 		ctx := context.Background()
 		st := newStore(t)
