@@ -96,6 +96,19 @@ func multi(r *http.Request, name string) []string {
 	return out
 }
 
+// collect appends each value, read by parse, to out; false when one is not
+// valid.
+func collect[T interface{ Valid() bool }](values []string, out *[]T, parse func(string) T) bool {
+	for _, v := range values {
+		t := parse(v)
+		if !t.Valid() {
+			return false
+		}
+		*out = append(*out, t)
+	}
+	return true
+}
+
 // patientPath reads the caller and the patient named by {id}, where most
 // requests start.
 func patientPath(ctx context.Context, r *http.Request) (authn.Principal, string, error) {
@@ -227,23 +240,21 @@ func decodeListHistory(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	hq := patient.HistoryQuery{PatientID: id, Limit: n, Cursor: cursor}
+	// Each field is named once, however many of its values are wrong: the
+	// answer stays small whatever the query holds.
 	var fe domainerr.FieldErrors
-	for _, t := range multi(r, "type") {
-		if et := patient.EntryType(strings.ToUpper(t)); et.Valid() {
-			hq.Types = append(hq.Types, et)
-		} else {
-			fe.Add("type", "must be one of CONDITION, ALLERGY, MEDICATION, PROCEDURE, IMMUNIZATION, FAMILY_HISTORY, NOTE")
-		}
+	types, statuses := multi(r, "type"), multi(r, "status")
+	switch {
+	case len(types) > 7:
+		fe.Add("type", "at most 7 values")
+	case !collect(types, &hq.Types, func(v string) patient.EntryType { return patient.EntryType(strings.ToUpper(v)) }):
+		fe.Add("type", "must be one of CONDITION, ALLERGY, MEDICATION, PROCEDURE, IMMUNIZATION, FAMILY_HISTORY, NOTE")
 	}
-	for _, s := range multi(r, "status") {
-		if st := patient.EntryStatus(strings.ToLower(s)); st.Valid() {
-			hq.Statuses = append(hq.Statuses, st)
-		} else {
-			fe.Add("status", "must be one of active, resolved, inactive, entered-in-error")
-		}
-	}
-	if len(hq.Types) > 7 || len(hq.Statuses) > 4 {
-		fe.Add("type", "too many values")
+	switch {
+	case len(statuses) > 4:
+		fe.Add("status", "at most 4 values")
+	case !collect(statuses, &hq.Statuses, func(v string) patient.EntryStatus { return patient.EntryStatus(strings.ToLower(v)) }):
+		fe.Add("status", "must be one of active, resolved, inactive, entered-in-error")
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err

@@ -9,10 +9,11 @@ import (
 	"sync"
 )
 
-// Stmts prepares each query once and reuses the statement. Stores build
-// their queries from fixed templates, so the cache stays small; preparing
-// once saves the MySQL driver a prepare and a close round trip on every
-// call.
+// Stmts prepares each query once and reuses the statement. Only queries
+// of fixed text belong here, so that the cache stays small: a statement is
+// prepared on every pooled connection, and MySQL bounds the prepared
+// statements of the whole server (max_prepared_stmt_count). Preparing once
+// saves the MySQL driver a prepare and a close round trip on every call.
 type Stmts struct {
 	db *DB
 	m  sync.Map // query text -> *sql.Stmt
@@ -53,6 +54,13 @@ func (s *Stmts) Exec(ctx context.Context, query string, args ...any) (sql.Result
 		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
+}
+
+// Len reports how many queries have a statement.
+func (s *Stmts) Len() int {
+	n := 0
+	s.m.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 // Close releases the prepared statements (not the database).

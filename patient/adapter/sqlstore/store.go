@@ -74,7 +74,13 @@ const maxAuditRows = 256
 func (s *Store) AppendAudit(ctx context.Context, evs ...patient.AuditEvent) error {
 	for len(evs) > 0 {
 		n := min(len(evs), maxAuditRows)
-		if _, err := s.stmts.Exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
+		// One event, the common case, has its statement; a batch's INSERT
+		// text varies with its size and is not prepared (sqldb.Stmts).
+		exec := s.db.ExecContext
+		if n == 1 {
+			exec = s.stmts.Exec
+		}
+		if _, err := exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
 			return fmt.Errorf("append audit events: %w", err)
 		}
 		evs = evs[n:]

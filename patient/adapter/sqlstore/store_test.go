@@ -116,3 +116,22 @@ func TestTamperedCursors(t *testing.T) {
 		assert.Empty(t, found.Items)
 	})
 }
+
+// Batches of audit events come in every size; their INSERTs must not each
+// be prepared on every connection, or a shared MySQL server runs out of
+// prepared statements (max_prepared_stmt_count) for every service on it.
+func TestAuditBatchesPrepareNoStatementPerSize(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s := store(t, db)
+		ctx, pid := context.Background(), ids.New()
+		for n := 1; n <= 20; n++ {
+			evs := make([]patient.AuditEvent, n)
+			for i := range evs {
+				evs[i] = patient.AuditEvent{ID: ids.New(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), UserID: "u",
+					Role: "DOCTOR", Action: patient.ActionRead, Resource: "patient", PatientID: pid, Outcome: patient.OutcomeAllowed}
+			}
+			require.NoError(t, s.AppendAudit(ctx, evs...))
+		}
+		assert.LessOrEqual(t, sqlstore.PreparedStatements(s), 1, "one statement, the single event's")
+	})
+}

@@ -350,3 +350,26 @@ func storeWithDocument(t *testing.T, db *sqldb.DB) (*sqlstore.Store, record.Docu
 	}
 	return s, first
 }
+
+// Batches of audit events come in every size; their INSERTs must not each
+// be prepared on every connection, or a shared MySQL server runs out of
+// prepared statements (max_prepared_stmt_count) for every service on it.
+func TestAuditBatchesPrepareNoStatementPerSize(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s := sqlstore.New(db)
+		t.Cleanup(func() { _ = s.Close() })
+		ctx, pid := context.Background(), ids.New()
+		for n := 1; n <= 20; n++ {
+			evs := make([]record.AuditEvent, n)
+			for i := range evs {
+				evs[i] = ev(pid)
+			}
+			if err := s.AppendAudit(ctx, evs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := sqlstore.PreparedStatements(s); n > 1 {
+			t.Fatalf("%d statements prepared, want the single event's only", n)
+		}
+	})
+}
