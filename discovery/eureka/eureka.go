@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,12 +37,26 @@ const RouteRenew = "/eureka/apps/{app}/{id}"
 const maxDocBytes = 64 << 10
 
 // maxURLBytes and maxNameBytes bound the document's strings the registry
-// keeps: every replacement stays in the change log for minutes, so a
-// document must not be able to hold much more than its metadata may.
+// keeps, and maxDocStringBytes all of them with the data center's metadata:
+// every replacement stays in the change log for minutes, so a document must
+// not be able to hold much more than its metadata may. The total is a
+// budget of its own, not Limits.MaxMetadataBytes, so that tighter metadata
+// limits do not refuse the URLs Spring clients send.
 const (
-	maxURLBytes  = 2048
-	maxNameBytes = 255
+	maxURLBytes       = 2048
+	maxNameBytes      = 255
+	maxDocStringBytes = 8 << 10
 )
+
+// vipName is the form of each name of a (secure) VIP address: ASCII, so
+// that lower-casing it here, EqualFold in /vips and Java's upper-casing
+// (Locale.ROOT) in clients agree on which service it names; "recordſ"
+// would otherwise pass for another name here and match "records" there.
+// Dots and underscores are allowed beside what service names take, as
+// VIPs set by hand often hold them.
+var vipName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+const vipRule = "each comma-separated name must be ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 // Options configure the API.
 type Options struct {
@@ -263,12 +278,29 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 // a token of its own, unless the request could write under that service.
 // Spring clients find http://auth/ by VIP, so without it the shared token
 // could draw the traffic of such a service (docs/adr/0011). Other names are
-// free, as registering under them is.
+// free, as registering under them is. A name not of vipName's form is
+// refused first (400), as the comparison below would not be the clients'.
 func (a *api) checkVIPs(r *http.Request, svc string, in inInstance) error {
-	var fe problem.FieldErrors
-	for _, f := range []struct{ name, vips string }{
+	fields := []struct{ name, vips string }{
 		{"instance.vipAddress", in.VIPAddress}, {"instance.secureVipAddress", in.SecureVIPAddress},
-	} {
+	}
+	var bad problem.FieldErrors
+	for _, f := range fields {
+		if f.vips == "" {
+			continue // omitted: the application's own name
+		}
+		for _, vip := range strings.Split(f.vips, ",") {
+			if !vipName.MatchString(strings.TrimSpace(vip)) {
+				bad.Add(f.name, vipRule)
+				break
+			}
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	var fe problem.FieldErrors
+	for _, f := range fields {
 		for _, vip := range strings.Split(f.vips, ",") {
 			// Matched as the VIP queries match: trimmed, whatever the case.
 			other := serviceOf(strings.TrimSpace(vip))
@@ -294,7 +326,7 @@ func (a *api) checkVIPs(r *http.Request, svc string, in inInstance) error {
 func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) (registry.Registration, error) {
 	var fe problem.FieldErrors
 	// The strings kept with the instance are bounded one by one and, with
-	// the data center's metadata, together as its metadata is.
+	// the data center's metadata, together.
 	total := 0
 	for _, f := range []struct {
 		name, v string
@@ -328,8 +360,8 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 	for k, v := range in.DataCenterInfo.Metadata {
 		total += len(k) + len(v)
 	}
-	if total > a.o.Limits.MaxMetadataBytes {
-		fe.Add("instance", fmt.Sprintf("its URLs, names and dataCenterInfo.metadata must total at most %d bytes", a.o.Limits.MaxMetadataBytes))
+	if total > maxDocStringBytes {
+		fe.Add("instance", fmt.Sprintf("its URLs, names and dataCenterInfo.metadata must total at most %d bytes", maxDocStringBytes))
 	}
 	if !registry.ValidInstanceID(id) {
 		fe.Add("instance.instanceId", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")

@@ -90,14 +90,15 @@ func TestEurekaDocumentStringsAreBounded(t *testing.T) {
 	_, srv := server(t)
 	url := func(n int) string { return `"http://10.0.0.9/` + strings.Repeat("a", n) + `"` }
 	for name, tc := range map[string]struct{ extra, field string }{
-		"huge homePageUrl, gzipped":    {`,"homePageUrl":` + url(60_000), "instance.homePageUrl"},
-		"statusPageUrl over 2 KiB":     {`,"statusPageUrl":` + url(2048), "instance.statusPageUrl"},
-		"healthCheckUrl over 2 KiB":    {`,"healthCheckUrl":` + url(2048), "instance.healthCheckUrl"},
-		"vipAddress over 255 bytes":    {`,"vipAddress":"` + strings.Repeat("v", 256) + `"`, "instance.vipAddress"},
-		"asgName over 255 bytes":       {`,"asgName":"` + strings.Repeat("a", 256) + `"`, "instance.asgName"},
-		"hostName over 255 bytes":      {`,"hostName":"` + strings.Repeat("h", 256) + `"`, "instance.hostName"},
-		"data center name over 255":    {`,"dataCenterInfo":{"name":"` + strings.Repeat("n", 256) + `"}`, "instance.dataCenterInfo.name"},
-		"URLs together over the limit": {`,"homePageUrl":` + url(1500) + `,"statusPageUrl":` + url(1500) + `,"healthCheckUrl":` + url(1500), "instance"},
+		"huge homePageUrl, gzipped": {`,"homePageUrl":` + url(60_000), "instance.homePageUrl"},
+		"statusPageUrl over 2 KiB":  {`,"statusPageUrl":` + url(2048), "instance.statusPageUrl"},
+		"healthCheckUrl over 2 KiB": {`,"healthCheckUrl":` + url(2048), "instance.healthCheckUrl"},
+		"vipAddress over 255 bytes": {`,"vipAddress":"` + strings.Repeat("v", 256) + `"`, "instance.vipAddress"},
+		"asgName over 255 bytes":    {`,"asgName":"` + strings.Repeat("a", 256) + `"`, "instance.asgName"},
+		"hostName over 255 bytes":   {`,"hostName":"` + strings.Repeat("h", 256) + `"`, "instance.hostName"},
+		"data center name over 255": {`,"dataCenterInfo":{"name":"` + strings.Repeat("n", 256) + `"}`, "instance.dataCenterInfo.name"},
+		"strings together over 8 KiB": {`,"homePageUrl":` + url(2000) + `,"statusPageUrl":` + url(2000) + `,"healthCheckUrl":` + url(2000) +
+			`,"secureHealthCheckUrl":` + url(2000) + `,"vipAddress":"` + strings.Repeat("v", 255) + `"`, "instance"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := eurekaDoc("b-1", tc.extra)
@@ -120,6 +121,18 @@ func TestEurekaDocumentStringsAreBounded(t *testing.T) {
 	// Within the bounds, a document registers.
 	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
 		eurekaDoc("b-1", `,"homePageUrl":`+url(2000)+`,"vipAddress":"`+strings.Repeat("v", 255)+`"`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	assert.Len(t, ours(t, srv, "billing"), 1)
+}
+
+// The document's strings have a budget of their own, not the metadata's
+// 4 KiB: three long URLs, each within its bound, are an ordinary Spring
+// registration.
+func TestLongURLsWithinTheirBoundsRegister(t *testing.T) {
+	_, srv := server(t)
+	url := `"http://10.0.0.9/` + strings.Repeat("a", 1400) + `"`
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("b-1", `,"homePageUrl":`+url+`,"statusPageUrl":`+url+`,"healthCheckUrl":`+url), jsonBody)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
 	assert.Len(t, ours(t, srv, "billing"), 1)
 }
@@ -172,5 +185,39 @@ func TestVIPOfAServiceWithItsOwnTokenNeedsThatToken(t *testing.T) {
 	// A VIP naming no service with a token of its own is free, as
 	// registering under that name is.
 	resp, b = request(t, http.MethodPost, srv.URL+"/eureka/apps/EVIL", token, evil("evil,billing", "billing.internal"), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+}
+
+// A VIP is matched case-insensitively by /vips and by Java clients
+// (toUpperCase(Locale.ROOT)), where "recordſ" (long s) is "RECORDS" and
+// "patıent" (dotless i) is "PATIENT", while lower-casing leaves them other
+// names: such a VIP is refused as malformed, so the shared token cannot
+// slip the VIP of a service guarded by its own token past the check.
+func TestNonASCIIVIPIsRefused(t *testing.T) {
+	_, srv := server(t, "-discovery-service-tokens", "records=records-own-token,patient=patient-own-token")
+	doc := func(vip, svip string) []byte {
+		return []byte(fmt.Sprintf(`{"instance":{"instanceId":"evil-1","hostName":"6.6.6.6","app":"EVIL","ipAddr":"6.6.6.6","status":"UP",
+"port":{"$":8081,"@enabled":"true"},"vipAddress":%q,"secureVipAddress":%q,"dataCenterInfo":{"@class":"x","name":"MyOwn"}}}`, vip, svip))
+	}
+	for _, tc := range []struct{ vip, svip, field string }{
+		{"record\u017f", "evil", "instance.vipAddress"},
+		{"evil, RECORD\u017f", "evil", "instance.vipAddress"},
+		{"evil", "pat\u0131ent", "instance.secureVipAddress"},
+		{"pat\u0131ent", "evil", "instance.vipAddress"},
+		{"evil,", "evil", "instance.vipAddress"},
+	} {
+		resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/EVIL", token, doc(tc.vip, tc.svip), jsonBody)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "VIP %q, secure VIP %q: %s", tc.vip, tc.svip, b)
+		assert.Equal(t, []string{tc.field}, problemFields(t, b), "VIP %q, secure VIP %q", tc.vip, tc.svip)
+	}
+	assert.Empty(t, ours(t, srv, "evil"))
+	for _, path := range []string{"/eureka/vips/records", "/eureka/svips/records", "/eureka/vips/patient", "/eureka/svips/patient"} {
+		resp, b := request(t, http.MethodGet, srv.URL+path, "", nil, map[string]string{"Accept": "application/json"})
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.NotContains(t, string(b), "EVIL", path)
+	}
+
+	// Ordinary VIPs, as Spring sets them or by hand, still register.
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/EVIL", token, doc("Evil-Service, evil.internal", "evil_v2"), jsonBody)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
 }

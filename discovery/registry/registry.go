@@ -165,9 +165,13 @@ type Registry struct {
 	isClosed bool
 
 	// live counts the services with instances, the ones MaxServices
-	// bounds; forgotten is the highest index of an emptied service dropped
-	// to make room, which an unknown service reports.
+	// bounds. dropped holds the names of emptied services dropped to make
+	// room, with the index each had then, at most MaxServices of them;
+	// forgotten is the highest index of those no longer held there, which
+	// any other unknown name reports (0 until then: a name never held has
+	// nothing its readers could have missed).
 	live      int
+	dropped   map[string]uint64
 	forgotten uint64
 
 	// recent logs the visible changes of the last ChangeRetention, oldest
@@ -212,6 +216,7 @@ func New(now time.Time, limits Limits) *Registry {
 		limits:    limits,
 		startedAt: now.UTC(),
 		services:  map[string]*service{},
+		dropped:   map[string]uint64{},
 		totals:    map[Status]int{},
 		index:     1,
 		changed:   make(chan struct{}),
@@ -399,6 +404,7 @@ func (r *Registry) put(now time.Time, reg Registration, ttl time.Duration, renew
 		}
 		s = &service{name: reg.Service, instances: map[string]*entry{}, changed: make(chan struct{})}
 		r.services[reg.Service] = s
+		delete(r.dropped, reg.Service)
 	}
 	if len(s.instances) == 0 {
 		r.live++
@@ -441,8 +447,9 @@ func (r *Registry) put(now time.Time, reg Registration, ttl time.Duration, renew
 // one; callers hold the write lock and know that one is empty (live is
 // below the bound, the services held are not). Nothing visible changes, so
 // the index stays; its readers are woken to look again, and from then on
-// find an unknown service at index forgotten, which is no older than
-// anything they were answered.
+// find an unknown service at the index it had (or, once its name is no
+// longer held in dropped, at forgotten), which is no older than anything
+// they were answered.
 func (r *Registry) forgetEmpty() {
 	var oldest *service
 	for _, s := range r.services {
@@ -454,7 +461,18 @@ func (r *Registry) forgetEmpty() {
 		return
 	}
 	delete(r.services, oldest.name)
-	r.forgotten = max(r.forgotten, oldest.index)
+	if len(r.dropped) >= r.limits.MaxServices {
+		// Full: the name dropped longest ago joins the rest at forgotten.
+		first, at := "", uint64(0)
+		for name, index := range r.dropped {
+			if first == "" || index < at {
+				first, at = name, index
+			}
+		}
+		delete(r.dropped, first)
+		r.forgotten = max(r.forgotten, at)
+	}
+	r.dropped[oldest.name] = oldest.index
 	close(oldest.changed)
 }
 
@@ -608,16 +626,21 @@ func (r *Registry) Evict(now time.Time) []Instance {
 // Service returns one service's view, the registry's own index (a reader
 // holding a higher one has a stale index from an earlier run and must get
 // an answer at once), and a channel closed at the service's next change.
-// An unknown service has no instances and index 0, or, once an emptied
-// service was forgotten, the index it had then: a reader of a forgotten
-// service that missed its emptying learns of it at once.
+// An unknown service has no instances and index 0, or, if it is an emptied
+// service that was forgotten, the index it had then: a reader of a
+// forgotten service that missed its emptying learns of it at once, and a
+// reader of a name never held waits.
 func (r *Registry) Service(name string) (v ServiceView, global uint64, changed <-chan struct{}) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s := r.services[name]
 	if s == nil {
+		index, ok := r.dropped[name]
+		if !ok {
+			index = r.forgotten
+		}
 		// Nothing to wait on yet: wake on any change, and look again.
-		return ServiceView{Name: name, Index: r.forgotten, Instances: []Instance{}}, r.index, r.changed
+		return ServiceView{Name: name, Index: index, Instances: []Instance{}}, r.index, r.changed
 	}
 	return serviceView(s), r.index, s.changed
 }

@@ -305,6 +305,51 @@ func TestEmptiedServicesMakeRoomForNewOnes(t *testing.T) {
 	assert.Greater(t, v.Index, emptied.Index, "its index moved forward")
 }
 
+// A name never held answers index 0 after other services were forgotten,
+// so its readers wait for it to appear; a forgotten name answers the index
+// it had. Past MaxServices names forgotten, the oldest one's index is what
+// every other unknown name answers.
+func TestOnlyForgottenNamesAnswerTheirOldIndex(t *testing.T) {
+	limits := registry.DefaultLimits()
+	limits.MaxServices = 2
+	r := registry.New(t0, limits)
+	churn := func(name string) uint64 {
+		t.Helper()
+		_, _, err := r.Register(t0, reg(name, "i1", 80))
+		require.NoError(t, err)
+		_, err = r.Deregister(t0, name, "i1")
+		require.NoError(t, err)
+		v, _, _ := r.Service(name)
+		return v.Index
+	}
+	first := churn("first")
+	second := churn("second")
+	_, _, err := r.Register(t0, reg("auth", "a1", 1)) // forgets first
+	require.NoError(t, err)
+	_, err = r.Deregister(t0, "auth", "a1")
+	require.NoError(t, err)
+	_, _, err = r.Register(t0, reg("doctor", "d1", 2)) // forgets second
+	require.NoError(t, err)
+
+	v, _, _ := r.Service("never-held")
+	assert.Zero(t, v.Index, "nothing its readers could have missed")
+	v, _, _ = r.Service("first")
+	assert.Equal(t, first, v.Index)
+	v, _, _ = r.Service("second")
+	assert.Equal(t, second, v.Index)
+
+	_, err = r.Deregister(t0, "doctor", "d1")
+	require.NoError(t, err)
+	_, _, err = r.Register(t0, reg("patient", "p1", 3)) // forgets auth: three names
+	require.NoError(t, err)
+	v, _, _ = r.Service("never-held")
+	assert.Equal(t, first, v.Index, "the oldest name forgotten is no longer told apart")
+	v, _, _ = r.Service("first")
+	assert.Equal(t, first, v.Index)
+	v, _, _ = r.Service("second")
+	assert.Equal(t, second, v.Index)
+}
+
 func TestEvictionFollowsTheLease(t *testing.T) {
 	r := registry.New(t0, registry.DefaultLimits())
 	short := reg("auth", "short", 8081)

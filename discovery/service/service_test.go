@@ -148,6 +148,26 @@ func TestBlockingOnAnUnknownServiceWakesWhenItAppears(t *testing.T) {
 	assert.Equal(t, "p1", r.v.Instances[0].ID)
 }
 
+// Forgetting emptied services to make room does not answer the readers of
+// a name never held: they wait out their wait.
+func TestBlockingOnANameNeverHeldWaitsAfterServicesWereForgotten(t *testing.T) {
+	c := clocktest.New(time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
+	limits := registry.DefaultLimits()
+	limits.MaxServices = 1
+	s := service.New(registry.New(c.Now(), limits), c)
+	ctx := context.Background()
+	register(t, s, "auth", "a1", 8081)
+	require.NoError(t, s.Deregister(ctx, "auth", "a1"))
+	register(t, s, "doctor", "d1", 8082) // forgets auth
+
+	const wait = 100 * time.Millisecond
+	began := time.Now()
+	v, err := s.Service(ctx, "patient", service.Query{Index: 0, Wait: wait})
+	require.NoError(t, err)
+	assert.Zero(t, v.Index)
+	assert.GreaterOrEqual(t, time.Since(began), wait, "answered only at the end of its wait")
+}
+
 func TestRegistryQueryBlocksOnAnyChange(t *testing.T) {
 	s, reg, _ := setup(t)
 	v, err := s.Registry(context.Background(), service.Query{})

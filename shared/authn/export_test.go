@@ -7,3 +7,13 @@ func CacheLen(v *JWTVerifier) int {
 	}
 	return v.cache.len()
 }
+
+// RevocationLowWater is what a list past MaxRevocations is cut down to.
+const RevocationLowWater = revocationLowWater
+
+// RevocationCuts counts the times l was cut down to RevocationLowWater.
+func RevocationCuts(l *RevocationList) int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cuts
+}

@@ -35,8 +35,15 @@ type RevocationPage struct {
 
 // MaxRevocations bounds the entries a verifier holds. Auth lists only
 // entries younger than the token lifetime, so this is never reached in
-// practice; past it, the oldest entries are the ones dropped.
+// practice; past it, entries are dropped down to revocationLowWater:
+// sessions first, those that expire first, and users only when dropping
+// every session is not enough, as a user's entry withdraws more (a
+// password change, a disabled account) than one logout.
 const MaxRevocations = 200_000
+
+// revocationLowWater is what a list past MaxRevocations is cut down to:
+// room for many Adds before the next cut, which orders every entry held.
+const revocationLowWater = MaxRevocations * 9 / 10
 
 // RevocationList is the set of revocations a verifier applies. It is safe
 // for concurrent use.
@@ -45,6 +52,7 @@ type RevocationList struct {
 	sessions map[string]time.Time    // session id -> forget after
 	users    map[string][2]time.Time // user id -> {not before, forget after}
 	now      func() time.Time
+	cuts     int // times the list was cut down to revocationLowWater
 }
 
 // NewRevocationList returns an empty list; now is the clock (nil: time.Now).
@@ -123,32 +131,40 @@ func (l *RevocationList) pruneLocked(now time.Time) {
 			delete(l.users, k)
 		}
 	}
-	// Still over the bound: drop the entries that expire first, sessions
-	// and users alike, ordered once.
-	over := len(l.sessions) + len(l.users) - MaxRevocations
-	if over <= 0 {
+	if len(l.sessions)+len(l.users) <= MaxRevocations {
 		return
+	}
+	// Still over the bound: cut down to the low-water mark, so that the
+	// next cut is many Adds away.
+	l.cuts++
+	over := len(l.sessions) + len(l.users) - revocationLowWater
+	over -= dropEarliest(l.sessions, over, func(exp time.Time) time.Time { return exp })
+	if over > 0 {
+		dropEarliest(l.users, over, func(u [2]time.Time) time.Time { return u[1] })
+	}
+}
+
+// dropEarliest deletes from m up to n entries, those whose expiry (read by
+// expires) comes first, and reports how many it deleted.
+func dropEarliest[V any](m map[string]V, n int, expires func(V) time.Time) int {
+	if n >= len(m) {
+		n = len(m)
+		clear(m)
+		return n
 	}
 	type held struct {
 		key     string
-		user    bool
 		expires time.Time
 	}
-	all := make([]held, 0, len(l.sessions)+len(l.users))
-	for k, exp := range l.sessions {
-		all = append(all, held{k, false, exp})
-	}
-	for k, u := range l.users {
-		all = append(all, held{k, true, u[1]})
+	all := make([]held, 0, len(m))
+	for k, v := range m {
+		all = append(all, held{k, expires(v)})
 	}
 	slices.SortFunc(all, func(a, b held) int { return a.expires.Compare(b.expires) })
-	for _, h := range all[:over] {
-		if h.user {
-			delete(l.users, h.key)
-		} else {
-			delete(l.sessions, h.key)
-		}
+	for _, h := range all[:n] {
+		delete(m, h.key)
 	}
+	return n
 }
 
 // FollowOptions configure Follow.

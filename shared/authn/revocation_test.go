@@ -40,13 +40,12 @@ func TestRevocationList(t *testing.T) {
 	assert.Equal(t, 0, l.Len(), "memory is bounded by the token lifetime")
 }
 
-// Past MaxRevocations the list drops the entries that expire first,
-// sessions and users alike, and Add returns.
-func TestRevocationListPastItsBoundDropsTheEarliestToExpire(t *testing.T) {
-	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
-	l := authn.NewRevocationList(func() time.Time { return now })
-	at := func(i int) time.Time { return now.Add(time.Minute + time.Duration(i)*time.Millisecond) }
-	add := func(rs ...authn.Revocation) {
+// pastTheBound is a revocation list at a fixed time, and an add that fails
+// the test if Add does not return.
+func pastTheBound(t *testing.T) (l *authn.RevocationList, now time.Time, add func(...authn.Revocation)) {
+	now = time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	l = authn.NewRevocationList(func() time.Time { return now })
+	add = func(rs ...authn.Revocation) {
 		t.Helper()
 		done := make(chan struct{})
 		go func() { defer close(done); l.Add(rs...) }()
@@ -56,35 +55,83 @@ func TestRevocationListPastItsBoundDropsTheEarliestToExpire(t *testing.T) {
 			t.Fatal("Add did not return")
 		}
 	}
+	return l, now, add
+}
+
+// Past MaxRevocations the list is cut down to its low-water mark: sessions
+// go first, even those that expire after every user, then the users that
+// expire first; and Add returns.
+func TestRevocationListPastItsBoundDropsTheEarliestToExpire(t *testing.T) {
+	l, now, add := pastTheBound(t)
+	at := func(i int) time.Time { return now.Add(time.Minute + time.Duration(i)*time.Millisecond) }
 	revoked := func(user, session string) bool {
 		return l.Revoked(authn.Principal{UserID: user, SessionID: session, IssuedAt: now.Add(-time.Second)})
 	}
 
-	// Users alone over the bound.
 	users := make([]authn.Revocation, authn.MaxRevocations+10)
 	for i := range users {
-		users[i] = authn.Revocation{UserID: "u" + strconv.Itoa(i), NotBefore: now, ExpiresAt: at(i + 10)}
+		users[i] = authn.Revocation{UserID: "u" + strconv.Itoa(i), NotBefore: now, ExpiresAt: at(i)}
 	}
-	add(users...)
-	assert.Equal(t, authn.MaxRevocations, l.Len())
-	assert.False(t, revoked("u9", ""), "among the first to expire")
-	assert.True(t, revoked("u10", ""))
-	assert.True(t, revoked("u"+strconv.Itoa(len(users)-1), ""))
-
-	// Sessions expiring before every user and after: the earlier ones go,
-	// with as many users of the earliest expiry.
 	var sessions []authn.Revocation
 	for i := range 5 {
-		sessions = append(sessions,
-			authn.Revocation{SessionID: "early" + strconv.Itoa(i), ExpiresAt: at(i)},
-			authn.Revocation{SessionID: "late" + strconv.Itoa(i), ExpiresAt: at(len(users) + 20 + i)})
+		sessions = append(sessions, authn.Revocation{SessionID: "late" + strconv.Itoa(i), ExpiresAt: at(len(users) + i)})
 	}
-	add(sessions...)
+	add(append(sessions, users...)...)
+	assert.Equal(t, authn.RevocationLowWater, l.Len())
+	assert.False(t, revoked("", "late4"), "sessions go before users")
+	// 15 over the bound, and then MaxRevocations-RevocationLowWater more:
+	// the 5 sessions, and the users that expire first.
+	firstKept := authn.MaxRevocations + 15 - authn.RevocationLowWater - len(sessions)
+	assert.False(t, revoked("u"+strconv.Itoa(firstKept-1), ""), "among the first to expire")
+	assert.True(t, revoked("u"+strconv.Itoa(firstKept), ""))
+	assert.True(t, revoked("u"+strconv.Itoa(len(users)-1), ""))
+}
+
+// Users are dropped only when the sessions cannot make the room, whatever
+// their expiry; and a list cut down refills to the bound before it is cut
+// again, so Adds near the bound do not each order every entry held.
+func TestRevocationListDropsSessionsFirstAndCutsRarely(t *testing.T) {
+	l, now, add := pastTheBound(t)
+	at := func(i int) time.Time { return now.Add(time.Minute + time.Duration(i)*time.Millisecond) }
+	revoked := func(user, session string) bool {
+		return l.Revoked(authn.Principal{UserID: user, SessionID: session, IssuedAt: now.Add(-time.Second)})
+	}
+	seq := 0
+	sessions := func(n int) []authn.Revocation {
+		rs := make([]authn.Revocation, n)
+		for i := range rs {
+			rs[i] = authn.Revocation{SessionID: "s" + strconv.Itoa(seq), ExpiresAt: at(authn.MaxRevocations + seq)}
+			seq++
+		}
+		return rs
+	}
+
+	// Users that expire before every session, and sessions one past the bound.
+	users := make([]authn.Revocation, authn.MaxRevocations/2)
+	for i := range users {
+		users[i] = authn.Revocation{UserID: "u" + strconv.Itoa(i), NotBefore: now, ExpiresAt: at(i)}
+	}
+	add(users...)
+	add(sessions(authn.MaxRevocations - len(users) + 1)...)
+	assert.Equal(t, 1, authn.RevocationCuts(l))
+	assert.Equal(t, authn.RevocationLowWater, l.Len())
+	assert.True(t, revoked("u0", ""), "the user expiring first is kept while sessions can go")
+	assert.True(t, revoked("u"+strconv.Itoa(len(users)-1), ""))
+	dropped := authn.MaxRevocations + 1 - authn.RevocationLowWater
+	assert.False(t, revoked("", "s"+strconv.Itoa(dropped-1)), "the sessions that expire first go")
+	assert.True(t, revoked("", "s"+strconv.Itoa(dropped)))
+
+	// Refilled up to the bound: no cut.
+	add(sessions(authn.MaxRevocations - authn.RevocationLowWater - 1)...)
+	add(sessions(1)...)
 	assert.Equal(t, authn.MaxRevocations, l.Len())
-	assert.False(t, revoked("", "early4"))
-	assert.True(t, revoked("", "late0"))
-	assert.False(t, revoked("u14", ""))
-	assert.True(t, revoked("u15", ""))
+	assert.Equal(t, 1, authn.RevocationCuts(l), "Adds up to the bound do not cut again")
+
+	// Past it: the next cut.
+	add(sessions(1)...)
+	assert.Equal(t, 2, authn.RevocationCuts(l))
+	assert.Equal(t, authn.RevocationLowWater, l.Len())
+	assert.True(t, revoked("u0", ""))
 }
 
 // feed is a blocking revocation feed like the auth service's.

@@ -10,10 +10,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/tracing"
 )
 
 // recorder collects what a handler saw, by event id.
@@ -335,6 +341,44 @@ func TestPanickingHandlerIsDeadLettered(t *testing.T) {
 	assert.Contains(t, list[0].Reason, "assignment to entry in nil map")
 	time.Sleep(100 * time.Millisecond) // a redelivery would show by now
 	assert.Equal(t, int64(3), calls.Load(), "tried MaxAttempts times")
+}
+
+// Each attempt of a panicking handler ends its span, marked failed by the
+// panic, so traces show the failures rather than spans that never end.
+func TestPanickingHandlerEndsItsSpans(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	b, err := broker.Open(context.Background(), brokertest.Embedded(t).URL(), broker.Options{Tracing: tracing.New(tp)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	f := fixture{b: b, producer: brokertest.Name("p"), consumer: brokertest.Name("c")}
+	f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 2, Backoff: time.Millisecond,
+		Handler: handler(f.consumer, func(context.Context, events.Event) error { panic("nil map") })})
+	ev := f.event(t, "thing_done")
+	require.NoError(t, f.b.Publish(context.Background(), ev))
+	require.Eventually(t, func() bool {
+		list, err := f.b.DeadLetters(f.consumer).List(context.Background(), 10)
+		return err == nil && len(list) > 0
+	}, 10*time.Second, 50*time.Millisecond, "dead-lettered")
+
+	ofEvent := func(spans []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+		var out []sdktrace.ReadOnlySpan
+		for _, s := range spans {
+			for _, a := range s.Attributes() {
+				if s.SpanKind() == trace.SpanKindConsumer && a.Key == semconv.MessagingMessageIDKey && a.Value.AsString() == ev.ID {
+					out = append(out, s)
+				}
+			}
+		}
+		return out
+	}
+	ended := ofEvent(rec.Ended())
+	require.Len(t, ended, 2, "one span per attempt, each ended")
+	for _, s := range ended {
+		assert.Equal(t, codes.Error, s.Status().Code)
+		assert.Contains(t, s.Status().Description, "nil map")
+	}
 }
 
 func TestOpenRefusesOtherSchemes(t *testing.T) {

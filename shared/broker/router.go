@@ -112,8 +112,16 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 			return err
 		}
 		ctx, span := startProcess(msg.Context(), tr, c.Name, header, ev)
+		// Deferred, so that a panicking attempt ends its span too, as
+		// failed; the panic goes on to Recoverer.
+		defer func() {
+			if p := recover(); p != nil {
+				endSpan(span, fmt.Errorf("panic: %v", p))
+				panic(p)
+			}
+			endSpan(span, err)
+		}()
 		err = c.Handler(ctx, ev)
-		endSpan(span, err)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", ev.Type, ev.ID, err)
 		}

@@ -39,7 +39,8 @@ type RelayOptions struct {
 	// sent?") before Purge deletes them; 7 days.
 	Retention time.Duration
 	// StopTimeout bounds the last passes Run makes when it is stopped, to
-	// publish the events of the service's last requests; 5 s.
+	// publish the events of the service's last requests; 5 s. StopBy
+	// bounds them further.
 	StopTimeout time.Duration
 	// Now is the clock; time.Now.
 	Now func() time.Time
@@ -60,7 +61,14 @@ type Relay struct {
 	m     relayMetrics
 	// failing is set while the publisher fails, so the log says it once.
 	failing atomic.Bool
+	// stopBy is the deadline StopBy set, in Unix nanoseconds; 0: none.
+	stopBy atomic.Int64
 }
+
+// markGrace is how long a pass may go on after its context ends to record
+// what it published (the mark and its commit): cut with the context, the
+// events would be published again at the next pass, or the next start.
+const markGrace = 5 * time.Second
 
 type relayMetrics struct {
 	backlog   prometheus.Gauge
@@ -124,10 +132,16 @@ func (r *Relay) Notify() {
 	}
 }
 
-// Run relays until ctx ends. A batch under way when it does completes, so
-// its events are marked as published, and what the outbox holds then is
-// published too, within StopTimeout: events committed just before the stop
-// would otherwise wait for the service's next start.
+// StopBy bounds the last passes of Run, once its context ends, by deadline
+// as well as by StopTimeout: the shutdown stopping the relay has a budget
+// of its own, and closing the database waits for a transaction still open.
+// Call it before ending Run's context.
+func (r *Relay) StopBy(deadline time.Time) { r.stopBy.Store(deadline.UnixNano()) }
+
+// Run relays until ctx ends. A batch under way when it does stops, its
+// published events marked as such, and what the outbox holds then is
+// published, within StopTimeout and StopBy's deadline: events committed
+// just before the stop would otherwise wait for the service's next start.
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := r.o.Interval
 	lastPurge := time.Time{}
@@ -137,8 +151,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.finish(ctx)
 			return nil
 		}
-		// Detached, so a stop does not abandon published events unmarked.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		// Cut by a stop too, which leaves no published event unmarked:
+		// RelayOnce marks past the end of its context.
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		n, err := r.RelayOnce(bctx)
 		if err == nil && time.Since(lastBacklog) >= time.Second {
 			lastBacklog = time.Now()
@@ -193,10 +208,16 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // finish makes the last passes of a stopped relay, on a context of their
-// own bounded by StopTimeout, until one finds less than a batch or fails.
+// own bounded by StopTimeout and StopBy's deadline, until one finds less
+// than a batch or fails.
 func (r *Relay) finish(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.StopTimeout)
 	defer cancel()
+	if by := r.stopBy.Load(); by != 0 {
+		var cancelBy context.CancelFunc
+		fctx, cancelBy = context.WithDeadline(fctx, time.Unix(0, by))
+		defer cancelBy()
+	}
 	for {
 		n, err := r.RelayOnce(fctx)
 		if err != nil {
@@ -237,7 +258,12 @@ type BatchPublisher interface {
 // of the service: the batch is read outside a transaction and marked in a
 // short one afterwards. Two relays on one SQLite file may then publish an
 // event twice, which the broker's duplicate window and the inbox absorb.
+//
+// ctx bounds reading and publishing; what was published is marked even if
+// ctx ends meanwhile, within markGrace after it.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	mctx, cancel := afterEnd(ctx, markGrace)
+	defer cancel()
 	var published int
 	var pubErr error
 	if r.db.Dialect == sqldb.SQLite {
@@ -246,20 +272,22 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		done, failed, perr := r.publish(ctx, rows)
-		err = r.db.InTx(ctx, func(tx *sql.Tx) error { return r.mark(ctx, tx, done, failed) })
+		err = r.db.InTx(mctx, func(tx *sql.Tx) error { return r.mark(ctx, mctx, tx, done, failed) })
 		if err != nil {
 			return 0, err
 		}
 		published, pubErr = len(done), perr
 	} else {
-		err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The transaction holding the rows' locks must outlive ctx too, or
+		// its end would undo the mark.
+		err := r.db.InTx(mctx, func(tx *sql.Tx) error {
 			rows, err := r.take(ctx, tx)
 			if err != nil {
 				return err
 			}
 			done, failed, perr := r.publish(ctx, rows)
 			published, pubErr = len(done), perr
-			return r.mark(ctx, tx, done, failed)
+			return r.mark(ctx, mctx, tx, done, failed)
 		})
 		if err != nil {
 			return 0, err
@@ -299,10 +327,19 @@ func (r *Relay) publish(ctx context.Context, rows []pending) (done []any, failed
 	return done, 0, err
 }
 
-// mark records the batch: published rows in one statement, and an attempt
-// on the refused row.
-func (r *Relay) mark(ctx context.Context, tx *sql.Tx, done []any, failed int64) error {
-	if failed != 0 {
+// afterEnd returns a context that ends grace after ctx does, or when the
+// cancel function is called.
+func afterEnd(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return actx, func() { stop(); cancel() }
+}
+
+// mark records the batch on ctx: published rows in one statement, and an
+// attempt on the refused row unless the pass's context (pass) ended, which
+// is no fault of the event's.
+func (r *Relay) mark(pass, ctx context.Context, tx *sql.Tx, done []any, failed int64) error {
+	if failed != 0 && pass.Err() == nil {
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?`, failed); err != nil {
 			return fmt.Errorf("outbox: count attempt: %w", err)
 		}

@@ -226,12 +226,12 @@ func consume(t *testing.T, b broker.Broker, producer string, h broker.Handler) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// crashing publishes through pub, then after n events ends the relay's
-// transaction as a crash would: published, never marked.
+// crashing publishes through pub, then after n events stops the relay
+// as a crash would, by panicking: published, never marked. (An ended
+// context is no crash: the relay marks what it published even so.)
 type crashing struct {
-	pub    outbox.Publisher
-	n      int
-	cancel context.CancelFunc
+	pub outbox.Publisher
+	n   int
 }
 
 func (c *crashing) Publish(ctx context.Context, ev events.Event) error {
@@ -240,7 +240,7 @@ func (c *crashing) Publish(ctx context.Context, ev events.Event) error {
 	}
 	c.n--
 	if c.n == 0 {
-		c.cancel()
+		panic("crash")
 	}
 	return nil
 }
@@ -264,10 +264,8 @@ func TestEveryEventArrivesOnceThroughCrashesAndOutages(t *testing.T) {
 			consume(t, b, producer, eff.handle)
 			_, _ = db.ExecContext(context.Background(), `DELETE FROM outbox`)
 			ids := write(t, db, producer, 20)
-			ctx, cancel := context.WithCancel(context.Background())
-			dying := outbox.NewRelay(db, &crashing{pub: b, n: 12, cancel: cancel}, outbox.RelayOptions{Batch: 20})
-			_, err := dying.RelayOnce(ctx)
-			require.Error(t, err, "the transaction that would mark them is lost")
+			dying := outbox.NewRelay(db, &crashing{pub: b, n: 12}, outbox.RelayOptions{Batch: 20})
+			require.Panics(t, func() { _, _ = dying.RelayOnce(context.Background()) }, "the transaction that would mark them is lost")
 			backlog, err := dying.Backlog(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, 20, backlog, "nothing marked")
@@ -330,7 +328,7 @@ func TestStoppedRelayPublishesTheLastEvents(t *testing.T) {
 		consume(t, b, producer, eff.handle)
 		// An interval longer than the test: only a pass at the stop can
 		// publish what is written once the relay idles.
-		r := outbox.NewRelay(db, b, outbox.RelayOptions{Interval: time.Hour, Batch: 2})
+		r := outbox.NewRelay(db, b, outbox.RelayOptions{Interval: time.Hour, Batch: 2, StopTimeout: 20 * time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
 		go func() { defer close(stopped); _ = r.Run(ctx) }()
@@ -339,13 +337,80 @@ func TestStoppedRelayPublishesTheLastEvents(t *testing.T) {
 		cancel()
 		select {
 		case <-stopped:
-		case <-time.After(20 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("the relay did not stop")
 		}
 		backlog, err := r.Backlog(context.Background())
 		require.NoError(t, err)
 		require.Zero(t, backlog, "published and marked before Run returned")
 		eff.await(t, ids)
+	})
+}
+
+// stalled is a broker that never answers: its publishes end with their
+// context.
+type stalled struct{}
+
+func (stalled) Publish(ctx context.Context, _ events.Event) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A stopped relay's last passes end by the deadline StopBy set, earlier
+// than StopTimeout: the shutdown that stops it has its own budget, and a
+// pass under way when it stops is cut too rather than holding the stop.
+func TestStoppedRelayKeepsToTheStopDeadline(t *testing.T) {
+	sqltest.Each(t, migrations(t), func(t *testing.T, db *sqldb.DB) {
+		write(t, db, "auth", 3)
+		r := outbox.NewRelay(db, stalled{}, outbox.RelayOptions{Interval: time.Hour, StopTimeout: time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); _ = r.Run(ctx) }()
+		time.Sleep(100 * time.Millisecond) // publishing to the stalled broker
+		r.StopBy(time.Now().Add(200 * time.Millisecond))
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the relay kept to its StopTimeout, past the stop deadline")
+		}
+		backlog, err := r.Backlog(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 3, backlog, "left for the next start")
+		var attempts int
+		require.NoError(t, db.QueryRowContext(context.Background(), `SELECT MAX(attempts) FROM outbox`).Scan(&attempts))
+		assert.Zero(t, attempts, "a pass cut by the stop counts no failed attempt")
+	})
+}
+
+// acking is a broker that stores a batch, acknowledges it and meanwhile
+// sees the pass's context end (the stop deadline, say).
+type acking struct {
+	batching
+	cut context.CancelFunc
+}
+
+func (p *acking) PublishBatch(ctx context.Context, evs []events.Event) (int, error) {
+	n, err := p.batching.PublishBatch(ctx, evs)
+	p.cut()
+	return n, err
+}
+
+// Events the broker acknowledged are marked published even when the pass's
+// context ends before the mark: otherwise the next start publishes them
+// again.
+func TestAcknowledgedEventsAreMarkedWhenThePassIsCut(t *testing.T) {
+	sqltest.Each(t, migrations(t), func(t *testing.T, db *sqldb.DB) {
+		ids := write(t, db, "auth", 3)
+		ctx, cancel := context.WithCancel(context.Background())
+		pub := &acking{batching: batching{stored: 3}, cut: cancel}
+		n, err := outbox.NewRelay(db, pub, outbox.RelayOptions{Batch: 10}).RelayOnce(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, n)
+		assert.Equal(t, ids, pub.ids)
+		var backlog int
+		require.NoError(t, db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`).Scan(&backlog))
+		assert.Zero(t, backlog, "marked as published")
 	})
 }
 

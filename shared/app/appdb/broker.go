@@ -50,6 +50,11 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); _ = a.Relay.Run(relayCtx) }()
 	stop := func(ctx context.Context) error {
+		// The relay's last passes end with this hook's budget: closing the
+		// database after it would otherwise wait for their transaction.
+		if deadline, ok := ctx.Deadline(); ok {
+			a.Relay.StopBy(deadline)
+		}
 		stopRelay()
 		select {
 		case <-relayDone:
