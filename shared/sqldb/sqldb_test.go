@@ -41,6 +41,25 @@ func TestSQLitePragmas(t *testing.T) {
 	assert.Equal(t, 1, fk)
 }
 
+// A commit is on disk before it returns unless a shortcut is asked for by
+// name; any other option is refused.
+func TestSQLiteSyncsEveryCommitByDefault(t *testing.T) {
+	ctx := context.Background()
+	sync := func(dsn string) int {
+		db, err := sqldb.Open(ctx, dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		var level int
+		require.NoError(t, db.QueryRow("PRAGMA synchronous").Scan(&level))
+		return level
+	}
+	dir := t.TempDir()
+	assert.Equal(t, 2, sync("sqlite:"+dir+"/a.db"), "FULL")
+	assert.Equal(t, 1, sync("sqlite:"+dir+"/b.db?synchronous=normal"), "NORMAL")
+	_, err := sqldb.Open(ctx, "sqlite:"+dir+"/c.db?synchronous=off")
+	assert.ErrorContains(t, err, "synchronous=off")
+}
+
 func TestMigrationsAndTransactions(t *testing.T) {
 	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
