@@ -56,16 +56,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
-	// A commit is on disk before it returns (synchronous FULL): an audit
-	// event or a signed note must survive a power cut, not only a crash of
-	// the process. ?synchronous=normal, asked for by name (tests), syncs
-	// less often and may lose the last commits to a power cut.
-	sync := "FULL"
+	// In WAL mode synchronous NORMAL keeps every commit through a crash of
+	// the process and syncs at checkpoints; a power cut may take back the
+	// last commits. ?synchronous=full syncs every commit, at the disk's
+	// sync rate (the event pipeline: about 1,000 events/s instead of 7,500).
+	sync := "NORMAL"
 	if p, opts, ok := strings.Cut(path, "?"); ok {
-		if opts != "synchronous=normal" {
-			return nil, fmt.Errorf("sqlite DSN option %q: only synchronous=normal is known", opts)
+		if opts != "synchronous=full" {
+			return nil, fmt.Errorf("sqlite DSN option %q: only synchronous=full is known", opts)
 		}
-		path, sync = p, "NORMAL"
+		path, sync = p, "FULL"
 	}
 	if path == "" {
 		return nil, errors.New("sqlite DSN has no path")

@@ -42,7 +42,7 @@ func SQLite(t testing.TB, migrations fs.FS) *sqldb.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "test.db")+"?synchronous=normal")
+	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
