@@ -264,3 +264,71 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// One service deploying a document the merge refuses keeps the last good
+// reference up for everyone, and the gateway asks the services again at
+// most once a second, not on every request.
+func TestSourceKeepsTheLastMergeWhenADocumentBreaksIt(t *testing.T) {
+	table, err := route.New([]route.Spec{
+		{Path: "/api/v1/auth/**", Service: "auth"},
+		{Path: "/api/v1/doctors/**", Service: "doctor"},
+	})
+	require.NoError(t, err)
+	a, d := &docServer{doc: docA}, &docServer{doc: docB}
+	c := clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	var logs syncBuffer
+	src := &apidoc.Source{Table: table, Upstreams: map[string]http.RoundTripper{"auth": a, "doctor": d}, TTL: time.Minute, Clock: c,
+		Logger: log.NewLogfmtLogger(&logs)}
+	ctx := context.Background()
+	good, err := src.Document(ctx)
+	require.NoError(t, err)
+
+	d.doc = "paths: [unclosed"
+	c.Advance(2 * time.Minute)
+	before := a.calls.Load()
+	for range 10 {
+		doc, err := src.Document(ctx)
+		require.NoError(t, err, "the last good merge is served")
+		assert.Equal(t, string(good), string(doc))
+	}
+	assert.Equal(t, before+1, a.calls.Load(), "a failed merge is retried after a second, not per request")
+	assert.Contains(t, logs.String(), "doctor document")
+
+	// Still broken a second later: the last good documents, not the broken
+	// one, are what the next merge starts from.
+	c.Advance(2 * time.Second)
+	doc, err := src.Document(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, string(good), string(doc))
+	assert.Equal(t, before+2, a.calls.Load())
+
+	d.doc = docB
+	c.Advance(2 * time.Second)
+	doc, err = src.Document(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, string(doc), "/api/v1/doctors/{id}")
+	calls := a.calls.Load()
+	_, err = src.Document(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, calls, a.calls.Load(), "fixed: complete and fresh again, served from the cache")
+}
+
+// A merge that fails before any has succeeded is a 503 for the second that
+// follows, without asking the services again.
+func TestSourceBacksOffAfterAFirstMergeFails(t *testing.T) {
+	table, err := route.New([]route.Spec{{Path: "/api/v1/auth/**", Service: "auth"}})
+	require.NoError(t, err)
+	a := &docServer{doc: "paths: [unclosed"}
+	c := clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	src := &apidoc.Source{Table: table, Upstreams: map[string]http.RoundTripper{"auth": a}, Clock: c}
+	for range 5 {
+		_, err := src.Document(context.Background())
+		require.Error(t, err)
+	}
+	assert.EqualValues(t, 1, a.calls.Load())
+	a.doc = docA
+	c.Advance(2 * time.Second)
+	doc, err := src.Document(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, string(doc), "/api/v1/auth/me")
+}

@@ -37,11 +37,17 @@ const DefaultTTL = time.Minute
 // maxDocumentBytes bounds one service's document.
 const maxDocumentBytes = 4 << 20
 
+// retryAfter is how long an incomplete or failed build is served (or its
+// error returned) before the services are asked again: it spares a service
+// that is down, and every service, a fetch per request.
+const retryAfter = time.Second
+
 // Source builds the merged document from the services' own, fetched at
 // /openapi.yaml through the same upstream pools as the API, when it is
 // asked for and the last one is older than TTL. A service that cannot be
 // reached keeps its last document; one never fetched is left out until it
-// answers.
+// answers. A set of documents the merge refuses leaves the last good ones
+// and their merge in place.
 type Source struct {
 	Table     *route.Table
 	Upstreams map[string]http.RoundTripper
@@ -54,6 +60,9 @@ type Source struct {
 	merged  []byte
 	builtAt time.Time
 	missing int // services left out of merged
+
+	triedAt time.Time // last build that left a service out or failed; zero after a complete one
+	err     error     // why the last build failed; nil after one that succeeded
 }
 
 // Document returns the merged document, fetching the services' documents
@@ -69,25 +78,52 @@ func (s *Source) Document(ctx context.Context) ([]byte, error) {
 	if s.merged != nil && now.Sub(s.builtAt) < ttl && s.missing == 0 {
 		return s.merged, nil
 	}
-	if s.merged != nil && s.missing > 0 && now.Sub(s.builtAt) < time.Second {
-		return s.merged, nil // do not hammer a service that is down
+	if !s.triedAt.IsZero() && now.Sub(s.triedAt) < retryAfter {
+		if s.merged != nil {
+			return s.merged, nil
+		}
+		return nil, s.err
 	}
-	if s.docs == nil {
-		s.docs = map[string][]byte{}
+	merged, err := s.build(ctx)
+	if err != nil {
+		s.triedAt, s.err = now, err
+		if s.merged != nil {
+			if s.Logger != nil {
+				_ = level.Warn(s.Logger).Log("msg", "merged OpenAPI document not rebuilt; the last one is served", "err", err)
+			}
+			return s.merged, nil
+		}
+		return nil, err
 	}
-	fetched := s.fetchAll(ctx)
-	for svc, doc := range fetched {
-		s.docs[svc] = doc
+	s.merged, s.builtAt, s.err = merged, now, nil
+	s.missing = len(s.Table.Services()) - len(s.docs)
+	s.triedAt = time.Time{}
+	if s.missing > 0 {
+		s.triedAt = now
 	}
-	if len(s.docs) == 0 {
+	return merged, nil
+}
+
+// build fetches the services' documents and merges them with the last good
+// ones of services that did not answer. The fetched ones become the good
+// ones only when the merge succeeds: a document the merge refuses never
+// replaces the one that worked.
+func (s *Source) build(ctx context.Context) ([]byte, error) {
+	docs := make(map[string][]byte, len(s.docs))
+	for svc, doc := range s.docs {
+		docs[svc] = doc
+	}
+	for svc, doc := range s.fetchAll(ctx) {
+		docs[svc] = doc
+	}
+	if len(docs) == 0 {
 		return nil, errors.New("no service document could be fetched")
 	}
-	merged, err := Merge(s.Table, s.docs)
+	merged, err := Merge(s.Table, docs)
 	if err != nil {
 		return nil, err
 	}
-	s.merged, s.builtAt = merged, now
-	s.missing = len(s.Table.Services()) - len(s.docs)
+	s.docs = docs
 	return merged, nil
 }
 
@@ -152,8 +188,8 @@ func fetch(ctx context.Context, up http.RoundTripper, svc string) ([]byte, error
 	return raw, nil
 }
 
-// DocumentHandler serves the merged document; 503 while no service's
-// document could be fetched.
+// DocumentHandler serves the merged document; 503 until a first one could
+// be built (no service answered, or their documents do not merge).
 func (s *Source) DocumentHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		doc, err := s.Document(r.Context())
@@ -161,7 +197,7 @@ func (s *Source) DocumentHandler() http.Handler {
 			if s.Logger != nil {
 				_ = level.Warn(s.Logger).Log("msg", "merged OpenAPI document unavailable", "err", err)
 			}
-			problem.Write(w, r, problem.Unavailable("the API document cannot be built now: no service answered"))
+			problem.Write(w, r, problem.Unavailable("the API document cannot be built now"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/yaml")

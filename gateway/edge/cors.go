@@ -54,10 +54,18 @@ func (c *cors) decorate(h map[string][]string, origin string) {
 }
 
 var (
-	anyOrigin         = []string{"*"}
-	varyOrigin        = []string{"Origin"}
-	varyPreflight     = []string{"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
-	corsAllowHeaders  = []string{"Authorization, Content-Type, Accept, Accept-Language, If-Match, If-None-Match, X-Request-ID"}
-	corsExposeHeaders = []string{"ETag, Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID"}
-	corsMaxAge        = []string{"600"}
+	anyOrigin     = []string{"*"}
+	varyOrigin    = []string{"Origin"}
+	varyPreflight = []string{"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
+	// The request headers of the services' OpenAPI documents that a browser
+	// does not send without asking: Idempotency-Key guards a booking against
+	// a retried POST, Range and If-Range resume a document download, and
+	// X-Access-Reason carries an ADMIN's break-glass reason.
+	corsAllowHeaders = []string{"Authorization, Content-Type, Accept, Accept-Language, If-Match, If-None-Match, " +
+		"If-Range, Range, Idempotency-Key, X-Access-Reason, X-Request-ID"}
+	// The response headers of those documents that scripts cannot read
+	// unless exposed (Last-Modified, Cache-Control and the like always are).
+	corsExposeHeaders = []string{"ETag, Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID, " +
+		"Idempotent-Replayed, WWW-Authenticate, Accept-Ranges, Content-Range, Content-Disposition"}
+	corsMaxAge = []string{"600"}
 )

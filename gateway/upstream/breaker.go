@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
@@ -81,10 +82,33 @@ func clientFault(err error) bool {
 // instance although a response came back.
 var errUnhealthyStatus = errors.New("upstream answered 502, 503 or 504")
 
-// unhealthy reports whether an upstream status says the instance itself is
-// failing (a 500 is a fault of one request, not of the instance).
-func unhealthy(code int) bool {
-	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+// unhealthy reports whether an upstream answer says the instance itself is
+// failing (a 500 is a fault of one request, not of the instance). A 503 with
+// Retry-After or a problem body is the service's own answer that one of its
+// dependencies is down (ADR 0027): every instance would say the same, so
+// opening this one's circuit would only turn that outage into the whole
+// service's. A bare 503 comes from whatever stands in front of it.
+func unhealthy(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	case http.StatusServiceUnavailable:
+		return !fromService(resp.Header)
+	}
+	return false
+}
+
+// fromService reports a 503 the way medisync's services write one
+// (shared/problem): Retry-After, or an RFC 9457 problem document.
+func fromService(h http.Header) bool {
+	if len(h["Retry-After"]) > 0 {
+		return true
+	}
+	ct := h.Get("Content-Type")
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(ct), "application/problem+json")
 }
 
 // errOpen is returned without calling the instance when its circuit refuses
@@ -92,8 +116,8 @@ func unhealthy(code int) bool {
 var errOpen = errors.New("circuit open")
 
 // breakerMiddleware is the go-kit endpoint middleware guarding one instance.
-// The endpoint's response is an *http.Response; connection errors, timeouts
-// and 502/503/504 answers count as failures.
+// The endpoint's response is an *http.Response; connection errors, timeouts,
+// 502 and 504 answers and bare 503s count as failures.
 func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) kitendpoint.Middleware {
 	return func(next kitendpoint.Endpoint) kitendpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
@@ -105,7 +129,7 @@ func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) kitendpoin
 			switch {
 			case err != nil:
 				done(err)
-			case unhealthy(resp.(*http.Response).StatusCode):
+			case unhealthy(resp.(*http.Response)):
 				done(errUnhealthyStatus)
 			default:
 				done(nil)

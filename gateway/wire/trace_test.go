@@ -76,7 +76,9 @@ func TestOneTraceThroughGatewayServiceAndJWKS(t *testing.T) {
 	defer patientSrv.Close()
 
 	// gateway, every route's service at the patient instance.
-	gw := newApp("gateway", "-jwks-url", jwksURL)
+	// Made without wire.Options, so with the services' drain: the gateway's
+	// is set as its command would.
+	gw := newApp("gateway", "-jwks-url", jwksURL, "-shutdown-timeout", wire.DefaultShutdownTimeout.String())
 	addr := strings.TrimPrefix(patientSrv.URL, "http://")
 	var fixed []string
 	seen := map[string]bool{}

@@ -68,7 +68,17 @@ type Settings struct {
 // the public port and off the network by default.
 const DefaultMetricsAddr = "127.0.0.1:9080"
 
+// DefaultShutdownTimeout is the gateway's drain unless -shutdown-timeout
+// says otherwise: above the longest timeout a route may have (55 s, the
+// records service's documents), where the services' shared default (15 s)
+// would cut a transfer still in flight when the gateway is told to stop.
+const DefaultShutdownTimeout = 60 * time.Second
+
 func (s *Settings) register(fs *flag.FlagSet) {
+	if f := fs.Lookup("shutdown-timeout"); f != nil {
+		f.DefValue = DefaultShutdownTimeout.String()
+		_ = f.Value.Set(f.DefValue)
+	}
 	fs.StringVar(&s.RoutesFile, "routes-file", "", "route table file (YAML or JSON); empty means the built-in table")
 	fs.Float64Var(&s.RPS, "rate-limit-rps", 50, "general class: requests per second per user or client address; 0 turns the class off")
 	fs.IntVar(&s.Burst, "rate-limit-burst", 100, "general class: bucket size")
@@ -131,6 +141,9 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 	table, err := route.New(specs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("routes: %w", err)
+	}
+	if err := drainCovers(table, a.Config.ShutdownTimeout); err != nil {
+		return nil, nil, err
 	}
 	for _, r := range table.Routes {
 		auth := "token"
@@ -249,6 +262,23 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 	_ = level.Info(logger).Log("msg", "gateway configured", "routes", len(table.Routes),
 		"services", strings.Join(table.Services(), ","), "generalRps", s.RPS, "strictRps", s.StrictRPS)
 	return handler, closers, nil
+}
+
+// drainCovers refuses a shutdown timeout shorter than a route's timeout:
+// every deployment would cut that route's longest requests (a document
+// transfer) that the route itself allows.
+func drainCovers(table *route.Table, shutdown time.Duration) error {
+	var longest *route.Route
+	for _, r := range table.Routes {
+		if longest == nil || r.Timeout > longest.Timeout {
+			longest = r
+		}
+	}
+	if longest != nil && shutdown < longest.Timeout {
+		return fmt.Errorf("-shutdown-timeout %s is shorter than the timeout of route %s (%s): "+
+			"requests still running at shutdown would be cut; set it to at least %s", shutdown, longest.Pattern, longest.Timeout, longest.Timeout)
+	}
+	return nil
 }
 
 // serveInternal serves /metrics, /health/live and /health/ready on addr, a
