@@ -245,18 +245,19 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 	}
 	var pair TokenPair
 	err = s.Store.InTx(ctx, func(tx Store) error {
+		// The user's row first, as every change of the account takes it
+		// before the account's refresh tokens: the other order deadlocks
+		// with a password change or a disabling.
+		cur, err := s.issuable(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
 		marked, err := tx.RefreshTokens().MarkUsed(ctx, old.ID, now)
 		if err != nil {
 			return fmt.Errorf("mark refresh token used: %w", err)
 		}
 		if !marked {
 			return account.ErrRefreshReused
-		}
-		// A disabled account's refresh tokens are revoked with it, so a
-		// rolled-back MarkUsed leaves nothing to undo.
-		cur, err := s.issuable(ctx, tx, u.ID)
-		if err != nil {
-			return err
 		}
 		pair, err = s.issuePair(ctx, tx, cur, old.FamilyID)
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
@@ -83,33 +82,22 @@ func clientFault(err error) bool {
 var errUnhealthyStatus = errors.New("upstream answered 502, 503 or 504")
 
 // unhealthy reports whether an upstream answer says the instance itself is
-// failing (a 500 is a fault of one request, not of the instance). A 503 with
-// Retry-After or a problem body is the service's own answer that one of its
-// dependencies is down (ADR 0027): every instance would say the same, so
-// opening this one's circuit would only turn that outage into the whole
-// service's. A bare 503 comes from whatever stands in front of it.
+// failing (a 500 is a fault of one request, not of the instance). A 503 the
+// service sends because one of its dependencies is down (ADR 0027) counts
+// too: an instance that alone cannot reach its database says the same, and
+// must leave the rotation. When every instance says it, every circuit
+// opens and the pool sends the requests anyway (Pool.RoundTrip), so that a
+// dependency's outage does not become the whole service's.
 func unhealthy(resp *http.Response) bool {
 	switch resp.StatusCode {
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
-	case http.StatusServiceUnavailable:
-		return !fromService(resp.Header)
 	}
 	return false
 }
 
-// fromService reports a 503 the way medisync's services write one
-// (shared/problem): Retry-After, or an RFC 9457 problem document.
-func fromService(h http.Header) bool {
-	if len(h["Retry-After"]) > 0 {
-		return true
-	}
-	ct := h.Get("Content-Type")
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	return strings.EqualFold(strings.TrimSpace(ct), "application/problem+json")
-}
+// bypassKey marks a request sent past its instance's circuit.
+type bypassKey struct{}
 
 // errOpen is returned without calling the instance when its circuit refuses
 // the request (open, or half-open with its probes in flight).
@@ -117,10 +105,13 @@ var errOpen = errors.New("circuit open")
 
 // breakerMiddleware is the go-kit endpoint middleware guarding one instance.
 // The endpoint's response is an *http.Response; connection errors, timeouts,
-// 502 and 504 answers and bare 503s count as failures.
+// 502, 503 and 504 answers count as failures.
 func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) kitendpoint.Middleware {
 	return func(next kitendpoint.Endpoint) kitendpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
+			if ctx.Value(bypassKey{}) != nil {
+				return next(ctx, request) // counts for nothing
+			}
 			done, err := cb.Allow()
 			if err != nil {
 				return nil, errOpen

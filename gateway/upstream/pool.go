@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "upstream_errors_total",
-			Help: "Upstream failures by service and kind (connect, timeout, unavailable, status, other).",
+			Help: "Upstream failures by service and kind (connect, timeout, unavailable, status, other; all-open: every circuit open, sent anyway).",
 		}, []string{"service", "kind"}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "upstream_retries_total",
@@ -88,8 +88,8 @@ type Pool struct {
 	metrics    *Metrics
 	next       atomic.Uint64
 
-	errConnect, errTimeout, errUnavailable, errOther prometheus.Counter
-	retries                                          prometheus.Counter
+	errConnect, errTimeout, errUnavailable, errOther, allOpen prometheus.Counter
+	retries                                                   prometheus.Counter
 
 	mu       sync.Mutex
 	breakers map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
@@ -108,6 +108,7 @@ func NewPool(service string, instancer sd.Instancer, base http.RoundTripper, bs 
 	p.errTimeout = m.Errors.WithLabelValues(service, "timeout")
 	p.errUnavailable = m.Errors.WithLabelValues(service, "unavailable")
 	p.errOther = m.Errors.WithLabelValues(service, "other")
+	p.allOpen = m.Errors.WithLabelValues(service, "all-open")
 	p.retries = m.Retries.WithLabelValues(service)
 	factory := func(instance string) (kitendpoint.Endpoint, io.Closer, error) {
 		scheme, host, err := splitInstance(instance)
@@ -251,8 +252,18 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if connErr != nil {
 		return nil, connErr
 	}
-	p.errUnavailable.Inc()
-	return nil, ErrNoInstance
+	// Every circuit is open: when all instances fail alike the fault is
+	// rarely theirs (a dependency of the service is down, and requests that
+	// need none would still succeed), so the request goes to the next
+	// instance anyway, as a load balancer's panic mode does, and counts for
+	// nothing. A circuit still shields an instance whose peers are healthy.
+	p.allOpen.Inc()
+	resp, err := eps[start](context.WithValue(req.Context(), bypassKey{}, true), req)
+	if err != nil {
+		p.count(err)
+		return nil, err
+	}
+	return resp.(*http.Response), nil
 }
 
 func (p *Pool) count(err error) {

@@ -175,17 +175,21 @@ func TestBreakerOpensAndSkips(t *testing.T) {
 	assert.EqualValues(t, 10, good.hits.Load(), "the open instance is skipped")
 	assert.EqualValues(t, 3, bad.hits.Load())
 
-	// With the only other instance open too, the pool fails fast.
-	only, _ := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	// With every circuit open the request goes through anyway (panic
+	// mode), counted for nothing.
+	only, om := newPool(t, newInstancer(bad.hostport()), BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
 	waitSize(t, only, 1)
 	for range 2 {
 		code, err := send(t, only, http.MethodGet)
 		require.NoError(t, err)
 		assert.Equal(t, http.StatusServiceUnavailable, code, "the upstream's own answer passes through")
 	}
-	_, err := send(t, only, http.MethodGet)
-	assert.ErrorIs(t, err, ErrNoInstance, "the only circuit is open: fail fast")
-	assert.EqualValues(t, 5, bad.hits.Load())
+	require.Equal(t, gobreaker.StateOpen, only.States()[bad.hostport()])
+	code, err := send(t, only, http.MethodGet)
+	require.NoError(t, err, "every circuit is open: sent anyway")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.EqualValues(t, 6, bad.hits.Load())
+	assert.Equal(t, 1.0, testutil.ToFloat64(om.Errors.WithLabelValues("patient", "all-open")))
 }
 
 // awaitHalfOpen waits, with a generous deadline, for the open timeout to

@@ -42,8 +42,9 @@ type RevocationPage struct {
 const MaxRevocations = 200_000
 
 // revocationLowWater is what a list past MaxRevocations is cut down to:
-// room for many Adds before the next cut, which orders every entry held.
-const revocationLowWater = MaxRevocations * 9 / 10
+// room for some Adds before the next cut, which orders every entry held,
+// while every entry cut is a withdrawn token that works again.
+const revocationLowWater = MaxRevocations - MaxRevocations/100
 
 // RevocationList is the set of revocations a verifier applies. It is safe
 // for concurrent use.

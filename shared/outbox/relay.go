@@ -134,7 +134,7 @@ func (r *Relay) Notify() {
 
 // StopBy bounds the last passes of Run, once its context ends, by deadline
 // as well as by StopTimeout: the shutdown stopping the relay has a budget
-// of its own, and closing the database waits for a transaction still open.
+// of its own, after which the database closes under a pass still running.
 // Call it before ending Run's context.
 func (r *Relay) StopBy(deadline time.Time) { r.stopBy.Store(deadline.UnixNano()) }
 
@@ -214,8 +214,11 @@ func (r *Relay) finish(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.StopTimeout)
 	defer cancel()
 	if by := r.stopBy.Load(); by != 0 {
+		// A pass records what it published up to markGrace after its
+		// context ends: that too must be done by the deadline, before the
+		// database closes.
 		var cancelBy context.CancelFunc
-		fctx, cancelBy = context.WithDeadline(fctx, time.Unix(0, by))
+		fctx, cancelBy = context.WithDeadline(fctx, time.Unix(0, by).Add(-markGrace))
 		defer cancelBy()
 	}
 	for {
