@@ -53,6 +53,9 @@ type (
 	DeactivateDoctorRequest struct {
 		Actor authn.Principal
 		ID    string
+		// StrandBookings deactivates even when future bookings are left
+		// without a working doctor.
+		StrandBookings bool
 	}
 	SearchDoctorsRequest struct {
 		Actor authn.Principal
@@ -148,7 +151,7 @@ func New(s service.Service) Set {
 		},
 		DeactivateDoctor: func(ctx context.Context, req any) (any, error) {
 			r := req.(DeactivateDoctorRequest)
-			return NoContentResponse{}, s.DeactivateDoctor(ctx, r.Actor, r.ID)
+			return NoContentResponse{}, s.DeactivateDoctor(ctx, r.Actor, r.ID, r.StrandBookings)
 		},
 		SearchDoctors: func(ctx context.Context, req any) (any, error) {
 			r := req.(SearchDoctorsRequest)

@@ -28,6 +28,9 @@ var (
 	ErrSpecializationInUse    = domainerr.New(domainerr.Conflict, "the specialization is assigned to doctors; remove it from them first")
 	ErrStale                  = domainerr.New(domainerr.Stale, "the resource was changed since you read it; read it again and retry")
 	ErrPreconditionRequired   = domainerr.New(domainerr.PreconditionRequired, "send If-Match with the ETag you read; updates without it are refused")
+	// ErrUserLinked refuses re-linking a profile: appointments keep the
+	// doctor's account from the time of booking and grant access by it.
+	ErrUserLinked = domainerr.New(domainerr.Conflict, "the account of a profile is fixed once linked, because appointments grant access by it; deactivate the profile and create a new one for the other account")
 
 	ErrUnauthenticated = domainerr.New(domainerr.Unauthenticated, "a bearer token is required")
 	ErrAdminOnly       = domainerr.New(domainerr.Forbidden, "only an administrator may do this")
@@ -78,8 +81,11 @@ func (s *Specialization) Normalize() error {
 	case hasControl(s.Name):
 		fe.Add("name", "must not contain control characters")
 	}
-	if utf8.RuneCountInString(s.Description) > MaxSpecializationDetail {
+	switch {
+	case utf8.RuneCountInString(s.Description) > MaxSpecializationDetail:
 		fe.Add("description", fmt.Sprintf("must be at most %d characters", MaxSpecializationDetail))
+	case hasControlInText(s.Description):
+		fe.Add("description", textControlMessage)
 	}
 	return fe.Err()
 }
@@ -153,8 +159,11 @@ func (d *Doctor) Normalize() error {
 	case len(d.LicenseNumber) > MaxLicenseLength || !licensePattern.MatchString(d.LicenseNumber):
 		fe.Add("licenseNumber", fmt.Sprintf("must be at most %d letters, digits, spaces, dots, slashes or dashes", MaxLicenseLength))
 	}
-	if utf8.RuneCountInString(d.Bio) > MaxBioLength {
+	switch {
+	case utf8.RuneCountInString(d.Bio) > MaxBioLength:
 		fe.Add("bio", fmt.Sprintf("must be at most %d characters", MaxBioLength))
+	case hasControlInText(d.Bio):
+		fe.Add("bio", textControlMessage)
 	}
 	if d.AppointmentMinutes == 0 {
 		d.AppointmentMinutes = DefaultAppointmentMins
@@ -209,6 +218,21 @@ func (d *Doctor) Normalize() error {
 // hasControl reports whether s holds a control character (NUL, escape...),
 // which a one-line field has no use for.
 func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
+
+// hasControlInText reports whether a multi-line text holds a control
+// character other than a line break (LF, or CR as CRLF brings) or a tab.
+// PostgreSQL refuses NUL in text, and the others have no place in prose
+// shown to patients.
+func hasControlInText(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' })
+}
+
+const textControlMessage = "must not contain control characters other than line breaks and tabs"
+
+// HasControl reports whether s is not valid UTF-8 or holds a control
+// character, which no search term or cursor key may: PostgreSQL refuses
+// NUL and invalid UTF-8, and MySQL refuses to compare some of them.
+func HasControl(s string) bool { return !utf8.ValidString(s) || hasControl(s) }
 
 // LoadZone returns the location of an IANA time zone name. "Local" and
 // names that are not in the time zone database are refused.

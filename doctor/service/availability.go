@@ -51,7 +51,9 @@ func (s *service) ReplaceAvailability(ctx context.Context, actor authn.Principal
 	if err != nil {
 		return AvailabilityView{}, err
 	}
-	if ifMatch != cur.Version {
+	// The tag of the zone tells a client that read the hours in another
+	// zone, which the version does not.
+	if ifMatch != cur.Version || (in.ReadZoneTag != nil && *in.ReadZoneTag != ZoneTag(d.TimeZone)) {
 		return AvailabilityView{}, profile.ErrStale
 	}
 	// What GET shows besides the writable fields may come back unchanged.
@@ -70,6 +72,17 @@ func (s *service) ReplaceAvailability(ctx context.Context, actor authn.Principal
 	}
 	if err := fe.Err(); err != nil {
 		return AvailabilityView{}, err
+	}
+	if d.Active && !in.StrandBookings {
+		before, err := gridOf(d, cur)
+		if err != nil {
+			return AvailabilityView{}, err
+		}
+		after := before
+		after.a = a
+		if err := s.refuseStranding(ctx, doctorID, before, after); err != nil {
+			return AvailabilityView{}, err
+		}
 	}
 	a.UpdatedAt = s.now()
 	stored, err := s.repo.ReplaceAvailability(ctx, a, ifMatch)

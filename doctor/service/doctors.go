@@ -53,6 +53,20 @@ func refuseOnUpdate(in DoctorInput, admin bool, cur profile.Doctor) error {
 	return fe.Err()
 }
 
+// relinks reports whether in changes or clears the account of a profile
+// that is already linked to one. A userId that is not a UUID is left to
+// validation.
+func relinks(in DoctorInput, cur profile.Doctor) bool {
+	if in.UserID == nil || cur.UserID == "" {
+		return false
+	}
+	if *in.UserID == "" {
+		return true
+	}
+	id, ok := ids.Canonical(*in.UserID)
+	return ok && id != cur.UserID
+}
+
 func (in DoctorInput) apply(d *profile.Doctor) {
 	d.FirstName = in.FirstName
 	d.LastName = in.LastName
@@ -185,22 +199,67 @@ func (s *service) UpdateDoctor(ctx context.Context, actor authn.Principal, id st
 	if err := refuseOnUpdate(in, isAdmin(actor), cur); err != nil {
 		return profile.Doctor{}, err
 	}
+	if relinks(in, cur) {
+		return profile.Doctor{}, profile.ErrUserLinked
+	}
 	d := cur
 	in.apply(&d)
 	if err := s.validate(ctx, &d, in); err != nil {
 		return profile.Doctor{}, err
 	}
+	if cur.Active && (!d.Active || d.TimeZone != cur.TimeZone) && !in.StrandBookings {
+		a, err := s.repo.GetAvailability(ctx, cur.ID)
+		if err != nil {
+			return profile.Doctor{}, err
+		}
+		if err := s.refuseRegrid(ctx, cur, d, a); err != nil {
+			return profile.Doctor{}, err
+		}
+	}
 	d.UpdatedAt = s.now()
 	return s.repo.UpdateDoctor(ctx, d, ifMatch)
 }
 
-func (s *service) DeactivateDoctor(ctx context.Context, actor authn.Principal, id string) error {
+// refuseRegrid refuses a change of the doctor from cur to next, with
+// availability a, that would take future bookings off the grid.
+func (s *service) refuseRegrid(ctx context.Context, cur, next profile.Doctor, a schedule.Availability) error {
+	before, err := gridOf(cur, a)
+	if err != nil {
+		return err
+	}
+	after := grid{}
+	if next.Active {
+		if after, err = gridOf(next, a); err != nil {
+			return err
+		}
+	}
+	return s.refuseStranding(ctx, cur.ID, before, after)
+}
+
+func (s *service) DeactivateDoctor(ctx context.Context, actor authn.Principal, id string, strandBookings bool) error {
 	if err := requireAdmin(actor); err != nil {
 		return err
 	}
 	id, err := parseID("id", id)
 	if err != nil {
 		return err
+	}
+	if !strandBookings {
+		cur, err := s.repo.GetDoctor(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Active {
+			a, err := s.repo.GetAvailability(ctx, id)
+			if err != nil {
+				return err
+			}
+			off := cur
+			off.Active = false
+			if err := s.refuseRegrid(ctx, cur, off, a); err != nil {
+				return err
+			}
+		}
 	}
 	// Someone may change the profile between the read and the write: read
 	// it again a few times rather than overwrite their change.
@@ -244,8 +303,11 @@ func (s *service) SearchDoctors(ctx context.Context, actor authn.Principal, in S
 		}
 		q.SpecializationID = id
 	}
-	if len(in.Q) > 200 {
+	switch {
+	case len(in.Q) > 200:
 		fe.Add("q", "must be at most 200 characters")
+	case profile.HasControl(in.Q):
+		fe.Add("q", "must be UTF-8 text without control characters")
 	}
 	q.NamePrefixes = profile.NamePrefixes(in.Q)
 	if in.Language != "" {
@@ -268,8 +330,9 @@ func (s *service) SearchDoctors(ctx context.Context, actor authn.Principal, in S
 			return page.Page[profile.Doctor]{}, err
 		}
 		// The id is compared with stored ids: only a canonical one can match,
-		// and MySQL refuses comparisons of other characters.
-		if _, ok := ids.Canonical(c.ID); !ok {
+		// and MySQL refuses comparisons of other characters. The names are
+		// compared too, and PostgreSQL refuses NUL and invalid UTF-8.
+		if _, ok := ids.Canonical(c.ID); !ok || profile.HasControl(c.LastName) || profile.HasControl(c.FirstName) {
 			return page.Page[profile.Doctor]{}, page.ErrCursor
 		}
 		q.After = &c

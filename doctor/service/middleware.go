@@ -47,9 +47,9 @@ func (s *observed) UpdateDoctor(ctx context.Context, actor authn.Principal, id s
 	return s.next.UpdateDoctor(ctx, actor, id, ifMatch, in)
 }
 
-func (s *observed) DeactivateDoctor(ctx context.Context, actor authn.Principal, id string) (err error) {
+func (s *observed) DeactivateDoctor(ctx context.Context, actor authn.Principal, id string, strandBookings bool) (err error) {
 	defer s.o.Done(ctx, "DeactivateDoctor", time.Now(), &err)
-	return s.next.DeactivateDoctor(ctx, actor, id)
+	return s.next.DeactivateDoctor(ctx, actor, id, strandBookings)
 }
 
 func (s *observed) SearchDoctors(ctx context.Context, actor authn.Principal, in SearchInput) (_ page.Page[profile.Doctor], err error) {

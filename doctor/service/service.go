@@ -27,7 +27,9 @@ type Service interface {
 	MyDoctor(ctx context.Context, actor authn.Principal) (profile.Doctor, error)
 	GetDoctor(ctx context.Context, actor authn.Principal, id string) (profile.Doctor, error)
 	UpdateDoctor(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in DoctorInput) (profile.Doctor, error)
-	DeactivateDoctor(ctx context.Context, actor authn.Principal, id string) error
+	// DeactivateDoctor refuses (409) to take future bookings off the grid
+	// unless strandBookings.
+	DeactivateDoctor(ctx context.Context, actor authn.Principal, id string, strandBookings bool) error
 	SearchDoctors(ctx context.Context, actor authn.Principal, in SearchInput) (page.Page[profile.Doctor], error)
 
 	ListSpecializations(ctx context.Context, actor authn.Principal, limit int, cursor string) (page.Page[profile.Specialization], error)
@@ -68,6 +70,9 @@ type DoctorInput struct {
 	AppointmentMinutes int
 	UserID             *string
 	Active             *bool
+	// StrandBookings applies a change of zone or state that takes booked
+	// appointments off the grid; it comes from the request, not the body.
+	StrandBookings bool
 }
 
 // SearchInput holds the query parameters of a doctor search. Limit 0 is
@@ -95,6 +100,13 @@ type AvailabilityInput struct {
 	schedule.Input
 	ServerFields
 	TimeZone *string
+	// ReadZoneTag is the ZoneTag of the zone the client read with the
+	// version (from If-Match); another than the doctor's is ErrStale. nil
+	// when the caller read none, as in-process callers.
+	ReadZoneTag *string
+	// StrandBookings applies hours that take booked appointments off the
+	// grid; it comes from the request, not the body.
+	StrandBookings bool
 }
 
 // AvailabilityView is an availability with the time zone it is read in.

@@ -2,12 +2,10 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/shared/authn"
-	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 )
 
@@ -54,22 +52,14 @@ func (s *service) CheckSlot(ctx context.Context, actor authn.Principal, doctorID
 	if !d.Active {
 		return out, nil
 	}
-	loc, err := profile.LoadZone(d.TimeZone)
-	if err != nil {
-		return SlotCheck{}, fmt.Errorf("doctor %s time zone %q: %w", id, d.TimeZone, err)
-	}
 	a, err := s.repo.GetAvailability(ctx, id)
 	if err != nil {
 		return SlotCheck{}, err
 	}
-	// The local date of start, and its neighbours for slots that cross
-	// midnight in the other direction of the offset.
-	day := civil.Of(start.In(loc))
-	for _, slot := range a.Slots(loc, day.AddDays(-1), day.AddDays(1), time.Time{}, nil) {
-		if slot.Start.Equal(start) && slot.End.Equal(end) {
-			out.OnGrid = true
-			break
-		}
+	g, err := gridOf(d, a)
+	if err != nil {
+		return SlotCheck{}, err
 	}
+	out.OnGrid = g.has(start, end)
 	return out, nil
 }

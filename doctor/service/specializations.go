@@ -22,6 +22,10 @@ func (s *service) ListSpecializations(ctx context.Context, actor authn.Principal
 	if err := page.DecodeCursor(cursor, &after); err != nil {
 		return page.Page[profile.Specialization]{}, err
 	}
+	// PostgreSQL refuses NUL and invalid UTF-8 in a compared value.
+	if profile.HasControl(after) {
+		return page.Page[profile.Specialization]{}, page.ErrCursor
+	}
 	items, err := s.repo.ListSpecializations(ctx, after, limit+1)
 	if err != nil {
 		return page.Page[profile.Specialization]{}, err

@@ -13,6 +13,7 @@ func TestConcurrentAvailabilityUpdatesOverHTTP(t *testing.T) {
 	e := newEnv(t)
 	d := e.createOwn(e.doctor, nil)
 	avail := "/api/v1/doctors/" + d["id"].(string) + "/availability"
+	tag := e.etag(avail)
 	statuses := make([]int, 2)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -22,7 +23,7 @@ func TestConcurrentAvailabilityUpdatesOverHTTP(t *testing.T) {
 			defer wg.Done()
 			<-start
 			body := map[string]any{"slotMinutes": 15 + 15*i, "weekly": []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}}}
-			statuses[i] = e.do("PUT", avail, e.doctor.Token, body, "If-Match", `"1"`).Status
+			statuses[i] = e.do("PUT", avail, e.doctor.Token, body, "If-Match", tag).Status
 		}()
 	}
 	close(start)
@@ -46,7 +47,7 @@ func TestAvailabilityRoundTrip(t *testing.T) {
 		           {"day": "SUNDAY", "start": "22:00", "end": "24:00"}],
 		"exceptions": [{"date": "2027-12-31", "available": true, "intervals": [{"start": "09:00", "end": "11:00"}]},
 		               {"date": "2027-12-24", "available": false}]}`
-	r := e.mustDo(200, "PUT", avail, e.doctor.Token, body, "If-Match", `"1"`)
+	r := e.mustDo(200, "PUT", avail, e.doctor.Token, body, "If-Match", e.etag(avail))
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &got))
 	want := map[string]any{
@@ -76,7 +77,7 @@ func TestAvailabilityGetPutRoundTrip(t *testing.T) {
 	e.mustDo(200, "PUT", avail, e.doctor.Token, map[string]any{
 		"weekly":     []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}},
 		"exceptions": []map[string]any{{"date": "2027-12-24", "available": false}},
-	}, "If-Match", `"1"`)
+	}, "If-Match", e.etag(avail))
 	read := func() (map[string]any, string) {
 		r := e.mustDo(200, "GET", avail, e.doctor.Token, nil)
 		return r.JSON(t), r.Header.Get("ETag")

@@ -50,7 +50,7 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 		} {
 			var headers []string
 			if c.method == "PUT" {
-				headers = []string{"If-Match", `"1"`}
+				headers = []string{"If-Match", e.etag(c.path)}
 			}
 			r := e.mustDo(400, c.method, c.path, e.admin.Token, c.body, headers...)
 			assert.Contains(t, r.Fields(t), c.field, "%s: %s", c.name, r.Body)

@@ -52,8 +52,14 @@ func newEnv(t *testing.T) *env {
 // newEnvOn is newEnv on a given database.
 func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 	t.Helper()
+	return newEnvWith(t, db, taken.None{})
+}
+
+// newEnvWith is newEnv on a given database and booking system.
+func newEnvWith(t *testing.T, db *sqldb.DB, booked service.TakenSlots) *env {
+	t.Helper()
 	c := clocktest.New(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC))
-	svc := service.New(sqlstore.New(db), taken.None{}, c, ids.New)
+	svc := service.New(sqlstore.New(db), booked, c, ids.New)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier(), nil)

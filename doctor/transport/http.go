@@ -5,7 +5,11 @@ package transport
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -14,8 +18,10 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/doctor/endpoint"
+	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/service"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/page"
@@ -37,13 +43,24 @@ func OpenAPI() []byte { return openAPI }
 // problem.From maps each by its kind.
 var errorRules = problem.Rules()
 
+// fieldConflicts gives the conflicts that concern one field a problem
+// naming it, as validation problems do.
+func fieldConflicts(err error) *problem.Problem {
+	if errors.Is(err, profile.ErrUserLinked) {
+		p := problem.Conflict(profile.ErrUserLinked.Msg)
+		p.Errors = []problem.FieldError{{Field: "userId", Message: "is fixed once linked"}}
+		return p
+	}
+	return nil
+}
+
 // Register adds the doctor API to r; every route requires a valid bearer
 // token checked by v. Failures answered with a 5xx are logged with their
 // cause, which the client never sees.
 func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger) {
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance),
-		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(fieldConflicts, errorRules)),
 		kithttp.ServerErrorHandler(faultLogger{logger: logger}),
 	}
 	// Routes sit on r itself, not on a subrouter, so that r answers other
@@ -78,7 +95,7 @@ type faultLogger struct {
 
 func (f faultLogger) Handle(ctx context.Context, err error) {
 	// A request whose client went away is no fault of the service.
-	if f.logger == nil || ctx.Err() != nil || problem.From(err, errorRules).Status < 500 {
+	if f.logger == nil || ctx.Err() != nil || problem.From(err, fieldConflicts, errorRules).Status < 500 {
 		return
 	}
 	_ = level.Error(logging.FromContext(ctx, f.logger)).Log("msg", "request failed", "path", problem.InstanceFrom(ctx), "err", err)
@@ -168,12 +185,32 @@ func decodeGetDoctor(ctx context.Context, r *http.Request) (any, error) {
 func decodeUpdateDoctor(ctx context.Context, r *http.Request) (any, error) {
 	var w doctorWrite
 	p, id, ifMatch, err := replace(ctx, r, &w)
-	return endpoint.UpdateDoctorRequest{Actor: p, ID: id, IfMatch: ifMatch, In: w.input()}, err
+	in := w.input()
+	if err == nil {
+		in.StrandBookings, err = strandBookings(r)
+	}
+	return endpoint.UpdateDoctorRequest{Actor: p, ID: id, IfMatch: ifMatch, In: in}, err
 }
 
 func decodeDeactivateDoctor(ctx context.Context, r *http.Request) (any, error) {
 	p, id, err := callerAndID(ctx, r)
-	return endpoint.DeactivateDoctorRequest{Actor: p, ID: id}, err
+	req := endpoint.DeactivateDoctorRequest{Actor: p, ID: id}
+	if err == nil {
+		req.StrandBookings, err = strandBookings(r)
+	}
+	return req, err
+}
+
+// strandBookings reads ?strandBookings=, by which a change that takes
+// booked appointments off the doctor's grid is applied all the same.
+func strandBookings(r *http.Request) (bool, error) {
+	switch r.URL.Query().Get(service.StrandParam) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, domainerr.Field(service.StrandParam, "must be true or false")
 }
 
 func decodeGetAvailability(ctx context.Context, r *http.Request) (any, error) {
@@ -183,8 +220,44 @@ func decodeGetAvailability(ctx context.Context, r *http.Request) (any, error) {
 
 func decodeReplaceAvailability(ctx context.Context, r *http.Request) (any, error) {
 	var w availabilityWrite
-	p, id, ifMatch, err := replace(ctx, r, &w)
-	return endpoint.ReplaceAvailabilityRequest{Actor: p, DoctorID: id, IfMatch: ifMatch, In: w.input()}, err
+	p, id, err := callerAndID(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	ifMatch, zoneTag, err := availabilityIfMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		return nil, err
+	}
+	if err := httpjson.Decode(r, &w, MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	in := w.input()
+	in.ReadZoneTag = &zoneTag
+	in.StrandBookings, err = strandBookings(r)
+	return endpoint.ReplaceAvailabilityRequest{Actor: p, DoctorID: id, IfMatch: ifMatch, In: in}, err
+}
+
+// availabilityETag is the entity tag of an availability: its version and
+// the tag of the zone it is read in ("3-5c1e0a2b9d4f").
+func availabilityETag(v service.AvailabilityView) string {
+	return `"` + strconv.FormatInt(v.Availability.Version, 10) + "-" + service.ZoneTag(v.TimeZone) + `"`
+}
+
+// availabilityTag matches an availability's entity tag, weak or not.
+var availabilityTag = regexp.MustCompile(`^(W/)?"([0-9]+)-([0-9a-f]{12})"$`)
+
+// availabilityIfMatch reads the version and zone tag an If-Match names. The
+// version follows the shared rules (rest.ParseIfMatch); a bare version, as
+// sent before the tag carried the zone, has the empty zone tag, which never
+// matches (412).
+func availabilityIfMatch(h string) (int64, string, error) {
+	h = strings.TrimSpace(h)
+	if m := availabilityTag.FindStringSubmatch(h); m != nil {
+		v, err := rest.ParseIfMatch(m[1] + `"` + m[2] + `"`)
+		return v, m[3], err
+	}
+	v, err := rest.ParseIfMatch(h)
+	return v, "", err
 }
 
 func decodeSlots(ctx context.Context, r *http.Request) (any, error) {
@@ -253,7 +326,7 @@ func encodeNoContent(_ context.Context, w http.ResponseWriter, _ any) error {
 
 func encodeAvailability(_ context.Context, w http.ResponseWriter, resp any) error {
 	v := resp.(endpoint.AvailabilityResponse).View
-	w.Header().Set("ETag", rest.ETag(v.Availability.Version))
+	w.Header().Set("ETag", availabilityETag(v))
 	return write(w, http.StatusOK, toAvailabilityJSON(v))
 }
 

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/medisync/medisync/doctor/service"
 )
 
 func TestPreconditions(t *testing.T) {
@@ -24,12 +26,17 @@ func TestPreconditions(t *testing.T) {
 
 	avail := path + "/availability"
 	a := map[string]any{"slotMinutes": 20, "weekly": []map[string]string{{"day": "FRIDAY", "start": "08:00", "end": "10:00"}}}
+	// An availability's tag carries the zone it is read in beside the version.
+	zone := service.ZoneTag("America/New_York")
 	r = e.mustDo(200, "GET", avail, e.pat.Token, nil)
-	assert.Equal(t, `"1"`, r.Header.Get("ETag"))
-	e.mustDo(412, "PUT", avail, e.doctor.Token, a, "If-Match", `"2"`)
-	r = e.mustDo(200, "PUT", avail, e.doctor.Token, a, "If-Match", `"1"`)
-	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
+	assert.Equal(t, `"1-`+zone+`"`, r.Header.Get("ETag"))
+	e.mustDo(412, "PUT", avail, e.doctor.Token, a, "If-Match", `"2-`+zone+`"`)
+	e.mustDo(412, "PUT", avail, e.doctor.Token, a, "If-Match", `W/"1-`+zone+`"`)
 	e.mustDo(412, "PUT", avail, e.doctor.Token, a, "If-Match", `"1"`)
+	r = e.mustDo(200, "PUT", avail, e.doctor.Token, a, "If-Match", `"1-`+zone+`"`)
+	assert.Equal(t, `"2-`+zone+`"`, r.Header.Get("ETag"))
+	e.mustDo(412, "PUT", avail, e.doctor.Token, a, "If-Match", `"1-`+zone+`"`)
+	e.mustDo(400, "PUT", avail, e.doctor.Token, a, "If-Match", `"2-zone"`)
 
 	spec := e.mustDo(201, "POST", "/api/v1/specializations", e.admin.Token, map[string]any{"name": "Neurology"}).JSON(t)
 	sp := "/api/v1/specializations/" + spec["id"].(string)
@@ -71,12 +78,12 @@ func TestUpdatesRequireIfMatch(t *testing.T) {
 		}
 		t.Run(rt.name+" unchanged", func(t *testing.T) {
 			got := e.mustDo(200, "GET", rt.path, e.pat.Token, nil)
-			assert.Equal(t, `"1"`, got.Header.Get("ETag"))
+			assert.Regexp(t, `^"1(-[0-9a-f]+)?"$`, got.Header.Get("ETag"))
 		})
 		t.Run(rt.name+" with the ETag read", func(t *testing.T) {
 			etag := e.mustDo(200, "GET", rt.path, e.pat.Token, nil).Header.Get("ETag")
 			r := e.mustDo(200, "PUT", rt.path, rt.token, rt.body, "If-Match", etag)
-			assert.Equal(t, `"2"`, r.Header.Get("ETag"))
+			assert.Regexp(t, `^"2(-[0-9a-f]+)?"$`, r.Header.Get("ETag"))
 		})
 	}
 
@@ -86,4 +93,23 @@ func TestUpdatesRequireIfMatch(t *testing.T) {
 	e.mustDo(403, "PUT", sp, e.doctor.Token, routes[2].body)
 	// So does a request for a doctor that does not exist.
 	e.mustDo(404, "PUT", "/api/v1/doctors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", e.admin.Token, routes[0].body)
+}
+
+// Slots are read in the doctor's zone, which the profile changes without
+// touching the availability's version: hours written after reading them
+// in another zone are refused (412), as a stale version is.
+func TestAvailabilityReadInAnotherZoneIsStale(t *testing.T) {
+	e := newEnv(t)
+	d := e.createOwn(e.doctor, map[string]any{"timeZone": "Europe/Berlin"})
+	path := "/api/v1/doctors/" + d["id"].(string)
+	avail := path + "/availability"
+	read := e.etag(avail)
+
+	e.mustDo(200, "PUT", path, e.doctor.Token, doctorBody(map[string]any{"licenseNumber": nil, "timeZone": "Asia/Tokyo"}), "If-Match", e.etag(path))
+	a := map[string]any{"weekly": []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}}}
+	e.mustDo(412, "PUT", avail, e.doctor.Token, a, "If-Match", read)
+	fresh := e.etag(avail)
+	assert.NotEqual(t, read, fresh)
+	got := e.mustDo(200, "PUT", avail, e.doctor.Token, a, "If-Match", fresh).JSON(t)
+	assert.Equal(t, "Asia/Tokyo", got["timeZone"])
 }

@@ -10,9 +10,10 @@ func TestSlotCheckReadsTheGridOnly(t *testing.T) {
 	e := newEnv(t)
 	d := e.createByAdmin(map[string]any{"timeZone": "Europe/Berlin"})
 	id := d["id"].(string)
-	e.mustDo(200, "PUT", "/api/v1/doctors/"+id+"/availability", e.admin.Token,
+	avail := "/api/v1/doctors/" + id + "/availability"
+	e.mustDo(200, "PUT", avail, e.admin.Token,
 		map[string]any{"slotMinutes": 30, "weekly": []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}}},
-		"If-Match", `"1"`)
+		"If-Match", e.etag(avail))
 	check := func(start, end string) map[string]any {
 		return e.mustDo(200, "GET", "/api/v1/doctors/"+id+"/slot-check?start="+start+"&end="+end, e.pat.Token, nil).JSON(t)
 	}

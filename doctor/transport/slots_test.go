@@ -31,8 +31,8 @@ func TestSlotsOverHTTP(t *testing.T) {
 		for _, w := range weekly {
 			ws = append(ws, map[string]string{"day": w[0], "start": w[1], "end": w[2]})
 		}
-		e.mustDo(200, "PUT", "/api/v1/doctors/"+d["id"].(string)+"/availability", e.admin.Token,
-			map[string]any{"slotMinutes": 60, "weekly": ws}, "If-Match", `"1"`)
+		avail := "/api/v1/doctors/" + d["id"].(string) + "/availability"
+		e.mustDo(200, "PUT", avail, e.admin.Token, map[string]any{"slotMinutes": 60, "weekly": ws}, "If-Match", e.etag(avail))
 		return "/api/v1/doctors/" + d["id"].(string) + "/slots"
 	}
 	ny := setup("America/New_York", [3]string{"SUNDAY", "01:00", "04:00"})

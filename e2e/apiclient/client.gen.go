@@ -1150,14 +1150,16 @@ type DoctorWrite struct {
 	Active *bool `json:"active,omitempty"`
 
 	// AppointmentMinutes 5 to 240; 30 when absent or 0.
-	AppointmentMinutes *int                `json:"appointmentMinutes,omitempty"`
-	Bio                *string             `json:"bio,omitempty"`
-	CreatedAt          *time.Time          `json:"createdAt,omitempty"`
-	Email              string              `json:"email"`
-	FirstName          string              `json:"firstName"`
-	Id                 *openapi_types.UUID `json:"id,omitempty"`
-	Languages          *[]string           `json:"languages,omitempty"`
-	LastName           string              `json:"lastName"`
+	AppointmentMinutes *int `json:"appointmentMinutes,omitempty"`
+
+	// Bio Line feeds and tabs are the only control characters allowed.
+	Bio       *string             `json:"bio,omitempty"`
+	CreatedAt *time.Time          `json:"createdAt,omitempty"`
+	Email     string              `json:"email"`
+	FirstName string              `json:"firstName"`
+	Id        *openapi_types.UUID `json:"id,omitempty"`
+	Languages *[]string           `json:"languages,omitempty"`
+	LastName  string              `json:"lastName"`
 
 	// LicenseNumber Required on creation; only an administrator may change it.
 	LicenseNumber *string `json:"licenseNumber,omitempty"`
@@ -1175,7 +1177,7 @@ type DoctorWrite struct {
 	TimeZone  *string    `json:"timeZone,omitempty"`
 	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 
-	// UserId ADMIN only; "" unlinks.
+	// UserId ADMIN only, to link an unlinked profile; once linked, changing or clearing it ("") is a 409 naming userId.
 	UserId  *string `json:"userId,omitempty"`
 	Version *int64  `json:"version,omitempty"`
 }
@@ -2075,6 +2077,9 @@ type Limit = int
 // PatientId defines model for PatientId.
 type PatientId = openapi_types.UUID
 
+// StrandBookings defines model for StrandBookings.
+type StrandBookings = bool
+
 // BadGateway An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type BadGateway = Problem
 
@@ -2261,16 +2266,34 @@ type SearchDoctorsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// DeactivateDoctorParams defines parameters for DeactivateDoctor.
+type DeactivateDoctorParams struct {
+	// StrandBookings `true` applies a change that leaves future booked appointments outside the doctor's working hours (a 409
+	// otherwise, listing their first start times); the bookings stay as they are, for the clinic to rebook or
+	// cancel. Bookings up to 370 days ahead are checked.
+	StrandBookings *StrandBookings `form:"strandBookings,omitempty" json:"strandBookings,omitempty"`
+}
+
 // UpdateDoctorParams defines parameters for UpdateDoctor.
 type UpdateDoctorParams struct {
+	// StrandBookings `true` applies a change that leaves future booked appointments outside the doctor's working hours (a 409
+	// otherwise, listing their first start times); the bookings stay as they are, for the clinic to rebook or
+	// cancel. Bookings up to 370 days ahead are checked.
+	StrandBookings *StrandBookings `form:"strandBookings,omitempty" json:"strandBookings,omitempty"`
+
 	// IfMatch The ETag last read (`"3"`; a bare `3` is accepted). Without it, or with `*`: 428. A version no longer current, or a weak tag: 412.
 	IfMatch IfMatchRequired `json:"If-Match"`
 }
 
 // ReplaceAvailabilityParams defines parameters for ReplaceAvailability.
 type ReplaceAvailabilityParams struct {
-	// IfMatch The ETag last read (`"3"`; a bare `3` is accepted). Without it, or with `*`: 428. A version no longer current, or a weak tag: 412.
-	IfMatch IfMatchRequired `json:"If-Match"`
+	// StrandBookings `true` applies a change that leaves future booked appointments outside the doctor's working hours (a 409
+	// otherwise, listing their first start times); the bookings stay as they are, for the clinic to rebook or
+	// cancel. Bookings up to 370 days ahead are checked.
+	StrandBookings *StrandBookings `form:"strandBookings,omitempty" json:"strandBookings,omitempty"`
+
+	// IfMatch The ETag last read (`"3-5c1e0a2b9d4f"`). Without it, or with `*`: 428. A version no longer current, a zone changed since, or a weak tag: 412.
+	IfMatch string `json:"If-Match"`
 }
 
 // CheckSlotParams defines parameters for CheckSlot.
@@ -3165,10 +3188,12 @@ type ClientInterface interface {
 
 	// DeactivateDoctor Deactivate a doctor profile
 	//
-	// ADMIN. The profile stays, with `active: false`.
+	// ADMIN. The profile stays, with `active: false`. While the doctor has future booked appointments in their
+	// working hours, a 409 listing their first start times, unless `strandBookings=true`; while booked times cannot
+	// be read, a 503.
 	//
 	// Corresponds with DELETE /api/v1/doctors/{id} (the `DeactivateDoctor` operationId).
-	DeactivateDoctor(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeactivateDoctor(ctx context.Context, id openapi_types.UUID, params *DeactivateDoctorParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDoctor One doctor profile
 	//
@@ -3181,7 +3206,10 @@ type ClientInterface interface {
 	//
 	// ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 	// read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+	// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+	// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+	// while booked times cannot be read, a 503.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3192,7 +3220,10 @@ type ClientInterface interface {
 	//
 	// ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 	// read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+	// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+	// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+	// while booked times cannot be read, a 503.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3209,6 +3240,9 @@ type ClientInterface interface {
 	// ReplaceAvailabilityWithBody Replace a doctor's working hours
 	//
 	// ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+	// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+	// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+	// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3218,6 +3252,9 @@ type ClientInterface interface {
 	// ReplaceAvailability Replace a doctor's working hours
 	//
 	// ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+	// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+	// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+	// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4648,11 +4685,13 @@ func (c *Client) GetMyDoctor(ctx context.Context, reqEditors ...RequestEditorFn)
 
 // DeactivateDoctor Deactivate a doctor profile
 //
-// ADMIN. The profile stays, with `active: false`.
+// ADMIN. The profile stays, with `active: false`. While the doctor has future booked appointments in their
+// working hours, a 409 listing their first start times, unless `strandBookings=true`; while booked times cannot
+// be read, a 503.
 //
 // Corresponds with DELETE /api/v1/doctors/{id} (the `DeactivateDoctor` operationId).
-func (c *Client) DeactivateDoctor(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeactivateDoctorRequest(c.Server, id)
+func (c *Client) DeactivateDoctor(ctx context.Context, id openapi_types.UUID, params *DeactivateDoctorParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateDoctorRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4684,7 +4723,10 @@ func (c *Client) GetDoctor(ctx context.Context, id openapi_types.UUID, reqEditor
 //
 // ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 // read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+// while booked times cannot be read, a 503.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4705,7 +4747,10 @@ func (c *Client) UpdateDoctorWithBody(ctx context.Context, id openapi_types.UUID
 //
 // ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 // read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+// while booked times cannot be read, a 503.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4742,6 +4787,9 @@ func (c *Client) GetAvailability(ctx context.Context, id openapi_types.UUID, req
 // ReplaceAvailabilityWithBody Replace a doctor's working hours
 //
 // ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4761,6 +4809,9 @@ func (c *Client) ReplaceAvailabilityWithBody(ctx context.Context, id openapi_typ
 // ReplaceAvailability Replace a doctor's working hours
 //
 // ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7332,7 +7383,7 @@ func NewGetMyDoctorRequest(server string) (*http.Request, error) {
 }
 
 // NewDeactivateDoctorRequest constructs an http.Request for the DeactivateDoctor method
-func NewDeactivateDoctorRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+func NewDeactivateDoctorRequest(server string, id openapi_types.UUID, params *DeactivateDoctorParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7355,6 +7406,33 @@ func NewDeactivateDoctorRequest(server string, id openapi_types.UUID) (*http.Req
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.StrandBookings != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "strandBookings", *params.StrandBookings, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
@@ -7434,6 +7512,33 @@ func NewUpdateDoctorRequestWithBody(server string, id openapi_types.UUID, params
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.StrandBookings != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "strandBookings", *params.StrandBookings, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
@@ -7528,6 +7633,33 @@ func NewReplaceAvailabilityRequestWithBody(server string, id openapi_types.UUID,
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.StrandBookings != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "strandBookings", *params.StrandBookings, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
@@ -10872,12 +11004,14 @@ type ClientWithResponsesInterface interface {
 
 	// DeactivateDoctorWithResponse Deactivate a doctor profile
 	//
-	// ADMIN. The profile stays, with `active: false`.
+	// ADMIN. The profile stays, with `active: false`. While the doctor has future booked appointments in their
+	// working hours, a 409 listing their first start times, unless `strandBookings=true`; while booked times cannot
+	// be read, a 503.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v1/doctors/{id} (the `DeactivateDoctor` operationId).
-	DeactivateDoctorWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeactivateDoctorResponse, error)
+	DeactivateDoctorWithResponse(ctx context.Context, id openapi_types.UUID, params *DeactivateDoctorParams, reqEditors ...RequestEditorFn) (*DeactivateDoctorResponse, error)
 
 	// GetDoctorWithResponse One doctor profile
 	//
@@ -10892,7 +11026,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 	// read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+	// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+	// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+	// while booked times cannot be read, a 503.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10903,7 +11040,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 	// read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+	// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+	// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+	// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+	// while booked times cannot be read, a 503.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10922,6 +11062,9 @@ type ClientWithResponsesInterface interface {
 	// ReplaceAvailabilityWithBodyWithResponse Replace a doctor's working hours
 	//
 	// ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+	// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+	// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+	// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10931,6 +11074,9 @@ type ClientWithResponsesInterface interface {
 	// ReplaceAvailabilityWithResponse Replace a doctor's working hours
 	//
 	// ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+	// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+	// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+	// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15165,6 +15311,8 @@ type DeactivateDoctorResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *GatewayTooManyRequests
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
@@ -15201,6 +15349,11 @@ func (r DeactivateDoctorResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeactivateDoctorResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeactivateDoctorResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -15707,6 +15860,8 @@ type ReplaceAvailabilityResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -15758,6 +15913,11 @@ func (r ReplaceAvailabilityResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ReplaceAvailabilityResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ReplaceAvailabilityResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -22869,13 +23029,15 @@ func (c *ClientWithResponses) GetMyDoctorWithResponse(ctx context.Context, reqEd
 
 // DeactivateDoctorWithResponse Deactivate a doctor profile
 //
-// ADMIN. The profile stays, with `active: false`.
+// ADMIN. The profile stays, with `active: false`. While the doctor has future booked appointments in their
+// working hours, a 409 listing their first start times, unless `strandBookings=true`; while booked times cannot
+// be read, a 503.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /api/v1/doctors/{id} (the `DeactivateDoctor` operationId).
-func (c *ClientWithResponses) DeactivateDoctorWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeactivateDoctorResponse, error) {
-	rsp, err := c.DeactivateDoctor(ctx, id, reqEditors...)
+func (c *ClientWithResponses) DeactivateDoctorWithResponse(ctx context.Context, id openapi_types.UUID, params *DeactivateDoctorParams, reqEditors ...RequestEditorFn) (*DeactivateDoctorResponse, error) {
+	rsp, err := c.DeactivateDoctor(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -22901,7 +23063,10 @@ func (c *ClientWithResponses) GetDoctorWithResponse(ctx context.Context, id open
 //
 // ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 // read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+// while booked times cannot be read, a 503.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22918,7 +23083,10 @@ func (c *ClientWithResponses) UpdateDoctorWithBodyWithResponse(ctx context.Conte
 //
 // ADMIN; the DOCTOR whose profile it is. The representation GET gives may be sent back with fields changed:
 // read-only fields are accepted unchanged and refused (400 naming the field) when changed; restricted fields
-// (`userId`, `active`, a doctor's own `licenseNumber`) likewise.
+// (`userId`, `active`, a doctor's own `licenseNumber`) likewise. A linked `userId` is fixed: changing or clearing
+// it is a 409 naming `userId`. A new `timeZone`, or `active: false`, that would leave future booked appointments
+// outside the doctor's working hours is a 409 listing their first start times, unless `strandBookings=true`;
+// while booked times cannot be read, a 503.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22949,6 +23117,9 @@ func (c *ClientWithResponses) GetAvailabilityWithResponse(ctx context.Context, i
 // ReplaceAvailabilityWithBodyWithResponse Replace a doctor's working hours
 //
 // ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22964,6 +23135,9 @@ func (c *ClientWithResponses) ReplaceAvailabilityWithBodyWithResponse(ctx contex
 // ReplaceAvailabilityWithResponse Replace a doctor's working hours
 //
 // ADMIN; the DOCTOR whose profile it is. Weekly intervals and dated exceptions, in the doctor's time zone.
+// `If-Match` takes the availability's ETag, which names the time zone too: hours read before the doctor's zone
+// changed are a 412. Hours that would leave future booked appointments outside them are a 409 listing their
+// first start times, unless `strandBookings=true`; while booked times cannot be read, a 503.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27561,6 +27735,13 @@ func ParseDeactivateDoctorResponse(rsp *http.Response) (*DeactivateDoctorRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest GatewayTooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28099,6 +28280,13 @@ func ParseReplaceAvailabilityResponse(rsp *http.Response) (*ReplaceAvailabilityR
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed

@@ -1,0 +1,129 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/medisync/medisync/doctor/profile"
+	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+// BookingHorizon is how far ahead a change of a doctor's hours, zone or
+// state looks for bookings it would take off the grid.
+const BookingHorizon = 370 * 24 * time.Hour
+
+// takenWindow is the span of one TakenSlots call: the appointment service
+// answers at most 40 days per call.
+const takenWindow = 30 * 24 * time.Hour
+
+// maxStrandedShown bounds the times a refusal lists.
+const maxStrandedShown = 5
+
+// StrandParam is the query parameter by which a request applies a change
+// that takes booked appointments off the grid.
+const StrandParam = "strandBookings"
+
+// grid is what makes a span a slot of a doctor: their state, their zone
+// and their availability.
+type grid struct {
+	active bool
+	loc    *time.Location
+	a      schedule.Availability
+}
+
+// has tells whether [start, end) is one slot of the grid, as CheckSlot
+// tells it: the local date of start and its neighbours, for slots that
+// cross midnight in the other direction of the offset.
+func (g grid) has(start, end time.Time) bool {
+	if !g.active {
+		return false
+	}
+	day := civil.Of(start.In(g.loc))
+	for _, slot := range g.a.Slots(g.loc, day.AddDays(-1), day.AddDays(1), time.Time{}, nil) {
+		if slot.Start.Equal(start) && slot.End.Equal(end) {
+			return true
+		}
+	}
+	return false
+}
+
+// gridOf is the grid of doctor d with availability a.
+func gridOf(d profile.Doctor, a schedule.Availability) (grid, error) {
+	loc, err := profile.LoadZone(d.TimeZone)
+	if err != nil {
+		return grid{}, fmt.Errorf("doctor %s time zone %q: %w", d.ID, d.TimeZone, err)
+	}
+	return grid{active: d.Active, loc: loc, a: a}, nil
+}
+
+// refuseStranding refuses (409) a change of the doctor's grid from before
+// to after that would take future bookings off it: patients would keep a booked appointment at a time the doctor
+// no longer works. Bookings already off the old grid are not this change's
+// doing and are left out. A booking made between this check and the write
+// is not seen; the window is one request long.
+func (s *service) refuseStranding(ctx context.Context, doctorID string, before, after grid) error {
+	if !before.active {
+		return nil
+	}
+	now := s.clock.Now()
+	end := now.Add(BookingHorizon)
+	type span struct{ start, end int64 }
+	seen := map[span]bool{}
+	var stranded []time.Time
+	for from := now; from.Before(end); from = from.Add(takenWindow) {
+		to := from.Add(takenWindow)
+		if to.After(end) {
+			to = end
+		}
+		taken, err := s.taken.Taken(ctx, doctorID, from, to)
+		if err != nil {
+			return fmt.Errorf("taken slots of doctor %s: %w: %w", doctorID, ErrBookingsUnavailable, err)
+		}
+		for _, r := range taken {
+			// A range crossing a window's edge comes twice.
+			k := span{r.Start.UnixNano(), r.End.UnixNano()}
+			if r.Start.Before(now) || seen[k] {
+				continue
+			}
+			seen[k] = true
+			if before.has(r.Start, r.End) && !after.has(r.Start, r.End) {
+				stranded = append(stranded, r.Start)
+			}
+		}
+	}
+	if len(stranded) == 0 {
+		return nil
+	}
+	slices.SortFunc(stranded, time.Time.Compare)
+	shown := make([]string, 0, maxStrandedShown)
+	for _, t := range stranded[:min(len(stranded), maxStrandedShown)] {
+		shown = append(shown, t.UTC().Format(time.RFC3339))
+	}
+	list := strings.Join(shown, ", ")
+	if more := len(stranded) - len(shown); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	what := "1 booked appointment"
+	if len(stranded) > 1 {
+		what = fmt.Sprintf("%d booked appointments", len(stranded))
+	}
+	return domainerr.New(domainerr.Conflict, fmt.Sprintf(
+		"the change would leave %s outside the doctor's working hours, starting at %s; "+
+			"rebook or cancel them first, or repeat the request with %s=true to apply it and keep them as they are",
+		what, list, StrandParam))
+}
+
+// ZoneTag is a short digest of a time zone name. The availability's entity
+// tag carries it beside the version: slots are read in the doctor's zone,
+// which the profile changes without touching the availability's version.
+func ZoneTag(zone string) string {
+	sum := sha256.Sum256([]byte(zone))
+	return hex.EncodeToString(sum[:6])
+}

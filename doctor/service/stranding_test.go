@@ -1,0 +1,183 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/doctor/profile"
+	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/doctor/service"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// windowedBookings is bookings that counts the calls and, as the
+// appointment service does, refuses a window longer than 40 days.
+type windowedBookings struct {
+	bookings
+	calls atomic.Int32
+}
+
+func (w *windowedBookings) Taken(ctx context.Context, id string, from, to time.Time) ([]schedule.Range, error) {
+	w.calls.Add(1)
+	if to.Sub(from) > 40*24*time.Hour {
+		return nil, fmt.Errorf("a window of %s is longer than 40 days", to.Sub(from))
+	}
+	return w.bookings.Taken(ctx, id, from, to)
+}
+
+// strandFixture is a doctor in New York working Monday mornings in
+// 30-minute slots, and a booking system.
+type strandFixture struct {
+	svc    service.Service
+	b      *windowedBookings
+	admin  authn.Principal
+	doctor profile.Doctor
+	in     service.DoctorInput
+}
+
+func newStrandFixture(t *testing.T) strandFixture {
+	t.Helper()
+	ctx := context.Background()
+	b := &windowedBookings{}
+	svc := service.New(sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations())), b,
+		clocktest.New(time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)), ids.New)
+	admin := authn.Principal{UserID: ids.New(), Roles: []string{authn.RoleAdmin}}
+	lic := "LIC-1"
+	in := service.DoctorInput{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
+		LicenseNumber: &lic, TimeZone: "America/New_York", AppointmentMinutes: 30}
+	d, err := svc.CreateDoctor(ctx, admin, in)
+	require.NoError(t, err)
+	_, err = svc.ReplaceAvailability(ctx, admin, d.ID, 1, service.AvailabilityInput{Input: schedule.Input{
+		Weekly: []schedule.WeeklyInput{{Day: "MONDAY", Start: "09:00", End: "12:00"}}}})
+	require.NoError(t, err)
+	d, err = svc.GetDoctor(ctx, admin, d.ID)
+	require.NoError(t, err)
+	b.calls.Store(0)
+	return strandFixture{svc: svc, b: b, admin: admin, doctor: d, in: in}
+}
+
+// book books the slot at start (UTC) and checks it is on the grid.
+func (f strandFixture) book(t *testing.T, start string) {
+	t.Helper()
+	s, err := time.Parse(time.RFC3339, start)
+	require.NoError(t, err)
+	end := s.Add(30 * time.Minute).Format(time.RFC3339)
+	c, err := f.svc.CheckSlot(context.Background(), f.admin, f.doctor.ID, start, end)
+	require.NoError(t, err)
+	require.True(t, c.OnGrid, "%s is a slot", start)
+	f.b.book(f.doctor.ID, schedule.Range{Start: s, End: s.Add(30 * time.Minute)})
+}
+
+// A change of hours, zone or state that would leave booked appointments
+// outside the doctor's working hours is refused (409) with the times, unless
+// the request says to apply it all the same; the booking system is asked,
+// and when it cannot answer the change waits (503).
+func TestChangesThatStrandBookingsAreRefusedUnlessAllowed(t *testing.T) {
+	ctx := context.Background()
+	changes := map[string]func(f strandFixture, allow bool) error{
+		"weekly hours": func(f strandFixture, allow bool) error {
+			_, err := f.svc.ReplaceAvailability(ctx, f.admin, f.doctor.ID, 2, service.AvailabilityInput{
+				Input:          schedule.Input{Weekly: []schedule.WeeklyInput{{Day: "TUESDAY", Start: "09:00", End: "12:00"}}},
+				StrandBookings: allow})
+			return err
+		},
+		"time zone": func(f strandFixture, allow bool) error {
+			in := f.in
+			in.TimeZone, in.StrandBookings = "Europe/Berlin", allow
+			_, err := f.svc.UpdateDoctor(ctx, f.admin, f.doctor.ID, f.doctor.Version, in)
+			return err
+		},
+		"deactivation": func(f strandFixture, allow bool) error {
+			return f.svc.DeactivateDoctor(ctx, f.admin, f.doctor.ID, allow)
+		},
+		"deactivation on the profile": func(f strandFixture, allow bool) error {
+			in, off := f.in, false
+			in.Active, in.StrandBookings = &off, allow
+			_, err := f.svc.UpdateDoctor(ctx, f.admin, f.doctor.ID, f.doctor.Version, in)
+			return err
+		},
+	}
+	// unchanged tells whether the grid still offers Monday 09:00 in New York.
+	unchanged := func(t *testing.T, f strandFixture) bool {
+		c, err := f.svc.CheckSlot(ctx, f.admin, f.doctor.ID, "2026-02-02T14:00:00Z", "2026-02-02T14:30:00Z")
+		require.NoError(t, err)
+		return c.OnGrid
+	}
+	for name, change := range changes {
+		t.Run(name+" stranding a booking is a 409 listing it", func(t *testing.T) {
+			f := newStrandFixture(t)
+			f.book(t, "2026-02-02T14:00:00Z")
+			f.book(t, "2026-12-28T14:30:00Z") // past a single window of the booking system
+			err := change(f, false)
+			var de *domainerr.Error
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, domainerr.Conflict, de.Kind)
+			assert.Contains(t, de.Msg, "2 booked appointments")
+			assert.Contains(t, de.Msg, "2026-02-02T14:00:00Z, 2026-12-28T14:30:00Z")
+			assert.Contains(t, de.Msg, "strandBookings=true")
+			assert.True(t, unchanged(t, f), "nothing was changed")
+		})
+		t.Run(name+" stranding a booking goes through when the request says so", func(t *testing.T) {
+			f := newStrandFixture(t)
+			f.book(t, "2026-02-02T14:00:00Z")
+			require.NoError(t, change(f, true))
+			assert.False(t, unchanged(t, f))
+		})
+		t.Run(name+" without a booking to strand goes through after asking", func(t *testing.T) {
+			f := newStrandFixture(t)
+			require.NoError(t, change(f, false))
+			assert.GreaterOrEqual(t, int(f.b.calls.Load()), 12, "the booking system was asked for a year ahead, a window at a time")
+			assert.False(t, unchanged(t, f))
+		})
+		t.Run(name+" waits while bookings cannot be read", func(t *testing.T) {
+			f := newStrandFixture(t)
+			f.b.err = errors.New("booking system down")
+			err := change(f, false)
+			assert.ErrorIs(t, err, domainerr.Unavailable)
+			assert.ErrorIs(t, err, service.ErrBookingsUnavailable)
+			assert.True(t, unchanged(t, f), "nothing was changed")
+		})
+	}
+}
+
+// Bookings that stay on the grid, past ones and those already off it do
+// not hold a change back.
+func TestChangesKeepingBookedSlotsGoThrough(t *testing.T) {
+	ctx := context.Background()
+	f := newStrandFixture(t)
+	f.book(t, "2026-02-02T14:00:00Z")
+	f.book(t, "2026-01-12T14:00:00Z") // before now
+
+	// More hours keep Monday morning.
+	_, err := f.svc.ReplaceAvailability(ctx, f.admin, f.doctor.ID, 2, service.AvailabilityInput{Input: schedule.Input{
+		Weekly: []schedule.WeeklyInput{{Day: "MONDAY", Start: "08:00", End: "12:00"}, {Day: "TUESDAY", Start: "09:00", End: "12:00"}}}})
+	require.NoError(t, err)
+	// Toronto keeps New York's time.
+	in := f.in
+	in.TimeZone = "America/Toronto"
+	d, err := f.svc.UpdateDoctor(ctx, f.admin, f.doctor.ID, f.doctor.Version, in)
+	require.NoError(t, err)
+	assert.Positive(t, f.b.calls.Load())
+
+	// A booking already off the grid, stranded with the doctor's consent
+	// before, is not this change's doing.
+	in.TimeZone, in.StrandBookings = "Europe/Berlin", true
+	d, err = f.svc.UpdateDoctor(ctx, f.admin, f.doctor.ID, d.Version, in)
+	require.NoError(t, err)
+	_, err = f.svc.ReplaceAvailability(ctx, f.admin, f.doctor.ID, 3, service.AvailabilityInput{Input: schedule.Input{
+		Weekly: []schedule.WeeklyInput{{Day: "WEDNESDAY", Start: "09:00", End: "12:00"}}}})
+	require.NoError(t, err)
+	assert.Equal(t, "Europe/Berlin", d.TimeZone)
+}
