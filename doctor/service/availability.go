@@ -73,6 +73,9 @@ func (s *service) ReplaceAvailability(ctx context.Context, actor authn.Principal
 	if err := fe.Err(); err != nil {
 		return AvailabilityView{}, err
 	}
+	if err := mayStrand(actor, in.StrandBookings); err != nil {
+		return AvailabilityView{}, err
+	}
 	if d.Active && !in.StrandBookings {
 		before, err := gridOf(d, cur)
 		if err != nil {

@@ -207,6 +207,9 @@ func (s *service) UpdateDoctor(ctx context.Context, actor authn.Principal, id st
 	if err := s.validate(ctx, &d, in); err != nil {
 		return profile.Doctor{}, err
 	}
+	if err := mayStrand(actor, in.StrandBookings); err != nil {
+		return profile.Doctor{}, err
+	}
 	if cur.Active && (!d.Active || d.TimeZone != cur.TimeZone) && !in.StrandBookings {
 		a, err := s.repo.GetAvailability(ctx, cur.ID)
 		if err != nil {

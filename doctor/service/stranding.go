@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 )
@@ -69,33 +72,28 @@ func gridOf(d profile.Doctor, a schedule.Availability) (grid, error) {
 // doing and are left out. A booking made between this check and the write
 // is not seen; the window is one request long.
 func (s *service) refuseStranding(ctx context.Context, doctorID string, before, after grid) error {
-	if !before.active {
+	// A doctor with no hours yet has no booking to lose by a change of
+	// them; one who stops working loses every booking, on the grid or not.
+	if !before.active || (after.active && before.empty()) {
 		return nil
 	}
 	now := s.clock.Now()
-	end := now.Add(BookingHorizon)
+	taken, err := s.bookedAhead(ctx, doctorID, now)
+	if err != nil {
+		return err
+	}
 	type span struct{ start, end int64 }
 	seen := map[span]bool{}
 	var stranded []time.Time
-	for from := now; from.Before(end); from = from.Add(takenWindow) {
-		to := from.Add(takenWindow)
-		if to.After(end) {
-			to = end
+	for _, r := range taken {
+		// A range crossing a window's edge comes twice.
+		k := span{r.Start.UnixNano(), r.End.UnixNano()}
+		if r.Start.Before(now) || seen[k] {
+			continue
 		}
-		taken, err := s.taken.Taken(ctx, doctorID, from, to)
-		if err != nil {
-			return fmt.Errorf("taken slots of doctor %s: %w: %w", doctorID, ErrBookingsUnavailable, err)
-		}
-		for _, r := range taken {
-			// A range crossing a window's edge comes twice.
-			k := span{r.Start.UnixNano(), r.End.UnixNano()}
-			if r.Start.Before(now) || seen[k] {
-				continue
-			}
-			seen[k] = true
-			if before.has(r.Start, r.End) && !after.has(r.Start, r.End) {
-				stranded = append(stranded, r.Start)
-			}
+		seen[k] = true
+		if (!after.active || before.has(r.Start, r.End)) && !after.has(r.Start, r.End) {
+			stranded = append(stranded, r.Start)
 		}
 	}
 	if len(stranded) == 0 {
@@ -116,8 +114,78 @@ func (s *service) refuseStranding(ctx context.Context, doctorID string, before, 
 	}
 	return domainerr.New(domainerr.Conflict, fmt.Sprintf(
 		"the change would leave %s outside the doctor's working hours, starting at %s; "+
-			"rebook or cancel them first, or repeat the request with %s=true to apply it and keep them as they are",
+			"rebook or cancel them first, or have an administrator repeat the request with %s=true to apply it and keep them as they are",
 		what, list, StrandParam))
+}
+
+// errStrandAdminOnly refuses strandBookings to anyone but an administrator:
+// the clinic, not the doctor, answers for the patients left outside the
+// hours.
+var errStrandAdminOnly = domainerr.New(domainerr.Forbidden,
+	"only an administrator may apply a change that leaves bookings outside the working hours ("+StrandParam+")")
+
+// mayStrand checks that actor may ask for strand.
+func mayStrand(actor authn.Principal, strand bool) error {
+	if strand && !isAdmin(actor) {
+		return errStrandAdminOnly
+	}
+	return nil
+}
+
+// strandBudget bounds the whole look ahead, within the request's deadline,
+// and strandCalls the calls to the appointment service at once.
+const (
+	strandBudget = 6 * time.Second
+	strandCalls  = 4
+)
+
+// bookedAhead reads the doctor's booked times from now to BookingHorizon,
+// window by window, a few windows at once, within strandBudget.
+func (s *service) bookedAhead(ctx context.Context, doctorID string, now time.Time) ([]schedule.Range, error) {
+	ctx, cancel := context.WithTimeout(ctx, strandBudget)
+	defer cancel()
+	end := now.Add(BookingHorizon)
+	var froms []time.Time
+	for from := now; from.Before(end); from = from.Add(takenWindow) {
+		froms = append(froms, from)
+	}
+	results := make([][]schedule.Range, len(froms))
+	errs := make([]error, len(froms))
+	sem := make(chan struct{}, strandCalls)
+	var wg sync.WaitGroup
+	for i, from := range froms {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			to := from.Add(takenWindow)
+			if to.After(end) {
+				to = end
+			}
+			results[i], errs[i] = s.taken.Taken(ctx, doctorID, from, to)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("taken slots of doctor %s: %w: %w", doctorID, ErrBookingsUnavailable, err)
+	}
+	return slices.Concat(results...), nil
+}
+
+// empty tells whether the grid offers no slot at all: no weekly hours and
+// no exception with hours.
+func (g grid) empty() bool {
+	for _, day := range g.a.Weekly {
+		if len(day) > 0 {
+			return false
+		}
+	}
+	for _, e := range g.a.Exceptions {
+		if len(e.Intervals) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ZoneTag is a short digest of a time zone name. The availability's entity

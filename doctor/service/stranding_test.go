@@ -181,3 +181,50 @@ func TestChangesKeepingBookedSlotsGoThrough(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Europe/Berlin", d.TimeZone)
 }
+
+// Only an administrator leaves bookings outside the hours: the clinic
+// answers for the patients, not the doctor.
+func TestOnlyAnAdministratorStrandsBookings(t *testing.T) {
+	ctx := context.Background()
+	f := newStrandFixture(t)
+	me := authn.Principal{UserID: ids.New(), Roles: []string{authn.RoleDoctor}}
+	lic := "LIC-2"
+	d, err := f.svc.CreateDoctor(ctx, me, service.DoctorInput{FirstName: "Grace", LastName: "Hopper", Email: "grace@example.org",
+		LicenseNumber: &lic, TimeZone: "America/New_York", AppointmentMinutes: 30})
+	require.NoError(t, err)
+	_, err = f.svc.ReplaceAvailability(ctx, me, d.ID, 1, service.AvailabilityInput{
+		Input:          schedule.Input{Weekly: []schedule.WeeklyInput{{Day: "MONDAY", Start: "09:00", End: "12:00"}}},
+		StrandBookings: true})
+	assert.ErrorIs(t, err, domainerr.Forbidden)
+	in := service.DoctorInput{FirstName: "Grace", LastName: "Hopper", Email: "grace@example.org", LicenseNumber: &lic,
+		TimeZone: "Europe/Berlin", AppointmentMinutes: 30, StrandBookings: true}
+	_, err = f.svc.UpdateDoctor(ctx, me, d.ID, d.Version, in)
+	assert.ErrorIs(t, err, domainerr.Forbidden)
+}
+
+// A doctor without hours has no booking a change of hours could strand:
+// the booking system is not asked. A deactivation strands every booking,
+// also one already outside the hours.
+func TestDeactivationCountsEveryBookingAndNoHoursAskNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newStrandFixture(t)
+	lic := "LIC-3"
+	d, err := f.svc.CreateDoctor(ctx, f.admin, service.DoctorInput{FirstName: "Alan", LastName: "Turing", Email: "alan@example.org",
+		LicenseNumber: &lic, TimeZone: "Europe/London", AppointmentMinutes: 30})
+	require.NoError(t, err)
+	_, err = f.svc.ReplaceAvailability(ctx, f.admin, d.ID, 1, service.AvailabilityInput{Input: schedule.Input{
+		Weekly: []schedule.WeeklyInput{{Day: "MONDAY", Start: "09:00", End: "12:00"}}}})
+	require.NoError(t, err)
+	assert.Zero(t, f.b.calls.Load(), "no hours before: nothing to strand")
+
+	f.book(t, "2026-02-02T14:00:00Z")
+	_, err = f.svc.ReplaceAvailability(ctx, f.admin, f.doctor.ID, 2, service.AvailabilityInput{
+		Input:          schedule.Input{Weekly: []schedule.WeeklyInput{{Day: "TUESDAY", Start: "09:00", End: "12:00"}}},
+		StrandBookings: true})
+	require.NoError(t, err)
+	err = f.svc.DeactivateDoctor(ctx, f.admin, f.doctor.ID, false)
+	var de *domainerr.Error
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, domainerr.Conflict, de.Kind, "the booking outside the hours is still a patient's")
+	assert.Contains(t, de.Msg, "2026-02-02T14:00:00Z")
+}

@@ -37,8 +37,9 @@ type Options struct {
 var ErrFault = errors.New("peer failed")
 
 // errCallerGone marks a call abandoned because the caller went away (its
-// request was cancelled): no fault of the peer, so the breaker leaves it
-// out, and clients that hang up cannot open it for everyone.
+// request was cancelled) or ran out of its own time: no fault of the peer,
+// so the breaker leaves it out, and callers that hang up or spent their
+// budget elsewhere cannot open it for everyone.
 var errCallerGone = errors.New("caller went away")
 
 // StatusError is an answer other than 200 that is no failure of the peer
@@ -115,7 +116,7 @@ func (c *Client) GetJSON(ctx context.Context, path string, dst any) error {
 		req.Header.Set("Accept", "application/json")
 		res, err := c.http.Do(req)
 		if err != nil {
-			if errors.Is(caller.Err(), context.Canceled) {
+			if caller.Err() != nil {
 				return struct{}{}, fmt.Errorf("%w: %w", errCallerGone, err)
 			}
 			return struct{}{}, fmt.Errorf("%w: %w", ErrFault, err)

@@ -112,6 +112,14 @@ func TestCallersThatHangUpDoNotOpenTheBreaker(t *testing.T) {
 		require.Error(t, err)
 		assert.False(t, peerhttp.Down(err), "%v", err)
 	}
+	// Nor do callers whose own deadline has passed.
+	late, cancelLate := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelLate()
+	for range 5 {
+		err := c.GetJSON(late, "/x", &answer{})
+		require.Error(t, err)
+		assert.False(t, peerhttp.Down(err), "%v", err)
+	}
 	var got answer
 	require.NoError(t, c.GetJSON(context.Background(), "/x", &got), "callers that went away are no failure of the peer")
 	assert.Equal(t, "p1", got.ID)
