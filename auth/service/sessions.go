@@ -139,6 +139,16 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 	return pair, nil
 }
 
+// lockedUser reads the user id after locking their row to the end of tx:
+// a token's issue and a change of the account take turns, the user's row
+// always first.
+func lockedUser(ctx context.Context, tx Store, id string) (account.User, error) {
+	if err := tx.Users().Lock(ctx, id); err != nil {
+		return account.User{}, err
+	}
+	return tx.Users().ByID(ctx, id)
+}
+
 // errHashChanged ends a login's transaction that found another password
 // hash than the one it checked.
 var errHashChanged = errors.New("the password hash changed during the login")
@@ -152,11 +162,7 @@ var errHashChanged = errors.New("the password hash changed during the login")
 func (s *service) issuable(ctx context.Context, tx Store, id string) (account.User, error) {
 	// Locked, so that a change committing meanwhile waits for this token
 	// and then withdraws it, instead of missing it.
-	err := tx.Users().Lock(ctx, id)
-	u := account.User{}
-	if err == nil {
-		u, err = tx.Users().ByID(ctx, id)
-	}
+	u, err := lockedUser(ctx, tx, id)
 	if err != nil {
 		if errors.Is(err, account.ErrNotFound) {
 			return account.User{}, err

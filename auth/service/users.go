@@ -279,11 +279,7 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		// Locked first, and the time taken after: a token issued while this
 		// waited is then of an earlier second than the change's NotBefore.
-		err := tx.Users().Lock(ctx, in.ID)
-		u := account.User{}
-		if err == nil {
-			u, err = tx.Users().ByID(ctx, in.ID)
-		}
+		u, err := lockedUser(ctx, tx, in.ID)
 		if err != nil {
 			return fmt.Errorf("load user: %w", err)
 		}

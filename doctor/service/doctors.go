@@ -210,12 +210,8 @@ func (s *service) UpdateDoctor(ctx context.Context, actor authn.Principal, id st
 	if err := mayStrand(actor, in.StrandBookings); err != nil {
 		return profile.Doctor{}, err
 	}
-	if cur.Active && (!d.Active || d.TimeZone != cur.TimeZone) && !in.StrandBookings {
-		a, err := s.repo.GetAvailability(ctx, cur.ID)
-		if err != nil {
-			return profile.Doctor{}, err
-		}
-		if err := s.refuseRegrid(ctx, cur, d, a); err != nil {
+	if (d.Active != cur.Active || d.TimeZone != cur.TimeZone) && !in.StrandBookings {
+		if err := s.refuseRegrid(ctx, cur, d); err != nil {
 			return profile.Doctor{}, err
 		}
 	}
@@ -223,9 +219,17 @@ func (s *service) UpdateDoctor(ctx context.Context, actor authn.Principal, id st
 	return s.repo.UpdateDoctor(ctx, d, ifMatch)
 }
 
-// refuseRegrid refuses a change of the doctor from cur to next, with
-// availability a, that would take future bookings off the grid.
-func (s *service) refuseRegrid(ctx context.Context, cur, next profile.Doctor, a schedule.Availability) error {
+// refuseRegrid refuses a change of the doctor from cur to next, in zone or
+// state, that would take future bookings off the grid. An inactive doctor
+// has none to lose.
+func (s *service) refuseRegrid(ctx context.Context, cur, next profile.Doctor) error {
+	if !cur.Active {
+		return nil
+	}
+	a, err := s.repo.GetAvailability(ctx, cur.ID)
+	if err != nil {
+		return err
+	}
 	before, err := gridOf(cur, a)
 	if err != nil {
 		return err
@@ -252,16 +256,10 @@ func (s *service) DeactivateDoctor(ctx context.Context, actor authn.Principal, i
 		if err != nil {
 			return err
 		}
-		if cur.Active {
-			a, err := s.repo.GetAvailability(ctx, id)
-			if err != nil {
-				return err
-			}
-			off := cur
-			off.Active = false
-			if err := s.refuseRegrid(ctx, cur, off, a); err != nil {
-				return err
-			}
+		off := cur
+		off.Active = false
+		if err := s.refuseRegrid(ctx, cur, off); err != nil {
+			return err
 		}
 	}
 	// Someone may change the profile between the read and the write: read

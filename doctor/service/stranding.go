@@ -41,9 +41,9 @@ type grid struct {
 	a      schedule.Availability
 }
 
-// has tells whether [start, end) is one slot of the grid, as CheckSlot
-// tells it: the local date of start and its neighbours, for slots that
-// cross midnight in the other direction of the offset.
+// has tells whether [start, end) is one slot of the grid: one of the slots
+// of the local date of start or of its neighbours, for slots that cross
+// midnight in the other direction of the offset.
 func (g grid) has(start, end time.Time) bool {
 	if !g.active {
 		return false

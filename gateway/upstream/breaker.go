@@ -88,12 +88,8 @@ var errUnhealthyStatus = errors.New("upstream answered 502, 503 or 504")
 // must leave the rotation. When every instance says it, every circuit
 // opens and the pool sends the requests anyway (Pool.RoundTrip), so that a
 // dependency's outage does not become the whole service's.
-func unhealthy(resp *http.Response) bool {
-	switch resp.StatusCode {
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+func unhealthy(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
 // bypassKey marks a request sent past its instance's circuit.
@@ -120,7 +116,7 @@ func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) kitendpoin
 			switch {
 			case err != nil:
 				done(err)
-			case unhealthy(resp.(*http.Response)):
+			case unhealthy(resp.(*http.Response).StatusCode):
 				done(errUnhealthyStatus)
 			default:
 				done(nil)

@@ -29,8 +29,7 @@ import (
 	"github.com/medisync/medisync/shared/metrics"
 )
 
-// ErrNoInstance means no instance of the service could take the request:
-// none is registered UP, or every circuit is open.
+// ErrNoInstance means no instance of the service is registered UP.
 var ErrNoInstance = errors.New("no usable instance")
 
 // Metrics are the upstream collectors, shared by every pool.
@@ -45,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "upstream_errors_total",
-			Help: "Upstream failures by service and kind (connect, timeout, unavailable, status, other; all-open: every circuit open, sent anyway).",
+			Help: "Upstream failures by service and kind (connect, timeout, unavailable: no instance, other; all-open: every circuit open, sent anyway).",
 		}, []string{"service", "kind"}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "gateway", Name: "upstream_retries_total",

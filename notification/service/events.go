@@ -292,13 +292,9 @@ func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind
 	if prefs.Email && known {
 		// A mail about an appointment is pointless once it has begun: one
 		// held back by a long mail outage is not sent after it.
-		var expires time.Time
-		if !data.Start.IsZero() {
-			expires = data.Start.UTC()
-		}
 		m := notice.Delivery{
 			ID: newID(), UserID: userID, Kind: kind, Recipient: user.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
-			Status: notice.Queued, NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
+			Status: notice.Queued, NextAttemptAt: now, ExpiresAt: data.Start.UTC(), CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.QueueMail(ctx, m); err != nil {
 			return err

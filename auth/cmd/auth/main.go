@@ -93,7 +93,7 @@ func rotateKey(ctx context.Context, args []string, lookup func(string) (string, 
 	a, err := appdb.New(ctx, options(func(f *flag.FlagSet) {
 		fs = f
 		flags.RegisterKeys(f)
-		f.DurationVar(&r.ActivateIn, "activate-in", defaultActivateIn,
+		f.DurationVar(&r.ActivateIn, "activate-in", wire.DefaultConfig().MinKeyActivation(),
 			"delay before the new key starts signing (it is published at once); at least twice -key-reload-interval, so that every instance publishes it first")
 		f.BoolVar(&r.Now, "activate-now", false,
 			"sign with the new key at once: for a single instance, or a key that must stop signing now (instances that have not reloaded refuse its tokens until they do)")
@@ -118,11 +118,8 @@ func rotateKey(ctx context.Context, args []string, lookup func(string) (string, 
 	return nil
 }
 
-// defaultActivateIn is wire's MinKeyActivation at the default reload
-// interval (30 s).
-const defaultActivateIn = time.Minute
-
-// isSet tells whether the command line gave the flag name.
+// isSet tells whether the flag name was given, on the command line or
+// through its environment variable.
 func isSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })

@@ -53,7 +53,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.reminderLead, "reminder-lead", 24*time.Hour, "how long before an appointment its reminder goes out")
 	fs.DurationVar(&o.reminderEvery, "reminder-interval", 30*time.Second, "how often due reminders are looked for")
 	fs.DurationVar(&o.mailEvery, "mail-interval", 5*time.Second, "how often the mail queue is worked")
-	fs.IntVar(&o.maxAttempts, "mail-max-attempts", 100, "attempts at a mail before it is given up (100: about four days at the longest wait of 1 h)")
+	fs.IntVar(&o.maxAttempts, "mail-max-attempts", service.DefaultConfig().MaxAttempts, "attempts at a mail before it is given up (100: about four days at the longest wait of 1 h)")
 	fs.IntVar(&o.eventWorkers, "event-workers", 4, "events an instance applies at once")
 }
 
