@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/tracing"
 )
@@ -374,14 +375,8 @@ func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCause
 	if err != nil {
 		return
 	}
-	t := time.NewTicker(b.consumerCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	// lost ends ctx, and with it the loop.
+	clock.Every(ctx, b.consumerCheck, func() {
 		for _, tp := range topics {
 			durable := durableName(c.Name, tp)
 			_, err := js.ConsumerInfo(topicStream(tp), durable, nats.Context(ctx))
@@ -390,7 +385,7 @@ func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCause
 				return
 			}
 		}
-	}
+	})
 }
 
 // topicStream is the stream that holds a consumer's subject.

@@ -240,3 +240,25 @@ func TestServerTransactionsReadCommitted(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// InsertRows writes rows in chunks, prepares only the single-row INSERT,
+// and refuses values that are no whole rows.
+func TestInsertRows(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.SQLite(t, nil)
+	_, err := db.ExecContext(ctx, "CREATE TABLE t (a INTEGER, b INTEGER)")
+	require.NoError(t, err)
+	st := sqldb.NewStmts(db)
+	defer st.Close()
+	var args []any
+	for i := range 7 {
+		args = append(args, i, i*i)
+	}
+	require.NoError(t, st.InsertRows(ctx, "INSERT INTO t (a, b) VALUES", 2, 3, args))
+	var n, sum int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*), SUM(b) FROM t").Scan(&n, &sum))
+	assert.Equal(t, 7, n)
+	assert.Equal(t, 91, sum)
+	assert.Equal(t, 1, st.Len(), "the last row's INSERT alone is prepared")
+	assert.Error(t, st.InsertRows(ctx, "INSERT INTO t (a, b) VALUES", 2, 3, []any{1, 2, 3}))
+}

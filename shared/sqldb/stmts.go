@@ -74,6 +74,31 @@ func (s *Stmts) Close() error {
 	return errors.Join(errs...)
 }
 
+// InsertRows runs head (an INSERT up to its VALUES keyword) for args, cols
+// values a row, in multi-row INSERTs of at most maxRows rows. A single row,
+// the common case, goes through its prepared statement; a longer INSERT's
+// text varies with its size and is not prepared (see Stmts).
+func (s *Stmts) InsertRows(ctx context.Context, head string, cols, maxRows int, args []any) error {
+	if cols < 1 || maxRows < 1 || len(args)%cols != 0 {
+		return fmt.Errorf("insert rows: %d values are no whole rows of %d", len(args), cols)
+	}
+	for len(args) > 0 {
+		n := min(len(args)/cols, maxRows)
+		query, chunk := head+" "+Rows(cols, n), args[:n*cols]
+		var err error
+		if n == 1 {
+			_, err = s.Exec(ctx, query, chunk...)
+		} else {
+			_, err = s.db.ExecContext(ctx, query, chunk...)
+		}
+		if err != nil {
+			return err
+		}
+		args = args[n*cols:]
+	}
+	return nil
+}
+
 // Placeholders returns "?, ?, ?" for n values.
 func Placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")

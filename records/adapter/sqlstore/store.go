@@ -57,24 +57,16 @@ const maxAuditRows = 256
 
 // AppendAudit stores events with multi-row INSERTs outside any transaction.
 func (s *Store) AppendAudit(ctx context.Context, evs ...record.AuditEvent) error {
-	for len(evs) > 0 {
-		n := min(len(evs), maxAuditRows)
-		// One event, the common case, has its statement; a batch's INSERT
-		// text varies with its size and is not prepared (sqldb.Stmts).
-		exec := s.db.ExecContext
-		if n == 1 {
-			exec = s.stmts.Exec
-		}
-		if _, err := exec(ctx, auditInsert(n), auditArgs(evs[:n])...); err != nil {
-			return fmt.Errorf("append audit events: %w", err)
-		}
-		evs = evs[n:]
+	if err := s.stmts.InsertRows(ctx, auditHead, 11, maxAuditRows, auditArgs(evs)); err != nil {
+		return fmt.Errorf("append audit events: %w", err)
 	}
 	return nil
 }
 
+const auditHead = "INSERT INTO audit_events (" + auditCols + ") VALUES"
+
 func auditInsert(n int) string {
-	return "INSERT INTO audit_events (" + auditCols + ") VALUES " + sqldb.Rows(11, n)
+	return auditHead + " " + sqldb.Rows(11, n)
 }
 
 func auditArgs(evs []record.AuditEvent) []any {
