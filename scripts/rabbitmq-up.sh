@@ -4,7 +4,24 @@
 # RabbitMQ accepts from the loopback address only). Safe to run again: a
 # server that already answers is left alone. Nothing listens beyond the
 # loopback: AMQP, epmd (4369) and the Erlang distribution (25672).
+#
+# The tests use the virtual host medisync-test, where a queue unused for ten
+# minutes is removed: tests name their queues afresh on every run, and a
+# node that keeps them all ends up unable to boot (it opens a file per queue).
 set -euo pipefail
+
+# Every rabbitmqctl call is bounded: a node stuck in its boot must fail this
+# script, not hang it.
+ctl() { timeout 60 rabbitmqctl -q "$@"; }
+
+test_vhost() {
+  if ! ctl -n "$1" list_vhosts name | grep -qx medisync-test; then
+    ctl -n "$1" add_vhost medisync-test
+  fi
+  ctl -n "$1" set_permissions -p medisync-test guest '.*' '.*' '.*' >/dev/null
+  ctl -n "$1" set_policy -p medisync-test --apply-to queues unused-test-queues '.*' \
+    '{"expires": 600000}' >/dev/null
+}
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
   echo "rabbitmq-up: installing rabbitmq-server"
@@ -21,8 +38,10 @@ fi
 
 # A node that already answers under its default name (started before this
 # script chose names) is left alone.
-if rabbitmqctl -q status >/dev/null 2>&1; then
-  rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+default_node=rabbit@$(hostname -s)
+if ctl -n "$default_node" status >/dev/null 2>&1; then
+  ctl -n "$default_node" await_startup >/dev/null 2>&1 || true
+  test_vhost "$default_node"
   echo "rabbitmq-up: RabbitMQ ready on 127.0.0.1:5672"
   exit 0
 fi
@@ -49,19 +68,30 @@ epmd_addrs=127.0.0.1
 export ERL_EPMD_ADDRESS=$epmd_addrs
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {${node_ip//./,}}"
 
-if ! rabbitmqctl -q -n "$node" status >/dev/null 2>&1; then
+# The node opens a file per queue at boot and waits forever when it has
+# fewer than queues. Debian's wrapper starts it through su, whose PAM
+# session sets the soft limit back to 1024: the hard limit is asked for.
+nofile=$(ulimit -Hn)
+if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
+export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+if ! ctl -n "$node" status >/dev/null 2>&1; then
   echo "rabbitmq-up: starting rabbitmq-server ($node)"
-  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+  if [ "$(id -u)" = 0 ] && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && id rabbitmq >/dev/null 2>&1; then
+    su rabbitmq -s /bin/sh -c "ulimit -n $nofile; cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
+  else
+    ulimit -n "$nofile"
+    rabbitmq-server -detached
+  fi
 fi
 
 for _ in $(seq 1 60); do
-  rabbitmqctl -q -n "$node" status >/dev/null 2>&1 && break
+  ctl -n "$node" status >/dev/null 2>&1 && break
   sleep 1
 done
 # The broker answers rabbitmqctl a moment before its AMQP listener is up.
-rabbitmqctl -q -n "$node" await_startup >/dev/null 2>&1 || true
-if ! rabbitmqctl -q -n "$node" status >/dev/null 2>&1; then
-  echo "rabbitmq-up: rabbitmq-server did not answer within 60s" >&2
+if ! ctl -n "$node" await_startup >/dev/null 2>&1; then
+  echo "rabbitmq-up: rabbitmq-server did not start within 2 minutes (see /var/log/rabbitmq)" >&2
   exit 1
 fi
-echo "rabbitmq-up: RabbitMQ ready on 127.0.0.1:5672"
+test_vhost "$node"
+echo "rabbitmq-up: RabbitMQ ready on 127.0.0.1:5672 (tests: virtual host medisync-test)"

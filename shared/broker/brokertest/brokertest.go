@@ -19,10 +19,12 @@ import (
 )
 
 // Default servers, unless MEDISYNC_TEST_NATS_URL or MEDISYNC_TEST_AMQP_URL
-// name others.
+// name others. The RabbitMQ virtual host is the one scripts/rabbitmq-up.sh
+// makes for tests, where unused queues expire: every test run names its
+// queues afresh.
 const (
 	DefaultNATS = "nats://127.0.0.1:4222"
-	DefaultAMQP = "amqp://guest:guest@127.0.0.1:5672/"
+	DefaultAMQP = "amqp://guest:guest@127.0.0.1:5672/medisync-test"
 )
 
 // Each runs fn as a subtest "nats" and a subtest "amqp", each with the URL
