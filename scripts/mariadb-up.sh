@@ -30,7 +30,9 @@ if [[ ! "$pool" =~ ^[0-9]+[KMG]?$ ]]; then
   exit 1
 fi
 
+started=0
 if ! mysqladmin ping --silent >/dev/null 2>&1; then
+  started=1
   echo "mariadb-up: starting mariadbd"
   # The pid file, not the executable alone, tells whether this server runs:
   # another mariadbd on this machine (a second datadir and port) is not it.
@@ -46,6 +48,13 @@ done
 if ! mysqladmin ping --silent >/dev/null 2>&1; then
   echo "mariadb-up: mariadbd did not answer within 60s" >&2
   exit 1
+fi
+
+# A test drops its scratch database when it ends; a test run that was killed
+# leaves them. Just started, the server serves no test: sweep them.
+if [ "$started" = 1 ]; then
+  mysql --protocol=socket -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'medisync\\_test\\_%'" |
+    while read -r db; do mysql --protocol=socket -uroot -e "DROP DATABASE \`$db\`"; done
 fi
 
 # The accounts, one pair per service of services.txt with a database:

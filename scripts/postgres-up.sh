@@ -33,7 +33,9 @@ if [ ! -f "$data/PG_VERSION" ]; then
     -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
 fi
 
+started=0
 if ! ours_running; then
+  started=1
   # Debian's own cluster, when installed and started, holds the port: stop it
   # (it stays installed; `pg_ctlcluster 15 main start` brings it back).
   if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | awk -v p=$port '$3 == p && $4 == "online"' | grep -q .; then
@@ -63,6 +65,13 @@ fi
 psql_as_postgres() { # database; SQL on stdin
   as_postgres "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -d "$1"
 }
+
+# A test drops its scratch database when it ends; a test run that was killed
+# leaves them. Just started, the server serves no test: sweep them.
+if [ "$started" = 1 ]; then
+  echo "SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database WHERE datname LIKE 'medisync\_test\_%' \gexec" |
+    psql_as_postgres postgres
+fi
 
 # The roles, one pair per service of services.txt with a database:
 #   medisync_<svc>_owner  owns medisync_<svc>_db and its schema: applies the
