@@ -49,20 +49,22 @@ func TestFeedBoundsTheRequestsItHolds(t *testing.T) {
 
 func TestFeedAnswersBeforeTheRequestDeadlineAndOnClose(t *testing.T) {
 	st := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
-	feed := service.NewFeed(st, nil, service.FeedOptions{Margin: 100 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	// Answered a whole second before the request's deadline: the check
+	// below has that second to spare on a loaded machine (with a 100 ms
+	// margin, a 100 ms stall made the answer look late).
+	feed := service.NewFeed(st, nil, service.FeedOptions{Margin: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	p, err := feed.Page(ctx, 7, time.Minute)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 400*time.Millisecond, "ends with an answer inside the deadline")
+	assert.NoError(t, ctx.Err(), "ends with an answer inside the deadline")
 	assert.Equal(t, uint64(7), p.Index)
 
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		feed.Close()
 	}()
-	start = time.Now()
+	start := time.Now()
 	_, err = feed.Page(context.Background(), 7, time.Minute)
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 2*time.Second, "shutdown answers the held requests")
