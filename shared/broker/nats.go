@@ -352,13 +352,17 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 		nc.Close()
 		return fmt.Errorf("broker: subscriber %s: %w", c.Name, err)
 	}
-	defer sub.Close() // closes nc too
+	// Not closed: the library's Close waits for every output it opened,
+	// and one whose subscribe failed (the connection drained meanwhile) is
+	// never closed. The drain ends every subscription and closes nc.
+	df := newDrainFirst(sub, nc)
+	defer df.wait()
 	// A push subscription whose durable is deleted just stops receiving:
 	// nothing tells the router, so a watch ends the pass instead.
 	rctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	go b.watchDurables(rctx, stop, c, topics)
-	if err := runRouter(rctx, c, sub, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer()); err != nil {
+	if err := runRouter(rctx, c, df, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer()); err != nil {
 		return err
 	}
 	if cause := context.Cause(rctx); ctx.Err() == nil && cause != nil {

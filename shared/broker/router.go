@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
@@ -150,6 +151,12 @@ func (w watermillLogger) fields(msg string, f watermill.LogFields) []any {
 }
 
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		// A stopping consumer's subscriptions, ended by the drain of
+		// their connection (drainFirst): nothing went wrong.
+		_ = level.Debug(w.l).Log(append(w.fields(msg, f), "err", err)...)
+		return
+	}
 	_ = level.Warn(w.l).Log(append(w.fields(msg, f), "err", err)...)
 }
 func (w watermillLogger) Info(msg string, f watermill.LogFields) {
