@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -20,10 +21,12 @@ type drainFirst struct {
 	sub message.Subscriber
 	nc  *nats.Conn // the consumer's own connection: drained, then closed
 
-	libCtx  context.Context
-	libStop context.CancelFunc
-	once    sync.Once
-	wg      sync.WaitGroup // the forwarders
+	libCtx   context.Context
+	libStop  context.CancelFunc
+	once     sync.Once
+	mu       sync.Mutex // a drain never starts inside the library's Subscribe
+	draining bool
+	wg       sync.WaitGroup // the forwarders
 }
 
 func newDrainFirst(sub message.Subscriber, nc *nats.Conn) *drainFirst {
@@ -31,8 +34,18 @@ func newDrainFirst(sub message.Subscriber, nc *nats.Conn) *drainFirst {
 	return &drainFirst{sub: sub, nc: nc, libCtx: ctx, libStop: stop}
 }
 
+// Subscribe is refused once the drain started (the router subscribes on
+// after its context ended): the library's Subscribe failing half way on a
+// draining connection would leave subscriptions no forwarder reads, and the
+// drain would wait on their callbacks until its timeout.
 func (d *drainFirst) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	d.mu.Lock()
+	if d.draining || ctx.Err() != nil {
+		d.mu.Unlock()
+		return nil, errors.New("broker: consumer stopping")
+	}
 	in, err := d.sub.Subscribe(d.libCtx, topic)
+	d.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +60,11 @@ func (d *drainFirst) Subscribe(ctx context.Context, topic string) (<-chan *messa
 				if !ok {
 					return
 				}
+				// The handler's context ends with the consumer (the
+				// router's), or when the library gives up on the message.
+				mctx, cancel := context.WithCancel(ctx)
+				context.AfterFunc(m.Context(), cancel)
+				m.SetContext(mctx)
 				select {
 				case out <- m:
 				case <-ctx.Done():
@@ -70,6 +88,9 @@ func (d *drainFirst) Subscribe(ctx context.Context, topic string) (<-chan *messa
 // connection away from its server is closed at once instead; its callbacks
 // stop after the one in hand, which is nacked within moments.
 func (d *drainFirst) drain() {
+	d.mu.Lock()
+	d.draining = true
+	d.mu.Unlock()
 	defer d.libStop()
 	if err := d.nc.Drain(); err != nil {
 		d.nc.Close()

@@ -151,7 +151,7 @@ func (w watermillLogger) fields(msg string, f watermill.LogFields) []any {
 }
 
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
-	if errors.Is(err, nats.ErrConnectionClosed) {
+	if msg == "Cannot unsubscribe" && errors.Is(err, nats.ErrConnectionClosed) {
 		// A stopping consumer's subscriptions, ended by the drain of
 		// their connection (drainFirst): nothing went wrong.
 		_ = level.Debug(w.l).Log(append(w.fields(msg, f), "err", err)...)
