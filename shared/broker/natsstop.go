@@ -83,10 +83,16 @@ func (d *drainFirst) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	return out, nil
 }
 
+// callbackSettle is what a callback in hand gets to pass its message on
+// when a connection is closed without a drain: the moments an unmarshal and
+// a channel send take, many times over.
+const callbackSettle = 250 * time.Millisecond
+
 // drain stops the deliveries and waits until the last callback returned:
 // a drained subscription counts its last message after its callback. A
-// connection away from its server is closed at once instead; its callbacks
-// stop after the one in hand, which is nacked within moments.
+// connection away from its server, or whose drain timed out, is closed
+// instead; its callbacks stop after the one in hand, which is nacked within
+// moments.
 func (d *drainFirst) drain() {
 	d.mu.Lock()
 	d.draining = true
@@ -94,11 +100,14 @@ func (d *drainFirst) drain() {
 	defer d.libStop()
 	if err := d.nc.Drain(); err != nil {
 		d.nc.Close()
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(callbackSettle)
 		return
 	}
 	for !d.nc.IsClosed() {
 		time.Sleep(10 * time.Millisecond)
+	}
+	if errors.Is(d.nc.LastError(), nats.ErrDrainTimeout) {
+		time.Sleep(callbackSettle)
 	}
 }
 
