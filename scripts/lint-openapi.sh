@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-redocly() { npx --yes @redocly/cli@2 lint --format=stylish "$@"; }
+# An exact version: Redocly announces releases that need Node.js 22, and a
+# floating "@2" would take one up on a machine with Node.js 20 and fail.
+redocly() { npx --yes @redocly/cli@2.77.0 lint --format=stylish "$@"; }
 
 files=()
 merge=()
