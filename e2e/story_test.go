@@ -301,14 +301,10 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	}
 	read, err := a.GetAppointmentWithResponse(ctx, apptID, bearer(doc))
 	answered(t, "the doctor reads the appointment", http.StatusOK, read, read.Body, err)
-	cancelled, err := a.CancelAppointmentWithResponse(ctx, apptID, nil,
-		apiclient.AppointmentCancel{CancellationReason: ptr(apiclient.CancellationReasonPatientRequest)}, bearer(alice))
-	answered(t, "patient cancels", http.StatusOK, cancelled, cancelled.Body, err)
-	if !offered(alice) {
-		t.Fatal("a cancelled slot is not offered again")
-	}
 
-	// The doctor records an allergy; the patient reads it.
+	// The visit Alice booked makes the doctor one who treats her (the
+	// records service says so to the patient service): the doctor records
+	// an allergy; the patient reads it.
 	entry, err := a.RecordHistoryWithResponse(ctx, aliceID, apiclient.EntryCreate{
 		Type: ptr("ALLERGY"), Description: ptr("Penicillin"), Severity: ptr("severe"),
 	}, bearer(doc))
@@ -318,6 +314,16 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	if items := history.JSON200.Items; len(items) != 1 || items[0].Description != "Penicillin" || items[0].Type != apiclient.ALLERGY {
 		t.Fatalf("history lacks the allergy: %s", history.Body)
 	}
+	cancelled, err := a.CancelAppointmentWithResponse(ctx, apptID, nil,
+		apiclient.AppointmentCancel{CancellationReason: ptr(apiclient.CancellationReasonPatientRequest)}, bearer(alice))
+	answered(t, "patient cancels", http.StatusOK, cancelled, cancelled.Body, err)
+	if !offered(alice) {
+		t.Fatal("a cancelled slot is not offered again")
+	}
+
+	// The patient's history is the treating doctor's no longer.
+	afterwards, err := a.ListHistoryWithResponse(ctx, aliceID, nil, bearer(doc))
+	answered(t, "the doctor reads the history of a patient who cancelled", http.StatusForbidden, afterwards, afterwards.Body, err)
 
 	// Another patient's record is a 404 to Alice, exactly like a missing one.
 	register(t, c, "bob@e2e.example", "Bob-long-passw0rd!", "Bob Roe")

@@ -14,6 +14,8 @@ require (
 	github.com/stretchr/testify v1.12.1
 )
 
+require github.com/sony/gobreaker/v2 v2.4.0 // indirect
+
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/MicahParks/jwkset v0.11.4 // indirect
@@ -43,6 +45,7 @@ require (
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/lithammer/shortuuid/v3 v3.0.7 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/medisync/medisync/records v0.0.0-00010101000000-000000000000
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/nats-io/nats.go v1.55.0 // indirect
@@ -90,3 +93,7 @@ require (
 )
 
 replace github.com/medisync/medisync/shared => ../shared
+
+replace github.com/medisync/medisync/records => ../records
+
+replace github.com/medisync/medisync/appointment => ../appointment

@@ -80,6 +80,10 @@ has_slot() { call GET "/api/v1/doctors/$did/slots?from=$from&to=$to" "$ptoken" "
 if has_slot; then echo "FAIL the booked slot $start is still offered" >&2; exit 1; fi
 call GET /api/v1/appointments "$ptoken" "" | grep -q "$aid"
 
+step "the doctor the patient booked records an allergy; the patient reads their history"
+call POST "/api/v1/patients/$pid/history" "$dtoken" '{"type":"ALLERGY","description":"Penicillin","severity":"severe"}' >/dev/null
+call GET "/api/v1/patients/$pid/history" "$ptoken" "" | grep -q Penicillin
+
 step "another patient cannot take the same slot"
 oemail="other-$run@example.com"
 call POST /api/v1/auth/register "" "{\"email\":\"$oemail\",\"password\":\"Smoke-test-passw0rd\",\"fullName\":\"Otto Smoke\"}" >/dev/null
@@ -90,10 +94,7 @@ want=409 call POST /api/v1/appointments "$otoken" "{\"doctorId\":\"$did\",\"star
 step "patient cancels; the slot is offered again"
 call POST "/api/v1/appointments/$aid/cancel" "$ptoken" '{"cancellationReason":"patient-request"}' | grep -q '"cancelled"'
 has_slot || { echo "FAIL the cancelled slot $start is not offered again" >&2; exit 1; }
-
-step "doctor records an allergy; the patient reads their history"
-call POST "/api/v1/patients/$pid/history" "$dtoken" '{"type":"ALLERGY","description":"Penicillin","severity":"severe"}' >/dev/null
-call GET "/api/v1/patients/$pid/history" "$ptoken" "" | grep -q Penicillin
+want=403 call GET "/api/v1/patients/$pid/history" "$dtoken" "" >/dev/null
 
 step "no token is a 401 problem"
 want=401 call GET /api/v1/patients/me "" "" >/dev/null

@@ -351,6 +351,7 @@ func TestStatelessServicesScale(t *testing.T) {
 var peerCalls = map[string][]string{
 	"appointment": {"doctor", "patient"},
 	"doctor":      {"appointment"},
+	"patient":     {"records"},
 	"records":     {"patient", "appointment"},
 }
 

@@ -1915,6 +1915,12 @@ type Tokens struct {
 // TokensTokenType defines model for Tokens.TokenType.
 type TokensTokenType string
 
+// Treating defines model for Treating.
+type Treating struct {
+	PatientId openapi_types.UUID `json:"patientId"`
+	Treating  bool               `json:"treating"`
+}
+
 // UpdateUserRequest defines model for UpdateUserRequest.
 type UpdateUserRequest struct {
 	Disabled *bool   `json:"disabled,omitempty"`
@@ -3393,7 +3399,7 @@ type ClientInterface interface {
 
 	// GetPatient One patient profile
 	//
-	// The PATIENT themself, DOCTOR, ADMIN.
+	// The PATIENT themself, any DOCTOR (the clinic's directory), ADMIN.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Corresponds with GET /api/v1/patients/{id} (the `GetPatient` operationId).
@@ -3431,7 +3437,8 @@ type ClientInterface interface {
 
 	// ListHistory A patient's history entries
 	//
-	// The PATIENT themself, DOCTOR, ADMIN. In recording order; without `status`, entries marked `entered-in-error` are left out.
+	// The PATIENT themself, a treating DOCTOR, ADMIN; a DOCTOR who does not treat the patient: 403 (asked of
+	// the records service; 503 when it cannot answer). In recording order; without `status`, entries marked `entered-in-error` are left out.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Corresponds with GET /api/v1/patients/{id}/history (the `ListHistory` operationId).
@@ -3439,7 +3446,7 @@ type ClientInterface interface {
 
 	// RecordHistoryWithBody Record a history entry
 	//
-	// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+	// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes any type of body and a specified content type.
@@ -3449,7 +3456,7 @@ type ClientInterface interface {
 
 	// RecordHistory Record a history entry
 	//
-	// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+	// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
@@ -3459,7 +3466,7 @@ type ClientInterface interface {
 
 	// RetractHistory Retract a history entry
 	//
-	// DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
+	// A treating DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Corresponds with DELETE /api/v1/patients/{id}/history/{entryId} (the `RetractHistory` operationId).
@@ -3467,7 +3474,7 @@ type ClientInterface interface {
 
 	// GetHistoryEntry One history entry at its current revision
 	//
-	// The PATIENT themself, DOCTOR, ADMIN.
+	// The PATIENT themself, a treating DOCTOR, ADMIN.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Corresponds with GET /api/v1/patients/{id}/history/{entryId} (the `GetHistoryEntry` operationId).
@@ -3475,7 +3482,7 @@ type ClientInterface interface {
 
 	// AmendHistoryWithBody Amend a history entry
 	//
-	// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+	// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes any type of body and a specified content type.
@@ -3485,7 +3492,7 @@ type ClientInterface interface {
 
 	// AmendHistory Amend a history entry
 	//
-	// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+	// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
@@ -3495,7 +3502,7 @@ type ClientInterface interface {
 
 	// ListHistoryRevisions Every revision of an entry
 	//
-	// The PATIENT themself, DOCTOR, ADMIN. Oldest first.
+	// The PATIENT themself, a treating DOCTOR, ADMIN. Oldest first.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Corresponds with GET /api/v1/patients/{id}/history/{entryId}/revisions (the `ListHistoryRevisions` operationId).
@@ -3508,6 +3515,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/records/patients/{patientId}/audit (the `RecordsAuditTrail` operationId).
 	RecordsAuditTrail(ctx context.Context, patientId PatientId, params *RecordsAuditTrailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordsTreating Whether the calling doctor treats the patient
+	//
+	// A DOCTOR only, about themself: `treating` is true when the clinic lets every doctor read
+	// every patient, or the doctor has an encounter with the patient (not entered in error), or
+	// an appointment with them that is booked, under way or fulfilled and that someone else
+	// booked. The rule that opens the patient's records to a doctor; the patient service asks it
+	// before a doctor reads or writes the patient's history. Not an access to the records, so not
+	// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+	//
+	// Corresponds with GET /api/v1/records/patients/{patientId}/care (the `RecordsTreating` operationId).
+	RecordsTreating(ctx context.Context, patientId PatientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDocuments A patient's documents
 	//
@@ -5120,7 +5139,7 @@ func (c *Client) DeactivatePatient(ctx context.Context, id openapi_types.UUID, p
 
 // GetPatient One patient profile
 //
-// The PATIENT themself, DOCTOR, ADMIN.
+// The PATIENT themself, any DOCTOR (the clinic's directory), ADMIN.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Corresponds with GET /api/v1/patients/{id} (the `GetPatient` operationId).
@@ -5198,7 +5217,8 @@ func (c *Client) AuditTrail(ctx context.Context, id openapi_types.UUID, params *
 
 // ListHistory A patient's history entries
 //
-// The PATIENT themself, DOCTOR, ADMIN. In recording order; without `status`, entries marked `entered-in-error` are left out.
+// The PATIENT themself, a treating DOCTOR, ADMIN; a DOCTOR who does not treat the patient: 403 (asked of
+// the records service; 503 when it cannot answer). In recording order; without `status`, entries marked `entered-in-error` are left out.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Corresponds with GET /api/v1/patients/{id}/history (the `ListHistory` operationId).
@@ -5216,7 +5236,7 @@ func (c *Client) ListHistory(ctx context.Context, id openapi_types.UUID, params 
 
 // RecordHistoryWithBody Record a history entry
 //
-// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes any type of body and a specified content type.
@@ -5236,7 +5256,7 @@ func (c *Client) RecordHistoryWithBody(ctx context.Context, id openapi_types.UUI
 
 // RecordHistory Record a history entry
 //
-// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes a body of the `application/json` content type.
@@ -5256,7 +5276,7 @@ func (c *Client) RecordHistory(ctx context.Context, id openapi_types.UUID, body 
 
 // RetractHistory Retract a history entry
 //
-// DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
+// A treating DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Corresponds with DELETE /api/v1/patients/{id}/history/{entryId} (the `RetractHistory` operationId).
@@ -5274,7 +5294,7 @@ func (c *Client) RetractHistory(ctx context.Context, id openapi_types.UUID, entr
 
 // GetHistoryEntry One history entry at its current revision
 //
-// The PATIENT themself, DOCTOR, ADMIN.
+// The PATIENT themself, a treating DOCTOR, ADMIN.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Corresponds with GET /api/v1/patients/{id}/history/{entryId} (the `GetHistoryEntry` operationId).
@@ -5292,7 +5312,7 @@ func (c *Client) GetHistoryEntry(ctx context.Context, id openapi_types.UUID, ent
 
 // AmendHistoryWithBody Amend a history entry
 //
-// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes any type of body and a specified content type.
@@ -5312,7 +5332,7 @@ func (c *Client) AmendHistoryWithBody(ctx context.Context, id openapi_types.UUID
 
 // AmendHistory Amend a history entry
 //
-// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes a body of the `application/json` content type.
@@ -5332,7 +5352,7 @@ func (c *Client) AmendHistory(ctx context.Context, id openapi_types.UUID, entryI
 
 // ListHistoryRevisions Every revision of an entry
 //
-// The PATIENT themself, DOCTOR, ADMIN. Oldest first.
+// The PATIENT themself, a treating DOCTOR, ADMIN. Oldest first.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Corresponds with GET /api/v1/patients/{id}/history/{entryId}/revisions (the `ListHistoryRevisions` operationId).
@@ -5356,6 +5376,28 @@ func (c *Client) ListHistoryRevisions(ctx context.Context, id openapi_types.UUID
 // Corresponds with GET /api/v1/records/patients/{patientId}/audit (the `RecordsAuditTrail` operationId).
 func (c *Client) RecordsAuditTrail(ctx context.Context, patientId PatientId, params *RecordsAuditTrailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRecordsAuditTrailRequest(c.Server, patientId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordsTreating Whether the calling doctor treats the patient
+//
+// A DOCTOR only, about themself: `treating` is true when the clinic lets every doctor read
+// every patient, or the doctor has an encounter with the patient (not entered in error), or
+// an appointment with them that is booked, under way or fulfilled and that someone else
+// booked. The rule that opens the patient's records to a doctor; the patient service asks it
+// before a doctor reads or writes the patient's history. Not an access to the records, so not
+// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+//
+// Corresponds with GET /api/v1/records/patients/{patientId}/care (the `RecordsTreating` operationId).
+func (c *Client) RecordsTreating(ctx context.Context, patientId PatientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordsTreatingRequest(c.Server, patientId)
 	if err != nil {
 		return nil, err
 	}
@@ -9015,6 +9057,40 @@ func NewRecordsAuditTrailRequest(server string, patientId PatientId, params *Rec
 	return req, nil
 }
 
+// NewRecordsTreatingRequest constructs an http.Request for the RecordsTreating method
+func NewRecordsTreatingRequest(server string, patientId PatientId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "patientId", patientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/records/patients/%s/care", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListDocumentsRequest constructs an http.Request for the ListDocuments method
 func NewListDocumentsRequest(server string, patientId PatientId, params *ListDocumentsParams) (*http.Request, error) {
 	var err error
@@ -11239,7 +11315,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetPatientWithResponse One patient profile
 	//
-	// The PATIENT themself, DOCTOR, ADMIN.
+	// The PATIENT themself, any DOCTOR (the clinic's directory), ADMIN.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11281,7 +11357,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListHistoryWithResponse A patient's history entries
 	//
-	// The PATIENT themself, DOCTOR, ADMIN. In recording order; without `status`, entries marked `entered-in-error` are left out.
+	// The PATIENT themself, a treating DOCTOR, ADMIN; a DOCTOR who does not treat the patient: 403 (asked of
+	// the records service; 503 when it cannot answer). In recording order; without `status`, entries marked `entered-in-error` are left out.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11291,7 +11368,7 @@ type ClientWithResponsesInterface interface {
 
 	// RecordHistoryWithBodyWithResponse Record a history entry
 	//
-	// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+	// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -11301,7 +11378,7 @@ type ClientWithResponsesInterface interface {
 
 	// RecordHistoryWithResponse Record a history entry
 	//
-	// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+	// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -11311,7 +11388,7 @@ type ClientWithResponsesInterface interface {
 
 	// RetractHistoryWithResponse Retract a history entry
 	//
-	// DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
+	// A treating DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11321,7 +11398,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetHistoryEntryWithResponse One history entry at its current revision
 	//
-	// The PATIENT themself, DOCTOR, ADMIN.
+	// The PATIENT themself, a treating DOCTOR, ADMIN.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11331,7 +11408,7 @@ type ClientWithResponsesInterface interface {
 
 	// AmendHistoryWithBodyWithResponse Amend a history entry
 	//
-	// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+	// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -11341,7 +11418,7 @@ type ClientWithResponsesInterface interface {
 
 	// AmendHistoryWithResponse Amend a history entry
 	//
-	// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+	// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -11351,7 +11428,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListHistoryRevisionsWithResponse Every revision of an entry
 	//
-	// The PATIENT themself, DOCTOR, ADMIN. Oldest first.
+	// The PATIENT themself, a treating DOCTOR, ADMIN. Oldest first.
 	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11368,6 +11445,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/records/patients/{patientId}/audit (the `RecordsAuditTrail` operationId).
 	RecordsAuditTrailWithResponse(ctx context.Context, patientId PatientId, params *RecordsAuditTrailParams, reqEditors ...RequestEditorFn) (*RecordsAuditTrailResponse, error)
+
+	// RecordsTreatingWithResponse Whether the calling doctor treats the patient
+	//
+	// A DOCTOR only, about themself: `treating` is true when the clinic lets every doctor read
+	// every patient, or the doctor has an encounter with the patient (not entered in error), or
+	// an appointment with them that is booked, under way or fulfilled and that someone else
+	// booked. The rule that opens the patient's records to a doctor; the patient service asks it
+	// before a doctor reads or writes the patient's history. Not an access to the records, so not
+	// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/records/patients/{patientId}/care (the `RecordsTreating` operationId).
+	RecordsTreatingWithResponse(ctx context.Context, patientId PatientId, reqEditors ...RequestEditorFn) (*RecordsTreatingResponse, error)
 
 	// ListDocumentsWithResponse A patient's documents
 	//
@@ -18221,6 +18312,8 @@ type ListHistoryResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -18256,6 +18349,11 @@ func (r ListHistoryResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListHistoryResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListHistoryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -18644,6 +18742,8 @@ type GetHistoryEntryResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -18681,6 +18781,11 @@ func (r GetHistoryEntryResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetHistoryEntryResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetHistoryEntryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -18945,6 +19050,8 @@ type ListHistoryRevisionsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -18980,6 +19087,11 @@ func (r ListHistoryRevisionsResponse) GetApplicationproblemJSON400() *BadRequest
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListHistoryRevisionsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListHistoryRevisionsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -19172,6 +19284,131 @@ func (r RecordsAuditTrailResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RecordsAuditTrailResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RecordsTreatingResponse401Headers the declared response headers of an HTTP 401 response for RecordsTreating
+type RecordsTreatingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RecordsTreatingResponse429Headers the declared response headers of an HTTP 429 response for RecordsTreating
+type RecordsTreatingResponse429Headers struct {
+	RetryAfter *int
+}
+
+// RecordsTreatingResponse503Headers the declared response headers of an HTTP 503 response for RecordsTreating
+type RecordsTreatingResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RecordsTreatingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Treating
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RecordsTreatingResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RecordsTreatingResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecordsTreatingResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordsTreatingResponse) GetJSON200() *Treating {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r RecordsTreatingResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordsTreatingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordsTreatingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordsTreatingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordsTreatingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23402,7 +23639,7 @@ func (c *ClientWithResponses) DeactivatePatientWithResponse(ctx context.Context,
 
 // GetPatientWithResponse One patient profile
 //
-// The PATIENT themself, DOCTOR, ADMIN.
+// The PATIENT themself, any DOCTOR (the clinic's directory), ADMIN.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -23468,7 +23705,8 @@ func (c *ClientWithResponses) AuditTrailWithResponse(ctx context.Context, id ope
 
 // ListHistoryWithResponse A patient's history entries
 //
-// The PATIENT themself, DOCTOR, ADMIN. In recording order; without `status`, entries marked `entered-in-error` are left out.
+// The PATIENT themself, a treating DOCTOR, ADMIN; a DOCTOR who does not treat the patient: 403 (asked of
+// the records service; 503 when it cannot answer). In recording order; without `status`, entries marked `entered-in-error` are left out.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -23484,7 +23722,7 @@ func (c *ClientWithResponses) ListHistoryWithResponse(ctx context.Context, id op
 
 // RecordHistoryWithBodyWithResponse Record a history entry
 //
-// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -23500,7 +23738,7 @@ func (c *ClientWithResponses) RecordHistoryWithBodyWithResponse(ctx context.Cont
 
 // RecordHistoryWithResponse Record a history entry
 //
-// DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
+// A treating DOCTOR, ADMIN; PATIENT: 403. `recordedBy` and `recordedAt` come from the token and the clock.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -23516,7 +23754,7 @@ func (c *ClientWithResponses) RecordHistoryWithResponse(ctx context.Context, id 
 
 // RetractHistoryWithResponse Retract a history entry
 //
-// DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
+// A treating DOCTOR, ADMIN. Its status becomes `entered-in-error`, as a new revision.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -23532,7 +23770,7 @@ func (c *ClientWithResponses) RetractHistoryWithResponse(ctx context.Context, id
 
 // GetHistoryEntryWithResponse One history entry at its current revision
 //
-// The PATIENT themself, DOCTOR, ADMIN.
+// The PATIENT themself, a treating DOCTOR, ADMIN.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -23548,7 +23786,7 @@ func (c *ClientWithResponses) GetHistoryEntryWithResponse(ctx context.Context, i
 
 // AmendHistoryWithBodyWithResponse Amend a history entry
 //
-// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -23564,7 +23802,7 @@ func (c *ClientWithResponses) AmendHistoryWithBodyWithResponse(ctx context.Conte
 
 // AmendHistoryWithResponse Amend a history entry
 //
-// DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
+// A treating DOCTOR, ADMIN. A new revision; the earlier ones are kept. An entry in error cannot be amended (409).
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -23580,7 +23818,7 @@ func (c *ClientWithResponses) AmendHistoryWithResponse(ctx context.Context, id o
 
 // ListHistoryRevisionsWithResponse Every revision of an entry
 //
-// The PATIENT themself, DOCTOR, ADMIN. Oldest first.
+// The PATIENT themself, a treating DOCTOR, ADMIN. Oldest first.
 // A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -23608,6 +23846,26 @@ func (c *ClientWithResponses) RecordsAuditTrailWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseRecordsAuditTrailResponse(rsp)
+}
+
+// RecordsTreatingWithResponse Whether the calling doctor treats the patient
+//
+// A DOCTOR only, about themself: `treating` is true when the clinic lets every doctor read
+// every patient, or the doctor has an encounter with the patient (not entered in error), or
+// an appointment with them that is booked, under way or fulfilled and that someone else
+// booked. The rule that opens the patient's records to a doctor; the patient service asks it
+// before a doctor reads or writes the patient's history. Not an access to the records, so not
+// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/records/patients/{patientId}/care (the `RecordsTreating` operationId).
+func (c *ClientWithResponses) RecordsTreatingWithResponse(ctx context.Context, patientId PatientId, reqEditors ...RequestEditorFn) (*RecordsTreatingResponse, error) {
+	rsp, err := c.RecordsTreating(ctx, patientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordsTreatingResponse(rsp)
 }
 
 // ListDocumentsWithResponse A patient's documents
@@ -30616,6 +30874,13 @@ func ParseListHistoryResponse(rsp *http.Response) (*ListHistoryResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31037,6 +31302,13 @@ func ParseGetHistoryEntryResponse(rsp *http.Response) (*GetHistoryEntryResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31343,6 +31615,13 @@ func ParseListHistoryRevisionsResponse(rsp *http.Response) (*ListHistoryRevision
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31546,6 +31825,128 @@ func ParseRecordsAuditTrailResponse(rsp *http.Response) (*RecordsAuditTrailRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RecordsAuditTrailResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRecordsTreatingResponse parses an HTTP response from a RecordsTreatingWithResponse call
+func ParseRecordsTreatingResponse(rsp *http.Response) (*RecordsTreatingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordsTreatingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Treating
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RecordsTreatingResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RecordsTreatingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RecordsTreatingResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

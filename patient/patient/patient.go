@@ -25,6 +25,7 @@ var (
 	ErrStaleVersion         = domainerr.New(domainerr.Stale, "the record has changed since the version given in If-Match")
 	ErrPreconditionRequired = domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
 	ErrEnteredInError       = domainerr.New(domainerr.Conflict, "the entry is marked entered-in-error and cannot change")
+	ErrNotTreating          = domainerr.New(domainerr.Forbidden, "only the patient's treating doctors read and write their history")
 )
 
 // Sex is administrative sex.

@@ -123,6 +123,13 @@ type AuditRecorder interface {
 	Record(ctx context.Context, ev patient.AuditEvent) error
 }
 
+// CareTeam tells whether the calling doctor treats a patient, asked on
+// their behalf (their token travels on): the records service decides, by
+// the rule that opens the patient's records to them.
+type CareTeam interface {
+	Treating(ctx context.Context, patientID string) (bool, error)
+}
+
 // Deps are what New needs.
 type Deps struct {
 	Patients PatientRepository
@@ -131,15 +138,23 @@ type Deps struct {
 	Recorder AuditRecorder
 	Clock    clock.Clock
 	NewID    func() string // nil: ids.New
+	// Care decides whether a doctor treats a patient; nil: no doctor does,
+	// unless DoctorsReadAll.
+	Care CareTeam
+	// DoctorsReadAll is the clinic's policy by which every doctor reads
+	// and writes every patient's history.
+	DoctorsReadAll bool
 }
 
 type service struct {
-	patients PatientRepository
-	history  HistoryRepository
-	audit    AuditRepository
-	recorder AuditRecorder
-	clock    clock.Clock
-	newID    func() string
+	patients       PatientRepository
+	history        HistoryRepository
+	audit          AuditRepository
+	recorder       AuditRecorder
+	clock          clock.Clock
+	newID          func() string
+	care           CareTeam
+	doctorsReadAll bool
 }
 
 // New returns the Service.
@@ -147,7 +162,8 @@ func New(d Deps) Service {
 	if d.NewID == nil {
 		d.NewID = ids.New
 	}
-	return &service{patients: d.Patients, history: d.History, audit: d.Audit, recorder: d.Recorder, clock: d.Clock, newID: d.NewID}
+	return &service{patients: d.Patients, history: d.History, audit: d.Audit, recorder: d.Recorder, clock: d.Clock, newID: d.NewID,
+		care: d.Care, doctorsReadAll: d.DoctorsReadAll}
 }
 
 // today is the latest calendar date anywhere on Earth (UTC+14), so that no
@@ -197,6 +213,32 @@ func (s *service) load(ctx context.Context, actor authn.Principal, id string, ac
 	}
 	if !may(actor, p) {
 		return patient.Patient{}, s.deny(ctx, actor, action, resource, p.ID, resourceID, refusal(actor, p))
+	}
+	return p, nil
+}
+
+// loadHistory is load for the patient's history (read: canRead, write:
+// canChart), where a doctor must also treat the patient: an administrator
+// and, reading, the patient themself need not. A refusal is a denial in
+// the trail, 403: the doctor may see the profile, so it is no secret.
+func (s *service) loadHistory(ctx context.Context, actor authn.Principal, id string, action patient.Action, resource, resourceID string) (patient.Patient, error) {
+	read := action == patient.ActionRead
+	may := canChart
+	if read {
+		may = canRead
+	}
+	p, err := s.load(ctx, actor, id, action, resource, resourceID, may)
+	if err != nil || admin(actor) || (read && owns(actor, p)) || s.doctorsReadAll {
+		return p, err
+	}
+	treating := false
+	if s.care != nil {
+		if treating, err = s.care.Treating(ctx, p.ID); err != nil {
+			return patient.Patient{}, fmt.Errorf("check care relation: %w", err)
+		}
+	}
+	if !treating {
+		return patient.Patient{}, s.deny(ctx, actor, action, resource, p.ID, resourceID, patient.ErrNotTreating)
 	}
 	return p, nil
 }

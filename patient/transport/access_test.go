@@ -13,6 +13,7 @@ import (
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -36,34 +37,35 @@ var (
 func TestWhoMayDoWhat(t *testing.T) {
 	cases := []struct {
 		name, method, path, body, ifMatch, resource string
-		self, other, doctor, admin                  want
+		// doctor treats the patient; stranger is a doctor who does not.
+		self, other, doctor, stranger, admin want
 	}{
 		{name: "read profile", method: "GET", path: "/api/v1/patients/{p}", resource: patient.ResourcePatient,
-			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, admin: want{200, "read", allowed}},
+			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, stranger: want{200, "read", allowed}, admin: want{200, "read", allowed}},
 		{name: "update profile", method: "PUT", path: "/api/v1/patients/{p}", body: profileJSON, ifMatch: `"1"`, resource: patient.ResourcePatient,
-			self: want{200, "update", allowed}, other: want{404, "update", denied}, doctor: want{403, "update", denied}, admin: want{200, "update", allowed}},
+			self: want{200, "update", allowed}, other: want{404, "update", denied}, doctor: want{403, "update", denied}, stranger: want{403, "update", denied}, admin: want{200, "update", allowed}},
 		{name: "deactivate", method: "DELETE", path: "/api/v1/patients/{p}", resource: patient.ResourcePatient,
-			self: want{403, "delete", denied}, other: want{404, "delete", denied}, doctor: want{403, "delete", denied}, admin: want{204, "delete", allowed}},
+			self: want{403, "delete", denied}, other: want{404, "delete", denied}, doctor: want{403, "delete", denied}, stranger: want{403, "delete", denied}, admin: want{204, "delete", allowed}},
 		{name: "list history", method: "GET", path: "/api/v1/patients/{p}/history", resource: patient.ResourceHistory,
-			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, admin: want{200, "read", allowed}},
+			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, stranger: want{403, "read", denied}, admin: want{200, "read", allowed}},
 		{name: "read entry", method: "GET", path: "/api/v1/patients/{p}/history/{e}", resource: patient.ResourceHistory,
-			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, admin: want{200, "read", allowed}},
+			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, stranger: want{403, "read", denied}, admin: want{200, "read", allowed}},
 		{name: "read revisions", method: "GET", path: "/api/v1/patients/{p}/history/{e}/revisions", resource: patient.ResourceRevisions,
-			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, admin: want{200, "read", allowed}},
+			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{200, "read", allowed}, stranger: want{403, "read", denied}, admin: want{200, "read", allowed}},
 		{name: "record entry", method: "POST", path: "/api/v1/patients/{p}/history", body: entryJSONBody, resource: patient.ResourceHistory,
-			self: want{403, "create", denied}, other: want{404, "create", denied}, doctor: want{201, "create", allowed}, admin: want{201, "create", allowed}},
+			self: want{403, "create", denied}, other: want{404, "create", denied}, doctor: want{201, "create", allowed}, stranger: want{403, "create", denied}, admin: want{201, "create", allowed}},
 		{name: "amend entry", method: "PUT", path: "/api/v1/patients/{p}/history/{e}", body: entryJSONBody, ifMatch: `"1"`, resource: patient.ResourceHistory,
-			self: want{403, "update", denied}, other: want{404, "update", denied}, doctor: want{200, "update", allowed}, admin: want{200, "update", allowed}},
+			self: want{403, "update", denied}, other: want{404, "update", denied}, doctor: want{200, "update", allowed}, stranger: want{403, "update", denied}, admin: want{200, "update", allowed}},
 		{name: "retract entry", method: "DELETE", path: "/api/v1/patients/{p}/history/{e}", resource: patient.ResourceHistory,
-			self: want{403, "delete", denied}, other: want{404, "delete", denied}, doctor: want{204, "delete", allowed}, admin: want{204, "delete", allowed}},
+			self: want{403, "delete", denied}, other: want{404, "delete", denied}, doctor: want{204, "delete", allowed}, stranger: want{403, "delete", denied}, admin: want{204, "delete", allowed}},
 		{name: "read audit trail", method: "GET", path: "/api/v1/patients/{p}/audit", resource: patient.ResourceAudit,
-			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{403, "read", denied}, admin: want{200, "read", allowed}},
+			self: want{200, "read", allowed}, other: want{404, "read", denied}, doctor: want{403, "read", denied}, stranger: want{403, "read", denied}, admin: want{200, "read", allowed}},
 	}
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		h := newHarness(t, db)
 		setupDoc := h.user(roles.doctor)
 		for _, c := range cases {
-			for _, who := range []string{"self", "other", "doctor", "admin"} {
+			for _, who := range []string{"self", "other", "doctor", "stranger", "admin"} {
 				t.Run(c.name+"/"+who, func(t *testing.T) {
 					h.t = t
 					self := h.user(roles.patient)
@@ -79,6 +81,8 @@ func TestWhoMayDoWhat(t *testing.T) {
 						h.newPatientFor(caller) // another patient, with a record of their own
 					case "doctor":
 						caller, w = h.user(roles.doctor), c.doctor
+					case "stranger":
+						caller, w = h.stranger(), c.stranger
 					case "admin":
 						caller, w = h.user(roles.admin), c.admin
 					}
@@ -103,7 +107,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 					assert.Equal(t, c.resource, ev.Resource)
 					assert.Equal(t, pid, ev.PatientID)
 					assert.Equal(t, r.Header.Get("X-Request-ID"), ev.RequestID)
-					assert.Equal(t, strings.ToUpper(map[string]string{"self": "patient", "other": "patient", "doctor": "doctor", "admin": "admin"}[who]), ev.Role)
+					assert.Equal(t, strings.ToUpper(map[string]string{"self": "patient", "other": "patient", "doctor": "doctor", "stranger": "doctor", "admin": "admin"}[who]), ev.Role)
 				})
 			}
 		}
@@ -289,4 +293,30 @@ func TestReadsFailClosedWithoutAudit(t *testing.T) {
 	assert.NotContains(t, string(r.Body), "Lovelace", "no data leaves without its audit event")
 	assert.NotContains(t, string(r.Body), "closed pipe", "no internals in the body")
 	_ = context.Background()
+}
+
+// Whether a doctor treats the patient is asked for each history request
+// (a relation that ends ends at once); when it cannot be asked, the answer
+// is 503 with Retry-After and no history.
+func TestHistoryAsksWhetherTheDoctorTreats(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	pid := h.newPatientFor(h.user(roles.patient))
+	doc := h.user(roles.doctor)
+	h.newEntry(doc, pid)
+	path := "/api/v1/patients/" + pid + "/history"
+	require.Equal(t, http.StatusOK, h.do("GET", path, doc.token, "").Status)
+	h.care.mu.Lock()
+	h.care.strangers[doc.id] = true
+	h.care.mu.Unlock()
+	assert.Equal(t, http.StatusForbidden, h.do("GET", path, doc.token, "").Status, "the relation ended")
+
+	h.care.mu.Lock()
+	h.care.fault = domainerr.New(domainerr.Unavailable, "records cannot answer")
+	h.care.mu.Unlock()
+	r := h.do("GET", path, doc.token, "")
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status, string(r.Body))
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.NotContains(t, string(r.Body), "Penicillin")
+	r = h.do("GET", path, h.user(roles.admin).token, "")
+	assert.Equal(t, http.StatusOK, r.Status, "an administrator is not asked about")
 }

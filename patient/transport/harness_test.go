@@ -37,6 +37,27 @@ type harness struct {
 	handler http.Handler
 	issuer  *authntest.Issuer
 	store   *sqlstore.Store
+	care    *careTeam
+}
+
+// careTeam stands in for the records service: every doctor treats every
+// patient except the strangers, and it fails while fault is set.
+type careTeam struct {
+	mu        sync.Mutex
+	strangers map[string]bool
+	fault     error
+	asked     int
+}
+
+func (c *careTeam) Treating(ctx context.Context, _ string) (bool, error) {
+	p, _ := authn.FromContext(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked++
+	if c.fault != nil {
+		return false, c.fault
+	}
+	return !c.strangers[p.UserID], nil
 }
 
 // failingRecorder refuses every event, to prove reads fail closed.
@@ -65,9 +86,10 @@ func newHarnessWith(t testing.TB, db *sqldb.DB, o httpmw.Options, recorder ...se
 		rec = b
 	}
 	t.Cleanup(func() { _ = store.Close() })
+	care := &careTeam{strangers: map[string]bool{}}
 	svc := service.New(service.Deps{
 		Patients: store, History: store, Audit: store, Recorder: rec,
-		Clock: clocktest.New(now),
+		Clock: clocktest.New(now), Care: care,
 	})
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
@@ -78,7 +100,7 @@ func newHarnessWith(t testing.TB, db *sqldb.DB, o httpmw.Options, recorder ...se
 		// benchmarks measure the service alone.
 		h = openapitest.Load(t, transport.OpenAPI()).Handler(t, h)
 	}
-	return &harness{t: t, handler: h, issuer: iss, store: store}
+	return &harness{t: t, handler: h, issuer: iss, store: store, care: care}
 }
 
 // user is a caller with a token.
@@ -92,6 +114,15 @@ func (h *harness) user(roles ...string) user {
 	tok, err := h.issuer.Sign(authntest.Claims{UserID: id, Roles: roles})
 	require.NoError(h.t, err)
 	return user{id: id, token: tok}
+}
+
+// stranger is a doctor who treats no patient.
+func (h *harness) stranger() user {
+	u := h.user("DOCTOR")
+	h.care.mu.Lock()
+	defer h.care.mu.Unlock()
+	h.care.strangers[u.id] = true
+	return u
 }
 
 type response = apitest.Response

@@ -38,7 +38,7 @@ func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	var svc service.Service = service.New(service.Deps{Patients: store, History: store, Audit: store, Recorder: rec,
-		Clock: clocktest.New(now)})
+		Clock: clocktest.New(now), DoctorsReadAll: true})
 	svc = service.Middleware(logger, metrics.NewMethod(reg, "patient"))(svc)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()

@@ -31,6 +31,7 @@ type Set struct {
 	OpenContent        kitendpoint.Endpoint
 	ContentLink        kitendpoint.Endpoint
 	AuditTrail         kitendpoint.Endpoint
+	Treating           kitendpoint.Endpoint
 }
 
 // Requests: each carries the caller the transport authenticated and, for
@@ -87,6 +88,12 @@ type (
 		Query record.AuditQuery
 	}
 )
+
+// TreatingResponse tells a doctor whether they treat the patient.
+type TreatingResponse struct {
+	PatientID string
+	Treating  bool
+}
 
 // ContentResponse is a document's content to stream; the transport closes
 // Blob.
@@ -165,6 +172,14 @@ func New(s service.Service) Set {
 		AuditTrail: func(ctx context.Context, req any) (any, error) {
 			r := req.(AuditRequest)
 			return s.AuditTrail(ctx, r.Actor, r.Query)
+		},
+		Treating: func(ctx context.Context, req any) (any, error) {
+			r := req.(ItemRequest)
+			ok, err := s.Treating(ctx, r.Actor, r.PatientID)
+			if err != nil {
+				return nil, err
+			}
+			return TreatingResponse{PatientID: r.PatientID, Treating: ok}, nil
 		},
 	}
 }

@@ -103,6 +103,11 @@ func (s *observed) ContentLink(ctx context.Context, actor authn.Principal, reaso
 	return s.next.ContentLink(ctx, actor, reason, patientID, id)
 }
 
+func (s *observed) Treating(ctx context.Context, actor authn.Principal, patientID string) (ok bool, err error) {
+	defer s.o.Done(ctx, "Treating", time.Now(), &err)
+	return s.next.Treating(ctx, actor, patientID)
+}
+
 func (s *observed) AuditTrail(ctx context.Context, actor authn.Principal, q record.AuditQuery) (p page.Page[record.AuditEvent], err error) {
 	defer s.o.Done(ctx, "AuditTrail", time.Now(), &err)
 	return s.next.AuditTrail(ctx, actor, q)

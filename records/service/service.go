@@ -46,6 +46,11 @@ type Service interface {
 	ContentLink(ctx context.Context, actor authn.Principal, reason, patientID, id string) (Link, error)
 
 	AuditTrail(ctx context.Context, actor authn.Principal, q record.AuditQuery) (page.Page[record.AuditEvent], error)
+
+	// Treating tells a doctor whether they treat the patient, by the rule
+	// that opens the patient's records to them; the patient service asks
+	// it before a doctor reads or writes the patient's history.
+	Treating(ctx context.Context, actor authn.Principal, patientID string) (bool, error)
 }
 
 // EncounterView is an encounter with its addenda, oldest first.
@@ -271,21 +276,42 @@ func (s *service) relate(ctx context.Context, actor authn.Principal, patientID s
 	r := relation{patient: p, admin: actor.Has(authn.RoleAdmin)}
 	r.own = actor.Has(authn.RolePatient) && actor.UserID != "" && p.UserID == actor.UserID
 	if actor.Has(authn.RoleDoctor) && actor.UserID != "" {
-		r.treats = s.DoctorsReadAll
-		if !r.treats {
-			if r.treats, err = s.Encounters.Treats(ctx, actor.UserID, patientID); err != nil {
-				return relation{}, fmt.Errorf("check care relation: %w", err)
-			}
-		}
-		if !r.treats && s.Appointments != nil {
-			as, err := s.Appointments.WithPatient(ctx, patientID)
-			if err != nil {
-				return relation{}, fmt.Errorf("check appointments: %w", err)
-			}
-			r.treats = slices.ContainsFunc(as, func(a AppointmentRef) bool { return a.relates(actor.UserID) })
+		if r.treats, err = s.treats(ctx, actor.UserID, patientID); err != nil {
+			return relation{}, err
 		}
 	}
 	return r, nil
+}
+
+// treats reports whether doctor treats the patient: the clinic lets every
+// doctor read, or they have an encounter with the patient, or an
+// appointment someone else booked.
+func (s *service) treats(ctx context.Context, doctor, patientID string) (bool, error) {
+	if s.DoctorsReadAll {
+		return true, nil
+	}
+	ok, err := s.Encounters.Treats(ctx, doctor, patientID)
+	if err != nil {
+		return false, fmt.Errorf("check care relation: %w", err)
+	}
+	if ok || s.Appointments == nil {
+		return ok, nil
+	}
+	as, err := s.Appointments.WithPatient(ctx, patientID)
+	if err != nil {
+		return false, fmt.Errorf("check appointments: %w", err)
+	}
+	return slices.ContainsFunc(as, func(a AppointmentRef) bool { return a.relates(doctor) }), nil
+}
+
+// Treating answers a doctor only, about themself: it reveals no record,
+// and a patient that does not exist has no treating doctor. Asking is not
+// an access to the patient's records, so it is not audited.
+func (s *service) Treating(ctx context.Context, actor authn.Principal, patientID string) (bool, error) {
+	if !actor.Has(authn.RoleDoctor) || actor.UserID == "" {
+		return false, record.ErrForbidden
+	}
+	return s.treats(ctx, actor.UserID, patientID)
 }
 
 // clinical checks that actor may read the clinical content of the patient

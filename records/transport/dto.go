@@ -178,6 +178,11 @@ type addendumBody struct {
 	Text string `json:"text"`
 }
 
+type treatingJSON struct {
+	PatientID string `json:"patientId"`
+	Treating  bool   `json:"treating"`
+}
+
 type linkJSON struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expiresAt"`

@@ -112,6 +112,7 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
 	handle(http.MethodPost, doc+"/{documentId}/link", set.ContentLink, decodeDocumentItem, encode)
 	handle(http.MethodGet, "/patients/{patientId}/audit", set.AuditTrail, decodeAudit, encode)
+	handle(http.MethodGet, "/patients/{patientId}/care", set.Treating, decodePatient, encode)
 }
 
 // keepRequest puts the request in the context for encodeContent, which
@@ -286,6 +287,10 @@ func decodeListDocuments(ctx context.Context, r *http.Request) (any, error) {
 	return endpoint.ListDocumentsRequest{Actor: it.Actor, Query: q}, nil
 }
 
+func decodePatient(ctx context.Context, r *http.Request) (any, error) {
+	return item(ctx, r, "")
+}
+
 func decodeAudit(ctx context.Context, r *http.Request) (any, error) {
 	it, err := item(ctx, r, "")
 	if err != nil {
@@ -367,6 +372,8 @@ func write(w http.ResponseWriter, status int, resp any) error {
 		body = page.Map(v, toAuditJSON)
 	case service.Link:
 		body = linkJSON{URL: v.URL, ExpiresAt: v.ExpiresAt}
+	case endpoint.TreatingResponse:
+		body = treatingJSON{PatientID: v.PatientID, Treating: v.Treating}
 	default:
 		return fmt.Errorf("encode: unexpected response %T", resp)
 	}

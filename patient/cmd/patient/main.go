@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/medisync/medisync/patient/adapter/caredir"
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
 	"github.com/medisync/medisync/patient/endpoint"
 	"github.com/medisync/medisync/patient/patient"
@@ -19,12 +20,17 @@ import (
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/peerhttp"
 )
 
 func main() { app.Main("patient", run) }
 
 func run(ctx context.Context, args []string) error {
-	var audit auditlog.Options
+	var (
+		audit          auditlog.Options
+		recordsURL     string
+		doctorsReadAll bool
+	)
 	a, err := appdb.New(ctx, app.Options{
 		Name:         "patient",
 		DefaultAddr:  ":8083",
@@ -34,6 +40,8 @@ func run(ctx context.Context, args []string) error {
 		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
 			fs.IntVar(&audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")
+			fs.StringVar(&recordsURL, "records-url", "http://records", "the records service, which says whether a doctor treats a patient, by discovery name or address")
+			fs.BoolVar(&doctorsReadAll, "doctors-read-all", false, "clinic policy: every doctor reads and writes every patient's history")
 		},
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
@@ -49,7 +57,7 @@ func run(ctx context.Context, args []string) error {
 	recorder := auditlog.New[patient.AuditEvent](store, audit)
 	var svc service.Service = service.New(service.Deps{
 		Patients: store, History: store, Audit: store, Recorder: recorder,
-		Clock: clock.System{},
+		Clock: clock.System{}, Care: caredir.New(a.HTTPClient, peerhttp.Options{BaseURL: recordsURL}), DoctorsReadAll: doctorsReadAll,
 	})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "patient"))(svc)
 
