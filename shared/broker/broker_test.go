@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/brokertest"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/tracing"
 )
@@ -199,6 +201,26 @@ func TestContract(t *testing.T) {
 			require.NoError(t, f.b.Publish(context.Background(), ev))
 			rec.await(t, 1)
 			assert.Equal(t, 3, rec.count(ev.ID))
+			dl, err := f.b.DeadLetters(f.consumer).List(context.Background(), 10)
+			require.NoError(t, err)
+			assert.Empty(t, dl)
+		})
+
+		t.Run("an event whose dependency is down is never dead-lettered: it comes again until it applies", func(t *testing.T) {
+			f := setup(t, url)
+			rec := newRecorder()
+			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 2, Backoff: time.Millisecond,
+				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+					if rec.record(ev) <= 5 {
+						return fmt.Errorf("claim: %w", domainerr.New(domainerr.Unavailable, "the database is restarting"))
+					}
+					rec.ch <- ev.ID
+					return nil
+				})})
+			ev := f.event(t, "thing_done")
+			require.NoError(t, f.b.Publish(context.Background(), ev))
+			rec.await(t, 1)
+			assert.Equal(t, 6, rec.count(ev.ID), "tried past MaxAttempts, then applied")
 			dl, err := f.b.DeadLetters(f.consumer).List(context.Background(), 10)
 			require.NoError(t, err)
 			assert.Empty(t, dl)

@@ -25,6 +25,10 @@ import (
 // dlqStream holds every consumer's dead letters and replays.
 const dlqStream = "MEDISYNC_DLQ"
 
+// requeueDelay is how long an event handed back to JetStream waits before
+// it is delivered again.
+const requeueDelay = 2 * time.Second
+
 // natsBroker publishes and consumes through JetStream: a stream per
 // producer (MEDISYNC_<SERVICE> over medisync.<service>.>), created on
 // first use by whichever side comes first, a durable consumer per
@@ -330,10 +334,13 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 		return err
 	}
 	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
-		Unmarshaler:       &wmnats.NATSMarshaler{},
-		SubscribersCount:  c.Concurrency,
-		AckWaitTimeout:    30 * time.Second,
-		CloseTimeout:      15 * time.Second,
+		Unmarshaler:      &wmnats.NATSMarshaler{},
+		SubscribersCount: c.Concurrency,
+		AckWaitTimeout:   30 * time.Second,
+		CloseTimeout:     15 * time.Second,
+		// An event handed back (its dependency down, or the consumer
+		// stopping) comes again after a pause, not at once.
+		NakDelay:          wmnats.NewStaticDelay(requeueDelay),
 		SubjectCalculator: wmnats.DefaultSubjectCalculator,
 		QueueGroupPrefix:  c.Name,
 		JetStream: wmnats.JetStreamConfig{

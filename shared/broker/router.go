@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
 )
 
@@ -47,7 +48,7 @@ type consumerMetrics struct {
 func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 	m := &consumerMetrics{handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "medisync_events_consumed_total",
-		Help: "Event deliveries handled by a consumer, by outcome: ok, retry (failed, to be tried again), dead (dead-lettered).",
+		Help: "Event deliveries handled by a consumer, by outcome: ok, retry (failed, to be tried again), requeued (a dependency down: handed back to the broker), dead (dead-lettered).",
 	}, []string{"consumer", "outcome"})}
 	if reg != nil {
 		if err := reg.Register(m.handled); err != nil {
@@ -72,13 +73,22 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 		return fmt.Errorf("broker: router: %w", err)
 	}
 	poison, err := middleware.PoisonQueueWithFilter(dlq, DeadLetterTopic(c.Name), func(err error) bool {
-		// A consumer stopping mid-retry leaves the event to be redelivered.
-		dead := !errors.Is(err, context.Canceled)
-		if dead {
-			m.handled.WithLabelValues(c.Name, "dead").Inc()
-			_ = level.Warn(logger).Log("msg", "event dead-lettered", "consumer", c.Name, "err", err)
+		switch {
+		case errors.Is(err, context.Canceled):
+			// A consumer stopping mid-retry leaves the event to be redelivered.
+			return false
+		case !IsPermanent(err) && domainerr.Transient(err):
+			// A dependency down (a database restarting, a peer away) is
+			// no fault of the event: it goes back to the broker, to be
+			// delivered again until the dependency answers, rather than
+			// wait in the dead letters for an administrator.
+			m.handled.WithLabelValues(c.Name, "requeued").Inc()
+			_ = level.Warn(logger).Log("msg", "event handed back: a dependency is down", "consumer", c.Name, "err", err)
+			return false
 		}
-		return dead
+		m.handled.WithLabelValues(c.Name, "dead").Inc()
+		_ = level.Warn(logger).Log("msg", "event dead-lettered", "consumer", c.Name, "err", err)
+		return true
 	})
 	if err != nil {
 		return fmt.Errorf("broker: poison queue: %w", err)

@@ -1,14 +1,21 @@
 // Package domainerr is the error vocabulary every domain shares: field
 // errors for invalid input and a small set of kinds (not found, forbidden,
 // conflict, stale version, precondition required...) that transports map to
-// statuses in one place. It imports nothing outside the standard library and
-// nothing that pulls in net/http, so domain packages may use it.
+// statuses in one place; and it tells a fault that passes from a bug. It
+// imports nothing outside the standard library and nothing that pulls in
+// net/http, so domain packages may use it.
 package domainerr
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strconv"
+	"strings"
+	"syscall"
 )
 
 // Kind classifies a domain outcome. A Kind is itself an error so that
@@ -84,6 +91,25 @@ func Expected(err error) bool {
 	}
 	k := KindOf(err)
 	return k != 0 && k != Unavailable
+}
+
+// Unreachable reports a fault of the connection to a dependency (refused,
+// reset, timed out, a pooled connection gone bad), as opposed to a bug.
+func Unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		// The MySQL driver's ErrInvalidConn, for a connection that broke
+		// mid-query; matched by its text because this package must not
+		// link the driver (the gateway has no database).
+		strings.Contains(err.Error(), "invalid connection")
+}
+
+// Transient reports whether err is a fault that passes, so that the same
+// work may succeed later: of kind Unavailable, out of time, or a dependency
+// unreachable.
+func Transient(err error) bool {
+	return err != nil && (KindOf(err) == Unavailable || errors.Is(err, context.DeadlineExceeded) || Unreachable(err))
 }
 
 // FieldError names one invalid field of a request and why it is invalid.

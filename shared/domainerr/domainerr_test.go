@@ -2,8 +2,11 @@ package domainerr_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,4 +41,20 @@ func TestFieldErrors(t *testing.T) {
 	fe.Add("a", "bad")
 	fe.Add("b", "worse")
 	assert.EqualError(t, fe.Err(), "invalid a: bad (and 1 more)")
+}
+
+func TestTransient(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, err := range []error{
+		domainerr.New(domainerr.Unavailable, "the peer cannot answer"),
+		fmt.Errorf("claim: %w", context.DeadlineExceeded),
+		fmt.Errorf("claim: %w", refused),
+		fmt.Errorf("query: %w", driver.ErrBadConn),
+		errors.New("invalid connection"),
+	} {
+		assert.True(t, domainerr.Transient(err), "%v", err)
+	}
+	for _, err := range []error{nil, errors.New("syntax error"), domainerr.New(domainerr.NotFound, "no such record"), context.Canceled} {
+		assert.False(t, domainerr.Transient(err), "%v", err)
+	}
 }

@@ -5,16 +5,10 @@ package problem
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/requestid"
@@ -144,18 +138,6 @@ func Unavailable(detail string) *Problem {
 	return p
 }
 
-// unreachable reports a fault of the connection to a dependency (refused,
-// reset, timed out, a pooled connection gone bad), as opposed to a bug.
-func unreachable(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		// The MySQL driver's ErrInvalidConn, for a connection that broke
-		// mid-query; matched by its text because this package must not
-		// link the driver (the gateway has no database).
-		strings.Contains(err.Error(), "invalid connection")
-}
-
 // Internal is the 500 answer; it never carries the cause.
 func Internal() *Problem {
 	return New(http.StatusInternalServerError, "an unexpected error occurred; the request ID identifies it in the logs")
@@ -220,7 +202,7 @@ func From(err error, mappers ...Mapper) *Problem {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Unavailable("the request took too long; a dependency is slow or unreachable")
 	}
-	if unreachable(err) {
+	if domainerr.Unreachable(err) {
 		return Unavailable("a dependency is unreachable")
 	}
 	return Internal()
