@@ -83,3 +83,32 @@ func TestPassedOverEventsAreLoggedWithIdsOnly(t *testing.T) {
 		assert.NotContains(t, line, secret)
 	}
 }
+
+// TestAgendaOnADayWhoseMidnightIsSkipped: in America/Havana the clocks jump
+// from 00:00 to 01:00 on 2030-03-10. A doctor's agenda of 2030-03-09 holds
+// the 23:00-23:30 visit of that evening, and the agenda of 2030-03-10 does
+// not.
+func TestAgendaOnADayWhoseMidnightIsSkipped(t *testing.T) {
+	ctx := context.Background()
+	havana, err := time.LoadLocation("America/Havana")
+	require.NoError(t, err)
+	docUser, patUser := ids.New(), ids.New()
+	doc := service.Doctor{ID: ids.New(), UserID: docUser, Name: "Ada Lovelace", TimeZone: "America/Havana", Active: true}
+	svc := service.New(sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations())), anyGrid{doc},
+		onePatient{service.Patient{ID: ids.New(), UserID: patUser, Active: true}},
+		clocktest.New(time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)), ids.New, service.Options{})
+	pat := authn.Principal{UserID: patUser, Roles: []string{authn.RolePatient}}
+	dr := authn.Principal{UserID: docUser, Roles: []string{authn.RoleDoctor}}
+
+	start := time.Date(2030, 3, 9, 23, 0, 0, 0, havana) // Saturday evening, local
+	_, err = svc.Book(ctx, pat, service.BookInput{DoctorID: doc.ID,
+		Start: start.UTC().Format(time.RFC3339), End: start.Add(30 * time.Minute).UTC().Format(time.RFC3339)})
+	require.NoError(t, err)
+
+	sat, err := svc.List(ctx, dr, service.ListInput{Date: "2030-03-09"})
+	require.NoError(t, err)
+	sun, err := svc.List(ctx, dr, service.ListInput{Date: "2030-03-10"})
+	require.NoError(t, err)
+	assert.Len(t, sat.Items, 1, "the agenda of 03-09 holds the visit at 23:00 local")
+	assert.Empty(t, sun.Items, "the agenda of 03-10 does not")
+}

@@ -71,9 +71,21 @@ func (d Date) String() string {
 	return fmt.Sprintf("%04d-%02d-%02d", d.y, int(d.m), d.d)
 }
 
-// In returns midnight of d in loc (or the first instant of d there, when
-// midnight does not exist).
-func (d Date) In(loc *time.Location) time.Time { return time.Date(d.y, d.m, d.d, 0, 0, 0, 0, loc) }
+// In returns the first instant of d in loc: midnight, or, where the clocks
+// skip midnight, the instant they jump past it.
+func (d Date) In(loc *time.Location) time.Time {
+	t := time.Date(d.y, d.m, d.d, 0, 0, 0, 0, loc)
+	// time.Date resolves a skipped midnight with either offset; with the
+	// new one (zones west of UTC, such as America/Havana) the instant reads
+	// 23:00 of the day before. The day then begins where that zone period
+	// ends, at the jump.
+	if Of(t).Before(d) {
+		if _, end := t.ZoneBounds(); !end.IsZero() {
+			t = end
+		}
+	}
+	return t
+}
 
 // utc returns midnight of d as a UTC instant, for calendar arithmetic only.
 func (d Date) utc() time.Time { return d.In(time.UTC) }

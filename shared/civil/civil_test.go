@@ -34,3 +34,30 @@ func TestArithmetic(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	assert.Equal(t, a, civil.Of(time.Date(2027, 12, 31, 3, 0, 0, 0, time.UTC).In(ny)))
 }
+
+// TestInIsTheFirstInstantOfTheDay: where the clocks jump from 00:00 to 01:00
+// the day begins at 01:00, east or west of UTC, and an ordinary day at
+// midnight.
+func TestInIsTheFirstInstantOfTheDay(t *testing.T) {
+	for _, c := range []struct {
+		zone, day string
+		want      time.Time // in UTC
+	}{
+		{"America/Havana", "2030-03-10", time.Date(2030, 3, 10, 5, 0, 0, 0, time.UTC)},   // 01:00 CDT
+		{"America/Santiago", "2030-09-08", time.Date(2030, 9, 8, 4, 0, 0, 0, time.UTC)},  // 01:00 -03
+		{"Asia/Beirut", "2030-03-31", time.Date(2030, 3, 30, 22, 0, 0, 0, time.UTC)},     // 01:00 EEST
+		{"Africa/Cairo", "2030-04-26", time.Date(2030, 4, 25, 22, 0, 0, 0, time.UTC)},    // 01:00 EEST
+		{"America/New_York", "2030-03-10", time.Date(2030, 3, 10, 5, 0, 0, 0, time.UTC)}, // midnight EST; the jump is at 02:00
+		{"Europe/Paris", "2030-06-15", time.Date(2030, 6, 14, 22, 0, 0, 0, time.UTC)},
+		{"UTC", "2030-03-10", time.Date(2030, 3, 10, 0, 0, 0, 0, time.UTC)},
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		require.NoError(t, err)
+		d := civil.MustParse(c.day)
+		got := d.In(loc)
+		assert.Equal(t, c.want, got.UTC(), "%s %s", c.zone, c.day)
+		assert.Equal(t, d, civil.Of(got), "%s %s: the instant lies in the day", c.zone, c.day)
+		assert.Equal(t, d.AddDays(-1), civil.Of(got.Add(-time.Second)), "%s %s: the second before lies in the day before", c.zone, c.day)
+		assert.True(t, d.AddDays(-1).In(loc).Before(got), "%s %s: the day before begins earlier", c.zone, c.day)
+	}
+}
