@@ -818,8 +818,12 @@ func (s *service) query(ctx context.Context, actor authn.Principal, in ListInput
 		if err := page.DecodeCursor(in.Cursor, &c); err != nil {
 			return Query{}, page.ErrCursor
 		}
+		// Every appointment starts within [minTime, maxTime), so a cursor
+		// outside it was not issued here; past it, a crafted offset could
+		// name an instant beyond the year 9999 in UTC, which MariaDB's
+		// driver refuses to send.
 		cid, ok := ids.Canonical(c.ID)
-		if !ok || c.Start.IsZero() {
+		if !ok || c.Start.Before(minTime) || !c.Start.Before(maxTime) {
 			return Query{}, page.ErrCursor
 		}
 		c.ID = cid

@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"testing"
@@ -52,8 +53,10 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 			{"/api/v1/appointments?patientId=" + strings.Repeat("a", 5000), 400, "patientId"},
 			{"/api/v1/appointments?status=booked,gone", 400, "status"},
 			{"/api/v1/appointments/not-a-uuid", 400, "id"},
-			{"/api/v1/appointments?when=past&cursor=" + page.EncodeCursor(service.Cursor{Start: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), ID: ids.New()}), 200, ""},
-			{"/api/v1/appointments?cursor=" + page.EncodeCursor(service.Cursor{Start: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), ID: ids.New()}), 200, ""},
+			{"/api/v1/appointments?when=past&cursor=" + page.EncodeCursor(service.Cursor{Start: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), ID: ids.New()}), 400, "cursor"},
+			{"/api/v1/appointments?cursor=" + page.EncodeCursor(service.Cursor{Start: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), ID: ids.New()}), 400, "cursor"},
+			{"/api/v1/appointments?when=past&cursor=" + page.EncodeCursor(service.Cursor{Start: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), ID: ids.New()}), 200, ""},
+			{"/api/v1/appointments?cursor=" + page.EncodeCursor(service.Cursor{Start: time.Date(8999, 12, 31, 23, 59, 59, 0, time.UTC), ID: ids.New()}), 200, ""},
 		} {
 			r := e.mustDo(c.status, "GET", c.path, e.admin.Token, nil)
 			if c.field != "" {
@@ -65,6 +68,24 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 			{"doctorId": e.DoctorID, "start": "2030-01-15T10:00:00.000000001Z", "end": "2030-01-15T10:30:00Z"},
 		} {
 			e.mustDo(400, "POST", "/api/v1/appointments", e.pat.Token, b)
+		}
+	})
+}
+
+// TestCraftedCursorsAreRefusedOnEveryDatabase: a cursor is base64url JSON a
+// client can write; one whose instant lies past 9999 (or before 1) in UTC
+// only through its offset, or outside the years any appointment starts in,
+// is a 400 naming cursor on each database, never a 5xx.
+func TestCraftedCursorsAreRefusedOnEveryDatabase(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnvOn(t, db)
+		for _, s := range []string{"9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+23:59", "0001-01-01T00:00:00+01:00",
+			"1969-12-31T23:59:59Z", "9000-01-01T00:00:00Z"} {
+			c := base64.RawURLEncoding.EncodeToString([]byte(`{"s":"` + s + `","i":"` + ids.New() + `"}`))
+			for _, when := range []string{"upcoming", "past"} {
+				r := e.mustDo(400, "GET", "/api/v1/appointments?when="+when+"&cursor="+c, e.admin.Token, nil)
+				assert.Equal(t, []string{"cursor"}, r.Fields(t), "%s %s", s, when)
+			}
 		}
 	})
 }
