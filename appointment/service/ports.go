@@ -125,9 +125,12 @@ const (
 type Query struct {
 	PatientUserID string
 	DoctorUserID  string
-	PatientID     string
-	DoctorID      string
-	Statuses      []appointment.Status
+	// ParticipantUserID keeps the appointments the user is the doctor or
+	// the patient of: a doctor who is also a patient.
+	ParticipantUserID string
+	PatientID         string
+	DoctorID          string
+	Statuses          []appointment.Status
 	// StartFrom and StartBefore bound the start: StartFrom <= start < StartBefore.
 	StartFrom   *time.Time
 	StartBefore *time.Time

@@ -849,6 +849,11 @@ func (s *service) query(ctx context.Context, actor authn.Principal, in ListInput
 		}
 	case actor.Has(authn.RoleDoctor):
 		q.DoctorUserID = actor.UserID
+		if actor.Has(authn.RolePatient) {
+			// A doctor who is also a patient books their own care with
+			// other doctors; their list holds it beside their patients'.
+			q.DoctorUserID, q.ParticipantUserID = "", actor.UserID
+		}
 		if hasDate {
 			d, err := s.doctors.Me(ctx)
 			switch {

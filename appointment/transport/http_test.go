@@ -155,6 +155,42 @@ func TestADoctorWhoIsAPatientBooksTheirOwnCare(t *testing.T) {
 		e.booking(15, 13, 0, nil)).Fields(t), "a doctor who is not a patient names the patient")
 }
 
+// TestADoctorWhoIsAPatientListsTheirOwnCare: the list of a caller holding
+// both roles holds their own care with another doctor beside their
+// patients' appointments with them, in start order and in keyset pages.
+func TestADoctorWhoIsAPatientListsTheirOwnCare(t *testing.T) {
+	e := newEnv(t)
+	both := user{ID: ids.New(), PatientID: ids.New()}
+	both.Token = e.issuer.Token(t, authntest.Claims{UserID: both.ID, Roles: []string{authn.RoleDoctor, authn.RolePatient}})
+	e.dir.mu.Lock()
+	e.dir.patients[both.PatientID] = service.Patient{ID: both.PatientID, UserID: both.ID, Active: true}
+	ownDoctor := ids.New()
+	e.dir.doctors[ownDoctor] = service.Doctor{ID: ownDoctor, UserID: both.ID, Name: "Cy Both", TimeZone: "UTC", Active: true}
+	e.dir.mu.Unlock()
+
+	own := e.mustDo(201, "POST", "/api/v1/appointments", both.Token, e.booking(15, 10, 0, nil)).JSON(t)["id"].(string)
+	theirs := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token,
+		e.booking(15, 9, 0, map[string]any{"doctorId": ownDoctor})).JSON(t)["id"].(string)
+	e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 11, 0, nil)) // with another doctor, for another patient
+
+	idsIn := func(p map[string]any) []string {
+		var out []string
+		for _, it := range p["items"].([]any) {
+			out = append(out, it.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	p := e.mustDo(200, "GET", "/api/v1/appointments?limit=1", both.Token, nil).JSON(t)
+	assert.Equal(t, []string{theirs}, idsIn(p))
+	p = e.mustDo(200, "GET", "/api/v1/appointments?limit=1&cursor="+p["nextCursor"].(string), both.Token, nil).JSON(t)
+	assert.Equal(t, []string{own}, idsIn(p), "their own care, readable by id, is in their list too")
+	assert.Nil(t, p["nextCursor"])
+	assert.Equal(t, []string{theirs, own}, idsIn(e.mustDo(200, "GET", "/api/v1/appointments?date=2030-01-15", both.Token, nil).JSON(t)),
+		"their day, in their time zone")
+	assert.Len(t, idsIn(e.mustDo(200, "GET", "/api/v1/appointments?date=2030-01-15", e.doc.Token, nil).JSON(t)), 2,
+		"the other doctor's day: the visit with them and the one of another patient")
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	e := newEnv(t)
 	key := []string{"Idempotency-Key", "book-1"}

@@ -607,9 +607,29 @@ func (s *Store) List(ctx context.Context, q service.Query) ([]appointment.Appoin
 	if q.Order == service.Descending {
 		order = "start_at DESC, id DESC"
 	}
-	query := `SELECT ` + columns + ` FROM appointments`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+	var query string
+	if q.ParticipantUserID != "" {
+		// The user's appointments as the doctor, then as the patient with
+		// another doctor (so none comes twice), each a range of its
+		// (…_user_id, start_at, id) index cut at the limit, merged and cut
+		// again: an OR of the two columns would leave the databases one of
+		// those indexes at most.
+		branch := func(cond string) string {
+			w := append([]string{cond}, where...)
+			return `SELECT ` + columns + ` FROM (SELECT ` + columns + ` FROM appointments WHERE ` +
+				strings.Join(w, " AND ") + ` ORDER BY ` + order + ` LIMIT ?) `
+		}
+		all := append([]any{q.ParticipantUserID}, args...)
+		all = append(all, q.Limit, q.ParticipantUserID, q.ParticipantUserID)
+		all = append(all, args...)
+		args = append(all, q.Limit)
+		query = branch("doctor_user_id = ?") + `AS as_doctor UNION ALL ` +
+			branch("patient_user_id = ? AND doctor_user_id <> ?") + `AS as_patient`
+	} else {
+		query = `SELECT ` + columns + ` FROM appointments`
+		if len(where) > 0 {
+			query += " WHERE " + strings.Join(where, " AND ")
+		}
 	}
 	query += " ORDER BY " + order + " LIMIT ?"
 	args = append(args, q.Limit)

@@ -412,6 +412,58 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Empty(t, got)
 	})
 
+	t.Run("lists: a participant's appointments as doctor and as patient, once each, in keyset pages", func(t *testing.T) {
+		f := newFixture(t)
+		user, doctor, other := ids.New(), ids.New(), ids.New()
+		book := func(doctorID string, m int, asDoctor, asPatient bool) appointment.Appointment {
+			a := New(doctorID, m, m+30)
+			if asDoctor {
+				a.DoctorUserID = user
+			}
+			if asPatient {
+				a.PatientUserID = user
+			}
+			require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+			return a
+		}
+		var want []string
+		for i, m := range []int{0, 60, 120, 180, 240} {
+			if i%2 == 0 {
+				want = append(want, book(doctor, m, true, false).ID) // their patients
+			} else {
+				want = append(want, book(other, m, false, true).ID) // their own care
+			}
+		}
+		want = append(want, book(doctor, 300, true, true).ID) // with themselves: listed once
+		book(other, 90, false, false)                         // neither
+
+		all := func(q service.Query) []string {
+			t.Helper()
+			var out []string
+			for range 10 {
+				got, err := f.Repo.List(ctx, q)
+				require.NoError(t, err)
+				out = append(out, idsOf(got)...)
+				if len(got) < q.Limit {
+					return out
+				}
+				last := got[len(got)-1]
+				q.After = &service.Cursor{Start: last.Start, ID: last.ID}
+			}
+			t.Fatal("the pages do not end")
+			return nil
+		}
+		assert.Equal(t, want, all(service.Query{ParticipantUserID: user, Limit: 4}))
+		reversed := make([]string, len(want))
+		for i, id := range want {
+			reversed[len(want)-1-i] = id
+		}
+		assert.Equal(t, reversed, all(service.Query{ParticipantUserID: user, Order: service.Descending, Limit: 4}))
+		now := at(100)
+		assert.Equal(t, want[2:], all(service.Query{ParticipantUserID: user, EndAfter: &now, Limit: 3}), "filters hold on both sides")
+		assert.Equal(t, []string{want[1], want[3]}, all(service.Query{ParticipantUserID: user, DoctorID: other, Limit: 10}))
+	})
+
 	runChangedBy(t, newFixture)
 	runConsumed(t, newFixture)
 }
