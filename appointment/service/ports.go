@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/events"
 )
 
@@ -38,11 +39,17 @@ type Repository interface {
 	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer Offer, evs ...events.Event) error
 	// JoinWaitlist stores e: appointment.ErrAlreadyWaiting,
 	// appointment.ErrWaitlistFull when the patient already holds
-	// appointment.MaxWaitlistEntries entries, counted so that concurrent
-	// requests of one patient cannot pass the cap together.
-	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error
-	// Waitlist returns the patient user's entries, oldest first.
-	Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error)
+	// appointment.MaxWaitlistEntries entries for since or later days,
+	// counted so that concurrent requests of one patient cannot pass the
+	// cap together. Entries for days before since have passed and do not
+	// count.
+	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date) error
+	// Waitlist returns the patient user's entries for since or later days,
+	// oldest first.
+	Waitlist(ctx context.Context, patientUserID string, since civil.Date) ([]appointment.WaitlistEntry, error)
+	// PurgeWaitlist deletes the entries for days before before, returning
+	// how many.
+	PurgeWaitlist(ctx context.Context, before civil.Date) (int64, error)
 	// LeaveWaitlist deletes the patient user's entry:
 	// appointment.ErrWaitlistNotFound.
 	LeaveWaitlist(ctx context.Context, patientUserID, id string) error

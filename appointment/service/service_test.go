@@ -112,3 +112,43 @@ func TestAgendaOnADayWhoseMidnightIsSkipped(t *testing.T) {
 	assert.Len(t, sat.Items, 1, "the agenda of 03-09 holds the visit at 23:00 local")
 	assert.Empty(t, sun.Items, "the agenda of 03-10 does not")
 }
+
+// TestPassedWaitsDoNotFillTheWaitlist: a wait for a day that has passed is
+// no wait any more: it is not listed and does not count against the 20
+// entries a patient may hold.
+func TestPassedWaitsDoNotFillTheWaitlist(t *testing.T) {
+	ctx := context.Background()
+	patUser := ids.New()
+	doc := service.Doctor{ID: ids.New(), UserID: ids.New(), Name: "Ada Lovelace", TimeZone: "UTC", Active: true}
+	clk := clocktest.New(time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC))
+	svc := service.New(sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations())), anyGrid{doc},
+		onePatient{service.Patient{ID: ids.New(), UserID: patUser, Active: true}}, clk, ids.New, service.Options{})
+	pat := authn.Principal{UserID: patUser, Roles: []string{authn.RolePatient}}
+	for d := 2; d < 22; d++ {
+		_, err := svc.JoinWaitlist(ctx, pat, service.WaitlistInput{DoctorID: doc.ID, Date: time.Date(2030, 3, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)})
+		require.NoError(t, err)
+	}
+	clk.Set(time.Date(2030, 4, 1, 0, 0, 0, 0, time.UTC)) // every one of those days is over
+	mine, err := svc.MyWaitlist(ctx, pat)
+	require.NoError(t, err)
+	assert.Empty(t, mine, "a month later")
+	_, err = svc.JoinWaitlist(ctx, pat, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-04-05"})
+	require.NoError(t, err, "a patient whose every wait has passed may wait again")
+}
+
+// TestAWaitStaysUntilItsDayHasEndedEverywhere: a wait's day is the doctor's,
+// so it keeps its place until that day has ended in every time zone, the
+// day after the next in UTC.
+func TestAWaitStaysUntilItsDayHasEndedEverywhere(t *testing.T) {
+	for _, c := range []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2030, 3, 10, 0, 0, 0, 0, time.UTC), "2030-03-09"},
+		{time.Date(2030, 3, 10, 23, 59, 59, 0, time.UTC), "2030-03-09"},
+		{time.Date(2030, 3, 10, 13, 0, 0, 0, time.FixedZone("", -12*3600)), "2030-03-10"}, // 01:00 UTC the day after
+		{time.Date(2030, 3, 10, 9, 0, 0, 0, time.FixedZone("", 14*3600)), "2030-03-08"},   // 19:00 UTC the day before
+	} {
+		assert.Equal(t, c.want, service.WaitsPassedBefore(c.now).String(), c.now.String())
+	}
+}

@@ -26,6 +26,14 @@ type SlotFreedData struct {
 	OfferedToPatientUserID string    `json:"offeredToPatientUserId"`
 }
 
+// WaitsPassedBefore returns the first day whose waits may still be open at
+// now: days before it have ended in every time zone. A wait's day is the
+// doctor's, and no zone's day ends later than 14 hours after it ends in
+// UTC, so the bound is UTC yesterday: conservative, a passed wait stays up
+// to a day and a half longer, which is simpler than reading each entry's
+// doctor's zone.
+func WaitsPassedBefore(now time.Time) civil.Date { return civil.Of(now.UTC()).AddDays(-1) }
+
 // WaitlistInput is a patient's wish for a slot of a doctor on a date.
 type WaitlistInput struct {
 	DoctorID string
@@ -112,7 +120,7 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 	}
 	e := appointment.WaitlistEntry{ID: s.newID(), DoctorID: doctorID, Day: day.String(), PatientID: pat.ID,
 		PatientUserID: actor.UserID, CreatedAt: s.now()}
-	if err := s.repo.JoinWaitlist(ctx, e); err != nil {
+	if err := s.repo.JoinWaitlist(ctx, e, WaitsPassedBefore(s.clock.Now())); err != nil {
 		return appointment.WaitlistEntry{}, err
 	}
 	return e, nil
@@ -122,7 +130,7 @@ func (s *service) MyWaitlist(ctx context.Context, actor authn.Principal) ([]appo
 	if err := authenticated(actor); err != nil {
 		return nil, err
 	}
-	return s.repo.Waitlist(ctx, actor.UserID)
+	return s.repo.Waitlist(ctx, actor.UserID, WaitsPassedBefore(s.clock.Now()))
 }
 
 func (s *service) LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error {

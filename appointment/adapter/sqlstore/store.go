@@ -17,6 +17,7 @@ import (
 
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/inbox"
 	"github.com/medisync/medisync/shared/outbox"
@@ -458,14 +459,15 @@ func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
 }
 
 // JoinWaitlist implements service.Repository.
-func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) error {
+func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The patient's lock makes the count true until the insert commits.
 		if err := s.lockRows(ctx, tx, patientLock(e.PatientID)); err != nil {
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_id = ?`, e.PatientID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_id = ? AND day >= ?`,
+			e.PatientID, since.String()).Scan(&n); err != nil {
 			return fmt.Errorf("count waitlist entries: %w", err)
 		}
 		if n >= appointment.MaxWaitlistEntries {
@@ -484,9 +486,9 @@ func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry) e
 }
 
 // Waitlist implements service.Repository.
-func (s *Store) Waitlist(ctx context.Context, patientUserID string) ([]appointment.WaitlistEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+waitlistColumns+` FROM waitlist WHERE patient_user_id = ?
-		ORDER BY created_at, id LIMIT ?`, patientUserID, appointment.MaxWaitlistEntries*2)
+func (s *Store) Waitlist(ctx context.Context, patientUserID string, since civil.Date) ([]appointment.WaitlistEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+waitlistColumns+` FROM waitlist WHERE patient_user_id = ? AND day >= ?
+		ORDER BY created_at, id LIMIT ?`, patientUserID, since.String(), appointment.MaxWaitlistEntries*2)
 	if err != nil {
 		return nil, fmt.Errorf("list waitlist: %w", err)
 	}
@@ -696,6 +698,32 @@ func (s *Store) PurgeKeys(ctx context.Context, before time.Time) (int64, error) 
 		res, err := s.db.ExecContext(ctx, q, before.UTC())
 		if err != nil {
 			return total, fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("rows affected: %w", err)
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// PurgeWaitlist implements service.Repository, in batches like PurgeKeys.
+// Days are written YYYY-MM-DD, so they compare as strings. No index leads
+// by day: each batch reads the table, which the cap and this purge keep
+// small, and it runs hourly.
+func (s *Store) PurgeWaitlist(ctx context.Context, before civil.Date) (int64, error) {
+	var total int64
+	for {
+		q := `DELETE FROM waitlist WHERE day < ? LIMIT 1000`
+		if s.db.Dialect != sqldb.MySQL {
+			q = `DELETE FROM waitlist WHERE id IN (SELECT id FROM waitlist WHERE day < ? LIMIT 1000)`
+		}
+		res, err := s.db.ExecContext(ctx, q, before.String())
+		if err != nil {
+			return total, fmt.Errorf("purge waitlist: %w", err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {

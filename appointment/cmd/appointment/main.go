@@ -91,6 +91,13 @@ func run(ctx context.Context, args []string) error {
 			_ = level.Warn(a.Logger).Log("msg", "purge idempotency keys", "err", err)
 		}
 	})
+	// Waits for days that have passed no longer count nor show; they go
+	// too, hourly since days pass only daily.
+	go clock.Every(ctx, time.Hour, func() {
+		if _, err := store.PurgeWaitlist(ctx, service.WaitsPassedBefore(time.Now())); err != nil && ctx.Err() == nil {
+			_ = level.Warn(a.Logger).Log("msg", "purge waitlist", "err", err)
+		}
+	})
 
 	router := a.Router()
 	// The dead-letter routes first: their paths have more segments than

@@ -17,6 +17,7 @@ import (
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/events/schematest"
@@ -34,6 +35,9 @@ type Fixture struct {
 
 // base is a Monday morning well in the future.
 var base = time.Date(2031, 3, 3, 9, 0, 0, 0, time.UTC)
+
+// today is the day of base: the waitlist days of the suite are today or later.
+var today = civil.Of(base)
 
 func at(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
 
@@ -238,17 +242,17 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 				PatientUserID: userID, CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
 		}
 		first, second := entry(user, "2031-03-03", 1), entry(ids.New(), "2031-03-03", 2)
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, second))
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, first))
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0)))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, second, today))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, first, today))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0), today))
 		again := first
 		again.ID = ids.New()
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again), appointment.ErrAlreadyWaiting)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, today), appointment.ErrAlreadyWaiting)
 		for i := 0; i < appointment.MaxWaitlistEntries-1; i++ {
-			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0)))
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0), today))
 		}
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0)), appointment.ErrWaitlistFull)
-		mine, err := f.Repo.Waitlist(ctx, user)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0), today), appointment.ErrWaitlistFull)
+		mine, err := f.Repo.Waitlist(ctx, user, today)
 		require.NoError(t, err)
 		assert.Len(t, mine, appointment.MaxWaitlistEntries)
 
@@ -265,7 +269,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer, event(t, c)))
 		assert.Equal(t, []string{user}, offered, "the earliest entry of the day")
 		assert.Equal(t, before+2, f.Count(t, "outbox"), "the change's event and the offer")
-		mine, err = f.Repo.Waitlist(ctx, user)
+		mine, err = f.Repo.Waitlist(ctx, user, today)
 		require.NoError(t, err)
 		assert.Len(t, mine, appointment.MaxWaitlistEntries-1, "an offered entry leaves the list")
 
@@ -281,13 +285,49 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Len(t, offered, 1, "nobody left waiting for that day")
 	})
 
+	t.Run("waitlist: passed days neither count nor are listed, and are purged", func(t *testing.T) {
+		f := newFixture(t)
+		doctor, patient, user := ids.New(), ids.New(), ids.New()
+		join := func(day, since civil.Date) error {
+			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day.String(),
+				PatientID: patient, PatientUserID: user, CreatedAt: base}, since)
+		}
+		for i := range appointment.MaxWaitlistEntries {
+			require.NoError(t, join(today.AddDays(i), today))
+		}
+		assert.ErrorIs(t, join(today.AddDays(30), today), appointment.ErrWaitlistFull)
+
+		later := today.AddDays(10) // ten of the days have passed
+		for i := range 10 {
+			require.NoError(t, join(today.AddDays(30+i), later))
+		}
+		assert.ErrorIs(t, join(today.AddDays(40), later), appointment.ErrWaitlistFull)
+		mine, err := f.Repo.Waitlist(ctx, user, later)
+		require.NoError(t, err)
+		require.Len(t, mine, appointment.MaxWaitlistEntries)
+		for _, e := range mine {
+			assert.GreaterOrEqual(t, e.Day, later.String(), "a passed day is not listed")
+		}
+
+		other := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: later.String(), PatientID: ids.New(),
+			PatientUserID: ids.New(), CreatedAt: base}
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, other, today))
+		n, err := f.Repo.PurgeWaitlist(ctx, later)
+		require.NoError(t, err)
+		assert.EqualValues(t, 10, n)
+		assert.Equal(t, appointment.MaxWaitlistEntries+1, f.Count(t, "waitlist"), "the days from later on stay")
+		n, err = f.Repo.PurgeWaitlist(ctx, later)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	})
+
 	t.Run("waitlist cap holds under concurrent requests", func(t *testing.T) {
 		f := newFixture(t)
 		doctor, patient, user := ids.New(), ids.New(), ids.New()
 		n := 2 * appointment.MaxWaitlistEntries
 		errs := concurrently(n, func(i int) error {
 			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor,
-				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base})
+				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base}, today)
 		})
 		won := 0
 		for _, err := range errs {
