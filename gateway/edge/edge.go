@@ -413,6 +413,7 @@ func (g *Gateway) newProxy(service string, up http.RoundTripper, errorLog *stdlo
 			out.URL.Host = service
 			out.Host = ""
 			stripImpersonation(out.Header)
+			out.Trailer = nil // as in forward: trailers would bypass the stripping
 			if xff := g.clientIP.ForwardedFor(pr.In); xff != "" {
 				out.Header["X-Forwarded-For"] = []string{xff}
 			}

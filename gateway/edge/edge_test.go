@@ -458,6 +458,40 @@ func TestImpersonationHeadersAreStripped(t *testing.T) {
 	assert.Equal(t, "Bearer "+tok, got.Get("Authorization"))
 }
 
+// Request trailers of a chunked body would reach the service as the client
+// wrote them, past the stripping above; the gateway forwards none. The
+// Upgrade case goes through httputil.ReverseProxy, the other through the
+// lean path.
+func TestRequestTrailersAreDropped(t *testing.T) {
+	h := newHarness(t, options{})
+	var mu sync.Mutex
+	var got http.Header
+	h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // trailers are set once the body is read
+		mu.Lock()
+		got = r.Trailer.Clone()
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(h.handler)
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for name, upgrade := range map[string]string{"plain": "", "upgrade": "Connection: Upgrade\r\nUpgrade: websocket\r\n"} {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			code := rawExchange(t, addr, "POST /api/v1/patients/p1/notes HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "+h.token("u-1")+"\r\n"+
+				upgrade+"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: X-User-Id, X-Forwarded-For, X-Real-Ip\r\n\r\n"+
+				"2\r\n{}\r\n0\r\nX-User-Id: admin-1\r\nX-Forwarded-For: 10.9.9.9\r\nX-Real-Ip: 10.9.9.9\r\n\r\n")
+			require.Equal(t, http.StatusNoContent, code)
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Empty(t, got, "no client trailer reaches the service")
+		})
+	}
+}
+
 func TestForwardedForFromTrustedProxy(t *testing.T) {
 	h := newHarness(t, options{trusted: []string{"10.0.0.0/8"}})
 	rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u"), remote: "10.1.1.1:80",

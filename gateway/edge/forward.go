@@ -39,6 +39,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rh *routeHandl
 		r.Header = h
 	}
 	stripImpersonation(h)
+	// Trailers of a chunked body would carry any header past the stripping;
+	// no service reads request trailers, so none is forwarded.
+	r.Trailer = nil
 	if xff != "" {
 		h["X-Forwarded-For"] = []string{xff}
 	}
