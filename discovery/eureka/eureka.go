@@ -38,8 +38,9 @@ const maxDocBytes = 64 << 10
 
 // maxURLBytes and maxNameBytes bound the document's strings the registry
 // keeps, and maxDocStringBytes all of them with the data center's metadata:
-// every replacement stays in the change log for minutes, so a document must
-// not be able to hold much more than its metadata may. The total is a
+// the registry holds one per instance, up to 50,000 of them, and a deleted
+// instance's in the change log for minutes, so a document must not be able
+// to hold much more than its metadata may. The total is a
 // budget of its own, not Limits.MaxMetadataBytes, so that tighter metadata
 // limits do not refuse the URLs Spring clients send.
 const (
@@ -73,13 +74,55 @@ type api struct {
 	check func(*http.Request, string) (bool, *problem.Problem)
 	o     Options
 
-	mu    sync.Mutex
-	cache cached // the last full listing, by registry index
+	mu     sync.Mutex
+	cache  cached // the last full listing, by registry index
+	deltas cached // the last delta, by registry index and expiry
 }
 
+// cached holds a listing's encodings for one registry index; a delta's also
+// for one expiry (registry.Delta.Expires), since its changes age out of the
+// log without the index moving.
 type cached struct {
-	index uint64
-	body  [2][2][]byte // [xml][gzip]
+	index   uint64
+	expires time.Time
+	body    [2][2][]byte // [xml][gzip]
+}
+
+// encoded returns the listing that build renders for index and expires,
+// encoded as the request asks, from c when it holds that encoding: clients
+// poll it every 30 s, and rendering and encoding it is the cost (the delta
+// is open to anyone, and may hold thousands of instances).
+func (a *api) encoded(c *cached, index uint64, expires time.Time, r *http.Request, build func() *Applications) ([]byte, bool, bool, error) {
+	asXML, zipped := wantsXML(r), wantsGzip(r)
+	x, z := 0, 0
+	if asXML {
+		x = 1
+	}
+	if zipped {
+		z = 1
+	}
+	a.mu.Lock()
+	if c.index != index || !c.expires.Equal(expires) {
+		*c = cached{index: index, expires: expires}
+	}
+	body := c.body[x][z]
+	a.mu.Unlock()
+	if body != nil {
+		return body, asXML, zipped, nil
+	}
+	body, err := encode("applications", build(), asXML)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("encode applications: %w", err)
+	}
+	if zipped {
+		body = gz(body)
+	}
+	a.mu.Lock()
+	if c.index == index && c.expires.Equal(expires) {
+		c.body[x][z] = body
+	}
+	a.mu.Unlock()
+	return body, asXML, zipped, nil
 }
 
 var errorRules = problem.Rules(
@@ -701,46 +744,30 @@ func (a *api) apps(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	asXML, zipped := wantsXML(r), wantsGzip(r)
-	x, z := 0, 0
-	if asXML {
-		x = 1
-	}
-	if zipped {
-		z = 1
-	}
-	a.mu.Lock()
-	if a.cache.index != v.Index {
-		a.cache = cached{index: v.Index}
-	}
-	body := a.cache.body[x][z]
-	a.mu.Unlock()
-	if body == nil {
-		if body, err = encode("applications", fullListing(v), asXML); err != nil {
-			fail(w, r, fmt.Errorf("encode applications: %w", err))
-			return
-		}
-		if zipped {
-			body = gz(body)
-		}
-		a.mu.Lock()
-		if a.cache.index == v.Index {
-			a.cache.body[x][z] = body
-		}
-		a.mu.Unlock()
+	body, asXML, zipped, err := a.encoded(&a.cache, v.Index, time.Time{}, r, func() *Applications { return fullListing(v) })
+	if err != nil {
+		fail(w, r, err)
+		return
 	}
 	write(w, r, body, asXML, zipped)
 }
 
 // delta is GET /apps/delta: the changes of the last few minutes, each
 // instance with its actionType, and the hash code of the whole registry.
+// Its encodings are kept as the full listing's are, until the index moves
+// or the oldest change leaves the log.
 func (a *api) delta(w http.ResponseWriter, r *http.Request) {
 	d, err := a.svc.Recent(r.Context())
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	send(w, r, "applications", deltaListing(d))
+	body, asXML, zipped, err := a.encoded(&a.deltas, d.Index, d.Expires, r, func() *Applications { return deltaListing(d) })
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	write(w, r, body, asXML, zipped)
 }
 
 // app is GET /apps/{app}: 404 when it has no instance.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/medisync/medisync/discovery/registry"
 )
@@ -68,6 +69,20 @@ type core struct {
 func (d *Doc) Equal(other registry.Extra) bool {
 	o, ok := other.(*Doc)
 	return ok && (d == o || d.core == o.core && maps.Equal(d.DataCenterMetadata, o.DataCenterMetadata))
+}
+
+// Size is about the bytes the document holds: its struct, its strings and
+// the data center's metadata (registry.Extra).
+func (d *Doc) Size() int {
+	c := &d.core
+	n := int(unsafe.Sizeof(*d)) + len(c.App) + len(c.HostName) + len(c.IPAddr) + len(c.VIPAddress) +
+		len(c.SecureVIPAddress) + len(c.HomePageURL) + len(c.StatusPageURL) + len(c.HealthCheckURL) +
+		len(c.SecureHealthCheckURL) + len(c.DataCenterClass) + len(c.DataCenterName) + len(c.AppGroupName) +
+		len(c.ASGName) + len(c.Reported) + len(c.Override)
+	for k, v := range d.DataCenterMetadata {
+		n += 48 + len(k) + len(v) // 48: the map slot and string headers
+	}
+	return n
 }
 
 func docOf(i registry.Instance) *Doc {

@@ -3,12 +3,20 @@ package eureka_test
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/discovery/registry"
+	"github.com/medisync/medisync/discovery/wire"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 )
 
 // Listings are XML unless Accept names JSON first, as Eureka's server
@@ -98,4 +106,63 @@ func TestXMLListingLeavesOutKeysThatAreNotXMLNames(t *testing.T) {
 	assert.Equal(t, "true", md["prometheus.io/scrape"])
 	assert.Equal(t, "x", md["1st"])
 	assert.Equal(t, "r1", dc["zone/rack"])
+}
+
+// The delta is open to anyone and may list thousands of instances: its
+// encoding is kept until the registry changes or its oldest change leaves
+// the log, as the full listing's is until the registry changes.
+func TestDeltaEncodingIsKeptUntilTheLogChanges(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	clk := clocktest.New(t0)
+	cfg := wire.DefaultConfig()
+	cfg.Clock = clk
+	s, err := wire.New(cfg, []string{"-discovery-token", token}, io.Discard)
+	require.NoError(t, err)
+	add := func(id string) {
+		_, _, err := s.Registry.Register(clk.Now(), registry.Registration{Service: "billing", ID: id, Address: "10.0.0.9", Port: 9000, TTLSeconds: 300})
+		require.NoError(t, err)
+	}
+	get := func() []byte {
+		req := httptest.NewRequest(http.MethodGet, "/eureka/apps/delta", nil)
+		req.Header.Set("Accept", "application/json")
+		rec := httptest.NewRecorder()
+		s.Handler.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+		return rec.Body.Bytes()
+	}
+	ids := func(body []byte) []string {
+		var d struct {
+			Applications struct {
+				Application []struct {
+					Instance []struct{ InstanceID string }
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(body, &d))
+		var out []string
+		for _, a := range d.Applications.Application {
+			for _, i := range a.Instance {
+				out = append(out, i.InstanceID)
+			}
+		}
+		return out
+	}
+	const n = 200
+	for i := range n {
+		add(fmt.Sprintf("b-%03d", i))
+	}
+	first := get()
+	require.Len(t, ids(first), n)
+	allocs := testing.AllocsPerRun(10, func() { get() })
+	assert.Less(t, allocs, float64(n), "fewer allocations than instances: the encoding is reused")
+	assert.Equal(t, first, get())
+
+	// A change is seen at once.
+	clk.Advance(time.Minute)
+	add("b-new")
+	assert.Len(t, ids(get()), n+1)
+
+	// So is the first changes leaving the log, although the index stays.
+	clk.Advance(2*time.Minute + time.Second)
+	assert.Equal(t, []string{"b-new"}, ids(get()))
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -123,6 +125,80 @@ func TestEurekaDocumentStringsAreBounded(t *testing.T) {
 		eurekaDoc("b-1", `,"homePageUrl":`+url(2000)+`,"vipAddress":"`+strings.Repeat("v", 255)+`"`), jsonBody)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
 	assert.Len(t, ours(t, srv, "billing"), 1)
+}
+
+// fullDoc is the fragment of a document as large as the bounds allow: four
+// URLs of about 1.9 KiB and 3.5 KiB of metadata, all differing with i, so
+// that every registration of it is a change.
+func fullDoc(i int) string {
+	url := func(c byte) string { return `"http://10.0.0.9/` + strings.Repeat(string(c), 1900) + `"` }
+	var md strings.Builder
+	md.WriteString(`{`)
+	for k := range 7 {
+		if k > 0 {
+			md.WriteString(",")
+		}
+		fmt.Fprintf(&md, `"k%d":"%d%s"`, k, i, strings.Repeat("v", 500))
+	}
+	md.WriteString(`}`)
+	return fmt.Sprintf(`,"homePageUrl":%s,"statusPageUrl":%s,"healthCheckUrl":%s,"secureHealthCheckUrl":%s,"metadata":%s`,
+		url(byte('a'+i%26)), url('b'), url('c'), url('d'), md.String())
+}
+
+// An instance re-registered with a changed document, over and over, holds
+// one change in the log (the delta shows each instance's last change
+// only): a copy per change, kept 3 minutes, would grow past the pod's
+// memory limit whatever the bounds on one document.
+func TestChangeLogOfOneInstanceChangedOftenStaysSmall(t *testing.T) {
+	s, _ := server(t)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	register := func(i int) {
+		req := httptest.NewRequest(http.MethodPost, "/eureka/apps/BILLING", bytes.NewReader(eurekaDoc("b-1", fullDoc(i))))
+		req.SetBasicAuth("x", token)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		s.Handler.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+	}
+	register(0)
+	const n = 4000
+	before := heap()
+	for i := 1; i <= n; i++ {
+		register(i)
+	}
+	after := heap()
+	require.Equal(t, 1, s.Registry.Size())
+	changes, bytes := s.Registry.ChangeLogSize()
+	assert.Equal(t, 1, changes)
+	assert.Less(t, bytes, 1<<10)
+	// A copy per change held 4000 × 12.8 KB = 51 MB here; the margin only
+	// keeps the collector's noise out.
+	grown := int64(after) - int64(before)
+	assert.Less(t, grown, int64(8<<20), "heap grew by %d bytes over %d changes", grown, n)
+}
+
+// Instances registered with large documents and deleted under ever new
+// names leave their documents in the log alone; it keeps within
+// MaxChangeBytes.
+func TestChangeLogOfDeletedDocumentsIsBoundedInBytes(t *testing.T) {
+	s, srv := server(t)
+	lim := s.Registry.Limits().MaxChangeBytes
+	for i := range 1000 {
+		id := fmt.Sprintf("b-%d", i)
+		resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, eurekaDoc(id, fullDoc(i)), jsonBody)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+		resp, _ = request(t, http.MethodDelete, srv.URL+"/eureka/apps/BILLING/"+id, token, nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	changes, bytes := s.Registry.ChangeLogSize()
+	assert.LessOrEqual(t, bytes, lim)
+	assert.Greater(t, bytes, lim/2, "the log is used, not emptied")
+	assert.Less(t, changes, 1000, "the oldest deletions left")
 }
 
 // The document's strings have a budget of their own, not the metadata's

@@ -235,19 +235,12 @@ func fullListing(v registry.View) *Applications {
 	return &Applications{VersionsDelta: strconv.FormatUint(v.Index, 10), AppsHashcode: reconcileHashCode(totals), Applications: apps}
 }
 
-// deltaListing renders the change log: the last change of each instance, in
-// the order of the changes.
+// deltaListing renders the change log, which holds the last change of each
+// instance, in the order of the changes.
 func deltaListing(d registry.Delta) *Applications {
-	last := map[[2]string]int{}
-	for k, c := range d.Changes {
-		last[[2]string{c.Instance.Service, c.Instance.ID}] = k
-	}
-	var insts []*Instance
-	var services []string
-	for k, c := range d.Changes {
-		if last[[2]string{c.Instance.Service, c.Instance.ID}] != k {
-			continue
-		}
+	insts := make([]*Instance, 0, len(d.Changes))
+	services := make([]string, 0, len(d.Changes))
+	for _, c := range d.Changes {
 		insts = append(insts, render(c.Instance, c.Action))
 		services = append(services, c.Instance.Service)
 	}

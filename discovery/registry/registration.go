@@ -67,9 +67,12 @@ type Limits struct {
 	MaxInstances int
 	MaxServices  int
 	// ChangeRetention is how long the log of recent changes (the Eureka
-	// delta) keeps a change; MaxChanges bounds its length. 0 keeps none.
+	// delta) keeps an instance's last change; MaxChanges bounds its length
+	// and MaxChangeBytes the memory it holds, so that the log stays small
+	// whatever writers do. 0 in any of them keeps none.
 	ChangeRetention time.Duration
 	MaxChanges      int
+	MaxChangeBytes  int
 }
 
 // DefaultLimits are the limits a server starts with.
@@ -86,6 +89,7 @@ func DefaultLimits() Limits {
 		MaxServices:         1_000,
 		ChangeRetention:     3 * time.Minute,
 		MaxChanges:          100_000,
+		MaxChangeBytes:      8 << 20,
 	}
 }
 
@@ -102,7 +106,7 @@ func (l Limits) Validate() error {
 		return errors.New("metadata limits must not be negative")
 	case l.MaxInstances < 0 || l.MaxServices < 0:
 		return errors.New("instance and service limits must not be negative")
-	case l.ChangeRetention < 0 || l.MaxChanges < 0:
+	case l.ChangeRetention < 0 || l.MaxChanges < 0 || l.MaxChangeBytes < 0:
 		return errors.New("change log limits must not be negative")
 	}
 	return nil
@@ -126,9 +130,12 @@ type Registration struct {
 
 // Extra is data an adapter keeps with an instance; the registry holds it
 // without looking inside. It must not be modified once registered. Equal
-// tells a repeated registration, which is only a renewal, from a change.
+// tells a repeated registration, which is only a renewal, from a change;
+// Size is about the bytes it holds, which the change log counts against
+// MaxChangeBytes once the instance is gone.
 type Extra interface {
 	Equal(other Extra) bool
+	Size() int
 }
 
 func sameExtra(a, b Extra) bool {

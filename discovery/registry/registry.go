@@ -174,9 +174,9 @@ type Registry struct {
 	dropped   map[string]uint64
 	forgotten uint64
 
-	// recent logs the visible changes of the last ChangeRetention, oldest
-	// first, at most MaxChanges of them; totals counts instances by status.
-	recent []Change
+	// log holds each instance's last visible change within
+	// ChangeRetention (changes.go); totals counts instances by status.
+	log    changeLog
 	totals map[Status]int
 
 	blocked atomic.Int64 // readers parked on a change
@@ -192,23 +192,6 @@ const (
 	Deleted  Action = "DELETED"
 )
 
-// Change is one visible change to one instance: the instance as it was
-// after the change (as it was before, for a deletion).
-type Change struct {
-	At       time.Time
-	Action   Action
-	Instance Instance
-}
-
-// Delta is the change log at an index, with the number of instances in
-// each status then, so that a client applying the changes can check that it
-// arrives at the same registry.
-type Delta struct {
-	Index   uint64
-	Changes []Change
-	Totals  map[Status]int
-}
-
 // New returns an empty registry started at now. Its index starts at 1, so a
 // reader holding index 0 sees any state as new.
 func New(now time.Time, limits Limits) *Registry {
@@ -218,6 +201,7 @@ func New(now time.Time, limits Limits) *Registry {
 		services:  map[string]*service{},
 		dropped:   map[string]uint64{},
 		totals:    map[Status]int{},
+		log:       changeLog{byKey: map[changeKey]*logged{}},
 		index:     1,
 		changed:   make(chan struct{}),
 		closed:    make(chan struct{}),
@@ -280,36 +264,6 @@ func (r *Registry) bump(svcs ...*service) {
 	}
 	close(r.changed)
 	r.changed = make(chan struct{})
-}
-
-// record logs a change, dropping those past the retention or the bound;
-// callers hold the write lock.
-func (r *Registry) record(now time.Time, a Action, inst Instance) {
-	if r.limits.ChangeRetention <= 0 || r.limits.MaxChanges <= 0 {
-		return
-	}
-	r.recent = append(r.recent, Change{At: now, Action: a, Instance: inst})
-	cut := 0
-	for cut < len(r.recent) && (len(r.recent)-cut > r.limits.MaxChanges || now.Sub(r.recent[cut].At) > r.limits.ChangeRetention) {
-		cut++
-	}
-	if cut > 0 {
-		r.recent = slices.Delete(r.recent, 0, cut)
-	}
-}
-
-// Recent returns the changes logged within the retention before now, and
-// the status totals and index they lead to.
-func (r *Registry) Recent(now time.Time) Delta {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	d := Delta{Index: r.index, Totals: maps.Clone(r.totals)}
-	for _, c := range r.recent {
-		if now.Sub(c.At) <= r.limits.ChangeRetention {
-			d.Changes = append(d.Changes, c)
-		}
-	}
-	return d
 }
 
 // Totals returns the number of instances in each status.
