@@ -175,9 +175,27 @@ type ServiceResponse struct {
 	View registry.ServiceView
 }
 
-// Headers sends the index as X-Registry-Index too.
+// Headers sends the index as X-Registry-Index too, and the server's run:
+// the headers are new to the protocol, so older clients ignore them.
 func (r ServiceResponse) Headers() http.Header {
-	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.View.Index, 10)}}
+	return runHeaders(r.View.Index, r.View.StartedAt, r.View.Uptime)
+}
+
+// Headers of a listing: X-Registry-Started names the server's run (its
+// start time) and X-Registry-Uptime says in milliseconds how long it has
+// been up, by its own clock, so that a reader can tell how far a restarted
+// registry has been filled again without comparing clocks.
+const (
+	StartedHeader = "X-Registry-Started"
+	UptimeHeader  = "X-Registry-Uptime"
+)
+
+func runHeaders(index uint64, started time.Time, uptime time.Duration) http.Header {
+	return http.Header{
+		"X-Registry-Index": {strconv.FormatUint(index, 10)},
+		StartedHeader:      {started.UTC().Format(time.RFC3339Nano)},
+		UptimeHeader:       {strconv.FormatInt(max(uptime, 0).Milliseconds(), 10)},
+	}
 }
 
 // MarshalJSON writes {"service", "index", "instances"}.
@@ -207,9 +225,9 @@ type RegistryResponse struct {
 	View registry.View
 }
 
-// Headers sends the index as X-Registry-Index too.
+// Headers sends the index as X-Registry-Index too, and the server's run.
 func (r RegistryResponse) Headers() http.Header {
-	return http.Header{"X-Registry-Index": {strconv.FormatUint(r.View.Index, 10)}}
+	return runHeaders(r.View.Index, r.View.StartedAt, r.View.Uptime)
 }
 
 // MarshalJSON writes the registry as its wire form.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +224,95 @@ func TestRestartedServerIsFilledAgain(t *testing.T) {
 	}
 	waitFor(t, c, "auth", has("auth-1"))
 	assert.Equal(t, 1, restarted.app.Registry.Size())
+}
+
+// A restarted server answers a reader's stale index at once, with a
+// registry that is empty until the instances' next heartbeats: the
+// Instancer keeps the live instance meanwhile, or the gateway's pool would
+// answer 503 for the whole service until then.
+func TestRestartedServerDoesNotEmptyTheInstancersView(t *testing.T) {
+	srv := startServer(t, "")
+	svcClient := newClient(srv.URL())
+	r := registration("auth-1", 9001)
+	r.HeartbeatEvery = 2 * time.Second // production: TTL/3 = 10 s
+	reg := discovery.NewRegistrar(svcClient, r, nil)
+	reg.Start(context.Background())
+	defer func() { _ = reg.Stop(context.Background()) }()
+	waitFor(t, svcClient, "auth", has("auth-1"))
+
+	gw := newClient(srv.URL()) // the gateway's own client
+	in := gw.Instancer("auth")
+	defer in.Stop()
+	events := make(chan sd.Event, 64)
+	in.Register(events)
+	defer in.Deregister(events)
+	<-events // current state
+
+	srv.Stop()
+	startServer(t, srv.addr) // same URL, empty registry
+
+	deadline := time.After(1500 * time.Millisecond) // before the instance's next heartbeat
+	for {
+		select {
+		case ev := <-events:
+			if ev.Err == nil && len(ev.Instances) == 0 {
+				t.Fatalf("after the registry restarted, the reader was told the live instance is gone: event %+v", ev)
+			}
+		case <-deadline:
+			assert.Equal(t, []string{"127.0.0.1:9001"}, in.State().Instances)
+			return
+		}
+	}
+}
+
+// What a restarted server does not list once it has been up for an
+// instance's whole TTL is gone: a dead instance carried over the restart
+// leaves then, while one that registered again stays.
+func TestInstanceDeadAcrossARestartLeavesAfterItsTTL(t *testing.T) {
+	srv := startServer(t, "")
+	svcClient := newClient(srv.URL())
+	live := registration("auth-1", 9001)
+	live.TTL, live.HeartbeatEvery = 30*time.Second, 50*time.Millisecond
+	reg := discovery.NewRegistrar(svcClient, live, nil)
+	reg.Start(context.Background())
+	defer func() { _ = reg.Stop(context.Background()) }()
+	require.NoError(t, svcClient.Register(context.Background(), registration("auth-2", 9002))) // TTL 5 s, no heartbeat
+	waitFor(t, svcClient, "auth", func(in []discovery.Instance) bool { return len(in) == 2 })
+
+	gw := discovery.NewClient([]string{srv.URL()}, token, nil, log.NewNopLogger(),
+		discovery.WithRetry(10*time.Millisecond, 100*time.Millisecond), discovery.WithWatchWait(100*time.Millisecond))
+	in := gw.Instancer("auth")
+	defer in.Stop()
+	both := []string{"127.0.0.1:9001", "127.0.0.1:9002"}
+	require.Equal(t, both, in.State().Instances)
+	var emptied atomic.Bool
+	events := make(chan sd.Event, 64)
+	in.Register(events)
+	defer in.Deregister(events)
+	go func() {
+		for ev := range events {
+			if ev.Err == nil && len(ev.Instances) == 0 {
+				emptied.Store(true)
+			}
+		}
+	}()
+
+	srv.Stop()
+	restarted := startServer(t, srv.addr)
+	waitFor(t, svcClient, "auth", has("auth-1"))
+	time.Sleep(300 * time.Millisecond) // a few of the reader's queries
+	assert.Equal(t, both, in.State().Instances, "the dead one may yet register again")
+
+	restarted.clock.Advance(5 * time.Second) // auth-2's TTL
+	deadline := time.After(generous)
+	for !slices.Equal(in.State().Instances, []string{"127.0.0.1:9001"}) {
+		select {
+		case <-in.Changed():
+		case <-deadline:
+			t.Fatalf("the dead instance stayed: %+v", in.State())
+		}
+	}
+	assert.False(t, emptied.Load(), "the reader never saw the service empty")
 }
 
 func TestRegistersWithEveryServerAndReadsFromAny(t *testing.T) {

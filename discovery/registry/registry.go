@@ -48,6 +48,13 @@ type ServiceView struct {
 	Name      string
 	Index     uint64
 	Instances []Instance
+	// StartedAt is when the registry started, which tells one run of the
+	// server from the next: a reader holding instances from an earlier run
+	// learns that the registry may still be filling again.
+	StartedAt time.Time
+	// Uptime is how long the server had been up at the answer; the
+	// service fills it in, by its clock.
+	Uptime time.Duration
 }
 
 // View is the whole registry at an index, services ordered by name. Services
@@ -55,6 +62,7 @@ type ServiceView struct {
 type View struct {
 	Index     uint64
 	StartedAt time.Time
+	Uptime    time.Duration // as in ServiceView
 	Services  []ServiceView
 }
 
@@ -594,9 +602,11 @@ func (r *Registry) Service(name string) (v ServiceView, global uint64, changed <
 			index = r.forgotten
 		}
 		// Nothing to wait on yet: wake on any change, and look again.
-		return ServiceView{Name: name, Index: index, Instances: []Instance{}}, r.index, r.changed
+		return ServiceView{Name: name, Index: index, Instances: []Instance{}, StartedAt: r.startedAt}, r.index, r.changed
 	}
-	return serviceView(s), r.index, s.changed
+	v = serviceView(s)
+	v.StartedAt = r.startedAt
+	return v, r.index, s.changed
 }
 
 func serviceView(s *service) ServiceView {

@@ -133,9 +133,12 @@ func (d *discovery) Service(ctx context.Context, name string, q Query) (registry
 		v, global, ch := d.reg.Service(name)
 		// An index above the registry's own comes from an earlier run of
 		// the server: the reader's picture is stale, so answer at once.
+		// The answer carries the run's start and uptime, so that the reader
+		// keeps the instances that have not registered again yet.
 		return v, v.Index > q.Index || q.Index > global, ch
 	}
 	v, _, err := wait(ctx, d.reg, q, look)
+	v.Uptime = d.clock.Now().Sub(v.StartedAt)
 	return v, err
 }
 
@@ -145,6 +148,7 @@ func (d *discovery) Registry(ctx context.Context, q Query) (registry.View, error
 		return v, v.Index > q.Index || q.Index > v.Index, ch
 	}
 	v, _, err := wait(ctx, d.reg, q, look)
+	v.Uptime = d.clock.Now().Sub(v.StartedAt)
 	return v, err
 }
 

@@ -72,6 +72,25 @@ type ServiceView struct {
 	Instances []Instance `json:"instances"`
 	// Source is the discovery URL that answered; not part of the wire format.
 	Source string `json:"-"`
+	// Run names the answering server's run (its start time, the
+	// X-Registry-Started header) and Uptime is how long it had been up
+	// (X-Registry-Uptime); Run is "" from a server that sends neither.
+	Run    string        `json:"-"`
+	Uptime time.Duration `json:"-"`
+}
+
+// Headers naming the server's run, and its uptime in milliseconds.
+const (
+	StartedHeader = "X-Registry-Started"
+	UptimeHeader  = "X-Registry-Uptime"
+)
+
+// setRun reads the run headers of an answer into v.
+func (v *ServiceView) setRun(h http.Header) {
+	ms, err := strconv.ParseInt(h.Get(UptimeHeader), 10, 64)
+	if run := h.Get(StartedHeader); run != "" && err == nil && ms >= 0 {
+		v.Run, v.Uptime = run, time.Duration(ms)*time.Millisecond
+	}
 }
 
 // Up returns the instances whose status is UP.
@@ -357,8 +376,9 @@ func drain(body io.ReadCloser) {
 // Lookup returns a service's instances of every status, from any server.
 func (c *Client) Lookup(ctx context.Context, service string) (ServiceView, error) {
 	var v ServiceView
-	src, err := c.read(ctx, c.hc, "/api/v1/registry/"+url.PathEscape(service), nil, "", &v)
+	src, h, err := c.read(ctx, c.hc, "/api/v1/registry/"+url.PathEscape(service), nil, "", &v)
 	v.Source = src
+	v.setRun(h)
 	return v, err
 }
 
@@ -374,7 +394,7 @@ func (c *Client) Instances(ctx context.Context, service string) ([]Instance, err
 // Services returns every service, from any server.
 func (c *Client) Services(ctx context.Context) (RegistryView, error) {
 	var v RegistryView
-	src, err := c.read(ctx, c.hc, "/api/v1/registry", nil, "", &v)
+	src, _, err := c.read(ctx, c.hc, "/api/v1/registry", nil, "", &v)
 	v.Source = src
 	return v, err
 }
@@ -402,18 +422,20 @@ func (c *Client) watch(ctx context.Context, service string, index uint64, wait t
 	ctx, cancel := context.WithTimeout(ctx, wait+wait/4+10*time.Second)
 	defer cancel()
 	var v ServiceView
-	src, err := c.read(ctx, c.watchHC, "/api/v1/registry/"+url.PathEscape(service), q, source, &v)
+	src, h, err := c.read(ctx, c.watchHC, "/api/v1/registry/"+url.PathEscape(service), q, source, &v)
 	v.Source = src
+	v.setRun(h)
 	return v, err
 }
 
 // read GETs path from the preferred server, then the others in turn. A
 // blocking query parameter set is dropped for servers other than the first,
-// and for the first too unless it is qFor (when qFor is set).
-func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.Values, qFor string, out any) (string, error) {
+// and for the first too unless it is qFor (when qFor is set). It returns
+// the server that answered and the answer's headers.
+func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.Values, qFor string, out any) (string, http.Header, error) {
 	n := len(c.urls)
 	if n == 0 {
-		return "", ErrNoServers
+		return "", nil, ErrNoServers
 	}
 	start := int(c.preferred.Load()) % n
 	var errs []error
@@ -424,10 +446,10 @@ func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.V
 		if k == 0 && len(q) > 0 && (qFor == "" || qFor == base) {
 			u += "?" + q.Encode()
 		}
-		err := c.getJSON(ctx, hc, base, u, out)
+		h, err := c.getJSON(ctx, hc, base, u, out)
 		if err == nil {
 			c.preferred.Store(int64(i))
-			return base, nil
+			return base, h, nil
 		}
 		errs = append(errs, err)
 		// The next read starts with the next server: one that hangs would
@@ -440,25 +462,25 @@ func (c *Client) read(ctx context.Context, hc *http.Client, path string, q url.V
 			break
 		}
 	}
-	return "", errors.Join(errs...)
+	return "", nil, errors.Join(errs...)
 }
 
-func (c *Client) getJSON(ctx context.Context, hc *http.Client, base, u string, out any) error {
+func (c *Client) getJSON(ctx context.Context, hc *http.Client, base, u string, out any) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return fmt.Errorf("discovery request: %w", err)
+		return nil, fmt.Errorf("discovery request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("discovery GET %s: %w", base, err)
+		return nil, fmt.Errorf("discovery GET %s: %w", base, err)
 	}
 	defer drain(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return statusError(base, resp)
+		return nil, statusError(base, resp)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("discovery GET %s: decode: %w", base, err)
+		return nil, fmt.Errorf("discovery GET %s: decode: %w", base, err)
 	}
-	return nil
+	return resp.Header, nil
 }

@@ -29,6 +29,16 @@ type Instancer struct {
 	subs    map[chan<- sd.Event]struct{}
 	changed chan struct{}
 
+	// Owned by the goroutine that queries (the constructor, then loop):
+	// run is the server run of the last answer (source and start);
+	// listed holds the IDs that run has shown; carried the UP instances
+	// seen before it began that it has not listed yet; recheck, when
+	// above zero, is when the first of those is due to leave.
+	run     string
+	listed  map[string]bool
+	carried []Instance
+	recheck time.Duration
+
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
@@ -81,7 +91,13 @@ func (in *Instancer) loop(ctx context.Context, index uint64, ok bool) {
 	for ctx.Err() == nil {
 		if ok {
 			began, prev := time.Now(), index
-			v, err := in.c.watch(ctx, in.service, index, 0, in.lastSource())
+			// While instances are carried over a restart, the query must end
+			// when the first of them is due to leave, change or not.
+			wait := in.c.watchWait
+			if in.recheck > 0 {
+				wait = min(wait, max(in.recheck, in.c.retryMin))
+			}
+			v, err := in.c.watch(ctx, in.service, index, wait, in.lastSource())
 			if ctx.Err() != nil {
 				return
 			}
@@ -115,20 +131,69 @@ func (in *Instancer) loop(ctx context.Context, index uint64, ok bool) {
 // apply publishes the outcome of one query and returns the index to block
 // on next, and false after an error. A server that restarted, or another
 // server answering, may give a lower index than before; the server answers
-// such a stale index at once, so it needs no special case here.
+// such a stale index at once, and carry keeps what it does not know yet.
 func (in *Instancer) apply(v ServiceView, err error) (uint64, bool) {
 	if err != nil {
 		_ = level.Warn(in.logger).Log("msg", "discovery query failed", "err", err)
 		in.update(sd.Event{Err: err}, nil, 0, "")
 		return 0, false
 	}
-	up := in.c.usable(in.service, v)
+	up := in.carry(v, in.c.usable(in.service, v))
 	hostports := make([]string, len(up))
 	for i, u := range up {
 		hostports[i] = u.HostPort()
 	}
 	in.update(sd.Event{Instances: hostports}, up, v.Index, v.Source)
 	return v.Index, true
+}
+
+// defaultGrace is how long an instance is carried when its TTL is unknown:
+// the registry's default lease.
+const defaultGrace = 30 * time.Second
+
+// carry adds to up, the usable instances of an answer, the UP instances
+// seen before the answering server's run began that the run has not listed
+// yet. A restarted server (or another server, itself restarted) starts
+// empty and is filled again as instances heartbeat, each within a third of
+// its TTL: until the server has been up for an instance's whole TTL, the
+// lease the registry itself would have given it, its absence says nothing,
+// and dropping it would empty every pool of the service at each restart.
+// Once the run has listed an instance, or has been up that long, its view
+// of the instance is the truth, so a dead instance still leaves within its
+// TTL of the restart. An answer without a run (an older server) is taken
+// as it is.
+func (in *Instancer) carry(v ServiceView, up []Instance) []Instance {
+	in.recheck = 0
+	if v.Run == "" {
+		in.run, in.listed, in.carried = "", nil, nil
+		return up
+	}
+	if run := v.Source + " " + v.Run; run != in.run {
+		in.run, in.listed = run, map[string]bool{}
+		in.carried = in.Instances() // the last published, carried ones included
+	}
+	for _, i := range v.Instances {
+		in.listed[i.ID] = true
+	}
+	kept := in.carried[:0:0]
+	for _, i := range in.carried {
+		grace := time.Duration(i.TTLSeconds) * time.Second
+		if grace <= 0 {
+			grace = defaultGrace
+		}
+		if in.listed[i.ID] || v.Uptime >= grace {
+			continue
+		}
+		kept = append(kept, i)
+		if left := grace - v.Uptime; in.recheck == 0 || left < in.recheck {
+			in.recheck = left
+		}
+	}
+	in.carried = kept
+	if len(kept) == 0 {
+		return up
+	}
+	return append(slices.Clip(up), kept...)
 }
 
 func (in *Instancer) update(ev sd.Event, up []Instance, index uint64, source string) {
