@@ -2,8 +2,9 @@
 # Walks the main story through the gateway of a running system (make run):
 # a patient registers and creates a profile, the admin creates a doctor, the
 # doctor sets availability, the patient lists slots, books one (the slot
-# disappears from the list, the appointment appears in theirs), cancels it
-# (the slot is back), the doctor records an allergy and the patient reads it.
+# disappears from the list, the appointment appears in theirs), the doctor
+# records an allergy and the patient reads it, the patient cancels (the slot
+# is back, and the doctor no longer reads the patient's history).
 # Needs curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."

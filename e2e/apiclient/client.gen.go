@@ -2758,7 +2758,7 @@ type ClientInterface interface {
 	// ListAppointments List appointments
 	//
 	// Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
-	// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+	// none of these roles: 403); a DOCTOR who is also a PATIENT both, in one order. Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
 	// gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
 	// doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
 	// otherwise. Every filter given applies.
@@ -2844,7 +2844,8 @@ type ClientInterface interface {
 
 	// MyWaitlist The caller's waitlist entries
 	//
-	// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+	// PATIENT. Their entries for days that have not passed, oldest first; at most 20, so one page (`nextCursor`
+	// is always null).
 	//
 	// Corresponds with GET /api/v1/appointments/waitlist (the `MyWaitlist` operationId).
 	MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2854,7 +2855,8 @@ type ClientInterface interface {
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2866,7 +2868,8 @@ type ClientInterface interface {
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3523,7 +3526,8 @@ type ClientInterface interface {
 	// an appointment with them that is booked, under way or fulfilled and that someone else
 	// booked. The rule that opens the patient's records to a doctor; the patient service asks it
 	// before a doctor reads or writes the patient's history. Not an access to the records, so not
-	// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+	// in the audit trail. A patient that does not exist has no treating doctor, except under the
+	// clinic's policy, which answers true for any id. Other roles: 403.
 	//
 	// Corresponds with GET /api/v1/records/patients/{patientId}/care (the `RecordsTreating` operationId).
 	RecordsTreating(ctx context.Context, patientId PatientId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3848,7 +3852,7 @@ func (c *Client) Jwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http
 // ListAppointments List appointments
 //
 // Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
-// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+// none of these roles: 403); a DOCTOR who is also a PATIENT both, in one order. Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
 // gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
 // doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
 // otherwise. Every filter given applies.
@@ -3994,7 +3998,8 @@ func (c *Client) ListTakenTimes(ctx context.Context, params *ListTakenTimesParam
 
 // MyWaitlist The caller's waitlist entries
 //
-// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+// PATIENT. Their entries for days that have not passed, oldest first; at most 20, so one page (`nextCursor`
+// is always null).
 //
 // Corresponds with GET /api/v1/appointments/waitlist (the `MyWaitlist` operationId).
 func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4014,7 +4019,8 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4036,7 +4042,8 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5393,7 +5400,8 @@ func (c *Client) RecordsAuditTrail(ctx context.Context, patientId PatientId, par
 // an appointment with them that is booked, under way or fulfilled and that someone else
 // booked. The rule that opens the patient's records to a doctor; the patient service asks it
 // before a doctor reads or writes the patient's history. Not an access to the records, so not
-// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+// in the audit trail. A patient that does not exist has no treating doctor, except under the
+// clinic's policy, which answers true for any id. Other roles: 403.
 //
 // Corresponds with GET /api/v1/records/patients/{patientId}/care (the `RecordsTreating` operationId).
 func (c *Client) RecordsTreating(ctx context.Context, patientId PatientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10620,7 +10628,7 @@ type ClientWithResponsesInterface interface {
 	// ListAppointmentsWithResponse List appointments
 	//
 	// Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
-	// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+	// none of these roles: 403); a DOCTOR who is also a PATIENT both, in one order. Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
 	// gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
 	// doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
 	// otherwise. Every filter given applies.
@@ -10714,7 +10722,8 @@ type ClientWithResponsesInterface interface {
 
 	// MyWaitlistWithResponse The caller's waitlist entries
 	//
-	// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+	// PATIENT. Their entries for days that have not passed, oldest first; at most 20, so one page (`nextCursor`
+	// is always null).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10726,7 +10735,8 @@ type ClientWithResponsesInterface interface {
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10738,7 +10748,8 @@ type ClientWithResponsesInterface interface {
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11453,7 +11464,8 @@ type ClientWithResponsesInterface interface {
 	// an appointment with them that is booked, under way or fulfilled and that someone else
 	// booked. The rule that opens the patient's records to a doctor; the patient service asks it
 	// before a doctor reads or writes the patient's history. Not an access to the records, so not
-	// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+	// in the audit trail. A patient that does not exist has no treating doctor, except under the
+	// clinic's policy, which answers true for any id. Other roles: 403.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -22554,7 +22566,7 @@ func (c *ClientWithResponses) JwksWithResponse(ctx context.Context, reqEditors .
 // ListAppointmentsWithResponse List appointments
 //
 // Everyone, each their own: a PATIENT their appointments, a DOCTOR those with them, an ADMIN all (a token with
-// none of these roles: 403). Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
+// none of these roles: 403); a DOCTOR who is also a PATIENT both, in one order. Without `date`, the upcoming ones (ending after now, soonest first); `when=past`
 // gives those that ended, latest first. `date` (and `days`) give a day or a week in start order, read in the
 // doctor's time zone: the caller's for a DOCTOR (without a doctor profile: 403), `doctorId`'s for an ADMIN, UTC
 // otherwise. Every filter given applies.
@@ -22684,7 +22696,8 @@ func (c *ClientWithResponses) ListTakenTimesWithResponse(ctx context.Context, pa
 
 // MyWaitlistWithResponse The caller's waitlist entries
 //
-// PATIENT. Their entries, oldest first; at most 20, so one page (`nextCursor` is always null).
+// PATIENT. Their entries for days that have not passed, oldest first; at most 20, so one page (`nextCursor`
+// is always null).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -22702,7 +22715,8 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22720,7 +22734,8 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days already: 409.
+// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23855,7 +23870,8 @@ func (c *ClientWithResponses) RecordsAuditTrailWithResponse(ctx context.Context,
 // an appointment with them that is booked, under way or fulfilled and that someone else
 // booked. The rule that opens the patient's records to a doctor; the patient service asks it
 // before a doctor reads or writes the patient's history. Not an access to the records, so not
-// in the audit trail; a patient that does not exist has no treating doctor. Other roles: 403.
+// in the audit trail. A patient that does not exist has no treating doctor, except under the
+// clinic's policy, which answers true for any id. Other roles: 403.
 //
 // Returns a wrapper object for the known response body format(s).
 //

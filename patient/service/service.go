@@ -138,23 +138,19 @@ type Deps struct {
 	Recorder AuditRecorder
 	Clock    clock.Clock
 	NewID    func() string // nil: ids.New
-	// Care decides whether a doctor treats a patient; nil: no doctor does,
-	// unless DoctorsReadAll.
+	// Care decides whether a doctor treats a patient (records applies the
+	// clinic's policy too); nil: no doctor does.
 	Care CareTeam
-	// DoctorsReadAll is the clinic's policy by which every doctor reads
-	// and writes every patient's history.
-	DoctorsReadAll bool
 }
 
 type service struct {
-	patients       PatientRepository
-	history        HistoryRepository
-	audit          AuditRepository
-	recorder       AuditRecorder
-	clock          clock.Clock
-	newID          func() string
-	care           CareTeam
-	doctorsReadAll bool
+	patients PatientRepository
+	history  HistoryRepository
+	audit    AuditRepository
+	recorder AuditRecorder
+	clock    clock.Clock
+	newID    func() string
+	care     CareTeam
 }
 
 // New returns the Service.
@@ -163,7 +159,7 @@ func New(d Deps) Service {
 		d.NewID = ids.New
 	}
 	return &service{patients: d.Patients, history: d.History, audit: d.Audit, recorder: d.Recorder, clock: d.Clock, newID: d.NewID,
-		care: d.Care, doctorsReadAll: d.DoctorsReadAll}
+		care: d.Care}
 }
 
 // today is the latest calendar date anywhere on Earth (UTC+14), so that no
@@ -228,7 +224,7 @@ func (s *service) loadHistory(ctx context.Context, actor authn.Principal, id str
 		may = canRead
 	}
 	p, err := s.load(ctx, actor, id, action, resource, resourceID, may)
-	if err != nil || admin(actor) || (read && owns(actor, p)) || s.doctorsReadAll {
+	if err != nil || admin(actor) || (read && owns(actor, p)) {
 		return p, err
 	}
 	treating := false

@@ -14,6 +14,7 @@ import (
 	"github.com/medisync/medisync/patient/endpoint"
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
+	"github.com/medisync/medisync/patient/service/servicetest"
 	"github.com/medisync/medisync/patient/transport"
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn/authntest"
@@ -38,7 +39,7 @@ func TestLogsAndMetricsHoldNoPatientData(t *testing.T) {
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	var svc service.Service = service.New(service.Deps{Patients: store, History: store, Audit: store, Recorder: rec,
-		Clock: clocktest.New(now), DoctorsReadAll: true})
+		Clock: clocktest.New(now), Care: servicetest.EveryDoctor{}})
 	svc = service.Middleware(logger, metrics.NewMethod(reg, "patient"))(svc)
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()

@@ -304,9 +304,10 @@ func (s *service) treats(ctx context.Context, doctor, patientID string) (bool, e
 	return slices.ContainsFunc(as, func(a AppointmentRef) bool { return a.relates(doctor) }), nil
 }
 
-// Treating answers a doctor only, about themself: it reveals no record,
-// and a patient that does not exist has no treating doctor. Asking is not
-// an access to the patient's records, so it is not audited.
+// Treating answers a doctor only, about themself: it reveals no record
+// (without the clinic's policy a patient that does not exist has no
+// treating doctor; with it, every id has). Asking is not an access to the
+// patient's records, so it is not audited.
 func (s *service) Treating(ctx context.Context, actor authn.Principal, patientID string) (bool, error) {
 	if !actor.Has(authn.RoleDoctor) || actor.UserID == "" {
 		return false, record.ErrForbidden

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +22,6 @@ import (
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
-	"github.com/medisync/medisync/shared/peerhttp"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -77,7 +75,9 @@ func (s *server) as(t *testing.T, userID string, roles ...string) context.Contex
 func TestTreating(t *testing.T) {
 	doctor, patient := ids.New(), ids.New()
 	s := newServer(t, appointments{doctor: doctor, patient: patient})
-	c := caredir.New(s.srv.Client(), peerhttp.Options{BaseURL: s.srv.URL, Timeout: time.Second, Failures: 100})
+	o := caredir.Options(s.srv.URL)
+	o.Failures = 100
+	c := caredir.New(s.srv.Client(), o)
 
 	ok, err := c.Treating(s.as(t, doctor, authn.RoleDoctor), patient)
 	require.NoError(t, err)
@@ -102,4 +102,14 @@ func TestTreating(t *testing.T) {
 	_, err = c.Treating(s.as(t, doctor, authn.RoleDoctor), patient)
 	assert.ErrorIs(t, err, caredir.ErrUnavailable)
 	assert.True(t, errors.Is(err, domainerr.Unavailable))
+}
+
+// A records service without the route (an older version during a rollout,
+// a wrong -records-url) gives no answer, not a no: 503, no denials.
+func TestARecordsWithoutTheRouteIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	c := caredir.New(srv.Client(), caredir.Options(srv.URL))
+	_, err := c.Treating(authn.WithToken(context.Background(), "a-token"), ids.New())
+	assert.ErrorIs(t, err, caredir.ErrUnavailable)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/patient/service"
+	"github.com/medisync/medisync/patient/service/servicetest"
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/civil"
@@ -37,7 +38,7 @@ func run(t *testing.T, db *sqldb.DB, clk *clocktest.Clock) running {
 	})
 	return running{
 		svc: service.New(service.Deps{Patients: store, History: store, Audit: store, Recorder: recorder, Clock: clk,
-			DoctorsReadAll: true}),
+			Care: servicetest.EveryDoctor{}}),
 		store: store, recorder: recorder,
 	}
 }

@@ -20,16 +20,14 @@ import (
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
-	"github.com/medisync/medisync/shared/peerhttp"
 )
 
 func main() { app.Main("patient", run) }
 
 func run(ctx context.Context, args []string) error {
 	var (
-		audit          auditlog.Options
-		recordsURL     string
-		doctorsReadAll bool
+		audit      auditlog.Options
+		recordsURL string
 	)
 	a, err := appdb.New(ctx, app.Options{
 		Name:         "patient",
@@ -41,7 +39,6 @@ func run(ctx context.Context, args []string) error {
 			fs.IntVar(&audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
 			fs.IntVar(&audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")
 			fs.StringVar(&recordsURL, "records-url", "http://records", "the records service, which says whether a doctor treats a patient, by discovery name or address")
-			fs.BoolVar(&doctorsReadAll, "doctors-read-all", false, "clinic policy: every doctor reads and writes every patient's history")
 		},
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
@@ -57,7 +54,7 @@ func run(ctx context.Context, args []string) error {
 	recorder := auditlog.New[patient.AuditEvent](store, audit)
 	var svc service.Service = service.New(service.Deps{
 		Patients: store, History: store, Audit: store, Recorder: recorder,
-		Clock: clock.System{}, Care: caredir.New(a.HTTPClient, peerhttp.Options{BaseURL: recordsURL}), DoctorsReadAll: doctorsReadAll,
+		Clock: clock.System{}, Care: caredir.New(a.HTTPClient, caredir.Options(recordsURL)),
 	})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "patient"))(svc)
 
