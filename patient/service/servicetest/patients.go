@@ -84,7 +84,7 @@ func RunPatientRepositoryContract(t *testing.T, newRepos func(t *testing.T) Repo
 
 // RunPatientSearchContract checks SearchPatients: name prefixes matched
 // case-insensitively against last or first name, wildcards taken
-// literally, exact filters, and keyset pages that cover every match once,
+// literally, accents counting, exact filters, and keyset pages that cover every match once,
 // stable under inserts. newRepos returns the repositories over an empty
 // store.
 func RunPatientSearchContract(t *testing.T, newRepos func(t *testing.T) Repositories) {
@@ -93,6 +93,7 @@ func RunPatientSearchContract(t *testing.T, newRepos func(t *testing.T) Reposito
 	names := [][2]string{
 		{"John", "Smith"}, {"Jane", "Smithers"}, {"Smitty", "Jones"}, {"Anna", "Smith"}, {"Bob", "Brown"},
 		{"Smith", "Smith"}, {"Zoe", "O'Neil"}, {"Al", "100%_Pure"}, {"Ünal", "Çelik"},
+		{"Ada", "Lovelace"}, {"Adá", "Lovelace"}, {"Élodie", "Durand"},
 	}
 	for i, n := range names {
 		p := newPatient(n[0], n[1], "")
@@ -129,6 +130,14 @@ func RunPatientSearchContract(t *testing.T, newRepos func(t *testing.T) Reposito
 	assert.Equal(t, []string{"Bob Brown"}, search(patient.SearchQuery{Email: "bob@example.org"}))
 	assert.Equal(t, []string{"Bob Brown"}, search(patient.SearchQuery{Query: "b", Email: "BOB@example.org"}))
 	assert.Empty(t, search(patient.SearchQuery{Query: "smith", DateOfBirth: civil.MustParse("1999-12-31")}))
+	// Accents count, on every database: another letter is another name,
+	// and another address another mailbox.
+	assert.Equal(t, []string{"Ada Lovelace"}, search(patient.SearchQuery{Email: "ada.lovelace@example.org"}))
+	assert.Equal(t, []string{"Adá Lovelace"}, search(patient.SearchQuery{Email: "ADÁ.lovelace@example.org"}))
+	assert.Equal(t, []string{"Ada Lovelace"}, search(patient.SearchQuery{Query: "ada"}))
+	assert.Equal(t, []string{"Adá Lovelace"}, search(patient.SearchQuery{Query: "adá"}))
+	assert.Empty(t, search(patient.SearchQuery{Query: "elo"}), "'elo' does not begin 'Élodie'")
+	assert.Equal(t, []string{"Élodie Durand"}, search(patient.SearchQuery{Query: "élo"}))
 	assert.Len(t, search(patient.SearchQuery{}), len(names))
 
 	t.Run("keyset pages cover every match once, stable under inserts", func(t *testing.T) {
