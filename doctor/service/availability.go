@@ -54,7 +54,7 @@ func (s *service) ReplaceAvailability(ctx context.Context, actor authn.Principal
 	// The tag of the zone tells a client that read the hours in another
 	// zone, which the version does not.
 	if ifMatch != cur.Version || (in.ReadZoneTag != nil && *in.ReadZoneTag != ZoneTag(d.TimeZone)) {
-		return AvailabilityView{}, profile.ErrStale
+		return AvailabilityView{}, domainerr.StaleFor(ifMatch, profile.ErrStale)
 	}
 	// What GET shows besides the writable fields may come back unchanged.
 	var fe domainerr.FieldErrors

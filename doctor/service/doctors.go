@@ -194,7 +194,7 @@ func (s *service) UpdateDoctor(ctx context.Context, actor authn.Principal, id st
 	// A stale version is answered before the fields are compared with the
 	// current ones, which the client has not seen.
 	if ifMatch != cur.Version {
-		return profile.Doctor{}, profile.ErrStale
+		return profile.Doctor{}, domainerr.StaleFor(ifMatch, profile.ErrStale)
 	}
 	if err := refuseOnUpdate(in, isAdmin(actor), cur); err != nil {
 		return profile.Doctor{}, err

@@ -21,7 +21,9 @@ const MaxSlotDays = 31
 // Service is the doctor service's use cases. Every method takes the caller
 // (actor) right after the context and checks what they may do. Updates take
 // the version the client read (If-Match) and fail with
-// ErrPreconditionRequired when it is 0, ErrStale when it is no longer current.
+// ErrPreconditionRequired when it is 0, ErrStale when it is no longer current
+// (domainerr.ErrWeakVersion for domainerr.WeakVersion, a weak tag), each
+// after the caller's rights are checked.
 type Service interface {
 	CreateDoctor(ctx context.Context, actor authn.Principal, in DoctorInput) (profile.Doctor, error)
 	MyDoctor(ctx context.Context, actor authn.Principal) (profile.Doctor, error)

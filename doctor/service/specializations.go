@@ -85,7 +85,7 @@ func (s *service) UpdateSpecialization(ctx context.Context, actor authn.Principa
 		return profile.Specialization{}, err
 	}
 	if ifMatch != cur.Version {
-		return profile.Specialization{}, profile.ErrStale
+		return profile.Specialization{}, domainerr.StaleFor(ifMatch, profile.ErrStale)
 	}
 	var fe domainerr.FieldErrors
 	in.refuseChanged(&fe, "id", cur.ID, cur.Version, cur.CreatedAt, cur.UpdatedAt)

@@ -146,7 +146,9 @@ func replace(ctx context.Context, r *http.Request, dst any) (authn.Principal, st
 	if err != nil {
 		return authn.Principal{}, "", 0, err
 	}
-	ifMatch, err := rest.IfMatch(r)
+	// A weak tag is a version for the use case to refuse after the
+	// caller's rights (rest.ParseIfMatchVersion).
+	ifMatch, err := rest.IfMatchVersion(r)
 	if err != nil {
 		return authn.Principal{}, "", 0, err
 	}
@@ -247,16 +249,17 @@ func availabilityETag(v service.AvailabilityView) string {
 var availabilityTag = regexp.MustCompile(`^(W/)?"([0-9]+)-([0-9a-f]{12})"$`)
 
 // availabilityIfMatch reads the version and zone tag an If-Match names. The
-// version follows the shared rules (rest.ParseIfMatch); a bare version, as
+// version follows the shared rules (rest.ParseIfMatchVersion: a weak tag is
+// refused by the use case, after the caller's rights); a bare version, as
 // sent before the tag carried the zone, has the empty zone tag, which never
 // matches (412).
 func availabilityIfMatch(h string) (int64, string, error) {
 	h = strings.TrimSpace(h)
 	if m := availabilityTag.FindStringSubmatch(h); m != nil {
-		v, err := rest.ParseIfMatch(m[1] + `"` + m[2] + `"`)
+		v, err := rest.ParseIfMatchVersion(m[1] + `"` + m[2] + `"`)
 		return v, m[3], err
 	}
-	v, err := rest.ParseIfMatch(h)
+	v, err := rest.ParseIfMatchVersion(h)
 	return v, "", err
 }
 

@@ -93,6 +93,15 @@ func TestUpdatesRequireIfMatch(t *testing.T) {
 	e.mustDo(403, "PUT", sp, e.doctor.Token, routes[2].body)
 	// So does a request for a doctor that does not exist.
 	e.mustDo(404, "PUT", "/api/v1/doctors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", e.admin.Token, routes[0].body)
+	// And one with a weak tag, which never matches: rights come first.
+	weak := []string{"If-Match", `W/"1"`}
+	e.mustDo(403, "PUT", path, e.pat.Token, routes[0].body, weak...)
+	e.mustDo(403, "PUT", path, e.other.Token, routes[0].body, weak...)
+	e.mustDo(403, "PUT", avail, e.other.Token, routes[1].body, weak...)
+	e.mustDo(403, "PUT", sp, e.doctor.Token, routes[2].body, weak...)
+	e.mustDo(404, "PUT", "/api/v1/doctors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", e.admin.Token, routes[0].body, weak...)
+	r := e.mustDo(412, "PUT", path, e.doctor.Token, routes[0].body, weak...)
+	assert.Contains(t, r.JSON(t)["detail"], "weak")
 }
 
 // Slots are read in the doctor's zone, which the profile changes without

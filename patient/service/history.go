@@ -80,7 +80,7 @@ func (s *service) AmendHistory(ctx context.Context, actor authn.Principal, patie
 		return patient.HistoryEntry{}, patient.ErrPreconditionRequired
 	}
 	if ifMatch != cur.Version {
-		return patient.HistoryEntry{}, patient.ErrStaleVersion
+		return patient.HistoryEntry{}, domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
 	}
 	c, fe := s.clinical(in.Clinical)
 	if in.ID != nil && canonicalID(*in.ID) != cur.ID {
@@ -117,7 +117,7 @@ func (s *service) RetractHistory(ctx context.Context, actor authn.Principal, pat
 		return err
 	}
 	if ifMatch != 0 && ifMatch != cur.Version {
-		return patient.ErrStaleVersion
+		return domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
 	}
 	ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourceHistory, patientID, entryID, patient.OutcomeAllowed)
 	if cur.Status == patient.StatusEnteredInError {

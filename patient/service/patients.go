@@ -111,7 +111,7 @@ func (s *service) UpdatePatient(ctx context.Context, actor authn.Principal, id s
 		return patient.Patient{}, patient.ErrPreconditionRequired
 	}
 	if ifMatch != cur.Version {
-		return patient.Patient{}, patient.ErrStaleVersion
+		return patient.Patient{}, domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
 	}
 	prof := in.Profile
 	prof.Normalize()
@@ -142,7 +142,7 @@ func (s *service) DeactivatePatient(ctx context.Context, actor authn.Principal, 
 		return err
 	}
 	if ifMatch != 0 && ifMatch != cur.Version {
-		return patient.ErrStaleVersion
+		return domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
 	}
 	ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
 	if !cur.Active {

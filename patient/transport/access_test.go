@@ -252,6 +252,57 @@ func TestNotFoundLooksTheSame(t *testing.T) {
 	}
 }
 
+// TestWeakIfMatchAfterRights checks that a weak If-Match, which never
+// matches, is answered only after the caller's rights: a caller who may not
+// write the record gets the 404 or 403 any other request of theirs gets,
+// and the denial is on the trail; one who may gets the 412.
+func TestWeakIfMatchAfterRights(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	self := h.user(roles.patient)
+	pid := h.newPatientFor(self)
+	doc := h.user(roles.doctor)
+	eid := h.newEntry(doc, pid)
+	other := h.user(roles.patient)
+	weak := []string{"If-Match", `W/"1"`}
+	profile, entry := "/api/v1/patients/"+pid, "/api/v1/patients/"+pid+"/history/"+eid
+
+	before := len(h.audit(pid))
+	for _, c := range []struct {
+		name, method, path, token, body string
+		status                          int
+	}{
+		{"another patient updates the profile", http.MethodPut, profile, other.token, profileJSON, http.StatusNotFound},
+		{"a doctor updates the profile", http.MethodPut, profile, doc.token, profileJSON, http.StatusForbidden},
+		{"the patient deactivates", http.MethodDelete, profile, self.token, "", http.StatusForbidden},
+		{"another patient deactivates", http.MethodDelete, profile, other.token, "", http.StatusNotFound},
+		{"the patient amends an entry", http.MethodPut, entry, self.token, entryJSONBody, http.StatusForbidden},
+		{"a doctor who does not treat amends", http.MethodPut, entry, h.stranger().token, entryJSONBody, http.StatusForbidden},
+		{"another patient retracts", http.MethodDelete, entry, other.token, "", http.StatusNotFound},
+	} {
+		r := h.do(c.method, c.path, c.token, c.body, weak...)
+		assert.Equal(t, c.status, r.Status, "%s: %s", c.name, r.Body)
+	}
+	evs := h.audit(pid)
+	require.Len(t, evs, before+7, "each refusal is on the trail")
+	for _, ev := range evs[:7] {
+		assert.Equal(t, denied, ev.Outcome, "%+v", ev)
+	}
+
+	// Callers who may write get the 412, and nothing changes.
+	for _, c := range []struct{ method, path, token, body string }{
+		{http.MethodPut, profile, self.token, profileJSON},
+		{http.MethodPut, entry, doc.token, entryJSONBody},
+		{http.MethodDelete, entry, doc.token, ""},
+		{http.MethodDelete, profile, h.user(roles.admin).token, ""},
+	} {
+		r := h.do(c.method, c.path, c.token, c.body, weak...)
+		assert.Equal(t, http.StatusPreconditionFailed, r.Status, "%s %s: %s", c.method, c.path, r.Body)
+		assert.Contains(t, r.JSON(t)["detail"], "weak", "%s %s", c.method, c.path)
+	}
+	assert.Equal(t, `"1"`, h.do(http.MethodGet, profile, self.token, "").Header.Get("ETag"))
+	assert.Equal(t, `"1"`, h.do(http.MethodGet, entry, doc.token, "").Header.Get("ETag"))
+}
+
 func TestUnauthenticated(t *testing.T) {
 	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
 	pid := h.newPatientFor(h.user(roles.patient))

@@ -176,7 +176,7 @@ func decodeUpdatePatient(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := rest.IfMatch(r)
+	v, err := rest.IfMatchVersion(r)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func decodeDeactivate(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := rest.IfMatch(r)
+	v, err := rest.IfMatchVersion(r)
 	return endpoint.DeactivatePatientRequest{Actor: a, ID: id, IfMatch: v}, err
 }
 
@@ -281,7 +281,7 @@ func decodeAmendHistory(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := rest.IfMatch(r)
+	v, err := rest.IfMatchVersion(r)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func decodeRetractHistory(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := rest.IfMatch(r)
+	v, err := rest.IfMatchVersion(r)
 	return endpoint.RetractHistoryRequest{Actor: a, PatientID: id, EntryID: entryID, IfMatch: v}, err
 }
 

@@ -147,3 +147,23 @@ func (fe FieldErrors) Err() error {
 
 // Field returns a one-field error.
 func Field(field, message string) FieldErrors { return FieldErrors{{Field: field, Message: message}} }
+
+// WeakVersion is the version a weak entity tag in If-Match stands for
+// (rest.IfMatchVersion). Versions start at 1, so it matches none; the use
+// case answers it as it answers a stale version, after the caller's rights
+// are checked and a refusal recorded (docs/adr/0003).
+const WeakVersion int64 = -1
+
+// ErrWeakVersion is the answer to WeakVersion: RFC 9110 compares If-Match
+// strongly, so a weak tag never matches.
+var ErrWeakVersion = New(Stale, "If-Match compares entity tags strongly; a weak tag (W/) never matches")
+
+// StaleFor is the answer to an If-Match version that is not the current
+// one: ErrWeakVersion for WeakVersion, so that the client learns why its
+// tag never matches, and stale otherwise.
+func StaleFor(ifMatch int64, stale error) error {
+	if ifMatch == WeakVersion {
+		return ErrWeakVersion
+	}
+	return stale
+}

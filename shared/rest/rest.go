@@ -25,23 +25,37 @@ var ErrIfMatch = domainerr.Field("If-Match", `must be one ETag of this resource,
 
 // ErrWeakIfMatch is the answer to a weak entity tag in If-Match: RFC 9110
 // compares If-Match strongly, so a weak tag never matches.
-var ErrWeakIfMatch = domainerr.New(domainerr.Stale, "If-Match compares entity tags strongly; a weak tag (W/) never matches")
+var ErrWeakIfMatch = domainerr.ErrWeakVersion
 
 // ParseIfMatch reads the version an If-Match header names: 0 when it is
 // absent or "*" ("*" would match any version and so guard against nothing;
 // services that need a version answer 428). A weak tag is ErrWeakIfMatch
 // (412); anything but one entity tag ("3", or the bare 3 that older clients
-// send) is ErrIfMatch (400).
+// send) is ErrIfMatch (400). A transport whose use case checks the caller's
+// rights before the version uses ParseIfMatchVersion instead, so that the
+// 412 of a weak tag does not come before the caller's 403 or 404.
 func ParseIfMatch(h string) (int64, error) {
+	v, err := ParseIfMatchVersion(h)
+	if v == domainerr.WeakVersion {
+		return 0, ErrWeakIfMatch
+	}
+	return v, err
+}
+
+// ParseIfMatchVersion is ParseIfMatch with a weak tag read as
+// domainerr.WeakVersion rather than refused: the use case answers it
+// (domainerr.StaleFor) where it answers a stale version, once the caller's
+// rights are checked and any refusal recorded (docs/adr/0003).
+func ParseIfMatchVersion(h string) (int64, error) {
 	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {
 		return 0, nil
 	}
 	if strings.HasPrefix(h, "W/") {
-		if _, err := ParseIfMatch(h[2:]); err != nil || h[2:] == "*" || !strings.HasPrefix(h[2:], `"`) {
+		if _, err := ParseIfMatchVersion(h[2:]); err != nil || h[2:] == "*" || !strings.HasPrefix(h[2:], `"`) {
 			return 0, ErrIfMatch
 		}
-		return 0, ErrWeakIfMatch
+		return domainerr.WeakVersion, nil
 	}
 	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
 		h = h[1 : len(h)-1]
@@ -58,6 +72,11 @@ func ParseIfMatch(h string) (int64, error) {
 
 // IfMatch reads r's If-Match header (see ParseIfMatch).
 func IfMatch(r *http.Request) (int64, error) { return ParseIfMatch(r.Header.Get("If-Match")) }
+
+// IfMatchVersion reads r's If-Match header (see ParseIfMatchVersion).
+func IfMatchVersion(r *http.Request) (int64, error) {
+	return ParseIfMatchVersion(r.Header.Get("If-Match"))
+}
 
 // Limit reads the limit query parameter (page.ParseLimit).
 func Limit(r *http.Request) (int, error) { return page.ParseLimit(r.URL.Query().Get("limit")) }

@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -56,6 +57,22 @@ func TestParseIfMatch(t *testing.T) {
 		if c.status == 400 {
 			assert.Equal(t, "If-Match", problem.From(err).Errors[0].Field, "%q", c.in)
 		}
+	}
+}
+
+// A weak tag is a version for the use case to refuse after the caller's
+// rights; everything else reads as ParseIfMatch reads it.
+func TestParseIfMatchVersion(t *testing.T) {
+	v, err := rest.ParseIfMatchVersion(`W/"3"`)
+	require.NoError(t, err)
+	assert.Equal(t, domainerr.WeakVersion, v)
+	assert.Equal(t, http.StatusPreconditionFailed, status(domainerr.StaleFor(v, domainerr.New(domainerr.Stale, "stale"))))
+	assert.Equal(t, "stale", domainerr.StaleFor(2, domainerr.New(domainerr.Stale, "stale")).Error())
+	for _, h := range []string{"", "*", `"3"`, "3", `W/3`, `W/*`, `"0"`, `"abc"`} {
+		want, wantErr := rest.ParseIfMatch(h)
+		got, err := rest.ParseIfMatchVersion(h)
+		assert.Equal(t, want, got, "%q", h)
+		assert.Equal(t, wantErr, err, "%q", h)
 	}
 }
 
@@ -159,10 +176,17 @@ func FuzzParseIfMatch(f *testing.F) {
 			if st := status(err); st != 400 && st != 412 {
 				t.Fatalf("status %d for %q", st, h)
 			}
-			return
-		}
-		if v < 0 {
+		} else if v < 0 {
 			t.Fatalf("negative version for %q", h)
+		}
+		// The version form differs only in giving the weak tag's marker.
+		w, werr := rest.ParseIfMatchVersion(h)
+		if errors.Is(err, rest.ErrWeakIfMatch) {
+			if w != domainerr.WeakVersion || werr != nil {
+				t.Fatalf("weak %q read as %d, %v", h, w, werr)
+			}
+		} else if w != v || (werr == nil) != (err == nil) || err != nil && status(werr) != status(err) {
+			t.Fatalf("%q read as %d, %v; ParseIfMatch %d, %v", h, w, werr, v, err)
 		}
 	})
 }
