@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/shared/authn"
@@ -116,16 +117,24 @@ func (s *service) RetractHistory(ctx context.Context, actor authn.Principal, pat
 	if err != nil {
 		return err
 	}
-	if ifMatch != 0 && ifMatch != cur.Version {
-		return domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
+	for attempt := 1; ; attempt++ {
+		if ifMatch != 0 && ifMatch != cur.Version {
+			return domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
+		}
+		ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourceHistory, patientID, entryID, patient.OutcomeAllowed)
+		if cur.Status == patient.StatusEnteredInError {
+			return s.record(ctx, ev)
+		}
+		next := cur
+		next.Status, next.AmendedBy, next.AmendedAt, next.Version = patient.StatusEnteredInError, actor.UserID, s.now(), cur.Version+1
+		err := s.history.UpdateEntry(ctx, next, ev)
+		if !retryUnconditional(ifMatch, err, attempt) {
+			return err
+		}
+		if cur, err = s.history.EntryByID(ctx, patientID, entryID); err != nil {
+			return fmt.Errorf("read the entry again: %w", err)
+		}
 	}
-	ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourceHistory, patientID, entryID, patient.OutcomeAllowed)
-	if cur.Status == patient.StatusEnteredInError {
-		return s.record(ctx, ev)
-	}
-	next := cur
-	next.Status, next.AmendedBy, next.AmendedAt, next.Version = patient.StatusEnteredInError, actor.UserID, s.now(), cur.Version+1
-	return s.history.UpdateEntry(ctx, next, ev)
 }
 
 func (s *service) HistoryRevisions(ctx context.Context, actor authn.Principal, patientID, entryID string) ([]patient.HistoryEntry, error) {

@@ -141,17 +141,38 @@ func (s *service) DeactivatePatient(ctx context.Context, actor authn.Principal, 
 	if err != nil {
 		return err
 	}
-	if ifMatch != 0 && ifMatch != cur.Version {
-		return domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
+	for attempt := 1; ; attempt++ {
+		if ifMatch != 0 && ifMatch != cur.Version {
+			return domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
+		}
+		ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
+		if !cur.Active {
+			// Already inactive: nothing changes, but the request is still on record.
+			return s.record(ctx, ev)
+		}
+		next := cur
+		next.Active, next.Version, next.UpdatedAt = false, cur.Version+1, s.now()
+		err := s.patients.UpdatePatient(ctx, next, ev)
+		if !retryUnconditional(ifMatch, err, attempt) {
+			return err
+		}
+		if cur, err = s.patients.PatientByID(ctx, id); err != nil {
+			return fmt.Errorf("read the patient again: %w", err)
+		}
 	}
-	ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
-	if !cur.Active {
-		// Already inactive: nothing changes, but the request is still on record.
-		return s.record(ctx, ev)
-	}
-	next := cur
-	next.Active, next.Version, next.UpdatedAt = false, cur.Version+1, s.now()
-	return s.patients.UpdatePatient(ctx, next, ev)
+}
+
+// unconditionalAttempts bounds the writes of a DELETE sent without
+// If-Match: a record that changes under every one of them is answered 412.
+const unconditionalAttempts = 5
+
+// retryUnconditional reports whether a write that failed with err should be
+// tried again on the record as it now is: only a write that another won
+// between the read and the conditional update, and only for a request that
+// named no version (ifMatch 0), which asked for no precondition and so must
+// not get the 412 of one (docs/architecture.md, "HTTP conventions").
+func retryUnconditional(ifMatch int64, err error, attempt int) bool {
+	return ifMatch == 0 && errors.Is(err, patient.ErrStaleVersion) && attempt < unconditionalAttempts
 }
 
 func (s *service) SearchPatients(ctx context.Context, actor authn.Principal, q patient.SearchQuery) (page.Page[patient.Patient], error) {
