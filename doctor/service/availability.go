@@ -134,9 +134,9 @@ func (s *service) Slots(ctx context.Context, actor authn.Principal, doctorID, fr
 	if !d.Active {
 		return out, nil
 	}
-	loc, err := profile.LoadZone(d.TimeZone)
+	loc, err := zoneOf(d)
 	if err != nil {
-		return SlotList{}, fmt.Errorf("doctor %s time zone %q: %w", id, d.TimeZone, err)
+		return SlotList{}, err
 	}
 	a, err := s.repo.GetAvailability(ctx, id)
 	if err != nil {

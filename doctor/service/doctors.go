@@ -231,6 +231,13 @@ func (s *service) refuseRegrid(ctx context.Context, cur, next profile.Doctor) er
 		return err
 	}
 	before, err := gridOf(cur, a)
+	if errors.Is(err, profile.ErrZoneUnusable) {
+		// The zone being replaced does not load, so the old slots are
+		// unknown: every booking counts as on them, and the change is held
+		// to whether the new hours keep it. This is how such a profile is
+		// repaired.
+		before, err = grid{active: cur.Active, a: a, unknown: true}, nil
+	}
 	if err != nil {
 		return err
 	}

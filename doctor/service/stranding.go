@@ -39,6 +39,9 @@ type grid struct {
 	active bool
 	loc    *time.Location
 	a      schedule.Availability
+	// unknown marks a grid whose zone does not load: any span may have
+	// been one of its slots.
+	unknown bool
 }
 
 // has tells whether [start, end) is one slot of the grid: one of the slots
@@ -47,6 +50,9 @@ type grid struct {
 func (g grid) has(start, end time.Time) bool {
 	if !g.active {
 		return false
+	}
+	if g.unknown {
+		return true
 	}
 	day := civil.Of(start.In(g.loc))
 	for _, slot := range g.a.Slots(g.loc, day.AddDays(-1), day.AddDays(1), time.Time{}, nil) {
@@ -59,11 +65,23 @@ func (g grid) has(start, end time.Time) bool {
 
 // gridOf is the grid of doctor d with availability a.
 func gridOf(d profile.Doctor, a schedule.Availability) (grid, error) {
-	loc, err := profile.LoadZone(d.TimeZone)
+	loc, err := zoneOf(d)
 	if err != nil {
-		return grid{}, fmt.Errorf("doctor %s time zone %q: %w", d.ID, d.TimeZone, err)
+		return grid{}, err
 	}
 	return grid{active: d.Active, loc: loc, a: a}, nil
+}
+
+// zoneOf loads the stored time zone of d. One that does not load (stored
+// before profile.LoadZone refused host-only names, or gone from the zone
+// database) is profile.ErrZoneUnusable, a 409 the profile's owner can act
+// on, rather than a server error.
+func zoneOf(d profile.Doctor) (*time.Location, error) {
+	loc, err := profile.LoadZone(d.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("doctor %s time zone %q: %w: %w", d.ID, d.TimeZone, profile.ErrZoneUnusable, err)
+	}
+	return loc, nil
 }
 
 // refuseStranding refuses (409) a change of the doctor's grid from before

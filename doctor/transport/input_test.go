@@ -38,6 +38,11 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 		{"unknown field in availability", "PUT", avail, `{"slotMinutes": 30, "weeklyHours": []}`, "weeklyHours"},
 		{"unknown time zone", "POST", "/api/v1/doctors", doctorBody(map[string]any{"timeZone": "Mars/Olympus"}), "timeZone"},
 		{"Local time zone", "POST", "/api/v1/doctors", doctorBody(map[string]any{"timeZone": "Local"}), "timeZone"},
+		// The host's zoneinfo files that are no zone of the database: the
+		// host's own zone under another name, and copies of real ones.
+		{"host zone localtime", "POST", "/api/v1/doctors", doctorBody(map[string]any{"timeZone": "localtime"}), "timeZone"},
+		{"host zone posixrules", "POST", "/api/v1/doctors", doctorBody(map[string]any{"timeZone": "posixrules"}), "timeZone"},
+		{"leap-second copy of a zone", "POST", "/api/v1/doctors", doctorBody(map[string]any{"timeZone": "right/Europe/Berlin"}), "timeZone"},
 		{"missing name", "POST", "/api/v1/doctors", doctorBody(map[string]any{"lastName": nil}), "lastName"},
 		{"bad email", "POST", "/api/v1/doctors", doctorBody(map[string]any{"email": "nope"}), "email"},
 		{"bad phone", "POST", "/api/v1/doctors", doctorBody(map[string]any{"phone": "12"}), "phone"},

@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,6 +9,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func slotStarts(t *testing.T, r response) []string {
@@ -102,4 +107,40 @@ func TestSlotsOverHTTP(t *testing.T) {
 	t.Run("unknown doctor", func(t *testing.T) {
 		e.mustDo(404, "GET", "/api/v1/doctors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/slots?from=2026-03-01&to=2026-03-02", e.pat.Token, nil)
 	})
+}
+
+// A zone stored before the rule of profile.LoadZone, which no longer
+// loads, is a 409 naming the problem wherever the hours are read in it,
+// not a server error; setting another zone on the profile repairs it,
+// holding every booking to the new hours, since the old grid is unknown.
+func TestStoredZoneThatNoLongerLoads(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	b := &fixedBookings{}
+	e := newEnvWith(t, db, b)
+	d := e.createByAdmin(map[string]any{"timeZone": "America/New_York"})
+	id := d["id"].(string)
+	path := "/api/v1/doctors/" + id
+	avail := path + "/availability"
+	monday := map[string]any{"slotMinutes": 30, "weekly": []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}}}
+	e.mustDo(200, "PUT", avail, e.admin.Token, monday, "If-Match", e.etag(avail))
+	_, err := db.ExecContext(context.Background(), "UPDATE doctors SET time_zone = 'localtime' WHERE id = ?", id)
+	require.NoError(t, err)
+
+	for _, r := range []response{
+		e.do("GET", path+"/slots?from=2026-02-02&to=2026-02-03", e.pat.Token, nil),
+		e.do("GET", path+"/slot-check?start=2026-02-02T14:00:00Z&end=2026-02-02T14:30:00Z", e.pat.Token, nil),
+		e.do("PUT", avail, e.admin.Token, monday, "If-Match", e.etag(avail)),
+	} {
+		assert.Equal(t, 409, r.Status, "%s", r.Body)
+		assert.Contains(t, r.JSON(t)["detail"], "time zone")
+	}
+
+	// Monday 2026-02-02 09:00 in New York is 15:00 in Berlin: off the new hours.
+	b.set(false, schedule.Range{Start: time.Date(2026, 2, 2, 14, 0, 0, 0, time.UTC), End: time.Date(2026, 2, 2, 14, 30, 0, 0, time.UTC)})
+	berlin := doctorBody(map[string]any{"timeZone": "Europe/Berlin", "licenseNumber": d["licenseNumber"]})
+	r := e.mustDo(409, "PUT", path, e.admin.Token, berlin, "If-Match", e.etag(path))
+	assert.Contains(t, r.JSON(t)["detail"], "1 booked appointment")
+	b.set(false)
+	e.mustDo(200, "PUT", path, e.admin.Token, berlin, "If-Match", e.etag(path))
+	assert.NotEmpty(t, slotStarts(t, e.mustDo(200, "GET", path+"/slots?from=2026-02-02&to=2026-02-03", e.pat.Token, nil)))
 }

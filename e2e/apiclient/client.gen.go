@@ -3282,6 +3282,7 @@ type ClientInterface interface {
 	// ListSlots Bookable slots
 	//
 	// Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+	// A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 	//
 	// Corresponds with GET /api/v1/doctors/{id}/slots (the `ListSlots` operationId).
 	ListSlots(ctx context.Context, id openapi_types.UUID, params *ListSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4876,6 +4877,7 @@ func (c *Client) CheckSlot(ctx context.Context, id openapi_types.UUID, params *C
 // ListSlots Bookable slots
 //
 // Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+// A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 //
 // Corresponds with GET /api/v1/doctors/{id}/slots (the `ListSlots` operationId).
 func (c *Client) ListSlots(ctx context.Context, id openapi_types.UUID, params *ListSlotsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11184,6 +11186,7 @@ type ClientWithResponsesInterface interface {
 	// ListSlotsWithResponse Bookable slots
 	//
 	// Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+	// A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16123,6 +16126,8 @@ type CheckSlotResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *GatewayTooManyRequests
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
@@ -16159,6 +16164,11 @@ func (r CheckSlotResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CheckSlotResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CheckSlotResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -16241,6 +16251,8 @@ type ListSlotsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *GatewayTooManyRequests
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
@@ -16277,6 +16289,11 @@ func (r ListSlotsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListSlotsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ListSlotsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -23422,6 +23439,7 @@ func (c *ClientWithResponses) CheckSlotWithResponse(ctx context.Context, id open
 // ListSlotsWithResponse Bookable slots
 //
 // Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+// A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -28715,6 +28733,13 @@ func ParseCheckSlotResponse(rsp *http.Response) (*CheckSlotResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest GatewayTooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28829,6 +28854,13 @@ func ParseListSlotsResponse(rsp *http.Response) (*ListSlotsResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest GatewayTooManyRequests
