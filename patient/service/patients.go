@@ -74,6 +74,12 @@ func (s *service) MyPatient(ctx context.Context, actor authn.Principal) (patient
 	if err != nil {
 		return patient.Patient{}, err
 	}
+	// The link alone grants nothing: the caller gets what GetPatient gives
+	// them for the same record, so one who holds no role that may read it
+	// gets the 404 of a caller without a profile, and a denial on the trail.
+	if !canRead(actor, p) {
+		return patient.Patient{}, s.deny(ctx, actor, patient.ActionRead, patient.ResourcePatient, p.ID, "", refusal(actor, p))
+	}
 	if err := s.record(ctx, s.event(ctx, actor, patient.ActionRead, patient.ResourcePatient, p.ID, "", patient.OutcomeAllowed)); err != nil {
 		return patient.Patient{}, err
 	}
