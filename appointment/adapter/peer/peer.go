@@ -28,13 +28,15 @@ var errNotFound = errors.New("peer: not found")
 var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
 
 type client struct {
-	peer *peerhttp.Client
-	down error
+	peer     *peerhttp.Client
+	down     error
+	unusable error
 }
 
 func newClient(hc *http.Client, name string, o Options) *client {
 	return &client{peer: peerhttp.New(hc, name, o),
-		down: domainerr.New(domainerr.Unavailable, "the "+name+" service cannot answer now; try again shortly")}
+		down:     domainerr.New(domainerr.Unavailable, "the "+name+" service cannot answer now; try again shortly"),
+		unusable: domainerr.New(domainerr.Conflict, "the "+name+" service cannot use its record as it stands (a doctor's time zone no longer known, say) until it is corrected")}
 }
 
 // get fetches path into dst. A peer that cannot answer (unreachable, slow,
@@ -50,6 +52,10 @@ func (c *client) get(ctx context.Context, path string, dst any) error {
 	case status == http.StatusUnauthorized:
 		// The caller's token, valid here a moment ago, has expired.
 		return errTokenRefused
+	case status == http.StatusConflict:
+		// The peer's record cannot be used until someone corrects it: the
+		// caller's answer too, not a defect of this service.
+		return fmt.Errorf("%w: %w", c.unusable, err)
 	case peerhttp.Down(err):
 		return fmt.Errorf("%w: %w", c.down, err)
 	default:

@@ -62,6 +62,20 @@ func TestDoctorsAndPatientsOnTheCallersBehalf(t *testing.T) {
 	assert.ErrorIs(t, err, service.ErrUnknownPatient)
 }
 
+// A doctor whose stored time zone no longer loads gets a 409 from the doctor
+// service's slot check; the booking passes it on, not a 500.
+func TestAPeerRecordThatCannotBeUsedIsAConflict(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = w.Write([]byte(`{"status":409,"title":"Conflict"}`))
+	}))
+	defer srv.Close()
+	start := time.Date(2030, 1, 15, 10, 0, 0, 0, time.UTC)
+	_, err := NewDoctors(srv.Client(), Options{BaseURL: srv.URL}).CheckSlot(context.Background(), "d1", start, start.Add(30*time.Minute))
+	assert.True(t, errors.Is(err, domainerr.Conflict), "%v", err)
+}
+
 func TestAPeerThatCannotAnswerIsUnavailable(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
