@@ -493,7 +493,7 @@ func (s *service) Get(ctx context.Context, actor authn.Principal, id string) (ap
 // checkVersion compares the If-Match version, when one is given.
 func checkVersion(ifMatch int64, ap appointment.Appointment) error {
 	if ifMatch != 0 && ifMatch != ap.Version {
-		return appointment.ErrStale
+		return domainerr.StaleFor(ifMatch, appointment.ErrStale)
 	}
 	return nil
 }

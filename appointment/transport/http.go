@@ -99,7 +99,8 @@ func action(ctx context.Context, r *http.Request, dst any) (authn.Principal, str
 	}
 	var ifMatch int64
 	if h := r.Header.Get("If-Match"); h != "" && h != "*" {
-		if ifMatch, err = rest.IfMatch(r); err != nil {
+		// A weak tag is answered after the caller's rights (docs/adr/0003).
+		if ifMatch, err = rest.IfMatchVersion(r); err != nil {
 			return authn.Principal{}, "", 0, err
 		}
 	}

@@ -303,3 +303,14 @@ func TestListsShowEachTheirOwn(t *testing.T) {
 	assert.Equal(t, []string{"when"}, e.mustDo(400, "GET", "/api/v1/appointments?when=soon", e.pat.Token, nil).Fields(t))
 	assert.Equal(t, []string{"days"}, e.mustDo(400, "GET", "/api/v1/appointments?date=2030-01-15&days=9", e.doc.Token, nil).Fields(t))
 }
+
+// A weak If-Match is answered after the caller's rights (docs/adr/0003):
+// another patient learns only that the appointment is not theirs to see.
+func TestWeakIfMatchAfterRights(t *testing.T) {
+	e := newEnv(t)
+	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 10, 0, nil)).JSON(t)["id"].(string)
+	cancel := map[string]any{"cancellationReason": "patient-request"}
+	e.mustDo(404, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat2.Token, cancel, "If-Match", `W/"1"`)
+	r := e.mustDo(412, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token, cancel, "If-Match", `W/"1"`)
+	assert.Contains(t, string(r.Body), "weak")
+}

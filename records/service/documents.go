@@ -293,7 +293,7 @@ func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, pa
 	case d.Status == record.DocumentEnteredInError:
 		return record.Document{}, record.ErrEnteredInError
 	case d.Version != ifMatch:
-		return record.Document{}, record.ErrStaleVersion
+		return record.Document{}, domainerr.StaleFor(ifMatch, record.ErrStaleVersion)
 	}
 	d.Status, d.ErrorReason, d.Version = record.DocumentEnteredInError, why, d.Version+1
 	ev := s.event(ctx, actor, record.ActionRetract, record.ResourceDocument, patientID, id, record.OutcomeAllowed, "")

@@ -158,7 +158,7 @@ func (s *service) authored(ctx context.Context, actor authn.Principal, patientID
 	case e.Status == record.EncounterEnteredInError:
 		err = record.ErrEnteredInError
 	case e.Version != ifMatch:
-		err = record.ErrStaleVersion
+		err = domainerr.StaleFor(ifMatch, record.ErrStaleVersion)
 	default:
 		return e, r, nil
 	}

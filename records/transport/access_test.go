@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/medisync/medisync/records/transport"
 )
 
@@ -184,4 +187,21 @@ func TestAdminRetractReadsNoNote(t *testing.T) {
 	if outcomes["denied"] != 1 || outcomes["allowed"] != 1 {
 		t.Fatalf("the administrator's retractions in the trail: %v; %s", outcomes, r.body)
 	}
+}
+
+// A weak If-Match is answered after the caller's rights: a doctor who may
+// not change the note learns nothing more than without one, and the
+// refusal is audited; the author learns why their tag never matches.
+func TestWeakIfMatchAfterRights(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	id := r.json(t)["id"].(string)
+	sign := func(who string) resp {
+		return h.do(who, "POST", "/encounters/"+id+"/sign", nil, "If-Match", `W/"1"`)
+	}
+	assert.Equal(t, 404, sign("doctor2").code, "no relation: the record does not exist for them")
+	r = sign("doctor")
+	assert.Equal(t, 412, r.code)
+	assert.Contains(t, string(r.body), "weak")
 }

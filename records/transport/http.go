@@ -207,7 +207,8 @@ func ifMatch(r *http.Request) (int64, error) {
 	if h := strings.TrimSpace(r.Header.Get("If-Match")); h == "" || h == "*" {
 		return 0, domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
 	}
-	return rest.IfMatch(r)
+	// A weak tag is answered after the caller's rights (docs/adr/0003).
+	return rest.IfMatchVersion(r)
 }
 
 func decodeSign(ctx context.Context, r *http.Request) (any, error) {
