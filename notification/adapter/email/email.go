@@ -108,15 +108,19 @@ func (s *SMTP) Send(ctx context.Context, m service.Mail) error {
 	if err != nil {
 		return err
 	}
-	opts := []gomail.Option{gomail.WithPort(s.port), gomail.WithTimeout(s.cfg.Timeout)}
 	tlsConf := s.cfg.TLSConfig
 	if tlsConf == nil {
 		tlsConf = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
 	}
+	d := &dialer{ctx: ctx, timeout: s.cfg.Timeout}
+	defer d.release()
+	opts := []gomail.Option{gomail.WithPort(s.port), gomail.WithTimeout(s.cfg.Timeout), gomail.WithDialContextFunc(d.dial)}
 	switch s.cfg.TLS {
 	case StartTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory), gomail.WithTLSConfig(tlsConf))
 	case Implicit:
+		// go-mail does the handshake only with its own dialer; ours does it.
+		d.tls = tlsConf
 		opts = append(opts, gomail.WithSSL(), gomail.WithTLSConfig(tlsConf))
 	case NoTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
@@ -133,9 +137,61 @@ func (s *SMTP) Send(ctx context.Context, m service.Mail) error {
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 			return fmt.Errorf("%w: %s", service.ErrMailRejected, oneLine(err))
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			// The connection was closed under go-mail: say why.
+			return fmt.Errorf("smtp %s: %w: %s", s.cfg.Addr, cerr, oneLine(err))
+		}
 		return fmt.Errorf("smtp %s: %s", s.cfg.Addr, oneLine(err))
 	}
 	return nil
+}
+
+// dialer opens Send's connections so that no step of the dialogue waits
+// for ever. go-mail 0.7.2 bounds only the TCP connect by its timeout and
+// context: a server that accepts and then says nothing would hold the
+// greeting, EHLO, STARTTLS or AUTH, and with it the mail worker and the
+// service's shutdown, for good. So each connection gets a deadline of
+// timeout at once (go-mail moves it to now+timeout before the message,
+// which covers MAIL, RCPT, DATA and QUIT of one small mail), and is closed
+// when Send's context ends. The context go-mail passes to dial is not
+// that one: it is cancelled as soon as the dialogue's opening returns.
+type dialer struct {
+	ctx     context.Context
+	timeout time.Duration
+	tls     *tls.Config // implicit TLS; nil: plain TCP (STARTTLS or none)
+	stops   []func() bool
+}
+
+func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	conn, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if err := conn.SetDeadline(time.Now().Add(d.timeout)); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("dial: set deadline: %w", err)
+	}
+	d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.Close() }))
+	if d.tls == nil {
+		return conn, nil
+	}
+	// A *tls.Conn itself, not a wrapper: go-mail's PLAIN authentication
+	// looks for one to know the connection is encrypted.
+	tc := tls.Client(conn, d.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// release drops the close-on-cancel of Send's connections once it returns;
+// go-mail has closed them by then.
+func (d *dialer) release() {
+	for _, stop := range d.stops {
+		stop()
+	}
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

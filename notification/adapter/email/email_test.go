@@ -2,10 +2,12 @@ package email_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +43,73 @@ func TestSMTPSendsMultipartOverSTARTTLSWithAuth(t *testing.T) {
 	assert.Equal(t, "<"+msg.ID+"@medisync>", p.MessageID)
 	assert.Equal(t, msg.Text, p.Text)
 	assert.Equal(t, msg.HTML, p.HTML)
+}
+
+func TestSMTPSendsOverImplicitTLSWithAuth(t *testing.T) {
+	srv := emailtest.NewImplicitTLSServer(t)
+	m, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	require.NoError(t, m.Send(context.Background(), mail()))
+	assert.Len(t, srv.Messages(), 1)
+
+	cfg := srv.Config()
+	cfg.TLSConfig = nil // the system roots do not know the test certificate
+	m, err = email.NewSMTP(cfg)
+	require.NoError(t, err)
+	assert.Error(t, m.Send(context.Background(), mail()))
+	assert.Len(t, srv.Messages(), 1, "nothing goes out over an unverified connection")
+}
+
+// silentServer accepts connections and never says a word: a hung server,
+// or a middlebox that swallows the traffic.
+func silentServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestSMTPGivesUpOnASilentServerAfterItsTimeout(t *testing.T) {
+	for _, mode := range []email.TLSMode{email.StartTLS, email.Implicit, email.NoTLS} {
+		m, err := email.NewSMTP(email.SMTPConfig{Addr: silentServer(t), From: "a@example.org", TLS: mode, Timeout: 300 * time.Millisecond})
+		require.NoError(t, err)
+		start := time.Now()
+		err = m.Send(context.Background(), mail())
+		require.Error(t, err, mode)
+		assert.NotErrorIs(t, err, service.ErrMailRejected, "worth another attempt")
+		assert.Less(t, time.Since(start), 3*time.Second, "%s: the greeting is bounded by the timeout", mode)
+	}
+}
+
+func TestSMTPStopsWaitingWhenItsContextEnds(t *testing.T) {
+	m, err := email.NewSMTP(email.SMTPConfig{Addr: silentServer(t), From: "a@example.org", Timeout: time.Minute})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	err = m.Send(ctx, mail())
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 3*time.Second, "a stopping worker is not held by the server")
 }
 
 func TestSMTPRefusesWrongCredentials(t *testing.T) {

@@ -49,18 +49,24 @@ type Server struct {
 	// ClientTLS trusts the server's certificate.
 	ClientTLS *tls.Config
 
-	t      testing.TB
-	tls    *tls.Config
-	mu     sync.Mutex
-	srv    *smtp.Server
-	msgs   []Received
-	reject bool
+	t        testing.TB
+	tls      *tls.Config
+	implicit bool // TLS from the first byte (port 465), not STARTTLS
+	mu       sync.Mutex
+	srv      *smtp.Server
+	msgs     []Received
+	reject   bool
 }
 
 // NewServer starts a server on 127.0.0.1, stopped when the test ends.
-func NewServer(t testing.TB) *Server {
+func NewServer(t testing.TB) *Server { return newServer(t, false) }
+
+// NewImplicitTLSServer starts a server that speaks TLS from the first byte.
+func NewImplicitTLSServer(t testing.TB) *Server { return newServer(t, true) }
+
+func newServer(t testing.TB, implicit bool) *Server {
 	cert, pool := selfSigned(t)
-	s := &Server{t: t, tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	s := &Server{t: t, tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, implicit: implicit,
 		ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -72,11 +78,18 @@ func NewServer(t testing.TB) *Server {
 
 // Config is the mailer configuration for this server.
 func (s *Server) Config() email.SMTPConfig {
+	mode := email.StartTLS
+	if s.implicit {
+		mode = email.Implicit
+	}
 	return email.SMTPConfig{Addr: s.Addr, Username: Username, Password: Password, From: "MediSync <no-reply@medisync.test>",
-		TLS: email.StartTLS, TLSConfig: s.ClientTLS, Timeout: 5 * time.Second}
+		TLS: mode, TLSConfig: s.ClientTLS, Timeout: 5 * time.Second}
 }
 
 func (s *Server) serve(ln net.Listener) {
+	if s.implicit {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "127.0.0.1"
 	srv.TLSConfig = s.tls
