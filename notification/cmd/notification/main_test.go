@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/notification/adapter/sqlstore"
 	"github.com/medisync/medisync/notification/transport"
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
@@ -24,6 +27,7 @@ import (
 	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/runtest"
 	"github.com/medisync/medisync/shared/seal"
+	"github.com/medisync/medisync/shared/sqldb"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
@@ -210,4 +214,72 @@ func TestRunConsumesEventsFromTheBroker(t *testing.T) {
 	require.Eventually(t, func() bool { return send("", "GET", "/health/ready").Status == http.StatusOK },
 		10*time.Second, 50*time.Millisecond)
 	svc.Stop(t)
+}
+
+// A mail server that accepts connections and never greets: the worker is
+// in the SMTP dialogue of a queued mail when the service is told to stop,
+// and the stop must not wait for the server (30 s of SMTP timeout).
+func TestShutdownIsNotHeldByASilentMailServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, silent
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		for len(accepted) > 0 {
+			_ = (<-accepted).Close()
+		}
+	})
+
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "n.db")
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, dsn)
+	require.NoError(t, err)
+	require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+	now := time.Now().UTC()
+	_, err = db.ExecContext(ctx, `INSERT INTO deliveries (id, user_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error, next_attempt_at, created_at, updated_at)
+		VALUES (?, '', 'appointment_booked', 'ada@example.org', 's', 't', 'h', 'queued', 0, '', ?, ?, ?)`, ids.New(), now, now, now)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	iss := authntest.NewIssuer(t)
+	svc := runtest.Start(t, run, "-db-dsn", dsn, "-jwks-url", iss.JWKSURL(), "-discovery-urls", "", "-log-level", "error",
+		"-smtp-addr", ln.Addr().String(), "-smtp-tls", "none", "-mail-interval", "50ms", "-event-seal-key", testKey)
+	c := <-accepted
+	accepted <- c // for the cleanup
+	start := time.Now()
+	svc.Stop(t)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+// The stop hook ends the background work and waits for it, but no longer
+// than its context allows: the process must exit within its shutdown
+// timeout whatever a worker is stuck in.
+func TestStopWorkWaitsNoLongerThanItsContext(t *testing.T) {
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	stopped := make(chan struct{})
+	wg.Go(func() { <-release })
+	hook := stopWork(func() { close(stopped) }, &wg)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := hook(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a worker that does not stop is reported")
+	select {
+	case <-stopped:
+	default:
+		t.Error("the work was not told to stop")
+	}
+
+	close(release)
+	assert.NoError(t, stopWork(func() {}, &wg)(context.Background()), "work that ends is waited for")
 }
