@@ -132,18 +132,28 @@ func (s *svc) deliver(ctx context.Context, d notice.Delivery) error {
 	}
 	err = s.mailer.Send(ctx, Mail{ID: d.ID, To: d.Recipient, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Date: d.CreatedAt})
 	now = s.now()
+	// The outcome is recorded even when ctx ended meanwhile (a shutdown):
+	// a mail the server accepted and left 'sending' would go out again
+	// once its lease lapsed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	switch {
 	case err == nil:
-		return s.repo.MarkSent(ctx, d.ID, now)
+		return s.repo.MarkSent(rctx, d.ID, now)
 	case ctx.Err() != nil:
-		// Shutting down: the lease lapses and another pass sends it.
+		// The send was cut short by the shutdown, no fault of the mail's:
+		// the lease lapses and another pass sends it.
 		return ctx.Err()
 	case errors.Is(err, ErrMailRejected) || d.Attempts >= s.cfg.MaxAttempts:
-		return s.repo.MarkFailed(ctx, d.ID, reason(err), now)
+		return s.repo.MarkFailed(rctx, d.ID, reason(err), now)
 	default:
-		return s.repo.MarkRetry(ctx, d.ID, reason(err), now.Add(s.backoff(d.Attempts)), now)
+		return s.repo.MarkRetry(rctx, d.ID, reason(err), now.Add(s.backoff(d.Attempts)), now)
 	}
 }
+
+// recordTimeout bounds recording an attempt's outcome once the worker's
+// context has ended: one short UPDATE.
+const recordTimeout = 5 * time.Second
 
 // backoff is the wait after the attempts-th failed attempt.
 func (s *svc) backoff(attempts int) time.Duration {

@@ -566,6 +566,52 @@ func TestSlowBatchDoesNotSendTwice(t *testing.T) {
 	}
 }
 
+// stoppingMailer is a server that accepts each mail just as the service is
+// being stopped: the worker's context ends with the acceptance.
+type stoppingMailer struct {
+	stop context.CancelFunc
+	sent map[string]int
+}
+
+func (m *stoppingMailer) Send(_ context.Context, mail service.Mail) error {
+	m.sent[mail.ID]++
+	if m.stop != nil {
+		m.stop()
+	}
+	return nil
+}
+
+// A graceful stop right after the server accepted a mail still records it
+// as sent: only a crash in between may send a mail twice (ADR 0029).
+func TestMailAcceptedDuringShutdownIsNotSentAgain(t *testing.T) {
+	f := newFixture(t)
+	tpl, err := templates.Load()
+	require.NoError(t, err)
+	mailer := &stoppingMailer{sent: map[string]int{}}
+	svc := service.New(service.Deps{Repo: f.repo, Mailer: mailer, Templates: tpl, Clock: f.clock, Config: service.DefaultConfig()})
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+
+	work, stop := context.WithCancel(context.Background())
+	mailer.stop = stop
+	_, _ = svc.DeliverMail(work)
+
+	// The next start, or another instance, after the lease.
+	mailer.stop = nil
+	f.clock.Set(t0.Add(10 * time.Minute))
+	_, err = svc.DeliverMail(context.Background())
+	require.NoError(t, err)
+	require.Len(t, mailer.sent, 1)
+	for id, n := range mailer.sent {
+		assert.Equal(t, 1, n, "mail %s accepted by the server was sent %d times", id, n)
+	}
+	d, err := f.repo.ListDeliveries(f.ctx, notice.DeliveryQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, d.Items, 1)
+	assert.Equal(t, notice.Sent, d.Items[0].Status)
+}
+
 // failingMailer answers every message with err.
 type failingMailer struct{ err error }
 
