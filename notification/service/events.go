@@ -200,6 +200,11 @@ func (d appointment) check(ev events.Event) error {
 	if _, err := time.LoadLocation(d.TimeZone); err != nil {
 		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
 	}
+	// The version orders the appointment's events; without it a late or
+	// replayed event could not be told from a newer one.
+	if d.Version < 1 {
+		return malformed(ev, "version must be at least 1")
+	}
 	return nil
 }
 
@@ -213,13 +218,13 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	if err != nil {
 		return err
 	}
-	if found && d.Version != 0 && d.Version <= r.Version {
+	if found && d.Version <= r.Version {
 		return nil
 	}
 	r = notice.Reminder{
 		AppointmentID: d.AppointmentID, PatientUserID: d.PatientUserID, DoctorName: d.DoctorName,
 		TimeZone: d.TimeZone, Start: d.Start.UTC(), End: d.End.UTC(), DueAt: d.Start.Add(-s.cfg.ReminderLead).UTC(),
-		Status: r.Status, Version: max(d.Version, r.Version), UpdatedAt: now,
+		Status: r.Status, Version: d.Version, UpdatedAt: now,
 	}
 	var kind notice.Kind
 	switch ev.Type {

@@ -232,6 +232,34 @@ func TestLateBookedEventDoesNotReviveACancelledAppointment(t *testing.T) {
 	assert.Len(t, f.inbox(t, a.patient).Items, 1, "only the cancellation")
 }
 
+// The schema requires a version of at least 1: an appointment event without
+// one (a producer's bug, an event replayed by hand) is malformed, and above
+// all does not pass the version check and revive a cancelled appointment.
+func TestAppointmentEventWithoutVersionIsMalformed(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	cancelled := a
+	cancelled.version = 2
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, cancelled.data(map[string]any{"status": "cancelled", "cancellationReason": "clinic"})))
+
+	noVersion := a.data(nil)
+	delete(noVersion, "version")
+	for name, data := range map[string]map[string]any{
+		"no version": noVersion, "version 0": a.data(map[string]any{"version": 0}), "version -1": a.data(map[string]any{"version": -1}),
+	} {
+		err := f.svc.HandleEvent(f.ctx, f.event(t, "appointment.booked", a.id, data))
+		assert.ErrorIs(t, err, service.ErrMalformed, name)
+	}
+
+	f.clock.Set(a.start.Add(-24 * time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a cancelled appointment gets no reminder")
+	assert.Len(t, f.inbox(t, a.patient).Items, 2, "the booking and the cancellation")
+}
+
 func TestBookingForAPatientWithoutAccountTellsTheDoctor(t *testing.T) {
 	f := newFixture(t)
 	a := newAppt(t0.Add(72 * time.Hour))
