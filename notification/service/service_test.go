@@ -371,6 +371,30 @@ func TestPasswordResetAlwaysGoesByEmail(t *testing.T) {
 	assert.Equal(t, notice.PasswordReset, d.Items[0].Kind)
 }
 
+// The reset mail says in which zone its link expires, as the appointment
+// mails do: a reader in Berlin would read a bare "10:00" as local time, an
+// hour after the link died.
+func TestResetMailNamesTheZoneOfItsExpiry(t *testing.T) {
+	f := newFixture(t)
+	for _, lang := range []string{"en", "de"} {
+		user := ids.New()
+		ev := f.event(t, "auth.password_reset_requested", user, nil)
+		sealed, err := f.key.Seal([]byte("https://medisync.example/reset?token=t"), []byte(ev.ID))
+		require.NoError(t, err)
+		f.handle(t, f.withData(t, ev, map[string]any{"userId": user, "email": lang + "@example.org", "language": lang, "sealedLink": sealed, "expiresAt": t0.Add(time.Hour)}))
+	}
+	mails := f.deliver(t)
+	require.Len(t, mails, 2)
+	for _, m := range mails {
+		want := "Monday, 8 March 2027, 10:00 UTC"
+		if strings.Contains(m.To, "de@") {
+			want = "Montag, 8. März 2027, 10:00 Uhr UTC"
+		}
+		assert.Contains(t, strings.Join(strings.Fields(m.Text), " "), want, m.To)
+		assert.Contains(t, m.HTML, want, m.To)
+	}
+}
+
 // withData replaces ev's data, keeping its id (the sealed link is bound to it).
 func (f *fixture) withData(t *testing.T, ev events.Event, data any) events.Event {
 	t.Helper()
