@@ -31,10 +31,14 @@ type Repository interface {
 	// lapsed. A worker renews right before sending, so that a batch that
 	// outlasts its first lease never sends a mail twice.
 	RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error)
-	// MarkSent, MarkRetry and MarkFailed end a leased attempt.
+	// MarkSent, MarkRetry and MarkFailed end a leased attempt. MarkRetry
+	// and MarkFailed change nothing once the mail is no longer attempt's
+	// (another worker took it after the lease lapsed): that worker's
+	// attempt decides. MarkSent takes no attempt: a mail the server
+	// accepted is sent, whoever holds it now.
 	MarkSent(ctx context.Context, id string, now time.Time) error
-	MarkRetry(ctx context.Context, id, reason string, next, now time.Time) error
-	MarkFailed(ctx context.Context, id, reason string, now time.Time) error
+	MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error
+	MarkFailed(ctx context.Context, id string, attempt int, reason string, now time.Time) error
 	ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (page.Page[notice.Delivery], error)
 
 	ListNotifications(ctx context.Context, q notice.InboxQuery) (page.Page[notice.Notification], error)

@@ -118,7 +118,9 @@ func (s *svc) DeliverMail(ctx context.Context) (int, error) {
 func (s *svc) deliver(ctx context.Context, d notice.Delivery) error {
 	now := s.now()
 	if !d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt) {
-		return s.repo.MarkFailed(ctx, d.ID, "expired before it could be sent", now)
+		// Unrenewed, the lease may have lapsed and the mail be another
+		// worker's now: the attempt guard leaves it to that one.
+		return s.repo.MarkFailed(ctx, d.ID, d.Attempts, "expired before it could be sent", now)
 	}
 	// The batch's lease began when it was claimed; earlier mails of the
 	// batch may have taken most of it. Renewing it now gives this send the
@@ -145,9 +147,9 @@ func (s *svc) deliver(ctx context.Context, d notice.Delivery) error {
 		// the lease lapses and another pass sends it.
 		return ctx.Err()
 	case errors.Is(err, ErrMailRejected) || d.Attempts >= s.cfg.MaxAttempts:
-		return s.repo.MarkFailed(rctx, d.ID, reason(err), now)
+		return s.repo.MarkFailed(rctx, d.ID, d.Attempts, reason(err), now)
 	default:
-		return s.repo.MarkRetry(rctx, d.ID, reason(err), now.Add(s.backoff(d.Attempts)), now)
+		return s.repo.MarkRetry(rctx, d.ID, d.Attempts, reason(err), now.Add(s.backoff(d.Attempts)), now)
 	}
 }
 

@@ -246,20 +246,22 @@ func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
 	return nil
 }
 
-// MarkRetry puts a mail back in the queue until next.
-func (s *Store) MarkRetry(ctx context.Context, id, reason string, next, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
-		reason, utc(next), utc(now), id)
+// MarkRetry puts a mail back in the queue until next, if attempt still
+// holds it (the attempt count is the lease's token, as in RenewLease).
+func (s *Store) MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending' AND attempts = ?`,
+		reason, utc(next), utc(now), id, attempt)
 	if err != nil {
 		return fmt.Errorf("mark retry: %w", err)
 	}
 	return nil
 }
 
-// MarkFailed gives a mail up with its reason and erases its bodies.
-func (s *Store) MarkFailed(ctx context.Context, id, reason string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = '' WHERE id = ? AND status = 'sending'`,
-		reason, utc(now), id)
+// MarkFailed gives a mail up with its reason and erases its bodies, if
+// attempt still holds it.
+func (s *Store) MarkFailed(ctx context.Context, id string, attempt int, reason string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = '' WHERE id = ? AND status = 'sending' AND attempts = ?`,
+		reason, utc(now), id, attempt)
 	if err != nil {
 		return fmt.Errorf("mark failed: %w", err)
 	}

@@ -128,8 +128,8 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		assert.Empty(t, again, "leased")
 
 		require.NoError(t, r.MarkSent(ctx, queued[0].ID, t0))
-		require.NoError(t, r.MarkRetry(ctx, queued[1].ID, "421 try later", t0.Add(time.Hour), t0))
-		require.NoError(t, r.MarkFailed(ctx, queued[2].ID, "550 no such mailbox", t0))
+		require.NoError(t, r.MarkRetry(ctx, queued[1].ID, 1, "421 try later", t0.Add(time.Hour), t0))
+		require.NoError(t, r.MarkFailed(ctx, queued[2].ID, 1, "550 no such mailbox", t0))
 
 		lapsed, err := r.ClaimMail(ctx, t0.Add(2*time.Hour), time.Minute, 10)
 		require.NoError(t, err)
@@ -167,6 +167,47 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		require.NoError(t, err)
 		require.Len(t, more.Items, 1)
 		assert.Empty(t, more.NextCursor)
+	})
+
+	t.Run("an attempt whose lease lapsed cannot end the next one", func(t *testing.T) {
+		// A worker whose lease lapsed (a long batch, a slow server) still
+		// holds the mail as it was claimed; another worker has taken it
+		// and is sending it. The first one's failure, an expired link or
+		// a server's fault, must not end the second one's attempt.
+		for name, end := range map[string]func(r service.Repository, stale notice.Delivery) error{
+			"failed": func(r service.Repository, stale notice.Delivery) error {
+				return r.MarkFailed(ctx, stale.ID, stale.Attempts, "expired before it could be sent", t0.Add(3*time.Minute))
+			},
+			"retried": func(r service.Repository, stale notice.Delivery) error {
+				return r.MarkRetry(ctx, stale.ID, stale.Attempts, "421 try later", t0.Add(time.Hour), t0.Add(3*time.Minute))
+			},
+		} {
+			t.Run(name, func(t *testing.T) {
+				r := newRepo(t)
+				d := delivery(t0)
+				_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error { return tx.QueueMail(ctx, d) })
+				require.NoError(t, err)
+				first, err := r.ClaimMail(ctx, t0, time.Minute, 10)
+				require.NoError(t, err)
+				require.Len(t, first, 1)
+				second, err := r.ClaimMail(ctx, t0.Add(2*time.Minute), time.Minute, 10)
+				require.NoError(t, err)
+				require.Len(t, second, 1, "the lapsed lease is taken")
+				held, err := r.RenewLease(ctx, second[0].ID, second[0].Attempts, t0.Add(4*time.Minute))
+				require.NoError(t, err)
+				require.True(t, held)
+
+				require.NoError(t, end(r, first[0]))
+				require.NoError(t, r.MarkSent(ctx, second[0].ID, t0.Add(3*time.Minute)))
+				got, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Limit: 10})
+				require.NoError(t, err)
+				require.Len(t, got.Items, 1)
+				assert.Equal(t, notice.Sent, got.Items[0].Status, "the mail the second attempt sent is sent")
+				none, err := r.ClaimMail(ctx, t0.Add(2*time.Hour), time.Minute, 10)
+				require.NoError(t, err)
+				assert.Empty(t, none, "and never sent again")
+			})
+		}
 	})
 
 	t.Run("events of one appointment apply one after the other", func(t *testing.T) {
