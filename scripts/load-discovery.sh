@@ -31,7 +31,7 @@ echo "building discovery and discovery-load..."
 (cd "$ROOT/discovery" && go build -o "$WORK/discovery" ./cmd/discovery && go build -o "$WORK/discovery-load" ./cmd/discovery-load)
 
 MEDISYNC_HTTP_ADDR="127.0.0.1:$PORT" MEDISYNC_DISCOVERY_TOKEN="$TOKEN" MEDISYNC_LOG_LEVEL=warn \
-  "$WORK/discovery" >"$WORK/discovery.log" 2>&1 &
+  "$WORK/discovery" -eureka-warmup 0 >"$WORK/discovery.log" 2>&1 &
 SERVER_PID=$!
 
 for _ in $(seq 1 100); do

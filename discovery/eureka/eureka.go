@@ -67,6 +67,12 @@ type Options struct {
 	Limits registry.Limits
 	// Now tells the time (lastDirtyTimestamp of status changes).
 	Now func() time.Time
+	// ReadsFrom is when listings are first answered: before it, a server
+	// just started, still being filled by its clients' next heartbeats,
+	// answers them 403 (as Eureka's own server does while it warms up), so
+	// that clients keep the registry they hold instead of taking a partial
+	// one. The zero time answers at once.
+	ReadsFrom time.Time
 }
 
 type api struct {
@@ -137,14 +143,14 @@ func Register(r *mux.Router, svc service.Service, o Options) {
 	}
 	a := &api{svc: svc, check: o.Writers.Checker(), o: o}
 	for _, p := range Prefixes {
-		r.Path(p+"/apps").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.apps)
+		r.Path(p+"/apps").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.warm(a.apps))
 		// Spring's and Netflix's Java clients fetch the full registry at
 		// "<serviceUrl>apps/"; every other path they call has no trailing
 		// slash.
-		r.Path(p+"/apps/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.apps)
-		r.Path(p+"/apps/delta").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.delta)
+		r.Path(p+"/apps/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.warm(a.apps))
+		r.Path(p+"/apps/delta").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.warm(a.delta))
 		r.Path(p + "/apps/{app}").Methods(http.MethodPost).HandlerFunc(a.guard(a.register))
-		r.Path(p+"/apps/{app}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.app)
+		r.Path(p+"/apps/{app}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.warm(a.app))
 		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodPut).HandlerFunc(bare(a.guard(a.renew)))
 		r.Path(p + "/apps/{app}/{id}").Methods(http.MethodDelete).HandlerFunc(a.guard(a.cancel))
 		r.Path(p+"/apps/{app}/{id}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.instance)
@@ -152,12 +158,26 @@ func Register(r *mux.Router, svc service.Service, o Options) {
 		r.Path(p + "/apps/{app}/{id}/status").Methods(http.MethodDelete).HandlerFunc(a.guard(a.deleteOverride))
 		r.Path(p + "/apps/{app}/{id}/metadata").Methods(http.MethodPut).HandlerFunc(a.guard(a.metadata))
 		r.Path(p+"/instances/{id}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.byID)
-		r.Path(p+"/vips/{vip}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.vips(false))
-		r.Path(p+"/svips/{vip}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.vips(true))
+		r.Path(p+"/vips/{vip}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.warm(a.vips(false)))
+		r.Path(p+"/svips/{vip}").Methods(http.MethodGet, http.MethodHead).HandlerFunc(a.warm(a.vips(true)))
 	}
 }
 
 type authKey struct{}
+
+// warm answers a listing 403, with no body and a Retry-After, until
+// o.ReadsFrom: Eureka clients keep their registry on any answer but 200.
+func (a *api) warm(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if left := a.o.ReadsFrom.Sub(a.o.Now()); left > 0 {
+			p := problem.New(http.StatusForbidden, "the registry has just started and is being filled by its clients' heartbeats")
+			p.Headers = http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}
+			reply(w, r.WithContext(context.WithValue(r.Context(), bareKey{}, true)), p)
+			return
+		}
+		next(w, r)
+	}
+}
 
 // guard applies the write tokens of the registry API to the service the
 // Eureka application names.

@@ -25,6 +25,7 @@ import (
 func TestLapsedEurekaInstanceIsEvictedAndWatchersHear(t *testing.T) {
 	clk := clocktest.New(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
 	cfg := wire.DefaultConfig()
+	cfg.EurekaWarmUp = 0 // a server fresh for the test, no clients to wait for
 	cfg.Clock = clk
 	s, err := wire.New(cfg, []string{"-discovery-token", token}, io.Discard)
 	require.NoError(t, err)

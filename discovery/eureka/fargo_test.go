@@ -25,7 +25,7 @@ const token = "eureka-test-token"
 // server starts a discovery server on 127.0.0.1 with the shared token.
 func server(t testing.TB, args ...string) (*wire.Server, *httptest.Server) {
 	t.Helper()
-	s, err := wire.New(wire.DefaultConfig(), append([]string{"-discovery-token", token}, args...), io.Discard)
+	s, err := wire.New(wire.DefaultConfig(), append([]string{"-discovery-token", token, "-eureka-warmup", "0"}, args...), io.Discard)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)

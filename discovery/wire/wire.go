@@ -40,11 +40,17 @@ type Config struct {
 	// InsecureOpenRegistry lets anyone write (-insecure-open-registry):
 	// for development on a machine of one's own only.
 	InsecureOpenRegistry bool
+	// EurekaWarmUp is how long after the start Eureka listings are
+	// answered 403 (eureka.Options.ReadsFrom): longer than a Eureka
+	// client's 30 s between renewals, by whose next one every client of a
+	// restarted server has registered again.
+	EurekaWarmUp time.Duration
 }
 
 // DefaultConfig is the configuration before flags and environment.
 func DefaultConfig() Config {
-	return Config{Limits: registry.DefaultLimits(), ReapEvery: time.Second, DashboardRefresh: 5 * time.Second}
+	return Config{Limits: registry.DefaultLimits(), ReapEvery: time.Second, DashboardRefresh: 5 * time.Second,
+		EurekaWarmUp: 40 * time.Second}
 }
 
 // Options describe the discovery server to app.New; its own flags set cfg.
@@ -75,6 +81,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxServices, "max-services", l.MaxServices, "most service names held at once; 0 means no bound")
 	fs.DurationVar(&c.ReapEvery, "reap-every", c.ReapEvery, "pause between sweeps evicting lapsed leases")
 	fs.DurationVar(&c.DashboardRefresh, "dashboard-refresh", c.DashboardRefresh, "how often the dashboard page reloads itself")
+	fs.DurationVar(&c.EurekaWarmUp, "eureka-warmup", c.EurekaWarmUp, "after the start, how long Eureka listings answer 403 so that clients keep their registry while it refills; 0: at once")
 	fs.StringVar(&c.ServiceTokens, "discovery-service-tokens", c.ServiceTokens,
 		"per-service write tokens, service=token,...: writes under such a service need its own token, and its registrations are marked authenticated")
 	fs.BoolVar(&c.InsecureOpenRegistry, "insecure-open-registry", c.InsecureOpenRegistry,
@@ -147,7 +154,8 @@ func Build(a *app.App, cfg Config) (*Server, error) {
 			ReapEvery: cfg.ReapEvery, Now: cfg.Clock.Now,
 		},
 	})
-	eureka.Register(router, svc, eureka.Options{Writers: writers, Limits: cfg.Limits, Now: cfg.Clock.Now})
+	eureka.Register(router, svc, eureka.Options{Writers: writers, Limits: cfg.Limits, Now: cfg.Clock.Now,
+		ReadsFrom: cfg.Clock.Now().Add(cfg.EurekaWarmUp)})
 	s := &Server{Handler: a.Handler(router), Registry: reg, Service: svc, app: a, cfg: cfg}
 	a.OnDrain(s.BeforeDrain)
 	a.OnStarted(func(addr net.Addr) {

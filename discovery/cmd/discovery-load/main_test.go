@@ -37,7 +37,7 @@ func TestPercentile(t *testing.T) {
 // A short run against an in-process server goes through every phase with
 // both APIs and reports no error; figures are not checked here.
 func TestRunAgainstAServer(t *testing.T) {
-	s, err := wire.New(wire.DefaultConfig(), []string{"-discovery-token", "load-token"}, io.Discard)
+	s, err := wire.New(wire.DefaultConfig(), []string{"-discovery-token", "load-token", "-eureka-warmup", "0"}, io.Discard)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
