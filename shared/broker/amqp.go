@@ -119,7 +119,9 @@ func (b *amqpBroker) consumeOnce(ctx context.Context, c Consumer) error {
 	if c.Concurrency > 1 {
 		s = fanIn{sub, c.Concurrency}
 	}
-	return runRouter(ctx, c, s, b.pub, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
+	// RabbitMQ requeues at once, without a pause: a fault that passes is
+	// tried here with its backoff first, then handed back.
+	return runRouter(ctx, c, s, b.pub, topics, false, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
 }
 
 // fanIn subscribes n times to a topic, so n messages are handled at once.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,6 +209,9 @@ func TestContract(t *testing.T) {
 
 		t.Run("an event whose dependency is down is never dead-lettered: it comes again until it applies", func(t *testing.T) {
 			f := setup(t, url)
+			if strings.HasPrefix(url, "nats") {
+				broker.SetRequeueDelay(f.b, 20*time.Millisecond)
+			}
 			rec := newRecorder()
 			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 2, Backoff: time.Millisecond,
 				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
@@ -440,4 +444,69 @@ func TestConsumerNeedsANameTypesAndAHandler(t *testing.T) {
 	}
 	assert.ErrorIs(t, d.Publish(ctx, events.Event{}), broker.ErrNotConfigured)
 	assert.NoError(t, d.Ping(ctx))
+}
+
+// Retries wait Backoff, doubled after each try: 0.1, 0.2 and 0.4 s here,
+// give or take a fifth, and no longer (watermill's own Retry skipped every
+// other step of its backoff: 0.2, 0.8 and 3.2 s).
+func TestRetriesWaitTheirBackoffDoubling(t *testing.T) {
+	f := setup(t, brokertest.Embedded(t).URL())
+	var (
+		mu    sync.Mutex
+		tries []time.Time
+	)
+	dead := make(chan struct{})
+	f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 4, Backoff: 100 * time.Millisecond,
+		Handler: handler(f.consumer, func(context.Context, events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			tries = append(tries, time.Now())
+			if len(tries) == 4 {
+				close(dead)
+			}
+			return errors.New("cannot apply")
+		})})
+	require.NoError(t, f.b.Publish(context.Background(), f.event(t, "thing_done")))
+	select {
+	case <-dead:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the event was not tried four times")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
+		assert.GreaterOrEqual(t, tries[i+1].Sub(tries[i]), want*3/4, "wait %d", i+1)
+	}
+	assert.Less(t, tries[3].Sub(tries[0]), 2500*time.Millisecond, "0.7 s of waits in all, not 4.2 s")
+}
+
+// On NATS a fault that passes goes back to the broker at its first failure,
+// to come again after a pause, instead of being tried again in the worker
+// while the events buffered behind it outlive their AckWait.
+func TestNATSHandsAFaultBackAtOnce(t *testing.T) {
+	f := setup(t, brokertest.Embedded(t).URL())
+	broker.SetRequeueDelay(f.b, 300*time.Millisecond)
+	rec := newRecorder()
+	var (
+		mu    sync.Mutex
+		tries []time.Time
+	)
+	f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 5, Backoff: time.Millisecond,
+		Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+			mu.Lock()
+			tries = append(tries, time.Now())
+			mu.Unlock()
+			if rec.record(ev) == 1 {
+				return domainerr.New(domainerr.Unavailable, "the database is restarting")
+			}
+			rec.ch <- ev.ID
+			return nil
+		})})
+	ev := f.event(t, "thing_done")
+	require.NoError(t, f.b.Publish(context.Background(), ev))
+	rec.await(t, 1)
+	assert.Equal(t, 2, rec.count(ev.ID), "one try a delivery")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.GreaterOrEqual(t, tries[1].Sub(tries[0]), 250*time.Millisecond, "delivered again after the pause")
 }

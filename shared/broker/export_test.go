@@ -5,3 +5,7 @@ import "time"
 // SetConsumerCheck makes the running consumers of b, a NATS broker, look
 // for their durables every d; call it before Consume.
 func SetConsumerCheck(b Broker, d time.Duration) { b.(*natsBroker).consumerCheck = d }
+
+// SetRequeueDelay makes the events b, a NATS broker, hands back come again
+// after d, doubling; call it before Consume.
+func SetRequeueDelay(b Broker, d time.Duration) { b.(*natsBroker).requeueFirst = d }

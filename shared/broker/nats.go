@@ -25,9 +25,19 @@ import (
 // dlqStream holds every consumer's dead letters and replays.
 const dlqStream = "MEDISYNC_DLQ"
 
-// requeueDelay is how long an event handed back to JetStream waits before
-// it is delivered again.
-const requeueDelay = 2 * time.Second
+// requeueDelay is how long an event handed back to JetStream (its
+// dependency down, or the consumer stopping) waits before it comes again:
+// first after its first delivery (1 s), doubled with each, at most 30 s.
+type requeueDelay struct{ first time.Duration }
+
+// WaitTime is the wait after the delivered-th delivery.
+func (r requeueDelay) WaitTime(delivered uint64) time.Duration {
+	d := r.first
+	for i := uint64(1); i < delivered && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
 
 // natsBroker publishes and consumes through JetStream: a stream per
 // producer (MEDISYNC_<SERVICE> over medisync.<service>.>), created on
@@ -45,6 +55,8 @@ type natsBroker struct {
 	// consumerCheck is how often a running consumer makes sure its
 	// durables still exist.
 	consumerCheck time.Duration
+	// requeueFirst is the first wait of an event handed back (requeueDelay).
+	requeueFirst time.Duration
 
 	mu      sync.Mutex
 	streams map[string]bool // streams known to exist
@@ -56,7 +68,8 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 		return nil, err
 	}
 	b := &natsBroker{servers: servers, o: o, replicas: replicas,
-		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second}
+		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
+		requeueFirst: time.Second}
 	nc, err := b.connect("medisync")
 	if err != nil {
 		return nil, err
@@ -340,7 +353,7 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 		CloseTimeout:     15 * time.Second,
 		// An event handed back (its dependency down, or the consumer
 		// stopping) comes again after a pause, not at once.
-		NakDelay:          wmnats.NewStaticDelay(requeueDelay),
+		NakDelay:          requeueDelay{first: b.requeueFirst},
 		SubjectCalculator: wmnats.DefaultSubjectCalculator,
 		QueueGroupPrefix:  c.Name,
 		JetStream: wmnats.JetStreamConfig{
@@ -369,7 +382,7 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 	rctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	go b.watchDurables(rctx, stop, c, topics)
-	if err := runRouter(rctx, c, df, deadLetterPublisher{b}, topics, b.o.Logger, b.metrics, b.o.Tracing.Tracer()); err != nil {
+	if err := runRouter(rctx, c, df, deadLetterPublisher{b}, topics, true, b.o.Logger, b.metrics, b.o.Tracing.Tracer()); err != nil {
 		return err
 	}
 	if cause := context.Cause(rctx); ctx.Err() == nil && cause != nil {

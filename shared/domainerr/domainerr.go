@@ -94,15 +94,34 @@ func Expected(err error) bool {
 }
 
 // Unreachable reports a fault of the connection to a dependency (refused,
-// reset, timed out, a pooled connection gone bad), as opposed to a bug.
+// reset, timed out, a pooled connection gone bad, a database going down or
+// starting up), as opposed to a bug.
 func Unreachable(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		// The MySQL driver's ErrInvalidConn, for a connection that broke
-		// mid-query; matched by its text because this package must not
-		// link the driver (the gateway has no database).
-		strings.Contains(err.Error(), "invalid connection")
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// PostgreSQL's errors (pgconn.PgError) tell their SQLSTATE, matched by
+	// that method because this package must not link the drivers (the
+	// gateway has no database).
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		switch code := st.SQLState(); {
+		case strings.HasPrefix(code, "08"), // connection exception
+			code == "57P01", code == "57P02", // the server ends the session: shutting down
+			code == "57P03", // cannot connect now: starting up or shutting down
+			code == "53300": // too many connections
+			return true
+		}
+	}
+	msg := err.Error()
+	// The MySQL driver's ErrInvalidConn, for a connection that broke
+	// mid-query, and the server's own words for going down (1053), being
+	// full (1040) or ending the session (1927), matched by their text for
+	// the same reason.
+	return strings.Contains(msg, "invalid connection") || strings.Contains(msg, "Error 1053 ") ||
+		strings.Contains(msg, "Error 1040 ") || strings.Contains(msg, "Error 1927 ")
 }
 
 // Transient reports whether err is a fault that passes, so that the same

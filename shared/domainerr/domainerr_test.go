@@ -51,10 +51,20 @@ func TestTransient(t *testing.T) {
 		fmt.Errorf("claim: %w", refused),
 		fmt.Errorf("query: %w", driver.ErrBadConn),
 		errors.New("invalid connection"),
+		errors.New("Error 1053 (08S01): Server shutdown in progress"),
+		fmt.Errorf("claim: %w", sqlState("57P03")),
+		sqlState("08006"),
 	} {
 		assert.True(t, domainerr.Transient(err), "%v", err)
 	}
-	for _, err := range []error{nil, errors.New("syntax error"), domainerr.New(domainerr.NotFound, "no such record"), context.Canceled} {
+	for _, err := range []error{nil, errors.New("syntax error"), domainerr.New(domainerr.NotFound, "no such record"), context.Canceled,
+		sqlState("23505"), errors.New("Error 1062 (23000): Duplicate entry")} {
 		assert.False(t, domainerr.Transient(err), "%v", err)
 	}
 }
+
+// sqlState is an error that tells its SQLSTATE, as PostgreSQL's do.
+type sqlState string
+
+func (s sqlState) Error() string    { return "SQLSTATE " + string(s) }
+func (s sqlState) SQLState() string { return string(s) }
