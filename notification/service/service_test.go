@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -662,6 +664,66 @@ func TestMailAcceptedDuringShutdownIsNotSentAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, d.Items, 1)
 	assert.Equal(t, notice.Sent, d.Items[0].Status)
+}
+
+// scriptedFixture is a fixture whose mail goes to srv, with one mail queued.
+func scriptedFixture(t *testing.T, srv *emailtest.Scripted) (*fixture, service.Service) {
+	f := newFixture(t)
+	tpl, err := templates.Load()
+	require.NoError(t, err)
+	m, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	svc := service.New(service.Deps{Repo: f.repo, Mailer: m, Templates: tpl, Clock: f.clock, Config: service.DefaultConfig()})
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	return f, svc
+}
+
+// A server that accepted the message and then hangs up on QUIT (no 221)
+// has the mail: it is recorded as sent, not sent again on every pass.
+func TestAcceptedMailIsNotSentAgainWhenQUITFails(t *testing.T) {
+	srv := emailtest.NewScripted(t, "", func(net.Conn) {})
+	f, svc := scriptedFixture(t, srv)
+
+	_, _ = svc.DeliverMail(context.Background())
+	require.Equal(t, 1, srv.Accepted(), "the server accepted the mail")
+	for i := 1; i <= 3; i++ {
+		f.clock.Set(t0.Add(time.Duration(i) * time.Hour))
+		_, _ = svc.DeliverMail(context.Background())
+	}
+	d, err := f.repo.ListDeliveries(f.ctx, notice.DeliveryQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, d.Items, 1)
+	assert.Equal(t, notice.Sent, d.Items[0].Status, "last error: %s", d.Items[0].LastError)
+	assert.Equal(t, 1, srv.Accepted(), "an accepted mail was sent %d times", srv.Accepted())
+}
+
+// A stop between the server's 250 and its 221 neither cuts the QUIT into a
+// failure nor leaves the accepted mail for another pass.
+func TestMailAcceptedThenStopDuringQUITIsNotSentAgain(t *testing.T) {
+	var cancel context.CancelFunc
+	var once sync.Once
+	srv := emailtest.NewScripted(t, "", func(c net.Conn) {
+		once.Do(func() {
+			cancel() // the service is stopped now, the message accepted
+			time.Sleep(200 * time.Millisecond)
+		})
+		_, _ = c.Write([]byte("221 bye\r\n"))
+	})
+	f, svc := scriptedFixture(t, srv)
+
+	var work context.Context
+	work, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	_, _ = svc.DeliverMail(work)
+	require.Equal(t, 1, srv.Accepted(), "the server accepted the mail")
+
+	// The next start, or another instance, after the lease.
+	f.clock.Set(t0.Add(10 * time.Minute))
+	_, err := svc.DeliverMail(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, srv.Accepted(), "mail accepted by the server was sent %d times", srv.Accepted())
 }
 
 // failingMailer answers every message with err.

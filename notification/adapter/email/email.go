@@ -102,7 +102,10 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	return &SMTP{cfg: cfg, host: host, port: port}, nil
 }
 
-// Send delivers m; a 5xx answer is service.ErrMailRejected.
+// Send delivers m; a 5xx answer is service.ErrMailRejected. Once the
+// server has accepted the message (its 250 after DATA), Send reports
+// success whatever happens to the connection after: an error then would
+// have the mail sent again.
 func (s *SMTP) Send(ctx context.Context, m service.Mail) error {
 	msg, err := message(s.cfg.From, m)
 	if err != nil {
@@ -113,7 +116,7 @@ func (s *SMTP) Send(ctx context.Context, m service.Mail) error {
 		tlsConf = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
 	}
 	d := &dialer{ctx: ctx, timeout: s.cfg.Timeout}
-	defer d.release()
+	defer d.close()
 	opts := []gomail.Option{gomail.WithPort(s.port), gomail.WithTimeout(s.cfg.Timeout), gomail.WithDialContextFunc(d.dial)}
 	switch s.cfg.TLS {
 	case StartTLS:
@@ -132,18 +135,37 @@ func (s *SMTP) Send(ctx context.Context, m service.Mail) error {
 	if err != nil {
 		return fmt.Errorf("smtp client: %w", err)
 	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		var se *gomail.SendError
-		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
-			return fmt.Errorf("%w: %s", service.ErrMailRejected, oneLine(err))
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			// The connection was closed under go-mail: say why.
-			return fmt.Errorf("smtp %s: %w: %s", s.cfg.Addr, cerr, oneLine(err))
-		}
-		return fmt.Errorf("smtp %s: %s", s.cfg.Addr, oneLine(err))
+	// Not DialAndSendWithContext: it fails the send when QUIT fails,
+	// after the server took the message.
+	sc, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return s.failure(ctx, fmt.Errorf("dial failed: %w", err))
 	}
+	if err := c.SendWithSMTPClient(sc, msg); err != nil && !msg.IsDelivered() {
+		_ = c.CloseWithSMTPClient(sc) // a courtesy QUIT; the attempt failed anyway
+		return s.failure(ctx, fmt.Errorf("send failed: %w", err))
+	}
+	// Accepted (go-mail may still report the RSET that follows the 250):
+	// a stop must no longer cut the connection, and QUIT is a courtesy
+	// whose failure changes nothing. The deadline still bounds it.
+	d.release()
+	_ = c.CloseWithSMTPClient(sc)
 	return nil
+}
+
+// failure classifies an attempt that failed before the server accepted
+// the message: a permanent 5xx is service.ErrMailRejected, anything else
+// is worth another attempt.
+func (s *SMTP) failure(ctx context.Context, err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+		return fmt.Errorf("%w: %s", service.ErrMailRejected, oneLine(err))
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		// The connection was closed under go-mail: say why.
+		return fmt.Errorf("smtp %s: %w: %s", s.cfg.Addr, cerr, oneLine(err))
+	}
+	return fmt.Errorf("smtp %s: %s", s.cfg.Addr, oneLine(err))
 }
 
 // dialer opens Send's connections so that no step of the dialogue waits
@@ -153,13 +175,15 @@ func (s *SMTP) Send(ctx context.Context, m service.Mail) error {
 // service's shutdown, for good. So each connection gets a deadline of
 // timeout at once (go-mail moves it to now+timeout before the message,
 // which covers MAIL, RCPT, DATA and QUIT of one small mail), and is closed
-// when Send's context ends. The context go-mail passes to dial is not
-// that one: it is cancelled as soon as the dialogue's opening returns.
+// when Send's context ends before the server accepted the message. The
+// context go-mail passes to dial is not that one: it is cancelled as soon
+// as the dialogue's opening returns.
 type dialer struct {
 	ctx     context.Context
 	timeout time.Duration
 	tls     *tls.Config // implicit TLS; nil: plain TCP (STARTTLS or none)
 	stops   []func() bool
+	conns   []net.Conn
 }
 
 func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -172,6 +196,7 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 		_ = conn.Close()
 		return nil, fmt.Errorf("dial: set deadline: %w", err)
 	}
+	d.conns = append(d.conns, conn)
 	d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.Close() }))
 	if d.tls == nil {
 		return conn, nil
@@ -186,11 +211,21 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	return tc, nil
 }
 
-// release drops the close-on-cancel of Send's connections once it returns;
-// go-mail has closed them by then.
+// release drops the close-on-cancel of Send's connections: once the
+// server has the message, a stop must not cut the QUIT.
 func (d *dialer) release() {
 	for _, stop := range d.stops {
 		stop()
+	}
+	d.stops = nil
+}
+
+// close releases and closes Send's connections when it returns: go-mail
+// leaves a connection open when the dialogue's opening or QUIT fails.
+func (d *dialer) close() {
+	d.release()
+	for _, conn := range d.conns {
+		_ = conn.Close()
 	}
 }
 

@@ -2,6 +2,7 @@ package email_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -146,6 +147,40 @@ func TestSMTPErrors(t *testing.T) {
 	err = m.Send(context.Background(), mail())
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, service.ErrMailRejected, "a server that is down is worth another attempt")
+}
+
+func TestSMTPRefusedMessageKeepsItsKind(t *testing.T) {
+	for reply, rejected := range map[string]bool{"554 5.7.1 refused": true, "451 4.3.0 try later": false} {
+		srv := emailtest.NewScripted(t, reply, nil)
+		m, err := email.NewSMTP(srv.Config())
+		require.NoError(t, err)
+		err = m.Send(context.Background(), mail())
+		require.Error(t, err, reply)
+		assert.Equal(t, rejected, errors.Is(err, service.ErrMailRejected), "%s: %v", reply, err)
+	}
+}
+
+// The server has the message once it answered the DATA with a 250: what
+// happens to QUIT after that must not fail the send, or the mail would go
+// out again.
+func TestSMTPAcceptedMessageIsSentWhateverBecomesOfQUIT(t *testing.T) {
+	srv := emailtest.NewScripted(t, "", func(net.Conn) {}) // hangs up, no 221
+	m, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	require.NoError(t, m.Send(context.Background(), mail()))
+	assert.Equal(t, 1, srv.Accepted())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv = emailtest.NewScripted(t, "", func(c net.Conn) {
+		cancel() // the service stops between the 250 and the 221
+		time.Sleep(200 * time.Millisecond)
+		_, _ = c.Write([]byte("221 bye\r\n"))
+	})
+	m, err = email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	require.NoError(t, m.Send(ctx, mail()))
+	assert.Equal(t, 1, srv.Accepted())
 }
 
 func TestNewSMTPChecksItsConfiguration(t *testing.T) {
