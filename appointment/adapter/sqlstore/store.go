@@ -688,26 +688,13 @@ func (s *Store) IdempotentBooking(ctx context.Context, userID, key string) (serv
 // PurgeKeys implements service.Repository, in batches so that no statement
 // holds locks for long.
 func (s *Store) PurgeKeys(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
-	for {
-		q := `DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000`
-		if s.db.Dialect != sqldb.MySQL {
-			q = `DELETE FROM idempotency_keys WHERE (user_id, idem_key) IN
-				(SELECT user_id, idem_key FROM idempotency_keys WHERE created_at < ? LIMIT 1000)`
-		}
-		res, err := s.db.ExecContext(ctx, q, before.UTC())
-		if err != nil {
-			return total, fmt.Errorf("purge idempotency keys: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("rows affected: %w", err)
-		}
-		total += n
-		if n < 1000 {
-			return total, nil
-		}
+	n, err := s.purge(ctx, `DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000`,
+		`DELETE FROM idempotency_keys WHERE (user_id, idem_key) IN
+			(SELECT user_id, idem_key FROM idempotency_keys WHERE created_at < ? LIMIT 1000)`, before.UTC())
+	if err != nil {
+		return n, fmt.Errorf("purge idempotency keys: %w", err)
 	}
+	return n, nil
 }
 
 // PurgeWaitlist implements service.Repository, in batches like PurgeKeys.
@@ -715,15 +702,27 @@ func (s *Store) PurgeKeys(ctx context.Context, before time.Time) (int64, error) 
 // by day: each batch reads the table, which the cap and this purge keep
 // small, and it runs hourly.
 func (s *Store) PurgeWaitlist(ctx context.Context, before civil.Date) (int64, error) {
+	n, err := s.purge(ctx, `DELETE FROM waitlist WHERE day < ? LIMIT 1000`,
+		`DELETE FROM waitlist WHERE id IN (SELECT id FROM waitlist WHERE day < ? LIMIT 1000)`, before.String())
+	if err != nil {
+		return n, fmt.Errorf("purge waitlist: %w", err)
+	}
+	return n, nil
+}
+
+// purge deletes in batches of 1000, each a short statement, until a batch
+// finds fewer: mysqlQ on MySQL/MariaDB, otherQ (DELETE has no LIMIT there)
+// elsewhere, both taking arg.
+func (s *Store) purge(ctx context.Context, mysqlQ, otherQ string, arg any) (int64, error) {
+	q := otherQ
+	if s.db.Dialect == sqldb.MySQL {
+		q = mysqlQ
+	}
 	var total int64
 	for {
-		q := `DELETE FROM waitlist WHERE day < ? LIMIT 1000`
-		if s.db.Dialect != sqldb.MySQL {
-			q = `DELETE FROM waitlist WHERE id IN (SELECT id FROM waitlist WHERE day < ? LIMIT 1000)`
-		}
-		res, err := s.db.ExecContext(ctx, q, before.String())
+		res, err := s.db.ExecContext(ctx, q, arg)
 		if err != nil {
-			return total, fmt.Errorf("purge waitlist: %w", err)
+			return total, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
