@@ -1001,7 +1001,8 @@ type ChangePasswordRequest struct {
 // ClinicalWrite The body that opens an encounter or replaces its open note. Every part is optional; a coded item
 // gives `code` and `codeSystem` together. At most 50 diagnoses and 50 prescriptions.
 type ClinicalWrite struct {
-	// AppointmentId The appointment it took place in (a UUID).
+	// AppointmentId The appointment it took place in (a UUID, stored in lower case). Left out of an update, the
+	// encounter keeps the one it has.
 	AppointmentId *string              `json:"appointmentId,omitempty"`
 	Diagnoses     *[]DiagnosisWrite    `json:"diagnoses,omitempty"`
 	Note          *NoteWrite           `json:"note,omitempty"`
@@ -3686,8 +3687,9 @@ type ClientInterface interface {
 	// UpdateEncounterWithBody Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-	// `appointmentId` is checked as on opening (422).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3697,8 +3699,9 @@ type ClientInterface interface {
 	// UpdateEncounter Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-	// `appointmentId` is checked as on opening (422).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5711,8 +5714,9 @@ func (c *Client) GetEncounter(ctx context.Context, patientId PatientId, encounte
 // UpdateEncounterWithBody Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-// `appointmentId` is checked as on opening (422).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5732,8 +5736,9 @@ func (c *Client) UpdateEncounterWithBody(ctx context.Context, patientId PatientI
 // UpdateEncounter Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-// `appointmentId` is checked as on opening (422).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11640,8 +11645,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateEncounterWithBodyWithResponse Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-	// `appointmentId` is checked as on opening (422).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11651,8 +11657,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateEncounterWithResponse Replace an open note
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-	// `appointmentId` is checked as on opening (422).
+	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -24151,8 +24158,9 @@ func (c *ClientWithResponses) GetEncounterWithResponse(ctx context.Context, pati
 // UpdateEncounterWithBodyWithResponse Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-// `appointmentId` is checked as on opening (422).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24168,8 +24176,9 @@ func (c *ClientWithResponses) UpdateEncounterWithBodyWithResponse(ctx context.Co
 // UpdateEncounterWithResponse Replace an open note
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
-// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A new
-// `appointmentId` is checked as on opening (422).
+// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
+// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
+// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 )
 
@@ -20,6 +21,7 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 	if err := in.Validate(); err != nil {
 		return record.Encounter{}, err
 	}
+	in.AppointmentID = canonicalAppointment(in.AppointmentID)
 	r, err := s.relate(ctx, actor, patientID)
 	if err != nil {
 		return record.Encounter{}, err
@@ -50,6 +52,15 @@ func (s *service) OpenEncounter(ctx context.Context, actor authn.Principal, pati
 		return record.Encounter{}, err
 	}
 	return e, nil
+}
+
+// canonicalAppointment returns a validated appointment id in lower case, so
+// that the stored id and the signed event's match the appointment service's.
+func canonicalAppointment(id string) string {
+	if c, ok := ids.Canonical(id); ok {
+		return c
+	}
+	return id
 }
 
 // checkAppointment checks that id names an appointment of the caller with
@@ -175,6 +186,7 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 	if err := in.Validate(); err != nil {
 		return record.Encounter{}, err
 	}
+	in.AppointmentID = canonicalAppointment(in.AppointmentID)
 	e, _, err := s.authored(ctx, actor, patientID, id, ifMatch, record.ActionUpdate, false)
 	if err != nil {
 		return record.Encounter{}, err
@@ -182,7 +194,12 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 	if e.Status == record.EncounterSigned {
 		return record.Encounter{}, record.ErrSigned
 	}
-	if in.AppointmentID != "" && in.AppointmentID != e.AppointmentID {
+	switch {
+	case in.AppointmentID == "":
+		// A body without appointmentId edits the note only: dropping the
+		// link would leave the visit unfulfilled once the note is signed.
+		in.AppointmentID = e.AppointmentID
+	case in.AppointmentID != e.AppointmentID:
 		// The author of an open encounter of the patient treats them.
 		if err := s.checkAppointment(ctx, actor, relation{treats: true}, record.ActionUpdate, patientID, id, in.AppointmentID); err != nil {
 			return record.Encounter{}, err

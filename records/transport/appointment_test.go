@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,4 +146,38 @@ func TestSigningWritesItsEvent(t *testing.T) {
 	assert.Equal(t, apptPatient, got[0]["appointmentId"])
 	assert.Equal(t, without, got[1]["encounterId"])
 	assert.Nil(t, got[1]["appointmentId"])
+}
+
+// Editing a note with a body that leaves appointmentId out, as the API's
+// example does, keeps the encounter's appointment, so that signing it
+// still fulfils the visit; one given in upper case is stored canonical.
+func TestEditingANoteKeepsItsAppointment(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(openBody(apptPatient)), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	id := r.json(t)["id"].(string)
+	r = h.do("doctor", "PUT", "/encounters/"+id, js(map[string]any{"note": map[string]string{"plan": "rest; review in a week"}}),
+		"Content-Type", "application/json", "If-Match", `"1"`)
+	require.Equal(t, 200, r.code, "%s", r.body)
+	assert.Equal(t, apptPatient, r.json(t)["appointmentId"])
+	require.Equal(t, 200, h.do("doctor", "POST", "/encounters/"+id+"/sign", nil, "If-Match", `"2"`).code)
+
+	var raw string
+	require.NoError(t, h.db.QueryRow("SELECT envelope FROM outbox WHERE subject = ?", id).Scan(&raw))
+	var ev events.Event
+	require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(ev.Data, &data))
+	assert.Equal(t, apptPatient, data["appointmentId"], "the signed event of an encounter opened for an appointment")
+
+	// A new appointment is checked as on open and stored in canonical form.
+	r = h.do("doctor", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	id = r.json(t)["id"].(string)
+	r = h.do("doctor", "PUT", "/encounters/"+id, js(openBody(strings.ToUpper(apptPatient))), "Content-Type", "application/json", "If-Match", `"1"`)
+	require.Equal(t, 200, r.code, "%s", r.body)
+	assert.Equal(t, apptPatient, r.json(t)["appointmentId"])
+	r = h.do("doctor", "POST", "/encounters", js(openBody(strings.ToUpper(apptPatient))), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	assert.Equal(t, apptPatient, r.json(t)["appointmentId"])
 }
