@@ -29,6 +29,14 @@ type BlobStore interface {
 	// List returns up to limit objects whose keys start with prefix and
 	// sort after after, in key order.
 	List(ctx context.Context, prefix, after string, limit int) ([]BlobInfo, error)
+	// AbortIncomplete removes what Puts of keys under prefix left behind
+	// when their process died midway (parts of a multipart upload,
+	// temporary files), which List never shows, once begun or last written
+	// before before; a write still in progress is newer. It returns how
+	// many it removed. A store whose unfinished writes name no key (the
+	// filesystem's temporary files) removes all of its own that are old
+	// enough, whatever the prefix.
+	AbortIncomplete(ctx context.Context, prefix string, before time.Time) (int, error)
 }
 
 // Blob is a stored object being read.

@@ -55,7 +55,7 @@ var fault = service.BlobFault
 
 // New returns a Store under dir, created when absent, sealing data keys
 // with masterKey (32 bytes). Temporary files older than an hour, left by a
-// crash during a Put, are removed.
+// crash during a Put, are removed (and later ones by AbortIncomplete).
 func New(dir string, masterKey []byte) (*Store, error) {
 	if len(masterKey) != 32 {
 		return nil, errors.New("blob master key must be 32 bytes")
@@ -72,17 +72,47 @@ func New(dir string, masterKey []byte) (*Store, error) {
 		return nil, fmt.Errorf("blob directory: %w", err)
 	}
 	s := &Store{dir: dir, master: gcm, syncDir: syncDir}
-	s.removeStaleTemps(time.Now().Add(-time.Hour))
+	_, _ = s.AbortIncomplete(context.Background(), "", time.Now().Add(-time.Hour))
 	return s, nil
 }
 
-func (s *Store) removeStaleTemps(before time.Time) {
-	entries, _ := os.ReadDir(filepath.Join(s.dir, tmpDirName))
+// AbortIncomplete removes the temporary files last written before before:
+// what a Put leaves when its process dies before the rename. They name no
+// key, and the folder holds only this store's, so every old one goes
+// whatever the prefix; a Put in progress writes to its file as its client's
+// bytes arrive, so it is newer.
+func (s *Store) AbortIncomplete(_ context.Context, _ string, before time.Time) (int, error) {
+	tmp := filepath.Join(s.dir, tmpDirName)
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return 0, fault("list temporary blobs", err)
+	}
+	removed := 0
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && info.ModTime().Before(before) {
-			_ = os.Remove(filepath.Join(s.dir, tmpDirName, e.Name()))
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) { // its Put failed or finished meanwhile
+			continue
+		}
+		if err != nil {
+			return removed, fault("stat temporary blob", err)
+		}
+		if !info.ModTime().Before(before) {
+			continue
+		}
+		switch err := os.Remove(filepath.Join(tmp, e.Name())); {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return removed, fault("remove temporary blob", err)
+		default:
+			removed++
 		}
 	}
+	return removed, nil
+}
+
+// createTemp creates the temporary file a Put writes before its rename.
+func (s *Store) createTemp() (*os.File, error) {
+	return os.CreateTemp(filepath.Join(s.dir, tmpDirName), "put-*")
 }
 
 // path maps a key to its file, refusing keys that could leave the folder.
@@ -106,7 +136,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(serv
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return service.Stored{}, fault("blob directory", err)
 	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDirName), "put-*")
+	f, err := s.createTemp()
 	if err != nil {
 		return service.Stored{}, fault("create blob", err)
 	}

@@ -31,6 +31,8 @@ func TestContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	}, func(_ context.Context, s service.BlobStore, key string) error {
+		return blobfs.CrashedPut(s.(*blobfs.Store), key)
 	})
 }
 

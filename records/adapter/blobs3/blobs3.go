@@ -577,6 +577,38 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]se
 	return infos, nil
 }
 
+// AbortIncomplete aborts the multipart uploads under prefix initiated
+// before before: a process that dies between two parts (or whose abort
+// failed) leaves them, holding their parts, where List does not look.
+func (s *Store) AbortIncomplete(ctx context.Context, prefix string, before time.Time) (int, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.cfg.Bucket, Prefix: &prefix}
+	aborted := 0
+	for {
+		out, err := s.c.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return aborted, fault("list multipart uploads", err)
+		}
+		for _, u := range out.Uploads {
+			if u.Initiated == nil || !u.Initiated.Before(before) {
+				continue
+			}
+			_, err := s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: u.Key, UploadId: u.UploadId})
+			var gone *types.NoSuchUpload
+			switch {
+			case errors.As(err, &gone) || notFound(err): // completed or aborted meanwhile
+			case err != nil:
+				return aborted, fault("abort multipart upload", err)
+			default:
+				aborted++
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || (aws.ToString(out.NextKeyMarker) == "" && aws.ToString(out.NextUploadIdMarker) == "") {
+			return aborted, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
 // PresignGet signs a GET of the object valid for ttl, naming the content
 // type and file name the client should see.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, contentType, filename string) (string, error) {

@@ -27,6 +27,7 @@ import (
 	"github.com/medisync/medisync/records/adapter/blobs3"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/service/blobtest"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
 )
 
@@ -74,7 +75,10 @@ func newStore(t *testing.T) *blobs3.Store {
 }
 
 func TestContract(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) service.BlobStore { return newStore(t) })
+	blobtest.Run(t, func(t *testing.T) service.BlobStore { return newStore(t) },
+		func(ctx context.Context, s service.BlobStore, key string) error {
+			return s.(*blobs3.Store).CrashedPut(ctx, key)
+		})
 }
 
 func TestPresignedURL(t *testing.T) {
@@ -418,5 +422,57 @@ func TestEncryptionRefused(t *testing.T) {
 		if errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
 			t.Fatalf("CheckEncryption against a %d %s = %v, want only Unavailable", c.status, c.code, err)
 		}
+	}
+}
+
+// noDocuments is a document repository that names no object.
+type noDocuments struct{ service.DocumentRepository }
+
+func (noDocuments) KnownBlobKeys(context.Context, []string) (map[string]bool, error) {
+	return map[string]bool{}, nil
+}
+
+// A service killed (or whose abort failed) in the middle of a multipart
+// upload leaves its parts, up to the whole document, where no object
+// listing sees them; the sweeper aborts such uploads under the documents'
+// prefix once older than its grace, and leaves other prefixes alone.
+func TestSweeperAbortsCrashedMultipartUploads(t *testing.T) {
+	s, c := newStoreWith(t, 2)
+	ctx := context.Background()
+	raw := s3.New(s3.Options{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
+		BaseEndpoint: aws.String(c.Endpoint), UsePathStyle: true,
+	})
+	// What Put has done when the process dies between two parts.
+	part := bytes.Repeat([]byte("clinical "), (5<<20)/9+1)
+	for _, key := range []string{"documents/0190a0a0-0000-7000-8000-0000000000aa", "other/x"} {
+		created, err := raw.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &c.Bucket, Key: &key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, _ = raw.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &c.Bucket, Key: &key, UploadId: created.UploadId})
+		})
+		if _, err := raw.UploadPart(ctx, &s3.UploadPartInput{Bucket: &c.Bucket, Key: &key, UploadId: created.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader(part), ContentLength: aws.Int64(int64(len(part)))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	clk := clocktest.New(time.Now())
+	sw := service.Sweeper{Blobs: s, Documents: noDocuments{}, Clock: clk, Grace: time.Hour}
+	if n, err := sw.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep within the grace removed %d, %v; want 0", n, err)
+	}
+	clk.Advance(48 * time.Hour)
+	if n, err := sw.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("a sweep two days later removed %d, %v; want the crashed upload", n, err)
+	}
+	open, err := listUploads(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 1 || aws.ToString(open[0].Key) != "other/x" {
+		t.Fatalf("multipart uploads left after the sweep: %+v; want only the one outside the documents' prefix", open)
 	}
 }

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&c.patientURL, "patient-url", "http://patient", "the patient service, by discovery name or address")
 			fs.StringVar(&c.appointmentURL, "appointment-url", "http://appointment", "the appointment service, by discovery name or address")
 			fs.DurationVar(&c.sweepEvery, "sweep-every", time.Hour, "how often orphan objects are looked for")
-			fs.DurationVar(&c.sweepGrace, "sweep-grace", time.Hour, "age before an object without metadata counts as an orphan")
+			fs.DurationVar(&c.sweepGrace, "sweep-grace", time.Hour, "age before an object without metadata, or an unfinished upload, counts as an orphan")
 		},
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
@@ -126,9 +126,9 @@ func run(ctx context.Context, args []string) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	go clock.Every(sweepCtx, c.sweepEvery, func() {
 		if n, err := sweeper.Sweep(sweepCtx); err != nil {
-			_ = level.Error(a.Logger).Log("msg", "sweep orphan objects", "err", err)
+			_ = level.Error(a.Logger).Log("msg", "sweep orphan objects and unfinished uploads", "err", err)
 		} else if n > 0 {
-			_ = level.Info(a.Logger).Log("msg", "removed orphan objects", "count", n)
+			_ = level.Info(a.Logger).Log("msg", "removed orphan objects and unfinished uploads", "count", n)
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/medisync/medisync/records/service"
 )
@@ -34,8 +35,13 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// Run runs the contract against stores made by newStore, each empty.
-func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
+// Crash leaves s as a Put of key leaves it when its process dies midway:
+// parts of a multipart upload, a temporary file.
+type Crash func(ctx context.Context, s service.BlobStore, key string) error
+
+// Run runs the contract against stores made by newStore, each empty; crash
+// cuts a Put short in a store newStore made.
+func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore, crash Crash) {
 	ctx := context.Background()
 	random := func(n int) []byte {
 		b := make([]byte, n)
@@ -162,6 +168,34 @@ func Run(t *testing.T, newStore func(t *testing.T) service.BlobStore) {
 			}
 		})
 	}
+
+	// What a crash mid-Put leaves is never an object, and goes once older
+	// than the cutoff; a finished object stays.
+	t.Run("abort unfinished puts older than the cutoff", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Put(ctx, "documents/done", bytes.NewReader([]byte("done")), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := crash(ctx, s, "documents/crashed"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Open(ctx, "documents/crashed"); !errors.Is(err, service.ErrBlobNotFound) {
+			t.Fatalf("Open of a crashed Put = %v, want ErrBlobNotFound", err)
+		}
+		if n, err := s.AbortIncomplete(ctx, "documents/", time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Fatalf("AbortIncomplete before the crash = %d, %v; want 0: it may still be in progress", n, err)
+		}
+		if n, err := s.AbortIncomplete(ctx, "documents/", time.Now().Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("AbortIncomplete after the crash = %d, %v; want 1", n, err)
+		}
+		if n, err := s.AbortIncomplete(ctx, "documents/", time.Now().Add(time.Minute)); err != nil || n != 0 {
+			t.Fatalf("AbortIncomplete again = %d, %v; want 0", n, err)
+		}
+		infos, err := s.List(ctx, "documents/", "", 10)
+		if err != nil || len(infos) != 1 || infos[0].Key != "documents/done" {
+			t.Fatalf("List after aborting = %+v, %v; want the finished object", infos, err)
+		}
+	})
 
 	t.Run("list in key order, after, limit; delete", func(t *testing.T) {
 		s := newStore(t)
