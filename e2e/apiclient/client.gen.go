@@ -3544,7 +3544,8 @@ type ClientInterface interface {
 	// UploadDocumentWithBody Upload a document
 	//
 	// The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-	// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+	// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
 	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -3557,7 +3558,8 @@ type ClientInterface interface {
 	// UploadDocumentWithTextBody Upload a document
 	//
 	// The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-	// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+	// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
 	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -5441,7 +5443,8 @@ func (c *Client) ListDocuments(ctx context.Context, patientId PatientId, params 
 // UploadDocumentWithBody Upload a document
 //
 // The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+// mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
 // `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -5464,7 +5467,8 @@ func (c *Client) UploadDocumentWithBody(ctx context.Context, patientId PatientId
 // UploadDocumentWithTextBody Upload a document
 //
 // The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+// mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
 // `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -11492,7 +11496,8 @@ type ClientWithResponsesInterface interface {
 	// UploadDocumentWithBodyWithResponse Upload a document
 	//
 	// The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-	// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+	// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
 	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -11505,7 +11510,8 @@ type ClientWithResponsesInterface interface {
 	// UploadDocumentWithTextBodyWithResponse Upload a document
 	//
 	// The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-	// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+	// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
 	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -23927,7 +23933,8 @@ func (c *ClientWithResponses) ListDocumentsWithResponse(ctx context.Context, pat
 // UploadDocumentWithBodyWithResponse Upload a document
 //
 // The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+// mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
 // `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
@@ -23946,7 +23953,8 @@ func (c *ClientWithResponses) UploadDocumentWithBodyWithResponse(ctx context.Con
 // UploadDocumentWithTextBodyWithResponse Upload a document
 //
 // The PATIENT themself, a treating DOCTOR. The file is the raw body, its type in `Content-Type`
-// (checked against the file's first bytes: a mismatch is a 415), its metadata in the query. The body
+// (checked against the file's first bytes, a text/plain file against all of them as they stream: a
+// mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
 // `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.

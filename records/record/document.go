@@ -167,20 +167,70 @@ func looksLikeText(head []byte) bool {
 	if bytes.HasPrefix(head, magicPDF) || bytes.HasPrefix(head, magicPNG) || bytes.HasPrefix(head, magicJPEG) {
 		return false
 	}
-	for i := 0; i < len(head); {
-		r, n := utf8.DecodeRune(head[i:])
-		if r == utf8.RuneError && n <= 1 {
-			if len(head)-i < utf8.UTFMax && !utf8.FullRune(head[i:]) {
-				break // cut in the middle of a character
+	_, ok := textPrefix(head)
+	return ok
+}
+
+// textPrefix checks b by the text rule (valid UTF-8, no control character
+// but whitespace) and returns how many bytes of it are whole characters;
+// the rest, when ok, is the start of a character cut at the end of b.
+func textPrefix(b []byte) (n int, ok bool) {
+	for n < len(b) {
+		r, size := utf8.DecodeRune(b[n:])
+		if r == utf8.RuneError && size <= 1 {
+			if len(b)-n < utf8.UTFMax && !utf8.FullRune(b[n:]) {
+				return n, true // cut in the middle of a character
 			}
-			return false
+			return n, false
 		}
 		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' && r != '\f' || r == 0x7f {
-			return false
+			return n, false
 		}
-		i += n
+		n += size
 	}
-	return true
+	return n, true
+}
+
+// TextCheck holds a whole text upload to Sniff's text rule as it streams
+// (Sniff sees its first SniffLen bytes only): each Write checks the next
+// bytes, carrying a character cut between two writes, and Close refuses a
+// text that ends inside one. Both answer ErrContentMismatch.
+type TextCheck struct {
+	cut  [utf8.UTFMax]byte // the start of a character the last write ended in
+	ncut int
+}
+
+// Write checks p, the bytes that follow those already written.
+func (c *TextCheck) Write(p []byte) (int, error) {
+	rest := p
+	if c.ncut > 0 {
+		// Complete the cut character with p's first bytes.
+		var joined [2 * utf8.UTFMax]byte
+		k := copy(joined[copy(joined[:], c.cut[:c.ncut]):], p[:min(len(p), utf8.UTFMax)])
+		n, ok := textPrefix(joined[:c.ncut+k])
+		if !ok {
+			return 0, ErrContentMismatch
+		}
+		if n == 0 { // p too short to finish it: carry all of it
+			c.ncut = copy(c.cut[:], joined[:c.ncut+k])
+			return len(p), nil
+		}
+		rest, c.ncut = p[n-c.ncut:], 0
+	}
+	n, ok := textPrefix(rest)
+	if !ok {
+		return 0, ErrContentMismatch
+	}
+	c.ncut = copy(c.cut[:], rest[n:])
+	return len(p), nil
+}
+
+// Close reports a text that ended in the middle of a character.
+func (c *TextCheck) Close() error {
+	if c.ncut > 0 {
+		return ErrContentMismatch
+	}
+	return nil
 }
 
 // DocumentQuery lists a patient's documents, newest first; no status means

@@ -67,7 +67,8 @@ func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, pa
 }
 
 // store streams body to the blob store (hashing it, checking its first
-// bytes against the declared type and its size against the limit) and
+// bytes against the declared type, all of a text, and its size against
+// the limit) and
 // writes the metadata in one transaction, begun as soon as the body has
 // ended so that it overlaps the storing of the last bytes, and committed
 // once the content is stored. A failure at any step rolls the transaction
@@ -107,8 +108,12 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 			AuthorID: actor.UserID, Date: s.now(), EncounterID: meta.EncounterID, Replaces: replaces, BlobKey: key, Version: 1,
 		}
 	}
+	var src io.Reader = br
+	if meta.ContentType == record.TypeText {
+		src = &textReader{r: br}
+	}
 	var w *staging
-	st, err := s.Blobs.Put(ctx, key, br, func(st Stored) { w = s.stage(ctx, actor, document(st)) })
+	st, err := s.Blobs.Put(ctx, key, src, func(st Stored) { w = s.stage(ctx, actor, document(st)) })
 	if err != nil {
 		w.drop()
 		s.discard(key)
@@ -176,6 +181,27 @@ func (s *service) discard(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.Blobs.Delete(ctx, key)
+}
+
+// textReader holds a text upload to the text rule past its first bytes:
+// binary content further in fails the read, and so the Put, which stores
+// nothing, with ErrContentMismatch.
+type textReader struct {
+	r     io.Reader
+	check record.TextCheck
+}
+
+func (t *textReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if _, cerr := t.check.Write(p[:n]); cerr != nil {
+		return 0, cerr
+	}
+	if err == io.EOF {
+		if cerr := t.check.Close(); cerr != nil {
+			return 0, cerr
+		}
+	}
+	return n, err
 }
 
 // limitReader fails once more than left bytes are read, and remembers it.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/medisync/medisync/records/record"
@@ -113,5 +114,46 @@ func TestAnUploadCutShortIsTheClients(t *testing.T) {
 	}
 	if infos, err := blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
 		t.Fatalf("objects after cut uploads: %+v, %v", infos, err)
+	}
+}
+
+// A text upload is checked whole as it streams, whatever size the reads
+// come in: a character split across reads is text, a control byte or bad
+// UTF-8 anywhere, or a character cut at the end, is ErrContentMismatch
+// (415, tested in transport), and leaves no document and no object.
+func TestTextUploadCheckedWhole(t *testing.T) {
+	ctx := context.Background()
+	p := service.PatientRef{ID: ids.New(), UserID: ids.New(), Active: true}
+	svc, blobs := newService(t, patients{p}, func(d *service.Deps) { d.MaxDocumentBytes = 32 << 20 })
+	actor := authn.Principal{UserID: p.UserID, Roles: []string{"PATIENT"}}
+	meta := record.DocumentMeta{Type: "note", Title: "notes", ContentType: record.TypeText}
+	line := []byte("fièvre 38,5 °C — 体温\tok\r\n")
+	text := bytes.Repeat(line, 40_000) // past a part of the S3 store
+	for name, r := range map[string]io.Reader{
+		"whole":            bytes.NewReader(text),
+		"a byte at a time": iotest.OneByteReader(bytes.NewReader(bytes.Repeat(line, 200))),
+	} {
+		if _, err := svc.UploadDocument(ctx, actor, p.ID, meta, r); err != nil {
+			t.Fatalf("text read %s: %v", name, err)
+		}
+	}
+	for name, body := range map[string][]byte{
+		"a NUL far in":                 append(bytes.Clone(text), 0),
+		"bad UTF-8 far in":             append(append(bytes.Clone(text[:1<<20]), 0xff), text[:100]...),
+		"a control byte past the head": append(bytes.Repeat([]byte("a"), 600), 0x1b),
+		"DEL past the head":            append(bytes.Repeat([]byte("a"), 600), 0x7f),
+		"a character cut at the end":   append(bytes.Repeat([]byte("a"), 600), "\xe4\xbd"...),
+	} {
+		_, err := svc.UploadDocument(ctx, actor, p.ID, meta, iotest.HalfReader(bytes.NewReader(body)))
+		if !errors.Is(err, record.ErrContentMismatch) {
+			t.Fatalf("text with %s = %v, want ErrContentMismatch", name, err)
+		}
+	}
+	page, err := svc.ListDocuments(ctx, actor, record.DocumentQuery{PatientID: p.ID, Limit: 10})
+	if err != nil || len(page.Items) != 2 {
+		t.Fatalf("documents after refused text: %d, %v; want the two accepted", len(page.Items), err)
+	}
+	if infos, err := blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 2 {
+		t.Fatalf("objects after refused text: %+v, %v; want the two accepted", infos, err)
 	}
 }

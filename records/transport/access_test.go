@@ -88,6 +88,17 @@ func TestEmptyUploadRefused(t *testing.T) {
 	}
 }
 
+// A text upload is held to the text rule whole, not on its first bytes
+// only: binary past them is a 415, and nothing is listed.
+func TestTextCheckedWhole(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	body := append(bytes.Repeat([]byte("a"), 600), "\x00\x01\x02\x7fELF\xff\xfe binary"...)
+	r := h.do("patient", "POST", "/documents?title=notes&type=note", bytes.NewReader(body), "Content-Type", "text/plain")
+	require.Equal(t, 415, r.code, "%s", r.body)
+	items := h.do("patient", "GET", "/documents", nil).json(t)["items"].([]any)
+	assert.Empty(t, items)
+}
+
 // A request for many ranges would reopen the stored object once per range
 // (a ranged GET on S3 each): one range is served, more are refused.
 func TestManyRangesRefused(t *testing.T) {
