@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/records/transport"
 )
 
@@ -118,6 +119,44 @@ func TestManyRangesRefused(t *testing.T) {
 	if r := h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=9-18"); r.code != 206 || string(r.body) != "0123456789" {
 		t.Fatalf("one range = %d %q", r.code, r.body)
 	}
+}
+
+// The limit on ranges applies only to a Range the answer would honour
+// (RFC 9110 13.2.2: preconditions before Range): a matching If-None-Match
+// is a 304, an If-Range that does not match the ETag strongly asks for the
+// whole content (200). A refused request reads nothing of the object.
+func TestManyRangesAfterPreconditions(t *testing.T) {
+	var blobs *countingBlobs
+	h := newHarness(t, 1<<20, func(d *service.Deps) {
+		blobs = &countingBlobs{BlobStore: d.Blobs, onFirstOpening: func() {}}
+		d.Blobs = blobs
+	})
+	content := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), 4000)...)
+	id := h.upload("patient", h.patient, content)
+	r := h.do("patient", "GET", "/documents/"+id+"/content", nil)
+	require.Equal(t, 200, r.code)
+	etag := r.h.Get("ETag")
+
+	r = h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=0-1,5-6", "If-None-Match", etag)
+	require.Equal(t, 304, r.code, "If-None-Match matches: %s", r.body)
+	for _, ifRange := range []string{`"stale"`, "W/" + etag, "Mon, 02 Jan 2006 15:04:05 GMT"} {
+		r = h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=0-1,5-6", "If-Range", ifRange)
+		require.Equal(t, 200, r.code, "If-Range %s fails, so the Range is ignored: %s", ifRange, r.body)
+		require.Equal(t, content, r.body)
+	}
+
+	// Where the Range is honoured, more than one range is refused, before
+	// a byte of the object is read.
+	before := blobs.reads.Load()
+	for _, hdr := range [][]string{{"If-Range", etag}, {"If-None-Match", `"other"`}, {"X-None", ""}} {
+		r = h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=0-1,5-6", hdr[0], hdr[1])
+		require.Equal(t, 416, r.code, "%v: %s", hdr, r.body)
+		assert.Equal(t, "application/problem+json", r.h.Get("Content-Type"))
+	}
+	assert.Equal(t, before, blobs.reads.Load(), "reads of the object for refused ranges")
+	r = h.do("patient", "GET", "/documents/"+id+"/content", nil, "Range", "bytes=0-1", "If-Range", etag)
+	require.Equal(t, 206, r.code, "%s", r.body)
+	assert.Equal(t, "%P", string(r.body))
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

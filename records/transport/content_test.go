@@ -36,11 +36,12 @@ func (f *failingRecorder) Record(ctx context.Context, ev record.AuditEvent) erro
 	return errors.New("audit store down")
 }
 
-// countingBlobs counts the readers opened and closed.
+// countingBlobs counts the readers opened and closed, and their reads.
 type countingBlobs struct {
 	service.BlobStore
 	mu             sync.Mutex
 	opens, closes  int
+	reads          atomic.Int64
 	once           sync.Once
 	onFirstOpening func()
 }
@@ -66,6 +67,11 @@ func (c *countingBlobs) counts() (int, int) {
 type countedBlob struct {
 	service.Blob
 	c *countingBlobs
+}
+
+func (b *countedBlob) Read(p []byte) (int, error) {
+	b.c.reads.Add(1)
+	return b.Blob.Read(p)
 }
 
 func (b *countedBlob) Close() error {

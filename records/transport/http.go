@@ -397,10 +397,6 @@ func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	if n := rangeCount(r.Header.Get("Range")); n > MaxRanges {
-		problem.Write(w, r, problem.New(http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("at most %d byte range per request", MaxRanges)))
-		return nil
-	}
 	h.Set("Content-Type", c.Doc.ContentType)
 	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
 	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.ID+extensions[c.Doc.ContentType]+`"`)
@@ -412,8 +408,15 @@ func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
 // MaxRanges bounds the ranges of one request, as the API documents: every
 // range reopens the stored object (a ranged GET on S3, a seek and a package
 // decrypted on the filesystem), so a header of thousands of one-byte ranges
-// would cost thousands of reads for a few bytes of answer.
+// would cost thousands of reads for a few bytes of answer. The bound
+// applies only where the Range is honoured: a precondition answered first
+// (304, 412) or an If-Range that fails (the whole content) makes it moot
+// (RFC 9110 13.2.2), which problemWriter leaves http.ServeContent to judge.
 const MaxRanges = 1
+
+// errAnswered stops http.ServeContent's copy of content the client will
+// not get, before a byte of it is read.
+var errAnswered = errors.New("answered without the content")
 
 // rangeCount counts the ranges a Range header asks for.
 func rangeCount(h string) int {
@@ -433,18 +436,31 @@ type problemWriter struct {
 }
 
 func (p *problemWriter) WriteHeader(status int) {
+	// ServeContent answers several ranges it honours as multipart, once
+	// every precondition passed; its goroutine reads the ranges only as
+	// the body is copied, which ReadFrom then refuses.
+	if status == http.StatusPartialContent && strings.HasPrefix(p.Header().Get("Content-Type"), "multipart/byteranges") &&
+		rangeCount(p.r.Header.Get("Range")) > MaxRanges {
+		p.fail(http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("at most %d byte range per request", MaxRanges))
+		return
+	}
 	if status < http.StatusBadRequest {
 		p.ResponseWriter.WriteHeader(status)
 		return
 	}
+	detail := http.StatusText(status)
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		detail = "the range lies outside the content"
+	}
+	p.fail(status, detail)
+}
+
+// fail answers a problem in place of the content.
+func (p *problemWriter) fail(status int, detail string) {
 	p.failed = true
 	h := p.Header()
 	for _, k := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options", "Content-Length"} {
 		h.Del(k)
-	}
-	detail := http.StatusText(status)
-	if status == http.StatusRequestedRangeNotSatisfiable {
-		detail = "the range lies outside the content"
 	}
 	problem.Write(p.ResponseWriter, p.r, problem.New(status, detail))
 }
@@ -467,6 +483,9 @@ const copyBufferSize = 256 << 10
 
 // ReadFrom copies the content ServeContent sends in large chunks.
 func (p *problemWriter) ReadFrom(r io.Reader) (int64, error) {
+	if p.failed {
+		return 0, errAnswered
+	}
 	buf := make([]byte, copyBufferSize)
 	return io.CopyBuffer(writerOnly{p}, r, buf)
 }
