@@ -2437,7 +2437,8 @@ type RecordsAuditTrailParams struct {
 
 // ListDocumentsParams defines parameters for ListDocuments.
 type ListDocumentsParams struct {
-	// Status Document statuses, repeated or comma-separated; all when absent.
+	// Status Document statuses (`current`, `superseded`, `entered-in-error`), repeated or comma-separated;
+	// `current` only when absent: name the others to see replaced and retracted versions.
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// Limit Page size, 1 to 100; 20 when absent.

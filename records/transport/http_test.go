@@ -376,6 +376,27 @@ func TestSweeper(t *testing.T) {
 	}
 }
 
+// Without a status filter the list shows current documents only, as the
+// API documents; asking for the statuses shows replaced ones too.
+func TestDocumentListWithoutStatusListsCurrent(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	first := h.upload("patient", h.patient, []byte("%PDF-1.7\nv1"))
+	r := h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv2")),
+		"Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("new version = %d %s", r.code, r.body)
+	}
+	second := r.json(t)["id"].(string)
+	items := h.do("patient", "GET", "/documents", nil).json(t)["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != second {
+		t.Fatalf("status absent lists %v; want the current version only", items)
+	}
+	items = h.do("patient", "GET", "/documents?status=current,superseded", nil).json(t)["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("both statuses list %d documents, want 2", len(items))
+	}
+}
+
 // A patient may file new versions of their own uploads only: a document a
 // treating doctor filed stays current until a clinician replaces it.
 func TestPatientReplacesOnlyOwnDocuments(t *testing.T) {
