@@ -3590,7 +3590,8 @@ type ClientInterface interface {
 	// RetractDocumentWithBody Mark a document entered in error
 	//
 	// Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-	// Repeating it: 409.
+	// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+	// FHIR allows. Repeating it: 409.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3600,7 +3601,8 @@ type ClientInterface interface {
 	// RetractDocument Mark a document entered in error
 	//
 	// Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-	// Repeating it: 409.
+	// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+	// FHIR allows. Repeating it: 409.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5529,7 +5531,8 @@ func (c *Client) GetDocumentContent(ctx context.Context, patientId PatientId, do
 // RetractDocumentWithBody Mark a document entered in error
 //
 // Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-// Repeating it: 409.
+// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+// FHIR allows. Repeating it: 409.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5549,7 +5552,8 @@ func (c *Client) RetractDocumentWithBody(ctx context.Context, patientId PatientI
 // RetractDocument Mark a document entered in error
 //
 // Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-// Repeating it: 409.
+// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+// FHIR allows. Repeating it: 409.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11546,7 +11550,8 @@ type ClientWithResponsesInterface interface {
 	// RetractDocumentWithBodyWithResponse Mark a document entered in error
 	//
 	// Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-	// Repeating it: 409.
+	// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+	// FHIR allows. Repeating it: 409.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11556,7 +11561,8 @@ type ClientWithResponsesInterface interface {
 	// RetractDocumentWithResponse Mark a document entered in error
 	//
 	// Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-	// Repeating it: 409.
+	// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+	// FHIR allows. Repeating it: 409.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -24007,7 +24013,8 @@ func (c *ClientWithResponses) GetDocumentContentWithResponse(ctx context.Context
 // RetractDocumentWithBodyWithResponse Mark a document entered in error
 //
 // Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-// Repeating it: 409.
+// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+// FHIR allows. Repeating it: 409.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24023,7 +24030,8 @@ func (c *ClientWithResponses) RetractDocumentWithBodyWithResponse(ctx context.Co
 // RetractDocumentWithResponse Mark a document entered in error
 //
 // Its author (the PATIENT or DOCTOR who uploaded it) or an ADMIN, with a reason. Nothing is deleted.
-// Repeating it: 409.
+// Any version may be marked, a superseded one too (the version that replaced it stays current), as
+// FHIR allows. Repeating it: 409.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -14,14 +14,17 @@ import (
 
 // Errors of the records domain, with messages fit for clients.
 var (
-	ErrNotFound         = domainerr.New(domainerr.NotFound, "no such record")
-	ErrForbidden        = domainerr.New(domainerr.Forbidden, "your role may not do this")
-	ErrReasonRequired   = domainerr.New(domainerr.Forbidden, "reading clinical content as an administrator is a break-glass access: give a reason (header X-Access-Reason or query reason)")
-	ErrStaleVersion     = domainerr.New(domainerr.Stale, "the record has changed since the version given in If-Match")
-	ErrSigned           = domainerr.New(domainerr.Conflict, "the note is signed and cannot change: add an addendum")
-	ErrNotSigned        = domainerr.New(domainerr.Conflict, "addenda are added to signed notes only; edit the open note instead")
-	ErrEnteredInError   = domainerr.New(domainerr.Conflict, "the record is marked entered-in-error and cannot change")
-	ErrNotCurrent       = domainerr.New(domainerr.Conflict, "only the current version of a document can be replaced or retracted")
+	ErrNotFound       = domainerr.New(domainerr.NotFound, "no such record")
+	ErrForbidden      = domainerr.New(domainerr.Forbidden, "your role may not do this")
+	ErrReasonRequired = domainerr.New(domainerr.Forbidden, "reading clinical content as an administrator is a break-glass access: give a reason (header X-Access-Reason or query reason)")
+	ErrStaleVersion   = domainerr.New(domainerr.Stale, "the record has changed since the version given in If-Match")
+	ErrSigned         = domainerr.New(domainerr.Conflict, "the note is signed and cannot change: add an addendum")
+	ErrNotSigned      = domainerr.New(domainerr.Conflict, "addenda are added to signed notes only; edit the open note instead")
+	ErrEnteredInError = domainerr.New(domainerr.Conflict, "the record is marked entered-in-error and cannot change")
+	// ErrNotCurrent refuses a new version of a replaced or retracted
+	// document. Marking entered in error is not limited so: any version may
+	// be wrong (FHIR allows it of every version).
+	ErrNotCurrent       = domainerr.New(domainerr.Conflict, "only the current version of a document can be replaced")
 	ErrUnknownEncounter = domainerr.New(domainerr.Invalid, "encounterId names no encounter of this patient")
 	// ErrUnknownAppointment refuses an encounter linked to an appointment
 	// the doctor does not hold with this patient, or one that did not or

@@ -41,6 +41,8 @@ type Service interface {
 	ReplaceDocument(ctx context.Context, actor authn.Principal, patientID, id string, meta record.DocumentMeta, body io.Reader) (record.Document, error)
 	GetDocument(ctx context.Context, actor authn.Principal, patientID, id string) (record.Document, error)
 	ListDocuments(ctx context.Context, actor authn.Principal, q record.DocumentQuery) (page.Page[record.Document], error)
+	// RetractDocument marks any version of a document entered in error, a
+	// superseded one too: an old version may be as wrong as the current one.
 	RetractDocument(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Document, error)
 	OpenContent(ctx context.Context, actor authn.Principal, reason, patientID, id string) (record.Document, Blob, error)
 	ContentLink(ctx context.Context, actor authn.Principal, reason, patientID, id string) (Link, error)

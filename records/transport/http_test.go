@@ -397,6 +397,35 @@ func TestDocumentListWithoutStatusListsCurrent(t *testing.T) {
 	}
 }
 
+// Only the current version of a document is replaced; any version, a
+// superseded one too, may be marked entered in error (FHIR allows it of any
+// version: an old version filed on the wrong patient must be flagged), and
+// the version that replaced it stays current.
+func TestSupersededVersionMayBeEnteredInError(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	first := h.upload("patient", h.patient, []byte("%PDF-1.7\nv1"))
+	r := h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv2")),
+		"Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("new version = %d %s", r.code, r.body)
+	}
+	second := r.json(t)["id"].(string)
+	r = h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv3")),
+		"Content-Type", "application/pdf")
+	if r.code != 409 || r.json(t)["detail"] != "only the current version of a document can be replaced" {
+		t.Fatalf("replacing a superseded version = %d %s", r.code, r.body)
+	}
+	etag := h.do("patient", "GET", "/documents/"+first, nil).h.Get("ETag")
+	r = h.do("patient", "POST", "/documents/"+first+"/entered-in-error", js(map[string]string{"reason": "another patient's report"}),
+		"Content-Type", "application/json", "If-Match", etag)
+	if r.code != 200 || r.json(t)["status"] != "entered-in-error" {
+		t.Fatalf("retracting a superseded version = %d %s", r.code, r.body)
+	}
+	if r := h.do("patient", "GET", "/documents/"+second, nil); r.json(t)["status"] != "current" {
+		t.Fatalf("the version that replaced it = %s", r.body)
+	}
+}
+
 // A patient may file new versions of their own uploads only: a document a
 // treating doctor filed stays current until a clinician replaces it.
 func TestPatientReplacesOnlyOwnDocuments(t *testing.T) {
