@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/problem"
@@ -75,6 +77,12 @@ type Options struct {
 	// before any byte of the body is read; the service enforces it while
 	// reading too.
 	MaxDocumentBytes int64
+	// Timeout bounds the routes that move no document content (0:
+	// httpmw.DefaultTimeout): the gateway gives them 15 s, and a hung
+	// database must be answered with this service's 503 before the
+	// gateway's 504. Uploads and downloads keep the server's request
+	// deadline, which must be the longer.
+	Timeout time.Duration
 }
 
 type requestKey struct{}
@@ -85,13 +93,24 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	if o.MaxDocumentBytes <= 0 {
 		o.MaxDocumentBytes = service.DefaultMaxDocumentBytes
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = httpmw.DefaultTimeout
+	}
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance, keepRequest, carryBearer),
 		kithttp.ServerErrorEncoder(problem.ErrorEncoder(tooManyUploads, errorRules)),
 	}
 	requireToken := authn.Middleware(verifier)
-	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
+	// transfer registers a route that moves a document's content: its
+	// deadline is the server's, long enough for a large file.
+	transfer := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle(Prefix+path, requireToken(kithttp.NewServer(ep, dec, enc, opts...))).Methods(method)
+	}
+	// handle registers any other route, under the shorter deadline (a
+	// deadline can only shorten the server's).
+	short := httpmw.Deadline(o.Timeout)
+	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
+		r.Handle(Prefix+path, short(requireToken(kithttp.NewServer(ep, dec, enc, opts...)))).Methods(method)
 	}
 	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	const enc = "/patients/{patientId}/encounters"
@@ -104,12 +123,12 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle(http.MethodPost, enc+"/{encounterId}/entered-in-error", set.RetractEncounter, decodeRetract("encounterId"), encode)
 	handle(http.MethodPost, enc+"/{encounterId}/addenda", set.AddAddendum, decodeAddendum, encodeCreated)
 	handle(http.MethodGet, enc+"/{encounterId}/revisions", set.EncounterRevisions, decodeEncounterItem, encode)
-	handle(http.MethodPost, doc, set.UploadDocument, decodeUpload(o.MaxDocumentBytes, false), encodeCreated)
+	transfer(http.MethodPost, doc, set.UploadDocument, decodeUpload(o.MaxDocumentBytes, false), encodeCreated)
 	handle(http.MethodGet, doc, set.ListDocuments, decodeListDocuments, encode)
 	handle(http.MethodGet, doc+"/{documentId}", set.GetDocument, decodeDocumentItem, encode)
-	handle(http.MethodPost, doc+"/{documentId}/versions", set.ReplaceDocument, decodeUpload(o.MaxDocumentBytes, true), encodeCreated)
+	transfer(http.MethodPost, doc+"/{documentId}/versions", set.ReplaceDocument, decodeUpload(o.MaxDocumentBytes, true), encodeCreated)
 	handle(http.MethodPost, doc+"/{documentId}/entered-in-error", set.RetractDocument, decodeRetract("documentId"), encode)
-	handle(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
+	transfer(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
 	handle(http.MethodPost, doc+"/{documentId}/link", set.ContentLink, decodeDocumentItem, encode)
 	handle(http.MethodGet, "/patients/{patientId}/audit", set.AuditTrail, decodeAudit, encode)
 	handle(http.MethodGet, "/patients/{patientId}/care", set.Treating, decodePatient, encode)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -452,4 +453,71 @@ func TestPatientReplacesOnlyOwnDocuments(t *testing.T) {
 	if r.code != 201 {
 		t.Fatalf("the doctor replaces it = %d %s", r.code, r.body)
 	}
+}
+
+// deadlines records the deadline of each call to the patient directory,
+// which every route asks first.
+type deadlines struct {
+	service.PatientDirectory
+	mu  sync.Mutex
+	got []time.Duration // left at the call; 0 for none
+}
+
+func (d *deadlines) Patient(ctx context.Context, id string) (service.PatientRef, error) {
+	var left time.Duration
+	if at, ok := ctx.Deadline(); ok {
+		left = time.Until(at)
+	}
+	d.mu.Lock()
+	d.got = append(d.got, left)
+	d.mu.Unlock()
+	return d.PatientDirectory.Patient(ctx, id)
+}
+
+func (d *deadlines) last() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.got[len(d.got)-1]
+}
+
+// The routes that move no document content answer within the shared
+// default deadline, below the gateway's 15 s for /api/v1/records/**, so
+// that a hung database gives records' own 503 rather than the gateway's
+// 504; uploads and downloads keep the service's long request deadline
+// (the gateway gives them 55 s).
+func TestRouteDeadlines(t *testing.T) {
+	var dl *deadlines
+	h := newHarness(t, 1<<20, func(d *service.Deps) {
+		dl = &deadlines{PatientDirectory: d.Patients}
+		d.Patients = dl
+	})
+	short := func(what string, r resp) {
+		t.Helper()
+		if r.code >= 300 {
+			t.Fatalf("%s = %d %s", what, r.code, r.body)
+		}
+		if left := dl.last(); left <= 0 || left > httpmw.DefaultTimeout {
+			t.Fatalf("%s ran with %v left, want at most %v", what, left, httpmw.DefaultTimeout)
+		}
+	}
+	long := func(what string, r resp) {
+		t.Helper()
+		if r.code >= 300 {
+			t.Fatalf("%s = %d %s", what, r.code, r.body)
+		}
+		if left := dl.last(); left != 0 {
+			t.Fatalf("%s ran with %v left, want the server's deadline alone", what, left)
+		}
+	}
+	short("open an encounter", h.do("doctor", "POST", "/encounters", js(openBody(apptPatient)), "Content-Type", "application/json"))
+	short("list encounters", h.do("patient", "GET", "/encounters", nil))
+	short("audit trail", h.do("patient", "GET", "/audit", nil))
+	r := h.do("patient", "POST", "/documents?title=t&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nx")), "Content-Type", "application/pdf")
+	long("upload", r)
+	id := r.json(t)["id"].(string)
+	long("new version", h.do("patient", "POST", "/documents/"+id+"/versions?title=t&type=lab-report",
+		bytes.NewReader([]byte("%PDF-1.7\ny")), "Content-Type", "application/pdf"))
+	long("download", h.do("patient", "GET", "/documents/"+id+"/content", nil))
+	short("document list", h.do("patient", "GET", "/documents", nil))
+	short("document metadata", h.do("patient", "GET", "/documents/"+id, nil))
 }

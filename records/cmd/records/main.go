@@ -67,7 +67,8 @@ func run(ctx context.Context, args []string) error {
 		// Uploads and downloads of large files take longer than a JSON call;
 		// below the gateway's longest route timeout. An upload's body may
 		// take the whole request deadline to arrive, and the server's read
-		// timeout would otherwise cut it sooner.
+		// timeout would otherwise cut it sooner. The transport shortens every
+		// other route's to httpmw.DefaultTimeout, below the gateway's 15 s.
 		RequestTimeout: 50 * time.Second,
 		ReadTimeout:    50 * time.Second,
 		WriteTimeout:   55 * time.Second,
