@@ -128,6 +128,12 @@ func (t *Tracing) Handler(h http.Handler, operation string) http.Handler {
 
 // Transport wraps rt in a client span per request that passes the trace on
 // in the traceparent header; rt itself is returned when tracing is off.
+//
+// The span knows the URL as scheme, host and path only: query strings carry
+// names, emails, dates of birth, break-glass reasons and cursors that encode
+// them (docs/logging.md). otelhttp is handed the request without its query
+// and fragment, so no attribute it sets, in this version or a later one, can
+// hold them; the request rt sends is the caller's, query and all.
 func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
 	if !t.Enabled() {
 		return rt
@@ -135,13 +141,57 @@ func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	return otelhttp.NewTransport(rt,
+	return stripQuery{otelhttp.NewTransport(restoreQuery{rt},
 		otelhttp.WithTracerProvider(t.provider),
 		otelhttp.WithPropagators(Propagator()),
 		// Request metrics are the Prometheus ones (shared/metrics).
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithFilter(traced),
-	)
+	)}
+}
+
+// fullURLKey holds, in the context of a request stripQuery passed on, the
+// URL the caller asked for.
+type fullURLKey struct{}
+
+// stripQuery passes a request on without its query and fragment, keeping
+// the full URL in its context for restoreQuery.
+type stripQuery struct{ next http.RoundTripper }
+
+func (s stripQuery) RoundTrip(r *http.Request) (*http.Response, error) {
+	plain := r.URL == nil || (r.URL.RawQuery == "" && !r.URL.ForceQuery && r.URL.Fragment == "")
+	if plain && r.Context().Value(fullURLKey{}) == nil {
+		return s.next.RoundTrip(r)
+	}
+	// A context that already holds a URL (a call made with the context of
+	// an earlier one) gets nil for this request, so that restoreQuery
+	// sends this request's URL and never that one.
+	var full *url.URL
+	if !plain {
+		full = r.URL
+	}
+	bare := r.Clone(context.WithValue(r.Context(), fullURLKey{}, full))
+	if !plain {
+		bare.URL.RawQuery, bare.URL.ForceQuery = "", false
+		bare.URL.Fragment, bare.URL.RawFragment = "", ""
+	}
+	return s.next.RoundTrip(bare)
+}
+
+// restoreQuery sends the request with the URL stripQuery took from it; the
+// headers are the ones otelhttp set (traceparent).
+type restoreQuery struct{ next http.RoundTripper }
+
+func (s restoreQuery) RoundTrip(r *http.Request) (*http.Response, error) {
+	full, _ := r.Context().Value(fullURLKey{}).(*url.URL)
+	if full == nil {
+		return s.next.RoundTrip(r)
+	}
+	// A copy of the URL, as otelhttp's clone gave rt: rt may rewrite it.
+	u := *full
+	sent := *r
+	sent.URL = &u
+	return s.next.RoundTrip(&sent)
 }
 
 // TraceParent returns the W3C traceparent of the span in ctx, "" when ctx

@@ -139,3 +139,68 @@ func TestTraceParentRoundTrip(t *testing.T) {
 	_, _, ok = tracing.IDs(tracing.WithTraceParent(context.Background(), "garbage"))
 	assert.False(t, ok)
 }
+
+// A client span (App.HTTPClient, and every upstream the gateway forwards to)
+// records scheme, host and path only, and a server span the path: patient search takes ?q=<name>&email=
+// &dateOfBirth=, records ?reason=, and cursors hold names. The server still
+// gets the query, and the traceparent.
+func TestClientSpanCarriesNoQueryString(t *testing.T) {
+	tr, rec := recorded(t)
+	var query, traceparent string
+	srv := httptest.NewServer(tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query, traceparent = r.URL.RawQuery, r.Header.Get("traceparent")
+	}), "server"))
+	defer srv.Close()
+	client := &http.Client{Transport: tr.Transport(http.DefaultTransport)}
+	const q = "q=Smith&email=alice%40example.com&dateOfBirth=1980-02-03"
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/api/v1/patients?"+q+"#Smith", nil)
+	require.NoError(t, err)
+	res, err := client.Do(req)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+
+	assert.Equal(t, q, query, "the request sent keeps its query")
+	assert.NotEmpty(t, traceparent)
+	assert.Equal(t, srv.URL+"/api/v1/patients?"+q+"#Smith", req.URL.String(), "the caller's request is untouched")
+	spans := rec.Ended()
+	require.Len(t, spans, 2, "a server and a client span")
+	var full string
+	for _, s := range spans {
+		for _, a := range s.Attributes() {
+			v := a.Value.Emit()
+			if a.Key == "url.full" {
+				full = v
+			}
+			for _, pii := range []string{"Smith", "example.com", "1980-02-03"} {
+				assert.NotContains(t, v, pii, "%s span attribute %s", s.SpanKind(), a.Key)
+			}
+		}
+	}
+	assert.Equal(t, srv.URL+"/api/v1/patients", full)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A traced transport under another, reached by a request rewritten in
+// between, sends the rewritten request, not the one the outer one took.
+func TestNestedTransportsSendTheRequestTheyAreGiven(t *testing.T) {
+	tr, _ := recorded(t)
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.RequestURI()
+	}))
+	defer srv.Close()
+	inner := tr.Transport(http.DefaultTransport)
+	rewrite := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.URL.Path, r.URL.RawQuery = "/elsewhere", ""
+		return inner.RoundTrip(r)
+	})
+	client := &http.Client{Transport: tr.Transport(rewrite)}
+	res, err := client.Get(srv.URL + "/api/v1/patients?q=Smith")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, "/elsewhere", got)
+}
