@@ -37,6 +37,8 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// sqlitePath is the SQLite file, whose migration lock lies next to it.
+	sqlitePath string
 }
 
 // Open parses dsn, opens the database with sane pool limits and checks that
@@ -95,7 +97,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite}, nil
+	return &DB{DB: db, Dialect: SQLite, sqlitePath: path}, nil
 }
 
 func openMySQL(ctx context.Context, dsn string) (*DB, error) {
@@ -184,7 +186,8 @@ func redact(err error, password string) error {
 
 // Migrate applies the migrations under the dialect's folder of fsys
 // ("sqlite/", "mysql/" or "postgres/"), each file "NNNNN_name.sql" in
-// goose's format.
+// goose's format. Migrators of one database take turns: a second one waits
+// for the first, within ctx, and then applies what is left.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
 	if info, err := fs.Stat(fsys, string(db.Dialect)); err != nil || !info.IsDir() {
 		return fmt.Errorf("no migrations for %s: the service has no %s/ folder", db.Dialect, db.Dialect)
@@ -200,7 +203,16 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
 	case Postgres:
 		dialect = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(dialect, db.DB, sub)
+	var opts []goose.ProviderOption
+	locker, err := db.migrationLocker()
+	if err != nil {
+		return err
+	}
+	if locker != nil {
+		// Instances starting together take turns (migratelock.go).
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db.DB, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}

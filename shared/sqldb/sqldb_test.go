@@ -3,16 +3,20 @@ package sqldb_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"modernc.org/sqlite"
 
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -261,4 +265,78 @@ func TestInsertRows(t *testing.T) {
 	assert.Equal(t, 91, sum)
 	assert.Equal(t, 1, st.Len(), "the last row's INSERT alone is prepared")
 	assert.Error(t, st.InsertRows(ctx, "INSERT INTO t (a, b) VALUES", 2, 3, []any{1, 2, 3}))
+}
+
+func init() {
+	// The sleep of testdata/slow/sqlite: SQLite has none of its own.
+	sqlite.MustRegisterScalarFunction("test_sleep", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		ms, _ := args[0].(int64)
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return ms, nil
+	})
+}
+
+// upgrade is the test migrations and a third one that takes 300 ms
+// (testdata/slow): a release whose migration every instance finds pending.
+func upgrade(t *testing.T) fs.FS {
+	t.Helper()
+	m := fstest.MapFS{}
+	for _, dir := range []string{"testdata/migrations", "testdata/slow"} {
+		fsys := os.DirFS(dir)
+		err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(fsys, path)
+			m[path] = &fstest.MapFile{Data: b}
+			return err
+		})
+		require.NoError(t, err)
+	}
+	return m
+}
+
+// Two instances of a service (deploy/k8s runs at least two) starting at once
+// both migrate its database: on a new database, and on a release that adds a
+// migration. One applies the migrations, the other waits for it and finds
+// nothing left to do; neither fails to start.
+func TestInstancesStartingTogetherBothMigrate(t *testing.T) {
+	release := upgrade(t)
+	for _, d := range []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "test.db") }},
+		{"mysql", func(t *testing.T) string { return sqltest.MySQLDSN(t, nil) }},
+		{"postgres", func(t *testing.T) string { return sqltest.PostgresDSN(t, nil) }},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			for round := range 3 {
+				dsn := d.dsn(t)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				dbs := make([]*sqldb.DB, 2)
+				for i := range dbs {
+					db, err := sqldb.Open(ctx, dsn)
+					require.NoError(t, err)
+					t.Cleanup(func() { _ = db.Close() })
+					dbs[i] = db
+				}
+				for _, fsys := range []fs.FS{migrations, release} {
+					errs := make([]error, len(dbs))
+					var wg sync.WaitGroup
+					for i, db := range dbs {
+						wg.Go(func() { errs[i] = db.Migrate(ctx, fsys) })
+					}
+					wg.Wait()
+					for i, err := range errs {
+						require.NoError(t, err, "round %d: instance %d", round, i)
+					}
+				}
+				var n int
+				require.NoError(t, dbs[0].QueryRowContext(ctx, "SELECT COUNT(*) FROM slow").Scan(&n))
+				assert.Equal(t, 1, n, "the slow migration ran once")
+			}
+		})
+	}
 }
