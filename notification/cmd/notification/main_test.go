@@ -208,11 +208,8 @@ func TestRunConsumesEventsFromTheBroker(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond, "still malformed on replay, so dead-lettered again")
 
 	nats.Stop()
-	require.Eventually(t, func() bool { return send("", "GET", "/health/ready").Status == http.StatusServiceUnavailable },
-		10*time.Second, 50*time.Millisecond, "readiness reports the broker")
+	assert.Equal(t, http.StatusOK, send("", "GET", "/health/ready").Status, "readiness does not depend on the broker")
 	nats.Start()
-	require.Eventually(t, func() bool { return send("", "GET", "/health/ready").Status == http.StatusOK },
-		10*time.Second, 50*time.Millisecond)
 	svc.Stop(t)
 }
 

@@ -173,7 +173,10 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 		} else if err != nil {
 			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: the probe upload failed", "err", err)
 		}
-		a.Health.Add("blob-store", s.Ping)
+		// Not a readiness check: encounters, lists and the audit trail serve
+		// without the object store, and an instance that is not ready
+		// leaves the rotation, so an S3 outage would take them all out.
+		// Document routes answer 503 while it is away.
 		return s, nil
 	}
 	return nil, fmt.Errorf("-blob-store must be fs or s3, not %q", c.blobStore)

@@ -13,10 +13,13 @@ import (
 )
 
 // openBroker connects to -broker-url. Without one (development), the
-// broker is broker.Disabled: the relay does not run, events wait in the
-// outbox until the service starts with a broker, and readiness does not
-// depend on it. With one, readiness reports it; a broker that is down at
-// start is retried in the background (NATS), the outbox keeping the events.
+// broker is broker.Disabled: the relay does not run and events wait in the
+// outbox until the service starts with a broker. Readiness never depends on
+// the broker: a service serves while it is away, its events waiting in the
+// outbox (medisync_outbox_backlog, and its alert, tell), and an instance
+// that is not ready leaves the rotation, so a broker down for every
+// instance must not take them all out. A broker that is down at start is
+// retried in the background (NATS).
 func (a *App) openBroker(ctx context.Context, withOutbox bool) error {
 	if a.brokerURL == "" {
 		a.Broker = broker.Disabled{}
@@ -30,7 +33,6 @@ func (a *App) openBroker(ctx context.Context, withOutbox bool) error {
 		return fmt.Errorf("broker: %w", err)
 	}
 	a.Broker = b
-	a.Health.Add("broker", b.Ping)
 	a.OnClose(b.Close)
 	_ = level.Info(a.Logger).Log("msg", "broker configured", "url", broker.Redact(a.brokerURL))
 	if withOutbox && a.DB != nil {
