@@ -144,14 +144,6 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the bucket answers (readiness).
-func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.cfg.Bucket}); err != nil {
-		return fault("reach bucket", err)
-	}
-	return nil
-}
-
 // fault marks a failure of the server (unreachable, failing) as the
 // store's, answered 503.
 var fault = service.BlobFault
