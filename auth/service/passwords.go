@@ -56,31 +56,67 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 		pair    TokenPair
 		revoked []authn.Revocation
 	)
-	err = s.Store.InTx(ctx, func(tx Store) error {
-		now := s.now()
-		u.PasswordHash, u.UpdatedAt = hash, now
-		u.Version++
-		if err := tx.Users().Update(ctx, u); err != nil {
-			return fmt.Errorf("update user: %w", err)
+	for checked := false; ; checked = true {
+		var stored account.User
+		err = s.Store.InTx(ctx, func(tx Store) error {
+			// The user's row first, then the tokens, as in every change of
+			// the account: the other order deadlocks with a reset. Read
+			// again under the lock, so that a change committed since the
+			// first read is seen, not answered 409.
+			cur, err := lockedUser(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Disabled {
+				return account.ErrDisabled
+			}
+			if cur.PasswordHash != u.PasswordHash {
+				stored = cur
+				return errHashChanged
+			}
+			now := s.now()
+			cur.PasswordHash, cur.UpdatedAt = hash, now
+			cur.Version++
+			if err := tx.Users().Update(ctx, cur); err != nil {
+				return fmt.Errorf("update user: %w", err)
+			}
+			// Every session ends, the access tokens in use with them.
+			if revoked, err = s.revokeUser(ctx, tx, cur.ID, now, thisSecond(now)); err != nil {
+				return err
+			}
+			if _, err := tx.RefreshTokens().RevokeUser(ctx, cur.ID, now); err != nil {
+				return fmt.Errorf("revoke sessions: %w", err)
+			}
+			// A reset link sent before must not undo the change.
+			if err := tx.ResetTokens().InvalidateUser(ctx, cur.ID, now); err != nil {
+				return fmt.Errorf("invalidate reset tokens: %w", err)
+			}
+			if pair, err = s.startSession(ctx, tx, cur); err != nil {
+				return err
+			}
+			// Last, so that the feed's writers hold their turn briefly.
+			return tx.Revocations().Add(ctx, revoked...)
+		})
+		if !errors.Is(err, errHashChanged) || checked {
+			break
 		}
-		// Every session ends, the access tokens in use with them.
-		if revoked, err = s.revokeUser(ctx, tx, u.ID, now, thisSecond(now)); err != nil {
-			return err
+		// A login's upgrade of the hash keeps the password; a reset or
+		// another change does not. The stored hash decides.
+		ok, _, verr := s.Hasher.Verify(ctx, in.CurrentPassword, stored.PasswordHash)
+		if verr != nil {
+			return TokenPair{}, fmt.Errorf("verify password: %w", verr)
 		}
-		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
-			return fmt.Errorf("revoke sessions: %w", err)
+		if !ok {
+			return TokenPair{}, domainerr.Field("currentPassword", "is incorrect")
 		}
-		// A reset link sent before must not undo the change.
-		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
-			return fmt.Errorf("invalidate reset tokens: %w", err)
-		}
-		if pair, err = s.startSession(ctx, tx, u); err != nil {
-			return err
-		}
-		// Last, so that the feed's writers hold their turn briefly.
-		return tx.Revocations().Add(ctx, revoked...)
-	})
-	if err != nil {
+		u = stored
+	}
+	switch {
+	case errors.Is(err, errHashChanged):
+		return TokenPair{}, domainerr.Field("currentPassword", "is incorrect")
+	case errors.Is(err, account.ErrNotFound):
+		return TokenPair{}, account.ErrUnauthenticated
+	case err != nil:
 		return TokenPair{}, err
 	}
 	s.published(revoked)
@@ -194,6 +230,19 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	}
 	var revoked []authn.Revocation
 	err = s.Store.InTx(ctx, func(tx Store) error {
+		// The user's row first, then the tokens, as in every change of the
+		// account: the other order deadlocks with a password change or a
+		// second reset. Read under the lock: the version may have moved.
+		cur, err := lockedUser(ctx, tx, u.ID)
+		if errors.Is(err, account.ErrNotFound) {
+			return account.ErrInvalidReset
+		}
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		if cur.Disabled {
+			return account.ErrDisabled
+		}
 		now := s.now()
 		ok, err := tx.ResetTokens().Consume(ctx, hashTok, now)
 		if err != nil {
@@ -202,23 +251,18 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		if !ok {
 			return account.ErrInvalidReset
 		}
-		// Read again inside the transaction: the version may have moved.
-		cur, err := tx.Users().ByID(ctx, u.ID)
-		if err != nil {
-			return fmt.Errorf("load user: %w", err)
-		}
 		cur.PasswordHash, cur.UpdatedAt = hash, now
 		cur.Version++
 		if err := tx.Users().Update(ctx, cur); err != nil {
 			return fmt.Errorf("update user: %w", err)
 		}
-		if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
+		if err := tx.ResetTokens().InvalidateUser(ctx, cur.ID, now); err != nil {
 			return fmt.Errorf("invalidate reset tokens: %w", err)
 		}
-		if revoked, err = s.revokeUser(ctx, tx, u.ID, now, thisSecond(now)); err != nil {
+		if revoked, err = s.revokeUser(ctx, tx, cur.ID, now, thisSecond(now)); err != nil {
 			return err
 		}
-		if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
+		if _, err := tx.RefreshTokens().RevokeUser(ctx, cur.ID, now); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
 		return tx.Revocations().Add(ctx, revoked...)

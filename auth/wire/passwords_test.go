@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,4 +160,45 @@ func TestForgotAnswersTheSameWhenDeliveryFails(t *testing.T) {
 	unknown := e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": "ghost@example.org"})
 	assert.Equal(t, http.StatusAccepted, known.Status)
 	assert.Equal(t, string(unknown.Body), string(known.Body))
+}
+
+// Two resets and a change of one user's password at once take the user's
+// row in one order, so none deadlocks (a 500) and none finds the account
+// changed under it (a 409): each either applies or is refused as a client
+// error.
+func TestResetsAndChangeAtOnceNeitherFailNorConflict(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		allowed := map[string][]int{
+			"reset": {http.StatusNoContent, http.StatusBadRequest},
+			// 401: a reset committed first revoked the caller's token.
+			"change": {http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized},
+		}
+		for i := 0; i < 10; i++ {
+			email := fmt.Sprintf("u%d@example.org", i)
+			e.register(email, patPass, "U")
+			s := e.login(email, patPass)
+			before := len(e.sent())
+			e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": email})
+			e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": email})
+			sent := e.sent()[before:]
+			require.Len(t, sent, 2)
+			var wg sync.WaitGroup
+			check := func(kind string, r resp) {
+				defer wg.Done()
+				assert.Contains(t, allowed[kind], r.Status, "%s: %s", kind, r.Body)
+			}
+			wg.Add(3)
+			for j, pw := range []string{"another fine phrase", "yet another phrase"} {
+				go func() {
+					check("reset", e.req("POST", "/api/v1/auth/password/reset",
+						map[string]string{"token": sent[j].Token, "newPassword": pw}))
+				}()
+			}
+			go func() {
+				check("change", e.req("POST", "/api/v1/auth/password/change",
+					map[string]string{"currentPassword": patPass, "newPassword": "quiet meadow lantern"}, bearer(s.Access)...))
+			}()
+			wg.Wait()
+		}
+	})
 }
