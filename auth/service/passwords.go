@@ -219,7 +219,10 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		return fmt.Errorf("load user: %w", err)
 	}
 	if u.Disabled {
-		return account.ErrDisabled
+		// Disabling voids the links; one read before it committed is as
+		// dead, and answers like any dead link, so it tells nothing of the
+		// account.
+		return account.ErrInvalidReset
 	}
 	if err := s.Policy.Check(newPassword, u.Email); err != nil {
 		return domainerr.Field("newPassword", err.Error())
@@ -241,7 +244,7 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 			return fmt.Errorf("load user: %w", err)
 		}
 		if cur.Disabled {
-			return account.ErrDisabled
+			return account.ErrInvalidReset
 		}
 		now := s.now()
 		ok, err := tx.ResetTokens().Consume(ctx, hashTok, now)

@@ -302,7 +302,7 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 		}
 		// Tokens issued before carry the old roles or come from a disabled
 		// account: withdraw them, those of the current second included.
-		// Disabling also ends the sessions.
+		// Disabling also ends the sessions and voids reset links.
 		switch {
 		case disabling:
 			if revoked, err = s.revokeUser(ctx, tx, u.ID, now, nextSecond(now)); err != nil {
@@ -310,6 +310,11 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 			}
 			if _, err := tx.RefreshTokens().RevokeUser(ctx, u.ID, now); err != nil {
 				return fmt.Errorf("revoke sessions: %w", err)
+			}
+			// A link sent before must not set a password once the account
+			// is enabled again.
+			if err := tx.ResetTokens().InvalidateUser(ctx, u.ID, now); err != nil {
+				return fmt.Errorf("invalidate reset tokens: %w", err)
 			}
 		case rolesChange:
 			revoked = []authn.Revocation{s.userRevocation(u.ID, nextSecond(now))}

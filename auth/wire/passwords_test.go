@@ -202,3 +202,30 @@ func TestResetsAndChangeAtOnceNeitherFailNorConflict(t *testing.T) {
 		}
 	})
 }
+
+// A reset link of a disabled account answers like any dead link (400
+// naming token), and disabling voids it for good: enabling the account
+// again does not bring it back.
+func TestDisablingVoidsResetLinks(t *testing.T) {
+	e := newEnv(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	id := e.register(patEmail, patPass, "Pat")
+	e.req("POST", "/api/v1/auth/password/forgot", map[string]string{"email": patEmail})
+	sent := e.sent()
+	require.Len(t, sent, 1)
+	admin := e.admin()
+	r := e.req("PATCH", "/api/v1/auth/users/"+id, map[string]any{"disabled": true}, bearer(admin.Access)...)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	reset := func() resp {
+		return e.req("POST", "/api/v1/auth/password/reset", map[string]string{"token": sent[0].Token, "newPassword": "another fine phrase"})
+	}
+	r = reset()
+	assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+	assert.Contains(t, fields(t, r), "token")
+
+	r = e.req("PATCH", "/api/v1/auth/users/"+id, map[string]any{"disabled": false}, bearer(admin.Access)...)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = reset()
+	assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+	assert.Contains(t, fields(t, r), "token")
+	e.login(patEmail, patPass)
+}

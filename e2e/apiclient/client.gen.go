@@ -3053,7 +3053,7 @@ type ClientInterface interface {
 
 	// ResetPasswordWithBody Set a new password with a reset token
 	//
-	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3062,7 +3062,7 @@ type ClientInterface interface {
 
 	// ResetPassword Set a new password with a reset token
 	//
-	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3143,8 +3143,9 @@ type ClientInterface interface {
 
 	// UpdateUserWithBody Change an account's roles or disable it
 	//
-	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it, and those of the second it happens in (the client
+	// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+	// links; a role change revokes the access tokens issued before it, and those of the
+	// second it happens in (the client
 	// refreshes once more for a token with the new roles). An administrator cannot disable
 	// themselves or drop their own ADMIN role (409).
 	//
@@ -3155,8 +3156,9 @@ type ClientInterface interface {
 
 	// UpdateUser Change an account's roles or disable it
 	//
-	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it, and those of the second it happens in (the client
+	// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+	// links; a role change revokes the access tokens issued before it, and those of the
+	// second it happens in (the client
 	// refreshes once more for a token with the new roles). An administrator cannot disable
 	// themselves or drop their own ADMIN role (409).
 	//
@@ -4414,7 +4416,7 @@ func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequ
 
 // ResetPasswordWithBody Set a new password with a reset token
 //
-// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4433,7 +4435,7 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 
 // ResetPassword Set a new password with a reset token
 //
-// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4604,8 +4606,9 @@ func (c *Client) GetUser(ctx context.Context, id openapi_types.UUID, reqEditors 
 
 // UpdateUserWithBody Change an account's roles or disable it
 //
-// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it, and those of the second it happens in (the client
+// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+// links; a role change revokes the access tokens issued before it, and those of the
+// second it happens in (the client
 // refreshes once more for a token with the new roles). An administrator cannot disable
 // themselves or drop their own ADMIN role (409).
 //
@@ -4626,8 +4629,9 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id openapi_types.UUID, 
 
 // UpdateUser Change an account's roles or disable it
 //
-// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it, and those of the second it happens in (the client
+// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+// links; a role change revokes the access tokens issued before it, and those of the
+// second it happens in (the client
 // refreshes once more for a token with the new roles). An administrator cannot disable
 // themselves or drop their own ADMIN role (409).
 //
@@ -10953,7 +10957,7 @@ type ClientWithResponsesInterface interface {
 
 	// ResetPasswordWithBodyWithResponse Set a new password with a reset token
 	//
-	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10962,7 +10966,7 @@ type ClientWithResponsesInterface interface {
 
 	// ResetPasswordWithResponse Set a new password with a reset token
 	//
-	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+	// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11047,8 +11051,9 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithBodyWithResponse Change an account's roles or disable it
 	//
-	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it, and those of the second it happens in (the client
+	// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+	// links; a role change revokes the access tokens issued before it, and those of the
+	// second it happens in (the client
 	// refreshes once more for a token with the new roles). An administrator cannot disable
 	// themselves or drop their own ADMIN role (409).
 	//
@@ -11059,8 +11064,9 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithResponse Change an account's roles or disable it
 	//
-	// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-	// access tokens issued before it, and those of the second it happens in (the client
+	// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+	// links; a role change revokes the access tokens issued before it, and those of the
+	// second it happens in (the client
 	// refreshes once more for a token with the new roles). An administrator cannot disable
 	// themselves or drop their own ADMIN role (409).
 	//
@@ -23068,7 +23074,7 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 
 // ResetPasswordWithBodyWithResponse Set a new password with a reset token
 //
-// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23083,7 +23089,7 @@ func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Cont
 
 // ResetPasswordWithResponse Set a new password with a reset token
 //
-// The holder of a reset token. Revokes every refresh token of the user and lifts any login block.
+// The holder of a reset token. Revokes every refresh token of the user and lifts any login block. A token that is unknown, expired, used, or of an account disabled since (disabling voids the links) is a 400 naming `token`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23222,8 +23228,9 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id openap
 
 // UpdateUserWithBodyWithResponse Change an account's roles or disable it
 //
-// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it, and those of the second it happens in (the client
+// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+// links; a role change revokes the access tokens issued before it, and those of the
+// second it happens in (the client
 // refreshes once more for a token with the new roles). An administrator cannot disable
 // themselves or drop their own ADMIN role (409).
 //
@@ -23240,8 +23247,9 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 
 // UpdateUserWithResponse Change an account's roles or disable it
 //
-// ADMIN. Disabling revokes the user's refresh and access tokens; a role change revokes the
-// access tokens issued before it, and those of the second it happens in (the client
+// ADMIN. Disabling revokes the user's refresh and access tokens and voids their reset
+// links; a role change revokes the access tokens issued before it, and those of the
+// second it happens in (the client
 // refreshes once more for a token with the new roles). An administrator cannot disable
 // themselves or drop their own ADMIN role (409).
 //
