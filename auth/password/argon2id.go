@@ -41,6 +41,23 @@ const (
 	maxKeyLen    = 128
 )
 
+// Validate reports whether hashes made with p can be read back: Decode
+// refuses what lies outside these bounds, so a hasher set up with such
+// parameters would write hashes nobody can verify.
+func (p Params) Validate() error {
+	switch {
+	case p.MemoryKiB > maxMemoryKiB, p.Time == 0, p.Time > maxTime, p.Threads == 0:
+		return errors.New("argon2id parameters out of range")
+	case p.MemoryKiB < 8*uint32(p.Threads):
+		return errors.New("argon2id memory must be at least 8 KiB per degree of parallelism")
+	case p.SaltLen < 8:
+		return errors.New("argon2id salt must be at least 8 bytes")
+	case p.KeyLen < 16 || p.KeyLen > maxKeyLen:
+		return errors.New("argon2id key length out of range")
+	}
+	return nil
+}
+
 // ErrMalformed means a stored hash is not a PHC argon2id string.
 var ErrMalformed = errors.New("malformed argon2id hash")
 
@@ -171,6 +188,9 @@ func NewHasher(o HasherOptions) (*Hasher, error) {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 64 * o.Workers
 	}
+	if err := o.Params.Validate(); err != nil {
+		return nil, err
+	}
 	h := &Hasher{
 		params:   o.Params,
 		sem:      make(chan struct{}, o.Workers),
@@ -180,6 +200,11 @@ func NewHasher(o HasherOptions) (*Hasher, error) {
 	dummy, err := Encode("dummy password for unknown accounts", o.Params)
 	if err != nil {
 		return nil, err
+	}
+	// Every hash is read back to be verified: one that cannot be is a
+	// setup error, found now rather than at each login.
+	if _, _, _, err := Decode(dummy); err != nil {
+		return nil, fmt.Errorf("hash with the configured parameters: %w", err)
 	}
 	h.dummy = dummy
 	return h, nil

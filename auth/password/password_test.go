@@ -176,3 +176,12 @@ func BenchmarkCommonCheck(b *testing.B) {
 		_ = p.Check("violet tram cupboard", "pat@example.org")
 	}
 }
+
+func TestNewHasherRefusesParametersItCouldNotReadBack(t *testing.T) {
+	_, err := NewHasher(HasherOptions{Params: Params{MemoryKiB: 16, Time: 1, Threads: 4, SaltLen: 16, KeyLen: 32}})
+	assert.Error(t, err, "m < 8·p: Decode would refuse every hash")
+	_, err = NewHasher(HasherOptions{Params: Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 4, KeyLen: 32}})
+	assert.Error(t, err, "a salt Decode refuses")
+	_, err = NewHasher(HasherOptions{Params: Cheap})
+	assert.NoError(t, err)
+}

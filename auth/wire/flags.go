@@ -76,6 +76,11 @@ func (f *Flags) Config() (Config, error) {
 		MemoryKiB: uint32(f.memKiB), Time: uint32(f.iterations), Threads: uint8(f.parallelism),
 		SaltLen: password.OWASP.SaltLen, KeyLen: password.OWASP.KeyLen,
 	}
+	// The range above keeps the conversions exact; the hashes must also
+	// be ones the parser reads back (memory at least 8 KiB per lane).
+	if err := c.Hash.Params.Validate(); err != nil {
+		return Config{}, fmt.Errorf("hash parameters: %w", err)
+	}
 	c.TrustedProxies = config.SplitList(f.trustedProxies)
 	return c, nil
 }
