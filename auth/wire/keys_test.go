@@ -116,3 +116,20 @@ func TestRotatedKeySignsOnlyOnceEveryInstancePublishesIt(t *testing.T) {
 	assert.Contains(t, kids, k.KID, "the other instance publishes it")
 	assert.Equal(t, http.StatusOK, b.req("GET", "/api/v1/auth/me", nil, bearer(tok)...).Status, "and verifies its tokens")
 }
+
+// A retired key must outlive the tokens it signed: it retires on an
+// instance up to one reload late, and a token lives an access-token
+// lifetime. A shorter retention stops the start and the rotation.
+func TestKeyRetentionShorterThanATokenIsRefused(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	cfg := wire.Config{Hash: password.HasherOptions{Params: password.Cheap}, KeyEncryptionKey: wiretest.KEK}
+	cfg.AccessTTL, cfg.KeyReloadInterval, cfg.KeyRetention = 15*time.Minute, 30*time.Second, 15*time.Minute
+	_, err := wire.Build(t.Context(), db, cfg, nil, nil)
+	assert.ErrorIs(t, err, wire.ErrKeyRetention)
+	_, _, err = wire.RotateKey(t.Context(), db, cfg, wire.Rotation{Now: true})
+	assert.ErrorIs(t, err, wire.ErrKeyRetention)
+
+	cfg.KeyRetention = 15*time.Minute + 30*time.Second
+	_, err = wire.Build(t.Context(), db, cfg, nil, nil)
+	assert.NoError(t, err, "exactly a token's lifetime and a reload")
+}

@@ -118,6 +118,20 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ErrKeyRetention refuses a retention under which a retired key could
+// leave the JWKS while tokens it signed are still in use.
+var ErrKeyRetention = errors.New("key-retention must be at least access-ttl + key-reload-interval")
+
+// checkKeys refuses key settings that would strand valid tokens: a key
+// retires on an instance up to one reload late, and its last tokens live
+// an access-token lifetime after that.
+func (c Config) checkKeys() error {
+	if least := c.AccessTTL + c.KeyReloadInterval; c.KeyRetention < least {
+		return fmt.Errorf("%w: %s is less than %s", ErrKeyRetention, c.KeyRetention, least)
+	}
+	return nil
+}
+
 // Auth is the assembled service.
 type Auth struct {
 	Config   Config
@@ -142,6 +156,9 @@ type Auth struct {
 // Build assembles the service on db. reg may be nil (no metrics).
 func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg prometheus.Registerer) (*Auth, error) {
 	cfg = cfg.withDefaults()
+	if err := cfg.checkKeys(); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
@@ -412,6 +429,9 @@ var ErrActivationTooSoon = errors.New("the new key would sign before every insta
 // returns the new key and the key ids published after the rotation.
 func RotateKey(ctx context.Context, db *sqldb.DB, cfg Config, r Rotation) (signing.Key, []string, error) {
 	cfg = cfg.withDefaults()
+	if err := cfg.checkKeys(); err != nil {
+		return signing.Key{}, nil, err
+	}
 	activateIn := r.ActivateIn
 	switch {
 	case r.Now:
