@@ -44,7 +44,7 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 		s.Throttle.Failed(u.Email, in.ClientIP)
 		return TokenPair{}, domainerr.Field("currentPassword", "is incorrect")
 	}
-	s.Throttle.Succeeded(u.Email)
+	s.Throttle.Succeeded(u.Email, in.ClientIP)
 	if in.NewPassword == in.CurrentPassword {
 		return TokenPair{}, domainerr.Field("newPassword", "must differ from the current password")
 	}
@@ -275,6 +275,6 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	}
 	s.published(revoked)
 	// Proving control of the mailbox lifts any login block on the account.
-	s.Throttle.Succeeded(u.Email)
+	s.Throttle.Succeeded(u.Email, "")
 	return nil
 }

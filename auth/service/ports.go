@@ -124,7 +124,7 @@ type Throttle interface {
 	Allow(account, client string) (time.Duration, bool)
 	Done(account, client string)
 	Failed(account, client string)
-	Succeeded(account string)
+	Succeeded(account, client string)
 }
 
 // AccessTokens signs access tokens (signing.Ring).

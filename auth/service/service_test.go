@@ -298,8 +298,8 @@ func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
 		require.ErrorAs(t, err, &fe)
 		assert.Equal(t, "currentPassword", fe[0].Field)
 	}
-	_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "198.51.100.7"})
+	_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
 	var thr *service.ThrottledError
-	require.ErrorAs(t, err, &thr, "the account is throttled, from any address, even for the right password")
+	require.ErrorAs(t, err, &thr, "the guessing address is throttled on the account, even for the right password")
 	assert.Positive(t, thr.RetryAfter)
 }

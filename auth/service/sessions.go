@@ -89,7 +89,7 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 		s.Throttle.Failed(email, in.ClientIP)
 		return TokenPair{}, account.ErrInvalidCredentials
 	}
-	s.Throttle.Succeeded(email)
+	s.Throttle.Succeeded(email, in.ClientIP)
 	if u.Disabled {
 		return TokenPair{}, account.ErrDisabled
 	}

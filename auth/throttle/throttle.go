@@ -1,10 +1,13 @@
 // Package throttle slows down password guessing: after a number of free
-// failures, each further failure blocks a key (an account or a client
-// address) for a window that doubles up to a cap. Windows expire and quiet
-// keys are forgotten, so nobody is locked out for good.
+// failures, each further failure blocks a key (an account, an account from
+// one client address, or a client address) for a window that doubles up
+// to a cap. Windows expire and quiet keys are forgotten, and an account's
+// own block never stops an address that has not failed on it, so nobody
+// is locked out for good.
 package throttle
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -85,11 +88,22 @@ func (l *Limiter) check(key string, now time.Time) (*entry, time.Duration, bool)
 // the blocks: once failures plus attempts in flight reach Free, a further
 // attempt waits until the one in flight has its outcome recorded.
 func (l *Limiter) Acquire(key string) (time.Duration, bool) {
+	return l.acquire(key, false)
+}
+
+// acquire is Acquire; single admits an attempt even while key is blocked,
+// provided none of key is in flight: one at a time, slowed to the pace of
+// their outcomes, instead of refused. l.mu is not held.
+func (l *Limiter) acquire(key string, single bool) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, wait, ok := l.check(key, l.now())
 	if !ok {
-		return wait, false
+		if !single || l.inflight[key] > 0 {
+			return wait, false
+		}
+		l.inflight[key]++
+		return 0, true
 	}
 	n := l.inflight[key]
 	failures := 0
@@ -149,11 +163,33 @@ func (l *Limiter) Fail(key string) time.Duration {
 	return block
 }
 
+// Failures returns the failures of key that are not forgotten yet.
+func (l *Limiter) Failures(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, _, _ := l.check(key, l.now())
+	if e == nil {
+		return 0
+	}
+	return e.failures
+}
+
 // Reset forgets key, after a success.
 func (l *Limiter) Reset(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.entries, key)
+}
+
+// resetPrefix forgets every key starting with prefix.
+func (l *Limiter) resetPrefix(prefix string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.entries {
+		if strings.HasPrefix(k, prefix) {
+			delete(l.entries, k)
+		}
+	}
 }
 
 // Len returns how many keys are tracked.
@@ -176,39 +212,65 @@ func (l *Limiter) sweep(now time.Time) {
 	}
 }
 
-// Login throttles failed logins per account and per client address.
+// Login throttles failed logins per account, per account and client
+// address together, and per client address.
+//
+// The blocks that refuse an attempt are those of the address: its own
+// failures on the account (Pair) and its failures across accounts
+// (Client). The account's failures from every address (Account) are a
+// ceiling that slows rather than refuses: once the account is blocked,
+// an address that has failed on it waits the account's block out, and an
+// address that has not is let through one attempt at a time. So however
+// many addresses guess, the owner at an address they never guessed from
+// keeps getting in, and each guessing address gets one guess per account
+// while its block lasts, the address's own allowance counting each.
 type Login struct {
 	Account *Limiter
+	Pair    *Limiter
 	Client  *Limiter
 }
 
-// DefaultAccount allows 5 free failures per account, then blocks for 1 s,
-// 2 s, 4 s... up to 15 minutes; an hour without failures forgets them. An
-// account rarely logs in in parallel, so beyond 5 attempts at once the
-// others wait.
+// DefaultAccount allows 5 free failures per account (and per account from
+// one address), then blocks for 1 s, 2 s, 4 s... up to 15 minutes; an hour
+// without failures forgets them. An account rarely logs in in parallel, so
+// beyond 5 attempts at once the others wait.
 var DefaultAccount = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, Strict: true}
 
 // DefaultClient allows 20 free failures per client address (across
 // accounts, against credential stuffing), then backs off the same way.
 var DefaultClient = Policy{Free: 20, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour}
 
-// NewLogin returns a login throttle with the given policies.
+// NewLogin returns a login throttle with the given policies; the account
+// policy serves the account and client pairs as well.
 func NewLogin(account, client Policy, now func() time.Time) *Login {
-	return &Login{Account: New(account, now), Client: New(client, now)}
+	return &Login{Account: New(account, now), Pair: New(account, now), Client: New(client, now)}
 }
+
+// pairKey names an account tried from one client address.
+func pairKey(account, client string) string { return account + "\x00" + client }
 
 // Allow reports whether a login for account from client may be tried now,
 // and otherwise how long to wait. An allowed attempt must be ended with
 // Done, after Failed or Succeeded.
 func (t *Login) Allow(account, client string) (time.Duration, bool) {
-	wa, okA := t.Account.Acquire(account)
+	pair := pairKey(account, client)
+	wp, okP := t.Pair.Acquire(pair)
+	if !okP {
+		return wp, false
+	}
+	// An address that has failed on the account waits for the account's
+	// block; one that has not is slowed to one attempt at a time.
+	fresh := t.Pair.Failures(pair) == 0
+	wa, okA := t.Account.acquire(account, fresh)
 	if !okA {
+		t.Pair.Release(pair)
 		wc, _ := t.Client.Check(client)
 		return max(wa, wc), false
 	}
 	wc, okC := t.Client.Acquire(client)
 	if !okC {
 		t.Account.Release(account)
+		t.Pair.Release(pair)
 		return wc, false
 	}
 	return 0, true
@@ -217,15 +279,33 @@ func (t *Login) Allow(account, client string) (time.Duration, bool) {
 // Done ends an attempt that Allow admitted.
 func (t *Login) Done(account, client string) {
 	t.Account.Release(account)
+	t.Pair.Release(pairKey(account, client))
 	t.Client.Release(client)
 }
 
 // Failed records a failed login.
 func (t *Login) Failed(account, client string) {
 	t.Account.Fail(account)
+	t.Pair.Fail(pairKey(account, client))
 	t.Client.Fail(client)
 }
 
-// Succeeded clears the account's failures. The client's stay: one success
-// among many failures is what credential stuffing looks like.
-func (t *Login) Succeeded(account string) { t.Account.Reset(account) }
+// Succeeded clears the failures of the address on the account: that
+// address is the owner's. The account's count stays, as the ceiling on
+// the other addresses, which an owner's frequent logins would otherwise
+// keep lifting. With client empty (a password reset, which proves control
+// of the mailbox from an address not known here) every block on the
+// account is lifted instead, each address's included. The address's
+// failures on other accounts stay: one success among many failures is
+// what credential stuffing looks like.
+func (t *Login) Succeeded(account, client string) {
+	if client == "" {
+		t.Account.Reset(account)
+		t.Pair.resetPrefix(pairKey(account, ""))
+		return
+	}
+	t.Pair.Reset(pairKey(account, client))
+}
+
+// Len returns how many keys the three limiters track.
+func (t *Login) Len() int { return t.Account.Len() + t.Pair.Len() + t.Client.Len() }

@@ -1,6 +1,7 @@
 package throttle_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -76,21 +77,112 @@ func TestLoginThrottlesAccountAndClient(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		lt.Failed("victim@example.org", "10.0.0.1")
 	}
-	wait, ok := lt.Allow("victim@example.org", "10.0.0.2")
-	assert.False(t, ok, "the account is blocked whatever the address")
+	wait, ok := lt.Allow("victim@example.org", "10.0.0.1")
+	assert.False(t, ok, "the guessing address is blocked on the account")
 	assert.Equal(t, time.Second, wait)
+	_, ok = lt.Allow("victim@example.org", "10.0.0.2")
+	assert.True(t, ok, "an address that never failed on it is not")
+	lt.Done("victim@example.org", "10.0.0.2")
 
 	_, ok = lt.Allow("other@example.org", "10.0.0.1")
 	assert.True(t, ok, "3 failures from one address are below its limit")
+	lt.Done("other@example.org", "10.0.0.1")
 	lt.Failed("x@example.org", "10.0.0.1")
 	lt.Failed("y@example.org", "10.0.0.1")
 	_, ok = lt.Allow("fresh@example.org", "10.0.0.1")
 	assert.False(t, ok, "credential stuffing from one address is blocked across accounts")
 
 	c.Advance(time.Second)
-	lt.Succeeded("victim@example.org")
+	lt.Succeeded("victim@example.org", "")
 	_, ok = lt.Allow("victim@example.org", "10.0.0.9")
 	assert.True(t, ok)
+}
+
+// Once an account is blocked, guesses from many addresses are taken one at
+// a time, and each address that failed waits the account's block out: the
+// account's ceiling slows them to the pace of their outcomes and costs
+// the guesser a fresh address per guess.
+func TestBlockedAccountTakesFreshAddressesOneAtATime(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const victim = "pat@example.org"
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, ok := lt.Allow(victim, "10.0.0.1")
+		require.True(t, ok, i)
+		lt.Failed(victim, "10.0.0.1")
+		lt.Done(victim, "10.0.0.1")
+	}
+	_, blocked := lt.Account.Check(victim)
+	require.False(t, blocked, "the account is blocked")
+
+	_, ok := lt.Allow(victim, "10.0.0.2")
+	require.True(t, ok, "a fresh address is let through")
+	wait, ok := lt.Allow(victim, "10.0.0.3")
+	assert.False(t, ok, "but only one at a time")
+	assert.Positive(t, wait)
+	lt.Failed(victim, "10.0.0.2")
+	lt.Done(victim, "10.0.0.2")
+
+	_, ok = lt.Allow(victim, "10.0.0.2")
+	assert.False(t, ok, "an address that failed waits the account's block out")
+	_, ok = lt.Allow(victim, "10.0.0.3")
+	assert.True(t, ok, "the next fresh address goes once the first has its outcome")
+	lt.Done(victim, "10.0.0.3")
+}
+
+// The owner trying from an address the attacker never used gets in, while
+// an attacker keeps the account blocked around the clock from one IPv6
+// /48 (the throttle counts an IPv6 client by its /64), obeying each
+// Retry-After and taking a fresh network whenever its address is blocked.
+func TestTwoAddressesCannotLockAnAccountOutForGood(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const victim, owner = "pat@example.org", "198.51.100.7"
+	ip := 0
+	attacker := func() string { return fmt.Sprintf("2001:db8:66:%x::/64", ip) }
+
+	attackerNext := c.Now()
+	attackerGuesses, ownerAdmitted, ownerTries := 0, 0, 0
+	ownerNext := c.Now().Add(7 * time.Minute)
+	resetAt := c.Now().Add(6 * time.Hour)
+	end := c.Now().Add(24 * time.Hour)
+	for step := time.Second; c.Now().Before(end); c.Advance(step) {
+		now := c.Now()
+		if !resetAt.IsZero() && !now.Before(resetAt) {
+			lt.Succeeded(victim, "") // the owner resets the password
+			resetAt = time.Time{}
+		}
+		if !now.Before(attackerNext) {
+			wait, ok := lt.Allow(victim, attacker())
+			switch {
+			case ok:
+				attackerGuesses++
+				lt.Failed(victim, attacker())
+				lt.Done(victim, attacker())
+			case accountBlocked(lt, victim):
+				attackerNext = now.Add(wait)
+			default:
+				ip++
+			}
+		}
+		if !now.Before(ownerNext) {
+			ownerTries++
+			if _, ok := lt.Allow(victim, owner); ok {
+				ownerAdmitted++
+				lt.Succeeded(victim, owner)
+				lt.Done(victim, owner)
+			}
+			ownerNext = now.Add(7 * time.Minute)
+		}
+	}
+	t.Logf("attacker: %d guesses from %d networks in 24 h; owner let through %d times of %d", attackerGuesses, ip+1, ownerAdmitted, ownerTries)
+	assert.Equal(t, ownerTries, ownerAdmitted, "an attacker cannot lock a user out")
+	assert.Less(t, attackerGuesses, 200, "and the account's blocks still pace the guesses")
+}
+
+func accountBlocked(lt *throttle.Login, account string) bool {
+	_, ok := lt.Account.Check(account)
+	return !ok
 }
 
 func TestAttemptsInFlightCannotOutrunTheBlock(t *testing.T) {

@@ -483,7 +483,7 @@ func registerGauges(reg prometheus.Registerer, h *password.Hasher, t *throttle.L
 		}, func() float64 { return float64(h.Waiting()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metrics.Namespace, Subsystem: "auth", Name: "login_throttle_keys",
-			Help: "Accounts and client addresses with recent failed logins.",
-		}, func() float64 { return float64(t.Account.Len() + t.Client.Len()) }),
+			Help: "Accounts, accounts by client address, and client addresses with recent failed logins.",
+		}, func() float64 { return float64(t.Len()) }),
 	)
 }
