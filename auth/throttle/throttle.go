@@ -24,7 +24,7 @@ type Policy struct {
 	Forget time.Duration
 	// Strict bounds attempts in flight even for a key without failures
 	// (at most Free at once). Without it only a key with failures is
-	// bounded, which suits client addresses: one may be a busy NAT.
+	// bounded.
 	Strict bool
 }
 
@@ -237,8 +237,12 @@ type Login struct {
 var DefaultAccount = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, Strict: true}
 
 // DefaultClient allows 20 free failures per client address (across
-// accounts, against credential stuffing), then backs off the same way.
-var DefaultClient = Policy{Free: 20, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour}
+// accounts, against credential stuffing), then backs off the same way. At
+// most 20 attempts of one address are in flight at once, so that a burst
+// sent before any outcome is recorded cannot outrun the allowance; a NAT
+// rarely has that many logins hashing at once, and one refused retries
+// after a second.
+var DefaultClient = Policy{Free: 20, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, Strict: true}
 
 // NewLogin returns a login throttle with the given policies; the account
 // policy serves the account and client pairs as well.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -353,4 +355,35 @@ func TestLoginUpgradesOldHashes(t *testing.T) {
 	assert.Contains(t, after.PasswordHash, "m=64,t=3,p=1")
 	assert.Equal(t, before.Version+1, after.Version)
 	e2.login(patEmail, patPass)
+}
+
+// A fresh address sending its guesses at once, before any outcome is
+// recorded, gets no more checked than its free allowance of 20: the rest
+// wait (429) for the ones in flight.
+func TestParallelGuessesCannotOutrunTheClientAllowance(t *testing.T) {
+	e := newEnv(t, sqltest.SQLite(t, sqlstore.Migrations()), func(c *wire.Config) {
+		c.Hash = password.HasherOptions{Params: password.OWASP, Workers: 2}
+	})
+	var checked, throttled atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 120; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.req("POST", "/api/v1/auth/login", map[string]string{
+				"email": fmt.Sprintf("user%d@example.org", i/5), "password": fmt.Sprint("guess number ", i)},
+				"X-Forwarded-For", "203.0.113.9")
+			switch r.Status {
+			case http.StatusUnauthorized:
+				checked.Add(1)
+			case http.StatusTooManyRequests:
+				throttled.Add(1)
+			default:
+				t.Errorf("status %d: %s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, int(checked.Load()), throttle.DefaultClient.Free+1, "the allowance, and the one attempt that starts the block")
+	assert.Equal(t, int32(120), checked.Load()+throttled.Load())
 }
