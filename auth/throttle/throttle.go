@@ -26,12 +26,24 @@ type Policy struct {
 	// (at most Free at once). Without it only a key with failures is
 	// bounded.
 	Strict bool
+	// MaxKeys bounds memory (0 is DefaultMaxKeys): beyond it new keys are
+	// not tracked until a sweep frees room. Throttling then fails open
+	// rather than growing without bound under an attack from very many
+	// addresses.
+	MaxKeys int
 }
 
-// maxEntries bounds memory: beyond it new keys are not tracked until a
-// sweep frees room. Throttling then fails open rather than growing without
-// bound under an attack from very many addresses.
-const maxEntries = 1_000_000
+// DefaultMaxKeys is the most keys one limiter tracks. A key costs about
+// 160–180 bytes with its name (TestKeyMemory; at most KeyCost), so the
+// three limiters of a login throttle hold at most 3 × 100,000 × 250 B =
+// 75 MB, well inside auth's 256 MiB pod limit beside the hashing workers
+// (19 MiB each) and the rest of the service.
+const DefaultMaxKeys = 100_000
+
+// KeyCost bounds the heap a tracked key costs, its name included, with
+// names as long as a login throttle's longest (an email and an IPv6
+// network); the map's growth is the headroom above the measured figure.
+const KeyCost = 250
 
 // Limiter tracks failures per key, in memory. Safe for concurrent use.
 type Limiter struct {
@@ -53,6 +65,9 @@ type entry struct {
 func New(p Policy, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
+	}
+	if p.MaxKeys <= 0 {
+		p.MaxKeys = DefaultMaxKeys
 	}
 	return &Limiter{policy: p, now: now, entries: map[string]*entry{}, inflight: map[string]int{}}
 }
@@ -140,7 +155,7 @@ func (l *Limiter) Fail(key string) time.Duration {
 		e = nil
 	}
 	if e == nil {
-		if len(l.entries) >= maxEntries {
+		if len(l.entries) >= l.policy.MaxKeys {
 			return 0
 		}
 		e = &entry{}

@@ -2,6 +2,7 @@ package throttle_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -234,4 +235,43 @@ func TestLoginAllowHoldsBothKeysUntilDone(t *testing.T) {
 	lt.Done("a@example.org", "10.0.0.1")
 	_, ok = lt.Allow("a@example.org", "10.0.0.1")
 	assert.True(t, ok)
+}
+
+// A tracked key costs at most KeyCost bytes, so DefaultMaxKeys bounds what
+// the throttle holds; names are as long as a login throttle's longest (an
+// email of 40 characters with an IPv6 network).
+func TestKeyMemory(t *testing.T) {
+	const n = 50_000
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := throttle.New(throttle.Policy{Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour}, c.Now)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("someone.with.a.long.name%06d@example.org\x002001:db8:%x:%x::/64", i, i>>16, i&0xffff)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, k := range keys {
+		l.Fail(k)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	require.Equal(t, n, l.Len())
+	keyBytes := 0
+	for _, k := range keys {
+		keyBytes += len(k)
+	}
+	// The names are counted too: the map keeps its own copy's header, and
+	// in the service each name is a request's string kept alive by the map.
+	per := (int(after.HeapAlloc-before.HeapAlloc) + keyBytes) / n
+	t.Logf("%d B per key (%d B of name)", per, keyBytes/n)
+	assert.LessOrEqual(t, per, throttle.KeyCost)
+	assert.Less(t, 3*throttle.DefaultMaxKeys*throttle.KeyCost, 128<<20,
+		"a login throttle's three limiters stay within half of auth's 256 MiB pod limit")
+
+	small := throttle.New(throttle.Policy{Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour, MaxKeys: 3}, c.Now)
+	for i := 0; i < 5; i++ {
+		small.Fail(fmt.Sprint(i))
+	}
+	assert.Equal(t, 3, small.Len(), "MaxKeys bounds the keys tracked")
 }
