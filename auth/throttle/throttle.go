@@ -2,8 +2,8 @@
 // failures, each further failure blocks a key (an account, an account from
 // one client address, or a client address) for a window that doubles up
 // to a cap. Windows expire and quiet keys are forgotten, and an account's
-// own block never stops an address that has not failed on it, so nobody
-// is locked out for good.
+// own block never stops an address the account logged in from before, so
+// its owner is not locked out by others' guesses.
 package throttle
 
 import (
@@ -35,9 +35,9 @@ type Policy struct {
 
 // DefaultMaxKeys is the most keys one limiter tracks. A key costs about
 // 160–180 bytes with its name (TestKeyMemory; at most KeyCost), so the
-// three limiters of a login throttle hold at most 3 × 100,000 × 250 B =
-// 75 MB, well inside auth's 256 MiB pod limit beside the hashing workers
-// (19 MiB each) and the rest of the service.
+// three limiters of a login throttle and its known addresses hold at most
+// 4 × 100,000 × 250 B = 100 MB, inside auth's 256 MiB pod limit beside the
+// hashing workers (19 MiB each) and the rest of the service.
 const DefaultMaxKeys = 100_000
 
 // KeyCost bounds the heap a tracked key costs, its name included, with
@@ -106,19 +106,19 @@ func (l *Limiter) Acquire(key string) (time.Duration, bool) {
 	return l.acquire(key, false)
 }
 
-// acquire is Acquire; single admits an attempt even while key is blocked,
-// provided none of key is in flight: one at a time, slowed to the pace of
-// their outcomes, instead of refused. l.mu is not held.
-func (l *Limiter) acquire(key string, single bool) (time.Duration, bool) {
+// acquire is Acquire; pass admits the attempt whatever key's block and
+// attempts in flight (an address known to the account), counting it in
+// flight all the same, so that Release stays paired. l.mu is not held.
+func (l *Limiter) acquire(key string, pass bool) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, wait, ok := l.check(key, l.now())
-	if !ok {
-		if !single || l.inflight[key] > 0 {
-			return wait, false
-		}
+	if pass {
 		l.inflight[key]++
 		return 0, true
+	}
+	e, wait, ok := l.check(key, l.now())
+	if !ok {
+		return wait, false
 	}
 	n := l.inflight[key]
 	failures := 0
@@ -230,19 +230,19 @@ func (l *Limiter) sweep(now time.Time) {
 // Login throttles failed logins per account, per account and client
 // address together, and per client address.
 //
-// The blocks that refuse an attempt are those of the address: its own
-// failures on the account (Pair) and its failures across accounts
-// (Client). The account's failures from every address (Account) are a
-// ceiling that slows rather than refuses: once the account is blocked,
-// an address that has failed on it waits the account's block out, and an
-// address that has not is let through one attempt at a time. So however
-// many addresses guess, the owner at an address they never guessed from
-// keeps getting in, and each guessing address gets one guess per account
-// while its block lasts, the address's own allowance counting each.
+// An address is refused while its own failures on the account (Pair) or
+// across accounts (Client) block it. The account's failures from every
+// address (Account) block every address but those the account has logged
+// in from before (known, for KnownFor): the owner's usual devices keep
+// getting in however many addresses guess, while guesses from anywhere
+// else keep to the account's pace, whatever number of addresses they come
+// from. An owner at a new address during an attack waits with the
+// attacker; a password reset lifts every block of the account.
 type Login struct {
 	Account *Limiter
 	Pair    *Limiter
 	Client  *Limiter
+	known   *known
 }
 
 // DefaultAccount allows 5 free failures per account (and per account from
@@ -259,10 +259,23 @@ var DefaultAccount = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, F
 // after a second.
 var DefaultClient = Policy{Free: 20, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, Strict: true}
 
+// KnownFor is how long an address the account logged in from stays known
+// to it (passing the account's block) after its last success.
+const KnownFor = 30 * 24 * time.Hour
+
 // NewLogin returns a login throttle with the given policies; the account
-// policy serves the account and client pairs as well.
+// policy serves the account and client pairs as well, and bounds the
+// known addresses.
 func NewLogin(account, client Policy, now func() time.Time) *Login {
-	return &Login{Account: New(account, now), Pair: New(account, now), Client: New(client, now)}
+	if now == nil {
+		now = time.Now
+	}
+	maxKeys := account.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	return &Login{Account: New(account, now), Pair: New(account, now), Client: New(client, now),
+		known: &known{at: map[string]time.Time{}, max: maxKeys, now: now}}
 }
 
 // pairKey names an account tried from one client address.
@@ -277,10 +290,8 @@ func (t *Login) Allow(account, client string) (time.Duration, bool) {
 	if !okP {
 		return wp, false
 	}
-	// An address that has failed on the account waits for the account's
-	// block; one that has not is slowed to one attempt at a time.
-	fresh := t.Pair.Failures(pair) == 0
-	wa, okA := t.Account.acquire(account, fresh)
+	// The account's block is not for an address it logged in from before.
+	wa, okA := t.Account.acquire(account, t.known.has(pair))
 	if !okA {
 		t.Pair.Release(pair)
 		wc, _ := t.Client.Check(client)
@@ -309,8 +320,8 @@ func (t *Login) Failed(account, client string) {
 	t.Client.Fail(client)
 }
 
-// Succeeded clears the failures of the address on the account: that
-// address is the owner's. The account's count stays, as the ceiling on
+// Succeeded clears the failures of the address on the account and makes
+// it known to the account. The account's count stays, as the ceiling on
 // the other addresses, which an owner's frequent logins would otherwise
 // keep lifting. With client empty (a password reset, which proves control
 // of the mailbox from an address not known here) every block on the
@@ -323,8 +334,52 @@ func (t *Login) Succeeded(account, client string) {
 		t.Pair.resetPrefix(pairKey(account, ""))
 		return
 	}
-	t.Pair.Reset(pairKey(account, client))
+	pair := pairKey(account, client)
+	t.Pair.Reset(pair)
+	t.known.add(pair)
 }
 
-// Len returns how many keys the three limiters track.
-func (t *Login) Len() int { return t.Account.Len() + t.Pair.Len() + t.Client.Len() }
+// known holds the addresses each account logged in from (account and
+// address pairs), each until KnownFor after its last success, at most max:
+// beyond it a new one is not remembered, and its owner is treated as any
+// address until a sweep frees room. Only a correct password adds to it.
+type known struct {
+	mu        sync.Mutex
+	at        map[string]time.Time
+	max       int
+	now       func() time.Time
+	lastSweep time.Time
+}
+
+func (k *known) has(pair string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t, ok := k.at[pair]
+	return ok && k.now().Sub(t) < KnownFor
+}
+
+func (k *known) add(pair string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	if now.Sub(k.lastSweep) >= time.Hour {
+		k.lastSweep = now
+		for p, t := range k.at {
+			if now.Sub(t) >= KnownFor {
+				delete(k.at, p)
+			}
+		}
+	}
+	if _, ok := k.at[pair]; ok || len(k.at) < k.max {
+		k.at[pair] = now
+	}
+}
+
+// Len returns how many keys the three limiters and the known addresses
+// hold.
+func (t *Login) Len() int {
+	t.known.mu.Lock()
+	n := len(t.known.at)
+	t.known.mu.Unlock()
+	return t.Account.Len() + t.Pair.Len() + t.Client.Len() + n
+}

@@ -82,8 +82,7 @@ func TestLoginThrottlesAccountAndClient(t *testing.T) {
 	assert.False(t, ok, "the guessing address is blocked on the account")
 	assert.Equal(t, time.Second, wait)
 	_, ok = lt.Allow("victim@example.org", "10.0.0.2")
-	assert.True(t, ok, "an address that never failed on it is not")
-	lt.Done("victim@example.org", "10.0.0.2")
+	assert.False(t, ok, "so is an address the account never logged in from")
 
 	_, ok = lt.Allow("other@example.org", "10.0.0.1")
 	assert.True(t, ok, "3 failures from one address are below its limit")
@@ -99,71 +98,72 @@ func TestLoginThrottlesAccountAndClient(t *testing.T) {
 	assert.True(t, ok)
 }
 
-// Once an account is blocked, guesses from many addresses are taken one at
-// a time, and each address that failed waits the account's block out: the
-// account's ceiling slows them to the pace of their outcomes and costs
-// the guesser a fresh address per guess.
-func TestBlockedAccountTakesFreshAddressesOneAtATime(t *testing.T) {
+// Once an account is blocked, every address it has not logged in from
+// waits the block out, however many there are; the addresses it has
+// logged in from pass, each still held to its own failures.
+func TestBlockedAccountLetsOnlyItsKnownAddressesThrough(t *testing.T) {
 	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
-	const victim = "pat@example.org"
+	const victim, owner = "pat@example.org", "198.51.100.7"
+	_, ok := lt.Allow(victim, owner)
+	require.True(t, ok)
+	lt.Succeeded(victim, owner)
+	lt.Done(victim, owner)
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
 		_, ok := lt.Allow(victim, "10.0.0.1")
 		require.True(t, ok, i)
 		lt.Failed(victim, "10.0.0.1")
 		lt.Done(victim, "10.0.0.1")
 	}
-	_, blocked := lt.Account.Check(victim)
-	require.False(t, blocked, "the account is blocked")
+	require.True(t, accountBlocked(lt, victim))
 
-	_, ok := lt.Allow(victim, "10.0.0.2")
-	require.True(t, ok, "a fresh address is let through")
-	wait, ok := lt.Allow(victim, "10.0.0.3")
-	assert.False(t, ok, "but only one at a time")
+	wait, ok := lt.Allow(victim, "10.0.0.2")
+	assert.False(t, ok, "an address the account never logged in from waits the block out")
 	assert.Positive(t, wait)
-	lt.Failed(victim, "10.0.0.2")
-	lt.Done(victim, "10.0.0.2")
+	_, ok = lt.Allow(victim, owner)
+	require.True(t, ok, "the owner's address passes")
+	lt.Failed(victim, owner) // a typo
+	lt.Done(victim, owner)
+	_, ok = lt.Allow(victim, owner)
+	require.True(t, ok, "and is held to its own failures only")
+	lt.Done(victim, owner)
 
+	lt.Succeeded(victim, "") // a password reset
 	_, ok = lt.Allow(victim, "10.0.0.2")
-	assert.False(t, ok, "an address that failed waits the account's block out")
-	_, ok = lt.Allow(victim, "10.0.0.3")
-	assert.True(t, ok, "the next fresh address goes once the first has its outcome")
-	lt.Done(victim, "10.0.0.3")
+	assert.True(t, ok, "a reset lifts the account's block")
+	lt.Done(victim, "10.0.0.2")
 }
 
-// The owner trying from an address the attacker never used gets in, while
-// an attacker keeps the account blocked around the clock from one IPv6
-// /48 (the throttle counts an IPv6 client by its /64), obeying each
-// Retry-After and taking a fresh network whenever its address is blocked.
-func TestTwoAddressesCannotLockAnAccountOutForGood(t *testing.T) {
+// The owner, who logged in before from their usual address, gets in every
+// time, while an attacker takes a fresh IPv6 network (the throttle counts
+// an IPv6 client by its /64) for every guess, as fast as it is let: the
+// account's blocks pace the guesses whatever number of addresses they
+// come from.
+func TestAnAttackerCannotLockTheOwnerOutNorOutpaceTheAccount(t *testing.T) {
 	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
 	const victim, owner = "pat@example.org", "198.51.100.7"
-	ip := 0
-	attacker := func() string { return fmt.Sprintf("2001:db8:66:%x::/64", ip) }
+	_, ok := lt.Allow(victim, owner)
+	require.True(t, ok)
+	lt.Succeeded(victim, owner)
+	lt.Done(victim, owner)
 
+	ip := 0
 	attackerNext := c.Now()
 	attackerGuesses, ownerAdmitted, ownerTries := 0, 0, 0
 	ownerNext := c.Now().Add(7 * time.Minute)
-	resetAt := c.Now().Add(6 * time.Hour)
 	end := c.Now().Add(24 * time.Hour)
 	for step := time.Second; c.Now().Before(end); c.Advance(step) {
 		now := c.Now()
-		if !resetAt.IsZero() && !now.Before(resetAt) {
-			lt.Succeeded(victim, "") // the owner resets the password
-			resetAt = time.Time{}
-		}
 		if !now.Before(attackerNext) {
-			wait, ok := lt.Allow(victim, attacker())
-			switch {
-			case ok:
+			ip++
+			addr := fmt.Sprintf("2001:db8:66:%x::/64", ip)
+			if wait, ok := lt.Allow(victim, addr); ok {
 				attackerGuesses++
-				lt.Failed(victim, attacker())
-				lt.Done(victim, attacker())
-			case accountBlocked(lt, victim):
+				lt.Failed(victim, addr)
+				lt.Done(victim, addr)
+			} else {
 				attackerNext = now.Add(wait)
-			default:
-				ip++
 			}
 		}
 		if !now.Before(ownerNext) {
@@ -176,9 +176,9 @@ func TestTwoAddressesCannotLockAnAccountOutForGood(t *testing.T) {
 			ownerNext = now.Add(7 * time.Minute)
 		}
 	}
-	t.Logf("attacker: %d guesses from %d networks in 24 h; owner let through %d times of %d", attackerGuesses, ip+1, ownerAdmitted, ownerTries)
-	assert.Equal(t, ownerTries, ownerAdmitted, "an attacker cannot lock a user out")
-	assert.Less(t, attackerGuesses, 200, "and the account's blocks still pace the guesses")
+	t.Logf("attacker: %d guesses from %d networks in 24 h; owner let through %d times of %d", attackerGuesses, ip, ownerAdmitted, ownerTries)
+	assert.Equal(t, ownerTries, ownerAdmitted, "an attacker cannot lock the owner out")
+	assert.Less(t, attackerGuesses, 200, "and the account's blocks pace the guesses, from however many addresses")
 }
 
 func accountBlocked(lt *throttle.Login, account string) bool {
@@ -266,12 +266,22 @@ func TestKeyMemory(t *testing.T) {
 	per := (int(after.HeapAlloc-before.HeapAlloc) + keyBytes) / n
 	t.Logf("%d B per key (%d B of name)", per, keyBytes/n)
 	assert.LessOrEqual(t, per, throttle.KeyCost)
-	assert.Less(t, 3*throttle.DefaultMaxKeys*throttle.KeyCost, 128<<20,
-		"a login throttle's three limiters stay within half of auth's 256 MiB pod limit")
+	assert.Less(t, 4*throttle.DefaultMaxKeys*throttle.KeyCost, 128<<20,
+		"a login throttle's three limiters and its known addresses stay within half of auth's 256 MiB pod limit")
 
 	small := throttle.New(throttle.Policy{Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour, MaxKeys: 3}, c.Now)
 	for i := 0; i < 5; i++ {
 		small.Fail(fmt.Sprint(i))
 	}
 	assert.Equal(t, 3, small.Len(), "MaxKeys bounds the keys tracked")
+
+	lt := throttle.NewLogin(throttle.Policy{Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour, MaxKeys: 3},
+		throttle.DefaultClient, c.Now)
+	for i := 0; i < 5; i++ {
+		_, ok := lt.Allow("pat@example.org", fmt.Sprint("10.0.0.", i))
+		require.True(t, ok)
+		lt.Succeeded("pat@example.org", fmt.Sprint("10.0.0.", i))
+		lt.Done("pat@example.org", fmt.Sprint("10.0.0.", i))
+	}
+	assert.Equal(t, 3, lt.Len(), "and the known addresses")
 }

@@ -188,20 +188,25 @@ func TestLoginThrottling(t *testing.T) {
 		e.register(patEmail, patPass, "Pat")
 		from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
 		bad := map[string]string{"email": patEmail, "password": "guess guess guess"}
+		good := map[string]string{"email": patEmail, "password": patPass}
+		r := e.req("POST", "/api/v1/auth/login", good, from("198.51.100.10")...)
+		require.Equal(t, http.StatusOK, r.Status, "the owner's usual address")
 
 		// Per account: 5 free failures, from any address.
 		for i := 0; i < 5; i++ {
 			r := e.req("POST", "/api/v1/auth/login", bad, from(fmt.Sprintf("198.51.100.%d", i))...)
 			require.Equal(t, http.StatusUnauthorized, r.Status)
 		}
-		r := e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.9")...)
+		r = e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.9")...)
 		require.Equal(t, http.StatusUnauthorized, r.Status, "the 6th failure is answered, then blocks")
-		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass}, from("198.51.100.9")...)
+		r = e.req("POST", "/api/v1/auth/login", good, from("198.51.100.9")...)
 		assert.Equal(t, http.StatusTooManyRequests, r.Status, "an address that failed waits, even with the right password")
 		assert.Equal(t, "1", r.Header.Get("Retry-After"))
 		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
-		r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": patEmail, "password": patPass}, from("198.51.100.10")...)
-		assert.Equal(t, http.StatusOK, r.Status, "an address that never failed on the account gets in")
+		r = e.req("POST", "/api/v1/auth/login", good, from("198.51.100.12")...)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, "so does an address the account never logged in from")
+		r = e.req("POST", "/api/v1/auth/login", good, from("198.51.100.10")...)
+		assert.Equal(t, http.StatusOK, r.Status, "the owner's usual address gets in")
 
 		e.clock.Advance(time.Second)
 		r = e.req("POST", "/api/v1/auth/login", bad, from("198.51.100.11")...)
