@@ -65,9 +65,6 @@ type Options struct {
 	// IsRegistry marks the discovery server itself: it neither registers
 	// nor resolves through discovery, whatever -discovery-urls says.
 	IsRegistry bool
-	// ReadinessEvery is how often the readiness checks run to set the
-	// instance's status in discovery (readiness.go); 0 means 5 s.
-	ReadinessEvery time.Duration
 	// Tracing, when set, is used instead of what -otlp-endpoint sets up:
 	// tests of several services in one process share one span recorder.
 	Tracing *tracing.Tracing
@@ -180,7 +177,6 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 		srv.WriteTimeout = a.opts.WriteTimeout
 	}
 	var registrar *discovery.Registrar
-	var stopReadiness func()
 	runner := &server.Runner{
 		Server:          srv,
 		Logger:          a.Logger,
@@ -199,15 +195,9 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 			}
 			registrar = discovery.NewRegistrar(a.Discovery, reg, a.Logger)
 			registrar.Start(ctx)
-			stopReadiness = a.reportReadiness(ctx, registrar)
 		},
 		BeforeDrain: []server.Hook{func(ctx context.Context) error {
 			a.Health.SetDraining()
-			if stopReadiness != nil {
-				// Before deregistering: a status change after it would only
-				// reach a server that has forgotten the instance.
-				stopReadiness()
-			}
 			if registrar != nil {
 				// Not fatal: an instance that cannot deregister is evicted
 				// when its lease lapses, and the registrar logs each failure.

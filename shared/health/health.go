@@ -53,48 +53,36 @@ func (c *Checker) Live() http.Handler {
 // Ready runs every check (2 s at most) and answers 200 or 503.
 func (c *Checker) Ready() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rep := c.run(r.Context())
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		rep := report{Status: "UP", Checks: map[string]string{}}
 		status := http.StatusOK
-		if rep.Status != "UP" {
-			status = http.StatusServiceUnavailable
+		if c.draining.Load() {
+			rep.Status, status = "DOWN", http.StatusServiceUnavailable
+			rep.Checks["shutdown"] = "draining"
+		}
+		c.mu.RLock()
+		names := make([]string, 0, len(c.checks))
+		for n := range c.checks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		checks := make([]Check, len(names))
+		for i, n := range names {
+			checks[i] = c.checks[n]
+		}
+		c.mu.RUnlock()
+		for i, n := range names {
+			if err := checks[i](ctx); err != nil {
+				// The reason stays generic: readiness is public and must not leak internals.
+				rep.Checks[n] = "DOWN"
+				rep.Status, status = "DOWN", http.StatusServiceUnavailable
+				continue
+			}
+			rep.Checks[n] = "UP"
 		}
 		write(w, status, rep)
 	})
-}
-
-// IsReady runs every check (2 s at most), as /health/ready does, and
-// reports whether the service can serve.
-func (c *Checker) IsReady(ctx context.Context) bool { return c.run(ctx).Status == "UP" }
-
-func (c *Checker) run(ctx context.Context) report {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	rep := report{Status: "UP", Checks: map[string]string{}}
-	if c.draining.Load() {
-		rep.Status = "DOWN"
-		rep.Checks["shutdown"] = "draining"
-	}
-	c.mu.RLock()
-	names := make([]string, 0, len(c.checks))
-	for n := range c.checks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	checks := make([]Check, len(names))
-	for i, n := range names {
-		checks[i] = c.checks[n]
-	}
-	c.mu.RUnlock()
-	for i, n := range names {
-		if err := checks[i](ctx); err != nil {
-			// The reason stays generic: readiness is public and must not leak internals.
-			rep.Checks[n] = "DOWN"
-			rep.Status = "DOWN"
-			continue
-		}
-		rep.Checks[n] = "UP"
-	}
-	return rep
 }
 
 func write(w http.ResponseWriter, status int, rep report) {
