@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/kit/sd"
@@ -205,9 +206,20 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 	}
 
 	if a.Discovery != nil {
+		// Ready once discovery has answered: through a later outage the
+		// pools keep the instances they know and serve, and a discovery
+		// away for every gateway must not take them all out of the load
+		// balancer's rotation.
+		var answered atomic.Bool
 		a.Health.Add("discovery", func(ctx context.Context) error {
-			_, err := a.Discovery.Services(ctx)
-			return err
+			if answered.Load() {
+				return nil
+			}
+			if _, err := a.Discovery.Services(ctx); err != nil {
+				return err
+			}
+			answered.Store(true)
+			return nil
 		})
 	}
 	// The API reference: the routed services' documents merged, and a page

@@ -176,8 +176,9 @@ type JWTVerifier struct {
 }
 
 // Ready reports whether the verifier can check tokens: nil once its keys
-// have been fetched and while the last fetch succeeded; otherwise why not.
-// It retries a failed fetch, so a readiness probe sees auth come back.
+// have been fetched, even while later fetches fail (the keys held verify);
+// until then why not. It retries a failed first fetch, so a readiness probe
+// sees auth come.
 func (v *JWTVerifier) Ready(ctx context.Context) error {
 	if v.health == nil {
 		return nil

@@ -95,21 +95,31 @@ var ErrKeysUnavailable = errors.New("the signing keys cannot be fetched")
 
 var errNotFetched = errors.New("the JWKS has not been fetched yet")
 
-// fetchHealth records whether the last fetch of the JWKS succeeded.
+// fetchHealth records whether the last fetch of the JWKS succeeded, and
+// whether one ever did.
 type fetchHealth struct {
-	url    string
-	client *http.Client
-	err    atomic.Pointer[error] // nil error when the last fetch succeeded
+	url     string
+	client  *http.Client
+	err     atomic.Pointer[error] // nil error when the last fetch succeeded
+	fetched atomic.Bool
 }
 
-func (h *fetchHealth) set(err error) { h.err.Store(&err) }
+func (h *fetchHealth) set(err error) {
+	h.err.Store(&err)
+	if err == nil {
+		h.fetched.Store(true)
+	}
+}
 
 func (h *fetchHealth) last() error { return *h.err.Load() }
 
-// check fetches the JWKS once when the last fetch failed, so that readiness
-// recovers as soon as auth answers again.
+// check passes once a key set was fetched: the keys held verify tokens
+// while auth is away (a token naming a key not held gets its own 503,
+// ErrKeysUnavailable), and auth away must not take every instance of every
+// service out of the rotation. Until then it fetches the JWKS when asked,
+// so that readiness comes as soon as auth answers.
 func (h *fetchHealth) check(ctx context.Context) error {
-	if h.last() == nil {
+	if h.fetched.Load() {
 		return nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.url, nil)

@@ -34,6 +34,7 @@ type registry struct {
 	services map[string][]discovery.Instance
 	changed  chan struct{}
 	writes   []string
+	down     atomic.Bool // answers every request 503, as a discovery away
 }
 
 func newRegistry(t *testing.T) (*registry, *httptest.Server) {
@@ -77,6 +78,10 @@ func (r *registry) wrote(prefix string) bool {
 }
 
 func (r *registry) serve(w http.ResponseWriter, req *http.Request) {
+	if r.down.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if req.Method != http.MethodGet {
 		r.mu.Lock()
@@ -239,6 +244,18 @@ func TestGatewayFollowsDiscovery(t *testing.T) {
 	assert.Equal(t, http.StatusOK, get(t, internal+"/health/ready", "").StatusCode)
 	assert.Equal(t, http.StatusOK, get(t, base+"/health/ready", "").StatusCode, "probes keep their public path")
 	assert.True(t, reg.wrote("PUT /api/v1/registry/gateway/"), "the gateway registers itself")
+
+	// Discovery away: the gateway keeps routing to the instances it knows,
+	// and stays ready, so that an outage of discovery does not take every
+	// gateway out of the load balancer's rotation.
+	reg.set("patient", hostport(b))
+	require.Eventually(t, func() bool {
+		return get(t, base+"/api/v1/patients/1", tok).StatusCode == http.StatusOK
+	}, 5*time.Second, 5*time.Millisecond)
+	reg.down.Store(true)
+	regSrv.CloseClientConnections()
+	assert.Equal(t, http.StatusOK, get(t, base+"/api/v1/patients/1", tok).StatusCode)
+	assert.Equal(t, http.StatusOK, get(t, internal+"/health/ready", "").StatusCode)
 }
 
 func TestGatewayWithFixedUpstreamsAndRouteFile(t *testing.T) {
