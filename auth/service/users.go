@@ -284,7 +284,7 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 			return fmt.Errorf("load user: %w", err)
 		}
 		if in.IfMatch != nil && *in.IfMatch != u.Version {
-			return account.ErrPreconditionFailed
+			return domainerr.StaleFor(int64(*in.IfMatch), account.ErrPreconditionFailed)
 		}
 		now := s.now()
 		disabling := in.Disabled != nil && *in.Disabled && !u.Disabled

@@ -180,14 +180,15 @@ func decodeUpdate(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	version, err := rest.IfMatch(r)
+	// A weak tag is answered after the user is found (docs/adr/0003).
+	version, err := rest.IfMatchVersion(r)
 	if err != nil {
 		return nil, err
 	}
 	var req endpoint.UpdateUserRequest
 	err = httpjson.Decode(r, &req, MaxBodyBytes)
 	req.ID, req.Actor = id, actor
-	if version > 0 {
+	if version != 0 {
 		v := int(version)
 		req.IfMatch = &v
 	}

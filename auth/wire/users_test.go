@@ -122,6 +122,10 @@ func TestAdministration(t *testing.T) {
 		r = e.req("PATCH", "/api/v1/auth/users/"+docID, map[string]any{"roles": []string{"DOCTOR"}},
 			append(as, "If-Match", `W/"2"`)...)
 		assert.Equal(t, http.StatusPreconditionFailed, r.Status, "If-Match compares strongly: a weak tag never matches")
+		assert.Contains(t, string(r.Body), "weak")
+		r = e.req("PATCH", "/api/v1/auth/users/0190a4d2-0000-7000-8000-000000000001", map[string]any{"roles": []string{"DOCTOR"}},
+			append(as, "If-Match", `W/"2"`)...)
+		assert.Equal(t, http.StatusNotFound, r.Status, "a weak tag is answered after the user is found")
 		for name, body := range map[string]any{
 			"empty":      map[string]any{},
 			"bad role":   map[string]any{"roles": []string{"GOD"}},
