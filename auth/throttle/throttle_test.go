@@ -105,10 +105,7 @@ func TestBlockedAccountLetsOnlyItsKnownAddressesThrough(t *testing.T) {
 	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
 	const victim, owner = "pat@example.org", "198.51.100.7"
-	_, ok := lt.Allow(victim, owner)
-	require.True(t, ok)
-	lt.Succeeded(victim, owner)
-	lt.Done(victim, owner)
+	loggedIn(t, lt, victim, owner)
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
 		_, ok := lt.Allow(victim, "10.0.0.1")
 		require.True(t, ok, i)
@@ -143,10 +140,7 @@ func TestAnAttackerCannotLockTheOwnerOutNorOutpaceTheAccount(t *testing.T) {
 	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
 	const victim, owner = "pat@example.org", "198.51.100.7"
-	_, ok := lt.Allow(victim, owner)
-	require.True(t, ok)
-	lt.Succeeded(victim, owner)
-	lt.Done(victim, owner)
+	loggedIn(t, lt, victim, owner)
 
 	ip := 0
 	attackerNext := c.Now()
@@ -179,6 +173,15 @@ func TestAnAttackerCannotLockTheOwnerOutNorOutpaceTheAccount(t *testing.T) {
 	t.Logf("attacker: %d guesses from %d networks in 24 h; owner let through %d times of %d", attackerGuesses, ip, ownerAdmitted, ownerTries)
 	assert.Equal(t, ownerTries, ownerAdmitted, "an attacker cannot lock the owner out")
 	assert.Less(t, attackerGuesses, 200, "and the account's blocks pace the guesses, from however many addresses")
+}
+
+// loggedIn has account log in from client: the address becomes known to it.
+func loggedIn(t *testing.T, lt *throttle.Login, account, client string) {
+	t.Helper()
+	_, ok := lt.Allow(account, client)
+	require.True(t, ok)
+	lt.Succeeded(account, client)
+	lt.Done(account, client)
 }
 
 func accountBlocked(lt *throttle.Login, account string) bool {

@@ -381,13 +381,7 @@ func TestSweeper(t *testing.T) {
 // API documents; asking for the statuses shows replaced ones too.
 func TestDocumentListWithoutStatusListsCurrent(t *testing.T) {
 	h := newHarness(t, 1<<20)
-	first := h.upload("patient", h.patient, []byte("%PDF-1.7\nv1"))
-	r := h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv2")),
-		"Content-Type", "application/pdf")
-	if r.code != 201 {
-		t.Fatalf("new version = %d %s", r.code, r.body)
-	}
-	second := r.json(t)["id"].(string)
+	_, second := h.replaced()
 	items := h.do("patient", "GET", "/documents", nil).json(t)["items"].([]any)
 	if len(items) != 1 || items[0].(map[string]any)["id"] != second {
 		t.Fatalf("status absent lists %v; want the current version only", items)
@@ -404,14 +398,8 @@ func TestDocumentListWithoutStatusListsCurrent(t *testing.T) {
 // the version that replaced it stays current.
 func TestSupersededVersionMayBeEnteredInError(t *testing.T) {
 	h := newHarness(t, 1<<20)
-	first := h.upload("patient", h.patient, []byte("%PDF-1.7\nv1"))
-	r := h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv2")),
-		"Content-Type", "application/pdf")
-	if r.code != 201 {
-		t.Fatalf("new version = %d %s", r.code, r.body)
-	}
-	second := r.json(t)["id"].(string)
-	r = h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv3")),
+	first, second := h.replaced()
+	r := h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv3")),
 		"Content-Type", "application/pdf")
 	if r.code != 409 || r.json(t)["detail"] != "only the current version of a document can be replaced" {
 		t.Fatalf("replacing a superseded version = %d %s", r.code, r.body)
@@ -520,4 +508,17 @@ func TestRouteDeadlines(t *testing.T) {
 	long("download", h.do("patient", "GET", "/documents/"+id+"/content", nil))
 	short("document list", h.do("patient", "GET", "/documents", nil))
 	short("document metadata", h.do("patient", "GET", "/documents/"+id, nil))
+}
+
+// replaced uploads a document of the patient and a new version of it,
+// returning both ids.
+func (h *harness) replaced() (first, second string) {
+	h.t.Helper()
+	first = h.upload("patient", h.patient, []byte("%PDF-1.7\nv1"))
+	r := h.do("patient", "POST", "/documents/"+first+"/versions?title=CBC&type=lab-report", bytes.NewReader([]byte("%PDF-1.7\nv2")),
+		"Content-Type", "application/pdf")
+	if r.code != 201 {
+		h.t.Fatalf("new version = %d %s", r.code, r.body)
+	}
+	return first, r.json(h.t)["id"].(string)
 }
