@@ -59,7 +59,7 @@ func (a *App) discoveryOptions() []discovery.Option {
 // discovery among the auth instances discovery authenticated. Keys are
 // cached and refreshed until ctx ends. It also follows auth's revocation
 // feed, so a logout withdraws a token here within moments, and adds a
-// readiness check that fails, saying why, while the JWKS cannot be fetched.
+// readiness check that fails, saying why, until the JWKS is first fetched.
 func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
 	jwksURL := a.Config.JWKSURL
 	if jwksURL == "" {

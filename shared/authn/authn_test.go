@@ -422,7 +422,8 @@ func (f *flakyJWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // When auth cannot be reached, a valid token is no reason to log in again:
-// readiness says why, and an unknown key id is a 503 problem, not a 401.
+// until the keys are first fetched readiness says why, and an unknown key id
+// is a 503 problem, not a 401.
 func TestJWKSUnreachableIs503AndNotReadyUntilFirstFetched(t *testing.T) {
 	iss := authntest.NewIssuer(t)
 	newcomer := authntest.NewIssuer(t)
