@@ -119,6 +119,10 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 	case err != nil:
 		return TokenPair{}, err
 	}
+	// No address that knew the old password stays known to the account
+	// (a thief's would pass its block); the one that changed it does.
+	s.Throttle.Succeeded(u.Email, "")
+	s.Throttle.Succeeded(u.Email, in.ClientIP)
 	s.published(revoked)
 	return pair, nil
 }

@@ -303,3 +303,30 @@ func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
 	require.ErrorAs(t, err, &thr, "the guessing address is throttled on the account, even for the right password")
 	assert.Positive(t, thr.RetryAfter)
 }
+
+// After a password change only the address that changed it stays known to
+// the account: a thief's, which logged in with the old password, waits out
+// the account's block like any other while it guesses the new one.
+func TestAPasswordChangeForgetsTheAddressesThatKnewTheOldPassword(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t)
+	registerPat(t, svc)
+	const thief, owner = "203.0.113.66", "192.0.2.1"
+	_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: thief})
+	require.NoError(t, err)
+	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
+	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
+	_, err = svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+		CurrentPassword: "violet tram cupboard", NewPassword: "amber kettle horizon", ClientIP: owner,
+	})
+	require.NoError(t, err)
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "a wrong guess!", ClientIP: fmt.Sprintf("198.51.100.%d", i)})
+		require.ErrorIs(t, err, account.ErrInvalidCredentials)
+	}
+	_, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "another guess", ClientIP: thief})
+	var thr *service.ThrottledError
+	assert.ErrorAs(t, err, &thr, "the thief's address waits the account's block out")
+	_, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "amber kettle horizon", ClientIP: owner})
+	assert.NoError(t, err, "the owner's passes")
+}

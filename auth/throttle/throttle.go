@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Policy describes how a key is throttled.
@@ -246,10 +248,14 @@ type Login struct {
 }
 
 // DefaultAccount allows 5 free failures per account (and per account from
-// one address), then blocks for 1 s, 2 s, 4 s... up to 15 minutes; an hour
-// without failures forgets them. An account rarely logs in in parallel, so
-// beyond 5 attempts at once the others wait.
-var DefaultAccount = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, Strict: true}
+// one address), then blocks for 1 s, 2 s, 4 s... up to 15 minutes; a day
+// without failures forgets them: forgotten after an hour, they let a
+// patient guesser start afresh with 5 free guesses and short blocks every
+// hour, about 300 a day instead of 110. The owner's own addresses pass the
+// account's block (Login), so the longer memory costs them nothing. An
+// account rarely logs in in parallel, so beyond 5 attempts at once the
+// others wait.
+var DefaultAccount = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: 24 * time.Hour, Strict: true}
 
 // DefaultClient allows 20 free failures per client address (across
 // accounts, against credential stuffing), then backs off the same way. At
@@ -275,7 +281,7 @@ func NewLogin(account, client Policy, now func() time.Time) *Login {
 		maxKeys = DefaultMaxKeys
 	}
 	return &Login{Account: New(account, now), Pair: New(account, now), Client: New(client, now),
-		known: &known{at: map[string]time.Time{}, max: maxKeys, now: now}}
+		known: newKnown(max(1, maxKeys/KnownPerAccount), now)}
 }
 
 // pairKey names an account tried from one client address.
@@ -291,7 +297,7 @@ func (t *Login) Allow(account, client string) (time.Duration, bool) {
 		return wp, false
 	}
 	// The account's block is not for an address it logged in from before.
-	wa, okA := t.Account.acquire(account, t.known.has(pair))
+	wa, okA := t.Account.acquire(account, t.known.has(account, client))
 	if !okA {
 		t.Pair.Release(pair)
 		wc, _ := t.Client.Check(client)
@@ -324,62 +330,82 @@ func (t *Login) Failed(account, client string) {
 // it known to the account. The account's count stays, as the ceiling on
 // the other addresses, which an owner's frequent logins would otherwise
 // keep lifting. With client empty (a password reset, which proves control
-// of the mailbox from an address not known here) every block on the
-// account is lifted instead, each address's included. The address's
-// failures on other accounts stay: one success among many failures is
-// what credential stuffing looks like.
+// of the mailbox from an address not known here, or a change) every block
+// on the account is lifted instead, each address's included, and no
+// address stays known to it: one that knew the old password may be a
+// thief's. The address's failures on other accounts stay: one success
+// among many failures is what credential stuffing looks like.
 func (t *Login) Succeeded(account, client string) {
 	if client == "" {
 		t.Account.Reset(account)
 		t.Pair.resetPrefix(pairKey(account, ""))
+		t.known.forget(account)
 		return
 	}
-	pair := pairKey(account, client)
-	t.Pair.Reset(pair)
-	t.known.add(pair)
+	t.Pair.Reset(pairKey(account, client))
+	t.known.add(account, client)
 }
 
-// known holds the addresses each account logged in from (account and
-// address pairs), each until KnownFor after its last success, at most max:
-// beyond it a new one is not remembered, and its owner is treated as any
-// address until a sweep frees room. Only a correct password adds to it.
+// known holds the addresses each account logged in from, each until
+// KnownFor after its last success: at most KnownPerAccount an account (the
+// most recent), and at most max accounts, the least recently successful
+// leaving first. Only a correct password adds to it, and a reset or a
+// password change empties the account's: an address that knew the old
+// password is no longer the owner's.
 type known struct {
-	mu        sync.Mutex
-	at        map[string]time.Time
-	max       int
-	now       func() time.Time
-	lastSweep time.Time
+	accounts *lru.Cache[string, []knownAddr]
+	now      func() time.Time
 }
 
-func (k *known) has(pair string) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	t, ok := k.at[pair]
-	return ok && k.now().Sub(t) < KnownFor
+type knownAddr struct {
+	client string
+	at     time.Time
 }
 
-func (k *known) add(pair string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	now := k.now()
-	if now.Sub(k.lastSweep) >= time.Hour {
-		k.lastSweep = now
-		for p, t := range k.at {
-			if now.Sub(t) >= KnownFor {
-				delete(k.at, p)
-			}
+// KnownPerAccount is how many addresses an account keeps known: the
+// devices and networks of one person, not an attacker's thousands.
+const KnownPerAccount = 8
+
+func newKnown(maxAccounts int, now func() time.Time) *known {
+	c, _ := lru.New[string, []knownAddr](maxAccounts) // errors only for a size < 1
+	return &known{accounts: c, now: now}
+}
+
+func (k *known) has(account, client string) bool {
+	addrs, _ := k.accounts.Peek(account)
+	for _, a := range addrs {
+		if a.client == client {
+			return k.now().Sub(a.at) < KnownFor
 		}
 	}
-	if _, ok := k.at[pair]; ok || len(k.at) < k.max {
-		k.at[pair] = now
+	return false
+}
+
+func (k *known) add(account, client string) {
+	now := k.now()
+	old, _ := k.accounts.Peek(account)
+	addrs := make([]knownAddr, 0, KnownPerAccount)
+	addrs = append(addrs, knownAddr{client: client, at: now})
+	for _, a := range old {
+		if a.client != client && now.Sub(a.at) < KnownFor && len(addrs) < KnownPerAccount {
+			addrs = append(addrs, a)
+		}
 	}
+	k.accounts.Add(account, addrs)
+}
+
+func (k *known) forget(account string) { k.accounts.Remove(account) }
+
+func (k *known) len() int {
+	n := 0
+	for _, addrs := range k.accounts.Values() {
+		n += len(addrs)
+	}
+	return n
 }
 
 // Len returns how many keys the three limiters and the known addresses
 // hold.
 func (t *Login) Len() int {
-	t.known.mu.Lock()
-	n := len(t.known.at)
-	t.known.mu.Unlock()
-	return t.Account.Len() + t.Pair.Len() + t.Client.Len() + n
+	return t.Account.Len() + t.Pair.Len() + t.Client.Len() + t.known.len()
 }

@@ -278,13 +278,97 @@ func TestKeyMemory(t *testing.T) {
 	}
 	assert.Equal(t, 3, small.Len(), "MaxKeys bounds the keys tracked")
 
-	lt := throttle.NewLogin(throttle.Policy{Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour, MaxKeys: 3},
+	lt := throttle.NewLogin(throttle.Policy{Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour, MaxKeys: 2 * throttle.KnownPerAccount},
 		throttle.DefaultClient, c.Now)
-	for i := 0; i < 5; i++ {
-		_, ok := lt.Allow("pat@example.org", fmt.Sprint("10.0.0.", i))
-		require.True(t, ok)
-		lt.Succeeded("pat@example.org", fmt.Sprint("10.0.0.", i))
-		lt.Done("pat@example.org", fmt.Sprint("10.0.0.", i))
+	for i := 0; i < 10; i++ {
+		loggedIn(t, lt, "pat@example.org", fmt.Sprint("10.0.0.", i))
 	}
-	assert.Equal(t, 3, lt.Len(), "and the known addresses")
+	assert.Equal(t, throttle.KnownPerAccount, lt.Len(), "an account keeps its most recent addresses known")
+	loggedIn(t, lt, "kim@example.org", "10.0.1.1")
+	loggedIn(t, lt, "lee@example.org", "10.0.1.2")
+	assert.Equal(t, 2, lt.Len(), "and the accounts, the least recent leaving first")
+}
+
+// One self-registered account logging in from DefaultMaxKeys IPv6 /64s
+// keeps KnownPerAccount of them: an owner's new address is still
+// remembered, and the attacker's guesses do not lock the owner out.
+func TestOneAccountCannotCrowdOthersOutOfTheKnownAddresses(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const mallory = "mallory@example.org"
+	for i := 0; i < throttle.DefaultMaxKeys; i++ {
+		addr := fmt.Sprintf("2001:db8:%x:%x::/64", i>>16, i&0xffff)
+		_, ok := lt.Allow(mallory, addr)
+		require.True(t, ok)
+		lt.Succeeded(mallory, addr)
+		lt.Done(mallory, addr)
+	}
+	c.Advance(time.Hour)
+
+	const victim, owner = "pat@example.org", "198.51.100.7"
+	loggedIn(t, lt, victim, owner) // the owner's phone, right password
+
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
+		_, ok := lt.Allow(victim, addr)
+		require.True(t, ok, i)
+		lt.Failed(victim, addr)
+		lt.Done(victim, addr)
+	}
+	_, ok := lt.Allow(victim, owner)
+	assert.True(t, ok, "the owner's usual devices keep getting in however many addresses guess")
+}
+
+// Guesses from other addresses keep to the account's pace (about 110 a day
+// at the longest blocks) also for an attacker who waits for the account's
+// count to be forgotten instead of sitting through the longest blocks: it
+// is kept a day.
+func TestAPatientGuesserKeepsToTheAccountsPace(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const victim = "pat@example.org"
+	ip, guesses := 0, 0
+	var last time.Time
+	end := c.Now().Add(24 * time.Hour)
+	for c.Now().Before(end) {
+		ip++
+		addr := fmt.Sprintf("2001:db8:66:%x::/64", ip)
+		wait, ok := lt.Allow(victim, addr)
+		if ok {
+			guesses++
+			lt.Failed(victim, addr)
+			lt.Done(victim, addr)
+			last = c.Now()
+			continue
+		}
+		if wait <= 512*time.Second {
+			c.Advance(wait)
+		} else {
+			// wait for the account's failures to be forgotten, were it an hour
+			c.Advance(last.Add(time.Hour + time.Second).Sub(c.Now()))
+		}
+	}
+	t.Logf("%d guesses in 24 h from %d addresses", guesses, ip)
+	assert.LessOrEqual(t, guesses, 130, "about 110 a day")
+}
+
+// A password reset after a takeover lifts every block and leaves no
+// address known: the thief's no longer passes the account's block while it
+// guesses the new password.
+func TestAResetForgetsTheAddressesThatKnewTheOldPassword(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const victim, thief = "pat@example.org", "203.0.113.66"
+	loggedIn(t, lt, victim, thief) // stolen password
+	lt.Succeeded(victim, "")       // the owner resets the password
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
+		_, ok := lt.Allow(victim, addr)
+		require.True(t, ok, i)
+		lt.Failed(victim, addr)
+		lt.Done(victim, addr)
+	}
+	require.True(t, accountBlocked(lt, victim))
+	_, ok := lt.Allow(victim, thief)
+	assert.False(t, ok, "the thief's address no longer passes the account's block")
 }
