@@ -33,6 +33,14 @@ import (
 	"github.com/medisync/medisync/shared/server"
 )
 
+// transferTimeout bounds an upload or a download, the longest requests.
+const transferTimeout = 50 * time.Second
+
+// minSweepGrace is the least age at which the sweeper may take an object
+// without metadata, or an unfinished upload, for an orphan: twice the
+// longest upload.
+const minSweepGrace = 2 * transferTimeout
+
 func main() { app.Main("records", run) }
 
 type settings struct {
@@ -69,8 +77,8 @@ func run(ctx context.Context, args []string) error {
 		// take the whole request deadline to arrive, and the server's read
 		// timeout would otherwise cut it sooner. The transport shortens every
 		// other route's to httpmw.DefaultTimeout, below the gateway's 15 s.
-		RequestTimeout: 50 * time.Second,
-		ReadTimeout:    50 * time.Second,
+		RequestTimeout: transferTimeout,
+		ReadTimeout:    transferTimeout,
 		WriteTimeout:   55 * time.Second,
 		// A signed encounter's event goes to the outbox; the relay publishes it.
 		Outbox: true,
@@ -103,6 +111,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	fail := func(err error) error { _ = a.Close(); return err }
+	if c.sweepGrace < minSweepGrace {
+		return fail(fmt.Errorf("-sweep-grace %s: at least %s, longer than an upload may take, or the sweeper would remove uploads in progress", c.sweepGrace, minSweepGrace))
+	}
 	verifier, err := a.Verifier(ctx)
 	if err != nil {
 		return fail(err)
