@@ -490,6 +490,10 @@ func (s *service) Get(ctx context.Context, actor authn.Principal, id string) (ap
 	return s.load(ctx, actor, id)
 }
 
+// errZoneUnusable answers an agenda by date of a doctor whose time zone
+// cannot be loaded here.
+var errZoneUnusable = domainerr.New(domainerr.Conflict, "the doctor's time zone is not known here; the doctor's profile needs a new one")
+
 // checkVersion compares the If-Match version, when one is given.
 func checkVersion(ifMatch int64, ap appointment.Appointment) error {
 	if ifMatch != 0 && ifMatch != ap.Version {
@@ -874,7 +878,10 @@ func (s *service) query(ctx context.Context, actor authn.Principal, in ListInput
 	if hasDate {
 		loc, err := time.LoadLocation(zone)
 		if err != nil {
-			return Query{}, fmt.Errorf("time zone %q: %w", zone, err)
+			// The doctor's profile names a zone this host does not know: a
+			// record to correct, not a fault (the doctor service answers it
+			// 409 too).
+			return Query{}, errZoneUnusable
 		}
 		lo := date.In(loc)
 		hi := date.AddDays(days).In(loc)

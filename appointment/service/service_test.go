@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -111,6 +112,17 @@ func TestAgendaOnADayWhoseMidnightIsSkipped(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, sat.Items, 1, "the agenda of 03-09 holds the visit at 23:00 local")
 	assert.Empty(t, sun.Items, "the agenda of 03-10 does not")
+}
+
+// An agenda by date of a doctor whose time zone this host cannot load is a
+// 409 to correct the profile, not a 500.
+func TestAgendaOfADoctorWithAnUnknownZoneIsAConflict(t *testing.T) {
+	docUser := ids.New()
+	doc := service.Doctor{ID: ids.New(), UserID: docUser, Name: "Ada Lovelace", TimeZone: "Nowhere/Atlantis", Active: true}
+	svc := service.New(sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations())), anyGrid{doc}, onePatient{},
+		clocktest.New(time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)), ids.New, service.Options{})
+	_, err := svc.List(context.Background(), authn.Principal{UserID: docUser, Roles: []string{authn.RoleDoctor}}, service.ListInput{Date: "2030-03-09"})
+	assert.True(t, errors.Is(err, domainerr.Conflict), "%v", err)
 }
 
 // TestPassedWaitsDoNotFillTheWaitlist: a wait for a day that has passed is
