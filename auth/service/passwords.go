@@ -121,7 +121,7 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 	}
 	// No address that knew the old password stays known to the account
 	// (a thief's would pass its block); the one that changed it does.
-	s.Throttle.Succeeded(u.Email, "")
+	s.Throttle.Lift(u.Email)
 	s.Throttle.Succeeded(u.Email, in.ClientIP)
 	s.published(revoked)
 	return pair, nil
@@ -279,6 +279,6 @@ func (s *service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	}
 	s.published(revoked)
 	// Proving control of the mailbox lifts any login block on the account.
-	s.Throttle.Succeeded(u.Email, "")
+	s.Throttle.Lift(u.Email)
 	return nil
 }

@@ -120,11 +120,14 @@ type PasswordPolicy interface {
 
 // Throttle slows down password guessing (throttle.Login). An attempt that
 // Allow admits records its outcome (Failed or Succeeded), then ends with Done.
+// Lift lifts every block on an account after its password was reset or
+// changed, and forgets the addresses it knew.
 type Throttle interface {
 	Allow(account, client string) (time.Duration, bool)
 	Done(account, client string)
 	Failed(account, client string)
 	Succeeded(account, client string)
+	Lift(account string)
 }
 
 // AccessTokens signs access tokens (signing.Ring).

@@ -180,17 +180,6 @@ func (l *Limiter) Fail(key string) time.Duration {
 	return block
 }
 
-// Failures returns the failures of key that are not forgotten yet.
-func (l *Limiter) Failures(key string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, _, _ := l.check(key, l.now())
-	if e == nil {
-		return 0
-	}
-	return e.failures
-}
-
 // Reset forgets key, after a success.
 func (l *Limiter) Reset(key string) {
 	l.mu.Lock()
@@ -273,15 +262,9 @@ const KnownFor = 30 * 24 * time.Hour
 // policy serves the account and client pairs as well, and bounds the
 // known addresses.
 func NewLogin(account, client Policy, now func() time.Time) *Login {
-	if now == nil {
-		now = time.Now
-	}
-	maxKeys := account.MaxKeys
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxKeys
-	}
-	return &Login{Account: New(account, now), Pair: New(account, now), Client: New(client, now),
-		known: newKnown(max(1, maxKeys/KnownPerAccount), now)}
+	a := New(account, now)
+	return &Login{Account: a, Pair: New(account, now), Client: New(client, now),
+		known: newKnown(max(1, a.policy.MaxKeys/KnownPerAccount), a.now)}
 }
 
 // pairKey names an account tried from one client address.
@@ -329,21 +312,21 @@ func (t *Login) Failed(account, client string) {
 // Succeeded clears the failures of the address on the account and makes
 // it known to the account. The account's count stays, as the ceiling on
 // the other addresses, which an owner's frequent logins would otherwise
-// keep lifting. With client empty (a password reset, which proves control
-// of the mailbox from an address not known here, or a change) every block
-// on the account is lifted instead, each address's included, and no
-// address stays known to it: one that knew the old password may be a
-// thief's. The address's failures on other accounts stay: one success
+// keep lifting. The address's failures on other accounts stay: one success
 // among many failures is what credential stuffing looks like.
 func (t *Login) Succeeded(account, client string) {
-	if client == "" {
-		t.Account.Reset(account)
-		t.Pair.resetPrefix(pairKey(account, ""))
-		t.known.forget(account)
-		return
-	}
 	t.Pair.Reset(pairKey(account, client))
 	t.known.add(account, client)
+}
+
+// Lift lifts every block on the account, each address's included, and
+// leaves no address known to it: a password reset (which proves control of
+// the mailbox, from an address not known here) or change, after which an
+// address that knew the old password may be a thief's.
+func (t *Login) Lift(account string) {
+	t.Account.Reset(account)
+	t.Pair.resetPrefix(pairKey(account, ""))
+	t.known.forget(account)
 }
 
 // known holds the addresses each account logged in from, each until

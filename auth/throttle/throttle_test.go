@@ -93,7 +93,7 @@ func TestLoginThrottlesAccountAndClient(t *testing.T) {
 	assert.False(t, ok, "credential stuffing from one address is blocked across accounts")
 
 	c.Advance(time.Second)
-	lt.Succeeded("victim@example.org", "")
+	lt.Lift("victim@example.org")
 	_, ok = lt.Allow("victim@example.org", "10.0.0.9")
 	assert.True(t, ok)
 }
@@ -125,7 +125,7 @@ func TestBlockedAccountLetsOnlyItsKnownAddressesThrough(t *testing.T) {
 	require.True(t, ok, "and is held to its own failures only")
 	lt.Done(victim, owner)
 
-	lt.Succeeded(victim, "") // a password reset
+	lt.Lift(victim) // a password reset
 	_, ok = lt.Allow(victim, "10.0.0.2")
 	assert.True(t, ok, "a reset lifts the account's block")
 	lt.Done(victim, "10.0.0.2")
@@ -360,7 +360,7 @@ func TestAResetForgetsTheAddressesThatKnewTheOldPassword(t *testing.T) {
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
 	const victim, thief = "pat@example.org", "203.0.113.66"
 	loggedIn(t, lt, victim, thief) // stolen password
-	lt.Succeeded(victim, "")       // the owner resets the password
+	lt.Lift(victim)                // the owner resets the password
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
 		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
 		_, ok := lt.Allow(victim, addr)

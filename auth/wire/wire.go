@@ -483,7 +483,7 @@ func registerGauges(reg prometheus.Registerer, h *password.Hasher, t *throttle.L
 		}, func() float64 { return float64(h.Waiting()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metrics.Namespace, Subsystem: "auth", Name: "login_throttle_keys",
-			Help: "Accounts, accounts by client address, and client addresses with recent failed logins.",
+			Help: "Accounts, accounts by client address, and client addresses with recent failed logins, and addresses known to accounts.",
 		}, func() float64 { return float64(t.Len()) }),
 	)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/medisync/medisync/discovery/registry"
 	"github.com/medisync/medisync/discovery/service"
+	sd "github.com/medisync/medisync/shared/discovery"
 )
 
 // Set holds every discovery endpoint.
@@ -181,20 +182,16 @@ func (r ServiceResponse) Headers() http.Header {
 	return runHeaders(r.View.Index, r.View.StartedAt, r.View.Uptime)
 }
 
-// Headers of a listing: X-Registry-Started names the server's run (its
-// start time) and X-Registry-Uptime says in milliseconds how long it has
-// been up, by its own clock, so that a reader can tell how far a restarted
-// registry has been filled again without comparing clocks.
-const (
-	StartedHeader = "X-Registry-Started"
-	UptimeHeader  = "X-Registry-Uptime"
-)
-
+// runHeaders are a listing's headers, named where readers parse them
+// (shared/discovery): the index, the server's run (its start time) and how
+// long it has been up in milliseconds, by its own clock, so that a reader
+// can tell how far a restarted registry has been filled again without
+// comparing clocks.
 func runHeaders(index uint64, started time.Time, uptime time.Duration) http.Header {
 	return http.Header{
-		"X-Registry-Index": {strconv.FormatUint(index, 10)},
-		StartedHeader:      {started.UTC().Format(time.RFC3339Nano)},
-		UptimeHeader:       {strconv.FormatInt(max(uptime, 0).Milliseconds(), 10)},
+		sd.IndexHeader:   {strconv.FormatUint(index, 10)},
+		sd.StartedHeader: {started.UTC().Format(time.RFC3339Nano)},
+		sd.UptimeHeader:  {strconv.FormatInt(max(uptime, 0).Milliseconds(), 10)},
 	}
 }
 

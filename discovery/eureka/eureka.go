@@ -65,7 +65,8 @@ type Options struct {
 	Writers transport.Writers
 	// Limits are the registry's, for clamping a lease into range.
 	Limits registry.Limits
-	// Now tells the time (lastDirtyTimestamp of status changes).
+	// Now tells the time (lastDirtyTimestamp of status changes, and the
+	// warm-up's end).
 	Now func() time.Time
 	// ReadsFrom is when listings are first answered: before it, a server
 	// just started, still being filled by its clients' next heartbeats,
@@ -172,7 +173,7 @@ func (a *api) warm(next http.HandlerFunc) http.HandlerFunc {
 		if left := a.o.ReadsFrom.Sub(a.o.Now()); left > 0 {
 			p := problem.New(http.StatusForbidden, "the registry has just started and is being filled by its clients' heartbeats")
 			p.Headers = http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}
-			reply(w, r.WithContext(context.WithValue(r.Context(), bareKey{}, true)), p)
+			reply(w, asBare(r), p)
 			return
 		}
 		next(w, r)
@@ -212,9 +213,12 @@ type bareKey struct{}
 // status, and fails to decode a problem (application/problem+json is an
 // application/*+json to it) instead of registering again.
 func bare(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		next(w, r.WithContext(context.WithValue(r.Context(), bareKey{}, true)))
-	}
+	return func(w http.ResponseWriter, r *http.Request) { next(w, asBare(r)) }
+}
+
+// asBare marks r's error answers bare (bare).
+func asBare(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), bareKey{}, true))
 }
 
 // reply answers with p: a problem document, except for a 404 and on a bare

@@ -50,11 +50,11 @@ type ServiceView struct {
 	Instances []Instance
 	// StartedAt is when the registry started, which tells one run of the
 	// server from the next: a reader holding instances from an earlier run
-	// learns that the registry may still be filling again.
+	// learns that the registry may still be filling again. Uptime is how
+	// long the server had been up at the answer, by its clock. The service
+	// fills both in.
 	StartedAt time.Time
-	// Uptime is how long the server had been up at the answer; the
-	// service fills it in, by its clock.
-	Uptime time.Duration
+	Uptime    time.Duration
 }
 
 // View is the whole registry at an index, services ordered by name. Services
@@ -602,11 +602,9 @@ func (r *Registry) Service(name string) (v ServiceView, global uint64, changed <
 			index = r.forgotten
 		}
 		// Nothing to wait on yet: wake on any change, and look again.
-		return ServiceView{Name: name, Index: index, Instances: []Instance{}, StartedAt: r.startedAt}, r.index, r.changed
+		return ServiceView{Name: name, Index: index, Instances: []Instance{}}, r.index, r.changed
 	}
-	v = serviceView(s)
-	v.StartedAt = r.startedAt
-	return v, r.index, s.changed
+	return serviceView(s), r.index, s.changed
 }
 
 func serviceView(s *service) ServiceView {
@@ -622,7 +620,7 @@ func serviceView(s *service) ServiceView {
 func (r *Registry) All() (View, <-chan struct{}) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	v := View{Index: r.index, StartedAt: r.startedAt, Services: make([]ServiceView, 0, len(r.services))}
+	v := View{Index: r.index, Services: make([]ServiceView, 0, len(r.services))}
 	for _, s := range r.services {
 		if len(s.instances) > 0 {
 			v.Services = append(v.Services, serviceView(s))

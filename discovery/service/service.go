@@ -138,6 +138,7 @@ func (d *discovery) Service(ctx context.Context, name string, q Query) (registry
 		return v, v.Index > q.Index || q.Index > global, ch
 	}
 	v, _, err := wait(ctx, d.reg, q, look)
+	v.StartedAt = d.reg.StartedAt()
 	v.Uptime = d.clock.Now().Sub(v.StartedAt)
 	return v, err
 }
@@ -148,6 +149,7 @@ func (d *discovery) Registry(ctx context.Context, q Query) (registry.View, error
 		return v, v.Index > q.Index || q.Index > v.Index, ch
 	}
 	v, _, err := wait(ctx, d.reg, q, look)
+	v.StartedAt = d.reg.StartedAt()
 	v.Uptime = d.clock.Now().Sub(v.StartedAt)
 	return v, err
 }

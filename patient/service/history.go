@@ -11,7 +11,7 @@ import (
 )
 
 func (s *service) ListHistory(ctx context.Context, actor authn.Principal, q patient.HistoryQuery) (page.Page[patient.HistoryEntry], error) {
-	if _, err := s.loadHistory(ctx, actor, q.PatientID, patient.ActionRead, patient.ResourceHistory, ""); err != nil {
+	if err := s.loadHistory(ctx, actor, q.PatientID, patient.ActionRead, patient.ResourceHistory, ""); err != nil {
 		return page.Page[patient.HistoryEntry]{}, err
 	}
 	entries, err := s.history.ListEntries(ctx, q)
@@ -25,7 +25,7 @@ func (s *service) ListHistory(ctx context.Context, actor authn.Principal, q pati
 }
 
 func (s *service) GetHistoryEntry(ctx context.Context, actor authn.Principal, patientID, entryID string) (patient.HistoryEntry, error) {
-	if _, err := s.loadHistory(ctx, actor, patientID, patient.ActionRead, patient.ResourceHistory, entryID); err != nil {
+	if err := s.loadHistory(ctx, actor, patientID, patient.ActionRead, patient.ResourceHistory, entryID); err != nil {
 		return patient.HistoryEntry{}, err
 	}
 	e, err := s.history.EntryByID(ctx, patientID, entryID)
@@ -45,7 +45,7 @@ func (s *service) clinical(c patient.Clinical) (patient.Clinical, domainerr.Fiel
 }
 
 func (s *service) RecordHistory(ctx context.Context, actor authn.Principal, patientID string, in EntryInput) (patient.HistoryEntry, error) {
-	if _, err := s.loadHistory(ctx, actor, patientID, patient.ActionCreate, patient.ResourceHistory, ""); err != nil {
+	if err := s.loadHistory(ctx, actor, patientID, patient.ActionCreate, patient.ResourceHistory, ""); err != nil {
 		return patient.HistoryEntry{}, err
 	}
 	c, fe := s.clinical(in.Clinical)
@@ -67,7 +67,7 @@ func (s *service) RecordHistory(ctx context.Context, actor authn.Principal, pati
 }
 
 func (s *service) AmendHistory(ctx context.Context, actor authn.Principal, patientID, entryID string, ifMatch int64, in EntryAmendment) (patient.HistoryEntry, error) {
-	if _, err := s.loadHistory(ctx, actor, patientID, patient.ActionUpdate, patient.ResourceHistory, entryID); err != nil {
+	if err := s.loadHistory(ctx, actor, patientID, patient.ActionUpdate, patient.ResourceHistory, entryID); err != nil {
 		return patient.HistoryEntry{}, err
 	}
 	cur, err := s.history.EntryByID(ctx, patientID, entryID)
@@ -110,7 +110,7 @@ func (s *service) AmendHistory(ctx context.Context, actor authn.Principal, patie
 }
 
 func (s *service) RetractHistory(ctx context.Context, actor authn.Principal, patientID, entryID string, ifMatch int64) error {
-	if _, err := s.loadHistory(ctx, actor, patientID, patient.ActionDelete, patient.ResourceHistory, entryID); err != nil {
+	if err := s.loadHistory(ctx, actor, patientID, patient.ActionDelete, patient.ResourceHistory, entryID); err != nil {
 		return err
 	}
 	cur, err := s.history.EntryByID(ctx, patientID, entryID)
@@ -138,7 +138,7 @@ func (s *service) RetractHistory(ctx context.Context, actor authn.Principal, pat
 }
 
 func (s *service) HistoryRevisions(ctx context.Context, actor authn.Principal, patientID, entryID string) ([]patient.HistoryEntry, error) {
-	if _, err := s.loadHistory(ctx, actor, patientID, patient.ActionRead, patient.ResourceRevisions, entryID); err != nil {
+	if err := s.loadHistory(ctx, actor, patientID, patient.ActionRead, patient.ResourceRevisions, entryID); err != nil {
 		return nil, err
 	}
 	revs, err := s.history.Revisions(ctx, patientID, entryID)

@@ -217,7 +217,7 @@ func (s *service) load(ctx context.Context, actor authn.Principal, id string, ac
 // canChart), where a doctor must also treat the patient: an administrator
 // and, reading, the patient themself need not. A refusal is a denial in
 // the trail, 403: the doctor may see the profile, so it is no secret.
-func (s *service) loadHistory(ctx context.Context, actor authn.Principal, id string, action patient.Action, resource, resourceID string) (patient.Patient, error) {
+func (s *service) loadHistory(ctx context.Context, actor authn.Principal, id string, action patient.Action, resource, resourceID string) error {
 	read := action == patient.ActionRead
 	may := canChart
 	if read {
@@ -225,18 +225,18 @@ func (s *service) loadHistory(ctx context.Context, actor authn.Principal, id str
 	}
 	p, err := s.load(ctx, actor, id, action, resource, resourceID, may)
 	if err != nil || admin(actor) || (read && owns(actor, p)) {
-		return p, err
+		return err
 	}
 	treating := false
 	if s.care != nil {
 		if treating, err = s.care.Treating(ctx, p.ID); err != nil {
-			return patient.Patient{}, fmt.Errorf("check care relation: %w", err)
+			return fmt.Errorf("check care relation: %w", err)
 		}
 	}
 	if !treating {
-		return patient.Patient{}, s.deny(ctx, actor, action, resource, p.ID, resourceID, patient.ErrNotTreating)
+		return s.deny(ctx, actor, action, resource, p.ID, resourceID, patient.ErrNotTreating)
 	}
-	return p, nil
+	return nil
 }
 
 // --- audit -------------------------------------------------------------------

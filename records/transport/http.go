@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -77,12 +76,6 @@ type Options struct {
 	// before any byte of the body is read; the service enforces it while
 	// reading too.
 	MaxDocumentBytes int64
-	// Timeout bounds the routes that move no document content (0:
-	// httpmw.DefaultTimeout): the gateway gives them 15 s, and a hung
-	// database must be answered with this service's 503 before the
-	// gateway's 504. Uploads and downloads keep the server's request
-	// deadline, which must be the longer.
-	Timeout time.Duration
 }
 
 type requestKey struct{}
@@ -92,9 +85,6 @@ type requestKey struct{}
 func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Options) {
 	if o.MaxDocumentBytes <= 0 {
 		o.MaxDocumentBytes = service.DefaultMaxDocumentBytes
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = httpmw.DefaultTimeout
 	}
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance, keepRequest, carryBearer),
@@ -108,7 +98,12 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	}
 	// handle registers any other route, under the shorter deadline (a
 	// deadline can only shorten the server's).
-	short := httpmw.Deadline(o.Timeout)
+	// Routes that move no document content answer within
+	// httpmw.DefaultTimeout: the gateway gives them 15 s, and a hung
+	// database must be answered with this service's 503 before the
+	// gateway's 504. Uploads and downloads keep the server's request
+	// deadline, the longer.
+	short := httpmw.Deadline(httpmw.DefaultTimeout)
 	handle := func(method, path string, ep kitendpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) {
 		r.Handle(Prefix+path, short(requireToken(kithttp.NewServer(ep, dec, enc, opts...)))).Methods(method)
 	}

@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string) error {
 		func(context.Context) error { return store.Close() })
 }
 
-// openBlobs opens the configured blob store and adds it to readiness.
+// openBlobs opens the configured blob store.
 func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore, error) {
 	switch c.blobStore {
 	case "fs":
