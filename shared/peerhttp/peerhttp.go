@@ -15,6 +15,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // Options configure a Client; zero values take the defaults.
@@ -50,6 +51,10 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("%s service answered %d", e.Peer, e.Code) }
+
+// ErrTokenRefused is the answer when a peer refuses the caller's token,
+// valid here a moment ago: it has expired on the way.
+var ErrTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
 
 // Status is the status of a StatusError in err's chain, or 0.
 func Status(err error) int {

@@ -23,10 +23,6 @@ type Options = peerhttp.Options
 // errNotFound is a 404 (or 403: not the caller's to see) of the peer.
 var errNotFound = errors.New("peer: not found")
 
-// errTokenRefused: the peer refused the caller's token; the caller signs
-// in again.
-var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
-
 type client struct {
 	peer     *peerhttp.Client
 	down     error
@@ -51,7 +47,7 @@ func (c *client) get(ctx context.Context, path string, dst any) error {
 		return errNotFound
 	case status == http.StatusUnauthorized:
 		// The caller's token, valid here a moment ago, has expired.
-		return errTokenRefused
+		return peerhttp.ErrTokenRefused
 	case status == http.StatusConflict:
 		// The peer's record cannot be used until someone corrects it: the
 		// caller's answer too, not a defect of this service.

@@ -18,9 +18,6 @@ import (
 // ErrUnavailable is answered when the records service cannot answer now.
 var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the records service cannot say now whether you treat this patient; try again shortly")
 
-// errTokenRefused: the token, valid here a moment ago, has expired.
-var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
-
 // Client is a service.CareTeam over HTTP.
 type Client struct{ peer *peerhttp.Client }
 
@@ -57,7 +54,7 @@ func (c *Client) Treating(ctx context.Context, patientID string) (bool, error) {
 	case status == http.StatusNotFound:
 		return false, fmt.Errorf("%w: records has no care route: %w", ErrUnavailable, err)
 	case status == http.StatusUnauthorized:
-		return false, errTokenRefused
+		return false, peerhttp.ErrTokenRefused
 	case peerhttp.Down(err):
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	default:

@@ -20,9 +20,6 @@ import (
 // ErrUnavailable is answered when the appointment service cannot answer now.
 var ErrUnavailable = domainerr.New(domainerr.Unavailable, "the appointment service cannot answer now; try again shortly")
 
-// errTokenRefused: the token, valid here a moment ago, has expired.
-var errTokenRefused = domainerr.New(domainerr.Unauthenticated, "the token was refused; sign in again")
-
 // Client is a service.Appointments over HTTP.
 type Client struct{ peer *peerhttp.Client }
 
@@ -99,7 +96,7 @@ func (c *Client) get(ctx context.Context, path string, dst any) error {
 	case status == http.StatusNotFound || status == http.StatusForbidden:
 		return record.ErrNotFound
 	case status == http.StatusUnauthorized:
-		return errTokenRefused
+		return peerhttp.ErrTokenRefused
 	case peerhttp.Down(err):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	default:
