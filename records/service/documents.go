@@ -296,7 +296,8 @@ func (s *service) ListDocuments(ctx context.Context, actor authn.Principal, q re
 }
 
 // RetractDocument marks a document entered-in-error: its author or an
-// administrator.
+// administrator, provided they may still see the patient's records (an
+// author whose care relation ended may not).
 func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Document, error) {
 	if err := record.ValidateReason("reason", why); err != nil {
 		return record.Document{}, err
@@ -305,12 +306,12 @@ func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, pa
 	if err != nil {
 		return record.Document{}, err
 	}
+	if err := s.metadata(ctx, actor, r, record.ActionRetract, record.ResourceDocument, id); err != nil {
+		return record.Document{}, err
+	}
 	d, err := s.Documents.DocumentByID(ctx, patientID, id)
 	if err != nil {
-		if r.readsClinical() || r.admin {
-			return record.Document{}, err
-		}
-		return record.Document{}, s.deny(ctx, actor, record.ActionRetract, record.ResourceDocument, patientID, id, record.ErrNotFound)
+		return record.Document{}, err
 	}
 	if !r.admin && (actor.UserID == "" || d.AuthorID != actor.UserID) {
 		return record.Document{}, s.deny(ctx, actor, record.ActionRetract, record.ResourceDocument, patientID, id, refusal(r))
