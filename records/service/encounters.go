@@ -146,7 +146,9 @@ func (s *service) ListEncounters(ctx context.Context, actor authn.Principal, rea
 }
 
 // authored loads an encounter for a change only its author may make
-// (admins too when admin is set), checking If-Match. It also returns the
+// (admins too when admin is set), checking If-Match. The caller must still
+// see the patient's records: the author of a note entered in error who no
+// longer treats the patient learns nothing of it. It also returns the
 // caller's relation to the patient.
 func (s *service) authored(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, action record.Action,
 	admin bool) (record.Encounter, relation, error) {
@@ -154,12 +156,12 @@ func (s *service) authored(ctx context.Context, actor authn.Principal, patientID
 	if err != nil {
 		return record.Encounter{}, relation{}, err
 	}
+	if !r.readsClinical() && !r.admin {
+		return record.Encounter{}, r, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, record.ErrNotFound)
+	}
 	e, err := s.Encounters.EncounterByID(ctx, patientID, id)
 	if err != nil {
-		if r.readsClinical() || r.admin {
-			return record.Encounter{}, r, err
-		}
-		return record.Encounter{}, r, s.deny(ctx, actor, action, record.ResourceEncounter, patientID, id, record.ErrNotFound)
+		return record.Encounter{}, r, err
 	}
 	mine := actor.Has(authn.RoleDoctor) && actor.UserID != "" && e.DoctorID == actor.UserID
 	if !mine && !(admin && r.admin) {

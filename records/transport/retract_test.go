@@ -58,3 +58,39 @@ func TestFormerDoctorCannotRetractDocuments(t *testing.T) {
 		"Content-Type", "application/json", "If-Match", `"1"`)
 	assert.Equal(t, 200, r.code, "%s", r.body)
 }
+
+// The author of a note entered in error who no longer treats the patient
+// (their appointment cancelled, no other encounter) learns nothing of it:
+// changing it is the 404 of any read, not the 409 of a retracted note, and
+// the refusal is audited.
+func TestFormerAuthorCannotChangeARetractedEncounter(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	id := r.json(t)["id"].(string)
+	r = h.do("doctor", "POST", "/encounters/"+id+"/entered-in-error", js(map[string]string{"reason": "wrong patient"}),
+		"Content-Type", "application/json", "If-Match", `"1"`)
+	require.Equal(t, 200, r.code, "%s", r.body)
+	a := h.appts[apptPatient]
+	a.status = "cancelled"
+	h.appts[apptPatient] = a
+	require.Equal(t, 404, h.do("doctor", "GET", "/encounters/"+id, nil).code, "reads end with the relation")
+
+	for _, c := range []struct{ name, method, path, body string }{
+		{"update", "PUT", "/encounters/" + id, `{"note":{"plan":"x"}}`},
+		{"sign", "POST", "/encounters/" + id + "/sign", ""},
+		{"retract", "POST", "/encounters/" + id + "/entered-in-error", `{"reason":"again"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := h.deniedTo("doctor")
+			var r resp
+			if c.body == "" {
+				r = h.do("doctor", c.method, c.path, nil, "If-Match", `"2"`)
+			} else {
+				r = h.do("doctor", c.method, c.path, js(json.RawMessage(c.body)), "Content-Type", "application/json", "If-Match", `"2"`)
+			}
+			assert.Equal(t, 404, r.code, "%s", r.body)
+			assert.Equal(t, before+1, h.deniedTo("doctor"), "the refusal is on the patient's audit trail")
+		})
+	}
+}
