@@ -21,6 +21,9 @@ var (
 	ErrSigned         = domainerr.New(domainerr.Conflict, "the note is signed and cannot change: add an addendum")
 	ErrNotSigned      = domainerr.New(domainerr.Conflict, "addenda are added to signed notes only; edit the open note instead")
 	ErrEnteredInError = domainerr.New(domainerr.Conflict, "the record is marked entered-in-error and cannot change")
+	// ErrPreconditionRequired refuses a change without If-Match (or with
+	// "*"), once the caller's rights are checked.
+	ErrPreconditionRequired = domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
 	// ErrNotCurrent refuses a new version of a replaced or retracted
 	// document. Marking entered in error is not limited so: any version may
 	// be wrong (FHIR allows it of every version).

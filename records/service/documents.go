@@ -319,6 +319,8 @@ func (s *service) RetractDocument(ctx context.Context, actor authn.Principal, pa
 	switch {
 	case d.Status == record.DocumentEnteredInError:
 		return record.Document{}, record.ErrEnteredInError
+	case ifMatch == 0:
+		return record.Document{}, record.ErrPreconditionRequired
 	case d.Version != ifMatch:
 		return record.Document{}, domainerr.StaleFor(ifMatch, record.ErrStaleVersion)
 	}

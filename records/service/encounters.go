@@ -170,6 +170,8 @@ func (s *service) authored(ctx context.Context, actor authn.Principal, patientID
 	switch {
 	case e.Status == record.EncounterEnteredInError:
 		err = record.ErrEnteredInError
+	case ifMatch == 0:
+		err = record.ErrPreconditionRequired
 	case e.Version != ifMatch:
 		err = domainerr.StaleFor(ifMatch, record.ErrStaleVersion)
 	default:

@@ -26,7 +26,11 @@ import (
 // request is made for, decides whether they may act, and records an audit
 // event for every access to, and every denial of, a patient's records.
 // reason is an administrator's break-glass justification; others may leave
-// it empty.
+// it empty. Changes of state take the version the client read (If-Match):
+// 0 (no If-Match, or "*") is record.ErrPreconditionRequired and a version no
+// longer current record.ErrStaleVersion (domainerr.ErrWeakVersion for a
+// weak tag), each after the caller's rights are checked, so that a caller
+// who may not act gets their 403 or 404 and the denial is audited.
 type Service interface {
 	OpenEncounter(ctx context.Context, actor authn.Principal, patientID string, in record.Clinical) (record.Encounter, error)
 	GetEncounter(ctx context.Context, actor authn.Principal, reason, patientID, id string) (EncounterView, error)

@@ -208,7 +208,9 @@ func decodeUpdateEncounter(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := ifMatch(r)
+	// A missing If-Match (0) and a weak tag are the use case's to answer,
+	// after the caller's rights (docs/adr/0003); a malformed one is a 400.
+	v, err := rest.IfMatchVersion(r)
 	if err != nil {
 		return nil, err
 	}
@@ -216,21 +218,12 @@ func decodeUpdateEncounter(ctx context.Context, r *http.Request) (any, error) {
 	return endpoint.UpdateEncounterRequest{ItemRequest: it, IfMatch: v, In: b.toClinical()}, err
 }
 
-// ifMatch reads If-Match, which every change of state requires.
-func ifMatch(r *http.Request) (int64, error) {
-	if h := strings.TrimSpace(r.Header.Get("If-Match")); h == "" || h == "*" {
-		return 0, domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
-	}
-	// A weak tag is answered after the caller's rights (docs/adr/0003).
-	return rest.IfMatchVersion(r)
-}
-
 func decodeSign(ctx context.Context, r *http.Request) (any, error) {
 	it, err := item(ctx, r, "encounterId")
 	if err != nil {
 		return nil, err
 	}
-	v, err := ifMatch(r)
+	v, err := rest.IfMatchVersion(r)
 	return endpoint.SignEncounterRequest{ItemRequest: it, IfMatch: v}, err
 }
 
@@ -240,7 +233,7 @@ func decodeRetract(idVar string) kithttp.DecodeRequestFunc {
 		if err != nil {
 			return nil, err
 		}
-		v, err := ifMatch(r)
+		v, err := rest.IfMatchVersion(r)
 		if err != nil {
 			return nil, err
 		}
