@@ -3417,7 +3417,8 @@ type ClientInterface interface {
 	//
 	// The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 	// back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+	// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+	// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3428,7 +3429,8 @@ type ClientInterface interface {
 	//
 	// The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 	// back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+	// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+	// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5180,7 +5182,8 @@ func (c *Client) GetPatient(ctx context.Context, id openapi_types.UUID, reqEdito
 //
 // The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 // back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5201,7 +5204,8 @@ func (c *Client) UpdatePatientWithBody(ctx context.Context, id openapi_types.UUI
 //
 // The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 // back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11361,7 +11365,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 	// back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+	// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+	// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11372,7 +11377,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 	// back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-	// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+	// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+	// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -23725,7 +23731,8 @@ func (c *ClientWithResponses) GetPatientWithResponse(ctx context.Context, id ope
 //
 // The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 // back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23742,7 +23749,8 @@ func (c *ClientWithResponses) UpdatePatientWithBodyWithResponse(ctx context.Cont
 //
 // The PATIENT themself, ADMIN (also `userId`, `active`); DOCTOR: 403. The representation GET gives may be sent
 // back with fields changed; read-only fields are accepted unchanged and refused (400 naming the field) when changed.
-// A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
+// An ADMIN may link a profile that has no account; a linked `userId` is fixed: changing or clearing it is a 409
+// naming `userId`. A PATIENT asking for another patient's record gets the 404 of a record that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

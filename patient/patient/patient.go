@@ -26,6 +26,10 @@ var (
 	ErrPreconditionRequired = domainerr.New(domainerr.PreconditionRequired, "send If-Match with the version you read")
 	ErrEnteredInError       = domainerr.New(domainerr.Conflict, "the entry is marked entered-in-error and cannot change")
 	ErrNotTreating          = domainerr.New(domainerr.Forbidden, "only the patient's treating doctors read and write their history")
+	// ErrUserLinked refuses moving a profile to another account, or
+	// clearing its account: appointments keep the patient's account from
+	// the time of booking and grant access by it.
+	ErrUserLinked = domainerr.New(domainerr.Conflict, "the account of a profile is fixed once linked, because appointments grant access by it; deactivate the profile and create a new one for the other account")
 )
 
 // Sex is administrative sex.

@@ -26,6 +26,17 @@ func adminOnlyFields(in NewPatient, cur *patient.Patient) domainerr.FieldErrors 
 	return fe
 }
 
+// relinks reports whether userID, sent on an update, changes or clears the
+// account of a profile already linked to cur. Linking an unlinked profile
+// is no relink; a userId that is not a UUID is left to validation.
+func relinks(userID *string, cur string) bool {
+	if userID == nil || cur == "" {
+		return false
+	}
+	id := canonicalID(*userID)
+	return id != cur && (id == "" || ids.Valid(id))
+}
+
 func (s *service) CreatePatient(ctx context.Context, actor authn.Principal, in NewPatient) (patient.Patient, error) {
 	p := patient.Patient{Active: true, Version: 1}
 	switch {
@@ -118,6 +129,9 @@ func (s *service) UpdatePatient(ctx context.Context, actor authn.Principal, id s
 	}
 	if ifMatch != cur.Version {
 		return patient.Patient{}, domainerr.StaleFor(ifMatch, patient.ErrStaleVersion)
+	}
+	if relinks(in.UserID, cur.UserID) {
+		return patient.Patient{}, patient.ErrUserLinked
 	}
 	prof := in.Profile
 	prof.Normalize()

@@ -7,6 +7,7 @@ package transport
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -43,12 +44,23 @@ func OpenAPI() []byte { return openAPI }
 // kinded domain error that problem.From maps by itself, so it is empty.
 var errorRules = problem.Rules()
 
+// fieldConflicts gives the conflicts that concern one field a problem
+// naming it, as validation problems do.
+func fieldConflicts(err error) *problem.Problem {
+	if errors.Is(err, patient.ErrUserLinked) {
+		p := problem.Conflict(patient.ErrUserLinked.Msg)
+		p.Errors = []problem.FieldError{{Field: "userId", Message: "is fixed once linked"}}
+		return p
+	}
+	return nil
+}
+
 // Register adds the patient API to r. Every route requires a bearer token
 // that verifier accepts.
 func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier) {
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance),
-		kithttp.ServerErrorEncoder(problem.ErrorEncoder(errorRules)),
+		kithttp.ServerErrorEncoder(problem.ErrorEncoder(fieldConflicts, errorRules)),
 	}
 	// Routes sit on r itself, not on a subrouter, so that r's problem 404
 	// and 405 answers apply to them.
