@@ -359,15 +359,7 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	}
 
 	// The two directories answer independently: ask both at once.
-	type slotAnswer struct {
-		check SlotCheck
-		err   error
-	}
-	slotCh := make(chan slotAnswer, 1)
-	go func() {
-		c, err := s.doctors.CheckSlot(ctx, doctorID, start, end)
-		slotCh <- slotAnswer{c, err}
-	}()
+	slotCh := s.checkSlot(ctx, doctorID, start, end)
 	pat, err := s.bookingPatient(ctx, actor, patientID)
 	answer := <-slotCh
 	if err != nil {
@@ -428,6 +420,24 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	return BookResult{Appointment: ap}, nil
 }
 
+// slotAnswer is the doctor directory's answer to a slot check.
+type slotAnswer struct {
+	check SlotCheck
+	err   error
+}
+
+// checkSlot asks the doctor directory about [start, end) of the doctor
+// without waiting: the answer comes on the channel, so that the patient
+// directory is asked meanwhile.
+func (s *service) checkSlot(ctx context.Context, doctorID string, start, end time.Time) <-chan slotAnswer {
+	ch := make(chan slotAnswer, 1)
+	go func() {
+		c, err := s.doctors.CheckSlot(ctx, doctorID, start, end)
+		ch <- slotAnswer{c, err}
+	}()
+	return ch
+}
+
 // replay answers a booking whose key is stored: the appointment it made, or
 // ErrKeyReused when the request differs. done is false for an unknown key.
 func (s *service) replay(ctx context.Context, actor authn.Principal, key *IdempotencyKey) (BookResult, bool, error) {
@@ -484,6 +494,21 @@ func (s *service) bookingPatient(ctx context.Context, actor authn.Principal, pat
 		return Patient{}, domainerr.Field("patientId", "the patient's record is inactive")
 	}
 	return p, nil
+}
+
+// activePatient refuses a change for the patient of patientID, as a
+// booking for them would be refused, when their record is inactive.
+func (s *service) activePatient(ctx context.Context, patientID string) error {
+	p, err := s.patients.Get(ctx, patientID)
+	switch {
+	case errors.Is(err, ErrUnknownPatient):
+		return domainerr.New(domainerr.Conflict, "the patient of this appointment is not known to the patient service")
+	case err != nil:
+		return fmt.Errorf("look up patient: %w", err)
+	case !p.Active:
+		return domainerr.Field("patientId", "the patient's record is inactive")
+	}
+	return nil
 }
 
 func (s *service) Get(ctx context.Context, actor authn.Principal, id string) (appointment.Appointment, error) {
@@ -545,7 +570,16 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 	if start.Equal(cur.Start) && end.Equal(cur.End) {
 		return cur, nil
 	}
-	check, err := s.doctors.CheckSlot(ctx, cur.DoctorID, start, end)
+	// A new slot is taken as by a booking, so the patient must still be
+	// active, as the patient service says; both directories are asked at
+	// once.
+	slotCh := s.checkSlot(ctx, cur.DoctorID, start, end)
+	err = s.activePatient(ctx, cur.PatientID)
+	answer := <-slotCh
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	check, err := answer.check, answer.err
 	switch {
 	case errors.Is(err, ErrUnknownDoctor):
 		return appointment.Appointment{}, domainerr.New(domainerr.Conflict, "the doctor of this appointment no longer exists")

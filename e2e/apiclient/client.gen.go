@@ -2926,7 +2926,8 @@ type ClientInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2939,7 +2940,8 @@ type ClientInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4161,7 +4163,8 @@ func (c *Client) CancelAppointment(ctx context.Context, id AppointmentID, params
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4184,7 +4187,8 @@ func (c *Client) RescheduleAppointmentWithBody(ctx context.Context, id Appointme
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10832,7 +10836,8 @@ type ClientWithResponsesInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10845,7 +10850,8 @@ type ClientWithResponsesInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -22880,7 +22886,8 @@ func (c *ClientWithResponses) CancelAppointmentWithResponse(ctx context.Context,
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22899,7 +22906,8 @@ func (c *ClientWithResponses) RescheduleAppointmentWithBodyWithResponse(ctx cont
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
 // after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
-// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may.
+// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
+// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -522,6 +522,16 @@ func (anyGrid) Get(context.Context, string) (service.Doctor, error) {
 	return service.Doctor{}, service.ErrUnknownDoctor
 }
 
+// activePatients is a patient directory in which every patient is active.
+type activePatients struct{}
+
+func (activePatients) Me(context.Context) (service.Patient, error) {
+	return service.Patient{}, service.ErrUnknownPatient
+}
+func (activePatients) Get(_ context.Context, id string) (service.Patient, error) {
+	return service.Patient{ID: id, Active: true}, nil
+}
+
 // runChangedBy checks that the service's changes, stored by the
 // repository, name who made them in the row and in their event.
 func runChangedBy(t *testing.T, newFixture func(t *testing.T) Fixture) {
@@ -529,7 +539,7 @@ func runChangedBy(t *testing.T, newFixture func(t *testing.T) Fixture) {
 
 	t.Run("every change names who made it, in the row and in its event", func(t *testing.T) {
 		f := newFixture(t)
-		svc := service.New(f.Repo, anyGrid{}, nil, clocktest.New(base.AddDate(0, -1, 0)), ids.New, service.Options{})
+		svc := service.New(f.Repo, anyGrid{}, activePatients{}, clocktest.New(base.AddDate(0, -1, 0)), ids.New, service.Options{})
 		a := New(ids.New(), 0, 30)
 		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		patient := authn.Principal{UserID: a.PatientUserID, Roles: []string{authn.RolePatient}}
