@@ -9,3 +9,9 @@ func SetConsumerCheck(b Broker, d time.Duration) { b.(*natsBroker).consumerCheck
 // SetRequeueDelay makes the events b, a NATS broker, hands back come again
 // after d, doubling; call it before Consume.
 func SetRequeueDelay(b Broker, d time.Duration) { b.(*natsBroker).requeueFirst = d }
+
+// ReplayTopic is where consumer's replays go.
+func ReplayTopic(consumer string) string { return replayTopic(consumer) }
+
+// DurableName is the durable of consumer on topic.
+func DurableName(consumer, topic string) string { return durableName(consumer, topic) }

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/go-kit/log/level"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -24,6 +25,10 @@ import (
 
 // dlqStream holds every consumer's dead letters and replays.
 const dlqStream = "MEDISYNC_DLQ"
+
+// defaultDLQMaxBytes bounds the dead-letter stream unless the URL's
+// dlq_max_bytes says otherwise: about a million dead letters of a kilobyte.
+const defaultDLQMaxBytes = 1 << 30
 
 // requeueDelay is how long an event handed back to JetStream (its
 // dependency down, or the consumer stopping) waits before it comes again:
@@ -50,7 +55,9 @@ type natsBroker struct {
 	pub      *wmnats.Publisher
 	o        Options
 	replicas int
-	metrics  *consumerMetrics
+	// dlqMaxBytes bounds the dead-letter stream (ensureDLQStream).
+	dlqMaxBytes int64
+	metrics     *consumerMetrics
 
 	// consumerCheck is how often a running consumer makes sure its
 	// durables still exist.
@@ -63,11 +70,11 @@ type natsBroker struct {
 }
 
 func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error) {
-	servers, replicas, err := natsServers(rawURL)
+	u, err := parseNATSURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	b := &natsBroker{servers: servers, o: o, replicas: replicas,
+	b := &natsBroker{servers: u.servers, o: o, replicas: u.replicas, dlqMaxBytes: u.dlqMaxBytes,
 		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
 		requeueFirst: time.Second}
 	nc, err := b.connect("medisync")
@@ -124,27 +131,43 @@ func (b *natsBroker) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// natsServers splits the URL list and reads ?replicas=N (for the streams
-// a cluster creates) off the first URL.
-func natsServers(rawURL string) (string, int, error) {
+// natsURL is a broker URL read: the servers, and the settings of the
+// streams the broker creates, given as query parameters of any of them.
+type natsURL struct {
+	servers     string
+	replicas    int   // ?replicas=N: a cluster's copies of each stream
+	dlqMaxBytes int64 // ?dlq_max_bytes=N: the dead-letter stream's bound
+}
+
+// parseNATSURL splits the URL list and reads the query parameters off it.
+func parseNATSURL(rawURL string) (natsURL, error) {
 	parts := strings.Split(rawURL, ",")
-	replicas := 1
+	out := natsURL{replicas: 1, dlqMaxBytes: defaultDLQMaxBytes}
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
 		if err != nil || u.Host == "" {
-			return "", 0, errors.New("broker: invalid nats URL")
+			return natsURL{}, errors.New("broker: invalid nats URL")
 		}
-		if r := u.Query().Get("replicas"); r != "" {
+		q := u.Query()
+		if r := q.Get("replicas"); r != "" {
 			n, err := strconv.Atoi(r)
 			if err != nil || n < 1 || n > 5 {
-				return "", 0, errors.New("broker: nats replicas must be 1 to 5")
+				return natsURL{}, errors.New("broker: nats replicas must be 1 to 5")
 			}
-			replicas = n
+			out.replicas = n
+		}
+		if m := q.Get("dlq_max_bytes"); m != "" {
+			n, err := strconv.ParseInt(m, 10, 64)
+			if err != nil || n < 1 {
+				return natsURL{}, errors.New("broker: nats dlq_max_bytes must be a positive number of bytes")
+			}
+			out.dlqMaxBytes = n
 		}
 		u.RawQuery = ""
 		parts[i] = u.String()
 	}
-	return strings.Join(parts, ","), replicas, nil
+	out.servers = strings.Join(parts, ",")
+	return out, nil
 }
 
 // streamName is the stream of the producer of subject medisync.<service>.x.
@@ -152,26 +175,18 @@ func streamName(service string) string {
 	return "MEDISYNC_" + strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
 }
 
-// ensureStream creates the stream over subjects unless it is known to
-// exist. It is known until a publish or a consumer on it fails
-// (forgetStream): a stream can disappear under a running broker (a NATS
-// back without its store, an operator's delete), and only creating it
-// again brings its publishers and consumers back.
-func (b *natsBroker) ensureStream(ctx context.Context, name string, subjects ...string) error {
+// ensureStream creates the stream of cfg, or brings an existing one to cfg,
+// unless it is known to exist. It is known until a publish or a consumer
+// on it fails (forgetStream): a stream can disappear under a running
+// broker (a NATS back without its store, an operator's delete), and only
+// creating it again brings its publishers and consumers back.
+func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	name := cfg.Name
 	b.mu.Lock()
 	known := b.streams[name]
 	b.mu.Unlock()
 	if known {
 		return nil
-	}
-	cfg := jetstream.StreamConfig{
-		Name:       name,
-		Subjects:   subjects,
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     b.o.StreamMaxAge,
-		Duplicates: 2 * time.Minute,
-		Replicas:   b.replicas,
 	}
 	// Create first: the server answers an existing stream of the same
 	// configuration without touching it. Only a changed configuration is
@@ -202,13 +217,40 @@ func (b *natsBroker) forgetStream(name string) {
 // producerStream is the stream of events of type typ.
 func producerStream(typ string) string { return streamName(events.Producer(typ)) }
 
+// ensureProducerStream: a producer's events are kept StreamMaxAge, for
+// consumers away or not yet started; the outbox keeps them as long.
 func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error {
 	svc := events.Producer(typ)
-	return b.ensureStream(ctx, streamName(svc), "medisync."+svc+".>")
+	return b.ensureStream(ctx, jetstream.StreamConfig{
+		Name:       streamName(svc),
+		Subjects:   []string{"medisync." + svc + ".>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     b.o.StreamMaxAge,
+		Duplicates: 2 * time.Minute,
+		Replicas:   b.replicas,
+	})
 }
 
+// ensureDLQStream: dead letters are kept until replayed, whatever their
+// age (ADR 0025): once the producer's stream and outbox have let an event
+// go, its dead letter is its only copy. The stream is bounded in bytes
+// instead, and full it refuses a new dead letter rather than drop an old
+// one: the refused event is not acknowledged and stays on its own stream.
+// A stream created with an age limit is updated to none.
 func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
-	return b.ensureStream(ctx, dlqStream, dlqPrefix+">", replayPrefix+">")
+	return b.ensureStream(ctx, jetstream.StreamConfig{
+		Name:      dlqStream,
+		Subjects:  []string{dlqPrefix + ">", replayPrefix + ">"},
+		Storage:   jetstream.FileStorage,
+		Retention: jetstream.LimitsPolicy,
+		MaxAge:    0,
+		MaxBytes:  b.dlqMaxBytes,
+		Discard:   jetstream.DiscardNew,
+		// Named, as the server would otherwise derive it from MaxAge.
+		Duplicates: 2 * time.Minute,
+		Replicas:   b.replicas,
+	})
 }
 
 // Publish stores ev in its producer's stream and waits for the ack.
@@ -573,6 +615,9 @@ func (d natsDLQ) Replay(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("broker: replay: %w", err)
 		}
+		if err := d.dropReplayed(ctx); err != nil {
+			_ = level.Warn(d.b.o.Logger).Log("msg", "replays already applied left in the dead-letter stream", "consumer", d.consumer, "err", err)
+		}
 		// Published before the dead letter goes: a crash in between leaves
 		// a duplicate, which the consumer's inbox absorbs.
 		msg := toMessage(g.Event, payload, "")
@@ -591,4 +636,27 @@ func (d natsDLQ) Replay(ctx context.Context, id string) error {
 		return nil
 	}
 	return ErrNotFound
+}
+
+// dropReplayed removes from the dead-letter stream the consumer's replays
+// that its durable has acknowledged. The stream has no age limit, so
+// nothing else would: replays long applied would fill it until it refused
+// dead letters. A consumer that never ran has none to drop.
+func (d natsDLQ) dropReplayed(ctx context.Context) error {
+	stream, err := d.b.js.Stream(ctx, dlqStream)
+	if err != nil {
+		return err
+	}
+	c, err := stream.PushConsumer(ctx, durableName(d.consumer, replayTopic(d.consumer)))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	floor := c.CachedInfo().AckFloor.Stream
+	if floor == 0 {
+		return nil
+	}
+	return stream.Purge(ctx, jetstream.WithPurgeSubject(replayTopic(d.consumer)), jetstream.WithPurgeSequence(floor+1))
 }
