@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -101,6 +102,99 @@ func TestNATSDeadLetterStreamWithAnAgeLimitIsUpdated(t *testing.T) {
 	assert.Equal(t, int64(1<<30), info.Config.MaxBytes, "bounded in bytes, 1 GiB unless the URL says otherwise")
 	assert.Equal(t, jetstream.DiscardNew, info.Config.Discard, "full, it refuses new dead letters rather than drop old ones")
 	assert.Equal(t, uint64(1), info.State.Msgs)
+}
+
+// consumed is a consumer's count of an outcome in reg.
+func consumed(t *testing.T, reg *prometheus.Registry, consumer, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "medisync_events_consumed_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["consumer"] == consumer && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1 // no series
+}
+
+// A dead letter the full stream refuses is not acknowledged: the event
+// stays on its own stream and comes again, counted as dead_letter_failed,
+// until the stream takes it (here, once an instance with a larger bound
+// runs the consumer). Nothing is lost, and nothing counts as dead-lettered
+// that the stream does not hold.
+func TestNATSDeadLetterRefusedLeavesTheEventOnItsStream(t *testing.T) {
+	srv := brokertest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	producer, consumer := brokertest.Name("p"), brokertest.Name("c")
+	var (
+		mu    sync.Mutex
+		tries = map[string]int{}
+	)
+	c := broker.Consumer{Name: consumer, Types: []string{producer + ".thing_done"}, MaxAttempts: 1,
+		Handler: func(_ context.Context, ev events.Event) error {
+			mu.Lock()
+			tries[ev.ID]++
+			mu.Unlock()
+			return broker.Permanent(errors.New("cannot apply"))
+		}}
+	run := func(url string) (broker.Broker, *prometheus.Registry, func()) {
+		reg := prometheus.NewRegistry()
+		b, err := broker.Open(ctx, url, broker.Options{Registerer: reg})
+		require.NoError(t, err)
+		broker.SetRequeueDelay(b, 20*time.Millisecond)
+		cctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- b.Consume(cctx, c) }()
+		return b, reg, func() {
+			stop()
+			select {
+			case err := <-done:
+				assert.NoError(t, err)
+			case <-time.After(20 * time.Second):
+				t.Error("consumer did not stop")
+			}
+			_ = b.Close()
+		}
+	}
+	triesOf := func(id string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return tries[id]
+	}
+
+	small, reg, stop := run(srv.URL() + "?dlq_max_bytes=1")
+	require.Eventually(t, func() bool { return consumed(t, reg, consumer, "dead") == 0 }, 10*time.Second, 20*time.Millisecond,
+		"a running consumer's dead letters are counted from zero, so that an alert sees its first")
+	ev, err := events.New(producer+".thing_done", 1, "s1", map[string]string{"k": "v"}, time.Now())
+	require.NoError(t, err)
+	require.NoError(t, small.Publish(ctx, ev))
+	require.Eventually(t, func() bool { return triesOf(ev.ID) >= 3 }, 20*time.Second, 20*time.Millisecond,
+		"the refused event comes again")
+	assert.Equal(t, int64(1), dlqInfo(t, srv.URL()).Config.MaxBytes, "dlq_max_bytes sets the bound")
+	list, err := small.DeadLetters(consumer).List(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	assert.GreaterOrEqual(t, consumed(t, reg, consumer, "dead_letter_failed"), float64(1))
+	assert.Zero(t, consumed(t, reg, consumer, "dead"), "a refused dead letter is not counted as stored")
+	stop()
+
+	large, reg, stop := run(srv.URL())
+	defer stop()
+	require.Eventually(t, func() bool {
+		l, err := large.DeadLetters(consumer).List(ctx, 10)
+		return err == nil && len(l) == 1 && l[0].ID == ev.ID
+	}, 45*time.Second, 50*time.Millisecond, "the event, still on its stream, is dead-lettered once the stream takes it")
+	assert.Equal(t, float64(1), consumed(t, reg, consumer, "dead"))
 }
 
 // The dead-letter stream has no age limit, so the replays its consumer has

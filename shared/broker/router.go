@@ -49,7 +49,7 @@ type consumerMetrics struct {
 func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 	m := &consumerMetrics{handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "medisync_events_consumed_total",
-		Help: "Event deliveries handled by a consumer, by outcome: ok, retry (failed, to be tried again), requeued (a dependency down: handed back to the broker), dead (dead-lettered).",
+		Help: "Event deliveries handled by a consumer, by outcome: ok, retry (failed, to be tried again), requeued (a dependency down: handed back to the broker), dead (dead-lettered), dead_letter_failed (the dead letter refused: handed back to the broker).",
 	}, []string{"consumer", "outcome"})}
 	if reg != nil {
 		if err := reg.Register(m.handled); err != nil {
@@ -67,7 +67,8 @@ func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 // failing event again with exponential backoff, then PoisonQueue publishes
 // it on the dead-letter topic through dlq and acknowledges it, so the
 // stream keeps flowing, unless the failure is a fault that passes, which
-// goes back to the broker. A handler that panics has failed an attempt.
+// goes back to the broker, as does an event whose dead letter the broker
+// refuses. A handler that panics has failed an attempt.
 // handBack: see retry.
 func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq message.Publisher, topics []string, handBack bool,
 	logger log.Logger, m *consumerMetrics, tr trace.Tracer) error {
@@ -76,6 +77,12 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 	if err != nil {
 		return fmt.Errorf("broker: router: %w", err)
 	}
+	// Every outcome's series exists from the start, so that the first
+	// dead letter of a consumer is an increase an alert sees.
+	for _, o := range []string{"ok", "retry", "requeued", "dead", "dead_letter_failed"} {
+		m.handled.WithLabelValues(c.Name, o)
+	}
+	dlq = countingDLQ{Publisher: dlq, consumer: c.Name, m: m, logger: logger}
 	poison, err := middleware.PoisonQueueWithFilter(dlq, DeadLetterTopic(c.Name), func(err error) bool {
 		switch {
 		case errors.Is(err, context.Canceled):
@@ -90,8 +97,6 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 			_ = level.Warn(logger).Log("msg", "event handed back: a dependency is down", "consumer", c.Name, "err", err)
 			return false
 		}
-		m.handled.WithLabelValues(c.Name, "dead").Inc()
-		_ = level.Warn(logger).Log("msg", "event dead-lettered", "consumer", c.Name, "err", err)
 		return true
 	})
 	if err != nil {
@@ -131,6 +136,33 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 	if err := r.Run(ctx); err != nil {
 		return fmt.Errorf("broker: consumer %s: %w", c.Name, err)
 	}
+	return nil
+}
+
+// countingDLQ counts and logs the dead letters the broker stores, and those
+// it refuses (the dead-letter stream full, the broker away): PoisonQueue
+// then fails the delivery instead of acknowledging it, and the event comes
+// again from its own stream, not lost.
+type countingDLQ struct {
+	message.Publisher
+	consumer string
+	m        *consumerMetrics
+	logger   log.Logger
+}
+
+func (d countingDLQ) Publish(topic string, msgs ...*message.Message) error {
+	reason := ""
+	if len(msgs) > 0 {
+		reason = msgs[0].Metadata.Get(middleware.ReasonForPoisonedKey)
+	}
+	if err := d.Publisher.Publish(topic, msgs...); err != nil {
+		d.m.handled.WithLabelValues(d.consumer, "dead_letter_failed").Add(float64(len(msgs)))
+		_ = level.Error(d.logger).Log("msg", "dead letter refused: the event goes back to its stream", "consumer", d.consumer,
+			"err", fmt.Errorf("%w (dead-lettered for: %s)", err, reason))
+		return err
+	}
+	d.m.handled.WithLabelValues(d.consumer, "dead").Add(float64(len(msgs)))
+	_ = level.Warn(d.logger).Log("msg", "event dead-lettered", "consumer", d.consumer, "err", reason)
 	return nil
 }
 
