@@ -17,9 +17,13 @@ import (
 // TypeSlotFreed is the event offering a freed slot to a waiting patient.
 const TypeSlotFreed = "appointment.slot_freed"
 
-// SlotFreedData is the data of appointment.slot_freed.
+// SlotFreedData is the data of appointment.slot_freed. The doctor's name
+// and zone are there for the notification service to write the offer as it
+// writes the appointment messages, in the doctor's local time.
 type SlotFreedData struct {
 	DoctorID               string    `json:"doctorId"`
+	DoctorName             string    `json:"doctorName"`
+	TimeZone               string    `json:"timeZone"`
 	Start                  time.Time `json:"start"`
 	End                    time.Time `json:"end"`
 	OfferedToPatientID     string    `json:"offeredToPatientId"`
@@ -53,8 +57,8 @@ func (s *service) offerOf(ap appointment.Appointment) *Offer {
 	start, end, doctor, now := ap.Start.UTC(), ap.End.UTC(), ap.DoctorID, s.now()
 	return &Offer{DoctorID: doctor, Day: civil.Of(start.In(loc)).String(),
 		Event: func(e appointment.WaitlistEntry) (events.Event, error) {
-			ev, err := events.New(TypeSlotFreed, EventVersion, doctor, SlotFreedData{DoctorID: doctor, Start: start, End: end,
-				OfferedToPatientID: e.PatientID, OfferedToPatientUserID: e.PatientUserID}, now)
+			ev, err := events.New(TypeSlotFreed, EventVersion, doctor, SlotFreedData{DoctorID: doctor, DoctorName: ap.DoctorName,
+				TimeZone: ap.TimeZone, Start: start, End: end, OfferedToPatientID: e.PatientID, OfferedToPatientUserID: e.PatientUserID}, now)
 			if err != nil {
 				return events.Event{}, fmt.Errorf("event %s: %w", TypeSlotFreed, err)
 			}

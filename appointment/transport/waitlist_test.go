@@ -29,8 +29,9 @@ func TestWaitlistIsOfferedAFreedSlot(t *testing.T) {
 	var ev events.Event
 	require.NoError(t, json.Unmarshal([]byte(env), &ev))
 	require.NoError(t, ev.Decode(&data))
-	assert.Equal(t, map[string]any{"doctorId": e.DoctorID, "start": "2030-01-15T10:00:00Z", "end": "2030-01-15T10:30:00Z",
-		"offeredToPatientId": e.pat2.PatientID, "offeredToPatientUserId": e.pat2.ID}, data)
+	assert.Equal(t, map[string]any{"doctorId": e.DoctorID, "doctorName": "Ada Lovelace", "timeZone": "UTC",
+		"start": "2030-01-15T10:00:00Z", "end": "2030-01-15T10:30:00Z",
+		"offeredToPatientId": e.pat2.PatientID, "offeredToPatientUserId": e.pat2.ID}, data, "the offer names the doctor and their zone for its message")
 	assert.Equal(t, e.DoctorID, ev.Subject)
 	assert.Empty(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", e.pat2.Token, nil).JSON(t)["items"], "the offer took the entry")
 

@@ -2856,8 +2856,8 @@ type ClientInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes any type of body and a specified content type.
@@ -2869,8 +2869,8 @@ type ClientInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes a body of the `application/json` content type.
@@ -4033,8 +4033,8 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes any type of body and a specified content type.
@@ -4056,8 +4056,8 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes a body of the `application/json` content type.
@@ -10762,8 +10762,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -10775,8 +10775,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-	// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -22776,8 +22776,8 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -22795,8 +22795,8 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event) and leaves the list; the offer holds nothing, the patient books it like
-// anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
+// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
