@@ -426,6 +426,7 @@ const (
 	AppointmentReminder    NotificationKind = "appointment_reminder"
 	AppointmentRescheduled NotificationKind = "appointment_rescheduled"
 	PasswordReset          NotificationKind = "password_reset"
+	SlotOffered            NotificationKind = "slot_offered"
 )
 
 // Valid indicates whether the value is a known member of the NotificationKind enum.
@@ -440,6 +441,8 @@ func (e NotificationKind) Valid() bool {
 	case AppointmentRescheduled:
 		return true
 	case PasswordReset:
+		return true
+	case SlotOffered:
 		return true
 	default:
 		return false

@@ -19,10 +19,11 @@ const (
 	AppointmentRescheduled Kind = "appointment_rescheduled"
 	AppointmentCancelled   Kind = "appointment_cancelled"
 	AppointmentReminder    Kind = "appointment_reminder"
+	SlotOffered            Kind = "slot_offered" // a freed slot offered to a patient on the waitlist
 )
 
 // Kinds lists every kind, in a fixed order.
-var Kinds = []Kind{PasswordReset, AppointmentBooked, AppointmentRescheduled, AppointmentCancelled, AppointmentReminder}
+var Kinds = []Kind{PasswordReset, AppointmentBooked, AppointmentRescheduled, AppointmentCancelled, AppointmentReminder, SlotOffered}
 
 // User is a directory entry: where and in which language to write to a user.
 type User struct {

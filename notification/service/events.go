@@ -24,6 +24,7 @@ const (
 	TypeAppointmentRescheduled = "appointment.rescheduled"
 	TypeAppointmentCancelled   = "appointment.cancelled"
 	TypeAppointmentStatus      = "appointment.status_changed"
+	TypeSlotFreed              = "appointment.slot_freed"
 )
 
 // Topics are the broker subjects the service subscribes to.
@@ -31,6 +32,7 @@ var Topics = []string{
 	"medisync." + TypeUserRegistered, "medisync." + TypePasswordResetRequested,
 	"medisync." + TypeAppointmentBooked, "medisync." + TypeAppointmentRescheduled,
 	"medisync." + TypeAppointmentCancelled, "medisync." + TypeAppointmentStatus,
+	"medisync." + TypeSlotFreed,
 }
 
 // ErrMalformed marks an event no retry can apply: unknown schema version,
@@ -70,6 +72,18 @@ type appointment struct {
 	Version            int64     `json:"version"`
 }
 
+// slotFreed is a freed slot offered to the first patient waiting for it.
+// doctorName and timeZone are absent from events written before the
+// producer sent them: the offer then names no doctor and gives UTC times.
+type slotFreed struct {
+	DoctorID               string    `json:"doctorId"`
+	DoctorName             string    `json:"doctorName"`
+	TimeZone               string    `json:"timeZone"`
+	Start                  time.Time `json:"start"`
+	End                    time.Time `json:"end"`
+	OfferedToPatientUserID string    `json:"offeredToPatientUserId"`
+}
+
 func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
 	var apply func(ctx context.Context, tx Tx) error
 	switch ev.Type {
@@ -106,6 +120,15 @@ func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
 			return err
 		}
 		apply = func(ctx context.Context, tx Tx) error { return s.applyAppointment(ctx, tx, ev, d) }
+	case TypeSlotFreed:
+		var d slotFreed
+		if err := decode(ev, &d); err != nil {
+			return err
+		}
+		if err := d.check(ev); err != nil {
+			return err
+		}
+		apply = func(ctx context.Context, tx Tx) error { return s.applySlotFreed(ctx, tx, d) }
 	default:
 		// Not ours: the subscription names its topics, so this is a
 		// producer's new type, harmless to pass over.
@@ -266,6 +289,32 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 		return s.notify(ctx, tx, d.DoctorUserID, kind, data, false)
 	}
 	return nil
+}
+
+func (d slotFreed) check(ev events.Event) error {
+	if !ids.Valid(d.DoctorID) || !ids.Valid(d.OfferedToPatientUserID) || d.Start.IsZero() {
+		return malformed(ev, "doctorId, offeredToPatientUserId and start are required")
+	}
+	if utf8.RuneCountInString(d.DoctorName) > maxDoctorName || !cleanText(d.DoctorName) {
+		return malformed(ev, "doctorName must be text of at most %d characters", maxDoctorName)
+	}
+	if _, err := time.LoadLocation(d.TimeZone); d.TimeZone != "" && err != nil {
+		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
+	}
+	return nil
+}
+
+// applySlotFreed tells the patient taken off the waitlist that the slot is
+// theirs to book, on the channels they chose. An offer of a slot that has
+// begun is dropped: a consumer catching up on days of events would
+// otherwise fill the inbox with offers nobody can take. Its mail expires
+// at the start, as every appointment mail does.
+func (s *svc) applySlotFreed(ctx context.Context, tx Tx, d slotFreed) error {
+	if !d.Start.After(s.now()) {
+		return nil
+	}
+	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start}
+	return s.notify(ctx, tx, d.OfferedToPatientUserID, notice.SlotOffered, data, false)
 }
 
 // notify sends kind to userID on the channels they chose: an inbox entry,

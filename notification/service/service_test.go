@@ -419,7 +419,7 @@ func TestResetEventsThatCannotBeOpenedAreMalformed(t *testing.T) {
 	v2, err := events.New("auth.user_registered", 2, user, map[string]string{"userId": user}, t0)
 	require.NoError(t, err)
 	assert.ErrorIs(t, f.svc.HandleEvent(f.ctx, v2), service.ErrMalformed)
-	unknown := f.event(t, "appointment.slot_freed", "d", map[string]string{})
+	unknown := f.event(t, "records.encounter_signed", "e", map[string]string{})
 	assert.NoError(t, f.svc.HandleEvent(f.ctx, unknown), "a type the service does not use is passed over")
 }
 

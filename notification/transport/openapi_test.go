@@ -2,10 +2,13 @@ package transport_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/medisync/medisync/notification/endpoint"
+	"github.com/medisync/medisync/notification/notice"
 	"github.com/medisync/medisync/notification/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/openapitest"
@@ -35,4 +38,24 @@ func TestOpenAPIRoutes(t *testing.T) {
 		doc.T.Paths.Delete(p)
 	}
 	doc.CheckRoutes(t, r)
+}
+
+// TestOpenAPINotificationKinds holds the document's kinds to the service's:
+// a client that switches on the kind learns of every message it may meet.
+func TestOpenAPINotificationKinds(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	ref := doc.T.Components.Schemas["NotificationKind"]
+	if ref == nil || ref.Value == nil {
+		t.Fatal("the document lacks NotificationKind")
+	}
+	var documented, served []string
+	for _, v := range ref.Value.Enum {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	for _, k := range notice.Kinds {
+		served = append(served, string(k))
+	}
+	if !slices.Equal(documented, served) {
+		t.Fatalf("NotificationKind is %v, the service's kinds are %v", documented, served)
+	}
 }
