@@ -104,6 +104,12 @@ type Delivery struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	SentAt        time.Time
+	// The appointment a message is about and the version of it the message
+	// was written for ("" and 0 for other mail): a reminder still waiting in
+	// the queue when a later version cancels or moves the appointment is
+	// withdrawn by it.
+	AppointmentID      string
+	AppointmentVersion int64
 }
 
 // ReminderStatus is where a reminder stands.

@@ -244,6 +244,14 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	if found && d.Version <= r.Version {
 		return nil
 	}
+	if why := withdrawal(ev.Type, d, r); found && why != "" {
+		// A reminder that fired for an earlier version may still wait in
+		// the mail queue (an SMTP outage holds mail for days): it must not
+		// go out after the appointment was cancelled or moved.
+		if err := tx.WithdrawReminderMail(ctx, d.AppointmentID, d.Version, why, now); err != nil {
+			return err
+		}
+	}
 	r = notice.Reminder{
 		AppointmentID: d.AppointmentID, PatientUserID: d.PatientUserID, DoctorName: d.DoctorName,
 		TimeZone: d.TimeZone, Start: d.Start.UTC(), End: d.End.UTC(), DueAt: d.Start.Add(-s.cfg.ReminderLead).UTC(),
@@ -279,16 +287,33 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 		return nil
 	}
 	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start, PreviousFrom: d.PreviousStart, Reason: d.CancellationReason}
+	ref := about{appointmentID: d.AppointmentID, version: d.Version}
 	if d.PatientUserID != "" {
-		if err := s.notify(ctx, tx, d.PatientUserID, kind, data, false); err != nil {
+		if err := s.notify(ctx, tx, d.PatientUserID, kind, data, ref); err != nil {
 			return err
 		}
 	}
 	if d.DoctorUserID != "" {
 		data.ForDoctor = true
-		return s.notify(ctx, tx, d.DoctorUserID, kind, data, false)
+		return s.notify(ctx, tx, d.DoctorUserID, kind, data, ref)
 	}
 	return nil
+}
+
+// withdrawal is why an event withdraws the reminder mails of the
+// appointment's earlier versions, "" when they still hold: a cancellation,
+// a move to another start, a status other than booked. The reason is kept
+// for the delivery report.
+func withdrawal(typ string, d appointment, prev notice.Reminder) string {
+	switch {
+	case typ == TypeAppointmentCancelled:
+		return "withdrawn: the appointment was cancelled"
+	case typ == TypeAppointmentRescheduled && !d.Start.Equal(prev.Start):
+		return "withdrawn: the appointment was moved"
+	case typ == TypeAppointmentStatus && d.Status != "booked":
+		return "withdrawn: the appointment is no longer booked"
+	}
+	return ""
 }
 
 func (d slotFreed) check(ev events.Event) error {
@@ -314,18 +339,25 @@ func (s *svc) applySlotFreed(ctx context.Context, tx Tx, d slotFreed) error {
 		return nil
 	}
 	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start}
-	return s.notify(ctx, tx, d.OfferedToPatientUserID, notice.SlotOffered, data, false)
+	return s.notify(ctx, tx, d.OfferedToPatientUserID, notice.SlotOffered, data, about{})
+}
+
+// about is the appointment version a message is about; the zero value for
+// one about none.
+type about struct {
+	appointmentID string
+	version       int64
 }
 
 // notify sends kind to userID on the channels they chose: an inbox entry,
 // and a mail when the directory knows their address. A reminder also
 // needs their consent to reminders.
-func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind, data templates.Data, reminder bool) error {
+func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind, data templates.Data, ref about) error {
 	prefs, err := tx.Preferences(ctx, userID)
 	if err != nil {
 		return err
 	}
-	if reminder && !prefs.Reminders {
+	if kind == notice.AppointmentReminder && !prefs.Reminders {
 		return nil
 	}
 	user, known, err := tx.User(ctx, userID)
@@ -349,6 +381,7 @@ func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind
 		m := notice.Delivery{
 			ID: newID(), UserID: userID, Kind: kind, Recipient: user.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
 			Status: notice.Queued, NextAttemptAt: now, ExpiresAt: data.Start.UTC(), CreatedAt: now, UpdatedAt: now,
+			AppointmentID: ref.appointmentID, AppointmentVersion: ref.version,
 		}
 		if err := tx.QueueMail(ctx, m); err != nil {
 			return err
@@ -360,7 +393,7 @@ func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind
 func (s *svc) FireDueReminders(ctx context.Context) (int, error) {
 	n, err := s.repo.FireDueReminders(ctx, s.now(), s.cfg.Batch, func(ctx context.Context, tx Tx, r notice.Reminder) error {
 		data := templates.Data{DoctorName: r.DoctorName, TimeZone: r.TimeZone, Start: r.Start}
-		return s.notify(ctx, tx, r.PatientUserID, notice.AppointmentReminder, data, true)
+		return s.notify(ctx, tx, r.PatientUserID, notice.AppointmentReminder, data, about{appointmentID: r.AppointmentID, version: r.Version})
 	})
 	if err != nil {
 		return n, fmt.Errorf("fire reminders: %w", err)

@@ -29,13 +29,17 @@ type Repository interface {
 	// ClaimMail answered it) until until, and reports false when the mail
 	// is no longer that attempt's: another worker took it after the lease
 	// lapsed. A worker renews right before sending, so that a batch that
-	// outlasts its first lease never sends a mail twice.
+	// outlasts its first lease never sends a mail twice. A mail withdrawn
+	// meanwhile (Tx.WithdrawReminderMail) is not renewed but failed with
+	// the withdrawal's reason: the renewal is the last step before the
+	// mail server, and a withdrawal after it comes too late.
 	RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error)
 	// MarkSent, MarkRetry and MarkFailed end a leased attempt. MarkRetry
 	// and MarkFailed change nothing once the mail is no longer attempt's
 	// (another worker took it after the lease lapsed): that worker's
-	// attempt decides. MarkSent takes no attempt: a mail the server
-	// accepted is sent, whoever holds it now.
+	// attempt decides. MarkRetry fails a withdrawn mail rather than queue
+	// it again. MarkSent takes no attempt: a mail the server accepted is
+	// sent, whoever holds it now.
 	MarkSent(ctx context.Context, id string, now time.Time) error
 	MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error
 	MarkFailed(ctx context.Context, id string, attempt int, reason string, now time.Time) error
@@ -70,6 +74,12 @@ type Tx interface {
 	// later version (another event's, stored since Reminder read); the
 	// event is then applied again.
 	PutReminder(ctx context.Context, r notice.Reminder) error
+	// WithdrawReminderMail withdraws the reminder mails of appointmentID
+	// written for a version before version that have not gone out, with
+	// reason: a queued one fails at once; one a worker holds fails when the
+	// worker renews its lease or would put it back in the queue, so that it
+	// is sent only if the worker had already handed it to the mail server.
+	WithdrawReminderMail(ctx context.Context, appointmentID string, version int64, reason string, now time.Time) error
 }
 
 // Mail is one message to send.

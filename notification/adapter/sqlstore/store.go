@@ -163,12 +163,13 @@ func (s *Store) FireDueReminders(ctx context.Context, now time.Time, limit int, 
 
 // --- the mail queue ------------------------------------------------------------
 
-const deliveryCols = `id, user_id, kind, recipient, subject, status, attempts, last_error, next_attempt_at, expires_at, created_at, updated_at, sent_at`
+const deliveryCols = `id, user_id, kind, recipient, subject, status, attempts, last_error, next_attempt_at, expires_at, created_at, updated_at, sent_at, appointment_id, appointment_version`
 
 func scanDelivery(sc sqldb.Scanner, bodies bool) (notice.Delivery, error) {
 	var d notice.Delivery
 	var expires, sent sql.NullTime
-	dest := []any{&d.ID, &d.UserID, &d.Kind, &d.Recipient, &d.Subject, &d.Status, &d.Attempts, &d.LastError, &d.NextAttemptAt, &expires, &d.CreatedAt, &d.UpdatedAt, &sent}
+	dest := []any{&d.ID, &d.UserID, &d.Kind, &d.Recipient, &d.Subject, &d.Status, &d.Attempts, &d.LastError, &d.NextAttemptAt, &expires, &d.CreatedAt, &d.UpdatedAt, &sent,
+		&d.AppointmentID, &d.AppointmentVersion}
 	if bodies {
 		dest = append(dest, &d.Text, &d.HTML)
 	}
@@ -222,9 +223,16 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 }
 
 // RenewLease extends an attempt's lease if no other worker has claimed the
-// mail since: a claim counts an attempt, so the count is the lease's token.
+// mail since, nor has it been withdrawn: a claim counts an attempt, so the
+// count is the lease's token. A withdrawn mail the attempt holds is failed.
+//
+// The renewal and a withdrawal update the same row, so the database orders
+// them: a withdrawal committed first makes the renewal match nothing, and
+// one that comes after finds the mail on its way to the server. A
+// withdrawal is never undone, so the failing statement that follows a
+// renewal refused finds the mark that refused it.
 func (s *Store) RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending' AND attempts = ?`,
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn = ''`,
 		utc(until), id, attempt)
 	if err != nil {
 		return false, fmt.Errorf("renew mail lease: %w", err)
@@ -233,7 +241,23 @@ func (s *Store) RenewLease(ctx context.Context, id string, attempt int, until ti
 	if err != nil {
 		return false, fmt.Errorf("renew mail lease: %w", err)
 	}
-	return n == 1, nil
+	if n == 1 {
+		return true, nil
+	}
+	return false, s.failWithdrawn(ctx, id, attempt)
+}
+
+// failWithdrawn fails the withdrawn mail attempt holds with the
+// withdrawal's reason, and erases its bodies; its updated_at stays the
+// withdrawal's. Nothing changes when the mail was not withdrawn or is
+// another attempt's.
+func (s *Store) failWithdrawn(ctx context.Context, id string, attempt int) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = withdrawn, lease_until = NULL, body_text = '', body_html = ''
+		WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn <> ''`, id, attempt)
+	if err != nil {
+		return fmt.Errorf("fail withdrawn mail: %w", err)
+	}
+	return nil
 }
 
 // MarkSent records a sent mail and erases its bodies.
@@ -247,14 +271,19 @@ func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
 }
 
 // MarkRetry puts a mail back in the queue until next, if attempt still
-// holds it (the attempt count is the lease's token, as in RenewLease).
+// holds it (the attempt count is the lease's token, as in RenewLease); a
+// mail withdrawn meanwhile is failed instead, with the withdrawal's reason.
 func (s *Store) MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending' AND attempts = ?`,
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
+		WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn = ''`,
 		reason, utc(next), utc(now), id, attempt)
 	if err != nil {
 		return fmt.Errorf("mark retry: %w", err)
 	}
-	return nil
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return s.failWithdrawn(ctx, id, attempt)
 }
 
 // MarkFailed gives a mail up with its reason and erases its bodies, if
@@ -489,11 +518,33 @@ func (t *txRepo) AddNotification(ctx context.Context, n notice.Notification) err
 }
 
 func (t *txRepo) QueueMail(ctx context.Context, d notice.Delivery) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO deliveries (id, user_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error, next_attempt_at, expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?)`,
-		d.ID, d.UserID, d.Kind, d.Recipient, d.Subject, d.Text, d.HTML, notice.Queued, utc(d.NextAttemptAt), nullTime(d.ExpiresAt), utc(d.CreatedAt), utc(d.UpdatedAt))
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO deliveries (id, user_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error, next_attempt_at, expires_at, created_at, updated_at,
+		appointment_id, appointment_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.UserID, d.Kind, d.Recipient, d.Subject, d.Text, d.HTML, notice.Queued, utc(d.NextAttemptAt), nullTime(d.ExpiresAt), utc(d.CreatedAt), utc(d.UpdatedAt),
+		d.AppointmentID, d.AppointmentVersion)
 	if err != nil {
 		return fmt.Errorf("queue mail: %w", err)
+	}
+	return nil
+}
+
+// WithdrawReminderMail fails the appointment's queued reminder mails of
+// earlier versions and marks those a worker holds, which the worker then
+// fails rather than send or queue again (RenewLease, MarkRetry). A mail
+// leased meanwhile is left to the second statement: each sees what was
+// committed before it.
+func (t *txRepo) WithdrawReminderMail(ctx context.Context, appointmentID string, version int64, reason string, now time.Time) error {
+	const of = ` WHERE appointment_id = ? AND kind = ? AND appointment_version < ?`
+	_, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, withdrawn = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = ''`+
+		of+` AND status = 'queued'`, reason, reason, utc(now), appointmentID, notice.AppointmentReminder, version)
+	if err != nil {
+		return fmt.Errorf("withdraw queued reminder mail: %w", err)
+	}
+	_, err = t.tx.ExecContext(ctx, `UPDATE deliveries SET withdrawn = ?, updated_at = ?`+of+` AND status = 'sending' AND withdrawn = ''`,
+		reason, utc(now), appointmentID, notice.AppointmentReminder, version)
+	if err != nil {
+		return fmt.Errorf("withdraw leased reminder mail: %w", err)
 	}
 	return nil
 }

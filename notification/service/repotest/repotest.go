@@ -4,6 +4,7 @@ package repotest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -207,6 +208,187 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 				require.NoError(t, err)
 				assert.Empty(t, none, "and never sent again")
 			})
+		}
+	})
+
+	t.Run("a reminder's mail is withdrawn by a later version unless it is on its way", func(t *testing.T) {
+		r := newRepo(t)
+		appt, other := ids.New(), ids.New()
+		reminder := func(appointment string, version int64, due time.Time) notice.Delivery {
+			d := delivery(due)
+			d.Kind, d.AppointmentID, d.AppointmentVersion = notice.AppointmentReminder, appointment, version
+			return d
+		}
+		later := t0.Add(time.Hour)
+		queued := reminder(appt, 1, later)
+		leased, renewed, retried, orphaned := reminder(appt, 1, t0), reminder(appt, 1, t0), reminder(appt, 1, t0), reminder(appt, 1, t0)
+		current := reminder(appt, 2, later)
+		confirmation := reminder(appt, 1, later)
+		confirmation.Kind = notice.AppointmentBooked
+		otherAppt := reminder(other, 1, later)
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			for _, d := range []notice.Delivery{queued, leased, renewed, retried, orphaned, current, confirmation, otherAppt} {
+				if err := tx.QueueMail(ctx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+
+		// Four are taken by workers: one has not renewed its lease yet, two
+		// have (their mails are on the way to the server), one worker dies.
+		taken, err := r.ClaimMail(ctx, t0, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, taken, 4)
+		for _, d := range taken {
+			assert.Equal(t, appt, d.AppointmentID)
+			assert.Equal(t, int64(1), d.AppointmentVersion)
+		}
+		for _, d := range []notice.Delivery{renewed, retried} {
+			held, err := r.RenewLease(ctx, d.ID, 1, t0.Add(time.Minute))
+			require.NoError(t, err)
+			require.True(t, held)
+		}
+
+		const why = "withdrawn: the appointment was cancelled"
+		_, err = r.Apply(ctx, mustEvent(t), t0.Add(10*time.Second), func(ctx context.Context, tx service.Tx) error {
+			return tx.WithdrawReminderMail(ctx, appt, 2, why, t0.Add(10*time.Second))
+		})
+		require.NoError(t, err)
+
+		held, err := r.RenewLease(ctx, leased.ID, 1, t0.Add(time.Minute))
+		require.NoError(t, err)
+		assert.False(t, held, "a withdrawn mail is not renewed, so not sent")
+		require.NoError(t, r.MarkSent(ctx, renewed.ID, t0.Add(20*time.Second)), "a mail handed to the server before is sent")
+		require.NoError(t, r.MarkRetry(ctx, retried.ID, 1, "421 try later", t0.Add(time.Minute), t0.Add(20*time.Second)))
+		// The dead worker's lease lapses; the next one fails the mail.
+		again, err := r.ClaimMail(ctx, t0.Add(2*time.Minute), time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, again, 1)
+		assert.Equal(t, orphaned.ID, again[0].ID)
+		held, err = r.RenewLease(ctx, orphaned.ID, again[0].Attempts, t0.Add(3*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, held)
+
+		failed, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+		require.NoError(t, err)
+		var withdrawn []string
+		for _, d := range failed.Items {
+			assert.Equal(t, why, d.LastError)
+			withdrawn = append(withdrawn, d.ID)
+		}
+		assert.ElementsMatch(t, []string{queued.ID, leased.ID, retried.ID, orphaned.ID}, withdrawn,
+			"queued, leased but not renewed, failed on the way and put back, or held by a dead worker: withdrawn")
+		sent, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Status: notice.Sent, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, sent.Items, 1)
+		assert.Equal(t, renewed.ID, sent.Items[0].ID)
+
+		rest, err := r.ClaimMail(ctx, t0.Add(2*time.Hour), time.Minute, 10)
+		require.NoError(t, err)
+		var standing []string
+		for _, d := range rest {
+			standing = append(standing, d.ID)
+		}
+		assert.ElementsMatch(t, []string{current.ID, confirmation.ID, otherAppt.ID}, standing,
+			"the version's own reminder, other messages and other appointments' reminders stand")
+	})
+
+	t.Run("withdrawals racing the mail workers leave every reminder sent or withdrawn", func(t *testing.T) {
+		// The workers renew and send while the events withdraw; whatever
+		// the order, a mail ends sent or failed with the withdrawal's
+		// reason, never queued or held, neither side fails, and no renewal
+		// that began after its withdrawal committed lets a mail go.
+		r := newRepo(t)
+		const n = 40
+		appts := make([]string, n)
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			for i := range appts {
+				// Claimed in the order they are withdrawn, so that the two
+				// meet on the same mails.
+				appts[i] = ids.New()
+				d := delivery(t0.Add(time.Duration(i) * time.Millisecond))
+				d.Kind, d.AppointmentID, d.AppointmentVersion = notice.AppointmentReminder, appts[i], 1
+				if err := tx.QueueMail(ctx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+
+		const why = "withdrawn: the appointment was moved"
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var errs []error
+		fail := func(err error) {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+		committed := map[string]bool{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, a := range appts {
+				_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+					return tx.WithdrawReminderMail(ctx, a, 2, why, t0)
+				})
+				if err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				committed[a] = true
+				mu.Unlock()
+			}
+		}()
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					batch, err := r.ClaimMail(ctx, t0.Add(time.Second), time.Hour, 3)
+					if err != nil {
+						fail(err)
+						return
+					}
+					if len(batch) == 0 {
+						return
+					}
+					for _, d := range batch {
+						mu.Lock()
+						late := committed[d.AppointmentID]
+						mu.Unlock()
+						held, err := r.RenewLease(ctx, d.ID, d.Attempts, t0.Add(time.Hour))
+						if err == nil && held && late {
+							err = fmt.Errorf("the mail of %s was renewed after its withdrawal", d.AppointmentID)
+						}
+						if err == nil && held {
+							err = r.MarkSent(ctx, d.ID, t0)
+						}
+						if err != nil {
+							fail(err)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		require.Empty(t, errs)
+
+		all, err := r.ListDeliveries(ctx, notice.DeliveryQuery{Limit: 2 * n})
+		require.NoError(t, err)
+		require.Len(t, all.Items, n)
+		for _, d := range all.Items {
+			switch d.Status {
+			case notice.Sent:
+			case notice.Failed:
+				assert.Equal(t, why, d.LastError)
+			default:
+				t.Errorf("mail of %s left %s", d.AppointmentID, d.Status)
+			}
 		}
 	})
 

@@ -1,0 +1,55 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/notification/adapter/sqlstore"
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// Mail queued before a mail named its appointment migrates with the queue
+// and still goes out; it names no appointment, so nothing withdraws it.
+func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		dropIndex := "DROP INDEX deliveries_appointment"
+		if db.Dialect == sqldb.MySQL {
+			dropIndex += " ON deliveries"
+		}
+		for _, q := range []string{
+			dropIndex,
+			"ALTER TABLE deliveries DROP COLUMN withdrawn",
+			"ALTER TABLE deliveries DROP COLUMN appointment_version",
+			"ALTER TABLE deliveries DROP COLUMN appointment_id",
+			"DELETE FROM goose_db_version WHERE version_id > 1",
+		} {
+			_, err := db.ExecContext(ctx, q)
+			require.NoError(t, err, q)
+		}
+		now := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC)
+		id := ids.New()
+		_, err := db.ExecContext(ctx, `INSERT INTO deliveries (id, user_id, kind, recipient, subject, body_text, body_html, status, attempts, last_error, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, '', ?, ?, ?)`,
+			id, ids.New(), notice.AppointmentReminder, "ada@example.org", "Reminder", "text", "<p>html</p>", now, now, now)
+		require.NoError(t, err)
+
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		got, err := sqlstore.New(db).ClaimMail(ctx, now, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, id, got[0].ID)
+		assert.Empty(t, got[0].AppointmentID)
+		assert.Equal(t, "text", got[0].Text)
+		held, err := sqlstore.New(db).RenewLease(ctx, id, got[0].Attempts, now.Add(time.Minute))
+		require.NoError(t, err)
+		assert.True(t, held, "not withdrawn")
+	})
+}
