@@ -25,6 +25,7 @@ type Set struct {
 	JoinWaitlist  kitendpoint.Endpoint
 	MyWaitlist    kitendpoint.Endpoint
 	LeaveWaitlist kitendpoint.Endpoint
+	AuditTrail    kitendpoint.Endpoint
 }
 
 // Request and response types. Every request carries the caller (Actor).
@@ -88,6 +89,13 @@ type (
 	}
 	// NoContentResponse answers deletions.
 	NoContentResponse struct{}
+	AuditTrailRequest struct {
+		Actor authn.Principal
+		Query appointment.AuditQuery
+	}
+	AuditPageResponse struct {
+		Page page.Page[appointment.AuditEvent]
+	}
 )
 
 // New builds the endpoints of s.
@@ -140,6 +148,11 @@ func New(s service.Service) Set {
 		LeaveWaitlist: func(ctx context.Context, req any) (any, error) {
 			r := req.(LeaveWaitlistRequest)
 			return NoContentResponse{}, s.LeaveWaitlist(ctx, r.Actor, r.ID)
+		},
+		AuditTrail: func(ctx context.Context, req any) (any, error) {
+			r := req.(AuditTrailRequest)
+			p, err := s.AuditTrail(ctx, r.Actor, r.Query)
+			return AuditPageResponse{Page: p}, err
 		},
 	}
 }

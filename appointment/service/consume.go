@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/appointment/appointment"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/logging"
@@ -165,5 +166,10 @@ func (s *service) fulfil(ctx context.Context, tx Tx, ev events.Event, d signed) 
 	if err != nil {
 		return err
 	}
-	return tx.Update(ctx, next, cur.Version, out)
+	// On the patient's trail as the doctor's change, with the event's id
+	// for the request that made it.
+	audit := s.event(ctx, authn.Principal{UserID: d.DoctorUserID, Roles: []string{authn.RoleDoctor}}, appointment.ActionStatus, next,
+		appointment.OutcomeAllowed)
+	audit.RequestID = ev.ID
+	return tx.Update(ctx, next, cur.Version, audit, out)
 }

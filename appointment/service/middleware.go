@@ -77,6 +77,11 @@ func (s *observed) LeaveWaitlist(ctx context.Context, actor authn.Principal, id 
 	return s.next.LeaveWaitlist(ctx, actor, id)
 }
 
+func (s *observed) AuditTrail(ctx context.Context, actor authn.Principal, q appointment.AuditQuery) (_ page.Page[appointment.AuditEvent], err error) {
+	defer s.o.Done(ctx, "AuditTrail", time.Now(), &err)
+	return s.next.AuditTrail(ctx, actor, q)
+}
+
 func (s *observed) HandleEvent(ctx context.Context, ev events.Event) (err error) {
 	defer s.o.Done(ctx, "HandleEvent", time.Now(), &err)
 	return s.next.HandleEvent(ctx, ev)

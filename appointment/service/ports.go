@@ -10,11 +10,15 @@ import (
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/page"
 )
 
-// Repository stores appointments, their events (outbox) and the answers to
-// idempotent bookings. Every write stores its events in its transaction.
+// Repository stores appointments, their events (outbox), the answers to
+// idempotent bookings and the audit trail. Every write stores its events
+// and its audit event in its transaction; an audit event whose ID is empty
+// is none.
 type Repository interface {
+	AuditRepository
 	// Book stores a new appointment. The database refuses a second
 	// appointment holding an overlapping time of the same doctor:
 	// appointment.ErrSlotTaken. With o.Key set, the key is stored in the
@@ -30,29 +34,33 @@ type Repository interface {
 	// cancellation, who changed it) when its version is still
 	// expectedVersion; a.Version is the new version. appointment.ErrStale,
 	// ErrNotFound, ErrSlotTaken (a new time that overlaps another
-	// appointment of the doctor).
-	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error
+	// appointment of the doctor). audit is stored in the same transaction.
+	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error
 	// UpdateAndOffer is Update for a change that frees the appointment's
 	// former time: in the same transaction the first entry of the doctor's
 	// waitlist for offer.Day, if any, leaves the list and offer.Event's
-	// event is written.
-	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer Offer, evs ...events.Event) error
+	// event and offer.Audit's audit event are written.
+	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, offer Offer,
+		evs ...events.Event) error
 	// JoinWaitlist stores e: appointment.ErrAlreadyWaiting,
 	// appointment.ErrWaitlistFull when the patient already holds
 	// appointment.MaxWaitlistEntries entries for since or later days,
 	// counted so that concurrent requests of one patient cannot pass the
 	// cap together. Entries for days before since have passed and do not
-	// count.
-	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date) error
+	// count. audit is stored in the same transaction.
+	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date, audit appointment.AuditEvent) error
 	// Waitlist returns the patient user's entries for since or later days,
 	// oldest first.
 	Waitlist(ctx context.Context, patientUserID string, since civil.Date) ([]appointment.WaitlistEntry, error)
 	// PurgeWaitlist deletes the entries for days before before, returning
 	// how many.
 	PurgeWaitlist(ctx context.Context, before civil.Date) (int64, error)
-	// LeaveWaitlist deletes the patient user's entry:
+	// WaitlistEntry returns an entry, whoever's it is:
 	// appointment.ErrWaitlistNotFound.
-	LeaveWaitlist(ctx context.Context, patientUserID, id string) error
+	WaitlistEntry(ctx context.Context, id string) (appointment.WaitlistEntry, error)
+	// LeaveWaitlist deletes the patient user's entry, storing audit in the
+	// same transaction: appointment.ErrWaitlistNotFound.
+	LeaveWaitlist(ctx context.Context, patientUserID, id string, audit appointment.AuditEvent) error
 	// List returns up to q.Limit appointments matching q in q's order.
 	List(ctx context.Context, q Query) ([]appointment.Appointment, error)
 	// Taken returns the times held by the doctor's appointments that
@@ -74,24 +82,43 @@ type Tx interface {
 	// Get fails with appointment.ErrNotFound.
 	Get(ctx context.Context, id string) (appointment.Appointment, error)
 	// Update is Repository.Update inside the transaction.
-	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error
+	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error
+}
+
+// AuditRepository stores audit events; it can append and list, never change.
+type AuditRepository interface {
+	// AppendAudit stores events outside any transaction, returning once
+	// they are committed.
+	AppendAudit(ctx context.Context, evs ...appointment.AuditEvent) error
+	// ListAudit returns a patient's events, newest first; page.ErrCursor
+	// for a cursor it did not issue.
+	ListAudit(ctx context.Context, q appointment.AuditQuery) (page.Page[appointment.AuditEvent], error)
+}
+
+// AuditRecorder durably records an event that is not part of a write
+// transaction (reads and denials); it returns once the event is stored.
+type AuditRecorder interface {
+	Record(ctx context.Context, ev appointment.AuditEvent) error
 }
 
 // Offer describes a freed time to offer to the doctor's waitlist: Event
-// builds the event for the entry that gets it.
+// builds the event for the entry that gets it, Audit the audit event of
+// its leaving the list.
 type Offer struct {
 	DoctorID string
 	Day      string
 	Event    func(e appointment.WaitlistEntry) (events.Event, error)
+	Audit    func(e appointment.WaitlistEntry) appointment.AuditEvent
 }
 
-// BookOptions go with a booking: its Idempotency-Key, and the cap on the
-// patient's active appointments (0: none).
+// BookOptions go with a booking: its Idempotency-Key, the cap on the
+// patient's active appointments (0: none) and its audit event.
 type BookOptions struct {
 	Key       *IdempotencyKey
 	MaxActive int
 	// Now: appointments ending after it count towards MaxActive.
-	Now time.Time
+	Now   time.Time
+	Audit appointment.AuditEvent
 }
 
 // IdempotencyKey is a client's Idempotency-Key with what it answered.

@@ -70,6 +70,11 @@ type Service interface {
 	MyWaitlist(ctx context.Context, actor authn.Principal) ([]appointment.WaitlistEntry, error)
 	LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error
 
+	// AuditTrail lists who read, changed or was refused a patient's
+	// appointments and waitlist entries: for the patient and
+	// administrators.
+	AuditTrail(ctx context.Context, actor authn.Principal, q appointment.AuditQuery) (page.Page[appointment.AuditEvent], error)
+
 	// HandleEvent applies one consumed event once, however often it is
 	// delivered; an error wrapping ErrMalformed is one no retry can cure.
 	HandleEvent(ctx context.Context, ev events.Event) error
@@ -136,6 +141,10 @@ type Options struct {
 	// it does not trust, an appointment it cannot change); ids only, never
 	// clinical detail. nil logs nothing.
 	Logger log.Logger
+	// Audit records the events of reads and denials, each stored before
+	// the request is answered (auditlog.Batcher in production). nil: each
+	// is written alone through the repository.
+	Audit AuditRecorder
 }
 
 type service struct {
@@ -145,6 +154,7 @@ type service struct {
 	clock    clock.Clock
 	newID    func() string
 	opts     Options
+	recorder AuditRecorder
 }
 
 // New returns the service. newID makes resource IDs (ids.New in production).
@@ -161,7 +171,11 @@ func New(repo Repository, doctors Doctors, patients Patients, clk clock.Clock, n
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
-	return &service{repo: repo, doctors: doctors, patients: patients, clock: clk, newID: newID, opts: o}
+	rec := o.Audit
+	if rec == nil {
+		rec = appendOne{repo}
+	}
+	return &service{repo: repo, doctors: doctors, patients: patients, clock: clk, newID: newID, opts: o, recorder: rec}
 }
 
 // now is the service's time at the precision every database keeps.
@@ -200,8 +214,9 @@ func staffOf(actor authn.Principal, ap appointment.Appointment) bool {
 	return isAdmin(actor) || (actor.Has(authn.RoleDoctor) && ap.DoctorUserID != "" && ap.DoctorUserID == actor.UserID)
 }
 
-// load fetches an appointment actor may see; others are not found.
-func (s *service) load(ctx context.Context, actor authn.Principal, id string) (appointment.Appointment, error) {
+// load fetches an appointment actor may see for action; others are not
+// found, and the refusal is on the patient's trail.
+func (s *service) load(ctx context.Context, actor authn.Principal, id string, action appointment.Action) (appointment.Appointment, error) {
 	if err := authenticated(actor); err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -214,7 +229,7 @@ func (s *service) load(ctx context.Context, actor authn.Principal, id string) (a
 		return appointment.Appointment{}, err
 	}
 	if !visible(actor, ap) {
-		return appointment.Appointment{}, appointment.ErrNotFound
+		return appointment.Appointment{}, s.deny(ctx, actor, action, ap, appointment.ErrNotFound)
 	}
 	return ap, nil
 }
@@ -317,7 +332,7 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		return BookResult{}, err
 	}
 	if !actor.HasAny(authn.RoleAdmin, authn.RoleDoctor, authn.RolePatient) {
-		return BookResult{}, appointment.ErrCannotBook
+		return BookResult{}, s.deny(ctx, actor, appointment.ActionBook, appointment.Appointment{}, appointment.ErrCannotBook)
 	}
 	var fe domainerr.FieldErrors
 	doctorID, ok := ids.Canonical(in.DoctorID)
@@ -377,7 +392,8 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	// patient may book their own care with any doctor.
 	own := actor.Has(authn.RolePatient) && pat.UserID != "" && pat.UserID == actor.UserID
 	if isDoctor(actor) && doc.UserID != actor.UserID && !own {
-		return BookResult{}, domainerr.New(domainerr.Forbidden, "a doctor books follow-ups with themselves only")
+		return BookResult{}, s.deny(ctx, actor, appointment.ActionBook, appointment.Appointment{PatientID: pat.ID},
+			domainerr.New(domainerr.Forbidden, "a doctor books follow-ups with themselves only"))
 	}
 	if !doc.Active {
 		return BookResult{}, domainerr.Field("doctorId", "the doctor does not take appointments")
@@ -397,7 +413,7 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	if err != nil {
 		return BookResult{}, err
 	}
-	o := BookOptions{Key: key, Now: now}
+	o := BookOptions{Key: key, Now: now, Audit: s.event(ctx, actor, appointment.ActionBook, ap, appointment.OutcomeAllowed)}
 	if !isAdmin(actor) {
 		o.MaxActive = s.opts.MaxActivePerPatient
 	}
@@ -460,7 +476,12 @@ func (s *service) replay(ctx context.Context, actor authn.Principal, key *Idempo
 		return BookResult{}, true, err
 	}
 	if !visible(actor, ap) && ap.BookedBy != actor.UserID {
-		return BookResult{}, true, appointment.ErrNotFound
+		return BookResult{}, true, s.deny(ctx, actor, appointment.ActionBook, ap, appointment.ErrNotFound)
+	}
+	// The answer of the booking again, and the request on record again,
+	// though nothing is written.
+	if err := s.record(ctx, s.event(ctx, actor, appointment.ActionBook, ap, appointment.OutcomeAllowed)); err != nil {
+		return BookResult{}, true, err
 	}
 	return BookResult{Appointment: ap, Replayed: true}, true, nil
 }
@@ -512,7 +533,14 @@ func (s *service) activePatient(ctx context.Context, patientID string) error {
 }
 
 func (s *service) Get(ctx context.Context, actor authn.Principal, id string) (appointment.Appointment, error) {
-	return s.load(ctx, actor, id)
+	ap, err := s.load(ctx, actor, id, appointment.ActionRead)
+	if err != nil {
+		return appointment.Appointment{}, err
+	}
+	if err := s.read(ctx, actor, ap); err != nil {
+		return appointment.Appointment{}, err
+	}
+	return ap, nil
 }
 
 // errZoneUnusable answers an agenda by date of a doctor whose time zone
@@ -548,7 +576,7 @@ func formatNotice(d time.Duration) string {
 }
 
 func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
-	cur, err := s.load(ctx, actor, id)
+	cur, err := s.load(ctx, actor, id, appointment.ActionReschedule)
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -568,7 +596,7 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 		return appointment.Appointment{}, err
 	}
 	if start.Equal(cur.Start) && end.Equal(cur.End) {
-		return cur, nil
+		return s.unchanged(ctx, actor, appointment.ActionReschedule, cur)
 	}
 	// A new slot is taken as by a booking, so the patient must still be
 	// active, as the patient service says; both directories are asked at
@@ -601,7 +629,7 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, cur, next, ev); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionReschedule, cur, next, ev); err != nil {
 		if errors.Is(err, appointment.ErrSlotTaken) {
 			return appointment.Appointment{}, appointment.SlotTaken(start, end)
 		}
@@ -611,7 +639,7 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 }
 
 func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
-	cur, err := s.load(ctx, actor, id)
+	cur, err := s.load(ctx, actor, id, appointment.ActionCancel)
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -655,14 +683,14 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, cur, next, ev); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionCancel, cur, next, ev); err != nil {
 		return appointment.Appointment{}, err
 	}
 	return next, nil
 }
 
 func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error) {
-	cur, err := s.load(ctx, actor, id)
+	cur, err := s.load(ctx, actor, id, appointment.ActionStatus)
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -679,8 +707,8 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 		return appointment.Appointment{}, err
 	}
 	if !staffOf(actor, cur) {
-		return appointment.Appointment{}, domainerr.New(domainerr.Conflict,
-			fmt.Sprintf("a patient cannot mark an appointment %s; only its doctor or an administrator can", to))
+		return appointment.Appointment{}, s.deny(ctx, actor, appointment.ActionStatus, cur, domainerr.New(domainerr.Conflict,
+			fmt.Sprintf("a patient cannot mark an appointment %s; only its doctor or an administrator can", to)))
 	}
 	if !appointment.CanMove(cur.Status, to) {
 		return appointment.Appointment{}, appointment.IllegalTransition(cur.Status, to)
@@ -693,7 +721,7 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, cur, next, ev); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionStatus, cur, next, ev); err != nil {
 		if errors.Is(err, appointment.ErrSlotTaken) {
 			// Only a move back to a status that holds the slot can collide.
 			return appointment.Appointment{}, appointment.SlotTaken(cur.Start, cur.End)
@@ -780,6 +808,9 @@ func (s *service) List(ctx context.Context, actor authn.Principal, in ListInput)
 		out.Items = items[:q.Limit-1]
 		last := out.Items[len(out.Items)-1]
 		out.NextCursor = page.EncodeCursor(Cursor{Start: last.Start, ID: last.ID})
+	}
+	if err := s.listed(ctx, actor, out.Items); err != nil {
+		return none, err
 	}
 	return out, nil
 }

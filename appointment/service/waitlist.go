@@ -45,8 +45,10 @@ type WaitlistInput struct {
 }
 
 // offerOf describes the time ap held, freed by a change, for the doctor's
-// waitlist of that local day; nil when the time has already begun.
-func (s *service) offerOf(ap appointment.Appointment) *Offer {
+// waitlist of that local day; nil when the time has already begun. The
+// entry that gets it leaves the list on the service's own account: its
+// patient's trail does not name who freed the slot.
+func (s *service) offerOf(ctx context.Context, ap appointment.Appointment) *Offer {
 	if !ap.Start.After(s.clock.Now()) {
 		return nil
 	}
@@ -63,21 +65,29 @@ func (s *service) offerOf(ap appointment.Appointment) *Offer {
 				return events.Event{}, fmt.Errorf("event %s: %w", TypeSlotFreed, err)
 			}
 			return ev, nil
+		},
+		Audit: func(e appointment.WaitlistEntry) appointment.AuditEvent {
+			ev := s.auditEvent(ctx, authn.Principal{}, appointment.ActionOffer, appointment.ResourceWaitlist, e.PatientID, e.ID,
+				appointment.OutcomeAllowed)
+			ev.Role = RoleService
+			return ev
 		}}
 }
 
-// update stores next; when its change freed prev's time, the doctor's
-// waitlist is offered it in the same transaction.
-func (s *service) update(ctx context.Context, prev, next appointment.Appointment, ev events.Event) error {
+// update stores next, actor's action on prev, with its audit event; when
+// its change freed prev's time, the doctor's waitlist is offered it in the
+// same transaction.
+func (s *service) update(ctx context.Context, actor authn.Principal, action appointment.Action, prev, next appointment.Appointment, ev events.Event) error {
+	audit := s.event(ctx, actor, action, next, appointment.OutcomeAllowed)
 	// A move to a time overlapping the old one frees no whole slot.
 	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
 	freed := prev.Status.Occupies() && (!next.Status.Occupies() || moved)
 	if freed {
-		if o := s.offerOf(prev); o != nil {
-			return s.repo.UpdateAndOffer(ctx, next, prev.Version, *o, ev)
+		if o := s.offerOf(ctx, prev); o != nil {
+			return s.repo.UpdateAndOffer(ctx, next, prev.Version, audit, *o, ev)
 		}
 	}
-	return s.repo.Update(ctx, next, prev.Version, ev)
+	return s.repo.Update(ctx, next, prev.Version, audit, ev)
 }
 
 func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error) {
@@ -124,7 +134,8 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 	}
 	e := appointment.WaitlistEntry{ID: s.newID(), DoctorID: doctorID, Day: day.String(), PatientID: pat.ID,
 		PatientUserID: actor.UserID, CreatedAt: s.now()}
-	if err := s.repo.JoinWaitlist(ctx, e, WaitsPassedBefore(s.clock.Now())); err != nil {
+	audit := s.auditEvent(ctx, actor, appointment.ActionJoin, appointment.ResourceWaitlist, e.PatientID, e.ID, appointment.OutcomeAllowed)
+	if err := s.repo.JoinWaitlist(ctx, e, WaitsPassedBefore(s.clock.Now()), audit); err != nil {
 		return appointment.WaitlistEntry{}, err
 	}
 	return e, nil
@@ -145,5 +156,16 @@ func (s *service) LeaveWaitlist(ctx context.Context, actor authn.Principal, id s
 	if !ok {
 		return domainerr.Field("id", "must be a UUID")
 	}
-	return s.repo.LeaveWaitlist(ctx, actor.UserID, cid)
+	e, err := s.repo.WaitlistEntry(ctx, cid)
+	if err != nil {
+		return err
+	}
+	if !own(actor, e.PatientUserID) {
+		// Another patient's entry: the 404 of one that does not exist, on
+		// that patient's trail.
+		return s.refuse(ctx, s.auditEvent(ctx, actor, appointment.ActionLeave, appointment.ResourceWaitlist, e.PatientID, e.ID,
+			appointment.OutcomeDenied), appointment.ErrWaitlistNotFound)
+	}
+	audit := s.auditEvent(ctx, actor, appointment.ActionLeave, appointment.ResourceWaitlist, e.PatientID, e.ID, appointment.OutcomeAllowed)
+	return s.repo.LeaveWaitlist(ctx, actor.UserID, cid, audit)
 }

@@ -58,8 +58,10 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	r.Handle("/openapi.yaml", rest.OpenAPI(openAPI)).Methods(http.MethodGet)
 	route(http.MethodPost, "", e.Book, decodeBook, encodeBook)
 	route(http.MethodGet, "", e.List, decodeList, encodeList)
-	// "taken" is registered before {id} so that it is not taken for an id.
+	// "taken" and "audit" are registered before {id} so that they are not
+	// taken for an id.
 	route(http.MethodGet, "/taken", e.Taken, decodeTaken, encodeTaken)
+	route(http.MethodGet, "/audit", e.AuditTrail, decodeAudit, encodeAudit)
 	route(http.MethodPost, "/waitlist", e.JoinWaitlist, decodeJoinWaitlist, encodeWaitlistEntry)
 	route(http.MethodGet, "/waitlist", e.MyWaitlist, decodeMyWaitlist, encodeWaitlist)
 	route(http.MethodDelete, "/waitlist/{id}", e.LeaveWaitlist, decodeLeaveWaitlist, encodeNoContent)
@@ -354,4 +356,47 @@ func encodeNoContent(_ context.Context, w http.ResponseWriter, _ any) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// --- audit trail ------------------------------------------------------------
+
+func decodeAudit(ctx context.Context, r *http.Request) (any, error) {
+	p, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := rest.Limit(r)
+	if err != nil {
+		return nil, err
+	}
+	cursor, err := rest.Cursor(r)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.AuditTrailRequest{Actor: p, Query: appointment.AuditQuery{PatientID: r.URL.Query().Get("patientId"),
+		Limit: limit, Cursor: cursor}}, nil
+}
+
+// auditJSON is an audit event: who, what, whose, when, whether allowed;
+// never the appointment's data.
+type auditJSON struct {
+	ID         string    `json:"id"`
+	OccurredAt time.Time `json:"occurredAt"`
+	UserID     string    `json:"userId"`
+	Role       string    `json:"role"`
+	Action     string    `json:"action"`
+	Resource   string    `json:"resource"`
+	PatientID  string    `json:"patientId,omitempty"`
+	ResourceID string    `json:"resourceId,omitempty"`
+	Outcome    string    `json:"outcome"`
+	RequestID  string    `json:"requestId,omitempty"`
+}
+
+func toAuditJSON(e appointment.AuditEvent) auditJSON {
+	return auditJSON{ID: e.ID, OccurredAt: e.OccurredAt.UTC(), UserID: e.UserID, Role: e.Role, Action: string(e.Action),
+		Resource: e.Resource, PatientID: e.PatientID, ResourceID: e.ResourceID, Outcome: string(e.Outcome), RequestID: e.RequestID}
+}
+
+func encodeAudit(_ context.Context, w http.ResponseWriter, resp any) error {
+	return write(w, http.StatusOK, page.Map(resp.(endpoint.AuditPageResponse).Page, toAuditJSON))
 }

@@ -25,9 +25,10 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 			// What the later migrations made goes too (00003: the patient
 			// locks and the waitlist's patient index; 00005 on PostgreSQL:
 			// the doctor locks; 00006: the inbox of consumed events; 00007:
-			// who last changed an appointment).
+			// who last changed an appointment; 00008: the audit trail).
 			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
 			require.NoError(t, err)
+			dropAuditTrail(t, db)
 			_, err = db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
 			require.NoError(t, err)
 			_, err = db.ExecContext(ctx, "DROP TABLE processed_events")
@@ -77,11 +78,13 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 			require.NoError(t, store.Book(ctx, a, service.BookOptions{}))
 		}
 		changed.Status, changed.Version, changed.UpdatedBy = appointment.Arrived, 2, ids.New()
-		require.NoError(t, store.Update(ctx, changed, 1))
+		require.NoError(t, store.Update(ctx, changed, 1, repotest.Audit(changed)))
 
+		// Back to version 6: 00008 (the audit trail) goes too.
+		dropAuditTrail(t, db)
 		_, err := db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
 		require.NoError(t, err)
-		_, err = db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = 7")
+		_, err = db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id >= 7")
 		require.NoError(t, err)
 		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
 
@@ -93,4 +96,16 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 		assert.Empty(t, got.UpdatedBy)
 		assert.Equal(t, changed.BookedBy, got.BookedBy)
 	})
+}
+
+// dropAuditTrail undoes migration 00008.
+func dropAuditTrail(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := db.ExecContext(ctx, "DROP TABLE audit_events")
+	require.NoError(t, err)
+	if db.Dialect == sqldb.Postgres {
+		_, err = db.ExecContext(ctx, "DROP FUNCTION refuse_change()")
+		require.NoError(t, err)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/inbox"
 	"github.com/medisync/medisync/shared/outbox"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -264,8 +265,9 @@ func checkAll(ctx context.Context, tx *sql.Tx, checks []check) error {
 	return nil
 }
 
-// Book implements service.Repository. On MySQL a booking is six round
-// trips: begin, the locks, the checks, two inserts and commit.
+// Book implements service.Repository. On MySQL a booking is seven round
+// trips: begin, the locks, the checks, three inserts (the appointment, its
+// audit event, its outbox event) and commit.
 func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.BookOptions, evs ...events.Event) error {
 	key := o.Key
 	locks := s.doctorLocks(a.DoctorID)
@@ -310,29 +312,35 @@ func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.B
 		if err != nil {
 			return fmt.Errorf("insert appointment: %w", err)
 		}
+		if err := appendAudit(ctx, tx, o.Audit); err != nil {
+			return err
+		}
 		return outbox.Write(ctx, tx, evs...)
 	})
 }
 
 // Update implements service.Repository.
-func (s *Store) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error {
-	return s.update(ctx, a, expectedVersion, nil, evs)
+func (s *Store) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, audit, nil, evs)
 }
 
 // UpdateAndOffer implements service.Repository.
-func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer service.Offer, evs ...events.Event) error {
-	return s.update(ctx, a, expectedVersion, &offer, evs)
+func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
+	offer service.Offer, evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, audit, &offer, evs)
 }
 
-func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
+func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
+	offer *service.Offer, evs []events.Event) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
-		return s.updateIn(ctx, tx, a, expectedVersion, offer, evs)
+		return s.updateIn(ctx, tx, a, expectedVersion, audit, offer, evs)
 	})
 }
 
 // updateIn is Update (UpdateAndOffer with an offer) inside tx, which
 // withLocks runs.
-func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointment, expectedVersion int64, offer *service.Offer, evs []events.Event) error {
+func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
+	offer *service.Offer, evs []events.Event) error {
 	if a.Status.Occupies() {
 		if err := s.lockRows(ctx, tx, s.doctorLocks(a.DoctorID)...); err != nil {
 			return err
@@ -367,6 +375,9 @@ func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointm
 			return fmt.Errorf("check existence: %w", err)
 		}
 		return appointment.ErrStale
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
 	}
 	if err := outbox.Write(ctx, tx, evs...); err != nil {
 		return err
@@ -407,8 +418,8 @@ func (r txRepo) Get(ctx context.Context, id string) (appointment.Appointment, er
 	return one(rows, err)
 }
 
-func (r txRepo) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, evs ...events.Event) error {
-	return r.s.updateIn(ctx, r.tx, a, expectedVersion, nil, evs)
+func (r txRepo) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error {
+	return r.s.updateIn(ctx, r.tx, a, expectedVersion, audit, nil, evs)
 }
 
 // offer gives a freed time to the first patient waiting for the doctor's
@@ -431,6 +442,11 @@ func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
 	e := entries[0]
 	if _, err := tx.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ?`, e.ID); err != nil {
 		return fmt.Errorf("take waitlist entry: %w", err)
+	}
+	if o.Audit != nil {
+		if err := appendAudit(ctx, tx, o.Audit(e)); err != nil {
+			return err
+		}
 	}
 	ev, err := o.Event(e)
 	if err != nil {
@@ -459,7 +475,7 @@ func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
 }
 
 // JoinWaitlist implements service.Repository.
-func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date) error {
+func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date, audit appointment.AuditEvent) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The patient's lock makes the count true until the insert commits.
 		if err := s.lockRows(ctx, tx, patientLock(e.PatientID)); err != nil {
@@ -481,7 +497,7 @@ func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, s
 		if err != nil {
 			return fmt.Errorf("join waitlist: %w", err)
 		}
-		return nil
+		return appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -495,20 +511,38 @@ func (s *Store) Waitlist(ctx context.Context, patientUserID string, since civil.
 	return scanWaitlist(rows)
 }
 
+// WaitlistEntry implements service.Repository.
+func (s *Store) WaitlistEntry(ctx context.Context, id string) (appointment.WaitlistEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+waitlistColumns+` FROM waitlist WHERE id = ?`, id)
+	if err != nil {
+		return appointment.WaitlistEntry{}, fmt.Errorf("get waitlist entry: %w", err)
+	}
+	es, err := scanWaitlist(rows)
+	if err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	if len(es) == 0 {
+		return appointment.WaitlistEntry{}, appointment.ErrWaitlistNotFound
+	}
+	return es[0], nil
+}
+
 // LeaveWaitlist implements service.Repository.
-func (s *Store) LeaveWaitlist(ctx context.Context, patientUserID, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ? AND patient_user_id = ?`, id, patientUserID)
-	if err != nil {
-		return fmt.Errorf("leave waitlist: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("rows affected: %w", err)
-	}
-	if n == 0 {
-		return appointment.ErrWaitlistNotFound
-	}
-	return nil
+func (s *Store) LeaveWaitlist(ctx context.Context, patientUserID, id string, audit appointment.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ? AND patient_user_id = ?`, id, patientUserID)
+		if err != nil {
+			return fmt.Errorf("leave waitlist: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("rows affected: %w", err)
+		}
+		if n == 0 {
+			return appointment.ErrWaitlistNotFound
+		}
+		return appendAudit(ctx, tx, audit)
+	})
 }
 
 // Get implements service.Repository.
@@ -733,4 +767,82 @@ func (s *Store) purge(ctx context.Context, mysqlQ, otherQ string, arg any) (int6
 			return total, nil
 		}
 	}
+}
+
+// --- audit ------------------------------------------------------------------
+
+const auditCols = "id, occurred_at, user_id, role, action, resource, patient_id, resource_id, outcome, request_id"
+
+// maxAuditRows bounds one multi-row INSERT.
+const maxAuditRows = 256
+
+// execer is a database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// AppendAudit implements service.AuditRepository: multi-row INSERTs
+// outside any transaction, each committed on its own.
+func (s *Store) AppendAudit(ctx context.Context, evs ...appointment.AuditEvent) error {
+	return appendAudit(ctx, s.db, evs...)
+}
+
+// appendAudit stores evs through x, leaving out an event without an ID
+// (none).
+func appendAudit(ctx context.Context, x execer, evs ...appointment.AuditEvent) error {
+	args := make([]any, 0, 10*len(evs))
+	for _, e := range evs {
+		if e.ID == "" {
+			continue
+		}
+		args = append(args, e.ID, e.OccurredAt.UTC(), e.UserID, e.Role, string(e.Action), e.Resource,
+			e.PatientID, e.ResourceID, string(e.Outcome), e.RequestID)
+	}
+	for len(args) > 0 {
+		n := min(len(args)/10, maxAuditRows)
+		if _, err := x.ExecContext(ctx, "INSERT INTO audit_events ("+auditCols+") VALUES "+sqldb.Rows(10, n), args[:n*10]...); err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+		args = args[n*10:]
+	}
+	return nil
+}
+
+// ListAudit implements service.AuditRepository: a patient's events, newest
+// first (ids are UUIDv7, ordered by time), in keyset pages by id.
+func (s *Store) ListAudit(ctx context.Context, q appointment.AuditQuery) (page.Page[appointment.AuditEvent], error) {
+	limit := page.ClampLimit(q.Limit)
+	args := []any{q.PatientID}
+	where := "patient_id = ?"
+	if q.Cursor != "" {
+		after, err := page.DecodeKeys(q.Cursor, 1)
+		if err != nil {
+			return page.Page[appointment.AuditEvent]{}, err
+		}
+		where += " AND id < ?"
+		args = append(args, after[0])
+	}
+	args = append(args, limit+1)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_events WHERE "+where+" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return page.Page[appointment.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+	}
+	items, err := sqldb.Collect(rows, scanAuditEvent)
+	if err != nil {
+		return page.Page[appointment.AuditEvent]{}, fmt.Errorf("list audit events: %w", err)
+	}
+	return page.Cut(items, limit, func(last appointment.AuditEvent) []string { return []string{last.ID} }), nil
+}
+
+func scanAuditEvent(sc sqldb.Scanner) (appointment.AuditEvent, error) {
+	var (
+		e               appointment.AuditEvent
+		action, outcome string
+	)
+	if err := sc.Scan(&e.ID, &e.OccurredAt, &e.UserID, &e.Role, &action, &e.Resource, &e.PatientID,
+		&e.ResourceID, &outcome, &e.RequestID); err != nil {
+		return appointment.AuditEvent{}, err
+	}
+	e.Action, e.Outcome, e.OccurredAt = appointment.Action(action), appointment.Outcome(outcome), e.OccurredAt.UTC()
+	return e, nil
 }

@@ -65,9 +65,9 @@ func TestServesWithDataRightsOnly(t *testing.T) {
 		key := &service.IdempotencyKey{UserID: ids.New(), Key: "k", RequestHash: "h", CreatedAt: a.CreatedAt}
 		require.NoError(t, s.Book(ctx, a, service.BookOptions{Key: key, MaxActive: 10, Now: a.CreatedAt}))
 		require.NoError(t, s.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: a.DoctorID, Day: "2031-03-04",
-			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}, civil.Of(a.CreatedAt)))
+			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}, civil.Of(a.CreatedAt), repotest.Audit(a)))
 		a.Status, a.Version = appointment.Cancelled, 2
-		require.NoError(t, s.Update(ctx, a, 1))
+		require.NoError(t, s.Update(ctx, a, 1, repotest.Audit(a)))
 		_, err := s.PurgeKeys(ctx, a.CreatedAt.Add(time.Second))
 		require.NoError(t, err)
 		_, err = s.PurgeWaitlist(ctx, civil.MustParse("2031-03-05"))

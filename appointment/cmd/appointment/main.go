@@ -17,11 +17,13 @@ import (
 
 	"github.com/medisync/medisync/appointment/adapter/peer"
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/endpoint"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/transport"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/app/appdb"
+	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/dlqhttp"
 	"github.com/medisync/medisync/shared/clock"
@@ -42,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 		notice, keyRetention  time.Duration
 		maxActive             int
 		eventWorkers          int
+		audit                 auditlog.Options
 	)
 	a, err := appdb.New(ctx, app.Options{
 		Name:         "appointment",
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string) error {
 			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries")
 			fs.IntVar(&maxActive, "max-active-per-patient", service.DefaultMaxActivePerPatient, "most appointments a patient holds that have not ended (an administrator may book past it)")
 			fs.IntVar(&eventWorkers, "event-workers", 4, "events an instance applies at once")
+			fs.IntVar(&audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
+			fs.IntVar(&audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")
 		},
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
@@ -81,8 +86,12 @@ func run(ctx context.Context, args []string) error {
 	store := sqlstore.New(a.DB)
 	doctors := peer.NewDoctors(a.HTTPClient, peer.Options{BaseURL: doctorURL, Timeout: peerTimeout})
 	patients := peer.NewPatients(a.HTTPClient, peer.Options{BaseURL: patientURL, Timeout: peerTimeout})
+	// Reads and refusals record their audit events with group commit, each
+	// stored before its request is answered.
+	recorder := auditlog.New[appointment.AuditEvent](store, audit)
 	var svc service.Service = service.New(store, doctors, patients, clock.System{}, ids.New,
-		service.Options{CancelNotice: notice, KeyRetention: keyRetention, MaxActivePerPatient: maxActive, Logger: a.Logger})
+		service.Options{CancelNotice: notice, KeyRetention: keyRetention, MaxActivePerPatient: maxActive, Logger: a.Logger,
+			Audit: recorder})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "appointment"))(svc)
 
 	// Idempotency keys answer retries for keyRetention, then go.
@@ -119,9 +128,11 @@ func run(ctx context.Context, args []string) error {
 	})
 
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
+	// After the drain no request is in flight: stop the consumer, then flush
+	// the audit events still queued; the app closes the database last.
 	return a.Run(ctx, a.Handler(router), func(context.Context) error {
 		stop()
 		wg.Wait()
 		return nil
-	})
+	}, recorder.Close)
 }

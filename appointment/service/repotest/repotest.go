@@ -59,6 +59,14 @@ func event(t *testing.T, a appointment.Appointment) events.Event {
 	return ev
 }
 
+// Audit returns an audit event of a change to a, as the service writes
+// with it.
+func Audit(a appointment.Appointment) appointment.AuditEvent {
+	return appointment.AuditEvent{ID: ids.New(), OccurredAt: a.UpdatedAt, UserID: a.UpdatedBy, Role: authn.RolePatient,
+		Action: appointment.ActionStatus, Resource: appointment.ResourceAppointment, PatientID: a.PatientID, ResourceID: a.ID,
+		Outcome: appointment.OutcomeAllowed, RequestID: "req-" + a.ID}
+}
+
 // Run checks the promises of service.Repository.
 func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	ctx := context.Background()
@@ -119,13 +127,13 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		c := a
 		c.Status, c.CancellationReason, c.Version = appointment.Cancelled, appointment.PatientRequest, 2
 		c.UpdatedBy = ids.New()
-		require.NoError(t, f.Repo.Update(ctx, c, 1, event(t, c)))
+		require.NoError(t, f.Repo.Update(ctx, c, 1, Audit(c), event(t, c)))
 		b := New(doctor, 0, 30)
 		require.NoError(t, f.Repo.Book(ctx, b, service.BookOptions{}))
 		// Taking the cancelled one back would double-book.
 		back := c
 		back.Status, back.Version = appointment.Booked, 3
-		assert.ErrorIs(t, f.Repo.Update(ctx, back, 2), appointment.ErrSlotTaken)
+		assert.ErrorIs(t, f.Repo.Update(ctx, back, 2, Audit(back)), appointment.ErrSlotTaken)
 		got, err := f.Repo.Get(ctx, a.ID)
 		require.NoError(t, err)
 		assert.Equal(t, appointment.Cancelled, got.Status)
@@ -139,9 +147,9 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		a := New(ids.New(), 0, 30)
 		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		a.Status, a.Version = appointment.Arrived, 2
-		assert.ErrorIs(t, f.Repo.Update(ctx, a, 5), appointment.ErrStale)
+		assert.ErrorIs(t, f.Repo.Update(ctx, a, 5, Audit(a)), appointment.ErrStale)
 		ghost := New(ids.New(), 0, 30)
-		assert.ErrorIs(t, f.Repo.Update(ctx, ghost, 1), appointment.ErrNotFound)
+		assert.ErrorIs(t, f.Repo.Update(ctx, ghost, 1, Audit(ghost)), appointment.ErrNotFound)
 	})
 
 	t.Run("reschedule frees the old time and takes the new one at once", func(t *testing.T) {
@@ -152,9 +160,9 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, f.Repo.Book(ctx, New(doctor, 60, 90), service.BookOptions{}))
 		moved := a
 		moved.Start, moved.End, moved.Version = at(60), at(90), 2
-		assert.ErrorIs(t, f.Repo.Update(ctx, moved, 1), appointment.ErrSlotTaken)
+		assert.ErrorIs(t, f.Repo.Update(ctx, moved, 1, Audit(moved)), appointment.ErrSlotTaken)
 		moved.Start, moved.End = at(15), at(45)
-		require.NoError(t, f.Repo.Update(ctx, moved, 1), "overlapping its own old time is no conflict")
+		require.NoError(t, f.Repo.Update(ctx, moved, 1, Audit(moved)), "overlapping its own old time is no conflict")
 		require.NoError(t, f.Repo.Book(ctx, New(doctor, -30, 0), service.BookOptions{}))
 		got, err := f.Repo.Get(ctx, a.ID)
 		require.NoError(t, err)
@@ -173,7 +181,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		errs := concurrently(50, func(i int) error {
 			m := apps[i]
 			m.Start, m.End, m.Version = at(0), at(30), 2
-			return f.Repo.Update(ctx, m, 1)
+			return f.Repo.Update(ctx, m, 1, Audit(m))
 		})
 		assertOneWins(t, errs)
 		taken, err := f.Repo.Taken(ctx, doctor, at(0), at(30))
@@ -224,7 +232,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, f.Repo.Book(ctx, New(ids.New(), 60, 90), service.BookOptions{}))
 		c := cancelled
 		c.Status, c.Version = appointment.Cancelled, 2
-		require.NoError(t, f.Repo.Update(ctx, c, 1))
+		require.NoError(t, f.Repo.Update(ctx, c, 1, Audit(c)))
 		got, err := f.Repo.Taken(ctx, doctor, at(0), at(180))
 		require.NoError(t, err)
 		assert.Equal(t, []service.Range{{Start: at(0), End: at(40)}, {Start: at(60), End: at(90)}}, got)
@@ -242,16 +250,16 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 				PatientUserID: userID, CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
 		}
 		first, second := entry(user, "2031-03-03", 1), entry(ids.New(), "2031-03-03", 2)
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, second, today))
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, first, today))
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0), today))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, second, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, first, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0), today, appointment.AuditEvent{}))
 		again := first
 		again.ID = ids.New()
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, today), appointment.ErrAlreadyWaiting)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, today, appointment.AuditEvent{}), appointment.ErrAlreadyWaiting)
 		for i := 0; i < appointment.MaxWaitlistEntries-1; i++ {
-			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0), today))
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0), today, appointment.AuditEvent{}))
 		}
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0), today), appointment.ErrWaitlistFull)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0), today, appointment.AuditEvent{}), appointment.ErrWaitlistFull)
 		mine, err := f.Repo.Waitlist(ctx, user, today)
 		require.NoError(t, err)
 		assert.Len(t, mine, appointment.MaxWaitlistEntries)
@@ -266,22 +274,22 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		}}
 		c := a
 		c.Status, c.Version = appointment.Cancelled, 2
-		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer, event(t, c)))
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, Audit(c), offer, event(t, c)))
 		assert.Equal(t, []string{user}, offered, "the earliest entry of the day")
 		assert.Equal(t, before+2, f.Count(t, "outbox"), "the change's event and the offer")
 		mine, err = f.Repo.Waitlist(ctx, user, today)
 		require.NoError(t, err)
 		assert.Len(t, mine, appointment.MaxWaitlistEntries-1, "an offered entry leaves the list")
 
-		require.NoError(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID))
-		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID), appointment.ErrWaitlistNotFound)
-		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, ids.New(), mine[0].ID), appointment.ErrWaitlistNotFound, "only one's own")
+		require.NoError(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID, appointment.AuditEvent{}))
+		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, second.PatientUserID, second.ID, appointment.AuditEvent{}), appointment.ErrWaitlistNotFound)
+		assert.ErrorIs(t, f.Repo.LeaveWaitlist(ctx, ids.New(), mine[0].ID, appointment.AuditEvent{}), appointment.ErrWaitlistNotFound, "only one's own")
 
 		b := New(doctor, 60, 90)
 		require.NoError(t, f.Repo.Book(ctx, b, service.BookOptions{}))
 		c = b
 		c.Status, c.Version = appointment.Cancelled, 2
-		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, offer))
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, Audit(c), offer))
 		assert.Len(t, offered, 1, "nobody left waiting for that day")
 	})
 
@@ -290,7 +298,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		doctor, patient, user := ids.New(), ids.New(), ids.New()
 		join := func(day, since civil.Date) error {
 			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day.String(),
-				PatientID: patient, PatientUserID: user, CreatedAt: base}, since)
+				PatientID: patient, PatientUserID: user, CreatedAt: base}, since, appointment.AuditEvent{})
 		}
 		for i := range appointment.MaxWaitlistEntries {
 			require.NoError(t, join(today.AddDays(i), today))
@@ -311,7 +319,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 
 		other := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: later.String(), PatientID: ids.New(),
 			PatientUserID: ids.New(), CreatedAt: base}
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, other, today))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, other, today, appointment.AuditEvent{}))
 		n, err := f.Repo.PurgeWaitlist(ctx, later)
 		require.NoError(t, err)
 		assert.EqualValues(t, 10, n)
@@ -327,7 +335,8 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		n := 2 * appointment.MaxWaitlistEntries
 		errs := concurrently(n, func(i int) error {
 			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor,
-				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base}, today)
+				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base}, today,
+				appointment.AuditEvent{})
 		})
 		won := 0
 		for _, err := range errs {
@@ -352,11 +361,11 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		c := mine(New(ids.New(), 60, 90))
 		require.NoError(t, f.Repo.Book(ctx, c, o))
 		c.Status, c.Version = appointment.Cancelled, 2
-		require.NoError(t, f.Repo.Update(ctx, c, 1))
+		require.NoError(t, f.Repo.Update(ctx, c, 1, Audit(c)))
 		d := mine(New(ids.New(), 60, 90))
 		require.NoError(t, f.Repo.Book(ctx, d, o))
 		d.Status, d.Version = appointment.Fulfilled, 2
-		require.NoError(t, f.Repo.Update(ctx, d, 1))
+		require.NoError(t, f.Repo.Update(ctx, d, 1, Audit(d)))
 		for i := range 3 {
 			require.NoError(t, f.Repo.Book(ctx, mine(New(ids.New(), 60*i+10, 60*i+40)), o))
 		}
@@ -506,6 +515,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 
 	runChangedBy(t, newFixture)
 	runConsumed(t, newFixture)
+	runAudit(t, newFixture)
 }
 
 // anyGrid is a doctor directory whose grid holds every span of an active
@@ -595,7 +605,7 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			}
 			next := cur
 			next.Status, next.Version = appointment.Fulfilled, cur.Version+1
-			return tx.Update(ctx, next, cur.Version, event(t, next))
+			return tx.Update(ctx, next, cur.Version, Audit(next), event(t, next))
 		}
 
 		boom := errors.New("boom")
@@ -633,7 +643,7 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		})
 		assert.ErrorIs(t, err, appointment.ErrNotFound)
 		_, err = f.Repo.Apply(ctx, otherEvent(t), base, func(ctx context.Context, tx service.Tx) error {
-			return tx.Update(ctx, got, 1)
+			return tx.Update(ctx, got, 1, Audit(got))
 		})
 		assert.ErrorIs(t, err, appointment.ErrStale)
 	})
@@ -679,11 +689,19 @@ func runConsumed(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			assert.EqualValues(t, 2, d.Version)
 			schematest.Validate(t, last)
 
+			trail := Trail(t, f.Repo, a.PatientID)
+			if assert.Len(t, trail, 1, "the change is on the patient's trail") {
+				assert.Equal(t, []any{a.DoctorUserID, authn.RoleDoctor, appointment.ActionStatus, a.ID, appointment.OutcomeAllowed, ev.ID},
+					[]any{trail[0].UserID, trail[0].Role, trail[0].Action, trail[0].ResourceID, trail[0].Outcome, trail[0].RequestID},
+					"as the doctor's who signed, with the event for the request")
+			}
+
 			require.NoError(t, svc.HandleEvent(ctx, ev), "a redelivery")
 			again, err := f.Repo.Get(ctx, a.ID)
 			require.NoError(t, err)
 			assert.Equal(t, got, again, "changes nothing")
 			assert.Len(t, f.Outbox(t), i+1, "and writes no second event")
+			assert.Len(t, Trail(t, f.Repo, a.PatientID), 1, "nor a second audit event")
 
 			require.NoError(t, svc.HandleEvent(ctx, Signed(t, a, at(40))), "another signed encounter of the visit")
 			again, err = f.Repo.Get(ctx, a.ID)
