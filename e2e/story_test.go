@@ -301,6 +301,13 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	}
 	read, err := a.GetAppointmentWithResponse(ctx, apptID, bearer(doc))
 	answered(t, "the doctor reads the appointment", http.StatusOK, read, read.Body, err)
+	// The doctor's read is on Alice's trail of her appointments.
+	trail, err := a.AppointmentAuditTrailWithResponse(ctx, &apiclient.AppointmentAuditTrailParams{PatientId: aliceID}, bearer(alice))
+	answered(t, "the patient reads her appointments' audit trail", http.StatusOK, trail, trail.Body, err)
+	if items := trail.JSON200.Items; len(items) == 0 || items[0].UserId != user.JSON201.Id.String() ||
+		items[0].Action != apiclient.AppointmentAuditEventActionRead || items[0].ResourceId == nil || *items[0].ResourceId != apptID.String() {
+		t.Errorf("the doctor's read is not the newest event of the trail: %s", trail.Body)
+	}
 
 	// The visit Alice booked makes the doctor one who treats her (the
 	// records service says so to the patient service): the doctor records

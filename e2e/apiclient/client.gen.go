@@ -35,6 +35,84 @@ func (e AcceptedStatus) Valid() bool {
 	}
 }
 
+// Defines values for AppointmentAuditEventAction.
+const (
+	AppointmentAuditEventActionBook         AppointmentAuditEventAction = "book"
+	AppointmentAuditEventActionCancel       AppointmentAuditEventAction = "cancel"
+	AppointmentAuditEventActionChangeStatus AppointmentAuditEventAction = "change-status"
+	AppointmentAuditEventActionJoin         AppointmentAuditEventAction = "join"
+	AppointmentAuditEventActionLeave        AppointmentAuditEventAction = "leave"
+	AppointmentAuditEventActionList         AppointmentAuditEventAction = "list"
+	AppointmentAuditEventActionOffer        AppointmentAuditEventAction = "offer"
+	AppointmentAuditEventActionRead         AppointmentAuditEventAction = "read"
+	AppointmentAuditEventActionReschedule   AppointmentAuditEventAction = "reschedule"
+)
+
+// Valid indicates whether the value is a known member of the AppointmentAuditEventAction enum.
+func (e AppointmentAuditEventAction) Valid() bool {
+	switch e {
+	case AppointmentAuditEventActionBook:
+		return true
+	case AppointmentAuditEventActionCancel:
+		return true
+	case AppointmentAuditEventActionChangeStatus:
+		return true
+	case AppointmentAuditEventActionJoin:
+		return true
+	case AppointmentAuditEventActionLeave:
+		return true
+	case AppointmentAuditEventActionList:
+		return true
+	case AppointmentAuditEventActionOffer:
+		return true
+	case AppointmentAuditEventActionRead:
+		return true
+	case AppointmentAuditEventActionReschedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AppointmentAuditEventOutcome.
+const (
+	AppointmentAuditEventOutcomeAllowed AppointmentAuditEventOutcome = "allowed"
+	AppointmentAuditEventOutcomeDenied  AppointmentAuditEventOutcome = "denied"
+)
+
+// Valid indicates whether the value is a known member of the AppointmentAuditEventOutcome enum.
+func (e AppointmentAuditEventOutcome) Valid() bool {
+	switch e {
+	case AppointmentAuditEventOutcomeAllowed:
+		return true
+	case AppointmentAuditEventOutcomeDenied:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AppointmentAuditEventResource.
+const (
+	AppointmentAuditEventResourceAppointment AppointmentAuditEventResource = "appointment"
+	AppointmentAuditEventResourceAudit       AppointmentAuditEventResource = "audit"
+	AppointmentAuditEventResourceWaitlist    AppointmentAuditEventResource = "waitlist"
+)
+
+// Valid indicates whether the value is a known member of the AppointmentAuditEventResource enum.
+func (e AppointmentAuditEventResource) Valid() bool {
+	switch e {
+	case AppointmentAuditEventResourceAppointment:
+		return true
+	case AppointmentAuditEventResourceAudit:
+		return true
+	case AppointmentAuditEventResourceWaitlist:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AppointmentStatus.
 const (
 	AppointmentStatusArrived        AppointmentStatus = "arrived"
@@ -876,6 +954,39 @@ type Appointment struct {
 
 	// Version Example: 1
 	Version int64 `json:"version"`
+}
+
+// AppointmentAuditEvent defines model for AppointmentAuditEvent.
+type AppointmentAuditEvent struct {
+	Action     AppointmentAuditEventAction   `json:"action"`
+	Id         string                        `json:"id"`
+	OccurredAt time.Time                     `json:"occurredAt"`
+	Outcome    AppointmentAuditEventOutcome  `json:"outcome"`
+	PatientId  *string                       `json:"patientId,omitempty"`
+	RequestId  *string                       `json:"requestId,omitempty"`
+	Resource   AppointmentAuditEventResource `json:"resource"`
+	ResourceId *string                       `json:"resourceId,omitempty"`
+
+	// Role The caller's highest role, ADMIN, DOCTOR or PATIENT (empty for a token with none); SERVICE for the service's own `offer`.
+	Role string `json:"role"`
+
+	// UserId Empty for the service's own `offer`.
+	UserId string `json:"userId"`
+}
+
+// AppointmentAuditEventAction defines model for AppointmentAuditEvent.Action.
+type AppointmentAuditEventAction string
+
+// AppointmentAuditEventOutcome defines model for AppointmentAuditEvent.Outcome.
+type AppointmentAuditEventOutcome string
+
+// AppointmentAuditEventResource defines model for AppointmentAuditEvent.Resource.
+type AppointmentAuditEventResource string
+
+// AppointmentAuditPage defines model for AppointmentAuditPage.
+type AppointmentAuditPage struct {
+	Items      []AppointmentAuditEvent `json:"items"`
+	NextCursor *string                 `json:"nextCursor"`
 }
 
 // AppointmentBook The body of a booking.
@@ -2204,6 +2315,18 @@ type ListAppointmentDeadLettersParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// AppointmentAuditTrailParams defines parameters for AppointmentAuditTrail.
+type AppointmentAuditTrailParams struct {
+	// PatientId The patient id.
+	PatientId openapi_types.UUID `form:"patientId" json:"patientId"`
+
+	// Limit Page size, 1 to 100; 20 when absent.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page, as given; opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListTakenTimesParams defines parameters for ListTakenTimes.
 type ListTakenTimesParams struct {
 	// DoctorId The doctor profile id.
@@ -2834,6 +2957,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
 	ReplayAppointmentDeadLetter(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AppointmentAuditTrail Who looked at a patient's appointments
+	//
+	// The PATIENT themself, ADMIN; a DOCTOR: 403; another PATIENT (or a caller with none of these roles) gets the 404
+	// of a patient that does not exist. Each refusal is itself on the patient's trail, and so is an ADMIN's reading.
+	// Newest first.
+	//
+	// One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
+	// one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
+	// on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
+	// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+	// (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
+	// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+	// never a reason, a note or a time of the appointment.
+	//
+	// Corresponds with GET /api/v1/appointments/audit (the `AppointmentAuditTrail` operationId).
+	AppointmentAuditTrail(ctx context.Context, params *AppointmentAuditTrailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTakenTimes A doctor's booked times
 	//
@@ -3982,6 +4122,33 @@ func (c *Client) ListAppointmentDeadLetters(ctx context.Context, params *ListApp
 // Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
 func (c *Client) ReplayAppointmentDeadLetter(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReplayAppointmentDeadLetterRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AppointmentAuditTrail Who looked at a patient's appointments
+//
+// The PATIENT themself, ADMIN; a DOCTOR: 403; another PATIENT (or a caller with none of these roles) gets the 404
+// of a patient that does not exist. Each refusal is itself on the patient's trail, and so is an ADMIN's reading.
+// Newest first.
+//
+// One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
+// one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
+// on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
+// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+// (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
+// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+// never a reason, a note or a time of the appointment.
+//
+// Corresponds with GET /api/v1/appointments/audit (the `AppointmentAuditTrail` operationId).
+func (c *Client) AppointmentAuditTrail(ctx context.Context, params *AppointmentAuditTrailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAppointmentAuditTrailRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6367,6 +6534,80 @@ func NewReplayAppointmentDeadLetterRequest(server string, id string) (*http.Requ
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAppointmentAuditTrailRequest constructs an http.Request for the AppointmentAuditTrail method
+func NewAppointmentAuditTrailRequest(server string, params *AppointmentAuditTrailParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/appointments/audit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "patientId", params.PatientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -10737,6 +10978,25 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/appointments/admin/dead-letters/{id}/replay (the `ReplayAppointmentDeadLetter` operationId).
 	ReplayAppointmentDeadLetterWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ReplayAppointmentDeadLetterResponse, error)
 
+	// AppointmentAuditTrailWithResponse Who looked at a patient's appointments
+	//
+	// The PATIENT themself, ADMIN; a DOCTOR: 403; another PATIENT (or a caller with none of these roles) gets the 404
+	// of a patient that does not exist. Each refusal is itself on the patient's trail, and so is an ADMIN's reading.
+	// Newest first.
+	//
+	// One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
+	// one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
+	// on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
+	// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+	// (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
+	// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+	// never a reason, a note or a time of the appointment.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/appointments/audit (the `AppointmentAuditTrail` operationId).
+	AppointmentAuditTrailWithResponse(ctx context.Context, params *AppointmentAuditTrailParams, reqEditors ...RequestEditorFn) (*AppointmentAuditTrailResponse, error)
+
 	// ListTakenTimesWithResponse A doctor's booked times
 	//
 	// Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
@@ -12465,6 +12725,138 @@ func (r ReplayAppointmentDeadLetterResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReplayAppointmentDeadLetterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AppointmentAuditTrailResponse401Headers the declared response headers of an HTTP 401 response for AppointmentAuditTrail
+type AppointmentAuditTrailResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// AppointmentAuditTrailResponse429Headers the declared response headers of an HTTP 429 response for AppointmentAuditTrail
+type AppointmentAuditTrailResponse429Headers struct {
+	RetryAfter *int
+}
+
+// AppointmentAuditTrailResponse503Headers the declared response headers of an HTTP 503 response for AppointmentAuditTrail
+type AppointmentAuditTrailResponse503Headers struct {
+	RetryAfter *int
+}
+
+type AppointmentAuditTrailResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AppointmentAuditPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AppointmentAuditTrailResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AppointmentAuditTrailResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AppointmentAuditTrailResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AppointmentAuditTrailResponse) GetJSON200() *AppointmentAuditPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r AppointmentAuditTrailResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r AppointmentAuditTrailResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AppointmentAuditTrailResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AppointmentAuditTrailResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AppointmentAuditTrailResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22739,6 +23131,31 @@ func (c *ClientWithResponses) ReplayAppointmentDeadLetterWithResponse(ctx contex
 	return ParseReplayAppointmentDeadLetterResponse(rsp)
 }
 
+// AppointmentAuditTrailWithResponse Who looked at a patient's appointments
+//
+// The PATIENT themself, ADMIN; a DOCTOR: 403; another PATIENT (or a caller with none of these roles) gets the 404
+// of a patient that does not exist. Each refusal is itself on the patient's trail, and so is an ADMIN's reading.
+// Newest first.
+//
+// One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
+// one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
+// on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
+// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+// (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
+// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+// never a reason, a note or a time of the appointment.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/appointments/audit (the `AppointmentAuditTrail` operationId).
+func (c *ClientWithResponses) AppointmentAuditTrailWithResponse(ctx context.Context, params *AppointmentAuditTrailParams, reqEditors ...RequestEditorFn) (*AppointmentAuditTrailResponse, error) {
+	rsp, err := c.AppointmentAuditTrail(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAppointmentAuditTrailResponse(rsp)
+}
+
 // ListTakenTimesWithResponse A doctor's booked times
 //
 // Any signed-in caller; read by the doctor service to leave booked slots out of the free ones. The times of the
@@ -25095,6 +25512,135 @@ func ParseReplayAppointmentDeadLetterResponse(rsp *http.Response) (*ReplayAppoin
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplayAppointmentDeadLetterResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAppointmentAuditTrailResponse parses an HTTP response from a AppointmentAuditTrailWithResponse call
+func ParseAppointmentAuditTrailResponse(rsp *http.Response) (*AppointmentAuditTrailResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AppointmentAuditTrailResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AppointmentAuditPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AppointmentAuditTrailResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AppointmentAuditTrailResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AppointmentAuditTrailResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
