@@ -1112,8 +1112,8 @@ type ChangePasswordRequest struct {
 	NewPassword Password `json:"newPassword"`
 }
 
-// ClinicalWrite The body that opens an encounter or replaces its open note. Every part is optional; a coded item
-// gives `code` and `codeSystem` together. At most 50 diagnoses and 50 prescriptions.
+// ClinicalWrite The body that opens an encounter; PUT takes it too (EncounterUpdate). Every part is optional; a
+// coded item gives `code` and `codeSystem` together. At most 50 diagnoses and 50 prescriptions.
 type ClinicalWrite struct {
 	// AppointmentId The appointment it took place in (a UUID, stored in lower case). Left out of an update, the
 	// encounter keeps the one it has.
@@ -1405,6 +1405,28 @@ type EncounterPage struct {
 // EncounterRevisions defines model for EncounterRevisions.
 type EncounterRevisions struct {
 	Items []Encounter `json:"items"`
+}
+
+// EncounterUpdate The body of PUT: ClinicalWrite, or the representation GET gives; the server's fields are accepted
+// unchanged (ids in any letter case) and refused when changed.
+type EncounterUpdate struct {
+	// Addenda An open note has none; addenda are added to a signed one.
+	Addenda *[]Addendum `json:"addenda,omitempty"`
+
+	// AppointmentId As in ClinicalWrite; null, as GET gives for none, keeps the encounter's.
+	AppointmentId        *string              `json:"appointmentId,omitempty"`
+	CreatedAt            *time.Time           `json:"createdAt,omitempty"`
+	Diagnoses            *[]DiagnosisWrite    `json:"diagnoses,omitempty"`
+	DoctorId             *string              `json:"doctorId,omitempty"`
+	EnteredInErrorReason *string              `json:"enteredInErrorReason,omitempty"`
+	Id                   *string              `json:"id,omitempty"`
+	Note                 *NoteWrite           `json:"note,omitempty"`
+	PatientId            *string              `json:"patientId,omitempty"`
+	Prescriptions        *[]PrescriptionWrite `json:"prescriptions,omitempty"`
+	SignedAt             *time.Time           `json:"signedAt,omitempty"`
+	Status               *string              `json:"status,omitempty"`
+	UpdatedAt            *time.Time           `json:"updatedAt,omitempty"`
+	Version              *int64               `json:"version,omitempty"`
 }
 
 // Entry A history entry at one revision; optional fields are left out when empty.
@@ -2788,7 +2810,7 @@ type ReplaceDocumentTextRequestBody = ReplaceDocumentTextBody
 type OpenEncounterJSONRequestBody = ClinicalWrite
 
 // UpdateEncounterJSONRequestBody defines body for UpdateEncounter for application/json ContentType.
-type UpdateEncounterJSONRequestBody = ClinicalWrite
+type UpdateEncounterJSONRequestBody = EncounterUpdate
 
 // AddAddendumJSONRequestBody defines body for AddAddendum for application/json ContentType.
 type AddAddendumJSONRequestBody = AddendumWrite
@@ -3842,8 +3864,10 @@ type ClientInterface interface {
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+	// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// The representation GET gives may be sent back with the note changed: its read-only fields are
+	// accepted unchanged and refused (400 naming the field) when changed.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3854,8 +3878,10 @@ type ClientInterface interface {
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+	// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// The representation GET gives may be sent back with the note changed: its read-only fields are
+	// accepted unchanged and refused (400 naming the field) when changed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5906,8 +5932,10 @@ func (c *Client) GetEncounter(ctx context.Context, patientId PatientId, encounte
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 // A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// The representation GET gives may be sent back with the note changed: its read-only fields are
+// accepted unchanged and refused (400 naming the field) when changed.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5928,8 +5956,10 @@ func (c *Client) UpdateEncounterWithBody(ctx context.Context, patientId PatientI
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 // A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// The representation GET gives may be sent back with the note changed: its read-only fields are
+// accepted unchanged and refused (400 naming the field) when changed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11940,8 +11970,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+	// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// The representation GET gives may be sent back with the note changed: its read-only fields are
+	// accepted unchanged and refused (400 naming the field) when changed.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11952,8 +11984,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 	// A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-	// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-	// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+	// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+	// The representation GET gives may be sent back with the note changed: its read-only fields are
+	// accepted unchanged and refused (400 naming the field) when changed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -24627,8 +24661,10 @@ func (c *ClientWithResponses) GetEncounterWithResponse(ctx context.Context, pati
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 // A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// The representation GET gives may be sent back with the note changed: its read-only fields are
+// accepted unchanged and refused (400 naming the field) when changed.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24645,8 +24681,10 @@ func (c *ClientWithResponses) UpdateEncounterWithBodyWithResponse(ctx context.Co
 //
 // The DOCTOR who wrote it, while it is open: the body replaces the note, diagnoses and prescriptions.
 // A signed note (409) is corrected by an addendum; one entered in error cannot change (409). A body
-// without `appointmentId` keeps the encounter's appointment (its signing still fulfils the visit); a
-// new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// without `appointmentId` (or with null) keeps the encounter's appointment (its signing still fulfils
+// the visit); a new `appointmentId` is checked as on opening (422) and replaces it. No body removes it.
+// The representation GET gives may be sent back with the note changed: its read-only fields are
+// accepted unchanged and refused (400 naming the field) when changed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -57,7 +57,7 @@ type (
 	UpdateEncounterRequest struct {
 		ItemRequest
 		IfMatch int64
-		In      record.Clinical
+		In      service.EncounterUpdate
 	}
 	SignEncounterRequest struct {
 		ItemRequest

@@ -186,7 +186,8 @@ func (s *service) authored(ctx context.Context, actor authn.Principal, patientID
 }
 
 // UpdateEncounter replaces the note of an open encounter; its author only.
-func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in record.Clinical) (record.Encounter, error) {
+// The read-only fields sent back must be the encounter's.
+func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in EncounterUpdate) (record.Encounter, error) {
 	if err := in.Validate(); err != nil {
 		return record.Encounter{}, err
 	}
@@ -197,6 +198,9 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 	}
 	if e.Status == record.EncounterSigned {
 		return record.Encounter{}, record.ErrSigned
+	}
+	if err := sentBack(in, e); err != nil {
+		return record.Encounter{}, err
 	}
 	switch {
 	case in.AppointmentID == "":
@@ -209,12 +213,62 @@ func (s *service) UpdateEncounter(ctx context.Context, actor authn.Principal, pa
 			return record.Encounter{}, err
 		}
 	}
-	e.Clinical, e.UpdatedAt, e.Version = in, s.now(), e.Version+1
+	e.Clinical, e.UpdatedAt, e.Version = in.Clinical, s.now(), e.Version+1
 	ev := s.event(ctx, actor, record.ActionUpdate, record.ResourceEncounter, patientID, id, record.OutcomeAllowed, "")
 	if err := s.Encounters.UpdateEncounter(ctx, e, ev); err != nil {
 		return record.Encounter{}, err
 	}
 	return e, nil
+}
+
+const serverSet = "is set by the server and differs from the current value"
+
+// sentBack refuses the read-only fields of in sent with a value other than
+// open encounter e's, naming each: a client may send back what it read, but
+// not rewrite what the server keeps. The version read travels in If-Match.
+func sentBack(in EncounterUpdate, e record.Encounter) error {
+	var fe domainerr.FieldErrors
+	id := func(field string, sent *string, cur string) {
+		if sent != nil && !sameID(*sent, cur) {
+			fe.Add(field, serverSet)
+		}
+	}
+	instant := func(field string, sent *time.Time, cur time.Time) {
+		if sent != nil && !sent.Equal(cur) {
+			fe.Add(field, serverSet)
+		}
+	}
+	id("id", in.ID, e.ID)
+	id("patientId", in.PatientID, e.PatientID)
+	id("doctorId", in.DoctorID, e.DoctorID)
+	if in.Status != nil && *in.Status != e.Status {
+		fe.Add("status", "is changed by signing or marking entered-in-error, not by PUT")
+	}
+	instant("createdAt", in.CreatedAt, e.CreatedAt)
+	instant("updatedAt", in.UpdatedAt, e.UpdatedAt)
+	instant("signedAt", in.SignedAt, e.SignedAt)
+	if in.ErrorReason != nil && *in.ErrorReason != e.ErrorReason {
+		fe.Add("enteredInErrorReason", serverSet)
+	}
+	// An open note has no addenda: they complete a signed one.
+	if len(in.Addenda) > 0 {
+		fe.Add("addenda", "are added to a signed note with POST .../addenda, not by PUT")
+	}
+	if in.Version != nil && *in.Version != e.Version {
+		fe.Add("version", "is set by the server; send the version you read in If-Match")
+	}
+	return fe.Err()
+}
+
+// sameID compares two ids in canonical form, so that an id sent back in
+// upper case is the one read; ids that are no UUIDs compare as they are.
+func sameID(a, b string) bool {
+	ca, okA := ids.Canonical(a)
+	cb, okB := ids.Canonical(b)
+	if okA && okB {
+		return ca == cb
+	}
+	return a == b
 }
 
 // SignEncounter signs an open note; from then on it never changes.

@@ -43,7 +43,7 @@ func (s *observed) ListEncounters(ctx context.Context, actor authn.Principal, re
 	return s.next.ListEncounters(ctx, actor, reason, q)
 }
 
-func (s *observed) UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in record.Clinical) (e record.Encounter, err error) {
+func (s *observed) UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in EncounterUpdate) (e record.Encounter, err error) {
 	defer s.o.Done(ctx, "UpdateEncounter", time.Now(), &err)
 	return s.next.UpdateEncounter(ctx, actor, patientID, id, ifMatch, in)
 }

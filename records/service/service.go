@@ -35,7 +35,7 @@ type Service interface {
 	OpenEncounter(ctx context.Context, actor authn.Principal, patientID string, in record.Clinical) (record.Encounter, error)
 	GetEncounter(ctx context.Context, actor authn.Principal, reason, patientID, id string) (EncounterView, error)
 	ListEncounters(ctx context.Context, actor authn.Principal, reason string, q record.EncounterQuery) (page.Page[record.Encounter], error)
-	UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in record.Clinical) (record.Encounter, error)
+	UpdateEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, in EncounterUpdate) (record.Encounter, error)
 	SignEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64) (record.Encounter, error)
 	RetractEncounter(ctx context.Context, actor authn.Principal, patientID, id string, ifMatch int64, why string) (record.Encounter, error)
 	AddAddendum(ctx context.Context, actor authn.Principal, patientID, id, text string) (record.Addendum, error)
@@ -63,6 +63,20 @@ type Service interface {
 type EncounterView struct {
 	record.Encounter
 	Addenda []record.Addendum
+}
+
+// EncounterUpdate is an encounter as its author sends it back: the clinical
+// content, and the read-only fields of the representation they read, which
+// a client may send back unchanged. nil (or no addenda) means left out.
+type EncounterUpdate struct {
+	record.Clinical
+	ID, PatientID, DoctorID *string
+	Status                  *record.EncounterStatus
+	CreatedAt, UpdatedAt    *time.Time
+	SignedAt                *time.Time
+	ErrorReason             *string
+	Addenda                 []record.Addendum
+	Version                 *int64
 }
 
 // Link is a short-lived URL from which the content can be fetched directly.

@@ -47,6 +47,39 @@ func (b clinicalBody) toClinical() record.Clinical {
 	return c
 }
 
+// encounterPutBody is what PUT accepts: the representation GET gives, so
+// that a client may send back what it read with the note changed. The
+// service refuses the read-only fields when they differ from the
+// encounter's. A null appointmentId, as GET gives for none, is left out.
+type encounterPutBody struct {
+	clinicalBody
+	ID          *string        `json:"id"`
+	PatientID   *string        `json:"patientId"`
+	DoctorID    *string        `json:"doctorId"`
+	Status      *string        `json:"status"`
+	CreatedAt   *time.Time     `json:"createdAt"`
+	UpdatedAt   *time.Time     `json:"updatedAt"`
+	SignedAt    *time.Time     `json:"signedAt"`
+	ErrorReason *string        `json:"enteredInErrorReason"`
+	Addenda     []addendumJSON `json:"addenda"`
+	Version     *int64         `json:"version"`
+}
+
+func (b encounterPutBody) toUpdate() service.EncounterUpdate {
+	u := service.EncounterUpdate{
+		Clinical: b.toClinical(), ID: b.ID, PatientID: b.PatientID, DoctorID: b.DoctorID,
+		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, SignedAt: b.SignedAt, ErrorReason: b.ErrorReason, Version: b.Version,
+	}
+	if b.Status != nil {
+		st := record.EncounterStatus(*b.Status)
+		u.Status = &st
+	}
+	for _, a := range b.Addenda {
+		u.Addenda = append(u.Addenda, record.Addendum{ID: a.ID, EncounterID: a.EncounterID, AuthorID: a.AuthorID, Text: a.Text, CreatedAt: a.CreatedAt})
+	}
+	return u
+}
+
 type encounterJSON struct {
 	ID            string             `json:"id"`
 	PatientID     string             `json:"patientId"`

@@ -214,8 +214,8 @@ func decodeUpdateEncounter(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := body[clinicalBody](r)
-	return endpoint.UpdateEncounterRequest{ItemRequest: it, IfMatch: v, In: b.toClinical()}, err
+	b, err := body[encounterPutBody](r)
+	return endpoint.UpdateEncounterRequest{ItemRequest: it, IfMatch: v, In: b.toUpdate()}, err
 }
 
 func decodeSign(ctx context.Context, r *http.Request) (any, error) {
