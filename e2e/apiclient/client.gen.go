@@ -1782,16 +1782,20 @@ type Preferences struct {
 	Version int64 `json:"version"`
 }
 
-// PreferencesUpdate The body of PUT, the representation GET gives; `version` and `updatedAt` are ignored.
+// PreferencesUpdate The body of PUT, the representation GET gives; the server's fields are accepted unchanged.
 type PreferencesUpdate struct {
-	Email     bool       `json:"email"`
-	InApp     bool       `json:"inApp"`
-	Reminders bool       `json:"reminders"`
+	Email     bool `json:"email"`
+	InApp     bool `json:"inApp"`
+	Reminders bool `json:"reminders"`
+
+	// UpdatedAt Must be the current one; null while the defaults are.
 	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 
 	// UserId Must be the caller's.
-	UserId  *string `json:"userId,omitempty"`
-	Version *int64  `json:"version,omitempty"`
+	UserId *string `json:"userId,omitempty"`
+
+	// Version Must be the current one; the version read travels in If-Match.
+	Version *int64 `json:"version,omitempty"`
 }
 
 // Prescription defines model for Prescription.
@@ -3498,9 +3502,10 @@ type ClientInterface interface {
 
 	// UpdateNotificationPreferencesWithBody Replace the caller's preferences
 	//
-	// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-	// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-	// and `reminders` are required. Password reset mail is sent whatever the choice.
+	// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+	// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+	// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+	// is sent whatever the choice.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3509,9 +3514,10 @@ type ClientInterface interface {
 
 	// UpdateNotificationPreferences Replace the caller's preferences
 	//
-	// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-	// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-	// and `reminders` are required. Password reset mail is sent whatever the choice.
+	// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+	// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+	// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+	// is sent whatever the choice.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5196,9 +5202,10 @@ func (c *Client) MyNotificationPreferences(ctx context.Context, reqEditors ...Re
 
 // UpdateNotificationPreferencesWithBody Replace the caller's preferences
 //
-// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-// and `reminders` are required. Password reset mail is sent whatever the choice.
+// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+// is sent whatever the choice.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5217,9 +5224,10 @@ func (c *Client) UpdateNotificationPreferencesWithBody(ctx context.Context, para
 
 // UpdateNotificationPreferences Replace the caller's preferences
 //
-// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-// and `reminders` are required. Password reset mail is sent whatever the choice.
+// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+// is sent whatever the choice.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11566,9 +11574,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateNotificationPreferencesWithBodyWithResponse Replace the caller's preferences
 	//
-	// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-	// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-	// and `reminders` are required. Password reset mail is sent whatever the choice.
+	// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+	// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+	// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+	// is sent whatever the choice.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11577,9 +11586,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateNotificationPreferencesWithResponse Replace the caller's preferences
 	//
-	// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-	// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-	// and `reminders` are required. Password reset mail is sent whatever the choice.
+	// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+	// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+	// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+	// is sent whatever the choice.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -24035,9 +24045,10 @@ func (c *ClientWithResponses) MyNotificationPreferencesWithResponse(ctx context.
 
 // UpdateNotificationPreferencesWithBodyWithResponse Replace the caller's preferences
 //
-// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-// and `reminders` are required. Password reset mail is sent whatever the choice.
+// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+// is sent whatever the choice.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24052,9 +24063,10 @@ func (c *ClientWithResponses) UpdateNotificationPreferencesWithBodyWithResponse(
 
 // UpdateNotificationPreferencesWithResponse Replace the caller's preferences
 //
-// Any signed-in caller. The representation GET gives may be sent back with the channels changed;
-// `version` and `updatedAt` are ignored, a changed `userId` is refused (400). `email`, `inApp`
-// and `reminders` are required. Password reset mail is sent whatever the choice.
+// Any signed-in caller. The representation GET gives may be sent back with the channels changed:
+// `userId` (in any letter case), `version` and `updatedAt` are accepted unchanged and refused (400
+// naming the field) when changed. `email`, `inApp` and `reminders` are required. Password reset mail
+// is sent whatever the choice.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

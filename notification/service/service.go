@@ -17,6 +17,7 @@ import (
 	"github.com/medisync/medisync/notification/templates"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
@@ -47,11 +48,17 @@ type Inbox struct {
 	Unread int
 }
 
-// PreferencesInput is what a user may change of their preferences.
+// PreferencesInput is what a user may change of their preferences, with
+// the read-only fields of the representation they read, which a client may
+// send back unchanged (nil when left out).
 type PreferencesInput struct {
 	Email     bool
 	InApp     bool
 	Reminders bool
+
+	UserID    *string
+	Version   *int64
+	UpdatedAt *time.Time
 }
 
 // Config tunes the service.
@@ -225,9 +232,34 @@ func (s *svc) MyPreferences(ctx context.Context, actor authn.Principal) (notice.
 	return p, nil
 }
 
+// UpdatePreferences stores the caller's channels. The read-only fields sent
+// back must be those of the stored preferences: a client may send back what
+// it read, but not rewrite what the server keeps.
 func (s *svc) UpdatePreferences(ctx context.Context, actor authn.Principal, ifMatch int64, in PreferencesInput) (notice.Preferences, error) {
 	if ifMatch == 0 {
 		return notice.Preferences{}, notice.ErrIfMatchRequired
+	}
+	cur, err := s.repo.Preferences(ctx, actor.UserID)
+	if err != nil {
+		return notice.Preferences{}, fmt.Errorf("load preferences: %w", err)
+	}
+	if ifMatch != cur.Version {
+		return notice.Preferences{}, notice.ErrPreferencesChanged
+	}
+	var fe domainerr.FieldErrors
+	if in.UserID != nil && !sameID(*in.UserID, actor.UserID) {
+		fe.Add("userId", "cannot be changed: preferences are the caller's own")
+	}
+	if in.Version != nil && *in.Version != cur.Version {
+		fe.Add("version", "is set by the server; send the version you read in If-Match")
+	}
+	// The defaults were never written: GET gives updatedAt null, and any
+	// instant sent is another value.
+	if in.UpdatedAt != nil && (cur.UpdatedAt.IsZero() || !in.UpdatedAt.Equal(cur.UpdatedAt)) {
+		fe.Add("updatedAt", "is set by the server and differs from the current value")
+	}
+	if err := fe.Err(); err != nil {
+		return notice.Preferences{}, err
 	}
 	p := notice.Preferences{UserID: actor.UserID, Email: in.Email, InApp: in.InApp, Reminders: in.Reminders, UpdatedAt: s.now()}
 	saved, err := s.repo.SavePreferences(ctx, p, ifMatch)
@@ -235,6 +267,17 @@ func (s *svc) UpdatePreferences(ctx context.Context, actor authn.Principal, ifMa
 		return notice.Preferences{}, fmt.Errorf("save preferences: %w", err)
 	}
 	return saved, nil
+}
+
+// sameID compares two ids in canonical form, so that an id sent back in
+// upper case is the one read; ids that are no UUIDs compare as they are.
+func sameID(a, b string) bool {
+	ca, okA := ids.Canonical(a)
+	cb, okB := ids.Canonical(b)
+	if okA && okB {
+		return ca == cb
+	}
+	return a == b
 }
 
 func (s *svc) Deliveries(ctx context.Context, actor authn.Principal, q notice.DeliveryQuery) (page.Page[notice.Delivery], error) {

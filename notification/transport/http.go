@@ -128,8 +128,9 @@ func decodeDeliveries(ctx context.Context, r *http.Request) (any, error) {
 	return endpoint.DeliveriesRequest{Actor: a, Query: q}, nil
 }
 
-// preferencesBody is the PUT body: the GET representation, whose
-// server-managed fields are accepted and ignored, and whose userId may not change.
+// preferencesBody is the PUT body: the GET representation, whose read-only
+// fields (userId, version, updatedAt) the use case accepts unchanged and
+// refuses changed.
 type preferencesBody struct {
 	UserID    *string    `json:"userId"`
 	Email     *bool      `json:"email"`
@@ -153,9 +154,6 @@ func decodeUpdatePreferences(ctx context.Context, r *http.Request) (any, error) 
 		return nil, err
 	}
 	var fe domainerr.FieldErrors
-	if b.UserID != nil && *b.UserID != a.UserID {
-		fe.Add("userId", "cannot be changed")
-	}
 	req := func(name string, p *bool) bool {
 		if p == nil {
 			fe.Add(name, "is required")
@@ -163,7 +161,8 @@ func decodeUpdatePreferences(ctx context.Context, r *http.Request) (any, error) 
 		}
 		return *p
 	}
-	in := service.PreferencesInput{Email: req("email", b.Email), InApp: req("inApp", b.InApp), Reminders: req("reminders", b.Reminders)}
+	in := service.PreferencesInput{Email: req("email", b.Email), InApp: req("inApp", b.InApp), Reminders: req("reminders", b.Reminders),
+		UserID: b.UserID, Version: b.Version, UpdatedAt: b.UpdatedAt}
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
