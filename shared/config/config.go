@@ -63,7 +63,7 @@ type Common struct {
 // defaultDSN may be "" for a service without a database.
 func (c *Common) Register(fs *flag.FlagSet, defaultAddr, defaultDSN string) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", defaultAddr, "address to listen on")
-	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "host:port others reach this instance at (default: 127.0.0.1 and the listening port)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "host:port others reach this instance at, [v6]:port for an IPv6 address, or a host alone to keep the listening port (default: 127.0.0.1 and the listening port)")
 	if defaultDSN != "" {
 		fs.StringVar(&c.DBDSN, "db-dsn", defaultDSN, "database: sqlite:<path>, mysql://user:pass@tcp(host:port)/db?parseTime=true or postgres://user:pass@host:port/db?sslmode=disable")
 		fs.StringVar(&c.DBMigrateDSN, "db-migrate-dsn", "", "database user that applies the migrations, same database as -db-dsn (default: -db-dsn itself)")
