@@ -56,12 +56,12 @@ func TestBadProxies(t *testing.T) {
 
 // The gateway behind a trusted load balancer (10.0.0.0/8) sends upstream
 // only the part of the chain it believes, so a service trusting the gateway
-// with every address (auth as shipped: MEDISYNC_TRUSTED_PROXIES=0.0.0.0/0,
+// with every address (auth as shipped: MEDISYNC_TRUSTED_PROXIES=0.0.0.0/0,::/0,
 // for its login throttle) finds the same client, not one the client wrote.
 func TestForwardedForCarriesOnlyTheBelievedChain(t *testing.T) {
 	gw, err := New([]string{"10.0.0.0/8"})
 	require.NoError(t, err)
-	auth, err := New([]string{"0.0.0.0/0"})
+	auth, err := New([]string{"0.0.0.0/0", "::/0"})
 	require.NoError(t, err)
 	upstream := func(in *http.Request) *http.Request {
 		out := httptest.NewRequest("POST", "/api/v1/auth/login", nil)
