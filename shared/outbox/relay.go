@@ -155,10 +155,15 @@ func (r *Relay) Run(ctx context.Context) error {
 		// RelayOnce marks past the end of its context.
 		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		n, err := r.RelayOnce(bctx)
-		if err == nil && time.Since(lastBacklog) >= time.Second {
+		// The backlog is counted whatever the pass's outcome: while the
+		// broker is away it is what grows, and what the alert watches.
+		if time.Since(lastBacklog) >= time.Second {
 			lastBacklog = time.Now()
-			if err := r.updateBacklog(bctx); err != nil {
-				_ = level.Warn(r.o.Logger).Log("msg", "outbox backlog unknown", "err", err)
+			// A count that fails leaves the gauge at its last value; with
+			// the pass failing too the database is away, which the relay's
+			// own warning already says.
+			if berr := r.updateBacklog(bctx); berr != nil && err == nil {
+				_ = level.Warn(r.o.Logger).Log("msg", "outbox backlog unknown", "err", berr)
 			}
 		}
 		if err == nil && time.Since(lastPurge) >= time.Hour {
