@@ -186,14 +186,30 @@ func Open(ctx context.Context, rawURL string, o Options) (Broker, error) {
 	}
 }
 
-// Redact returns rawURL without its password, for logs.
+// Redact returns rawURL, a URL or a comma-separated list of them, without
+// their credentials, for logs: a password is masked, and so is a user
+// without one, which NATS takes as a token (nats://<token>@host).
 func Redact(rawURL string) string {
+	const mask = "xxxxx"
 	parts := strings.Split(rawURL, ",")
 	for i, p := range parts {
-		if u, err := url.Parse(p); err == nil {
-			parts[i] = u.Redacted()
-		} else {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
 			parts[i] = "(invalid)"
+		case u.User != nil:
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), mask)
+			} else {
+				u.User = url.User(mask)
+			}
+			parts[i] = u.String()
+		case strings.Contains(u.Opaque, "@"):
+			// "nats:token@host" has no "//": the credential is in the opaque part.
+			u.Opaque = mask + u.Opaque[strings.LastIndex(u.Opaque, "@"):]
+			parts[i] = u.String()
+		default:
+			parts[i] = u.String()
 		}
 	}
 	return strings.Join(parts, ",")

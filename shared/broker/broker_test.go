@@ -418,6 +418,28 @@ func TestRedactHidesPasswords(t *testing.T) {
 	assert.Equal(t, "amqp://guest:xxxxx@127.0.0.1:5672/", broker.Redact("amqp://guest:secret@127.0.0.1:5672/"))
 }
 
+// TestRedactHidesANATSToken: NATS takes token authentication as the user
+// part of the URL (nats://<token>@host:4222; nats.go uses a user without a
+// password as the token). appdb logs the broker URL through Redact at every
+// start ("broker configured"), so the token must not survive it, as an
+// AMQP password does not.
+func TestRedactHidesANATSToken(t *testing.T) {
+	for _, raw := range []string{
+		"nats://s3cr3t-broker-token@nats:4222",
+		"nats://nats-0:4222,nats://s3cr3t-broker-token@nats-1:4222",
+		"amqp://medisync:s3cr3t-broker-token@rabbit:5672/",
+	} {
+		if got := broker.Redact(raw); strings.Contains(got, "s3cr3t-broker-token") {
+			t.Errorf("Redact(%q) = %q: the credential is logged", raw, got)
+		}
+	}
+	assert.Equal(t, "nats://xxxxx@nats:4222", broker.Redact("nats://s3cr3t-broker-token@nats:4222"))
+	assert.Equal(t, "nats://nats-0:4222,nats://xxxxx@nats-1:4222",
+		broker.Redact("nats://nats-0:4222,nats://s3cr3t-broker-token@nats-1:4222"))
+	assert.Equal(t, "nats://medisync:xxxxx@nats:4222", broker.Redact("nats://medisync:s3cr3t-broker-token@nats:4222"))
+	assert.Equal(t, "nats:xxxxx@nats:4222", broker.Redact("nats:s3cr3t-broker-token@nats:4222"))
+}
+
 func TestPermanent(t *testing.T) {
 	base := errors.New("x")
 	assert.True(t, broker.IsPermanent(broker.Permanent(base)))
