@@ -53,8 +53,15 @@ type workload struct {
 // decodes every object strictly: an unknown field is an error.
 func render(t *testing.T, overlay string) *rendered {
 	t.Helper()
+	return renderDir(t, overlay, filepath.Join(root, "deploy", "k8s", "overlays", overlay))
+}
+
+// renderDir renders the kustomization in dir as render does, naming the
+// result overlay.
+func renderDir(t *testing.T, overlay, dir string) *rendered {
+	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, "deploy", "k8s", "overlays", overlay))
+	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatalf("kustomize %s: %v", overlay, err)
 	}
