@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # Installs (when absent), starts and prepares a local MariaDB for medisync's
-# MySQL adapters and tests. Safe to run again: every step is idempotent.
+# MySQL adapters and tests. Safe to run again: every step is idempotent;
+# runs started together take turns.
 set -euo pipefail
+
+# One run at a time: runs at once (CI, make run, a developer's tests) would
+# start the server twice and change the same accounts together. A second run
+# waits for the first. flock holds the lock and runs this script again
+# without it open, so that the server started below does not keep it.
+lock=/run/lock/medisync-mariadb-up.lock
+if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
+  mkdir -p "${lock%/*}"
+  exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" "$0" "$@"
+fi
 
 if [ ! -x /usr/sbin/mariadbd ]; then
   echo "mariadb-up: installing mariadb-server"

@@ -11,6 +11,17 @@ port=${NATS_PORT:-4222}
 monitor=${NATS_MONITOR_PORT:-8222}
 store=${NATS_STORE_DIR:-data/nats}
 
+# One run at a time: runs at once would build bin/nats-server together (one
+# running the file the other writes) and start two servers on one store, the
+# second failing on the port. A second run waits for the first. flock holds
+# the lock and runs this script again without it open, so that the server
+# started below does not keep it.
+lock=data/nats-up.lock
+if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
+  mkdir -p data
+  exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" scripts/nats-up.sh "$@"
+fi
+
 if [ ! -x bin/nats-server ]; then
   echo "nats-up: building nats-server into bin/"
   mkdir -p bin

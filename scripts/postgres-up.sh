@@ -2,7 +2,8 @@
 # Installs (when absent), starts and prepares a local PostgreSQL 15 for
 # medisync's PostgreSQL adapters and tests: a cluster of its own in
 # /var/lib/medisync-postgres, listening on 127.0.0.1:5432 only. Safe to run
-# again, and with the cluster already running: every step is idempotent.
+# again, and with the cluster already running: every step is idempotent;
+# runs started together take turns.
 set -euo pipefail
 
 bin=/usr/lib/postgresql/15/bin
@@ -10,6 +11,17 @@ base=/var/lib/medisync-postgres
 data=$base/data
 sock=$base/run
 port=5432
+
+# One run at a time: runs at once (CI, make run, a developer's tests) would
+# grant on the same roles together, and PostgreSQL refuses all but one with
+# "tuple concurrently updated". A second run waits for the first. flock
+# holds the lock and runs this script again without it open, so that the
+# server started below does not keep it.
+lock=$base/up.lock
+if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
+  mkdir -p "$base"
+  exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" "$0" "$@"
+fi
 
 if [ ! -x "$bin/postgres" ]; then
   echo "postgres-up: installing postgresql-15"

@@ -10,6 +10,16 @@
 # node that keeps them all ends up unable to boot (it opens a file per queue).
 set -euo pipefail
 
+# One run at a time: runs at once would start the node twice and set up the
+# test virtual host together. A second run waits for the first. flock holds
+# the lock and runs this script again without it open, so that the server
+# started below does not keep it.
+lock=/run/lock/medisync-rabbitmq-up.lock
+if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
+  mkdir -p "${lock%/*}"
+  exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" "$0" "$@"
+fi
+
 # Every rabbitmqctl call is bounded: a node stuck in its boot must fail this
 # script, not hang it.
 ctl() { timeout 60 rabbitmqctl -q "$@"; }

@@ -4,6 +4,17 @@
 # step is idempotent.
 set -euo pipefail
 
+# One run at a time: runs at once would install the package together (dpkg
+# lets one in and fails the other) and start two servers, the second failing
+# on the port. A second run waits for the first. flock holds the lock and
+# runs this script again without it open, so that the server started below
+# does not keep it.
+lock=/run/lock/medisync-redis-up.lock
+if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
+  mkdir -p "${lock%/*}"
+  exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" "$0" "$@"
+fi
+
 if [ ! -x /usr/bin/redis-server ]; then
   echo "redis-up: installing redis-server"
   export DEBIAN_FRONTEND=noninteractive

@@ -11,6 +11,17 @@ port=${MEDISYNC_S3_PORT:-7070}
 dir=${MEDISYNC_S3_DIR:-/var/lib/medisync-s3}
 bin="$(go env GOPATH)/bin/versitygw"
 
+# One run at a time: runs at once would install versitygw together and start
+# two servers, the second truncating the log of the first and failing on the
+# port. A second run waits for the first. flock holds the lock and runs this
+# script again without it open, so that the server started below does not
+# keep it.
+lock=/run/lock/medisync-s3-up-$port.lock
+if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
+  mkdir -p "${lock%/*}"
+  exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" "$0" "$@"
+fi
+
 if [ ! -x "$bin" ]; then
   echo "s3-up: installing versitygw"
   go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
