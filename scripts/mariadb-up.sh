@@ -41,6 +41,11 @@ if [[ ! "$pool" =~ ^[0-9]+[KMG]?$ ]]; then
   exit 1
 fi
 
+# Each service pools up to 32 connections (shared/sqldb): the six with a
+# database may hold 192, above MariaDB's default limit of 151, and tests
+# open theirs beside them.
+max_connections=256
+
 started=0
 if ! mysqladmin ping --silent >/dev/null 2>&1; then
   started=1
@@ -49,7 +54,7 @@ if ! mysqladmin ping --silent >/dev/null 2>&1; then
   # another mariadbd on this machine (a second datadir and port) is not it.
   start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid \
     --exec /usr/sbin/mariadbd -- --user=mysql --pid-file=/run/mysqld/mysqld.pid \
-    --innodb-buffer-pool-size="$pool" --thread-handling=pool-of-threads
+    --innodb-buffer-pool-size="$pool" --thread-handling=pool-of-threads --max-connections="$max_connections"
 fi
 
 for _ in $(seq 1 60); do
@@ -139,6 +144,12 @@ if [ -n "${MEDISYNC_MARIADB_BUFFER_POOL:-}" ]; then
   sql+="SET GLOBAL innodb_buffer_pool_size = $bytes;"$'\n'
 elif [ "$(mysql --protocol=socket -uroot -N -e 'SELECT @@innodb_buffer_pool_size')" -lt "$bytes" ]; then
   sql+="SET GLOBAL innodb_buffer_pool_size = $bytes;"$'\n'
+fi
+
+# Likewise the connection limit, which takes effect for new connections: a
+# higher one someone gave the server is left alone.
+if [ "$(mysql --protocol=socket -uroot -N -e 'SELECT @@max_connections')" -lt "$max_connections" ]; then
+  sql+="SET GLOBAL max_connections = $max_connections;"$'\n'
 fi
 
 mysql --protocol=socket -uroot <<<"$sql"

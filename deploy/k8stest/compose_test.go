@@ -1,0 +1,60 @@
+package k8stest
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// poolSize is the most connections each service opens to MySQL/MariaDB
+// (shared/sqldb/sqldb.go, openMySQL: db.SetMaxOpenConns(32), and as many
+// kept idle for five minutes).
+const poolSize = 32
+
+// mariadbDefaultMaxConnections is MariaDB's max_connections when nothing
+// sets it (the docker.io/library/mariadb image sets nothing).
+const mariadbDefaultMaxConnections = 151
+
+// TestComposeMariaDBTakesEveryServicesPool: every service of
+// docker/docker-compose.yml with a MySQL DSN may hold poolSize connections
+// at once; the MariaDB beside them must accept them all, or under load the
+// last services to connect get "Error 1040: Too many connections" (503s).
+func TestComposeMariaDBTakesEveryServicesPool(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docker", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Command     []string          `json:"command"`
+			Environment map[string]string `json:"environment"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for name, s := range f.Services {
+		if strings.HasPrefix(s.Environment["MEDISYNC_DB_DSN"], "mysql://") {
+			users = append(users, name)
+		}
+	}
+	maxConn := mariadbDefaultMaxConnections
+	for _, arg := range f.Services["mariadb"].Command {
+		for _, flag := range []string{"--max-connections=", "--max_connections="} {
+			if v, ok := strings.CutPrefix(arg, flag); ok {
+				if maxConn, err = strconv.Atoi(v); err != nil {
+					t.Fatalf("mariadb %s: %v", arg, err)
+				}
+			}
+		}
+	}
+	if need := len(users) * poolSize; need > maxConn {
+		t.Errorf("%d services on MariaDB (%v) may hold %d connections; the compose MariaDB accepts %d (command %v)",
+			len(users), users, need, maxConn, f.Services["mariadb"].Command)
+	}
+}
