@@ -64,7 +64,7 @@ func relinks(in DoctorInput, cur profile.Doctor) bool {
 		return true
 	}
 	id, ok := ids.Canonical(*in.UserID)
-	return ok && id != cur.UserID
+	return ok && !strings.EqualFold(id, cur.UserID) // a link stored in another case is the same account
 }
 
 func (in DoctorInput) apply(d *profile.Doctor) {

@@ -28,13 +28,15 @@ func adminOnlyFields(in NewPatient, cur *patient.Patient) domainerr.FieldErrors 
 
 // relinks reports whether userID, sent on an update, changes or clears the
 // account of a profile already linked to cur. Linking an unlinked profile
-// is no relink; a userId that is not a UUID is left to validation.
+// is no relink, nor is the same account in another case (a link stored
+// before ids were kept in lower case); a userId that is not a UUID is left
+// to validation.
 func relinks(userID *string, cur string) bool {
 	if userID == nil || cur == "" {
 		return false
 	}
 	id := canonicalID(*userID)
-	return id != cur && (id == "" || ids.Valid(id))
+	return id != canonicalID(cur) && (id == "" || ids.Valid(id))
 }
 
 func (s *service) CreatePatient(ctx context.Context, actor authn.Principal, in NewPatient) (patient.Patient, error) {
