@@ -1,5 +1,6 @@
 // Package httpjson decodes request bodies strictly and encodes JSON responses,
-// turning every decoding fault into a 400 problem that names the field.
+// turning every decoding fault into a 4xx problem that names the field at
+// fault, if any.
 package httpjson
 
 import (
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -23,7 +26,8 @@ const DefaultMaxBytes = 1 << 20
 // Decode reads one JSON object from r's body into v. A media type other than
 // application/json or application/*+json is a 415 problem; unknown fields,
 // wrong types, duplicate keys, nesting deeper than 64 levels, invalid UTF-8,
-// trailing data and an empty body are 400 problems; an oversize body is 413.
+// trailing data and an empty body are 400 problems; an oversize body is 413,
+// one that did not arrive in time 408.
 func Decode(r *http.Request, v any, maxBytes int64) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
@@ -56,7 +60,7 @@ func IsJSONMediaType(ct string) bool {
 func DecodeReader(rd io.Reader, v any) error {
 	body, err := io.ReadAll(rd)
 	if err != nil {
-		return decodeProblem(err)
+		return readProblem(err)
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
@@ -170,16 +174,38 @@ func foldKey(k string) string {
 	return b.String()
 }
 
+// readProblem answers a body that could not be read whole. The reader's
+// error is the connection's ("read tcp 10.0.0.5:8082->10.0.0.9:51234: i/o
+// timeout") and names addresses that are none of the client's business, so
+// it is never echoed. The words and the Connection header are the gateway's
+// for the same faults.
+func readProblem(err error) error {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return problem.New(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the request body exceeds %d bytes", maxErr.Limit))
+	}
+	var p *problem.Problem
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		// The server's read deadline passed with the body still coming.
+		p = problem.New(http.StatusRequestTimeout, "the request body did not arrive in time")
+	} else {
+		p = problem.BadRequest("the request body could not be read")
+	}
+	// The rest of the body may never come: the connection is not reused, so
+	// the server does not wait to drain it before answering.
+	p.Headers = http.Header{"Connection": {"close"}}
+	return p
+}
+
+// decodeProblem answers err, the decoder's refusal of the body.
 func decodeProblem(err error) error {
 	var (
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
-		maxErr    *http.MaxBytesError
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return problem.New(http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the request body exceeds %d bytes", maxErr.Limit))
 	case errors.As(err, &syntaxErr):
 		return problem.BadRequest(fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
 	case errors.Is(err, io.EOF):
