@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -107,4 +108,17 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 	got := e.mustDo(200, "GET", avail, e.admin.Token, nil).JSON(t)
 	assert.Equal(t, float64(1), got["version"])
 	assert.Empty(t, got["weekly"])
+}
+
+// A doctor read and written back with a malformed createdAt is a 400
+// naming createdAt, as architecture.md ("Bodies") promises.
+func TestRoundTripWithBadInstantNamesTheField(t *testing.T) {
+	e := newEnv(t)
+	d := e.createOwn(e.doctor, nil)
+	path := "/api/v1/doctors/" + d["id"].(string)
+	d["createdAt"] = "yesterday"
+	b, _ := json.Marshal(d)
+	r := e.do("PUT", path, e.doctor.Token, string(b), "If-Match", e.etag(path))
+	assert.Equal(t, 400, r.Status)
+	assert.Equal(t, []string{"createdAt"}, r.Fields(t), "%s", r.Body)
 }

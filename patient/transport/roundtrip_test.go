@@ -107,3 +107,31 @@ func TestHistoryRoundTrip(t *testing.T) {
 	assert.Equal(t, etag, etagAfter, "no refused PUT changed the entry")
 	assert.JSONEq(t, body, after)
 }
+
+// A malformed instant in a round-tripped body is a 400 naming its field,
+// like any other wrong value (architecture.md, "Bodies").
+func TestRoundTripWithBadInstantNamesTheField(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	pat := h.user(roles.patient)
+	doc := h.user(roles.doctor)
+	pid := h.newPatientFor(pat)
+	one := "/api/v1/patients/" + pid
+	entry := one + "/history/" + h.newEntry(doc, pid)
+	for _, c := range []struct {
+		path, token string
+		fields      []string
+	}{
+		{one, pat.token, []string{"createdAt", "updatedAt"}},
+		{entry, doc.token, []string{"recordedAt", "amendedAt"}},
+	} {
+		r := h.do("GET", c.path, c.token, "")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		for _, field := range c.fields {
+			for _, value := range []string{`"yesterday"`, `"2026-13-01T00:00:00Z"`, `0`} {
+				w := h.do("PUT", c.path, c.token, set(string(r.Body), field, value), "If-Match", r.Header.Get("ETag"))
+				require.Equal(t, http.StatusBadRequest, w.Status, "%s %s: %s", field, value, string(w.Body))
+				assert.Equal(t, []string{field}, w.Fields(t), "%s %s", field, value)
+			}
+		}
+	}
+}

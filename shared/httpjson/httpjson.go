@@ -13,7 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -79,7 +82,7 @@ func DecodeReader(rd io.Reader, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeProblem(err)
+		return decodeProblem(err, body, v)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return problem.BadRequest("the request body must hold a single JSON object")
@@ -199,8 +202,8 @@ func readProblem(err error) error {
 	return p
 }
 
-// decodeProblem answers err, the decoder's refusal of the body.
-func decodeProblem(err error) error {
+// decodeProblem answers err, the decoder's refusal of body as v.
+func decodeProblem(err error, body []byte, v any) error {
 	var (
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
@@ -230,8 +233,113 @@ func decodeProblem(err error) error {
 		if errors.As(err, &fe) {
 			return problem.Validation(fe...)
 		}
+		// Others (time.Time's among them) come without the field, which
+		// encoding/json does not add: the body is walked again to find it.
+		if field, t, ok := refused(body, reflect.TypeOf(v), ""); ok && field != "" {
+			msg := "has a value of the wrong form"
+			if t == timeType {
+				msg = "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"
+			}
+			return problem.Validation(problem.FieldError{Field: field, Message: msg})
+		}
 		return problem.BadRequest("malformed JSON: " + err.Error())
 	}
+}
+
+var (
+	timeType        = reflect.TypeFor[time.Time]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
+// refused finds, in data decoded as t, the first value, in the order of the
+// body, whose type's own UnmarshalJSON refuses it. It returns the value's
+// path (address.city, weekly[0].start, as fields are named in validation
+// problems) and its type. Fields are matched to keys as encoding/json
+// matches them: by the tag's name or the field's, exactly or else without
+// regard to case.
+func refused(data []byte, t reflect.Type, path string) (string, reflect.Type, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		if json.Unmarshal(data, reflect.New(t).Interface()) != nil {
+			return path, t, true
+		}
+		return "", nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return "", nil, false
+		}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", nil, false
+			}
+			key, _ := kt.(string)
+			var raw json.RawMessage
+			if dec.Decode(&raw) != nil {
+				return "", nil, false
+			}
+			var ft reflect.Type
+			if t.Kind() == reflect.Map {
+				ft = t.Elem()
+			} else if ft = fieldType(t, key); ft == nil {
+				continue
+			}
+			if p, rt, ok := refused(raw, ft, joinPath(path, key)); ok {
+				return p, rt, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			return "", nil, false
+		}
+		for i := 0; dec.More(); i++ {
+			var raw json.RawMessage
+			if dec.Decode(&raw) != nil {
+				return "", nil, false
+			}
+			if p, rt, ok := refused(raw, t.Elem(), path+"["+strconv.Itoa(i)+"]"); ok {
+				return p, rt, true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// fieldType returns the type of t's field that encoding/json decodes key
+// into, nil if none.
+func fieldType(t reflect.Type, key string) reflect.Type {
+	var folded reflect.Type
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || (f.Anonymous && f.Tag.Get("json") == "") {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		if name == key {
+			return f.Type
+		}
+		if folded == nil && strings.EqualFold(name, key) {
+			folded = f.Type
+		}
+	}
+	return folded
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 func jsonKind(goKind string) string {

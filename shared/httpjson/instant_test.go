@@ -1,0 +1,60 @@
+package httpjson_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/problem"
+)
+
+// A malformed instant in a body field is a validation problem naming the
+// field, like every other wrong value, not "malformed JSON" with Go's
+// parser text and no field.
+func TestDecodeBadInstantNamesTheField(t *testing.T) {
+	var v struct {
+		UpdatedAt *time.Time `json:"updatedAt"`
+	}
+	for _, body := range []string{`{"updatedAt":"yesterday"}`, `{"updatedAt":"2026-13-01T00:00:00Z"}`, `{"updatedAt":0}`} {
+		err := httpjson.DecodeReader(strings.NewReader(body), &v)
+		var p *problem.Problem
+		if !errors.As(err, &p) {
+			t.Fatalf("%s: %v is no problem", body, err)
+		}
+		var fields []string
+		for _, e := range p.Errors {
+			fields = append(fields, e.Field)
+		}
+		if len(fields) != 1 || fields[0] != "updatedAt" {
+			t.Errorf("%s: %d %q fields=%v, want a validation problem naming updatedAt", body, p.Status, p.Detail, fields)
+		}
+	}
+}
+
+func TestDecodeBadInstantNamesItsPath(t *testing.T) {
+	var v struct {
+		Visits []struct {
+			At time.Time `json:"at"`
+		} `json:"visits"`
+		Address struct {
+			Since *time.Time `json:"since"`
+		} `json:"address"`
+		Seen map[string]time.Time `json:"seen"`
+	}
+	for body, field := range map[string]string{
+		`{"visits":[{"at":"2026-01-02T15:04:05Z"},{"at":"noon"}]}`: "visits[1].at",
+		`{"address":{"since":"2026-02-30T00:00:00Z"}}`:             "address.since",
+		`{"ADDRESS":{"Since":[]}}`:                                 "ADDRESS.Since",
+		`{"seen":{"a":"2026-01-02T15:04:05Z","b":true}}`:           "seen.b",
+		// The first in the order of the body, as encoding/json stops there.
+		`{"visits":[{"at":"x"}],"address":{"since":"y"}}`: "visits[0].at",
+	} {
+		p := problemOf(t, httpjson.DecodeReader(strings.NewReader(body), &v))
+		assert.Equal(t, problem.TypeValidation, p.Type, body)
+		assert.Equal(t, []problem.FieldError{{Field: field, Message: "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"}}, p.Errors, body)
+	}
+}
