@@ -122,3 +122,19 @@ func TestRoundTripWithBadInstantNamesTheField(t *testing.T) {
 	assert.Equal(t, 400, r.Status)
 	assert.Equal(t, []string{"createdAt"}, r.Fields(t), "%s", r.Body)
 }
+
+// A query parameter whose percent-encoding is malformed is a 400 naming
+// it: net/url's parsing would drop it without a word, and the request be
+// answered as if the parameter were absent (a default page size, an
+// unfiltered search).
+func TestMalformedQueryEscapeIsRefused(t *testing.T) {
+	e := newEnv(t)
+	spec := e.mustDo(201, "POST", "/api/v1/specializations", e.admin.Token, map[string]any{"name": "Cardiology"}).JSON(t)
+	e.createOwn(e.doctor, nil) // no specialization
+	for _, q := range []string{"limit=5%zz", "specialization=" + spec["id"].(string) + "%"} {
+		r := e.do("GET", "/api/v1/doctors?"+q, e.pat.Token, nil)
+		if assert.Equal(t, 400, r.Status, "?%s answered %s", q, r.Body) {
+			assert.NotEmpty(t, r.Fields(t))
+		}
+	}
+}

@@ -257,6 +257,12 @@ func (g *Gateway) serve(w *exchange, r *http.Request, rt *route.Route, allow str
 	}
 	rh := &g.routes[rt.ID]
 	w.rm = rh.rm
+	// A query string the service could not parse would reach it only to
+	// have the parameter dropped without a word: refused here as there.
+	if p := httpmw.QueryProblem(r.URL.RawQuery); p != nil {
+		problem.Write(w, r, p)
+		return
+	}
 
 	// The body streams through to the service; its limit is checked
 	// against Content-Length before a byte is read, and counted while a

@@ -314,6 +314,36 @@ func TestNonCanonicalPathsRefused(t *testing.T) {
 	assert.Zero(t, h.auth.hits.Load()+h.patients[0].hits.Load())
 }
 
+// A query string the services could not parse is refused at the gateway,
+// naming the parameter, before the token is checked and without a trip to
+// the service.
+func TestMalformedQueryRefused(t *testing.T) {
+	h := newHarness(t, options{})
+	for path, field := range map[string]string{
+		"/api/v1/doctors?limit=5%zz":           "limit",
+		"/api/v1/patients?q=a%":                "q",
+		"/api/v1/patients?status=x;limit=5":    "status",
+		"/api/v1/patients/0190?bad%G1name=yes": "query",
+	} {
+		rec := h.do(req{path: path})
+		requireProblem(t, rec, http.StatusBadRequest)
+		var p struct {
+			Type   string `json:"type"`
+			Errors []struct {
+				Field string `json:"field"`
+			} `json:"errors"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+		assert.Equal(t, "urn:medisync:problem:validation", p.Type, path)
+		if assert.Len(t, p.Errors, 1, path) {
+			assert.Equal(t, field, p.Errors[0].Field, path)
+		}
+	}
+	assert.Zero(t, h.doctor.hits.Load()+h.patients[0].hits.Load())
+	rec := h.do(req{path: "/api/v1/patients?q=50%25", token: h.token("u")})
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+}
+
 func noneToken(t *testing.T) string {
 	enc := base64.RawURLEncoding
 	header := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
