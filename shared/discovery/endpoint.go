@@ -13,10 +13,10 @@ import (
 // or a bare host or IPv6 address to keep the listening port; empty means
 // 127.0.0.1 and the listening port, right for everything on one machine.
 //
-// An IPv6 address with a port glued on unbracketed ("fd00::2a:8081", what
-// "$(POD_IP):8081" gives on an IPv6 pod) reads as another address: one that
-// is no address, or that ends in the listening port, is refused rather than
-// registered where nobody listens.
+// An unbracketed value with several colons is taken as an IPv6 address
+// alone: "$(POD_IP):8081" on an IPv6 pod gives one that is no address
+// (refused at start) or another address, which no check can tell from a
+// real one (a pod may well hold fd00::8081); so a port goes with brackets.
 func Advertised(advertise string, listen net.Addr) (string, int, error) {
 	_, lport, err := net.SplitHostPort(listen.String())
 	if err != nil {
@@ -35,8 +35,8 @@ func Advertised(advertise string, listen net.Addr) (string, int, error) {
 		// A bare host (or IPv6 address, bracketed or not) keeps the
 		// listening port.
 		if strings.Count(advertise, ":") > 1 && !strings.HasPrefix(advertise, "[") {
-			if err := bareIPv6(advertise, port); err != nil {
-				return "", 0, err
+			if a, err := netip.ParseAddr(advertise); err != nil || !a.Is6() {
+				return "", 0, fmt.Errorf("advertised address %q is neither host:port nor an IPv6 address: write an IPv6 address with a port as [address]:port", advertise)
 			}
 		}
 		return strings.Trim(advertise, "[]"), port, nil
@@ -50,20 +50,6 @@ func Advertised(advertise string, listen net.Addr) (string, int, error) {
 		host = "127.0.0.1"
 	}
 	return host, port, nil
-}
-
-// bareIPv6 checks an unbracketed value with several colons, which can only
-// be an IPv6 address: it must be one, and not one that may as well be an
-// address with the listening port glued on.
-func bareIPv6(advertise string, port int) error {
-	addr, err := netip.ParseAddr(advertise)
-	if err != nil || !addr.Is6() {
-		return fmt.Errorf("advertised address %q is neither host:port nor an IPv6 address: write an IPv6 address with a port as [address]:port", advertise)
-	}
-	if last := advertise[strings.LastIndex(advertise, ":")+1:]; strings.Contains(advertise, "::") && last == strconv.Itoa(port) {
-		return fmt.Errorf("advertised address %q is ambiguous: an IPv6 address, or one with the listening port %d glued on; write [address]:port, or the address alone to keep the listening port", advertise, port)
-	}
-	return nil
 }
 
 // InstanceID names an instance after its service and address, e.g.
