@@ -45,6 +45,7 @@ if [ ! -f "$data/PG_VERSION" ]; then
     -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
 fi
 
+max_connections=256
 started=0
 if ! ours_running; then
   started=1
@@ -61,8 +62,10 @@ if ! ours_running; then
     exit 1
   fi
   echo "postgres-up: starting PostgreSQL on 127.0.0.1:$port"
+  # 256 connections: six services pooling 32 each may hold 192 (the
+  # default, 100, would refuse them under load).
   as_postgres "$bin/pg_ctl" -D "$data" -l "$base/log/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $sock" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c max_connections=$max_connections" start >/dev/null
 fi
 
 for _ in $(seq 1 60); do
