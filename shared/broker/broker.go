@@ -186,17 +186,22 @@ func Open(ctx context.Context, rawURL string, o Options) (Broker, error) {
 	}
 }
 
-// Redact returns rawURL, a URL or a comma-separated list of them, without
-// their credentials, for logs: a password is masked, and so is a user
-// without one, which NATS takes as a token (nats://<token>@host).
+// Redact returns rawURL, a URL or a comma-separated list of NATS URLs,
+// without their credentials, for logs: a password is masked, and so is a
+// user without one, which NATS takes as a token (nats://<token>@host). An
+// AMQP URL is one URL, whose password may hold a comma; anything that does
+// not parse is "(invalid)" whole, since a piece of it may be a secret.
 func Redact(rawURL string) string {
 	const mask = "xxxxx"
-	parts := strings.Split(rawURL, ",")
+	parts := []string{rawURL}
+	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(rawURL)), "amqp") {
+		parts = strings.Split(rawURL, ",")
+	}
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
 		switch {
 		case err != nil:
-			parts[i] = "(invalid)"
+			return "(invalid)"
 		case u.User != nil:
 			if _, ok := u.User.Password(); ok {
 				u.User = url.UserPassword(u.User.Username(), mask)
