@@ -15,10 +15,12 @@ store=${NATS_STORE_DIR:-data/nats}
 # running the file the other writes) and start two servers on one store, the
 # second failing on the port. A second run waits for the first. flock holds
 # the lock and runs this script again without it open, so that the server
-# started below does not keep it.
-lock=data/nats-up.lock
+# started below does not keep it. The lock is the port's, outside the
+# checkout, so that a checkout whose data/ cannot be written still finds a
+# running server.
+lock=/run/lock/medisync-nats-up-$port.lock
 if [ "${MEDISYNC_UP_LOCK:-}" != "$lock" ]; then
-  mkdir -p data
+  mkdir -p "${lock%/*}"
   exec env MEDISYNC_UP_LOCK="$lock" flock -o "$lock" "$BASH" scripts/nats-up.sh "$@"
 fi
 
