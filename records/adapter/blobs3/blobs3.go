@@ -126,7 +126,8 @@ func New(c Config, hc *http.Client) *Store {
 		// some S3-compatible servers; ask for them only where S3 requires.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		RetryMaxAttempts:           2,
+		RetryMaxAttempts:           attempts,
+		APIOptions:                 []func(*middleware.Stack) error{withAttemptDeadlines},
 	})
 	return &Store{c: client, presign: s3.NewPresignClient(client), parts: newPartPool(c.PartBuffers, int(c.PartSize)), cfg: c}
 }
