@@ -12,7 +12,9 @@ import (
 
 // BlobStore keeps document content under keys the service chooses. Put is
 // atomic: a reader never sees part of an object, and a Put that fails
-// leaves no object behind. A key never leaves the service.
+// leaves no object behind, once the removals it may hand to Cleanups have
+// run (what they miss, AbortIncomplete and the sweeper find). A key never
+// leaves the service.
 type BlobStore interface {
 	// Put stores everything r yields under key and returns its size and
 	// SHA-256: the store hashes what it reads anyway (an S3 request signs

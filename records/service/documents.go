@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/shared/authn"
@@ -72,7 +71,8 @@ func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, pa
 // writes the metadata in one transaction, begun as soon as the body has
 // ended so that it overlaps the storing of the last bytes, and committed
 // once the content is stored. A failure at any step rolls the transaction
-// back and removes the object; the sweeper removes what a crash leaves.
+// back and removes the object after the answer (discard); the sweeper
+// removes what a crash, or a removal that could not run, leaves.
 func (s *service) store(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader,
 	replaces string) (record.Document, error) {
 	if !s.uploads.take(actor.UserID) {
@@ -116,7 +116,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	st, err := s.Blobs.Put(ctx, key, src, func(st Stored) { w = s.stage(ctx, actor, document(st)) })
 	if err != nil {
 		w.drop()
-		s.discard(key)
+		s.discard(ctx, key)
 		return record.Document{}, lim.blame(fmt.Errorf("store document content: %w", err))
 	}
 	if w == nil { // a store that did not say when the body ended
@@ -124,7 +124,7 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	d, err := w.commit()
 	if err != nil {
-		s.discard(key)
+		s.discard(ctx, key)
 		return record.Document{}, err
 	}
 	return d, nil
@@ -174,13 +174,12 @@ func (w *staging) drop() {
 	}
 }
 
-// discard removes an object whose metadata was never written; it runs on
-// its own deadline, as the request's may be what ended the upload. What it
+// discard removes, after the answer, an object whose metadata was never
+// written: a store that failed the upload may be down or hung, and waiting
+// on it again would hold the answer past the request's deadline. What it
 // cannot remove the sweeper will.
-func (s *service) discard(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = s.Blobs.Delete(ctx, key)
+func (s *service) discard(ctx context.Context, key string) {
+	s.Cleanups.Go(ctx, func(ctx context.Context) { _ = s.Blobs.Delete(ctx, key) })
 }
 
 // textReader holds a text upload to the text rule past its first bytes:

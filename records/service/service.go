@@ -235,6 +235,9 @@ type Deps struct {
 	// MaxUploadsPerUser bounds the uploads one user has in flight at once;
 	// 0 means DefaultMaxUploadsPerUser.
 	MaxUploadsPerUser int
+	// Cleanups runs the removals of failed uploads after their answers;
+	// nil: New makes one, which no shutdown waits for.
+	Cleanups *Cleanups
 }
 
 // Defaults of Deps.
@@ -263,6 +266,9 @@ func New(d Deps) Service {
 	}
 	if d.MaxUploadsPerUser <= 0 {
 		d.MaxUploadsPerUser = DefaultMaxUploadsPerUser
+	}
+	if d.Cleanups == nil {
+		d.Cleanups = NewCleanups(0, 0)
 	}
 	return &service{Deps: d, uploads: newUploadSlots(d.MaxUploadsPerUser)}
 }

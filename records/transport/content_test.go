@@ -158,7 +158,8 @@ func (l lateFailingBlobs) Put(ctx context.Context, key string, r io.Reader, read
 
 // An upload whose storing fails after the body has ended, while its
 // metadata is already written, commits nothing: no document, no audit
-// event of the upload, no object.
+// event of the upload, and no object once the removal that follows the
+// answer has run.
 func TestUploadFailingLateLeavesNothing(t *testing.T) {
 	var blobs service.BlobStore
 	docs := &countingDocuments{}
@@ -181,6 +182,10 @@ func TestUploadFailingLateLeavesNothing(t *testing.T) {
 		if it.(map[string]any)["action"] == "upload" {
 			t.Fatalf("an upload that failed is in the audit trail: %v", it)
 		}
+	}
+	// The object is removed after the answer.
+	if err := h.cleanups.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if infos, err := blobs.List(context.Background(), service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
 		t.Fatalf("objects after a failed upload: %v %v", infos, err)

@@ -94,6 +94,9 @@ type harness struct {
 	// appts holds an appointment of "doctor" with each patient
 	// ("apptPatient", "apptOther"); "doctor2" has none.
 	appts appointments
+	// cleanups runs the removals failed uploads leave; closing it waits
+	// for them.
+	cleanups *service.Cleanups
 }
 
 // newHarness serves the API on SQLite and the filesystem store; adjust, if
@@ -125,10 +128,17 @@ func newHarness(t *testing.T, maxBytes int64, adjust ...func(*service.Deps)) *ha
 		"0190a0a0-0000-7000-8000-00000000a002": {uids["doctor"], h.other, "booked", uids["other"]},
 	}
 	deps := service.Deps{Encounters: store, Documents: store, Audit: store, Recorder: rec, Blobs: blobs,
-		Patients: dir, Appointments: h.appts, Clock: clock.System{}, MaxDocumentBytes: maxBytes}
+		Patients: dir, Appointments: h.appts, Clock: clock.System{}, MaxDocumentBytes: maxBytes, Cleanups: service.NewCleanups(0, 0)}
 	for _, f := range adjust {
 		f(&deps)
 	}
+	h.cleanups = deps.Cleanups
+	t.Cleanup(func() {
+		// Removals still waiting on a store the test made hang are cut.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = h.cleanups.Close(ctx)
+	})
 	svc := service.New(deps)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), h.issuer.Verifier(), transport.Options{MaxDocumentBytes: maxBytes})

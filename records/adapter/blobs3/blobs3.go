@@ -46,6 +46,11 @@ type Config struct {
 	// PartSize*PartBuffers whatever the number of uploads (ADR 0037).
 	PartSize    int64
 	PartBuffers int
+	// Cleanups runs what a failed Put leaves to remove (a multipart
+	// upload's parts, an object kept unencrypted) after the Put has
+	// returned, so that a server that hangs does not hold the answer; nil
+	// removes it before Put returns.
+	Cleanups *service.Cleanups
 }
 
 // ErrNotEncrypted is an object the server stored without the server-side
@@ -160,7 +165,7 @@ func notFound(err error) bool {
 // longer content as a multipart upload whose parts are read into buffers
 // of the shared pool, one part in flight while the next is read when a
 // spare buffer is free. A failure aborts the multipart upload, leaving no
-// object and no parts. The content is hashed once as it is read: the hash
+// object and no parts (after Put returns, with Config.Cleanups). The content is hashed once as it is read: the hash
 // is the document's and, for a single PutObject, the signed payload hash
 // the SDK would otherwise compute again over plain HTTP (the server still
 // checks it against the bytes it receives).
@@ -242,20 +247,18 @@ func refusesEncryption(err error) bool {
 	return strings.Contains(code, "encryption") || strings.Contains(code, "kms")
 }
 
-// abort abandons a multipart upload, even when the request was cancelled:
-// no orphan parts.
+// abort abandons a multipart upload, even when the request was cancelled,
+// after the Put has returned (Config.Cleanups): no orphan parts, and what
+// a hung server keeps the sweeper aborts.
 func (s *Store) abort(ctx context.Context, key string, id *string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_, _ = s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: id})
+	s.cfg.Cleanups.Go(ctx, func(ctx context.Context) {
+		_, _ = s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: id})
+	})
 }
 
-// remove deletes an object the store refuses to keep, even when the
-// request was cancelled.
+// remove deletes an object the store refuses to keep, as abort does.
 func (s *Store) remove(ctx context.Context, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_ = s.Delete(ctx, key)
+	s.cfg.Cleanups.Go(ctx, func(ctx context.Context) { _ = s.Delete(ctx, key) })
 }
 
 // minPartSize is S3's smallest part but the last.

@@ -118,6 +118,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fail(err)
 	}
+	// Removals of what failed uploads leave run after their answers; the
+	// shutdown waits for them within its budget.
+	cleanups := service.NewCleanups(0, 0)
+	c.s3.Cleanups = cleanups
 	blobs, err := openBlobs(ctx, a, c)
 	if err != nil {
 		return fail(fmt.Errorf("blob store: %w", err))
@@ -131,6 +135,7 @@ func run(ctx context.Context, args []string) error {
 		Appointments:   appointmentdir.New(a.HTTPClient, peerhttp.Options{BaseURL: c.appointmentURL}),
 		Clock:          clock.System{},
 		DoctorsReadAll: c.doctorsReadAll, MaxDocumentBytes: c.maxBytes, LinkTTL: c.linkTTL, MaxUploadsPerUser: c.maxUploads,
+		Cleanups: cleanups,
 	})
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "records"))(svc)
 
@@ -149,6 +154,7 @@ func run(ctx context.Context, args []string) error {
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "blobStore", c.blobStore)
 	return a.Run(ctx, a.Handler(router),
 		func(context.Context) error { stopSweep(); return nil },
+		cleanups.Close,
 		recorder.Close,
 		func(context.Context) error { return store.Close() })
 }
