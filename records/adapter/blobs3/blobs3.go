@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,7 +72,10 @@ func (s *Store) encrypted(got types.ServerSideEncryption) error {
 // CheckEncryption stores and removes an empty probe object, and reports
 // ErrNotEncrypted when the server does not apply the encryption asked (or
 // refuses it, see refusesEncryption), so that a misconfigured store is
-// found at start rather than at the first upload. A server that cannot be reached is a fault (service.ErrBlobStoreDown).
+// found at start rather than at the first upload. A server that cannot be
+// reached is a fault (service.ErrBlobStoreDown). With an encryption asked,
+// the store moves no content (Put, Open, PresignGet answer the fault)
+// until a check has passed.
 func (s *Store) CheckEncryption(ctx context.Context) error {
 	if s.cfg.SSE == "" {
 		return nil
@@ -83,13 +87,35 @@ func (s *Store) CheckEncryption(ctx context.Context) error {
 	if refusesEncryption(err) {
 		// A server without the encryption asked (MinIO without a KMS)
 		// refuses the header itself: as misconfigured as one ignoring it.
+		s.refused.Store(true)
 		return fmt.Errorf("%w: %w", ErrNotEncrypted, err)
 	}
 	if err != nil {
 		return fault("put probe", err)
 	}
 	s.remove(ctx, key)
-	return s.encrypted(out.ServerSideEncryption)
+	if err := s.encrypted(out.ServerSideEncryption); err != nil {
+		s.refused.Store(true)
+		return err
+	}
+	s.checked.Store(true)
+	return nil
+}
+
+// errUnchecked is the answer for content while the encryption asked has
+// not been checked: the server did not answer the check yet.
+var errUnchecked = errors.New("the S3 server's encryption is not checked yet (-s3-sse)")
+
+// checkedEncryption answers the store's fault until CheckEncryption has
+// passed, when an encryption is asked.
+func (s *Store) checkedEncryption() error {
+	switch {
+	case s.cfg.SSE == "" || s.checked.Load():
+		return nil
+	case s.refused.Load():
+		return fault("check encryption", ErrNotEncrypted)
+	}
+	return fault("check encryption", errUnchecked)
 }
 
 // Store is a service.BlobStore and service.Presigner on one bucket.
@@ -98,6 +124,9 @@ type Store struct {
 	presign *s3.PresignClient
 	parts   *partPool
 	cfg     Config
+	// checked: CheckEncryption passed; refused: it found the server
+	// without the encryption asked.
+	checked, refused atomic.Bool
 }
 
 var (
@@ -170,6 +199,9 @@ func notFound(err error) bool {
 // the SDK would otherwise compute again over plain HTTP (the server still
 // checks it against the bytes it receives).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, read func(service.Stored)) (service.Stored, error) {
+	if err := s.checkedEncryption(); err != nil {
+		return service.Stored{}, err
+	}
 	h := sha256.New()
 	cr := &countingReader{r: io.TeeReader(r, h)}
 	buf, err := s.parts.get(ctx)
@@ -471,6 +503,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // with a ranged GET. Open itself GETs the whole object, whose answer gives
 // the size and serves a read from the start without a second round trip.
 func (s *Store) Open(ctx context.Context, key string) (service.Blob, error) {
+	if err := s.checkedEncryption(); err != nil {
+		return nil, err
+	}
 	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 	if err != nil {
 		if notFound(err) {
@@ -608,6 +643,9 @@ func (s *Store) AbortIncomplete(ctx context.Context, prefix string, before time.
 // PresignGet signs a GET of the object valid for ttl, naming the content
 // type and file name the client should see.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, contentType, filename string) (string, error) {
+	if err := s.checkedEncryption(); err != nil {
+		return "", err
+	}
 	disp := `attachment; filename="` + filename + `"`
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
 		Bucket: &s.cfg.Bucket, Key: &key, ResponseContentType: &contentType, ResponseContentDisposition: &disp,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,5 +93,95 @@ func TestObjectStreamsPastTheAttemptsShare(t *testing.T) {
 	got, err := io.ReadAll(b)
 	if err != nil || string(got) != body {
 		t.Fatalf("read %d bytes, %v; want the whole object", len(got), err)
+	}
+}
+
+// encryptingS3 is an S3 server that applies the encryption asked, until
+// told to stop; it keeps the objects put.
+type encryptingS3 struct {
+	*fakeS3
+	clear   atomic.Bool // store without encryption
+	mu      sync.Mutex
+	objects map[string]string
+}
+
+func newEncryptingS3(t *testing.T) *encryptingS3 {
+	e := &encryptingS3{objects: map[string]string{}}
+	e.fakeS3 = newFakeS3(t, func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		switch r.Method {
+		case http.MethodPut:
+			b, _ := io.ReadAll(r.Body)
+			e.objects[r.URL.Path] = string(b)
+			if sse := r.Header.Get("X-Amz-Server-Side-Encryption"); sse != "" && !e.clear.Load() {
+				w.Header().Set("X-Amz-Server-Side-Encryption", sse)
+			}
+		case http.MethodDelete:
+			delete(e.objects, r.URL.Path)
+			w.WriteHeader(http.StatusNoContent)
+		case http.MethodGet:
+			o, ok := e.objects[r.URL.Path]
+			if !ok {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			_, _ = io.WriteString(w, o)
+		}
+	})
+	return e
+}
+
+func (e *encryptingS3) has(key string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.objects["/b/"+key]
+	return ok
+}
+
+// With an encryption asked, the store moves no content until a check of
+// the server's encryption has passed (a start that could not reach the
+// server leaves it to a later check): uploads, downloads and links are
+// the store's fault, and reach no server. Once checked, each upload is
+// still checked, and one stored in the clear is refused and removed.
+func TestContentWaitsForTheEncryptionCheck(t *testing.T) {
+	e := newEncryptingS3(t)
+	s := e.store(blobs3.Config{SSE: "AES256"})
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "documents/a", bytes.NewReader([]byte("%PDF-1.7")), nil); !errors.Is(err, service.ErrBlobStoreDown) {
+		t.Fatalf("Put before the check = %v, want the store's fault", err)
+	}
+	if _, err := s.Open(ctx, "documents/a"); !errors.Is(err, service.ErrBlobStoreDown) {
+		t.Fatalf("Open before the check = %v, want the store's fault", err)
+	}
+	if _, err := s.PresignGet(ctx, "documents/a", time.Minute, "application/pdf", "a"); !errors.Is(err, service.ErrBlobStoreDown) {
+		t.Fatalf("PresignGet before the check = %v, want the store's fault", err)
+	}
+	if n := e.requests.Load(); n != 0 {
+		t.Fatalf("%d requests reached the server before the check", n)
+	}
+
+	if err := s.CheckEncryption(ctx); err != nil {
+		t.Fatalf("CheckEncryption on a server that encrypts = %v", err)
+	}
+	if _, err := s.Put(ctx, "documents/a", bytes.NewReader([]byte("%PDF-1.7")), nil); err != nil {
+		t.Fatalf("Put after the check: %v", err)
+	}
+	b, err := s.Open(ctx, "documents/a")
+	if err != nil {
+		t.Fatalf("Open after the check: %v", err)
+	}
+	_ = b.Close()
+	if _, err := s.PresignGet(ctx, "documents/a", time.Minute, "application/pdf", "a"); err != nil {
+		t.Fatalf("PresignGet after the check: %v", err)
+	}
+
+	e.clear.Store(true)
+	_, err = s.Put(ctx, "documents/b", bytes.NewReader([]byte("%PDF-1.7")), nil)
+	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, service.ErrBlobStoreDown) {
+		t.Fatalf("Put stored in the clear = %v, want a fault naming ErrNotEncrypted", err)
+	}
+	if e.has("documents/b") {
+		t.Fatal("an object stored in the clear was kept")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/medisync/medisync/records/adapter/appointmentdir"
@@ -36,6 +37,10 @@ import (
 // transferTimeout bounds an upload or a download, the longest requests.
 const transferTimeout = 50 * time.Second
 
+// s3RecheckEvery is how often the encryption of an S3 server that did not
+// answer the check at start is checked again.
+const s3RecheckEvery = 10 * time.Second
+
 // minSweepGrace is the least age at which the sweeper may take an object
 // without metadata, or an unfinished upload, for an orphan: twice the
 // longest upload.
@@ -50,6 +55,7 @@ type settings struct {
 	masterKey       string
 	s3              blobs3.Config
 	s3ReceiveBuffer int
+	s3StartTimeout  time.Duration
 	maxBytes        int64
 	linkTTL         time.Duration
 	maxUploads      int
@@ -96,6 +102,7 @@ func run(ctx context.Context, args []string) error {
 			fs.BoolVar(&c.s3.PathStyle, "s3-path-style", true, "address the bucket in the path")
 			fs.IntVar(&c.s3.PartBuffers, "s3-part-buffers", 8, "5 MiB part buffers all S3 uploads together hold at most (bounds upload memory)")
 			fs.IntVar(&c.s3ReceiveBuffer, "s3-receive-buffer", 0, "fixed receive buffer in bytes of each connection to S3, for servers that close the connection after every answer; 0 keeps the kernel's autotuning")
+			fs.DurationVar(&c.s3StartTimeout, "s3-start-timeout", 5*time.Second, "how long the start waits for S3 (bucket, encryption check) before serving without document content until a later check passes")
 			fs.StringVar(&c.s3.SSE, "s3-sse", "AES256", "server-side encryption of every object: AES256, aws:kms, or none for a server that has none (the content is then stored in the clear)")
 			fs.Int64Var(&c.maxBytes, "max-document-bytes", service.DefaultMaxDocumentBytes, "largest document accepted")
 			fs.DurationVar(&c.linkTTL, "link-ttl", service.DefaultLinkTTL, "lifetime of a presigned download URL")
@@ -179,24 +186,67 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 		tr := server.NewTransport()
 		tr.DialContext = blobs3.WithReceiveBuffer(tr.DialContext, c.s3ReceiveBuffer)
 		s := blobs3.New(c.s3, server.NewHTTPClientOver(0, tr))
-		if err := s.EnsureBucket(ctx); err != nil {
-			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", err)
-		}
 		// A server that takes the encryption header and ignores it would
 		// keep documents in the clear: refuse to start on one. Every
 		// upload checks it again.
-		if err := s.CheckEncryption(ctx); errors.Is(err, blobs3.ErrNotEncrypted) {
+		bucketErr, err := prepareS3(ctx, s, c.s3StartTimeout)
+		if bucketErr != nil {
+			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", bucketErr)
+		}
+		if errors.Is(err, blobs3.ErrNotEncrypted) {
 			return nil, err
-		} else if err != nil {
-			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: the probe upload failed", "err", err)
 		}
 		// Not a readiness check: encounters, lists and the audit trail serve
 		// without the object store, and an instance that is not ready
 		// leaves the rotation, so an S3 outage would take them all out.
-		// Document routes answer 503 while it is away.
+		// Nor does a server that is down or hangs hold the start: the
+		// store moves no content (503) until its encryption is checked,
+		// again in the background.
+		if err != nil {
+			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: document content is refused until a check passes", "err", err)
+			go recheckS3(ctx, a.Logger, s, s3RecheckEvery, c.s3StartTimeout)
+		}
 		return s, nil
 	}
 	return nil, fmt.Errorf("-blob-store must be fs or s3, not %q", c.blobStore)
+}
+
+// prepareS3 creates the bucket when absent (development and tests) and
+// checks the server's encryption, both within timeout: a server that
+// accepts connections and never answers would otherwise hold the caller
+// for minutes. It returns the bucket's failure, which does not stop the
+// check (a bucket made by an operator may exist unseen), and the check's.
+func prepareS3(ctx context.Context, s *blobs3.Store, timeout time.Duration) (bucketErr, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	bucketErr = s.EnsureBucket(ctx)
+	return bucketErr, s.CheckEncryption(ctx)
+}
+
+// recheckS3 checks the server's encryption every period until a check
+// passes, which opens the store to content. A server found storing in the
+// clear is logged as the error it is; the checks go on, for a server
+// reconfigured meanwhile.
+func recheckS3(ctx context.Context, logger log.Logger, s *blobs3.Store, every, timeout time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	refused := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, err := prepareS3(ctx, s, timeout)
+		switch {
+		case err == nil:
+			_ = level.Info(logger).Log("msg", "encryption checked: document content is served")
+			return
+		case errors.Is(err, blobs3.ErrNotEncrypted) && !refused:
+			refused = true
+			_ = level.Error(logger).Log("msg", "document content refused: the S3 server does not apply the encryption asked", "err", err)
+		}
+	}
 }
 
 // masterKey reads -blob-master-key, or for a development machine started
