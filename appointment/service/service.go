@@ -703,12 +703,14 @@ func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id st
 	case to == appointment.Cancelled:
 		return appointment.Appointment{}, domainerr.Field("status", "cancel through POST /api/v1/appointments/{id}/cancel, which takes a reason")
 	}
-	if err := checkVersion(ifMatch, cur); err != nil {
-		return appointment.Appointment{}, err
-	}
+	// Rights before the version (ADR 0003): a refusal is the same, and on
+	// the trail, whatever If-Match says.
 	if !staffOf(actor, cur) {
 		return appointment.Appointment{}, s.deny(ctx, actor, appointment.ActionStatus, cur, domainerr.New(domainerr.Conflict,
 			fmt.Sprintf("a patient cannot mark an appointment %s; only its doctor or an administrator can", to)))
+	}
+	if err := checkVersion(ifMatch, cur); err != nil {
+		return appointment.Appointment{}, err
 	}
 	if !appointment.CanMove(cur.Status, to) {
 		return appointment.Appointment{}, appointment.IllegalTransition(cur.Status, to)

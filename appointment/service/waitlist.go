@@ -69,7 +69,9 @@ func (s *service) offerOf(ctx context.Context, ap appointment.Appointment) *Offe
 		Audit: func(e appointment.WaitlistEntry) appointment.AuditEvent {
 			ev := s.auditEvent(ctx, authn.Principal{}, appointment.ActionOffer, appointment.ResourceWaitlist, e.PatientID, e.ID,
 				appointment.OutcomeAllowed)
-			ev.Role = RoleService
+			// No request id either: it is the canceller's, which the trail
+			// of the patient offered the slot must not carry.
+			ev.Role, ev.RequestID = RoleService, ""
 			return ev
 		}}
 }
