@@ -120,6 +120,10 @@ SQL
   role medisync_test_runtime
 } | psql_as_postgres postgres
 
+# The append-only tables (audit trails, revisions, addenda): their
+# migrations take UPDATE, DELETE and TRUNCATE back from every role but the
+# owner.
+append_only="'audit_events', 'history_revisions', 'encounter_revisions', 'encounter_addenda'"
 while read -r name _ db _; do
   case "$name" in ''|'#'*) continue ;; esac
   [ "$db" = "-" ] && continue
@@ -144,8 +148,24 @@ while read -r name _ db _; do
 GRANT USAGE ON SCHEMA public TO $runtime;
 ALTER DEFAULT PRIVILEGES FOR ROLE $owner IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $runtime;
 ALTER DEFAULT PRIVILEGES FOR ROLE $owner IN SCHEMA public GRANT USAGE ON SEQUENCES TO $runtime;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO $runtime;
+GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO $runtime;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO $runtime;
+-- UPDATE and DELETE on every table but the append-only ones, from which
+-- the migrations took them back: a second run must not give them again,
+-- and takes back what an earlier version of this script gave.
+DO \$\$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public'
+      AND tablename NOT IN ($append_only) LOOP
+    EXECUTE format('GRANT UPDATE, DELETE ON %I TO %I', t.tablename, '$runtime');
+  END LOOP;
+  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public'
+      AND tablename IN ($append_only) LOOP
+    EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM %I', t.tablename, '$runtime');
+  END LOOP;
+END
+\$\$;
 SQL
 done < "$(dirname "$0")/../services.txt"
 

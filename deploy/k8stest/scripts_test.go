@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // upScripts are the scripts that install, start and prepare a local server.
@@ -95,5 +97,20 @@ func TestPostgresUpIsSafeConcurrently(t *testing.T) {
 		if e != "" {
 			t.Errorf("run %d of 3 at once: postgres-up.sh failed: %s", i+1, e)
 		}
+	}
+	// Run again, the script must not give back what the migrations took
+	// from the serving roles on the append-only tables.
+	for db, role := range map[string]string{"medisync_patient_db": "medisync_patient",
+		"medisync_records_db": "medisync_records", "medisync_appointment_db": "medisync_appointment"} {
+		q := `SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c
+			WHERE c.relname IN ('audit_events', 'history_revisions', 'encounter_revisions', 'encounter_addenda')
+			AND c.relnamespace = 'public'::regnamespace
+			AND (has_table_privilege('` + role + `', c.oid, 'UPDATE') OR has_table_privilege('` + role + `', c.oid, 'DELETE'))`
+		out, err := exec.Command("runuser", "-u", "postgres", "--", "psql", "-X", "-At",
+			"-h", "/var/lib/medisync-postgres/run", "-d", db, "-c", q).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", db, err, out)
+		}
+		assert.Empty(t, string(bytes.TrimSpace(out)), "%s may change or delete rows of these append-only tables of %s", role, db)
 	}
 }
