@@ -124,11 +124,33 @@ func Unreachable(err error) bool {
 		strings.Contains(msg, "Error 1040 ") || strings.Contains(msg, "Error 1927 ")
 }
 
+// Busy reports a database that other writers kept locked for longer than
+// it waits: SQLite's SQLITE_BUSY or SQLITE_LOCKED after its busy timeout (a
+// long write, a second process on the file, a checkpoint). The work may
+// succeed once the lock is released, as after any passing fault.
+func Busy(err error) bool {
+	// modernc.org/sqlite's *Error tells SQLite's result code by Code(),
+	// matched by that method because this package must not link the
+	// drivers; extended codes (SQLITE_BUSY_SNAPSHOT...) keep the primary
+	// one in their low byte. The text ("database is locked", "database
+	// table is locked") keeps another library's Code() int out.
+	var se interface {
+		error
+		Code() int
+	}
+	if !errors.As(err, &se) {
+		return false
+	}
+	const sqliteBusy, sqliteLocked = 5, 6
+	code := se.Code() & 0xff
+	return (code == sqliteBusy || code == sqliteLocked) && strings.Contains(se.Error(), "is locked")
+}
+
 // Transient reports whether err is a fault that passes, so that the same
-// work may succeed later: of kind Unavailable, out of time, or a dependency
-// unreachable.
+// work may succeed later: of kind Unavailable, out of time, a dependency
+// unreachable, or a database busy.
 func Transient(err error) bool {
-	return err != nil && (KindOf(err) == Unavailable || errors.Is(err, context.DeadlineExceeded) || Unreachable(err))
+	return err != nil && (KindOf(err) == Unavailable || errors.Is(err, context.DeadlineExceeded) || Unreachable(err) || Busy(err))
 }
 
 // FieldError names one invalid field of a request and why it is invalid.

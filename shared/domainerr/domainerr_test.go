@@ -54,11 +54,16 @@ func TestTransient(t *testing.T) {
 		errors.New("Error 1053 (08S01): Server shutdown in progress"),
 		fmt.Errorf("claim: %w", sqlState("57P03")),
 		sqlState("08006"),
+		fmt.Errorf("insert: %w", sqliteErr{"database is locked (5) (SQLITE_BUSY)", 5}),
+		sqliteErr{"database is locked (517)", 517}, // SQLITE_BUSY_SNAPSHOT
+		sqliteErr{"database table is locked (6)", 6},
 	} {
 		assert.True(t, domainerr.Transient(err), "%v", err)
 	}
 	for _, err := range []error{nil, errors.New("syntax error"), domainerr.New(domainerr.NotFound, "no such record"), context.Canceled,
-		sqlState("23505"), errors.New("Error 1062 (23000): Duplicate entry")} {
+		sqlState("23505"), errors.New("Error 1062 (23000): Duplicate entry"),
+		sqliteErr{"constraint failed: UNIQUE constraint failed: items.id (2067)", 2067},
+		sqliteErr{"an error of another library whose code is 5", 5}} {
 		assert.False(t, domainerr.Transient(err), "%v", err)
 	}
 }
@@ -68,3 +73,13 @@ type sqlState string
 
 func (s sqlState) Error() string    { return "SQLSTATE " + string(s) }
 func (s sqlState) SQLState() string { return string(s) }
+
+// sqliteErr is an error that tells its result code, as modernc.org/sqlite's
+// do.
+type sqliteErr struct {
+	msg  string
+	code int
+}
+
+func (e sqliteErr) Error() string { return e.msg }
+func (e sqliteErr) Code() int     { return e.code }

@@ -205,6 +205,9 @@ func From(err error, mappers ...Mapper) *Problem {
 	if domainerr.Unreachable(err) {
 		return Unavailable("a dependency is unreachable")
 	}
+	if domainerr.Busy(err) {
+		return Unavailable("the database is busy with other writes; try again shortly")
+	}
 	return Internal()
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -126,7 +130,9 @@ func TestLockWaitTimeoutIsRetryable(t *testing.T) {
 
 // A SQLite writer that meets another's lock once its busy timeout is spent
 // gets SQLITE_BUSY; sqldb's own timeout is long, so the test opens the file
-// with none.
+// with none. A transaction retried by its store may succeed once the lock
+// goes; past the store's tries it is a fault that passes, answered 503 with
+// Retry-After rather than 500.
 func TestSQLiteBusyIsRetryable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "busy.db")
 	open := func() *sql.DB {
@@ -149,4 +155,9 @@ func TestSQLiteBusyIsRetryable(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, sqldb.IsRetryable(err), "busy: %v", err)
 	assert.False(t, sqldb.IsRetryable(errors.New("busy")), "only driver errors")
+	wrapped := fmt.Errorf("insert: %w", err)
+	assert.True(t, domainerr.Transient(wrapped), "busy: %v", err)
+	got := problem.From(wrapped)
+	assert.Equal(t, http.StatusServiceUnavailable, got.Status)
+	assert.NotEmpty(t, got.Headers.Get("Retry-After"))
 }
