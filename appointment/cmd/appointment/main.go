@@ -128,11 +128,8 @@ func run(ctx context.Context, args []string) error {
 	})
 
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect)
-	// After the drain no request is in flight: stop the consumer, then flush
-	// the audit events still queued; the app closes the database last.
-	return a.Run(ctx, a.Handler(router), func(context.Context) error {
-		stop()
-		wg.Wait()
-		return nil
-	}, recorder.Close)
+	// After the drain no request is in flight: stop the consumer within the
+	// budget, then flush the audit events still queued; the app closes the
+	// database last.
+	return a.Run(ctx, a.Handler(router), app.StopWork(stop, &wg), recorder.Close)
 }

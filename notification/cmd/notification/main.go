@@ -27,7 +27,6 @@ import (
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/seal"
-	"github.com/medisync/medisync/shared/server"
 )
 
 func main() { app.Main("notification", run) }
@@ -135,25 +134,7 @@ func run(ctx context.Context, args []string) error {
 	dlqhttp.Register(router, "/api/v1/notifications/admin", a.Broker.DeadLetters(consumer.Name), verifier)
 
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "mail", o.mail)
-	return a.Run(ctx, a.Handler(router), stopWork(stop, &wg))
-}
-
-// stopWork ends the background work and waits for it within the shutdown's
-// budget: a worker stuck past it (a mail server that does not answer, say)
-// must not keep the process from exiting; its mail's lease lapses and
-// another pass sends it.
-func stopWork(stop context.CancelFunc, wg *sync.WaitGroup) server.Hook {
-	return func(ctx context.Context) error {
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("background work still running: %w", ctx.Err())
-		}
-	}
+	return a.Run(ctx, a.Handler(router), app.StopWork(stop, &wg))
 }
 
 // build makes the service on the app's database and the configured channels.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -255,28 +254,4 @@ func TestShutdownIsNotHeldByASilentMailServer(t *testing.T) {
 	start := time.Now()
 	svc.Stop(t)
 	assert.Less(t, time.Since(start), 5*time.Second)
-}
-
-// The stop hook ends the background work and waits for it, but no longer
-// than its context allows: the process must exit within its shutdown
-// timeout whatever a worker is stuck in.
-func TestStopWorkWaitsNoLongerThanItsContext(t *testing.T) {
-	var wg sync.WaitGroup
-	release := make(chan struct{})
-	stopped := make(chan struct{})
-	wg.Go(func() { <-release })
-	hook := stopWork(func() { close(stopped) }, &wg)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err := hook(ctx)
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "a worker that does not stop is reported")
-	select {
-	case <-stopped:
-	default:
-		t.Error("the work was not told to stop")
-	}
-
-	close(release)
-	assert.NoError(t, stopWork(func() {}, &wg)(context.Background()), "work that ends is waited for")
 }
