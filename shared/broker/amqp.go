@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -194,29 +195,92 @@ type amqpDLQ struct {
 	consumer string
 }
 
+// session opens a connection of the request's own for an administrator's
+// reading of dead letters, bound to ctx: when ctx ends its socket closes,
+// so that whatever waits on a broker that does not answer (the handshake,
+// a declaration, a Get, a confirm) returns at once, rather than when
+// amqp091 gives the connection up after three missed heartbeats, and the
+// request answers within its deadline. The shared connection is not used:
+// a hung broker would hold it too. release closes the connection.
+func (d amqpDLQ) session(ctx context.Context) (ch *amqp.Channel, release func(), err error) {
+	var raw net.Conn
+	var unbind func() bool
+	dial := func(network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		// As amqp.DefaultDial: the handshake has a deadline, which amqp091
+		// clears once the connection is open.
+		if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		raw, unbind = c, context.AfterFunc(ctx, func() { _ = c.Close() })
+		return c, nil
+	}
+	conn, err := amqp.DialConfig(d.b.url, amqp.Config{Dial: dial})
+	if err != nil {
+		if raw != nil {
+			unbind()
+			_ = raw.Close()
+		}
+		return nil, nil, d.failed(ctx, err)
+	}
+	release = func() {
+		// Closing waits for the broker's answer, or for ctx's end.
+		_ = conn.Close()
+		unbind()
+	}
+	ch, err = conn.Channel()
+	if err != nil {
+		release()
+		return nil, nil, d.failed(ctx, err)
+	}
+	// Declared as the consumer declares it (declareDLQ), on this
+	// connection: the queue exists before the first dead letter.
+	cfg := amqpConfig(d.b.url, "")
+	q := DeadLetterTopic(d.consumer)
+	if err := cfg.TopologyBuilder.BuildTopology(ch, wmamqp.BuildTopologyParams{
+		Topic: q, QueueName: cfg.Queue.GenerateName(q), ExchangeName: cfg.Exchange.GenerateName(q),
+		RoutingKey: cfg.QueueBind.GenerateRoutingKey(q),
+	}, cfg, watermillLogger{d.b.o.Logger}); err != nil {
+		release()
+		return nil, nil, d.failed(ctx, err)
+	}
+	return ch, release, nil
+}
+
+// failed wraps err, or ctx's error once ctx has ended: the closed
+// connection that ending caused is no fault of the broker's to report.
+func (d amqpDLQ) failed(ctx context.Context, err error) error {
+	return fmt.Errorf("broker: dead letters of %s: %w", d.consumer, ctxOr(ctx, err))
+}
+
+func ctxOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
 // walk gets the dead letters one by one without acknowledging them, calls
 // fn on each until it returns true (take: acknowledged, so removed) or the
 // queue is read, then gives the others back to the queue in their order.
-func (d amqpDLQ) walk(limit int, fn func(DeadLetter) (take, stop bool)) error {
-	if err := d.b.declareDLQ(d.consumer); err != nil {
+// An error of fn stops the walk, and is returned once the others are back.
+func (d amqpDLQ) walk(ctx context.Context, limit int, fn func(ch *amqp.Channel, dl DeadLetter) (take, stop bool, err error)) error {
+	ch, release, err := d.session(ctx)
+	if err != nil {
 		return err
 	}
-	conn, err := amqp.DialConfig(d.b.url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
-	if err != nil {
-		return fmt.Errorf("broker: dead letters: %w", err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("broker: dead letters: %w", err)
-	}
-	defer ch.Close()
+	defer release()
 	q := DeadLetterTopic(d.consumer)
 	var last uint64
+	var ferr error
 	for n := 0; limit <= 0 || n < limit; n++ {
 		m, ok, err := ch.Get(q, false)
 		if err != nil {
-			return fmt.Errorf("broker: dead letters: %w", err)
+			return d.failed(ctx, err)
 		}
 		if !ok {
 			break
@@ -230,11 +294,15 @@ func (d amqpDLQ) walk(limit int, fn func(DeadLetter) (take, stop bool)) error {
 		if r, ok := m.Headers["reason_poisoned"].(string); ok {
 			dl.Reason = r
 		}
-		take, stop := fn(dl)
+		take, stop, err := fn(ch, dl)
 		if take {
 			if err := m.Ack(false); err != nil {
-				return fmt.Errorf("broker: dead letters: %w", err)
+				return d.failed(ctx, err)
 			}
+		}
+		if err != nil {
+			ferr = err
+			break
 		}
 		if stop {
 			break
@@ -243,51 +311,83 @@ func (d amqpDLQ) walk(limit int, fn func(DeadLetter) (take, stop bool)) error {
 	if last > 0 {
 		// Every unacknowledged one goes back.
 		if err := ch.Nack(last, true, true); err != nil {
-			return fmt.Errorf("broker: dead letters: %w", err)
+			return d.failed(ctx, err)
 		}
 	}
-	return nil
+	return ferr
 }
 
-func (d amqpDLQ) List(_ context.Context, limit int) ([]DeadLetter, error) {
+func (d amqpDLQ) List(ctx context.Context, limit int) ([]DeadLetter, error) {
 	if limit <= 0 {
 		limit = 20
 	}
 	var out []DeadLetter
-	err := d.walk(limit, func(dl DeadLetter) (bool, bool) {
+	err := d.walk(ctx, limit, func(_ *amqp.Channel, dl DeadLetter) (bool, bool, error) {
 		out = append(out, dl)
-		return false, false
+		return false, false, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-func (d amqpDLQ) Replay(_ context.Context, id string) error {
+func (d amqpDLQ) Replay(ctx context.Context, id string) error {
 	found := false
-	var perr error
-	err := d.walk(0, func(dl DeadLetter) (bool, bool) {
+	err := d.walk(ctx, 0, func(ch *amqp.Channel, dl DeadLetter) (bool, bool, error) {
 		if dl.ID != id {
-			return false, false
+			return false, false, nil
 		}
 		found = true
-		payload, err := json.Marshal(dl.Event)
-		if err == nil {
-			msg := toMessage(dl.Event, payload, "")
-			msg.UUID = watermill.NewUUID()
-			err = d.b.pub.Publish(replayTopic(d.consumer), msg)
+		// Published before the dead letter goes: a failure in between
+		// leaves a duplicate, which the consumer's inbox absorbs.
+		if err := d.replay(ctx, ch, dl.Event); err != nil {
+			return false, true, err
 		}
-		if err != nil {
-			perr = fmt.Errorf("broker: replay: %w", err)
-			return false, true
-		}
-		return true, true
+		return true, true, nil
 	})
 	switch {
 	case err != nil:
 		return err
-	case perr != nil:
-		return perr
 	case !found:
 		return ErrNotFound
+	}
+	return nil
+}
+
+// replay publishes ev on the consumer's replay topic as the publisher
+// would (its exchange, marshalling and confirm), on the session's channel.
+func (d amqpDLQ) replay(ctx context.Context, ch *amqp.Channel, ev events.Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("broker: replay: %w", err)
+	}
+	msg := toMessage(ev, payload, "")
+	msg.UUID = watermill.NewUUID()
+	cfg := amqpConfig(d.b.url, "")
+	t := replayTopic(d.consumer)
+	out, err := cfg.Marshaler.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("broker: replay: %w", err)
+	}
+	exchange := cfg.Exchange.GenerateName(t)
+	if err := cfg.TopologyBuilder.ExchangeDeclare(ch, exchange, cfg); err != nil {
+		return fmt.Errorf("broker: replay: %w", ctxOr(ctx, err))
+	}
+	if err := ch.Confirm(false); err != nil {
+		return fmt.Errorf("broker: replay: %w", ctxOr(ctx, err))
+	}
+	confirm, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, cfg.Publish.GenerateRoutingKey(t),
+		cfg.Publish.Mandatory, cfg.Publish.Immediate, out)
+	if err != nil {
+		return fmt.Errorf("broker: replay: %w", ctxOr(ctx, err))
+	}
+	acked, err := confirm.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("broker: replay: %w", ctxOr(ctx, err))
+	}
+	if !acked {
+		return errors.New("broker: replay: the broker refused the event")
 	}
 	return nil
 }

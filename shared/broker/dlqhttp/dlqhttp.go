@@ -23,7 +23,7 @@ import (
 //	POST <prefix>/dead-letters/{id}/replay   -> 202; 404 for an unknown id
 //
 // Both need a token verifier accepts with the ADMIN role; a broker that does
-// not answer is a 503 with Retry-After.
+// not answer is a 503 with Retry-After, within the request's deadline.
 func Register(r *mux.Router, prefix string, dl broker.DeadLetters, verifier authn.Verifier) {
 	guard := func(h http.HandlerFunc) http.Handler {
 		return authn.Middleware(verifier)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
