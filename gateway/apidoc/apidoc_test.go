@@ -200,6 +200,10 @@ func TestSourceCachesAndSurvivesAServiceDown(t *testing.T) {
 	c.Advance(2 * time.Second)
 	doc, err = src.Document(ctx)
 	require.NoError(t, err)
+	assert.NotContains(t, string(doc), "/api/v1/doctors/{id}", "the last merge is served while the services are asked again")
+	apidoc.Settle(src)
+	doc, err = src.Document(ctx)
+	require.NoError(t, err)
 	assert.Contains(t, string(doc), "/api/v1/doctors/{id}", "a missing service is asked again soon")
 
 	calls := a.calls.Load()
@@ -209,6 +213,9 @@ func TestSourceCachesAndSurvivesAServiceDown(t *testing.T) {
 
 	d.down.Store(true)
 	c.Advance(2 * time.Minute)
+	_, err = src.Document(ctx)
+	require.NoError(t, err)
+	apidoc.Settle(src)
 	doc, err = src.Document(ctx)
 	require.NoError(t, err)
 	assert.Contains(t, string(doc), "/api/v1/doctors/{id}", "a service down keeps its last document")
@@ -291,6 +298,12 @@ func TestSourceKeepsTheLastMergeWhenADocumentBreaksIt(t *testing.T) {
 		require.NoError(t, err, "the last good merge is served")
 		assert.Equal(t, string(good), string(doc))
 	}
+	apidoc.Settle(src)
+	for range 10 {
+		doc, err := src.Document(ctx)
+		require.NoError(t, err, "the last good merge is served")
+		assert.Equal(t, string(good), string(doc))
+	}
 	assert.Equal(t, before+1, a.calls.Load(), "a failed merge is retried after a second, not per request")
 	assert.Contains(t, logs.String(), "doctor document")
 
@@ -300,10 +313,14 @@ func TestSourceKeepsTheLastMergeWhenADocumentBreaksIt(t *testing.T) {
 	doc, err := src.Document(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, string(good), string(doc))
+	apidoc.Settle(src)
 	assert.Equal(t, before+2, a.calls.Load())
 
 	d.doc = docB
 	c.Advance(2 * time.Second)
+	_, err = src.Document(ctx)
+	require.NoError(t, err)
+	apidoc.Settle(src)
 	doc, err = src.Document(ctx)
 	require.NoError(t, err)
 	assert.Contains(t, string(doc), "/api/v1/doctors/{id}")

@@ -47,7 +47,9 @@ const retryAfter = time.Second
 // asked for and the last one is older than TTL. A service that cannot be
 // reached keeps its last document; one never fetched is left out until it
 // answers. A set of documents the merge refuses leaves the last good ones
-// and their merge in place.
+// and their merge in place. Once a merge exists it is served at once, and
+// a due rebuild runs in the background, one at a time: a service that hangs
+// holds its fetch, never the readers.
 type Source struct {
 	Table     *route.Table
 	Upstreams map[string]http.RoundTripper
@@ -61,70 +63,98 @@ type Source struct {
 	builtAt time.Time
 	missing int // services left out of merged
 
-	triedAt time.Time // last build that left a service out or failed; zero after a complete one
-	err     error     // why the last build failed; nil after one that succeeded
+	triedAt  time.Time     // end of the last build that left a service out or failed; zero after a complete one
+	err      error         // why the last build failed; nil after one that succeeded
+	building chan struct{} // closed when the build under way ends; nil while none runs
 }
 
-// Document returns the merged document, fetching the services' documents
-// again when the last merge is older than TTL or left a service out.
+// Document returns the merged document. When the last merge is older than
+// TTL or left a service out, the services' documents are fetched again in
+// the background while the last merge is served; before any merge, the
+// caller waits for the first within ctx.
 func (s *Source) Document(ctx context.Context) ([]byte, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	ttl := s.TTL
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	if s.merged != nil && now.Sub(s.builtAt) < ttl && s.missing == 0 {
-		return s.merged, nil
-	}
-	if !s.triedAt.IsZero() && now.Sub(s.triedAt) < retryAfter {
-		if s.merged != nil {
-			return s.merged, nil
-		}
-		return nil, s.err
-	}
-	merged, err := s.build(ctx)
-	if err != nil {
-		s.triedAt, s.err = now, err
-		if s.merged != nil {
-			if s.Logger != nil {
-				_ = level.Warn(s.Logger).Log("msg", "merged OpenAPI document not rebuilt; the last one is served", "err", err)
-			}
-			return s.merged, nil
+	fresh := s.merged != nil && now.Sub(s.builtAt) < ttl && s.missing == 0
+	resting := !s.triedAt.IsZero() && now.Sub(s.triedAt) < retryAfter
+	if fresh || resting {
+		merged, err := s.merged, s.err
+		s.mu.Unlock()
+		if merged != nil {
+			return merged, nil
 		}
 		return nil, err
 	}
-	s.merged, s.builtAt, s.err = merged, now, nil
-	s.missing = len(s.Table.Services()) - len(s.docs)
-	s.triedAt = time.Time{}
-	if s.missing > 0 {
-		s.triedAt = now
+	done := s.building
+	if done == nil {
+		done = make(chan struct{})
+		s.building = done
+		// Not the caller's cancellation: others may wait for this build,
+		// and each fetch has its own timeout.
+		go s.build(context.WithoutCancel(ctx), done)
 	}
-	return merged, nil
+	merged := s.merged
+	s.mu.Unlock()
+	if merged != nil {
+		return merged, nil
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the first merge: %w", ctx.Err())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.merged != nil {
+		return s.merged, nil
+	}
+	return nil, s.err
 }
 
 // build fetches the services' documents and merges them with the last good
-// ones of services that did not answer. The fetched ones become the good
-// ones only when the merge succeeds: a document the merge refuses never
-// replaces the one that worked.
-func (s *Source) build(ctx context.Context) ([]byte, error) {
+// ones of services that did not answer, then closes done. The fetched ones
+// become the good ones only when the merge succeeds: a document the merge
+// refuses never replaces the one that worked. The times it records are
+// taken once the fetches are over, so that a build slowed by a service that
+// hangs still rests a full retryAfter before the next.
+func (s *Source) build(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	s.mu.Lock()
 	docs := make(map[string][]byte, len(s.docs))
 	for svc, doc := range s.docs {
 		docs[svc] = doc
 	}
+	s.mu.Unlock()
 	for svc, doc := range s.fetchAll(ctx) {
 		docs[svc] = doc
 	}
-	if len(docs) == 0 {
-		return nil, errors.New("no service document could be fetched")
+	merged, err := []byte(nil), errors.New("no service document could be fetched")
+	if len(docs) > 0 {
+		merged, err = Merge(s.Table, docs)
 	}
-	merged, err := Merge(s.Table, docs)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.building = nil
+	now := s.now()
 	if err != nil {
-		return nil, err
+		s.triedAt, s.err = now, err
+		if s.merged != nil && s.Logger != nil {
+			_ = level.Warn(s.Logger).Log("msg", "merged OpenAPI document not rebuilt; the last one is served", "err", err)
+		}
+		return
 	}
 	s.docs = docs
-	return merged, nil
+	s.merged, s.builtAt, s.err = merged, now, nil
+	s.missing = len(s.Table.Services()) - len(docs)
+	s.triedAt = time.Time{}
+	if s.missing > 0 {
+		s.triedAt = now
+	}
 }
 
 func (s *Source) now() time.Time {
