@@ -3789,8 +3789,9 @@ type ClientInterface interface {
 	// CreateDocumentLink A short-lived download link
 	//
 	// As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-	// minted after the access check and its audit entry. A store that hands out no links (the
-	// filesystem store): 409; download the content instead.
+	// minted after the access check and its audit entry, without a round trip to the store. A store
+	// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
+	// whose encryption is not checked yet (the server did not answer at start): 503.
 	//
 	// Corresponds with POST /api/v1/records/patients/{patientId}/documents/{documentId}/link (the `CreateDocumentLink` operationId).
 	CreateDocumentLink(ctx context.Context, patientId PatientId, documentId DocumentId, params *CreateDocumentLinkParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5789,8 +5790,9 @@ func (c *Client) RetractDocument(ctx context.Context, patientId PatientId, docum
 // CreateDocumentLink A short-lived download link
 //
 // As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-// minted after the access check and its audit entry. A store that hands out no links (the
-// filesystem store): 409; download the content instead.
+// minted after the access check and its audit entry, without a round trip to the store. A store
+// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
+// whose encryption is not checked yet (the server did not answer at start): 503.
 //
 // Corresponds with POST /api/v1/records/patients/{patientId}/documents/{documentId}/link (the `CreateDocumentLink` operationId).
 func (c *Client) CreateDocumentLink(ctx context.Context, patientId PatientId, documentId DocumentId, params *CreateDocumentLinkParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11893,8 +11895,9 @@ type ClientWithResponsesInterface interface {
 	// CreateDocumentLinkWithResponse A short-lived download link
 	//
 	// As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-	// minted after the access check and its audit entry. A store that hands out no links (the
-	// filesystem store): 409; download the content instead.
+	// minted after the access check and its audit entry, without a round trip to the store. A store
+	// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
+	// whose encryption is not checked yet (the server did not answer at start): 503.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -24544,8 +24547,9 @@ func (c *ClientWithResponses) RetractDocumentWithResponse(ctx context.Context, p
 // CreateDocumentLinkWithResponse A short-lived download link
 //
 // As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-// minted after the access check and its audit entry. A store that hands out no links (the
-// filesystem store): 409; download the content instead.
+// minted after the access check and its audit entry, without a round trip to the store. A store
+// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
+// whose encryption is not checked yet (the server did not answer at start): 503.
 //
 // Returns a wrapper object for the known response body format(s).
 //
