@@ -69,7 +69,8 @@ func dlqInfo(t *testing.T, url string, opts ...jetstream.StreamInfoOpt) *jetstre
 
 // A deployment started before has its dead-letter stream with the
 // producers' 7 days: the first broker that needs the stream takes the age
-// limit off, bounds it in bytes instead, and keeps what it holds.
+// limit off, sets no bound in bytes unless told to, and keeps what it
+// holds.
 func TestNATSDeadLetterStreamWithAnAgeLimitIsUpdated(t *testing.T) {
 	srv := brokertest.Embedded(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -99,8 +100,8 @@ func TestNATSDeadLetterStreamWithAnAgeLimitIsUpdated(t *testing.T) {
 	info := dlqInfo(t, srv.URL())
 	assert.Zero(t, info.Config.MaxAge, "no age limit")
 	assert.Equal(t, 2*time.Minute, info.Config.Duplicates, "the duplicate window does not follow the age limit")
-	assert.Equal(t, int64(1<<30), info.Config.MaxBytes, "bounded in bytes, 1 GiB unless the URL says otherwise")
-	assert.Equal(t, jetstream.DiscardNew, info.Config.Discard, "full, it refuses new dead letters rather than drop old ones")
+	assert.Equal(t, int64(-1), info.Config.MaxBytes, "no bound in bytes, which JetStream would reserve, unless the URL sets one")
+	assert.Equal(t, jetstream.DiscardNew, info.Config.Discard, "bounded, it would refuse new dead letters rather than drop old ones")
 	assert.Equal(t, uint64(1), info.State.Msgs)
 }
 
@@ -128,7 +129,7 @@ func consumed(t *testing.T, reg *prometheus.Registry, consumer, outcome string) 
 
 // A dead letter the full stream refuses is not acknowledged: the event
 // stays on its own stream and comes again, counted as dead_letter_failed,
-// until the stream takes it (here, once an instance with a larger bound
+// until the stream takes it (here, once an instance without the bound
 // runs the consumer). Nothing is lost, and nothing counts as dead-lettered
 // that the stream does not hold.
 func TestNATSDeadLetterRefusedLeavesTheEventOnItsStream(t *testing.T) {

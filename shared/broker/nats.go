@@ -26,10 +26,6 @@ import (
 // dlqStream holds every consumer's dead letters and replays.
 const dlqStream = "MEDISYNC_DLQ"
 
-// defaultDLQMaxBytes bounds the dead-letter stream unless the URL's
-// dlq_max_bytes says otherwise: about a million dead letters of a kilobyte.
-const defaultDLQMaxBytes = 1 << 30
-
 // requeueDelay is how long an event handed back to JetStream (its
 // dependency down, or the consumer stopping) waits before it comes again:
 // first after its first delivery (1 s), doubled with each, at most 30 s.
@@ -55,7 +51,8 @@ type natsBroker struct {
 	pub      *wmnats.Publisher
 	o        Options
 	replicas int
-	// dlqMaxBytes bounds the dead-letter stream (ensureDLQStream).
+	// dlqMaxBytes bounds the dead-letter stream (dlqStreamConfig); 0 is
+	// no bound.
 	dlqMaxBytes int64
 	metrics     *consumerMetrics
 
@@ -67,6 +64,9 @@ type natsBroker struct {
 
 	mu      sync.Mutex
 	streams map[string]bool // streams known to exist
+	// dlqRefused is the refusal of the dead-letter stream's configuration
+	// last logged, so that a check every consumerCheck warns once.
+	dlqRefused string
 }
 
 func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error) {
@@ -134,15 +134,17 @@ func (b *natsBroker) connect(name string) (*nats.Conn, error) {
 // natsURL is a broker URL read: the servers, and the settings of the
 // streams the broker creates, given as query parameters of any of them.
 type natsURL struct {
-	servers     string
-	replicas    int   // ?replicas=N: a cluster's copies of each stream
-	dlqMaxBytes int64 // ?dlq_max_bytes=N: the dead-letter stream's bound
+	servers  string
+	replicas int // ?replicas=N: a cluster's copies of each stream
+	// ?dlq_max_bytes=N: the dead-letter stream's bound in bytes, none unless
+	// given (JetStream reserves a stream's bound when it creates it).
+	dlqMaxBytes int64
 }
 
 // parseNATSURL splits the URL list and reads the query parameters off it.
 func parseNATSURL(rawURL string) (natsURL, error) {
 	parts := strings.Split(rawURL, ",")
-	out := natsURL{replicas: 1, dlqMaxBytes: defaultDLQMaxBytes}
+	out := natsURL{replicas: 1}
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
 		if err != nil || u.Host == "" {
@@ -232,25 +234,98 @@ func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error
 	})
 }
 
-// ensureDLQStream: dead letters are kept until replayed, whatever their
+// dlqStreamConfig: dead letters are kept until replayed, whatever their
 // age (ADR 0025): once the producer's stream and outbox have let an event
-// go, its dead letter is its only copy. The stream is bounded in bytes
-// instead, and full it refuses a new dead letter rather than drop an old
-// one: the refused event is not acknowledged and stays on its own stream.
-// A stream created with an age limit is updated to none.
-func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
-	return b.ensureStream(ctx, jetstream.StreamConfig{
+// go, its dead letter is its only copy. Nor is the stream bounded unless
+// the URL says so: JetStream reserves a stream's MaxBytes in its store when
+// it creates or updates it, and refuses a bound it has no room for.
+// Bounded, it refuses a new dead letter rather than drop an old one, and
+// the refused event is not acknowledged and stays on its own stream.
+func (b *natsBroker) dlqStreamConfig() jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
 		Name:      dlqStream,
 		Subjects:  []string{dlqPrefix + ">", replayPrefix + ">"},
 		Storage:   jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy,
 		MaxAge:    0,
-		MaxBytes:  b.dlqMaxBytes,
+		MaxBytes:  -1,
 		Discard:   jetstream.DiscardNew,
 		// Named, as the server would otherwise derive it from MaxAge.
 		Duplicates: 2 * time.Minute,
 		Replicas:   b.replicas,
-	})
+	}
+	if b.dlqMaxBytes > 0 {
+		cfg.MaxBytes = b.dlqMaxBytes
+	}
+	return cfg
+}
+
+// dlqLimitsHold reports whether the stream config have keeps dead letters
+// as want does: an instance of a release before ADR 0025's retention puts
+// the producers' 7 days back when it starts or recovers.
+func dlqLimitsHold(have, want jetstream.StreamConfig) bool {
+	// The server reports no bound as -1, asked with 0 or -1.
+	bound := func(n int64) int64 { return max(n, 0) }
+	return have.MaxAge == want.MaxAge && bound(have.MaxBytes) == bound(want.MaxBytes) && have.Discard == want.Discard
+}
+
+// ensureDLQStream creates the dead-letter stream, or brings an existing
+// one to dlqStreamConfig when its limits differ, unless it is known to
+// exist. An existing stream whose update the server refuses (no room to
+// reserve dlq_max_bytes, say) is kept as it is, with a warning: dead
+// letters and replays go on in it. Only a stream missing that cannot be
+// created is an error, and then dead letters are refused (their events stay
+// on their streams).
+func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
+	b.mu.Lock()
+	known := b.streams[dlqStream]
+	b.mu.Unlock()
+	if known {
+		return nil
+	}
+	want := b.dlqStreamConfig()
+	s, err := b.js.Stream(ctx, dlqStream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if _, err := b.js.CreateStream(ctx, want); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("broker: stream %s: %w", dlqStream, err)
+		}
+	case err != nil:
+		return fmt.Errorf("broker: stream %s: %w", dlqStream, err)
+	case !dlqLimitsHold(s.CachedInfo().Config, want):
+		have := s.CachedInfo().Config
+		if _, err := b.js.UpdateStream(ctx, want); err != nil {
+			b.dlqConfigRefused(err)
+		} else {
+			b.dlqConfigRefused(nil)
+			_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream brought to its limits", "stream", dlqStream,
+				"max_age", have.MaxAge, "max_bytes", have.MaxBytes, "discard", have.Discard.String())
+		}
+	default:
+		b.dlqConfigRefused(nil)
+	}
+	b.mu.Lock()
+	b.streams[dlqStream] = true
+	b.mu.Unlock()
+	return nil
+}
+
+// dlqConfigRefused warns that the dead-letter stream's limits could not be
+// applied, once for as long as they cannot for the same reason; nil says
+// they hold. The server's answer names no credential.
+func (b *natsBroker) dlqConfigRefused(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	b.mu.Lock()
+	warn := msg != "" && msg != b.dlqRefused
+	b.dlqRefused = msg
+	b.mu.Unlock()
+	if warn {
+		_ = level.Warn(b.o.Logger).Log("msg", "dead-letter stream limits not applied: the stream keeps its own", "stream", dlqStream,
+			"max_bytes", b.dlqMaxBytes, "err", err)
+	}
 }
 
 // Publish stores ev in its producer's stream and waits for the ack.
@@ -378,8 +453,14 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 			return err
 		}
 	}
+	// Without the dead-letter stream the consumer still applies what it
+	// can: its dead letters are refused, their events left on their
+	// streams, and its replays wait until the watch can make the stream.
+	replays := true
 	if err := b.ensureDLQStream(ctx); err != nil {
-		return err
+		_ = level.Warn(b.o.Logger).Log("msg", "no dead-letter stream: dead letters refused until it can be created",
+			"consumer", c.Name, "err", err)
+		topics, replays = topics[:len(topics)-1], false
 	}
 	if err := b.ensureDurables(c, topics); err != nil {
 		return err
@@ -423,20 +504,26 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 	// nothing tells the router, so a watch ends the pass instead.
 	rctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	go b.watchDurables(rctx, stop, c, topics)
+	go b.watchDurables(rctx, stop, c, topics, replays)
 	if err := runRouter(rctx, c, df, deadLetterPublisher{b}, topics, true, b.o.Logger, b.metrics, b.o.Tracing.Tracer()); err != nil {
 		return err
 	}
-	if cause := context.Cause(rctx); ctx.Err() == nil && cause != nil {
+	if cause := context.Cause(rctx); ctx.Err() == nil && cause != nil && !errors.Is(cause, errDLQCreated) {
 		return cause
 	}
 	return nil
 }
 
+// errDLQCreated ends a pass that started without the dead-letter stream,
+// so that the next one subscribes the consumer's replays.
+var errDLQCreated = errors.New("broker: dead-letter stream created")
+
 // watchDurables asks every consumerCheck whether c's durables still exist
 // and ends the pass through lost when one is gone. Other failures (the
-// broker away) end nothing: the connection comes back by itself.
-func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCauseFunc, c Consumer, topics []string) {
+// broker away) end nothing: the connection comes back by itself. A pass
+// started without the dead-letter stream (replays false) ends once the
+// stream can be made.
+func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCauseFunc, c Consumer, topics []string, replays bool) {
 	js, err := b.nc.JetStream()
 	if err != nil {
 		return
@@ -450,6 +537,15 @@ func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCause
 				lost(fmt.Errorf("broker: durable %s is gone: %w", durable, err))
 				return
 			}
+		}
+		if replays {
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := b.ensureDLQStream(cctx); err == nil {
+			_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream created: dead letters and replays resume", "consumer", c.Name)
+			lost(errDLQCreated)
 		}
 	})
 }
