@@ -290,6 +290,8 @@ func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
 		if _, err := b.js.CreateStream(ctx, want); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return fmt.Errorf("broker: stream %s: %w", dlqStream, err)
 		}
+		// Made by another instance meanwhile, it may differ: the next
+		// check (watchDurables) brings it to want.
 	case err != nil:
 		return fmt.Errorf("broker: stream %s: %w", dlqStream, err)
 	case !dlqLimitsHold(s.CachedInfo().Config, want):
@@ -520,9 +522,11 @@ var errDLQCreated = errors.New("broker: dead-letter stream created")
 
 // watchDurables asks every consumerCheck whether c's durables still exist
 // and ends the pass through lost when one is gone. Other failures (the
-// broker away) end nothing: the connection comes back by itself. A pass
-// started without the dead-letter stream (replays false) ends once the
-// stream can be made.
+// broker away) end nothing: the connection comes back by itself. It checks
+// the dead-letter stream's limits too, and puts them back when they differ
+// (an instance of an earlier release resets them when it starts or
+// recovers); a pass started without the stream (replays false) ends once
+// the stream is made.
 func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCauseFunc, c Consumer, topics []string, replays bool) {
 	js, err := b.nc.JetStream()
 	if err != nil {
@@ -538,12 +542,10 @@ func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCause
 				return
 			}
 		}
-		if replays {
-			return
-		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if err := b.ensureDLQStream(cctx); err == nil {
+		b.forgetStream(dlqStream)
+		if err := b.ensureDLQStream(cctx); err == nil && !replays {
 			_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream created: dead letters and replays resume", "consumer", c.Name)
 			lost(errDLQCreated)
 		}
