@@ -101,6 +101,7 @@ func TestNATSDeadLetterStreamWithAnAgeLimitIsUpdated(t *testing.T) {
 	assert.Zero(t, info.Config.MaxAge, "no age limit")
 	assert.Equal(t, 2*time.Minute, info.Config.Duplicates, "the duplicate window does not follow the age limit")
 	assert.Equal(t, int64(-1), info.Config.MaxBytes, "no bound in bytes, which JetStream would reserve, unless the URL sets one")
+	assert.Equal(t, int64(-1), info.Config.MaxMsgsPerSubject, "no bound per consumer unless the URL sets one")
 	assert.Equal(t, jetstream.DiscardNew, info.Config.Discard, "bounded, it would refuse new dead letters rather than drop old ones")
 	assert.Equal(t, uint64(1), info.State.Msgs)
 }
@@ -258,8 +259,10 @@ func TestNATSReplaysAppliedLeaveTheDeadLetterStream(t *testing.T) {
 }
 
 func TestOpenRefusesABadDeadLetterBound(t *testing.T) {
-	for _, q := range []string{"0", "-1", "1GiB", "x"} {
-		_, err := broker.Open(context.Background(), "nats://127.0.0.1:4222?dlq_max_bytes="+q, broker.Options{})
-		assert.Error(t, err, q)
+	for _, param := range []string{"dlq_max_bytes", "dlq_max_per_consumer"} {
+		for _, q := range []string{"0", "-1", "1GiB", "x"} {
+			_, err := broker.Open(context.Background(), "nats://127.0.0.1:4222?"+param+"="+q, broker.Options{})
+			assert.Error(t, err, param+"="+q)
+		}
 	}
 }

@@ -51,10 +51,10 @@ type natsBroker struct {
 	pub      *wmnats.Publisher
 	o        Options
 	replicas int
-	// dlqMaxBytes bounds the dead-letter stream (dlqStreamConfig); 0 is
-	// no bound.
-	dlqMaxBytes int64
-	metrics     *consumerMetrics
+	// dlqMaxBytes and dlqMaxPerConsumer bound the dead-letter stream
+	// (dlqStreamConfig); 0 is no bound.
+	dlqMaxBytes, dlqMaxPerConsumer int64
+	metrics                        *consumerMetrics
 
 	// consumerCheck is how often a running consumer makes sure its
 	// durables still exist.
@@ -75,7 +75,7 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 		return nil, err
 	}
 	b := &natsBroker{servers: u.servers, o: o, replicas: u.replicas, dlqMaxBytes: u.dlqMaxBytes,
-		metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
+		dlqMaxPerConsumer: u.dlqMaxPerConsumer, metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
 		requeueFirst: time.Second}
 	nc, err := b.connect("medisync")
 	if err != nil {
@@ -139,6 +139,9 @@ type natsURL struct {
 	// ?dlq_max_bytes=N: the dead-letter stream's bound in bytes, none unless
 	// given (JetStream reserves a stream's bound when it creates it).
 	dlqMaxBytes int64
+	// ?dlq_max_per_consumer=N: at most N messages on each consumer's subject
+	// of the dead-letter stream, none unless given.
+	dlqMaxPerConsumer int64
 }
 
 // parseNATSURL splits the URL list and reads the query parameters off it.
@@ -158,12 +161,19 @@ func parseNATSURL(rawURL string) (natsURL, error) {
 			}
 			out.replicas = n
 		}
-		if m := q.Get("dlq_max_bytes"); m != "" {
+		for _, bound := range []struct {
+			param, unit string
+			to          *int64
+		}{{"dlq_max_bytes", "bytes", &out.dlqMaxBytes}, {"dlq_max_per_consumer", "messages", &out.dlqMaxPerConsumer}} {
+			m := q.Get(bound.param)
+			if m == "" {
+				continue
+			}
 			n, err := strconv.ParseInt(m, 10, 64)
 			if err != nil || n < 1 {
-				return natsURL{}, errors.New("broker: nats dlq_max_bytes must be a positive number of bytes")
+				return natsURL{}, fmt.Errorf("broker: nats %s must be a positive number of %s", bound.param, bound.unit)
 			}
-			out.dlqMaxBytes = n
+			*bound.to = n
 		}
 		u.RawQuery = ""
 		parts[i] = u.String()
@@ -240,7 +250,9 @@ func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error
 // the URL says so: JetStream reserves a stream's MaxBytes in its store when
 // it creates or updates it, and refuses a bound it has no room for.
 // Bounded, it refuses a new dead letter rather than drop an old one, and
-// the refused event is not acknowledged and stays on its own stream.
+// the refused event is not acknowledged and stays on its own stream; a
+// bound per consumer (each has one subject of dead letters and one of
+// replays) keeps one consumer from filling it for all.
 func (b *natsBroker) dlqStreamConfig() jetstream.StreamConfig {
 	cfg := jetstream.StreamConfig{
 		Name:      dlqStream,
@@ -257,6 +269,10 @@ func (b *natsBroker) dlqStreamConfig() jetstream.StreamConfig {
 	if b.dlqMaxBytes > 0 {
 		cfg.MaxBytes = b.dlqMaxBytes
 	}
+	if b.dlqMaxPerConsumer > 0 {
+		cfg.MaxMsgsPerSubject = b.dlqMaxPerConsumer
+		cfg.DiscardNewPerSubject = true
+	}
 	return cfg
 }
 
@@ -266,7 +282,9 @@ func (b *natsBroker) dlqStreamConfig() jetstream.StreamConfig {
 func dlqLimitsHold(have, want jetstream.StreamConfig) bool {
 	// The server reports no bound as -1, asked with 0 or -1.
 	bound := func(n int64) int64 { return max(n, 0) }
-	return have.MaxAge == want.MaxAge && bound(have.MaxBytes) == bound(want.MaxBytes) && have.Discard == want.Discard
+	return have.MaxAge == want.MaxAge && bound(have.MaxBytes) == bound(want.MaxBytes) &&
+		bound(have.MaxMsgsPerSubject) == bound(want.MaxMsgsPerSubject) &&
+		have.Discard == want.Discard && have.DiscardNewPerSubject == want.DiscardNewPerSubject
 }
 
 // ensureDLQStream creates the dead-letter stream, or brings an existing
@@ -296,19 +314,46 @@ func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
 		return fmt.Errorf("broker: stream %s: %w", dlqStream, err)
 	case !dlqLimitsHold(s.CachedInfo().Config, want):
 		have := s.CachedInfo().Config
-		if _, err := b.js.UpdateStream(ctx, want); err != nil {
-			b.dlqConfigRefused(err)
-		} else {
-			b.dlqConfigRefused(nil)
-			_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream brought to its limits", "stream", dlqStream,
-				"max_age", have.MaxAge, "max_bytes", have.MaxBytes, "discard", have.Discard.String())
+		var refused error
+		if lower := want.MaxMsgsPerSubject; lower > 0 && (have.MaxMsgsPerSubject <= 0 || lower < have.MaxMsgsPerSubject) {
+			// JetStream applies a lower bound per subject to what the
+			// stream holds by deleting the oldest, whatever its discard
+			// policy: a bound below what a consumer holds waits.
+			if refused = dlqHeldWithin(ctx, s, lower); refused != nil {
+				want.MaxMsgsPerSubject, want.DiscardNewPerSubject = have.MaxMsgsPerSubject, have.DiscardNewPerSubject
+			}
 		}
+		if !dlqLimitsHold(have, want) {
+			if _, err := b.js.UpdateStream(ctx, want); err != nil {
+				refused = errors.Join(refused, err)
+			} else {
+				_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream brought to its limits", "stream", dlqStream,
+					"max_age", have.MaxAge, "max_bytes", have.MaxBytes, "discard", have.Discard.String())
+			}
+		}
+		b.dlqConfigRefused(refused)
 	default:
 		b.dlqConfigRefused(nil)
 	}
 	b.mu.Lock()
 	b.streams[dlqStream] = true
 	b.mu.Unlock()
+	return nil
+}
+
+// dlqHeldWithin says why the dead-letter stream s cannot be bounded to
+// bound messages per subject (per consumer's dead letters, or replays),
+// nil if it can.
+func dlqHeldWithin(ctx context.Context, s jetstream.Stream, bound int64) error {
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(">"))
+	if err != nil {
+		return fmt.Errorf("dead letters per consumer not counted: %w", err)
+	}
+	for _, n := range info.State.Subjects {
+		if n > uint64(bound) {
+			return errors.New("a consumer holds more dead letters or replays than dlq_max_per_consumer, which the broker would make room for by deleting the oldest")
+		}
+	}
 	return nil
 }
 
@@ -326,7 +371,7 @@ func (b *natsBroker) dlqConfigRefused(err error) {
 	b.mu.Unlock()
 	if warn {
 		_ = level.Warn(b.o.Logger).Log("msg", "dead-letter stream limits not applied: the stream keeps its own", "stream", dlqStream,
-			"max_bytes", b.dlqMaxBytes, "err", err)
+			"max_bytes", b.dlqMaxBytes, "max_per_consumer", b.dlqMaxPerConsumer, "err", err)
 	}
 }
 
