@@ -166,9 +166,10 @@ func publishSubject(t *testing.T, ctx context.Context, b broker.Broker, producer
 }
 
 // A bound the server cannot reserve, set on a deployment whose stream
-// exists: the stream is kept as it is, with one warning however often it
-// is checked, and dead letters go on into it.
-func TestNATSDeadLetterBoundRefusedKeepsTheStreamAsItIs(t *testing.T) {
+// exists: the stream keeps its own bound, with one warning however often it
+// is checked, and dead letters go on into it; its age limit, which would
+// delete them, is taken off all the same.
+func TestNATSDeadLetterBoundRefusedKeepsTheStreamsBound(t *testing.T) {
 	url := smallJetStream(t, 512<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -190,7 +191,8 @@ func TestNATSDeadLetterBoundRefusedKeepsTheStreamAsItIs(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "dead letters go on into the stream as it is")
 	time.Sleep(time.Second) // some checks
 	info := dlqInfo(t, url)
-	assert.Equal(t, 7*24*time.Hour, info.Config.MaxAge, "the stream is left as it was")
+	assert.Equal(t, int64(-1), info.Config.MaxBytes, "the stream keeps its own bound")
+	assert.Zero(t, info.Config.MaxAge, "the dead letters are kept until replayed all the same")
 	warnings := strings.Count(logs.String(), "dead-letter stream limits not applied")
 	assert.Equal(t, 1, warnings, "one warning, not one per check:\n%s", logs.String())
 	assert.Contains(t, logs.String(), "insufficient storage")

@@ -313,25 +313,7 @@ func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("broker: stream %s: %w", dlqStream, err)
 	case !dlqLimitsHold(s.CachedInfo().Config, want):
-		have := s.CachedInfo().Config
-		var refused error
-		if lower := want.MaxMsgsPerSubject; lower > 0 && (have.MaxMsgsPerSubject <= 0 || lower < have.MaxMsgsPerSubject) {
-			// JetStream applies a lower bound per subject to what the
-			// stream holds by deleting the oldest, whatever its discard
-			// policy: a bound below what a consumer holds waits.
-			if refused = dlqHeldWithin(ctx, s, lower); refused != nil {
-				want.MaxMsgsPerSubject, want.DiscardNewPerSubject = have.MaxMsgsPerSubject, have.DiscardNewPerSubject
-			}
-		}
-		if !dlqLimitsHold(have, want) {
-			if _, err := b.js.UpdateStream(ctx, want); err != nil {
-				refused = errors.Join(refused, err)
-			} else {
-				_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream brought to its limits", "stream", dlqStream,
-					"max_age", have.MaxAge, "max_bytes", have.MaxBytes, "discard", have.Discard.String())
-			}
-		}
-		b.dlqConfigRefused(refused)
+		b.dlqConfigRefused(b.applyDLQLimits(ctx, s, want))
 	default:
 		b.dlqConfigRefused(nil)
 	}
@@ -339,6 +321,40 @@ func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
 	b.streams[dlqStream] = true
 	b.mu.Unlock()
 	return nil
+}
+
+// applyDLQLimits brings the existing dead-letter stream s to want as far
+// as it can, and says what it could not apply.
+func (b *natsBroker) applyDLQLimits(ctx context.Context, s jetstream.Stream, want jetstream.StreamConfig) error {
+	have := s.CachedInfo().Config
+	var refused error
+	if lower := want.MaxMsgsPerSubject; lower > 0 && (have.MaxMsgsPerSubject <= 0 || lower < have.MaxMsgsPerSubject) {
+		// JetStream applies a lower bound per subject to what the stream
+		// holds by deleting the oldest, whatever its discard policy: a
+		// bound below what a consumer holds waits.
+		if refused = dlqHeldWithin(ctx, s, lower); refused != nil {
+			want.MaxMsgsPerSubject, want.DiscardNewPerSubject = have.MaxMsgsPerSubject, have.DiscardNewPerSubject
+		}
+	}
+	if dlqLimitsHold(have, want) {
+		return refused
+	}
+	_, err := b.js.UpdateStream(ctx, want)
+	if err != nil && max(want.MaxBytes, 0) != max(have.MaxBytes, 0) {
+		// A byte bound the server cannot reserve: the rest, no age limit
+		// above all, still applies.
+		refused, want.MaxBytes = errors.Join(refused, err), have.MaxBytes
+		if dlqLimitsHold(have, want) {
+			return refused
+		}
+		_, err = b.js.UpdateStream(ctx, want)
+	}
+	if err != nil {
+		return errors.Join(refused, err)
+	}
+	_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream brought to its limits", "stream", dlqStream,
+		"max_age", have.MaxAge, "max_bytes", have.MaxBytes, "discard", have.Discard.String())
+	return refused
 }
 
 // dlqHeldWithin says why the dead-letter stream s cannot be bounded to
