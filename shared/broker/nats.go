@@ -289,9 +289,9 @@ func dlqLimitsHold(have, want jetstream.StreamConfig) bool {
 
 // ensureDLQStream creates the dead-letter stream, or brings an existing
 // one to dlqStreamConfig when its limits differ, unless it is known to
-// exist. An existing stream whose update the server refuses (no room to
-// reserve dlq_max_bytes, say) is kept as it is, with a warning: dead
-// letters and replays go on in it. Only a stream missing that cannot be
+// exist. Limits an existing stream cannot take (no room to reserve
+// dlq_max_bytes, say) are left to it, with a warning: dead letters and
+// replays go on in it. Only a stream missing that cannot be
 // created is an error, and then dead letters are refused (their events stay
 // on their streams).
 func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
