@@ -52,8 +52,8 @@ func silentS3(t *testing.T) string {
 }
 
 // An upload while the object store hangs is answered 503 within the
-// upload route's deadline (records: 50 s, under the gateway's 55 s): the
-// attempts of each S3 call share what is left of the deadline, and the
+// upload route's deadline (records: 50 s, under the gateway's 55 s): each
+// S3 call ends a margin before the deadline, and the
 // removal of what the failed upload may have left waits on the hung
 // server after the answer, not before it.
 func TestUploadWhileS3HangsAnswersWithinTheDeadline(t *testing.T) {

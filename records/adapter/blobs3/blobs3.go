@@ -161,7 +161,7 @@ func New(c Config, hc *http.Client) *Store {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		RetryMaxAttempts:           attempts,
-		APIOptions:                 []func(*middleware.Stack) error{withAttemptDeadlines},
+		APIOptions:                 []func(*middleware.Stack) error{withCallDeadline},
 	})
 	return &Store{c: client, presign: s3.NewPresignClient(client), parts: newPartPool(c.PartBuffers, int(c.PartSize)), cfg: c}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -11,8 +12,8 @@ import (
 )
 
 // attempts is how many times the SDK tries an S3 call: once more after a
-// failure that may pass (a connection dropped, a 5xx, an attempt out of
-// time).
+// failure that may pass (a connection refused or dropped, a 5xx), when
+// time is left.
 const attempts = 2
 
 // answerMargin is what an S3 call leaves of its caller's deadline, so that
@@ -21,25 +22,18 @@ const attempts = 2
 // a tenth of the time left, at most a second.
 func answerMargin(left time.Duration) time.Duration { return min(left/10, time.Second) }
 
-// withAttemptDeadlines ends an S3 call made under a deadline answerMargin
-// before it, and shares that time among the call's attempts: each gets
-// what is left over the attempts still allowed, so that the call, retry
-// included, ends in time for its caller to answer, and a retry after a
-// hung attempt still has its share. A call without a deadline (the
-// sweeper's) keeps the transport's timeouts alone.
-func withAttemptDeadlines(stack *middleware.Stack) error {
+// withCallDeadline ends an S3 call made under a deadline answerMargin
+// before it. Its first attempt may run until then: a server that answers
+// slowly but in time is waited for, and its request (an upload's body with
+// it) is sent once. An attempt that failed before then (a connection
+// refused or reset, a 5xx) is retried in the time left, the SDK's backoff
+// included; one cut at the call's end is not. A call without a deadline
+// (the sweeper's) keeps the transport's timeouts alone.
+func withCallDeadline(stack *middleware.Stack) error {
 	if _, ok := stack.Finalize.Get("Retry"); !ok { // a presigning stack sends nothing
 		return nil
 	}
-	begin := middleware.FinalizeMiddlewareFunc("CallDeadline",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			c := &call{}
-			if deadline, ok := ctx.Deadline(); ok {
-				c.end = deadline.Add(-answerMargin(time.Until(deadline)))
-			}
-			return next.HandleFinalize(context.WithValue(ctx, callKey{}, c), in)
-		})
-	if err := stack.Finalize.Insert(begin, "Retry", middleware.Before); err != nil {
+	if err := stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("CallDeadline", callDeadline), "Retry", middleware.Before); err != nil {
 		return err
 	}
 	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("AttemptDeadline", attemptDeadline), "Retry", middleware.After)
@@ -48,38 +42,37 @@ func withAttemptDeadlines(stack *middleware.Stack) error {
 // callKey holds an S3 call's *call.
 type callKey struct{}
 
-// call is when an S3 call must end, if it must, and the attempts it began.
+// call is an S3 call under a deadline: when it ends, and whether it has.
 type call struct {
-	end   time.Time
-	tried int
+	left  time.Duration // from the call's start to its end
+	ended atomic.Bool
 }
 
-// attemptDeadline runs one attempt within its share of the deadline.
-func attemptDeadline(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-	c, _ := ctx.Value(callKey{}).(*call)
-	if c == nil || c.end.IsZero() {
+// callDeadline runs the call, its attempts and the backoff between them,
+// under a context cancelled at the call's end. The context is cancelled by
+// a timer rather than bound by a deadline: an object's body streams under
+// it after the call returns, past the call's end, until the reader closes
+// it.
+func callDeadline(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
 		return next.HandleFinalize(ctx, in)
 	}
-	c.tried++
-	share := time.Until(c.end) / time.Duration(max(attempts-c.tried+1, 1))
-	if share <= 0 {
-		return middleware.FinalizeOutput{}, middleware.Metadata{}, &attemptTimeout{retry: false}
-	}
-	// The attempt's context is cancelled by a timer rather than bound by a
-	// deadline: an object's body streams under it after the call returns,
-	// past the attempt's share, until the reader closes it.
-	actx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(share, cancel)
-	out, md, err := next.HandleFinalize(actx, in)
-	get, streams := out.Result.(*s3.GetObjectOutput)
-	if !timer.Stop() && ctx.Err() == nil && (err != nil || streams) {
+	left := time.Until(deadline)
+	c := &call{left: left - answerMargin(left)}
+	cctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(c.left, func() { c.ended.Store(true); cancel() })
+	out, md, err := next.HandleFinalize(context.WithValue(cctx, callKey{}, c), in)
+	get, _ := out.Result.(*s3.GetObjectOutput)
+	// A body whose context the timer has cancelled can no longer be read.
+	if !timer.Stop() && ctx.Err() == nil && (err != nil || get != nil) {
 		cancel()
-		if streams && get != nil && get.Body != nil {
+		if get != nil && get.Body != nil {
 			_ = get.Body.Close()
 		}
-		return middleware.FinalizeOutput{}, md, &attemptTimeout{share: share, retry: true}
+		return middleware.FinalizeOutput{}, md, &callTimeout{waited: c.left}
 	}
-	if err == nil && streams && get != nil && get.Body != nil {
+	if err == nil && get != nil && get.Body != nil {
 		get.Body = &cancelOnClose{ReadCloser: get.Body, cancel: cancel}
 		return out, md, nil
 	}
@@ -87,25 +80,37 @@ func attemptDeadline(ctx context.Context, in middleware.FinalizeInput, next midd
 	return out, md, err
 }
 
-// attemptTimeout is an attempt that ran out of its share of the deadline
-// (retried), or found none left (not retried).
-type attemptTimeout struct {
-	share time.Duration
-	retry bool
+// attemptDeadline refuses an attempt, and the retry of one, that the
+// call's end has cut: no time is left for another.
+func attemptDeadline(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	c, _ := ctx.Value(callKey{}).(*call)
+	if c == nil {
+		return next.HandleFinalize(ctx, in)
+	}
+	if c.ended.Load() {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &callTimeout{waited: c.left}
+	}
+	out, md, err := next.HandleFinalize(ctx, in)
+	if err != nil && c.ended.Load() {
+		return out, md, &callTimeout{waited: c.left}
+	}
+	return out, md, err
 }
 
-func (e *attemptTimeout) Error() string {
-	if !e.retry {
-		return "no time left for an S3 call within the request's deadline"
-	}
-	return fmt.Sprintf("no answer from S3 within the attempt's %s", e.share.Round(time.Millisecond))
+// callTimeout is an S3 call that had no answer by its end.
+type callTimeout struct {
+	waited time.Duration
+}
+
+func (e *callTimeout) Error() string {
+	return fmt.Sprintf("no answer from S3 within the %s the request's deadline left it", e.waited.Round(time.Millisecond))
 }
 
 // Timeout marks the failure as a timeout.
-func (e *attemptTimeout) Timeout() bool { return true }
+func (e *callTimeout) Timeout() bool { return true }
 
-// RetryableError tells the SDK's retryer whether another attempt may follow.
-func (e *attemptTimeout) RetryableError() bool { return e.retry }
+// RetryableError tells the SDK's retryer that no attempt may follow.
+func (e *callTimeout) RetryableError() bool { return false }
 
 // cancelOnClose ends the attempt's context when the body is closed.
 type cancelOnClose struct {

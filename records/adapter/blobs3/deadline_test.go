@@ -42,10 +42,11 @@ func (f *fakeS3) store(c blobs3.Config) *blobs3.Store {
 	return blobs3.New(c, &http.Client{Timeout: time.Minute})
 }
 
-// The attempts of an S3 call share its caller's deadline: on a server that
-// hangs the call is tried twice and fails as the store's fault (503) a
-// margin before the deadline, so that the caller can answer in time.
-func TestAttemptsShareTheDeadline(t *testing.T) {
+// An S3 call on a server that hangs fails as the store's fault (503) a
+// margin before its caller's deadline, so that the caller can answer in
+// time; its one attempt had all that time, and is not tried again when
+// none is left.
+func TestHungS3FailsTheCallBeforeItsDeadline(t *testing.T) {
 	var f *fakeS3
 	f = newFakeS3(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -66,24 +67,48 @@ func TestAttemptsShareTheDeadline(t *testing.T) {
 	if took > deadline-200*time.Millisecond {
 		t.Fatalf("Put on a hung server failed after %s, too close to its %s deadline to answer", took, deadline)
 	}
-	if n := f.requests.Load(); n != 2 {
-		t.Fatalf("%d attempts, want 2: the retry keeps a share of the deadline", n)
+	if n := f.requests.Load(); n != 1 {
+		t.Fatalf("%d attempts, want 1: the attempt cut at the call's end leaves no time for another", n)
 	}
 }
 
-// An object's body streams under the attempt that opened it past the
-// attempt's share of the deadline, until the reader is closed.
-func TestObjectStreamsPastTheAttemptsShare(t *testing.T) {
+// An attempt that fails at once (the connection dropped before an answer)
+// is tried again in the time left, and the call succeeds.
+func TestFailedAttemptIsRetriedInTheTimeLeft(t *testing.T) {
+	var f *fakeS3
+	f = newFakeS3(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if f.requests.Load() == 1 {
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = c.Close()
+			}
+		}
+	})
+	s := f.store(blobs3.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Put(ctx, "documents/x", bytes.NewReader([]byte("%PDF-1.7")), nil); err != nil {
+		t.Fatalf("Put whose first attempt lost its connection = %v, want stored by the retry", err)
+	}
+	if n := f.requests.Load(); n != 2 {
+		t.Fatalf("%d attempts, want 2", n)
+	}
+}
+
+// An object's body streams under the call that opened it past the call's
+// end (a margin before the deadline), until the reader is closed.
+func TestObjectStreamsPastTheCallsEnd(t *testing.T) {
 	body := strings.Repeat("clinical ", 1000)
 	f := newFakeS3(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "9000")
 		_, _ = io.WriteString(w, body[:10])
 		w.(http.Flusher).Flush()
-		time.Sleep(1500 * time.Millisecond) // past the share of 1 s of 3 s
+		time.Sleep(3800 * time.Millisecond) // past the call's end, 3.6 s of 4 s
 		_, _ = io.WriteString(w, body[10:])
 	})
 	s := f.store(blobs3.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	b, err := s.Open(ctx, "documents/x")
 	if err != nil {
@@ -93,6 +118,26 @@ func TestObjectStreamsPastTheAttemptsShare(t *testing.T) {
 	got, err := io.ReadAll(b)
 	if err != nil || string(got) != body {
 		t.Fatalf("read %d bytes, %v; want the whole object", len(got), err)
+	}
+}
+
+// An S3 that answers slowly, but within the time a request has left, is
+// waited for: the upload is stored, its body sent once.
+func TestSlowButAnsweringS3FitsTheTimeLeft(t *testing.T) {
+	f := newFakeS3(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(1100 * time.Millisecond)
+	})
+	s := f.store(blobs3.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := s.Put(ctx, "documents/x", bytes.NewReader([]byte("%PDF-1.7")), nil)
+	if err != nil {
+		t.Fatalf("Put taking 1.1 s of the 2 s left = %v after %s and %d attempts, want stored", err, time.Since(start).Round(time.Millisecond), f.requests.Load())
+	}
+	if n := f.requests.Load(); n != 1 {
+		t.Fatalf("%d attempts, want the body sent once", n)
 	}
 }
 
