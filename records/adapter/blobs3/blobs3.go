@@ -69,19 +69,34 @@ func (s *Store) encrypted(got types.ServerSideEncryption) error {
 	return nil
 }
 
+// ErrProbeRefused is an encryption check the server answered with a
+// refusal that says nothing of its encryption (403 from a policy that
+// does not let the probe be written, a wrong region): the check cannot be
+// made, and the store moves content, every upload's answer still checked
+// for the encryption asked.
+var ErrProbeRefused = errors.New("the S3 server refused the encryption probe; the encryption each upload's answer names is checked instead")
+
+// probeKey is the object CheckEncryption stores and removes: under the
+// documents' prefix, where the service's credentials may write when a
+// policy grants it no more. It names no document: left behind by a
+// removal that failed, it is an orphan the sweeper removes once older
+// than its grace (ADR 0034), as it is never while a check runs.
+const probeKey = service.BlobPrefix + ".medisync-encryption-probe"
+
 // CheckEncryption stores and removes an empty probe object, and reports
 // ErrNotEncrypted when the server does not apply the encryption asked (or
 // refuses it, see refusesEncryption), so that a misconfigured store is
-// found at start rather than at the first upload. A server that cannot be
-// reached is a fault (service.ErrBlobStoreDown). With an encryption asked,
-// the store moves no content (Put, Open, PresignGet answer the fault)
-// until a check has passed.
+// found at start rather than at the first upload. With an encryption
+// asked, the store moves no content (Put, Open, PresignGet answer the
+// fault) until a check has passed, or the server has answered it with a
+// refusal of another kind (ErrProbeRefused). A server that did not answer
+// (unreachable, a timeout, a 5xx) is a fault (service.ErrBlobStoreDown),
+// and content waits for a later check.
 func (s *Store) CheckEncryption(ctx context.Context) error {
 	if s.cfg.SSE == "" {
 		return nil
 	}
-	key := ".medisync-encryption-probe"
-	in := s.putInput(key)
+	in := s.putInput(probeKey)
 	in.Body = bytes.NewReader(nil)
 	out, err := s.c.PutObject(ctx, in)
 	if refusesEncryption(err) {
@@ -90,16 +105,38 @@ func (s *Store) CheckEncryption(ctx context.Context) error {
 		s.refused.Store(true)
 		return fmt.Errorf("%w: %w", ErrNotEncrypted, err)
 	}
+	if answered(err) {
+		// The server is there and its answer to every upload names the
+		// encryption applied: no reason to hold content back.
+		s.open.Store(true)
+		return fault("put probe", fmt.Errorf("%w: %w", ErrProbeRefused, err))
+	}
 	if err != nil {
 		return fault("put probe", err)
 	}
-	s.remove(ctx, key)
+	s.remove(ctx, probeKey)
 	if err := s.encrypted(out.ServerSideEncryption); err != nil {
 		s.refused.Store(true)
 		return err
 	}
-	s.checked.Store(true)
+	s.open.Store(true)
 	return nil
+}
+
+// answered reports whether err is the server's own refusal of a request
+// (3xx, 4xx), rather than an outage: no answer (unreachable, a timeout) or
+// a failing server (5xx), and 408 and 429, which ask to come back later.
+func answered(err error) bool {
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch code := re.HTTPStatusCode(); {
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
+		return false
+	default:
+		return code >= 300 && code < 500
+	}
 }
 
 // errUnchecked is the answer for content while the encryption asked has
@@ -107,10 +144,11 @@ func (s *Store) CheckEncryption(ctx context.Context) error {
 var errUnchecked = errors.New("the S3 server's encryption is not checked yet (-s3-sse)")
 
 // checkedEncryption answers the store's fault until CheckEncryption has
-// passed, when an encryption is asked.
+// passed (or the server answered it, ErrProbeRefused), when an encryption
+// is asked.
 func (s *Store) checkedEncryption() error {
 	switch {
-	case s.cfg.SSE == "" || s.checked.Load():
+	case s.cfg.SSE == "" || s.open.Load():
 		return nil
 	case s.refused.Load():
 		return fault("check encryption", ErrNotEncrypted)
@@ -124,9 +162,10 @@ type Store struct {
 	presign *s3.PresignClient
 	parts   *partPool
 	cfg     Config
-	// checked: CheckEncryption passed; refused: it found the server
-	// without the encryption asked.
-	checked, refused atomic.Bool
+	// open: content moves, CheckEncryption having passed or been refused
+	// by an answer (ErrProbeRefused); refused: it found the server without
+	// the encryption asked.
+	open, refused atomic.Bool
 }
 
 var (

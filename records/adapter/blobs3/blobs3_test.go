@@ -425,6 +425,63 @@ func TestEncryptionRefused(t *testing.T) {
 	}
 }
 
+// A server that answers the probe with a refusal that is not about
+// encryption (403 from a policy, a wrong region) is there: the check
+// cannot be made, but content moves, and every upload's answer is still
+// checked for the encryption asked. One that does not answer (a 5xx, 408,
+// 429, no connection) holds content back until a later check passes.
+func TestProbeRefusedByAnAnswerLeavesEachUploadChecked(t *testing.T) {
+	var status atomic.Int32
+	var probes atomic.Value
+	probes.Store("")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "probe") {
+			w.WriteHeader(http.StatusOK) // stored, named unencrypted
+			return
+		}
+		probes.Store(r.URL.Path)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(int(status.Load()))
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>Refused</Code><Message>refused</Message></Error>`)
+	}))
+	t.Cleanup(srv.Close)
+	store := func() *blobs3.Store {
+		return blobs3.New(blobs3.Config{Endpoint: srv.URL, Bucket: "b", AccessKey: "k", SecretKey: "s", PathStyle: true, SSE: "AES256"},
+			&http.Client{Timeout: 2 * time.Second})
+	}
+	ctx := context.Background()
+	for _, code := range []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError} {
+		status.Store(int32(code))
+		s := store()
+		if err := s.CheckEncryption(ctx); errors.Is(err, blobs3.ErrProbeRefused) || !errors.Is(err, service.ErrBlobStoreDown) {
+			t.Fatalf("CheckEncryption answered %d = %v, want only the store's fault", code, err)
+		}
+		if _, err := s.Open(ctx, "documents/a"); !errors.Is(err, service.ErrBlobStoreDown) {
+			t.Fatalf("Open after a probe answered %d = %v, want the store's fault", code, err)
+		}
+	}
+	if p := probes.Load().(string); !strings.HasPrefix(p, "/b/"+service.BlobPrefix) {
+		t.Fatalf("the probe went to %s, outside the documents' prefix a policy may confine the service to", p)
+	}
+	for _, code := range []int{http.StatusForbidden, http.StatusBadRequest} {
+		status.Store(int32(code))
+		s := store()
+		err := s.CheckEncryption(ctx)
+		if !errors.Is(err, blobs3.ErrProbeRefused) || errors.Is(err, blobs3.ErrNotEncrypted) {
+			t.Fatalf("CheckEncryption answered %d = %v, want ErrProbeRefused", code, err)
+		}
+		b, err := s.Open(ctx, "documents/a")
+		if err != nil {
+			t.Fatalf("Open after a probe answered %d = %v, want the object", code, err)
+		}
+		_ = b.Close()
+		if _, err := s.Put(ctx, "documents/b", bytes.NewReader([]byte("%PDF-1.7")), nil); !errors.Is(err, blobs3.ErrNotEncrypted) {
+			t.Fatalf("Put stored without encryption after a probe answered %d = %v, want ErrNotEncrypted", code, err)
+		}
+	}
+}
+
 // noDocuments is a document repository that names no object.
 type noDocuments struct{ service.DocumentRepository }
 

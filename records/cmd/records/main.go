@@ -193,16 +193,19 @@ func openBlobs(ctx context.Context, a *appdb.App, c settings) (service.BlobStore
 		if bucketErr != nil {
 			_ = level.Warn(a.Logger).Log("msg", "bucket not ready", "err", bucketErr)
 		}
-		if errors.Is(err, blobs3.ErrNotEncrypted) {
-			return nil, err
-		}
 		// Not a readiness check: encounters, lists and the audit trail serve
 		// without the object store, and an instance that is not ready
 		// leaves the rotation, so an S3 outage would take them all out.
 		// Nor does a server that is down or hangs hold the start: the
 		// store moves no content (503) until its encryption is checked,
-		// again in the background.
-		if err != nil {
+		// again in the background. A server that answered the check with
+		// a refusal (a policy) serves content, each upload checked.
+		switch {
+		case errors.Is(err, blobs3.ErrNotEncrypted):
+			return nil, err
+		case errors.Is(err, blobs3.ErrProbeRefused):
+			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: the S3 server refused the probe; each upload's answer is checked", "err", err)
+		case err != nil:
 			_ = level.Warn(a.Logger).Log("msg", "encryption not checked: document content is refused until a check passes", "err", err)
 			go recheckS3(ctx, a.Logger, s, s3RecheckEvery, c.s3StartTimeout)
 		}
@@ -224,9 +227,10 @@ func prepareS3(ctx context.Context, s *blobs3.Store, timeout time.Duration) (buc
 }
 
 // recheckS3 checks the server's encryption every period until a check
-// passes, which opens the store to content. A server found storing in the
-// clear is logged as the error it is; the checks go on, for a server
-// reconfigured meanwhile.
+// passes, or the server answers it with a refusal (ErrProbeRefused), which
+// opens the store to content. A server found storing in the clear is
+// logged as the error it is; the checks go on, for a server reconfigured
+// meanwhile.
 func recheckS3(ctx context.Context, logger log.Logger, s *blobs3.Store, every, timeout time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -242,9 +246,14 @@ func recheckS3(ctx context.Context, logger log.Logger, s *blobs3.Store, every, t
 		case err == nil:
 			_ = level.Info(logger).Log("msg", "encryption checked: document content is served")
 			return
-		case errors.Is(err, blobs3.ErrNotEncrypted) && !refused:
-			refused = true
-			_ = level.Error(logger).Log("msg", "document content refused: the S3 server does not apply the encryption asked", "err", err)
+		case errors.Is(err, blobs3.ErrProbeRefused):
+			_ = level.Warn(logger).Log("msg", "encryption not checked: the S3 server refused the probe; document content is served, each upload's answer checked", "err", err)
+			return
+		case errors.Is(err, blobs3.ErrNotEncrypted):
+			if !refused {
+				refused = true
+				_ = level.Error(logger).Log("msg", "document content refused: the S3 server does not apply the encryption asked", "err", err)
+			}
 		}
 	}
 }

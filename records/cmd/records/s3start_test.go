@@ -137,3 +137,49 @@ func TestEncryptionCheckedOnceS3Answers(t *testing.T) {
 		t.Fatalf("upload once the check passed: %v", err)
 	}
 }
+
+// An S3 that answers, encrypts every document and serves them, but whose
+// credentials may write only under documents/ (a least-privilege policy on
+// the prefix records uses), refuses a write anywhere else with 403. The
+// encryption check passes there, or would be answered with the refusal:
+// either way downloads and uploads are served, never held back as if S3
+// were away.
+func TestProbeRefusedByPolicyStillServesContent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodHead && r.URL.Path == "/b": // HeadBucket
+		case r.Method == http.MethodPut && !strings.HasPrefix(r.URL.Path, "/b/documents/"):
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+		case r.Method == http.MethodPut:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("X-Amz-Server-Side-Encryption", r.Header.Get("X-Amz-Server-Side-Encryption"))
+		case r.Method == http.MethodGet && r.URL.Path == "/b/documents/x":
+			w.Header().Set("Content-Length", "8")
+			_, _ = io.WriteString(w, "%PDF-1.7")
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	s := blobs3.New(blobs3.Config{Endpoint: srv.URL, Bucket: "b", AccessKey: "k", SecretKey: "s", PathStyle: true, SSE: "AES256"},
+		&http.Client{Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := prepareS3(ctx, s, 5*time.Second)
+	t.Logf("start check: %v", err)
+	if err != nil {
+		go recheckS3(ctx, log.NewNopLogger(), s, 20*time.Millisecond, 5*time.Second)
+	}
+	time.Sleep(500 * time.Millisecond) // 25 background checks
+	b, err := s.Open(ctx, "documents/x")
+	if err != nil {
+		t.Fatalf("download of a stored document from a working S3 = %v, want its content", err)
+	}
+	_ = b.Close()
+	if _, err := s.Put(ctx, "documents/y", strings.NewReader("%PDF-1.7"), nil); err != nil {
+		t.Fatalf("upload to a working, encrypting S3 = %v", err)
+	}
+}
