@@ -38,8 +38,12 @@ import (
 const transferTimeout = 50 * time.Second
 
 // s3RecheckEvery is how often the encryption of an S3 server that did not
-// answer the check at start is checked again.
-const s3RecheckEvery = 10 * time.Second
+// answer the check at start is checked again; s3RecheckLogEvery how often
+// checks that keep failing are logged, after the first.
+const (
+	s3RecheckEvery    = 10 * time.Second
+	s3RecheckLogEvery = 5 * time.Minute
+)
 
 // minSweepGrace is the least age at which the sweeper may take an object
 // without metadata, or an unfinished upload, for an orphan: twice the
@@ -118,6 +122,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	fail := func(err error) error { _ = a.Close(); return err }
+	if c.s3StartTimeout <= 0 {
+		return fail(fmt.Errorf("-s3-start-timeout %s: must be positive, or no check of S3 could pass", c.s3StartTimeout))
+	}
 	if c.sweepGrace < minSweepGrace {
 		return fail(fmt.Errorf("-sweep-grace %s: at least %s, longer than an upload may take, or the sweeper would remove uploads in progress", c.sweepGrace, minSweepGrace))
 	}
@@ -230,11 +237,15 @@ func prepareS3(ctx context.Context, s *blobs3.Store, timeout time.Duration) (buc
 // passes, or the server answers it with a refusal (ErrProbeRefused), which
 // opens the store to content. A server found storing in the clear is
 // logged as the error it is; the checks go on, for a server reconfigured
-// meanwhile.
+// meanwhile. Checks that find no server are logged at the first and then
+// every s3RecheckLogEvery, with how many failed so far (count): one line
+// every 10 s through a long outage would bury the others.
 func recheckS3(ctx context.Context, logger log.Logger, s *blobs3.Store, every, timeout time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	refused := false
+	var failed int
+	var logged time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -253,6 +264,14 @@ func recheckS3(ctx context.Context, logger log.Logger, s *blobs3.Store, every, t
 			if !refused {
 				refused = true
 				_ = level.Error(logger).Log("msg", "document content refused: the S3 server does not apply the encryption asked", "err", err)
+			}
+		case ctx.Err() != nil:
+			return
+		default:
+			failed++
+			if logged.IsZero() || time.Since(logged) >= s3RecheckLogEvery {
+				logged = time.Now()
+				_ = level.Warn(logger).Log("msg", "encryption still not checked: document content is refused until a check passes", "count", failed, "err", err)
 			}
 		}
 	}

@@ -18,3 +18,13 @@ func TestSweepGraceShorterThanAnUploadIsRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-sweep-grace")
 }
+
+// A start timeout of zero or less would fail every check of S3, leaving
+// document content refused for good: the service refuses to start with one.
+func TestS3StartTimeoutMustBePositive(t *testing.T) {
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"-db-dsn", "sqlite:" + filepath.Join(dir, "r.db"), "-discovery-urls", "",
+		"-blob-dir", filepath.Join(dir, "blobs"), "-s3-start-timeout", "0s"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-s3-start-timeout")
+}

@@ -183,3 +183,71 @@ func TestProbeRefusedByPolicyStillServesContent(t *testing.T) {
 		t.Fatalf("upload to a working, encrypting S3 = %v", err)
 	}
 }
+
+// lines is a logger keeping the lines written, for tests.
+type lines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Background checks that keep finding no S3 are logged at the first and
+// then every few minutes, not every time; a server that comes back and
+// answers the check with a refusal (a policy) ends them, content served.
+func TestBackgroundChecksLogAnOutageOnceAndEndOnAnAnswer(t *testing.T) {
+	var answer atomic.Bool
+	var probes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/b/documents/") {
+			probes.Add(1)
+		}
+		if !answer.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+	}))
+	defer srv.Close()
+	s := blobs3.New(blobs3.Config{Endpoint: srv.URL, Bucket: "b", AccessKey: "k", SecretKey: "s", PathStyle: true, SSE: "AES256"},
+		&http.Client{Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lines
+	done := make(chan struct{})
+	go func() {
+		recheckS3(ctx, log.NewLogfmtLogger(&out), s, 20*time.Millisecond, 50*time.Millisecond)
+		close(done)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if n := strings.Count(out.String(), "encryption still not checked"); n != 1 || probes.Load() < 3 {
+		t.Fatalf("%d lines for %d failed background checks of half a second, want 1:\n%s", n, probes.Load(), out.String())
+	}
+	if _, err := s.Open(ctx, "documents/x"); !errors.Is(err, service.ErrBlobStoreDown) || strings.Contains(err.Error(), "404") {
+		t.Fatalf("download while S3 fails = %v, want the store's fault before any request", err)
+	}
+	answer.Store(true)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the background checks go on after S3 answered the probe")
+	}
+	if !strings.Contains(out.String(), "refused the probe") {
+		t.Fatalf("no line says the probe was refused:\n%s", out.String())
+	}
+	if _, err := s.Open(ctx, "documents/x"); errors.Is(err, service.ErrBlobStoreDown) && strings.Contains(err.Error(), "not checked") {
+		t.Fatalf("download once S3 answered = %v, want it sent to S3", err)
+	}
+}
