@@ -31,28 +31,12 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 type rebindConn struct{ *stdlib.Conn }
 
 func (c *rebindConn) Prepare(query string) (driver.Stmt, error) {
-	return c.PrepareContext(context.Background(), query)
+	return c.Conn.Prepare(rebind(query))
 }
 
 func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	st, err := c.Conn.PrepareContext(ctx, rebind(query))
-	if err != nil {
-		return nil, err
-	}
-	return keptStmt{st.(*stdlib.Stmt)}, nil
+	return c.Conn.PrepareContext(ctx, rebind(query))
 }
-
-// keptStmt is pgx's prepared statement, left on its connection when closed
-// and ended with it. pgx deallocates a closed statement on the server and
-// waits a fixed 5 s for the answer, and database/sql closes statements one
-// connection after another (sql.Stmt.Close, and DB.Close for every idle
-// connection): a hung server held a shutdown 5 s per pooled connection.
-// pgx names a statement after its text, so preparing the same text again
-// on that connection reuses it: a connection keeps at most one statement
-// per text prepared on it, and only Stmts prepares, fixed texts only.
-type keptStmt struct{ *stdlib.Stmt }
-
-func (keptStmt) Close() error { return nil }
 
 func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	return c.Conn.ExecContext(ctx, rebind(query), args)

@@ -2,7 +2,6 @@ package sqldb_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,61 +54,4 @@ func TestPlaceholders(t *testing.T) {
 func TestRows(t *testing.T) {
 	assert.Equal(t, "(?, ?)", sqldb.Rows(2, 1))
 	assert.Equal(t, "(?, ?, ?), (?, ?, ?)", sqldb.Rows(3, 2))
-}
-
-// Closing a statement on PostgreSQL costs no round trip: pgx waits a fixed
-// 5 s for the answer to each deallocation, and database/sql closes them one
-// pooled connection after another, so that a hung server held a shutdown
-// 5 s per connection, in Stmts.Close and again in DB.Close. The statements
-// end with their connections.
-func TestClosingWithPostgresHungIsPrompt(t *testing.T) {
-	dsn := sqltest.PostgresDSN(t, migrations)
-	proxy := sqltest.NewProxy(t, sqltest.PostgresAddr(dsn))
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqltest.PostgresVia(dsn, proxy.Addr()))
-	require.NoError(t, err)
-	defer db.Close()
-	st := sqldb.NewStmts(db)
-	// Concurrent queries prepare the statement on several pooled connections.
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 10 {
-				rows, err := st.Query(ctx, "SELECT id FROM items WHERE id = ?", "a")
-				if !assert.NoError(t, err) {
-					return
-				}
-				_ = rows.Close()
-			}
-		})
-	}
-	wg.Wait()
-	require.Greater(t, db.Stats().Idle, 1, "statements on several connections")
-
-	proxy.Hang()
-	start := time.Now()
-	require.NoError(t, st.Close())
-	assert.Less(t, time.Since(start), time.Second, "closing the statements")
-	start = time.Now()
-	_ = db.Close()
-	assert.Less(t, time.Since(start), time.Second, "closing the database")
-}
-
-// A statement left on its connection is taken up again by the next prepare
-// of its text: a connection keeps one per text, however often it is closed.
-func TestPostgresKeepsOneStatementPerText(t *testing.T) {
-	db := sqltest.Postgres(t, migrations)
-	db.SetMaxOpenConns(1)
-	ctx := context.Background()
-	query := "SELECT id FROM items WHERE id = ?"
-	for range 3 {
-		st := sqldb.NewStmts(db)
-		rows, err := st.Query(ctx, query, "a")
-		require.NoError(t, err)
-		require.NoError(t, rows.Close())
-		require.NoError(t, st.Close())
-	}
-	var n int
-	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT id FROM items WHERE id = $1'").Scan(&n))
-	assert.Equal(t, 1, n)
 }
