@@ -131,7 +131,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		_ = r.Server.Close()
 	}
 	for _, h := range r.AfterDrain {
-		if err := h(sctx); err != nil {
+		if err := within(sctx, h); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -145,4 +145,28 @@ func (r *Runner) Run(ctx context.Context) error {
 		_ = level.Info(logger).Log("msg", "stopped")
 	}
 	return err
+}
+
+// abandonGrace is how long a hook still gets once the budget is spent, so
+// that hooks with nothing left to wait for (a flush of an empty queue) run.
+const abandonGrace = 100 * time.Millisecond
+
+// within runs h, waiting for it no longer than ctx allows: a hook stuck on
+// a hung dependency (closing pgx's statements waits 5 s per pooled
+// connection on a PostgreSQL that does not answer) must not hold the
+// process past its budget. What it had left to do ends with the process.
+func within(ctx context.Context, h Hook) error {
+	done := make(chan error, 1)
+	go func() { done <- h(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(abandonGrace):
+		return fmt.Errorf("a shutdown hook was left running past the budget: %w", ctx.Err())
+	}
 }

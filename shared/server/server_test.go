@@ -234,6 +234,33 @@ func TestRunnerHooksGetABoundedContext(t *testing.T) {
 	assert.False(t, deadline.Before(before))
 }
 
+// A hook stuck on a hung dependency, ignoring its context, is left behind
+// when the budget is spent: the run returns, and the hooks after it still
+// run, instead of the process outliving its shutdown timeout.
+func TestRunnerLeavesAStuckHookAtTheBudget(t *testing.T) {
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
+	var nextRan bool
+	r := &server.Runner{
+		Server:          server.NewHTTPServer("", http.NotFoundHandler()),
+		Listener:        listen(t),
+		ShutdownTimeout: 300 * time.Millisecond,
+		AfterDrain: []server.Hook{
+			func(context.Context) error { <-stuck; return nil },
+			func(context.Context) error { nextRan = true; return nil },
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+
+	err := r.Run(ctx)
+
+	assert.Less(t, time.Since(start), 2*time.Second, "the run waits for the stuck hook")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.True(t, nextRan, "the hooks after a stuck one run")
+}
+
 func TestRunnerServeFailureStillRunsHooks(t *testing.T) {
 	ln := listen(t)
 	require.NoError(t, ln.Close())
