@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -39,11 +40,28 @@ func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.S
 }
 
 func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(query), args)
+	return c.Conn.ExecContext(ctx, rebind(query), describedOnly(args))
 }
 
 func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(query), args)
+	return c.Conn.QueryContext(ctx, rebind(query), describedOnly(args))
+}
+
+// manyArgs is where a text is taken for one of a family (a multi-row
+// INSERT, an IN list) rather than a fixed query.
+const manyArgs = 48
+
+// describedOnly has pgx describe, not prepare, a text with many arguments.
+// pgx keeps every text it runs prepared on the server, up to 512 per
+// connection, and a multi-row INSERT has one text per row count: the audit
+// trails' batches of 1 to 256 rows kept some 170 MB of the server's memory
+// per pooled connection. Fixed queries, fewer arguments, stay prepared; a
+// leading QueryExecMode argument is pgx's own per-query option.
+func describedOnly(args []driver.NamedValue) []driver.NamedValue {
+	if len(args) <= manyArgs {
+		return args
+	}
+	return append([]driver.NamedValue{{Value: pgx.QueryExecModeCacheDescribe}}, args...)
 }
 
 // rebind rewrites the ? placeholders of query to $1, $2... in order.

@@ -154,15 +154,6 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	// pgx would keep every query text it runs as a statement prepared on
-	// the server, up to 512 per connection: each size of the audit
-	// trails' multi-row INSERTs (1 to 256 rows) one more, some 170 MB of
-	// the server's memory per pooled connection. Texts are only described
-	// (and their description cached) instead; the hot statements Stmts
-	// prepares stay prepared. A DSN that names a mode keeps it.
-	if !strings.Contains(dsn, "default_query_exec_mode") {
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	}
 	// Sessions speak UTC, and timestamptz values scan as UTC times, as they
 	// do on MySQL (Loc = UTC) and SQLite.
 	cfg.RuntimeParams["timezone"] = "UTC"
