@@ -64,7 +64,7 @@ func TestHungS3FailsTheCallBeforeItsDeadline(t *testing.T) {
 	if !errors.Is(err, service.ErrBlobStoreDown) || ctx.Err() != nil {
 		t.Fatalf("Put on a hung server = %v (request context: %v), want the store's fault before the deadline", err, ctx.Err())
 	}
-	if took > deadline-200*time.Millisecond {
+	if took > deadline-50*time.Millisecond { // the call ends 300 ms before it; the rest is slack for a busy machine
 		t.Fatalf("Put on a hung server failed after %s, too close to its %s deadline to answer", took, deadline)
 	}
 	if n := f.requests.Load(); n != 1 {
