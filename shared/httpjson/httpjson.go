@@ -234,7 +234,8 @@ func decodeProblem(err error, body []byte, v any) error {
 			return problem.Validation(fe...)
 		}
 		// Others (time.Time's among them) come without the field, which
-		// encoding/json does not add: the body is walked again to find it.
+		// encoding/json does not add: the body is walked again to find it
+		// (ADR 0045).
 		if field, t, ok := refused(body, reflect.TypeOf(v), ""); ok && field != "" {
 			msg := "has a value of the wrong form"
 			if t == timeType {
