@@ -126,9 +126,21 @@ func Unreachable(err error) bool {
 
 // Busy reports a database that other writers kept locked for longer than
 // it waits: SQLite's SQLITE_BUSY or SQLITE_LOCKED after its busy timeout (a
-// long write, a second process on the file, a checkpoint). The work may
-// succeed once the lock is released, as after any passing fault.
+// long write, a second process on the file, a checkpoint), MySQL's lock wait
+// timeout (1205) or PostgreSQL's lock_not_available (55P03) once a store's
+// own retries are spent. The work may succeed once the lock is released, as
+// after any passing fault.
 func Busy(err error) bool {
+	if err == nil {
+		return false
+	}
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) && st.SQLState() == "55P03" {
+		return true
+	}
+	if strings.Contains(err.Error(), "Error 1205 ") {
+		return true
+	}
 	// modernc.org/sqlite's *Error tells SQLite's result code by Code(),
 	// matched by that method because this package must not link the
 	// drivers; extended codes (SQLITE_BUSY_SNAPSHOT...) keep the primary

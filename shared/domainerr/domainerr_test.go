@@ -57,6 +57,8 @@ func TestTransient(t *testing.T) {
 		fmt.Errorf("insert: %w", sqliteErr{"database is locked (5) (SQLITE_BUSY)", 5}),
 		sqliteErr{"database is locked (517)", 517}, // SQLITE_BUSY_SNAPSHOT
 		sqliteErr{"database table is locked (6)", 6},
+		fmt.Errorf("book: %w", errors.New("Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction")),
+		sqlState("55P03"),
 	} {
 		assert.True(t, domainerr.Transient(err), "%v", err)
 	}
