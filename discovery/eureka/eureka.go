@@ -99,7 +99,12 @@ type cached struct {
 // encoded as the request asks, from c when it holds that encoding: clients
 // poll it every 30 s, and rendering and encoding it is the cost (the delta
 // is open to anyone, and may hold thousands of instances).
-func (a *api) encoded(c *cached, index uint64, expires time.Time, r *http.Request, build func() *Applications) ([]byte, bool, bool, error) {
+//
+// The registry's version (index and expires) is read first and decides;
+// the listing is only copied out of the registry to be encoded. build
+// returns the version the listing is at, and an encoding is kept only when
+// that is the version read first (a change may land between the two reads).
+func (a *api) encoded(c *cached, index uint64, expires time.Time, r *http.Request, build func() (*Applications, uint64, time.Time, error)) ([]byte, bool, bool, error) {
 	asXML, zipped := wantsXML(r), wantsGzip(r)
 	x, z := 0, 0
 	if asXML {
@@ -117,7 +122,11 @@ func (a *api) encoded(c *cached, index uint64, expires time.Time, r *http.Reques
 	if body != nil {
 		return body, asXML, zipped, nil
 	}
-	body, err := encode("applications", build(), asXML)
+	apps, builtIndex, builtExpires, err := build()
+	if err != nil {
+		return nil, false, false, err
+	}
+	body, err = encode("applications", apps, asXML)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("encode applications: %w", err)
 	}
@@ -125,7 +134,7 @@ func (a *api) encoded(c *cached, index uint64, expires time.Time, r *http.Reques
 		body = gz(body)
 	}
 	a.mu.Lock()
-	if c.index == index && c.expires.Equal(expires) {
+	if c.index == index && c.expires.Equal(expires) && builtIndex == index && builtExpires.Equal(expires) {
 		c.body[x][z] = body
 	}
 	a.mu.Unlock()
@@ -763,12 +772,15 @@ func send(w http.ResponseWriter, r *http.Request, root string, v any) {
 // 30 s costs one encoding per change; renewal timestamps in it are those of
 // the last change, as Eureka's response cache shows them.
 func (a *api) apps(w http.ResponseWriter, r *http.Request) {
-	v, err := a.svc.Registry(r.Context(), service.Query{})
+	ver, err := a.svc.Version(r.Context())
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	body, asXML, zipped, err := a.encoded(&a.cache, v.Index, time.Time{}, r, func() *Applications { return fullListing(v) })
+	body, asXML, zipped, err := a.encoded(&a.cache, ver.Index, time.Time{}, r, func() (*Applications, uint64, time.Time, error) {
+		v, err := a.svc.Registry(r.Context(), service.Query{})
+		return fullListing(v), v.Index, time.Time{}, err
+	})
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -781,12 +793,15 @@ func (a *api) apps(w http.ResponseWriter, r *http.Request) {
 // Its encodings are kept as the full listing's are, until the index moves
 // or the oldest change leaves the log.
 func (a *api) delta(w http.ResponseWriter, r *http.Request) {
-	d, err := a.svc.Recent(r.Context())
+	ver, err := a.svc.Version(r.Context())
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	body, asXML, zipped, err := a.encoded(&a.deltas, d.Index, d.Expires, r, func() *Applications { return deltaListing(d) })
+	body, asXML, zipped, err := a.encoded(&a.deltas, ver.Index, ver.DeltaExpires, r, func() (*Applications, uint64, time.Time, error) {
+		d, err := a.svc.Recent(r.Context())
+		return deltaListing(d), d.Index, d.Expires, err
+	})
 	if err != nil {
 		fail(w, r, err)
 		return

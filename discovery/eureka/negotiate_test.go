@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,20 @@ func TestDeltaEncodingIsKeptUntilTheLogChanges(t *testing.T) {
 	allocs := testing.AllocsPerRun(10, func() { get() })
 	assert.Less(t, allocs, float64(n), "fewer allocations than instances: the encoding is reused")
 	assert.Equal(t, first, get())
+	// Nor is the change log copied to find that the encoding holds: a
+	// poll allocates a small part of what the changes take.
+	for _, path := range []string{"/eureka/apps/delta", "/eureka/apps"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Accept", "application/json")
+		s.Handler.ServeHTTP(discard{}, req)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 10 {
+			s.Handler.ServeHTTP(discard{}, req)
+		}
+		runtime.ReadMemStats(&after)
+		assert.Less(t, (after.TotalAlloc-before.TotalAlloc)/10, uint64(n*64), "bytes allocated by one poll of %s", path)
+	}
 
 	// A change is seen at once.
 	clk.Advance(time.Minute)
@@ -167,3 +182,11 @@ func TestDeltaEncodingIsKeptUntilTheLogChanges(t *testing.T) {
 	clk.Advance(2*time.Minute + time.Second)
 	assert.Equal(t, []string{"b-new"}, ids(get()))
 }
+
+// discard is a ResponseWriter that keeps nothing, so that a poll's own
+// allocations can be counted.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}

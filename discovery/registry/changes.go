@@ -139,6 +139,30 @@ func (r *Registry) Recent(now time.Time) Delta {
 	return d
 }
 
+// Version is what a listing of the registry depends on: the index, which
+// every change moves, and when the delta's oldest change leaves the
+// retention (Delta.Expires). A client polling a listing the server has
+// already encoded needs no more, so finding it copies nothing.
+type Version struct {
+	Index        uint64
+	DeltaExpires time.Time
+}
+
+// Version returns the registry's version at now; Recent(now) has the same
+// Index and Expires.
+func (r *Registry) Version(now time.Time) Version {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v := Version{Index: r.index}
+	for n := r.log.head; n != nil; n = n.next {
+		if now.Sub(n.At) <= r.limits.ChangeRetention {
+			v.DeltaExpires = n.At.Add(r.limits.ChangeRetention)
+			break
+		}
+	}
+	return v
+}
+
 // ChangeLogSize returns the number of changes the log holds and the bytes
 // it accounts for them, which MaxChangeBytes bounds.
 func (r *Registry) ChangeLogSize() (changes, bytes int) {

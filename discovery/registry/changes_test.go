@@ -138,3 +138,22 @@ func TestExtraIsKeptAndAChangeOfItIsAChange(t *testing.T) {
 	v, _, _ := r.Service("auth")
 	assert.Nil(t, v.Instances[0].Extra)
 }
+
+// Version is what a poller's cached listing is keyed by: Recent's index and
+// expiry, found without copying a change.
+func TestVersionIsRecentsWithoutCopying(t *testing.T) {
+	l := registry.DefaultLimits()
+	l.ChangeRetention = time.Minute
+	r := registry.New(t0, l)
+	for i := range 100 {
+		_, _, err := r.Register(t0.Add(time.Duration(i)*time.Second), reg("auth", fmt.Sprintf("a%d", i), 1))
+		require.NoError(t, err)
+	}
+	for _, at := range []time.Duration{0, 30 * time.Second, 90 * time.Second, 10 * time.Minute} {
+		now := t0.Add(at)
+		d, v := r.Recent(now), r.Version(now)
+		assert.Equal(t, d.Index, v.Index, at)
+		assert.Equal(t, d.Expires, v.DeltaExpires, at)
+	}
+	assert.Zero(t, testing.AllocsPerRun(10, func() { r.Version(t0.Add(90 * time.Second)) }))
+}

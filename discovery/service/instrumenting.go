@@ -199,6 +199,11 @@ func (s *instrumentingService) Instance(ctx context.Context, service, id string)
 	return s.next.Instance(ctx, service, id)
 }
 
+func (s *instrumentingService) Version(ctx context.Context) (v registry.Version, err error) {
+	defer func(begin time.Time) { s.observe("Version", begin, err) }(time.Now())
+	return s.next.Version(ctx)
+}
+
 func (s *instrumentingService) Recent(ctx context.Context) (d registry.Delta, err error) {
 	defer func(begin time.Time) { s.observe("Recent", begin, err) }(time.Now())
 	return s.next.Recent(ctx)

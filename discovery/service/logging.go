@@ -79,6 +79,11 @@ func (s *loggingService) Instance(ctx context.Context, service, id string) (inst
 	return s.next.Instance(ctx, service, id)
 }
 
+func (s *loggingService) Version(ctx context.Context) (v registry.Version, err error) {
+	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Version", begin, err) }(time.Now())
+	return s.next.Version(ctx)
+}
+
 func (s *loggingService) Recent(ctx context.Context) (d registry.Delta, err error) {
 	defer func(begin time.Time) { logging.Call(ctx, s.logger, "Recent", begin, err) }(time.Now())
 	return s.next.Recent(ctx)

@@ -44,6 +44,9 @@ type Service interface {
 	Instance(ctx context.Context, service, id string) (registry.Instance, error)
 	// Recent returns the changes of the last few minutes (the Eureka delta).
 	Recent(ctx context.Context) (registry.Delta, error)
+	// Version returns what Registry's and Recent's answers depend on,
+	// without copying them.
+	Version(ctx context.Context) (registry.Version, error)
 	// Evict removes the instances whose lease has lapsed.
 	Evict(ctx context.Context) ([]registry.Instance, error)
 }
@@ -119,6 +122,10 @@ func (d *discovery) Instance(_ context.Context, service, id string) (registry.In
 
 func (d *discovery) Recent(context.Context) (registry.Delta, error) {
 	return d.reg.Recent(d.clock.Now()), nil
+}
+
+func (d *discovery) Version(context.Context) (registry.Version, error) {
+	return d.reg.Version(d.clock.Now()), nil
 }
 
 func (d *discovery) Evict(_ context.Context) ([]registry.Instance, error) {
