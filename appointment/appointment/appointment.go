@@ -120,6 +120,14 @@ func CheckText(s string, max int) string {
 // whatever the doctor's grid says.
 const MaxSpan = 24 * time.Hour
 
+// BookingWindow bounds how far ahead an appointment may start, at booking
+// and at rescheduling. The doctor service offers no slot past it and, when
+// a change of a doctor's hours, zone or state would take bookings off the
+// grid, looks for them a few days further (its BookingHorizon, 370 days):
+// a booking past what it looks at would be stranded without a word. The two
+// windows change together (doctor/service/stranding.go).
+const BookingWindow = 365 * 24 * time.Hour
+
 // Clip cuts s to at most n characters, between characters.
 func Clip(s string, n int) string {
 	i := 0

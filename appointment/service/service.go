@@ -280,7 +280,8 @@ func parseSlotInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bo
 	return t, ok
 }
 
-// parseSlot reads start and end, which must be a future span.
+// parseSlot reads start and end, which must be a future span starting
+// within appointment.BookingWindow.
 func (s *service) parseSlot(fe *domainerr.FieldErrors, startS, endS string) (time.Time, time.Time, bool) {
 	start, okS := parseSlotInstant(fe, "start", startS)
 	end, okE := parseSlotInstant(fe, "end", endS)
@@ -296,8 +297,12 @@ func (s *service) parseSlot(fe *domainerr.FieldErrors, startS, endS string) (tim
 		fe.Add("end", "must be at most 24 hours after start")
 		ok = false
 	}
-	if !start.After(s.clock.Now()) {
+	switch now := s.clock.Now(); {
+	case !start.After(now):
 		fe.Add("start", "must be in the future")
+		ok = false
+	case start.After(now.Add(appointment.BookingWindow)):
+		fe.Add("start", "must be at most 365 days ahead")
 		ok = false
 	}
 	return start, end, ok

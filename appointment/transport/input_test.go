@@ -73,6 +73,28 @@ func TestTakenTimesShowPatientsNoPast(t *testing.T) {
 		"&from=2030-01-14T00:00:00Z&to=2030-01-15T00:00:00Z", e.pat2.Token, nil).JSON(t)["taken"])
 }
 
+// TestStartsAtMostAYearAhead: a start later than 365 days from now is a 400
+// naming start, on booking and on rescheduling, and nothing is written; the
+// doctor service's check of the bookings a change of hours would strand
+// reaches further, so that it sees every booking.
+func TestStartsAtMostAYearAhead(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Set(time.Date(2030, 1, 14, 10, 0, 0, 0, time.UTC))
+	book := func(start, end string) response {
+		return e.do("POST", "/api/v1/appointments", e.pat.Token,
+			map[string]any{"doctorId": e.DoctorID, "start": start, "end": end, "reason": "Checkup"})
+	}
+	r := book("2031-01-14T10:30:00Z", "2031-01-14T11:00:00Z")
+	require.Equal(t, 400, r.Status, r.Body)
+	assert.Equal(t, []string{"start"}, r.Fields(t))
+	assert.Equal(t, 0, e.count("appointments"))
+
+	id := book("2031-01-14T10:00:00Z", "2031-01-14T10:30:00Z")
+	require.Equal(t, 201, id.Status, "the last instant of the window: %s", id.Body)
+	assert.Equal(t, []string{"start"}, e.mustDo(400, "POST", "/api/v1/appointments/"+id.JSON(t)["id"].(string)+"/reschedule",
+		e.pat.Token, map[string]any{"start": "2031-01-20T10:00:00Z", "end": "2031-01-20T10:30:00Z"}).Fields(t))
+}
+
 // TestSlotInstantsAreWholeSeconds: the doctor's grid is in whole minutes,
 // and a fraction of a second would store an appointment just off it,
 // holding the slots on either side; such a start or end is a 400 naming the

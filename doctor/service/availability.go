@@ -145,13 +145,26 @@ func (s *service) Slots(ctx context.Context, actor authn.Principal, doctorID, fr
 	// The range's instants, with a day's margin for any offset.
 	lo := from.In(loc).Add(-24 * time.Hour)
 	hi := to.In(loc).Add(48 * time.Hour)
+	now := s.clock.Now()
+	last := now.Add(BookingWindow)
+	if lo.After(last) {
+		// Past the booking window: nothing is offered, and the appointment
+		// service need not be asked.
+		return out, nil
+	}
 	taken, err := s.taken.Taken(ctx, id, lo, hi)
 	if err != nil {
 		// The cause stays in the chain for the fault log; the client reads
 		// the domain error's message.
 		return SlotList{}, fmt.Errorf("taken slots of doctor %s: %w: %w", id, ErrBookingsUnavailable, err)
 	}
-	if slots := a.Slots(loc, from, to, s.clock.Now(), taken); slots != nil {
+	// A slot past the booking window could not be booked, and a booking
+	// there would lie beyond what a change of the grid checks.
+	slots := a.Slots(loc, from, to, now, taken)
+	for len(slots) > 0 && slots[len(slots)-1].Start.After(last) {
+		slots = slots[:len(slots)-1]
+	}
+	if len(slots) > 0 {
 		out.Slots = slots
 	}
 	return out, nil

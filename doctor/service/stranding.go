@@ -18,9 +18,17 @@ import (
 	"github.com/medisync/medisync/shared/domainerr"
 )
 
+// BookingWindow is how far ahead a slot may be booked: the appointment
+// service refuses a start later than its now plus this
+// (appointment.BookingWindow, which must stay equal), and Slots offers
+// nothing later.
+const BookingWindow = 365 * 24 * time.Hour
+
 // BookingHorizon is how far ahead a change of a doctor's hours, zone or
-// state looks for bookings it would take off the grid.
-const BookingHorizon = 370 * 24 * time.Hour
+// state looks for bookings it would take off the grid. It reaches past
+// BookingWindow, which bounds every booking, so that no booking escapes the
+// check; the margin covers the two services' clocks disagreeing.
+const BookingHorizon = BookingWindow + 5*24*time.Hour
 
 // takenWindow is the span of one TakenSlots call: the appointment service
 // answers at most 40 days per call.

@@ -228,3 +228,36 @@ func TestDeactivationCountsEveryBookingAndNoHoursAskNothing(t *testing.T) {
 	assert.Equal(t, domainerr.Conflict, de.Kind, "the booking outside the hours is still a patient's")
 	assert.Contains(t, de.Msg, "2026-02-02T14:00:00Z")
 }
+
+// No slot is offered past the booking window, which the appointment service
+// holds every booking to, and a change of the grid looks further ahead than
+// that: the last slot that can be booked holds a deactivation and new hours
+// back like any other.
+func TestTheLastBookableSlotIsWithinTheStrandingCheck(t *testing.T) {
+	ctx := context.Background()
+	f := newStrandFixture(t) // clock 2026-01-15T12:00Z: the window ends 2027-01-15T12:00Z
+	require.Greater(t, service.BookingHorizon, service.BookingWindow)
+
+	list, err := f.svc.Slots(ctx, f.admin, f.doctor.ID, "2027-01-04", "2027-02-01")
+	require.NoError(t, err)
+	require.Len(t, list.Slots, 12, "the Mondays of 4 and 11 January, none after the 15th")
+	last := list.Slots[len(list.Slots)-1]
+	assert.Equal(t, "2027-01-11T16:30:00Z", last.Start.UTC().Format(time.RFC3339))
+
+	f.b.calls.Store(0)
+	list, err = f.svc.Slots(ctx, f.admin, f.doctor.ID, "2027-02-01", "2027-02-01")
+	require.NoError(t, err)
+	assert.Empty(t, list.Slots, "a Monday past the window")
+	assert.Zero(t, f.b.calls.Load(), "nothing past the window to ask the booking system about")
+
+	f.book(t, last.Start.UTC().Format(time.RFC3339))
+	err = f.svc.DeactivateDoctor(ctx, f.admin, f.doctor.ID, false)
+	var de *domainerr.Error
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, domainerr.Conflict, de.Kind)
+	assert.Contains(t, de.Msg, "2027-01-11T16:30:00Z")
+	_, err = f.svc.ReplaceAvailability(ctx, f.admin, f.doctor.ID, 2, service.AvailabilityInput{
+		Input: schedule.Input{Weekly: []schedule.WeeklyInput{{Day: "TUESDAY", Start: "09:00", End: "12:00"}}}})
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, domainerr.Conflict, de.Kind)
+}

@@ -1003,7 +1003,7 @@ type AppointmentBook struct {
 	// Reason The reason for the visit.
 	Reason *string `json:"reason,omitempty"`
 
-	// Start An RFC 3339 instant in whole seconds, in the future, before the year 9000; with `end`, one slot of the doctor's published availability.
+	// Start An RFC 3339 instant in whole seconds, in the future, at most 365 days ahead; with `end`, one slot of the doctor's published availability.
 	Start time.Time `json:"start"`
 }
 
@@ -1028,7 +1028,7 @@ type AppointmentReschedule struct {
 	// End An RFC 3339 instant in whole seconds, after `start`, at most 24 hours later, before the year 9000.
 	End time.Time `json:"end"`
 
-	// Start An RFC 3339 instant in whole seconds, in the future, before the year 9000.
+	// Start An RFC 3339 instant in whole seconds, in the future, at most 365 days ahead.
 	Start time.Time `json:"start"`
 }
 
@@ -2429,7 +2429,7 @@ type SearchDoctorsParams struct {
 type DeactivateDoctorParams struct {
 	// StrandBookings `true` applies a change that leaves future booked appointments outside the doctor's working hours (a 409
 	// otherwise, listing their first start times); the bookings stay as they are, for the clinic to rebook or
-	// cancel. Bookings up to 370 days ahead are checked.
+	// cancel. Bookings up to 370 days ahead are checked, past the 365 days ahead within which appointments are booked.
 	StrandBookings *StrandBookings `form:"strandBookings,omitempty" json:"strandBookings,omitempty"`
 }
 
@@ -2437,7 +2437,7 @@ type DeactivateDoctorParams struct {
 type UpdateDoctorParams struct {
 	// StrandBookings `true` applies a change that leaves future booked appointments outside the doctor's working hours (a 409
 	// otherwise, listing their first start times); the bookings stay as they are, for the clinic to rebook or
-	// cancel. Bookings up to 370 days ahead are checked.
+	// cancel. Bookings up to 370 days ahead are checked, past the 365 days ahead within which appointments are booked.
 	StrandBookings *StrandBookings `form:"strandBookings,omitempty" json:"strandBookings,omitempty"`
 
 	// IfMatch The ETag last read (`"3"`; a bare `3` is accepted). Without it, or with `*`: 428. A version no longer current, or a weak tag: 412.
@@ -2448,7 +2448,7 @@ type UpdateDoctorParams struct {
 type ReplaceAvailabilityParams struct {
 	// StrandBookings `true` applies a change that leaves future booked appointments outside the doctor's working hours (a 409
 	// otherwise, listing their first start times); the bookings stay as they are, for the clinic to rebook or
-	// cancel. Bookings up to 370 days ahead are checked.
+	// cancel. Bookings up to 370 days ahead are checked, past the 365 days ahead within which appointments are booked.
 	StrandBookings *StrandBookings `form:"strandBookings,omitempty" json:"strandBookings,omitempty"`
 
 	// IfMatch The ETag last read (`"3-5c1e0a2b9d4f"`). Without it, or with `*`: 428. A version no longer current, a zone changed since, or a weak tag: 412.
@@ -2926,8 +2926,8 @@ type ClientInterface interface {
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+	// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
 	//
@@ -2950,8 +2950,8 @@ type ClientInterface interface {
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+	// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
 	//
@@ -3092,8 +3092,8 @@ type ClientInterface interface {
 	// RescheduleAppointmentWithBody Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -3106,8 +3106,8 @@ type ClientInterface interface {
 	// RescheduleAppointment Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -3457,6 +3457,8 @@ type ClientInterface interface {
 	// ListSlots Bookable slots
 	//
 	// Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+	// Slots starting before now or more than 365 days from now, which the appointment service does not book, are left
+	// out: a range past that answers no slots.
 	// A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 	//
 	// Corresponds with GET /api/v1/doctors/{id}/slots (the `ListSlots` operationId).
@@ -4067,8 +4069,8 @@ func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsP
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 // required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 // `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
 //
@@ -4101,8 +4103,8 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 // required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 // `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
 //
@@ -4363,8 +4365,8 @@ func (c *Client) CancelAppointment(ctx context.Context, id AppointmentID, params
 // RescheduleAppointmentWithBody Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -4387,8 +4389,8 @@ func (c *Client) RescheduleAppointmentWithBody(ctx context.Context, id Appointme
 // RescheduleAppointment Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -5098,6 +5100,8 @@ func (c *Client) CheckSlot(ctx context.Context, id openapi_types.UUID, params *C
 // ListSlots Bookable slots
 //
 // Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+// Slots starting before now or more than 365 days from now, which the appointment service does not book, are left
+// out: a range past that answers no slots.
 // A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 //
 // Corresponds with GET /api/v1/doctors/{id}/slots (the `ListSlots` operationId).
@@ -10956,8 +10960,8 @@ type ClientWithResponsesInterface interface {
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+	// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
 	//
@@ -10980,8 +10984,8 @@ type ClientWithResponsesInterface interface {
 	// follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 	// required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 	// `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-	// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+	// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+	// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 	// (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 	// naming the field. A slot another appointment holds is a 409.
 	//
@@ -11136,8 +11140,8 @@ type ClientWithResponsesInterface interface {
 	// RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -11150,8 +11154,8 @@ type ClientWithResponsesInterface interface {
 	// RescheduleAppointmentWithResponse Move an appointment to another slot
 	//
 	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-	// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -11519,6 +11523,8 @@ type ClientWithResponsesInterface interface {
 	// ListSlotsWithResponse Bookable slots
 	//
 	// Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+	// Slots starting before now or more than 365 days from now, which the appointment service does not book, are left
+	// out: a range past that answers no slots.
 	// A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -23092,8 +23098,8 @@ func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, 
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 // required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 // `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
 //
@@ -23122,8 +23128,8 @@ func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Co
 // follow-up with themselves (`patientId` required; with another doctor: 403); an ADMIN for anyone (`patientId`
 // required). A caller who holds PATIENT besides DOCTOR or ADMIN books their own care like any patient: with
 // `patientId` left out (or their own), with any doctor. `start` and `end` must be RFC 3339 instants in whole
-// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future,
-// `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
+// seconds (a fraction of a second is a 400) between the years 1970 and 9000, `start` in the future and at most
+// 365 days ahead, `end` after `start` and at most 24 hours later, and together one slot of the doctor's published availability
 // (asked of the doctor service); the doctor and the patient must be known and active. Each broken rule is a 400
 // naming the field. A slot another appointment holds is a 409.
 //
@@ -23350,8 +23356,8 @@ func (c *ClientWithResponses) CancelAppointmentWithResponse(ctx context.Context,
 // RescheduleAppointmentWithBodyWithResponse Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -23370,8 +23376,8 @@ func (c *ClientWithResponses) RescheduleAppointmentWithBodyWithResponse(ctx cont
 // RescheduleAppointmentWithResponse Move an appointment to another slot
 //
 // Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). A `booked` appointment moves to another future slot of the
-// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `end` at most 24 hours
-// after `start`; 400 naming the field otherwise) at once: the new time taken and the old
+// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
+// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
@@ -23955,6 +23961,8 @@ func (c *ClientWithResponses) CheckSlotWithResponse(ctx context.Context, id open
 // ListSlotsWithResponse Bookable slots
 //
 // Any signed-in caller. The slots from `from` to `to` (both inclusive, read in the doctor's zone), as UTC instants in order.
+// Slots starting before now or more than 365 days from now, which the appointment service does not book, are left
+// out: a range past that answers no slots.
 // A 409 when the doctor's stored time zone no longer loads: the profile needs another zone.
 //
 // Returns a wrapper object for the known response body format(s).
