@@ -30,8 +30,8 @@ type Repository interface {
 	Book(ctx context.Context, a appointment.Appointment, o BookOptions, evs ...events.Event) error
 	// Get fails with appointment.ErrNotFound.
 	Get(ctx context.Context, id string) (appointment.Appointment, error)
-	// Update replaces the appointment's mutable fields (times, status,
-	// cancellation, who changed it) when its version is still
+	// Update replaces the appointment's mutable fields (times and the
+	// doctor's zone they were checked in, status, cancellation, who changed it) when its version is still
 	// expectedVersion; a.Version is the new version. appointment.ErrStale,
 	// ErrNotFound, ErrSlotTaken (a new time that overlaps another
 	// appointment of the doctor). audit is stored in the same transaction.

@@ -626,7 +626,8 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 		return appointment.Appointment{}, domainerr.Field("start", "start and end are not a slot of the doctor's published availability")
 	}
 	next := cur
-	next.Start, next.End = start, end
+	// The new slot is on the grid in the doctor's zone of now.
+	next.Start, next.End, next.TimeZone = start, end, check.Doctor.TimeZone
 	next.UpdatedBy = actor.UserID
 	next.UpdatedAt = s.now()
 	next.Version = cur.Version + 1

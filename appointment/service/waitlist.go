@@ -45,14 +45,14 @@ type WaitlistInput struct {
 }
 
 // offerOf describes the time ap held, freed by a change, for the doctor's
-// waitlist of that local day; nil when the time has already begun. The
-// entry that gets it leaves the list on the service's own account: its
-// patient's trail does not name who freed the slot.
-func (s *service) offerOf(ctx context.Context, ap appointment.Appointment) *Offer {
+// waitlist of that local day in zone, the doctor's; nil when the time has
+// already begun. The entry that gets it leaves the list on the service's
+// own account: its patient's trail does not name who freed the slot.
+func (s *service) offerOf(ctx context.Context, ap appointment.Appointment, zone string) *Offer {
 	if !ap.Start.After(s.clock.Now()) {
 		return nil
 	}
-	loc, err := time.LoadLocation(ap.TimeZone)
+	loc, err := time.LoadLocation(zone)
 	if err != nil {
 		loc = time.UTC
 	}
@@ -60,7 +60,7 @@ func (s *service) offerOf(ctx context.Context, ap appointment.Appointment) *Offe
 	return &Offer{DoctorID: doctor, Day: civil.Of(start.In(loc)).String(),
 		Event: func(e appointment.WaitlistEntry) (events.Event, error) {
 			ev, err := events.New(TypeSlotFreed, EventVersion, doctor, SlotFreedData{DoctorID: doctor, DoctorName: ap.DoctorName,
-				TimeZone: ap.TimeZone, Start: start, End: end, OfferedToPatientID: e.PatientID, OfferedToPatientUserID: e.PatientUserID}, now)
+				TimeZone: zone, Start: start, End: end, OfferedToPatientID: e.PatientID, OfferedToPatientUserID: e.PatientUserID}, now)
 			if err != nil {
 				return events.Event{}, fmt.Errorf("event %s: %w", TypeSlotFreed, err)
 			}
@@ -84,12 +84,44 @@ func (s *service) update(ctx context.Context, actor authn.Principal, action appo
 	// A move to a time overlapping the old one frees no whole slot.
 	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
 	freed := prev.Status.Occupies() && (!next.Status.Occupies() || moved)
-	if freed {
-		if o := s.offerOf(ctx, prev); o != nil {
+	if freed && prev.Start.After(s.clock.Now()) {
+		// Patients wait for the doctor's local day as it is now. A
+		// reschedule's slot check has just read the doctor's zone into next.
+		zone := next.TimeZone
+		if action != appointment.ActionReschedule {
+			zone = s.doctorZone(ctx, prev)
+		}
+		if o := s.offerOf(ctx, prev, zone); o != nil {
 			return s.repo.UpdateAndOffer(ctx, next, prev.Version, audit, *o, ev)
 		}
 	}
 	return s.repo.Update(ctx, next, prev.Version, audit, ev)
+}
+
+// zoneAsk bounds the look-up of a doctor's zone for the offer of a freed
+// slot: the change goes through without it.
+const zoneAsk = 500 * time.Millisecond
+
+// doctorZone is the time zone of ap's doctor as the doctor service has it
+// now, read before the write's transaction; the zone stored with ap when
+// the service does not answer within zoneAsk or a quarter of what is left
+// of ctx, so that a cancellation neither fails nor runs past its deadline
+// while the doctor service is down.
+func (s *service) doctorZone(ctx context.Context, ap appointment.Appointment) string {
+	if s.doctors == nil {
+		return ap.TimeZone
+	}
+	budget := zoneAsk
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)/4)
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	d, err := s.doctors.Get(ctx, ap.DoctorID)
+	if err != nil || d.TimeZone == "" {
+		return ap.TimeZone
+	}
+	return d.TimeZone
 }
 
 func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error) {

@@ -32,6 +32,9 @@ type directory struct {
 	doctors  map[string]service.Doctor
 	patients map[string]service.Patient // by id
 	down     bool
+	// profileHangs makes a read of a doctor's profile wait for its
+	// context's end, as a hung doctor service does.
+	profileHangs bool
 }
 
 var errDown = domainerr.New(domainerr.Unavailable, "the doctor service cannot answer now")
@@ -69,13 +72,31 @@ func (p doctorsPort) Me(ctx context.Context) (service.Doctor, error) {
 	return p.doctorByUser(a.UserID)
 }
 
-func (p doctorsPort) Get(_ context.Context, id string) (service.Doctor, error) {
+func (p doctorsPort) Get(ctx context.Context, id string) (service.Doctor, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if doc, ok := p.doctors[id]; ok {
-		return doc, nil
+	hangs := p.profileHangs
+	doc, ok := p.doctors[id]
+	p.mu.Unlock()
+	switch {
+	case hangs:
+		<-ctx.Done()
+		return service.Doctor{}, ctx.Err()
+	case !ok:
+		return service.Doctor{}, service.ErrUnknownDoctor
 	}
-	return service.Doctor{}, service.ErrUnknownDoctor
+	return doc, nil
+}
+
+// setZone moves the test doctor to another time zone, as a new timeZone on
+// their profile does (the grid here stays the same instants, as it does for
+// a doctor working around the clock, or after an administrator's
+// strandBookings=true).
+func (e *env) setZone(zone string) {
+	e.dir.mu.Lock()
+	defer e.dir.mu.Unlock()
+	d := e.dir.doctors[e.DoctorID]
+	d.TimeZone = zone
+	e.dir.doctors[e.DoctorID] = d
 }
 
 type patientsPort struct{ *directory }

@@ -266,6 +266,22 @@ func TestRescheduleNoticeAndTransitions(t *testing.T) {
 		map[string]any{"cancellationReason": "bored"}).Fields(t))
 }
 
+// A reschedule takes a slot of the doctor's grid in their zone of now, and
+// the appointment, its row and its event, takes that zone with it.
+func TestARescheduleTakesTheDoctorsCurrentZone(t *testing.T) {
+	e := newEnv(t)
+	e.setZone("Asia/Tokyo")
+	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 10, 0, nil)).JSON(t)["id"].(string)
+	e.setZone("America/Los_Angeles")
+	s, en := slot(17, 16, 0)
+	got := e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/reschedule", e.doc.Token, map[string]any{"start": s, "end": en}).JSON(t)
+	assert.Equal(t, "America/Los_Angeles", got["timeZone"])
+	assert.Equal(t, "America/Los_Angeles", e.mustDo(200, "GET", "/api/v1/appointments/"+id, e.pat.Token, nil).JSON(t)["timeZone"])
+	var envelope string
+	require.NoError(t, e.db.QueryRow("SELECT envelope FROM outbox WHERE type = 'appointment.rescheduled'").Scan(&envelope))
+	assert.Contains(t, envelope, `"timeZone":"America/Los_Angeles"`)
+}
+
 func TestListsShowEachTheirOwn(t *testing.T) {
 	e := newEnv(t)
 	for h := 9; h < 14; h++ {

@@ -943,7 +943,7 @@ type Appointment struct {
 	// Status The FHIR R4 Appointment status.
 	Status AppointmentStatus `json:"status"`
 
-	// TimeZone The doctor's IANA zone.
+	// TimeZone The doctor's IANA zone when the appointment was booked or last rescheduled.
 	//
 	// Example: America/New_York
 	TimeZone  string    `json:"timeZone"`

@@ -350,10 +350,10 @@ func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointm
 		}
 	}
 	// One statement frees the old time and takes the new one.
-	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?,
+	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, time_zone = ?, status = ?,
 		cancellation_reason = ?, cancellation_note = ?, updated_by = ?, updated_at = ?, version = ?
 		WHERE id = ? AND version = ?`,
-		a.Start.UTC(), a.End.UTC(), string(a.Status), string(a.CancellationReason), a.CancellationNote,
+		a.Start.UTC(), a.End.UTC(), a.TimeZone, string(a.Status), string(a.CancellationReason), a.CancellationNote,
 		a.UpdatedBy, a.UpdatedAt.UTC(), a.Version, a.ID, expectedVersion)
 	if isSlotViolation(err) {
 		return appointment.ErrSlotTaken

@@ -161,12 +161,13 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		moved := a
 		moved.Start, moved.End, moved.Version = at(60), at(90), 2
 		assert.ErrorIs(t, f.Repo.Update(ctx, moved, 1, Audit(moved)), appointment.ErrSlotTaken)
-		moved.Start, moved.End = at(15), at(45)
+		moved.Start, moved.End, moved.TimeZone = at(15), at(45), "Asia/Tokyo"
 		require.NoError(t, f.Repo.Update(ctx, moved, 1, Audit(moved)), "overlapping its own old time is no conflict")
 		require.NoError(t, f.Repo.Book(ctx, New(doctor, -30, 0), service.BookOptions{}))
 		got, err := f.Repo.Get(ctx, a.ID)
 		require.NoError(t, err)
 		assert.Equal(t, at(15), got.Start)
+		assert.Equal(t, "Asia/Tokyo", got.TimeZone, "the new time's zone")
 	})
 
 	t.Run("fifty concurrent reschedules into one slot: one wins", func(t *testing.T) {
@@ -519,11 +520,11 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 }
 
 // anyGrid is a doctor directory whose grid holds every span of an active
-// doctor.
+// doctor in the zone of New.
 type anyGrid struct{}
 
 func (anyGrid) CheckSlot(context.Context, string, time.Time, time.Time) (service.SlotCheck, error) {
-	return service.SlotCheck{Doctor: service.Doctor{Active: true}, OnGrid: true}, nil
+	return service.SlotCheck{Doctor: service.Doctor{Active: true, TimeZone: "Europe/Paris"}, OnGrid: true}, nil
 }
 func (anyGrid) Me(context.Context) (service.Doctor, error) {
 	return service.Doctor{}, service.ErrUnknownDoctor
