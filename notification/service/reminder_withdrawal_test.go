@@ -75,7 +75,7 @@ func TestRescheduledAppointmentsQueuedReminderIsNotSentForTheOldTime(t *testing.
 	f.smtp.Up()
 	f.clock.Advance(2 * time.Hour)
 	for _, m := range f.deliver(t) {
-		assert.NotEqual(t, "Reminder: your appointment with Dr. Lena Weber on Thursday, 11 March 2027, 10:00", m.Subject,
+		assert.NotEqual(t, "Reminder: your appointment with Dr. Lena Weber on Thursday, 11 March 2027, 10:00 (UTC+1)", m.Subject,
 			"a reminder of the old time went out after the reschedule to Saturday")
 	}
 }

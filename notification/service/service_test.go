@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net"
 	"strings"
 	"sync"
@@ -135,7 +136,7 @@ func TestRedeliveredEventSendsOnce(t *testing.T) {
 	mails := f.deliver(t)
 	require.Len(t, mails, 1, "one email for two deliveries of the event")
 	assert.Equal(t, "Your appointment with Dr. Lena Weber is booked", mails[0].Subject)
-	assert.Contains(t, mails[0].Text, "Thursday, 11 March 2027, 10:00", "the time in the doctor's zone")
+	assert.Contains(t, mails[0].Text, "Thursday, 11 March 2027, 10:00 (UTC+1)", "the time in the doctor's zone")
 	assert.Equal(t, 1, f.inbox(t, a.patient).Unread, "one inbox entry")
 	assert.Len(t, f.inbox(t, a.doctor).Items, 1, "the doctor is told too")
 }
@@ -149,7 +150,7 @@ func TestBookingConfirmationIsMultipartAndHoldsNoReason(t *testing.T) {
 	mails := f.deliver(t)
 	require.Len(t, mails, 1)
 	assert.Equal(t, "multipart/alternative", mails[0].MediaType)
-	assert.Contains(t, mails[0].HTML, "<strong>Thursday, 11 March 2027, 10:00</strong>")
+	assert.Contains(t, html.UnescapeString(mails[0].HTML), "<strong>Thursday, 11 March 2027, 10:00 (UTC+1)</strong>")
 	assert.NotContains(t, mails[0].Text+mails[0].HTML, "chest pain")
 }
 
@@ -167,10 +168,10 @@ func TestTemplatesFollowTheUsersLanguage(t *testing.T) {
 	}
 	de := byTo["<max@example.de>"]
 	assert.Equal(t, "Ihr Termin bei Dr. Lena Weber ist gebucht", de.Subject)
-	assert.Contains(t, de.Text, "Donnerstag, 11. März 2027, 10:00 Uhr")
+	assert.Contains(t, de.Text, "Donnerstag, 11. März 2027, 10:00 Uhr (UTC+1)")
 	assert.Contains(t, de.HTML, `lang="de"`)
 	en := byTo["<weber@example.de>"]
-	assert.Equal(t, "New appointment on Thursday, 11 March 2027, 10:00", en.Subject, "an unknown language falls back to English")
+	assert.Equal(t, "New appointment on Thursday, 11 March 2027, 10:00 (UTC+1)", en.Subject, "an unknown language falls back to English")
 }
 
 func TestReminderFiresOnceWhenDue(t *testing.T) {
@@ -195,7 +196,7 @@ func TestReminderFiresOnceWhenDue(t *testing.T) {
 
 	mails := f.deliver(t)
 	require.Len(t, mails, 2)
-	assert.Equal(t, "Reminder: your appointment with Dr. Lena Weber on Thursday, 11 March 2027, 10:00", mails[1].Subject)
+	assert.Equal(t, "Reminder: your appointment with Dr. Lena Weber on Thursday, 11 March 2027, 10:00 (UTC+1)", mails[1].Subject)
 }
 
 func TestCancelledAppointmentGetsNoReminder(t *testing.T) {
@@ -298,8 +299,8 @@ func TestRescheduleMovesTheReminder(t *testing.T) {
 
 	mails := f.deliver(t)
 	require.Len(t, mails, 3)
-	assert.Contains(t, mails[1].Text, "moved from Thursday, 11 March 2027, 10:00 to Saturday, 13 March 2027, 10:00")
-	assert.Contains(t, mails[2].Subject, "Saturday, 13 March 2027, 10:00")
+	assert.Contains(t, mails[1].Text, "moved from Thursday, 11 March 2027, 10:00 (UTC+1) to Saturday, 13 March 2027, 10:00 (UTC+1)")
+	assert.Contains(t, mails[2].Subject, "Saturday, 13 March 2027, 10:00 (UTC+1)")
 }
 
 func TestStatusChangeWithdrawsTheReminder(t *testing.T) {

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"html"
 	"strings"
 	"testing"
 	"time"
@@ -66,17 +67,17 @@ func TestSlotOfferIsWrittenInTheDoctorsTimeAndTheReadersLanguage(t *testing.T) {
 		byTo[m.To] = i
 	}
 	m := mails[byTo["<ada@example.org>"]]
-	assert.Equal(t, "A time is free with Dr. Lena Weber: Thursday, 11 March 2027, 10:00", m.Subject)
+	assert.Equal(t, "A time is free with Dr. Lena Weber: Thursday, 11 March 2027, 10:00 (UTC+1)", m.Subject)
 	assert.Contains(t, m.Text, "(Europe/Berlin)", "the mail names the zone of its time")
-	assert.Contains(t, m.HTML, "<strong>Thursday, 11 March 2027, 10:00</strong>")
+	assert.Contains(t, html.UnescapeString(m.HTML), "<strong>Thursday, 11 March 2027, 10:00 (UTC+1)</strong>")
 	m = mails[byTo["<max@example.de>"]]
-	assert.Equal(t, "Ein Termin ist frei bei Dr. Lena Weber: Donnerstag, 11. März 2027, 11:00 Uhr", m.Subject)
+	assert.Equal(t, "Ein Termin ist frei bei Dr. Lena Weber: Donnerstag, 11. März 2027, 11:00 Uhr (UTC+1)", m.Subject)
 	assert.Contains(t, m.HTML, `lang="de"`)
 
 	in := f.inbox(t, en)
 	require.Len(t, in.Items, 1, "one inbox entry for a redelivered offer")
 	assert.Equal(t, notice.SlotOffered, in.Items[0].Kind)
-	assert.Equal(t, "A time you were waiting for is free with Dr. Lena Weber: Thursday, 11 March 2027, 10:00. Book it if you want it.", in.Items[0].Body)
+	assert.Equal(t, "A time you were waiting for is free with Dr. Lena Weber: Thursday, 11 March 2027, 10:00 (UTC+1). Book it if you want it.", in.Items[0].Body)
 }
 
 // An offer written before the producer named the doctor and their zone is

@@ -171,17 +171,43 @@ var (
 	monthsDE   = [...]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}
 )
 
-// formatTime writes an instant in loc the way a reader of lang expects it;
-// "" for the zero time.
+// formatTime writes an instant in loc the way a reader of lang expects it,
+// with its offset from UTC unless loc is UTC; "" for the zero time. The
+// offset tells apart the two passes of the hour the clocks repeat when they
+// go back, which read the same on the wall clock; an abbreviation would not
+// always (Go's zone data has numeric ones, and a zone may repeat an hour
+// under one name).
 func formatTime(lang string, t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
 	}
 	t = t.In(loc)
+	var s string
 	switch lang {
 	case "de":
-		return fmt.Sprintf("%s, %d. %s %d, %s Uhr", weekdaysDE[t.Weekday()], t.Day(), monthsDE[t.Month()-1], t.Year(), t.Format("15:04"))
+		s = fmt.Sprintf("%s, %d. %s %d, %s Uhr", weekdaysDE[t.Weekday()], t.Day(), monthsDE[t.Month()-1], t.Year(), t.Format("15:04"))
 	default:
-		return t.Format("Monday, 2 January 2006, 15:04")
+		s = t.Format("Monday, 2 January 2006, 15:04")
 	}
+	if loc == time.UTC {
+		return s
+	}
+	return s + " (" + utcOffset(t) + ")"
+}
+
+// utcOffset writes t's offset from UTC as UTC+1, UTC-4, UTC+5:30 or UTC.
+func utcOffset(t time.Time) string {
+	_, off := t.Zone()
+	if off == 0 {
+		return "UTC"
+	}
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	h, m := off/3600, off%3600/60
+	if m == 0 {
+		return fmt.Sprintf("UTC%s%d", sign, h)
+	}
+	return fmt.Sprintf("UTC%s%d:%02d", sign, h, m)
 }
