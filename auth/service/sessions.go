@@ -284,7 +284,7 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 // reuse revokes the family of a replayed refresh token: either the client
 // or a thief used it before, and the two cannot be told apart.
 func (s *service) reuse(ctx context.Context, t account.RefreshToken) error {
-	n, err := s.endSession(ctx, t.FamilyID)
+	n, err := s.endSession(ctx, t.UserID, t.FamilyID)
 	if err != nil {
 		return fmt.Errorf("revoke reused session: %w", err)
 	}
@@ -304,20 +304,30 @@ func (s *service) Logout(ctx context.Context, raw string) error {
 	if err != nil {
 		return fmt.Errorf("load refresh token: %w", err)
 	}
-	if _, err := s.endSession(ctx, t.FamilyID); err != nil {
+	if _, err := s.endSession(ctx, t.UserID, t.FamilyID); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }
 
-// endSession revokes a refresh-token family and, in the same transaction,
-// the access tokens of that session; it reports how many refresh tokens
-// it revoked. A session already ended writes nothing, so replayed logouts
-// cannot grow the feed.
-func (s *service) endSession(ctx context.Context, family string) (int64, error) {
+// endSession revokes a refresh-token family of the user and, in the same
+// transaction, the access tokens of that session; it reports how many
+// refresh tokens it revoked. A session already ended writes nothing, so
+// replayed logouts cannot grow the feed.
+func (s *service) endSession(ctx context.Context, userID, family string) (int64, error) {
 	var n int64
 	var written []authn.Revocation
 	err := s.Store.InTx(ctx, func(tx Store) error {
+		// The user's row first, as a refresh takes it: a refresh under way
+		// commits its successor before this goes on, and the UPDATE below
+		// then sees it. Without the lock, PostgreSQL's UPDATE waits on the
+		// old token's row alone and, at READ COMMITTED, misses the successor
+		// inserted meanwhile.
+		if err := tx.Users().Lock(ctx, userID); err != nil && !errors.Is(err, account.ErrNotFound) {
+			return err
+		}
+		// Read after the lock, so that the access token of the refresh
+		// waited for expires before the revocation does.
 		now := s.now()
 		var err error
 		if n, err = tx.RefreshTokens().RevokeFamily(ctx, family, now); err != nil || n == 0 {

@@ -2,7 +2,9 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
@@ -10,8 +12,14 @@ import (
 
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/signing"
+	"github.com/medisync/medisync/auth/throttle"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // roles returns the roles an access token claims.
@@ -146,4 +154,141 @@ func TestRefreshFollowsChangesCommittedBeforeItIssues(t *testing.T) {
 			tc.check(t, pair, err)
 		})
 	}
+}
+
+// gatedTokens signs access tokens, and while armed holds the next Issue
+// (called inside a refresh's transaction, after the successor token is
+// inserted) until released: the refresh is then paused with its
+// transaction open.
+type gatedTokens struct {
+	service.AccessTokens
+	armed   chan struct{} // receives once per gated call
+	inside  chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedTokens) Issue(a signing.Access) (string, time.Time, error) {
+	select {
+	case <-g.armed:
+		g.inside <- struct{}{}
+		<-g.release
+	default:
+	}
+	return g.AccessTokens.Issue(a)
+}
+
+// waitForLockWait waits until another session of db's database waits for a
+// lock (PostgreSQL, MySQL). On MySQL, which shows lock waits only to those
+// with the PROCESS privilege, that is a statement taking a user's row or
+// revoking refresh tokens: with the refresh paused holding both, it waits.
+// SQLite runs one writer at a time, and the other waits in its busy
+// handler, where nothing shows it.
+func waitForLockWait(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	var q string
+	switch db.Dialect {
+	case sqldb.Postgres:
+		q = `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`
+	case sqldb.MySQL:
+		q = `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()
+			AND (INFO LIKE '%FOR UPDATE' OR INFO LIKE 'UPDATE refresh_tokens SET revoked_at%')`
+	default:
+		return
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		require.NoError(t, db.QueryRowContext(context.Background(), q).Scan(&n))
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session's end never waited for the refresh under way")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// A logout, or a replayed refresh token revoking its family, while a
+// refresh of the same session is between the insert of its successor and
+// its commit must still end the whole session: the successor that refresh
+// hands out is refused afterwards. The refresh is held in its transaction
+// until the session's end waits for a lock; then both finish.
+func TestEndingASessionDuringARefreshRevokesTheSuccessor(t *testing.T) {
+	for _, byReplay := range []bool{false, true} {
+		name := "logout"
+		if byReplay {
+			name = "replayed token"
+		}
+		t.Run(name, func(t *testing.T) {
+			sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+				endDuringRefresh(t, db, byReplay)
+			})
+		})
+	}
+}
+
+func endDuringRefresh(t *testing.T, db *sqldb.DB, byReplay bool) {
+	ctx := context.Background()
+	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+	require.NoError(t, err)
+	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
+	_, err = ring.EnsureKey(ctx)
+	require.NoError(t, err)
+	gate := &gatedTokens{AccessTokens: ring, armed: make(chan struct{}, 1), inside: make(chan struct{}), release: make(chan struct{})}
+	svc := service.New(service.Deps{
+		Store: sqlstore.New(db), Hasher: ph, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Tokens:   gate, Notifier: noMail{}, Clock: clk,
+	}, service.Config{})
+	registerPat(t, svc)
+	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+
+	used := pair.RefreshToken
+	if byReplay {
+		// A thief refreshes first, and goes on refreshing; the owner's app
+		// then presents the token the thief used.
+		pair, err = svc.Refresh(ctx, used)
+		require.NoError(t, err)
+	}
+	gate.armed <- struct{}{}
+	type refreshed struct {
+		pair service.TokenPair
+		err  error
+	}
+	refreshDone := make(chan refreshed, 1)
+	go func() {
+		p, err := svc.Refresh(ctx, pair.RefreshToken)
+		refreshDone <- refreshed{p, err}
+	}()
+	<-gate.inside // the old token is marked used, its successor inserted, nothing committed
+
+	endDone := make(chan error, 1)
+	go func() {
+		if !byReplay {
+			endDone <- svc.Logout(ctx, pair.RefreshToken)
+			return
+		}
+		if _, err := svc.Refresh(ctx, used); !errors.Is(err, account.ErrRefreshReused) {
+			endDone <- errors.New("the replayed token was not taken for a reuse")
+			return
+		}
+		endDone <- nil
+	}()
+	waitForLockWait(t, db)
+	close(gate.release)
+
+	r := <-refreshDone
+	require.NoError(t, <-endDone)
+	if r.err != nil {
+		return // the refresh lost to the session's end: nothing was handed out
+	}
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM refresh_tokens WHERE revoked_at IS NULL`).Scan(&n))
+	assert.Zero(t, n, "refresh tokens of the ended session left unrevoked")
+	_, err = svc.Refresh(ctx, r.pair.RefreshToken)
+	assert.Error(t, err, "the successor of an ended session's token still refreshes")
 }
