@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -329,4 +330,115 @@ func TestAPasswordChangeForgetsTheAddressesThatKnewTheOldPassword(t *testing.T) 
 	assert.ErrorAs(t, err, &thr, "the thief's address waits the account's block out")
 	_, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "amber kettle horizon", ClientIP: owner})
 	assert.NoError(t, err, "the owner's passes")
+}
+
+// barrierStore is the SQL store whose next n transactions each wait, before
+// they begin, until all n have been asked for: the requests making them
+// have all done what they do before their transaction.
+type barrierStore struct {
+	*sqlstore.Store
+	mu      sync.Mutex
+	waiting int
+	all     chan struct{}
+}
+
+func (b *barrierStore) InTx(ctx context.Context, fn func(tx service.Store) error) error {
+	b.mu.Lock()
+	if b.all != nil {
+		b.waiting--
+		all := b.all
+		if b.waiting == 0 {
+			close(all)
+			b.all = nil
+		}
+		b.mu.Unlock()
+		<-all
+	} else {
+		b.mu.Unlock()
+	}
+	return b.Store.InTx(ctx, fn)
+}
+
+func (b *barrierStore) arm(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting, b.all = n, make(chan struct{})
+}
+
+// Two administrators who each take the other's ADMIN role, or disable the
+// other, at the same moment leave one administrator: the second change
+// finds its caller no longer one and is refused, as it would one after the
+// other. Both requests check their caller before either writes; the
+// store's barrier holds each at its transaction until both have.
+func TestTwoAdminsDemotingEachOtherAtOnceLeaveAnAdmin(t *testing.T) {
+	for _, change := range []struct {
+		name string
+		in   func(id string) service.UpdateUserInput
+	}{
+		{"demote", func(id string) service.UpdateUserInput {
+			return service.UpdateUserInput{ID: id, Roles: &[]string{authn.RoleDoctor}}
+		}},
+		{"disable", func(id string) service.UpdateUserInput {
+			off := true
+			return service.UpdateUserInput{ID: id, Disabled: &off}
+		}},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+				ctx := context.Background()
+				ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+				require.NoError(t, err)
+				clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
+				ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
+				_, err = ring.EnsureKey(ctx)
+				require.NoError(t, err)
+				store := &barrierStore{Store: sqlstore.New(db)}
+				deps := service.Deps{
+					Store: store, Hasher: ph, Policy: password.NewPolicy(),
+					Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+					Tokens:   ring, Notifier: noMail{}, Clock: clk,
+				}
+				_, err = service.Bootstrap(ctx, deps, "alice@example.org", "correct horse battery")
+				require.NoError(t, err)
+				svc := service.New(deps, service.Config{})
+				alice, err := store.Users().ByEmail(ctx, "alice@example.org")
+				require.NoError(t, err)
+				asAlice := authn.Principal{UserID: alice.ID, Roles: []string{authn.RoleAdmin}}
+				bob, err := svc.CreateUser(ctx, asAlice, service.CreateUserInput{
+					Email: "bob@example.org", Password: "tardis blue box", FullName: "Bob", Roles: []string{authn.RoleAdmin}})
+				require.NoError(t, err)
+				asBob := authn.Principal{UserID: bob.ID, Roles: []string{authn.RoleAdmin}}
+
+				store.arm(2)
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				for i, p := range []struct {
+					actor  authn.Principal
+					target string
+				}{{asAlice, bob.ID}, {asBob, alice.ID}} {
+					wg.Go(func() { _, errs[i] = svc.UpdateUser(ctx, p.actor, change.in(p.target)) })
+				}
+				wg.Wait()
+
+				admins := 0
+				for _, id := range []string{alice.ID, bob.ID} {
+					u, err := store.Users().ByID(ctx, id)
+					require.NoError(t, err)
+					if u.Has(authn.RoleAdmin) && !u.Disabled {
+						admins++
+					}
+				}
+				assert.Equal(t, 1, admins, "active administrators left (alice: %v, bob: %v)", errs[0], errs[1])
+				refused := errs[0]
+				if refused == nil {
+					refused = errs[1]
+				}
+				if change.name == "demote" {
+					assert.ErrorIs(t, refused, account.ErrForbidden)
+				} else {
+					assert.ErrorIs(t, refused, account.ErrDisabled)
+				}
+			})
+		})
+	}
 }

@@ -171,6 +171,42 @@ func (s *service) requireAdmin(ctx context.Context, actor authn.Principal) (acco
 	return u, nil
 }
 
+// lockAdminAndUser locks, in tx, the rows of the administrator making a
+// change and of the user it changes, in id order (the order any two users'
+// rows are taken in), checks the administrator still is one, and reads the
+// user. Two administrators demoting or disabling each other at once then
+// take turns, and the second is refused: checked only before the
+// transaction, both would pass and leave no administrator.
+func (s *service) lockAdminAndUser(ctx context.Context, tx Store, adminID, userID string) (account.User, error) {
+	order := []string{adminID, userID}
+	slices.Sort(order)
+	for _, id := range slices.Compact(order) {
+		err := tx.Users().Lock(ctx, id)
+		switch {
+		case errors.Is(err, account.ErrNotFound) && id == adminID:
+			return account.User{}, account.ErrUnauthenticated
+		case err != nil:
+			return account.User{}, fmt.Errorf("load user: %w", err)
+		}
+	}
+	admin, err := tx.Users().ByID(ctx, adminID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return account.User{}, account.ErrUnauthenticated
+	case err != nil:
+		return account.User{}, fmt.Errorf("load caller: %w", err)
+	case admin.Disabled:
+		return account.User{}, account.ErrDisabled
+	case !admin.Has(authn.RoleAdmin):
+		return account.User{}, account.ErrForbidden
+	}
+	u, err := tx.Users().ByID(ctx, userID)
+	if err != nil {
+		return account.User{}, fmt.Errorf("load user: %w", err)
+	}
+	return u, nil
+}
+
 func (s *service) CreateUser(ctx context.Context, actor authn.Principal, in CreateUserInput) (account.User, error) {
 	if _, err := s.requireAdmin(ctx, actor); err != nil {
 		return account.User{}, err
@@ -279,9 +315,9 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		// Locked first, and the time taken after: a token issued while this
 		// waited is then of an earlier second than the change's NotBefore.
-		u, err := lockedUser(ctx, tx, in.ID)
+		u, err := s.lockAdminAndUser(ctx, tx, admin.ID, in.ID)
 		if err != nil {
-			return fmt.Errorf("load user: %w", err)
+			return err
 		}
 		if in.IfMatch != nil && *in.IfMatch != u.Version {
 			return domainerr.StaleFor(int64(*in.IfMatch), account.ErrPreconditionFailed)
