@@ -172,7 +172,21 @@ func (s *service) sendReset(ctx context.Context, email string) error {
 	t := account.ResetToken{Hash: HashToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetTTL)}
 	var stored bool
 	err = s.Store.InTx(ctx, func(tx Store) error {
-		var err error
+		stored = false // a retried transaction starts over
+		// Read again under the user's lock: an account disabled since the
+		// read above voided its links, and one stored now would outlive
+		// that, setting the password once the account is enabled again.
+		cur, err := lockedUser(ctx, tx, u.ID)
+		if errors.Is(err, account.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		if cur.Disabled {
+			return nil
+		}
+		u = cur
 		stored, err = tx.ResetTokens().CreateWithin(ctx, t, now.Add(-s.cfg.ResetTTL), s.cfg.ResetsPerWindow)
 		if err != nil || !stored || s.EventSeal == nil {
 			return err

@@ -442,3 +442,72 @@ func TestTwoAdminsDemotingEachOtherAtOnceLeaveAnAdmin(t *testing.T) {
 		})
 	}
 }
+
+// keptResets keeps the reset links the service hands the notifier.
+type keptResets struct {
+	noMail
+	mu     sync.Mutex
+	tokens []string
+}
+
+func (k *keptResets) PasswordReset(_ context.Context, r service.PasswordReset) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.tokens = append(k.tokens, r.Token)
+	return nil
+}
+
+// Disabling an account voids its reset links, so that none sets a password
+// once the account is enabled again. A reset requested as an administrator
+// disables the account reads it enabled, and comes to store its link after
+// the disabling committed: it then stores none, as it would one after the
+// other.
+func TestAResetRequestedWhileTheAccountIsDisabledLeavesNoLink(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+		require.NoError(t, err)
+		clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
+		ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
+		_, err = ring.EnsureKey(ctx)
+		require.NoError(t, err)
+		store := &hookedStore{Store: sqlstore.New(db)}
+		mail := &keptResets{}
+		deps := service.Deps{
+			Store: store, Hasher: ph, Policy: password.NewPolicy(),
+			Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+			Tokens:   ring, Notifier: mail, Clock: clk,
+		}
+		_, err = service.Bootstrap(ctx, deps, "alice@example.org", "correct horse battery")
+		require.NoError(t, err)
+		svc := service.New(deps, service.Config{})
+		alice, err := store.Users().ByEmail(ctx, "alice@example.org")
+		require.NoError(t, err)
+		asAlice := authn.Principal{UserID: alice.ID, Roles: []string{authn.RoleAdmin}}
+		registerPat(t, svc)
+		pat, err := store.Users().ByEmail(ctx, "pat@example.org")
+		require.NoError(t, err)
+
+		off, on := true, false
+		store.before = func() { // the administrator disables Pat meanwhile
+			_, err := svc.UpdateUser(ctx, asAlice, service.UpdateUserInput{ID: pat.ID, Disabled: &off})
+			require.NoError(t, err)
+		}
+		require.NoError(t, svc.ForgotPassword(ctx, "pat@example.org"))
+
+		var live int
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reset_tokens WHERE user_id = ? AND used_at IS NULL`, pat.ID).Scan(&live))
+		assert.Zero(t, live, "reset links of the disabled account left usable")
+
+		// Enabled again, later: no link from before sets the password.
+		_, err = svc.UpdateUser(ctx, asAlice, service.UpdateUserInput{ID: pat.ID, Disabled: &on})
+		require.NoError(t, err)
+		mail.mu.Lock()
+		links := append([]string(nil), mail.tokens...)
+		mail.mu.Unlock()
+		for _, tok := range links {
+			err := svc.ResetPassword(ctx, tok, "a brand new passphrase")
+			assert.Error(t, err, "a reset link requested while the account was being disabled set its password")
+		}
+	})
+}
