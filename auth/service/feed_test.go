@@ -49,6 +49,11 @@ func TestFeedBoundsTheRequestsItHolds(t *testing.T) {
 
 func TestFeedAnswersBeforeTheRequestDeadlineAndOnClose(t *testing.T) {
 	st := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	now := time.Now()
+	for range 7 { // the feed's index is 7: nothing is newer than 7
+		require.NoError(t, st.Revocations().Add(context.Background(),
+			authn.Revocation{SessionID: ids.New(), NotBefore: now, ExpiresAt: now.Add(time.Hour)}))
+	}
 	// Answered a whole second before the request's deadline: the check
 	// below has that second to spare on a loaded machine (with a 100 ms
 	// margin, a 100 ms stall made the answer look late).
@@ -68,4 +73,23 @@ func TestFeedAnswersBeforeTheRequestDeadlineAndOnClose(t *testing.T) {
 	_, err = feed.Page(context.Background(), 7, time.Minute)
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 2*time.Second, "shutdown answers the held requests")
+}
+
+// An index above the feed's newest was never reached by its database (a
+// restore, a new SQLite file): the request is answered at once with the
+// newest index, below the one asked after, so that the follower starts over.
+func TestFeedAskedAfterAnIndexAboveItsNewestAnswersTheNewestAtOnce(t *testing.T) {
+	ctx := context.Background()
+	st := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	now := time.Now()
+	for range 3 {
+		require.NoError(t, st.Revocations().Add(ctx, authn.Revocation{SessionID: ids.New(), NotBefore: now, ExpiresAt: now.Add(time.Hour)}))
+	}
+	feed := service.NewFeed(st, nil, service.FeedOptions{})
+	start := time.Now()
+	p, err := feed.Page(ctx, 9, time.Minute)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 5*time.Second, "not held")
+	assert.Equal(t, uint64(3), p.Index)
+	assert.Empty(t, p.Revocations)
 }

@@ -78,7 +78,9 @@ type Revocations interface {
 	Add(ctx context.Context, rs ...authn.Revocation) error
 	// After reads at most limit entries with an index above after, in
 	// index order, and returns those not expired at now with the index of
-	// the last entry read (after when none was).
+	// the last entry read. When none was, the index is after, or the
+	// newest entry's (0 for none) when that is below after: the feed went
+	// back, and its followers must read it again from the start.
 	After(ctx context.Context, after uint64, now time.Time, limit int) ([]authn.Revocation, uint64, error)
 	// DeleteExpired deletes the entries expired before before.
 	DeleteExpired(ctx context.Context, before time.Time) (int64, error)

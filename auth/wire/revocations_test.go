@@ -1,9 +1,14 @@
 package wire_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,8 +174,11 @@ func TestRevocationFeedHearsOtherInstancesOnTheDatabase(t *testing.T) {
 func TestRevocationFeedQuery(t *testing.T) {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	e := newEnv(t, db)
+	// An index above the newest entry's was never reached by this database
+	// (a restore, a recreated file): the feed answers its newest (here none,
+	// 0) so that the follower reads it again from the start.
 	p := e.feed(41, "0s")
-	assert.Equal(t, uint64(41), p.Index, "nothing newer: the index asked after")
+	assert.Equal(t, uint64(0), p.Index, "an index the feed never reached: the newest")
 	assert.NotNil(t, p.Revocations, "an empty list, not null")
 	r := e.req("GET", "/internal/revocations?wait=0s", nil)
 	assert.Equal(t, http.StatusOK, r.Status)
@@ -217,4 +225,43 @@ func TestRoleChangeWithdrawsTheTokensOfItsSecond(t *testing.T) {
 		assert.Equal(t, []any{"PATIENT"}, jwtClaims(t, next)["roles"])
 		assert.Equal(t, http.StatusOK, e.req("GET", "/api/v1/auth/me", nil, bearer(next)...).Status)
 	})
+}
+
+// A verifier follows the feed at index N; auth's database then comes back
+// with a lower head (restored from a backup, the SQLite file made anew).
+// The feed answers its newest index at once, the follower reads it again
+// from 0, and the revocations written since, whose indexes are at or below
+// N, reach it.
+func TestAFollowerSeesRevocationsAfterTheFeedIndexWentBack(t *testing.T) {
+	before := newEnv(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	var target atomic.Pointer[url.URL]
+	u, _ := url.Parse(before.srv.URL)
+	target.Store(u)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httputil.NewSingleHostReverseProxy(target.Load()).ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
+	// Three logouts: the feed's index is 3.
+	before.register(patEmail, patPass, "Pat")
+	for range 3 {
+		require.Equal(t, http.StatusNoContent, before.logout(before.login(patEmail, patPass).Refresh).Status)
+	}
+	list := authn.NewRevocationList(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go list.Follow(ctx, authn.FollowOptions{URL: proxy.URL + "/internal/revocations", Client: &http.Client{Timeout: 30 * time.Second}, Wait: 2 * time.Second})
+	require.Eventually(t, func() bool { return list.Len() == 3 }, 5*time.Second, 20*time.Millisecond)
+
+	// The database comes back without those three (here: a new one).
+	after := newEnv(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	u, _ = url.Parse(after.srv.URL)
+	target.Store(u)
+	after.register(patEmail, patPass, "Pat")
+	s := after.login(patEmail, patPass)
+	require.Equal(t, http.StatusNoContent, after.logout(s.Refresh).Status)
+	sid := jwtClaims(t, s.Access)["sid"].(string)
+
+	require.Eventually(t, func() bool { return list.Revoked(authn.Principal{SessionID: sid}) }, 8*time.Second, 50*time.Millisecond,
+		"the logout written after the index went back never reached the verifier")
 }

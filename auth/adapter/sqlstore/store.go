@@ -513,6 +513,21 @@ func (r revocations) After(ctx context.Context, after uint64, now time.Time, lim
 	if err := rows.Err(); err != nil {
 		return nil, after, fmt.Errorf("read revocations: %w", err)
 	}
+	if index == after && after > 0 {
+		// Nothing newer. An index above every entry's is one this database
+		// never reached (restored from a backup, recreated): answering the
+		// newest tells the follower to read again from the start, or the
+		// entries now written under its index would never reach it. After
+		// a purge of the newest entries this costs a follower a read
+		// again, no more.
+		var head int64
+		if err := r.s.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM revocations`).Scan(&head); err != nil {
+			return nil, after, fmt.Errorf("read revocations: %w", err)
+		}
+		if uint64(head) < after {
+			index = uint64(head)
+		}
+	}
 	return out, index, nil
 }
 
