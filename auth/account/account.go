@@ -189,6 +189,17 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	RevokedAt *time.Time
+	// SessionStartedAt is when the sign-in session (the family) began,
+	// carried from token to token; zero is IssuedAt, a session's first.
+	SessionStartedAt time.Time
+}
+
+// SessionStart is when the token's sign-in session began.
+func (t RefreshToken) SessionStart() time.Time {
+	if t.SessionStartedAt.IsZero() {
+		return t.IssuedAt
+	}
+	return t.SessionStartedAt
 }
 
 // ResetToken is a single-use password reset token, stored as a hash.

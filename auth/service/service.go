@@ -95,7 +95,10 @@ func (e *ThrottledError) Error() string {
 type Config struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
-	ResetTTL   time.Duration
+	// SessionMaxAge bounds a sign-in session: past it from the login no
+	// refresh succeeds, and the password is asked again.
+	SessionMaxAge time.Duration
+	ResetTTL      time.Duration
 	// ResetsPerWindow caps reset tokens issued per user within ResetTTL;
 	// further requests are answered the same but send nothing.
 	ResetsPerWindow int
@@ -107,6 +110,7 @@ func DefaultConfig() Config {
 	return Config{
 		AccessTTL:       15 * time.Minute,
 		RefreshTTL:      7 * 24 * time.Hour,
+		SessionMaxAge:   30 * 24 * time.Hour,
 		ResetTTL:        30 * time.Minute,
 		ResetsPerWindow: 3,
 	}
@@ -121,6 +125,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RefreshTTL <= 0 {
 		c.RefreshTTL = d.RefreshTTL
+	}
+	if c.SessionMaxAge <= 0 {
+		c.SessionMaxAge = d.SessionMaxAge
 	}
 	if c.ResetTTL <= 0 {
 		c.ResetTTL = d.ResetTTL

@@ -191,18 +191,24 @@ func (s *service) rehash(ctx context.Context, u account.User, pw string) {
 
 // startSession makes a new refresh-token family for u and its first pair.
 func (s *service) startSession(ctx context.Context, st Store, u account.User) (TokenPair, error) {
-	return s.issuePair(ctx, st, u, ids.New())
+	return s.issuePair(ctx, st, u, ids.New(), s.now())
 }
 
-func (s *service) issuePair(ctx context.Context, st Store, u account.User, family string) (TokenPair, error) {
+// issuePair issues the next pair of the session family, begun at started.
+// The refresh token lives RefreshTTL, and not past the session's end.
+func (s *service) issuePair(ctx context.Context, st Store, u account.User, family string, started time.Time) (TokenPair, error) {
 	now := s.now()
 	raw, err := newOpaque()
 	if err != nil {
 		return TokenPair{}, err
 	}
+	expires := now.Add(s.cfg.RefreshTTL)
+	if end := started.Add(s.cfg.SessionMaxAge); end.Before(expires) {
+		expires = end
+	}
 	rt := account.RefreshToken{
 		ID: ids.New(), Hash: HashToken(raw), FamilyID: family, UserID: u.ID,
-		IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
+		IssuedAt: now, ExpiresAt: expires, SessionStartedAt: started,
 	}
 	if err := st.RefreshTokens().Create(ctx, rt); err != nil {
 		return TokenPair{}, fmt.Errorf("store refresh token: %w", err)
@@ -215,7 +221,7 @@ func (s *service) issuePair(ctx context.Context, st Store, u account.User, famil
 	}
 	return TokenPair{
 		AccessToken: access, ExpiresIn: s.cfg.AccessTTL,
-		RefreshToken: raw, RefreshExpiresIn: s.cfg.RefreshTTL,
+		RefreshToken: raw, RefreshExpiresIn: expires.Sub(now),
 	}, nil
 }
 
@@ -234,6 +240,10 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 	case old.UsedAt != nil:
 		return TokenPair{}, s.reuse(ctx, old)
 	case !now.Before(old.ExpiresAt):
+		return TokenPair{}, account.ErrInvalidRefresh
+	case !now.Before(old.SessionStart().Add(s.cfg.SessionMaxAge)):
+		// The session is over, whatever the token's own expiry (one issued
+		// before -session-max-age was lowered): the password is asked again.
 		return TokenPair{}, account.ErrInvalidRefresh
 	}
 	u, err := s.Store.Users().ByID(ctx, old.UserID)
@@ -265,7 +275,7 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		if !marked {
 			return account.ErrRefreshReused
 		}
-		pair, err = s.issuePair(ctx, tx, cur, old.FamilyID)
+		pair, err = s.issuePair(ctx, tx, cur, old.FamilyID, old.SessionStart())
 		return err
 	})
 	if errors.Is(err, account.ErrRefreshReused) {

@@ -292,3 +292,51 @@ func endDuringRefresh(t *testing.T, db *sqldb.DB, byReplay bool) {
 	_, err = svc.Refresh(ctx, r.pair.RefreshToken)
 	assert.Error(t, err, "the successor of an ended session's token still refreshes")
 }
+
+// A sign-in session lasts -session-max-age from its login however often it
+// is refreshed: each successor expires by then at the latest, and the
+// password is asked again after it (OWASP ASVS 3.3.2). A refresh token used
+// once a week would otherwise keep the session, or a thief's copy of it,
+// for ever.
+func TestASessionEndsAtItsMaxAgeHoweverOftenItIsRefreshed(t *testing.T) {
+	ctx := context.Background()
+	deps, _, _ := newDeps(t)
+	clk := deps.Clock.(*clocktest.Clock)
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
+	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	assert.Equal(t, 7*24*time.Hour, pair.RefreshExpiresIn)
+	maxAge := service.DefaultConfig().SessionMaxAge
+	end := clk.Now().Add(maxAge)
+	for clk.Now().Add(6 * 24 * time.Hour).Before(end) {
+		clk.Advance(6 * 24 * time.Hour)
+		pair, err = svc.Refresh(ctx, pair.RefreshToken)
+		require.NoError(t, err, "a refresh within the session's max age")
+		assert.Equal(t, min(7*24*time.Hour, end.Sub(clk.Now())), pair.RefreshExpiresIn, "not past the session's end")
+	}
+	clk.Advance(end.Sub(clk.Now()))
+	_, err = svc.Refresh(ctx, pair.RefreshToken)
+	assert.ErrorIs(t, err, account.ErrInvalidRefresh, "a session past its max age still refreshes")
+
+	// A new login starts a new session.
+	pair, err = svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	clk.Advance(time.Hour)
+	_, err = svc.Refresh(ctx, pair.RefreshToken)
+	require.NoError(t, err)
+}
+
+// A -session-max-age lowered after a token was issued ends its session at
+// the new bound, though the token itself has not expired.
+func TestALoweredSessionMaxAgeEndsTheSessionsAlreadyOpen(t *testing.T) {
+	ctx := context.Background()
+	deps, _, _ := newDeps(t)
+	clk := deps.Clock.(*clocktest.Clock)
+	registerPat(t, service.New(deps, service.Config{}))
+	pair, err := service.New(deps, service.Config{}).Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	clk.Advance(2 * 24 * time.Hour)
+	_, err = service.New(deps, service.Config{SessionMaxAge: 24 * time.Hour}).Refresh(ctx, pair.RefreshToken)
+	assert.ErrorIs(t, err, account.ErrInvalidRefresh)
+}

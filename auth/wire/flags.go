@@ -47,6 +47,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminEmail, "admin-email", c.AdminEmail, "email of the first ADMIN, created at start when no account has it")
 	fs.StringVar(&c.AdminPassword, "admin-password", c.AdminPassword, "password of the first ADMIN (prefer the environment variable: flags show in process lists)")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", c.RefreshTTL, "lifetime of refresh tokens (each refresh starts a new one)")
+	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "longest a sign-in session is refreshed before the password is asked again")
 	fs.DurationVar(&c.ResetTTL, "reset-ttl", c.ResetTTL, "lifetime of password reset tokens")
 	fs.UintVar(&f.memKiB, "hash-memory-kib", f.memKiB, "argon2id memory in KiB")
 	fs.UintVar(&f.iterations, "hash-iterations", f.iterations, "argon2id iterations")

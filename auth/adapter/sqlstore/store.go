@@ -289,9 +289,10 @@ type refreshTokens struct{ s *Store }
 
 func (r refreshTokens) Create(ctx context.Context, t account.RefreshToken) error {
 	_, err := r.s.q.ExecContext(ctx, `INSERT INTO refresh_tokens
-		(id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Hash, t.FamilyID, t.UserID, ts(t.IssuedAt), ts(t.ExpiresAt), tsPtr(t.UsedAt), tsPtr(t.RevokedAt))
+		(id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at, session_started_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.FamilyID, t.UserID, ts(t.IssuedAt), ts(t.ExpiresAt), tsPtr(t.UsedAt), tsPtr(t.RevokedAt),
+		ts(t.SessionStart()))
 	if err != nil {
 		return fmt.Errorf("insert refresh token: %w", err)
 	}
@@ -303,16 +304,16 @@ func (r refreshTokens) ByHash(ctx context.Context, hash string) (account.Refresh
 		t             account.RefreshToken
 		used, revoked sql.NullTime
 	)
-	err := r.s.q.QueryRowContext(ctx, `SELECT id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at
-		FROM refresh_tokens WHERE token_hash = ?`, hash).
-		Scan(&t.ID, &t.Hash, &t.FamilyID, &t.UserID, &t.IssuedAt, &t.ExpiresAt, &used, &revoked)
+	err := r.s.q.QueryRowContext(ctx, `SELECT id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at,
+		session_started_at FROM refresh_tokens WHERE token_hash = ?`, hash).
+		Scan(&t.ID, &t.Hash, &t.FamilyID, &t.UserID, &t.IssuedAt, &t.ExpiresAt, &used, &revoked, &t.SessionStartedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.RefreshToken{}, account.ErrInvalidRefresh
 	}
 	if err != nil {
 		return account.RefreshToken{}, fmt.Errorf("read refresh token: %w", err)
 	}
-	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
+	t.IssuedAt, t.ExpiresAt, t.SessionStartedAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC(), t.SessionStartedAt.UTC()
 	t.UsedAt, t.RevokedAt = fromNull(used), fromNull(revoked)
 	return t, nil
 }

@@ -10,11 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/service/servicetest"
 	"github.com/medisync/medisync/auth/signing"
 	"github.com/medisync/medisync/auth/signing/signingtest"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
@@ -100,5 +102,36 @@ func TestAfterEventsFollowsCommitsThatWroteEvents(t *testing.T) {
 		assert.Equal(t, 1, calls, "no events, no call")
 		require.NoError(t, s.Outbox().Write(ctx, ev()))
 		assert.Equal(t, 2, calls, "a write outside a transaction commits at once")
+	})
+}
+
+// Refresh tokens stored before sessions kept their start count their
+// session from the migration that brought it: it runs -session-max-age
+// from then, not from a login nobody recorded.
+func TestSessionStartMigrationStartsTheOpenSessionsAtItsTime(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		st := sqlstore.New(db)
+		u := account.User{ID: ids.New(), Email: "pat@example.org", FullName: "Pat", PasswordHash: "x",
+			Roles: []string{authn.RolePatient}, Version: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		require.NoError(t, st.Users().Create(ctx, u))
+		_, err := db.ExecContext(ctx, "ALTER TABLE refresh_tokens DROP COLUMN session_started_at")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id >= 11")
+		require.NoError(t, err)
+		issued := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+		hash := service.HashToken(ids.New())
+		_, err = db.ExecContext(ctx, `INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, issued_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, ids.New(), hash, ids.New(), u.ID, issued, issued.Add(7*24*time.Hour))
+		require.NoError(t, err)
+
+		before := time.Now().Add(-time.Second)
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		after := time.Now().Add(time.Second)
+		got, err := st.RefreshTokens().ByHash(ctx, hash)
+		require.NoError(t, err)
+		assert.True(t, !got.SessionStartedAt.Before(before) && !got.SessionStartedAt.After(after),
+			"session started at %v, not at the migration (%v to %v)", got.SessionStartedAt, before, after)
+		assert.Equal(t, issued, got.IssuedAt)
 	})
 }

@@ -142,7 +142,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 		mk := func(fam string) account.RefreshToken {
 			return account.RefreshToken{
 				ID: uuid.NewString(), Hash: service.HashToken(uuid.NewString()), FamilyID: fam, UserID: u.ID,
-				IssuedAt: t0, ExpiresAt: t0.Add(time.Hour),
+				IssuedAt: t0, ExpiresAt: t0.Add(time.Hour), SessionStartedAt: t0.Add(-24 * time.Hour),
 			}
 		}
 		a, b, other := mk(family), mk(family), mk(uuid.NewString())
@@ -151,7 +151,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) service.Store) {
 		}
 		got, err := rt.ByHash(ctx, a.Hash)
 		require.NoError(t, err)
-		assert.Equal(t, a, got)
+		assert.Equal(t, a, got, "the session's start kept beside the token's own instants")
 		_, err = rt.ByHash(ctx, service.HashToken("nope"))
 		assert.ErrorIs(t, err, account.ErrInvalidRefresh)
 

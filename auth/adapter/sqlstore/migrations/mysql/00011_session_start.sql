@@ -1,0 +1,10 @@
+-- +goose Up
+-- When the sign-in session (refresh family) began, carried to each
+-- successor: no refresh goes past it by more than -session-max-age. The
+-- sessions open before this migration count from it.
+ALTER TABLE refresh_tokens ADD COLUMN session_started_at DATETIME(6) NULL;
+UPDATE refresh_tokens SET session_started_at = UTC_TIMESTAMP(6);
+ALTER TABLE refresh_tokens MODIFY session_started_at DATETIME(6) NOT NULL;
+
+-- +goose Down
+ALTER TABLE refresh_tokens DROP COLUMN session_started_at;
