@@ -152,7 +152,13 @@ func (s *service) UpdatePatient(ctx context.Context, actor authn.Principal, id s
 	}
 	next.Profile, next.Version, next.UpdatedAt = prof, ifMatch+1, s.now()
 	ev := s.event(ctx, actor, patient.ActionUpdate, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
-	if err := s.patients.UpdatePatient(ctx, next, ev); err != nil {
+	// An administrator's change of active is the status change DELETE
+	// makes, or its reversal: other services learn it the same way.
+	out, err := statusEvents(cur, next, actor.UserID)
+	if err != nil {
+		return patient.Patient{}, err
+	}
+	if err := s.patients.UpdatePatient(ctx, next, ev, out...); err != nil {
 		return patient.Patient{}, err
 	}
 	return next, nil
@@ -174,7 +180,11 @@ func (s *service) DeactivatePatient(ctx context.Context, actor authn.Principal, 
 		}
 		next := cur
 		next.Active, next.Version, next.UpdatedAt = false, cur.Version+1, s.now()
-		err := s.patients.UpdatePatient(ctx, next, ev)
+		out, err := statusEvents(cur, next, actor.UserID)
+		if err != nil {
+			return err
+		}
+		err = s.patients.UpdatePatient(ctx, next, ev, out...)
 		if !retryUnconditional(ifMatch, err, attempt) {
 			return err
 		}

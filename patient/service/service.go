@@ -14,6 +14,7 @@ import (
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/requestid"
@@ -89,9 +90,10 @@ type PatientRepository interface {
 	PatientByID(ctx context.Context, id string) (patient.Patient, error)
 	PatientByUserID(ctx context.Context, userID string) (patient.Patient, error)
 	// UpdatePatient stores p, whose Version is one more than the stored
-	// one, and ev in one transaction. A stored version other than
-	// p.Version-1 is patient.ErrStaleVersion; no record, patient.ErrNotFound.
-	UpdatePatient(ctx context.Context, p patient.Patient, ev patient.AuditEvent) error
+	// one, ev and the events out (the outbox) in one transaction. A stored
+	// version other than p.Version-1 is patient.ErrStaleVersion; no
+	// record, patient.ErrNotFound; either way nothing is written.
+	UpdatePatient(ctx context.Context, p patient.Patient, ev patient.AuditEvent, out ...events.Event) error
 	// SearchPatients answers page.ErrCursor for a cursor it did not issue;
 	// so do ListEntries and ListAudit.
 	SearchPatients(ctx context.Context, q patient.SearchQuery) (page.Page[patient.Patient], error)

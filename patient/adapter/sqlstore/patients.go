@@ -10,6 +10,8 @@ import (
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/outbox"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -142,8 +144,9 @@ var updatePatient = "UPDATE patients SET user_id = ?, first_name = ?, last_name 
 	"preferred_language = ?, blood_type = ?, active = ?, version = ?, updated_at = ?, " +
 	"first_name_norm = ?, last_name_norm = ?, email_norm = ? WHERE id = ? AND version = ?"
 
-// UpdatePatient stores p if the stored version is p.Version-1, with ev.
-func (s *Store) UpdatePatient(ctx context.Context, p patient.Patient, ev patient.AuditEvent) error {
+// UpdatePatient stores p if the stored version is p.Version-1, with ev and
+// the events out.
+func (s *Store) UpdatePatient(ctx context.Context, p patient.Patient, ev patient.AuditEvent, out ...events.Event) error {
 	a := patientArgs(p)
 	// patientArgs order: id, then the columns; move id to the WHERE clause.
 	args := append([]any{}, a[1:21]...) // user_id .. version
@@ -159,6 +162,9 @@ func (s *Store) UpdatePatient(ctx context.Context, p patient.Patient, ev patient
 			return fmt.Errorf("update patient: %w", err)
 		}
 		if err := oneRow(ctx, tx, res, "patients", "id = ?", p.ID); err != nil {
+			return err
+		}
+		if err := outbox.Write(ctx, tx, out...); err != nil {
 			return err
 		}
 		return appendAuditTx(ctx, tx, ev)

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/medisync/medisync/patient/seed"
 	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/patient/service/servicetest"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -133,5 +135,27 @@ func TestAuditBatchesPrepareNoStatementPerSize(t *testing.T) {
 			require.NoError(t, s.AppendAudit(ctx, evs...))
 		}
 		assert.LessOrEqual(t, sqlstore.PreparedStatements(s), 1, "one statement, the single event's")
+	})
+}
+
+func TestStatusEvents(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		servicetest.RunStatusEventsContract(t, func(t *testing.T) servicetest.EventsFixture {
+			return servicetest.EventsFixture{Repos: store(t, db), Outbox: func(t *testing.T, subject string) []events.Event {
+				rows, err := db.QueryContext(context.Background(), "SELECT envelope FROM outbox WHERE subject = ? ORDER BY seq", subject)
+				require.NoError(t, err)
+				defer rows.Close()
+				var out []events.Event
+				for rows.Next() {
+					var raw string
+					require.NoError(t, rows.Scan(&raw))
+					var ev events.Event
+					require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+					out = append(out, ev)
+				}
+				require.NoError(t, rows.Err())
+				return out
+			}}
+		})
 	})
 }

@@ -35,6 +35,9 @@ func run(ctx context.Context, args []string) error {
 		DefaultDSN:   "sqlite:data/patient.db",
 		Migrations:   sqlstore.Migrations(),
 		MaxBodyBytes: transport.MaxBodyBytes,
+		// A record's deactivation or reactivation goes to the outbox; the
+		// relay publishes it (-broker-url; without one the events wait).
+		Outbox: true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
 			fs.IntVar(&audit.Writers, "audit-writers", 2, "concurrent audit INSERTs")

@@ -5,12 +5,18 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/patient/service"
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/broker"
+	"github.com/medisync/medisync/shared/broker/brokertest"
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/runtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -83,4 +89,63 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	assert.Error(t, err)
 	err = run(context.Background(), []string{"-audit-writers", "many"})
 	assert.Error(t, err)
+}
+
+// TestRunPublishesStatusChanges starts the real wiring with a NATS server in
+// the test process: an administrator's DELETE deactivates a record and the
+// relay publishes patient.deactivated; a PUT setting active again publishes
+// patient.reactivated.
+func TestRunPublishesStatusChanges(t *testing.T) {
+	nats := brokertest.Embedded(t)
+	iss := authntest.NewIssuer(t)
+	ctx := context.Background()
+	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+filepath.Join(t.TempDir(), "p.db"),
+		"-jwks-url", iss.JWKSURL(), "-discovery-urls", "", "-log-level", "error", "-broker-url", nats.URL())
+
+	b, err := broker.Open(ctx, nats.URL(), broker.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	got := make(chan events.Event, 4)
+	cctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go func() {
+		_ = b.Consume(cctx, broker.Consumer{Name: brokertest.Name("watch"), Types: []string{service.TypeDeactivated, service.TypeReactivated},
+			Handler: func(_ context.Context, ev events.Event) error { got <- ev; return nil }})
+	}()
+	next := func() events.Event {
+		select {
+		case ev := <-got:
+			return ev
+		case <-time.After(20 * time.Second):
+			t.Fatal("no status change was published")
+			return events.Event{}
+		}
+	}
+
+	adminID := ids.New()
+	admin := iss.Token(t, authntest.Claims{UserID: adminID, Roles: []string{"ADMIN"}})
+	send := func(method, path string, body any, headers ...string) apitest.Response {
+		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, body, append(apitest.Bearer(admin), headers...)...))
+	}
+	r := send("POST", "/api/v1/patients", `{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1985-12-10"}`)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+
+	require.Equal(t, http.StatusNoContent, send("DELETE", "/api/v1/patients/"+id, nil).Status)
+	ev := next()
+	assert.Equal(t, service.TypeDeactivated, ev.Type)
+	assert.Equal(t, id, ev.Subject)
+	var d service.StatusChangedData
+	require.NoError(t, ev.Decode(&d))
+	assert.Equal(t, service.StatusChangedData{PatientID: id, Version: 2, ChangedBy: adminID}, d)
+
+	cur := send("GET", "/api/v1/patients/"+id, nil).JSON(t)
+	cur["active"] = true
+	r = send("PUT", "/api/v1/patients/"+id, cur, "If-Match", `"2"`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	ev = next()
+	assert.Equal(t, service.TypeReactivated, ev.Type)
+	require.NoError(t, ev.Decode(&d))
+	assert.Equal(t, int64(3), d.Version)
+	svc.Stop(t)
 }

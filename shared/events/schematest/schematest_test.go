@@ -39,6 +39,8 @@ func samples() map[string]any {
 		"appointment.status_changed":    appt(map[string]any{"status": "fulfilled", "previousStatus": "booked"}),
 		"appointment.slot_freed":        map[string]any{"doctorId": u1, "start": "2027-03-15T13:00:00Z", "end": "2027-03-15T13:30:00Z", "offeredToPatientId": u2, "offeredToPatientUserId": u1},
 		"records.encounter_signed":      map[string]any{"encounterId": u1, "patientId": u2, "doctorUserId": u1, "appointmentId": nil, "signedAt": "2027-03-15T13:40:00Z"},
+		"patient.deactivated":           map[string]any{"patientId": u2, "version": 4, "changedBy": u1},
+		"patient.reactivated":           map[string]any{"patientId": u2, "version": 5, "changedBy": u1},
 	}
 }
 
@@ -90,6 +92,11 @@ func TestSchemasRefuseWhatTheContractForbids(t *testing.T) {
 	ev, err = events.New("records.encounter_signed", 1, u1, signed, time.Now())
 	require.NoError(t, err)
 	assert.Error(t, schematest.Check(dir, ev), "a signed encounter carries no clinical content")
+	deactivated := samples()["patient.deactivated"].(map[string]any)
+	deactivated["lastName"] = "Lovelace"
+	ev, err = events.New("patient.deactivated", 1, u2, deactivated, time.Now())
+	require.NoError(t, err)
+	assert.Error(t, schematest.Check(dir, ev), "a deactivation carries ids only")
 	_, err = os.Stat(filepath.Join(dir, "README.md"))
 	assert.NoError(t, err, "docs/events/README.md describes the contracts")
 }
