@@ -226,4 +226,7 @@ var (
 	ErrAlreadyWaiting   = domainerr.New(domainerr.Conflict, "you are already on this doctor's waitlist for that day")
 	ErrWaitlistFull     = domainerr.New(domainerr.Conflict, fmt.Sprintf("a patient may wait for at most %d days at once; leave one first", MaxWaitlistEntries))
 	ErrWaitlistNotFound = domainerr.New(domainerr.NotFound, "waitlist entry not found")
+	// ErrPatientInactive: the patient service said the patient's record is
+	// inactive; such a patient books nothing and waits for nothing.
+	ErrPatientInactive = domainerr.New(domainerr.Invalid, "the patient's record is inactive")
 )

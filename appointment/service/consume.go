@@ -23,8 +23,16 @@ import (
 // encounter's note.
 const TypeEncounterSigned = "records.encounter_signed"
 
+// The patient service's events the service consumes, schema version 1
+// (docs/events/patient.deactivated.v1.json, patient.reactivated.v1.json):
+// a patient's record became inactive, or active again.
+const (
+	TypePatientDeactivated = "patient.deactivated"
+	TypePatientReactivated = "patient.reactivated"
+)
+
 // Topics are the broker subjects the service subscribes to.
-var Topics = []string{"medisync." + TypeEncounterSigned}
+var Topics = []string{"medisync." + TypeEncounterSigned, "medisync." + TypePatientDeactivated, "medisync." + TypePatientReactivated}
 
 // ErrMalformed marks an event no retry can apply: unknown schema version,
 // data that does not decode, ids that are not UUIDs. The broker
@@ -61,7 +69,11 @@ type signed struct {
 const maxStaleRetries = 3
 
 func (s *service) HandleEvent(ctx context.Context, ev events.Event) error {
-	if ev.Type != TypeEncounterSigned {
+	switch ev.Type {
+	case TypeEncounterSigned:
+	case TypePatientDeactivated, TypePatientReactivated:
+		return s.patientStatus(ctx, ev)
+	default:
 		// Not ours: the subscription names its topics, so this is a
 		// producer's new type, harmless to pass over.
 		return nil
@@ -172,4 +184,54 @@ func (s *service) fulfil(ctx context.Context, tx Tx, ev events.Event, d signed) 
 		appointment.OutcomeAllowed)
 	audit.RequestID = ev.ID
 	return tx.Update(ctx, next, cur.Version, audit, out)
+}
+
+// patientStatusData is the data of patient.deactivated and
+// patient.reactivated.
+type patientStatusData struct {
+	PatientID string `json:"patientId"`
+	Version   int64  `json:"version"`
+}
+
+// patientStatus applies a patient's status change, in one transaction with
+// its claim: the status is recorded (an older version than the one
+// recorded changes nothing), and a deactivation takes the patient off
+// every waitlist, each entry's removal on their trail on the service's own
+// account, so that a slot freed later goes to a patient who may book it.
+// Entries taken off do not come back on a reactivation.
+func (s *service) patientStatus(ctx context.Context, ev events.Event) error {
+	if !strings.HasSuffix(ev.DataSchema, ".v1.json") {
+		return malformed(ev, "schema %q is not version 1", ev.DataSchema)
+	}
+	var d patientStatusData
+	if err := ev.Decode(&d); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	patientID, ok := ids.Canonical(d.PatientID)
+	if !ok {
+		return malformed(ev, "patientId must be a UUID")
+	}
+	if d.Version < 1 {
+		return malformed(ev, "version must be positive")
+	}
+	active := ev.Type == TypePatientReactivated
+	_, err := s.repo.Apply(ctx, ev, s.now(), func(ctx context.Context, tx Tx) error {
+		newer, err := tx.SetPatientStatus(ctx, patientID, active, d.Version, ev.Time)
+		if err != nil || !newer || active {
+			return err
+		}
+		_, err = tx.RemoveWaits(ctx, patientID, func(e appointment.WaitlistEntry) appointment.AuditEvent {
+			audit := s.auditEvent(ctx, authn.Principal{}, appointment.ActionLeave, appointment.ResourceWaitlist, e.PatientID, e.ID,
+				appointment.OutcomeAllowed)
+			// The service's own doing, for the event that told it: no
+			// user, and the event's id for the request.
+			audit.Role, audit.RequestID = RoleService, ev.ID
+			return audit
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("apply %s %s: %w", ev.Type, ev.ID, err)
+	}
+	return nil
 }

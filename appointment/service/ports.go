@@ -39,10 +39,12 @@ type Repository interface {
 	// UpdateAndOffer is Update for a change that frees the appointment's
 	// former time: in the same transaction the first entry of the doctor's
 	// waitlist for offer.Day, if any, leaves the list and offer.Event's
-	// event and offer.Audit's audit event are written.
+	// event and offer.Audit's audit event are written. Entries of a patient
+	// recorded inactive (Tx.SetPatientStatus) are passed over.
 	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, offer Offer,
 		evs ...events.Event) error
-	// JoinWaitlist stores e: appointment.ErrAlreadyWaiting,
+	// JoinWaitlist stores e: appointment.ErrPatientInactive for a patient
+	// recorded inactive (Tx.SetPatientStatus), appointment.ErrAlreadyWaiting,
 	// appointment.ErrWaitlistFull when the patient already holds
 	// appointment.MaxWaitlistEntries entries for since or later days,
 	// counted so that concurrent requests of one patient cannot pass the
@@ -83,6 +85,17 @@ type Tx interface {
 	Get(ctx context.Context, id string) (appointment.Appointment, error)
 	// Update is Repository.Update inside the transaction.
 	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error
+	// SetPatientStatus records that the patient service holds the
+	// patient's record active or not at version, and reports true; a
+	// version not above the one recorded changes nothing and reports
+	// false. While a patient is recorded inactive, UpdateAndOffer offers
+	// none of their entries and JoinWaitlist refuses them with
+	// appointment.ErrPatientInactive.
+	SetPatientStatus(ctx context.Context, patientID string, active bool, version int64, at time.Time) (bool, error)
+	// RemoveWaits deletes every waitlist entry of the patient, storing
+	// audit(e) for each, and returns them (none: nothing is written).
+	RemoveWaits(ctx context.Context, patientID string, audit func(e appointment.WaitlistEntry) appointment.AuditEvent) (
+		[]appointment.WaitlistEntry, error)
 }
 
 // AuditRepository stores audit events; it can append and list, never change.

@@ -3,7 +3,9 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,12 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/service/repotest"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -163,4 +168,118 @@ func TestAWaitStaysUntilItsDayHasEndedEverywhere(t *testing.T) {
 	} {
 		assert.Equal(t, c.want, service.WaitsPassedBefore(c.now).String(), c.now.String())
 	}
+}
+
+// patientsByUser is a patient directory answering for the caller in the
+// context (as the real one does with their token) and by id; a patient's
+// record may be deactivated meanwhile.
+type patientsByUser struct {
+	mu  sync.Mutex
+	all map[string]*service.Patient // by user id
+}
+
+func (p *patientsByUser) Me(ctx context.Context) (service.Patient, error) {
+	caller, _ := authn.FromContext(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pat, ok := p.all[caller.UserID]; ok {
+		return *pat, nil
+	}
+	return service.Patient{}, service.ErrUnknownPatient
+}
+
+func (p *patientsByUser) Get(_ context.Context, id string) (service.Patient, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pat := range p.all {
+		if pat.ID == id {
+			return *pat, nil
+		}
+	}
+	return service.Patient{}, service.ErrUnknownPatient
+}
+
+func (p *patientsByUser) deactivate(userID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.all[userID].Active = false
+}
+
+// TestADeactivatedPatientIsOfferedNoFreedSlot walks the story through the
+// service on every database: two patients wait for a doctor's day, the
+// first one's record is deactivated and its event consumed, and the slot
+// another patient then frees goes to the second, the first's wait gone
+// from the list and its removal on their trail on the service's account.
+func TestADeactivatedPatientIsOfferedNoFreedSlot(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		store := sqlstore.New(db)
+		doc := service.Doctor{ID: ids.New(), UserID: ids.New(), Name: "Ada Lovelace", TimeZone: "UTC", Active: true}
+		dir := &patientsByUser{all: map[string]*service.Patient{}}
+		principal := func() authn.Principal {
+			p := authn.Principal{UserID: ids.New(), Roles: []string{authn.RolePatient}}
+			dir.all[p.UserID] = &service.Patient{ID: ids.New(), UserID: p.UserID, Active: true}
+			return p
+		}
+		first, second, booker := principal(), principal(), principal()
+		clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		svc := service.New(store, anyGrid{doc}, dir, clk, ids.New, service.Options{})
+		as := func(p authn.Principal) context.Context { return authn.NewContext(ctx, p) }
+
+		wait := service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-15"}
+		firstWait, err := svc.JoinWaitlist(as(first), first, wait)
+		require.NoError(t, err)
+		clk.Advance(time.Minute)
+		_, err = svc.JoinWaitlist(as(second), second, wait)
+		require.NoError(t, err)
+		booked, err := svc.Book(as(booker), booker, service.BookInput{DoctorID: doc.ID, Start: "2030-01-15T09:00:00Z", End: "2030-01-15T09:30:00Z"})
+		require.NoError(t, err)
+
+		// The clinic deactivates the first patient's record; the patient
+		// service's event arrives.
+		dir.deactivate(first.UserID)
+		firstID := dir.all[first.UserID].ID
+		deactivated := repotest.PatientStatus(t, firstID, false, 2)
+		require.NoError(t, svc.HandleEvent(ctx, deactivated))
+		mine, err := svc.MyWaitlist(as(first), first)
+		require.NoError(t, err)
+		assert.Empty(t, mine, "the deactivated patient waits for nothing")
+
+		_, err = svc.Cancel(as(booker), booker, booked.Appointment.ID, 0, service.CancelInput{})
+		require.NoError(t, err)
+		var offers []service.SlotFreedData
+		rows, err := db.QueryContext(ctx, "SELECT envelope FROM outbox WHERE type = ? ORDER BY seq", service.TypeSlotFreed)
+		require.NoError(t, err)
+		for rows.Next() {
+			var raw string
+			require.NoError(t, rows.Scan(&raw))
+			var ev events.Event
+			require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+			var d service.SlotFreedData
+			require.NoError(t, ev.Decode(&d))
+			offers = append(offers, d)
+		}
+		require.NoError(t, rows.Err())
+		require.Len(t, offers, 1)
+		assert.Equal(t, dir.all[second.UserID].ID, offers[0].OfferedToPatientID, "the next active patient is offered the slot")
+		assert.Equal(t, second.UserID, offers[0].OfferedToPatientUserID)
+		mine, err = svc.MyWaitlist(as(second), second)
+		require.NoError(t, err)
+		assert.Empty(t, mine, "the offered wait leaves the list")
+
+		trail, err := store.ListAudit(ctx, appointment.AuditQuery{PatientID: firstID, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, trail.Items, 2, "the join, then the removal")
+		removal := trail.Items[0]
+		assert.Equal(t, appointment.ActionLeave, removal.Action)
+		assert.Equal(t, firstWait.ID, removal.ResourceID)
+		assert.Equal(t, service.RoleService, removal.Role)
+		assert.Empty(t, removal.UserID)
+		assert.Equal(t, deactivated.ID, removal.RequestID)
+
+		_, err = svc.JoinWaitlist(as(first), first, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-16"})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe, "a deactivated patient joins no waitlist")
+		assert.Equal(t, "patientId", fe[0].Field)
+	})
 }

@@ -170,6 +170,10 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 		PatientUserID: actor.UserID, CreatedAt: s.now()}
 	audit := s.auditEvent(ctx, actor, appointment.ActionJoin, appointment.ResourceWaitlist, e.PatientID, e.ID, appointment.OutcomeAllowed)
 	if err := s.repo.JoinWaitlist(ctx, e, WaitsPassedBefore(s.clock.Now()), audit); err != nil {
+		if errors.Is(err, appointment.ErrPatientInactive) {
+			// Deactivated since the patient service answered above.
+			return appointment.WaitlistEntry{}, domainerr.Field("patientId", "the patient's record is inactive")
+		}
 		return appointment.WaitlistEntry{}, err
 	}
 	return e, nil

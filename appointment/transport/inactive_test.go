@@ -7,7 +7,7 @@ import (
 )
 
 // deactivate marks the patient's record inactive, as the patient service's
-// DELETE does; it tells this service nothing.
+// DELETE does, before its patient.deactivated event has arrived.
 func (e *env) deactivate(patientID string) {
 	e.dir.mu.Lock()
 	defer e.dir.mu.Unlock()

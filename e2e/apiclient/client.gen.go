@@ -967,10 +967,10 @@ type AppointmentAuditEvent struct {
 	Resource   AppointmentAuditEventResource `json:"resource"`
 	ResourceId *string                       `json:"resourceId,omitempty"`
 
-	// Role The caller's highest role, ADMIN, DOCTOR or PATIENT (empty for a token with none); SERVICE for the service's own `offer`.
+	// Role The caller's highest role, ADMIN, DOCTOR or PATIENT (empty for a token with none); SERVICE for the service's own `offer` and `leave`.
 	Role string `json:"role"`
 
-	// UserId Empty for the service's own `offer`.
+	// UserId Empty for the service's own `offer` and `leave`.
 	UserId string `json:"userId"`
 }
 
@@ -2993,9 +2993,11 @@ type ClientInterface interface {
 	// One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
 	// one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
 	// on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
-	// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+	// role is then `SERVICE` and `userId` empty, as for the `leave` of each entry the service takes off the list of a
+	// patient whose record was deactivated) and every refusal (`outcome: denied`). An event names who
 	// (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
-	// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+	// id, the time and the request (`requestId`; for a fulfilment by a signed encounter or a deactivated patient's
+	// entry taken off, the consumed event's id);
 	// never a reason, a note or a time of the appointment.
 	//
 	// Corresponds with GET /api/v1/appointments/audit (the `AppointmentAuditTrail` operationId).
@@ -3027,7 +3029,9 @@ type ClientInterface interface {
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+	// patient's waits are taken off the list.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3040,7 +3044,9 @@ type ClientInterface interface {
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+	// patient's waits are taken off the list.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3575,7 +3581,9 @@ type ClientInterface interface {
 
 	// DeactivatePatient Deactivate a patient profile
 	//
-	// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless.
+	// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless. The change writes the event
+	// `patient.deactivated` (ids only), on which the appointment service takes the patient off every waitlist;
+	// an ADMIN's `PUT` setting `active` writes `patient.deactivated` or `patient.reactivated` the same way.
 	//
 	// Corresponds with DELETE /api/v1/patients/{id} (the `DeactivatePatient` operationId).
 	DeactivatePatient(ctx context.Context, id openapi_types.UUID, params *DeactivatePatientParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4176,9 +4184,11 @@ func (c *Client) ReplayAppointmentDeadLetter(ctx context.Context, id string, req
 // One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
 // one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
 // on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
-// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+// role is then `SERVICE` and `userId` empty, as for the `leave` of each entry the service takes off the list of a
+// patient whose record was deactivated) and every refusal (`outcome: denied`). An event names who
 // (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
-// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+// id, the time and the request (`requestId`; for a fulfilment by a signed encounter or a deactivated patient's
+// entry taken off, the consumed event's id);
 // never a reason, a note or a time of the appointment.
 //
 // Corresponds with GET /api/v1/appointments/audit (the `AppointmentAuditTrail` operationId).
@@ -4240,7 +4250,9 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+// patient's waits are taken off the list.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4263,7 +4275,9 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+// patient's waits are taken off the list.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5358,7 +5372,9 @@ func (c *Client) GetMyPatient(ctx context.Context, reqEditors ...RequestEditorFn
 
 // DeactivatePatient Deactivate a patient profile
 //
-// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless.
+// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless. The change writes the event
+// `patient.deactivated` (ids only), on which the appointment service takes the patient off every waitlist;
+// an ADMIN's `PUT` setting `active` writes `patient.deactivated` or `patient.reactivated` the same way.
 //
 // Corresponds with DELETE /api/v1/patients/{id} (the `DeactivatePatient` operationId).
 func (c *Client) DeactivatePatient(ctx context.Context, id openapi_types.UUID, params *DeactivatePatientParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11031,9 +11047,11 @@ type ClientWithResponsesInterface interface {
 	// One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
 	// one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
 	// on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
-	// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+	// role is then `SERVICE` and `userId` empty, as for the `leave` of each entry the service takes off the list of a
+	// patient whose record was deactivated) and every refusal (`outcome: denied`). An event names who
 	// (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
-	// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+	// id, the time and the request (`requestId`; for a fulfilment by a signed encounter or a deactivated patient's
+	// entry taken off, the consumed event's id);
 	// never a reason, a note or a time of the appointment.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11071,7 +11089,9 @@ type ClientWithResponsesInterface interface {
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+	// patient's waits are taken off the list.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11084,7 +11104,9 @@ type ClientWithResponsesInterface interface {
 	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+	// patient's waits are taken off the list.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11661,7 +11683,9 @@ type ClientWithResponsesInterface interface {
 
 	// DeactivatePatientWithResponse Deactivate a patient profile
 	//
-	// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless.
+	// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless. The change writes the event
+	// `patient.deactivated` (ids only), on which the appointment service takes the patient off every waitlist;
+	// an ADMIN's `PUT` setting `active` writes `patient.deactivated` or `patient.reactivated` the same way.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -23193,9 +23217,11 @@ func (c *ClientWithResponses) ReplayAppointmentDeadLetterWithResponse(ctx contex
 // One event for every read of an appointment by someone other than its patient (`read`; a page of a list, `list`,
 // one event per appointment on it), every change by anyone (`book`, `reschedule`, `cancel`, `change-status`, and
 // on the waitlist `join`, `leave` and `offer`, the service giving a freed slot to the first patient waiting, whose
-// role is then `SERVICE` and `userId` empty) and every refusal (`outcome: denied`). An event names who
+// role is then `SERVICE` and `userId` empty, as for the `leave` of each entry the service takes off the list of a
+// patient whose record was deactivated) and every refusal (`outcome: denied`). An event names who
 // (`userId`, `role`: the caller's highest), the action, the resource (`appointment`, `waitlist`, `audit`) and its
-// id, the time and the request (`requestId`; for a fulfilment by a signed encounter, the consumed event's id);
+// id, the time and the request (`requestId`; for a fulfilment by a signed encounter or a deactivated patient's
+// entry taken off, the consumed event's id);
 // never a reason, a note or a time of the appointment.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -23251,7 +23277,9 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+// patient's waits are taken off the list.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23270,7 +23298,9 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 // doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
-// whose day has passed (before yesterday in UTC) no longer counts, and is deleted.
+// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
+// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
+// patient's waits are taken off the list.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24183,7 +24213,9 @@ func (c *ClientWithResponses) GetMyPatientWithResponse(ctx context.Context, reqE
 
 // DeactivatePatientWithResponse Deactivate a patient profile
 //
-// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless.
+// ADMIN. `active` becomes false; nothing is erased; repeating it is harmless. The change writes the event
+// `patient.deactivated` (ids only), on which the appointment service takes the patient off every waitlist;
+// an ADMIN's `PUT` setting `active` writes `patient.deactivated` or `patient.reactivated` the same way.
 //
 // Returns a wrapper object for the known response body format(s).
 //

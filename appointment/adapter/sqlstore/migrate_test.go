@@ -25,9 +25,11 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 			// What the later migrations made goes too (00003: the patient
 			// locks and the waitlist's patient index; 00005 on PostgreSQL:
 			// the doctor locks; 00006: the inbox of consumed events; 00007:
-			// who last changed an appointment; 00008: the audit trail).
+			// who last changed an appointment; 00008: the audit trail; 00009:
+			// the patients' statuses).
 			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
 			require.NoError(t, err)
+			dropPatientStatus(t, db)
 			dropAuditTrail(t, db)
 			_, err = db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
 			require.NoError(t, err)
@@ -80,7 +82,9 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 		changed.Status, changed.Version, changed.UpdatedBy = appointment.Arrived, 2, ids.New()
 		require.NoError(t, store.Update(ctx, changed, 1, repotest.Audit(changed)))
 
-		// Back to version 6: 00008 (the audit trail) goes too.
+		// Back to version 6: 00008 (the audit trail) and 00009 (the
+		// patients' statuses) go too.
+		dropPatientStatus(t, db)
 		dropAuditTrail(t, db)
 		_, err := db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
 		require.NoError(t, err)
@@ -96,6 +100,13 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 		assert.Empty(t, got.UpdatedBy)
 		assert.Equal(t, changed.BookedBy, got.BookedBy)
 	})
+}
+
+// dropPatientStatus undoes migration 00009.
+func dropPatientStatus(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	_, err := db.ExecContext(context.Background(), "DROP TABLE patient_status")
+	require.NoError(t, err)
 }
 
 // dropAuditTrail undoes migration 00008.

@@ -422,12 +422,68 @@ func (r txRepo) Update(ctx context.Context, a appointment.Appointment, expectedV
 	return r.s.updateIn(ctx, r.tx, a, expectedVersion, audit, nil, evs)
 }
 
+func (r txRepo) SetPatientStatus(ctx context.Context, patientID string, active bool, version int64, at time.Time) (bool, error) {
+	// The patient's lock orders this with JoinWaitlist, which reads the
+	// status under it: a wait is either stored before and removed by the
+	// caller, or refused.
+	if err := r.s.lockRows(ctx, r.tx, patientLock(patientID)); err != nil {
+		return false, err
+	}
+	var known int64
+	err := r.tx.QueryRowContext(ctx, `SELECT version FROM patient_status WHERE patient_id = ?`, patientID).Scan(&known)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = r.tx.ExecContext(ctx, `INSERT INTO patient_status (patient_id, active, version, changed_at) VALUES (?, ?, ?, ?)`,
+			patientID, active, version, at.UTC())
+	case err != nil:
+		return false, fmt.Errorf("read patient status: %w", err)
+	case version <= known:
+		return false, nil
+	default:
+		_, err = r.tx.ExecContext(ctx, `UPDATE patient_status SET active = ?, version = ?, changed_at = ? WHERE patient_id = ?`,
+			active, version, at.UTC(), patientID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store patient status: %w", err)
+	}
+	return true, nil
+}
+
+func (r txRepo) RemoveWaits(ctx context.Context, patientID string, audit func(e appointment.WaitlistEntry) appointment.AuditEvent) (
+	[]appointment.WaitlistEntry, error) {
+	rows, err := r.tx.QueryContext(ctx, `SELECT `+waitlistColumns+` FROM waitlist WHERE patient_id = ? ORDER BY created_at, id`, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("read the patient's waits: %w", err)
+	}
+	es, err := scanWaitlist(rows)
+	if err != nil || len(es) == 0 {
+		return es, err
+	}
+	if _, err := r.tx.ExecContext(ctx, `DELETE FROM waitlist WHERE patient_id = ?`, patientID); err != nil {
+		return nil, fmt.Errorf("remove the patient's waits: %w", err)
+	}
+	evs := make([]appointment.AuditEvent, len(es))
+	for i, e := range es {
+		evs[i] = audit(e)
+	}
+	if err := appendAudit(ctx, r.tx, evs...); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
 // offer gives a freed time to the first patient waiting for the doctor's
 // day: the entry leaves the list and the offer's event is written. Entries
 // another transaction is offering are skipped, so two freed slots go to
-// two patients.
+// two patients, and so are those of a patient whose record the patient
+// service's events said is inactive (patient_status): that patient books
+// nothing, and the offer goes to the next. A deactivation whose event has
+// not arrived yet is not known here; no call to the patient service is
+// made inside the transaction.
 func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
-	q := `SELECT ` + waitlistColumns + ` FROM waitlist WHERE doctor_id = ? AND day = ? ORDER BY created_at, id LIMIT 1`
+	q := `SELECT ` + waitlistColumns + ` FROM waitlist w WHERE doctor_id = ? AND day = ?
+		AND NOT EXISTS (SELECT 1 FROM patient_status ps WHERE ps.patient_id = w.patient_id AND NOT ps.active)
+		ORDER BY created_at, id LIMIT 1`
 	if s.db.Dialect != sqldb.SQLite {
 		q += ` FOR UPDATE SKIP LOCKED`
 	}
@@ -481,6 +537,17 @@ func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, s
 		if err := s.lockRows(ctx, tx, patientLock(e.PatientID)); err != nil {
 			return err
 		}
+		// A deactivation applied since the caller asked the patient service
+		// is known here, under the same lock (txRepo.SetPatientStatus).
+		var active bool
+		err := tx.QueryRowContext(ctx, `SELECT active FROM patient_status WHERE patient_id = ?`, e.PatientID).Scan(&active)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("read patient status: %w", err)
+		case !active:
+			return appointment.ErrPatientInactive
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_id = ? AND day >= ?`,
 			e.PatientID, since.String()).Scan(&n); err != nil {
@@ -489,7 +556,7 @@ func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, s
 		if n >= appointment.MaxWaitlistEntries {
 			return appointment.ErrWaitlistFull
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO waitlist (`+waitlistColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO waitlist (`+waitlistColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			e.ID, e.DoctorID, e.Day, e.PatientID, e.PatientUserID, e.CreatedAt.UTC())
 		if sqldb.IsUniqueViolation(err) {
 			return appointment.ErrAlreadyWaiting

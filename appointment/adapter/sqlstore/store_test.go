@@ -13,6 +13,7 @@ import (
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/service/repotest"
 	"github.com/medisync/medisync/shared/civil"
+	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
@@ -26,7 +27,7 @@ func TestRepositoryContract(t *testing.T) {
 			// Each case needs empty tables: the first uses the fresh
 			// database, the others start from a cleared one.
 			if !first {
-				for _, table := range []string{"appointments", "idempotency_keys", "outbox", "waitlist", "processed_events"} {
+				for _, table := range []string{"appointments", "idempotency_keys", "outbox", "waitlist", "processed_events", "patient_status"} {
 					_, err := db.ExecContext(context.Background(), "DELETE FROM "+table)
 					require.NoError(t, err)
 				}
@@ -68,6 +69,11 @@ func TestServesWithDataRightsOnly(t *testing.T) {
 			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}, civil.Of(a.CreatedAt), repotest.Audit(a)))
 		a.Status, a.Version = appointment.Cancelled, 2
 		require.NoError(t, s.Update(ctx, a, 1, repotest.Audit(a)))
+		// The consumer of the patient service's events: statuses, and the
+		// waits of a deactivated patient removed.
+		svc := service.New(s, nil, nil, clocktest.New(a.CreatedAt), ids.New, service.Options{})
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, a.PatientID, false, 2)))
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, a.PatientID, true, 3)))
 		_, err := s.PurgeKeys(ctx, a.CreatedAt.Add(time.Second))
 		require.NoError(t, err)
 		_, err = s.PurgeWaitlist(ctx, civil.MustParse("2031-03-05"))
