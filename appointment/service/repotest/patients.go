@@ -2,6 +2,8 @@ package repotest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +136,38 @@ func runPatientStatus(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Equal(t, 0, f.Count(t, "patient_status"), "nor the status recorded")
 		require.NoError(t, newService(f).HandleEvent(ctx, ev), "a redelivery applies")
 		assert.Empty(t, waits(t, f, w))
+	})
+
+	t.Run("patient deactivated: no wait joined meanwhile outlasts it", func(t *testing.T) {
+		f := newFixture(t)
+		w := newWaiter()
+		doctor := ids.New()
+		const joins = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, joins+1)
+		start := make(chan struct{})
+		for i := range joins {
+			wg.Go(func() {
+				<-start
+				e := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: fmt.Sprintf("2031-04-%02d", i+1), PatientID: w.patient,
+					PatientUserID: w.user, CreatedAt: base}
+				errs <- f.Repo.JoinWaitlist(ctx, e, today, appointment.AuditEvent{})
+			})
+		}
+		deactivated := PatientStatus(t, w.patient, false, 2)
+		wg.Go(func() {
+			<-start
+			errs <- newService(f).HandleEvent(ctx, deactivated)
+		})
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				assert.ErrorIs(t, err, appointment.ErrPatientInactive, "a wait is either stored, then removed, or refused")
+			}
+		}
+		assert.Empty(t, waits(t, f, w), "every wait stored before the deactivation was removed with it")
 	})
 
 	t.Run("a freed slot passes over the entries of a patient recorded inactive", func(t *testing.T) {
