@@ -115,7 +115,8 @@ func run(ctx context.Context, args []string) error {
 	dlqhttp.Register(router, "/api/v1/appointments/admin", a.Broker.DeadLetters(consumerName), verifier)
 	transport.Register(router, endpoint.New(svc), verifier, a.Logger)
 
-	// Events (records.encounter_signed), on a context that ends after the
+	// Events (records.encounter_signed, patient.deactivated and
+	// patient.reactivated), on a context that ends after the
 	// requests drain. Without -broker-url the broker is disabled and
 	// nothing arrives.
 	work, stop := context.WithCancel(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/service/repotest"
 	"github.com/medisync/medisync/shared/apitest"
@@ -25,7 +26,8 @@ import (
 
 // TestRunConsumesSignedEncounters starts the real wiring with a NATS
 // server in the test process: a signed encounter fulfils its appointment,
-// whose status change the relay then publishes; a malformed event becomes
+// whose status change the relay then publishes; a patient's deactivation
+// takes them off the waitlist; a malformed event becomes
 // a dead letter the admin endpoints list and replay, beside the
 // /api/v1/appointments/{id} routes.
 func TestRunConsumesSignedEncounters(t *testing.T) {
@@ -42,6 +44,9 @@ func TestRunConsumesSignedEncounters(t *testing.T) {
 	a := repotest.New(ids.New(), 0, 30)
 	a.Start, a.End = time.Now().Add(-time.Hour).UTC().Truncate(time.Second), time.Now().Add(-30*time.Minute).UTC().Truncate(time.Second)
 	require.NoError(t, sqlstore.New(db).Book(ctx, a, service.BookOptions{}))
+	require.NoError(t, sqlstore.New(db).JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: a.DoctorID,
+		Day: time.Now().UTC().AddDate(0, 0, 7).Format(time.DateOnly), PatientID: a.PatientID, PatientUserID: a.PatientUserID,
+		CreatedAt: time.Now().UTC()}, service.WaitsPassedBefore(time.Now()), repotest.Audit(a)))
 	require.NoError(t, db.Close())
 
 	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+file, "-jwks-url", iss.JWKSURL(),
@@ -83,6 +88,16 @@ func TestRunConsumesSignedEncounters(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the status change was not published")
 	}
+
+	waits := func() int {
+		r := send(patient, "GET", "/api/v1/appointments/waitlist")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		return len(r.JSON(t)["items"].([]any))
+	}
+	require.Equal(t, 1, waits())
+	publish(repotest.PatientStatus(t, a.PatientID, false, 2))
+	require.Eventually(t, func() bool { return waits() == 0 }, 20*time.Second, 50*time.Millisecond,
+		"the patient's deactivation takes them off the waitlist")
 
 	bad := repotest.Signed(t, a, time.Now())
 	bad.Data = []byte(`{"encounterId":"e-1"}`)
