@@ -14,6 +14,7 @@ import (
 	"github.com/medisync/medisync/auth/signing/signingtest"
 	"github.com/medisync/medisync/auth/wire"
 	"github.com/medisync/medisync/auth/wire/wiretest"
+	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -132,4 +133,18 @@ func TestKeyRetentionShorterThanATokenIsRefused(t *testing.T) {
 	cfg.KeyRetention = 15*time.Minute + 30*time.Second
 	_, err = wire.Build(t.Context(), db, cfg, nil, nil)
 	assert.NoError(t, err, "exactly a token's lifetime and a reload")
+}
+
+// Every verifier refuses a token living longer than
+// authn.DefaultMaxLifetime, so auth refuses to start issuing them.
+func TestAccessTTLTheVerifiersRefuseIsRefused(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	cfg := wire.Config{Hash: password.HasherOptions{Params: password.Cheap}, KeyEncryptionKey: wiretest.KEK}
+	cfg.AccessTTL = authn.DefaultMaxLifetime + time.Second
+	_, err := wire.Build(t.Context(), db, cfg, nil, nil)
+	assert.ErrorIs(t, err, wire.ErrAccessTTL)
+
+	cfg.AccessTTL, cfg.KeyRetention = authn.DefaultMaxLifetime, 0
+	_, err = wire.Build(t.Context(), db, cfg, nil, nil)
+	assert.NoError(t, err, "exactly the longest lifetime")
 }

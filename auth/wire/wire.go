@@ -122,10 +122,17 @@ func (c Config) withDefaults() Config {
 // leave the JWKS while tokens it signed are still in use.
 var ErrKeyRetention = errors.New("key-retention must be at least access-ttl + key-reload-interval")
 
-// checkKeys refuses key settings that would strand valid tokens: a key
-// retires on an instance up to one reload late, and its last tokens live
-// an access-token lifetime after that.
+// ErrAccessTTL refuses an access-token lifetime the verifiers refuse.
+var ErrAccessTTL = fmt.Errorf("access-ttl must be at most %s, the longest lifetime a verifier accepts", authn.DefaultMaxLifetime)
+
+// checkKeys refuses key settings that would strand valid tokens: every
+// verifier refuses a token living longer than authn.DefaultMaxLifetime, a
+// key retires on an instance up to one reload late, and its last tokens
+// live an access-token lifetime after that.
 func (c Config) checkKeys() error {
+	if c.AccessTTL > authn.DefaultMaxLifetime {
+		return fmt.Errorf("%w: %s", ErrAccessTTL, c.AccessTTL)
+	}
 	if least := c.AccessTTL + c.KeyReloadInterval; c.KeyRetention < least {
 		return fmt.Errorf("%w: %s is less than %s", ErrKeyRetention, c.KeyRetention, least)
 	}

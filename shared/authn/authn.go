@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -31,6 +32,13 @@ const (
 // DefaultMaxTokenBytes bounds a raw token; a larger one is refused before it
 // is parsed, so a 100 KB header costs nothing.
 const DefaultMaxTokenBytes = 8 << 10
+
+// DefaultMaxLifetime bounds a token's lifetime (exp - iat). auth issues
+// access tokens of 15 minutes (-access-ttl) and the load generators tokens
+// of their run plus an hour: a token said to live longer was not issued by
+// auth, but signed by someone holding a key, and must not outlive that
+// key's withdrawal by months.
+const DefaultMaxLifetime = 12 * time.Hour
 
 // Errors returned by Verify. Both mean 401; callers need not tell them apart
 // to clients.
@@ -127,8 +135,13 @@ type Config struct {
 	Leeway        time.Duration // clock skew allowed on exp, nbf and iat; default 30 s
 	Algorithms    []string      // allow-list; default EdDSA and RS256
 	MaxTokenBytes int           // default DefaultMaxTokenBytes
+	// MaxLifetime refuses a token whose exp is further than this after its
+	// iat, which is then required; default DefaultMaxLifetime.
+	MaxLifetime time.Duration
 	// CacheSize bounds the cache of verified tokens (default 10,000);
-	// negative disables it. A cached token is trusted until its exp.
+	// negative disables it. A cached token is trusted until its exp (so at
+	// most MaxLifetime after its iat) while the key set it was verified
+	// under is unchanged.
 	CacheSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -154,6 +167,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxTokenBytes <= 0 {
 		c.MaxTokenBytes = DefaultMaxTokenBytes
 	}
+	if c.MaxLifetime <= 0 {
+		c.MaxLifetime = DefaultMaxLifetime
+	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000
 	}
@@ -173,7 +189,16 @@ type JWTVerifier struct {
 	cfg    Config
 	cache  *verifiedCache // nil when disabled
 	health *fetchHealth   // nil when the keys are not fetched (tests)
+	// keysGen counts the changes of the key set; a cached token verified
+	// under an earlier count is verified again.
+	keysGen *atomic.Uint64
 }
+
+// KeysChanged tells the verifier that its key source now holds other keys:
+// the tokens it verified before are checked again when next presented, so
+// that a withdrawn key's tokens stop passing at once. A JWKS verifier calls
+// it itself whenever a fetch brings a different key set.
+func (v *JWTVerifier) KeysChanged() { v.keysGen.Add(1) }
 
 // Ready reports whether the verifier can check tokens: nil once its keys
 // have been fetched, even while later fetches fail (the keys held verify);
@@ -199,7 +224,7 @@ func NewVerifier(keys KeyfuncCtx, cfg Config) *JWTVerifier {
 		jwt.WithLeeway(cfg.Leeway),
 	}
 	opts = append(opts, jwt.WithTimeFunc(cfg.Now))
-	v := &JWTVerifier{keys: keys, parser: jwt.NewParser(opts...), cfg: cfg}
+	v := &JWTVerifier{keys: keys, parser: jwt.NewParser(opts...), cfg: cfg, keysGen: new(atomic.Uint64)}
 	if cfg.CacheSize > 0 {
 		v.cache = newVerifiedCache(cfg.CacheSize)
 	}
@@ -207,7 +232,8 @@ func NewVerifier(keys KeyfuncCtx, cfg Config) *JWTVerifier {
 }
 
 // Verify checks the token's size, algorithm, kid, signature, issuer,
-// audience, expiry, not-before and subject, and returns its principal.
+// audience, expiry, not-before, lifetime and subject, and returns its
+// principal.
 func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if raw == "" {
 		return Principal{}, ErrNoToken
@@ -215,8 +241,12 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 	if len(raw) > v.cfg.MaxTokenBytes {
 		return Principal{}, fmt.Errorf("%w: token too large", ErrInvalidToken)
 	}
+	// Read before the key lookup: a token verified with a key that a
+	// concurrent refresh withdraws is then cached under the old generation
+	// and checked again.
+	keysGen := v.keysGen.Load()
 	if v.cache != nil {
-		if p, ok := v.cache.get(raw, v.cfg.Now()); ok {
+		if p, ok := v.cache.get(raw, v.cfg.Now(), keysGen); ok {
 			return v.checkRevoked(p)
 		}
 	}
@@ -243,6 +273,12 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 	if err != nil || !tok.Valid {
 		return Principal{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if claims.IssuedAt == nil {
+		return Principal{}, fmt.Errorf("%w: no iat", ErrInvalidToken)
+	}
+	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > v.cfg.MaxLifetime {
+		return Principal{}, fmt.Errorf("%w: lifetime %s exceeds %s", ErrInvalidToken, life, v.cfg.MaxLifetime)
+	}
 	if claims.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
@@ -254,15 +290,12 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Principal, error)
 			return Principal{}, fmt.Errorf("%w: unknown role", ErrInvalidToken)
 		}
 	}
-	p := Principal{UserID: claims.Subject, Email: claims.Email, Roles: claims.Roles, TokenID: claims.ID, SessionID: claims.SessionID}
-	if claims.ExpiresAt != nil {
-		p.ExpiresAt = claims.ExpiresAt.Time
-	}
-	if claims.IssuedAt != nil {
-		p.IssuedAt = claims.IssuedAt.Time
+	p := Principal{
+		UserID: claims.Subject, Email: claims.Email, Roles: claims.Roles, TokenID: claims.ID, SessionID: claims.SessionID,
+		IssuedAt: claims.IssuedAt.Time, ExpiresAt: claims.ExpiresAt.Time,
 	}
 	if v.cache != nil {
-		v.cache.put(raw, p, v.cfg.Now())
+		v.cache.put(raw, p, v.cfg.Now(), keysGen)
 	}
 	return v.checkRevoked(p)
 }

@@ -488,3 +488,94 @@ func TestUnknownKIDRefreshOverASlowJWKS(t *testing.T) {
 	require.NoError(t, err, "the refresh was cut short")
 	require.NoError(t, v.Ready(ctx))
 }
+
+// A key that leaked is withdrawn from the JWKS (rotate-key -activate-now,
+// then the retired key leaves it): from then on no token it signed passes,
+// not even one the verifier verified and cached before the withdrawal.
+func TestCachedTokenOfAWithdrawnKeyIsRefused(t *testing.T) {
+	leaked, good, next := authntest.NewIssuer(t), authntest.NewIssuer(t), authntest.NewIssuer(t)
+	src := &rotatingJWKS{}
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{leaked.KID: leaked.Public, good.KID: good.Public}))
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
+
+	forged := leaked.Token(t, authntest.Claims{Roles: []string{authn.RoleAdmin}})
+	kept := good.Token(t, authntest.Claims{})
+	require.Eventually(t, func() bool { _, err := v.Verify(ctx, forged); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	_, err := v.Verify(ctx, kept)
+	require.NoError(t, err)
+	_, err = v.Verify(ctx, forged)
+	require.NoError(t, err, "served from the cache while the key is held")
+	require.Equal(t, 2, authn.CacheLen(v))
+
+	// The leaked key is withdrawn; the verifier fetches the new set (a
+	// token of the next key makes it refresh).
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{good.KID: good.Public, next.KID: next.Public}))
+	require.Eventually(t, func() bool { _, err := v.Verify(ctx, next.Token(t, authntest.Claims{})); return err == nil },
+		5*time.Second, 5*time.Millisecond)
+
+	_, err = v.Verify(ctx, forged)
+	require.ErrorIs(t, err, authn.ErrInvalidToken, "a token of the withdrawn key is refused, cached or not")
+	_, err = v.Verify(ctx, kept)
+	require.NoError(t, err, "a token of a key still held is verified again and passes")
+}
+
+// A fetch that brings the same keys (the periodic refresh, or one forced by
+// a forged kid) leaves the verified tokens cached: only a change of the
+// keys costs each token a signature check again.
+func TestUnchangedKeySetKeepsVerifiedTokens(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	src := &rotatingJWKS{}
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
+	tok := iss.Token(t, authntest.Claims{})
+	require.Eventually(t, func() bool { _, err := v.Verify(ctx, tok); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	changes := authn.KeySetChanges(v)
+
+	// Refreshes forced by an unknown kid bring the same set; each is done
+	// when the Verify that forced it returns.
+	unknown := authntest.NewIssuer(t).Token(t, authntest.Claims{})
+	before := src.fetches.Load()
+	for src.fetches.Load() < before+3 {
+		_, err := v.Verify(ctx, unknown)
+		require.Error(t, err)
+	}
+	assert.Equal(t, changes, authn.KeySetChanges(v), "an unchanged set is no change")
+	_, err := v.Verify(ctx, tok)
+	require.NoError(t, err)
+	assert.Equal(t, 1, authn.CacheLen(v))
+
+	// The same kid under another key is a change.
+	other := authntest.NewIssuer(t)
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: other.Public}))
+	require.Eventually(t, func() bool { _, _ = v.Verify(ctx, unknown); return authn.KeySetChanges(v) > changes },
+		5*time.Second, 5*time.Millisecond)
+	_, err = v.Verify(ctx, tok)
+	require.ErrorIs(t, err, authn.ErrInvalidToken, "its kid now names another key")
+}
+
+// Nothing auth issues lives longer than MaxLifetime; a token that says
+// otherwise was signed by someone else holding a key, and is refused, as is
+// a token without the iat its lifetime is counted from.
+func TestTokenLivingLongerThanMaxLifetimeIsRefused(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	now := time.Now()
+	v := authn.NewVerifier(keysOf(iss), authn.Config{MaxLifetime: time.Hour})
+
+	_, err := v.Verify(context.Background(), iss.Token(t, authntest.Claims{IssuedAt: now, ExpiresAt: now.Add(time.Hour)}))
+	require.NoError(t, err, "a lifetime of MaxLifetime passes")
+	_, err = v.Verify(context.Background(), iss.Token(t, authntest.Claims{IssuedAt: now, ExpiresAt: now.Add(time.Hour + time.Second)}))
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "lifetime")
+
+	year := iss.Token(t, authntest.Claims{Roles: []string{authn.RoleAdmin}, IssuedAt: now, ExpiresAt: now.Add(365 * 24 * time.Hour)})
+	_, err = iss.Verifier().Verify(context.Background(), year)
+	require.ErrorIs(t, err, authn.ErrInvalidToken, "the default bound refuses a year")
+	_, err = iss.Verifier().Verify(context.Background(), iss.Token(t, authntest.Claims{IssuedAt: now, ExpiresAt: now.Add(authn.DefaultMaxLifetime)}))
+	require.NoError(t, err)
+
+	_, err = iss.Verifier().Verify(context.Background(), signMap(t, iss, func(m map[string]any) { delete(m, "iat") }))
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "no iat")
+}

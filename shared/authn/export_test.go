@@ -17,3 +17,6 @@ func RevocationCuts(l *RevocationList) int {
 	defer l.mu.RUnlock()
 	return l.cuts
 }
+
+// KeySetChanges counts the changes of v's key set.
+func KeySetChanges(v *JWTVerifier) uint64 { return v.keysGen.Load() }

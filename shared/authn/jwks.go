@@ -2,13 +2,16 @@ package authn
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"golang.org/x/time/rate"
 )
@@ -55,33 +58,102 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	}
 	client.Transport = recordingTransport{base: base, h: health}
 	health.client = &client
-	noErr := true
-	override := keyfunc.Override{
+	// The keys fetched are kept in a store that notices when a fetch brings
+	// a different set, so that the verifier stops trusting the tokens it
+	// cached under the keys withdrawn; hence the storage is assembled here
+	// rather than by keyfunc.NewDefaultOverrideCtx, which offers no such hook.
+	keys := &watchedKeys{Storage: jwkset.NewMemoryStorage(), gen: new(atomic.Uint64)}
+	remote, err := jwkset.NewStorageFromHTTP(o.URL, jwkset.HTTPClientStorageOptions{
 		Client:                    &client,
+		Ctx:                       ctx,
 		HTTPTimeout:               5 * time.Second,
-		NoErrorReturnFirstHTTPReq: &noErr,
+		NoErrorReturnFirstHTTPReq: true,
 		RefreshInterval:           o.RefreshInterval,
-		RefreshUnknownKID:         rate.NewLimiter(rate.Every(o.UnknownKIDEvery), 1),
+		RefreshErrorHandler: func(_ context.Context, err error) {
+			if o.OnError != nil {
+				o.OnError(err)
+			}
+		},
+		Storage: keys,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jwks %s: %w", o.URL, err)
+	}
+	storage, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{o.URL: remote},
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(o.UnknownKIDEvery), 1),
 		// jwkset bounds both the wait for the limiter and the refresh itself
 		// with this one deadline, so it must leave the fetch time to finish.
 		// A request whose turn is further off than this fails at once
 		// (rate.Limiter sees the deadline), so no request waits longer.
 		RateLimitWaitMax: unknownKIDFetchTimeout,
-		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
-			return func(_ context.Context, err error) {
-				if o.OnError != nil {
-					o.OnError(err)
-				}
-			}
-		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jwks %s: %w", o.URL, err)
 	}
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{o.URL}, override)
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage})
 	if err != nil {
 		return nil, fmt.Errorf("jwks %s: %w", o.URL, err)
 	}
 	v := NewVerifier(kf.KeyfuncCtx, cfg)
 	v.health = health
+	v.keysGen = keys.gen
 	return v, nil
+}
+
+// watchedKeys holds the fetched keys and counts the fetches that changed
+// them (a key added, withdrawn or replaced under its kid), the verifier's
+// key-set generation. A fetch bringing the same keys changes nothing, so
+// the periodic refresh and refreshes forced by unknown kids leave the
+// verified-token cache alone.
+type watchedKeys struct {
+	jwkset.Storage
+	mu  sync.Mutex // one replacement at a time, compared with the set it replaces
+	gen *atomic.Uint64
+}
+
+func (w *watchedKeys) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	held, err := w.Storage.KeyReadAll(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.Storage.KeyReplaceAll(ctx, given); err != nil {
+		return err
+	}
+	if !sameKeys(held, given) {
+		w.gen.Add(1)
+	}
+	return nil
+}
+
+// sameKeys reports whether a and b hold the same keys under the same kids,
+// in the same order (auth publishes them in a stable order; another order
+// only costs a check of each cached token again).
+func sameKeys(a, b []jwkset.JWK) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		ma, mb := a[i].Marshal(), b[i].Marshal()
+		if ma.KID != mb.KID || ma.ALG != mb.ALG || ma.USE != mb.USE {
+			return false
+		}
+		ka, ok := publicOf(a[i].Key()).(interface{ Equal(crypto.PublicKey) bool })
+		if !ok || !ka.Equal(publicOf(b[i].Key())) {
+			return false
+		}
+	}
+	return true
+}
+
+// publicOf returns the public half of key, as keyfunc verifies with it.
+func publicOf(key any) any {
+	if k, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		return k.Public()
+	}
+	return key
 }
 
 // unknownKIDFetchTimeout bounds the refresh a token with an unknown kid
