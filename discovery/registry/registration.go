@@ -73,6 +73,12 @@ type Limits struct {
 	ChangeRetention time.Duration
 	MaxChanges      int
 	MaxChangeBytes  int
+	// MaxBlocked bounds the readers parked on a change at once (each holds
+	// a goroutine, a connection and a timer, for up to 5 minutes, and reads
+	// need no token); past it a blocking query is answered at once with the
+	// view as it is, and its client asks again after its pause. 0 means no
+	// bound.
+	MaxBlocked int
 }
 
 // DefaultLimits are the limits a server starts with.
@@ -90,6 +96,7 @@ func DefaultLimits() Limits {
 		ChangeRetention:     3 * time.Minute,
 		MaxChanges:          100_000,
 		MaxChangeBytes:      8 << 20,
+		MaxBlocked:          1_000,
 	}
 }
 
@@ -108,6 +115,8 @@ func (l Limits) Validate() error {
 		return errors.New("instance and service limits must not be negative")
 	case l.ChangeRetention < 0 || l.MaxChanges < 0 || l.MaxChangeBytes < 0:
 		return errors.New("change log limits must not be negative")
+	case l.MaxBlocked < 0:
+		return errors.New("the bound on blocked readers must not be negative")
 	}
 	return nil
 }

@@ -188,6 +188,9 @@ type Registry struct {
 	totals map[Status]int
 
 	blocked atomic.Int64 // readers parked on a change
+	// turnedAway counts the readers answered at once because MaxBlocked
+	// were parked.
+	turnedAway atomic.Int64
 }
 
 // Action says what a change did to an instance.
@@ -252,14 +255,28 @@ func (r *Registry) Closed() <-chan struct{} { return r.closed }
 
 // Park counts a reader as blocked on a change until the returned function
 // is called; Blocked reads the count (for metrics, and for tests that must
-// know a reader waits before they make the change that wakes it).
-func (r *Registry) Park() (unpark func()) {
-	r.blocked.Add(1)
-	return func() { r.blocked.Add(-1) }
+// know a reader waits before they make the change that wakes it). With
+// Limits.MaxBlocked readers parked already it parks nothing and reports
+// false: the reader is to be answered at once.
+func (r *Registry) Park() (unpark func(), ok bool) {
+	for {
+		n := r.blocked.Load()
+		if r.limits.MaxBlocked > 0 && n >= int64(r.limits.MaxBlocked) {
+			r.turnedAway.Add(1)
+			return nil, false
+		}
+		if r.blocked.CompareAndSwap(n, n+1) {
+			return func() { r.blocked.Add(-1) }, true
+		}
+	}
 }
 
 // Blocked is the number of readers parked on a change now.
 func (r *Registry) Blocked() int { return int(r.blocked.Load()) }
+
+// TurnedAway is the number of blocking queries answered at once since the
+// start because Limits.MaxBlocked readers were parked.
+func (r *Registry) TurnedAway() int64 { return r.turnedAway.Load() }
 
 // bump records a visible change to the services given; callers hold the
 // write lock. Waiting readers are woken by closing the channels.

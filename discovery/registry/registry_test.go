@@ -438,6 +438,36 @@ func TestLimitsValidate(t *testing.T) {
 	l = registry.DefaultLimits()
 	l.MaxTTL = time.Second
 	assert.Error(t, l.Validate())
+	l = registry.DefaultLimits()
+	l.MaxBlocked = -1
+	assert.Error(t, l.Validate())
+}
+
+// Park holds at most MaxBlocked readers; one refused parks nothing and is
+// counted, and a reader leaving frees its place. 0 is no bound.
+func TestParkIsBounded(t *testing.T) {
+	l := registry.DefaultLimits()
+	l.MaxBlocked = 2
+	r := registry.New(t0, l)
+	first, ok := r.Park()
+	require.True(t, ok)
+	_, ok = r.Park()
+	require.True(t, ok)
+	_, ok = r.Park()
+	require.False(t, ok)
+	assert.Equal(t, 2, r.Blocked())
+	assert.EqualValues(t, 1, r.TurnedAway())
+	first()
+	_, ok = r.Park()
+	assert.True(t, ok)
+
+	l.MaxBlocked = 0
+	r = registry.New(t0, l)
+	for range 5 {
+		_, ok = r.Park()
+		require.True(t, ok)
+	}
+	assert.Equal(t, 5, r.Blocked())
 }
 
 func TestErrNotFoundIsASentinel(t *testing.T) {

@@ -73,6 +73,10 @@ var (
 		"Registered instances by service and status.", []string{"service", "status"}, nil)
 	indexDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_registry_index",
 		"The registry index, which moves on every visible change.", nil, nil)
+	blockedDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_blocked_readers",
+		"Blocking queries parked on a change now.", nil, nil)
+	turnedAwayDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_blocking_queries_turned_away_total",
+		"Blocking queries answered at once because -max-blocked-readers were parked.", nil, nil)
 )
 
 // registryCollector reads the registry when scraped, so the gauges can never
@@ -82,6 +86,8 @@ type registryCollector struct{ r *registry.Registry }
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- instancesDesc
 	ch <- indexDesc
+	ch <- blockedDesc
+	ch <- turnedAwayDesc
 }
 
 func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
@@ -89,6 +95,8 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(sc.Count), sc.Service, string(sc.Status))
 	}
 	ch <- prometheus.MustNewConstMetric(indexDesc, prometheus.GaugeValue, float64(c.r.Index()))
+	ch <- prometheus.MustNewConstMetric(blockedDesc, prometheus.GaugeValue, float64(c.r.Blocked()))
+	ch <- prometheus.MustNewConstMetric(turnedAwayDesc, prometheus.CounterValue, float64(c.r.TurnedAway()))
 }
 
 // InstrumentingMiddleware counts and times every method, and counts

@@ -161,18 +161,26 @@ func (d *discovery) Registry(ctx context.Context, q Query) (registry.View, error
 	return v, err
 }
 
-// wait answers a query: at once when it does not block or when look says
-// the view is new; otherwise when a change makes it new, when the wait ends,
-// when the reader gives up, or when the server shuts down. Changes are
-// signalled by closed channels, so nothing polls.
+// wait answers a query: at once when it does not block, when look says
+// the view is new, or when the registry holds as many parked readers as it
+// may; otherwise when a change makes it new, when the wait ends, when the
+// reader gives up, or when the server shuts down. Changes are signalled by
+// closed channels, so nothing polls.
 func wait[V any](ctx context.Context, reg *registry.Registry, q Query, look func() (V, bool, <-chan struct{})) (V, bool, error) {
 	v, fresh, changed := look()
 	if q.Wait <= 0 || fresh {
 		return v, fresh, nil
 	}
+	// Past the bound the view as it is, with the reader's own index, is
+	// the answer: the client pauses before it asks again, so the turned
+	// away cost a read, not a held connection.
+	unpark, ok := reg.Park()
+	if !ok {
+		return v, false, nil
+	}
+	defer unpark()
 	t := time.NewTimer(min(q.Wait, MaxWait))
 	defer t.Stop()
-	defer reg.Park()()
 	for {
 		select {
 		case <-changed:

@@ -424,6 +424,70 @@ func TestBlockingQueryOverHTTP(t *testing.T) {
 	}
 }
 
+// Reads need no token and a blocking one may be held for 5 minutes, each
+// with its goroutine, connection and timer: past -max-blocked-readers a
+// blocking read is answered at once with the view as it is (its client
+// pauses before it asks again), so that anyone reaching the registry cannot
+// park reads until the pod runs out of memory.
+func TestBlockedReadersAreBounded(t *testing.T) {
+	assert.Equal(t, 1000, wire.DefaultConfig().Limits.MaxBlocked)
+	const bound = 3
+	f := newFixture(t, token, "-max-blocked-readers", strconv.Itoa(bound))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readers := make([]context.CancelFunc, bound)
+	done := make(chan struct{}, bound+1)
+	park := func(i int) {
+		rctx, stop := context.WithCancel(ctx)
+		readers[i] = stop
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, _ := http.NewRequestWithContext(rctx, http.MethodGet,
+				fmt.Sprintf("%s/api/v1/registry/ghost-%d?index=0&wait=5m", f.srv.URL, i), nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	blocked := func(n int) {
+		t.Helper()
+		require.Eventually(t, func() bool { return f.app.Registry.Blocked() == n }, 10*time.Second, time.Millisecond)
+	}
+	for i := range bound {
+		park(i)
+	}
+	blocked(bound)
+
+	// One more is answered at once, with the index it holds, and parks
+	// nothing.
+	began := time.Now()
+	r := f.get("/api/v1/registry/ghost-x?index=0&wait=5m")
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Less(t, time.Since(began), 30*time.Second, "answered at once, not after its wait")
+	assert.Equal(t, "0", r.Header.Get("X-Registry-Index"))
+	r = f.get("/api/v1/registry?index=999999999&wait=5m")
+	require.Equal(t, http.StatusOK, r.Status, "an index from an earlier run is answered at once, as always")
+	r = f.get("/api/v1/registry?index=1&wait=5m")
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, bound, f.app.Registry.Blocked())
+	m := string(f.get("/metrics").Body)
+	assert.Contains(t, m, fmt.Sprintf("medisync_discovery_blocked_readers %d\n", bound))
+	assert.Contains(t, m, "medisync_discovery_blocking_queries_turned_away_total 2\n")
+
+	// A reader that leaves frees its place.
+	readers[0]()
+	<-done
+	blocked(bound - 1)
+	park(0)
+	blocked(bound)
+	cancel()
+	for range bound {
+		<-done
+	}
+	blocked(0)
+}
+
 func TestEvictionOverHTTP(t *testing.T) {
 	f := newFixture(t, token)
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)

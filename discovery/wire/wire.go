@@ -79,6 +79,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.MaxTTL, "ttl-max", l.MaxTTL, "longest lease a registration may ask for")
 	fs.IntVar(&l.MaxInstances, "max-instances", l.MaxInstances, "most instances held at once; 0 means no bound")
 	fs.IntVar(&l.MaxServices, "max-services", l.MaxServices, "most service names held at once; 0 means no bound")
+	fs.IntVar(&l.MaxBlocked, "max-blocked-readers", l.MaxBlocked, "most blocking queries held at once; past it one is answered at once; 0 means no bound")
 	fs.DurationVar(&c.ReapEvery, "reap-every", c.ReapEvery, "pause between sweeps evicting lapsed leases")
 	fs.DurationVar(&c.DashboardRefresh, "dashboard-refresh", c.DashboardRefresh, "how often the dashboard page reloads itself")
 	fs.DurationVar(&c.EurekaWarmUp, "eureka-warmup", c.EurekaWarmUp, "after the start, how long Eureka listings answer 403 so that clients keep their registry while it refills; 0: at once")
