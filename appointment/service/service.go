@@ -560,6 +560,32 @@ func checkVersion(ifMatch int64, ap appointment.Appointment) error {
 	return nil
 }
 
+// unconditionalAttempts bounds the writes of a change sent without
+// If-Match: an appointment that changes under every one of them is
+// answered 412.
+const unconditionalAttempts = 5
+
+// changeUnconditionally loads the appointment and runs change on it. A
+// request that named no version (ifMatch 0) asked for no precondition, so
+// the 412 of one (docs/architecture.md, "HTTP conventions") must not answer
+// it because another change won between change's read and its write: then
+// change runs again, its checks included, on the appointment as it now is,
+// as if the request had come after the other. A write that lost wrote
+// nothing, its audit event neither.
+func (s *service) changeUnconditionally(ctx context.Context, actor authn.Principal, id string, ifMatch int64, action appointment.Action,
+	change func(cur appointment.Appointment) (appointment.Appointment, error)) (appointment.Appointment, error) {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.load(ctx, actor, id, action)
+		if err != nil {
+			return appointment.Appointment{}, err
+		}
+		next, err := change(cur)
+		if ifMatch != 0 || !errors.Is(err, appointment.ErrStale) || attempt >= unconditionalAttempts {
+			return next, err
+		}
+	}
+}
+
 // checkNotice refuses a patient's change too close to the start.
 func (s *service) checkNotice(actor authn.Principal, ap appointment.Appointment, what string) error {
 	if staffOf(actor, ap) {
@@ -581,10 +607,12 @@ func formatNotice(d time.Duration) string {
 }
 
 func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
-	cur, err := s.load(ctx, actor, id, appointment.ActionReschedule)
-	if err != nil {
-		return appointment.Appointment{}, err
-	}
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionReschedule, func(cur appointment.Appointment) (appointment.Appointment, error) {
+		return s.reschedule(ctx, actor, cur, ifMatch, in)
+	})
+}
+
+func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur appointment.Appointment, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
 	if err := checkVersion(ifMatch, cur); err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -607,7 +635,7 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 	// active, as the patient service says; both directories are asked at
 	// once.
 	slotCh := s.checkSlot(ctx, cur.DoctorID, start, end)
-	err = s.activePatient(ctx, cur.PatientID)
+	err := s.activePatient(ctx, cur.PatientID)
 	answer := <-slotCh
 	if err != nil {
 		return appointment.Appointment{}, err
@@ -645,10 +673,12 @@ func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id stri
 }
 
 func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
-	cur, err := s.load(ctx, actor, id, appointment.ActionCancel)
-	if err != nil {
-		return appointment.Appointment{}, err
-	}
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionCancel, func(cur appointment.Appointment) (appointment.Appointment, error) {
+		return s.cancel(ctx, actor, cur, ifMatch, in)
+	})
+}
+
+func (s *service) cancel(ctx context.Context, actor authn.Principal, cur appointment.Appointment, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
 	var fe domainerr.FieldErrors
 	reason, ok := appointment.ParseCancellationReason(in.Reason)
 	switch {
@@ -696,10 +726,12 @@ func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, 
 }
 
 func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error) {
-	cur, err := s.load(ctx, actor, id, appointment.ActionStatus)
-	if err != nil {
-		return appointment.Appointment{}, err
-	}
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionStatus, func(cur appointment.Appointment) (appointment.Appointment, error) {
+		return s.changeStatus(ctx, actor, cur, ifMatch, status)
+	})
+}
+
+func (s *service) changeStatus(ctx context.Context, actor authn.Principal, cur appointment.Appointment, ifMatch int64, status string) (appointment.Appointment, error) {
 	to, ok := appointment.ParseStatus(status)
 	switch {
 	case status == "":
