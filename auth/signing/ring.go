@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -55,6 +56,8 @@ type Ring struct {
 	opt  Options
 	snap atomic.Pointer[snapshot]
 	mu   sync.Mutex // serializes Load, EnsureKey and Rotate of this process
+	// onChange is called after a load that changed the published keys.
+	onChange atomic.Pointer[func()]
 }
 
 type snapshot struct {
@@ -104,9 +107,18 @@ func (r *Ring) load(ctx context.Context) error {
 	if s.jwks, err = publicJWKS(s.keys); err != nil {
 		return err
 	}
-	r.snap.Store(s)
+	old := r.snap.Swap(s)
+	if f := r.onChange.Load(); f != nil && !bytes.Equal(old.jwks, s.jwks) {
+		(*f)()
+	}
 	return nil
 }
+
+// OnChange has f called after each load that changes the published keys
+// (a rotation, a key retired past the retention), once the ring holds the
+// new ones: a verifier of the ring's tokens then checks the tokens it
+// cached again, so that a withdrawn key's tokens stop passing at once.
+func (r *Ring) OnChange(f func()) { r.onChange.Store(&f) }
 
 // EnsureKey makes the first key when none can sign; it reports whether it
 // made one.

@@ -171,6 +171,49 @@ func TestRingSignsPublishesAndRotates(t *testing.T) {
 	assert.EqualValues(t, 1, n)
 }
 
+// A verifier told of the ring's changes checks its cached tokens again: a
+// key withdrawn from the store stops verifying the tokens it signed at the
+// ring's next load, though the verifier had cached them.
+func TestRingTellsItsVerifierOfChangedKeys(t *testing.T) {
+	ctx := context.Background()
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	sealer, err := signing.NewSealer(kek(t))
+	require.NoError(t, err)
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{
+		Issuer: authn.DefaultIssuer, Audience: authn.DefaultAudience,
+		Retention: 20 * time.Minute, Now: c.Now, Sealer: sealer,
+	})
+	changes := 0
+	ring.OnChange(func() { changes++ })
+	_, err = ring.EnsureKey(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, changes, "the first key")
+	require.NoError(t, ring.Load(ctx))
+	assert.Equal(t, 1, changes, "a load finding the same keys changes nothing")
+	c.Advance(time.Minute)
+	_, err = ring.Rotate(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, changes, "a rotation")
+	c.Advance(21 * time.Minute)
+	require.NoError(t, ring.Load(ctx))
+	assert.Equal(t, 3, changes, "the old key past its retention")
+
+	v := authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc }, authn.Config{Now: c.Now})
+	ring.OnChange(v.KeysChanged)
+	tok, _, err := ring.Issue(signing.Access{UserID: "u", Roles: []string{authn.RoleAdmin}, IssuedAt: c.Now(), TTL: 15 * time.Minute})
+	require.NoError(t, err)
+	_, err = v.Verify(ctx, tok)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "DELETE FROM signing_keys")
+	require.NoError(t, err)
+	_, err = v.Verify(ctx, tok)
+	require.NoError(t, err, "cached, and the ring still holds the key")
+	require.NoError(t, ring.Load(ctx))
+	_, err = v.Verify(ctx, tok)
+	assert.ErrorIs(t, err, authn.ErrInvalidToken, "the withdrawn key's token, cached before, is refused")
+}
+
 func TestRotateWithDelayedActivation(t *testing.T) {
 	ctx := context.Background()
 	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))

@@ -235,8 +235,10 @@ func Build(ctx context.Context, db *sqldb.DB, cfg Config, logger log.Logger, reg
 	a.Service = svc
 	// The service verifies tokens on its own routes exactly as every other
 	// service does, with the keys in hand instead of fetched.
-	a.Verifier = authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc },
+	v := authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc },
 		authn.Config{Now: cfg.Clock.Now, Revocations: a.Revocations})
+	ring.OnChange(v.KeysChanged)
+	a.Verifier = v
 	return a, nil
 }
 
