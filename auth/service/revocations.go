@@ -13,16 +13,24 @@ import (
 // revocation must be listed that long too.
 const verifierLeeway = 30 * time.Second
 
+// revocationLife is how long a revocation is listed: as long as the longest
+// lived token any verifier accepts (authn.DefaultMaxLifetime, above which
+// auth refuses its -access-ttl), not this instance's -access-ttl. A token
+// issued under a longer lifetime, before a restart or by an instance not
+// yet upgraded that shortened it, outlives this instance's lifetime, and
+// must stay withdrawn as long as it lives.
+const revocationLife = authn.DefaultMaxLifetime + verifierLeeway
+
 // sessionRevocation withdraws every access token of a sign-in session; the
 // newest was issued at now at the latest.
 func (s *service) sessionRevocation(family string, now time.Time) authn.Revocation {
-	return authn.Revocation{SessionID: family, NotBefore: now, ExpiresAt: now.Add(s.cfg.AccessTTL + verifierLeeway)}
+	return authn.Revocation{SessionID: family, NotBefore: now, ExpiresAt: now.Add(revocationLife)}
 }
 
 // userRevocation withdraws the user's access tokens issued before
 // notBefore, a whole second: iat has second resolution.
 func (s *service) userRevocation(userID string, notBefore time.Time) authn.Revocation {
-	return authn.Revocation{UserID: userID, NotBefore: notBefore, ExpiresAt: notBefore.Add(s.cfg.AccessTTL + verifierLeeway)}
+	return authn.Revocation{UserID: userID, NotBefore: notBefore, ExpiresAt: notBefore.Add(revocationLife)}
 }
 
 // thisSecond is the NotBefore for a change that ends every session as well
@@ -42,7 +50,7 @@ func nextSecond(now time.Time) time.Time { return now.Truncate(time.Second).Add(
 // before the user's refresh tokens are revoked, and store what it returns
 // last in the transaction.
 func (s *service) revokeUser(ctx context.Context, tx Store, userID string, now, notBefore time.Time) ([]authn.Revocation, error) {
-	families, err := tx.RefreshTokens().LiveFamilies(ctx, userID, now.Add(-s.cfg.AccessTTL-verifierLeeway))
+	families, err := tx.RefreshTokens().LiveFamilies(ctx, userID, now.Add(-revocationLife))
 	if err != nil {
 		return nil, fmt.Errorf("list live sessions: %w", err)
 	}

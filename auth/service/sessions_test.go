@@ -340,3 +340,52 @@ func TestALoweredSessionMaxAgeEndsTheSessionsAlreadyOpen(t *testing.T) {
 	_, err = service.New(deps, service.Config{SessionMaxAge: 24 * time.Hour}).Refresh(ctx, pair.RefreshToken)
 	assert.ErrorIs(t, err, account.ErrInvalidRefresh)
 }
+
+// A revocation is listed as long as the longest lived token a verifier
+// accepts, not this instance's -access-ttl: a token issued under a longer
+// lifetime, by an instance still running the old setting during a rolling
+// upgrade or before a restart that shortened it, stays withdrawn as long as
+// it lives.
+func TestRevocationOutlivesTokensIssuedUnderALongerTTL(t *testing.T) {
+	ctx := context.Background()
+	deps, _, db := newDeps(t)
+	clk := deps.Clock.(*clocktest.Clock)
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: 2 * time.Hour, Now: clk.Now,
+		Issuer: authn.DefaultIssuer, Audience: authn.DefaultAudience})
+	_, err := ring.EnsureKey(ctx)
+	require.NoError(t, err)
+	deps.Tokens = ring
+
+	revs := authn.NewRevocationList(clk.Now)
+	deps.Listener = listenerFunc(func(rs []authn.Revocation) { revs.Add(rs...) })
+	verifier := authn.NewVerifier(func(context.Context) jwt.Keyfunc { return ring.Keyfunc },
+		authn.Config{Now: clk.Now, CacheSize: -1, Revocations: revs})
+
+	oldInstance := service.New(deps, service.Config{AccessTTL: time.Hour})
+	newInstance := service.New(deps, service.Config{AccessTTL: 15 * time.Minute})
+	registerPat(t, oldInstance)
+
+	// A thief holds Pat's token, issued under the 60-minute lifetime.
+	stolen, err := oldInstance.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	p, err := verifier.Verify(ctx, stolen.AccessToken)
+	require.NoError(t, err)
+
+	// Pat changes the password on an instance running the 15-minute lifetime.
+	clk.Advance(time.Minute)
+	_, err = newInstance.ChangePassword(ctx, p, service.ChangePasswordInput{CurrentPassword: "violet tram cupboard",
+		NewPassword: "amber kettle lantern", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	_, err = verifier.Verify(ctx, stolen.AccessToken)
+	require.ErrorIs(t, err, authn.ErrRevoked, "withdrawn at once")
+
+	clk.Advance(58 * time.Minute)
+	revs.Prune()
+	_, err = verifier.Verify(ctx, stolen.AccessToken)
+	require.ErrorIs(t, err, authn.ErrRevoked, "59 minutes after login the token still lives; its revocation must still hold")
+}
+
+// listenerFunc hands the revocations auth commits to f.
+type listenerFunc func([]authn.Revocation)
+
+func (f listenerFunc) Revoked(rs []authn.Revocation) { f(rs) }
