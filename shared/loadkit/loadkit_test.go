@@ -97,3 +97,15 @@ func TestMinterTokensVerifyThroughServedJWKS(t *testing.T) {
 	assert.True(t, p.Has(authn.RoleDoctor))
 	assert.NotEmpty(t, p.UserID)
 }
+
+// A token every verifier would refuse is not signed: a long run would see
+// only 401s, with nothing to say why.
+func TestMinterRefusesALifetimeVerifiersRefuse(t *testing.T) {
+	m, err := loadkit.NewMinter()
+	require.NoError(t, err)
+	now := time.Now()
+	_, err = m.Sign(loadkit.Claims{IssuedAt: now, ExpiresAt: now.Add(authn.DefaultMaxLifetime + time.Minute)})
+	assert.ErrorContains(t, err, "lifetime")
+	_, err = m.Sign(loadkit.Claims{IssuedAt: now, ExpiresAt: now.Add(authn.DefaultMaxLifetime)})
+	assert.NoError(t, err)
+}

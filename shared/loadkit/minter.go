@@ -110,6 +110,10 @@ func (m *Minter) Sign(c Claims) (string, error) {
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = c.IssuedAt.Add(15 * time.Minute)
 	}
+	if life := c.ExpiresAt.Sub(c.IssuedAt); life > authn.DefaultMaxLifetime {
+		// Every verifier would refuse it, and a run would see only 401s.
+		return "", fmt.Errorf("sign token: lifetime %s exceeds the %s a verifier accepts", life, authn.DefaultMaxLifetime)
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    c.Issuer,

@@ -131,7 +131,7 @@ func run(ctx context.Context, o options) error {
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 128},
 	}}
-	expires := time.Now().Add(o.maxDuration + time.Hour)
+	expires := time.Now().Add(min(o.maxDuration+time.Hour, authn.DefaultMaxLifetime))
 	patientTokens := make([]string, o.patients)
 	for i := range patientTokens {
 		if patientTokens[i], err = minter.Sign(loadkit.Claims{Roles: []string{authn.RolePatient}, ExpiresAt: expires}); err != nil {

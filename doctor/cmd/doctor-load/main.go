@@ -121,7 +121,7 @@ func run(ctx context.Context, o options) error {
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64},
 	}}
 	// The tokens outlive the longest run.
-	expires := time.Now().Add(o.maxDuration + time.Hour)
+	expires := time.Now().Add(min(o.maxDuration+time.Hour, authn.DefaultMaxLifetime))
 	admin, err := minter.Sign(loadkit.Claims{Roles: []string{authn.RoleAdmin}, ExpiresAt: expires})
 	if err != nil {
 		return err
