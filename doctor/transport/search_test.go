@@ -1,12 +1,19 @@
 package transport_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestSearchOverHTTP(t *testing.T) {
@@ -61,4 +68,46 @@ func TestSearchOverHTTP(t *testing.T) {
 	assert.Equal(t, []string{"Doc3"}, names(e.mustDo(200, "GET", "/api/v1/doctors?availableOn=2026-02-04", e.pat.Token, nil)))
 	assert.Equal(t, []string{"Zoe"}, names(e.mustDo(200, "GET", "/api/v1/doctors?q=zoe%20jon", e.pat.Token, nil)))
 	assert.Empty(t, names(e.mustDo(200, "GET", "/api/v1/doctors?q=%25", e.pat.Token, nil)))
+}
+
+// allTaken is an appointment service where every slot is booked.
+type allTaken struct{}
+
+func (allTaken) Taken(_ context.Context, _ string, from, to time.Time) ([]schedule.Range, error) {
+	return []schedule.Range{{Start: from, End: to}}, nil
+}
+
+// availableOn filters on working hours, as the document says: a doctor
+// whose every slot that day is booked or already past is still listed, and
+// the slots endpoint is the one that says none is free.
+func TestAvailableOnListsWorkingHoursWhateverIsFree(t *testing.T) {
+	check := func(t *testing.T, e *env, day string) {
+		d := e.createByAdmin(map[string]any{"timeZone": "UTC"})
+		id := d["id"].(string)
+		avail := "/api/v1/doctors/" + id + "/availability"
+		e.mustDo(200, http.MethodPut, avail, e.admin.Token, map[string]any{"slotMinutes": 30, "weekly": []map[string]string{
+			{"day": "MONDAY", "start": "08:00", "end": "10:00"}, {"day": "THURSDAY", "start": "08:00", "end": "10:00"},
+		}}, "If-Match", e.etag(avail))
+
+		slots := slotStarts(t, e.mustDo(200, http.MethodGet, "/api/v1/doctors/"+id+"/slots?from="+day+"&to="+day, e.pat.Token, nil))
+		require.Empty(t, slots, "no free slot on %s", day)
+
+		page := e.mustDo(200, http.MethodGet, "/api/v1/doctors?availableOn="+day, e.pat.Token, nil).JSON(t)
+		var listed []string
+		for _, it := range page["items"].([]any) {
+			listed = append(listed, it.(map[string]any)["id"].(string))
+		}
+		assert.Contains(t, listed, id, "working hours on %s list the doctor, free slots or not", day)
+
+		page = e.mustDo(200, http.MethodGet, "/api/v1/doctors?availableOn=2026-01-20", e.pat.Token, nil).JSON(t)
+		assert.Empty(t, page["items"], "no working hours on a Tuesday")
+	}
+	t.Run("every slot booked", func(t *testing.T) {
+		e := newEnvWith(t, sqltest.SQLite(t, sqlstore.Migrations()), allTaken{})
+		check(t, e, "2026-01-19") // a Monday after the clock's today
+	})
+	t.Run("every slot already past", func(t *testing.T) {
+		e := newEnv(t) // the clock reads Thursday 2026-01-15 12:00 UTC
+		check(t, e, "2026-01-15")
+	})
 }
