@@ -3,6 +3,8 @@ package transport_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/medisync/medisync/doctor/adapter/sqlstore"
 	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/doctor/service"
+	"github.com/medisync/medisync/doctor/transport"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -143,4 +148,34 @@ func TestStoredZoneThatNoLongerLoads(t *testing.T) {
 	b.set(false)
 	e.mustDo(200, "PUT", path, e.admin.Token, berlin, "If-Match", e.etag(path))
 	assert.NotEmpty(t, slotStarts(t, e.mustDo(200, "GET", path+"/slots?from=2026-02-02&to=2026-02-03", e.pat.Token, nil)))
+}
+
+// The slots range is required and bounded, as the document says: a client
+// generated from it sends both dates, and a range over 31 days is a 400
+// naming `to`.
+func TestSlotsQueryAsDocumented(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	op := doc.T.Paths.Value("/api/v1/doctors/{id}/slots").Get
+	for _, name := range []string{"from", "to"} {
+		p := op.Parameters.GetByInAndName("query", name)
+		require.NotNil(t, p, "the document names %s", name)
+		assert.True(t, p.Required, "%s is required", name)
+	}
+	assert.Contains(t, op.Parameters.GetByInAndName("query", "to").Description, fmt.Sprintf("at most %d days", service.MaxSlotDays))
+
+	e := newEnv(t)
+	d := e.createByAdmin(map[string]any{"timeZone": "UTC"})
+	base := "/api/v1/doctors/" + d["id"].(string) + "/slots"
+	fields := func(r response) []string {
+		var p struct{ Errors []struct{ Field string } }
+		require.NoError(t, json.Unmarshal(r.Body, &p))
+		var out []string
+		for _, fe := range p.Errors {
+			out = append(out, fe.Field)
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []string{"from", "to"}, fields(e.mustDo(http.StatusBadRequest, http.MethodGet, base, e.pat.Token, nil)))
+	e.mustDo(http.StatusOK, http.MethodGet, base+"?from=2026-02-01&to=2026-03-03", e.pat.Token, nil)
+	assert.Equal(t, []string{"to"}, fields(e.mustDo(http.StatusBadRequest, http.MethodGet, base+"?from=2026-02-01&to=2026-03-04", e.pat.Token, nil)))
 }

@@ -3,6 +3,8 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/medisync/medisync/doctor/adapter/sqlstore"
 	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/doctor/transport"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -84,4 +88,18 @@ func TestStrandingBookingsOverHTTP(t *testing.T) {
 	e.mustDo(200, "PUT", path+"?strandBookings=false", e.admin.Token, doctorBody(map[string]any{"timeZone": "America/New_York"}), "If-Match", e.etag(path))
 	e.mustDo(204, "DELETE", path+"?strandBookings=true", e.admin.Token, nil)
 	assert.Equal(t, false, e.mustDo(200, "GET", path, e.pat.Token, nil).JSON(t)["active"])
+}
+
+// strandBookings is an administrator's, as the document's parameter says:
+// the DOCTOR of the profile sending it gets the 403 the operation lists.
+func TestStrandBookingsIsTheAdministrators(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	assert.True(t, strings.HasPrefix(doc.T.Components.Parameters["StrandBookings"].Value.Description, "ADMIN only"))
+	e := newEnv(t)
+	own := e.createOwn(e.doctor, nil)
+	avail := "/api/v1/doctors/" + own["id"].(string) + "/availability"
+	tag := e.mustDo(200, http.MethodGet, avail, e.doctor.Token, nil).Header.Get("ETag")
+	e.mustDo(http.StatusForbidden, http.MethodPut, avail+"?strandBookings=true", e.doctor.Token,
+		map[string]any{"slotMinutes": 30, "weekly": []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}}},
+		"If-Match", tag)
 }
