@@ -1,10 +1,16 @@
 package transport_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/doctor/transport"
+	"github.com/medisync/medisync/shared/openapitest"
 )
 
 func TestCreateAndReadProfile(t *testing.T) {
@@ -184,4 +190,32 @@ func TestProfileRoundTrip(t *testing.T) {
 		got := e.mustDo(200, "PUT", p, e.admin.Token, body, "If-Match", r.Header.Get("ETag")).JSON(t)
 		assert.Nil(t, got["userId"])
 	})
+}
+
+// A client generated from the document sends every field the service
+// needs: each field a POST or PUT of an empty profile is refused for
+// lacking is in its schema's `required`, and only those.
+func TestDoctorBodiesRequireWhatTheServiceRequires(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	e := newEnv(t)
+	d := e.createByAdmin(nil)
+	path := "/api/v1/doctors/" + d["id"].(string)
+	for _, c := range []struct{ schema, method, path string }{
+		{"DoctorCreate", http.MethodPost, "/api/v1/doctors"},
+		{"DoctorWrite", http.MethodPut, path},
+	} {
+		r := e.do(c.method, c.path, e.admin.Token, map[string]any{}, "If-Match", e.etag(path))
+		require.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+		var p struct {
+			Errors []struct{ Field, Message string }
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &p))
+		var required []string
+		for _, fe := range p.Errors {
+			if fe.Message == "is required" {
+				required = append(required, fe.Field)
+			}
+		}
+		assert.ElementsMatch(t, doc.T.Components.Schemas[c.schema].Value.Required, required, "%s %s", c.method, c.path)
+	}
 }

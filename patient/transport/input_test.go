@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/patient/transport"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -159,4 +161,37 @@ func TestAcceptsEdgesOfValidInput(t *testing.T) {
 	r := h.do("POST", "/api/v1/patients", admin.token, `{"firstName":"A","lastName":"B","dateOfBirth":"1970-01-01"}`)
 	require.Equal(t, http.StatusCreated, r.Status)
 	assert.Equal(t, "unknown", r.JSON(t)["sex"], "sex defaults to unknown")
+}
+
+// A client generated from the document sends every field the service
+// needs: each field an empty body is refused for lacking is in the
+// schema's `required`.
+func TestRequiredBodyFieldsAreInTheDocument(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	pid := h.newPatientFor(h.user(roles.patient))
+
+	for _, c := range []struct{ schema, method, path string }{
+		{"PatientCreate", http.MethodPost, "/api/v1/patients"},
+		{"EntryCreate", http.MethodPost, "/api/v1/patients/" + pid + "/history"},
+	} {
+		t.Run(c.schema, func(t *testing.T) {
+			r := h.do(c.method, c.path, admin.token, `{}`)
+			require.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+			var p struct {
+				Errors []struct{ Field, Message string }
+			}
+			require.NoError(t, json.Unmarshal(r.Body, &p))
+			documented := doc.T.Components.Schemas[c.schema].Value.Required
+			var required []string
+			for _, fe := range p.Errors {
+				if fe.Message == "is required" {
+					required = append(required, fe.Field)
+				}
+			}
+			require.NotEmpty(t, required)
+			assert.Subset(t, documented, required, "%s %s", c.method, c.path)
+		})
+	}
 }

@@ -6,6 +6,7 @@ package openapitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -194,7 +196,103 @@ func (d *Doc) Check(x Exchange) error {
 		return fmt.Errorf("%s %s answered %d, which the document does not allow:\n%v\nbody: %s",
 			method, req.URL.Path, x.Status, err, x.ResponseBody)
 	}
+	if x.Status == http.StatusBadRequest {
+		if err := checkRequired(route.Operation, x.ResponseBody); err != nil {
+			return fmt.Errorf("%s %s: %w", method, req.URL.Path, err)
+		}
+	}
 	return nil
+}
+
+// checkRequired fails a 400 problem that names a field "is required" when
+// the document lets a client leave that field out: a client generated from
+// the document would send such requests. A field is looked up in the
+// request body's schema ("a.b", "a[0].b"), then among the parameters; one
+// found in neither is left alone. A property may say it is required of
+// some roles only (x-required-for: [ADMIN, DOCTOR]), which `required`
+// cannot.
+func checkRequired(op *openapi3.Operation, body []byte) error {
+	var p struct {
+		Errors []struct{ Field, Message string }
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return nil
+	}
+	var errs []error
+	for _, fe := range p.Errors {
+		if !saysRequired(fe.Message) || fe.Field == "" {
+			continue
+		}
+		if found, required := requiredInBody(op, fe.Field); found {
+			if !required {
+				errs = append(errs, fmt.Errorf("the answer says %q is required; the request body's schema does not require it", fe.Field))
+			}
+			continue
+		}
+		for _, ref := range op.Parameters {
+			if prm := ref.Value; prm != nil && prm.Name == fe.Field && !prm.Required {
+				errs = append(errs, fmt.Errorf("the answer says %s parameter %q is required; the document does not require it", prm.In, fe.Field))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// saysRequired reports whether a field error's message is "is required",
+// possibly followed by an explanation (": …", " (…)"). A condition ("is
+// required when code is set") is one a schema's `required` cannot say.
+func saysRequired(msg string) bool {
+	rest, ok := strings.CutPrefix(msg, "is required")
+	return ok && (rest == "" || strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, " ("))
+}
+
+// requiredInBody resolves field in op's JSON request body schema and
+// reports whether it was found and whether its object requires it.
+func requiredInBody(op *openapi3.Operation, field string) (found, required bool) {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return false, false
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return false, false
+	}
+	var segs []string
+	for _, part := range strings.Split(field, ".") {
+		name, _, _ := strings.Cut(part, "[") // an index steps into the array's items
+		segs = append(segs, name)
+	}
+	return lookup(mt.Schema.Value, segs)
+}
+
+// lookup walks segs down s: properties, array items and the branches of
+// allOf, oneOf and anyOf; a branch that requires the field suffices.
+func lookup(s *openapi3.Schema, segs []string) (found, required bool) {
+	if s == nil {
+		return false, false
+	}
+	for s.Items != nil && s.Items.Value != nil && len(s.Properties) == 0 {
+		s = s.Items.Value
+	}
+	if prop, ok := s.Properties[segs[0]]; ok {
+		if len(segs) == 1 {
+			_, byRole := prop.Value.Extensions["x-required-for"]
+			return true, slices.Contains(s.Required, segs[0]) || byRole
+		}
+		if f, r := lookup(prop.Value, segs[1:]); f {
+			return f, r
+		}
+	}
+	for _, branches := range [][]*openapi3.SchemaRef{s.AllOf, s.OneOf, s.AnyOf} {
+		for _, b := range branches {
+			if f, r := lookup(b.Value, segs); f {
+				found = true
+				if r {
+					return true, true
+				}
+			}
+		}
+	}
+	return found, false
 }
 
 // Handler serves h, checking every exchange against the document; a

@@ -33,6 +33,8 @@ paths:
         "400": { description: bad }
   /things:
     post:
+      parameters:
+        - { name: dry, in: query, schema: { type: boolean } }
       requestBody:
         required: true
         content:
@@ -41,7 +43,16 @@ paths:
               type: object
               additionalProperties: false
               required: [name]
-              properties: { name: { type: string } }
+              properties:
+                name: { type: string }
+                note: { type: string }
+                reason: { type: string, x-required-for: [ADMIN] }
+                parts:
+                  type: array
+                  items:
+                    type: object
+                    required: [k]
+                    properties: { k: { type: string }, v: { type: string } }
       responses:
         "201": { description: created }
         "400": { description: bad }
@@ -85,6 +96,11 @@ func exchange(method, target, reqBody string, status int, respBody string) opena
 	return openapitest.Exchange{Request: req, RequestBody: []byte(reqBody), Status: status, Header: h, ResponseBody: []byte(respBody)}
 }
 
+// required is a validation problem naming field with msg.
+func required(field, msg string) string {
+	return `{"errors":[{"field":"` + field + `","message":"` + msg + `"}]}`
+}
+
 func TestCheck(t *testing.T) {
 	d := openapitest.Load(t, []byte(doc))
 	const id = "/things/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
@@ -92,16 +108,31 @@ func TestCheck(t *testing.T) {
 		x    openapitest.Exchange
 		fail string
 	}{
-		"as documented":             {x: exchange("GET", id, "", 200, `{"name":"a"}`)},
-		"renamed answer field":      {x: exchange("GET", id, "", 200, `{"title":"a"}`), fail: "does not allow"},
-		"undocumented status":       {x: exchange("GET", id, "", 418, `{"name":"a"}`), fail: "does not allow"},
-		"refused request, refused":  {x: exchange("GET", "/things/nope", "", 400, "")},
-		"refused request, accepted": {x: exchange("POST", "/things", `{"title":"a"}`, 201, ""), fail: "refuses the request"},
-		"unknown path answered 404": {x: exchange("GET", "/elsewhere", "", 404, "")},
-		"unknown path answered 200": {x: exchange("GET", "/elsewhere", "", 200, ""), fail: "not in the document"},
-		"wrong method answered 405": {x: exchange("DELETE", "/things", "", 405, "")},
-		"HEAD checked as GET":       {x: exchange("HEAD", id, "", 200, "")},
-		"created with a valid body": {x: exchange("POST", "/things", `{"name":"a"}`, 201, "")},
+		"as documented":                  {x: exchange("GET", id, "", 200, `{"name":"a"}`)},
+		"renamed answer field":           {x: exchange("GET", id, "", 200, `{"title":"a"}`), fail: "does not allow"},
+		"undocumented status":            {x: exchange("GET", id, "", 418, `{"name":"a"}`), fail: "does not allow"},
+		"refused request, refused":       {x: exchange("GET", "/things/nope", "", 400, "")},
+		"refused request, accepted":      {x: exchange("POST", "/things", `{"title":"a"}`, 201, ""), fail: "refuses the request"},
+		"unknown path answered 404":      {x: exchange("GET", "/elsewhere", "", 404, "")},
+		"unknown path answered 200":      {x: exchange("GET", "/elsewhere", "", 200, ""), fail: "not in the document"},
+		"wrong method answered 405":      {x: exchange("DELETE", "/things", "", 405, "")},
+		"HEAD checked as GET":            {x: exchange("HEAD", id, "", 200, "")},
+		"created with a valid body":      {x: exchange("POST", "/things", `{"name":"a"}`, 201, "")},
+		"a required field said required": {x: exchange("POST", "/things", `{}`, 400, required("name", "is required"))},
+		"a required item field said required": {
+			x: exchange("POST", "/things", `{"name":"a","parts":[{}]}`, 400, required("parts[0].k", "is required")),
+		},
+		"an optional field said required": {
+			x: exchange("POST", "/things", `{"name":"a"}`, 400, required("note", "is required: a note says why")), fail: `"note" is required`,
+		},
+		"an optional item field said required": {
+			x: exchange("POST", "/things", `{"name":"a","parts":[{"k":"a"}]}`, 400, required("parts[0].v", "is required")), fail: `"parts[0].v" is required`,
+		},
+		"an optional parameter said required": {
+			x: exchange("POST", "/things", `{"name":"a"}`, 400, required("dry", "is required")), fail: `query parameter "dry" is required`,
+		},
+		"a field required of some roles":   {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("reason", "is required: a, b or c"))},
+		"a condition on an optional field": {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("note", "is required when parts are set"))},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := d.Check(tc.x)
