@@ -30,3 +30,13 @@ func TestOpenAPIRoutes(t *testing.T) {
 	transport.Register(r, endpoint.Set{}, transport.Options{JWKS: func() []byte { return nil }, Revocations: noFeed{}})
 	openapitest.Load(t, transport.OpenAPI()).CheckRoutes(t, r)
 }
+
+// A fault the kinds do not name is a 500 on any operation, so every
+// operation lists it.
+func TestEveryOperationListsTheInternalError(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	for _, op := range doc.Operations() {
+		o := doc.T.Paths.Value(op.Path).GetOperation(op.Method)
+		require.NotNil(t, o.Responses.Value("500"), "%s lists no 500", op)
+	}
+}
