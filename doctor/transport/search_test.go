@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -110,4 +113,32 @@ func TestAvailableOnListsWorkingHoursWhateverIsFree(t *testing.T) {
 		e := newEnv(t) // the clock reads Thursday 2026-01-15 12:00 UTC
 		check(t, e, "2026-01-15")
 	})
+}
+
+// A page ending on a doctor with the longest names, of characters that
+// take the most bytes in a cursor, gets a nextCursor the service takes
+// back: the list pages past every doctor.
+func TestSearchPagesPastTheLongestNames(t *testing.T) {
+	e := newEnv(t)
+	var want []string
+	for _, r := range []string{`"`, "&", "<", "\U0001D538"} {
+		name := strings.Repeat(r, profile.MaxNameLength)
+		for range 2 {
+			want = append(want, e.createByAdmin(map[string]any{"firstName": name, "lastName": name})["id"].(string))
+		}
+	}
+	var got []string
+	next := "/api/v1/doctors?limit=1"
+	for pages := 0; next != "" && pages < 10; pages++ {
+		r := e.mustDo(200, http.MethodGet, next, e.pat.Token, nil).JSON(t)
+		for _, it := range r["items"].([]any) {
+			got = append(got, it.(map[string]any)["id"].(string))
+		}
+		next = ""
+		if c, ok := r["nextCursor"].(string); ok {
+			assert.LessOrEqual(t, len(c), page.MaxCursorLen)
+			next = "/api/v1/doctors?limit=1&cursor=" + c
+		}
+	}
+	assert.ElementsMatch(t, want, got)
 }

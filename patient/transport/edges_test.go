@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/patient/adapter/sqlstore"
+	"github.com/medisync/medisync/patient/patient"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -74,5 +77,43 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 		}
 		r = h.do("POST", history, doc.token, entryWith("notes", `"line one\r\nline two\ttabbed"`))
 		assert.Equal(t, http.StatusCreated, r.Status, "notes keep line breaks and tabs: %s", string(r.Body))
+	})
+}
+
+// A search page ending on a patient with the longest names, of characters
+// that take the most bytes in a cursor, gets a nextCursor the service
+// takes back, on every database: the list pages past every patient.
+func TestSearchPagesPastTheLongestNames(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		h := newHarness(t, db)
+		admin := h.user(roles.admin)
+		var want []string
+		for _, r := range []string{`\"`, "&", "<", "😀"} {
+			name := `"` + strings.Repeat(r, patient.MaxNameLen) + `"`
+			for range 2 {
+				r := h.do(http.MethodPost, "/api/v1/patients", admin.token, set(with("firstName", name), "lastName", name))
+				require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+				want = append(want, r.JSON(t)["id"].(string))
+			}
+		}
+		pages := func(base string) []string {
+			var got []string
+			next := base
+			for pages := 0; next != "" && pages < 10; pages++ {
+				r := h.do(http.MethodGet, next, admin.token, "")
+				require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+				body := r.JSON(t)
+				for _, it := range body["items"].([]any) {
+					got = append(got, it.(map[string]any)["id"].(string))
+				}
+				next = ""
+				if c, ok := body["nextCursor"].(string); ok {
+					assert.LessOrEqual(t, len(c), page.MaxCursorLen)
+					next = base + "&cursor=" + c
+				}
+			}
+			return got
+		}
+		assert.ElementsMatch(t, want, pages("/api/v1/patients?limit=1"))
 	})
 }

@@ -45,6 +45,22 @@ func TestCursorRoundTrip(t *testing.T) {
 	assert.NoError(t, page.DecodeCursor("", &got), "an empty cursor is the first page")
 }
 
+// The longest cursor a service issues, two keys of 100 characters each
+// taking the most JSON bytes a character can and an id, is accepted back;
+// & < > are not escaped.
+func TestWorstCursorIsAcceptedBack(t *testing.T) {
+	id := "0190a5c4-7b1e-7cc3-8f00-000000000001"
+	for _, r := range []string{"\u2028", "\U0001D538", "&", "\""} {
+		keys := []string{strings.Repeat(r, 100), strings.Repeat(r, 100), id}
+		c := page.EncodeCursor(keys)
+		assert.LessOrEqual(t, len(c), page.MaxCursorLen, "%q", r)
+		got, err := page.DecodeKeys(c, 3)
+		require.NoError(t, err, "%q", r)
+		assert.Equal(t, keys, got)
+	}
+	assert.Equal(t, len(page.EncodeCursor([]string{"a"})), len(page.EncodeCursor([]string{"&"})))
+}
+
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add(page.EncodeCursor([]string{"a", "b"}))
 	f.Add("")
