@@ -14,12 +14,14 @@ import (
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/appointment/service/repotest"
+	"github.com/medisync/medisync/appointment/transport"
 	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/runtest"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -53,8 +55,10 @@ func TestRunConsumesSignedEncounters(t *testing.T) {
 		"-discovery-urls", "", "-log-level", "error", "-broker-url", nats.URL())
 	admin := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"ADMIN"}})
 	patient := iss.Token(t, authntest.Claims{UserID: a.PatientUserID, Roles: []string{"PATIENT"}})
+	// The dead-letter routes main mounts answer as the document says too.
+	client := &http.Client{Transport: openapitest.Load(t, transport.OpenAPI()).Transport(t, nil)}
 	send := func(tok, method, path string) apitest.Response {
-		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, nil, apitest.Bearer(tok)...))
+		return apitest.Do(t, client, apitest.NewRequest(t, method, svc.URL+path, nil, apitest.Bearer(tok)...))
 	}
 
 	b, err := broker.Open(ctx, nats.URL(), broker.Options{})
@@ -113,6 +117,7 @@ func TestRunConsumesSignedEncounters(t *testing.T) {
 	assert.Equal(t, "appointment", items[0].(map[string]any)["consumer"])
 	assert.Equal(t, http.StatusForbidden, send(patient, "GET", "/api/v1/appointments/admin/dead-letters").Status)
 	assert.Equal(t, http.StatusNotFound, send(admin, "POST", "/api/v1/appointments/admin/dead-letters/"+ids.New()+"/replay").Status)
+	assert.Equal(t, http.StatusBadRequest, send(admin, "POST", "/api/v1/appointments/admin/dead-letters/not_an_event_id/replay").Status)
 	assert.Equal(t, http.StatusAccepted, send(admin, "POST", "/api/v1/appointments/admin/dead-letters/"+bad.ID+"/replay").Status)
 	require.Eventually(t, func() bool {
 		r := send(admin, "GET", "/api/v1/appointments/admin/dead-letters")
@@ -130,7 +135,8 @@ func TestRunWithoutBroker(t *testing.T) {
 	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+filepath.Join(t.TempDir(), "a.db"), "-jwks-url", iss.JWKSURL(),
 		"-discovery-urls", "", "-log-level", "error")
 	admin := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"ADMIN"}})
-	r := apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, "GET", svc.URL+"/api/v1/appointments/admin/dead-letters", nil, apitest.Bearer(admin)...))
+	client := &http.Client{Transport: openapitest.Load(t, transport.OpenAPI()).Transport(t, nil)}
+	r := apitest.Do(t, client, apitest.NewRequest(t, "GET", svc.URL+"/api/v1/appointments/admin/dead-letters", nil, apitest.Bearer(admin)...))
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	assert.JSONEq(t, `{"items":[]}`, string(r.Body))
 	svc.Stop(t)

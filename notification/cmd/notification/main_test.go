@@ -153,8 +153,10 @@ func TestRunConsumesEventsFromTheBroker(t *testing.T) {
 		"-mail-interval", "50ms", "-event-seal-key", testKey, "-broker-url", nats.URL())
 	admin := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"ADMIN"}})
 	patient := iss.Token(t, authntest.Claims{UserID: ids.New(), Roles: []string{"PATIENT"}})
+	// The dead-letter routes main mounts answer as the document says too.
+	client := &http.Client{Transport: openapitest.Load(t, transport.OpenAPI()).Transport(t, nil)}
 	send := func(tok, method, path string) apitest.Response {
-		return apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, method, svc.URL+path, nil, apitest.Bearer(tok)...))
+		return apitest.Do(t, client, apitest.NewRequest(t, method, svc.URL+path, nil, apitest.Bearer(tok)...))
 	}
 
 	b, err := broker.Open(context.Background(), nats.URL(), broker.Options{})
@@ -200,6 +202,8 @@ func TestRunConsumesEventsFromTheBroker(t *testing.T) {
 	assert.Equal(t, bad.ID, items[0].(map[string]any)["id"])
 	assert.Equal(t, http.StatusForbidden, send(patient, "GET", "/api/v1/notifications/admin/dead-letters").Status)
 	assert.Equal(t, http.StatusForbidden, send(patient, "POST", "/api/v1/notifications/admin/dead-letters/"+bad.ID+"/replay").Status)
+	assert.Equal(t, http.StatusNotFound, send(admin, "POST", "/api/v1/notifications/admin/dead-letters/"+ids.New()+"/replay").Status)
+	assert.Equal(t, http.StatusBadRequest, send(admin, "POST", "/api/v1/notifications/admin/dead-letters/not_an_event_id/replay").Status)
 	assert.Equal(t, http.StatusAccepted, send(admin, "POST", "/api/v1/notifications/admin/dead-letters/"+bad.ID+"/replay").Status)
 	require.Eventually(t, func() bool {
 		r := send(admin, "GET", "/api/v1/notifications/admin/dead-letters")
