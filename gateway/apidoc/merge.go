@@ -227,8 +227,14 @@ func rewriteRefs(v any, renames map[string]string) any {
 	return v
 }
 
-// gatewayAnswers are the answers the gateway itself gives on any route.
+// gatewayAnswers are the answers the gateway itself gives on any route: a
+// query string that does not parse or a body it cannot read (400), a body
+// that stalls (408) or exceeds its limit (413), its rate limit and the
+// upstream's faults.
 var gatewayAnswers = map[string]string{
+	"400": "GatewayBadRequest",
+	"408": "GatewayRequestTimeout",
+	"413": "GatewayContentTooLarge",
 	"429": "GatewayTooManyRequests",
 	"502": "BadGateway",
 	"503": "GatewayUnavailable",
@@ -254,6 +260,13 @@ func addGatewayAnswers(paths, components map[string]any) {
 	retry := map[string]any{"Retry-After": map[string]any{
 		"description": "Whole seconds to wait before trying again.",
 		"schema":      map[string]any{"type": "integer", "minimum": 1}}}
+	responses["GatewayBadRequest"] = map[string]any{
+		"description": "A query string that does not parse (`urn:medisync:problem:validation`, naming the parameter), or a body the gateway could not read.",
+		"content":     problem}
+	responses["GatewayRequestTimeout"] = map[string]any{
+		"description": "The request body did not arrive in time.", "content": problem}
+	responses["GatewayContentTooLarge"] = map[string]any{
+		"description": "The request body exceeds the gateway's limit.", "content": problem}
 	responses["GatewayTooManyRequests"] = map[string]any{
 		"description": "The gateway's rate limit for the caller (or the client address) is spent (`urn:medisync:problem:rate-limited`).",
 		"headers":     retry, "content": problem}
