@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
+	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/discovery/endpoint"
 	"github.com/medisync/medisync/discovery/eureka"
@@ -111,7 +112,10 @@ func (c Config) writers(shared string) (transport.Writers, error) {
 type Server struct {
 	// Handler serves the API, dashboard, metrics and health with the
 	// standard middlewares.
-	Handler  http.Handler
+	Handler http.Handler
+	// Router holds the routes Handler serves, for tests to hold to the
+	// document.
+	Router   *mux.Router
 	Registry *registry.Registry
 	Service  service.Service
 	app      *app.App
@@ -157,7 +161,7 @@ func Build(a *app.App, cfg Config) (*Server, error) {
 	})
 	eureka.Register(router, svc, eureka.Options{Writers: writers, Limits: cfg.Limits, Now: cfg.Clock.Now,
 		ReadsFrom: cfg.Clock.Now().Add(cfg.EurekaWarmUp)})
-	s := &Server{Handler: a.Handler(router), Registry: reg, Service: svc, app: a, cfg: cfg}
+	s := &Server{Handler: a.Handler(router), Router: router, Registry: reg, Service: svc, app: a, cfg: cfg}
 	a.OnDrain(s.BeforeDrain)
 	a.OnStarted(func(addr net.Addr) {
 		_ = level.Info(a.Logger).Log("msg", "discovery dashboard", "url", "http://"+dashboardHost(addr)+"/")
