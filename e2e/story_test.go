@@ -184,7 +184,7 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	shortIssued := time.Now()
 	shortAuth.stop()
 	created, err := a.CreatePatientWithResponse(ctx, apiclient.PatientCreate{
-		FirstName: ptr("Alice"), LastName: ptr("Doe"), DateOfBirth: ptr("1985-04-12"), Sex: ptr("female"),
+		FirstName: "Alice", LastName: "Doe", DateOfBirth: "1985-04-12", Sex: ptr("female"),
 		Email: ptr("alice@e2e.example"), Phone: ptr("+14155550123"),
 	}, bearer(alice))
 	answered(t, "create patient profile", http.StatusCreated, created, created.Body, err)
@@ -233,10 +233,10 @@ func TestStoryThroughTheGateway(t *testing.T) {
 
 	// The doctor creates a profile and sets availability.
 	doc := a.login("dr.house@e2e.example", "Doctor-long-passw0rd")
-	profile, err := a.CreateDoctorWithResponse(ctx, apiclient.DoctorWrite{
+	profile, err := a.CreateDoctorWithResponse(ctx, apiclient.DoctorCreate{
 		FirstName: "Greg", LastName: "House", Email: "dr.house@e2e.example", Phone: ptr("+16095550100"),
-		LicenseNumber: ptr("NJ-12345"), SpecializationIds: &[]string{specID}, Languages: &[]string{"en"},
-		TimeZone: ptr("America/New_York"), AppointmentMinutes: ptr(30),
+		LicenseNumber: "NJ-12345", SpecializationIds: &[]string{specID}, Languages: &[]string{"en"},
+		TimeZone: "America/New_York", AppointmentMinutes: ptr(30),
 	}, bearer(doc))
 	answered(t, "doctor creates profile", http.StatusCreated, profile, profile.Body, err)
 	doctorID := profile.JSON201.Id
@@ -262,7 +262,7 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	// whatever the time of day the test runs.
 	from := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 2)}
 	to := openapi_types.Date{Time: time.Now().UTC().AddDate(0, 0, 8)}
-	slots, err := a.ListSlotsWithResponse(ctx, doctorID, &apiclient.ListSlotsParams{From: &from, To: &to}, bearer(alice))
+	slots, err := a.ListSlotsWithResponse(ctx, doctorID, &apiclient.ListSlotsParams{From: from, To: to}, bearer(alice))
 	answered(t, "patient lists slots", http.StatusOK, slots, slots.Body, err)
 	if n := len(slots.JSON200.Slots); n < 6*7 {
 		t.Fatalf("want at least 42 slots over a week of mornings, got %d: %s", n, slots.Body)
@@ -313,7 +313,7 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	// records service says so to the patient service): the doctor records
 	// an allergy; the patient reads it.
 	entry, err := a.RecordHistoryWithResponse(ctx, aliceID, apiclient.EntryCreate{
-		Type: ptr("ALLERGY"), Description: ptr("Penicillin"), Severity: ptr("severe"),
+		Type: "ALLERGY", Description: "Penicillin", Severity: ptr("severe"),
 	}, bearer(doc))
 	answered(t, "doctor records allergy", http.StatusCreated, entry, entry.Body, err)
 	history, err := a.ListHistoryWithResponse(ctx, aliceID, nil, bearer(alice))
