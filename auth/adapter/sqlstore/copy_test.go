@@ -16,6 +16,7 @@ import (
 	"github.com/medisync/medisync/auth/throttle"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/dbcopy"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -169,4 +170,42 @@ func TestCopyToPostgres(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, feed, "the new revocation follows the copied ones")
 	assert.Greater(t, index, want.FeedIndex)
+}
+
+// TestCopiedFeedNeverReusesAnIndex: every verifier (gateway, services) holds
+// the feed index it last read and asks for ids above it. Expired revocations
+// are purged, so a copy made in a quiet hour may find none left; the copy
+// must still go on from the source's counter, not from MAX(copied id)+1,
+// or the next revocations would fall at or below the index the running
+// verifiers hold and never reach them.
+func TestCopiedFeedNeverReusesAnIndex(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktest.New(time.Date(2026, 2, 1, 8, 30, 0, 0, time.UTC))
+	src := sqltest.MySQL(t, sqlstore.Migrations())
+	store := sqlstore.New(src)
+	for range 3 {
+		require.NoError(t, store.Revocations().Add(ctx, authn.Revocation{UserID: ids.New(), NotBefore: clk.Now(), ExpiresAt: clk.Now().Add(15 * time.Minute)}))
+	}
+	_, held, err := store.Revocations().After(ctx, 0, clk.Now(), 1000)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, held, "the index every verifier now holds")
+
+	clk.Advance(time.Hour)
+	_, err = service.Purge(ctx, store, clk.Now()) // auth's hourly clean-up
+	require.NoError(t, err)
+
+	dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dst.Close() })
+	rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
+	require.NoError(t, err)
+	require.True(t, rep.OK())
+
+	// auth now serves from PostgreSQL; an administrator disables an account.
+	pg := sqlstore.New(dst)
+	require.NoError(t, pg.Revocations().Add(ctx, authn.Revocation{UserID: ids.New(), NotBefore: clk.Now(), ExpiresAt: clk.Now().Add(15 * time.Minute)}))
+	feed, next, err := pg.Revocations().After(ctx, held, clk.Now(), 1000)
+	require.NoError(t, err)
+	assert.Len(t, feed, 1, "a verifier at index %d must see the revocation written after the switch", held)
+	assert.Greater(t, next, held)
 }

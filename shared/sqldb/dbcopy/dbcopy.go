@@ -50,8 +50,9 @@ type Options struct {
 }
 
 // Copy copies every table of from (SQLite, MySQL or PostgreSQL) into to
-// (PostgreSQL) in foreign-key order, skipping goose's table, resets the
-// target's sequences past the copied ids, and verifies the result. The
+// (PostgreSQL) in foreign-key order, skipping goose's table, carries the
+// source's id counters over to the target's sequences (never below the
+// copied ids), and verifies the result. The
 // source is read in one transaction, so the copy is one consistent
 // snapshot; writers should nonetheless be stopped (see
 // docs/moving-to-postgres.md). The report is returned whenever the
@@ -120,6 +121,22 @@ func beginSnapshot(ctx context.Context, db *sqldb.DB) (*sql.Tx, error) {
 	tx, err := db.BeginTx(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("read the source: %w", err)
+	}
+	if db.Dialect == sqldb.MySQL {
+		// MySQL 8 answers information_schema's AUTO_INCREMENT from a cache
+		// up to a day old unless told not to; MariaDB has no such cache
+		// (nor the variable).
+		var version string
+		if err := tx.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+			_ = tx.Rollback()
+			return nil, fmt.Errorf("read the source: %w", err)
+		}
+		if !strings.Contains(version, "MariaDB") {
+			if _, err := tx.ExecContext(ctx, "SET SESSION information_schema_stats_expiry = 0"); err != nil {
+				_ = tx.Rollback()
+				return nil, fmt.Errorf("read the source: %w", err)
+			}
+		}
 	}
 	return tx, nil
 }
@@ -229,7 +246,7 @@ func writeAll(ctx context.Context, src *sql.Tx, srcDialect sqldb.Dialect, to *sq
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", t.name, err)
 		}
-		if err := resetSequences(ctx, tx, t); err != nil {
+		if err := resetSequences(ctx, src, srcDialect, tx, t); err != nil {
 			return fmt.Errorf("copy %s: %w", t.name, err)
 		}
 		if opts.Progress != nil {
@@ -367,9 +384,12 @@ func redactValue(err error) error {
 }
 
 // resetSequences moves every sequence that feeds a column of t (serial and
-// identity columns alike) past the largest copied value, so the next
-// generated id does not collide with a copied one.
-func resetSequences(ctx context.Context, tx *sql.Tx, t table) error {
+// identity columns alike) to the next value the source would have handed
+// out, or past the largest copied value if that is higher. A source's
+// counter outruns its rows once the newest are deleted (auth purges expired
+// revocations, whose ids are a feed index its followers hold): restarting at
+// MAX+1 would hand out those ids again.
+func resetSequences(ctx context.Context, src *sql.Tx, srcDialect sqldb.Dialect, tx *sql.Tx, t table) error {
 	tname := quote(sqldb.Postgres, t.name)
 	for _, c := range t.cols {
 		var seq sql.NullString
@@ -379,8 +399,12 @@ func resetSequences(ctx context.Context, tx *sql.Tx, t table) error {
 		if !seq.Valid {
 			continue
 		}
-		q := "SELECT setval(CAST(? AS regclass), COALESCE((SELECT MAX(" + quote(sqldb.Postgres, c.name) + ") FROM " + tname + "), 0) + 1, false)"
-		if _, err := tx.ExecContext(ctx, q, seq.String); err != nil {
+		next, err := sourceCounter(ctx, src, srcDialect, t.name, c.name)
+		if err != nil {
+			return fmt.Errorf("source counter of %s.%s: %w", t.name, c.name, err)
+		}
+		q := "SELECT setval(CAST(? AS regclass), GREATEST(COALESCE((SELECT MAX(" + quote(sqldb.Postgres, c.name) + ") FROM " + tname + "), 0) + 1, ?), false)"
+		if _, err := tx.ExecContext(ctx, q, seq.String, next); err != nil {
 			return fmt.Errorf("reset sequence %s: %w", seq.String, err)
 		}
 	}

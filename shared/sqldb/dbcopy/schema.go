@@ -2,6 +2,7 @@ package dbcopy
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -178,6 +179,47 @@ func foreignKeyOrder(ctx context.Context, q sqldb.Querier, tables []string) ([]s
 		}
 	}
 	return order, nil
+}
+
+// sourceCounter returns the next value the source would give column col of
+// table: MySQL's AUTO_INCREMENT, SQLite's sqlite_sequence entry plus one
+// (AUTOINCREMENT tables only: other rowid tables reuse MAX+1 themselves),
+// PostgreSQL's sequence past its last value; 0 when the column has none.
+func sourceCounter(ctx context.Context, q sqldb.Querier, d sqldb.Dialect, table, col string) (int64, error) {
+	var query string
+	var args []any
+	switch d {
+	case sqldb.MySQL:
+		query = `SELECT t.auto_increment FROM information_schema.tables t
+			JOIN information_schema.columns c ON c.table_schema = t.table_schema AND c.table_name = t.table_name
+			WHERE t.table_schema = DATABASE() AND t.table_name = ? AND c.column_name = ? AND c.extra LIKE '%auto_increment%'`
+		args = []any{table, col}
+	case sqldb.SQLite:
+		var n int
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").Scan(&n); err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, nil // no AUTOINCREMENT table was ever made
+		}
+		query = `SELECT s.seq + 1 FROM sqlite_sequence s, pragma_table_info(?) p
+			WHERE s.name = ? AND p.pk = 1 AND p.name = ?`
+		args = []any{table, table, col}
+	case sqldb.Postgres:
+		query = "SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence(?, ?) AS regclass)) + 1"
+		args = []any{quote(d, table), col}
+	default:
+		return 0, fmt.Errorf("unknown dialect %q", d)
+	}
+	var next sql.NullInt64
+	err := q.QueryRowContext(ctx, query, args...).Scan(&next)
+	if errors.Is(err, errNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return next.Int64, nil
 }
 
 // appliedVersions lists the migrations goose has applied, replaying its
