@@ -120,3 +120,21 @@ func dropAuditTrail(t *testing.T, db *sqldb.DB) {
 		require.NoError(t, err)
 	}
 }
+
+// A MariaDB or SQLite database migrated before these dialects had their
+// no-op 00005 (PostgreSQL's doctor locks) takes it on the next start, after
+// its newer versions, so that every dialect lists the same versions.
+func TestMigrationsFillTheVersionTheDialectLacked(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		if db.Dialect == sqldb.Postgres {
+			t.Skip("PostgreSQL always had 00005")
+		}
+		ctx := context.Background()
+		_, err := db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = 5")
+		require.NoError(t, err)
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id = 5 AND is_applied").Scan(&n))
+		assert.Equal(t, 1, n)
+	})
+}

@@ -209,3 +209,31 @@ func TestCopiedFeedNeverReusesAnIndex(t *testing.T) {
 	assert.Len(t, feed, 1, "a verifier at index %d must see the revocation written after the switch", held)
 	assert.Greater(t, next, held)
 }
+
+// TestEveryInstallationCopiesToPostgres: a freshly migrated database of
+// either source copies, SQLite's lacking the revocation_writer PostgreSQL's
+// migrations make and seed.
+func TestEveryInstallationCopiesToPostgres(t *testing.T) {
+	for _, source := range []string{"sqlite", "mysql"} {
+		t.Run(source, func(t *testing.T) {
+			ctx := context.Background()
+			var src *sqldb.DB
+			if source == "sqlite" {
+				src = sqltest.SQLite(t, sqlstore.Migrations())
+			} else {
+				src = sqltest.MySQL(t, sqlstore.Migrations())
+			}
+			dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = dst.Close() })
+			rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
+			require.NoError(t, err)
+			if source == "sqlite" {
+				assert.Equal(t, []string{"revocation_writer"}, rep.TargetOnly)
+			}
+			var writers int
+			require.NoError(t, dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM revocation_writer").Scan(&writers))
+			assert.Equal(t, 1, writers, "the writer's row stays")
+		})
+	}
+}

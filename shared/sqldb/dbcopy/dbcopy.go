@@ -74,14 +74,18 @@ func Copy(ctx context.Context, from, to *sqldb.DB, opts Options) (Report, error)
 	}
 	defer func() { _ = src.Rollback() }()
 
-	tables, err := plan(ctx, src, from.Dialect, to)
+	tables, targetOnly, err := plan(ctx, src, from.Dialect, to)
 	if err != nil {
 		return Report{}, err
+	}
+	for _, t := range targetOnly {
+		delete(seeded, t) // kept as the target's migrations made them
 	}
 	if err := writeAll(ctx, src, from.Dialect, to, tables, seeded, opts); err != nil {
 		return Report{}, err
 	}
 	rep, err := verify(ctx, src, from.Dialect, to, tables)
+	rep.TargetOnly = targetOnly
 	if err != nil {
 		return rep, err
 	}
@@ -103,11 +107,13 @@ func Verify(ctx context.Context, from, to *sqldb.DB) (Report, error) {
 		return Report{}, err
 	}
 	defer func() { _ = src.Rollback() }()
-	tables, err := plan(ctx, src, from.Dialect, to)
+	tables, targetOnly, err := plan(ctx, src, from.Dialect, to)
 	if err != nil {
 		return Report{}, err
 	}
-	return verify(ctx, src, from.Dialect, to, tables)
+	rep, err := verify(ctx, src, from.Dialect, to, tables)
+	rep.TargetOnly = targetOnly
+	return rep, err
 }
 
 // beginSnapshot starts the read transaction the source is read through.
@@ -184,59 +190,77 @@ func prepareTarget(ctx context.Context, to *sqldb.DB, migrations fs.FS) (seeded 
 }
 
 // plan checks both sides hold the same migrations, tables and columns, and
-// returns the target's tables in foreign-key order.
-func plan(ctx context.Context, src sqldb.Querier, srcDialect sqldb.Dialect, to *sqldb.DB) ([]table, error) {
+// returns the tables to copy in foreign-key order, and the tables only the
+// target has.
+//
+// At the same migration version, a table only the target has is one its
+// dialect's migrations alone make: state PostgreSQL needs and the source's
+// database does without (appointment's doctor_locks, which MariaDB's unique
+// key and SQLite's single writer make unnecessary; auth's revocation_writer
+// on SQLite). The source holds no row for it, so nothing is lost: the table
+// is left as the target's migrations made it, seeded rows included, and the
+// report names it. A table only the source has is refused: its rows would
+// have nowhere to go.
+func plan(ctx context.Context, src sqldb.Querier, srcDialect sqldb.Dialect, to *sqldb.DB) (tables []table, targetOnly []string, err error) {
 	srcTables, err := listTables(ctx, src, srcDialect)
 	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+		return nil, nil, fmt.Errorf("source: %w", err)
 	}
 	dstTables, err := listTables(ctx, to, to.Dialect)
 	if err != nil {
-		return nil, fmt.Errorf("target: %w", err)
+		return nil, nil, fmt.Errorf("target: %w", err)
 	}
 	if !slices.Contains(srcTables, VersionTable) {
-		return nil, fmt.Errorf("%w: the source has no %s table", ErrSchemaMismatch, VersionTable)
+		return nil, nil, fmt.Errorf("%w: the source has no %s table", ErrSchemaMismatch, VersionTable)
 	}
 	srcVersions, err := appliedVersions(ctx, src, srcDialect)
 	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+		return nil, nil, fmt.Errorf("source: %w", err)
 	}
 	dstVersions, err := appliedVersions(ctx, to, to.Dialect)
 	if err != nil {
-		return nil, fmt.Errorf("target: %w", err)
+		return nil, nil, fmt.Errorf("target: %w", err)
 	}
 	if !slices.Equal(srcVersions, dstVersions) {
-		return nil, fmt.Errorf("%w: the source has migrations %v applied, the target %v", ErrSchemaMismatch, srcVersions, dstVersions)
+		return nil, nil, fmt.Errorf("%w: the source has migrations %v applied, the target %v", ErrSchemaMismatch, srcVersions, dstVersions)
 	}
 	srcTables = slices.DeleteFunc(srcTables, func(t string) bool { return t == VersionTable })
 	dstTables = slices.DeleteFunc(dstTables, func(t string) bool { return t == VersionTable })
-	if !slices.Equal(srcTables, dstTables) {
-		return nil, fmt.Errorf("%w: the source has tables %v, the target %v", ErrSchemaMismatch, srcTables, dstTables)
+	var common []string
+	for _, t := range dstTables {
+		if slices.Contains(srcTables, t) {
+			common = append(common, t)
+		} else {
+			targetOnly = append(targetOnly, t)
+		}
 	}
-	order, err := foreignKeyOrder(ctx, to, dstTables)
+	if len(common) != len(srcTables) {
+		return nil, nil, fmt.Errorf("%w: the source has tables %v, the target %v", ErrSchemaMismatch, srcTables, dstTables)
+	}
+	order, err := foreignKeyOrder(ctx, to, common)
 	if err != nil {
-		return nil, fmt.Errorf("target: %w", err)
+		return nil, nil, fmt.Errorf("target: %w", err)
 	}
 	out := make([]table, 0, len(order))
 	for _, name := range order {
 		t, err := targetTable(ctx, to, name)
 		if err != nil {
-			return nil, fmt.Errorf("target: %w", err)
+			return nil, nil, fmt.Errorf("target: %w", err)
 		}
-		srcCols, err := listColumns(ctx, src, srcDialect, name)
+		srcCols, err := listColumns(ctx, src, srcDialect, name, t)
 		if err != nil {
-			return nil, fmt.Errorf("source: %w", err)
+			return nil, nil, fmt.Errorf("source: %w", err)
 		}
 		var dstCols []string
 		for _, c := range t.cols {
 			dstCols = append(dstCols, c.name)
 		}
 		if !sameSet(srcCols, dstCols) {
-			return nil, fmt.Errorf("%w: table %s has columns %v in the source, %v in the target", ErrSchemaMismatch, name, srcCols, dstCols)
+			return nil, nil, fmt.Errorf("%w: table %s has columns %v in the source, %v in the target", ErrSchemaMismatch, name, srcCols, dstCols)
 		}
 		out = append(out, t)
 	}
-	return out, nil
+	return out, targetOnly, nil
 }
 
 // writeAll copies every table, in one transaction or one per table.

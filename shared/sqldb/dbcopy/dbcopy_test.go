@@ -267,3 +267,76 @@ func TestVerifyFindsATamperedRow(t *testing.T) {
 		})
 	}
 }
+
+// dialectMigrations is one migration, 00001, per dialect.
+func dialectMigrations(mysql, sqlite, postgres string) fstest.MapFS {
+	return fstest.MapFS{
+		"mysql/00001_visits.sql":    {Data: []byte("-- +goose Up\n" + mysql)},
+		"sqlite/00001_visits.sql":   {Data: []byte("-- +goose Up\n" + sqlite)},
+		"postgres/00001_visits.sql": {Data: []byte("-- +goose Up\n" + postgres)},
+	}
+}
+
+// A source's generated column the target does without holds nothing of its
+// own and is not read; a table only the target's migrations make is left
+// as they made it, seeded row included, and named in the report; a table
+// only the source has is refused, its rows having nowhere to go. From
+// either source, the target's sequence goes on from the source's counter.
+func TestCopyAcrossDialectDifferences(t *testing.T) {
+	migs := dialectMigrations(
+		"CREATE TABLE visits (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL, name_length INT AS (CHAR_LENGTH(name)) STORED);",
+		"CREATE TABLE visits (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, name_length INTEGER GENERATED ALWAYS AS (length(name)) STORED);",
+		`CREATE TABLE visits (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name VARCHAR(50) NOT NULL);
+CREATE TABLE visit_locks (id BIGINT PRIMARY KEY);
+CREATE TABLE visit_writer (id INT PRIMARY KEY, writes BIGINT NOT NULL);
+INSERT INTO visit_writer (id, writes) VALUES (1, 0);`)
+	for _, source := range []string{"sqlite", "mysql"} {
+		t.Run(source, func(t *testing.T) {
+			ctx := context.Background()
+			var src *sqldb.DB
+			if source == "sqlite" {
+				src = sqltest.SQLite(t, migs)
+			} else {
+				src = sqltest.MySQL(t, migs)
+			}
+			for _, q := range []string{
+				"INSERT INTO visits (name) VALUES ('Zoë'), ('Ada'), ('Gone')",
+				"DELETE FROM visits WHERE name = 'Gone'",
+			} {
+				_, err := src.ExecContext(ctx, q)
+				require.NoError(t, err)
+			}
+			dst := emptyPostgres(t)
+			rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: migs})
+			require.NoError(t, err)
+			require.Len(t, rep.Tables, 1)
+			assert.Equal(t, int64(2), rep.Tables[0].TargetRows)
+			assert.Equal(t, []string{"visit_locks", "visit_writer"}, rep.TargetOnly)
+			var writers int
+			require.NoError(t, dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM visit_writer").Scan(&writers))
+			assert.Equal(t, 1, writers, "the target's seeded row stays")
+			var out strings.Builder
+			require.NoError(t, rep.Print(&out))
+			assert.Contains(t, out.String(), "visit_writer: only in the target's migrations")
+
+			var id int64
+			require.NoError(t, dst.QueryRowContext(ctx, "INSERT INTO visits (name) VALUES ('New') RETURNING id").Scan(&id))
+			assert.Equal(t, int64(4), id, "the source had handed out 3 before deleting it")
+
+			again, err := dbcopy.Verify(ctx, src, dst)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"visit_locks", "visit_writer"}, again.TargetOnly)
+		})
+	}
+
+	t.Run("a table only the source has", func(t *testing.T) {
+		migs := dialectMigrations(
+			"CREATE TABLE visits (id BIGINT PRIMARY KEY);\nCREATE TABLE notes (id BIGINT PRIMARY KEY);",
+			"CREATE TABLE visits (id INTEGER PRIMARY KEY);",
+			"CREATE TABLE visits (id BIGINT PRIMARY KEY);")
+		src := sqltest.MySQL(t, migs)
+		_, err := dbcopy.Copy(context.Background(), src, emptyPostgres(t), dbcopy.Options{Migrations: migs})
+		require.ErrorIs(t, err, dbcopy.ErrSchemaMismatch)
+		assert.Contains(t, err.Error(), "notes")
+	})
+}

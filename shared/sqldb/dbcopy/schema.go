@@ -70,21 +70,41 @@ func listTables(ctx context.Context, q sqldb.Querier, d sqldb.Dialect) ([]string
 	return names, nil
 }
 
-// listColumns returns the column names of a source table.
-func listColumns(ctx context.Context, q sqldb.Querier, d sqldb.Dialect, tableName string) ([]string, error) {
+// listColumns returns the column names of a source table, leaving out the
+// generated (computed) columns the target does not have: they hold nothing
+// of their own (MySQL's appointments compute active_start for a unique key
+// PostgreSQL expresses as an exclusion constraint instead).
+func listColumns(ctx context.Context, q sqldb.Querier, d sqldb.Dialect, tableName string, target table) ([]string, error) {
 	var query string
 	switch d {
 	case sqldb.SQLite:
-		query = "SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (0, 2, 3) ORDER BY cid"
+		query = "SELECT name, hidden IN (2, 3) FROM pragma_table_xinfo(?) WHERE hidden IN (0, 2, 3) ORDER BY cid"
 	case sqldb.MySQL:
-		query = "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
+		// MariaDB leaves generation_expression NULL on plain columns, MySQL ''.
+		query = "SELECT column_name, COALESCE(generation_expression, '') <> '' FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
 	case sqldb.Postgres:
-		query = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
+		query = "SELECT column_name, is_generated = 'ALWAYS' FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
 	default:
 		return nil, fmt.Errorf("unknown dialect %q", d)
 	}
-	names, err := strings1(ctx, q, query, tableName)
+	rows, err := q.QueryContext(ctx, query, tableName)
 	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", tableName, err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		var generated bool
+		if err := rows.Scan(&name, &generated); err != nil {
+			return nil, fmt.Errorf("columns of %s: %w", tableName, err)
+		}
+		if generated && !slices.ContainsFunc(target.cols, func(c column) bool { return c.name == name }) {
+			continue
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("columns of %s: %w", tableName, err)
 	}
 	return names, nil

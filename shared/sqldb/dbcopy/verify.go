@@ -24,7 +24,12 @@ func (r TableReport) OK() bool {
 }
 
 // Report is the verification of every copied table, in copy order.
-type Report struct{ Tables []TableReport }
+type Report struct {
+	Tables []TableReport
+	// TargetOnly are the tables only the target's migrations make (see
+	// Copy): not copied nor compared, left as those migrations made them.
+	TargetOnly []string
+}
 
 // OK reports whether every table agrees.
 func (r Report) OK() bool {
@@ -62,7 +67,15 @@ func (r Report) Print(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Table, t.SourceRows, t.TargetRows, sum, result)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, t := range r.TargetOnly {
+		if _, err := fmt.Fprintf(w, "%s: only in the target's migrations, left as they made it\n", t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func verify(ctx context.Context, src sqldb.Querier, srcDialect sqldb.Dialect, to *sqldb.DB, tables []table) (Report, error) {
