@@ -138,3 +138,22 @@ func TestMigrationsFillTheVersionTheDialectLacked(t *testing.T) {
 		assert.Equal(t, 1, n)
 	})
 }
+
+// On a MariaDB database created with latin1 as its default, the tables
+// still hold any text: a booking in Polish is stored and read back as
+// written, and no column is left in latin1.
+func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.MySQLLatin1(t, sqlstore.Migrations())
+	assert.Empty(t, sqltest.MySQLColumnsIn(t, db, "latin1"))
+
+	a := repotest.New(ids.New(), 0, 30)
+	a.DoctorName = "Łukasz Wiśniewski"
+	a.Reason = "Ból głowy od tygodnia 🩺"
+	st := sqlstore.New(db)
+	require.NoError(t, st.Book(ctx, a, service.BookOptions{Audit: repotest.Audit(a)}))
+	got, err := st.Get(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a.DoctorName, got.DoctorName)
+	assert.Equal(t, a.Reason, got.Reason)
+}

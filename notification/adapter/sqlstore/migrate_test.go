@@ -53,3 +53,12 @@ func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
 		assert.True(t, held, "not withdrawn")
 	})
 }
+
+// On a MariaDB database created with latin1 as its default, no column is
+// left in latin1: names, titles and mail text outside Latin-1 are stored,
+// and the ids keep their byte-compared ASCII.
+func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
+	db := sqltest.MySQLLatin1(t, sqlstore.Migrations())
+	assert.Empty(t, sqltest.MySQLColumnsIn(t, db, "latin1"))
+	assert.Contains(t, sqltest.MySQLColumnsIn(t, db, "ascii"), "notifications.id")
+}

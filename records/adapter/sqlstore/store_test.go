@@ -373,3 +373,12 @@ func TestAuditBatchesPrepareNoStatementPerSize(t *testing.T) {
 		}
 	})
 }
+
+// On a MariaDB database created with latin1 as its default, no column is
+// left in latin1: the outbox's envelopes carry names as written.
+func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
+	db := sqltest.MySQLLatin1(t, sqlstore.Migrations())
+	if cols := sqltest.MySQLColumnsIn(t, db, "latin1"); len(cols) > 0 {
+		t.Errorf("columns in latin1: %v", cols)
+	}
+}

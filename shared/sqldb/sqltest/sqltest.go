@@ -77,6 +77,46 @@ func MySQL(t testing.TB, migrations fs.FS) *sqldb.DB {
 	return db
 }
 
+// MySQLLatin1 is MySQL on a database created with latin1 as its default
+// character set, as MariaDB's server default still makes it on many
+// installations: a service's schema must not depend on that default.
+func MySQLLatin1(t testing.TB, migrations fs.FS) *sqldb.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	server, name := createDatabaseIn(t, migrations, "latin1")
+	db, err := sqldb.Open(ctx, "mysql://"+server+name+"?parseTime=true")
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// MySQLColumnsIn lists the columns of db's tables ("table.column", goose's
+// table left out) whose character set is charset.
+func MySQLColumnsIn(t testing.TB, db *sqldb.DB, charset string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT CONCAT(table_name, '.', column_name) FROM information_schema.columns
+		WHERE table_schema = DATABASE() AND character_set_name = ? AND table_name <> 'goose_db_version' ORDER BY 1`, charset)
+	if err != nil {
+		t.Fatalf("columns in %s: %v", charset, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatalf("columns in %s: %v", charset, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("columns in %s: %v", charset, err)
+	}
+	return out
+}
+
 // MySQLDSN creates a fresh database migrated from migrations, dropped when
 // the test ends, and returns its DSN (mysql://...), for tests that open it
 // themselves: through a Proxy, or in a service started by the test.
@@ -167,6 +207,13 @@ func MySQLWithRuntimeUser(t testing.TB, migrations fs.FS) (owner, runtime *sqldb
 // server answers, or fails under CI.
 func createDatabase(t testing.TB, migrations fs.FS) (server, name string) {
 	t.Helper()
+	return createDatabaseIn(t, migrations, "utf8mb4 COLLATE utf8mb4_unicode_ci")
+}
+
+// createDatabaseIn is createDatabase with the database's default character
+// set (and collation) given.
+func createDatabaseIn(t testing.TB, migrations fs.FS, charset string) (server, name string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	server = MySQLServer()
@@ -181,7 +228,7 @@ func createDatabase(t testing.TB, migrations fs.FS) (server, name string) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name = "medisync_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET "+charset); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
