@@ -382,3 +382,33 @@ func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
 		t.Errorf("columns in latin1: %v", cols)
 	}
 }
+
+// Marking a signed note entered-in-error may not add or drop even a
+// trailing blank of it: MariaDB's trigger compares bytes, as SQLite's and
+// PostgreSQL's compare the text exactly.
+func TestSignedNoteTriggerSeesTrailingSpaces(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		id := ids.New()
+		now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		if _, err := db.ExecContext(ctx, `INSERT INTO encounters (id, patient_id, doctor_id, status, appointment_id,
+			subjective, objective, assessment, plan, diagnoses, prescriptions, created_at, updated_at, signed_at, error_reason, version)
+			VALUES (?, ?, ?, 'signed', '', 'Chest pain since Monday.', '', 'Angina?', '', '[]', '[]', ?, ?, ?, '', 2)`,
+			id, ids.New(), ids.New(), now, now, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, subjective := range []string{"Chest pain since Monday.   ", "Chest pain since Monday. "} {
+			if _, err := db.ExecContext(ctx, `UPDATE encounters SET status = 'entered-in-error', error_reason = 'wrong patient',
+				subjective = ?, version = 3 WHERE id = ?`, subjective, id); err == nil {
+				t.Fatalf("the database let trailing blanks be added to a signed section (%q)", subjective)
+			}
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, `SELECT subjective FROM encounters WHERE id = ?`, id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != "Chest pain since Monday." {
+			t.Fatalf("subjective = %q, want the signed text", got)
+		}
+	})
+}
