@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/tracing"
 )
 
@@ -244,6 +245,12 @@ func decode(payload []byte, traceparent string) (events.Event, error) {
 	}
 	if ev.ID == "" || ev.Type == "" {
 		return events.Event{}, Permanent(errors.New("broker: envelope without id or type"))
+	}
+	// Every producer's id is ids.New()'s; the consumers' inboxes key on it
+	// in 36 characters, where another id could be cut or taken for a
+	// redelivery of one it shares its start with.
+	if !ids.Valid(ev.ID) {
+		return events.Event{}, Permanent(fmt.Errorf("broker: envelope id is not a UUID (%d bytes)", len(ev.ID)))
 	}
 	if ev.TraceParent == "" {
 		ev.TraceParent = traceparent

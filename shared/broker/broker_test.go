@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -438,6 +439,27 @@ func TestRedactHidesANATSToken(t *testing.T) {
 		broker.Redact("nats://nats-0:4222,nats://s3cr3t-broker-token@nats-1:4222"))
 	assert.Equal(t, "nats://medisync:xxxxx@nats:4222", broker.Redact("nats://medisync:s3cr3t-broker-token@nats:4222"))
 	assert.Equal(t, "nats:xxxxx@nats:4222", broker.Redact("nats:s3cr3t-broker-token@nats:4222"))
+}
+
+// Only an envelope id as every producer makes it (ids.New) is read; any
+// other, too long for the consumers' inboxes or not a UUID, is refused for
+// good, dead-lettered rather than cut to another event's claim.
+func TestDecodeRefusesAnIdThatIsNotAUUID(t *testing.T) {
+	ev, err := events.New("p.thing_done", 1, "s1", nil, time.Now())
+	require.NoError(t, err)
+	body, err := json.Marshal(ev)
+	require.NoError(t, err)
+	got, err := broker.Decode(body)
+	require.NoError(t, err)
+	assert.Equal(t, ev.ID, got.ID)
+
+	for _, id := range []string{ev.ID + "-second", "e1", strings.Repeat("x", 36), ""} {
+		_, err := broker.Decode([]byte(`{"id":"` + id + `","type":"p.thing_done"}`))
+		require.Error(t, err, id)
+		assert.True(t, broker.IsPermanent(err), id)
+	}
+	_, err = broker.Decode([]byte(`{"id":`))
+	assert.True(t, broker.IsPermanent(err))
 }
 
 func TestPermanent(t *testing.T) {

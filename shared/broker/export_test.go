@@ -1,6 +1,10 @@
 package broker
 
-import "time"
+import (
+	"time"
+
+	"github.com/medisync/medisync/shared/events"
+)
 
 // SetConsumerCheck makes the running consumers of b, a NATS broker, look
 // for their durables every d; call it before Consume.
@@ -15,3 +19,6 @@ func ReplayTopic(consumer string) string { return replayTopic(consumer) }
 
 // DurableName is the durable of consumer on topic.
 func DurableName(consumer, topic string) string { return durableName(consumer, topic) }
+
+// Decode reads an envelope as the consumers do.
+func Decode(payload []byte) (events.Event, error) { return decode(payload, "") }

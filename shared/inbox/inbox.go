@@ -32,6 +32,11 @@ type Execer interface {
 // same event waits for the first one's transaction, then finds its claim.
 func Claim(ctx context.Context, tx Execer, dialect sqldb.Dialect, ev events.Event, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, insertIgnore[dialect], ev.ID, ev.Type, now.UTC())
+	if err != nil && dialect == sqldb.MySQL && sqldb.IsUniqueViolation(err) {
+		// The claim exists; MySQL undoes the statement alone, not the
+		// transaction.
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("inbox: claim %s: %w", ev.ID, err)
 	}
@@ -43,9 +48,13 @@ func Claim(ctx context.Context, tx Execer, dialect sqldb.Dialect, ev events.Even
 }
 
 // insertIgnore inserts a claim unless one exists, without an error that
-// would abort a PostgreSQL transaction.
+// would abort a PostgreSQL transaction. MySQL's is a plain INSERT whose
+// duplicate key Claim reads as the existing claim: INSERT IGNORE would also
+// make a warning of every other error, an id too long for the column cut
+// to the claim of another event among them, and ON DUPLICATE KEY counts a
+// found row as changed under the CLIENT_FOUND_ROWS sqldb sets.
 var insertIgnore = map[sqldb.Dialect]string{
 	sqldb.SQLite:   `INSERT OR IGNORE INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?)`,
-	sqldb.MySQL:    `INSERT IGNORE INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?)`,
+	sqldb.MySQL:    `INSERT INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?)`,
 	sqldb.Postgres: `INSERT INTO processed_events (event_id, type, processed_at) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
 }
