@@ -135,3 +135,10 @@ func TestSessionStartMigrationStartsTheOpenSessionsAtItsTime(t *testing.T) {
 		assert.Equal(t, issued, got.IssuedAt)
 	})
 }
+
+// On a MariaDB database created with latin1 as its default, no column is
+// left in latin1: the tables name their character set.
+func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
+	db := sqltest.MySQLLatin1(t, sqlstore.Migrations())
+	assert.Empty(t, sqltest.MySQLColumnsIn(t, db, "latin1"))
+}

@@ -159,3 +159,10 @@ func TestStatusEvents(t *testing.T) {
 		})
 	})
 }
+
+// On a MariaDB database created with latin1 as its default, no column is
+// left in latin1: the tables name their character set.
+func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
+	db := sqltest.MySQLLatin1(t, sqlstore.Migrations())
+	assert.Empty(t, sqltest.MySQLColumnsIn(t, db, "latin1"))
+}

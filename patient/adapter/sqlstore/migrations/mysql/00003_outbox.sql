@@ -12,7 +12,7 @@ CREATE TABLE outbox (
   published_at DATETIME(6) NULL,
   attempts INT NOT NULL DEFAULT 0,
   KEY outbox_pending (published_at, seq)
-) ENGINE=InnoDB;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- +goose Down
 DROP TABLE outbox;
