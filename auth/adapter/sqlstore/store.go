@@ -301,20 +301,26 @@ func (r refreshTokens) Create(ctx context.Context, t account.RefreshToken) error
 
 func (r refreshTokens) ByHash(ctx context.Context, hash string) (account.RefreshToken, error) {
 	var (
-		t             account.RefreshToken
-		used, revoked sql.NullTime
+		t                      account.RefreshToken
+		used, revoked, started sql.NullTime
 	)
+	// session_started_at is NULL in a token an instance of the release
+	// before it stored during a rolling upgrade: left zero, the session is
+	// read as starting at the token's issue.
 	err := r.s.q.QueryRowContext(ctx, `SELECT id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at,
 		session_started_at FROM refresh_tokens WHERE token_hash = ?`, hash).
-		Scan(&t.ID, &t.Hash, &t.FamilyID, &t.UserID, &t.IssuedAt, &t.ExpiresAt, &used, &revoked, &t.SessionStartedAt)
+		Scan(&t.ID, &t.Hash, &t.FamilyID, &t.UserID, &t.IssuedAt, &t.ExpiresAt, &used, &revoked, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.RefreshToken{}, account.ErrInvalidRefresh
 	}
 	if err != nil {
 		return account.RefreshToken{}, fmt.Errorf("read refresh token: %w", err)
 	}
-	t.IssuedAt, t.ExpiresAt, t.SessionStartedAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC(), t.SessionStartedAt.UTC()
+	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
 	t.UsedAt, t.RevokedAt = fromNull(used), fromNull(revoked)
+	if started.Valid {
+		t.SessionStartedAt = started.Time.UTC()
+	}
 	return t, nil
 }
 

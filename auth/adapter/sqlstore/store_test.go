@@ -142,3 +142,31 @@ func TestSchemaDoesNotDependOnTheDatabaseCharset(t *testing.T) {
 	db := sqltest.MySQLLatin1(t, sqlstore.Migrations())
 	assert.Empty(t, sqltest.MySQLColumnsIn(t, db, "latin1"))
 }
+
+// During a rolling upgrade an instance of the previous release keeps
+// running on the migrated database and stores refresh tokens without their
+// session's start. Its logins and refreshes still succeed, and this
+// release reads those tokens as starting their session at their issue.
+func TestRefreshTokensStoredWithoutTheSessionStartAreRead(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		st := sqlstore.New(db)
+		u := account.User{ID: ids.New(), Email: "pat@example.org", FullName: "Pat", PasswordHash: "x",
+			Roles: []string{authn.RolePatient}, Version: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		require.NoError(t, st.Users().Create(ctx, u))
+
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		hash := service.HashToken(ids.New())
+		// The previous release's statement, verbatim.
+		_, err := db.ExecContext(ctx, `INSERT INTO refresh_tokens
+		(id, token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ids.New(), hash, ids.New(), u.ID, now, now.Add(7*24*time.Hour), nil, nil)
+		require.NoError(t, err, "the previous release stores a refresh token")
+
+		got, err := st.RefreshTokens().ByHash(ctx, hash)
+		require.NoError(t, err, "this release reads it")
+		assert.True(t, got.SessionStartedAt.IsZero())
+		assert.Equal(t, now, got.SessionStart(), "its session starts at its issue")
+	})
+}

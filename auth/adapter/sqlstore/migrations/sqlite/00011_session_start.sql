@@ -1,9 +1,10 @@
 -- +goose Up
 -- When the sign-in session (refresh family) began, carried to each
 -- successor: no refresh goes past it by more than -session-max-age. The
--- sessions open before this migration count from it. SQLite cannot add a
--- NOT NULL column without a constant default; every row is written with
--- one.
+-- sessions open before this migration count from it. Nullable, so that an
+-- instance of the previous release, still running during a rolling
+-- upgrade, stores its tokens without it; such a token's session is read
+-- as starting at its issue.
 ALTER TABLE refresh_tokens ADD COLUMN session_started_at DATETIME;
 UPDATE refresh_tokens SET session_started_at = strftime('%Y-%m-%d %H:%M:%f+00:00', 'now');
 
