@@ -191,13 +191,14 @@ func (s *service) rehash(ctx context.Context, u account.User, pw string) {
 
 // startSession makes a new refresh-token family for u and its first pair.
 func (s *service) startSession(ctx context.Context, st Store, u account.User) (TokenPair, error) {
-	return s.issuePair(ctx, st, u, ids.New(), s.now())
+	now := s.now()
+	return s.issuePair(ctx, st, u, ids.New(), now, now)
 }
 
-// issuePair issues the next pair of the session family, begun at started.
-// The refresh token lives RefreshTTL, and not past the session's end.
-func (s *service) issuePair(ctx context.Context, st Store, u account.User, family string, started time.Time) (TokenPair, error) {
-	now := s.now()
+// issuePair issues at now the next pair of the session family, begun at
+// started, whose end the caller checked has not come. The refresh token
+// lives RefreshTTL, and not past the session's end.
+func (s *service) issuePair(ctx context.Context, st Store, u account.User, family string, started, now time.Time) (TokenPair, error) {
 	raw, err := newOpaque()
 	if err != nil {
 		return TokenPair{}, err
@@ -268,6 +269,13 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		if err != nil {
 			return err
 		}
+		// The session may have ended while this waited for the lock: its
+		// successor would then expire before it is issued. Checked with the
+		// time the pair is issued at.
+		now := s.now()
+		if !now.Before(old.SessionStart().Add(s.cfg.SessionMaxAge)) {
+			return account.ErrInvalidRefresh
+		}
 		marked, err := tx.RefreshTokens().MarkUsed(ctx, old.ID, now)
 		if err != nil {
 			return fmt.Errorf("mark refresh token used: %w", err)
@@ -275,7 +283,7 @@ func (s *service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		if !marked {
 			return account.ErrRefreshReused
 		}
-		pair, err = s.issuePair(ctx, tx, cur, old.FamilyID, old.SessionStart())
+		pair, err = s.issuePair(ctx, tx, cur, old.FamilyID, old.SessionStart(), now)
 		return err
 	})
 	if errors.Is(err, account.ErrRefreshReused) {

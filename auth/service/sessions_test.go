@@ -341,6 +341,26 @@ func TestALoweredSessionMaxAgeEndsTheSessionsAlreadyOpen(t *testing.T) {
 	assert.ErrorIs(t, err, account.ErrInvalidRefresh)
 }
 
+// A refresh that passes the session's end while it waits (here 2 s, for
+// the user's row another request holds) is refused like one arriving
+// after the end, not answered with a successor that expired before it was
+// issued.
+func TestARefreshReachingTheSessionsEndWhileItWaitsIsRefused(t *testing.T) {
+	ctx := context.Background()
+	deps, _, db := newDeps(t)
+	clk := deps.Clock.(*clocktest.Clock)
+	store := &hookedStore{Store: sqlstore.New(db)}
+	deps.Store = store
+	svc := service.New(deps, service.Config{SessionMaxAge: 24 * time.Hour})
+	registerPat(t, svc)
+	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	clk.Advance(24*time.Hour - time.Second) // one second of the session left
+	store.before = func() { clk.Advance(2 * time.Second) }
+	_, err = svc.Refresh(ctx, pair.RefreshToken)
+	assert.ErrorIs(t, err, account.ErrInvalidRefresh)
+}
+
 // A revocation is listed as long as the longest lived token a verifier
 // accepts, not this instance's -access-ttl: a token issued under a longer
 // lifetime, by an instance still running the old setting during a rolling
