@@ -27,7 +27,7 @@ func Bootstrap(ctx context.Context, d Deps, email, pw string) (bool, error) {
 	if err := s.Policy.Check(pw, norm); err != nil {
 		return false, fmt.Errorf("admin password %s", err)
 	}
-	_, err = s.create(ctx, norm, "Administrator", pw, []string{authn.RoleAdmin})
+	_, err = s.create(ctx, "", norm, "Administrator", pw, []string{authn.RoleAdmin})
 	if errors.Is(err, account.ErrEmailTaken) {
 		u, err := s.Store.Users().ByEmail(ctx, norm)
 		if err != nil {

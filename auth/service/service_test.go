@@ -443,6 +443,65 @@ func TestTwoAdminsDemotingEachOtherAtOnceLeaveAnAdmin(t *testing.T) {
 	}
 }
 
+// An administrator demoted or disabled while their POST /users hashes the
+// new password (some 100 ms with the real parameters) creates no account:
+// the caller is checked again under the lock of their row as the account
+// is inserted, so that the role they lost does not live on in an account
+// they made.
+func TestAnAdminDemotedWhileCreatingAUserCreatesNone(t *testing.T) {
+	for _, change := range []struct {
+		name string
+		in   func(id string) service.UpdateUserInput
+		want error
+	}{
+		{"demoted", func(id string) service.UpdateUserInput {
+			return service.UpdateUserInput{ID: id, Roles: &[]string{authn.RoleDoctor}}
+		}, account.ErrForbidden},
+		{"disabled", func(id string) service.UpdateUserInput {
+			off := true
+			return service.UpdateUserInput{ID: id, Disabled: &off}
+		}, account.ErrDisabled},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+				ctx := context.Background()
+				ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+				require.NoError(t, err)
+				clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
+				ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
+				_, err = ring.EnsureKey(ctx)
+				require.NoError(t, err)
+				store := &hookedStore{Store: sqlstore.New(db)}
+				deps := service.Deps{
+					Store: store, Hasher: ph, Policy: password.NewPolicy(),
+					Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+					Tokens:   ring, Notifier: noMail{}, Clock: clk,
+				}
+				_, err = service.Bootstrap(ctx, deps, "alice@example.org", "correct horse battery")
+				require.NoError(t, err)
+				svc := service.New(deps, service.Config{})
+				alice, err := store.Users().ByEmail(ctx, "alice@example.org")
+				require.NoError(t, err)
+				asAlice := authn.Principal{UserID: alice.ID, Roles: []string{authn.RoleAdmin}}
+				bob, err := svc.CreateUser(ctx, asAlice, service.CreateUserInput{
+					Email: "bob@example.org", Password: "tardis blue box", FullName: "Bob", Roles: []string{authn.RoleAdmin}})
+				require.NoError(t, err)
+				asBob := authn.Principal{UserID: bob.ID, Roles: []string{authn.RoleAdmin}}
+
+				store.before = func() { // Alice changes Bob while his request hashes
+					_, err := svc.UpdateUser(ctx, asAlice, change.in(bob.ID))
+					require.NoError(t, err)
+				}
+				_, err = svc.CreateUser(ctx, asBob, service.CreateUserInput{
+					Email: "bob2@example.org", Password: "another long passphrase", FullName: "Bob 2", Roles: []string{authn.RoleAdmin}})
+				assert.ErrorIs(t, err, change.want)
+				_, err = store.Users().ByEmail(ctx, "bob2@example.org")
+				assert.ErrorIs(t, err, account.ErrNotFound, "no account was created")
+			})
+		})
+	}
+}
+
 // keptResets keeps the reset links the service hands the notifier.
 type keptResets struct {
 	noMail

@@ -69,7 +69,7 @@ func (s *service) Register(ctx context.Context, in RegisterInput) error {
 	case !errors.Is(err, account.ErrNotFound):
 		return fmt.Errorf("look up email: %w", err)
 	}
-	_, err = s.insertUser(ctx, email, name, hash, []string{authn.RolePatient})
+	_, err = s.insertUser(ctx, "", email, name, hash, []string{authn.RolePatient})
 	if errors.Is(err, account.ErrEmailTaken) {
 		// Registered in the meantime by a parallel request.
 		if owner, err := s.Store.Users().ByEmail(ctx, email); err == nil {
@@ -100,7 +100,9 @@ func (s *service) tellOwner(ctx context.Context, u account.User) {
 	}
 }
 
-func (s *service) create(ctx context.Context, email, name, pw string, roles []string) (account.User, error) {
+// create makes an account for an administrator, adminID, or for the
+// bootstrap, which passes "".
+func (s *service) create(ctx context.Context, adminID, email, name, pw string, roles []string) (account.User, error) {
 	// Checked before hashing so a duplicate costs no hashing work; the
 	// unique index still decides under races. Only administrators and the
 	// bootstrap create accounts this way, and they may know who has one.
@@ -113,10 +115,16 @@ func (s *service) create(ctx context.Context, email, name, pw string, roles []st
 	if err != nil {
 		return account.User{}, fmt.Errorf("hash password: %w", err)
 	}
-	return s.insertUser(ctx, email, name, hash, roles)
+	return s.insertUser(ctx, adminID, email, name, hash, roles)
 }
 
-func (s *service) insertUser(ctx context.Context, email, name, hash string, roles []string) (account.User, error) {
+// insertUser stores a new account. adminID, when not "", is the
+// administrator creating it, checked again under the lock of their row: one
+// demoted or disabled while the password hashed must not hand the role
+// they lost to an account they make. Their row is the only one locked; the
+// new user's does not exist yet, and the unique email decides between two
+// creations of one address.
+func (s *service) insertUser(ctx context.Context, adminID, email, name, hash string, roles []string) (account.User, error) {
 	now := s.now()
 	u := account.User{
 		ID: ids.New(), Email: email, FullName: name, PasswordHash: hash, Roles: roles,
@@ -127,6 +135,11 @@ func (s *service) insertUser(ctx context.Context, email, name, hash string, role
 		return account.User{}, err
 	}
 	err = s.Store.InTx(ctx, func(tx Store) error {
+		if adminID != "" {
+			if err := lockAdmin(ctx, tx, adminID); err != nil {
+				return err
+			}
+		}
 		if err := tx.Users().Create(ctx, u); err != nil {
 			return fmt.Errorf("create user: %w", err)
 		}
@@ -189,16 +202,8 @@ func (s *service) lockAdminAndUser(ctx context.Context, tx Store, adminID, userI
 			return account.User{}, fmt.Errorf("load user: %w", err)
 		}
 	}
-	admin, err := tx.Users().ByID(ctx, adminID)
-	switch {
-	case errors.Is(err, account.ErrNotFound):
-		return account.User{}, account.ErrUnauthenticated
-	case err != nil:
-		return account.User{}, fmt.Errorf("load caller: %w", err)
-	case admin.Disabled:
-		return account.User{}, account.ErrDisabled
-	case !admin.Has(authn.RoleAdmin):
-		return account.User{}, account.ErrForbidden
+	if err := stillAdmin(ctx, tx, adminID); err != nil {
+		return account.User{}, err
 	}
 	u, err := tx.Users().ByID(ctx, userID)
 	if err != nil {
@@ -207,8 +212,41 @@ func (s *service) lockAdminAndUser(ctx context.Context, tx Store, adminID, userI
 	return u, nil
 }
 
+// lockAdmin locks, in tx, the row of the administrator making a change
+// and checks they still are one.
+func lockAdmin(ctx context.Context, tx Store, adminID string) error {
+	err := tx.Users().Lock(ctx, adminID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return account.ErrUnauthenticated
+	case err != nil:
+		return fmt.Errorf("load caller: %w", err)
+	}
+	return stillAdmin(ctx, tx, adminID)
+}
+
+// stillAdmin reads, under the lock of their row, the administrator making
+// a change and refuses one deleted, disabled or demoted since.
+func stillAdmin(ctx context.Context, tx Store, adminID string) error {
+	admin, err := tx.Users().ByID(ctx, adminID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return account.ErrUnauthenticated
+	case err != nil:
+		return fmt.Errorf("load caller: %w", err)
+	case admin.Disabled:
+		return account.ErrDisabled
+	case !admin.Has(authn.RoleAdmin):
+		return account.ErrForbidden
+	}
+	return nil
+}
+
 func (s *service) CreateUser(ctx context.Context, actor authn.Principal, in CreateUserInput) (account.User, error) {
-	if _, err := s.requireAdmin(ctx, actor); err != nil {
+	// Checked here so that a refused caller costs no hashing, and again in
+	// the transaction that inserts the account.
+	admin, err := s.requireAdmin(ctx, actor)
+	if err != nil {
 		return account.User{}, err
 	}
 	email, name, ferr := account.Validate(in.Email, in.FullName)
@@ -223,7 +261,7 @@ func (s *service) CreateUser(ctx context.Context, actor authn.Principal, in Crea
 	if len(fe) > 0 {
 		return account.User{}, fe
 	}
-	return s.create(ctx, email, name, in.Password, roles)
+	return s.create(ctx, admin.ID, email, name, in.Password, roles)
 }
 
 func (s *service) ListUsers(ctx context.Context, actor authn.Principal, in ListUsersInput) (page.Page[account.User], error) {
