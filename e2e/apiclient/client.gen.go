@@ -3307,7 +3307,7 @@ type ClientInterface interface {
 
 	// RefreshWithBody Trade a refresh token for a new pair
 	//
-	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3316,7 +3316,7 @@ type ClientInterface interface {
 
 	// Refresh Trade a refresh token for a new pair
 	//
-	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4739,7 +4739,7 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 
 // RefreshWithBody Trade a refresh token for a new pair
 //
-// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4758,7 +4758,7 @@ func (c *Client) RefreshWithBody(ctx context.Context, contentType string, body i
 
 // Refresh Trade a refresh token for a new pair
 //
-// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11367,7 +11367,7 @@ type ClientWithResponsesInterface interface {
 
 	// RefreshWithBodyWithResponse Trade a refresh token for a new pair
 	//
-	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11376,7 +11376,7 @@ type ClientWithResponsesInterface interface {
 
 	// RefreshWithResponse Trade a refresh token for a new pair
 	//
-	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+	// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -24809,7 +24809,7 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 
 // RefreshWithBodyWithResponse Trade a refresh token for a new pair
 //
-// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24824,7 +24824,7 @@ func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, c
 
 // RefreshWithResponse Trade a refresh token for a new pair
 //
-// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session.
+// The holder of a refresh token. The token presented is used up; presenting it again revokes the whole session. A session lasts at most `-session-max-age` (30 days by default) from its login however often it is refreshed: the successor's refresh token expires by then at the latest (`refreshExpiresIn`), and a refresh once the session is older is 401, the password asked again.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
