@@ -216,6 +216,12 @@ type WaitlistEntry struct {
 	PatientID     string
 	PatientUserID string
 	CreatedAt     time.Time
+	// DayFrom and DayUntil bound Day as an interval of instants, read in
+	// TimeZone, the doctor's zone when the patient joined: a slot is for
+	// the entry when it starts within [DayFrom, DayUntil). All three are
+	// zero for entries stored before they were kept.
+	DayFrom, DayUntil time.Time
+	TimeZone          string
 }
 
 // MaxWaitlistEntries bounds the entries one patient holds at once.

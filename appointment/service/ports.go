@@ -38,12 +38,14 @@ type Repository interface {
 	Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error
 	// UpdateAndOffer is Update for a change that frees the appointment's
 	// former time: in the same transaction the first entry of the doctor's
-	// waitlist for offer.Day, if any, leaves the list and offer.Event's
+	// waitlist whose day holds offer.Start (one stored without its day's
+	// bounds: whose day is offer.Day), if any, leaves the list and offer.Event's
 	// event and offer.Audit's audit event are written. Entries of a patient
 	// recorded inactive (Tx.SetPatientStatus) are passed over.
 	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, offer Offer,
 		evs ...events.Event) error
-	// JoinWaitlist stores e: appointment.ErrPatientInactive for a patient
+	// JoinWaitlist stores e, with its day's bounds and zone when set:
+	// appointment.ErrPatientInactive for a patient
 	// recorded inactive (Tx.SetPatientStatus), appointment.ErrAlreadyWaiting,
 	// appointment.ErrWaitlistFull when the patient already holds
 	// appointment.MaxWaitlistEntries entries for since or later days,
@@ -114,11 +116,14 @@ type AuditRecorder interface {
 	Record(ctx context.Context, ev appointment.AuditEvent) error
 }
 
-// Offer describes a freed time to offer to the doctor's waitlist: Event
-// builds the event for the entry that gets it, Audit the audit event of
-// its leaving the list.
+// Offer describes a freed time to offer to the doctor's waitlist: Start is
+// the time's start, Day its local day in the zone stored with the
+// appointment, for entries stored without their day's bounds; Event builds
+// the event for the entry that gets it, Audit the audit event of its
+// leaving the list.
 type Offer struct {
 	DoctorID string
+	Start    time.Time
 	Day      string
 	Event    func(e appointment.WaitlistEntry) (events.Event, error)
 	Audit    func(e appointment.WaitlistEntry) appointment.AuditEvent

@@ -44,22 +44,31 @@ type WaitlistInput struct {
 	Date     string
 }
 
-// offerOf describes the time ap held, freed by a change, for the doctor's
-// waitlist of that local day in zone, the doctor's; nil when the time has
-// already begun. The entry that gets it leaves the list on the service's
-// own account: its patient's trail does not name who freed the slot.
-func (s *service) offerOf(ctx context.Context, ap appointment.Appointment, zone string) *Offer {
-	if !ap.Start.After(s.clock.Now()) {
+// offerOf describes the time prev held, freed by a change to next, for the
+// doctor's waitlist; nil when the time has already begun. An entry waits for
+// its day as its join read it in the doctor's zone of then, and the offer is
+// written in that zone; one stored before the day's bounds were kept waits
+// for the day read in prev's stored zone and is written in next's, the
+// doctor's zone as last known. No call is made to the doctor service: a
+// change that frees a slot goes as fast whether it answers or not. The
+// entry that gets it leaves the list on the service's own account: its
+// patient's trail does not name who freed the slot.
+func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment) *Offer {
+	if !prev.Start.After(s.clock.Now()) {
 		return nil
 	}
-	loc, err := time.LoadLocation(zone)
+	loc, err := time.LoadLocation(prev.TimeZone)
 	if err != nil {
 		loc = time.UTC
 	}
-	start, end, doctor, now := ap.Start.UTC(), ap.End.UTC(), ap.DoctorID, s.now()
-	return &Offer{DoctorID: doctor, Day: civil.Of(start.In(loc)).String(),
+	start, end, doctor, now := prev.Start.UTC(), prev.End.UTC(), prev.DoctorID, s.now()
+	return &Offer{DoctorID: doctor, Start: start, Day: civil.Of(start.In(loc)).String(),
 		Event: func(e appointment.WaitlistEntry) (events.Event, error) {
-			ev, err := events.New(TypeSlotFreed, EventVersion, doctor, SlotFreedData{DoctorID: doctor, DoctorName: ap.DoctorName,
+			zone := e.TimeZone
+			if zone == "" {
+				zone = next.TimeZone
+			}
+			ev, err := events.New(TypeSlotFreed, EventVersion, doctor, SlotFreedData{DoctorID: doctor, DoctorName: prev.DoctorName,
 				TimeZone: zone, Start: start, End: end, OfferedToPatientID: e.PatientID, OfferedToPatientUserID: e.PatientUserID}, now)
 			if err != nil {
 				return events.Event{}, fmt.Errorf("event %s: %w", TypeSlotFreed, err)
@@ -84,44 +93,12 @@ func (s *service) update(ctx context.Context, actor authn.Principal, action appo
 	// A move to a time overlapping the old one frees no whole slot.
 	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
 	freed := prev.Status.Occupies() && (!next.Status.Occupies() || moved)
-	if freed && prev.Start.After(s.clock.Now()) {
-		// Patients wait for the doctor's local day as it is now. A
-		// reschedule's slot check has just read the doctor's zone into next.
-		zone := next.TimeZone
-		if action != appointment.ActionReschedule {
-			zone = s.doctorZone(ctx, prev)
-		}
-		if o := s.offerOf(ctx, prev, zone); o != nil {
+	if freed {
+		if o := s.offerOf(ctx, prev, next); o != nil {
 			return s.repo.UpdateAndOffer(ctx, next, prev.Version, audit, *o, ev)
 		}
 	}
 	return s.repo.Update(ctx, next, prev.Version, audit, ev)
-}
-
-// zoneAsk bounds the look-up of a doctor's zone for the offer of a freed
-// slot: the change goes through without it.
-const zoneAsk = 500 * time.Millisecond
-
-// doctorZone is the time zone of ap's doctor as the doctor service has it
-// now, read before the write's transaction; the zone stored with ap when
-// the service does not answer within zoneAsk or a quarter of what is left
-// of ctx, so that a cancellation neither fails nor runs past its deadline
-// while the doctor service is down.
-func (s *service) doctorZone(ctx context.Context, ap appointment.Appointment) string {
-	if s.doctors == nil {
-		return ap.TimeZone
-	}
-	budget := zoneAsk
-	if dl, ok := ctx.Deadline(); ok {
-		budget = min(budget, time.Until(dl)/4)
-	}
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	d, err := s.doctors.Get(ctx, ap.DoctorID)
-	if err != nil || d.TimeZone == "" {
-		return ap.TimeZone
-	}
-	return d.TimeZone
 }
 
 func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error) {
@@ -166,8 +143,11 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 	if err != nil {
 		return appointment.WaitlistEntry{}, err
 	}
+	// The day's bounds in the doctor's zone of now, as the patient sees
+	// the slots: a later change of zone does not move the day waited for.
 	e := appointment.WaitlistEntry{ID: s.newID(), DoctorID: doctorID, Day: day.String(), PatientID: pat.ID,
-		PatientUserID: actor.UserID, CreatedAt: s.now()}
+		PatientUserID: actor.UserID, CreatedAt: s.now(), DayFrom: day.In(loc).UTC(), DayUntil: day.AddDays(1).In(loc).UTC(),
+		TimeZone: loc.String()}
 	audit := s.auditEvent(ctx, actor, appointment.ActionJoin, appointment.ResourceWaitlist, e.PatientID, e.ID, appointment.OutcomeAllowed)
 	if err := s.repo.JoinWaitlist(ctx, e, WaitsPassedBefore(s.clock.Now()), audit); err != nil {
 		if errors.Is(err, appointment.ErrPatientInactive) {

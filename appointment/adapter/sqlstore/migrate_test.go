@@ -26,9 +26,10 @@ func TestWaitlistMigrationUpgradesVersionOne(t *testing.T) {
 			// locks and the waitlist's patient index; 00005 on PostgreSQL:
 			// the doctor locks; 00006: the inbox of consumed events; 00007:
 			// who last changed an appointment; 00008: the audit trail; 00009:
-			// the patients' statuses).
+			// the patients' statuses; 00011: the bounds of a wait's day).
 			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS patient_locks")
 			require.NoError(t, err)
+			dropWaitBounds(t, db)
 			dropPatientStatus(t, db)
 			dropAuditTrail(t, db)
 			_, err = db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
@@ -82,8 +83,9 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 		changed.Status, changed.Version, changed.UpdatedBy = appointment.Arrived, 2, ids.New()
 		require.NoError(t, store.Update(ctx, changed, 1, repotest.Audit(changed)))
 
-		// Back to version 6: 00008 (the audit trail) and 00009 (the
-		// patients' statuses) go too.
+		// Back to version 6: 00008 (the audit trail), 00009 (the patients'
+		// statuses) and 00011 (the bounds of a wait's day) go too.
+		dropWaitBounds(t, db)
 		dropPatientStatus(t, db)
 		dropAuditTrail(t, db)
 		_, err := db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
@@ -100,6 +102,15 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 		assert.Empty(t, got.UpdatedBy)
 		assert.Equal(t, changed.BookedBy, got.BookedBy)
 	})
+}
+
+// dropWaitBounds undoes migration 00011.
+func dropWaitBounds(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	for _, c := range []string{"time_zone", "day_until", "day_from"} {
+		_, err := db.ExecContext(context.Background(), "ALTER TABLE waitlist DROP COLUMN "+c)
+		require.NoError(t, err)
+	}
 }
 
 // dropPatientStatus undoes migration 00009.

@@ -473,29 +473,50 @@ func (r txRepo) RemoveWaits(ctx context.Context, patientID string, audit func(e 
 }
 
 // offer gives a freed time to the first patient waiting for the doctor's
-// day: the entry leaves the list and the offer's event is written. Entries
-// another transaction is offering are skipped, so two freed slots go to
-// two patients, and so are those of a patient whose record the patient
-// service's events said is inactive (patient_status): that patient books
-// nothing, and the offer goes to the next. A deactivation whose event has
-// not arrived yet is not known here; no call to the patient service is
+// day that holds its start: the entry leaves the list and the offer's event
+// is written. An entry's day is the interval its join read in the doctor's
+// zone of then; one stored before the interval was kept waits for o.Day.
+// Entries another transaction is offering are skipped, so two freed slots
+// go to two patients, and so are those of a patient whose record the
+// patient service's events said is inactive (patient_status): that patient
+// books nothing, and the offer goes to the next. A deactivation whose event
+// has not arrived yet is not known here; no call to the patient service is
 // made inside the transaction.
 func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
+	// A day holding an instant is, in any zone (UTC-12 to UTC+14), the
+	// instant's UTC date or one of its neighbours. One query per day keeps
+	// to the (doctor_id, day, created_at, id) index in its order, so that
+	// each reads and locks no more than its first match, and the oldest of
+	// the three is taken; the other two, rarely more than none (entries
+	// joined in different zones), stay locked until the commit and another
+	// offer made meanwhile passes over them.
 	q := `SELECT ` + waitlistColumns + ` FROM waitlist w WHERE doctor_id = ? AND day = ?
+		AND ((day_from <= ? AND day_until > ?) OR (day_from IS NULL AND day = ?))
 		AND NOT EXISTS (SELECT 1 FROM patient_status ps WHERE ps.patient_id = w.patient_id AND NOT ps.active)
 		ORDER BY created_at, id LIMIT 1`
 	if s.db.Dialect != sqldb.SQLite {
 		q += ` FOR UPDATE SKIP LOCKED`
 	}
-	rows, err := tx.QueryContext(ctx, q, o.DoctorID, o.Day)
-	if err != nil {
-		return fmt.Errorf("first waiting patient: %w", err)
+	start, utcDay := o.Start.UTC(), civil.Of(o.Start.UTC())
+	var first *appointment.WaitlistEntry
+	for d := -1; d <= 1; d++ {
+		rows, err := tx.QueryContext(ctx, q, o.DoctorID, utcDay.AddDays(d).String(), start, start, o.Day)
+		if err != nil {
+			return fmt.Errorf("first waiting patient: %w", err)
+		}
+		entries, err := scanWaitlist(rows)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 1 && (first == nil || entries[0].CreatedAt.Before(first.CreatedAt) ||
+			entries[0].CreatedAt.Equal(first.CreatedAt) && entries[0].ID < first.ID) {
+			first = &entries[0]
+		}
 	}
-	entries, err := scanWaitlist(rows)
-	if err != nil || len(entries) == 0 {
-		return err
+	if first == nil {
+		return nil
 	}
-	e := entries[0]
+	e := *first
 	if _, err := tx.ExecContext(ctx, `DELETE FROM waitlist WHERE id = ?`, e.ID); err != nil {
 		return fmt.Errorf("take waitlist entry: %w", err)
 	}
@@ -511,23 +532,33 @@ func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
 	return outbox.Write(ctx, tx, ev)
 }
 
-const waitlistColumns = `id, doctor_id, day, patient_id, patient_user_id, created_at`
+const waitlistColumns = `id, doctor_id, day, patient_id, patient_user_id, created_at, day_from, day_until, time_zone`
 
 func scanWaitlist(rows *sql.Rows) ([]appointment.WaitlistEntry, error) {
 	defer rows.Close()
 	out := []appointment.WaitlistEntry{}
 	for rows.Next() {
 		var e appointment.WaitlistEntry
-		if err := rows.Scan(&e.ID, &e.DoctorID, &e.Day, &e.PatientID, &e.PatientUserID, &e.CreatedAt); err != nil {
+		var from, until sql.NullTime
+		if err := rows.Scan(&e.ID, &e.DoctorID, &e.Day, &e.PatientID, &e.PatientUserID, &e.CreatedAt, &from, &until,
+			&e.TimeZone); err != nil {
 			return nil, fmt.Errorf("scan waitlist entry: %w", err)
 		}
 		e.CreatedAt = e.CreatedAt.UTC()
+		if from.Valid && until.Valid {
+			e.DayFrom, e.DayUntil = from.Time.UTC(), until.Time.UTC()
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read waitlist: %w", err)
 	}
 	return out, nil
+}
+
+// nullTime is t in UTC, NULL when zero.
+func nullTime(t time.Time) sql.NullTime {
+	return sql.NullTime{Time: t.UTC(), Valid: !t.IsZero()}
 }
 
 // JoinWaitlist implements service.Repository.
@@ -556,8 +587,9 @@ func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, s
 		if n >= appointment.MaxWaitlistEntries {
 			return appointment.ErrWaitlistFull
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO waitlist (`+waitlistColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			e.ID, e.DoctorID, e.Day, e.PatientID, e.PatientUserID, e.CreatedAt.UTC())
+		_, err = tx.ExecContext(ctx, `INSERT INTO waitlist (`+waitlistColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.DoctorID, e.Day, e.PatientID, e.PatientUserID, e.CreatedAt.UTC(), nullTime(e.DayFrom), nullTime(e.DayUntil),
+			e.TimeZone)
 		if sqldb.IsUniqueViolation(err) {
 			return appointment.ErrAlreadyWaiting
 		}

@@ -102,7 +102,7 @@ func runAudit(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Equal(t, []appointment.AuditEvent{joined}, Trail(t, f.Repo, w.PatientID), "a refused join leaves no event")
 
 		var offerEvent appointment.AuditEvent
-		offer := service.Offer{DoctorID: doctor, Day: "2031-03-03",
+		offer := service.Offer{DoctorID: doctor, Start: base, Day: "2031-03-03",
 			Event: func(e appointment.WaitlistEntry) (events.Event, error) {
 				return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientUserId": e.PatientUserID}, base)
 			},

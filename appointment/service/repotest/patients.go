@@ -187,7 +187,7 @@ func runPatientStatus(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		a := New(doctor, 0, 30)
 		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		var offered []string
-		offer := service.Offer{DoctorID: doctor, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+		offer := service.Offer{DoctorID: doctor, Start: base, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
 			offered = append(offered, e.PatientID)
 			return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientId": e.PatientID}, base)
 		}}

@@ -269,7 +269,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
 		before := f.Count(t, "outbox")
 		var offered []string
-		offer := service.Offer{DoctorID: doctor, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+		offer := service.Offer{DoctorID: doctor, Start: base, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
 			offered = append(offered, e.PatientUserID)
 			return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientUserId": e.PatientUserID}, base)
 		}}
@@ -292,6 +292,57 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		c.Status, c.Version = appointment.Cancelled, 2
 		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, Audit(c), offer))
 		assert.Len(t, offered, 1, "nobody left waiting for that day")
+	})
+
+	t.Run("waitlist: a freed time goes to the first entry whose day, as joined, holds its start", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		// join stores an entry for day, its bounds read in zone ("" for an
+		// entry stored before bounds were kept), joined at minute m.
+		join := func(day, zone string, m int) appointment.WaitlistEntry {
+			e := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: ids.New(), PatientUserID: ids.New(),
+				CreatedAt: base.Add(time.Duration(m) * time.Minute)}
+			if zone != "" {
+				loc, err := time.LoadLocation(zone)
+				require.NoError(t, err)
+				d := civil.MustParse(day)
+				e.DayFrom, e.DayUntil, e.TimeZone = d.In(loc).UTC(), d.AddDays(1).In(loc).UTC(), zone
+			}
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, e, today.AddDays(-1), appointment.AuditEvent{}))
+			return e
+		}
+		// The time freed starts at base, 09:00Z on 3 March, and is on 3
+		// March in the zone stored with its appointment.
+		west := join("2031-03-03", "Pacific/Pago_Pago", 0)        // from 11:00Z: not yet begun
+		east := join("2031-03-04", "Asia/Tokyo", 1)               // from 15:00Z on the 3rd
+		kiritimati := join("2031-03-03", "Pacific/Kiritimati", 2) // until 10:00Z
+		legacy := join("2031-03-03", "", 3)
+		yesterday := join("2031-03-02", "Pacific/Pago_Pago", 4) // until 11:00Z on the 3rd
+
+		mine, err := f.Repo.Waitlist(ctx, kiritimati.PatientUserID, today)
+		require.NoError(t, err)
+		require.Len(t, mine, 1)
+		assert.Equal(t, kiritimati, mine[0], "the bounds and the zone are kept")
+
+		var offered []string
+		offer := service.Offer{DoctorID: doctor, Start: base, Day: "2031-03-03", Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+			offered = append(offered, e.ID)
+			return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientUserId": e.PatientUserID}, base)
+		}}
+		for i := range 4 {
+			a := New(doctor, 60*i, 60*i+30)
+			require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+			c := a
+			c.Status, c.Version = appointment.Cancelled, 2
+			require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, Audit(c), offer))
+		}
+		assert.Equal(t, []string{kiritimati.ID, legacy.ID, yesterday.ID}, offered, "in the order they joined, of those whose day holds the start")
+		assert.Equal(t, 2, f.Count(t, "waitlist"))
+		for _, e := range []appointment.WaitlistEntry{west, east} {
+			mine, err := f.Repo.Waitlist(ctx, e.PatientUserID, today)
+			require.NoError(t, err)
+			assert.Len(t, mine, 1, "waiting for a day that does not hold the start")
+		}
 	})
 
 	t.Run("waitlist: passed days neither count nor are listed, and are purged", func(t *testing.T) {
