@@ -136,8 +136,12 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 	if err != nil {
 		loc = time.UTC
 	}
-	if day.Before(civil.Of(s.clock.Now().In(loc))) {
+	switch now := s.clock.Now(); {
+	case day.Before(civil.Of(now.In(loc))):
 		return appointment.WaitlistEntry{}, domainerr.Field("date", "must be today or later in the doctor's time zone")
+	case day.In(loc).After(now.Add(appointment.BookingWindow)):
+		// No booking starts later, so no slot of the day is ever freed.
+		return appointment.WaitlistEntry{}, domainerr.Field("date", "must begin at most 365 days ahead in the doctor's time zone")
 	}
 	pat, err := s.bookingPatient(ctx, actor, "")
 	if err != nil {

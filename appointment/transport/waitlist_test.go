@@ -144,3 +144,17 @@ func TestAHungDoctorServiceDoesNotSlowCancellations(t *testing.T) {
 	assert.Less(t, took, time.Second, "four cancellations took %s", took)
 	assert.Equal(t, e.pat2.PatientID, e.slotFreed(t).OfferedToPatientID, "the wait is offered the first")
 }
+
+// No booking starts more than 365 days ahead, so no slot of a later day is
+// ever freed: a wait for a day beginning past that, in the doctor's zone,
+// is refused rather than held against the patient's 20.
+func TestAWaitPastTheBookingWindowIsRefused(t *testing.T) {
+	e := newEnv(t) // clock 2030-01-14T08:00Z: the window ends 2031-01-14T08:00Z
+	e.setZone("Asia/Tokyo")
+	for _, day := range []string{"2031-01-15", "2032-06-01", "8999-12-31"} {
+		assert.Equal(t, []string{"date"}, e.mustDo(400, "POST", "/api/v1/appointments/waitlist", e.pat2.Token,
+			map[string]any{"doctorId": e.DoctorID, "date": day}).Fields(t), day)
+	}
+	// 2031-01-14 begins at 15:00Z on the 13th in Tokyo.
+	e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2031-01-14"})
+}

@@ -2155,7 +2155,7 @@ type WaitlistEntry struct {
 
 // WaitlistJoin defines model for WaitlistJoin.
 type WaitlistJoin struct {
-	// Date A day in the doctor's time zone, today or later, before the year 9000.
+	// Date A day in the doctor's time zone, today or later, beginning at most 365 days from now.
 	Date     openapi_types.Date `json:"date"`
 	DoctorId openapi_types.UUID `json:"doctorId"`
 }
@@ -3085,7 +3085,8 @@ type ClientInterface interface {
 	// JoinWaitlistWithBody Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -3100,7 +3101,8 @@ type ClientInterface interface {
 	// JoinWaitlist Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -4307,7 +4309,8 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 // JoinWaitlistWithBody Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -4332,7 +4335,8 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 // JoinWaitlist Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -11139,7 +11143,8 @@ type ClientWithResponsesInterface interface {
 	// JoinWaitlistWithBodyWithResponse Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -11154,7 +11159,8 @@ type ClientWithResponsesInterface interface {
 	// JoinWaitlistWithResponse Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -24455,7 +24461,8 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 // JoinWaitlistWithBodyWithResponse Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -24476,7 +24483,8 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 // JoinWaitlistWithResponse Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later. When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
+// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
