@@ -76,7 +76,7 @@ func TestTakenTimesShowPatientsNoPast(t *testing.T) {
 // TestStartsAtMostAYearAhead: a start later than 365 days from now is a 400
 // naming start, on booking and on rescheduling, and nothing is written; the
 // doctor service's check of the bookings a change of hours would strand
-// reaches further, so that it sees every booking.
+// reaches further, so that it sees every booking made since.
 func TestStartsAtMostAYearAhead(t *testing.T) {
 	e := newEnv(t)
 	e.clock.Set(time.Date(2030, 1, 14, 10, 0, 0, 0, time.UTC))

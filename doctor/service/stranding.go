@@ -26,8 +26,10 @@ const BookingWindow = 365 * 24 * time.Hour
 
 // BookingHorizon is how far ahead a change of a doctor's hours, zone or
 // state looks for bookings it would take off the grid. It reaches past
-// BookingWindow, which bounds every booking, so that no booking escapes the
-// check; the margin covers the two services' clocks disagreeing.
+// BookingWindow, which bounds every booking made since the appointment
+// service enforced it, so that none of those escapes the check; the margin
+// covers the two services' clocks disagreeing. Bookings made before may lie
+// further ahead (the README gives the query that lists them).
 const BookingHorizon = BookingWindow + 5*24*time.Hour
 
 // takenWindow is the span of one TakenSlots call: the appointment service
