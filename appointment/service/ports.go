@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/medisync/medisync/appointment/appointment"
@@ -44,15 +45,19 @@ type Repository interface {
 	// recorded inactive (Tx.SetPatientStatus) are passed over.
 	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, offer Offer,
 		evs ...events.Event) error
-	// JoinWaitlist stores e, with its day's bounds and zone when set:
-	// appointment.ErrPatientInactive for a patient
-	// recorded inactive (Tx.SetPatientStatus), appointment.ErrAlreadyWaiting,
-	// appointment.ErrWaitlistFull when the patient already holds
-	// appointment.MaxWaitlistEntries entries for since or later days,
-	// counted so that concurrent requests of one patient cannot pass the
-	// cap together. Entries for days before since have passed and do not
-	// count. audit is stored in the same transaction.
-	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date, audit appointment.AuditEvent) error
+	// JoinWaitlist stores e, with its day's bounds and zone when set, for a patient the patient service answered
+	// active at seen.Version: a *PatientInactiveError
+	// (appointment.ErrPatientInactive) for a patient recorded inactive
+	// (Tx.SetPatientStatus) at seen.Version or above, a deactivation
+	// applied since the answer, or at any version when seen.Version is 0;
+	// a patient still recorded inactive at exactly seen.Disowned is
+	// recorded active at seen.Version instead, in the same transaction.
+	// appointment.ErrAlreadyWaiting, appointment.ErrWaitlistFull when the
+	// patient already holds appointment.MaxWaitlistEntries entries for
+	// since or later days, counted so that concurrent requests of one
+	// patient cannot pass the cap together. Entries for days before since
+	// have passed and do not count. audit is stored in the same transaction.
+	JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, seen PatientSeen, since civil.Date, audit appointment.AuditEvent) error
 	// Waitlist returns the patient user's entries for since or later days,
 	// oldest first.
 	Waitlist(ctx context.Context, patientUserID string, since civil.Date) ([]appointment.WaitlistEntry, error)
@@ -234,7 +239,32 @@ type Patient struct {
 	ID     string
 	UserID string
 	Active bool
+	// Version is the record's version as the patient service answered
+	// it, the one its events carry; 0 when it did not say.
+	Version int64
 }
+
+// PatientSeen is what the patient service answered of a patient joining a
+// waitlist, for the repository to weigh against what its events said.
+type PatientSeen struct {
+	// Version is the version at which the record was answered active.
+	Version int64
+	// Disowned, when not 0, is an inactive version recorded above the one
+	// the patient service answered when asked after it was read: versions
+	// only grow, so the patient service never gave it (a forged or
+	// mistaken event), and a status still recorded at it is corrected.
+	Disowned int64
+}
+
+// PatientInactiveError is JoinWaitlist's refusal of a patient recorded
+// inactive, at Version.
+type PatientInactiveError struct{ Version int64 }
+
+func (e *PatientInactiveError) Error() string {
+	return fmt.Sprintf("%v (recorded at version %d)", appointment.ErrPatientInactive, e.Version)
+}
+
+func (e *PatientInactiveError) Unwrap() error { return appointment.ErrPatientInactive }
 
 // Patients reads the patient service on the caller's behalf.
 type Patients interface {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -176,16 +177,29 @@ func TestAWaitStaysUntilItsDayHasEndedEverywhere(t *testing.T) {
 type patientsByUser struct {
 	mu  sync.Mutex
 	all map[string]*service.Patient // by user id
+	// answered, when set, runs once after Me has answered, as a change
+	// landing between the answer and its use.
+	answered func()
 }
 
 func (p *patientsByUser) Me(ctx context.Context) (service.Patient, error) {
 	caller, _ := authn.FromContext(ctx)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pat, ok := p.all[caller.UserID]; ok {
-		return *pat, nil
+	pat, ok := p.all[caller.UserID]
+	var out service.Patient
+	if ok {
+		out = *pat
 	}
-	return service.Patient{}, service.ErrUnknownPatient
+	then := p.answered
+	p.answered = nil
+	p.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	if !ok {
+		return service.Patient{}, service.ErrUnknownPatient
+	}
+	return out, nil
 }
 
 func (p *patientsByUser) Get(_ context.Context, id string) (service.Patient, error) {
@@ -203,6 +217,14 @@ func (p *patientsByUser) deactivate(userID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.all[userID].Active = false
+}
+
+// set changes the patient's record as the patient service would, to
+// version.
+func (p *patientsByUser) set(userID string, active bool, version int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.all[userID].Active, p.all[userID].Version = active, version
 }
 
 // TestADeactivatedPatientIsOfferedNoFreedSlot walks the story through the
@@ -280,6 +302,102 @@ func TestADeactivatedPatientIsOfferedNoFreedSlot(t *testing.T) {
 		_, err = svc.JoinWaitlist(as(first), first, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-16"})
 		var fe domainerr.FieldErrors
 		require.ErrorAs(t, err, &fe, "a deactivated patient joins no waitlist")
+		assert.Equal(t, "patientId", fe[0].Field)
+	})
+}
+
+// waitingPatient is the service over db with a patient directory holding
+// one active patient at version 1, who is the caller.
+func waitingPatient(t *testing.T, db *sqldb.DB) (service.Service, *patientsByUser, authn.Principal, service.Doctor) {
+	doc := service.Doctor{ID: ids.New(), UserID: ids.New(), Name: "Ada Lovelace", TimeZone: "UTC", Active: true}
+	dir := &patientsByUser{all: map[string]*service.Patient{}}
+	p := authn.Principal{UserID: ids.New(), Roles: []string{authn.RolePatient}}
+	dir.all[p.UserID] = &service.Patient{ID: ids.New(), UserID: p.UserID, Active: true, Version: 1}
+	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	return service.New(sqlstore.New(db), anyGrid{doc}, dir, clk, ids.New, service.Options{}), dir, p, doc
+}
+
+// TestAReactivatedPatientMayWaitAtOnce: the patient service answers a
+// reactivated record active at a version above the deactivation recorded
+// here, whose patient.reactivated is still on its way; the fresher answer
+// holds.
+func TestAReactivatedPatientMayWaitAtOnce(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc, dir, p, doc := waitingPatient(t, db)
+		as := authn.NewContext(ctx, p)
+		patientID := dir.all[p.UserID].ID
+
+		dir.set(p.UserID, false, 2)
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, false, 2)))
+		dir.set(p.UserID, true, 3)
+
+		_, err := svc.JoinWaitlist(as, p, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-15"})
+		require.NoError(t, err, "the patient service says the record is active, at a later version")
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, true, 3)))
+		mine, err := svc.MyWaitlist(as, p)
+		require.NoError(t, err)
+		assert.Len(t, mine, 1, "the reactivation arriving changes nothing")
+	})
+}
+
+// TestADeactivationAppliedAfterTheAnswerWins: the patient service answers
+// the record active, then the record is deactivated and its event applied
+// before the wait is stored: the wait is refused.
+func TestADeactivationAppliedAfterTheAnswerWins(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc, dir, p, doc := waitingPatient(t, db)
+		as := authn.NewContext(ctx, p)
+		patientID := dir.all[p.UserID].ID
+		dir.answered = func() {
+			dir.set(p.UserID, false, 2)
+			require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, false, 2)))
+		}
+
+		_, err := svc.JoinWaitlist(as, p, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-15"})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "patientId", fe[0].Field)
+		mine, err := svc.MyWaitlist(as, p)
+		require.NoError(t, err)
+		assert.Empty(t, mine)
+	})
+}
+
+// TestADeactivationAboveThePatientServicesVersionDoesNotBarAPatient: an
+// event with a version the patient service never gave (forged by another
+// publisher on the broker, or mistaken) records the patient inactive, and
+// the genuine changes after it carry lower versions. The patient service,
+// asked again at the join, answers a current version below the recorded
+// one, which therefore is not its own: the status is put back to the
+// patient service's, and its next genuine change applies.
+func TestADeactivationAboveThePatientServicesVersionDoesNotBarAPatient(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc, dir, p, doc := waitingPatient(t, db)
+		as := authn.NewContext(ctx, p)
+		patientID := dir.all[p.UserID].ID
+
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, false, math.MaxInt64)), "forged")
+		// The clinic cycles the record: deactivated (v2), then active again
+		// (v3); both events are consumed, and change nothing.
+		dir.set(p.UserID, false, 2)
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, false, 2)))
+		dir.set(p.UserID, true, 3)
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, true, 3)))
+
+		_, err := svc.JoinWaitlist(as, p, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-15"})
+		require.NoError(t, err, "the record is active, and its latest genuine event says so")
+
+		dir.set(p.UserID, false, 4)
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, patientID, false, 4)))
+		mine, err := svc.MyWaitlist(as, p)
+		require.NoError(t, err)
+		assert.Empty(t, mine, "a genuine deactivation after the correction applies")
+		_, err = svc.JoinWaitlist(as, p, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-16"})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe, "inactive")
 		assert.Equal(t, "patientId", fe[0].Field)
 	})
 }

@@ -153,7 +153,25 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 		PatientUserID: actor.UserID, CreatedAt: s.now(), DayFrom: day.In(loc).UTC(), DayUntil: day.AddDays(1).In(loc).UTC(),
 		TimeZone: loc.String()}
 	audit := s.auditEvent(ctx, actor, appointment.ActionJoin, appointment.ResourceWaitlist, e.PatientID, e.ID, appointment.OutcomeAllowed)
-	if err := s.repo.JoinWaitlist(ctx, e, WaitsPassedBefore(s.clock.Now()), audit); err != nil {
+	since := WaitsPassedBefore(s.clock.Now())
+	err = s.repo.JoinWaitlist(ctx, e, PatientSeen{Version: pat.Version}, since, audit)
+	var inactive *PatientInactiveError
+	if errors.As(err, &inactive) && pat.Version > 0 {
+		// Recorded inactive at a version the answer had not reached: a
+		// deactivation applied since, or a version the patient service
+		// never gave. Asked again now that the row was read, it has given
+		// every genuine version recorded.
+		again, aerr := s.bookingPatient(ctx, actor, "")
+		if aerr != nil {
+			return appointment.WaitlistEntry{}, aerr
+		}
+		seen := PatientSeen{Version: again.Version}
+		if again.Version > 0 && inactive.Version > again.Version {
+			seen.Disowned = inactive.Version
+		}
+		err = s.repo.JoinWaitlist(ctx, e, seen, since, audit)
+	}
+	if err != nil {
 		if errors.Is(err, appointment.ErrPatientInactive) {
 			// Deactivated since the patient service answered above.
 			return appointment.WaitlistEntry{}, domainerr.Field("patientId", "the patient's record is inactive")

@@ -134,9 +134,10 @@ func NewPatients(hc *http.Client, o Options) *Patients {
 }
 
 type patientJSON struct {
-	ID     string `json:"id"`
-	UserID string `json:"userId"`
-	Active bool   `json:"active"`
+	ID      string `json:"id"`
+	UserID  string `json:"userId"`
+	Active  bool   `json:"active"`
+	Version int64  `json:"version"`
 }
 
 func (p *Patients) fetch(ctx context.Context, path string) (service.Patient, error) {
@@ -145,7 +146,7 @@ func (p *Patients) fetch(ctx context.Context, path string) (service.Patient, err
 	if errors.Is(err, errNotFound) {
 		return service.Patient{}, service.ErrUnknownPatient
 	}
-	return service.Patient{ID: j.ID, UserID: j.UserID, Active: j.Active}, err
+	return service.Patient{ID: j.ID, UserID: j.UserID, Active: j.Active, Version: j.Version}, err
 }
 
 // Me implements service.Patients.

@@ -26,7 +26,7 @@ func TestDoctorsAndPatientsOnTheCallersBehalf(t *testing.T) {
 			assert.Equal(t, "2030-01-15T10:00:00Z", r.URL.Query().Get("start"))
 			_, _ = w.Write([]byte(`{"doctorId":"d1","userId":"u1","firstName":"Greg","lastName":"House","timeZone":"America/New_York","active":true,"onGrid":true}`))
 		case "/api/v1/patients/me":
-			_, _ = w.Write([]byte(`{"id":"p1","userId":"u2","active":true,"firstName":"Alice"}`))
+			_, _ = w.Write([]byte(`{"id":"p1","userId":"u2","active":true,"firstName":"Alice","version":7}`))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -57,7 +57,7 @@ func TestDoctorsAndPatientsOnTheCallersBehalf(t *testing.T) {
 	pats := NewPatients(srv.Client(), Options{BaseURL: srv.URL})
 	p, err := pats.Me(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, service.Patient{ID: "p1", UserID: "u2", Active: true}, p)
+	assert.Equal(t, service.Patient{ID: "p1", UserID: "u2", Active: true, Version: 7}, p, "the version its events carry")
 	_, err = pats.Get(ctx, "nobody")
 	assert.ErrorIs(t, err, service.ErrUnknownPatient)
 }

@@ -562,22 +562,35 @@ func nullTime(t time.Time) sql.NullTime {
 }
 
 // JoinWaitlist implements service.Repository.
-func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, since civil.Date, audit appointment.AuditEvent) error {
+func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, seen service.PatientSeen, since civil.Date,
+	audit appointment.AuditEvent) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The patient's lock makes the count true until the insert commits.
 		if err := s.lockRows(ctx, tx, patientLock(e.PatientID)); err != nil {
 			return err
 		}
 		// A deactivation applied since the caller asked the patient service
-		// is known here, under the same lock (txRepo.SetPatientStatus).
-		var active bool
-		err := tx.QueryRowContext(ctx, `SELECT active FROM patient_status WHERE patient_id = ?`, e.PatientID).Scan(&active)
+		// is known here, under the same lock (txRepo.SetPatientStatus), and
+		// wins; an older one yields to the fresher answer.
+		var (
+			active  bool
+			version int64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT active, version FROM patient_status WHERE patient_id = ?`, e.PatientID).Scan(&active, &version)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("read patient status: %w", err)
-		case !active:
-			return appointment.ErrPatientInactive
+		case active:
+		case seen.Disowned != 0 && version == seen.Disowned && seen.Version > 0 && seen.Version < version:
+			// Later genuine events carry versions between the two: put the
+			// status back where they apply.
+			if _, err := tx.ExecContext(ctx, `UPDATE patient_status SET active = ?, version = ?, changed_at = ? WHERE patient_id = ?`,
+				true, seen.Version, e.CreatedAt.UTC(), e.PatientID); err != nil {
+				return fmt.Errorf("correct patient status: %w", err)
+			}
+		case seen.Version == 0 || version >= seen.Version:
+			return &service.PatientInactiveError{Version: version}
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM waitlist WHERE patient_id = ? AND day >= ?`,

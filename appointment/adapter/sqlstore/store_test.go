@@ -66,7 +66,7 @@ func TestServesWithDataRightsOnly(t *testing.T) {
 		key := &service.IdempotencyKey{UserID: ids.New(), Key: "k", RequestHash: "h", CreatedAt: a.CreatedAt}
 		require.NoError(t, s.Book(ctx, a, service.BookOptions{Key: key, MaxActive: 10, Now: a.CreatedAt}))
 		require.NoError(t, s.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: a.DoctorID, Day: "2031-03-04",
-			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}, civil.Of(a.CreatedAt), repotest.Audit(a)))
+			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}, service.PatientSeen{}, civil.Of(a.CreatedAt), repotest.Audit(a)))
 		a.Status, a.Version = appointment.Cancelled, 2
 		require.NoError(t, s.Update(ctx, a, 1, repotest.Audit(a)))
 		// The consumer of the patient service's events: statuses, and the
@@ -74,6 +74,12 @@ func TestServesWithDataRightsOnly(t *testing.T) {
 		svc := service.New(s, nil, nil, clocktest.New(a.CreatedAt), ids.New, service.Options{})
 		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, a.PatientID, false, 2)))
 		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, a.PatientID, true, 3)))
+		// A join correcting a status recorded at a version the patient
+		// service never gave.
+		require.NoError(t, svc.HandleEvent(ctx, repotest.PatientStatus(t, a.PatientID, false, 9)))
+		require.NoError(t, s.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: a.DoctorID, Day: "2031-03-05",
+			PatientID: a.PatientID, PatientUserID: a.PatientUserID, CreatedAt: a.CreatedAt}, service.PatientSeen{Version: 4, Disowned: 9},
+			civil.Of(a.CreatedAt), repotest.Audit(a)))
 		_, err := s.PurgeKeys(ctx, a.CreatedAt.Add(time.Second))
 		require.NoError(t, err)
 		_, err = s.PurgeWaitlist(ctx, civil.MustParse("2031-03-05"))

@@ -48,7 +48,7 @@ func TestRunConsumesSignedEncounters(t *testing.T) {
 	require.NoError(t, sqlstore.New(db).Book(ctx, a, service.BookOptions{}))
 	require.NoError(t, sqlstore.New(db).JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: a.DoctorID,
 		Day: time.Now().UTC().AddDate(0, 0, 7).Format(time.DateOnly), PatientID: a.PatientID, PatientUserID: a.PatientUserID,
-		CreatedAt: time.Now().UTC()}, service.WaitsPassedBefore(time.Now()), repotest.Audit(a)))
+		CreatedAt: time.Now().UTC()}, service.PatientSeen{}, service.WaitsPassedBefore(time.Now()), repotest.Audit(a)))
 	require.NoError(t, db.Close())
 
 	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+file, "-jwks-url", iss.JWKSURL(),

@@ -94,10 +94,10 @@ func runAudit(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		joined := appointment.AuditEvent{ID: ids.New(), OccurredAt: occurred, UserID: w.PatientUserID, Role: authn.RolePatient,
 			Action: appointment.ActionJoin, Resource: appointment.ResourceWaitlist, PatientID: w.PatientID, ResourceID: w.ID,
 			Outcome: appointment.OutcomeAllowed}
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, w, today, joined))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, w, service.PatientSeen{}, today, joined))
 		again := w
 		again.ID = ids.New()
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, today, appointment.AuditEvent{ID: ids.New(), OccurredAt: occurred,
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, service.PatientSeen{}, today, appointment.AuditEvent{ID: ids.New(), OccurredAt: occurred,
 			PatientID: w.PatientID, Action: appointment.ActionJoin, Outcome: appointment.OutcomeAllowed}), appointment.ErrAlreadyWaiting)
 		assert.Equal(t, []appointment.AuditEvent{joined}, Trail(t, f.Repo, w.PatientID), "a refused join leaves no event")
 
@@ -123,7 +123,7 @@ func runAudit(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		// Leaving: the event with the deletion, none for an entry not left.
 		w2 := w
 		w2.ID, w2.Day = ids.New(), "2031-03-05"
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, w2, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, w2, service.PatientSeen{}, today, appointment.AuditEvent{}))
 		got, err := f.Repo.WaitlistEntry(ctx, w2.ID)
 		require.NoError(t, err)
 		assert.Equal(t, w2, got)

@@ -47,7 +47,7 @@ func runPatientStatus(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		t.Helper()
 		e := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: w.patient, PatientUserID: w.user,
 			CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, e, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, e, service.PatientSeen{}, today, appointment.AuditEvent{}))
 		return e
 	}
 	waits := func(t *testing.T, f Fixture, w waiter) []appointment.WaitlistEntry {
@@ -100,7 +100,7 @@ func runPatientStatus(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		// service answered the caller a moment before.
 		e := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: "2031-03-04", PatientID: gone.patient,
 			PatientUserID: gone.user, CreatedAt: base}
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, e, today, appointment.AuditEvent{}), appointment.ErrPatientInactive)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, e, service.PatientSeen{}, today, appointment.AuditEvent{}), appointment.ErrPatientInactive)
 
 		// Reactivated, they may wait again; their old entries do not come
 		// back. A deactivation older than the reactivation changes nothing.
@@ -111,6 +111,41 @@ func runPatientStatus(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		assert.Len(t, waits(t, f, gone), 1, "the later reactivation holds")
 		require.NoError(t, svc.HandleEvent(ctx, PatientStatus(t, gone.patient, false, 4)))
 		assert.Empty(t, waits(t, f, gone), "a later deactivation applies")
+	})
+
+	t.Run("a wait weighs the patient service's answer against the recorded status by version", func(t *testing.T) {
+		f := newFixture(t)
+		svc := newService(f)
+		w := newWaiter()
+		doctor := ids.New()
+		e := func(day string) appointment.WaitlistEntry {
+			return appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day, PatientID: w.patient, PatientUserID: w.user, CreatedAt: base}
+		}
+		require.NoError(t, svc.HandleEvent(ctx, PatientStatus(t, w.patient, false, 3)))
+		var inactive *service.PatientInactiveError
+		err := f.Repo.JoinWaitlist(ctx, e("2031-03-03"), service.PatientSeen{Version: 2}, today, appointment.AuditEvent{})
+		require.ErrorAs(t, err, &inactive, "deactivated after the answer")
+		assert.Equal(t, int64(3), inactive.Version)
+		assert.ErrorIs(t, err, appointment.ErrPatientInactive)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, e("2031-03-03"), service.PatientSeen{Version: 3}, today, appointment.AuditEvent{}),
+			appointment.ErrPatientInactive, "answered at the version recorded inactive")
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, e("2031-03-03"), service.PatientSeen{}, today, appointment.AuditEvent{}),
+			appointment.ErrPatientInactive, "an answer without a version")
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, e("2031-03-03"), service.PatientSeen{Version: 2, Disowned: 4}, today, appointment.AuditEvent{}),
+			appointment.ErrPatientInactive, "disowned is another version than the one recorded")
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, e("2031-03-03"), service.PatientSeen{Version: 4}, today, appointment.AuditEvent{}),
+			"reactivated since, its event on its way")
+		assert.Len(t, waits(t, f, w), 1)
+		assert.Equal(t, 1, f.Count(t, "patient_status"))
+
+		// Recorded inactive at a version above the one the patient service
+		// answered when asked after: corrected, so that its next genuine
+		// change applies.
+		require.NoError(t, svc.HandleEvent(ctx, PatientStatus(t, w.patient, false, 90)))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, e("2031-03-04"), service.PatientSeen{Version: 5, Disowned: 90}, today, appointment.AuditEvent{}))
+		assert.Len(t, waits(t, f, w), 1)
+		require.NoError(t, svc.HandleEvent(ctx, PatientStatus(t, w.patient, false, 6)))
+		assert.Empty(t, waits(t, f, w), "the genuine deactivation after the correction applies")
 	})
 
 	t.Run("patient deactivated: a failure leaves every entry and no claim", func(t *testing.T) {
@@ -151,7 +186,7 @@ func runPatientStatus(t *testing.T, newFixture func(t *testing.T) Fixture) {
 				<-start
 				e := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: fmt.Sprintf("2031-04-%02d", i+1), PatientID: w.patient,
 					PatientUserID: w.user, CreatedAt: base}
-				errs <- f.Repo.JoinWaitlist(ctx, e, today, appointment.AuditEvent{})
+				errs <- f.Repo.JoinWaitlist(ctx, e, service.PatientSeen{}, today, appointment.AuditEvent{})
 			})
 		}
 		deactivated := PatientStatus(t, w.patient, false, 2)

@@ -251,16 +251,16 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 				PatientUserID: userID, CreatedAt: base.Add(time.Duration(minute) * time.Minute)}
 		}
 		first, second := entry(user, "2031-03-03", 1), entry(ids.New(), "2031-03-03", 2)
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, second, today, appointment.AuditEvent{}))
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, first, today, appointment.AuditEvent{}))
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0), today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, second, service.PatientSeen{}, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, first, service.PatientSeen{}, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(ids.New(), "2031-03-04", 0), service.PatientSeen{}, today, appointment.AuditEvent{}))
 		again := first
 		again.ID = ids.New()
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, today, appointment.AuditEvent{}), appointment.ErrAlreadyWaiting)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, again, service.PatientSeen{}, today, appointment.AuditEvent{}), appointment.ErrAlreadyWaiting)
 		for i := 0; i < appointment.MaxWaitlistEntries-1; i++ {
-			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0), today, appointment.AuditEvent{}))
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, entry(user, fmt.Sprintf("2031-04-%02d", i+1), 0), service.PatientSeen{}, today, appointment.AuditEvent{}))
 		}
-		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0), today, appointment.AuditEvent{}), appointment.ErrWaitlistFull)
+		assert.ErrorIs(t, f.Repo.JoinWaitlist(ctx, entry(user, "2031-05-01", 0), service.PatientSeen{}, today, appointment.AuditEvent{}), appointment.ErrWaitlistFull)
 		mine, err := f.Repo.Waitlist(ctx, user, today)
 		require.NoError(t, err)
 		assert.Len(t, mine, appointment.MaxWaitlistEntries)
@@ -308,7 +308,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 				d := civil.MustParse(day)
 				e.DayFrom, e.DayUntil, e.TimeZone = d.In(loc).UTC(), d.AddDays(1).In(loc).UTC(), zone
 			}
-			require.NoError(t, f.Repo.JoinWaitlist(ctx, e, today.AddDays(-1), appointment.AuditEvent{}))
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, e, service.PatientSeen{}, today.AddDays(-1), appointment.AuditEvent{}))
 			return e
 		}
 		// The time freed starts at base, 09:00Z on 3 March, and is on 3
@@ -350,7 +350,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		doctor, patient, user := ids.New(), ids.New(), ids.New()
 		join := func(day, since civil.Date) error {
 			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: day.String(),
-				PatientID: patient, PatientUserID: user, CreatedAt: base}, since, appointment.AuditEvent{})
+				PatientID: patient, PatientUserID: user, CreatedAt: base}, service.PatientSeen{}, since, appointment.AuditEvent{})
 		}
 		for i := range appointment.MaxWaitlistEntries {
 			require.NoError(t, join(today.AddDays(i), today))
@@ -371,7 +371,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 
 		other := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: later.String(), PatientID: ids.New(),
 			PatientUserID: ids.New(), CreatedAt: base}
-		require.NoError(t, f.Repo.JoinWaitlist(ctx, other, today, appointment.AuditEvent{}))
+		require.NoError(t, f.Repo.JoinWaitlist(ctx, other, service.PatientSeen{}, today, appointment.AuditEvent{}))
 		n, err := f.Repo.PurgeWaitlist(ctx, later)
 		require.NoError(t, err)
 		assert.EqualValues(t, 10, n)
@@ -387,7 +387,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		n := 2 * appointment.MaxWaitlistEntries
 		errs := concurrently(n, func(i int) error {
 			return f.Repo.JoinWaitlist(ctx, appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor,
-				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base}, today,
+				Day: base.AddDate(0, 0, i).Format(time.DateOnly), PatientID: patient, PatientUserID: user, CreatedAt: base}, service.PatientSeen{}, today,
 				appointment.AuditEvent{})
 		})
 		won := 0
