@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/medisync/medisync/patient/patient"
 	"github.com/medisync/medisync/shared/events"
@@ -31,13 +32,23 @@ func statusEvents(prev, next patient.Patient, changedBy string) ([]events.Event,
 	if prev.Active == next.Active {
 		return nil, nil
 	}
-	typ := TypeDeactivated
-	if next.Active {
-		typ = TypeReactivated
-	}
-	ev, err := events.New(typ, 1, next.ID, StatusChangedData{PatientID: next.ID, Version: next.Version, ChangedBy: changedBy}, next.UpdatedAt)
+	ev, err := statusEvent(next, changedBy, next.UpdatedAt)
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", typ, err)
+		return nil, err
 	}
 	return []events.Event{ev}, nil
+}
+
+// statusEvent is the event saying p is active or not at its version,
+// written by changedBy at at.
+func statusEvent(p patient.Patient, changedBy string, at time.Time) (events.Event, error) {
+	typ := TypeDeactivated
+	if p.Active {
+		typ = TypeReactivated
+	}
+	ev, err := events.New(typ, 1, p.ID, StatusChangedData{PatientID: p.ID, Version: p.Version, ChangedBy: changedBy}, at)
+	if err != nil {
+		return events.Event{}, fmt.Errorf("event %s: %w", typ, err)
+	}
+	return ev, nil
 }

@@ -175,8 +175,15 @@ func (s *service) DeactivatePatient(ctx context.Context, actor authn.Principal, 
 		}
 		ev := s.event(ctx, actor, patient.ActionDelete, patient.ResourcePatient, cur.ID, "", patient.OutcomeAllowed)
 		if !cur.Active {
-			// Already inactive: nothing changes, but the request is still on record.
-			return s.record(ctx, ev)
+			// Already inactive: the record stays as it is, and its
+			// deactivation is announced again at its version, as one made
+			// before the outbox existed never was. Consumers ignore a
+			// version they have already applied.
+			out, err := statusEvent(cur, actor.UserID, s.now())
+			if err != nil {
+				return err
+			}
+			return s.patients.AnnouncePatient(ctx, ev, out)
 		}
 		next := cur
 		next.Active, next.Version, next.UpdatedAt = false, cur.Version+1, s.now()

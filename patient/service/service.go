@@ -94,6 +94,9 @@ type PatientRepository interface {
 	// version other than p.Version-1 is patient.ErrStaleVersion; no
 	// record, patient.ErrNotFound; either way nothing is written.
 	UpdatePatient(ctx context.Context, p patient.Patient, ev patient.AuditEvent, out ...events.Event) error
+	// AnnouncePatient stores ev and the events out (the outbox) in one
+	// transaction, leaving the record as it is.
+	AnnouncePatient(ctx context.Context, ev patient.AuditEvent, out ...events.Event) error
 	// SearchPatients answers page.ErrCursor for a cursor it did not issue;
 	// so do ListEntries and ListAudit.
 	SearchPatients(ctx context.Context, q patient.SearchQuery) (page.Page[patient.Patient], error)

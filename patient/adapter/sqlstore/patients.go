@@ -171,6 +171,16 @@ func (s *Store) UpdatePatient(ctx context.Context, p patient.Patient, ev patient
 	})
 }
 
+// AnnouncePatient implements service.PatientRepository.
+func (s *Store) AnnouncePatient(ctx context.Context, ev patient.AuditEvent, out ...events.Event) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := outbox.Write(ctx, tx, out...); err != nil {
+			return err
+		}
+		return appendAuditTx(ctx, tx, ev)
+	})
+}
+
 // oneRow tells apart, after a conditional UPDATE, a changed row, a stale
 // version and a missing row.
 func oneRow(ctx context.Context, tx *sql.Tx, res sql.Result, table, where string, args ...any) error {

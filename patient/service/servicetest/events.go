@@ -119,7 +119,7 @@ func RunStatusEventsContract(t *testing.T, newFixture func(t *testing.T) EventsF
 		assert.Empty(t, f.Outbox(t, p.ID), "nor is a profile's change")
 
 		require.NoError(t, svc.DeactivatePatient(ctx, admin, p.ID, 0))
-		require.NoError(t, svc.DeactivatePatient(ctx, admin, p.ID, 0), "a repeated DELETE is harmless")
+		require.NoError(t, svc.DeactivatePatient(ctx, admin, p.ID, 0), "a repeated DELETE changes nothing but announces again")
 		active := true
 		cur, err := svc.GetPatient(ctx, admin, p.ID)
 		require.NoError(t, err)
@@ -130,11 +130,11 @@ func RunStatusEventsContract(t *testing.T, newFixture func(t *testing.T) EventsF
 		require.NoError(t, err)
 
 		evs := f.Outbox(t, p.ID)
-		require.Len(t, evs, 3, "the repeated DELETE changed nothing, so wrote nothing")
+		require.Len(t, evs, 4, "the repeated DELETE announced the deactivation again, at the same version")
 		want := []struct {
 			typ     string
 			version int64
-		}{{service.TypeDeactivated, 3}, {service.TypeReactivated, 4}, {service.TypeDeactivated, 5}}
+		}{{service.TypeDeactivated, 3}, {service.TypeDeactivated, 3}, {service.TypeReactivated, 4}, {service.TypeDeactivated, 5}}
 		dir := schematest.Dir(t)
 		for i, ev := range evs {
 			assert.NoError(t, schematest.Check(dir, ev), "event %d follows its schema", i)
@@ -144,5 +144,48 @@ func RunStatusEventsContract(t *testing.T, newFixture func(t *testing.T) EventsF
 			require.NoError(t, ev.Decode(&d))
 			assert.Equal(t, service.StatusChangedData{PatientID: p.ID, Version: want[i].version, ChangedBy: adminID}, d, "event %d", i)
 		}
+	})
+
+	t.Run("a record deactivated before the outbox is announced by a repeated DELETE", func(t *testing.T) {
+		f := newFixture(t)
+		clk := clocktest.New(t0)
+		svc := service.New(service.Deps{Patients: f.Repos, History: f.Repos, Audit: f.Repos, Recorder: direct{f.Repos},
+			Clock: clk, Care: EveryDoctor{}})
+		admin := authn.Principal{UserID: ids.New(), Roles: []string{authn.RoleAdmin}}
+		p, err := svc.CreatePatient(ctx, admin, service.NewPatient{Profile: newPatient("Ada", "Lovelace", "").Profile})
+		require.NoError(t, err)
+		// What a DELETE of a release without the outbox left: the record
+		// inactive, no event.
+		old := p
+		old.Active, old.Version, old.UpdatedAt = false, p.Version+1, t0
+		require.NoError(t, f.Repos.UpdatePatient(ctx, old, event(p.ID, patient.ActionDelete)))
+		require.Empty(t, f.Outbox(t, p.ID))
+		trail := auditCount(t, f.Repos, p.ID)
+
+		clk.Advance(time.Hour)
+		require.NoError(t, svc.DeactivatePatient(ctx, admin, p.ID, old.Version), "answered as before, If-Match the current version")
+		evs := f.Outbox(t, p.ID)
+		require.Len(t, evs, 1, "the deactivation reaches the consumers")
+		assert.Equal(t, service.TypeDeactivated, evs[0].Type)
+		assert.NoError(t, schematest.Check(schematest.Dir(t), evs[0]))
+		var d service.StatusChangedData
+		require.NoError(t, evs[0].Decode(&d))
+		assert.Equal(t, service.StatusChangedData{PatientID: p.ID, Version: old.Version, ChangedBy: admin.UserID}, d,
+			"at the record's version, by the administrator who repeated the DELETE")
+		assert.WithinDuration(t, t0.Add(time.Hour), evs[0].Time, time.Millisecond, "announced now")
+		got, err := f.Repos.PatientByID(ctx, p.ID)
+		require.NoError(t, err)
+		assert.Equal(t, old.Version, got.Version, "the record stays as it is")
+		assert.False(t, got.Active)
+
+		// On the trail once, as the administrator's delete of the record.
+		entries, err := f.Repos.ListAudit(ctx, patient.AuditQuery{PatientID: p.ID, Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, entries.Items, trail+1)
+		last := entries.Items[0]
+		assert.Equal(t, patient.ActionDelete, last.Action)
+		assert.Equal(t, admin.UserID, last.UserID)
+		assert.Equal(t, patient.OutcomeAllowed, last.Outcome)
+		assert.Equal(t, p.ID, last.PatientID)
 	})
 }
