@@ -3085,8 +3085,8 @@ type ClientInterface interface {
 	// JoinWaitlistWithBody Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -3101,8 +3101,8 @@ type ClientInterface interface {
 	// JoinWaitlist Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -4309,8 +4309,8 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 // JoinWaitlistWithBody Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -4335,8 +4335,8 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 // JoinWaitlist Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -11143,8 +11143,8 @@ type ClientWithResponsesInterface interface {
 	// JoinWaitlistWithBodyWithResponse Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -11159,8 +11159,8 @@ type ClientWithResponsesInterface interface {
 	// JoinWaitlistWithResponse Join a doctor's waitlist for a day
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-	// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-	// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -24461,8 +24461,8 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 // JoinWaitlistWithBodyWithResponse Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
@@ -24483,8 +24483,8 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 // JoinWaitlistWithResponse Join a doctor's waitlist for a day
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
-// doctor's time zone, today or later, beginning at most 365 days from now (no booking starts further ahead, so
-// no later slot is ever freed; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
+// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
 // (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
 // inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is

@@ -341,10 +341,15 @@ func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedV
 // withLocks runs.
 func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
 	offer *service.Offer, evs []events.Event) error {
-	if a.Status.Occupies() {
+	if a.Status.Occupies() || offer != nil {
+		// An offer queues behind the doctor's other offers too: it may lock
+		// waits of neighbouring days it then does not take, which a
+		// concurrent offer's SKIP LOCKED would pass over.
 		if err := s.lockRows(ctx, tx, s.doctorLocks(a.DoctorID)...); err != nil {
 			return err
 		}
+	}
+	if a.Status.Occupies() {
 		if err := checkAll(ctx, tx, s.overlapChecks(a)); err != nil {
 			return err
 		}
