@@ -14,10 +14,12 @@ package inbox
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 )
 
@@ -26,11 +28,20 @@ type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// ErrInvalidID is Claim's refusal of an event id that is not a UUID.
+var ErrInvalidID = errors.New("the event id is not a UUID")
+
 // Claim records ev as processed inside tx and reports whether this is its
 // first delivery. On false the caller commits nothing else: the effect
 // happened when the event was first claimed. A concurrent delivery of the
 // same event waits for the first one's transaction, then finds its claim.
 func Claim(ctx context.Context, tx Execer, dialect sqldb.Dialect, ev events.Event, now time.Time) (bool, error) {
+	if !ids.Valid(ev.ID) {
+		// Every producer writes UUIDs; another id might not fit the column,
+		// and a server not in strict mode would cut it to another event's
+		// claim, the event then taken for a redelivery.
+		return false, fmt.Errorf("inbox: claim %q: %w", ev.ID, ErrInvalidID)
+	}
 	res, err := tx.ExecContext(ctx, insertIgnore[dialect], ev.ID, ev.Type, now.UTC())
 	if err != nil && dialect == sqldb.MySQL && sqldb.IsUniqueViolation(err) {
 		// The claim exists; MySQL undoes the statement alone, not the

@@ -60,3 +60,21 @@ func TestARedeliveredEventChangesNothing(t *testing.T) {
 		assert.Equal(t, 1, n, "one effect for eight deliveries")
 	})
 }
+
+// An id that is not a UUID is refused before it reaches the column, which
+// a MariaDB server out of strict mode would cut to another event's claim.
+func TestAnIDThatIsNotAUUIDIsRefused(t *testing.T) {
+	migrations, err := fs.Sub(embedded, "testdata/migrations")
+	require.NoError(t, err)
+	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ev, err := events.New("auth.user_registered", 1, "u1", nil, time.Now())
+		require.NoError(t, err)
+		ev.ID += "-second"
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := inbox.Claim(ctx, tx, db.Dialect, ev, time.Now())
+			return err
+		})
+		assert.ErrorIs(t, err, inbox.ErrInvalidID)
+	})
+}

@@ -5,9 +5,10 @@
 -- collation of the other services' tables, whatever the database's
 -- default. CONVERT TO changes every text column, so tables with ids of
 -- their own character set (ascii_bin, compared byte by byte) have their
--- other text columns changed one by one instead; their TEXT becomes
--- MEDIUMTEXT, as CONVERT TO would make it, so that no Latin-1 text is too
--- long once in utf8mb4.
+-- other text columns changed one by one instead. TEXT stays TEXT (64 KiB,
+-- far above any rendered message): on a database already in utf8mb4 each
+-- MODIFY then changes nothing and the table is not copied, where a change
+-- of type would copy it row by row under a write lock.
 ALTER TABLE processed_events CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 ALTER TABLE reminders CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 ALTER TABLE users
@@ -20,15 +21,15 @@ ALTER TABLE notifications
     DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
     MODIFY kind  VARCHAR(40)  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
     MODIFY title VARCHAR(400) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
-    MODIFY body  MEDIUMTEXT   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL;
+    MODIFY body  TEXT         CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL;
 ALTER TABLE deliveries
     DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
     MODIFY user_id        VARCHAR(64)  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
     MODIFY kind           VARCHAR(40)  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
     MODIFY recipient      VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
     MODIFY subject        VARCHAR(400) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
-    MODIFY body_text      MEDIUMTEXT   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
-    MODIFY body_html      MEDIUMTEXT   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
+    MODIFY body_text      TEXT         CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
+    MODIFY body_html      TEXT         CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
     MODIFY status         VARCHAR(10)  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
     MODIFY last_error     VARCHAR(500) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
     MODIFY appointment_id VARCHAR(64)  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
