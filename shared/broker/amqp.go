@@ -122,7 +122,19 @@ func (b *amqpBroker) consumeOnce(ctx context.Context, c Consumer) error {
 	}
 	// RabbitMQ requeues at once, without a pause: a fault that passes is
 	// tried here with its backoff first, then handed back.
-	return runRouter(ctx, c, s, b.pub, topics, false, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
+	return runRouter(ctx, c, s, amqpDeadLetterPublisher{b.pub}, topics, false, b.o.Logger, b.metrics, b.o.Tracing.Tracer())
+}
+
+// amqpDeadLetterPublisher gives each dead letter a message id of its own,
+// which names it when its envelope cannot be read (amqpDLQ.walk): the
+// event's id may be missing, or shared with another dead letter.
+type amqpDeadLetterPublisher struct{ message.Publisher }
+
+func (p amqpDeadLetterPublisher) Publish(topic string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		m.UUID = watermill.NewUUID()
+	}
+	return p.Publisher.Publish(topic, msgs...)
 }
 
 // fanIn subscribes n times to a topic, so n messages are handled at once.
@@ -265,10 +277,11 @@ func ctxOr(ctx context.Context, err error) error {
 }
 
 // walk gets the dead letters one by one without acknowledging them, calls
-// fn on each until it returns true (take: acknowledged, so removed) or the
-// queue is read, then gives the others back to the queue in their order.
-// An error of fn stops the walk, and is returned once the others are back.
-func (d amqpDLQ) walk(ctx context.Context, limit int, fn func(ch *amqp.Channel, dl DeadLetter) (take, stop bool, err error)) error {
+// fn on each, with its payload as dead-lettered, until it returns true
+// (take: acknowledged, so removed) or the queue is read, then gives the
+// others back to the queue in their order. An error of fn stops the walk,
+// and is returned once the others are back.
+func (d amqpDLQ) walk(ctx context.Context, limit int, fn func(ch *amqp.Channel, dl DeadLetter, payload []byte) (take, stop bool, err error)) error {
 	ch, release, err := d.session(ctx)
 	if err != nil {
 		return err
@@ -286,15 +299,20 @@ func (d amqpDLQ) walk(ctx context.Context, limit int, fn func(ch *amqp.Channel, 
 			break
 		}
 		last = m.DeliveryTag
+		// An envelope refused (malformed, or its id no UUID) shows what of
+		// its event could be read, under the dead letter's own message id.
 		ev, derr := decode(m.Body, "")
 		dl := DeadLetter{ID: ev.ID, Consumer: d.consumer, Event: ev}
 		if derr != nil {
 			dl.ID = m.MessageId
+			if u, ok := m.Headers[wmamqp.DefaultMessageUUIDHeaderKey].(string); ok && dl.ID == "" {
+				dl.ID = u
+			}
 		}
 		if r, ok := m.Headers["reason_poisoned"].(string); ok {
 			dl.Reason = r
 		}
-		take, stop, err := fn(ch, dl)
+		take, stop, err := fn(ch, dl, m.Body)
 		if take {
 			if err := m.Ack(false); err != nil {
 				return d.failed(ctx, err)
@@ -322,7 +340,7 @@ func (d amqpDLQ) List(ctx context.Context, limit int) ([]DeadLetter, error) {
 		limit = 20
 	}
 	var out []DeadLetter
-	err := d.walk(ctx, limit, func(_ *amqp.Channel, dl DeadLetter) (bool, bool, error) {
+	err := d.walk(ctx, limit, func(_ *amqp.Channel, dl DeadLetter, _ []byte) (bool, bool, error) {
 		out = append(out, dl)
 		return false, false, nil
 	})
@@ -334,14 +352,14 @@ func (d amqpDLQ) List(ctx context.Context, limit int) ([]DeadLetter, error) {
 
 func (d amqpDLQ) Replay(ctx context.Context, id string) error {
 	found := false
-	err := d.walk(ctx, 0, func(ch *amqp.Channel, dl DeadLetter) (bool, bool, error) {
+	err := d.walk(ctx, 0, func(ch *amqp.Channel, dl DeadLetter, payload []byte) (bool, bool, error) {
 		if dl.ID != id {
 			return false, false, nil
 		}
 		found = true
 		// Published before the dead letter goes: a failure in between
 		// leaves a duplicate, which the consumer's inbox absorbs.
-		if err := d.replay(ctx, ch, dl.Event); err != nil {
+		if err := d.replay(ctx, ch, dl.Event, payload); err != nil {
 			return false, true, err
 		}
 		return true, true, nil
@@ -355,13 +373,12 @@ func (d amqpDLQ) Replay(ctx context.Context, id string) error {
 	return nil
 }
 
-// replay publishes ev on the consumer's replay topic as the publisher
-// would (its exchange, marshalling and confirm), on the session's channel.
-func (d amqpDLQ) replay(ctx context.Context, ch *amqp.Channel, ev events.Event) error {
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("broker: replay: %w", err)
-	}
+// replay publishes the payload of ev's dead letter, as it was
+// dead-lettered, on the consumer's replay topic as the publisher would (its
+// exchange, marshalling and confirm), on the session's channel: one the
+// consumer cannot read is dead-lettered again, never replaced by an empty
+// envelope while its dead letter goes.
+func (d amqpDLQ) replay(ctx context.Context, ch *amqp.Channel, ev events.Event, payload []byte) error {
 	msg := toMessage(ev, payload, "")
 	msg.UUID = watermill.NewUUID()
 	cfg := amqpConfig(d.b.url, "")

@@ -237,23 +237,25 @@ func replayTopic(consumer string) string { return replayPrefix + consumer }
 func topic(typ string) string { return "medisync." + typ }
 
 // decode reads an envelope from a message payload; a traceparent carried
-// beside it fills an envelope that has none.
+// beside it fills an envelope that has none. An envelope that parses but is
+// refused (no id or type, an id that is not a UUID) is given back with the
+// error, so that its dead letter still shows it.
 func decode(payload []byte, traceparent string) (events.Event, error) {
 	var ev events.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return events.Event{}, Permanent(fmt.Errorf("broker: malformed envelope: %w", err))
 	}
+	if ev.TraceParent == "" {
+		ev.TraceParent = traceparent
+	}
 	if ev.ID == "" || ev.Type == "" {
-		return events.Event{}, Permanent(errors.New("broker: envelope without id or type"))
+		return ev, Permanent(errors.New("broker: envelope without id or type"))
 	}
 	// Every producer's id is ids.New()'s; the consumers' inboxes key on it
 	// in 36 characters, where another id could be cut or taken for a
 	// redelivery of one it shares its start with.
 	if !ids.Valid(ev.ID) {
-		return events.Event{}, Permanent(fmt.Errorf("broker: envelope id is not a UUID (%d bytes)", len(ev.ID)))
-	}
-	if ev.TraceParent == "" {
-		ev.TraceParent = traceparent
+		return ev, Permanent(fmt.Errorf("broker: envelope id is not a UUID (%d bytes)", len(ev.ID)))
 	}
 	return ev, nil
 }

@@ -454,9 +454,12 @@ func TestDecodeRefusesAnIdThatIsNotAUUID(t *testing.T) {
 	assert.Equal(t, ev.ID, got.ID)
 
 	for _, id := range []string{ev.ID + "-second", "e1", strings.Repeat("x", 36), ""} {
-		_, err := broker.Decode([]byte(`{"id":"` + id + `","type":"p.thing_done"}`))
+		got, err := broker.Decode([]byte(`{"id":"` + id + `","type":"p.thing_done"}`))
 		require.Error(t, err, id)
 		assert.True(t, broker.IsPermanent(err), id)
+		// Given back, so that its dead letter shows it.
+		assert.Equal(t, "p.thing_done", got.Type, id)
+		assert.Equal(t, id, got.ID)
 	}
 	_, err = broker.Decode([]byte(`{"id":`))
 	assert.True(t, broker.IsPermanent(err))

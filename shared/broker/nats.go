@@ -685,7 +685,8 @@ type natsDLQ struct {
 
 type natsDeadLetter struct {
 	DeadLetter
-	seq uint64
+	seq     uint64
+	payload []byte // as dead-lettered
 }
 
 // scan reads the consumer's dead letters in order, at most limit (0: all),
@@ -728,13 +729,15 @@ func (d natsDLQ) scan(ctx context.Context, limit int) ([]natsDeadLetter, error) 
 			if err != nil {
 				return nil, fmt.Errorf("broker: dead letters: %w", err)
 			}
+			// An envelope refused (malformed, or its id no UUID) shows what
+			// of its event could be read, under its place in the stream.
 			ev, err := decode(msg.Data(), "")
 			dl := DeadLetter{Consumer: d.consumer, Reason: msg.Headers().Get("reason_poisoned"), Event: ev}
 			dl.ID = ev.ID
 			if err != nil {
 				dl.ID = fmt.Sprintf("seq-%d", meta.Sequence.Stream)
 			}
-			out = append(out, natsDeadLetter{DeadLetter: dl, seq: meta.Sequence.Stream})
+			out = append(out, natsDeadLetter{DeadLetter: dl, seq: meta.Sequence.Stream, payload: msg.Data()})
 		}
 		if batch.Error() != nil && n == 0 {
 			return nil, fmt.Errorf("broker: dead letters: %w", batch.Error())
@@ -770,16 +773,15 @@ func (d natsDLQ) Replay(ctx context.Context, id string) error {
 		if g.ID != id {
 			continue
 		}
-		payload, err := json.Marshal(g.Event)
-		if err != nil {
-			return fmt.Errorf("broker: replay: %w", err)
-		}
 		if err := d.dropReplayed(ctx); err != nil {
 			_ = level.Warn(d.b.o.Logger).Log("msg", "replays already applied left in the dead-letter stream", "consumer", d.consumer, "err", err)
 		}
 		// Published before the dead letter goes: a crash in between leaves
 		// a duplicate, which the consumer's inbox absorbs.
-		msg := toMessage(g.Event, payload, "")
+		// The payload goes back as it was dead-lettered: one the consumer
+		// cannot read is dead-lettered again, never replaced by an empty
+		// envelope while its dead letter goes.
+		msg := toMessage(g.Event, g.payload, "")
 		msg.UUID = watermill.NewUUID() // a replay is a new message
 		if err := d.b.pub.Publish(replayTopic(d.consumer), msg); err != nil {
 			d.b.forgetStream(dlqStream)
