@@ -72,3 +72,29 @@ func TestContentErrorsAreProblems(t *testing.T) {
 		t.Fatalf("the metadata's ETag (version) and the content's (hash) are different tags: %s", etag)
 	}
 }
+
+// TestFieldsRefusedAsMissingAreRequiredByTheDocument sends each body without
+// a field the service answers "is required" for: the harness holds every
+// exchange to the document, whose schema must require the field, so that a
+// client generated from it cannot leave the field out.
+func TestFieldsRefusedAsMissingAreRequiredByTheDocument(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", strings.NewReader(`{"note":{"subjective":"cough"}}`), "Content-Type", "application/json")
+	if r.code != 201 {
+		t.Fatalf("open = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	for _, c := range []struct{ name, method, path, body string }{
+		{"diagnosis display", "POST", "/encounters", `{"diagnoses":[{}]}`},
+		{"prescription medication", "POST", "/encounters", `{"prescriptions":[{}]}`},
+		{"addendum text", "POST", "/encounters/" + id + "/addenda", `{}`},
+		{"entered-in-error reason", "POST", "/encounters/" + id + "/entered-in-error", `{}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do("doctor", c.method, c.path, strings.NewReader(c.body), "Content-Type", "application/json")
+			if r.code != 400 {
+				t.Fatalf("%s = %d %s", c.name, r.code, r.body)
+			}
+		})
+	}
+}
