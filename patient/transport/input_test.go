@@ -195,3 +195,27 @@ func TestRequiredBodyFieldsAreInTheDocument(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyAddressIsNone creates patients whose address or emergency
+// contact is {} or blank only: the service takes it for none, and the
+// document, which the harness holds every exchange to, must accept it too.
+func TestEmptyAddressIsNone(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	for _, c := range []struct{ field, value string }{
+		{"address", `{}`},
+		{"emergencyContact", `{}`},
+		{"address", `{"line2":" "}`},
+		{"emergencyContact", `{"name":"","phone":" "}`},
+	} {
+		t.Run(c.field+c.value, func(t *testing.T) {
+			r := h.do(http.MethodPost, "/api/v1/patients", admin.token, with(c.field, c.value))
+			if r.Status != http.StatusCreated {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			var got map[string]any
+			require.NoError(t, json.Unmarshal(r.Body, &got))
+			assert.Nil(t, got[c.field], "none")
+		})
+	}
+}

@@ -276,7 +276,7 @@ func lookup(s *openapi3.Schema, segs []string) (found, required bool) {
 	if prop, ok := s.Properties[segs[0]]; ok {
 		if len(segs) == 1 {
 			_, byRole := prop.Value.Extensions["x-required-for"]
-			return true, slices.Contains(s.Required, segs[0]) || byRole
+			return true, slices.Contains(s.Required, segs[0]) || byRole || branchRequires(s, segs[0])
 		}
 		if f, r := lookup(prop.Value, segs[1:]); f {
 			return f, r
@@ -293,6 +293,20 @@ func lookup(s *openapi3.Schema, segs []string) (found, required bool) {
 		}
 	}
 	return found, false
+}
+
+// branchRequires reports whether a branch of s's allOf, oneOf or anyOf
+// lists name in its required: an object that is either empty or complete
+// (anyOf [{required: [...]}, {...}]) requires its fields in a branch only.
+func branchRequires(s *openapi3.Schema, name string) bool {
+	for _, branches := range [][]*openapi3.SchemaRef{s.AllOf, s.OneOf, s.AnyOf} {
+		for _, b := range branches {
+			if b.Value != nil && slices.Contains(b.Value.Required, name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Handler serves h, checking every exchange against the document; a

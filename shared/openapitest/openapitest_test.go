@@ -53,6 +53,12 @@ paths:
                     type: object
                     required: [k]
                     properties: { k: { type: string }, v: { type: string } }
+                where:
+                  type: object
+                  properties: { a: { type: string }, b: { type: string } }
+                  anyOf:
+                    - required: [a]
+                    - maxProperties: 0
       responses:
         "201": { description: created }
         "400": { description: bad }
@@ -130,6 +136,12 @@ func TestCheck(t *testing.T) {
 		},
 		"an optional parameter said required": {
 			x: exchange("POST", "/things", `{"name":"a"}`, 400, required("dry", "is required")), fail: `query parameter "dry" is required`,
+		},
+		"a field an anyOf branch requires said required": {
+			x: exchange("POST", "/things", `{"name":"a","where":{"b":"x"}}`, 400, required("where.a", "is required")),
+		},
+		"a field no branch requires said required": {
+			x: exchange("POST", "/things", `{"name":"a","where":{"a":"x"}}`, 400, required("where.b", "is required")), fail: `"where.b" is required`,
 		},
 		"a field required of some roles":   {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("reason", "is required: a, b or c"))},
 		"a condition on an optional field": {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("note", "is required when parts are set"))},
