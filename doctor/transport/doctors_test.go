@@ -219,3 +219,18 @@ func TestDoctorBodiesRequireWhatTheServiceRequires(t *testing.T) {
 		assert.ElementsMatch(t, doc.T.Components.Schemas[c.schema].Value.Required, required, "%s %s", c.method, c.path)
 	}
 }
+
+// TestAdministratorClearingTheLicenseIsRefused: a PUT may leave
+// licenseNumber out (kept), but one sending it empty is refused, an
+// administrator's too, and the document says so with minLength.
+func TestAdministratorClearingTheLicenseIsRefused(t *testing.T) {
+	e := newEnv(t)
+	d := e.createByAdmin(nil)
+	path := "/api/v1/doctors/" + d["id"].(string)
+	e.mustDo(http.StatusBadRequest, http.MethodPut, path, e.admin.Token,
+		doctorBody(map[string]any{"licenseNumber": ""}), "If-Match", e.etag(path))
+	doc := openapitest.Load(t, transport.OpenAPI())
+	for _, schema := range []string{"DoctorCreate", "DoctorWrite"} {
+		assert.EqualValues(t, 1, doc.T.Components.Schemas[schema].Value.Properties["licenseNumber"].Value.MinLength, schema)
+	}
+}

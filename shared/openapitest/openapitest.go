@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -197,45 +198,107 @@ func (d *Doc) Check(x Exchange) error {
 			method, req.URL.Path, x.Status, err, x.ResponseBody)
 	}
 	if x.Status == http.StatusBadRequest {
-		if err := checkRequired(route.Operation, x.ResponseBody); err != nil {
+		if err := checkRequired(route, req, x.RequestBody, x.ResponseBody); err != nil {
 			return fmt.Errorf("%s %s: %w", method, req.URL.Path, err)
 		}
 	}
 	return nil
 }
 
-// checkRequired fails a 400 problem that names a field "is required" when
-// the document lets a client leave that field out: a client generated from
-// the document would send such requests. A field is looked up in the
-// request body's schema ("a.b", "a[0].b"), then among the parameters; one
-// found in neither is left alone. A property may say it is required of
-// some roles only (x-required-for: [ADMIN, DOCTOR]), which `required`
-// cannot.
-func checkRequired(op *openapi3.Operation, body []byte) error {
+// checkRequired holds a 400 problem that names a field "is required" to the
+// document. The field is looked up in the request body's schema ("a.b",
+// "a[0].b"), then among the operation's parameters; one found in neither is
+// left alone. A field the request left out fails when the document lets a
+// client leave it out; one the request sent, empty or blank, was not left
+// out, and its value is for the schema's minLength or pattern to refuse. A
+// property may say it is required of some roles only (x-required-for:
+// [ADMIN, DOCTOR]), which `required` cannot.
+func checkRequired(route *routers.Route, req *http.Request, reqBody, body []byte) error {
 	var p struct {
 		Errors []struct{ Field, Message string }
 	}
 	if json.Unmarshal(body, &p) != nil {
 		return nil
 	}
+	var sent any
+	_ = json.Unmarshal(reqBody, &sent) // a body that does not parse holds no field
+	op := route.Operation
 	var errs []error
 	for _, fe := range p.Errors {
 		if !saysRequired(fe.Message) || fe.Field == "" {
 			continue
 		}
 		if found, required := requiredInBody(op, fe.Field); found {
-			if !required {
+			if !required && !holds(sent, fe.Field) {
 				errs = append(errs, fmt.Errorf("the answer says %q is required; the request body's schema does not require it", fe.Field))
 			}
 			continue
 		}
-		for _, ref := range op.Parameters {
-			if prm := ref.Value; prm != nil && prm.Name == fe.Field && !prm.Required {
-				errs = append(errs, fmt.Errorf("the answer says %s parameter %q is required; the document does not require it", prm.In, fe.Field))
-			}
+		prm := parameter(route, fe.Field)
+		switch {
+		case prm == nil:
+		case !prm.Required && !parameterSent(req, prm):
+			errs = append(errs, fmt.Errorf("the answer says %s parameter %q is required; the document does not require it", prm.In, fe.Field))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// parameter finds the parameter named field among the operation's; a
+// header's name is matched regardless of case.
+func parameter(route *routers.Route, field string) *openapi3.Parameter {
+	for _, ref := range route.Operation.Parameters {
+		prm := ref.Value
+		if prm == nil {
+			continue
+		}
+		if prm.Name == field || (prm.In == openapi3.ParameterInHeader && strings.EqualFold(prm.Name, field)) {
+			return prm
+		}
+	}
+	return nil
+}
+
+// parameterSent reports whether the request carried prm, empty or not.
+func parameterSent(req *http.Request, prm *openapi3.Parameter) bool {
+	switch prm.In {
+	case openapi3.ParameterInQuery:
+		return req.URL.Query().Has(prm.Name)
+	case openapi3.ParameterInHeader:
+		_, ok := req.Header[http.CanonicalHeaderKey(prm.Name)]
+		return ok
+	case openapi3.ParameterInCookie:
+		_, err := req.Cookie(prm.Name)
+		return err == nil
+	}
+	return true // a path parameter is always there
+}
+
+// holds reports whether the request's JSON v holds field ("a.b", "a[0].b"),
+// whatever its value.
+func holds(v any, field string) bool {
+	for _, part := range strings.Split(field, ".") {
+		name, idx, _ := strings.Cut(part, "[")
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if v, ok = obj[name]; !ok {
+			return false
+		}
+		for idx != "" {
+			var n string
+			n, idx, _ = strings.Cut(idx, "]")
+			idx = strings.TrimPrefix(idx, "[")
+			i, err := strconv.Atoi(n)
+			arr, ok := v.([]any)
+			if err != nil || !ok || i < 0 || i >= len(arr) {
+				return false
+			}
+			v = arr[i]
+		}
+	}
+	return true
 }
 
 // saysRequired reports whether a field error's message is "is required",

@@ -143,6 +143,15 @@ func TestCheck(t *testing.T) {
 		"a field no branch requires said required": {
 			x: exchange("POST", "/things", `{"name":"a","where":{"a":"x"}}`, 400, required("where.b", "is required")), fail: `"where.b" is required`,
 		},
+		"an optional field sent empty said required": {
+			x: exchange("POST", "/things", `{"name":"a","note":""}`, 400, required("note", "is required")),
+		},
+		"an optional item field sent blank said required": {
+			x: exchange("POST", "/things", `{"name":"a","parts":[{"k":"a","v":" "}]}`, 400, required("parts[0].v", "is required")),
+		},
+		"an optional parameter sent empty said required": {
+			x: exchange("POST", "/things?dry=", `{"name":"a"}`, 400, required("dry", "is required")),
+		},
 		"a field required of some roles":   {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("reason", "is required: a, b or c"))},
 		"a condition on an optional field": {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("note", "is required when parts are set"))},
 	} {
