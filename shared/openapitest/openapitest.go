@@ -207,8 +207,9 @@ func (d *Doc) Check(x Exchange) error {
 
 // checkRequired holds a 400 problem that names a field "is required" to the
 // document. The field is looked up in the request body's schema ("a.b",
-// "a[0].b"), then among the operation's parameters; one found in neither is
-// left alone. A field the request left out fails when the document lets a
+// "a[0].b"), then among the operation's and its path's parameters; one the
+// document does not name at all fails, as no client generated from it could
+// send it. A field the request left out fails when the document lets a
 // client leave it out; one the request sent, empty or blank, was not left
 // out, and its value is for the schema's minLength or pattern to refuse. A
 // property may say it is required of some roles only (x-required-for:
@@ -237,6 +238,7 @@ func checkRequired(route *routers.Route, req *http.Request, reqBody, body []byte
 		prm := parameter(route, fe.Field)
 		switch {
 		case prm == nil:
+			errs = append(errs, fmt.Errorf("the answer says %q is required; the document names no such field of the request body and no such parameter", fe.Field))
 		case !prm.Required && !parameterSent(req, prm):
 			errs = append(errs, fmt.Errorf("the answer says %s parameter %q is required; the document does not require it", prm.In, fe.Field))
 		}
@@ -244,10 +246,15 @@ func checkRequired(route *routers.Route, req *http.Request, reqBody, body []byte
 	return errors.Join(errs...)
 }
 
-// parameter finds the parameter named field among the operation's; a
-// header's name is matched regardless of case.
+// parameter finds the parameter named field among the operation's and its
+// path's; a header's name is matched regardless of case.
 func parameter(route *routers.Route, field string) *openapi3.Parameter {
-	for _, ref := range route.Operation.Parameters {
+	var refs openapi3.Parameters
+	refs = append(refs, route.Operation.Parameters...)
+	if route.PathItem != nil {
+		refs = append(refs, route.PathItem.Parameters...)
+	}
+	for _, ref := range refs {
 		prm := ref.Value
 		if prm == nil {
 			continue

@@ -17,6 +17,8 @@ const doc = `openapi: 3.0.3
 info: { title: t, version: "1" }
 paths:
   /things/{id}:
+    parameters:
+      - { name: X-Tenant, in: header, schema: { type: string } }
     get:
       parameters:
         - { name: id, in: path, required: true, schema: { type: string, format: uuid } }
@@ -151,6 +153,12 @@ func TestCheck(t *testing.T) {
 		},
 		"an optional parameter sent empty said required": {
 			x: exchange("POST", "/things?dry=", `{"name":"a"}`, 400, required("dry", "is required")),
+		},
+		"a field the document does not name said required": {
+			x: exchange("POST", "/things", `{"name":"a"}`, 400, required("title", "is required")), fail: `names no such field`,
+		},
+		"a path's optional parameter said required": {
+			x: exchange("GET", id, "", 400, required("X-Tenant", "is required")), fail: `header parameter "X-Tenant" is required`,
 		},
 		"a field required of some roles":   {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("reason", "is required: a, b or c"))},
 		"a condition on an optional field": {x: exchange("POST", "/things", `{"name":"a"}`, 400, required("note", "is required when parts are set"))},
