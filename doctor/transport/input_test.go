@@ -138,3 +138,13 @@ func TestMalformedQueryEscapeIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A malformed query on an operation without parameters is the 400 its
+// document lists; the document's own route, like the health checks and the
+// metrics (httpmw), reads no parameter and answers as if the query were
+// absent.
+func TestMalformedQueryOnOperationsWithoutParameters(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(400, "GET", "/api/v1/doctors/me?v=%zz", e.pat.Token, nil)
+	e.mustDo(200, "GET", "/openapi.yaml?v=%zz", "", nil)
+}

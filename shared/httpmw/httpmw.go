@@ -305,9 +305,13 @@ func HeaderLimit(n int) Middleware {
 }
 
 // Query answers a request whose query string does not parse with the 400
-// of QueryProblem.
+// of QueryProblem, except on the parameterless routes every service serves.
 func Query(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if parameterless[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if p := QueryProblem(r.URL.RawQuery); p != nil {
 			problem.Write(w, r, p)
 			return
@@ -315,6 +319,12 @@ func Query(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// parameterless are the routes every service serves that read no query
+// parameter: a stray query (a cache buster, a probe's or scraper's own) has
+// nothing to widen there, and a liveness probe or a scrape answered 400 for
+// it would take a healthy instance for a dead one.
+var parameterless = map[string]bool{"/openapi.yaml": true, "/health/live": true, "/health/ready": true, "/metrics": true}
 
 // plainQueryParams bounds the parameters of a query string that QueryProblem
 // passes unparsed when it holds no '%' and no ';': far below net/url's own

@@ -51,3 +51,14 @@ func TestQueryProblemOfAPlainQueryCostsNothing(t *testing.T) {
 	raw := "limit=20&cursor=eyJpZCI6IjEifQ&from=2026-01-01"
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = httpmw.QueryProblem(raw) }))
 }
+
+// The routes every service serves without parameters answer a malformed
+// query as if it were absent: a liveness probe or a scrape refused for a
+// stray query would take a healthy instance for a dead one.
+func TestParameterlessRoutesIgnoreAMalformedQuery(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), httpmw.Options{})
+	for _, path := range []string{"/openapi.yaml", "/health/live", "/health/ready", "/metrics"} {
+		assert.Equal(t, http.StatusOK, f.serve(httptest.NewRequest(http.MethodGet, path+"?v=%zz", nil)).Code, path)
+	}
+	assert.Equal(t, http.StatusBadRequest, f.serve(httptest.NewRequest(http.MethodGet, "/metrics/x?v=%zz", nil)).Code)
+}
