@@ -875,8 +875,8 @@ type Addendum struct {
 
 // AddendumWrite defines model for AddendumWrite.
 type AddendumWrite struct {
-	// Text Required, up to 20,000 characters.
-	Text *string `json:"text,omitempty"`
+	// Text Not blank, up to 20,000 characters.
+	Text string `json:"text"`
 }
 
 // Address defines model for Address.
@@ -896,14 +896,42 @@ type Address struct {
 	State      *string `json:"state,omitempty"`
 }
 
-// AddressWrite null or absent for none.
+// AddressWrite null, absent, {} or an object whose every field is blank for none; any other needs line1, city and country, each not blank. Surrounding blanks are trimmed.
 type AddressWrite struct {
-	City       string  `json:"city"`
-	Country    string  `json:"country"`
-	Line1      string  `json:"line1"`
+	City       *string `json:"city,omitempty"`
+	Country    *string `json:"country,omitempty"`
+	Line1      *string `json:"line1,omitempty"`
 	Line2      *string `json:"line2,omitempty"`
 	PostalCode *string `json:"postalCode,omitempty"`
 	State      *string `json:"state,omitempty"`
+	union      json.RawMessage
+}
+
+// AddressWrite0 defines model for AddressWrite.0.
+type AddressWrite0 struct {
+	City  string `json:"city"`
+	Line1 string `json:"line1"`
+}
+
+// AddressWrite1 defines model for AddressWrite.1.
+type AddressWrite1 struct {
+	// City Empty or white space only.
+	City *Blank `json:"city,omitempty"`
+
+	// Country Empty or white space only.
+	Country *Blank `json:"country,omitempty"`
+
+	// Line1 Empty or white space only.
+	Line1 *Blank `json:"line1,omitempty"`
+
+	// Line2 Empty or white space only.
+	Line2 *Blank `json:"line2,omitempty"`
+
+	// PostalCode Empty or white space only.
+	PostalCode *Blank `json:"postalCode,omitempty"`
+
+	// State Empty or white space only.
+	State *Blank `json:"state,omitempty"`
 }
 
 // Appointment An appointment; times are UTC instants, `timeZone` is the doctor's.
@@ -1099,6 +1127,9 @@ type AvailabilityWrite struct {
 	Weekly        *[]Weekly    `json:"weekly,omitempty"`
 }
 
+// Blank Empty or white space only.
+type Blank = string
+
 // CancellationReason The coded reason of a cancellation.
 type CancellationReason string
 
@@ -1203,8 +1234,8 @@ type DiagnosisWrite struct {
 	Code       *string `json:"code,omitempty"`
 	CodeSystem *string `json:"codeSystem,omitempty"`
 
-	// Display Required.
-	Display *string `json:"display,omitempty"`
+	// Display Not blank.
+	Display string `json:"display"`
 }
 
 // Doctor defines model for Doctor.
@@ -1316,7 +1347,7 @@ type DoctorWrite struct {
 	Languages *[]string           `json:"languages,omitempty"`
 	LastName  string              `json:"lastName"`
 
-	// LicenseNumber Only an administrator may change it.
+	// LicenseNumber Only an administrator may change it; left out, it is kept.
 	LicenseNumber *string `json:"licenseNumber,omitempty"`
 
 	// Phone E.164.
@@ -1397,11 +1428,29 @@ type EmergencyContact struct {
 	Relationship *string `json:"relationship,omitempty"`
 }
 
-// EmergencyContactWrite null or absent for none.
+// EmergencyContactWrite null, absent, {} or an object whose every field is blank for none; any other needs name and phone, each not blank. Surrounding blanks are trimmed.
 type EmergencyContactWrite struct {
-	Name         string  `json:"name"`
-	Phone        string  `json:"phone"`
+	Name         *string `json:"name,omitempty"`
+	Phone        *string `json:"phone,omitempty"`
 	Relationship *string `json:"relationship,omitempty"`
+	union        json.RawMessage
+}
+
+// EmergencyContactWrite0 defines model for EmergencyContactWrite.0.
+type EmergencyContactWrite0 struct {
+	Name string `json:"name"`
+}
+
+// EmergencyContactWrite1 defines model for EmergencyContactWrite.1.
+type EmergencyContactWrite1 struct {
+	// Name Empty or white space only.
+	Name *Blank `json:"name,omitempty"`
+
+	// Phone Empty or white space only.
+	Phone *Blank `json:"phone,omitempty"`
+
+	// Relationship Empty or white space only.
+	Relationship *Blank `json:"relationship,omitempty"`
 }
 
 // Encounter An encounter at one version.
@@ -1760,7 +1809,7 @@ type PatientBloodType string
 type PatientCreate struct {
 	Active *bool `json:"active,omitempty"`
 
-	// Address null or absent for none.
+	// Address null, absent, {} or an object whose every field is blank for none; any other needs line1, city and country, each not blank. Surrounding blanks are trimmed.
 	Address   *AddressWrite `json:"address,omitempty"`
 	BloodType *string       `json:"bloodType,omitempty"`
 
@@ -1768,7 +1817,7 @@ type PatientCreate struct {
 	DateOfBirth string  `json:"dateOfBirth"`
 	Email       *string `json:"email,omitempty"`
 
-	// EmergencyContact null or absent for none.
+	// EmergencyContact null, absent, {} or an object whose every field is blank for none; any other needs name and phone, each not blank. Surrounding blanks are trimmed.
 	EmergencyContact  *EmergencyContactWrite `json:"emergencyContact,omitempty"`
 	FirstName         string                 `json:"firstName"`
 	LastName          string                 `json:"lastName"`
@@ -1791,14 +1840,14 @@ type PatientPage struct {
 type PatientUpdate struct {
 	Active *bool `json:"active,omitempty"`
 
-	// Address null or absent for none.
+	// Address null, absent, {} or an object whose every field is blank for none; any other needs line1, city and country, each not blank. Surrounding blanks are trimmed.
 	Address     *AddressWrite `json:"address,omitempty"`
 	BloodType   *string       `json:"bloodType,omitempty"`
 	CreatedAt   *time.Time    `json:"createdAt,omitempty"`
 	DateOfBirth string        `json:"dateOfBirth"`
 	Email       *string       `json:"email,omitempty"`
 
-	// EmergencyContact null or absent for none.
+	// EmergencyContact null, absent, {} or an object whose every field is blank for none; any other needs name and phone, each not blank. Surrounding blanks are trimmed.
 	EmergencyContact  *EmergencyContactWrite `json:"emergencyContact,omitempty"`
 	FirstName         string                 `json:"firstName"`
 	Id                *string                `json:"id,omitempty"`
@@ -1866,8 +1915,8 @@ type PrescriptionWrite struct {
 	Dosage       *string `json:"dosage,omitempty"`
 	Instructions *string `json:"instructions,omitempty"`
 
-	// Medication Required.
-	Medication *string `json:"medication,omitempty"`
+	// Medication Not blank.
+	Medication string `json:"medication"`
 }
 
 // Problem An RFC 9457 problem document; `type` names the kind (docs/errors.md).
@@ -1901,8 +1950,8 @@ type ProblemType string
 
 // ReasonWrite defines model for ReasonWrite.
 type ReasonWrite struct {
-	// Reason Required, up to 500 characters.
-	Reason *string `json:"reason,omitempty"`
+	// Reason Not blank, up to 500 characters.
+	Reason string `json:"reason"`
 }
 
 // RecordsAuditEvent One access to a patient's records; it never holds clinical data.
@@ -2886,6 +2935,296 @@ type CreateSpecializationJSONRequestBody = SpecializationWrite
 
 // UpdateSpecializationJSONRequestBody defines body for UpdateSpecialization for application/json ContentType.
 type UpdateSpecializationJSONRequestBody = SpecializationWrite
+
+// AsAddressWrite0 returns the union data inside the AddressWrite as a AddressWrite0
+func (t AddressWrite) AsAddressWrite0() (AddressWrite0, error) {
+	var body AddressWrite0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAddressWrite0 overwrites any union data inside the AddressWrite as the provided AddressWrite0
+func (t *AddressWrite) FromAddressWrite0(v AddressWrite0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAddressWrite0 performs a merge with any union data inside the AddressWrite, using the provided AddressWrite0
+func (t *AddressWrite) MergeAddressWrite0(v AddressWrite0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAddressWrite1 returns the union data inside the AddressWrite as a AddressWrite1
+func (t AddressWrite) AsAddressWrite1() (AddressWrite1, error) {
+	var body AddressWrite1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAddressWrite1 overwrites any union data inside the AddressWrite as the provided AddressWrite1
+func (t *AddressWrite) FromAddressWrite1(v AddressWrite1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAddressWrite1 performs a merge with any union data inside the AddressWrite, using the provided AddressWrite1
+func (t *AddressWrite) MergeAddressWrite1(v AddressWrite1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AddressWrite) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	object := make(map[string]json.RawMessage)
+	if t.union != nil {
+		err = json.Unmarshal(b, &object)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	if t.City != nil {
+		object["city"], err = json.Marshal(t.City)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'city': %w", err)
+		}
+	}
+
+	if t.Country != nil {
+		object["country"], err = json.Marshal(t.Country)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'country': %w", err)
+		}
+	}
+
+	if t.Line1 != nil {
+		object["line1"], err = json.Marshal(t.Line1)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'line1': %w", err)
+		}
+	}
+
+	if t.Line2 != nil {
+		object["line2"], err = json.Marshal(t.Line2)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'line2': %w", err)
+		}
+	}
+
+	if t.PostalCode != nil {
+		object["postalCode"], err = json.Marshal(t.PostalCode)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'postalCode': %w", err)
+		}
+	}
+
+	if t.State != nil {
+		object["state"], err = json.Marshal(t.State)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'state': %w", err)
+		}
+	}
+	b, err = json.Marshal(object)
+	return b, err
+}
+
+func (t *AddressWrite) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	if err != nil {
+		return err
+	}
+	object := make(map[string]json.RawMessage)
+	err = json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["city"]; found {
+		err = json.Unmarshal(raw, &t.City)
+		if err != nil {
+			return fmt.Errorf("error reading 'city': %w", err)
+		}
+	}
+
+	if raw, found := object["country"]; found {
+		err = json.Unmarshal(raw, &t.Country)
+		if err != nil {
+			return fmt.Errorf("error reading 'country': %w", err)
+		}
+	}
+
+	if raw, found := object["line1"]; found {
+		err = json.Unmarshal(raw, &t.Line1)
+		if err != nil {
+			return fmt.Errorf("error reading 'line1': %w", err)
+		}
+	}
+
+	if raw, found := object["line2"]; found {
+		err = json.Unmarshal(raw, &t.Line2)
+		if err != nil {
+			return fmt.Errorf("error reading 'line2': %w", err)
+		}
+	}
+
+	if raw, found := object["postalCode"]; found {
+		err = json.Unmarshal(raw, &t.PostalCode)
+		if err != nil {
+			return fmt.Errorf("error reading 'postalCode': %w", err)
+		}
+	}
+
+	if raw, found := object["state"]; found {
+		err = json.Unmarshal(raw, &t.State)
+		if err != nil {
+			return fmt.Errorf("error reading 'state': %w", err)
+		}
+	}
+
+	return err
+}
+
+// AsEmergencyContactWrite0 returns the union data inside the EmergencyContactWrite as a EmergencyContactWrite0
+func (t EmergencyContactWrite) AsEmergencyContactWrite0() (EmergencyContactWrite0, error) {
+	var body EmergencyContactWrite0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmergencyContactWrite0 overwrites any union data inside the EmergencyContactWrite as the provided EmergencyContactWrite0
+func (t *EmergencyContactWrite) FromEmergencyContactWrite0(v EmergencyContactWrite0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmergencyContactWrite0 performs a merge with any union data inside the EmergencyContactWrite, using the provided EmergencyContactWrite0
+func (t *EmergencyContactWrite) MergeEmergencyContactWrite0(v EmergencyContactWrite0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEmergencyContactWrite1 returns the union data inside the EmergencyContactWrite as a EmergencyContactWrite1
+func (t EmergencyContactWrite) AsEmergencyContactWrite1() (EmergencyContactWrite1, error) {
+	var body EmergencyContactWrite1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmergencyContactWrite1 overwrites any union data inside the EmergencyContactWrite as the provided EmergencyContactWrite1
+func (t *EmergencyContactWrite) FromEmergencyContactWrite1(v EmergencyContactWrite1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmergencyContactWrite1 performs a merge with any union data inside the EmergencyContactWrite, using the provided EmergencyContactWrite1
+func (t *EmergencyContactWrite) MergeEmergencyContactWrite1(v EmergencyContactWrite1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EmergencyContactWrite) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	object := make(map[string]json.RawMessage)
+	if t.union != nil {
+		err = json.Unmarshal(b, &object)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	if t.Name != nil {
+		object["name"], err = json.Marshal(t.Name)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'name': %w", err)
+		}
+	}
+
+	if t.Phone != nil {
+		object["phone"], err = json.Marshal(t.Phone)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'phone': %w", err)
+		}
+	}
+
+	if t.Relationship != nil {
+		object["relationship"], err = json.Marshal(t.Relationship)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'relationship': %w", err)
+		}
+	}
+	b, err = json.Marshal(object)
+	return b, err
+}
+
+func (t *EmergencyContactWrite) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	if err != nil {
+		return err
+	}
+	object := make(map[string]json.RawMessage)
+	err = json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &t.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+	}
+
+	if raw, found := object["phone"]; found {
+		err = json.Unmarshal(raw, &t.Phone)
+		if err != nil {
+			return fmt.Errorf("error reading 'phone': %w", err)
+		}
+	}
+
+	if raw, found := object["relationship"]; found {
+		err = json.Unmarshal(raw, &t.Relationship)
+		if err != nil {
+			return fmt.Errorf("error reading 'relationship': %w", err)
+		}
+	}
+
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
