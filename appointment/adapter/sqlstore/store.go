@@ -341,6 +341,15 @@ func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedV
 // withLocks runs.
 func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
 	offer *service.Offer, evs []events.Event) error {
+	if offer != nil {
+		waiting, err := anyWaiting(ctx, tx, *offer)
+		if err != nil {
+			return err
+		}
+		if !waiting {
+			offer = nil
+		}
+	}
 	if a.Status.Occupies() || offer != nil {
 		// An offer queues behind the doctor's other offers too: it may lock
 		// waits of neighbouring days it then does not take, which a
@@ -535,6 +544,25 @@ func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
 		return err
 	}
 	return outbox.Write(ctx, tx, ev)
+}
+
+// anyWaiting reports whether anyone waits for the doctor on a day that may
+// hold o's time (offer reads which). Most freed slots have nobody waiting,
+// and their change then takes no doctor's lock and reads no more. A wait
+// joined meanwhile, not committed yet, is not seen here, as it would not be
+// by the offer's own reads.
+func anyWaiting(ctx context.Context, tx *sql.Tx, o service.Offer) (bool, error) {
+	d := civil.Of(o.Start.UTC())
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM waitlist WHERE doctor_id = ? AND day >= ? AND day <= ? LIMIT 1`,
+		o.DoctorID, d.AddDays(-1).String(), d.AddDays(1).String()).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("anyone waiting: %w", err)
+	}
+	return true, nil
 }
 
 const waitlistColumns = `id, doctor_id, day, patient_id, patient_user_id, created_at, day_from, day_until, time_zone`
