@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"io/fs"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -138,18 +137,15 @@ func dropAuditTrail(t *testing.T, db *sqldb.DB) {
 // its newer versions, so that every dialect lists the same versions;
 // PostgreSQL always had it.
 func TestMigrationsFillTheVersionTheDialectLacked(t *testing.T) {
-	for name, open := range map[string]func(testing.TB, fs.FS) *sqldb.DB{"sqlite": sqltest.SQLite, "mysql": sqltest.MySQL} {
-		t.Run(name, func(t *testing.T) {
-			db := open(t, sqlstore.Migrations())
-			ctx := context.Background()
-			_, err := db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = 5")
-			require.NoError(t, err)
-			require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
-			var n int
-			require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id = 5 AND is_applied").Scan(&n))
-			assert.Equal(t, 1, n)
-		})
-	}
+	sqltest.EachSource(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		_, err := db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id = 5")
+		require.NoError(t, err)
+		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id = 5 AND is_applied").Scan(&n))
+		assert.Equal(t, 1, n)
+	})
 }
 
 // On a MariaDB database created with latin1 as its default, the tables

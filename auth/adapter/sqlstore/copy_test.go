@@ -214,26 +214,18 @@ func TestCopiedFeedNeverReusesAnIndex(t *testing.T) {
 // either source copies, SQLite's lacking the revocation_writer PostgreSQL's
 // migrations make and seed.
 func TestEveryInstallationCopiesToPostgres(t *testing.T) {
-	for _, source := range []string{"sqlite", "mysql"} {
-		t.Run(source, func(t *testing.T) {
-			ctx := context.Background()
-			var src *sqldb.DB
-			if source == "sqlite" {
-				src = sqltest.SQLite(t, sqlstore.Migrations())
-			} else {
-				src = sqltest.MySQL(t, sqlstore.Migrations())
-			}
-			dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = dst.Close() })
-			rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
-			require.NoError(t, err)
-			if source == "sqlite" {
-				assert.Equal(t, []string{"revocation_writer"}, rep.TargetOnly)
-			}
-			var writers int
-			require.NoError(t, dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM revocation_writer").Scan(&writers))
-			assert.Equal(t, 1, writers, "the writer's row stays")
-		})
-	}
+	sqltest.EachSource(t, sqlstore.Migrations(), func(t *testing.T, src *sqldb.DB) {
+		ctx := context.Background()
+		dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = dst.Close() })
+		rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
+		require.NoError(t, err)
+		if src.Dialect == sqldb.SQLite {
+			assert.Equal(t, []string{"revocation_writer"}, rep.TargetOnly)
+		}
+		var writers int
+		require.NoError(t, dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM revocation_writer").Scan(&writers))
+		assert.Equal(t, 1, writers, "the writer's row stays")
+	})
 }

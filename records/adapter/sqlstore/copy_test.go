@@ -21,63 +21,55 @@ import (
 // same encounter, revisions and addenda, and the signed note still refuses
 // change.
 func TestCopyToPostgres(t *testing.T) {
-	for _, source := range []string{"sqlite", "mysql"} {
-		t.Run(source, func(t *testing.T) {
-			ctx := context.Background()
-			var src *sqldb.DB
-			if source == "sqlite" {
-				src = sqltest.SQLite(t, sqlstore.Migrations())
-			} else {
-				src = sqltest.MySQL(t, sqlstore.Migrations())
-			}
-			s := sqlstore.New(src)
-			t.Cleanup(func() { _ = s.Close() })
-			pid, doc := ids.New(), ids.New()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: doc, Status: record.EncounterOpen,
-				Clinical: record.Clinical{Note: record.Note{Subjective: "Ból głowy od tygodnia 🩺\nthree days  "},
-					Diagnoses:     []record.Diagnosis{{Code: "J06.9", CodeSystem: "http://hl7.org/fhir/sid/icd-10", Display: "URTI"}},
-					Prescriptions: []record.Prescription{{Medication: "paracetamol", Dosage: "500 mg"}}},
-				CreatedAt: now, UpdatedAt: now, Version: 1}
-			must(t, s.CreateEncounter(ctx, e, ev(pid)))
-			e.Note.Plan, e.Version = "rest", 2
-			must(t, s.UpdateEncounter(ctx, e, ev(pid)))
-			e.Status, e.SignedAt, e.Version = record.EncounterSigned, now, 3
-			must(t, s.UpdateEncounter(ctx, e, ev(pid), event(t, e.ID)))
-			must(t, s.AddAddendum(ctx, record.Addendum{ID: ids.New(), EncounterID: e.ID, PatientID: pid, AuthorID: doc, Text: "Łukasz: correction", CreatedAt: now}, ev(pid)))
+	sqltest.EachSource(t, sqlstore.Migrations(), func(t *testing.T, src *sqldb.DB) {
+		ctx := context.Background()
+		s := sqlstore.New(src)
+		t.Cleanup(func() { _ = s.Close() })
+		pid, doc := ids.New(), ids.New()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: doc, Status: record.EncounterOpen,
+			Clinical: record.Clinical{Note: record.Note{Subjective: "Ból głowy od tygodnia 🩺\nthree days  "},
+				Diagnoses:     []record.Diagnosis{{Code: "J06.9", CodeSystem: "http://hl7.org/fhir/sid/icd-10", Display: "URTI"}},
+				Prescriptions: []record.Prescription{{Medication: "paracetamol", Dosage: "500 mg"}}},
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		must(t, s.CreateEncounter(ctx, e, ev(pid)))
+		e.Note.Plan, e.Version = "rest", 2
+		must(t, s.UpdateEncounter(ctx, e, ev(pid)))
+		e.Status, e.SignedAt, e.Version = record.EncounterSigned, now, 3
+		must(t, s.UpdateEncounter(ctx, e, ev(pid), event(t, e.ID)))
+		must(t, s.AddAddendum(ctx, record.Addendum{ID: ids.New(), EncounterID: e.ID, PatientID: pid, AuthorID: doc, Text: "Łukasz: correction", CreatedAt: now}, ev(pid)))
 
-			dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
-			must(t, err)
-			t.Cleanup(func() { _ = dst.Close() })
-			rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
-			must(t, err)
-			if !rep.OK() || len(rep.TargetOnly) > 0 {
-				t.Fatalf("report: %v, only in the target: %v", rep.Differences(), rep.TargetOnly)
-			}
+		dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
+		must(t, err)
+		t.Cleanup(func() { _ = dst.Close() })
+		rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
+		must(t, err)
+		if !rep.OK() || len(rep.TargetOnly) > 0 {
+			t.Fatalf("report: %v, only in the target: %v", rep.Differences(), rep.TargetOnly)
+		}
 
-			pg := sqlstore.New(dst)
-			t.Cleanup(func() { _ = pg.Close() })
-			read := func(s *sqlstore.Store) (record.Encounter, []record.Encounter, []record.Addendum) {
-				enc, err := s.EncounterByID(ctx, pid, e.ID)
-				must(t, err)
-				revs, err := s.EncounterRevisions(ctx, pid, e.ID)
-				must(t, err)
-				add, err := s.Addenda(ctx, pid, e.ID)
-				must(t, err)
-				return enc, revs, add
-			}
-			wantEnc, wantRevs, wantAdd := read(s)
-			gotEnc, gotRevs, gotAdd := read(pg)
-			if !reflect.DeepEqual(wantEnc, gotEnc) || !reflect.DeepEqual(wantRevs, gotRevs) || !reflect.DeepEqual(wantAdd, gotAdd) {
-				t.Fatalf("the copy reads\n%+v %+v %+v\nthe source\n%+v %+v %+v", gotEnc, gotRevs, gotAdd, wantEnc, wantRevs, wantAdd)
-			}
-			changed := e
-			changed.Note.Plan, changed.Status, changed.Version = "changed", record.EncounterOpen, 4
-			if err := pg.UpdateEncounter(ctx, changed, ev(pid)); err == nil {
-				t.Fatal("the copy let a signed note change")
-			}
-		})
-	}
+		pg := sqlstore.New(dst)
+		t.Cleanup(func() { _ = pg.Close() })
+		read := func(s *sqlstore.Store) (record.Encounter, []record.Encounter, []record.Addendum) {
+			enc, err := s.EncounterByID(ctx, pid, e.ID)
+			must(t, err)
+			revs, err := s.EncounterRevisions(ctx, pid, e.ID)
+			must(t, err)
+			add, err := s.Addenda(ctx, pid, e.ID)
+			must(t, err)
+			return enc, revs, add
+		}
+		wantEnc, wantRevs, wantAdd := read(s)
+		gotEnc, gotRevs, gotAdd := read(pg)
+		if !reflect.DeepEqual(wantEnc, gotEnc) || !reflect.DeepEqual(wantRevs, gotRevs) || !reflect.DeepEqual(wantAdd, gotAdd) {
+			t.Fatalf("the copy reads\n%+v %+v %+v\nthe source\n%+v %+v %+v", gotEnc, gotRevs, gotAdd, wantEnc, wantRevs, wantAdd)
+		}
+		changed := e
+		changed.Note.Plan, changed.Status, changed.Version = "changed", record.EncounterOpen, 4
+		if err := pg.UpdateEncounter(ctx, changed, ev(pid)); err == nil {
+			t.Fatal("the copy let a signed note change")
+		}
+	})
 }
 
 func must(t *testing.T, err error) {

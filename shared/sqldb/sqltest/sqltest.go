@@ -37,6 +37,15 @@ func Each(t *testing.T, migrations fs.FS, fn func(t *testing.T, db *sqldb.DB)) {
 	}
 }
 
+// EachSource runs fn as a subtest "sqlite" and a subtest "mysql", each with
+// a fresh database migrated from migrations: the databases a service moves
+// to PostgreSQL from (medisync-dbcopy), or a migration only they need.
+func EachSource(t *testing.T, migrations fs.FS, fn func(t *testing.T, src *sqldb.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, migrations)) })
+	t.Run("mysql", func(t *testing.T) { fn(t, MySQL(t, migrations)) })
+}
+
 // SQLite returns a migrated database in a temporary file.
 func SQLite(t testing.TB, migrations fs.FS) *sqldb.DB {
 	t.Helper()
