@@ -386,28 +386,9 @@ func TestTwoAdminsDemotingEachOtherAtOnceLeaveAnAdmin(t *testing.T) {
 		t.Run(change.name, func(t *testing.T) {
 			sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 				ctx := context.Background()
-				ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-				require.NoError(t, err)
-				clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
-				ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
-				_, err = ring.EnsureKey(ctx)
-				require.NoError(t, err)
 				store := &barrierStore{Store: sqlstore.New(db)}
-				deps := service.Deps{
-					Store: store, Hasher: ph, Policy: password.NewPolicy(),
-					Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-					Tokens:   ring, Notifier: noMail{}, Clock: clk,
-				}
-				_, err = service.Bootstrap(ctx, deps, "alice@example.org", "correct horse battery")
-				require.NoError(t, err)
-				svc := service.New(deps, service.Config{})
-				alice, err := store.Users().ByEmail(ctx, "alice@example.org")
-				require.NoError(t, err)
-				asAlice := authn.Principal{UserID: alice.ID, Roles: []string{authn.RoleAdmin}}
-				bob, err := svc.CreateUser(ctx, asAlice, service.CreateUserInput{
-					Email: "bob@example.org", Password: "tardis blue box", FullName: "Bob", Roles: []string{authn.RoleAdmin}})
-				require.NoError(t, err)
-				asBob := authn.Principal{UserID: bob.ID, Roles: []string{authn.RoleAdmin}}
+				svc, asAlice, asBob := twoAdmins(t, db, store)
+				alice, bob := asAlice.UserID, asBob.UserID
 
 				store.arm(2)
 				var wg sync.WaitGroup
@@ -415,13 +396,13 @@ func TestTwoAdminsDemotingEachOtherAtOnceLeaveAnAdmin(t *testing.T) {
 				for i, p := range []struct {
 					actor  authn.Principal
 					target string
-				}{{asAlice, bob.ID}, {asBob, alice.ID}} {
+				}{{asAlice, bob}, {asBob, alice}} {
 					wg.Go(func() { _, errs[i] = svc.UpdateUser(ctx, p.actor, change.in(p.target)) })
 				}
 				wg.Wait()
 
 				admins := 0
-				for _, id := range []string{alice.ID, bob.ID} {
+				for _, id := range []string{alice, bob} {
 					u, err := store.Users().ByID(ctx, id)
 					require.NoError(t, err)
 					if u.Has(authn.RoleAdmin) && !u.Disabled {
@@ -465,34 +446,15 @@ func TestAnAdminDemotedWhileCreatingAUserCreatesNone(t *testing.T) {
 		t.Run(change.name, func(t *testing.T) {
 			sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 				ctx := context.Background()
-				ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
-				require.NoError(t, err)
-				clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
-				ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
-				_, err = ring.EnsureKey(ctx)
-				require.NoError(t, err)
 				store := &hookedStore{Store: sqlstore.New(db)}
-				deps := service.Deps{
-					Store: store, Hasher: ph, Policy: password.NewPolicy(),
-					Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
-					Tokens:   ring, Notifier: noMail{}, Clock: clk,
-				}
-				_, err = service.Bootstrap(ctx, deps, "alice@example.org", "correct horse battery")
-				require.NoError(t, err)
-				svc := service.New(deps, service.Config{})
-				alice, err := store.Users().ByEmail(ctx, "alice@example.org")
-				require.NoError(t, err)
-				asAlice := authn.Principal{UserID: alice.ID, Roles: []string{authn.RoleAdmin}}
-				bob, err := svc.CreateUser(ctx, asAlice, service.CreateUserInput{
-					Email: "bob@example.org", Password: "tardis blue box", FullName: "Bob", Roles: []string{authn.RoleAdmin}})
-				require.NoError(t, err)
-				asBob := authn.Principal{UserID: bob.ID, Roles: []string{authn.RoleAdmin}}
+				svc, asAlice, asBob := twoAdmins(t, db, store)
+				bob := asBob.UserID
 
 				store.before = func() { // Alice changes Bob while his request hashes
-					_, err := svc.UpdateUser(ctx, asAlice, change.in(bob.ID))
+					_, err := svc.UpdateUser(ctx, asAlice, change.in(bob))
 					require.NoError(t, err)
 				}
-				_, err = svc.CreateUser(ctx, asBob, service.CreateUserInput{
+				_, err := svc.CreateUser(ctx, asBob, service.CreateUserInput{
 					Email: "bob2@example.org", Password: "another long passphrase", FullName: "Bob 2", Roles: []string{authn.RoleAdmin}})
 				assert.ErrorIs(t, err, change.want)
 				_, err = store.Users().ByEmail(ctx, "bob2@example.org")
@@ -569,4 +531,32 @@ func TestAResetRequestedWhileTheAccountIsDisabledLeavesNoLink(t *testing.T) {
 			assert.Error(t, err, "a reset link requested while the account was being disabled set its password")
 		}
 	})
+}
+
+// twoAdmins serves the service over store, db's store as a test wraps it,
+// with two administrators: Alice, the first, and Bob, whom she made.
+func twoAdmins(t *testing.T, db *sqldb.DB, store service.Store) (svc service.Service, alice, bob authn.Principal) {
+	t.Helper()
+	ctx := context.Background()
+	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
+	require.NoError(t, err)
+	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
+	ring := signing.NewRing(sqlstore.NewKeys(db), signing.Options{Retention: time.Hour, Now: clk.Now})
+	_, err = ring.EnsureKey(ctx)
+	require.NoError(t, err)
+	deps := service.Deps{
+		Store: store, Hasher: ph, Policy: password.NewPolicy(),
+		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
+		Tokens:   ring, Notifier: noMail{}, Clock: clk,
+	}
+	_, err = service.Bootstrap(ctx, deps, "alice@example.org", "correct horse battery")
+	require.NoError(t, err)
+	svc = service.New(deps, service.Config{})
+	a, err := store.Users().ByEmail(ctx, "alice@example.org")
+	require.NoError(t, err)
+	alice = authn.Principal{UserID: a.ID, Roles: []string{authn.RoleAdmin}}
+	b, err := svc.CreateUser(ctx, alice, service.CreateUserInput{
+		Email: "bob@example.org", Password: "tardis blue box", FullName: "Bob", Roles: []string{authn.RoleAdmin}})
+	require.NoError(t, err)
+	return svc, alice, authn.Principal{UserID: b.ID, Roles: []string{authn.RoleAdmin}}
 }
