@@ -184,43 +184,19 @@ func (s *service) requireAdmin(ctx context.Context, actor authn.Principal) (acco
 	return u, nil
 }
 
-// lockAdminAndUser locks, in tx, the rows of the administrator making a
-// change and of the user it changes, in id order (the order any two users'
-// rows are taken in), checks the administrator still is one, and reads the
-// user. Two administrators demoting or disabling each other at once then
-// take turns, and the second is refused: checked only before the
-// transaction, both would pass and leave no administrator.
-func (s *service) lockAdminAndUser(ctx context.Context, tx Store, adminID, userID string) (account.User, error) {
-	order := []string{adminID, userID}
-	slices.Sort(order)
+// lockAdmin locks, in tx, the row of the administrator making a change,
+// with those of the users it changes, in id order (the order any two
+// users' rows are taken in), and checks the administrator still is one.
+// Two administrators demoting or disabling each other at once then take
+// turns, and the second is refused: checked only before the transaction,
+// both would pass and leave no administrator.
+func lockAdmin(ctx context.Context, tx Store, adminID string, users ...string) error {
+	order := slices.Sorted(slices.Values(append([]string{adminID}, users...)))
 	for _, id := range slices.Compact(order) {
-		err := tx.Users().Lock(ctx, id)
-		switch {
-		case errors.Is(err, account.ErrNotFound) && id == adminID:
-			return account.User{}, account.ErrUnauthenticated
-		case err != nil:
-			return account.User{}, fmt.Errorf("load user: %w", err)
+		// A row gone is found out by the reads after the locks.
+		if err := tx.Users().Lock(ctx, id); err != nil && !errors.Is(err, account.ErrNotFound) {
+			return fmt.Errorf("lock user: %w", err)
 		}
-	}
-	if err := stillAdmin(ctx, tx, adminID); err != nil {
-		return account.User{}, err
-	}
-	u, err := tx.Users().ByID(ctx, userID)
-	if err != nil {
-		return account.User{}, fmt.Errorf("load user: %w", err)
-	}
-	return u, nil
-}
-
-// lockAdmin locks, in tx, the row of the administrator making a change
-// and checks they still are one.
-func lockAdmin(ctx context.Context, tx Store, adminID string) error {
-	err := tx.Users().Lock(ctx, adminID)
-	switch {
-	case errors.Is(err, account.ErrNotFound):
-		return account.ErrUnauthenticated
-	case err != nil:
-		return fmt.Errorf("load caller: %w", err)
 	}
 	return stillAdmin(ctx, tx, adminID)
 }
@@ -353,9 +329,12 @@ func (s *service) UpdateUser(ctx context.Context, actor authn.Principal, in Upda
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		// Locked first, and the time taken after: a token issued while this
 		// waited is then of an earlier second than the change's NotBefore.
-		u, err := s.lockAdminAndUser(ctx, tx, admin.ID, in.ID)
-		if err != nil {
+		if err := lockAdmin(ctx, tx, admin.ID, in.ID); err != nil {
 			return err
+		}
+		u, err := tx.Users().ByID(ctx, in.ID)
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
 		}
 		if in.IfMatch != nil && *in.IfMatch != u.Version {
 			return domainerr.StaleFor(int64(*in.IfMatch), account.ErrPreconditionFailed)
