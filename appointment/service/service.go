@@ -517,9 +517,15 @@ func (s *service) bookingPatient(ctx context.Context, actor authn.Principal, pat
 		return Patient{}, fmt.Errorf("look up patient: %w", err)
 	}
 	if !p.Active {
-		return Patient{}, domainerr.Field("patientId", "the patient's record is inactive")
+		return Patient{}, errInactivePatient()
 	}
 	return p, nil
+}
+
+// errInactivePatient refuses what an inactive patient may not do: book,
+// move a booking or wait for a slot.
+func errInactivePatient() error {
+	return domainerr.Field("patientId", "the patient's record is inactive")
 }
 
 // activePatient refuses a change for the patient of patientID, as a
@@ -532,7 +538,7 @@ func (s *service) activePatient(ctx context.Context, patientID string) error {
 	case err != nil:
 		return fmt.Errorf("look up patient: %w", err)
 	case !p.Active:
-		return domainerr.Field("patientId", "the patient's record is inactive")
+		return errInactivePatient()
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 	if err != nil {
 		if errors.Is(err, appointment.ErrPatientInactive) {
 			// Deactivated since the patient service answered above.
-			return appointment.WaitlistEntry{}, domainerr.Field("patientId", "the patient's record is inactive")
+			return appointment.WaitlistEntry{}, errInactivePatient()
 		}
 		return appointment.WaitlistEntry{}, err
 	}

@@ -454,13 +454,19 @@ func (r txRepo) SetPatientStatus(ctx context.Context, patientID string, active b
 	case version <= known:
 		return false, nil
 	default:
-		_, err = r.tx.ExecContext(ctx, `UPDATE patient_status SET active = ?, version = ?, changed_at = ? WHERE patient_id = ?`,
-			active, version, at.UTC(), patientID)
+		err = updatePatientStatus(ctx, r.tx, patientID, active, version, at)
 	}
 	if err != nil {
 		return false, fmt.Errorf("store patient status: %w", err)
 	}
 	return true, nil
+}
+
+// updatePatientStatus records the patient's status at version.
+func updatePatientStatus(ctx context.Context, tx *sql.Tx, patientID string, active bool, version int64, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE patient_status SET active = ?, version = ?, changed_at = ? WHERE patient_id = ?`,
+		active, version, at.UTC(), patientID)
+	return err
 }
 
 func (r txRepo) RemoveWaits(ctx context.Context, patientID string, audit func(e appointment.WaitlistEntry) appointment.AuditEvent) (
@@ -618,8 +624,7 @@ func (s *Store) JoinWaitlist(ctx context.Context, e appointment.WaitlistEntry, s
 		case seen.Disowned != 0 && version == seen.Disowned && seen.Version > 0 && seen.Version < version:
 			// Later genuine events carry versions between the two: put the
 			// status back where they apply.
-			if _, err := tx.ExecContext(ctx, `UPDATE patient_status SET active = ?, version = ?, changed_at = ? WHERE patient_id = ?`,
-				true, seen.Version, e.CreatedAt.UTC(), e.PatientID); err != nil {
+			if err := updatePatientStatus(ctx, tx, e.PatientID, true, seen.Version, e.CreatedAt); err != nil {
 				return fmt.Errorf("correct patient status: %w", err)
 			}
 		case seen.Version == 0 || version >= seen.Version:
