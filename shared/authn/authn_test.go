@@ -443,7 +443,7 @@ func TestJWKSUnreachableIs503AndNotReadyUntilFirstFetched(t *testing.T) {
 
 	// Auth down from the start.
 	require.Eventually(t, func() bool { return v.Ready(ctx) != nil }, 5*time.Second, 5*time.Millisecond)
-	assert.Contains(t, v.Ready(ctx).Error(), "status 503")
+	assert.Contains(t, v.Ready(ctx).Error(), "HTTP status code: 503")
 	rec := call(iss.Token(t, authntest.Claims{}))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
 	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
@@ -464,6 +464,82 @@ func TestJWKSUnreachableIs503AndNotReadyUntilFirstFetched(t *testing.T) {
 	other.KID = iss.KID
 	assert.Equal(t, http.StatusUnauthorized, call(other.Token(t, authntest.Claims{})).Code)
 	assert.NoError(t, v.Ready(ctx), "the keys held serve: auth away must not take every instance out of the rotation")
+}
+
+// stallingJWKS answers 200 with its headers and a first half of the key
+// set, then stalls (auth hung mid-answer) until the test ends.
+type stallingJWKS struct {
+	body []byte
+	done chan struct{}
+}
+
+func (s *stallingJWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(s.body[:len(s.body)/2])
+	w.(http.Flusher).Flush()
+	select {
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+}
+
+// A fetch counts once its keys are read and parsed: auth hung half-way
+// through its answer from the start leaves the verifier not ready, and a
+// valid token is a 503 (the keys cannot be fetched), never a 401 that sends
+// the client to log in again.
+func TestJWKSHungMidAnswerIsNotReadyAnd503(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	src := &stallingJWKS{body: jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}), done: make(chan struct{})}
+	srv := httptest.NewServer(src)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(src.done) })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
+		URL: srv.URL, Client: &http.Client{Timeout: time.Second}, UnknownKIDEvery: time.Millisecond,
+	}, authn.Config{})
+	require.NoError(t, err)
+
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer rcancel()
+	assert.Error(t, v.Ready(rctx), "the readiness probe's own fetch hangs mid-answer")
+	assert.Error(t, v.Ready(ctx), "ready although no key was ever fetched")
+
+	h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+iss.Token(t, authntest.Claims{}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "a valid token while auth hangs: %s", rec.Body)
+}
+
+// A 200 whose body is no JWKS (a proxy's page, say) fetches no key: not
+// ready, and a valid token is a 503; once the JWKS is served, ready.
+func TestJWKSAnswerThatIsNoKeySetIsNotReadyAnd503(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	var serving atomic.Bool
+	body := jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public})
+	v := jwksVerifier(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serving.Load() {
+			_, _ = w.Write(body)
+			return
+		}
+		_, _ = w.Write([]byte("<html>maintenance</html>"))
+	}))
+	ctx := context.Background()
+	require.Error(t, v.Ready(ctx))
+	h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+iss.Token(t, authntest.Claims{}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+
+	serving.Store(true)
+	require.NoError(t, v.Ready(ctx))
+	_, err := v.Verify(ctx, iss.Token(t, authntest.Claims{}))
+	require.NoError(t, err)
 }
 
 // A refresh for an unknown kid gets time to finish: a JWKS that takes tens

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -49,27 +48,27 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 5 * time.Second}
 	}
+	// A fetch succeeds when its keys are stored, its answer read and parsed
+	// in full: 200 headers followed by a body that never ends, or that is no
+	// JWKS, are a failure like any other.
 	health := &fetchHealth{url: o.URL, client: o.Client}
 	health.set(errNotFetched)
-	client := *o.Client
-	base := client.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	client.Transport = recordingTransport{base: base, h: health}
-	health.client = &client
 	// The keys fetched are kept in a store that notices when a fetch brings
 	// a different set, so that the verifier stops trusting the tokens it
 	// cached under the keys withdrawn; hence the storage is assembled here
 	// rather than by keyfunc.NewDefaultOverrideCtx, which offers no such hook.
-	keys := &watchedKeys{Storage: jwkset.NewMemoryStorage(), gen: new(atomic.Uint64)}
+	keys := &watchedKeys{Storage: jwkset.NewMemoryStorage(), gen: new(atomic.Uint64), health: health}
+	health.keys = keys
 	remote, err := jwkset.NewStorageFromHTTP(o.URL, jwkset.HTTPClientStorageOptions{
-		Client:                    &client,
+		Client:                    o.Client,
 		Ctx:                       ctx,
-		HTTPTimeout:               5 * time.Second,
+		HTTPTimeout:               jwksFetchTimeout,
 		NoErrorReturnFirstHTTPReq: true,
 		RefreshInterval:           o.RefreshInterval,
+		// Every failed fetch comes here: the first, the periodic ones and
+		// those an unknown kid triggers.
 		RefreshErrorHandler: func(_ context.Context, err error) {
+			health.failed(err)
 			if o.OnError != nil {
 				o.OnError(err)
 			}
@@ -108,8 +107,9 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 // verified-token cache alone.
 type watchedKeys struct {
 	jwkset.Storage
-	mu  sync.Mutex // one replacement at a time, compared with the set it replaces
-	gen *atomic.Uint64
+	mu     sync.Mutex // one replacement at a time, compared with the set it replaces
+	gen    *atomic.Uint64
+	health *fetchHealth // told of each fetch that ends here, its keys parsed
 }
 
 func (w *watchedKeys) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
@@ -125,6 +125,7 @@ func (w *watchedKeys) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) err
 	if !sameKeys(held, given) {
 		w.gen.Add(1)
 	}
+	w.health.set(nil)
 	return nil
 }
 
@@ -156,6 +157,9 @@ func publicOf(key any) any {
 	return key
 }
 
+// jwksFetchTimeout bounds a fetch of the JWKS, whatever its context allows.
+const jwksFetchTimeout = 5 * time.Second
+
 // unknownKIDFetchTimeout bounds the refresh a token with an unknown kid
 // triggers, waiting for the limiter included.
 const unknownKIDFetchTimeout = 3 * time.Second
@@ -172,6 +176,7 @@ var errNotFetched = errors.New("the JWKS has not been fetched yet")
 type fetchHealth struct {
 	url     string
 	client  *http.Client
+	keys    jwkset.Storage        // where a fetch stores the keys it parsed
 	err     atomic.Pointer[error] // nil error when the last fetch succeeded
 	fetched atomic.Bool
 }
@@ -183,48 +188,32 @@ func (h *fetchHealth) set(err error) {
 	}
 }
 
+// failed records a failed fetch, unless its caller went away: that says
+// nothing about the JWKS.
+func (h *fetchHealth) failed(err error) {
+	if !errors.Is(err, context.Canceled) {
+		h.set(fmt.Errorf("fetch: %w", err))
+	}
+}
+
 func (h *fetchHealth) last() error { return *h.err.Load() }
 
 // check passes once a key set was fetched: the keys held verify tokens
 // while auth is away (a token naming a key not held gets its own 503,
 // ErrKeysUnavailable), and auth away must not take every instance of every
 // service out of the rotation. Until then it fetches the JWKS when asked,
-// so that readiness comes as soon as auth answers.
+// within ctx, storing the keys, so that readiness comes as soon as auth
+// answers.
 func (h *fetchHealth) check(ctx context.Context) error {
 	if h.fetched.Load() {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.url, nil)
-	if err != nil {
-		return err
-	}
-	if resp, err := h.client.Do(req); err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		_ = resp.Body.Close()
-	}
-	if err := h.last(); err != nil {
+	// A storage with no refresh interval fetches once, into the keys held.
+	if _, err := jwkset.NewStorageFromHTTP(h.url, jwkset.HTTPClientStorageOptions{
+		Client: h.client, Ctx: ctx, HTTPTimeout: jwksFetchTimeout, Storage: h.keys,
+	}); err != nil {
+		h.failed(err)
 		return fmt.Errorf("jwks %s: %w", h.url, err)
 	}
 	return nil
-}
-
-// recordingTransport notes the outcome of every JWKS fetch.
-type recordingTransport struct {
-	base http.RoundTripper
-	h    *fetchHealth
-}
-
-func (t recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
-	switch {
-	case err != nil && errors.Is(r.Context().Err(), context.Canceled):
-		// The caller went away: that says nothing about the JWKS.
-	case err != nil:
-		t.h.set(fmt.Errorf("fetch: %w", err))
-	case resp.StatusCode != http.StatusOK:
-		t.h.set(fmt.Errorf("fetch: status %d", resp.StatusCode))
-	default:
-		t.h.set(nil)
-	}
-	return resp, err
 }
