@@ -121,10 +121,7 @@ func (c *Client) GetJSON(ctx context.Context, path string, dst any) error {
 		req.Header.Set("Accept", "application/json")
 		res, err := c.http.Do(req)
 		if err != nil {
-			if caller.Err() != nil {
-				return struct{}{}, fmt.Errorf("%w: %w", errCallerGone, err)
-			}
-			return struct{}{}, fmt.Errorf("%w: %w", ErrFault, err)
+			return struct{}{}, fault(caller, err)
 		}
 		defer res.Body.Close()
 		if res.StatusCode != http.StatusOK {
@@ -136,9 +133,20 @@ func (c *Client) GetJSON(ctx context.Context, path string, dst any) error {
 			return struct{}{}, &StatusError{Peer: c.name, Code: res.StatusCode}
 		}
 		if err := json.NewDecoder(io.LimitReader(res.Body, c.opts.MaxBody)).Decode(dst); err != nil {
-			return struct{}{}, fmt.Errorf("%w: decode %s answer: %w", ErrFault, c.name, err)
+			// The answer may have been cut short by the caller leaving.
+			return struct{}{}, fault(caller, fmt.Errorf("decode %s answer: %w", c.name, err))
 		}
 		return struct{}{}, nil
 	})
 	return err
+}
+
+// fault marks err, met while calling the peer or reading its answer, as
+// the peer's fault, unless the caller went away or ran out of time
+// meanwhile, which is what cut the call short.
+func fault(caller context.Context, err error) error {
+	if caller.Err() != nil {
+		return fmt.Errorf("%w: %w", errCallerGone, err)
+	}
+	return fmt.Errorf("%w: %w", ErrFault, err)
 }

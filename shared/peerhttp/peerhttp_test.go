@@ -124,3 +124,34 @@ func TestCallersThatHangUpDoNotOpenTheBreaker(t *testing.T) {
 	require.NoError(t, c.GetJSON(context.Background(), "/x", &got), "callers that went away are no failure of the peer")
 	assert.Equal(t, "p1", got.ID)
 }
+
+// Callers that hang up while the peer's answer is still arriving (a long
+// list streamed slowly, a busy peer) are no failure of the peer either: five
+// of them must not open the breaker for every other caller.
+func TestCallersThatHangUpMidAnswerDoNotOpenTheBreaker(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"id":`))
+		w.(http.Flusher).Flush()
+		select { // the rest of the answer is slow to come
+		case <-r.Context().Done():
+			return
+		case <-release:
+		}
+		_, _ = w.Write([]byte(`"p1"}`))
+	}))
+	defer srv.Close()
+	c := peerhttp.New(srv.Client(), "patient", peerhttp.Options{BaseURL: srv.URL, Failures: 2, OpenTimeout: time.Hour})
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond) // the caller gives up
+		err := c.GetJSON(ctx, "/x", &answer{})
+		cancel()
+		require.Error(t, err)
+		assert.False(t, peerhttp.Down(err), "a caller that went away counted as a peer fault: %v", err)
+	}
+	close(release)
+	var got answer
+	require.NoError(t, c.GetJSON(context.Background(), "/x", &got), "callers that went away opened the breaker for everyone")
+}
