@@ -16,6 +16,8 @@ import (
 	"github.com/go-kit/kit/sd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/peerhttp"
 )
 
 // fake is a minimal stand-in for a discovery server, recording what it is
@@ -290,6 +292,50 @@ func TestInstancesOutliveADiscoveryOutage(t *testing.T) {
 	assert.NotErrorIs(t, err, ErrNoInstance)
 }
 
+// A discovery server that accepts connections and never answers (hung),
+// met by a service's first call to a peer (http://doctor/...): the call ends
+// with its own deadline (the peer timeout, the request's), not after the
+// discovery client's 5 s, and so does a readiness probe's call coming while
+// discovery has still not answered.
+func TestFirstCallThroughAHungDiscoveryKeepsToTheCallersDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() }) // held open, never answered
+		}
+	}()
+	// As shared/app builds it: the default client, the resolving transport.
+	c := NewClient([]string{"http://" + ln.Addr().String()}, "", nil, nil)
+	t.Cleanup(c.Close)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: c.Transport(nil)}
+	doctors := peerhttp.New(hc, "doctor", peerhttp.Options{BaseURL: "http://doctor", Timeout: 500 * time.Millisecond})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // the request's deadline
+	defer cancel()
+	start := time.Now()
+	err = doctors.GetJSON(ctx, "/api/v1/doctors/x", &struct{}{})
+	took := time.Since(start)
+	require.Error(t, err, "a call through a hung discovery succeeded")
+	assert.Less(t, took, 1500*time.Millisecond, "with a 500ms peer timeout and a 1s request deadline: %v", err)
+	assert.True(t, peerhttp.Down(err), "the peer cannot be reached: a fault, %v", err)
+
+	probe, cancelProbe := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelProbe()
+	req, err := http.NewRequestWithContext(probe, http.MethodGet, "http://doctor/health/ready", nil)
+	require.NoError(t, err)
+	start = time.Now()
+	_, err = hc.Do(req)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second, "the probe waited past its bound")
+}
+
 // roundTripFunc adapts a function to http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -301,7 +347,7 @@ func TestTransportTriesAnotherInstanceWhenTheFirstCannotBeDialled(t *testing.T) 
 	close(done)
 	c.watchers["auth"] = &Instancer{
 		instances: []Instance{{Address: "127.0.0.1", Port: 1, Status: StatusUp}, {Address: "127.0.0.1", Port: 2, Status: StatusUp}},
-		cancel:    func() {}, done: done,
+		cancel:    func() {}, done: done, answered: done,
 	}
 	var rt *resolvingTransport
 	var hosts []string

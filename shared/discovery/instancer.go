@@ -29,7 +29,10 @@ type Instancer struct {
 	subs    map[chan<- sd.Event]struct{}
 	changed chan struct{}
 
-	// Owned by the goroutine that queries (the constructor, then loop):
+	// answered is closed once the first lookup is done, whatever came of it.
+	answered chan struct{}
+
+	// Owned by the goroutine that queries (the first lookup, then loop):
 	// run is the server run of the last answer (source and start);
 	// listed holds the IDs that run has shown; carried the UP instances
 	// seen before it began that it has not listed yet; recheck, when
@@ -50,18 +53,31 @@ var _ sd.Instancer = (*Instancer)(nil)
 // first subscriber gets a real answer (or the error of a registry that could
 // not be reached); call Stop to end it.
 func (c *Client) Instancer(service string) *Instancer {
+	in := c.startInstancer(service)
+	<-in.answered
+	return in
+}
+
+// startInstancer starts following service, its first lookup in the
+// background, so that each caller waits for that answer (answered) only as
+// long as its own deadline allows.
+func (c *Client) startInstancer(service string) *Instancer {
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &Instancer{
-		c:       c,
-		service: service,
-		logger:  log.With(c.logger, "component", "discovery", "watch", service),
-		subs:    map[chan<- sd.Event]struct{}{},
-		changed: make(chan struct{}),
-		cancel:  cancel,
-		done:    make(chan struct{}),
+		c:        c,
+		service:  service,
+		logger:   log.With(c.logger, "component", "discovery", "watch", service),
+		subs:     map[chan<- sd.Event]struct{}{},
+		changed:  make(chan struct{}),
+		answered: make(chan struct{}),
+		cancel:   cancel,
+		done:     make(chan struct{}),
 	}
-	index, ok := in.lookup(ctx)
-	go in.loop(ctx, index, ok)
+	go func() {
+		index, ok := in.lookup(ctx)
+		close(in.answered)
+		in.loop(ctx, index, ok)
+	}()
 	return in
 }
 

@@ -51,6 +51,13 @@ func (t *resolvingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil {
 		return nil, err
 	}
+	// The first call to a service waits for discovery's first answer no
+	// longer than the request may, however long discovery takes.
+	select {
+	case <-w.answered:
+	case <-req.Context().Done():
+		return nil, fmt.Errorf("resolve service %q: discovery has not answered yet: %w", host, req.Context().Err())
+	}
 	up := w.Instances()
 	if len(up) == 0 {
 		if ev := w.State(); ev.Err != nil {
@@ -87,30 +94,17 @@ func (t *resolvingTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // watcher returns the shared Instancer following service, starting it on
-// first use.
+// first use; its first lookup runs in the background.
 func (c *Client) watcher(service string) (*Instancer, error) {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errors.New("discovery client closed")
-	}
-	if w, ok := c.watchers[service]; ok {
-		c.mu.Unlock()
-		return w, nil
-	}
-	c.mu.Unlock()
-	// Started outside the lock: the first lookup is a network call.
-	w := c.Instancer(service)
-	c.mu.Lock()
 	defer c.mu.Unlock()
-	if prev, ok := c.watchers[service]; ok {
-		go w.Stop()
-		return prev, nil
-	}
 	if c.closed {
-		go w.Stop()
 		return nil, errors.New("discovery client closed")
 	}
-	c.watchers[service] = w
+	w, ok := c.watchers[service]
+	if !ok {
+		w = c.startInstancer(service)
+		c.watchers[service] = w
+	}
 	return w, nil
 }
