@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -121,7 +122,7 @@ func (c *Client) GetJSON(ctx context.Context, path string, dst any) error {
 		req.Header.Set("Accept", "application/json")
 		res, err := c.http.Do(req)
 		if err != nil {
-			return struct{}{}, fault(caller, err)
+			return struct{}{}, fault(caller, CallError(c.name, req, err))
 		}
 		defer res.Body.Close()
 		if res.StatusCode != http.StatusOK {
@@ -149,4 +150,16 @@ func fault(caller context.Context, err error) error {
 		return fmt.Errorf("%w: %w", errCallerGone, err)
 	}
 	return fmt.Errorf("%w: %w", ErrFault, err)
+}
+
+// CallError is err, what http.Client.Do answered req to the service called
+// peer, naming the call by its method, the peer and the path only: the
+// *url.Error Do answers quotes the whole URL, and a query string may hold
+// what is never logged (docs/logging.md), a doctor's id and the times of a
+// patient's visit among them.
+func CallError(peer string, req *http.Request, err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s %s %s: %w", req.Method, peer, req.URL.EscapedPath(), err)
 }

@@ -86,6 +86,21 @@ func TestAnUnreachablePeerIsDown(t *testing.T) {
 	assert.True(t, peerhttp.Down(err), "%v", err)
 }
 
+// The error of a call that got no answer is logged: it names the method,
+// the peer and the path, never the query string, which may hold a doctor's
+// id and the times of a patient's visit.
+func TestAnUnansweredCallsErrorHoldsNoQueryString(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	err := peerhttp.New(http.DefaultClient, "doctor", peerhttp.Options{BaseURL: dead.URL}).
+		GetJSON(context.Background(), "/api/v1/doctors/d1/slot-check?start=2030-01-20T14%3A30%3A00Z", &answer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "GET doctor /api/v1/doctors/d1/slot-check: ")
+	assert.NotContains(t, err.Error(), "start=")
+	assert.NotContains(t, err.Error(), "2030")
+	assert.True(t, peerhttp.Down(err), "%v", err)
+}
+
 func TestAHungPeerFailsWithinTheTimeout(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

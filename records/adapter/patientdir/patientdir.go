@@ -19,6 +19,7 @@ import (
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/peerhttp"
 	"github.com/medisync/medisync/shared/requestid"
 )
 
@@ -60,7 +61,7 @@ func (c *Client) Patient(ctx context.Context, patientID string) (service.Patient
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return service.PatientRef{}, fmt.Errorf("find patient: %w: %w", ErrUnavailable, err)
+		return service.PatientRef{}, fmt.Errorf("find patient: %w: %w", ErrUnavailable, peerhttp.CallError("patient", req, err))
 	}
 	defer res.Body.Close()
 	switch res.StatusCode {

@@ -192,8 +192,14 @@ func TestFaultsAreUnavailable(t *testing.T) {
 		gone := httptest.NewServer(http.NotFoundHandler())
 		gone.Close()
 		c := patientdir.New(gone.URL, &http.Client{Timeout: time.Second}, 100, time.Minute)
-		if _, err := c.Patient(as(doctor), id); !unavailable(err) {
+		_, err := c.Patient(as(doctor), id)
+		if !unavailable(err) {
 			t.Fatalf("Patient = %v, want unavailable", err)
+		}
+		// Named as every peer call that got no answer is, by its method,
+		// peer and path, never by its URL (a query string is never logged).
+		if want := "GET patient /api/v1/patients/" + id + ": "; !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), gone.URL) {
+			t.Fatalf("Patient = %v, want the call named %q", err, want)
 		}
 	})
 }
