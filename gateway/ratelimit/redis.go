@@ -60,7 +60,8 @@ func NewRedis(client redis.Scripter, prefix string) *Redis {
 func NewRedisClient(url string) (*redis.Client, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("rate-limit Redis URL: %w", err)
+		// The parser's message may quote the URL, password included.
+		return nil, errors.New("invalid rate-limit Redis URL: want redis://[user:password@]host:port[/db], reserved characters of the password percent-encoded")
 	}
 	o.DialTimeout = 200 * time.Millisecond
 	o.ReadTimeout = 100 * time.Millisecond

@@ -64,3 +64,20 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A rate-limit Redis URL that does not parse (a password with a character a
+// URL must escape, say) stops the gateway with a message that quotes no
+// part of it: the parser's own would print the password.
+func TestAnUnparsableRedisURLIsRefusedWithoutItsPassword(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const password = "Xk9^pw{42}"
+	var s Settings
+	a := newGatewayApp(ctx, t, &s, "-rate-limit-redis-url", "redis://:"+password+"@127.0.0.1:6379/0")
+	err := buildAndClose(ctx, t, a, s)
+	require.Error(t, err, "the URL does not parse")
+	var stderr strings.Builder
+	app.ExitCode(&stderr, "gateway", err)
+	assert.NotContains(t, stderr.String(), password, "what the gateway prints as it exits")
+	assert.Contains(t, stderr.String(), "invalid rate-limit Redis URL")
+}
