@@ -514,32 +514,64 @@ func TestJWKSHungMidAnswerIsNotReadyAnd503(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "a valid token while auth hangs: %s", rec.Body)
 }
 
-// A 200 whose body is no JWKS (a proxy's page, say) fetches no key: not
-// ready, and a valid token is a 503; once the JWKS is served, ready.
+// A 200 whose body is no JWKS (a proxy's page, a JSON error, an empty set)
+// fetches no key: not ready, and a valid token is a 503; once the JWKS is
+// served, ready.
 func TestJWKSAnswerThatIsNoKeySetIsNotReadyAnd503(t *testing.T) {
-	iss := authntest.NewIssuer(t)
-	var serving atomic.Bool
-	body := jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public})
+	for _, bad := range []string{"<html>maintenance</html>", `{"error":"maintenance"}`, `{"keys":[]}`} {
+		t.Run(bad, func(t *testing.T) {
+			iss := authntest.NewIssuer(t)
+			var serving atomic.Bool
+			body := jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public})
+			v := jwksVerifier(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if serving.Load() {
+					_, _ = w.Write(body)
+					return
+				}
+				_, _ = w.Write([]byte(bad))
+			}))
+			ctx := context.Background()
+			require.Error(t, v.Ready(ctx))
+			h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+iss.Token(t, authntest.Claims{}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+
+			serving.Store(true)
+			require.NoError(t, v.Ready(ctx))
+			_, err := v.Verify(ctx, iss.Token(t, authntest.Claims{}))
+			require.NoError(t, err)
+		})
+	}
+}
+
+// Once keys are held, a refresh answered with no key set (here forced by a
+// token with a made-up kid, which any client can send) keeps them serving.
+func TestARefreshAnsweredWithNoKeySetKeepsTheKeysHeld(t *testing.T) {
+	iss, other := authntest.NewIssuer(t), authntest.NewIssuer(t)
+	var broken atomic.Bool
+	good := jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public})
 	v := jwksVerifier(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if serving.Load() {
-			_, _ = w.Write(body)
+		if broken.Load() {
+			_, _ = w.Write([]byte(`{"error":"maintenance"}`))
 			return
 		}
-		_, _ = w.Write([]byte("<html>maintenance</html>"))
+		_, _ = w.Write(good)
 	}))
 	ctx := context.Background()
-	require.Error(t, v.Ready(ctx))
-	h := authn.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+iss.Token(t, authntest.Claims{}))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
-
-	serving.Store(true)
 	require.NoError(t, v.Ready(ctx))
 	_, err := v.Verify(ctx, iss.Token(t, authntest.Claims{}))
 	require.NoError(t, err)
+
+	broken.Store(true)
+	time.Sleep(5 * time.Millisecond) // past UnknownKIDEvery
+	_, _ = v.Verify(ctx, other.Token(t, authntest.Claims{}))
+
+	_, err = v.Verify(ctx, iss.Token(t, authntest.Claims{UserID: "someone-else"}))
+	assert.NoError(t, err)
+	assert.NoError(t, v.Ready(ctx))
 }
 
 // A refresh for an unknown kid gets time to finish: a JWKS that takes tens

@@ -100,6 +100,9 @@ func NewJWKSVerifier(ctx context.Context, o JWKSOptions, cfg Config) (*JWTVerifi
 	return v, nil
 }
 
+// errNoKeys is a fetch whose answer held no usable key.
+var errNoKeys = errors.New("the key set holds no usable key")
+
 // watchedKeys holds the fetched keys and counts the fetches that changed
 // them (a key added, withdrawn or replaced under its kid), the verifier's
 // key-set generation. A fetch bringing the same keys changes nothing, so
@@ -113,6 +116,11 @@ type watchedKeys struct {
 }
 
 func (w *watchedKeys) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	// Any JSON object parses, into no keys: a proxy's {"error":...} or an
+	// empty set is a failed fetch, never a reason to drop the keys held.
+	if len(given) == 0 {
+		return errNoKeys
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	held, err := w.Storage.KeyReadAll(ctx)
