@@ -117,9 +117,9 @@ func run(ctx context.Context, args []string) error {
 
 	// Events (records.encounter_signed, patient.deactivated and
 	// patient.reactivated), on a context that ends after the
-	// requests drain. Without -broker-url the broker is disabled and
-	// nothing arrives.
-	work, stop := context.WithCancel(ctx)
+	// requests drain, not with the signal that starts it: StopWork ends
+	// it. Without -broker-url the broker is disabled and nothing arrives.
+	work, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		sub := broker.Subscriber{B: a.Broker, Concurrency: eventWorkers, Malformed: service.ErrMalformed}

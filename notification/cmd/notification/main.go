@@ -108,8 +108,10 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	// The background work: reminders and the mail queue, on every
-	// instance (the store hands each item to one of them).
-	work, stop := context.WithCancel(ctx)
+	// instance (the store hands each item to one of them), on a context
+	// that ends after the requests drain, not with the signal that starts
+	// it: StopWork ends it.
+	work, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	loop := func(name string, every time.Duration, fn func(context.Context) (int, error)) {
 		wg.Go(func() {

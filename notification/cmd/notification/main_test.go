@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -258,4 +259,84 @@ func TestShutdownIsNotHeldByASilentMailServer(t *testing.T) {
 	start := time.Now()
 	svc.Stop(t)
 	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+// The event consumer stops after the requests drain, not at the signal:
+// while a request is still being served after SIGTERM, an event that
+// arrives still becomes a mail.
+func TestConsumerRunsUntilTheRequestsDrain(t *testing.T) {
+	nats := brokertest.Embedded(t)
+	iss := authntest.NewIssuer(t)
+	dir := t.TempDir()
+	mailDir := filepath.Join(dir, "mail")
+	addr := runtest.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-http-addr", addr, "-db-dsn", "sqlite:" + filepath.Join(dir, "n.db"), "-jwks-url", iss.JWKSURL(),
+			"-discovery-urls", "", "-log-level", "error", "-mail", "dev-mailbox", "-mail-dir", mailDir,
+			"-mail-interval", "50ms", "-event-seal-key", testKey, "-broker-url", nats.URL(), "-shutdown-timeout", "10s"})
+	}()
+	b, err := broker.Open(context.Background(), nats.URL(), broker.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	key, err := seal.ParseKey(testKey)
+	require.NoError(t, err)
+	reset := func(token string) {
+		ev, err := events.New("auth.password_reset_requested", 1, "u1", nil, time.Now())
+		require.NoError(t, err)
+		sealed, err := key.Seal([]byte("https://app.example/reset?token="+token), []byte(ev.ID))
+		require.NoError(t, err)
+		ev.Data, err = json.Marshal(map[string]any{"userId": ids.New(), "email": "ada@example.org", "language": "en",
+			"sealedLink": sealed, "expiresAt": time.Now().Add(time.Hour).UTC()})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return b.Publish(context.Background(), ev) == nil }, 10*time.Second, 50*time.Millisecond)
+	}
+	mailed := func(token string) bool {
+		files, _ := filepath.Glob(filepath.Join(mailDir, "*.eml"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), token) {
+				return true
+			}
+		}
+		return false
+	}
+	// The consumer runs.
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	reset("tok-before")
+	require.Eventually(t, func() bool { return mailed("tok-before") }, 20*time.Second, 50*time.Millisecond)
+
+	// A request in flight: its body is still arriving, so the drain waits for it.
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "PUT /api/v1/notifications/me/preferences HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+
+	cancel() // SIGTERM: readiness off, then the drain waits for the request above
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("run returned with a request in flight: %v", err)
+	default:
+	}
+	reset("tok-during")
+	ok := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if mailed("tok-during") {
+			ok = true
+			break
+		}
+	}
+	_ = conn.Close()
+	<-done
+	require.True(t, ok, "an event arriving while the requests drain became no mail")
 }
