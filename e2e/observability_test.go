@@ -323,6 +323,39 @@ func anyMatches(ms []*labels.Matcher, names []string) bool {
 	return false
 }
 
+// sharedGauges are the gauges every replica of a service sets to the same
+// count of state the replicas share: each relay counts the whole outbox
+// table. Summed, they count each event once per replica.
+var sharedGauges = map[string]bool{"medisync_outbox_backlog": true}
+
+// TestSharedGaugesAreCountedOncePerService: a panel or a rule reads a gauge
+// of shared state through max or min over the replicas, never a sum (nor
+// per replica, which alerts once per replica).
+func TestSharedGaugesAreCountedOncePerService(t *testing.T) {
+	qs, _ := ruleQueries(t)
+	for _, q := range append(dashboardQueries(t), qs...) {
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(q.expr)
+		if err != nil {
+			t.Errorf("%s: %v", q.where, err)
+			continue
+		}
+		parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok || !sharedGauges[vs.Name] {
+				return nil
+			}
+			var agg *parser.AggregateExpr
+			for i := len(path) - 1; i >= 0 && agg == nil; i-- {
+				agg, _ = path[i].(*parser.AggregateExpr)
+			}
+			if agg == nil || (agg.Op != parser.MAX && agg.Op != parser.MIN) {
+				t.Errorf("%s: %s is read per replica or summed over them, each replica counting the whole: %s", q.where, vs.Name, q.expr)
+			}
+			return nil
+		})
+	}
+}
+
 // TestPrometheusRules checks deploy/prometheus/rules.yml and runs its unit
 // tests (rules_test.yml) with promtool, which scripts/prometheus-install.sh
 // installs; without it the test is skipped, except under CI=true.
