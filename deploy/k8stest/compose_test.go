@@ -58,3 +58,33 @@ func TestComposeMariaDBTakesEveryServicesPool(t *testing.T) {
 			len(users), users, need, maxConn, f.Services["mariadb"].Command)
 	}
 }
+
+// TestComposeRequiresTheSiteValues: compose runs notification on a real mail
+// server, so auth's reset page and notification's sender come from
+// docker/.env like the secrets, compose refusing to start without them. The
+// binaries' defaults (a reset page on localhost, a sender at .local) would
+// mail users a link to their own machine, from an address no mail server
+// lets the account send as.
+func TestComposeRequiresTheSiteValues(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docker", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Environment map[string]string `json:"environment"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []struct{ service, env string }{
+		{"auth", "MEDISYNC_RESET_URL"},
+		{"notification", "MEDISYNC_MAIL_FROM"},
+	} {
+		got := f.Services[v.service].Environment[v.env]
+		if !strings.HasPrefix(got, "${"+v.env+":?") {
+			t.Errorf("%s: %s is %q, want ${%s:?message}, required from docker/.env", v.service, v.env, got, v.env)
+		}
+	}
+}
