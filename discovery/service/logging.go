@@ -68,7 +68,7 @@ func (s *loggingService) Evict(ctx context.Context) (out []registry.Instance, er
 	out, err = s.next.Evict(ctx)
 	for _, i := range out {
 		_ = level.Warn(logging.FromContext(ctx, s.logger)).Log("msg", "lease lapsed, instance evicted",
-			"service", i.Service, "instance", i.ID, "address", i.Address, "port", i.Port,
+			logging.KeyPeer, i.Service, "instance", i.ID, "address", i.Address, "port", i.Port,
 			"lastHeartbeat", i.LastHeartbeat.Format(time.RFC3339))
 	}
 	return out, err

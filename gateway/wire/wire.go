@@ -152,7 +152,7 @@ func Build(ctx context.Context, a *app.App, s Settings) (http.Handler, []server.
 			auth = "public"
 		}
 		_ = level.Debug(logger).Log("msg", "route", "path", r.Pattern, logging.KeyPeer, r.Service,
-			"methods", strings.Join(r.Methods, ","), "auth", auth, "timeout", r.Timeout, "rateLimit", r.RateLimit)
+			"methods", strings.Join(r.Methods, ","), "auth", auth, "timeoutMs", logging.Millis(r.Timeout), "rateLimit", r.RateLimit)
 	}
 	resolver, err := clientip.New(config.SplitList(s.TrustedProxies))
 	if err != nil {

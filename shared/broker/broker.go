@@ -19,6 +19,7 @@ import (
 
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/tracing"
 )
 
@@ -271,7 +272,7 @@ func keepConsuming(ctx context.Context, logger log.Logger, name string, once fun
 			return nil
 		}
 		if err != nil {
-			_ = level.Warn(logger).Log("msg", "consumer not running; trying again", "consumer", name, "err", err, "in", wait)
+			_ = level.Warn(logger).Log("msg", "consumer not running; trying again", "consumer", name, "err", err, "retryInMs", logging.Millis(wait))
 		}
 		t := time.NewTimer(wait)
 		select {

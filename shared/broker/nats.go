@@ -20,6 +20,7 @@ import (
 
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/tracing"
 )
 
@@ -353,7 +354,7 @@ func (b *natsBroker) applyDLQLimits(ctx context.Context, s jetstream.Stream, wan
 		return errors.Join(refused, err)
 	}
 	_ = level.Info(b.o.Logger).Log("msg", "dead-letter stream brought to its limits", "stream", dlqStream,
-		"max_age", have.MaxAge, "max_bytes", have.MaxBytes, "discard", have.Discard.String())
+		"maxAgeMs", logging.Millis(have.MaxAge), "maxBytes", have.MaxBytes, "discard", have.Discard.String())
 	return refused
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/medisync/medisync/shared/logging"
 )
 
 // DefaultTTL is the lease asked for when a Registration names none.
@@ -141,7 +143,8 @@ func (r *Registrar) Stop(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("deregister %s/%s: %w", r.reg.Service, r.reg.InstanceID, err)
 	}
-	_ = level.Info(r.logger).Log("msg", "deregistered", "service", r.reg.Service)
+	// The logger names the instance; its service is the writer's own.
+	_ = level.Info(r.logger).Log("msg", "deregistered")
 	return nil
 }
 
@@ -160,8 +163,8 @@ func (r *Registrar) loop(ctx context.Context, base string) {
 			err = r.c.RegisterAt(actx, base, r.reg, r.currentStatus())
 			if err == nil {
 				registered = true
-				_ = level.Info(logger).Log("msg", "registered", "service", r.reg.Service,
-					"address", r.reg.Address, "port", r.reg.Port, "ttl", r.reg.TTL)
+				_ = level.Info(logger).Log("msg", "registered",
+					"address", r.reg.Address, "port", r.reg.Port, "ttlMs", logging.Millis(r.reg.TTL))
 			}
 		} else {
 			err = r.c.HeartbeatAt(actx, base, r.reg.Service, r.reg.InstanceID)
