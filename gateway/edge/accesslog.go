@@ -3,9 +3,11 @@ package edge
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -22,9 +24,9 @@ const (
 var levelNames = [...]string{"debug", "info", "warn", "error"}
 
 // accessLog writes the access-log line of each request in the format of
-// shared/logging (logfmt or JSON; ts, level, service, requestId, msg,
-// method, route, path, status, bytes, durationMs, and traceId and spanId
-// when the request has a span), encoded by hand into a
+// shared/logging (logfmt or JSON; ts, level, service, caller, requestId,
+// msg, method, route, path, status, bytes, durationMs, and traceId and
+// spanId when the request has a span), encoded by hand into a
 // pooled buffer: the general-purpose encoder boxes every value, looks up
 // its caller's file and line, and was a tenth of the gateway's CPU time.
 type accessLog struct {
@@ -33,7 +35,10 @@ type accessLog struct {
 	json    bool
 	min     logLevel
 	service string
-	bufs    sync.Pool
+	// caller is the caller key's value, encoded for the format: one call
+	// site writes every line, so its file and line are looked up once.
+	caller atomic.Pointer[[]byte]
+	bufs   sync.Pool
 }
 
 func newAccessLog(w io.Writer, service, format, lvl string) (*accessLog, error) {
@@ -65,6 +70,10 @@ func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path st
 	if lvl < a.min {
 		return
 	}
+	caller := a.caller.Load()
+	if caller == nil {
+		caller = a.lookUpCaller()
+	}
 	bp := a.bufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	ms := float64(elapsed.Microseconds()) / 1000
@@ -75,6 +84,8 @@ func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path st
 		b = append(b, levelNames[lvl]...)
 		b = append(b, `","service":`...)
 		b = appendJSONString(b, a.service)
+		b = append(b, `,"caller":`...)
+		b = append(b, *caller...)
 		b = append(b, `,"requestId":`...)
 		b = appendJSONString(b, id)
 		b = append(b, `,"msg":"request","method":`...)
@@ -105,6 +116,8 @@ func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path st
 		b = append(b, levelNames[lvl]...)
 		b = append(b, " service="...)
 		b = appendLogfmtValue(b, a.service)
+		b = append(b, " caller="...)
+		b = append(b, *caller...)
 		b = append(b, " requestId="...)
 		b = appendLogfmtValue(b, id)
 		b = append(b, " msg=request method="...)
@@ -132,6 +145,26 @@ func (a *accessLog) write(ts time.Time, lvl logLevel, id, method, route, path st
 	a.mu.Unlock()
 	*bp = b
 	a.bufs.Put(bp)
+}
+
+// lookUpCaller finds and keeps the caller value of the lines: the file and
+// line that called write, as go-kit's log.DefaultCaller writes them on
+// shared/logging's lines. Two first lines at once may both look it up;
+// they find the same.
+func (a *accessLog) lookUpCaller() *[]byte {
+	_, file, line, ok := runtime.Caller(2) // lookUpCaller, write, its caller
+	v := "unknown"
+	if ok {
+		v = file[strings.LastIndexByte(file, '/')+1:] + ":" + strconv.Itoa(line)
+	}
+	var b []byte
+	if a.json {
+		b = appendJSONString(nil, v)
+	} else {
+		b = appendLogfmtValue(nil, v)
+	}
+	a.caller.Store(&b)
+	return &b
 }
 
 // appendLogfmtValue quotes a value as go-logfmt does: when it is empty or

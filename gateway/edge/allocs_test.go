@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -43,7 +44,7 @@ func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 
-func leanGateway(t testing.TB, logs io.Writer) (http.Handler, string) {
+func leanGateway(t testing.TB, logs io.Writer, logFormat string) (http.Handler, string) {
 	iss := authntest.NewIssuer(t)
 	table, err := route.New(route.Defaults())
 	require.NoError(t, err)
@@ -66,6 +67,7 @@ func leanGateway(t testing.TB, logs io.Writer) (http.Handler, string) {
 		HTTPMetrics: metrics.NewHTTP(reg),
 		Registerer:  reg,
 		AccessLog:   logs,
+		LogFormat:   logFormat,
 		Service:     "gateway",
 	})
 	require.NoError(t, err)
@@ -78,7 +80,7 @@ func leanGateway(t testing.TB, logs io.Writer) (http.Handler, string) {
 // own are not counted here.
 func TestProxiedRequestAllocations(t *testing.T) {
 	var logs bytes.Buffer
-	h, tok := leanGateway(t, &logs)
+	h, tok := leanGateway(t, &logs, "logfmt")
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/specializations", nil)
 	serve := func() {
 		r := req.Clone(req.Context())
@@ -110,15 +112,17 @@ func TestProxiedRequestAllocations(t *testing.T) {
 	assert.LessOrEqual(t, own, 24.0, "allocations per proxied request")
 }
 
+// The access line has the keys of shared/logging's request line, caller
+// among them (docs/logging.md), in the catalogue's order.
 func TestAccessLogLine(t *testing.T) {
 	var logs bytes.Buffer
-	h, tok := leanGateway(t, &logs)
+	h, tok := leanGateway(t, &logs, "logfmt")
 	r := httptest.NewRequest(http.MethodGet, "/api/v1/specializations", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	r.Header.Set("X-Request-ID", "req-1")
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	line := logs.String()
-	assert.Regexp(t, `^ts=\d{4}-\d\d-\d\dT[^ ]+Z level=info service=gateway requestId=req-1 msg=request method=GET `+
+	assert.Regexp(t, `^ts=\d{4}-\d\d-\d\dT[^ ]+Z level=info service=gateway caller=front\.go:\d+ requestId=req-1 msg=request method=GET `+
 		`route=/api/v1/specializations/\*\* path=/api/v1/specializations status=200 bytes=\d+ durationMs=[0-9.]+\n$`, line)
 
 	logs.Reset()
@@ -132,4 +136,26 @@ func TestAccessLogLine(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	assert.Contains(t, logs.String(), " route=unmatched path=/nowhere status=404 ")
 	assert.True(t, strings.HasSuffix(logs.String(), "\n"))
+}
+
+// In JSON the access line holds the same keys, each of its type.
+func TestAccessLogLineJSON(t *testing.T) {
+	var logs bytes.Buffer
+	h, tok := leanGateway(t, &logs, "json")
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/specializations", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Header.Set("X-Request-ID", "req-1")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &line), logs.String())
+	keys := make([]string, 0, len(line))
+	for k := range line {
+		keys = append(keys, k)
+	}
+	assert.ElementsMatch(t, []string{"ts", "level", "service", "caller", "requestId", "msg", "method", "route", "path",
+		"status", "bytes", "durationMs"}, keys)
+	assert.Regexp(t, `^front\.go:\d+$`, line["caller"])
+	assert.Equal(t, "gateway", line["service"])
+	assert.Equal(t, "req-1", line["requestId"])
+	assert.IsType(t, float64(0), line["durationMs"])
 }
