@@ -18,6 +18,7 @@ import (
 
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/logging"
 )
 
 // Metadata keys beside the payload (message headers on the wire).
@@ -171,8 +172,23 @@ func (d countingDLQ) Publish(topic string, msgs ...*message.Message) error {
 type watermillLogger struct{ l log.Logger }
 
 func (w watermillLogger) fields(msg string, f watermill.LogFields) []any {
-	kv := []any{"msg", msg, "component", "broker"}
+	return appendFields([]any{"msg", msg, "component", "broker"}, f)
+}
+
+// appendFields adds Watermill's fields to kv, its durations as <name>Ms
+// numbers like every other log line (docs/logging.md): the router logs
+// time.Duration values, watermill-nats a "delay" already made a string.
+func appendFields(kv []any, f watermill.LogFields) []any {
 	for k, v := range f {
+		if s, ok := v.(string); ok && k == "delay" {
+			if d, err := time.ParseDuration(s); err == nil {
+				v = d
+			}
+		}
+		if d, ok := v.(time.Duration); ok {
+			kv = append(kv, k+"Ms", logging.Millis(d))
+			continue
+		}
 		kv = append(kv, k, v)
 	}
 	return kv
@@ -195,11 +211,7 @@ func (w watermillLogger) Debug(msg string, f watermill.LogFields) {
 }
 func (w watermillLogger) Trace(string, watermill.LogFields) {}
 func (w watermillLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	kv := make([]any, 0, 2*len(f))
-	for k, v := range f {
-		kv = append(kv, k, v)
-	}
-	return watermillLogger{log.With(w.l, kv...)}
+	return watermillLogger{log.With(w.l, appendFields(make([]any, 0, 2*len(f)), f)...)}
 }
 
 // retry tries a failing event again, up to c.MaxAttempts tries in all,

@@ -59,7 +59,7 @@ const (
 	KeyRequestID = "requestId"  // X-Request-ID of the request being served
 	KeyTraceID   = "traceId"    // W3C trace id of the span the line belongs to
 	KeySpanID    = "spanId"     // W3C span id of that span
-	KeyDuration  = "durationMs" // every duration: milliseconds, a number
+	KeyDuration  = "durationMs" // how long the line's work took: milliseconds, a number (other durations are <name>Ms)
 	KeyPeer      = "peer"       // another service a line is about (an upstream, a registered instance)
 	KeyErr       = "err"        // the cause of a fault
 )
