@@ -2,6 +2,9 @@ package transport_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -102,4 +105,30 @@ func TestAvailabilityGetPutRoundTrip(t *testing.T) {
 			assert.Equal(t, []string{field}, r.Fields(t))
 		})
 	}
+}
+
+// A body within the limit whose every interval is wrong, 1,000 exceptions
+// of 48 empty intervals, is answered with at most problem.MaxFieldErrors
+// field errors, the last saying how many more there were: the answer stays
+// small whatever the body holds.
+func TestAnAvailabilityOfManyBadIntervalsListsAtMostFiftyFieldErrors(t *testing.T) {
+	e := newEnv(t)
+	d := e.createOwn(e.doctor, nil)
+	path := "/api/v1/doctors/" + d["id"].(string) + "/availability"
+	ivs := "[" + strings.TrimSuffix(strings.Repeat(`{},`, 48), ",") + "]"
+	var ex []string
+	for i := range 1000 {
+		ex = append(ex, fmt.Sprintf(`{"date":"2026-%02d-%02d","available":true,"intervals":%s}`, i%12+1, i%28+1, ivs))
+	}
+	body := `{"slotMinutes":30,"exceptions":[` + strings.Join(ex, ",") + `]}`
+	r := e.do(http.MethodPut, path, e.doctor.Token, body, "If-Match", e.etag(path))
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Less(t, len(r.Body), 16<<10, "a %d-byte body is answered with %d bytes", len(body), len(r.Body))
+	var p struct {
+		Errors []struct{ Field, Message string }
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &p))
+	require.Len(t, p.Errors, 50)
+	assert.Equal(t, "exceptions[0].intervals[0].start", p.Errors[0].Field)
+	assert.Contains(t, p.Errors[49].Message, "(and 95950 more errors, not listed)")
 }

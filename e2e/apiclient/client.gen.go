@@ -1924,7 +1924,7 @@ type Problem struct {
 	// Detail Example: the request has invalid fields
 	Detail *string `json:"detail,omitempty"`
 
-	// Errors The invalid fields, for validation problems.
+	// Errors The invalid fields, for validation problems; at most 50, the last saying how many more errors were not listed.
 	Errors *[]FieldError `json:"errors,omitempty"`
 
 	// Instance The request path.

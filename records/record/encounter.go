@@ -115,23 +115,27 @@ func (c Clinical) Validate() error {
 	cleanText(&fe, "note.objective", c.Note.Objective, MaxSectionLen, false, true)
 	cleanText(&fe, "note.assessment", c.Note.Assessment, MaxSectionLen, false, true)
 	cleanText(&fe, "note.plan", c.Note.Plan, MaxSectionLen, false, true)
+	// A list over its limit is refused for its length alone, its items
+	// unread, so that the answer stays small whatever the body holds.
 	if len(c.Diagnoses) > MaxCodedItems {
 		fe.Add("diagnoses", "must hold at most "+strconv.Itoa(MaxCodedItems)+" items")
-	}
-	for i, d := range c.Diagnoses {
-		p := "diagnoses[" + strconv.Itoa(i) + "]."
-		cleanText(&fe, p+"display", d.Display, MaxDisplayLen, true, false)
-		coded(&fe, p, d.Code, d.CodeSystem)
+	} else {
+		for i, d := range c.Diagnoses {
+			p := "diagnoses[" + strconv.Itoa(i) + "]."
+			cleanText(&fe, p+"display", d.Display, MaxDisplayLen, true, false)
+			coded(&fe, p, d.Code, d.CodeSystem)
+		}
 	}
 	if len(c.Prescriptions) > MaxCodedItems {
 		fe.Add("prescriptions", "must hold at most "+strconv.Itoa(MaxCodedItems)+" items")
-	}
-	for i, rx := range c.Prescriptions {
-		p := "prescriptions[" + strconv.Itoa(i) + "]."
-		cleanText(&fe, p+"medication", rx.Medication, MaxDisplayLen, true, false)
-		coded(&fe, p, rx.Code, rx.CodeSystem)
-		cleanText(&fe, p+"dosage", rx.Dosage, MaxDisplayLen, false, false)
-		cleanText(&fe, p+"instructions", rx.Instructions, MaxInstructionLen, false, true)
+	} else {
+		for i, rx := range c.Prescriptions {
+			p := "prescriptions[" + strconv.Itoa(i) + "]."
+			cleanText(&fe, p+"medication", rx.Medication, MaxDisplayLen, true, false)
+			coded(&fe, p, rx.Code, rx.CodeSystem)
+			cleanText(&fe, p+"dosage", rx.Dosage, MaxDisplayLen, false, false)
+			cleanText(&fe, p+"instructions", rx.Instructions, MaxInstructionLen, false, true)
+		}
 	}
 	return fe.Err()
 }

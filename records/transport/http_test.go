@@ -279,6 +279,30 @@ func TestEncounters(t *testing.T) {
 	}
 }
 
+// A list over its limit is refused for its length alone, its items unread:
+// a megabyte of empty diagnoses is answered with one field error, not one
+// per item, so that the answer stays small whatever the body holds.
+func TestAListOverItsLimitIsRefusedForItsLengthAlone(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	for _, list := range []string{"diagnoses", "prescriptions"} {
+		n := (1<<20 - 64) / 3
+		body := `{"` + list + `":[` + strings.TrimSuffix(strings.Repeat(`{},`, n), ",") + `]}`
+		r := h.do("doctor", http.MethodPost, "/encounters", strings.NewReader(body), "Content-Type", "application/json")
+		if r.code != http.StatusBadRequest {
+			t.Fatalf("%s: status %d", list, r.code)
+		}
+		var p struct {
+			Errors []struct{ Field, Message string }
+		}
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Errors) != 1 || p.Errors[0].Field != list || p.Errors[0].Message != "must hold at most 50 items" {
+			t.Errorf("%s: %d items answered with %d bytes: %.300s", list, n, len(r.body), r.body)
+		}
+	}
+}
+
 func TestDocuments(t *testing.T) {
 	h := newHarness(t, 1<<20)
 	pdf := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("lab results "), 50000)[:500000]...)

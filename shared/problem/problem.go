@@ -223,9 +223,27 @@ var kindStatus = map[domainerr.Kind]int{
 	domainerr.Unavailable:          http.StatusServiceUnavailable,
 }
 
+// MaxFieldErrors is how many field errors an answer lists at most, so
+// that the answer stays small whatever the request holds: a long list of
+// bad items would otherwise be answered many times over.
+const MaxFieldErrors = 50
+
+// listed cuts errs to MaxFieldErrors, the last saying how many were left
+// out, as FieldErrors.Error does.
+func listed(errs []FieldError) []FieldError {
+	if len(errs) <= MaxFieldErrors {
+		return errs
+	}
+	out := append([]FieldError(nil), errs[:MaxFieldErrors]...)
+	last := &out[MaxFieldErrors-1]
+	last.Message += " (and " + strconv.Itoa(len(errs)-MaxFieldErrors) + " more errors, not listed)"
+	return out
+}
+
 // Write sends p as the response. The request ID and instance come from r.
 func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	out := *p
+	out.Errors = listed(out.Errors)
 	if out.Status < 400 || out.Status > 599 {
 		out.Status = http.StatusInternalServerError
 	}

@@ -70,6 +70,35 @@ func TestFieldErrors(t *testing.T) {
 	assert.Error(t, fe.Err())
 }
 
+// An answer lists at most MaxFieldErrors field errors, the last saying how
+// many more there were, whichever way the problem was made.
+func TestAnswerListsAtMostMaxFieldErrors(t *testing.T) {
+	var fe problem.FieldErrors
+	for i := range problem.MaxFieldErrors + 7 {
+		fe.Add(fmt.Sprintf("items[%d]", i), "is required")
+	}
+	for _, p := range []*problem.Problem{problem.From(fe), problem.BadRequest("bad", fe...), {Status: 400, Errors: fe}} {
+		rec := httptest.NewRecorder()
+		problem.Write(rec, nil, p)
+		got := decodeProblem(t, rec)
+		require.Len(t, got.Errors, problem.MaxFieldErrors)
+		assert.Equal(t, []problem.FieldError(fe[:problem.MaxFieldErrors-1]), got.Errors[:problem.MaxFieldErrors-1])
+		assert.Equal(t, problem.FieldError{Field: "items[49]", Message: "is required (and 7 more errors, not listed)"},
+			got.Errors[problem.MaxFieldErrors-1])
+		assert.Len(t, p.Errors, problem.MaxFieldErrors+7, "the problem itself is left whole")
+	}
+	rec := httptest.NewRecorder()
+	problem.Write(rec, nil, problem.From(fe[:problem.MaxFieldErrors]))
+	assert.Equal(t, []problem.FieldError(fe[:problem.MaxFieldErrors]), decodeProblem(t, rec).Errors, "a list at the limit is whole")
+}
+
+func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) problem.Problem {
+	t.Helper()
+	var p problem.Problem
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+	return p
+}
+
 func TestRulesMapping(t *testing.T) {
 	mapper := problem.Rules(
 		problem.Rule{Target: errNotFound, Status: http.StatusNotFound},
