@@ -159,6 +159,36 @@ func TestManyRangesAfterPreconditions(t *testing.T) {
 	assert.Equal(t, "%P", string(r.body))
 }
 
+// A range the content cannot satisfy is a 416 telling the content's
+// length (RFC 9110 15.5.17), whatever made it so: a range outside the
+// content, one of no bytes (RFC 9110 14.1.1: bytes=-0), a malformed one or
+// more ranges than are served. A zero-length range follows the
+// preconditions as the others do.
+func TestRangesTheContentCannotSatisfyAre416WithItsLength(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	up := h.do("patient", "POST", "/documents?title=x&type=lab", strings.NewReader("0123456789"), "Content-Type", "text/plain")
+	require.Equal(t, 201, up.code, "%s", up.body)
+	content := "/documents/" + up.json(t)["id"].(string) + "/content"
+	for _, rg := range []string{"bytes=-0", "bytes=-000", "bytes=0-0,2-3", "bytes=10-20", "bytes=5-2"} {
+		r := h.do("patient", "GET", content, nil, "Range", rg)
+		assert.Equal(t, 416, r.code, "Range %s: %s", rg, r.body)
+		assert.Equal(t, "bytes */10", r.h.Get("Content-Range"), "Range %s", rg)
+		assert.Equal(t, "application/problem+json", r.h.Get("Content-Type"), "Range %s", rg)
+	}
+	r := h.do("patient", "GET", content, nil, "Range", "bytes=-1")
+	assert.Equal(t, 206, r.code)
+	assert.Equal(t, "9", string(r.body))
+	assert.Equal(t, "bytes 9-9/10", r.h.Get("Content-Range"))
+
+	etag := r.h.Get("ETag")
+	r = h.do("patient", "GET", content, nil, "Range", "bytes=-0", "If-None-Match", etag)
+	assert.Equal(t, 304, r.code, "If-None-Match matches: %s", r.body)
+	r = h.do("patient", "GET", content, nil, "Range", "bytes=-0", "If-Range", `"stale"`)
+	assert.Equal(t, 200, r.code, "If-Range fails, so the Range is ignored: %s", r.body)
+	assert.Equal(t, "0123456789", string(r.body))
+	assert.Empty(t, r.h.Get("Content-Range"))
+}
+
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // Bad input in the query, the headers and the path is a 4xx naming the

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
@@ -408,7 +409,7 @@ func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
 	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
 	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.ID+extensions[c.Doc.ContentType]+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(&problemWriter{ResponseWriter: w, r: r}, r, "", c.Doc.Date, c.Blob)
+	http.ServeContent(&problemWriter{ResponseWriter: w, r: r, size: c.Doc.Size}, r, "", c.Doc.Date, c.Blob)
 	return nil
 }
 
@@ -439,6 +440,7 @@ func rangeCount(h string) int {
 type problemWriter struct {
 	http.ResponseWriter
 	r      *http.Request
+	size   int64 // the content's length, for the Content-Range of a 416
 	failed bool
 }
 
@@ -449,6 +451,14 @@ func (p *problemWriter) WriteHeader(status int) {
 	if status == http.StatusPartialContent && strings.HasPrefix(p.Header().Get("Content-Type"), "multipart/byteranges") &&
 		rangeCount(p.r.Header.Get("Range")) > MaxRanges {
 		p.fail(http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("at most %d byte range per request", MaxRanges))
+		return
+	}
+	// ServeContent honours a suffix range of no bytes (bytes=-0) with a
+	// 206 of nothing whose Content-Range ends before it begins; RFC 9110
+	// 14.1.1 makes it unsatisfiable. It is judged here, where the Range is
+	// honoured, so that a 304 or a failed If-Range still comes first.
+	if status == http.StatusPartialContent && emptyRange(p.Header().Get("Content-Range")) {
+		p.fail(http.StatusRequestedRangeNotSatisfiable, "a range of no bytes cannot be satisfied")
 		return
 	}
 	if status < http.StatusBadRequest {
@@ -462,12 +472,28 @@ func (p *problemWriter) WriteHeader(status int) {
 	p.fail(status, detail)
 }
 
-// fail answers a problem in place of the content.
+// emptyRange reports a Content-Range of one part ("bytes 10-9/10") whose
+// last byte lies before its first.
+func emptyRange(cr string) bool {
+	var first, last, size int64
+	n, _ := fmt.Sscanf(cr, "bytes %d-%d/%d", &first, &last, &size)
+	return n == 3 && last < first
+}
+
+// fail answers a problem in place of the content. Every 416 tells the
+// content's length (RFC 9110 15.5.17), as ServeContent does only for a
+// range outside the content.
 func (p *problemWriter) fail(status int, detail string) {
 	p.failed = true
 	h := p.Header()
 	for _, k := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options", "Content-Length"} {
 		h.Del(k)
+	}
+	if status == http.StatusRequestedRangeNotSatisfiable && !strings.HasPrefix(h.Get("Content-Range"), "bytes */") {
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(p.size, 10))
+	}
+	if status != http.StatusRequestedRangeNotSatisfiable {
+		h.Del("Content-Range")
 	}
 	problem.Write(p.ResponseWriter, p.r, problem.New(status, detail))
 }
