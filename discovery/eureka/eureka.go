@@ -5,17 +5,22 @@ package eureka
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -423,8 +428,13 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 		{"instance.secureHealthCheckUrl", in.SecureHealthCheckURL, maxURLBytes},
 	} {
 		total += len(f.v)
-		if len(f.v) > f.max {
+		switch {
+		case len(f.v) > f.max:
 			fe.Add(f.name, fmt.Sprintf("must be at most %d bytes", f.max))
+		case !text(f.v):
+			// Every reader is served these as they are: a terminal, a log
+			// or a page showing them must not be steered by them.
+			fe.Add(f.name, "must be UTF-8 text without control characters")
 		}
 	}
 	if err := a.o.Limits.CheckMetadata("instance.dataCenterInfo.metadata", in.DataCenterInfo.Metadata); err != nil {
@@ -442,12 +452,24 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 	if !registry.ValidInstanceID(id) {
 		fe.Add("instance.instanceId", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
-	address := in.HostName
-	if !registry.ValidAddress(address) {
-		address = in.IPAddr
-	}
-	if !registry.ValidAddress(address) {
+	// Each of hostName and ipAddr is served as the host to call, so each
+	// sent must be one; the instance is reached at the host name if any.
+	// A string refused above is not named twice.
+	address := cmp.Or(in.HostName, in.IPAddr)
+	if address == "" {
 		fe.Add("instance.hostName", "hostName or ipAddr must be an IP address or a host name")
+	}
+	if in.HostName != "" && !registry.ValidAddress(in.HostName) && !named(fe, "instance.hostName") {
+		fe.Add("instance.hostName", "must be an IP address or a host name")
+	}
+	if in.IPAddr != "" && !named(fe, "instance.ipAddr") {
+		ok := validIPAddr(in.IPAddr)
+		if in.HostName == "" {
+			ok = registry.ValidAddress(in.IPAddr) // the address, which a zone cannot be part of
+		}
+		if !ok {
+			fe.Add("instance.ipAddr", "must be an IP address or a host name")
+		}
 	}
 	if in.Port == nil || in.Port.Number < 1 || in.Port.Number > 65535 {
 		fe.Add("instance.port", "must be between 1 and 65535")
@@ -511,6 +533,30 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 		TTLSeconds: a.ttl(d.DurationSecs), Status: status,
 		Metadata: transport.MarkAuthenticated(map[string]string(in.Metadata), auth), Extra: d,
 	}, nil
+}
+
+// text reports a string of valid UTF-8 without control characters.
+func text(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// validIPAddr accepts what a client may send as its ipAddr: an address the
+// registry takes, or an IPv6 address with its zone (fe80::1%eth0), which a
+// Java client reports for a link-local address.
+func validIPAddr(s string) bool {
+	if registry.ValidAddress(s) {
+		return true
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() != "" && text(s)
+}
+
+// named reports whether fe already names field.
+func named(fe problem.FieldErrors, field string) bool {
+	return slices.ContainsFunc(fe, func(e problem.FieldError) bool { return e.Field == field })
 }
 
 // ttl clamps a Eureka lease duration into the registry's range: Eureka

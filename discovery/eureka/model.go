@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/medisync/medisync/discovery/registry"
@@ -215,6 +216,11 @@ func decodeInstance(body []byte, isXML bool) (inInstance, error) {
 			return in, fmt.Errorf("%w: %w", errBody, err)
 		}
 		return in, nil
+	}
+	// encoding/json would turn a byte that is not UTF-8 into U+FFFD and
+	// keep the string; the body is refused instead, as encoding/xml does.
+	if !utf8.Valid(body) {
+		return inInstance{}, fmt.Errorf("%w: the body is not UTF-8", errBody)
 	}
 	var wrap struct {
 		Instance *inInstance `json:"instance"`

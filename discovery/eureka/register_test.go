@@ -127,6 +127,67 @@ func TestEurekaDocumentStringsAreBounded(t *testing.T) {
 	assert.Len(t, ours(t, srv, "billing"), 1)
 }
 
+// Every string of a document is served to every Eureka reader as it was
+// sent, so each must be text a terminal, a log or a page can show: valid
+// UTF-8 without control characters. hostName and ipAddr are each served
+// as the host to call, so each one sent must be an address, not only one
+// of the two.
+func TestEurekaDocumentStringsAreText(t *testing.T) {
+	_, srv := server(t)
+	doc := func(hostName, ipAddr, extra string) []byte {
+		return []byte(`{"instance":{"instanceId":"b-1","hostName":"` + hostName + `","app":"BILLING","ipAddr":"` + ipAddr +
+			`","port":{"$":9000,"@enabled":"true"},"dataCenterInfo":{"@class":"x","name":"MyOwn"}` + extra + `}}`)
+	}
+	for name, tc := range map[string]struct {
+		body  []byte
+		field string
+	}{
+		"hostName with NUL beside a valid ipAddr": {doc(`db\u0000\u001b[2J`, "10.0.0.9", ""), "instance.hostName"},
+		"hostName not an address":                 {doc("billing_1", "10.0.0.9", ""), "instance.hostName"},
+		"ipAddr with NUL beside a valid hostName": {doc("billing.local", `10.0.0.9\u0000`, ""), "instance.ipAddr"},
+		"ipAddr not an address":                   {doc("billing.local", "ten.zero.0.9!", ""), "instance.ipAddr"},
+		"ipAddr with a zone, alone":               {doc("", "fe80::1%eth0", ""), "instance.ipAddr"},
+		"homePageUrl with a header in it":         {doc("10.0.0.9", "10.0.0.9", `,"homePageUrl":"http://x/\u0000\r\nSet-Cookie: a=b"`), "instance.homePageUrl"},
+		"statusPageUrl with DEL":                  {doc("10.0.0.9", "10.0.0.9", `,"statusPageUrl":"http://x/\u007f"`), "instance.statusPageUrl"},
+		"healthCheckUrl with a C1 control":        {doc("10.0.0.9", "10.0.0.9", `,"healthCheckUrl":"http://x/\u009b2J"`), "instance.healthCheckUrl"},
+		"app with a tab":                          {doc("10.0.0.9", "10.0.0.9", `,"app":"BILL\tING"`), "instance.app"},
+		"asgName with an escape":                  {doc("10.0.0.9", "10.0.0.9", `,"asgName":"\u001b[31m"`), "instance.asgName"},
+		"data center's name with a newline":       {[]byte(strings.Replace(string(doc("10.0.0.9", "10.0.0.9", "")), `"name":"MyOwn"`, `"name":"My\nOwn"`, 1)), "instance.dataCenterInfo.name"},
+		"data center's class with NUL":            {[]byte(strings.Replace(string(doc("10.0.0.9", "10.0.0.9", "")), `"@class":"x"`, `"@class":"x\u0000"`, 1)), "instance.dataCenterInfo.@class"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, tc.body, jsonBody)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+			assert.Equal(t, []string{tc.field}, problemFields(t, b))
+		})
+	}
+	// A byte that is not UTF-8 is refused with the document, JSON or
+	// XML, rather than kept as U+FFFD.
+	for _, body := range [][]byte{
+		doc("billing.local", "10.0.0.9", `,"homePageUrl":"http://x/`+"\xff"+`"`),
+		[]byte("<instance><instanceId>b-1</instanceId><hostName>billing.local</hostName><app>BILLING</app><ipAddr>10.0.0.9</ipAddr>" +
+			"<homePageUrl>http://x/\xff</homePageUrl><port enabled=\"true\">9000</port></instance>"),
+	} {
+		hdr := jsonBody
+		if body[0] == '<' {
+			hdr = map[string]string{"Content-Type": "application/xml"}
+		}
+		resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, body, hdr)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+		assert.Equal(t, []string{"instance"}, problemFields(t, b))
+	}
+	assert.Empty(t, ours(t, srv, "billing"))
+
+	// A host name with an address, either alone, or a link-local IPv6
+	// address with its zone as a Java client reports it, registers.
+	for i, hi := range [][2]string{{"billing.local", "10.0.0.9"}, {"billing.local", ""}, {"", "10.0.0.9"}, {"billing.local", "fe80::1%eth0"}} {
+		body := strings.Replace(string(doc(hi[0], hi[1], "")), `"b-1"`, fmt.Sprintf(`"b-%d"`, i+2), 1)
+		resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, []byte(body), jsonBody)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "hostName %q, ipAddr %q: %s", hi[0], hi[1], b)
+	}
+	assert.Len(t, ours(t, srv, "billing"), 4)
+}
+
 // fullDoc is the fragment of a document as large as the bounds allow: four
 // URLs of about 1.9 KiB and 3.5 KiB of metadata, all differing with i, so
 // that every registration of it is a change.
