@@ -480,7 +480,10 @@ func (s *service) replay(ctx context.Context, actor authn.Principal, key *Idempo
 	if err != nil {
 		return BookResult{}, true, err
 	}
-	if !visible(actor, ap) && ap.BookedBy != actor.UserID {
+	// The key is the caller's, but what the appointment holds now is
+	// answered only to one who may see it now, as GET answers it: a booker
+	// who lost the role or the link that let them book gets GET's 404.
+	if !visible(actor, ap) {
 		return BookResult{}, true, s.deny(ctx, actor, appointment.ActionBook, ap, appointment.ErrNotFound)
 	}
 	// The answer of the booking again, and the request on record again,

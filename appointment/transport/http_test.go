@@ -228,6 +228,28 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 }
 
+// A retry with an Idempotency-Key answers the appointment as it is now, so
+// only to one who may see it now: a booker demoted since (auth changed
+// their roles, and their new token carries no ADMIN) gets the 404 GET
+// gives them, the refusal on the patient's trail, and nothing of the
+// appointment, its cancellation note least of all.
+func TestAReplayAnswersOnlyOneWhoMayStillSeeTheAppointment(t *testing.T) {
+	e := newEnv(t)
+	base := "/api/v1/appointments"
+	key := []string{"Idempotency-Key", "front-desk-1"}
+	body := e.booking(15, 11, 0, map[string]any{"patientId": e.pat.PatientID})
+	id := e.mustDo(201, "POST", base, e.admin.Token, body, key...).JSON(t)["id"].(string)
+	e.mustDo(200, "POST", base+"/"+id+"/cancel", e.pat.Token, map[string]any{"cancellationNote": "moving abroad for treatment"})
+	e.mustDo(201, "POST", base, e.admin.Token, body, key...) // still an administrator: the replay answers
+
+	demoted := e.issuer.Token(t, authntest.Claims{UserID: e.admin.ID, Roles: []string{authn.RolePatient}})
+	e.mustDo(404, "GET", base+"/"+id, demoted, nil)
+	r := e.mustDo(404, "POST", base, demoted, body, key...)
+	assert.NotContains(t, string(r.Body), "moving abroad")
+	assert.Empty(t, r.Header.Get("Idempotent-Replayed"))
+	assert.Contains(t, e.trail(e.pat), step{e.admin.ID, "PATIENT", "book", "appointment", id, "denied"})
+}
+
 func TestRescheduleNoticeAndTransitions(t *testing.T) {
 	e := newEnv(t)
 	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 10, 0, nil)).JSON(t)["id"].(string)

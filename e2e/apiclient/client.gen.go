@@ -3334,7 +3334,8 @@ type ClientInterface interface {
 	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+	// with another request is a 422. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes any type of body and a specified content type.
@@ -3358,7 +3359,8 @@ type ClientInterface interface {
 	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+	// with another request is a 422. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes a body of the `application/json` content type.
@@ -4488,7 +4490,8 @@ func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsP
 // `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+// with another request is a 422. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes any type of body and a specified content type.
@@ -4522,7 +4525,8 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 // `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+// with another request is a 422. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes a body of the `application/json` content type.
@@ -11382,7 +11386,8 @@ type ClientWithResponsesInterface interface {
 	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+	// with another request is a 422. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -11406,7 +11411,8 @@ type ClientWithResponsesInterface interface {
 	// `detail` names the limit. An ADMIN may book past it.
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-	// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+	// with another request is a 422. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -12870,6 +12876,8 @@ type BookAppointmentResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *GatewayRequestTimeout
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -12920,6 +12928,11 @@ func (r BookAppointmentResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r BookAppointmentResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r BookAppointmentResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
 }
 
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
@@ -24658,7 +24671,8 @@ func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, 
 // `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+// with another request is a 422. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -24688,7 +24702,8 @@ func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Co
 // `detail` names the limit. An ADMIN may book past it.
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
-// `Idempotent-Replayed: true`); the same key with another request is a 422. Keys are kept 24 hours (the
+// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
+// with another request is a 422. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -26810,6 +26825,13 @@ func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
 		var dest GatewayRequestTimeout
