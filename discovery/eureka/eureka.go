@@ -5,7 +5,6 @@ package eureka
 
 import (
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -452,19 +451,22 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 	if !registry.ValidInstanceID(id) {
 		fe.Add("instance.instanceId", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
-	// Each of hostName and ipAddr is served as the host to call, so each
-	// sent must be one; the instance is reached at the host name if any.
-	// A string refused above is not named twice.
-	address := cmp.Or(in.HostName, in.IPAddr)
-	if address == "" {
-		fe.Add("instance.hostName", "hostName or ipAddr must be an IP address or a host name")
+	// The instance is reached at its host name if that is one, else at
+	// ipAddr: on a Docker Compose network a Spring client sends the
+	// container's reverse-DNS name, whose network part may hold an
+	// underscore (billing-1.medisync_default), beside an address that
+	// works. Such a hostName is kept as text to show. An ipAddr sent is an
+	// address either way. A string refused above is not named twice.
+	address := in.HostName
+	if !registry.ValidAddress(address) {
+		address = in.IPAddr
 	}
-	if in.HostName != "" && !registry.ValidAddress(in.HostName) && !named(fe, "instance.hostName") {
-		fe.Add("instance.hostName", "must be an IP address or a host name")
+	if address == "" && !named(fe, "instance.hostName") {
+		fe.Add("instance.hostName", "hostName or ipAddr must be an IP address or a host name")
 	}
 	if in.IPAddr != "" && !named(fe, "instance.ipAddr") {
 		ok := validIPAddr(in.IPAddr)
-		if in.HostName == "" {
+		if address == in.IPAddr {
 			ok = registry.ValidAddress(in.IPAddr) // the address, which a zone cannot be part of
 		}
 		if !ok {

@@ -129,9 +129,9 @@ func TestEurekaDocumentStringsAreBounded(t *testing.T) {
 
 // Every string of a document is served to every Eureka reader as it was
 // sent, so each must be text a terminal, a log or a page can show: valid
-// UTF-8 without control characters. hostName and ipAddr are each served
-// as the host to call, so each one sent must be an address, not only one
-// of the two.
+// UTF-8 without control characters. ipAddr is served as the host to call,
+// so one sent must be an address; a hostName that is none is the shown
+// name of an instance reached at its ipAddr, so without one it is refused.
 func TestEurekaDocumentStringsAreText(t *testing.T) {
 	_, srv := server(t)
 	doc := func(hostName, ipAddr, extra string) []byte {
@@ -143,7 +143,8 @@ func TestEurekaDocumentStringsAreText(t *testing.T) {
 		field string
 	}{
 		"hostName with NUL beside a valid ipAddr": {doc(`db\u0000\u001b[2J`, "10.0.0.9", ""), "instance.hostName"},
-		"hostName not an address":                 {doc("billing_1", "10.0.0.9", ""), "instance.hostName"},
+		"hostName not an address, alone":          {doc("billing_1", "", ""), "instance.hostName"},
+		"ipAddr with a zone beside such a name":   {doc("billing_1", "fe80::1%eth0", ""), "instance.ipAddr"},
 		"ipAddr with NUL beside a valid hostName": {doc("billing.local", `10.0.0.9\u0000`, ""), "instance.ipAddr"},
 		"ipAddr not an address":                   {doc("billing.local", "ten.zero.0.9!", ""), "instance.ipAddr"},
 		"ipAddr with a zone, alone":               {doc("", "fe80::1%eth0", ""), "instance.ipAddr"},
@@ -186,6 +187,35 @@ func TestEurekaDocumentStringsAreText(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, resp.StatusCode, "hostName %q, ipAddr %q: %s", hi[0], hi[1], b)
 	}
 	assert.Len(t, ours(t, srv, "billing"), 4)
+}
+
+// A Spring client on a Docker Compose network sends the reverse-DNS name of
+// its container as hostName, whose network part holds an underscore
+// (billing-1.medisync_default), beside its ipAddr: the instance registers
+// at ipAddr and is shown with the hostName it sent, so that such clients
+// register again after discovery restarts.
+func TestSpringDockerHostNameWithUnderscoreRegistersAtIPAddr(t *testing.T) {
+	_, srv := server(t)
+	for i, host := range []string{"billing-1.medisync_default", "medisync_billing_1.medisync_default"} {
+		id := fmt.Sprintf("b-%d", i+1)
+		doc := `{"instance":{"instanceId":"` + id + `","hostName":"` + host + `","app":"BILLING","ipAddr":"172.18.0.5",
+"status":"UP","port":{"$":9000,"@enabled":"true"},"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}`
+		resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, []byte(doc), jsonBody)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "hostName %q: %s", host, b)
+
+		resp, b = request(t, http.MethodGet, srv.URL+"/eureka/apps/BILLING/"+id, token, nil, map[string]string{"Accept": "application/json"})
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+		var got struct {
+			Instance struct{ HostName, IPAddr string }
+		}
+		require.NoError(t, json.Unmarshal(b, &got), "%s", b)
+		assert.Equal(t, host, got.Instance.HostName)
+		assert.Equal(t, "172.18.0.5", got.Instance.IPAddr)
+	}
+	for _, inst := range ours(t, srv, "billing") {
+		assert.Equal(t, "172.18.0.5", inst["address"], "%v", inst)
+	}
+	assert.Len(t, ours(t, srv, "billing"), 2)
 }
 
 // fullDoc is the fragment of a document as large as the bounds allow: four
