@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -430,7 +428,7 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 		switch {
 		case len(f.v) > f.max:
 			fe.Add(f.name, fmt.Sprintf("must be at most %d bytes", f.max))
-		case !text(f.v):
+		case !registry.ValidText(f.v):
 			// Every reader is served these as they are: a terminal, a log
 			// or a page showing them must not be steered by them.
 			fe.Add(f.name, "must be UTF-8 text without control characters")
@@ -537,14 +535,6 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 	}, nil
 }
 
-// text reports a string of valid UTF-8 without control characters.
-func text(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	return !strings.ContainsFunc(s, unicode.IsControl)
-}
-
 // validIPAddr accepts what a client may send as its ipAddr: an address the
 // registry takes, or an IPv6 address with its zone (fe80::1%eth0), which a
 // Java client reports for a link-local address.
@@ -553,7 +543,7 @@ func validIPAddr(s string) bool {
 		return true
 	}
 	a, err := netip.ParseAddr(s)
-	return err == nil && a.Zone() != "" && text(s)
+	return err == nil && a.Zone() != "" && registry.ValidText(s)
 }
 
 // named reports whether fe already names field.

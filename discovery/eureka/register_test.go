@@ -218,6 +218,46 @@ func TestSpringDockerHostNameWithUnderscoreRegistersAtIPAddr(t *testing.T) {
 	assert.Len(t, ours(t, srv, "billing"), 2)
 }
 
+// Metadata values, the instance's and its data center's, are served to
+// every reader as sent, as the document's other strings are: each is text
+// without control characters, whether registered or set through PUT
+// .../metadata. An instance whose metadata is text renews, reports a status
+// and changes its metadata as before.
+func TestMetadataValuesAreText(t *testing.T) {
+	_, srv := server(t)
+	for name, tc := range map[string]struct{ extra, field string }{
+		"instance metadata":    {`,"metadata":{"note":"\u001b[2J\u001b]0;pwned\u0007"}`, "metadata.note"},
+		"data center metadata": {`,"dataCenterInfo":{"@class":"x","name":"MyOwn","metadata":{"k":"a\r\nb"}}`, "instance.dataCenterInfo.metadata.k"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, eurekaDoc("m-1", tc.extra), jsonBody)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+			assert.Equal(t, []string{tc.field}, problemFields(t, b))
+		})
+	}
+	assert.Empty(t, ours(t, srv, "billing"))
+
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("m-2", `,"metadata":{"note":"Zürich — rack 7"}`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	for _, q := range []string{"note=%1b%5b2J", "note=a%0d%0ab", "note=%ff"} {
+		resp, b = request(t, http.MethodPut, srv.URL+"/eureka/apps/BILLING/m-2/metadata?"+q, token, nil, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", q, b)
+		assert.Equal(t, []string{"metadata.note"}, problemFields(t, b))
+	}
+	for _, c := range []struct{ method, path string }{
+		{http.MethodPut, "/eureka/apps/BILLING/m-2?status=DOWN"},
+		{http.MethodPut, "/eureka/apps/BILLING/m-2?status=UP"},
+		{http.MethodPut, "/eureka/apps/BILLING/m-2/metadata?zone=eu-1a"},
+	} {
+		resp, b = request(t, c.method, srv.URL+c.path, token, nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", c.path, b)
+	}
+	insts := ours(t, srv, "billing")
+	require.Len(t, insts, 1)
+	assert.Equal(t, map[string]any{"note": "Zürich — rack 7", "zone": "eu-1a"}, insts[0]["metadata"])
+}
+
 // fullDoc is the fragment of a document as large as the bounds allow: four
 // URLs of about 1.9 KiB and 3.5 KiB of metadata, all differing with i, so
 // that every registration of it is a change.

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/shared/domainerr"
 )
@@ -213,6 +215,14 @@ func ValidAddress(a string) bool {
 	return strings.Trim(a, "0123456789.") != ""
 }
 
+// ValidText reports a string of valid UTF-8 without control characters.
+// Every reader (listings, logs, the dashboard) is served the strings an
+// instance sent as they are, so a terminal or page showing them must not be
+// steered by them.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
 // Validate checks a registration against the limits and returns its lease.
 func (r Registration) Validate(l Limits) (time.Duration, error) {
 	var fe domainerr.FieldErrors
@@ -266,6 +276,8 @@ func checkMetadata(fe *domainerr.FieldErrors, field string, md map[string]string
 			fe.Add(field, fmt.Sprintf("key %.64q must be 1 to %d letters, digits, '.', '_', '/' or '-'", k, l.MaxMetadataKeyLen))
 		case len(v) > l.MaxMetadataValueLen:
 			fe.Add(field+"."+k, fmt.Sprintf("must be at most %d bytes", l.MaxMetadataValueLen))
+		case !ValidText(v):
+			fe.Add(field+"."+k, "must be UTF-8 text without control characters")
 		}
 	}
 	if total > l.MaxMetadataBytes {

@@ -15,7 +15,7 @@ import (
 // with the field it names in the errors.
 func TestCheckMetadataNamesTheField(t *testing.T) {
 	l := registry.DefaultLimits()
-	require.NoError(t, l.CheckMetadata("dc.metadata", map[string]string{"availability-zone": "eu-1a", "zone/rack": ""}))
+	require.NoError(t, l.CheckMetadata("dc.metadata", map[string]string{"availability-zone": "eu-1a", "zone/rack": "", "note": "Zürich — rack 7"}))
 	require.NoError(t, l.CheckMetadata("dc.metadata", nil))
 	big := map[string]string{}
 	for _, k := range strings.Split("k l m n o p q r s", " ") {
@@ -28,6 +28,10 @@ func TestCheckMetadataNamesTheField(t *testing.T) {
 		{map[string]string{`a b="c"><x`: "1"}, "dc.metadata"},
 		{map[string]string{"k": strings.Repeat("v", 513)}, "dc.metadata.k"},
 		{big, "dc.metadata"},
+		{map[string]string{"k": "\x1b[2J\x1b]0;x\a"}, "dc.metadata.k"},
+		{map[string]string{"k": "a\r\nb"}, "dc.metadata.k"},
+		{map[string]string{"k": "\u009b2J"}, "dc.metadata.k"},
+		{map[string]string{"k": "\xff"}, "dc.metadata.k"},
 	} {
 		var fe problem.FieldErrors
 		require.ErrorAs(t, l.CheckMetadata("dc.metadata", tc.md), &fe)

@@ -203,6 +203,8 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 		{"bad status", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"status":"GOOD"}`, 400, []string{"status"}},
 		{"metadata not strings", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"a":1}}`, 400, []string{"metadata"}},
 		{"metadata value too long", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"a":"` + strings.Repeat("x", 600) + `"}}`, 400, []string{"metadata.a"}},
+		{"metadata value with an escape sequence", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"version":"\u001b[2J\u001b]0;x\u0007"}}`, 400, []string{"metadata.version"}},
+		{"metadata value with a newline", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"version":"1.4\n"}}`, 400, []string{"metadata.version"}},
 		{"several at once", "/api/v1/registry/auth/a1", `{"address":"","port":-1,"ttlSeconds":-1}`, 400, []string{"address", "port", "ttlSeconds"}},
 		{"bad service", "/api/v1/registry/Auth_Svc/a1", `{"address":"h","port":1}`, 400, []string{"service"}},
 		{"bad instance", "/api/v1/registry/auth/-a1", `{"address":"h","port":1}`, 400, []string{"instanceId"}},
