@@ -266,7 +266,8 @@ func sortedNoOverlap(fe *domainerr.FieldErrors, ivs []labelled) []Interval {
 }
 
 func parseException(fe *domainerr.FieldErrors, path string, e ExceptionInput) (Exception, bool) {
-	n := len(*fe)
+	// Counted rather than measured: fe keeps no more than its cap.
+	n := fe.Count()
 	d, err := civil.Parse(e.Date)
 	if err != nil {
 		fe.Add(path+".date", err.Error())
@@ -286,14 +287,17 @@ func parseException(fe *domainerr.FieldErrors, path string, e ExceptionInput) (E
 	case *e.Available:
 		var ivs []labelled
 		for j, iv := range e.Intervals {
-			p := fmt.Sprintf("%s.intervals[%d]", path, j)
+			var p string // past fe's cap errors are only counted, unnamed
+			if !fe.Full() {
+				p = fmt.Sprintf("%s.intervals[%d]", path, j)
+			}
 			if parsed, ok := parseInterval(fe, p, iv.Start, iv.End); ok {
 				ivs = append(ivs, labelled{parsed, p})
 			}
 		}
 		ex.Intervals = sortedNoOverlap(fe, ivs)
 	}
-	return ex, len(*fe) == n
+	return ex, fe.Count() == n
 }
 
 // WeeklyOut lists the weekly intervals Monday first, for clients.

@@ -2,6 +2,8 @@ package schedule
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -139,4 +141,29 @@ func TestParseReportsEveryField(t *testing.T) {
 		Weekly: []WeeklyInput{{Day: "MONDAY", Start: "25:00", End: "09:00"}}}.Parse("d1", 30)
 	fields := fieldsOf(t, err)
 	assert.Len(t, fields, 3, "%v", fields)
+}
+
+// A body within the 256 KiB limit whose every interval is wrong, 1,000
+// exceptions of 48 empty intervals (about 195 KB of JSON), makes 96,000
+// field errors: Parse keeps problem.MaxFieldErrors of them and only counts
+// the rest, so refusing it costs little memory. An exception whose errors
+// were only counted is still refused: its date would otherwise be seen as
+// taken and the exceptions repeating it (these dates repeat every 84) say
+// so, one error too many each.
+func TestParseOfManyBadIntervalsStaysSmallInMemory(t *testing.T) {
+	var in Input
+	for i := range 1000 {
+		in.Exceptions = append(in.Exceptions, ExceptionInput{Date: fmt.Sprintf("2026-%02d-%02d", i%12+1, i%28+1), Available: ptr(true), Intervals: make([]IntervalInput, 48)})
+	}
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	_, err := in.Parse("d", 30)
+	runtime.ReadMemStats(&b)
+	var fe domainerr.FieldErrors
+	require.ErrorAs(t, err, &fe)
+	assert.Len(t, fe, domainerr.MaxFieldErrors)
+	assert.Equal(t, 1000*48*2, fe.Count())
+	assert.Equal(t, "exceptions[0].intervals[0].start", fe[0].Field)
+	assert.Less(t, b.TotalAlloc-a.TotalAlloc, uint64(1<<20), "%d objects", b.Mallocs-a.Mallocs)
 }

@@ -165,10 +165,19 @@ func Transient(err error) bool {
 	return err != nil && (KindOf(err) == Unavailable || errors.Is(err, context.DeadlineExceeded) || Unreachable(err) || Busy(err))
 }
 
+// MaxFieldErrors is how many field errors FieldErrors keeps, and so an
+// answer lists, at most; those beyond are only counted. A body of many bad
+// items would otherwise cost memory, and an answer, many times its size.
+const MaxFieldErrors = 50
+
 // FieldError names one invalid field of a request and why it is invalid.
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+
+	// more counts the errors added after this one, the last kept, that were
+	// not kept: FieldErrors must stay a slice, so the count lives here.
+	more int
 }
 
 // FieldErrors is an error made of field errors; validation returns it.
@@ -179,15 +188,34 @@ func (fe FieldErrors) Error() string {
 		return "invalid input"
 	}
 	msg := "invalid " + fe[0].Field + ": " + fe[0].Message
-	if len(fe) > 1 {
-		msg += " (and " + strconv.Itoa(len(fe)-1) + " more)"
+	if n := fe.Count(); n > 1 {
+		msg += " (and " + strconv.Itoa(n-1) + " more)"
 	}
 	return msg
 }
 
-// Add appends a field error.
+// Add appends a field error, or only counts it once MaxFieldErrors are
+// kept.
 func (fe *FieldErrors) Add(field, message string) {
+	if fe.Full() {
+		(*fe)[len(*fe)-1].more++
+		return
+	}
 	*fe = append(*fe, FieldError{Field: field, Message: message})
+}
+
+// Full reports whether fe keeps no more errors, only counts them: a
+// validator of many items may then spare building their names.
+func (fe FieldErrors) Full() bool { return len(fe) >= MaxFieldErrors }
+
+// Count is how many field errors were added, kept or only counted; it
+// grows with every Add, so a validator can tell whether a part added any.
+func (fe FieldErrors) Count() int {
+	n := len(fe)
+	for _, e := range fe {
+		n += e.more
+	}
+	return n
 }
 
 // Err returns fe as an error, or nil when it is empty.

@@ -43,6 +43,28 @@ func TestFieldErrors(t *testing.T) {
 	assert.EqualError(t, fe.Err(), "invalid a: bad (and 1 more)")
 }
 
+// A body of many bad items costs no more memory than MaxFieldErrors of
+// them: the first are kept, the rest only counted, and the count is kept
+// when lists are joined.
+func TestFieldErrorsKeepAtMostMaxAndCountTheRest(t *testing.T) {
+	var fe domainerr.FieldErrors
+	for i := range 96_000 {
+		fe.Add(fmt.Sprintf("items[%d]", i%100), "is required")
+	}
+	assert.Len(t, fe, domainerr.MaxFieldErrors)
+	assert.True(t, fe.Full())
+	assert.Equal(t, 96_000, fe.Count())
+	assert.Equal(t, "items[49]", fe[domainerr.MaxFieldErrors-1].Field)
+	assert.EqualError(t, fe.Err(), "invalid items[0]: is required (and 95999 more)")
+
+	joined := domainerr.Field("timeZone", "is the doctor's")
+	joined = append(joined, fe...)
+	assert.Equal(t, 96_001, joined.Count())
+	joined.Add("x", "counted")
+	assert.Equal(t, 96_002, joined.Count())
+	assert.Len(t, joined, domainerr.MaxFieldErrors+1)
+}
+
 func TestTransient(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	for _, err := range []error{

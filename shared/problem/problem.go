@@ -225,18 +225,21 @@ var kindStatus = map[domainerr.Kind]int{
 
 // MaxFieldErrors is how many field errors an answer lists at most, so
 // that the answer stays small whatever the request holds: a long list of
-// bad items would otherwise be answered many times over.
-const MaxFieldErrors = 50
+// bad items would otherwise be answered many times over. FieldErrors keeps
+// no more than these.
+const MaxFieldErrors = domainerr.MaxFieldErrors
 
-// listed cuts errs to MaxFieldErrors, the last saying how many were left
-// out, as FieldErrors.Error does.
+// listed cuts errs to MaxFieldErrors, the last saying how many more there
+// were, kept (a list built by hand) or only counted (FieldErrors.Add), as
+// FieldErrors.Error does.
 func listed(errs []FieldError) []FieldError {
-	if len(errs) <= MaxFieldErrors {
+	total := FieldErrors(errs).Count()
+	if total <= MaxFieldErrors {
 		return errs
 	}
-	out := append([]FieldError(nil), errs[:MaxFieldErrors]...)
-	last := &out[MaxFieldErrors-1]
-	last.Message += " (and " + strconv.Itoa(len(errs)-MaxFieldErrors) + " more errors, not listed)"
+	out := append([]FieldError(nil), errs[:min(len(errs), MaxFieldErrors)]...)
+	last := &out[len(out)-1]
+	last.Message += " (and " + strconv.Itoa(total-len(out)) + " more errors, not listed)"
 	return out
 }
 

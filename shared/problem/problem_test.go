@@ -71,25 +71,30 @@ func TestFieldErrors(t *testing.T) {
 }
 
 // An answer lists at most MaxFieldErrors field errors, the last saying how
-// many more there were, whichever way the problem was made.
+// many more there were, whichever way the problem was made: from field
+// errors added, which keep no more and count the rest, or from a list built
+// by hand.
 func TestAnswerListsAtMostMaxFieldErrors(t *testing.T) {
-	var fe problem.FieldErrors
+	var added problem.FieldErrors
+	var built []problem.FieldError
 	for i := range problem.MaxFieldErrors + 7 {
-		fe.Add(fmt.Sprintf("items[%d]", i), "is required")
+		added.Add(fmt.Sprintf("items[%d]", i), "is required")
+		built = append(built, problem.FieldError{Field: fmt.Sprintf("items[%d]", i), Message: "is required"})
 	}
-	for _, p := range []*problem.Problem{problem.From(fe), problem.BadRequest("bad", fe...), {Status: 400, Errors: fe}} {
+	require.Len(t, added, problem.MaxFieldErrors)
+	for _, p := range []*problem.Problem{problem.From(added), problem.BadRequest("bad", added...), {Status: 400, Errors: added}, {Status: 400, Errors: built}} {
 		rec := httptest.NewRecorder()
 		problem.Write(rec, nil, p)
 		got := decodeProblem(t, rec)
 		require.Len(t, got.Errors, problem.MaxFieldErrors)
-		assert.Equal(t, []problem.FieldError(fe[:problem.MaxFieldErrors-1]), got.Errors[:problem.MaxFieldErrors-1])
+		assert.Equal(t, built[:problem.MaxFieldErrors-1], got.Errors[:problem.MaxFieldErrors-1])
 		assert.Equal(t, problem.FieldError{Field: "items[49]", Message: "is required (and 7 more errors, not listed)"},
 			got.Errors[problem.MaxFieldErrors-1])
-		assert.Len(t, p.Errors, problem.MaxFieldErrors+7, "the problem itself is left whole")
+		assert.Equal(t, problem.MaxFieldErrors+7, problem.FieldErrors(p.Errors).Count(), "the problem itself is left as it was")
 	}
 	rec := httptest.NewRecorder()
-	problem.Write(rec, nil, problem.From(fe[:problem.MaxFieldErrors]))
-	assert.Equal(t, []problem.FieldError(fe[:problem.MaxFieldErrors]), decodeProblem(t, rec).Errors, "a list at the limit is whole")
+	problem.Write(rec, nil, problem.From(problem.FieldErrors(built[:problem.MaxFieldErrors])))
+	assert.Equal(t, built[:problem.MaxFieldErrors], decodeProblem(t, rec).Errors, "a list at the limit is whole")
 }
 
 func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) problem.Problem {
