@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +88,29 @@ func faultsAre503(t *testing.T, open proxied) {
 	unavailable("write, database hung", write)
 	require.NoError(t, proxy.Up())
 	recovered("after hang")
+}
+
+// A PostgreSQL that takes reads but refuses writes for a while (a failover
+// in progress: the address still leads to the demoted primary, now a
+// standby) is a database fault that passes: 503 with Retry-After, not 500.
+func TestWriteWhileThePostgresIsReadOnlyIs503(t *testing.T) {
+	dsn := sqltest.PostgresDSN(t, sqlstore.Migrations())
+	db, err := sqldb.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	h := newHarnessWith(t, db, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes, Timeout: 2 * time.Second})
+	require.Equal(t, http.StatusCreated, h.do(http.MethodPost, "/api/v1/patients", h.user(roles.patient).token, profileJSON).Status)
+
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	name := strings.TrimPrefix(u.Path, "/")
+	// The test's database is dropped when it ends, setting and all.
+	_, err = db.ExecContext(context.Background(), `ALTER DATABASE "`+name+`" SET default_transaction_read_only = on`)
+	require.NoError(t, err)
+	db.SetMaxIdleConns(0) // new sessions take the setting, as after a failover
+	db.SetMaxIdleConns(32)
+
+	r := h.do(http.MethodPost, "/api/v1/patients", h.user(roles.patient).token, profileJSON)
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status, string(r.Body))
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
 }

@@ -158,11 +158,32 @@ func Busy(err error) bool {
 	return (code == sqliteBusy || code == sqliteLocked) && strings.Contains(se.Error(), "is locked")
 }
 
+// ReadOnly reports a database that takes reads but refuses writes for a
+// while: during a failover the address still leads to the demoted primary,
+// now a standby, until it moves to the new one. PostgreSQL says
+// read_only_sql_transaction (25006), MariaDB and MySQL that they run with
+// --read-only or --super-read-only (1290, which other options share, hence
+// the text) or in read-only mode (1836), matched as in Unreachable. The
+// stores open no read-only transaction to write in, so it is never the
+// caller's own doing.
+func ReadOnly(err error) bool {
+	if err == nil {
+		return false
+	}
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) && st.SQLState() == "25006" {
+		return true
+	}
+	msg := err.Error()
+	return (strings.Contains(msg, "Error 1290 ") && strings.Contains(msg, "read-only")) || strings.Contains(msg, "Error 1836 ")
+}
+
 // Transient reports whether err is a fault that passes, so that the same
 // work may succeed later: of kind Unavailable, out of time, a dependency
-// unreachable, or a database busy.
+// unreachable, a database busy or taking no writes for now.
 func Transient(err error) bool {
-	return err != nil && (KindOf(err) == Unavailable || errors.Is(err, context.DeadlineExceeded) || Unreachable(err) || Busy(err))
+	return err != nil && (KindOf(err) == Unavailable || errors.Is(err, context.DeadlineExceeded) || Unreachable(err) || Busy(err) ||
+		ReadOnly(err))
 }
 
 // MaxFieldErrors is how many field errors FieldErrors keeps, and so an

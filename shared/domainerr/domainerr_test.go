@@ -81,13 +81,17 @@ func TestTransient(t *testing.T) {
 		sqliteErr{"database table is locked (6)", 6},
 		fmt.Errorf("book: %w", errors.New("Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction")),
 		sqlState("55P03"),
+		fmt.Errorf("insert: %w", sqlState("25006")),
+		errors.New("Error 1290 (HY000): The MariaDB server is running with the --read-only option so it cannot execute this statement"),
+		errors.New("Error 1836 (HY000): Running in read-only mode"),
 	} {
 		assert.True(t, domainerr.Transient(err), "%v", err)
 	}
 	for _, err := range []error{nil, errors.New("syntax error"), domainerr.New(domainerr.NotFound, "no such record"), context.Canceled,
 		sqlState("23505"), errors.New("Error 1062 (23000): Duplicate entry"),
 		sqliteErr{"constraint failed: UNIQUE constraint failed: items.id (2067)", 2067},
-		sqliteErr{"an error of another library whose code is 5", 5}} {
+		sqliteErr{"an error of another library whose code is 5", 5},
+		errors.New("Error 1290 (HY000): The MariaDB server is running with the --secure-file-priv option so it cannot execute this statement")} {
 		assert.False(t, domainerr.Transient(err), "%v", err)
 	}
 }

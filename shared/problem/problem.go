@@ -208,6 +208,9 @@ func From(err error, mappers ...Mapper) *Problem {
 	if domainerr.Busy(err) {
 		return Unavailable("the database is busy with other writes; try again shortly")
 	}
+	if domainerr.ReadOnly(err) {
+		return Unavailable("the database takes no writes for now (a failover); try again shortly")
+	}
 	return Internal()
 }
 

@@ -317,3 +317,23 @@ func TestBrokenConnectionsAre503(t *testing.T) {
 		assert.Equal(t, "2", got.Headers.Get("Retry-After"))
 	}
 }
+
+// A database that refuses writes for a while (a failover under way) is a
+// fault that passes, on either server.
+func TestReadOnlyDatabaseIs503(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("insert patient: %w", readOnly{}),
+		fmt.Errorf("insert patient: %w", errors.New("Error 1290 (HY000): The MariaDB server is running with the --read-only option so it cannot execute this statement")),
+	} {
+		got := problem.From(err)
+		assert.Equal(t, http.StatusServiceUnavailable, got.Status, err.Error())
+		assert.Equal(t, "2", got.Headers.Get("Retry-After"))
+	}
+}
+
+// readOnly is PostgreSQL's read_only_sql_transaction, told by SQLSTATE as
+// pgconn.PgError tells it.
+type readOnly struct{}
+
+func (readOnly) Error() string    { return "cannot execute INSERT in a read-only transaction" }
+func (readOnly) SQLState() string { return "25006" }
