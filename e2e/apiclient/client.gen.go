@@ -4139,7 +4139,9 @@ type ClientInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// for a 503 whose commit the database got and never answered: the document may then be stored
+	// whole, listed with its content.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4153,7 +4155,9 @@ type ClientInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// for a 503 whose commit the database got and never answered: the document may then be stored
+	// whole, listed with its content.
 	//
 	// Takes a body of the `text/plain` content type.
 	//
@@ -6095,7 +6099,9 @@ func (c *Client) ListDocuments(ctx context.Context, patientId PatientId, params 
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// for a 503 whose commit the database got and never answered: the document may then be stored
+// whole, listed with its content.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6119,7 +6125,9 @@ func (c *Client) UploadDocumentWithBody(ctx context.Context, patientId PatientId
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// for a 503 whose commit the database got and never answered: the document may then be stored
+// whole, listed with its content.
 //
 // Takes a body of the `text/plain` content type.
 //
@@ -12263,7 +12271,9 @@ type ClientWithResponsesInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// for a 503 whose commit the database got and never answered: the document may then be stored
+	// whole, listed with its content.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12277,7 +12287,9 @@ type ClientWithResponsesInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// for a 503 whose commit the database got and never answered: the document may then be stored
+	// whole, listed with its content.
 	//
 	// Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -26028,7 +26040,9 @@ func (c *ClientWithResponses) ListDocumentsWithResponse(ctx context.Context, pat
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// for a 503 whose commit the database got and never answered: the document may then be stored
+// whole, listed with its content.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26048,7 +26062,9 @@ func (c *ClientWithResponses) UploadDocumentWithBodyWithResponse(ctx context.Con
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored.
+// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// for a 503 whose commit the database got and never answered: the document may then be stored
+// whole, listed with its content.
 //
 // Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -71,8 +71,9 @@ func (s *service) ReplaceDocument(ctx context.Context, actor authn.Principal, pa
 // writes the metadata in one transaction, begun as soon as the body has
 // ended so that it overlaps the storing of the last bytes, and committed
 // once the content is stored. A failure at any step rolls the transaction
-// back and removes the object after the answer (discard); the sweeper
-// removes what a crash, or a removal that could not run, leaves.
+// back and removes the object after the answer (discard), but for a commit
+// whose outcome is unknown; the sweeper removes what that, a crash, or a
+// removal that could not run, leaves and no row names.
 func (s *service) store(ctx context.Context, actor authn.Principal, patientID string, meta record.DocumentMeta, body io.Reader,
 	replaces string) (record.Document, error) {
 	if !s.uploads.take(actor.UserID) {
@@ -124,7 +125,11 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	d, err := w.commit()
 	if err != nil {
-		s.discard(ctx, key)
+		// A commit whose answer was lost may have stored the row: its
+		// object stays, and the sweeper removes it only if no row names it.
+		if !errors.Is(err, domainerr.ErrOutcomeUnknown) {
+			s.discard(ctx, key)
+		}
 		return record.Document{}, err
 	}
 	return d, nil

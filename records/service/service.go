@@ -113,8 +113,9 @@ type EncounterRepository interface {
 	Treats(ctx context.Context, doctorID, patientID string) (bool, error)
 }
 
-// Pending is a write made but not yet committed; *sql.Tx is one. Its
-// context bounds it: when that ends, the write is rolled back.
+// Pending is a write made but not yet committed. Its context bounds it:
+// when that ends, the write is rolled back. A Commit that fails with
+// domainerr.ErrOutcomeUnknown in its error's chain may have been applied.
 type Pending interface {
 	Commit() error
 	Rollback() error

@@ -3,17 +3,22 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // failingRecorder fails every audit event while fail is set; it waits
@@ -193,6 +198,81 @@ func TestUploadFailingLateLeavesNothing(t *testing.T) {
 	if c, r := docs.counts(); c != 0 || r != 1 {
 		t.Fatalf("staged writes: %d committed, %d rolled back; want 0, 1", c, r)
 	}
+}
+
+// An upload whose metadata commit the database applied but whose answer
+// was lost keeps its content: the object may only go once no row names it
+// (the sweeper's rule), never on the commit's error alone.
+func TestUploadWhoseCommitAnswerIsLostKeepsItsContent(t *testing.T) {
+	servers := map[string]struct {
+		open   func(t *testing.T, proxy func(addr string) string) *sqldb.DB
+		commit []byte
+	}{
+		"mysql": {func(t *testing.T, proxy func(string) string) *sqldb.DB {
+			dsn := sqltest.MySQLDSN(t, sqlstore.Migrations())
+			addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
+			return openVia(t, strings.Replace(dsn, addr, proxy(addr), 1))
+		}, sqltest.MySQLCommit},
+		"postgres": {func(t *testing.T, proxy func(string) string) *sqldb.DB {
+			dsn := sqltest.PostgresDSN(t, sqlstore.Migrations())
+			return openVia(t, sqltest.PostgresVia(dsn, proxy(sqltest.PostgresAddr(dsn))))
+		}, sqltest.PostgresCommit},
+	}
+	for name, server := range servers {
+		t.Run(name, func(t *testing.T) {
+			var proxy *sqltest.Proxy
+			db := server.open(t, func(addr string) string { proxy = sqltest.NewProxy(t, addr); return proxy.Addr() })
+			h := newHarness(t, 1<<20, func(d *service.Deps) { d.Documents = sqlstore.New(db) })
+
+			pdf := []byte("%PDF-1.7\nlab results")
+			if r := h.do("patient", "POST", "/documents?title=first&type=lab-report", bytes.NewReader(pdf), "Content-Type", "application/pdf"); r.code != http.StatusCreated {
+				t.Fatalf("upload with the database up = %d %s", r.code, r.body)
+			}
+			proxy.LoseAnswerTo(server.commit)
+			r := h.do("patient", "POST", "/documents?title=second&type=lab-report", bytes.NewReader(pdf), "Content-Type", "application/pdf")
+			if r.code != http.StatusServiceUnavailable {
+				t.Fatalf("upload whose commit answer was lost = %d %s, want 503", r.code, r.body)
+			}
+			// The removals a failed upload leaves run after its answer.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := h.cleanups.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			var listed struct {
+				Items []struct {
+					ID    string `json:"id"`
+					Title string `json:"title"`
+				} `json:"items"`
+			}
+			list := h.do("patient", "GET", "/documents", nil)
+			if list.code != http.StatusOK {
+				t.Fatalf("list = %d %s", list.code, list.body)
+			}
+			if err := json.Unmarshal(list.body, &listed); err != nil {
+				t.Fatal(err)
+			}
+			if len(listed.Items) != 2 {
+				t.Fatalf("documents = %+v, want both: the server committed the second", listed.Items)
+			}
+			for _, d := range listed.Items {
+				if c := h.do("patient", "GET", "/documents/"+d.ID+"/content", nil); c.code != http.StatusOK {
+					t.Errorf("document %q is listed but its content is gone: GET content = %d %s", d.Title, c.code, c.body)
+				}
+			}
+		})
+	}
+}
+
+func openVia(t *testing.T, dsn string) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // countingDocuments counts the staged document writes committed and rolled

@@ -95,10 +95,10 @@ func Expected(err error) bool {
 
 // Unreachable reports a fault of the connection to a dependency (refused,
 // reset, timed out, a pooled connection gone bad, a database going down or
-// starting up), as opposed to a bug.
+// starting up, a commit whose answer was lost), as opposed to a bug.
 func Unreachable(err error) bool {
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, ErrOutcomeUnknown) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
@@ -190,6 +190,13 @@ func Transient(err error) bool {
 // answer lists, at most; those beyond are only counted. A body of many bad
 // items would otherwise cost memory, and an answer, many times its size.
 const MaxFieldErrors = 50
+
+// ErrOutcomeUnknown is in the chain of a write's error when the write may
+// have been applied all the same: its commit reached the database and the
+// answer never came back (the connection broke, or the time ran out while
+// waiting). Only the database knows; work that undoes what a failed write
+// leaves behind must leave it alone, for a row may name it.
+var ErrOutcomeUnknown = errors.New("the database may have applied the write: its answer was lost")
 
 // FieldError names one invalid field of a request and why it is invalid.
 type FieldError struct {

@@ -82,6 +82,7 @@ func TestTransient(t *testing.T) {
 		fmt.Errorf("book: %w", errors.New("Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction")),
 		sqlState("55P03"),
 		fmt.Errorf("insert: %w", sqlState("25006")),
+		fmt.Errorf("commit: %w: %w", domainerr.ErrOutcomeUnknown, errors.New("conn closed")),
 		errors.New("Error 1290 (HY000): The MariaDB server is running with the --read-only option so it cannot execute this statement"),
 		errors.New("Error 1836 (HY000): Running in read-only mode"),
 	} {

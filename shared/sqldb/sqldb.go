@@ -236,7 +236,8 @@ type Querier interface {
 }
 
 // InTx runs fn in a transaction, committing when it returns nil and rolling
-// back otherwise (or on panic).
+// back otherwise (or on panic). A commit whose outcome is unknown fails
+// with domainerr.ErrOutcomeUnknown in its error's chain (Commit).
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.InTxOptions(ctx, nil, fn)
 }
@@ -259,10 +260,7 @@ func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *
 	if err = fn(tx); err != nil {
 		return err
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return Commit(tx)
 }
 
 // Ping is a readiness check.

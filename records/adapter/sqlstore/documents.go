@@ -43,8 +43,16 @@ func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.
 		_ = tx.Rollback()
 		return nil, err
 	}
-	return tx, nil
+	return openWrite{tx}, nil
 }
+
+// openWrite is a document written in a transaction left open.
+type openWrite struct{ *sql.Tx }
+
+// Commit tells a commit whose outcome is unknown (sqldb.Commit) from a
+// refused one, so that the service keeps the content a committed row may
+// name.
+func (w openWrite) Commit() error { return sqldb.Commit(w.Tx) }
 
 // deferredWrite writes a document in one transaction when committed.
 type deferredWrite struct {

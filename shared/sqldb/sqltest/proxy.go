@@ -1,6 +1,7 @@
 package sqltest
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"testing"
@@ -10,17 +11,28 @@ import (
 // and injects the faults a network or server produces: Down refuses and
 // cuts every connection (a stopped server), Hang keeps connections open but
 // lets no byte through (a server process stopped with SIGSTOP, or a black
-// hole), Up restores service. The database itself stays real.
+// hole), LoseAnswerTo cuts the one connection that sends a given statement
+// once it went through, Up restores service. The database itself stays
+// real.
 type Proxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	cond  *sync.Cond
-	ln    net.Listener
-	hung  bool
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	cond   *sync.Cond
+	ln     net.Listener
+	hung   bool
+	loseAt []byte
+	conns  map[net.Conn]struct{}
 }
+
+// The statements LoseAnswerTo looks for, as each protocol sends
+// them: MySQL's COM_QUERY byte before the text, pgx's lower-case text
+// ended by NUL in a Query message.
+var (
+	MySQLCommit    = []byte("\x03COMMIT")
+	PostgresCommit = []byte("commit\x00")
+)
 
 // NewProxy starts a proxy to target (host:port); it stops when the test ends.
 func NewProxy(t testing.TB, target string) *Proxy {
@@ -56,6 +68,16 @@ func (p *Proxy) Down() {
 func (p *Proxy) Hang() {
 	p.mu.Lock()
 	p.hung = true
+	p.mu.Unlock()
+}
+
+// LoseAnswerTo lets the next stmt a client sends through to the server and
+// then cuts that client's connection, so that the server applies it and
+// its answer never arrives (a network cut at that moment). The server's
+// side closes once it has answered.
+func (p *Proxy) LoseAnswerTo(stmt []byte) {
+	p.mu.Lock()
+	p.loseAt = stmt
 	p.mu.Unlock()
 }
 
@@ -122,22 +144,39 @@ func (p *Proxy) serve(client net.Conn) {
 		_ = client.Close()
 		return
 	}
-	go p.pipe(server, client)
-	p.pipe(client, server)
+	l := &link{client: client}
+	go p.pipe(server, client, l)
+	p.pipe(client, server, l)
+}
+
+// link is one client's connection through the proxy.
+type link struct {
+	client net.Conn
 }
 
 // pipe copies src to dst, holding each chunk while the proxy hangs.
-func (p *Proxy) pipe(dst, src net.Conn) {
-	defer func() { _ = dst.Close(); _ = src.Close() }()
+func (p *Proxy) pipe(dst, src net.Conn, l *link) {
+	keepDst := false
+	defer func() {
+		_ = src.Close()
+		if !keepDst {
+			_ = dst.Close()
+		}
+	}()
+	fromClient := src == l.client
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
+			lose := fromClient && p.loseAt != nil && bytes.Contains(buf[:n], p.loseAt)
+			if lose {
+				p.loseAt = nil
+			}
 			for p.hung {
 				p.cond.Wait()
 			}
-			_, open := p.conns[dst]
+			open := p.tracked(dst)
 			p.mu.Unlock()
 			if !open {
 				return
@@ -145,9 +184,20 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
+			if lose {
+				// The server's side stays open until it answers, into a
+				// client that is gone.
+				keepDst = true
+				return
+			}
 		}
 		if err != nil { // io.EOF or a cut connection: both directions end
 			return
 		}
 	}
+}
+
+func (p *Proxy) tracked(c net.Conn) bool {
+	_, ok := p.conns[c]
+	return ok
 }

@@ -1,0 +1,100 @@
+package sqldb_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// proxiedServers open a fresh database of each real server through a
+// fault-injecting proxy, with the statement that commits on its protocol.
+var proxiedServers = map[string]func(t *testing.T) (*sqldb.DB, *sqltest.Proxy, []byte){
+	"mysql": func(t *testing.T) (*sqldb.DB, *sqltest.Proxy, []byte) {
+		dsn := sqltest.MySQLDSN(t, migrations)
+		addr := dsn[strings.Index(dsn, "tcp(")+4 : strings.Index(dsn, ")/")]
+		proxy := sqltest.NewProxy(t, addr)
+		return openVia(t, strings.Replace(dsn, addr, proxy.Addr(), 1)), proxy, sqltest.MySQLCommit
+	},
+	"postgres": func(t *testing.T) (*sqldb.DB, *sqltest.Proxy, []byte) {
+		dsn := sqltest.PostgresDSN(t, migrations)
+		proxy := sqltest.NewProxy(t, sqltest.PostgresAddr(dsn))
+		return openVia(t, sqltest.PostgresVia(dsn, proxy.Addr())), proxy, sqltest.PostgresCommit
+	},
+}
+
+func openVia(t *testing.T, dsn string) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func insertItem(id string) func(tx *sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(context.Background(), "INSERT INTO items (id, name, created_at) VALUES (?, ?, ?)", id, id, time.Now())
+		return err
+	}
+}
+
+// A commit the server applied but whose answer was lost is an error that
+// says its outcome is unknown, a fault that passes (503); the row is there.
+func TestCommitWhoseAnswerIsLostIsOfUnknownOutcome(t *testing.T) {
+	for name, open := range proxiedServers {
+		t.Run(name, func(t *testing.T) {
+			db, proxy, commit := open(t)
+			ctx := context.Background()
+			proxy.LoseAnswerTo(commit)
+			err := db.InTx(ctx, insertItem("lost"))
+			require.Error(t, err)
+			t.Logf("commit whose answer was lost: %v", err)
+			assert.ErrorIs(t, err, domainerr.ErrOutcomeUnknown)
+			assert.True(t, domainerr.Transient(err), "%v", err)
+			assert.Equal(t, 503, problem.From(err).Status)
+
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM items WHERE id = 'lost'").Scan(&n))
+			assert.Equal(t, 1, n, "the server committed")
+		})
+	}
+}
+
+// A commit the server refused, or one never sent, was not applied: its
+// error says nothing of an unknown outcome.
+func TestCommitRefusedIsNotOfUnknownOutcome(t *testing.T) {
+	t.Run("postgres deferred constraint", func(t *testing.T) {
+		db := sqltest.Postgres(t, migrations)
+		ctx := context.Background()
+		_, err := db.ExecContext(ctx, "CREATE TABLE pairs (a INT, CONSTRAINT pairs_a UNIQUE (a) DEFERRABLE INITIALLY DEFERRED)")
+		require.NoError(t, err)
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO pairs (a) VALUES (1), (1)")
+			return err
+		})
+		require.Error(t, err)
+		assert.True(t, sqldb.IsUniqueViolation(err), "%v", err)
+		assert.NotErrorIs(t, err, domainerr.ErrOutcomeUnknown)
+	})
+	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, insertItem("ended")(tx))
+		cancel() // the transaction's context ends before its commit
+		err = sqldb.Commit(tx)
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, context.Canceled) || errors.Is(err, sql.ErrTxDone), "%v", err)
+		assert.NotErrorIs(t, err, domainerr.ErrOutcomeUnknown)
+	})
+}
