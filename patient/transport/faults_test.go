@@ -90,6 +90,35 @@ func faultsAre503(t *testing.T, open proxied) {
 	recovered("after hang")
 }
 
+// A database that hangs at the COMMIT of a write (a stalled disk, a
+// stopped server) gives the same 503 within the request's deadline as one
+// that hangs at any other statement, and the connection it held is given
+// up at once: the next write is served.
+func TestWriteWithTheDatabaseHungAtCommitAnswersWithinTheDeadline(t *testing.T) {
+	for name, commit := range map[string][]byte{"mysql": sqltest.MySQLCommit, "postgres": sqltest.PostgresCommit} {
+		t.Run(name, func(t *testing.T) {
+			db, proxy := faultServers[name](t)
+			const deadline = 2 * time.Second
+			h := newHarnessWith(t, db, httpmw.Options{MaxBodyBytes: transport.MaxBodyBytes, Timeout: deadline})
+			write := func() response {
+				return h.do(http.MethodPost, "/api/v1/patients", h.user(roles.patient).token, profileJSON)
+			}
+			require.Equal(t, http.StatusCreated, write().Status)
+
+			proxy.HangAt(commit)
+			start := time.Now()
+			r := write()
+			took := time.Since(start)
+			assert.Less(t, took, deadline+time.Second, "answered %d after %s, past the %s deadline", r.Status, took.Round(time.Millisecond), deadline)
+			assert.Equal(t, http.StatusServiceUnavailable, r.Status, string(r.Body))
+			assert.NotEmpty(t, r.Header.Get("Retry-After"))
+			assert.Eventually(t, func() bool { return db.Stats().InUse == 0 }, time.Second, 10*time.Millisecond,
+				"the hung connection is given up")
+			assert.Equal(t, http.StatusCreated, write().Status)
+		})
+	}
+}
+
 // A PostgreSQL that takes reads but refuses writes for a while (a failover
 // in progress: the address still leads to the demoted primary, now a
 // standby) is a database fault that passes: 503 with Retry-After, not 500.

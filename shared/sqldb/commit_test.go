@@ -98,3 +98,42 @@ func TestCommitRefusedIsNotOfUnknownOutcome(t *testing.T) {
 		assert.NotErrorIs(t, err, domainerr.ErrOutcomeUnknown)
 	})
 }
+
+// A server that hangs at a transaction's COMMIT or ROLLBACK holds it only
+// until the context it began with ends, on every server: MySQL's driver,
+// left alone, waits out its 30 s read timeout. The commit's outcome is
+// unknown, a fault that passes; the connection is given up and the next
+// transaction runs.
+func TestTransactionEndsWithItsContextWhenTheServerHangs(t *testing.T) {
+	rollbacks := map[string][]byte{"mysql": []byte("\x03ROLLBACK"), "postgres": []byte("rollback\x00")}
+	for name, open := range proxiedServers {
+		t.Run(name, func(t *testing.T) {
+			db, proxy, commit := open(t)
+			const bound = 500 * time.Millisecond
+			inTx := func(stmt []byte, fn func(tx *sql.Tx) error) (time.Duration, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), bound)
+				defer cancel()
+				proxy.HangAt(stmt)
+				start := time.Now()
+				err := db.InTx(ctx, fn)
+				return time.Since(start), err
+			}
+
+			took, err := inTx(commit, insertItem("hung"))
+			t.Logf("commit hung: %v after %s", err, took)
+			assert.Less(t, took, bound+time.Second)
+			assert.ErrorIs(t, err, domainerr.ErrOutcomeUnknown)
+			assert.Equal(t, 503, problem.From(err).Status)
+
+			refused := errors.New("refused")
+			took, err = inTx(rollbacks[name], func(tx *sql.Tx) error { return refused })
+			t.Logf("rollback hung: %v after %s", err, took)
+			assert.Less(t, took, bound+time.Second)
+			assert.ErrorIs(t, err, refused)
+
+			require.NoError(t, proxy.Up())
+			assert.Eventually(t, func() bool { return db.Stats().InUse == 0 }, time.Second, 10*time.Millisecond)
+			require.NoError(t, db.InTx(context.Background(), insertItem("after")))
+		})
+	}
+}

@@ -29,7 +29,7 @@ func (c readCommitted) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("set session isolation: %w", err)
 	}
-	// The connection itself, not a wrapper: database/sql keeps finding
-	// every interface the driver implements.
+	// The connection as it came, with no wrapper of its own: database/sql
+	// keeps finding every interface it implements.
 	return conn, nil
 }

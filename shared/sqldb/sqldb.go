@@ -127,11 +127,14 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
 	cfg.Collation = "utf8mb4_unicode_ci"
+	// A transaction's COMMIT and ROLLBACK end with its context
+	// (txbound.go), not after the read timeout.
+	cfg.DialFunc = dialKeepingSocket
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, errors.New("invalid mysql DSN")
 	}
-	db := sql.OpenDB(readCommitted{connector})
+	db := sql.OpenDB(readCommitted{boundConnector{connector}})
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)

@@ -11,9 +11,9 @@ import (
 // and injects the faults a network or server produces: Down refuses and
 // cuts every connection (a stopped server), Hang keeps connections open but
 // lets no byte through (a server process stopped with SIGSTOP, or a black
-// hole), LoseAnswerTo cuts the one connection that sends a given statement
-// once it went through, Up restores service. The database itself stays
-// real.
+// hole), HangAt does the same to the one connection that sends a given
+// statement, LoseAnswerTo cuts it once the statement went through, Up
+// restores service. The database itself stays real.
 type Proxy struct {
 	target string
 	addr   string
@@ -22,11 +22,13 @@ type Proxy struct {
 	cond   *sync.Cond
 	ln     net.Listener
 	hung   bool
+	hangAt []byte
+	holds  bool // a connection is held by HangAt
 	loseAt []byte
 	conns  map[net.Conn]struct{}
 }
 
-// The statements LoseAnswerTo looks for, as each protocol sends
+// The statements HangAt and LoseAnswerTo look for, as each protocol sends
 // them: MySQL's COM_QUERY byte before the text, pgx's lower-case text
 // ended by NUL in a Query message.
 var (
@@ -71,6 +73,16 @@ func (p *Proxy) Hang() {
 	p.mu.Unlock()
 }
 
+// HangAt holds the next connection whose client sends stmt: neither that
+// statement nor anything after it goes through, either way, as from a
+// server that hangs there (a stalled disk at a COMMIT) after answering the
+// statements before it. Other connections go on.
+func (p *Proxy) HangAt(stmt []byte) {
+	p.mu.Lock()
+	p.hangAt = stmt
+	p.mu.Unlock()
+}
+
 // LoseAnswerTo lets the next stmt a client sends through to the server and
 // then cuts that client's connection, so that the server applies it and
 // its answer never arrives (a network cut at that moment). The server's
@@ -81,13 +93,13 @@ func (p *Proxy) LoseAnswerTo(stmt []byte) {
 	p.mu.Unlock()
 }
 
-// Up serves again. Connections that were held by Hang are cut, as a server
-// that resumes after a long stop finds its clients gone.
+// Up serves again. Connections that were held by Hang or HangAt are cut,
+// as a server that resumes after a long stop finds its clients gone.
 func (p *Proxy) Up() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.hung {
-		p.hung = false
+	if p.hung || p.holds {
+		p.hung, p.holds = false, false
 		p.closeAllLocked()
 		p.cond.Broadcast()
 	}
@@ -152,9 +164,11 @@ func (p *Proxy) serve(client net.Conn) {
 // link is one client's connection through the proxy.
 type link struct {
 	client net.Conn
+	held   bool // by HangAt
 }
 
-// pipe copies src to dst, holding each chunk while the proxy hangs.
+// pipe copies src to dst, holding each chunk while the proxy or the link
+// hangs.
 func (p *Proxy) pipe(dst, src net.Conn, l *link) {
 	keepDst := false
 	defer func() {
@@ -169,11 +183,14 @@ func (p *Proxy) pipe(dst, src net.Conn, l *link) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
+			if fromClient && p.hangAt != nil && bytes.Contains(buf[:n], p.hangAt) {
+				l.held, p.holds, p.hangAt = true, true, nil
+			}
 			lose := fromClient && p.loseAt != nil && bytes.Contains(buf[:n], p.loseAt)
 			if lose {
 				p.loseAt = nil
 			}
-			for p.hung {
+			for p.hung || (l.held && p.tracked(dst)) {
 				p.cond.Wait()
 			}
 			open := p.tracked(dst)

@@ -1,0 +1,109 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// MySQL's driver sends a transaction's COMMIT and ROLLBACK without a
+// context (database/sql gives it none) and waits for the answer up to its
+// read timeout, 30 s: a server that hangs there (a stalled disk, a stopped
+// process, a network that drops the answer) held the request past its
+// deadline and the gateway's. The driver leaves the commit uncut because
+// only the server knows the outcome of a cut one; sqldb cuts it and says
+// so. A transaction's COMMIT and ROLLBACK end with the context it began
+// with, as pgx's do: when that context ends first, the connection's
+// socket is closed, the driver's read fails at once, it gives the
+// connection up and database/sql opens another; the server rolls back
+// what it had not committed. The commit's error then says its outcome is
+// unknown (Commit).
+
+// boundConnector opens MySQL connections whose transactions end with
+// their context. Its dialer keeps the socket of the connection being
+// opened, through the context the driver passes it.
+type boundConnector struct{ driver.Connector }
+
+type socketKey struct{}
+
+// dialKeepingSocket dials as the driver does and hands the socket to the
+// Connect that asked for it.
+func dialKeepingSocket(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if slot, ok := ctx.Value(socketKey{}).(*net.Conn); ok {
+		*slot = c
+	}
+	return c, nil
+}
+
+func (c boundConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	var sock net.Conn
+	conn, err := c.Connector.Connect(context.WithValue(ctx, socketKey{}, &sock))
+	if err != nil {
+		return nil, err
+	}
+	mc, ok := conn.(mysqlConn)
+	if !ok || sock == nil {
+		_ = conn.Close()
+		return nil, errors.New("mysql connection lacks what sqldb bounds its transactions with")
+	}
+	return &boundConn{mysqlConn: mc, sock: sock}, nil
+}
+
+// mysqlConn is every interface of the driver's connection that
+// database/sql looks for, so that the wrapper keeps them all.
+type mysqlConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+// boundConn is the driver's connection with its socket.
+type boundConn struct {
+	mysqlConn
+	sock net.Conn
+}
+
+func (c *boundConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.mysqlConn.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &boundTx{tx: tx, ctx: ctx, sock: c.sock}, nil
+}
+
+// boundTx is a transaction whose end is bounded by ctx, the one it began
+// with.
+type boundTx struct {
+	tx   driver.Tx
+	ctx  context.Context
+	sock net.Conn
+}
+
+func (t *boundTx) Commit() error   { return t.end("COMMIT", t.tx.Commit) }
+func (t *boundTx) Rollback() error { return t.end("ROLLBACK", t.tx.Rollback) }
+
+func (t *boundTx) end(stmt string, end func() error) error {
+	if t.ctx.Done() == nil { // a context that never ends
+		return end()
+	}
+	stop := context.AfterFunc(t.ctx, func() { _ = t.sock.Close() })
+	err := end()
+	if stop() || err == nil {
+		return err
+	}
+	// The socket was closed: the answer, if one came, came too late.
+	return fmt.Errorf("%s got no answer before its context ended (%w): %w", stmt, t.ctx.Err(), err)
+}
