@@ -92,7 +92,7 @@ func TestCommitRefusedIsNotOfUnknownOutcome(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, insertItem("ended")(tx))
 		cancel() // the transaction's context ends before its commit
-		err = sqldb.Commit(tx)
+		err = sqldb.Commit(ctx, tx)
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, context.Canceled) || errors.Is(err, sql.ErrTxDone), "%v", err)
 		assert.NotErrorIs(t, err, domainerr.ErrOutcomeUnknown)
@@ -136,4 +136,44 @@ func TestTransactionEndsWithItsContextWhenTheServerHangs(t *testing.T) {
 			require.NoError(t, db.InTx(context.Background(), insertItem("after")))
 		})
 	}
+}
+
+// A PostgreSQL COMMIT that went out and whose context is then canceled (the
+// client of the request went away) may well be applied: here the server
+// takes a second to commit (a deferred trigger) and applies it. pgx reports
+// the cut read by a bare context.Canceled, the error database/sql gives for
+// a commit it never sent; the commit's outcome is unknown all the same.
+func TestPostgresCommitCanceledAfterItWentOutIsOfUnknownOutcome(t *testing.T) {
+	db := sqltest.Postgres(t, migrations)
+	bg := context.Background()
+	for _, stmt := range []string{
+		// pgx sends a cancel request as it gives the connection up; one that
+		// comes past the commit's point of no return (its WAL flush, a wait
+		// for a synchronous standby) stops nothing: the trigger plays that.
+		`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			BEGIN PERFORM pg_sleep(1); EXCEPTION WHEN query_canceled THEN PERFORM pg_sleep(0.2); END;
+			RETURN NULL; END $$`,
+		`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON items DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`,
+	} {
+		_, err := db.ExecContext(bg, stmt)
+		require.NoError(t, err)
+	}
+
+	ctx, cancel := context.WithCancel(bg)
+	time.AfterFunc(300*time.Millisecond, cancel) // the client goes away while the COMMIT runs
+	start := time.Now()
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO items (id, name, created_at) VALUES ('c', 'c', ?)", time.Now())
+		t.Logf("insert after %s: %v", time.Since(start), err)
+		return err
+	})
+	t.Logf("InTx after %s", time.Since(start))
+	require.Error(t, err)
+	t.Logf("commit canceled after it went out: %v", err)
+
+	time.Sleep(1500 * time.Millisecond) // the server finishes the commit
+	var n int
+	require.NoError(t, db.QueryRowContext(bg, "SELECT COUNT(*) FROM items WHERE id = 'c'").Scan(&n))
+	require.Equal(t, 1, n, "the server applied the commit")
+	assert.ErrorIs(t, err, domainerr.ErrOutcomeUnknown, "a commit the server applied is reported as not applied: %v", err)
 }

@@ -263,7 +263,7 @@ func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *
 	if err = fn(tx); err != nil {
 		return err
 	}
-	return Commit(tx)
+	return Commit(ctx, tx)
 }
 
 // Ping is a readiness check.

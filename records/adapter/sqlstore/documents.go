@@ -43,16 +43,20 @@ func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.
 		_ = tx.Rollback()
 		return nil, err
 	}
-	return openWrite{tx}, nil
+	return openWrite{Tx: tx, ctx: ctx}, nil
 }
 
-// openWrite is a document written in a transaction left open.
-type openWrite struct{ *sql.Tx }
+// openWrite is a document written in a transaction left open, with the
+// context it began with.
+type openWrite struct {
+	*sql.Tx
+	ctx context.Context
+}
 
 // Commit tells a commit whose outcome is unknown (sqldb.Commit) from a
 // refused one, so that the service keeps the content a committed row may
 // name.
-func (w openWrite) Commit() error { return sqldb.Commit(w.Tx) }
+func (w openWrite) Commit() error { return sqldb.Commit(w.ctx, w.Tx) }
 
 // deferredWrite writes a document in one transaction when committed.
 type deferredWrite struct {
