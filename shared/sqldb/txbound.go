@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 )
 
 // MySQL's driver sends a transaction's COMMIT and ROLLBACK without a
@@ -70,10 +71,14 @@ type mysqlConn interface {
 	driver.NamedValueChecker
 }
 
-// boundConn is the driver's connection with its socket.
+// boundConn is the driver's connection with its socket. Once sqldb has
+// closed the socket it is dead: the driver cannot tell until it next
+// reads, so the pool is told here, and discards it rather than hand it to
+// another user.
 type boundConn struct {
 	mysqlConn
 	sock net.Conn
+	dead atomic.Bool
 }
 
 func (c *boundConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
@@ -81,7 +86,22 @@ func (c *boundConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	if err != nil {
 		return nil, err
 	}
-	return &boundTx{tx: tx, ctx: ctx, sock: c.sock}, nil
+	return &boundTx{tx: tx, ctx: ctx, conn: c}, nil
+}
+
+func (c *boundConn) IsValid() bool { return !c.dead.Load() && c.mysqlConn.IsValid() }
+
+func (c *boundConn) ResetSession(ctx context.Context) error {
+	if c.dead.Load() {
+		return driver.ErrBadConn
+	}
+	return c.mysqlConn.ResetSession(ctx)
+}
+
+// kill closes the socket, the connection dead first.
+func (c *boundConn) kill() {
+	c.dead.Store(true)
+	_ = c.sock.Close()
 }
 
 // boundTx is a transaction whose end is bounded by ctx, the one it began
@@ -89,7 +109,7 @@ func (c *boundConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 type boundTx struct {
 	tx   driver.Tx
 	ctx  context.Context
-	sock net.Conn
+	conn *boundConn
 }
 
 func (t *boundTx) Commit() error   { return t.end("COMMIT", t.tx.Commit) }
@@ -99,10 +119,22 @@ func (t *boundTx) end(stmt string, end func() error) error {
 	if t.ctx.Done() == nil { // a context that never ends
 		return end()
 	}
-	stop := context.AfterFunc(t.ctx, func() { _ = t.sock.Close() })
+	closed := make(chan struct{})
+	stop := context.AfterFunc(t.ctx, func() {
+		t.conn.kill()
+		close(closed)
+	})
 	err := end()
-	if stop() || err == nil {
+	if stop() {
 		return err
+	}
+	// The close has begun, in a goroutine of its own: it must be over
+	// before the connection goes back to the pool, lest it land on the
+	// statement of the connection's next user. The connection is dead,
+	// and the pool discards it.
+	<-closed
+	if err == nil { // the answer came first
+		return nil
 	}
 	// The socket was closed: the answer, if one came, came too late.
 	return fmt.Errorf("%s got no answer before its context ended (%w): %w", stmt, t.ctx.Err(), err)
