@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
+	"time"
 )
 
 // MySQL's driver sends a transaction's COMMIT and ROLLBACK without a
@@ -20,7 +21,9 @@ import (
 // socket is closed, the driver's read fails at once, it gives the
 // connection up and database/sql opens another; the server rolls back
 // what it had not committed. The commit's error then says its outcome is
-// unknown (Commit).
+// unknown (Commit). A transaction whose context had already ended before
+// its ROLLBACK (between statements, the common case) is given endGrace
+// instead, so that a server that answers keeps its connection.
 
 // boundConnector opens MySQL connections whose transactions end with
 // their context. Its dialer keeps the socket of the connection being
@@ -112,15 +115,27 @@ type boundTx struct {
 	conn *boundConn
 }
 
+// endGrace bounds a COMMIT or ROLLBACK whose transaction's context had
+// already ended (database/sql rolls back a transaction whose context ends
+// between statements): a healthy server answers well within it, and the
+// connection is kept instead of cut.
+const endGrace = time.Second
+
 func (t *boundTx) Commit() error   { return t.end("COMMIT", t.tx.Commit) }
 func (t *boundTx) Rollback() error { return t.end("ROLLBACK", t.tx.Rollback) }
 
 func (t *boundTx) end(stmt string, end func() error) error {
-	if t.ctx.Done() == nil { // a context that never ends
+	bound := t.ctx
+	if bound.Done() == nil { // a context that never ends
 		return end()
 	}
+	if bound.Err() != nil {
+		var cancel context.CancelFunc
+		bound, cancel = context.WithTimeout(context.WithoutCancel(t.ctx), endGrace)
+		defer cancel()
+	}
 	closed := make(chan struct{})
-	stop := context.AfterFunc(t.ctx, func() {
+	stop := context.AfterFunc(bound, func() {
 		t.conn.kill()
 		close(closed)
 	})
@@ -137,5 +152,5 @@ func (t *boundTx) end(stmt string, end func() error) error {
 		return nil
 	}
 	// The socket was closed: the answer, if one came, came too late.
-	return fmt.Errorf("%s got no answer before its context ended (%w): %w", stmt, t.ctx.Err(), err)
+	return fmt.Errorf("%s got no answer before its context ended (%w): %w", stmt, bound.Err(), err)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -57,4 +59,37 @@ func TestQueriesSharingThePoolWithTransactionsCutByTheirContextNeverFail(t *test
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d queries whose context never ended failed, first: %v", n, firstErr.Load())
 	}
+}
+
+// A request that ends between the statements of its transaction (a client
+// gone, a deadline passed while another dependency answered) has its
+// transaction rolled back by a ROLLBACK and its connection kept: no socket
+// cut, which the server counts as an aborted client (and MariaDB logs as
+// "Aborted connection"), and no new connection dialed.
+func TestContextEndingBetweenStatementsKeepsTheConnection(t *testing.T) {
+	db := sqltest.MySQL(t, migrations)
+	bg := context.Background()
+	status := func() (aborted int) {
+		var name string
+		require.NoError(t, db.QueryRowContext(bg, "SHOW GLOBAL STATUS LIKE 'Aborted_clients'").Scan(&name, &aborted))
+		return aborted
+	}
+	var before int
+	require.NoError(t, db.QueryRowContext(bg, "SELECT CONNECTION_ID()").Scan(&before))
+	abortedBefore := status()
+	const n = 20
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithCancel(bg)
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, "INSERT INTO items (id, name, created_at) VALUES (?, ?, ?)", i, i, time.Now())
+		require.NoError(t, err)
+		cancel()
+		require.Eventually(t, func() bool { return db.Stats().InUse == 0 }, time.Second, time.Millisecond)
+	}
+	aborted := status() - abortedBefore
+	var after int
+	require.NoError(t, db.QueryRowContext(bg, "SELECT CONNECTION_ID()").Scan(&after))
+	t.Logf("connection id before %d, after %d; aborted clients +%d", before, after, aborted)
+	require.Less(t, aborted, n/2, "each transaction ended by its context aborted its connection")
 }
