@@ -143,6 +143,31 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestFieldsAtFaultAreNamedByTheirPathInTheBody: a wrong type or an unknown
+// field is named by its path in the body (address.city), as the client
+// wrote it, also on a PUT, whose body embeds the POST's.
+func TestFieldsAtFaultAreNamedByTheirPathInTheBody(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	created := h.do(http.MethodPost, "/api/v1/patients", admin.token, profileJSON)
+	require.Equal(t, http.StatusCreated, created.Status, string(created.Body))
+	one := "/api/v1/patients/" + created.JSON(t)["id"].(string)
+	etag := created.Header.Get("ETag")
+
+	for _, tc := range []struct {
+		name, method, path, body, field string
+	}{
+		{"wrong type on PUT", http.MethodPut, one, strings.Replace(profileJSON, `"firstName":"Ada"`, `"firstName":7`, 1), "firstName"},
+		{"wrong type in address on PUT", http.MethodPut, one, strings.Replace(profileJSON, `"city":"London"`, `"city":7`, 1), "address.city"},
+		{"unknown field in address", http.MethodPost, "/api/v1/patients", strings.Replace(profileJSON, `"city":"London"`, `"city":"London","line3":"Flat 2"`, 1), "address.line3"},
+		{"unknown field in address on PUT", http.MethodPut, one, strings.Replace(profileJSON, `"city":"London"`, `"city":"London","line3":"Flat 2"`, 1), "address.line3"},
+	} {
+		r := h.do(tc.method, tc.path, admin.token, tc.body, "If-Match", etag)
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", tc.name, r.Body)
+		assert.Equal(t, []string{tc.field}, r.Fields(t), tc.name)
+	}
+}
+
 // TestAcceptsEdgesOfValidInput checks that valid input at the limits passes.
 func TestAcceptsEdgesOfValidInput(t *testing.T) {
 	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))

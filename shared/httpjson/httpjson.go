@@ -5,6 +5,8 @@ package httpjson
 
 import (
 	"bytes"
+	"cmp"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,29 +110,31 @@ var errTooDeep = errors.New("nests too deeply")
 func scanKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	key, dup, err := scanValue(dec, 0)
+	err := scanValue(dec, 0, nil)
+	var p *problem.Problem
 	switch {
 	case errors.Is(err, errTooDeep):
 		return problem.BadRequest(fmt.Sprintf("malformed JSON: the body nests objects and arrays more than %d levels deep", maxDepth))
-	case dup && err == nil:
-		return problem.Validation(problem.FieldError{Field: key, Message: "appears more than once (keys are matched without regard to case)"})
+	case errors.As(err, &p):
+		return p
 	}
 	return nil
 }
 
 // scanValue scans the value at depth, the number of objects and arrays
-// around it; the recursion stops at maxDepth, so its stack stays small.
-func scanValue(dec *json.Decoder, depth int) (string, bool, error) {
+// around it, and at path, its place in the body; the recursion stops at
+// maxDepth, so its stack stays small.
+func scanValue(dec *json.Decoder, depth int, path []step) error {
 	tok, err := dec.Token()
 	if err != nil {
-		return "", false, err
+		return err
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
-		return "", false, nil
+		return nil
 	}
 	if depth++; depth > maxDepth {
-		return "", false, errTooDeep
+		return errTooDeep
 	}
 	switch d {
 	case '{':
@@ -137,27 +142,53 @@ func scanValue(dec *json.Decoder, depth int) (string, bool, error) {
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
-				return "", false, err
+				return err
 			}
 			k, _ := kt.(string)
 			folded := foldKey(k)
 			if seen[folded] {
-				return k, true, nil
+				return problem.Validation(problem.FieldError{Field: pathOf(append(path, step{key: k})), Message: "appears more than once (keys are matched without regard to case)"})
 			}
 			seen[folded] = true
-			if key, dup, err := scanValue(dec, depth); dup || err != nil {
-				return key, dup, err
+			if err := scanValue(dec, depth, append(path, step{key: k})); err != nil {
+				return err
 			}
 		}
 	case '[':
-		for dec.More() {
-			if key, dup, err := scanValue(dec, depth); dup || err != nil {
-				return key, dup, err
+		for i := 0; dec.More(); i++ {
+			if err := scanValue(dec, depth, append(path, step{index: i, inArray: true})); err != nil {
+				return err
 			}
 		}
 	}
 	_, err = dec.Token() // the closing delimiter
-	return "", false, err
+	return err
+}
+
+// step is one step of a path into a body: a key, or an index in an array.
+// The scan keeps the steps and writes a path only for a problem, so that a
+// body it accepts costs no string per value.
+type step struct {
+	key     string
+	index   int
+	inArray bool
+}
+
+// pathOf writes steps as problems name a field: address.city,
+// contacts[1].kind.
+func pathOf(steps []step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		switch {
+		case s.inArray:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case b.Len() > 0:
+			b.WriteString("." + s.key)
+		default:
+			b.WriteString(s.key)
+		}
+	}
+	return b.String()
 }
 
 // foldKey returns k with each rune replaced by the smallest of the runes
@@ -204,10 +235,7 @@ func readProblem(err error) error {
 
 // decodeProblem answers err, the decoder's refusal of body as v.
 func decodeProblem(err error, body []byte, v any) error {
-	var (
-		syntaxErr *json.SyntaxError
-		typeErr   *json.UnmarshalTypeError
-	)
+	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &syntaxErr):
 		return problem.BadRequest(fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
@@ -215,125 +243,298 @@ func decodeProblem(err error, body []byte, v any) error {
 		return problem.BadRequest("the request body is empty; a JSON object is expected")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return problem.BadRequest("malformed JSON: the body ends early")
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
+	}
+	// A field's own UnmarshalJSON (dates, enums) may name its field itself.
+	var fe problem.FieldErrors
+	if errors.As(err, &fe) {
+		return problem.Validation(fe...)
+	}
+	// encoding/json names a wrong type's field by the Go fields leading to
+	// it (patientBody.address.city), without array indexes or map keys, an
+	// unknown field by its key alone, and a value its own type refuses not
+	// at all: the body is walked again for the path of the value it refused
+	// (ADR 0045).
+	var at *fault
+	faults(bytes.TrimLeft(body, " \t\r\n"), reflect.TypeOf(v), "", func(f fault) bool {
+		if sameRefusal(f.err, err) {
+			at = &f
 		}
-		return problem.Validation(problem.FieldError{
-			Field:   field,
-			Message: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value),
-		})
+		return at == nil
+	})
+	if at != nil {
+		return problem.Validation(at.problem())
+	}
+	// The walk found no value refused so, which it should not: the
+	// decoder's own words, as near as they come.
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		return problem.Validation(fault{path: typeErr.Field, typ: typeErr.Type, err: typeErr}.problem())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return problem.Validation(problem.FieldError{Field: name, Message: "unknown field"})
-	default:
-		// Errors from a field's own UnmarshalJSON (dates, enums) land here.
-		var fe problem.FieldErrors
-		if errors.As(err, &fe) {
-			return problem.Validation(fe...)
-		}
-		// Others (time.Time's among them) come without the field, which
-		// encoding/json does not add: the body is walked again to find it
-		// (ADR 0045).
-		if field, t, ok := refused(body, reflect.TypeOf(v), ""); ok && field != "" {
-			msg := "has a value of the wrong form"
-			if t == timeType {
-				msg = "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"
-			}
-			return problem.Validation(problem.FieldError{Field: field, Message: msg})
-		}
-		return problem.BadRequest("malformed JSON: " + err.Error())
 	}
+	return problem.BadRequest("malformed JSON: " + err.Error())
 }
 
 var (
-	timeType        = reflect.TypeFor[time.Time]()
-	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	timeType            = reflect.TypeFor[time.Time]()
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// refused finds, in data decoded as t, the first value, in the order of the
-// body, whose type's own UnmarshalJSON refuses it. It returns the value's
-// path (address.city, weekly[0].start, as fields are named in validation
-// problems) and its type. Fields are matched to keys as encoding/json
-// matches them: by the tag's name or the field's, exactly or else without
-// regard to case.
-func refused(data []byte, t reflect.Type, path string) (string, reflect.Type, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		if json.Unmarshal(data, reflect.New(t).Interface()) != nil {
-			return path, t, true
-		}
-		return "", nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return "", nil, false
-		}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return "", nil, false
-			}
-			key, _ := kt.(string)
-			var raw json.RawMessage
-			if dec.Decode(&raw) != nil {
-				return "", nil, false
-			}
-			var ft reflect.Type
-			if t.Kind() == reflect.Map {
-				ft = t.Elem()
-			} else if ft = fieldType(t, key); ft == nil {
-				continue
-			}
-			if p, rt, ok := refused(raw, ft, joinPath(path, key)); ok {
-				return p, rt, true
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-			return "", nil, false
-		}
-		for i := 0; dec.More(); i++ {
-			var raw json.RawMessage
-			if dec.Decode(&raw) != nil {
-				return "", nil, false
-			}
-			if p, rt, ok := refused(raw, t.Elem(), path+"["+strconv.Itoa(i)+"]"); ok {
-				return p, rt, true
-			}
-		}
-	}
-	return "", nil, false
+// fault is a value of a body that decoding refuses: its path (address.city,
+// contacts[1].kind, labels.team, as fields are named in validation
+// problems; empty for the body itself), the type it was decoded as (nil
+// for an unknown field) and the refusal.
+type fault struct {
+	path string
+	typ  reflect.Type
+	err  error
 }
 
-// fieldType returns the type of t's field that encoding/json decodes key
-// into, nil if none.
-func fieldType(t reflect.Type, key string) reflect.Type {
-	var folded reflect.Type
-	for _, f := range reflect.VisibleFields(t) {
-		if !f.IsExported() || (f.Anonymous && f.Tag.Get("json") == "") {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
-		}
-		if name == key {
-			return f.Type
-		}
-		if folded == nil && strings.EqualFold(name, key) {
-			folded = f.Type
+// problem words f for a client.
+func (f fault) problem() problem.FieldError {
+	field := f.path
+	if field == "" {
+		field = "body"
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case f.typ == nil:
+		return problem.FieldError{Field: field, Message: "unknown field"}
+	case errors.As(f.err, &typeErr):
+		return problem.FieldError{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+	case f.typ == timeType:
+		return problem.FieldError{Field: field, Message: "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"}
+	default:
+		return problem.FieldError{Field: field, Message: "has a value of the wrong form"}
+	}
+}
+
+// errUnknownField is encoding/json's refusal of a key no field takes, in
+// its words, so that the two compare equal.
+func errUnknownField(key string) error {
+	return fmt.Errorf("json: unknown field %q", key)
+}
+
+// sameRefusal reports whether a, a refusal the walk found, is b, the
+// decoder's. A wrong type is compared by what was found and what was
+// wanted, since the decoder's also names the Go field and the offset.
+func sameRefusal(a, b error) bool {
+	var ta, tb *json.UnmarshalTypeError
+	if errors.As(a, &ta) && errors.As(b, &tb) {
+		return ta.Value == tb.Value && ta.Type == tb.Type
+	}
+	return a.Error() == b.Error()
+}
+
+// faults calls yield with each value of data, decoded as t at path, that
+// decoding refuses, in the order of the body, until yield returns false;
+// it reports whether it went to the end. An object or an array is walked
+// member by member, as encoding/json decodes it into a struct, a map or a
+// slice; any other value, or one of a type that decodes itself or wants
+// another kind, is decoded alone as the decoder would decode it.
+func faults(data []byte, t reflect.Type, path string, yield func(fault) bool) bool {
+	et := t
+	for et.Kind() == reflect.Pointer {
+		et = et.Elem()
+	}
+	if len(data) > 0 && !decodesItself(et) {
+		switch k := et.Kind(); {
+		case data[0] == '{' && k == reflect.Struct:
+			fields := structFields(et)
+			return members(data, func(key string, raw []byte) bool {
+				ft, ok := fields.lookup(key)
+				if !ok {
+					return yield(fault{path: joinPath(path, key), err: errUnknownField(key)})
+				}
+				return faults(raw, ft, joinPath(path, key), yield)
+			})
+		case data[0] == '{' && k == reflect.Map && et.Key().Kind() == reflect.String && !decodesItself(et.Key()):
+			return members(data, func(key string, raw []byte) bool {
+				return faults(raw, et.Elem(), joinPath(path, key), yield)
+			})
+		case data[0] == '[' && (k == reflect.Slice || k == reflect.Array):
+			return elements(data, func(i int, raw []byte) bool {
+				// encoding/json drops what a fixed array has no room for.
+				if k == reflect.Array && i >= et.Len() {
+					return true
+				}
+				return faults(raw, et.Elem(), path+"["+strconv.Itoa(i)+"]", yield)
+			})
 		}
 	}
-	return folded
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(reflect.New(t).Interface()); err != nil {
+		return yield(fault{path: path, typ: et, err: err})
+	}
+	return true
+}
+
+// decodesItself reports whether encoding/json leaves values of t to t's
+// own UnmarshalJSON or UnmarshalText.
+func decodesItself(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType)
+}
+
+// members calls each with the key and the value of each member of the
+// object data, in order, until it returns false; it reports whether it
+// went to the end.
+func members(data []byte, each func(key string, raw []byte) bool) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return true
+	}
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		key, _ := kt.(string)
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			return true
+		}
+		if !each(key, raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// elements calls each with the index and the value of each element of the
+// array data, in order, until it returns false; it reports whether it went
+// to the end.
+func elements(data []byte, each func(i int, raw []byte) bool) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return true
+	}
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			return true
+		}
+		if !each(i, raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonField is a field of a struct that encoding/json decodes a key into.
+type jsonField struct {
+	name   string
+	typ    reflect.Type
+	index  []int
+	tagged bool
+}
+
+// fieldSet is the fields of a struct by the names encoding/json gives
+// them, in the order of their declaration.
+type fieldSet []jsonField
+
+// lookup returns the type of the field encoding/json decodes key into:
+// the one of that name, else the first whose name is key in another case.
+func (fs fieldSet) lookup(key string) (reflect.Type, bool) {
+	for _, f := range fs {
+		if f.name == key {
+			return f.typ, true
+		}
+	}
+	folded := foldKey(key)
+	for _, f := range fs {
+		if foldKey(f.name) == folded {
+			return f.typ, true
+		}
+	}
+	return nil, false
+}
+
+// structFields lists the fields of the struct t as encoding/json's
+// typeFields does: named by the tag, else by the Go name; the fields of an
+// embedded struct that no tag names promoted, breadth first; of the fields
+// of one name the shallowest wins, then the tagged one, and a tie hides
+// them all.
+func structFields(t reflect.Type) fieldSet {
+	var all []jsonField
+	next := []jsonField{{typ: t}}
+	visited := map[reflect.Type]bool{}
+	for len(next) > 0 {
+		current := next
+		next = nil
+		count := map[reflect.Type]int{}
+		for _, e := range current {
+			count[e.typ]++
+		}
+		for _, e := range current {
+			if visited[e.typ] {
+				continue
+			}
+			visited[e.typ] = true
+			for i := range e.typ.NumField() {
+				sf := e.typ.Field(i)
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if !sf.IsExported() && (!sf.Anonymous || ft.Kind() != reflect.Struct) {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				index := append(slices.Clip(e.index), i)
+				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+					next = append(next, jsonField{typ: ft, index: index})
+					continue
+				}
+				f := jsonField{name: name, typ: sf.Type, index: index, tagged: name != ""}
+				if f.name == "" {
+					f.name = sf.Name
+				}
+				all = append(all, f)
+				if count[e.typ] > 1 {
+					// The same struct embedded twice at one depth: its
+					// fields tie with themselves and are hidden.
+					all = append(all, f)
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b jsonField) int {
+		return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(len(a.index), len(b.index)), compareTagged(a, b))
+	})
+	var out fieldSet
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].name == all[i].name {
+			j++
+		}
+		if j == i+1 || len(all[i].index) != len(all[i+1].index) || all[i].tagged != all[i+1].tagged {
+			out = append(out, all[i])
+		}
+		i = j
+	}
+	slices.SortFunc(out, func(a, b jsonField) int { return slices.Compare(a.index, b.index) })
+	return out
+}
+
+// compareTagged orders a tagged field before an untagged one.
+func compareTagged(a, b jsonField) int {
+	switch {
+	case a.tagged == b.tagged:
+		return 0
+	case a.tagged:
+		return -1
+	default:
+		return 1
+	}
 }
 
 func joinPath(path, key string) string {

@@ -30,12 +30,13 @@ type contact struct {
 }
 
 type patientIn struct {
-	Name     string    `json:"name"`
-	Age      int       `json:"age"`
-	Active   bool      `json:"active"`
-	Address  address   `json:"address"`
-	Contacts []contact `json:"contacts"`
-	Weight   *float64  `json:"weight"`
+	Name     string         `json:"name"`
+	Age      int            `json:"age"`
+	Active   bool           `json:"active"`
+	Address  address        `json:"address"`
+	Contacts []contact      `json:"contacts"`
+	Weight   *float64       `json:"weight"`
+	Labels   map[string]int `json:"labels"`
 }
 
 // status is a field type with its own validation, the way domain value
@@ -100,13 +101,22 @@ func TestDecodeUnknownFieldIsNamed(t *testing.T) {
 	assert.Equal(t, []problem.FieldError{{Field: "isAdmin", Message: "unknown field"}}, p.Errors)
 }
 
-func TestDecodeUnknownNestedFieldIsNamed(t *testing.T) {
-	var in patientIn
-	p := problemOf(t, httpjson.Decode(request(`{"address":{"city":"Paris","planet":"Earth"}}`, "application/json"), &in, 0))
-
-	assert.Equal(t, http.StatusBadRequest, p.Status)
-	require.Len(t, p.Errors, 1)
-	assert.Contains(t, p.Errors[0].Field, "planet")
+// A field is named by its path in the body, as everywhere else
+// (docs/architecture.md, "Bodies"): its object's keys and its arrays'
+// indexes, never a bare key.
+func TestDecodeUnknownNestedFieldIsNamedByItsPath(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"address":{"city":"Paris","planet":"Earth"}}`:             "address.planet",
+		`{"contacts":[{"kind":"email"},{"kind":"email","rank":1}]}`: "contacts[1].rank",
+		`{"Address":{"City":"Paris","Planet":"Earth"}}`:             "Address.Planet",
+		`{"contacts":[{"rank":1}],"address":{"planet":"Earth"}}`:    "contacts[0].rank",
+		`{"address":{"planet":"Earth"},"contacts":[{"kind":1}]}`:    "address.planet",
+	} {
+		var in patientIn
+		p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
+		assert.Equal(t, http.StatusBadRequest, p.Status, body)
+		assert.Equal(t, []problem.FieldError{{Field: field, Message: "unknown field"}}, p.Errors, body)
+	}
 }
 
 func TestDecodeWrongTypeNamesTheField(t *testing.T) {
@@ -124,7 +134,10 @@ func TestDecodeWrongTypeNamesTheField(t *testing.T) {
 		{"array for object", `{"address":[]}`, "address", "must be an object, not array"},
 		{"string for pointer to number", `{"weight":"heavy"}`, "weight", "must be a number, not string"},
 		{"nested field", `{"address":{"zip":75001}}`, "address.zip", "must be a string, not number"},
-		{"field inside an array", `{"contacts":[{"kind":1}]}`, "contacts.kind", "must be a string, not number"},
+		{"field inside an array", `{"contacts":[{"kind":1}]}`, "contacts[0].kind", "must be a string, not number"},
+		{"field inside the second element", `{"contacts":[{"kind":"email"},{"kind":1}]}`, "contacts[1].kind", "must be a string, not number"},
+		{"entry of a map", `{"labels":{"team":7,"floor":"3"}}`, "labels.floor", "must be an integer, not string"},
+		{"element for an array", `{"contacts":[{},"x"]}`, "contacts[1]", "must be an object, not string"},
 		{"array for the body", `[1,2]`, "body", "must be an object, not array"},
 	}
 	for _, tc := range tests {
@@ -134,6 +147,40 @@ func TestDecodeWrongTypeNamesTheField(t *testing.T) {
 			assert.Equal(t, http.StatusBadRequest, p.Status)
 			assert.Equal(t, []problem.FieldError{{Field: tc.field, Message: tc.msg}}, p.Errors)
 		})
+	}
+}
+
+// An update's body embeds the creation's, as the services' do: a field is
+// named by its key in the body, never by the Go type it was promoted from,
+// and fields are matched to keys as encoding/json matches them.
+func TestDecodeNamesPromotedFieldsByTheirKeys(t *testing.T) {
+	type update struct {
+		patientIn
+		Version int `json:"version"`
+	}
+	type home struct {
+		address `json:"home"`
+	}
+	type shadowed struct {
+		address
+		City int `json:"city"`
+	}
+	for _, tc := range []struct {
+		body string
+		v    any
+		want problem.FieldError
+	}{
+		{`{"name":7}`, &update{}, problem.FieldError{Field: "name", Message: "must be a string, not number"}},
+		{`{"name":"Ada","address":{"zip":75001}}`, &update{}, problem.FieldError{Field: "address.zip", Message: "must be a string, not number"}},
+		{`{"contacts":[{"kind":"email","rank":1}]}`, &update{}, problem.FieldError{Field: "contacts[0].rank", Message: "unknown field"}},
+		{`{"version":"3"}`, &update{}, problem.FieldError{Field: "version", Message: "must be an integer, not string"}},
+		{`{"home":{"zip":1}}`, &home{}, problem.FieldError{Field: "home.zip", Message: "must be a string, not number"}},
+		{`{"zip":"75001"}`, &home{}, problem.FieldError{Field: "zip", Message: "unknown field"}},
+		{`{"city":"Paris"}`, &shadowed{}, problem.FieldError{Field: "city", Message: "must be an integer, not string"}},
+		{`{"zip":75001}`, &shadowed{}, problem.FieldError{Field: "zip", Message: "must be a string, not number"}},
+	} {
+		p := problemOf(t, httpjson.Decode(request(tc.body, "application/json"), tc.v, 0))
+		assert.Equal(t, []problem.FieldError{tc.want}, p.Errors, tc.body)
 	}
 }
 
@@ -291,13 +338,13 @@ func TestDecodeRefusesDuplicateKeys(t *testing.T) {
 	for body, field := range map[string]string{
 		`{"name":"Ada","name":"Bob"}`:                      "name",
 		`{"name":"Ada","NAME":"Bob"}`:                      "NAME",
-		`{"address":{"city":"Paris","City":"Lyon"}}`:       "City",
-		`{"contacts":[{"kind":"email","kind":"phone"}]}`:   "kind",
+		`{"address":{"city":"Paris","City":"Lyon"}}`:       "address.City",
+		`{"contacts":[{"kind":"email","kind":"phone"}]}`:   "contacts[0].kind",
 		`{"name":"Ada","address":{"city":"x"},"Name":"B"}`: "Name",
 		// Case as encoding/json folds it: the long s is an s, the Kelvin
 		// sign a k.
 		`{"address":{"city":"Paris"},"addre\u017fs":{"city":"Lyon"}}`: "addre\u017fs",
-		`{"contacts":[{"kind":"email","\u212aind":"phone"}]}`:         "\u212aind",
+		`{"contacts":[{"kind":"email","\u212aind":"phone"}]}`:         "contacts[0].\u212aind",
 	} {
 		var in patientIn
 		p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
