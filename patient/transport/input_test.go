@@ -168,6 +168,25 @@ func TestFieldsAtFaultAreNamedByTheirPathInTheBody(t *testing.T) {
 	}
 }
 
+// TestHalfASurrogatePairIsRefused: a \u escape of half a surrogate pair
+// names no character; it is a 400 naming the field, never stored as U+FFFD.
+func TestHalfASurrogatePairIsRefused(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	for _, tc := range []struct{ name, from, to, field string }{
+		{"high surrogate alone", `"firstName":"Ada"`, `"firstName":"Ad\ud800a"`, "firstName"},
+		{"low surrogate alone", `"lastName":"Lovelace"`, `"lastName":"Love\udc00lace"`, "lastName"},
+		{"pair reversed", `"city":"London"`, `"city":"Lon\udc00\ud800don"`, "address.city"},
+	} {
+		r := h.do(http.MethodPost, "/api/v1/patients", admin.token, strings.Replace(profileJSON, tc.from, tc.to, 1))
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", tc.name, r.Body)
+		assert.Equal(t, []string{tc.field}, r.Fields(t), tc.name)
+	}
+	r := h.do(http.MethodPost, "/api/v1/patients", admin.token, strings.Replace(profileJSON, `"firstName":"Ada"`, `"firstName":"Ada \ud83d\ude00"`, 1))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	assert.Equal(t, "Ada \U0001F600", r.JSON(t)["firstName"], "a whole pair is its character")
+}
+
 // TestAcceptsEdgesOfValidInput checks that valid input at the limits passes.
 func TestAcceptsEdgesOfValidInput(t *testing.T) {
 	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))

@@ -31,8 +31,9 @@ const DefaultMaxBytes = 1 << 20
 
 // Decode reads one JSON object from r's body into v. A media type other than
 // application/json or application/*+json is a 415 problem; unknown fields,
-// wrong types, duplicate keys, nesting deeper than 64 levels, invalid UTF-8,
-// trailing data and an empty body are 400 problems; an oversize body is 413,
+// wrong types, duplicate keys, nesting deeper than 64 levels, invalid UTF-8
+// (raw, or a \u escape of half a surrogate pair), trailing data and an
+// empty body are 400 problems; an oversize body is 413,
 // one that did not arrive in time 408.
 func Decode(r *http.Request, v any, maxBytes int64) error {
 	if maxBytes <= 0 {
@@ -59,10 +60,11 @@ func IsJSONMediaType(ct string) bool {
 }
 
 // DecodeReader decodes one JSON object from rd into v, strictly. The body is
-// read whole first (callers bound it): JSON that is not valid UTF-8, or that
-// repeats a key (also in another letter case, which encoding/json would
-// otherwise let the last one win), or that nests more than maxDepth
-// levels, is refused before anything is decoded.
+// read whole first (callers bound it): JSON that is not valid UTF-8, or
+// escapes half a surrogate pair alone (which encoding/json would turn into
+// U+FFFD), or that repeats a key (also in another letter case, which
+// encoding/json would otherwise let the last one win), or that nests more
+// than maxDepth levels, is refused before anything is decoded.
 func DecodeReader(rd io.Reader, v any) error {
 	body, err := io.ReadAll(rd)
 	if err != nil {
@@ -103,14 +105,14 @@ const maxDepth = 64
 // errTooDeep is the scan's refusal of a body nesting beyond maxDepth.
 var errTooDeep = errors.New("nests too deeply")
 
-// scanKeys refuses a body that nests beyond maxDepth or whose object holds
+// scanKeys refuses a body that nests beyond maxDepth, whose object holds
 // a key twice, compared without regard to case as encoding/json matches
-// fields. Malformed JSON passes: the decoder reports it with its own
-// message.
+// fields, or whose string escapes half a surrogate pair alone. Malformed
+// JSON passes: the decoder reports it with its own message.
 func scanKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	err := scanValue(dec, 0, nil)
+	err := scanValue(dec, body, 0, nil)
 	var p *problem.Problem
 	switch {
 	case errors.Is(err, errTooDeep):
@@ -121,11 +123,11 @@ func scanKeys(body []byte) error {
 	return nil
 }
 
-// scanValue scans the value at depth, the number of objects and arrays
-// around it, and at path, its place in the body; the recursion stops at
-// maxDepth, so its stack stays small.
-func scanValue(dec *json.Decoder, depth int, path []step) error {
-	tok, err := dec.Token()
+// scanValue scans the value of body next in dec, at depth, the number of
+// objects and arrays around it, and at path, its place in the body; the
+// recursion stops at maxDepth, so its stack stays small.
+func scanValue(dec *json.Decoder, body []byte, depth int, path []step) error {
+	tok, err := scanToken(dec, body, path)
 	if err != nil {
 		return err
 	}
@@ -140,29 +142,94 @@ func scanValue(dec *json.Decoder, depth int, path []step) error {
 	case '{':
 		seen := map[string]bool{}
 		for dec.More() {
+			from := dec.InputOffset()
 			kt, err := dec.Token()
 			if err != nil {
 				return err
 			}
 			k, _ := kt.(string)
+			if hasLoneSurrogate(body[from:dec.InputOffset()]) {
+				return loneSurrogate(append(path, step{key: k}))
+			}
 			folded := foldKey(k)
 			if seen[folded] {
 				return problem.Validation(problem.FieldError{Field: pathOf(append(path, step{key: k})), Message: "appears more than once (keys are matched without regard to case)"})
 			}
 			seen[folded] = true
-			if err := scanValue(dec, depth, append(path, step{key: k})); err != nil {
+			if err := scanValue(dec, body, depth, append(path, step{key: k})); err != nil {
 				return err
 			}
 		}
 	case '[':
 		for i := 0; dec.More(); i++ {
-			if err := scanValue(dec, depth, append(path, step{index: i, inArray: true})); err != nil {
+			if err := scanValue(dec, body, depth, append(path, step{index: i, inArray: true})); err != nil {
 				return err
 			}
 		}
 	}
 	_, err = dec.Token() // the closing delimiter
 	return err
+}
+
+// scanToken reads the token of body next in dec, the value at path, and
+// refuses a string escaping half a surrogate pair alone.
+func scanToken(dec *json.Decoder, body []byte, path []step) (json.Token, error) {
+	from := dec.InputOffset()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := tok.(string); ok && hasLoneSurrogate(body[from:dec.InputOffset()]) {
+		return nil, loneSurrogate(path)
+	}
+	return tok, nil
+}
+
+// loneSurrogate is the problem of a string at path escaping half a
+// surrogate pair alone (\ud800), which names no character: encoding/json
+// would store U+FFFD in its place, where raw bytes that are not UTF-8 are
+// refused.
+func loneSurrogate(path []step) error {
+	field := pathOf(path)
+	if field == "" {
+		field = "body"
+	}
+	return problem.Validation(problem.FieldError{Field: field, Message: `escapes half a surrogate pair (\ud800 to \udfff) without its other half, which is no character`})
+}
+
+// hasLoneSurrogate reports whether the JSON text s, a string with what
+// separates it from the token before, holds a \u escape of a high
+// surrogate not followed by one of a low surrogate, or of a low surrogate
+// not following a high one.
+func hasLoneSurrogate(s []byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character, skipped by the loop unless a \u
+		r, ok := escapedRune(s, i)
+		switch {
+		case !ok || r < 0xd800 || r > 0xdfff:
+		case r >= 0xdc00:
+			return true
+		default: // a high surrogate, whose low half must follow at once
+			low, ok := escapedRune(s, i+6)
+			if !ok || s[i+5] != '\\' || low < 0xdc00 || low > 0xdfff {
+				return true
+			}
+			i += 10
+		}
+	}
+	return false
+}
+
+// escapedRune reads the u and four hex digits at s[i:], if they are there.
+func escapedRune(s []byte, i int) (rune, bool) {
+	if i < 0 || i+5 > len(s) || s[i] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(s[i+1:i+5]), 16, 16)
+	return rune(n), err == nil
 }
 
 // step is one step of a path into a body: a key, or an index in an array.

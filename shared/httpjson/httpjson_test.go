@@ -334,6 +334,39 @@ func TestDecodeRefusesInvalidUTF8(t *testing.T) {
 	assert.Contains(t, p.Detail, "UTF-8")
 }
 
+// A \u escape of half a surrogate pair names no character; encoding/json
+// would store U+FFFD in its place without a word. It is refused as raw
+// bytes that are not UTF-8 are, naming where it is.
+func TestDecodeRefusesLoneSurrogates(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"name":"Ad\ud800a"}`:                           "name",
+		`{"name":"Ad\udc00a"}`:                           "name",
+		`{"name":"\udc00\ud800"}`:                        "name",
+		`{"name":"Ada\uD83D"}`:                           "name",
+		`{"name":"\ud83d\n\ude00"}`:                      "name",
+		`{"name":"\ud83d\ud83d\ude00"}`:                  "name",
+		`{"address":{"city":"Lon\udc00don"}}`:            "address.city",
+		`{"contacts":[{"kind":"a"},{"value":"\ud800"}]}`: "contacts[1].value",
+		`{"labels":{"\ud800":1}}`:                        "labels.\ufffd",
+	} {
+		var in patientIn
+		p := problemOf(t, httpjson.Decode(request(body, "application/json"), &in, 0))
+		assert.Equal(t, http.StatusBadRequest, p.Status, body)
+		require.Len(t, p.Errors, 1, body)
+		assert.Equal(t, field, p.Errors[0].Field, body)
+	}
+	for body, name := range map[string]string{
+		`{"name":"\ud83d\ude00"}`: "\U0001F600",
+		`{"name":"\\ud800"}`:      `\ud800`,
+		`{"name":"\ufffd"}`:       "\ufffd",
+		`{"name":"\u00e9\\"}`:     "\u00e9\\",
+	} {
+		var in patientIn
+		require.NoError(t, httpjson.Decode(request(body, "application/json"), &in, 0), body)
+		assert.Equal(t, name, in.Name, body)
+	}
+}
+
 func TestDecodeRefusesDuplicateKeys(t *testing.T) {
 	for body, field := range map[string]string{
 		`{"name":"Ada","name":"Bob"}`:                      "name",
