@@ -251,7 +251,7 @@ func parseInstant(fe *domainerr.FieldErrors, field, v string) (time.Time, bool) 
 		fe.Add(field, "is required (an RFC 3339 instant)")
 		return time.Time{}, false
 	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := civil.ParseInstant(v)
 	if err != nil {
 		fe.Add(field, "must be an RFC 3339 instant such as 2027-03-15T13:00:00Z")
 		return time.Time{}, false

@@ -121,3 +121,22 @@ func TestSlotInstantsAreWholeSeconds(t *testing.T) {
 	e.mustDo(201, "POST", "/api/v1/appointments", e.pat2.Token, e.booking(15, 9, 30, nil))
 	e.mustDo(201, "POST", "/api/v1/appointments", e.pat2.Token, e.booking(15, 10, 30, nil))
 }
+
+// TestInstantsFollowRFC3339: an instant is read by RFC 3339's grammar, as
+// the document's date-time says; an offset of +23:60 or +24:00 or a comma
+// before the fraction, which Go's parser takes, is a 400 naming the field,
+// and no booking is made.
+func TestInstantsFollowRFC3339(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ name, start, end string }{
+		{"offset minute 60", "2030-01-16T09:00:00+23:60", "2030-01-16T09:30:00+23:60"},
+		{"offset hour 24", "2030-01-16T10:00:00+24:00", "2030-01-16T10:30:00+24:00"},
+		{"comma before the fraction", "2030-01-15T11:00:00,0Z", "2030-01-15T11:30:00,0Z"},
+	} {
+		r := e.do("POST", "/api/v1/appointments", e.pat.Token,
+			map[string]any{"doctorId": e.DoctorID, "start": c.start, "end": c.end, "reason": "Checkup"})
+		require.Equal(t, 400, r.Status, "%s: %s", c.name, r.Body)
+		assert.Equal(t, []string{"start", "end"}, r.Fields(t), c.name)
+	}
+	assert.Equal(t, 0, e.count("appointments"), "no booking is made of a malformed instant")
+}

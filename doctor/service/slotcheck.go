@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"time"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 )
 
@@ -30,11 +30,11 @@ func (s *service) CheckSlot(ctx context.Context, actor authn.Principal, doctorID
 	if err != nil {
 		fe.Add("id", "must be a UUID")
 	}
-	start, errS := time.Parse(time.RFC3339, startS)
+	start, errS := civil.ParseInstant(startS)
 	if errS != nil {
 		fe.Add("start", "must be an RFC 3339 instant")
 	}
-	end, errE := time.Parse(time.RFC3339, endS)
+	end, errE := civil.ParseInstant(endS)
 	if errE != nil {
 		fe.Add("end", "must be an RFC 3339 instant")
 	}

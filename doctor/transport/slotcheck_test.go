@@ -35,6 +35,12 @@ func TestSlotCheckReadsTheGridOnly(t *testing.T) {
 
 	fields := e.mustDo(400, "GET", "/api/v1/doctors/"+id+"/slot-check?start=soon&end=2026-03-02T08:00:00Z", e.pat.Token, nil).Fields(t)
 	assert.Equal(t, []string{"start"}, fields)
+	// RFC 3339's grammar, not all Go's parser takes: an offset minute of 60,
+	// an offset hour of 24, a comma before the fraction.
+	fields = e.mustDo(400, "GET", "/api/v1/doctors/"+id+"/slot-check?start=2026-03-03T08:30:00%2B23:60&end=2026-03-03T09:00:00%2B24:00", e.pat.Token, nil).Fields(t)
+	assert.Equal(t, []string{"start", "end"}, fields)
+	fields = e.mustDo(400, "GET", "/api/v1/doctors/"+id+"/slot-check?start=2026-03-02T08:30:00,0Z&end=2026-03-02T09:00:00Z", e.pat.Token, nil).Fields(t)
+	assert.Equal(t, []string{"start"}, fields)
 	e.mustDo(404, "GET", "/api/v1/doctors/0190a8b0-0000-7000-8000-000000000000/slot-check?start=2026-03-02T08:30:00Z&end=2026-03-02T09:00:00Z", e.pat.Token, nil)
 	e.mustDo(401, "GET", "/api/v1/doctors/"+id+"/slot-check?start=2026-03-02T08:30:00Z&end=2026-03-02T09:00:00Z", "", nil)
 }

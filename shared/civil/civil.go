@@ -2,7 +2,8 @@
 // zone (a date of birth, a day of a doctor's schedule). The standard library
 // has no such type, and the one well-known package that does
 // (cloud.google.com/go/civil) would pull a large module into every service;
-// see docs/adr/0007-shared-kernel.md.
+// see docs/adr/0007-shared-kernel.md. ParseInstant reads the instants
+// clients write, by RFC 3339's grammar.
 package civil
 
 import (

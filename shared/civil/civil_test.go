@@ -61,3 +61,34 @@ func TestInIsTheFirstInstantOfTheDay(t *testing.T) {
 		assert.True(t, d.AddDays(-1).In(loc).Before(got), "%s %s: the day before begins earlier", c.zone, c.day)
 	}
 }
+
+// An instant is read by RFC 3339's grammar: what time.Parse takes beyond
+// it (an offset of +24:00 or +23:60, a comma before the fraction, a
+// one-digit hour) is refused.
+func TestParseInstant(t *testing.T) {
+	for s, want := range map[string]time.Time{
+		"2026-01-02T15:04:05Z":              time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+		"2026-01-02T16:04:05.25+01:00":      time.Date(2026, 1, 2, 15, 4, 5, 250_000_000, time.UTC),
+		"2026-01-02T01:34:05-13:30":         time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+		"2026-01-02T15:04:05.123456789Z":    time.Date(2026, 1, 2, 15, 4, 5, 123456789, time.UTC),
+		"2026-01-02T15:04:05-00:00":         time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+		"2026-01-03T14:03:05+23:59":         time.Date(2026, 1, 2, 14, 4, 5, 0, time.UTC),
+		"2028-02-29T00:00:00Z":              time.Date(2028, 2, 29, 0, 0, 0, 0, time.UTC),
+		"2026-01-02T15:04:05.000000000001Z": time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+	} {
+		got, err := civil.ParseInstant(s)
+		if assert.NoError(t, err, s) {
+			assert.True(t, want.Equal(got), "%s: %s", s, got)
+		}
+	}
+	for _, bad := range []string{
+		"2030-01-16T09:00:00+23:60", "2030-01-16T10:00:00+24:00", "2030-01-15T11:00:00,0Z",
+		"2030-01-15T1:00:00Z", "2030-01-15T11:00:00.Z", "2030-01-15T11:00:00", "2030-01-15t11:00:00z",
+		"2030-01-15 11:00:00Z", "2030-01-15T11:00:00+0100", "2030-01-15T11:00:00+01", "2030-01-15T24:00:00Z",
+		"2030-01-15T11:00:60Z", "2027-02-29T00:00:00Z", "2030-1-15T11:00:00Z", "+2030-01-15T11:00:00Z",
+		"2030-01-15T11:00:00Z ", "2030-01-15", "", "yesterday", "2030-01-15T11:00:00+1:00",
+	} {
+		_, err := civil.ParseInstant(bad)
+		assert.Error(t, err, bad)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/problem"
 )
 
@@ -31,7 +32,7 @@ const DefaultMaxBytes = 1 << 20
 
 // Decode reads one JSON object from r's body into v. A media type other than
 // application/json or application/*+json is a 415 problem; unknown fields,
-// wrong types, duplicate keys, nesting deeper than 64 levels, invalid UTF-8
+// wrong types, instants RFC 3339 does not allow, duplicate keys, nesting deeper than 64 levels, invalid UTF-8
 // (raw, or a \u escape of half a surrogate pair), trailing data and an
 // empty body are 400 problems; an oversize body is 413,
 // one that did not arrive in time 408.
@@ -92,7 +93,7 @@ func DecodeReader(rd io.Reader, v any) error {
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return problem.BadRequest("the request body must hold a single JSON object")
 	}
-	return nil
+	return instantsProblem(body, v)
 }
 
 // maxDepth bounds how deeply a body may nest objects and arrays. No request
@@ -322,12 +323,12 @@ func decodeProblem(err error, body []byte, v any) error {
 	// at all: the body is walked again for the path of the value it refused
 	// (ADR 0045).
 	var at *fault
-	faults(bytes.TrimLeft(body, " \t\r\n"), reflect.TypeOf(v), "", func(f fault) bool {
+	walker{leaf: decodeAlone, yield: func(f fault) bool {
 		if sameRefusal(f.err, err) {
 			at = &f
 		}
 		return at == nil
-	})
+	}}.walk(bytes.TrimLeft(body, " \t\r\n"), reflect.TypeOf(v), "")
 	if at != nil {
 		return problem.Validation(at.problem())
 	}
@@ -396,13 +397,25 @@ func sameRefusal(a, b error) bool {
 	return a.Error() == b.Error()
 }
 
-// faults calls yield with each value of data, decoded as t at path, that
-// decoding refuses, in the order of the body, until yield returns false;
-// it reports whether it went to the end. An object or an array is walked
-// member by member, as encoding/json decodes it into a struct, a map or a
-// slice; any other value, or one of a type that decodes itself or wants
-// another kind, is decoded alone as the decoder would decode it.
-func faults(data []byte, t reflect.Type, path string, yield func(fault) bool) bool {
+// walker walks a body beside the type it is decoded as, in the order of
+// the body: an object or an array member by member, as encoding/json
+// decodes it into a struct, a map or a slice; any other value, or one of
+// a type that decodes itself or wants another kind, is a leaf.
+type walker struct {
+	// leaf returns the refusal, if any, of the leaf data decoded as t.
+	leaf func(data []byte, t reflect.Type) error
+	// skip, if set, reports whether no value of t can be refused.
+	skip func(t reflect.Type) bool
+	// yield is called with each fault until it returns false.
+	yield func(fault) bool
+}
+
+// walk walks data, decoded as t at path, and reports whether it went to
+// the end.
+func (w walker) walk(data []byte, t reflect.Type, path string) bool {
+	if w.skip != nil && w.skip(t) {
+		return true
+	}
 	et := t
 	for et.Kind() == reflect.Pointer {
 		et = et.Elem()
@@ -414,13 +427,13 @@ func faults(data []byte, t reflect.Type, path string, yield func(fault) bool) bo
 			return members(data, func(key string, raw []byte) bool {
 				ft, ok := fields.lookup(key)
 				if !ok {
-					return yield(fault{path: joinPath(path, key), err: errUnknownField(key)})
+					return w.yield(fault{path: joinPath(path, key), err: errUnknownField(key)})
 				}
-				return faults(raw, ft, joinPath(path, key), yield)
+				return w.walk(raw, ft, joinPath(path, key))
 			})
 		case data[0] == '{' && k == reflect.Map && et.Key().Kind() == reflect.String && !decodesItself(et.Key()):
 			return members(data, func(key string, raw []byte) bool {
-				return faults(raw, et.Elem(), joinPath(path, key), yield)
+				return w.walk(raw, et.Elem(), joinPath(path, key))
 			})
 		case data[0] == '[' && (k == reflect.Slice || k == reflect.Array):
 			return elements(data, func(i int, raw []byte) bool {
@@ -428,16 +441,93 @@ func faults(data []byte, t reflect.Type, path string, yield func(fault) bool) bo
 				if k == reflect.Array && i >= et.Len() {
 					return true
 				}
-				return faults(raw, et.Elem(), path+"["+strconv.Itoa(i)+"]", yield)
+				return w.walk(raw, et.Elem(), path+"["+strconv.Itoa(i)+"]")
 			})
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(reflect.New(t).Interface()); err != nil {
-		return yield(fault{path: path, typ: et, err: err})
+	if err := w.leaf(data, t); err != nil {
+		return w.yield(fault{path: path, typ: et, err: err})
 	}
 	return true
+}
+
+// decodeAlone returns the refusal of data decoded as t, as the decoder
+// would refuse it.
+func decodeAlone(data []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(reflect.New(t).Interface())
+}
+
+// instantsProblem refuses a body whose instant, decoded as v, time.Time's
+// UnmarshalJSON took though RFC 3339 does not allow it (an offset of
+// +24:00, a comma before the fraction, a one-digit hour): the body is
+// walked again for instants when v's type holds one.
+func instantsProblem(body []byte, v any) error {
+	holds := map[reflect.Type]bool{}
+	skip := func(t reflect.Type) bool {
+		h, ok := holds[t]
+		if !ok {
+			h = holdsInstant(t, map[reflect.Type]bool{})
+			holds[t] = h
+		}
+		return !h
+	}
+	t := reflect.TypeOf(v)
+	if skip(t) {
+		return nil
+	}
+	var at *fault
+	walker{leaf: strictInstant, skip: skip, yield: func(f fault) bool {
+		if f.typ == timeType {
+			at = &f
+		}
+		return at == nil
+	}}.walk(bytes.TrimLeft(body, " \t\r\n"), t, "")
+	if at != nil {
+		return problem.Validation(at.problem())
+	}
+	return nil
+}
+
+// strictInstant refuses data, decoded as t, when t is an instant and data a
+// string that is not an RFC 3339 date-time.
+func strictInstant(data []byte, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var s string
+	if t != timeType || len(data) == 0 || data[0] != '"' || json.Unmarshal(data, &s) != nil {
+		return nil // null, or a value time.Time's UnmarshalJSON refused
+	}
+	_, err := civil.ParseInstant(s)
+	return err
+}
+
+// holdsInstant reports whether a value of t may hold a time.Time that
+// encoding/json decodes; seen holds the types already looked at.
+func holdsInstant(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == timeType:
+		return true
+	case seen[t] || decodesItself(t):
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsInstant(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return holdsInstant(t.Elem(), seen)
+	}
+	return false
 }
 
 // decodesItself reports whether encoding/json leaves values of t to t's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/problem"
@@ -57,4 +58,33 @@ func TestDecodeBadInstantNamesItsPath(t *testing.T) {
 		assert.Equal(t, problem.TypeValidation, p.Type, body)
 		assert.Equal(t, []problem.FieldError{{Field: field, Message: "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"}}, p.Errors, body)
 	}
+}
+
+// An instant in a body is read by RFC 3339's grammar, as the OpenAPI
+// documents' date-time says: what time.Time's own UnmarshalJSON takes
+// beyond it is a 400 naming the field.
+func TestDecodeInstantsFollowRFC3339(t *testing.T) {
+	type body struct {
+		UpdatedAt *time.Time `json:"updatedAt"`
+		Visits    []struct {
+			At time.Time `json:"at"`
+		} `json:"visits"`
+		Seen map[string]*time.Time `json:"seen"`
+		Name string                `json:"name"`
+	}
+	for in, field := range map[string]string{
+		`{"updatedAt":"2030-01-16T09:00:00+23:60"}`:                                           "updatedAt",
+		`{"updatedAt":"2030-01-16T10:00:00+24:00"}`:                                           "updatedAt",
+		`{"updatedAt":"2030-01-15T11:00:00,5Z"}`:                                              "updatedAt",
+		`{"updatedAt":"2030-01-15T1:00:00Z"}`:                                                 "updatedAt",
+		`{"visits":[{"at":"2030-01-15T11:00:00Z"},{"at":"2030-01-15T11:00:00,0Z"}]}`:          "visits[1].at",
+		`{"name":"2030-01-15T11:00:00,0Z","seen":{"a":null,"b":"2030-01-15T11:00:00-24:00"}}`: "seen.b",
+	} {
+		var v body
+		p := problemOf(t, httpjson.DecodeReader(strings.NewReader(in), &v))
+		assert.Equal(t, []problem.FieldError{{Field: field, Message: "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"}}, p.Errors, in)
+	}
+	var v body
+	require.NoError(t, httpjson.DecodeReader(strings.NewReader(`{"updatedAt":null,"visits":[{"at":"2030-01-15T11:00:00.5+23:59"}],"seen":{"a":"2030-01-15T11:00:00-00:00"},"name":"x,0Z"}`), &v))
+	assert.True(t, time.Date(2030, 1, 14, 11, 1, 0, 500_000_000, time.UTC).Equal(v.Visits[0].At))
 }
