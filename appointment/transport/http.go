@@ -154,11 +154,15 @@ func decodeList(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q := rest.QueryOf(r)
 	in := service.ListInput{When: q.Get("when"), Date: q.Get("date"), DoctorID: q.Get("doctorId"),
 		PatientID: q.Get("patientId"), Status: q.Get("status"), Limit: limit, Cursor: cursor}
-	if d := q.Get("days"); d != "" {
-		n, err := strconv.Atoi(d)
+	days := q.Get("days")
+	if err := q.Err(); err != nil {
+		return nil, err
+	}
+	if days != "" {
+		n, err := strconv.Atoi(days)
 		if err != nil || n < 1 {
 			return nil, problem.Validation(problem.FieldError{Field: "days", Message: "must be an integer from 1 to 7"})
 		}
@@ -205,8 +209,8 @@ func decodeTaken(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
-	return endpoint.TakenRequest{Actor: p, DoctorID: q.Get("doctorId"), From: q.Get("from"), To: q.Get("to")}, nil
+	q := rest.QueryOf(r)
+	return endpoint.TakenRequest{Actor: p, DoctorID: q.Get("doctorId"), From: q.Get("from"), To: q.Get("to")}, q.Err()
 }
 
 // --- encoding ---------------------------------------------------------------
@@ -373,8 +377,9 @@ func decodeAudit(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.AuditTrailRequest{Actor: p, Query: appointment.AuditQuery{PatientID: r.URL.Query().Get("patientId"),
-		Limit: limit, Cursor: cursor}}, nil
+	patientID, err := rest.Param(r, "patientId")
+	return endpoint.AuditTrailRequest{Actor: p, Query: appointment.AuditQuery{PatientID: patientID,
+		Limit: limit, Cursor: cursor}}, err
 }
 
 // auditJSON is an audit event: who, what, whose, when, whether allowed;

@@ -140,3 +140,27 @@ func TestInstantsFollowRFC3339(t *testing.T) {
 	}
 	assert.Equal(t, 0, e.count("appointments"), "no booking is made of a malformed instant")
 }
+
+// TestAParameterOfOneValueIsRefusedSentTwiceOrEmpty: a parameter that
+// takes one value, sent twice or with no value, is a 400 naming it, never
+// read as its first value or as absent, so that a filter the service
+// refuses does not pass behind one it takes.
+func TestAParameterOfOneValueIsRefusedSentTwiceOrEmpty(t *testing.T) {
+	e := newEnv(t)
+	taken := "/api/v1/appointments/taken?doctorId=" + e.DoctorID + "&from=2030-01-14T00:00:00Z&to=2030-01-21T00:00:00Z"
+	for path, fields := range map[string][]string{
+		"/api/v1/appointments?status=booked&status=gone":     {"status"},
+		"/api/v1/appointments?when=":                         {"when"},
+		"/api/v1/appointments?date=2030-01-15&days=1&days=9": {"days"},
+		"/api/v1/appointments?doctorId=&patientId=":          {"doctorId", "patientId"},
+		"/api/v1/appointments?limit=5&limit=100000":          {"limit"},
+		taken + "&from=2030-01-01T00:00:00Z":                 {"from"},
+		taken + "&doctorId=":                                 {"doctorId"},
+		"/api/v1/appointments/audit?patientId=":              {"patientId"},
+	} {
+		r := e.mustDo(400, "GET", path, e.admin.Token, nil)
+		assert.Equal(t, fields, r.Fields(t), path)
+	}
+	e.mustDo(200, "GET", "/api/v1/appointments?status=booked,arrived&when=upcoming", e.admin.Token, nil)
+	e.mustDo(200, "GET", taken, e.admin.Token, nil)
+}

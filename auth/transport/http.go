@@ -167,7 +167,11 @@ func decodeList(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	cursor, err := rest.Cursor(r)
-	return endpoint.ListUsersRequest{Role: r.URL.Query().Get("role"), Cursor: cursor, Limit: limit, Actor: actor}, err
+	if err != nil {
+		return nil, err
+	}
+	role, err := rest.Param(r, "role")
+	return endpoint.ListUsersRequest{Role: role, Cursor: cursor, Limit: limit, Actor: actor}, err
 }
 
 func decodeGet(ctx context.Context, r *http.Request) (any, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/rest"
 )
 
 // RevocationsPath is where the revocation feed is served: outside /api/v1,
@@ -52,20 +53,24 @@ func revocationsHandler(feed RevocationFeed) http.Handler {
 }
 
 func revocationsQuery(r *http.Request) (uint64, time.Duration, error) {
-	q := r.URL.Query()
+	q := rest.QueryOf(r)
+	afterS, waitS := q.Get("after"), q.Get("wait")
+	if err := q.Err(); err != nil {
+		return 0, 0, err
+	}
 	var fe domainerr.FieldErrors
 	var after uint64
-	if s := q.Get("after"); s != "" {
+	if afterS != "" {
 		// 63 bits: both databases keep the index in a signed 64-bit column.
-		n, err := strconv.ParseUint(s, 10, 63)
+		n, err := strconv.ParseUint(afterS, 10, 63)
 		if err != nil {
 			fe.Add("after", "must be a feed index (a whole number, 0 or more)")
 		}
 		after = n
 	}
 	wait := DefaultRevocationsWait
-	if s := q.Get("wait"); s != "" {
-		d, err := time.ParseDuration(s)
+	if waitS != "" {
+		d, err := time.ParseDuration(waitS)
 		if err != nil || d < 0 {
 			fe.Add("wait", "must be a duration such as 30s")
 		}

@@ -190,6 +190,9 @@ func TestRevocationFeedQuery(t *testing.T) {
 		"wait=soon":                 "wait",
 		"wait=-1s":                  "wait",
 		"after=1&wait=30":           "wait",
+		"after=":                    "after",
+		"after=5&after=0":           "after",
+		"wait=1s&wait=1s":           "wait",
 	} {
 		r := e.req("GET", "/internal/revocations?"+q, nil)
 		assert.Equal(t, http.StatusBadRequest, r.Status, q)

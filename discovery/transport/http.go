@@ -222,19 +222,23 @@ func markBlocking(r *http.Request, q service.Query) {
 // duration ("30s", "2m") or whole seconds ("30").
 func parseQuery(r *http.Request) (service.Query, error) {
 	var q service.Query
+	vals := rest.QueryOf(r)
+	idx, ws := vals.Get("index"), vals.Get("wait")
+	if err := vals.Err(); err != nil {
+		return q, err
+	}
 	var fe problem.FieldErrors
-	vals := r.URL.Query()
-	idx, hasIndex := vals["index"]
+	hasIndex := idx != ""
 	if hasIndex {
-		n, err := strconv.ParseUint(idx[0], 10, 64)
+		n, err := strconv.ParseUint(idx, 10, 64)
 		if err != nil {
 			fe.Add("index", "must be a non-negative integer")
 		}
 		q.Index = n
 	}
 	wait := service.DefaultWait
-	if ws, ok := vals["wait"]; ok {
-		d, err := parseWait(ws[0])
+	if ws != "" {
+		d, err := parseWait(ws)
 		if err != nil {
 			fe.Add("wait", "must be a duration such as 30s or 2m, or whole seconds, and not negative")
 		}

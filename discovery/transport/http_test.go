@@ -353,6 +353,9 @@ func TestQueryParameters(t *testing.T) {
 		{"index=1&wait=soon", "wait"},
 		{"index=1&wait=-5s", "wait"},
 		{"index=1&wait=-5", "wait"},
+		{"index=", "index"},
+		{"index=1&index=abc", "index"},
+		{"index=1&wait=1s&wait=5m", "wait"},
 	} {
 		r := f.get("/api/v1/registry/auth?" + q.query)
 		assertProblem(t, r, http.StatusBadRequest)

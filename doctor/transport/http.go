@@ -166,11 +166,14 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	limit, cursor, err := pageParams(r)
-	q := r.URL.Query()
+	if err != nil {
+		return nil, err
+	}
+	q := rest.QueryOf(r)
 	return endpoint.SearchDoctorsRequest{Actor: p, In: service.SearchInput{
 		Specialization: q.Get("specialization"), Q: q.Get("q"), Language: q.Get("language"),
 		AvailableOn: q.Get("availableOn"), Limit: limit, Cursor: cursor,
-	}}, err
+	}}, q.Err()
 }
 
 func decodeCreateDoctor(ctx context.Context, r *http.Request) (any, error) {
@@ -206,7 +209,11 @@ func decodeDeactivateDoctor(ctx context.Context, r *http.Request) (any, error) {
 // strandBookings reads ?strandBookings=, by which a change that takes
 // booked appointments off the doctor's grid is applied all the same.
 func strandBookings(r *http.Request) (bool, error) {
-	switch r.URL.Query().Get(service.StrandParam) {
+	v, err := rest.Param(r, service.StrandParam)
+	if err != nil {
+		return false, err
+	}
+	switch v {
 	case "", "false":
 		return false, nil
 	case "true":
@@ -265,8 +272,11 @@ func availabilityIfMatch(h string) (int64, string, error) {
 
 func decodeSlots(ctx context.Context, r *http.Request) (any, error) {
 	p, id, err := callerAndID(ctx, r)
-	q := r.URL.Query()
-	return endpoint.SlotsRequest{Actor: p, DoctorID: id, From: q.Get("from"), To: q.Get("to")}, err
+	if err != nil {
+		return nil, err
+	}
+	q := rest.QueryOf(r)
+	return endpoint.SlotsRequest{Actor: p, DoctorID: id, From: q.Get("from"), To: q.Get("to")}, q.Err()
 }
 
 func decodeListSpecializations(ctx context.Context, r *http.Request) (any, error) {

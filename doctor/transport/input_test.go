@@ -67,6 +67,14 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 		{"from after to", "GET", path + "/slots?from=2026-02-10&to=2026-02-01", nil, "from"},
 		{"missing from", "GET", path + "/slots?to=2026-02-01", nil, "from"},
 		{"bad to", "GET", path + "/slots?from=2026-02-01&to=2026-02-30", nil, "to"},
+		// A parameter of one value sent twice or with no value, which would
+		// be read as its first value or as absent.
+		{"from sent twice", "GET", path + "/slots?from=2026-02-01&from=2026-02-20&to=2026-02-02", nil, "from"},
+		{"search sent empty", "GET", "/api/v1/doctors?q=", nil, "q"},
+		{"specialization sent twice", "GET", "/api/v1/doctors?specialization=0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b&specialization=cardio", nil, "specialization"},
+		{"limit sent empty", "GET", "/api/v1/specializations?limit=", nil, "limit"},
+		{"slot check start sent twice", "GET", path + "/slot-check?start=2026-03-02T08:30:00Z&start=soon&end=2026-03-02T09:00:00Z", nil, "start"},
+		{"strandBookings sent empty", "DELETE", path + "?strandBookings=", nil, "strandBookings"},
 		{"empty specialization name", "POST", "/api/v1/specializations", map[string]any{"name": " "}, "name"},
 		{"bad specialization id", "PUT", "/api/v1/specializations/zzz", map[string]any{"name": "X"}, "id"},
 		{"bad If-Match", "PUT", path, doctorBody(map[string]any{"licenseNumber": nil}), "If-Match"},

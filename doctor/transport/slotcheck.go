@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/medisync/medisync/doctor/endpoint"
+	"github.com/medisync/medisync/shared/rest"
 )
 
 // The slot check serves the booking side: whether a span is a slot of the
@@ -12,8 +13,11 @@ import (
 
 func decodeCheckSlot(ctx context.Context, r *http.Request) (any, error) {
 	p, id, err := callerAndID(ctx, r)
-	q := r.URL.Query()
-	return endpoint.CheckSlotRequest{Actor: p, DoctorID: id, Start: q.Get("start"), End: q.Get("end")}, err
+	if err != nil {
+		return nil, err
+	}
+	q := rest.QueryOf(r)
+	return endpoint.CheckSlotRequest{Actor: p, DoctorID: id, Start: q.Get("start"), End: q.Get("end")}, q.Err()
 }
 
 type slotCheckJSON struct {

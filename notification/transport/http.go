@@ -88,7 +88,11 @@ func decodeInbox(ctx context.Context, r *http.Request) (any, error) {
 	if q.Cursor, err = rest.Cursor(r); err != nil {
 		return nil, err
 	}
-	switch r.URL.Query().Get("unread") {
+	unread, err := rest.Param(r, "unread")
+	if err != nil {
+		return nil, err
+	}
+	switch unread {
 	case "", "false":
 	case "true":
 		q.UnreadOnly = true
@@ -119,7 +123,11 @@ func decodeDeliveries(ctx context.Context, r *http.Request) (any, error) {
 	if q.Cursor, err = rest.Cursor(r); err != nil {
 		return nil, err
 	}
-	if s := r.URL.Query().Get("status"); s != "" {
+	s, err := rest.Param(r, "status")
+	if err != nil {
+		return nil, err
+	}
+	if s != "" {
 		if !notice.ValidDeliveryStatus(s) {
 			return nil, domainerr.Field("status", "must be queued, sending, sent or failed")
 		}

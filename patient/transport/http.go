@@ -214,8 +214,12 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q := rest.QueryOf(r)
 	sq := patient.SearchQuery{Query: strings.TrimSpace(q.Get("q")), Email: strings.TrimSpace(q.Get("email")), Limit: n, Cursor: cursor}
+	dateOfBirth := q.Get("dateOfBirth")
+	if err := q.Err(); err != nil {
+		return nil, err
+	}
 	var fe domainerr.FieldErrors
 	switch {
 	case !utf8.ValidString(sq.Query) || patient.HasControl(sq.Query, false):
@@ -229,8 +233,8 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 	case len(sq.Email) > patient.MaxEmailLen:
 		fe.Add("email", "must be at most 254 characters")
 	}
-	if s := q.Get("dateOfBirth"); s != "" {
-		d, err := civil.Parse(s)
+	if dateOfBirth != "" {
+		d, err := civil.Parse(dateOfBirth)
 		if err != nil {
 			fe.Add("dateOfBirth", err.Error())
 		}

@@ -212,6 +212,13 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"huge limit", "patient", "GET", "/documents?limit=100000000000000000000", nil, "limit"},
 		{"bad status", "patient", "GET", "/documents?status=gone", nil, "status"},
 		{"bad cursor", "patient", "GET", "/audit?cursor=%00", nil, "cursor"},
+		// A parameter of one value sent twice or with no value, which would
+		// be read as its first value or as absent.
+		{"title sent twice", "patient", "POST", "/documents?title=t&type=t&title=a%00b", []string{"Content-Type", "application/pdf"}, "title"},
+		{"category sent empty", "patient", "POST", "/documents?title=t&type=t&category=", []string{"Content-Type", "application/pdf"}, "category"},
+		{"reason sent twice", "admin", "GET", "/documents/" + id + "/content?reason=audit&reason=a%01b", nil, "reason"},
+		{"limit sent empty", "patient", "GET", "/documents?limit=", nil, "limit"},
+		{"cursor sent twice", "patient", "GET", "/audit?cursor=abc&cursor=abc", nil, "cursor"},
 	}
 	for _, c := range cases {
 		r := h.do(c.who, c.method, c.path, bytes.NewReader(pdf), c.headers...)

@@ -156,12 +156,14 @@ func caller(ctx context.Context, _ *http.Request) (authn.Principal, error) {
 	return p, nil
 }
 
-// reason reads the break-glass reason from the header or the query.
-func reason(r *http.Request) string {
+// reason reads the break-glass reason from the header or, without one,
+// the query.
+func reason(r *http.Request) (string, error) {
 	if s := strings.TrimSpace(r.Header.Get(ReasonHeader)); s != "" {
-		return s
+		return s, nil
 	}
-	return strings.TrimSpace(r.URL.Query().Get("reason"))
+	s, err := rest.Param(r, "reason")
+	return strings.TrimSpace(s), err
 }
 
 func item(ctx context.Context, r *http.Request, idVar string) (endpoint.ItemRequest, error) {
@@ -173,7 +175,11 @@ func item(ctx context.Context, r *http.Request, idVar string) (endpoint.ItemRequ
 	if err != nil {
 		return endpoint.ItemRequest{}, err
 	}
-	out := endpoint.ItemRequest{Actor: a, Reason: reason(r), PatientID: pid}
+	why, err := reason(r)
+	if err != nil {
+		return endpoint.ItemRequest{}, err
+	}
+	out := endpoint.ItemRequest{Actor: a, Reason: why, PatientID: pid}
 	if idVar != "" {
 		if out.ID, err = rest.PathUUID(r, idVar); err != nil {
 			return endpoint.ItemRequest{}, err
@@ -326,10 +332,13 @@ func decodeUpload(max int64, replace bool) kithttp.DecodeRequestFunc {
 		if r.ContentLength > max {
 			return nil, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the document exceeds %d bytes", max))
 		}
-		q := r.URL.Query()
+		q := rest.QueryOf(r)
 		meta := record.DocumentMeta{
 			Type: q.Get("type"), Category: q.Get("category"), Title: q.Get("title"),
 			ContentType: r.Header.Get("Content-Type"), EncounterID: q.Get("encounterId"),
+		}
+		if err := q.Err(); err != nil {
+			return nil, err
 		}
 		if meta.EncounterID != "" {
 			id, ok := ids.Canonical(meta.EncounterID)

@@ -1,12 +1,14 @@
 // Package rest holds the HTTP conventions every service's transport shares
 // (docs/architecture.md, "HTTP conventions"): entity tags and If-Match,
-// list limits and cursors from the query, UUIDs in the path. One helper per
+// list limits, cursors and the other parameters of the query, UUIDs in the
+// path. One helper per
 // convention, so that the same request gets the same answer everywhere.
 package rest
 
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -78,14 +80,65 @@ func IfMatchVersion(r *http.Request) (int64, error) {
 	return ParseIfMatchVersion(r.Header.Get("If-Match"))
 }
 
+// Query reads the parameters of a request's query string that take one
+// value each. url.Values.Get reads the first of a parameter sent twice and
+// an empty one as absent, so that a filter the service refuses passes
+// behind one it takes (?status=sent&status=bogus) and ?limit= falls back
+// to the default without a word; Get notes either as a field error naming
+// the parameter instead (docs/architecture.md, "Query strings").
+type Query struct {
+	values url.Values
+	errs   domainerr.FieldErrors
+}
+
+// QueryOf returns the parameters of r's query string.
+func QueryOf(r *http.Request) *Query { return &Query{values: r.URL.Query()} }
+
+// Get returns the value of the parameter name, "" when it is absent. One
+// sent more than once, or with no value, reads as "" and is noted for Err.
+func (q *Query) Get(name string) string {
+	vs, ok := q.values[name]
+	switch {
+	case !ok:
+	case len(vs) > 1:
+		q.errs.Add(name, "takes one value, and is sent more than once")
+	case vs[0] == "":
+		q.errs.Add(name, "is sent with no value; leave it out instead")
+	default:
+		return vs[0]
+	}
+	return ""
+}
+
+// Err returns the field errors of the parameters Get refused, nil if none.
+func (q *Query) Err() error { return q.errs.Err() }
+
+// Param returns the value of r's query parameter name, which takes one
+// value: "" when it is absent, a field error naming it when it is sent
+// more than once or with no value (Query.Get).
+func Param(r *http.Request, name string) (string, error) {
+	q := QueryOf(r)
+	v := q.Get(name)
+	return v, q.Err()
+}
+
 // Limit reads the limit query parameter (page.ParseLimit).
-func Limit(r *http.Request) (int, error) { return page.ParseLimit(r.URL.Query().Get("limit")) }
+func Limit(r *http.Request) (int, error) {
+	s, err := Param(r, "limit")
+	if err != nil {
+		return 0, err
+	}
+	return page.ParseLimit(s)
+}
 
 // Cursor returns the cursor query parameter, refusing at once one that no
 // service of this project could have issued (too long, not base64url JSON),
 // so that the answer does not depend on what the store checks first.
 func Cursor(r *http.Request) (string, error) {
-	c := r.URL.Query().Get("cursor")
+	c, err := Param(r, "cursor")
+	if err != nil {
+		return "", err
+	}
 	var v json.RawMessage
 	if err := page.DecodeCursor(c, &v); err != nil {
 		return "", err

@@ -96,6 +96,10 @@ func TestLimitAndCursor(t *testing.T) {
 		{"limit=-1", 0, 400},
 		{"limit=abc", 0, 400},
 		{"limit=1.5", 0, 400},
+		{"limit=", 0, 400},
+		{"limit=5&limit=100000", 0, 400},
+		{"limit=5&limit=5", 0, 400},
+		{"cursor=x", page.DefaultLimit, 0},
 	}
 	for _, c := range cases {
 		n, err := rest.Limit(httptest.NewRequest("GET", "/x?"+c.query, nil))
@@ -123,6 +127,47 @@ func TestLimitAndCursor(t *testing.T) {
 	c, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor="+ours, nil))
 	require.NoError(t, err)
 	assert.Equal(t, ours, c)
+	for _, q := range []string{"cursor=", "cursor=&cursor=bm90IGpzb24", "cursor=" + ours + "&cursor=" + ours} {
+		_, err = rest.Cursor(httptest.NewRequest("GET", "/x?"+q, nil))
+		p := problem.From(err)
+		require.Len(t, p.Errors, 1, q)
+		assert.Equal(t, "cursor", p.Errors[0].Field, q)
+	}
+	c, err = rest.Cursor(httptest.NewRequest("GET", "/x?limit=5", nil))
+	require.NoError(t, err)
+	assert.Empty(t, c, "no cursor is the first page")
+}
+
+// A parameter that takes one value is refused, by name, when sent twice
+// (the first alone would be read, and a value the service refuses pass
+// behind one it takes) or with no value (which would read as absent);
+// every such parameter is named at once.
+func TestQueryTakesOneValueAParameter(t *testing.T) {
+	q := rest.QueryOf(httptest.NewRequest("GET", "/x?status=sent&status=bogus&when=&date=2026-01-02&limit=5&days=1&days=1", nil))
+	assert.Empty(t, q.Get("status"))
+	assert.Empty(t, q.Get("when"))
+	assert.Equal(t, "2026-01-02", q.Get("date"))
+	assert.Empty(t, q.Get("doctorId"), "absent")
+	assert.Empty(t, q.Get("days"))
+	var fe domainerr.FieldErrors
+	require.ErrorAs(t, q.Err(), &fe)
+	assert.Equal(t, []domainerr.FieldError{
+		{Field: "status", Message: "takes one value, and is sent more than once"},
+		{Field: "when", Message: "is sent with no value; leave it out instead"},
+		{Field: "days", Message: "takes one value, and is sent more than once"},
+	}, []domainerr.FieldError(fe))
+	assert.Equal(t, http.StatusBadRequest, status(q.Err()))
+
+	q = rest.QueryOf(httptest.NewRequest("GET", "/x?q=Ada%20L&date=2026-01-02", nil))
+	assert.Equal(t, "Ada L", q.Get("q"))
+	assert.Equal(t, "2026-01-02", q.Get("date"))
+	assert.NoError(t, q.Err())
+
+	v, err := rest.Param(httptest.NewRequest("GET", "/x?unread=true", nil), "unread")
+	require.NoError(t, err)
+	assert.Equal(t, "true", v)
+	_, err = rest.Param(httptest.NewRequest("GET", "/x?unread=", nil), "unread")
+	assert.Equal(t, "unread", problem.From(err).Errors[0].Field)
 }
 
 func TestPathUUID(t *testing.T) {
