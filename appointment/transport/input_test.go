@@ -164,3 +164,12 @@ func TestAParameterOfOneValueIsRefusedSentTwiceOrEmpty(t *testing.T) {
 	e.mustDo(200, "GET", "/api/v1/appointments?status=booked,arrived&when=upcoming", e.admin.Token, nil)
 	e.mustDo(200, "GET", taken, e.admin.Token, nil)
 }
+
+// A client paging with "?limit=N&cursor=" + nextCursor sends an empty
+// cursor on its first page, which the document's cursor (no minLength)
+// accepts: it is the first page.
+func TestEmptyCursorIsTheFirstPage(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(200, "GET", "/api/v1/appointments?limit=5&cursor=", e.admin.Token, nil)
+	e.mustDo(200, "GET", "/api/v1/appointments/audit?patientId="+e.pat.ID+"&cursor=", e.admin.Token, nil)
+}

@@ -171,7 +171,7 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 	}
 	q := rest.QueryOf(r)
 	return endpoint.SearchDoctorsRequest{Actor: p, In: service.SearchInput{
-		Specialization: q.Get("specialization"), Q: q.Get("q"), Language: q.Get("language"),
+		Specialization: q.Get("specialization"), Q: q.Text("q"), Language: q.Text("language"),
 		AvailableOn: q.Get("availableOn"), Limit: limit, Cursor: cursor,
 	}}, q.Err()
 }

@@ -70,7 +70,7 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 		// A parameter of one value sent twice or with no value, which would
 		// be read as its first value or as absent.
 		{"from sent twice", "GET", path + "/slots?from=2026-02-01&from=2026-02-20&to=2026-02-02", nil, "from"},
-		{"search sent empty", "GET", "/api/v1/doctors?q=", nil, "q"},
+		{"availableOn sent empty", "GET", "/api/v1/doctors?q=&availableOn=", nil, "availableOn"},
 		{"specialization sent twice", "GET", "/api/v1/doctors?specialization=0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b&specialization=cardio", nil, "specialization"},
 		{"limit sent empty", "GET", "/api/v1/specializations?limit=", nil, "limit"},
 		{"slot check start sent twice", "GET", path + "/slot-check?start=2026-03-02T08:30:00Z&start=soon&end=2026-03-02T09:00:00Z", nil, "start"},
@@ -116,6 +116,17 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 	got := e.mustDo(200, "GET", avail, e.admin.Token, nil).JSON(t)
 	assert.Equal(t, float64(1), got["version"])
 	assert.Empty(t, got["weekly"])
+}
+
+// A search form or a pager that sends what it has, empty on the first
+// page or with an empty box: ?q=, ?language= and ?cursor= are no filter
+// and the first page, as the document's strings without minLength let
+// them be.
+func TestEmptySearchTextAndCursorAreAbsent(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(200, "GET", "/api/v1/doctors?limit=5&cursor=", e.pat.Token, nil)
+	e.mustDo(200, "GET", "/api/v1/specializations?limit=5&cursor=", e.pat.Token, nil)
+	e.mustDo(200, "GET", "/api/v1/doctors?q=&language=&limit=5", e.pat.Token, nil)
 }
 
 // A doctor read and written back with a malformed createdAt is a 400

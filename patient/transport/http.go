@@ -215,7 +215,7 @@ func decodeSearch(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	q := rest.QueryOf(r)
-	sq := patient.SearchQuery{Query: strings.TrimSpace(q.Get("q")), Email: strings.TrimSpace(q.Get("email")), Limit: n, Cursor: cursor}
+	sq := patient.SearchQuery{Query: strings.TrimSpace(q.Text("q")), Email: strings.TrimSpace(q.Text("email")), Limit: n, Cursor: cursor}
 	dateOfBirth := q.Get("dateOfBirth")
 	if err := q.Err(); err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func TestBadInput(t *testing.T) {
 		{"long search", "GET", patients + "?q=" + strings.Repeat("a", 101), "", admin.token, nil, 400, []string{"q"}},
 		{"search sent twice", "GET", patients + "?q=ada&q=" + strings.Repeat("a", 101), "", admin.token, nil, 400, []string{"q"}},
 		{"date of birth sent twice", "GET", patients + "?dateOfBirth=1990-01-01&dateOfBirth=2027-02-30", "", admin.token, nil, 400, []string{"dateOfBirth"}},
-		{"search parameters sent empty", "GET", patients + "?email=&dateOfBirth=", "", admin.token, nil, 400, []string{"email", "dateOfBirth"}},
+		{"date of birth sent empty", "GET", patients + "?q=&email=&dateOfBirth=", "", admin.token, nil, 400, []string{"dateOfBirth"}},
 		{"limit sent empty", "GET", history + "?limit=", "", admin.token, nil, 400, []string{"limit"}},
 		{"cursor sent twice", "GET", one + "/audit?cursor=abc&cursor=abc", "", admin.token, nil, 400, []string{"cursor"}},
 		{"unknown history type", "GET", history + "?type=DIAGNOSIS", "", admin.token, nil, 400, []string{"type"}},
@@ -210,6 +210,21 @@ func TestAcceptsEdgesOfValidInput(t *testing.T) {
 	r := h.do("POST", "/api/v1/patients", admin.token, `{"firstName":"A","lastName":"B","dateOfBirth":"1970-01-01"}`)
 	require.Equal(t, http.StatusCreated, r.Status)
 	assert.Equal(t, "unknown", r.JSON(t)["sex"], "sex defaults to unknown")
+}
+
+// A search form that sends its empty boxes, and a pager the nextCursor of
+// the page before, none on the first: ?q=, ?email= and ?cursor= are no
+// filter and the first page, as the document's strings without minLength
+// let them be.
+func TestEmptySearchTextAndCursorAreAbsent(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	admin := h.user(roles.admin)
+	for _, body := range []string{with("firstName", `"Ada"`), with("firstName", `"Bo"`)} {
+		require.Equal(t, http.StatusCreated, h.do("POST", "/api/v1/patients", admin.token, body).Status)
+	}
+	r := h.do("GET", "/api/v1/patients?q=&email=&limit=5&cursor=", admin.token, "")
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	assert.Len(t, r.JSON(t)["items"], 2)
 }
 
 // A client generated from the document sends every field the service

@@ -215,7 +215,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 		// A parameter of one value sent twice or with no value, which would
 		// be read as its first value or as absent.
 		{"title sent twice", "patient", "POST", "/documents?title=t&type=t&title=a%00b", []string{"Content-Type", "application/pdf"}, "title"},
-		{"category sent empty", "patient", "POST", "/documents?title=t&type=t&category=", []string{"Content-Type", "application/pdf"}, "category"},
+		{"encounterId sent empty", "patient", "POST", "/documents?title=t&type=t&encounterId=", []string{"Content-Type", "application/pdf"}, "encounterId"},
+		{"title sent empty", "patient", "POST", "/documents?title=&type=t", []string{"Content-Type", "application/pdf"}, "title"},
 		{"reason sent twice", "admin", "GET", "/documents/" + id + "/content?reason=audit&reason=a%01b", nil, "reason"},
 		{"limit sent empty", "patient", "GET", "/documents?limit=", nil, "limit"},
 		{"cursor sent twice", "patient", "GET", "/audit?cursor=abc&cursor=abc", nil, "cursor"},
@@ -225,6 +226,25 @@ func TestBadInputNamesTheField(t *testing.T) {
 		if r.code != 400 || !strings.Contains(string(r.body), `"`+c.field+`"`) {
 			t.Errorf("%s = %d %s", c.name, r.code, r.body)
 		}
+	}
+}
+
+// A free-form parameter the document accepts empty, sent with no value,
+// reads as absent, as a form sends an empty box: no category, no reason
+// (which an administrator's read of content then lacks), the first page.
+func TestEmptyFreeTextParametersAreAbsent(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("patient", "POST", "/documents?title=t&type=lab-report&category=", bytes.NewReader([]byte("%PDF-1.7\nx")),
+		"Content-Type", "application/pdf")
+	if r.code != 201 || r.json(t)["category"] != "" {
+		t.Fatalf("upload with category= = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	if r := h.do("patient", "GET", "/documents?limit=5&cursor=", nil); r.code != 200 {
+		t.Errorf("list with cursor= = %d %s", r.code, r.body)
+	}
+	if r := h.do("admin", "GET", "/documents/"+id+"/content?reason=", nil); r.code != 403 || !strings.Contains(string(r.body), "give a reason") {
+		t.Errorf("reason= = %d %s, want the 403 of no reason", r.code, r.body)
 	}
 }
 

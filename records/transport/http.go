@@ -162,7 +162,7 @@ func reason(r *http.Request) (string, error) {
 	if s := strings.TrimSpace(r.Header.Get(ReasonHeader)); s != "" {
 		return s, nil
 	}
-	s, err := rest.Param(r, "reason")
+	s, err := rest.TextParam(r, "reason")
 	return strings.TrimSpace(s), err
 }
 
@@ -334,7 +334,7 @@ func decodeUpload(max int64, replace bool) kithttp.DecodeRequestFunc {
 		}
 		q := rest.QueryOf(r)
 		meta := record.DocumentMeta{
-			Type: q.Get("type"), Category: q.Get("category"), Title: q.Get("title"),
+			Type: q.Text("type"), Category: q.Text("category"), Title: q.Text("title"),
 			ContentType: r.Header.Get("Content-Type"), EncounterID: q.Get("encounterId"),
 		}
 		if err := q.Err(); err != nil {

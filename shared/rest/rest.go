@@ -84,8 +84,10 @@ func IfMatchVersion(r *http.Request) (int64, error) {
 // value each. url.Values.Get reads the first of a parameter sent twice and
 // an empty one as absent, so that a filter the service refuses passes
 // behind one it takes (?status=sent&status=bogus) and ?limit= falls back
-// to the default without a word; Get notes either as a field error naming
-// the parameter instead (docs/architecture.md, "Query strings").
+// to the default without a word. Get notes either as a field error naming
+// the parameter instead; Text notes only the first, for the parameters
+// whose type has a valid empty value (docs/architecture.md, "Query
+// strings").
 type Query struct {
 	values url.Values
 	errs   domainerr.FieldErrors
@@ -94,15 +96,25 @@ type Query struct {
 // QueryOf returns the parameters of r's query string.
 func QueryOf(r *http.Request) *Query { return &Query{values: r.URL.Query()} }
 
-// Get returns the value of the parameter name, "" when it is absent. One
-// sent more than once, or with no value, reads as "" and is noted for Err.
-func (q *Query) Get(name string) string {
+// Get returns the value of the parameter name, "" when it is absent, for
+// a parameter whose type has no empty value (a number, a boolean, an enum,
+// a UUID, a date, a duration). One sent more than once, or with no value,
+// reads as "" and is noted for Err.
+func (q *Query) Get(name string) string { return q.get(name, false) }
+
+// Text is Get for a free-form string whose document accepts it empty, and
+// for the cursor: sent with no value it reads as absent, no filter or the
+// first page, as a form or a pager sends it; sent more than once, it is
+// still noted for Err.
+func (q *Query) Text(name string) string { return q.get(name, true) }
+
+func (q *Query) get(name string, emptyIsAbsent bool) string {
 	vs, ok := q.values[name]
 	switch {
 	case !ok:
 	case len(vs) > 1:
 		q.errs.Add(name, "takes one value, and is sent more than once")
-	case vs[0] == "":
+	case vs[0] == "" && !emptyIsAbsent:
 		q.errs.Add(name, "is sent with no value; leave it out instead")
 	default:
 		return vs[0]
@@ -110,7 +122,8 @@ func (q *Query) Get(name string) string {
 	return ""
 }
 
-// Err returns the field errors of the parameters Get refused, nil if none.
+// Err returns the field errors of the parameters Get and Text refused, nil
+// if none.
 func (q *Query) Err() error { return q.errs.Err() }
 
 // Param returns the value of r's query parameter name, which takes one
@@ -119,6 +132,14 @@ func (q *Query) Err() error { return q.errs.Err() }
 func Param(r *http.Request, name string) (string, error) {
 	q := QueryOf(r)
 	v := q.Get(name)
+	return v, q.Err()
+}
+
+// TextParam is Param for a free-form string whose document accepts it
+// empty (Query.Text): sent with no value, it reads as absent.
+func TextParam(r *http.Request, name string) (string, error) {
+	q := QueryOf(r)
+	v := q.Text(name)
 	return v, q.Err()
 }
 
@@ -133,9 +154,11 @@ func Limit(r *http.Request) (int, error) {
 
 // Cursor returns the cursor query parameter, refusing at once one that no
 // service of this project could have issued (too long, not base64url JSON),
-// so that the answer does not depend on what the store checks first.
+// so that the answer does not depend on what the store checks first. An
+// empty cursor is the first page, as page.DecodeCursor reads it and as a
+// client sending the last page's nextCursor, none at first, asks for it.
 func Cursor(r *http.Request) (string, error) {
-	c, err := Param(r, "cursor")
+	c, err := TextParam(r, "cursor")
 	if err != nil {
 		return "", err
 	}

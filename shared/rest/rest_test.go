@@ -127,7 +127,7 @@ func TestLimitAndCursor(t *testing.T) {
 	c, err := rest.Cursor(httptest.NewRequest("GET", "/x?cursor="+ours, nil))
 	require.NoError(t, err)
 	assert.Equal(t, ours, c)
-	for _, q := range []string{"cursor=", "cursor=&cursor=bm90IGpzb24", "cursor=" + ours + "&cursor=" + ours} {
+	for _, q := range []string{"cursor=&cursor=", "cursor=&cursor=bm90IGpzb24", "cursor=" + ours + "&cursor=" + ours} {
 		_, err = rest.Cursor(httptest.NewRequest("GET", "/x?"+q, nil))
 		p := problem.From(err)
 		require.Len(t, p.Errors, 1, q)
@@ -136,6 +136,15 @@ func TestLimitAndCursor(t *testing.T) {
 	c, err = rest.Cursor(httptest.NewRequest("GET", "/x?limit=5", nil))
 	require.NoError(t, err)
 	assert.Empty(t, c, "no cursor is the first page")
+}
+
+// An empty cursor asks for the first page, as page.DecodeCursor("") reads
+// it and as a client that sends ?cursor= with the nextCursor of the page
+// before, none on the first, relies on.
+func TestEmptyCursorIsTheFirstPage(t *testing.T) {
+	c, err := rest.Cursor(httptest.NewRequest("GET", "/x?limit=2&cursor=", nil))
+	require.NoError(t, err, "?cursor= is the first page")
+	assert.Empty(t, c)
 }
 
 // A parameter that takes one value is refused, by name, when sent twice
@@ -168,6 +177,26 @@ func TestQueryTakesOneValueAParameter(t *testing.T) {
 	assert.Equal(t, "true", v)
 	_, err = rest.Param(httptest.NewRequest("GET", "/x?unread=", nil), "unread")
 	assert.Equal(t, "unread", problem.From(err).Errors[0].Field)
+}
+
+// A free-form string whose document accepts it empty (Text) reads sent
+// with no value as absent, no filter, as a search form sends an empty box;
+// sent twice, it is refused all the same.
+func TestQueryTextReadsEmptyAsAbsent(t *testing.T) {
+	q := rest.QueryOf(httptest.NewRequest("GET", "/x?q=&email=a&email=b&language=en", nil))
+	assert.Empty(t, q.Text("q"))
+	assert.Empty(t, q.Text("email"))
+	assert.Equal(t, "en", q.Text("language"))
+	assert.Empty(t, q.Text("title"), "absent")
+	var fe domainerr.FieldErrors
+	require.ErrorAs(t, q.Err(), &fe)
+	assert.Equal(t, []domainerr.FieldError{{Field: "email", Message: "takes one value, and is sent more than once"}}, []domainerr.FieldError(fe))
+
+	v, err := rest.TextParam(httptest.NewRequest("GET", "/x?reason=", nil), "reason")
+	require.NoError(t, err)
+	assert.Empty(t, v)
+	_, err = rest.TextParam(httptest.NewRequest("GET", "/x?reason=a&reason=", nil), "reason")
+	assert.Equal(t, "reason", problem.From(err).Errors[0].Field)
 }
 
 func TestPathUUID(t *testing.T) {
