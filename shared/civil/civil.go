@@ -3,7 +3,7 @@
 // has no such type, and the one well-known package that does
 // (cloud.google.com/go/civil) would pull a large module into every service;
 // see docs/adr/0007-shared-kernel.md. ParseInstant reads the instants
-// clients write, by RFC 3339's grammar.
+// clients write, by RFC 3339's grammar with T and Z in upper case only.
 package civil
 
 import (

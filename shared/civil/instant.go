@@ -14,6 +14,10 @@ var errNotInstant = errors.New("must be an RFC 3339 instant, such as 2026-01-02T
 // +24:00 or +23:60, a comma before the fraction and a one-digit hour, none
 // of which RFC 3339 (nor an OpenAPI date-time) allows; time.Parse then
 // holds the fields to their ranges (hour 00-23, a real day of the month).
+// The letters T and Z are upper case only, where the RFC (section 5.6)
+// allows t and z too: time.Time's UnmarshalJSON, which reads every instant
+// of a body, refuses them, and a parameter or a string field is read as a
+// body's instant is.
 func ParseInstant(s string) (time.Time, error) {
 	if !isDateTime(s) {
 		return time.Time{}, errNotInstant

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -113,7 +114,9 @@ var errTooDeep = errors.New("nests too deeply")
 func scanKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	err := scanValue(dec, body, 0, nil)
+	// Room for the deepest path the scan allows, so that a member's path
+	// is appended in place, not copied for each member.
+	err := scanValue(dec, body, 0, make([]step, 0, maxDepth+1))
 	var p *problem.Problem
 	switch {
 	case errors.Is(err, errTooDeep):
@@ -323,12 +326,13 @@ func decodeProblem(err error, body []byte, v any) error {
 	// at all: the body is walked again for the path of the value it refused
 	// (ADR 0045).
 	var at *fault
-	walker{leaf: decodeAlone, yield: func(f fault) bool {
+	w := walker{body: body, leaf: decodeAlone, yield: func(f fault) bool {
 		if sameRefusal(f.err, err) {
 			at = &f
 		}
 		return at == nil
-	}}.walk(bytes.TrimLeft(body, " \t\r\n"), reflect.TypeOf(v), "")
+	}}
+	w.walk(skipSpace(body, 0), reflect.TypeOf(v))
 	if at != nil {
 		return problem.Validation(at.problem())
 	}
@@ -347,6 +351,7 @@ func decodeProblem(err error, body []byte, v any) error {
 
 var (
 	timeType            = reflect.TypeFor[time.Time]()
+	numberType          = reflect.TypeFor[json.Number]()
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
@@ -400,90 +405,269 @@ func sameRefusal(a, b error) bool {
 // walker walks a body beside the type it is decoded as, in the order of
 // the body: an object or an array member by member, as encoding/json
 // decodes it into a struct, a map or a slice; any other value, or one of
-// a type that decodes itself or wants another kind, is a leaf.
+// a type that decodes itself or wants another kind, is a leaf. It reads
+// the body in place, by offsets, in one pass, and keeps the path as steps
+// written out only for a fault: a large valid body costs about what
+// decoding it costs, not a decoder and a copy per member.
 type walker struct {
+	body []byte
 	// leaf returns the refusal, if any, of the leaf data decoded as t.
 	leaf func(data []byte, t reflect.Type) error
-	// skip, if set, reports whether no value of t can be refused.
+	// skip, if set, reports whether no value of t can be refused; such a
+	// value is stepped over unread.
 	skip func(t reflect.Type) bool
 	// yield is called with each fault until it returns false.
 	yield func(fault) bool
+	path  []step
 }
 
-// walk walks data, decoded as t at path, and reports whether it went to
-// the end.
-func (w walker) walk(data []byte, t reflect.Type, path string) bool {
+// walk walks the value at body[i:], decoded as t, and returns the offset
+// just past it and whether to go on: false once yield said so, or at JSON
+// it cannot read (which the decoder refused before, so never in practice).
+func (w *walker) walk(i int, t reflect.Type) (int, bool) {
 	if w.skip != nil && w.skip(t) {
-		return true
+		return skipValue(w.body, i)
 	}
 	et := t
 	for et.Kind() == reflect.Pointer {
 		et = et.Elem()
 	}
-	if len(data) > 0 && !decodesItself(et) {
+	if i < len(w.body) && !infoOf(et).decodesItself {
 		switch k := et.Kind(); {
-		case data[0] == '{' && k == reflect.Struct:
-			fields := structFields(et)
-			return members(data, func(key string, raw []byte) bool {
-				ft, ok := fields.lookup(key)
-				if !ok {
-					return w.yield(fault{path: joinPath(path, key), err: errUnknownField(key)})
-				}
-				return w.walk(raw, ft, joinPath(path, key))
-			})
-		case data[0] == '{' && k == reflect.Map && et.Key().Kind() == reflect.String && !decodesItself(et.Key()):
-			return members(data, func(key string, raw []byte) bool {
-				return w.walk(raw, et.Elem(), joinPath(path, key))
-			})
-		case data[0] == '[' && (k == reflect.Slice || k == reflect.Array):
-			return elements(data, func(i int, raw []byte) bool {
-				// encoding/json drops what a fixed array has no room for.
-				if k == reflect.Array && i >= et.Len() {
-					return true
-				}
-				return w.walk(raw, et.Elem(), path+"["+strconv.Itoa(i)+"]")
-			})
+		case w.body[i] == '{' && k == reflect.Struct:
+			return w.object(i, et)
+		case w.body[i] == '{' && k == reflect.Map && et.Key().Kind() == reflect.String && !infoOf(et.Key()).decodesItself:
+			return w.object(i, et)
+		case w.body[i] == '[' && (k == reflect.Slice || k == reflect.Array):
+			return w.array(i, et)
 		}
 	}
-	if err := w.leaf(data, t); err != nil {
-		return w.yield(fault{path: path, typ: et, err: err})
+	end, ok := skipValue(w.body, i)
+	if !ok {
+		return end, false
 	}
-	return true
+	if err := w.leaf(w.body[i:end], t); err != nil {
+		return end, w.yield(fault{path: pathOf(w.path), typ: et, err: err})
+	}
+	return end, true
+}
+
+// object walks the members of the object at body[i], decoded as et, a
+// struct or a map with string keys.
+func (w *walker) object(i int, et reflect.Type) (int, bool) {
+	b := w.body
+	if i = skipSpace(b, i+1); i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		end, ok := skipString(b, i)
+		if !ok {
+			return end, false
+		}
+		raw, key := b[i+1:end-1], ""
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			if json.Unmarshal(b[i:end], &key) != nil {
+				return end, false
+			}
+			raw = []byte(key)
+		}
+		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		i = skipSpace(b, i+1)
+		var vt reflect.Type
+		if et.Kind() == reflect.Struct {
+			f, ok := infoOf(et).fields.lookup(raw)
+			switch {
+			case !ok:
+				if !w.yield(fault{path: pathOf(append(w.path, step{key: string(raw)})), err: errUnknownField(string(raw))}) {
+					return i, false
+				}
+			case f.name == string(raw):
+				key, vt = f.name, f.typ // no copy of the key
+			default:
+				vt = f.typ
+			}
+		} else {
+			vt = et.Elem()
+		}
+		more := true
+		if vt == nil {
+			end, more = skipValue(b, i)
+		} else {
+			if key == "" {
+				key = string(raw)
+			}
+			w.path = append(w.path, step{key: key})
+			end, more = w.walk(i, vt)
+			w.path = w.path[:len(w.path)-1]
+		}
+		if !more {
+			return end, false
+		}
+		switch i = skipSpace(b, end); {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// array walks the elements of the array at body[i], decoded as et, a
+// slice or an array.
+func (w *walker) array(i int, et reflect.Type) (int, bool) {
+	b := w.body
+	if i = skipSpace(b, i+1); i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for n := 0; ; n++ {
+		var end int
+		more := true
+		if et.Kind() == reflect.Array && n >= et.Len() {
+			// encoding/json drops what a fixed array has no room for.
+			end, more = skipValue(b, i)
+		} else {
+			w.path = append(w.path, step{index: n, inArray: true})
+			end, more = w.walk(i, et.Elem())
+			w.path = w.path[:len(w.path)-1]
+		}
+		if !more {
+			return end, false
+		}
+		switch i = skipSpace(b, end); {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == ']':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// skipSpace returns the offset of the first byte at or after i of b that
+// is not JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the offset just past the JSON string at b[i].
+func skipString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return len(b), false
+}
+
+// skipValue returns the offset just past the JSON value at b[i], which
+// the decoder has read before: it only finds where the value ends, without
+// recursion, strings aside.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end, ok := skipString(b, i)
+				if !ok {
+					return end, false
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+		}
+		return i, false
+	}
+	j := i // a number, true, false or null
+	for j < len(b) && !endsLiteral(b[j]) {
+		j++
+	}
+	return j, j > i
+}
+
+// endsLiteral reports whether c, after a number or a literal, ends it.
+func endsLiteral(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 // decodeAlone returns the refusal of data decoded as t, as the decoder
-// would refuse it.
+// would refuse it. A string, a boolean or null where a string (not a
+// json.Number, which must hold a number), a boolean or anything is wanted
+// is taken without decoding; a decoder, for its
+// DisallowUnknownFields, is made only for a kind that may hold a struct
+// encoding/json decodes.
 func decodeAlone(data []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	return dec.Decode(reflect.New(t).Interface())
+	et := t
+	for et.Kind() == reflect.Pointer {
+		et = et.Elem()
+	}
+	k := et.Kind()
+	if infoOf(et).decodesItself {
+		return json.Unmarshal(data, reflect.New(t).Interface())
+	}
+	switch anything := k == reflect.Interface && et.NumMethod() == 0; {
+	case string(data) == "null",
+		data[0] == '"' && (k == reflect.String && et != numberType || anything),
+		(data[0] == 't' || data[0] == 'f') && (k == reflect.Bool || anything):
+		return nil
+	}
+	switch k {
+	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array, reflect.Interface:
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		return dec.Decode(reflect.New(t).Interface())
+	}
+	return json.Unmarshal(data, reflect.New(t).Interface())
 }
 
 // instantsProblem refuses a body whose instant, decoded as v, time.Time's
 // UnmarshalJSON took though RFC 3339 does not allow it (an offset of
 // +24:00, a comma before the fraction, a one-digit hour): the body is
-// walked again for instants when v's type holds one.
+// walked again for instants when v's type holds one, stepping over every
+// member whose type holds none.
 func instantsProblem(body []byte, v any) error {
-	holds := map[reflect.Type]bool{}
-	skip := func(t reflect.Type) bool {
-		h, ok := holds[t]
-		if !ok {
-			h = holdsInstant(t, map[reflect.Type]bool{})
-			holds[t] = h
-		}
-		return !h
-	}
 	t := reflect.TypeOf(v)
-	if skip(t) {
+	if !infoOf(t).holdsInstant {
 		return nil
 	}
 	var at *fault
-	walker{leaf: strictInstant, skip: skip, yield: func(f fault) bool {
-		if f.typ == timeType {
-			at = &f
-		}
-		return at == nil
-	}}.walk(bytes.TrimLeft(body, " \t\r\n"), t, "")
+	w := walker{body: body, leaf: strictInstant, skip: func(t reflect.Type) bool { return !infoOf(t).holdsInstant },
+		yield: func(f fault) bool {
+			if f.typ == timeType {
+				at = &f
+			}
+			return at == nil
+		}}
+	w.walk(skipSpace(body, 0), t)
 	if at != nil {
 		return problem.Validation(at.problem())
 	}
@@ -491,17 +675,41 @@ func instantsProblem(body []byte, v any) error {
 }
 
 // strictInstant refuses data, decoded as t, when t is an instant and data a
-// string that is not an RFC 3339 date-time.
+// string that is not an RFC 3339 date-time. It reads the string's bytes as
+// they are, as time.Time's UnmarshalJSON does, which refuses an escape.
 func strictInstant(data []byte, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	var s string
-	if t != timeType || len(data) == 0 || data[0] != '"' || json.Unmarshal(data, &s) != nil {
+	if t != timeType || len(data) < 2 || data[0] != '"' {
 		return nil // null, or a value time.Time's UnmarshalJSON refused
 	}
-	_, err := civil.ParseInstant(s)
+	_, err := civil.ParseInstant(string(data[1 : len(data)-1]))
 	return err
+}
+
+// typeInfo is what the walks ask of a type, worked out once per type as
+// encoding/json caches its fields: a body's types are the program's, so
+// the cache is bounded.
+type typeInfo struct {
+	decodesItself bool
+	holdsInstant  bool
+	fields        fieldSet // a struct's
+}
+
+var typeInfos sync.Map // reflect.Type → *typeInfo
+
+// infoOf returns what the walks ask of t.
+func infoOf(t reflect.Type) *typeInfo {
+	if ti, ok := typeInfos.Load(t); ok {
+		return ti.(*typeInfo)
+	}
+	ti := &typeInfo{decodesItself: decodesItself(t), holdsInstant: holdsInstant(t, map[reflect.Type]bool{})}
+	if t.Kind() == reflect.Struct {
+		ti.fields = structFields(t)
+	}
+	stored, _ := typeInfos.LoadOrStore(t, ti)
+	return stored.(*typeInfo)
 }
 
 // holdsInstant reports whether a value of t may hold a time.Time that
@@ -537,54 +745,10 @@ func decodesItself(t reflect.Type) bool {
 	return pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType)
 }
 
-// members calls each with the key and the value of each member of the
-// object data, in order, until it returns false; it reports whether it
-// went to the end.
-func members(data []byte, each func(key string, raw []byte) bool) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil {
-		return true
-	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return true
-		}
-		key, _ := kt.(string)
-		var raw json.RawMessage
-		if dec.Decode(&raw) != nil {
-			return true
-		}
-		if !each(key, raw) {
-			return false
-		}
-	}
-	return true
-}
-
-// elements calls each with the index and the value of each element of the
-// array data, in order, until it returns false; it reports whether it went
-// to the end.
-func elements(data []byte, each func(i int, raw []byte) bool) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil {
-		return true
-	}
-	for i := 0; dec.More(); i++ {
-		var raw json.RawMessage
-		if dec.Decode(&raw) != nil {
-			return true
-		}
-		if !each(i, raw) {
-			return false
-		}
-	}
-	return true
-}
-
 // jsonField is a field of a struct that encoding/json decodes a key into.
 type jsonField struct {
 	name   string
+	folded string // foldKey(name)
 	typ    reflect.Type
 	index  []int
 	tagged bool
@@ -594,21 +758,21 @@ type jsonField struct {
 // them, in the order of their declaration.
 type fieldSet []jsonField
 
-// lookup returns the type of the field encoding/json decodes key into:
-// the one of that name, else the first whose name is key in another case.
-func (fs fieldSet) lookup(key string) (reflect.Type, bool) {
+// lookup returns the field encoding/json decodes key into: the one of
+// that name, else the first whose name is key in another case.
+func (fs fieldSet) lookup(key []byte) (jsonField, bool) {
 	for _, f := range fs {
-		if f.name == key {
-			return f.typ, true
+		if f.name == string(key) {
+			return f, true
 		}
 	}
-	folded := foldKey(key)
+	folded := foldKey(string(key))
 	for _, f := range fs {
-		if foldKey(f.name) == folded {
-			return f.typ, true
+		if f.folded == folded {
+			return f, true
 		}
 	}
-	return nil, false
+	return jsonField{}, false
 }
 
 // structFields lists the fields of the struct t as encoding/json's
@@ -679,6 +843,9 @@ func structFields(t reflect.Type) fieldSet {
 		i = j
 	}
 	slices.SortFunc(out, func(a, b jsonField) int { return slices.Compare(a.index, b.index) })
+	for i := range out {
+		out[i].folded = foldKey(out[i].name)
+	}
 	return out
 }
 
@@ -692,13 +859,6 @@ func compareTagged(a, b jsonField) int {
 	default:
 		return 1
 	}
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 func jsonKind(goKind string) string {

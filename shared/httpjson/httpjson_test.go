@@ -184,6 +184,18 @@ func TestDecodeNamesPromotedFieldsByTheirKeys(t *testing.T) {
 	}
 }
 
+// A string in a json.Number must hold a number: the walk for the field of
+// a refused value takes a string where a string is wanted without decoding
+// it, but not there.
+func TestDecodeNamesAJSONNumberThatHoldsNoNumber(t *testing.T) {
+	var in struct {
+		Name string        `json:"name"`
+		Ns   []json.Number `json:"ns"`
+	}
+	p := problemOf(t, httpjson.Decode(request(`{"name":"x","ns":[1,"2","two"]}`, "application/json"), &in, 0))
+	assert.Equal(t, []problem.FieldError{{Field: "ns[2]", Message: "has a value of the wrong form"}}, p.Errors)
+}
+
 func TestDecodeFieldErrorsFromUnmarshaler(t *testing.T) {
 	var in struct {
 		Status status `json:"status"`

@@ -1,7 +1,9 @@
 package httpjson_test
 
 import (
+	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +89,52 @@ func TestDecodeInstantsFollowRFC3339(t *testing.T) {
 	var v body
 	require.NoError(t, httpjson.DecodeReader(strings.NewReader(`{"updatedAt":null,"visits":[{"at":"2030-01-15T11:00:00.5+23:59"}],"seen":{"a":"2030-01-15T11:00:00-00:00"},"name":"x,0Z"}`), &v))
 	assert.True(t, time.Date(2030, 1, 14, 11, 1, 0, 500_000_000, time.UTC).Equal(v.Visits[0].At))
+}
+
+// addendumBody and encounterPutBody mirror records' PUT /encounters/{id}
+// body (records/transport/dto.go): 1 MiB allowed, instants in its elements.
+type addendumBody struct {
+	ID          string    `json:"id"`
+	EncounterID string    `json:"encounterId"`
+	AuthorID    string    `json:"authorId"`
+	Text        string    `json:"text"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+type encounterPutBody struct {
+	Note      string         `json:"note"`
+	UpdatedAt *time.Time     `json:"updatedAt"`
+	Addenda   []addendumBody `json:"addenda"`
+	Version   *int64         `json:"version"`
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A large body whose type holds an instant costs about what decoding it
+// costs, valid or refused: the walk for instants, and for the path of a
+// refused value, does not multiply the work (ADR 0045).
+func TestLargeBodyWithInstantsCostsAboutItsDecoding(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"addenda":[`)
+	for b.Len() < 1<<20-100 {
+		b.WriteString(`{},`)
+	}
+	b.WriteString(`{}]}`)
+	body := b.String()
+
+	plain := allocated(func() { require.NoError(t, json.Unmarshal([]byte(body), &encounterPutBody{})) })
+	ours := allocated(func() { require.NoError(t, httpjson.DecodeReader(strings.NewReader(body), &encounterPutBody{})) })
+	assert.LessOrEqual(t, ours, 3*plain, "DecodeReader allocates %d MB for a 1 MiB valid body, json.Unmarshal %d MB", ours>>20, plain>>20)
+
+	bad := strings.Replace(body, `{}]}`, `{"text":1}]}`, 1)
+	failed := allocated(func() { require.Error(t, httpjson.DecodeReader(strings.NewReader(bad), &encounterPutBody{})) })
+	assert.LessOrEqual(t, failed, 3*plain, "DecodeReader allocates %d MB to name the field of a 1 MiB refused body", failed>>20)
 }
