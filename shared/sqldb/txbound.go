@@ -115,10 +115,10 @@ type boundTx struct {
 	conn *boundConn
 }
 
-// endGrace bounds a COMMIT or ROLLBACK whose transaction's context had
-// already ended (database/sql rolls back a transaction whose context ends
-// between statements): a healthy server answers well within it, and the
-// connection is kept instead of cut.
+// endGrace bounds a ROLLBACK whose transaction's context had already ended
+// (database/sql rolls back a transaction whose context ends between
+// statements): a healthy server answers well within it, and the connection
+// is kept instead of cut.
 const endGrace = time.Second
 
 func (t *boundTx) Commit() error   { return t.end("COMMIT", t.tx.Commit) }
@@ -129,7 +129,12 @@ func (t *boundTx) end(stmt string, end func() error) error {
 	if bound.Done() == nil { // a context that never ends
 		return end()
 	}
-	if bound.Err() != nil {
+	if err := bound.Err(); err != nil {
+		if stmt == "COMMIT" {
+			// Never sent, as pgx does: Commit reads an ended context as
+			// a COMMIT that did not go out, so none may.
+			return err
+		}
 		var cancel context.CancelFunc
 		bound, cancel = context.WithTimeout(context.WithoutCancel(t.ctx), endGrace)
 		defer cancel()

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,5 +127,39 @@ func TestTransactionEndingAsItsContextEndsLeavesTheNextUserAlone(t *testing.T) {
 					"the transaction's late close cut: %v", err)
 			}
 		})
+	}
+}
+
+// A COMMIT whose transaction's context has already ended is never sent, as
+// with pgx: Commit reads an ended context as a COMMIT that did not go out,
+// and database/sql, which checks a child of that context, can let one
+// through in the moment between the parent's end and its child's.
+func TestACommitWhoseContextHasEndedIsNeverSent(t *testing.T) {
+	db, hook := openHooked(t)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var sent atomic.Bool
+	hook.on("\x03COMMIT", func() { sent.Store(true) })
+	err = conn.Raw(func(dc any) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tx, err := dc.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
+		if err != nil {
+			return err
+		}
+		cancel()
+		if err := tx.Commit(); !errors.Is(err, context.Canceled) {
+			t.Errorf("commit after the context ended: %v, want context.Canceled", err)
+		}
+		return tx.Rollback()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() {
+		t.Error("a COMMIT was sent after its context ended")
 	}
 }
