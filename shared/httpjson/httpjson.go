@@ -505,13 +505,9 @@ func (w *walker) object(i int, et reflect.Type) (int, bool) {
 		if !more {
 			return end, false
 		}
-		switch i = skipSpace(b, end); {
-		case i < len(b) && b[i] == ',':
-			i = skipSpace(b, i+1)
-		case i < len(b) && b[i] == '}':
-			return i + 1, true
-		default:
-			return i, false
+		var another bool
+		if i, another, more = next(b, end, '}'); !another {
+			return i, more
 		}
 	}
 }
@@ -537,15 +533,24 @@ func (w *walker) array(i int, et reflect.Type) (int, bool) {
 		if !more {
 			return end, false
 		}
-		switch i = skipSpace(b, end); {
-		case i < len(b) && b[i] == ',':
-			i = skipSpace(b, i+1)
-		case i < len(b) && b[i] == ']':
-			return i + 1, true
-		default:
-			return i, false
+		var another bool
+		if i, another, more = next(b, end, ']'); !another {
+			return i, more
 		}
 	}
+}
+
+// next reads what follows a member of an object or an array that ends at
+// end: after a comma, the offset of the next member and another; after
+// closer, the offset past it and ok; anything else is not ok.
+func next(b []byte, end int, closer byte) (i int, another, ok bool) {
+	switch i = skipSpace(b, end); {
+	case i < len(b) && b[i] == ',':
+		return skipSpace(b, i+1), true, true
+	case i < len(b) && b[i] == closer:
+		return i + 1, false, true
+	}
+	return i, false, false
 }
 
 // skipSpace returns the offset of the first byte at or after i of b that
