@@ -41,6 +41,16 @@ func message(from string, m service.Mail) (*gomail.Msg, error) {
 	return msg, nil
 }
 
+// checkFrom refuses at start a sender that message would refuse: found
+// only at send time, it would fail every mail as a passing fault, each
+// retried for days while the service reports ready.
+func checkFrom(from string) error {
+	if err := gomail.NewMsg().From(from); err != nil {
+		return fmt.Errorf("from address %q: %w", from, err)
+	}
+	return nil
+}
+
 // TLSMode says how the SMTP connection is protected.
 type TLSMode string
 
@@ -84,6 +94,9 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	}
 	if cfg.From == "" {
 		return nil, errors.New("smtp: a From address is required")
+	}
+	if err := checkFrom(cfg.From); err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	switch cfg.TLS {
 	case "":

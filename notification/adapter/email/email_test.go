@@ -187,12 +187,18 @@ func TestNewSMTPChecksItsConfiguration(t *testing.T) {
 	for name, cfg := range map[string]email.SMTPConfig{
 		"no port":           {Addr: "mail.example.org", From: "a@example.org"},
 		"no from":           {Addr: "mail.example.org:587"},
+		"from no address":   {Addr: "mail.example.org:587", From: "MediSync no-reply@medisync.local"},
 		"bad tls":           {Addr: "mail.example.org:587", From: "a@example.org", TLS: "maybe"},
 		"password in clear": {Addr: "mail.example.org:25", From: "a@example.org", TLS: email.NoTLS, Username: "u", Password: "p"},
 	} {
 		_, err := email.NewSMTP(cfg)
 		assert.Error(t, err, name)
 	}
+}
+
+func TestNewMailboxRefusesAFromThatIsNoAddress(t *testing.T) {
+	_, err := email.NewMailbox(filepath.Join(t.TempDir(), "mail"), "MediSync no-reply@medisync.local")
+	assert.Error(t, err)
 }
 
 func TestMailboxWritesEMLFilesAndListsThem(t *testing.T) {

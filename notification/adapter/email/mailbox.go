@@ -23,8 +23,11 @@ type Mailbox struct {
 	from string
 }
 
-// NewMailbox makes the folder if needed.
+// NewMailbox checks from and makes the folder if needed.
 func NewMailbox(dir, from string) (*Mailbox, error) {
+	if err := checkFrom(from); err != nil {
+		return nil, fmt.Errorf("mailbox: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("mailbox %s: %w", dir, err)
 	}

@@ -44,7 +44,7 @@ type options struct {
 func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.mail, "mail", "smtp", "mail channel: smtp (a real server, -smtp-addr) or dev-mailbox (.eml files under -mail-dir and a page at /dev/mail; development only)")
 	fs.StringVar(&o.mailDir, "mail-dir", "data/mail", "folder of the development mailbox")
-	fs.StringVar(&o.mailFrom, "mail-from", "MediSync <no-reply@medisync.local>", "From address of every mail")
+	fs.StringVar(&o.mailFrom, "mail-from", "MediSync <no-reply@medisync.local>", "From address of every mail: name <addr> or addr")
 	fs.StringVar(&o.smtp.Addr, "smtp-addr", "", "SMTP server host:port (required with -mail smtp)")
 	fs.StringVar(&o.smtp.Username, "smtp-username", "", "SMTP account (PLAIN authentication over TLS); empty for none")
 	fs.StringVar(&o.smtp.Password, "smtp-password", "", "SMTP password")
