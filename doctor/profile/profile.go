@@ -4,7 +4,6 @@
 package profile
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/ids"
 )
@@ -171,7 +171,7 @@ func (d *Doctor) Normalize() error {
 	if d.AppointmentMinutes < MinAppointmentMinutes || d.AppointmentMinutes > MaxAppointmentMinutes {
 		fe.Add("appointmentMinutes", fmt.Sprintf("must be between %d and %d", MinAppointmentMinutes, MaxAppointmentMinutes))
 	}
-	if _, err := LoadZone(d.TimeZone); err != nil {
+	if _, err := civil.LoadZone(d.TimeZone); err != nil {
 		fe.Add("timeZone", err.Error())
 	}
 
@@ -234,43 +234,12 @@ const textControlMessage = "must not contain control characters other than line 
 // NUL and invalid UTF-8, and MySQL refuses to compare some of them.
 func HasControl(s string) bool { return !utf8.ValidString(s) || hasControl(s) }
 
-// zoneName is the form of an IANA time zone name: components that each
-// begin with an upper-case letter ("America/Argentina/Buenos_Aires",
-// "Etc/GMT+5", "UTC"). time.LoadLocation reads the host's zoneinfo folder
-// before the embedded tzdata, and that folder also holds files that are no
-// zone of the database: "localtime" (the host's own zone, "Local" by
-// another name), "posixrules", the "posix/" and "right/" (leap seconds)
-// copies, tables such as "zone.tab". All of them begin with a lower-case
-// letter, so the form refuses them whatever the host holds. Checking names
-// against the embedded tzdata itself is not possible (time/tzdata offers
-// no lookup), and a list copied into the code would go stale with tzdata
-// releases that add zones.
-var zoneName = regexp.MustCompile(`^[A-Z][A-Za-z0-9_+-]*(/[A-Z][A-Za-z0-9_+-]*)*$`)
-
 // ErrZoneUnusable is the answer to a request that needs the doctor's
 // stored time zone when it cannot be loaded (a zone stored before the rule
-// of LoadZone, or dropped from the zone database): the profile needs
+// of civil.LoadZone, or dropped from the zone database): the profile needs
 // another zone before the hours mean anything.
 var ErrZoneUnusable = domainerr.New(domainerr.Conflict,
 	"the doctor's time zone is not one this service knows; set an IANA time zone such as Europe/Berlin on the profile")
-
-// LoadZone returns the location of an IANA time zone name. Names that are
-// not of the form of the database's (zoneName), "Local", "Factory" (a
-// placeholder, the offset of no place) and names the time zone database
-// does not hold are refused.
-func LoadZone(name string) (*time.Location, error) {
-	if name == "" {
-		return nil, errors.New("is required")
-	}
-	if !zoneName.MatchString(name) || name == "Local" || name == "Factory" {
-		return nil, errors.New("must be an IANA time zone such as Europe/Berlin")
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, errors.New("must be an IANA time zone such as Europe/Berlin")
-	}
-	return loc, nil
-}
 
 // CanonicalLanguage checks a BCP 47 style tag and writes it canonically:
 // language lower case, script title case, region upper case (pt-BR, zh-Hant).

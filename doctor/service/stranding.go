@@ -83,11 +83,11 @@ func gridOf(d profile.Doctor, a schedule.Availability) (grid, error) {
 }
 
 // zoneOf loads the stored time zone of d. One that does not load (stored
-// before profile.LoadZone refused host-only names, or gone from the zone
+// before civil.LoadZone refused host-only names, or gone from the zone
 // database) is profile.ErrZoneUnusable, a 409 the profile's owner can act
 // on, rather than a server error.
 func zoneOf(d profile.Doctor) (*time.Location, error) {
-	loc, err := profile.LoadZone(d.TimeZone)
+	loc, err := civil.LoadZone(d.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("doctor %s time zone %q: %w: %w", d.ID, d.TimeZone, profile.ErrZoneUnusable, err)
 	}

@@ -114,7 +114,7 @@ func TestSlotsOverHTTP(t *testing.T) {
 	})
 }
 
-// A zone stored before the rule of profile.LoadZone, which no longer
+// A zone stored before the rule of civil.LoadZone, which no longer
 // loads, is a 409 naming the problem wherever the hours are read in it,
 // not a server error; setting another zone on the profile repairs it,
 // holding every booking to the new hours, since the old grid is unknown.

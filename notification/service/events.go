@@ -12,6 +12,7 @@ import (
 
 	"github.com/medisync/medisync/notification/notice"
 	"github.com/medisync/medisync/notification/templates"
+	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 )
@@ -220,7 +221,9 @@ func (d appointment) check(ev events.Event) error {
 	if d.TimeZone == "" {
 		return malformed(ev, "timeZone is required")
 	}
-	if _, err := time.LoadLocation(d.TimeZone); err != nil {
+	// civil.LoadZone, not time.LoadLocation: "Local" and the host's own
+	// zoneinfo files would show the times in whatever zone this host runs in.
+	if _, err := civil.LoadZone(d.TimeZone); err != nil {
 		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
 	}
 	// The version orders the appointment's events; without it a late or
@@ -323,7 +326,7 @@ func (d slotFreed) check(ev events.Event) error {
 	if utf8.RuneCountInString(d.DoctorName) > maxDoctorName || !cleanText(d.DoctorName) {
 		return malformed(ev, "doctorName must be text of at most %d characters", maxDoctorName)
 	}
-	if _, err := time.LoadLocation(d.TimeZone); d.TimeZone != "" && err != nil {
+	if _, err := civil.LoadZone(d.TimeZone); d.TimeZone != "" && err != nil {
 		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
 	}
 	return nil

@@ -238,6 +238,19 @@ func TestLateBookedEventDoesNotReviveACancelledAppointment(t *testing.T) {
 // The schema requires a version of at least 1: an appointment event without
 // one (a producer's bug, an event replayed by hand) is malformed, and above
 // all does not pass the version check and revive a cancelled appointment.
+// A zone name that is no IANA zone ("Local", the host's own zone; "Factory",
+// the offset of no place; a file of the host's zoneinfo folder) is
+// malformed: the mail would show the times in whatever zone the service
+// runs in.
+func TestAppointmentEventWithANonIANAZoneIsMalformed(t *testing.T) {
+	f := newFixture(t)
+	for _, zone := range []string{"Local", "Factory", "localtime", "posixrules"} {
+		a := newAppt(t0.Add(72 * time.Hour))
+		err := f.svc.HandleEvent(f.ctx, f.event(t, "appointment.booked", a.id, a.data(map[string]any{"timeZone": zone})))
+		assert.ErrorIs(t, err, service.ErrMalformed, zone)
+	}
+}
+
 func TestAppointmentEventWithoutVersionIsMalformed(t *testing.T) {
 	f := newFixture(t)
 	a := newAppt(t0.Add(72 * time.Hour))

@@ -150,6 +150,8 @@ func TestMalformedSlotOffersAreDeadLettered(t *testing.T) {
 		"no start":               with("start", nil),
 		"doctor not an id":       with("doctorId", "nobody"),
 		"unknown zone":           with("timeZone", "Mars/Olympus"),
+		"the host's zone":        with("timeZone", "Local"),
+		"the placeholder zone":   with("timeZone", "Factory"),
 		"doctor name too long":   with("doctorName", strings.Repeat("W", 201)),
 		"doctor name with a NUL": with("doctorName", "Dr.\x00Weber"),
 	} {
