@@ -247,12 +247,21 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	if found && d.Version <= r.Version {
 		return nil
 	}
-	if why := withdrawal(ev.Type, d, r); found && why != "" {
-		// A reminder that fired for an earlier version may still wait in
-		// the mail queue (an SMTP outage holds mail for days): it must not
-		// go out after the appointment was cancelled or moved.
-		if err := tx.WithdrawReminderMail(ctx, d.AppointmentID, d.Version, why, now); err != nil {
-			return err
+	if found {
+		// Mail of an earlier version may still wait in the queue (an SMTP
+		// outage holds mail for days, and a retry's backoff can put it
+		// behind this event's mail): it must not go out after, nor tell of,
+		// an appointment since cancelled or moved.
+		if why := withdrawal(ev.Type, d, r); why != "" {
+			if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, appointmentMail, why, now); err != nil {
+				return err
+			}
+		} else if mails(ev.Type) {
+			// This event's own mail tells the appointment as it now is; the
+			// reminder, for the same start, stands.
+			if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, changeMail, superseded, now); err != nil {
+				return err
+			}
 		}
 	}
 	r = notice.Reminder{
@@ -303,10 +312,26 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	return nil
 }
 
-// withdrawal is why an event withdraws the reminder mails of the
-// appointment's earlier versions, "" when they still hold: a cancellation,
-// a move to another start, a status other than booked. The reason is kept
-// for the delivery report.
+// The mails about an appointment: those that tell of a change, and all of
+// them with the reminder.
+var (
+	changeMail      = []notice.Kind{notice.AppointmentBooked, notice.AppointmentRescheduled, notice.AppointmentCancelled}
+	appointmentMail = append([]notice.Kind{notice.AppointmentReminder}, changeMail...)
+)
+
+// superseded is the delivery report's reason for a change's mail withdrawn
+// by a later change's.
+const superseded = "withdrawn: superseded by a later change of the appointment"
+
+// mails reports whether an event of typ mails the change it makes.
+func mails(typ string) bool {
+	return typ == TypeAppointmentBooked || typ == TypeAppointmentRescheduled || typ == TypeAppointmentCancelled
+}
+
+// withdrawal is why an event withdraws every mail of the appointment's
+// earlier versions, the reminder's too, "" when the reminder still holds:
+// a cancellation, a move to another start, a status other than booked.
+// The reason is kept for the delivery report.
 func withdrawal(typ string, d appointment, prev notice.Reminder) string {
 	switch {
 	case typ == TypeAppointmentCancelled:

@@ -30,7 +30,7 @@ type Repository interface {
 	// is no longer that attempt's: another worker took it after the lease
 	// lapsed. A worker renews right before sending, so that a batch that
 	// outlasts its first lease never sends a mail twice. A mail withdrawn
-	// meanwhile (Tx.WithdrawReminderMail) is not renewed but failed with
+	// meanwhile (Tx.WithdrawMail) is not renewed but failed with
 	// the withdrawal's reason: the renewal is the last step before the
 	// mail server, and a withdrawal after it comes too late.
 	RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error)
@@ -74,12 +74,12 @@ type Tx interface {
 	// later version (another event's, stored since Reminder read); the
 	// event is then applied again.
 	PutReminder(ctx context.Context, r notice.Reminder) error
-	// WithdrawReminderMail withdraws the reminder mails of appointmentID
+	// WithdrawMail withdraws the mails of kinds about appointmentID
 	// written for a version before version that have not gone out, with
 	// reason: a queued one fails at once; one a worker holds fails when the
 	// worker renews its lease or would put it back in the queue, so that it
 	// is sent only if the worker had already handed it to the mail server.
-	WithdrawReminderMail(ctx context.Context, appointmentID string, version int64, reason string, now time.Time) error
+	WithdrawMail(ctx context.Context, appointmentID string, version int64, kinds []notice.Kind, reason string, now time.Time) error
 }
 
 // Mail is one message to send.

@@ -204,6 +204,7 @@ func TestCancelledAppointmentGetsNoReminder(t *testing.T) {
 	a := newAppt(t0.Add(72 * time.Hour))
 	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
 	f.book(t, a)
+	f.deliver(t) // as the mail worker does every few seconds
 	a.version = 2
 	f.handle(t, f.event(t, "appointment.cancelled", a.id, a.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
 
@@ -295,10 +296,11 @@ func TestRescheduleMovesTheReminder(t *testing.T) {
 	a := newAppt(t0.Add(72 * time.Hour))
 	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
 	f.book(t, a)
+	f.deliver(t) // as the mail worker does every few seconds
 	moved := a
 	moved.start, moved.version = a.start.Add(48*time.Hour), 2
 	f.handle(t, f.event(t, "appointment.rescheduled", a.id, moved.data(map[string]any{"previousStart": a.start, "previousEnd": a.start.Add(30 * time.Minute)})))
-	f.deliver(t) // as the mail worker does every few seconds
+	f.deliver(t)
 
 	f.clock.Set(a.start.Add(-24 * time.Hour))
 	n, err := f.svc.FireDueReminders(f.ctx)

@@ -529,22 +529,29 @@ func (t *txRepo) QueueMail(ctx context.Context, d notice.Delivery) error {
 	return nil
 }
 
-// WithdrawReminderMail fails the appointment's queued reminder mails of
-// earlier versions and marks those a worker holds, which the worker then
-// fails rather than send or queue again (RenewLease, MarkRetry). A mail
-// leased meanwhile is left to the second statement: each sees what was
-// committed before it.
-func (t *txRepo) WithdrawReminderMail(ctx context.Context, appointmentID string, version int64, reason string, now time.Time) error {
-	const of = ` WHERE appointment_id = ? AND kind = ? AND appointment_version < ?`
+// WithdrawMail fails the appointment's queued mails of kinds of earlier
+// versions and marks those a worker holds, which the worker then fails
+// rather than send or queue again (RenewLease, MarkRetry). A mail leased
+// meanwhile is left to the second statement: each sees what was committed
+// before it.
+func (t *txRepo) WithdrawMail(ctx context.Context, appointmentID string, version int64, kinds []notice.Kind, reason string, now time.Time) error {
+	if len(kinds) == 0 {
+		return nil
+	}
+	of := ` WHERE appointment_id = ? AND appointment_version < ? AND kind IN (` + placeholders(len(kinds)) + `)`
+	args := []any{appointmentID, version}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
 	_, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, withdrawn = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = ''`+
-		of+` AND status = 'queued'`, reason, reason, utc(now), appointmentID, notice.AppointmentReminder, version)
+		of+` AND status = 'queued'`, append([]any{reason, reason, utc(now)}, args...)...)
 	if err != nil {
-		return fmt.Errorf("withdraw queued reminder mail: %w", err)
+		return fmt.Errorf("withdraw queued mail: %w", err)
 	}
 	_, err = t.tx.ExecContext(ctx, `UPDATE deliveries SET withdrawn = ?, updated_at = ?`+of+` AND status = 'sending' AND withdrawn = ''`,
-		reason, utc(now), appointmentID, notice.AppointmentReminder, version)
+		append([]any{reason, utc(now)}, args...)...)
 	if err != nil {
-		return fmt.Errorf("withdraw leased reminder mail: %w", err)
+		return fmt.Errorf("withdraw leased mail: %w", err)
 	}
 	return nil
 }

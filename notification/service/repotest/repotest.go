@@ -211,7 +211,7 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		}
 	})
 
-	t.Run("a reminder's mail is withdrawn by a later version unless it is on its way", func(t *testing.T) {
+	t.Run("an appointment's mail of the kinds named is withdrawn by a later version unless it is on its way", func(t *testing.T) {
 		r := newRepo(t)
 		appt, other := ids.New(), ids.New()
 		reminder := func(appointment string, version int64, due time.Time) notice.Delivery {
@@ -253,7 +253,7 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 
 		const why = "withdrawn: the appointment was cancelled"
 		_, err = r.Apply(ctx, mustEvent(t), t0.Add(10*time.Second), func(ctx context.Context, tx service.Tx) error {
-			return tx.WithdrawReminderMail(ctx, appt, 2, why, t0.Add(10*time.Second))
+			return tx.WithdrawMail(ctx, appt, 2, []notice.Kind{notice.AppointmentReminder}, why, t0.Add(10*time.Second))
 		})
 		require.NoError(t, err)
 
@@ -293,6 +293,27 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		}
 		assert.ElementsMatch(t, []string{current.ID, confirmation.ID, otherAppt.ID}, standing,
 			"the version's own reminder, other messages and other appointments' reminders stand")
+
+		// A later change withdraws the earlier version's confirmation, here
+		// held by a worker, and only that.
+		const superseded = "withdrawn: superseded"
+		_, err = r.Apply(ctx, mustEvent(t), t0.Add(2*time.Hour), func(ctx context.Context, tx service.Tx) error {
+			return tx.WithdrawMail(ctx, appt, 2, []notice.Kind{notice.AppointmentBooked, notice.AppointmentCancelled}, superseded, t0.Add(2*time.Hour))
+		})
+		require.NoError(t, err)
+		for _, d := range rest {
+			held, err := r.RenewLease(ctx, d.ID, d.Attempts, t0.Add(3*time.Hour))
+			require.NoError(t, err)
+			assert.Equal(t, d.ID != confirmation.ID, held, d.Kind)
+		}
+		failed, err = r.ListDeliveries(ctx, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, failed.Items, 5)
+		for _, d := range failed.Items {
+			if d.ID == confirmation.ID {
+				assert.Equal(t, superseded, d.LastError)
+			}
+		}
 	})
 
 	t.Run("withdrawals racing the mail workers leave every reminder sent or withdrawn", func(t *testing.T) {
@@ -333,7 +354,7 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 			defer wg.Done()
 			for _, a := range appts {
 				_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
-					return tx.WithdrawReminderMail(ctx, a, 2, why, t0)
+					return tx.WithdrawMail(ctx, a, 2, []notice.Kind{notice.AppointmentReminder}, why, t0)
 				})
 				if err != nil {
 					fail(err)

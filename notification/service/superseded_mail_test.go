@@ -1,0 +1,106 @@
+package service_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/notification/adapter/email/emailtest"
+	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/ids"
+)
+
+// A booking confirmation held back by an SMTP outage is withdrawn when the
+// appointment is cancelled: the queue takes mail by next_attempt_at, and the
+// confirmation's backoff (up to 1 h) would put it behind the fresh
+// cancellation, leaving the patient with "is booked" for a visit that no
+// longer exists.
+func TestConfirmationStillQueuedIsWithdrawnByTheCancellation(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+
+	f.smtp.Down()
+	f.book(t, a)
+	// A slot offer queued with it names no appointment: the cancellation
+	// leaves it be.
+	doctor := ids.New()
+	f.handle(t, f.event(t, "appointment.slot_freed", doctor, slotFreed(doctor, a.patient, t0.Add(96*time.Hour))))
+	// The outage lasts a while: the confirmation's backoff grows to the hour.
+	for i := 0; i < 9; i++ {
+		f.deliver(t)
+		f.clock.Advance(time.Hour)
+	}
+	f.deliver(t) // failed again: next attempt in an hour
+	f.clock.Advance(5 * time.Minute)
+
+	a.version = 2
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, a.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+	f.smtp.Up()
+	for i := 0; i < 8; i++ {
+		f.deliver(t)
+		f.clock.Advance(10 * time.Minute)
+	}
+
+	var subjects []string
+	for _, m := range f.smtp.Messages() {
+		subjects = append(subjects, emailtest.Parse(t, m.Raw).Subject)
+	}
+	assert.ElementsMatch(t, []string{"Your appointment with Dr. Lena Weber is cancelled",
+		"A time is free with Dr. Lena Weber: Friday, 12 March 2027, 10:00 (UTC+1)"}, subjects, "the cancellation and the offer only")
+	assert.NotContains(t, subjects, "Your appointment with Dr. Lena Weber is booked",
+		"a confirmation of version 1 went out after version 2 cancelled the appointment: %q", subjects)
+	all, err := f.svc.Deliveries(f.ctx, authn.Principal{UserID: ids.New(), Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Limit: 100})
+	require.NoError(t, err)
+	for _, d := range all.Items {
+		if d.Kind == notice.AppointmentBooked {
+			assert.Equal(t, notice.Failed, d.Status)
+			assert.Equal(t, "withdrawn: the appointment was cancelled", d.LastError)
+		}
+	}
+}
+
+// The same with two moves: the backed-off mail of version 2, "moved to
+// Friday", is withdrawn by version 3's "moved to Saturday", so the patient's
+// last word is the appointment's current time.
+func TestChangeMailStillQueuedIsWithdrawnByALaterChange(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	f.deliver(t)
+
+	f.smtp.Down()
+	friday := a
+	friday.start, friday.version = a.start.Add(24*time.Hour), 2
+	f.handle(t, f.event(t, "appointment.rescheduled", a.id, friday.data(map[string]any{"previousStart": a.start, "previousEnd": a.start.Add(30 * time.Minute)})))
+	for i := 0; i < 9; i++ {
+		f.deliver(t)
+		f.clock.Advance(time.Hour)
+	}
+	f.deliver(t)
+	f.clock.Advance(5 * time.Minute)
+
+	saturday := a
+	saturday.start, saturday.version = a.start.Add(48*time.Hour), 3
+	f.handle(t, f.event(t, "appointment.rescheduled", a.id, saturday.data(map[string]any{"previousStart": friday.start, "previousEnd": friday.start.Add(30 * time.Minute)})))
+	f.smtp.Up()
+	for i := 0; i < 8; i++ {
+		f.deliver(t)
+		f.clock.Advance(10 * time.Minute)
+	}
+
+	var texts []string
+	for _, m := range f.smtp.Messages()[1:] { // after the confirmation
+		texts = append(texts, emailtest.Parse(t, m.Raw).Text)
+	}
+	require.NotEmpty(t, texts)
+	assert.Contains(t, texts[len(texts)-1], "Saturday, 13 March 2027, 10:00",
+		"the last word the patient gets must be the appointment's current time; got in order: %q", texts)
+	for _, text := range texts {
+		assert.NotContains(t, text, "to Friday", "version 2's move went out after version 3's")
+	}
+}
