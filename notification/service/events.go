@@ -75,7 +75,8 @@ type appointment struct {
 
 // slotFreed is a freed slot offered to the first patient waiting for it.
 // doctorName and timeZone are absent from events written before the
-// producer sent them: the offer then names no doctor and gives UTC times.
+// producer sent them: the offer then names no doctor and gives UTC times,
+// as it does for a zone that is no usable IANA zone (zoneOf).
 type slotFreed struct {
 	DoctorID               string    `json:"doctorId"`
 	DoctorName             string    `json:"doctorName"`
@@ -218,13 +219,13 @@ func (d appointment) check(ev events.Event) error {
 	if utf8.RuneCountInString(d.DoctorName) > maxDoctorName || !cleanText(d.DoctorName) {
 		return malformed(ev, "doctorName must be text of at most %d characters", maxDoctorName)
 	}
+	// A zone that is no usable IANA zone ("Local", "localtime": stored with
+	// appointments booked before the doctor profile's rule, and carried by
+	// all their events) does not make the event malformed: dead-lettering
+	// a cancellation would leave its reminder live. Its times are written
+	// in UTC (zoneOf).
 	if d.TimeZone == "" {
 		return malformed(ev, "timeZone is required")
-	}
-	// civil.LoadZone, not time.LoadLocation: "Local" and the host's own
-	// zoneinfo files would show the times in whatever zone this host runs in.
-	if _, err := civil.LoadZone(d.TimeZone); err != nil {
-		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
 	}
 	// The version orders the appointment's events; without it a late or
 	// replayed event could not be told from a newer one.
@@ -264,9 +265,10 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 			}
 		}
 	}
+	zone := zoneOf(d.TimeZone)
 	r = notice.Reminder{
 		AppointmentID: d.AppointmentID, PatientUserID: d.PatientUserID, DoctorName: d.DoctorName,
-		TimeZone: d.TimeZone, Start: d.Start.UTC(), End: d.End.UTC(), DueAt: d.Start.Add(-s.cfg.ReminderLead).UTC(),
+		TimeZone: zone, Start: d.Start.UTC(), End: d.End.UTC(), DueAt: d.Start.Add(-s.cfg.ReminderLead).UTC(),
 		Status: r.Status, Version: d.Version, UpdatedAt: now,
 	}
 	var kind notice.Kind
@@ -298,7 +300,7 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	if kind == "" {
 		return nil
 	}
-	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start, PreviousFrom: d.PreviousStart, Reason: d.CancellationReason}
+	data := templates.Data{DoctorName: d.DoctorName, TimeZone: zone, Start: d.Start, PreviousFrom: d.PreviousStart, Reason: d.CancellationReason}
 	ref := about{appointmentID: d.AppointmentID, version: d.Version}
 	if d.PatientUserID != "" {
 		if err := s.notify(ctx, tx, d.PatientUserID, kind, data, ref); err != nil {
@@ -351,10 +353,16 @@ func (d slotFreed) check(ev events.Event) error {
 	if utf8.RuneCountInString(d.DoctorName) > maxDoctorName || !cleanText(d.DoctorName) {
 		return malformed(ev, "doctorName must be text of at most %d characters", maxDoctorName)
 	}
-	if _, err := civil.LoadZone(d.TimeZone); d.TimeZone != "" && err != nil {
-		return malformed(ev, "timeZone %q is not an IANA zone", d.TimeZone)
-	}
 	return nil
+}
+
+// zoneOf is the name of the zone an event's times are written in: its
+// timeZone when that is a usable IANA zone, else UTC (civil.ZoneOrUTC, the
+// rule the templates render by). The name, not the event's text, is what
+// is stored, so a reminder of an appointment with the zone "Local" is
+// written in UTC too, and no zone name outgrows its column.
+func zoneOf(name string) string {
+	return civil.ZoneOrUTC(name).String()
 }
 
 // applySlotFreed tells the patient taken off the waitlist that the slot is
@@ -366,7 +374,7 @@ func (s *svc) applySlotFreed(ctx context.Context, tx Tx, d slotFreed) error {
 	if !d.Start.After(s.now()) {
 		return nil
 	}
-	data := templates.Data{DoctorName: d.DoctorName, TimeZone: d.TimeZone, Start: d.Start}
+	data := templates.Data{DoctorName: d.DoctorName, TimeZone: zoneOf(d.TimeZone), Start: d.Start}
 	return s.notify(ctx, tx, d.OfferedToPatientUserID, notice.SlotOffered, data, about{})
 }
 

@@ -236,22 +236,87 @@ func TestLateBookedEventDoesNotReviveACancelledAppointment(t *testing.T) {
 	assert.Len(t, f.inbox(t, a.patient).Items, 1, "only the cancellation")
 }
 
-// The schema requires a version of at least 1: an appointment event without
-// one (a producer's bug, an event replayed by hand) is malformed, and above
-// all does not pass the version check and revive a cancelled appointment.
-// A zone name that is no IANA zone ("Local", the host's own zone; "Factory",
-// the offset of no place; a file of the host's zoneinfo folder) is
-// malformed: the mail would show the times in whatever zone the service
-// runs in.
-func TestAppointmentEventWithANonIANAZoneIsMalformed(t *testing.T) {
+// A zone name that is no usable IANA zone ("Local", the host's own zone;
+// "Factory", the offset of no place; a file of the host's zoneinfo folder;
+// a name the database does not hold) is never the zone times are written
+// in, nor does it stop the event: appointments booked before the doctor
+// profile's rule carry "Local" in every event, and each must still be told,
+// in UTC, which the mail names.
+func TestAppointmentEventWithANonIANAZoneIsWrittenInUTC(t *testing.T) {
 	f := newFixture(t)
-	for _, zone := range []string{"Local", "Factory", "localtime", "posixrules"} {
+	for _, zone := range []string{"Local", "Factory", "localtime", "posixrules", "Mars/Olympus"} {
 		a := newAppt(t0.Add(72 * time.Hour))
-		err := f.svc.HandleEvent(f.ctx, f.event(t, "appointment.booked", a.id, a.data(map[string]any{"timeZone": zone})))
-		assert.ErrorIs(t, err, service.ErrMalformed, zone)
+		f.register(t, a.patient, zone+"@example.org", "PATIENT", "en")
+		f.handle(t, f.event(t, "appointment.booked", a.id, a.data(map[string]any{"timeZone": zone})))
+		mails := f.deliver(t)
+		require.NotEmpty(t, mails, zone)
+		m := mails[len(mails)-1]
+		assert.Equal(t, "<"+zone+"@example.org>", m.To, zone)
+		assert.Contains(t, m.Text, "on Thursday, 11 March 2027, 09:00 is booked.", zone)
+		assert.Contains(t, m.Text, "time zone (UTC)", zone)
 	}
 }
 
+// An appointment booked before the doctor profile's zone rule carries the
+// zone it was booked with ("Local") in all its events, and its reminder
+// was stored with it. Its cancellation is applied, not dead-lettered: the
+// reminder is withdrawn rather than fire for a cancelled visit, and the
+// patient is told.
+func TestCancellationOfAnAppointmentWithTheHostsZoneWithdrawsItsReminder(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	// What the booking stored before the zone rule.
+	booked := f.event(t, "appointment.booked", a.id, a.data(map[string]any{"timeZone": "Local"}))
+	_, err := f.repo.Apply(f.ctx, booked, t0, func(ctx context.Context, tx service.Tx) error {
+		return tx.PutReminder(ctx, notice.Reminder{AppointmentID: a.id, PatientUserID: a.patient, DoctorName: "Dr. Lena Weber",
+			TimeZone: "Local", Start: a.start, End: a.start.Add(30 * time.Minute), DueAt: a.start.Add(-24 * time.Hour),
+			Status: notice.ReminderPending, Version: 1, UpdatedAt: t0})
+	})
+	require.NoError(t, err)
+
+	a.version = 2
+	require.NoError(t, f.svc.HandleEvent(f.ctx, f.event(t, "appointment.cancelled", a.id,
+		a.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request", "timeZone": "Local"}))))
+	mails := f.deliver(t)
+	require.Len(t, mails, 1)
+	assert.Equal(t, "Your appointment with Dr. Lena Weber is cancelled", mails[0].Subject)
+	assert.Contains(t, mails[0].Text, "time zone (UTC)")
+
+	f.clock.Set(a.start.Add(-24 * time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "the reminder of a cancelled appointment fired")
+}
+
+// A reminder stored with "Local" before the zone rule, still pending, is
+// written in UTC when it fires, never in the zone the service's host runs
+// in.
+func TestReminderStoredWithTheHostsZoneIsWrittenInUTC(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	booked := f.event(t, "appointment.booked", a.id, a.data(map[string]any{"timeZone": "Local"}))
+	_, err := f.repo.Apply(f.ctx, booked, t0, func(ctx context.Context, tx service.Tx) error {
+		return tx.PutReminder(ctx, notice.Reminder{AppointmentID: a.id, PatientUserID: a.patient, DoctorName: "Dr. Lena Weber",
+			TimeZone: "Local", Start: a.start, End: a.start.Add(30 * time.Minute), DueAt: a.start.Add(-24 * time.Hour),
+			Status: notice.ReminderPending, Version: 1, UpdatedAt: t0})
+	})
+	require.NoError(t, err)
+
+	f.clock.Set(a.start.Add(-24 * time.Hour))
+	n, err := f.svc.FireDueReminders(f.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	mails := f.deliver(t)
+	require.Len(t, mails, 1)
+	assert.Contains(t, mails[0].Text, "Thursday, 11 March 2027, 09:00")
+	assert.Contains(t, mails[0].Text, "time zone (UTC)")
+}
+
+// The schema requires a version of at least 1: an appointment event without
+// one (a producer's bug, an event replayed by hand) is malformed, and above
+// all does not pass the version check and revive a cancelled appointment.
 func TestAppointmentEventWithoutVersionIsMalformed(t *testing.T) {
 	f := newFixture(t)
 	a := newAppt(t0.Add(72 * time.Hour))

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/shared/civil"
 )
 
 //go:embed en de
@@ -45,7 +46,7 @@ func Match(tag string) string {
 type Data struct {
 	ForDoctor    bool   // the message goes to the doctor, not the patient
 	DoctorName   string // as the appointment shows it
-	TimeZone     string // the doctor's IANA zone, in which times are shown
+	TimeZone     string // the doctor's IANA zone, in which times are shown; UTC when it is none (civil.ZoneOrUTC)
 	Start        time.Time
 	PreviousFrom time.Time // a rescheduled appointment's former start
 	Reason       string    // a cancellation's code (patient-request, ...), shown as a phrase
@@ -113,21 +114,13 @@ func (s *Set) Render(kind notice.Kind, lang string, d Data) (Message, error) {
 	if !ok {
 		return Message{}, fmt.Errorf("templates: no template %s", name)
 	}
-	loc := time.UTC
-	if d.TimeZone != "" {
-		l, err := time.LoadLocation(d.TimeZone)
-		if err != nil {
-			return Message{}, fmt.Errorf("templates: time zone %q: %w", d.TimeZone, err)
-		}
-		loc = l
-	}
+	// A zone that is no usable IANA zone (one stored before the rule, such
+	// as "Local") writes the times in UTC, never in the host's zone.
+	loc := civil.ZoneOrUTC(d.TimeZone)
 	v := view{
 		ForDoctor: d.ForDoctor, DoctorName: d.DoctorName, TimeZone: loc.String(), Link: d.Link,
 		When: formatTime(lang, d.Start, loc), PreviousWhen: formatTime(lang, d.PreviousFrom, loc),
 		Reason: reasons[lang][d.Reason], ExpiresAt: formatTime(lang, d.ExpiresAt, loc),
-	}
-	if d.TimeZone == "" {
-		v.TimeZone = "UTC"
 	}
 	m := Message{Language: lang}
 	var err error

@@ -30,10 +30,19 @@ func TestTimesCarryTheirOffsetFromUTC(t *testing.T) {
 		{"en", "Asia/Kolkata", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 11:00 (UTC+5:30)"},
 		{"en", "Europe/London", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 05:30 (UTC)"},
 		{"en", "", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 05:30."},
+		// No usable IANA zone (one stored before the rule): UTC, never the
+		// zone of the host that renders.
+		{"en", "Local", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 05:30."},
+		{"en", "localtime", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 05:30."},
+		{"en", "Factory", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 05:30."},
+		{"en", "Mars/Olympus", time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), "Sunday, 1 November 2026, 05:30."},
 	} {
 		m, err := set.Render(notice.AppointmentReminder, c.lang, templates.Data{DoctorName: "Ada Lovelace",
 			TimeZone: c.zone, Start: c.start})
 		require.NoError(t, err)
 		assert.Contains(t, m.Text, c.want, "%s %s %s", c.lang, c.zone, c.start)
+		if c.zone == "" || c.zone == "Local" || c.zone == "localtime" || c.zone == "Factory" || c.zone == "Mars/Olympus" {
+			assert.Contains(t, m.Text, "time zone (UTC)", c.zone)
+		}
 	}
 }

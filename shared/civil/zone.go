@@ -41,3 +41,16 @@ func LoadZone(name string) (*time.Location, error) {
 	}
 	return loc, nil
 }
+
+// ZoneOrUTC is the zone to write times in for a zone name a record or an
+// event carries: the zone LoadZone loads, else UTC. A name LoadZone refuses
+// ("Local", "localtime", "Factory", one gone from the database, none at
+// all) never shows times in the host's own zone, nor stops what the record
+// is for: a reader is better served by a time in UTC, which the text
+// names, than by no mail.
+func ZoneOrUTC(name string) *time.Location {
+	if loc, err := LoadZone(name); err == nil {
+		return loc
+	}
+	return time.UTC
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,5 +42,14 @@ func TestEveryDatabaseZoneHasTheForm(t *testing.T) {
 		if f.Name != "Factory" {
 			assert.True(t, zoneName.MatchString(f.Name), f.Name)
 		}
+	}
+}
+
+// The zone to write times in is the zone LoadZone loads, else UTC: never
+// the host's own.
+func TestZoneOrUTC(t *testing.T) {
+	assert.Equal(t, "Europe/Berlin", ZoneOrUTC("Europe/Berlin").String())
+	for _, bad := range []string{"", "Local", "localtime", "Factory", "posixrules", "Mars/Olympus", "../etc/passwd"} {
+		assert.Same(t, time.UTC, ZoneOrUTC(bad), bad)
 	}
 }
