@@ -1189,7 +1189,7 @@ type DeadLetters struct {
 	Items []DeadLetter `json:"items"`
 }
 
-// Delivery One mail in the queue; `lastError` only after a failed attempt.
+// Delivery One mail in the queue; `lastError` only after a failed attempt, or on a mail of an appointment withdrawn by a later change of it before it went out, which is `failed` with the reason (`withdrawn: …`) and may have no attempt.
 type Delivery struct {
 	Attempts  int              `json:"attempts"`
 	CreatedAt time.Time        `json:"createdAt"`

@@ -105,9 +105,14 @@ type Delivery struct {
 	UpdatedAt     time.Time
 	SentAt        time.Time
 	// The appointment a message is about and the version of it the message
-	// was written for ("" and 0 for other mail): a reminder still waiting in
-	// the queue when a later version cancels or moves the appointment is
-	// withdrawn by it.
+	// was written for ("" and 0 for other mail): a mail of it still waiting
+	// in the queue is withdrawn by a later version, by the kinds its event
+	// type names (service.withdrawal): a cancellation or a move to another
+	// start withdraws every mail, the reminder's too; a booking or a move to
+	// the same start, which mail the appointment as it now is, the change
+	// mails; a status other than booked, which mails nothing, the
+	// reminder's only. A withdrawn mail is failed with LastError
+	// "withdrawn: ...", possibly with no attempt.
 	AppointmentID      string
 	AppointmentVersion int64
 }

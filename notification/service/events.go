@@ -253,14 +253,8 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 		// outage holds mail for days, and a retry's backoff can put it
 		// behind this event's mail): it must not go out after, nor tell of,
 		// an appointment since cancelled or moved.
-		if why := withdrawal(ev.Type, d, r); why != "" {
-			if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, appointmentMail, why, now); err != nil {
-				return err
-			}
-		} else if mails(ev.Type) {
-			// This event's own mail tells the appointment as it now is; the
-			// reminder, for the same start, stands.
-			if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, changeMail, superseded, now); err != nil {
+		if kinds, why := withdrawal(ev.Type, d, r); len(kinds) > 0 {
+			if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, kinds, why, now); err != nil {
 				return err
 			}
 		}
@@ -319,31 +313,41 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 var (
 	changeMail      = []notice.Kind{notice.AppointmentBooked, notice.AppointmentRescheduled, notice.AppointmentCancelled}
 	appointmentMail = append([]notice.Kind{notice.AppointmentReminder}, changeMail...)
+	reminderMail    = []notice.Kind{notice.AppointmentReminder}
 )
 
 // superseded is the delivery report's reason for a change's mail withdrawn
 // by a later change's.
 const superseded = "withdrawn: superseded by a later change of the appointment"
 
-// mails reports whether an event of typ mails the change it makes.
-func mails(typ string) bool {
-	return typ == TypeAppointmentBooked || typ == TypeAppointmentRescheduled || typ == TypeAppointmentCancelled
-}
-
-// withdrawal is why an event withdraws every mail of the appointment's
-// earlier versions, the reminder's too, "" when the reminder still holds:
-// a cancellation, a move to another start, a status other than booked.
-// The reason is kept for the delivery report.
-func withdrawal(typ string, d appointment, prev notice.Reminder) string {
-	switch {
-	case typ == TypeAppointmentCancelled:
-		return "withdrawn: the appointment was cancelled"
-	case typ == TypeAppointmentRescheduled && !d.Start.Equal(prev.Start):
-		return "withdrawn: the appointment was moved"
-	case typ == TypeAppointmentStatus && d.Status != "booked":
-		return "withdrawn: the appointment is no longer booked"
+// withdrawal is which mails of the appointment's earlier versions an event
+// withdraws, by its type, and why (kept for the delivery report). Only an
+// event that queues a mail of its own withdraws earlier change mails: the
+// new mail tells the appointment as it now is.
+//   - a cancellation, a move to another start: every mail, the reminder's
+//     too;
+//   - a booking, a move to the same start: the change mails; the reminder,
+//     for the same start, stands;
+//   - a status change mails nothing: a status other than booked withdraws
+//     the reminder's mail only, so a cancellation still queued (Cancelled
+//     -> EnteredInError) is not lost; booked withdraws nothing.
+func withdrawal(typ string, d appointment, prev notice.Reminder) ([]notice.Kind, string) {
+	switch typ {
+	case TypeAppointmentCancelled:
+		return appointmentMail, "withdrawn: the appointment was cancelled"
+	case TypeAppointmentRescheduled:
+		if !d.Start.Equal(prev.Start) {
+			return appointmentMail, "withdrawn: the appointment was moved"
+		}
+		return changeMail, superseded
+	case TypeAppointmentBooked:
+		return changeMail, superseded
+	case TypeAppointmentStatus:
+		if d.Status != "booked" {
+			return reminderMail, "withdrawn: the appointment is no longer booked"
+		}
 	}
-	return ""
+	return nil, ""
 }
 
 func (d slotFreed) check(ev events.Event) error {

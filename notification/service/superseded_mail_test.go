@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +104,40 @@ func TestChangeMailStillQueuedIsWithdrawnByALaterChange(t *testing.T) {
 	for _, text := range texts {
 		assert.NotContains(t, text, "to Friday", "version 2's move went out after version 3's")
 	}
+}
+
+// A cancelled appointment may later be marked entered-in-error
+// (Cancelled -> EnteredInError). That status change mails nothing, so it
+// withdraws no change mail: the cancellation an SMTP outage holds back
+// still goes out, or the patient's last word would stay "is booked".
+func TestStatusChangeThatMailsNothingKeepsTheQueuedCancellation(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.register(t, a.doctor, "weber@example.org", "DOCTOR", "en")
+	f.book(t, a)
+	require.Len(t, f.deliver(t), 2, "the confirmations")
+
+	f.smtp.Down()
+	a.version = 2
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, a.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+	f.deliver(t) // fails: the cancellation waits in the queue
+	f.clock.Advance(10 * time.Minute)
+
+	a.version = 3
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, a.data(map[string]any{"status": "entered-in-error"})))
+
+	f.smtp.Up()
+	for i := 0; i < 6; i++ {
+		f.clock.Advance(10 * time.Minute)
+		f.deliver(t)
+	}
+	var cancelled []string
+	for _, m := range f.deliver(t) {
+		if strings.Contains(m.Subject, "ancel") {
+			cancelled = append(cancelled, m.To)
+		}
+	}
+	assert.ElementsMatch(t, []string{"<ada@example.org>", "<weber@example.org>"}, cancelled,
+		"the cancellation mails were withdrawn by a later status change that mails nothing")
 }
