@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/mux"
 
@@ -602,7 +603,9 @@ func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 // A status the lease already shows, by far the most common case, costs no
 // write lock.
 func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, st registry.Status) error {
-	if d, _ := lease.Extra.(*Doc); d != nil && d.Reported == st || d == nil && lease.Status == st {
+	if d, _ := lease.Extra.(*Doc); d != nil && d.Reported == st {
+		return nil
+	} else if rep, _ := nativeStatus(lease.Status, lease.Extra); d == nil && rep == st {
 		return nil
 	}
 	_, _, err := a.svc.Update(ctx, svc, id, false, func(cur *registry.Instance) (registry.Registration, error) {
@@ -610,12 +613,15 @@ func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, 
 			return registry.Registration{}, registry.ErrNotFound
 		}
 		reg := registrationOf(*cur)
-		if d := docOf(*cur); d == nil {
-			reg.Status = st
-		} else if d.Reported != st {
-			nd := *d
-			nd.Reported = st
-			withDoc(&reg, &nd)
+		if d := docOf(*cur); d != nil {
+			if d.Reported != st {
+				nd := *d
+				nd.Reported = st
+				withDoc(&reg, &nd)
+			}
+		} else {
+			_, ov := nativeStatus(cur.Status, cur.Extra)
+			setNative(&reg, st, ov)
 		}
 		return reg, nil
 	})
@@ -663,6 +669,64 @@ func withDoc(reg *registry.Registration, d *Doc) {
 	}
 }
 
+// held is what the registry keeps (registry.Extra) of an instance
+// registered through our own API while a status override set through
+// Eureka's holds over it: the status the instance itself has, to go back to
+// once the override is removed. It is never modified once registered.
+type held struct {
+	Reported registry.Status
+	Override registry.Status
+}
+
+// Equal reports whether other holds the same statuses (registry.Extra).
+func (h *held) Equal(other registry.Extra) bool {
+	o, ok := other.(*held)
+	return ok && *o == *h
+}
+
+// Size is about the bytes h holds (registry.Extra).
+func (h *held) Size() int { return int(unsafe.Sizeof(*h)) + len(h.Reported) + len(h.Override) }
+
+// status is the status h implies.
+func (h *held) status() registry.Status { return h.Override }
+
+// nativeStatus is the status an instance registered through our own API
+// reports, and the override set over it through Eureka's ("" for none).
+// Our API's status change keeps Extra as it is: an instance no longer
+// showing its override's status had its status set that way since, which
+// is then the one it reports, with no override over it.
+func nativeStatus(status registry.Status, extra registry.Extra) (reported, override registry.Status) {
+	if h, _ := extra.(*held); h != nil && status == h.status() {
+		return h.Reported, h.Override
+	}
+	return status, ""
+}
+
+// setNative sets on reg, an instance registered through our own API, the
+// status it reports and the override over it ("" for none).
+func setNative(reg *registry.Registration, reported, override registry.Status) {
+	if override == "" {
+		reg.Extra, reg.Status = nil, reported
+		return
+	}
+	h := &held{Reported: reported, Override: override}
+	reg.Extra, reg.Status = h, h.status()
+}
+
+// overrideNative sets (set) or removes an override, of status st ("" for
+// none given), on an instance registered through our own API.
+func overrideNative(reg *registry.Registration, set bool, st registry.Status) {
+	reported, _ := nativeStatus(reg.Status, reg.Extra)
+	switch {
+	case set:
+		setNative(reg, reported, st)
+	case st != "":
+		setNative(reg, st, "")
+	default:
+		setNative(reg, reported, "")
+	}
+}
+
 // cancel is DELETE /apps/{app}/{id}: 200.
 func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
 	svc, id, err := key(r)
@@ -683,8 +747,11 @@ func (a *api) setOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteOverride is DELETE /apps/{app}/{id}/status[?value=UP]: the
-// override goes, and the status becomes value (UNKNOWN without one) until
-// the instance reports its own.
+// override goes, and the status becomes value until the instance reports
+// its own; without one, the status the instance last reported or
+// registered with. Eureka's server sets UNKNOWN there and answers the next
+// renewal 404, but clients that never report a status (ours, fargo's)
+// would then have to register again to be back in service.
 func (a *api) deleteOverride(w http.ResponseWriter, r *http.Request) {
 	a.override(w, r, false)
 }
@@ -695,7 +762,7 @@ func (a *api) override(w http.ResponseWriter, r *http.Request, set bool) {
 		fail(w, r, err)
 		return
 	}
-	st := registry.Unknown
+	var st registry.Status
 	if v := r.URL.Query().Get("value"); v != "" || set {
 		var ok bool
 		if st, ok = registry.ParseStatus(v); !ok {
@@ -706,14 +773,13 @@ func (a *api) override(w http.ResponseWriter, r *http.Request, set bool) {
 	now := a.o.Now().UnixMilli()
 	err = a.change(r.Context(), svc, id, func(reg *registry.Registration, d *Doc) {
 		if d == nil {
-			// Registered through our own API: a plain status change.
-			reg.Status = st
+			overrideNative(reg, set, st)
 			return
 		}
 		d.Override, d.LastDirty = "", now
 		if set {
 			d.Override = st
-		} else {
+		} else if st != "" {
 			d.Reported = st
 		}
 	})

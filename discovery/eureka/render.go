@@ -173,6 +173,9 @@ func render(i registry.Instance, action registry.Action) *Instance {
 	}
 	d := docOf(i)
 	if d == nil {
+		if _, ov := nativeStatus(i.Status, i.Extra); ov != "" {
+			out.OverriddenStatus = string(ov)
+		}
 		return out
 	}
 	out.App, out.HostName = d.App, d.HostName
