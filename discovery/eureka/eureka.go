@@ -524,11 +524,10 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 	if d.VIPAddress == "" {
 		d.VIPAddress = svc
 	}
-	status := reported
-	if prev != nil && prev.Override != "" {
+	if prev != nil {
 		d.Override = prev.Override
-		status = prev.Override
 	}
+	status := statusOf(reported, d.Override)
 	return registry.Registration{
 		Service: svc, ID: id, Address: address, Port: int(in.Port.Number),
 		TTLSeconds: a.ttl(d.DurationSecs), Status: status,
@@ -561,8 +560,8 @@ func (a *api) ttl(secs int64) int {
 
 // renew is PUT /apps/{app}/{id}: 200, or 404 for an unknown instance or one
 // the client has newer information about (lastDirtyTimestamp), so that the
-// client registers again. A status the client reports is applied unless an
-// override holds.
+// client registers again. A status the client reports is applied, under
+// an override only when DOWN or STARTING (statusOf).
 func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 	svc, id, err := key(r)
 	if err != nil {
@@ -659,14 +658,23 @@ func registrationOf(inst registry.Instance) registry.Registration {
 	}
 }
 
-// withDoc sets a Eureka document on reg, with the status it implies: the
-// override, if any, or the reported one.
+// withDoc sets a Eureka document on reg, with the status it implies
+// (statusOf).
 func withDoc(reg *registry.Registration, d *Doc) {
 	reg.Extra = d
-	reg.Status = d.Reported
-	if d.Override != "" {
-		reg.Status = d.Override
+	reg.Status = statusOf(d.Reported, d.Override)
+}
+
+// statusOf is the status of an instance that reports reported, under
+// override ("" for none): the override, unless the instance reports DOWN
+// or STARTING, as Eureka's server rules (DownOrStartingRule before
+// OverrideExistsRule), so that an instance whose health fails leaves
+// traffic whatever an operator set.
+func statusOf(reported, override registry.Status) registry.Status {
+	if override == "" || reported == registry.Down || reported == registry.Starting {
+		return reported
 	}
+	return override
 }
 
 // held is what the registry keeps (registry.Extra) of an instance
@@ -688,7 +696,7 @@ func (h *held) Equal(other registry.Extra) bool {
 func (h *held) Size() int { return int(unsafe.Sizeof(*h)) + len(h.Reported) + len(h.Override) }
 
 // status is the status h implies.
-func (h *held) status() registry.Status { return h.Override }
+func (h *held) status() registry.Status { return statusOf(h.Reported, h.Override) }
 
 // nativeStatus is the status an instance registered through our own API
 // reports, and the override set over it through Eureka's ("" for none).
@@ -741,7 +749,8 @@ func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 // setOverride is PUT /apps/{app}/{id}/status?value=OUT_OF_SERVICE: the
-// status holds whatever the instance reports, until removed.
+// status holds, until removed, whatever the instance reports but DOWN or
+// STARTING (statusOf).
 func (a *api) setOverride(w http.ResponseWriter, r *http.Request) {
 	a.override(w, r, true)
 }

@@ -58,3 +58,60 @@ func TestRemovingAnOverrideOfAFargoInstanceRestoresItsOwnStatus(t *testing.T) {
 	require.Len(t, insts, 1)
 	assert.Equal(t, "UP", insts[0]["status"])
 }
+
+// An instance reporting DOWN or STARTING is so whatever override an
+// operator set, as Eureka's server rules (DownOrStartingRule first), so
+// that a Spring client whose health check fails leaves traffic even after
+// an override of UP (what Spring's service-registry endpoint sends to put
+// an instance back in service).
+func TestAnInstanceReportingDownIsNotKeptUpByAnOverride(t *testing.T) {
+	_, srv := server(t)
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("b-1", `,"lastDirtyTimestamp":"1000"`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	base := srv.URL + "/eureka/apps/BILLING/b-1"
+	resp, _ = request(t, http.MethodPut, base+"/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=1000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = request(t, http.MethodPut, base+"/status?value=UP&lastDirtyTimestamp=1000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// Its health check fails: the client registers its DOWN document and
+	// renews with status=DOWN.
+	resp, b = request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("b-1", `,"lastDirtyTimestamp":"2000","status":"DOWN"`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	resp, _ = request(t, http.MethodPut, base+"?status=DOWN&lastDirtyTimestamp=2000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	insts := ours(t, srv, "billing")
+	require.Len(t, insts, 1)
+	assert.Equal(t, "DOWN", insts[0]["status"])
+
+	// Healthy again, it is what the override says.
+	resp, _ = request(t, http.MethodPut, base+"?status=UP&lastDirtyTimestamp=2000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "UP", ours(t, srv, "billing")[0]["status"])
+	resp, _ = request(t, http.MethodPut, base+"/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=2000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "OUT_OF_SERVICE", ours(t, srv, "billing")[0]["status"])
+}
+
+// The same for an instance registered through our own API: DOWN, it stays
+// DOWN under an override of UP, and a renewal reporting STARTING wins too.
+func TestANativeInstanceReportingDownIsNotKeptUpByAnOverride(t *testing.T) {
+	_, srv := server(t)
+	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}
+	resp, b := request(t, http.MethodPut, srv.URL+"/api/v1/registry/doctor/doctor-1", "",
+		[]byte(`{"address":"10.0.0.8","port":8082,"ttlSeconds":30,"status":"DOWN"}`), auth)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", b)
+	base := srv.URL + "/eureka/apps/DOCTOR/doctor-1"
+	resp, _ = request(t, http.MethodPut, base+"/status?value=UP", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "DOWN", ours(t, srv, "doctor")[0]["status"])
+
+	resp, _ = request(t, http.MethodPut, base+"?status=STARTING", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "STARTING", ours(t, srv, "doctor")[0]["status"])
+	resp, _ = request(t, http.MethodPut, base+"?status=OUT_OF_SERVICE", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "UP", ours(t, srv, "doctor")[0]["status"], "the override holds over any other status")
+}

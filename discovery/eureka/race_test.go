@@ -73,14 +73,16 @@ func TestConcurrentMetadataUpdatesAreNotLost(t *testing.T) {
 
 // An operator's override racing with a renewal that reports a status
 // holds: the renewal applies its status to the instance as it is then, with
-// the override, not to a copy read before the override was set.
+// the override, not to a copy read before the override was set. The
+// instance was DOWN and reports UP, so that the renewal writes, and an
+// override lost would show UP.
 func TestOverrideAndReportedStatusRaceWithoutLoss(t *testing.T) {
 	_, srv := server(t)
 	conn := eurekaConn(srv)
 	base := srv.URL + "/eureka/apps/LEGACY-BILLING/billing-1"
 	for round := range 200 {
 		require.NoError(t, conn.ReregisterInstance(fargoInstance("billing-1", 9001)))
-		require.Equal(t, http.StatusOK, send(t, http.MethodDelete, base+"/status?value=UP"), "round %d", round)
+		require.Equal(t, http.StatusOK, send(t, http.MethodDelete, base+"/status?value=DOWN"), "round %d", round)
 
 		var wg sync.WaitGroup
 		wg.Add(2)
@@ -92,7 +94,7 @@ func TestOverrideAndReportedStatusRaceWithoutLoss(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			if c := send(t, http.MethodPut, base+"?status=DOWN"); c != http.StatusOK {
+			if c := send(t, http.MethodPut, base+"?status=UP"); c != http.StatusOK {
 				t.Errorf("renewal: %d", c)
 			}
 		}()
