@@ -333,9 +333,13 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	id := in.InstanceID
-	if id == "" {
-		id = in.HostName // Eureka's InstanceInfo.getId outside Amazon
+	id, idField := idOf(in)
+	if !registry.ValidInstanceID(id) {
+		// The registry would refuse the ID alone, under the path's name for
+		// it; the document's field is named, with any other it refuses.
+		_, err := a.registration(svc, id, idField, in, nil, authenticated(r.Context()))
+		fail(w, r, err)
+		return
 	}
 	// The override an operator set is kept, read under the registry's lock
 	// so that one set meanwhile is not lost.
@@ -345,12 +349,28 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		if cur != nil {
 			prev = docOf(*cur)
 		}
-		return a.registration(svc, id, in, prev, auth)
+		return a.registration(svc, id, idField, in, prev, auth)
 	}); err != nil {
 		fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// idOf is the ID of the instance a document describes, and the field it
+// is read from, as Eureka's InstanceInfo.getId and fargo's Instance.Id take
+// it: instanceId; without one, an Amazon instance's data-center
+// instance-id, under which such clients renew; else hostName.
+func idOf(in inInstance) (id, field string) {
+	if in.InstanceID != "" {
+		return in.InstanceID, "instance.instanceId"
+	}
+	if in.DataCenterInfo.Name == "Amazon" {
+		if id := in.DataCenterInfo.Metadata["instance-id"]; id != "" {
+			return id, "instance.dataCenterInfo.metadata.instance-id"
+		}
+	}
+	return in.HostName, "instance.instanceId"
 }
 
 // checkVIPs refuses a (secure) VIP address naming another service that has
@@ -402,7 +422,7 @@ func (a *api) checkVIPs(r *http.Request, svc string, in inInstance) error {
 
 // registration turns an instance document into a registration, keeping a
 // status override set earlier (prev).
-func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) (registry.Registration, error) {
+func (a *api) registration(svc, id, idField string, in inInstance, prev *Doc, auth bool) (registry.Registration, error) {
 	var fe problem.FieldErrors
 	// The strings kept with the instance are bounded one by one and, with
 	// the data center's metadata, together.
@@ -447,8 +467,8 @@ func (a *api) registration(svc, id string, in inInstance, prev *Doc, auth bool) 
 	if total > maxDocStringBytes {
 		fe.Add("instance", fmt.Sprintf("its URLs, names and dataCenterInfo.metadata must total at most %d bytes", maxDocStringBytes))
 	}
-	if !registry.ValidInstanceID(id) {
-		fe.Add("instance.instanceId", "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+	if !registry.ValidInstanceID(id) && !named(fe, idField) {
+		fe.Add(idField, "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
 	// The instance is reached at its host name if that is one, else at
 	// ipAddr: on a Docker Compose network a Spring client sends the

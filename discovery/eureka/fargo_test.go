@@ -162,3 +162,30 @@ func TestEurekaWritesNeedTheToken(t *testing.T) {
 	}
 	assert.Empty(t, ours(t, srv, "legacy-billing"))
 }
+
+// An Amazon instance without an instanceId is known by its data center's
+// instance-id, as Eureka's InstanceInfo.getId and fargo's Instance.Id take
+// it, so that its renewals find it; one that is no instance ID is refused
+// under its own name.
+func TestAmazonInstanceWithoutInstanceIDIsKnownByItsAmazonID(t *testing.T) {
+	_, srv := server(t)
+	conn := eurekaConn(srv)
+	ins := &fargo.Instance{
+		HostName: "ip-10-0-0-9.ec2.internal", App: "BILLING", IPAddr: "10.0.0.9", VipAddress: "billing",
+		Status: fargo.UP, Port: 9000, PortEnabled: true,
+		DataCenterInfo: fargo.DataCenterInfo{Name: fargo.Amazon, Metadata: fargo.AmazonMetadataType{
+			InstanceID: "i-0abc123", LocalIpv4: "10.0.0.9", LocalHostname: "ip-10-0-0-9.ec2.internal"}},
+		LeaseInfo: fargo.LeaseInfo{RenewalIntervalInSecs: 30, DurationInSecs: 90},
+	}
+	require.NoError(t, conn.RegisterInstance(ins))
+	assert.NoError(t, conn.HeartBeatInstance(ins), "fargo renews under its Amazon instance-id %q", ins.Id())
+	insts := ours(t, srv, "billing")
+	require.Len(t, insts, 1)
+	assert.Equal(t, "i-0abc123", insts[0]["id"])
+
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, []byte(`{"instance":{
+"hostName":"10.0.0.9","app":"BILLING","ipAddr":"10.0.0.9","port":{"$":9000,"@enabled":"true"},
+"dataCenterInfo":{"@class":"com.netflix.appinfo.AmazonInfo","name":"Amazon","metadata":{"instance-id":"-i/0"}}}}`), jsonBody)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+	assert.Equal(t, []string{"instance.dataCenterInfo.metadata.instance-id"}, problemFields(t, b))
+}
