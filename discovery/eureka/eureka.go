@@ -32,8 +32,9 @@ import (
 // Prefixes the API is served under: Spring Cloud's, and Netflix's own.
 var Prefixes = []string{"/eureka", "/eureka/v2"}
 
-// RouteRenew is the renewal's route template under the first prefix; the
-// renewals are the bulk of the traffic and logged at debug level only.
+// RouteRenew is the renewal's (PUT) route template under the first prefix;
+// the renewals are the bulk of the traffic and logged at debug level only.
+// The cancel (DELETE) shares it.
 const RouteRenew = "/eureka/apps/{app}/{id}"
 
 // maxDocBytes bounds an instance document once decompressed.

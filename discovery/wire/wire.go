@@ -68,8 +68,13 @@ func Options(cfg *Config) app.Options {
 		WriteTimeout:   service.MaxWait + time.Minute,
 		// Every instance heartbeats every few seconds: successful ones are
 		// logged at debug level only, and still counted in the metrics.
-		QuietRoutes: []string{transport.RouteHeartbeat, eureka.RouteRenew, "/eureka/v2/apps/{app}/{id}"},
-		Flags:       cfg.register,
+		// Eureka's renewal shares its template with the cancel, which is
+		// logged as every other write is.
+		QuietRoutes: []string{
+			transport.RouteHeartbeat,
+			http.MethodPut + " " + eureka.RouteRenew, http.MethodPut + " /eureka/v2/apps/{app}/{id}",
+		},
+		Flags: cfg.register,
 	}
 }
 

@@ -56,7 +56,8 @@ type Options struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing a response; 0 means the server default.
 	WriteTimeout time.Duration
-	// QuietRoutes are routes whose successes are logged at debug only.
+	// QuietRoutes are routes whose successes are logged at debug only
+	// (httpmw.Options.QuietRoutes: a template, or a method and a template).
 	QuietRoutes []string
 	// Outbox marks a service whose database holds an outbox: appdb opens
 	// the broker (-broker-url), runs the relay while it serves and stops

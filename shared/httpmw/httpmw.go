@@ -52,7 +52,10 @@ type Options struct {
 	Timeout time.Duration
 	// QuietRoutes are route templates whose successful requests are logged
 	// at debug level only, like the health and metrics routes: frequent
-	// machine traffic such as heartbeats would drown the access log.
+	// machine traffic such as heartbeats would drown the access log. A
+	// template preceded by a method and a space ("PUT /beats/{id}") quiets
+	// that method alone, where others on the same template are writes
+	// worth a line.
 	QuietRoutes []string
 }
 
@@ -215,7 +218,7 @@ func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middlewa
 			lg := level.Info
 			if sw.status >= 500 {
 				lg = level.Warn
-			} else if sw.status < 400 && quiet[route] {
+			} else if sw.status < 400 && (quiet[route] || quiet[method+" "+route]) {
 				lg = level.Debug
 			}
 			_ = lg(logging.FromContext(r.Context(), logger)).Log(

@@ -527,6 +527,18 @@ func TestQuietRoutesLogSuccessesAtDebugOnly(t *testing.T) {
 	assert.Contains(t, f.logs.String(), "route=/other")
 }
 
+func TestAQuietRouteWithAMethodQuietsThatMethodAlone(t *testing.T) {
+	router := httpmw.NewRouter()
+	router.HandleFunc("/beats/{id}", func(http.ResponseWriter, *http.Request) {}).Methods(http.MethodPut, http.MethodDelete)
+	f := newFixture(t, router, httpmw.Options{QuietRoutes: []string{"PUT /beats/{id}"}})
+
+	f.serve(httptest.NewRequest(http.MethodPut, "/beats/1", nil))
+	assert.Empty(t, f.logs.String(), "a successful renewal is not logged at info")
+
+	f.serve(httptest.NewRequest(http.MethodDelete, "/beats/1", nil))
+	assert.Contains(t, f.logs.String(), "method=DELETE", "another method of the template is logged")
+}
+
 // Thousands of invented methods and paths, as a client could send them on one
 // connection, must not add a series each: the count of series stays fixed.
 func TestMetricsSeriesStayBoundedUnderInventedMethodsAndPaths(t *testing.T) {
