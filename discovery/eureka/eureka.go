@@ -701,7 +701,8 @@ func statusOf(reported, override registry.Status) registry.Status {
 // held is what the registry keeps (registry.Extra) of an instance
 // registered through our own API while a status override set through
 // Eureka's holds over it: the status the instance itself has, to go back to
-// once the override is removed. It is never modified once registered.
+// once the override is removed. It is never modified once registered. A
+// status set through our own API ends it (WithStatus).
 type held struct {
 	Reported registry.Status
 	Override registry.Status
@@ -716,16 +717,17 @@ func (h *held) Equal(other registry.Extra) bool {
 // Size is about the bytes h holds (registry.Extra).
 func (h *held) Size() int { return int(unsafe.Sizeof(*h)) + len(h.Reported) + len(h.Override) }
 
+// WithStatus is nil (registry.StatusExtra): a status set through our own
+// API is the one the instance reports, and ends the override.
+func (h *held) WithStatus(time.Time, registry.Status) registry.Extra { return nil }
+
 // status is the status h implies.
 func (h *held) status() registry.Status { return statusOf(h.Reported, h.Override) }
 
 // nativeStatus is the status an instance registered through our own API
 // reports, and the override set over it through Eureka's ("" for none).
-// Our API's status change keeps Extra as it is: an instance no longer
-// showing its override's status had its status set that way since, which
-// is then the one it reports, with no override over it.
 func nativeStatus(status registry.Status, extra registry.Extra) (reported, override registry.Status) {
-	if h, _ := extra.(*held); h != nil && status == h.status() {
+	if h, _ := extra.(*held); h != nil {
 		return h.Reported, h.Override
 	}
 	return status, ""

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -70,6 +71,19 @@ type core struct {
 func (d *Doc) Equal(other registry.Extra) bool {
 	o, ok := other.(*Doc)
 	return ok && (d == o || d.core == o.core && maps.Equal(d.DataCenterMetadata, o.DataCenterMetadata))
+}
+
+// WithStatus is the document of an instance whose status is set to status
+// at now through our own API (registry.StatusExtra): the status it reports,
+// with no override over it, as an operator's latest word; unchanged when it
+// already is.
+func (d *Doc) WithStatus(now time.Time, status registry.Status) registry.Extra {
+	if d.Reported == status && d.Override == "" {
+		return d
+	}
+	c := *d
+	c.Reported, c.Override, c.LastDirty = status, "", now.UnixMilli()
+	return &c
 }
 
 // Size is about the bytes the document holds: its struct, its strings and

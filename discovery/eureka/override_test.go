@@ -115,3 +115,67 @@ func TestANativeInstanceReportingDownIsNotKeptUpByAnOverride(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "UP", ours(t, srv, "doctor")[0]["status"], "the override holds over any other status")
 }
+
+// A status set through our own API ends the override over an instance
+// registered through it: a later status set through ours equal to the old
+// override's does not bring the override back, and removing an override
+// then leaves the status our API set last.
+func TestOurStatusChangeEndsTheOverrideOfANativeInstance(t *testing.T) {
+	_, srv := server(t)
+	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}
+	native := srv.URL + "/api/v1/registry/doctor/doctor-1"
+	eur := srv.URL + "/eureka/apps/DOCTOR/doctor-1"
+	resp, b := request(t, http.MethodPut, native, "", []byte(`{"address":"10.0.0.8","port":8082,"ttlSeconds":30,"status":"UP"}`), auth)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", b)
+
+	// An operator takes it out through Eureka's API ...
+	resp, _ = request(t, http.MethodPut, eur+"/status?value=OUT_OF_SERVICE", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// ... it is set UP through ours, which ends the override ...
+	resp, b = request(t, http.MethodPut, native+"/status", "", []byte(`{"status":"UP"}`), auth)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	resp, b = request(t, http.MethodGet, eur, "", nil, map[string]string{"Accept": "application/json"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(b), `"overriddenStatus":"UNKNOWN"`, "no override holds any more")
+
+	// ... and later taken out of service through ours.
+	resp, b = request(t, http.MethodPut, native+"/status", "", []byte(`{"status":"OUT_OF_SERVICE"}`), auth)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	resp, b = request(t, http.MethodGet, eur, "", nil, map[string]string{"Accept": "application/json"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(b), `"overriddenStatus":"UNKNOWN"`, "an override removed before is not shown again")
+
+	// A CANCEL_OVERRIDE (no override holds) must not put it back in service.
+	resp, _ = request(t, http.MethodDelete, eur+"/status", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "OUT_OF_SERVICE", ours(t, srv, "doctor")[0]["status"],
+		"our API last set OUT_OF_SERVICE; a stale override record must not restore UP")
+}
+
+// A status set through our own API becomes the status an instance
+// registered through Eureka's reports, and ends its override: removing an
+// override later does not bring back the status the instance reported
+// before.
+func TestOurStatusChangeBecomesTheReportedStatusOfAEurekaInstance(t *testing.T) {
+	_, srv := server(t)
+	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("b-1", `,"lastDirtyTimestamp":"1000"`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	eur := srv.URL + "/eureka/apps/BILLING/b-1"
+	resp, _ = request(t, http.MethodPut, eur+"/status?value=OUT_OF_SERVICE", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// Taken DOWN through our own API (an operator, or the dashboard's API).
+	resp, b = request(t, http.MethodPut, srv.URL+"/api/v1/registry/billing/b-1/status", "", []byte(`{"status":"DOWN"}`), auth)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	require.Equal(t, "DOWN", ours(t, srv, "billing")[0]["status"])
+
+	resp, _ = request(t, http.MethodDelete, eur+"/status", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotEqual(t, "UP", ours(t, srv, "billing")[0]["status"],
+		"the status our API set last must not be replaced by a stale reported UP")
+	resp, b = request(t, http.MethodGet, eur, "", nil, map[string]string{"Accept": "application/json"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(b), `"overriddenStatus":"UNKNOWN"`)
+}

@@ -149,6 +149,16 @@ type Extra interface {
 	Size() int
 }
 
+// StatusExtra is an Extra that changes when the instance's status is set
+// through the registry's own API (Registry.SetStatus): WithStatus is the
+// Extra the instance keeps once its status is set to status at now (nil for
+// none; the receiver itself when nothing changes). It must not modify the
+// receiver.
+type StatusExtra interface {
+	Extra
+	WithStatus(now time.Time, status Status) Extra
+}
+
 func sameExtra(a, b Extra) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil

@@ -488,7 +488,9 @@ func (r *Registry) Heartbeat(now time.Time, service, id string) (Lease, error) {
 }
 
 // SetStatus changes the instance's status and, as a sign of life, renews
-// its lease.
+// its lease. An Extra that is a StatusExtra becomes what its WithStatus
+// returns, so that an adapter can let the status set here replace what it
+// kept of the instance's status (Eureka's override and reported status).
 func (r *Registry) SetStatus(now time.Time, service, id string, status Status) (Instance, error) {
 	if _, ok := ParseStatus(string(status)); !ok {
 		return Instance{}, fieldError("status", StatusRule)
@@ -500,13 +502,17 @@ func (r *Registry) SetStatus(now time.Time, service, id string, status Status) (
 	if e == nil {
 		return Instance{}, ErrNotFound
 	}
-	if e.status != status {
+	extra := e.extra
+	if x, ok := extra.(StatusExtra); ok {
+		extra = x.WithStatus(now, status)
+	}
+	if e.status != status || !sameExtra(e.extra, extra) {
 		// Entries are replaced, not mutated, so views handed out earlier
 		// stay as they were.
 		ne := &entry{
 			id: e.id, address: e.address, port: e.port, status: status,
 			metadata: e.metadata, ttl: e.ttl, registeredAt: e.registeredAt,
-			updatedAt: now, extra: e.extra,
+			updatedAt: now, extra: extra,
 		}
 		r.count(e, -1)
 		r.count(ne, 1)

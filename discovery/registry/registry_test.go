@@ -208,6 +208,58 @@ func TestSetStatus(t *testing.T) {
 	assert.ErrorIs(t, err, registry.ErrNotFound)
 }
 
+// statusNote is an adapter's Extra that notes the last status set through
+// SetStatus, and is dropped once it is UNKNOWN.
+type statusNote struct{ last registry.Status }
+
+func (n *statusNote) Equal(o registry.Extra) bool {
+	m, ok := o.(*statusNote)
+	return ok && *m == *n
+}
+
+func (n *statusNote) Size() int { return len(n.last) }
+
+func (n *statusNote) WithStatus(_ time.Time, st registry.Status) registry.Extra {
+	if st == registry.Unknown {
+		return nil
+	}
+	if st == n.last {
+		return n
+	}
+	return &statusNote{last: st}
+}
+
+func TestSetStatusLetsTheExtraFollowTheStatus(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	rg := reg("auth", "a1", 8081)
+	rg.Extra = &statusNote{last: registry.Up}
+	_, _, err := r.Register(t0, rg)
+	require.NoError(t, err)
+
+	idx := r.Index()
+	_, err = r.SetStatus(t0, "auth", "a1", registry.Up)
+	require.NoError(t, err)
+	assert.Equal(t, idx, r.Index(), "the same status with the same Extra is no change")
+
+	inst, err := r.SetStatus(t0, "auth", "a1", registry.Down)
+	require.NoError(t, err)
+	assert.Equal(t, &statusNote{last: registry.Down}, inst.Extra)
+	assert.Greater(t, r.Index(), idx)
+
+	rg.Status = registry.Down // an Extra out of step with the status
+	_, _, err = r.Register(t0, rg)
+	require.NoError(t, err)
+	idx = r.Index()
+	inst, err = r.SetStatus(t0, "auth", "a1", registry.Down)
+	require.NoError(t, err)
+	assert.Equal(t, &statusNote{last: registry.Down}, inst.Extra, "an Extra that changes alone is a change")
+	assert.Greater(t, r.Index(), idx)
+
+	inst, err = r.SetStatus(t0, "auth", "a1", registry.Unknown)
+	require.NoError(t, err)
+	assert.Nil(t, inst.Extra)
+}
+
 func TestDeregister(t *testing.T) {
 	r := registry.New(t0, registry.DefaultLimits())
 	_, _, err := r.Register(t0, reg("auth", "a1", 8081))
