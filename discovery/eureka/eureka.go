@@ -582,7 +582,7 @@ func (a *api) ttl(secs int64) int {
 // renew is PUT /apps/{app}/{id}: 200, or 404 for an unknown instance or one
 // the client has newer information about (lastDirtyTimestamp), so that the
 // client registers again. A status the client reports is applied, under
-// an override only when DOWN or STARTING (statusOf).
+// an override only when other than UP or OUT_OF_SERVICE (statusOf).
 func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 	svc, id, err := key(r)
 	if err != nil {
@@ -687,12 +687,13 @@ func withDoc(reg *registry.Registration, d *Doc) {
 }
 
 // statusOf is the status of an instance that reports reported, under
-// override ("" for none): the override, unless the instance reports DOWN
-// or STARTING, as Eureka's server rules (DownOrStartingRule before
-// OverrideExistsRule), so that an instance whose health fails leaves
-// traffic whatever an operator set.
+// override ("" for none): the override only while the instance reports UP
+// or OUT_OF_SERVICE; any other status it reports (DOWN, STARTING, UNKNOWN)
+// wins, as Eureka's server rules (DownOrStartingRule, which matches every
+// status but UP and OUT_OF_SERVICE, before OverrideExistsRule), so that an
+// instance whose health fails leaves traffic whatever an operator set.
 func statusOf(reported, override registry.Status) registry.Status {
-	if override == "" || reported == registry.Down || reported == registry.Starting {
+	if override == "" || reported != registry.Up && reported != registry.OutOfService {
 		return reported
 	}
 	return override
@@ -772,8 +773,8 @@ func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 // setOverride is PUT /apps/{app}/{id}/status?value=OUT_OF_SERVICE: the
-// status holds, until removed, whatever the instance reports but DOWN or
-// STARTING (statusOf).
+// status holds, until removed, while the instance reports UP or
+// OUT_OF_SERVICE (statusOf).
 func (a *api) setOverride(w http.ResponseWriter, r *http.Request) {
 	a.override(w, r, true)
 }

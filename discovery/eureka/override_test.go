@@ -59,8 +59,8 @@ func TestRemovingAnOverrideOfAFargoInstanceRestoresItsOwnStatus(t *testing.T) {
 	assert.Equal(t, "UP", insts[0]["status"])
 }
 
-// An instance reporting DOWN or STARTING is so whatever override an
-// operator set, as Eureka's server rules (DownOrStartingRule first), so
+// An instance reporting DOWN, STARTING or UNKNOWN is so whatever override
+// an operator set, as Eureka's server rules (DownOrStartingRule first), so
 // that a Spring client whose health check fails leaves traffic even after
 // an override of UP (what Spring's service-registry endpoint sends to put
 // an instance back in service).
@@ -113,7 +113,7 @@ func TestANativeInstanceReportingDownIsNotKeptUpByAnOverride(t *testing.T) {
 	assert.Equal(t, "STARTING", ours(t, srv, "doctor")[0]["status"])
 	resp, _ = request(t, http.MethodPut, base+"?status=OUT_OF_SERVICE", token, nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "UP", ours(t, srv, "doctor")[0]["status"], "the override holds over any other status")
+	assert.Equal(t, "UP", ours(t, srv, "doctor")[0]["status"], "the override holds over a reported OUT_OF_SERVICE")
 }
 
 // A status set through our own API ends the override over an instance
@@ -178,4 +178,22 @@ func TestOurStatusChangeBecomesTheReportedStatusOfAEurekaInstance(t *testing.T) 
 	resp, b = request(t, http.MethodGet, eur, "", nil, map[string]string{"Accept": "application/json"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(b), `"overriddenStatus":"UNKNOWN"`)
+}
+
+// Eureka's DownOrStartingRule trusts every status the instance reports but
+// UP and OUT_OF_SERVICE ("!UP && !OUT_OF_SERVICE"), UNKNOWN among them: an
+// instance reporting UNKNOWN is not kept UP by an override of UP.
+func TestAnInstanceReportingUnknownIsNotKeptUpByAnOverride(t *testing.T) {
+	_, srv := server(t)
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
+		eurekaDoc("b-1", `,"lastDirtyTimestamp":"1000"`), jsonBody)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
+	base := srv.URL + "/eureka/apps/BILLING/b-1"
+	resp, _ = request(t, http.MethodPut, base+"/status?value=UP&lastDirtyTimestamp=1000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	resp, _ = request(t, http.MethodPut, base+"?status=UNKNOWN&lastDirtyTimestamp=1000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "UNKNOWN", ours(t, srv, "billing")[0]["status"],
+		"Eureka's server: a reported UNKNOWN wins over the override, as DOWN and STARTING do")
 }
