@@ -371,7 +371,7 @@ func idOf(in inInstance) (id, field string) {
 			return id, "instance.dataCenterInfo.metadata.instance-id"
 		}
 	}
-	return in.HostName, "instance.instanceId"
+	return in.HostName, "instance.hostName"
 }
 
 // checkVIPs refuses a (secure) VIP address naming another service that has

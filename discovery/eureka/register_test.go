@@ -428,3 +428,15 @@ func TestNonASCIIVIPIsRefused(t *testing.T) {
 	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/EVIL", token, doc("Evil-Service, evil.internal", "evil_v2"), jsonBody)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", b)
 }
+
+// A document without instanceId whose hostName is the (invalid) ID is
+// refused naming hostName, the field the ID came from, not an instanceId it
+// never sent, and only once although hostName is no address either.
+func TestAnIDTakenFromHostNameIsRefusedUnderHostName(t *testing.T) {
+	_, srv := server(t)
+	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token, []byte(`{"instance":{
+"hostName":"_billing","app":"BILLING","ipAddr":"10.0.0.9","port":{"$":9000,"@enabled":"true"},
+"dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}`), jsonBody)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", b)
+	assert.Equal(t, []string{"instance.hostName"}, problemFields(t, b))
+}
