@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,4 +180,59 @@ func TestRedisKilledMidRunFallsBackToLocalAndReturns(t *testing.T) {
 	}
 	assert.False(t, a.Allow(ctx, key).Allowed, "shared limit in force again: b spent what a left")
 	assert.False(t, b.Allow(ctx, key).Allowed)
+}
+
+// A Redis whose port refuses connections fails its one dial at once: the
+// decision that finds the outage comes back well within the documented
+// 200 ms to connect and no retry (go-redis would otherwise dial five
+// times, 100 ms apart).
+func TestARefusedRedisIsDialledOnce(t *testing.T) {
+	port := freePort(t) // nothing listens there: connections are refused
+	var downs atomic.Int64
+	l := gateway(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port), uniquePrefix(t), ratelimit.Policy{Name: "strict", RPS: 0.2, Burst: 10},
+		ratelimit.SharedObserver{Down: func(error) { downs.Add(1) }})
+
+	start := time.Now()
+	d := l.Allow(context.Background(), ratelimit.AddrKey(netip.MustParseAddr("203.0.113.9")))
+	took := time.Since(start)
+
+	assert.True(t, d.Allowed, "decided by the local bucket")
+	assert.EqualValues(t, 1, downs.Load(), "the outage was noticed")
+	assert.Less(t, took, 250*time.Millisecond, "one refused dial, no retry")
+}
+
+// blackhole listens with a full accept queue: further connection attempts
+// get no answer, as from a Redis host that is down or cut off by a firewall.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, syscall.Listen(fd, 0))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the accept queue (never accepted).
+	for i := 0; i < 4; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	return addr
+}
+
+// A Redis that does not answer costs a decision its one 200 ms dial, not
+// five of them with pauses between.
+func TestAnUnreachableRedisCostsOneDialTimeout(t *testing.T) {
+	addr := blackhole(t)
+	l := gateway(t, "redis://"+addr+"/0", uniquePrefix(t), ratelimit.Policy{Name: "strict", RPS: 0.2, Burst: 10},
+		ratelimit.SharedObserver{})
+	start := time.Now()
+	d := l.Allow(context.Background(), ratelimit.AddrKey(netip.MustParseAddr("203.0.113.9")))
+	took := time.Since(start)
+	assert.True(t, d.Allowed, "decided by the local bucket")
+	assert.Less(t, took, 350*time.Millisecond, "200 ms to connect, no retry")
 }
