@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/medisync/medisync/gateway/apidoc"
 	"github.com/medisync/medisync/gateway/edge"
@@ -358,6 +360,10 @@ func sharedLimits(a *app.App, url string) (func(class string) []ratelimit.Option
 	if err != nil {
 		return nil, nil, err
 	}
+	// go-redis prints to standard error in a format of its own, which a
+	// log pipeline cannot parse. Its logger is one for the whole process,
+	// so it is set here, where the only client is made.
+	redis.SetLogger(redisLogger{level.Debug(a.Logger)})
 	store := ratelimit.NewRedis(client, "medisync:ratelimit:")
 	fallbacks := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Subsystem: "gateway", Name: "ratelimit_fallbacks_total",
@@ -378,4 +384,13 @@ func sharedLimits(a *app.App, url string) (func(class string) []ratelimit.Option
 	}
 	_ = level.Info(a.Logger).Log("msg", "rate-limit buckets shared in Redis", "addr", client.Options().Addr)
 	return opts, func(context.Context) error { return client.Close() }, nil
+}
+
+// redisLogger writes go-redis's lines through the gateway's logger, at
+// debug: they repeat a failed dial at every attempt, while the limiter
+// already reports an outage once, at warn.
+type redisLogger struct{ l log.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
+	_ = r.l.Log("msg", "redis client", "err", fmt.Sprintf(format, v...))
 }

@@ -2,14 +2,21 @@ package wire
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/netip"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/go-kit/log"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/gateway/ratelimit"
+	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn/authntest"
 )
@@ -80,4 +87,47 @@ func TestAnUnparsableRedisURLIsRefusedWithoutItsPassword(t *testing.T) {
 	app.ExitCode(&stderr, "gateway", err)
 	assert.NotContains(t, stderr.String(), password, "what the gateway prints as it exits")
 	assert.Contains(t, stderr.String(), "invalid rate-limit Redis URL")
+}
+
+// go-redis's own lines, which it would print to standard error in a format
+// of its own, go through the gateway's logger as structured lines.
+func TestRedisClientLinesGoThroughTheLogger(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	saved, err := syscall.Dup(2)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Dup3(int(w.Fd()), 2, 0))
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			_ = syscall.Dup3(saved, 2, 0)
+			_ = syscall.Close(saved)
+			_ = w.Close()
+		}
+	}
+	t.Cleanup(restore)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there: connections are refused
+	var s Settings
+	a := newGatewayApp(ctx, t, &s)
+	var logs syncBuffer
+	a.Logger = log.NewLogfmtLogger(&logs)
+	opts, closeShared, err := sharedLimits(a, "redis://"+addr+"/0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = closeShared(context.Background()) })
+	l := ratelimit.New(ratelimit.Policy{Name: "general", RPS: 1, Burst: 1}, opts(route.ClassGeneral)...)
+	assert.True(t, l.Allow(ctx, ratelimit.AddrKey(netip.MustParseAddr("203.0.113.9"))).Allowed, "decided locally")
+
+	restore()
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Empty(t, string(out), "lines written to standard error outside the logger")
+	assert.Contains(t, logs.String(), `level=debug msg="redis client" err="redis: connection pool: failed to dial after 1 attempts`)
+	assert.Contains(t, logs.String(), `level=warn msg="shared rate limits unavailable; deciding with local buckets"`)
 }
