@@ -60,7 +60,11 @@ func (s BreakerSettings) gobreaker(name string, onChange func(from, to gobreaker
 			if c.ConsecutiveFailures >= s.ConsecutiveFailures {
 				return true
 			}
-			return c.Requests >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(c.Requests)
+			// Only requests the instance answered or failed are judged:
+			// Requests also holds those still in flight and those a client
+			// abandoned (excluded), which say nothing of the instance.
+			n := c.TotalSuccesses + c.TotalFailures
+			return n >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(n)
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
 		IsExcluded:    clientFault,

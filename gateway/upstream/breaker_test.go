@@ -1,9 +1,11 @@
 package upstream
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,4 +83,47 @@ func TestBare503OpensTheCircuit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, gobreaker.StateOpen, p.States()[b.hostport()])
+}
+
+// The failure ratio judges only the requests an instance answered or
+// failed: those its clients abandoned (as they do on a sick, slow instance)
+// count for nothing, neither towards the minimum nor in the ratio, so 12
+// failures in 20 answers open the circuit whatever was abandoned besides.
+func TestAbandonedRequestsDoNotDiluteTheFailureRatio(t *testing.T) {
+	b := newBackend(t)
+	var n atomic.Int64
+	b.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Slow") != "" {
+			<-r.Context().Done() // the client gives up first
+			return
+		}
+		// 3 failures in every 5 answers, the 20th one of them: 60 %,
+		// never 5 in a row.
+		if k := n.Add(1) % 5; k == 0 || k == 1 || k == 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	p, _ := newPool(t, newInstancer(b.hostport()), BreakerSettings{ConsecutiveFailures: 100, MinRequests: 20, FailureRatio: 0.5, Interval: time.Minute})
+	waitSize(t, p, 1)
+
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(20*time.Millisecond, cancel) // the client hangs up
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://patient/api/v1/patients/1", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Slow", "1")
+		_, err = p.RoundTrip(req)
+		cancel()
+		require.Error(t, err)
+	}
+	failures := 0
+	for range 20 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		if code == http.StatusServiceUnavailable {
+			failures++
+		}
+	}
+	require.Equal(t, 12, failures)
+	assert.Equal(t, gobreaker.StateOpen, p.States()[b.hostport()], "12 of 20 answers failed; %+v", p.Counts()[b.hostport()])
 }

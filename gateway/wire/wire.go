@@ -97,8 +97,8 @@ func (s *Settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.DebugAddr, "debug-addr", "", "listener for Go's profiler (/debug/pprof/), loopback only; empty (the default) serves none")
 	fs.StringVar(&s.Upstreams, "upstreams", "", "fixed instances instead of discovery, e.g. patient=127.0.0.1:8083,patient=127.0.0.1:9083")
 	fs.Func("breaker-failures", "consecutive failures that open an instance's circuit (default 5)", uintFlag(&s.Breaker.ConsecutiveFailures))
-	fs.Float64Var(&s.Breaker.FailureRatio, "breaker-failure-ratio", 0.5, "failure share that opens a circuit once breaker-min-requests were seen in a window")
-	fs.Func("breaker-min-requests", "requests in a window before the failure ratio counts (default 20)", uintFlag(&s.Breaker.MinRequests))
+	fs.Float64Var(&s.Breaker.FailureRatio, "breaker-failure-ratio", 0.5, "failure share that opens a circuit once breaker-min-requests were judged in a window")
+	fs.Func("breaker-min-requests", "requests an instance answered or failed in a window before the failure ratio counts (default 20)", uintFlag(&s.Breaker.MinRequests))
 	fs.DurationVar(&s.Breaker.Interval, "breaker-window", 30*time.Second, "window over which a closed circuit counts requests and failures")
 	fs.DurationVar(&s.Breaker.OpenTimeout, "breaker-open-timeout", 5*time.Second, "how long an open circuit refuses before a probe goes through")
 }
