@@ -226,11 +226,24 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A failure to read the client's body must not count against the
 	// instance: the body is watched so that its faults can be told apart.
 	req.Body = watchBody(req.Body)
-	start := int(p.next.Add(1) % uint64(n))
+	turn := p.next.Add(1)
+	start := int(turn % uint64(n))
+	// A turn whose instance refuses goes on to the others in an order that
+	// begins one further each time the turn falls there, so that an open
+	// circuit's share is spread over its peers rather than all handed to
+	// the next in the list, which would then carry twice its load.
+	rot := 0
+	if n > 1 {
+		rot = int(turn / uint64(n) % uint64(n-1))
+	}
 	retried := false
 	var connErr error
 	for i := 0; i < n; i++ {
-		resp, err := eps[(start+i)%n](req.Context(), req)
+		idx := start
+		if i > 0 {
+			idx = (start + 1 + (rot+i-1)%(n-1)) % n
+		}
+		resp, err := eps[idx](req.Context(), req)
 		if err == nil {
 			return resp.(*http.Response), nil
 		}

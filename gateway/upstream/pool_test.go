@@ -200,6 +200,30 @@ func awaitHalfOpen(t *testing.T, p *Pool, host string) {
 	require.Eventually(t, func() bool { return p.States()[host] == gobreaker.StateHalfOpen }, 10*time.Second, 5*time.Millisecond)
 }
 
+// The turns that fall on an instance whose circuit is open are spread over
+// its peers, not all handed to the next in the list: losing one instance of
+// three adds half its load to each of the two others.
+func TestAnOpenCircuitsShareIsSpreadOverThePeers(t *testing.T) {
+	a, b, c := newBackend(t), newBackend(t), newBackend(t)
+	p, _ := newPool(t, newInstancer(a.hostport(), b.hostport(), c.hostport()),
+		BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour})
+	waitSize(t, p, 3)
+	a.status.Store(http.StatusServiceUnavailable)
+	for p.States()[a.hostport()] != gobreaker.StateOpen {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	b.hits.Store(0)
+	c.hits.Store(0)
+	for range 300 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code)
+	}
+	assert.InDelta(t, 150, b.hits.Load(), 15, "the healthy instances share the load evenly")
+	assert.InDelta(t, 150, c.hits.Load(), 15, "the healthy instances share the load evenly")
+}
+
 func TestHalfOpenProbeSuccessCloses(t *testing.T) {
 	bad := newBackend(t)
 	bad.status.Store(http.StatusServiceUnavailable)
