@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -54,4 +56,55 @@ func TestLogWriterFlushesOnItsOwn(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		assert.Len(t, line, 10, "lines are never interleaved")
 	}
+}
+
+// flakyOut fails its first write (a full disk, an I/O error on the log
+// file or pipe) and works again afterwards.
+type flakyOut struct {
+	mu     sync.Mutex
+	failed bool
+	got    bytes.Buffer
+}
+
+func (f *flakyOut) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("no space left on device")
+	}
+	return f.got.Write(p)
+}
+
+func (f *flakyOut) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.got.String()
+}
+
+// A failed write loses the lines held then, and only those: the lines
+// written afterwards reach the log, without a restart.
+func TestLogWriterRecoversFromAFailedWrite(t *testing.T) {
+	out := &flakyOut{}
+	lw := newLogWriter(out, 64<<10, time.Hour)
+	defer lw.Close()
+
+	_, _ = lw.Write([]byte("line lost to the fault\n"))
+	require.Error(t, lw.Flush(), "the device fails once")
+	_, err := lw.Write([]byte("line after the fault\n"))
+	require.NoError(t, err)
+	require.NoError(t, lw.Flush())
+	assert.Equal(t, "line after the fault\n", out.String())
+
+	// The same when the failing write is the one a full buffer makes.
+	out = &flakyOut{}
+	lw = newLogWriter(out, 16, time.Hour)
+	defer lw.Close()
+	_, _ = lw.Write([]byte("0123456789\n"))
+	_, err = lw.Write([]byte("fills the buffer\n"))
+	require.Error(t, err)
+	_, err = lw.Write([]byte("later\n"))
+	require.NoError(t, err)
+	require.NoError(t, lw.Flush())
+	assert.Equal(t, "later\n", out.String())
 }
