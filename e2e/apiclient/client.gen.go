@@ -12603,8 +12603,18 @@ type JwksResponse429Headers struct {
 	RetryAfter *int
 }
 
+// JwksResponse502Headers the declared response headers of an HTTP 502 response for Jwks
+type JwksResponse502Headers struct {
+	RetryAfter *int
+}
+
 // JwksResponse503Headers the declared response headers of an HTTP 503 response for Jwks
 type JwksResponse503Headers struct {
+	RetryAfter *int
+}
+
+// JwksResponse504Headers the declared response headers of an HTTP 504 response for Jwks
+type JwksResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -12631,8 +12641,12 @@ type JwksResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *JwksResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *JwksResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *JwksResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *JwksResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12719,8 +12733,18 @@ type ListAppointmentsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListAppointmentsResponse502Headers the declared response headers of an HTTP 502 response for ListAppointments
+type ListAppointmentsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListAppointmentsResponse503Headers the declared response headers of an HTTP 503 response for ListAppointments
 type ListAppointmentsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListAppointmentsResponse504Headers the declared response headers of an HTTP 504 response for ListAppointments
+type ListAppointmentsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -12757,8 +12781,12 @@ type ListAppointmentsResponse struct {
 	Headers401 *ListAppointmentsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListAppointmentsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListAppointmentsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListAppointmentsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListAppointmentsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12872,8 +12900,18 @@ type BookAppointmentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// BookAppointmentResponse502Headers the declared response headers of an HTTP 502 response for BookAppointment
+type BookAppointmentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // BookAppointmentResponse503Headers the declared response headers of an HTTP 503 response for BookAppointment
 type BookAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// BookAppointmentResponse504Headers the declared response headers of an HTTP 504 response for BookAppointment
+type BookAppointmentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -12918,8 +12956,12 @@ type BookAppointmentResponse struct {
 	Headers401 *BookAppointmentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *BookAppointmentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *BookAppointmentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *BookAppointmentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *BookAppointmentResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13041,8 +13083,18 @@ type ListAppointmentDeadLettersResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListAppointmentDeadLettersResponse502Headers the declared response headers of an HTTP 502 response for ListAppointmentDeadLetters
+type ListAppointmentDeadLettersResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListAppointmentDeadLettersResponse503Headers the declared response headers of an HTTP 503 response for ListAppointmentDeadLetters
 type ListAppointmentDeadLettersResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListAppointmentDeadLettersResponse504Headers the declared response headers of an HTTP 504 response for ListAppointmentDeadLetters
+type ListAppointmentDeadLettersResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13077,8 +13129,12 @@ type ListAppointmentDeadLettersResponse struct {
 	Headers401 *ListAppointmentDeadLettersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListAppointmentDeadLettersResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListAppointmentDeadLettersResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListAppointmentDeadLettersResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListAppointmentDeadLettersResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13180,8 +13236,18 @@ type ReplayAppointmentDeadLetterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ReplayAppointmentDeadLetterResponse502Headers the declared response headers of an HTTP 502 response for ReplayAppointmentDeadLetter
+type ReplayAppointmentDeadLetterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ReplayAppointmentDeadLetterResponse503Headers the declared response headers of an HTTP 503 response for ReplayAppointmentDeadLetter
 type ReplayAppointmentDeadLetterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ReplayAppointmentDeadLetterResponse504Headers the declared response headers of an HTTP 504 response for ReplayAppointmentDeadLetter
+type ReplayAppointmentDeadLetterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13216,8 +13282,12 @@ type ReplayAppointmentDeadLetterResponse struct {
 	Headers401 *ReplayAppointmentDeadLetterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ReplayAppointmentDeadLetterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ReplayAppointmentDeadLetterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ReplayAppointmentDeadLetterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ReplayAppointmentDeadLetterResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -13319,8 +13389,18 @@ type AppointmentAuditTrailResponse429Headers struct {
 	RetryAfter *int
 }
 
+// AppointmentAuditTrailResponse502Headers the declared response headers of an HTTP 502 response for AppointmentAuditTrail
+type AppointmentAuditTrailResponse502Headers struct {
+	RetryAfter *int
+}
+
 // AppointmentAuditTrailResponse503Headers the declared response headers of an HTTP 503 response for AppointmentAuditTrail
 type AppointmentAuditTrailResponse503Headers struct {
+	RetryAfter *int
+}
+
+// AppointmentAuditTrailResponse504Headers the declared response headers of an HTTP 504 response for AppointmentAuditTrail
+type AppointmentAuditTrailResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13357,8 +13437,12 @@ type AppointmentAuditTrailResponse struct {
 	Headers401 *AppointmentAuditTrailResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AppointmentAuditTrailResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *AppointmentAuditTrailResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *AppointmentAuditTrailResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *AppointmentAuditTrailResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13465,8 +13549,18 @@ type ListTakenTimesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListTakenTimesResponse502Headers the declared response headers of an HTTP 502 response for ListTakenTimes
+type ListTakenTimesResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListTakenTimesResponse503Headers the declared response headers of an HTTP 503 response for ListTakenTimes
 type ListTakenTimesResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListTakenTimesResponse504Headers the declared response headers of an HTTP 504 response for ListTakenTimes
+type ListTakenTimesResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13499,8 +13593,12 @@ type ListTakenTimesResponse struct {
 	Headers401 *ListTakenTimesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListTakenTimesResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListTakenTimesResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListTakenTimesResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListTakenTimesResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13597,8 +13695,18 @@ type MyWaitlistResponse429Headers struct {
 	RetryAfter *int
 }
 
+// MyWaitlistResponse502Headers the declared response headers of an HTTP 502 response for MyWaitlist
+type MyWaitlistResponse502Headers struct {
+	RetryAfter *int
+}
+
 // MyWaitlistResponse503Headers the declared response headers of an HTTP 503 response for MyWaitlist
 type MyWaitlistResponse503Headers struct {
+	RetryAfter *int
+}
+
+// MyWaitlistResponse504Headers the declared response headers of an HTTP 504 response for MyWaitlist
+type MyWaitlistResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13631,8 +13739,12 @@ type MyWaitlistResponse struct {
 	Headers401 *MyWaitlistResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MyWaitlistResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *MyWaitlistResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MyWaitlistResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *MyWaitlistResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13734,8 +13846,18 @@ type JoinWaitlistResponse429Headers struct {
 	RetryAfter *int
 }
 
+// JoinWaitlistResponse502Headers the declared response headers of an HTTP 502 response for JoinWaitlist
+type JoinWaitlistResponse502Headers struct {
+	RetryAfter *int
+}
+
 // JoinWaitlistResponse503Headers the declared response headers of an HTTP 503 response for JoinWaitlist
 type JoinWaitlistResponse503Headers struct {
+	RetryAfter *int
+}
+
+// JoinWaitlistResponse504Headers the declared response headers of an HTTP 504 response for JoinWaitlist
+type JoinWaitlistResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13776,8 +13898,12 @@ type JoinWaitlistResponse struct {
 	Headers401 *JoinWaitlistResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *JoinWaitlistResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *JoinWaitlistResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *JoinWaitlistResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *JoinWaitlistResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13889,8 +14015,18 @@ type LeaveWaitlistResponse429Headers struct {
 	RetryAfter *int
 }
 
+// LeaveWaitlistResponse502Headers the declared response headers of an HTTP 502 response for LeaveWaitlist
+type LeaveWaitlistResponse502Headers struct {
+	RetryAfter *int
+}
+
 // LeaveWaitlistResponse503Headers the declared response headers of an HTTP 503 response for LeaveWaitlist
 type LeaveWaitlistResponse503Headers struct {
+	RetryAfter *int
+}
+
+// LeaveWaitlistResponse504Headers the declared response headers of an HTTP 504 response for LeaveWaitlist
+type LeaveWaitlistResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -13923,8 +14059,12 @@ type LeaveWaitlistResponse struct {
 	Headers401 *LeaveWaitlistResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LeaveWaitlistResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LeaveWaitlistResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LeaveWaitlistResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LeaveWaitlistResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -14026,8 +14166,18 @@ type GetAppointmentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetAppointmentResponse502Headers the declared response headers of an HTTP 502 response for GetAppointment
+type GetAppointmentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetAppointmentResponse503Headers the declared response headers of an HTTP 503 response for GetAppointment
 type GetAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetAppointmentResponse504Headers the declared response headers of an HTTP 504 response for GetAppointment
+type GetAppointmentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14064,8 +14214,12 @@ type GetAppointmentResponse struct {
 	Headers401 *GetAppointmentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetAppointmentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetAppointmentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetAppointmentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetAppointmentResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14172,8 +14326,18 @@ type CancelAppointmentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CancelAppointmentResponse502Headers the declared response headers of an HTTP 502 response for CancelAppointment
+type CancelAppointmentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CancelAppointmentResponse503Headers the declared response headers of an HTTP 503 response for CancelAppointment
 type CancelAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CancelAppointmentResponse504Headers the declared response headers of an HTTP 504 response for CancelAppointment
+type CancelAppointmentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14216,8 +14380,12 @@ type CancelAppointmentResponse struct {
 	Headers401 *CancelAppointmentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CancelAppointmentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CancelAppointmentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CancelAppointmentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CancelAppointmentResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14339,8 +14507,18 @@ type RescheduleAppointmentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RescheduleAppointmentResponse502Headers the declared response headers of an HTTP 502 response for RescheduleAppointment
+type RescheduleAppointmentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RescheduleAppointmentResponse503Headers the declared response headers of an HTTP 503 response for RescheduleAppointment
 type RescheduleAppointmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RescheduleAppointmentResponse504Headers the declared response headers of an HTTP 504 response for RescheduleAppointment
+type RescheduleAppointmentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14383,8 +14561,12 @@ type RescheduleAppointmentResponse struct {
 	Headers401 *RescheduleAppointmentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RescheduleAppointmentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RescheduleAppointmentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RescheduleAppointmentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RescheduleAppointmentResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14506,8 +14688,18 @@ type ChangeAppointmentStatusResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ChangeAppointmentStatusResponse502Headers the declared response headers of an HTTP 502 response for ChangeAppointmentStatus
+type ChangeAppointmentStatusResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ChangeAppointmentStatusResponse503Headers the declared response headers of an HTTP 503 response for ChangeAppointmentStatus
 type ChangeAppointmentStatusResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ChangeAppointmentStatusResponse504Headers the declared response headers of an HTTP 504 response for ChangeAppointmentStatus
+type ChangeAppointmentStatusResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14550,8 +14742,12 @@ type ChangeAppointmentStatusResponse struct {
 	Headers401 *ChangeAppointmentStatusResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangeAppointmentStatusResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ChangeAppointmentStatusResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ChangeAppointmentStatusResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ChangeAppointmentStatusResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14668,8 +14864,18 @@ type LoginResponse429Headers struct {
 	RetryAfter *int
 }
 
+// LoginResponse502Headers the declared response headers of an HTTP 502 response for Login
+type LoginResponse502Headers struct {
+	RetryAfter *int
+}
+
 // LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
 type LoginResponse503Headers struct {
+	RetryAfter *int
+}
+
+// LoginResponse504Headers the declared response headers of an HTTP 504 response for Login
+type LoginResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14706,8 +14912,12 @@ type LoginResponse struct {
 	Headers401 *LoginResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LoginResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LoginResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LoginResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14809,8 +15019,18 @@ type LogoutResponse429Headers struct {
 	RetryAfter *int
 }
 
+// LogoutResponse502Headers the declared response headers of an HTTP 502 response for Logout
+type LogoutResponse502Headers struct {
+	RetryAfter *int
+}
+
 // LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
 type LogoutResponse503Headers struct {
+	RetryAfter *int
+}
+
+// LogoutResponse504Headers the declared response headers of an HTTP 504 response for Logout
+type LogoutResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14837,8 +15057,12 @@ type LogoutResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LogoutResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LogoutResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LogoutResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LogoutResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -14930,8 +15154,18 @@ type MeResponse429Headers struct {
 	RetryAfter *int
 }
 
+// MeResponse502Headers the declared response headers of an HTTP 502 response for Me
+type MeResponse502Headers struct {
+	RetryAfter *int
+}
+
 // MeResponse503Headers the declared response headers of an HTTP 503 response for Me
 type MeResponse503Headers struct {
+	RetryAfter *int
+}
+
+// MeResponse504Headers the declared response headers of an HTTP 504 response for Me
+type MeResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -14970,8 +15204,12 @@ type MeResponse struct {
 	Headers401 *MeResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MeResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *MeResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MeResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *MeResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15078,8 +15316,18 @@ type ChangePasswordResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ChangePasswordResponse502Headers the declared response headers of an HTTP 502 response for ChangePassword
+type ChangePasswordResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ChangePasswordResponse503Headers the declared response headers of an HTTP 503 response for ChangePassword
 type ChangePasswordResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ChangePasswordResponse504Headers the declared response headers of an HTTP 504 response for ChangePassword
+type ChangePasswordResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15116,8 +15364,12 @@ type ChangePasswordResponse struct {
 	Headers401 *ChangePasswordResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangePasswordResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ChangePasswordResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ChangePasswordResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ChangePasswordResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15219,8 +15471,18 @@ type ForgotPasswordResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ForgotPasswordResponse502Headers the declared response headers of an HTTP 502 response for ForgotPassword
+type ForgotPasswordResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ForgotPasswordResponse503Headers the declared response headers of an HTTP 503 response for ForgotPassword
 type ForgotPasswordResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ForgotPasswordResponse504Headers the declared response headers of an HTTP 504 response for ForgotPassword
+type ForgotPasswordResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15249,8 +15511,12 @@ type ForgotPasswordResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ForgotPasswordResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ForgotPasswordResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ForgotPasswordResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ForgotPasswordResponse504Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -15337,8 +15603,18 @@ type ResetPasswordResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ResetPasswordResponse502Headers the declared response headers of an HTTP 502 response for ResetPassword
+type ResetPasswordResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ResetPasswordResponse503Headers the declared response headers of an HTTP 503 response for ResetPassword
 type ResetPasswordResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ResetPasswordResponse504Headers the declared response headers of an HTTP 504 response for ResetPassword
+type ResetPasswordResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15365,8 +15641,12 @@ type ResetPasswordResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ResetPasswordResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ResetPasswordResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ResetPasswordResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ResetPasswordResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -15453,8 +15733,18 @@ type RefreshResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RefreshResponse502Headers the declared response headers of an HTTP 502 response for Refresh
+type RefreshResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RefreshResponse503Headers the declared response headers of an HTTP 503 response for Refresh
 type RefreshResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RefreshResponse504Headers the declared response headers of an HTTP 504 response for Refresh
+type RefreshResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15491,8 +15781,12 @@ type RefreshResponse struct {
 	Headers401 *RefreshResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RefreshResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RefreshResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RefreshResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RefreshResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15594,8 +15888,18 @@ type RegisterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RegisterResponse502Headers the declared response headers of an HTTP 502 response for Register
+type RegisterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RegisterResponse503Headers the declared response headers of an HTTP 503 response for Register
 type RegisterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RegisterResponse504Headers the declared response headers of an HTTP 504 response for Register
+type RegisterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15624,8 +15928,12 @@ type RegisterResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RegisterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RegisterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RegisterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RegisterResponse504Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -15717,8 +16025,18 @@ type ListUsersResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListUsersResponse502Headers the declared response headers of an HTTP 502 response for ListUsers
+type ListUsersResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
 type ListUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListUsersResponse504Headers the declared response headers of an HTTP 504 response for ListUsers
+type ListUsersResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15753,8 +16071,12 @@ type ListUsersResponse struct {
 	Headers401 *ListUsersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListUsersResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListUsersResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListUsersResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListUsersResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15862,8 +16184,18 @@ type CreateUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateUserResponse502Headers the declared response headers of an HTTP 502 response for CreateUser
+type CreateUserResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
 type CreateUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CreateUserResponse504Headers the declared response headers of an HTTP 504 response for CreateUser
+type CreateUserResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -15904,8 +16236,12 @@ type CreateUserResponse struct {
 	Headers401 *CreateUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateUserResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateUserResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateUserResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateUserResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16022,8 +16358,18 @@ type GetUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetUserResponse502Headers the declared response headers of an HTTP 502 response for GetUser
+type GetUserResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
 type GetUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetUserResponse504Headers the declared response headers of an HTTP 504 response for GetUser
+type GetUserResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16062,8 +16408,12 @@ type GetUserResponse struct {
 	Headers401 *GetUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetUserResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetUserResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetUserResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetUserResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16175,8 +16525,18 @@ type UpdateUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateUserResponse502Headers the declared response headers of an HTTP 502 response for UpdateUser
+type UpdateUserResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UpdateUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateUser
 type UpdateUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UpdateUserResponse504Headers the declared response headers of an HTTP 504 response for UpdateUser
+type UpdateUserResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16221,8 +16581,12 @@ type UpdateUserResponse struct {
 	Headers401 *UpdateUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateUserResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateUserResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateUserResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateUserResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16344,8 +16708,18 @@ type SearchDoctorsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// SearchDoctorsResponse502Headers the declared response headers of an HTTP 502 response for SearchDoctors
+type SearchDoctorsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // SearchDoctorsResponse503Headers the declared response headers of an HTTP 503 response for SearchDoctors
 type SearchDoctorsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// SearchDoctorsResponse504Headers the declared response headers of an HTTP 504 response for SearchDoctors
+type SearchDoctorsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16378,8 +16752,12 @@ type SearchDoctorsResponse struct {
 	Headers401 *SearchDoctorsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SearchDoctorsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *SearchDoctorsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SearchDoctorsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SearchDoctorsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16482,8 +16860,18 @@ type CreateDoctorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateDoctorResponse502Headers the declared response headers of an HTTP 502 response for CreateDoctor
+type CreateDoctorResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CreateDoctorResponse503Headers the declared response headers of an HTTP 503 response for CreateDoctor
 type CreateDoctorResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CreateDoctorResponse504Headers the declared response headers of an HTTP 504 response for CreateDoctor
+type CreateDoctorResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16524,8 +16912,12 @@ type CreateDoctorResponse struct {
 	Headers401 *CreateDoctorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDoctorResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateDoctorResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateDoctorResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateDoctorResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16642,8 +17034,18 @@ type GetMyDoctorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetMyDoctorResponse502Headers the declared response headers of an HTTP 502 response for GetMyDoctor
+type GetMyDoctorResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetMyDoctorResponse503Headers the declared response headers of an HTTP 503 response for GetMyDoctor
 type GetMyDoctorResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetMyDoctorResponse504Headers the declared response headers of an HTTP 504 response for GetMyDoctor
+type GetMyDoctorResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16680,8 +17082,12 @@ type GetMyDoctorResponse struct {
 	Headers401 *GetMyDoctorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetMyDoctorResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetMyDoctorResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetMyDoctorResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetMyDoctorResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16783,8 +17189,18 @@ type DeactivateDoctorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeactivateDoctorResponse502Headers the declared response headers of an HTTP 502 response for DeactivateDoctor
+type DeactivateDoctorResponse502Headers struct {
+	RetryAfter *int
+}
+
 // DeactivateDoctorResponse503Headers the declared response headers of an HTTP 503 response for DeactivateDoctor
 type DeactivateDoctorResponse503Headers struct {
+	RetryAfter *int
+}
+
+// DeactivateDoctorResponse504Headers the declared response headers of an HTTP 504 response for DeactivateDoctor
+type DeactivateDoctorResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16821,8 +17237,12 @@ type DeactivateDoctorResponse struct {
 	Headers401 *DeactivateDoctorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeactivateDoctorResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateDoctorResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeactivateDoctorResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateDoctorResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -16934,8 +17354,18 @@ type GetDoctorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDoctorResponse502Headers the declared response headers of an HTTP 502 response for GetDoctor
+type GetDoctorResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetDoctorResponse503Headers the declared response headers of an HTTP 503 response for GetDoctor
 type GetDoctorResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetDoctorResponse504Headers the declared response headers of an HTTP 504 response for GetDoctor
+type GetDoctorResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -16972,8 +17402,12 @@ type GetDoctorResponse struct {
 	Headers401 *GetDoctorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDoctorResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetDoctorResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetDoctorResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetDoctorResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17080,8 +17514,18 @@ type UpdateDoctorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateDoctorResponse502Headers the declared response headers of an HTTP 502 response for UpdateDoctor
+type UpdateDoctorResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UpdateDoctorResponse503Headers the declared response headers of an HTTP 503 response for UpdateDoctor
 type UpdateDoctorResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UpdateDoctorResponse504Headers the declared response headers of an HTTP 504 response for UpdateDoctor
+type UpdateDoctorResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -17128,8 +17572,12 @@ type UpdateDoctorResponse struct {
 	Headers401 *UpdateDoctorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateDoctorResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateDoctorResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateDoctorResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateDoctorResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17261,8 +17709,18 @@ type GetAvailabilityResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetAvailabilityResponse502Headers the declared response headers of an HTTP 502 response for GetAvailability
+type GetAvailabilityResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetAvailabilityResponse503Headers the declared response headers of an HTTP 503 response for GetAvailability
 type GetAvailabilityResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetAvailabilityResponse504Headers the declared response headers of an HTTP 504 response for GetAvailability
+type GetAvailabilityResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -17299,8 +17757,12 @@ type GetAvailabilityResponse struct {
 	Headers401 *GetAvailabilityResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetAvailabilityResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetAvailabilityResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetAvailabilityResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetAvailabilityResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17407,8 +17869,18 @@ type ReplaceAvailabilityResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ReplaceAvailabilityResponse502Headers the declared response headers of an HTTP 502 response for ReplaceAvailability
+type ReplaceAvailabilityResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ReplaceAvailabilityResponse503Headers the declared response headers of an HTTP 503 response for ReplaceAvailability
 type ReplaceAvailabilityResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ReplaceAvailabilityResponse504Headers the declared response headers of an HTTP 504 response for ReplaceAvailability
+type ReplaceAvailabilityResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -17455,8 +17927,12 @@ type ReplaceAvailabilityResponse struct {
 	Headers401 *ReplaceAvailabilityResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ReplaceAvailabilityResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ReplaceAvailabilityResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ReplaceAvailabilityResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ReplaceAvailabilityResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17583,8 +18059,18 @@ type CheckSlotResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CheckSlotResponse502Headers the declared response headers of an HTTP 502 response for CheckSlot
+type CheckSlotResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CheckSlotResponse503Headers the declared response headers of an HTTP 503 response for CheckSlot
 type CheckSlotResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CheckSlotResponse504Headers the declared response headers of an HTTP 504 response for CheckSlot
+type CheckSlotResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -17621,8 +18107,12 @@ type CheckSlotResponse struct {
 	Headers401 *CheckSlotResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CheckSlotResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CheckSlotResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CheckSlotResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CheckSlotResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17729,8 +18219,18 @@ type ListSlotsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListSlotsResponse502Headers the declared response headers of an HTTP 502 response for ListSlots
+type ListSlotsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListSlotsResponse503Headers the declared response headers of an HTTP 503 response for ListSlots
 type ListSlotsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListSlotsResponse504Headers the declared response headers of an HTTP 504 response for ListSlots
+type ListSlotsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -17767,8 +18267,12 @@ type ListSlotsResponse struct {
 	Headers401 *ListSlotsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListSlotsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListSlotsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListSlotsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListSlotsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17875,8 +18379,18 @@ type ListNotificationDeadLettersResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListNotificationDeadLettersResponse502Headers the declared response headers of an HTTP 502 response for ListNotificationDeadLetters
+type ListNotificationDeadLettersResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListNotificationDeadLettersResponse503Headers the declared response headers of an HTTP 503 response for ListNotificationDeadLetters
 type ListNotificationDeadLettersResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListNotificationDeadLettersResponse504Headers the declared response headers of an HTTP 504 response for ListNotificationDeadLetters
+type ListNotificationDeadLettersResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -17911,8 +18425,12 @@ type ListNotificationDeadLettersResponse struct {
 	Headers401 *ListNotificationDeadLettersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListNotificationDeadLettersResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListNotificationDeadLettersResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListNotificationDeadLettersResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListNotificationDeadLettersResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18014,8 +18532,18 @@ type ReplayNotificationDeadLetterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ReplayNotificationDeadLetterResponse502Headers the declared response headers of an HTTP 502 response for ReplayNotificationDeadLetter
+type ReplayNotificationDeadLetterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ReplayNotificationDeadLetterResponse503Headers the declared response headers of an HTTP 503 response for ReplayNotificationDeadLetter
 type ReplayNotificationDeadLetterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ReplayNotificationDeadLetterResponse504Headers the declared response headers of an HTTP 504 response for ReplayNotificationDeadLetter
+type ReplayNotificationDeadLetterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18050,8 +18578,12 @@ type ReplayNotificationDeadLetterResponse struct {
 	Headers401 *ReplayNotificationDeadLetterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ReplayNotificationDeadLetterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ReplayNotificationDeadLetterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ReplayNotificationDeadLetterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ReplayNotificationDeadLetterResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -18153,8 +18685,18 @@ type ListDeliveriesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListDeliveriesResponse502Headers the declared response headers of an HTTP 502 response for ListDeliveries
+type ListDeliveriesResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListDeliveries
 type ListDeliveriesResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListDeliveriesResponse504Headers the declared response headers of an HTTP 504 response for ListDeliveries
+type ListDeliveriesResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18189,8 +18731,12 @@ type ListDeliveriesResponse struct {
 	Headers401 *ListDeliveriesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListDeliveriesResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListDeliveriesResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListDeliveriesResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListDeliveriesResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18292,8 +18838,18 @@ type MyNotificationsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// MyNotificationsResponse502Headers the declared response headers of an HTTP 502 response for MyNotifications
+type MyNotificationsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // MyNotificationsResponse503Headers the declared response headers of an HTTP 503 response for MyNotifications
 type MyNotificationsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// MyNotificationsResponse504Headers the declared response headers of an HTTP 504 response for MyNotifications
+type MyNotificationsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18326,8 +18882,12 @@ type MyNotificationsResponse struct {
 	Headers401 *MyNotificationsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MyNotificationsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *MyNotificationsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MyNotificationsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *MyNotificationsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18429,8 +18989,18 @@ type MyNotificationPreferencesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// MyNotificationPreferencesResponse502Headers the declared response headers of an HTTP 502 response for MyNotificationPreferences
+type MyNotificationPreferencesResponse502Headers struct {
+	RetryAfter *int
+}
+
 // MyNotificationPreferencesResponse503Headers the declared response headers of an HTTP 503 response for MyNotificationPreferences
 type MyNotificationPreferencesResponse503Headers struct {
+	RetryAfter *int
+}
+
+// MyNotificationPreferencesResponse504Headers the declared response headers of an HTTP 504 response for MyNotificationPreferences
+type MyNotificationPreferencesResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18465,8 +19035,12 @@ type MyNotificationPreferencesResponse struct {
 	Headers401 *MyNotificationPreferencesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MyNotificationPreferencesResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *MyNotificationPreferencesResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MyNotificationPreferencesResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *MyNotificationPreferencesResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18568,8 +19142,18 @@ type UpdateNotificationPreferencesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateNotificationPreferencesResponse502Headers the declared response headers of an HTTP 502 response for UpdateNotificationPreferences
+type UpdateNotificationPreferencesResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UpdateNotificationPreferencesResponse503Headers the declared response headers of an HTTP 503 response for UpdateNotificationPreferences
 type UpdateNotificationPreferencesResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UpdateNotificationPreferencesResponse504Headers the declared response headers of an HTTP 504 response for UpdateNotificationPreferences
+type UpdateNotificationPreferencesResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18610,8 +19194,12 @@ type UpdateNotificationPreferencesResponse struct {
 	Headers401 *UpdateNotificationPreferencesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateNotificationPreferencesResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateNotificationPreferencesResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateNotificationPreferencesResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateNotificationPreferencesResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18723,8 +19311,18 @@ type MarkAllNotificationsReadResponse429Headers struct {
 	RetryAfter *int
 }
 
+// MarkAllNotificationsReadResponse502Headers the declared response headers of an HTTP 502 response for MarkAllNotificationsRead
+type MarkAllNotificationsReadResponse502Headers struct {
+	RetryAfter *int
+}
+
 // MarkAllNotificationsReadResponse503Headers the declared response headers of an HTTP 503 response for MarkAllNotificationsRead
 type MarkAllNotificationsReadResponse503Headers struct {
+	RetryAfter *int
+}
+
+// MarkAllNotificationsReadResponse504Headers the declared response headers of an HTTP 504 response for MarkAllNotificationsRead
+type MarkAllNotificationsReadResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18757,8 +19355,12 @@ type MarkAllNotificationsReadResponse struct {
 	Headers401 *MarkAllNotificationsReadResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MarkAllNotificationsReadResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *MarkAllNotificationsReadResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MarkAllNotificationsReadResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *MarkAllNotificationsReadResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18855,8 +19457,18 @@ type MarkNotificationReadResponse429Headers struct {
 	RetryAfter *int
 }
 
+// MarkNotificationReadResponse502Headers the declared response headers of an HTTP 502 response for MarkNotificationRead
+type MarkNotificationReadResponse502Headers struct {
+	RetryAfter *int
+}
+
 // MarkNotificationReadResponse503Headers the declared response headers of an HTTP 503 response for MarkNotificationRead
 type MarkNotificationReadResponse503Headers struct {
+	RetryAfter *int
+}
+
+// MarkNotificationReadResponse504Headers the declared response headers of an HTTP 504 response for MarkNotificationRead
+type MarkNotificationReadResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -18891,8 +19503,12 @@ type MarkNotificationReadResponse struct {
 	Headers401 *MarkNotificationReadResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MarkNotificationReadResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *MarkNotificationReadResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MarkNotificationReadResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *MarkNotificationReadResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18994,8 +19610,18 @@ type SearchPatientsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// SearchPatientsResponse502Headers the declared response headers of an HTTP 502 response for SearchPatients
+type SearchPatientsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // SearchPatientsResponse503Headers the declared response headers of an HTTP 503 response for SearchPatients
 type SearchPatientsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// SearchPatientsResponse504Headers the declared response headers of an HTTP 504 response for SearchPatients
+type SearchPatientsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19030,8 +19656,12 @@ type SearchPatientsResponse struct {
 	Headers401 *SearchPatientsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SearchPatientsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *SearchPatientsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SearchPatientsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SearchPatientsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19139,8 +19769,18 @@ type CreatePatientResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreatePatientResponse502Headers the declared response headers of an HTTP 502 response for CreatePatient
+type CreatePatientResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CreatePatientResponse503Headers the declared response headers of an HTTP 503 response for CreatePatient
 type CreatePatientResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CreatePatientResponse504Headers the declared response headers of an HTTP 504 response for CreatePatient
+type CreatePatientResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19181,8 +19821,12 @@ type CreatePatientResponse struct {
 	Headers401 *CreatePatientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreatePatientResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreatePatientResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreatePatientResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreatePatientResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -19299,8 +19943,18 @@ type GetMyPatientResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetMyPatientResponse502Headers the declared response headers of an HTTP 502 response for GetMyPatient
+type GetMyPatientResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetMyPatientResponse503Headers the declared response headers of an HTTP 503 response for GetMyPatient
 type GetMyPatientResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetMyPatientResponse504Headers the declared response headers of an HTTP 504 response for GetMyPatient
+type GetMyPatientResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19337,8 +19991,12 @@ type GetMyPatientResponse struct {
 	Headers401 *GetMyPatientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetMyPatientResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetMyPatientResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetMyPatientResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetMyPatientResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19440,8 +20098,18 @@ type DeactivatePatientResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeactivatePatientResponse502Headers the declared response headers of an HTTP 502 response for DeactivatePatient
+type DeactivatePatientResponse502Headers struct {
+	RetryAfter *int
+}
+
 // DeactivatePatientResponse503Headers the declared response headers of an HTTP 503 response for DeactivatePatient
 type DeactivatePatientResponse503Headers struct {
+	RetryAfter *int
+}
+
+// DeactivatePatientResponse504Headers the declared response headers of an HTTP 504 response for DeactivatePatient
+type DeactivatePatientResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19478,8 +20146,12 @@ type DeactivatePatientResponse struct {
 	Headers401 *DeactivatePatientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeactivatePatientResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivatePatientResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeactivatePatientResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivatePatientResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19591,8 +20263,18 @@ type GetPatientResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetPatientResponse502Headers the declared response headers of an HTTP 502 response for GetPatient
+type GetPatientResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetPatientResponse503Headers the declared response headers of an HTTP 503 response for GetPatient
 type GetPatientResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetPatientResponse504Headers the declared response headers of an HTTP 504 response for GetPatient
+type GetPatientResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19629,8 +20311,12 @@ type GetPatientResponse struct {
 	Headers401 *GetPatientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetPatientResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetPatientResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetPatientResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetPatientResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19737,8 +20423,18 @@ type UpdatePatientResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdatePatientResponse502Headers the declared response headers of an HTTP 502 response for UpdatePatient
+type UpdatePatientResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UpdatePatientResponse503Headers the declared response headers of an HTTP 503 response for UpdatePatient
 type UpdatePatientResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UpdatePatientResponse504Headers the declared response headers of an HTTP 504 response for UpdatePatient
+type UpdatePatientResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19785,8 +20481,12 @@ type UpdatePatientResponse struct {
 	Headers401 *UpdatePatientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdatePatientResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdatePatientResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdatePatientResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdatePatientResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19913,8 +20613,18 @@ type AuditTrailResponse429Headers struct {
 	RetryAfter *int
 }
 
+// AuditTrailResponse502Headers the declared response headers of an HTTP 502 response for AuditTrail
+type AuditTrailResponse502Headers struct {
+	RetryAfter *int
+}
+
 // AuditTrailResponse503Headers the declared response headers of an HTTP 503 response for AuditTrail
 type AuditTrailResponse503Headers struct {
+	RetryAfter *int
+}
+
+// AuditTrailResponse504Headers the declared response headers of an HTTP 504 response for AuditTrail
+type AuditTrailResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -19951,8 +20661,12 @@ type AuditTrailResponse struct {
 	Headers401 *AuditTrailResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AuditTrailResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *AuditTrailResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *AuditTrailResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *AuditTrailResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20059,8 +20773,18 @@ type ListHistoryResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListHistoryResponse502Headers the declared response headers of an HTTP 502 response for ListHistory
+type ListHistoryResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListHistoryResponse503Headers the declared response headers of an HTTP 503 response for ListHistory
 type ListHistoryResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListHistoryResponse504Headers the declared response headers of an HTTP 504 response for ListHistory
+type ListHistoryResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -20097,8 +20821,12 @@ type ListHistoryResponse struct {
 	Headers401 *ListHistoryResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListHistoryResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListHistoryResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListHistoryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListHistoryResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20211,8 +20939,18 @@ type RecordHistoryResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RecordHistoryResponse502Headers the declared response headers of an HTTP 502 response for RecordHistory
+type RecordHistoryResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RecordHistoryResponse503Headers the declared response headers of an HTTP 503 response for RecordHistory
 type RecordHistoryResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RecordHistoryResponse504Headers the declared response headers of an HTTP 504 response for RecordHistory
+type RecordHistoryResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -20253,8 +20991,12 @@ type RecordHistoryResponse struct {
 	Headers401 *RecordHistoryResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RecordHistoryResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RecordHistoryResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RecordHistoryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RecordHistoryResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -20366,8 +21108,18 @@ type RetractHistoryResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RetractHistoryResponse502Headers the declared response headers of an HTTP 502 response for RetractHistory
+type RetractHistoryResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RetractHistoryResponse503Headers the declared response headers of an HTTP 503 response for RetractHistory
 type RetractHistoryResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RetractHistoryResponse504Headers the declared response headers of an HTTP 504 response for RetractHistory
+type RetractHistoryResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -20406,8 +21158,12 @@ type RetractHistoryResponse struct {
 	Headers401 *RetractHistoryResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RetractHistoryResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RetractHistoryResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RetractHistoryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RetractHistoryResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -20524,8 +21280,18 @@ type GetHistoryEntryResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetHistoryEntryResponse502Headers the declared response headers of an HTTP 502 response for GetHistoryEntry
+type GetHistoryEntryResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetHistoryEntryResponse503Headers the declared response headers of an HTTP 503 response for GetHistoryEntry
 type GetHistoryEntryResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetHistoryEntryResponse504Headers the declared response headers of an HTTP 504 response for GetHistoryEntry
+type GetHistoryEntryResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -20564,8 +21330,12 @@ type GetHistoryEntryResponse struct {
 	Headers401 *GetHistoryEntryResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetHistoryEntryResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetHistoryEntryResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetHistoryEntryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetHistoryEntryResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20677,8 +21447,18 @@ type AmendHistoryResponse429Headers struct {
 	RetryAfter *int
 }
 
+// AmendHistoryResponse502Headers the declared response headers of an HTTP 502 response for AmendHistory
+type AmendHistoryResponse502Headers struct {
+	RetryAfter *int
+}
+
 // AmendHistoryResponse503Headers the declared response headers of an HTTP 503 response for AmendHistory
 type AmendHistoryResponse503Headers struct {
+	RetryAfter *int
+}
+
+// AmendHistoryResponse504Headers the declared response headers of an HTTP 504 response for AmendHistory
+type AmendHistoryResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -20725,8 +21505,12 @@ type AmendHistoryResponse struct {
 	Headers401 *AmendHistoryResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AmendHistoryResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *AmendHistoryResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *AmendHistoryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *AmendHistoryResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20853,8 +21637,18 @@ type ListHistoryRevisionsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListHistoryRevisionsResponse502Headers the declared response headers of an HTTP 502 response for ListHistoryRevisions
+type ListHistoryRevisionsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListHistoryRevisionsResponse503Headers the declared response headers of an HTTP 503 response for ListHistoryRevisions
 type ListHistoryRevisionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListHistoryRevisionsResponse504Headers the declared response headers of an HTTP 504 response for ListHistoryRevisions
+type ListHistoryRevisionsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -20891,8 +21685,12 @@ type ListHistoryRevisionsResponse struct {
 	Headers401 *ListHistoryRevisionsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListHistoryRevisionsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListHistoryRevisionsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListHistoryRevisionsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListHistoryRevisionsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20999,8 +21797,18 @@ type RecordsAuditTrailResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RecordsAuditTrailResponse502Headers the declared response headers of an HTTP 502 response for RecordsAuditTrail
+type RecordsAuditTrailResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RecordsAuditTrailResponse503Headers the declared response headers of an HTTP 503 response for RecordsAuditTrail
 type RecordsAuditTrailResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RecordsAuditTrailResponse504Headers the declared response headers of an HTTP 504 response for RecordsAuditTrail
+type RecordsAuditTrailResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21037,8 +21845,12 @@ type RecordsAuditTrailResponse struct {
 	Headers401 *RecordsAuditTrailResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RecordsAuditTrailResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RecordsAuditTrailResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RecordsAuditTrailResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RecordsAuditTrailResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21145,8 +21957,18 @@ type RecordsTreatingResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RecordsTreatingResponse502Headers the declared response headers of an HTTP 502 response for RecordsTreating
+type RecordsTreatingResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RecordsTreatingResponse503Headers the declared response headers of an HTTP 503 response for RecordsTreating
 type RecordsTreatingResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RecordsTreatingResponse504Headers the declared response headers of an HTTP 504 response for RecordsTreating
+type RecordsTreatingResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21181,8 +22003,12 @@ type RecordsTreatingResponse struct {
 	Headers401 *RecordsTreatingResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RecordsTreatingResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RecordsTreatingResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RecordsTreatingResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RecordsTreatingResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21284,8 +22110,18 @@ type ListDocumentsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListDocumentsResponse502Headers the declared response headers of an HTTP 502 response for ListDocuments
+type ListDocumentsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListDocumentsResponse503Headers the declared response headers of an HTTP 503 response for ListDocuments
 type ListDocumentsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListDocumentsResponse504Headers the declared response headers of an HTTP 504 response for ListDocuments
+type ListDocumentsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21320,8 +22156,12 @@ type ListDocumentsResponse struct {
 	Headers401 *ListDocumentsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListDocumentsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListDocumentsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListDocumentsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListDocumentsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21428,8 +22268,18 @@ type UploadDocumentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UploadDocumentResponse502Headers the declared response headers of an HTTP 502 response for UploadDocument
+type UploadDocumentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UploadDocumentResponse503Headers the declared response headers of an HTTP 503 response for UploadDocument
 type UploadDocumentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UploadDocumentResponse504Headers the declared response headers of an HTTP 504 response for UploadDocument
+type UploadDocumentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21472,8 +22322,12 @@ type UploadDocumentResponse struct {
 	Headers401 *UploadDocumentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UploadDocumentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UploadDocumentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UploadDocumentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UploadDocumentResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -21595,8 +22449,18 @@ type GetDocumentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDocumentResponse502Headers the declared response headers of an HTTP 502 response for GetDocument
+type GetDocumentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetDocumentResponse503Headers the declared response headers of an HTTP 503 response for GetDocument
 type GetDocumentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetDocumentResponse504Headers the declared response headers of an HTTP 504 response for GetDocument
+type GetDocumentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21633,8 +22497,12 @@ type GetDocumentResponse struct {
 	Headers401 *GetDocumentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDocumentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetDocumentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetDocumentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetDocumentResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21763,8 +22631,18 @@ type GetDocumentContentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDocumentContentResponse502Headers the declared response headers of an HTTP 502 response for GetDocumentContent
+type GetDocumentContentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetDocumentContentResponse503Headers the declared response headers of an HTTP 503 response for GetDocumentContent
 type GetDocumentContentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetDocumentContentResponse504Headers the declared response headers of an HTTP 504 response for GetDocumentContent
+type GetDocumentContentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21811,8 +22689,12 @@ type GetDocumentContentResponse struct {
 	Headers416 *GetDocumentContentResponse416Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDocumentContentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetDocumentContentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetDocumentContentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetDocumentContentResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -21929,8 +22811,18 @@ type RetractDocumentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RetractDocumentResponse502Headers the declared response headers of an HTTP 502 response for RetractDocument
+type RetractDocumentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RetractDocumentResponse503Headers the declared response headers of an HTTP 503 response for RetractDocument
 type RetractDocumentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RetractDocumentResponse504Headers the declared response headers of an HTTP 504 response for RetractDocument
+type RetractDocumentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -21977,8 +22869,12 @@ type RetractDocumentResponse struct {
 	Headers401 *RetractDocumentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RetractDocumentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RetractDocumentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RetractDocumentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RetractDocumentResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22105,8 +23001,18 @@ type CreateDocumentLinkResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateDocumentLinkResponse502Headers the declared response headers of an HTTP 502 response for CreateDocumentLink
+type CreateDocumentLinkResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CreateDocumentLinkResponse503Headers the declared response headers of an HTTP 503 response for CreateDocumentLink
 type CreateDocumentLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CreateDocumentLinkResponse504Headers the declared response headers of an HTTP 504 response for CreateDocumentLink
+type CreateDocumentLinkResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -22145,8 +23051,12 @@ type CreateDocumentLinkResponse struct {
 	Headers401 *CreateDocumentLinkResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDocumentLinkResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateDocumentLinkResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateDocumentLinkResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateDocumentLinkResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22263,8 +23173,18 @@ type ReplaceDocumentResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ReplaceDocumentResponse502Headers the declared response headers of an HTTP 502 response for ReplaceDocument
+type ReplaceDocumentResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ReplaceDocumentResponse503Headers the declared response headers of an HTTP 503 response for ReplaceDocument
 type ReplaceDocumentResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ReplaceDocumentResponse504Headers the declared response headers of an HTTP 504 response for ReplaceDocument
+type ReplaceDocumentResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -22309,8 +23229,12 @@ type ReplaceDocumentResponse struct {
 	Headers401 *ReplaceDocumentResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ReplaceDocumentResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ReplaceDocumentResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ReplaceDocumentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ReplaceDocumentResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -22432,8 +23356,18 @@ type ListEncountersResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListEncountersResponse502Headers the declared response headers of an HTTP 502 response for ListEncounters
+type ListEncountersResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListEncountersResponse503Headers the declared response headers of an HTTP 503 response for ListEncounters
 type ListEncountersResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListEncountersResponse504Headers the declared response headers of an HTTP 504 response for ListEncounters
+type ListEncountersResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -22470,8 +23404,12 @@ type ListEncountersResponse struct {
 	Headers401 *ListEncountersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListEncountersResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListEncountersResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListEncountersResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListEncountersResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22583,8 +23521,18 @@ type OpenEncounterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// OpenEncounterResponse502Headers the declared response headers of an HTTP 502 response for OpenEncounter
+type OpenEncounterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // OpenEncounterResponse503Headers the declared response headers of an HTTP 503 response for OpenEncounter
 type OpenEncounterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// OpenEncounterResponse504Headers the declared response headers of an HTTP 504 response for OpenEncounter
+type OpenEncounterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -22629,8 +23577,12 @@ type OpenEncounterResponse struct {
 	Headers401 *OpenEncounterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *OpenEncounterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *OpenEncounterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *OpenEncounterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *OpenEncounterResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -22757,8 +23709,18 @@ type GetEncounterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetEncounterResponse502Headers the declared response headers of an HTTP 502 response for GetEncounter
+type GetEncounterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetEncounterResponse503Headers the declared response headers of an HTTP 503 response for GetEncounter
 type GetEncounterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetEncounterResponse504Headers the declared response headers of an HTTP 504 response for GetEncounter
+type GetEncounterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -22797,8 +23759,12 @@ type GetEncounterResponse struct {
 	Headers401 *GetEncounterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetEncounterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetEncounterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetEncounterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetEncounterResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22910,8 +23876,18 @@ type UpdateEncounterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateEncounterResponse502Headers the declared response headers of an HTTP 502 response for UpdateEncounter
+type UpdateEncounterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UpdateEncounterResponse503Headers the declared response headers of an HTTP 503 response for UpdateEncounter
 type UpdateEncounterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UpdateEncounterResponse504Headers the declared response headers of an HTTP 504 response for UpdateEncounter
+type UpdateEncounterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -22960,8 +23936,12 @@ type UpdateEncounterResponse struct {
 	Headers401 *UpdateEncounterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateEncounterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateEncounterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateEncounterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateEncounterResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23093,8 +24073,18 @@ type AddAddendumResponse429Headers struct {
 	RetryAfter *int
 }
 
+// AddAddendumResponse502Headers the declared response headers of an HTTP 502 response for AddAddendum
+type AddAddendumResponse502Headers struct {
+	RetryAfter *int
+}
+
 // AddAddendumResponse503Headers the declared response headers of an HTTP 503 response for AddAddendum
 type AddAddendumResponse503Headers struct {
+	RetryAfter *int
+}
+
+// AddAddendumResponse504Headers the declared response headers of an HTTP 504 response for AddAddendum
+type AddAddendumResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -23135,8 +24125,12 @@ type AddAddendumResponse struct {
 	Headers401 *AddAddendumResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AddAddendumResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *AddAddendumResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *AddAddendumResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *AddAddendumResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -23258,8 +24252,18 @@ type RetractEncounterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RetractEncounterResponse502Headers the declared response headers of an HTTP 502 response for RetractEncounter
+type RetractEncounterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // RetractEncounterResponse503Headers the declared response headers of an HTTP 503 response for RetractEncounter
 type RetractEncounterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RetractEncounterResponse504Headers the declared response headers of an HTTP 504 response for RetractEncounter
+type RetractEncounterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -23306,8 +24310,12 @@ type RetractEncounterResponse struct {
 	Headers401 *RetractEncounterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RetractEncounterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RetractEncounterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RetractEncounterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RetractEncounterResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23434,8 +24442,18 @@ type ListEncounterRevisionsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListEncounterRevisionsResponse502Headers the declared response headers of an HTTP 502 response for ListEncounterRevisions
+type ListEncounterRevisionsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListEncounterRevisionsResponse503Headers the declared response headers of an HTTP 503 response for ListEncounterRevisions
 type ListEncounterRevisionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListEncounterRevisionsResponse504Headers the declared response headers of an HTTP 504 response for ListEncounterRevisions
+type ListEncounterRevisionsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -23472,8 +24490,12 @@ type ListEncounterRevisionsResponse struct {
 	Headers401 *ListEncounterRevisionsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListEncounterRevisionsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListEncounterRevisionsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListEncounterRevisionsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListEncounterRevisionsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23585,8 +24607,18 @@ type SignEncounterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// SignEncounterResponse502Headers the declared response headers of an HTTP 502 response for SignEncounter
+type SignEncounterResponse502Headers struct {
+	RetryAfter *int
+}
+
 // SignEncounterResponse503Headers the declared response headers of an HTTP 503 response for SignEncounter
 type SignEncounterResponse503Headers struct {
+	RetryAfter *int
+}
+
+// SignEncounterResponse504Headers the declared response headers of an HTTP 504 response for SignEncounter
+type SignEncounterResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -23631,8 +24663,12 @@ type SignEncounterResponse struct {
 	Headers401 *SignEncounterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignEncounterResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *SignEncounterResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SignEncounterResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SignEncounterResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23754,8 +24790,18 @@ type ListSpecializationsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListSpecializationsResponse502Headers the declared response headers of an HTTP 502 response for ListSpecializations
+type ListSpecializationsResponse502Headers struct {
+	RetryAfter *int
+}
+
 // ListSpecializationsResponse503Headers the declared response headers of an HTTP 503 response for ListSpecializations
 type ListSpecializationsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListSpecializationsResponse504Headers the declared response headers of an HTTP 504 response for ListSpecializations
+type ListSpecializationsResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -23788,8 +24834,12 @@ type ListSpecializationsResponse struct {
 	Headers401 *ListSpecializationsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListSpecializationsResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListSpecializationsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListSpecializationsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListSpecializationsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23892,8 +24942,18 @@ type CreateSpecializationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateSpecializationResponse502Headers the declared response headers of an HTTP 502 response for CreateSpecialization
+type CreateSpecializationResponse502Headers struct {
+	RetryAfter *int
+}
+
 // CreateSpecializationResponse503Headers the declared response headers of an HTTP 503 response for CreateSpecialization
 type CreateSpecializationResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CreateSpecializationResponse504Headers the declared response headers of an HTTP 504 response for CreateSpecialization
+type CreateSpecializationResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -23934,8 +24994,12 @@ type CreateSpecializationResponse struct {
 	Headers401 *CreateSpecializationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateSpecializationResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateSpecializationResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateSpecializationResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateSpecializationResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -24047,8 +25111,18 @@ type DeleteSpecializationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteSpecializationResponse502Headers the declared response headers of an HTTP 502 response for DeleteSpecialization
+type DeleteSpecializationResponse502Headers struct {
+	RetryAfter *int
+}
+
 // DeleteSpecializationResponse503Headers the declared response headers of an HTTP 503 response for DeleteSpecialization
 type DeleteSpecializationResponse503Headers struct {
+	RetryAfter *int
+}
+
+// DeleteSpecializationResponse504Headers the declared response headers of an HTTP 504 response for DeleteSpecialization
+type DeleteSpecializationResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -24085,8 +25159,12 @@ type DeleteSpecializationResponse struct {
 	Headers401 *DeleteSpecializationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteSpecializationResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeleteSpecializationResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteSpecializationResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeleteSpecializationResponse504Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -24198,8 +25276,18 @@ type GetSpecializationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetSpecializationResponse502Headers the declared response headers of an HTTP 502 response for GetSpecialization
+type GetSpecializationResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetSpecializationResponse503Headers the declared response headers of an HTTP 503 response for GetSpecialization
 type GetSpecializationResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetSpecializationResponse504Headers the declared response headers of an HTTP 504 response for GetSpecialization
+type GetSpecializationResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -24236,8 +25324,12 @@ type GetSpecializationResponse struct {
 	Headers401 *GetSpecializationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetSpecializationResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetSpecializationResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetSpecializationResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetSpecializationResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24344,8 +25436,18 @@ type UpdateSpecializationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateSpecializationResponse502Headers the declared response headers of an HTTP 502 response for UpdateSpecialization
+type UpdateSpecializationResponse502Headers struct {
+	RetryAfter *int
+}
+
 // UpdateSpecializationResponse503Headers the declared response headers of an HTTP 503 response for UpdateSpecialization
 type UpdateSpecializationResponse503Headers struct {
+	RetryAfter *int
+}
+
+// UpdateSpecializationResponse504Headers the declared response headers of an HTTP 504 response for UpdateSpecialization
+type UpdateSpecializationResponse504Headers struct {
 	RetryAfter *int
 }
 
@@ -24392,8 +25494,12 @@ type UpdateSpecializationResponse struct {
 	Headers401 *UpdateSpecializationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateSpecializationResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateSpecializationResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateSpecializationResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateSpecializationResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -26642,6 +27748,16 @@ func ParseJwksResponse(rsp *http.Response) (*JwksResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers JwksResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers JwksResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -26652,6 +27768,16 @@ func ParseJwksResponse(rsp *http.Response) (*JwksResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers JwksResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -26785,6 +27911,16 @@ func ParseListAppointmentsResponse(rsp *http.Response) (*ListAppointmentsRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListAppointmentsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAppointmentsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -26795,6 +27931,16 @@ func ParseListAppointmentsResponse(rsp *http.Response) (*ListAppointmentsRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListAppointmentsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -26973,6 +28119,16 @@ func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers BookAppointmentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers BookAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -26983,6 +28139,16 @@ func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers BookAppointmentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27109,6 +28275,16 @@ func ParseListAppointmentDeadLettersResponse(rsp *http.Response) (*ListAppointme
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListAppointmentDeadLettersResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAppointmentDeadLettersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27119,6 +28295,16 @@ func ParseListAppointmentDeadLettersResponse(rsp *http.Response) (*ListAppointme
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListAppointmentDeadLettersResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27248,6 +28434,16 @@ func ParseReplayAppointmentDeadLetterResponse(rsp *http.Response) (*ReplayAppoin
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ReplayAppointmentDeadLetterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplayAppointmentDeadLetterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27258,6 +28454,16 @@ func ParseReplayAppointmentDeadLetterResponse(rsp *http.Response) (*ReplayAppoin
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ReplayAppointmentDeadLetterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27391,6 +28597,16 @@ func ParseAppointmentAuditTrailResponse(rsp *http.Response) (*AppointmentAuditTr
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers AppointmentAuditTrailResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers AppointmentAuditTrailResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27401,6 +28617,16 @@ func ParseAppointmentAuditTrailResponse(rsp *http.Response) (*AppointmentAuditTr
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers AppointmentAuditTrailResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27520,6 +28746,16 @@ func ParseListTakenTimesResponse(rsp *http.Response) (*ListTakenTimesResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListTakenTimesResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListTakenTimesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27530,6 +28766,16 @@ func ParseListTakenTimesResponse(rsp *http.Response) (*ListTakenTimesResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListTakenTimesResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27649,6 +28895,16 @@ func ParseMyWaitlistResponse(rsp *http.Response) (*MyWaitlistResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers MyWaitlistResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers MyWaitlistResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27659,6 +28915,16 @@ func ParseMyWaitlistResponse(rsp *http.Response) (*MyWaitlistResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers MyWaitlistResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27809,6 +29075,16 @@ func ParseJoinWaitlistResponse(rsp *http.Response) (*JoinWaitlistResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers JoinWaitlistResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers JoinWaitlistResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27819,6 +29095,16 @@ func ParseJoinWaitlistResponse(rsp *http.Response) (*JoinWaitlistResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers JoinWaitlistResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -27941,6 +29227,16 @@ func ParseLeaveWaitlistResponse(rsp *http.Response) (*LeaveWaitlistResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers LeaveWaitlistResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers LeaveWaitlistResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -27951,6 +29247,16 @@ func ParseLeaveWaitlistResponse(rsp *http.Response) (*LeaveWaitlistResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LeaveWaitlistResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28087,6 +29393,16 @@ func ParseGetAppointmentResponse(rsp *http.Response) (*GetAppointmentResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetAppointmentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -28097,6 +29413,16 @@ func ParseGetAppointmentResponse(rsp *http.Response) (*GetAppointmentResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetAppointmentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28254,6 +29580,16 @@ func ParseCancelAppointmentResponse(rsp *http.Response) (*CancelAppointmentRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CancelAppointmentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CancelAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -28264,6 +29600,16 @@ func ParseCancelAppointmentResponse(rsp *http.Response) (*CancelAppointmentRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CancelAppointmentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28421,6 +29767,16 @@ func ParseRescheduleAppointmentResponse(rsp *http.Response) (*RescheduleAppointm
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RescheduleAppointmentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RescheduleAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -28431,6 +29787,16 @@ func ParseRescheduleAppointmentResponse(rsp *http.Response) (*RescheduleAppointm
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RescheduleAppointmentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28588,6 +29954,16 @@ func ParseChangeAppointmentStatusResponse(rsp *http.Response) (*ChangeAppointmen
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ChangeAppointmentStatusResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ChangeAppointmentStatusResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -28598,6 +29974,16 @@ func ParseChangeAppointmentStatusResponse(rsp *http.Response) (*ChangeAppointmen
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ChangeAppointmentStatusResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28731,6 +30117,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers LoginResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers LoginResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -28741,6 +30137,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LoginResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28839,6 +30245,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers LogoutResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers LogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -28849,6 +30265,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LogoutResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -28992,6 +30418,16 @@ func ParseMeResponse(rsp *http.Response) (*MeResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers MeResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers MeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29002,6 +30438,16 @@ func ParseMeResponse(rsp *http.Response) (*MeResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers MeResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29135,6 +30581,16 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ChangePasswordResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ChangePasswordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29145,6 +30601,16 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ChangePasswordResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29247,6 +30713,16 @@ func ParseForgotPasswordResponse(rsp *http.Response) (*ForgotPasswordResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ForgotPasswordResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ForgotPasswordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29257,6 +30733,16 @@ func ParseForgotPasswordResponse(rsp *http.Response) (*ForgotPasswordResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ForgotPasswordResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29355,6 +30841,16 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ResetPasswordResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ResetPasswordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29365,6 +30861,16 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ResetPasswordResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29498,6 +31004,16 @@ func ParseRefreshResponse(rsp *http.Response) (*RefreshResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RefreshResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RefreshResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29508,6 +31024,16 @@ func ParseRefreshResponse(rsp *http.Response) (*RefreshResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RefreshResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29610,6 +31136,16 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RegisterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RegisterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29620,6 +31156,16 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RegisterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29746,6 +31292,16 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListUsersResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListUsersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29756,6 +31312,16 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListUsersResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -29913,6 +31479,16 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateUserResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -29923,6 +31499,16 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateUserResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30066,6 +31652,16 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetUserResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30076,6 +31672,16 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetUserResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30240,6 +31846,16 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateUserResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30250,6 +31866,16 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateUserResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30369,6 +31995,16 @@ func ParseSearchDoctorsResponse(rsp *http.Response) (*SearchDoctorsResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers SearchDoctorsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers SearchDoctorsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30379,6 +32015,16 @@ func ParseSearchDoctorsResponse(rsp *http.Response) (*SearchDoctorsResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SearchDoctorsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30536,6 +32182,16 @@ func ParseCreateDoctorResponse(rsp *http.Response) (*CreateDoctorResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateDoctorResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateDoctorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30546,6 +32202,16 @@ func ParseCreateDoctorResponse(rsp *http.Response) (*CreateDoctorResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateDoctorResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30682,6 +32348,16 @@ func ParseGetMyDoctorResponse(rsp *http.Response) (*GetMyDoctorResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetMyDoctorResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetMyDoctorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30692,6 +32368,16 @@ func ParseGetMyDoctorResponse(rsp *http.Response) (*GetMyDoctorResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetMyDoctorResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30828,6 +32514,16 @@ func ParseDeactivateDoctorResponse(rsp *http.Response) (*DeactivateDoctorRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateDoctorResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeactivateDoctorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30838,6 +32534,16 @@ func ParseDeactivateDoctorResponse(rsp *http.Response) (*DeactivateDoctorRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateDoctorResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -30974,6 +32680,16 @@ func ParseGetDoctorResponse(rsp *http.Response) (*GetDoctorResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetDoctorResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetDoctorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -30984,6 +32700,16 @@ func ParseGetDoctorResponse(rsp *http.Response) (*GetDoctorResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetDoctorResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -31155,6 +32881,16 @@ func ParseUpdateDoctorResponse(rsp *http.Response) (*UpdateDoctorResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateDoctorResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateDoctorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31165,6 +32901,16 @@ func ParseUpdateDoctorResponse(rsp *http.Response) (*UpdateDoctorResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateDoctorResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -31301,6 +33047,16 @@ func ParseGetAvailabilityResponse(rsp *http.Response) (*GetAvailabilityResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetAvailabilityResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetAvailabilityResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31311,6 +33067,16 @@ func ParseGetAvailabilityResponse(rsp *http.Response) (*GetAvailabilityResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetAvailabilityResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -31482,6 +33248,16 @@ func ParseReplaceAvailabilityResponse(rsp *http.Response) (*ReplaceAvailabilityR
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ReplaceAvailabilityResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceAvailabilityResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31492,6 +33268,16 @@ func ParseReplaceAvailabilityResponse(rsp *http.Response) (*ReplaceAvailabilityR
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ReplaceAvailabilityResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -31625,6 +33411,16 @@ func ParseCheckSlotResponse(rsp *http.Response) (*CheckSlotResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CheckSlotResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CheckSlotResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31635,6 +33431,16 @@ func ParseCheckSlotResponse(rsp *http.Response) (*CheckSlotResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CheckSlotResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -31768,6 +33574,16 @@ func ParseListSlotsResponse(rsp *http.Response) (*ListSlotsResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListSlotsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListSlotsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31778,6 +33594,16 @@ func ParseListSlotsResponse(rsp *http.Response) (*ListSlotsResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListSlotsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -31904,6 +33730,16 @@ func ParseListNotificationDeadLettersResponse(rsp *http.Response) (*ListNotifica
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListNotificationDeadLettersResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListNotificationDeadLettersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31914,6 +33750,16 @@ func ParseListNotificationDeadLettersResponse(rsp *http.Response) (*ListNotifica
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListNotificationDeadLettersResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32043,6 +33889,16 @@ func ParseReplayNotificationDeadLetterResponse(rsp *http.Response) (*ReplayNotif
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ReplayNotificationDeadLetterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplayNotificationDeadLetterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32053,6 +33909,16 @@ func ParseReplayNotificationDeadLetterResponse(rsp *http.Response) (*ReplayNotif
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ReplayNotificationDeadLetterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32179,6 +34045,16 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListDeliveriesResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListDeliveriesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32189,6 +34065,16 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListDeliveriesResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32308,6 +34194,16 @@ func ParseMyNotificationsResponse(rsp *http.Response) (*MyNotificationsResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers MyNotificationsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers MyNotificationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32318,6 +34214,16 @@ func ParseMyNotificationsResponse(rsp *http.Response) (*MyNotificationsResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers MyNotificationsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32447,6 +34353,16 @@ func ParseMyNotificationPreferencesResponse(rsp *http.Response) (*MyNotification
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers MyNotificationPreferencesResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers MyNotificationPreferencesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32457,6 +34373,16 @@ func ParseMyNotificationPreferencesResponse(rsp *http.Response) (*MyNotification
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers MyNotificationPreferencesResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32607,6 +34533,16 @@ func ParseUpdateNotificationPreferencesResponse(rsp *http.Response) (*UpdateNoti
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateNotificationPreferencesResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateNotificationPreferencesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32617,6 +34553,16 @@ func ParseUpdateNotificationPreferencesResponse(rsp *http.Response) (*UpdateNoti
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateNotificationPreferencesResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32736,6 +34682,16 @@ func ParseMarkAllNotificationsReadResponse(rsp *http.Response) (*MarkAllNotifica
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers MarkAllNotificationsReadResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers MarkAllNotificationsReadResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32746,6 +34702,16 @@ func ParseMarkAllNotificationsReadResponse(rsp *http.Response) (*MarkAllNotifica
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers MarkAllNotificationsReadResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -32872,6 +34838,16 @@ func ParseMarkNotificationReadResponse(rsp *http.Response) (*MarkNotificationRea
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers MarkNotificationReadResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers MarkNotificationReadResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -32882,6 +34858,16 @@ func ParseMarkNotificationReadResponse(rsp *http.Response) (*MarkNotificationRea
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers MarkNotificationReadResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33008,6 +34994,16 @@ func ParseSearchPatientsResponse(rsp *http.Response) (*SearchPatientsResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers SearchPatientsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers SearchPatientsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33018,6 +35014,16 @@ func ParseSearchPatientsResponse(rsp *http.Response) (*SearchPatientsResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SearchPatientsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33175,6 +35181,16 @@ func ParseCreatePatientResponse(rsp *http.Response) (*CreatePatientResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreatePatientResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreatePatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33185,6 +35201,16 @@ func ParseCreatePatientResponse(rsp *http.Response) (*CreatePatientResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreatePatientResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33321,6 +35347,16 @@ func ParseGetMyPatientResponse(rsp *http.Response) (*GetMyPatientResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetMyPatientResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetMyPatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33331,6 +35367,16 @@ func ParseGetMyPatientResponse(rsp *http.Response) (*GetMyPatientResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetMyPatientResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33467,6 +35513,16 @@ func ParseDeactivatePatientResponse(rsp *http.Response) (*DeactivatePatientRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivatePatientResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeactivatePatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33477,6 +35533,16 @@ func ParseDeactivatePatientResponse(rsp *http.Response) (*DeactivatePatientRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivatePatientResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33613,6 +35679,16 @@ func ParseGetPatientResponse(rsp *http.Response) (*GetPatientResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetPatientResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetPatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33623,6 +35699,16 @@ func ParseGetPatientResponse(rsp *http.Response) (*GetPatientResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetPatientResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33794,6 +35880,16 @@ func ParseUpdatePatientResponse(rsp *http.Response) (*UpdatePatientResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdatePatientResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdatePatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33804,6 +35900,16 @@ func ParseUpdatePatientResponse(rsp *http.Response) (*UpdatePatientResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdatePatientResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -33937,6 +36043,16 @@ func ParseAuditTrailResponse(rsp *http.Response) (*AuditTrailResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers AuditTrailResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers AuditTrailResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -33947,6 +36063,16 @@ func ParseAuditTrailResponse(rsp *http.Response) (*AuditTrailResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers AuditTrailResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -34080,6 +36206,16 @@ func ParseListHistoryResponse(rsp *http.Response) (*ListHistoryResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListHistoryResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListHistoryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -34090,6 +36226,16 @@ func ParseListHistoryResponse(rsp *http.Response) (*ListHistoryResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListHistoryResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -34247,6 +36393,16 @@ func ParseRecordHistoryResponse(rsp *http.Response) (*RecordHistoryResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RecordHistoryResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RecordHistoryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -34257,6 +36413,16 @@ func ParseRecordHistoryResponse(rsp *http.Response) (*RecordHistoryResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RecordHistoryResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -34400,6 +36566,16 @@ func ParseRetractHistoryResponse(rsp *http.Response) (*RetractHistoryResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RetractHistoryResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RetractHistoryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -34410,6 +36586,16 @@ func ParseRetractHistoryResponse(rsp *http.Response) (*RetractHistoryResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RetractHistoryResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -34553,6 +36739,16 @@ func ParseGetHistoryEntryResponse(rsp *http.Response) (*GetHistoryEntryResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetHistoryEntryResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetHistoryEntryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -34563,6 +36759,16 @@ func ParseGetHistoryEntryResponse(rsp *http.Response) (*GetHistoryEntryResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetHistoryEntryResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -34734,6 +36940,16 @@ func ParseAmendHistoryResponse(rsp *http.Response) (*AmendHistoryResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers AmendHistoryResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers AmendHistoryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -34744,6 +36960,16 @@ func ParseAmendHistoryResponse(rsp *http.Response) (*AmendHistoryResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers AmendHistoryResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -34877,6 +37103,16 @@ func ParseListHistoryRevisionsResponse(rsp *http.Response) (*ListHistoryRevision
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListHistoryRevisionsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListHistoryRevisionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -34887,6 +37123,16 @@ func ParseListHistoryRevisionsResponse(rsp *http.Response) (*ListHistoryRevision
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListHistoryRevisionsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -35020,6 +37266,16 @@ func ParseRecordsAuditTrailResponse(rsp *http.Response) (*RecordsAuditTrailRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RecordsAuditTrailResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RecordsAuditTrailResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -35030,6 +37286,16 @@ func ParseRecordsAuditTrailResponse(rsp *http.Response) (*RecordsAuditTrailRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RecordsAuditTrailResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -35156,6 +37422,16 @@ func ParseRecordsTreatingResponse(rsp *http.Response) (*RecordsTreatingResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RecordsTreatingResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RecordsTreatingResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -35166,6 +37442,16 @@ func ParseRecordsTreatingResponse(rsp *http.Response) (*RecordsTreatingResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RecordsTreatingResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -35292,6 +37578,16 @@ func ParseListDocumentsResponse(rsp *http.Response) (*ListDocumentsResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListDocumentsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListDocumentsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -35302,6 +37598,16 @@ func ParseListDocumentsResponse(rsp *http.Response) (*ListDocumentsResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListDocumentsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -35459,6 +37765,16 @@ func ParseUploadDocumentResponse(rsp *http.Response) (*UploadDocumentResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UploadDocumentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UploadDocumentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -35469,6 +37785,16 @@ func ParseUploadDocumentResponse(rsp *http.Response) (*UploadDocumentResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UploadDocumentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -35605,6 +37931,16 @@ func ParseGetDocumentResponse(rsp *http.Response) (*GetDocumentResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetDocumentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetDocumentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -35615,6 +37951,16 @@ func ParseGetDocumentResponse(rsp *http.Response) (*GetDocumentResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetDocumentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -35847,6 +38193,16 @@ func ParseGetDocumentContentResponse(rsp *http.Response) (*GetDocumentContentRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetDocumentContentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetDocumentContentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -35857,6 +38213,16 @@ func ParseGetDocumentContentResponse(rsp *http.Response) (*GetDocumentContentRes
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetDocumentContentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -36028,6 +38394,16 @@ func ParseRetractDocumentResponse(rsp *http.Response) (*RetractDocumentResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RetractDocumentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RetractDocumentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -36038,6 +38414,16 @@ func ParseRetractDocumentResponse(rsp *http.Response) (*RetractDocumentResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RetractDocumentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -36178,6 +38564,16 @@ func ParseCreateDocumentLinkResponse(rsp *http.Response) (*CreateDocumentLinkRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateDocumentLinkResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateDocumentLinkResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -36188,6 +38584,16 @@ func ParseCreateDocumentLinkResponse(rsp *http.Response) (*CreateDocumentLinkRes
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateDocumentLinkResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -36352,6 +38758,16 @@ func ParseReplaceDocumentResponse(rsp *http.Response) (*ReplaceDocumentResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ReplaceDocumentResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceDocumentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -36362,6 +38778,16 @@ func ParseReplaceDocumentResponse(rsp *http.Response) (*ReplaceDocumentResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ReplaceDocumentResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -36495,6 +38921,16 @@ func ParseListEncountersResponse(rsp *http.Response) (*ListEncountersResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListEncountersResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEncountersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -36505,6 +38941,16 @@ func ParseListEncountersResponse(rsp *http.Response) (*ListEncountersResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListEncountersResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -36669,6 +39115,16 @@ func ParseOpenEncounterResponse(rsp *http.Response) (*OpenEncounterResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers OpenEncounterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers OpenEncounterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -36679,6 +39135,16 @@ func ParseOpenEncounterResponse(rsp *http.Response) (*OpenEncounterResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers OpenEncounterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -36822,6 +39288,16 @@ func ParseGetEncounterResponse(rsp *http.Response) (*GetEncounterResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetEncounterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetEncounterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -36832,6 +39308,16 @@ func ParseGetEncounterResponse(rsp *http.Response) (*GetEncounterResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetEncounterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37010,6 +39496,16 @@ func ParseUpdateEncounterResponse(rsp *http.Response) (*UpdateEncounterResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateEncounterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateEncounterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37020,6 +39516,16 @@ func ParseUpdateEncounterResponse(rsp *http.Response) (*UpdateEncounterResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateEncounterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37167,6 +39673,16 @@ func ParseAddAddendumResponse(rsp *http.Response) (*AddAddendumResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers AddAddendumResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers AddAddendumResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37177,6 +39693,16 @@ func ParseAddAddendumResponse(rsp *http.Response) (*AddAddendumResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers AddAddendumResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37348,6 +39874,16 @@ func ParseRetractEncounterResponse(rsp *http.Response) (*RetractEncounterRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers RetractEncounterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers RetractEncounterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37358,6 +39894,16 @@ func ParseRetractEncounterResponse(rsp *http.Response) (*RetractEncounterRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RetractEncounterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37491,6 +40037,16 @@ func ParseListEncounterRevisionsResponse(rsp *http.Response) (*ListEncounterRevi
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListEncounterRevisionsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEncounterRevisionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37501,6 +40057,16 @@ func ParseListEncounterRevisionsResponse(rsp *http.Response) (*ListEncounterRevi
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListEncounterRevisionsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37665,6 +40231,16 @@ func ParseSignEncounterResponse(rsp *http.Response) (*SignEncounterResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers SignEncounterResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignEncounterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37675,6 +40251,16 @@ func ParseSignEncounterResponse(rsp *http.Response) (*SignEncounterResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SignEncounterResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37794,6 +40380,16 @@ func ParseListSpecializationsResponse(rsp *http.Response) (*ListSpecializationsR
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListSpecializationsResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListSpecializationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37804,6 +40400,16 @@ func ParseListSpecializationsResponse(rsp *http.Response) (*ListSpecializationsR
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListSpecializationsResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -37961,6 +40567,16 @@ func ParseCreateSpecializationResponse(rsp *http.Response) (*CreateSpecializatio
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateSpecializationResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateSpecializationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -37971,6 +40587,16 @@ func ParseCreateSpecializationResponse(rsp *http.Response) (*CreateSpecializatio
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateSpecializationResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -38107,6 +40733,16 @@ func ParseDeleteSpecializationResponse(rsp *http.Response) (*DeleteSpecializatio
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeleteSpecializationResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteSpecializationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -38117,6 +40753,16 @@ func ParseDeleteSpecializationResponse(rsp *http.Response) (*DeleteSpecializatio
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeleteSpecializationResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -38253,6 +40899,16 @@ func ParseGetSpecializationResponse(rsp *http.Response) (*GetSpecializationRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetSpecializationResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetSpecializationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -38263,6 +40919,16 @@ func ParseGetSpecializationResponse(rsp *http.Response) (*GetSpecializationRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetSpecializationResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -38434,6 +41100,16 @@ func ParseUpdateSpecializationResponse(rsp *http.Response) (*UpdateSpecializatio
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateSpecializationResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateSpecializationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -38444,6 +41120,16 @@ func ParseUpdateSpecializationResponse(rsp *http.Response) (*UpdateSpecializatio
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateSpecializationResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil

@@ -271,12 +271,14 @@ func addGatewayAnswers(paths, components map[string]any) {
 		"description": "The gateway's rate limit for the caller (or the client address) is spent (`urn:medisync:problem:rate-limited`).",
 		"headers":     retry, "content": problem}
 	responses["BadGateway"] = map[string]any{
-		"description": "The service could not be reached or failed to answer.", "content": problem}
+		"description": "The service could not be reached or failed to answer.",
+		"headers":     retry, "content": problem}
 	responses["GatewayUnavailable"] = map[string]any{
 		"description": "No instance of the service is available, or the service cannot answer now.",
 		"headers":     retry, "content": problem}
 	responses["GatewayTimeout"] = map[string]any{
-		"description": "The service did not answer in time.", "content": problem}
+		"description": "The service did not answer in time.",
+		"headers":     retry, "content": problem}
 	for _, item := range paths {
 		for _, m := range methods {
 			op := asMap(asMap(item)[m])

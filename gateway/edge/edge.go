@@ -475,7 +475,6 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		w.Header().Set("Connection", "close")
 	case errors.Is(err, upstream.ErrNoInstance):
 		p = problem.New(http.StatusServiceUnavailable, "no instance of the service is available; try again shortly")
-		p.Headers = http.Header{"Retry-After": {"1"}}
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
 		// Cutting the body's read at the timeout (serve) may have cancelled
@@ -493,6 +492,13 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
 	default:
 		p = problem.New(http.StatusBadGateway, "the service failed to answer")
+	}
+	switch p.Status {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		// Each is a fault that passes (an instance restarting, hung or
+		// going away; the next try may reach another): the client is told
+		// when to try again, as every 503 of the services tells it.
+		p.Headers = http.Header{"Retry-After": {"1"}}
 	}
 	if p.Status >= 500 && !errors.Is(err, context.Canceled) {
 		_ = level.Warn(logging.FromContext(r.Context(), g.logger)).Log(

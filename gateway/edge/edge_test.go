@@ -690,8 +690,10 @@ func TestRetryOnConnectFailureForGetOnly(t *testing.T) {
 func TestUpstreamFaultsAsProblems(t *testing.T) {
 	t.Run("502 when the only instance is down", func(t *testing.T) {
 		h := newHarness(t, options{patients: []string{deadAddr(t)}})
-		pd := requireProblem(t, h.do(req{path: "/api/v1/patients/1", token: h.token("u")}), http.StatusBadGateway)
+		rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u")})
+		pd := requireProblem(t, rec, http.StatusBadGateway)
 		assert.Equal(t, "/api/v1/patients/1", pd.Instance)
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"), "a fault that passes says when to try again")
 	})
 	t.Run("503 when no instance is registered", func(t *testing.T) {
 		h := newHarness(t, options{patients: []string{}})
@@ -706,8 +708,10 @@ func TestUpstreamFaultsAsProblems(t *testing.T) {
 			{Path: "/api/v1/doctors/**", Service: "doctor"},
 		}})
 		h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-		pd := requireProblem(t, h.do(req{path: "/api/v1/patients/1", token: h.token("u")}), http.StatusGatewayTimeout)
+		rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u")})
+		pd := requireProblem(t, rec, http.StatusGatewayTimeout)
 		assert.Contains(t, pd.Detail, "in time")
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"), "a fault that passes says when to try again")
 	})
 	t.Run("upstream errors pass through untouched", func(t *testing.T) {
 		h := newHarness(t, options{})
