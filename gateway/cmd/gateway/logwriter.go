@@ -14,17 +14,35 @@ import (
 // the interval, and a request never waits on a slow log reader for longer
 // than one buffer flush. A failed write (a full disk, a pipe reader that
 // stalled) loses the lines held at the time, and only those: the lines are
-// the log itself, so there is nowhere else to keep or report them.
+// the log itself, so there is nowhere else to keep or report them. A write
+// that failed part-way leaves a torn line in the log; the next write starts
+// with a newline, so the lines after it stay whole.
 type logWriter struct {
 	mu   sync.Mutex
-	out  io.Writer
+	out  *tailWriter
 	buf  *bufio.Writer
 	stop chan struct{}
 	done chan struct{}
 }
 
+// tailWriter passes writes on to w and remembers whether the output ends
+// mid-line, as it does after a write that failed part-way.
+type tailWriter struct {
+	w    io.Writer
+	torn bool
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if n > 0 {
+		t.torn = p[n-1] != '\n'
+	}
+	return n, err
+}
+
 func newLogWriter(w io.Writer, size int, interval time.Duration) *logWriter {
-	lw := &logWriter{out: w, buf: bufio.NewWriterSize(w, size), stop: make(chan struct{}), done: make(chan struct{})}
+	out := &tailWriter{w: w}
+	lw := &logWriter{out: out, buf: bufio.NewWriterSize(out, size), stop: make(chan struct{}), done: make(chan struct{})}
 	go lw.loop(interval)
 	return lw
 }
@@ -63,10 +81,15 @@ func (lw *logWriter) Flush() error {
 
 // dropOnError discards what a failed write left in the buffer, and the
 // failure with it: a bufio.Writer keeps its first error and refuses every
-// later write, which would silence the process for good.
+// later write, which would silence the process for good. When the output was
+// left mid-line, a newline goes first in the emptied buffer, so the next line
+// is not glued onto the torn one.
 func (lw *logWriter) dropOnError(err error) {
 	if err != nil {
 		lw.buf.Reset(lw.out)
+		if lw.out.torn {
+			_ = lw.buf.WriteByte('\n')
+		}
 	}
 }
 

@@ -108,3 +108,61 @@ func TestLogWriterRecoversFromAFailedWrite(t *testing.T) {
 	require.NoError(t, lw.Flush())
 	assert.Equal(t, "later\n", out.String())
 }
+
+// halfOut writes only part of its first write, then fails (as os.File.Write
+// does when the disk fills mid-write: n > 0 and ENOSPC), and works again.
+type halfOut struct {
+	mu     sync.Mutex
+	failed bool
+	got    bytes.Buffer
+}
+
+func (f *halfOut) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.failed {
+		f.failed = true
+		n := len(p) / 2
+		f.got.Write(p[:n])
+		return n, errors.New("no space left on device")
+	}
+	return f.got.Write(p)
+}
+
+func (f *halfOut) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.got.String()
+}
+
+// A write that failed part-way leaves a torn line in the log; the line
+// written after the fault is still a line of its own, not glued onto the
+// torn fragment.
+func TestLogWriterStartsANewLineAfterAWriteTornPartWay(t *testing.T) {
+	t.Run("a flush of the buffer", func(t *testing.T) {
+		out := &halfOut{}
+		lw := newLogWriter(out, 64<<10, time.Hour)
+		defer lw.Close()
+
+		_, _ = lw.Write([]byte("level=info msg=\"lost to the fault\"\n"))
+		require.Error(t, lw.Flush(), "the device fails part-way")
+		_, err := lw.Write([]byte("level=info msg=\"after the fault\"\n"))
+		require.NoError(t, err)
+		require.NoError(t, lw.Flush())
+		assert.Contains(t, strings.Split(out.String(), "\n"), `level=info msg="after the fault"`,
+			"the line after the fault is whole; log: %q", out.String())
+		assert.True(t, strings.HasSuffix(out.String(), "\n"))
+	})
+	t.Run("a line too big for the buffer, written straight through", func(t *testing.T) {
+		out := &halfOut{}
+		lw := newLogWriter(out, 16, time.Hour)
+		defer lw.Close()
+
+		_, err := lw.Write([]byte(strings.Repeat("x", 40) + "\n"))
+		require.Error(t, err, "the device fails part-way")
+		_, err = lw.Write([]byte("after\n"))
+		require.NoError(t, err)
+		require.NoError(t, lw.Flush())
+		assert.Equal(t, strings.Repeat("x", 20)+"\nafter\n", out.String())
+	})
+}
