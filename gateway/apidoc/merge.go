@@ -270,15 +270,24 @@ func addGatewayAnswers(paths, components map[string]any) {
 	responses["GatewayTooManyRequests"] = map[string]any{
 		"description": "The gateway's rate limit for the caller (or the client address) is spent (`urn:medisync:problem:rate-limited`).",
 		"headers":     retry, "content": problem}
+	// A 502 or 504 says when to try again only when the request is safe to
+	// send again: a POST or PATCH the instance got may have been carried out.
+	retryIfSafe := func(when string) map[string]any {
+		return map[string]any{"Retry-After": map[string]any{
+			"description": "Whole seconds to wait before trying again; sent " + when + ", never when a POST or PATCH reached the service, which may have carried it out.",
+			"schema":      map[string]any{"type": "integer", "minimum": 1}}}
+	}
 	responses["BadGateway"] = map[string]any{
 		"description": "The service could not be reached or failed to answer.",
-		"headers":     retry, "content": problem}
+		"headers":     retryIfSafe("when the service could not be reached, or the request is idempotent (GET, HEAD, OPTIONS, PUT, DELETE)"),
+		"content":     problem}
 	responses["GatewayUnavailable"] = map[string]any{
 		"description": "No instance of the service is available, or the service cannot answer now.",
 		"headers":     retry, "content": problem}
 	responses["GatewayTimeout"] = map[string]any{
 		"description": "The service did not answer in time.",
-		"headers":     retry, "content": problem}
+		"headers":     retryIfSafe("when the request is idempotent (GET, HEAD, OPTIONS, PUT, DELETE)"),
+		"content":     problem}
 	for _, item := range paths {
 		for _, m := range methods {
 			op := asMap(asMap(item)[m])

@@ -493,11 +493,7 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	default:
 		p = problem.New(http.StatusBadGateway, "the service failed to answer")
 	}
-	switch p.Status {
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		// Each is a fault that passes (an instance restarting, hung or
-		// going away; the next try may reach another): the client is told
-		// when to try again, as every 503 of the services tells it.
+	if retryable(p.Status, r.Method, err) {
 		p.Headers = http.Header{"Retry-After": {"1"}}
 	}
 	if p.Status >= 500 && !errors.Is(err, context.Canceled) {
@@ -505,6 +501,30 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 			"msg", "upstream failed", "host", r.URL.Host, "path", r.URL.Path, "status", p.Status, "err", err)
 	}
 	problem.Write(w, r, p)
+}
+
+// retryable reports whether an upstream fault's answer tells the client when
+// to try again (Retry-After: 1). Each of them passes (an instance restarting,
+// hung or going away; the next try may reach another), but a try again must
+// not repeat what may already have been carried out: a 503 (no instance) and
+// a 502 whose connection could not be made never reached an instance, and a
+// 502 or 504 of an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) is
+// safe to repeat. A POST or PATCH that timed out or failed after it was sent
+// gets none: the instance may have carried it out.
+func retryable(status int, method string, err error) bool {
+	switch status {
+	case http.StatusServiceUnavailable:
+		return true
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		if status == http.StatusBadGateway && upstream.IsConnect(err) {
+			return true
+		}
+		switch method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+			return true
+		}
+	}
+	return false
 }
 
 // impersonation lists headers only the gateway or a trusted hop may set: a

@@ -726,6 +726,68 @@ func TestUpstreamFaultsAsProblems(t *testing.T) {
 	})
 }
 
+// Retry-After goes only with a fault whose request is safe to send again: a
+// POST that reached the instance and then timed out (504) or lost its
+// connection (502) may have been carried out, and a client told to resend it
+// a second later could create a patient twice. A POST whose connection could
+// not be made never reached an instance, and is told to try again.
+func TestRetryAfterOnlyWhenTheRequestIsSafeToSendAgain(t *testing.T) {
+	post := func(h *harness) *httptest.ResponseRecorder {
+		return h.do(req{method: http.MethodPost, path: "/api/v1/patients", body: `{"name":"x"}`, token: h.token("u"),
+			header: http.Header{"Content-Type": {"application/json"}}})
+	}
+	t.Run("none on a 504 after the POST was sent", func(t *testing.T) {
+		h := newHarness(t, options{specs: []route.Spec{
+			{Path: "/api/v1/patients/**", Service: "patient", Timeout: "30ms"},
+			{Path: "/api/v1/auth/**", Service: "auth"},
+			{Path: "/api/v1/doctors/**", Service: "doctor"},
+		}})
+		var arrived atomic.Int64
+		h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Add(1)
+			<-r.Context().Done()
+		})
+		rec := post(h)
+		requireProblem(t, rec, http.StatusGatewayTimeout)
+		require.EqualValues(t, 1, arrived.Load(), "the instance got the POST")
+		assert.Empty(t, rec.Header().Get("Retry-After"), "a POST the instance may have carried out is not to be resent")
+	})
+	t.Run("none on a 502 after the POST was sent", func(t *testing.T) {
+		h := newHarness(t, options{})
+		var arrived atomic.Int64
+		h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Add(1)
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = c.Close() // the instance dies mid-answer
+			}
+		})
+		rec := post(h)
+		requireProblem(t, rec, http.StatusBadGateway)
+		require.EqualValues(t, 1, arrived.Load(), "the instance got the POST")
+		assert.Empty(t, rec.Header().Get("Retry-After"), "a POST the instance may have carried out is not to be resent")
+	})
+	t.Run("on a 502 of a POST that never reached an instance", func(t *testing.T) {
+		h := newHarness(t, options{patients: []string{deadAddr(t)}})
+		rec := post(h)
+		requireProblem(t, rec, http.StatusBadGateway)
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"), "a connection never made carried nothing out")
+	})
+	t.Run("on a 502 of a PUT after it was sent", func(t *testing.T) {
+		h := newHarness(t, options{})
+		h.patients[0].setHandler(func(w http.ResponseWriter, r *http.Request) {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = c.Close()
+			}
+		})
+		rec := h.do(req{method: http.MethodPut, path: "/api/v1/patients/1", body: `{"name":"x"}`, token: h.token("u"),
+			header: http.Header{"Content-Type": {"application/json"}}})
+		requireProblem(t, rec, http.StatusBadGateway)
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"), "a PUT is safe to send again")
+	})
+}
+
 func TestBodyLimit(t *testing.T) {
 	h := newHarness(t, options{maxBody: 16, strict: ratelimit.Policy{Name: "strict", RPS: 100, Burst: 100}})
 	rec := h.do(req{method: "POST", path: "/api/v1/auth/login", body: strings.Repeat("x", 17)})
