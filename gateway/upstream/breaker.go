@@ -15,8 +15,9 @@ type BreakerSettings struct {
 	// ConsecutiveFailures opens the circuit after this many failures in a
 	// row (default 5).
 	ConsecutiveFailures uint32
-	// FailureRatio opens the circuit when at least MinRequests were seen in
-	// the current Interval and this share of them failed (default 0.5).
+	// FailureRatio opens the circuit when at least MinRequests were judged
+	// (answered or failed, not abandoned by the client) in the current
+	// Interval and this share of them failed (default 0.5).
 	FailureRatio float64
 	MinRequests  uint32        // default 20
 	Interval     time.Duration // closed-state counting window; default 30 s
@@ -103,12 +104,38 @@ type bypassKey struct{}
 // the request (open, or half-open with its probes in flight).
 var errOpen = errors.New("circuit open")
 
+// probe, passed as an endpoint's context, asks whether its circuit would
+// admit a request now, without sending one or taking a half-open circuit's
+// probe turn: the endpoint answers nil, or errOpen. It is compared by
+// identity, so asking costs no allocation.
+var probe = context.WithValue(context.Background(), probeKey{}, true)
+
+type probeKey struct{}
+
+// admits reports whether the instance behind ep would admit a request now.
+func admits(ep kitendpoint.Endpoint) bool {
+	_, err := ep(probe, nil)
+	return err == nil
+}
+
 // breakerMiddleware is the go-kit endpoint middleware guarding one instance.
 // The endpoint's response is an *http.Response; connection errors, timeouts,
-// 502, 503 and 504 answers count as failures.
-func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}]) kitendpoint.Middleware {
+// 502, 503 and 504 answers count as failures. halfOpen is the number of
+// probes a half-open circuit admits at once.
+func breakerMiddleware(cb *gobreaker.TwoStepCircuitBreaker[struct{}], halfOpen uint32) kitendpoint.Middleware {
 	return func(next kitendpoint.Endpoint) kitendpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
+			if ctx == probe {
+				switch cb.State() {
+				case gobreaker.StateClosed:
+					return nil, nil
+				case gobreaker.StateHalfOpen:
+					if c := cb.Counts(); c.Requests-min(c.Requests, c.TotalExclusions) < halfOpen {
+						return nil, nil
+					}
+				}
+				return nil, errOpen
+			}
 			if ctx.Value(bypassKey{}) != nil {
 				return next(ctx, request) // counts for nothing
 			}

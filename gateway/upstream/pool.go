@@ -90,6 +90,10 @@ type Pool struct {
 	errConnect, errTimeout, errUnavailable, errOther, allOpen prometheus.Counter
 	retries                                                   prometheus.Counter
 
+	// spill takes turns among the instances that admit, for the turns
+	// whose own instance refused.
+	spill atomic.Uint64
+
 	mu       sync.Mutex
 	breakers map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
 }
@@ -122,7 +126,7 @@ func NewPool(service string, instancer sd.Instancer, base http.RoundTripper, bs 
 		p.mu.Lock()
 		p.breakers[host] = cb
 		p.mu.Unlock()
-		ep := breakerMiddleware(cb)(instanceEndpoint(base, scheme, host))
+		ep := breakerMiddleware(cb, bs.HalfOpenRequests)(instanceEndpoint(base, scheme, host))
 		closer := closerFunc(func() error {
 			p.mu.Lock()
 			if p.breakers[host] == cb {
@@ -226,16 +230,11 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A failure to read the client's body must not count against the
 	// instance: the body is watched so that its faults can be told apart.
 	req.Body = watchBody(req.Body)
-	turn := p.next.Add(1)
-	start := int(turn % uint64(n))
-	// A turn whose instance refuses goes on to the others in an order that
-	// begins one further each time the turn falls there, so that an open
-	// circuit's share is spread over its peers rather than all handed to
-	// the next in the list, which would then carry twice its load.
+	start := int(p.next.Add(1) % uint64(n))
+	// A turn whose instance refuses goes on to the others, beginning at
+	// the one spread picks among those that admit, and then on round the
+	// list from there.
 	rot := 0
-	if n > 1 {
-		rot = int(turn / uint64(n) % uint64(n-1))
-	}
 	retried := false
 	var connErr error
 	for i := 0; i < n; i++ {
@@ -248,6 +247,9 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp.(*http.Response), nil
 		}
 		if err == errOpen {
+			if i == 0 && n > 1 {
+				rot = p.spread(eps, start)
+			}
 			continue
 		}
 		p.count(err)
@@ -276,6 +278,39 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return resp.(*http.Response), nil
+}
+
+// spread picks the instance that takes a turn whose own instance (start)
+// refused, and returns its place among the others (0 for the one after
+// start). The instances that would admit the request take such turns in
+// rotation, so an open circuit's share is spread evenly over them wherever
+// the open circuits lie in the list, rather than handed to the next in the
+// list, which would then carry twice its load. It reads the circuits twice
+// (count, then pick) instead of keeping a list: a refusal is rare, and the
+// request path allocates nothing. With none admitting it returns 0, and the
+// request goes round them all to the panic mode.
+func (p *Pool) spread(eps []kitendpoint.Endpoint, start int) int {
+	n := len(eps)
+	admitted := 0
+	for j := range n {
+		if j != start && admits(eps[j]) {
+			admitted++
+		}
+	}
+	if admitted == 0 {
+		return 0
+	}
+	k := int(p.spill.Add(1) % uint64(admitted))
+	for j := range n {
+		if j == start || !admits(eps[j]) {
+			continue
+		}
+		if k == 0 {
+			return (j - start - 1 + n) % n
+		}
+		k--
+	}
+	return 0 // the circuits changed in between: any start will do
 }
 
 func (p *Pool) count(err error) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,6 +223,38 @@ func TestAnOpenCircuitsShareIsSpreadOverThePeers(t *testing.T) {
 	}
 	assert.InDelta(t, 150, b.hits.Load(), 15, "the healthy instances share the load evenly")
 	assert.InDelta(t, 150, c.hits.Load(), 15, "the healthy instances share the load evenly")
+}
+
+// Wherever the open circuits lie in the list, the instances that admit share
+// their turns evenly: two neighbouring circuits of four open (a rack, a zone,
+// two instances started together and sick together) leave the two healthy
+// instances half the load each, not 58/42. Picking costs no allocation.
+func TestNeighbouringOpenCircuitsShareIsSpreadEvenly(t *testing.T) {
+	bs := []*backend{newBackend(t), newBackend(t), newBackend(t), newBackend(t)}
+	// The endpointer orders instances by their address (go-kit sorts them).
+	sort.Slice(bs, func(i, j int) bool { return bs[i].hostport() < bs[j].hostport() })
+	p, _ := newPool(t, newInstancer(bs[0].hostport(), bs[1].hostport(), bs[2].hostport(), bs[3].hostport()),
+		BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour})
+	waitSize(t, p, 4)
+	bs[0].status.Store(http.StatusServiceUnavailable)
+	bs[1].status.Store(http.StatusServiceUnavailable)
+	for p.States()[bs[0].hostport()] != gobreaker.StateOpen || p.States()[bs[1].hostport()] != gobreaker.StateOpen {
+		_, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+	}
+	bs[2].hits.Store(0)
+	bs[3].hits.Store(0)
+	for range 600 {
+		code, err := send(t, p, http.MethodGet)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code)
+	}
+	assert.InDelta(t, 300, bs[2].hits.Load(), 30, "the healthy instances share the load evenly")
+	assert.InDelta(t, 300, bs[3].hits.Load(), 30, "the healthy instances share the load evenly")
+
+	eps, err := p.endpointer.Endpoints()
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { p.spread(eps, 0) }), "picking the instance allocates nothing")
 }
 
 func TestHalfOpenProbeSuccessCloses(t *testing.T) {
