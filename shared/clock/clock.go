@@ -26,7 +26,8 @@ func (f Func) Now() time.Time { return f() }
 
 // Every calls fn every interval, on real time, until ctx ends; it returns
 // when ctx ends. The background maintenance loops of the services (sweeps,
-// reloads, purges) run on it.
+// reloads, purges) run on it. interval must be positive, as time.NewTicker
+// panics otherwise: each service refuses a setting of zero or less at start.
 func Every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

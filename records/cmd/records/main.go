@@ -125,6 +125,9 @@ func run(ctx context.Context, args []string) error {
 	if c.s3StartTimeout <= 0 {
 		return fail(fmt.Errorf("-s3-start-timeout %s: must be positive, or no check of S3 could pass", c.s3StartTimeout))
 	}
+	if c.sweepEvery <= 0 {
+		return fail(fmt.Errorf("-sweep-every %s: must be positive; the sweeper cannot be turned off, as only it removes what crashed uploads leave", c.sweepEvery))
+	}
 	if c.sweepGrace < minSweepGrace {
 		return fail(fmt.Errorf("-sweep-grace %s: at least %s, longer than an upload may take, or the sweeper would remove uploads in progress", c.sweepGrace, minSweepGrace))
 	}

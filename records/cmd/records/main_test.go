@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 // A sweep grace shorter than an upload may take would remove uploads in
@@ -27,4 +29,18 @@ func TestS3StartTimeoutMustBePositive(t *testing.T) {
 		"-blob-dir", filepath.Join(dir, "blobs"), "-s3-start-timeout", "0s"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-s3-start-timeout")
+}
+
+// A sweep interval of zero or less would panic the sweeper's ticker once
+// the service serves: the service refuses to start with one, naming it.
+func TestSweepEveryNotPositiveIsRefused(t *testing.T) {
+	for _, every := range []string{"0s", "-1m"} {
+		dir := t.TempDir()
+		// A free address, so that a start that went on serving would not
+		// take the service's port.
+		err := run(context.Background(), []string{"-http-addr", runtest.FreeAddr(t), "-db-dsn", "sqlite:" + filepath.Join(dir, "r.db"),
+			"-discovery-urls", "", "-blob-dir", filepath.Join(dir, "blobs"), "-sweep-every", every})
+		require.Error(t, err, every)
+		assert.Contains(t, err.Error(), "-sweep-every", every)
+	}
 }
