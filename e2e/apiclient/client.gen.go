@@ -4206,7 +4206,8 @@ type ClientInterface interface {
 	// CreateDocumentLink A short-lived download link
 	//
 	// As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-	// minted after the access check and its audit entry, without a round trip to the store. A store
+	// minted after the access check and its audit entry, without a round trip to the store. The store
+	// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
 	// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 	// whose encryption is not checked yet (the server did not answer at start): 503.
 	//
@@ -6226,7 +6227,8 @@ func (c *Client) RetractDocument(ctx context.Context, patientId PatientId, docum
 // CreateDocumentLink A short-lived download link
 //
 // As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-// minted after the access check and its audit entry, without a round trip to the store. A store
+// minted after the access check and its audit entry, without a round trip to the store. The store
+// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
 // that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 // whose encryption is not checked yet (the server did not answer at start): 503.
 //
@@ -12342,7 +12344,8 @@ type ClientWithResponsesInterface interface {
 	// CreateDocumentLinkWithResponse A short-lived download link
 	//
 	// As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-	// minted after the access check and its audit entry, without a round trip to the store. A store
+	// minted after the access check and its audit entry, without a round trip to the store. The store
+	// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
 	// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 	// whose encryption is not checked yet (the server did not answer at start): 503.
 	//
@@ -27253,7 +27256,8 @@ func (c *ClientWithResponses) RetractDocumentWithResponse(ctx context.Context, p
 // CreateDocumentLinkWithResponse A short-lived download link
 //
 // As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
-// minted after the access check and its audit entry, without a round trip to the store. A store
+// minted after the access check and its audit entry, without a round trip to the store. The store
+// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
 // that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 // whose encryption is not checked yet (the server did not answer at start): 503.
 //

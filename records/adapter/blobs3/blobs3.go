@@ -680,7 +680,9 @@ func (s *Store) AbortIncomplete(ctx context.Context, prefix string, before time.
 }
 
 // PresignGet signs a GET of the object valid for ttl, naming the content
-// type and file name the client should see.
+// type and file name the client should see. The answer is not to be
+// cached, as no answer of the service is: the S3 server's own would let a
+// browser or a shared proxy keep the patient's file.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, contentType, filename string) (string, error) {
 	if err := s.checkedEncryption(); err != nil {
 		return "", err
@@ -688,6 +690,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, c
 	disp := `attachment; filename="` + filename + `"`
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
 		Bucket: &s.cfg.Bucket, Key: &key, ResponseContentType: &contentType, ResponseContentDisposition: &disp,
+		ResponseCacheControl: aws.String("no-store"),
 	}, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign: %w", err)

@@ -109,6 +109,11 @@ func TestPresignedURL(t *testing.T) {
 	if ct := h.Get("Content-Type"); ct != "application/pdf" {
 		t.Errorf("Content-Type = %q", ct)
 	}
+	// The link's answer is the patient's file: never kept by a browser or
+	// a shared proxy, as no answer of the service is.
+	if cc := h.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
 
 	// A URL whose signature or key is changed is refused.
 	tampered := strings.Replace(u, "documents/p", "documents/q", 1)
