@@ -4207,7 +4207,9 @@ type ClientInterface interface {
 	//
 	// As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
 	// minted after the access check and its audit entry, without a round trip to the store. The store
-	// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
+	// answers the URL with the content as an attachment named as the content's download names it
+	// (the document id and the type's extension), with `Cache-Control: no-store`, as the service
+	// answers every request. A store
 	// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 	// whose encryption is not checked yet (the server did not answer at start): 503.
 	//
@@ -6228,7 +6230,9 @@ func (c *Client) RetractDocument(ctx context.Context, patientId PatientId, docum
 //
 // As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
 // minted after the access check and its audit entry, without a round trip to the store. The store
-// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
+// answers the URL with the content as an attachment named as the content's download names it
+// (the document id and the type's extension), with `Cache-Control: no-store`, as the service
+// answers every request. A store
 // that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 // whose encryption is not checked yet (the server did not answer at start): 503.
 //
@@ -12345,7 +12349,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
 	// minted after the access check and its audit entry, without a round trip to the store. The store
-	// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
+	// answers the URL with the content as an attachment named as the content's download names it
+	// (the document id and the type's extension), with `Cache-Control: no-store`, as the service
+	// answers every request. A store
 	// that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 	// whose encryption is not checked yet (the server did not answer at start): 503.
 	//
@@ -27257,7 +27263,9 @@ func (c *ClientWithResponses) RetractDocumentWithResponse(ctx context.Context, p
 //
 // As downloading (an ADMIN breaks glass). A presigned URL of the object store (5 minutes by default),
 // minted after the access check and its audit entry, without a round trip to the store. The store
-// answers the URL with `Cache-Control: no-store`, as the service answers every request. A store
+// answers the URL with the content as an attachment named as the content's download names it
+// (the document id and the type's extension), with `Cache-Control: no-store`, as the service
+// answers every request. A store
 // that hands out no links (the filesystem store): 409; download the content instead. An S3 store
 // whose encryption is not checked yet (the server did not answer at start): 503.
 //

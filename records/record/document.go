@@ -67,6 +67,26 @@ type Document struct {
 	Version     int64
 }
 
+// FileName is the name a client saves the content under: the document's id
+// and its type's extension, the same whether the service or a presigned
+// link of the store hands the content out, so that the saved file opens
+// in the application its type calls for.
+func (d Document) FileName() string {
+	switch d.ContentType {
+	case TypePDF:
+		return d.ID + ".pdf"
+	case TypePNG:
+		return d.ID + ".png"
+	case TypeJPEG:
+		return d.ID + ".jpg"
+	case TypeDICOM:
+		return d.ID + ".dcm"
+	case TypeText:
+		return d.ID + ".txt"
+	}
+	return d.ID
+}
+
 // DocumentMeta is what a client gives with an upload.
 type DocumentMeta struct {
 	Type        string

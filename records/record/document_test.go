@@ -44,3 +44,16 @@ func TestTextCheckAcrossWrites(t *testing.T) {
 		}
 	}
 }
+
+// A document's file name is its id with its type's extension, so that the
+// saved file opens in the application its type calls for.
+func TestFileNameIsTheIDWithTheTypesExtension(t *testing.T) {
+	for ct, want := range map[string]string{
+		record.TypePDF: "d.pdf", record.TypePNG: "d.png", record.TypeJPEG: "d.jpg",
+		record.TypeDICOM: "d.dcm", record.TypeText: "d.txt",
+	} {
+		if got := (record.Document{ID: "d", ContentType: ct}).FileName(); got != want {
+			t.Errorf("FileName of %s = %q, want %q", ct, got, want)
+		}
+	}
+}

@@ -469,7 +469,7 @@ func (s *service) ContentLink(ctx context.Context, actor authn.Principal, reason
 		return Link{}, err
 	}
 	expires := s.now().Add(s.LinkTTL)
-	u, err := p.PresignGet(ctx, d.BlobKey, s.LinkTTL, d.ContentType, d.ID)
+	u, err := p.PresignGet(ctx, d.BlobKey, s.LinkTTL, d.ContentType, d.FileName())
 	if err != nil {
 		return Link{}, fmt.Errorf("presign document content: %w", err)
 	}

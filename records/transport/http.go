@@ -398,11 +398,6 @@ func write(w http.ResponseWriter, status int, resp any) error {
 	return httpjson.Write(w, status, body)
 }
 
-// extensions name the file a client saves, by content type.
-var extensions = map[string]string{
-	record.TypePDF: ".pdf", record.TypePNG: ".png", record.TypeJPEG: ".jpg", record.TypeDICOM: ".dcm", record.TypeText: ".txt",
-}
-
 // encodeContent streams a document's bytes, answering Range, If-Range and
 // If-None-Match requests through http.ServeContent.
 func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
@@ -416,7 +411,7 @@ func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", c.Doc.ContentType)
 	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
-	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.ID+extensions[c.Doc.ContentType]+`"`)
+	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.FileName()+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(&problemWriter{ResponseWriter: w, r: r, size: c.Doc.Size}, r, "", c.Doc.Date, c.Blob)
 	return nil
