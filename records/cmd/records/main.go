@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -157,23 +158,40 @@ func run(ctx context.Context, args []string) error {
 	svc = service.Middleware(a.Logger, metrics.NewMethod(a.Registry, "records"))(svc)
 
 	sweeper := service.Sweeper{Blobs: blobs, Documents: store, Clock: clock.System{}, Grace: c.sweepGrace}
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	go clock.Every(sweepCtx, c.sweepEvery, func() {
-		if n, err := sweeper.Sweep(sweepCtx); err != nil {
-			_ = level.Error(a.Logger).Log("msg", "sweep orphan objects and unfinished uploads", "err", err)
-		} else if n > 0 {
-			_ = level.Info(a.Logger).Log("msg", "removed orphan objects and unfinished uploads", "count", n)
-		}
-	})
+	stopSweeps := startSweeps(ctx, a.Logger, c.sweepEvery, sweeper.Sweep)
 
 	router := a.Router()
 	transport.Register(router, endpoint.New(svc), verifier, transport.Options{MaxDocumentBytes: c.maxBytes})
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "blobStore", c.blobStore)
+	// After the drain: the sweeps stop and are waited for before the
+	// store closes under them.
 	return a.Run(ctx, a.Handler(router),
-		func(context.Context) error { stopSweep(); return nil },
+		stopSweeps,
 		cleanups.Close,
 		recorder.Close,
 		func(context.Context) error { return store.Close() })
+}
+
+// startSweeps runs sweep every period on a context of its own, which ends
+// after the requests drain rather than with the signal that begins it, as
+// the other services' background work does. The hook it returns ends that
+// context and waits for a sweep under way, within the shutdown's budget:
+// the store must not close under a sweep mid-way.
+func startSweeps(ctx context.Context, logger log.Logger, every time.Duration, sweep func(context.Context) (int, error)) server.Hook {
+	work, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		clock.Every(work, every, func() {
+			n, err := sweep(work)
+			switch {
+			case err != nil && work.Err() == nil:
+				_ = level.Error(logger).Log("msg", "sweep orphan objects and unfinished uploads", "err", err)
+			case n > 0:
+				_ = level.Info(logger).Log("msg", "removed orphan objects and unfinished uploads", "count", n)
+			}
+		})
+	})
+	return app.StopWork(stop, &wg)
 }
 
 // openBlobs opens the configured blob store.
