@@ -2722,7 +2722,7 @@ type UploadDocumentParams struct {
 	// Category A broader class, up to 100 characters.
 	Category *DocumentCategory `form:"category,omitempty" json:"category,omitempty"`
 
-	// EncounterId The encounter of the patient the document belongs to; one that does not exist is a 422.
+	// EncounterId The encounter of the patient the document belongs to; one that does not exist is a 422, one marked entered-in-error a 409.
 	EncounterId *DocumentEncounter `form:"encounterId,omitempty" json:"encounterId,omitempty"`
 }
 
@@ -2773,7 +2773,7 @@ type ReplaceDocumentParams struct {
 	// Category A broader class, up to 100 characters.
 	Category *DocumentCategory `form:"category,omitempty" json:"category,omitempty"`
 
-	// EncounterId The encounter of the patient the document belongs to; one that does not exist is a 422.
+	// EncounterId The encounter of the patient the document belongs to; one that does not exist is a 422, one marked entered-in-error a 409.
 	EncounterId *DocumentEncounter `form:"encounterId,omitempty" json:"encounterId,omitempty"`
 }
 
@@ -4139,7 +4139,8 @@ type ClientInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+	// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 	// for a 503 whose commit the database got and never answered: the document may then be stored
 	// whole, listed with its content.
 	//
@@ -4155,7 +4156,8 @@ type ClientInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+	// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 	// for a 503 whose commit the database got and never answered: the document may then be stored
 	// whole, listed with its content.
 	//
@@ -4219,7 +4221,8 @@ type ClientInterface interface {
 	// ReplaceDocumentWithBody Upload a new version of a document
 	//
 	// As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-	// and stays readable. Only a current document is replaced (409).
+	// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+	// entered-in-error is a 409 as for an upload.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4229,7 +4232,8 @@ type ClientInterface interface {
 	// ReplaceDocumentWithTextBody Upload a new version of a document
 	//
 	// As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-	// and stays readable. Only a current document is replaced (409).
+	// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+	// entered-in-error is a 409 as for an upload.
 	//
 	// Takes a body of the `text/plain` content type.
 	//
@@ -6102,7 +6106,8 @@ func (c *Client) ListDocuments(ctx context.Context, patientId PatientId, params 
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 // for a 503 whose commit the database got and never answered: the document may then be stored
 // whole, listed with its content.
 //
@@ -6128,7 +6133,8 @@ func (c *Client) UploadDocumentWithBody(ctx context.Context, patientId PatientId
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 // for a 503 whose commit the database got and never answered: the document may then be stored
 // whole, listed with its content.
 //
@@ -6252,7 +6258,8 @@ func (c *Client) CreateDocumentLink(ctx context.Context, patientId PatientId, do
 // ReplaceDocumentWithBody Upload a new version of a document
 //
 // As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-// and stays readable. Only a current document is replaced (409).
+// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+// entered-in-error is a 409 as for an upload.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6272,7 +6279,8 @@ func (c *Client) ReplaceDocumentWithBody(ctx context.Context, patientId PatientI
 // ReplaceDocumentWithTextBody Upload a new version of a document
 //
 // As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-// and stays readable. Only a current document is replaced (409).
+// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+// entered-in-error is a 409 as for an upload.
 //
 // Takes a body of the `text/plain` content type.
 //
@@ -12277,7 +12285,8 @@ type ClientWithResponsesInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+	// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 	// for a 503 whose commit the database got and never answered: the document may then be stored
 	// whole, listed with its content.
 	//
@@ -12293,7 +12302,8 @@ type ClientWithResponsesInterface interface {
 	// mismatch is a 415), its metadata in the query. The body
 	// streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 	// is refused before a byte is read, a longer body as soon as the limit passes (413). An
-	// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+	// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+	// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 	// for a 503 whose commit the database got and never answered: the document may then be stored
 	// whole, listed with its content.
 	//
@@ -12363,7 +12373,8 @@ type ClientWithResponsesInterface interface {
 	// ReplaceDocumentWithBodyWithResponse Upload a new version of a document
 	//
 	// As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-	// and stays readable. Only a current document is replaced (409).
+	// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+	// entered-in-error is a 409 as for an upload.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12373,7 +12384,8 @@ type ClientWithResponsesInterface interface {
 	// ReplaceDocumentWithTextBodyWithResponse Upload a new version of a document
 	//
 	// As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-	// and stays readable. Only a current document is replaced (409).
+	// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+	// entered-in-error is a 409 as for an upload.
 	//
 	// Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -22307,6 +22319,8 @@ type UploadDocumentResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *UploadTooSlow
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -22367,6 +22381,11 @@ func (r UploadDocumentResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
 func (r UploadDocumentResponse) GetApplicationproblemJSON408() *UploadTooSlow {
 	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UploadDocumentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -27155,7 +27174,8 @@ func (c *ClientWithResponses) ListDocumentsWithResponse(ctx context.Context, pat
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 // for a 503 whose commit the database got and never answered: the document may then be stored
 // whole, listed with its content.
 //
@@ -27177,7 +27197,8 @@ func (c *ClientWithResponses) UploadDocumentWithBodyWithResponse(ctx context.Con
 // mismatch is a 415), its metadata in the query. The body
 // streams to the store and is never held whole; a `Content-Length` over the limit (50 MiB by default)
 // is refused before a byte is read, a longer body as soon as the limit passes (413). An
-// `encounterId` naming no encounter of the patient: 422. A refused upload leaves nothing stored, but
+// `encounterId` naming no encounter of the patient: 422; one marked entered-in-error, which takes no
+// new document as it takes no addendum: 409, naming `encounterId`. A refused upload leaves nothing stored, but
 // for a 503 whose commit the database got and never answered: the document may then be stored
 // whole, listed with its content.
 //
@@ -27283,7 +27304,8 @@ func (c *ClientWithResponses) CreateDocumentLinkWithResponse(ctx context.Context
 // ReplaceDocumentWithBodyWithResponse Upload a new version of a document
 //
 // As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-// and stays readable. Only a current document is replaced (409).
+// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+// entered-in-error is a 409 as for an upload.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27299,7 +27321,8 @@ func (c *ClientWithResponses) ReplaceDocumentWithBodyWithResponse(ctx context.Co
 // ReplaceDocumentWithTextBodyWithResponse Upload a new version of a document
 //
 // As uploading. The new document `relatesTo` the old one (`replaces`), which becomes `superseded`
-// and stays readable. Only a current document is replaced (409).
+// and stays readable. Only a current document is replaced (409), and an `encounterId` marked
+// entered-in-error is a 409 as for an upload.
 //
 // Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -37680,6 +37703,13 @@ func ParseUploadDocumentResponse(rsp *http.Response) (*UploadDocumentResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

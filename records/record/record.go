@@ -29,6 +29,10 @@ var (
 	// be wrong (FHIR allows it of every version).
 	ErrNotCurrent       = domainerr.New(domainerr.Conflict, "only the current version of a document can be replaced")
 	ErrUnknownEncounter = domainerr.New(domainerr.Invalid, "encounterId names no encounter of this patient")
+	// ErrEncounterEnteredInError refuses a document's link to an encounter
+	// marked entered-in-error, which takes nothing new, as it takes no
+	// addendum.
+	ErrEncounterEnteredInError = domainerr.New(domainerr.Conflict, "encounterId names an encounter marked entered-in-error, which takes no new document: link another encounter, or none")
 	// ErrUnknownAppointment refuses an encounter linked to an appointment
 	// the doctor does not hold with this patient, or one that did not or
 	// will not take place.

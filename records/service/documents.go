@@ -81,11 +81,14 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	defer s.uploads.give(actor.UserID)
 	if meta.EncounterID != "" {
-		if _, err := s.Encounters.EncounterByID(ctx, patientID, meta.EncounterID); err != nil {
-			if errors.Is(err, record.ErrNotFound) {
-				return record.Document{}, record.ErrUnknownEncounter
-			}
-			return record.Document{}, err
+		e, err := s.Encounters.EncounterByID(ctx, patientID, meta.EncounterID)
+		switch {
+		case errors.Is(err, record.ErrNotFound):
+			return record.Document{}, record.ErrUnknownEncounter
+		case err != nil:
+			return record.Document{}, fmt.Errorf("check the document's encounter: %w", err)
+		case e.Status == record.EncounterEnteredInError:
+			return record.Document{}, record.ErrEncounterEnteredInError
 		}
 	}
 	lim := &limitReader{r: body, left: s.MaxDocumentBytes}

@@ -556,3 +556,39 @@ func (h *harness) replaced() (first, second string) {
 	}
 	return first, r.json(h.t)["id"].(string)
 }
+
+// An encounter marked entered-in-error takes no new document, as it takes
+// no addendum: an upload, or a new version, linked to it is a 409 naming
+// encounterId, and stores nothing.
+func TestDocumentLinkedToAnEnteredInErrorEncounterIsAConflict(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(map[string]any{"note": map[string]string{"subjective": "cough"}}), "Content-Type", "application/json")
+	if r.code != 201 {
+		t.Fatalf("open = %d %s", r.code, r.body)
+	}
+	enc := r.json(t)["id"].(string)
+	pdf := []byte("%PDF-1.7\nlab results")
+	r = h.do("patient", "POST", "/documents?title=CBC&type=lab-report&encounterId="+enc, bytes.NewReader(pdf), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("upload linked to an open encounter = %d %s", r.code, r.body)
+	}
+	doc := r.json(t)["id"].(string)
+	if r := h.do("doctor", "POST", "/encounters/"+enc+"/entered-in-error", js(map[string]string{"reason": "wrong patient"}), "If-Match", `"1"`, "Content-Type", "application/json"); r.code != 200 {
+		t.Fatalf("entered-in-error = %d %s", r.code, r.body)
+	}
+	before, _ := h.blobs.List(context.Background(), service.BlobPrefix, "", 100)
+
+	for name, path := range map[string]string{
+		"upload":      "/documents?title=CBC&type=lab-report&encounterId=" + enc,
+		"new version": "/documents/" + doc + "/versions?title=CBC&type=lab-report&encounterId=" + enc,
+	} {
+		r := h.do("patient", "POST", path, bytes.NewReader(pdf), "Content-Type", "application/pdf", "If-Match", `"1"`)
+		if r.code != 409 || !strings.Contains(string(r.body), "encounterId") {
+			t.Errorf("%s linked to an entered-in-error encounter = %d %s", name, r.code, r.body)
+		}
+	}
+	after, _ := h.blobs.List(context.Background(), service.BlobPrefix, "", 100)
+	if len(after) != len(before) {
+		t.Errorf("%d objects stored, want %d: a refused upload leaves none", len(after), len(before))
+	}
+}
