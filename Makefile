@@ -73,6 +73,8 @@ check-services:
 		grep -q "^COPY $$name/go.mod" docker/Dockerfile || miss docker/Dockerfile "no COPY $$name/go.mod"; \
 		grep -q "^var services = .*\"$$name\"" e2e/harness_test.go || miss e2e/harness_test.go "$$name not in services"; \
 		grep -q "localhost:$$port" README.md || miss README.md "no localhost:$$port in the service URLs"; \
+		grep -qx "/$$name/$$name" .gitignore || miss .gitignore "no /$$name/$$name"; \
+		[ ! -d "$$name/$$name" ] || grep -qx "!/$$name/$$name/" .gitignore || miss .gitignore "no !/$$name/$$name/ for the package folder"; \
 		if [ "$$db" != "-" ]; then \
 			grep -q "/$$db?" docker/docker-compose.yml || miss docker/docker-compose.yml "no DSN for $$db"; \
 			grep -q "DATABASE IF NOT EXISTS $$db " docker/mariadb-init.sql || miss docker/mariadb-init.sql "no $$db"; \
