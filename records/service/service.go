@@ -127,6 +127,10 @@ type DocumentRepository interface {
 	// the caller commits it once the content is stored, or rolls it back.
 	// When d.Replaces is set, the replaced document, which must be current
 	// (record.ErrNotCurrent), becomes superseded in the same transaction.
+	// When d.EncounterID is set, that encounter of the patient must exist
+	// (record.ErrUnknownEncounter) and not be entered-in-error
+	// (record.ErrEncounterEnteredInError) when d is written, and stays so
+	// until the transaction ends.
 	StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (Pending, error)
 	DocumentByID(ctx context.Context, patientID, id string) (record.Document, error)
 	// RetractDocument marks a document entered-in-error if its stored

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -155,5 +156,55 @@ func TestTextUploadCheckedWhole(t *testing.T) {
 	}
 	if infos, err := blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 2 {
 		t.Fatalf("objects after refused text: %+v, %v; want the two accepted", infos, err)
+	}
+}
+
+// retractingBody is an upload's body during whose streaming (which may take
+// minutes for 50 MiB) fn runs once, before the first read.
+type retractingBody struct {
+	r    io.Reader
+	once sync.Once
+	fn   func()
+}
+
+func (b *retractingBody) Read(p []byte) (int, error) {
+	b.once.Do(b.fn)
+	return b.r.Read(p)
+}
+
+// An encounter marked entered-in-error while an upload linked to it still
+// streams takes no document: the upload, checked again as its row is
+// written, is ErrEncounterEnteredInError, and stores neither a row nor an
+// object.
+func TestUploadLinkedToAnEncounterMarkedEnteredInErrorMidStreamIsRefused(t *testing.T) {
+	ctx := context.Background()
+	patient := service.PatientRef{ID: ids.New(), UserID: ids.New(), Active: true}
+	cleanups := service.NewCleanups(0, 0)
+	svc, blobs := newService(t, patients{patient}, func(d *service.Deps) { d.DoctorsReadAll, d.Cleanups = true, cleanups })
+	doctor := authn.Principal{UserID: ids.New(), Roles: []string{"DOCTOR"}}
+	enc, err := svc.OpenEncounter(ctx, doctor, patient.ID, record.Clinical{Note: record.Note{Subjective: "cough"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := authn.Principal{UserID: patient.UserID, Roles: []string{"PATIENT"}}
+	body := &retractingBody{r: bytes.NewReader([]byte("%PDF-1.7\nresults")), fn: func() {
+		if _, err := svc.RetractEncounter(ctx, doctor, patient.ID, enc.ID, enc.Version, "wrong patient"); err != nil {
+			t.Errorf("retract: %v", err)
+		}
+	}}
+	d, err := svc.UploadDocument(ctx, actor, patient.ID,
+		record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf", EncounterID: enc.ID}, body)
+	if !errors.Is(err, record.ErrEncounterEnteredInError) || problem.From(err).Status != http.StatusConflict {
+		t.Fatalf("upload linked to encounter %s marked entered-in-error while it streamed = %+v, %v; want ErrEncounterEnteredInError (409)", enc.ID, d, err)
+	}
+	page, err := svc.ListDocuments(ctx, actor, record.DocumentQuery{PatientID: patient.ID, Limit: 10})
+	if err != nil || len(page.Items) != 0 {
+		t.Fatalf("documents after the refused upload: %+v, %v", page.Items, err)
+	}
+	if err := cleanups.Close(ctx); err != nil { // the object's removal runs after the answer
+		t.Fatal(err)
+	}
+	if infos, err := blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects after the refused upload: %+v, %v", infos, err)
 	}
 }

@@ -39,7 +39,7 @@ func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := writeDocument(ctx, tx, d, ev); err != nil {
+	if err := writeDocument(ctx, tx, s.db.Dialect, d, ev); err != nil {
 		_ = tx.Rollback()
 		return nil, err
 	}
@@ -67,12 +67,36 @@ type deferredWrite struct {
 }
 
 func (w deferredWrite) Commit() error {
-	return w.s.db.InTx(w.ctx, func(tx *sql.Tx) error { return writeDocument(w.ctx, tx, w.d, w.ev) })
+	return w.s.db.InTx(w.ctx, func(tx *sql.Tx) error { return writeDocument(w.ctx, tx, w.s.db.Dialect, w.d, w.ev) })
 }
 
 func (w deferredWrite) Rollback() error { return nil }
 
-func writeDocument(ctx context.Context, tx *sql.Tx, d record.Document, ev record.AuditEvent) error {
+// writeDocument writes d, with ev, in tx: not if d links an encounter
+// marked entered-in-error since the service checked it before the body
+// was read (record.ErrEncounterEnteredInError), which the row lock it reads
+// the status with keeps so until tx ends. SQLite's one write transaction
+// at a time needs no lock.
+func writeDocument(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d record.Document, ev record.AuditEvent) error {
+	if d.EncounterID != "" {
+		q := "SELECT status FROM encounters WHERE id = ? AND patient_id = ?"
+		switch dialect {
+		case sqldb.Postgres:
+			q += " FOR SHARE"
+		case sqldb.MySQL:
+			q += " LOCK IN SHARE MODE"
+		}
+		var status string
+		err := tx.QueryRowContext(ctx, q, d.EncounterID, d.PatientID).Scan(&status)
+		switch {
+		case err == sql.ErrNoRows:
+			return record.ErrUnknownEncounter
+		case err != nil:
+			return fmt.Errorf("read the document's encounter: %w", err)
+		case status == string(record.EncounterEnteredInError):
+			return record.ErrEncounterEnteredInError
+		}
+	}
 	if d.Replaces != "" {
 		res, err := tx.ExecContext(ctx, "UPDATE documents SET status = ?, version = version + 1 WHERE id = ? AND patient_id = ? AND status = ?",
 			string(record.DocumentSuperseded), d.Replaces, d.PatientID, string(record.DocumentCurrent))

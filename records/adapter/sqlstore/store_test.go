@@ -329,6 +329,100 @@ func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
 	})
 }
 
+// A document linked to an encounter is written only while the encounter
+// is not entered-in-error, checked in the transaction that writes it: one
+// linked to an encounter marked so is ErrEncounterEnteredInError, and
+// leaves neither its row nor its audit event; one linked to no encounter
+// of its patient is ErrUnknownEncounter. A retraction cannot come between
+// that check and the commit: it waits for the staged document (MariaDB,
+// PostgreSQL), or the write, deferred to the commit (SQLite), sees it.
+func TestDocumentOfAnEncounterEnteredInErrorIsRefusedAsItIsWritten(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s, first := storeWithDocument(t, db)
+		ctx, pid := context.Background(), first.PatientID
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		open := func() record.Encounter {
+			e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: "d", Status: record.EncounterOpen, CreatedAt: now, UpdatedAt: now, Version: 1}
+			if err := s.CreateEncounter(ctx, e, ev(pid)); err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		retracted := func(e record.Encounter) record.Encounter {
+			e.Status, e.ErrorReason, e.Version = record.EncounterEnteredInError, "wrong patient", e.Version+1
+			return e
+		}
+		linked := func(e record.Encounter) record.Document {
+			d := newDocument(pid, "")
+			d.EncounterID = e.ID
+			return d
+		}
+		audits := func() int {
+			tr, err := s.ListAudit(ctx, record.AuditQuery{PatientID: pid, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(tr.Items)
+		}
+
+		e := open()
+		if err := createDocument(ctx, s, linked(e), ev(pid)); err != nil {
+			t.Fatalf("a document linked to an open encounter: %v", err)
+		}
+		if err := s.UpdateEncounter(ctx, retracted(e), ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		before := audits()
+		refused := linked(e)
+		if err := createDocument(ctx, s, refused, ev(pid)); !errors.Is(err, record.ErrEncounterEnteredInError) {
+			t.Fatalf("a document linked to an encounter entered-in-error = %v, want ErrEncounterEnteredInError", err)
+		}
+		if _, err := s.DocumentByID(ctx, pid, refused.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("the refused document = %v, want none", err)
+		}
+		if n := audits(); n != before {
+			t.Fatalf("audit events %d after the refused document, %d before", n, before)
+		}
+		other := linked(e)
+		other.EncounterID = ids.New()
+		if err := createDocument(ctx, s, other, ev(pid)); !errors.Is(err, record.ErrUnknownEncounter) {
+			t.Fatalf("a document linked to no encounter of its patient = %v, want ErrUnknownEncounter", err)
+		}
+
+		// The encounter is marked entered-in-error while a document linked
+		// to it is staged, its content still being stored.
+		e = open()
+		staged := linked(e)
+		p, err := s.StageDocument(ctx, staged, ev(pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.UpdateEncounter(ctx, retracted(e), ev(pid)) }()
+		waited := true
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("retraction while a document is staged: %v", err)
+			}
+			waited = false
+		case <-time.After(300 * time.Millisecond):
+		}
+		err = p.Commit()
+		if waited {
+			// The retraction came after the document: both hold.
+			if err != nil {
+				t.Fatalf("the staged document a retraction waited for: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("the retraction after the staged document: %v", err)
+			}
+		} else if !errors.Is(err, record.ErrEncounterEnteredInError) {
+			t.Fatalf("a staged document committed after its encounter was marked entered-in-error = %v, want ErrEncounterEnteredInError", err)
+		}
+	})
+}
+
 // newDocument is a current document of patient pid, replacing replaces
 // when set.
 func newDocument(pid, replaces string) record.Document {
