@@ -720,7 +720,9 @@ func (h *held) Size() int { return int(unsafe.Sizeof(*h)) + len(h.Reported) + le
 
 // WithStatus is nil (registry.StatusExtra): a status set through our own
 // API is the one the instance reports, and ends the override.
-func (h *held) WithStatus(time.Time, registry.Status) registry.Extra { return nil }
+func (h *held) WithStatus(_ time.Time, status registry.Status) (registry.Extra, registry.Status) {
+	return nil, status
+}
 
 // status is the status h implies.
 func (h *held) status() registry.Status { return statusOf(h.Reported, h.Override) }

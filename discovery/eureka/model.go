@@ -74,16 +74,23 @@ func (d *Doc) Equal(other registry.Extra) bool {
 }
 
 // WithStatus is the document of an instance whose status is set to status
-// at now through our own API (registry.StatusExtra): the status it reports,
-// with no override over it, as an operator's latest word; unchanged when it
-// already is.
-func (d *Doc) WithStatus(now time.Time, status registry.Status) registry.Extra {
-	if d.Reported == status && d.Override == "" {
-		return d
+// at now through our own API (registry.StatusExtra), and the status it then
+// has. An operator's word is an override, as on Eureka's own status API, so
+// that it outlasts the status a Eureka client sends with every renewal
+// (Spring's UP), and removing it gives back what the instance reports; a
+// word that agrees with the report is none. The report still wins where it
+// would over any override (statusOf).
+func (d *Doc) WithStatus(now time.Time, status registry.Status) (registry.Extra, registry.Status) {
+	override := status
+	if status == d.Reported {
+		override = ""
+	}
+	if override == d.Override {
+		return d, statusOf(d.Reported, d.Override)
 	}
 	c := *d
-	c.Reported, c.Override, c.LastDirty = status, "", now.UnixMilli()
-	return &c
+	c.Override, c.LastDirty = override, now.UnixMilli()
+	return &c, statusOf(c.Reported, c.Override)
 }
 
 // Size is about the bytes the document holds: its struct, its strings and

@@ -152,11 +152,11 @@ func TestOurStatusChangeEndsTheOverrideOfANativeInstance(t *testing.T) {
 		"our API last set OUT_OF_SERVICE; a stale override record must not restore UP")
 }
 
-// A status set through our own API becomes the status an instance
-// registered through Eureka's reports, and ends its override: removing an
-// override later does not bring back the status the instance reported
-// before.
-func TestOurStatusChangeBecomesTheReportedStatusOfAEurekaInstance(t *testing.T) {
+// A status set through our own API on an instance registered through
+// Eureka's is an override, as Eureka's own status API sets: it outlasts the
+// status a Spring client sends with every renewal, and removing it gives
+// back what the instance reports.
+func TestOurStatusChangeIsAnOverrideOfAEurekaInstance(t *testing.T) {
 	_, srv := server(t)
 	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token}
 	resp, b := request(t, http.MethodPost, srv.URL+"/eureka/apps/BILLING", token,
@@ -166,18 +166,31 @@ func TestOurStatusChangeBecomesTheReportedStatusOfAEurekaInstance(t *testing.T) 
 	resp, _ = request(t, http.MethodPut, eur+"/status?value=OUT_OF_SERVICE", token, nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	// Taken DOWN through our own API (an operator, or the dashboard's API).
+	// Taken out of service through our own API (an operator, or the
+	// dashboard's API), then renewed as a Spring client renews: with UP.
 	resp, b = request(t, http.MethodPut, srv.URL+"/api/v1/registry/billing/b-1/status", "", []byte(`{"status":"DOWN"}`), auth)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
 	require.Equal(t, "DOWN", ours(t, srv, "billing")[0]["status"])
-
-	resp, _ = request(t, http.MethodDelete, eur+"/status", token, nil, nil)
+	resp, _ = request(t, http.MethodPut, eur+"?status=UP&lastDirtyTimestamp=1000", token, nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.NotEqual(t, "UP", ours(t, srv, "billing")[0]["status"],
-		"the status our API set last must not be replaced by a stale reported UP")
+	assert.Equal(t, "DOWN", ours(t, srv, "billing")[0]["status"], "the operator's word outlasts the client's routine UP")
 	resp, b = request(t, http.MethodGet, eur, "", nil, map[string]string{"Accept": "application/json"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, string(b), `"overriddenStatus":"UNKNOWN"`)
+	assert.Contains(t, string(b), `"overriddenStatus":"DOWN"`)
+
+	// Removing the override gives back what the instance reports, as on
+	// Eureka's server.
+	resp, _ = request(t, http.MethodDelete, eur+"/status", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "UP", ours(t, srv, "billing")[0]["status"])
+
+	// A word that agrees with the report is no override; one the report
+	// outweighs leaves the reported status.
+	resp, _ = request(t, http.MethodPut, eur+"?status=DOWN&lastDirtyTimestamp=1000", token, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, b = request(t, http.MethodPut, srv.URL+"/api/v1/registry/billing/b-1/status", "", []byte(`{"status":"UP"}`), auth)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	assert.Equal(t, "DOWN", ours(t, srv, "billing")[0]["status"], "an instance reporting DOWN is DOWN whatever an operator set")
 }
 
 // Eureka's DownOrStartingRule trusts every status the instance reports but

@@ -152,11 +152,12 @@ type Extra interface {
 // StatusExtra is an Extra that changes when the instance's status is set
 // through the registry's own API (Registry.SetStatus): WithStatus is the
 // Extra the instance keeps once its status is set to status at now (nil for
-// none; the receiver itself when nothing changes). It must not modify the
-// receiver.
+// none; the receiver itself when nothing changes) and the status the
+// instance then has, which its own report may outweigh (a Eureka instance
+// reporting DOWN stays DOWN). It must not modify the receiver.
 type StatusExtra interface {
 	Extra
-	WithStatus(now time.Time, status Status) Extra
+	WithStatus(now time.Time, status Status) (Extra, Status)
 }
 
 func sameExtra(a, b Extra) bool {

@@ -504,7 +504,7 @@ func (r *Registry) SetStatus(now time.Time, service, id string, status Status) (
 	}
 	extra := e.extra
 	if x, ok := extra.(StatusExtra); ok {
-		extra = x.WithStatus(now, status)
+		extra, status = x.WithStatus(now, status)
 	}
 	if e.status != status || !sameExtra(e.extra, extra) {
 		// Entries are replaced, not mutated, so views handed out earlier

@@ -219,14 +219,37 @@ func (n *statusNote) Equal(o registry.Extra) bool {
 
 func (n *statusNote) Size() int { return len(n.last) }
 
-func (n *statusNote) WithStatus(_ time.Time, st registry.Status) registry.Extra {
+func (n *statusNote) WithStatus(_ time.Time, st registry.Status) (registry.Extra, registry.Status) {
 	if st == registry.Unknown {
-		return nil
+		return nil, st
 	}
 	if st == n.last {
-		return n
+		return n, st
 	}
-	return &statusNote{last: st}
+	return &statusNote{last: st}, st
+}
+
+// reportsDown is an adapter's Extra for an instance whose own report (DOWN)
+// outweighs any status set through SetStatus.
+type reportsDown struct{}
+
+func (reportsDown) Equal(o registry.Extra) bool { _, ok := o.(reportsDown); return ok }
+func (reportsDown) Size() int                   { return 0 }
+func (d reportsDown) WithStatus(time.Time, registry.Status) (registry.Extra, registry.Status) {
+	return d, registry.Down
+}
+
+func TestSetStatusTakesTheStatusTheExtraSaysTheInstanceHas(t *testing.T) {
+	r := registry.New(t0, registry.DefaultLimits())
+	rg := reg("auth", "a1", 8081)
+	rg.Status, rg.Extra = registry.Down, reportsDown{}
+	_, _, err := r.Register(t0, rg)
+	require.NoError(t, err)
+	idx := r.Index()
+	inst, err := r.SetStatus(t0, "auth", "a1", registry.Up)
+	require.NoError(t, err)
+	assert.Equal(t, registry.Down, inst.Status)
+	assert.Equal(t, idx, r.Index(), "nothing changed")
 }
 
 func TestSetStatusLetsTheExtraFollowTheStatus(t *testing.T) {
