@@ -61,7 +61,7 @@ type Options struct {
 	QuietRoutes []string
 	// Outbox marks a service whose database holds an outbox: appdb opens
 	// the broker (-broker-url), runs the relay while it serves and stops
-	// it after the requests drain.
+	// it after the requests drain and the closers end the service's work.
 	Outbox bool
 	// IsRegistry marks the discovery server itself: it neither registers
 	// nor resolves through discovery, whatever -discovery-urls says.

@@ -41,9 +41,11 @@ func (a *App) openBroker(ctx context.Context, withOutbox bool) error {
 	return nil
 }
 
-// Run is app.Run with the outbox relay publishing while the service serves;
-// the relay stops after the requests drain, so the events of the last
-// requests still go out.
+// Run is app.Run with the outbox relay publishing while the service serves.
+// The relay stops after the closers, just before the database and the
+// broker close: the requests have drained and the closers have stopped the
+// service's own work (event consumers, background passes), so the events
+// the last requests and the last events applied wrote still go out.
 func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) error {
 	if a.Relay == nil {
 		return a.App.Run(ctx, h, closers...)
@@ -65,5 +67,5 @@ func (a *App) Run(ctx context.Context, h http.Handler, closers ...server.Hook) e
 			return fmt.Errorf("outbox relay: %w", ctx.Err())
 		}
 	}
-	return a.App.Run(ctx, h, append([]server.Hook{stop}, closers...)...)
+	return a.App.Run(ctx, h, append(closers[:len(closers):len(closers)], stop)...)
 }
