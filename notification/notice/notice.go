@@ -117,6 +117,21 @@ type Delivery struct {
 	AppointmentVersion int64
 }
 
+// HeldMail is a mail to a user the directory does not know yet: their
+// registration comes on another stream and may arrive after the event. It
+// keeps the template and its data (Data, as JSON), written in the user's
+// language once the registration arrives.
+type HeldMail struct {
+	ID                 string
+	UserID             string
+	Kind               Kind
+	Data               []byte
+	AppointmentID      string
+	AppointmentVersion int64
+	ExpiresAt          time.Time // the appointment's start: dropped after it
+	CreatedAt          time.Time
+}
+
 // ReminderStatus is where a reminder stands.
 type ReminderStatus string
 

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -101,7 +102,11 @@ func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
 			return malformed(ev, "role is not a role")
 		}
 		apply = func(ctx context.Context, tx Tx) error {
-			return tx.PutUser(ctx, notice.User{ID: d.UserID, Email: d.Email, Role: d.Role, Language: templates.Match(d.Language)})
+			u := notice.User{ID: d.UserID, Email: d.Email, Role: d.Role, Language: templates.Match(d.Language)}
+			if err := tx.PutUser(ctx, u); err != nil {
+				return err
+			}
+			return s.releaseHeldMail(ctx, tx, u)
 		}
 	case TypePasswordResetRequested:
 		var d passwordReset
@@ -390,7 +395,7 @@ type about struct {
 }
 
 // notify sends kind to userID on the channels they chose: an inbox entry,
-// and a mail when the directory knows their address. A reminder also
+// and a mail, held until the directory knows their address. A reminder also
 // needs their consent to reminders.
 func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind, data templates.Data, ref about) error {
 	prefs, err := tx.Preferences(ctx, userID)
@@ -415,15 +420,76 @@ func (s *svc) notify(ctx context.Context, tx Tx, userID string, kind notice.Kind
 			return err
 		}
 	}
-	if prefs.Email && known {
-		// A mail about an appointment is pointless once it has begun: one
-		// held back by a long mail outage is not sent after it.
-		m := notice.Delivery{
-			ID: newID(), UserID: userID, Kind: kind, Recipient: user.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
-			Status: notice.Queued, NextAttemptAt: now, ExpiresAt: data.Start.UTC(), CreatedAt: now, UpdatedAt: now,
-			AppointmentID: ref.appointmentID, AppointmentVersion: ref.version,
+	if !prefs.Email {
+		return nil
+	}
+	if !known {
+		// The registration comes on auth's stream, in no order with this
+		// one: the mail waits for it rather than be lost.
+		return s.holdMail(ctx, tx, userID, kind, data, ref)
+	}
+	return s.queueMail(ctx, tx, user, kind, msg, data, ref)
+}
+
+// queueMail queues msg to user. A mail about an appointment is pointless
+// once it has begun: one held back by a long mail outage is not sent after it.
+func (s *svc) queueMail(ctx context.Context, tx Tx, user notice.User, kind notice.Kind, msg templates.Message, data templates.Data, ref about) error {
+	now := s.now()
+	return tx.QueueMail(ctx, notice.Delivery{
+		ID: newID(), UserID: user.ID, Kind: kind, Recipient: user.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
+		Status: notice.Queued, NextAttemptAt: now, ExpiresAt: data.Start.UTC(), CreatedAt: now, UpdatedAt: now,
+		AppointmentID: ref.appointmentID, AppointmentVersion: ref.version,
+	})
+}
+
+func (s *svc) holdMail(ctx context.Context, tx Tx, userID string, kind notice.Kind, data templates.Data, ref about) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("hold %s mail: %w", kind, err)
+	}
+	return tx.HoldMail(ctx, notice.HeldMail{
+		ID: newID(), UserID: userID, Kind: kind, Data: raw, AppointmentID: ref.appointmentID, AppointmentVersion: ref.version,
+		ExpiresAt: data.Start.UTC(), CreatedAt: s.now(),
+	})
+}
+
+// releaseHeldMail queues, in u's language, the mails held until the
+// directory knew u, on the channels u has chosen by now. One whose
+// appointment has begun is dropped, as the queue would drop it; so is one
+// about an appointment a later event cancelled, moved or took out of the
+// booked status, whose own mail tells of it.
+func (s *svc) releaseHeldMail(ctx context.Context, tx Tx, u notice.User) error {
+	held, err := tx.TakeHeldMail(ctx, u.ID)
+	if err != nil || len(held) == 0 {
+		return err
+	}
+	prefs, err := tx.Preferences(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for _, h := range held {
+		if !prefs.Email || (h.Kind == notice.AppointmentReminder && !prefs.Reminders) || !h.ExpiresAt.After(now) {
+			continue
 		}
-		if err := tx.QueueMail(ctx, m); err != nil {
+		var data templates.Data
+		if err := json.Unmarshal(h.Data, &data); err != nil {
+			return fmt.Errorf("held mail %s: %w", h.ID, err)
+		}
+		if h.AppointmentID != "" {
+			r, found, err := tx.Reminder(ctx, h.AppointmentID)
+			if err != nil {
+				return err
+			}
+			if found && r.Version > h.AppointmentVersion && (r.Status == notice.ReminderWithdrawn || !r.Start.Equal(data.Start)) {
+				continue
+			}
+		}
+		msg, err := s.tpl.Render(h.Kind, u.Language, data)
+		if err != nil {
+			return err
+		}
+		if err := s.queueMail(ctx, tx, u, h.Kind, msg, data, about{appointmentID: h.AppointmentID, version: h.AppointmentVersion}); err != nil {
 			return err
 		}
 	}

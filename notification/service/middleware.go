@@ -43,6 +43,11 @@ func (s *observed) DeliverMail(ctx context.Context) (n int, err error) {
 	return s.next.DeliverMail(ctx)
 }
 
+func (s *observed) Prune(ctx context.Context) (n int, err error) {
+	defer s.o.Done(ctx, "Prune", time.Now(), &err)
+	return s.next.Prune(ctx)
+}
+
 func (s *observed) MyNotifications(ctx context.Context, actor authn.Principal, q notice.InboxQuery) (in Inbox, err error) {
 	defer s.o.Done(ctx, "MyNotifications", time.Now(), &err)
 	return s.next.MyNotifications(ctx, actor, q)

@@ -44,6 +44,9 @@ type Repository interface {
 	MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error
 	MarkFailed(ctx context.Context, id string, attempt int, reason string, now time.Time) error
 	ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (page.Page[notice.Delivery], error)
+	// PurgeHeldMail deletes the held mails expired before now, of users
+	// whose registration never came, and reports how many.
+	PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)
 
 	ListNotifications(ctx context.Context, q notice.InboxQuery) (page.Page[notice.Notification], error)
 	UnreadCount(ctx context.Context, userID string) (int, error)
@@ -74,6 +77,10 @@ type Tx interface {
 	// later version (another event's, stored since Reminder read); the
 	// event is then applied again.
 	PutReminder(ctx context.Context, r notice.Reminder) error
+	// HoldMail keeps a mail for a user the directory does not know yet;
+	// TakeHeldMail removes and returns userID's, oldest first.
+	HoldMail(ctx context.Context, h notice.HeldMail) error
+	TakeHeldMail(ctx context.Context, userID string) ([]notice.HeldMail, error)
 	// WithdrawMail withdraws the mails of kinds about appointmentID
 	// written for a version before version that have not gone out, with
 	// reason: a queued one fails at once; one a worker holds fails when the

@@ -33,6 +33,10 @@ type Service interface {
 	// DeliverMail makes one pass over the mail queue and reports how many
 	// mails it attempted.
 	DeliverMail(ctx context.Context) (int, error)
+	// Prune deletes what is kept past its use, the held mails of users
+	// whose registration never came before the appointment began, and
+	// reports how many rows went.
+	Prune(ctx context.Context) (int, error)
 
 	MyNotifications(ctx context.Context, actor authn.Principal, q notice.InboxQuery) (Inbox, error)
 	MarkRead(ctx context.Context, actor authn.Principal, id string) (notice.Notification, error)
@@ -119,6 +123,14 @@ func (s *svc) DeliverMail(ctx context.Context) (int, error) {
 		}
 	}
 	return len(batch), nil
+}
+
+func (s *svc) Prune(ctx context.Context) (int, error) {
+	n, err := s.repo.PurgeHeldMail(ctx, s.now())
+	if err != nil {
+		return int(n), fmt.Errorf("prune: %w", err)
+	}
+	return int(n), nil
 }
 
 // deliver makes one attempt at d, which the caller has leased.

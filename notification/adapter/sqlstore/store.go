@@ -326,6 +326,32 @@ func (s *Store) ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (pag
 	return pageOf(items, q.Limit, func(d notice.Delivery) string { return d.ID }), nil
 }
 
+// purgeChunk bounds one delete, so a large purge never holds long locks.
+const purgeChunk = 1000
+
+func (s *Store) PurgeHeldMail(ctx context.Context, now time.Time) (int64, error) {
+	q := `DELETE FROM held_mails WHERE id IN (SELECT id FROM held_mails WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
+	if s.db.Dialect == sqldb.MySQL {
+		// MySQL takes no LIMIT in an IN subquery, but one on DELETE.
+		q = `DELETE FROM held_mails WHERE expires_at < ? ORDER BY expires_at LIMIT ?`
+	}
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, q, utc(now), purgeChunk)
+		if err != nil {
+			return total, fmt.Errorf("purge held mail: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("purge held mail: %w", err)
+		}
+		total += n
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
+
 func pageOf[T any](items []T, limit int, id func(T) string) page.Page[T] {
 	p := page.Page[T]{Items: items}
 	if len(items) > limit {
@@ -527,6 +553,42 @@ func (t *txRepo) QueueMail(ctx context.Context, d notice.Delivery) error {
 		return fmt.Errorf("queue mail: %w", err)
 	}
 	return nil
+}
+
+func (t *txRepo) HoldMail(ctx context.Context, h notice.HeldMail) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO held_mails (id, user_id, kind, data, appointment_id, appointment_version, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, h.UserID, h.Kind, string(h.Data), h.AppointmentID, h.AppointmentVersion, utc(h.ExpiresAt), utc(h.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("hold mail: %w", err)
+	}
+	return nil
+}
+
+func (t *txRepo) TakeHeldMail(ctx context.Context, userID string) ([]notice.HeldMail, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, kind, data, appointment_id, appointment_version, expires_at, created_at
+		FROM held_mails WHERE user_id = ? ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read held mail: %w", err)
+	}
+	defer rows.Close()
+	var out []notice.HeldMail
+	for rows.Next() {
+		h := notice.HeldMail{UserID: userID}
+		var data string
+		if err := rows.Scan(&h.ID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt); err != nil {
+			return nil, fmt.Errorf("read held mail: %w", err)
+		}
+		h.Data, h.ExpiresAt, h.CreatedAt = []byte(data), h.ExpiresAt.UTC(), h.CreatedAt.UTC()
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read held mail: %w", err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM held_mails WHERE user_id = ?`, userID); err != nil {
+		return nil, fmt.Errorf("release held mail: %w", err)
+	}
+	return out, nil
 }
 
 // WithdrawMail fails the appointment's queued mails of kinds of earlier

@@ -124,6 +124,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	loop("reminders", o.reminderEvery, svc.FireDueReminders)
 	loop("mail queue", o.mailEvery, svc.DeliverMail)
+	loop("prune", time.Hour, svc.Prune)
 
 	// Events, on the same work context: the consumer stops with the
 	// background work, after the requests drain. Without -broker-url the

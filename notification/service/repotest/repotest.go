@@ -575,6 +575,44 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		assert.Equal(t, 1, c, "another user's inbox is untouched")
 	})
 
+	t.Run("held mail is taken once, oldest first, and purged once expired", func(t *testing.T) {
+		r := newRepo(t)
+		user, other := ids.New(), ids.New()
+		held := []notice.HeldMail{
+			{ID: ids.New(), UserID: user, Kind: notice.AppointmentBooked, Data: []byte(`{"DoctorName":"Dr. Weber"}`),
+				AppointmentID: ids.New(), AppointmentVersion: 3, ExpiresAt: t0.Add(time.Hour), CreatedAt: t0},
+			{ID: ids.New(), UserID: user, Kind: notice.SlotOffered, Data: []byte(`{}`), ExpiresAt: t0.Add(2 * time.Hour), CreatedAt: t0.Add(time.Second)},
+			{ID: ids.New(), UserID: other, Kind: notice.SlotOffered, Data: []byte(`{}`), ExpiresAt: t0.Add(time.Hour), CreatedAt: t0},
+		}
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			for _, h := range []notice.HeldMail{held[1], held[0], held[2]} {
+				if err := tx.HoldMail(ctx, h); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		take := func() []notice.HeldMail {
+			var got []notice.HeldMail
+			_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) (err error) {
+				got, err = tx.TakeHeldMail(ctx, user)
+				return err
+			})
+			require.NoError(t, err)
+			return got
+		}
+		assert.Equal(t, held[:2], take())
+		assert.Empty(t, take(), "taken once")
+
+		n, err := r.PurgeHeldMail(ctx, t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Zero(t, n, "not expired before its time")
+		n, err = r.PurgeHeldMail(ctx, t0.Add(time.Hour+time.Microsecond))
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+	})
+
 	t.Run("preferences default, then change by version", func(t *testing.T) {
 		r := newRepo(t)
 		u := ids.New()
