@@ -47,6 +47,9 @@ type Repository interface {
 	// PurgeHeldMail deletes the held mails expired before now, of users
 	// whose registration never came, and reports how many.
 	PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)
+	// PurgeInbox deletes the claims of events applied before before, and
+	// reports how many.
+	PurgeInbox(ctx context.Context, before time.Time) (int64, error)
 
 	ListNotifications(ctx context.Context, q notice.InboxQuery) (page.Page[notice.Notification], error)
 	UnreadCount(ctx context.Context, userID string) (int, error)

@@ -20,6 +20,7 @@ import (
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/inbox"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/seal"
 )
@@ -34,7 +35,8 @@ type Service interface {
 	// mails it attempted.
 	DeliverMail(ctx context.Context) (int, error)
 	// Prune deletes what is kept past its use, the held mails of users
-	// whose registration never came before the appointment began, and
+	// whose registration never came before the appointment began and the
+	// claims of events applied longer ago than inbox.Retention, and
 	// reports how many rows went.
 	Prune(ctx context.Context) (int, error)
 
@@ -126,11 +128,16 @@ func (s *svc) DeliverMail(ctx context.Context) (int, error) {
 }
 
 func (s *svc) Prune(ctx context.Context) (int, error) {
-	n, err := s.repo.PurgeHeldMail(ctx, s.now())
+	now := s.now()
+	held, err := s.repo.PurgeHeldMail(ctx, now)
 	if err != nil {
-		return int(n), fmt.Errorf("prune: %w", err)
+		return int(held), fmt.Errorf("prune: %w", err)
 	}
-	return int(n), nil
+	claims, err := s.repo.PurgeInbox(ctx, now.Add(-inbox.Retention))
+	if err != nil {
+		return int(held + claims), fmt.Errorf("prune: %w", err)
+	}
+	return int(held + claims), nil
 }
 
 // deliver makes one attempt at d, which the caller has leased.

@@ -9,6 +9,8 @@
 //	  type         VARCHAR(100) NOT NULL,
 //	  processed_at timestamp NOT NULL
 //	)
+//
+// with an index on processed_at, which Purge deletes by.
 package inbox
 
 import (
@@ -22,6 +24,43 @@ import (
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 )
+
+// Retention is how long a claim is kept. A redelivery from the broker
+// comes within the producer's stream's 7 days (StreamMaxAge), a reset
+// durable's replay of that stream too; 30 days leaves a margin over them,
+// and over a dead letter replayed twice when a crash left it in place after
+// its first replay (ADR 0025). A duplicate later still finds the consumers'
+// own checks: an appointment's or patient's version, a status already set,
+// a slot or a reset link past its time.
+const Retention = 30 * 24 * time.Hour
+
+// purgeChunk bounds one delete, so a large purge never holds long locks.
+const purgeChunk = 1000
+
+// Purge deletes the claims made before before, in chunks, and reports how
+// many went.
+func Purge(ctx context.Context, db Execer, dialect sqldb.Dialect, before time.Time) (int64, error) {
+	q := `DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
+	if dialect == sqldb.MySQL {
+		// MySQL takes no LIMIT in an IN subquery, but one on DELETE.
+		q = `DELETE FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?`
+	}
+	var total int64
+	for {
+		res, err := db.ExecContext(ctx, q, before.UTC(), purgeChunk)
+		if err != nil {
+			return total, fmt.Errorf("inbox: purge: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("inbox: purge: %w", err)
+		}
+		total += n
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
 
 // Execer is what Claim needs of a transaction: *sql.Tx has it.
 type Execer interface {

@@ -78,3 +78,51 @@ func TestAnIDThatIsNotAUUIDIsRefused(t *testing.T) {
 		assert.ErrorIs(t, err, inbox.ErrInvalidID)
 	})
 }
+
+// Claims older than the retention go, in chunks, and the recent ones stay
+// to absorb their events' redeliveries.
+func TestPurgeDeletesTheClaimsPastTheRetention(t *testing.T) {
+	migrations, err := fs.Sub(embedded, "testdata/migrations")
+	require.NoError(t, err)
+	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		now := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC)
+		old := now.Add(-inbox.Retention - time.Hour)
+		claim := func(tx *sql.Tx, at time.Time) (events.Event, error) {
+			ev, err := events.New("auth.user_registered", 1, "u", nil, at)
+			if err != nil {
+				return ev, err
+			}
+			_, err = inbox.Claim(ctx, tx, db.Dialect, ev, at)
+			return ev, err
+		}
+		var recent []events.Event
+		require.NoError(t, db.InTx(ctx, func(tx *sql.Tx) error {
+			for range 2*1000 + 5 {
+				if _, err := claim(tx, old); err != nil {
+					return err
+				}
+			}
+			for range 3 {
+				ev, err := claim(tx, now.Add(-time.Hour))
+				if err != nil {
+					return err
+				}
+				recent = append(recent, ev)
+			}
+			return nil
+		}))
+
+		n, err := inbox.Purge(ctx, db, db.Dialect, now.Add(-inbox.Retention))
+		require.NoError(t, err)
+		assert.Equal(t, int64(2*1000+5), n)
+		require.NoError(t, db.InTx(ctx, func(tx *sql.Tx) error {
+			for _, ev := range recent {
+				fresh, err := inbox.Claim(ctx, tx, db.Dialect, ev, now)
+				require.NoError(t, err)
+				assert.False(t, fresh, "a recent claim still absorbs its redelivery")
+			}
+			return nil
+		}))
+	})
+}

@@ -84,11 +84,18 @@ func TestUpdatedByMigrationNamesTheBookerOfUnchangedAppointments(t *testing.T) {
 		require.NoError(t, store.Update(ctx, changed, 1, repotest.Audit(changed)))
 
 		// Back to version 6: 00008 (the audit trail), 00009 (the patients'
-		// statuses) and 00011 (the bounds of a wait's day) go too.
+		// statuses), 00011 (the bounds of a wait's day) and 00012 (the
+		// inbox's age index) go too.
+		dropIndex := "DROP INDEX processed_events_processed_at"
+		if db.Dialect == sqldb.MySQL {
+			dropIndex += " ON processed_events"
+		}
+		_, err := db.ExecContext(ctx, dropIndex)
+		require.NoError(t, err)
 		dropWaitBounds(t, db)
 		dropPatientStatus(t, db)
 		dropAuditTrail(t, db)
-		_, err := db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
+		_, err = db.ExecContext(ctx, "ALTER TABLE appointments DROP COLUMN updated_by")
 		require.NoError(t, err)
 		_, err = db.ExecContext(ctx, "DELETE FROM goose_db_version WHERE version_id >= 7")
 		require.NoError(t, err)

@@ -894,6 +894,12 @@ func (s *Store) PurgeWaitlist(ctx context.Context, before civil.Date) (int64, er
 	return n, nil
 }
 
+// PurgeInbox deletes the claims of consumed events made before before
+// (shared/inbox.Retention ago), in batches, returning how many.
+func (s *Store) PurgeInbox(ctx context.Context, before time.Time) (int64, error) {
+	return inbox.Purge(ctx, s.db, s.db.Dialect, before)
+}
+
 // purge deletes in batches of 1000, each a short statement, until a batch
 // finds fewer: mysqlQ on MySQL/MariaDB, otherQ (DELETE has no LIMIT there)
 // elsewhere, both taking arg.

@@ -28,6 +28,7 @@ import (
 	"github.com/medisync/medisync/shared/broker/dlqhttp"
 	"github.com/medisync/medisync/shared/clock"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/inbox"
 	"github.com/medisync/medisync/shared/metrics"
 )
 
@@ -98,6 +99,15 @@ func run(ctx context.Context, args []string) error {
 	go clock.Every(ctx, 10*time.Minute, func() {
 		if _, err := store.PurgeKeys(ctx, time.Now().Add(-keyRetention)); err != nil && ctx.Err() == nil {
 			_ = level.Warn(a.Logger).Log("msg", "purge idempotency keys", "err", err)
+		}
+	})
+	// The claims of consumed events outlive every redelivery, then go.
+	go clock.Every(ctx, time.Hour, func() {
+		n, err := store.PurgeInbox(ctx, time.Now().Add(-inbox.Retention))
+		if err != nil && ctx.Err() == nil {
+			_ = level.Warn(a.Logger).Log("msg", "purge inbox", "err", err)
+		} else if n > 0 {
+			_ = level.Info(a.Logger).Log("msg", "purged inbox claims", "count", n)
 		}
 	})
 	// Waits for days that have passed no longer count nor show; they go

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/notification/adapter/sqlstore"
+	"github.com/medisync/medisync/notification/service"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/inbox"
@@ -40,5 +41,31 @@ func TestInboxNeverTakesAnotherEventForARedelivery(t *testing.T) {
 		_, _ = claim(base + "-first")
 		fresh, err := claim(base + "-second")
 		assert.True(t, err != nil || fresh, "a distinct event must never be taken for a redelivery of another (fresh=%v, err=%v)", fresh, err)
+	})
+}
+
+// The inbox keeps its claims for shared/inbox's retention, then lets them
+// go: a claim within it still absorbs its event's redelivery.
+func TestInboxClaimsPastTheRetentionArePurged(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		store := sqlstore.New(db)
+		now := time.Now().UTC()
+		apply := func(ev events.Event, at time.Time) bool {
+			fresh, err := store.Apply(ctx, ev, at, func(context.Context, service.Tx) error { return nil })
+			require.NoError(t, err)
+			return fresh
+		}
+		old, err := events.New("appointment.booked", 1, "a", nil, now)
+		require.NoError(t, err)
+		recent, err := events.New("appointment.booked", 1, "a", nil, now)
+		require.NoError(t, err)
+		require.True(t, apply(old, now.Add(-inbox.Retention-time.Hour)))
+		require.True(t, apply(recent, now.Add(-time.Hour)))
+
+		n, err := store.PurgeInbox(ctx, now.Add(-inbox.Retention))
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		assert.False(t, apply(recent, now), "a recent claim still absorbs its redelivery")
 	})
 }

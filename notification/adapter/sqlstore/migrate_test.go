@@ -20,11 +20,13 @@ import (
 func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		dropIndex := "DROP INDEX deliveries_appointment"
+		dropIndex, dropAgeIndex := "DROP INDEX deliveries_appointment", "DROP INDEX processed_events_processed_at"
 		if db.Dialect == sqldb.MySQL {
 			dropIndex += " ON deliveries"
+			dropAgeIndex += " ON processed_events"
 		}
 		for _, q := range []string{
+			dropAgeIndex,
 			dropIndex,
 			"ALTER TABLE deliveries DROP COLUMN withdrawn",
 			"ALTER TABLE deliveries DROP COLUMN appointment_version",

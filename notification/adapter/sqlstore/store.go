@@ -352,6 +352,10 @@ func (s *Store) PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)
 	}
 }
 
+func (s *Store) PurgeInbox(ctx context.Context, before time.Time) (int64, error) {
+	return inbox.Purge(ctx, s.db, s.db.Dialect, before)
+}
+
 func pageOf[T any](items []T, limit int, id func(T) string) page.Page[T] {
 	p := page.Page[T]{Items: items}
 	if len(items) > limit {

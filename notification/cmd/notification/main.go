@@ -124,7 +124,15 @@ func run(ctx context.Context, args []string) error {
 	}
 	loop("reminders", o.reminderEvery, svc.FireDueReminders)
 	loop("mail queue", o.mailEvery, svc.DeliverMail)
-	loop("prune", time.Hour, svc.Prune)
+	// Held mail past its appointment's start and inbox claims past their
+	// retention go hourly.
+	loop("prune", time.Hour, func(ctx context.Context) (int, error) {
+		n, err := svc.Prune(ctx)
+		if n > 0 {
+			_ = level.Info(a.Logger).Log("msg", "pruned held mail and inbox claims", "count", n)
+		}
+		return n, err
+	})
 
 	// Events, on the same work context: the consumer stops with the
 	// background work, after the requests drain. Without -broker-url the
