@@ -893,3 +893,51 @@ func TestEventsWithUnstorableFieldsAreMalformed(t *testing.T) {
 		assert.NoError(t, svc.HandleEvent(context.Background(), ok), "a name of 200 characters fits")
 	})
 }
+
+// A mail the server accepted whose MarkSent loses a deadlock is marked sent
+// on the store's next attempt, not left 'sending' to be claimed and sent
+// again once its lease lapses. The deadlock is PostgreSQL's own error
+// (40P01), raised once by a trigger on the statement that marks it sent.
+func TestAMailWhoseMarkSentLosesADeadlockIsSentOnce(t *testing.T) {
+	db := sqltest.Postgres(t, sqlstore.Migrations())
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE SEQUENCE mark_sent_faults`,
+		`CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.status = 'sent' AND nextval('mark_sent_faults') = 1 THEN
+				RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+			END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER deadlock_once BEFORE UPDATE ON deliveries FOR EACH ROW EXECUTE FUNCTION deadlock_once()`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	srv := emailtest.NewServer(t)
+	mailer, err := email.NewSMTP(srv.Config())
+	require.NoError(t, err)
+	tpl, err := templates.Load()
+	require.NoError(t, err)
+	store := sqlstore.New(db)
+	clk := clocktest.New(t0)
+	cfg := service.DefaultConfig()
+	svc := service.New(service.Deps{Repo: store, Mailer: mailer, Templates: tpl, Clock: clk, Config: cfg})
+	f := &fixture{svc: svc, repo: store, smtp: srv, clock: clk, ctx: ctx}
+
+	a := newAppt(t0.Add(72 * time.Hour))
+	a.doctor = ""
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+
+	_, err = svc.DeliverMail(ctx)
+	require.NoError(t, err, "the deadlock is retried")
+	clk.Set(t0.Add(cfg.Lease + time.Second))
+	_, err = svc.DeliverMail(ctx)
+	require.NoError(t, err)
+	assert.Len(t, srv.Messages(), 1, "the mail is not sent again once its lease lapsed")
+	sent, err := store.ListDeliveries(ctx, notice.DeliveryQuery{Status: notice.Sent, Limit: 10})
+	require.NoError(t, err)
+	assert.Len(t, sent.Items, 1)
+}

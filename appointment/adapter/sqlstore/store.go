@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -79,19 +78,7 @@ var free = func() string {
 // there, and every statement sees what committed before it began, which
 // the overlap check needs once it holds the doctor's lock.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.db.InTx(ctx, fn)
-		if err == nil || attempt == maxTxAttempts || !sqldb.IsRetryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		// Jitter, so that the writers a deadlock chose between do not
-		// meet again in step.
-		case <-time.After(time.Duration(attempt*attempt)*3*time.Millisecond + rand.N(5*time.Millisecond)):
-		}
-	}
+	return sqldb.Retry(ctx, maxTxAttempts, func() error { return s.db.InTx(ctx, fn) })
 }
 
 // isSlotViolation reports the database refusing an overlapping appointment:

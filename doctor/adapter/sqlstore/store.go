@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"time"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/service"
@@ -87,17 +86,7 @@ const maxTxAttempts = 4
 // serialization failure, busy SQLite file) runs again. The version guards
 // keep the writes correct at that level.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.db.InTx(ctx, fn)
-		if err == nil || attempt == maxTxAttempts || !sqldb.IsRetryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
-		}
-	}
+	return sqldb.Retry(ctx, maxTxAttempts, func() error { return s.db.InTx(ctx, fn) })
 }
 
 // versionGuard returns the WHERE clause part and argument checking a

@@ -43,6 +43,34 @@ var _ service.Repository = (*Store)(nil)
 // New returns a Store on a migrated database.
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
+// maxAttempts bounds how often a transaction or a statement runs when it
+// loses to concurrent ones (a deadlock, a serialization failure, a lock
+// wait timeout, a busy SQLite file).
+const maxAttempts = 5
+
+// inTx runs fn in a transaction, again when it failed only because of
+// concurrent ones: the mail workers' statements and the events' withdrawals
+// meet on the same rows, and the database may choose either to abort. fn
+// starts from scratch each time.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return sqldb.Retry(ctx, maxAttempts, func() error { return s.db.InTx(ctx, fn) })
+}
+
+// exec runs one statement, again when it failed only because of concurrent
+// transactions: a mail worker that lost a deadlock on MarkSent would
+// otherwise leave a mail the server accepted to be sent again once its
+// lease lapsed. Every such statement is guarded, so running it again is
+// safe.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := sqldb.Retry(ctx, maxAttempts, func() error {
+		var err error
+		res, err = s.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // skipLocked makes a SELECT ... FOR UPDATE pass over rows another
 // transaction holds, so that two instances take different work. SQLite has
 // one writer at a time and needs none: the guarded UPDATE that follows
@@ -95,7 +123,7 @@ func decodeIDCursor(s string) (string, error) {
 // Apply claims ev and runs fn in the same transaction.
 func (s *Store) Apply(ctx context.Context, ev events.Event, now time.Time, fn func(ctx context.Context, tx service.Tx) error) (bool, error) {
 	var fresh bool
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if fresh, err = inbox.Claim(ctx, tx, s.db.Dialect, ev, now); err != nil || !fresh {
 			return err
@@ -123,7 +151,7 @@ func scanReminder(sc sqldb.Scanner) (notice.Reminder, error) {
 func (s *Store) FireDueReminders(ctx context.Context, now time.Time, limit int, fn func(ctx context.Context, tx service.Tx, r notice.Reminder) error) (int, error) {
 	now = utc(now)
 	fired := 0
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		fired = 0
 		// A reminder whose appointment has begun (the service was down) is
 		// pointless now.
@@ -186,7 +214,7 @@ const dueMail = `((status = 'queued' AND next_attempt_at <= ?) OR (status = 'sen
 func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]notice.Delivery, error) {
 	now = utc(now)
 	var out []notice.Delivery
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM deliveries WHERE `+dueMail+` ORDER BY next_attempt_at LIMIT ?`+s.skipLocked(), now, now, limit)
 		if err != nil {
@@ -232,7 +260,7 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 // withdrawal is never undone, so the failing statement that follows a
 // renewal refused finds the mark that refused it.
 func (s *Store) RenewLease(ctx context.Context, id string, attempt int, until time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn = ''`,
+	res, err := s.exec(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn = ''`,
 		utc(until), id, attempt)
 	if err != nil {
 		return false, fmt.Errorf("renew mail lease: %w", err)
@@ -252,7 +280,7 @@ func (s *Store) RenewLease(ctx context.Context, id string, attempt int, until ti
 // withdrawal's. Nothing changes when the mail was not withdrawn or is
 // another attempt's.
 func (s *Store) failWithdrawn(ctx context.Context, id string, attempt int) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = withdrawn, lease_until = NULL, body_text = '', body_html = ''
+	_, err := s.exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = withdrawn, lease_until = NULL, body_text = '', body_html = ''
 		WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn <> ''`, id, attempt)
 	if err != nil {
 		return fmt.Errorf("fail withdrawn mail: %w", err)
@@ -262,7 +290,7 @@ func (s *Store) failWithdrawn(ctx context.Context, id string, attempt int) error
 
 // MarkSent records a sent mail and erases its bodies.
 func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', sent_at = ?, updated_at = ?, lease_until = NULL, last_error = '', body_text = '', body_html = '' WHERE id = ? AND status = 'sending'`,
+	_, err := s.exec(ctx, `UPDATE deliveries SET status = 'sent', sent_at = ?, updated_at = ?, lease_until = NULL, last_error = '', body_text = '', body_html = '' WHERE id = ? AND status = 'sending'`,
 		utc(now), utc(now), id)
 	if err != nil {
 		return fmt.Errorf("mark sent: %w", err)
@@ -274,7 +302,7 @@ func (s *Store) MarkSent(ctx context.Context, id string, now time.Time) error {
 // holds it (the attempt count is the lease's token, as in RenewLease); a
 // mail withdrawn meanwhile is failed instead, with the withdrawal's reason.
 func (s *Store) MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
+	res, err := s.exec(ctx, `UPDATE deliveries SET status = 'queued', last_error = ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
 		WHERE id = ? AND status = 'sending' AND attempts = ? AND withdrawn = ''`,
 		reason, utc(next), utc(now), id, attempt)
 	if err != nil {
@@ -289,7 +317,7 @@ func (s *Store) MarkRetry(ctx context.Context, id string, attempt int, reason st
 // MarkFailed gives a mail up with its reason and erases its bodies, if
 // attempt still holds it.
 func (s *Store) MarkFailed(ctx context.Context, id string, attempt int, reason string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = '' WHERE id = ? AND status = 'sending' AND attempts = ?`,
+	_, err := s.exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = ?, lease_until = NULL, updated_at = ?, body_text = '', body_html = '' WHERE id = ? AND status = 'sending' AND attempts = ?`,
 		reason, utc(now), id, attempt)
 	if err != nil {
 		return fmt.Errorf("mark failed: %w", err)
@@ -337,7 +365,7 @@ func (s *Store) PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)
 	}
 	var total int64
 	for {
-		res, err := s.db.ExecContext(ctx, q, utc(now), purgeChunk)
+		res, err := s.exec(ctx, q, utc(now), purgeChunk)
 		if err != nil {
 			return total, fmt.Errorf("purge held mail: %w", err)
 		}
