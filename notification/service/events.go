@@ -460,8 +460,18 @@ func (s *svc) holdMail(ctx context.Context, tx Tx, userID string, kind notice.Ki
 // booked status, whose own mail tells of it.
 func (s *svc) releaseHeldMail(ctx context.Context, tx Tx, u notice.User) error {
 	held, err := tx.TakeHeldMail(ctx, u.ID)
-	if err != nil || len(held) == 0 {
+	if err != nil {
 		return err
+	}
+	return s.queueHeldMail(ctx, tx, u, held)
+}
+
+// queueHeldMail queues held, taken from the user u, by the rules of
+// releaseHeldMail: the registration's release and the mail pass's
+// (Repository.ReleaseHeldMail) drop and write the same.
+func (s *svc) queueHeldMail(ctx context.Context, tx Tx, u notice.User, held []notice.HeldMail) error {
+	if len(held) == 0 {
+		return nil
 	}
 	prefs, err := tx.Preferences(ctx, u.ID)
 	if err != nil {

@@ -44,6 +44,15 @@ type Repository interface {
 	MarkRetry(ctx context.Context, id string, attempt int, reason string, next, now time.Time) error
 	MarkFailed(ctx context.Context, id string, attempt int, reason string, now time.Time) error
 	ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (page.Page[notice.Delivery], error)
+	// ReleaseHeldMail takes up to limit held mails, oldest first, of users
+	// the directory knows by now, and runs fn for each such user with
+	// theirs (oldest first) in the transaction that removes them; a held
+	// mail another transaction holds is skipped, never taken twice. It
+	// reports how many it took. A registration releases the user's held
+	// mail itself (Tx.TakeHeldMail); this pass takes what a registration
+	// could not see (a mail held by an event applied concurrently with it)
+	// or did not take (one applied by an instance that predates held mail).
+	ReleaseHeldMail(ctx context.Context, limit int, fn func(ctx context.Context, tx Tx, u notice.User, held []notice.HeldMail) error) (int, error)
 	// PurgeHeldMail deletes the held mails expired before now, of users
 	// whose registration never came, and reports how many.
 	PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)

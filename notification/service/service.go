@@ -113,18 +113,25 @@ func (s *svc) now() time.Time { return s.clock.Now().UTC() }
 
 // --- the mail queue ----------------------------------------------------------
 
+// DeliverMail first queues the held mails of users the directory knows by
+// now (ReleaseHeldMail), so that they go out in this pass; a release that
+// fails does not hold up the queue, and is reported after it.
 func (s *svc) DeliverMail(ctx context.Context) (int, error) {
+	var releaseErr error
+	if _, err := s.repo.ReleaseHeldMail(ctx, s.cfg.Batch, s.queueHeldMail); err != nil {
+		releaseErr = fmt.Errorf("release held mail: %w", err)
+	}
 	now := s.now()
 	batch, err := s.repo.ClaimMail(ctx, now, s.cfg.Lease, s.cfg.Batch)
 	if err != nil {
-		return 0, fmt.Errorf("claim mail: %w", err)
+		return 0, errors.Join(releaseErr, fmt.Errorf("claim mail: %w", err))
 	}
 	for i, d := range batch {
 		if err := s.deliver(ctx, d); err != nil {
-			return i, err
+			return i, errors.Join(releaseErr, err)
 		}
 	}
-	return len(batch), nil
+	return len(batch), releaseErr
 }
 
 func (s *svc) Prune(ctx context.Context) (int, error) {

@@ -354,6 +354,67 @@ func (s *Store) ListDeliveries(ctx context.Context, q notice.DeliveryQuery) (pag
 	return pageOf(items, q.Limit, func(d notice.Delivery) string { return d.ID }), nil
 }
 
+// ReleaseHeldMail takes, oldest first, up to limit held mails whose user
+// the directory knows by now, and runs fn for each such user with theirs,
+// in one transaction. Rows another pass or a registration holds are
+// skipped (SKIP LOCKED; SQLite runs one writer at a time).
+func (s *Store) ReleaseHeldMail(ctx context.Context, limit int, fn func(ctx context.Context, tx service.Tx, u notice.User, held []notice.HeldMail) error) (int, error) {
+	lock := s.skipLocked()
+	if s.db.Dialect == sqldb.Postgres {
+		lock = ` FOR UPDATE OF h SKIP LOCKED` // the user's row stays free for their next registration
+	}
+	var released int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		released = 0
+		rows, err := tx.QueryContext(ctx, `SELECT h.id, h.user_id, h.kind, h.data, h.appointment_id, h.appointment_version, h.expires_at, h.created_at,
+			u.email, u.role, u.language
+			FROM held_mails h JOIN users u ON u.user_id = h.user_id ORDER BY h.created_at, h.id LIMIT ?`+lock, limit)
+		if err != nil {
+			return fmt.Errorf("select releasable held mail: %w", err)
+		}
+		type heldFor struct {
+			notice.HeldMail
+			user notice.User
+		}
+		found, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (heldFor, error) {
+			var h heldFor
+			var data string
+			err := sc.Scan(&h.ID, &h.UserID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt,
+				&h.user.Email, &h.user.Role, &h.user.Language)
+			h.Data, h.ExpiresAt, h.CreatedAt, h.user.ID = []byte(data), h.ExpiresAt.UTC(), h.CreatedAt.UTC(), h.UserID
+			return h, err
+		})
+		if err != nil {
+			return fmt.Errorf("select releasable held mail: %w", err)
+		}
+		var users []notice.User
+		byUser := map[string][]notice.HeldMail{}
+		var all []notice.HeldMail
+		for _, h := range found {
+			if _, seen := byUser[h.UserID]; !seen {
+				users = append(users, h.user)
+			}
+			byUser[h.UserID] = append(byUser[h.UserID], h.HeldMail)
+			all = append(all, h.HeldMail)
+		}
+		if err := deleteHeld(ctx, tx, all); err != nil {
+			return err
+		}
+		repo := &txRepo{tx: tx, dialect: s.db.Dialect}
+		for _, u := range users {
+			if err := fn(ctx, repo, u, byUser[u.ID]); err != nil {
+				return err
+			}
+		}
+		released = len(all)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return released, nil
+}
+
 // purgeChunk bounds one delete, so a large purge never holds long locks.
 const purgeChunk = 1000
 
@@ -597,30 +658,47 @@ func (t *txRepo) HoldMail(ctx context.Context, h notice.HeldMail) error {
 	return nil
 }
 
+// TakeHeldMail locks the user's held mails (waiting for a release pass that
+// holds them, then finding them gone), and deletes what it read, by id: a
+// mail held since by a concurrent event is left to the next pass.
 func (t *txRepo) TakeHeldMail(ctx context.Context, userID string) ([]notice.HeldMail, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, kind, data, appointment_id, appointment_version, expires_at, created_at
-		FROM held_mails WHERE user_id = ? ORDER BY created_at, id`, userID)
+	q := `SELECT ` + heldCols + ` FROM held_mails WHERE user_id = ? ORDER BY created_at, id`
+	if t.dialect != sqldb.SQLite {
+		q += ` FOR UPDATE`
+	}
+	rows, err := t.tx.QueryContext(ctx, q, userID)
 	if err != nil {
 		return nil, fmt.Errorf("read held mail: %w", err)
 	}
-	defer rows.Close()
-	var out []notice.HeldMail
-	for rows.Next() {
-		h := notice.HeldMail{UserID: userID}
-		var data string
-		if err := rows.Scan(&h.ID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt); err != nil {
-			return nil, fmt.Errorf("read held mail: %w", err)
-		}
-		h.Data, h.ExpiresAt, h.CreatedAt = []byte(data), h.ExpiresAt.UTC(), h.CreatedAt.UTC()
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqldb.Collect(rows, scanHeld)
+	if err != nil {
 		return nil, fmt.Errorf("read held mail: %w", err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM held_mails WHERE user_id = ?`, userID); err != nil {
-		return nil, fmt.Errorf("release held mail: %w", err)
+	return out, deleteHeld(ctx, t.tx, out)
+}
+
+const heldCols = `id, user_id, kind, data, appointment_id, appointment_version, expires_at, created_at`
+
+func scanHeld(sc sqldb.Scanner) (notice.HeldMail, error) {
+	var h notice.HeldMail
+	var data string
+	err := sc.Scan(&h.ID, &h.UserID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt)
+	h.Data, h.ExpiresAt, h.CreatedAt = []byte(data), h.ExpiresAt.UTC(), h.CreatedAt.UTC()
+	return h, err
+}
+
+func deleteHeld(ctx context.Context, tx *sql.Tx, held []notice.HeldMail) error {
+	if len(held) == 0 {
+		return nil
 	}
-	return out, nil
+	args := make([]any, len(held))
+	for i, h := range held {
+		args[i] = h.ID
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM held_mails WHERE id IN (`+placeholders(len(args))+`)`, args...); err != nil {
+		return fmt.Errorf("release held mail: %w", err)
+	}
+	return nil
 }
 
 // WithdrawMail fails the appointment's queued mails of kinds of earlier

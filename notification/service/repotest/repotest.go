@@ -613,6 +613,65 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		assert.Equal(t, int64(1), n)
 	})
 
+	t.Run("held mail of a user the directory knows by now is released once, by one pass", func(t *testing.T) {
+		// A registration committed while a booking held its mail (or one
+		// applied by an instance that takes no held mail) leaves the mail
+		// of a known user held: the passes release it, each mail once.
+		r := newRepo(t)
+		known, unknown := ids.New(), ids.New()
+		var held []notice.HeldMail
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			for i := range 12 {
+				h := notice.HeldMail{ID: ids.New(), UserID: known, Kind: notice.SlotOffered, Data: []byte(`{}`),
+					ExpiresAt: t0.Add(time.Hour), CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+				if i%3 == 2 {
+					h.UserID = unknown
+				}
+				if err := tx.HoldMail(ctx, h); err != nil {
+					return err
+				}
+				if h.UserID == known {
+					held = append(held, h)
+				}
+			}
+			return tx.PutUser(ctx, notice.User{ID: known, Email: "ada@example.org", Role: "PATIENT", Language: "de"})
+		})
+		require.NoError(t, err)
+
+		var mu sync.Mutex
+		var released []notice.HeldMail
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n, err := r.ReleaseHeldMail(ctx, 2, func(ctx context.Context, tx service.Tx, u notice.User, got []notice.HeldMail) error {
+						if u != (notice.User{ID: known, Email: "ada@example.org", Role: "PATIENT", Language: "de"}) {
+							return fmt.Errorf("released for %+v", u)
+						}
+						mu.Lock()
+						released = append(released, got...)
+						mu.Unlock()
+						return nil
+					})
+					if !assert.NoError(t, err) || n == 0 {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		assert.ElementsMatch(t, held, released, "every mail of the known user, once")
+
+		_, err = r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			got, err := tx.TakeHeldMail(ctx, unknown)
+			assert.Len(t, got, 4, "the unknown user's mails wait for their registration")
+			return err
+		})
+		require.NoError(t, err)
+	})
+
 	t.Run("preferences default, then change by version", func(t *testing.T) {
 		r := newRepo(t)
 		u := ids.New()
