@@ -135,7 +135,7 @@ func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
 		if err := d.check(ev); err != nil {
 			return err
 		}
-		apply = func(ctx context.Context, tx Tx) error { return s.applySlotFreed(ctx, tx, d) }
+		apply = func(ctx context.Context, tx Tx) error { return s.applySlotFreed(ctx, tx, ev, d) }
 	default:
 		// Not ours: the subscription names its topics, so this is a
 		// producer's new type, harmless to pass over.
@@ -378,10 +378,16 @@ func zoneOf(name string) string {
 // theirs to book, on the channels they chose. An offer of a slot that has
 // begun is dropped: a consumer catching up on days of events would
 // otherwise fill the inbox with offers nobody can take. Its mail expires
-// at the start, as every appointment mail does.
-func (s *svc) applySlotFreed(ctx context.Context, tx Tx, d slotFreed) error {
+// at the start, as every appointment mail does. An offer has no version or
+// status to check a replay against, and the inbox forgets its claim after
+// inbox.Retention: the offer is recorded by event until the slot's start,
+// so that a dead letter replayed later is not offered again.
+func (s *svc) applySlotFreed(ctx context.Context, tx Tx, ev events.Event, d slotFreed) error {
 	if !d.Start.After(s.now()) {
 		return nil
+	}
+	if first, err := tx.RecordSlotOffer(ctx, ev.ID, d.Start); err != nil || !first {
+		return err
 	}
 	data := templates.Data{DoctorName: d.DoctorName, TimeZone: zoneOf(d.TimeZone), Start: d.Start}
 	return s.notify(ctx, tx, d.OfferedToPatientUserID, notice.SlotOffered, data, about{})

@@ -56,6 +56,9 @@ type Repository interface {
 	// PurgeHeldMail deletes the held mails expired before now, of users
 	// whose registration never came, and reports how many.
 	PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)
+	// PurgeSlotOffers deletes the slot offers recorded (Tx.RecordSlotOffer)
+	// for slots that began before now, and reports how many.
+	PurgeSlotOffers(ctx context.Context, now time.Time) (int64, error)
 	// PurgeInbox deletes the claims of events applied before before, and
 	// reports how many.
 	PurgeInbox(ctx context.Context, before time.Time) (int64, error)
@@ -93,6 +96,11 @@ type Tx interface {
 	// TakeHeldMail removes and returns userID's, oldest first.
 	HoldMail(ctx context.Context, h notice.HeldMail) error
 	TakeHeldMail(ctx context.Context, userID string) ([]notice.HeldMail, error)
+	// RecordSlotOffer records that the slot offer of event eventID was
+	// made, until the slot's start, and reports false when it was recorded
+	// before: an offer has no version or status to check, and a dead
+	// letter replayed after inbox.Retention is claimed again.
+	RecordSlotOffer(ctx context.Context, eventID string, until time.Time) (bool, error)
 	// WithdrawMail withdraws the mails of kinds about appointmentID
 	// written for a version before version that have not gone out, with
 	// reason: a queued one fails at once; one a worker holds fails when the

@@ -35,7 +35,8 @@ type Service interface {
 	// mails it attempted.
 	DeliverMail(ctx context.Context) (int, error)
 	// Prune deletes what is kept past its use, the held mails of users
-	// whose registration never came before the appointment began and the
+	// whose registration never came before the appointment began, the
+	// records of slot offers whose slot began, and the
 	// claims of events applied longer ago than inbox.Retention, and
 	// reports how many rows went.
 	Prune(ctx context.Context) (int, error)
@@ -140,11 +141,15 @@ func (s *svc) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return int(held), fmt.Errorf("prune: %w", err)
 	}
+	offers, err := s.repo.PurgeSlotOffers(ctx, now)
+	if err != nil {
+		return int(held + offers), fmt.Errorf("prune: %w", err)
+	}
 	claims, err := s.repo.PurgeInbox(ctx, now.Add(-inbox.Retention))
 	if err != nil {
-		return int(held + claims), fmt.Errorf("prune: %w", err)
+		return int(held + offers + claims), fmt.Errorf("prune: %w", err)
 	}
-	return int(held + claims), nil
+	return int(held + offers + claims), nil
 }
 
 // deliver makes one attempt at d, which the caller has leased.

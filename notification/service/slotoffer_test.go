@@ -14,6 +14,7 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/events/schematest"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/inbox"
 )
 
 // The appointment service takes the first waiting patient off the waitlist
@@ -176,4 +177,26 @@ func TestMalformedSlotOffersAreDeadLettered(t *testing.T) {
 		assert.ErrorIs(t, err, service.ErrMalformed, name)
 	}
 	assert.Empty(t, f.inbox(t, patientUser).Items)
+}
+
+// The dead-letter stream keeps its letters without an age limit, and a
+// replay whose removal failed leaves the letter in place "for the inbox to
+// absorb" (shared/broker/nats.go). A slot offer, which has no version or
+// status to check, replayed again after inbox.Retention, is recorded until
+// its slot's start and not offered twice.
+func TestASlotOfferReplayedAfterTheInboxForgotItIsNotOfferedTwice(t *testing.T) {
+	f := newFixture(t)
+	doctor, patient := ids.New(), ids.New()
+	f.register(t, patient, "waiting@example.org", "PATIENT", "en")
+	ev := f.event(t, "appointment.slot_freed", doctor, slotFreed(doctor, patient, t0.Add(60*24*time.Hour)))
+	f.handle(t, ev)
+	require.Len(t, f.deliver(t), 1)
+
+	f.clock.Set(t0.Add(inbox.Retention + 2*time.Hour))
+	_, err := f.svc.Prune(f.ctx)
+	require.NoError(t, err)
+	f.handle(t, ev) // the dead letter left in place, replayed again
+
+	assert.Equal(t, 1, len(f.deliver(t)), "a replayed offer is not sent again")
+	assert.Equal(t, 1, len(f.inbox(t, patient).Page.Items), "nor put in the inbox again")
 }

@@ -32,6 +32,7 @@ func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
 			"ALTER TABLE deliveries DROP COLUMN appointment_version",
 			"ALTER TABLE deliveries DROP COLUMN appointment_id",
 			"DROP TABLE held_mails",
+			"DROP TABLE slot_offers",
 			"DELETE FROM goose_db_version WHERE version_id > 1",
 		} {
 			_, err := db.ExecContext(ctx, q)

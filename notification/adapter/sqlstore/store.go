@@ -441,6 +441,28 @@ func (s *Store) PurgeHeldMail(ctx context.Context, now time.Time) (int64, error)
 	}
 }
 
+func (s *Store) PurgeSlotOffers(ctx context.Context, now time.Time) (int64, error) {
+	q := `DELETE FROM slot_offers WHERE event_id IN (SELECT event_id FROM slot_offers WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
+	if s.db.Dialect == sqldb.MySQL {
+		q = `DELETE FROM slot_offers WHERE expires_at < ? ORDER BY expires_at LIMIT ?`
+	}
+	var total int64
+	for {
+		res, err := s.exec(ctx, q, utc(now), purgeChunk)
+		if err != nil {
+			return total, fmt.Errorf("purge slot offers: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("purge slot offers: %w", err)
+		}
+		total += n
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
+
 func (s *Store) PurgeInbox(ctx context.Context, before time.Time) (int64, error) {
 	return inbox.Purge(ctx, s.db, s.db.Dialect, before)
 }
@@ -699,6 +721,25 @@ func deleteHeld(ctx context.Context, tx *sql.Tx, held []notice.HeldMail) error {
 		return fmt.Errorf("release held mail: %w", err)
 	}
 	return nil
+}
+
+func (t *txRepo) RecordSlotOffer(ctx context.Context, eventID string, until time.Time) (bool, error) {
+	q := `INSERT INTO slot_offers (event_id, expires_at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`
+	if t.dialect == sqldb.MySQL {
+		// A duplicate is skipped with a warning, zero rows affected whether
+		// or not the session counts found rows; the id is an event id the
+		// consumer checked, the time a time, so nothing else is ignored.
+		q = `INSERT IGNORE INTO slot_offers (event_id, expires_at) VALUES (?, ?)`
+	}
+	res, err := t.tx.ExecContext(ctx, q, eventID, utc(until))
+	if err != nil {
+		return false, fmt.Errorf("record slot offer: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record slot offer: %w", err)
+	}
+	return n == 1, nil
 }
 
 // WithdrawMail fails the appointment's queued mails of kinds of earlier

@@ -672,6 +672,30 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		require.NoError(t, err)
 	})
 
+	t.Run("a slot offer is recorded once, until its slot's start", func(t *testing.T) {
+		r := newRepo(t)
+		offer, start := ids.New(), t0.Add(40*24*time.Hour)
+		record := func() bool {
+			var first bool
+			_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) (err error) {
+				first, err = tx.RecordSlotOffer(ctx, offer, start)
+				return err
+			})
+			require.NoError(t, err)
+			return first
+		}
+		assert.True(t, record())
+		assert.False(t, record(), "recorded before")
+
+		n, err := r.PurgeSlotOffers(ctx, start)
+		require.NoError(t, err)
+		assert.Zero(t, n, "kept until the slot's start")
+		n, err = r.PurgeSlotOffers(ctx, start.Add(time.Microsecond))
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		assert.True(t, record(), "forgotten once its slot began")
+	})
+
 	t.Run("preferences default, then change by version", func(t *testing.T) {
 		r := newRepo(t)
 		u := ids.New()
