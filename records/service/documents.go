@@ -81,8 +81,9 @@ func (s *service) store(ctx context.Context, actor authn.Principal, patientID st
 	}
 	defer s.uploads.give(actor.UserID)
 	// The encounter is checked before the body is read, so that a refused
-	// link costs no upload, and again by StageDocument as the row is
-	// written: it may be marked entered-in-error while the body streams.
+	// link costs no upload, and again as the row is written and committed:
+	// it may be marked entered-in-error while the body streams or the
+	// content is completed in the store.
 	if meta.EncounterID != "" {
 		e, err := s.Encounters.EncounterByID(ctx, patientID, meta.EncounterID)
 		switch {

@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/auditlog"
 	"github.com/medisync/medisync/shared/clock"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -31,7 +32,13 @@ func (d patients) Patient(_ context.Context, id string) (service.PatientRef, err
 // dependencies first.
 func newService(t *testing.T, dir service.PatientDirectory, adjust ...func(*service.Deps)) (service.Service, *blobfs.Store) {
 	t.Helper()
-	store := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	return newServiceOn(t, sqltest.SQLite(t, sqlstore.Migrations()), dir, adjust...)
+}
+
+// newServiceOn is newService over db.
+func newServiceOn(t *testing.T, db *sqldb.DB, dir service.PatientDirectory, adjust ...func(*service.Deps)) (service.Service, *blobfs.Store) {
+	t.Helper()
+	store := sqlstore.New(db)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	blobs, err := blobfs.New(t.TempDir(), key)

@@ -129,8 +129,9 @@ type DocumentRepository interface {
 	// (record.ErrNotCurrent), becomes superseded in the same transaction.
 	// When d.EncounterID is set, that encounter of the patient must exist
 	// (record.ErrUnknownEncounter) and not be entered-in-error
-	// (record.ErrEncounterEnteredInError) when d is written, and stays so
-	// until the transaction ends.
+	// (record.ErrEncounterEnteredInError) when d is written and again when
+	// it is committed. The open transaction holds no lock on that encounter
+	// while the content is stored, so that changes of it do not wait.
 	StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (Pending, error)
 	DocumentByID(ctx context.Context, patientID, id string) (record.Document, error)
 	// RetractDocument marks a document entered-in-error if its stored

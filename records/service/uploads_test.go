@@ -13,11 +13,15 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/medisync/medisync/records/adapter/blobfs"
+	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/problem"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // A user's upload past their limit is refused while theirs is in flight;
@@ -207,4 +211,123 @@ func TestUploadLinkedToAnEncounterMarkedEnteredInErrorMidStreamIsRefused(t *test
 	if infos, err := blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
 		t.Fatalf("objects after the refused upload: %+v, %v", infos, err)
 	}
+}
+
+// slowCompletion is a blob store whose Put, once the body has ended (read
+// called, as blobs3 does before the last parts and the completion), waits
+// for release: an S3 that completes a multipart upload slowly.
+type slowCompletion struct {
+	*blobfs.Store
+	stored, release chan struct{}
+}
+
+func (s slowCompletion) Put(ctx context.Context, key string, r io.Reader, read func(service.Stored)) (service.Stored, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return service.Stored{}, err
+	}
+	st, err := s.Store.Put(ctx, key, bytes.NewReader(b), nil)
+	if err != nil {
+		return st, err
+	}
+	read(st)
+	close(s.stored)
+	<-s.release
+	return st, nil
+}
+
+// linkedUpload is an upload linked to an encounter, run by
+// whileALinkedUploadCompletes.
+type linkedUpload struct {
+	svc      service.Service
+	blobs    *blobfs.Store
+	cleanups *service.Cleanups
+	patient  service.PatientRef
+	changed  error // what the change of the encounter returned
+	uploaded error // what the upload returned
+}
+
+// whileALinkedUploadCompletes uploads a document linked to an open
+// encounter and, while its content is completed in the store (its row
+// staged), runs change on the encounter with a 2 s budget, well under the
+// upload's 50 s.
+func whileALinkedUploadCompletes(t *testing.T, db *sqldb.DB, change func(ctx context.Context, svc service.Service, doctor authn.Principal, enc record.Encounter) error) linkedUpload {
+	t.Helper()
+	ctx := context.Background()
+	u := linkedUpload{patient: service.PatientRef{ID: ids.New(), UserID: ids.New(), Active: true}, cleanups: service.NewCleanups(0, 0)}
+	var slow slowCompletion
+	u.svc, u.blobs = newServiceOn(t, db, patients{u.patient}, func(d *service.Deps) {
+		slow = slowCompletion{Store: d.Blobs.(*blobfs.Store), stored: make(chan struct{}), release: make(chan struct{})}
+		d.Blobs, d.DoctorsReadAll, d.Cleanups = slow, true, u.cleanups
+	})
+	doctor := authn.Principal{UserID: ids.New(), Roles: []string{"DOCTOR"}}
+	enc, err := u.svc.OpenEncounter(ctx, doctor, u.patient.ID, record.Clinical{Note: record.Note{Subjective: "cough"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := authn.Principal{UserID: u.patient.UserID, Roles: []string{"PATIENT"}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := u.svc.UploadDocument(ctx, actor, u.patient.ID,
+			record.DocumentMeta{Type: "lab-report", Title: "CBC", ContentType: "application/pdf", EncounterID: enc.ID},
+			bytes.NewReader([]byte("%PDF-1.7\nresults")))
+		done <- err
+	}()
+	<-slow.stored
+	time.Sleep(200 * time.Millisecond) // the staging goroutine has written the row
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	u.changed = change(cctx, u.svc, doctor, enc)
+	close(slow.release)
+	u.uploaded = <-done
+	return u
+}
+
+// A doctor signs an encounter at once while a patient's upload linked to it
+// completes in the store, which may take up to the upload's deadline: the
+// staged document holds no lock on the encounter, and is stored too.
+func TestEncounterIsSignedAtOnceWhileALinkedUploadCompletes(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		u := whileALinkedUploadCompletes(t, db, func(ctx context.Context, svc service.Service, doctor authn.Principal, enc record.Encounter) error {
+			_, err := svc.SignEncounter(ctx, doctor, enc.PatientID, enc.ID, enc.Version)
+			return err
+		})
+		if u.changed != nil {
+			t.Fatalf("sign while a linked upload completes = %v (HTTP %d); want signed at once", u.changed, problem.From(u.changed).Status)
+		}
+		if u.uploaded != nil {
+			t.Fatalf("the upload linked to the encounter signed while it completed: %v", u.uploaded)
+		}
+	})
+}
+
+// An encounter is marked entered-in-error at once while an upload linked to
+// it completes in the store; the upload, checked again as its row commits,
+// is then ErrEncounterEnteredInError (409) and stores neither a row nor an
+// object.
+func TestUploadLinkedToAnEncounterMarkedEnteredInErrorAsItCompletesIsRefused(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		u := whileALinkedUploadCompletes(t, db, func(ctx context.Context, svc service.Service, doctor authn.Principal, enc record.Encounter) error {
+			_, err := svc.RetractEncounter(ctx, doctor, enc.PatientID, enc.ID, enc.Version, "wrong patient")
+			return err
+		})
+		if u.changed != nil {
+			t.Fatalf("entered-in-error while a linked upload completes = %v (HTTP %d); want marked at once", u.changed, problem.From(u.changed).Status)
+		}
+		if !errors.Is(u.uploaded, record.ErrEncounterEnteredInError) || problem.From(u.uploaded).Status != http.StatusConflict {
+			t.Fatalf("upload linked to an encounter marked entered-in-error as it completed = %v; want ErrEncounterEnteredInError (409)", u.uploaded)
+		}
+		actor := authn.Principal{UserID: u.patient.UserID, Roles: []string{"PATIENT"}}
+		page, err := u.svc.ListDocuments(ctx, actor, record.DocumentQuery{PatientID: u.patient.ID, Limit: 10})
+		if err != nil || len(page.Items) != 0 {
+			t.Fatalf("documents after the refused upload: %+v, %v", page.Items, err)
+		}
+		if err := u.cleanups.Close(ctx); err != nil { // the object's removal runs after the answer
+			t.Fatal(err)
+		}
+		if infos, err := u.blobs.List(ctx, service.BlobPrefix, "", 10); err != nil || len(infos) != 0 {
+			t.Fatalf("objects after the refused upload: %+v, %v", infos, err)
+		}
+	})
 }

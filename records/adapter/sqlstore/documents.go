@@ -31,6 +31,12 @@ func scanDocument(sc scanner) (record.Document, error) {
 // one write transaction at a time would hold every other write back while
 // the content is stored (up to two parts and the completion of a multipart
 // upload), the write waits for Commit instead.
+//
+// The open transaction takes no lock on the encounter d links: it stays
+// open until the content is stored (up to the upload's deadline), and a
+// sign, change or retraction of that encounter must not wait for it.
+// Staging reads the encounter's status without a lock; Commit reads it
+// again, locked, just before the commit.
 func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.AuditEvent) (service.Pending, error) {
 	if s.db.Dialect == sqldb.SQLite {
 		return deferredWrite{s: s, ctx: ctx, d: d, ev: ev}, nil
@@ -43,20 +49,32 @@ func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.
 		_ = tx.Rollback()
 		return nil, err
 	}
-	return openWrite{Tx: tx, ctx: ctx}, nil
+	return openWrite{Tx: tx, ctx: ctx, dialect: s.db.Dialect, d: d}, nil
 }
 
-// openWrite is a document written in a transaction left open, with the
+// openWrite is document d written in a transaction left open, with the
 // context it began with.
 type openWrite struct {
 	*sql.Tx
-	ctx context.Context
+	ctx     context.Context
+	dialect sqldb.Dialect
+	d       record.Document
 }
 
-// Commit tells a commit whose outcome is unknown (sqldb.Commit) from a
-// refused one, so that the service keeps the content a committed row may
-// name.
-func (w openWrite) Commit() error { return sqldb.Commit(w.ctx, w.Tx) }
+// Commit checks again, holding the encounter's row for the few statements
+// to the commit, that the encounter d links is not entered-in-error: if it
+// was so marked while the content was stored, the transaction is rolled
+// back and Commit is record.ErrEncounterEnteredInError. A retraction after
+// that check waits only for the commit. Commit tells a commit whose outcome
+// is unknown (sqldb.Commit) from a refused one, so that the service keeps
+// the content a committed row may name.
+func (w openWrite) Commit() error {
+	if err := checkEncounter(w.ctx, w.Tx, w.dialect, w.d, true); err != nil {
+		_ = w.Tx.Rollback()
+		return err
+	}
+	return sqldb.Commit(w.ctx, w.Tx)
+}
 
 // deferredWrite writes a document in one transaction when committed.
 type deferredWrite struct {
@@ -72,30 +90,44 @@ func (w deferredWrite) Commit() error {
 
 func (w deferredWrite) Rollback() error { return nil }
 
-// writeDocument writes d, with ev, in tx: not if d links an encounter
-// marked entered-in-error since the service checked it before the body
-// was read (record.ErrEncounterEnteredInError), which the row lock it reads
-// the status with keeps so until tx ends. SQLite's one write transaction
-// at a time needs no lock.
-func writeDocument(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d record.Document, ev record.AuditEvent) error {
-	if d.EncounterID != "" {
-		q := "SELECT status FROM encounters WHERE id = ? AND patient_id = ?"
+// checkEncounter reads, in tx, the status of the encounter d links, if
+// any: record.ErrUnknownEncounter when the patient has no such encounter,
+// record.ErrEncounterEnteredInError when it is marked entered-in-error
+// (since the service checked it before the body was read). With lock, the
+// row is read with a shared lock (MariaDB, PostgreSQL) that keeps it so
+// until tx ends; SQLite's one write transaction at a time needs none.
+func checkEncounter(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d record.Document, lock bool) error {
+	if d.EncounterID == "" {
+		return nil
+	}
+	q := "SELECT status FROM encounters WHERE id = ? AND patient_id = ?"
+	if lock {
 		switch dialect {
 		case sqldb.Postgres:
 			q += " FOR SHARE"
 		case sqldb.MySQL:
 			q += " LOCK IN SHARE MODE"
 		}
-		var status string
-		err := tx.QueryRowContext(ctx, q, d.EncounterID, d.PatientID).Scan(&status)
-		switch {
-		case err == sql.ErrNoRows:
-			return record.ErrUnknownEncounter
-		case err != nil:
-			return fmt.Errorf("read the document's encounter: %w", err)
-		case status == string(record.EncounterEnteredInError):
-			return record.ErrEncounterEnteredInError
-		}
+	}
+	var status string
+	err := tx.QueryRowContext(ctx, q, d.EncounterID, d.PatientID).Scan(&status)
+	switch {
+	case err == sql.ErrNoRows:
+		return record.ErrUnknownEncounter
+	case err != nil:
+		return fmt.Errorf("read the document's encounter: %w", err)
+	case status == string(record.EncounterEnteredInError):
+		return record.ErrEncounterEnteredInError
+	}
+	return nil
+}
+
+// writeDocument writes d, with ev, in tx: not if d links an encounter that
+// is unknown or entered-in-error (checkEncounter, without a lock: SQLite
+// needs none, and an open write checks again, locked, as it commits).
+func writeDocument(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d record.Document, ev record.AuditEvent) error {
+	if err := checkEncounter(ctx, tx, dialect, d, false); err != nil {
+		return err
 	}
 	if d.Replaces != "" {
 		res, err := tx.ExecContext(ctx, "UPDATE documents SET status = ?, version = version + 1 WHERE id = ? AND patient_id = ? AND status = ?",

@@ -333,9 +333,9 @@ func TestStagedDocumentCommitsOrLeavesNothing(t *testing.T) {
 // is not entered-in-error, checked in the transaction that writes it: one
 // linked to an encounter marked so is ErrEncounterEnteredInError, and
 // leaves neither its row nor its audit event; one linked to no encounter
-// of its patient is ErrUnknownEncounter. A retraction cannot come between
-// that check and the commit: it waits for the staged document (MariaDB,
-// PostgreSQL), or the write, deferred to the commit (SQLite), sees it.
+// of its patient is ErrUnknownEncounter. The staged document holds no lock
+// on the encounter while its content is stored, so a retraction meanwhile
+// is made at once; the commit checks the encounter again and is refused.
 func TestDocumentOfAnEncounterEnteredInErrorIsRefusedAsItIsWritten(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		s, first := storeWithDocument(t, db)
@@ -397,28 +397,58 @@ func TestDocumentOfAnEncounterEnteredInErrorIsRefusedAsItIsWritten(t *testing.T)
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- s.UpdateEncounter(ctx, retracted(e), ev(pid)) }()
-		waited := true
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("retraction while a document is staged: %v", err)
-			}
-			waited = false
-		case <-time.After(300 * time.Millisecond):
+		defer func() { _ = p.Rollback() }()
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := s.UpdateEncounter(rctx, retracted(e), ev(pid)); err != nil {
+			t.Fatalf("retraction while a document linked to the encounter is staged: %v, want it made at once", err)
 		}
-		err = p.Commit()
-		if waited {
-			// The retraction came after the document: both hold.
-			if err != nil {
-				t.Fatalf("the staged document a retraction waited for: %v", err)
-			}
-			if err := <-done; err != nil {
-				t.Fatalf("the retraction after the staged document: %v", err)
-			}
-		} else if !errors.Is(err, record.ErrEncounterEnteredInError) {
+		before = audits()
+		if err := p.Commit(); !errors.Is(err, record.ErrEncounterEnteredInError) {
 			t.Fatalf("a staged document committed after its encounter was marked entered-in-error = %v, want ErrEncounterEnteredInError", err)
+		}
+		if _, err := s.DocumentByID(ctx, pid, staged.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Fatalf("the refused staged document = %v, want none", err)
+		}
+		if n := audits(); n != before {
+			t.Fatalf("audit events %d after the refused staged document, %d before", n, before)
+		}
+	})
+}
+
+// A change of an encounter (here its signing) is made at once while a
+// document linked to it is staged, its content still being stored (up to
+// the upload's deadline): the staged document holds no lock on the
+// encounter, and commits after it.
+func TestEncounterIsSignedAtOnceWhileALinkedDocumentIsStaged(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s, first := storeWithDocument(t, db)
+		ctx, pid := context.Background(), first.PatientID
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		e := record.Encounter{ID: ids.New(), PatientID: pid, DoctorID: "d", Status: record.EncounterOpen, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if err := s.CreateEncounter(ctx, e, ev(pid)); err != nil {
+			t.Fatal(err)
+		}
+		d := newDocument(pid, "")
+		d.EncounterID = e.ID
+		p, err := s.StageDocument(ctx, d, ev(pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = p.Rollback() }()
+
+		signed := e
+		signed.Status, signed.Version, signed.UpdatedAt = record.EncounterSigned, 2, now.Add(time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := s.UpdateEncounter(sctx, signed, ev(pid)); err != nil {
+			t.Fatalf("signing the encounter while a linked document is staged: %v, want it signed at once", err)
+		}
+		if err := p.Commit(); err != nil {
+			t.Fatalf("the staged document linked to the encounter signed meanwhile: %v", err)
+		}
+		if _, err := s.DocumentByID(ctx, pid, d.ID); err != nil {
+			t.Fatalf("the committed document: %v", err)
 		}
 	})
 }
