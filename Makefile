@@ -59,12 +59,12 @@ postgres:
 smoke:
 	@bash scripts/smoke.sh
 
-## check-services: the files that still name every service by hand agree with services.txt
+## check-services: the files that still name every service by hand agree with services.txt, and .gitignore ignores every command's binary
 check-services:
 	@fail=0; \
+	miss() { echo "$$1: $$2"; fail=1; }; \
 	while read -r name port db; do \
 		case "$$name" in ""|\#*) continue;; esac; \
-		miss() { echo "$$1: $$2"; fail=1; }; \
 		[ -f "$$name/cmd/$$name/main.go" ] || miss "$$name" "no cmd/$$name/main.go"; \
 		grep -q "^[[:space:]]*\./$$name$$" go.work || miss go.work "no ./$$name"; \
 		grep -q "\"$$name:[0-9]*\"" docker/prometheus.yml || miss docker/prometheus.yml "no target $$name"; \
@@ -73,13 +73,17 @@ check-services:
 		grep -q "^COPY $$name/go.mod" docker/Dockerfile || miss docker/Dockerfile "no COPY $$name/go.mod"; \
 		grep -q "^var services = .*\"$$name\"" e2e/harness_test.go || miss e2e/harness_test.go "$$name not in services"; \
 		grep -q "localhost:$$port" README.md || miss README.md "no localhost:$$port in the service URLs"; \
-		grep -qx "/$$name/$$name" .gitignore || miss .gitignore "no /$$name/$$name"; \
 		[ ! -d "$$name/$$name" ] || grep -qx "!/$$name/$$name/" .gitignore || miss .gitignore "no !/$$name/$$name/ for the package folder"; \
 		if [ "$$db" != "-" ]; then \
 			grep -q "/$$db?" docker/docker-compose.yml || miss docker/docker-compose.yml "no DSN for $$db"; \
 			grep -q "DATABASE IF NOT EXISTS $$db " docker/mariadb-init.sql || miss docker/mariadb-init.sql "no $$db"; \
 		fi; \
 	done < services.txt; \
+	for c in */cmd/*/; do \
+		c=$${c%/}; bin=$${c%%/*}/$${c##*/}; \
+		[ -d "$$bin" ] || git check-ignore -q --no-index "$$bin" || \
+			miss .gitignore "no rule ignoring $$bin, the binary go build ./cmd/$${c##*/} leaves in $${c%%/*}"; \
+	done; \
 	want=$$(awk '!/^#/ && NF' services.txt | wc -l); \
 	got=$$(grep -o '"[a-z0-9-]*:[0-9]*"' docker/prometheus.yml | wc -l); \
 	[ "$$want" -eq "$$got" ] || { echo "docker/prometheus.yml: $$got targets for $$want services"; fail=1; }; \
