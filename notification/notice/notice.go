@@ -111,8 +111,9 @@ type Delivery struct {
 	// start withdraws every mail, the reminder's too; a booking or a move to
 	// the same start, which mail the appointment as it now is, the change
 	// mails; a status other than booked, which mails nothing, the
-	// reminder's only. A withdrawn mail is failed with LastError
-	// "withdrawn: ...", possibly with no attempt.
+	// reminder, the confirmation and the move, keeping a cancellation. A
+	// withdrawn mail is failed with LastError "withdrawn: ...", possibly
+	// with no attempt.
 	AppointmentID      string
 	AppointmentVersion int64
 }

@@ -318,7 +318,9 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 var (
 	changeMail      = []notice.Kind{notice.AppointmentBooked, notice.AppointmentRescheduled, notice.AppointmentCancelled}
 	appointmentMail = append([]notice.Kind{notice.AppointmentReminder}, changeMail...)
-	reminderMail    = []notice.Kind{notice.AppointmentReminder}
+	// bookingMail is every mail that tells the appointment is on: the
+	// reminder, the confirmation, the move.
+	bookingMail = []notice.Kind{notice.AppointmentReminder, notice.AppointmentBooked, notice.AppointmentRescheduled}
 )
 
 // superseded is the delivery report's reason for a change's mail withdrawn
@@ -334,8 +336,10 @@ const superseded = "withdrawn: superseded by a later change of the appointment"
 //   - a booking, a move to the same start: the change mails; the reminder,
 //     for the same start, stands;
 //   - a status change mails nothing: a status other than booked withdraws
-//     the reminder's mail only, so a cancellation still queued (Cancelled
-//     -> EnteredInError) is not lost; booked withdraws nothing.
+//     every mail that tells the appointment is on (the reminder, the
+//     confirmation, the move: Booked -> EnteredInError voids the visit)
+//     and keeps a cancellation still queued, which stays true (Cancelled
+//     -> EnteredInError); booked withdraws nothing.
 func withdrawal(typ string, d appointment, prev notice.Reminder) ([]notice.Kind, string) {
 	switch typ {
 	case TypeAppointmentCancelled:
@@ -349,7 +353,7 @@ func withdrawal(typ string, d appointment, prev notice.Reminder) ([]notice.Kind,
 		return changeMail, superseded
 	case TypeAppointmentStatus:
 		if d.Status != "booked" {
-			return reminderMail, "withdrawn: the appointment is no longer booked"
+			return bookingMail, "withdrawn: the appointment is no longer booked"
 		}
 	}
 	return nil, ""

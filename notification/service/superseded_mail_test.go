@@ -141,3 +141,43 @@ func TestStatusChangeThatMailsNothingKeepsTheQueuedCancellation(t *testing.T) {
 	assert.ElementsMatch(t, []string{"<ada@example.org>", "<weber@example.org>"}, cancelled,
 		"the cancellation mails were withdrawn by a later status change that mails nothing")
 }
+
+// Booked -> EnteredInError is a status change (appointment.CanMove): the
+// appointment no longer exists and its slot is freed. A confirmation an
+// SMTP outage holds back must not go out after it, telling the patient and
+// the doctor "is booked" for a visit that is void; the status change mails
+// nothing of its own, so the confirmation would be the last word.
+func TestConfirmationStillQueuedIsWithdrawnWhenTheAppointmentIsEnteredInError(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.register(t, a.doctor, "weber@example.org", "DOCTOR", "en")
+
+	f.smtp.Down()
+	f.book(t, a)
+	f.deliver(t) // fails: the confirmations wait in the queue
+	f.clock.Advance(10 * time.Minute)
+
+	a.version = 2
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, a.data(map[string]any{"status": "entered-in-error", "previousStatus": "booked"})))
+
+	f.smtp.Up()
+	for i := 0; i < 6; i++ {
+		f.clock.Advance(10 * time.Minute)
+		f.deliver(t)
+	}
+	var booked []string
+	for _, m := range f.deliver(t) {
+		if strings.Contains(m.Subject, "is booked") {
+			booked = append(booked, m.To)
+		}
+	}
+	assert.Empty(t, booked, "a confirmation of version 1 went out after version 2 voided the appointment (entered-in-error)")
+	all, err := f.svc.Deliveries(f.ctx, authn.Principal{UserID: ids.New(), Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Limit: 100})
+	require.NoError(t, err)
+	for _, d := range all.Items {
+		if d.Kind == notice.AppointmentBooked {
+			assert.Equal(t, notice.Failed, d.Status, "confirmation to %s", d.Recipient)
+		}
+	}
+}
