@@ -141,11 +141,25 @@ func (s *svc) HandleEvent(ctx context.Context, ev events.Event) error {
 		// producer's new type, harmless to pass over.
 		return nil
 	}
-	if _, err := s.repo.Apply(ctx, ev, s.now(), apply); err != nil {
+	var err error
+	for attempt := 1; attempt <= reminderRaces; attempt++ {
+		// Another event of the appointment added its reminder since this
+		// one found none: applied again, this event finds and holds it.
+		if _, err = s.repo.Apply(ctx, ev, s.now(), apply); !errors.Is(err, ErrReminderAdded) {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("apply %s %s: %w", ev.Type, ev.ID, err)
 	}
 	return nil
 }
+
+// reminderRaces bounds how often an event is applied again because another
+// event of its appointment added the reminder first: once is enough (the
+// next attempt finds that reminder), the rest is for a pathological
+// database; the broker redelivers an event that still fails.
+const reminderRaces = 3
 
 func decode(ev events.Event, v any) error {
 	if !strings.HasSuffix(ev.DataSchema, ".v1.json") {
@@ -293,7 +307,11 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 		// to remind.
 		r.Status = notice.ReminderSkipped
 	}
-	if err := tx.PutReminder(ctx, r); err != nil {
+	put := tx.PutReminder
+	if !found {
+		put = tx.InsertReminder
+	}
+	if err := put(ctx, r); err != nil {
 		return err
 	}
 	if kind == "" {

@@ -86,12 +86,22 @@ type Tx interface {
 	QueueMail(ctx context.Context, d notice.Delivery) error
 	// Reminder reads an appointment's reminder and holds it to the end of
 	// the transaction, so that two events of one appointment apply one
-	// after the other.
+	// after the other. A reminder that does not exist yet cannot be held
+	// (PostgreSQL locks no row that is not there): an event that found
+	// none stores its reminder with InsertReminder, never PutReminder.
 	Reminder(ctx context.Context, appointmentID string) (notice.Reminder, bool, error)
-	// PutReminder stores r, and fails rather than replace a reminder of a
-	// later version (another event's, stored since Reminder read); the
-	// event is then applied again.
+	// PutReminder stores r over the reminder Reminder found, and fails
+	// rather than replace a reminder of a later version (another event's,
+	// stored since Reminder read); the event is then applied again.
 	PutReminder(ctx context.Context, r notice.Reminder) error
+	// InsertReminder adds r, the reminder of an appointment for which
+	// Reminder found none, and fails with an error wrapping
+	// ErrReminderAdded when another event's transaction added it
+	// meanwhile: the event is then applied again, in a new transaction
+	// whose Reminder finds, and holds, that event's reminder, so that it
+	// withdraws that event's mail rather than leave it queued beside its
+	// own.
+	InsertReminder(ctx context.Context, r notice.Reminder) error
 	// HoldMail keeps a mail for a user the directory does not know yet;
 	// TakeHeldMail removes and returns userID's, oldest first.
 	HoldMail(ctx context.Context, h notice.HeldMail) error
@@ -124,6 +134,10 @@ type Mail struct {
 type Mailer interface {
 	Send(ctx context.Context, m Mail) error
 }
+
+// ErrReminderAdded marks an InsertReminder that lost to another event of
+// the appointment, which added its reminder since Reminder found none.
+var ErrReminderAdded = errors.New("another event of the appointment added its reminder meanwhile")
 
 // ErrMailRejected marks a permanent refusal by the mail server.
 var ErrMailRejected = errors.New("rejected by the mail server")

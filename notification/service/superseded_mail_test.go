@@ -1,17 +1,27 @@
 package service_test
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/notification/adapter/email"
 	"github.com/medisync/medisync/notification/adapter/email/emailtest"
+	"github.com/medisync/medisync/notification/adapter/sqlstore"
 	"github.com/medisync/medisync/notification/notice"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/notification/templates"
 	"github.com/medisync/medisync/shared/authn"
+	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 // A booking confirmation held back by an SMTP outage is withdrawn when the
@@ -179,5 +189,86 @@ func TestConfirmationStillQueuedIsWithdrawnWhenTheAppointmentIsEnteredInError(t 
 		if d.Kind == notice.AppointmentBooked {
 			assert.Equal(t, notice.Failed, d.Status, "confirmation to %s", d.Recipient)
 		}
+	}
+}
+
+// hookRepo runs a hook inside the transaction of the event named by
+// eventID, right after its Reminder read: the moment another event of the
+// appointment, on another durable, commits.
+type hookRepo struct {
+	*sqlstore.Store
+	eventID string
+	once    sync.Once
+	hook    func()
+}
+
+func (r *hookRepo) Apply(ctx context.Context, ev events.Event, now time.Time, fn func(ctx context.Context, tx service.Tx) error) (bool, error) {
+	if ev.ID != r.eventID {
+		return r.Store.Apply(ctx, ev, now, fn)
+	}
+	return r.Store.Apply(ctx, ev, now, func(ctx context.Context, tx service.Tx) error {
+		return fn(ctx, &hookTx{Tx: tx, r: r})
+	})
+}
+
+type hookTx struct {
+	service.Tx
+	r *hookRepo
+}
+
+func (t *hookTx) Reminder(ctx context.Context, id string) (notice.Reminder, bool, error) {
+	rem, found, err := t.Tx.Reminder(ctx, id)
+	t.r.once.Do(t.r.hook)
+	return rem, found, err
+}
+
+// booked v1 and cancelled v2 arrive at once on separate durables. The
+// cancellation reads no reminder (v1 has not committed, and SELECT ... FOR
+// UPDATE locks no row that does not exist), and v1 then commits its
+// reminder and confirmation. The cancellation's reminder insert fails on
+// v1's row rather than update it, and the cancellation is applied again:
+// it reads v1's reminder and withdraws v1's confirmation, which would
+// otherwise stay queued beside the cancellation, where an outage's
+// backoff could send it last.
+func TestConfirmationOfABookingCommittedWhileTheCancellationAppliesIsWithdrawn(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) *sqldb.DB{
+		"mysql":    func(t *testing.T) *sqldb.DB { return sqltest.MySQL(t, sqlstore.Migrations()) },
+		"postgres": func(t *testing.T) *sqldb.DB { return sqltest.Postgres(t, sqlstore.Migrations()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := emailtest.NewServer(t)
+			mailer, err := email.NewSMTP(srv.Config())
+			require.NoError(t, err)
+			tpl, err := templates.Load()
+			require.NoError(t, err)
+			clk := clocktest.New(t0)
+			repo := &hookRepo{Store: sqlstore.New(open(t))}
+			svc := service.New(service.Deps{Repo: repo, Mailer: mailer, Templates: tpl, Clock: clk, Config: service.DefaultConfig()})
+			ctx := context.Background()
+			ev := func(typ, subject string, data any) events.Event {
+				e, err := events.New(typ, 1, subject, data, clk.Now())
+				require.NoError(t, err)
+				return e
+			}
+
+			a := newAppt(t0.Add(72 * time.Hour))
+			require.NoError(t, svc.HandleEvent(ctx, ev("auth.user_registered", a.patient, map[string]string{"userId": a.patient, "email": "ada@example.org", "role": "PATIENT", "language": "en"})))
+			booked := ev("appointment.booked", a.id, a.data(nil))
+			a.version = 2
+			cancelled := ev("appointment.cancelled", a.id, a.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"}))
+			repo.eventID = cancelled.ID
+			repo.hook = func() { require.NoError(t, svc.HandleEvent(ctx, booked)) }
+			require.NoError(t, svc.HandleEvent(ctx, cancelled))
+
+			all, err := svc.Deliveries(ctx, authn.Principal{UserID: ids.New(), Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Limit: 100})
+			require.NoError(t, err)
+			kinds := map[notice.Kind]notice.DeliveryStatus{}
+			for _, d := range all.Items {
+				kinds[d.Kind] = d.Status
+			}
+			require.Contains(t, kinds, notice.AppointmentCancelled)
+			require.Contains(t, kinds, notice.AppointmentBooked, "the booking committed while the cancellation applied")
+			assert.Equal(t, notice.Failed, kinds[notice.AppointmentBooked], "version 1's confirmation is still queued beside version 2's cancellation")
+		})
 	}
 }

@@ -800,11 +800,23 @@ func (t *txRepo) PutReminder(ctx context.Context, r notice.Reminder) error {
 	// None of this version or older: a plain insert, which fails when a
 	// newer event stored the reminder meanwhile (replacing it could bring
 	// back a cancelled appointment's reminder); the event is applied again
-	// on its next delivery and then finds itself outdated.
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+placeholders(10)+`)`,
+	// and then finds itself outdated.
+	return t.InsertReminder(ctx, r)
+}
+
+// InsertReminder adds the reminder of an appointment for which Reminder
+// found none. It never falls back to an update: on PostgreSQL and on
+// MariaDB at READ COMMITTED, where the read locked no row (no gap locks),
+// another event may have added the reminder since, and replacing it would
+// leave that event's mail queued beside this one's. The unique key makes
+// this insert wait for the other transaction and fail once it commits;
+// the service then applies the event again (service.ErrReminderAdded).
+// SQLite runs one writer at a time, so the read already saw it.
+func (t *txRepo) InsertReminder(ctx context.Context, r notice.Reminder) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+placeholders(10)+`)`,
 		r.AppointmentID, r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, utc(r.UpdatedAt))
 	if sqldb.IsUniqueViolation(err) {
-		return fmt.Errorf("put reminder: another event of appointment %s added it meanwhile: %w", r.AppointmentID, err)
+		return fmt.Errorf("put reminder of appointment %s: %w: %w", r.AppointmentID, service.ErrReminderAdded, err)
 	}
 	if err != nil {
 		return fmt.Errorf("put reminder: %w", err)

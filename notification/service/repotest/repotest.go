@@ -4,6 +4,7 @@ package repotest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -424,7 +425,11 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 					return err
 				}
 				held()
-				return tx.PutReminder(ctx, notice.Reminder{AppointmentID: id, PatientUserID: ids.New(), DoctorName: "Dr. Weber",
+				put := tx.PutReminder
+				if !found {
+					put = tx.InsertReminder
+				}
+				return put(ctx, notice.Reminder{AppointmentID: id, PatientUserID: ids.New(), DoctorName: "Dr. Weber",
 					TimeZone: "Europe/Berlin", Start: t0.Add(48 * time.Hour), DueAt: t0.Add(24 * time.Hour),
 					Status: notice.ReminderPending, Version: version, UpdatedAt: t0})
 			})
@@ -488,6 +493,70 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 			id := ids.New()
 			require.NoError(t, applyVersion(r, id, 1, func() {}))
 			race(t, r, id, 2, 3)
+		})
+		t.Run("an event that found no reminder never stores over one added meanwhile", func(t *testing.T) {
+			// Both events find no reminder; the newer one, held, lets the
+			// older one run meanwhile. Where the older one commits first
+			// (PostgreSQL, MariaDB: no row to lock), the newer one's insert
+			// fails with ErrReminderAdded rather than update the older
+			// one's reminder, which the newer one would never have read:
+			// applied again, it reads it. Where the older one waits
+			// (SQLite), it finds itself outdated. Either way one of them
+			// found the other's reminder.
+			id := ids.New()
+			older := make(chan bool, 1)
+			var newerFound bool
+			apply := func(version int64, found *bool, held func()) error {
+				_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+					rem, ok, err := tx.Reminder(ctx, id)
+					if err != nil {
+						return err
+					}
+					*found = ok
+					if ok && version <= rem.Version {
+						return nil
+					}
+					held()
+					put := tx.PutReminder
+					if !ok {
+						put = tx.InsertReminder
+					}
+					return put(ctx, notice.Reminder{AppointmentID: id, PatientUserID: ids.New(), DoctorName: "Dr. Weber",
+						TimeZone: "Europe/Berlin", Start: t0.Add(48 * time.Hour), DueAt: t0.Add(24 * time.Hour),
+						Status: notice.ReminderPending, Version: version, UpdatedAt: t0})
+				})
+				return err
+			}
+			var olderErr error
+			var olderFound bool
+			started := false
+			err := apply(2, &newerFound, func() {
+				if newerFound || started {
+					return
+				}
+				started = true
+				go func() { olderErr = apply(1, &olderFound, func() {}); older <- true }()
+				select {
+				case <-older:
+					older <- true
+				case <-time.After(300 * time.Millisecond): // it waits for this transaction
+				}
+			})
+			if errors.Is(err, service.ErrReminderAdded) {
+				err = apply(2, &newerFound, func() {})
+				require.True(t, newerFound, "applied again, the newer event reads the older one's reminder")
+			}
+			require.NoError(t, err)
+			<-older
+			require.NoError(t, olderErr)
+			assert.True(t, newerFound || olderFound, "neither event read the other's reminder")
+			_, err = r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+				got, found, err := tx.Reminder(ctx, id)
+				require.True(t, found)
+				assert.Equal(t, int64(2), got.Version)
+				return err
+			})
+			require.NoError(t, err)
 		})
 	})
 
