@@ -159,6 +159,11 @@ type Reminder struct {
 	DueAt         time.Time
 	Status        ReminderStatus
 	Version       int64 // the appointment's version
+	// ChangeVersion is the version of the last change event (booked,
+	// rescheduled, cancelled) applied, whose mail told the appointment as
+	// it then was: a change event older than Version but newer than
+	// ChangeVersion, applied late, still mails its change.
+	ChangeVersion int64
 	UpdatedAt     time.Time
 }
 

@@ -256,8 +256,11 @@ func (d appointment) check(ev events.Event) error {
 
 // applyAppointment moves the appointment's reminder and tells the patient
 // and the doctor. An event older than the last one applied to the
-// appointment (by its version) changes nothing: a late "booked" must not
-// revive a cancelled appointment's reminder.
+// appointment (by its version) leaves the reminder alone: a late "booked"
+// must not revive a cancelled appointment's reminder. It may still mail its
+// change (lateChange): the events of one change (a cancellation and the
+// status change it leads to) are published together on separate subjects,
+// in no order.
 func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d appointment) error {
 	now := s.now()
 	r, found, err := tx.Reminder(ctx, d.AppointmentID)
@@ -265,7 +268,7 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 		return err
 	}
 	if found && d.Version <= r.Version {
-		return nil
+		return s.lateChange(ctx, tx, ev, d, r)
 	}
 	if found {
 		// Mail of an earlier version may still wait in the queue (an SMTP
@@ -282,16 +285,17 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	r = notice.Reminder{
 		AppointmentID: d.AppointmentID, PatientUserID: d.PatientUserID, DoctorName: d.DoctorName,
 		TimeZone: zone, Start: d.Start.UTC(), End: d.End.UTC(), DueAt: d.Start.Add(-s.cfg.ReminderLead).UTC(),
-		Status: r.Status, Version: d.Version, UpdatedAt: now,
+		Status: r.Status, Version: d.Version, ChangeVersion: r.ChangeVersion, UpdatedAt: now,
 	}
-	var kind notice.Kind
+	kind := changeKind(ev.Type)
+	if kind != "" {
+		r.ChangeVersion = d.Version
+	}
 	switch ev.Type {
-	case TypeAppointmentBooked:
-		kind, r.Status = notice.AppointmentBooked, notice.ReminderPending
-	case TypeAppointmentRescheduled:
-		kind, r.Status = notice.AppointmentRescheduled, notice.ReminderPending
+	case TypeAppointmentBooked, TypeAppointmentRescheduled:
+		r.Status = notice.ReminderPending
 	case TypeAppointmentCancelled:
-		kind, r.Status = notice.AppointmentCancelled, notice.ReminderWithdrawn
+		r.Status = notice.ReminderWithdrawn
 	case TypeAppointmentStatus:
 		// Only a booked appointment keeps its reminder; any other status
 		// (fulfilled, noshow, entered-in-error...) withdraws it.
@@ -317,6 +321,57 @@ func (s *svc) applyAppointment(ctx context.Context, tx Tx, ev events.Event, d ap
 	if kind == "" {
 		return nil
 	}
+	return s.mailChange(ctx, tx, d, kind)
+}
+
+// changeKind is the mail of a change event: booked, rescheduled, cancelled.
+func changeKind(typ string) notice.Kind {
+	switch typ {
+	case TypeAppointmentBooked:
+		return notice.AppointmentBooked
+	case TypeAppointmentRescheduled:
+		return notice.AppointmentRescheduled
+	case TypeAppointmentCancelled:
+		return notice.AppointmentCancelled
+	}
+	return ""
+}
+
+// lateChange is the effect of a change event older than the reminder, r:
+// only its mail, when it is newer than the last change mailed
+// (r.ChangeVersion), so that every event after it is a status change,
+// which mails nothing. A cancellation is mailed unless its start has
+// passed (a status change such as entered-in-error that it led to may have
+// come first); a booking or a move only while the appointment is still
+// booked at that start as of r (a later status change out of booked voids
+// it, and a later cancellation or move would have mailed, raising
+// r.ChangeVersion), so a late "booked" never confirms a cancelled
+// appointment. It withdraws the earlier mails as the event would have in
+// order; the reminder stays as r.
+func (s *svc) lateChange(ctx context.Context, tx Tx, ev events.Event, d appointment, r notice.Reminder) error {
+	kind := changeKind(ev.Type)
+	now := s.now()
+	if kind == "" || d.Version <= r.ChangeVersion || !d.Start.After(now) {
+		return nil
+	}
+	if kind != notice.AppointmentCancelled && (r.Status == notice.ReminderWithdrawn || !d.Start.Equal(r.Start)) {
+		return nil
+	}
+	if kinds, why := withdrawal(ev.Type, d, r); len(kinds) > 0 {
+		if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, kinds, why, now); err != nil {
+			return err
+		}
+	}
+	r.ChangeVersion, r.UpdatedAt = d.Version, now
+	if err := tx.PutReminder(ctx, r); err != nil {
+		return err
+	}
+	return s.mailChange(ctx, tx, d, kind)
+}
+
+// mailChange tells the patient and the doctor of the change d, of kind.
+func (s *svc) mailChange(ctx context.Context, tx Tx, d appointment, kind notice.Kind) error {
+	zone := zoneOf(d.TimeZone)
 	data := templates.Data{DoctorName: d.DoctorName, TimeZone: zone, Start: d.Start, PreviousFrom: d.PreviousStart, Reason: d.CancellationReason}
 	ref := about{appointmentID: d.AppointmentID, version: d.Version}
 	if d.PatientUserID != "" {
@@ -519,7 +574,7 @@ func (s *svc) queueHeldMail(ctx context.Context, tx Tx, u notice.User, held []no
 			if err != nil {
 				return err
 			}
-			if found && r.Version > h.AppointmentVersion && (r.Status == notice.ReminderWithdrawn || !r.Start.Equal(data.Start)) {
+			if found && heldSuperseded(h, r, data) {
 				continue
 			}
 		}
@@ -532,6 +587,18 @@ func (s *svc) queueHeldMail(ctx context.Context, tx Tx, u notice.User, held []no
 		}
 	}
 	return nil
+}
+
+// heldSuperseded reports whether the held mail h, with data, tells of an
+// appointment that a later event, as of r, cancelled, moved or took out of
+// the booked status. A held cancellation is only superseded by a later
+// change's mail (r.ChangeVersion): the status change a cancellation leads
+// to (entered-in-error) mails nothing, and the cancellation stays true.
+func heldSuperseded(h notice.HeldMail, r notice.Reminder, data templates.Data) bool {
+	if h.Kind == notice.AppointmentCancelled {
+		return r.ChangeVersion > h.AppointmentVersion
+	}
+	return r.Version > h.AppointmentVersion && (r.Status == notice.ReminderWithdrawn || !r.Start.Equal(data.Start))
 }
 
 func (s *svc) FireDueReminders(ctx context.Context) (int, error) {

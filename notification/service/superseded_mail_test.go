@@ -272,3 +272,109 @@ func TestConfirmationOfABookingCommittedWhileTheCancellationAppliesIsWithdrawn(t
 		})
 	}
 }
+
+// cancelled v2 and status_changed v3 (Cancelled -> EnteredInError) are
+// published together on separate subjects and applied by separate workers;
+// v3 may be applied first. The cancellation, older than the reminder, then
+// leaves the reminder alone but is still mailed: no change was mailed
+// after it, and v3 mails nothing, so the patient's last word would stay
+// "is booked".
+func TestCancellationAppliedAfterTheStatusChangeItLedToIsStillMailed(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	require.Len(t, f.deliver(t), 1, "the confirmation")
+
+	v2, v3 := a, a
+	v2.version, v3.version = 2, 3
+	cancelled := f.event(t, "appointment.cancelled", a.id, v2.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"}))
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, v3.data(map[string]any{"status": "entered-in-error", "previousStatus": "cancelled"})))
+	f.handle(t, cancelled)
+
+	var cancels int
+	for _, m := range f.deliver(t) {
+		if strings.Contains(m.Subject, "cancelled") {
+			cancels++
+		}
+	}
+	assert.Equal(t, 1, cancels, "the cancellation was never mailed because the status change it caused was applied first")
+}
+
+// The same cancellation, replayed or redelivered after it was mailed late,
+// is not mailed twice, and a cancellation whose start has passed is not
+// mailed late at all.
+func TestLateCancellationIsMailedOnceAndNotAfterItsStart(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	f.book(t, a)
+	v2, v3 := a, a
+	v2.version, v3.version = 2, 3
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, v3.data(map[string]any{"status": "entered-in-error", "previousStatus": "cancelled"})))
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, v2.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+	// A replay after the inbox forgot the claim: a new event id.
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, v2.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+	var cancels int
+	for _, m := range f.deliver(t) {
+		if strings.Contains(m.Subject, "cancelled") {
+			cancels++
+		}
+	}
+	assert.Equal(t, 1, cancels)
+
+	b := newAppt(t0.Add(time.Hour))
+	f.book(t, b)
+	w2, w3 := b, b
+	w2.version, w3.version = 2, 3
+	f.handle(t, f.event(t, "appointment.status_changed", b.id, w3.data(map[string]any{"status": "entered-in-error", "previousStatus": "cancelled"})))
+	f.clock.Set(b.start.Add(time.Minute))
+	f.handle(t, f.event(t, "appointment.cancelled", b.id, w2.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+	assert.Len(t, f.inbox(t, b.patient).Items, 1, "only the confirmation: the cancellation came after the start")
+}
+
+// A "booked" applied after the status change that voided the appointment
+// (Booked -> EnteredInError) is not confirmed: a late change event mails
+// only while the appointment is still booked at its start.
+func TestLateBookingOfAVoidedAppointmentIsNotConfirmed(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+	v2 := a
+	v2.version = 2
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, v2.data(map[string]any{"status": "entered-in-error", "previousStatus": "booked"})))
+	f.book(t, a) // version 1 arrives late
+	assert.Empty(t, f.deliver(t))
+	assert.Empty(t, f.inbox(t, a.patient).Items)
+
+	// Still booked (a status change that kept it booked came first): the
+	// late confirmation goes out, and the reminder stays as it is.
+	b := newAppt(t0.Add(72 * time.Hour))
+	f.register(t, b.patient, "bob@example.org", "PATIENT", "en")
+	w2 := b
+	w2.version = 2
+	f.handle(t, f.event(t, "appointment.status_changed", b.id, w2.data(map[string]any{"status": "booked", "previousStatus": "proposed"})))
+	f.book(t, b)
+	mails := f.deliver(t)
+	require.Len(t, mails, 1)
+	assert.Contains(t, mails[0].Subject, "is booked")
+}
+
+// A cancellation held for a patient the directory does not know yet is
+// released when they register, also when the status change it led to
+// (entered-in-error) was applied meanwhile: that change mails nothing, so
+// it does not tell of the cancellation in its place.
+func TestHeldCancellationOutlivesTheStatusChangeItLedTo(t *testing.T) {
+	f := newFixture(t)
+	a := newAppt(t0.Add(72 * time.Hour))
+	f.book(t, a)
+	v2, v3 := a, a
+	v2.version, v3.version = 2, 3
+	f.handle(t, f.event(t, "appointment.cancelled", a.id, v2.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})))
+	f.handle(t, f.event(t, "appointment.status_changed", a.id, v3.data(map[string]any{"status": "entered-in-error", "previousStatus": "cancelled"})))
+	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+
+	mails := f.deliver(t)
+	require.Len(t, mails, 1)
+	assert.Equal(t, "Your appointment with Dr. Lena Weber is cancelled", mails[0].Subject)
+}

@@ -16,7 +16,9 @@ import (
 )
 
 // Mail queued before a mail named its appointment migrates with the queue
-// and still goes out; it names no appointment, so nothing withdraws it.
+// and still goes out; it names no appointment, so nothing withdraws it. A
+// reminder stored before change_version takes its own version as the last
+// change mailed.
 func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
@@ -33,6 +35,7 @@ func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
 			"ALTER TABLE deliveries DROP COLUMN appointment_id",
 			"DROP TABLE held_mails",
 			"DROP TABLE slot_offers",
+			"ALTER TABLE reminders DROP COLUMN change_version",
 			"DELETE FROM goose_db_version WHERE version_id > 1",
 		} {
 			_, err := db.ExecContext(ctx, q)
@@ -45,7 +48,17 @@ func TestWithdrawalMigrationKeepsTheQueue(t *testing.T) {
 			id, ids.New(), notice.AppointmentReminder, "ada@example.org", "Reminder", "text", "<p>html</p>", now, now, now)
 		require.NoError(t, err)
 
+		appt := ids.New()
+		_, err = db.ExecContext(ctx, `INSERT INTO reminders (appointment_id, patient_user_id, time_zone, start_at, due_at, status, version, updated_at)
+			VALUES (?, ?, 'Europe/Berlin', ?, ?, 'withdrawn', 3, ?)`, appt, ids.New(), now.Add(48*time.Hour), now.Add(24*time.Hour), now)
+		require.NoError(t, err)
+
 		require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+		// A reminder stored before change_version starts at its own
+		// version: no event older than it mails late.
+		var changeVersion int64
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT change_version FROM reminders WHERE appointment_id = ?`, appt).Scan(&changeVersion))
+		assert.Equal(t, int64(3), changeVersion)
 		got, err := sqlstore.New(db).ClaimMail(ctx, now, time.Minute, 10)
 		require.NoError(t, err)
 		require.Len(t, got, 1)

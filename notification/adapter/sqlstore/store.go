@@ -136,12 +136,12 @@ func (s *Store) Apply(ctx context.Context, ev events.Event, now time.Time, fn fu
 	return fresh, nil
 }
 
-const reminderCols = `appointment_id, patient_user_id, doctor_name, time_zone, start_at, end_at, due_at, status, version, updated_at`
+const reminderCols = `appointment_id, patient_user_id, doctor_name, time_zone, start_at, end_at, due_at, status, version, change_version, updated_at`
 
 func scanReminder(sc sqldb.Scanner) (notice.Reminder, error) {
 	var r notice.Reminder
 	var end sql.NullTime
-	err := sc.Scan(&r.AppointmentID, &r.PatientUserID, &r.DoctorName, &r.TimeZone, &r.Start, &end, &r.DueAt, &r.Status, &r.Version, &r.UpdatedAt)
+	err := sc.Scan(&r.AppointmentID, &r.PatientUserID, &r.DoctorName, &r.TimeZone, &r.Start, &end, &r.DueAt, &r.Status, &r.Version, &r.ChangeVersion, &r.UpdatedAt)
 	r.Start, r.End, r.DueAt, r.UpdatedAt = r.Start.UTC(), timeOf(end), r.DueAt.UTC(), r.UpdatedAt.UTC()
 	return r, err
 }
@@ -788,9 +788,9 @@ func (t *txRepo) Reminder(ctx context.Context, appointmentID string) (notice.Rem
 }
 
 func (t *txRepo) PutReminder(ctx context.Context, r notice.Reminder) error {
-	args := []any{r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, utc(r.UpdatedAt), r.AppointmentID}
+	args := []any{r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, r.ChangeVersion, utc(r.UpdatedAt), r.AppointmentID}
 	res, err := t.tx.ExecContext(ctx, `UPDATE reminders SET patient_user_id = ?, doctor_name = ?, time_zone = ?, start_at = ?, end_at = ?,
-		due_at = ?, status = ?, version = ?, updated_at = ? WHERE appointment_id = ? AND version <= ?`, append(args, r.Version)...)
+		due_at = ?, status = ?, version = ?, change_version = ?, updated_at = ? WHERE appointment_id = ? AND version <= ?`, append(args, r.Version)...)
 	if err != nil {
 		return fmt.Errorf("put reminder: %w", err)
 	}
@@ -813,8 +813,8 @@ func (t *txRepo) PutReminder(ctx context.Context, r notice.Reminder) error {
 // the service then applies the event again (service.ErrReminderAdded).
 // SQLite runs one writer at a time, so the read already saw it.
 func (t *txRepo) InsertReminder(ctx context.Context, r notice.Reminder) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+placeholders(10)+`)`,
-		r.AppointmentID, r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, utc(r.UpdatedAt))
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+placeholders(11)+`)`,
+		r.AppointmentID, r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, r.ChangeVersion, utc(r.UpdatedAt))
 	if sqldb.IsUniqueViolation(err) {
 		return fmt.Errorf("put reminder of appointment %s: %w: %w", r.AppointmentID, service.ErrReminderAdded, err)
 	}

@@ -564,7 +564,7 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		r := newRepo(t)
 		rem := notice.Reminder{AppointmentID: ids.New(), PatientUserID: ids.New(), DoctorName: "Dr. Weber", TimeZone: "Europe/Berlin",
 			Start: t0.Add(48 * time.Hour), End: t0.Add(48*time.Hour + 30*time.Minute), DueAt: t0.Add(24 * time.Hour),
-			Status: notice.ReminderPending, Version: 1, UpdatedAt: t0}
+			Status: notice.ReminderPending, Version: 2, ChangeVersion: 1, UpdatedAt: t0}
 		past := rem
 		past.AppointmentID, past.Start, past.DueAt = ids.New(), t0.Add(-time.Hour), t0.Add(-25*time.Hour)
 		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
