@@ -357,6 +357,12 @@ func (s *svc) lateChange(ctx context.Context, tx Tx, ev events.Event, d appointm
 	if kind != notice.AppointmentCancelled && (r.Status == notice.ReminderWithdrawn || !d.Start.Equal(r.Start)) {
 		return nil
 	}
+	// A reminder an older instance stored during a rolling upgrade has no
+	// change_version that counts: a replay of an event it applied is known
+	// by the mail it queued.
+	if mailed, err := tx.ChangeMailed(ctx, d.AppointmentID, d.Version, kind); err != nil || mailed {
+		return err
+	}
 	if kinds, why := withdrawal(ev.Type, d, r); len(kinds) > 0 {
 		if err := tx.WithdrawMail(ctx, d.AppointmentID, d.Version, kinds, why, now); err != nil {
 			return err

@@ -111,6 +111,9 @@ type Tx interface {
 	// before: an offer has no version or status to check, and a dead
 	// letter replayed after inbox.Retention is claimed again.
 	RecordSlotOffer(ctx context.Context, eventID string, until time.Time) (bool, error)
+	// ChangeMailed reports whether a mail of kind about version of
+	// appointmentID was ever queued or held, whatever became of it since.
+	ChangeMailed(ctx context.Context, appointmentID string, version int64, kind notice.Kind) (bool, error)
 	// WithdrawMail withdraws the mails of kinds about appointmentID
 	// written for a version before version that have not gone out, with
 	// reason: a queued one fails at once; one a worker holds fails when the

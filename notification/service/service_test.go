@@ -42,6 +42,7 @@ type fixture struct {
 	clock *clocktest.Clock
 	key   seal.Key
 	ctx   context.Context
+	db    *sqldb.DB // what an older instance's SQL leaves, written by hand
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -53,13 +54,14 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	tpl, err := templates.Load()
 	require.NoError(t, err)
-	repo := sqlstore.New(sqltest.SQLite(t, sqlstore.Migrations()))
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	repo := sqlstore.New(db)
 	clk := clocktest.New(t0)
 	cfg := service.DefaultConfig()
 	cfg.SealKey = &key
 	return &fixture{
 		svc:  service.New(service.Deps{Repo: repo, Mailer: mailer, Templates: tpl, Clock: clk, Config: cfg}),
-		repo: repo, smtp: srv, clock: clk, key: key, ctx: context.Background(),
+		repo: repo, smtp: srv, clock: clk, key: key, ctx: context.Background(), db: db,
 	}
 }
 

@@ -378,3 +378,46 @@ func TestHeldCancellationOutlivesTheStatusChangeItLedTo(t *testing.T) {
 	require.Len(t, mails, 1)
 	assert.Equal(t, "Your appointment with Dr. Lena Weber is cancelled", mails[0].Subject)
 }
+
+// During a rolling upgrade an instance that predates reminders'
+// change_version stores reminders without it: its UPDATE leaves the value
+// of the change before (here the booking's, 1, under the cancellation's
+// version 2), its INSERT the column's default, 0. A replay of the event it
+// applied (a dead letter replayed after the inbox forgot its claim) is known
+// by the mail already queued, and mails nothing again.
+func TestReplayOfAChangeAnOlderInstanceAppliedMailsNothingAgain(t *testing.T) {
+	count := func(mails []emailtest.Parsed, subject string) (n int) {
+		for _, m := range mails {
+			if strings.Contains(m.Subject, subject) {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("a cancellation it stored with UPDATE", func(t *testing.T) {
+		f := newFixture(t)
+		a := newAppt(t0.Add(72 * time.Hour))
+		f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+		f.book(t, a)
+		v2 := a
+		v2.version = 2
+		cancel := v2.data(map[string]any{"status": "cancelled", "cancellationReason": "doctor-request"})
+		f.handle(t, f.event(t, "appointment.cancelled", a.id, cancel))
+		_, err := f.db.ExecContext(f.ctx, `UPDATE reminders SET change_version = 1 WHERE appointment_id = ?`, a.id)
+		require.NoError(t, err)
+
+		f.handle(t, f.event(t, "appointment.cancelled", a.id, cancel))
+		assert.Equal(t, 1, count(f.deliver(t), "cancelled"))
+	})
+	t.Run("a booking it stored with INSERT", func(t *testing.T) {
+		f := newFixture(t)
+		a := newAppt(t0.Add(72 * time.Hour))
+		f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
+		f.book(t, a)
+		_, err := f.db.ExecContext(f.ctx, `UPDATE reminders SET change_version = 0 WHERE appointment_id = ?`, a.id)
+		require.NoError(t, err)
+
+		f.book(t, a)
+		assert.Equal(t, 1, count(f.deliver(t), "is booked"))
+	})
+}

@@ -742,6 +742,18 @@ func (t *txRepo) RecordSlotOffer(ctx context.Context, eventID string, until time
 	return n == 1, nil
 }
 
+func (t *txRepo) ChangeMailed(ctx context.Context, appointmentID string, version int64, kind notice.Kind) (bool, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM deliveries WHERE appointment_id = ? AND appointment_version = ? AND kind = ?) +
+		(SELECT COUNT(*) FROM held_mails WHERE appointment_id = ? AND appointment_version = ? AND kind = ?)`,
+		appointmentID, version, kind, appointmentID, version, kind).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read change mail: %w", err)
+	}
+	return n > 0, nil
+}
+
 // WithdrawMail fails the appointment's queued mails of kinds of earlier
 // versions and marks those a worker holds, which the worker then fails
 // rather than send or queue again (RenewLease, MarkRetry). A mail leased

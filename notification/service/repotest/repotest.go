@@ -644,6 +644,34 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		assert.Equal(t, 1, c, "another user's inbox is untouched")
 	})
 
+	t.Run("a change's mail is known by appointment, version and kind, queued or held", func(t *testing.T) {
+		r := newRepo(t)
+		appt := ids.New()
+		queued := delivery(t0.Add(time.Hour))
+		queued.Kind, queued.AppointmentID, queued.AppointmentVersion = notice.AppointmentCancelled, appt, 2
+		held := notice.HeldMail{ID: ids.New(), UserID: ids.New(), Kind: notice.AppointmentBooked, Data: []byte(`{}`),
+			AppointmentID: appt, AppointmentVersion: 1, ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+		_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			if err := tx.QueueMail(ctx, queued); err != nil {
+				return err
+			}
+			return tx.HoldMail(ctx, held)
+		})
+		require.NoError(t, err)
+		mailed := func(version int64, kind notice.Kind) (got bool) {
+			_, err := r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) (err error) {
+				got, err = tx.ChangeMailed(ctx, appt, version, kind)
+				return err
+			})
+			require.NoError(t, err)
+			return got
+		}
+		assert.True(t, mailed(2, notice.AppointmentCancelled), "queued")
+		assert.True(t, mailed(1, notice.AppointmentBooked), "held")
+		assert.False(t, mailed(1, notice.AppointmentCancelled), "another kind")
+		assert.False(t, mailed(3, notice.AppointmentCancelled), "another version")
+	})
+
 	t.Run("held mail is taken once, oldest first, and purged once expired", func(t *testing.T) {
 		r := newRepo(t)
 		user, other := ids.New(), ids.New()
