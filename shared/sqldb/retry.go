@@ -12,7 +12,7 @@ import (
 // longer each time, with jitter so that the writers a deadlock chose
 // between do not meet again in step. fn must be safe to run again: a whole
 // transaction, or one statement, which the error rolled back. It returns
-// fn's last error, or ctx's when ctx ends while waiting.
+// fn's last error, also when ctx ends while it waits to try again.
 func Retry(ctx context.Context, attempts int, fn func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn()
