@@ -34,32 +34,15 @@ import (
 // a slot or a reset link past its time.
 const Retention = 30 * 24 * time.Hour
 
-// purgeChunk bounds one delete, so a large purge never holds long locks.
-const purgeChunk = 1000
-
 // Purge deletes the claims made before before, in chunks, and reports how
 // many went.
 func Purge(ctx context.Context, db Execer, dialect sqldb.Dialect, before time.Time) (int64, error) {
-	q := `DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
-	if dialect == sqldb.MySQL {
-		// MySQL takes no LIMIT in an IN subquery, but one on DELETE.
-		q = `DELETE FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?`
+	q := sqldb.PurgeQuery(dialect, "processed_events", "event_id", "processed_at < ?", "processed_at")
+	n, err := sqldb.Purge(ctx, db.ExecContext, q, before.UTC())
+	if err != nil {
+		return n, fmt.Errorf("inbox: purge: %w", err)
 	}
-	var total int64
-	for {
-		res, err := db.ExecContext(ctx, q, before.UTC(), purgeChunk)
-		if err != nil {
-			return total, fmt.Errorf("inbox: purge: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("inbox: purge: %w", err)
-		}
-		total += n
-		if n < purgeChunk {
-			return total, nil
-		}
-	}
+	return n, nil
 }
 
 // Execer is what Claim needs of a transaction: *sql.Tx has it.

@@ -411,32 +411,15 @@ func (r *Relay) updateBacklog(ctx context.Context) error {
 	return nil
 }
 
-// purgeChunk bounds one delete, so a large purge never holds long locks.
-const purgeChunk = 1000
-
 // Purge deletes the rows published longer ago than the retention and
 // reports how many.
 func (r *Relay) Purge(ctx context.Context) (int64, error) {
 	before := r.o.Now().UTC().Add(-r.o.Retention)
-	q := `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < ? ORDER BY seq LIMIT ?)`
-	if r.db.Dialect == sqldb.MySQL {
-		// MySQL takes no LIMIT in an IN subquery, but one on DELETE.
-		q = `DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ? ORDER BY seq LIMIT ?`
+	q := sqldb.PurgeQuery(r.db.Dialect, "outbox", "seq", "published_at IS NOT NULL AND published_at < ?", "seq")
+	n, err := sqldb.Purge(ctx, r.db.ExecContext, q, before)
+	r.m.purged.Add(float64(n))
+	if err != nil {
+		return n, fmt.Errorf("outbox: purge: %w", err)
 	}
-	var total int64
-	for {
-		res, err := r.db.ExecContext(ctx, q, before, purgeChunk)
-		if err != nil {
-			return total, fmt.Errorf("outbox: purge: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("outbox: purge: %w", err)
-		}
-		total += n
-		r.m.purged.Add(float64(n))
-		if n < purgeChunk {
-			return total, nil
-		}
-	}
+	return n, nil
 }

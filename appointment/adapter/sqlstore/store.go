@@ -859,9 +859,8 @@ func (s *Store) IdempotentBooking(ctx context.Context, userID, key string) (serv
 // PurgeKeys implements service.Repository, in batches so that no statement
 // holds locks for long.
 func (s *Store) PurgeKeys(ctx context.Context, before time.Time) (int64, error) {
-	n, err := s.purge(ctx, `DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000`,
-		`DELETE FROM idempotency_keys WHERE (user_id, idem_key) IN
-			(SELECT user_id, idem_key FROM idempotency_keys WHERE created_at < ? LIMIT 1000)`, before.UTC())
+	q := sqldb.PurgeQuery(s.db.Dialect, "idempotency_keys", "user_id, idem_key", "created_at < ?", "")
+	n, err := sqldb.Purge(ctx, s.db.ExecContext, q, before.UTC())
 	if err != nil {
 		return n, fmt.Errorf("purge idempotency keys: %w", err)
 	}
@@ -873,8 +872,8 @@ func (s *Store) PurgeKeys(ctx context.Context, before time.Time) (int64, error) 
 // by day: each batch reads the table, which the cap and this purge keep
 // small, and it runs hourly.
 func (s *Store) PurgeWaitlist(ctx context.Context, before civil.Date) (int64, error) {
-	n, err := s.purge(ctx, `DELETE FROM waitlist WHERE day < ? LIMIT 1000`,
-		`DELETE FROM waitlist WHERE id IN (SELECT id FROM waitlist WHERE day < ? LIMIT 1000)`, before.String())
+	q := sqldb.PurgeQuery(s.db.Dialect, "waitlist", "id", "day < ?", "")
+	n, err := sqldb.Purge(ctx, s.db.ExecContext, q, before.String())
 	if err != nil {
 		return n, fmt.Errorf("purge waitlist: %w", err)
 	}
@@ -885,31 +884,6 @@ func (s *Store) PurgeWaitlist(ctx context.Context, before civil.Date) (int64, er
 // (shared/inbox.Retention ago), in batches, returning how many.
 func (s *Store) PurgeInbox(ctx context.Context, before time.Time) (int64, error) {
 	return inbox.Purge(ctx, s.db, s.db.Dialect, before)
-}
-
-// purge deletes in batches of 1000, each a short statement, until a batch
-// finds fewer: mysqlQ on MySQL/MariaDB, otherQ (DELETE has no LIMIT there)
-// elsewhere, both taking arg.
-func (s *Store) purge(ctx context.Context, mysqlQ, otherQ string, arg any) (int64, error) {
-	q := otherQ
-	if s.db.Dialect == sqldb.MySQL {
-		q = mysqlQ
-	}
-	var total int64
-	for {
-		res, err := s.db.ExecContext(ctx, q, arg)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("rows affected: %w", err)
-		}
-		total += n
-		if n < 1000 {
-			return total, nil
-		}
-	}
 }
 
 // --- audit ------------------------------------------------------------------

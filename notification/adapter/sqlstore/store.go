@@ -415,52 +415,22 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, limit int, fn func(ctx cont
 	return released, nil
 }
 
-// purgeChunk bounds one delete, so a large purge never holds long locks.
-const purgeChunk = 1000
-
 func (s *Store) PurgeHeldMail(ctx context.Context, now time.Time) (int64, error) {
-	q := `DELETE FROM held_mails WHERE id IN (SELECT id FROM held_mails WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
-	if s.db.Dialect == sqldb.MySQL {
-		// MySQL takes no LIMIT in an IN subquery, but one on DELETE.
-		q = `DELETE FROM held_mails WHERE expires_at < ? ORDER BY expires_at LIMIT ?`
+	q := sqldb.PurgeQuery(s.db.Dialect, "held_mails", "id", "expires_at < ?", "expires_at")
+	n, err := sqldb.Purge(ctx, s.exec, q, utc(now))
+	if err != nil {
+		return n, fmt.Errorf("purge held mail: %w", err)
 	}
-	var total int64
-	for {
-		res, err := s.exec(ctx, q, utc(now), purgeChunk)
-		if err != nil {
-			return total, fmt.Errorf("purge held mail: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("purge held mail: %w", err)
-		}
-		total += n
-		if n < purgeChunk {
-			return total, nil
-		}
-	}
+	return n, nil
 }
 
 func (s *Store) PurgeSlotOffers(ctx context.Context, now time.Time) (int64, error) {
-	q := `DELETE FROM slot_offers WHERE event_id IN (SELECT event_id FROM slot_offers WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
-	if s.db.Dialect == sqldb.MySQL {
-		q = `DELETE FROM slot_offers WHERE expires_at < ? ORDER BY expires_at LIMIT ?`
+	q := sqldb.PurgeQuery(s.db.Dialect, "slot_offers", "event_id", "expires_at < ?", "expires_at")
+	n, err := sqldb.Purge(ctx, s.exec, q, utc(now))
+	if err != nil {
+		return n, fmt.Errorf("purge slot offers: %w", err)
 	}
-	var total int64
-	for {
-		res, err := s.exec(ctx, q, utc(now), purgeChunk)
-		if err != nil {
-			return total, fmt.Errorf("purge slot offers: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("purge slot offers: %w", err)
-		}
-		total += n
-		if n < purgeChunk {
-			return total, nil
-		}
-	}
+	return n, nil
 }
 
 func (s *Store) PurgeInbox(ctx context.Context, before time.Time) (int64, error) {
