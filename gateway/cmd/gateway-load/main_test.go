@@ -22,7 +22,7 @@ func fakeService(t *testing.T, hits *atomic.Int64) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/auth/register":
-			w.WriteHeader(http.StatusCreated)
+			w.WriteHeader(http.StatusAccepted) // as auth answers it
 		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/auth/login":
 			_, _ = io.WriteString(w, `{"accessToken":"tok"}`)
 		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/patients":
