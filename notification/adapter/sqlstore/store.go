@@ -433,7 +433,26 @@ func (s *Store) PurgeSlotOffers(ctx context.Context, now time.Time) (int64, erro
 	return n, nil
 }
 
+// offerHorizon is how far ahead of its offer a slot may lie: bookings reach
+// 365 days, and a day more for time zones.
+const offerHorizon = 367 * 24 * time.Hour
+
+// PurgeInbox first records in slot_offers the slot offers whose claims go,
+// so that their dead letters, replayed later, are not offered again: those
+// applied before slot_offers existed, and those an older instance applies
+// during a rolling upgrade, which record only the claim. Each is kept as
+// long as its slot may lie ahead.
 func (s *Store) PurgeInbox(ctx context.Context, before time.Time) (int64, error) {
+	q := `INSERT INTO slot_offers (event_id, expires_at)
+		SELECT event_id, ? FROM processed_events WHERE type = ? AND processed_at < ?
+		ON CONFLICT (event_id) DO NOTHING`
+	if s.db.Dialect == sqldb.MySQL {
+		q = `INSERT IGNORE INTO slot_offers (event_id, expires_at)
+		SELECT event_id, ? FROM processed_events WHERE type = ? AND processed_at < ?`
+	}
+	if _, err := s.exec(ctx, q, utc(before.Add(offerHorizon)), service.TypeSlotFreed, utc(before)); err != nil {
+		return 0, fmt.Errorf("record the slot offers of purged claims: %w", err)
+	}
 	return inbox.Purge(ctx, s.db, s.db.Dialect, before)
 }
 

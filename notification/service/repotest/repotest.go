@@ -769,6 +769,33 @@ func RunRepositoryContract(t *testing.T, newRepo func(t *testing.T) service.Repo
 		require.NoError(t, err)
 	})
 
+	t.Run("a slot offer whose claim is purged is recorded first, as long as its slot may lie ahead", func(t *testing.T) {
+		r := newRepo(t)
+		offer, err := events.New(service.TypeSlotFreed, 1, "a", nil, t0)
+		require.NoError(t, err)
+		// Claimed alone, as an older instance, or one before slot offers
+		// were recorded, leaves it.
+		_, err = r.Apply(ctx, offer, t0, func(context.Context, service.Tx) error { return nil })
+		require.NoError(t, err)
+		before := t0.Add(time.Second)
+		n, err := r.PurgeInbox(ctx, before)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		n, err = r.PurgeInbox(ctx, before)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+
+		n, err = r.PurgeSlotOffers(ctx, before.Add(365*24*time.Hour))
+		require.NoError(t, err)
+		assert.Zero(t, n, "kept while its slot may lie ahead")
+		_, err = r.Apply(ctx, mustEvent(t), t0, func(ctx context.Context, tx service.Tx) error {
+			first, err := tx.RecordSlotOffer(ctx, offer.ID, t0.Add(24*time.Hour))
+			assert.False(t, first, "recorded when its claim went")
+			return err
+		})
+		require.NoError(t, err)
+	})
+
 	t.Run("a slot offer is recorded once, until its slot's start", func(t *testing.T) {
 		r := newRepo(t)
 		offer, start := ids.New(), t0.Add(40*24*time.Hour)

@@ -6,7 +6,7 @@
 -- appointment has begun meanwhile is dropped, as the queue drops it.
 CREATE TABLE held_mails (
     id                  VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-    user_id             VARCHAR(64) NOT NULL,
+    user_id             VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     kind                VARCHAR(40) NOT NULL,
     data                TEXT NOT NULL,
     appointment_id      VARCHAR(64) NOT NULL DEFAULT '',
@@ -16,6 +16,8 @@ CREATE TABLE held_mails (
 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE INDEX held_mails_user ON held_mails (user_id, created_at);
 CREATE INDEX held_mails_expires ON held_mails (expires_at);
+-- A late change looks for the mail it held (ChangeMailed).
+CREATE INDEX held_mails_appointment ON held_mails (appointment_id);
 
 -- +goose Down
 DROP TABLE held_mails;

@@ -9,10 +9,6 @@ CREATE TABLE slot_offers (
     expires_at TIMESTAMPTZ(6) NOT NULL
 );
 CREATE INDEX slot_offers_expires ON slot_offers (expires_at);
--- The offers applied before this table, known only by their inbox claims,
--- are kept as long as a slot may lie ahead (bookings reach 365 days).
-INSERT INTO slot_offers (event_id, expires_at)
-SELECT event_id, processed_at + INTERVAL '367 days' FROM processed_events WHERE type = 'appointment.slot_freed';
 
 -- +goose Down
 DROP TABLE slot_offers;

@@ -16,6 +16,8 @@ CREATE TABLE held_mails (
 );
 CREATE INDEX held_mails_user ON held_mails (user_id, created_at);
 CREATE INDEX held_mails_expires ON held_mails (expires_at);
+-- A late change looks for the mail it held (ChangeMailed).
+CREATE INDEX held_mails_appointment ON held_mails (appointment_id);
 
 -- +goose Down
 DROP TABLE held_mails;
