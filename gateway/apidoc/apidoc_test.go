@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/medisync/medisync/gateway/apidoc"
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/openapitest"
 )
 
@@ -179,7 +179,7 @@ func TestSourceCachesAndSurvivesAServiceDown(t *testing.T) {
 	a, d := &docServer{doc: docA}, &docServer{doc: docB}
 	d.down.Store(true)
 	c := clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
-	var logs syncBuffer
+	var logs logtest.Buffer
 	src := &apidoc.Source{Table: table, Upstreams: map[string]http.RoundTripper{"auth": a, "doctor": d}, TTL: time.Minute, Clock: c,
 		Logger: log.NewLogfmtLogger(&logs)}
 	ctx := context.Background()
@@ -254,24 +254,6 @@ func TestPageAndScriptAreEmbedded(t *testing.T) {
 	assert.Greater(t, rec.Body.Len(), 500_000, "the Redoc bundle")
 }
 
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // One service deploying a document the merge refuses keeps the last good
 // reference up for everyone, and the gateway asks the services again at
 // most once a second, not on every request.
@@ -283,7 +265,7 @@ func TestSourceKeepsTheLastMergeWhenADocumentBreaksIt(t *testing.T) {
 	require.NoError(t, err)
 	a, d := &docServer{doc: docA}, &docServer{doc: docB}
 	c := clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
-	var logs syncBuffer
+	var logs logtest.Buffer
 	src := &apidoc.Source{Table: table, Upstreams: map[string]http.RoundTripper{"auth": a, "doctor": d}, TTL: time.Minute, Clock: c,
 		Logger: log.NewLogfmtLogger(&logs)}
 	ctx := context.Background()

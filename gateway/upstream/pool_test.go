@@ -20,6 +20,8 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
 // instancer is an sd.Instancer whose instances a test sets.
@@ -462,29 +464,11 @@ func TestKilledInstanceWithIdleConnections(t *testing.T) {
 func TestLogLinesNameTheServicePeer(t *testing.T) {
 	// A plain logger: the process logger would rename a second "service"
 	// to "peer" itself, hiding a call site that wrote the wrong key.
-	var logs syncBuffer
+	var logs logtest.Buffer
 	p := NewPool("patient", newInstancer("ftp://127.0.0.1:1"), NewTransport(), BreakerSettings{},
 		NewMetrics(prometheus.NewRegistry()), log.NewLogfmtLogger(&logs))
 	t.Cleanup(p.Close)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "unsupported scheme") }, 2*time.Second, time.Millisecond)
 	assert.Contains(t, logs.String(), "component=upstream peer=patient ")
 	assert.NotContains(t, logs.String(), "service=")
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

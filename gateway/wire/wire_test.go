@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/medisync/medisync/gateway/route"
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn/authntest"
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
 func TestFixedInstances(t *testing.T) {
@@ -43,7 +43,7 @@ func TestRouteLinesNameTheServicePeer(t *testing.T) {
 	t.Cleanup(func() { _ = a.Close() })
 	// A plain logger: the process logger would rename a second "service"
 	// to "peer" itself, hiding a call site that wrote the wrong key.
-	var logs syncBuffer
+	var logs logtest.Buffer
 	a.Logger = log.NewLogfmtLogger(&logs)
 	_, closers, err := Build(ctx, a, s)
 	require.NoError(t, err)
@@ -52,24 +52,6 @@ func TestRouteLinesNameTheServicePeer(t *testing.T) {
 	}
 	assert.Contains(t, logs.String(), "msg=route path=/api/v1/patients/** peer=patient ")
 	assert.NotContains(t, logs.String(), "service=")
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A rate-limit Redis URL that does not parse (a password with a character a
@@ -116,7 +98,7 @@ func TestRedisClientLinesGoThroughTheLogger(t *testing.T) {
 	require.NoError(t, ln.Close()) // nothing listens there: connections are refused
 	var s Settings
 	a := newGatewayApp(ctx, t, &s)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	a.Logger = log.NewLogfmtLogger(&logs)
 	opts, closeShared, err := sharedLimits(a, "redis://"+addr+"/0")
 	require.NoError(t, err)

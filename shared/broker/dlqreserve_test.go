@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
 // smallJetStream starts a NATS server whose JetStream may use maxStore
@@ -118,24 +118,6 @@ func TestNATSExistingDLQStreamOnASmallJetStream(t *testing.T) {
 	assert.Zero(t, dlqInfo(t, url).Config.MaxAge)
 }
 
-// syncBuffer is a log sink the consumers' goroutines may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // consumeBadAndGood runs a consumer on b that cannot apply the events of
 // subject "bad" and applies the others, recording them.
 func consumeBadAndGood(t *testing.T, ctx context.Context, b broker.Broker, consumer, producer string) *sync.Map {
@@ -174,7 +156,7 @@ func TestNATSDeadLetterBoundRefusedKeepsTheStreamsBound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	oldDLQStream(t, url)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	b, err := broker.Open(ctx, url+"?dlq_max_bytes=1073741824", broker.Options{Logger: log.NewLogfmtLogger(&logs)})
 	require.NoError(t, err)
 	defer b.Close()

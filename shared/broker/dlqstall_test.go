@@ -18,6 +18,7 @@ import (
 	"github.com/medisync/medisync/shared/broker"
 	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
 // stallFixture runs consumers that cannot apply the events of subject
@@ -147,7 +148,7 @@ func TestNATSPerConsumerBoundBelowWhatAConsumerHoldsWaits(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	var logs syncBuffer
+	var logs logtest.Buffer
 	b, err := broker.Open(ctx, srv.URL()+"?dlq_max_per_consumer=2", broker.Options{Logger: log.NewLogfmtLogger(&logs)})
 	require.NoError(t, err)
 	defer b.Close()

@@ -5,31 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The lines an instance writes when it registers and deregisters keep the
 // log keys (docs/logging.md): a duration is a number of milliseconds, never
@@ -37,7 +20,7 @@ func (s *syncBuffer) String() string {
 // service, never a peer.
 func TestRegistrationLinesKeepTheLogKeys(t *testing.T) {
 	f := newFake(t)
-	var out syncBuffer
+	var out logtest.Buffer
 	logger, err := logging.New(&out, "patient", "json", "info")
 	require.NoError(t, err)
 	c := NewClient([]string{f.srv.URL}, "tok", nil, logger, WithRetry(5*time.Millisecond, 20*time.Millisecond))
