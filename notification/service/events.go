@@ -354,7 +354,7 @@ func (s *svc) lateChange(ctx context.Context, tx Tx, ev events.Event, d appointm
 	if kind == "" || d.Version <= r.ChangeVersion || !d.Start.After(now) {
 		return nil
 	}
-	if kind != notice.AppointmentCancelled && (r.Status == notice.ReminderWithdrawn || !d.Start.Equal(r.Start)) {
+	if kind != notice.AppointmentCancelled && notBookedAt(r, d.Start) {
 		return nil
 	}
 	// A reminder an older instance stored during a rolling upgrade has no
@@ -373,6 +373,13 @@ func (s *svc) lateChange(ctx context.Context, tx Tx, ev events.Event, d appointm
 		return err
 	}
 	return s.mailChange(ctx, tx, d, kind)
+}
+
+// notBookedAt reports whether r, as of its last event, no longer holds the
+// appointment booked at start: a booking or a move mail for start no
+// longer stands.
+func notBookedAt(r notice.Reminder, start time.Time) bool {
+	return r.Status == notice.ReminderWithdrawn || !start.Equal(r.Start)
 }
 
 // mailChange tells the patient and the doctor of the change d, of kind.
@@ -604,7 +611,7 @@ func heldSuperseded(h notice.HeldMail, r notice.Reminder, data templates.Data) b
 	if h.Kind == notice.AppointmentCancelled {
 		return r.ChangeVersion > h.AppointmentVersion
 	}
-	return r.Version > h.AppointmentVersion && (r.Status == notice.ReminderWithdrawn || !r.Start.Equal(data.Start))
+	return r.Version > h.AppointmentVersion && notBookedAt(r, data.Start)
 }
 
 func (s *svc) FireDueReminders(ctx context.Context) (int, error) {

@@ -98,7 +98,6 @@ func timeOf(n sql.NullTime) time.Time {
 	return n.Time.UTC()
 }
 
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // idCursor is the keyset of a list ordered by id, newest first.
 type idCursor struct {
@@ -611,7 +610,7 @@ func (t *txRepo) User(ctx context.Context, id string) (notice.User, bool, error)
 // upsert returns the dialect's insert-or-update of cols into table keyed by
 // its first column.
 func (t *txRepo) upsert(table string, cols []string) string {
-	q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + placeholders(len(cols)) + `)`
+	q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + sqldb.Placeholders(len(cols)) + `)`
 	var set []string
 	for _, c := range cols[1:] {
 		if t.dialect == sqldb.MySQL {
@@ -706,7 +705,7 @@ func deleteHeld(ctx context.Context, tx *sql.Tx, held []notice.HeldMail) error {
 	for i, h := range held {
 		args[i] = h.ID
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM held_mails WHERE id IN (`+placeholders(len(args))+`)`, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM held_mails WHERE id IN (`+sqldb.Placeholders(len(args))+`)`, args...); err != nil {
 		return fmt.Errorf("release held mail: %w", err)
 	}
 	return nil
@@ -752,7 +751,7 @@ func (t *txRepo) WithdrawMail(ctx context.Context, appointmentID string, version
 	if len(kinds) == 0 {
 		return nil
 	}
-	of := ` WHERE appointment_id = ? AND appointment_version < ? AND kind IN (` + placeholders(len(kinds)) + `)`
+	of := ` WHERE appointment_id = ? AND appointment_version < ? AND kind IN (` + sqldb.Placeholders(len(kinds)) + `)`
 	args := []any{appointmentID, version}
 	for _, k := range kinds {
 		args = append(args, k)
@@ -814,7 +813,7 @@ func (t *txRepo) PutReminder(ctx context.Context, r notice.Reminder) error {
 // the service then applies the event again (service.ErrReminderAdded).
 // SQLite runs one writer at a time, so the read already saw it.
 func (t *txRepo) InsertReminder(ctx context.Context, r notice.Reminder) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+placeholders(11)+`)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES (`+sqldb.Placeholders(11)+`)`,
 		r.AppointmentID, r.PatientUserID, r.DoctorName, r.TimeZone, utc(r.Start), nullTime(r.End), utc(r.DueAt), r.Status, r.Version, r.ChangeVersion, utc(r.UpdatedAt))
 	if sqldb.IsUniqueViolation(err) {
 		return fmt.Errorf("put reminder of appointment %s: %w: %w", r.AppointmentID, service.ErrReminderAdded, err)

@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string) error {
 		_ = level.Warn(a.Logger).Log("msg", "development mailbox: mail is written to files, not sent", "dir", mailbox.Dir(), "page", "/dev/mail")
 	}
 
-	// The background work: reminders and the mail queue, on every
+	// The background work: reminders, the mail queue and the hourly prune, on every
 	// instance (the store hands each item to one of them), on a context
 	// that ends after the requests drain, not with the signal that starts
 	// it: StopWork ends it.
@@ -124,12 +124,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	loop("reminders", o.reminderEvery, svc.FireDueReminders)
 	loop("mail queue", o.mailEvery, svc.DeliverMail)
-	// Held mail past its appointment's start and inbox claims past their
-	// retention go hourly.
+	// Held mail and slot offers past their time, and inbox claims past
+	// their retention, go hourly.
 	loop("prune", time.Hour, func(ctx context.Context) (int, error) {
 		n, err := svc.Prune(ctx)
 		if n > 0 {
-			_ = level.Info(a.Logger).Log("msg", "pruned held mail and inbox claims", "count", n)
+			_ = level.Info(a.Logger).Log("msg", "pruned held mail, slot offers and inbox claims", "count", n)
 		}
 		return n, err
 	})

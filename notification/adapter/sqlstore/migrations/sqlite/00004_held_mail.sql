@@ -18,6 +18,8 @@ CREATE INDEX held_mails_user ON held_mails (user_id, created_at);
 CREATE INDEX held_mails_expires ON held_mails (expires_at);
 -- A late change looks for the mail it held (ChangeMailed).
 CREATE INDEX held_mails_appointment ON held_mails (appointment_id);
+-- Each mail pass releases the oldest held mail of users known by then.
+CREATE INDEX held_mails_created ON held_mails (created_at, id);
 
 -- +goose Down
 DROP TABLE held_mails;
