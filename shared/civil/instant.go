@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// errNotInstant is ParseInstant's refusal; its text is fit for a client.
-var errNotInstant = errors.New("must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z")
+// ErrNotInstant is ParseInstant's refusal; its text is fit for a client,
+// and is also what a body's refused instant is told (httpjson).
+var ErrNotInstant = errors.New("must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z")
 
 // ParseInstant reads an instant written as RFC 3339's date-time
 // (2026-01-02T15:04:05Z, 2026-01-02T16:04:05.25+01:00), strictly. The
@@ -20,11 +21,11 @@ var errNotInstant = errors.New("must be an RFC 3339 instant, such as 2026-01-02T
 // body's instant is.
 func ParseInstant(s string) (time.Time, error) {
 	if !isDateTime(s) {
-		return time.Time{}, errNotInstant
+		return time.Time{}, ErrNotInstant
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, errNotInstant
+		return time.Time{}, ErrNotInstant
 	}
 	return t, nil
 }

@@ -102,18 +102,12 @@ func Unreachable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
-	// PostgreSQL's errors (pgconn.PgError) tell their SQLSTATE, matched by
-	// that method because this package must not link the drivers (the
-	// gateway has no database).
-	var st interface{ SQLState() string }
-	if errors.As(err, &st) {
-		switch code := st.SQLState(); {
-		case strings.HasPrefix(code, "08"), // connection exception
-			code == "57P01", code == "57P02", // the server ends the session: shutting down
-			code == "57P03", // cannot connect now: starting up or shutting down
-			code == "53300": // too many connections
-			return true
-		}
+	switch code := sqlState(err); {
+	case strings.HasPrefix(code, "08"), // connection exception
+		code == "57P01", code == "57P02", // the server ends the session: shutting down
+		code == "57P03", // cannot connect now: starting up or shutting down
+		code == "53300": // too many connections
+		return true
 	}
 	msg := err.Error()
 	// The MySQL driver's ErrInvalidConn, for a connection that broke
@@ -134,8 +128,7 @@ func Busy(err error) bool {
 	if err == nil {
 		return false
 	}
-	var st interface{ SQLState() string }
-	if errors.As(err, &st) && st.SQLState() == "55P03" {
+	if sqlState(err) == "55P03" {
 		return true
 	}
 	if strings.Contains(err.Error(), "Error 1205 ") {
@@ -170,8 +163,7 @@ func ReadOnly(err error) bool {
 	if err == nil {
 		return false
 	}
-	var st interface{ SQLState() string }
-	if errors.As(err, &st) && st.SQLState() == "25006" {
+	if sqlState(err) == "25006" {
 		return true
 	}
 	msg := err.Error()
@@ -275,4 +267,15 @@ func StaleFor(ifMatch int64, stale error) error {
 		return ErrWeakVersion
 	}
 	return stale
+}
+
+// sqlState is the SQLSTATE err tells (PostgreSQL's errors, pgconn.PgError),
+// or "": matched by that method because this package must not link the
+// drivers (the gateway has no database).
+func sqlState(err error) string {
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		return st.SQLState()
+	}
+	return ""
 }

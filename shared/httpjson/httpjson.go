@@ -379,7 +379,7 @@ func (f fault) problem() problem.FieldError {
 	case errors.As(f.err, &typeErr):
 		return problem.FieldError{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
 	case f.typ == timeType:
-		return problem.FieldError{Field: field, Message: "must be an RFC 3339 instant, such as 2026-01-02T15:04:05Z"}
+		return problem.FieldError{Field: field, Message: civil.ErrNotInstant.Error()}
 	default:
 		return problem.FieldError{Field: field, Message: "has a value of the wrong form"}
 	}
