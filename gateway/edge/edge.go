@@ -459,6 +459,11 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	var mbe *http.MaxBytesError
 	var cbe *upstream.ClientBodyError
 	var p *problem.Problem
+	// A fault's answer tells the client when to try again (Retry-After: 1)
+	// when a try again repeats nothing already carried out: no instance was
+	// reached, or the request is idempotent. A POST or PATCH that timed out
+	// or failed after it was sent gets none.
+	retry := upstream.Idempotent(r.Method)
 	switch {
 	case errors.As(err, &mbe):
 		p = problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit))
@@ -475,6 +480,7 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		w.Header().Set("Connection", "close")
 	case errors.Is(err, upstream.ErrNoInstance):
 		p = problem.New(http.StatusServiceUnavailable, "no instance of the service is available; try again shortly")
+		retry = true
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
 		// Cutting the body's read at the timeout (serve) may have cancelled
@@ -488,12 +494,13 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 			Detail: "the client closed the request before the service answered"}
 	case upstream.IsConnect(err):
 		p = problem.New(http.StatusBadGateway, "the service could not be reached")
+		retry = true
 	case upstream.IsTimeout(err):
 		p = problem.New(http.StatusGatewayTimeout, "the service did not answer in time")
 	default:
 		p = problem.New(http.StatusBadGateway, "the service failed to answer")
 	}
-	if retryable(p.Status, r.Method, err) {
+	if retry && p.Status >= 500 {
 		p.Headers = http.Header{"Retry-After": {"1"}}
 	}
 	if p.Status >= 500 && !errors.Is(err, context.Canceled) {
@@ -501,30 +508,6 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 			"msg", "upstream failed", "host", r.URL.Host, "path", r.URL.Path, "status", p.Status, "err", err)
 	}
 	problem.Write(w, r, p)
-}
-
-// retryable reports whether an upstream fault's answer tells the client when
-// to try again (Retry-After: 1). Each of them passes (an instance restarting,
-// hung or going away; the next try may reach another), but a try again must
-// not repeat what may already have been carried out: a 503 (no instance) and
-// a 502 whose connection could not be made never reached an instance, and a
-// 502 or 504 of an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) is
-// safe to repeat. A POST or PATCH that timed out or failed after it was sent
-// gets none: the instance may have carried it out.
-func retryable(status int, method string, err error) bool {
-	switch status {
-	case http.StatusServiceUnavailable:
-		return true
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		if status == http.StatusBadGateway && upstream.IsConnect(err) {
-			return true
-		}
-		switch method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
-			return true
-		}
-	}
-	return false
 }
 
 // impersonation lists headers only the gateway or a trusted hop may set: a

@@ -325,12 +325,18 @@ func (p *Pool) count(err error) {
 	}
 }
 
-// retryable admits idempotent requests (RFC 9110, 9.2.2) without a body,
-// which cannot have been consumed.
+// retryable admits idempotent requests without a body, which cannot have
+// been consumed.
 func retryable(req *http.Request) bool {
-	switch req.Method {
+	return Idempotent(req.Method) && (req.Body == nil || req.Body == http.NoBody)
+}
+
+// Idempotent reports whether a request of method may be sent again after it
+// reached an instance (RFC 9110, 9.2.2): GET, HEAD, OPTIONS, PUT, DELETE.
+func Idempotent(method string) bool {
+	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
-		return req.Body == nil || req.Body == http.NoBody
+		return true
 	}
 	return false
 }
