@@ -45,7 +45,7 @@ func (s *Store) StageDocument(ctx context.Context, d record.Document, ev record.
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := writeDocument(ctx, tx, s.db.Dialect, d, ev); err != nil {
+	if err := writeDocument(ctx, tx, d, ev); err != nil {
 		_ = tx.Rollback()
 		return nil, err
 	}
@@ -69,7 +69,7 @@ type openWrite struct {
 // is unknown (sqldb.Commit) from a refused one, so that the service keeps
 // the content a committed row may name.
 func (w openWrite) Commit() error {
-	if err := checkEncounter(w.ctx, w.Tx, w.dialect, w.d, true); err != nil {
+	if err := checkEncounter(w.ctx, w.Tx, w.d, shareLock(w.dialect)); err != nil {
 		_ = w.Tx.Rollback()
 		return err
 	}
@@ -85,32 +85,34 @@ type deferredWrite struct {
 }
 
 func (w deferredWrite) Commit() error {
-	return w.s.db.InTx(w.ctx, func(tx *sql.Tx) error { return writeDocument(w.ctx, tx, w.s.db.Dialect, w.d, w.ev) })
+	return w.s.db.InTx(w.ctx, func(tx *sql.Tx) error { return writeDocument(w.ctx, tx, w.d, w.ev) })
 }
 
 func (w deferredWrite) Rollback() error { return nil }
 
+// shareLock is the clause that reads a row with a shared lock, kept until
+// the transaction ends (MariaDB, PostgreSQL); SQLite's one write
+// transaction at a time needs none.
+func shareLock(d sqldb.Dialect) string {
+	switch d {
+	case sqldb.Postgres:
+		return " FOR SHARE"
+	case sqldb.MySQL:
+		return " LOCK IN SHARE MODE"
+	}
+	return ""
+}
+
 // checkEncounter reads, in tx, the status of the encounter d links, if
-// any: record.ErrUnknownEncounter when the patient has no such encounter,
-// record.ErrEncounterEnteredInError when it is marked entered-in-error
-// (since the service checked it before the body was read). With lock, the
-// row is read with a shared lock (MariaDB, PostgreSQL) that keeps it so
-// until tx ends; SQLite's one write transaction at a time needs none.
-func checkEncounter(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d record.Document, lock bool) error {
+// any, with lock (shareLock, or ""): record.ErrUnknownEncounter when the
+// patient has no such encounter, record.ErrEncounterEnteredInError when it
+// is marked entered-in-error (since the service checked it before the body
+// was read).
+func checkEncounter(ctx context.Context, tx *sql.Tx, d record.Document, lock string) error {
 	if d.EncounterID == "" {
 		return nil
 	}
-	q := "SELECT status FROM encounters WHERE id = ? AND patient_id = ?"
-	if lock {
-		switch dialect {
-		case sqldb.Postgres:
-			q += " FOR SHARE"
-		case sqldb.MySQL:
-			q += " LOCK IN SHARE MODE"
-		}
-	}
-	var status string
-	err := tx.QueryRowContext(ctx, q, d.EncounterID, d.PatientID).Scan(&status)
+	status, err := encounterStatus(ctx, tx, d.PatientID, d.EncounterID, lock)
 	switch {
 	case err == sql.ErrNoRows:
 		return record.ErrUnknownEncounter
@@ -125,8 +127,8 @@ func checkEncounter(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d re
 // writeDocument writes d, with ev, in tx: not if d links an encounter that
 // is unknown or entered-in-error (checkEncounter, without a lock: SQLite
 // needs none, and an open write checks again, locked, as it commits).
-func writeDocument(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, d record.Document, ev record.AuditEvent) error {
-	if err := checkEncounter(ctx, tx, dialect, d, false); err != nil {
+func writeDocument(ctx context.Context, tx *sql.Tx, d record.Document, ev record.AuditEvent) error {
+	if err := checkEncounter(ctx, tx, d, ""); err != nil {
 		return err
 	}
 	if d.Replaces != "" {

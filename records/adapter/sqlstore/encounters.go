@@ -237,8 +237,7 @@ func (s *Store) EncounterRevisions(ctx context.Context, patientID, id string) ([
 // AddAddendum stores a, with ev, if its encounter is signed.
 func (s *Store) AddAddendum(ctx context.Context, a record.Addendum, ev record.AuditEvent) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, "SELECT status FROM encounters WHERE id = ? AND patient_id = ?", a.EncounterID, a.PatientID).Scan(&status)
+		status, err := encounterStatus(ctx, tx, a.PatientID, a.EncounterID, "")
 		switch {
 		case err == sql.ErrNoRows:
 			return record.ErrNotFound
@@ -290,4 +289,13 @@ func (s *Store) Treats(ctx context.Context, doctorID, patientID string) (bool, e
 		return false, fmt.Errorf("check care relation: %w", err)
 	}
 	return found, nil
+}
+
+// encounterStatus reads, in tx, the status of the patient's encounter id,
+// with lock appended to the query (shareLock, or ""); sql.ErrNoRows when
+// the patient has none.
+func encounterStatus(ctx context.Context, tx *sql.Tx, patientID, id, lock string) (string, error) {
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT status FROM encounters WHERE id = ? AND patient_id = ?"+lock, id, patientID).Scan(&status)
+	return status, err
 }

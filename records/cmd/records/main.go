@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string) error {
 
 // startSweeps runs sweep every period on a context of its own, which ends
 // after the requests drain rather than with the signal that begins it, as
-// the other services' background work does. The hook it returns ends that
+// notification's mail work and appointment's event consumer do. The hook it returns ends that
 // context and waits for a sweep under way, within the shutdown's budget:
 // the store must not close under a sweep mid-way.
 func startSweeps(ctx context.Context, logger log.Logger, every time.Duration, sweep func(context.Context) (int, error)) server.Hook {
