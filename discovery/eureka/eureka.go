@@ -623,9 +623,7 @@ func (a *api) renew(w http.ResponseWriter, r *http.Request) {
 // A status the lease already shows, by far the most common case, costs no
 // write lock.
 func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, st registry.Status) error {
-	if d, _ := lease.Extra.(*Doc); d != nil && d.Reported == st {
-		return nil
-	} else if rep, _ := nativeStatus(lease.Status, lease.Extra); d == nil && rep == st {
+	if rep, _ := statuses(lease.Status, lease.Extra); rep == st {
 		return nil
 	}
 	_, _, err := a.svc.Update(ctx, svc, id, false, func(cur *registry.Instance) (registry.Registration, error) {
@@ -640,7 +638,7 @@ func (a *api) report(ctx context.Context, svc, id string, lease registry.Lease, 
 				withDoc(&reg, &nd)
 			}
 		} else {
-			_, ov := nativeStatus(cur.Status, cur.Extra)
+			_, ov := statuses(cur.Status, cur.Extra)
 			setNative(&reg, st, ov)
 		}
 		return reg, nil
@@ -724,16 +722,34 @@ func (h *held) WithStatus(_ time.Time, status registry.Status) (registry.Extra, 
 	return nil, status
 }
 
-// status is the status h implies.
-func (h *held) status() registry.Status { return statusOf(h.Reported, h.Override) }
-
-// nativeStatus is the status an instance registered through our own API
-// reports, and the override set over it through Eureka's ("" for none).
-func nativeStatus(status registry.Status, extra registry.Extra) (reported, override registry.Status) {
-	if h, _ := extra.(*held); h != nil {
-		return h.Reported, h.Override
+// statuses is the status an instance of status and extra reports, and the
+// override set over it through Eureka's API ("" for none), whichever API
+// registered it.
+func statuses(status registry.Status, extra registry.Extra) (reported, override registry.Status) {
+	switch x := extra.(type) {
+	case *held:
+		if x != nil {
+			return x.Reported, x.Override
+		}
+	case *Doc:
+		if x != nil {
+			return x.Reported, x.Override
+		}
 	}
 	return status, ""
+}
+
+// overridden is what an override's setting (set, of st) or removal (set
+// false; st the status to give back, "" for the one reported) leaves of
+// reported: the status the instance reports, and the override over it.
+func overridden(reported registry.Status, set bool, st registry.Status) (registry.Status, registry.Status) {
+	switch {
+	case set:
+		return reported, st
+	case st != "":
+		return st, ""
+	}
+	return reported, ""
 }
 
 // setNative sets on reg, an instance registered through our own API, the
@@ -743,22 +759,7 @@ func setNative(reg *registry.Registration, reported, override registry.Status) {
 		reg.Extra, reg.Status = nil, reported
 		return
 	}
-	h := &held{Reported: reported, Override: override}
-	reg.Extra, reg.Status = h, h.status()
-}
-
-// overrideNative sets (set) or removes an override, of status st ("" for
-// none given), on an instance registered through our own API.
-func overrideNative(reg *registry.Registration, set bool, st registry.Status) {
-	reported, _ := nativeStatus(reg.Status, reg.Extra)
-	switch {
-	case set:
-		setNative(reg, reported, st)
-	case st != "":
-		setNative(reg, st, "")
-	default:
-		setNative(reg, reported, "")
-	}
+	reg.Extra, reg.Status = &held{Reported: reported, Override: override}, statusOf(reported, override)
 }
 
 // cancel is DELETE /apps/{app}/{id}: 200.
@@ -808,15 +809,13 @@ func (a *api) override(w http.ResponseWriter, r *http.Request, set bool) {
 	now := a.o.Now().UnixMilli()
 	err = a.change(r.Context(), svc, id, func(reg *registry.Registration, d *Doc) {
 		if d == nil {
-			overrideNative(reg, set, st)
+			reported, _ := statuses(reg.Status, reg.Extra)
+			reported, override := overridden(reported, set, st)
+			setNative(reg, reported, override)
 			return
 		}
-		d.Override, d.LastDirty = "", now
-		if set {
-			d.Override = st
-		} else if st != "" {
-			d.Reported = st
-		}
+		d.Reported, d.Override = overridden(d.Reported, set, st)
+		d.LastDirty = now
 	})
 	if err != nil {
 		fail(w, r, err)

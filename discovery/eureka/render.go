@@ -173,7 +173,7 @@ func render(i registry.Instance, action registry.Action) *Instance {
 	}
 	d := docOf(i)
 	if d == nil {
-		if _, ov := nativeStatus(i.Status, i.Extra); ov != "" {
+		if _, ov := statuses(i.Status, i.Extra); ov != "" {
 			out.OverriddenStatus = string(ov)
 		}
 		return out
