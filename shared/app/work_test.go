@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,4 +34,35 @@ func TestStopWorkWaitsNoLongerThanItsContext(t *testing.T) {
 
 	close(release)
 	assert.NoError(t, app.StopWork(func() {}, &wg)(context.Background()), "work that ends is waited for")
+}
+
+// Background work outlives the signal that starts the shutdown, and its
+// Stop ends it and waits for a pass under way.
+func TestWorkRunsPastTheSignalUntilStopped(t *testing.T) {
+	signal, cancel := context.WithCancel(context.Background())
+	w := app.NewWork(signal)
+	var passes atomic.Int64
+	running := make(chan struct{}, 1)
+	release := make(chan struct{})
+	w.Every(time.Millisecond, func(ctx context.Context) {
+		if passes.Add(1) == 3 {
+			running <- struct{}{}
+			<-release
+		}
+	})
+	cancel()
+	<-running // a pass after the signal
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned during a pass: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	assert.NoError(t, <-stopped)
+	n := passes.Load()
+	time.Sleep(20 * time.Millisecond)
+	assert.Equal(t, n, passes.Load(), "no pass after Stop")
 }

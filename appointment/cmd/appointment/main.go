@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	// Doctors' IANA zones load on minimal images without /usr/share/zoneinfo.
@@ -127,13 +126,12 @@ func run(ctx context.Context, args []string) error {
 
 	// Events (records.encounter_signed, patient.deactivated and
 	// patient.reactivated), on a context that ends after the
-	// requests drain, not with the signal that starts it: StopWork ends
-	// it. Without -broker-url the broker is disabled and nothing arrives.
-	work, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	// requests drain, not with the signal that starts it (app.Work).
+	// Without -broker-url the broker is disabled and nothing arrives.
+	work := app.NewWork(ctx)
+	work.Go(func(ctx context.Context) {
 		sub := broker.Subscriber{B: a.Broker, Concurrency: eventWorkers, Malformed: service.ErrMalformed}
-		if err := sub.Subscribe(work, consumerName, service.Topics, svc.HandleEvent); err != nil {
+		if err := sub.Subscribe(ctx, consumerName, service.Topics, svc.HandleEvent); err != nil {
 			_ = level.Error(a.Logger).Log("msg", "event consumer stopped", "err", err)
 		}
 	})
@@ -142,5 +140,5 @@ func run(ctx context.Context, args []string) error {
 	// After the drain no request is in flight: stop the consumer within the
 	// budget, then flush the audit events still queued; the app closes the
 	// database last.
-	return a.Run(ctx, a.Handler(router), app.StopWork(stop, &wg), recorder.Close)
+	return a.Run(ctx, a.Handler(router), work.Stop, recorder.Close)
 }

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -110,16 +109,13 @@ func run(ctx context.Context, args []string) error {
 	// The background work: reminders, the mail queue and the hourly prune, on every
 	// instance (the store hands each item to one of them), on a context
 	// that ends after the requests drain, not with the signal that starts
-	// it: StopWork ends it.
-	work, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
+	// it (app.Work).
+	work := app.NewWork(ctx)
 	loop := func(name string, every time.Duration, fn func(context.Context) (int, error)) {
-		wg.Go(func() {
-			clock.Every(work, every, func() {
-				if _, err := fn(work); err != nil && work.Err() == nil {
-					_ = level.Error(a.Logger).Log("msg", name+" failed", "err", err)
-				}
-			})
+		work.Every(every, func(ctx context.Context) {
+			if _, err := fn(ctx); err != nil && ctx.Err() == nil {
+				_ = level.Error(a.Logger).Log("msg", name+" failed", "err", err)
+			}
 		})
 	}
 	loop("reminders", o.reminderEvery, svc.FireDueReminders)
@@ -137,15 +133,15 @@ func run(ctx context.Context, args []string) error {
 	// Events, on the same work context: the consumer stops with the
 	// background work, after the requests drain. Without -broker-url the
 	// broker is disabled and nothing arrives.
-	wg.Go(func() {
-		if err := consumer.Run(work, consumer.NewBroker(a.Broker, o.eventWorkers), svc); err != nil {
+	work.Go(func(ctx context.Context) {
+		if err := consumer.Run(ctx, consumer.NewBroker(a.Broker, o.eventWorkers), svc); err != nil {
 			_ = level.Error(a.Logger).Log("msg", "event consumer stopped", "err", err)
 		}
 	})
 	dlqhttp.Register(router, "/api/v1/notifications/admin", a.Broker.DeadLetters(consumer.Name), verifier)
 
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "mail", o.mail)
-	return a.Run(ctx, a.Handler(router), app.StopWork(stop, &wg))
+	return a.Run(ctx, a.Handler(router), work.Stop)
 }
 
 // build makes the service on the app's database and the configured channels.

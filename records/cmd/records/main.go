@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -178,20 +177,17 @@ func run(ctx context.Context, args []string) error {
 // context and waits for a sweep under way, within the shutdown's budget:
 // the store must not close under a sweep mid-way.
 func startSweeps(ctx context.Context, logger log.Logger, every time.Duration, sweep func(context.Context) (int, error)) server.Hook {
-	work, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		clock.Every(work, every, func() {
-			n, err := sweep(work)
-			switch {
-			case err != nil && work.Err() == nil:
-				_ = level.Error(logger).Log("msg", "sweep orphan objects and unfinished uploads", "err", err)
-			case n > 0:
-				_ = level.Info(logger).Log("msg", "removed orphan objects and unfinished uploads", "count", n)
-			}
-		})
+	work := app.NewWork(ctx)
+	work.Every(every, func(ctx context.Context) {
+		n, err := sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			_ = level.Error(logger).Log("msg", "sweep orphan objects and unfinished uploads", "err", err)
+		case n > 0:
+			_ = level.Info(logger).Log("msg", "removed orphan objects and unfinished uploads", "count", n)
+		}
 	})
-	return app.StopWork(stop, &wg)
+	return work.Stop
 }
 
 // openBlobs opens the configured blob store.
