@@ -98,7 +98,6 @@ func timeOf(n sql.NullTime) time.Time {
 	return n.Time.UTC()
 }
 
-
 // idCursor is the keyset of a list ordered by id, newest first.
 type idCursor struct {
 	ID string `json:"id"`
@@ -365,8 +364,7 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, limit int, fn func(ctx cont
 	var released int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		released = 0
-		rows, err := tx.QueryContext(ctx, `SELECT h.id, h.user_id, h.kind, h.data, h.appointment_id, h.appointment_version, h.expires_at, h.created_at,
-			u.email, u.role, u.language
+		rows, err := tx.QueryContext(ctx, `SELECT `+heldColsOf("h")+`, u.email, u.role, u.language
 			FROM held_mails h JOIN users u ON u.user_id = h.user_id ORDER BY h.created_at, h.id LIMIT ?`+lock, limit)
 		if err != nil {
 			return fmt.Errorf("select releasable held mail: %w", err)
@@ -377,10 +375,9 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, limit int, fn func(ctx cont
 		}
 		found, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (heldFor, error) {
 			var h heldFor
-			var data string
-			err := sc.Scan(&h.ID, &h.UserID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt,
-				&h.user.Email, &h.user.Role, &h.user.Language)
-			h.Data, h.ExpiresAt, h.CreatedAt, h.user.ID = []byte(data), h.ExpiresAt.UTC(), h.CreatedAt.UTC(), h.UserID
+			var err error
+			h.HeldMail, err = scanHeld(sc, &h.user.Email, &h.user.Role, &h.user.Language)
+			h.user.ID = h.UserID
 			return h, err
 		})
 		if err != nil {
@@ -388,7 +385,7 @@ func (s *Store) ReleaseHeldMail(ctx context.Context, limit int, fn func(ctx cont
 		}
 		var users []notice.User
 		byUser := map[string][]notice.HeldMail{}
-		var all []notice.HeldMail
+		all := make([]notice.HeldMail, 0, len(found))
 		for _, h := range found {
 			if _, seen := byUser[h.UserID]; !seen {
 				users = append(users, h.user)
@@ -680,7 +677,7 @@ func (t *txRepo) TakeHeldMail(ctx context.Context, userID string) ([]notice.Held
 	if err != nil {
 		return nil, fmt.Errorf("read held mail: %w", err)
 	}
-	out, err := sqldb.Collect(rows, scanHeld)
+	out, err := sqldb.Collect(rows, func(sc sqldb.Scanner) (notice.HeldMail, error) { return scanHeld(sc) })
 	if err != nil {
 		return nil, fmt.Errorf("read held mail: %w", err)
 	}
@@ -689,10 +686,16 @@ func (t *txRepo) TakeHeldMail(ctx context.Context, userID string) ([]notice.Held
 
 const heldCols = `id, user_id, kind, data, appointment_id, appointment_version, expires_at, created_at`
 
-func scanHeld(sc sqldb.Scanner) (notice.HeldMail, error) {
+// heldColsOf is heldCols of the table named alias in a join.
+func heldColsOf(alias string) string {
+	return alias + "." + strings.ReplaceAll(heldCols, ", ", ", "+alias+".")
+}
+
+// scanHeld reads the heldCols of a row, then more, the columns after them.
+func scanHeld(sc sqldb.Scanner, more ...any) (notice.HeldMail, error) {
 	var h notice.HeldMail
 	var data string
-	err := sc.Scan(&h.ID, &h.UserID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt)
+	err := sc.Scan(append([]any{&h.ID, &h.UserID, &h.Kind, &data, &h.AppointmentID, &h.AppointmentVersion, &h.ExpiresAt, &h.CreatedAt}, more...)...)
 	h.Data, h.ExpiresAt, h.CreatedAt = []byte(data), h.ExpiresAt.UTC(), h.CreatedAt.UTC()
 	return h, err
 }
