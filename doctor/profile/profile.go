@@ -54,6 +54,10 @@ const (
 	MaxSpecializationDetail = 1000
 )
 
+// MaxSearchLength bounds a name search in characters, as the OpenAPI
+// document's maxLength counts them, so that any script gets the same room.
+const MaxSearchLength = 100
+
 // Specialization is an entry of the catalog.
 type Specialization struct {
 	ID          string

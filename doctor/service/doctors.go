@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
@@ -312,8 +313,8 @@ func (s *service) SearchDoctors(ctx context.Context, actor authn.Principal, in S
 		q.SpecializationID = id
 	}
 	switch {
-	case len(in.Q) > 200:
-		fe.Add("q", "must be at most 200 characters")
+	case utf8.RuneCountInString(in.Q) > profile.MaxSearchLength:
+		fe.Add("q", fmt.Sprintf("must be at most %d characters", profile.MaxSearchLength))
 	case profile.HasControl(in.Q):
 		fe.Add("q", "must be UTF-8 text without control characters")
 	}

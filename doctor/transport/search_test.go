@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/medisync/medisync/doctor/profile"
 	"github.com/medisync/medisync/doctor/schedule"
 	"github.com/medisync/medisync/shared/page"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -141,4 +143,23 @@ func TestSearchPagesPastTheLongestNames(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, want, got)
+}
+
+// q is bounded in characters, as the document's maxLength counts them: a
+// whole name of 100 characters in a script of three-byte characters is
+// searched on every database, and one character more is a 400 naming q.
+func TestSearchQIsBoundedInCharacters(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnvOn(t, db)
+		name := strings.Repeat("山", profile.MaxSearchLength)
+		e.createByAdmin(map[string]any{"lastName": name})
+		r := e.mustDo(200, "GET", "/api/v1/doctors?q="+url.QueryEscape(name), e.pat.Token, nil)
+		if items := r.JSON(t)["items"].([]any); assert.Len(t, items, 1) {
+			assert.Equal(t, name, items[0].(map[string]any)["lastName"])
+		}
+		r = e.do("GET", "/api/v1/doctors?q="+url.QueryEscape(name+"山"), e.pat.Token, nil)
+		if assert.Equal(t, 400, r.Status, "%s", r.Body) {
+			assert.Equal(t, []string{"q"}, r.Fields(t))
+		}
+	})
 }
