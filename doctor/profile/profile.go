@@ -54,9 +54,13 @@ const (
 	MaxSpecializationDetail = 1000
 )
 
-// MaxSearchLength bounds a name search in characters, as the OpenAPI
-// document's maxLength counts them, so that any script gets the same room.
-const MaxSearchLength = 100
+// Bounds of a name search. The length is in characters, as the OpenAPI
+// document's maxLength counts them, so that any script gets the same room;
+// each word costs the search a subquery, hence the few words.
+const (
+	MaxSearchLength = 100
+	MaxSearchWords  = 4
+)
 
 // Specialization is an entry of the catalog.
 type Specialization struct {
@@ -277,13 +281,10 @@ func isAlpha(s string) bool {
 }
 
 // NamePrefixes splits a name search into lower-case words; each must begin
-// the first or the last name of a match.
+// the first or the last name of a match. It keeps every word: the caller
+// refuses more than MaxSearchWords rather than match on fewer.
 func NamePrefixes(q string) []string {
-	words := strings.Fields(strings.ToLower(q))
-	if len(words) > 4 {
-		words = words[:4]
-	}
-	return words
+	return strings.Fields(strings.ToLower(q))
 }
 
 // NameTokens returns the lower-case words of a doctor's names that name

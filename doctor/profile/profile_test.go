@@ -107,6 +107,7 @@ func TestSpecializationNormalize(t *testing.T) {
 func TestNamePrefixes(t *testing.T) {
 	assert.Equal(t, []string{"ada", "lov"}, NamePrefixes("  Ada  Lov "))
 	assert.Empty(t, NamePrefixes("   "))
+	assert.Len(t, NamePrefixes("a b c d e"), 5, "every word is kept; the caller bounds them")
 }
 
 func TestNameTokens(t *testing.T) {

@@ -312,13 +312,15 @@ func (s *service) SearchDoctors(ctx context.Context, actor authn.Principal, in S
 		}
 		q.SpecializationID = id
 	}
+	q.NamePrefixes = profile.NamePrefixes(in.Q)
 	switch {
 	case utf8.RuneCountInString(in.Q) > profile.MaxSearchLength:
 		fe.Add("q", fmt.Sprintf("must be at most %d characters", profile.MaxSearchLength))
 	case profile.HasControl(in.Q):
 		fe.Add("q", "must be UTF-8 text without control characters")
+	case len(q.NamePrefixes) > profile.MaxSearchWords:
+		fe.Add("q", fmt.Sprintf("must hold at most %d words", profile.MaxSearchWords))
 	}
-	q.NamePrefixes = profile.NamePrefixes(in.Q)
 	if in.Language != "" {
 		lang, ok := profile.CanonicalLanguage(in.Language)
 		if !ok {

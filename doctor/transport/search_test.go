@@ -163,3 +163,18 @@ func TestSearchQIsBoundedInCharacters(t *testing.T) {
 		}
 	})
 }
+
+// q holds at most four words, each applied: a fifth is a 400 naming q,
+// never dropped to list doctors it does not match.
+func TestSearchQOfMoreThanFourWordsIsRefused(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnvOn(t, db)
+		e.createByAdmin(map[string]any{"firstName": "Ada Mary", "lastName": "Lovelace King"})
+		r := e.mustDo(200, "GET", "/api/v1/doctors?q="+url.QueryEscape("ada mar lov kin"), e.pat.Token, nil)
+		assert.Len(t, r.JSON(t)["items"], 1, "four words, each beginning a word of the names")
+		r = e.do("GET", "/api/v1/doctors?q="+url.QueryEscape("ada mar lov kin zzzz"), e.pat.Token, nil)
+		if assert.Equal(t, 400, r.Status, "%s", r.Body) {
+			assert.Equal(t, []string{"q"}, r.Fields(t))
+		}
+	})
+}

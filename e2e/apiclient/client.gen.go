@@ -2512,7 +2512,8 @@ type SearchDoctorsParams struct {
 	// Specialization A specialization id.
 	Specialization *openapi_types.UUID `form:"specialization,omitempty" json:"specialization,omitempty"`
 
-	// Q A name prefix, matched case-insensitively against the last or first name.
+	// Q Up to four words (a fifth is a 400 naming `q`), each of which must begin a word of the first or last name,
+	// case-insensitively.
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 
 	// Language A BCP 47 language tag the doctor speaks.
