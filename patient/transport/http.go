@@ -96,16 +96,20 @@ func actor(ctx context.Context) (authn.Principal, error) {
 }
 
 // multi returns a query parameter's values, repeated or comma-separated.
-func multi(r *http.Request, name string) []string {
-	var out []string
+// An empty one (?type=, ?type=a,) adds a field error naming the parameter
+// to fe and makes ok false: skipped, it could leave no filter and widen the
+// list to everything (docs/architecture.md, "Query strings").
+func multi(r *http.Request, name string, fe *domainerr.FieldErrors) (out []string, ok bool) {
 	for _, v := range r.URL.Query()[name] {
 		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
+			if s = strings.TrimSpace(s); s == "" {
+				fe.Add(name, "holds an empty value; leave it out instead")
+				return nil, false
 			}
+			out = append(out, s)
 		}
 	}
-	return out
+	return out, true
 }
 
 // collect appends each value, read by parse, to out; false when one is not
@@ -259,14 +263,17 @@ func decodeListHistory(ctx context.Context, r *http.Request) (any, error) {
 	// Each field is named once, however many of its values are wrong: the
 	// answer stays small whatever the query holds.
 	var fe domainerr.FieldErrors
-	types, statuses := multi(r, "type"), multi(r, "status")
+	types, typesOK := multi(r, "type", &fe)
+	statuses, statusesOK := multi(r, "status", &fe)
 	switch {
+	case !typesOK:
 	case len(types) > 7:
 		fe.Add("type", "at most 7 values")
 	case !collect(types, &hq.Types, func(v string) patient.EntryType { return patient.EntryType(strings.ToUpper(v)) }):
 		fe.Add("type", "must be one of CONDITION, ALLERGY, MEDICATION, PROCEDURE, IMMUNIZATION, FAMILY_HISTORY, NOTE")
 	}
 	switch {
+	case !statusesOK:
 	case len(statuses) > 4:
 		fe.Add("status", "at most 4 values")
 	case !collect(statuses, &hq.Statuses, func(v string) patient.EntryStatus { return patient.EntryStatus(strings.ToLower(v)) }):
