@@ -2662,10 +2662,10 @@ type AuditTrailParams struct {
 
 // ListHistoryParams defines parameters for ListHistory.
 type ListHistoryParams struct {
-	// Type Entry types, repeated or comma-separated.
+	// Type Entry types, repeated or comma-separated; no value or comma-separated part may be empty (a 400 naming the parameter).
 	Type *[]string `form:"type,omitempty" json:"type,omitempty"`
 
-	// Status Entry statuses, repeated or comma-separated.
+	// Status Entry statuses, repeated or comma-separated; no value or comma-separated part may be empty (a 400 naming the parameter).
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// Limit Page size, 1 to 100; 20 when absent.
