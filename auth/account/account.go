@@ -55,12 +55,16 @@ func (u User) Has(role string) bool { return slices.Contains(u.Roles, role) }
 // parts, comments, display names and internationalized addresses are
 // refused with a clear message rather than half-supported.
 func NormalizeEmail(s string) (string, error) {
+	// The limit holds for the input as sent, blanks included (the
+	// documented maxLength), so the address kept is never a slice of a
+	// far longer request string.
+	if len(s) > MaxEmailLength {
+		return "", errors.New("must be at most 254 characters")
+	}
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
 		return "", errors.New("is required")
-	case len(s) > MaxEmailLength:
-		return "", errors.New("must be at most 254 characters")
 	case !utf8.ValidString(s):
 		return "", errors.New("must be valid UTF-8")
 	}

@@ -38,6 +38,7 @@ func TestNormalizeEmailRefuses(t *testing.T) {
 		"unicode domain":     "pat@exämple.org",
 		"emoji":              "😀@example.org",
 		"300 characters":     strings.Repeat("a", 290) + "@example.org",
+		"padded past 254":    strings.Repeat(" ", 250) + "pat@example.org",
 		"local part 65":      strings.Repeat("a", 65) + "@example.org",
 		"leading dot":        ".pat@example.org",
 		"double dot":         "pat..q@example.org",

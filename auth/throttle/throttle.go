@@ -161,7 +161,9 @@ func (l *Limiter) Fail(key string) time.Duration {
 			return 0
 		}
 		e = &entry{}
-		l.entries[key] = e
+		// Its own copy: a caller's key may be a slice of a far larger
+		// string (a request body), which the map would otherwise pin.
+		l.entries[strings.Clone(key)] = e
 	}
 	e.failures++
 	e.lastFailure = now
@@ -368,13 +370,14 @@ func (k *known) add(account, client string) {
 	now := k.now()
 	old, _ := k.accounts.Peek(account)
 	addrs := make([]knownAddr, 0, KnownPerAccount)
-	addrs = append(addrs, knownAddr{client: client, at: now})
+	addrs = append(addrs, knownAddr{client: strings.Clone(client), at: now})
 	for _, a := range old {
 		if a.client != client && now.Sub(a.at) < KnownFor && len(addrs) < KnownPerAccount {
 			addrs = append(addrs, a)
 		}
 	}
-	k.accounts.Add(account, addrs)
+	// Own copies, as in Limiter.Fail.
+	k.accounts.Add(strings.Clone(account), addrs)
 }
 
 func (k *known) forget(account string) { k.accounts.Remove(account) }

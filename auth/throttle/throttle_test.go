@@ -3,6 +3,7 @@ package throttle_test
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,9 +265,8 @@ func TestKeyMemory(t *testing.T) {
 	for _, k := range keys {
 		keyBytes += len(k)
 	}
-	// The names are counted too: the map keeps its own copy's header, and
-	// in the service each name is a request's string kept alive by the map.
-	per := (int(after.HeapAlloc-before.HeapAlloc) + keyBytes) / n
+	// The names are counted in the heap: the limiter keeps its own copy.
+	per := int(after.HeapAlloc-before.HeapAlloc) / n
 	t.Logf("%d B per key (%d B of name)", per, keyBytes/n)
 	assert.LessOrEqual(t, per, throttle.KeyCost)
 	assert.Less(t, 4*throttle.DefaultMaxKeys*throttle.KeyCost, 128<<20,
@@ -287,6 +287,37 @@ func TestKeyMemory(t *testing.T) {
 	loggedIn(t, lt, "kim@example.org", "10.0.1.1")
 	loggedIn(t, lt, "lee@example.org", "10.0.1.2")
 	assert.Equal(t, 2, lt.Len(), "and the accounts, the least recent leaving first")
+}
+
+// The throttle keeps its own copy of each key: a key that is a slice of a
+// far larger string (an address trimmed from a request) does not keep that
+// string alive, so KeyCost holds whatever the caller passes.
+func TestKeysAreCopiedNotPinned(t *testing.T) {
+	const n, big = 200, 64 << 10
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	slice := func(s string) string {
+		whole := strings.Repeat(" ", big) + s
+		return whole[big:]
+	}
+	before := heap()
+	for i := 0; i < n; i++ {
+		account := slice(fmt.Sprintf("nobody%05d@example.org", i))
+		client := slice(fmt.Sprintf("198.18.%d.%d", i/250, i%250+1))
+		lt.Failed(account, client)
+		lt.Succeeded(account, client) // known addresses too
+	}
+	per := int64(heap()-before) / n
+	t.Logf("%d B kept per account", per)
+	assert.Less(t, per, int64(8*throttle.KeyCost), "the keys pin the %d KiB strings they were sliced from", big>>10)
+	assert.Equal(t, n, lt.Account.Len())
 }
 
 // One self-registered account logging in from DefaultMaxKeys IPv6 /64s

@@ -392,3 +392,19 @@ func TestParallelGuessesCannotOutrunTheClientAllowance(t *testing.T) {
 	assert.LessOrEqual(t, int(checked.Load()), throttle.DefaultClient.Free+1, "the allowance, and the one attempt that starts the block")
 	assert.Equal(t, int32(120), checked.Load()+throttled.Load())
 }
+
+// An address padded with blanks past 254 bytes is refused as the document's
+// maxLength says, before the throttle keeps anything: a key trimmed from it
+// would otherwise be a slice pinning the whole padded string.
+func TestAnAddressPaddedPastItsLengthIsRefusedAndLeavesNoThrottleKey(t *testing.T) {
+	e := newEnv(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	padded := strings.Repeat(" ", 60<<10) + "nobody@example.org" // within the 64 KiB body limit
+	r := e.req("POST", "/api/v1/auth/login", map[string]string{"email": padded, "password": "guess guess guess"})
+	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+	assert.Equal(t, []string{"email"}, r.Fields(t))
+	assert.Zero(t, e.auth.Throttle.Len(), "nothing is counted for a refused address")
+
+	r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "  nobody@example.org  ", "password": "guess guess guess"})
+	require.Equal(t, http.StatusUnauthorized, r.Status, "blanks within the length are trimmed: %s", r.Body)
+	assert.Equal(t, 1, e.auth.Throttle.Account.Len())
+}
