@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Params are argon2id cost parameters.
@@ -68,14 +70,29 @@ var ErrBusy = errors.New("the service is busy; retry shortly")
 // b64 is strict: unused bits must be zero, so each value has one spelling.
 var b64 = base64.RawStdEncoding.Strict()
 
-// Encode hashes pw with p and a fresh random salt, in PHC string format:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
+// Normalize returns pw in Unicode NFKC, the form every password is checked
+// and hashed in: the same characters typed on another keyboard or system
+// (precomposed or decomposed, full-width or not) are the same password
+// (NIST SP 800-63B 5.1.1.2).
+func Normalize(pw string) string { return norm.NFKC.String(pw) }
+
+// TooLong reports whether pw is longer than any password the policy admits,
+// both as typed and in NFKC: the cheap refusal of an oversize login before
+// any hashing, which must not refuse a valid password sent decomposed (more
+// characters as typed) nor one stored before passwords were normalized (more
+// in NFKC).
+func TooLong(pw string) bool {
+	return utf8.RuneCountInString(pw) > MaxLength && utf8.RuneCountInString(Normalize(pw)) > MaxLength
+}
+
+// Encode hashes the NFKC form of pw with p and a fresh random salt, in PHC
+// string format: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
 func Encode(pw string, p Params) (string, error) {
 	salt := make([]byte, p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("read salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	key := argon2.IDKey([]byte(Normalize(pw)), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -138,14 +155,19 @@ func Decode(encoded string) (Params, []byte, []byte, error) {
 	return p, salt, key, nil
 }
 
-// Compare reports whether pw matches the encoded hash, in constant time with
-// respect to the key bytes.
+// Compare reports whether the NFKC form of pw matches the encoded hash, in
+// constant time with respect to the key bytes.
 func Compare(pw, encoded string) (bool, Params, error) {
+	return compare([]byte(Normalize(pw)), encoded)
+}
+
+// compare is Compare for pw as it is, without normalizing it.
+func compare(pw []byte, encoded string) (bool, Params, error) {
 	p, salt, key, err := Decode(encoded)
 	if err != nil {
 		return false, Params{}, err
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	got := argon2.IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	return subtle.ConstantTimeCompare(got, key) == 1, p, nil
 }
 
@@ -256,16 +278,26 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 }
 
 // Verify reports whether pw matches encoded, and whether the hash should be
-// replaced because it was made with other parameters.
+// replaced: because it was made with other parameters, or of pw as typed
+// rather than its NFKC form (hashes written before passwords were
+// normalized). Only a pw not in NFKC is compared twice, whatever the
+// account, so the time tells nothing of the stored hash.
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
 	release, err := h.acquire(ctx)
 	if err != nil {
 		return false, false, err
 	}
 	defer release()
-	ok, p, err := Compare(pw, encoded)
+	nfkc := Normalize(pw)
+	ok, p, err := compare([]byte(nfkc), encoded)
 	if err != nil {
 		return false, false, err
+	}
+	if !ok && nfkc != pw {
+		if ok, p, err = compare([]byte(pw), encoded); err != nil {
+			return false, false, err
+		}
+		return ok, ok, nil
 	}
 	return ok, ok && p != h.params, nil
 }

@@ -3,12 +3,14 @@ package password
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
 )
 
 func TestPolicyLengthBounds(t *testing.T) {
@@ -113,6 +115,53 @@ func TestHasherVerifyAndRehash(t *testing.T) {
 	assert.False(t, rehash)
 
 	assert.NoError(t, h.VerifyDummy(ctx, "anything"))
+}
+
+// A password is one whatever its Unicode form: the policy counts the
+// characters of its NFKC form, and a hash of a password as typed (written
+// before passwords were normalized) verifies and is marked for rehashing.
+func TestPasswordsAreNormalizedToNFKC(t *testing.T) {
+	const nfc = "caf\u00e9 cr\u00e8mes"   // 11 characters
+	const nfd = "cafe\u0301 cre\u0300mes" // the same, 13 code points
+	p := NewPolicy()
+	assert.Error(t, p.Check(nfd, ""), "11 characters, however many code points")
+	assert.NoError(t, p.Check(nfd+"s", ""))
+	long := strings.Repeat("e\u0301", MaxLength) // 128 characters, 256 code points
+	assert.NoError(t, p.Check(long, ""))
+	assert.False(t, TooLong(long), "a valid password sent decomposed is not too long to log in")
+	assert.False(t, TooLong(strings.Repeat("\ufdfa", MaxLength)), "nor one that NFKC lengthens")
+	assert.True(t, TooLong(strings.Repeat("x", MaxLength+1)))
+
+	ctx := context.Background()
+	h, err := NewHasher(HasherOptions{Params: Cheap})
+	require.NoError(t, err)
+	enc, err := h.Hash(ctx, nfd)
+	require.NoError(t, err)
+	for _, pw := range []string{nfc, nfd} {
+		ok, rehash, err := h.Verify(ctx, pw, enc)
+		require.NoError(t, err)
+		assert.True(t, ok, "%q", pw)
+		assert.False(t, rehash)
+	}
+
+	legacy, err := encodeRaw(nfd, Cheap)
+	require.NoError(t, err)
+	ok, rehash, err := h.Verify(ctx, nfd, legacy)
+	require.NoError(t, err)
+	assert.True(t, ok, "a hash of the password as typed verifies")
+	assert.True(t, rehash, "and is replaced by one of its NFKC form")
+	ok, rehash, err = h.Verify(ctx, "cafe cremes", legacy)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.False(t, rehash)
+}
+
+// encodeRaw is Encode as it was before passwords were normalized.
+func encodeRaw(pw string, p Params) (string, error) {
+	salt := []byte("sixteen byte salt")[:p.SaltLen]
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 func TestHasherPoolIsBounded(t *testing.T) {

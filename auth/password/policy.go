@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Length bounds, counted in characters.
+// Length bounds, counted in characters of the NFKC form.
 const (
 	MinLength = 12
 	MaxLength = 128
@@ -48,11 +48,13 @@ func (p *Policy) IsCommon(pw string) bool {
 
 // Check returns why pw is not acceptable for the account with the given
 // (normalized) email, or nil. Any character is allowed; length is what
-// makes a password strong, so there are no composition rules.
+// makes a password strong, so there are no composition rules. The rules
+// apply to the NFKC form, the one hashed.
 func (p *Policy) Check(pw, email string) error {
 	if !utf8.ValidString(pw) {
 		return errors.New("must be valid UTF-8")
 	}
+	pw = Normalize(pw)
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < MinLength:

@@ -18,7 +18,7 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 	var fe domainerr.FieldErrors
 	if in.CurrentPassword == "" {
 		fe.Add("currentPassword", "is required")
-	} else if len([]rune(in.CurrentPassword)) > password.MaxLength {
+	} else if password.TooLong(in.CurrentPassword) {
 		fe.Add("currentPassword", "is incorrect")
 	}
 	u, err := s.activeUser(ctx, actor)

@@ -58,7 +58,7 @@ func (s *service) Login(ctx context.Context, in LoginInput) (TokenPair, error) {
 	switch {
 	case in.Password == "":
 		fe.Add("password", "is required")
-	case len([]rune(in.Password)) > password.MaxLength:
+	case password.TooLong(in.Password):
 		fe.Add("password", "must be at most 128 characters")
 	}
 	if len(fe) > 0 {

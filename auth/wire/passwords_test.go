@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,10 +12,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
+	"github.com/medisync/medisync/auth/password"
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/auth/wire"
+	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -228,4 +232,42 @@ func TestDisablingVoidsResetLinks(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
 	assert.Contains(t, fields(t, r), "token")
 	e.login(patEmail, patPass)
+}
+
+// The same password typed in another Unicode form opens the account:
+// passwords are checked and hashed in NFKC, so one registered precomposed
+// (NFC, "é" = U+00E9, as most keyboards send it) logs in typed decomposed
+// (NFD, "e" + U+0301, as some input methods send it), and the other way
+// round. A hash of a password as typed, written before passwords were
+// normalized, still verifies with that form and is then replaced by the
+// hash of the NFKC form, after which either form logs in.
+func TestAPasswordTypedInAnotherUnicodeFormLogsIn(t *testing.T) {
+	const nfc = "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e"     // café crème brûlée
+	const nfd = "cafe\u0301 cre\u0300me bru\u0302le\u0301e" // the same text, decomposed
+	login := func(e *env, email, pw string) int {
+		return e.req("POST", "/api/v1/auth/login", map[string]string{"email": email, "password": pw}).Status
+	}
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		e.register("camille@example.org", nfc, "Camille")
+		assert.Equal(t, http.StatusOK, login(e, "camille@example.org", nfc))
+		assert.Equal(t, http.StatusOK, login(e, "camille@example.org", nfd), "registered NFC, typed NFD")
+		e.register("dominique@example.org", nfd, "Dominique")
+		assert.Equal(t, http.StatusOK, login(e, "dominique@example.org", nfc), "registered NFD, typed NFC")
+
+		ctx := context.Background()
+		p := password.Cheap
+		salt := []byte("sixteen byte salt")[:p.SaltLen]
+		b64 := base64.RawStdEncoding
+		legacy := fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
+			b64.EncodeToString(salt), b64.EncodeToString(argon2.IDKey([]byte(nfd), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)))
+		_, err := db.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE email = ?", legacy, "dominique@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, login(e, "dominique@example.org", nfd), "a hash of the password as typed verifies")
+		var stored string
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT password_hash FROM users WHERE email = ?", "dominique@example.org").Scan(&stored))
+		assert.NotEqual(t, legacy, stored, "and is replaced")
+		assert.Equal(t, http.StatusOK, login(e, "dominique@example.org", nfc), "by the hash of the NFKC form")
+		assert.Equal(t, http.StatusUnauthorized, login(e, "dominique@example.org", "cafe creme brulee"))
+	})
 }
