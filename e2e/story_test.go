@@ -224,7 +224,7 @@ func TestStoryThroughTheGateway(t *testing.T) {
 	admin := a.login(adminEmail, adminPassword)
 	user, err := a.CreateUserWithResponse(ctx, apiclient.CreateUserRequest{
 		Email: "dr.house@e2e.example", Password: "Doctor-long-passw0rd", FullName: "Greg House",
-		Roles: &[]apiclient.Role{apiclient.RoleDOCTOR},
+		Roles: []apiclient.StaffRole{apiclient.StaffRoleDOCTOR},
 	}, bearer(admin))
 	answered(t, "admin creates doctor account", http.StatusCreated, user, user.Body, err)
 	spec, err := a.CreateSpecializationWithResponse(ctx, apiclient.SpecializationWrite{Name: "Diagnostic Medicine", Description: ptr("Puzzles")}, bearer(admin))

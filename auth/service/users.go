@@ -230,8 +230,12 @@ func (s *service) CreateUser(ctx context.Context, actor authn.Principal, in Crea
 	if err := s.Policy.Check(in.Password, email); err != nil {
 		fe.Add("password", err.Error())
 	}
-	roles, err := normalizeRoles(in.Roles, authn.RoleAdmin, authn.RoleDoctor)
-	if err != nil {
+	// Left out is a missing field, as the document's required says; sent
+	// empty, a list without a role.
+	var roles []string
+	if in.Roles == nil {
+		fe.Add("roles", "is required")
+	} else if roles, err = normalizeRoles(in.Roles, authn.RoleAdmin, authn.RoleDoctor); err != nil {
 		fe.Add("roles", err.Error())
 	}
 	if len(fe) > 0 {

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/medisync/medisync/auth/adapter/sqlstore"
 	"github.com/medisync/medisync/auth/service"
+	"github.com/medisync/medisync/auth/transport"
+	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -258,4 +261,38 @@ func TestBootstrap(t *testing.T) {
 	r = e.req("POST", "/api/v1/auth/login", map[string]string{"email": "root@example.org", "password": patPass})
 	require.Equal(t, http.StatusOK, r.Status)
 	assert.Equal(t, []any{"PATIENT"}, jwtClaims(t, r.Str(t, "accessToken"))["roles"], "left unchanged")
+}
+
+// A created account needs its roles, as the document says: a body without
+// roles, with none, or with one an administrator may not give is refused by
+// the document and answered 400 naming roles.
+func TestCreateUserRequiresRolesAsTheDocumentSays(t *testing.T) {
+	doc := openapitest.Load(t, transport.OpenAPI())
+	schema := doc.T.Components.Schemas["CreateUserRequest"].Value
+	assert.Contains(t, schema.Required, "roles")
+	roles := schema.Properties["roles"].Value
+	assert.EqualValues(t, 1, roles.MinItems)
+	assert.ElementsMatch(t, []any{"ADMIN", "DOCTOR"}, roles.Items.Value.Enum)
+
+	eachEnv(t, func(t *testing.T, e *env) {
+		as := bearer(e.admin().Access)
+		for name, body := range map[string]map[string]any{
+			"left out": {},
+			"empty":    {"roles": []string{}},
+			"PATIENT":  {"roles": []string{"PATIENT"}},
+		} {
+			body["email"], body["password"], body["fullName"] = "dr.grey@example.org", "tardis blue box", "Dr Grey"
+			raw, err := json.Marshal(body)
+			require.NoError(t, err)
+			req, err := http.NewRequest("POST", e.srv.URL+"/api/v1/auth/users", bytes.NewReader(raw))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			assert.ErrorContains(t, doc.Check(openapitest.Exchange{Request: req, RequestBody: raw, Status: http.StatusCreated}),
+				"the document refuses the request", name)
+
+			r := e.req("POST", "/api/v1/auth/users", body, as...)
+			assert.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", name, r.Body)
+			assert.Equal(t, []string{"roles"}, r.Fields(t), name)
+		}
+	})
 }

@@ -743,6 +743,24 @@ func (e Sex) Valid() bool {
 	}
 }
 
+// Defines values for StaffRole.
+const (
+	StaffRoleADMIN  StaffRole = "ADMIN"
+	StaffRoleDOCTOR StaffRole = "DOCTOR"
+)
+
+// Valid indicates whether the value is a known member of the StaffRole enum.
+func (e StaffRole) Valid() bool {
+	switch e {
+	case StaffRoleADMIN:
+		return true
+	case StaffRoleDOCTOR:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokensTokenType.
 const (
 	Bearer TokensTokenType = "Bearer"
@@ -1165,8 +1183,8 @@ type CreateUserRequest struct {
 	// Example: correct horse battery
 	Password Password `json:"password"`
 
-	// Roles A subset of DOCTOR and ADMIN.
-	Roles *[]Role `json:"roles,omitempty"`
+	// Roles DOCTOR, ADMIN or both; patients register themselves.
+	Roles []StaffRole `json:"roles"`
 }
 
 // DeadLetter defines model for DeadLetter.
@@ -2117,6 +2135,9 @@ type SpecializationWrite struct {
 	UpdatedAt   *time.Time          `json:"updatedAt,omitempty"`
 	Version     *int64              `json:"version,omitempty"`
 }
+
+// StaffRole A role an administrator may give the account it creates.
+type StaffRole string
 
 // TakenTimes defines model for TakenTimes.
 type TakenTimes struct {
@@ -3698,7 +3719,7 @@ type ClientInterface interface {
 
 	// CreateUserWithBody Create an account
 	//
-	// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+	// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3707,7 +3728,7 @@ type ClientInterface interface {
 
 	// CreateUser Create an account
 	//
-	// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+	// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5195,7 +5216,7 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 
 // CreateUserWithBody Create an account
 //
-// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5214,7 +5235,7 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 
 // CreateUser Create an account
 //
-// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11790,7 +11811,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWithBodyWithResponse Create an account
 	//
-	// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+	// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11799,7 +11820,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWithResponse Create an account
 	//
-	// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+	// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -26397,7 +26418,7 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 
 // CreateUserWithBodyWithResponse Create an account
 //
-// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26412,7 +26433,7 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 
 // CreateUserWithResponse Create an account
 //
-// ADMIN. `roles` is a subset of DOCTOR and ADMIN; an address already registered is a 409.
+// ADMIN. `roles` names at least one of DOCTOR and ADMIN; an address already registered is a 409.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
