@@ -45,7 +45,8 @@ func (s *service) ChangePassword(ctx context.Context, actor authn.Principal, in 
 		return TokenPair{}, domainerr.Field("currentPassword", "is incorrect")
 	}
 	s.Throttle.Succeeded(u.Email, in.ClientIP)
-	if in.NewPassword == in.CurrentPassword {
+	// The same characters in another Unicode form are the same password.
+	if password.Normalize(in.NewPassword) == password.Normalize(in.CurrentPassword) {
 		return TokenPair{}, domainerr.Field("newPassword", "must differ from the current password")
 	}
 	hash, err := s.Hasher.Hash(ctx, in.NewPassword)

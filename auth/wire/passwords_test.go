@@ -271,3 +271,18 @@ func TestAPasswordTypedInAnotherUnicodeFormLogsIn(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, login(e, "dominique@example.org", "cafe creme brulee"))
 	})
 }
+
+// A "new" password that is the current one typed in another Unicode form is
+// the current password: refused, not a change that revokes the other sessions.
+func TestANewPasswordThatIsTheCurrentInAnotherUnicodeFormIsRefused(t *testing.T) {
+	const nfc = "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e"     // café crème brûlée
+	const nfd = "cafe\u0301 cre\u0300me bru\u0302le\u0301e" // the same text, decomposed
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.register("camille@example.org", nfc, "Camille")
+		s := e.login("camille@example.org", nfc)
+		r := e.req("POST", "/api/v1/auth/password/change",
+			map[string]string{"currentPassword": nfc, "newPassword": nfd}, bearer(s.Access)...)
+		assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+		assert.Contains(t, fields(t, r), "newPassword")
+	})
+}

@@ -1155,7 +1155,7 @@ type CancellationReason string
 type ChangePasswordRequest struct {
 	CurrentPassword string `json:"currentPassword"`
 
-	// NewPassword 12 to 128 characters, not a common password.
+	// NewPassword 12 to 128 characters (counted in Unicode NFKC form, in which the password is also compared), not a common password.
 	//
 	// Example: correct horse battery
 	NewPassword Password `json:"newPassword"`
@@ -1178,7 +1178,7 @@ type CreateUserRequest struct {
 	Email    Email  `json:"email"`
 	FullName string `json:"fullName"`
 
-	// Password 12 to 128 characters, not a common password.
+	// Password 12 to 128 characters (counted in Unicode NFKC form, in which the password is also compared), not a common password.
 	//
 	// Example: correct horse battery
 	Password Password `json:"password"`
@@ -1779,7 +1779,7 @@ type Notification struct {
 // NotificationKind defines model for NotificationKind.
 type NotificationKind string
 
-// Password 12 to 128 characters, not a common password.
+// Password 12 to 128 characters (counted in Unicode NFKC form, in which the password is also compared), not a common password.
 //
 // Example: correct horse battery
 type Password = string
@@ -2020,7 +2020,7 @@ type RegisterRequest struct {
 	// FullName Example: Pat Example
 	FullName string `json:"fullName"`
 
-	// Password 12 to 128 characters, not a common password.
+	// Password 12 to 128 characters (counted in Unicode NFKC form, in which the password is also compared), not a common password.
 	//
 	// Example: correct horse battery
 	Password Password `json:"password"`
@@ -2039,7 +2039,7 @@ type RelatesToCode string
 
 // ResetPasswordRequest defines model for ResetPasswordRequest.
 type ResetPasswordRequest struct {
-	// NewPassword 12 to 128 characters, not a common password.
+	// NewPassword 12 to 128 characters (counted in Unicode NFKC form, in which the password is also compared), not a common password.
 	//
 	// Example: correct horse battery
 	NewPassword Password `json:"newPassword"`
