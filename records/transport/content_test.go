@@ -3,20 +3,30 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/medisync/medisync/records/adapter/blobfs"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
 	"github.com/medisync/medisync/records/record"
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/httpmw"
+	"github.com/medisync/medisync/shared/metrics"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -370,5 +380,90 @@ func TestUploadWhoseClientLeavesDuringThePostgresCommitKeepsItsContent(t *testin
 	}
 	if c := h.do("patient", "GET", "/documents/"+listed.Items[0].ID+"/content", nil); c.code != http.StatusOK {
 		t.Fatalf("the document is listed but its content was removed: GET content = %d %s", c.code, c.body)
+	}
+}
+
+// A download whose stored content fails its integrity check part-way (a
+// damaged or tampered blob: the decrypting reader refuses a package) is cut
+// short after the 200 went out: the client sees a broken body, the log an
+// error line naming the document, and the access log and
+// medisync_http_requests_total a failure, not a success.
+func TestDownloadCutShortByDamagedContentIsLoggedAsAFailure(t *testing.T) {
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	store, err := blobfs.New(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, 4<<20, func(d *service.Deps) { d.Blobs = store })
+	reg := prometheus.NewRegistry()
+	m := metrics.NewHTTP(reg)
+	h.srv.Config.Handler = httpmw.Stack(h.srv.Config.Handler, httpmw.Options{Logger: h.logger, Metrics: m, MaxBodyBytes: 8 << 20})
+
+	content := append([]byte("%PDF-1.7\n"), make([]byte, 1<<20)...)
+	r := h.do("patient", "POST", "/documents?title=CT&type=imaging", bytes.NewReader(content), "Content-Type", "application/pdf")
+	if r.code != 201 {
+		t.Fatalf("upload = %d %s", r.code, r.body)
+	}
+	id := r.json(t)["id"].(string)
+
+	// Damage one byte of the stored object, far past its first package.
+	var object string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, _ := d.Info(); info != nil && info.Size() > 1<<19 {
+				object = p
+			}
+		}
+		return nil
+	})
+	if object == "" {
+		t.Fatal("stored object not found")
+	}
+	f, err := os.OpenFile(object, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte{0}
+	_, _ = f.ReadAt(b, 800_000)
+	b[0] ^= 0xff
+	_, _ = f.WriteAt(b, 800_000)
+	f.Close()
+
+	before := h.logs.String()
+	req, _ := http.NewRequest("GET", h.srv.URL+"/api/v1/records/patients/"+h.patient+"/documents/"+id+"/content", nil)
+	req.Header.Set("Authorization", "Bearer "+h.tokens["patient"])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, readErr := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || (readErr == nil && len(got) == len(content)) {
+		t.Fatalf("download: status %d, %d of %d bytes, read error %v; want a 200 cut short", res.StatusCode, len(got), len(content), readErr)
+	}
+	lines := strings.TrimPrefix(h.logs.String(), before)
+	var fault, access string
+	for _, l := range strings.Split(lines, "\n") {
+		switch {
+		case strings.Contains(l, "msg=\"document content cut short\""):
+			fault = l
+		case strings.Contains(l, "msg=request"):
+			access = l
+		}
+	}
+	if !strings.Contains(fault, "level=error") || !strings.Contains(fault, "documentId="+id) || !strings.Contains(fault, "err=") {
+		t.Errorf("no error line naming the document and the fault:\n%s", lines)
+	}
+	if !strings.Contains(access, "status=500") || !strings.Contains(access, "level=warn") {
+		t.Errorf("the access log does not record the download as a failure: %s", access)
+	}
+	const route = "/api/v1/records/patients/{patientId}/documents/{documentId}/content"
+	if n := testutil.ToFloat64(m.Requests.WithLabelValues(route, "GET", "200")); n != 0 {
+		t.Errorf("medisync_http_requests_total counts the cut-short download as %v successful answer(s)", n)
+	}
+	if n := testutil.ToFloat64(m.Requests.WithLabelValues(route, "GET", "500")); n != 1 {
+		t.Errorf("medisync_http_requests_total{code=\"500\"} = %v, want 1", n)
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/gorilla/mux"
 
 	"github.com/medisync/medisync/records/endpoint"
@@ -27,6 +29,7 @@ import (
 	"github.com/medisync/medisync/shared/httpjson"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/rest"
@@ -77,6 +80,9 @@ type Options struct {
 	// before any byte of the body is read; the service enforces it while
 	// reading too.
 	MaxDocumentBytes int64
+	// Logger receives the faults met once an answer is under way, too late
+	// for a problem document; nil discards them.
+	Logger log.Logger
 }
 
 type requestKey struct{}
@@ -86,6 +92,9 @@ type requestKey struct{}
 func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Options) {
 	if o.MaxDocumentBytes <= 0 {
 		o.MaxDocumentBytes = service.DefaultMaxDocumentBytes
+	}
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
 	}
 	opts := []kithttp.ServerOption{
 		kithttp.ServerBefore(problem.PopulateInstance, keepRequest, carryBearer),
@@ -124,13 +133,13 @@ func Register(r *mux.Router, set endpoint.Set, verifier authn.Verifier, o Option
 	handle(http.MethodGet, doc+"/{documentId}", set.GetDocument, decodeDocumentItem, encode)
 	transfer(http.MethodPost, doc+"/{documentId}/versions", set.ReplaceDocument, decodeUpload(o.MaxDocumentBytes, true), encodeCreated)
 	handle(http.MethodPost, doc+"/{documentId}/entered-in-error", set.RetractDocument, decodeRetract("documentId"), encode)
-	transfer(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, encodeContent)
+	transfer(http.MethodGet, doc+"/{documentId}/content", set.OpenContent, decodeDocumentItem, contentEncoder(o.Logger))
 	handle(http.MethodPost, doc+"/{documentId}/link", set.ContentLink, decodeDocumentItem, encode)
 	handle(http.MethodGet, "/patients/{patientId}/audit", set.AuditTrail, decodeAudit, encode)
 	handle(http.MethodGet, "/patients/{patientId}/care", set.Treating, decodePatient, encode)
 }
 
-// keepRequest puts the request in the context for encodeContent, which
+// keepRequest puts the request in the context for contentEncoder, which
 // answers ranges and conditional requests through http.ServeContent.
 func keepRequest(ctx context.Context, r *http.Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, r)
@@ -398,23 +407,40 @@ func write(w http.ResponseWriter, status int, resp any) error {
 	return httpjson.Write(w, status, body)
 }
 
-// encodeContent streams a document's bytes, answering Range, If-Range and
-// If-None-Match requests through http.ServeContent.
-func encodeContent(ctx context.Context, w http.ResponseWriter, resp any) error {
-	c := resp.(endpoint.ContentResponse)
-	defer c.Blob.Close()
-	r, _ := ctx.Value(requestKey{}).(*http.Request)
-	if r == nil {
-		return fmt.Errorf("encode content: no request in context")
+// contentEncoder streams a document's bytes, answering Range, If-Range and
+// If-None-Match requests through http.ServeContent. A copy that fails once
+// the 200 went out can only cut the body short: the request is then
+// recorded as failed (httpmw.Failed), and a stored content that could not
+// be read (damaged, refused by its integrity check, a store gone) is logged
+// as the fault it is.
+func contentEncoder(logger log.Logger) kithttp.EncodeResponseFunc {
+	return func(ctx context.Context, w http.ResponseWriter, resp any) error {
+		c := resp.(endpoint.ContentResponse)
+		defer c.Blob.Close()
+		r, _ := ctx.Value(requestKey{}).(*http.Request)
+		if r == nil {
+			return fmt.Errorf("encode content: no request in context")
+		}
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Type", c.Doc.ContentType)
+		h.Set("ETag", `"`+c.Doc.SHA256+`"`)
+		h.Set("Content-Disposition", `attachment; filename="`+c.Doc.FileName()+`"`)
+		h.Set("X-Content-Type-Options", "nosniff")
+		pw := &problemWriter{ResponseWriter: w, r: r, size: c.Doc.Size}
+		http.ServeContent(pw, r, "", c.Doc.Date, c.Blob)
+		switch {
+		case pw.copyErr == nil:
+		case !pw.readFailed || errors.Is(ctx.Err(), context.Canceled):
+			// The client went away: nothing of the service failed.
+			httpmw.Failed(ctx, httpmw.StatusClientClosed)
+		default:
+			httpmw.Failed(ctx, http.StatusInternalServerError)
+			_ = level.Error(logging.FromContext(ctx, logger)).Log(
+				"msg", "document content cut short", "documentId", c.Doc.ID, logging.KeyErr, pw.copyErr)
+		}
+		return nil
 	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", c.Doc.ContentType)
-	h.Set("ETag", `"`+c.Doc.SHA256+`"`)
-	h.Set("Content-Disposition", `attachment; filename="`+c.Doc.FileName()+`"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(&problemWriter{ResponseWriter: w, r: r, size: c.Doc.Size}, r, "", c.Doc.Date, c.Blob)
-	return nil
 }
 
 // MaxRanges bounds the ranges of one request, as the API documents: every
@@ -446,6 +472,10 @@ type problemWriter struct {
 	r      *http.Request
 	size   int64 // the content's length, for the Content-Range of a 416
 	failed bool
+	// copyErr is what cut the content's copy short, readFailed whether
+	// reading the stored content did rather than writing to the client.
+	copyErr    error
+	readFailed bool
 }
 
 func (p *problemWriter) WriteHeader(status int) {
@@ -524,7 +554,27 @@ func (p *problemWriter) ReadFrom(r io.Reader) (int64, error) {
 		return 0, errAnswered
 	}
 	buf := make([]byte, copyBufferSize)
-	return io.CopyBuffer(writerOnly{p}, r, buf)
+	src := &sourceReader{r: r}
+	n, err := io.CopyBuffer(writerOnly{p}, src, buf)
+	if err != nil {
+		p.copyErr, p.readFailed = err, src.err != nil
+	}
+	return n, err
+}
+
+// sourceReader remembers the error of the reader it wraps, other than its
+// end, so that a failed copy tells a broken source from a gone client.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // writerOnly hides ReadFrom, so that io.CopyBuffer uses the buffer.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/go-kit/log"
 
 	"github.com/medisync/medisync/records/adapter/blobfs"
 	"github.com/medisync/medisync/records/adapter/sqlstore"
@@ -31,6 +32,8 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/httpmw"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/openapitest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
@@ -97,6 +100,9 @@ type harness struct {
 	// cleanups runs the removals failed uploads leave; closing it waits
 	// for them.
 	cleanups *service.Cleanups
+	// logs holds the lines the transport writes (logfmt, debug level).
+	logs   *logtest.Buffer
+	logger log.Logger
 }
 
 // newHarness serves the API on SQLite and the filesystem store; adjust, if
@@ -140,8 +146,12 @@ func newHarness(t *testing.T, maxBytes int64, adjust ...func(*service.Deps)) *ha
 		_ = h.cleanups.Close(ctx)
 	})
 	svc := service.New(deps)
+	h.logs = &logtest.Buffer{}
+	if h.logger, err = logging.New(h.logs, "records", "logfmt", "debug"); err != nil {
+		t.Fatal(err)
+	}
 	r := httpmw.NewRouter()
-	transport.Register(r, endpoint.New(svc), h.issuer.Verifier(), transport.Options{MaxDocumentBytes: maxBytes})
+	transport.Register(r, endpoint.New(svc), h.issuer.Verifier(), transport.Options{MaxDocumentBytes: maxBytes, Logger: h.logger})
 	// Every exchange of the tests is held to the OpenAPI document.
 	h.srv = httptest.NewServer(openapitest.Load(t, transport.OpenAPI()).Handler(t, r))
 	t.Cleanup(h.srv.Close)

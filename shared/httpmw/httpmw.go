@@ -91,6 +91,7 @@ func Stack(h http.Handler, o Options) http.Handler {
 type info struct {
 	route    string
 	longPoll bool
+	failed   int // the status Failed recorded, 0 for none
 }
 
 type infoKey struct{}
@@ -132,6 +133,21 @@ func SetRoute(ctx context.Context, route string) {
 func LongPoll(ctx context.Context) {
 	if in, ok := ctx.Value(infoKey{}).(*info); ok {
 		in.longPoll = true
+	}
+}
+
+// StatusClientClosed is the status Failed records for an answer cut short
+// because the client went away (nginx's 499): no status of RFC 9110 says it,
+// and the access log must tell it apart from a fault of the service.
+const StatusClientClosed = 499
+
+// Failed records that the answer failed after its status went out, its
+// body cut short (a stream whose source broke, a client gone): the access
+// log and the metrics count the request with status, since the status the
+// client was sent would count a broken answer as a success.
+func Failed(ctx context.Context, status int) {
+	if in, ok := ctx.Value(infoKey{}).(*info); ok {
+		in.failed = status
 	}
 }
 
@@ -198,6 +214,9 @@ func Observe(logger log.Logger, m *metrics.HTTP, quietRoutes ...string) Middlewa
 			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, in)))
 			if sw.status == 0 {
 				sw.status = http.StatusOK
+			}
+			if in.failed != 0 {
+				sw.status = in.failed
 			}
 			elapsed := time.Since(start)
 			route := in.route

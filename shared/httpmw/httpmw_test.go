@@ -585,3 +585,21 @@ func TestHeaderLimitIsAProblem(t *testing.T) {
 	r.Header.Set("X-Big", strings.Repeat("a", 32<<10))
 	assert.Equal(t, http.StatusOK, f.serve(r).Code)
 }
+
+func TestAnswerFailedAfterItsStatusIsCountedWithTheFailure(t *testing.T) {
+	f := newFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpmw.SetRoute(r.Context(), "/content")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("part of it"))
+		httpmw.Failed(r.Context(), http.StatusInternalServerError)
+	}), httpmw.Options{})
+
+	rec := f.serve(httptest.NewRequest(http.MethodGet, "/content", nil))
+
+	assert.Equal(t, http.StatusOK, rec.Code, "the client was sent its status")
+	assert.Equal(t, 0.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("/content", "GET", "200")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("/content", "GET", "500")))
+	assert.Contains(t, f.logs.String(), "level=warn")
+	assert.Contains(t, f.logs.String(), "status=500")
+	httpmw.Failed(context.Background(), http.StatusInternalServerError) // no request info: a no-op, not a panic
+}

@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string) error {
 	stopSweeps := startSweeps(ctx, a.Logger, c.sweepEvery, sweeper.Sweep)
 
 	router := a.Router()
-	transport.Register(router, endpoint.New(svc), verifier, transport.Options{MaxDocumentBytes: c.maxBytes})
+	transport.Register(router, endpoint.New(svc), verifier, transport.Options{MaxDocumentBytes: c.maxBytes, Logger: a.Logger})
 	_ = level.Info(a.Logger).Log("msg", "starting", "addr", a.Config.HTTPAddr, "dialect", a.DB.Dialect, "blobStore", c.blobStore)
 	// After the drain: the sweeps stop and are waited for before the
 	// store closes under them.
