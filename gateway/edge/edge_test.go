@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -958,4 +959,59 @@ func TestClientGoneIsNotAnUpstreamFault(t *testing.T) {
 	assert.Equal(t, 499, rec.Code)
 	assert.Zero(t, testutil.ToFloat64(h.upm.Errors.WithLabelValues("patient", "other")))
 	assert.Zero(t, h.pools["patient"].States()[h.patients[0].hostport()], "the breaker counts nothing")
+}
+
+// An upstream answer cut short mid-body (the instance dies or resets the
+// connection after its headers) is a failure of the gateway's request: the
+// client sees a broken connection, and the access log and
+// medisync_http_requests_total count a 502 at warn, not the 200 the
+// instance announced, so that the error-ratio rules see it.
+func TestUpstreamAnswerCutShortIsCountedAsBadGateway(t *testing.T) {
+	var access bytes.Buffer
+	h := newHarness(t, options{accessLog: &access})
+	h.doctor.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "100000")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"items":[`)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the instance drops the connection
+	})
+	srv := httptest.NewServer(h.handler)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/doctors/x", nil)
+	req.Header.Set("Authorization", "Bearer "+h.token("u1"))
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		_, err = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	require.Error(t, err, "the client sees the answer cut short")
+
+	assert.Equal(t, map[string]float64{"502": 1}, requestsByCode(t, h.reg, "/api/v1/doctors/**"))
+	assert.Contains(t, access.String(), "status=502")
+	assert.Contains(t, access.String(), "level=warn")
+}
+
+// requestsByCode returns medisync_http_requests_total of route by status.
+func requestsByCode(t *testing.T, reg *prometheus.Registry, route string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "medisync_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route {
+				got[labels["code"]] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return got
 }

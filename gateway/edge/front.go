@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -244,8 +245,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if ex.status == 0 {
 					problem.Write(ex, r, problem.Internal())
 				}
-			} else if ex.status == 0 {
-				ex.status = statusClientClosed
+			} else {
+				// An abort cuts the answer short, also one whose status
+				// went out (an upstream body broken mid-copy): the
+				// client got no complete answer, so it is no success.
+				ex.status = cutShort(ctx, ex.status)
 			}
 			g.finish(ex, r, id, start)
 			if v == http.ErrAbortHandler {
@@ -255,6 +259,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	g.serve(ex, r, rt, allow)
 	g.finish(ex, r, id, start)
+}
+
+// cutShort is the status an aborted answer is recorded with: 499 when the
+// client went away, 504 past the route's timeout, and otherwise 502 for an
+// answer whose status went out before its body broke. One aborted before
+// any status keeps the 499 it always had.
+func cutShort(ctx context.Context, sent int) int {
+	switch err := ctx.Err(); {
+	case sent == 0 || errors.Is(err, context.Canceled):
+		return statusClientClosed
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusBadGateway
+	}
 }
 
 // nameSpan names the request's server span by its route, once matched.
