@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
@@ -76,9 +77,15 @@ type fixture struct {
 
 func setup(t *testing.T, url string) fixture {
 	t.Helper()
+	return setupLogged(t, url, nil)
+}
+
+// setupLogged is setup with the broker's lines going to logger.
+func setupLogged(t *testing.T, url string, logger log.Logger) fixture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := broker.Open(ctx, url, broker.Options{})
+	b, err := broker.Open(ctx, url, broker.Options{Logger: logger})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	require.Eventually(t, func() bool { return b.Ping(ctx) == nil }, 10*time.Second, 50*time.Millisecond)
@@ -312,6 +319,51 @@ func TestContract(t *testing.T) {
 				return err == nil && len(list) == 1
 			}, 10*time.Second, 50*time.Millisecond)
 			assert.Equal(t, 1, rec.count(ev.ID))
+		})
+
+		t.Run("lines about a consumed event carry its trace and event id", func(t *testing.T) {
+			logs := &lockedBuf{}
+			f := setupLogged(t, url, log.NewLogfmtLogger(logs))
+			if strings.HasPrefix(url, "nats") {
+				broker.SetRequeueDelay(f.b, 20*time.Millisecond)
+			}
+			rec := newRecorder()
+			f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done", f.producer + ".bad_done"},
+				MaxAttempts: 2, Backoff: time.Millisecond,
+				Handler: handler(f.consumer, func(_ context.Context, ev events.Event) error {
+					n := rec.record(ev)
+					switch {
+					case ev.Type == f.producer+".bad_done":
+						return broker.Permanent(errors.New("unknown schema version"))
+					case n <= 2: // past MaxAttempts, so that every broker hands it back
+						return domainerr.New(domainerr.Unavailable, "the database is restarting")
+					}
+					rec.ch <- ev.ID
+					return nil
+				})})
+			back := f.event(t, "thing_done")
+			require.NoError(t, f.b.Publish(context.Background(), back))
+			rec.await(t, 1)
+			dead := f.event(t, "bad_done")
+			dead.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+			require.NoError(t, f.b.Publish(context.Background(), dead))
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), "event dead-lettered") },
+				10*time.Second, 50*time.Millisecond)
+
+			for _, c := range []struct {
+				msg string
+				ev  events.Event
+			}{{"event handed back", back}, {"event dead-lettered", dead}} {
+				var line string
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(l, c.msg) {
+						line = l
+					}
+				}
+				require.NotEmpty(t, line, "no %q line:\n%s", c.msg, logs.String())
+				assert.Contains(t, line, "traceId="+strings.Split(c.ev.TraceParent, "-")[1], line)
+				assert.Contains(t, line, "eventId="+c.ev.ID, line)
+			}
 		})
 
 		t.Run("instances of one consumer share the events", func(t *testing.T) {

@@ -95,7 +95,7 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 			// delivered again until the dependency answers, rather than
 			// wait in the dead letters for an administrator.
 			m.handled.WithLabelValues(c.Name, "requeued").Inc()
-			_ = level.Warn(logger).Log("msg", "event handed back: a dependency is down", "consumer", c.Name, "err", err)
+			_ = level.Warn(failureLogger(ctx, logger, err)).Log("msg", "event handed back: a dependency is down", "consumer", c.Name, "err", err)
 			return false
 		}
 		return true
@@ -115,10 +115,12 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 			return err
 		}
 		ctx, span := startProcess(msg.Context(), tr, c.Name, header, ev)
+		ctx = context.WithValue(ctx, eventKey{}, ev.ID)
 		// Deferred, so that a panicking attempt ends its span too, as
 		// failed; the panic goes on to Recoverer.
 		defer func() {
 			if p := recover(); p != nil {
+				msg.SetContext(ctx)
 				endSpan(span, fmt.Errorf("panic: %v", p))
 				panic(p)
 			}
@@ -126,7 +128,11 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 		}()
 		err = c.Handler(ctx, ev)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", ev.Type, ev.ID, err)
+			// The dead-letter publisher, which sees the message alone,
+			// logs with the context of the attempt that failed last.
+			msg.SetContext(ctx)
+			return &eventError{id: ev.ID, span: trace.SpanContextFromContext(ctx),
+				err: fmt.Errorf("%s %s: %w", ev.Type, ev.ID, err)}
 		}
 		m.handled.WithLabelValues(c.Name, "ok").Inc()
 		return nil
@@ -138,6 +144,42 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 		return fmt.Errorf("broker: consumer %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// eventKey holds, in a delivery's processing context, the id of the event
+// it consumes.
+type eventKey struct{}
+
+// eventLogger is logger for a line about the event ctx processes: with its
+// trace and span ids (docs/logging.md) and its eventId.
+func eventLogger(ctx context.Context, logger log.Logger) log.Logger {
+	logger = logging.FromContext(ctx, logger)
+	if id, ok := ctx.Value(eventKey{}).(string); ok {
+		logger = log.With(logger, "eventId", id)
+	}
+	return logger
+}
+
+// eventError is a failed attempt's error with what a line about its event
+// needs: the PoisonQueue filter that logs the event handed back sees the
+// error alone.
+type eventError struct {
+	id   string
+	span trace.SpanContext
+	err  error
+}
+
+func (e *eventError) Error() string { return e.err.Error() }
+func (e *eventError) Unwrap() error { return e.err }
+
+// failureLogger is eventLogger for the event err failed, logger itself for
+// an error that names none (a panic recovered, a consumer stopping).
+func failureLogger(ctx context.Context, logger log.Logger, err error) log.Logger {
+	var e *eventError
+	if !errors.As(err, &e) {
+		return logger
+	}
+	return eventLogger(context.WithValue(trace.ContextWithSpanContext(ctx, e.span), eventKey{}, e.id), logger)
 }
 
 // countingDLQ counts and logs the dead letters the broker stores, and those
@@ -156,14 +198,18 @@ func (d countingDLQ) Publish(topic string, msgs ...*message.Message) error {
 	if len(msgs) > 0 {
 		reason = msgs[0].Metadata.Get(middleware.ReasonForPoisonedKey)
 	}
+	logger := d.logger
+	if len(msgs) == 1 {
+		logger = eventLogger(msgs[0].Context(), logger)
+	}
 	if err := d.Publisher.Publish(topic, msgs...); err != nil {
 		d.m.handled.WithLabelValues(d.consumer, "dead_letter_failed").Add(float64(len(msgs)))
-		_ = level.Error(d.logger).Log("msg", "dead letter refused: the event goes back to its stream", "consumer", d.consumer,
+		_ = level.Error(logger).Log("msg", "dead letter refused: the event goes back to its stream", "consumer", d.consumer,
 			"err", fmt.Errorf("%w (dead-lettered for: %s)", err, reason))
 		return err
 	}
 	d.m.handled.WithLabelValues(d.consumer, "dead").Add(float64(len(msgs)))
-	_ = level.Warn(d.logger).Log("msg", "event dead-lettered", "consumer", d.consumer, "err", reason)
+	_ = level.Warn(logger).Log("msg", "event dead-lettered", "consumer", d.consumer, "err", reason)
 	return nil
 }
 
