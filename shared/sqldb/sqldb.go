@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -41,15 +43,34 @@ type DB struct {
 	sqlitePath string
 }
 
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	logger log.Logger // nil: the drivers' own
+}
+
+// WithLogger sends what a driver logs of its own (the MySQL driver's
+// "closing bad idle connection", say) to logger as warnings, in the
+// service's log format, instead of the driver's plain lines on standard
+// error, which a log pipeline cannot parse.
+func WithLogger(logger log.Logger) Option {
+	return func(o *options) { o.logger = logger }
+}
+
 // Open parses dsn, opens the database with sane pool limits and checks that
 // it answers. SQLite files get WAL, foreign keys and a busy timeout; their
 // folder is created.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "mysql://"):
-		return openMySQL(ctx, strings.TrimPrefix(dsn, "mysql://"))
+		return openMySQL(ctx, strings.TrimPrefix(dsn, "mysql://"), o)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
 	default:
@@ -100,7 +121,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	return &DB{DB: db, Dialect: SQLite, sqlitePath: path}, nil
 }
 
-func openMySQL(ctx context.Context, dsn string) (*DB, error) {
+func openMySQL(ctx context.Context, dsn string, o options) (*DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		// The parser's message may quote the DSN, password included.
@@ -130,6 +151,11 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	// A transaction's COMMIT and ROLLBACK end with its context
 	// (txbound.go), not after the read timeout.
 	cfg.DialFunc = dialKeepingSocket
+	if o.logger != nil {
+		// The connector's own, not mysql.SetLogger, which is the whole
+		// process's.
+		cfg.Logger = driverLogger{level.Warn(o.logger)}
+	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, errors.New("invalid mysql DSN")
@@ -268,3 +294,11 @@ func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *
 
 // Ping is a readiness check.
 func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+
+// driverLogger is the MySQL driver's Logger over a go-kit logger: one line
+// with a fixed msg and the driver's text as err.
+type driverLogger struct{ l log.Logger }
+
+func (d driverLogger) Print(v ...any) {
+	_ = d.l.Log("msg", "mysql driver", "err", strings.TrimSpace(fmt.Sprint(v...)))
+}

@@ -58,7 +58,8 @@ func New(ctx context.Context, o app.Options, args []string, lookup func(string) 
 	d.App = a
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	db, err := openDatabase(openCtx, a.Config, o.Migrations)
+	// The driver's own lines go through the service's logger, in its format.
+	db, err := openDatabase(openCtx, a.Config, o.Migrations, sqldb.WithLogger(a.Logger))
 	if err != nil {
 		_ = a.Close()
 		return nil, fmt.Errorf("database: %w", err)
@@ -87,8 +88,8 @@ func New(ctx context.Context, o app.Options, args []string, lookup func(string) 
 // schema owner, whose connection closes once they are done: the serving
 // account then needs no right to change the schema, so it cannot drop what
 // protects the data (the audit triggers, for one).
-func openDatabase(ctx context.Context, c config.Common, migrations fs.FS) (*sqldb.DB, error) {
-	db, err := sqldb.Open(ctx, c.DBDSN)
+func openDatabase(ctx context.Context, c config.Common, migrations fs.FS, opts ...sqldb.Option) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, c.DBDSN, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func openDatabase(ctx context.Context, c config.Common, migrations fs.FS) (*sqld
 		}
 		return db, nil
 	}
-	if err := migrateAs(ctx, c.DBMigrateDSN, db.Dialect, migrations); err != nil {
+	if err := migrateAs(ctx, c.DBMigrateDSN, db.Dialect, migrations, opts...); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -111,8 +112,8 @@ func openDatabase(ctx context.Context, c config.Common, migrations fs.FS) (*sqld
 
 // migrateAs applies the migrations through dsn, which must be of the serving
 // database's dialect, and closes that connection.
-func migrateAs(ctx context.Context, dsn string, dialect sqldb.Dialect, migrations fs.FS) (err error) {
-	owner, err := sqldb.Open(ctx, dsn)
+func migrateAs(ctx context.Context, dsn string, dialect sqldb.Dialect, migrations fs.FS, opts ...sqldb.Option) (err error) {
+	owner, err := sqldb.Open(ctx, dsn, opts...)
 	if err != nil {
 		return fmt.Errorf("migration account: %w", err)
 	}
