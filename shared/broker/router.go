@@ -247,7 +247,8 @@ func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
 		_ = level.Debug(w.l).Log(append(w.fields(msg, f), "err", err)...)
 		return
 	}
-	_ = level.Warn(w.l).Log(append(w.fields(msg, f), "err", err)...)
+	// The router's own line about a handed-back event names it as ours do.
+	_ = level.Warn(failureLogger(context.Background(), w.l, err)).Log(append(w.fields(msg, f), "err", err)...)
 }
 func (w watermillLogger) Info(msg string, f watermill.LogFields) {
 	_ = level.Debug(w.l).Log(w.fields(msg, f)...)
