@@ -39,18 +39,31 @@ func hasItems(db *sqldb.DB) bool {
 }
 
 func TestMigrationsRunThroughTheMigrateDSN(t *testing.T) {
-	dir := t.TempDir()
-	migrated, served := "sqlite:"+filepath.Join(dir, "owner.db"), "sqlite:"+filepath.Join(dir, "runtime.db")
+	// Two connections to one SQLite file stand for two accounts of one
+	// database: the migrate DSN's migrates, and the app serves the tables.
+	served := "sqlite:" + filepath.Join(t.TempDir(), "svc.db")
+	migrated := served
 	a, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": served, "MEDISYNC_DB_MIGRATE_DSN": migrated})
 	require.NoError(t, err)
+	assert.True(t, hasItems(a.DB), "the served database was migrated through the migrate DSN")
+}
 
-	// Two files stand for two accounts: only the migrate DSN's was migrated,
-	// and the app serves with the other.
-	assert.False(t, hasItems(a.DB), "the serving connection did not migrate")
-	owner, err := sqldb.Open(context.Background(), migrated)
-	require.NoError(t, err)
-	defer owner.Close()
-	assert.True(t, hasItems(owner), "the migrate DSN was migrated")
+// A migrate DSN of the right dialect but another database (another
+// service's, another server's) would migrate that one while the service
+// served an unmigrated database: the start is refused.
+func TestMigrateDSNOfAnotherDatabaseIsRefused(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{
+		"sqlite":   func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "svc.db") },
+		"mysql":    func(t testing.TB) string { return sqltest.MySQLDSN(t, nil) },
+		"postgres": func(t testing.TB) string { return sqltest.PostgresDSN(t, nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			served, other := dsn(t), dsn(t)
+			_, err := newWithEnv(t, map[string]string{"MEDISYNC_DB_DSN": served, "MEDISYNC_DB_MIGRATE_DSN": other})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "same database")
+		})
+	}
 }
 
 func TestMigrateDSNOfAnotherDialectIsRefused(t *testing.T) {

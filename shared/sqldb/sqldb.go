@@ -219,12 +219,44 @@ func redact(err error, password string) error {
 // for the first, within ctx, and then applies what is left. A migration
 // older than the newest applied one but never applied is applied too.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
+	p, err := db.provider(fsys, true)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// CheckMigrated fails unless every migration of fsys is recorded as applied
+// in db: what a connection other than the migrating one (-db-migrate-dsn's)
+// must find before serving, so that migrations applied to another database
+// are caught rather than served around.
+func (db *DB) CheckMigrated(ctx context.Context, fsys fs.FS) error {
+	p, err := db.provider(fsys, false)
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("read the applied migrations: %w", err)
+	}
+	if pending {
+		return errors.New("migrations are pending")
+	}
+	return nil
+}
+
+// provider is goose's migrator for db's dialect folder of fsys; locked, it
+// takes the migration lock around its work.
+func (db *DB) provider(fsys fs.FS, locked bool) (*goose.Provider, error) {
 	if info, err := fs.Stat(fsys, string(db.Dialect)); err != nil || !info.IsDir() {
-		return fmt.Errorf("no migrations for %s: the service has no %s/ folder", db.Dialect, db.Dialect)
+		return nil, fmt.Errorf("no migrations for %s: the service has no %s/ folder", db.Dialect, db.Dialect)
 	}
 	sub, err := fs.Sub(fsys, string(db.Dialect))
 	if err != nil {
-		return fmt.Errorf("migrations for %s: %w", db.Dialect, err)
+		return nil, fmt.Errorf("migrations for %s: %w", db.Dialect, err)
 	}
 	dialect := goose.DialectSQLite3
 	switch db.Dialect {
@@ -238,22 +270,21 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
 	// dialects at one numbering): goose applies it rather than refusing to
 	// start.
 	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
-	locker, err := db.migrationLocker()
-	if err != nil {
-		return err
-	}
-	if locker != nil {
-		// Instances starting together take turns (migratelock.go).
-		opts = append(opts, goose.WithSessionLocker(locker))
+	if locked {
+		locker, err := db.migrationLocker()
+		if err != nil {
+			return nil, err
+		}
+		if locker != nil {
+			// Instances starting together take turns (migratelock.go).
+			opts = append(opts, goose.WithSessionLocker(locker))
+		}
 	}
 	p, err := goose.NewProvider(dialect, db.DB, sub, opts...)
 	if err != nil {
-		return fmt.Errorf("prepare migrations: %w", err)
+		return nil, fmt.Errorf("prepare migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return p, nil
 }
 
 // Querier is what *sql.DB and *sql.Tx share, so repository code can run

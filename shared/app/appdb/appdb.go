@@ -107,6 +107,13 @@ func openDatabase(ctx context.Context, c config.Common, migrations fs.FS, opts .
 		_ = db.Close()
 		return nil, err
 	}
+	// The dialects matching does not make them one database (another
+	// service's, another server's): the served one must show the
+	// migrations applied.
+	if err := db.CheckMigrated(ctx, migrations); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("-db-migrate-dsn migrated, yet the database of -db-dsn is not migrated (both must name the same database): %w", err)
+	}
 	return db, nil
 }
 
