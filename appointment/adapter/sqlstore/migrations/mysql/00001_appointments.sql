@@ -8,7 +8,7 @@
 --     store, which takes the doctor's row of doctor_locks FOR UPDATE before it
 --     checks for an overlap and writes, so writers of one doctor queue
 --     (docs/adr/0026-no-double-booking.md).
-CREATE TABLE appointments (
+CREATE TABLE IF NOT EXISTS appointments (
   id                  CHAR(36)     NOT NULL PRIMARY KEY,
   patient_id          CHAR(36)     NOT NULL,
   patient_user_id     VARCHAR(36)  NOT NULL DEFAULT '',
@@ -38,11 +38,11 @@ CREATE TABLE appointments (
 
 -- One row per doctor with appointments: the lock that serializes the
 -- writers of that doctor's times.
-CREATE TABLE doctor_locks (
+CREATE TABLE IF NOT EXISTS doctor_locks (
   doctor_id CHAR(36) NOT NULL PRIMARY KEY
 ) ENGINE=InnoDB;
 
-CREATE TABLE idempotency_keys (
+CREATE TABLE IF NOT EXISTS idempotency_keys (
   user_id        VARCHAR(36)  NOT NULL,
   idem_key       VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   request_hash   VARCHAR(64)     NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE idempotency_keys (
   KEY idempotency_keys_created (created_at)
 ) ENGINE=InnoDB;
 
-CREATE TABLE outbox (
+CREATE TABLE IF NOT EXISTS outbox (
   seq BIGINT AUTO_INCREMENT PRIMARY KEY,
   event_id VARCHAR(36) NOT NULL UNIQUE,
   type VARCHAR(100) NOT NULL,

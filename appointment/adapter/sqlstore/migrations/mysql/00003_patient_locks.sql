@@ -3,12 +3,12 @@
 -- writers of one patient's bookings and waitlist entries, so that the caps
 -- on what a patient holds, counted inside the writing transaction, hold
 -- under concurrent requests.
-CREATE TABLE patient_locks (
+CREATE TABLE IF NOT EXISTS patient_locks (
   patient_id CHAR(36) NOT NULL PRIMARY KEY
 ) ENGINE=InnoDB;
 
 -- The waitlist cap counts a patient's entries.
-CREATE INDEX waitlist_patient_id ON waitlist (patient_id);
+CREATE INDEX IF NOT EXISTS waitlist_patient_id ON waitlist (patient_id);
 
 -- +goose Down
 DROP INDEX waitlist_patient_id ON waitlist;

@@ -4,7 +4,7 @@
 -- the record's version, so that an event older than the one applied changes
 -- nothing. A freed slot is never offered to the waitlist entry of a
 -- patient known to be inactive, and such a patient joins no waitlist.
-CREATE TABLE patient_status (
+CREATE TABLE IF NOT EXISTS patient_status (
   patient_id CHAR(36)    NOT NULL PRIMARY KEY,
   active     BOOLEAN     NOT NULL,
   version    BIGINT      NOT NULL,

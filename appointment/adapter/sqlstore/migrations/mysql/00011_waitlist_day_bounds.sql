@@ -5,9 +5,9 @@
 -- start, whatever zone the doctor has moved to since. Entries from before
 -- have neither (NULL, ''); a slot is offered to them for its day in the
 -- zone stored with the appointment.
-ALTER TABLE waitlist ADD COLUMN day_from DATETIME(6) NULL;
-ALTER TABLE waitlist ADD COLUMN day_until DATETIME(6) NULL;
-ALTER TABLE waitlist ADD COLUMN time_zone VARCHAR(64) NOT NULL DEFAULT '';
+ALTER TABLE waitlist ADD COLUMN IF NOT EXISTS day_from DATETIME(6) NULL;
+ALTER TABLE waitlist ADD COLUMN IF NOT EXISTS day_until DATETIME(6) NULL;
+ALTER TABLE waitlist ADD COLUMN IF NOT EXISTS time_zone VARCHAR(64) NOT NULL DEFAULT '';
 
 -- +goose Down
 ALTER TABLE waitlist DROP COLUMN time_zone;

@@ -1,5 +1,5 @@
 -- +goose Up
-CREATE TABLE users (
+CREATE TABLE IF NOT EXISTS users (
   id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
   -- Stored lower-cased and ASCII only, so a binary collation keeps
   -- uniqueness exact.
@@ -13,7 +13,7 @@ CREATE TABLE users (
   UNIQUE KEY users_email (email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE user_roles (
+CREATE TABLE IF NOT EXISTS user_roles (
   user_id CHAR(36) CHARACTER SET ascii NOT NULL,
   role VARCHAR(16) CHARACTER SET ascii NOT NULL,
   PRIMARY KEY (user_id, role),
@@ -21,7 +21,7 @@ CREATE TABLE user_roles (
   CONSTRAINT user_roles_user FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE refresh_tokens (
+CREATE TABLE IF NOT EXISTS refresh_tokens (
   id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
   token_hash CHAR(64) CHARACTER SET ascii NOT NULL,
   family_id CHAR(36) CHARACTER SET ascii NOT NULL,
@@ -37,7 +37,7 @@ CREATE TABLE refresh_tokens (
   CONSTRAINT refresh_tokens_user FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE reset_tokens (
+CREATE TABLE IF NOT EXISTS reset_tokens (
   token_hash CHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
   user_id CHAR(36) CHARACTER SET ascii NOT NULL,
   created_at DATETIME(6) NOT NULL,
@@ -48,7 +48,7 @@ CREATE TABLE reset_tokens (
   CONSTRAINT reset_tokens_user FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE signing_keys (
+CREATE TABLE IF NOT EXISTS signing_keys (
   kid VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
   algorithm VARCHAR(16) CHARACTER SET ascii NOT NULL,
   private_key VARBINARY(256) NOT NULL,

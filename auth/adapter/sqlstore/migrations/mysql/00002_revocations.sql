@@ -1,6 +1,6 @@
 -- +goose Up
 -- The revocation feed: id is the feed index.
-CREATE TABLE revocations (
+CREATE TABLE IF NOT EXISTS revocations (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   session_id CHAR(36) CHARACTER SET ascii NULL,
   user_id CHAR(36) CHARACTER SET ascii NULL,
@@ -12,11 +12,11 @@ CREATE TABLE revocations (
 -- Writers of revocations lock this row before they insert, until they
 -- commit: ids are then committed in increasing order, so a follower that
 -- has read id n can never see an id below n appear later.
-CREATE TABLE revocation_writer (
+CREATE TABLE IF NOT EXISTS revocation_writer (
   id TINYINT NOT NULL PRIMARY KEY,
   writes BIGINT UNSIGNED NOT NULL
 ) ENGINE=InnoDB;
-INSERT INTO revocation_writer (id, writes) VALUES (1, 0);
+INSERT INTO revocation_writer (id, writes) VALUES (1, 0) ON DUPLICATE KEY UPDATE id = id;
 
 -- +goose Down
 DROP TABLE revocation_writer;

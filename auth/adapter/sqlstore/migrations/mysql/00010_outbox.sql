@@ -1,6 +1,6 @@
 -- +goose Up
 -- The events of a change, written in its transaction (shared/outbox).
-CREATE TABLE outbox (
+CREATE TABLE IF NOT EXISTS outbox (
   seq BIGINT AUTO_INCREMENT PRIMARY KEY,
   event_id VARCHAR(36) NOT NULL UNIQUE,
   type VARCHAR(100) NOT NULL,

@@ -5,8 +5,8 @@
 -- instance of the previous release, still running during a rolling
 -- upgrade, stores its tokens without it; such a token's session is read
 -- as starting at its issue.
-ALTER TABLE refresh_tokens ADD COLUMN session_started_at DATETIME(6) NULL;
-UPDATE refresh_tokens SET session_started_at = UTC_TIMESTAMP(6);
+ALTER TABLE refresh_tokens ADD COLUMN IF NOT EXISTS session_started_at DATETIME(6) NULL;
+UPDATE refresh_tokens SET session_started_at = UTC_TIMESTAMP(6) WHERE session_started_at IS NULL;
 
 -- +goose Down
 ALTER TABLE refresh_tokens DROP COLUMN session_started_at;

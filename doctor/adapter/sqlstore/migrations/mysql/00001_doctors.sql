@@ -1,5 +1,5 @@
 -- +goose Up
-CREATE TABLE specializations (
+CREATE TABLE IF NOT EXISTS specializations (
   id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   name        VARCHAR(100) NOT NULL,
   -- name_key is the lower-cased name compared byte for byte: names are unique
@@ -12,7 +12,7 @@ CREATE TABLE specializations (
   UNIQUE KEY specializations_name_key (name_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE doctors (
+CREATE TABLE IF NOT EXISTS doctors (
   id                  CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   user_id             CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
   first_name          VARCHAR(100) NOT NULL,
@@ -35,7 +35,7 @@ CREATE TABLE doctors (
 
 -- Every word of a doctor's first and last names, lower-cased, so that name
 -- prefix searches are index range scans.
-CREATE TABLE doctor_name_tokens (
+CREATE TABLE IF NOT EXISTS doctor_name_tokens (
   token     VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   doctor_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   PRIMARY KEY (token, doctor_id),
@@ -46,7 +46,7 @@ CREATE TABLE doctor_name_tokens (
 -- The doctor's names are repeated in doctor_specializations and
 -- doctor_languages so that a search filtered by either walks that index in
 -- name order and stops after one page.
-CREATE TABLE doctor_specializations (
+CREATE TABLE IF NOT EXISTS doctor_specializations (
   doctor_id         CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   specialization_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   last_name         VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE doctor_specializations (
   CONSTRAINT doctor_specializations_specialization FOREIGN KEY (specialization_id) REFERENCES specializations (id) ON DELETE RESTRICT
 ) ENGINE=InnoDB;
 
-CREATE TABLE doctor_languages (
+CREATE TABLE IF NOT EXISTS doctor_languages (
   doctor_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   position  INT NOT NULL,
   language  VARCHAR(35) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
@@ -68,7 +68,7 @@ CREATE TABLE doctor_languages (
   CONSTRAINT doctor_languages_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
 ) ENGINE=InnoDB;
 
-CREATE TABLE availability (
+CREATE TABLE IF NOT EXISTS availability (
   doctor_id      CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   slot_minutes   INT NOT NULL,
   buffer_minutes INT NOT NULL,
@@ -80,7 +80,7 @@ CREATE TABLE availability (
 ) ENGINE=InnoDB;
 
 -- Minutes since local midnight in the doctor's time zone; weekday 0 is Sunday.
-CREATE TABLE availability_weekly (
+CREATE TABLE IF NOT EXISTS availability_weekly (
   doctor_id    CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   weekday      TINYINT NOT NULL,
   start_minute SMALLINT NOT NULL,
@@ -89,7 +89,7 @@ CREATE TABLE availability_weekly (
   CONSTRAINT availability_weekly_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
 ) ENGINE=InnoDB;
 
-CREATE TABLE availability_exceptions (
+CREATE TABLE IF NOT EXISTS availability_exceptions (
   doctor_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   day       CHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   available TINYINT(1) NOT NULL,
@@ -98,7 +98,7 @@ CREATE TABLE availability_exceptions (
   CONSTRAINT availability_exceptions_doctor FOREIGN KEY (doctor_id) REFERENCES doctors (id) ON DELETE CASCADE
 ) ENGINE=InnoDB;
 
-CREATE TABLE availability_exception_intervals (
+CREATE TABLE IF NOT EXISTS availability_exception_intervals (
   doctor_id    CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   day          CHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   start_minute SMALLINT NOT NULL,

@@ -1,13 +1,13 @@
 -- +goose Up
 -- The inbox of shared/inbox: one row per event applied.
-CREATE TABLE processed_events (
+CREATE TABLE IF NOT EXISTS processed_events (
     event_id     VARCHAR(36) NOT NULL PRIMARY KEY,
     type         VARCHAR(100) NOT NULL,
     processed_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB;
 
 -- The directory: where and in which language to write to a user.
-CREATE TABLE users (
+CREATE TABLE IF NOT EXISTS users (
     user_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     email      VARCHAR(254) NOT NULL,
     role       VARCHAR(16) NOT NULL DEFAULT '',
@@ -15,7 +15,7 @@ CREATE TABLE users (
 ) ENGINE=InnoDB;
 
 -- A user's channels; no row means the defaults at version 1.
-CREATE TABLE preferences (
+CREATE TABLE IF NOT EXISTS preferences (
     user_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     email      BOOLEAN NOT NULL,
     in_app     BOOLEAN NOT NULL,
@@ -25,7 +25,7 @@ CREATE TABLE preferences (
 ) ENGINE=InnoDB;
 
 -- The in-app inbox; ids are UUID v7, so id order is creation order.
-CREATE TABLE notifications (
+CREATE TABLE IF NOT EXISTS notifications (
     id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     user_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     kind       VARCHAR(40) NOT NULL,
@@ -34,12 +34,12 @@ CREATE TABLE notifications (
     created_at DATETIME(6) NOT NULL,
     read_at    DATETIME(6) NULL
 ) ENGINE=InnoDB;
-CREATE INDEX notifications_user ON notifications (user_id, id);
-CREATE INDEX notifications_unread ON notifications (user_id, read_at);
+CREATE INDEX IF NOT EXISTS notifications_user ON notifications (user_id, id);
+CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id, read_at);
 
 -- The outgoing mail queue and its delivery report. Bodies are erased once
 -- a mail is sent or given up.
-CREATE TABLE deliveries (
+CREATE TABLE IF NOT EXISTS deliveries (
     id              VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     user_id         VARCHAR(64) NOT NULL DEFAULT '',
     kind            VARCHAR(40) NOT NULL,
@@ -57,11 +57,11 @@ CREATE TABLE deliveries (
     updated_at      DATETIME(6) NOT NULL,
     sent_at         DATETIME(6) NULL
 ) ENGINE=InnoDB;
-CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
-CREATE INDEX deliveries_status ON deliveries (status, id);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, id);
 
 -- One reminder per appointment, at the appointment's latest version.
-CREATE TABLE reminders (
+CREATE TABLE IF NOT EXISTS reminders (
     appointment_id  VARCHAR(64) NOT NULL PRIMARY KEY,
     patient_user_id VARCHAR(64) NOT NULL,
     doctor_name     VARCHAR(200) NOT NULL DEFAULT '',
@@ -73,7 +73,7 @@ CREATE TABLE reminders (
     version         BIGINT NOT NULL,
     updated_at      DATETIME(6) NOT NULL
 ) ENGINE=InnoDB;
-CREATE INDEX reminders_due ON reminders (status, due_at);
+CREATE INDEX IF NOT EXISTS reminders_due ON reminders (status, due_at);
 
 -- +goose Down
 DROP TABLE reminders;

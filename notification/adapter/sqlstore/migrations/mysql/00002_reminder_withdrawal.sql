@@ -6,12 +6,12 @@
 -- the worker's next step instead of being sent or queued again. Mail queued
 -- before this version names no appointment.
 ALTER TABLE deliveries
-    ADD COLUMN appointment_id VARCHAR(64) NOT NULL DEFAULT '',
-    ADD COLUMN appointment_version BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN withdrawn VARCHAR(200) NOT NULL DEFAULT '';
+    ADD COLUMN IF NOT EXISTS appointment_id VARCHAR(64) NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS appointment_version BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS withdrawn VARCHAR(200) NOT NULL DEFAULT '';
 -- Without status, which the mail workers change: a withdrawal that scans
 -- this index does not take locks a worker's lease must wait for.
-CREATE INDEX deliveries_appointment ON deliveries (appointment_id);
+CREATE INDEX IF NOT EXISTS deliveries_appointment ON deliveries (appointment_id);
 
 -- +goose Down
 DROP INDEX deliveries_appointment ON deliveries;

@@ -4,11 +4,11 @@
 -- after inbox.Retention (30 days) while a dead letter may be replayed
 -- later, for a slot further ahead. An offer found here is not made again;
 -- one replayed after its slot began is dropped anyway.
-CREATE TABLE slot_offers (
+CREATE TABLE IF NOT EXISTS slot_offers (
     event_id   VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     expires_at DATETIME(6) NOT NULL
 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE INDEX slot_offers_expires ON slot_offers (expires_at);
+CREATE INDEX IF NOT EXISTS slot_offers_expires ON slot_offers (expires_at);
 
 -- +goose Down
 DROP TABLE slot_offers;

@@ -6,7 +6,7 @@
 -- mails its change, and one not newer than this one was told already, or
 -- superseded by a later change's mail. A reminder stored before this
 -- version starts at its own version: no event older than it mails.
-ALTER TABLE reminders ADD COLUMN change_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE reminders ADD COLUMN IF NOT EXISTS change_version BIGINT NOT NULL DEFAULT 0;
 UPDATE reminders SET change_version = version;
 
 -- +goose Down

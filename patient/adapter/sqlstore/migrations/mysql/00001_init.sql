@@ -1,5 +1,5 @@
 -- +goose Up
-CREATE TABLE patients (
+CREATE TABLE IF NOT EXISTS patients (
     id                 CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     user_id            CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NULL,
     first_name         VARCHAR(100) NOT NULL,
@@ -34,7 +34,7 @@ CREATE TABLE patients (
     KEY patients_email (email_norm)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE history_entries (
+CREATE TABLE IF NOT EXISTS history_entries (
     id          CHAR(36)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     patient_id  CHAR(36)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     type        VARCHAR(20)   CHARACTER SET ascii NOT NULL,
@@ -56,7 +56,7 @@ CREATE TABLE history_entries (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 -- Every revision of every entry, the first included; rows are only added.
-CREATE TABLE history_revisions (
+CREATE TABLE IF NOT EXISTS history_revisions (
     entry_id    CHAR(36)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     version     BIGINT        NOT NULL,
     patient_id  CHAR(36)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -77,7 +77,7 @@ CREATE TABLE history_revisions (
     CONSTRAINT history_revisions_entry_fk FOREIGN KEY (entry_id) REFERENCES history_entries (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE audit_events (
+CREATE TABLE IF NOT EXISTS audit_events (
     id          CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     occurred_at DATETIME(6)  NOT NULL,
     user_id     VARCHAR(64)  CHARACTER SET ascii NOT NULL,
@@ -93,19 +93,19 @@ CREATE TABLE audit_events (
 
 -- The audit trail and the revisions are append-only, whatever the caller.
 -- +goose StatementBegin
-CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'audit events are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'audit events are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER history_revisions_no_update BEFORE UPDATE ON history_revisions FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS history_revisions_no_update BEFORE UPDATE ON history_revisions FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'history revisions are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER history_revisions_no_delete BEFORE DELETE ON history_revisions FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS history_revisions_no_delete BEFORE DELETE ON history_revisions FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'history revisions are append-only';
 -- +goose StatementEnd
 

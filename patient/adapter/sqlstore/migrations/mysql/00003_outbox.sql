@@ -2,7 +2,7 @@
 -- Events of a record's status changes (patient.deactivated,
 -- patient.reactivated) wait here, written in the change's transaction,
 -- until the relay publishes them (shared/outbox).
-CREATE TABLE outbox (
+CREATE TABLE IF NOT EXISTS outbox (
   seq BIGINT AUTO_INCREMENT PRIMARY KEY,
   event_id VARCHAR(36) NOT NULL UNIQUE,
   type VARCHAR(100) NOT NULL,

@@ -1,5 +1,5 @@
 -- +goose Up
-CREATE TABLE encounters (
+CREATE TABLE IF NOT EXISTS encounters (
     id             CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     patient_id     CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     doctor_id      VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -23,7 +23,7 @@ CREATE TABLE encounters (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 -- Every version of every encounter, the first included; rows are only added.
-CREATE TABLE encounter_revisions (
+CREATE TABLE IF NOT EXISTS encounter_revisions (
     encounter_id   CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     version        BIGINT       NOT NULL,
     patient_id     CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -44,7 +44,7 @@ CREATE TABLE encounter_revisions (
     CONSTRAINT encounter_revisions_fk FOREIGN KEY (encounter_id) REFERENCES encounters (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE encounter_addenda (
+CREATE TABLE IF NOT EXISTS encounter_addenda (
     id           CHAR(36)    CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     encounter_id CHAR(36)    CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     patient_id   CHAR(36)    CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -55,7 +55,7 @@ CREATE TABLE encounter_addenda (
     CONSTRAINT encounter_addenda_fk FOREIGN KEY (encounter_id) REFERENCES encounters (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE documents (
+CREATE TABLE IF NOT EXISTS documents (
     id           CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     patient_id   CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     status       VARCHAR(20)  CHARACTER SET ascii NOT NULL,
@@ -76,7 +76,7 @@ CREATE TABLE documents (
     KEY documents_patient (patient_id, id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE audit_events (
+CREATE TABLE IF NOT EXISTS audit_events (
     id          CHAR(36)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     occurred_at DATETIME(6)   NOT NULL,
     user_id     VARCHAR(64)   CHARACTER SET ascii NOT NULL,
@@ -94,32 +94,32 @@ CREATE TABLE audit_events (
 -- The audit trail, the revisions and the addenda are append-only, whatever
 -- the caller.
 -- +goose StatementBegin
-CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'audit events are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'audit events are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER encounter_revisions_no_update BEFORE UPDATE ON encounter_revisions FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS encounter_revisions_no_update BEFORE UPDATE ON encounter_revisions FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'encounter revisions are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER encounter_revisions_no_delete BEFORE DELETE ON encounter_revisions FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS encounter_revisions_no_delete BEFORE DELETE ON encounter_revisions FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'encounter revisions are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER encounter_addenda_no_update BEFORE UPDATE ON encounter_addenda FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS encounter_addenda_no_update BEFORE UPDATE ON encounter_addenda FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'addenda are append-only';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER encounter_addenda_no_delete BEFORE DELETE ON encounter_addenda FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS encounter_addenda_no_delete BEFORE DELETE ON encounter_addenda FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'addenda are append-only';
 -- +goose StatementEnd
 -- A signed note never changes; only its status may become entered-in-error.
 -- +goose StatementBegin
-CREATE TRIGGER encounters_signed_immutable BEFORE UPDATE ON encounters FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS encounters_signed_immutable BEFORE UPDATE ON encounters FOR EACH ROW
 BEGIN
     IF OLD.status = 'entered-in-error' OR (OLD.status = 'signed' AND (NEW.status <> 'entered-in-error'
         OR NEW.subjective <> OLD.subjective OR NEW.objective <> OLD.objective OR NEW.assessment <> OLD.assessment
@@ -129,11 +129,11 @@ BEGIN
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER encounters_no_delete BEFORE DELETE ON encounters FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS encounters_no_delete BEFORE DELETE ON encounters FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'encounters are never deleted';
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER documents_no_delete BEFORE DELETE ON documents FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS documents_no_delete BEFORE DELETE ON documents FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'documents are never deleted';
 -- +goose StatementEnd
 

@@ -1,7 +1,7 @@
 -- +goose Up
 -- Events of signed encounters wait here, written in the signing's
 -- transaction, until the relay publishes them (shared/outbox).
-CREATE TABLE outbox (
+CREATE TABLE IF NOT EXISTS outbox (
   seq BIGINT AUTO_INCREMENT PRIMARY KEY,
   event_id VARCHAR(36) NOT NULL UNIQUE,
   type VARCHAR(100) NOT NULL,

@@ -2,7 +2,7 @@
 -- The signed-note trigger compares the note byte for byte (the table's
 -- case- and accent-insensitive collation let a change of case or accent
 -- pass) and also guards whom and what the note is about.
-DROP TRIGGER encounters_signed_immutable;
+DROP TRIGGER IF EXISTS encounters_signed_immutable;
 -- +goose StatementBegin
 CREATE TRIGGER encounters_signed_immutable BEFORE UPDATE ON encounters FOR EACH ROW
 BEGIN

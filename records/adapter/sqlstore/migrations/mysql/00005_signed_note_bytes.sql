@@ -2,7 +2,7 @@
 -- The signed-note trigger compares the note as bytes: utf8mb4_bin, which
 -- 00003 compared with, pads with spaces, so a signed section rewritten with
 -- trailing blanks added or removed passed. Ids are compared as bytes too.
-DROP TRIGGER encounters_signed_immutable;
+DROP TRIGGER IF EXISTS encounters_signed_immutable;
 -- +goose StatementBegin
 CREATE TRIGGER encounters_signed_immutable BEFORE UPDATE ON encounters FOR EACH ROW
 BEGIN

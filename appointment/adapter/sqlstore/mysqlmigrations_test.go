@@ -1,0 +1,14 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
+)
+
+// A start cut short inside a MySQL migration leaves its first statements
+// applied (MariaDB commits DDL as it goes): the next start runs it again.
+func TestMySQLMigrationsCanRunAgainOverThemselves(t *testing.T) {
+	sqltest.MySQLMigrationsRunAgain(t, sqlstore.Migrations())
+}
