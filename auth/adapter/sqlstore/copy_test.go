@@ -229,3 +229,38 @@ func TestEveryInstallationCopiesToPostgres(t *testing.T) {
 		assert.Equal(t, 1, writers, "the writer's row stays")
 	})
 }
+
+// docs/moving-to-postgres.md: a failed copy leaves the target migrated and
+// empty but for auth's seeded revocation_writer row, and the copy can be run
+// again; a copy refused for its source leaves the target untouched.
+func TestCopyCanBeRunAgainAfterAFailedCopy(t *testing.T) {
+	sqltest.EachSource(t, sqlstore.Migrations(), func(t *testing.T, src *sqldb.DB) {
+		ctx := context.Background()
+		clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		authService(t, src, clk)
+		dst, err := sqldb.Open(ctx, sqltest.PostgresDSN(t, nil))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = dst.Close() })
+
+		// A source that is no service database is refused before the
+		// target is migrated.
+		_, err = dbcopy.Copy(ctx, sqltest.SQLite(t, nil), dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
+		require.ErrorIs(t, err, dbcopy.ErrSchemaMismatch)
+		var tables int
+		require.NoError(t, dst.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&tables))
+		assert.Zero(t, tables, "the target was left as given")
+
+		// A run cut short (interrupted, a dropped connection): its one
+		// transaction is rolled back.
+		cctx, cancel := context.WithCancel(ctx)
+		_, err = dbcopy.Copy(cctx, src, dst, dbcopy.Options{
+			Migrations: sqlstore.Migrations(),
+			Progress:   func(string, int64) { cancel() },
+		})
+		require.Error(t, err, "the first run was to fail")
+
+		rep, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: sqlstore.Migrations()})
+		require.NoError(t, err, "the copy is run again")
+		assert.True(t, rep.OK())
+	})
+}

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/medisync/medisync/shared/sqldb"
@@ -19,8 +21,8 @@ var errNoRows = sql.ErrNoRows
 
 // The errors Copy reports; test them with errors.Is.
 var (
-	// ErrTargetNotEmpty: the target holds rows (or, with Migrations, any
-	// table); nothing was written.
+	// ErrTargetNotEmpty: the target holds rows (with Migrations: in a table
+	// they do not seed, or tables they did not make); nothing was written.
 	ErrTargetNotEmpty = errors.New("the target database is not empty")
 	// ErrSchemaMismatch: the two databases are not at the same migration
 	// version or do not have the same tables and columns.
@@ -34,8 +36,10 @@ var (
 type Options struct {
 	// Migrations, when set, are the service's migrations as its sqlstore
 	// embeds them (Migrations()): a folder holding a "postgres/" goose
-	// folder. The target must then have no table at all, and Copy migrates
-	// it first. Rows those migrations insert (seeded rows) are replaced by the
+	// folder. The source must be at these migrations, and the target have
+	// no table at all, or be one these migrations made with rows only in
+	// the tables they seed (what a failed copy leaves); Copy migrates it
+	// first. Rows those migrations insert (seeded rows) are replaced by the
 	// source's. When nil the target must already be migrated and every
 	// table must be empty.
 	Migrations fs.FS
@@ -64,15 +68,21 @@ func Copy(ctx context.Context, from, to *sqldb.DB, opts Options) (Report, error)
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 500
 	}
-	seeded, err := prepareTarget(ctx, to, opts.Migrations)
-	if err != nil {
-		return Report{}, err
-	}
 	src, err := beginSnapshot(ctx, from)
 	if err != nil {
 		return Report{}, err
 	}
 	defer func() { _ = src.Rollback() }()
+	// Before the target is touched: a source that is no service database
+	// (a mistyped SQLite path) or not at these migrations is refused while
+	// the target is still as it was given.
+	if err := checkSource(ctx, src, from.Dialect, opts.Migrations); err != nil {
+		return Report{}, err
+	}
+	seeded, err := prepareTarget(ctx, to, opts.Migrations)
+	if err != nil {
+		return Report{}, err
+	}
 
 	tables, targetOnly, err := plan(ctx, src, from.Dialect, to)
 	if err != nil {
@@ -147,18 +157,101 @@ func beginSnapshot(ctx context.Context, db *sqldb.DB) (*sql.Tx, error) {
 	return tx, nil
 }
 
+// checkSource refuses a source without goose's table or, when migrations
+// are given, at other migrations than those.
+func checkSource(ctx context.Context, src sqldb.Querier, d sqldb.Dialect, migrations fs.FS) error {
+	tables, err := listTables(ctx, src, d)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if !slices.Contains(tables, VersionTable) {
+		return fmt.Errorf("%w: the source has no %s table", ErrSchemaMismatch, VersionTable)
+	}
+	if migrations == nil {
+		return nil // plan compares the two sides' versions
+	}
+	have, err := appliedVersions(ctx, src, d)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	want, err := migrationVersions(migrations)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("%w: the source has migrations %v applied, the target's migrations are %v", ErrSchemaMismatch, have, want)
+	}
+	return nil
+}
+
+// migrationVersions lists the versions of the postgres/ migrations, in
+// order: the numbers their file names start with.
+func migrationVersions(migrations fs.FS) ([]int64, error) {
+	entries, err := fs.ReadDir(migrations, "postgres")
+	if err != nil {
+		return nil, fmt.Errorf("target migrations: %w", err)
+	}
+	var out []int64
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		if !ok || e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			continue // not a migration file
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// seededByMigrations names the tables the postgres/ migrations insert
+// rows into.
+func seededByMigrations(migrations fs.FS) (map[string]bool, error) {
+	files, err := fs.Glob(migrations, "postgres/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("target migrations: %w", err)
+	}
+	out := map[string]bool{}
+	for _, f := range files {
+		b, err := fs.ReadFile(migrations, f)
+		if err != nil {
+			return nil, fmt.Errorf("target migrations: %w", err)
+		}
+		for _, m := range insertInto.FindAllStringSubmatch(string(b), -1) {
+			out[m[1]] = true
+		}
+	}
+	return out, nil
+}
+
+var insertInto = regexp.MustCompile(`(?i)\bINSERT\s+INTO\s+"?([a-z_][a-z0-9_]*)`)
+
 // prepareTarget checks the target is empty, migrating it when migrations
-// are given, and returns the tables the migrations seeded with rows.
+// are given, and returns the tables holding seeded rows.
+//
+// With migrations, the target is either without any table or one these
+// migrations already made and nothing else wrote to: the target a failed
+// or refused copy leaves, so that the copy can be run again. Rows are then
+// allowed only in the tables the migrations seed, whose rows the copy
+// replaces by the source's (or, for a table the source lacks, keeps), as it
+// does on a target it has just migrated.
 func prepareTarget(ctx context.Context, to *sqldb.DB, migrations fs.FS) (seeded map[string]bool, err error) {
 	tables, err := listTables(ctx, to, to.Dialect)
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
 	seeded = map[string]bool{}
+	var seedable map[string]bool
 	if migrations != nil {
-		if len(tables) > 0 {
-			return nil, fmt.Errorf("%w: it already has tables (%s); give an empty database to migrate, or leave the migrations out for one already migrated",
-				ErrTargetNotEmpty, strings.Join(first(tables, 5), ", "))
+		if len(tables) > 0 && !slices.Contains(tables, VersionTable) {
+			return nil, fmt.Errorf("%w: it already has tables (%s) and no %s; give an empty database to migrate, or leave the migrations out for one already migrated",
+				ErrTargetNotEmpty, strings.Join(first(tables, 5), ", "), VersionTable)
+		}
+		if seedable, err = seededByMigrations(migrations); err != nil {
+			return nil, err
 		}
 		if err := to.Migrate(ctx, migrations); err != nil {
 			return nil, fmt.Errorf("migrate the target: %w", err)
@@ -180,10 +273,12 @@ func prepareTarget(ctx context.Context, to *sqldb.DB, migrations fs.FS) (seeded 
 		}
 		if has {
 			seeded[t] = true
-			full = append(full, t)
+			if !seedable[t] {
+				full = append(full, t)
+			}
 		}
 	}
-	if migrations == nil && len(full) > 0 {
+	if len(full) > 0 {
 		return nil, fmt.Errorf("%w: rows in %s", ErrTargetNotEmpty, strings.Join(first(full, 5), ", "))
 	}
 	return seeded, nil

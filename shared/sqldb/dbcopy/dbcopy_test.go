@@ -204,9 +204,19 @@ func TestCopyRefusesANonEmptyTarget(t *testing.T) {
 		assert.Equal(t, []string{"already here"}, names, "nothing was written")
 	})
 	t.Run("tables in a target to migrate", func(t *testing.T) {
-		dst := sqltest.Postgres(t, shared)
-		_, err := dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: shared})
+		dst := emptyPostgres(t)
+		_, err := dst.ExecContext(ctx, "CREATE TABLE other (id text PRIMARY KEY)")
+		require.NoError(t, err)
+		_, err = dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: shared})
 		require.ErrorIs(t, err, dbcopy.ErrTargetNotEmpty)
+	})
+	t.Run("rows in a target the migrations made", func(t *testing.T) {
+		dst := sqltest.Postgres(t, shared)
+		_, err := dst.ExecContext(ctx, "INSERT INTO items (id, name, created_at) VALUES ('z', 'already here', now())")
+		require.NoError(t, err)
+		_, err = dbcopy.Copy(ctx, src, dst, dbcopy.Options{Migrations: shared})
+		require.ErrorIs(t, err, dbcopy.ErrTargetNotEmpty)
+		assert.Contains(t, err.Error(), "items")
 	})
 	t.Run("a target never migrated", func(t *testing.T) {
 		_, err := dbcopy.Copy(ctx, src, emptyPostgres(t), dbcopy.Options{})
@@ -225,9 +235,9 @@ func TestCopyRefusesATargetAtAnotherMigrationVersion(t *testing.T) {
 	_, err = dbcopy.Copy(context.Background(), src, dst, dbcopy.Options{Migrations: older})
 	require.ErrorIs(t, err, dbcopy.ErrSchemaMismatch)
 	assert.Contains(t, err.Error(), "[1 2]")
-	var owners int
-	require.NoError(t, dst.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM owners").Scan(&owners))
-	assert.Zero(t, owners)
+	var tables int
+	require.NoError(t, dst.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&tables))
+	assert.Zero(t, tables, "refused before the target was migrated")
 }
 
 func TestVerifyFindsATamperedRow(t *testing.T) {
