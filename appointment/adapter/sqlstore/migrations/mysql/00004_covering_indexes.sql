@@ -5,10 +5,10 @@
 -- range holds: up to a day of a doctor's slots, all of a patient's future
 -- appointments.
 ALTER TABLE appointments
-  DROP INDEX IF EXISTS appointments_doctor,
-  ADD INDEX IF NOT EXISTS appointments_doctor (doctor_id, start_at, end_at, status),
-  DROP INDEX IF EXISTS appointments_patient,
-  ADD INDEX IF NOT EXISTS appointments_patient (patient_id, start_at, id, end_at, status);
+  DROP INDEX appointments_doctor,
+  ADD INDEX appointments_doctor (doctor_id, start_at, end_at, status),
+  DROP INDEX appointments_patient,
+  ADD INDEX appointments_patient (patient_id, start_at, id, end_at, status);
 
 -- +goose Down
 ALTER TABLE appointments
