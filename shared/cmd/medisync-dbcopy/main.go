@@ -30,7 +30,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset.SetOutput(stderr)
 	from := fset.String("from", "", "source database: mysql://user:pass@tcp(host:port)/db?parseTime=true or sqlite:<path> (env MEDISYNC_DBCOPY_FROM)")
 	to := fset.String("to", "", "target PostgreSQL database, empty: postgres://owner:pass@host:port/db?sslmode=disable (env MEDISYNC_DBCOPY_TO)")
-	migrations := fset.String("migrations", "", "the service's migrations folder (holding postgres/) or its postgres/ folder itself: the source must be at these migrations and the target have no table (or be one they made, as a failed run leaves it), which is migrated first; without it the target must already be migrated and empty")
+	migrations := fset.String("migrations", "", "the service's migrations folder (holding postgres/) or its postgres/ folder itself: the source must be at these migrations; a target with no table is migrated first, one with tables is accepted unmigrated only with exactly these migrations applied and rows only in the tables they seed (as a failed run leaves it), and otherwise refused untouched (drop and create again one an interrupted run left part-migrated); without it the target must already be migrated and empty")
 	batch := fset.Int("batch", 500, "rows per INSERT")
 	perTable := fset.Bool("per-table", false, "commit each table on its own instead of the whole copy in one transaction")
 	verifyOnly := fset.Bool("verify-only", false, "only compare the two databases, table by table; write nothing")

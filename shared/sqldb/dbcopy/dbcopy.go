@@ -22,7 +22,8 @@ var errNoRows = sql.ErrNoRows
 // The errors Copy reports; test them with errors.Is.
 var (
 	// ErrTargetNotEmpty: the target holds rows (with Migrations: in a table
-	// they do not seed, or tables they did not make); nothing was written.
+	// they do not seed, or tables without exactly these migrations applied);
+	// nothing was written.
 	ErrTargetNotEmpty = errors.New("the target database is not empty")
 	// ErrSchemaMismatch: the two databases are not at the same migration
 	// version or do not have the same tables and columns.
@@ -36,12 +37,15 @@ var (
 type Options struct {
 	// Migrations, when set, are the service's migrations as its sqlstore
 	// embeds them (Migrations()): a folder holding a "postgres/" goose
-	// folder. The source must be at these migrations, and the target have
-	// no table at all, or be one these migrations made with rows only in
-	// the tables they seed (what a failed copy leaves); Copy migrates it
-	// first. Rows those migrations insert (seeded rows) are replaced by the
-	// source's. When nil the target must already be migrated and every
-	// table must be empty.
+	// folder. The source must be at these migrations. A target with no
+	// table at all is migrated first. A target with goose's table is
+	// accepted, and not migrated, only when the versions it has applied are
+	// exactly these migrations' and its rows are only in the tables they
+	// seed (what a failed copy leaves); any other target with tables is
+	// refused untouched, one left part-migrated by an interrupted run
+	// included: drop it and create it again. Rows those migrations insert
+	// (seeded rows) are replaced by the source's. When nil the target must
+	// already be migrated and every table must be empty.
 	Migrations fs.FS
 	// BatchRows is how many rows one INSERT carries; 0 means 500.
 	BatchRows int
@@ -232,12 +236,15 @@ var insertInto = regexp.MustCompile(`(?i)\bINSERT\s+INTO\s+"?([a-z_][a-z0-9_]*)`
 // prepareTarget checks the target is empty, migrating it when migrations
 // are given, and returns the tables holding seeded rows.
 //
-// With migrations, the target is either without any table or one these
-// migrations already made and nothing else wrote to: the target a failed
-// or refused copy leaves, so that the copy can be run again. Rows are then
-// allowed only in the tables the migrations seed, whose rows the copy
-// replaces by the source's (or, for a table the source lacks, keeps), as it
-// does on a target it has just migrated.
+// With migrations, a target without any table is migrated. A target with
+// tables is never migrated here: it is accepted only when it has goose's
+// table, the versions applied there are exactly the migrations' versions,
+// and its rows are only in the tables the migrations seed: the target a
+// failed copy leaves, so that the copy can be run again. Anything else (no
+// goose table, another service's database, one left part-migrated) is
+// refused with nothing written. The seeded rows are replaced by the
+// source's (or, for a table the source lacks, kept), as on a target just
+// migrated.
 func prepareTarget(ctx context.Context, to *sqldb.DB, migrations fs.FS) (seeded map[string]bool, err error) {
 	tables, err := listTables(ctx, to, to.Dialect)
 	if err != nil {
@@ -253,11 +260,26 @@ func prepareTarget(ctx context.Context, to *sqldb.DB, migrations fs.FS) (seeded 
 		if seedable, err = seededByMigrations(migrations); err != nil {
 			return nil, err
 		}
-		if err := to.Migrate(ctx, migrations); err != nil {
-			return nil, fmt.Errorf("migrate the target: %w", err)
-		}
-		if tables, err = listTables(ctx, to, to.Dialect); err != nil {
-			return nil, fmt.Errorf("target: %w", err)
+		if len(tables) > 0 {
+			have, err := appliedVersions(ctx, to, to.Dialect)
+			if err != nil {
+				return nil, fmt.Errorf("target: %w", err)
+			}
+			want, err := migrationVersions(migrations)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Equal(have, want) {
+				return nil, fmt.Errorf("%w: it already has tables (%s) and migrations %v applied, not these migrations' %v; give an empty database (drop and create again one an interrupted run left part-migrated)",
+					ErrTargetNotEmpty, strings.Join(first(tables, 5), ", "), have, want)
+			}
+		} else {
+			if err := to.Migrate(ctx, migrations); err != nil {
+				return nil, fmt.Errorf("migrate the target: %w", err)
+			}
+			if tables, err = listTables(ctx, to, to.Dialect); err != nil {
+				return nil, fmt.Errorf("target: %w", err)
+			}
 		}
 	} else if !slices.Contains(tables, VersionTable) {
 		return nil, fmt.Errorf("%w: the target has no %s table: migrate it first, or give the migrations", ErrSchemaMismatch, VersionTable)

@@ -240,6 +240,22 @@ func TestCopyRefusesATargetAtAnotherMigrationVersion(t *testing.T) {
 	assert.Zero(t, tables, "refused before the target was migrated")
 }
 
+// A target with tables is never migrated by the copy: one at fewer
+// migrations than the copy's (left part-migrated) is refused as it is.
+func TestCopyRefusesAPartMigratedTarget(t *testing.T) {
+	src := sqltest.MySQL(t, migrations(t))
+	seed(t, src)
+	first, err := fs.ReadFile(migrations(t), "postgres/00001_records.sql")
+	require.NoError(t, err)
+	dst := sqltest.Postgres(t, fstest.MapFS{"postgres/00001_records.sql": {Data: first}})
+
+	_, err = dbcopy.Copy(context.Background(), src, dst, dbcopy.Options{Migrations: migrations(t)})
+	require.ErrorIs(t, err, dbcopy.ErrTargetNotEmpty)
+	var versions int
+	require.NoError(t, dst.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM goose_db_version WHERE version_id > 1").Scan(&versions))
+	assert.Zero(t, versions, "the target was not migrated")
+}
+
 func TestVerifyFindsATamperedRow(t *testing.T) {
 	src := sqltest.MySQL(t, migrations(t))
 	seed(t, src)
