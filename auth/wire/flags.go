@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -71,6 +72,12 @@ func (f *Flags) Config() (Config, error) {
 	}
 	if f.cfg.PurgeInterval <= 0 {
 		return Config{}, errors.New("purge-interval must be positive")
+	}
+	// Links are this page with ?token= appended: a query or fragment of its
+	// own would break every link mailed.
+	if u, err := url.Parse(f.cfg.ResetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return Config{}, fmt.Errorf("reset-url must be an absolute http or https address without a query or fragment, not %q", f.cfg.ResetURL)
 	}
 	c := f.cfg
 	c.Hash.Params = password.Params{

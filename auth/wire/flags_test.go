@@ -30,3 +30,17 @@ func TestFlagsRefuseHashParametersTheParserRefuses(t *testing.T) {
 	require.NoError(t, err, "8 KiB per lane is enough")
 	assert.Equal(t, uint32(32), cfg.Hash.Params.MemoryKiB)
 }
+
+// Reset links are the page with ?token= appended: a page address that is
+// not absolute or has a query or fragment of its own stops the start
+// rather than breaking every link mailed.
+func TestFlagsRefuseAResetURLLinksCannotBeBuiltOn(t *testing.T) {
+	for _, bad := range []string{"", "/reset", "ftp://clinic.example/reset", "https://clinic.example/reset?lang=en",
+		"https://clinic.example/reset?", "https://clinic.example/reset#top", "https:///reset", "http://[::1"} {
+		_, err := parseFlags(t, "-reset-url", bad)
+		assert.ErrorContains(t, err, "reset-url", bad)
+	}
+	cfg, err := parseFlags(t, "-reset-url", "https://clinic.example/app/reset-password")
+	require.NoError(t, err)
+	assert.Equal(t, "https://clinic.example/app/reset-password", cfg.ResetURL)
+}
