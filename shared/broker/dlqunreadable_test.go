@@ -2,10 +2,12 @@ package broker_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -109,4 +111,25 @@ func TestNATSUnreadableDeadLetterIsReplayedAsItWas(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, string(msg.Data), "the replay carries the dead letter's payload unchanged")
 	}
+}
+
+// The line about an envelope refused before any handler saw it names the
+// event by its message id, which is the event's.
+func TestUnreadableEventDeadLetteredIsLoggedWithItsEventID(t *testing.T) {
+	brokertest.Each(t, func(t *testing.T, url string) {
+		logs := &lockedBuf{}
+		f := setupLogged(t, url, log.NewLogfmtLogger(logs))
+		f.consume(t, broker.Consumer{Name: f.consumer, Types: []string{f.producer + ".thing_done"}, MaxAttempts: 1,
+			Handler: handler(f.consumer, func(context.Context, events.Event) error { return nil })})
+		bad := f.event(t, "thing_done")
+		bad.ID = "evt-42"
+		require.NoError(t, f.b.Publish(context.Background(), bad))
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), "event dead-lettered") },
+			20*time.Second, 50*time.Millisecond)
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "event dead-lettered") {
+				assert.Contains(t, l, "eventId=evt-42", l)
+			}
+		}
+	})
 }

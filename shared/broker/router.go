@@ -200,7 +200,13 @@ func (d countingDLQ) Publish(topic string, msgs ...*message.Message) error {
 	}
 	logger := d.logger
 	if len(msgs) == 1 {
-		logger = eventLogger(msgs[0].Context(), logger)
+		ctx := msgs[0].Context()
+		if _, ok := ctx.Value(eventKey{}).(string); !ok {
+			// One that could not be decoded: its message id is the event's
+			// (Publish).
+			ctx = context.WithValue(ctx, eventKey{}, msgs[0].UUID)
+		}
+		logger = eventLogger(ctx, logger)
 	}
 	if err := d.Publisher.Publish(topic, msgs...); err != nil {
 		d.m.handled.WithLabelValues(d.consumer, "dead_letter_failed").Add(float64(len(msgs)))
