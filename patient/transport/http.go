@@ -95,15 +95,14 @@ func actor(ctx context.Context) (authn.Principal, error) {
 	return p, nil
 }
 
-// multi returns a query parameter's values, repeated or comma-separated.
-// An empty one (?type=, ?type=a,) adds a field error naming the parameter
-// to fe and makes ok false: skipped, it could leave no filter and widen the
-// list to everything (docs/architecture.md, "Query strings").
-func multi(r *http.Request, name string, fe *domainerr.FieldErrors) (out []string, ok bool) {
+// multi returns a query parameter's values, repeated or comma-separated;
+// false when one is empty (?type=, ?type=a,), which the caller refuses:
+// skipped, it could leave no filter and widen the list to everything
+// (docs/architecture.md, "Query strings").
+func multi(r *http.Request, name string) (out []string, ok bool) {
 	for _, v := range r.URL.Query()[name] {
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s == "" {
-				fe.Add(name, "holds an empty value; leave it out instead")
 				return nil, false
 			}
 			out = append(out, s)
@@ -263,10 +262,12 @@ func decodeListHistory(ctx context.Context, r *http.Request) (any, error) {
 	// Each field is named once, however many of its values are wrong: the
 	// answer stays small whatever the query holds.
 	var fe domainerr.FieldErrors
-	types, typesOK := multi(r, "type", &fe)
-	statuses, statusesOK := multi(r, "status", &fe)
+	const empty = "holds an empty value; leave it out instead"
+	types, typesOK := multi(r, "type")
+	statuses, statusesOK := multi(r, "status")
 	switch {
 	case !typesOK:
+		fe.Add("type", empty)
 	case len(types) > 7:
 		fe.Add("type", "at most 7 values")
 	case !collect(types, &hq.Types, func(v string) patient.EntryType { return patient.EntryType(strings.ToUpper(v)) }):
@@ -274,6 +275,7 @@ func decodeListHistory(ctx context.Context, r *http.Request) (any, error) {
 	}
 	switch {
 	case !statusesOK:
+		fe.Add("status", empty)
 	case len(statuses) > 4:
 		fe.Add("status", "at most 4 values")
 	case !collect(statuses, &hq.Statuses, func(v string) patient.EntryStatus { return patient.EntryStatus(strings.ToLower(v)) }):
