@@ -115,7 +115,6 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 			return err
 		}
 		ctx, span := startProcess(msg.Context(), tr, c.Name, header, ev)
-		ctx = context.WithValue(ctx, eventKey{}, ev.ID)
 		// Deferred, so that a panicking attempt ends its span too, as
 		// failed; the panic goes on to Recoverer.
 		defer func() {
@@ -146,18 +145,10 @@ func runRouter(ctx context.Context, c Consumer, sub message.Subscriber, dlq mess
 	return nil
 }
 
-// eventKey holds, in a delivery's processing context, the id of the event
-// it consumes.
-type eventKey struct{}
-
-// eventLogger is logger for a line about the event ctx processes: with its
-// trace and span ids (docs/logging.md) and its eventId.
-func eventLogger(ctx context.Context, logger log.Logger) log.Logger {
-	logger = logging.FromContext(ctx, logger)
-	if id, ok := ctx.Value(eventKey{}).(string); ok {
-		logger = log.With(logger, "eventId", id)
-	}
-	return logger
+// eventLogger is logger for a line about the event id that ctx processes:
+// with its trace and span ids (docs/logging.md) and its eventId.
+func eventLogger(ctx context.Context, logger log.Logger, id string) log.Logger {
+	return log.With(logging.FromContext(ctx, logger), "eventId", id)
 }
 
 // eventError is a failed attempt's error with what a line about its event
@@ -179,7 +170,7 @@ func failureLogger(ctx context.Context, logger log.Logger, err error) log.Logger
 	if !errors.As(err, &e) {
 		return logger
 	}
-	return eventLogger(context.WithValue(trace.ContextWithSpanContext(ctx, e.span), eventKey{}, e.id), logger)
+	return eventLogger(trace.ContextWithSpanContext(ctx, e.span), logger, e.id)
 }
 
 // countingDLQ counts and logs the dead letters the broker stores, and those
@@ -200,13 +191,9 @@ func (d countingDLQ) Publish(topic string, msgs ...*message.Message) error {
 	}
 	logger := d.logger
 	if len(msgs) == 1 {
-		ctx := msgs[0].Context()
-		if _, ok := ctx.Value(eventKey{}).(string); !ok {
-			// One that could not be decoded: its message id is the event's
-			// (Publish).
-			ctx = context.WithValue(ctx, eventKey{}, msgs[0].UUID)
-		}
-		logger = eventLogger(ctx, logger)
+		// The message id is the event's (Publish), also for an envelope
+		// that could not be decoded.
+		logger = eventLogger(msgs[0].Context(), logger, msgs[0].UUID)
 	}
 	if err := d.Publisher.Publish(topic, msgs...); err != nil {
 		d.m.handled.WithLabelValues(d.consumer, "dead_letter_failed").Add(float64(len(msgs)))
