@@ -33,9 +33,6 @@ import (
 	"github.com/medisync/medisync/shared/tracing"
 )
 
-// statusClientClosed is logged when the client went away before the answer.
-const statusClientClosed = 499
-
 // DefaultMaxBodyBytes bounds request bodies when Config names no limit.
 const DefaultMaxBodyBytes = 1 << 20
 
@@ -490,7 +487,7 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer, but the access
 		// log tells it apart from an upstream fault (nginx's 499).
-		p = &problem.Problem{Type: "about:blank", Title: "Client Closed Request", Status: statusClientClosed,
+		p = &problem.Problem{Type: "about:blank", Title: "Client Closed Request", Status: httpmw.StatusClientClosed,
 			Detail: "the client closed the request before the service answered"}
 	case upstream.IsConnect(err):
 		p = problem.New(http.StatusBadGateway, "the service could not be reached")
