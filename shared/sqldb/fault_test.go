@@ -75,13 +75,24 @@ func testFaults(t *testing.T, proxy *sqltest.Proxy, dsn string) {
 	rec, _ := get()
 	require.Equal(t, http.StatusOK, rec.Code)
 
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return db.Ping(ctx)
+	}
+	require.NoError(t, ping())
+
 	proxy.Down()
 	unavailable("database down")
+	assert.Error(t, ping(), "readiness while the database is down")
 	require.NoError(t, proxy.Up())
 	recovers("after down")
+	require.Eventually(t, func() bool { return ping() == nil }, 10*time.Second, 50*time.Millisecond,
+		"readiness after the database came back")
 
 	proxy.Hang()
 	unavailable("database hung")
+	assert.Error(t, ping(), "readiness while the database hangs")
 	base := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	codes := make(chan int, 200)

@@ -41,6 +41,8 @@ type DB struct {
 	Dialect Dialect
 	// sqlitePath is the SQLite file, whose migration lock lies next to it.
 	sqlitePath string
+	// probe is Ping's own one-connection pool (newProbe).
+	probe *sql.DB
 }
 
 // Option tunes Open.
@@ -118,7 +120,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, sqlitePath: path}, nil
+	probe, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{DB: db, Dialect: SQLite, sqlitePath: path, probe: probeLimits(probe)}, nil
 }
 
 func openMySQL(ctx context.Context, dsn string, o options) (*DB, error) {
@@ -160,7 +167,8 @@ func openMySQL(ctx context.Context, dsn string, o options) (*DB, error) {
 	if err != nil {
 		return nil, errors.New("invalid mysql DSN")
 	}
-	db := sql.OpenDB(readCommitted{boundConnector{connector}})
+	c := readCommitted{boundConnector{connector}}
+	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)
@@ -169,7 +177,7 @@ func openMySQL(ctx context.Context, dsn string, o options) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping mysql %s@%s/%s: %w", cfg.User, cfg.Addr, cfg.DBName, err)
 	}
-	return &DB{DB: db, Dialect: MySQL}, nil
+	return &DB{DB: db, Dialect: MySQL, probe: probeLimits(sql.OpenDB(c))}, nil
 }
 
 // openPostgres opens PostgreSQL through pgx's database/sql adapter, behind a
@@ -193,7 +201,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		})
 		return nil
 	})
-	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, utc)})
+	c := rebindConnector{stdlib.GetConnector(*cfg, utc)}
+	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)
@@ -202,7 +211,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping postgres %s@%s:%d/%s: %w", cfg.User, cfg.Host, cfg.Port, cfg.Database, redact(err, cfg.Password))
 	}
-	return &DB{DB: db, Dialect: Postgres}, nil
+	return &DB{DB: db, Dialect: Postgres, probe: probeLimits(sql.OpenDB(c))}, nil
 }
 
 // redact hides password in err's message, should a driver ever quote it.
@@ -323,8 +332,37 @@ func (db *DB) InTxOptions(ctx context.Context, opts *sql.TxOptions, fn func(tx *
 	return Commit(ctx, tx)
 }
 
-// Ping is a readiness check.
-func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+// probeLimits makes p the pool of one connection that Ping asks through.
+// Readiness asks the database, not the serving pool: with every pooled
+// connection busy at peak load, a ping through the pool waits its turn past
+// the check's deadline, and every instance would leave service at once
+// while the database is well.
+func probeLimits(p *sql.DB) *sql.DB {
+	p.SetMaxOpenConns(1)
+	p.SetMaxIdleConns(1)
+	p.SetConnMaxLifetime(30 * time.Minute)
+	return p
+}
+
+// Ping is a readiness check: whether the database answers, on a connection
+// of its own (probeLimits).
+func (db *DB) Ping(ctx context.Context) error {
+	if db.probe == nil {
+		return db.PingContext(ctx)
+	}
+	return db.probe.PingContext(ctx)
+}
+
+// Close closes the pool and Ping's connection.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.probe != nil {
+		if perr := db.probe.Close(); err == nil {
+			err = perr
+		}
+	}
+	return err
+}
 
 // driverLogger is the MySQL driver's Logger over a go-kit logger: one line
 // with a fixed msg and the driver's text as err.

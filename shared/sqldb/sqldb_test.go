@@ -340,3 +340,32 @@ func TestInstancesStartingTogetherBothMigrate(t *testing.T) {
 		})
 	}
 }
+
+// Readiness asks the database, not the serving pool: with every pooled
+// connection held (a pool saturated at peak load), Ping still answers at
+// once, so a busy instance is not taken out of service as if its database
+// were down.
+func TestPingAnswersWhileThePoolIsBusy(t *testing.T) {
+	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		held := make([]*sql.Conn, db.Stats().MaxOpenConnections)
+		for i := range held {
+			c, err := db.Conn(ctx)
+			require.NoError(t, err)
+			held[i] = c
+		}
+		t.Cleanup(func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		})
+		busy, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_, err := db.Conn(busy)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "the pool is saturated")
+
+		probe, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		require.NoError(t, db.Ping(probe))
+	})
+}
