@@ -14,6 +14,7 @@ import (
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/langtag"
 )
 
 // Errors of the doctor domain. Their messages are shown to clients; their
@@ -45,7 +46,7 @@ const (
 	MaxLicenseLength        = 64
 	MaxBioLength            = 4000
 	MaxLanguages            = 20
-	MaxLanguageLength       = 35 // the column's width; longer tags are not in use
+	MaxLanguageLength       = langtag.MaxLen // the column's width
 	MaxSpecializations      = 20
 	MinAppointmentMinutes   = 5
 	MaxAppointmentMinutes   = 240
@@ -124,7 +125,6 @@ var (
 	emailPattern   = regexp.MustCompile(`^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+$`)
 	phonePattern   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	licensePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ./-]*$`)
-	langPattern    = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 )
 
 // Normalize trims and canonicalizes the doctor's fields and checks them,
@@ -189,7 +189,7 @@ func (d *Doctor) Normalize() error {
 		seen := map[string]bool{}
 		langs := make([]string, 0, len(d.Languages))
 		for i, l := range d.Languages {
-			c, ok := CanonicalLanguage(l)
+			c, ok := langtag.Canonical(l)
 			if !ok {
 				fe.Add(fmt.Sprintf("languages[%d]", i), "must be a language tag such as en, fr or pt-BR")
 				continue
@@ -248,37 +248,6 @@ func HasControl(s string) bool { return !utf8.ValidString(s) || hasControl(s) }
 // another zone before the hours mean anything.
 var ErrZoneUnusable = domainerr.New(domainerr.Conflict,
 	"the doctor's time zone is not one this service knows; set an IANA time zone such as Europe/Berlin on the profile")
-
-// CanonicalLanguage checks a BCP 47 style tag and writes it canonically:
-// language lower case, script title case, region upper case (pt-BR, zh-Hant).
-func CanonicalLanguage(tag string) (string, bool) {
-	tag = strings.TrimSpace(strings.ReplaceAll(tag, "_", "-"))
-	if len(tag) > MaxLanguageLength || !langPattern.MatchString(tag) {
-		return "", false
-	}
-	parts := strings.Split(tag, "-")
-	parts[0] = strings.ToLower(parts[0])
-	for i := 1; i < len(parts); i++ {
-		switch p := parts[i]; {
-		case len(p) == 2 && isAlpha(p):
-			parts[i] = strings.ToUpper(p)
-		case len(p) == 4 && isAlpha(p):
-			parts[i] = strings.ToUpper(p[:1]) + strings.ToLower(p[1:])
-		default:
-			parts[i] = strings.ToLower(p)
-		}
-	}
-	return strings.Join(parts, "-"), true
-}
-
-func isAlpha(s string) bool {
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
-			return false
-		}
-	}
-	return true
-}
 
 // NamePrefixes splits a name search into lower-case words; each must begin
 // the first or the last name of a match. It keeps every word: the caller

@@ -68,22 +68,6 @@ func TestNormalizeRefuses(t *testing.T) {
 	}
 }
 
-func TestCanonicalLanguage(t *testing.T) {
-	for in, want := range map[string]string{"en": "en", "EN": "en", "pt-br": "pt-BR", "zh_hant_tw": "zh-Hant-TW", "de-CH-1996": "de-CH-1996"} {
-		got, ok := CanonicalLanguage(in)
-		assert.True(t, ok, in)
-		assert.Equal(t, want, got, in)
-	}
-	longest := "en-abcdefgh-abcdefgh-abcdefgh-abcde"
-	got, ok := CanonicalLanguage(longest)
-	assert.True(t, ok, "35 characters fit")
-	assert.Equal(t, longest, got)
-	for _, bad := range []string{"", "e", "english", "en--us", "en us", longest + "f", "en" + strings.Repeat("-abcdefgh", 10)} {
-		_, ok := CanonicalLanguage(bad)
-		assert.False(t, ok, bad)
-	}
-}
-
 func TestErrorsHaveKinds(t *testing.T) {
 	assert.ErrorIs(t, ErrDoctorNotFound, domainerr.NotFound)
 	assert.ErrorIs(t, ErrLicenseTaken, domainerr.Conflict)

@@ -13,6 +13,7 @@ import (
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/langtag"
 	"github.com/medisync/medisync/shared/page"
 )
 
@@ -322,7 +323,7 @@ func (s *service) SearchDoctors(ctx context.Context, actor authn.Principal, in S
 		fe.Add("q", fmt.Sprintf("must hold at most %d words", profile.MaxSearchWords))
 	}
 	if in.Language != "" {
-		lang, ok := profile.CanonicalLanguage(in.Language)
+		lang, ok := langtag.Canonical(in.Language)
 		if !ok {
 			fe.Add("language", "must be a language tag such as en, fr or pt-BR")
 		}

@@ -28,7 +28,7 @@ func TestEdgesOfInputOnEveryDatabase(t *testing.T) {
 		for _, body := range []map[string]any{
 			{"firstName": wide(100), "lastName": wide(100)},
 			{"bio": wide(4000)},
-			{"languages": []string{"en-abcdefgh-abcdefgh-abcdefgh-abcde"}},
+			{"languages": []string{"en-x-abcdefgh-abcdefgh-abcdefgh-abc"}},
 		} {
 			e.mustDo(201, "POST", "/api/v1/doctors", e.admin.Token, doctorBody(body))
 		}

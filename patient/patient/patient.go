@@ -14,6 +14,7 @@ import (
 
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/langtag"
 )
 
 // Domain errors, each of the kind that decides its status; their messages
@@ -111,13 +112,12 @@ const (
 	MaxCityLen     = 100
 	MaxPostalLen   = 20
 	MaxRelationLen = 50
-	MaxLangLen     = 35
+	MaxLangLen     = langtag.MaxLen
 )
 
 var (
-	e164     = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	language = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
-	country  = regexp.MustCompile(`^[A-Z]{2}$`)
+	e164    = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	country = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
 // EarliestBirth bounds dates of birth from below, to catch typos.
@@ -130,6 +130,9 @@ func (p *Profile) Normalize() {
 		&p.Address.Line1, &p.Address.Line2, &p.Address.City, &p.Address.State, &p.Address.PostalCode, &p.Address.Country,
 		&p.EmergencyContact.Name, &p.EmergencyContact.Relationship, &p.EmergencyContact.Phone} {
 		*s = strings.TrimSpace(*s)
+	}
+	if c, ok := langtag.Canonical(p.PreferredLanguage); ok {
+		p.PreferredLanguage = c // as doctors' languages are written: EN is en
 	}
 	if p.Sex == "" {
 		p.Sex = SexUnknown
@@ -178,7 +181,7 @@ func (p Profile) Validate(today civil.Date) domainerr.FieldErrors {
 			fe.Add("emergencyContact.phone", "must be in E.164 form, such as +14155550123")
 		}
 	}
-	if p.PreferredLanguage != "" && (len(p.PreferredLanguage) > MaxLangLen || !language.MatchString(p.PreferredLanguage)) {
+	if _, ok := langtag.Canonical(p.PreferredLanguage); p.PreferredLanguage != "" && !ok {
 		fe.Add("preferredLanguage", "must be a language tag such as en or pt-BR")
 	}
 	if p.BloodType != "" && !bloodTypes[p.BloodType] {

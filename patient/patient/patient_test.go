@@ -49,6 +49,7 @@ func TestProfileValidation(t *testing.T) {
 		"contact":          {func(p *patient.Profile) { p.EmergencyContact = patient.EmergencyContact{Relationship: "x"} }, []string{"emergencyContact.name", "emergencyContact.phone"}},
 		"language":         {func(p *patient.Profile) { p.PreferredLanguage = "pt-BR" }, nil},
 		"bad language":     {func(p *patient.Profile) { p.PreferredLanguage = "Portuguese" }, []string{"preferredLanguage"}},
+		"unknown language": {func(p *patient.Profile) { p.PreferredLanguage = "xx" }, []string{"preferredLanguage"}},
 		"blood type":       {func(p *patient.Profile) { p.BloodType = "AB" }, []string{"bloodType"}},
 	}
 	for name, c := range cases {
@@ -92,5 +93,17 @@ func TestClinicalValidation(t *testing.T) {
 			got = append(got, fe.Field)
 		}
 		assert.ElementsMatch(t, tc.fields, got, name)
+	}
+}
+
+// A preferred language is written canonically, as doctors' languages are,
+// so that EN and en are one language to everything that reads it.
+func TestPreferredLanguageIsWrittenCanonically(t *testing.T) {
+	for in, want := range map[string]string{"EN": "en", " pt_br ": "pt-BR", "zh-hant": "zh-Hant", "": ""} {
+		p := validProfile()
+		p.PreferredLanguage = in
+		p.Normalize()
+		assert.Equal(t, want, p.PreferredLanguage, in)
+		assert.Empty(t, p.Validate(civil.MustParse("2026-06-15")), in)
 	}
 }
