@@ -90,6 +90,7 @@ type App struct {
 	beforeDrain []server.Hook
 	started     []func(net.Addr)
 	onClose     []func() error
+	following   []context.CancelFunc // the verifier's keys and revocation feed
 }
 
 // New parses args (flags, then MEDISYNC_* variables through lookup), sets
@@ -220,9 +221,15 @@ func (a *App) Options() Options { return a.opts }
 // in the order added: e.g. closing the database (appdb).
 func (a *App) OnClose(f func() error) { a.onClose = append(a.onClose, f) }
 
-// Close releases the discovery client, then what OnClose added, then
+// Close stops following auth's keys and revocations, releases the
+// discovery client, then what OnClose added, then
 // flushes the spans not yet exported.
 func (a *App) Close() error {
+	// The verifier's followers first: they reach auth through discovery.
+	for _, stop := range a.following {
+		stop()
+	}
+	a.following = nil
 	if a.Discovery != nil {
 		a.Discovery.Close()
 	}

@@ -57,9 +57,10 @@ func (a *App) discoveryOptions() []discovery.Option {
 // Verifier returns the token verifier of the service: the auth JWKS at
 // -jwks-url, or at http://auth/.well-known/jwks.json resolved through
 // discovery among the auth instances discovery authenticated. Keys are
-// cached and refreshed until ctx ends. It also follows auth's revocation
-// feed, so a logout withdraws a token here within moments, and adds a
-// readiness check that fails, saying why, until the JWKS is first fetched.
+// cached and refreshed until the App closes. It also follows auth's
+// revocation feed, so a logout withdraws a token here within moments, and
+// adds a readiness check that fails, saying why, until the JWKS is first
+// fetched.
 func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
 	jwksURL := a.Config.JWKSURL
 	if jwksURL == "" {
@@ -72,6 +73,11 @@ func (a *App) Verifier(ctx context.Context) (authn.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keys and revocations are followed until the process closes, not
+	// until the signal that begins shutdown: requests still draining are
+	// checked against the revocations of their moment.
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.following = append(a.following, stop)
 	revoked := authn.NewRevocationList(nil)
 	v, err := authn.NewJWKSVerifier(ctx, authn.JWKSOptions{
 		URL:    jwksURL,

@@ -129,6 +129,35 @@ func TestVerifierAppliesTheRevocationFeed(t *testing.T) {
 	assert.NoError(t, err, "other users' tokens still pass")
 }
 
+// The signal that begins shutdown does not stop the revocation feed:
+// requests still draining are checked against the revocations of their
+// moment, until the process closes.
+func TestVerifierFollowsRevocationsUntilClose(t *testing.T) {
+	auth := newFakeAuth(t)
+	a, _ := newApp(t, map[string]string{"MEDISYNC_JWKS_URL": auth.srv.URL + "/.well-known/jwks.json"})
+	signal, cancel := context.WithCancel(context.Background())
+	v, err := a.Verifier(signal)
+	require.NoError(t, err)
+	ctx := context.Background()
+	alice := auth.iss.Token(t, authntest.Claims{UserID: "alice"})
+	_, err = v.Verify(ctx, alice)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return auth.feedHit.Load() > 0 }, 10*time.Second, time.Millisecond)
+
+	cancel() // shutdown begins; requests drain
+	auth.revoke(authn.Revocation{UserID: "alice", NotBefore: time.Now().Add(time.Minute), ExpiresAt: time.Now().Add(time.Hour)})
+	require.Eventually(t, func() bool {
+		_, err := v.Verify(ctx, alice)
+		return err != nil
+	}, 10*time.Second, 5*time.Millisecond, "a revocation made while requests drain is applied")
+
+	require.NoError(t, a.Close())
+	hits := auth.feedHit.Load()
+	auth.revoke(authn.Revocation{UserID: "bob", NotBefore: time.Now().Add(time.Minute), ExpiresAt: time.Now().Add(time.Hour)})
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, hits, auth.feedHit.Load(), "the feed is no longer asked once the process closes")
+}
+
 func TestReadinessFollowsTheJWKS(t *testing.T) {
 	auth := newFakeAuth(t)
 	auth.jwksOff.Store(true)
