@@ -135,6 +135,10 @@ type service struct {
 	sorted  []*entry
 	index   uint64
 	changed chan struct{}
+	// evicted counts the instances evicted since the service was created;
+	// it goes when the service is forgotten, so what feeds a series per
+	// service stays as bounded as the services.
+	evicted uint64
 }
 
 func (s *service) search(id string) (int, bool) {
@@ -582,6 +586,7 @@ func (r *Registry) Evict(now time.Time) []Instance {
 				out = append(out, e.view(s.name))
 				delete(s.instances, id)
 				r.count(e, -1)
+				s.evicted++
 			}
 		}
 		if len(out) > n {
@@ -651,6 +656,19 @@ func (r *Registry) All() (View, <-chan struct{}) {
 	}
 	slices.SortFunc(v.Services, func(a, b ServiceView) int { return strings.Compare(a.Name, b.Name) })
 	return v, r.changed
+}
+
+// Evictions returns, for every service the registry holds, emptied ones
+// included, how many of its instances were evicted since it was created. A
+// forgotten service is not listed, and counts from 0 if it comes back.
+func (r *Registry) Evictions() map[string]uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make(map[string]uint64, len(r.services))
+	for _, s := range r.services {
+		out[s.name] = s.evicted
+	}
+	return out
 }
 
 // StatusCount is the number of instances of one service in one status.

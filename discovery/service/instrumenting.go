@@ -25,7 +25,6 @@ type Metrics struct {
 	HeartbeatsUnknown prometheus.Counter
 	Deregistrations   kitmetrics.Counter
 	StatusChanges     kitmetrics.Counter // label: status
-	Evictions         kitmetrics.Counter // label: service
 	// Waits times the blocking queries (label method): they wait for a
 	// change by design, so they stay out of the method latency histogram,
 	// whose percentiles would otherwise be their wait.
@@ -33,8 +32,8 @@ type Metrics struct {
 }
 
 // NewMetrics registers the discovery collectors with reg, including the
-// gauges read from the registry at scrape time: instances by service and
-// status, and the registry index.
+// collectors read from the registry at scrape time: instances by service
+// and status, evictions by service, and the registry index.
 func NewMetrics(reg prometheus.Registerer, r *registry.Registry) *Metrics {
 	counter := func(name, help string, labels ...string) kitmetrics.Counter {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,7 +61,6 @@ func NewMetrics(reg prometheus.Registerer, r *registry.Registry) *Metrics {
 		HeartbeatsUnknown: heartbeats.WithLabelValues("unknown"),
 		Deregistrations:   counter("deregistrations_total", "Instances deregistered by their owner."),
 		StatusChanges:     counter("status_changes_total", "Status change requests by requested status.", "status"),
-		Evictions:         counter("evictions_total", "Instances evicted because their lease lapsed, by service.", "service"),
 	}
 	reg.MustRegister(&registryCollector{r: r})
 	return m
@@ -71,6 +69,11 @@ func NewMetrics(reg prometheus.Registerer, r *registry.Registry) *Metrics {
 var (
 	instancesDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_instances",
 		"Registered instances by service and status.", []string{"service", "status"}, nil)
+	// evictionsDesc is read from the registry, not counted here, so that its
+	// series end with the service the registry forgets: a counter vector
+	// would keep one for every name ever evicted.
+	evictionsDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_evictions_total",
+		"Instances evicted because their lease lapsed, by service, for the services the registry holds.", []string{"service"}, nil)
 	indexDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_registry_index",
 		"The registry index, which moves on every visible change.", nil, nil)
 	blockedDesc = prometheus.NewDesc(metrics.Namespace+"_discovery_blocked_readers",
@@ -85,6 +88,7 @@ type registryCollector struct{ r *registry.Registry }
 
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- instancesDesc
+	ch <- evictionsDesc
 	ch <- indexDesc
 	ch <- blockedDesc
 	ch <- turnedAwayDesc
@@ -94,13 +98,17 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, sc := range c.r.Counts() {
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(sc.Count), sc.Service, string(sc.Status))
 	}
+	for name, n := range c.r.Evictions() {
+		ch <- prometheus.MustNewConstMetric(evictionsDesc, prometheus.CounterValue, float64(n), name)
+	}
 	ch <- prometheus.MustNewConstMetric(indexDesc, prometheus.GaugeValue, float64(c.r.Index()))
 	ch <- prometheus.MustNewConstMetric(blockedDesc, prometheus.GaugeValue, float64(c.r.Blocked()))
 	ch <- prometheus.MustNewConstMetric(turnedAwayDesc, prometheus.CounterValue, float64(c.r.TurnedAway()))
 }
 
 // InstrumentingMiddleware counts and times every method, and counts
-// registrations, heartbeats, deregistrations, status changes and evictions.
+// registrations, heartbeats, deregistrations and status changes (evictions
+// are read from the registry).
 func InstrumentingMiddleware(m *Metrics) func(Service) Service {
 	return func(next Service) Service { return &instrumentingService{next: next, m: m} }
 }
@@ -193,12 +201,7 @@ func (s *instrumentingService) Registry(ctx context.Context, q Query) (v registr
 }
 
 func (s *instrumentingService) Evict(ctx context.Context) (out []registry.Instance, err error) {
-	defer func(begin time.Time) {
-		s.observe("Evict", begin, err)
-		for _, i := range out {
-			s.m.Evictions.With("service", i.Service).Add(1)
-		}
-	}(time.Now())
+	defer func(begin time.Time) { s.observe("Evict", begin, err) }(time.Now())
 	return s.next.Evict(ctx)
 }
 

@@ -507,6 +507,25 @@ func TestEvictionOverHTTP(t *testing.T) {
 	assert.Contains(t, metrics, `medisync_discovery_evictions_total{service="auth"} 1`)
 }
 
+// The eviction counter is as bounded as the registry (-max-services): a
+// writer registering ever new names and letting them lapse must not grow
+// /metrics, and the server's memory, with every name ever evicted.
+func TestEvictionSeriesStayBoundedByMaxServices(t *testing.T) {
+	const maxServices = 2
+	f := newFixture(t, token, "-max-services", fmt.Sprint(maxServices))
+	for i := range 50 {
+		r := f.write(http.MethodPut, fmt.Sprintf("/api/v1/registry/churn-%d/x", i), `{"address":"10.0.0.1","port":1,"ttlSeconds":5}`)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		f.clock.Advance(6 * time.Second)
+		gone, err := f.app.Service.Evict(context.Background())
+		require.NoError(t, err)
+		require.Len(t, gone, 1)
+	}
+	m := string(f.get("/metrics").Body)
+	assert.LessOrEqual(t, strings.Count(m, "medisync_discovery_evictions_total{service="), maxServices)
+	assert.Contains(t, m, `medisync_discovery_evictions_total{service="churn-49"} 1`)
+}
+
 func TestMetrics(t *testing.T) {
 	f := newFixture(t, token)
 	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
