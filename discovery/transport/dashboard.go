@@ -24,10 +24,12 @@ var dashboardTmpl = template.Must(template.New("dashboard").Parse(dashboardHTML)
 // DashboardInfo is what the dashboard shows beyond the registry itself.
 type DashboardInfo struct {
 	// Refresh is how often the page reloads itself; 0 means 5 s.
-	Refresh       time.Duration
-	TokenRequired bool
-	Limits        registry.Limits
-	ReapEvery     time.Duration
+	Refresh time.Duration
+	// Writes is who may write (Writers.Access); empty reads as a token
+	// needed.
+	Writes    WriteAccess
+	Limits    registry.Limits
+	ReapEvery time.Duration
 	// Now tells the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -63,21 +65,24 @@ type dashService struct {
 const maxRowsPerService = 200
 
 type dashData struct {
-	Refresh        int
-	Now            string
-	StartedAt      string
-	Uptime         string
-	Index          uint64
-	Services       []dashService
-	ServiceCount   int
-	InstanceCount  int
-	Up, Down, OOS  int
-	TokenRequired  bool
-	DefaultTTL     string
-	TTLRange       string
-	ReapEvery      string
-	MaxWait        string
-	HealthyPercent int
+	Refresh       int
+	Now           string
+	StartedAt     string
+	Uptime        string
+	Index         uint64
+	Services      []dashService
+	ServiceCount  int
+	InstanceCount int
+	// Up, Down and OOS count instances in those statuses; Other counts
+	// the STARTING and UNKNOWN ones, which are neither in traffic nor taken
+	// out of it by hand.
+	Up, Down, OOS, Other int
+	Writes               WriteAccess
+	DefaultTTL           string
+	TTLRange             string
+	ReapEvery            string
+	MaxWait              string
+	HealthyPercent       int
 }
 
 // Dashboard renders the registry as an HTML page that reloads itself: each
@@ -112,31 +117,24 @@ func Dashboard(svc service.Service, info DashboardInfo) http.Handler {
 
 func buildDashboard(v registry.View, info DashboardInfo, now time.Time) dashData {
 	d := dashData{
-		Refresh:       int(info.Refresh / time.Second),
-		Now:           now.Format(time.RFC3339),
-		StartedAt:     v.StartedAt.Format(time.RFC3339),
-		Uptime:        human(now.Sub(v.StartedAt)),
-		Index:         v.Index,
-		ServiceCount:  len(v.Services),
-		TokenRequired: info.TokenRequired,
-		DefaultTTL:    info.Limits.DefaultTTL.String(),
-		TTLRange:      info.Limits.MinTTL.String() + " – " + info.Limits.MaxTTL.String(),
-		ReapEvery:     info.ReapEvery.String(),
-		MaxWait:       service.MaxWait.String(),
+		Refresh:      int(info.Refresh / time.Second),
+		Now:          now.Format(time.RFC3339),
+		StartedAt:    v.StartedAt.Format(time.RFC3339),
+		Uptime:       human(now.Sub(v.StartedAt)),
+		Index:        v.Index,
+		ServiceCount: len(v.Services),
+		Writes:       info.Writes,
+		DefaultTTL:   info.Limits.DefaultTTL.String(),
+		TTLRange:     info.Limits.MinTTL.String() + " – " + info.Limits.MaxTTL.String(),
+		ReapEvery:    info.ReapEvery.String(),
+		MaxWait:      service.MaxWait.String(),
 	}
 	for _, s := range v.Services {
 		ds := dashService{Name: s.Name, Index: s.Index, Total: len(s.Instances)}
 		for n, i := range s.Instances {
 			if n >= maxRowsPerService {
 				ds.Hidden++
-				if i.Status == registry.Up {
-					ds.Up++
-					d.Up++
-				} else if i.Status == registry.Down {
-					d.Down++
-				} else {
-					d.OOS++
-				}
+				d.count(&ds, i.Status)
 				continue
 			}
 			di := dashInstance{
@@ -158,18 +156,7 @@ func buildDashboard(v registry.View, info DashboardInfo, now time.Time) dashData
 			default:
 				di.LeaseIn, di.LeaseClass = "in "+human(left), "lease-ok"
 			}
-			switch i.Status {
-			case registry.Up:
-				di.StatusClass = "up"
-				ds.Up++
-				d.Up++
-			case registry.Down:
-				di.StatusClass = "down"
-				d.Down++
-			default:
-				di.StatusClass = "oos"
-				d.OOS++
-			}
+			di.StatusClass = d.count(&ds, i.Status)
 			keys := make([]string, 0, len(i.Metadata))
 			for k := range i.Metadata {
 				keys = append(keys, k)
@@ -187,6 +174,26 @@ func buildDashboard(v registry.View, info DashboardInfo, now time.Time) dashData
 		d.HealthyPercent = d.Up * 100 / d.InstanceCount
 	}
 	return d
+}
+
+// count adds an instance in status st to the page's and its service's
+// counts, and returns the class its badge takes.
+func (d *dashData) count(ds *dashService, st registry.Status) string {
+	switch st {
+	case registry.Up:
+		ds.Up++
+		d.Up++
+		return "up"
+	case registry.Down:
+		d.Down++
+		return "down"
+	case registry.OutOfService:
+		d.OOS++
+		return "oos"
+	default:
+		d.Other++
+		return "oos"
+	}
 }
 
 // human writes a duration the way a person reads it on a dashboard.

@@ -36,6 +36,28 @@ type Writers struct {
 // and not open.
 func (w Writers) Closed() bool { return !w.Open && w.Shared == "" && len(w.Services) == 0 }
 
+// WriteAccess is who may write, in the dashboard's words.
+type WriteAccess string
+
+// The three ways a server takes writes.
+const (
+	WritesNeedToken WriteAccess = "token"
+	WritesOpen      WriteAccess = "open"
+	WritesRefused   WriteAccess = "refused"
+)
+
+// Access says which of the three w is.
+func (w Writers) Access() WriteAccess {
+	switch {
+	case w.Open:
+		return WritesOpen
+	case w.Closed():
+		return WritesRefused
+	default:
+		return WritesNeedToken
+	}
+}
+
 type authenticatedKey struct{}
 
 // authenticated reports whether the guard accepted the request with the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -285,7 +286,9 @@ func TestNoTokenMeansNoWrites(t *testing.T) {
 	}
 	assert.Empty(t, f.get("/api/v1/registry").JSON(t)["services"])
 	assert.Equal(t, http.StatusOK, f.get("/api/v1/registry/auth").Status)
-	assert.Contains(t, string(f.get("/").Body), "required")
+	page := string(f.get("/").Body)
+	assert.Contains(t, page, "every write is refused", "the dashboard says writes are refused, not that they need a token")
+	assert.NotContains(t, page, "required (Authorization")
 }
 
 func TestInsecureOpenRegistryAcceptsAnonymousWrites(t *testing.T) {
@@ -602,6 +605,24 @@ func TestDashboard(t *testing.T) {
 	}
 	assert.NotContains(t, page, "<script>", "values are escaped")
 	assert.Contains(t, page, "&lt;script&gt;")
+}
+
+// The "Out of service" card counts OUT_OF_SERVICE instances only: one
+// STARTING or UNKNOWN is counted apart, so an operator watching a rollout
+// is not told that instances were taken out of traffic by hand.
+func TestDashboardCountsEachStatusApart(t *testing.T) {
+	f := newFixture(t, token)
+	for i, st := range []string{"STARTING", "UNKNOWN", "OUT_OF_SERVICE", "DOWN", "UP"} {
+		body := fmt.Sprintf(`{"address":"10.0.0.1","port":%d,"status":%q}`, i+1, st)
+		require.Equal(t, http.StatusCreated, f.write(http.MethodPut, fmt.Sprintf("/api/v1/registry/doctor/d%d", i), body).Status)
+	}
+	page := string(f.get("/").Body)
+	for card, want := range map[string]string{"UP": "1", "DOWN": "1", "Out of service": "1", "Starting / unknown": "2"} {
+		m := regexp.MustCompile(`>` + card + `</div><div class="v"[^>]*>(\d+)<`).FindStringSubmatch(page)
+		if assert.NotNil(t, m, card) {
+			assert.Equal(t, want, m[1], card)
+		}
+	}
 }
 
 func TestDashboardEmpty(t *testing.T) {

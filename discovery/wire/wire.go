@@ -160,7 +160,7 @@ func Build(a *app.App, cfg Config) (*Server, error) {
 	transport.Register(router, endpoint.New(svc), svc, transport.Options{
 		Writers: writers,
 		Dashboard: transport.DashboardInfo{
-			Refresh: cfg.DashboardRefresh, TokenRequired: !writers.Open, Limits: cfg.Limits,
+			Refresh: cfg.DashboardRefresh, Writes: writers.Access(), Limits: cfg.Limits,
 			ReapEvery: cfg.ReapEvery, Now: cfg.Clock.Now,
 		},
 	})
