@@ -178,6 +178,18 @@ func TestStatus(t *testing.T) {
 	assertProblem(t, r, http.StatusNotFound)
 }
 
+// The status route decodes its body as a registration's is decoded, so it
+// answers 415 to another content type and 413 to a body over 16 KiB, both
+// in the document (the fixture holds every exchange to it).
+func TestStatusRefusesAnotherContentTypeAndAnOversizedBody(t *testing.T) {
+	f := newFixture(t, token)
+	require.Equal(t, http.StatusCreated, f.write(http.MethodPut, "/api/v1/registry/auth/auth-1", auth1).Status)
+	r := f.do(http.MethodPut, "/api/v1/registry/auth/auth-1/status", "Bearer "+token, "text/plain", `{"status":"DOWN"}`)
+	assertProblem(t, r, http.StatusUnsupportedMediaType)
+	r = f.write(http.MethodPut, "/api/v1/registry/auth/auth-1/status", `{"status":"DOWN","x":"`+strings.Repeat("a", 20<<10)+`"}`)
+	assertProblem(t, r, http.StatusRequestEntityTooLarge)
+}
+
 func TestRegisterRejectsBadInput(t *testing.T) {
 	f := newFixture(t, token)
 	cases := []struct {
