@@ -5,7 +5,9 @@ package transport
 import (
 	"context"
 	_ "embed"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -142,12 +144,42 @@ func decodeKey(_ context.Context, r *http.Request) (any, error) {
 	return k, nil
 }
 
+// registerBody holds status and the metadata values by pointer to tell
+// what was sent from what was not: "status": "" is not an omitted status,
+// nor is a null metadata value an empty one, and the document refuses both.
 type registerBody struct {
-	Address    string            `json:"address"`
-	Port       int               `json:"port"`
-	TTLSeconds int               `json:"ttlSeconds"`
-	Status     string            `json:"status"`
-	Metadata   map[string]string `json:"metadata"`
+	Address    string             `json:"address"`
+	Port       int                `json:"port"`
+	TTLSeconds int                `json:"ttlSeconds"`
+	Status     *string            `json:"status"`
+	Metadata   map[string]*string `json:"metadata"`
+}
+
+// fields returns the status ("" when omitted) and the metadata, or the
+// values sent that the document refuses, each named.
+func (b registerBody) fields() (string, map[string]string, error) {
+	var fe problem.FieldErrors
+	status := ""
+	if b.Status != nil {
+		if status = *b.Status; status == "" {
+			fe.Add("status", registry.StatusRule)
+		}
+	}
+	var md map[string]string
+	if b.Metadata != nil {
+		md = make(map[string]string, len(b.Metadata))
+		for _, k := range slices.Sorted(maps.Keys(b.Metadata)) {
+			if v := b.Metadata[k]; v != nil {
+				md[k] = *v
+			} else {
+				fe.Add("metadata."+k, "must be a string")
+			}
+		}
+	}
+	if len(fe) > 0 {
+		return "", nil, fe
+	}
+	return status, md, nil
 }
 
 func decodeRegister(max int64) kithttp.DecodeRequestFunc {
@@ -160,9 +192,13 @@ func decodeRegister(max int64) kithttp.DecodeRequestFunc {
 		if err := httpjson.Decode(r, &b, max); err != nil {
 			return nil, err
 		}
+		status, md, err := b.fields()
+		if err != nil {
+			return nil, err
+		}
 		return endpoint.RegisterRequest{
 			InstanceKey: k, Address: b.Address, Port: b.Port, TTLSeconds: b.TTLSeconds,
-			Status: b.Status, Metadata: markAuthenticated(ctx, b.Metadata),
+			Status: status, Metadata: markAuthenticated(ctx, md),
 		}, nil
 	}
 }

@@ -214,6 +214,9 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 		{"TTL too short", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"ttlSeconds":1}`, 400, []string{"ttlSeconds"}},
 		{"TTL too long", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"ttlSeconds":3600}`, 400, []string{"ttlSeconds"}},
 		{"bad status", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"status":"GOOD"}`, 400, []string{"status"}},
+		// The document refuses both; read as omitted they were stored as UP and "".
+		{"empty status", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"status":""}`, 400, []string{"status"}},
+		{"metadata value null", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"k":null,"v":"1"}}`, 400, []string{"metadata.k"}},
 		{"metadata not strings", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"a":1}}`, 400, []string{"metadata.a"}},
 		{"metadata value too long", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"a":"` + strings.Repeat("x", 600) + `"}}`, 400, []string{"metadata.a"}},
 		{"metadata value with an escape sequence", "/api/v1/registry/auth/a1", `{"address":"h","port":1,"metadata":{"version":"\u001b[2J\u001b]0;x\u0007"}}`, 400, []string{"metadata.version"}},
