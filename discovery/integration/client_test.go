@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ import (
 	"github.com/medisync/medisync/discovery/wire"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/discovery"
+	"github.com/medisync/medisync/shared/logging"
+	"github.com/medisync/medisync/shared/logging/logtest"
 )
 
 const token = "integration-token"
@@ -370,6 +373,31 @@ func TestStatusChangesAndInstancesShowsOnlyUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all.Services, 1)
 	assert.Equal(t, "auth", all.Services[0].Service)
+}
+
+// A registration the server refuses (400: here a lease outside its range,
+// which a service's own -discovery-ttl cannot ask for since it refuses to
+// start) is refused on every retry, so each refusal is logged at error
+// level, not only the first as a warning, and the instance stays unlisted.
+func TestRefusedRegistrationIsAnErrorEachTime(t *testing.T) {
+	srv := startServer(t, "")
+	var out logtest.Buffer
+	logger, err := logging.New(&out, "auth", "json", "info")
+	require.NoError(t, err)
+	c := discovery.NewClient([]string{srv.URL()}, token, nil, logger, discovery.WithRetry(10*time.Millisecond, 20*time.Millisecond))
+	r := registration("auth-ttl", 9001)
+	r.TTL = 10 * time.Minute
+	reg := discovery.NewRegistrar(c, r, logger)
+	reg.Start(context.Background())
+	defer func() { _ = reg.Stop(context.Background()) }()
+	refusals := func() int {
+		return strings.Count(out.String(), `"level":"error","msg":"discovery server refuses this registration`)
+	}
+	require.Eventually(t, func() bool { return refusals() >= 3 }, 5*time.Second, 10*time.Millisecond, out.String())
+	assert.Contains(t, out.String(), "ttlSeconds")
+	v, err := c.Lookup(context.Background(), "auth")
+	require.NoError(t, err)
+	assert.Empty(t, v.Instances)
 }
 
 func TestWrongTokenIsRefused(t *testing.T) {

@@ -112,6 +112,13 @@ func New(ctx context.Context, o Options, args []string, lookup func(string) (str
 	if err := modes.run(ctx, o.Name, a.Config.HTTPAddr, stderr); err != nil {
 		return nil, err
 	}
+	// Refused at start: a lease the servers refuse would leave the instance
+	// serving, ready, and never registered.
+	if len(a.Config.DiscoveryList()) > 0 && !o.IsRegistry {
+		if err := discovery.CheckTTL(a.Config.DiscoveryTTL); err != nil {
+			return nil, fmt.Errorf("configuration: -discovery-ttl: %w", err)
+		}
+	}
 	logger, err := logging.New(stderr, o.Name, a.Config.LogFormat, a.Config.LogLevel)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)

@@ -135,6 +135,30 @@ func TestAppRejectsBadConfig(t *testing.T) {
 	require.Error(t, err)
 }
 
+// A lease outside the range discovery servers grant would be refused on
+// every registration while the instance served, ready and unreached: such a
+// -discovery-ttl refuses to start, naming the flag and the range, unless
+// nothing registers.
+func TestDiscoveryTTLOutsideTheServersRangeRefusesToStart(t *testing.T) {
+	opts := app.Options{Name: "w", DefaultAddr: ":0"}
+	for _, ttl := range []string{"2s", "10m", "300.5s", "0s"} {
+		_, err := app.New(context.Background(), opts, []string{"-discovery-ttl", ttl}, nil, &bytes.Buffer{})
+		if assert.Error(t, err, ttl) {
+			assert.Contains(t, err.Error(), "-discovery-ttl")
+			assert.Contains(t, err.Error(), "between 5s and 5m0s")
+		}
+	}
+	for _, ttl := range []string{"4.1s", "5s", "30s", "5m"} {
+		a, err := app.New(context.Background(), opts, []string{"-discovery-ttl", ttl}, nil, &bytes.Buffer{})
+		if assert.NoError(t, err, ttl) {
+			require.NoError(t, a.Close())
+		}
+	}
+	a, err := app.New(context.Background(), opts, []string{"-discovery-ttl", "1s", "-discovery-urls", ""}, nil, &bytes.Buffer{})
+	require.NoError(t, err, "nothing registers")
+	require.NoError(t, a.Close())
+}
+
 func TestVerifierNeedsASource(t *testing.T) {
 	a, err := app.New(context.Background(), app.Options{Name: "w", DefaultAddr: ":0"}, []string{"-discovery-urls", ""}, nil, &bytes.Buffer{})
 	require.NoError(t, err)

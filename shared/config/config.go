@@ -70,7 +70,7 @@ func (c *Common) Register(fs *flag.FlagSet, defaultAddr, defaultDSN string) {
 	}
 	fs.StringVar(&c.DiscoveryURLs, "discovery-urls", "http://127.0.0.1:8761", "comma-separated discovery server URLs; empty disables registration")
 	fs.StringVar(&c.DiscoveryToken, "discovery-token", "", "shared token for discovery writes")
-	fs.DurationVar(&c.DiscoveryTTL, "discovery-ttl", 30*time.Second, "lease asked of discovery; heartbeats go every third of it")
+	fs.DurationVar(&c.DiscoveryTTL, "discovery-ttl", 30*time.Second, "lease asked of discovery, 5s to 5m (a service refuses to start with another); heartbeats go every third of it")
 	fs.StringVar(&c.JWKSURL, "jwks-url", "", "URL of the auth JWKS (default: auth found through discovery)")
 	fs.StringVar(&c.LogFormat, "log-format", "logfmt", "log format: logfmt or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")

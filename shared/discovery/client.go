@@ -121,13 +121,20 @@ type StatusError struct {
 	URL    string
 	Code   int
 	Detail string
+	// Fields are the problem's field errors, "field: message", so that a
+	// refusal logged says what to change.
+	Fields []string
 }
 
 func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("discovery %s: %d %s", e.URL, e.Code, http.StatusText(e.Code))
 	if e.Detail != "" {
-		return fmt.Sprintf("discovery %s: %d %s: %s", e.URL, e.Code, http.StatusText(e.Code), e.Detail)
+		msg += ": " + e.Detail
 	}
-	return fmt.Sprintf("discovery %s: %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	if len(e.Fields) > 0 {
+		msg += " (" + strings.Join(e.Fields, "; ") + ")"
+	}
+	return msg
 }
 
 // Option tunes a Client.
@@ -250,7 +257,7 @@ type registerBody struct {
 func (c *Client) RegisterAt(ctx context.Context, base string, r Registration, status string) error {
 	body := registerBody{Address: r.Address, Port: r.Port, Status: status, Metadata: r.Metadata}
 	if r.TTL > 0 {
-		body.TTLSeconds = int((r.TTL + time.Second - 1) / time.Second)
+		body.TTLSeconds = ttlSeconds(r.TTL)
 	}
 	return c.write(ctx, http.MethodPut, base, instancePath(r.Service, r.InstanceID), body)
 }
@@ -362,9 +369,17 @@ func (c *Client) write(ctx context.Context, method, base, path string, body any)
 func statusError(base string, resp *http.Response) *StatusError {
 	var p struct {
 		Detail string `json:"detail"`
+		Errors []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"errors"`
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 8<<10)).Decode(&p)
-	return &StatusError{URL: base, Code: resp.StatusCode, Detail: p.Detail}
+	e := &StatusError{URL: base, Code: resp.StatusCode, Detail: p.Detail}
+	for _, f := range p.Errors {
+		e.Fields = append(e.Fields, f.Field+": "+f.Message)
+	}
+	return e
 }
 
 // drain reads what is left of a body so the connection can be reused.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -16,6 +17,29 @@ import (
 
 // DefaultTTL is the lease asked for when a Registration names none.
 const DefaultTTL = 30 * time.Second
+
+// MinTTL and MaxTTL bound the lease a discovery server grants unless its
+// -ttl-min and -ttl-max say otherwise; it refuses a registration asking for
+// another, so an instance asking for one would never be registered.
+const (
+	MinTTL = 5 * time.Second
+	MaxTTL = 5 * time.Minute
+)
+
+// CheckTTL refuses a lease outside MinTTL..MaxTTL, as sent: in whole
+// seconds, rounded up.
+func CheckTTL(ttl time.Duration) error {
+	if sent := ttlSeconds(ttl); sent < int(MinTTL/time.Second) || sent > int(MaxTTL/time.Second) {
+		return fmt.Errorf("lease %s must be between %s and %s, the range discovery servers grant", ttl, MinTTL, MaxTTL)
+	}
+	return nil
+}
+
+// ttlSeconds is the lease in whole seconds, rounded up, as a registration
+// carries it.
+func ttlSeconds(ttl time.Duration) int {
+	return int((ttl + time.Second - 1) / time.Second)
+}
 
 // Registration describes this instance to the registry.
 type Registration struct {
@@ -182,8 +206,15 @@ func (r *Registrar) loop(ctx context.Context, base string) {
 			return
 		}
 		wait := interval
+		var serr *StatusError
 		if err != nil {
-			if !failing {
+			switch {
+			case !registered && errors.As(err, &serr) && serr.Code == http.StatusBadRequest:
+				// The server refuses what this instance sends, and will on
+				// every retry: said at error level each time, since the
+				// instance gets no traffic until its settings change.
+				_ = level.Error(logger).Log("msg", "discovery server refuses this registration; it will not be registered until its settings change", "err", err)
+			case !failing:
 				_ = level.Warn(logger).Log("msg", "discovery server unreachable or refusing; retrying", "err", err)
 			}
 			failing = true
