@@ -171,9 +171,9 @@ func wait[V any](ctx context.Context, reg *registry.Registry, q Query, look func
 	if q.Wait <= 0 || fresh {
 		return v, fresh, nil
 	}
-	// Past the bound the view as it is, with the reader's own index, is
-	// the answer: the client pauses before it asks again, so the turned
-	// away cost a read, not a held connection.
+	// Past the bound the view as it is, with its current index, is the
+	// answer, as when a wait ends unchanged: the client pauses before it
+	// asks again, so the turned away cost a read, not a held connection.
 	unpark, ok := reg.Park()
 	if !ok {
 		return v, false, nil
