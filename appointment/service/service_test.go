@@ -401,3 +401,52 @@ func TestADeactivationAboveThePatientServicesVersionDoesNotBarAPatient(t *testin
 		assert.Equal(t, "patientId", fe[0].Field)
 	})
 }
+
+// TestACancellingPatientIsNotOfferedTheSlotTheyFreed: a patient who holds a
+// slot of a doctor's day and also waits for that day cancels; the slot goes
+// to the other patient waiting, and the canceller's wait stays.
+func TestACancellingPatientIsNotOfferedTheSlotTheyFreed(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		doc := service.Doctor{ID: ids.New(), UserID: ids.New(), Name: "Ada Lovelace", TimeZone: "UTC", Active: true}
+		dir := &patientsByUser{all: map[string]*service.Patient{}}
+		principal := func() authn.Principal {
+			p := authn.Principal{UserID: ids.New(), Roles: []string{authn.RolePatient}}
+			dir.all[p.UserID] = &service.Patient{ID: ids.New(), UserID: p.UserID, Active: true, Version: 1}
+			return p
+		}
+		canceller, other := principal(), principal()
+		clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		svc := service.New(sqlstore.New(db), anyGrid{doc}, dir, clk, ids.New, service.Options{})
+		as := func(p authn.Principal) context.Context { return authn.NewContext(ctx, p) }
+
+		booked, err := svc.Book(as(canceller), canceller, service.BookInput{DoctorID: doc.ID, Start: "2030-01-15T16:00:00Z", End: "2030-01-15T16:30:00Z"})
+		require.NoError(t, err)
+		_, err = svc.JoinWaitlist(as(canceller), canceller, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-15"})
+		require.NoError(t, err)
+		clk.Advance(time.Minute)
+		_, err = svc.JoinWaitlist(as(other), other, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-01-15"})
+		require.NoError(t, err)
+
+		_, err = svc.Cancel(as(canceller), canceller, booked.Appointment.ID, 0, service.CancelInput{})
+		require.NoError(t, err)
+
+		rows, err := db.QueryContext(ctx, "SELECT envelope FROM outbox WHERE type = ? ORDER BY seq", service.TypeSlotFreed)
+		require.NoError(t, err)
+		var offeredTo []string
+		for rows.Next() {
+			var raw string
+			require.NoError(t, rows.Scan(&raw))
+			var ev events.Event
+			require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+			var d service.SlotFreedData
+			require.NoError(t, ev.Decode(&d))
+			offeredTo = append(offeredTo, d.OfferedToPatientUserID)
+		}
+		require.NoError(t, rows.Err())
+		assert.Equal(t, []string{other.UserID}, offeredTo, "the other patient waiting is offered the slot")
+		mine, err := svc.MyWaitlist(as(canceller), canceller)
+		require.NoError(t, err)
+		assert.Len(t, mine, 1, "the canceller's wait for the day stays")
+	})
+}

@@ -51,7 +51,8 @@ type WaitlistInput struct {
 // for the day read in prev's stored zone and is written in next's, the
 // doctor's zone as last known. No call is made to the doctor service: a
 // change that frees a slot goes as fast whether it answers or not. The
-// entry that gets it leaves the list on the service's own account: its
+// patient who held the time is not offered it back: they just gave it up.
+// The entry that gets it leaves the list on the service's own account: its
 // patient's trail does not name who freed the slot.
 func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment) *Offer {
 	if !prev.Start.After(s.clock.Now()) {
@@ -62,7 +63,7 @@ func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointmen
 		loc = time.UTC
 	}
 	start, end, doctor, now := prev.Start.UTC(), prev.End.UTC(), prev.DoctorID, s.now()
-	return &Offer{DoctorID: doctor, Start: start, Day: civil.Of(start.In(loc)).String(),
+	return &Offer{DoctorID: doctor, Start: start, Day: civil.Of(start.In(loc)).String(), PatientID: prev.PatientID,
 		Event: func(e appointment.WaitlistEntry) (events.Event, error) {
 			zone := e.TimeZone
 			if zone == "" {

@@ -8,8 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/sqldb"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestWaitlistIsOfferedAFreedSlot(t *testing.T) {
@@ -157,4 +160,33 @@ func TestAWaitPastTheBookingWindowIsRefused(t *testing.T) {
 	}
 	// 2031-01-14 begins at 15:00Z on the 13th in Tokyo.
 	e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2031-01-14"})
+}
+
+// A patient who holds a slot of a day and also waits for that day (for a
+// better time) gives the slot up by cancelling: it goes to the next patient
+// waiting, not back to them.
+func TestAFreedSlotIsNotOfferedBackToWhoFreedIt(t *testing.T) {
+	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		e := newEnvOn(t, db)
+		id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 16, 0, nil)).JSON(t)["id"].(string)
+		e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+		e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+
+		e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token, map[string]any{})
+		assert.Equal(t, e.pat2.PatientID, e.slotFreed(t).OfferedToPatientID, "the other patient waiting is offered the slot")
+		assert.Len(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", e.pat.Token, nil).JSON(t)["items"], 1,
+			"the canceller still waits")
+	})
+}
+
+// The same for a reschedule: the time the patient moved away from goes to
+// the other patient waiting for the day.
+func TestARescheduleDoesNotOfferTheOldSlotToItsOwnPatient(t *testing.T) {
+	e := newEnv(t)
+	id := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 16, 0, nil)).JSON(t)["id"].(string)
+	e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+	e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat2.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+	s, en := slot(15, 10, 0)
+	e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/reschedule", e.pat.Token, map[string]any{"start": s, "end": en})
+	assert.Equal(t, e.pat2.PatientID, e.slotFreed(t).OfferedToPatientID, "the other patient waiting is offered the old slot")
 }

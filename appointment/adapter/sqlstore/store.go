@@ -480,8 +480,8 @@ func (r txRepo) RemoveWaits(ctx context.Context, patientID string, audit func(e 
 }
 
 // offer gives a freed time to the first patient waiting for the doctor's
-// day that holds its start: the entry leaves the list and the offer's event
-// is written. An entry's day is the interval its join read in the doctor's
+// day that holds its start, other than the patient who held it (whose own
+// wait stays): the entry leaves the list and the offer's event is written. An entry's day is the interval its join read in the doctor's
 // zone of then; one stored before the interval was kept waits for o.Day.
 // Entries another transaction is offering are skipped, so two freed slots
 // go to two patients, and so are those of a patient whose record the
@@ -498,7 +498,7 @@ func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
 	// joined in different zones), stay locked until the commit and another
 	// offer made meanwhile passes over them.
 	q := `SELECT ` + waitlistColumns + ` FROM waitlist w WHERE doctor_id = ? AND day = ?
-		AND ((day_from <= ? AND day_until > ?) OR (day_from IS NULL AND day = ?))
+		AND ((day_from <= ? AND day_until > ?) OR (day_from IS NULL AND day = ?)) AND patient_id <> ?
 		AND NOT EXISTS (SELECT 1 FROM patient_status ps WHERE ps.patient_id = w.patient_id AND NOT ps.active)
 		ORDER BY created_at, id LIMIT 1`
 	if s.db.Dialect != sqldb.SQLite {
@@ -507,7 +507,7 @@ func (s *Store) offer(ctx context.Context, tx *sql.Tx, o service.Offer) error {
 	start, utcDay := o.Start.UTC(), civil.Of(o.Start.UTC())
 	var first *appointment.WaitlistEntry
 	for d := -1; d <= 1; d++ {
-		rows, err := tx.QueryContext(ctx, q, o.DoctorID, utcDay.AddDays(d).String(), start, start, o.Day)
+		rows, err := tx.QueryContext(ctx, q, o.DoctorID, utcDay.AddDays(d).String(), start, start, o.Day, o.PatientID)
 		if err != nil {
 			return fmt.Errorf("first waiting patient: %w", err)
 		}

@@ -345,6 +345,33 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		}
 	})
 
+	t.Run("waitlist: the patient who held a freed time is passed over and keeps their wait", func(t *testing.T) {
+		f := newFixture(t)
+		doctor := ids.New()
+		a := New(doctor, 0, 30)
+		require.NoError(t, f.Repo.Book(ctx, a, service.BookOptions{}))
+		own := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: "2031-03-03", PatientID: a.PatientID,
+			PatientUserID: a.PatientUserID, CreatedAt: base}
+		other := appointment.WaitlistEntry{ID: ids.New(), DoctorID: doctor, Day: "2031-03-03", PatientID: ids.New(),
+			PatientUserID: ids.New(), CreatedAt: base.Add(time.Minute)}
+		for _, e := range []appointment.WaitlistEntry{own, other} {
+			require.NoError(t, f.Repo.JoinWaitlist(ctx, e, service.PatientSeen{}, today, appointment.AuditEvent{}))
+		}
+		var offered []string
+		offer := service.Offer{DoctorID: doctor, Start: base, Day: "2031-03-03", PatientID: a.PatientID,
+			Event: func(e appointment.WaitlistEntry) (events.Event, error) {
+				offered = append(offered, e.ID)
+				return events.New("appointment.slot_freed", 1, doctor, map[string]string{"offeredToPatientUserId": e.PatientUserID}, base)
+			}}
+		c := a
+		c.Status, c.Version = appointment.Cancelled, 2
+		require.NoError(t, f.Repo.UpdateAndOffer(ctx, c, 1, Audit(c), offer))
+		assert.Equal(t, []string{other.ID}, offered, "the next patient waiting, not the one who gave the time up")
+		mine, err := f.Repo.Waitlist(ctx, own.PatientUserID, today)
+		require.NoError(t, err)
+		assert.Equal(t, []appointment.WaitlistEntry{own}, mine, "the wait of the patient who held the time stays")
+	})
+
 	t.Run("waitlist: passed days neither count nor are listed, and are purged", func(t *testing.T) {
 		f := newFixture(t)
 		doctor, patient, user := ids.New(), ids.New(), ids.New()
