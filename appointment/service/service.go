@@ -128,9 +128,12 @@ type ListInput struct {
 // Options tune the service.
 type Options struct {
 	// CancelNotice: a patient may not cancel or move an appointment that
-	// starts sooner than this. Staff are exempt.
+	// starts sooner than this. Staff are exempt. Zero is a clinic's choice
+	// too, no notice (until the start), so it is not read as unset: the
+	// caller passes DefaultCancelNotice for the usual rule.
 	CancelNotice time.Duration
-	// KeyRetention: how long an Idempotency-Key answers retries.
+	// KeyRetention: how long an Idempotency-Key answers retries; zero
+	// takes DefaultKeyRetention (a key kept no time would answer nothing).
 	KeyRetention time.Duration
 	// MaxActivePerPatient caps the appointments a patient holds that have
 	// not ended (booked, arrived, checked-in), whoever booked them. A
@@ -159,9 +162,6 @@ type service struct {
 
 // New returns the service. newID makes resource IDs (ids.New in production).
 func New(repo Repository, doctors Doctors, patients Patients, clk clock.Clock, newID func() string, o Options) Service {
-	if o.CancelNotice == 0 {
-		o.CancelNotice = DefaultCancelNotice
-	}
 	if o.KeyRetention == 0 {
 		o.KeyRetention = DefaultKeyRetention
 	}

@@ -152,7 +152,8 @@ func newEnvOn(t *testing.T, db *sqldb.DB) *env {
 	t.Helper()
 	c := clocktest.New(time.Date(2030, 1, 14, 8, 0, 0, 0, time.UTC))
 	dir := &directory{doctors: map[string]service.Doctor{}, patients: map[string]service.Patient{}}
-	svc := service.New(sqlstore.New(db), doctorsPort{dir}, patientsPort{dir}, c, ids.New, service.Options{})
+	svc := service.New(sqlstore.New(db), doctorsPort{dir}, patientsPort{dir}, c, ids.New,
+		service.Options{CancelNotice: service.DefaultCancelNotice})
 	iss := authntest.NewIssuer(t)
 	r := httpmw.NewRouter()
 	transport.Register(r, endpoint.New(svc), iss.Verifier(), nil)

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&doctorURL, "doctor-url", "http://doctor", "the doctor service (through discovery by default)")
 			fs.StringVar(&patientURL, "patient-url", "http://patient", "the patient service (through discovery by default)")
 			fs.DurationVar(&peerTimeout, "peer-timeout", 2*time.Second, "bound on one call to the doctor or patient service")
-			fs.DurationVar(&notice, "cancel-notice", service.DefaultCancelNotice, "a patient may not cancel or move an appointment starting sooner than this")
+			fs.DurationVar(&notice, "cancel-notice", service.DefaultCancelNotice, "a patient may not cancel or move an appointment starting sooner than this (0: until it starts)")
 			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries")
 			fs.IntVar(&maxActive, "max-active-per-patient", service.DefaultMaxActivePerPatient, "most appointments a patient holds that have not ended (an administrator may book past it)")
 			fs.IntVar(&eventWorkers, "event-workers", 4, "events an instance applies at once")
@@ -68,6 +68,17 @@ func run(ctx context.Context, args []string) error {
 	}, args, os.LookupEnv, os.Stderr)
 	if err != nil {
 		return err
+	}
+	// A negative notice would let a patient cancel after the start, and a
+	// key kept no time would answer no retry: both are mistakes, refused
+	// rather than read as something else.
+	if notice < 0 {
+		_ = a.Close()
+		return fmt.Errorf("-cancel-notice must be zero (no notice) or more, not %s", notice)
+	}
+	if keyRetention <= 0 {
+		_ = a.Close()
+		return fmt.Errorf("-idempotency-retention must be more than zero, not %s", keyRetention)
 	}
 	if maxActive < 1 {
 		_ = a.Close()

@@ -147,3 +147,38 @@ func TestRunRefusesBadEventWorkers(t *testing.T) {
 	err := run(context.Background(), []string{"-db-dsn", db, "-discovery-urls", "", "-jwks-url", "http://127.0.0.1:1/jwks", "-event-workers", "0"})
 	assert.ErrorContains(t, err, "-event-workers")
 }
+
+// TestCancelNoticeZeroMeansNoNotice: -cancel-notice 0 is a clinic's choice
+// that a patient may cancel or move an appointment until it starts, not the
+// default's 24 hours.
+func TestCancelNoticeZeroMeansNoNotice(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	file := filepath.Join(t.TempDir(), "a.db")
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite:"+file)
+	require.NoError(t, err)
+	require.NoError(t, db.Migrate(ctx, sqlstore.Migrations()))
+	a := repotest.New(ids.New(), 0, 30)
+	a.Start = time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+	a.End = a.Start.Add(30 * time.Minute)
+	require.NoError(t, sqlstore.New(db).Book(ctx, a, service.BookOptions{}))
+	require.NoError(t, db.Close())
+
+	svc := runtest.Start(t, run, "-db-dsn", "sqlite:"+file, "-jwks-url", iss.JWKSURL(),
+		"-discovery-urls", "", "-log-level", "error", "-cancel-notice", "0")
+	patient := iss.Token(t, authntest.Claims{UserID: a.PatientUserID, Roles: []string{"PATIENT"}})
+	r := apitest.Do(t, http.DefaultClient, apitest.NewRequest(t, "POST", svc.URL+"/api/v1/appointments/"+a.ID+"/cancel",
+		map[string]any{}, apitest.Bearer(patient)...))
+	require.Equal(t, http.StatusOK, r.Status, "with -cancel-notice 0 a patient may cancel until the start: %s", r.Body)
+	svc.Stop(t)
+}
+
+// TestRunRefusesANegativeNoticeAndANoTimeRetention: a negative notice or a retention of no
+// time is a mistake, refused at start naming its flag.
+func TestRunRefusesANegativeNoticeAndANoTimeRetention(t *testing.T) {
+	for _, c := range [][]string{{"-cancel-notice", "-1h"}, {"-idempotency-retention", "-1h"}, {"-idempotency-retention", "0"}} {
+		db := "sqlite:" + filepath.Join(t.TempDir(), "a.db")
+		err := run(context.Background(), append([]string{"-db-dsn", db, "-discovery-urls", "", "-jwks-url", "http://127.0.0.1:1/jwks"}, c...))
+		assert.ErrorContains(t, err, c[0], "%v", c)
+	}
+}
