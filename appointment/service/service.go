@@ -321,10 +321,25 @@ func validKey(k string) bool {
 }
 
 // requestHash identifies a booking request, so that a key sent again with
-// another request is recognized.
-func requestHash(in BookInput) string {
+// another request is recognized. It hashes the values as the service reads
+// them (canonical ids, instants in UTC), so that a retry writing the same
+// booking another way (upper-case ids, another offset) is the same request.
+// A request already written that way hashes as rawRequestHash does.
+func requestHash(doctorID, patientID string, start, end time.Time, reason string) string {
+	// Instants are whole seconds, so RFC 3339 without a fraction loses nothing.
+	return hashFields(doctorID, patientID, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), reason)
+}
+
+// rawRequestHash is the hash of the request as written, which keys stored
+// before requestHash normalised were stored with: an identical retry of
+// such a booking still matches it within the key's retention.
+func rawRequestHash(in BookInput) string {
+	return hashFields(in.DoctorID, in.PatientID, in.Start, in.End, in.Reason)
+}
+
+func hashFields(fields ...string) string {
 	h := sha256.New()
-	for _, f := range []string{in.DoctorID, in.PatientID, in.Start, in.End, in.Reason} {
+	for _, f := range fields {
 		fmt.Fprintf(h, "%d:%s;", len(f), f)
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -368,12 +383,16 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		return BookResult{}, err
 	}
 
-	var key *IdempotencyKey
+	var (
+		key *IdempotencyKey
+		raw string
+	)
 	if in.IdempotencyKey != "" {
 		now := s.now()
-		key = &IdempotencyKey{UserID: actor.UserID, Key: in.IdempotencyKey, RequestHash: requestHash(in), CreatedAt: now,
-			ExpiredBefore: now.Add(-s.opts.KeyRetention)}
-		if res, done, err := s.replay(ctx, actor, key); done || err != nil {
+		key = &IdempotencyKey{UserID: actor.UserID, Key: in.IdempotencyKey, RequestHash: requestHash(doctorID, patientID, start, end, in.Reason),
+			CreatedAt: now, ExpiredBefore: now.Add(-s.opts.KeyRetention)}
+		raw = rawRequestHash(in)
+		if res, done, err := s.replay(ctx, actor, key, raw); done || err != nil {
 			return res, err
 		}
 	}
@@ -430,7 +449,7 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 		return BookResult{}, appointment.TooManyActive(o.MaxActive)
 	case errors.Is(err, ErrKeyUsed):
 		// A concurrent request with the same key won the race.
-		res, done, err := s.replay(ctx, actor, key)
+		res, done, err := s.replay(ctx, actor, key, raw)
 		if err == nil && !done {
 			err = fmt.Errorf("idempotency key vanished after a conflict")
 		}
@@ -461,7 +480,9 @@ func (s *service) checkSlot(ctx context.Context, doctorID string, start, end tim
 
 // replay answers a booking whose key is stored: the appointment it made, or
 // ErrKeyReused when the request differs. done is false for an unknown key.
-func (s *service) replay(ctx context.Context, actor authn.Principal, key *IdempotencyKey) (BookResult, bool, error) {
+// raw is the request's rawRequestHash, which a key stored before hashes
+// were normalised holds for the identical request.
+func (s *service) replay(ctx context.Context, actor authn.Principal, key *IdempotencyKey, raw string) (BookResult, bool, error) {
 	rec, err := s.repo.IdempotentBooking(ctx, key.UserID, key.Key)
 	switch {
 	case errors.Is(err, ErrKeyUnknown):
@@ -473,7 +494,7 @@ func (s *service) replay(ctx context.Context, actor authn.Principal, key *Idempo
 		// it: the booking stores it anew.
 		return BookResult{}, false, nil
 	}
-	if rec.RequestHash != key.RequestHash {
+	if rec.RequestHash != key.RequestHash && rec.RequestHash != raw {
 		return BookResult{}, true, appointment.ErrKeyReused
 	}
 	ap, err := s.repo.Get(ctx, rec.AppointmentID)

@@ -1,7 +1,11 @@
 package transport_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +230,42 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 		assert.Equal(t, before+1, e.count("appointments"))
 	})
+}
+
+// The service reads ids in any letter case and instants in any offset, so
+// a retry writing the same booking another way (a client that serializes
+// its request anew: upper-case ids, +00:00 for Z) is the same request and
+// is answered the first appointment.
+func TestARetryOfTheSameBookingWrittenAnotherWayIsReplayed(t *testing.T) {
+	e := newEnv(t)
+	first := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 10, 0, nil), "Idempotency-Key", "retry-1").JSON(t)
+
+	again := e.booking(16, 10, 0, map[string]any{"doctorId": strings.ToUpper(e.DoctorID),
+		"start": "2030-01-16T11:00:00+01:00", "end": "2030-01-16T10:30:00+00:00"})
+	r := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, again, "Idempotency-Key", "retry-1")
+	assert.Equal(t, first["id"], r.JSON(t)["id"])
+	assert.Equal(t, "true", r.Header.Get("Idempotent-Replayed"))
+	e.mustDo(422, "POST", "/api/v1/appointments", e.pat.Token, e.booking(16, 10, 0, map[string]any{"reason": "Other"}),
+		"Idempotency-Key", "retry-1")
+}
+
+// A key stored before requests were hashed as the service reads them holds
+// the hash of the request as written: an identical retry still replays.
+func TestAKeyHashedAsWrittenStillReplaysItsIdenticalRetry(t *testing.T) {
+	e := newEnv(t)
+	body := e.booking(16, 10, 0, map[string]any{"doctorId": strings.ToUpper(e.DoctorID),
+		"start": "2030-01-16T11:00:00+01:00", "end": "2030-01-16T11:30:00+01:00"})
+	first := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, body, "Idempotency-Key", "old-1").JSON(t)
+	h := sha256.New()
+	for _, f := range []string{body["doctorId"].(string), "", body["start"].(string), body["end"].(string), body["reason"].(string)} {
+		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	}
+	_, err := e.db.ExecContext(context.Background(), "UPDATE idempotency_keys SET request_hash = ?", hex.EncodeToString(h.Sum(nil)))
+	require.NoError(t, err)
+
+	r := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, body, "Idempotency-Key", "old-1")
+	assert.Equal(t, first["id"], r.JSON(t)["id"])
+	assert.Equal(t, "true", r.Header.Get("Idempotent-Replayed"))
 }
 
 // A retry with an Idempotency-Key answers the appointment as it is now, so

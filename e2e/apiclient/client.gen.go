@@ -3357,7 +3357,8 @@ type ClientInterface interface {
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-	// with another request is a 422. Keys are kept 24 hours (the
+	// with another request is a 422. Requests are compared as the service reads them: the same booking written
+	// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes any type of body and a specified content type.
@@ -3382,7 +3383,8 @@ type ClientInterface interface {
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-	// with another request is a 422. Keys are kept 24 hours (the
+	// with another request is a 422. Requests are compared as the service reads them: the same booking written
+	// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes a body of the `application/json` content type.
@@ -4524,7 +4526,8 @@ func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsP
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-// with another request is a 422. Keys are kept 24 hours (the
+// with another request is a 422. Requests are compared as the service reads them: the same booking written
+// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes any type of body and a specified content type.
@@ -4559,7 +4562,8 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-// with another request is a 422. Keys are kept 24 hours (the
+// with another request is a 422. Requests are compared as the service reads them: the same booking written
+// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes a body of the `application/json` content type.
@@ -11431,7 +11435,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-	// with another request is a 422. Keys are kept 24 hours (the
+	// with another request is a 422. Requests are compared as the service reads them: the same booking written
+	// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -11456,7 +11461,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-	// with another request is a 422. Keys are kept 24 hours (the
+	// with another request is a 422. Requests are compared as the service reads them: the same booking written
+	// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 	// service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -25840,7 +25846,8 @@ func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, 
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-// with another request is a 422. Keys are kept 24 hours (the
+// with another request is a 422. Requests are compared as the service reads them: the same booking written
+// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -25871,7 +25878,8 @@ func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Co
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
-// with another request is a 422. Keys are kept 24 hours (the
+// with another request is a 422. Requests are compared as the service reads them: the same booking written
+// another way (ids in upper case, an instant in another offset) is the same request. Keys are kept 24 hours (the
 // service's `-idempotency-retention`): an older key is forgotten, and a request carrying it books anew.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
