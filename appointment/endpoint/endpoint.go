@@ -24,6 +24,7 @@ type Set struct {
 	Taken         kitendpoint.Endpoint
 	JoinWaitlist  kitendpoint.Endpoint
 	MyWaitlist    kitendpoint.Endpoint
+	WaitlistEntry kitendpoint.Endpoint
 	LeaveWaitlist kitendpoint.Endpoint
 	AuditTrail    kitendpoint.Endpoint
 }
@@ -83,7 +84,11 @@ type (
 	WaitlistEntryResponse struct{ Entry appointment.WaitlistEntry }
 	MyWaitlistRequest     struct{ Actor authn.Principal }
 	WaitlistResponse      struct{ Entries []appointment.WaitlistEntry }
-	LeaveWaitlistRequest  struct {
+	WaitlistEntryRequest  struct {
+		Actor authn.Principal
+		ID    string
+	}
+	LeaveWaitlistRequest struct {
 		Actor authn.Principal
 		ID    string
 	}
@@ -144,6 +149,11 @@ func New(s service.Service) Set {
 		MyWaitlist: func(ctx context.Context, req any) (any, error) {
 			es, err := s.MyWaitlist(ctx, req.(MyWaitlistRequest).Actor)
 			return WaitlistResponse{Entries: es}, err
+		},
+		WaitlistEntry: func(ctx context.Context, req any) (any, error) {
+			r := req.(WaitlistEntryRequest)
+			e, err := s.WaitlistEntry(ctx, r.Actor, r.ID)
+			return WaitlistEntryResponse{Entry: e}, err
 		},
 		LeaveWaitlist: func(ctx context.Context, req any) (any, error) {
 			r := req.(LeaveWaitlistRequest)

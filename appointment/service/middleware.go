@@ -72,6 +72,11 @@ func (s *observed) MyWaitlist(ctx context.Context, actor authn.Principal) (_ []a
 	return s.next.MyWaitlist(ctx, actor)
 }
 
+func (s *observed) WaitlistEntry(ctx context.Context, actor authn.Principal, id string) (_ appointment.WaitlistEntry, err error) {
+	defer s.o.Done(ctx, "WaitlistEntry", time.Now(), &err)
+	return s.next.WaitlistEntry(ctx, actor, id)
+}
+
 func (s *observed) LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) (err error) {
 	defer s.o.Done(ctx, "LeaveWaitlist", time.Now(), &err)
 	return s.next.LeaveWaitlist(ctx, actor, id)

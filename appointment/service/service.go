@@ -68,6 +68,8 @@ type Service interface {
 	// one is freed, the first waiting patient is offered it.
 	JoinWaitlist(ctx context.Context, actor authn.Principal, in WaitlistInput) (appointment.WaitlistEntry, error)
 	MyWaitlist(ctx context.Context, actor authn.Principal) ([]appointment.WaitlistEntry, error)
+	// WaitlistEntry is one of the caller's entries, as MyWaitlist lists it.
+	WaitlistEntry(ctx context.Context, actor authn.Principal, id string) (appointment.WaitlistEntry, error)
 	LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error
 
 	// AuditTrail lists who read, changed or was refused a patient's

@@ -189,6 +189,33 @@ func (s *service) MyWaitlist(ctx context.Context, actor authn.Principal) ([]appo
 	return s.repo.Waitlist(ctx, actor.UserID, WaitsPassedBefore(s.clock.Now()))
 }
 
+// WaitlistEntry answers the entry a join's Location names, to whom the list
+// shows it: its patient, while its day has not passed. The patient's own
+// read leaves nothing on the trail, as their list does; anyone else gets
+// the 404 of an entry that does not exist, on the patient's trail.
+func (s *service) WaitlistEntry(ctx context.Context, actor authn.Principal, id string) (appointment.WaitlistEntry, error) {
+	if err := authenticated(actor); err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	cid, ok := ids.Canonical(id)
+	if !ok {
+		return appointment.WaitlistEntry{}, domainerr.Field("id", "must be a UUID")
+	}
+	e, err := s.repo.WaitlistEntry(ctx, cid)
+	if err != nil {
+		return appointment.WaitlistEntry{}, err
+	}
+	if day, err := civil.Parse(e.Day); err == nil && day.Before(WaitsPassedBefore(s.clock.Now())) {
+		// Over, as the list has it, and purged within the hour.
+		return appointment.WaitlistEntry{}, appointment.ErrWaitlistNotFound
+	}
+	if !own(actor, e.PatientUserID) {
+		return appointment.WaitlistEntry{}, s.refuse(ctx, s.auditEvent(ctx, actor, appointment.ActionRead, appointment.ResourceWaitlist,
+			e.PatientID, e.ID, appointment.OutcomeDenied), appointment.ErrWaitlistNotFound)
+	}
+	return e, nil
+}
+
 func (s *service) LeaveWaitlist(ctx context.Context, actor authn.Principal, id string) error {
 	if err := authenticated(actor); err != nil {
 		return err

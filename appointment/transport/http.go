@@ -64,6 +64,7 @@ func Register(r *mux.Router, e endpoint.Set, v authn.Verifier, logger log.Logger
 	route(http.MethodGet, "/audit", e.AuditTrail, decodeAudit, encodeAudit)
 	route(http.MethodPost, "/waitlist", e.JoinWaitlist, decodeJoinWaitlist, encodeWaitlistEntry)
 	route(http.MethodGet, "/waitlist", e.MyWaitlist, decodeMyWaitlist, encodeWaitlist)
+	route(http.MethodGet, "/waitlist/{id}", e.WaitlistEntry, decodeWaitlistEntry, encodeWaitlistEntryRead)
 	route(http.MethodDelete, "/waitlist/{id}", e.LeaveWaitlist, decodeLeaveWaitlist, encodeNoContent)
 	route(http.MethodGet, "/{id}", e.Get, decodeGet, encodeAppointment)
 	route(http.MethodPost, "/{id}/reschedule", e.Reschedule, decodeReschedule, encodeAppointment)
@@ -322,6 +323,15 @@ func decodeMyWaitlist(ctx context.Context, _ *http.Request) (any, error) {
 	return endpoint.MyWaitlistRequest{Actor: p}, err
 }
 
+func decodeWaitlistEntry(ctx context.Context, r *http.Request) (any, error) {
+	p, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := rest.PathUUID(r, "id")
+	return endpoint.WaitlistEntryRequest{Actor: p, ID: id}, err
+}
+
 func decodeLeaveWaitlist(ctx context.Context, r *http.Request) (any, error) {
 	p, err := actor(ctx)
 	if err != nil {
@@ -347,6 +357,10 @@ func encodeWaitlistEntry(_ context.Context, w http.ResponseWriter, resp any) err
 	e := resp.(endpoint.WaitlistEntryResponse).Entry
 	w.Header().Set("Location", "/api/v1/appointments/waitlist/"+e.ID)
 	return write(w, http.StatusCreated, toWaitlistJSON(e))
+}
+
+func encodeWaitlistEntryRead(_ context.Context, w http.ResponseWriter, resp any) error {
+	return write(w, http.StatusOK, toWaitlistJSON(resp.(endpoint.WaitlistEntryResponse).Entry))
 }
 
 // encodeWaitlist answers the list shape of every list; a patient holds at

@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -189,4 +190,35 @@ func TestARescheduleDoesNotOfferTheOldSlotToItsOwnPatient(t *testing.T) {
 	s, en := slot(15, 10, 0)
 	e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/reschedule", e.pat.Token, map[string]any{"start": s, "end": en})
 	assert.Equal(t, e.pat2.PatientID, e.slotFreed(t).OfferedToPatientID, "the other patient waiting is offered the old slot")
+}
+
+// The Location of a joined wait answers GET: the entry to its patient, as
+// their list shows it and leaving nothing on their trail; the 404 of an
+// entry that does not exist to anyone else, the refusal on the patient's
+// trail; a wait whose day has passed is no longer found, as it is no longer
+// listed.
+func TestAJoinedWaitIsReadAtItsLocation(t *testing.T) {
+	e := newEnv(t)
+	r := e.mustDo(201, "POST", "/api/v1/appointments/waitlist", e.pat.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+	loc := r.Header.Get("Location")
+	got := e.mustDo(200, "GET", loc, e.pat.Token, nil)
+	assert.JSONEq(t, string(r.Body), string(got.Body))
+	assert.Equal(t, "no-store", got.Header.Get("Cache-Control"))
+	assert.Equal(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", e.pat.Token, nil).JSON(t)["items"].([]any)[0], got.JSON(t))
+	id := r.JSON(t)["id"].(string)
+
+	for _, u := range []user{e.pat2, e.doc, e.admin} {
+		e.mustDo(404, "GET", loc, u.Token, nil)
+	}
+	e.mustDo(404, "GET", "/api/v1/appointments/waitlist/"+ids.New(), e.pat.Token, nil)
+	assert.Equal(t, []string{"id"}, e.mustDo(400, "GET", "/api/v1/appointments/waitlist/nope", e.pat.Token, nil).Fields(t))
+	assert.Equal(t, []step{
+		{e.admin.ID, "ADMIN", "read", "waitlist", id, "denied"},
+		{e.doc.ID, "DOCTOR", "read", "waitlist", id, "denied"},
+		{e.pat2.ID, "PATIENT", "read", "waitlist", id, "denied"},
+		{e.pat.ID, "PATIENT", "join", "waitlist", id, "allowed"},
+	}, e.trail(e.pat), "the patient's own reads leave nothing; the others' refusals are on the trail")
+
+	e.clock.Set(time.Date(2030, 1, 17, 0, 0, 0, 0, time.UTC))
+	e.mustDo(404, "GET", loc, e.pat.Token, nil)
 }
