@@ -1,8 +1,10 @@
 package k8stest
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,4 +89,101 @@ func TestComposeRequiresTheSiteValues(t *testing.T) {
 			t.Errorf("%s: %s is %q, want ${%s:?message}, required from docker/.env", v.service, v.env, got, v.env)
 		}
 	}
+}
+
+// exampleEnv reads docker/.env.example, the file a deployer copies to
+// docker/.env before `docker compose up`: name to value.
+func exampleEnv(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "docker", ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = strings.Trim(v, `"`)
+		}
+	}
+	return vars
+}
+
+// fromEnv is the value of a compose setting: ${VAR:?...} or ${VAR:-...}
+// read from docker/.env.example, anything else as written.
+func fromEnv(t *testing.T, v string) string {
+	t.Helper()
+	m := regexp.MustCompile(`^\$\{([A-Z0-9_]+)(:[?-][^}]*)?\}$`).FindStringSubmatch(v)
+	if m == nil {
+		return v
+	}
+	got, ok := exampleEnv(t)[m[1]]
+	if !ok {
+		t.Fatalf("%s is not in docker/.env.example", m[1])
+	}
+	return got
+}
+
+// TestComposeDocumentLinksReachClients: records answers a presigned S3 URL
+// that the client follows itself, signed for MEDISYNC_S3_PUBLIC_ENDPOINT
+// (else MEDISYNC_S3_ENDPOINT). The host it names must be one a client
+// outside the compose network reaches: not a compose service's name, and
+// on this host a port the object store publishes.
+func TestComposeDocumentLinksReachClients(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docker", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Ports       []string          `json:"ports"`
+			Environment map[string]string `json:"environment"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	env := f.Services["records"].Environment
+	if env["MEDISYNC_BLOB_STORE"] != "s3" {
+		t.Skip("records does not use S3 in compose")
+	}
+	internal, err := url.Parse(fromEnv(t, env["MEDISYNC_S3_ENDPOINT"]))
+	if err != nil || internal.Host == "" {
+		t.Fatalf("records MEDISYNC_S3_ENDPOINT %q: %v", env["MEDISYNC_S3_ENDPOINT"], err)
+	}
+	signed := fromEnv(t, env["MEDISYNC_S3_PUBLIC_ENDPOINT"])
+	if signed == "" {
+		signed = internal.String()
+	}
+	u, err := url.Parse(signed)
+	if err != nil || u.Host == "" {
+		t.Fatalf("records signs links for %q: %v", signed, err)
+	}
+	if _, isService := f.Services[u.Hostname()]; isService {
+		t.Fatalf("records signs document links for %s, a name only the compose network resolves: every link is dead for clients", u)
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+	default:
+		return // a public name, served by whatever the operator runs there
+	}
+	s3svc, isService := f.Services[internal.Hostname()]
+	if !isService {
+		t.Fatalf("links name %s on this host, but the object store %s is no compose service", u, internal)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	for _, p := range s3svc.Ports {
+		parts := strings.Split(p, ":")
+		if len(parts) == 3 && parts[1] == port && parts[2] == internal.Port() {
+			return
+		}
+	}
+	t.Errorf("records signs document links for %s, but %s publishes no host port %s to its S3 port %s (ports %v)",
+		u, internal.Hostname(), port, internal.Port(), s3svc.Ports)
 }

@@ -32,12 +32,16 @@ import (
 
 // Config says where the bucket is and how to reach it.
 type Config struct {
-	Endpoint  string // e.g. http://127.0.0.1:7070; empty for AWS itself
-	Region    string
-	Bucket    string
-	AccessKey string
-	SecretKey string
-	PathStyle bool // bucket in the path, as most S3-compatible servers need
+	Endpoint string // e.g. http://127.0.0.1:7070; empty for AWS itself
+	// PublicEndpoint is the endpoint presigned links name, for clients
+	// that reach the server under another name than the service does (a
+	// container network's host name is no client's); empty is Endpoint.
+	PublicEndpoint string
+	Region         string
+	Bucket         string
+	AccessKey      string
+	SecretKey      string
+	PathStyle      bool // bucket in the path, as most S3-compatible servers need
 	// SSE is the server-side encryption asked of every PUT: "" (none, for
 	// servers that offer none), "AES256" or "aws:kms".
 	SSE string
@@ -202,7 +206,14 @@ func New(c Config, hc *http.Client) *Store {
 		RetryMaxAttempts:           attempts,
 		APIOptions:                 []func(*middleware.Stack) error{withCallDeadline},
 	})
-	return &Store{c: client, presign: s3.NewPresignClient(client), parts: newPartPool(c.PartBuffers, int(c.PartSize)), cfg: c}
+	// Links are signed for the host the client sends them to: SigV4 signs
+	// the Host header, so a link rewritten afterwards would be refused.
+	presign := s3.NewPresignClient(client, func(o *s3.PresignOptions) {
+		if c.PublicEndpoint != "" {
+			o.ClientOptions = append(o.ClientOptions, func(o *s3.Options) { o.BaseEndpoint = aws.String(c.PublicEndpoint) })
+		}
+	})
+	return &Store{c: client, presign: presign, parts: newPartPool(c.PartBuffers, int(c.PartSize)), cfg: c}
 }
 
 // EnsureBucket creates the bucket when absent (development and tests).

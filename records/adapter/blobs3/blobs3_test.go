@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -129,6 +130,55 @@ func TestPresignedURL(t *testing.T) {
 	time.Sleep(2100 * time.Millisecond)
 	if code, _, _ := get(short); code != http.StatusForbidden {
 		t.Errorf("expired URL = %d, want 403", code)
+	}
+}
+
+// A link is signed for the public endpoint, the name clients reach the
+// server by, not the one the service uses (a container network's host
+// name): here localhost for a service on 127.0.0.1, the same server.
+func TestPresignedURLNamesThePublicEndpoint(t *testing.T) {
+	c := config(t)
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Hostname() != "127.0.0.1" {
+		t.Skipf("the S3 server at %s has no second name to test with", c.Endpoint)
+	}
+	public := u.Scheme + "://localhost:" + u.Port()
+	c.PublicEndpoint = public
+	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Delete(ctx, "documents/p")
+		_ = s.DeleteBucket(ctx)
+	})
+	data := []byte("%PDF-1.7 a lab report")
+	if _, err := s.Put(ctx, "documents/p", bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	link, err := s.PresignGet(ctx, "documents/p", time.Minute, "application/pdf", "p.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lu, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lu.Host != "localhost:"+u.Port() {
+		t.Fatalf("link %s names %s, want the public endpoint %s", link, lu.Host, public)
+	}
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("GET of the public link = %d %q", res.StatusCode, body)
 	}
 }
 

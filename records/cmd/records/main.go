@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&c.blobDir, "blob-dir", "data/blobs", "folder of the fs blob store")
 			fs.StringVar(&c.masterKey, "blob-master-key", "", "base64 of the 32-byte key sealing the fs store's data keys (kept in <blob-dir>.key when empty)")
 			fs.StringVar(&c.s3.Endpoint, "s3-endpoint", "", "S3 endpoint URL; empty for AWS")
+			fs.StringVar(&c.s3.PublicEndpoint, "s3-public-endpoint", "", "S3 endpoint URL the presigned document links name, as clients reach the server; empty for -s3-endpoint")
 			fs.StringVar(&c.s3.Region, "s3-region", "us-east-1", "S3 region")
 			fs.StringVar(&c.s3.Bucket, "s3-bucket", "medisync-records", "S3 bucket")
 			fs.StringVar(&c.s3.AccessKey, "s3-access-key", "", "S3 access key")
@@ -124,6 +126,13 @@ func run(ctx context.Context, args []string) error {
 	fail := func(err error) error { _ = a.Close(); return err }
 	if c.s3StartTimeout <= 0 {
 		return fail(fmt.Errorf("-s3-start-timeout %s: must be positive, or no check of S3 could pass", c.s3StartTimeout))
+	}
+	if e := c.s3.PublicEndpoint; e != "" {
+		// Clients follow the links themselves: a relative or scheme-less
+		// endpoint would sign links no client can open.
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fail(fmt.Errorf("-s3-public-endpoint %q: must be an http:// or https:// URL with a host", e))
+		}
 	}
 	if c.sweepEvery <= 0 {
 		return fail(fmt.Errorf("-sweep-every %s: must be positive; the sweeper cannot be turned off, as only it removes what crashed uploads leave", c.sweepEvery))

@@ -31,6 +31,18 @@ func TestS3StartTimeoutMustBePositive(t *testing.T) {
 	assert.Contains(t, err.Error(), "-s3-start-timeout")
 }
 
+// Presigned links name the public endpoint: one a client cannot open (no
+// scheme, no host) is refused at start, naming the setting.
+func TestS3PublicEndpointMustBeAnAbsoluteURL(t *testing.T) {
+	for _, e := range []string{"minio.example.org:9000", "/s3", "ftp://minio.example.org"} {
+		dir := t.TempDir()
+		err := run(context.Background(), []string{"-db-dsn", "sqlite:" + filepath.Join(dir, "r.db"), "-discovery-urls", "",
+			"-blob-store", "s3", "-s3-endpoint", "http://127.0.0.1:1", "-s3-public-endpoint", e})
+		require.Error(t, err, e)
+		assert.Contains(t, err.Error(), "-s3-public-endpoint", e)
+	}
+}
+
 // A sweep interval of zero or less would panic the sweeper's ticker once
 // the service serves: the service refuses to start with one, naming it.
 func TestSweepEveryNotPositiveIsRefused(t *testing.T) {
