@@ -187,3 +187,41 @@ func TestComposeDocumentLinksReachClients(t *testing.T) {
 	t.Errorf("records signs document links for %s, but %s publishes no host port %s to its S3 port %s (ports %v)",
 		u, internal.Hostname(), port, internal.Port(), s3svc.Ports)
 }
+
+// secretVar names a variable of docker/.env.example that holds a secret.
+var secretVar = regexp.MustCompile(`(PASSWORD|TOKEN|SECRET|KEY|USERNAME)S?$`)
+
+// TestComposeExampleEnvHoldsNoSecret: docker/.env.example is published with
+// the repository, so a working value in it (an administrator's password
+// that passes the policy, a discovery token, a database password) would run
+// a clinic on credentials anyone can read. Every secret is left empty, and
+// compose requires each (${VAR:?}), so it refuses to start until all are
+// set.
+func TestComposeExampleEnvHoldsNoSecret(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docker", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := string(b)
+	secrets := 0
+	for name, v := range exampleEnv(t) {
+		if !secretVar.MatchString(name) {
+			continue
+		}
+		secrets++
+		if v != "" {
+			t.Errorf("docker/.env.example: %s=%s, want it empty: a value published with the repository is no secret", name, v)
+		}
+		if !strings.Contains(compose, "${"+name+":?") {
+			t.Errorf("docker-compose.yml does not require %s as ${%s:?message}: an empty value would start", name, name)
+		}
+		for _, lax := range []string{"${" + name + "}", "${" + name + ":-", "${" + name + "-", "${" + name + "?"} {
+			if strings.Contains(compose, lax) {
+				t.Errorf("docker-compose.yml reads %s as %s...: an empty value would start", name, lax)
+			}
+		}
+	}
+	if secrets == 0 {
+		t.Fatal("docker/.env.example lists no secret")
+	}
+}
