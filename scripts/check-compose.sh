@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when docker/docker-compose.yml writes a secret down. Every password,
-# token or key, alone or inside a DSN, must come from the environment as
-# ${VAR:?message}, so compose refuses to start without it; and every such
+# token or key, alone, inside a DSN or in a name=value list (discovery's
+# per-service tokens), must come from the environment as ${VAR:?message}, so
+# compose refuses to start without it; and every such
 # variable must be listed in docker/.env.example, and every variable listed
 # there read by the compose file.
 #   scripts/check-compose.sh [compose file [env example]]
@@ -14,8 +15,23 @@ fail=0
 bad() { echo "$compose:$1: $2" >&2; fail=1; }
 # A value that is exactly one required variable, quoted or not.
 from_env='^"?\$\{[A-Z0-9_]+:\?[^}]*\}"?$'
-# A key that names a secret, in "KEY: value" or "- KEY=value" form.
-secret_key='^[[:space:]]*(-[[:space:]]*)?([A-Za-z0-9_]*(PASSWORD|PASSWD|TOKEN|SECRET|_KEY))[[:space:]]*[:=][[:space:]]*(.*)$'
+# A key that names a secret or a list of them, in "KEY: value" or
+# "- KEY=value" form.
+secret_key='^[[:space:]]*(-[[:space:]]*)?([A-Za-z0-9_]*(PASSWORDS?|PASSWD|TOKENS?|SECRETS?|KEYS?))[[:space:]]*[:=][[:space:]]*(.*)$'
+# One entry of a name=value list (auth=...,doctor=...), its value a
+# required variable, and the comma that ends it.
+list_entry='^[A-Za-z0-9_.-]+=\$\{[A-Z0-9_]+:\?[^}]*\}(,|$)'
+# from_list VALUE: succeeds when VALUE is a name=value list whose every
+# value is ${VAR:?message}.
+from_list() {
+  local rest=${1#\"}
+  rest=${rest%\"}
+  [[ "$rest" == *=* ]] || return 1
+  while [ -n "$rest" ]; do
+    [[ "$rest" =~ $list_entry ]] || return 1
+    rest=${rest:${#BASH_REMATCH[0]}}
+  done
+}
 # The password of a URL or DSN: scheme://user:password@...
 dsn_password='://[A-Za-z0-9_.-]+:(.*)@'
 
@@ -26,8 +42,8 @@ while IFS= read -r line || [ -n "$line" ]; do
   if [[ "$line" =~ $secret_key ]]; then
     key=${BASH_REMATCH[2]} value=${BASH_REMATCH[4]}
     # Not a secret: asks the image to generate a root password nobody knows.
-    if [ "$key" != MARIADB_RANDOM_ROOT_PASSWORD ] && ! [[ "$value" =~ $from_env ]]; then
-      bad "$n" "$key must be \${$key:?message}, not a value written in the file"
+    if [ "$key" != MARIADB_RANDOM_ROOT_PASSWORD ] && ! [[ "$value" =~ $from_env ]] && ! from_list "$value"; then
+      bad "$n" "$key must be \${$key:?message} (or name=\${VAR:?message},... for a list), not a value written in the file"
     fi
   fi
   if [[ "$line" =~ $dsn_password ]]; then
