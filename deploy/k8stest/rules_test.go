@@ -2,6 +2,7 @@ package k8stest
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,69 @@ func TestResourcesAreBounded(t *testing.T) {
 					if req.Cmp(lim) > 0 {
 						t.Errorf("%s/%s: %s request %s above the limit %s", w.name, c.Name, res, req.String(), lim.String())
 					}
+				}
+			}
+		}
+	})
+}
+
+// goMemLimit parses a GOMEMLIMIT value as the Go runtime does: bytes, with
+// an optional B, KiB, MiB, GiB or TiB suffix.
+func goMemLimit(v string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return n * mult, nil
+}
+
+// TestGoMemLimitLeavesHeadroom: GOMEMLIMIT is a soft limit the GC aims
+// under; at the whole container limit, memory the runtime does not count and
+// the GC's lag take the pod over it and the kernel kills it first. Each
+// container with a memory limit sets GOMEMLIMIT to at most 90% of it (and
+// at least 80%, or the heap is cramped for nothing), written as a value: a
+// resourceFieldRef gives the whole limit, or with a divisor a count of
+// units that the runtime would read as bytes.
+func TestGoMemLimitLeavesHeadroom(t *testing.T) {
+	each(t, func(t *testing.T, r *rendered) {
+		for _, w := range r.workloads {
+			for _, c := range w.template.Spec.Containers {
+				lim, ok := c.Resources.Limits[corev1.ResourceMemory]
+				if !ok {
+					continue
+				}
+				var env *corev1.EnvVar
+				for i := range c.Env {
+					if c.Env[i].Name == "GOMEMLIMIT" {
+						env = &c.Env[i]
+					}
+				}
+				switch {
+				case env == nil:
+					t.Errorf("%s/%s: memory limit %s but no GOMEMLIMIT", w.name, c.Name, lim.String())
+					continue
+				case env.ValueFrom != nil:
+					t.Errorf("%s/%s: GOMEMLIMIT from %+v, want a value, 90%% of the limit %s", w.name, c.Name, env.ValueFrom, lim.String())
+					continue
+				}
+				got, err := goMemLimit(env.Value)
+				if err != nil {
+					t.Errorf("%s/%s: GOMEMLIMIT %q: %v", w.name, c.Name, env.Value, err)
+					continue
+				}
+				if limit := lim.Value(); got*10 > limit*9 || got*10 < limit*8 {
+					t.Errorf("%s/%s: GOMEMLIMIT %s is %.1f%% of the memory limit %s, want 80-90%%",
+						w.name, c.Name, env.Value, 100*float64(got)/float64(limit), lim.String())
 				}
 			}
 		}
