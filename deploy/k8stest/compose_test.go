@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -223,5 +224,67 @@ func TestComposeExampleEnvHoldsNoSecret(t *testing.T) {
 	}
 	if secrets == 0 {
 		t.Fatal("docker/.env.example lists no secret")
+	}
+}
+
+// composeShutdown is the -shutdown-timeout of a medisync service that sets
+// none (shared/config).
+const composeShutdown = 15 * time.Second
+
+// composeInfraStop is how long the servers beside the services need to
+// stop cleanly, past Docker's 10 s: MariaDB writes its dirty pages out,
+// NATS closes its JetStream stores.
+var composeInfraStop = map[string]time.Duration{"mariadb": 30 * time.Second, "nats": 15 * time.Second}
+
+// TestComposeStopOutlastsTheDrain: Docker kills a container 10 s after
+// asking it to stop unless stop_grace_period says otherwise. Each medisync
+// service drains for its -shutdown-timeout (15 s unless
+// MEDISYNC_SHUTDOWN_TIMEOUT says otherwise), and the database and broker
+// need their own time: each gets a grace longer than that, or it is killed
+// in the middle of its drain.
+func TestComposeStopOutlastsTheDrain(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docker", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Build *struct {
+				Args map[string]string `json:"args"`
+			} `json:"build"`
+			StopGracePeriod string            `json:"stop_grace_period"`
+			Environment     map[string]string `json:"environment"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	services := 0
+	for name, s := range f.Services {
+		need, ok := composeInfraStop[name]
+		if s.Build != nil && s.Build.Args["SERVICE"] != "" {
+			services++
+			need, ok = composeShutdown, true
+			if v := s.Environment["MEDISYNC_SHUTDOWN_TIMEOUT"]; v != "" {
+				if need, err = time.ParseDuration(v); err != nil {
+					t.Fatalf("%s: MEDISYNC_SHUTDOWN_TIMEOUT %q: %v", name, v, err)
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		grace := 10 * time.Second // Docker's default
+		if s.StopGracePeriod != "" {
+			if grace, err = time.ParseDuration(s.StopGracePeriod); err != nil {
+				t.Fatalf("%s: stop_grace_period %q: %v", name, s.StopGracePeriod, err)
+			}
+		}
+		if grace <= need {
+			t.Errorf("%s: stop_grace_period %s, not above the %s it needs to stop: Docker kills it mid-drain", name, grace, need)
+		}
+	}
+	if services != len(servicesList(t)) {
+		t.Errorf("%d medisync services built in docker-compose.yml, %d in services.txt", services, len(servicesList(t)))
 	}
 }
