@@ -27,6 +27,7 @@ type Set struct {
 	ListUsers      kitendpoint.Endpoint
 	GetUser        kitendpoint.Endpoint
 	UpdateUser     kitendpoint.Endpoint
+	AnnounceUsers  kitendpoint.Endpoint
 }
 
 // New builds the endpoints of s. Endpoints acting for a caller refuse a
@@ -50,6 +51,7 @@ func New(s service.Service) Set {
 		ListUsers:      admin(makeListUsers(s)),
 		GetUser:        admin(makeGetUser(s)),
 		UpdateUser:     admin(makeUpdateUser(s)),
+		AnnounceUsers:  admin(makeAnnounceUsers(s)),
 	}
 }
 
@@ -317,5 +319,40 @@ func makeUpdateUser(s service.Service) kitendpoint.Endpoint {
 		return user(s.UpdateUser(ctx, req.Actor, service.UpdateUserInput{
 			ID: req.ID, Roles: req.Roles, Disabled: req.Disabled, IfMatch: req.IfMatch,
 		}))
+	}
+}
+
+// AnnounceUsersRequest selects the page of accounts to announce again; the
+// body is optional, none is the first page at the default limit. Limit is
+// nil when left out, so that a 0 sent is refused as ?limit=0 is.
+type AnnounceUsersRequest struct {
+	Cursor string          `json:"cursor"`
+	Limit  *int            `json:"limit"`
+	Actor  authn.Principal `json:"-"`
+}
+
+// Announcement is the answer to AnnounceUsers: how many accounts were
+// announced, and the cursor to send next, null after the last page.
+type Announcement struct {
+	Announced  int     `json:"announced"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func makeAnnounceUsers(s service.Service) kitendpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(AnnounceUsersRequest)
+		in := service.AnnounceUsersInput{Cursor: req.Cursor}
+		if req.Limit != nil {
+			in.Limit = *req.Limit
+		}
+		a, err := s.AnnounceUsers(ctx, req.Actor, in)
+		if err != nil {
+			return nil, err
+		}
+		out := Announcement{Announced: a.Count}
+		if a.NextCursor != "" {
+			out.NextCursor = &a.NextCursor
+		}
+		return out, nil
 	}
 }

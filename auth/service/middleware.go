@@ -86,3 +86,8 @@ func (s *observed) UpdateUser(ctx context.Context, actor authn.Principal, in Upd
 	defer s.o.Done(ctx, "UpdateUser", time.Now(), &err)
 	return s.next.UpdateUser(ctx, actor, in)
 }
+
+func (s *observed) AnnounceUsers(ctx context.Context, actor authn.Principal, in AnnounceUsersInput) (_ Announced, err error) {
+	defer s.o.Done(ctx, "AnnounceUsers", time.Now(), &err)
+	return s.next.AnnounceUsers(ctx, actor, in)
+}

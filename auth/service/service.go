@@ -33,6 +33,9 @@ type Service interface {
 	ListUsers(ctx context.Context, actor authn.Principal, in ListUsersInput) (page.Page[account.User], error)
 	GetUser(ctx context.Context, actor authn.Principal, id string) (account.User, error)
 	UpdateUser(ctx context.Context, actor authn.Principal, in UpdateUserInput) (account.User, error)
+	// AnnounceUsers writes auth.user_registered again for the next page of
+	// accounts, so that a consumer's copy of them can be rebuilt.
+	AnnounceUsers(ctx context.Context, actor authn.Principal, in AnnounceUsersInput) (Announced, error)
 }
 
 // RegisterInput is a self-registration.
@@ -62,6 +65,20 @@ type ListUsersInput struct {
 	Role   string
 	Cursor string
 	Limit  int
+}
+
+// AnnounceUsersInput selects the page of accounts to announce again; a zero
+// Limit is page.DefaultLimit.
+type AnnounceUsersInput struct {
+	Cursor string
+	Limit  int
+}
+
+// Announced says how many accounts a call announced, and the cursor of the
+// next page ("" after the last one).
+type Announced struct {
+	Count      int
+	NextCursor string
 }
 
 // UpdateUserInput changes a user's roles and/or disabled flag. IfMatch,

@@ -59,6 +59,13 @@ func (noMail) AccountExists(context.Context, service.AccountExists) error { retu
 func newDeps(t *testing.T) (service.Deps, *countingHasher, *sqldb.DB) {
 	t.Helper()
 	db := sqltest.SQLite(t, sqlstore.Migrations())
+	deps, h := newDepsOn(t, db)
+	return deps, h, db
+}
+
+// newDepsOn is newDeps on a database the test chose.
+func newDepsOn(t *testing.T, db *sqldb.DB) (service.Deps, *countingHasher) {
+	t.Helper()
 	ph, err := password.NewHasher(password.HasherOptions{Params: password.Cheap})
 	require.NoError(t, err)
 	h := &countingHasher{Hasher: ph}
@@ -70,7 +77,7 @@ func newDeps(t *testing.T) (service.Deps, *countingHasher, *sqldb.DB) {
 		Store: sqlstore.New(db), Hasher: h, Policy: password.NewPolicy(),
 		Throttle: throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, clk.Now),
 		Tokens:   ring, Notifier: noMail{}, Clock: clk,
-	}, h, db
+	}, h
 }
 
 func newService(t *testing.T) (service.Service, *countingHasher) {

@@ -12,6 +12,7 @@ import (
 	"github.com/medisync/medisync/auth/account"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/page"
@@ -248,20 +249,9 @@ func (s *service) ListUsers(ctx context.Context, actor authn.Principal, in ListU
 	if _, err := s.requireAdmin(ctx, actor); err != nil {
 		return page.Page[account.User]{}, err
 	}
-	var fe domainerr.FieldErrors
-	limit := in.Limit
-	switch {
-	case limit == 0:
-		limit = page.DefaultLimit
-	case limit < 1 || limit > page.MaxLimit:
-		fe = append(fe, page.ErrLimit...)
-	}
+	limit, after, fe := userPageArgs(in.Limit, in.Cursor)
 	if in.Role != "" && !authn.ValidRole(in.Role) {
 		fe.Add("role", "must be ADMIN, DOCTOR or PATIENT")
-	}
-	after, err := decodeUserCursor(in.Cursor)
-	if err != nil {
-		fe = append(fe, page.ErrCursor...)
 	}
 	if len(fe) > 0 {
 		return page.Page[account.User]{}, fe
@@ -276,6 +266,73 @@ func (s *service) ListUsers(ctx context.Context, actor authn.Principal, in ListU
 		p.NextCursor = page.EncodeCursor(users[limit-1].ID)
 	}
 	return p, nil
+}
+
+// userPageArgs checks a page's limit and cursor by the rules of every list
+// (docs/architecture.md, "Lists"): the limit to read (page.DefaultLimit for
+// 0) and the id the page follows.
+func userPageArgs(limit int, cursor string) (int, string, domainerr.FieldErrors) {
+	var fe domainerr.FieldErrors
+	switch {
+	case limit == 0:
+		limit = page.DefaultLimit
+	case limit < 1 || limit > page.MaxLimit:
+		fe = append(fe, page.ErrLimit...)
+	}
+	after, err := decodeUserCursor(cursor)
+	if err != nil {
+		fe = append(fe, page.ErrCursor...)
+	}
+	return limit, after, fe
+}
+
+// AnnounceUsers writes auth.user_registered once more for each account of
+// the page, disabled ones included: the event is how consumers learn an
+// account exists (notification's directory), and one that missed the first
+// (deployed later, restored from an older backup) is rebuilt from these.
+// Each event is the registration's, with the account's primary role as it
+// is now and an id of its own, so that consumers' inboxes, which dropped
+// nothing they never received, apply it. The page and its events are one
+// transaction: a failed call writes none and may simply be repeated, and a
+// repeated page is harmless, as consumers upsert.
+func (s *service) AnnounceUsers(ctx context.Context, actor authn.Principal, in AnnounceUsersInput) (Announced, error) {
+	if _, err := s.requireAdmin(ctx, actor); err != nil {
+		return Announced{}, err
+	}
+	limit, after, fe := userPageArgs(in.Limit, in.Cursor)
+	if len(fe) > 0 {
+		return Announced{}, fe
+	}
+	var out Announced
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		users, err := tx.Users().List(ctx, UserQuery{After: after, Limit: limit + 1})
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		out = Announced{}
+		if len(users) > limit {
+			users = users[:limit]
+			out.NextCursor = page.EncodeCursor(users[limit-1].ID)
+		}
+		now := s.now()
+		evs := make([]events.Event, 0, len(users))
+		for _, u := range users {
+			ev, err := userRegistered(u, now)
+			if err != nil {
+				return fmt.Errorf("announce user %s: %w", u.ID, err)
+			}
+			evs = append(evs, ev)
+		}
+		if err := tx.Outbox().Write(ctx, evs...); err != nil {
+			return fmt.Errorf("write announcements: %w", err)
+		}
+		out.Count = len(evs)
+		return nil
+	})
+	if err != nil {
+		return Announced{}, err
+	}
+	return out, nil
 }
 
 // decodeUserCursor returns the id a users cursor follows; "" for the first

@@ -17,6 +17,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/httpjson"
+	"github.com/medisync/medisync/shared/page"
 	"github.com/medisync/medisync/shared/problem"
 	"github.com/medisync/medisync/shared/rest"
 )
@@ -91,6 +92,7 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 
 	a.Handle("/users", admin(h(eps.CreateUser, decodeCreate))).Methods(http.MethodPost)
 	a.Handle("/users", admin(h(eps.ListUsers, decodeList))).Methods(http.MethodGet)
+	a.Handle("/users/announcements", admin(h(eps.AnnounceUsers, decodeAnnounce))).Methods(http.MethodPost)
 	a.Handle("/users/{id}", admin(h(eps.GetUser, decodeGet))).Methods(http.MethodGet)
 	a.Handle("/users/{id}", admin(h(eps.UpdateUser, decodeUpdate))).Methods(http.MethodPatch)
 }
@@ -172,6 +174,29 @@ func decodeList(ctx context.Context, r *http.Request) (any, error) {
 	}
 	role, err := rest.Param(r, "role")
 	return endpoint.ListUsersRequest{Role: role, Cursor: cursor, Limit: limit, Actor: actor}, err
+}
+
+// decodeAnnounce reads the optional body of an announcement: none (no
+// Content-Length, or 0) asks for the first page at the default limit; one
+// sent is decoded as strictly as any other.
+func decodeAnnounce(ctx context.Context, r *http.Request) (any, error) {
+	actor, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := endpoint.AnnounceUsersRequest{Actor: actor}
+	if r.Body == nil || r.Body == http.NoBody {
+		return req, nil
+	}
+	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	req.Actor = actor
+	// The service reads 0 as the default; sent, it is out of range.
+	if req.Limit != nil && *req.Limit < 1 {
+		return nil, page.ErrLimit
+	}
+	return req, nil
 }
 
 func decodeGet(ctx context.Context, r *http.Request) (any, error) {

@@ -79,11 +79,12 @@ type env struct {
 	auth  *wire.Auth
 	clock *clocktest.Clock
 	mail  *mailbox
+	db    *sqldb.DB
 }
 
 func newEnv(t *testing.T, db *sqldb.DB, tune ...func(*wire.Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), mail: &mailbox{}}
+	e := &env{t: t, clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), mail: &mailbox{}, db: db}
 	cfg := wire.Config{
 		Hash:             password.HasherOptions{Params: password.Cheap},
 		TrustedProxies:   []string{"127.0.0.1", "::1"},

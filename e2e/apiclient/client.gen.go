@@ -952,6 +952,24 @@ type AddressWrite1 struct {
 	State *Blank `json:"state,omitempty"`
 }
 
+// AnnounceUsersRequest defines model for AnnounceUsersRequest.
+type AnnounceUsersRequest struct {
+	// Cursor The `nextCursor` of the previous answer, as given; opaque. Empty or left out is the first page.
+	Cursor *string `json:"cursor,omitempty"`
+
+	// Limit Accounts to announce in this call.
+	Limit *int `json:"limit,omitempty"`
+}
+
+// Announcement defines model for Announcement.
+type Announcement struct {
+	// Announced The accounts announced by this call.
+	Announced int `json:"announced"`
+
+	// NextCursor The cursor to send next; null once every account is announced.
+	NextCursor *string `json:"nextCursor"`
+}
+
 // Appointment An appointment; times are UTC instants, `timeZone` is the doctor's.
 type Appointment struct {
 	// BookedBy The user who booked it.
@@ -2904,6 +2922,9 @@ type RegisterJSONRequestBody = RegisterRequest
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = CreateUserRequest
 
+// AnnounceUsersJSONRequestBody defines body for AnnounceUsers for application/json ContentType.
+type AnnounceUsersJSONRequestBody = AnnounceUsersRequest
+
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UpdateUserRequest
 
@@ -3744,6 +3765,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/auth/users (the `CreateUser` operationId).
 	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnnounceUsersWithBody Announce accounts again
+	//
+	// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+	// disabled ones included (the registration's event, with the account's current primary role
+	// and a new event id), in one transaction with the reading of the page. A consumer that
+	// missed the first announcements (a notification service deployed later, or its database
+	// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+	// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+	// none is the first page of 20.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+	AnnounceUsersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnnounceUsers Announce accounts again
+	//
+	// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+	// disabled ones included (the registration's event, with the account's current primary role
+	// and a new event id), in one transaction with the reading of the page. A consumer that
+	// missed the first announcements (a notification service deployed later, or its database
+	// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+	// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+	// none is the first page of 20.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+	AnnounceUsers(ctx context.Context, body AnnounceUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUser One account
 	//
@@ -5272,6 +5323,56 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 // Corresponds with POST /api/v1/auth/users (the `CreateUser` operationId).
 func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateUserRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnnounceUsersWithBody Announce accounts again
+//
+// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+// disabled ones included (the registration's event, with the account's current primary role
+// and a new event id), in one transaction with the reading of the page. A consumer that
+// missed the first announcements (a notification service deployed later, or its database
+// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+// none is the first page of 20.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+func (c *Client) AnnounceUsersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnounceUsersRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnnounceUsers Announce accounts again
+//
+// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+// disabled ones included (the registration's event, with the account's current primary role
+// and a new event id), in one transaction with the reading of the page. A consumer that
+// missed the first announcements (a notification service deployed later, or its database
+// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+// none is the first page of 20.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+func (c *Client) AnnounceUsers(ctx context.Context, body AnnounceUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnounceUsersRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7984,6 +8085,46 @@ func NewCreateUserRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/auth/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAnnounceUsersRequest calls the generic AnnounceUsers builder with application/json body
+func NewAnnounceUsersRequest(server string, body AnnounceUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnnounceUsersRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAnnounceUsersRequestWithBody constructs an http.Request for the AnnounceUsers method, with any body, and a specified content type
+func NewAnnounceUsersRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/users/announcements")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -11902,6 +12043,36 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/auth/users (the `CreateUser` operationId).
 	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+
+	// AnnounceUsersWithBodyWithResponse Announce accounts again
+	//
+	// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+	// disabled ones included (the registration's event, with the account's current primary role
+	// and a new event id), in one transaction with the reading of the page. A consumer that
+	// missed the first announcements (a notification service deployed later, or its database
+	// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+	// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+	// none is the first page of 20.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+	AnnounceUsersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnnounceUsersResponse, error)
+
+	// AnnounceUsersWithResponse Announce accounts again
+	//
+	// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+	// disabled ones included (the registration's event, with the account's current primary role
+	// and a new event id), in one transaction with the reading of the page. A consumer that
+	// missed the first announcements (a notification service deployed later, or its database
+	// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+	// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+	// none is the first page of 20.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+	AnnounceUsersWithResponse(ctx context.Context, body AnnounceUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnounceUsersResponse, error)
 
 	// GetUserWithResponse One account
 	//
@@ -16609,6 +16780,166 @@ func (r CreateUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AnnounceUsersResponse401Headers the declared response headers of an HTTP 401 response for AnnounceUsers
+type AnnounceUsersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// AnnounceUsersResponse429Headers the declared response headers of an HTTP 429 response for AnnounceUsers
+type AnnounceUsersResponse429Headers struct {
+	RetryAfter *int
+}
+
+// AnnounceUsersResponse502Headers the declared response headers of an HTTP 502 response for AnnounceUsers
+type AnnounceUsersResponse502Headers struct {
+	RetryAfter *int
+}
+
+// AnnounceUsersResponse503Headers the declared response headers of an HTTP 503 response for AnnounceUsers
+type AnnounceUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
+// AnnounceUsersResponse504Headers the declared response headers of an HTTP 504 response for AnnounceUsers
+type AnnounceUsersResponse504Headers struct {
+	RetryAfter *int
+}
+
+type AnnounceUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Announcement
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *GatewayRequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *GatewayTooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AnnounceUsersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AnnounceUsersResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *AnnounceUsersResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AnnounceUsersResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *AnnounceUsersResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AnnounceUsersResponse) GetJSON200() *Announcement {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON408() *GatewayRequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON429() *GatewayTooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r AnnounceUsersResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r AnnounceUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AnnounceUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AnnounceUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AnnounceUsersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -26693,6 +27024,48 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 	return ParseCreateUserResponse(rsp)
 }
 
+// AnnounceUsersWithBodyWithResponse Announce accounts again
+//
+// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+// disabled ones included (the registration's event, with the account's current primary role
+// and a new event id), in one transaction with the reading of the page. A consumer that
+// missed the first announcements (a notification service deployed later, or its database
+// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+// none is the first page of 20.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+func (c *ClientWithResponses) AnnounceUsersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnnounceUsersResponse, error) {
+	rsp, err := c.AnnounceUsersWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnounceUsersResponse(rsp)
+}
+
+// AnnounceUsersWithResponse Announce accounts again
+//
+// ADMIN. Writes `auth.user_registered` once more for the next page of accounts in id order,
+// disabled ones included (the registration's event, with the account's current primary role
+// and a new event id), in one transaction with the reading of the page. A consumer that
+// missed the first announcements (a notification service deployed later, or its database
+// rebuilt or restored) learns every account from them; consumers upsert, so a page sent
+// twice is harmless. Call again with `nextCursor` until it is null. The body is optional:
+// none is the first page of 20.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/users/announcements (the `AnnounceUsers` operationId).
+func (c *ClientWithResponses) AnnounceUsersWithResponse(ctx context.Context, body AnnounceUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnounceUsersResponse, error) {
+	rsp, err := c.AnnounceUsers(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnounceUsersResponse(rsp)
+}
+
 // GetUserWithResponse One account
 //
 // ADMIN.
@@ -31961,6 +32334,169 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		response.Headers503 = &headers
 	case rsp.StatusCode == 504:
 		var headers CreateUserResponse504Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAnnounceUsersResponse parses an HTTP response from a AnnounceUsersWithResponse call
+func ParseAnnounceUsersResponse(rsp *http.Response) (*AnnounceUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AnnounceUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Announcement
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest GatewayRequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest GatewayTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AnnounceUsersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AnnounceUsersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers AnnounceUsersResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers AnnounceUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers AnnounceUsersResponse504Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
