@@ -124,8 +124,8 @@ type AuditRecorder interface {
 // Offer describes a freed time to offer to the doctor's waitlist: Start is
 // the time's start, Day its local day in the zone stored with the
 // appointment, for entries stored without their day's bounds; PatientID is
-// the patient who held the time, whose own waits are passed over (they just
-// gave it up) and stay on the list; Event builds the event for the entry
+// the patient who held the time, whose own waits are passed over and stay on
+// the list; Event builds the event for the entry
 // that gets it, Audit the audit event of its leaving the list.
 type Offer struct {
 	DoctorID  string

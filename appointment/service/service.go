@@ -623,7 +623,13 @@ func (s *service) checkNotice(actor authn.Principal, ap appointment.Appointment,
 	if staffOf(actor, ap) {
 		return nil
 	}
-	if ap.Start.Sub(s.clock.Now()) < s.opts.CancelNotice {
+	left := ap.Start.Sub(s.clock.Now())
+	if s.opts.CancelNotice == 0 && left < 0 {
+		// With no notice the only bound is the start itself.
+		return domainerr.New(domainerr.Conflict, fmt.Sprintf(
+			"an appointment that has started may not be %s by the patient; please contact the clinic", what))
+	}
+	if left < s.opts.CancelNotice {
 		return domainerr.New(domainerr.Conflict, fmt.Sprintf(
 			"an appointment may be %s by the patient no later than %s before it starts; please contact the clinic",
 			what, formatNotice(s.opts.CancelNotice)))

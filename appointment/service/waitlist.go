@@ -51,7 +51,8 @@ type WaitlistInput struct {
 // for the day read in prev's stored zone and is written in next's, the
 // doctor's zone as last known. No call is made to the doctor service: a
 // change that frees a slot goes as fast whether it answers or not. The
-// patient who held the time is not offered it back: they just gave it up.
+// patient who held the time is not offered it back: they gave it up, or the
+// clinic took it and rebooks them itself.
 // The entry that gets it leaves the list on the service's own account: its
 // patient's trail does not name who freed the slot.
 func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment) *Offer {

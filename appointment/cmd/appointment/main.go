@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string) error {
 			fs.StringVar(&patientURL, "patient-url", "http://patient", "the patient service (through discovery by default)")
 			fs.DurationVar(&peerTimeout, "peer-timeout", 2*time.Second, "bound on one call to the doctor or patient service")
 			fs.DurationVar(&notice, "cancel-notice", service.DefaultCancelNotice, "a patient may not cancel or move an appointment starting sooner than this (0: until it starts)")
-			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries")
+			fs.DurationVar(&keyRetention, "idempotency-retention", service.DefaultKeyRetention, "how long an Idempotency-Key answers retries (more than zero)")
 			fs.IntVar(&maxActive, "max-active-per-patient", service.DefaultMaxActivePerPatient, "most appointments a patient holds that have not ended (an administrator may book past it)")
 			fs.IntVar(&eventWorkers, "event-workers", 4, "events an instance applies at once")
 			fs.IntVar(&audit.MaxBatch, "audit-max-batch", 256, "most audit events written in one INSERT")
