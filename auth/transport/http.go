@@ -2,10 +2,13 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 
 	kitendpoint "github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -92,9 +95,18 @@ func Register(r *mux.Router, eps endpoint.Set, o Options) {
 
 	a.Handle("/users", admin(h(eps.CreateUser, decodeCreate))).Methods(http.MethodPost)
 	a.Handle("/users", admin(h(eps.ListUsers, decodeList))).Methods(http.MethodGet)
+	// "announcements" is no user id: another method than POST on that path
+	// is a 405 allowing POST, not a GET or PATCH of a user. The {id} routes
+	// come first because mux forgets a method mismatch once a later route's
+	// path matches.
+	a.Handle("/users/{id}", admin(h(eps.GetUser, decodeGet))).MatcherFunc(notAnnouncements).Methods(http.MethodGet)
+	a.Handle("/users/{id}", admin(h(eps.UpdateUser, decodeUpdate))).MatcherFunc(notAnnouncements).Methods(http.MethodPatch)
 	a.Handle("/users/announcements", admin(h(eps.AnnounceUsers, decodeAnnounce))).Methods(http.MethodPost)
-	a.Handle("/users/{id}", admin(h(eps.GetUser, decodeGet))).Methods(http.MethodGet)
-	a.Handle("/users/{id}", admin(h(eps.UpdateUser, decodeUpdate))).Methods(http.MethodPatch)
+}
+
+// notAnnouncements matches a request whose path is not the announcements'.
+func notAnnouncements(r *http.Request, _ *mux.RouteMatch) bool {
+	return !strings.HasSuffix(r.URL.Path, "/users/announcements")
 }
 
 type prefixed struct {
@@ -188,6 +200,17 @@ func decodeAnnounce(ctx context.Context, r *http.Request) (any, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return req, nil
 	}
+	// A chunked body has no length to tell it empty: read it first.
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		// Over the bound: Decode answers it as every route does.
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+		return nil, httpjson.Decode(r, &req, MaxBodyBytes)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
 		return nil, err
 	}
