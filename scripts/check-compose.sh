@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when docker/docker-compose.yml writes a secret down. Every password,
-# token or key, alone, inside a DSN or in a name=value list (discovery's
-# per-service tokens), must come from the environment as ${VAR:?message}, so
+# token, key or webhook URL, alone, inside a URL or DSN (user:password@ or
+# token@) or in a name=value list (discovery's per-service tokens), must come
+# from the environment as ${VAR:?message}, so
 # compose refuses to start without it; and every such
 # variable must be listed in docker/.env.example, and every variable listed
 # there read by the compose file.
@@ -17,7 +18,7 @@ bad() { echo "$compose:$1: $2" >&2; fail=1; }
 from_env='^"?\$\{[A-Z0-9_]+:\?[^}]*\}"?$'
 # A key that names a secret or a list of them, in "KEY: value" or
 # "- KEY=value" form.
-secret_key='^[[:space:]]*(-[[:space:]]*)?([A-Za-z0-9_]*(PASSWORDS?|PASSWD|TOKENS?|SECRETS?|KEYS?))[[:space:]]*[:=][[:space:]]*(.*)$'
+secret_key='^[[:space:]]*(-[[:space:]]*)?([A-Za-z0-9_]*(PASSWORDS?|PASSWD|TOKENS?|SECRETS?|KEYS?|WEBHOOK_URLS?))[[:space:]]*[:=][[:space:]]*(.*)$'
 # One entry of a name=value list (auth=...,doctor=...), its value a
 # required variable, and the comma that ends it.
 list_entry='^[A-Za-z0-9_.-]+=\$\{[A-Z0-9_]+:\?[^}]*\}(,|$)'
@@ -32,8 +33,10 @@ from_list() {
     rest=${rest:${#BASH_REMATCH[0]}}
   done
 }
-# The password of a URL or DSN: scheme://user:password@...
-dsn_password='://[A-Za-z0-9_.-]+:(.*)@'
+# The credentials of a URL or DSN: scheme://user:password@... or
+# scheme://token@...; user_password splits the first form.
+userinfo='://([^@]*)@'
+user_password='^[A-Za-z0-9_.-]+:(.*)$'
 
 n=0
 while IFS= read -r line || [ -n "$line" ]; do
@@ -46,9 +49,10 @@ while IFS= read -r line || [ -n "$line" ]; do
       bad "$n" "$key must be \${$key:?message} (or name=\${VAR:?message},... for a list), not a value written in the file"
     fi
   fi
-  if [[ "$line" =~ $dsn_password ]]; then
+  if [[ "$line" =~ $userinfo ]]; then
     pw=${BASH_REMATCH[1]}
-    [[ "$pw" =~ $from_env ]] || bad "$n" "the password in this DSN must be \${VAR:?message}"
+    [[ "$pw" =~ $user_password ]] && pw=${BASH_REMATCH[1]}
+    [[ "$pw" =~ $from_env ]] || bad "$n" "the password or token in this URL must be \${VAR:?message}"
   fi
 done <"$compose"
 

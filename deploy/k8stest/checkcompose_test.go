@@ -53,3 +53,18 @@ func TestCheckComposeCatchesAWrittenServiceToken(t *testing.T) {
 		t.Errorf("check-compose.sh refuses docker-compose.yml as it is:\n%s", out)
 	}
 }
+
+// TestCheckComposeCatchesASecretInAURL: a webhook URL (which holds its
+// token) and a broker URL carrying a NATS token (nats://<token>@nats:4222,
+// as deploy/README documents) are secrets too, refused when written in.
+func TestCheckComposeCatchesASecretInAURL(t *testing.T) {
+	for _, c := range []struct{ from, to string }{
+		{`MEDISYNC_ALERT_WEBHOOK_URL: ${MEDISYNC_ALERT_WEBHOOK_URL:?set the webhook that receives the alerts in docker/.env}`,
+			`MEDISYNC_ALERT_WEBHOOK_URL: https://hooks.slack.com/services/T0000/B0000/s3cr3tWrittenInGit`},
+		{`MEDISYNC_BROKER_URL: nats://nats:4222`, `MEDISYNC_BROKER_URL: nats://s3cr3t-written-in-git@nats:4222`},
+	} {
+		if out, ok := checkCompose(t, c.from, c.to); ok {
+			t.Errorf("check-compose.sh passed a compose file with %s:\n%s", c.to, out)
+		}
+	}
+}
