@@ -201,6 +201,20 @@ func TooManyActive(max int) error {
 	return domainerr.New(domainerr.Conflict, fmt.Sprintf("a patient may hold at most %d upcoming appointments at once; cancel one first", max))
 }
 
+// ErrPatientBusy: the patient already holds another active appointment
+// (booked, arrived, checked-in), with any doctor, whose time overlaps the
+// one asked for (Repository.Book, Repository.Reschedule). A patient cannot
+// be in two rooms at once. The message names neither the other appointment
+// nor its doctor: the caller may be a doctor who may not see it.
+var ErrPatientBusy = domainerr.New(domainerr.Conflict, "the patient already has an appointment at that time")
+
+// PatientBusy is the conflict naming the time the patient is not free
+// at, and only that.
+func PatientBusy(start, end time.Time) error {
+	return domainerr.New(domainerr.Conflict, fmt.Sprintf("the patient already has an appointment at that time (%s to %s)",
+		start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)))
+}
+
 // IllegalTransition is the conflict of a move the status does not allow.
 func IllegalTransition(from, to Status) error {
 	return domainerr.New(domainerr.Conflict, fmt.Sprintf("an appointment that is %s cannot become %s", from, to))

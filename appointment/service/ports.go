@@ -27,7 +27,11 @@ type Repository interface {
 	// ErrKeyUsed. With o.MaxActive set, a patient who already holds that
 	// many active appointments ending after o.Now is refused with
 	// appointment.ErrTooManyActive, counted so that concurrent bookings of
-	// one patient cannot pass the cap together.
+	// one patient cannot pass the cap together. With o.NoPatientOverlap
+	// set, a time overlapping another active appointment of the patient
+	// (booked, arrived, checked-in; with any doctor) is refused with
+	// appointment.ErrPatientBusy, checked so that concurrent bookings of
+	// one patient cannot take overlapping times together.
 	Book(ctx context.Context, a appointment.Appointment, o BookOptions, evs ...events.Event) error
 	// Get fails with appointment.ErrNotFound.
 	Get(ctx context.Context, id string) (appointment.Appointment, error)
@@ -45,6 +49,12 @@ type Repository interface {
 	// recorded inactive (Tx.SetPatientStatus) are passed over.
 	UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, offer Offer,
 		evs ...events.Event) error
+	// Reschedule is Update (UpdateAndOffer when o.Offer is set) for a
+	// move of a to a new time. With o.NoPatientOverlap set, a new time
+	// overlapping another active appointment of a's patient (a itself
+	// left out) is refused with appointment.ErrPatientBusy, as Book
+	// refuses it, under the same concurrency.
+	Reschedule(ctx context.Context, a appointment.Appointment, expectedVersion int64, o RescheduleOptions, evs ...events.Event) error
 	// JoinWaitlist stores e, with its day's bounds and zone when set, for a patient the patient service answered
 	// active at seen.Version: a *PatientInactiveError
 	// (appointment.ErrPatientInactive) for a patient recorded inactive
@@ -137,13 +147,29 @@ type Offer struct {
 }
 
 // BookOptions go with a booking: its Idempotency-Key, the cap on the
-// patient's active appointments (0: none) and its audit event.
+// patient's active appointments (0: none), whether the patient must be free
+// at its time, and its audit event.
 type BookOptions struct {
 	Key       *IdempotencyKey
 	MaxActive int
 	// Now: appointments ending after it count towards MaxActive.
-	Now   time.Time
+	Now time.Time
+	// NoPatientOverlap: the patient may not hold another active
+	// appointment overlapping the new one (false: an administrator's
+	// booking, which may, as it may pass MaxActive).
+	NoPatientOverlap bool
+	Audit            appointment.AuditEvent
+}
+
+// RescheduleOptions go with a move: its audit event, the offer of the
+// freed time to the waitlist (nil: none) and whether the patient must be
+// free at the new time.
+type RescheduleOptions struct {
 	Audit appointment.AuditEvent
+	Offer *Offer
+	// NoPatientOverlap: the new time may not overlap another active
+	// appointment of the patient (an administrator's move may).
+	NoPatientOverlap bool
 }
 
 // IdempotencyKey is a client's Idempotency-Key with what it answered.

@@ -441,12 +441,17 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	}
 	o := BookOptions{Key: key, Now: now, Audit: s.event(ctx, actor, appointment.ActionBook, ap, appointment.OutcomeAllowed)}
 	if !isAdmin(actor) {
+		// An administrator may book past both: a course of treatment, a
+		// joint consultation, is the clinic's decision.
 		o.MaxActive = s.opts.MaxActivePerPatient
+		o.NoPatientOverlap = true
 	}
 	err = s.repo.Book(ctx, ap, o, ev)
 	switch {
 	case errors.Is(err, appointment.ErrSlotTaken):
 		return BookResult{}, appointment.SlotTaken(start, end)
+	case errors.Is(err, appointment.ErrPatientBusy):
+		return BookResult{}, appointment.PatientBusy(start, end)
 	case errors.Is(err, appointment.ErrTooManyActive):
 		return BookResult{}, appointment.TooManyActive(o.MaxActive)
 	case errors.Is(err, ErrKeyUsed):
@@ -702,8 +707,11 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 		return appointment.Appointment{}, err
 	}
 	if err := s.update(ctx, actor, appointment.ActionReschedule, cur, next, ev); err != nil {
-		if errors.Is(err, appointment.ErrSlotTaken) {
+		switch {
+		case errors.Is(err, appointment.ErrSlotTaken):
 			return appointment.Appointment{}, appointment.SlotTaken(start, end)
+		case errors.Is(err, appointment.ErrPatientBusy):
+			return appointment.Appointment{}, appointment.PatientBusy(start, end)
 		}
 		return appointment.Appointment{}, err
 	}

@@ -89,16 +89,22 @@ func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointmen
 
 // update stores next, actor's action on prev, with its audit event; when
 // its change freed prev's time, the doctor's waitlist is offered it in the
-// same transaction.
+// same transaction. A reschedule takes a new time as a booking does: the
+// patient must be free then, unless an administrator moves it.
 func (s *service) update(ctx context.Context, actor authn.Principal, action appointment.Action, prev, next appointment.Appointment, ev events.Event) error {
 	audit := s.event(ctx, actor, action, next, appointment.OutcomeAllowed)
 	// A move to a time overlapping the old one frees no whole slot.
 	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
 	freed := prev.Status.Occupies() && (!next.Status.Occupies() || moved)
+	var offer *Offer
 	if freed {
-		if o := s.offerOf(ctx, prev, next); o != nil {
-			return s.repo.UpdateAndOffer(ctx, next, prev.Version, audit, *o, ev)
-		}
+		offer = s.offerOf(ctx, prev, next)
+	}
+	if action == appointment.ActionReschedule {
+		return s.repo.Reschedule(ctx, next, prev.Version, RescheduleOptions{Audit: audit, Offer: offer, NoPatientOverlap: !isAdmin(actor)}, ev)
+	}
+	if offer != nil {
+		return s.repo.UpdateAndOffer(ctx, next, prev.Version, audit, *offer, ev)
 	}
 	return s.repo.Update(ctx, next, prev.Version, audit, ev)
 }

@@ -102,6 +102,12 @@ func (s *interleaved) UpdateAndOffer(ctx context.Context, a appointment.Appointm
 	return s.Store.UpdateAndOffer(ctx, a, v, au, o, evs...)
 }
 
+func (s *interleaved) Reschedule(ctx context.Context, a appointment.Appointment, v int64, o service.RescheduleOptions,
+	evs ...events.Event) error {
+	s.slip()
+	return s.Store.Reschedule(ctx, a, v, o, evs...)
+}
+
 // newInterleavedEnv is newEnvOn db with its service on an interleaved store.
 func newInterleavedEnv(t *testing.T, db *sqldb.DB) (*env, *interleaved) {
 	e := newEnvOn(t, db)

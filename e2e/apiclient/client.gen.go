@@ -2414,6 +2414,9 @@ type PreconditionFailed = Problem
 // PreconditionRequired An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type PreconditionRequired = Problem
 
+// RescheduleConflict An RFC 9457 problem document; `type` names the kind (docs/errors.md).
+type RescheduleConflict = Problem
+
 // TooManyRequests An RFC 9457 problem document; `type` names the kind (docs/errors.md).
 type TooManyRequests = Problem
 
@@ -3376,6 +3379,12 @@ type ClientInterface interface {
 	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 	// `detail` names the limit. An ADMIN may book past it.
 	//
+	// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+	// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+	// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+	// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+	// consultation is the clinic's decision).
+	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
 	// with another request is a 422. Requests are compared as the service reads them: the same booking written
@@ -3401,6 +3410,12 @@ type ClientInterface interface {
 	// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
 	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 	// `detail` names the limit. An ADMIN may book past it.
+	//
+	// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+	// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+	// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+	// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+	// consultation is the clinic's decision).
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
@@ -3556,6 +3571,9 @@ type ClientInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+	// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+	// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
@@ -3570,6 +3588,9 @@ type ClientInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+	// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+	// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
@@ -4583,6 +4604,12 @@ func (c *Client) ListAppointments(ctx context.Context, params *ListAppointmentsP
 // `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 // `detail` names the limit. An ADMIN may book past it.
 //
+// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+// consultation is the clinic's decision).
+//
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
 // with another request is a 422. Requests are compared as the service reads them: the same booking written
@@ -4618,6 +4645,12 @@ func (c *Client) BookAppointmentWithBody(ctx context.Context, params *BookAppoin
 // A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
 // `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 // `detail` names the limit. An ADMIN may book past it.
+//
+// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+// consultation is the clinic's decision).
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
@@ -4903,6 +4936,9 @@ func (c *Client) CancelAppointment(ctx context.Context, id AppointmentID, params
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 // 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
@@ -4927,6 +4963,9 @@ func (c *Client) RescheduleAppointmentWithBody(ctx context.Context, id Appointme
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 // 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
@@ -11634,6 +11673,12 @@ type ClientWithResponsesInterface interface {
 	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 	// `detail` names the limit. An ADMIN may book past it.
 	//
+	// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+	// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+	// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+	// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+	// consultation is the clinic's decision).
+	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
 	// with another request is a 422. Requests are compared as the service reads them: the same booking written
@@ -11659,6 +11704,12 @@ type ClientWithResponsesInterface interface {
 	// A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
 	// `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 	// `detail` names the limit. An ADMIN may book past it.
+	//
+	// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+	// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+	// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+	// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+	// consultation is the clinic's decision).
 	//
 	// With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 	// `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
@@ -11830,6 +11881,9 @@ type ClientWithResponsesInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+	// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+	// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
@@ -11844,6 +11898,9 @@ type ClientWithResponsesInterface interface {
 	// same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 	// 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 	// one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+	// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+	// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+	// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 	// A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 	// whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 	//
@@ -14979,7 +15036,7 @@ type RescheduleAppointmentResponse struct {
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *GatewayRequestTimeout
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *RescheduleConflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -15038,7 +15095,7 @@ func (r RescheduleAppointmentResponse) GetApplicationproblemJSON408() *GatewayRe
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r RescheduleAppointmentResponse) GetApplicationproblemJSON409() *Conflict {
+func (r RescheduleAppointmentResponse) GetApplicationproblemJSON409() *RescheduleConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -26398,6 +26455,12 @@ func (c *ClientWithResponses) ListAppointmentsWithResponse(ctx context.Context, 
 // `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 // `detail` names the limit. An ADMIN may book past it.
 //
+// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+// consultation is the clinic's decision).
+//
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
 // with another request is a 422. Requests are compared as the service reads them: the same booking written
@@ -26429,6 +26492,12 @@ func (c *ClientWithResponses) BookAppointmentWithBodyWithResponse(ctx context.Co
 // A patient holds at most 10 active appointments (booked, arrived or checked-in, not yet ended; the service's
 // `-max-active-per-patient`), whoever booked them: a PATIENT's or a DOCTOR's booking past the cap is a 409 whose
 // `detail` names the limit. An ADMIN may book past it.
+//
+// A patient is in one place at a time: a PATIENT's or a DOCTOR's booking whose time overlaps another active
+// appointment of the patient (booked, arrived or checked-in), with any doctor, is a 409 whose `detail` says the
+// patient already has an appointment at that time, naming neither that appointment nor its doctor. Times are
+// half-open: one ending at 10:00 and one starting at 10:00 do not overlap. An ADMIN may book past it (a joint
+// consultation is the clinic's decision).
 //
 // With an `Idempotency-Key`, a retry by the same user answers the first appointment (201,
 // `Idempotent-Replayed: true`) if they may still see it, else the 404 `GET /{id}` answers them; the same key
@@ -26678,6 +26747,9 @@ func (c *ClientWithResponses) CancelAppointmentWithResponse(ctx context.Context,
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 // 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
@@ -26698,6 +26770,9 @@ func (c *ClientWithResponses) RescheduleAppointmentWithBodyWithResponse(ctx cont
 // same doctor's published availability (RFC 3339 instants in whole seconds between the years 1970 and 9000, `start` at most
 // 365 days ahead, `end` at most 24 hours after `start`; 400 naming the field otherwise) at once: the new time taken and the old
 // one freed together, or nothing changes (409 when the new time is taken). An appointment no longer booked: 409.
+// A new time overlapping another active appointment of the patient (booked, arrived or checked-in), with any
+// doctor, is a 409 saying the patient already has an appointment at that time, whether the PATIENT or the DOCTOR
+// moves it; the appointment's own old time does not count, and an ADMIN may move it past the rule.
 // A PATIENT may not move one that starts within the notice (24 hours by default): 409; staff may. A patient
 // whose record is inactive takes no new slot, as a booking for them is refused: 400 naming `patientId`.
 //
@@ -30498,7 +30573,7 @@ func ParseRescheduleAppointmentResponse(rsp *http.Response) (*RescheduleAppointm
 		response.ApplicationproblemJSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest RescheduleConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

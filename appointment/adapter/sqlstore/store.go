@@ -199,6 +199,15 @@ func overlapArgs(doctorID, exceptID string, start, end time.Time) []any {
 var activeSQL = `SELECT COUNT(*) FROM appointments
 	WHERE patient_id = ? AND status IN ` + active + ` AND end_at > ? AND start_at > ?`
 
+// patientOverlapSQL matches another active appointment of a patient, with
+// any doctor, whose time overlaps [start, end); its arguments are
+// patientID, end, start - MaxSpan (so that the (patient_id, start_at, id)
+// index, which holds end_at and status, bounds the scan and answers it
+// alone), start and the id to leave out. Intervals are half-open: one
+// ending when the other starts does not overlap it.
+var patientOverlapSQL = `SELECT 1 FROM appointments
+	WHERE patient_id = ? AND start_at < ? AND start_at > ? AND end_at > ? AND id <> ? AND status IN ` + active
+
 // check is a condition a booking must meet: SQL that is true when it
 // does, its arguments, and the error when it does not.
 type check struct {
@@ -216,11 +225,25 @@ func (s *Store) overlapChecks(a appointment.Appointment) []check {
 	return []check{{`NOT EXISTS (` + overlapSQL + `)`, overlapArgs(a.DoctorID, a.ID, a.Start, a.End), appointment.ErrSlotTaken}}
 }
 
-// bookingChecks are what booking a must meet: no other appointment
-// overlaps its time (unless the database refuses overlaps by itself) and,
-// with a cap, the patient holds fewer than maxActive active appointments.
-func (s *Store) bookingChecks(a appointment.Appointment, maxActive int, now time.Time) []check {
-	cs := s.overlapChecks(a)
+// patientChecks: with noOverlap, the patient holds no other active
+// appointment overlapping a's time. It comes before the doctor's check so
+// that a patient asking twice for one time is told the same on every
+// database, PostgreSQL's constraint refusing only at the write.
+func patientChecks(a appointment.Appointment, noOverlap bool) []check {
+	if !noOverlap {
+		return nil
+	}
+	return []check{{`NOT EXISTS (` + patientOverlapSQL + `)`,
+		[]any{a.PatientID, a.End.UTC(), a.Start.UTC().Add(-MaxSpan), a.Start.UTC(), a.ID}, appointment.ErrPatientBusy}}
+}
+
+// bookingChecks are what booking a must meet: with o.NoPatientOverlap the
+// patient is free at its time, no other appointment of the doctor overlaps
+// it (unless the database refuses overlaps by itself) and, with a cap, the
+// patient holds fewer than o.MaxActive active appointments.
+func (s *Store) bookingChecks(a appointment.Appointment, o service.BookOptions) []check {
+	cs := append(patientChecks(a, o.NoPatientOverlap), s.overlapChecks(a)...)
+	maxActive, now := o.MaxActive, o.Now
 	if maxActive > 0 {
 		cs = append(cs, check{`(` + activeSQL + `) < ?`, []any{a.PatientID, now.UTC(), now.UTC().Add(-MaxSpan), maxActive}, appointment.ErrTooManyActive})
 	}
@@ -258,12 +281,14 @@ func checkAll(ctx context.Context, tx *sql.Tx, checks []check) error {
 func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.BookOptions, evs ...events.Event) error {
 	key := o.Key
 	locks := s.doctorLocks(a.DoctorID)
-	if o.MaxActive > 0 {
-		// The patient's lock makes the count, read next, stay true until
-		// this transaction ends.
+	if o.MaxActive > 0 || o.NoPatientOverlap {
+		// The patient's lock makes the count and the patient's overlap
+		// check, read next, stay true until this transaction ends: two
+		// bookings of one patient with two doctors hold no lock in common
+		// but this one.
 		locks = append(locks, patientLock(a.PatientID))
 	}
-	checks := s.bookingChecks(a, o.MaxActive, o.Now)
+	checks := s.bookingChecks(a, o)
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
 		// The key first: a concurrent request with the same key waits here
 		// for this one to end, then finds the key and answers what it booked.
@@ -308,26 +333,33 @@ func (s *Store) Book(ctx context.Context, a appointment.Appointment, o service.B
 
 // Update implements service.Repository.
 func (s *Store) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error {
-	return s.update(ctx, a, expectedVersion, audit, nil, evs)
+	return s.update(ctx, a, expectedVersion, audit, nil, false, evs)
 }
 
 // UpdateAndOffer implements service.Repository.
 func (s *Store) UpdateAndOffer(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
 	offer service.Offer, evs ...events.Event) error {
-	return s.update(ctx, a, expectedVersion, audit, &offer, evs)
+	return s.update(ctx, a, expectedVersion, audit, &offer, false, evs)
+}
+
+// Reschedule implements service.Repository.
+func (s *Store) Reschedule(ctx context.Context, a appointment.Appointment, expectedVersion int64, o service.RescheduleOptions,
+	evs ...events.Event) error {
+	return s.update(ctx, a, expectedVersion, o.Audit, o.Offer, o.NoPatientOverlap, evs)
 }
 
 func (s *Store) update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
-	offer *service.Offer, evs []events.Event) error {
+	offer *service.Offer, patientFree bool, evs []events.Event) error {
 	return s.withLocks(ctx, func(tx *sql.Tx) error {
-		return s.updateIn(ctx, tx, a, expectedVersion, audit, offer, evs)
+		return s.updateIn(ctx, tx, a, expectedVersion, audit, offer, patientFree, evs)
 	})
 }
 
 // updateIn is Update (UpdateAndOffer with an offer) inside tx, which
-// withLocks runs.
+// withLocks runs. With patientFree, a's time must not overlap another
+// active appointment of its patient (a reschedule).
 func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent,
-	offer *service.Offer, evs []events.Event) error {
+	offer *service.Offer, patientFree bool, evs []events.Event) error {
 	if offer != nil {
 		waiting, err := anyWaiting(ctx, tx, *offer)
 		if err != nil {
@@ -337,16 +369,23 @@ func (s *Store) updateIn(ctx context.Context, tx *sql.Tx, a appointment.Appointm
 			offer = nil
 		}
 	}
+	patientFree = patientFree && a.Status.Occupies()
 	if a.Status.Occupies() || offer != nil {
 		// An offer queues behind the doctor's other offers too: it may lock
 		// waits of neighbouring days it then does not take, which a
 		// concurrent offer's SKIP LOCKED would pass over.
-		if err := s.lockRows(ctx, tx, s.doctorLocks(a.DoctorID)...); err != nil {
+		locks := s.doctorLocks(a.DoctorID)
+		if patientFree {
+			// After the doctor's, as a booking takes them: the patient's
+			// other writers queue, and the check below stays true.
+			locks = append(locks, patientLock(a.PatientID))
+		}
+		if err := s.lockRows(ctx, tx, locks...); err != nil {
 			return err
 		}
 	}
 	if a.Status.Occupies() {
-		if err := checkAll(ctx, tx, s.overlapChecks(a)); err != nil {
+		if err := checkAll(ctx, tx, append(patientChecks(a, patientFree), s.overlapChecks(a)...)); err != nil {
 			return err
 		}
 	}
@@ -420,7 +459,7 @@ func (r txRepo) Get(ctx context.Context, id string) (appointment.Appointment, er
 }
 
 func (r txRepo) Update(ctx context.Context, a appointment.Appointment, expectedVersion int64, audit appointment.AuditEvent, evs ...events.Event) error {
-	return r.s.updateIn(ctx, r.tx, a, expectedVersion, audit, nil, evs)
+	return r.s.updateIn(ctx, r.tx, a, expectedVersion, audit, nil, false, evs)
 }
 
 func (r txRepo) SetPatientStatus(ctx context.Context, patientID string, active bool, version int64, at time.Time) (bool, error) {

@@ -87,6 +87,12 @@ func run(ctx context.Context, o options) error {
 	if o.doctors < 1 || o.patients < 1 || o.bookings < o.patients {
 		return errors.New("-doctors and -patients must be positive and -bookings at least -patients")
 	}
+	// Booking i is patient i % patients at slot i / doctors: with fewer
+	// patients than doctors one patient would be booked twice at one time,
+	// which the service refuses.
+	if o.patients < o.doctors {
+		return errors.New("-patients must be at least -doctors, so that no patient is booked at two overlapping times")
+	}
 	minter, err := loadkit.NewMinter()
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		"not loopback":   {func(o *options) { o.addr = "0.0.0.0:18084" }, "-addr must be a loopback address"},
 		"bad database":   {func(o *options) { o.database = "other; DROP" }, "-database must be a plain name"},
 		"mysql url":      {func(o *options) { o.pgServer = "mysql://secret@127.0.0.1/" }, "-postgres-server must be a postgres:// URL"},
+		"fewer patients": {func(o *options) { o.doctors = 2 }, "-patients must be at least -doctors"},
 		"unparsable url": {func(o *options) { o.pgServer = "postgres://u:se cret@%zz/" }, "-postgres-server must be a postgres:// URL"},
 	}
 	for name, c := range cases {

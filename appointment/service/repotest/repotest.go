@@ -595,6 +595,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	runChangedBy(t, newFixture)
 	runConsumed(t, newFixture)
 	runPatientStatus(t, newFixture)
+	runPatientOverlap(t, newFixture)
 	runAudit(t, newFixture)
 }
 
