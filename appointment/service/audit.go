@@ -79,6 +79,17 @@ func (s *service) deny(ctx context.Context, actor authn.Principal, action appoin
 	return s.refuse(ctx, s.event(ctx, actor, action, ap, appointment.OutcomeDenied), err)
 }
 
+// denyOthers is deny for a refusal that tells the caller something of the
+// patient's other appointments (busy then, too many): on the patient's
+// trail when someone else asked, so that probing them is seen; the
+// patient's own refusal tells them only of themselves.
+func (s *service) denyOthers(ctx context.Context, actor authn.Principal, action appointment.Action, ap appointment.Appointment, err error) error {
+	if own(actor, ap.PatientUserID) {
+		return err
+	}
+	return s.deny(ctx, actor, action, ap, err)
+}
+
 // read records actor's read of ap, unless ap is their own.
 func (s *service) read(ctx context.Context, actor authn.Principal, ap appointment.Appointment) error {
 	if own(actor, ap.PatientUserID) {

@@ -451,9 +451,11 @@ func (s *service) Book(ctx context.Context, actor authn.Principal, in BookInput)
 	case errors.Is(err, appointment.ErrSlotTaken):
 		return BookResult{}, appointment.SlotTaken(start, end)
 	case errors.Is(err, appointment.ErrPatientBusy):
-		return BookResult{}, appointment.PatientBusy(start, end)
+		return BookResult{}, s.denyOthers(ctx, actor, appointment.ActionBook, appointment.Appointment{PatientID: pat.ID, PatientUserID: pat.UserID},
+			appointment.PatientBusy(start, end))
 	case errors.Is(err, appointment.ErrTooManyActive):
-		return BookResult{}, appointment.TooManyActive(o.MaxActive)
+		return BookResult{}, s.denyOthers(ctx, actor, appointment.ActionBook, appointment.Appointment{PatientID: pat.ID, PatientUserID: pat.UserID},
+			appointment.TooManyActive(o.MaxActive))
 	case errors.Is(err, ErrKeyUsed):
 		// A concurrent request with the same key won the race.
 		res, done, err := s.replay(ctx, actor, key, raw)
@@ -711,7 +713,7 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 		case errors.Is(err, appointment.ErrSlotTaken):
 			return appointment.Appointment{}, appointment.SlotTaken(start, end)
 		case errors.Is(err, appointment.ErrPatientBusy):
-			return appointment.Appointment{}, appointment.PatientBusy(start, end)
+			return appointment.Appointment{}, s.denyOthers(ctx, actor, appointment.ActionReschedule, cur, appointment.PatientBusy(start, end))
 		}
 		return appointment.Appointment{}, err
 	}

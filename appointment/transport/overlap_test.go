@@ -69,3 +69,27 @@ func TestPatientInOnePlaceAtATime(t *testing.T) {
 	joint := e.mustDo(201, "POST", "/api/v1/appointments", e.admin.Token, withOther(9, 30, map[string]any{"patientId": e.pat.PatientID})).JSON(t)
 	e.mustDo(200, "POST", "/api/v1/appointments/"+joint["id"].(string)+"/reschedule", e.admin.Token, move(11, 0))
 }
+
+// TestDoctorsPatientBusyRefusalIsOnTheTrail: a doctor's 409 "the patient
+// already has an appointment at that time" tells them of the patient's
+// appointment with another doctor, so it is on the patient's trail, as a
+// doctor's other refused bookings are: else a doctor could map a
+// patient's appointments slot by slot, unseen.
+func TestDoctorsPatientBusyRefusalIsOnTheTrail(t *testing.T) {
+	e := newEnv(t)
+	other, err := e.dir.doctorByUser(e.other.ID)
+	require.NoError(t, err)
+	b := e.booking(16, 9, 0, nil)
+	b["doctorId"] = other.ID
+	e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, b)
+
+	e.mustDo(409, "POST", "/api/v1/appointments", e.doc.Token, e.booking(16, 9, 0, map[string]any{"patientId": e.pat.PatientID}))
+
+	var seen bool
+	for _, s := range e.trail(e.pat) {
+		if s.user == e.doc.ID && s.action == "book" && s.outcome == "denied" {
+			seen = true
+		}
+	}
+	assert.True(t, seen, "the doctor's probe of the patient's time is on the patient's trail")
+}
