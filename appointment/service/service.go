@@ -143,7 +143,8 @@ type Options struct {
 	// may exceed it.
 	MaxActivePerPatient int
 	// Logger records the consumed events the service passes over (a link
-	// it does not trust, an appointment it cannot change); ids only, never
+	// it does not trust, an appointment it cannot change) and the freed
+	// slots offered without the doctor service's answer; ids only, never
 	// clinical detail. nil logs nothing.
 	Logger log.Logger
 	// Audit records the events of reads and denials, each stored before

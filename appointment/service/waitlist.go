@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/logging"
 )
 
 // TypeSlotFreed is the event offering a freed slot to a waiting patient.
@@ -44,19 +47,24 @@ type WaitlistInput struct {
 	Date     string
 }
 
+// offerCheckBudget bounds the wait for the doctor service's word on whether
+// a freed time can still be booked, well within the peer client's own
+// timeout: the change that frees it must stay fast while that service is
+// slow or down, and without an answer by then the time is offered anyway.
+const offerCheckBudget = 500 * time.Millisecond
+
 // offerOf describes the time prev held, freed by a change to next, for the
-// doctor's waitlist; nil when the time has already begun. An entry waits for
+// doctor's waitlist; nil when the time has already begun or the doctor
+// service answers that nobody can book it (bookable). An entry waits for
 // its day as its join read it in the doctor's zone of then, and the offer is
 // written in that zone; one stored before the day's bounds were kept waits
 // for the day read in prev's stored zone and is written in next's, the
-// doctor's zone as last known. No call is made to the doctor service: a
-// change that frees a slot goes as fast whether it answers or not. The
-// patient who held the time is not offered it back: they gave it up, or the
-// clinic took it and rebooks them itself.
+// doctor's zone as last known. The patient who held the time is not offered
+// it back: they gave it up, or the clinic took it and rebooks them itself.
 // The entry that gets it leaves the list on the service's own account: its
 // patient's trail does not name who freed the slot.
 func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment) *Offer {
-	if !prev.Start.After(s.clock.Now()) {
+	if !prev.Start.After(s.clock.Now()) || !s.bookable(ctx, prev) {
 		return nil
 	}
 	loc, err := time.LoadLocation(prev.TimeZone)
@@ -85,6 +93,37 @@ func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointmen
 			ev.Role, ev.RequestID = RoleService, ""
 			return ev
 		}}
+}
+
+// bookable reports whether the time prev held can be booked again, as the
+// doctor service answers within offerCheckBudget: not when the doctor is
+// inactive or unknown, or the time off their grid (a booking stranded by a
+// deactivation or new hours, which the clinic now cancels), so that no
+// waiting patient's entry is spent on a slot whose booking would be
+// refused. When the doctor service cannot answer it reports true: a time
+// freed by a cancellation is nearly always bookable, and an offer lost
+// would hurt more than one that leads to a refusal.
+func (s *service) bookable(ctx context.Context, prev appointment.Appointment) bool {
+	ctx, cancel := context.WithTimeout(ctx, offerCheckBudget)
+	defer cancel()
+	var answer slotAnswer
+	select {
+	case answer = <-s.checkSlot(ctx, prev.DoctorID, prev.Start, prev.End):
+	case <-ctx.Done():
+		// Bounded here too, whether or not the port heeds its context.
+		answer.err = ctx.Err()
+	}
+	switch {
+	case errors.Is(answer.err, ErrUnknownDoctor):
+		return false
+	case answer.err != nil:
+		// Ids only: the waiting patients and the visit's times stay out.
+		_ = level.Warn(logging.FromContext(ctx, s.opts.Logger)).Log("msg", "freed slot offered unchecked: the doctor service did not answer",
+			"appointmentId", prev.ID, "peer", "doctor", "timeoutMs", offerCheckBudget.Milliseconds(),
+			"err", fmt.Errorf("check freed slot: %w", answer.err))
+		return true
+	}
+	return answer.check.Doctor.Active && answer.check.OnGrid
 }
 
 // update stores next, actor's action on prev, with its audit event; when
