@@ -17,6 +17,7 @@ import (
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
 	"github.com/medisync/medisync/shared/sqldb"
@@ -160,6 +161,9 @@ func TestAFreedSlotNobodyCanBookIsOfferedToNobody(t *testing.T) {
 		"doctor inactive": func(d *changingDoctor) { d.doctor.Active = false },
 		"off the grid":    func(d *changingDoctor) { d.offGrid = true },
 		"doctor unknown":  func(d *changingDoctor) { d.err = service.ErrUnknownDoctor },
+		"record unusable": func(d *changingDoctor) {
+			d.err = domainerr.New(domainerr.Conflict, "the doctor service cannot use its record as it stands")
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFreedSlot(t)
@@ -195,7 +199,7 @@ func TestAFreedSlotIsOfferedWhenTheDoctorServiceCannotSay(t *testing.T) {
 			assert.Zero(t, f.waits(t))
 			line := f.log.String()
 			assert.Contains(t, line, "level=warn")
-			assert.Contains(t, line, "freed slot offered unchecked")
+			assert.Contains(t, line, "freed slot not checked")
 			assert.Contains(t, line, "appointmentId="+f.booked)
 			assert.NotContains(t, line, f.waiter.UserID)
 			assert.NotContains(t, line, f.booker.UserID)

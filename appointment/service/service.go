@@ -679,7 +679,11 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 	}
 	// A new slot is taken as by a booking, so the patient must still be
 	// active, as the patient service says; both directories are asked at
-	// once.
+	// once, and whether the old time can be offered to the waitlist too.
+	moved := cur
+	moved.Start, moved.End = start, end
+	freedCh, cancelFreed := s.freedCheck(ctx, cur, moved)
+	defer cancelFreed()
 	slotCh := s.checkSlot(ctx, cur.DoctorID, start, end)
 	err := s.activePatient(ctx, cur.PatientID)
 	answer := <-slotCh
@@ -709,7 +713,7 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, actor, appointment.ActionReschedule, cur, next, ev); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionReschedule, cur, next, ev, freedCh); err != nil {
 		switch {
 		case errors.Is(err, appointment.ErrSlotTaken):
 			return appointment.Appointment{}, appointment.SlotTaken(start, end)
@@ -768,7 +772,7 @@ func (s *service) cancel(ctx context.Context, actor authn.Principal, cur appoint
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, actor, appointment.ActionCancel, cur, next, ev); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionCancel, cur, next, ev, nil); err != nil {
 		return appointment.Appointment{}, err
 	}
 	return next, nil
@@ -810,7 +814,7 @@ func (s *service) changeStatus(ctx context.Context, actor authn.Principal, cur a
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, actor, appointment.ActionStatus, cur, next, ev); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionStatus, cur, next, ev, nil); err != nil {
 		if errors.Is(err, appointment.ErrSlotTaken) {
 			// Only a move back to a status that holds the slot can collide.
 			return appointment.Appointment{}, appointment.SlotTaken(cur.Start, cur.End)

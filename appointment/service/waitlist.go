@@ -63,8 +63,8 @@ const offerCheckBudget = 500 * time.Millisecond
 // it back: they gave it up, or the clinic took it and rebooks them itself.
 // The entry that gets it leaves the list on the service's own account: its
 // patient's trail does not name who freed the slot.
-func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment) *Offer {
-	if !prev.Start.After(s.clock.Now()) || !s.bookable(ctx, prev) {
+func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment, asked <-chan slotAnswer) *Offer {
+	if !prev.Start.After(s.clock.Now()) || !s.bookable(ctx, prev, asked) {
 		return nil
 	}
 	loc, err := time.LoadLocation(prev.TimeZone)
@@ -97,28 +97,36 @@ func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointmen
 
 // bookable reports whether the time prev held can be booked again, as the
 // doctor service answers within offerCheckBudget: not when the doctor is
-// inactive or unknown, or the time off their grid (a booking stranded by a
-// deactivation or new hours, which the clinic now cancels), so that no
-// waiting patient's entry is spent on a slot whose booking would be
-// refused. When the doctor service cannot answer it reports true: a time
-// freed by a cancellation is nearly always bookable, and an offer lost
-// would hurt more than one that leads to a refusal.
-func (s *service) bookable(ctx context.Context, prev appointment.Appointment) bool {
-	ctx, cancel := context.WithTimeout(ctx, offerCheckBudget)
+// inactive or unknown, their record unusable, or the time off their grid (a
+// booking stranded by a deactivation or new hours, which the clinic now
+// cancels), so that no waiting patient's entry is spent on a slot whose
+// booking would be refused. When the doctor service cannot answer it
+// reports true: a time freed by a cancellation is nearly always bookable,
+// and an offer lost would hurt more than one that leads to a refusal.
+// asked, when not nil, is the answer to a question already put (a
+// reschedule asks it with the new time's); else it is asked now.
+func (s *service) bookable(ctx context.Context, prev appointment.Appointment, asked <-chan slotAnswer) bool {
+	budget, cancel := context.WithTimeout(ctx, offerCheckBudget)
 	defer cancel()
+	if asked == nil {
+		asked = s.checkSlot(budget, prev.DoctorID, prev.Start, prev.End)
+	}
 	var answer slotAnswer
 	select {
-	case answer = <-s.checkSlot(ctx, prev.DoctorID, prev.Start, prev.End):
-	case <-ctx.Done():
+	case answer = <-asked:
+	case <-budget.Done():
 		// Bounded here too, whether or not the port heeds its context.
-		answer.err = ctx.Err()
+		answer.err = budget.Err()
 	}
 	switch {
-	case errors.Is(answer.err, ErrUnknownDoctor):
+	case ctx.Err() != nil:
+		// The caller is gone: nothing will be written, nor offered.
+		return false
+	case errors.Is(answer.err, ErrUnknownDoctor), domainerr.KindOf(answer.err) == domainerr.Conflict:
 		return false
 	case answer.err != nil:
 		// Ids only: the waiting patients and the visit's times stay out.
-		_ = level.Warn(logging.FromContext(ctx, s.opts.Logger)).Log("msg", "freed slot offered unchecked: the doctor service did not answer",
+		_ = level.Warn(logging.FromContext(ctx, s.opts.Logger)).Log("msg", "freed slot not checked: the doctor service did not answer; it goes to the first patient waiting, if any",
 			"appointmentId", prev.ID, "peer", "doctor", "timeoutMs", offerCheckBudget.Milliseconds(),
 			"err", fmt.Errorf("check freed slot: %w", answer.err))
 		return true
@@ -126,18 +134,36 @@ func (s *service) bookable(ctx context.Context, prev appointment.Appointment) bo
 	return answer.check.Doctor.Active && answer.check.OnGrid
 }
 
+// freedCheck asks at once whether prev's time, which next frees, can be
+// booked again, for a change that asks the doctor service of another time
+// meanwhile; nil when next frees no time worth offering. cancel ends the
+// question.
+func (s *service) freedCheck(ctx context.Context, prev, next appointment.Appointment) (asked <-chan slotAnswer, cancel context.CancelFunc) {
+	if !frees(prev, next) || !prev.Start.After(s.clock.Now()) {
+		return nil, func() {}
+	}
+	budget, cancel := context.WithTimeout(ctx, offerCheckBudget)
+	return s.checkSlot(budget, prev.DoctorID, prev.Start, prev.End), cancel
+}
+
+// frees reports whether the change from prev to next frees prev's time: it
+// leaves it, or moves to a time that does not overlap it.
+func frees(prev, next appointment.Appointment) bool {
+	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
+	return prev.Status.Occupies() && (!next.Status.Occupies() || moved)
+}
+
 // update stores next, actor's action on prev, with its audit event; when
 // its change freed prev's time, the doctor's waitlist is offered it in the
 // same transaction. A reschedule takes a new time as a booking does: the
 // patient must be free then, unless an administrator moves it.
-func (s *service) update(ctx context.Context, actor authn.Principal, action appointment.Action, prev, next appointment.Appointment, ev events.Event) error {
+// asked is bookable's.
+func (s *service) update(ctx context.Context, actor authn.Principal, action appointment.Action, prev, next appointment.Appointment, ev events.Event,
+	asked <-chan slotAnswer) error {
 	audit := s.event(ctx, actor, action, next, appointment.OutcomeAllowed)
-	// A move to a time overlapping the old one frees no whole slot.
-	moved := next.Status.Occupies() && !(next.Start.Before(prev.End) && next.End.After(prev.Start))
-	freed := prev.Status.Occupies() && (!next.Status.Occupies() || moved)
 	var offer *Offer
-	if freed {
-		offer = s.offerOf(ctx, prev, next)
+	if frees(prev, next) {
+		offer = s.offerOf(ctx, prev, next, asked)
 	}
 	if action == appointment.ActionReschedule {
 		return s.repo.Reschedule(ctx, next, prev.Version, RescheduleOptions{Audit: audit, Offer: offer, NoPatientOverlap: !isAdmin(actor)}, ev)
