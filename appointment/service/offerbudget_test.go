@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +125,29 @@ func TestACallerWhoLeftLogsNoUncheckedSlot(t *testing.T) {
 	_, err := f.svc.Cancel(ctx, f.booker, f.booked, 0, service.CancelInput{})
 	require.Error(t, err, "the caller left: the cancellation is abandoned")
 	assert.NotContains(t, f.log.String(), "freed slot not checked", "nothing was offered, and the doctor service was not at fault")
+}
+
+// TestACancelRunAgainAsksOfItsFreedTimeOnce: a cancellation sent without
+// If-Match runs again when another change wins the race; the doctor
+// service's word on the freed time, or its silence, is taken once: one
+// wait of at most 500 ms, one warning.
+func TestACancelRunAgainAsksOfItsFreedTimeOnce(t *testing.T) {
+	f := newSlotFixture(t, true)
+	f.doctors.set(func(d *peerDoctor) {
+		d.delay = 10 * time.Second // slow: the budget cuts every check
+		d.hook = func(_ context.Context, n int, _ time.Time) {
+			if n == 1 {
+				// Another change lands while the doctor service is asked:
+				// the doctor marks the patient arrived.
+				_, err := f.svc.ChangeStatus(authn.NewContext(context.Background(), f.doc), f.doc, f.booked, 0, "arrived")
+				require.NoError(t, err)
+			}
+		}
+	})
+	began := time.Now()
+	_, err := f.svc.Cancel(authn.NewContext(context.Background(), f.doc), f.doc, f.booked, 0, service.CancelInput{Reason: "clinic"})
+	took := time.Since(began)
+	require.NoError(t, err)
+	assert.Less(t, took, 800*time.Millisecond, "the cancellation waits for the doctor service once, within its 500 ms budget")
+	assert.Equal(t, 1, strings.Count(f.log.String(), "freed slot not checked"), "one freed slot, one warning:\n%s", f.log.String())
 }

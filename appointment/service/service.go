@@ -613,13 +613,14 @@ const unconditionalAttempts = 5
 // as if the request had come after the other. A write that lost wrote
 // nothing, its audit event neither.
 func (s *service) changeUnconditionally(ctx context.Context, actor authn.Principal, id string, ifMatch int64, action appointment.Action,
-	change func(cur appointment.Appointment) (appointment.Appointment, error)) (appointment.Appointment, error) {
+	change func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error)) (appointment.Appointment, error) {
+	ctx = withVerdicts(ctx)
 	for attempt := 1; ; attempt++ {
 		cur, err := s.load(ctx, actor, id, action)
 		if err != nil {
 			return appointment.Appointment{}, err
 		}
-		next, err := change(cur)
+		next, err := change(ctx, cur)
 		if ifMatch != 0 || !errors.Is(err, appointment.ErrStale) || attempt >= unconditionalAttempts {
 			return next, err
 		}
@@ -653,7 +654,7 @@ func formatNotice(d time.Duration) string {
 }
 
 func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
-	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionReschedule, func(cur appointment.Appointment) (appointment.Appointment, error) {
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionReschedule, func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error) {
 		return s.reschedule(ctx, actor, cur, ifMatch, in)
 	})
 }
@@ -726,7 +727,7 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 }
 
 func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
-	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionCancel, func(cur appointment.Appointment) (appointment.Appointment, error) {
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionCancel, func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error) {
 		return s.cancel(ctx, actor, cur, ifMatch, in)
 	})
 }
@@ -779,7 +780,7 @@ func (s *service) cancel(ctx context.Context, actor authn.Principal, cur appoint
 }
 
 func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error) {
-	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionStatus, func(cur appointment.Appointment) (appointment.Appointment, error) {
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionStatus, func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error) {
 		return s.changeStatus(ctx, actor, cur, ifMatch, status)
 	})
 }

@@ -106,6 +106,53 @@ func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointmen
 // asked, when not nil, is the answer to a question already put (a
 // reschedule asks it with the new time's); else it is asked now.
 func (s *service) bookable(ctx context.Context, prev appointment.Appointment, asked <-chan slotAnswer) bool {
+	memo, _ := ctx.Value(verdictsKey{}).(*verdicts)
+	key := verdictKey{prev.DoctorID, prev.Start.UnixNano(), prev.End.UnixNano()}
+	if v, ok := memo.get(key); ok {
+		return v
+	}
+	v := s.askBookable(ctx, prev, asked)
+	if ctx.Err() == nil {
+		memo.set(key, v)
+	}
+	return v
+}
+
+// verdicts are bookable's answers within one request, so that a change
+// run again after losing a write race (changeUnconditionally) neither
+// waits for the doctor service again nor warns twice of one time.
+type verdicts struct {
+	key   verdictKey
+	v, ok bool
+}
+
+type verdictKey struct {
+	doctorID   string
+	start, end int64
+}
+
+type verdictsKey struct{}
+
+// withVerdicts gives ctx a place for bookable's answers.
+func withVerdicts(ctx context.Context) context.Context {
+	return context.WithValue(ctx, verdictsKey{}, &verdicts{})
+}
+
+func (m *verdicts) get(k verdictKey) (v, ok bool) {
+	if m == nil || !m.ok || m.key != k {
+		return false, false
+	}
+	return m.v, true
+}
+
+func (m *verdicts) set(k verdictKey, v bool) {
+	if m != nil {
+		m.key, m.v, m.ok = k, v, true
+	}
+}
+
+// askBookable is bookable's question to the doctor service.
+func (s *service) askBookable(ctx context.Context, prev appointment.Appointment, asked <-chan slotAnswer) bool {
 	budget, cancel := context.WithTimeout(ctx, offerCheckBudget)
 	defer cancel()
 	if asked == nil {
