@@ -3487,9 +3487,10 @@ type ClientInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -3503,9 +3504,10 @@ type ClientInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -3539,8 +3541,10 @@ type ClientInterface interface {
 
 	// CancelAppointmentWithBody Cancel an appointment
 	//
-	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+	// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+	// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+	// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -3553,8 +3557,10 @@ type ClientInterface interface {
 
 	// CancelAppointment Cancel an appointment
 	//
-	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+	// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+	// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+	// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -4782,9 +4788,10 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -4808,9 +4815,10 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -4884,8 +4892,10 @@ func (c *Client) GetAppointment(ctx context.Context, id AppointmentID, reqEditor
 
 // CancelAppointmentWithBody Cancel an appointment
 //
-// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 // who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 // `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -4908,8 +4918,10 @@ func (c *Client) CancelAppointmentWithBody(ctx context.Context, id AppointmentID
 
 // CancelAppointment Cancel an appointment
 //
-// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 // who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 // `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -11791,9 +11803,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -11807,9 +11820,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 	// doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-	// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-	// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -11849,8 +11863,10 @@ type ClientWithResponsesInterface interface {
 
 	// CancelAppointmentWithBodyWithResponse Cancel an appointment
 	//
-	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+	// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+	// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+	// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -11863,8 +11879,10 @@ type ClientWithResponsesInterface interface {
 
 	// CancelAppointmentWithResponse Cancel an appointment
 	//
-	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-	// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+	// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+	// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+	// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+	// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 	// who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 	// `cancellationReason`).
 	// An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -26615,9 +26633,10 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -26637,9 +26656,10 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 //
 // PATIENT (with a patient profile; anyone else: 403). Wait for a slot of the doctor on `date`, a day in the
 // doctor's time zone, today or later, beginning at most 365 days from now (no booking is made further ahead, so
-// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed, the first patient waiting is offered it
-// (an `appointment.slot_freed` event, which the notification service tells them of by mail and in their
-// inbox) and leaves the list; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
+// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
+// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -26703,8 +26723,10 @@ func (c *ClientWithResponses) GetAppointmentWithResponse(ctx context.Context, id
 
 // CancelAppointmentWithBodyWithResponse Cancel an appointment
 //
-// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 // who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 // `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
@@ -26723,8 +26745,10 @@ func (c *ClientWithResponses) CancelAppointmentWithBodyWithResponse(ctx context.
 
 // CancelAppointmentWithResponse Cancel an appointment
 //
-// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; the first patient waiting for the doctor's
-// day is offered it. `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
+// Its PATIENT, its DOCTOR, ADMIN (anyone else: 404). Frees the slot; when it has not begun, the first patient
+// waiting for the doctor's day is offered it, never the patient whose appointment held it, and nobody when the
+// doctor service answers that it can no longer be booked (the doctor inactive, the time off their availability).
+// `cancellationReason` is required of staff and defaults to `patient-request` for a PATIENT,
 // who may give only `patient-request` or `other` (`doctor-request` or `clinic` from a PATIENT: 400 naming
 // `cancellationReason`).
 // An appointment no longer booked or arrived: 409. A PATIENT may not cancel one that starts within the notice
