@@ -613,14 +613,15 @@ const unconditionalAttempts = 5
 // as if the request had come after the other. A write that lost wrote
 // nothing, its audit event neither.
 func (s *service) changeUnconditionally(ctx context.Context, actor authn.Principal, id string, ifMatch int64, action appointment.Action,
-	change func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error)) (appointment.Appointment, error) {
-	ctx = withVerdicts(ctx)
+	change func(cur appointment.Appointment, f *freedTime) (appointment.Appointment, error)) (appointment.Appointment, error) {
+	var f freedTime
+	defer f.close()
 	for attempt := 1; ; attempt++ {
 		cur, err := s.load(ctx, actor, id, action)
 		if err != nil {
 			return appointment.Appointment{}, err
 		}
-		next, err := change(ctx, cur)
+		next, err := change(cur, &f)
 		if ifMatch != 0 || !errors.Is(err, appointment.ErrStale) || attempt >= unconditionalAttempts {
 			return next, err
 		}
@@ -654,12 +655,12 @@ func formatNotice(d time.Duration) string {
 }
 
 func (s *service) Reschedule(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
-	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionReschedule, func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error) {
-		return s.reschedule(ctx, actor, cur, ifMatch, in)
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionReschedule, func(cur appointment.Appointment, f *freedTime) (appointment.Appointment, error) {
+		return s.reschedule(ctx, actor, cur, f, ifMatch, in)
 	})
 }
 
-func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur appointment.Appointment, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
+func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur appointment.Appointment, f *freedTime, ifMatch int64, in RescheduleInput) (appointment.Appointment, error) {
 	if err := checkVersion(ifMatch, cur); err != nil {
 		return appointment.Appointment{}, err
 	}
@@ -683,8 +684,9 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 	// once, and whether the old time can be offered to the waitlist too.
 	moved := cur
 	moved.Start, moved.End = start, end
-	freedCh, cancelFreed := s.freedCheck(ctx, cur, moved)
-	defer cancelFreed()
+	if frees(cur, moved) && cur.Start.After(s.clock.Now()) {
+		s.askFreed(ctx, f, cur)
+	}
 	slotCh := s.checkSlot(ctx, cur.DoctorID, start, end)
 	err := s.activePatient(ctx, cur.PatientID)
 	answer := <-slotCh
@@ -714,7 +716,7 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, actor, appointment.ActionReschedule, cur, next, ev, freedCh); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionReschedule, cur, next, ev, f); err != nil {
 		switch {
 		case errors.Is(err, appointment.ErrSlotTaken):
 			return appointment.Appointment{}, appointment.SlotTaken(start, end)
@@ -727,12 +729,12 @@ func (s *service) reschedule(ctx context.Context, actor authn.Principal, cur app
 }
 
 func (s *service) Cancel(ctx context.Context, actor authn.Principal, id string, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
-	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionCancel, func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error) {
-		return s.cancel(ctx, actor, cur, ifMatch, in)
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionCancel, func(cur appointment.Appointment, f *freedTime) (appointment.Appointment, error) {
+		return s.cancel(ctx, actor, cur, f, ifMatch, in)
 	})
 }
 
-func (s *service) cancel(ctx context.Context, actor authn.Principal, cur appointment.Appointment, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
+func (s *service) cancel(ctx context.Context, actor authn.Principal, cur appointment.Appointment, f *freedTime, ifMatch int64, in CancelInput) (appointment.Appointment, error) {
 	var fe domainerr.FieldErrors
 	reason, ok := appointment.ParseCancellationReason(in.Reason)
 	switch {
@@ -773,19 +775,19 @@ func (s *service) cancel(ctx context.Context, actor authn.Principal, cur appoint
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, actor, appointment.ActionCancel, cur, next, ev, nil); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionCancel, cur, next, ev, f); err != nil {
 		return appointment.Appointment{}, err
 	}
 	return next, nil
 }
 
 func (s *service) ChangeStatus(ctx context.Context, actor authn.Principal, id string, ifMatch int64, status string) (appointment.Appointment, error) {
-	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionStatus, func(ctx context.Context, cur appointment.Appointment) (appointment.Appointment, error) {
-		return s.changeStatus(ctx, actor, cur, ifMatch, status)
+	return s.changeUnconditionally(ctx, actor, id, ifMatch, appointment.ActionStatus, func(cur appointment.Appointment, f *freedTime) (appointment.Appointment, error) {
+		return s.changeStatus(ctx, actor, cur, f, ifMatch, status)
 	})
 }
 
-func (s *service) changeStatus(ctx context.Context, actor authn.Principal, cur appointment.Appointment, ifMatch int64, status string) (appointment.Appointment, error) {
+func (s *service) changeStatus(ctx context.Context, actor authn.Principal, cur appointment.Appointment, f *freedTime, ifMatch int64, status string) (appointment.Appointment, error) {
 	to, ok := appointment.ParseStatus(status)
 	switch {
 	case status == "":
@@ -815,7 +817,7 @@ func (s *service) changeStatus(ctx context.Context, actor authn.Principal, cur a
 	if err != nil {
 		return appointment.Appointment{}, err
 	}
-	if err := s.update(ctx, actor, appointment.ActionStatus, cur, next, ev, nil); err != nil {
+	if err := s.update(ctx, actor, appointment.ActionStatus, cur, next, ev, f); err != nil {
 		if errors.Is(err, appointment.ErrSlotTaken) {
 			// Only a move back to a status that holds the slot can collide.
 			return appointment.Appointment{}, appointment.SlotTaken(cur.Start, cur.End)

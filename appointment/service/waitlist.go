@@ -55,7 +55,7 @@ const offerCheckBudget = 500 * time.Millisecond
 
 // offerOf describes the time prev held, freed by a change to next, for the
 // doctor's waitlist; nil when the time has already begun or the doctor
-// service answers that nobody can book it (bookable). An entry waits for
+// service answers f that nobody can book it (bookable). An entry waits for
 // its day as its join read it in the doctor's zone of then, and the offer is
 // written in that zone; one stored before the day's bounds were kept waits
 // for the day read in prev's stored zone and is written in next's, the
@@ -63,8 +63,8 @@ const offerCheckBudget = 500 * time.Millisecond
 // it back: they gave it up, or the clinic took it and rebooks them itself.
 // The entry that gets it leaves the list on the service's own account: its
 // patient's trail does not name who freed the slot.
-func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment, asked <-chan slotAnswer) *Offer {
-	if !prev.Start.After(s.clock.Now()) || !s.bookable(ctx, prev, asked) {
+func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointment, f *freedTime) *Offer {
+	if !prev.Start.After(s.clock.Now()) || !s.bookable(ctx, f, prev) {
 		return nil
 	}
 	loc, err := time.LoadLocation(prev.TimeZone)
@@ -95,102 +95,85 @@ func (s *service) offerOf(ctx context.Context, prev, next appointment.Appointmen
 		}}
 }
 
-// bookable reports whether the time prev held can be booked again, as the
-// doctor service answers within offerCheckBudget: not when the doctor is
-// inactive or unknown, their record unusable, or the time off their grid (a
-// booking stranded by a deactivation or new hours, which the clinic now
-// cancels), so that no waiting patient's entry is spent on a slot whose
-// booking would be refused. When the doctor service cannot answer it
-// reports true: a time freed by a cancellation is nearly always bookable,
-// and an offer lost would hurt more than one that leads to a refusal.
-// asked, when not nil, is the answer to a question already put (a
-// reschedule asks it with the new time's); else it is asked now.
-func (s *service) bookable(ctx context.Context, prev appointment.Appointment, asked <-chan slotAnswer) bool {
-	memo, _ := ctx.Value(verdictsKey{}).(*verdicts)
-	key := verdictKey{prev.DoctorID, prev.Start.UnixNano(), prev.End.UnixNano()}
-	if v, ok := memo.get(key); ok {
-		return v
-	}
-	v := s.askBookable(ctx, prev, asked)
-	if ctx.Err() == nil {
-		memo.set(key, v)
-	}
-	return v
+// freedTime is a request's question to the doctor service whether the
+// time its change frees can be booked again (bookable). It is put once per
+// request, even when the change runs again after losing a write race
+// (changeUnconditionally), so that the request neither waits for the answer
+// again nor warns twice; a reschedule puts it early, with its new time's.
+type freedTime struct {
+	key      freedKey
+	answer   <-chan slotAnswer // the question put, until it is answered
+	budget   context.Context
+	cancel   context.CancelFunc
+	verdict  bool
+	answered bool
 }
 
-// verdicts are bookable's answers within one request, so that a change
-// run again after losing a write race (changeUnconditionally) neither
-// waits for the doctor service again nor warns twice of one time.
-type verdicts struct {
-	key   verdictKey
-	v, ok bool
-}
-
-type verdictKey struct {
+type freedKey struct {
 	doctorID   string
 	start, end int64
 }
 
-type verdictsKey struct{}
-
-// withVerdicts gives ctx a place for bookable's answers.
-func withVerdicts(ctx context.Context) context.Context {
-	return context.WithValue(ctx, verdictsKey{}, &verdicts{})
-}
-
-func (m *verdicts) get(k verdictKey) (v, ok bool) {
-	if m == nil || !m.ok || m.key != k {
-		return false, false
+// close ends a question still put.
+func (f *freedTime) close() {
+	if f.cancel != nil {
+		f.cancel()
 	}
-	return m.v, true
+	f.answer, f.cancel = nil, nil
 }
 
-func (m *verdicts) set(k verdictKey, v bool) {
-	if m != nil {
-		m.key, m.v, m.ok = k, v, true
+// askFreed puts f's question about prev's time, unless it is put already,
+// bounded by offerCheckBudget from now.
+func (s *service) askFreed(ctx context.Context, f *freedTime, prev appointment.Appointment) {
+	key := freedKey{prev.DoctorID, prev.Start.UnixNano(), prev.End.UnixNano()}
+	if key == f.key && (f.answered || f.answer != nil) {
+		return
 	}
+	f.close()
+	f.key, f.answered = key, false
+	f.budget, f.cancel = context.WithTimeout(ctx, offerCheckBudget)
+	f.answer = s.checkSlot(f.budget, prev.DoctorID, prev.Start, prev.End)
 }
 
-// askBookable is bookable's question to the doctor service.
-func (s *service) askBookable(ctx context.Context, prev appointment.Appointment, asked <-chan slotAnswer) bool {
-	budget, cancel := context.WithTimeout(ctx, offerCheckBudget)
-	defer cancel()
-	if asked == nil {
-		asked = s.checkSlot(budget, prev.DoctorID, prev.Start, prev.End)
+// bookable reports whether the time prev held can be booked again, as the
+// doctor service answers f's question within offerCheckBudget: not when the
+// doctor is inactive or unknown, their record unusable, or the time off
+// their grid (a booking stranded by a deactivation or new hours, which the
+// clinic now cancels), so that no waiting patient's entry is spent on a
+// slot whose booking would be refused. When the doctor service cannot
+// answer it reports true: a time freed by a cancellation is nearly always
+// bookable, and an offer lost would hurt more than one that leads to a
+// refusal.
+func (s *service) bookable(ctx context.Context, f *freedTime, prev appointment.Appointment) bool {
+	s.askFreed(ctx, f, prev)
+	if f.answered {
+		return f.verdict
 	}
 	var answer slotAnswer
 	select {
-	case answer = <-asked:
-	case <-budget.Done():
+	case answer = <-f.answer:
+	case <-f.budget.Done():
 		// Bounded here too, whether or not the port heeds its context.
-		answer.err = budget.Err()
+		answer.err = f.budget.Err()
 	}
+	f.close()
 	switch {
 	case ctx.Err() != nil:
 		// The caller is gone: nothing will be written, nor offered.
 		return false
 	case errors.Is(answer.err, ErrUnknownDoctor), domainerr.KindOf(answer.err) == domainerr.Conflict:
-		return false
+		f.verdict = false
 	case answer.err != nil:
 		// Ids only: the waiting patients and the visit's times stay out.
 		_ = level.Warn(logging.FromContext(ctx, s.opts.Logger)).Log("msg", "freed slot not checked: the doctor service did not answer; it goes to the first patient waiting, if any",
 			"appointmentId", prev.ID, "peer", "doctor", "timeoutMs", offerCheckBudget.Milliseconds(),
 			"err", fmt.Errorf("check freed slot: %w", answer.err))
-		return true
+		f.verdict = true
+	default:
+		f.verdict = answer.check.Doctor.Active && answer.check.OnGrid
 	}
-	return answer.check.Doctor.Active && answer.check.OnGrid
-}
-
-// freedCheck asks at once whether prev's time, which next frees, can be
-// booked again, for a change that asks the doctor service of another time
-// meanwhile; nil when next frees no time worth offering. cancel ends the
-// question.
-func (s *service) freedCheck(ctx context.Context, prev, next appointment.Appointment) (asked <-chan slotAnswer, cancel context.CancelFunc) {
-	if !frees(prev, next) || !prev.Start.After(s.clock.Now()) {
-		return nil, func() {}
-	}
-	budget, cancel := context.WithTimeout(ctx, offerCheckBudget)
-	return s.checkSlot(budget, prev.DoctorID, prev.Start, prev.End), cancel
+	f.answered = true
+	return f.verdict
 }
 
 // frees reports whether the change from prev to next frees prev's time: it
@@ -203,14 +186,14 @@ func frees(prev, next appointment.Appointment) bool {
 // update stores next, actor's action on prev, with its audit event; when
 // its change freed prev's time, the doctor's waitlist is offered it in the
 // same transaction. A reschedule takes a new time as a booking does: the
-// patient must be free then, unless an administrator moves it.
-// asked is bookable's.
+// patient must be free then, unless an administrator moves it. f is the
+// request's question of whether the freed time can be booked again.
 func (s *service) update(ctx context.Context, actor authn.Principal, action appointment.Action, prev, next appointment.Appointment, ev events.Event,
-	asked <-chan slotAnswer) error {
+	f *freedTime) error {
 	audit := s.event(ctx, actor, action, next, appointment.OutcomeAllowed)
 	var offer *Offer
 	if frees(prev, next) {
-		offer = s.offerOf(ctx, prev, next, asked)
+		offer = s.offerOf(ctx, prev, next, f)
 	}
 	if action == appointment.ActionReschedule {
 		return s.repo.Reschedule(ctx, next, prev.Version, RescheduleOptions{Audit: audit, Offer: offer, NoPatientOverlap: !isAdmin(actor)}, ev)
