@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,17 +35,33 @@ type changingDoctor struct {
 	err     error
 	// hang, when set, holds every slot check until it is closed, whatever
 	// the caller's context says.
-	hang  chan struct{}
+	hang chan struct{}
+	// delay, when set, is how long each slot check takes, or until the
+	// caller's context ends, as the peer adapter's call does.
+	delay time.Duration
+	// hook, when set, runs before the n-th check since the last change
+	// answers.
+	hook  func(n int)
 	asked []service.Range
 }
 
-func (d *changingDoctor) CheckSlot(_ context.Context, _ string, start, end time.Time) (service.SlotCheck, error) {
+func (d *changingDoctor) CheckSlot(ctx context.Context, _ string, start, end time.Time) (service.SlotCheck, error) {
 	d.mu.Lock()
 	d.asked = append(d.asked, service.Range{Start: start, End: end})
-	doc, onGrid, err, hang := d.doctor, !d.offGrid, d.err, d.hang
+	n, doc, onGrid, err, hang, delay, hook := len(d.asked), d.doctor, !d.offGrid, d.err, d.hang, d.delay, d.hook
 	d.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
 	if hang != nil {
 		<-hang
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return service.SlotCheck{}, ctx.Err()
+		}
 	}
 	if err != nil {
 		return service.SlotCheck{}, err
@@ -83,6 +100,7 @@ type freedSlot struct {
 	doctors *changingDoctor
 	booker  authn.Principal
 	waiter  authn.Principal
+	doc     authn.Principal
 	booked  string
 	log     *bytes.Buffer
 	clock   *clocktest.Clock
@@ -103,14 +121,15 @@ func newFreedSlot(t *testing.T) freedSlot {
 	var buf bytes.Buffer
 	clk := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	svc := service.New(sqlstore.New(db), doctors, dir, clk, ids.New,
-		service.Options{Logger: log.NewLogfmtLogger(&buf)})
+		service.Options{Logger: log.NewLogfmtLogger(log.NewSyncWriter(&buf))})
 	booked, err := svc.Book(authn.NewContext(ctx, booker), booker, service.BookInput{DoctorID: doctors.doctor.ID,
 		Start: "2030-01-15T09:00:00Z", End: "2030-01-15T09:30:00Z"})
 	require.NoError(t, err)
 	_, err = svc.JoinWaitlist(authn.NewContext(ctx, waiter), waiter, service.WaitlistInput{DoctorID: doctors.doctor.ID, Date: "2030-01-15"})
 	require.NoError(t, err)
-	return freedSlot{svc: svc, db: db, doctors: doctors, booker: booker, waiter: waiter, booked: booked.Appointment.ID, log: &buf,
-		clock: clk}
+	doc := authn.Principal{UserID: doctors.doctor.UserID, Roles: []string{authn.RoleDoctor}}
+	return freedSlot{svc: svc, db: db, doctors: doctors, booker: booker, waiter: waiter, doc: doc, booked: booked.Appointment.ID,
+		log: &buf, clock: clk}
 }
 
 // cancel cancels the booking as its patient, returning how long it took.
@@ -232,4 +251,59 @@ func TestATimeBegunIsNotChecked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, f.doctors.askedAbout())
 	assert.Empty(t, f.offeredTo(t))
+}
+
+// TestARescheduleAsksOfItsNewAndOldTimeAtOnce: the new time's check and the
+// old time's (may it go to the waitlist?) are asked together, so a doctor
+// service answering in 300 ms makes a reschedule wait 300 ms, not 600.
+func TestARescheduleAsksOfItsNewAndOldTimeAtOnce(t *testing.T) {
+	f := newFreedSlot(t)
+	f.doctors.change(func(d *changingDoctor) { d.delay = 300 * time.Millisecond })
+	began := time.Now()
+	_, err := f.svc.Reschedule(authn.NewContext(context.Background(), f.booker), f.booker, f.booked, 0,
+		service.RescheduleInput{Start: "2030-01-16T09:00:00Z", End: "2030-01-16T09:30:00Z"})
+	took := time.Since(began)
+	require.NoError(t, err)
+	assert.Less(t, took, 500*time.Millisecond, "the new and the old time are checked at once")
+}
+
+// TestACallerWhoLeftLogsNoUncheckedSlot: a caller who leaves while the
+// doctor service is asked abandons the cancellation; nothing is written or
+// offered, and no line blames the doctor service.
+func TestACallerWhoLeftLogsNoUncheckedSlot(t *testing.T) {
+	f := newFreedSlot(t)
+	ctx, cancel := context.WithCancel(authn.NewContext(context.Background(), f.booker))
+	defer cancel()
+	f.doctors.change(func(d *changingDoctor) {
+		d.delay = 10 * time.Second
+		d.hook = func(int) { cancel() }
+	})
+	_, err := f.svc.Cancel(ctx, f.booker, f.booked, 0, service.CancelInput{})
+	require.Error(t, err, "the caller left: the cancellation is abandoned")
+	assert.NotContains(t, f.log.String(), "freed slot not checked", "nothing was offered, and the doctor service was not at fault")
+}
+
+// TestACancelRunAgainAsksOfItsFreedTimeOnce: a cancellation sent without
+// If-Match runs again when another change wins the race; the doctor
+// service's word on the freed time, or its silence, is taken once: one
+// wait of at most 500 ms, one warning.
+func TestACancelRunAgainAsksOfItsFreedTimeOnce(t *testing.T) {
+	f := newFreedSlot(t)
+	f.doctors.change(func(d *changingDoctor) {
+		d.delay = 10 * time.Second // slow: the budget cuts every check
+		d.hook = func(n int) {
+			if n == 1 {
+				// Another change lands while the doctor service is asked:
+				// the doctor marks the patient arrived.
+				_, err := f.svc.ChangeStatus(authn.NewContext(context.Background(), f.doc), f.doc, f.booked, 0, "arrived")
+				require.NoError(t, err)
+			}
+		}
+	})
+	began := time.Now()
+	_, err := f.svc.Cancel(authn.NewContext(context.Background(), f.doc), f.doc, f.booked, 0, service.CancelInput{Reason: "clinic"})
+	took := time.Since(began)
+	require.NoError(t, err)
+	assert.Less(t, took, 800*time.Millisecond, "the cancellation waits for the doctor service once, within its 500 ms budget")
+	assert.Equal(t, 1, strings.Count(f.log.String(), "freed slot not checked"), "one freed slot, one warning:\n%s", f.log.String())
 }
