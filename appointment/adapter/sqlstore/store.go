@@ -520,8 +520,9 @@ func (r txRepo) RemoveWaits(ctx context.Context, patientID string, audit func(e 
 
 // offer gives a freed time to the first patient waiting for the doctor's
 // day that holds its start, other than the patient who held it (whose own
-// wait stays): the entry leaves the list and the offer's event is written. An entry's day is the interval its join read in the doctor's
-// zone of then; one stored before the interval was kept waits for o.Day.
+// wait stays): the entry leaves the list and the offer's event is written.
+// An entry's day is the interval its join read in the doctor's zone of
+// then; one stored before the interval was kept waits for o.Day.
 // Entries another transaction is offering are skipped, so two freed slots
 // go to two patients, and so are those of a patient whose record the
 // patient service's events said is inactive (patient_status): that patient
