@@ -2,11 +2,9 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -188,30 +186,16 @@ func decodeList(ctx context.Context, r *http.Request) (any, error) {
 	return endpoint.ListUsersRequest{Role: role, Cursor: cursor, Limit: limit, Actor: actor}, err
 }
 
-// decodeAnnounce reads the optional body of an announcement: none (no
-// Content-Length, or 0) asks for the first page at the default limit; one
-// sent is decoded as strictly as any other.
+// decodeAnnounce reads the optional body of an announcement: none, or an
+// empty one, asks for the first page at the default limit; one sent is
+// decoded as strictly as any other.
 func decodeAnnounce(ctx context.Context, r *http.Request) (any, error) {
 	actor, err := authn.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
 	req := endpoint.AnnounceUsersRequest{Actor: actor}
-	if r.Body == nil || r.Body == http.NoBody {
-		return req, nil
-	}
-	// A chunked body has no length to tell it empty: read it first.
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
-	if err != nil {
-		// Over the bound: Decode answers it as every route does.
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-		return nil, httpjson.Decode(r, &req, MaxBodyBytes)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return req, nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err := httpjson.Decode(r, &req, MaxBodyBytes); err != nil {
+	if _, err := httpjson.DecodeOptional(r, &req, MaxBodyBytes); err != nil {
 		return nil, err
 	}
 	req.Actor = actor

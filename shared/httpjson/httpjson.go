@@ -44,10 +44,41 @@ func Decode(r *http.Request, v any, maxBytes int64) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return problem.BadRequest("the request body is empty; a JSON object is expected")
 	}
+	if err := checkMediaType(r); err != nil {
+		return err
+	}
+	return DecodeReader(http.MaxBytesReader(nil, r.Body, maxBytes), v)
+}
+
+// DecodeOptional is Decode for a body the request may leave out: none, or
+// one of whitespace only (a chunked body has no length to tell it empty),
+// reports false and no error; any other is decoded as Decode does.
+func DecodeOptional(r *http.Request, v any, maxBytes int64) (bool, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return false, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBytes))
+	if err != nil {
+		return false, readProblem(err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return false, nil
+	}
+	if err := checkMediaType(r); err != nil {
+		return false, err
+	}
+	return true, DecodeReader(bytes.NewReader(body), v)
+}
+
+// checkMediaType refuses a body that names a media type other than JSON.
+func checkMediaType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !IsJSONMediaType(ct) {
 		return problem.New(http.StatusUnsupportedMediaType, "the request body must be application/json")
 	}
-	return DecodeReader(http.MaxBytesReader(nil, r.Body, maxBytes), v)
+	return nil
 }
 
 // IsJSONMediaType reports whether a Content-Type names JSON: application/json

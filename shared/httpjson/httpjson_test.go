@@ -474,3 +474,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeOptional: no body, or one of whitespace only, is no request
+// body; any other is decoded as Decode does, refusals included.
+func TestDecodeOptional(t *testing.T) {
+	for name, body := range map[string]string{"empty": "", "whitespace": " \r\n\t"} {
+		var in patientIn
+		present, err := httpjson.DecodeOptional(request(body, "application/json"), &in, 0)
+		require.NoError(t, err, name)
+		assert.False(t, present, name)
+	}
+	var none patientIn
+	present, err := httpjson.DecodeOptional(httptest.NewRequest(http.MethodPost, "/", http.NoBody), &none, 0)
+	require.NoError(t, err)
+	assert.False(t, present)
+
+	var in patientIn
+	present, err = httpjson.DecodeOptional(request(`{"name":"Ada"}`, "application/json"), &in, 0)
+	require.NoError(t, err)
+	assert.True(t, present)
+	assert.Equal(t, "Ada", in.Name)
+
+	_, err = httpjson.DecodeOptional(request(`{"nope":1}`, "application/json"), &in, 0)
+	assert.Equal(t, http.StatusBadRequest, problemOf(t, err).Status)
+	_, err = httpjson.DecodeOptional(request(`{"name":"Ada"}`, "text/plain"), &in, 0)
+	assert.Equal(t, http.StatusUnsupportedMediaType, problemOf(t, err).Status)
+	_, err = httpjson.DecodeOptional(request(`{"name":"`+strings.Repeat("a", 100)+`"}`, "application/json"), &in, 16)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, problemOf(t, err).Status)
+}
