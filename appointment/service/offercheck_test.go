@@ -3,7 +3,6 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -19,8 +18,8 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
-	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -145,20 +144,19 @@ func (f freedSlot) cancel(t *testing.T) time.Duration {
 // offeredTo lists the patient users the freed slot was offered to.
 func (f freedSlot) offeredTo(t *testing.T) []string {
 	t.Helper()
-	rows, err := f.db.QueryContext(context.Background(), "SELECT envelope FROM outbox WHERE type = ? ORDER BY seq", service.TypeSlotFreed)
-	require.NoError(t, err)
-	defer rows.Close()
+	return slotsOfferedTo(t, f.db)
+}
+
+// slotsOfferedTo lists the patient users freed slots were offered to, in
+// the order of the offers.
+func slotsOfferedTo(t *testing.T, db *sqldb.DB) []string {
+	t.Helper()
 	var out []string
-	for rows.Next() {
-		var raw string
-		require.NoError(t, rows.Scan(&raw))
-		var ev events.Event
-		require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+	for _, ev := range outboxtest.Events(t, db, service.TypeSlotFreed) {
 		var d service.SlotFreedData
 		require.NoError(t, ev.Decode(&d))
 		out = append(out, d.OfferedToPatientUserID)
 	}
-	require.NoError(t, rows.Err())
 	return out
 }
 

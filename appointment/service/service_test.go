@@ -431,20 +431,7 @@ func TestACancellingPatientIsNotOfferedTheSlotTheyFreed(t *testing.T) {
 		_, err = svc.Cancel(as(canceller), canceller, booked.Appointment.ID, 0, service.CancelInput{})
 		require.NoError(t, err)
 
-		rows, err := db.QueryContext(ctx, "SELECT envelope FROM outbox WHERE type = ? ORDER BY seq", service.TypeSlotFreed)
-		require.NoError(t, err)
-		var offeredTo []string
-		for rows.Next() {
-			var raw string
-			require.NoError(t, rows.Scan(&raw))
-			var ev events.Event
-			require.NoError(t, json.Unmarshal([]byte(raw), &ev))
-			var d service.SlotFreedData
-			require.NoError(t, ev.Decode(&d))
-			offeredTo = append(offeredTo, d.OfferedToPatientUserID)
-		}
-		require.NoError(t, rows.Err())
-		assert.Equal(t, []string{other.UserID}, offeredTo, "the other patient waiting is offered the slot")
+		assert.Equal(t, []string{other.UserID}, slotsOfferedTo(t, db), "the other patient waiting is offered the slot")
 		mine, err := svc.MyWaitlist(as(canceller), canceller)
 		require.NoError(t, err)
 		assert.Len(t, mine, 1, "the canceller's wait for the day stays")

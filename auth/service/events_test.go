@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/events/schematest"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/seal"
 	"github.com/medisync/medisync/shared/sqldb"
 )
@@ -20,19 +20,7 @@ import (
 // outboxEvents reads the events auth wrote, in order.
 func outboxEvents(t *testing.T, db *sqldb.DB) []events.Event {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT envelope FROM outbox ORDER BY seq`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var out []events.Event
-	for rows.Next() {
-		var raw string
-		require.NoError(t, rows.Scan(&raw))
-		var ev events.Event
-		require.NoError(t, json.Unmarshal([]byte(raw), &ev))
-		out = append(out, ev)
-	}
-	require.NoError(t, rows.Err())
-	return out
+	return outboxtest.Events(t, db, "")
 }
 
 func TestRegistrationAndResetWriteTheirEvents(t *testing.T) {

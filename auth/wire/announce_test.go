@@ -14,6 +14,7 @@ import (
 	"github.com/medisync/medisync/auth/service"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/events/schematest"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -23,19 +24,7 @@ const announcePath = "/api/v1/auth/users/announcements"
 // outbox reads the events auth wrote, in the order the relay publishes them.
 func outbox(t *testing.T, db *sqldb.DB) []events.Event {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT envelope FROM outbox ORDER BY seq`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var out []events.Event
-	for rows.Next() {
-		var raw string
-		require.NoError(t, rows.Scan(&raw))
-		var ev events.Event
-		require.NoError(t, json.Unmarshal([]byte(raw), &ev))
-		out = append(out, ev)
-	}
-	require.NoError(t, rows.Err())
-	return out
+	return outboxtest.Events(t, db, "")
 }
 
 type announcement struct {

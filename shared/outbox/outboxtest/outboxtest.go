@@ -1,0 +1,36 @@
+// Package outboxtest reads what a service wrote to its outbox, for tests.
+package outboxtest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/shared/events"
+	"github.com/medisync/medisync/shared/sqldb"
+)
+
+// Events are the events of eventType ("" for every type) that db's outbox
+// holds, in the order the relay publishes them.
+func Events(t testing.TB, db *sqldb.DB, eventType string) []events.Event {
+	t.Helper()
+	q, args := `SELECT envelope FROM outbox ORDER BY seq`, []any(nil)
+	if eventType != "" {
+		q, args = `SELECT envelope FROM outbox WHERE type = ? ORDER BY seq`, []any{eventType}
+	}
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []events.Event
+	for rows.Next() {
+		var raw string
+		require.NoError(t, rows.Scan(&raw))
+		var ev events.Event
+		require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+		out = append(out, ev)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
