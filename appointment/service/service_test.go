@@ -3,7 +3,6 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"sync"
@@ -21,8 +20,8 @@ import (
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/domainerr"
-	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -270,18 +269,11 @@ func TestADeactivatedPatientIsOfferedNoFreedSlot(t *testing.T) {
 		_, err = svc.Cancel(as(booker), booker, booked.Appointment.ID, 0, service.CancelInput{})
 		require.NoError(t, err)
 		var offers []service.SlotFreedData
-		rows, err := db.QueryContext(ctx, "SELECT envelope FROM outbox WHERE type = ? ORDER BY seq", service.TypeSlotFreed)
-		require.NoError(t, err)
-		for rows.Next() {
-			var raw string
-			require.NoError(t, rows.Scan(&raw))
-			var ev events.Event
-			require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+		for _, ev := range outboxtest.Events(t, db, service.TypeSlotFreed) {
 			var d service.SlotFreedData
 			require.NoError(t, ev.Decode(&d))
 			offers = append(offers, d)
 		}
-		require.NoError(t, rows.Err())
 		require.Len(t, offers, 1)
 		assert.Equal(t, dir.all[second.UserID].ID, offers[0].OfferedToPatientID, "the next active patient is offered the slot")
 		assert.Equal(t, second.UserID, offers[0].OfferedToPatientUserID)

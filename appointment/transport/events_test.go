@@ -1,19 +1,17 @@
 package transport_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/service"
-	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/events/schematest"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -45,21 +43,15 @@ func TestEveryEventFollowsItsSchema(t *testing.T) {
 		e.mustDo(201, "POST", "/api/v1/appointments", e.admin.Token,
 			e.booking(21, 10, 0, map[string]any{"doctorId": noAccountDoctor, "patientId": noAccountPatient}))
 
-		rows, err := db.Query("SELECT envelope FROM outbox ORDER BY seq")
-		require.NoError(t, err)
-		defer rows.Close()
 		seen := map[string]int{}
-		for rows.Next() {
-			var raw string
-			require.NoError(t, rows.Scan(&raw))
-			var ev events.Event
-			require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+		for _, ev := range outboxtest.Events(t, db, "") {
 			seen[ev.Type]++
 			schematest.Validate(t, ev)
+		}
+		for _, raw := range outboxtest.Envelopes(t, db, "") {
 			assert.NotContains(t, raw, "Checkup")
 			assert.NotContains(t, raw, "a private note")
 		}
-		require.NoError(t, rows.Err())
 		assert.Equal(t, map[string]int{"appointment.booked": 3, "appointment.rescheduled": 1, "appointment.slot_freed": 1,
 			"appointment.status_changed": 2, "appointment.cancelled": 1}, seen)
 	})

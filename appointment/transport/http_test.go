@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,8 +16,8 @@ import (
 	"github.com/medisync/medisync/appointment/service"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
-	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 )
 
 func TestBookSeeAndCancel(t *testing.T) {
@@ -50,23 +49,18 @@ func TestBookSeeAndCancel(t *testing.T) {
 	e.mustDo(201, "POST", "/api/v1/appointments", e.pat2.Token, e.booking(15, 10, 0, nil))
 
 	// Every change left its event; none carries the reason or the note.
-	rows, err := e.db.Query("SELECT type, envelope FROM outbox ORDER BY seq")
-	require.NoError(t, err)
-	defer rows.Close()
-	var types []string
-	for rows.Next() {
-		var typ, env string
-		require.NoError(t, rows.Scan(&typ, &env))
-		types = append(types, typ)
+	for _, env := range outboxtest.Envelopes(t, e.db, "") {
 		assert.NotContains(t, env, "Checkup")
 		assert.NotContains(t, env, "away")
-		var ev events.Event
-		require.NoError(t, json.Unmarshal([]byte(env), &ev))
+	}
+	var types []string
+	for _, ev := range outboxtest.Events(t, e.db, "") {
+		types = append(types, ev.Type)
 		var data map[string]any
 		require.NoError(t, ev.Decode(&data))
 		assert.Equal(t, e.doc.ID, data["doctorUserId"])
 		assert.NotEmpty(t, data["patientUserId"])
-		if typ == "appointment.cancelled" {
+		if ev.Type == "appointment.cancelled" {
 			assert.Equal(t, e.pat.ID, data["changedBy"])
 		} else {
 			assert.NotContains(t, data, "changedBy", "appointment.booked carries no changedBy")
@@ -339,9 +333,11 @@ func TestARescheduleTakesTheDoctorsCurrentZone(t *testing.T) {
 	got := e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/reschedule", e.doc.Token, map[string]any{"start": s, "end": en}).JSON(t)
 	assert.Equal(t, "America/Los_Angeles", got["timeZone"])
 	assert.Equal(t, "America/Los_Angeles", e.mustDo(200, "GET", "/api/v1/appointments/"+id, e.pat.Token, nil).JSON(t)["timeZone"])
-	var envelope string
-	require.NoError(t, e.db.QueryRow("SELECT envelope FROM outbox WHERE type = 'appointment.rescheduled'").Scan(&envelope))
-	assert.Contains(t, envelope, `"timeZone":"America/Los_Angeles"`)
+	rescheduled := outboxtest.Events(t, e.db, service.TypeRescheduled)
+	require.Len(t, rescheduled, 1)
+	var data service.EventData
+	require.NoError(t, rescheduled[0].Decode(&data))
+	assert.Equal(t, "America/Los_Angeles", data.TimeZone)
 }
 
 func TestListsShowEachTheirOwn(t *testing.T) {

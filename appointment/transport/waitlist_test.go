@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -10,8 +9,8 @@ import (
 
 	"github.com/medisync/medisync/appointment/adapter/sqlstore"
 	"github.com/medisync/medisync/appointment/service"
-	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -29,11 +28,10 @@ func TestWaitlistIsOfferedAFreedSlot(t *testing.T) {
 	assert.Len(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", e.pat2.Token, nil).JSON(t)["items"], 1)
 
 	e.mustDo(200, "POST", "/api/v1/appointments/"+id+"/cancel", e.pat.Token, map[string]any{})
+	offers := outboxtest.Events(t, e.db, service.TypeSlotFreed)
+	require.Len(t, offers, 1, "an offer")
+	ev := offers[0]
 	var data map[string]any
-	var env string
-	require.NoError(t, e.db.QueryRow("SELECT envelope FROM outbox WHERE type = 'appointment.slot_freed'").Scan(&env))
-	var ev events.Event
-	require.NoError(t, json.Unmarshal([]byte(env), &ev))
 	require.NoError(t, ev.Decode(&data))
 	assert.Equal(t, map[string]any{"doctorId": e.DoctorID, "doctorName": "Ada Lovelace", "timeZone": "UTC",
 		"start": "2030-01-15T10:00:00Z", "end": "2030-01-15T10:30:00Z",
@@ -49,12 +47,10 @@ func TestWaitlistIsOfferedAFreedSlot(t *testing.T) {
 // slotFreed is the data of the one appointment.slot_freed in the outbox.
 func (e *env) slotFreed(t *testing.T) service.SlotFreedData {
 	t.Helper()
-	var env string
-	require.NoError(t, e.db.QueryRow("SELECT envelope FROM outbox WHERE type = 'appointment.slot_freed'").Scan(&env), "an offer")
-	var ev events.Event
-	require.NoError(t, json.Unmarshal([]byte(env), &ev))
+	offers := outboxtest.Events(t, e.db, service.TypeSlotFreed)
+	require.Len(t, offers, 1, "an offer")
 	var data service.SlotFreedData
-	require.NoError(t, ev.Decode(&data))
+	require.NoError(t, offers[0].Decode(&data))
 	return data
 }
 

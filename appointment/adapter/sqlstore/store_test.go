@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -38,19 +38,7 @@ func TestRepositoryContract(t *testing.T) {
 				require.NoError(t, db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n))
 				return n
 			}, Outbox: func(t *testing.T) []events.Event {
-				rows, err := db.QueryContext(context.Background(), "SELECT envelope FROM outbox ORDER BY seq")
-				require.NoError(t, err)
-				defer rows.Close()
-				var out []events.Event
-				for rows.Next() {
-					var raw string
-					require.NoError(t, rows.Scan(&raw))
-					var ev events.Event
-					require.NoError(t, json.Unmarshal([]byte(raw), &ev))
-					out = append(out, ev)
-				}
-				require.NoError(t, rows.Err())
-				return out
+				return outboxtest.Events(t, db, "")
 			}}
 		})
 	})
