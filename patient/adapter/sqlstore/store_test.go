@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/medisync/medisync/patient/service/servicetest"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/ids"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 	"github.com/medisync/medisync/shared/sqldb"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
@@ -142,18 +142,12 @@ func TestStatusEvents(t *testing.T) {
 	sqltest.Each(t, sqlstore.Migrations(), func(t *testing.T, db *sqldb.DB) {
 		servicetest.RunStatusEventsContract(t, func(t *testing.T) servicetest.EventsFixture {
 			return servicetest.EventsFixture{Repos: store(t, db), Outbox: func(t *testing.T, subject string) []events.Event {
-				rows, err := db.QueryContext(context.Background(), "SELECT envelope FROM outbox WHERE subject = ? ORDER BY seq", subject)
-				require.NoError(t, err)
-				defer rows.Close()
 				var out []events.Event
-				for rows.Next() {
-					var raw string
-					require.NoError(t, rows.Scan(&raw))
-					var ev events.Event
-					require.NoError(t, json.Unmarshal([]byte(raw), &ev))
-					out = append(out, ev)
+				for _, ev := range outboxtest.Events(t, db, "") {
+					if ev.Subject == subject {
+						out = append(out, ev)
+					}
 				}
-				require.NoError(t, rows.Err())
 				return out
 			}}
 		})
