@@ -11,6 +11,7 @@ import (
 	"github.com/medisync/medisync/records/service"
 	"github.com/medisync/medisync/shared/events"
 	"github.com/medisync/medisync/shared/events/schematest"
+	"github.com/medisync/medisync/shared/outbox/outboxtest"
 )
 
 const (
@@ -121,16 +122,11 @@ func TestSigningWritesItsEvent(t *testing.T) {
 	h.do("doctor", "POST", "/encounters", js(openBody("")), "Content-Type", "application/json")
 	require.Equal(t, 409, h.do("doctor", "POST", "/encounters/"+without+"/sign", nil, "If-Match", `"2"`).code)
 
-	rows, err := h.db.Query("SELECT envelope FROM outbox ORDER BY seq")
-	require.NoError(t, err)
-	defer rows.Close()
-	var got []map[string]any
-	for rows.Next() {
-		var raw string
-		require.NoError(t, rows.Scan(&raw))
+	for _, raw := range outboxtest.Envelopes(t, h.db, "") {
 		assert.NotContains(t, raw, "chest pain")
-		var ev events.Event
-		require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+	}
+	var got []map[string]any
+	for _, ev := range outboxtest.Events(t, h.db, "") {
 		schematest.Validate(t, ev)
 		assert.Equal(t, service.EncounterSigned, ev.Type)
 		var data map[string]any
@@ -140,7 +136,6 @@ func TestSigningWritesItsEvent(t *testing.T) {
 		assert.Equal(t, h.uids["doctor"], data["doctorUserId"])
 		got = append(got, data)
 	}
-	require.NoError(t, rows.Err())
 	require.Len(t, got, 2)
 	assert.Equal(t, withAppt, got[0]["encounterId"])
 	assert.Equal(t, apptPatient, got[0]["appointmentId"])
@@ -162,12 +157,15 @@ func TestEditingANoteKeepsItsAppointment(t *testing.T) {
 	assert.Equal(t, apptPatient, r.json(t)["appointmentId"])
 	require.Equal(t, 200, h.do("doctor", "POST", "/encounters/"+id+"/sign", nil, "If-Match", `"2"`).code)
 
-	var raw string
-	require.NoError(t, h.db.QueryRow("SELECT envelope FROM outbox WHERE subject = ?", id).Scan(&raw))
-	var ev events.Event
-	require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+	var signed []events.Event
+	for _, ev := range outboxtest.Events(t, h.db, service.EncounterSigned) {
+		if ev.Subject == id {
+			signed = append(signed, ev)
+		}
+	}
+	require.Len(t, signed, 1, "the encounter's signed event")
 	var data map[string]any
-	require.NoError(t, json.Unmarshal(ev.Data, &data))
+	require.NoError(t, json.Unmarshal(signed[0].Data, &data))
 	assert.Equal(t, apptPatient, data["appointmentId"], "the signed event of an encounter opened for an appointment")
 
 	// A new appointment is checked as on open and stored in canonical form.
