@@ -5,8 +5,11 @@ SHELL := /bin/bash
 # the deployment checks (deploy/).
 SERVICES := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' services.txt)
 MODULES := shared $(SERVICES) e2e deploy
+# The Go toolchain of every recipe and script: go.work's toolchain line,
+# fetched by the go command from the module proxy (scripts/go.sh does the same).
+export GOTOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.work)
 
-.PHONY: run test test-race bench build images lint fmt mariadb postgres smoke check-services
+.PHONY: run test test-race bench build images lint vulncheck fmt mariadb postgres smoke check-services
 
 ## run: start every service on this machine (SQLite by default; MEDISYNC_DB=mysql for MariaDB, MEDISYNC_DB=postgres for PostgreSQL)
 run:
@@ -43,6 +46,10 @@ images:
 lint: check-services
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
+
+## vulncheck: every module and the toolchain against the Go vulnerability database, offline (scripts/vulncheck.sh)
+vulncheck:
+	@bash scripts/vulncheck.sh
 
 fmt:
 	@gofmt -w $(MODULES)

@@ -11,6 +11,7 @@
 # podman settings are those of scripts/podman.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 root=$(pwd)
 . scripts/podman.sh
 

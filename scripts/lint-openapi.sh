@@ -6,6 +6,7 @@
 # must have one. Needs npx (the npm registry or its cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 # An exact version: Redocly announces releases that need Node.js 22, and a
 # floating "@2" would take one up on a machine with Node.js 20 and fail.

@@ -11,6 +11,7 @@
 # scripts/load-databases.sh runs it on both databases side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 if [[ " $* " == *" -postgres-server "* || " $* " == *" --postgres-server "* || "$*" == *-postgres-server=* ]]; then
   bash scripts/postgres-up.sh >/dev/null

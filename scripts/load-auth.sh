@@ -10,6 +10,7 @@
 #   CLIENTS=50 USERS=500 LOGINS=2000 scripts/load-auth.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 root=$(pwd)
 
 clients=${CLIENTS:-50}

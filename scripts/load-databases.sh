@@ -17,6 +17,7 @@
 # cancellations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 LOADS=(patient doctor)
 [ -d appointment/cmd/appointment-load ] && LOADS+=(appointment)

@@ -7,6 +7,7 @@
 #   scripts/load-discovery.sh                 # defaults
 #   DURATION=20s INSTANCES=10000 scripts/load-discovery.sh
 set -euo pipefail
+. "$(dirname "$0")/go.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-18761}

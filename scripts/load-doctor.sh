@@ -7,6 +7,7 @@
 #   scripts/load-doctor.sh -doctors 10000 -requests 6000 -concurrency 4 -fail-over-p99 20ms
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 if ! mysqladmin ping --silent >/dev/null 2>&1; then
   bash scripts/mariadb-up.sh

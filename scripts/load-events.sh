@@ -11,6 +11,7 @@
 #   OUTAGE=10s BACKLOG=20000 scripts/load-events.sh
 #   PRODUCER_DSN='mysql://...' CONSUMER_DSN='mysql://...' scripts/load-events.sh
 set -euo pipefail
+. "$(dirname "$0")/go.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BACKLOG=${BACKLOG:-50000}

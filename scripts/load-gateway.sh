@@ -17,6 +17,7 @@
 # production), LOAD_JSON (a file for the figures as JSON), LOAD_KEEP=1 keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 work=$(mktemp -d)
 bin=$work/bin

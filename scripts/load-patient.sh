@@ -7,6 +7,7 @@
 # (see: bin/patient-load -h), e.g. -clients 64 -duration 30s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 bash scripts/mariadb-up.sh >/dev/null
 mkdir -p bin

@@ -25,6 +25,7 @@
 # LOAD_KEEP=1 keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 missing=()
 for p in nginx:/usr/sbin/nginx haproxy:/usr/sbin/haproxy caddy:/usr/bin/caddy wrk:/usr/bin/wrk; do

@@ -14,6 +14,7 @@
 # -large-rounds 10 -list-duration 30s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 bash scripts/s3-up.sh >/dev/null
 bash scripts/mariadb-up.sh >/dev/null

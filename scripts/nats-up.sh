@@ -6,6 +6,7 @@
 # from its Go module at the version shared/go.mod pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 port=${NATS_PORT:-4222}
 monitor=${NATS_MONITOR_PORT:-8222}

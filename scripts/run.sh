@@ -7,6 +7,7 @@
 # PostgreSQL (scripts/postgres-up.sh). Ctrl-C stops everything cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 root=$(pwd)
 
 services=()

@@ -6,6 +6,7 @@
 # Development credentials: access key medisync, secret medisync-secret
 # (127.0.0.1 only, like the MariaDB accounts of scripts/mariadb-up.sh).
 set -euo pipefail
+. "$(dirname "$0")/go.sh"
 
 port=${MEDISYNC_S3_PORT:-7070}
 dir=${MEDISYNC_S3_DIR:-/var/lib/medisync-s3}

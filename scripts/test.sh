@@ -7,6 +7,7 @@
 # and gives their reasons, so skipped MySQL tests are seen outside CI too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go.sh
 
 if [ $# -gt 0 ]; then
   modules=("$@")
