@@ -403,14 +403,20 @@ func (f fault) problem() problem.FieldError {
 	if field == "" {
 		field = "body"
 	}
+	// An instant and a json.Number are worded by what they take before the
+	// decoder's type error: since Go 1.27 encoding/json reports their wrong
+	// values as one, whose kind (a struct, a string) is not what a client
+	// must send.
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case f.typ == nil:
 		return problem.FieldError{Field: field, Message: "unknown field"}
-	case errors.As(f.err, &typeErr):
-		return problem.FieldError{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
 	case f.typ == timeType:
 		return problem.FieldError{Field: field, Message: civil.ErrNotInstant.Error()}
+	case f.typ == numberType:
+		return problem.FieldError{Field: field, Message: "must be a number"}
+	case errors.As(f.err, &typeErr):
+		return problem.FieldError{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
 	default:
 		return problem.FieldError{Field: field, Message: "has a value of the wrong form"}
 	}

@@ -193,7 +193,7 @@ func TestDecodeNamesAJSONNumberThatHoldsNoNumber(t *testing.T) {
 		Ns   []json.Number `json:"ns"`
 	}
 	p := problemOf(t, httpjson.Decode(request(`{"name":"x","ns":[1,"2","two"]}`, "application/json"), &in, 0))
-	assert.Equal(t, []problem.FieldError{{Field: "ns[2]", Message: "has a value of the wrong form"}}, p.Errors)
+	assert.Equal(t, []problem.FieldError{{Field: "ns[2]", Message: "must be a number"}}, p.Errors)
 }
 
 func TestDecodeFieldErrorsFromUnmarshaler(t *testing.T) {
