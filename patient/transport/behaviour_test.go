@@ -39,6 +39,11 @@ func TestUpdateProfile(t *testing.T) {
 			r := h.do("PUT", one, pat.token, body, "If-Match", `"2"`)
 			assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
 		}
+		for i, ev := range h.audit(pid)[:2] {
+			assert.Equal(t, pat.id, ev.UserID, "attempt %d", i)
+			assert.Equal(t, patient.ActionUpdate, ev.Action, "attempt %d", i)
+			assert.Equal(t, patient.OutcomeDenied, ev.Outcome, "each attempt is on the trail")
+		}
 		r := h.do("GET", one, pat.token, "")
 		assert.Equal(t, pat.id, r.JSON(t)["userId"])
 		assert.Equal(t, true, r.JSON(t)["active"])
@@ -62,6 +67,32 @@ func TestUpdateProfile(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 		assert.Equal(t, true, r.JSON(t)["active"])
 	})
+}
+
+// Marking an entry entered-in-error again changes nothing and answers as
+// the first time did; the request is on the patient's trail all the same,
+// as every change asked of their history is.
+func TestRetractingAnEntryAgainIsOnTheTrail(t *testing.T) {
+	h := newHarness(t, sqltest.SQLite(t, sqlstore.Migrations()))
+	pat := h.user(roles.patient)
+	pid := h.newPatientFor(pat)
+	doc := h.user(roles.doctor)
+	eid := h.newEntry(doc, pid)
+	entry := "/api/v1/patients/" + pid + "/history/" + eid
+
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", entry, doc.token, "", "If-Match", `"1"`).Status)
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", entry, doc.token, "").Status, "retracting twice is harmless")
+
+	retracts := 0
+	for _, ev := range h.audit(pid) {
+		if ev.Action == patient.ActionDelete && ev.ResourceID == eid && ev.UserID == doc.id && ev.Outcome == patient.OutcomeAllowed {
+			retracts++
+		}
+	}
+	assert.Equal(t, 2, retracts, "each retraction is on the trail, the one that changed nothing too")
+	r := h.do("GET", entry, pat.token, "")
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	assert.EqualValues(t, 2, r.JSON(t)["version"], "the second retraction wrote nothing")
 }
 
 func TestHistoryRevisions(t *testing.T) {
