@@ -1,11 +1,14 @@
 package transport_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/medisync/medisync/appointment/adapter/sqlstore"
+	"github.com/medisync/medisync/appointment/appointment"
 	"github.com/medisync/medisync/shared/authn"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/ids"
@@ -178,4 +181,36 @@ func TestAccessFailsClosedWithoutTheTrail(t *testing.T) {
 	assert.Equal(t, "booked", got["status"], "the change was rolled back with its event")
 	assert.Equal(t, 1, e.count("appointments"))
 	assert.Equal(t, 1, e.count("outbox"))
+}
+
+// A list by staff is on record by itself (who listed, when), on no
+// patient's trail, beside the event on the trail of each patient its page
+// shows: a look at an agenda leaves a trace even when the page shows
+// nobody. A patient's list of their own visits leaves none.
+func TestAListByStaffIsOnRecordEvenWhenItShowsNobody(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(200, "GET", "/api/v1/appointments?date=2030-01-15", e.doc.Token, nil)
+	e.mustDo(200, "GET", "/api/v1/appointments", e.admin.Token, nil)
+	e.mustDo(200, "GET", "/api/v1/appointments", e.pat.Token, nil)
+
+	got, err := sqlstore.New(e.db).ListAudit(context.Background(), appointment.AuditQuery{Limit: 100})
+	require.NoError(t, err)
+	var steps []step
+	for _, ev := range got.Items {
+		steps = append(steps, step{ev.UserID, ev.Role, string(ev.Action), ev.Resource, ev.ResourceID, string(ev.Outcome)})
+	}
+	assert.Equal(t, []step{
+		{e.admin.ID, "ADMIN", "list", "appointment", "", "allowed"},
+		{e.doc.ID, "DOCTOR", "list", "appointment", "", "allowed"},
+	}, steps, "newest first")
+}
+
+// A doctor books a patient's visit with themselves only; one who tries to
+// book the patient with another doctor is refused, and the refusal is on
+// the patient's trail.
+func TestADoctorsBookingWithAnotherDoctorIsRefusedOnTheTrail(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", "/api/v1/appointments", e.other.Token, e.booking(15, 10, 0, map[string]any{"patientId": e.pat.PatientID}))
+	require.Equal(t, 403, r.Status, "%s", r.Body)
+	assert.Equal(t, []step{{e.other.ID, "DOCTOR", "book", "appointment", "", "denied"}}, e.trail(e.pat))
 }

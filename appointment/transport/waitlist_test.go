@@ -218,3 +218,19 @@ func TestAJoinedWaitIsReadAtItsLocation(t *testing.T) {
 	e.clock.Set(time.Date(2030, 1, 17, 0, 0, 0, 0, time.UTC))
 	e.mustDo(404, "GET", loc, e.pat.Token, nil)
 }
+
+// Only patients wait for a slot: the role decides, so an administrator or
+// a doctor who is not also a patient is refused even when a patient
+// profile is linked to their account, and nothing is on the waitlist.
+func TestOnlyPatientsJoinAWaitlist(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []user{e.admin, e.doc} {
+		id := ids.New()
+		e.dir.mu.Lock()
+		e.dir.patients[id] = service.Patient{ID: id, UserID: u.ID, Active: true}
+		e.dir.mu.Unlock()
+		r := e.do("POST", "/api/v1/appointments/waitlist", u.Token, map[string]any{"doctorId": e.DoctorID, "date": "2030-01-15"})
+		assert.Equal(t, 403, r.Status, "%s", r.Body)
+		assert.Empty(t, e.mustDo(200, "GET", "/api/v1/appointments/waitlist", u.Token, nil).JSON(t)["items"])
+	}
+}
