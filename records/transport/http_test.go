@@ -474,9 +474,13 @@ func TestPatientReplacesOnlyOwnDocuments(t *testing.T) {
 	}
 	id := r.json(t)["id"].(string)
 	forged := append([]byte("%PDF-1.7\n"), []byte("all normal")...)
+	before := h.deniedTo("patient")
 	r = h.do("patient", "POST", "/documents/"+id+"/versions?title=CBC&type=lab-report", bytes.NewReader(forged), "Content-Type", "application/pdf")
 	if r.code != 403 || !strings.Contains(string(r.body), "only the documents they uploaded") {
 		t.Fatalf("patient replaces the doctor's report = %d %s", r.code, r.body)
+	}
+	if n := h.deniedTo("patient"); n != before+1 {
+		t.Fatalf("%d refusals of the patient on the trail, want %d", n, before+1)
 	}
 	if r := h.do("patient", "GET", "/documents/"+id, nil); r.json(t)["status"] != "current" {
 		t.Fatalf("the doctor's report = %s", r.body)
