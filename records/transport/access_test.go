@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -311,4 +312,95 @@ func TestWeakIfMatchAfterRights(t *testing.T) {
 	r = sign("doctor")
 	assert.Equal(t, 412, r.code)
 	assert.Contains(t, string(r.body), "weak")
+}
+
+// An addendum is a clinician's correction of a signed note: the patient,
+// who reads the note, may not add one (403), the refusal is on their
+// trail, and the note stays without addenda.
+func TestAPatientAddsNoAddendum(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	id := h.openSigned("doctor", h.patient)
+	before := h.deniedTo("patient")
+	r := h.do("patient", "POST", "/encounters/"+id+"/addenda", js(map[string]string{"text": "I never said that"}), "Content-Type", "application/json")
+	assert.Equal(t, 403, r.code, "the patient added an addendum: %s", r.body)
+	assert.Equal(t, before+1, h.deniedTo("patient"), "the refusal is on the patient's audit trail")
+	assert.Empty(t, h.do("patient", "GET", "/encounters/"+id, nil).json(t)["addenda"])
+}
+
+// An administrator manages documents but files none: an upload, and a new
+// version of the patient's document, are refused (403), each on the trail,
+// and the patient's documents stay as they were.
+func TestAnAdministratorFilesNoDocument(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	id := h.upload("patient", h.patient, []byte("%PDF-1.7\nscan"))
+	before := h.deniedTo("admin")
+	for _, path := range []string{"/documents?title=t&type=lab-report", "/documents/" + id + "/versions?title=t&type=lab-report"} {
+		r := h.do("admin", "POST", path, bytes.NewReader([]byte("%PDF-1.7\nforged")), "Content-Type", "application/pdf")
+		assert.Equal(t, 403, r.code, "POST %s: %s", path, r.body)
+	}
+	assert.Equal(t, before+2, h.deniedTo("admin"), "each refusal is on the patient's audit trail")
+	items := h.do("patient", "GET", "/documents?status=current,superseded", nil).json(t)["items"].([]any)
+	require.Len(t, items, 1)
+	assert.Equal(t, "current", items[0].(map[string]any)["status"])
+}
+
+// Only its author or an administrator marks a document entered-in-error:
+// the patient may not retract a report their doctor filed, nor the
+// treating doctor a scan the patient filed; each is refused (403, both may
+// read it), on the trail, and the document stays current.
+func TestOnlyItsAuthorOrAnAdministratorRetractsADocument(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	byDoctor := h.upload("doctor", h.patient, []byte("%PDF-1.7\nreport"))
+	byPatient := h.upload("patient", h.patient, []byte("%PDF-1.7\nscan"))
+	for who, id := range map[string]string{"patient": byDoctor, "doctor": byPatient} {
+		before := h.deniedTo(who)
+		r := h.do(who, "POST", "/documents/"+id+"/entered-in-error", js(map[string]string{"reason": "not wanted"}),
+			"Content-Type", "application/json", "If-Match", `"1"`)
+		assert.Equal(t, 403, r.code, "%s: %s", who, r.body)
+		assert.Equal(t, before+1, h.deniedTo(who), "%s: the refusal is on the patient's audit trail", who)
+		assert.Equal(t, "current", h.do("patient", "GET", "/documents/"+id, nil).json(t)["status"], who)
+	}
+}
+
+// inactive is the patient service after the patient's profile was
+// deactivated.
+type inactive struct{ service.PatientDirectory }
+
+func (d inactive) Patient(ctx context.Context, id string) (service.PatientRef, error) {
+	p, err := d.PatientDirectory.Patient(ctx, id)
+	p.Active = false
+	return p, err
+}
+
+// No encounter is opened for a patient whose profile is inactive, even by
+// a doctor who treats them (409); their records stay readable.
+func TestNoEncounterIsOpenedForAnInactivePatient(t *testing.T) {
+	h := newHarness(t, 1<<20, func(d *service.Deps) { d.Patients = inactive{d.Patients} })
+	r := h.do("doctor", "POST", "/encounters", js(openBody(apptPatient)), "Content-Type", "application/json")
+	assert.Equal(t, 409, r.code, "%s", r.body)
+	r = h.do("patient", "GET", "/encounters", nil)
+	require.Equal(t, 200, r.code, "%s", r.body)
+	assert.Empty(t, r.json(t)["items"])
+}
+
+// Only its author edits or signs an encounter: an administrator, who may
+// mark one entered-in-error, is refused both with a 403, each refusal on
+// the patient's trail, and the note stays as its author left it.
+func TestAnAdministratorNeitherEditsNorSignsAnEncounter(t *testing.T) {
+	h := newHarness(t, 1<<20)
+	r := h.do("doctor", "POST", "/encounters", js(map[string]any{"note": map[string]string{"subjective": "cough"}}), "Content-Type", "application/json")
+	require.Equal(t, 201, r.code, "%s", r.body)
+	id := r.json(t)["id"].(string)
+	before := h.deniedTo("admin")
+
+	r = h.do("admin", "PUT", "/encounters/"+id, js(map[string]any{"note": map[string]string{"subjective": "nothing"}}),
+		"If-Match", `"1"`, "Content-Type", "application/json")
+	assert.Equal(t, 403, r.code, "an administrator edited the note: %s", r.body)
+	r = h.do("admin", "POST", "/encounters/"+id+"/sign", nil, "If-Match", `"1"`)
+	assert.Equal(t, 403, r.code, "an administrator signed the note: %s", r.body)
+	assert.Equal(t, before+2, h.deniedTo("admin"), "each refusal is on the patient's audit trail")
+
+	e := h.do("doctor", "GET", "/encounters/"+id, nil).json(t)
+	assert.Equal(t, "open", e["status"])
+	assert.EqualValues(t, 1, e["version"])
 }
