@@ -12,12 +12,7 @@ cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then
   modules=("$@")
 else
-  modules=(shared)
-  while read -r name _; do
-    case "$name" in ''|'#'*) continue ;; esac
-    modules+=("$name")
-  done < services.txt
-  modules+=(e2e deploy)
+  mapfile -t modules < <(bash scripts/modules.sh)
 fi
 for m in "${modules[@]}"; do
   if [ ! -f "$m/go.mod" ]; then

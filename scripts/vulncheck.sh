@@ -26,12 +26,7 @@ SCAN=${SCAN:-package}
 if [ $# -gt 0 ]; then
   modules=("$@")
 else
-  modules=(shared)
-  while read -r name _; do
-    case "$name" in ''|'#'*) continue ;; esac
-    modules+=("$name")
-  done < services.txt
-  modules+=(e2e deploy)
+  mapfile -t modules < <(bash scripts/modules.sh)
 fi
 
 # go mod download works outside any module; GOFLAGS=-mod=mod keeps a
