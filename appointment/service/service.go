@@ -588,8 +588,8 @@ func (s *service) Get(ctx context.Context, actor authn.Principal, id string) (ap
 	return ap, nil
 }
 
-// errZoneUnusable answers an agenda by date of a doctor whose time zone
-// cannot be loaded here.
+// errZoneUnusable answers an agenda by date, or a wait for a day, of a
+// doctor whose time zone cannot be loaded here: their day has no bounds.
 var errZoneUnusable = domainerr.New(domainerr.Conflict, "the doctor's time zone is not known here; the doctor's profile needs a new one")
 
 // checkVersion compares the If-Match version, when one is given.

@@ -130,6 +130,23 @@ func TestAgendaOfADoctorWithAnUnknownZoneIsAConflict(t *testing.T) {
 	assert.True(t, errors.Is(err, domainerr.Conflict), "%v", err)
 }
 
+// A wait for a day of a doctor whose time zone this host cannot load is the
+// same 409 as their agenda: the day has no bounds here, and UTC's would be
+// another day than the one the patient sees.
+func TestAWaitForADoctorWithAnUnknownZoneIsAConflict(t *testing.T) {
+	patUser := ids.New()
+	doc := service.Doctor{ID: ids.New(), UserID: ids.New(), Name: "Ada Lovelace", TimeZone: "Nowhere/Atlantis", Active: true}
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	svc := service.New(sqlstore.New(db), anyGrid{doc}, onePatient{service.Patient{ID: ids.New(), UserID: patUser, Active: true}},
+		clocktest.New(time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)), ids.New, service.Options{})
+	pat := authn.Principal{UserID: patUser, Roles: []string{authn.RolePatient}}
+	_, err := svc.JoinWaitlist(context.Background(), pat, service.WaitlistInput{DoctorID: doc.ID, Date: "2030-03-09"})
+	assert.True(t, errors.Is(err, domainerr.Conflict), "%v", err)
+	mine, err := svc.MyWaitlist(context.Background(), pat)
+	require.NoError(t, err)
+	assert.Empty(t, mine, "no wait was written")
+}
+
 // TestPassedWaitsDoNotFillTheWaitlist: a wait for a day that has passed is
 // no wait any more: it is not listed and does not count against the 20
 // entries a patient may hold.

@@ -237,7 +237,10 @@ func (s *service) JoinWaitlist(ctx context.Context, actor authn.Principal, in Wa
 	}
 	loc, err := time.LoadLocation(doc.TimeZone)
 	if err != nil {
-		loc = time.UTC
+		// UTC's day would be another day than the one the patient sees in
+		// the doctor's slots, and waiting for it would be offered the wrong
+		// times.
+		return appointment.WaitlistEntry{}, errZoneUnusable
 	}
 	switch now := s.clock.Now(); {
 	case day.Before(civil.Of(now.In(loc))):

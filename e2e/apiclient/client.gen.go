@@ -3490,7 +3490,7 @@ type ClientInterface interface {
 	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -3507,7 +3507,7 @@ type ClientInterface interface {
 	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -4791,7 +4791,7 @@ func (c *Client) MyWaitlist(ctx context.Context, reqEditors ...RequestEditorFn) 
 // no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 // (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 // notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -4818,7 +4818,7 @@ func (c *Client) JoinWaitlistWithBody(ctx context.Context, contentType string, b
 // no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 // (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 // notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -11806,7 +11806,7 @@ type ClientWithResponsesInterface interface {
 	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -11823,7 +11823,7 @@ type ClientWithResponsesInterface interface {
 	// no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 	// (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 	// notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+	// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 	// whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 	// inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 	// patient's waits are taken off the list.
@@ -26636,7 +26636,7 @@ func (c *ClientWithResponses) MyWaitlistWithResponse(ctx context.Context, reqEdi
 // no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 // (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 // notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
@@ -26659,7 +26659,7 @@ func (c *ClientWithResponses) JoinWaitlistWithBodyWithResponse(ctx context.Conte
 // no later slot is freed but one booked before that rule; 400 naming `date` otherwise). When a slot of that day is freed before it begins, the first patient waiting
 // (other than the one who held it) is offered it (an `appointment.slot_freed` event, which the
 // notification service tells them of by mail and in their inbox) and leaves the list, unless the doctor service
-// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, or waiting for 20 days that have not passed already: 409. A wait
+// answers that the slot can no longer be booked; the offer holds nothing, the patient books it like anyone. Already waiting for that day, waiting for 20 days that have not passed already, or a doctor whose time zone this host does not know (their profile needs another): 409. A wait
 // whose day has passed (before yesterday in UTC) no longer counts, and is deleted. A patient whose record is
 // inactive waits for nothing (400 naming `patientId`): when the patient service deactivates a record, the
 // patient's waits are taken off the list.
