@@ -2,7 +2,6 @@ package repotest
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -143,7 +142,7 @@ func runPatientOverlap(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			// Each with another doctor, spans of 20 to 49 minutes all covering minute 19.
 			return f.Repo.Book(ctx, of(patient, New(ids.New(), 0, 20+i)), free)
 		})
-		assertOneBusyWins(t, errs)
+		assertOneWins(t, errs, appointment.ErrPatientBusy)
 		assert.Equal(t, 1, f.Count(t, "appointments"))
 	})
 
@@ -164,7 +163,7 @@ func runPatientOverlap(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			}
 			return f.Repo.Book(ctx, of(patient, New(ids.New(), 15, 45)), free)
 		})
-		assertOneBusyWins(t, errs)
+		assertOneWins(t, errs, appointment.ErrPatientBusy)
 		now := at(-60)
 		mine, err := f.Repo.List(ctx, service.Query{PatientID: patient, EndAfter: &now, Limit: 100})
 		require.NoError(t, err)
@@ -176,23 +175,4 @@ func runPatientOverlap(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		}
 		assert.Equal(t, 1, held, "one appointment of the patient in the contested time")
 	})
-}
-
-// assertOneBusyWins: one success, every other refused because the patient
-// is busy.
-func assertOneBusyWins(t *testing.T, errs []error) {
-	t.Helper()
-	won, lost := 0, 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case errors.Is(err, appointment.ErrPatientBusy):
-			lost++
-		default:
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	assert.Equal(t, 1, won, "successes")
-	assert.Equal(t, len(errs)-1, lost, "refusals")
 }

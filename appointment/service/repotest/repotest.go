@@ -90,7 +90,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			a := New(doctor, 0, 30)
 			return f.Repo.Book(ctx, a, service.BookOptions{}, event(t, a))
 		})
-		assertOneWins(t, errs)
+		assertOneWins(t, errs, appointment.ErrSlotTaken)
 		assert.Equal(t, 1, f.Count(t, "appointments"))
 		assert.Equal(t, 1, f.Count(t, "outbox"), "a refused booking leaves no event")
 	})
@@ -115,7 +115,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			// Spans of 20 to 69 minutes all covering minute 19.
 			return f.Repo.Book(ctx, New(doctor, 0, 20+i), service.BookOptions{})
 		})
-		assertOneWins(t, errs)
+		assertOneWins(t, errs, appointment.ErrSlotTaken)
 		assert.Equal(t, 1, f.Count(t, "appointments"))
 	})
 
@@ -184,7 +184,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			m.Start, m.End, m.Version = at(0), at(30), 2
 			return f.Repo.Update(ctx, m, 1, Audit(m))
 		})
-		assertOneWins(t, errs)
+		assertOneWins(t, errs, appointment.ErrSlotTaken)
 		taken, err := f.Repo.Taken(ctx, doctor, at(0), at(30))
 		require.NoError(t, err)
 		assert.Len(t, taken, 1)
@@ -962,19 +962,20 @@ func concurrently(n int, fn func(i int) error) []error {
 	return errs
 }
 
-func assertOneWins(t *testing.T, errs []error) {
+// assertOneWins: one success, every other refused with refusal.
+func assertOneWins(t *testing.T, errs []error, refusal error) {
 	t.Helper()
 	won, lost := 0, 0
 	for _, err := range errs {
 		switch {
 		case err == nil:
 			won++
-		case errors.Is(err, appointment.ErrSlotTaken):
+		case errors.Is(err, refusal):
 			lost++
 		default:
 			t.Errorf("unexpected error: %v", err)
 		}
 	}
 	assert.Equal(t, 1, won, "successes")
-	assert.Equal(t, len(errs)-1, lost, "conflicts")
+	assert.Equal(t, len(errs)-1, lost, "refusals")
 }
