@@ -29,23 +29,23 @@ else
   mapfile -t modules < <(bash scripts/modules.sh)
 fi
 
-# go mod download works outside any module; GOFLAGS=-mod=mod keeps a
-# workspace's vendoring rules out of it.
-src=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "golang.org/x/vulndb@$VULNDB" |
+# The tools are fetched and built outside the workspace (in /tmp), so that
+# its go.work and modules play no part in their versions.
+src=$(cd /tmp && go mod download -json "golang.org/x/vulndb@$VULNDB" |
   sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 version=$(basename "$src")
 version=${version#vulndb@}
 db="${TMPDIR:-/tmp}/medisync-vulndb-$version"
 if [ ! -f "$db/index/db.json" ]; then
   rm -rf "$db.tmp"
-  (cd /tmp && GOFLAGS=-mod=mod go run "golang.org/x/vulndb/cmd/indexdb@$version" -vulns "$src/data/osv" -out "$db.tmp")
+  (cd /tmp && go run "golang.org/x/vulndb/cmd/indexdb@$version" -vulns "$src/data/osv" -out "$db.tmp")
   mv "$db.tmp" "$db"
 fi
 echo "vulncheck: Go vulnerability database $version ($(ls "$src/data/osv" | wc -l) entries), $(go env GOVERSION), -scan $SCAN"
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-(cd /tmp && GOFLAGS=-mod=mod GOBIN="$bin" go install "$GOVULNCHECK")
+(cd /tmp && GOBIN="$bin" go install "$GOVULNCHECK")
 
 failed=()
 for m in "${modules[@]}"; do
