@@ -3,8 +3,11 @@
 # folder, for the records service's S3 blob store and its tests. Safe to run
 # again: it does nothing when the server already answers.
 #   MEDISYNC_S3_PORT (7070), MEDISYNC_S3_DIR (/var/lib/medisync-s3)
-# Development credentials: access key medisync, secret medisync-secret
-# (127.0.0.1 only, like the MariaDB accounts of scripts/mariadb-up.sh).
+# Development credentials: access key medisync, secret medisync-secret, the
+# server's root; and medisync-records, secret medisync-records-secret, an
+# ordinary account allowed nothing until a bucket policy says so, on which
+# the tests check records/s3-policy.json (127.0.0.1 only, like the MariaDB
+# accounts of scripts/mariadb-up.sh). Accounts are kept in $dir-iam.
 set -euo pipefail
 . "$(dirname "$0")/go.sh"
 
@@ -29,20 +32,36 @@ if [ ! -x "$bin" ]; then
 fi
 
 answers() { curl -s -o /dev/null "http://127.0.0.1:$port/" ; }
+# The limited account, made once: the server keeps it in $dir-iam.
+limited_account() {
+  local out
+  if out=$("$bin" admin --access medisync --secret medisync-secret --endpoint-url "http://127.0.0.1:$port" \
+      create-user --access medisync-records --secret medisync-records-secret --role user 2>&1) ||
+    [[ "$out" == *XAdminUserExists* ]]; then
+    return 0
+  fi
+  echo "s3-up: could not make the account medisync-records: $out" >&2
+  echo "s3-up: a server started without --iam-dir has no accounts: stop it (pkill -f 'versitygw --keep-alive') and run this again" >&2
+  return 1
+}
 if answers; then
+  limited_account
   exit 0
 fi
 
-mkdir -p "$dir" /var/log
+mkdir -p "$dir" "$dir-iam" /var/log
 echo "s3-up: starting versitygw on 127.0.0.1:$port over $dir"
 # --keep-alive: versitygw otherwise closes the connection after every
 # answer, where S3 itself keeps it open; clients would dial for every
 # request and start each transfer on a cold socket.
 ROOT_ACCESS_KEY=medisync ROOT_SECRET_KEY=medisync-secret \
-  setsid nohup "$bin" --keep-alive --port "127.0.0.1:$port" posix "$dir" >/var/log/medisync-s3.log 2>&1 &
+  setsid nohup "$bin" --keep-alive --port "127.0.0.1:$port" --iam-dir "$dir-iam" posix "$dir" >/var/log/medisync-s3.log 2>&1 &
 
 for _ in $(seq 1 50); do
-  answers && exit 0
+  if answers; then
+    limited_account
+    exit 0
+  fi
   sleep 0.2
 done
 echo "s3-up: versitygw did not answer within 10s; see /var/log/medisync-s3.log" >&2

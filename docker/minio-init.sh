@@ -1,0 +1,16 @@
+#!/bin/sh
+# Makes records' bucket on MinIO and records' own account, allowed only the
+# actions of records/s3-policy.json, so that the service never holds the
+# server's root credentials. Run by compose's minio-init before records
+# starts; safe to run again.
+set -eu
+mc alias set medisync http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
+mc mb --ignore-existing medisync/medisync-records
+# create replaces a policy of the same name: a changed file takes effect.
+mc admin policy create medisync medisync-records /medisync/s3-policy.json
+# add sets the secret again when the account exists.
+mc admin user add medisync "$RECORDS_ACCESS_KEY" "$RECORDS_SECRET_KEY"
+if ! mc admin user info medisync "$RECORDS_ACCESS_KEY" | grep -q 'medisync-records'; then
+  mc admin policy attach medisync medisync-records --user "$RECORDS_ACCESS_KEY"
+fi
+echo "minio-init: bucket medisync-records and account $RECORDS_ACCESS_KEY ready"
