@@ -41,12 +41,23 @@ limited_account() {
     return 0
   fi
   echo "s3-up: could not make the account medisync-records: $out" >&2
-  echo "s3-up: a server started without --iam-dir has no accounts: stop it (pkill -f 'versitygw --keep-alive') and run this again" >&2
   return 1
 }
 if answers; then
-  limited_account
-  exit 0
+  limited_account 2>/dev/null && exit 0
+  # A server this script started before it kept accounts (no --iam-dir)
+  # has none to make: start it again over the same folder.
+  old=$(pgrep -f -- "versitygw --keep-alive --port 127.0.0.1:$port posix" || true)
+  if [ -z "$old" ]; then
+    limited_account
+    exit 1
+  fi
+  echo "s3-up: restarting versitygw on 127.0.0.1:$port to keep accounts"
+  kill $old
+  for _ in $(seq 1 50); do
+    answers || break
+    sleep 0.2
+  done
 fi
 
 mkdir -p "$dir" "$dir-iam" /var/log
