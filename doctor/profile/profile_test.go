@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/domainerr"
+	"github.com/medisync/medisync/shared/ids"
 )
 
 func valid() Doctor {
@@ -97,4 +98,46 @@ func TestNamePrefixes(t *testing.T) {
 func TestNameTokens(t *testing.T) {
 	assert.Equal(t, []string{"mary", "ann", "smith-jones", "smith", "jones"}, NameTokens("Mary Ann", "Smith-Jones"))
 	assert.Equal(t, []string{"ada"}, NameTokens("Ada", "ADA"))
+}
+
+// Each bound is inclusive: a profile at every bound is accepted, and one
+// past a bound is refused by naming that field alone.
+func TestNormalizeHoldsTheBounds(t *testing.T) {
+	langs := []string{"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "fi", "pl",
+		"cs", "sk", "hu", "ro", "bg", "el", "tr", "ru", "uk", "ja"}
+	require.Len(t, langs, MaxLanguages+1)
+	specs := make([]string, MaxSpecializations+1)
+	for i := range specs {
+		specs[i] = ids.New()
+	}
+	atBounds := func() Doctor {
+		d := valid()
+		d.AppointmentMinutes = MaxAppointmentMinutes
+		d.Languages = langs[:MaxLanguages]
+		d.SpecializationIDs = specs[:MaxSpecializations]
+		d.Bio = strings.Repeat("é", MaxBioLength)
+		return d
+	}
+	d := atBounds()
+	require.NoError(t, d.Normalize())
+	assert.Len(t, d.Languages, MaxLanguages)
+	assert.Len(t, d.SpecializationIDs, MaxSpecializations)
+	d = valid()
+	d.AppointmentMinutes = MinAppointmentMinutes
+	require.NoError(t, d.Normalize())
+
+	cases := map[string]func(d *Doctor){
+		"appointmentMinutes above":   func(d *Doctor) { d.AppointmentMinutes = MaxAppointmentMinutes + 1 },
+		"appointmentMinutes below":   func(d *Doctor) { d.AppointmentMinutes = MinAppointmentMinutes - 1 },
+		"languages one too many":     func(d *Doctor) { d.Languages = langs },
+		"specializationIds too many": func(d *Doctor) { d.SpecializationIDs = specs },
+		"bio one character too long": func(d *Doctor) { d.Bio = strings.Repeat("é", MaxBioLength+1) },
+	}
+	for field, mutate := range cases {
+		t.Run(field, func(t *testing.T) {
+			d := atBounds()
+			mutate(&d)
+			assert.Equal(t, []string{strings.Fields(field)[0]}, fields(t, d.Normalize()))
+		})
+	}
 }

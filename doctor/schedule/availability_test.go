@@ -167,3 +167,56 @@ func TestParseOfManyBadIntervalsStaysSmallInMemory(t *testing.T) {
 	assert.Equal(t, "exceptions[0].intervals[0].start", fe[0].Field)
 	assert.Less(t, b.TotalAlloc-a.TotalAlloc, uint64(1<<20), "%d objects", b.Mallocs-a.Mallocs)
 }
+
+// Each bound is inclusive: the longest slot and buffer, a full week of
+// intervals, a day's most intervals and the most exceptions are accepted;
+// one more is refused by naming the field, and a list past its bound is
+// refused before its items are read.
+func TestParseHoldsTheBounds(t *testing.T) {
+	var week []WeeklyInput
+	for _, day := range []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"} {
+		for m := 0; m < MinutesPerDay; m += 30 {
+			week = append(week, WeeklyInput{Day: day, Start: FormatClock(m), End: FormatClock(m + 30)})
+		}
+	}
+	require.Len(t, week, MaxWeekly)
+	dayIntervals := make([]IntervalInput, 0, MaxDayIntervals+1)
+	for m := 0; m <= MinutesPerDay-30; m += 30 {
+		dayIntervals = append(dayIntervals, IntervalInput{Start: FormatClock(m), End: FormatClock(m + 30)})
+	}
+	require.Len(t, dayIntervals, MaxDayIntervals)
+	dayIntervals = append(dayIntervals, IntervalInput{Start: "23:45", End: "24:00"})
+	var exceptions []ExceptionInput
+	first := civil.MustParse("2027-01-01")
+	for i := range MaxExceptions + 1 {
+		exceptions = append(exceptions, ExceptionInput{Date: first.AddDays(i).String(), Available: ptr(false)})
+	}
+
+	a, err := Input{SlotMinutes: ptr(MaxSlotMinutes), BufferMinutes: ptr(MaxBufferMinutes), Weekly: week,
+		Exceptions: append([]ExceptionInput{{Date: "2026-12-31", Available: ptr(true), Intervals: dayIntervals[:MaxDayIntervals]}},
+			exceptions[:MaxExceptions-1]...)}.Parse("d1", 30)
+	require.NoError(t, err)
+	assert.Len(t, a.Exceptions, MaxExceptions)
+	_, err = Input{SlotMinutes: ptr(MinSlotMinutes)}.Parse("d1", 30)
+	require.NoError(t, err)
+
+	cases := []struct {
+		name  string
+		in    Input
+		field string
+	}{
+		{"slot past the longest", Input{SlotMinutes: ptr(MaxSlotMinutes + 1)}, "slotMinutes"},
+		{"buffer past the longest", Input{BufferMinutes: ptr(MaxBufferMinutes + 1)}, "bufferMinutes"},
+		{"too many weekly intervals", Input{Weekly: append(week, WeeklyInput{Day: "MONDAY", Start: "09:00", End: "10:00"})}, "weekly"},
+		{"too many intervals in a day", Input{Exceptions: []ExceptionInput{{Date: "2026-12-31", Available: ptr(true), Intervals: dayIntervals}}}, "exceptions[0].intervals"},
+		{"too many exceptions", Input{Exceptions: exceptions}, "exceptions"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := c.in.Parse("d1", 30)
+			fields := fieldsOf(t, err)
+			assert.Len(t, fields, 1, "%v", fields)
+			assert.Contains(t, fields, c.field)
+		})
+	}
+}

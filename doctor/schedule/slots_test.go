@@ -116,6 +116,13 @@ func TestSlotsNewYorkSpringForward(t *testing.T) {
 		assert.Equal(t, []string{"2026-03-08T06:00:00Z", "2026-03-08T06:45:00Z"}, starts(got))
 		assertWellFormed(t, got, 45*time.Minute)
 	})
+	t.Run("the buffer after the jump is rest in real time", func(t *testing.T) {
+		a := onDay(t, time.Sunday, 30, "01:40-05:30")
+		a.BufferMinutes = 60
+		// 01:40 EST ends 07:10Z; 03:10 EDT starts then, without the hour's
+		// rest after it: dropped. 04:40 EDT is on the grid again.
+		assert.Equal(t, []string{"2026-03-08T06:40:00Z", "2026-03-08T08:40:00Z"}, starts(a.Slots(ny, d, d, longAgo, nil)))
+	})
 	t.Run("the day after is ordinary again", func(t *testing.T) {
 		a := onDay(t, time.Monday, 60, "09:00-10:00")
 		got := a.Slots(ny, day("2026-03-09"), day("2026-03-09"), longAgo, nil)

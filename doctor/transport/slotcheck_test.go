@@ -1,9 +1,14 @@
 package transport_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medisync/medisync/doctor/adapter/sqlstore"
+	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
 func TestSlotCheckReadsTheGridOnly(t *testing.T) {
@@ -43,4 +48,33 @@ func TestSlotCheckReadsTheGridOnly(t *testing.T) {
 	assert.Equal(t, []string{"start"}, fields)
 	e.mustDo(404, "GET", "/api/v1/doctors/0190a8b0-0000-7000-8000-000000000000/slot-check?start=2026-03-02T08:30:00Z&end=2026-03-02T09:00:00Z", e.pat.Token, nil)
 	e.mustDo(401, "GET", "/api/v1/doctors/"+id+"/slot-check?start=2026-03-02T08:30:00Z&end=2026-03-02T09:00:00Z", "", nil)
+}
+
+// A deactivated doctor offers nothing and no span is on their grid, even
+// when their stored zone no longer loads: the zone is not read for them,
+// so the slots and the slot check answer rather than refuse, and new hours,
+// which strand no booking of theirs, are taken.
+func TestADeactivatedDoctorIsOffTheGridWhateverTheirZone(t *testing.T) {
+	db := sqltest.SQLite(t, sqlstore.Migrations())
+	e := newEnvOn(t, db)
+	d := e.createByAdmin(map[string]any{"timeZone": "America/New_York"})
+	id := d["id"].(string)
+	path := "/api/v1/doctors/" + id
+	avail := path + "/availability"
+	e.mustDo(200, "PUT", avail, e.admin.Token,
+		map[string]any{"slotMinutes": 30, "weekly": []map[string]string{{"day": "MONDAY", "start": "09:00", "end": "12:00"}}},
+		"If-Match", e.etag(avail))
+	check := path + "/slot-check?start=2026-02-02T14:00:00Z&end=2026-02-02T14:30:00Z" // Monday 09:00 in New York
+	assert.Equal(t, true, e.mustDo(200, "GET", check, e.pat.Token, nil).JSON(t)["onGrid"])
+
+	e.mustDo(204, "DELETE", path, e.admin.Token, nil)
+	_, err := db.ExecContext(context.Background(), "UPDATE doctors SET time_zone = 'localtime' WHERE id = ?", id)
+	require.NoError(t, err)
+	r := e.mustDo(200, "GET", check, e.pat.Token, nil).JSON(t)
+	assert.Equal(t, false, r["onGrid"])
+	assert.Equal(t, false, r["active"])
+	assert.Empty(t, slotStarts(t, e.mustDo(200, "GET", path+"/slots?from=2026-02-02&to=2026-02-03", e.pat.Token, nil)))
+	e.mustDo(200, "PUT", avail, e.admin.Token,
+		map[string]any{"slotMinutes": 30, "weekly": []map[string]string{{"day": "TUESDAY", "start": "09:00", "end": "12:00"}}},
+		"If-Match", e.etag(avail))
 }
