@@ -80,6 +80,7 @@ func TestHeldMailExpiresAtTheAppointmentsStart(t *testing.T) {
 	f.clock.Set(a.start.Add(time.Minute))
 	f.register(t, a.patient, "ada@example.org", "PATIENT", "en")
 	assert.Empty(t, f.deliver(t))
+	assert.Empty(t, f.kinds(t), "dropped, not queued to fail")
 
 	n, err := f.svc.Prune(f.ctx)
 	require.NoError(t, err)

@@ -829,6 +829,7 @@ func TestFailureReasonIsStoredAsText(t *testing.T) {
 			err  error
 		}{
 			{"cut inside a character", errors.New("x" + strings.Repeat("é", 400))},
+			{"longer than the report keeps", errors.New("451 " + strings.Repeat("é", 700))},
 			{"NUL and invalid UTF-8", fmt.Errorf("%w: 550 \x00bad\xff\xfe", service.ErrMailRejected)},
 		} {
 			svc := service.New(service.Deps{Repo: repo, Mailer: failingMailer{c.err}, Templates: tpl, Clock: clk, Config: service.DefaultConfig()})
