@@ -10,7 +10,12 @@ mc mb --ignore-existing medisync/medisync-records
 mc admin policy create medisync medisync-records /medisync/s3-policy.json
 # add sets the secret again when the account exists.
 mc admin user add medisync "$RECORDS_ACCESS_KEY" "$RECORDS_SECRET_KEY"
-if ! mc admin user info medisync "$RECORDS_ACCESS_KEY" | grep -q 'medisync-records'; then
-  mc admin policy attach medisync medisync-records --user "$RECORDS_ACCESS_KEY"
+# Attaching a policy already attached is an error for some mc releases; the
+# image has no grep, so the shell reads the answer.
+if ! out=$(mc admin policy attach medisync medisync-records --user "$RECORDS_ACCESS_KEY" 2>&1); then
+  case "$out" in
+    *"already in effect"*) ;;
+    *) echo "$out" >&2; exit 1 ;;
+  esac
 fi
 echo "minio-init: bucket medisync-records and account $RECORDS_ACCESS_KEY ready"
