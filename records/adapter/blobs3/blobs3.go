@@ -392,11 +392,15 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 		return fault("create multipart upload", err)
 	}
 	id := created.UploadId
-	if err = s.encrypted(created.ServerSideEncryption); err != nil {
-		s.parts.put(buf)
-		err = fault("create multipart upload", err)
-		s.abort(ctx, key, id)
-		return err
+	// S3 names the encryption in this answer, MinIO only in each part's:
+	// an answer naming none leaves the check to the parts'.
+	if created.ServerSideEncryption != "" {
+		if err = s.encrypted(created.ServerSideEncryption); err != nil {
+			s.parts.put(buf)
+			err = fault("create multipart upload", err)
+			s.abort(ctx, key, id)
+			return err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -432,6 +436,9 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 				Bucket: &s.cfg.Bucket, Key: &key, UploadId: id, PartNumber: aws.Int32(num),
 				Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
 			})
+			if err == nil {
+				err = s.encrypted(out.ServerSideEncryption)
+			}
 			d := partDone{buf: buf, err: err}
 			if err == nil {
 				d.part = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)}

@@ -1,0 +1,100 @@
+package blobs3_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/medisync/medisync/records/adapter/blobs3"
+	"github.com/medisync/medisync/shared/domainerr"
+)
+
+// sseProxy stands between the store and the S3 server of the tests, which
+// applies no encryption, and adds the header by which a server says it
+// applied SSE-S3 to the answers named by says.
+func sseProxy(t *testing.T, target string, says func(*http.Request) bool) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ModifyResponse = func(res *http.Response) error {
+		if res.StatusCode == http.StatusOK && says(res.Request) {
+			res.Header.Set("X-Amz-Server-Side-Encryption", "AES256")
+		}
+		return nil
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// creatingOrPutting is every answer but a part's: a PutObject (the
+// encryption probe's among them) and a CreateMultipartUpload.
+func creatingOrPutting(r *http.Request) bool {
+	q := r.URL.Query()
+	return (r.Method == http.MethodPost && q.Has("uploads")) || (r.Method == http.MethodPut && !q.Has("uploadId"))
+}
+
+// MinIO names the encryption in the answers of PutObject and UploadPart
+// but not in CreateMultipartUpload's: a document in parts is stored there
+// all the same, each part's answer checked.
+func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
+	c := config(t)
+	c.SSE = "AES256"
+	c.Endpoint = sseProxy(t, c.Endpoint, func(r *http.Request) bool { return r.Method == http.MethodPut })
+	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		infos, _ := s.List(ctx, "", "", 100)
+		for _, in := range infos {
+			_ = s.Delete(ctx, in.Key)
+		}
+		_ = s.DeleteBucket(ctx)
+	})
+	if err := s.CheckEncryption(ctx); err != nil {
+		t.Fatalf("CheckEncryption = %v", err)
+	}
+	data := bytes.Repeat([]byte("scan "), (6<<20)/5)
+	st, err := s.Put(ctx, "documents/scan", bytes.NewReader(data), nil)
+	if err != nil || st.Size != int64(len(data)) {
+		t.Fatalf("Put in parts = %+v, %v", st, err)
+	}
+}
+
+// A server that says so when the upload is created but stores parts whose
+// answers name no encryption keeps nothing: the parts are what is stored.
+func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
+	c := config(t)
+	c.SSE = "AES256"
+	c.Endpoint = sseProxy(t, c.Endpoint, creatingOrPutting)
+	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.DeleteBucket(ctx) })
+	if err := s.CheckEncryption(ctx); err != nil {
+		t.Fatalf("CheckEncryption = %v", err)
+	}
+	_, err := s.Put(ctx, "documents/scan", bytes.NewReader(make([]byte, 6<<20)), nil)
+	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("Put in parts = %v, want a fault naming ErrNotEncrypted", err)
+	}
+	if infos, err := s.List(ctx, "", "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects left behind: %v, %v", infos, err)
+	}
+	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
+		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
+	}
+}
