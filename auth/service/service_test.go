@@ -567,3 +567,95 @@ func twoAdmins(t *testing.T, db *sqldb.DB, store service.Store) (svc service.Ser
 	require.NoError(t, err)
 	return svc, alice, authn.Principal{UserID: b.ID, Roles: []string{authn.RoleAdmin}}
 }
+
+// The change form is throttled as the login is: once the wrong current
+// passwords block the address on the account, a further change waits the
+// block out, with no hashing, even with the right password.
+func TestAPasswordChangeWaitsOutTheBlockOfItsGuesses(t *testing.T) {
+	ctx := context.Background()
+	svc, h := newService(t)
+	registerPat(t, svc)
+	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
+	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+			CurrentPassword: fmt.Sprintf("guess number %d", i), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+		})
+		require.Error(t, err)
+	}
+	verified := h.verify.Load()
+	_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+		CurrentPassword: "violet tram cupboard", NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+	})
+	var thr *service.ThrottledError
+	require.ErrorAs(t, err, &thr, "a blocked change form keeps guessing")
+	assert.Positive(t, thr.RetryAfter)
+	assert.Equal(t, verified, h.verify.Load(), "a throttled change costs no hashing")
+}
+
+// A page that holds the last users, however full, has no next cursor: a
+// client stops there rather than asking for an empty page.
+func TestAFullLastPageOfUsersHasNoNextCursor(t *testing.T) {
+	ctx := context.Background()
+	svc, st, _ := newAdminService(t)
+	registerPat(t, svc)
+	ann, err := st.Users().ByEmail(ctx, "ann@example.org")
+	require.NoError(t, err)
+	asAnn := authn.Principal{UserID: ann.ID, Roles: []string{authn.RoleAdmin}}
+
+	p, err := svc.ListUsers(ctx, asAnn, service.ListUsersInput{Limit: 2})
+	require.NoError(t, err)
+	assert.Len(t, p.Items, 2)
+	assert.Empty(t, p.NextCursor, "both users fill the one page")
+
+	p, err = svc.ListUsers(ctx, asAnn, service.ListUsersInput{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, p.Items, 1)
+	require.NotEmpty(t, p.NextCursor)
+	p, err = svc.ListUsers(ctx, asAnn, service.ListUsersInput{Limit: 1, Cursor: p.NextCursor})
+	require.NoError(t, err)
+	assert.Len(t, p.Items, 1)
+	assert.Empty(t, p.NextCursor, "the second page of one is the last")
+}
+
+// A current password longer than any the policy accepts is answered
+// incorrect before any hashing, as the login answers one, and spends none
+// of the throttle's allowance.
+func TestAnOverlongCurrentPasswordIsIncorrectWithoutHashing(t *testing.T) {
+	ctx := context.Background()
+	svc, h := newService(t)
+	registerPat(t, svc)
+	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
+	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
+	verified := h.verify.Load()
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+			CurrentPassword: strings.Repeat("x", password.MaxLength+1), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+		})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "currentPassword", fe[0].Field)
+	}
+	assert.Equal(t, verified, h.verify.Load(), "an over-long current password was hashed")
+	_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
+		CurrentPassword: "violet tram cupboard", NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+	})
+	assert.NoError(t, err, "the refused attempts counted as failures")
+}
+
+// A login with a password longer than any the policy accepts is a 400
+// naming password, answered before any hashing.
+func TestAnOverlongLoginPasswordIsRefusedWithoutHashing(t *testing.T) {
+	ctx := context.Background()
+	svc, h := newService(t)
+	registerPat(t, svc)
+	verified, dummies := h.verify.Load(), h.dummy.Load()
+	for _, email := range []string{"pat@example.org", "nobody@example.org"} {
+		_, err := svc.Login(ctx, service.LoginInput{Email: email, Password: strings.Repeat("x", password.MaxLength+1), ClientIP: "192.0.2.1"})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe, email)
+		assert.Equal(t, "password", fe[0].Field, email)
+	}
+	assert.Equal(t, verified, h.verify.Load(), "no password was checked")
+	assert.Equal(t, dummies, h.dummy.Load(), "no dummy hash was checked")
+}
