@@ -409,3 +409,54 @@ func TestRevocationOutlivesTokensIssuedUnderALongerTTL(t *testing.T) {
 type listenerFunc func([]authn.Revocation)
 
 func (f listenerFunc) Revoked(rs []authn.Revocation) { f(rs) }
+
+// A logout withdraws the access tokens of its session with one entry of
+// the revocation feed; a logout of a session already ended, or a replayed
+// refresh token of one, writes none, so that replays cannot grow the feed
+// every verifier reads.
+func TestEndingAnEndedSessionWritesNoRevocation(t *testing.T) {
+	ctx := context.Background()
+	deps, _, _ := newDeps(t)
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
+	feed := func() []authn.Revocation {
+		t.Helper()
+		rs, _, err := deps.Store.Revocations().After(ctx, 0, deps.Clock.Now(), 1000)
+		require.NoError(t, err)
+		return rs
+	}
+	first, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	second, err := svc.Refresh(ctx, first.RefreshToken)
+	require.NoError(t, err)
+
+	require.NoError(t, svc.Logout(ctx, second.RefreshToken))
+	rs := feed()
+	require.Len(t, rs, 1, "the logout withdraws its session's access tokens")
+	assert.NotEmpty(t, rs[0].SessionID)
+	assert.Equal(t, authn.DefaultMaxLifetime+30*time.Second, rs[0].ExpiresAt.Sub(rs[0].NotBefore),
+		"listed as long as the longest lived token a verifier accepts, and the verifiers' leeway")
+
+	require.NoError(t, svc.Logout(ctx, second.RefreshToken))
+	require.NoError(t, svc.Logout(ctx, first.RefreshToken))
+	_, err = svc.Refresh(ctx, first.RefreshToken)
+	assert.ErrorIs(t, err, account.ErrInvalidRefresh, "a token of an ended session is invalid, not a replay")
+	assert.Len(t, feed(), 1, "an ended session's logouts and replays wrote to the feed")
+}
+
+// A refresh token is refused from the instant it expires on.
+func TestARefreshTokenIsRefusedAtItsExpiry(t *testing.T) {
+	ctx := context.Background()
+	deps, _, _ := newDeps(t)
+	clk := deps.Clock.(*clocktest.Clock)
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
+	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	clk.Advance(pair.RefreshExpiresIn - time.Microsecond)
+	pair, err = svc.Refresh(ctx, pair.RefreshToken)
+	require.NoError(t, err, "a moment before its expiry")
+	clk.Advance(pair.RefreshExpiresIn)
+	_, err = svc.Refresh(ctx, pair.RefreshToken)
+	assert.ErrorIs(t, err, account.ErrInvalidRefresh, "at its expiry")
+}

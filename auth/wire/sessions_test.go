@@ -56,6 +56,7 @@ func TestRegisterLoginMe(t *testing.T) {
 		assert.EqualValues(t, 7*24*3600, m["refreshExpiresIn"])
 		assert.Len(t, m["refreshToken"], 43, "256 random bits")
 		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+		assert.Equal(t, "no-cache", r.Header.Get("Pragma"), "tokens are not cached by HTTP/1.0 caches either (RFC 6749 5.1)")
 
 		me := e.req("GET", "/api/v1/auth/me", nil, bearer(m["accessToken"].(string))...)
 		require.Equal(t, http.StatusOK, me.Status, string(me.Body))
