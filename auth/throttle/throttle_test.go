@@ -403,3 +403,101 @@ func TestAResetForgetsTheAddressesThatKnewTheOldPassword(t *testing.T) {
 	_, ok := lt.Allow(victim, thief)
 	assert.False(t, ok, "the thief's address no longer passes the account's block")
 }
+
+// An address stays known to the account for KnownFor after its last
+// successful login, no longer: one the owner stopped using (a hotel's, a
+// sold phone's) does not pass the account's block for ever.
+func TestAKnownAddressPassesTheAccountsBlockForKnownForOnly(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const victim, owner = "pat@example.org", "198.51.100.7"
+	loggedIn(t, lt, victim, owner)
+	guess := func(i int) {
+		t.Helper()
+		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
+		_, ok := lt.Allow(victim, addr)
+		require.True(t, ok, i)
+		lt.Failed(victim, addr)
+		lt.Done(victim, addr)
+	}
+
+	c.Advance(throttle.KnownFor - time.Minute)
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		guess(i)
+	}
+	require.True(t, accountBlocked(lt, victim))
+	_, ok := lt.Allow(victim, owner)
+	require.True(t, ok, "known a minute before KnownFor ends")
+	lt.Done(victim, owner)
+
+	c.Advance(time.Minute)
+	guess(100)
+	require.True(t, accountBlocked(lt, victim))
+	_, ok = lt.Allow(victim, owner)
+	assert.False(t, ok, "an address last used KnownFor ago waits the account's block out like any other")
+}
+
+// A successful login clears the failures of its address on the account:
+// the owner's typos before it do not add up with those after it into a
+// block of their own address.
+func TestASuccessClearsTheFailuresOfItsAddressOnTheAccount(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const owner, home = "pat@example.org", "198.51.100.7"
+	typo := func() {
+		t.Helper()
+		_, ok := lt.Allow(owner, home)
+		require.True(t, ok)
+		lt.Failed(owner, home)
+		lt.Done(owner, home)
+	}
+	loggedIn(t, lt, owner, home)
+	for i := 0; i < throttle.DefaultAccount.Free; i++ {
+		typo()
+	}
+	loggedIn(t, lt, owner, home)
+	typo()
+	_, ok := lt.Allow(owner, home)
+	assert.True(t, ok, "the failures before the success still count against the owner's address")
+	lt.Done(owner, home)
+}
+
+// An attempt the account's block refuses holds nothing: once the block
+// expires, an address refused any number of times meanwhile tries again.
+func TestAttemptsRefusedByTheAccountsBlockHoldNothing(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
+	const victim, other = "pat@example.org", "198.51.100.7"
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
+		_, ok := lt.Allow(victim, addr)
+		require.True(t, ok, i)
+		lt.Failed(victim, addr)
+		lt.Done(victim, addr)
+	}
+	var wait time.Duration
+	for i := 0; i < 2*throttle.DefaultAccount.Free; i++ {
+		w, ok := lt.Allow(victim, other)
+		require.False(t, ok, "the account is blocked")
+		wait = w
+	}
+	c.Advance(wait)
+	_, ok := lt.Allow(victim, other)
+	assert.True(t, ok, "the refused attempts kept the address busy on the account")
+	lt.Done(victim, other)
+}
+
+// A key whose failures are forgotten is a fresh key for the attempts in
+// flight too: its old failures no longer make parallel attempts wait.
+func TestForgottenFailuresNoLongerBoundTheAttemptsInFlight(t *testing.T) {
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := throttle.New(policy, c.Now) // 3 free failures, forgotten after an hour
+	for i := 0; i < 3; i++ {
+		l.Fail("a")
+	}
+	c.Advance(time.Hour + time.Second)
+	for i := 0; i < 3; i++ {
+		_, ok := l.Acquire("a")
+		assert.True(t, ok, "attempt %d at once, an hour after the last failure", i)
+	}
+}
