@@ -44,6 +44,7 @@ func TestNormalizeEmailRefuses(t *testing.T) {
 		"double dot":         "pat..q@example.org",
 		"no tld":             "pat@localhost",
 		"numeric tld":        "pat@example.123",
+		"one-letter tld":     "pat@example.o",
 		"label hyphen":       "pat@-example.org",
 		"space inside":       "pat q@example.org",
 		"display name":       "Pat <pat@example.org>",
@@ -80,4 +81,21 @@ func TestValidateGathersFields(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "email")
 	assert.Contains(t, err.Error(), "1 more")
+}
+
+// An address is at most 254 characters, the SMTP path limit, and may be
+// that long.
+func TestAnEmailAddressMayHave254CharactersNotMore(t *testing.T) {
+	address := func(n int) string {
+		// 64 before the @, and a domain of labels within their 63.
+		domain := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", n-64-1-63-1-63-1-4) + ".org"
+		s := strings.Repeat("p", 64) + "@" + domain
+		require.Len(t, s, n)
+		return s
+	}
+	got, err := account.NormalizeEmail(address(254))
+	require.NoError(t, err)
+	assert.Equal(t, address(254), got)
+	_, err = account.NormalizeEmail(address(255))
+	assert.Error(t, err, "255 characters")
 }

@@ -76,6 +76,12 @@ func TestSealOpen(t *testing.T) {
 	mixed.Public = k2.Public
 	_, err = (*signing.Sealer)(nil).Open(mixed)
 	assert.ErrorContains(t, err, "do not match")
+	// A kid is the key's thumbprint: a row naming another kid would have
+	// tokens signed by this key verified under a kid that is not its own.
+	renamed := plain
+	renamed.KID = k2.KID
+	_, err = (*signing.Sealer)(nil).Open(renamed)
+	assert.ErrorContains(t, err, "do not match", "a stored kid that is not the key's thumbprint")
 
 	_, err = signing.NewSealer("too-short")
 	assert.Error(t, err)
@@ -231,7 +237,10 @@ func TestRotateWithDelayedActivation(t *testing.T) {
 	age, ok := ring.SigningKeyAge()
 	assert.True(t, ok)
 	assert.Equal(t, 4*time.Minute, age, "the age of the key that signs, not of the newest")
-	c.Advance(time.Minute)
+	c.Advance(time.Minute - time.Second)
+	kid, _ = ring.CurrentKID()
+	assert.Equal(t, first, kid, "a second before its activation the new key does not sign yet")
+	c.Advance(time.Second)
 	kid, _ = ring.CurrentKID()
 	assert.Equal(t, next.KID, kid)
 	age, _ = ring.SigningKeyAge()

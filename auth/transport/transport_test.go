@@ -81,3 +81,19 @@ func TestClientIP(t *testing.T) {
 	_, err = NewClientIP([]string{"nonsense"})
 	assert.Error(t, err)
 }
+
+// The feed holds a request at most MaxRevocationsWait, whatever wait asks
+// for, and DefaultRevocationsWait when it asks for none.
+func TestRevocationsWaitIsBounded(t *testing.T) {
+	for q, want := range map[string]time.Duration{
+		"":          DefaultRevocationsWait,
+		"?wait=0s":  0,
+		"?wait=45s": 45 * time.Second,
+		"?wait=60s": MaxRevocationsWait,
+		"?wait=10m": MaxRevocationsWait,
+	} {
+		_, wait, err := revocationsQuery(httptest.NewRequest("GET", RevocationsPath+q, nil))
+		require.NoError(t, err, q)
+		assert.Equal(t, want, wait, q)
+	}
+}
