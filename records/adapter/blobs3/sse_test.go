@@ -98,3 +98,34 @@ func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
 		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
 	}
 }
+
+// A part refused for its encryption while the next is read fails the
+// upload without keeping a buffer: with two buffers in all, uploads in
+// three parts are refused again and again, none waiting for a buffer, and
+// none leaves its upload behind.
+func TestMultipartEncryptionRefusedInFlightReturnsItsBuffers(t *testing.T) {
+	c := config(t)
+	c.SSE = "AES256"
+	c.PartSize, c.PartBuffers = 5<<20, 2
+	c.Endpoint = sseProxy(t, c.Endpoint, creatingOrPutting)
+	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	ctx := context.Background()
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.DeleteBucket(ctx) })
+	if err := s.CheckEncryption(ctx); err != nil {
+		t.Fatalf("CheckEncryption = %v", err)
+	}
+	for i := range 4 {
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_, err := s.Put(pctx, "documents/scan", bytes.NewReader(make([]byte, 11<<20)), nil)
+		cancel()
+		if !errors.Is(err, blobs3.ErrNotEncrypted) {
+			t.Fatalf("Put %d = %v, want ErrNotEncrypted", i, err)
+		}
+	}
+	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
+		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
+	}
+}
