@@ -22,3 +22,9 @@ func DurableName(consumer, topic string) string { return durableName(consumer, t
 
 // Decode reads an envelope as the consumers do.
 func Decode(payload []byte) (events.Event, error) { return decode(payload, "") }
+
+// InboxPrefix is the inbox prefix of the connections of a broker of rawURL.
+func InboxPrefix(rawURL string) (string, error) {
+	u, err := parseNATSURL(rawURL)
+	return u.inbox, err
+}

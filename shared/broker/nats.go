@@ -47,6 +47,7 @@ func (r requeueDelay) WaitTime(delivered uint64) time.Duration {
 // consuming service and event type.
 type natsBroker struct {
 	servers  string
+	inbox    string // the connections' inbox prefix (natsURL.inbox)
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	pub      *wmnats.Publisher
@@ -75,7 +76,7 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 	if err != nil {
 		return nil, err
 	}
-	b := &natsBroker{servers: u.servers, o: o, replicas: u.replicas, dlqMaxBytes: u.dlqMaxBytes,
+	b := &natsBroker{servers: u.servers, inbox: u.inbox, o: o, replicas: u.replicas, dlqMaxBytes: u.dlqMaxBytes,
 		dlqMaxPerConsumer: u.dlqMaxPerConsumer, metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
 		requeueFirst: time.Second}
 	nc, err := b.connect("medisync")
@@ -109,13 +110,13 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 // Watermill subscriber closes when it stops.
 func (b *natsBroker) connect(name string) (*nats.Conn, error) {
 	logger := b.o.Logger
-	nc, err := nats.Connect(b.servers,
+	opts := []nats.Option{
 		nats.Name(name),
 		// Start even while the broker is away, and keep reconnecting: the
 		// outbox keeps the events meanwhile.
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond),
+		nats.ReconnectWait(500 * time.Millisecond),
 		// No client-side buffering while disconnected: a publish fails at
 		// once and the event stays in the outbox.
 		nats.ReconnectBufSize(-1),
@@ -125,7 +126,11 @@ func (b *natsBroker) connect(name string) (*nats.Conn, error) {
 		nats.ReconnectHandler(func(*nats.Conn) {
 			_ = logger.Log("level", "info", "msg", "broker reconnected")
 		}),
-	)
+	}
+	if b.inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(b.inbox))
+	}
+	nc, err := nats.Connect(b.servers, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("broker: connect to nats: %w", err)
 	}
@@ -135,7 +140,12 @@ func (b *natsBroker) connect(name string) (*nats.Conn, error) {
 // natsURL is a broker URL read: the servers, and the settings of the
 // streams the broker creates, given as query parameters of any of them.
 type natsURL struct {
-	servers  string
+	servers string
+	// inbox is _INBOX.<user> for a URL naming a user and password, so that
+	// JetStream's answers to one service's user come on subjects another
+	// user may be kept from (deploy/nats/permissions.conf); empty, the
+	// client's _INBOX, otherwise (a token is never put in a subject).
+	inbox    string
 	replicas int // ?replicas=N: a cluster's copies of each stream
 	// ?dlq_max_bytes=N: the dead-letter stream's bound in bytes, none unless
 	// given (JetStream reserves a stream's bound when it creates it).
@@ -153,6 +163,9 @@ func parseNATSURL(rawURL string) (natsURL, error) {
 		u, err := url.Parse(strings.TrimSpace(p))
 		if err != nil || u.Host == "" {
 			return natsURL{}, errors.New("broker: invalid nats URL")
+		}
+		if _, hasPassword := u.User.Password(); hasPassword && out.inbox == "" && inboxToken(u.User.Username()) {
+			out.inbox = "_INBOX." + u.User.Username()
 		}
 		q := u.Query()
 		if r := q.Get("replicas"); r != "" {
@@ -181,6 +194,19 @@ func parseNATSURL(rawURL string) (natsURL, error) {
 	}
 	out.servers = strings.Join(parts, ",")
 	return out, nil
+}
+
+// inboxToken tells whether user can be a token of a subject as it is.
+func inboxToken(user string) bool {
+	if user == "" {
+		return false
+	}
+	for _, r := range user {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // streamName is the stream of the producer of subject medisync.<service>.x.

@@ -423,3 +423,73 @@ func TestNATSPermissionsFileKeepsPublishersFromReading(t *testing.T) {
 	require.Error(t, err, "patient makes itself a durable on appointment's events")
 	assert.Contains(t, s.log.String(), `Publish Violation - Subject "$JS.API.CONSUMER.CREATE.MEDISYNC_APPOINTMENT`)
 }
+
+// A publisher's user cannot read the answers JetStream sends another
+// service's user: the dead letters notification lists come on its own
+// inbox, _INBOX.notification, which no other user may subscribe to.
+func TestNATSPermissionsFileKeepsPublishersFromOthersInboxes(t *testing.T) {
+	s := startPermServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	appointment := s.open(t, "appointment")
+	notification := s.open(t, "notification")
+	consumeAs(t, notification, "notification", []string{"appointment.booked"})
+	bad := permEvent(t, "appointment.booked", "bad")
+	require.NoError(t, appointment.Publish(ctx, bad))
+	dlq := notification.DeadLetters("notification")
+	require.Eventually(t, func() bool {
+		l, err := dlq.List(ctx, 10)
+		return err == nil && len(l) == 1
+	}, 20*time.Second, 50*time.Millisecond)
+
+	nc, err := nats.Connect(s.url("patient"), nats.PermissionErrOnSubscribe(true))
+	require.NoError(t, err)
+	defer nc.Close()
+	for _, subject := range []string{"_INBOX.>", "_INBOX.notification.>"} {
+		sub, err := nc.SubscribeSync(subject)
+		require.NoError(t, err)
+		_, err = sub.NextMsg(2 * time.Second)
+		assert.ErrorIs(t, err, nats.ErrPermissionViolation, "patient subscribes to %s", subject)
+	}
+	// The inspector, allowed everything, does see the dead letter go by on
+	// an inbox: the subscriptions refused above are the ones that matter.
+	spy, err := nats.Connect(s.url("inspector"))
+	require.NoError(t, err)
+	defer spy.Close()
+	seen := make(chan *nats.Msg, 64)
+	_, err = spy.ChanSubscribe("_INBOX.>", seen)
+	require.NoError(t, err)
+	require.NoError(t, spy.Flush())
+	_, err = dlq.List(ctx, 10)
+	require.NoError(t, err)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-seen:
+			if strings.Contains(string(m.Data), bad.ID) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the dead letter was not answered on an inbox")
+		}
+	}
+}
+
+// A URL naming a user and password gives its connections the inbox
+// _INBOX.<user> that permissions.conf lets only that user read; a token,
+// or a user that is no plain token of a subject, keeps the client's.
+func TestNATSInboxPrefixOfTheURLsUser(t *testing.T) {
+	for raw, want := range map[string]string{
+		"nats://patient:pw@nats:4222":                      "_INBOX.patient",
+		"nats://nats-1:4222,nats://patient:pw@nats-2:4222": "_INBOX.patient",
+		"nats://notification:p%40ss@nats:4222?replicas=3":  "_INBOX.notification",
+		"nats://nats:4222":                                 "",
+		"nats://s3cr3t-token@nats:4222":                    "",
+		"nats://a.b:pw@nats:4222":                          "",
+		"nats://%3E:pw@nats:4222":                          "",
+	} {
+		got, err := broker.InboxPrefix(raw)
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, got, raw)
+	}
+}
