@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (when absent) and starts a local S3 server, versitygw over a
 # folder, for the records service's S3 blob store and its tests. Safe to run
-# again: it does nothing when the server already answers.
+# again: it does nothing when the server already answers with its accounts
+# (one it started without --iam-dir it starts again).
 #   MEDISYNC_S3_PORT (7070), MEDISYNC_S3_DIR (/var/lib/medisync-s3)
 # Development credentials: access key medisync, secret medisync-secret, the
 # server's root; and medisync-records, secret medisync-records-secret, an
@@ -49,7 +50,8 @@ if answers; then
   # has none to make: start it again over the same folder.
   old=$(pgrep -f -- "versitygw --keep-alive --port 127.0.0.1:$port posix" || true)
   if [ -z "$old" ]; then
-    limited_account
+    # Not one of ours: ask once more, this time showing why it fails.
+    limited_account && exit 0
     exit 1
   fi
   echo "s3-up: restarting versitygw on 127.0.0.1:$port to keep accounts"
