@@ -4,6 +4,13 @@
 # server's root credentials. Run by compose's minio-init before records
 # starts; safe to run again.
 set -eu
+# Until records had an account of its own it used MinIO's root, under the
+# names records' keys still have: an .env kept from then must name a new
+# root, or records would hold it still.
+if [ "$RECORDS_ACCESS_KEY" = "$MINIO_ROOT_USER" ]; then
+  echo "minio-init: MEDISYNC_S3_ACCESS_KEY names MinIO's root (MEDISYNC_MINIO_ROOT_USER); give records keys of its own in docker/.env" >&2
+  exit 1
+fi
 mc alias set medisync http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
 mc mb --ignore-existing medisync/medisync-records
 # create replaces a policy of the same name: a changed file takes effect.

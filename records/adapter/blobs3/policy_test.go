@@ -174,10 +174,22 @@ func TestLeastPrivilegePolicy(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 
-	// Outside the documents' prefix nothing is allowed, nor anything on
-	// the bucket itself beyond listing it.
+	// Outside the documents' prefix nothing is written, read or removed,
+	// nor anything done to the bucket itself beyond listing it.
 	if _, err := s.Put(ctx, "other/x", bytes.NewReader(small), nil); apiCode(err) != "AccessDenied" {
 		t.Errorf("Put outside documents/ = %v; want AccessDenied", err)
+	}
+	if _, err := admin.Put(ctx, "other/y", bytes.NewReader(small), nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Open(ctx, "other/y"); apiCode(err) != "AccessDenied" {
+		if b != nil {
+			_ = b.Close()
+		}
+		t.Errorf("Open outside documents/ = %v; want AccessDenied", err)
+	}
+	if err := s.Delete(ctx, "other/y"); apiCode(err) != "AccessDenied" {
+		t.Errorf("Delete outside documents/ = %v; want AccessDenied", err)
 	}
 	if err := s.DeleteBucket(ctx); apiCode(err) != "AccessDenied" {
 		t.Errorf("DeleteBucket = %v; want AccessDenied", err)
