@@ -14,6 +14,7 @@ set -euo pipefail
 
 port=${MEDISYNC_S3_PORT:-7070}
 dir=${MEDISYNC_S3_DIR:-/var/lib/medisync-s3}
+dir=${dir%/}
 bin="$(go env GOPATH)/bin/versitygw"
 
 # One run at a time: runs at once would install versitygw together and start
