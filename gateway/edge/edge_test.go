@@ -473,13 +473,17 @@ func TestImpersonationHeadersAreStripped(t *testing.T) {
 		"X-Original-Url":         {"/api/v1/auth/users"},
 		"X-Remote-User":          {"admin"},
 		"X-Roles":                {"ADMIN"},
+		"X-Auth-Request-User":    {"admin"},
+		"X-Principal-Id":         {"admin"},
+		"X-Remote-Group":         {"admins"},
 		"Accept-Language":        {"fr"},
 		"If-Match":               {`"3"`},
 	}})
 	require.Equal(t, http.StatusOK, rec.Code)
 	got := h.patients[0].lastRequest().Header
 	for _, k := range []string{"X-User-Id", "X-User-Roles", "X-Forwarded-User", "X-Forwarded-Host", "X-Authenticated-User",
-		"X-Authenticated-Roles", "X-Real-Ip", "Forwarded", "X-Http-Method-Override", "X-Original-Url", "X-Remote-User", "X-Roles"} {
+		"X-Authenticated-Roles", "X-Real-Ip", "Forwarded", "X-Http-Method-Override", "X-Original-Url", "X-Remote-User", "X-Roles",
+		"X-Auth-Request-User", "X-Principal-Id", "X-Remote-Group"} {
 		assert.Empty(t, got.Values(k), k)
 	}
 	assert.Equal(t, []string{"203.0.113.5"}, got.Values("X-Forwarded-For"), "an untrusted peer's chain is replaced")
@@ -487,6 +491,27 @@ func TestImpersonationHeadersAreStripped(t *testing.T) {
 	assert.Equal(t, "fr", got.Get("Accept-Language"))
 	assert.Equal(t, `"3"`, got.Get("If-Match"))
 	assert.Equal(t, "Bearer "+tok, got.Get("Authorization"))
+}
+
+// Hop-by-hop headers, and those the client's Connection header names, are
+// for the client's connection to the gateway alone; a TE asking for trailers
+// is kept, as the service may answer with them.
+func TestHopByHopHeadersAreNotForwarded(t *testing.T) {
+	h := newHarness(t, options{})
+	rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u1"), header: http.Header{
+		"Connection":   {"keep-alive, X-Hop-Secret"},
+		"Keep-Alive":   {"timeout=5"},
+		"X-Hop-Secret": {"for the first hop"},
+		"Te":           {"trailers"},
+		"If-Match":     {`"3"`},
+	}})
+	require.Equal(t, http.StatusOK, rec.Code)
+	got := h.patients[0].lastRequest().Header
+	for _, k := range []string{"Connection", "Keep-Alive", "X-Hop-Secret"} {
+		assert.Empty(t, got.Values(k), k)
+	}
+	assert.Equal(t, "trailers", got.Get("Te"))
+	assert.Equal(t, `"3"`, got.Get("If-Match"))
 }
 
 // Request trailers of a chunked body would reach the service as the client
@@ -794,6 +819,10 @@ func TestBodyLimit(t *testing.T) {
 	rec := h.do(req{method: "POST", path: "/api/v1/auth/login", body: strings.Repeat("x", 17)})
 	requireProblem(t, rec, http.StatusRequestEntityTooLarge)
 	assert.Zero(t, h.auth.hits.Load())
+
+	// A body of exactly the limit passes.
+	require.Equal(t, http.StatusOK, h.do(req{method: "POST", path: "/api/v1/auth/login", body: strings.Repeat("x", 16)}).Code)
+	assert.EqualValues(t, 1, h.auth.hits.Load())
 
 	// A chunked body (no Content-Length) is cut off while it streams.
 	hr := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", io.MultiReader(strings.NewReader(strings.Repeat("y", 64))))

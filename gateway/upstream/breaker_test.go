@@ -127,3 +127,26 @@ func TestAbandonedRequestsDoNotDiluteTheFailureRatio(t *testing.T) {
 	require.Equal(t, 12, failures)
 	assert.Equal(t, gobreaker.StateOpen, p.States()[b.hostport()], "12 of 20 answers failed; %+v", p.Counts()[b.hostport()])
 }
+
+// A client that hangs up says nothing of the instance: however many do, in
+// a row, the instance's circuit stays closed.
+func TestClientsHangingUpDoNotOpenTheCircuit(t *testing.T) {
+	b := newBackend(t)
+	b.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})
+	p, _ := newPool(t, newInstancer(b.hostport()), BreakerSettings{ConsecutiveFailures: 3, MinRequests: 3, FailureRatio: 0.5, Interval: time.Minute})
+	waitSize(t, p, 1)
+
+	for range 6 {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://patient/api/v1/patients/1", nil)
+		require.NoError(t, err)
+		_, err = p.RoundTrip(req)
+		cancel()
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	assert.Equal(t, gobreaker.StateClosed, p.States()[b.hostport()], "%+v", p.Counts()[b.hostport()])
+	assert.Zero(t, p.Counts()[b.hostport()].TotalFailures)
+}

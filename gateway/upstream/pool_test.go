@@ -387,6 +387,29 @@ func TestRetryOnConnectFailureForIdempotentMethodsWithoutBody(t *testing.T) {
 	assert.Equal(t, 1, failed, "a PUT with a body is not sent twice")
 }
 
+// A POST or PATCH is not idempotent: even without a body, a connection
+// failure is not tried again on another instance.
+func TestBodilessPostIsNotRetried(t *testing.T) {
+	good := newBackend(t)
+	p, m := newPool(t, newInstancer(good.hostport(), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
+	waitSize(t, p, 2)
+	failed := 0
+	for _, method := range []string{http.MethodPost, http.MethodPost, http.MethodPatch, http.MethodPatch} {
+		req, err := http.NewRequest(method, "http://patient/api/v1/patients/1/archive", nil)
+		require.NoError(t, err)
+		resp, err := p.RoundTrip(req)
+		if err != nil {
+			failed++
+			assert.True(t, IsConnect(err))
+			continue
+		}
+		resp.Body.Close()
+	}
+	assert.Equal(t, 2, failed, "each request that met the dead instance failed")
+	assert.Zero(t, testutil.ToFloat64(m.Retries.WithLabelValues("patient")))
+	assert.EqualValues(t, 2, good.hits.Load())
+}
+
 func TestRetryAtMostOnce(t *testing.T) {
 	p, _ := newPool(t, newInstancer(deadAddr(t), deadAddr(t), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
 	waitSize(t, p, 3)
