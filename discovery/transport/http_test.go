@@ -265,7 +265,9 @@ func TestWriteToken(t *testing.T) {
 		{http.MethodDelete, "/api/v1/registry/auth/a1", ""},
 	}
 	for _, w := range writes {
-		for _, hdr := range []string{"", "Basic dXNlcjo=", "Bearer", "Bearer "} {
+		// A scheme other than Bearer or Basic carries no credential, even
+		// the token itself.
+		for _, hdr := range []string{"", "Basic dXNlcjo=", "Bearer", "Bearer ", "Token " + token, token} {
 			r := f.do(w.method, w.path, hdr, "application/json", w.body)
 			assertProblem(t, r, http.StatusUnauthorized)
 			assert.Equal(t, []string{"Authorization"}, r.Fields(t))
@@ -609,6 +611,7 @@ func TestDashboard(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status)
 	assert.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
 	assert.Contains(t, r.Header.Get("Content-Security-Policy"), "default-src 'none'")
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"), "the page, which lists every instance's address, is never cached")
 	page := string(r.Body)
 	for _, want := range []string{
 		`<meta http-equiv="refresh" content="5">`,
