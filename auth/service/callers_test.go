@@ -20,12 +20,10 @@ import (
 func TestADisabledAccountsTokenIsRefusedByTheService(t *testing.T) {
 	ctx := context.Background()
 	svc, st, _ := newAdminService(t)
-	ann, err := st.Users().ByEmail(ctx, "ann@example.org")
-	require.NoError(t, err)
-	asAnn := authn.Principal{UserID: ann.ID, Roles: []string{authn.RoleAdmin}}
+	admin, asAnn := ann(t, st)
 	change(t, st, "ann@example.org", disable)
 
-	_, err = svc.Me(ctx, asAnn)
+	_, err := svc.Me(ctx, asAnn)
 	assert.ErrorIs(t, err, account.ErrDisabled, "me")
 	_, err = svc.ChangePassword(ctx, asAnn, service.ChangePasswordInput{
 		CurrentPassword: "violet tram cupboard", NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
@@ -33,12 +31,12 @@ func TestADisabledAccountsTokenIsRefusedByTheService(t *testing.T) {
 	assert.ErrorIs(t, err, account.ErrDisabled, "password change")
 	_, err = svc.ListUsers(ctx, asAnn, service.ListUsersInput{})
 	assert.ErrorIs(t, err, account.ErrDisabled, "list users")
-	_, err = svc.GetUser(ctx, asAnn, ann.ID)
+	_, err = svc.GetUser(ctx, asAnn, admin.ID)
 	assert.ErrorIs(t, err, account.ErrDisabled, "get user")
 
-	stored, err := st.Users().ByID(ctx, ann.ID)
+	stored, err := st.Users().ByID(ctx, admin.ID)
 	require.NoError(t, err)
-	assert.Equal(t, ann.PasswordHash, stored.PasswordHash, "the password is unchanged")
+	assert.Equal(t, admin.PasswordHash, stored.PasswordHash, "the password is unchanged")
 }
 
 // Every administration use case reads the caller's roles from the store:
@@ -48,11 +46,9 @@ func TestADemotedAdministratorsTokenAdministersNothing(t *testing.T) {
 	ctx := context.Background()
 	svc, st, _ := newAdminService(t)
 	registerPat(t, svc)
-	ann, err := st.Users().ByEmail(ctx, "ann@example.org")
-	require.NoError(t, err)
+	_, asAnn := ann(t, st)
 	pat, err := st.Users().ByEmail(ctx, "pat@example.org")
 	require.NoError(t, err)
-	asAnn := authn.Principal{UserID: ann.ID, Roles: []string{authn.RoleAdmin}}
 	change(t, st, "ann@example.org", func(u *account.User) { u.Roles = []string{authn.RoleDoctor} })
 
 	_, err = svc.ListUsers(ctx, asAnn, service.ListUsersInput{})
@@ -82,9 +78,7 @@ func TestDisablingEndsTheSessionsEvenOnceEnabledAgain(t *testing.T) {
 	ctx := context.Background()
 	svc, st, _ := newAdminService(t)
 	registerPat(t, svc)
-	ann, err := st.Users().ByEmail(ctx, "ann@example.org")
-	require.NoError(t, err)
-	asAnn := authn.Principal{UserID: ann.ID, Roles: []string{authn.RoleAdmin}}
+	_, asAnn := ann(t, st)
 	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
 	require.NoError(t, err)
 	pat, err := st.Users().ByEmail(ctx, "pat@example.org")

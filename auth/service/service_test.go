@@ -599,9 +599,7 @@ func TestAFullLastPageOfUsersHasNoNextCursor(t *testing.T) {
 	ctx := context.Background()
 	svc, st, _ := newAdminService(t)
 	registerPat(t, svc)
-	ann, err := st.Users().ByEmail(ctx, "ann@example.org")
-	require.NoError(t, err)
-	asAnn := authn.Principal{UserID: ann.ID, Roles: []string{authn.RoleAdmin}}
+	_, asAnn := ann(t, st)
 
 	p, err := svc.ListUsers(ctx, asAnn, service.ListUsersInput{Limit: 2})
 	require.NoError(t, err)

@@ -66,6 +66,14 @@ func newAdminService(t *testing.T) (service.Service, *sqlstore.Store, *reentrant
 	return svc, st, h
 }
 
+// ann is newAdminService's administrator, stored and as her token names her.
+func ann(t *testing.T, st *sqlstore.Store) (account.User, authn.Principal) {
+	t.Helper()
+	u, err := st.Users().ByEmail(context.Background(), "ann@example.org")
+	require.NoError(t, err)
+	return u, authn.Principal{UserID: u.ID, Roles: []string{authn.RoleAdmin}}
+}
+
 // A demotion, a disabled account or a new password committed while a login
 // checks the password decides the outcome of that login.
 func TestLoginFollowsChangesCommittedDuringThePasswordCheck(t *testing.T) {

@@ -36,20 +36,16 @@ func sseProxy(t *testing.T, target string, says func(*http.Request) bool) string
 	return srv.URL
 }
 
-// creatingOrPutting is every answer but a part's: a PutObject (the
-// encryption probe's among them) and a CreateMultipartUpload.
-func creatingOrPutting(r *http.Request) bool {
-	q := r.URL.Query()
-	return (r.Method == http.MethodPost && q.Has("uploads")) || (r.Method == http.MethodPut && !q.Has("uploadId"))
-}
-
-// MinIO names the encryption in the answers of PutObject and UploadPart
-// but not in CreateMultipartUpload's: a document in parts is stored there
-// all the same, each part's answer checked.
-func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
+// sseStore is a store asking for SSE-S3 through sseProxy(says), on a fresh
+// bucket removed after the test, its encryption check passed.
+func sseStore(t *testing.T, says func(*http.Request) bool, tune func(*blobs3.Config)) (*blobs3.Store, blobs3.Config) {
+	t.Helper()
 	c := config(t)
 	c.SSE = "AES256"
-	c.Endpoint = sseProxy(t, c.Endpoint, func(r *http.Request) bool { return r.Method == http.MethodPut })
+	if tune != nil {
+		tune(&c)
+	}
+	c.Endpoint = sseProxy(t, c.Endpoint, says)
 	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
 	ctx := context.Background()
 	if err := s.EnsureBucket(ctx); err != nil {
@@ -65,7 +61,23 @@ func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
 	if err := s.CheckEncryption(ctx); err != nil {
 		t.Fatalf("CheckEncryption = %v", err)
 	}
+	return s, c
+}
+
+// creatingOrPutting is every answer but a part's: a PutObject (the
+// encryption probe's among them) and a CreateMultipartUpload.
+func creatingOrPutting(r *http.Request) bool {
+	q := r.URL.Query()
+	return (r.Method == http.MethodPost && q.Has("uploads")) || (r.Method == http.MethodPut && !q.Has("uploadId"))
+}
+
+// MinIO names the encryption in the answers of PutObject and UploadPart
+// but not in CreateMultipartUpload's: a document in parts is stored there
+// all the same, each part's answer checked.
+func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
+	s, _ := sseStore(t, func(r *http.Request) bool { return r.Method == http.MethodPut }, nil)
 	data := bytes.Repeat([]byte("scan "), (6<<20)/5)
+	ctx := context.Background()
 	st, err := s.Put(ctx, "documents/scan", bytes.NewReader(data), nil)
 	if err != nil || st.Size != int64(len(data)) {
 		t.Fatalf("Put in parts = %+v, %v", st, err)
@@ -75,18 +87,8 @@ func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
 // A server that says so when the upload is created but stores parts whose
 // answers name no encryption keeps nothing: the parts are what is stored.
 func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
-	c := config(t)
-	c.SSE = "AES256"
-	c.Endpoint = sseProxy(t, c.Endpoint, creatingOrPutting)
-	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	s, c := sseStore(t, creatingOrPutting, nil)
 	ctx := context.Background()
-	if err := s.EnsureBucket(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.DeleteBucket(ctx) })
-	if err := s.CheckEncryption(ctx); err != nil {
-		t.Fatalf("CheckEncryption = %v", err)
-	}
 	_, err := s.Put(ctx, "documents/scan", bytes.NewReader(make([]byte, 6<<20)), nil)
 	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
 		t.Fatalf("Put in parts = %v, want a fault naming ErrNotEncrypted", err)
@@ -104,19 +106,8 @@ func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
 // three parts are refused again and again, none waiting for a buffer, and
 // none leaves its upload behind.
 func TestMultipartEncryptionRefusedInFlightReturnsItsBuffers(t *testing.T) {
-	c := config(t)
-	c.SSE = "AES256"
-	c.PartSize, c.PartBuffers = 5<<20, 2
-	c.Endpoint = sseProxy(t, c.Endpoint, creatingOrPutting)
-	s := blobs3.New(c, &http.Client{Timeout: 30 * time.Second})
+	s, c := sseStore(t, creatingOrPutting, func(c *blobs3.Config) { c.PartSize, c.PartBuffers = 5<<20, 2 })
 	ctx := context.Background()
-	if err := s.EnsureBucket(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.DeleteBucket(ctx) })
-	if err := s.CheckEncryption(ctx); err != nil {
-		t.Fatalf("CheckEncryption = %v", err)
-	}
 	for i := range 4 {
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		_, err := s.Put(pctx, "documents/scan", bytes.NewReader(make([]byte, 11<<20)), nil)
