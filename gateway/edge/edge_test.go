@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"github.com/medisync/medisync/shared/clock/clocktest"
 	"github.com/medisync/medisync/shared/health"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/runtest"
 	"github.com/medisync/medisync/shared/tracing"
 )
 
@@ -684,17 +684,9 @@ func TestBreakerSkipsFailingInstance(t *testing.T) {
 	assert.Equal(t, hitsBefore+1, a.hits.Load()+b.hits.Load(), "sent past the open circuits")
 }
 
-func deadAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 func TestRetryOnConnectFailureForGetOnly(t *testing.T) {
 	good := newBackend(t, "patient")
-	h := newHarness(t, options{patients: []string{good.hostport(), deadAddr(t)}, breaker: upstream.BreakerSettings{ConsecutiveFailures: 100}})
+	h := newHarness(t, options{patients: []string{good.hostport(), runtest.RefusedAddr(t)}, breaker: upstream.BreakerSettings{ConsecutiveFailures: 100}})
 	tok := h.token("u")
 	for range 4 {
 		require.Equal(t, http.StatusOK, h.do(req{path: "/api/v1/patients/1", token: tok}).Code)
@@ -715,7 +707,7 @@ func TestRetryOnConnectFailureForGetOnly(t *testing.T) {
 
 func TestUpstreamFaultsAsProblems(t *testing.T) {
 	t.Run("502 when the only instance is down", func(t *testing.T) {
-		h := newHarness(t, options{patients: []string{deadAddr(t)}})
+		h := newHarness(t, options{patients: []string{runtest.RefusedAddr(t)}})
 		rec := h.do(req{path: "/api/v1/patients/1", token: h.token("u")})
 		pd := requireProblem(t, rec, http.StatusBadGateway)
 		assert.Equal(t, "/api/v1/patients/1", pd.Instance)
@@ -794,7 +786,7 @@ func TestRetryAfterOnlyWhenTheRequestIsSafeToSendAgain(t *testing.T) {
 		assert.Empty(t, rec.Header().Get("Retry-After"), "a POST the instance may have carried out is not to be resent")
 	})
 	t.Run("on a 502 of a POST that never reached an instance", func(t *testing.T) {
-		h := newHarness(t, options{patients: []string{deadAddr(t)}})
+		h := newHarness(t, options{patients: []string{runtest.RefusedAddr(t)}})
 		rec := post(h)
 		requireProblem(t, rec, http.StatusBadGateway)
 		assert.Equal(t, "1", rec.Header().Get("Retry-After"), "a connection never made carried nothing out")

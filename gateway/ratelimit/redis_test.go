@@ -19,6 +19,7 @@ import (
 
 	"github.com/medisync/medisync/gateway/ratelimit"
 	"github.com/medisync/medisync/shared/clock/clocktest"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 // sharedRedis is the Redis of scripts/redis-up.sh; the tests skip without
@@ -187,9 +188,9 @@ func TestRedisKilledMidRunFallsBackToLocalAndReturns(t *testing.T) {
 // 200 ms to connect and no retry (go-redis would otherwise dial five
 // times, 100 ms apart).
 func TestARefusedRedisIsDialledOnce(t *testing.T) {
-	port := freePort(t) // nothing listens there: connections are refused
+	addr := runtest.RefusedAddr(t)
 	var downs atomic.Int64
-	l := gateway(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port), uniquePrefix(t), ratelimit.Policy{Name: "strict", RPS: 0.2, Burst: 10},
+	l := gateway(t, "redis://"+addr+"/0", uniquePrefix(t), ratelimit.Policy{Name: "strict", RPS: 0.2, Burst: 10},
 		ratelimit.SharedObserver{Down: func(error) { downs.Add(1) }})
 
 	start := time.Now()

@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/logging/logtest"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 // instancer is an sd.Instancer whose instances a test sets.
@@ -77,15 +77,6 @@ func newBackend(t *testing.T) *backend {
 }
 
 func (b *backend) hostport() string { return strings.TrimPrefix(b.URL, "http://") }
-
-// deadAddr is an address where nothing listens.
-func deadAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 func newPool(t *testing.T, in sd.Instancer, bs BreakerSettings) (*Pool, *Metrics) {
 	t.Helper()
@@ -340,7 +331,7 @@ func TestServerErrorsDoNotOpen(t *testing.T) {
 
 func TestRetryOnceOnConnectFailureForGetOnly(t *testing.T) {
 	good := newBackend(t)
-	dead := deadAddr(t)
+	dead := runtest.RefusedAddr(t)
 	p, m := newPool(t, newInstancer(good.hostport(), dead), BreakerSettings{ConsecutiveFailures: 100})
 	waitSize(t, p, 2)
 
@@ -367,7 +358,7 @@ func TestRetryOnceOnConnectFailureForGetOnly(t *testing.T) {
 
 func TestRetryOnConnectFailureForIdempotentMethodsWithoutBody(t *testing.T) {
 	good := newBackend(t)
-	p, m := newPool(t, newInstancer(good.hostport(), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
+	p, m := newPool(t, newInstancer(good.hostport(), runtest.RefusedAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
 	waitSize(t, p, 2)
 	for _, method := range []string{http.MethodDelete, http.MethodDelete, http.MethodPut, http.MethodPut} {
 		code, err := send(t, p, method)
@@ -391,7 +382,7 @@ func TestRetryOnConnectFailureForIdempotentMethodsWithoutBody(t *testing.T) {
 // failure is not tried again on another instance.
 func TestBodilessPostIsNotRetried(t *testing.T) {
 	good := newBackend(t)
-	p, m := newPool(t, newInstancer(good.hostport(), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
+	p, m := newPool(t, newInstancer(good.hostport(), runtest.RefusedAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
 	waitSize(t, p, 2)
 	failed := 0
 	for _, method := range []string{http.MethodPost, http.MethodPost, http.MethodPatch, http.MethodPatch} {
@@ -411,7 +402,7 @@ func TestBodilessPostIsNotRetried(t *testing.T) {
 }
 
 func TestRetryAtMostOnce(t *testing.T) {
-	p, _ := newPool(t, newInstancer(deadAddr(t), deadAddr(t), deadAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
+	p, _ := newPool(t, newInstancer(runtest.RefusedAddr(t), runtest.RefusedAddr(t), runtest.RefusedAddr(t)), BreakerSettings{ConsecutiveFailures: 100})
 	waitSize(t, p, 3)
 	_, err := send(t, p, http.MethodGet)
 	require.Error(t, err)

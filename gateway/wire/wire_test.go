@@ -3,7 +3,6 @@ package wire
 import (
 	"context"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/medisync/medisync/shared/app"
 	"github.com/medisync/medisync/shared/authn/authntest"
 	"github.com/medisync/medisync/shared/logging/logtest"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 func TestFixedInstances(t *testing.T) {
@@ -92,10 +92,7 @@ func TestRedisClientLinesGoThroughTheLogger(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens there: connections are refused
+	addr := runtest.RefusedAddr(t)
 	var s Settings
 	a := newGatewayApp(ctx, t, &s)
 	var logs logtest.Buffer

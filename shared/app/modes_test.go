@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/app"
+	"github.com/medisync/medisync/shared/runtest"
 )
 
 func TestVersionPrintsTheBuildAndOpensNothing(t *testing.T) {
@@ -66,11 +67,7 @@ func TestHealthcheckExitsZeroWhenReadyAndOneOtherwise(t *testing.T) {
 }
 
 func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	err = app.Healthcheck(context.Background(), addr)
+	err := app.Healthcheck(context.Background(), runtest.RefusedAddr(t))
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, app.ErrDone)
 	assert.Error(t, app.Healthcheck(context.Background(), "no-port"))

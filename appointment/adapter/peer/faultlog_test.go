@@ -2,7 +2,6 @@ package peer
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/medisync/medisync/shared/logging"
 	"github.com/medisync/medisync/shared/logging/logtest"
 	"github.com/medisync/medisync/shared/metrics"
+	"github.com/medisync/medisync/shared/runtest"
 	"github.com/medisync/medisync/shared/sqldb/sqltest"
 )
 
@@ -28,11 +28,8 @@ import (
 // check, which holds the doctor and the very times of the patient's visit
 // (docs/logging.md, "What is never logged").
 func TestAPeerFaultIsLoggedWithoutTheQueryString(t *testing.T) {
-	// A doctor service that is down: a port nothing listens on.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	doctorURL := "http://" + ln.Addr().String()
-	require.NoError(t, ln.Close())
+	// A doctor service that is down: a port that refuses connections.
+	doctorURL := "http://" + runtest.RefusedAddr(t)
 
 	patientID, userID := ids.New(), ids.New()
 	patients := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
