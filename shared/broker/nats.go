@@ -126,6 +126,16 @@ func (b *natsBroker) connect(name string) (*nats.Conn, error) {
 		nats.ReconnectHandler(func(*nats.Conn) {
 			_ = logger.Log("level", "info", "msg", "broker reconnected")
 		}),
+		// The server's asynchronous refusals (a permission violation) and
+		// a slow consumer's dropped messages; the client's default writes
+		// them to stderr as a bare line outside the structured log.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			kv := []any{"level", "error", "msg", "broker error", "err", err}
+			if sub != nil {
+				kv = append(kv, "subject", sub.Subject)
+			}
+			_ = logger.Log(kv...)
+		}),
 	}
 	if b.inbox != "" {
 		opts = append(opts, nats.CustomInboxPrefix(b.inbox))
