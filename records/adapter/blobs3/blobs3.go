@@ -488,11 +488,20 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 			return err
 		}
 	}
-	if _, err := s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	done, err := s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &s.cfg.Bucket, Key: &key, UploadId: id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
-	}); err != nil {
+	})
+	if err != nil {
 		return fault("complete multipart upload", err)
+	}
+	// The parts' answers were checked; an object whose own answer names
+	// another encryption than the one asked is not kept either.
+	if done.ServerSideEncryption != "" {
+		if err := s.encrypted(done.ServerSideEncryption); err != nil {
+			s.remove(ctx, key)
+			return fault("complete multipart upload", err)
+		}
 	}
 	return nil
 }

@@ -16,9 +16,10 @@ import (
 )
 
 // sseProxy stands between the store and the S3 server of the tests, which
-// applies no encryption, and adds the header by which a server says it
-// applied SSE-S3 to the answers named by says.
-func sseProxy(t *testing.T, target string, says func(*http.Request) bool) string {
+// applies no encryption, and adds to each answer the header by which a
+// server names the encryption it applied: what says returns for the
+// request, none when it returns "".
+func sseProxy(t *testing.T, target string, says func(*http.Request) string) string {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
@@ -26,8 +27,8 @@ func sseProxy(t *testing.T, target string, says func(*http.Request) bool) string
 	}
 	p := httputil.NewSingleHostReverseProxy(u)
 	p.ModifyResponse = func(res *http.Response) error {
-		if res.StatusCode == http.StatusOK && says(res.Request) {
-			res.Header.Set("X-Amz-Server-Side-Encryption", "AES256")
+		if sse := says(res.Request); res.StatusCode == http.StatusOK && sse != "" {
+			res.Header.Set("X-Amz-Server-Side-Encryption", sse)
 		}
 		return nil
 	}
@@ -38,7 +39,7 @@ func sseProxy(t *testing.T, target string, says func(*http.Request) bool) string
 
 // sseStore is a store asking for SSE-S3 through sseProxy(says), on a fresh
 // bucket removed after the test, its encryption check passed.
-func sseStore(t *testing.T, says func(*http.Request) bool, tune func(*blobs3.Config)) (*blobs3.Store, blobs3.Config) {
+func sseStore(t *testing.T, says func(*http.Request) string, tune func(*blobs3.Config)) (*blobs3.Store, blobs3.Config) {
 	t.Helper()
 	c := config(t)
 	c.SSE = "AES256"
@@ -64,6 +65,16 @@ func sseStore(t *testing.T, says func(*http.Request) bool, tune func(*blobs3.Con
 	return s, c
 }
 
+// sseS3 names SSE-S3 in the answers of the requests when picks out.
+func sseS3(when func(*http.Request) bool) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if when(r) {
+			return "AES256"
+		}
+		return ""
+	}
+}
+
 // creatingOrPutting is every answer but a part's: a PutObject (the
 // encryption probe's among them) and a CreateMultipartUpload.
 func creatingOrPutting(r *http.Request) bool {
@@ -75,7 +86,7 @@ func creatingOrPutting(r *http.Request) bool {
 // but not in CreateMultipartUpload's: a document in parts is stored there
 // all the same, each part's answer checked.
 func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
-	s, _ := sseStore(t, func(r *http.Request) bool { return r.Method == http.MethodPut }, nil)
+	s, _ := sseStore(t, sseS3(func(r *http.Request) bool { return r.Method == http.MethodPut }), nil)
 	data := bytes.Repeat([]byte("scan "), (6<<20)/5)
 	ctx := context.Background()
 	st, err := s.Put(ctx, "documents/scan", bytes.NewReader(data), nil)
@@ -87,7 +98,7 @@ func TestMultipartEncryptionNamedByThePartsOnly(t *testing.T) {
 // A server that says so when the upload is created but stores parts whose
 // answers name no encryption keeps nothing: the parts are what is stored.
 func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
-	s, c := sseStore(t, creatingOrPutting, nil)
+	s, c := sseStore(t, sseS3(creatingOrPutting), nil)
 	ctx := context.Background()
 	_, err := s.Put(ctx, "documents/scan", bytes.NewReader(make([]byte, 6<<20)), nil)
 	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
@@ -106,7 +117,7 @@ func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
 // three parts are refused again and again, none waiting for a buffer, and
 // none leaves its upload behind.
 func TestMultipartEncryptionRefusedInFlightReturnsItsBuffers(t *testing.T) {
-	s, c := sseStore(t, creatingOrPutting, func(c *blobs3.Config) { c.PartSize, c.PartBuffers = 5<<20, 2 })
+	s, c := sseStore(t, sseS3(creatingOrPutting), func(c *blobs3.Config) { c.PartSize, c.PartBuffers = 5<<20, 2 })
 	ctx := context.Background()
 	for i := range 4 {
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -115,6 +126,31 @@ func TestMultipartEncryptionRefusedInFlightReturnsItsBuffers(t *testing.T) {
 		if !errors.Is(err, blobs3.ErrNotEncrypted) {
 			t.Fatalf("Put %d = %v, want ErrNotEncrypted", i, err)
 		}
+	}
+	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
+		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
+	}
+}
+
+// An upload whose parts' answers name the encryption asked, but whose
+// completion names another, leaves no object behind.
+func TestMultipartCompletedUnderAnotherEncryptionIsRemoved(t *testing.T) {
+	s, c := sseStore(t, func(r *http.Request) string {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Query().Has("uploadId"):
+			return "aws:kms"
+		case r.Method == http.MethodPut:
+			return "AES256"
+		}
+		return ""
+	}, nil)
+	ctx := context.Background()
+	_, err := s.Put(ctx, "documents/scan", bytes.NewReader(make([]byte, 6<<20)), nil)
+	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("Put in parts = %v, want a fault naming ErrNotEncrypted", err)
+	}
+	if infos, err := s.List(ctx, "", "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects left behind: %v, %v", infos, err)
 	}
 	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
 		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
