@@ -691,3 +691,146 @@ func TestTokenLivingLongerThanMaxLifetimeIsRefused(t *testing.T) {
 	require.ErrorIs(t, err, authn.ErrInvalidToken)
 	assert.Contains(t, err.Error(), "no iat")
 }
+
+// The default leeway is 30 seconds on exp and nbf alike: a token a few
+// seconds out of its window passes, one 45 seconds out does not.
+func TestDefaultLeewayIsThirtySeconds(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	v := iss.Verifier()
+	now := time.Now()
+	for name, c := range map[string]struct {
+		claims authntest.Claims
+		pass   bool
+	}{
+		"expired 10 s ago":   {authntest.Claims{IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-10 * time.Second)}, true},
+		"expired 45 s ago":   {authntest.Claims{IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-45 * time.Second)}, false},
+		"valid in 10 s":      {authntest.Claims{IssuedAt: now, NotBefore: now.Add(10 * time.Second), ExpiresAt: now.Add(time.Hour)}, true},
+		"valid in 45 s":      {authntest.Claims{IssuedAt: now, NotBefore: now.Add(45 * time.Second), ExpiresAt: now.Add(time.Hour)}, false},
+		"issued in 45 s":     {authntest.Claims{IssuedAt: now.Add(45 * time.Second), ExpiresAt: now.Add(time.Hour)}, false},
+		"issued in 10 s, ok": {authntest.Claims{IssuedAt: now.Add(10 * time.Second), ExpiresAt: now.Add(time.Hour)}, true},
+	} {
+		_, err := v.Verify(context.Background(), iss.Token(t, c.claims))
+		if c.pass {
+			assert.NoError(t, err, name)
+		} else {
+			assert.ErrorIs(t, err, authn.ErrInvalidToken, name)
+		}
+	}
+}
+
+// A token of exactly MaxTokenBytes is verified; one byte more is refused
+// before it is parsed. By default the bound is DefaultMaxTokenBytes, which a
+// well-signed token padded with a long claim exceeds.
+func TestTokenSizeBound(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	tok := iss.Token(t, authntest.Claims{})
+	_, err := authn.NewVerifier(keysOf(iss), authn.Config{MaxTokenBytes: len(tok)}).Verify(context.Background(), tok)
+	require.NoError(t, err, "a token of exactly the bound")
+	_, err = authn.NewVerifier(keysOf(iss), authn.Config{MaxTokenBytes: len(tok) - 1}).Verify(context.Background(), tok)
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "too large")
+
+	big := iss.Token(t, authntest.Claims{Email: strings.Repeat("a", authn.DefaultMaxTokenBytes) + "@example.com"})
+	_, err = iss.Verifier().Verify(context.Background(), big)
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "too large")
+}
+
+// A token without a kid is refused by the verifier itself, even when the
+// key source would hand out a key without one.
+func TestTokenWithoutKidIsRefusedWhateverTheKeySource(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	v := authn.NewVerifier(keysOf(iss), authn.Config{})
+	_, err := v.Verify(context.Background(), signMap(t, iss, func(map[string]any) {}))
+	require.NoError(t, err, "the same claims with a kid pass")
+
+	noKid := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims(validClaims()))
+	raw, err := noKid.SignedString(iss.Private)
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), raw)
+	require.ErrorIs(t, err, authn.ErrInvalidToken)
+	assert.Contains(t, err.Error(), "no kid")
+}
+
+// The most privileged role names the caller in audit records, in whatever
+// order the token lists its roles.
+func TestPrimaryRoleIsTheMostPrivileged(t *testing.T) {
+	for roles, want := range map[string]string{
+		"PATIENT,DOCTOR,ADMIN": authn.RoleAdmin,
+		"PATIENT,ADMIN":        authn.RoleAdmin,
+		"PATIENT,DOCTOR":       authn.RoleDoctor,
+		"DOCTOR,PATIENT":       authn.RoleDoctor,
+		"PATIENT":              authn.RolePatient,
+		"":                     "",
+	} {
+		p := authn.Principal{Roles: strings.Split(roles, ",")}
+		assert.Equal(t, want, p.PrimaryRole(), roles)
+	}
+}
+
+// Without roles, RequireRoles admits any authenticated caller and still
+// refuses a request without one.
+func TestRequireRolesWithoutRolesAdmitsAnyPrincipal(t *testing.T) {
+	ep := authn.RequireRoles()(func(context.Context, any) (any, error) { return "ok", nil })
+	_, err := ep(context.Background(), nil)
+	assert.Equal(t, http.StatusUnauthorized, problem.From(err).Status)
+	for _, role := range []string{authn.RolePatient, authn.RoleDoctor, authn.RoleAdmin} {
+		ctx := authn.NewContext(context.Background(), authn.Principal{UserID: "u", Roles: []string{role}})
+		out, err := ep(ctx, nil)
+		require.NoError(t, err, role)
+		assert.Equal(t, "ok", out)
+		p, err := authn.Require(ctx)
+		require.NoError(t, err, role)
+		assert.Equal(t, "u", p.UserID)
+	}
+}
+
+// A token is checked against the revocations on its first presentation, not
+// only once cached: a session ended before its token reaches this verifier,
+// and a password changed after the token was issued, refuse it at once; a
+// token issued after the change passes.
+func TestRevokedTokenIsRefusedTheFirstTimeItIsPresented(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	change := time.Now().Truncate(time.Second)
+	list := authn.NewRevocationList(nil)
+	list.Add(
+		authn.Revocation{SessionID: "ended", NotBefore: change, ExpiresAt: change.Add(15 * time.Minute)},
+		authn.Revocation{UserID: "u-changed", NotBefore: change, ExpiresAt: change.Add(15 * time.Minute)},
+	)
+	for _, cacheSize := range []int{0, -1} {
+		v := authn.NewVerifier(keysOf(iss), authn.Config{Revocations: list, CacheSize: cacheSize})
+		_, err := v.Verify(context.Background(), signMap(t, iss, func(m map[string]any) { m["sid"] = "ended" }))
+		assert.ErrorIs(t, err, authn.ErrRevoked, "cache size %d", cacheSize)
+		_, err = v.Verify(context.Background(), signMap(t, iss, func(m map[string]any) { m["sid"] = "live" }))
+		assert.NoError(t, err, "another session, cache size %d", cacheSize)
+
+		before := iss.Token(t, authntest.Claims{UserID: "u-changed", IssuedAt: change.Add(-time.Minute), ExpiresAt: change.Add(10 * time.Minute)})
+		_, err = v.Verify(context.Background(), before)
+		assert.ErrorIs(t, err, authn.ErrRevoked, "issued before the change, cache size %d", cacheSize)
+		after := iss.Token(t, authntest.Claims{UserID: "u-changed", IssuedAt: change, ExpiresAt: change.Add(10 * time.Minute)})
+		p, err := v.Verify(context.Background(), after)
+		require.NoError(t, err, "issued at the change, cache size %d", cacheSize)
+		assert.Equal(t, change, p.IssuedAt.Truncate(time.Second))
+	}
+}
+
+// A key republished under another kid is a change of the key set: a token
+// cached under the old kid is verified again, and refused, as its kid no
+// longer names a key.
+func TestKeyRepublishedUnderAnotherKidIsAChange(t *testing.T) {
+	iss := authntest.NewIssuer(t)
+	src := &rotatingJWKS{}
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
+	v := jwksVerifier(t, src)
+	ctx := context.Background()
+	tok := iss.Token(t, authntest.Claims{})
+	require.Eventually(t, func() bool { _, err := v.Verify(ctx, tok); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	changes := authn.KeySetChanges(v)
+
+	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{"renamed-" + iss.KID: iss.Public}))
+	unknown := authntest.NewIssuer(t).Token(t, authntest.Claims{})
+	require.Eventually(t, func() bool { _, _ = v.Verify(ctx, unknown); return authn.KeySetChanges(v) > changes },
+		5*time.Second, 5*time.Millisecond, "the renamed kid went unnoticed")
+	_, err := v.Verify(ctx, tok)
+	require.ErrorIs(t, err, authn.ErrInvalidToken, "its kid names no key any more")
+}

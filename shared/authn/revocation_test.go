@@ -229,3 +229,63 @@ func TestFollowDoesNotSpinOnAFeedThatDoesNotBlock(t *testing.T) {
 	authn.NewRevocationList(nil).Follow(ctx, authn.FollowOptions{URL: srv.URL, Client: srv.Client(), Retry: 100 * time.Millisecond})
 	assert.LessOrEqual(t, calls.Load(), int32(8), "asked %d times in half a second", calls.Load())
 }
+
+// Two revocations of one user (two password changes) keep the later cut-off
+// and the later expiry, in whichever order they arrive: a token issued
+// between the two changes is refused until the last token the second can
+// match has expired.
+func TestRevocationsOfOneUserKeepTheLaterCutOffAndExpiry(t *testing.T) {
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	first := authn.Revocation{UserID: "u1", NotBefore: now.Add(-10 * time.Minute), ExpiresAt: now.Add(5 * time.Minute)}
+	second := authn.Revocation{UserID: "u1", NotBefore: now, ExpiresAt: now.Add(15 * time.Minute)}
+	between := authn.Principal{UserID: "u1", IssuedAt: now.Add(-time.Minute)}
+	for name, order := range map[string][]authn.Revocation{"in order": {first, second}, "reversed": {second, first}} {
+		clock := now
+		l := authn.NewRevocationList(func() time.Time { return clock })
+		for _, r := range order {
+			l.Add(r)
+		}
+		assert.True(t, l.Revoked(between), name)
+		assert.False(t, l.Revoked(authn.Principal{UserID: "u1", IssuedAt: now}), name)
+
+		clock = now.Add(6 * time.Minute)
+		l.Prune()
+		assert.True(t, l.Revoked(between), "%s: kept past the first's expiry", name)
+		clock = now.Add(15 * time.Minute)
+		l.Prune()
+		assert.Equal(t, 0, l.Len(), name)
+	}
+}
+
+// switchableFeed serves the feed it currently holds, as auth does across a
+// restart.
+type switchableFeed struct{ cur atomic.Pointer[feed] }
+
+func (s *switchableFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cur.Load().ServeHTTP(w, r)
+}
+
+// An auth restarted with a new index (lower than the one held) is read
+// again from the start, so the revocations it lists after its restart reach
+// the verifier.
+func TestFollowReadsAgainFromTheStartWhenTheIndexGoesBack(t *testing.T) {
+	before := newFeed()
+	for i := range 5 {
+		before.add(authn.Revocation{SessionID: "old-" + strconv.Itoa(i), ExpiresAt: time.Now().Add(15 * time.Minute)})
+	}
+	src := &switchableFeed{}
+	src.cur.Store(before)
+	srv := httptest.NewServer(src)
+	defer srv.Close()
+	list := authn.NewRevocationList(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go list.Follow(ctx, authn.FollowOptions{URL: srv.URL, Client: &http.Client{Timeout: 5 * time.Second}, Wait: 100 * time.Millisecond})
+	require.Eventually(t, func() bool { return list.Len() == 5 }, 3*time.Second, 5*time.Millisecond)
+
+	after := newFeed()
+	after.add(authn.Revocation{SessionID: "new", ExpiresAt: time.Now().Add(15 * time.Minute)})
+	src.cur.Store(after)
+	assert.Eventually(t, func() bool { return list.Revoked(authn.Principal{SessionID: "new"}) }, 3*time.Second, 5*time.Millisecond,
+		"the entry listed after the restart never arrived")
+}
