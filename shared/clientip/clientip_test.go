@@ -3,6 +3,7 @@ package clientip
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -92,4 +93,34 @@ func TestForwardedForCarriesOnlyTheBelievedChain(t *testing.T) {
 		assert.Equal(t, c.want, gw.ForwardedFor(in), name)
 		assert.Equal(t, gw.Client(in), auth.Client(upstream(in)), name)
 	}
+}
+
+// IPv4 written as IPv4-mapped IPv6 is the same address, in the trusted
+// proxies and in X-Forwarded-For alike.
+func TestIPv4MappedAddressesAreUnmapped(t *testing.T) {
+	r, err := New([]string{"::ffff:192.0.2.7"})
+	require.NoError(t, err)
+	assert.True(t, r.Trusted(netip.MustParseAddr("192.0.2.7")), "a proxy configured in its mapped form")
+
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "192.0.2.7:5000"
+	req.Header.Set("X-Forwarded-For", "::ffff:203.0.113.9")
+	assert.Equal(t, "203.0.113.9", r.Client(req).String(), "a client the proxy wrote in its mapped form")
+}
+
+// A RemoteAddr without a port is still the peer; one that is no address at
+// all gives no client and nothing to forward.
+func TestRemoteAddrWithoutPortOrUnparsable(t *testing.T) {
+	r, err := New([]string{"10.0.0.0/8"})
+	require.NoError(t, err)
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "203.0.113.9"
+	assert.Equal(t, "203.0.113.9", Remote(req).String())
+	assert.Equal(t, "203.0.113.9", r.ForwardedFor(req))
+
+	req.RemoteAddr = "@"
+	req.Header.Set("X-Forwarded-For", "1.2.3.4")
+	assert.False(t, Remote(req).IsValid())
+	assert.False(t, r.Client(req).IsValid(), "an unknown peer is no trusted proxy")
+	assert.Equal(t, "", r.ForwardedFor(req))
 }

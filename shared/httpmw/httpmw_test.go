@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -602,4 +603,25 @@ func TestAnswerFailedAfterItsStatusIsCountedWithTheFailure(t *testing.T) {
 	assert.Contains(t, f.logs.String(), "level=warn")
 	assert.Contains(t, f.logs.String(), "status=500")
 	httpmw.Failed(context.Background(), http.StatusInternalServerError) // no request info: a no-op, not a panic
+}
+
+// A body of exactly the limit passes; the default limit is 1 MiB.
+func TestBodyLimitBoundary(t *testing.T) {
+	called := false
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })
+	f := newFixture(t, h, httpmw.Options{MaxBodyBytes: 10})
+	rec := f.serve(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 10))))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.True(t, called, "a body of exactly the limit")
+
+	f = newFixture(t, h, httpmw.Options{})
+	called = false
+	rec = f.serve(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 1<<20))))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.True(t, called, "1 MiB by default")
+	called = false
+	rec = f.serve(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 1<<20+1))))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	assert.Contains(t, problemBody(t, rec)["detail"], strconv.Itoa(1<<20)+" bytes")
+	assert.False(t, called)
 }

@@ -337,3 +337,22 @@ type readOnly struct{}
 
 func (readOnly) Error() string    { return "cannot execute INSERT in a read-only transaction" }
 func (readOnly) SQLState() string { return "25006" }
+
+// A status outside 400-599 is no problem status: Write sends 500.
+func TestWriteOfANonErrorStatusIsInternalError(t *testing.T) {
+	for _, status := range []int{200, 399, 600, 999} {
+		rec := httptest.NewRecorder()
+		problem.Write(rec, httptest.NewRequest(http.MethodGet, "/x", nil), &problem.Problem{Status: status})
+		assert.Equal(t, http.StatusInternalServerError, rec.Code, status)
+		assert.EqualValues(t, 500, decode(t, rec)["status"], status)
+	}
+}
+
+// An unauthenticated domain error is a 401 that names its scheme in
+// WWW-Authenticate (RFC 9110, section 15.5.2), as problem.Unauthorized does.
+func TestFromUnauthenticatedCarriesWWWAuthenticate(t *testing.T) {
+	got := problem.From(fmt.Errorf("use case: %w", domainerr.New(domainerr.Unauthenticated, "sign in again")))
+	assert.Equal(t, http.StatusUnauthorized, got.Status)
+	assert.Equal(t, "sign in again", got.Detail)
+	assert.Equal(t, `Bearer realm="medisync"`, got.Headers.Get("WWW-Authenticate"))
+}
