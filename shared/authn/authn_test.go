@@ -628,17 +628,25 @@ func TestCachedTokenOfAWithdrawnKeyIsRefused(t *testing.T) {
 	require.NoError(t, err, "a token of a key still held is verified again and passes")
 }
 
-// A fetch that brings the same keys (the periodic refresh, or one forced by
-// a forged kid) leaves the verified tokens cached: only a change of the
-// keys costs each token a signature check again.
-func TestUnchangedKeySetKeepsVerifiedTokens(t *testing.T) {
+// verifiedOnce is a verifier of iss's key, served by src, which has
+// verified (and cached) tok.
+func verifiedOnce(t *testing.T) (*authntest.Issuer, *rotatingJWKS, *authn.JWTVerifier, string) {
+	t.Helper()
 	iss := authntest.NewIssuer(t)
 	src := &rotatingJWKS{}
 	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
 	v := jwksVerifier(t, src)
-	ctx := context.Background()
 	tok := iss.Token(t, authntest.Claims{})
-	require.Eventually(t, func() bool { _, err := v.Verify(ctx, tok); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { _, err := v.Verify(context.Background(), tok); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	return iss, src, v, tok
+}
+
+// A fetch that brings the same keys (the periodic refresh, or one forced by
+// a forged kid) leaves the verified tokens cached: only a change of the
+// keys costs each token a signature check again.
+func TestUnchangedKeySetKeepsVerifiedTokens(t *testing.T) {
+	iss, src, v, tok := verifiedOnce(t)
+	ctx := context.Background()
 	changes := authn.KeySetChanges(v)
 
 	// Refreshes forced by an unknown kid bring the same set; each is done
@@ -818,13 +826,8 @@ func TestRevokedTokenIsRefusedTheFirstTimeItIsPresented(t *testing.T) {
 // cached under the old kid is verified again, and refused, as its kid no
 // longer names a key.
 func TestKeyRepublishedUnderAnotherKidIsAChange(t *testing.T) {
-	iss := authntest.NewIssuer(t)
-	src := &rotatingJWKS{}
-	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{iss.KID: iss.Public}))
-	v := jwksVerifier(t, src)
+	iss, src, v, tok := verifiedOnce(t)
 	ctx := context.Background()
-	tok := iss.Token(t, authntest.Claims{})
-	require.Eventually(t, func() bool { _, err := v.Verify(ctx, tok); return err == nil }, 5*time.Second, 5*time.Millisecond)
 	changes := authn.KeySetChanges(v)
 
 	src.body.Store(jwksOf(t, map[string]ed25519.PublicKey{"renamed-" + iss.KID: iss.Public}))

@@ -75,6 +75,22 @@ func sseS3(when func(*http.Request) bool) func(*http.Request) string {
 	}
 }
 
+// refusedLeavingNothing fails t unless err is the fault of an encryption
+// refused, and the store keeps neither an object nor an upload.
+func refusedLeavingNothing(t *testing.T, s *blobs3.Store, c blobs3.Config, err error) {
+	t.Helper()
+	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
+		t.Fatalf("Put in parts = %v, want a fault naming ErrNotEncrypted", err)
+	}
+	ctx := context.Background()
+	if infos, err := s.List(ctx, "", "", 10); err != nil || len(infos) != 0 {
+		t.Fatalf("objects left behind: %v, %v", infos, err)
+	}
+	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
+		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
+	}
+}
+
 // creatingOrPutting is every answer but a part's: a PutObject (the
 // encryption probe's among them) and a CreateMultipartUpload.
 func creatingOrPutting(r *http.Request) bool {
@@ -101,15 +117,7 @@ func TestMultipartEncryptionNamedOnlyAtCreationIsRefused(t *testing.T) {
 	s, c := sseStore(t, sseS3(creatingOrPutting), nil)
 	ctx := context.Background()
 	_, err := s.Put(ctx, "documents/scan", bytes.NewReader(make([]byte, 6<<20)), nil)
-	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
-		t.Fatalf("Put in parts = %v, want a fault naming ErrNotEncrypted", err)
-	}
-	if infos, err := s.List(ctx, "", "", 10); err != nil || len(infos) != 0 {
-		t.Fatalf("objects left behind: %v, %v", infos, err)
-	}
-	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
-		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
-	}
+	refusedLeavingNothing(t, s, c, err)
 }
 
 // A part refused for its encryption while the next is read fails the
@@ -146,13 +154,5 @@ func TestMultipartCompletedUnderAnotherEncryptionIsRemoved(t *testing.T) {
 	}, nil)
 	ctx := context.Background()
 	_, err := s.Put(ctx, "documents/scan", bytes.NewReader(make([]byte, 6<<20)), nil)
-	if !errors.Is(err, blobs3.ErrNotEncrypted) || !errors.Is(err, domainerr.Unavailable) {
-		t.Fatalf("Put in parts = %v, want a fault naming ErrNotEncrypted", err)
-	}
-	if infos, err := s.List(ctx, "", "", 10); err != nil || len(infos) != 0 {
-		t.Fatalf("objects left behind: %v, %v", infos, err)
-	}
-	if out, err := listUploads(ctx, c); err != nil || len(out) != 0 {
-		t.Fatalf("multipart uploads left behind: %v, %v", out, err)
-	}
+	refusedLeavingNothing(t, s, c, err)
 }
