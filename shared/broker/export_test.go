@@ -28,3 +28,6 @@ func InboxPrefix(rawURL string) (string, error) {
 	u, err := parseNATSURL(rawURL)
 	return u.inbox, err
 }
+
+// DeliverSubject is where the durable of consumer delivers.
+func DeliverSubject(consumer, durable string) string { return deliverSubject(consumer, durable) }

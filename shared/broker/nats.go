@@ -664,8 +664,19 @@ func durableName(consumer, topic string) string {
 	return consumer + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
 }
 
+// deliverSubject is where the durable of consumer delivers: under
+// _deliver.medisync.<consumer>, which deploy/nats/permissions.conf lets
+// that consumer's user alone read (a consumer name is one token).
+func deliverSubject(consumer, durable string) string {
+	return "_deliver.medisync." + consumer + "." + durable
+}
+
 // ensureDurables creates (or updates) c's durable push consumers: one per
-// subject, delivering to its instances as a queue group.
+// subject, delivering to its instances as a queue group. A durable an
+// earlier release made delivers to _deliver.medisync.<durable>: the update
+// brings it under its consumer's subject, which the server refuses while
+// an instance of that release is still bound to the old one, so the pass
+// fails and is tried again until that instance has gone.
 func (b *natsBroker) ensureDurables(c Consumer, topics []string) error {
 	js, err := b.nc.JetStream(nats.MaxWait(5 * time.Second))
 	if err != nil {
@@ -676,7 +687,7 @@ func (b *natsBroker) ensureDurables(c Consumer, topics []string) error {
 		durable := durableName(c.Name, t)
 		cfg := &nats.ConsumerConfig{
 			Durable:        durable,
-			DeliverSubject: "_deliver.medisync." + durable,
+			DeliverSubject: deliverSubject(c.Name, durable),
 			DeliverGroup:   c.Name,
 			DeliverPolicy:  nats.DeliverAllPolicy,
 			AckPolicy:      nats.AckExplicitPolicy,
@@ -684,10 +695,17 @@ func (b *natsBroker) ensureDurables(c Consumer, topics []string) error {
 			MaxAckPending:  1024,
 			FilterSubject:  t,
 		}
-		if _, err := js.AddConsumer(stream, cfg); err != nil {
-			if _, uerr := js.UpdateConsumer(stream, cfg); uerr != nil {
-				return fmt.Errorf("broker: durable %s: %w", durable, err)
+		info, err := js.AddConsumer(stream, cfg)
+		if err == nil && info.Config.DeliverSubject == cfg.DeliverSubject {
+			continue
+		}
+		// A durable of another configuration, or delivering elsewhere,
+		// which AddConsumer does not compare.
+		if _, uerr := js.UpdateConsumer(stream, cfg); uerr != nil {
+			if err == nil {
+				err = uerr
 			}
+			return fmt.Errorf("broker: durable %s: %w", durable, err)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,7 @@ type permServer struct {
 	port int
 	log  *serverLog
 	// The inspector's: js reads streams, legacy the push consumers' state.
+	nc     *nats.Conn
 	js     jetstream.JetStream
 	legacy nats.JetStreamContext
 }
@@ -97,6 +99,7 @@ func startPermServer(t *testing.T) *permServer {
 	nc, err := nats.Connect(s.url("inspector"))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
+	s.nc = nc
 	s.js, err = jetstream.New(nc)
 	require.NoError(t, err)
 	s.legacy, err = nc.JetStream()
@@ -173,6 +176,8 @@ type permConsumer struct {
 	mu       sync.Mutex
 	seen     map[string]int
 	accepted map[string]bool
+	// stop ends the consumer and waits until it has.
+	stop func()
 }
 
 func (c *permConsumer) handle(_ context.Context, ev events.Event) error {
@@ -212,15 +217,19 @@ func consumeAs(t *testing.T, b broker.Broker, name string, types []string) *perm
 		sub := broker.Subscriber{B: b, Concurrency: 2, Malformed: errPermMalformed}
 		done <- sub.Subscribe(ctx, name, topics, c.handle)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(20 * time.Second):
-			t.Errorf("consumer %s did not stop", name)
-		}
-	})
+	var once sync.Once
+	c.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				assert.NoError(t, err)
+			case <-time.After(20 * time.Second):
+				t.Errorf("consumer %s did not stop", name)
+			}
+		})
+	}
+	t.Cleanup(c.stop)
 	return c
 }
 
@@ -253,11 +262,16 @@ func (s *permServer) assertAcknowledged(t *testing.T, consumer string, types []s
 // all they do on the broker: auth, patient, records and appointment
 // publish their events (creating their streams, or bringing a stream made
 // with another configuration to theirs); appointment and notification
-// receive them through their durables and acknowledge them, dead-letter
-// what they cannot apply, and list and replay their dead letters.
+// receive every event type they read through their durables and
+// acknowledge them, dead-letter what they cannot apply, and list and
+// replay their dead letters; then they start again, as after a deploy,
+// finding their durables there (some made by an earlier release, which
+// delivered elsewhere), the streams they read and the dead-letter stream
+// with other limits, which they put back, and a second replay drops the
+// replay applied before.
 func TestNATSPermissionsFileLetsEachServiceDoItsWork(t *testing.T) {
 	s := startPermServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 
 	// The publishers' streams exist, made with another age limit (as by a
@@ -275,14 +289,19 @@ func TestNATSPermissionsFileLetsEachServiceDoItsWork(t *testing.T) {
 	}
 
 	published := map[string]events.Event{} // by id
-	for svc, types := range map[string][]string{
-		"auth":    {"auth.user_registered", "auth.password_reset_requested"},
-		"patient": {"patient.deactivated", "patient.reactivated"},
-		"records": {"records.encounter_signed"},
-	} {
-		for _, ev := range publishOwn(t, brokers[svc], types) {
-			published[ev.ID] = ev
+	publishRound := func() {
+		for svc, types := range map[string][]string{
+			"auth":    {"auth.user_registered", "auth.password_reset_requested"},
+			"patient": {"patient.deactivated", "patient.reactivated"},
+			"records": {"records.encounter_signed"},
+		} {
+			for _, ev := range publishOwn(t, brokers[svc], types) {
+				published[ev.ID] = ev
+			}
 		}
+	}
+	publishRound()
+	for _, svc := range []string{"auth", "patient", "records"} {
 		st, err := s.js.Stream(ctx, "MEDISYNC_"+strings.ToUpper(svc))
 		require.NoError(t, err)
 		assert.Equal(t, 7*24*time.Hour, st.CachedInfo().Config.MaxAge, "%s brings its stream to its configuration", svc)
@@ -301,48 +320,155 @@ func TestNATSPermissionsFileLetsEachServiceDoItsWork(t *testing.T) {
 		}
 		return notification
 	}
-	require.Len(t, published, len(appointmentTypes)+len(notificationTypes))
-	for id, ev := range published {
-		c := consumerOf(ev.Type)
-		require.Eventually(t, func() bool { return c.times(id) > 0 }, 20*time.Second, 20*time.Millisecond,
-			"%s reaches its consumer", ev.Type)
+	// Every event reaches its consumer once and is acknowledged.
+	allApplied := func() {
+		t.Helper()
+		require.Len(t, published, len(appointmentTypes)+len(notificationTypes))
+		for id, ev := range published {
+			c := consumerOf(ev.Type)
+			require.Eventually(t, func() bool { return c.times(id) > 0 }, 20*time.Second, 20*time.Millisecond,
+				"%s reaches its consumer", ev.Type)
+		}
+		s.assertAcknowledged(t, "appointment", appointmentTypes)
+		s.assertAcknowledged(t, "notification", notificationTypes)
+		for id, ev := range published {
+			assert.Equal(t, 1, consumerOf(ev.Type).times(id), "%s applied once", ev.Type)
+		}
 	}
-	s.assertAcknowledged(t, "appointment", appointmentTypes)
-	s.assertAcknowledged(t, "notification", notificationTypes)
-	for id, ev := range published {
-		assert.Equal(t, 1, consumerOf(ev.Type).times(id), "%s applied once", ev.Type)
-	}
+	allApplied()
 
-	// Dead letters and replays, each consumer with its own user.
-	for _, tc := range []struct {
-		consumer string
-		c        *permConsumer
-		producer broker.Broker
-		typ      string
-	}{
-		{"appointment", appointment, brokers["patient"], "patient.deactivated"},
-		{"notification", notification, brokers["appointment"], "appointment.booked"},
-	} {
-		bad := permEvent(t, tc.typ, "bad")
-		require.NoError(t, tc.producer.Publish(ctx, bad))
-		dlq := brokers[tc.consumer].DeadLetters(tc.consumer)
+	// Dead letters and replays, each consumer with its own user; replays
+	// is how many replays of the consumer the dead-letter stream holds
+	// after, the one just made (those applied before are dropped).
+	deadLetterAndReplay := func(consumer string, producer broker.Broker, typ string) {
+		t.Helper()
+		c := consumerOf(typ)
+		bad := permEvent(t, typ, "bad")
+		require.NoError(t, producer.Publish(ctx, bad))
+		dlq := brokers[consumer].DeadLetters(consumer)
 		require.Eventually(t, func() bool {
 			l, err := dlq.List(ctx, 10)
 			return err == nil && len(l) == 1 && l[0].ID == bad.ID
-		}, 20*time.Second, 50*time.Millisecond, "%s dead-letters what it cannot apply", tc.consumer)
-		tc.c.accept(bad.ID)
-		require.NoError(t, dlq.Replay(ctx, bad.ID), "%s replays its dead letter", tc.consumer)
-		require.Eventually(t, func() bool { return tc.c.times(bad.ID) == 1 }, 20*time.Second, 20*time.Millisecond,
-			"%s receives its replay", tc.consumer)
+		}, 20*time.Second, 50*time.Millisecond, "%s dead-letters what it cannot apply", consumer)
+		c.accept(bad.ID)
+		require.NoError(t, dlq.Replay(ctx, bad.ID), "%s replays its dead letter", consumer)
+		require.Eventually(t, func() bool { return c.times(bad.ID) == 1 }, 20*time.Second, 20*time.Millisecond,
+			"%s receives its replay", consumer)
 		l, err := dlq.List(ctx, 10)
 		require.NoError(t, err)
 		assert.Empty(t, l, "the replayed dead letter is gone")
-		replays := broker.ReplayTopic(tc.consumer)
+		replays := broker.ReplayTopic(consumer)
+		info, err := s.legacy.ConsumerInfo("MEDISYNC_DLQ", broker.DurableName(consumer, replays), nats.MaxWait(5*time.Second))
+		require.NoError(t, err)
+		acked := info.Delivered.Consumer
 		assert.Eventually(t, func() bool {
-			info, err := s.legacy.ConsumerInfo("MEDISYNC_DLQ", broker.DurableName(tc.consumer, replays), nats.MaxWait(5*time.Second))
-			return err == nil && info.NumAckPending == 0 && info.AckFloor.Consumer == 1
-		}, 15*time.Second, 50*time.Millisecond, "%s acknowledges its replay", tc.consumer)
+			info, err := s.legacy.ConsumerInfo("MEDISYNC_DLQ", broker.DurableName(consumer, replays), nats.MaxWait(5*time.Second))
+			return err == nil && info.NumAckPending == 0 && info.AckFloor.Consumer == acked
+		}, 15*time.Second, 50*time.Millisecond, "%s acknowledges its replay", consumer)
+		assert.Equal(t, uint64(1), s.streamMsgs(t, "MEDISYNC_DLQ", replays), "%s: the replays applied before are dropped", consumer)
 	}
+	deadLetterAndReplay("appointment", brokers["patient"], "patient.deactivated")
+	deadLetterAndReplay("notification", brokers["appointment"], "appointment.booked")
+
+	// The consumers stop, as for a deploy. Meanwhile an earlier release
+	// set other limits on the streams they read and on the dead-letter
+	// stream, and made some of their durables, delivering to
+	// _deliver.medisync.<durable>.
+	appointment.stop()
+	notification.stop()
+	for _, stream := range []string{"MEDISYNC_AUTH", "MEDISYNC_PATIENT", "MEDISYNC_RECORDS", "MEDISYNC_APPOINTMENT", "MEDISYNC_DLQ"} {
+		st, err := s.js.Stream(ctx, stream)
+		require.NoError(t, err)
+		cfg := st.CachedInfo().Config
+		cfg.MaxAge = time.Hour
+		_, err = s.js.UpdateStream(ctx, cfg)
+		require.NoError(t, err, stream)
+	}
+	earlier := map[string]string{} // durable: stream
+	for _, d := range []struct{ consumer, stream, topic string }{
+		{"appointment", "MEDISYNC_PATIENT", "medisync.patient.deactivated"},
+		{"appointment", "MEDISYNC_DLQ", broker.ReplayTopic("appointment")},
+		{"notification", "MEDISYNC_APPOINTMENT", "medisync.appointment.booked"},
+		{"notification", "MEDISYNC_DLQ", broker.ReplayTopic("notification")},
+	} {
+		durable := broker.DurableName(d.consumer, d.topic)
+		info, err := s.legacy.ConsumerInfo(d.stream, durable, nats.MaxWait(5*time.Second))
+		require.NoError(t, err)
+		cfg := info.Config
+		cfg.DeliverSubject = "_deliver.medisync." + durable
+		_, err = s.legacy.UpdateConsumer(d.stream, &cfg, nats.MaxWait(5*time.Second))
+		require.NoError(t, err, durable)
+		earlier[durable] = d.stream
+	}
+
+	// An instance of the earlier release is still bound to one of them.
+	held := broker.DurableName("appointment", "medisync.patient.deactivated")
+	hold, err := s.nc.QueueSubscribeSync("_deliver.medisync."+held, "appointment")
+	require.NoError(t, err)
+	require.NoError(t, s.nc.Flush())
+
+	// They start again, each with a new broker (which knows no stream
+	// yet), before any producer publishes.
+	brokers["appointment"] = s.open(t, "appointment")
+	brokers["notification"] = s.open(t, "notification")
+	appointment = consumeAs(t, brokers["appointment"], "appointment", appointmentTypes)
+	notification = consumeAs(t, brokers["notification"], "notification", notificationTypes)
+	for _, stream := range []string{"MEDISYNC_AUTH", "MEDISYNC_PATIENT", "MEDISYNC_RECORDS", "MEDISYNC_APPOINTMENT"} {
+		require.Eventually(t, func() bool {
+			st, err := s.js.Stream(ctx, stream)
+			return err == nil && st.CachedInfo().Config.MaxAge == 7*24*time.Hour
+		}, 20*time.Second, 50*time.Millisecond, "a consumer brings %s to its configuration", stream)
+	}
+	require.Eventually(t, func() bool {
+		st, err := s.js.Stream(ctx, "MEDISYNC_DLQ")
+		return err == nil && st.CachedInfo().Config.MaxAge == 0
+	}, 20*time.Second, 50*time.Millisecond, "a consumer puts the dead-letter stream's limits back")
+	// The durable the earlier instance is bound to is brought over once
+	// that instance has gone.
+	info, err := s.legacy.ConsumerInfo("MEDISYNC_PATIENT", held, nats.MaxWait(5*time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, "_deliver.medisync."+held, info.Config.DeliverSubject, "left while an earlier instance is bound to it")
+	require.NoError(t, hold.Unsubscribe())
+	for durable, stream := range earlier {
+		consumer, _, _ := strings.Cut(durable, "_")
+		require.Eventually(t, func() bool {
+			info, err := s.legacy.ConsumerInfo(stream, durable, nats.MaxWait(5*time.Second))
+			return err == nil && info.Config.DeliverSubject == broker.DeliverSubject(consumer, durable)
+		}, 20*time.Second, 50*time.Millisecond, "%s, of an earlier release, delivers under its consumer's subject", durable)
+	}
+
+	// What was applied before is not delivered again; new events are.
+	before := published
+	published = map[string]events.Event{}
+	publishRound()
+	for _, ev := range publishOwn(t, brokers["appointment"], notificationTypes[2:]) {
+		published[ev.ID] = ev
+	}
+	allApplied()
+	for id, ev := range before {
+		assert.Zero(t, consumerOf(ev.Type).times(id), "%s, applied before, is not delivered again", ev.Type)
+	}
+	deadLetterAndReplay("appointment", brokers["records"], "records.encounter_signed")
+	deadLetterAndReplay("notification", brokers["auth"], "auth.user_registered")
+	for _, tc := range []struct {
+		consumer string
+		types    []string
+	}{{"appointment", appointmentTypes}, {"notification", notificationTypes}} {
+		for _, topic := range append(slices.Clone(tc.types), strings.TrimPrefix(broker.ReplayTopic(tc.consumer), "medisync.")) {
+			stream := "MEDISYNC_" + strings.ToUpper(events.Producer(topic))
+			if strings.HasPrefix(topic, "replay.") {
+				stream = "MEDISYNC_DLQ"
+			}
+			durable := broker.DurableName(tc.consumer, "medisync."+topic)
+			info, err := s.legacy.ConsumerInfo(stream, durable, nats.MaxWait(5*time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, broker.DeliverSubject(tc.consumer, durable), info.Config.DeliverSubject)
+		}
+	}
+	// Nothing was refused on the way, not even what the client sends
+	// without waiting for an answer (the deletion of an ordered
+	// consumer's previous consumer, an acknowledgement).
+	assert.NotContains(t, s.log.String(), "Violation")
 }
 
 // A service that publishes an event of another's type is refused by the
@@ -373,7 +499,7 @@ func TestNATSPermissionsFileRefusesAnotherServicesEvents(t *testing.T) {
 		{"records", "patient.deactivated", true, "$JS.API.STREAM.CREATE.MEDISYNC_PATIENT"},
 		{"auth", "records.encounter_signed", true, "$JS.API.STREAM.CREATE.MEDISYNC_RECORDS"},
 		{"appointment", "patient.deactivated", true, "medisync.patient.deactivated"},
-		{"appointment", "auth.user_registered", false, "medisync.auth.user_registered"},
+		{"appointment", "auth.user_registered", false, "$JS.API.STREAM.CREATE.MEDISYNC_AUTH"},
 		{"notification", "appointment.booked", true, "medisync.appointment.booked"},
 	} {
 		t.Run(tc.publisher+" publishes "+tc.typ, func(t *testing.T) {
@@ -422,6 +548,138 @@ func TestNATSPermissionsFileKeepsPublishersFromReading(t *testing.T) {
 	_, err = js.CreateOrUpdateConsumer(ctx, "MEDISYNC_APPOINTMENT", jetstream.ConsumerConfig{Durable: "patient_reads"})
 	require.Error(t, err, "patient makes itself a durable on appointment's events")
 	assert.Contains(t, s.log.String(), `Publish Violation - Subject "$JS.API.CONSUMER.CREATE.MEDISYNC_APPOINTMENT`)
+}
+
+// A consumer's user does on JetStream what its service does and no more:
+// it may not delete or purge a stream, nor reconfigure one it does not
+// read, make a durable on a stream it does not read or on events it does
+// not consume, delete another's durable, read another's dead letters or
+// replays, or receive the deliveries of the other's durables.
+func TestNATSPermissionsFileKeepsConsumersToTheirOwn(t *testing.T) {
+	s := startPermServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	brokers := map[string]broker.Broker{}
+	for _, svc := range []string{"auth", "patient", "records", "appointment", "notification"} {
+		brokers[svc] = s.open(t, svc)
+	}
+	publishOwn(t, brokers["auth"], []string{"auth.user_registered"})
+	publishOwn(t, brokers["patient"], []string{"patient.deactivated"})
+	publishOwn(t, brokers["records"], []string{"records.encounter_signed"})
+	publishOwn(t, brokers["appointment"], []string{"appointment.booked"})
+	consumeAs(t, brokers["appointment"], "appointment", appointmentTypes)
+	consumeAs(t, brokers["notification"], "notification", notificationTypes)
+	// Each has a dead letter.
+	require.NoError(t, brokers["patient"].Publish(ctx, permEvent(t, "patient.deactivated", "bad")))
+	require.NoError(t, brokers["appointment"].Publish(ctx, permEvent(t, "appointment.booked", "bad")))
+	for _, c := range []string{"appointment", "notification"} {
+		require.Eventually(t, func() bool {
+			l, err := brokers[c].DeadLetters(c).List(ctx, 10)
+			return err == nil && len(l) == 1
+		}, 20*time.Second, 50*time.Millisecond, "%s has a dead letter", c)
+	}
+
+	conns := map[string]*nats.Conn{}
+	for _, user := range []string{"appointment", "notification"} {
+		nc, err := nats.Connect(s.url(user), nats.PermissionErrOnSubscribe(true), nats.CustomInboxPrefix("_INBOX."+user))
+		require.NoError(t, err)
+		defer nc.Close()
+		conns[user] = nc
+	}
+	consumerCreate := func(stream, name, filter string) []byte {
+		return []byte(fmt.Sprintf(`{"stream_name":%q,"config":{"name":%q,"durable_name":%q,"filter_subject":%q,"ack_policy":"none","deliver_policy":"all"}}`,
+			stream, name, name, filter))
+	}
+	for _, tc := range []struct {
+		user, subject, why string
+		body               []byte
+	}{
+		{"appointment", "$JS.API.STREAM.DELETE.MEDISYNC_PATIENT", "deletes a stream it reads", nil},
+		{"appointment", "$JS.API.STREAM.PURGE.MEDISYNC_PATIENT", "purges a stream it reads", nil},
+		{"appointment", "$JS.API.STREAM.DELETE.MEDISYNC_DLQ", "deletes the dead-letter stream", nil},
+		{"appointment", "$JS.API.STREAM.UPDATE.MEDISYNC_AUTH", "reconfigures a stream it does not read",
+			[]byte(`{"name":"MEDISYNC_AUTH","subjects":["medisync.auth.>"],"max_age":1000000000}`)},
+		{"appointment", "$JS.API.STREAM.INFO.MEDISYNC_PATIENT", "reads a producer stream's state", nil},
+		{"appointment", "$JS.API.STREAM.LIST", "lists the streams", nil},
+		{"appointment", "$JS.API.CONSUMER.CREATE.MEDISYNC_AUTH.appointment_reads.medisync.auth.user_registered",
+			"makes a durable on a stream it does not read",
+			consumerCreate("MEDISYNC_AUTH", "appointment_reads", "medisync.auth.user_registered")},
+		{"appointment", "$JS.API.CONSUMER.CREATE.MEDISYNC_PATIENT.appointment_all",
+			"makes a durable on all of a stream it reads", consumerCreate("MEDISYNC_PATIENT", "appointment_all", "")},
+		{"appointment", "$JS.API.CONSUMER.DURABLE.CREATE.MEDISYNC_PATIENT.appointment_all",
+			"makes a durable through the older endpoint", consumerCreate("MEDISYNC_PATIENT", "appointment_all", "")},
+		{"appointment", "$JS.API.CONSUMER.CREATE.MEDISYNC_DLQ.peek.medisync.dlq.notification",
+			"reads notification's dead letters", consumerCreate("MEDISYNC_DLQ", "peek", "medisync.dlq.notification")},
+		{"appointment", "$JS.API.STREAM.MSG.GET.MEDISYNC_DLQ", "reads a dead letter by its sequence", []byte(`{"seq":1}`)},
+		{"appointment", "$JS.API.DIRECT.GET.MEDISYNC_DLQ", "reads a dead letter directly", []byte(`{"seq":1}`)},
+		{"appointment", "$JS.API.CONSUMER.DELETE.MEDISYNC_APPOINTMENT.notification_medisync_appointment_booked",
+			"deletes notification's durable on its own stream", nil},
+		{"appointment", "$JS.API.CONSUMER.LIST.MEDISYNC_DLQ", "lists the dead-letter stream's consumers", nil},
+		{"notification", "$JS.API.STREAM.DELETE.MEDISYNC_APPOINTMENT", "deletes a stream it reads", nil},
+		{"notification", "$JS.API.STREAM.PURGE.MEDISYNC_AUTH", "purges a stream it reads", nil},
+		{"notification", "$JS.API.STREAM.CREATE.MEDISYNC_PATIENT", "makes a stream it does not read",
+			[]byte(`{"name":"MEDISYNC_PATIENT","subjects":["medisync.patient.>"]}`)},
+		{"notification", "$JS.API.CONSUMER.CREATE.MEDISYNC_PATIENT.notification_reads.medisync.patient.deactivated",
+			"makes a durable on a stream it does not read",
+			consumerCreate("MEDISYNC_PATIENT", "notification_reads", "medisync.patient.deactivated")},
+		{"notification", "$JS.API.CONSUMER.CREATE.MEDISYNC_DLQ.peek.medisync.replay.appointment",
+			"reads appointment's replays", consumerCreate("MEDISYNC_DLQ", "peek", "medisync.replay.appointment")},
+		{"notification", "$JS.API.CONSUMER.DELETE.MEDISYNC_PATIENT.appointment_medisync_patient_deactivated",
+			"deletes appointment's durable", nil},
+		{"notification", "$JS.API.CONSUMER.INFO.MEDISYNC_RECORDS.appointment_medisync_records_encounter_signed",
+			"reads the state of appointment's durable", nil},
+	} {
+		t.Run(tc.user+" "+tc.why, func(t *testing.T) {
+			_, err := conns[tc.user].Request(tc.subject, tc.body, 500*time.Millisecond)
+			require.Error(t, err, "no answer")
+			assert.Contains(t, s.log.String(), fmt.Sprintf("\"$G/user:%s\" - Publish Violation - Subject %q", tc.user, tc.subject))
+		})
+	}
+	// The consumers' deliveries, each under its own subject, and the
+	// single-token subjects of an earlier release.
+	for _, tc := range []struct{ user, subject string }{
+		{"appointment", "_deliver.medisync.notification.>"},
+		{"appointment", "_deliver.medisync.>"},
+		{"appointment", "_deliver.medisync.notification_medisync_auth_user_registered"},
+		{"appointment", "_INBOX.notification.>"},
+		{"notification", "_deliver.medisync.appointment.>"},
+		{"notification", "_deliver.medisync.appointment_medisync_patient_deactivated"},
+		{"notification", "_deliver.>"},
+	} {
+		t.Run(tc.user+" subscribes to "+tc.subject, func(t *testing.T) {
+			sub, err := conns[tc.user].QueueSubscribeSync(tc.subject, "notification")
+			require.NoError(t, err)
+			_, err = sub.NextMsg(2 * time.Second)
+			assert.ErrorIs(t, err, nats.ErrPermissionViolation)
+			assert.Contains(t, s.log.String(), fmt.Sprintf("\"$G/user:%s\" - Subscription Violation - Subject %q", tc.user, tc.subject))
+		})
+	}
+
+	// Nothing refused was done: the streams, the dead letters and the
+	// durables are all there.
+	for stream, subject := range map[string]string{
+		"MEDISYNC_PATIENT": "medisync.patient.deactivated", "MEDISYNC_AUTH": "medisync.auth.user_registered",
+		"MEDISYNC_APPOINTMENT": "medisync.appointment.booked", "MEDISYNC_DLQ": broker.DeadLetterTopic("notification"),
+	} {
+		assert.NotZero(t, s.streamMsgs(t, stream, subject), "%s keeps %s", stream, subject)
+	}
+	st, err := s.js.Stream(ctx, "MEDISYNC_AUTH")
+	require.NoError(t, err)
+	assert.Equal(t, 7*24*time.Hour, st.CachedInfo().Config.MaxAge)
+	for _, d := range []struct{ stream, durable string }{
+		{"MEDISYNC_APPOINTMENT", "notification_medisync_appointment_booked"},
+		{"MEDISYNC_PATIENT", "appointment_medisync_patient_deactivated"},
+	} {
+		_, err := s.legacy.ConsumerInfo(d.stream, d.durable, nats.MaxWait(5*time.Second))
+		assert.NoError(t, err, "%s is there", d.durable)
+	}
+	for _, d := range []struct{ stream, durable string }{
+		{"MEDISYNC_AUTH", "appointment_reads"}, {"MEDISYNC_PATIENT", "appointment_all"},
+		{"MEDISYNC_PATIENT", "notification_reads"}, {"MEDISYNC_DLQ", "peek"},
+	} {
+		_, err := s.legacy.ConsumerInfo(d.stream, d.durable, nats.MaxWait(5*time.Second))
+		assert.ErrorIs(t, err, nats.ErrConsumerNotFound, "%s was not made", d.durable)
+	}
 }
 
 // A publisher's user cannot read the answers JetStream sends another

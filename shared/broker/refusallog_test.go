@@ -30,5 +30,5 @@ func TestServerRefusalsAreLoggedByTheServicesLogger(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(logs.String(), `level=error msg="broker error"`)
 	}, 5*time.Second, 20*time.Millisecond, "logged: %s", logs.String())
-	assert.Contains(t, logs.String(), `Permissions Violation for Publish to \"medisync.auth.user_registered\"`)
+	assert.Contains(t, logs.String(), `Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.MEDISYNC_AUTH\"`)
 }
