@@ -664,6 +664,24 @@ func durableName(consumer, topic string) string {
 	return consumer + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
 }
 
+// ConsumerGrants lists the JetStream API subjects that a consumer of
+// topics (medisync.<type>) publishes to on NATS for them: the creation of
+// the producer's stream, and the creation, lookup and acknowledgements of
+// its durable. A user of deploy/nats/permissions.conf must be allowed each;
+// the consuming services test their topics against the file.
+func ConsumerGrants(consumer string, topics []string) []string {
+	var out []string
+	for _, t := range topics {
+		stream, durable := topicStream(t), durableName(consumer, t)
+		out = append(out,
+			"$JS.API.STREAM.CREATE."+stream,
+			"$JS.API.CONSUMER.CREATE."+stream+"."+durable+"."+t,
+			"$JS.API.CONSUMER.INFO."+stream+"."+durable,
+			"$JS.ACK."+stream+"."+durable+".>")
+	}
+	return out
+}
+
 // deliverSubject is where the durable of consumer delivers: under
 // _deliver.medisync.<consumer>, which deploy/nats/permissions.conf lets
 // that consumer's user alone read (a consumer name is one token).

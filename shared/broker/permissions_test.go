@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medisync/medisync/shared/broker"
+	"github.com/medisync/medisync/shared/broker/brokertest"
 	"github.com/medisync/medisync/shared/events"
 )
 
@@ -750,4 +751,20 @@ func TestNATSInboxPrefixOfTheURLsUser(t *testing.T) {
 		require.NoError(t, err, raw)
 		assert.Equal(t, want, got, raw)
 	}
+}
+
+// The grants broker.ConsumerGrants names for the consumers' topics are the
+// file's (which the tests above run the broker's code against), so that a
+// consuming service can check its own topics against the file.
+func TestConsumerGrantsAreThoseOfThePermissionsFile(t *testing.T) {
+	topics := func(types []string) []string {
+		out := make([]string, len(types))
+		for i, typ := range types {
+			out[i] = "medisync." + typ
+		}
+		return out
+	}
+	brokertest.RequireConsumerGrants(t, "appointment", topics(appointmentTypes))
+	brokertest.RequireConsumerGrants(t, "notification", topics(notificationTypes))
+	brokertest.RequireConsumerGrants(t, "notification", []string{"medisync.replay.notification"})
 }

@@ -1,0 +1,16 @@
+package consumer_test
+
+import (
+	"testing"
+
+	"github.com/medisync/medisync/notification/adapter/consumer"
+	"github.com/medisync/medisync/notification/service"
+	"github.com/medisync/medisync/shared/broker/brokertest"
+)
+
+// Every event the service reads is granted to its NATS user in
+// deploy/nats/permissions.conf: a durable left out would be refused by a
+// server run with that file.
+func TestNATSPermissionsGrantEveryTopicRead(t *testing.T) {
+	brokertest.RequireConsumerGrants(t, consumer.Name, service.Topics)
+}
