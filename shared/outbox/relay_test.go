@@ -87,6 +87,28 @@ func TestRelayPublishesInOrderAndMarks(t *testing.T) {
 	})
 }
 
+// The relay takes the oldest events first whatever order the database
+// keeps its rows in: on PostgreSQL an updated row (an attempt counted) moves
+// to the end of the table, which a scan of a large backlog reads in.
+func TestRelayTakesTheOldestFirst(t *testing.T) {
+	sqltest.Each(t, migrations(t), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ids := write(t, db, "auth", 50)
+		for _, id := range ids[:10] {
+			_, err := db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE event_id = ?`, id)
+			require.NoError(t, err)
+		}
+		analyze := map[sqldb.Dialect]string{sqldb.SQLite: `ANALYZE`, sqldb.MySQL: `ANALYZE TABLE outbox`, sqldb.Postgres: `ANALYZE outbox`}
+		_, err := db.ExecContext(ctx, analyze[db.Dialect])
+		require.NoError(t, err)
+		pub := &recording{}
+		n, err := outbox.NewRelay(db, pub, outbox.RelayOptions{Batch: 20}).RelayOnce(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 20, n)
+		assert.Equal(t, ids[:20], pub.ids, "the first twenty written")
+	})
+}
+
 func TestRelaysShareTheWork(t *testing.T) {
 	sqltest.Each(t, migrations(t), func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
@@ -127,10 +149,13 @@ func TestPurgeDeletesOldPublishedRows(t *testing.T) {
 	sqltest.Each(t, migrations(t), func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		now := time.Date(2027, 3, 15, 12, 0, 0, 0, time.UTC)
-		ids := write(t, db, "auth", 3)
+		ids := write(t, db, "auth", 4)
 		_, err := db.ExecContext(ctx, `UPDATE outbox SET published_at = ? WHERE event_id = ?`, now.Add(-8*24*time.Hour), ids[0])
 		require.NoError(t, err)
 		_, err = db.ExecContext(ctx, `UPDATE outbox SET published_at = ? WHERE event_id = ?`, now.Add(-time.Hour), ids[1])
+		require.NoError(t, err)
+		// Published just at the retention's cut-off: not older than it.
+		_, err = db.ExecContext(ctx, `UPDATE outbox SET published_at = ? WHERE event_id = ?`, now.Add(-7*24*time.Hour), ids[2])
 		require.NoError(t, err)
 		r := outbox.NewRelay(db, &recording{}, outbox.RelayOptions{Now: func() time.Time { return now }})
 		n, err := r.Purge(ctx)
@@ -145,7 +170,7 @@ func TestPurgeDeletesOldPublishedRows(t *testing.T) {
 			left = append(left, id)
 		}
 		require.NoError(t, rows.Err())
-		assert.Equal(t, ids[1:], left, "recent and unpublished rows stay")
+		assert.Equal(t, ids[1:], left, "recent, cut-off and unpublished rows stay")
 	})
 }
 
