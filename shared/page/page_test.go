@@ -45,6 +45,21 @@ func TestCursorRoundTrip(t *testing.T) {
 	assert.NoError(t, page.DecodeCursor("", &got), "an empty cursor is the first page")
 }
 
+// MaxCursorLen is where decoding stops: a well-formed cursor of that length
+// is read, and one a little longer is refused before it is decoded.
+func TestCursorLengthBound(t *testing.T) {
+	// ["x…x"] of n bytes is 4n/3 characters of base64url.
+	at := page.EncodeCursor([]string{strings.Repeat("x", page.MaxCursorLen*3/4-4)})
+	require.Len(t, at, page.MaxCursorLen)
+	var keys []string
+	require.NoError(t, page.DecodeCursor(at, &keys))
+	assert.Len(t, keys, 1)
+
+	over := page.EncodeCursor([]string{strings.Repeat("x", page.MaxCursorLen*3/4-3)})
+	require.Len(t, over, page.MaxCursorLen+2, "the next length a cursor can have")
+	assert.Equal(t, page.ErrCursor, page.DecodeCursor(over, &keys))
+}
+
 // The longest cursor a service issues, two keys of 100 characters each
 // taking the most JSON bytes a character can and an id, is accepted back;
 // & < > are not escaped.

@@ -62,6 +62,7 @@ func TestFaultsOpenTheBreaker(t *testing.T) {
 		body   string
 	}{
 		"5xx":          {http.StatusBadGateway, ""},
+		"500":          {http.StatusInternalServerError, ""},
 		"429":          {http.StatusTooManyRequests, ""},
 		"not JSON":     {http.StatusOK, "<html>"},
 		"over MaxBody": {http.StatusOK, `{"id":"` + strings.Repeat("x", 100) + `"}`},

@@ -13,7 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/medisync/medisync/shared/domainerr"
 	"github.com/medisync/medisync/shared/problem"
@@ -160,4 +161,36 @@ func TestSQLiteBusyIsRetryable(t *testing.T) {
 	got := problem.From(wrapped)
 	assert.Equal(t, http.StatusServiceUnavailable, got.Status)
 	assert.NotEmpty(t, got.Headers.Get("Retry-After"))
+}
+
+// In WAL mode a transaction that read a snapshot and then writes after
+// another writer committed gets SQLITE_BUSY_SNAPSHOT, an extended code of
+// SQLITE_BUSY, at once and whatever the busy timeout: run again, the
+// transaction reads the new snapshot and goes through.
+func TestSQLiteBusySnapshotIsRetryable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "snapshot.db")
+	open := func() *sql.DB {
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(1000)")
+		require.NoError(t, err)
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	ctx := context.Background()
+	_, err := a.ExecContext(ctx, "CREATE TABLE t (x INTEGER)")
+	require.NoError(t, err)
+	tx, err := a.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck
+	var n int
+	require.NoError(t, tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n))
+	_, err = b.ExecContext(ctx, "INSERT INTO t VALUES (1)")
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, "INSERT INTO t VALUES (2)")
+	require.Error(t, err)
+	var se *sqlite.Error
+	require.ErrorAs(t, err, &se)
+	require.NotEqual(t, sqlite3.SQLITE_BUSY, se.Code(), "an extended code: %v", err)
+	assert.True(t, sqldb.IsRetryable(err), "busy snapshot: %v", err)
 }
