@@ -46,7 +46,7 @@ func TestAFailingRelayBacksOffWhateverItIsNudged(t *testing.T) {
 		cancel()
 		<-stopped
 		tries := pub.tries.Load()
-		assert.GreaterOrEqual(t, tries, int32(4), "the relay keeps trying")
+		assert.GreaterOrEqual(t, tries, int32(3), "the relay keeps trying")
 		// The stopped relay makes one last pass, and a slow database may
 		// let one more in.
 		assert.LessOrEqual(t, tries, int32(9), "tries within 1.2 s of a broker outage")
@@ -110,7 +110,9 @@ func TestARelaySkipsTheRowsAnotherHolds(t *testing.T) {
 			t.Fatal("the first relay did not publish")
 		}
 		second := &recording{}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// Waiting for the first relay's locks would last the server's lock
+		// timeout (50 s on MariaDB), far past this bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		n, err := outbox.NewRelay(db, second, outbox.RelayOptions{Batch: 10}).RelayOnce(ctx)
 		close(first.released)
