@@ -224,12 +224,13 @@ func streamName(service string) string {
 	return "MEDISYNC_" + strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
 }
 
-// ensureStream creates the stream of cfg, or brings an existing one to cfg,
-// unless it is known to exist. It is known until a publish or a consumer
-// on it fails (forgetStream): a stream can disappear under a running
-// broker (a NATS back without its store, an operator's delete), and only
-// creating it again brings its publishers and consumers back.
-func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+// ensureStream creates the stream of cfg, or, with update, brings an
+// existing one to cfg, unless it is known to exist. It is known until a
+// publish or a consumer on it fails (forgetStream): a stream can disappear
+// under a running broker (a NATS back without its store, an operator's
+// delete), and only creating it again brings its publishers and consumers
+// back.
+func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, update bool) error {
 	name := cfg.Name
 	b.mu.Lock()
 	known := b.streams[name]
@@ -243,7 +244,10 @@ func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfi
 	// races a consumer being created on it at that moment).
 	_, err := b.js.CreateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		_, err = b.js.UpdateStream(ctx, cfg)
+		err = nil
+		if update {
+			_, err = b.js.UpdateStream(ctx, cfg)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("broker: stream %s: %w", name, err)
@@ -267,8 +271,12 @@ func (b *natsBroker) forgetStream(name string) {
 func producerStream(typ string) string { return streamName(events.Producer(typ)) }
 
 // ensureProducerStream: a producer's events are kept StreamMaxAge, for
-// consumers away or not yet started; the outbox keeps them as long.
-func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error {
+// consumers away or not yet started; the outbox keeps them as long. Only
+// the producer (update) brings an existing stream to its configuration: a
+// consumer makes the stream when it is missing and leaves it otherwise, so
+// that deploy/nats/permissions.conf need not let a consumer update a
+// stream, which would let it source any other stream into it.
+func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string, update bool) error {
 	svc := events.Producer(typ)
 	return b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:       streamName(svc),
@@ -278,7 +286,7 @@ func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string) error
 		MaxAge:     b.o.StreamMaxAge,
 		Duplicates: 2 * time.Minute,
 		Replicas:   b.replicas,
-	})
+	}, update)
 }
 
 // dlqStreamConfig: dead letters are kept until replayed, whatever their
@@ -440,7 +448,7 @@ func (b *natsBroker) Publish(ctx context.Context, ev events.Event) error {
 }
 
 func (b *natsBroker) publish(ctx context.Context, ev events.Event) error {
-	if err := b.ensureProducerStream(ctx, ev.Type); err != nil {
+	if err := b.ensureProducerStream(ctx, ev.Type, true); err != nil {
 		return err
 	}
 	payload, err := json.Marshal(ev)
@@ -464,7 +472,7 @@ func (b *natsBroker) PublishBatch(ctx context.Context, evs []events.Event) (int,
 	futures := make([]jetstream.PubAckFuture, 0, len(evs))
 	var sendErr error
 	for _, ev := range evs {
-		if sendErr = b.ensureProducerStream(ctx, ev.Type); sendErr != nil {
+		if sendErr = b.ensureProducerStream(ctx, ev.Type, true); sendErr != nil {
 			break
 		}
 		payload, err := json.Marshal(ev)
@@ -549,7 +557,7 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 		}
 	}()
 	for _, t := range c.Types {
-		if err := b.ensureProducerStream(ctx, t); err != nil {
+		if err := b.ensureProducerStream(ctx, t, false); err != nil {
 			return err
 		}
 	}
@@ -664,22 +672,23 @@ func durableName(consumer, topic string) string {
 	return consumer + "_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
 }
 
-// ConsumerGrants lists the JetStream API subjects that a consumer of
-// topics (medisync.<type>) publishes to on NATS for them: the creation of
-// the producer's stream, and the creation, lookup and acknowledgements of
-// its durable. A user of deploy/nats/permissions.conf must be allowed each;
-// the consuming services test their topics against the file.
-func ConsumerGrants(consumer string, topics []string) []string {
-	var out []string
+// ConsumerGrants lists the subjects a consumer of topics (medisync.<type>)
+// uses on NATS for them: it publishes to the creation of the producer's
+// stream, and to the creation, lookup and acknowledgements of its durable,
+// and subscribes to the durable's deliveries. A user of
+// deploy/nats/permissions.conf must be allowed each; the consuming
+// services test their topics against the file.
+func ConsumerGrants(consumer string, topics []string) (publish, subscribe []string) {
 	for _, t := range topics {
 		stream, durable := topicStream(t), durableName(consumer, t)
-		out = append(out,
+		publish = append(publish,
 			"$JS.API.STREAM.CREATE."+stream,
 			"$JS.API.CONSUMER.CREATE."+stream+"."+durable+"."+t,
 			"$JS.API.CONSUMER.INFO."+stream+"."+durable,
 			"$JS.ACK."+stream+"."+durable+".>")
+		subscribe = append(subscribe, deliverSubject(consumer, durable))
 	}
-	return out
+	return publish, subscribe
 }
 
 // deliverSubject is where the durable of consumer delivers: under

@@ -82,11 +82,7 @@ func startPermServer(t *testing.T) *permServer {
 	require.NoError(t, err)
 	require.Len(t, opts.Users, 5, "one user per service")
 	opts.Users = append(opts.Users, &server.User{Username: "inspector", Password: "inspector-secret"})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	opts.Host, opts.Port = "127.0.0.1", port
+	opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
 	opts.JetStream, opts.StoreDir = true, t.TempDir()
 	opts.NoLog, opts.NoSigs = true, true
 	srv, err := server.NewServer(opts)
@@ -96,7 +92,7 @@ func startPermServer(t *testing.T) *permServer {
 	go srv.Start()
 	require.True(t, srv.ReadyForConnections(10*time.Second))
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	s := &permServer{port: port, log: logs}
+	s := &permServer{port: srv.Addr().(*net.TCPAddr).Port, log: logs}
 	nc, err := nats.Connect(s.url("inspector"))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
@@ -414,16 +410,17 @@ func TestNATSPermissionsFileLetsEachServiceDoItsWork(t *testing.T) {
 	brokers["notification"] = s.open(t, "notification")
 	appointment = consumeAs(t, brokers["appointment"], "appointment", appointmentTypes)
 	notification = consumeAs(t, brokers["notification"], "notification", notificationTypes)
-	for _, stream := range []string{"MEDISYNC_AUTH", "MEDISYNC_PATIENT", "MEDISYNC_RECORDS", "MEDISYNC_APPOINTMENT"} {
-		require.Eventually(t, func() bool {
-			st, err := s.js.Stream(ctx, stream)
-			return err == nil && st.CachedInfo().Config.MaxAge == 7*24*time.Hour
-		}, 20*time.Second, 50*time.Millisecond, "a consumer brings %s to its configuration", stream)
-	}
 	require.Eventually(t, func() bool {
 		st, err := s.js.Stream(ctx, "MEDISYNC_DLQ")
 		return err == nil && st.CachedInfo().Config.MaxAge == 0
 	}, 20*time.Second, 50*time.Millisecond, "a consumer puts the dead-letter stream's limits back")
+	// The streams of the producers are left as they are: their relays
+	// bring them to their configuration (above), not their consumers.
+	for _, stream := range []string{"MEDISYNC_AUTH", "MEDISYNC_PATIENT", "MEDISYNC_RECORDS", "MEDISYNC_APPOINTMENT"} {
+		st, err := s.js.Stream(ctx, stream)
+		require.NoError(t, err)
+		assert.Equal(t, time.Hour, st.CachedInfo().Config.MaxAge, "a consumer leaves %s as it found it", stream)
+	}
 	// The durable the earlier instance is bound to is brought over once
 	// that instance has gone.
 	info, err := s.legacy.ConsumerInfo("MEDISYNC_PATIENT", held, nats.MaxWait(5*time.Second))
@@ -600,6 +597,12 @@ func TestNATSPermissionsFileKeepsConsumersToTheirOwn(t *testing.T) {
 		{"appointment", "$JS.API.STREAM.DELETE.MEDISYNC_DLQ", "deletes the dead-letter stream", nil},
 		{"appointment", "$JS.API.STREAM.UPDATE.MEDISYNC_AUTH", "reconfigures a stream it does not read",
 			[]byte(`{"name":"MEDISYNC_AUTH","subjects":["medisync.auth.>"],"max_age":1000000000}`)},
+		// An update could source another stream into it, under its own
+		// subjects, which appointment's durables would then deliver.
+		{"appointment", "$JS.API.STREAM.UPDATE.MEDISYNC_PATIENT", "reconfigures a stream it reads",
+			[]byte(`{"name":"MEDISYNC_PATIENT","subjects":["medisync.patient.>"],"sources":[{"name":"MEDISYNC_AUTH"}]}`)},
+		{"notification", "$JS.API.STREAM.UPDATE.MEDISYNC_AUTH", "reconfigures a stream it reads",
+			[]byte(`{"name":"MEDISYNC_AUTH","subjects":["medisync.auth.>"],"max_age":1000000000}`)},
 		{"appointment", "$JS.API.STREAM.INFO.MEDISYNC_PATIENT", "reads a producer stream's state", nil},
 		{"appointment", "$JS.API.STREAM.LIST", "lists the streams", nil},
 		{"appointment", "$JS.API.CONSUMER.CREATE.MEDISYNC_AUTH.appointment_reads.medisync.auth.user_registered",
@@ -766,5 +769,6 @@ func TestConsumerGrantsAreThoseOfThePermissionsFile(t *testing.T) {
 	}
 	brokertest.RequireConsumerGrants(t, "appointment", topics(appointmentTypes))
 	brokertest.RequireConsumerGrants(t, "notification", topics(notificationTypes))
-	brokertest.RequireConsumerGrants(t, "notification", []string{"medisync.replay.notification"})
+	brokertest.RequireConsumerGrants(t, "appointment", []string{broker.ReplayTopic("appointment")})
+	brokertest.RequireConsumerGrants(t, "notification", []string{broker.ReplayTopic("notification")})
 }

@@ -17,8 +17,8 @@ import (
 )
 
 // A producer's stream is created once and left alone by brokers of the
-// same configuration; a broker with another one (a longer retention)
-// updates it.
+// same configuration; a producer's broker with another one (a longer
+// retention) updates it, a consumer's does not.
 func TestNATSStreamIsUpdatedOnlyWhenItsConfigurationChanges(t *testing.T) {
 	srv := brokertest.Embedded(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -58,6 +58,30 @@ func TestNATSStreamIsUpdatedOnlyWhenItsConfigurationChanges(t *testing.T) {
 	publish(2 * time.Hour)
 	require.Equal(t, 2*time.Hour, info().Config.MaxAge, "another configuration updates it")
 	require.Equal(t, uint64(3), info().State.Msgs)
+
+	// A consumer of another configuration reads the stream as its
+	// producer made it: only the producer updates its stream.
+	b, err := broker.Open(ctx, srv.URL(), broker.Options{StreamMaxAge: 3 * time.Hour})
+	require.NoError(t, err)
+	defer b.Close()
+	consumer := brokertest.Name("c")
+	got := make(chan string, 3)
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(cctx, broker.Consumer{Name: consumer, Types: []string{producer + ".thing_done"},
+			Handler: func(_ context.Context, ev events.Event) error { got <- ev.ID; return nil }})
+	}()
+	for range 3 {
+		select {
+		case <-got:
+		case <-ctx.Done():
+			t.Fatal("the consumer did not read the stream")
+		}
+	}
+	stop()
+	require.NoError(t, <-done)
+	assert.Equal(t, 2*time.Hour, info().Config.MaxAge, "a consumer leaves its producer's stream as it is")
 }
 
 // A producer's stream that disappears (a NATS back without its store, an
