@@ -10,6 +10,10 @@ import (
 // for their durables every d; call it before Consume.
 func SetConsumerCheck(b Broker, d time.Duration) { b.(*natsBroker).consumerCheck = d }
 
+// SetStreamRecheck makes b, a NATS broker, ask again every d whether the
+// streams it publishes to keep its configuration; call it before Publish.
+func SetStreamRecheck(b Broker, d time.Duration) { b.(*natsBroker).streamRecheck = d }
+
 // SetRequeueDelay makes the events b, a NATS broker, hands back come again
 // after d, doubling; call it before Consume.
 func SetRequeueDelay(b Broker, d time.Duration) { b.(*natsBroker).requeueFirst = d }

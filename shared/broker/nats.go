@@ -63,9 +63,15 @@ type natsBroker struct {
 	consumerCheck time.Duration
 	// requeueFirst is the first wait of an event handed back (requeueDelay).
 	requeueFirst time.Duration
+	// streamRecheck is how long a publisher trusts that its stream keeps
+	// its configuration before it asks again (ensureStream).
+	streamRecheck time.Duration
 
 	mu      sync.Mutex
 	streams map[string]bool // streams known to exist
+	// configured holds when each stream was last brought to this broker's
+	// configuration (ensureStream with update).
+	configured map[string]time.Time
 	// dlqRefused is the refusal of the dead-letter stream's configuration
 	// last logged, so that a check every consumerCheck warns once.
 	dlqRefused string
@@ -78,7 +84,7 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 	}
 	b := &natsBroker{servers: u.servers, inbox: u.inbox, o: o, replicas: u.replicas, dlqMaxBytes: u.dlqMaxBytes,
 		dlqMaxPerConsumer: u.dlqMaxPerConsumer, metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
-		requeueFirst: time.Second}
+		requeueFirst: time.Second, streamRecheck: time.Minute, configured: map[string]time.Time{}}
 	nc, err := b.connect("medisync")
 	if err != nil {
 		return nil, err
@@ -229,11 +235,18 @@ func streamName(service string) string {
 // publish or a consumer on it fails (forgetStream): a stream can disappear
 // under a running broker (a NATS back without its store, an operator's
 // delete), and only creating it again brings its publishers and consumers
-// back.
+// back. A stream made again by a consumer carries the consumer's
+// configuration, and a publish into it succeeds: a publisher (update)
+// therefore asks again once streamRecheck has passed, and whatever a
+// consumer of the same broker found does not count as configured.
 func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, update bool) error {
 	name := cfg.Name
 	b.mu.Lock()
 	known := b.streams[name]
+	if update {
+		at, ok := b.configured[name]
+		known = known && ok && time.Since(at) < b.streamRecheck
+	}
 	b.mu.Unlock()
 	if known {
 		return nil
@@ -254,6 +267,9 @@ func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfi
 	}
 	b.mu.Lock()
 	b.streams[name] = true
+	if update {
+		b.configured[name] = time.Now()
+	}
 	b.mu.Unlock()
 	return nil
 }
@@ -264,6 +280,7 @@ func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfi
 func (b *natsBroker) forgetStream(name string) {
 	b.mu.Lock()
 	delete(b.streams, name)
+	delete(b.configured, name)
 	b.mu.Unlock()
 }
 
@@ -272,7 +289,8 @@ func producerStream(typ string) string { return streamName(events.Producer(typ))
 
 // ensureProducerStream: a producer's events are kept StreamMaxAge, for
 // consumers away or not yet started; the outbox keeps them as long. Only
-// the producer (update) brings an existing stream to its configuration: a
+// the producer (update) brings an existing stream to its configuration,
+// within streamRecheck of its next publish: a
 // consumer makes the stream when it is missing and leaves it otherwise, so
 // that deploy/nats/permissions.conf need not let a consumer update a
 // stream, which would let it source any other stream into it.

@@ -151,3 +151,94 @@ func TestNATSStreamLostIsCreatedAgain(t *testing.T) {
 	publishes(func(ctx context.Context) error { return f.b.Publish(ctx, ev) })
 	assert.Equal(t, []string{ev.ID}, rec.await(t, 1), "the consumer follows the stream created again")
 }
+
+// A producer's stream made again by a consumer (lost while the consumer
+// runs) carries the consumer's configuration, and the producer's publishes
+// into it succeed: the producer still brings it back to its own, and so
+// does a broker that read the stream before publishing to it.
+func TestNATSStreamMadeByAConsumerIsBroughtToItsProducersConfiguration(t *testing.T) {
+	srv := brokertest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	producer := brokertest.Name("p")
+	stream := "MEDISYNC_" + strings.ToUpper(producer)
+	typ := producer + ".thing_done"
+
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	maxAge := func() time.Duration {
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return 0
+		}
+		return s.CachedInfo().Config.MaxAge
+	}
+	open := func(maxAge time.Duration) broker.Broker {
+		b, err := broker.Open(ctx, srv.URL(), broker.Options{StreamMaxAge: maxAge})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	publish := func(b broker.Broker) {
+		t.Helper()
+		ev, err := events.New(typ, 1, "s1", nil, time.Now())
+		require.NoError(t, err)
+		require.NoError(t, b.Publish(ctx, ev))
+	}
+	consume := func(b broker.Broker) (stop func()) {
+		got := make(chan struct{}, 1)
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- b.Consume(cctx, broker.Consumer{Name: brokertest.Name("c"), Types: []string{typ},
+				Handler: func(context.Context, events.Event) error {
+					select {
+					case got <- struct{}{}:
+					default:
+					}
+					return nil
+				}})
+		}()
+		select {
+		case <-got:
+		case <-ctx.Done():
+			t.Fatal("the consumer did not read the stream")
+		}
+		return func() {
+			cancel()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("the consumer did not stop")
+			}
+		}
+	}
+
+	p := open(time.Hour)
+	broker.SetStreamRecheck(p, 100*time.Millisecond)
+	publish(p)
+	c := open(2 * time.Hour)
+	broker.SetConsumerCheck(c, 100*time.Millisecond)
+	stop := consume(c)
+	require.Equal(t, time.Hour, maxAge())
+
+	require.NoError(t, js.DeleteStream(ctx, stream))
+	require.Eventually(t, func() bool { return maxAge() == 2*time.Hour }, 10*time.Second, 50*time.Millisecond,
+		"the consumer makes the stream again")
+	time.Sleep(200 * time.Millisecond)
+	publish(p)
+	assert.Equal(t, time.Hour, maxAge(), "the producer brings it back to its configuration")
+	stop()
+
+	// One broker, reading the stream first and then publishing to it.
+	both := open(3 * time.Hour)
+	stop = consume(both)
+	require.Equal(t, time.Hour, maxAge(), "a consumer leaves the stream as it is")
+	publish(both)
+	assert.Equal(t, 3*time.Hour, maxAge(), "its publisher brings it to its configuration")
+	stop()
+}
