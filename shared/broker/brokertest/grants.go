@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -74,10 +76,18 @@ func RequireConsumerGrants(t *testing.T, consumer string, topics []string) {
 }
 
 // allowed reports whether p lets subject through, as the server judges:
-// some allow holds all of it, and no deny touches it.
+// some allow holds all of it, and no deny touches it. An entry naming a
+// queue group ("subject group") is judged by the server against the
+// subscription's group too, which this does not know: it lets nothing
+// through, so that such a file is looked at rather than passed.
 func allowed(p *server.SubjectPermission, subject string) bool {
 	if p == nil {
 		return true
+	}
+	for _, e := range append(slices.Clone(p.Allow), p.Deny...) {
+		if strings.ContainsAny(e, " \t") {
+			return false
+		}
 	}
 	for _, d := range p.Deny {
 		if server.SubjectsCollide(subject, d) {
