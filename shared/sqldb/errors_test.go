@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,21 +130,28 @@ func TestLockWaitTimeoutIsRetryable(t *testing.T) {
 	assert.True(t, sqldb.IsRetryable(err), "lock wait timeout: %v", err)
 }
 
+// twoSQLiteConns opens one SQLite file twice, one connection each, with
+// pragmas, so that the two take each other's locks.
+func twoSQLiteConns(t *testing.T, pragmas ...string) (*sql.DB, *sql.DB) {
+	t.Helper()
+	dsn := "file:" + filepath.Join(t.TempDir(), "locks.db") + "?_pragma=" + strings.Join(pragmas, "&_pragma=")
+	open := func() *sql.DB {
+		db, err := sql.Open("sqlite", dsn)
+		require.NoError(t, err)
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	return open(), open()
+}
+
 // A SQLite writer that meets another's lock once its busy timeout is spent
 // gets SQLITE_BUSY; sqldb's own timeout is long, so the test opens the file
 // with none. A transaction retried by its store may succeed once the lock
 // goes; past the store's tries it is a fault that passes, answered 503 with
 // Retry-After rather than 500.
 func TestSQLiteBusyIsRetryable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "busy.db")
-	open := func() *sql.DB {
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(0)")
-		require.NoError(t, err)
-		db.SetMaxOpenConns(1)
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
-	a, b := open(), open()
+	a, b := twoSQLiteConns(t, "busy_timeout(0)")
 	ctx := context.Background()
 	_, err := a.ExecContext(ctx, "CREATE TABLE t (x INTEGER)")
 	require.NoError(t, err)
@@ -168,15 +176,7 @@ func TestSQLiteBusyIsRetryable(t *testing.T) {
 // SQLITE_BUSY, at once and whatever the busy timeout: run again, the
 // transaction reads the new snapshot and goes through.
 func TestSQLiteBusySnapshotIsRetryable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "snapshot.db")
-	open := func() *sql.DB {
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(1000)")
-		require.NoError(t, err)
-		db.SetMaxOpenConns(1)
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
-	a, b := open(), open()
+	a, b := twoSQLiteConns(t, "journal_mode(WAL)", "busy_timeout(1000)")
 	ctx := context.Background()
 	_, err := a.ExecContext(ctx, "CREATE TABLE t (x INTEGER)")
 	require.NoError(t, err)
