@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"time"
 
 	"github.com/medisync/medisync/shared/events"
@@ -35,3 +36,12 @@ func InboxPrefix(rawURL string) (string, error) {
 
 // DeliverSubject is where the durable of consumer delivers.
 func DeliverSubject(consumer, durable string) string { return deliverSubject(consumer, durable) }
+
+// WatchDurables runs b's watch of c's durables on topics, as a pass of
+// Consume does, until it ends the pass or ctx ends, and says why.
+func WatchDurables(ctx context.Context, b Broker, c Consumer, topics []string) error {
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	b.(*natsBroker).watchDurables(ctx, lost, c, topics, true)
+	return context.Cause(ctx)
+}

@@ -644,13 +644,13 @@ func (b *natsBroker) consumeOnce(ctx context.Context, c Consumer) (err error) {
 // so that the next one subscribes the consumer's replays.
 var errDLQCreated = errors.New("broker: dead-letter stream created")
 
-// watchDurables asks every consumerCheck whether c's durables still exist
-// and ends the pass through lost when one is gone. Other failures (the
-// broker away) end nothing: the connection comes back by itself. It checks
-// the dead-letter stream's limits too, and puts them back when they differ
-// (an instance of an earlier release resets them when it starts or
-// recovers); a pass started without the stream (replays false) ends once
-// the stream is made.
+// watchDurables asks every consumerCheck whether c's durables still exist,
+// delivering where this pass reads, and ends the pass through lost when one
+// is gone or moved. Other failures (the broker away) end nothing: the
+// connection comes back by itself. It checks the dead-letter stream's
+// limits too, and puts them back when they differ (an instance of an
+// earlier release resets them when it starts or recovers); a pass started
+// without the stream (replays false) ends once the stream is made.
 func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCauseFunc, c Consumer, topics []string, replays bool) {
 	js, err := b.nc.JetStream()
 	if err != nil {
@@ -660,9 +660,17 @@ func (b *natsBroker) watchDurables(ctx context.Context, lost context.CancelCause
 	clock.Every(ctx, b.consumerCheck, func() {
 		for _, tp := range topics {
 			durable := durableName(c.Name, tp)
-			_, err := js.ConsumerInfo(topicStream(tp), durable, nats.Context(ctx))
+			info, err := js.ConsumerInfo(topicStream(tp), durable, nats.Context(ctx))
 			if errors.Is(err, nats.ErrConsumerNotFound) || errors.Is(err, nats.ErrStreamNotFound) {
 				lost(fmt.Errorf("broker: durable %s is gone: %w", durable, err))
+				return
+			}
+			// Moved to another subject (an operator's edit, another
+			// release's update, made while this instance was cut off) it
+			// delivers to no one here, as this pass reads the subject it
+			// bound to: the next pass brings it back.
+			if err == nil && info.Config.DeliverSubject != deliverSubject(c.Name, durable) {
+				lost(fmt.Errorf("broker: durable %s delivers to %s", durable, info.Config.DeliverSubject))
 				return
 			}
 		}
