@@ -55,7 +55,7 @@ func startBookingSystem(t *testing.T, extra map[string]string) *bookingSystem {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	b := &bookingSystem{system: &system{dataDir: t.TempDir()}, nats: brokertest.Embedded(t),
+	b := &bookingSystem{system: &system{dataDir: t.TempDir()}, nats: brokertest.EmbeddedWithPermissions(t),
 		sealKey: base64.StdEncoding.EncodeToString(key), smtp: emailtest.NewServer(t), extra: extra}
 	b.disc = start(t, "discovery", "discovery", discoveryEnv())
 
@@ -64,13 +64,13 @@ func startBookingSystem(t *testing.T, extra map[string]string) *bookingSystem {
 	authEnv["MEDISYNC_ADMIN_PASSWORD"] = adminPassword
 	authEnv["MEDISYNC_HASH_MEMORY_KIB"] = "1024"
 	authEnv["MEDISYNC_HASH_ITERATIONS"] = "1"
-	authEnv["MEDISYNC_BROKER_URL"] = b.nats.URL()
+	authEnv["MEDISYNC_BROKER_URL"] = b.nats.UserURL("auth")
 	authEnv["MEDISYNC_EVENT_SEAL_KEY"] = b.sealKey
 	b.auth = start(t, "auth", "auth", authEnv)
 	b.doctor = start(t, "doctor", "doctor", b.env("doctor"))
 	b.patients = []*proc{start(t, "patient", "patient", b.env("patient"))}
 	apptEnv := b.env("appointment")
-	apptEnv["MEDISYNC_BROKER_URL"] = b.nats.URL()
+	apptEnv["MEDISYNC_BROKER_URL"] = b.nats.UserURL("appointment")
 	b.appointment = start(t, "appointment", "appointment", apptEnv)
 	gwEnv := b.env("gateway")
 	gwEnv["MEDISYNC_METRICS_ADDR"] = ""
@@ -93,7 +93,7 @@ func startBookingSystem(t *testing.T, extra map[string]string) *bookingSystem {
 func (b *bookingSystem) startNotification(t *testing.T, reminderLead time.Duration) *proc {
 	t.Helper()
 	env := b.env("notification")
-	env["MEDISYNC_BROKER_URL"] = b.nats.URL()
+	env["MEDISYNC_BROKER_URL"] = b.nats.UserURL("notification")
 	env["MEDISYNC_EVENT_SEAL_KEY"] = b.sealKey
 	env["MEDISYNC_MAIL"] = "smtp"
 	env["MEDISYNC_SMTP_ADDR"] = b.smtp.Addr

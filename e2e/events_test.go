@@ -29,7 +29,7 @@ import (
 // mail whose link resets the password. The link appears in no service's
 // log.
 func TestEventsReachTheNotificationService(t *testing.T) {
-	nats := brokertest.Embedded(t)
+	nats := brokertest.EmbeddedWithPermissions(t)
 	s := &system{dataDir: t.TempDir()}
 	s.disc = start(t, "discovery", "discovery", discoveryEnv())
 	rawKey := make([]byte, 32)
@@ -40,14 +40,14 @@ func TestEventsReachTheNotificationService(t *testing.T) {
 	authEnv := s.common("auth")
 	authEnv["MEDISYNC_HASH_MEMORY_KIB"] = "1024"
 	authEnv["MEDISYNC_HASH_ITERATIONS"] = "1"
-	authEnv["MEDISYNC_BROKER_URL"] = nats.URL()
+	authEnv["MEDISYNC_BROKER_URL"] = nats.UserURL("auth")
 	authEnv["MEDISYNC_EVENT_SEAL_KEY"] = sealKey
 	authEnv["MEDISYNC_RESET_URL"] = resetPage
 	s.auth = start(t, "auth", "auth", authEnv)
 
 	mailDir := filepath.Join(s.dataDir, "mail")
 	notifEnv := s.common("notification")
-	notifEnv["MEDISYNC_BROKER_URL"] = nats.URL()
+	notifEnv["MEDISYNC_BROKER_URL"] = nats.UserURL("notification")
 	notifEnv["MEDISYNC_EVENT_SEAL_KEY"] = sealKey
 	notifEnv["MEDISYNC_MAIL"] = "dev-mailbox"
 	notifEnv["MEDISYNC_MAIL_DIR"] = mailDir

@@ -226,7 +226,7 @@ func TestDashboardsAndRulesQueryExportedMetrics(t *testing.T) {
 	b := startBookingSystem(t, nil)
 	s := b.system
 	s.patients = append(s.patients, start(t, "patient-2", "patient", b.env("patient")))
-	s.records = startRecords(t, s, b.nats.URL())
+	s.records = startRecords(t, s, b.nats.UserURL("records"))
 	b.startNotification(t, 24*time.Hour)
 	waitFor(t, "both patient instances registered", 20*time.Second, func() bool {
 		return len(registered(t, s.disc, "patient")) == 2

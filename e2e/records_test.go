@@ -179,7 +179,7 @@ func TestASignedEncounterFulfilsItsAppointment(t *testing.T) {
 		t.Skip("end-to-end story skipped in -short mode")
 	}
 	b := startBookingSystem(t, nil)
-	b.records = startRecords(t, b.system, b.nats.URL())
+	b.records = startRecords(t, b.system, b.nats.UserURL("records"))
 	c := b.c
 	p := newPractice(t, c, "erin@e2e.example")
 	waitForRecords(t, c, p.patientToken)

@@ -8,10 +8,13 @@ package brokertest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,25 +90,89 @@ type Server struct {
 	t    testing.TB
 	opts server.Options
 	srv  *server.Server
+	log  *violations // with the permissions file's users only
 }
 
 // Embedded starts a server that stops when the test ends.
 func Embedded(t testing.TB) *Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	s := &Server{t: t, opts: server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(),
+		// The server picks its port at its first start and keeps it.
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
 		NoLog: true, NoSigs: true,
 	}}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// EmbeddedWithPermissions starts a server as Embedded does, with the users
+// of deploy/nats/permissions.conf (UserURL), which fails the test at its
+// end if it refused any of them anything: the services then run with
+// exactly the rights the file gives them.
+func EmbeddedWithPermissions(t *testing.T) *Server {
+	t.Helper()
+	s := &Server{t: t, log: &violations{}, opts: server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, Users: PermissionsFileUsers(t),
+	}}
+	t.Cleanup(func() {
+		if v := s.TakeViolations(); len(v) > 0 {
+			t.Errorf("the NATS server refused what deploy/nats/permissions.conf does not allow:\n%s", strings.Join(v, "\n"))
+		}
+	})
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// UserURL is where the user of the permissions file connects.
+func (s *Server) UserURL(user string) string {
+	s.t.Helper()
+	for _, u := range s.opts.Users {
+		if u.Username == user {
+			return "nats://" + url.UserPassword(user, u.Password).String() + "@" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
+		}
+	}
+	s.t.Fatalf("brokertest: no NATS user %s", user)
+	return ""
+}
+
+// violations keeps the server's log lines that refuse a client something.
+type violations struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (v *violations) add(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if strings.Contains(line, "Violation") {
+		v.mu.Lock()
+		v.lines = append(v.lines, line)
+		v.mu.Unlock()
+	}
+}
+
+// TakeViolations returns the refusals of a server with the permissions
+// file's users so far, and forgets them: a test that expects some takes
+// them before the test's end judges the rest.
+func (s *Server) TakeViolations() []string {
+	if s.log == nil {
+		return nil
+	}
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	v := s.log.lines
+	s.log.lines = nil
+	return v
+}
+
+func (v *violations) Noticef(format string, args ...any) { v.add(format, args...) }
+func (v *violations) Warnf(format string, args ...any)   { v.add(format, args...) }
+func (v *violations) Fatalf(format string, args ...any)  { v.add(format, args...) }
+func (v *violations) Errorf(format string, args ...any)  { v.add(format, args...) }
+func (v *violations) Debugf(string, ...any)              {}
+func (v *violations) Tracef(string, ...any)              {}
 
 // URL is where clients connect.
 func (s *Server) URL() string {
@@ -120,9 +187,15 @@ func (s *Server) Start() {
 	if err != nil {
 		s.t.Fatalf("nats server: %v", err)
 	}
+	if s.log != nil {
+		srv.SetLogger(s.log, false, false)
+	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		s.t.Fatalf("nats server not ready")
+	}
+	if s.opts.Port == server.RANDOM_PORT {
+		s.opts.Port = srv.Addr().(*net.TCPAddr).Port
 	}
 	s.srv = srv
 }
