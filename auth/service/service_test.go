@@ -289,6 +289,21 @@ func TestForgotPasswordDoesTheSameBeforeAnsweringWhateverTheAddress(t *testing.T
 	assert.ErrorAs(t, svc.ForgotPassword(ctx, "not an address"), &fe, "a malformed address is still a 400")
 }
 
+// guessCurrentPassword sends actor's change form wrong current passwords
+// from 192.0.2.1, the account's free failures and one more, which starts
+// the address's block; each is refused as a wrong currentPassword.
+func guessCurrentPassword(t *testing.T, svc service.Service, actor authn.Principal) {
+	t.Helper()
+	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
+		_, err := svc.ChangePassword(context.Background(), actor, service.ChangePasswordInput{
+			CurrentPassword: fmt.Sprintf("guess number %d", i), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
+		})
+		var fe domainerr.FieldErrors
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "currentPassword", fe[0].Field)
+	}
+}
+
 func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
 	ctx := context.Background()
 	svc, _ := newService(t)
@@ -298,14 +313,7 @@ func TestWrongCurrentPasswordCountsTowardTheLoginThrottle(t *testing.T) {
 	// A stolen access token guessing the password through the change form
 	// spends the same allowance as guesses at the login.
 	// The free failures, then one more that starts the block.
-	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
-		_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
-			CurrentPassword: fmt.Sprintf("guess number %d", i), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
-		})
-		var fe domainerr.FieldErrors
-		require.ErrorAs(t, err, &fe)
-		assert.Equal(t, "currentPassword", fe[0].Field)
-	}
+	guessCurrentPassword(t, svc, actor)
 	_, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
 	var thr *service.ThrottledError
 	require.ErrorAs(t, err, &thr, "the guessing address is throttled on the account, even for the right password")
@@ -577,12 +585,7 @@ func TestAPasswordChangeWaitsOutTheBlockOfItsGuesses(t *testing.T) {
 	registerPat(t, svc)
 	u := userID(t, svc, "pat@example.org", "violet tram cupboard")
 	actor := authn.Principal{UserID: u, Roles: []string{authn.RolePatient}}
-	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
-		_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
-			CurrentPassword: fmt.Sprintf("guess number %d", i), NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",
-		})
-		require.Error(t, err)
-	}
+	guessCurrentPassword(t, svc, actor)
 	verified := h.verify.Load()
 	_, err := svc.ChangePassword(ctx, actor, service.ChangePasswordInput{
 		CurrentPassword: "violet tram cupboard", NewPassword: "amber kettle horizon", ClientIP: "192.0.2.1",

@@ -301,6 +301,18 @@ func endDuringRefresh(t *testing.T, db *sqldb.DB, byReplay bool) {
 	assert.Error(t, err, "the successor of an ended session's token still refreshes")
 }
 
+// patLoggedIn is a service of the default configuration on a test clock,
+// and the session pat opened by logging in.
+func patLoggedIn(t *testing.T) (service.Service, *clocktest.Clock, service.TokenPair) {
+	t.Helper()
+	deps, _, _ := newDeps(t)
+	svc := service.New(deps, service.Config{})
+	registerPat(t, svc)
+	pair, err := svc.Login(context.Background(), service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
+	require.NoError(t, err)
+	return svc, deps.Clock.(*clocktest.Clock), pair
+}
+
 // A sign-in session lasts -session-max-age from its login however often it
 // is refreshed: each successor expires by then at the latest, and the
 // password is asked again after it (OWASP ASVS 3.3.2). A refresh token used
@@ -308,12 +320,8 @@ func endDuringRefresh(t *testing.T, db *sqldb.DB, byReplay bool) {
 // for ever.
 func TestASessionEndsAtItsMaxAgeHoweverOftenItIsRefreshed(t *testing.T) {
 	ctx := context.Background()
-	deps, _, _ := newDeps(t)
-	clk := deps.Clock.(*clocktest.Clock)
-	svc := service.New(deps, service.Config{})
-	registerPat(t, svc)
-	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
-	require.NoError(t, err)
+	svc, clk, pair := patLoggedIn(t)
+	var err error
 	assert.Equal(t, 7*24*time.Hour, pair.RefreshExpiresIn)
 	maxAge := service.DefaultConfig().SessionMaxAge
 	end := clk.Now().Add(maxAge)
@@ -455,14 +463,9 @@ func TestEndingAnEndedSessionWritesNoRevocation(t *testing.T) {
 // A refresh token is refused from the instant it expires on.
 func TestARefreshTokenIsRefusedAtItsExpiry(t *testing.T) {
 	ctx := context.Background()
-	deps, _, _ := newDeps(t)
-	clk := deps.Clock.(*clocktest.Clock)
-	svc := service.New(deps, service.Config{})
-	registerPat(t, svc)
-	pair, err := svc.Login(ctx, service.LoginInput{Email: "pat@example.org", Password: "violet tram cupboard", ClientIP: "192.0.2.1"})
-	require.NoError(t, err)
+	svc, clk, pair := patLoggedIn(t)
 	clk.Advance(pair.RefreshExpiresIn - time.Microsecond)
-	pair, err = svc.Refresh(ctx, pair.RefreshToken)
+	pair, err := svc.Refresh(ctx, pair.RefreshToken)
 	require.NoError(t, err, "a moment before its expiry")
 	clk.Advance(pair.RefreshExpiresIn)
 	_, err = svc.Refresh(ctx, pair.RefreshToken)

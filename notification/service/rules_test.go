@@ -147,20 +147,9 @@ func TestPreferencesCheckTheVersionBeforeTheFields(t *testing.T) {
 // event's time: a link it opens is not mailed after that.
 func TestResetLinkWithoutExpiryLivesTheDefaultExpiry(t *testing.T) {
 	f := newFixture(t)
-	f.smtp.Down()
-	user := ids.New()
-	ev := f.event(t, "auth.password_reset_requested", user, nil)
-	sealed, err := f.key.Seal([]byte("https://x/reset"), []byte(ev.ID))
-	require.NoError(t, err)
-	f.handle(t, f.withData(t, ev, map[string]any{"userId": user, "email": "ada@example.org", "sealedLink": sealed}))
-	f.deliver(t)
-	f.smtp.Up()
+	ev := f.resetHeldByAnOutage(t, nil)
 	f.clock.Set(ev.Time.Add(service.DefaultConfig().DefaultExpiry))
-	assert.Empty(t, f.deliver(t))
-	d, err := f.svc.Deliveries(f.ctx, authn.Principal{Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
-	require.NoError(t, err)
-	require.Len(t, d.Items, 1)
-	assert.Contains(t, d.Items[0].LastError, "expired")
+	f.assertResetNotSentAsExpired(t)
 }
 
 // An appointment booked exactly the reminder lead before its start has its

@@ -508,15 +508,35 @@ func TestResetEventsThatCannotBeOpenedAreMalformed(t *testing.T) {
 
 func TestExpiredResetLinkIsNotSent(t *testing.T) {
 	f := newFixture(t)
+	f.resetHeldByAnOutage(t, map[string]any{"expiresAt": t0.Add(time.Hour)})
+	f.clock.Advance(2 * time.Hour)
+	f.assertResetNotSentAsExpired(t)
+}
+
+// resetHeldByAnOutage handles a reset request for a new user, with data
+// added to the event's, tries to send its mail while the SMTP server is
+// down, and brings the server back; it returns the event.
+func (f *fixture) resetHeldByAnOutage(t *testing.T, data map[string]any) events.Event {
+	t.Helper()
 	f.smtp.Down()
 	user := ids.New()
 	ev := f.event(t, "auth.password_reset_requested", user, nil)
 	sealed, err := f.key.Seal([]byte("https://x/reset"), []byte(ev.ID))
 	require.NoError(t, err)
-	f.handle(t, f.withData(t, ev, map[string]any{"userId": user, "email": "ada@example.org", "sealedLink": sealed, "expiresAt": t0.Add(time.Hour)}))
+	all := map[string]any{"userId": user, "email": "ada@example.org", "sealedLink": sealed}
+	for k, v := range data {
+		all[k] = v
+	}
+	f.handle(t, f.withData(t, ev, all))
 	f.deliver(t)
 	f.smtp.Up()
-	f.clock.Advance(2 * time.Hour)
+	return ev
+}
+
+// assertResetNotSentAsExpired checks that the held reset mail is not sent
+// and is the one failed delivery, as expired.
+func (f *fixture) assertResetNotSentAsExpired(t *testing.T) {
+	t.Helper()
 	assert.Empty(t, f.deliver(t))
 	d, err := f.svc.Deliveries(f.ctx, authn.Principal{Roles: []string{"ADMIN"}}, notice.DeliveryQuery{Status: notice.Failed, Limit: 10})
 	require.NoError(t, err)
