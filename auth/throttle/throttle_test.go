@@ -185,6 +185,17 @@ func loggedIn(t *testing.T, lt *throttle.Login, account, client string) {
 	lt.Done(account, client)
 }
 
+// failedFrom has account fail a login from the i-th of many addresses
+// (IPv6 /64 networks), each new to it and let through.
+func failedFrom(t *testing.T, lt *throttle.Login, account string, i int) {
+	t.Helper()
+	addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
+	_, ok := lt.Allow(account, addr)
+	require.True(t, ok, i)
+	lt.Failed(account, addr)
+	lt.Done(account, addr)
+}
+
 func accountBlocked(lt *throttle.Login, account string) bool {
 	_, ok := lt.Account.Check(account)
 	return !ok
@@ -340,11 +351,7 @@ func TestOneAccountCannotCrowdOthersOutOfTheKnownAddresses(t *testing.T) {
 	loggedIn(t, lt, victim, owner) // the owner's phone, right password
 
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
-		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
-		_, ok := lt.Allow(victim, addr)
-		require.True(t, ok, i)
-		lt.Failed(victim, addr)
-		lt.Done(victim, addr)
+		failedFrom(t, lt, victim, i)
 	}
 	_, ok := lt.Allow(victim, owner)
 	assert.True(t, ok, "the owner's usual devices keep getting in however many addresses guess")
@@ -393,11 +400,7 @@ func TestAResetForgetsTheAddressesThatKnewTheOldPassword(t *testing.T) {
 	loggedIn(t, lt, victim, thief) // stolen password
 	lt.Lift(victim)                // the owner resets the password
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
-		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
-		_, ok := lt.Allow(victim, addr)
-		require.True(t, ok, i)
-		lt.Failed(victim, addr)
-		lt.Done(victim, addr)
+		failedFrom(t, lt, victim, i)
 	}
 	require.True(t, accountBlocked(lt, victim))
 	_, ok := lt.Allow(victim, thief)
@@ -412,18 +415,10 @@ func TestAKnownAddressPassesTheAccountsBlockForKnownForOnly(t *testing.T) {
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
 	const victim, owner = "pat@example.org", "198.51.100.7"
 	loggedIn(t, lt, victim, owner)
-	guess := func(i int) {
-		t.Helper()
-		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
-		_, ok := lt.Allow(victim, addr)
-		require.True(t, ok, i)
-		lt.Failed(victim, addr)
-		lt.Done(victim, addr)
-	}
 
 	c.Advance(throttle.KnownFor - time.Minute)
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
-		guess(i)
+		failedFrom(t, lt, victim, i)
 	}
 	require.True(t, accountBlocked(lt, victim))
 	_, ok := lt.Allow(victim, owner)
@@ -431,7 +426,7 @@ func TestAKnownAddressPassesTheAccountsBlockForKnownForOnly(t *testing.T) {
 	lt.Done(victim, owner)
 
 	c.Advance(time.Minute)
-	guess(100)
+	failedFrom(t, lt, victim, 100)
 	require.True(t, accountBlocked(lt, victim))
 	_, ok = lt.Allow(victim, owner)
 	assert.False(t, ok, "an address last used KnownFor ago waits the account's block out like any other")
@@ -469,11 +464,7 @@ func TestAttemptsRefusedByTheAccountsBlockHoldNothing(t *testing.T) {
 	lt := throttle.NewLogin(throttle.DefaultAccount, throttle.DefaultClient, c.Now)
 	const victim, other = "pat@example.org", "198.51.100.7"
 	for i := 0; i <= throttle.DefaultAccount.Free; i++ {
-		addr := fmt.Sprintf("2001:db8:66:%x::/64", i)
-		_, ok := lt.Allow(victim, addr)
-		require.True(t, ok, i)
-		lt.Failed(victim, addr)
-		lt.Done(victim, addr)
+		failedFrom(t, lt, victim, i)
 	}
 	var wait time.Duration
 	for i := 0; i < 2*throttle.DefaultAccount.Free; i++ {
