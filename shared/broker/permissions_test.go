@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +21,6 @@ import (
 	"github.com/medisync/medisync/shared/events"
 )
 
-// permissionsFile is the NATS users of deploy/README.md, "Who may publish
-// what".
-const permissionsFile = "../../deploy/nats/permissions.conf"
-
 // The event types each consumer reads: appointment/service.Topics and
 // notification/service.Topics, which this module cannot import.
 var (
@@ -36,37 +30,11 @@ var (
 		"appointment.slot_freed"}
 )
 
-// serverLog keeps what the NATS server logs.
-type serverLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *serverLog) add(format string, v ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, v...))
-}
-
-func (l *serverLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
-func (l *serverLog) Noticef(format string, v ...any) { l.add(format, v...) }
-func (l *serverLog) Warnf(format string, v ...any)   { l.add(format, v...) }
-func (l *serverLog) Fatalf(format string, v ...any)  { l.add(format, v...) }
-func (l *serverLog) Errorf(format string, v ...any)  { l.add(format, v...) }
-func (l *serverLog) Debugf(string, ...any)           {}
-func (l *serverLog) Tracef(string, ...any)           {}
-
 // permServer is a JetStream server on 127.0.0.1 with the users of
-// permissionsFile, and a user of the test's own, "inspector", allowed
-// everything, which reads the streams and durables.
+// deploy/nats/permissions.conf, and a user of the test's own, "inspector",
+// allowed everything, which reads the streams and durables.
 type permServer struct {
-	port int
-	log  *serverLog
+	srv *brokertest.Server
 	// The inspector's: js reads streams, legacy the push consumers' state.
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -75,24 +43,11 @@ type permServer struct {
 
 func startPermServer(t *testing.T) *permServer {
 	t.Helper()
-	for _, svc := range []string{"auth", "patient", "records", "appointment", "notification"} {
-		t.Setenv(strings.ToUpper(svc)+"_BROKER_PASSWORD", svc+"-secret")
-	}
-	opts, err := server.ProcessConfigFile(permissionsFile)
-	require.NoError(t, err)
-	require.Len(t, opts.Users, 5, "one user per service")
-	opts.Users = append(opts.Users, &server.User{Username: "inspector", Password: "inspector-secret"})
-	opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
-	opts.JetStream, opts.StoreDir = true, t.TempDir()
-	opts.NoLog, opts.NoSigs = true, true
-	srv, err := server.NewServer(opts)
-	require.NoError(t, err)
-	logs := &serverLog{}
-	srv.SetLogger(logs, false, false)
-	go srv.Start()
-	require.True(t, srv.ReadyForConnections(10*time.Second))
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	s := &permServer{port: srv.Addr().(*net.TCPAddr).Port, log: logs}
+	require.Len(t, brokertest.PermissionsFileUsers(t), 5, "one user per service")
+	s := &permServer{srv: brokertest.EmbeddedWithPermissions(t, &server.User{Username: "inspector", Password: "inspector-secret"})}
+	// These tests look for the refusals they provoke themselves, and for
+	// none where none is due, in the server's log.
+	t.Cleanup(func() { s.srv.TakeViolations() })
 	nc, err := nats.Connect(s.url("inspector"))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
@@ -105,9 +60,10 @@ func startPermServer(t *testing.T) *permServer {
 }
 
 // url is the broker URL of user, as its service's Secret would name it.
-func (s *permServer) url(user string) string {
-	return "nats://" + user + ":" + user + "-secret@127.0.0.1:" + strconv.Itoa(s.port)
-}
+func (s *permServer) url(user string) string { return s.srv.UserURL(user) }
+
+// log is the server's refusals so far, one a line.
+func (s *permServer) log() string { return strings.Join(s.srv.Violations(), "\n") }
 
 // open connects as svc's user, as the service does.
 func (s *permServer) open(t *testing.T, svc string) broker.Broker {
@@ -466,7 +422,7 @@ func TestNATSPermissionsFileLetsEachServiceDoItsWork(t *testing.T) {
 	// Nothing was refused on the way, not even what the client sends
 	// without waiting for an answer (the deletion of an ordered
 	// consumer's previous consumer, an acknowledgement).
-	assert.NotContains(t, s.log.String(), "Violation")
+	assert.NotContains(t, s.log(), "Violation")
 }
 
 // A service that publishes an event of another's type is refused by the
@@ -519,7 +475,7 @@ func TestNATSPermissionsFileRefusesAnotherServicesEvents(t *testing.T) {
 			assert.Less(t, time.Since(start), 6*time.Second, "refused in bounded time: %v", err)
 			stream := "MEDISYNC_" + strings.ToUpper(events.Producer(tc.typ))
 			assert.Equal(t, uint64(1), s.streamMsgs(t, stream, ev.Topic()), "the refused event is not stored")
-			assert.Contains(t, s.log.String(), fmt.Sprintf("Publish Violation - Subject %q", tc.violation))
+			assert.Contains(t, s.log(), fmt.Sprintf("Publish Violation - Subject %q", tc.violation))
 		})
 	}
 }
@@ -545,7 +501,7 @@ func TestNATSPermissionsFileKeepsPublishersFromReading(t *testing.T) {
 	defer cancel()
 	_, err = js.CreateOrUpdateConsumer(ctx, "MEDISYNC_APPOINTMENT", jetstream.ConsumerConfig{Durable: "patient_reads"})
 	require.Error(t, err, "patient makes itself a durable on appointment's events")
-	assert.Contains(t, s.log.String(), `Publish Violation - Subject "$JS.API.CONSUMER.CREATE.MEDISYNC_APPOINTMENT`)
+	assert.Contains(t, s.log(), `Publish Violation - Subject "$JS.API.CONSUMER.CREATE.MEDISYNC_APPOINTMENT`)
 }
 
 // A consumer's user does on JetStream what its service does and no more:
@@ -636,7 +592,7 @@ func TestNATSPermissionsFileKeepsConsumersToTheirOwn(t *testing.T) {
 		t.Run(tc.user+" "+tc.why, func(t *testing.T) {
 			_, err := conns[tc.user].Request(tc.subject, tc.body, 500*time.Millisecond)
 			require.Error(t, err, "no answer")
-			assert.Contains(t, s.log.String(), fmt.Sprintf("\"$G/user:%s\" - Publish Violation - Subject %q", tc.user, tc.subject))
+			assert.Contains(t, s.log(), fmt.Sprintf("\"$G/user:%s\" - Publish Violation - Subject %q", tc.user, tc.subject))
 		})
 	}
 	// The consumers' deliveries, each under its own subject, and the
@@ -655,7 +611,7 @@ func TestNATSPermissionsFileKeepsConsumersToTheirOwn(t *testing.T) {
 			require.NoError(t, err)
 			_, err = sub.NextMsg(2 * time.Second)
 			assert.ErrorIs(t, err, nats.ErrPermissionViolation)
-			assert.Contains(t, s.log.String(), fmt.Sprintf("\"$G/user:%s\" - Subscription Violation - Subject %q", tc.user, tc.subject))
+			assert.Contains(t, s.log(), fmt.Sprintf("\"$G/user:%s\" - Subscription Violation - Subject %q", tc.user, tc.subject))
 		})
 	}
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,14 +108,14 @@ func Embedded(t testing.TB) *Server {
 }
 
 // EmbeddedWithPermissions starts a server as Embedded does, with the users
-// of deploy/nats/permissions.conf (UserURL), which fails the test at its
-// end if it refused any of them anything: the services then run with
-// exactly the rights the file gives them.
-func EmbeddedWithPermissions(t *testing.T) *Server {
+// of deploy/nats/permissions.conf and extra (UserURL), which fails the test
+// at its end if it refused any of them anything: the services then run
+// with exactly the rights the file gives them.
+func EmbeddedWithPermissions(t *testing.T, extra ...*server.User) *Server {
 	t.Helper()
 	s := &Server{t: t, log: &violations{}, opts: server.Options{
 		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, Users: PermissionsFileUsers(t),
+		NoLog: true, NoSigs: true, Users: append(PermissionsFileUsers(t), extra...),
 	}}
 	t.Cleanup(func() {
 		if v := s.TakeViolations(); len(v) > 0 {
@@ -151,6 +152,17 @@ func (v *violations) add(format string, args ...any) {
 		v.lines = append(v.lines, line)
 		v.mu.Unlock()
 	}
+}
+
+// Violations returns the refusals of a server with the permissions file's
+// users so far.
+func (s *Server) Violations() []string {
+	if s.log == nil {
+		return nil
+	}
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	return slices.Clone(s.log.lines)
 }
 
 // TakeViolations returns the refusals of a server with the permissions
