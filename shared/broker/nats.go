@@ -67,11 +67,11 @@ type natsBroker struct {
 	// its configuration before it asks again (ensureStream).
 	streamRecheck time.Duration
 
-	mu      sync.Mutex
-	streams map[string]bool // streams known to exist
-	// configured holds when each stream was last brought to this broker's
-	// configuration (ensureStream with update).
-	configured map[string]time.Time
+	mu sync.Mutex
+	// streams are the streams known to exist, each with when this broker
+	// last brought it to its configuration (ensureStream with update),
+	// zero when it only found it.
+	streams map[string]time.Time
 	// dlqRefused is the refusal of the dead-letter stream's configuration
 	// last logged, so that a check every consumerCheck warns once.
 	dlqRefused string
@@ -83,8 +83,8 @@ func openNATS(ctx context.Context, rawURL string, o Options) (*natsBroker, error
 		return nil, err
 	}
 	b := &natsBroker{servers: u.servers, inbox: u.inbox, o: o, replicas: u.replicas, dlqMaxBytes: u.dlqMaxBytes,
-		dlqMaxPerConsumer: u.dlqMaxPerConsumer, metrics: newConsumerMetrics(o.Registerer), streams: map[string]bool{}, consumerCheck: 10 * time.Second,
-		requeueFirst: time.Second, streamRecheck: time.Minute, configured: map[string]time.Time{}}
+		dlqMaxPerConsumer: u.dlqMaxPerConsumer, metrics: newConsumerMetrics(o.Registerer), streams: map[string]time.Time{}, consumerCheck: 10 * time.Second,
+		requeueFirst: time.Second, streamRecheck: time.Minute}
 	nc, err := b.connect("medisync")
 	if err != nil {
 		return nil, err
@@ -242,10 +242,9 @@ func streamName(service string) string {
 func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, update bool) error {
 	name := cfg.Name
 	b.mu.Lock()
-	known := b.streams[name]
+	at, known := b.streams[name]
 	if update {
-		at, ok := b.configured[name]
-		known = known && ok && time.Since(at) < b.streamRecheck
+		known = known && !at.IsZero() && time.Since(at) < b.streamRecheck
 	}
 	b.mu.Unlock()
 	if known {
@@ -266,9 +265,10 @@ func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfi
 		return fmt.Errorf("broker: stream %s: %w", name, err)
 	}
 	b.mu.Lock()
-	b.streams[name] = true
 	if update {
-		b.configured[name] = time.Now()
+		b.streams[name] = time.Now()
+	} else if _, ok := b.streams[name]; !ok {
+		b.streams[name] = time.Time{}
 	}
 	b.mu.Unlock()
 	return nil
@@ -280,7 +280,6 @@ func (b *natsBroker) ensureStream(ctx context.Context, cfg jetstream.StreamConfi
 func (b *natsBroker) forgetStream(name string) {
 	b.mu.Lock()
 	delete(b.streams, name)
-	delete(b.configured, name)
 	b.mu.Unlock()
 }
 
@@ -290,10 +289,10 @@ func producerStream(typ string) string { return streamName(events.Producer(typ))
 // ensureProducerStream: a producer's events are kept StreamMaxAge, for
 // consumers away or not yet started; the outbox keeps them as long. Only
 // the producer (update) brings an existing stream to its configuration,
-// within streamRecheck of its next publish: a
-// consumer makes the stream when it is missing and leaves it otherwise, so
-// that deploy/nats/permissions.conf need not let a consumer update a
-// stream, which would let it source any other stream into it.
+// within streamRecheck of its next publish: a consumer makes the stream
+// when it is missing and leaves it otherwise, so that
+// deploy/nats/permissions.conf need not let a consumer update a stream,
+// which would let it source any other stream into it.
 func (b *natsBroker) ensureProducerStream(ctx context.Context, typ string, update bool) error {
 	svc := events.Producer(typ)
 	return b.ensureStream(ctx, jetstream.StreamConfig{
@@ -359,7 +358,7 @@ func dlqLimitsHold(have, want jetstream.StreamConfig) bool {
 // on their streams).
 func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
 	b.mu.Lock()
-	known := b.streams[dlqStream]
+	_, known := b.streams[dlqStream]
 	b.mu.Unlock()
 	if known {
 		return nil
@@ -381,7 +380,7 @@ func (b *natsBroker) ensureDLQStream(ctx context.Context) error {
 		b.dlqConfigRefused(nil)
 	}
 	b.mu.Lock()
-	b.streams[dlqStream] = true
+	b.streams[dlqStream] = time.Time{}
 	b.mu.Unlock()
 	return nil
 }
