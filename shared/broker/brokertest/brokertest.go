@@ -97,14 +97,7 @@ type Server struct {
 // Embedded starts a server that stops when the test ends.
 func Embedded(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, opts: server.Options{
-		// The server picks its port at its first start and keeps it.
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
-	}}
-	s.Start()
-	t.Cleanup(s.Stop)
-	return s
+	return embedded(t, nil, nil)
 }
 
 // EmbeddedWithPermissions starts a server as Embedded does, with the users
@@ -113,15 +106,22 @@ func Embedded(t testing.TB) *Server {
 // with exactly the rights the file gives them.
 func EmbeddedWithPermissions(t *testing.T, extra ...*server.User) *Server {
 	t.Helper()
-	s := &Server{t: t, log: &violations{}, opts: server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, Users: append(PermissionsFileUsers(t), extra...),
-	}}
+	s := embedded(t, append(PermissionsFileUsers(t), extra...), &violations{})
 	t.Cleanup(func() {
 		if v := s.TakeViolations(); len(v) > 0 {
 			t.Errorf("the NATS server refused what deploy/nats/permissions.conf does not allow:\n%s", strings.Join(v, "\n"))
 		}
 	})
+	return s
+}
+
+func embedded(t testing.TB, users []*server.User, log *violations) *Server {
+	t.Helper()
+	s := &Server{t: t, log: log, opts: server.Options{
+		// The server picks its port at its first start and keeps it.
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, Users: users,
+	}}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -137,21 +137,6 @@ func (s *Server) UserURL(user string) string {
 	}
 	s.t.Fatalf("brokertest: no NATS user %s", user)
 	return ""
-}
-
-// violations keeps the server's log lines that refuse a client something.
-type violations struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (v *violations) add(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	if strings.Contains(line, "Violation") {
-		v.mu.Lock()
-		v.lines = append(v.lines, line)
-		v.mu.Unlock()
-	}
 }
 
 // Violations returns the refusals of a server with the permissions file's
@@ -177,6 +162,21 @@ func (s *Server) TakeViolations() []string {
 	v := s.log.lines
 	s.log.lines = nil
 	return v
+}
+
+// violations keeps the server's log lines that refuse a client something.
+type violations struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (v *violations) add(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if strings.Contains(line, "Violation") {
+		v.mu.Lock()
+		v.lines = append(v.lines, line)
+		v.mu.Unlock()
+	}
 }
 
 func (v *violations) Noticef(format string, args ...any) { v.add(format, args...) }
