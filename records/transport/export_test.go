@@ -1,5 +1,16 @@
 package transport
 
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-kit/log"
+
+	"github.com/medisync/medisync/records/endpoint"
+	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/records/service"
+)
+
 // TooManyUploads is the mapper of a user's upload past their limit.
 var TooManyUploads = tooManyUploads
 
@@ -12,4 +23,11 @@ func ErrorStatus(err error) int {
 		return p.Status
 	}
 	return 0
+}
+
+// ServeContent answers r with the content of doc as a download of it is
+// answered, without a store or a service behind it.
+func ServeContent(w http.ResponseWriter, r *http.Request, doc record.Document, blob service.Blob) error {
+	ctx := context.WithValue(r.Context(), requestKey{}, r)
+	return contentEncoder(log.NewNopLogger())(ctx, w, endpoint.ContentResponse{Doc: doc, Blob: blob})
 }
