@@ -115,9 +115,13 @@ func (r *Resolver) ForwardedFor(req *http.Request) string {
 	if li == len(lines) {
 		return peer.String()
 	}
-	first := strings.TrimLeft(lines[li][off:], " \t")
-	if li == len(lines)-1 {
-		return first + ", " + peer.String()
+	chain := []string{strings.TrimLeft(lines[li][off:], " \t")}
+	// The walk passes over an empty line; joined in, it would be an empty
+	// entry, which stops the walk of the service upstream at a proxy.
+	for _, line := range lines[li+1:] {
+		if line != "" {
+			chain = append(chain, line)
+		}
 	}
-	return first + ", " + strings.Join(lines[li+1:], ", ") + ", " + peer.String()
+	return strings.Join(append(chain, peer.String()), ", ")
 }
