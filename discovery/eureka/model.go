@@ -232,11 +232,16 @@ var errBody = errors.New("the body is not a Eureka instance document")
 // decodeInstance reads {"instance": {...}} or <instance>...</instance>.
 func decodeInstance(body []byte, isXML bool) (inInstance, error) {
 	if isXML {
-		var in inInstance
-		if err := xml.Unmarshal(body, &in); err != nil {
-			return in, fmt.Errorf("%w: %w", errBody, err)
+		// The root is named as JSON's wrapper is: without XMLName any
+		// element holding an instance's fields would be taken for one.
+		var doc struct {
+			XMLName xml.Name `xml:"instance"`
+			inInstance
 		}
-		return in, nil
+		if err := xml.Unmarshal(body, &doc); err != nil {
+			return inInstance{}, fmt.Errorf("%w: %w", errBody, err)
+		}
+		return doc.inInstance, nil
 	}
 	// encoding/json would turn a byte that is not UTF-8 into U+FFFD and
 	// keep the string; the body is refused instead, as encoding/xml does.
