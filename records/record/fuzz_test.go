@@ -3,10 +3,13 @@ package record_test
 import (
 	"bytes"
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/medisync/medisync/records/record"
+	"github.com/medisync/medisync/shared/domainerr"
 )
 
 // isText is the text rule as the API documents it: UTF-8 without control
@@ -128,3 +131,78 @@ func FuzzNormalizeContentType(f *testing.F) {
 		}
 	})
 }
+
+// storable reports whether s may be kept as a field of a note: UTF-8
+// without C0 or C1 control characters nor DEL, but for line breaks and
+// tabs in a multi-line field.
+func storable(s string, multiLine bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if multiLine && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if r < 0x20 || 0x7f <= r && r <= 0x9f {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzClinicalValidate: what a doctor writes in an encounter is accepted
+// only as text a store keeps and a reader is shown safely, with each code
+// beside its system; refused, it names fields of the body.
+func FuzzClinicalValidate(f *testing.F) {
+	f.Add("", "cough\r\n\tsince Monday", "URTI", "J06.9", "http://hl7.org/fhir/sid/icd-10", "Amoxicillin", "500 mg", "3×/day\nwith food", uint8(1))
+	f.Add("0190a0a0-0000-7000-8000-00000000a001", "", "", "J06.9", "", "x", "", "", uint8(2))
+	f.Add("not-a-uuid", "a\x00b", "\u0085", "", "sys", " ", "\t", "\x1b[31m", uint8(3))
+	f.Add("", "\xff", "ok", "  ", "  ", "Ibuprofen", "200\u00a0mg", "\u2028", uint8(200))
+	f.Fuzz(func(t *testing.T, appt, note, display, code, system, medication, dosage, instructions string, n uint8) {
+		c := record.Clinical{
+			AppointmentID: appt,
+			Note:          record.Note{Subjective: note, Objective: note, Assessment: display, Plan: instructions},
+		}
+		for range int(n) % (record.MaxCodedItems + 2) {
+			c.Diagnoses = append(c.Diagnoses, record.Diagnosis{Code: code, CodeSystem: system, Display: display})
+			c.Prescriptions = append(c.Prescriptions, record.Prescription{
+				Medication: medication, Code: code, CodeSystem: system, Dosage: dosage, Instructions: instructions,
+			})
+		}
+		err := c.Validate()
+		if err != nil {
+			var fe domainerr.FieldErrors
+			if !errors.As(err, &fe) || len(fe) == 0 {
+				t.Fatalf("refused with %v, naming no field", err)
+			}
+			for _, e := range fe {
+				if !clinicalField.MatchString(e.Field) {
+					t.Fatalf("refused naming %q, no field of the body: %v", e.Field, err)
+				}
+			}
+			return
+		}
+		for _, s := range []string{note, display, instructions} {
+			if !storable(s, true) {
+				t.Fatalf("%q accepted in a note", s)
+			}
+		}
+		if len(c.Diagnoses) == 0 {
+			return
+		}
+		for _, s := range []string{display, code, system, medication, dosage} {
+			if !storable(s, false) {
+				t.Fatalf("%q accepted in a one-line field", s)
+			}
+		}
+		if strings.TrimSpace(display) == "" || strings.TrimSpace(medication) == "" {
+			t.Fatalf("a diagnosis %q or medication %q of blanks accepted", display, medication)
+		}
+		if (strings.TrimSpace(code) == "") != (strings.TrimSpace(system) == "") {
+			t.Fatalf("code %q accepted with system %q", code, system)
+		}
+	})
+}
+
+var clinicalField = regexp.MustCompile(`^(appointmentId|note\.(subjective|objective|assessment|plan)|diagnoses|prescriptions|` +
+	`diagnoses\[\d+\]\.(display|code|codeSystem)|prescriptions\[\d+\]\.(medication|code|codeSystem|dosage|instructions))$`)
