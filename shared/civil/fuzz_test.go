@@ -107,3 +107,30 @@ func canonicalInstant(s string, ts time.Time) bool {
 	}
 	return rest == wrest
 }
+
+// FuzzLoadZone: a time zone name a client gives is accepted only as a zone
+// of the database, by its own name, never the host's zone nor a file of
+// the zoneinfo folder that is no zone; a refusal is a client's message.
+func FuzzLoadZone(f *testing.F) {
+	for _, s := range []string{"Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC", "Local", "localtime",
+		"Factory", "posixrules", "zone.tab", "right/UTC", "Europe/../Europe/Berlin", "/etc/passwd", "Europe/Nowhere", "America", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		loc, err := civil.LoadZone(name)
+		if err != nil {
+			if loc != nil || err.Error() == "" {
+				t.Fatalf("LoadZone(%q): %v, %v", name, loc, err)
+			}
+			return
+		}
+		if loc == time.Local || loc.String() != name || name == "Local" || name == "Factory" {
+			t.Fatalf("LoadZone(%q) = %v", name, loc)
+		}
+		for _, part := range strings.Split(name, "/") {
+			if part == "" || part == "." || part == ".." || part[0] < 'A' || part[0] > 'Z' {
+				t.Fatalf("LoadZone(%q) accepts a name that is no zone's", name)
+			}
+		}
+	})
+}
