@@ -9,7 +9,7 @@ MODULES := shared $(SERVICES) e2e deploy
 # fetched by the go command from the module proxy (scripts/go.sh does the same).
 export GOTOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.work)
 
-.PHONY: run test test-race bench build images lint vulncheck fmt mariadb postgres smoke check-services
+.PHONY: run test test-race bench fuzz build images lint vulncheck fmt mariadb postgres smoke check-services
 
 ## run: start every service on this machine (SQLite by default; MEDISYNC_DB=mysql for MariaDB, MEDISYNC_DB=postgres for PostgreSQL)
 run:
@@ -26,6 +26,10 @@ test-race:
 ## bench: the go test benchmarks of every module
 bench:
 	@for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...) || exit 1; done
+
+## fuzz: every fuzz target of every module for FUZZTIME each (default 30s; scripts/fuzz.sh)
+fuzz:
+	@bash scripts/fuzz.sh
 
 ## build: build every service binary and the shared commands (shared/cmd/*) into bin/
 build:
