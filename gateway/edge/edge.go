@@ -535,17 +535,25 @@ var impersonation = map[string]bool{
 
 var impersonationPrefixes = []string{"X-User-", "X-Authenticated-", "X-Forwarded-", "X-Auth-", "X-Remote-", "X-Principal-"}
 
+// stripImpersonation also strips the names spelled with "_" for "-"
+// (X_User_Id): CGI and WSGI servers, and proxies that map one to the
+// other, read them as the same header, so such a service behind the
+// gateway would take X_User_Id for X-User-Id.
 func stripImpersonation(h http.Header) {
 	for k := range h {
-		if impersonation[k] {
+		name := k
+		if strings.IndexByte(k, '_') >= 0 {
+			name = http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))
+		}
+		if impersonation[name] {
 			delete(h, k)
 			continue
 		}
-		if len(k) < 2 || (k[0] != 'X' && k[0] != 'x') {
+		if len(name) < 2 || (name[0] != 'X' && name[0] != 'x') {
 			continue
 		}
 		for _, p := range impersonationPrefixes {
-			if len(k) >= len(p) && strings.EqualFold(k[:len(p)], p) {
+			if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
 				delete(h, k)
 				break
 			}

@@ -476,6 +476,11 @@ func TestImpersonationHeadersAreStripped(t *testing.T) {
 		"X-Auth-Request-User":    {"admin"},
 		"X-Principal-Id":         {"admin"},
 		"X-Remote-Group":         {"admins"},
+		"X_user_id":              {"admin"},
+		"X_forwarded_host":       {"internal"},
+		"Remote_user":            {"admin"},
+		"X-Real_Ip":              {"10.0.0.1"},
+		"X_request_tag":          {"kept"},
 		"Accept-Language":        {"fr"},
 		"If-Match":               {`"3"`},
 	}})
@@ -483,9 +488,10 @@ func TestImpersonationHeadersAreStripped(t *testing.T) {
 	got := h.patients[0].lastRequest().Header
 	for _, k := range []string{"X-User-Id", "X-User-Roles", "X-Forwarded-User", "X-Forwarded-Host", "X-Authenticated-User",
 		"X-Authenticated-Roles", "X-Real-Ip", "Forwarded", "X-Http-Method-Override", "X-Original-Url", "X-Remote-User", "X-Roles",
-		"X-Auth-Request-User", "X-Principal-Id", "X-Remote-Group"} {
+		"X-Auth-Request-User", "X-Principal-Id", "X-Remote-Group", "X_user_id", "X_forwarded_host", "Remote_user", "X-Real_Ip"} {
 		assert.Empty(t, got.Values(k), k)
 	}
+	assert.Equal(t, "kept", got.Get("X_request_tag"), "a header with an underscore that poses as nobody is passed on")
 	assert.Equal(t, []string{"203.0.113.5"}, got.Values("X-Forwarded-For"), "an untrusted peer's chain is replaced")
 	assert.Equal(t, "http", got.Get("X-Forwarded-Proto"))
 	assert.Equal(t, "fr", got.Get("Accept-Language"))

@@ -18,7 +18,8 @@ var (
 )
 
 func impersonating(name string) bool {
-	n := strings.ToLower(name)
+	// "_" for "-": CGI-style servers read X_User_Id as X-User-Id.
+	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
 	return slices.Contains(impersonatingNames, n) ||
 		slices.ContainsFunc(impersonatingPrefixes, func(p string) bool { return strings.HasPrefix(n, p) })
 }
