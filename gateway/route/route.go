@@ -414,7 +414,11 @@ func (t *Table) Services() []string {
 
 // CleanPath reports whether path is canonical: no empty, "." or ".."
 // segments other than a single trailing slash. The gateway refuses other
-// paths rather than guess how an upstream router would resolve them.
+// paths rather than guess how an upstream router would resolve them. A
+// segment that is a dot segment once its ";" parameters are cut off
+// ("..;", ".;jsessionid=1") counts as one: Java servlet containers, which
+// Eureka clients may run on, cut them before resolving the path, so
+// "/api/v1/patients/..;/..;/internal" would climb out of the route there.
 func CleanPath(path string) bool {
 	if path == "" || path[0] != '/' {
 		return false
@@ -425,6 +429,9 @@ func CleanPath(path string) bool {
 			continue
 		}
 		seg := path[start:i]
+		if j := strings.IndexByte(seg, ';'); j > 0 {
+			seg = seg[:j]
+		}
 		switch seg {
 		case ".", "..":
 			return false

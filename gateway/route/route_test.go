@@ -221,10 +221,11 @@ routes:
 }
 
 func TestCleanPath(t *testing.T) {
-	for _, p := range []string{"/", "/a", "/a/b", "/a/b/", "/a.b/c..d"} {
+	for _, p := range []string{"/", "/a", "/a/b", "/a/b/", "/a.b/c..d", "/a;v=1/b", "/a/b;..", "/a/;x/b", "/a/...;/b"} {
 		assert.True(t, CleanPath(p), p)
 	}
-	for _, p := range []string{"", "a", "//", "/a//b", "/a/./b", "/a/../b", "/a/..", "/a/.", "/.."} {
+	for _, p := range []string{"", "a", "//", "/a//b", "/a/./b", "/a/../b", "/a/..", "/a/.", "/..",
+		"/a/..;/b", "/a/.;jsessionid=1/b", "/a/..;", "/..;x=/a"} {
 		assert.False(t, CleanPath(p), p)
 	}
 }
