@@ -20,7 +20,7 @@ func newCORS(origins []string) *cors {
 		case "*":
 			c.any = true
 		default:
-			c.origins[strings.ToLower(o)] = true
+			c.origins[asciiLower(o)] = true
 		}
 	}
 	if !c.any && len(c.origins) == 0 {
@@ -30,7 +30,25 @@ func newCORS(origins []string) *cors {
 }
 
 func (c *cors) allowed(origin string) bool {
-	return c.any || c.origins[strings.ToLower(origin)]
+	return c.any || c.origins[asciiLower(origin)]
+}
+
+// asciiLower folds the case of ASCII letters only. strings.ToLower would
+// also fold "İ" to "i" and the Kelvin sign to "k", allowing, and echoing
+// back, an origin that is not a configured one: an origin's scheme and
+// host are ASCII, and only their ASCII letters have case.
+func asciiLower(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if i < 0 {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func (c *cors) setOrigin(h map[string][]string, origin string) {
