@@ -84,7 +84,7 @@ func init() {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	issuer  *authntest.Issuer
 	store   *sqlstore.Store
@@ -107,7 +107,7 @@ type harness struct {
 
 // newHarness serves the API on SQLite and the filesystem store; adjust, if
 // given, changes the service's dependencies first.
-func newHarness(t *testing.T, maxBytes int64, adjust ...func(*service.Deps)) *harness {
+func newHarness(t testing.TB, maxBytes int64, adjust ...func(*service.Deps)) *harness {
 	db := sqltest.SQLite(t, sqlstore.Migrations())
 	store := sqlstore.New(db)
 	key := make([]byte, 32)
@@ -164,7 +164,7 @@ type resp struct {
 	h    http.Header
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
 		t.Fatalf("body %q: %v", r.body, err)
