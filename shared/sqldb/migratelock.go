@@ -109,7 +109,7 @@ func (l *sqliteMigrationLock) SessionLock(ctx context.Context, _ *sql.Conn) erro
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", migrationLockWait.Milliseconds()))
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+l.path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", fileURI(l.path)+"?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("migration lock %s: %w", l.path, err)
 	}

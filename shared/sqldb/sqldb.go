@@ -80,6 +80,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	}
 }
 
+// fileURI is path as the file: URI SQLite opens. A '#' would start a
+// fragment and '%' an escape, so a folder such as "case#01" would
+// otherwise open another file, and its migration lock the same one.
+func fileURI(path string) string {
+	return "file:" + uriPathEscaper.Replace(path)
+}
+
+var uriPathEscaper = strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f")
+
 func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// In WAL mode synchronous NORMAL keeps every commit through a crash of
 	// the process and syncs at checkpoints; a power cut may take back the
@@ -109,7 +118,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// busy timeout instead of failing on a lock upgrade.
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -120,7 +129,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping sqlite %s: %w", path, err)
 	}
-	probe, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	probe, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -64,6 +64,22 @@ func TestSQLiteSyncLevels(t *testing.T) {
 	assert.ErrorContains(t, err, "synchronous=off")
 }
 
+// A path is opened as named, whatever URI characters it holds, with its
+// migration lock beside it, not on the database itself.
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "case#01 100%")
+	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(dir, "test.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Migrate(ctx, migrations))
+	_, err = os.Stat(filepath.Join(dir, "test.db"))
+	require.NoError(t, err)
+	entries, err := os.ReadDir(filepath.Dir(dir))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "nothing is opened beside the folder")
+}
+
 func TestMigrationsAndTransactions(t *testing.T) {
 	sqltest.Each(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
