@@ -6,30 +6,21 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/medisync/medisync/shared/apitest"
 	"github.com/medisync/medisync/shared/civil"
 	"github.com/medisync/medisync/shared/ids"
 )
-
-// jsonText returns s as a JSON body carries it: invalid UTF-8 becomes U+FFFD.
-func jsonText(s string) string {
-	raw, _ := json.Marshal(s)
-	var out string
-	_ = json.Unmarshal(raw, &out)
-	return out
-}
 
 // refusedNaming fails t unless r is a 4xx problem whose fields, if any are
 // named, are all in want; a 400 or 422 must name one.
 func refusedNaming(t *testing.T, what string, r response, want ...string) {
 	t.Helper()
-	if r.Status < 400 || r.Status >= 500 || r.Header.Get("Content-Type") != "application/problem+json" {
-		t.Fatalf("%s: %d %s", what, r.Status, r.Body)
-	}
-	fields := r.Fields(t)
+	fields := apitest.Refused(t, what, r)
 	if (r.Status == http.StatusBadRequest || r.Status == http.StatusUnprocessableEntity) && len(fields) == 0 {
 		t.Fatalf("%s: %d names no field: %s", what, r.Status, r.Body)
 	}
@@ -58,7 +49,7 @@ func FuzzClientInputs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, when, date, days, status, limit, cursor, doctor, day, start, end, newStatus string) {
 		e := newEnv(t)
 		doctor = strings.NewReplacer("{doctor}", e.DoctorID, "{DOCTOR}", strings.ToUpper(e.DoctorID)).Replace(doctor)
-		doctor, day, start, end, newStatus = jsonText(doctor), jsonText(day), jsonText(start), jsonText(end), jsonText(newStatus)
+		doctor, day, start, end, newStatus = apitest.JSONText(doctor), apitest.JSONText(day), apitest.JSONText(start), apitest.JSONText(end), apitest.JSONText(newStatus)
 		booked := e.mustDo(201, "POST", "/api/v1/appointments", e.pat.Token, e.booking(15, 10, 0, nil)).JSON(t)
 		id := booked["id"].(string)
 
@@ -107,7 +98,7 @@ func FuzzClientInputs(f *testing.F) {
 			e.mustDo(204, "DELETE", path, e.pat.Token, nil)
 			e.mustDo(404, "GET", path, e.pat.Token, nil)
 		} else {
-			refusedNaming(t, "waitlist "+strconvQuote(doctor)+" on "+strconvQuote(day), r, "doctorId", "date")
+			refusedNaming(t, "waitlist "+strconv.Quote(doctor)+" on "+strconv.Quote(day), r, "doctorId", "date")
 		}
 
 		// A new time is kept as the instants sent.
@@ -122,7 +113,7 @@ func FuzzClientInputs(f *testing.F) {
 				t.Fatalf("reschedule to %q-%q kept as %s", start, end, r.Body)
 			}
 		} else {
-			refusedNaming(t, "reschedule to "+strconvQuote(start)+"-"+strconvQuote(end), r, "start", "end")
+			refusedNaming(t, "reschedule to "+strconv.Quote(start)+"-"+strconv.Quote(end), r, "start", "end")
 		}
 
 		// A status is taken as spelled or refused naming it.
@@ -132,12 +123,7 @@ func FuzzClientInputs(f *testing.F) {
 				t.Fatalf("status %q kept as %v", newStatus, got)
 			}
 		} else {
-			refusedNaming(t, "status "+strconvQuote(newStatus), r, "status")
+			refusedNaming(t, "status "+strconv.Quote(newStatus), r, "status")
 		}
 	})
-}
-
-func strconvQuote(s string) string {
-	raw, _ := json.Marshal(s)
-	return string(raw)
 }

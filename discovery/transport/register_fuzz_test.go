@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"html"
 	"io"
@@ -79,7 +80,7 @@ func FuzzNativeRegister(f *testing.F) {
 			h = doc.Handler(t, a.Handler)
 		}
 		// JSON carries text only: invalid UTF-8 is sent as U+FFFD.
-		addr, status, mk, mv = sent(addr), sent(status), sent(mk), sent(mv)
+		addr, status, mk, mv = apitest.JSONText(addr), apitest.JSONText(status), apitest.JSONText(mk), apitest.JSONText(mv)
 		b := map[string]any{"address": addr, "port": port, "ttlSeconds": ttl}
 		if status != "" {
 			b["status"] = status
@@ -135,7 +136,7 @@ func FuzzNativeRegister(f *testing.F) {
 		if mk != "" && mk != transport.MetaAuthenticated {
 			want[mk] = mv
 		}
-		wantStatus := cmpOr(status, string(registry.Up))
+		wantStatus := cmp.Or(status, string(registry.Up))
 		if view.Service != svc || got.ID != id || got.Address != addr || got.Port != port || got.Status != wantStatus || !maps.Equal(got.Metadata, want) {
 			t.Fatalf("%s accepted, listed as %s", desc(), l.Body)
 		}
@@ -157,19 +158,4 @@ func FuzzNativeRegister(f *testing.F) {
 			t.Fatalf("%s accepted, dashboard runs a script", desc())
 		}
 	})
-}
-
-// sent returns s as a JSON body carries it.
-func sent(s string) string {
-	raw, _ := json.Marshal(s)
-	var out string
-	_ = json.Unmarshal(raw, &out)
-	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

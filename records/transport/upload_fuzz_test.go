@@ -9,25 +9,15 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/medisync/medisync/shared/apitest"
 )
 
-// problemFields reads a problem document and the fields it names.
+// problemFields fails t unless r is a 4xx problem, and returns the fields
+// it names.
 func problemFields(t *testing.T, r resp) []string {
 	t.Helper()
-	var p struct {
-		Status int `json:"status"`
-		Errors []struct {
-			Field string `json:"field"`
-		} `json:"errors"`
-	}
-	if r.h.Get("Content-Type") != "application/problem+json" || json.Unmarshal(r.body, &p) != nil || p.Status != r.code {
-		t.Fatalf("%d is not a problem: %s", r.code, r.body)
-	}
-	var out []string
-	for _, e := range p.Errors {
-		out = append(out, e.Field)
-	}
-	return out
+	return apitest.Refused(t, "answer", apitest.Response{Status: r.code, Header: r.h, Body: r.body})
 }
 
 // acceptableText is what a client is promised a stored title, type or

@@ -43,6 +43,35 @@ func (r Response) Fields(t testing.TB) []string {
 	return out
 }
 
+// Refused fails t unless r is a 4xx problem+json whose status is the
+// answer's, and returns the fields it names, in its order; what says which
+// request it answered.
+func Refused(t testing.TB, what string, r Response) []string {
+	t.Helper()
+	var p struct {
+		Status int
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	if r.Status < 400 || r.Status >= 500 || r.Header.Get("Content-Type") != "application/problem+json" ||
+		json.Unmarshal(r.Body, &p) != nil || p.Status != r.Status {
+		t.Fatalf("%s: %d is not a refusal: %s", what, r.Status, r.Body)
+	}
+	var out []string
+	for _, e := range p.Errors {
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+// JSONText is s as a JSON body carries it to a service: encoding/json
+// turns bytes that are not UTF-8 into U+FFFD.
+func JSONText(s string) string {
+	raw, _ := json.Marshal(s)
+	var out string
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
 // NewRequest builds a request to url. body may be nil (no body), a string
 // (sent as is) or any other value (sent as JSON); with a body the
 // Content-Type is application/json. headers come in name, value pairs and
